@@ -1,0 +1,67 @@
+// The explored graph of a Markov jump process: the engine's input to decomposition
+// and trace recording.
+//
+// Invariants:
+// - Vertex 0 is the starting vertex S; its edges go to the initial states and carry
+//   constant weights (the initial probabilities). Every other vertex is a state.
+// - Out-edges are stored in CSR form: the edges of u are [edge_begin[u],
+//   edge_begin[u+1]). Targets of one vertex are distinct (parallel transitions were
+//   merged) and never u itself (self-transitions were dropped).
+// - Every edge has a linear form c0 + c1·θ1 + … + cP·θP with all c finite and ≥ 0,
+//   stored densely: coefficients of edge e are coeffs[e*(P+1) .. e*(P+1)+P].
+// - A vertex with no out-edges is absorbing.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "memory/accounting.hpp"
+
+namespace phasic {
+
+using VertexId = std::uint32_t;
+
+template <class T>
+using GraphVector = CountedVector<T, Category::Graph>;
+
+struct Graph {
+  std::uint32_t param_count = 0;   // P
+  std::uint32_t state_length = 0;  // integers per state
+  std::uint32_t vertex_count = 0;  // including S
+
+  GraphVector<std::int32_t> states;      // vertex_count * state_length; S's row is zeros
+  GraphVector<std::uint64_t> edge_begin; // vertex_count + 1
+  GraphVector<VertexId> edge_target;     // edge_count
+  GraphVector<double> coeffs;            // edge_count * (param_count + 1)
+
+  // reward_count rows of vertex_count values: reward r at vertex u is
+  // rewards[r * vertex_count + u]. S's value is 0.
+  std::uint32_t reward_count = 0;
+  GraphVector<double> rewards;
+
+  std::uint64_t edge_count() const { return edge_target.size(); }
+  std::uint32_t stride() const { return param_count + 1; }
+  const double* form(std::uint64_t edge) const { return coeffs.data() + edge * stride(); }
+  bool absorbing(VertexId u) const { return edge_begin[u] == edge_begin[u + 1]; }
+  const std::int32_t* state(VertexId u) const { return states.data() + std::uint64_t(u) * state_length; }
+  double reward(std::uint32_t r, VertexId u) const { return rewards[std::uint64_t(r) * vertex_count + u]; }
+};
+
+// Names that belong to a model rather than to its graph: what the UI shows.
+struct StateVariable {
+  std::string name;
+  std::uint32_t offset = 0;
+  std::vector<std::uint32_t> dims;  // empty for a scalar
+};
+
+struct ModelInfo {
+  std::string name;
+  std::vector<std::string> param_names;
+  std::vector<double> param_defaults;
+  std::vector<std::string> reward_names;  // reward_count entries, "time" first
+  std::vector<StateVariable> variables;
+  std::vector<std::string> rule_names;
+};
+
+}  // namespace phasic

@@ -1,0 +1,86 @@
+#include "memory/accounting.hpp"
+
+#include <cstdio>
+#include <unistd.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
+namespace phasic {
+
+const char* category_name(Category c) {
+  switch (c) {
+    case Category::Graph: return "graph";
+    case Category::Subgraphs: return "subgraphs";
+    case Category::Traces: return "traces";
+    case Category::Cache: return "cache";
+    case Category::Evaluation: return "evaluation";
+  }
+  return "unknown";
+}
+
+BudgetExceeded::BudgetExceeded(std::size_t budget_, std::size_t wanted_)
+    : std::runtime_error("the engine's memory budget of " + std::to_string(budget_ >> 20) +
+                         " MB would be exceeded (" + std::to_string(wanted_ >> 20) + " MB needed)"),
+      budget(budget_),
+      wanted(wanted_) {}
+
+void MemoryLedger::add(Category c, std::size_t bytes) {
+  const auto b = static_cast<std::int64_t>(bytes);
+  const std::int64_t total = total_.fetch_add(b, std::memory_order_relaxed) + b;
+  const std::int64_t budget = budget_.load(std::memory_order_relaxed);
+  if (budget > 0 && total > budget) {
+    total_.fetch_sub(b, std::memory_order_relaxed);
+    throw BudgetExceeded(static_cast<std::size_t>(budget), static_cast<std::size_t>(total));
+  }
+  bytes_[static_cast<int>(c)].fetch_add(b, std::memory_order_relaxed);
+  std::int64_t peak = peak_.load(std::memory_order_relaxed);
+  while (total > peak && !peak_.compare_exchange_weak(peak, total, std::memory_order_relaxed)) {
+  }
+}
+
+void MemoryLedger::remove(Category c, std::size_t bytes) noexcept {
+  const auto b = static_cast<std::int64_t>(bytes);
+  bytes_[static_cast<int>(c)].fetch_sub(b, std::memory_order_relaxed);
+  total_.fetch_sub(b, std::memory_order_relaxed);
+}
+
+std::size_t MemoryLedger::bytes(Category c) const noexcept {
+  return static_cast<std::size_t>(bytes_[static_cast<int>(c)].load(std::memory_order_relaxed));
+}
+std::size_t MemoryLedger::total() const noexcept {
+  return static_cast<std::size_t>(total_.load(std::memory_order_relaxed));
+}
+std::size_t MemoryLedger::peak() const noexcept {
+  return static_cast<std::size_t>(peak_.load(std::memory_order_relaxed));
+}
+void MemoryLedger::reset_peak() noexcept { peak_.store(total_.load()); }
+void MemoryLedger::set_budget(std::size_t bytes) noexcept {
+  budget_.store(static_cast<std::int64_t>(bytes));
+}
+std::size_t MemoryLedger::budget() const noexcept {
+  return static_cast<std::size_t>(budget_.load());
+}
+
+MemoryLedger& ledger() {
+  static MemoryLedger instance;
+  return instance;
+}
+
+std::size_t resident_bytes() {
+  std::FILE* f = std::fopen("/proc/self/statm", "r");
+  if (!f) return 0;
+  unsigned long size = 0, resident = 0;
+  const int read = std::fscanf(f, "%lu %lu", &size, &resident);
+  std::fclose(f);
+  if (read != 2) return 0;
+  return static_cast<std::size_t>(resident) * static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+}
+
+void release_free_heap() {
+#if defined(__GLIBC__)
+  malloc_trim(0);
+#endif
+}
+
+}  // namespace phasic

@@ -1,0 +1,96 @@
+// Memory accounting: every byte the engine allocates for a model is counted in one
+// category, so the host can show where memory goes and prove that a run frees what
+// it built.
+//
+// Invariant: ledger().bytes(c) equals the sum of the live allocations made through
+// CountedAllocator<_, c>. After a run, graph, subgraph and evaluation bytes are 0 and
+// traces + cache bytes equal what the trace caches hold.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <new>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace phasic {
+
+enum class Category : int { Graph = 0, Subgraphs, Traces, Cache, Evaluation };
+constexpr int kCategoryCount = 5;
+const char* category_name(Category c);
+
+// Thrown by an allocation that would take the accounted total above the budget.
+struct BudgetExceeded : std::runtime_error {
+  BudgetExceeded(std::size_t budget, std::size_t wanted);
+  std::size_t budget, wanted;
+};
+
+class MemoryLedger {
+ public:
+  void add(Category c, std::size_t bytes);  // throws BudgetExceeded
+  void remove(Category c, std::size_t bytes) noexcept;
+  std::size_t bytes(Category c) const noexcept;
+  std::size_t total() const noexcept;
+  std::size_t peak() const noexcept;
+  void reset_peak() noexcept;  // peak := current total
+  // 0 disables the budget. Only allocations count against it, never frees.
+  void set_budget(std::size_t bytes) noexcept;
+  std::size_t budget() const noexcept;
+
+ private:
+  std::array<std::atomic<std::int64_t>, kCategoryCount> bytes_{};
+  std::atomic<std::int64_t> total_{0};
+  std::atomic<std::int64_t> peak_{0};
+  std::atomic<std::int64_t> budget_{0};
+};
+
+// The process-wide ledger: one engine per process.
+MemoryLedger& ledger();
+
+// Resident set size of this process, from /proc/self/statm (0 where unavailable).
+std::size_t resident_bytes();
+// Returns freed heap pages to the system (malloc_trim on glibc).
+void release_free_heap();
+
+template <class T, Category C>
+struct CountedAllocator {
+  using value_type = T;
+  CountedAllocator() noexcept = default;
+  template <class U>
+  CountedAllocator(const CountedAllocator<U, C>&) noexcept {}
+  template <class U>
+  struct rebind {
+    using other = CountedAllocator<U, C>;
+  };
+
+  T* allocate(std::size_t n) {
+    const std::size_t bytes = n * sizeof(T);
+    ledger().add(C, bytes);
+    try {
+      return static_cast<T*>(::operator new(bytes));
+    } catch (...) {
+      ledger().remove(C, bytes);
+      throw;
+    }
+  }
+  void deallocate(T* p, std::size_t n) noexcept {
+    ::operator delete(p);
+    ledger().remove(C, n * sizeof(T));
+  }
+  friend bool operator==(const CountedAllocator&, const CountedAllocator&) { return true; }
+  friend bool operator!=(const CountedAllocator&, const CountedAllocator&) { return false; }
+};
+
+template <class T, Category C>
+using CountedVector = std::vector<T, CountedAllocator<T, C>>;
+
+// Bytes a vector holds (its capacity, which is what the allocator was asked for).
+template <class V>
+std::size_t held_bytes(const V& v) {
+  return v.capacity() * sizeof(typename V::value_type);
+}
+
+}  // namespace phasic
