@@ -1,0 +1,49 @@
+// Builds and runs the engine's C++ tests (native/test/*_test.cpp), each linked with
+// the whole engine library (native/src), without Node. `--sanitize` builds them with
+// AddressSanitizer, UndefinedBehaviorSanitizer and LeakSanitizer; any report fails.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+const sanitize = process.argv.includes('--sanitize');
+const only = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+
+function sources(dir) {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(path).isDirectory() ? sources(path) : path.endsWith('.cpp') ? [path] : [];
+  });
+}
+
+const out = join('out', sanitize ? 'native-tests-sanitized' : 'native-tests');
+mkdirSync(out, { recursive: true });
+const flags = sanitize
+  ? ['-O1', '-g', '-fsanitize=address,undefined', '-fno-sanitize-recover=all', '-fno-omit-frame-pointer']
+  : ['-O2', '-g'];
+
+// The library is compiled once into objects, then linked into each test.
+const objects = [];
+for (const src of sources('native/src').sort()) {
+  const obj = join(out, src.replace(/[/\\]/g, '_').replace(/\.cpp$/, '.o'));
+  const fresh = (() => {
+    try { return statSync(obj).mtimeMs > statSync(src).mtimeMs; } catch { return false; }
+  })();
+  if (!fresh) execFileSync('g++', ['-std=c++20', ...flags, '-Inative/src', '-c', src, '-o', obj], { stdio: 'inherit' });
+  objects.push(obj);
+}
+
+let failed = 0;
+const tests = readdirSync('native/test').filter((f) => f.endsWith('_test.cpp'))
+  .filter((f) => only.length === 0 || only.some((o) => f.includes(o))).sort();
+for (const test of tests) {
+  const exe = join(out, test.replace(/\.cpp$/, ''));
+  execFileSync('g++', ['-std=c++20', ...flags, '-Inative/src', '-Inative/test', join('native/test', test), ...objects, '-o', exe, '-lpthread'], { stdio: 'inherit' });
+  console.log(`# ${test}${sanitize ? ' (sanitized)' : ''}`);
+  const run = spawnSync(exe, { stdio: 'inherit', env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=1:abort_on_error=1', UBSAN_OPTIONS: 'print_stacktrace=1:halt_on_error=1' } });
+  if (run.status !== 0) {
+    failed++;
+    console.log(`# ${test} failed (exit ${run.status ?? run.signal})`);
+  }
+}
+console.log(`# native: ${tests.length - failed} of ${tests.length} test programs passed`);
+process.exit(failed === 0 ? 0 : 1);
