@@ -1,0 +1,79 @@
+// The on-disk trace cache: one file per block key in a directory that outlives the
+// process, so a block recorded once is never recorded again on this machine.
+//
+// Invariants:
+// - A file is trusted only if its header (magic, format version, key, lengths) is
+//   consistent with the file size, the checksum of its contents matches, and its
+//   stored canonical input equals the block input being looked up. Anything else is
+//   removed and reported as a miss: the caller recomputes, never crashes.
+// - Files are written to a temporary name in the same directory, fsynced, then
+//   renamed over the final name, so a reader (in this or another process) sees either
+//   no file or a whole one.
+// - The cache never touches files in its directory that do not carry its own name
+//   pattern (<32 hex digits>.trace, and its temporary .<key>.<pid>.<n>.tmp files).
+// - A failure to write (unwritable directory, full disk) disables writing for the
+//   rest of the run and leaves one warning; the run goes on in memory.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "cache/key.hpp"
+
+namespace phasic {
+
+struct DiskCacheFormat {
+  static constexpr char kMagic[8] = {'P', 'H', 'T', 'R', 'A', 'C', 'E', '\0'};
+  static constexpr std::uint32_t kVersion = 1;
+  static constexpr std::size_t kHeaderBytes = 64;
+};
+
+struct DiskUsage {
+  std::uint64_t files = 0;
+  std::uint64_t bytes = 0;
+};
+
+class DiskCache {
+ public:
+  // An empty directory disables the disk cache; max_bytes 0 too.
+  DiskCache(std::string directory = {}, std::uint64_t max_bytes = 0);
+
+  bool enabled() const { return !directory_.empty() && max_bytes_ > 0; }
+  const std::string& directory() const { return directory_; }
+  std::uint64_t max_bytes() const { return max_bytes_; }
+
+  // The payload stored under `key` for exactly this canonical input, or false. A
+  // file that fails any check is removed (counted in rejected()).
+  bool load(const Key& key, std::string_view canonical, std::string& payload);
+  // Writes atomically; false (and a warning) when the directory cannot take it.
+  bool store(const Key& key, std::string_view canonical, std::string_view payload);
+  // Removes the file of `key`, for a payload that passed the checks but could not be
+  // decoded (written by an incompatible engine).
+  void remove(const Key& key);
+
+  // Least recently used files (by mtime, refreshed on every hit) are removed until the
+  // directory holds at most max_bytes of trace files.
+  void prune();
+  DiskUsage usage() const;
+  DiskUsage clear();
+
+  // Called at the start of a run: writing is tried again, warnings start empty.
+  void begin_run();
+  // The warning of this run ("" for none), and how many bad files were removed.
+  const std::string& warning() const { return warning_; }
+  std::uint64_t rejected() const { return rejected_; }
+
+ private:
+  std::string path_of(const Key& key) const;
+  void fail_write(const std::string& why);
+
+  std::string directory_;
+  std::uint64_t max_bytes_;
+  bool write_failed_ = false;
+  std::string warning_;
+  std::uint64_t rejected_ = 0;
+  std::uint64_t temp_counter_ = 0;
+};
+
+}  // namespace phasic

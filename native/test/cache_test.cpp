@@ -1,0 +1,185 @@
+// The trace caches: keys, the on-disk format and its failure modes, the in-memory
+// LRU and its accounting.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "cache/disk_cache.hpp"
+#include "cache/key.hpp"
+#include "check.hpp"
+
+using namespace phasic;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A fresh directory under the system temp dir, removed at scope exit.
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    char tmpl[] = "/tmp/phasic-cache-test-XXXXXX";
+    path = ::mkdtemp(tmpl);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::permissions(path, fs::perms::owner_all, ec);
+    fs::remove_all(path, ec);
+  }
+};
+
+std::string read(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+void write(const fs::path& p, const std::string& bytes) {
+  std::ofstream out(p, std::ios::binary | std::ios::trunc);
+  out << bytes;
+}
+
+}  // namespace
+
+TEST(murmur3_matches_the_reference_vectors) {
+  CHECK(hash128("", 0) == (Key{0, 0}));
+  const std::string fox = "The quick brown fox jumps over the lazy dog";
+  const Key k = hash128(fox);
+  CHECK_EQ(k.h1, 0xe34bbc7bbc071b6cULL);
+  CHECK_EQ(k.h2, 0x7a433ca9c49a9347ULL);
+}
+
+TEST(streaming_hash_equals_one_shot_for_any_split) {
+  std::string bytes;
+  for (int i = 0; i < 100; ++i) bytes.push_back(static_cast<char>(i * 37));
+  const Key whole = hash128(bytes);
+  for (std::size_t a = 0; a <= bytes.size(); a += 7) {
+    for (std::size_t b = a; b <= bytes.size(); b += 13) {
+      Hasher h;
+      h.update(bytes.data(), a);
+      h.update(bytes.data() + a, b - a);
+      h.update(bytes.data() + b, bytes.size() - b);
+      CHECK(h.finish() == whole);
+    }
+  }
+}
+
+TEST(key_hex_round_trips) {
+  const Key k{0x0123456789abcdefULL, 0xfedcba9876543210ULL};
+  CHECK(k.hex() == "0123456789abcdeffedcba9876543210");
+  Key back;
+  CHECK(Key::parse(k.hex(), back));
+  CHECK(back == k);
+  CHECK(!Key::parse("0123", back));
+  CHECK(!Key::parse("0123456789ABCDEFfedcba987654321g", back));
+}
+
+TEST(disk_cache_round_trips_and_checks_the_input) {
+  TempDir dir;
+  DiskCache cache(dir.path.string(), 1 << 20);
+  const std::string canonical = "block input bytes";
+  const Key key = hash128(canonical);
+  CHECK(cache.store(key, canonical, "trace payload"));
+  std::string payload;
+  CHECK(cache.load(key, canonical, payload));
+  CHECK(payload == "trace payload");
+  // A different input under the same key (a collision, or a forged file) is no hit,
+  // and the file that claimed it is gone.
+  CHECK(!cache.load(key, "other input bytes", payload));
+  CHECK_EQ(cache.rejected(), 1u);
+  CHECK(!fs::exists(dir.path / (key.hex() + ".trace")));
+}
+
+TEST(disk_cache_rejects_truncated_corrupted_and_foreign_files) {
+  TempDir dir;
+  DiskCache cache(dir.path.string(), 1 << 20);
+  const std::string canonical(300, 'c');
+  const std::string payload(1000, 'p');
+  const Key key = hash128(canonical);
+  const fs::path file = dir.path / (key.hex() + ".trace");
+  CHECK(cache.store(key, canonical, payload));
+  const std::string good = read(file);
+  CHECK_EQ(good.size(), DiskCacheFormat::kHeaderBytes + payload.size() + canonical.size());
+
+  std::string corrupted = good;
+  corrupted[DiskCacheFormat::kHeaderBytes + 500] ^= 1;
+  std::string bad_header = good;
+  bad_header[33] ^= 1;  // payload length
+  std::string bad_version = good;
+  bad_version[8] = 99;
+  for (const std::string& bytes : {good.substr(0, good.size() - 1), good.substr(0, 10), std::string(),
+                                   corrupted, bad_header, bad_version,
+                                   std::string("{\"not\": \"a trace\"}")}) {
+    write(file, bytes);
+    std::string out;
+    CHECK(!cache.load(key, canonical, out));
+    CHECK(!fs::exists(file));
+  }
+  CHECK_EQ(cache.rejected(), 7u);
+  // The cache recovers: the next store and load work.
+  CHECK(cache.store(key, canonical, payload));
+  std::string out;
+  CHECK(cache.load(key, canonical, out) && out == payload);
+}
+
+TEST(disk_cache_prunes_least_recently_used_files) {
+  TempDir dir;
+  // Each file: header + 100 payload bytes + 100 input bytes; room for three.
+  DiskCache cache(dir.path.string(), 3 * (DiskCacheFormat::kHeaderBytes + 200));
+  std::vector<Key> keys;
+  for (int i = 0; i < 5; ++i) {
+    const std::string canonical = "input " + std::to_string(i) + std::string(93, 'x');
+    keys.push_back(hash128(canonical));
+    CHECK(cache.store(keys.back(), canonical, std::string(100, 'p')));
+    // mtimes must differ for a defined order
+    const fs::path f = dir.path / (keys.back().hex() + ".trace");
+    fs::last_write_time(f, fs::file_time_type::clock::now() - std::chrono::seconds(100 - i));
+  }
+  std::string out;
+  CHECK(cache.load(keys[0], "input 0" + std::string(93, 'x'), out));  // refreshes key 0
+  cache.prune();
+  const DiskUsage u = cache.usage();
+  CHECK_EQ(u.files, 3u);
+  CHECK(fs::exists(dir.path / (keys[0].hex() + ".trace")));
+  CHECK(!fs::exists(dir.path / (keys[1].hex() + ".trace")));
+  CHECK(!fs::exists(dir.path / (keys[2].hex() + ".trace")));
+  CHECK(fs::exists(dir.path / (keys[4].hex() + ".trace")));
+}
+
+TEST(disk_cache_clear_removes_only_its_own_files) {
+  TempDir dir;
+  DiskCache cache(dir.path.string(), 1 << 20);
+  write(dir.path / "notes.txt", "a user's file");
+  CHECK(cache.store(hash128("a", 1), "a", "1234"));
+  CHECK(cache.store(hash128("b", 1), "b", "5678"));
+  const DiskUsage before = cache.usage();
+  CHECK_EQ(before.files, 2u);
+  const DiskUsage removed = cache.clear();
+  CHECK_EQ(removed.files, 2u);
+  CHECK_EQ(removed.bytes, before.bytes);
+  CHECK_EQ(cache.usage().files, 0u);
+  CHECK(fs::exists(dir.path / "notes.txt"));
+}
+
+TEST(unwritable_directory_gives_one_warning_and_no_failure) {
+  TempDir dir;
+  fs::permissions(dir.path, fs::perms::owner_read | fs::perms::owner_exec);
+  DiskCache cache((dir.path / "sub").string(), 1 << 20);
+  cache.begin_run();
+  const bool root = ::geteuid() == 0;  // root writes anywhere: the check is then moot
+  const bool first = cache.store(hash128("a", 1), "a", "1");
+  const bool second = cache.store(hash128("b", 1), "b", "2");
+  if (!root) {
+    CHECK(!first && !second);
+    CHECK(cache.warning().find("cannot be written") != std::string::npos);
+  }
+  DiskCache missing("/proc/definitely/not/here", 1 << 20);
+  CHECK(!missing.store(hash128("a", 1), "a", "1"));
+  CHECK(!missing.warning().empty());
+  std::string out;
+  CHECK(!missing.load(hash128("a", 1), "a", out));
+}
+
+TEST_MAIN()
