@@ -1,0 +1,98 @@
+// Phasic: Run Hierarchical Trace — on the active model, or a picked file.
+import * as vscode from 'vscode';
+import type { RunPhase } from '../../protocol/engine';
+import { EngineStoppedError } from '../engineClient';
+import { formatBytes, formatCount, formatNumber } from '../format';
+import type { HostContext } from '../hostContext';
+import { askOverrides } from './overrides';
+import { reportEngineStopped } from './engineStopped';
+
+const PHASE_TITLES: Record<RunPhase, string> = {
+  exploring: 'Exploring states',
+  decomposing: 'Finding SCCs',
+  recording: 'Recording blocks',
+  composing: 'Composing',
+  evaluating: 'Evaluating',
+};
+
+let nextRunId = 1;
+
+function isModel(uri: vscode.Uri): boolean {
+  return uri.path.endsWith('.phasic') || uri.path.endsWith('.json');
+}
+
+async function targetModel(arg: unknown): Promise<vscode.Uri | undefined> {
+  if (arg instanceof vscode.Uri) return arg;
+  if (typeof arg === 'string') return vscode.Uri.parse(arg);
+  const active = vscode.window.activeTextEditor?.document.uri;
+  if (active && isModel(active)) return active;
+  const picked = await vscode.window.showOpenDialog({
+    title: 'Phasic: pick a model',
+    canSelectMany: false,
+    filters: { 'Phasic models': ['phasic', 'json'] },
+  });
+  return picked?.[0];
+}
+
+export async function runTrace(ctx: HostContext, arg?: unknown): Promise<void> {
+  const uri = await targetModel(arg);
+  if (!uri) return;
+  const document = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString());
+  if (document?.isDirty) await document.save();
+
+  let constants;
+  try {
+    constants = (await ctx.engine.request('phasic/describe', { uri: uri.toString(), overrides: {} })).constants;
+  } catch (error) {
+    return reportFailure(ctx, uri, error);
+  }
+  const overrides = await askOverrides(ctx.extension, uri, constants);
+  if (!overrides) return;
+
+  const runId = nextRunId++;
+  const name = uri.path.split('/').pop() ?? uri.toString();
+  ctx.views.marker({ kind: 'runStart', label: name });
+  await vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: `Phasic: ${name}`, cancellable: true },
+    async (progress, token) => {
+      const subscription = ctx.progressOf(runId, (p) => {
+        const count = p.total > 0 ? ` ${formatCount(p.done)}/${formatCount(p.total)}` : '';
+        progress.report({ message: `${PHASE_TITLES[p.phase]}${count}` });
+      });
+      try {
+        const reply = await ctx.engine.request(
+          'phasic/run',
+          { uri: uri.toString(), overrides, moments: 2, covariances: [], runId },
+          token,
+        );
+        ctx.views.marker({ kind: 'runEnd', label: name });
+        ctx.views.showRun(reply);
+        const r = reply.result;
+        const time = r.moments.time?.[0];
+        ctx.output.appendLine(
+          `[run] ${r.model}: ${formatCount(r.vertices)} states, ${formatCount(r.edges)} edges, ` +
+            `${formatCount(r.sccs.count)} SCCs (largest ${r.sccs.largest}; ${r.sccs.recorded} recorded, ${r.sccs.cached} cached), ` +
+            `${formatCount(r.trace.operations)} trace operations, E[time] = ${time === undefined ? '—' : formatNumber(time)}, ` +
+            `${r.timings_ms.total.toFixed(1)} ms, peak ${formatBytes(r.memory.peak_accounted_bytes)} accounted`,
+        );
+      } catch (error) {
+        if (token.isCancellationRequested) {
+          ctx.views.marker({ kind: 'cancel', label: name });
+          ctx.output.appendLine(`[run] ${name}: cancelled`);
+          return;
+        }
+        await reportFailure(ctx, uri, error);
+      } finally {
+        subscription.dispose();
+      }
+    },
+  );
+}
+
+async function reportFailure(ctx: HostContext, uri: vscode.Uri, error: unknown): Promise<void> {
+  if (error instanceof EngineStoppedError) return reportEngineStopped(ctx, error);
+  const message = error instanceof Error ? error.message : String(error);
+  ctx.output.appendLine(`[run] ${uri.fsPath}: ${message}`);
+  const choice = await vscode.window.showErrorMessage(`Phasic: ${message}`, 'Show Output');
+  if (choice === 'Show Output') ctx.output.show(true);
+}

@@ -1,0 +1,173 @@
+// The engine process and its lifecycle. The engine (language server + native addon)
+// runs as a child process started by vscode-languageclient, so that nothing it does,
+// not even a crash in native code, can take the extension host down.
+//
+// States: starting → running → (stopped | crashed). A crash fails the pending
+// requests with EngineStoppedError; the client restarts automatically at most
+// MAX_AUTO_RESTARTS times within RESTART_WINDOW_MS, then waits for the user.
+import * as vscode from 'vscode';
+import {
+  CloseAction,
+  ErrorAction,
+  LanguageClient,
+  RequestType,
+  NotificationType,
+  State,
+  TransportKind,
+  type CancellationToken,
+  type LanguageClientOptions,
+  type ServerOptions,
+} from 'vscode-languageclient/node';
+import type {
+  EngineNotifications,
+  EngineRequests,
+  EngineSettings,
+} from '../protocol/requests';
+
+export type EngineState = 'starting' | 'running' | 'stopped' | 'crashed';
+
+const MAX_AUTO_RESTARTS = 3;
+const RESTART_WINDOW_MS = 3 * 60_000;
+
+export class EngineStoppedError extends Error {
+  constructor(reason: string) {
+    super(`The engine stopped: ${reason}`);
+  }
+}
+
+export class EngineClient implements vscode.Disposable {
+  private client: LanguageClient | undefined;
+  private readonly stateEmitter = new vscode.EventEmitter<EngineState>();
+  readonly onDidChangeState = this.stateEmitter.event;
+  private currentState: EngineState = 'stopped';
+  private readonly crashes: number[] = [];
+  private readonly listeners: Array<{ method: string; handler: (params: never) => void }> = [];
+  private lastExitReason = 'it exited';
+
+  constructor(
+    private readonly serverModule: string,
+    private readonly output: vscode.OutputChannel,
+    private readonly settings: () => EngineSettings,
+  ) {}
+
+  get state(): EngineState {
+    return this.currentState;
+  }
+
+  async start(): Promise<void> {
+    if (this.client && this.currentState !== 'crashed') return;
+    if (this.client) {
+      // A client that gave up restarting is replaced by a fresh one.
+      const old = this.client;
+      this.client = undefined;
+      await old.dispose().catch(() => undefined);
+    }
+    const serverOptions: ServerOptions = {
+      run: { module: this.serverModule, transport: TransportKind.ipc },
+      debug: { module: this.serverModule, transport: TransportKind.ipc },
+    };
+    const clientOptions: LanguageClientOptions = {
+      documentSelector: [{ language: 'phasic' }],
+      outputChannel: this.output,
+      initializationOptions: this.settings(),
+      errorHandler: {
+        error: () => ({ action: ErrorAction.Continue }),
+        closed: () => this.onClosed(),
+      },
+    };
+    const client = new LanguageClient('phasic', 'Phasic Engine', serverOptions, clientOptions);
+    client.onDidChangeState((e) => {
+      if (e.newState === State.Running) this.setState('running');
+      else if (e.newState === State.Starting) this.setState('starting');
+    });
+    for (const { method, handler } of this.listeners) client.onNotification(method, handler);
+    this.client = client;
+    this.setState('starting');
+    try {
+      await client.start();
+    } catch (error) {
+      this.client = undefined;
+      this.setState('crashed');
+      throw error;
+    }
+  }
+
+  async stop(): Promise<void> {
+    const client = this.client;
+    this.client = undefined;
+    if (client) await client.stop().catch(() => undefined);
+    this.setState('stopped');
+  }
+
+  async restart(): Promise<void> {
+    await this.stop();
+    this.crashes.length = 0;
+    await this.start();
+  }
+
+  /** A typed request; rejects with EngineStoppedError when the engine is down or dies. */
+  async request<M extends keyof EngineRequests>(
+    method: M,
+    params: EngineRequests[M]['params'],
+    token?: CancellationToken,
+  ): Promise<EngineRequests[M]['result']> {
+    if (!this.client || this.currentState === 'crashed') await this.start();
+    const client = this.client;
+    if (!client) throw new EngineStoppedError(this.lastExitReason);
+    const type = new RequestType<EngineRequests[M]['params'], EngineRequests[M]['result'], unknown>(method);
+    try {
+      return await client.sendRequest(type, params, token);
+    } catch (error) {
+      if (connectionLost(error)) throw new EngineStoppedError(this.lastExitReason);
+      throw error;
+    }
+  }
+
+  notify<M extends keyof EngineNotifications>(method: M, params: EngineNotifications[M]): void {
+    if (this.currentState !== 'running' || !this.client) return;
+    void this.client.sendNotification(new NotificationType<EngineNotifications[M]>(method), params);
+  }
+
+  onNotification<M extends keyof EngineNotifications>(
+    method: M,
+    handler: (params: EngineNotifications[M]) => void,
+  ): void {
+    this.listeners.push({ method, handler: handler as (params: never) => void });
+    this.client?.onNotification(method, handler);
+  }
+
+  get lastExit(): string {
+    return this.lastExitReason;
+  }
+
+  private onClosed(): { action: CloseAction; handled: boolean } {
+    const now = Date.now();
+    while (this.crashes.length && now - this.crashes[0] > RESTART_WINDOW_MS) this.crashes.shift();
+    this.crashes.push(now);
+    this.lastExitReason = 'the engine process exited unexpectedly';
+    this.setState('crashed');
+    this.output.appendLine(`[host] ${this.lastExitReason} (${this.crashes.length} in the last ${RESTART_WINDOW_MS / 60000} minutes)`);
+    if (this.crashes.length <= MAX_AUTO_RESTARTS) {
+      return { action: CloseAction.Restart, handled: true };
+    }
+    return { action: CloseAction.DoNotRestart, handled: true };
+  }
+
+  private setState(state: EngineState): void {
+    if (state === this.currentState) return;
+    this.currentState = state;
+    this.stateEmitter.fire(state);
+  }
+
+  dispose(): void {
+    void this.stop();
+    this.stateEmitter.dispose();
+  }
+}
+
+// vscode-jsonrpc rejects pending requests with these codes when the connection
+// closes: PendingResponseRejected and ConnectionInactive.
+function connectionLost(error: unknown): boolean {
+  const code = (error as { code?: number } | undefined)?.code;
+  return code === -32097 || code === -32096;
+}

@@ -1,0 +1,29 @@
+// What every command needs: the engine, the output channel and the views. Commands
+// receive this instead of reaching for globals, so each stays a small module.
+import type * as vscode from 'vscode';
+import type { ClearResult, Progress } from '../protocol/engine';
+import type { RunReply } from '../protocol/requests';
+import type { EngineClient } from './engineClient';
+
+export type TimelineMarker =
+  | { kind: 'runStart' | 'runEnd' | 'cancel'; label: string }
+  | { kind: 'restart'; label: string }
+  | { kind: 'clear'; label: string; freedBytes: number };
+
+export interface Views {
+  /** Opens (or reveals) the memory timeline. */
+  showMemory(): void;
+  /** Shows a finished run: SCC view and moments. */
+  showRun(reply: RunReply): void;
+  marker(marker: TimelineMarker): void;
+  cleared(result: ClearResult): void;
+}
+
+export interface HostContext {
+  extension: vscode.ExtensionContext;
+  engine: EngineClient;
+  output: vscode.OutputChannel;
+  views: Views;
+  /** Listens to the progress of one run. */
+  progressOf(runId: number, listener: (progress: Progress) => void): vscode.Disposable;
+}

@@ -1,0 +1,157 @@
+// The engine inside the language server: runs (queued, cancellable), evaluation,
+// Clear Caches and memory figures, with errors turned into messages that point at
+// the model's source.
+import { ResponseError, type CancellationToken, type Connection, type Diagnostic, type TextDocuments } from 'vscode-languageserver/node';
+import type { TextDocument } from 'vscode-languageserver-textdocument';
+import { Engine, EngineFailure } from '../engine/engine';
+import type { ClearResult, EvaluateResult, MemorySnapshot, RunResult } from '../protocol/engine';
+import type {
+  EngineErrorData,
+  EngineInfo,
+  EngineNotifications,
+  EngineSettings,
+  EvaluateParams,
+  ModelSpec,
+  RunParams,
+  RunReply,
+} from '../protocol/requests';
+import { MemorySampler } from './memorySampler';
+import { ModelError, prepareModel, sourceOf, type PreparedModel } from './models';
+import { RunQueue, Superseded } from './runQueue';
+
+type Notify = <M extends keyof EngineNotifications>(method: M, params: EngineNotifications[M]) => void;
+
+const startedAt = Date.now();
+
+export class EngineHost {
+  private readonly engine = new Engine();
+  private readonly queue = new RunQueue();
+  private readonly sampler: MemorySampler;
+  private readonly runs = new Map<string, RunResult>();
+  private readonly engineDiagnostics = new Map<string, Diagnostic[]>();
+
+  constructor(
+    private settings: EngineSettings,
+    private readonly documents: TextDocuments<TextDocument>,
+    private readonly notify: Notify,
+    private readonly connection: Connection,
+  ) {
+    this.configure(settings);
+    this.sampler = new MemorySampler(() => this.engine.memory(), (s) => notify('phasic/memorySample', s));
+  }
+
+  info(): EngineInfo {
+    return { version: this.engine.version(), pid: process.pid, startedAt };
+  }
+
+  configure(settings: EngineSettings): void {
+    this.settings = settings;
+    this.engine.configure({
+      cacheDir: settings.cacheDirectory,
+      maxDiskBytes: settings.maxDiskBytes,
+      memoryBudgetBytes: settings.memoryBudgetBytes,
+    });
+  }
+
+  startSampling(): void {
+    this.sampler.start();
+  }
+
+  lastRun(uri: string): RunResult | undefined {
+    return this.runs.get(uri);
+  }
+
+  diagnosticsFor(uri: string): Diagnostic[] {
+    return this.engineDiagnostics.get(uri) ?? [];
+  }
+
+  memory(): MemorySnapshot {
+    return this.engine.memory();
+  }
+
+  async describe(uri: string, overrides: Record<string, number>): Promise<ModelSpec> {
+    return (await this.prepare(uri, overrides)).spec;
+  }
+
+  async run(params: RunParams, token: CancellationToken): Promise<RunReply> {
+    const prepared = await this.prepare(params.uri, params.overrides);
+    const cancel = new AbortController();
+    token.onCancellationRequested(() => cancel.abort());
+    try {
+      const result = await this.queue.run(params.uri, cancel.signal, async (signal) => {
+        this.sampler.runStarted();
+        try {
+          return await this.engine.run(prepared.engineText, {
+            maxStates: this.settings.maxStates,
+            minSccSize: this.settings.minSccSize,
+            moments: params.moments,
+            covariances: params.covariances,
+            params: params.params ?? {},
+            signal,
+            onProgress: (progress) => this.notify('phasic/progress', { runId: params.runId, progress }),
+            onBlockEvent: (event) => this.notify('phasic/blockEvent', event),
+          });
+        } finally {
+          this.sampler.runEnded();
+        }
+      });
+      this.runs.set(params.uri, result);
+      this.setEngineDiagnostics(params.uri, []);
+      return { model: prepared.spec, result };
+    } catch (error) {
+      throw this.toResponseError(error, params.uri, prepared);
+    }
+  }
+
+  async evaluate(params: EvaluateParams): Promise<EvaluateResult> {
+    try {
+      return await this.engine.evaluate(params.traceKey, params.params, params.moments, params.covariances);
+    } catch (error) {
+      throw this.toResponseError(error);
+    }
+  }
+
+  async clearCaches(): Promise<ClearResult> {
+    const result = await this.engine.clearCaches();
+    this.sampler.tick();
+    return result;
+  }
+
+  dispose(): void {
+    this.sampler.stop();
+  }
+
+  private async prepare(uri: string, overrides: Record<string, number>): Promise<PreparedModel> {
+    try {
+      return prepareModel(uri, await sourceOf(uri, this.documents), overrides);
+    } catch (error) {
+      throw this.toResponseError(error, uri);
+    }
+  }
+
+  private setEngineDiagnostics(uri: string, diagnostics: Diagnostic[]): void {
+    this.engineDiagnostics.set(uri, diagnostics);
+    void this.connection.sendNotification('phasic/engineDiagnosticsChanged', { uri });
+  }
+
+  /** Every failure leaves this process as a ResponseError whose data says what kind it was. */
+  private toResponseError(error: unknown, uri?: string, prepared?: PreparedModel): ResponseError<EngineErrorData> {
+    if (error instanceof Superseded) return new ResponseError(-32800, error.message, { kind: 'cancelled' });
+    if (error instanceof ModelError) return new ResponseError(1, error.message, { kind: 'model', uri });
+    if (error instanceof EngineFailure) {
+      if (error.kind === 'cancelled') return new ResponseError(-32800, error.message, { kind: 'cancelled' });
+      const site = error.site !== undefined && error.site >= 0 ? prepared?.sites[error.site] : undefined;
+      const range = site
+        ? { start: { line: site[0], character: site[1] }, end: { line: site[2], character: site[3] } }
+        : undefined;
+      if (uri && range) {
+        this.setEngineDiagnostics(uri, [
+          { range, severity: 1, source: 'phasic engine', code: 'exploration', message: error.message },
+        ]);
+      }
+      return new ResponseError(2, error.message, { kind: error.kind, uri, range, rule: error.rule });
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    return new ResponseError(3, message, { kind: 'engine', uri });
+  }
+}

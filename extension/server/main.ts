@@ -1,0 +1,66 @@
+// The engine process: a language server for `.phasic` files that also hosts the
+// native engine. The extension host starts it as a child process, so a crash here
+// never takes the editor down. Requests are typed in extension/protocol/requests.ts.
+import {
+  createConnection,
+  ProposedFeatures,
+  TextDocuments,
+  TextDocumentSyncKind,
+  type Connection,
+  type InitializeResult,
+} from 'vscode-languageserver/node';
+import { TextDocument } from 'vscode-languageserver-textdocument';
+import type { EngineNotifications, EngineRequests, EngineSettings } from '../protocol/requests';
+import { EngineHost } from './engineHost';
+import { registerLanguageFeatures } from './features';
+
+const connection = createConnection(ProposedFeatures.all);
+const documents = new TextDocuments(TextDocument);
+
+function onRequest<M extends keyof EngineRequests>(
+  c: Connection,
+  method: M,
+  handler: (
+    params: EngineRequests[M]['params'],
+    token: import('vscode-languageserver/node').CancellationToken,
+  ) => Promise<EngineRequests[M]['result']> | EngineRequests[M]['result'],
+): void {
+  c.onRequest(method, handler);
+}
+
+function notify<M extends keyof EngineNotifications>(method: M, params: EngineNotifications[M]): void {
+  void connection.sendNotification(method, params);
+}
+
+let host: EngineHost | undefined;
+
+connection.onInitialize((params): InitializeResult => {
+  host = new EngineHost(params.initializationOptions as EngineSettings, documents, notify, connection);
+  const capabilities = registerLanguageFeatures(connection, documents, {
+    lastRun: (uri) => host?.lastRun(uri),
+    engineDiagnostics: (uri) => host?.diagnosticsFor(uri) ?? [],
+  });
+  return {
+    capabilities: { textDocumentSync: TextDocumentSyncKind.Incremental, ...capabilities },
+    serverInfo: { name: 'phasic-engine', version: host.info().version },
+  };
+});
+
+connection.onInitialized(() => host?.startSampling());
+
+onRequest(connection, 'phasic/engineInfo', () => required().info());
+onRequest(connection, 'phasic/describe', (p) => required().describe(p.uri, p.overrides));
+onRequest(connection, 'phasic/run', (p, token) => required().run(p, token));
+onRequest(connection, 'phasic/evaluate', (p) => required().evaluate(p));
+onRequest(connection, 'phasic/clearCaches', () => required().clearCaches());
+onRequest(connection, 'phasic/memory', () => required().memory());
+connection.onNotification('phasic/configure', (settings: EngineSettings) => required().configure(settings));
+connection.onShutdown(() => host?.dispose());
+
+function required(): EngineHost {
+  if (!host) throw new Error('the engine process was not initialized');
+  return host;
+}
+
+documents.listen(connection);
+connection.listen();
