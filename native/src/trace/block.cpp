@@ -1,0 +1,120 @@
+// Cuts a block out of the graph: local vertices by membership in a component range,
+// targets classified as internal / exit / absorption, then each source's edges sorted
+// by target, with all edges into absorbing vertices summed into one absorption form.
+#include "trace/block.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+
+namespace phasic {
+namespace {
+
+std::uint32_t position(const SubgraphVector<VertexId>& sorted, VertexId v) {
+  return static_cast<std::uint32_t>(std::lower_bound(sorted.begin(), sorted.end(), v) - sorted.begin());
+}
+
+template <class T>
+void put(SubgraphVector<std::uint8_t>& out, T value) {
+  // The engine runs on little-endian hosts, so host order is the canonical order.
+  unsigned char raw[sizeof(T)];
+  std::memcpy(raw, &value, sizeof(T));
+  out.insert(out.end(), raw, raw + sizeof(T));
+}
+
+}  // namespace
+
+std::size_t BlockInput::bytes() const {
+  return held_bytes(vertices) + held_bytes(exits) + held_bytes(edge_begin) + held_bytes(edge_target) + held_bytes(coeffs);
+}
+
+SubgraphVector<std::uint8_t> BlockInput::canonical_bytes() const {
+  SubgraphVector<std::uint8_t> out;
+  out.reserve(32 + edge_count() * (8 + 8 * std::size_t(stride())));
+  out.insert(out.end(), {'P', 'T', 'B', 'K'});
+  put<std::uint32_t>(out, 1);
+  put(out, param_count);
+  put(out, vertex_count);
+  put(out, exit_count);
+  put<std::uint64_t>(out, edge_count());
+  for (std::uint32_t u = 0; u < vertex_count; ++u) {
+    for (std::uint64_t e = edge_begin[u]; e < edge_begin[u + 1]; ++e) {
+      put(out, u);
+      put(out, edge_target[e]);
+      const double* c = form(e);
+      for (std::uint32_t i = 0; i < stride(); ++i) {
+        std::uint64_t bits;
+        std::memcpy(&bits, c + i, sizeof bits);
+        put(out, bits);
+      }
+    }
+  }
+  return out;
+}
+
+BlockInput extract_block(const Graph& g, const Condensation& cond, std::uint32_t component) {
+  return extract_components(g, cond, component, component);
+}
+
+BlockInput extract_components(const Graph& g, const Condensation& cond, std::uint32_t first, std::uint32_t last) {
+  if (first == 0 || first > last || last >= cond.component_count)
+    throw std::invalid_argument("extract_components: components must be a range of states' components");
+  BlockInput b;
+  b.param_count = g.param_count;
+  const std::uint32_t stride = g.stride();
+  for (std::uint32_t c = first; c <= last; ++c)
+    for (VertexId v : cond.members_of(c))
+      if (!g.absorbing(v)) b.vertices.push_back(v);
+  std::sort(b.vertices.begin(), b.vertices.end());
+  b.vertex_count = static_cast<std::uint32_t>(b.vertices.size());
+
+  auto inside = [&](VertexId t) {
+    const std::uint32_t c = cond.component_of[t];
+    return c >= first && c <= last;
+  };
+  for (VertexId u : b.vertices)
+    for (std::uint64_t e = g.edge_begin[u]; e < g.edge_begin[u + 1]; ++e) {
+      const VertexId t = g.edge_target[e];
+      if (!g.absorbing(t) && !inside(t)) b.exits.push_back(t);
+    }
+  std::sort(b.exits.begin(), b.exits.end());
+  b.exits.erase(std::unique(b.exits.begin(), b.exits.end()), b.exits.end());
+  b.exit_count = static_cast<std::uint32_t>(b.exits.size());
+
+  const std::uint32_t absorb = b.absorb_target();
+  b.edge_begin.reserve(b.vertex_count + 1);
+  b.edge_begin.push_back(0);
+  struct Local {
+    std::uint32_t target;
+    std::uint64_t edge;
+  };
+  SubgraphVector<Local> row;
+  for (VertexId u : b.vertices) {
+    row.clear();
+    for (std::uint64_t e = g.edge_begin[u]; e < g.edge_begin[u + 1]; ++e) {
+      const VertexId t = g.edge_target[e];
+      const std::uint32_t target = g.absorbing(t) ? absorb
+                                   : inside(t)    ? position(b.vertices, t)
+                                                  : b.vertex_count + position(b.exits, t);
+      row.push_back({target, e});
+    }
+    std::sort(row.begin(), row.end(), [](const Local& a, const Local& z) {
+      return a.target != z.target ? a.target < z.target : a.edge < z.edge;
+    });
+    for (const Local& l : row) {
+      const double* c = g.form(l.edge);
+      if (!b.edge_target.empty() && b.edge_target.size() > b.edge_begin.back() && b.edge_target.back() == l.target) {
+        // A second edge to an absorbing vertex: add into the absorption form.
+        double* sum = b.coeffs.data() + (b.edge_target.size() - 1) * stride;
+        for (std::uint32_t i = 0; i < stride; ++i) sum[i] += c[i];
+        continue;
+      }
+      b.edge_target.push_back(l.target);
+      b.coeffs.insert(b.coeffs.end(), c, c + stride);
+    }
+    b.edge_begin.push_back(b.edge_target.size());
+  }
+  return b;
+}
+
+}  // namespace phasic

@@ -1,0 +1,61 @@
+// A block: the input of one independent elimination, cut out of the graph.
+//
+// Invariants:
+// - Local vertices are the block's non-absorbing vertices in ascending global index
+//   (vertices[local] = global). Absorbing vertices are never local: their x is 0.
+// - Every out-edge of a local vertex goes to one *target* in a single index space:
+//     t < vertex_count                      another local vertex (internal edge);
+//     vertex_count ≤ t < vertex_count+exits  exit slot t − vertex_count, a distinct
+//                                          non-absorbing vertex outside the block,
+//                                          slots numbered by ascending global index;
+//     t == absorb_target()                  the vertex's absorption: the sum of the
+//                                          forms of all its edges to absorbing
+//                                          vertices (at most one such edge per vertex).
+//   Edges are stored CSR by local source, each source's targets strictly ascending,
+//   so the block is a deterministic function of its graph region.
+// - canonical_bytes() encodes exactly what the trace depends on (counts, P, edges and
+//   coefficient bit patterns), never global indices: equal bytes ⇒ equal traces.
+// - All storage is counted in Category::Subgraphs; a block lives only while its trace
+//   is recorded or its key is computed.
+#pragma once
+
+#include <cstdint>
+
+#include "graph/graph.hpp"
+#include "trace/condensation.hpp"
+
+namespace phasic {
+
+template <class T>
+using SubgraphVector = CountedVector<T, Category::Subgraphs>;
+
+struct BlockInput {
+  std::uint32_t param_count = 0;  // P
+  std::uint32_t vertex_count = 0;
+  std::uint32_t exit_count = 0;
+  SubgraphVector<VertexId> vertices;         // local → global
+  SubgraphVector<VertexId> exits;            // exit slot → global
+  SubgraphVector<std::uint64_t> edge_begin;  // vertex_count + 1
+  SubgraphVector<std::uint32_t> edge_target; // see the target space above
+  SubgraphVector<double> coeffs;             // edge_count × (P+1)
+
+  std::uint32_t stride() const { return param_count + 1; }
+  std::uint64_t edge_count() const { return edge_target.size(); }
+  std::uint32_t absorb_target() const { return vertex_count + exit_count; }
+  const double* form(std::uint64_t e) const { return coeffs.data() + e * stride(); }
+  std::size_t bytes() const;
+
+  // Little-endian: "PTBK", u32 version, u32 P, u32 vertex_count, u32 exit_count,
+  // u64 edge_count, then per edge (CSR order) u32 source, u32 target, (P+1) × u64
+  // coefficient bit patterns.
+  SubgraphVector<std::uint8_t> canonical_bytes() const;
+};
+
+// The block of one component.
+BlockInput extract_block(const Graph& graph, const Condensation& cond, std::uint32_t component);
+// The block of the consecutive components first..last (topological numbers): used to
+// record runs of small components together. Any vertex set is a valid block as long as
+// its exits are evaluated before it, which sink-first composition guarantees.
+BlockInput extract_components(const Graph& graph, const Condensation& cond, std::uint32_t first, std::uint32_t last);
+
+}  // namespace phasic

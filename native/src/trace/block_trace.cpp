@@ -1,0 +1,266 @@
+// Records a block's trace: elimination in the chosen order on a working copy of the
+// block whose edge weights are value slots, with every arithmetic step emitted into
+// the program (hash-consed), then dead values dropped and slots renumbered with DOTs
+// first.
+#include "trace/block_trace.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+
+#include "engine/error.hpp"
+#include "trace/ordering.hpp"
+
+namespace phasic {
+namespace {
+
+constexpr std::uint8_t kDot = 0;  // raw code of a DOT; its operand a is the DOT's ordinal
+
+struct RawOp {
+  std::uint8_t code;
+  std::uint32_t a, b, c;
+};
+
+std::uint64_t mix(std::uint64_t h, std::uint64_t v) {
+  h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+  h *= 0xff51afd7ed558ccdULL;
+  return h ^ (h >> 33);
+}
+
+// The program under construction, with structural sharing of equal values.
+class Program {
+ public:
+  explicit Program(std::uint32_t stride) : stride_(stride), table_(1024, 0) {}
+
+  std::uint32_t dot(const double* form) {
+    std::uint64_t h = 1;
+    for (std::uint32_t i = 0; i < stride_; ++i) {
+      std::uint64_t bits;
+      std::memcpy(&bits, form + i, sizeof bits);
+      h = mix(h, bits);
+    }
+    return intern(h, [&](const RawOp& r) {
+      return r.code == kDot && std::memcmp(coeffs(r.a), form, stride_ * sizeof(double)) == 0;
+    }, [&] {
+      const auto ordinal = static_cast<std::uint32_t>(dot_coeffs_.size() / stride_);
+      dot_coeffs_.insert(dot_coeffs_.end(), form, form + stride_);
+      return RawOp{kDot, ordinal, 0, 0};
+    });
+  }
+
+  std::uint32_t op(OpCode code, std::uint32_t a, std::uint32_t b = 0, std::uint32_t c = 0) {
+    // Commutative operands in a canonical order, so a·b and b·a are one value.
+    if (code == OpCode::Add || code == OpCode::Mul) {
+      if (a > b) std::swap(a, b);
+    } else if (code == OpCode::MulAdd && b > c) {
+      std::swap(b, c);
+    }
+    const RawOp want{static_cast<std::uint8_t>(code), a, b, c};
+    return intern(hash(want), [&](const RawOp& r) {
+      return r.code == want.code && r.a == a && r.b == b && r.c == c;
+    }, [&] { return want; });
+  }
+
+  const SubgraphVector<RawOp>& raw() const { return raw_; }
+  const double* coeffs(std::uint32_t ordinal) const { return dot_coeffs_.data() + std::size_t(ordinal) * stride_; }
+
+ private:
+  std::uint64_t hash(const RawOp& r) const {
+    if (r.code == kDot) {
+      std::uint64_t h = 1;
+      const double* form = coeffs(r.a);
+      for (std::uint32_t i = 0; i < stride_; ++i) {
+        std::uint64_t bits;
+        std::memcpy(&bits, form + i, sizeof bits);
+        h = mix(h, bits);
+      }
+      return h;
+    }
+    return mix(mix(mix(mix(2, r.code), r.a), r.b), r.c);
+  }
+
+  template <class Equal, class Make>
+  std::uint32_t intern(std::uint64_t h, Equal equal, Make make) {
+    const std::size_t mask = table_.size() - 1;
+    std::size_t i = h & mask;
+    for (; table_[i] != 0; i = (i + 1) & mask)
+      if (equal(raw_[table_[i] - 1])) return table_[i] - 1;
+    const auto slot = static_cast<std::uint32_t>(raw_.size());
+    if (slot == 0xfffffffeu) throw EngineError("a block's trace needs more than 2^32 values");
+    raw_.push_back(make());
+    table_[i] = slot + 1;
+    if (2 * raw_.size() >= table_.size()) grow();
+    return slot;
+  }
+
+  void grow() {
+    SubgraphVector<std::uint32_t> bigger(table_.size() * 2, 0);
+    const std::size_t mask = bigger.size() - 1;
+    for (std::uint32_t s = 0; s < raw_.size(); ++s) {
+      std::size_t i = hash(raw_[s]) & mask;
+      while (bigger[i] != 0) i = (i + 1) & mask;
+      bigger[i] = s + 1;
+    }
+    table_.swap(bigger);
+  }
+
+  std::uint32_t stride_;
+  SubgraphVector<RawOp> raw_;
+  SubgraphVector<double> dot_coeffs_;
+  SubgraphVector<std::uint32_t> table_;  // open addressing: slot + 1, 0 = empty
+};
+
+struct Edge {
+  std::uint32_t target, slot;
+};
+using Row = SubgraphVector<Edge>;
+using Parents = SubgraphVector<std::uint32_t>;
+
+void insert_parent(Parents& list, std::uint32_t u) {
+  auto it = std::lower_bound(list.begin(), list.end(), u);
+  if (it == list.end() || *it != u) list.insert(it, u);
+}
+
+void erase_parent(Parents& list, std::uint32_t u) {
+  auto it = std::lower_bound(list.begin(), list.end(), u);
+  if (it != list.end() && *it == u) list.erase(it);
+}
+
+struct RawSolve {
+  std::uint32_t vertex, inverse_rate;
+  std::uint64_t term_begin, term_end;
+};
+
+}  // namespace
+
+std::size_t BlockTrace::bytes() const {
+  return held_bytes(dot_coeffs) + held_bytes(ops) + held_bytes(forward) + held_bytes(solve) + held_bytes(terms);
+}
+
+BlockTrace record_block(const BlockInput& b, const std::atomic<bool>* cancel) {
+  const std::uint32_t n = b.vertex_count;
+  const std::uint32_t absorb = b.absorb_target();
+  const SubgraphVector<std::uint32_t> order = elimination_order(b, cancel);
+  auto check_cancel = [&] {
+    if (cancel && cancel->load(std::memory_order_relaxed)) throw Cancelled();
+  };
+
+  Program program(b.stride());
+  SubgraphVector<Row> out(n);
+  SubgraphVector<Parents> in(n);
+  for (std::uint32_t u = 0; u < n; ++u) {
+    for (std::uint64_t e = b.edge_begin[u]; e < b.edge_begin[u + 1]; ++e) {
+      out[u].push_back({b.edge_target[e], program.dot(b.form(e))});
+      if (b.edge_target[e] < n) in[b.edge_target[e]].push_back(u);
+    }
+  }
+
+  SubgraphVector<ForwardCommand> forward;  // raw slots
+  SubgraphVector<RawSolve> solves;         // in elimination order
+  SubgraphVector<Term> terms;
+  Row merged;
+  std::uint64_t work = 0;
+
+  for (const std::uint32_t v : order) {
+    check_cancel();
+    const Row& row = out[v];
+    if (row.empty())
+      throw EngineError("state " + std::to_string(b.vertices[v]) + " can never reach an absorbing state");
+    // λ_v: the sum of v's current out-weights, exits and absorption included.
+    std::uint32_t rate = row[0].slot;
+    for (std::size_t i = 1; i < row.size(); ++i) rate = program.op(OpCode::Add, rate, row[i].slot);
+    const std::uint32_t inverse = program.op(OpCode::Inv, rate);
+
+    RawSolve s{v, inverse, terms.size(), 0};
+    for (const Edge& e : row)
+      if (e.target != absorb) terms.push_back({e.target, e.slot});
+    s.term_end = terms.size();
+    solves.push_back(s);
+
+    for (const std::uint32_t u : in[v]) {
+      Row& urow = out[u];
+      const auto uv = std::lower_bound(urow.begin(), urow.end(), v, [](const Edge& e, std::uint32_t t) { return e.target < t; });
+      const std::uint32_t m = program.op(OpCode::Mul, uv->slot, inverse);
+      forward.push_back({u, v, m});
+      // out[u] := (out[u] \ {v}) ∪ (out[v] \ {u}), w_uz += m·w_vz; the loop m·w_vu is dropped.
+      merged.clear();
+      std::size_t i = 0, j = 0;
+      while (i < urow.size() || j < row.size()) {
+        if (j == row.size() || (i < urow.size() && urow[i].target < row[j].target)) {
+          if (urow[i].target != v) merged.push_back(urow[i]);
+          ++i;
+        } else if (i == urow.size() || row[j].target < urow[i].target) {
+          const std::uint32_t z = row[j].target;
+          if (z != u) {
+            merged.push_back({z, program.op(OpCode::Mul, m, row[j].slot)});
+            if (z < n) insert_parent(in[z], u);
+          }
+          ++j;
+        } else {
+          merged.push_back({urow[i].target, program.op(OpCode::MulAdd, urow[i].slot, m, row[j].slot)});
+          ++i, ++j;
+        }
+      }
+      work += merged.size();
+      urow.swap(merged);
+    }
+    for (const Edge& e : row)
+      if (e.target < n) erase_parent(in[e.target], v);
+    Row().swap(out[v]);
+    Parents().swap(in[v]);
+    if (work > (1u << 16)) {
+      work = 0;
+      check_cancel();
+    }
+  }
+  SubgraphVector<Row>().swap(out);
+  SubgraphVector<Parents>().swap(in);
+
+  // Liveness: commands read slots; ops read earlier slots, so one backward pass suffices.
+  const SubgraphVector<RawOp>& raw = program.raw();
+  SubgraphVector<std::uint32_t> renumber(raw.size(), 0);  // 0 = dead, else new slot + 1
+  for (const ForwardCommand& f : forward) renumber[f.multiplier] = 1;
+  for (const RawSolve& s : solves) renumber[s.inverse_rate] = 1;
+  for (const Term& t : terms) renumber[t.weight] = 1;
+  for (std::size_t s = raw.size(); s-- > 0;) {
+    if (!renumber[s] || raw[s].code == kDot) continue;
+    renumber[raw[s].a] = 1;
+    if (raw[s].code != static_cast<std::uint8_t>(OpCode::Inv)) renumber[raw[s].b] = 1;
+    if (raw[s].code == static_cast<std::uint8_t>(OpCode::MulAdd)) renumber[raw[s].c] = 1;
+  }
+
+  BlockTrace t;
+  t.param_count = b.param_count;
+  t.vertex_count = n;
+  t.exit_count = b.exit_count;
+  std::uint32_t next = 0;
+  for (std::size_t s = 0; s < raw.size(); ++s)
+    if (renumber[s] && raw[s].code == kDot) {
+      renumber[s] = ++next;
+      const double* c = program.coeffs(raw[s].a);
+      t.dot_coeffs.insert(t.dot_coeffs.end(), c, c + b.stride());
+    }
+  t.dot_count = next;
+  for (std::size_t s = 0; s < raw.size(); ++s)
+    if (renumber[s] && raw[s].code != kDot) {
+      renumber[s] = ++next;
+      const RawOp& r = raw[s];
+      const auto code = static_cast<OpCode>(r.code);
+      const std::uint32_t a = renumber[r.a] - 1;
+      const std::uint32_t bb = code == OpCode::Inv ? 0 : renumber[r.b] - 1;
+      const std::uint32_t c = code == OpCode::MulAdd ? renumber[r.c] - 1 : 0;
+      t.ops.push_back({code, a, bb, c});
+    }
+  t.forward.reserve(forward.size());
+  for (const ForwardCommand& f : forward) t.forward.push_back({f.target, f.source, renumber[f.multiplier] - 1});
+  t.solve.reserve(solves.size());
+  t.terms.reserve(terms.size());
+  for (std::size_t i = solves.size(); i-- > 0;) {
+    const RawSolve& s = solves[i];
+    for (std::uint64_t k = s.term_begin; k < s.term_end; ++k) t.terms.push_back({terms[k].target, renumber[terms[k].weight] - 1});
+    t.solve.push_back({s.vertex, renumber[s.inverse_rate] - 1, t.terms.size()});
+  }
+  return t;
+}
+
+}  // namespace phasic

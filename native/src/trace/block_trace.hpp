@@ -1,0 +1,77 @@
+// A block's trace: a straight-line program over θ whose values are the multipliers of
+// a fixed command list that solves the block for any reward vector — the output of
+// the stable (GTH-style) elimination of engine.md.
+//
+// Program. Value slots 0..dot_count−1 are DOTs: value = c0 + c1·θ1 + … + cP·θP with
+// coefficients dot_coeffs[slot·(P+1) ..]. Slot dot_count + i is written by ops[i]:
+//   Add:    a + b          Mul:  a · b
+//   MulAdd: a + b · c      Inv:  1 / a
+// Operands are slots < the op's own slot (single assignment, evaluated in order).
+// Every value is a sum, product or reciprocal of positive numbers: nothing is ever
+// subtracted, so every value keeps full relative accuracy.
+//
+// Commands run over a working vector y of vertex_count + exit_count entries: y[v] for
+// local vertex v starts as the reward r_v, y[vertex_count + s] holds x of exit slot s
+// (already final: blocks are solved sink-first).
+//   forward (in this order):  y[target] += value[multiplier] · y[source]      (r' of u)
+//   solve   (in this order):  y[v] = (y[v] + Σ_terms value[weight] · y[target])
+//                                     · value[inverse_rate]                   (x of v)
+// The terms of solve command i are terms[solve[i−1].term_end .. solve[i].term_end).
+// After the commands y[0..vertex_count) is x on the block.
+//
+// Invariants: every slot is used by a command or by a later op (no dead values);
+// structurally equal ops are emitted once (DOTs by coefficient bits, arithmetic by
+// code and operands); solve visits each local vertex exactly once; all storage is
+// counted in Category::Traces.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "trace/block.hpp"
+
+namespace phasic {
+
+template <class T>
+using TraceVector = CountedVector<T, Category::Traces>;
+
+enum class OpCode : std::uint8_t { Add = 1, Mul = 2, MulAdd = 3, Inv = 4 };
+
+struct Op {
+  OpCode code;
+  std::uint32_t a, b, c;  // unused operands are 0
+};
+struct ForwardCommand {
+  std::uint32_t target, source, multiplier;
+};
+struct SolveCommand {
+  std::uint32_t vertex, inverse_rate;
+  std::uint64_t term_end;
+};
+struct Term {
+  std::uint32_t target, weight;
+};
+
+struct BlockTrace {
+  std::uint32_t param_count = 0;
+  std::uint32_t vertex_count = 0;
+  std::uint32_t exit_count = 0;
+  std::uint32_t dot_count = 0;
+  TraceVector<double> dot_coeffs;  // dot_count × (P+1)
+  TraceVector<Op> ops;
+  TraceVector<ForwardCommand> forward;
+  TraceVector<SolveCommand> solve;
+  TraceVector<Term> terms;
+
+  std::uint64_t value_count() const { return std::uint64_t(dot_count) + ops.size(); }
+  std::uint64_t operations() const { return value_count(); }
+  std::uint64_t commands() const { return forward.size() + solve.size() + terms.size(); }
+  std::size_t bytes() const;
+};
+
+// Eliminates the block in elimination_order(block). Throws EngineError when a vertex
+// of the block cannot reach an exit or absorption (its total rate is an empty sum),
+// Cancelled when *cancel becomes true; either way nothing recorded survives.
+BlockTrace record_block(const BlockInput& block, const std::atomic<bool>* cancel = nullptr);
+
+}  // namespace phasic

@@ -1,0 +1,50 @@
+// Evaluation of a composed trace for parameter vectors θ: moments of every reward,
+// variances and requested covariances.
+//
+// For one θ: each distinct block trace's program is replayed once; then a solve
+// (every block's commands, sink-first) maps a reward vector g to x = U g. Raw moments
+// follow x_1 = U r, x_k = U (r ∘ x_(k−1)), E[R^k] = k!·Σ_z α_z x_k[z]; cross moments
+// E[R_a R_b] = α U(r_a ∘ U r_b) + α U(r_b ∘ U r_a).
+//
+// The batched form evaluates lanes of 8 θ vectors at once: every value and every x is
+// stored as 8 consecutive doubles (structure of arrays), so each program op and each
+// command is one fixed-length loop the compiler vectorizes. Per lane it performs the
+// same operations in the same order as the single form, so results are identical.
+//
+// Invariant: all scratch is counted in Category::Evaluation and released before the
+// call returns (normally, by Cancelled, or by any other exception).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "trace/model_trace.hpp"
+
+namespace phasic {
+
+struct RewardPair {
+  std::uint32_t first, second;
+};
+
+struct Moments {
+  std::uint32_t reward_count = 0;
+  std::uint32_t moment_count = 0;
+  std::vector<double> raw;         // raw[r·moment_count + k−1] = E[R_r^k]
+  std::vector<double> variance;    // per reward
+  std::vector<double> covariance;  // per requested pair, in request order
+
+  double moment(std::uint32_t reward, std::uint32_t k) const { return raw[std::size_t(reward) * moment_count + k - 1]; }
+};
+
+// theta has param_count values, each finite and ≥ 0 (else EngineError); moment_count ≥ 1.
+Moments evaluate(const ModelTrace& trace, std::span<const double> theta, std::uint32_t moment_count,
+                 std::span<const RewardPair> pairs = {}, const std::atomic<bool>* cancel = nullptr);
+
+// thetas holds `count` vectors of param_count values, row-major; one Moments per vector.
+std::vector<Moments> evaluate_batch(const ModelTrace& trace, std::span<const double> thetas, std::uint32_t count,
+                                    std::uint32_t moment_count,
+                                    std::span<const RewardPair> pairs = {}, const std::atomic<bool>* cancel = nullptr);
+
+}  // namespace phasic

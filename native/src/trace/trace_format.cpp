@@ -1,0 +1,186 @@
+// Writes and validates the serialized trace layout described in trace_format.hpp.
+#include "trace/trace_format.hpp"
+
+#include <cmath>
+#include <cstring>
+#include <string>
+
+#include "engine/error.hpp"
+
+namespace phasic {
+namespace {
+
+constexpr std::uint32_t kVersion = 1;
+constexpr std::size_t kHeaderBytes = 8 + 4 * 4 + 4 * 8;
+
+std::uint64_t fnv1a(const std::uint8_t* p, std::size_t n) {
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  for (std::size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 0x100000001b3ULL;
+  return h;
+}
+
+class Writer {
+ public:
+  std::vector<std::uint8_t> bytes;
+  template <class T>
+  void put(T v) {
+    const std::size_t at = bytes.size();
+    bytes.resize(at + sizeof(T));
+    std::memcpy(bytes.data() + at, &v, sizeof(T));
+  }
+};
+
+[[noreturn]] void corrupt(const std::string& why) { throw EngineError("corrupt serialized trace: " + why); }
+
+class Reader {
+ public:
+  Reader(const std::uint8_t* p, std::size_t n) : p_(p), n_(n) {}
+  template <class T>
+  T get() {
+    if (n_ - at_ < sizeof(T)) corrupt("truncated");
+    T v;
+    std::memcpy(&v, p_ + at_, sizeof(T));
+    at_ += sizeof(T);
+    return v;
+  }
+  std::size_t remaining() const { return n_ - at_; }
+
+ private:
+  const std::uint8_t* p_;
+  std::size_t n_;
+  std::size_t at_ = 0;
+};
+
+}  // namespace
+
+std::vector<std::uint8_t> serialize(const BlockTrace& t) {
+  Writer w;
+  w.bytes.reserve(kHeaderBytes + t.dot_coeffs.size() * 8 + t.ops.size() * 13 + t.forward.size() * 12 +
+                  t.solve.size() * 16 + t.terms.size() * 8 + 8);
+  w.bytes.insert(w.bytes.end(), {'P', 'T', 'T', 'R'});
+  w.put(kVersion);
+  w.put(t.param_count);
+  w.put(t.vertex_count);
+  w.put(t.exit_count);
+  w.put(t.dot_count);
+  w.put<std::uint64_t>(t.ops.size());
+  w.put<std::uint64_t>(t.forward.size());
+  w.put<std::uint64_t>(t.solve.size());
+  w.put<std::uint64_t>(t.terms.size());
+  for (double c : t.dot_coeffs) w.put(c);
+  for (const Op& op : t.ops) {
+    w.put(static_cast<std::uint8_t>(op.code));
+    w.put(op.a);
+    w.put(op.b);
+    w.put(op.c);
+  }
+  for (const ForwardCommand& f : t.forward) {
+    w.put(f.target);
+    w.put(f.source);
+    w.put(f.multiplier);
+  }
+  for (const SolveCommand& s : t.solve) {
+    w.put(s.vertex);
+    w.put(s.inverse_rate);
+    w.put(s.term_end);
+  }
+  for (const Term& term : t.terms) {
+    w.put(term.target);
+    w.put(term.weight);
+  }
+  w.put(fnv1a(w.bytes.data(), w.bytes.size()));
+  return std::move(w.bytes);
+}
+
+BlockTrace deserialize(const std::uint8_t* data, std::size_t size) {
+  if (data == nullptr || size < kHeaderBytes + 8) corrupt("shorter than its header");
+  std::uint64_t stored;
+  std::memcpy(&stored, data + size - 8, 8);
+  if (fnv1a(data, size - 8) != stored) corrupt("checksum mismatch");
+  Reader r(data, size - 8);
+  if (std::memcmp(data, "PTTR", 4) != 0) corrupt("bad magic");
+  r.get<std::uint32_t>();
+  if (r.get<std::uint32_t>() != kVersion) corrupt("unsupported version");
+
+  BlockTrace t;
+  t.param_count = r.get<std::uint32_t>();
+  t.vertex_count = r.get<std::uint32_t>();
+  t.exit_count = r.get<std::uint32_t>();
+  t.dot_count = r.get<std::uint32_t>();
+  const auto op_count = r.get<std::uint64_t>();
+  const auto forward_count = r.get<std::uint64_t>();
+  const auto solve_count = r.get<std::uint64_t>();
+  const auto term_count = r.get<std::uint64_t>();
+
+  // Each section must fit in what is left before anything is allocated for it.
+  const std::uint64_t stride = std::uint64_t(t.param_count) + 1;
+  const std::uint64_t coeff_count = std::uint64_t(t.dot_count) * stride;  // < 2^65 / no overflow: both < 2^33
+  std::uint64_t need = 0;
+  auto add_section = [&](std::uint64_t count, std::uint64_t width) {
+    if (count > r.remaining() / width) corrupt("section larger than the data");
+    need += count * width;
+    if (need > r.remaining()) corrupt("sections larger than the data");
+  };
+  if (t.dot_count > r.remaining() / 8) corrupt("dot count larger than the data");
+  add_section(coeff_count, 8);
+  add_section(op_count, 13);
+  add_section(forward_count, 12);
+  add_section(solve_count, 16);
+  add_section(term_count, 8);
+  if (need != r.remaining()) corrupt("length does not match the counts");
+
+  const std::uint64_t values = std::uint64_t(t.dot_count) + op_count;
+  if (values >= 0xffffffffULL) corrupt("too many values");
+  if (solve_count != t.vertex_count) corrupt("solve commands do not cover the block's vertices");
+  const std::uint64_t y_size = std::uint64_t(t.vertex_count) + t.exit_count;
+
+  t.dot_coeffs.resize(coeff_count);
+  for (double& c : t.dot_coeffs) {
+    c = r.get<double>();
+    if (!std::isfinite(c) || c < 0) corrupt("a DOT coefficient is negative or not finite");
+  }
+  t.ops.resize(op_count);
+  for (std::uint64_t i = 0; i < op_count; ++i) {
+    const std::uint64_t slot = t.dot_count + i;
+    const auto code = r.get<std::uint8_t>();
+    Op& op = t.ops[i];
+    op.a = r.get<std::uint32_t>();
+    op.b = r.get<std::uint32_t>();
+    op.c = r.get<std::uint32_t>();
+    if (code < 1 || code > 4) corrupt("unknown op code at op " + std::to_string(i));
+    op.code = static_cast<OpCode>(code);
+    const bool uses_b = op.code != OpCode::Inv, uses_c = op.code == OpCode::MulAdd;
+    if (op.a >= slot || (uses_b ? op.b >= slot : op.b != 0) || (uses_c ? op.c >= slot : op.c != 0))
+      corrupt("op " + std::to_string(i) + " reads a value not yet computed");
+  }
+  t.forward.resize(forward_count);
+  for (ForwardCommand& f : t.forward) {
+    f.target = r.get<std::uint32_t>();
+    f.source = r.get<std::uint32_t>();
+    f.multiplier = r.get<std::uint32_t>();
+    if (f.target >= t.vertex_count || f.source >= t.vertex_count || f.multiplier >= values)
+      corrupt("forward command index out of range");
+  }
+  t.solve.resize(solve_count);
+  TraceVector<std::uint8_t> solved(t.vertex_count, 0);
+  std::uint64_t previous_end = 0;
+  for (SolveCommand& s : t.solve) {
+    s.vertex = r.get<std::uint32_t>();
+    s.inverse_rate = r.get<std::uint32_t>();
+    s.term_end = r.get<std::uint64_t>();
+    if (s.vertex >= t.vertex_count || solved[s.vertex]++) corrupt("solve commands are not a permutation of the vertices");
+    if (s.inverse_rate >= values) corrupt("solve command value out of range");
+    if (s.term_end < previous_end || s.term_end > term_count) corrupt("solve command term range out of order");
+    previous_end = s.term_end;
+  }
+  if (previous_end != term_count) corrupt("terms not covered by solve commands");
+  t.terms.resize(term_count);
+  for (Term& term : t.terms) {
+    term.target = r.get<std::uint32_t>();
+    term.weight = r.get<std::uint32_t>();
+    if (term.target >= y_size || term.weight >= values) corrupt("term index out of range");
+  }
+  return t;
+}
+
+}  // namespace phasic

@@ -1,0 +1,33 @@
+// The serialized form of a BlockTrace: what the disk cache stores.
+//
+// Layout, little-endian, no padding:
+//   "PTTR"  u32 version (1)
+//   u32 param_count, u32 vertex_count, u32 exit_count, u32 dot_count
+//   u64 op_count, u64 forward_count, u64 solve_count, u64 term_count
+//   dot coefficients   dot_count × (P+1) × u64 (IEEE-754 bit patterns)
+//   ops                op_count × (u8 code, u32 a, u32 b, u32 c)
+//   forward commands   forward_count × (u32 target, u32 source, u32 multiplier)
+//   solve commands     solve_count × (u32 vertex, u32 inverse_rate, u64 term_end)
+//   terms              term_count × (u32 target, u32 weight)
+//   u64 checksum       FNV-1a 64 of every preceding byte
+//
+// Invariant: deserialize accepts exactly the byte strings serialize can produce for a
+// well-formed trace (every count consistent with the length, every index in range,
+// single assignment, each vertex solved once, coefficients finite and ≥ 0, checksum
+// matching) and throws EngineError on anything else, without reading out of bounds
+// or allocating more than the input's size justifies. serialize∘deserialize is the
+// identity on bytes, so a reloaded trace evaluates bit-identically.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "trace/block_trace.hpp"
+
+namespace phasic {
+
+std::vector<std::uint8_t> serialize(const BlockTrace& trace);
+BlockTrace deserialize(const std::uint8_t* data, std::size_t size);
+
+}  // namespace phasic
