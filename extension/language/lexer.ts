@@ -1,0 +1,117 @@
+// Turns .phasic text into tokens. Comments and whitespace are dropped; a character
+// that cannot start a token is reported and skipped so that lexing always finishes.
+
+import { DiagnosticSink } from './diagnostics';
+import { spanOf, type Span } from './syntax';
+
+export const KEYWORDS = new Set([
+  'model', 'const', 'param', 'state', 'init', 'start', 'rule', 'for', 'in', 'when',
+  'rate', 'do', 'reward', 'absorb', 'let', 'if', 'then', 'else', 'and', 'or', 'not',
+  'true', 'false',
+]);
+
+/** Keywords that begin a declaration: a declaration ends where one of these begins. */
+export const TOP_LEVEL_KEYWORDS = new Set([
+  'model', 'const', 'param', 'state', 'init', 'start', 'rule', 'absorb', 'reward',
+]);
+
+export type TokenKind = 'identifier' | 'keyword' | 'number' | 'punct' | 'eof';
+
+export interface Token extends Span {
+  kind: TokenKind;
+  text: string;
+}
+
+// Longest first, so that `..` wins over `.` and `<=` over `<`.
+const PUNCTUATION = [
+  '..', '==', '!=', '<=', '>=', '+=', '-=',
+  '(', ')', '[', ']', '{', '}', ',', ';', ':', '=', '<', '>', '+', '-', '*', '/', '%',
+];
+
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+
+function isIdentStart(c: number): boolean {
+  return (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
+}
+
+function isIdentPart(c: number): boolean {
+  return isIdentStart(c) || isDigit(c);
+}
+
+export function tokenize(text: string, lineStarts: number[], sink: DiagnosticSink): Token[] {
+  const tokens: Token[] = [];
+  const n = text.length;
+  let i = 0;
+  const push = (kind: TokenKind, start: number, end: number) => {
+    tokens.push({ kind, text: text.slice(start, end), ...spanOf(lineStarts, start, end) });
+  };
+  while (i < n) {
+    const c = text.charCodeAt(i);
+    if (c === 32 || c === 9 || c === 10 || c === 13 || c === 12 || c === 11) {
+      i++;
+      continue;
+    }
+    if (c === 47 && text.charCodeAt(i + 1) === 47) {
+      while (i < n && text.charCodeAt(i) !== 10 && text.charCodeAt(i) !== 13) i++;
+      continue;
+    }
+    if (c === 47 && text.charCodeAt(i + 1) === 42) {
+      const close = text.indexOf('*/', i + 2);
+      if (close < 0) {
+        sink.error(spanOf(lineStarts, i, i + 2), 'unterminated-comment',
+          'This `/*` comment is never closed with `*/`.');
+        i = n;
+      } else {
+        i = close + 2;
+      }
+      continue;
+    }
+    const start = i;
+    if (isIdentStart(c)) {
+      while (i < n && isIdentPart(text.charCodeAt(i))) i++;
+      push(KEYWORDS.has(text.slice(start, i)) ? 'keyword' : 'identifier', start, i);
+      continue;
+    }
+    if (isDigit(c)) {
+      while (i < n && isDigit(text.charCodeAt(i))) i++;
+      // A fraction needs a digit after the dot, so `0..n` stays a range.
+      if (text.charCodeAt(i) === 46 && isDigit(text.charCodeAt(i + 1))) {
+        i++;
+        while (i < n && isDigit(text.charCodeAt(i))) i++;
+      }
+      const e = text.charCodeAt(i);
+      if (e === 101 || e === 69) {
+        let j = i + 1;
+        const sign = text.charCodeAt(j);
+        if (sign === 43 || sign === 45) j++;
+        if (isDigit(text.charCodeAt(j))) {
+          while (j < n && isDigit(text.charCodeAt(j))) j++;
+          i = j;
+        }
+      }
+      if (i < n && isIdentStart(text.charCodeAt(i))) {
+        // `2x` or `1e`: one malformed token rather than a number and a name.
+        while (i < n && isIdentPart(text.charCodeAt(i))) i++;
+        sink.error(spanOf(lineStarts, start, i), 'invalid-number',
+          `\`${text.slice(start, i)}\` is not a number; write a multiplication as \`2 * x\`.`);
+      }
+      push('number', start, i);
+      continue;
+    }
+    const p = PUNCTUATION.find((op) => text.startsWith(op, i));
+    if (p) {
+      i += p.length;
+      push('punct', start, i);
+      continue;
+    }
+    // Skip the whole code point so that a surrogate pair is one error, not two.
+    const width = c >= 0xd800 && c <= 0xdbff && i + 1 < n ? 2 : 1;
+    sink.error(spanOf(lineStarts, i, i + width), 'invalid-character',
+      `Unexpected character \`${text.slice(i, i + width)}\`.`);
+    i += width;
+  }
+  push('eof', n, n);
+  return tokens;
+}

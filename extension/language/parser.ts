@@ -1,0 +1,527 @@
+// Recursive-descent parser for .phasic files. It never gives up on a file: a broken
+// declaration is reported and skipped up to the next top-level keyword (where, by
+// the language's one layout rule, the next declaration begins), so an error in one
+// declaration never hides errors in the others. Expression nesting is bounded, so a
+// hostile file yields a diagnostic instead of a stack overflow.
+
+import { DiagnosticSink } from './diagnostics';
+import { TOP_LEVEL_KEYWORDS, tokenize, type Token } from './lexer';
+import {
+  AGGREGATES,
+  computeLineStarts,
+  joinSpans,
+  type AbsorbDecl,
+  type AggregateName,
+  type Assignment,
+  type BinaryOp,
+  type Binding,
+  type Bounds,
+  type ConstDecl,
+  type Declaration,
+  type Expr,
+  type Identifier,
+  type InitDecl,
+  type LetClause,
+  type ModelDecl,
+  type ModelFile,
+  type ParamDecl,
+  type RewardDecl,
+  type RuleDecl,
+  type Span,
+  type StartDecl,
+  type StateDecl,
+  type Target,
+  type UpdateOperator,
+  type WhenClause,
+} from './syntax';
+
+/** Deepest expression nesting accepted; far beyond any real model, far below the stack. */
+export const MAX_NESTING = 200;
+
+/** An expression node's own fields, without the span and depth the parser adds. */
+type ExprFields = Expr extends infer E ? (E extends Expr ? Omit<E, 'depth' | 'range' | 'start' | 'end'> : never) : never;
+
+class TooDeep {
+  constructor(readonly at: Span) {}
+}
+
+const COMPARISONS = new Set(['==', '!=', '<', '<=', '>', '>=']);
+
+function describe(t: Token): string {
+  if (t.kind === 'eof') return 'the end of the file';
+  return `\`${t.text}\``;
+}
+
+export function parse(text: string, sink: DiagnosticSink): ModelFile {
+  const lineStarts = computeLineStarts(text);
+  const tokens = tokenize(text, lineStarts, sink);
+  const declarations = new Parser(tokens, sink).parseFile();
+  return { declarations, lineStarts, length: text.length };
+}
+
+class Parser {
+  private pos = 0;
+  private nesting = 0;
+
+  constructor(private readonly tokens: Token[], private readonly sink: DiagnosticSink) {}
+
+  // ---- token helpers ---------------------------------------------------------
+
+  private get tok(): Token {
+    return this.tokens[this.pos];
+  }
+
+  private advance(): Token {
+    const t = this.tokens[this.pos];
+    if (t.kind !== 'eof') this.pos++;
+    return t;
+  }
+
+  /** Whether the current token is the keyword or punctuation `text`. */
+  private at(text: string): boolean {
+    const t = this.tok;
+    return t.text === text && (t.kind === 'keyword' || t.kind === 'punct');
+  }
+
+  private accept(text: string): Token | undefined {
+    return this.at(text) ? this.advance() : undefined;
+  }
+
+  private atTopLevel(): boolean {
+    const t = this.tok;
+    return t.kind === 'eof' || (t.kind === 'keyword' && TOP_LEVEL_KEYWORDS.has(t.text));
+  }
+
+  /** Reports a missing token without consuming anything, so parsing can go on. */
+  private expect(text: string, context: string): Token | undefined {
+    const t = this.accept(text);
+    if (!t) this.sink.error(this.tok, 'expected-token', `Expected \`${text}\` ${context}, found ${describe(this.tok)}.`);
+    return t;
+  }
+
+  private identifier(context: string): Identifier | undefined {
+    const t = this.tok;
+    if (t.kind === 'identifier') {
+      this.advance();
+      return { kind: 'identifier', name: t.text, start: t.start, end: t.end, range: t.range };
+    }
+    const why = t.kind === 'keyword' && !TOP_LEVEL_KEYWORDS.has(t.text)
+      ? ` (\`${t.text}\` is a reserved keyword)` : '';
+    this.sink.error(t, 'expected-token', `Expected ${context}, found ${describe(t)}${why}.`);
+    return undefined;
+  }
+
+  private previousEnd(): Token {
+    return this.tokens[Math.max(0, this.pos - 1)];
+  }
+
+  private span(start: Span): Span {
+    return joinSpans(start, this.previousEnd());
+  }
+
+  private skipToTopLevel(): void {
+    while (!this.atTopLevel()) this.advance();
+  }
+
+  // ---- declarations ----------------------------------------------------------
+
+  parseFile(): Declaration[] {
+    const out: Declaration[] = [];
+    while (this.tok.kind !== 'eof') {
+      if (!this.atTopLevel()) {
+        this.sink.error(this.tok, 'unexpected-token',
+          `Expected a declaration (\`model\`, \`const\`, \`param\`, \`state\`, \`init\`, \`start\`, \`rule\`, \`absorb\` or \`reward\`), found ${describe(this.tok)}.`);
+        this.advance();
+        this.skipToTopLevel();
+        continue;
+      }
+      const keyword = this.advance();
+      try {
+        out.push(this.declaration(keyword));
+      } catch (e) {
+        if (!(e instanceof TooDeep)) throw e;
+        this.nesting = 0;
+        this.sink.error(e.at, 'nesting-too-deep',
+          `This expression is nested more than ${MAX_NESTING} levels deep; split it with \`let\` or constants.`);
+        this.skipToTopLevel();
+      }
+      if (!this.atTopLevel()) {
+        this.sink.error(this.tok, 'unexpected-token',
+          `Unexpected ${describe(this.tok)}: the \`${keyword.text}\` declaration should end here.`);
+        this.skipToTopLevel();
+      }
+    }
+    return out;
+  }
+
+  private declaration(keyword: Token): Declaration {
+    switch (keyword.text) {
+      case 'model': return this.model(keyword);
+      case 'const': return this.constant(keyword);
+      case 'param': return this.param(keyword);
+      case 'state': return this.state(keyword);
+      case 'init': return this.init(keyword);
+      case 'start': return this.start(keyword);
+      case 'rule': return this.rule(keyword);
+      case 'absorb': return this.absorb(keyword);
+      default: return this.reward(keyword);
+    }
+  }
+
+  private model(k: Token): ModelDecl {
+    const name = this.identifier('the model name after `model`');
+    return { kind: 'model', name, ...this.span(k) };
+  }
+
+  private constant(k: Token): ConstDecl {
+    const name = this.identifier('a constant name after `const`');
+    let value: Expr | undefined;
+    if (this.expect('=', `after the constant name`)) value = this.expr();
+    return { kind: 'const', name, value, ...this.span(k) };
+  }
+
+  private param(k: Token): ParamDecl {
+    const name = this.identifier('a parameter name after `param`');
+    const decl: ParamDecl = { kind: 'param', name, ...this.span(k) };
+    if (this.accept('=')) decl.default = this.expr();
+    if (this.at('in')) decl.bounds = this.bounds();
+    return { ...decl, ...this.span(k) };
+  }
+
+  private state(k: Token): StateDecl {
+    const name = this.identifier('a state variable name after `state`');
+    const dims: Expr[] = [];
+    while (this.accept('[')) {
+      dims.push(this.expr());
+      this.expect(']', 'after the array size');
+    }
+    const decl: StateDecl = { kind: 'state', name, dims, ...this.span(k) };
+    if (this.at('in')) decl.bounds = this.bounds();
+    if (this.accept('=')) decl.initial = this.expr();
+    return { ...decl, ...this.span(k) };
+  }
+
+  private bounds(): Bounds {
+    const inToken = this.advance();
+    const lo = this.expr();
+    this.expect('..', 'between the lower and upper bound');
+    const hi = this.expr();
+    return { lo, hi, ...this.span(inToken) };
+  }
+
+  private init(k: Token): InitDecl {
+    const assignment = this.assignment('initial');
+    return { kind: 'init', assignment, ...this.span(k) };
+  }
+
+  private start(k: Token): StartDecl {
+    const probability = this.atTopLevel() || this.at('{') ? undefined : this.expr();
+    if (!probability) this.sink.error(this.tok, 'expected-token', 'Expected the probability of this initial state after `start`.');
+    const assignments: Assignment[] = [];
+    if (this.expect('{', 'to open the initial state\'s assignments')) {
+      while (!this.at('}') && !this.atTopLevel()) {
+        const a = this.assignment('initial');
+        if (!a) break;
+        assignments.push(a);
+        if (!this.accept(';') && !this.accept(',')) break;
+      }
+      this.expect('}', 'to close the `start` block');
+    }
+    return { kind: 'start', probability, assignments, ...this.span(k) };
+  }
+
+  /** `TARGET = EXPR`, or in a rule also `+=`, `-=`. */
+  private assignment(purpose: 'initial' | 'update'): Assignment | undefined {
+    const name = this.identifier(purpose === 'initial' ? 'a state variable to initialize' : 'a state variable to update');
+    if (!name) return undefined;
+    const indices: Expr[] = [];
+    while (this.accept('[')) {
+      indices.push(this.expr());
+      this.expect(']', 'after the index');
+    }
+    const target: Target = { kind: 'target', name, indices, ...this.span(name) };
+    const opToken = this.tok;
+    let op: UpdateOperator;
+    if (this.at('=') || this.at('+=') || this.at('-=')) {
+      op = this.advance().text as UpdateOperator;
+      if (purpose === 'initial' && op !== '=') {
+        this.sink.error(opToken, 'expected-token', `An initial value is set with \`=\`, not \`${op}\`.`);
+      }
+    } else {
+      this.sink.error(opToken, 'expected-token',
+        `Expected ${purpose === 'initial' ? '`=`' : '`=`, `+=` or `-=`'} after \`${name.name}\`, found ${describe(opToken)}.`);
+      return undefined;
+    }
+    const value = this.expr();
+    return { kind: 'assignment', target, op, value, ...this.span(name) };
+  }
+
+  private rule(k: Token): RuleDecl {
+    const name = this.identifier('a rule name after `rule`');
+    const decl: RuleDecl = { kind: 'rule', name, bindings: [], clauses: [], updates: [], ...this.span(k) };
+    if (this.accept('for')) decl.bindings = this.bindings();
+    for (;;) {
+      const clause = this.tok;
+      if (this.accept('let')) {
+        const letName = this.identifier('a name after `let`');
+        if (!letName) break;
+        if (!this.expect('=', `after \`let ${letName.name}\``)) break;
+        const value = this.expr();
+        decl.clauses.push({ kind: 'let', name: letName, value, ...this.span(clause) } satisfies LetClause);
+      } else if (this.accept('when')) {
+        const condition = this.expr();
+        decl.clauses.push({ kind: 'when', condition, ...this.span(clause) } satisfies WhenClause);
+      } else {
+        break;
+      }
+    }
+    const ruleName = name ? `Rule \`${name.name}\`` : 'This rule';
+    if (this.accept('rate')) {
+      decl.rate = this.expr();
+    } else if (this.at('do') || this.atTopLevel()) {
+      this.sink.error(name ?? k, 'missing-rate', `${ruleName} needs a \`rate\` clause (before \`do\`).`);
+    } else {
+      return { ...decl, ...this.span(k) };
+    }
+    if (this.accept('do')) {
+      decl.updates = this.updates();
+    } else if (this.atTopLevel()) {
+      this.sink.error(name ?? k, 'missing-updates', `${ruleName} needs a \`do\` clause listing its updates.`);
+    }
+    return { ...decl, ...this.span(k) };
+  }
+
+  private updates(): Assignment[] {
+    const out: Assignment[] = [];
+    for (;;) {
+      const a = this.assignment('update');
+      if (!a) break;
+      out.push(a);
+      if (this.accept(';') || this.accept(',')) {
+        if (this.tok.kind !== 'identifier') break; // a trailing separator
+      } else if (this.tok.kind === 'identifier') {
+        this.sink.error(this.tok, 'expected-token', 'Expected `;` between two updates.');
+      } else {
+        break;
+      }
+    }
+    return out;
+  }
+
+  private bindings(): Binding[] {
+    const out: Binding[] = [];
+    do {
+      const b = this.binding();
+      if (!b) break;
+      out.push(b);
+    } while (this.accept(','));
+    return out;
+  }
+
+  private binding(): Binding | undefined {
+    const name = this.identifier('a loop variable');
+    if (!name) return undefined;
+    if (!this.expect('in', `after the loop variable \`${name.name}\``)) return undefined;
+    const lo = this.expr();
+    this.expect('..', 'in the range (write `A..B`)');
+    const hi = this.expr();
+    return { kind: 'binding', name, lo, hi, ...this.span(name) };
+  }
+
+  private absorb(k: Token): AbsorbDecl {
+    let condition: Expr | undefined;
+    if (this.expect('when', 'after `absorb`')) condition = this.expr();
+    return { kind: 'absorb', condition, ...this.span(k) };
+  }
+
+  private reward(k: Token): RewardDecl {
+    const name = this.identifier('a reward name after `reward`');
+    const decl: RewardDecl = { kind: 'reward', name, ...this.span(k) };
+    if (this.accept('[')) {
+      decl.family = this.binding();
+      this.expect(']', 'after the reward family\'s range');
+    }
+    if (this.expect('=', 'before the reward\'s value')) decl.value = this.expr();
+    return { ...decl, ...this.span(k) };
+  }
+
+  // ---- expressions -----------------------------------------------------------
+
+  private enter(): void {
+    if (++this.nesting > MAX_NESTING) throw new TooDeep(this.tok);
+  }
+
+  /** Builds a node from its parts' spans and keeps the tree's height bounded. */
+  private node(fields: ExprFields, span: Span, children: Expr[]): Expr {
+    let depth = 0;
+    for (const c of children) if (c.depth > depth) depth = c.depth;
+    depth += 1;
+    if (depth > MAX_NESTING) throw new TooDeep(span);
+    return { ...fields, depth, start: span.start, end: span.end, range: span.range } as Expr;
+  }
+
+  private errorExpr(): Expr {
+    const t = this.tok;
+    this.sink.error(t, 'expected-expression', `Expected an expression, found ${describe(t)}.`);
+    return { kind: 'error', depth: 1, start: t.start, end: t.start, range: { start: t.range.start, end: t.range.start } };
+  }
+
+  expr(): Expr {
+    this.enter();
+    try {
+      if (this.at('if')) return this.ifExpr();
+      return this.or();
+    } finally {
+      this.nesting--;
+    }
+  }
+
+  private ifExpr(): Expr {
+    const k = this.advance();
+    const condition = this.expr();
+    const then = this.expect('then', 'after the `if` condition') ? this.expr() : this.errorFree();
+    const otherwise = this.expect('else', '(an `if` expression needs an `else` branch)') ? this.expr() : this.errorFree();
+    return this.node({ kind: 'if', condition, then, else: otherwise }, this.span(k), [condition, then, otherwise]);
+  }
+
+  /** A placeholder for a part whose absence was already reported. */
+  private errorFree(): Expr {
+    const t = this.previousEnd();
+    return { kind: 'error', depth: 1, start: t.end, end: t.end, range: { start: t.range.end, end: t.range.end } };
+  }
+
+  private binaryLoop(ops: Set<string>, operand: () => Expr): Expr {
+    let left = operand();
+    while (ops.has(this.tok.text) && this.tok.kind !== 'identifier') {
+      const opToken = this.advance();
+      const right = operand();
+      left = this.node(
+        { kind: 'binary', op: opToken.text as BinaryOp, opSpan: opToken, left, right },
+        joinSpans(left, right), [left, right]);
+    }
+    return left;
+  }
+
+  private or(): Expr {
+    return this.binaryLoop(OR, () => this.and());
+  }
+
+  private and(): Expr {
+    return this.binaryLoop(AND, () => this.not());
+  }
+
+  private not(): Expr {
+    if (this.at('not')) {
+      const k = this.advance();
+      this.enter();
+      try {
+        const operand = this.not();
+        return this.node({ kind: 'unary', op: 'not', operand }, joinSpans(k, operand), [operand]);
+      } finally {
+        this.nesting--;
+      }
+    }
+    return this.comparison();
+  }
+
+  private comparison(): Expr {
+    const left = this.additive();
+    if (!COMPARISONS.has(this.tok.text) || this.tok.kind !== 'punct') return left;
+    const opToken = this.advance();
+    const right = this.additive();
+    const node = this.node(
+      { kind: 'binary', op: opToken.text as BinaryOp, opSpan: opToken, left, right },
+      joinSpans(left, right), [left, right]);
+    if (COMPARISONS.has(this.tok.text) && this.tok.kind === 'punct') {
+      this.sink.error(this.tok, 'chained-comparison',
+        `Comparisons cannot be chained; write \`a ${opToken.text} b and b ${this.tok.text} c\`.`);
+      this.advance();
+      this.additive();
+    }
+    return node;
+  }
+
+  private additive(): Expr {
+    return this.binaryLoop(ADDITIVE, () => this.multiplicative());
+  }
+
+  private multiplicative(): Expr {
+    return this.binaryLoop(MULTIPLICATIVE, () => this.unary());
+  }
+
+  private unary(): Expr {
+    if (this.at('-')) {
+      const k = this.advance();
+      this.enter();
+      try {
+        const operand = this.unary();
+        return this.node({ kind: 'unary', op: '-', operand }, joinSpans(k, operand), [operand]);
+      } finally {
+        this.nesting--;
+      }
+    }
+    return this.primary();
+  }
+
+  private primary(): Expr {
+    const t = this.tok;
+    if (t.kind === 'number') {
+      this.advance();
+      const integer = !/[.eE]/.test(t.text);
+      return this.node({ kind: 'number', value: parseFloat(t.text), integer }, t, []);
+    }
+    if (t.kind === 'keyword' && (t.text === 'true' || t.text === 'false')) {
+      this.advance();
+      return this.node({ kind: 'boolean', value: t.text === 'true' }, t, []);
+    }
+    if (this.at('(')) {
+      this.advance();
+      const inner = this.expr();
+      this.expect(')', 'to close the parenthesis');
+      // The parentheses belong to the expression's span, so diagnostics include them.
+      return { ...inner, ...this.span(t) };
+    }
+    if (this.at('if')) return this.expr();
+    if (t.kind === 'identifier') {
+      this.advance();
+      const name: Identifier = { kind: 'identifier', name: t.text, start: t.start, end: t.end, range: t.range };
+      if (this.at('(')) return this.call(name);
+      if (this.at('[')) {
+        const indices: Expr[] = [];
+        while (this.accept('[')) {
+          indices.push(this.expr());
+          this.expect(']', 'after the index');
+        }
+        return this.node({ kind: 'index', name, indices }, this.span(t), indices);
+      }
+      return this.node({ kind: 'name', name }, t, []);
+    }
+    return this.errorExpr();
+  }
+
+  private call(callee: Identifier): Expr {
+    this.advance(); // (
+    const next = this.tokens[this.pos + 1];
+    if ((AGGREGATES as readonly string[]).includes(callee.name) && this.tok.kind === 'identifier'
+      && next.kind === 'keyword' && next.text === 'in') {
+      const bindings = this.bindings();
+      this.expect(':', 'between the aggregate\'s ranges and its body');
+      const body = this.expr();
+      this.expect(')', `to close \`${callee.name}(\``);
+      const children = [body, ...bindings.flatMap((b) => [b.lo, b.hi])];
+      return this.node({ kind: 'aggregate', op: callee.name as AggregateName, callee, bindings, body }, this.span(callee), children);
+    }
+    const args: Expr[] = [];
+    if (!this.at(')')) {
+      do args.push(this.expr());
+      while (this.accept(','));
+    }
+    this.expect(')', `to close \`${callee.name}(\``);
+    return this.node({ kind: 'call', callee, args }, this.span(callee), args);
+  }
+}
+
+const OR = new Set(['or']);
+const AND = new Set(['and']);
+const ADDITIVE = new Set(['+', '-']);
+const MULTIPLICATIVE = new Set(['*', '/', '%']);
