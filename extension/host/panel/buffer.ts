@@ -1,0 +1,157 @@
+// The host-side record of everything the Studio panel shows, kept whether or not the
+// panel is open, so that a hidden, newly opened or reloaded webview gets all it
+// missed in one snapshot after its `ready`. Bounded: hours of memory samples stay
+// within `sampleCapacity` by min/max decimation of the older half (peaks and troughs
+// of the accounted total survive; only their density drops), block lifetimes and
+// markers drop their oldest entries.
+import type { BlockEvent, MemorySnapshot, RunResult } from '../../protocol/engine';
+import type {
+  EngineBadge,
+  MarkerKind,
+  PanelModel,
+  PanelRun,
+  StudioSnapshot,
+  StudioTab,
+  TimelineBlock,
+  TimelineMarker,
+  TimelineSample,
+} from '../../protocol/webview';
+import { layoutCondensation } from './layout';
+
+export interface BufferLimits {
+  sampleCapacity: number;
+  blockCapacity: number;
+  markerCapacity: number;
+}
+
+export const DEFAULT_LIMITS: BufferLimits = { sampleCapacity: 20_000, blockCapacity: 20_000, markerCapacity: 2_000 };
+
+export interface MarkerInput {
+  kind: MarkerKind;
+  /** Engine clock (ms since the engine process started); omitted: now. */
+  time_ms?: number;
+  label?: string;
+  freedBytes?: number;
+}
+
+function total(s: TimelineSample): number {
+  const a = s.accounted;
+  return a.graph + a.subgraphs + a.traces + a.cache + a.evaluation;
+}
+
+/** Keeps, of every four consecutive samples, the lowest and the highest (in time order). */
+export function decimateMinMax(samples: TimelineSample[]): TimelineSample[] {
+  const out: TimelineSample[] = [];
+  for (let i = 0; i < samples.length; i += 4) {
+    const group = samples.slice(i, i + 4);
+    if (group.length <= 2) {
+      out.push(...group);
+      continue;
+    }
+    let lo = 0;
+    let hi = 0;
+    group.forEach((s, j) => {
+      if (total(s) < total(group[lo])) lo = j;
+      if (total(s) > total(group[hi])) hi = j;
+    });
+    if (lo === hi) out.push(group[lo]);
+    else out.push(group[Math.min(lo, hi)], group[Math.max(lo, hi)]);
+  }
+  return out;
+}
+
+export class StudioBuffer {
+  tab: StudioTab = 'memory';
+  private engine: EngineBadge | null = null;
+  /** Placement of an engine clock on the timeline when the engine's start time is unknown. */
+  private fallbackStart: number | null = null;
+  private samples: TimelineSample[] = [];
+  private blocks: TimelineBlock[] = [];
+  private markers: TimelineMarker[] = [];
+  private run: PanelRun | null = null;
+
+  constructor(
+    private readonly limits: BufferLimits = DEFAULT_LIMITS,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** A new engine process: blocks of the previous one died with it. */
+  setEngine(info: EngineBadge): EngineBadge {
+    if (this.engine && this.engine.pid !== info.pid) {
+      for (const b of this.blocks) if (b.freed === null) b.freed = info.startedAt;
+    }
+    this.engine = { version: info.version, pid: info.pid, startedAt: info.startedAt };
+    this.fallbackStart = null;
+    return this.engine;
+  }
+
+  /** Engine clock → timeline clock (epoch ms). */
+  private toTimeline(engineMs: number): number {
+    if (this.engine) return this.engine.startedAt + engineMs;
+    this.fallbackStart ??= this.now() - engineMs;
+    return this.fallbackStart + engineMs;
+  }
+
+  addSample(s: MemorySnapshot): TimelineSample {
+    const sample: TimelineSample = { t: this.toTimeline(s.time_ms), accounted: { ...s.accounted_bytes }, rss: s.rss_bytes };
+    this.samples.push(sample);
+    if (this.samples.length > this.limits.sampleCapacity) {
+      const half = Math.floor(this.samples.length / 2);
+      this.samples = [...decimateMinMax(this.samples.slice(0, half)), ...this.samples.slice(half)];
+    }
+    return sample;
+  }
+
+  /** Returns the bar the event opened or closed (null for a release nobody saw begin). */
+  addBlockEvent(e: BlockEvent): TimelineBlock | null {
+    const t = this.toTimeline(e.time_ms);
+    if (e.kind === 'created') {
+      const bar: TimelineBlock = { scc: e.scc, vertices: e.vertices, bytes: e.bytes, created: t, freed: null };
+      this.blocks.push(bar);
+      if (this.blocks.length > this.limits.blockCapacity) {
+        // Drop the oldest finished bar; a still-alive one is what the strip is for.
+        const i = this.blocks.findIndex((b) => b.freed !== null);
+        this.blocks.splice(i >= 0 ? i : 0, 1);
+      }
+      return bar;
+    }
+    for (let i = this.blocks.length - 1; i >= 0; i--) {
+      const b = this.blocks[i];
+      if (b.scc === e.scc && b.freed === null) {
+        b.freed = t;
+        return b;
+      }
+    }
+    return null;
+  }
+
+  addMarker(m: MarkerInput): TimelineMarker {
+    const marker: TimelineMarker = { kind: m.kind, t: m.time_ms === undefined ? this.now() : this.toTimeline(m.time_ms) };
+    if (m.label !== undefined) marker.label = m.label;
+    if (m.freedBytes !== undefined) marker.freedBytes = m.freedBytes;
+    this.markers.push(marker);
+    if (this.markers.length > this.limits.markerCapacity) this.markers.shift();
+    return marker;
+  }
+
+  setRun(model: PanelModel, r: RunResult): PanelRun {
+    const { decomposition, ...result } = r;
+    this.run = { model, result, decomposition, layout: layoutCondensation(decomposition) };
+    return this.run;
+  }
+
+  currentRun(): PanelRun | null {
+    return this.run;
+  }
+
+  snapshot(): StudioSnapshot {
+    return {
+      tab: this.tab,
+      engine: this.engine,
+      samples: this.samples,
+      blocks: this.blocks,
+      markers: this.markers,
+      run: this.run,
+    };
+  }
+}

@@ -1,0 +1,519 @@
+// The messages between the extension host and the Phasic Studio webview. One
+// definition types both sides, and each side validates what it receives with the
+// hand-written parsers below: the webview is a browser page (anything it posts is
+// untrusted input to the host), and a host message that does not match is ignored by
+// the webview rather than half-drawn. Documented in docs/webview.md.
+//
+// Time on the timeline is wall-clock epoch milliseconds: the host places each engine
+// process's clock (`time_ms` since that process started) on it with the engine's
+// start time, so samples of successive engine processes never overlap.
+import {
+  MEMORY_CATEGORIES,
+  type CategoryBytes,
+  type Decomposition,
+  type EvaluateResult,
+  type RunResult,
+  type SccInfo,
+  type TraceSource,
+} from './engine';
+
+export const STUDIO_VIEW_TYPE = 'phasic.studio';
+
+export const STUDIO_TABS = ['memory', 'scc', 'moments'] as const;
+export type StudioTab = (typeof STUDIO_TABS)[number];
+
+export interface PanelParam {
+  name: string;
+  default: number;
+  lo: number | null;
+  hi: number | null;
+}
+
+/** What the panel shows about the model a run belongs to. */
+export interface PanelModel {
+  uri: string;
+  name: string;
+  params: PanelParam[];
+  /** Flattened state cell names (`c[1][0]`), to decode an SCC's states. */
+  stateVariables?: string[];
+}
+
+/** One sample of the memory timeline, on the timeline clock. */
+export interface TimelineSample {
+  t: number;
+  accounted: CategoryBytes;
+  rss: number;
+}
+
+export interface TimelineBlock {
+  scc: number;
+  vertices: number;
+  bytes: number;
+  created: number;
+  /** null while the subgraph is alive. */
+  freed: number | null;
+}
+
+export const MARKER_KINDS = ['runStart', 'runEnd', 'cancel', 'restart', 'clear'] as const;
+export type MarkerKind = (typeof MARKER_KINDS)[number];
+
+export interface TimelineMarker {
+  kind: MarkerKind;
+  t: number;
+  label?: string;
+  /** Clear Caches: the bytes it returned. */
+  freedBytes?: number;
+}
+
+/** Host-computed position of one SCC in the condensation drawing. */
+export interface SccNodeLayout {
+  id: number;
+  layer: number;
+  x: number;
+  y: number;
+  r: number;
+}
+
+export interface SccLayout {
+  nodes: SccNodeLayout[];
+  width: number;
+  height: number;
+  layers: number;
+}
+
+/** The parts of a run the panel draws (the run result, minus what it never shows). */
+export interface PanelRun {
+  model: PanelModel;
+  result: Omit<RunResult, 'decomposition'>;
+  decomposition: Decomposition;
+  layout: SccLayout;
+}
+
+export interface EngineBadge {
+  version: string;
+  pid: number;
+  startedAt: number;
+}
+
+/** An SCC's own graph in terms of the model, for the detail pane. */
+export interface SccDetail {
+  scc: number;
+  /** Column names of `states`. */
+  variables: string[];
+  /** One row per vertex of the SCC, local order. */
+  states: number[][];
+  /** Internal edges over local indices, with their rate at the run's parameters. */
+  edges: Array<[from: number, to: number, rate: number]>;
+  /** True when `states`/`edges` were cut short for size. */
+  truncated: boolean;
+}
+
+/** Everything the panel has seen, sent once after each `ready`. */
+export interface StudioSnapshot {
+  tab: StudioTab;
+  engine: EngineBadge | null;
+  samples: TimelineSample[];
+  blocks: TimelineBlock[];
+  markers: TimelineMarker[];
+  run: PanelRun | null;
+}
+
+export type HostMessage =
+  | { type: 'snapshot'; snapshot: StudioSnapshot }
+  | { type: 'engine'; engine: EngineBadge }
+  | { type: 'samples'; samples: TimelineSample[] }
+  | { type: 'block'; block: TimelineBlock }
+  | { type: 'marker'; marker: TimelineMarker }
+  | { type: 'run'; run: PanelRun }
+  | { type: 'evaluation'; requestId: number; result?: EvaluateResult; error?: string }
+  | { type: 'sccDetail'; requestId: number; detail?: SccDetail; error?: string }
+  | { type: 'showTab'; tab: StudioTab }
+  | { type: 'exported'; path?: string; error?: string };
+
+export type WebviewMessage =
+  | { type: 'ready' }
+  | { type: 'tab'; tab: StudioTab }
+  | { type: 'evaluate'; requestId: number; traceKey: string; params: Record<string, number> }
+  | { type: 'sccDetail'; requestId: number; traceKey: string; scc: number }
+  | { type: 'exportSvg'; svg: string };
+
+/** Largest SVG the host accepts for export (a 2,000-SCC view is ~1 MB). */
+export const MAX_EXPORT_SVG_CHARS = 32 * 1024 * 1024;
+
+export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
+
+class Invalid extends Error {}
+
+function fail(path: string, expected: string): never {
+  throw new Invalid(`${path}: expected ${expected}`);
+}
+
+function obj(v: unknown, path: string): Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(path, 'an object');
+  return v as Record<string, unknown>;
+}
+
+function num(v: unknown, path: string): number {
+  if (typeof v !== 'number' || !Number.isFinite(v)) fail(path, 'a finite number');
+  return v;
+}
+
+function nonNeg(v: unknown, path: string): number {
+  const n = num(v, path);
+  if (n < 0) fail(path, 'a number ≥ 0');
+  return n;
+}
+
+function int(v: unknown, path: string): number {
+  const n = num(v, path);
+  if (!Number.isInteger(n)) fail(path, 'an integer');
+  return n;
+}
+
+function index(v: unknown, path: string): number {
+  const n = int(v, path);
+  if (n < 0) fail(path, 'an integer ≥ 0');
+  return n;
+}
+
+function str(v: unknown, path: string, max = 4096): string {
+  if (typeof v !== 'string' || v.length > max) fail(path, `a string of at most ${max} characters`);
+  return v;
+}
+
+function bool(v: unknown, path: string): boolean {
+  if (typeof v !== 'boolean') fail(path, 'a boolean');
+  return v;
+}
+
+function arr(v: unknown, path: string): unknown[] {
+  if (!Array.isArray(v)) fail(path, 'an array');
+  return v;
+}
+
+function oneOf<T extends string>(v: unknown, options: readonly T[], path: string): T {
+  if (typeof v !== 'string' || !(options as readonly string[]).includes(v)) fail(path, options.join(' | '));
+  return v as T;
+}
+
+function optional<T>(v: unknown, parse: (v: unknown) => T): T | undefined {
+  return v === undefined ? undefined : parse(v);
+}
+
+function nullable<T>(v: unknown, parse: (v: unknown) => T): T | null {
+  return v === null ? null : parse(v);
+}
+
+function numberRecord(v: unknown, path: string): Record<string, number> {
+  const o = obj(v, path);
+  const out: Record<string, number> = {};
+  for (const [k, x] of Object.entries(o)) out[k] = num(x, `${path}.${k}`);
+  return out;
+}
+
+function numberListRecord(v: unknown, path: string): Record<string, number[]> {
+  const o = obj(v, path);
+  const out: Record<string, number[]> = {};
+  for (const [k, x] of Object.entries(o)) out[k] = arr(x, `${path}.${k}`).map((y, i) => num(y, `${path}.${k}[${i}]`));
+  return out;
+}
+
+function categories(v: unknown, path: string): CategoryBytes {
+  const o = obj(v, path);
+  const out = {} as CategoryBytes;
+  for (const c of MEMORY_CATEGORIES) out[c] = nonNeg(o[c], `${path}.${c}`);
+  return out;
+}
+
+function sample(v: unknown, path: string): TimelineSample {
+  const o = obj(v, path);
+  return { t: num(o.t, `${path}.t`), accounted: categories(o.accounted, `${path}.accounted`), rss: nonNeg(o.rss, `${path}.rss`) };
+}
+
+function block(v: unknown, path: string): TimelineBlock {
+  const o = obj(v, path);
+  return {
+    scc: index(o.scc, `${path}.scc`),
+    vertices: index(o.vertices, `${path}.vertices`),
+    bytes: nonNeg(o.bytes, `${path}.bytes`),
+    created: num(o.created, `${path}.created`),
+    freed: nullable(o.freed, (x) => num(x, `${path}.freed`)),
+  };
+}
+
+function marker(v: unknown, path: string): TimelineMarker {
+  const o = obj(v, path);
+  const m: TimelineMarker = { kind: oneOf(o.kind, MARKER_KINDS, `${path}.kind`), t: num(o.t, `${path}.t`) };
+  const label = optional(o.label, (x) => str(x, `${path}.label`, 200));
+  if (label !== undefined) m.label = label;
+  const freed = optional(o.freedBytes, (x) => nonNeg(x, `${path}.freedBytes`));
+  if (freed !== undefined) m.freedBytes = freed;
+  return m;
+}
+
+function engineBadge(v: unknown, path: string): EngineBadge {
+  const o = obj(v, path);
+  return { version: str(o.version, `${path}.version`, 100), pid: index(o.pid, `${path}.pid`), startedAt: num(o.startedAt, `${path}.startedAt`) };
+}
+
+function param(v: unknown, path: string): PanelParam {
+  const o = obj(v, path);
+  return {
+    name: str(o.name, `${path}.name`, 200),
+    default: num(o.default, `${path}.default`),
+    lo: nullable(o.lo ?? null, (x) => num(x, `${path}.lo`)),
+    hi: nullable(o.hi ?? null, (x) => num(x, `${path}.hi`)),
+  };
+}
+
+function model(v: unknown, path: string): PanelModel {
+  const o = obj(v, path);
+  const m: PanelModel = {
+    uri: str(o.uri, `${path}.uri`),
+    name: str(o.name, `${path}.name`, 200),
+    params: arr(o.params, `${path}.params`).map((p, i) => param(p, `${path}.params[${i}]`)),
+  };
+  const vars = optional(o.stateVariables, (x) => arr(x, `${path}.stateVariables`).map((s, i) => str(s, `${path}.stateVariables[${i}]`, 200)));
+  if (vars !== undefined) m.stateVariables = vars;
+  return m;
+}
+
+const TRACE_SOURCES: readonly TraceSource[] = ['recorded', 'memory', 'disk', 'trivial'];
+
+function scc(v: unknown, path: string): SccInfo {
+  const o = obj(v, path);
+  return {
+    id: index(o.id, `${path}.id`),
+    vertices: index(o.vertices, `${path}.vertices`),
+    internalEdges: index(o.internalEdges, `${path}.internalEdges`),
+    exitEdges: index(o.exitEdges, `${path}.exitEdges`),
+    absorbing: bool(o.absorbing, `${path}.absorbing`),
+    source: oneOf(o.source, TRACE_SOURCES, `${path}.source`),
+    operations: index(o.operations, `${path}.operations`),
+    bytes: nonNeg(o.bytes, `${path}.bytes`),
+    recordMs: nonNeg(o.recordMs, `${path}.recordMs`),
+    key: str(o.key, `${path}.key`, 200),
+    firstVertex: index(o.firstVertex, `${path}.firstVertex`),
+  };
+}
+
+function decomposition(v: unknown, path: string): Decomposition {
+  const o = obj(v, path);
+  const sccs = arr(o.sccs, `${path}.sccs`).map((s, i) => scc(s, `${path}.sccs[${i}]`));
+  sccs.forEach((s, i) => {
+    if (s.id !== i) fail(`${path}.sccs[${i}].id`, `${i} (components are listed in id order)`);
+  });
+  const edges = arr(o.edges, `${path}.edges`).map((e, i) => {
+    const pair = arr(e, `${path}.edges[${i}]`);
+    const from = index(pair[0], `${path}.edges[${i}][0]`);
+    const to = index(pair[1], `${path}.edges[${i}][1]`);
+    if (pair.length !== 2 || from >= sccs.length || to >= sccs.length) fail(`${path}.edges[${i}]`, 'a pair of SCC ids');
+    return [from, to] as [number, number];
+  });
+  return { sccs, edges };
+}
+
+function layout(v: unknown, path: string, count: number): SccLayout {
+  const o = obj(v, path);
+  const nodes = arr(o.nodes, `${path}.nodes`).map((n, i) => {
+    const p = obj(n, `${path}.nodes[${i}]`);
+    return {
+      id: index(p.id, `${path}.nodes[${i}].id`),
+      layer: index(p.layer, `${path}.nodes[${i}].layer`),
+      x: num(p.x, `${path}.nodes[${i}].x`),
+      y: num(p.y, `${path}.nodes[${i}].y`),
+      r: nonNeg(p.r, `${path}.nodes[${i}].r`),
+    };
+  });
+  if (nodes.length !== count || nodes.some((n, i) => n.id !== i)) fail(`${path}.nodes`, `one node per SCC, in id order (${count})`);
+  return { nodes, width: nonNeg(o.width, `${path}.width`), height: nonNeg(o.height, `${path}.height`), layers: index(o.layers, `${path}.layers`) };
+}
+
+function runResult(v: unknown, path: string): Omit<RunResult, 'decomposition'> {
+  // Only the fields the panel reads are checked in depth; the rest must have the
+  // right shape at the top so a drawing never dereferences a missing object.
+  const o = obj(v, path);
+  const sccs = obj(o.sccs, `${path}.sccs`);
+  const trace = obj(o.trace, `${path}.trace`);
+  const timings = obj(o.timings_ms, `${path}.timings_ms`);
+  const memory = obj(o.memory, `${path}.memory`);
+  return {
+    model: str(o.model, `${path}.model`, 200),
+    vertices: index(o.vertices, `${path}.vertices`),
+    edges: index(o.edges, `${path}.edges`),
+    absorbing: index(o.absorbing, `${path}.absorbing`),
+    sccs: {
+      count: index(sccs.count, `${path}.sccs.count`),
+      largest: index(sccs.largest, `${path}.sccs.largest`),
+      blocks: index(sccs.blocks, `${path}.sccs.blocks`),
+      recorded: index(sccs.recorded, `${path}.sccs.recorded`),
+      cached: index(sccs.cached, `${path}.sccs.cached`),
+    },
+    trace: {
+      operations: index(trace.operations, `${path}.trace.operations`),
+      commands: index(trace.commands, `${path}.trace.commands`),
+      bytes: nonNeg(trace.bytes, `${path}.trace.bytes`),
+    },
+    params: numberRecord(o.params, `${path}.params`),
+    moments: numberListRecord(o.moments, `${path}.moments`),
+    variance: numberRecord(o.variance, `${path}.variance`),
+    covariance: numberRecord(o.covariance, `${path}.covariance`),
+    timings_ms: {
+      explore: nonNeg(timings.explore, `${path}.timings_ms.explore`),
+      scc: nonNeg(timings.scc, `${path}.timings_ms.scc`),
+      record: nonNeg(timings.record, `${path}.timings_ms.record`),
+      evaluate: nonNeg(timings.evaluate, `${path}.timings_ms.evaluate`),
+      total: nonNeg(timings.total, `${path}.timings_ms.total`),
+    },
+    memory: {
+      accounted_bytes: categories(memory.accounted_bytes, `${path}.memory.accounted_bytes`),
+      peak_accounted_bytes: nonNeg(memory.peak_accounted_bytes, `${path}.memory.peak_accounted_bytes`),
+      rss_bytes: nonNeg(memory.rss_bytes, `${path}.memory.rss_bytes`),
+      blocks: arr(memory.blocks, `${path}.memory.blocks`).map((b, i) => {
+        const p = obj(b, `${path}.memory.blocks[${i}]`);
+        return {
+          scc: index(p.scc, `${path}.memory.blocks[${i}].scc`),
+          vertices: index(p.vertices, `${path}.memory.blocks[${i}].vertices`),
+          bytes: nonNeg(p.bytes, `${path}.memory.blocks[${i}].bytes`),
+          created_ms: num(p.created_ms, `${path}.memory.blocks[${i}].created_ms`),
+          freed_ms: num(p.freed_ms, `${path}.memory.blocks[${i}].freed_ms`),
+        };
+      }),
+    },
+    traceKey: str(o.traceKey, `${path}.traceKey`, 200),
+    ruleFirings: numberRecord(o.ruleFirings ?? {}, `${path}.ruleFirings`),
+    warnings: arr(o.warnings ?? [], `${path}.warnings`).map((w, i) => {
+      const p = obj(w, `${path}.warnings[${i}]`);
+      return { message: str(p.message, `${path}.warnings[${i}].message`), site: int(p.site, `${path}.warnings[${i}].site`) };
+    }),
+  };
+}
+
+function panelRun(v: unknown, path: string): PanelRun {
+  const o = obj(v, path);
+  const d = decomposition(o.decomposition, `${path}.decomposition`);
+  return {
+    model: model(o.model, `${path}.model`),
+    result: runResult(o.result, `${path}.result`),
+    decomposition: d,
+    layout: layout(o.layout, `${path}.layout`, d.sccs.length),
+  };
+}
+
+function evaluateResult(v: unknown, path: string): EvaluateResult {
+  const o = obj(v, path);
+  return {
+    params: numberRecord(o.params, `${path}.params`),
+    moments: numberListRecord(o.moments, `${path}.moments`),
+    variance: numberRecord(o.variance, `${path}.variance`),
+    covariance: numberRecord(o.covariance, `${path}.covariance`),
+    evaluate_ms: nonNeg(o.evaluate_ms, `${path}.evaluate_ms`),
+  };
+}
+
+function sccDetail(v: unknown, path: string): SccDetail {
+  const o = obj(v, path);
+  const variables = arr(o.variables, `${path}.variables`).map((s, i) => str(s, `${path}.variables[${i}]`, 200));
+  const states = arr(o.states, `${path}.states`).map((row, i) =>
+    arr(row, `${path}.states[${i}]`).map((x, j) => num(x, `${path}.states[${i}][${j}]`)),
+  );
+  const edges = arr(o.edges, `${path}.edges`).map((e, i) => {
+    const t = arr(e, `${path}.edges[${i}]`);
+    const from = index(t[0], `${path}.edges[${i}][0]`);
+    const to = index(t[1], `${path}.edges[${i}][1]`);
+    if (from >= states.length || to >= states.length) fail(`${path}.edges[${i}]`, 'local vertex indices');
+    return [from, to, num(t[2], `${path}.edges[${i}][2]`)] as [number, number, number];
+  });
+  return { scc: index(o.scc, `${path}.scc`), variables, states, edges, truncated: bool(o.truncated, `${path}.truncated`) };
+}
+
+function guard<T>(parse: () => T): Parsed<T> {
+  try {
+    return { ok: true, value: parse() };
+  } catch (e) {
+    if (e instanceof Invalid) return { ok: false, error: e.message };
+    throw e;
+  }
+}
+
+/** Validates a message the webview posted; the host acts only on `ok` results. */
+export function parseWebviewMessage(v: unknown): Parsed<WebviewMessage> {
+  return guard((): WebviewMessage => {
+    const o = obj(v, 'message');
+    switch (o.type) {
+      case 'ready':
+        return { type: 'ready' };
+      case 'tab':
+        return { type: 'tab', tab: oneOf(o.tab, STUDIO_TABS, 'tab') };
+      case 'evaluate':
+        return { type: 'evaluate', requestId: index(o.requestId, 'requestId'), traceKey: str(o.traceKey, 'traceKey', 200), params: numberRecord(o.params, 'params') };
+      case 'sccDetail':
+        return { type: 'sccDetail', requestId: index(o.requestId, 'requestId'), traceKey: str(o.traceKey, 'traceKey', 200), scc: index(o.scc, 'scc') };
+      case 'exportSvg': {
+        const svg = str(o.svg, 'svg', MAX_EXPORT_SVG_CHARS);
+        if (!/^<svg[\s>]/.test(svg)) fail('svg', 'an <svg> document');
+        return { type: 'exportSvg', svg };
+      }
+      default:
+        return fail('type', 'ready | tab | evaluate | sccDetail | exportSvg');
+    }
+  });
+}
+
+/** Validates a message from the host; the webview ignores (and logs) the rest. */
+export function parseHostMessage(v: unknown): Parsed<HostMessage> {
+  return guard((): HostMessage => {
+    const o = obj(v, 'message');
+    switch (o.type) {
+      case 'snapshot': {
+        const s = obj(o.snapshot, 'snapshot');
+        return {
+          type: 'snapshot',
+          snapshot: {
+            tab: oneOf(s.tab, STUDIO_TABS, 'snapshot.tab'),
+            engine: nullable(s.engine, (x) => engineBadge(x, 'snapshot.engine')),
+            samples: arr(s.samples, 'snapshot.samples').map((x, i) => sample(x, `snapshot.samples[${i}]`)),
+            blocks: arr(s.blocks, 'snapshot.blocks').map((x, i) => block(x, `snapshot.blocks[${i}]`)),
+            markers: arr(s.markers, 'snapshot.markers').map((x, i) => marker(x, `snapshot.markers[${i}]`)),
+            run: nullable(s.run, (x) => panelRun(x, 'snapshot.run')),
+          },
+        };
+      }
+      case 'engine':
+        return { type: 'engine', engine: engineBadge(o.engine, 'engine') };
+      case 'samples':
+        return { type: 'samples', samples: arr(o.samples, 'samples').map((x, i) => sample(x, `samples[${i}]`)) };
+      case 'block':
+        return { type: 'block', block: block(o.block, 'block') };
+      case 'marker':
+        return { type: 'marker', marker: marker(o.marker, 'marker') };
+      case 'run':
+        return { type: 'run', run: panelRun(o.run, 'run') };
+      case 'evaluation': {
+        const m: HostMessage = { type: 'evaluation', requestId: index(o.requestId, 'requestId') };
+        if (o.result !== undefined) m.result = evaluateResult(o.result, 'result');
+        if (o.error !== undefined) m.error = str(o.error, 'error');
+        if (!m.result && m.error === undefined) fail('evaluation', 'a result or an error');
+        return m;
+      }
+      case 'sccDetail': {
+        const m: HostMessage = { type: 'sccDetail', requestId: index(o.requestId, 'requestId') };
+        if (o.detail !== undefined) m.detail = sccDetail(o.detail, 'detail');
+        if (o.error !== undefined) m.error = str(o.error, 'error');
+        if (!m.detail && m.error === undefined) fail('sccDetail', 'a detail or an error');
+        return m;
+      }
+      case 'showTab':
+        return { type: 'showTab', tab: oneOf(o.tab, STUDIO_TABS, 'tab') };
+      case 'exported': {
+        const m: HostMessage = { type: 'exported' };
+        if (o.path !== undefined) m.path = str(o.path, 'path');
+        if (o.error !== undefined) m.error = str(o.error, 'error');
+        return m;
+      }
+      default:
+        return fail('type', 'a host message type');
+    }
+  });
+}
+

@@ -1,0 +1,71 @@
+// Entry of the Phasic Studio webview: builds the three tabs, says `ready`, and routes
+// each validated host message into the store the views draw from.
+import { STUDIO_TABS, type StudioTab } from '../extension/protocol/webview';
+import { el } from './dom';
+import { formatDuration } from './format';
+import { MemoryView } from './memory/view';
+import { StudioStore } from './store';
+import { registerToolkit, tabs } from './toolkit';
+import { onHostMessage, post, rememberTab } from './vscode';
+import './styles.css';
+
+registerToolkit();
+
+const store = new StudioStore();
+const initial = document.body.dataset.initialTab as StudioTab;
+const app = document.getElementById('app')!;
+
+const engineLine = el('p', { class: 'engine', 'aria-live': 'polite' }, 'Engine not started');
+const renderEngine = () => {
+  const e = store.engine;
+  if (!e) return;
+  engineLine.textContent = `Engine ${e.version} · pid ${e.pid} · started ${formatDuration(Math.max(0, Date.now() - e.startedAt))} ago`;
+};
+store.subscribe((c) => {
+  if (c === 'engine' || c === 'all') renderEngine();
+});
+
+const memory = new MemoryView(store);
+const strip = tabs(
+  [
+    { id: 'memory', label: 'Memory' },
+    { id: 'scc', label: 'SCC decomposition' },
+    { id: 'moments', label: 'Moments' },
+  ],
+  STUDIO_TABS.includes(initial) ? initial : 'memory',
+  (id) => {
+    const tab = id as StudioTab;
+    rememberTab(tab);
+    post({ type: 'tab', tab });
+  },
+);
+strip.views.get('memory')!.append(memory.element);
+app.append(el('header', { class: 'studio-header' }, el('h1', {}, 'Phasic Studio'), engineLine), strip.element);
+
+onHostMessage((m) => {
+  switch (m.type) {
+    case 'snapshot':
+      store.load(m.snapshot);
+      strip.select(m.snapshot.tab);
+      rememberTab(m.snapshot.tab);
+      return;
+    case 'engine':
+      return store.setEngine(m.engine);
+    case 'samples':
+      return store.addSamples(m.samples);
+    case 'block':
+      return store.upsertBlock(m.block);
+    case 'marker':
+      return store.addMarker(m.marker);
+    case 'run':
+      return store.setRun(m.run);
+    case 'showTab':
+      strip.select(m.tab);
+      rememberTab(m.tab);
+      return;
+    default:
+      return;
+  }
+});
+
+post({ type: 'ready' });

@@ -1,0 +1,175 @@
+// The page's copy of what the host sent. Samples are kept column-wise in typed
+// arrays (100,000 samples are 5.6 MB and scan in about a millisecond) and bounded
+// like the host's buffer: past `capacity`, the older half is thinned by min/max of
+// the accounted total, so peaks survive any length of session.
+import { MEMORY_CATEGORIES, type MemoryCategory } from '../extension/protocol/engine';
+import type { EngineBadge, PanelRun, StudioSnapshot, TimelineBlock, TimelineMarker, TimelineSample } from '../extension/protocol/webview';
+
+export class SampleColumns {
+  length = 0;
+  t: Float64Array;
+  rss: Float64Array;
+  cat: Record<MemoryCategory, Float64Array>;
+
+  constructor(private readonly capacity = 200_000) {
+    this.t = new Float64Array(1024);
+    this.rss = new Float64Array(1024);
+    this.cat = Object.fromEntries(MEMORY_CATEGORIES.map((c) => [c, new Float64Array(1024)])) as Record<MemoryCategory, Float64Array>;
+  }
+
+  clear(): void {
+    this.length = 0;
+  }
+
+  total(i: number): number {
+    let s = 0;
+    for (const c of MEMORY_CATEGORIES) s += this.cat[c][i];
+    return s;
+  }
+
+  /** Index of the first sample at or after t. */
+  lowerBound(t: number): number {
+    let lo = 0;
+    let hi = this.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.t[mid] < t) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  push(s: TimelineSample): void {
+    // Out-of-order samples (a late batch) would break the binary search; drop them.
+    if (this.length > 0 && s.t < this.t[this.length - 1]) return;
+    if (this.length === this.t.length) this.grow();
+    const i = this.length++;
+    this.t[i] = s.t;
+    this.rss[i] = s.rss;
+    for (const c of MEMORY_CATEGORIES) this.cat[c][i] = s.accounted[c];
+  }
+
+  sample(i: number): TimelineSample {
+    const accounted = Object.fromEntries(MEMORY_CATEGORIES.map((c) => [c, this.cat[c][i]])) as TimelineSample['accounted'];
+    return { t: this.t[i], accounted, rss: this.rss[i] };
+  }
+
+  private grow(): void {
+    if (this.t.length >= this.capacity) {
+      this.thin();
+      return;
+    }
+    const size = Math.min(this.capacity, this.t.length * 2);
+    const widen = (a: Float64Array) => {
+      const b = new Float64Array(size);
+      b.set(a.subarray(0, this.length));
+      return b;
+    };
+    this.t = widen(this.t);
+    this.rss = widen(this.rss);
+    for (const c of MEMORY_CATEGORIES) this.cat[c] = widen(this.cat[c]);
+  }
+
+  /** Of every four samples in the older half keep the lowest and highest total. */
+  private thin(): void {
+    const half = this.length >> 1;
+    const keep: number[] = [];
+    for (let i = 0; i < half; i += 4) {
+      const end = Math.min(i + 4, half);
+      let lo = i;
+      let hi = i;
+      for (let j = i; j < end; j++) {
+        if (this.total(j) < this.total(lo)) lo = j;
+        if (this.total(j) > this.total(hi)) hi = j;
+      }
+      keep.push(Math.min(lo, hi));
+      if (lo !== hi) keep.push(Math.max(lo, hi));
+    }
+    for (let i = half; i < this.length; i++) keep.push(i);
+    const move = (a: Float64Array) => keep.forEach((from, to) => (a[to] = a[from]));
+    move(this.t);
+    move(this.rss);
+    for (const c of MEMORY_CATEGORIES) move(this.cat[c]);
+    this.length = keep.length;
+  }
+}
+
+export type Change = 'engine' | 'samples' | 'blocks' | 'markers' | 'run' | 'all';
+
+export class StudioStore {
+  engine: EngineBadge | null = null;
+  readonly samples = new SampleColumns();
+  blocks: TimelineBlock[] = [];
+  markers: TimelineMarker[] = [];
+  run: PanelRun | null = null;
+  private listeners: Array<(c: Change) => void> = [];
+
+  subscribe(f: (c: Change) => void): void {
+    this.listeners.push(f);
+  }
+
+  private emit(c: Change): void {
+    for (const f of this.listeners) f(c);
+  }
+
+  load(s: StudioSnapshot): void {
+    this.engine = s.engine;
+    this.samples.clear();
+    for (const x of s.samples) this.samples.push(x);
+    this.blocks = s.blocks.slice();
+    this.markers = s.markers.slice();
+    this.run = s.run;
+    this.emit('all');
+  }
+
+  setEngine(e: EngineBadge): void {
+    this.engine = e;
+    this.emit('engine');
+  }
+
+  addSamples(samples: TimelineSample[]): void {
+    for (const x of samples) this.samples.push(x);
+    this.emit('samples');
+  }
+
+  /** A bar is identified by its SCC and creation time: a `freed` update replaces it. */
+  upsertBlock(b: TimelineBlock): void {
+    for (let i = this.blocks.length - 1; i >= 0; i--) {
+      const old = this.blocks[i];
+      if (old.scc === b.scc && old.created === b.created) {
+        this.blocks[i] = b;
+        this.emit('blocks');
+        return;
+      }
+    }
+    this.blocks.push(b);
+    if (this.blocks.length > 20_000) this.blocks.shift();
+    this.emit('blocks');
+  }
+
+  addMarker(m: TimelineMarker): void {
+    this.markers.push(m);
+    if (this.markers.length > 2_000) this.markers.shift();
+    this.emit('markers');
+  }
+
+  setRun(r: PanelRun): void {
+    this.run = r;
+    this.emit('run');
+  }
+
+  /** The newest time anything happened: "now" for live data. */
+  latest(): number {
+    let t = this.samples.length ? this.samples.t[this.samples.length - 1] : 0;
+    for (const b of this.blocks) t = Math.max(t, b.freed ?? b.created);
+    for (const m of this.markers) t = Math.max(t, m.t);
+    return t;
+  }
+
+  earliest(): number {
+    let t = this.samples.length ? this.samples.t[0] : Infinity;
+    if (this.blocks.length) t = Math.min(t, this.blocks[0].created);
+    if (this.markers.length) t = Math.min(t, this.markers[0].t);
+    return Number.isFinite(t) ? t : 0;
+  }
+}
