@@ -11,6 +11,7 @@
 
 #include "cache/disk_cache.hpp"
 #include "cache/key.hpp"
+#include "cache/memory_cache.hpp"
 #include "check.hpp"
 
 using namespace phasic;
@@ -180,6 +181,105 @@ TEST(unwritable_directory_gives_one_warning_and_no_failure) {
   CHECK(!missing.warning().empty());
   std::string out;
   CHECK(!missing.load(hash128("a", 1), "a", out));
+}
+
+namespace {
+
+// A trace whose vectors hold `size` elements each: the cache only sees its bytes.
+BlockTrace trace_of_size(std::size_t size, std::uint32_t tag) {
+  BlockTrace t;
+  t.vertex_count = tag;
+  t.dot_coeffs.assign(size, 1.0);
+  t.ops.resize(size);
+  t.solve.resize(size);
+  return t;
+}
+
+std::vector<std::uint8_t> input_bytes(const std::string& s) { return {s.begin(), s.end()}; }
+
+// What the ledger says the caches hold.
+std::size_t accounted() { return ledger().bytes(Category::Traces) + ledger().bytes(Category::Cache); }
+
+}  // namespace
+
+TEST(memory_cache_hits_only_on_equal_input_and_accounts_exactly) {
+  const std::size_t base = accounted();
+  {
+    MemoryCache cache(1 << 30);
+    const auto in = input_bytes("block A input");
+    const Key key = hash128(in.data(), in.size());
+    CHECK(cache.find_block(key, in) == nullptr);
+    const auto stored = cache.put_block(key, in, trace_of_size(100, 7));
+    CHECK(stored && stored->vertex_count == 7);
+    CHECK(cache.find_block(key, in) == stored);
+    // Same key, different input: never a hit.
+    CHECK(cache.find_block(key, input_bytes("block B input")) == nullptr);
+    CHECK_EQ(accounted() - base, cache.held_bytes());
+    CHECK(cache.held_bytes() > stored->bytes());
+    CHECK(ledger().bytes(Category::Cache) > 0);
+  }
+  CHECK_EQ(accounted(), base);
+}
+
+TEST(memory_cache_evicts_least_recently_used_blocks_on_trim) {
+  const std::size_t base = accounted();
+  MemoryCache cache(1 << 30);
+  std::vector<Key> keys;
+  std::vector<std::vector<std::uint8_t>> inputs;
+  for (std::uint32_t i = 0; i < 4; ++i) {
+    inputs.push_back(input_bytes("input " + std::to_string(i)));
+    keys.push_back(hash128(inputs.back().data(), inputs.back().size()));
+    cache.put_block(keys.back(), inputs.back(), trace_of_size(1000, i));
+  }
+  CHECK(cache.find_block(keys[0], inputs[0]) != nullptr);  // 0 is now the most recent
+  const std::uint64_t per_entry = cache.held_bytes() / 4;
+  cache.set_budget(per_entry * 2 + per_entry / 2);
+  CHECK_EQ(cache.stats().blocks, 2u);
+  CHECK(cache.find_block(keys[0], inputs[0]) != nullptr);
+  CHECK(cache.find_block(keys[3], inputs[3]) != nullptr);
+  CHECK(cache.find_block(keys[1], inputs[1]) == nullptr);
+  CHECK(cache.held_bytes() <= per_entry * 2 + per_entry / 2);
+  CHECK_EQ(accounted() - base, cache.held_bytes());
+  const std::uint64_t held = cache.held_bytes();
+  const std::uint64_t traces_before = ledger().bytes(Category::Traces), cache_before = ledger().bytes(Category::Cache);
+  const CacheClearStats cleared = cache.clear();
+  CHECK_EQ(cleared.traces, 2u);
+  CHECK_EQ(cleared.trace_bytes + cleared.cache_bytes, held);
+  CHECK_EQ(cleared.trace_bytes, traces_before - ledger().bytes(Category::Traces));
+  CHECK_EQ(cleared.cache_bytes, cache_before - ledger().bytes(Category::Cache));
+  CHECK_EQ(cache.held_bytes(), 0u);
+}
+
+TEST(a_cached_model_trace_pins_its_blocks) {
+  const std::size_t base = accounted();
+  MemoryCache cache(1 << 30);
+  const auto in = input_bytes("pinned block");
+  const Key block_key = hash128(in.data(), in.size());
+  ModelTrace model;
+  model.rewards.assign(50, 1.0);
+  ComposedBlock b;
+  b.trace = cache.put_block(block_key, in, trace_of_size(500, 1));
+  b.cacheable = true;
+  b.vertices.assign(10, 0);
+  model.blocks.push_back(std::move(b));
+  ComposedBlock small;  // recorded by composition itself: owned by the model
+  small.trace = std::make_shared<const BlockTrace>(trace_of_size(20, 2));
+  model.blocks.push_back(std::move(small));
+  const Key model_key = hash128("model", 5);
+  cache.put_model(model_key, std::move(model), {block_key});
+  CHECK_EQ(accounted() - base, cache.held_bytes());
+
+  const auto other = input_bytes("unpinned block");
+  cache.put_block(hash128(other.data(), other.size()), other, trace_of_size(500, 3));
+  cache.set_budget(1);  // everything may go, except the latest model and what it pins
+  const CacheStats s = cache.stats();
+  CHECK_EQ(s.models, 1u);
+  CHECK_EQ(s.blocks, 1u);
+  CHECK(cache.find_block(block_key, in) != nullptr);
+  CHECK(cache.find_model(model_key) != nullptr);
+  CHECK_EQ(accounted() - base, cache.held_bytes());
+  cache.clear();
+  CHECK_EQ(accounted(), base);
 }
 
 TEST_MAIN()

@@ -1,0 +1,204 @@
+#include "cache/memory_cache.hpp"
+
+#include <algorithm>
+#include <unordered_set>
+
+namespace phasic {
+namespace {
+
+// The Category::Traces bytes a model trace owns itself: its maps and vectors, and the
+// traces of the blocks composition recorded without the provider. Provider blocks are
+// cache entries of their own and are counted there.
+std::uint64_t owned_trace_bytes(const ModelTrace& m) {
+  std::uint64_t bytes = held_bytes(m.start_target) + held_bytes(m.start_probability) + held_bytes(m.rewards);
+  std::unordered_set<const BlockTrace*> seen;
+  for (const ComposedBlock& b : m.blocks) {
+    bytes += held_bytes(b.vertices) + held_bytes(b.exits);
+    if (!b.cacheable && b.trace && seen.insert(b.trace.get()).second) bytes += b.trace->bytes();
+  }
+  return bytes;
+}
+
+}  // namespace
+
+struct MemoryCache::Entry {
+  using Bytes = std::vector<std::uint8_t, CacheAllocator<std::uint8_t>>;
+  using Keys = std::vector<Key, CacheAllocator<Key>>;
+
+  explicit Entry(const std::shared_ptr<std::atomic<std::int64_t>>& counter)
+      : canonical(CacheAllocator<std::uint8_t>(counter)), pins(CacheAllocator<Key>(counter)) {}
+
+  std::shared_ptr<const BlockTrace> block;
+  std::shared_ptr<const ModelTrace> model;
+  Bytes canonical;            // a block's input, compared on every hit
+  Keys pins;                  // a model's provider blocks
+  std::uint32_t pinned_by = 0;  // how many cached models use this block
+  std::uint64_t trace_bytes = 0;
+  Lru::iterator lru;
+};
+
+MemoryCache::MemoryCache(std::uint64_t budget_bytes)
+    : bookkeeping_(std::make_shared<std::atomic<std::int64_t>>(0)), budget_(budget_bytes) {
+  lru_ = std::make_unique<Lru>(CacheAllocator<Key>(bookkeeping_));
+  entries_ = std::make_unique<Map>(0, KeyHash{}, std::equal_to<Key>{}, EntryAllocator(bookkeeping_));
+}
+
+MemoryCache::~MemoryCache() { clear(); }
+
+void MemoryCache::set_budget(std::uint64_t bytes) {
+  {
+    std::lock_guard lock(mutex_);
+    budget_ = bytes;
+  }
+  trim();
+}
+
+void MemoryCache::touch(Entry& e) { lru_->splice(lru_->begin(), *lru_, e.lru); }
+
+std::shared_ptr<const BlockTrace> MemoryCache::find_block(const Key& key, std::span<const std::uint8_t> canonical) {
+  std::lock_guard lock(mutex_);
+  auto it = entries_->find(key);
+  if (it == entries_->end() || !it->second.block) return nullptr;
+  Entry& e = it->second;
+  if (!std::equal(e.canonical.begin(), e.canonical.end(), canonical.begin(), canonical.end())) return nullptr;
+  touch(e);
+  return e.block;
+}
+
+std::shared_ptr<const BlockTrace> MemoryCache::put_block(const Key& key, std::span<const std::uint8_t> canonical,
+                                                         BlockTrace&& trace) {
+  std::lock_guard lock(mutex_);
+  auto found = entries_->find(key);
+  if (found != entries_->end()) {
+    // Same key: either the same input (keep the cached trace, identical by the key's
+    // contract) or a collision, which is left uncached rather than evicting a pinned entry.
+    Entry& e = found->second;
+    if (e.block && std::equal(e.canonical.begin(), e.canonical.end(), canonical.begin(), canonical.end())) {
+      touch(e);
+      return e.block;
+    }
+    return std::allocate_shared<const BlockTrace>(CacheAllocator<BlockTrace>(bookkeeping_), std::move(trace));
+  }
+  Entry entry(bookkeeping_);
+  entry.canonical.assign(canonical.begin(), canonical.end());
+  entry.trace_bytes = trace.bytes();
+  entry.block = std::allocate_shared<const BlockTrace>(CacheAllocator<BlockTrace>(bookkeeping_), std::move(trace));
+  lru_->push_front(key);
+  entry.lru = lru_->begin();
+  try {
+    auto [it, inserted] = entries_->emplace(key, std::move(entry));
+    trace_bytes_ += it->second.trace_bytes;
+    return it->second.block;
+  } catch (...) {
+    lru_->pop_front();
+    throw;
+  }
+}
+
+std::shared_ptr<const ModelTrace> MemoryCache::find_model(const Key& key) {
+  std::lock_guard lock(mutex_);
+  auto it = entries_->find(key);
+  if (it == entries_->end() || !it->second.model) return nullptr;
+  touch(it->second);
+  return it->second.model;
+}
+
+void MemoryCache::put_model(const Key& key, ModelTrace&& trace, const std::vector<Key>& block_keys) {
+  std::lock_guard lock(mutex_);
+  auto old = entries_->find(key);
+  if (old != entries_->end()) {
+    CacheClearStats ignored;
+    erase(old, ignored);
+  }
+  Entry entry(bookkeeping_);
+  entry.pins.assign(block_keys.begin(), block_keys.end());
+  entry.trace_bytes = owned_trace_bytes(trace);
+  entry.model = std::allocate_shared<const ModelTrace>(CacheAllocator<ModelTrace>(bookkeeping_), std::move(trace));
+  lru_->push_front(key);
+  entry.lru = lru_->begin();
+  try {
+    auto [it, inserted] = entries_->emplace(key, std::move(entry));
+    trace_bytes_ += it->second.trace_bytes;
+  } catch (...) {
+    lru_->pop_front();
+    throw;
+  }
+  for (const Key& k : block_keys) {
+    auto b = entries_->find(k);
+    if (b != entries_->end()) ++b->second.pinned_by;
+  }
+  latest_model_ = key;
+  has_latest_model_ = true;
+}
+
+void MemoryCache::erase(typename Map::iterator it, CacheClearStats& stats) {
+  Entry& e = it->second;
+  for (const Key& k : e.pins) {
+    auto b = entries_->find(k);
+    if (b != entries_->end() && b->second.pinned_by > 0) --b->second.pinned_by;
+  }
+  if (has_latest_model_ && it->first == latest_model_) has_latest_model_ = false;
+  ++stats.traces;
+  stats.trace_bytes += e.trace_bytes;
+  trace_bytes_ -= e.trace_bytes;
+  lru_->erase(e.lru);
+  entries_->erase(it);
+}
+
+void MemoryCache::trim() {
+  std::lock_guard lock(mutex_);
+  CacheClearStats ignored;
+  // Each pass evicts from the least recent end whatever may go; evicting a model
+  // unpins its blocks, which a later pass may then evict.
+  bool evicted = true;
+  while (held_locked() > budget_ && evicted) {
+    evicted = false;
+    for (auto k = lru_->end(); k != lru_->begin() && held_locked() > budget_;) {
+      --k;
+      auto it = entries_->find(*k);
+      const Entry& e = it->second;
+      const bool protected_model = e.model && has_latest_model_ && it->first == latest_model_;
+      if (protected_model || e.pinned_by > 0) continue;
+      const Key victim = *k;
+      ++k;  // erase invalidates the victim's list node only
+      erase(entries_->find(victim), ignored);
+      evicted = true;
+    }
+  }
+}
+
+CacheClearStats MemoryCache::clear() {
+  std::lock_guard lock(mutex_);
+  CacheClearStats stats;
+  const auto cache_before = bookkeeping_->load();
+  // Models first, so that block entries are unpinned when they go.
+  for (auto it = entries_->begin(); it != entries_->end();) {
+    auto next = std::next(it);
+    if (it->second.model) erase(it, stats);
+    it = next;
+  }
+  while (!entries_->empty()) erase(entries_->begin(), stats);
+  // A fresh map: an emptied one keeps its bucket array, and an empty cache holds nothing.
+  entries_ = std::make_unique<Map>(0, KeyHash{}, std::equal_to<Key>{}, EntryAllocator(bookkeeping_));
+  stats.cache_bytes = static_cast<std::uint64_t>(cache_before - bookkeeping_->load());
+  return stats;
+}
+
+std::uint64_t MemoryCache::held_locked() const {
+  return trace_bytes_ + static_cast<std::uint64_t>(bookkeeping_->load());
+}
+
+std::uint64_t MemoryCache::held_bytes() const {
+  std::lock_guard lock(mutex_);
+  return held_locked();
+}
+
+CacheStats MemoryCache::stats() const {
+  std::lock_guard lock(mutex_);
+  CacheStats s;
+  for (const auto& [key, e] : *entries_) (e.model ? s.models : s.blocks)++;
+  s.held_bytes = held_locked();
+  return s;
+}
+
+}  // namespace phasic

@@ -1,0 +1,123 @@
+// The in-memory trace cache: block traces by block key, and composed model traces by
+// model key, within a byte budget, least recently used first out.
+//
+// Invariants:
+// - held_bytes() is exactly what the cache keeps alive: the bytes of the traces it
+//   holds (counted by their own vectors in Category::Traces) plus its bookkeeping
+//   (maps, LRU links, stored keys and inputs, trace headers), which is allocated
+//   through CacheAllocator and so counted in Category::Cache. With no run in
+//   progress, ledger Traces + Cache == held_bytes().
+// - A block hit is returned only when the stored canonical input equals the one
+//   looked up, byte for byte: a key collision can never return a wrong trace.
+// - A model trace pins the block traces it uses: they stay cached (and counted once)
+//   while the model trace is cached, and leave as soon as it does if they are the
+//   least recently used.
+// - Eviction happens in trim(), which a run calls once it has stored its model trace,
+//   so nothing a run is using disappears under it. trim() never evicts the most
+//   recently stored model trace: the latest run can always be re-evaluated.
+// - All methods are thread-safe.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <unordered_map>
+#include <vector>
+
+#include "cache/key.hpp"
+#include "trace/block_trace.hpp"
+#include "trace/model_trace.hpp"
+
+namespace phasic {
+
+// Counts its allocations in Category::Cache and in a counter shared by everything one
+// cache allocates, so the cache knows its own bookkeeping bytes exactly.
+template <class T>
+struct CacheAllocator {
+  using value_type = T;
+  std::shared_ptr<std::atomic<std::int64_t>> counter;
+
+  explicit CacheAllocator(std::shared_ptr<std::atomic<std::int64_t>> c) noexcept : counter(std::move(c)) {}
+  template <class U>
+  CacheAllocator(const CacheAllocator<U>& other) noexcept : counter(other.counter) {}
+
+  T* allocate(std::size_t n) {
+    const std::size_t bytes = n * sizeof(T);
+    ledger().add(Category::Cache, bytes);
+    T* p;
+    try {
+      p = static_cast<T*>(::operator new(bytes));
+    } catch (...) {
+      ledger().remove(Category::Cache, bytes);
+      throw;
+    }
+    counter->fetch_add(static_cast<std::int64_t>(bytes));
+    return p;
+  }
+  void deallocate(T* p, std::size_t n) noexcept {
+    ::operator delete(p);
+    ledger().remove(Category::Cache, n * sizeof(T));
+    counter->fetch_sub(static_cast<std::int64_t>(n * sizeof(T)));
+  }
+  template <class U>
+  friend bool operator==(const CacheAllocator& a, const CacheAllocator<U>& b) { return a.counter == b.counter; }
+};
+
+struct CacheClearStats {
+  std::uint64_t traces = 0;       // block and model trace entries removed
+  std::uint64_t trace_bytes = 0;  // Category::Traces bytes released
+  std::uint64_t cache_bytes = 0;  // Category::Cache bytes released
+};
+
+struct CacheStats {
+  std::uint64_t blocks = 0, models = 0, held_bytes = 0;
+};
+
+class MemoryCache {
+ public:
+  explicit MemoryCache(std::uint64_t budget_bytes);
+  ~MemoryCache();
+  MemoryCache(const MemoryCache&) = delete;
+  MemoryCache& operator=(const MemoryCache&) = delete;
+
+  void set_budget(std::uint64_t bytes);
+
+  std::shared_ptr<const BlockTrace> find_block(const Key& key, std::span<const std::uint8_t> canonical);
+  // Takes the trace into the cache (its header in cache memory) and returns the
+  // cached pointer. An entry already under this key (same input) is kept.
+  std::shared_ptr<const BlockTrace> put_block(const Key& key, std::span<const std::uint8_t> canonical, BlockTrace&& trace);
+
+  std::shared_ptr<const ModelTrace> find_model(const Key& key);
+  // `block_keys` are the keys of the provider blocks the model uses (all cached).
+  void put_model(const Key& key, ModelTrace&& trace, const std::vector<Key>& block_keys);
+
+  void trim();
+  CacheClearStats clear();
+
+  std::uint64_t held_bytes() const;
+  CacheStats stats() const;
+
+ private:
+  struct Entry;
+  using EntryAllocator = CacheAllocator<std::pair<const Key, Entry>>;
+  using Lru = std::list<Key, CacheAllocator<Key>>;
+  using Map = std::unordered_map<Key, Entry, KeyHash, std::equal_to<Key>, EntryAllocator>;
+
+  void touch(Entry& e);
+  void erase(typename Map::iterator it, CacheClearStats& stats);
+  std::uint64_t held_locked() const;
+
+  mutable std::mutex mutex_;
+  std::shared_ptr<std::atomic<std::int64_t>> bookkeeping_;
+  std::uint64_t budget_;
+  std::uint64_t trace_bytes_ = 0;  // Σ trace bytes of the entries
+  std::unique_ptr<Lru> lru_;       // front = most recent
+  std::unique_ptr<Map> entries_;
+  Key latest_model_{};
+  bool has_latest_model_ = false;
+};
+
+}  // namespace phasic
