@@ -1,0 +1,36 @@
+// Code lenses on the `model` line: the command that runs the hierarchical trace,
+// and after a run a one-line summary of what it found.
+
+import type { CodeLens } from 'vscode-languageserver/node';
+import type { Analysis } from '../../language';
+import type { FeatureContext, RunSummary } from './context';
+
+/** Formats a moment compactly and exactly enough to compare with a hand calculation. */
+function formatNumber(x: number): string {
+  return Number.isInteger(x) ? String(x) : x.toPrecision(6).replace(/\.?0+$/, '').replace(/\.?0+e/, 'e');
+}
+
+/** `N states · M SCCs · E[time] = x`; N excludes the starting vertex S. */
+export function runSummary(run: RunSummary): string {
+  const states = Math.max(0, run.vertices - 1);
+  const mean = run.moments.time?.[0];
+  const parts = [`${states} state${states === 1 ? '' : 's'}`, `${run.sccs.count} SCC${run.sccs.count === 1 ? '' : 's'}`];
+  if (mean !== undefined) parts.push(`E[time] = ${formatNumber(mean)}`);
+  return parts.join(' · ');
+}
+
+export function codeLenses(analysis: Analysis, uri: string, run: RunSummary | undefined): CodeLens[] {
+  const model = analysis.ast.declarations.find((d) => d.kind === 'model');
+  const line = model ? model.range.start.line : 0;
+  const range = { start: { line, character: 0 }, end: { line, character: 0 } };
+  const lenses: CodeLens[] = [{ range, command: { title: 'Run hierarchical trace', command: 'phasic.runTrace', arguments: [uri] } }];
+  if (run) lenses.push({ range, command: { title: runSummary(run), command: '' } });
+  return lenses;
+}
+
+export function registerCodeLens(ctx: FeatureContext): void {
+  ctx.connection.onCodeLens((params) => {
+    const analysis = ctx.getAnalysis(params.textDocument.uri);
+    return analysis ? codeLenses(analysis, params.textDocument.uri, ctx.options.lastRun(params.textDocument.uri)) : [];
+  });
+}
