@@ -366,8 +366,7 @@ export class ExpressionChecker {
       if (equality && a.type !== 'unknown' && b.type !== 'unknown' && a.type !== b.type) {
         this.sink.error(e, 'type-mismatch', `\`${op}\` compares a number with a condition in \`${this.excerpt(e)}\`.`);
       }
-      if (a.param) this.parameterIn(e.left, 'parameter-in-condition', 'a comparison');
-      else if (b.param) this.parameterIn(e.right, 'parameter-in-condition', 'a comparison');
+      if (a.param || b.param) this.parameterIn(e, 'parameter-in-condition', 'a comparison');
       const constant = a.constant && b.constant;
       const info: ExprInfo = { type: 'boolean', param: false, constant, integer: false };
       if (a.value === undefined || b.value === undefined) return info;
@@ -399,8 +398,9 @@ export class ExpressionChecker {
   /** Reports a parameter used where the rate would stop being linear, at the parameter itself. */
   private parameterIn(e: Expr, code: string, where: string): void {
     const p = this.firstParameter(e) ?? e;
+    const context = p.start === e.start && p.end === e.end ? '' : ` (\`${this.excerpt(e)}\`)`;
     this.sink.error(p, code,
-      `Parameter \`${this.excerpt(p)}\` is used inside ${where} (\`${this.excerpt(e)}\`); there the rate would not be linear in the parameters.`);
+      `Parameter \`${this.excerpt(p)}\` is used inside ${where}${context}; there the rate would not be linear in the parameters.`);
   }
 
   private firstParameter(e: Expr): Identifier | undefined {
