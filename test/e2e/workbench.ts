@@ -1,0 +1,219 @@
+// A real VS Code workbench for end-to-end tests: code-server (scripts/code-server.mjs)
+// with Phasic Trace Studio installed from this checkout, driven by Debian's Chromium
+// through playwright-core. Everything binds to 127.0.0.1. Each scenario gets its own
+// folder under test-results/e2e/<name>/ (user data, logs, extensions, suite result),
+// so a failure leaves everything needed to see why.
+//
+// The extension host only starts once a browser connects, so the extension-host
+// mocha suite (test/e2e/suite) runs after `startWorkbench` opens the page; its result
+// arrives through the runner extension (test/e2e/runner-extension).
+import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { chromium, type Browser, type Frame, type Page } from 'playwright-core';
+import type * as CodeServerScript from '../../scripts/code-server.mjs';
+import type { SuiteSummary } from './suite/index';
+
+/** The checkout this bundle was built in (the folder whose package.json is ours). */
+export const repoRoot = (() => {
+  for (let dir = __dirname; dir !== dirname(dir); dir = dirname(dir)) {
+    const manifest = join(dir, 'package.json');
+    if (existsSync(manifest) && JSON.parse(readFileSync(manifest, 'utf8')).name === 'phasic-trace-studio') return dir;
+  }
+  throw new Error(`no phasic-trace-studio package.json above ${__dirname}`);
+})();
+
+export const examplesFolder = join(repoRoot, 'examples');
+export const resultsFolder = join(repoRoot, 'test-results');
+const chromiumPath = process.env.PHASIC_CHROMIUM ?? '/usr/bin/chromium';
+
+async function codeServerScript(): Promise<typeof CodeServerScript> {
+  // Loaded, not bundled: the script finds the repository through import.meta.url.
+  return import(pathToFileURL(join(repoRoot, 'scripts', 'code-server.mjs')).href);
+}
+
+export interface Workbench {
+  page: Page;
+  browser: Browser;
+  server: CodeServerScript.CodeServer;
+  /** test-results/e2e/<name>/ */
+  folder: string;
+  /** Where the runner extension writes the extension-host suite's summary. */
+  suiteResultFile: string;
+  /** What to print when a scenario fails: logs and where to find the rest. */
+  diagnostics(): string;
+  close(): Promise<void>;
+}
+
+export interface WorkbenchOptions {
+  /** Names the scenario's folder under test-results/e2e/. */
+  name: string;
+  workspace?: string;
+  /** Run the extension-host mocha suite (out/test/e2e/suite/index.js) in this workbench. */
+  runSuite?: boolean;
+  settings?: Record<string, unknown>;
+}
+
+export async function startWorkbench(options: WorkbenchOptions): Promise<Workbench> {
+  const script = await codeServerScript();
+  script.installCodeServer();
+  const folder = join(resultsFolder, 'e2e', options.name);
+  rmSync(folder, { recursive: true, force: true });
+  mkdirSync(folder, { recursive: true });
+  const userDataDir = join(folder, 'user-data');
+  const suiteResultFile = join(folder, 'suite-result.json');
+  const extensions = [repoRoot];
+  const env: Record<string, string> = {};
+  if (options.runSuite) {
+    const suite = join(repoRoot, 'out', 'test', 'e2e', 'suite', 'index.js');
+    if (!existsSync(suite)) throw new Error(`${suite} is missing: run node esbuild.mjs first`);
+    extensions.push(join(repoRoot, 'test', 'e2e', 'runner-extension'));
+    env.PHASIC_E2E_SUITE = suite;
+    env.PHASIC_E2E_RESULT = suiteResultFile;
+  }
+  const workspace = options.workspace ?? examplesFolder;
+  const server = await script.startCodeServer({
+    userDataDir,
+    extensionsDir: join(folder, 'extensions'),
+    workspace,
+    extensions,
+    port: 8090,
+    settings: options.settings,
+    env,
+  });
+
+  const diagnostics = () => describeLogs(server, script.tail);
+  let browser: Browser | undefined;
+  try {
+    browser = await chromium.launch({
+      executablePath: chromiumPath,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+        '--disable-sync', '--no-first-run'],
+    });
+    const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+    // The workbench's own console: where a UI-side failure shows first.
+    const consoleLog = createWriteStream(join(folder, 'browser-console.log'));
+    page.on('console', (message) => consoleLog.write(`[${message.type()}] ${message.text()}\n`));
+    page.on('pageerror', (error) => consoleLog.write(`[pageerror] ${error.stack ?? error.message}\n`));
+    // Not 'load': the workbench keeps loading for a while; .monaco-workbench is the signal.
+    await page.goto(`${server.url}/?folder=${encodeURIComponent(workspace)}`, { waitUntil: 'commit' });
+    await page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+    const opened = browser;
+    return {
+      page,
+      browser: opened,
+      server,
+      folder,
+      suiteResultFile,
+      diagnostics,
+      async close() {
+        await opened.close().catch(() => undefined);
+        await server.stop();
+      },
+    };
+  } catch (error) {
+    console.error(diagnostics());
+    await browser?.close().catch(() => undefined);
+    await server.stop();
+    throw error;
+  }
+}
+
+async function focusWorkbench(page: Page): Promise<void> {
+  // Keyboard shortcuts reach VS Code only once its window has focus.
+  await page.locator('.monaco-workbench').click({ position: { x: 700, y: 400 } });
+}
+
+async function pickInQuickInput(page: Page, text: string): Promise<void> {
+  const widget = page.locator('.quick-input-widget');
+  await widget.waitFor({ state: 'visible', timeout: 10_000 });
+  const input = widget.locator('.quick-input-box input');
+  await input.fill(text);
+  // Enter accepts the first match; wait until the list shows one.
+  await widget.locator('.monaco-list-row').first().waitFor({ timeout: 20_000 });
+  await page.keyboard.press('Enter');
+  await widget.waitFor({ state: 'hidden', timeout: 10_000 });
+}
+
+/** Opens a workspace file by name through Quick Open (Ctrl+P) and waits for its tab. */
+export async function openFile(page: Page, fileName: string): Promise<void> {
+  await focusWorkbench(page);
+  await page.keyboard.press('Control+P');
+  await pickInQuickInput(page, fileName);
+  await page.locator(`.tabs-container .tab[aria-label^="${fileName}"]`).first().waitFor({ timeout: 20_000 });
+}
+
+/** Runs a command by its palette title, e.g. "Phasic: Show Memory Panel". */
+export async function runCommand(page: Page, title: string): Promise<void> {
+  await focusWorkbench(page);
+  await page.keyboard.press('Control+Shift+P');
+  // The palette opens with ">" already typed: keep it so the text matches commands.
+  await pickInQuickInput(page, `>${title}`);
+}
+
+/**
+ * The content frame of the webview whose tab has `title`. VS Code renders each
+ * webview as `iframe.webview` whose document hosts the content in `#active-frame`;
+ * the visible one belongs to the active tab, so the tab is activated first.
+ */
+export async function webviewFrame(page: Page, title: string, timeoutMs = 30_000): Promise<Frame> {
+  const tab = page.locator(`.tabs-container .tab[aria-label^="${title}"]`).first();
+  await tab.waitFor({ timeout: timeoutMs });
+  await tab.click();
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    for (const outer of await page.locator('iframe.webview').all()) {
+      if (!(await outer.isVisible())) continue;
+      const outerFrame = await (await outer.elementHandle())?.contentFrame();
+      const inner = outerFrame ? await outerFrame.$('#active-frame') : null;
+      const frame = await inner?.contentFrame();
+      if (frame && (await frame.evaluate(() => document.readyState === 'complete' && document.body !== null).catch(() => false))) {
+        return frame;
+      }
+    }
+    await page.waitForTimeout(250);
+  }
+  throw new Error(`no visible webview content for the tab "${title}" within ${timeoutMs / 1000} s`);
+}
+
+/** Saves a full-window screenshot as test-results/<name>.png and returns its path. */
+export async function screenshot(page: Page, name: string): Promise<string> {
+  mkdirSync(resultsFolder, { recursive: true });
+  const path = join(resultsFolder, `${name}.png`);
+  await page.screenshot({ path });
+  return path;
+}
+
+/** Waits for the extension-host suite's summary, written once all its tests ran. */
+export async function suiteResult(workbench: Workbench, timeoutMs = 180_000): Promise<SuiteSummary> {
+  const deadline = Date.now() + timeoutMs;
+  while (!existsSync(workbench.suiteResultFile)) {
+    if (Date.now() > deadline) {
+      throw new Error(`the extension-host suite wrote no result to ${workbench.suiteResultFile} within ${timeoutMs / 1000} s`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return JSON.parse(readFileSync(workbench.suiteResultFile, 'utf8')) as SuiteSummary;
+}
+
+function filesUnder(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(path).isDirectory() ? filesUnder(path) : [path];
+  });
+}
+
+// The code-server log, the extension host log and the extension's own output
+// channel (tails), and the paths of every other log.
+function describeLogs(server: CodeServerScript.CodeServer, tail: (file: string, lines?: number) => string): string {
+  const logs = filesUnder(join(server.userDataDir, 'logs')).filter((f) => f.endsWith('.log'));
+  const interesting = logs.filter((f) => /remoteexthost\.log$|exthost\.log$|Phasic Trace Studio\.log$/.test(f));
+  return [
+    `code-server log (${server.logFile}):`,
+    tail(server.logFile),
+    ...interesting.flatMap((f) => [`--- ${relative(repoRoot, f)}:`, tail(f, 40)]),
+    'other logs:',
+    ...logs.filter((f) => !interesting.includes(f)).map((f) => `  ${relative(repoRoot, f)}`),
+  ].join('\n');
+}
