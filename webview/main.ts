@@ -4,7 +4,9 @@ import { STUDIO_TABS, type StudioTab } from '../extension/protocol/webview';
 import { el } from './dom';
 import { formatDuration } from './format';
 import { MemoryView } from './memory/view';
+import { SccView } from './scc/view';
 import { StudioStore } from './store';
+import { onThemeChange, readPalette } from './theme';
 import { registerToolkit, tabs } from './toolkit';
 import { onHostMessage, post, rememberTab } from './vscode';
 import './styles.css';
@@ -26,6 +28,7 @@ store.subscribe((c) => {
 });
 
 const memory = new MemoryView(store);
+const scc = new SccView(store, readPalette());
 const strip = tabs(
   [
     { id: 'memory', label: 'Memory' },
@@ -40,6 +43,12 @@ const strip = tabs(
   },
 );
 strip.views.get('memory')!.append(memory.element);
+strip.views.get('scc')!.append(scc.element);
+onThemeChange(() => {
+  const palette = readPalette();
+  memory.setPalette(palette);
+  scc.setPalette(palette);
+});
 app.append(el('header', { class: 'studio-header' }, el('h1', {}, 'Phasic Studio'), engineLine), strip.element);
 
 onHostMessage((m) => {
@@ -63,6 +72,10 @@ onHostMessage((m) => {
       strip.select(m.tab);
       rememberTab(m.tab);
       return;
+    case 'sccDetail':
+      return scc.receiveDetail(m.requestId, m.detail, m.error);
+    case 'exported':
+      return scc.exported(m.path, m.error);
     default:
       return;
   }

@@ -31,3 +31,10 @@ export function onHostMessage(handle: (m: HostMessage) => void): void {
     handle(parsed.value);
   });
 }
+
+let requestCounter = 0;
+
+/** Ids that pair a request with its reply; replies to superseded requests are dropped by the views. */
+export function nextRequestId(): number {
+  return ++requestCounter;
+}

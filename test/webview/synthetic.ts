@@ -63,6 +63,8 @@ export function syntheticDecomposition(count: number, seed = 7): Decomposition {
       edges.push([a, b]);
     }
   };
+  // Every component is reachable from S's (id 0), as in a real condensation.
+  for (let id = 1; id < count; id++) add(Math.max(0, id - 1 - Math.floor(rnd() * 8)), id);
   for (let id = 0; id < count - 1; id++) {
     add(id, Math.min(count - 1, id + 1 + Math.floor(rnd() * 6)));
     if (rnd() < 0.6) add(id, Math.min(count - 1, id + 1 + Math.floor(rnd() * 30)));

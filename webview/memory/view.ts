@@ -2,19 +2,59 @@
 // subgraphs, and a table view of the same data.
 import { el } from '../dom';
 import type { StudioStore } from '../store';
+import type { Palette } from '../theme';
+import { button } from '../toolkit';
 import { MemorySummary } from './summary';
+import { timelineTables } from './table';
+import { TimelineChart } from './timeline';
 
 export class MemoryView {
   readonly element = el('section', { class: 'view memory', 'aria-labelledby': 'memory-heading' });
   private readonly summary: MemorySummary;
+  readonly chart: TimelineChart;
+  private readonly tables = el('div', { class: 'table-view', id: 'memory-tables' });
+  private showTables = false;
+  private tablesDirty = false;
 
-  constructor(store: StudioStore) {
+  constructor(private readonly store: StudioStore) {
     this.summary = new MemorySummary(store);
-    this.element.append(el('h2', { id: 'memory-heading' }, 'Phasic Memory'), this.summary.element);
+    this.chart = new TimelineChart(store);
+    this.tables.hidden = true;
+    const toggle = button('Show as table', () => {
+      this.showTables = !this.showTables;
+      this.tables.hidden = !this.showTables;
+      toggle.textContent = this.showTables ? 'Hide table' : 'Show as table';
+      toggle.setAttribute('aria-expanded', String(this.showTables));
+      this.renderTables();
+    });
+    toggle.setAttribute('aria-controls', 'memory-tables');
+    toggle.setAttribute('aria-expanded', 'false');
+    this.element.append(
+      el('div', { class: 'view-head' }, el('h2', { id: 'memory-heading' }, 'Phasic Memory'), toggle),
+      this.summary.element,
+      this.chart.element,
+      this.tables,
+    );
     store.subscribe(() => this.render());
+  }
+
+  setPalette(p: Palette): void {
+    this.chart.setPalette(p);
   }
 
   render(): void {
     this.summary.update();
+    this.chart.requestRender();
+    this.renderTables();
+  }
+
+  /** Tables are rebuilt at most once a second while visible: they are for reading, not for motion. */
+  private renderTables(): void {
+    if (!this.showTables || this.tablesDirty) return;
+    this.tablesDirty = true;
+    setTimeout(() => {
+      this.tablesDirty = false;
+      this.tables.replaceChildren(timelineTables(this.store));
+    }, this.tables.childElementCount === 0 ? 0 : 1000);
   }
 }

@@ -2,7 +2,7 @@
 // webview's main thread never lays out thousands of components (a Worker would need
 // a blob or script source the panel's CSP forbids).
 //
-// Invariant: every edge goes from a lower layer to a higher one. Layers are longest
+// Invariant: every edge goes from a lower layer to a higher one (left to right). Layers are longest
 // paths from the sources (S's component is a source), so absorbing components sit
 // at the bottom and a component's layer is the longest chain of components above it.
 // Within a layer, nodes are ordered by the barycenter of their neighbours (one sweep
@@ -69,22 +69,23 @@ export function layoutCondensation(d: Decomposition): SccLayout {
     setOrder(rows[r]);
   }
 
+  // Layers run left to right (panels are wider than tall); a layer is a column.
   const radius = d.sccs.map((s) => nodeRadius(s.vertices));
-  const widths = rows.map((row) => row.reduce((w, v) => w + 2 * radius[v], 0) + GAP * Math.max(0, row.length - 1));
-  const width = Math.max(0, ...widths) + 2 * MARGIN;
+  const heights = rows.map((row) => row.reduce((h, v) => h + 2 * radius[v], 0) + GAP * Math.max(0, row.length - 1));
+  const height = n === 0 ? 0 : Math.max(0, ...heights) + 2 * MARGIN;
   const nodes: SccNodeLayout[] = new Array(n);
-  let y = MARGIN;
+  let x = MARGIN;
   rows.forEach((row, r) => {
-    const tallest = Math.max(3, ...row.map((v) => radius[v]));
-    y += tallest;
-    let x = (width - widths[r]) / 2;
+    const widest = Math.max(3, ...row.map((v) => radius[v]));
+    x += widest;
+    let y = (height - heights[r]) / 2;
     for (const v of row) {
-      x += radius[v];
+      y += radius[v];
       nodes[v] = { id: v, layer: r, x, y, r: radius[v] };
-      x += radius[v] + GAP;
+      y += radius[v] + GAP;
     }
-    y += tallest + LAYER_GAP;
+    x += widest + LAYER_GAP;
   });
-  const height = n === 0 ? 0 : y - LAYER_GAP + MARGIN;
+  const width = n === 0 ? 0 : x - LAYER_GAP + MARGIN;
   return { nodes, width, height, layers };
 }
