@@ -1,0 +1,330 @@
+// Breadth-first exploration. Vertices are expanded in id order, which is discovery
+// order, so the arena of state rows doubles as the BFS queue and the CSR edge arrays
+// are written in place: no per-state allocation, and the graph is built in one pass.
+#include "graph/explore.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "engine/error.hpp"
+#include "graph/state_table.hpp"
+
+namespace phasic {
+
+std::string state_limit_message(std::uint64_t limit, std::uint64_t explored, std::uint64_t transitions) {
+  return "the model has more than " + std::to_string(limit) + " states (explored " + std::to_string(explored) +
+         " states, " + std::to_string(transitions) + " transitions so far); raise phasic.engine.maxStates or --max-states";
+}
+
+namespace {
+
+constexpr VertexId kNoVertex = std::numeric_limits<VertexId>::max();
+constexpr double kExactInteger = 9007199254740992.0;  // 2^53
+
+class Explorer {
+ public:
+  Explorer(const CompiledModel& model, const ExploreOptions& options, Exploration& out)
+      : m_(model),
+        options_(options),
+        out_(out),
+        g_(out.graph),
+        L_(model.state_length),
+        P_(std::uint32_t(model.params.size())),
+        table_(out.graph.states, model.state_length),
+        budget_(options.cancel) {
+    std::uint64_t limit = options.max_states == 0 ? kNoVertex - 1 : options.max_states;
+    limit_ = std::min<std::uint64_t>(limit, kNoVertex - 1);
+    g_.param_count = P_;
+    g_.state_length = L_;
+    g_.states.assign(L_, 0);  // S's row
+    std::uint32_t locals = 0;
+    for (const Rule& r : m_.rules) locals = std::max(locals, r.locals);
+    for (const StandaloneProgram& p : m_.absorb) locals = std::max(locals, p.locals);
+    for (const StandaloneProgram& p : m_.rewards) locals = std::max(locals, p.locals);
+    locals_.assign(locals, 0.0);
+    pre_.resize(L_);
+    target_.resize(L_);
+    coeff_.resize(P_ + 1);
+    self_warned_.assign(m_.rules.size(), false);
+    out_.rule_firings.assign(m_.rules.size(), 0);
+  }
+
+  void run() {
+    expand_start();
+    for (VertexId u = 1; u < vertex_count(); ++u) {
+      if (options_.cancel && options_.cancel->load(std::memory_order_relaxed)) throw Cancelled();
+      expand(u);
+      if (options_.progress && u % 4096 == 0) options_.progress(u);
+    }
+    g_.edge_begin.push_back(g_.edge_target.size());
+    g_.vertex_count = vertex_count();
+    if (options_.progress) options_.progress(g_.vertex_count - 1);
+    rewards();
+  }
+
+ private:
+  VertexId vertex_count() const { return VertexId(mark_source_.size()); }
+
+  // S: one constant edge per initial state, merged when two starts are equal.
+  void expand_start() {
+    mark_source_.push_back(kNoVertex);
+    mark_edge_.push_back(0);
+    g_.edge_begin.push_back(0);
+    for (const ModelStart& s : m_.starts) {
+      std::fill(coeff_.begin(), coeff_.end(), 0.0);
+      coeff_[0] = s.probability;
+      add_edge(0, s.state.data(), 0);
+    }
+  }
+
+  void expand(VertexId u) {
+    g_.edge_begin.push_back(g_.edge_target.size());
+    // Copied out: the arena may move while u's targets are appended to it.
+    std::memcpy(pre_.data(), g_.states.data() + std::uint64_t(u) * L_, std::size_t(L_) * sizeof(std::int32_t));
+    for (const StandaloneProgram& a : m_.absorb) {
+      std::fill(locals_.begin(), locals_.begin() + a.locals, 0.0);
+      if (evaluate_in_context(a.program, nullptr, a.site) != 0) return;
+    }
+    for (std::size_t r = 0; r < m_.rules.size(); ++r) {
+      const Rule& rule = m_.rules[r];
+      bound_ = 0;
+      try {
+        apply_rule(u, r);
+      } catch (const EngineError& e) {
+        throw EngineError(std::string(e.what()) + context(rule), e.site >= 0 ? e.site : rule.site, rule.name, e.field);
+      }
+    }
+  }
+
+  // Runs a program on the pre-state outside any rule (absorb conditions, rewards).
+  double evaluate_in_context(const Program& p, const char* what, int site) {
+    try {
+      return phasic::run(p, pre_.data(), L_, locals_.data(), budget_);
+    } catch (const EngineError& e) {
+      throw EngineError(std::string(e.what()) + (what ? std::string(" in ") + what : std::string(" in an absorb condition")) +
+                            " at state " + describe_state(m_, pre_.data()),
+                        e.site >= 0 ? e.site : site);
+    }
+  }
+
+  // " in rule R with i=0, j=1 at state x=[1, 0]": names the rule, the bound loop
+  // variables and the source state.
+  std::string context(const Rule& rule) const { return " in rule " + rule.name + binding_and_state(rule); }
+
+  std::string binding_and_state(const Rule& rule) const {
+    std::string s;
+    for (std::size_t k = 0; k < bound_; ++k) {
+      s += k == 0 ? " with " : ", ";
+      s += rule.loops[k].name + "=" + std::to_string(loop_value_[k]);
+    }
+    return s + " at state " + describe_state(m_, pre_.data());
+  }
+
+  std::int64_t loop_bound(const Program& p) {
+    const double v = phasic::run(p, pre_.data(), L_, locals_.data(), budget_);
+    if (!(std::isfinite(v) && v == std::floor(v) && std::fabs(v) <= double(std::numeric_limits<std::int32_t>::max())))
+      throw EngineError("loop bound " + format_number(v) + " is not a 32-bit integer");
+    return std::int64_t(v);
+  }
+
+  // Enumerates the bindings of the rule's loops in nesting order, each ascending,
+  // as an odometer (no recursion, however many loops a file declares).
+  void apply_rule(VertexId u, std::size_t r) {
+    const Rule& rule = m_.rules[r];
+    std::fill(locals_.begin(), locals_.begin() + rule.locals, 0.0);
+    const std::size_t n = rule.loops.size();
+    if (n == 0) {
+      fire(u, r);
+      return;
+    }
+    loop_value_.resize(std::max(loop_value_.size(), n));
+    loop_hi_.resize(std::max(loop_hi_.size(), n));
+    std::size_t k = 0;
+    enter_level(rule, 0);
+    for (;;) {
+      if (loop_value_[k] > loop_hi_[k]) {
+        if (k == 0) break;
+        --k;
+        bound_ = k;
+        ++loop_value_[k];
+        continue;
+      }
+      locals_[rule.loops[k].slot] = double(loop_value_[k]);
+      bound_ = k + 1;
+      if (k + 1 == n) {
+        budget_.tick();  // a binding may run no instructions at all
+        fire(u, r);
+        ++loop_value_[k];
+      } else {
+        ++k;
+        enter_level(rule, k);
+      }
+    }
+  }
+
+  void enter_level(const Rule& rule, std::size_t k) {
+    loop_value_[k] = loop_bound(rule.loops[k].lo);
+    loop_hi_[k] = loop_bound(rule.loops[k].hi);
+  }
+
+  void fire(VertexId u, std::size_t r) {
+    const Rule& rule = m_.rules[r];
+    for (const RuleStep& step : rule.steps) {
+      const double v = phasic::run(step.program, pre_.data(), L_, locals_.data(), budget_);
+      if (step.is_let)
+        locals_[step.slot] = v;
+      else if (v == 0)
+        return;
+    }
+    bool any = false;
+    for (std::uint32_t k = 0; k <= P_; ++k) {
+      const Program& p = rule.rate[k];
+      double c = p.empty() ? 0.0 : phasic::run(p, pre_.data(), L_, locals_.data(), budget_);
+      if (!std::isfinite(c) || c < 0)
+        throw EngineError(coefficient_name(k) + " of the rate is " + format_number(c) + ", but must be finite and >= 0",
+                          rule.rate_site);
+      if (c == 0) c = 0.0;  // -0 would give the edge a different bit pattern (cache keys)
+      coeff_[k] = c;
+      any = any || c != 0;
+    }
+    if (!any) return;
+    ++out_.rule_firings[r];
+
+    // All cells and values from the pre-state, then applied in written order.
+    const std::size_t nu = rule.updates.size();
+    update_cell_.resize(nu);
+    update_value_.resize(nu);
+    for (std::size_t i = 0; i < nu; ++i) {
+      const RuleUpdate& up = rule.updates[i];
+      const double cell = phasic::run(up.cell, pre_.data(), L_, locals_.data(), budget_);
+      if (!(cell >= 0 && cell < double(L_)) || cell != std::floor(cell))
+        throw EngineError("update target cell " + format_number(cell) + " is outside the state", up.site);
+      const double value = phasic::run(up.value, pre_.data(), L_, locals_.data(), budget_);
+      if (!std::isfinite(value) || value != std::floor(value) || std::fabs(value) > kExactInteger)
+        throw EngineError("update value " + format_number(value) + " is not an integer", up.site);
+      update_cell_[i] = std::uint32_t(cell);
+      update_value_[i] = std::int64_t(value);
+    }
+    std::memcpy(target_.data(), pre_.data(), std::size_t(L_) * sizeof(std::int32_t));
+    for (std::size_t i = 0; i < nu; ++i) {
+      const RuleUpdate& up = rule.updates[i];
+      const std::uint32_t c = update_cell_[i];
+      std::int64_t v = update_value_[i];
+      if (up.op == UpdateOp::Add) v = target_[c] + v;
+      else if (up.op == UpdateOp::Sub) v = target_[c] - v;
+      check_bounds(c, v, up.site);
+      target_[c] = std::int32_t(v);
+    }
+    bool changed = false;  // only updated cells can differ from the pre-state
+    for (std::size_t i = 0; i < nu; ++i) changed = changed || target_[update_cell_[i]] != pre_[update_cell_[i]];
+    if (!changed) {
+      if (!self_warned_[r]) {
+        self_warned_[r] = true;
+        out_.warnings.push_back(ExploreWarning{
+            "rule " + rule.name + " leaves the state unchanged" + binding_and_state(rule) +
+                "; such self-transitions are dropped (reported once per rule)",
+            rule.site, rule.name});
+      }
+      return;
+    }
+    add_edge(u, target_.data(), rule.site);
+  }
+
+  void check_bounds(std::uint32_t cell, std::int64_t v, int site) const {
+    if (v >= m_.cell_lo[cell] && v <= m_.cell_hi[cell]) return;
+    const ModelVariable& var = m_.variables[m_.cell_variable[cell]];
+    std::string why;
+    if (v < m_.cell_lo[cell])
+      why = "below its lower bound " + std::to_string(var.lo);
+    else if (var.hi && v > *var.hi)
+      why = "above its upper bound " + std::to_string(*var.hi);
+    else
+      why = "outside the 32-bit integer range";
+    throw EngineError("the update makes " + describe_cell(m_, cell) + " = " + std::to_string(v) + ", " + why, site);
+  }
+
+  std::string coefficient_name(std::uint32_t k) const {
+    return k == 0 ? std::string("the constant term") : "the coefficient of " + m_.params[k - 1].name;
+  }
+
+  // An edge u -> row with weight coeff_, merged into u's existing edge to the same
+  // target. mark_source_[v] == u says that v already is a target of u, at edge
+  // mark_edge_[v]; u's edges are the last ones written.
+  void add_edge(VertexId u, const std::int32_t* row, int site) {
+    auto [v, inserted] = table_.insert(row, vertex_count());
+    if (inserted) {
+      if (std::uint64_t(v) > limit_) {
+        const std::uint64_t expanded = u == 0 ? 0 : u - 1;
+        throw EngineError(state_limit_message(limit_, expanded, g_.edge_target.size()), site);
+      }
+      mark_source_.push_back(kNoVertex);
+      mark_edge_.push_back(0);
+    }
+    const std::uint32_t stride = P_ + 1;
+    if (mark_source_[v] == u) {
+      double* form = g_.coeffs.data() + std::uint64_t(mark_edge_[v]) * stride;
+      for (std::uint32_t k = 0; k < stride; ++k) form[k] += coeff_[k];
+      return;
+    }
+    mark_source_[v] = u;
+    mark_edge_[v] = g_.edge_target.size();
+    g_.edge_target.push_back(v);
+    g_.coeffs.insert(g_.coeffs.end(), coeff_.begin(), coeff_.end());
+  }
+
+  void rewards() {
+    const std::uint32_t V = g_.vertex_count;
+    g_.reward_count = std::uint32_t(m_.rewards.size());
+    g_.rewards.assign(std::uint64_t(g_.reward_count) * V, 0.0);
+    for (std::uint32_t r = 0; r < g_.reward_count; ++r) {
+      const StandaloneProgram& reward = m_.rewards[r];
+      const std::string what = "reward " + reward.name;
+      for (VertexId u = 1; u < V; ++u) {
+        std::memcpy(pre_.data(), g_.state(u), std::size_t(L_) * sizeof(std::int32_t));
+        std::fill(locals_.begin(), locals_.begin() + reward.locals, 0.0);
+        double x = evaluate_in_context(reward.program, what.c_str(), reward.site);
+        if (!std::isfinite(x) || x < 0)
+          throw EngineError(what + " is " + format_number(x) + " at state " + describe_state(m_, pre_.data()) +
+                                ", but must be finite and >= 0",
+                            reward.site);
+        if (x == 0) x = 0.0;
+        g_.rewards[std::uint64_t(r) * V + u] = x;
+      }
+    }
+  }
+
+  const CompiledModel& m_;
+  const ExploreOptions& options_;
+  Exploration& out_;
+  Graph& g_;
+  const std::uint32_t L_, P_;
+  std::uint64_t limit_;
+  StateTable table_;
+  Budget budget_;
+
+  // Per vertex, for merging parallel edges (see add_edge); counted as graph memory.
+  GraphVector<VertexId> mark_source_;
+  GraphVector<std::uint64_t> mark_edge_;
+
+  // Scratch, reused for every state.
+  std::vector<std::int32_t> pre_, target_;
+  std::vector<double> locals_, coeff_;
+  std::vector<std::int64_t> loop_value_, loop_hi_;
+  std::size_t bound_ = 0;  // loops bound in the current binding (for messages)
+  std::vector<std::uint32_t> update_cell_;
+  std::vector<std::int64_t> update_value_;
+  std::vector<bool> self_warned_;
+};
+
+}  // namespace
+
+Exploration explore(const CompiledModel& model, const ExploreOptions& options) {
+  Exploration out;
+  out.info = model_info(model);
+  Explorer(model, options, out).run();
+  return out;
+}
+
+}  // namespace phasic

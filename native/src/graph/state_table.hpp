@@ -1,0 +1,45 @@
+// The set of states seen during exploration: an open-addressing hash table of vertex
+// ids whose rows live in one flat arena (the graph's own `states` array), so a state
+// costs its row plus 8 bytes of table, and no state is a separate heap object.
+//
+// Invariants:
+// - The arena holds row_length int32 cells per vertex, vertex 0 (S) first; S is not
+//   a state and is never in the table, so slot vertex 0 marks an empty slot.
+// - Each slot stores its vertex's full 32-bit hash: probing compares hashes before
+//   rows, and growing rehashes without reading rows.
+// - The table is at most half full (linear probing stays short) and its bytes are
+//   counted in Category::Graph.
+#pragma once
+
+#include <cstdint>
+#include <utility>
+
+#include "graph/graph.hpp"
+
+namespace phasic {
+
+class StateTable {
+ public:
+  StateTable(GraphVector<std::int32_t>& arena, std::uint32_t row_length);
+
+  // The vertex whose row equals `row` (which must not point into the arena), and
+  // whether it is new. A new row is appended to the arena as vertex `next`.
+  std::pair<VertexId, bool> insert(const std::int32_t* row, VertexId next);
+
+  static std::uint32_t hash(const std::int32_t* row, std::uint32_t length);
+
+ private:
+  struct Slot {
+    VertexId vertex;
+    std::uint32_t hash;
+  };
+  void grow();
+
+  GraphVector<std::int32_t>& arena_;
+  std::uint32_t row_length_;
+  CountedVector<Slot, Category::Graph> slots_;
+  std::uint64_t mask_;
+  std::uint64_t size_ = 0;
+};
+
+}  // namespace phasic

@@ -1,0 +1,255 @@
+// Program decoding (opcode table, jump resolution, stack-depth proof) and the
+// switch-dispatched interpreter.
+#include "model/program.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <limits>
+
+#include "engine/error.hpp"
+
+namespace phasic {
+
+namespace {
+
+struct OpInfo {
+  const char* name;
+  int args;    // immediate arguments in the JSON array
+  int pops;    // -1: MIN/MAX pop their count argument
+  int pushes;
+};
+
+constexpr OpInfo kOps[kOpCount] = {
+    {"CONST", 1, 0, 1},  {"LOAD", 1, 0, 1},  {"STORE", 1, 1, 0},  {"CELL", 1, 0, 1},
+    {"CELL_AT", 0, 1, 1}, {"INDEX", 2, 1, 1}, {"INT", 1, 1, 1},    {"ADD", 0, 2, 1},
+    {"SUB", 0, 2, 1},    {"MUL", 0, 2, 1},   {"DIV", 0, 2, 1},    {"MOD", 1, 2, 1},
+    {"NEG", 0, 1, 1},    {"EQ", 0, 2, 1},    {"NE", 0, 2, 1},     {"LT", 0, 2, 1},
+    {"LE", 0, 2, 1},     {"GT", 0, 2, 1},    {"GE", 0, 2, 1},     {"NOT", 0, 1, 1},
+    {"JUMP", 1, 0, 0},   {"JUMP_IF_FALSE", 1, 1, 0}, {"MIN", 1, -1, 1}, {"MAX", 1, -1, 1},
+    {"ABS", 0, 1, 1},    {"FLOOR", 0, 1, 1}, {"CEIL", 0, 1, 1},   {"BINOM", 1, 2, 1},
+    {"POP", 0, 1, 0},    {"DUP", 0, 1, 2},
+};
+
+constexpr std::int64_t kInt32Max = std::numeric_limits<std::int32_t>::max();
+
+bool is_integral(double v) { return std::isfinite(v) && v == std::floor(v); }
+
+[[noreturn]] void fail(const std::string& message, int site) { throw EngineError(message, site); }
+
+// binom(a, b) for integral a, b: the multiplicative formula over the smaller of b and
+// a − b. Beyond 1100 factors the value exceeds any double (it is at least 2^k).
+double binomial(double a, double b) {
+  if (b < 0 || b > a) return 0;
+  const double k = std::fmin(b, a - b);
+  if (k > 1100) return std::numeric_limits<double>::infinity();
+  double r = 1;
+  for (int i = 1; i <= int(k); ++i) r = r * (a - k + i) / i;
+  // Exact while below 2^53; rounding removes the drift of larger values.
+  return std::isfinite(r) ? std::round(r) : r;
+}
+
+}  // namespace
+
+const char* op_name(Op op) { return kOps[int(op)].name; }
+
+std::string format_number(double v) {
+  char buf[40];
+  if (is_integral(v) && std::fabs(v) < 1e15)
+    std::snprintf(buf, sizeof buf, "%.0f", v);
+  else
+    std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+
+Program decode_program(const json::Field& code, const ProgramScope& scope) {
+  const std::size_t n = code.size();
+  const json::Array& words = code.value().as_array();
+  auto at = [&](std::size_t pos) { return json::Field(words[pos], json::element_path(code.path(), pos)); };
+
+  Program program;
+  // JSON position of each instruction, and instruction index of each position
+  // (-1 inside an instruction's arguments); position n is the end.
+  std::vector<std::size_t> position_of;
+  std::vector<std::int64_t> instr_at(n + 1, -1);
+  std::vector<std::size_t> jump_argument_pos;  // JSON position of each jump's target
+  for (std::size_t pos = 0; pos < n;) {
+    const auto opcode = at(pos).integer(0, kOpCount - 1);
+    const OpInfo& info = kOps[opcode];
+    if (info.args > 0 && pos + std::size_t(info.args) >= n)
+      at(pos).fail(std::string(info.name) + " needs " + std::to_string(info.args) + " argument(s)");
+    Instr in;
+    in.op = Op(opcode);
+    const auto site_arg = [&](std::size_t p) { return std::int32_t(at(p).integer(-1, std::int64_t(scope.site_count) - 1)); };
+    switch (in.op) {
+      case Op::Const: in.constant = at(pos + 1).finite(); break;
+      case Op::Load:
+      case Op::Store:
+        if (scope.locals == 0) at(pos + 1).fail("no local slots are declared");
+        in.arg = std::uint32_t(at(pos + 1).integer(0, std::int64_t(scope.locals) - 1));
+        break;
+      case Op::Cell:
+        if (scope.state_length == 0) at(pos + 1).fail("the state is empty");
+        in.arg = std::uint32_t(at(pos + 1).integer(0, std::int64_t(scope.state_length) - 1));
+        break;
+      case Op::Index:
+        in.arg = std::uint32_t(at(pos + 1).integer(1, kInt32Max));
+        in.site = site_arg(pos + 2);
+        break;
+      case Op::Int:
+      case Op::Mod:
+      case Op::Binom: in.site = site_arg(pos + 1); break;
+      case Op::Jump:
+      case Op::JumpIfFalse:
+        in.arg = std::uint32_t(at(pos + 1).integer(0, std::int64_t(n)));
+        jump_argument_pos.push_back(pos + 1);
+        break;
+      case Op::Min:
+      case Op::Max: in.arg = std::uint32_t(at(pos + 1).integer(1, kMaxStack)); break;
+      default: break;
+    }
+    instr_at[pos] = std::int64_t(program.code.size());
+    position_of.push_back(pos);
+    program.code.push_back(in);
+    pos += 1 + std::size_t(info.args);
+  }
+  const std::size_t count = program.code.size();
+  instr_at[n] = std::int64_t(count);
+
+  // Jump targets: JSON positions to instruction indices.
+  std::size_t j = 0;
+  for (Instr& in : program.code) {
+    if (in.op != Op::Jump && in.op != Op::JumpIfFalse) continue;
+    const std::size_t arg_pos = jump_argument_pos[j++];
+    if (instr_at[in.arg] < 0) at(arg_pos).fail("jump target " + std::to_string(in.arg) + " is inside an instruction's arguments");
+    in.arg = std::uint32_t(instr_at[in.arg]);
+  }
+
+  // Stack depth: abstract interpretation over the jump graph.
+  std::vector<int> depth(count + 1, -1);
+  std::vector<std::uint32_t> work;
+  auto reach = [&](std::size_t from, std::uint32_t target, int d) {
+    if (depth[target] < 0) {
+      depth[target] = d;
+      if (target < count) work.push_back(target);
+    } else if (depth[target] != d) {
+      const std::size_t pos = target < count ? position_of[target] : n;
+      at(position_of[from]).fail("stack depth " + std::to_string(d) + " flows into position " + std::to_string(pos) +
+                                 ", which is also reached with depth " + std::to_string(depth[target]));
+    }
+  };
+  if (count == 0) code.fail("a program must leave exactly one value (it is empty)");
+  depth[0] = 0;
+  work.push_back(0);
+  while (!work.empty()) {
+    const std::uint32_t i = work.back();
+    work.pop_back();
+    const Instr& in = program.code[i];
+    const OpInfo& info = kOps[int(in.op)];
+    const int pops = info.pops < 0 ? int(in.arg) : info.pops;
+    const int d = depth[i];
+    if (d < pops) at(position_of[i]).fail(std::string(info.name) + " needs " + std::to_string(pops) + " value(s) on the stack, has " + std::to_string(d));
+    const int next = d - pops + info.pushes;
+    if (next > kMaxStack) at(position_of[i]).fail("stack deeper than " + std::to_string(kMaxStack));
+    if (in.op == Op::Jump || in.op == Op::JumpIfFalse) reach(i, in.arg, next);
+    if (in.op != Op::Jump) reach(i, i + 1, next);
+  }
+  if (depth[count] != 1)
+    code.fail("a program must leave exactly one value on the stack, this one leaves " + std::to_string(depth[count]));
+  if (count == 1 && program.code[0].op == Op::Const) program.shape = Shape::Constant;
+  if (count == 1 && program.code[0].op == Op::Cell) program.shape = Shape::Cell;
+  return program;
+}
+
+void Budget::refill() {
+  left_ = kBudgetSlice;
+  if (cancel_ && cancel_->load(std::memory_order_relaxed)) throw Cancelled();
+}
+
+double run_code(const Program& program, const std::int32_t* state, std::uint32_t state_length, double* locals,
+                Budget& budget) {
+  double stack[kMaxStack];
+  int sp = 0;  // number of values on the stack
+  const Instr* code = program.code.data();
+  const std::uint32_t n = std::uint32_t(program.code.size());
+  std::uint32_t pc = 0;
+  while (pc < n) {
+    budget.tick();
+    const Instr& in = code[pc++];
+    switch (in.op) {
+      case Op::Const: stack[sp++] = in.constant; break;
+      case Op::Load: stack[sp++] = locals[in.arg]; break;
+      case Op::Store: locals[in.arg] = stack[--sp]; break;
+      case Op::Cell: stack[sp++] = state[in.arg]; break;
+      case Op::CellAt: {
+        const double i = stack[sp - 1];
+        if (!(i >= 0 && i < double(state_length)) || i != std::floor(i))
+          fail("cell index " + format_number(i) + " is outside the state (" + std::to_string(state_length) + " cells)", -1);
+        stack[sp - 1] = state[std::uint32_t(i)];
+        break;
+      }
+      case Op::Index: {
+        const double i = stack[sp - 1];
+        if (!is_integral(i)) fail("index " + format_number(i) + " is not an integer", in.site);
+        if (!(i >= 0 && i < double(in.arg)))
+          fail("index " + format_number(i) + " is out of range 0.." + std::to_string(in.arg - 1), in.site);
+        break;
+      }
+      case Op::Int: {
+        const double v = stack[sp - 1];
+        if (!is_integral(v)) fail("value " + format_number(v) + " is not an integer", in.site);
+        if (std::fabs(v) > double(kInt32Max)) fail("value " + format_number(v) + " is outside the 32-bit integer range", in.site);
+        break;
+      }
+      case Op::Add: --sp; stack[sp - 1] += stack[sp]; break;
+      case Op::Sub: --sp; stack[sp - 1] -= stack[sp]; break;
+      case Op::Mul: --sp; stack[sp - 1] *= stack[sp]; break;
+      case Op::Div: --sp; stack[sp - 1] /= stack[sp]; break;
+      case Op::Mod: {
+        --sp;
+        const double a = stack[sp - 1], b = stack[sp];
+        if (!is_integral(a) || !is_integral(b)) fail("% needs integers, got " + format_number(a) + " % " + format_number(b), in.site);
+        if (b == 0) fail("remainder by zero", in.site);
+        stack[sp - 1] = std::fmod(a, b);  // sign of a, exact for integers
+        break;
+      }
+      case Op::Neg: stack[sp - 1] = -stack[sp - 1]; break;
+      case Op::Eq: --sp; stack[sp - 1] = stack[sp - 1] == stack[sp]; break;
+      case Op::Ne: --sp; stack[sp - 1] = stack[sp - 1] != stack[sp]; break;
+      case Op::Lt: --sp; stack[sp - 1] = stack[sp - 1] < stack[sp]; break;
+      case Op::Le: --sp; stack[sp - 1] = stack[sp - 1] <= stack[sp]; break;
+      case Op::Gt: --sp; stack[sp - 1] = stack[sp - 1] > stack[sp]; break;
+      case Op::Ge: --sp; stack[sp - 1] = stack[sp - 1] >= stack[sp]; break;
+      case Op::Not: stack[sp - 1] = 1 - stack[sp - 1]; break;
+      case Op::Jump: pc = in.arg; break;
+      case Op::JumpIfFalse:
+        if (stack[--sp] == 0) pc = in.arg;
+        break;
+      case Op::Min:
+      case Op::Max: {
+        const int k = int(in.arg);
+        double m = stack[sp - k];
+        for (int i = sp - k + 1; i < sp; ++i)
+          m = in.op == Op::Min ? std::fmin(m, stack[i]) : std::fmax(m, stack[i]);
+        sp -= k;
+        stack[sp++] = m;
+        break;
+      }
+      case Op::Abs: stack[sp - 1] = std::fabs(stack[sp - 1]); break;
+      case Op::Floor: stack[sp - 1] = std::floor(stack[sp - 1]); break;
+      case Op::Ceil: stack[sp - 1] = std::ceil(stack[sp - 1]); break;
+      case Op::Binom: {
+        --sp;
+        const double a = stack[sp - 1], b = stack[sp];
+        if (!is_integral(a) || !is_integral(b))
+          fail("binom needs integers, got binom(" + format_number(a) + ", " + format_number(b) + ")", in.site);
+        stack[sp - 1] = binomial(a, b);
+        break;
+      }
+      case Op::Pop: --sp; break;
+      case Op::Dup: stack[sp] = stack[sp - 1]; ++sp; break;
+    }
+  }
+  return stack[0];
+}
+
+}  // namespace phasic

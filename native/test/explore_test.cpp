@@ -1,0 +1,383 @@
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "check.hpp"
+#include "graph/explore.hpp"
+#include "json/json.hpp"
+#include "model/compiled_model.hpp"
+#include "model_fixtures.hpp"
+
+using namespace phasic;
+
+static Exploration explore_text(const std::string& text, ExploreOptions options = {}) {
+  const CompiledModel model = load_compiled_model(json::parse(text));
+  return explore(model, options);
+}
+
+// The form of edge u -> v, or nullptr.
+static const double* edge(const Graph& g, VertexId u, VertexId v) {
+  for (std::uint64_t e = g.edge_begin[u]; e < g.edge_begin[u + 1]; ++e)
+    if (g.edge_target[e] == v) return g.form(e);
+  return nullptr;
+}
+
+static std::vector<std::int32_t> state_of(const Graph& g, VertexId u) {
+  return std::vector<std::int32_t>(g.state(u), g.state(u) + g.state_length);
+}
+
+static std::string error_of(const std::string& text, ExploreOptions options = {}) {
+  try {
+    explore_text(text, options);
+  } catch (const EngineError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+static EngineError engine_error_of(const std::string& text) {
+  try {
+    explore_text(text);
+  } catch (const EngineError& e) {
+    return e;
+  }
+  return EngineError("no error");
+}
+
+static bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+TEST(kingman_n4_is_a_chain_of_five_vertices) {
+  const Exploration x = explore_text(fixtures::kingman(4));
+  const Graph& g = x.graph;
+  CHECK_EQ(g.vertex_count, 5u);
+  CHECK_EQ(g.edge_count(), std::uint64_t(4));
+  CHECK_EQ(g.param_count, 1u);
+  CHECK_EQ(g.stride(), 2u);
+  // S -> k=4 with probability 1, then k -> k-1 at theta * k(k-1)/2.
+  CHECK(state_of(g, 0) == std::vector<std::int32_t>{0});
+  const double* s = edge(g, 0, 1);
+  CHECK(s && s[0] == 1.0 && s[1] == 0.0);
+  for (VertexId u = 1; u <= 3; ++u) {
+    const int k = 5 - int(u);
+    CHECK_EQ(g.state(u)[0], k);
+    const double* f = edge(g, u, u + 1);
+    CHECK(f && f[0] == 0.0 && f[1] == k * (k - 1) / 2.0);
+  }
+  CHECK_EQ(g.state(4)[0], 1);
+  CHECK(g.absorbing(4));
+  CHECK(!g.absorbing(3));
+  // Rewards: time, tmrca = 1, total_length = k; S is 0.
+  CHECK_EQ(g.reward_count, 3u);
+  CHECK_EQ(g.reward(0, 0), 0.0);
+  CHECK_EQ(g.reward(0, 2), 1.0);
+  CHECK_EQ(g.reward(2, 1), 4.0);
+  CHECK_EQ(g.reward(2, 4), 1.0);
+  CHECK(x.info.reward_names == (std::vector<std::string>{"time", "tmrca", "total_length"}));
+  CHECK(x.info.param_names == std::vector<std::string>{"theta"});
+  CHECK(x.info.rule_names == std::vector<std::string>{"coalesce"});
+  CHECK_EQ(x.rule_firings[0], std::uint64_t(3));
+  CHECK(x.warnings.empty());
+}
+
+TEST(rabbits_counts_match_the_reference) {
+  const Exploration small = explore_text(fixtures::rabbits(2));
+  CHECK_EQ(small.graph.vertex_count, 7u);
+  const Exploration x = explore_text(fixtures::rabbits(20));
+  const Graph& g = x.graph;
+  CHECK_EQ(g.vertex_count, 232u);
+  CHECK_EQ(g.edge_count(), std::uint64_t(841));
+  CHECK(state_of(g, 1) == (std::vector<std::int32_t>{20, 0}));
+  // Breadth-first, rules in file order: hop_right, (hop_left: none), flood_left.
+  CHECK(state_of(g, 2) == (std::vector<std::int32_t>{19, 1}));
+  CHECK(state_of(g, 3) == (std::vector<std::int32_t>{0, 0}));
+  CHECK(g.absorbing(3));
+  // Edge 1 -> 3 is flood_left with coefficient 1 on flood_l (the second parameter).
+  const double* f = edge(g, 1, 3);
+  CHECK(f && f[0] == 0 && f[1] == 0 && f[2] == 1 && f[3] == 0);
+  // Edges of a vertex keep the order in which their targets were first seen.
+  CHECK_EQ(g.edge_target[g.edge_begin[2]], 4u);  // hop_right to (18, 2)
+  CHECK_EQ(x.rule_firings.size(), std::size_t(4));
+}
+
+TEST(structured_two_lineages_two_demes) {
+  const Exploration x = explore_text(fixtures::structured());
+  const Graph& g = x.graph;
+  CHECK_EQ(g.vertex_count, 6u);
+  CHECK_EQ(g.edge_count(), std::uint64_t(7));
+  const std::vector<std::vector<std::int32_t>> expected = {{0, 0}, {2, 0}, {1, 0}, {1, 1}, {0, 2}, {0, 1}};
+  for (VertexId u = 0; u < 6; ++u) CHECK(state_of(g, u) == expected[u]);
+  // coal * 1 from (2,0) to (1,0); mig * 2/(d-1) from (2,0) to (1,1).
+  const double* c = edge(g, 1, 2);
+  CHECK(c && c[1] == 1.0 && c[2] == 0.0);
+  const double* m = edge(g, 1, 3);
+  CHECK(m && m[1] == 0.0 && m[2] == 2.0);
+  CHECK(edge(g, 3, 4) && edge(g, 3, 1) && edge(g, 4, 5) && edge(g, 4, 3));
+  CHECK(g.absorbing(2) && g.absorbing(5));
+  CHECK(x.info.variables.size() == 1 && x.info.variables[0].dims == std::vector<std::uint32_t>{2});
+}
+
+TEST(kingman_sfs_has_one_state_per_partition) {
+  const Exploration x = explore_text(fixtures::kingman_sfs(6));
+  CHECK_EQ(x.graph.vertex_count, 12u);  // the 11 partitions of 6, plus S
+  CHECK_EQ(x.graph.reward_count, 7u);
+  CHECK_EQ(x.graph.reward(2, 1), 6.0);  // xi[0] at the start: six singletons
+}
+
+TEST(two_locus_counts_match_the_reference) {
+  const Exploration small = explore_text(fixtures::two_locus(3));
+  CHECK_EQ(small.graph.vertex_count, 32u);
+  const Exploration x = explore_text(fixtures::two_locus(5));
+  CHECK_EQ(x.graph.vertex_count, 340u);
+  CHECK_EQ(x.graph.edge_count(), std::uint64_t(2151));
+}
+
+TEST(exploration_is_deterministic) {
+  const Exploration a = explore_text(fixtures::two_locus(4));
+  const Exploration b = explore_text(fixtures::two_locus(4));
+  CHECK(a.graph.vertex_count == b.graph.vertex_count);
+  CHECK(a.graph.states == b.graph.states);
+  CHECK(a.graph.edge_begin == b.graph.edge_begin);
+  CHECK(a.graph.edge_target == b.graph.edge_target);
+  CHECK(std::memcmp(a.graph.coeffs.data(), b.graph.coeffs.data(), a.graph.coeffs.size() * sizeof(double)) == 0);
+  CHECK(a.rule_firings == b.rule_firings);
+}
+
+TEST(state_limit_is_an_error_with_progress_figures) {
+  ExploreOptions options;
+  options.max_states = 100;
+  const std::string e = error_of(fixtures::rabbits(20), options);
+  CHECK(contains(e, "the model has more than 100 states (explored "));
+  CHECK(contains(e, "raise phasic.engine.maxStates or --max-states"));
+  options.max_states = 231;  // exactly enough
+  CHECK_EQ(explore_text(fixtures::rabbits(20), options).graph.vertex_count, 232u);
+  options.max_states = 230;
+  CHECK(contains(error_of(fixtures::rabbits(20), options), "more than 230 states"));
+}
+
+// A one-variable model with a single rule whose parts the test chooses.
+static std::string one_rule(const std::string& variable, const std::string& start, const std::string& loops,
+                            int locals, const std::string& steps, const std::string& rate, const std::string& updates,
+                            const std::string& extra_rules = "") {
+  return fixtures::header("m", R"([{"name":"theta","default":1.0,"lo":null,"hi":null}])", 2, variable,
+                          R"([{"probability":1.0,"state":)" + start + "}]") +
+         R"(,"absorb":[],"rules":[{"name":"r","site":0,"locals":)" + std::to_string(locals) + R"(,"loops":)" + loops +
+         R"(,"steps":)" + steps + R"(,"rate":)" + rate + R"(,"rateSite":1,"updates":)" + updates + "}" + extra_rules +
+         R"(],"rewards":[{"name":"time","locals":0,"code":[0,1]}],)" + fixtures::kSites + "}";
+}
+
+static const std::string kPair = R"([{"name":"x","offset":0,"dims":[2],"lo":0,"hi":3}])";
+
+TEST(negative_rate_names_rule_binding_and_state) {
+  // rate theta * (x[0] - 2 - i) for i in 0..1: negative for i = 1 at x = [2, 0].
+  const std::string text = one_rule(kPair, "[2,0]", R"([{"name":"i","slot":0,"lo":[0,0],"hi":[0,1]}])", 1, "[]",
+                                    "[null,[3,0,0,2,8,1,0,8]]", R"([{"cell":[0,0],"op":"sub","value":[0,1]}])");
+  const EngineError e = engine_error_of(text);
+  CHECK(std::string(e.what()) ==
+        "the coefficient of theta of the rate is -1, but must be finite and >= 0 in rule r with i=1 at state x=[2, 0]");
+  CHECK_EQ(e.site, 1);
+  CHECK(e.rule == "r");
+}
+
+TEST(non_finite_rate_is_an_error) {
+  const std::string text = one_rule(kPair, "[2,0]", "[]", 0, "[]", "[[0,1,0,0,10],null]",
+                                    R"([{"cell":[0,0],"op":"sub","value":[0,1]}])");
+  CHECK(contains(error_of(text), "the constant term of the rate is inf"));
+}
+
+TEST(index_out_of_range_names_the_site_binding_and_state) {
+  // x[i + 1] -= 1 for i in 0..1: i = 1 indexes x[2].
+  const std::string text = one_rule(kPair, "[1,1]", R"([{"name":"i","slot":0,"lo":[0,0],"hi":[0,1]}])", 1, "[]",
+                                    "[[0,1],null]", R"([{"cell":[1,0,0,1,7,5,2,3],"op":"add","value":[0,1],"site":2}])");
+  const EngineError e = engine_error_of(text);
+  CHECK(std::string(e.what()) == "index 2 is out of range 0..1 in rule r with i=1 at state x=[1, 1]");
+  CHECK_EQ(e.site, 3);
+}
+
+TEST(bounds_are_checked_after_each_update) {
+  // x[0] += 2 from 2 leaves 0..3.
+  const std::string text = one_rule(kPair, "[2,0]", "[]", 0, "[]", "[[0,1],null]",
+                                    R"([{"cell":[0,0],"op":"add","value":[0,2],"site":2}])");
+  const EngineError e = engine_error_of(text);
+  CHECK(std::string(e.what()) == "the update makes x[0] = 4, above its upper bound 3 in rule r at state x=[2, 0]");
+  CHECK_EQ(e.site, 2);
+  const std::string below = one_rule(kPair, "[0,0]", "[]", 0, "[]", "[[0,1],null]",
+                                     R"([{"cell":[0,1],"op":"sub","value":[0,1],"site":2}])");
+  CHECK(contains(error_of(below), "x[1] = -1, below its lower bound 0"));
+  const std::string fraction = one_rule(kPair, "[0,0]", "[]", 0, "[]", "[[0,1],null]",
+                                        R"([{"cell":[0,1],"op":"set","value":[0,1,0,2,10],"site":2}])");
+  CHECK(contains(error_of(fraction), "update value 0.5 is not an integer"));
+}
+
+TEST(updates_read_the_state_before_the_rule_fires) {
+  // x[0] = x[1]; x[1] = x[0] swaps the cells, because both values come from the
+  // pre-state. From [1, 0]: [0, 1], then [1, 0] again (a 2-cycle, 3 vertices).
+  const std::string text = one_rule(kPair, "[1,0]", "[]", 0, "[]", "[[0,1],null]",
+                                    R"([{"cell":[0,0],"op":"set","value":[3,1]},{"cell":[0,1],"op":"set","value":[3,0]}])");
+  const Exploration x = explore_text(text);
+  CHECK_EQ(x.graph.vertex_count, 3u);
+  CHECK(state_of(x.graph, 2) == (std::vector<std::int32_t>{0, 1}));
+  CHECK(edge(x.graph, 2, 1) != nullptr);
+  // x[0] -= 1; x[0] -= 1 subtracts 2 (applied in order).
+  const std::string twice = one_rule(kPair, "[2,0]", "[]", 0, R"([{"when":[3,0,0,2,18]}])", "[[0,1],null]",
+                                     R"([{"cell":[0,0],"op":"sub","value":[0,1]},{"cell":[0,0],"op":"sub","value":[0,1]}])");
+  const Exploration y = explore_text(twice);
+  CHECK(state_of(y.graph, 2) == (std::vector<std::int32_t>{0, 0}));
+}
+
+TEST(self_transitions_are_dropped_with_one_warning_per_rule) {
+  // x[0] = x[0] never changes the state; a second rule moves x[0] down to 0.
+  const std::string down = R"(,{"name":"down","site":0,"locals":0,"loops":[],"steps":[{"when":[3,0,0,0,17]}],
+      "rate":[[0,1],null],"updates":[{"cell":[0,0],"op":"sub","value":[0,1]}]})";
+  const std::string text = one_rule(kPair, "[2,0]", "[]", 0, "[]", "[[0,1],null]",
+                                    R"([{"cell":[0,0],"op":"set","value":[3,0]}])", down);
+  const Exploration x = explore_text(text);
+  CHECK_EQ(x.graph.vertex_count, 4u);
+  CHECK_EQ(x.graph.edge_count(), std::uint64_t(3));
+  CHECK_EQ(x.warnings.size(), std::size_t(1));
+  CHECK(x.warnings[0].rule == "r");
+  CHECK_EQ(x.warnings[0].site, 0);
+  CHECK(x.warnings[0].message ==
+        "rule r leaves the state unchanged at state x=[2, 0]; such self-transitions are dropped (reported once per rule)");
+  CHECK_EQ(x.rule_firings[0], std::uint64_t(3));  // it fired at every state, to itself
+  CHECK(x.graph.absorbing(3));                    // x = [0, 0]: only the self-loop fires there
+}
+
+TEST(transitions_to_one_target_merge_into_one_edge) {
+  // Two bindings (i = 0, 1) both set x[0] = 0, with rates 1 + 2 theta and 3 + i theta.
+  const std::string text = one_rule(kPair, "[2,0]", R"([{"name":"i","slot":0,"lo":[0,0],"hi":[0,1]}])", 1,
+                                    R"([{"when":[3,0,0,0,17]}])", "[[0,1,1,0,7],[0,2]]",
+                                    R"([{"cell":[0,0],"op":"set","value":[0,0]}])");
+  const Exploration x = explore_text(text);
+  CHECK_EQ(x.graph.vertex_count, 3u);
+  const double* f = edge(x.graph, 1, 2);
+  CHECK(f && f[0] == 3.0 && f[1] == 4.0);
+  CHECK_EQ(x.rule_firings[0], std::uint64_t(2));
+}
+
+TEST(identical_start_states_merge_and_sum) {
+  std::string text = fixtures::kingman(3);
+  const std::string one = R"("starts":[{"probability":1.0,"state":[3],"site":-1}])";
+  text.replace(text.find(one), one.size(),
+               R"("starts":[{"probability":0.25,"state":[3]},{"probability":0.5,"state":[2]},{"probability":0.25,"state":[3]}])");
+  const Exploration x = explore_text(text);
+  const Graph& g = x.graph;
+  CHECK_EQ(g.edge_begin[1], std::uint64_t(2));  // two edges out of S
+  CHECK_EQ(g.state(1)[0], 3);
+  CHECK_EQ(g.state(2)[0], 2);
+  CHECK_EQ(edge(g, 0, 1)[0], 0.5);
+  CHECK_EQ(edge(g, 0, 2)[0], 0.5);
+}
+
+TEST(rewards_must_be_finite_and_non_negative) {
+  std::string text = fixtures::kingman(3);
+  const std::string total = R"({"name":"total_length","locals":0,"code":[3,0]})";
+  text.replace(text.find(total), total.size(), R"({"name":"odd","locals":0,"code":[3,0,0,2,8],"site":2})");
+  const EngineError e = engine_error_of(text);
+  CHECK(std::string(e.what()) == "reward odd is -1 at state k=1, but must be finite and >= 0");
+  CHECK_EQ(e.site, 2);
+}
+
+TEST(graph_memory_is_counted_and_released) {
+  const std::size_t before = ledger().bytes(Category::Graph);
+  {
+    const Exploration x = explore_text(fixtures::rabbits(50));
+    const Graph& g = x.graph;
+    const std::size_t held = held_bytes(g.states) + held_bytes(g.edge_begin) + held_bytes(g.edge_target) +
+                             held_bytes(g.coeffs) + held_bytes(g.rewards);
+    CHECK_EQ(ledger().bytes(Category::Graph), before + held);
+  }
+  CHECK_EQ(ledger().bytes(Category::Graph), before);
+  // A failed exploration leaves nothing behind either.
+  ExploreOptions options;
+  options.max_states = 500;
+  CHECK_THROWS(explore_text(fixtures::rabbits(50), options));
+  CHECK_EQ(ledger().bytes(Category::Graph), before);
+}
+
+TEST(memory_budget_stops_exploration_cleanly) {
+  const std::size_t before = ledger().bytes(Category::Graph);
+  ledger().set_budget(ledger().total() + 64 * 1024);
+  bool over = false;
+  try {
+    explore_text(fixtures::rabbits(200));
+  } catch (const BudgetExceeded&) {
+    over = true;
+  }
+  ledger().set_budget(0);
+  CHECK(over);
+  CHECK_EQ(ledger().bytes(Category::Graph), before);
+}
+
+TEST(cancellation_and_progress) {
+  std::atomic<bool> cancel{true};
+  ExploreOptions options;
+  options.cancel = &cancel;
+  bool cancelled = false;
+  try {
+    explore_text(fixtures::rabbits(100), options);
+  } catch (const Cancelled&) {
+    cancelled = true;
+  }
+  CHECK(cancelled);
+  cancel = false;
+  std::vector<std::uint64_t> reports;
+  options.progress = [&](std::uint64_t states) { reports.push_back(states); };
+  const Exploration x = explore_text(fixtures::rabbits(100), options);  // 5151 states
+  CHECK(reports == (std::vector<std::uint64_t>{4096, 5151}));
+  CHECK_EQ(x.graph.vertex_count, 5152u);
+}
+
+TEST(a_looping_program_is_cancellable) {
+  // when: JUMP 0 never leaves a value, so it is rejected when the model is loaded.
+  const std::string never = one_rule(kPair, "[2,0]", "[]", 0, R"([{"when":[20,0]}])", "[[0,1],null]",
+                                     R"([{"cell":[0,0],"op":"sub","value":[0,1]}])");
+  CHECK_THROWS(load_compiled_model(json::parse(never)));
+  // when: CONST 0; JUMP_IF_FALSE 0; CONST 1 is valid and loops forever: only
+  // cancellation (polled by the interpreter) ends it.
+  const std::string forever = one_rule(kPair, "[2,0]", "[]", 0, R"([{"when":[0,0,21,0,0,1]}])", "[[0,1],null]",
+                                       R"([{"cell":[0,0],"op":"sub","value":[0,1]}])");
+  std::atomic<bool> cancel{false};
+  ExploreOptions options;
+  options.cancel = &cancel;
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    cancel = true;
+  });
+  bool cancelled = false;
+  try {
+    explore_text(forever, options);
+  } catch (const Cancelled&) {
+    cancelled = true;
+  }
+  stopper.join();
+  CHECK(cancelled);
+}
+
+static double states_per_second(const std::string& text, std::uint32_t* vertices) {
+  const CompiledModel model = load_compiled_model(json::parse(text));
+  const auto t0 = std::chrono::steady_clock::now();
+  const Exploration x = explore(model, {});
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  *vertices = x.graph.vertex_count;
+  return (x.graph.vertex_count - 1) / s;
+}
+
+TEST(exploration_speed_report) {
+  // Not an assertion on time: prints the figures the docs quote.
+#if defined(__SANITIZE_ADDRESS__)
+  const int rabbits_n = 200, two_locus_n = 5;
+#else
+  const int rabbits_n = 1000, two_locus_n = 9;
+#endif
+  std::uint32_t v = 0;
+  const double r = states_per_second(fixtures::rabbits(rabbits_n), &v);
+  std::printf("  rabbits N=%d: %u vertices, %.0f states/s\n", rabbits_n, v, r);
+  if (rabbits_n == 1000) CHECK_EQ(v, 501502u);
+  const double t = states_per_second(fixtures::two_locus(two_locus_n), &v);
+  std::printf("  two_locus n=%d: %u vertices, %.0f states/s\n", two_locus_n, v, t);
+}
+
+TEST_MAIN()
