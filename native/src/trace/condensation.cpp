@@ -101,7 +101,7 @@ Condensation condense(const Graph& g, const std::atomic<bool>* cancel) {
   const std::uint32_t C = completed + 1;
   out.component_count = C;
   out.component_of[0] = 0;
-  for (VertexId v = 1; v < V; ++v) out.component_of[v] = completed - out.component_of[v] + 1;
+  for (VertexId v = 1; v < V; ++v) out.component_of[v] = completed - out.component_of[v];
 
   // Members by counting sort; scanning vertices ascending keeps each group ascending.
   out.member_begin.assign(C + 1, 0);

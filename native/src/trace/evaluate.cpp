@@ -22,6 +22,16 @@ void check_theta(const ModelTrace& m, const double* theta) {
       throw EngineError("parameter " + std::to_string(i) + " must be finite and ≥ 0, got " + std::to_string(theta[i]));
 }
 
+// A trace placed with maps of the wrong size (or into another model) would index
+// out of bounds: refuse it before replaying anything.
+void check_shape(const ModelTrace& m, const ComposedBlock& b) {
+  const BlockTrace& t = *b.trace;
+  bool fits = t.param_count == m.param_count && b.vertices.size() == t.vertex_count && b.exits.size() == t.exit_count;
+  for (VertexId v : b.vertices) fits = fits && v < m.vertex_count;
+  for (VertexId v : b.exits) fits = fits && v < m.vertex_count;
+  if (!fits) throw EngineError("a block trace does not fit the model it is placed in");
+}
+
 template <std::uint32_t W>
 class Lanes {
  public:
@@ -30,6 +40,7 @@ class Lanes {
     offset_.reserve(m.blocks.size());
     std::unordered_map<const BlockTrace*, std::uint64_t> first_use;
     for (const ComposedBlock& b : m.blocks) {
+      check_shape(m, b);
       auto [it, fresh] = first_use.try_emplace(b.trace.get(), slots);
       if (fresh) {
         slots += b.trace->value_count();
@@ -195,6 +206,10 @@ void moments_of(const ModelTrace& m, const double* theta, std::uint32_t moment_c
 }
 
 void check_request(const ModelTrace& m, std::uint32_t moment_count, std::span<const RewardPair> pairs) {
+  if (m.rewards.size() != std::size_t(m.reward_count) * m.vertex_count || m.start_target.size() != m.start_probability.size())
+    throw EngineError("the model trace's rewards or initial distribution have the wrong size");
+  for (VertexId v : m.start_target)
+    if (v >= m.vertex_count) throw EngineError("the initial distribution names a vertex outside the model");
   if (moment_count == 0) throw EngineError("at least one moment must be requested");
   for (const RewardPair& p : pairs)
     if (p.first >= m.reward_count || p.second >= m.reward_count)

@@ -1,0 +1,275 @@
+// The trace engine against an independent dense solve on random cyclic graphs:
+// moments 1–3 and a covariance, hierarchical against flat composition, serialized
+// traces against live ones, and single against batched evaluation.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <set>
+
+#include "check.hpp"
+#include "trace/condensation.hpp"
+#include "trace/evaluate.hpp"
+#include "trace/model_trace.hpp"
+#include "trace/trace_format.hpp"
+#include "trace_fixtures.hpp"
+
+using namespace phasic;
+using fixtures::EdgeSpec;
+using fixtures::make_graph;
+
+namespace {
+
+using Rng = std::mt19937_64;
+
+double uniform(Rng& rng, double lo, double hi) { return std::uniform_real_distribution<double>(lo, hi)(rng); }
+std::uint32_t below(Rng& rng, std::uint32_t n) { return std::uniform_int_distribution<std::uint32_t>(0, n - 1)(rng); }
+
+std::vector<double> random_form(Rng& rng, std::uint32_t P) {
+  std::vector<double> f(P + 1, 0.0);
+  do {
+    for (double& c : f)
+      if (uniform(rng, 0, 1) < 0.45) c = uniform(rng, 0.05, 2.0);
+  } while (std::all_of(f.begin(), f.end(), [](double c) { return c == 0; }));
+  return f;
+}
+
+struct RandomModel {
+  Graph graph;
+  std::vector<double> theta;
+};
+
+// Groups of states are made strongly connected (a cycle plus random chords) and
+// linked forward; every group has an exit, so every state reaches absorption. Vertex
+// numbers are shuffled so index order says nothing about the flow.
+RandomModel random_model(Rng& rng, std::uint32_t max_states) {
+  const std::uint32_t P = below(rng, 4);
+  const std::uint32_t states = 2 + below(rng, max_states - 1);
+  const std::uint32_t absorbing = 1 + below(rng, 3);
+  const std::uint32_t V = 1 + states + absorbing;
+  std::vector<VertexId> ids(V - 1);
+  for (std::uint32_t i = 0; i < ids.size(); ++i) ids[i] = i + 1;
+  std::shuffle(ids.begin(), ids.end(), rng);
+  // ids[0..states) are transient states in flow order; the rest absorb.
+  std::vector<std::uint32_t> group_start{0};
+  while (group_start.back() < states) group_start.push_back(std::min(states, group_start.back() + 1 + below(rng, 8)));
+  std::set<std::pair<VertexId, VertexId>> seen;
+  std::vector<EdgeSpec> edges;
+  auto edge = [&](std::uint32_t from, std::uint32_t to) {
+    if (from != to && seen.insert({ids[from], ids[to]}).second) edges.push_back({ids[from], ids[to], random_form(rng, P)});
+  };
+  auto later = [&](std::uint32_t group_end) { return group_end + below(rng, V - 1 - group_end); };
+  for (std::size_t g = 0; g + 1 < group_start.size(); ++g) {
+    const std::uint32_t a = group_start[g], b = group_start[g + 1], size = b - a;
+    for (std::uint32_t i = 0; i < size && size > 1; ++i) edge(a + i, a + (i + 1) % size);
+    for (std::uint32_t k = 0; k < size; ++k)
+      if (uniform(rng, 0, 1) < 0.5) edge(a + below(rng, size), a + below(rng, size));
+    edge(a + below(rng, size), later(b));  // the group's guaranteed exit
+    for (std::uint32_t i = a; i < b; ++i)
+      if (uniform(rng, 0, 1) < 0.4) edge(i, later(b));
+  }
+  // Initial distribution over a few states (or absorbing vertices), possibly defective.
+  const std::uint32_t starts = 1 + below(rng, 3);
+  const double mass = uniform(rng, 0, 1) < 0.3 ? uniform(rng, 0.5, 1.0) : 1.0;
+  std::vector<double> weight(starts);
+  for (double& w : weight) w = uniform(rng, 0.1, 1.0);
+  double total = 0;
+  for (double w : weight) total += w;
+  std::set<VertexId> start_seen;
+  for (std::uint32_t i = 0; i < starts; ++i) {
+    const VertexId to = ids[below(rng, uniform(rng, 0, 1) < 0.9 ? states : V - 1)];
+    if (start_seen.insert(to).second) {
+      std::vector<double> f(P + 1, 0.0);
+      f[0] = mass * weight[i] / total;
+      edges.push_back({0, to, f});
+    }
+  }
+  std::vector<std::vector<double>> rewards(3, std::vector<double>(V, 0.0));
+  for (std::uint32_t i = 0; i < states; ++i) {
+    rewards[0][ids[i]] = 1.0;
+    rewards[1][ids[i]] = uniform(rng, 0, 1) < 0.3 ? 0.0 : uniform(rng, 0.0, 3.0);
+    rewards[2][ids[i]] = double(below(rng, 5));
+  }
+  RandomModel m{make_graph(P, V, edges, rewards), {}};
+  for (std::uint32_t i = 0; i < P; ++i) m.theta.push_back(uniform(rng, 0.3, 2.5));
+  return m;
+}
+
+// The reference: U = (−T)⁻¹ by LU with partial pivoting in long double, on the states.
+struct Dense {
+  std::vector<VertexId> state;              // dense index → vertex
+  std::vector<long double> lu;              // n × n
+  std::vector<std::size_t> pivot;
+  const Graph* g;
+
+  Dense(const Graph& graph, const std::vector<double>& theta) : g(&graph) {
+    std::vector<std::int64_t> index(graph.vertex_count, -1);
+    for (VertexId v = 1; v < graph.vertex_count; ++v)
+      if (!graph.absorbing(v)) index[v] = std::int64_t(state.size()), state.push_back(v);
+    const std::size_t n = state.size();
+    lu.assign(n * n, 0.0L);
+    for (std::size_t i = 0; i < n; ++i) {
+      const VertexId u = state[i];
+      for (std::uint64_t e = graph.edge_begin[u]; e < graph.edge_begin[u + 1]; ++e) {
+        const double* f = graph.form(e);
+        long double w = f[0];
+        for (std::uint32_t p = 0; p < graph.param_count; ++p) w += (long double)f[p + 1] * theta[p];
+        lu[i * n + i] += w;
+        if (index[graph.edge_target[e]] >= 0) lu[i * n + index[graph.edge_target[e]]] -= w;
+      }
+    }
+    pivot.resize(n);
+    for (std::size_t k = 0; k < n; ++k) {
+      std::size_t best = k;
+      for (std::size_t i = k + 1; i < n; ++i)
+        if (std::fabs(lu[i * n + k]) > std::fabs(lu[best * n + k])) best = i;
+      pivot[k] = best;
+      if (best != k)
+        for (std::size_t j = 0; j < n; ++j) std::swap(lu[k * n + j], lu[best * n + j]);
+      for (std::size_t i = k + 1; i < n; ++i) {
+        const long double f = lu[i * n + k] /= lu[k * n + k];
+        for (std::size_t j = k + 1; j < n; ++j) lu[i * n + j] -= f * lu[k * n + j];
+      }
+    }
+  }
+
+  std::vector<long double> solve(std::vector<long double> b) const {
+    const std::size_t n = state.size();
+    for (std::size_t k = 0; k < n; ++k) std::swap(b[k], b[pivot[k]]);
+    for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t j = 0; j < i; ++j) b[i] -= lu[i * n + j] * b[j];
+    for (std::size_t i = n; i-- > 0;) {
+      for (std::size_t j = i + 1; j < n; ++j) b[i] -= lu[i * n + j] * b[j];
+      b[i] /= lu[i * n + i];
+    }
+    return b;
+  }
+
+  std::vector<long double> reward(std::uint32_t r) const {
+    std::vector<long double> v;
+    for (VertexId s : state) v.push_back(g->reward(r, s));
+    return v;
+  }
+
+  long double start(const std::vector<long double>& x) const {
+    long double sum = 0;
+    for (std::uint64_t e = g->edge_begin[0]; e < g->edge_begin[1]; ++e) {
+      const auto it = std::find(state.begin(), state.end(), g->edge_target[e]);
+      if (it != state.end()) sum += g->form(e)[0] * x[it - state.begin()];
+    }
+    return sum;
+  }
+
+  std::vector<long double> moments(std::uint32_t r, int k) const {
+    std::vector<long double> out;
+    const std::vector<long double> rv = reward(r);
+    std::vector<long double> x(rv.size(), 1.0L);
+    long double factorial = 1;
+    for (int i = 1; i <= k; ++i) {
+      for (std::size_t j = 0; j < x.size(); ++j) x[j] *= rv[j];
+      x = solve(x);
+      factorial *= i;
+      out.push_back(factorial * start(x));
+    }
+    return out;
+  }
+
+  long double cross(std::uint32_t a, std::uint32_t b) const {
+    const std::vector<long double> ra = reward(a), rb = reward(b);
+    std::vector<long double> ua = solve(ra), ub = solve(rb);
+    for (std::size_t j = 0; j < ua.size(); ++j) ua[j] *= rb[j], ub[j] *= ra[j];
+    return start(solve(ub)) + start(solve(ua));
+  }
+};
+
+bool bitwise_equal(const Moments& a, const Moments& b) {
+  auto same = [](const std::vector<double>& x, const std::vector<double>& y) {
+    return x.size() == y.size() && std::memcmp(x.data(), y.data(), x.size() * sizeof(double)) == 0;
+  };
+  return same(a.raw, b.raw) && same(a.variance, b.variance) && same(a.covariance, b.covariance);
+}
+
+}  // namespace
+
+TEST(random_graphs_match_a_dense_solve) {
+  Rng rng(20261126);
+  const RewardPair pairs[] = {{0, 1}, {1, 2}};
+  int checked = 0;
+  std::uint64_t ops = 0, commands = 0, flat_ops = 0;
+  for (int trial = 0; trial < 240; ++trial) {
+    const std::size_t before_traces = ledger().bytes(Category::Traces);
+    {
+      const RandomModel model = random_model(rng, 40);
+      const Graph& g = model.graph;
+      const Condensation c = condense(g);
+      for (VertexId u = 0; u < g.vertex_count; ++u)
+        for (std::uint64_t e = g.edge_begin[u]; e < g.edge_begin[u + 1]; ++e)
+          CHECK(c.component_of[u] <= c.component_of[g.edge_target[e]]);
+      const std::uint32_t min_block = 1 + below(rng, 4);
+      const ModelTrace t = compose(g, c, {}, min_block);
+      const ModelTrace flat = compose_flat(g, c);
+      ops += t.operations(), commands += t.commands(), flat_ops += flat.operations();
+      const Moments m = evaluate(t, model.theta, 3, pairs);
+      const Dense dense(g, model.theta);
+      for (std::uint32_t r = 0; r < 3; ++r) {
+        const std::vector<long double> expect = dense.moments(r, 3);
+        for (int k = 1; k <= 3; ++k) CHECK_CLOSE(m.moment(r, k), (double)expect[k - 1], 1e-9);
+      }
+      for (std::size_t p = 0; p < 2; ++p) {
+        const long double e_ab = dense.cross(pairs[p].first, pairs[p].second);
+        const long double cov = e_ab - (long double)m.moment(pairs[p].first, 1) * m.moment(pairs[p].second, 1);
+        // The covariance is a difference: compare on the scale of the terms it subtracts.
+        CHECK(std::fabs(m.covariance[p] - (double)cov) <= 1e-9 * (double)e_ab + 1e-300);
+      }
+      const Moments mf = evaluate(flat, model.theta, 3, pairs);
+      for (std::uint32_t r = 0; r < 3; ++r)
+        for (int k = 1; k <= 3; ++k) CHECK_CLOSE(m.moment(r, k), mf.moment(r, k), 1e-12);
+
+      // Every block through its serialized form: bit-identical moments.
+      ModelTrace reloaded = compose(g, c, {}, min_block);
+      for (ComposedBlock& b : reloaded.blocks) {
+        const std::vector<std::uint8_t> bytes = serialize(*b.trace);
+        b.trace = std::make_shared<const BlockTrace>(deserialize(bytes.data(), bytes.size()));
+      }
+      CHECK(bitwise_equal(m, evaluate(reloaded, model.theta, 3, pairs)));
+
+      // A batch of 11 θ (one lane group of 8 and three singles): each equals its single evaluation.
+      if (trial % 8 == 0) {
+        std::vector<double> thetas;
+        for (int i = 0; i < 11; ++i)
+          for (std::uint32_t p = 0; p < g.param_count; ++p) thetas.push_back(uniform(rng, 0.3, 2.5));
+        const std::vector<Moments> batch = evaluate_batch(t, thetas, 11, 3, pairs);
+        for (int i = 0; i < 11; ++i) {
+          const std::span<const double> theta(thetas.data() + i * g.param_count, g.param_count);
+          CHECK(bitwise_equal(batch[i], evaluate(t, theta, 3, pairs)));
+        }
+      }
+      ++checked;
+    }
+    CHECK_EQ(ledger().bytes(Category::Traces), before_traces);
+  }
+  CHECK_EQ(checked, 240);
+  std::printf("  240 random graphs: %llu operations, %llu commands (flat: %llu operations)\n", (unsigned long long)ops,
+              (unsigned long long)commands, (unsigned long long)flat_ops);
+}
+
+TEST(a_larger_random_graph_matches_the_dense_solve) {
+  Rng rng(7);
+  const RandomModel model = random_model(rng, 400);
+  const Graph& g = model.graph;
+  const Condensation c = condense(g);
+  const ModelTrace t = compose(g, c, {});
+  const ModelTrace flat = compose_flat(g, c);
+  std::printf("  random graph, %u vertices, %llu edges, %u components: %llu operations, %llu commands (flat %llu, %llu)\n",
+              g.vertex_count, (unsigned long long)g.edge_count(), c.component_count, (unsigned long long)t.operations(),
+              (unsigned long long)t.commands(), (unsigned long long)flat.operations(), (unsigned long long)flat.commands());
+  const Moments m = evaluate(t, model.theta, 3);
+  const Dense dense(g, model.theta);
+  for (std::uint32_t r = 0; r < 3; ++r) {
+    const std::vector<long double> expect = dense.moments(r, 3);
+    for (int k = 1; k <= 3; ++k) CHECK_CLOSE(m.moment(r, k), (double)expect[k - 1], 1e-9);
+  }
+}
+
+TEST_MAIN()

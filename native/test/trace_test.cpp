@@ -1,0 +1,367 @@
+// The trace engine on hand-built models with known moments, plus the properties of
+// its parts: condensation order, block keys, serialized traces, cancellation and
+// memory accounting.
+#include <atomic>
+#include <cstdio>
+#include <cstring>
+
+#include "check.hpp"
+#include "engine/error.hpp"
+#include "trace/block.hpp"
+#include "trace/block_trace.hpp"
+#include "trace/condensation.hpp"
+#include "trace/evaluate.hpp"
+#include "trace/model_trace.hpp"
+#include "trace/trace_format.hpp"
+#include "trace_fixtures.hpp"
+
+using namespace phasic;
+using fixtures::make_graph;
+
+namespace {
+
+// Kingman coalescent, n = 4: vertices S, k=4, k=3, k=2, k=1 (absorbing); rate θ·k(k−1)/2.
+Graph kingman4() {
+  return make_graph(1, 5, {{0, 1, {1, 0}}, {1, 2, {0, 6}}, {2, 3, {0, 3}}, {3, 4, {0, 1}}},
+                    {{0, 1, 1, 1, 0}, {0, 4, 3, 2, 0}});
+}
+
+// Structured coalescent, n = 2, d = 2, θ = (coal, mig): S, (2,0), (1,1), (0,2), absorbed.
+Graph structured2() {
+  return make_graph(2, 5,
+                    {{0, 1, {1, 0, 0}},
+                     {1, 4, {0, 1, 0}}, {1, 2, {0, 0, 2}},
+                     {2, 3, {0, 0, 1}}, {2, 1, {0, 0, 1}},
+                     {3, 4, {0, 1, 0}}, {3, 2, {0, 0, 2}}},
+                    {{0, 1, 1, 1, 0}});
+}
+
+// Rabbits, N = 2, θ = (jump, flood_l, flood_r): S, (2,0), (1,1), (0,2), (1,0), (0,1), (0,0).
+Graph rabbits2() {
+  return make_graph(3, 7,
+                    {{0, 1, {1}},
+                     {1, 2, {0, 1, 0, 0}}, {1, 6, {0, 0, 1, 0}},
+                     {2, 3, {0, 1, 0, 0}}, {2, 1, {0, 1, 0, 0}}, {2, 5, {0, 0, 1, 0}}, {2, 4, {0, 0, 0, 1}},
+                     {3, 2, {0, 1, 0, 0}}, {3, 6, {0, 0, 0, 1}},
+                     {4, 5, {0, 1, 0, 0}}, {4, 6, {0, 0, 1, 0}},
+                     {5, 4, {0, 1, 0, 0}}, {5, 6, {0, 0, 0, 1}}},
+                    {{0, 1, 1, 1, 1, 1, 0}});
+}
+
+void report(const char* name, const ModelTrace& t) {
+  std::printf("  %s: %zu blocks, %llu operations, %llu commands, %zu bytes\n", name, t.blocks.size(),
+              (unsigned long long)t.operations(), (unsigned long long)t.commands(), t.bytes());
+}
+
+struct LedgerSnapshot {
+  std::size_t subgraphs = ledger().bytes(Category::Subgraphs);
+  std::size_t traces = ledger().bytes(Category::Traces);
+  std::size_t evaluation = ledger().bytes(Category::Evaluation);
+  std::size_t graph = ledger().bytes(Category::Graph);
+  bool same_work(const LedgerSnapshot& o) const {
+    return subgraphs == o.subgraphs && traces == o.traces && evaluation == o.evaluation;
+  }
+};
+
+}  // namespace
+
+TEST(kingman_moments_of_time_and_total_length) {
+  const Graph g = kingman4();
+  const Condensation c = condense(g);
+  CHECK_EQ(c.component_count, 5u);
+  const ModelTrace t = compose(g, c, {});
+  report("kingman n=4", t);
+  const double theta[] = {1.0};
+  const RewardPair pairs[] = {{0, 1}};
+  const Moments m = evaluate(t, theta, 3, pairs);
+  CHECK_CLOSE(m.moment(0, 1), 1.5, 1e-9);
+  CHECK_CLOSE(m.moment(0, 2), 3.388888888888889, 1e-9);
+  CHECK_CLOSE(m.moment(0, 3), 10.583333333333332, 1e-9);
+  CHECK_CLOSE(m.moment(1, 1), 3.6666666666666665, 1e-9);
+  CHECK_CLOSE(m.variance[1], 5.444444444444445, 1e-9);
+  // Cov(T, L) = Σ_k k·Var(T_k) with T_k ~ Exp(k(k−1)/2): 4/36 + 3/9 + 2/1.
+  CHECK_CLOSE(m.covariance[0], 4.0 / 36 + 3.0 / 9 + 2.0, 1e-9);
+  // Time scales as 1/θ.
+  const double half[] = {0.5};
+  CHECK_CLOSE(evaluate(t, half, 1).moment(0, 1), 3.0, 1e-12);
+}
+
+TEST(structured_coalescent_is_cyclic_and_exact) {
+  const Graph g = structured2();
+  const Condensation c = condense(g);
+  CHECK_EQ(c.component_count, 3u);  // S, the three live states, absorbed
+  CHECK_EQ(c.size(1), 3u);
+  const ModelTrace t = compose(g, c, {});
+  report("structured n=2 d=2", t);
+  const double theta[] = {1.0, 0.5};
+  const Moments m = evaluate(t, theta, 2);
+  CHECK_CLOSE(m.moment(0, 1), 2.0, 1e-9);
+  CHECK_CLOSE(m.moment(0, 2), 10.0, 1e-9);
+  // E[T] = d whatever the migration rate.
+  const double fast[] = {1.0, 7.25};
+  CHECK_CLOSE(evaluate(t, fast, 1).moment(0, 1), 2.0, 1e-12);
+}
+
+TEST(rabbits_time_to_extinction) {
+  const Graph g = rabbits2();
+  const Condensation c = condense(g);
+  // S, {(2,0),(1,1),(0,2)}, {(1,0),(0,1)}, (0,0)
+  CHECK_EQ(c.component_count, 4u);
+  CHECK_EQ(c.size(1), 3u);
+  CHECK_EQ(c.size(2), 2u);
+  const ModelTrace t = compose(g, c, {});
+  report("rabbits N=2", t);
+  const double theta[] = {1.0, 2.0, 4.0};
+  CHECK_CLOSE(evaluate(t, theta, 1).moment(0, 1), 0.5038265306122449, 1e-9);
+  const ModelTrace flat = compose_flat(g, c);
+  CHECK_EQ(flat.blocks.size(), std::size_t(1));
+  CHECK_CLOSE(evaluate(flat, theta, 1).moment(0, 1), 0.5038265306122449, 1e-9);
+}
+
+TEST(condensation_is_topological_with_ascending_members) {
+  // States numbered against the flow: 5 → {3,4} → 2 → 1 (absorbing).
+  const Graph g = make_graph(0, 6, {{0, 5, {1}}, {5, 4, {1}}, {4, 3, {1}}, {3, 4, {1}}, {3, 2, {1}}, {4, 2, {2}}, {2, 1, {1}}},
+                             {{0, 0, 1, 1, 1, 1}});
+  const Condensation c = condense(g);
+  CHECK_EQ(c.component_count, 5u);
+  CHECK_EQ(c.component_of[0], 0u);
+  for (VertexId u = 0; u < g.vertex_count; ++u)
+    for (std::uint64_t e = g.edge_begin[u]; e < g.edge_begin[u + 1]; ++e)
+      CHECK(c.component_of[u] <= c.component_of[g.edge_target[e]]);
+  const std::uint32_t pair = c.component_of[3];
+  CHECK_EQ(c.component_of[4], pair);
+  CHECK_EQ(c.members_of(pair)[0], 3u);
+  CHECK_EQ(c.members_of(pair)[1], 4u);
+  CHECK_EQ(c.internal_edges[pair], 2u);
+  CHECK_EQ(c.exit_edges[pair], 2u);
+  CHECK_EQ(c.successors(pair).size(), std::size_t(1));  // both exits go to vertex 2: one condensation edge
+}
+
+TEST(edges_into_S_are_rejected) {
+  const Graph g = make_graph(0, 3, {{0, 1, {1}}, {1, 0, {1}}, {1, 2, {1}}}, {{0, 1, 0}});
+  CHECK_THROWS(condense(g));
+}
+
+TEST(block_keys_see_exits_and_coefficients_but_not_position) {
+  // A: 1⇄2 → 3; B: 3⇄4 → absorbing 7; C: 5⇄6 → 7, shaped and weighted like B.
+  auto build = [](double tweak) {
+    return make_graph(1, 8,
+                      {{0, 1, {0.5}}, {0, 5, {0.5}},
+                       {1, 2, {0, 1}}, {2, 1, {0, 2}}, {2, 3, {1, 0}},
+                       {3, 4, {0, 1}}, {4, 3, {0, 2}}, {4, 7, {1, 0}},
+                       {5, 6, {0, 1}}, {6, 5, {0, 2}}, {6, 7, {tweak, 0}}},
+                      {{0, 1, 1, 1, 1, 1, 1, 0}});
+  };
+  const Graph g = build(1.0);
+  const Condensation c = condense(g);
+  auto key = [&](const Graph& graph, VertexId v) {
+    return extract_block(graph, c, c.component_of[v]).canonical_bytes();
+  };
+  CHECK(key(g, 3) == key(g, 5));  // same input at different positions
+  CHECK(key(g, 1) != key(g, 3));  // an exit slot is not absorption
+  const Graph h = build(1.0000000000000002);
+  CHECK(key(h, 5) != key(g, 5));  // one ulp in one coefficient
+  const BlockInput a = extract_block(g, c, c.component_of[1]);
+  CHECK_EQ(a.vertex_count, 2u);
+  CHECK_EQ(a.exit_count, 1u);
+  CHECK_EQ(a.exits[0], 3u);
+}
+
+TEST(absorbing_edges_sum_into_one_absorption_form) {
+  // State 1 has edges to two absorbing vertices; its block has one absorption edge.
+  const Graph g = make_graph(1, 4, {{0, 1, {1}}, {1, 2, {0, 1}}, {1, 3, {0.5, 2}}}, {{0, 1, 0, 0}});
+  const Condensation c = condense(g);
+  const BlockInput b = extract_block(g, c, c.component_of[1]);
+  CHECK_EQ(b.edge_count(), 1u);
+  CHECK_EQ(b.edge_target[0], b.absorb_target());
+  CHECK_EQ(b.form(0)[0], 0.5);
+  CHECK_EQ(b.form(0)[1], 3.0);
+  const ModelTrace t = compose(g, c, {});
+  const double theta[] = {1.5};
+  CHECK_CLOSE(evaluate(t, theta, 1).moment(0, 1), 1.0 / 5.0, 1e-15);
+}
+
+TEST(a_closed_class_is_reported_not_evaluated) {
+  // 1 ⇄ 2 with no way out: x would be infinite.
+  const Graph g = make_graph(0, 3, {{0, 1, {1}}, {1, 2, {1}}, {2, 1, {1}}}, {{0, 1, 1}});
+  const Condensation c = condense(g);
+  CHECK_THROWS(compose(g, c, {}));
+}
+
+TEST(provider_sees_large_blocks_only_and_shares_traces) {
+  const Graph g = rabbits2();
+  const Condensation c = condense(g);
+  std::vector<std::uint32_t> asked;
+  auto provider = [&](std::uint32_t component, const BlockInput& input) {
+    asked.push_back(component);
+    CHECK(input.vertex_count >= 3);
+    return std::make_shared<const BlockTrace>(record_block(input));
+  };
+  const ModelTrace t = compose(g, c, provider, 3);
+  CHECK_EQ(asked.size(), std::size_t(1));
+  CHECK_EQ(asked[0], 1u);
+  // The 2-vertex component was recorded inline; blocks are sink-first.
+  CHECK_EQ(t.blocks.size(), std::size_t(2));
+  CHECK(!t.blocks[0].cacheable);
+  CHECK(t.blocks[1].cacheable);
+  CHECK(t.blocks[0].first_component > t.blocks[1].last_component);
+  const double theta[] = {1.0, 2.0, 4.0};
+  CHECK_CLOSE(evaluate(t, theta, 1).moment(0, 1), 0.5038265306122449, 1e-9);
+}
+
+TEST(serialized_traces_round_trip_and_reject_corruption) {
+  const Graph g = rabbits2();
+  const Condensation c = condense(g);
+  const BlockTrace trace = record_block(extract_block(g, c, 1));
+  const std::vector<std::uint8_t> bytes = serialize(trace);
+  const BlockTrace back = deserialize(bytes.data(), bytes.size());
+  CHECK(serialize(back) == bytes);
+  for (std::size_t n = 0; n < bytes.size(); ++n) CHECK_THROWS(deserialize(bytes.data(), n));
+  std::size_t accepted = 0;
+  for (std::size_t i = 0; i < bytes.size(); ++i)
+    for (std::uint8_t flip : {0x01, 0x80, 0xff}) {
+      std::vector<std::uint8_t> bad = bytes;
+      bad[i] ^= flip;
+      try {
+        deserialize(bad.data(), bad.size());
+        ++accepted;
+      } catch (const EngineError&) {
+      }
+    }
+  CHECK_EQ(accepted, std::size_t(0));
+  CHECK_THROWS(deserialize(nullptr, 0));
+}
+
+TEST(crafted_traces_with_a_valid_checksum_are_still_validated) {
+  const Graph g = structured2();
+  const Condensation c = condense(g);
+  const BlockTrace trace = record_block(extract_block(g, c, 1));
+  auto reseal = [](std::vector<std::uint8_t> b) {
+    std::uint64_t h = 0xcbf29ce484222325ULL;
+    for (std::size_t i = 0; i + 8 < b.size(); ++i) h = (h ^ b[i]) * 0x100000001b3ULL;
+    std::memcpy(b.data() + b.size() - 8, &h, 8);
+    return b;
+  };
+  const std::vector<std::uint8_t> good = serialize(trace);
+  CHECK(reseal(good) == good);
+  std::size_t accepted = 0, tried = 0;
+  for (std::size_t i = 0; i + 8 < good.size(); ++i)
+    for (std::uint8_t flip : {0x01, 0x10, 0x80}) {
+      std::vector<std::uint8_t> bad = good;
+      bad[i] ^= flip;
+      bad = reseal(bad);
+      ++tried;
+      try {
+        // A changed coefficient or operand can be a valid trace: it must replay without UB.
+        auto t = std::make_shared<const BlockTrace>(deserialize(bad.data(), bad.size()));
+        ++accepted;
+        ModelTrace m = compose(g, c, {});
+        m.blocks[0].trace = t;
+        const double theta[] = {1.0, 0.5};
+        (void)evaluate(m, theta, 2);
+      } catch (const EngineError&) {
+      }
+    }
+  CHECK(accepted < tried);
+  // A header claiming huge counts must be refused before allocating.
+  std::vector<std::uint8_t> huge = good;
+  const std::uint64_t big = ~0ULL / 2;
+  std::memcpy(huge.data() + 24, &big, 8);
+  CHECK_THROWS(deserialize(reseal(huge).data(), huge.size()));
+}
+
+TEST(cancellation_leaves_the_ledger_where_it_was) {
+  const Graph g = rabbits2();
+  const Condensation c = condense(g);
+  const LedgerSnapshot before;
+  std::atomic<bool> cancel{true};
+  CHECK_THROWS(record_block(extract_block(g, c, 1), &cancel));
+  CHECK_THROWS(compose(g, c, {}, 2, &cancel));
+  CHECK_THROWS(condense(g, &cancel));
+  // Cancelled in the middle of composition, after a block was provided.
+  std::atomic<bool> later{false};
+  bool threw = false;
+  try {
+    compose(g, c, [&](std::uint32_t, const BlockInput& input) {
+      later = true;
+      return std::make_shared<const BlockTrace>(record_block(input));
+    }, 2, &later);
+  } catch (const Cancelled&) {
+    threw = true;
+  }
+  CHECK(threw);
+  CHECK(before.same_work(LedgerSnapshot()));
+  const ModelTrace t = compose(g, c, {});
+  const LedgerSnapshot composed;
+  const double theta[] = {1.0, 2.0, 4.0};
+  threw = false;
+  try {
+    evaluate(t, theta, 2, {}, &cancel);
+  } catch (const Cancelled&) {
+    threw = true;
+  }
+  CHECK(threw);
+  const LedgerSnapshot after;
+  CHECK(composed.same_work(after));
+  CHECK(before.subgraphs == after.subgraphs);
+}
+
+TEST(everything_built_is_released) {
+  const LedgerSnapshot before;
+  {
+    const Graph g = rabbits2();
+    const Condensation c = condense(g);
+    const ModelTrace t = compose(g, c, {});
+    const ModelTrace flat = compose_flat(g, c);
+    const double thetas[] = {1, 2, 4, 1, 1, 1};
+    CHECK_EQ(evaluate_batch(t, thetas, 2, 2).size(), std::size_t(2));
+    CHECK(ledger().bytes(Category::Traces) > before.traces);
+    CHECK_EQ(ledger().bytes(Category::Subgraphs), before.subgraphs);
+    CHECK_EQ(ledger().bytes(Category::Evaluation), before.evaluation);
+  }
+  const LedgerSnapshot after;
+  CHECK(before.same_work(after));
+  CHECK_EQ(after.graph, before.graph);
+}
+
+TEST(bad_parameters_are_refused) {
+  const Graph g = kingman4();
+  const ModelTrace t = compose(g, condense(g), {});
+  const double negative[] = {-1.0};
+  CHECK_THROWS(evaluate(t, negative, 1));
+  const double two[] = {1.0, 1.0};
+  CHECK_THROWS(evaluate(t, two, 1));
+  const double one[] = {1.0};
+  CHECK_THROWS(evaluate(t, one, 0));
+  const RewardPair missing[] = {{0, 5}};
+  CHECK_THROWS(evaluate(t, one, 1, missing));
+}
+
+TEST(a_million_vertex_chain_decomposes_without_stack_overflow) {
+  const std::uint32_t n = 1000000;
+  // One strongly connected chain 1 ⇄ 2 ⇄ … ⇄ n → absorbing n+1: the DFS is n deep.
+  std::vector<fixtures::EdgeSpec> edges{{0, 1, {1}}};
+  for (VertexId v = 1; v < n; ++v) {
+    edges.push_back({v, v + 1, {2}});
+    edges.push_back({v + 1, v, {1}});
+  }
+  edges.push_back({n, n + 1, {1}});
+  const Graph cyclic = make_graph(0, n + 2, edges, {});
+  const Condensation c = condense(cyclic);
+  CHECK_EQ(c.component_count, 3u);
+  CHECK_EQ(c.size(1), n);
+
+  // A one-way chain: a million trivial components, recorded as one inline block.
+  edges.assign({{0, 1, {1}}});
+  for (VertexId v = 1; v <= n; ++v) edges.push_back({v, v + 1, {4}});
+  std::vector<double> time(n + 2, 1.0);
+  time[0] = time[n + 1] = 0;
+  const Graph chain = make_graph(0, n + 2, edges, {time});
+  const Condensation cc = condense(chain);
+  CHECK_EQ(cc.component_count, n + 2);
+  const ModelTrace t = compose(chain, cc, {});
+  CHECK_EQ(t.blocks.size(), std::size_t(1));
+  CHECK_CLOSE(evaluate(t, {}, 1).moment(0, 1), n / 4.0, 1e-12);
+}
+
+TEST_MAIN()
