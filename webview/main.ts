@@ -4,6 +4,7 @@ import { STUDIO_TABS, type StudioTab } from '../extension/protocol/webview';
 import { el } from './dom';
 import { formatDuration } from './format';
 import { MemoryView } from './memory/view';
+import { MomentsView } from './moments/view';
 import { SccView } from './scc/view';
 import { StudioStore } from './store';
 import { onThemeChange, readPalette } from './theme';
@@ -26,9 +27,11 @@ const renderEngine = () => {
 store.subscribe((c) => {
   if (c === 'engine' || c === 'all') renderEngine();
 });
+setInterval(renderEngine, 30_000);
 
 const memory = new MemoryView(store);
 const scc = new SccView(store, readPalette());
+const moments = new MomentsView(store);
 const strip = tabs(
   [
     { id: 'memory', label: 'Memory' },
@@ -44,6 +47,7 @@ const strip = tabs(
 );
 strip.views.get('memory')!.append(memory.element);
 strip.views.get('scc')!.append(scc.element);
+strip.views.get('moments')!.append(moments.element);
 onThemeChange(() => {
   const palette = readPalette();
   memory.setPalette(palette);
@@ -72,12 +76,12 @@ onHostMessage((m) => {
       strip.select(m.tab);
       rememberTab(m.tab);
       return;
+    case 'evaluation':
+      return moments.receive(m.requestId, m.result, m.error);
     case 'sccDetail':
       return scc.receiveDetail(m.requestId, m.detail, m.error);
     case 'exported':
       return scc.exported(m.path, m.error);
-    default:
-      return;
   }
 });
 

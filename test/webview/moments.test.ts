@@ -1,0 +1,83 @@
+// The Moments view: the run's numbers, parameter inputs prefilled from the model,
+// a debounced `evaluate` per edit, the reply shown with its evaluation time, stale
+// replies and invalid inputs handled.
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { after, before, test } from 'node:test';
+import type { Browser } from 'playwright-core';
+import { launch, openStudio, screenshotPath, type Studio } from './harness';
+import { syntheticSession } from './synthetic';
+
+let browser: Browser;
+before(async () => {
+  browser = await launch();
+  mkdirSync('test-results', { recursive: true });
+});
+after(async () => {
+  await browser.close();
+});
+
+async function cells(studio: Studio, row: string): Promise<string[]> {
+  return studio.page.locator('.moments-table tbody tr', { hasText: row }).first().locator('th, td').allInnerTexts();
+}
+
+async function evaluations(studio: Studio) {
+  return (await studio.posted()).filter((m) => m.type === 'evaluate');
+}
+
+test('shows the run moments and re-evaluates when a parameter changes', async () => {
+  const studio = await openStudio(browser, 'dark', 'moments');
+  const snapshot = { ...syntheticSession(), tab: 'moments' as const };
+  await studio.send({ type: 'snapshot', snapshot });
+  const page = studio.page;
+  assert.deepEqual(await cells(studio, 'time'), ['time', '1.6', '3.626666667', '11.232', '1.066666667']);
+  assert.equal(await page.locator('vscode-text-field[data-param="coal"]').evaluate((e) => (e as HTMLInputElement).value), '1');
+  assert.match(await page.locator('.eval-status').innerText(), /Evaluated with the run in 0\.410 ms/);
+
+  await page.locator('vscode-text-field[data-param="coal"] input').fill('2');
+  await page.waitForTimeout(400);
+  const sent = await evaluations(studio);
+  assert.equal(sent.length, 1, 'one debounced evaluate per edit');
+  assert.deepEqual(sent[0], { type: 'evaluate', requestId: sent[0].type === 'evaluate' ? sent[0].requestId : 0, traceKey: '9c1f2e3d4b5a6978', params: { coal: 2, rec: 1 } });
+  assert.equal(await page.locator('.eval-status').innerText(), 'Evaluating…');
+
+  const requestId = sent[0].type === 'evaluate' ? sent[0].requestId : -1;
+  // A reply to an older request is ignored.
+  await studio.send({ type: 'evaluation', requestId: requestId - 1, result: { params: { coal: 9, rec: 1 }, moments: { time: [99] }, variance: {}, covariance: {}, evaluate_ms: 1 } });
+  assert.equal(await page.locator('.eval-status').innerText(), 'Evaluating…');
+  await studio.send({
+    type: 'evaluation',
+    requestId,
+    result: { params: { coal: 2, rec: 1 }, moments: { time: [0.8, 0.9066666666666666], tmrca: [0.8, 0.9066666666666666] }, variance: { time: 0.26666666666666666, tmrca: 0.26666666666666666 }, covariance: { 'time,tmrca': 0.26666666666666666 }, evaluate_ms: 0.123 },
+  });
+  assert.deepEqual(await cells(studio, 'time'), ['time', '0.8', '0.9066666667', '0.2666666667']);
+  assert.match(await page.locator('.eval-status').innerText(), /Evaluated in 0\.123 ms from the cached trace \(not re-recorded\)/);
+  assert.match(await page.locator('table caption', { hasText: 'Moments at' }).innerText(), /coal = 2, rec = 1/);
+  await page.screenshot({ path: screenshotPath('moments-dark'), fullPage: true });
+  assert.deepEqual(studio.problems(), []);
+  await page.close();
+});
+
+test('an out-of-bounds or non-numeric parameter is flagged and not sent', async () => {
+  const studio = await openStudio(browser, 'light', 'moments');
+  await studio.send({ type: 'snapshot', snapshot: { ...syntheticSession(), tab: 'moments' as const } });
+  const page = studio.page;
+  await page.locator('vscode-text-field[data-param="rec"] input').fill('11');
+  await page.waitForTimeout(400);
+  assert.equal((await evaluations(studio)).length, 0);
+  assert.equal(await page.locator('vscode-text-field[data-param="rec"]').getAttribute('aria-invalid'), 'true');
+  assert.equal(await page.locator('.eval-status').innerText(), 'rec must be ≤ 10.');
+  await page.locator('vscode-text-field[data-param="rec"] input').fill('abc');
+  await page.waitForTimeout(400);
+  assert.equal((await evaluations(studio)).length, 0);
+  assert.equal(await page.locator('.eval-status').innerText(), 'rec must be a number.');
+  await page.locator('vscode-text-field[data-param="rec"] input').fill('0.5');
+  await page.waitForTimeout(400);
+  const sent = await evaluations(studio);
+  assert.equal(sent.length, 1);
+  assert.equal(await page.locator('vscode-text-field[data-param="rec"]').getAttribute('aria-invalid'), null);
+  await studio.send({ type: 'evaluation', requestId: sent[0].type === 'evaluate' ? sent[0].requestId : -1, error: 'engine restarted' });
+  assert.equal(await page.locator('.eval-status').innerText(), 'Evaluation failed: engine restarted');
+  await page.screenshot({ path: screenshotPath('moments-light'), fullPage: true });
+  await page.close();
+});
