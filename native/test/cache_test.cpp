@@ -266,7 +266,8 @@ TEST(a_cached_model_trace_pins_its_blocks) {
   small.trace = std::make_shared<const BlockTrace>(trace_of_size(20, 2));
   model.blocks.push_back(std::move(small));
   const Key model_key = hash128("model", 5);
-  cache.put_model(model_key, std::move(model), {block_key});
+  ModelLabels labels{{"coal", "mig"}, {1.0, 0.5}, {"time", "tmrca"}};
+  cache.put_model(model_key, std::move(model), labels, {block_key});
   CHECK_EQ(accounted() - base, cache.held_bytes());
 
   const auto other = input_bytes("unpinned block");
@@ -276,7 +277,12 @@ TEST(a_cached_model_trace_pins_its_blocks) {
   CHECK_EQ(s.models, 1u);
   CHECK_EQ(s.blocks, 1u);
   CHECK(cache.find_block(block_key, in) != nullptr);
-  CHECK(cache.find_model(model_key) != nullptr);
+  {
+    const CachedModel found = cache.find_model(model_key);
+    CHECK(found.trace != nullptr);
+    CHECK(found.labels.params == labels.params && found.labels.rewards == labels.rewards);
+    CHECK(found.labels.param_defaults == labels.param_defaults);
+  }
   CHECK_EQ(accounted() - base, cache.held_bytes());
   cache.clear();
   CHECK_EQ(accounted(), base);

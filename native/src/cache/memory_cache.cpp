@@ -1,6 +1,7 @@
 #include "cache/memory_cache.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <unordered_set>
 
 namespace phasic {
@@ -19,6 +20,52 @@ std::uint64_t owned_trace_bytes(const ModelTrace& m) {
   return bytes;
 }
 
+// Labels are kept as one byte string in cache memory: u32 count, then per name a u32
+// length and its bytes; parameter names are followed by their 8-byte default.
+template <class Bytes>
+void encode_labels(const ModelLabels& labels, Bytes& out) {
+  auto put = [&](const void* p, std::size_t n) {
+    const auto* b = static_cast<const std::uint8_t*>(p);
+    out.insert(out.end(), b, b + n);
+  };
+  auto put_names = [&](const std::vector<std::string>& names, const std::vector<double>* values) {
+    const auto count = static_cast<std::uint32_t>(names.size());
+    put(&count, 4);
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      const auto length = static_cast<std::uint32_t>(names[i].size());
+      put(&length, 4);
+      put(names[i].data(), length);
+      if (values) put(&(*values)[i], 8);
+    }
+  };
+  put_names(labels.params, &labels.param_defaults);
+  put_names(labels.rewards, nullptr);
+}
+
+template <class Bytes>
+ModelLabels decode_labels(const Bytes& in) {
+  ModelLabels labels;
+  std::size_t at = 0;
+  auto get = [&](void* p, std::size_t n) {
+    std::memcpy(p, in.data() + at, n);
+    at += n;
+  };
+  auto get_names = [&](std::vector<std::string>& names, std::vector<double>* values) {
+    std::uint32_t count;
+    get(&count, 4);
+    for (std::uint32_t i = 0; i < count; ++i) {
+      std::uint32_t length;
+      get(&length, 4);
+      names.emplace_back(reinterpret_cast<const char*>(in.data() + at), length);
+      at += length;
+      if (values) get(&values->emplace_back(), 8);
+    }
+  };
+  get_names(labels.params, &labels.param_defaults);
+  get_names(labels.rewards, nullptr);
+  return labels;
+}
+
 }  // namespace
 
 struct MemoryCache::Entry {
@@ -30,7 +77,7 @@ struct MemoryCache::Entry {
 
   std::shared_ptr<const BlockTrace> block;
   std::shared_ptr<const ModelTrace> model;
-  Bytes canonical;            // a block's input, compared on every hit
+  Bytes canonical;            // a block's input, compared on every hit; a model's labels
   Keys pins;                  // a model's provider blocks
   std::uint32_t pinned_by = 0;  // how many cached models use this block
   std::uint64_t trace_bytes = 0;
@@ -95,15 +142,16 @@ std::shared_ptr<const BlockTrace> MemoryCache::put_block(const Key& key, std::sp
   }
 }
 
-std::shared_ptr<const ModelTrace> MemoryCache::find_model(const Key& key) {
+CachedModel MemoryCache::find_model(const Key& key) {
   std::lock_guard lock(mutex_);
   auto it = entries_->find(key);
-  if (it == entries_->end() || !it->second.model) return nullptr;
+  if (it == entries_->end() || !it->second.model) return {};
   touch(it->second);
-  return it->second.model;
+  return {it->second.model, decode_labels(it->second.canonical)};
 }
 
-void MemoryCache::put_model(const Key& key, ModelTrace&& trace, const std::vector<Key>& block_keys) {
+std::shared_ptr<const ModelTrace> MemoryCache::put_model(const Key& key, ModelTrace&& trace, const ModelLabels& labels,
+                                                         const std::vector<Key>& block_keys) {
   std::lock_guard lock(mutex_);
   auto old = entries_->find(key);
   if (old != entries_->end()) {
@@ -112,6 +160,7 @@ void MemoryCache::put_model(const Key& key, ModelTrace&& trace, const std::vecto
   }
   Entry entry(bookkeeping_);
   entry.pins.assign(block_keys.begin(), block_keys.end());
+  encode_labels(labels, entry.canonical);
   entry.trace_bytes = owned_trace_bytes(trace);
   entry.model = std::allocate_shared<const ModelTrace>(CacheAllocator<ModelTrace>(bookkeeping_), std::move(trace));
   lru_->push_front(key);
@@ -129,6 +178,7 @@ void MemoryCache::put_model(const Key& key, ModelTrace&& trace, const std::vecto
   }
   latest_model_ = key;
   has_latest_model_ = true;
+  return entries_->find(key)->second.model;
 }
 
 void MemoryCache::erase(typename Map::iterator it, CacheClearStats& stats) {

@@ -24,6 +24,7 @@
 #include <memory>
 #include <mutex>
 #include <span>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -66,6 +67,19 @@ struct CacheAllocator {
   friend bool operator==(const CacheAllocator& a, const CacheAllocator<U>& b) { return a.counter == b.counter; }
 };
 
+// What evaluation of a cached model trace needs besides the trace: the names that
+// map a caller's parameters and rewards to indices.
+struct ModelLabels {
+  std::vector<std::string> params;
+  std::vector<double> param_defaults;
+  std::vector<std::string> rewards;
+};
+
+struct CachedModel {
+  std::shared_ptr<const ModelTrace> trace;
+  ModelLabels labels;
+};
+
 struct CacheClearStats {
   std::uint64_t traces = 0;       // block and model trace entries removed
   std::uint64_t trace_bytes = 0;  // Category::Traces bytes released
@@ -90,9 +104,12 @@ class MemoryCache {
   // cached pointer. An entry already under this key (same input) is kept.
   std::shared_ptr<const BlockTrace> put_block(const Key& key, std::span<const std::uint8_t> canonical, BlockTrace&& trace);
 
-  std::shared_ptr<const ModelTrace> find_model(const Key& key);
+  // The cached model trace (trace null when absent).
+  CachedModel find_model(const Key& key);
   // `block_keys` are the keys of the provider blocks the model uses (all cached).
-  void put_model(const Key& key, ModelTrace&& trace, const std::vector<Key>& block_keys);
+  // Returns the cached trace.
+  std::shared_ptr<const ModelTrace> put_model(const Key& key, ModelTrace&& trace, const ModelLabels& labels,
+                                              const std::vector<Key>& block_keys);
 
   void trim();
   CacheClearStats clear();

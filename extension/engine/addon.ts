@@ -1,0 +1,60 @@
+// Loads the native engine addon by path at run time. The addon is a binary built by
+// node-gyp next to the sources (native/build/Release/phasic_engine.node); bundlers must
+// not touch it, so it is loaded through a `require` made by createRequire, which
+// esbuild leaves alone. PHASIC_ENGINE_ADDON overrides the search.
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+
+/** The raw binding (native/binding/addon.cpp): JSON text in and out. */
+export interface NativeAddon {
+  version(): string;
+  configure(config: { cacheDir?: string; maxDiskBytes?: number; memoryCacheBytes?: number; memoryBudgetBytes?: number }): void;
+  memory(): string;
+  run(
+    runId: number,
+    modelText: string,
+    options: {
+      maxStates?: number;
+      minSccSize?: number;
+      moments?: number;
+      covariances?: Array<[string, string]>;
+      params?: Record<string, number>;
+    },
+    onProgress?: (p: { phase: string; done: number; total: number }) => void,
+    onBlockEvent?: (e: { kind: string; scc: number; vertices: number; bytes: number; time_ms: number }) => void,
+  ): Promise<string>;
+  cancel(runId: number): boolean;
+  evaluate(traceKey: string, params: Array<Record<string, number>>, moments: number, covariances: Array<[string, string]>): Promise<string>;
+  clearCaches(): Promise<string>;
+  exportPhasicJson(modelText: string, maxStates?: number): Promise<string>;
+}
+
+const RELATIVE = join('native', 'build', 'Release', 'phasic_engine.node');
+
+/** Where the addon is: $PHASIC_ENGINE_ADDON, or native/build/Release upward from `from`. */
+export function findAddon(from: string = __dirname): string {
+  const override = process.env.PHASIC_ENGINE_ADDON;
+  if (override) {
+    if (!existsSync(override)) throw new Error(`PHASIC_ENGINE_ADDON names ${override}, which does not exist`);
+    return resolve(override);
+  }
+  for (let dir = resolve(from); ; dir = dirname(dir)) {
+    const candidate = join(dir, RELATIVE);
+    if (existsSync(candidate)) return candidate;
+    if (dirname(dir) === dir) break;
+  }
+  throw new Error(
+    `the engine addon (${RELATIVE}) was not found above ${from}; build it with \`cd native && npx node-gyp rebuild\` or set PHASIC_ENGINE_ADDON`,
+  );
+}
+
+let loaded: NativeAddon | undefined;
+
+export function loadAddon(): NativeAddon {
+  if (!loaded) {
+    const path = findAddon();
+    loaded = createRequire(path)(path) as NativeAddon;
+  }
+  return loaded;
+}

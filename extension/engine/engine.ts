@@ -1,0 +1,149 @@
+// The typed engine: the native addon behind the result types of protocol/engine.ts.
+// One Engine object per process is enough (the addon holds one engine and its caches);
+// several objects share it.
+import type {
+  BlockEvent,
+  ClearResult,
+  EvaluateResult,
+  MemorySnapshot,
+  Progress,
+  RunPhase,
+  RunResult,
+} from '../protocol/engine';
+import { loadAddon, type NativeAddon } from './addon';
+
+export interface EngineConfig {
+  /** Directory of the disk cache; '' disables it. */
+  cacheDir?: string;
+  maxDiskBytes?: number;
+  memoryCacheBytes?: number;
+  /** The run stops with a 'budget' failure above this many accounted bytes; 0: none. */
+  memoryBudgetBytes?: number;
+}
+
+export interface RunOptions {
+  maxStates?: number;
+  minSccSize?: number;
+  /** Raw moments per reward (1..16); variances are always reported. */
+  moments?: number;
+  /** Reward name pairs whose covariance is wanted. */
+  covariances?: Array<[string, string]>;
+  /** Parameter values by name; unnamed parameters take the model's defaults. */
+  params?: Record<string, number>;
+  signal?: AbortSignal;
+  onProgress?: (progress: Progress) => void;
+  onBlockEvent?: (event: BlockEvent) => void;
+}
+
+export type FailureKind = 'model' | 'cancelled' | 'budget' | 'engine';
+
+/** A failed engine call. `site` indexes the compiled model's `sites` (-1: none). */
+export class EngineFailure extends Error {
+  constructor(
+    message: string,
+    readonly kind: FailureKind,
+    readonly site: number = -1,
+    readonly rule: string = '',
+    readonly field: string = '',
+  ) {
+    super(message);
+    this.name = 'EngineFailure';
+  }
+
+  static from(error: unknown): EngineFailure {
+    if (error instanceof EngineFailure) return error;
+    if (error instanceof Error) {
+      const e = error as Error & { kind?: string; site?: number; rule?: string; field?: string };
+      const kind: FailureKind =
+        e.kind === 'model' || e.kind === 'cancelled' || e.kind === 'budget' ? e.kind : 'engine';
+      return new EngineFailure(e.message, kind, e.site ?? -1, e.rule ?? '', e.field ?? '');
+    }
+    return new EngineFailure(String(error), 'engine');
+  }
+}
+
+let nextRunId = 1;
+
+export class Engine {
+  private readonly addon: NativeAddon;
+
+  constructor(addon: NativeAddon = loadAddon()) {
+    this.addon = addon;
+  }
+
+  version(): string {
+    return this.addon.version();
+  }
+
+  configure(config: EngineConfig): void {
+    this.addon.configure(config);
+  }
+
+  memory(): MemorySnapshot {
+    return JSON.parse(this.addon.memory()) as MemorySnapshot;
+  }
+
+  /** Runs a model (compiled-model JSON or phasic graph JSON text). */
+  async run(modelText: string, options: RunOptions = {}): Promise<RunResult> {
+    const { signal, onProgress, onBlockEvent, ...native } = options;
+    if (signal?.aborted) throw new EngineFailure('the run was cancelled', 'cancelled');
+    const runId = nextRunId++;
+    const abort = () => this.addon.cancel(runId);
+    signal?.addEventListener('abort', abort, { once: true });
+    try {
+      const text = await this.addon.run(
+        runId,
+        modelText,
+        native,
+        onProgress && ((p) => onProgress({ phase: p.phase as RunPhase, done: p.done, total: p.total })),
+        onBlockEvent && ((e) => onBlockEvent(e as BlockEvent)),
+      );
+      return JSON.parse(text) as RunResult;
+    } catch (error) {
+      throw EngineFailure.from(error);
+    } finally {
+      signal?.removeEventListener('abort', abort);
+    }
+  }
+
+  /** Evaluates a cached model trace at one parameter set. */
+  async evaluate(
+    traceKey: string,
+    params: Record<string, number>,
+    moments = 2,
+    covariances: Array<[string, string]> = [],
+  ): Promise<EvaluateResult> {
+    return (await this.evaluateMany(traceKey, [params], moments, covariances))[0];
+  }
+
+  /** Evaluates a cached model trace at many parameter sets in one batched replay. */
+  async evaluateMany(
+    traceKey: string,
+    params: Array<Record<string, number>>,
+    moments = 2,
+    covariances: Array<[string, string]> = [],
+  ): Promise<EvaluateResult[]> {
+    try {
+      return JSON.parse(await this.addon.evaluate(traceKey, params, moments, covariances)) as EvaluateResult[];
+    } catch (error) {
+      throw EngineFailure.from(error);
+    }
+  }
+
+  async clearCaches(): Promise<ClearResult> {
+    try {
+      return JSON.parse(await this.addon.clearCaches()) as ClearResult;
+    } catch (error) {
+      throw EngineFailure.from(error);
+    }
+  }
+
+  /** The model's explored graph as phasic's Graph.serialize() JSON text. */
+  async exportPhasicJson(modelText: string, maxStates?: number): Promise<string> {
+    try {
+      return await this.addon.exportPhasicJson(modelText, maxStates);
+    } catch (error) {
+      throw EngineFailure.from(error);
+    }
+  }
+}
