@@ -10,8 +10,6 @@ import {
   CloseAction,
   ErrorAction,
   LanguageClient,
-  RequestType,
-  NotificationType,
   State,
   TransportKind,
   type CancellationToken,
@@ -41,12 +39,12 @@ export class EngineClient implements vscode.Disposable {
   readonly onDidChangeState = this.stateEmitter.event;
   private currentState: EngineState = 'stopped';
   private readonly crashes: number[] = [];
-  private readonly listeners: Array<{ method: string; handler: (params: never) => void }> = [];
+  private readonly listeners: Array<{ method: string; handler: (params: unknown) => void }> = [];
   private lastExitReason = 'it exited';
 
   constructor(
     private readonly serverModule: string,
-    private readonly output: vscode.OutputChannel,
+    private readonly output: vscode.LogOutputChannel,
     private readonly settings: () => EngineSettings,
   ) {}
 
@@ -114,9 +112,9 @@ export class EngineClient implements vscode.Disposable {
     if (!this.client || this.currentState === 'crashed') await this.start();
     const client = this.client;
     if (!client) throw new EngineStoppedError(this.lastExitReason);
-    const type = new RequestType<EngineRequests[M]['params'], EngineRequests[M]['result'], unknown>(method);
     try {
-      return await client.sendRequest(type, params, token);
+      // The map above types both ends; the wire call itself is by method name.
+      return await client.sendRequest<EngineRequests[M]['result']>(method, params, token);
     } catch (error) {
       if (connectionLost(error)) throw new EngineStoppedError(this.lastExitReason);
       throw error;
@@ -125,15 +123,16 @@ export class EngineClient implements vscode.Disposable {
 
   notify<M extends keyof EngineNotifications>(method: M, params: EngineNotifications[M]): void {
     if (this.currentState !== 'running' || !this.client) return;
-    void this.client.sendNotification(new NotificationType<EngineNotifications[M]>(method), params);
+    void this.client.sendNotification(method, params);
   }
 
   onNotification<M extends keyof EngineNotifications>(
     method: M,
     handler: (params: EngineNotifications[M]) => void,
   ): void {
-    this.listeners.push({ method, handler: handler as (params: never) => void });
-    this.client?.onNotification(method, handler);
+    const untyped = handler as (params: unknown) => void;
+    this.listeners.push({ method, handler: untyped });
+    this.client?.onNotification(method, untyped);
   }
 
   get lastExit(): string {

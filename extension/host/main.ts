@@ -12,11 +12,11 @@ import { EngineStatusBar } from './statusBar';
 import { createViews } from './views';
 
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
-  const output = vscode.window.createOutputChannel('Phasic Trace Studio');
+  const output = vscode.window.createOutputChannel('Phasic Trace Studio', { log: true });
   const engine = new EngineClient(context.asAbsolutePath('dist/server.js'), output, () => engineSettings(context));
   const statusBar = new EngineStatusBar();
   const progressListeners = new Map<number, (p: Progress) => void>();
-  const views = createViews(context, engine);
+  const views = createViews(context, engine, output);
 
   const ctx: HostContext = {
     extension: context,

@@ -1,7 +1,7 @@
 // The engine inside the language server: runs (queued, cancellable), evaluation,
 // Clear Caches and memory figures, with errors turned into messages that point at
 // the model's source.
-import { ResponseError, type CancellationToken, type Connection, type Diagnostic, type TextDocuments } from 'vscode-languageserver/node';
+import { ResponseError, type CancellationToken, type Diagnostic, type TextDocuments } from 'vscode-languageserver/node';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
 import { Engine, EngineFailure } from '../engine/engine';
 import type { ClearResult, EvaluateResult, MemorySnapshot, RunResult } from '../protocol/engine';
@@ -15,6 +15,7 @@ import type {
   RunParams,
   RunReply,
 } from '../protocol/requests';
+import { refreshLanguageFeatures } from './features';
 import { MemorySampler } from './memorySampler';
 import { ModelError, prepareModel, sourceOf, type PreparedModel } from './models';
 import { RunQueue, Superseded } from './runQueue';
@@ -34,7 +35,6 @@ export class EngineHost {
     private settings: EngineSettings,
     private readonly documents: TextDocuments<TextDocument>,
     private readonly notify: Notify,
-    private readonly connection: Connection,
   ) {
     this.configure(settings);
     this.sampler = new MemorySampler(() => this.engine.memory(), (s) => notify('phasic/memorySample', s));
@@ -129,9 +129,10 @@ export class EngineHost {
     }
   }
 
+  /** Engine findings join the language diagnostics; the lenses show the last run. */
   private setEngineDiagnostics(uri: string, diagnostics: Diagnostic[]): void {
     this.engineDiagnostics.set(uri, diagnostics);
-    void this.connection.sendNotification('phasic/engineDiagnosticsChanged', { uri });
+    refreshLanguageFeatures(uri);
   }
 
   /** Every failure leaves this process as a ResponseError whose data says what kind it was. */

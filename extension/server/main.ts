@@ -6,6 +6,7 @@ import {
   ProposedFeatures,
   TextDocuments,
   TextDocumentSyncKind,
+  type CancellationToken,
   type Connection,
   type InitializeResult,
 } from 'vscode-languageserver/node';
@@ -22,10 +23,11 @@ function onRequest<M extends keyof EngineRequests>(
   method: M,
   handler: (
     params: EngineRequests[M]['params'],
-    token: import('vscode-languageserver/node').CancellationToken,
+    token: CancellationToken,
   ) => Promise<EngineRequests[M]['result']> | EngineRequests[M]['result'],
 ): void {
-  c.onRequest(method, handler);
+  // The map types both ends; the registration itself is by method name.
+  c.onRequest(method, handler as (params: unknown, token: CancellationToken) => Promise<unknown>);
 }
 
 function notify<M extends keyof EngineNotifications>(method: M, params: EngineNotifications[M]): void {
@@ -35,7 +37,7 @@ function notify<M extends keyof EngineNotifications>(method: M, params: EngineNo
 let host: EngineHost | undefined;
 
 connection.onInitialize((params): InitializeResult => {
-  host = new EngineHost(params.initializationOptions as EngineSettings, documents, notify, connection);
+  host = new EngineHost(params.initializationOptions as EngineSettings, documents, notify);
   const capabilities = registerLanguageFeatures(connection, documents, {
     lastRun: (uri) => host?.lastRun(uri),
     engineDiagnostics: (uri) => host?.diagnosticsFor(uri) ?? [],

@@ -1,0 +1,61 @@
+// The views of a run and of the engine's memory, behind the small `Views` interface
+// the commands use. The Studio panel records everything the engine reports from
+// activation on, so a panel opened later still shows the whole timeline.
+import * as vscode from 'vscode';
+import type { RunReply } from '../protocol/requests';
+import type { EngineClient } from './engineClient';
+import type { TimelineMarker, Views } from './hostContext';
+import { StudioPanel } from './panel/studioPanel';
+
+function flatCellNames(vars: RunReply['model']['stateVariables']): string[] {
+  const names: string[] = [];
+  for (const v of vars) {
+    const size = v.dims.reduce((a, b) => a * b, 1);
+    for (let cell = 0; cell < size; cell++) {
+      let rest = cell;
+      const index = v.dims.map((_, k) => {
+        const stride = v.dims.slice(k + 1).reduce((a, b) => a * b, 1);
+        const i = Math.floor(rest / stride);
+        rest %= stride;
+        return `[${i}]`;
+      });
+      names.push(v.name + index.join(''));
+    }
+  }
+  return names;
+}
+
+export function createViews(context: vscode.ExtensionContext, engine: EngineClient, output: vscode.OutputChannel): Views {
+  const studio = StudioPanel.register(context, {
+    evaluate: (traceKey, params) => engine.request('phasic/evaluate', { traceKey, params, moments: 2, covariances: [] }),
+    log: (message) => output.appendLine(`[panel] ${message}`),
+  });
+
+  engine.onNotification('phasic/memorySample', (sample) => studio.memorySample(sample));
+  engine.onNotification('phasic/blockEvent', (event) => studio.blockEvent(event));
+  engine.onDidChangeState((state) => {
+    if (state !== 'running') return;
+    engine.request('phasic/engineInfo', {}).then(
+      (info) => studio.engineInfo(info),
+      () => undefined,
+    );
+  });
+
+  return {
+    showMemory: () => studio.show('memory'),
+    showRun(reply: RunReply) {
+      studio.runResult(
+        {
+          uri: reply.model.uri,
+          name: reply.model.name,
+          params: reply.model.params,
+          stateVariables: flatCellNames(reply.model.stateVariables),
+        },
+        reply.result,
+      );
+      studio.show('scc');
+    },
+    marker: (marker: TimelineMarker) => studio.marker(marker),
+    cleared: (result) => studio.cleared(result),
+  };
+}
