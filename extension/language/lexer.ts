@@ -22,11 +22,16 @@ export interface Token extends Span {
   text: string;
 }
 
-// Longest first, so that `..` wins over `.` and `<=` over `<`.
-const PUNCTUATION = [
-  '..', '==', '!=', '<=', '>=', '+=', '-=',
-  '(', ')', '[', ']', '{', '}', ',', ';', ':', '=', '<', '>', '+', '-', '*', '/', '%',
-];
+const TWO_CHAR = new Set(['..', '==', '!=', '<=', '>=', '+=', '-=']);
+const ONE_CHAR = new Set(['(', ')', '[', ']', '{', '}', ',', ';', ':', '=', '<', '>', '+', '-', '*', '/', '%']);
+
+/** The punctuation token at `i`, longest first (`..` before `.`, `<=` before `<`). */
+function punctuationAt(text: string, i: number): string | undefined {
+  const two = text.slice(i, i + 2);
+  if (TWO_CHAR.has(two)) return two;
+  const one = text[i];
+  return ONE_CHAR.has(one) ? one : undefined;
+}
 
 function isDigit(c: number): boolean {
   return c >= 48 && c <= 57;
@@ -40,78 +45,110 @@ function isIdentPart(c: number): boolean {
   return isIdentStart(c) || isDigit(c);
 }
 
-export function tokenize(text: string, lineStarts: number[], sink: DiagnosticSink): Token[] {
-  const tokens: Token[] = [];
-  const n = text.length;
-  let i = 0;
-  const push = (kind: TokenKind, start: number, end: number) => {
-    tokens.push({ kind, text: text.slice(start, end), ...spanOf(lineStarts, start, end) });
-  };
-  while (i < n) {
-    const c = text.charCodeAt(i);
-    if (c === 32 || c === 9 || c === 10 || c === 13 || c === 12 || c === 11) {
-      i++;
-      continue;
-    }
-    if (c === 47 && text.charCodeAt(i + 1) === 47) {
-      while (i < n && text.charCodeAt(i) !== 10 && text.charCodeAt(i) !== 13) i++;
-      continue;
-    }
-    if (c === 47 && text.charCodeAt(i + 1) === 42) {
-      const close = text.indexOf('*/', i + 2);
-      if (close < 0) {
-        sink.error(spanOf(lineStarts, i, i + 2), 'unterminated-comment',
-          'This `/*` comment is never closed with `*/`.');
-        i = n;
-      } else {
-        i = close + 2;
-      }
-      continue;
-    }
-    const start = i;
-    if (isIdentStart(c)) {
-      while (i < n && isIdentPart(text.charCodeAt(i))) i++;
-      push(KEYWORDS.has(text.slice(start, i)) ? 'keyword' : 'identifier', start, i);
-      continue;
-    }
-    if (isDigit(c)) {
-      while (i < n && isDigit(text.charCodeAt(i))) i++;
-      // A fraction needs a digit after the dot, so `0..n` stays a range.
-      if (text.charCodeAt(i) === 46 && isDigit(text.charCodeAt(i + 1))) {
-        i++;
-        while (i < n && isDigit(text.charCodeAt(i))) i++;
-      }
-      const e = text.charCodeAt(i);
-      if (e === 101 || e === 69) {
-        let j = i + 1;
-        const sign = text.charCodeAt(j);
-        if (sign === 43 || sign === 45) j++;
-        if (isDigit(text.charCodeAt(j))) {
-          while (j < n && isDigit(text.charCodeAt(j))) j++;
-          i = j;
-        }
-      }
-      if (i < n && isIdentStart(text.charCodeAt(i))) {
-        // `2x` or `1e`: one malformed token rather than a number and a name.
-        while (i < n && isIdentPart(text.charCodeAt(i))) i++;
-        sink.error(spanOf(lineStarts, start, i), 'invalid-number',
-          `\`${text.slice(start, i)}\` is not a number; write a multiplication as \`2 * x\`.`);
-      }
-      push('number', start, i);
-      continue;
-    }
-    const p = PUNCTUATION.find((op) => text.startsWith(op, i));
-    if (p) {
-      i += p.length;
-      push('punct', start, i);
-      continue;
-    }
-    // Skip the whole code point so that a surrogate pair is one error, not two.
-    const width = c >= 0xd800 && c <= 0xdbff && i + 1 < n ? 2 : 1;
-    sink.error(spanOf(lineStarts, i, i + width), 'invalid-character',
-      `Unexpected character \`${text.slice(i, i + width)}\`.`);
-    i += width;
+/**
+ * Produces tokens one at a time, so that a megabyte of input never holds all its
+ * tokens alive at once (they die young, and the garbage collector stays cheap).
+ */
+export class Lexer {
+  private i = 0;
+  /** Tokens come in order, so their line is found by walking forward, not by search. */
+  private line = 0;
+
+  constructor(
+    private readonly text: string,
+    private readonly lineStarts: number[],
+    private readonly sink: DiagnosticSink,
+  ) {}
+
+  private position(offset: number): { line: number; character: number } {
+    const starts = this.lineStarts;
+    while (this.line + 1 < starts.length && starts[this.line + 1] <= offset) this.line++;
+    return { line: this.line, character: offset - starts[this.line] };
   }
-  push('eof', n, n);
+
+  private token(kind: TokenKind, start: number, end: number): Token {
+    const range = { start: this.position(start), end: this.position(end) };
+    return { kind, text: this.text.slice(start, end), start, end, range };
+  }
+
+  next(): Token {
+    const { text, lineStarts, sink } = this;
+    const n = text.length;
+    let i = this.i;
+    try {
+      while (i < n) {
+        const c = text.charCodeAt(i);
+        if (c === 32 || c === 9 || c === 10 || c === 13 || c === 12 || c === 11) {
+          i++;
+          continue;
+        }
+        if (c === 47 && text.charCodeAt(i + 1) === 47) {
+          while (i < n && text.charCodeAt(i) !== 10 && text.charCodeAt(i) !== 13) i++;
+          continue;
+        }
+        if (c === 47 && text.charCodeAt(i + 1) === 42) {
+          const close = text.indexOf('*/', i + 2);
+          if (close < 0) {
+            sink.error(spanOf(lineStarts, i, i + 2), 'unterminated-comment',
+              'This `/*` comment is never closed with `*/`.');
+            i = n;
+          } else {
+            i = close + 2;
+          }
+          continue;
+        }
+        const start = i;
+        if (isIdentStart(c)) {
+          while (i < n && isIdentPart(text.charCodeAt(i))) i++;
+          return this.token(KEYWORDS.has(text.slice(start, i)) ? 'keyword' : 'identifier', start, i);
+        }
+        if (isDigit(c)) {
+          while (i < n && isDigit(text.charCodeAt(i))) i++;
+          // A fraction needs a digit after the dot, so `0..n` stays a range.
+          if (text.charCodeAt(i) === 46 && isDigit(text.charCodeAt(i + 1))) {
+            i++;
+            while (i < n && isDigit(text.charCodeAt(i))) i++;
+          }
+          const e = text.charCodeAt(i);
+          if (e === 101 || e === 69) {
+            let j = i + 1;
+            const sign = text.charCodeAt(j);
+            if (sign === 43 || sign === 45) j++;
+            if (isDigit(text.charCodeAt(j))) {
+              while (j < n && isDigit(text.charCodeAt(j))) j++;
+              i = j;
+            }
+          }
+          if (i < n && isIdentStart(text.charCodeAt(i))) {
+            // `2x` or `1e`: one malformed token rather than a number and a name.
+            while (i < n && isIdentPart(text.charCodeAt(i))) i++;
+            sink.error(spanOf(lineStarts, start, i), 'invalid-number',
+              `\`${text.slice(start, i)}\` is not a number; write a multiplication as \`2 * x\`.`);
+          }
+          return this.token('number', start, i);
+        }
+        const p = punctuationAt(text, i);
+        if (p) {
+          i += p.length;
+          return this.token('punct', start, i);
+        }
+        // Skip the whole code point so that a surrogate pair is one error, not two.
+        const width = c >= 0xd800 && c <= 0xdbff && i + 1 < n ? 2 : 1;
+        sink.error(spanOf(lineStarts, i, i + width), 'invalid-character',
+          `Unexpected character \`${text.slice(i, i + width)}\`.`);
+        i += width;
+      }
+      return this.token('eof', n, n);
+    } finally {
+      this.i = i;
+    }
+  }
+}
+
+/** All tokens of `text`, ending with `eof`. */
+export function tokenize(text: string, lineStarts: number[], sink: DiagnosticSink): Token[] {
+  const lexer = new Lexer(text, lineStarts, sink);
+  const tokens = [lexer.next()];
+  while (tokens[tokens.length - 1].kind !== 'eof') tokens.push(lexer.next());
   return tokens;
 }

@@ -5,7 +5,7 @@
 // hostile file yields a diagnostic instead of a stack overflow.
 
 import { DiagnosticSink } from './diagnostics';
-import { TOP_LEVEL_KEYWORDS, tokenize, type Token } from './lexer';
+import { Lexer, TOP_LEVEL_KEYWORDS, type Token } from './lexer';
 import {
   AGGREGATES,
   computeLineStarts,
@@ -54,26 +54,38 @@ function describe(t: Token): string {
 
 export function parse(text: string, sink: DiagnosticSink): ModelFile {
   const lineStarts = computeLineStarts(text);
-  const tokens = tokenize(text, lineStarts, sink);
-  const declarations = new Parser(tokens, sink).parseFile();
+  const declarations = new Parser(new Lexer(text, lineStarts, sink), sink).parseFile();
   return { declarations, lineStarts, length: text.length };
 }
 
 class Parser {
-  private pos = 0;
   private nesting = 0;
+  private current: Token;
+  private previous: Token | undefined;
+  private lookahead: Token | undefined;
 
-  constructor(private readonly tokens: Token[], private readonly sink: DiagnosticSink) {}
+  constructor(private readonly lexer: Lexer, private readonly sink: DiagnosticSink) {
+    this.current = lexer.next();
+  }
 
   // ---- token helpers ---------------------------------------------------------
 
   private get tok(): Token {
-    return this.tokens[this.pos];
+    return this.current;
+  }
+
+  /** The token after the current one. */
+  private peek(): Token {
+    return (this.lookahead ??= this.lexer.next());
   }
 
   private advance(): Token {
-    const t = this.tokens[this.pos];
-    if (t.kind !== 'eof') this.pos++;
+    const t = this.current;
+    if (t.kind !== 'eof') {
+      this.previous = t;
+      this.current = this.lookahead ?? this.lexer.next();
+      this.lookahead = undefined;
+    }
     return t;
   }
 
@@ -112,7 +124,7 @@ class Parser {
   }
 
   private previousEnd(): Token {
-    return this.tokens[Math.max(0, this.pos - 1)];
+    return this.previous ?? this.current;
   }
 
   private span(start: Span): Span {
@@ -357,7 +369,14 @@ class Parser {
     for (const c of children) if (c.depth > depth) depth = c.depth;
     depth += 1;
     if (depth > MAX_NESTING) throw new TooDeep(span);
-    return { ...fields, depth, start: span.start, end: span.end, range: span.range } as Expr;
+    // Every call site passes a fresh literal, so completing it in place is safe (and
+    // much cheaper than copying it on megabyte inputs).
+    const e = fields as Expr;
+    e.depth = depth;
+    e.start = span.start;
+    e.end = span.end;
+    e.range = span.range;
+    return e;
   }
 
   private errorExpr(): Expr {
@@ -501,7 +520,7 @@ class Parser {
 
   private call(callee: Identifier): Expr {
     this.advance(); // (
-    const next = this.tokens[this.pos + 1];
+    const next = this.peek();
     if ((AGGREGATES as readonly string[]).includes(callee.name) && this.tok.kind === 'identifier'
       && next.kind === 'keyword' && next.text === 'in') {
       const bindings = this.bindings();
