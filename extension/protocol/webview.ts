@@ -225,6 +225,23 @@ function categories(v: unknown, path: string): CategoryBytes {
   return out;
 }
 
+const isNonNeg = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x) && x >= 0;
+
+/** The hot path for bulk samples: no path strings unless something is wrong. */
+function samples(v: unknown, path: string): TimelineSample[] {
+  return arr(v, path).map((x, i) => {
+    const o = x as Record<string, unknown> | null;
+    const a = (o && typeof o === 'object' ? o.accounted : null) as Record<string, unknown> | null;
+    if (
+      o && a && typeof a === 'object' && typeof o.t === 'number' && Number.isFinite(o.t) && isNonNeg(o.rss) &&
+      isNonNeg(a.graph) && isNonNeg(a.subgraphs) && isNonNeg(a.traces) && isNonNeg(a.cache) && isNonNeg(a.evaluation)
+    ) {
+      return { t: o.t, accounted: { graph: a.graph, subgraphs: a.subgraphs, traces: a.traces, cache: a.cache, evaluation: a.evaluation }, rss: o.rss };
+    }
+    return sample(x, `${path}[${i}]`);
+  });
+}
+
 function sample(v: unknown, path: string): TimelineSample {
   const o = obj(v, path);
   return { t: num(o.t, `${path}.t`), accounted: categories(o.accounted, `${path}.accounted`), rss: nonNeg(o.rss, `${path}.rss`) };
@@ -472,7 +489,7 @@ export function parseHostMessage(v: unknown): Parsed<HostMessage> {
           snapshot: {
             tab: oneOf(s.tab, STUDIO_TABS, 'snapshot.tab'),
             engine: nullable(s.engine, (x) => engineBadge(x, 'snapshot.engine')),
-            samples: arr(s.samples, 'snapshot.samples').map((x, i) => sample(x, `snapshot.samples[${i}]`)),
+            samples: samples(s.samples, 'snapshot.samples'),
             blocks: arr(s.blocks, 'snapshot.blocks').map((x, i) => block(x, `snapshot.blocks[${i}]`)),
             markers: arr(s.markers, 'snapshot.markers').map((x, i) => marker(x, `snapshot.markers[${i}]`)),
             run: nullable(s.run, (x) => panelRun(x, 'snapshot.run')),
@@ -482,7 +499,7 @@ export function parseHostMessage(v: unknown): Parsed<HostMessage> {
       case 'engine':
         return { type: 'engine', engine: engineBadge(o.engine, 'engine') };
       case 'samples':
-        return { type: 'samples', samples: arr(o.samples, 'samples').map((x, i) => sample(x, `samples[${i}]`)) };
+        return { type: 'samples', samples: samples(o.samples, 'samples') };
       case 'block':
         return { type: 'block', block: block(o.block, 'block') };
       case 'marker':
