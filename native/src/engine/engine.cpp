@@ -1,0 +1,192 @@
+#include "engine/engine.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <unistd.h>
+
+#include "engine/error.hpp"
+#include "engine/export.hpp"
+#include "engine/json_writer.hpp"
+#include "engine/run.hpp"
+
+namespace phasic {
+namespace {
+
+// The process start on the steady clock: from /proc (start time in clock ticks since
+// boot) where available, so that event times agree with the engine process's own
+// start; the addon's load time otherwise.
+std::chrono::steady_clock::time_point process_start() {
+  const auto now = std::chrono::steady_clock::now();
+  std::FILE* f = std::fopen("/proc/self/stat", "r");
+  if (!f) return now;
+  char buf[1024];
+  const std::size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+  std::fclose(f);
+  buf[n] = '\0';
+  // Field 22 (starttime) comes after the command name, which ends at the last ')'.
+  const char* p = nullptr;
+  for (std::size_t i = 0; i < n; ++i) if (buf[i] == ')') p = buf + i;
+  unsigned long long start_ticks = 0;
+  if (!p) return now;
+  int field = 2;
+  for (const char* q = p + 1; *q && field < 22; ++q) {
+    if (*q == ' ') {
+      ++field;
+      if (field == 22) start_ticks = std::strtoull(q + 1, nullptr, 10);
+    }
+  }
+  timespec boot;  // CLOCK_BOOTTIME: time since boot, the base of starttime
+  if (start_ticks == 0 || clock_gettime(CLOCK_BOOTTIME, &boot) != 0) return now;
+  const double since_boot_s = double(boot.tv_sec) + double(boot.tv_nsec) * 1e-9;
+  const double age_s = since_boot_s - double(start_ticks) / double(sysconf(_SC_CLK_TCK));
+  if (!(age_s >= 0) || age_s > 1e7) return now;
+  return now - std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(age_s));
+}
+
+const std::chrono::steady_clock::time_point kProcessStart = process_start();
+
+void write_ledger(JsonWriter& w) {
+  w.begin_object();
+  for (int c = 0; c < kCategoryCount; ++c)
+    w.field(category_name(static_cast<Category>(c)), static_cast<std::uint64_t>(ledger().bytes(static_cast<Category>(c))));
+  w.end_object();
+}
+
+}  // namespace
+
+double process_ms() {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - kProcessStart).count();
+}
+
+const char* phase_name(RunPhase p) {
+  switch (p) {
+    case RunPhase::Exploring: return "exploring";
+    case RunPhase::Decomposing: return "decomposing";
+    case RunPhase::Recording: return "recording";
+    case RunPhase::Composing: return "composing";
+    case RunPhase::Evaluating: return "evaluating";
+  }
+  return "exploring";
+}
+
+Engine::Engine()
+    : disk_(std::make_shared<DiskCache>()), memory_(std::make_unique<MemoryCache>(config_.memory_cache_bytes)) {}
+
+Engine& engine() {
+  // Never destroyed: worker threads may still finish after static destruction starts.
+  static Engine* instance = new Engine();
+  return *instance;
+}
+
+void Engine::configure(const EngineConfig& config) {
+  {
+    std::lock_guard lock(config_mutex_);
+    config_ = config;
+    disk_ = std::make_shared<DiskCache>(config.cache_dir, config.max_disk_bytes);
+  }
+  memory_->set_budget(config.memory_cache_bytes);
+}
+
+EngineConfig Engine::config() const {
+  std::lock_guard lock(config_mutex_);
+  return config_;
+}
+
+std::shared_ptr<DiskCache> Engine::disk_cache() const {
+  std::lock_guard lock(config_mutex_);
+  return disk_;
+}
+
+std::string Engine::run(std::string_view model_text, const RunOptions& options, const RunObserver& observer) {
+  std::lock_guard lock(work_mutex_);
+  const std::shared_ptr<DiskCache> disk = disk_cache();
+  return run_model(model_text, options, observer, RunCaches{*memory_, *disk}, config().memory_budget_bytes);
+}
+
+std::string Engine::evaluate(const std::string& trace_key, const std::vector<NamedValues>& params, std::uint32_t moments,
+                             const std::vector<RewardNames>& covariances, const std::atomic<bool>* cancel) {
+  std::lock_guard lock(work_mutex_);
+  if (moments < 1) throw EngineError("moments must be at least 1");
+  Key key;
+  CachedModel cached;
+  if (Key::parse(trace_key, key)) cached = memory_->find_model(key);
+  if (!cached.trace) throw EngineError("trace no longer cached; run again");
+  const std::size_t p = cached.labels.params.size();
+  std::vector<double> thetas;
+  thetas.reserve(params.size() * p);
+  for (const NamedValues& set : params) {
+    const std::vector<double> theta = theta_of(cached.labels, set);
+    thetas.insert(thetas.end(), theta.begin(), theta.end());
+  }
+  const std::vector<RewardPair> pairs = pairs_of(cached.labels, covariances);
+  const auto start = std::chrono::steady_clock::now();
+  const std::vector<Moments> results =
+      evaluate_batch(*cached.trace, thetas, static_cast<std::uint32_t>(params.size()), std::max<std::uint32_t>(moments, 2), pairs, cancel);
+  // The batch is timed as a whole; each result reports its share.
+  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count() /
+                    double(std::max<std::size_t>(params.size(), 1));
+  JsonWriter w;
+  w.begin_array();
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    w.begin_object();
+    write_evaluation(w, cached.labels, std::span<const double>(thetas.data() + i * p, p), results[i], moments, covariances);
+    w.field("evaluate_ms", ms);
+    w.end_object();
+  }
+  w.end_array();
+  return w.take();
+}
+
+std::string Engine::clear_caches() {
+  std::lock_guard lock(work_mutex_);
+  const std::shared_ptr<DiskCache> disk_cache_now = disk_cache();
+  const auto start = std::chrono::steady_clock::now();
+  const std::uint64_t rss_before = resident_bytes();
+  std::array<std::uint64_t, kCategoryCount> before{};
+  for (int c = 0; c < kCategoryCount; ++c) before[c] = ledger().bytes(static_cast<Category>(c));
+  const CacheClearStats cleared = memory_->clear();
+  const DiskUsage disk = disk_cache_now->clear();
+  release_free_heap();
+  const std::uint64_t rss_after = resident_bytes();
+  JsonWriter w;
+  w.begin_object().key("freed_bytes").begin_object();
+  for (int c = 0; c < kCategoryCount; ++c) {
+    const std::uint64_t now = ledger().bytes(static_cast<Category>(c));
+    w.field(category_name(static_cast<Category>(c)), before[c] > now ? before[c] - now : 0);
+  }
+  w.end_object();
+  // Runs are serialized with clears, so no block subgraph is alive here.
+  w.field("traces", cleared.traces).field("subgraphs", 0);
+  w.key("disk").begin_object().field("files", disk.files).field("bytes", disk.bytes).end_object();
+  w.field("rss_before", rss_before).field("rss_after", rss_after);
+  w.field("time_ms", std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+  w.end_object();
+  return w.take();
+}
+
+std::string Engine::memory_snapshot() {
+  const CacheStats stats = memory_->stats();
+  // A directory listing, safe next to a run's atomic writes: the panel stays live.
+  const DiskUsage disk = disk_cache()->usage();
+  JsonWriter w;
+  w.begin_object().field("time_ms", process_ms()).key("accounted_bytes");
+  write_ledger(w);
+  w.field("peak_accounted_bytes", static_cast<std::uint64_t>(ledger().peak()))
+      .field("rss_bytes", static_cast<std::uint64_t>(resident_bytes()));
+  w.key("cache").begin_object()
+      .field("entries", stats.blocks + stats.models)
+      .field("bytes", stats.held_bytes)
+      .field("diskFiles", disk.files)
+      .field("diskBytes", disk.bytes)
+      .end_object();
+  w.end_object();
+  return w.take();
+}
+
+std::string Engine::export_phasic_json(std::string_view model_text, std::uint64_t max_states) {
+  std::lock_guard lock(work_mutex_);
+  return phasic_graph_json(model_text, max_states);
+}
+
+}  // namespace phasic

@@ -1,0 +1,110 @@
+// The engine as its callers (the Node binding, the C++ tests) see it: one instance
+// per process that owns the trace caches and runs models through the pipeline of
+// run.hpp. Results are JSON text with exactly the shapes of extension/protocol/engine.ts.
+//
+// Invariants:
+// - The caches are the only long-lived owners of memory. Between calls, the ledger's
+//   graph, subgraph and evaluation bytes are 0, and its trace + cache bytes equal
+//   memory_cache().held_bytes().
+// - Runs, evaluations and clears are serialized (one at a time); memory_snapshot()
+//   may be called from any thread at any time.
+// - Every failure is an exception (EngineError, Cancelled, BudgetExceeded) thrown
+//   after everything the call built has been freed.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "cache/disk_cache.hpp"
+#include "cache/memory_cache.hpp"
+
+namespace phasic {
+
+struct EngineConfig {
+  std::string cache_dir;                          // "" disables the disk cache
+  std::uint64_t max_disk_bytes = 512ull << 20;    // 0 disables the disk cache
+  std::uint64_t memory_cache_bytes = 256ull << 20;
+  std::uint64_t memory_budget_bytes = 0;          // 0: no budget
+};
+
+using RewardNames = std::pair<std::string, std::string>;
+using NamedValues = std::vector<std::pair<std::string, double>>;
+
+struct RunOptions {
+  std::uint64_t max_states = 2'000'000;
+  std::uint32_t min_scc_size = 4;
+  std::uint32_t moments = 2;
+  std::vector<RewardNames> covariances;
+  NamedValues params;  // by name; parameters not named take their model default
+};
+
+enum class RunPhase { Exploring, Decomposing, Recording, Composing, Evaluating };
+const char* phase_name(RunPhase p);
+
+struct RunProgress {
+  RunPhase phase;
+  std::uint64_t done, total;
+};
+
+struct BlockEvent {
+  bool created;  // false: freed
+  std::uint32_t scc;
+  std::uint32_t vertices;
+  std::uint64_t bytes;
+  double time_ms;
+};
+
+// Callbacks are invoked on the thread that runs the call, in event order.
+struct RunObserver {
+  std::function<void(const RunProgress&)> progress;
+  std::function<void(const BlockEvent&)> block;
+  const std::atomic<bool>* cancel = nullptr;
+};
+
+class Engine {
+ public:
+  Engine();
+  void configure(const EngineConfig& config);
+  EngineConfig config() const;
+
+  // A RunResult.
+  std::string run(std::string_view model_text, const RunOptions& options, const RunObserver& observer);
+  // An array of EvaluateResult, one per parameter set, for a model trace still cached
+  // (EngineError "trace no longer cached; run again" otherwise).
+  std::string evaluate(const std::string& trace_key, const std::vector<NamedValues>& params,
+                       std::uint32_t moments, const std::vector<RewardNames>& covariances,
+                       const std::atomic<bool>* cancel = nullptr);
+  // A ClearResult.
+  std::string clear_caches();
+  // A MemorySnapshot.
+  std::string memory_snapshot();
+  // The model's explored graph in phasic's Graph.serialize() JSON.
+  std::string export_phasic_json(std::string_view model_text, std::uint64_t max_states);
+
+  MemoryCache& memory_cache() { return *memory_; }
+  std::shared_ptr<DiskCache> disk_cache() const;
+
+ private:
+  // Serializes runs, evaluations, clears and exports.
+  mutable std::mutex work_mutex_;
+  // Guards the configuration and which disk cache is current. A call takes the disk
+  // cache it starts with and keeps it, so configure() never waits for a run.
+  mutable std::mutex config_mutex_;
+  EngineConfig config_;
+  std::shared_ptr<DiskCache> disk_;
+  std::unique_ptr<MemoryCache> memory_;
+};
+
+Engine& engine();
+
+// Milliseconds since this process started (the time base of every event).
+double process_ms();
+
+}  // namespace phasic

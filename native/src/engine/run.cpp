@@ -1,0 +1,384 @@
+#include "engine/run.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <optional>
+
+#include "cache/key.hpp"
+#include "engine/error.hpp"
+#include "engine/json_writer.hpp"
+#include "graph/explore.hpp"
+#include "model/load.hpp"
+#include "trace/block.hpp"
+#include "trace/block_trace.hpp"
+#include "trace/condensation.hpp"
+#include "trace/evaluate.hpp"
+#include "trace/model_trace.hpp"
+#include "trace/trace_format.hpp"
+
+namespace phasic {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
+
+void check_cancel(const std::atomic<bool>* cancel) {
+  if (cancel && cancel->load(std::memory_order_relaxed)) throw Cancelled();
+}
+
+// The budget is in force for exactly one run, however it ends.
+struct BudgetScope {
+  explicit BudgetScope(std::uint64_t bytes) { ledger().set_budget(bytes); }
+  ~BudgetScope() { ledger().set_budget(0); }
+};
+
+enum class Source : std::uint8_t { Trivial, Recorded, Memory, Disk };
+const char* source_name(Source s) {
+  switch (s) {
+    case Source::Recorded: return "recorded";
+    case Source::Memory: return "memory";
+    case Source::Disk: return "disk";
+    case Source::Trivial: return "trivial";
+  }
+  return "trivial";
+}
+
+// What the run learned about one cacheable component while obtaining its trace.
+struct BlockRecord {
+  Source source = Source::Trivial;
+  std::uint64_t operations = 0, bytes = 0;
+  double record_ms = 0;
+  Key key{};
+};
+
+struct Lifetime {
+  std::uint32_t scc, vertices;
+  std::uint64_t bytes;
+  double created_ms, freed_ms;
+};
+
+// Finds a block's trace: memory cache, then disk cache, then recording. Every trace
+// it hands out is held by the memory cache.
+class CachingProvider {
+ public:
+  CachingProvider(RunCaches caches, const RunObserver& observer, std::uint32_t total,
+                  CountedVector<BlockRecord, Category::Graph>& records, std::vector<Lifetime>& lifetimes,
+                  std::vector<Key>& used_keys)
+      : caches_(caches), observer_(observer), total_(total), records_(records), lifetimes_(lifetimes), used_keys_(used_keys) {}
+
+  std::shared_ptr<const BlockTrace> operator()(std::uint32_t component, const BlockInput& input) {
+    check_cancel(observer_.cancel);
+    // The subgraph was built by composition just before this call and is freed right
+    // after it returns: that span is its lifetime.
+    Lifetime life{component, input.vertex_count, input.bytes(), process_ms(), 0};
+    if (observer_.block) observer_.block({true, component, life.vertices, life.bytes, life.created_ms});
+
+    BlockRecord& record = records_[component];
+    std::shared_ptr<const BlockTrace> trace;
+    {
+      const SubgraphVector<std::uint8_t> canonical = input.canonical_bytes();
+      const std::span<const std::uint8_t> bytes(canonical.data(), canonical.size());
+      record.key = hash128(canonical.data(), canonical.size());
+      trace = caches_.memory.find_block(record.key, bytes);
+      record.source = Source::Memory;
+      if (!trace) trace = from_disk(record.key, bytes, record);
+      if (!trace) {
+        const auto start = Clock::now();
+        BlockTrace recorded = record_block(input, observer_.cancel);
+        record.record_ms = ms_since(start);
+        record.source = Source::Recorded;
+        if (caches_.disk.enabled()) {
+          const std::vector<std::uint8_t> payload = serialize(recorded);
+          caches_.disk.store(record.key, std::string_view(reinterpret_cast<const char*>(canonical.data()), canonical.size()),
+                             std::string_view(reinterpret_cast<const char*>(payload.data()), payload.size()));
+        }
+        trace = caches_.memory.put_block(record.key, bytes, std::move(recorded));
+      }
+    }
+    record.operations = trace->operations();
+    record.bytes = trace->bytes();
+    used_keys_.push_back(record.key);
+
+    life.freed_ms = process_ms();
+    lifetimes_.push_back(life);
+    if (observer_.block) observer_.block({false, component, life.vertices, life.bytes, life.freed_ms});
+    if (observer_.progress) observer_.progress({RunPhase::Recording, ++done_, total_});
+    return trace;
+  }
+
+ private:
+  std::shared_ptr<const BlockTrace> from_disk(const Key& key, std::span<const std::uint8_t> canonical, BlockRecord& record) {
+    std::string payload;
+    if (!caches_.disk.load(key, std::string_view(reinterpret_cast<const char*>(canonical.data()), canonical.size()), payload))
+      return nullptr;
+    try {
+      BlockTrace trace = deserialize(reinterpret_cast<const std::uint8_t*>(payload.data()), payload.size());
+      record.source = Source::Disk;
+      return caches_.memory.put_block(key, canonical, std::move(trace));
+    } catch (const EngineError&) {
+      // Checksummed but undecodable: written by an incompatible engine. Recompute.
+      caches_.disk.remove(key);
+      return nullptr;
+    }
+  }
+
+  RunCaches caches_;
+  const RunObserver& observer_;
+  std::uint32_t total_, done_ = 0;
+  CountedVector<BlockRecord, Category::Graph>& records_;
+  std::vector<Lifetime>& lifetimes_;
+  std::vector<Key>& used_keys_;
+};
+
+std::uint32_t index_of(const std::vector<std::string>& names, const std::string& name, const char* what) {
+  const auto it = std::find(names.begin(), names.end(), name);
+  if (it != names.end()) return static_cast<std::uint32_t>(it - names.begin());
+  std::string known;
+  for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
+  throw EngineError("unknown " + std::string(what) + " '" + name + "'; the model's " + what + "s are " +
+                    (known.empty() ? "(none)" : known));
+}
+
+void write_categories(JsonWriter& w, const std::array<std::uint64_t, kCategoryCount>& bytes) {
+  w.begin_object();
+  for (int c = 0; c < kCategoryCount; ++c) w.field(category_name(static_cast<Category>(c)), bytes[c]);
+  w.end_object();
+}
+
+}  // namespace
+
+// ---- evaluation shared by runs and re-evaluations -------------------------------
+
+std::vector<double> theta_of(const ModelLabels& labels, const NamedValues& values) {
+  std::vector<double> theta = labels.param_defaults;
+  for (const auto& [name, value] : values) theta[index_of(labels.params, name, "parameter")] = value;
+  return theta;
+}
+
+std::vector<RewardPair> pairs_of(const ModelLabels& labels, const std::vector<RewardNames>& names) {
+  std::vector<RewardPair> pairs;
+  for (const auto& [a, b] : names)
+    pairs.push_back({index_of(labels.rewards, a, "reward"), index_of(labels.rewards, b, "reward")});
+  return pairs;
+}
+
+// The params/moments/variance/covariance members of a RunResult or EvaluateResult.
+void write_evaluation(JsonWriter& w, const ModelLabels& labels, std::span<const double> theta, const Moments& m,
+                      std::uint32_t moments, const std::vector<RewardNames>& covariances) {
+  w.key("params").begin_object();
+  for (std::size_t p = 0; p < labels.params.size(); ++p) w.field(labels.params[p], theta[p]);
+  w.end_object();
+  w.key("moments").begin_object();
+  for (std::uint32_t r = 0; r < m.reward_count; ++r) {
+    w.key(labels.rewards[r]).begin_array();
+    for (std::uint32_t k = 1; k <= moments; ++k) w.value(m.moment(r, k));
+    w.end_array();
+  }
+  w.end_object();
+  w.key("variance").begin_object();
+  for (std::uint32_t r = 0; r < m.reward_count; ++r) w.field(labels.rewards[r], m.variance[r]);
+  w.end_object();
+  w.key("covariance").begin_object();
+  for (std::size_t i = 0; i < covariances.size(); ++i)
+    w.field(covariances[i].first + "," + covariances[i].second, m.covariance[i]);
+  w.end_object();
+}
+
+Key model_trace_key(const Graph& g, std::uint32_t min_block_size) {
+  Hasher h(0x70686173'69637472ULL);  // distinct from block keys by seed
+  h.value(min_block_size);
+  h.value(g.param_count);
+  h.value(g.vertex_count);
+  h.value(g.reward_count);
+  h.update(g.edge_begin.data(), g.edge_begin.size() * sizeof(std::uint64_t));
+  h.update(g.edge_target.data(), g.edge_target.size() * sizeof(VertexId));
+  h.update(g.coeffs.data(), g.coeffs.size() * sizeof(double));
+  h.update(g.rewards.data(), g.rewards.size() * sizeof(double));
+  return h.finish();
+}
+
+std::string run_model(std::string_view model_text, const RunOptions& options, const RunObserver& observer,
+                      RunCaches caches, std::uint64_t memory_budget_bytes) {
+  const auto run_start = Clock::now();
+  const std::atomic<bool>* cancel = observer.cancel;
+  auto progress = [&](RunPhase phase, std::uint64_t done, std::uint64_t total) {
+    if (observer.progress) observer.progress({phase, done, total});
+  };
+  if (options.min_scc_size < 2) throw EngineError("minSccSize must be at least 2");
+  if (options.moments < 1) throw EngineError("moments must be at least 1");
+
+  ledger().reset_peak();
+  BudgetScope budget(memory_budget_bytes);
+  caches.disk.begin_run();
+  // A failed run may have cached blocks before it failed: the budget applies anyway.
+  struct TrimOnExit {
+    MemoryCache& cache;
+    ~TrimOnExit() { cache.trim(); }
+  } trim_on_exit{caches.memory};
+
+  // ---- exploration --------------------------------------------------------------
+  progress(RunPhase::Exploring, 0, options.max_states);
+  auto phase_start = Clock::now();
+  std::optional<Exploration> explored;
+  {
+    ExploreOptions eo;
+    eo.max_states = options.max_states;
+    eo.cancel = cancel;
+    eo.progress = [&](std::uint64_t states) { progress(RunPhase::Exploring, states, options.max_states); };
+    explored.emplace(load_model_file(model_text, eo));
+  }
+  const double explore_ms = ms_since(phase_start);
+  const Graph& graph = explored->graph;
+  const ModelInfo& info = explored->info;
+  ModelLabels labels{info.param_names, info.param_defaults, info.reward_names};
+  const std::vector<double> theta = theta_of(labels, options.params);
+  const std::vector<RewardPair> pairs = pairs_of(labels, options.covariances);
+  progress(RunPhase::Exploring, graph.vertex_count - 1, graph.vertex_count - 1);
+
+  // ---- decomposition ------------------------------------------------------------
+  progress(RunPhase::Decomposing, 0, 1);
+  phase_start = Clock::now();
+  std::optional<Condensation> cond(condense(graph, cancel));
+  const double scc_ms = ms_since(phase_start);
+  progress(RunPhase::Decomposing, 1, 1);
+
+  std::uint32_t cacheable = 0, largest = 0;
+  for (std::uint32_t c = 0; c < cond->component_count; ++c) {
+    largest = std::max(largest, cond->size(c));
+    if (c > 0 && cond->size(c) >= options.min_scc_size) ++cacheable;
+  }
+
+  // ---- blocks and composition ----------------------------------------------------
+  CountedVector<BlockRecord, Category::Graph> records(cond->component_count);
+  std::vector<Lifetime> lifetimes;
+  std::vector<Key> used_keys;
+  progress(RunPhase::Recording, 0, cacheable);
+  phase_start = Clock::now();
+  ModelTrace composed = compose(graph, *cond, CachingProvider(caches, observer, cacheable, records, lifetimes, used_keys),
+                                options.min_scc_size, cancel);
+  progress(RunPhase::Composing, 1, 1);
+  const double compose_ms = ms_since(phase_start);
+  double record_ms = 0;
+  for (const BlockRecord& r : records) record_ms += r.record_ms;
+
+  // What the result reports about the graph, taken before the graph goes.
+  const Key trace_key = model_trace_key(graph, options.min_scc_size);
+  std::uint64_t absorbing = 0;
+  for (VertexId u = 1; u < graph.vertex_count; ++u) absorbing += graph.absorbing(u) ? 1 : 0;
+  JsonWriter decomposition;
+  {
+    JsonWriter& w = decomposition;
+    w.begin_object().key("sccs").begin_array();
+    for (std::uint32_t c = 0; c < cond->component_count; ++c) {
+      const BlockRecord& r = records[c];
+      const VertexId first = cond->members_of(c)[0];
+      w.begin_object()
+          .field("id", c)
+          .field("vertices", cond->size(c))
+          .field("internalEdges", cond->internal_edges[c])
+          .field("exitEdges", cond->exit_edges[c])
+          .field("absorbing", cond->size(c) == 1 && graph.absorbing(first))
+          .field("source", source_name(r.source))
+          .field("operations", r.operations)
+          .field("bytes", r.bytes)
+          .field("recordMs", r.record_ms)
+          .field("key", r.source == Source::Trivial ? std::string() : r.key.hex())
+          .field("firstVertex", first)
+          .end_object();
+    }
+    w.end_array().key("edges").begin_array();
+    for (std::uint32_t c = 0; c < cond->component_count; ++c)
+      for (const std::uint32_t s : cond->successors(c)) w.begin_array().value(c).value(s).end_array();
+    w.end_array().end_object();
+  }
+  std::uint32_t recorded = 0, from_cache = 0;
+  for (const BlockRecord& r : records) {
+    recorded += r.source == Source::Recorded;
+    from_cache += r.source == Source::Memory || r.source == Source::Disk;
+  }
+  const std::uint64_t vertices = graph.vertex_count, edges = graph.edge_count();
+  const std::uint32_t component_count = cond->component_count;
+  std::vector<std::pair<std::string, std::uint64_t>> firings;
+  for (std::size_t i = 0; i < explored->rule_firings.size() && i < info.rule_names.size(); ++i)
+    firings.emplace_back(info.rule_names[i], explored->rule_firings[i]);
+  std::vector<ExploreWarning> warnings = std::move(explored->warnings);
+  const std::string model_name = info.name;
+
+  // The trace holds everything evaluation needs: the graph and its components go now.
+  CountedVector<BlockRecord, Category::Graph>().swap(records);
+  cond.reset();
+  explored.reset();
+
+  const std::uint64_t operations = composed.operations(), commands = composed.commands(), trace_bytes = composed.bytes();
+  const std::shared_ptr<const ModelTrace> trace =
+      caches.memory.put_model(trace_key, std::move(composed), labels, used_keys);
+
+  // ---- evaluation ---------------------------------------------------------------
+  progress(RunPhase::Evaluating, 0, 1);
+  phase_start = Clock::now();
+  const Moments moments = evaluate(*trace, theta, std::max<std::uint32_t>(options.moments, 2), pairs, cancel);
+  const double evaluate_ms = ms_since(phase_start);
+  progress(RunPhase::Evaluating, 1, 1);
+
+  caches.disk.prune();
+  if (!caches.disk.warning().empty()) warnings.push_back({caches.disk.warning(), -1, {}});
+
+  // ---- the result ----------------------------------------------------------------
+  JsonWriter w;
+  w.begin_object();
+  w.field("model", model_name).field("vertices", vertices).field("edges", edges).field("absorbing", absorbing);
+  w.key("sccs").begin_object()
+      .field("count", component_count)
+      .field("largest", largest)
+      .field("blocks", cacheable)
+      .field("recorded", recorded)
+      .field("cached", from_cache)
+      .end_object();
+  w.key("trace").begin_object()
+      .field("operations", operations)
+      .field("commands", commands)
+      .field("bytes", static_cast<std::uint64_t>(trace_bytes))
+      .end_object();
+  write_evaluation(w, labels, theta, moments, options.moments, options.covariances);
+  w.key("timings_ms").begin_object()
+      .field("explore", explore_ms)
+      .field("scc", scc_ms)
+      .field("record", record_ms)
+      .field("compose", compose_ms)
+      .field("evaluate", evaluate_ms)
+      .field("total", ms_since(run_start))
+      .end_object();
+  std::array<std::uint64_t, kCategoryCount> accounted{};
+  for (int c = 0; c < kCategoryCount; ++c) accounted[c] = ledger().bytes(static_cast<Category>(c));
+  w.key("memory").begin_object();
+  w.key("accounted_bytes");
+  write_categories(w, accounted);
+  w.field("peak_accounted_bytes", static_cast<std::uint64_t>(ledger().peak()))
+      .field("rss_bytes", static_cast<std::uint64_t>(resident_bytes()));
+  w.key("blocks").begin_array();
+  for (const Lifetime& l : lifetimes)
+    w.begin_object()
+        .field("scc", l.scc)
+        .field("vertices", l.vertices)
+        .field("bytes", l.bytes)
+        .field("created_ms", l.created_ms)
+        .field("freed_ms", l.freed_ms)
+        .end_object();
+  w.end_array().end_object();
+  w.field("traceKey", trace_key.hex());
+  w.key("ruleFirings").begin_object();
+  for (const auto& [name, count] : firings) w.field(name, count);
+  w.end_object();
+  w.key("warnings").begin_array();
+  for (const ExploreWarning& warning : warnings) {
+    w.begin_object().field("message", warning.message).field("site", warning.site);
+    if (!warning.rule.empty()) w.field("rule", warning.rule);
+    w.end_object();
+  }
+  w.end_array();
+  w.key("decomposition").raw(decomposition.str());
+  w.end_object();
+  return w.take();
+}
+
+}  // namespace phasic

@@ -1,0 +1,46 @@
+// The run pipeline: model text → exploration → components → blocks (cached or
+// recorded, each block subgraph freed right after its trace exists) → composed trace
+// → evaluation → a RunResult as JSON text.
+//
+// Invariants:
+// - Everything a run builds is owned by a scope of run_model (RAII): on success,
+//   failure or cancellation the graph, the condensation, every block subgraph and all
+//   evaluation scratch are freed before it returns or throws. What survives is what
+//   the caches hold on purpose (block traces, the composed model trace).
+// - Cancellation is checked in every phase; the memory budget (if any) is in force for
+//   the whole run and restored afterwards.
+// - A block's trace is the same whichever way it was obtained (memory, disk, recorded):
+//   the disk format round-trips bit for bit and a hit requires equal block input.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "cache/disk_cache.hpp"
+#include "cache/memory_cache.hpp"
+#include "engine/engine.hpp"
+#include "engine/json_writer.hpp"
+#include "trace/evaluate.hpp"
+
+namespace phasic {
+
+struct RunCaches {
+  MemoryCache& memory;
+  DiskCache& disk;
+};
+
+std::string run_model(std::string_view model_text, const RunOptions& options, const RunObserver& observer,
+                      RunCaches caches, std::uint64_t memory_budget_bytes);
+
+// Evaluation inputs by name → by index, with errors naming the unknown name.
+std::vector<double> theta_of(const ModelLabels& labels, const NamedValues& values);
+std::vector<RewardPair> pairs_of(const ModelLabels& labels, const std::vector<RewardNames>& names);
+// Writes the params, moments (the first `moments`), variance and covariance members.
+void write_evaluation(JsonWriter& w, const ModelLabels& labels, std::span<const double> theta, const Moments& m,
+                      std::uint32_t moments, const std::vector<RewardNames>& covariances);
+
+// The key of a composed model trace: the graph's structure and rewards (never its
+// state labels) and the block size threshold that shaped the composition.
+Key model_trace_key(const Graph& graph, std::uint32_t min_block_size);
+
+}  // namespace phasic
