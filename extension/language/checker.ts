@@ -212,6 +212,9 @@ class Checker {
     const hi = d.bounds ? this.constValue(d.bounds.hi, 'a parameter\'s upper bound', false) : undefined;
     if (d.bounds && lo !== undefined && hi !== undefined && lo > hi) {
       this.sink.error(d.bounds, 'empty-bounds', `The bounds ${lo}..${hi} are empty: the lower bound is above the upper one.`);
+    } else if (def !== undefined && ((lo !== undefined && def < lo) || (hi !== undefined && def > hi))) {
+      this.sink.error(d.default ?? d.bounds!, 'default-out-of-bounds',
+        `The default ${def} of \`${d.name?.name ?? 'this parameter'}\` is outside its bounds ${lo ?? '−∞'}..${hi ?? '∞'}.`);
     }
     if (!symbol) return;
     symbol.index = this.params.length;

@@ -103,6 +103,10 @@ describe('shape and constant diagnostics', () => {
   it('not-integer (index)', () => check(PRELUDE + 'absorb when s[⟦0.5⟧] > 0', 'not-integer', 'Index `0.5` is 0.5, which is not an integer.'));
   it('not-integer (array size)', () => check('state s[⟦n / 2⟧]\nconst n = 3', 'not-integer', '`n / 2` is 1.5, but an array size must be an integer.'));
   it('invalid-size', () => check('state s[⟦-1⟧]', 'invalid-size', 'An array size must not be negative, but `-1` is -1.'));
+  it('default-out-of-bounds', () =>
+    check('param a = ⟦2⟧ in 0..1', 'default-out-of-bounds', 'The default 2 of `a` is outside its bounds 0..1.'));
+  it('default-out-of-bounds (the implicit default 1)', () =>
+    check('param a ⟦in 2..3⟧', 'default-out-of-bounds', 'The default 1 of `a` is outside its bounds 2..3.'));
   it('empty-bounds', () => check('state k ⟦in 3..1⟧', 'empty-bounds', 'The bounds 3..1 are empty: the lower bound is above the upper one.'));
   it('initial-out-of-bounds (declaration)', () => check('state k in 1..3 = ⟦5⟧', 'initial-out-of-bounds', 'The initial value 5 of `k` is outside its bounds 1..3.'));
   it('initial-out-of-bounds (init)', () =>
