@@ -123,6 +123,14 @@ describe('TextMate grammar', () => {
     it(`agrees with the lexer on ${file}`, () => checkAgreement(file));
   }
 
+  it('quotes in models.phasic only lines that the examples really contain', () => {
+    const examples = phasicFiles('examples').map((f) => readFileSync(join(ROOT, f), 'utf8').split('\n'));
+    const quoted = readFileSync(join(ROOT, 'test/grammar/models.phasic'), 'utf8').split('\n')
+      .filter((l) => l.trim() !== '' && !l.startsWith('//'));
+    assert.ok(quoted.length >= 20);
+    for (const line of quoted) assert.ok(examples.some((lines) => lines.includes(line)), `not in any example: ${line}`);
+  });
+
   const DECLARATION_SCOPE: Record<SymbolKind, string> = {
     model: 'entity.name.type.model.phasic',
     const: 'variable.other.constant.declaration.phasic',
