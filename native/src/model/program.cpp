@@ -50,7 +50,7 @@ double binomial(double a, double b) {
 
 }  // namespace
 
-const char* op_name(Op op) { return kOps[int(op)].name; }
+const char* op_name(Opcode op) { return kOps[int(op)].name; }
 
 std::string format_number(double v) {
   char buf[40];
@@ -78,33 +78,33 @@ Program decode_program(const json::Field& code, const ProgramScope& scope) {
     if (info.args > 0 && pos + std::size_t(info.args) >= n)
       at(pos).fail(std::string(info.name) + " needs " + std::to_string(info.args) + " argument(s)");
     Instr in;
-    in.op = Op(opcode);
+    in.op = Opcode(opcode);
     const auto site_arg = [&](std::size_t p) { return std::int32_t(at(p).integer(-1, std::int64_t(scope.site_count) - 1)); };
     switch (in.op) {
-      case Op::Const: in.constant = at(pos + 1).finite(); break;
-      case Op::Load:
-      case Op::Store:
+      case Opcode::Const: in.constant = at(pos + 1).finite(); break;
+      case Opcode::Load:
+      case Opcode::Store:
         if (scope.locals == 0) at(pos + 1).fail("no local slots are declared");
         in.arg = std::uint32_t(at(pos + 1).integer(0, std::int64_t(scope.locals) - 1));
         break;
-      case Op::Cell:
+      case Opcode::Cell:
         if (scope.state_length == 0) at(pos + 1).fail("the state is empty");
         in.arg = std::uint32_t(at(pos + 1).integer(0, std::int64_t(scope.state_length) - 1));
         break;
-      case Op::Index:
+      case Opcode::Index:
         in.arg = std::uint32_t(at(pos + 1).integer(1, kInt32Max));
         in.site = site_arg(pos + 2);
         break;
-      case Op::Int:
-      case Op::Mod:
-      case Op::Binom: in.site = site_arg(pos + 1); break;
-      case Op::Jump:
-      case Op::JumpIfFalse:
+      case Opcode::Int:
+      case Opcode::Mod:
+      case Opcode::Binom: in.site = site_arg(pos + 1); break;
+      case Opcode::Jump:
+      case Opcode::JumpIfFalse:
         in.arg = std::uint32_t(at(pos + 1).integer(0, std::int64_t(n)));
         jump_argument_pos.push_back(pos + 1);
         break;
-      case Op::Min:
-      case Op::Max: in.arg = std::uint32_t(at(pos + 1).integer(1, kMaxStack)); break;
+      case Opcode::Min:
+      case Opcode::Max: in.arg = std::uint32_t(at(pos + 1).integer(1, kMaxStack)); break;
       default: break;
     }
     instr_at[pos] = std::int64_t(program.code.size());
@@ -118,7 +118,7 @@ Program decode_program(const json::Field& code, const ProgramScope& scope) {
   // Jump targets: JSON positions to instruction indices.
   std::size_t j = 0;
   for (Instr& in : program.code) {
-    if (in.op != Op::Jump && in.op != Op::JumpIfFalse) continue;
+    if (in.op != Opcode::Jump && in.op != Opcode::JumpIfFalse) continue;
     const std::size_t arg_pos = jump_argument_pos[j++];
     if (instr_at[in.arg] < 0) at(arg_pos).fail("jump target " + std::to_string(in.arg) + " is inside an instruction's arguments");
     in.arg = std::uint32_t(instr_at[in.arg]);
@@ -150,13 +150,13 @@ Program decode_program(const json::Field& code, const ProgramScope& scope) {
     if (d < pops) at(position_of[i]).fail(std::string(info.name) + " needs " + std::to_string(pops) + " value(s) on the stack, has " + std::to_string(d));
     const int next = d - pops + info.pushes;
     if (next > kMaxStack) at(position_of[i]).fail("stack deeper than " + std::to_string(kMaxStack));
-    if (in.op == Op::Jump || in.op == Op::JumpIfFalse) reach(i, in.arg, next);
-    if (in.op != Op::Jump) reach(i, i + 1, next);
+    if (in.op == Opcode::Jump || in.op == Opcode::JumpIfFalse) reach(i, in.arg, next);
+    if (in.op != Opcode::Jump) reach(i, i + 1, next);
   }
   if (depth[count] != 1)
     code.fail("a program must leave exactly one value on the stack, this one leaves " + std::to_string(depth[count]));
-  if (count == 1 && program.code[0].op == Op::Const) program.shape = Shape::Constant;
-  if (count == 1 && program.code[0].op == Op::Cell) program.shape = Shape::Cell;
+  if (count == 1 && program.code[0].op == Opcode::Const) program.shape = Shape::Constant;
+  if (count == 1 && program.code[0].op == Opcode::Cell) program.shape = Shape::Cell;
   return program;
 }
 
@@ -176,35 +176,35 @@ double run_code(const Program& program, const std::int32_t* state, std::uint32_t
     budget.tick();
     const Instr& in = code[pc++];
     switch (in.op) {
-      case Op::Const: stack[sp++] = in.constant; break;
-      case Op::Load: stack[sp++] = locals[in.arg]; break;
-      case Op::Store: locals[in.arg] = stack[--sp]; break;
-      case Op::Cell: stack[sp++] = state[in.arg]; break;
-      case Op::CellAt: {
+      case Opcode::Const: stack[sp++] = in.constant; break;
+      case Opcode::Load: stack[sp++] = locals[in.arg]; break;
+      case Opcode::Store: locals[in.arg] = stack[--sp]; break;
+      case Opcode::Cell: stack[sp++] = state[in.arg]; break;
+      case Opcode::CellAt: {
         const double i = stack[sp - 1];
         if (!(i >= 0 && i < double(state_length)) || i != std::floor(i))
           fail("cell index " + format_number(i) + " is outside the state (" + std::to_string(state_length) + " cells)", -1);
         stack[sp - 1] = state[std::uint32_t(i)];
         break;
       }
-      case Op::Index: {
+      case Opcode::Index: {
         const double i = stack[sp - 1];
         if (!is_integral(i)) fail("index " + format_number(i) + " is not an integer", in.site);
         if (!(i >= 0 && i < double(in.arg)))
           fail("index " + format_number(i) + " is out of range 0.." + std::to_string(in.arg - 1), in.site);
         break;
       }
-      case Op::Int: {
+      case Opcode::Int: {
         const double v = stack[sp - 1];
         if (!is_integral(v)) fail("value " + format_number(v) + " is not an integer", in.site);
         if (std::fabs(v) > double(kInt32Max)) fail("value " + format_number(v) + " is outside the 32-bit integer range", in.site);
         break;
       }
-      case Op::Add: --sp; stack[sp - 1] += stack[sp]; break;
-      case Op::Sub: --sp; stack[sp - 1] -= stack[sp]; break;
-      case Op::Mul: --sp; stack[sp - 1] *= stack[sp]; break;
-      case Op::Div: --sp; stack[sp - 1] /= stack[sp]; break;
-      case Op::Mod: {
+      case Opcode::Add: --sp; stack[sp - 1] += stack[sp]; break;
+      case Opcode::Sub: --sp; stack[sp - 1] -= stack[sp]; break;
+      case Opcode::Mul: --sp; stack[sp - 1] *= stack[sp]; break;
+      case Opcode::Div: --sp; stack[sp - 1] /= stack[sp]; break;
+      case Opcode::Mod: {
         --sp;
         const double a = stack[sp - 1], b = stack[sp];
         if (!is_integral(a) || !is_integral(b)) fail("% needs integers, got " + format_number(a) + " % " + format_number(b), in.site);
@@ -212,32 +212,32 @@ double run_code(const Program& program, const std::int32_t* state, std::uint32_t
         stack[sp - 1] = std::fmod(a, b);  // sign of a, exact for integers
         break;
       }
-      case Op::Neg: stack[sp - 1] = -stack[sp - 1]; break;
-      case Op::Eq: --sp; stack[sp - 1] = stack[sp - 1] == stack[sp]; break;
-      case Op::Ne: --sp; stack[sp - 1] = stack[sp - 1] != stack[sp]; break;
-      case Op::Lt: --sp; stack[sp - 1] = stack[sp - 1] < stack[sp]; break;
-      case Op::Le: --sp; stack[sp - 1] = stack[sp - 1] <= stack[sp]; break;
-      case Op::Gt: --sp; stack[sp - 1] = stack[sp - 1] > stack[sp]; break;
-      case Op::Ge: --sp; stack[sp - 1] = stack[sp - 1] >= stack[sp]; break;
-      case Op::Not: stack[sp - 1] = 1 - stack[sp - 1]; break;
-      case Op::Jump: pc = in.arg; break;
-      case Op::JumpIfFalse:
+      case Opcode::Neg: stack[sp - 1] = -stack[sp - 1]; break;
+      case Opcode::Eq: --sp; stack[sp - 1] = stack[sp - 1] == stack[sp]; break;
+      case Opcode::Ne: --sp; stack[sp - 1] = stack[sp - 1] != stack[sp]; break;
+      case Opcode::Lt: --sp; stack[sp - 1] = stack[sp - 1] < stack[sp]; break;
+      case Opcode::Le: --sp; stack[sp - 1] = stack[sp - 1] <= stack[sp]; break;
+      case Opcode::Gt: --sp; stack[sp - 1] = stack[sp - 1] > stack[sp]; break;
+      case Opcode::Ge: --sp; stack[sp - 1] = stack[sp - 1] >= stack[sp]; break;
+      case Opcode::Not: stack[sp - 1] = 1 - stack[sp - 1]; break;
+      case Opcode::Jump: pc = in.arg; break;
+      case Opcode::JumpIfFalse:
         if (stack[--sp] == 0) pc = in.arg;
         break;
-      case Op::Min:
-      case Op::Max: {
+      case Opcode::Min:
+      case Opcode::Max: {
         const int k = int(in.arg);
         double m = stack[sp - k];
         for (int i = sp - k + 1; i < sp; ++i)
-          m = in.op == Op::Min ? std::fmin(m, stack[i]) : std::fmax(m, stack[i]);
+          m = in.op == Opcode::Min ? std::fmin(m, stack[i]) : std::fmax(m, stack[i]);
         sp -= k;
         stack[sp++] = m;
         break;
       }
-      case Op::Abs: stack[sp - 1] = std::fabs(stack[sp - 1]); break;
-      case Op::Floor: stack[sp - 1] = std::floor(stack[sp - 1]); break;
-      case Op::Ceil: stack[sp - 1] = std::ceil(stack[sp - 1]); break;
-      case Op::Binom: {
+      case Opcode::Abs: stack[sp - 1] = std::fabs(stack[sp - 1]); break;
+      case Opcode::Floor: stack[sp - 1] = std::floor(stack[sp - 1]); break;
+      case Opcode::Ceil: stack[sp - 1] = std::ceil(stack[sp - 1]); break;
+      case Opcode::Binom: {
         --sp;
         const double a = stack[sp - 1], b = stack[sp];
         if (!is_integral(a) || !is_integral(b))
@@ -245,8 +245,8 @@ double run_code(const Program& program, const std::int32_t* state, std::uint32_t
         stack[sp - 1] = binomial(a, b);
         break;
       }
-      case Op::Pop: --sp; break;
-      case Op::Dup: stack[sp] = stack[sp - 1]; ++sp; break;
+      case Opcode::Pop: --sp; break;
+      case Opcode::Dup: stack[sp] = stack[sp - 1]; ++sp; break;
     }
   }
   return stack[0];

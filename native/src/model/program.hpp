@@ -26,15 +26,15 @@ namespace phasic {
 constexpr int kMaxStack = 256;
 constexpr std::uint32_t kBudgetSlice = 65536;
 
-enum class Op : std::uint8_t {
+enum class Opcode : std::uint8_t {
   Const = 0, Load, Store, Cell, CellAt, Index, Int, Add, Sub, Mul, Div, Mod, Neg,
   Eq, Ne, Lt, Le, Gt, Ge, Not, Jump, JumpIfFalse, Min, Max, Abs, Floor, Ceil, Binom, Pop, Dup,
 };
 constexpr int kOpCount = 30;
-const char* op_name(Op op);
+const char* op_name(Opcode op);
 
 struct Instr {
-  Op op = Op::Const;
+  Opcode op = Opcode::Const;
   std::uint32_t arg = 0;  // slot, cell, INDEX dim, jump target, MIN/MAX count
   std::int32_t site = -1;
   double constant = 0;    // CONST's value
