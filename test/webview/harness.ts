@@ -91,7 +91,9 @@ export async function openStudio(browser: Browser, theme: ThemeName, tab: Studio
     page,
     posted: () => page.evaluate(() => (window as unknown as { __posted: WebviewMessage[] }).__posted),
     send: async (m) => {
-      await page.evaluate((msg) => window.postMessage(msg, '*'), m as object);
+      // As a JSON string: Playwright's structured argument transfer is slow for large
+      // objects, and the page should see plain JSON data as VS Code delivers it.
+      await page.evaluate((json) => window.postMessage(JSON.parse(json), '*'), JSON.stringify(m));
       // Let the page handle the message and paint.
       await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
     },
