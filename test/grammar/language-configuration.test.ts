@@ -52,7 +52,7 @@ describe('language configuration', () => {
       assert.ok(increase.test(line), line);
     }
     for (const line of ['rule hop_right   when left > 0   rate jump      do left -= 1; right += 1', 'reward tmrca = 1',
-      'start 0.5 { x[0] = 2 }', '// rule in a comment', '  for i in 0..n-1']) {
+      'start 0.5 { x[0] = 2 }', '// rule in a comment', '  for i in 0..n-1', 'const n = 4   // see (Kingman 1982']) {
       assert.ok(!increase.test(line), line);
     }
   });
