@@ -1,0 +1,150 @@
+// Command-line parsing for phasic-trace: the grammar of the usage text, strictly (an
+// unknown option, a missing value or a malformed NAME=VALUE is a usage error).
+
+export const USAGE = `usage:
+  phasic-trace run MODEL [--set NAME=VALUE]... [--param NAME=VALUE]... [--moments K]
+                   [--covariance R1,R2]... [--min-scc N] [--cache-dir DIR | --no-cache]
+                   [--max-states N] [--repeat N] [--json]
+  phasic-trace check MODEL [--json]
+  phasic-trace clear-caches [--cache-dir DIR] [--json]
+  phasic-trace export MODEL --format phasic-json [--set NAME=VALUE]... [--out FILE]
+
+MODEL is a .phasic file, a compiled-model .json or a phasic graph .json.`;
+
+export class UsageError extends Error {}
+
+export interface RunArgs {
+  command: 'run';
+  model: string;
+  overrides: Record<string, number>;
+  params: Record<string, number>;
+  moments: number;
+  covariances: Array<[string, string]>;
+  minScc: number;
+  cacheDir?: string;   // absent: the default directory
+  noCache: boolean;
+  maxStates: number;
+  repeat: number;
+  json: boolean;
+}
+export interface CheckArgs { command: 'check'; model: string; json: boolean }
+export interface ClearArgs { command: 'clear-caches'; cacheDir?: string; json: boolean }
+export interface ExportArgs {
+  command: 'export';
+  model: string;
+  format: 'phasic-json';
+  overrides: Record<string, number>;
+  out?: string;
+}
+export interface HelpArgs { command: 'help' }
+export type Args = RunArgs | CheckArgs | ClearArgs | ExportArgs | HelpArgs;
+
+function number(option: string, text: string): number {
+  const v = Number(text);
+  if (text.trim() === '' || !Number.isFinite(v)) throw new UsageError(`${option}: '${text}' is not a number`);
+  return v;
+}
+
+function integer(option: string, text: string, min: number): number {
+  const v = number(option, text);
+  if (!Number.isInteger(v) || v < min) throw new UsageError(`${option}: '${text}' must be an integer ≥ ${min}`);
+  return v;
+}
+
+function momentCount(text: string): number {
+  const k = integer('--moments', text, 1);
+  if (k > 16) throw new UsageError(`--moments: at most 16 moments (got ${k})`);
+  return k;
+}
+
+function assignment(option: string, text: string, into: Record<string, number>): void {
+  const eq = text.indexOf('=');
+  const name = text.slice(0, eq);
+  if (eq <= 0 || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new UsageError(`${option}: expected NAME=VALUE, got '${text}'`);
+  if (name in into) throw new UsageError(`${option}: ${name} is given twice`);
+  into[name] = number(`${option} ${name}`, text.slice(eq + 1));
+}
+
+export function parseArgs(argv: string[]): Args {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') return { command: 'help' };
+  const positional: string[] = [];
+  const seen = new Set<string>();
+  const overrides: Record<string, number> = {};
+  const params: Record<string, number> = {};
+  const covariances: Array<[string, string]> = [];
+  const values: Record<string, string> = {};
+  const flags = new Set<string>();
+
+  const allowed: Record<string, { value: string[]; flag: string[] }> = {
+    run: {
+      value: ['--set', '--param', '--moments', '--covariance', '--min-scc', '--cache-dir', '--max-states', '--repeat'],
+      flag: ['--no-cache', '--json'],
+    },
+    check: { value: [], flag: ['--json'] },
+    'clear-caches': { value: ['--cache-dir'], flag: ['--json'] },
+    export: { value: ['--format', '--set', '--out'], flag: [] },
+  };
+  const spec = allowed[command];
+  if (!spec) throw new UsageError(`unknown command '${command}'`);
+
+  for (let i = 0; i < rest.length; i++) {
+    const arg = rest[i];
+    if (!arg.startsWith('--')) {
+      positional.push(arg);
+      continue;
+    }
+    if (spec.flag.includes(arg)) {
+      flags.add(arg);
+      continue;
+    }
+    if (!spec.value.includes(arg)) throw new UsageError(`${command}: unknown option ${arg}`);
+    const value = rest[++i];
+    if (value === undefined) throw new UsageError(`${arg} needs a value`);
+    if (arg === '--set') assignment(arg, value, overrides);
+    else if (arg === '--param') assignment(arg, value, params);
+    else if (arg === '--covariance') {
+      const parts = value.split(',');
+      if (parts.length !== 2 || !parts[0] || !parts[1]) throw new UsageError(`--covariance: expected R1,R2, got '${value}'`);
+      covariances.push([parts[0], parts[1]]);
+    } else {
+      if (seen.has(arg)) throw new UsageError(`${arg} is given twice`);
+      seen.add(arg);
+      values[arg] = value;
+    }
+  }
+
+  const needsModel = command !== 'clear-caches';
+  if (needsModel && positional.length !== 1) throw new UsageError(`${command} needs exactly one MODEL`);
+  if (!needsModel && positional.length !== 0) throw new UsageError(`${command} takes no MODEL`);
+  const json = flags.has('--json');
+
+  switch (command) {
+    case 'run':
+      if (flags.has('--no-cache') && values['--cache-dir'] !== undefined)
+        throw new UsageError('--cache-dir and --no-cache exclude each other');
+      return {
+        command,
+        model: positional[0],
+        overrides,
+        params,
+        moments: values['--moments'] ? momentCount(values['--moments']) : 2,
+        covariances,
+        minScc: values['--min-scc'] ? integer('--min-scc', values['--min-scc'], 2) : 4,
+        cacheDir: values['--cache-dir'],
+        noCache: flags.has('--no-cache'),
+        maxStates: values['--max-states'] ? integer('--max-states', values['--max-states'], 1) : 2_000_000,
+        repeat: values['--repeat'] ? integer('--repeat', values['--repeat'], 1) : 1,
+        json,
+      };
+    case 'check':
+      return { command, model: positional[0], json };
+    case 'clear-caches':
+      return { command, cacheDir: values['--cache-dir'], json };
+    default: {
+      const format = values['--format'];
+      if (format !== 'phasic-json') throw new UsageError(`export needs --format phasic-json${format ? ` (got '${format}')` : ''}`);
+      return { command: 'export', model: positional[0], format, overrides, out: values['--out'] };
+    }
+  }
+}
