@@ -50,6 +50,8 @@ const builds = [
     entryPoints: { webview: 'webview/main.ts' },
     outdir: 'dist',
   },
+  // The benchmark's model compiler (bench/run.mjs runs it; never shipped).
+  { ...node, entryPoints: { compile: 'bench/compile.ts' }, outdir: 'out/bench' },
   {
     ...node,
     // Tests import the real modules they test; playwright-core and mocha stay

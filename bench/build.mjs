@@ -1,0 +1,59 @@
+// Builds the benchmark binary out/bench/engine_bench from bench/engine_bench.cpp and
+// every engine source (native/src/**/*.cpp), with the addon's optimisation flags
+// (-O3, no -march) so the numbers are the ones the extension gets. Make-like: an
+// object is rebuilt only when its source or a header it includes (from g++ -MMD) is
+// newer, and the binary only when an object is.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+const OUT = join('out', 'bench');
+const OBJ = join(OUT, 'obj');
+export const BINARY = join(OUT, 'engine_bench');
+const FLAGS = ['-std=c++20', '-O3', '-Inative/src'];
+const LIBS = ['-lumfpack', '-lamd', '-lcholmod', '-lsuitesparseconfig', '-lpthread'];
+
+function sources(dir) {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(path).isDirectory() ? sources(path) : path.endsWith('.cpp') ? [path] : [];
+  });
+}
+
+const mtime = (path) => (existsSync(path) ? statSync(path).mtimeMs : -Infinity);
+
+// The inputs g++ recorded for an object: its source and every header it included.
+function dependencies(depFile) {
+  if (!existsSync(depFile)) return null;
+  const text = readFileSync(depFile, 'utf8').replace(/\\\r?\n/g, ' ');
+  const colon = text.indexOf(': ');
+  return text.slice(colon + 2).split(/\s+/).filter(Boolean);
+}
+
+function fresh(target, inputs) {
+  const built = mtime(target);
+  return inputs !== null && inputs.every((input) => mtime(input) < built);
+}
+
+function compile(src, obj) {
+  const dep = obj.replace(/\.o$/, '.d');
+  if (fresh(obj, dependencies(dep))) return false;
+  console.error(`bench: compiling ${src}`);
+  execFileSync('g++', [...FLAGS, '-MMD', '-MF', dep, '-c', src, '-o', obj], { stdio: 'inherit' });
+  return true;
+}
+
+export function buildBench() {
+  mkdirSync(OBJ, { recursive: true });
+  const objects = [];
+  for (const src of [...sources('native/src').sort(), 'bench/engine_bench.cpp']) {
+    const obj = join(OBJ, src.replace(/[/\\]/g, '_').replace(/\.cpp$/, '.o'));
+    compile(src, obj);
+    objects.push(obj);
+  }
+  if (!fresh(BINARY, objects)) {
+    console.error(`bench: linking ${BINARY}`);
+    execFileSync('g++', [...FLAGS, ...objects, '-o', BINARY, ...LIBS], { stdio: 'inherit' });
+  }
+  return BINARY;
+}

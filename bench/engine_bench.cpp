@@ -1,0 +1,495 @@
+// The engine benchmark: one compiled model in, one JSON line of measurements out.
+//
+//   engine_bench --model m.json --label NAME [--reps R] [--min-scc S]
+//                [--param name=value]... [--max-states N] [--no-solver]
+//
+// What it measures, in this order (the order matters for peak memory: ru_maxrss only
+// grows, so the product's own run is measured first, before anything the benchmark
+// keeps alive for its phase timings or the sparse solver):
+//  1. R cold runs through Engine::run (caches cleared before each): the product path,
+//     explore → decompose → record → compose → evaluate, with its per-phase timings.
+//     Peak RSS and the ledger's peak are read after the first one.
+//  2. R warm runs: every block trace already in the memory cache (disk cache off).
+//  3. The phases one by one on a graph the benchmark holds: explore, condense, record
+//     (every block, no cache) and compose; then evaluation of the recorded trace for
+//     one θ and for batches of 8 and 64 θ vectors.
+//  4. UMFPACK on −T over the transient states at the same θ (its default
+//     fill-reducing ordering): analyse, factorise, solve, flops and nnz(L+U); its
+//     E[time] must equal the trace's to 1e-8 relative, else "MISMATCH" on stderr.
+//
+// Every timing is R repetitions reported as {median, min, max}. Nothing here asserts
+// a timing: the runner compares numbers with the targets and reports.
+#include <sys/resource.h>
+#include <suitesparse/umfpack.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "engine/engine.hpp"
+#include "engine/error.hpp"
+#include "engine/json_writer.hpp"
+#include "json/json.hpp"
+#include "model/load.hpp"
+#include "trace/block.hpp"
+#include "trace/block_trace.hpp"
+#include "trace/condensation.hpp"
+#include "trace/evaluate.hpp"
+#include "trace/model_trace.hpp"
+
+using namespace phasic;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
+
+struct Options {
+  std::string model_path, label;
+  int reps = 5;
+  std::uint32_t min_scc = 4;  // the product's default (phasic.trace.minSccSize)
+  std::uint64_t max_states = 10'000'000;
+  NamedValues params;
+  bool solver = true;
+};
+
+[[noreturn]] void usage(const std::string& why) {
+  std::fprintf(stderr,
+               "engine_bench: %s\nusage: engine_bench --model m.json --label NAME [--reps R] [--min-scc S] "
+               "[--param name=value]... [--max-states N] [--no-solver]\n",
+               why.c_str());
+  std::exit(2);
+}
+
+Options parse_options(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) usage(a + " needs a value");
+      return argv[++i];
+    };
+    if (a == "--model") o.model_path = next();
+    else if (a == "--label") o.label = next();
+    else if (a == "--reps") o.reps = std::max(1, std::atoi(next().c_str()));
+    else if (a == "--min-scc") o.min_scc = static_cast<std::uint32_t>(std::max(2, std::atoi(next().c_str())));
+    else if (a == "--max-states") o.max_states = std::strtoull(next().c_str(), nullptr, 10);
+    else if (a == "--no-solver") o.solver = false;
+    else if (a == "--param") {
+      const std::string kv = next();
+      const auto eq = kv.find('=');
+      if (eq == std::string::npos) usage("--param wants name=value, got " + kv);
+      o.params.emplace_back(kv.substr(0, eq), std::strtod(kv.c_str() + eq + 1, nullptr));
+    } else usage("unknown argument " + a);
+  }
+  if (o.model_path.empty()) usage("--model is required");
+  if (o.label.empty()) o.label = o.model_path;
+  return o;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + path);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::uint64_t peak_rss_bytes() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<std::uint64_t>(u.ru_maxrss) * 1024;  // Linux reports KiB
+}
+
+// R samples of one quantity.
+struct Sample {
+  std::vector<double> values;
+  void add(double v) { values.push_back(v); }
+  double median() const {
+    std::vector<double> s = values;
+    std::sort(s.begin(), s.end());
+    const std::size_t n = s.size();
+    return n == 0 ? 0 : n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+  }
+  double min() const { return values.empty() ? 0 : *std::min_element(values.begin(), values.end()); }
+  double max() const { return values.empty() ? 0 : *std::max_element(values.begin(), values.end()); }
+};
+
+Sample scaled(const Sample& s, double factor) {
+  Sample out;
+  for (double v : s.values) out.add(v * factor);
+  return out;
+}
+
+void write_sample(JsonWriter& w, const char* name, const Sample& s) {
+  w.key(name).begin_object().field("median", s.median()).field("min", s.min()).field("max", s.max())
+      .field("n", static_cast<std::uint64_t>(s.values.size())).end_object();
+}
+
+// Timed results go here, so the compiler cannot drop the calls that produce them.
+volatile double observed = 0;
+void observe(double v) { observed = v; }
+
+// Seconds per call of f, from enough calls to last at least min_seconds (so short
+// evaluations are not dominated by clock resolution).
+double seconds_per_call(const std::function<void()>& f, double min_seconds) {
+  std::uint64_t calls = 1;
+  for (;;) {
+    const auto start = Clock::now();
+    for (std::uint64_t i = 0; i < calls; ++i) f();
+    const double s = std::chrono::duration<double>(Clock::now() - start).count();
+    if (s >= min_seconds) return s / double(calls);
+    calls = s <= 0 ? calls * 10 : std::max<std::uint64_t>(calls * 2, std::uint64_t(double(calls) * min_seconds * 1.2 / s));
+  }
+}
+
+// ---- the product path: Engine::run ----------------------------------------------
+
+struct RunSamples {
+  Sample total, explore, scc, record, compose, evaluate;
+  double expected_time = 0;
+  std::uint64_t ledger_peak = 0;
+};
+
+void add_run(RunSamples& s, const std::string& result) {
+  const json::Value root = json::parse(result);
+  const json::Field r(root, "");
+  const json::Field t = r.get("timings_ms");
+  s.total.add(t.get("total").number());
+  s.explore.add(t.get("explore").number());
+  s.scc.add(t.get("scc").number());
+  s.record.add(t.get("record").number());
+  s.compose.add(t.get("compose").number());
+  s.evaluate.add(t.get("evaluate").number());
+  s.ledger_peak = std::max<std::uint64_t>(s.ledger_peak, std::uint64_t(r.get("memory").get("peak_accounted_bytes").number()));
+  s.expected_time = r.get("moments").get("time").at(0).number();
+}
+
+void write_run(JsonWriter& w, const char* name, const RunSamples& s) {
+  w.key(name).begin_object();
+  write_sample(w, "total_ms", s.total);
+  write_sample(w, "explore_ms", s.explore);
+  write_sample(w, "scc_ms", s.scc);
+  write_sample(w, "record_ms", s.record);
+  write_sample(w, "compose_ms", s.compose);
+  write_sample(w, "evaluate_ms", s.evaluate);
+  w.field("ledger_peak_bytes", s.ledger_peak).field("expected_time", s.expected_time).end_object();
+}
+
+// ---- the sparse direct solver -------------------------------------------------------
+
+// A = −T over the transient (non-absorbing, non-S) states at θ, compressed columns
+// with ascending row indices as UMFPACK requires, and the initial distribution.
+struct SparseSystem {
+  int n = 0;
+  std::vector<int> col_begin, row;
+  std::vector<double> value;
+  std::vector<std::pair<int, double>> start;  // (transient index, probability)
+};
+
+SparseSystem build_system(const Graph& g, const std::vector<double>& theta) {
+  SparseSystem s;
+  std::vector<int> index(g.vertex_count, -1);
+  for (VertexId u = 1; u < g.vertex_count; ++u)
+    if (!g.absorbing(u)) index[u] = s.n++;
+  auto weight = [&](std::uint64_t e) {
+    const double* c = g.form(e);
+    double w = c[0];
+    for (std::uint32_t p = 0; p < g.param_count; ++p) w += c[p + 1] * theta[p];
+    return w;
+  };
+  // Row u holds λ_u on the diagonal and −w_uz for each transient z: count per column,
+  // then fill rows in ascending order so each column's rows come out sorted.
+  std::vector<int> count(s.n + 1, 0);
+  for (VertexId u = 1; u < g.vertex_count; ++u) {
+    if (index[u] < 0) continue;
+    ++count[index[u]];
+    for (std::uint64_t e = g.edge_begin[u]; e < g.edge_begin[u + 1]; ++e)
+      if (index[g.edge_target[e]] >= 0) ++count[index[g.edge_target[e]]];
+  }
+  s.col_begin.assign(s.n + 1, 0);
+  for (int j = 0; j < s.n; ++j) s.col_begin[j + 1] = s.col_begin[j] + count[j];
+  s.row.resize(s.col_begin[s.n]);
+  s.value.resize(s.col_begin[s.n]);
+  std::vector<int> fill(s.col_begin.begin(), s.col_begin.end() - 1);
+  // Within row u, the diagonal and the off-diagonals land in different columns, so
+  // visiting rows in order keeps every column sorted.
+  for (VertexId u = 1; u < g.vertex_count; ++u) {
+    const int i = index[u];
+    if (i < 0) continue;
+    double rate = 0;
+    for (std::uint64_t e = g.edge_begin[u]; e < g.edge_begin[u + 1]; ++e) {
+      const double w = weight(e);
+      rate += w;
+      const int j = index[g.edge_target[e]];
+      if (j >= 0) {
+        s.row[fill[j]] = i;
+        s.value[fill[j]++] = -w;
+      }
+    }
+    s.row[fill[i]] = i;
+    s.value[fill[i]++] = rate;
+  }
+  // Rows within a column were appended in ascending row order already.
+  for (std::uint64_t e = g.edge_begin[0]; e < g.edge_begin[1]; ++e) {
+    const int j = index[g.edge_target[e]];
+    if (j >= 0) s.start.emplace_back(j, g.form(e)[0]);
+  }
+  return s;
+}
+
+struct SolverResult {
+  Sample analyse_ms, factorise_ms, solve_ms;
+  double flops = 0, lnz = 0, unz = 0, expected_time = 0;
+  int n = 0;
+  std::uint64_t nnz = 0;
+  std::string error;
+};
+
+std::string umfpack_status(const char* call, int status) {
+  return std::string(call) + " failed with UMFPACK status " + std::to_string(status);
+}
+
+SolverResult run_solver(const Graph& g, const std::vector<double>& theta, int reps) {
+  SolverResult r;
+  const SparseSystem s = build_system(g, theta);
+  r.n = s.n;
+  r.nnz = s.value.size();
+  if (s.n == 0) return r;
+  double control[UMFPACK_CONTROL], info[UMFPACK_INFO];
+  umfpack_di_defaults(control);
+  const std::vector<double> b(s.n, 1.0);  // the time reward
+  std::vector<double> x(s.n, 0.0);
+  for (int rep = 0; rep < reps; ++rep) {
+    void* symbolic = nullptr;
+    void* numeric = nullptr;
+    auto t = Clock::now();
+    int status = umfpack_di_symbolic(s.n, s.n, s.col_begin.data(), s.row.data(), s.value.data(), &symbolic, control, info);
+    r.analyse_ms.add(ms_since(t));
+    if (status != UMFPACK_OK) {
+      r.error = umfpack_status("umfpack_di_symbolic", status);
+      return r;
+    }
+    t = Clock::now();
+    status = umfpack_di_numeric(s.col_begin.data(), s.row.data(), s.value.data(), symbolic, &numeric, control, info);
+    r.factorise_ms.add(ms_since(t));
+    if (status != UMFPACK_OK) {
+      umfpack_di_free_symbolic(&symbolic);
+      if (numeric) umfpack_di_free_numeric(&numeric);
+      r.error = umfpack_status("umfpack_di_numeric", status);
+      return r;
+    }
+    r.flops = info[UMFPACK_FLOPS];
+    r.lnz = info[UMFPACK_LNZ];
+    r.unz = info[UMFPACK_UNZ];
+    t = Clock::now();
+    status = umfpack_di_solve(UMFPACK_A, s.col_begin.data(), s.row.data(), s.value.data(), x.data(), b.data(), numeric,
+                              control, info);
+    r.solve_ms.add(ms_since(t));
+    umfpack_di_free_symbolic(&symbolic);
+    umfpack_di_free_numeric(&numeric);
+    if (status != UMFPACK_OK) {
+      r.error = umfpack_status("umfpack_di_solve", status);
+      return r;
+    }
+  }
+  for (const auto& [j, p] : s.start) r.expected_time += p * x[j];
+  return r;
+}
+
+// ---- the phases one by one ---------------------------------------------------------
+
+struct Phases {
+  Sample explore_ms, condense_ms, record_ms, compose_ms;
+};
+
+int run(const Options& o) {
+  const std::string text = read_file(o.model_path);
+  Engine& eng = engine();
+  EngineConfig config;
+  config.cache_dir = "";
+  config.max_disk_bytes = 0;
+  config.memory_cache_bytes = 64ull << 30;  // every block stays: the warm runs measure hits only
+  eng.configure(config);
+  RunOptions run_options;
+  run_options.max_states = o.max_states;
+  run_options.min_scc_size = o.min_scc;
+  run_options.params = o.params;
+  const RunObserver quiet;
+
+  // 1. cold product runs; the first one alone decides the run's peak RSS.
+  RunSamples cold, warm;
+  std::uint64_t run_peak_rss = 0;
+  for (int rep = 0; rep < o.reps; ++rep) {
+    eng.clear_caches();
+    release_free_heap();
+    add_run(cold, eng.run(text, run_options, quiet));
+    if (rep == 0) run_peak_rss = peak_rss_bytes();
+  }
+  // 2. warm product runs: the last cold run left every block in the cache.
+  for (int rep = 0; rep < o.reps; ++rep) add_run(warm, eng.run(text, run_options, quiet));
+  eng.clear_caches();
+  release_free_heap();
+
+  // 3. the phases on a graph held here.
+  ExploreOptions eo;
+  eo.max_states = o.max_states;
+  Phases ph;
+  std::optional<Exploration> explored;
+  for (int rep = 0; rep < o.reps; ++rep) {
+    explored.reset();
+    const auto t = Clock::now();
+    explored.emplace(load_model_file(text, eo));
+    ph.explore_ms.add(ms_since(t));
+  }
+  const Graph& graph = explored->graph;
+  std::optional<Condensation> cond;
+  for (int rep = 0; rep < o.reps; ++rep) {
+    cond.reset();
+    const auto t = Clock::now();
+    cond.emplace(condense(graph));
+    ph.condense_ms.add(ms_since(t));
+  }
+  std::optional<ModelTrace> trace;
+  for (int rep = 0; rep < o.reps; ++rep) {
+    trace.reset();
+    double record_ms = 0;
+    const BlockProvider recorder = [&](std::uint32_t, const BlockInput& input) {
+      const auto t = Clock::now();
+      auto recorded = std::make_shared<const BlockTrace>(record_block(input));
+      record_ms += ms_since(t);
+      return recorded;
+    };
+    const auto t = Clock::now();
+    trace.emplace(compose(graph, *cond, recorder, o.min_scc));
+    const double total = ms_since(t);
+    ph.record_ms.add(record_ms);
+    ph.compose_ms.add(total - record_ms);
+  }
+
+  std::uint32_t largest = 0, blocks = 0;
+  for (std::uint32_t c = 0; c < cond->component_count; ++c) {
+    largest = std::max(largest, cond->size(c));
+    if (c > 0 && cond->size(c) >= o.min_scc) ++blocks;
+  }
+  std::uint64_t absorbing = 0;
+  for (VertexId u = 1; u < graph.vertex_count; ++u) absorbing += graph.absorbing(u);
+
+  std::vector<double> theta = explored->info.param_defaults;
+  for (const auto& [name, value] : o.params) {
+    const auto& names = explored->info.param_names;
+    const auto it = std::find(names.begin(), names.end(), name);
+    if (it == names.end()) throw EngineError("unknown parameter '" + name + "'");
+    theta[it - names.begin()] = value;
+  }
+
+  // One evaluation replays the program once and runs 2 solves per reward (the first
+  // two moments, from which the variance follows, even when one moment is asked for).
+  const std::uint64_t operations = trace->operations(), commands = trace->commands();
+  const std::uint64_t solves = 2ull * trace->reward_count;
+  const double work = double(operations) + double(solves) * double(commands);
+  const double trace_time = evaluate(*trace, theta, 1).moment(0, 1);
+  const double min_seconds = 0.05;
+  Sample single_ns, batch8_ns, batch64_ns;
+  for (int rep = 0; rep < o.reps; ++rep)
+    single_ns.add(1e9 * seconds_per_call([&] { observe(evaluate(*trace, theta, 1).moment(0, 1)); }, min_seconds));
+  auto batch = [&](std::uint32_t count, Sample& out) {
+    std::vector<double> thetas;
+    for (std::uint32_t b = 0; b < count; ++b)
+      for (std::size_t p = 0; p < theta.size(); ++p) thetas.push_back(theta[p] * (1.0 + 0.001 * b));
+    for (int rep = 0; rep < o.reps; ++rep)
+      out.add(1e9 * seconds_per_call([&] { observe(evaluate_batch(*trace, thetas, count, 1)[0].moment(0, 1)); },
+                                     min_seconds) / count);
+  };
+  batch(8, batch8_ns);
+  batch(64, batch64_ns);
+  const std::uint64_t trace_bytes = trace->bytes(), reward_count = trace->reward_count;
+  const std::uint64_t components = cond->component_count;
+  trace.reset();
+  cond.reset();
+  const std::uint64_t phases_peak_rss = peak_rss_bytes();
+
+  // 4. the sparse direct solver on the same matrix.
+  std::optional<SolverResult> solver;
+  if (o.solver) solver = run_solver(graph, theta, o.reps);
+
+  JsonWriter w;
+  w.begin_object().field("label", o.label).field("model", explored->info.name).field("reps", o.reps)
+      .field("min_scc", std::uint64_t(o.min_scc));
+  w.key("params").begin_object();
+  for (std::size_t p = 0; p < theta.size(); ++p) w.field(explored->info.param_names[p], theta[p]);
+  w.end_object();
+  w.field("vertices", std::uint64_t(graph.vertex_count)).field("edges", graph.edge_count())
+      .field("absorbing", absorbing).field("sccs", components).field("largest_scc", std::uint64_t(largest))
+      .field("blocks", std::uint64_t(blocks));
+  write_run(w, "cold_run", cold);
+  write_run(w, "warm_run", warm);
+  w.key("phases").begin_object();
+  write_sample(w, "explore_ms", ph.explore_ms);
+  write_sample(w, "condense_ms", ph.condense_ms);
+  write_sample(w, "record_ms", ph.record_ms);
+  write_sample(w, "compose_ms", ph.compose_ms);
+  w.field("states_per_s", double(graph.vertex_count - 1) / (ph.explore_ms.median() / 1e3)).end_object();
+  w.key("trace").begin_object()
+      .field("operations", operations).field("commands", commands).field("rewards", reward_count)
+      .field("solves_per_evaluation", solves).field("work_per_evaluation", work).field("bytes", trace_bytes)
+      .field("expected_time", trace_time).end_object();
+  w.key("evaluate").begin_object();
+  write_sample(w, "single_ns_per_op", scaled(single_ns, 1 / work));
+  write_sample(w, "batch8_ns_per_op", scaled(batch8_ns, 1 / work));
+  write_sample(w, "batch64_ns_per_op", scaled(batch64_ns, 1 / work));
+  write_sample(w, "single_ms", scaled(single_ns, 1e-6));
+  write_sample(w, "batch8_ms_per_vector", scaled(batch8_ns, 1e-6));
+  write_sample(w, "batch64_ms_per_vector", scaled(batch64_ns, 1e-6));
+  w.end_object();
+  if (solver) {
+    const SolverResult& s = *solver;
+    const double rel = std::abs(s.expected_time - trace_time) / std::max(std::abs(trace_time), 1e-300);
+    const bool agrees = s.error.empty() && rel <= 1e-8;
+    if (!agrees)
+      std::fprintf(stderr, "engine_bench: %s: MISMATCH: UMFPACK E[time] = %.17g, trace E[time] = %.17g (rel %.3g)%s%s\n",
+                   o.label.c_str(), s.expected_time, trace_time, rel, s.error.empty() ? "" : "; ", s.error.c_str());
+    w.key("solver").begin_object().field("name", "UMFPACK").field("n", std::int64_t(s.n)).field("nnz", s.nnz);
+    write_sample(w, "analyse_ms", s.analyse_ms);
+    write_sample(w, "factorise_ms", s.factorise_ms);
+    write_sample(w, "solve_ms", s.solve_ms);
+    w.field("flops", s.flops).field("lnz", s.lnz).field("unz", s.unz)
+        .field("nnz_lu", s.lnz + s.unz - double(s.n))  // both counts include the diagonal
+        .field("expected_time", s.expected_time).field("relative_difference", rel).field("agrees", agrees);
+    if (!s.error.empty()) w.field("error", s.error);
+    w.end_object();
+  }
+  w.key("memory").begin_object()
+      .field("run_peak_rss_bytes", run_peak_rss)
+      .field("run_ledger_peak_bytes", cold.ledger_peak)
+      .field("phases_peak_rss_bytes", phases_peak_rss)
+      .field("peak_rss_bytes", peak_rss_bytes())
+      .end_object();
+  w.end_object();
+  std::puts(w.str().c_str());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Options o = parse_options(argc, argv);
+  try {
+    return run(o);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "engine_bench: %s: %s\n", o.label.c_str(), e.what());
+    return 1;
+  }
+}
