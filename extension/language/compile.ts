@@ -17,6 +17,7 @@ import type { CheckResult } from './checker';
 import { fold } from './constants';
 import { DiagnosticSink } from './diagnostics';
 import type { SymbolInfo } from './names';
+import { copySpan } from './syntax';
 import type {
   AggregateExpr,
   Assignment,
@@ -279,7 +280,7 @@ class Compiler {
           const l = this.coefficient(e.left, k);
           const r = this.coefficient(e.right, k);
           if (!r) return l;
-          if (!l) return e.op === '+' ? r : { kind: 'unary', op: '-', operand: r, depth: r.depth + 1, ...spanOf(e) };
+          if (!l) return e.op === '+' ? r : { kind: 'unary', op: '-', operand: r, depth: r.depth + 1, ...copySpan(e) };
           return { ...e, left: l, right: r, depth: Math.max(l.depth, r.depth) + 1 };
         }
         if (e.op === '*' && this.dependsOnParam(e.left)) {
@@ -529,12 +530,8 @@ class Compiler {
   }
 }
 
-function spanOf(s: Span): Span {
-  return { start: s.start, end: s.end, range: s.range };
-}
-
 function synthNumber(value: number, at: Span): Expr {
-  return { kind: 'number', value, integer: true, depth: 1, ...spanOf(at) };
+  return { kind: 'number', value, integer: true, depth: 1, ...copySpan(at) };
 }
 
 function isOne(e: Expr): boolean {
