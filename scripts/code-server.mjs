@@ -8,7 +8,7 @@
 //
 //   node scripts/code-server.mjs install   installs (idempotent) and prints the entry
 import { spawn, spawnSync } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -131,7 +131,10 @@ export function installExtension(extensionsDir, folder) {
   rmSync(target, { recursive: true, force: true });
   for (const path of shippedPaths(folder)) {
     mkdirSync(dirname(join(target, path)), { recursive: true });
-    symlinkSync(join(folder, path), join(target, path));
+    // package.json is copied: code-server rewrites an installed extension's manifest
+    // (it adds __metadata), which must never reach the checkout through a link.
+    if (path === 'package.json') copyFileSync(join(folder, path), join(target, path));
+    else symlinkSync(join(folder, path), join(target, path));
   }
   return target;
 }
