@@ -230,9 +230,9 @@ class Checker {
       const v = this.constValue(e, 'an array size', true);
       if (v !== undefined && v < 0) {
         this.sink.error(e, 'invalid-size', `An array size must not be negative, but \`${this.exprs.excerpt(e)}\` is ${v}.`);
-        return 0;
+        return undefined;
       }
-      return v ?? 0;
+      return v;
     });
     let lo = 0;
     let hi: number | null = null;
@@ -247,14 +247,17 @@ class Checker {
       }
     }
     const initial = d.initial ? this.constValue(d.initial, 'an initial value', true) ?? lo : 0;
-    if (!symbol) return;
-    const cells = dims.reduce((a, b) => a * b, 1);
+    // A size that could not be computed is already reported; without a layout the
+    // variable's uses are still resolved, but not checked against a made-up shape.
+    if (!symbol || dims.some((x) => x === undefined)) return;
+    const known = dims as number[];
+    const cells = known.reduce((a, b) => a * b, 1);
     if (this.stateLength + cells > MAX_STATE_LENGTH) {
       this.sink.error(symbol.declaration, 'state-too-large',
         `The state vector would have ${this.stateLength + cells} cells, more than the ${MAX_STATE_LENGTH} the engine accepts.`);
       return;
     }
-    Object.assign(symbol, { dims, lo, hi, offset: this.stateLength, initial });
+    Object.assign(symbol, { dims: known, lo, hi, offset: this.stateLength, initial });
     this.stateLength += cells;
     this.states.push(symbol);
     if (d.initial) this.checkInBounds(d.initial, symbol, initial);

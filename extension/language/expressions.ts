@@ -247,6 +247,7 @@ export class ExpressionChecker {
 
   /** Index count and constant indices against the array's shape. */
   checkIndices(name: Identifier, symbol: SymbolInfo, indices: Expr[], infos: ExprInfo[], whole: Span): void {
+    if (symbol.offset === undefined) return; // no layout: its size is already reported
     const dims = symbol.dims ?? [];
     if (dims.length === 0 && indices.length > 0) {
       this.sink.error(whole, 'wrong-index-count', `\`${name.name}\` is a scalar state variable; it takes no index.`);

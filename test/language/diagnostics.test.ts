@@ -61,6 +61,10 @@ describe('syntax diagnostics', () => {
     const codes = analyze(text, 't.phasic').diagnostics.filter((d) => d.severity === 'error').map((d) => `${d.code}@${d.range.start.line}`);
     assert.deepEqual(codes, ['expected-token@0', 'missing-rate@2', 'expected-expression@4']);
   });
+  it('a broken size does not cascade into index errors', () => {
+    const text = 'const n 3\nstate s[n]\nreward r = s[0] + s[5]';
+    assert.deepEqual(analyze(text, 't.phasic').diagnostics.map((d) => d.code), ['expected-token']);
+  });
   it('a missing separator between updates is reported and the update kept', () => {
     const text = PRELUDE + 'rule r when k > 0 rate a do k -= 1 s[0] += 1';
     const d = analyze(text, 't.phasic');
