@@ -16,7 +16,9 @@ import { button, checkbox, type Checkbox } from '../toolkit';
 import { byteTicks, timeTicks } from './axes';
 import { CATEGORY_LABELS } from './summary';
 
-const MARGIN = { left: 64, right: 14, top: 22, bottom: 22 };
+const MARGIN = { left: 64, right: 14, top: 36, bottom: 22 };
+/** Marker labels sit in two rows above the plot. */
+const LABEL_ROWS = [9, 25];
 const CHART_HEIGHT = 260;
 const LANE_HEIGHT = 10;
 const LANE_GAP = 3;
@@ -422,21 +424,26 @@ export class TimelineChart {
     ctx.setLineDash([]);
   }
 
-  /** Labels in the top margin, left to right, skipping those that would overlap. */
+  /**
+   * Labels in the two rows above the plot. Clear Caches, cancellations and restarts
+   * are placed first, so a crowded stretch of run markers never hides them; a label
+   * with no free room in either row is left out (its line and the table remain).
+   */
   private drawMarkerLabels(ctx: CanvasRenderingContext2D, start: number, end: number, left: number, right: number): void {
     ctx.textBaseline = 'middle';
     ctx.textAlign = 'left';
-    let free = left;
-    for (const m of this.store.markers) {
-      if (m.t < start || m.t > end) continue;
+    const taken: Array<Array<[number, number]>> = LABEL_ROWS.map(() => []);
+    const important = (m: TimelineMarker) => m.kind === 'clear' || m.kind === 'cancel' || m.kind === 'restart';
+    const visible = this.store.markers.filter((m) => m.t >= start && m.t <= end);
+    for (const m of [...visible.filter(important), ...visible.filter((x) => !important(x))]) {
       const text = markerLabel(m);
-      const xx = this.xOf(m.t, start, end);
       const w = ctx.measureText(text).width;
-      const at = Math.min(xx + 3, right - w);
-      if (at < free) continue;
-      ctx.fillStyle = m.kind === 'clear' || m.kind === 'cancel' || m.kind === 'restart' ? this.markerColour(m) : this.palette.muted;
-      ctx.fillText(text, at, MARGIN.top / 2);
-      free = at + w + 8;
+      const at = Math.max(left, Math.min(this.xOf(m.t, start, end) + 3, right - w));
+      const row = taken.findIndex((spans) => spans.every(([a, b]) => at + w + 6 <= a || at >= b + 6));
+      if (row < 0) continue;
+      taken[row].push([at, at + w]);
+      ctx.fillStyle = important(m) ? this.markerColour(m) : this.palette.muted;
+      ctx.fillText(text, at, LABEL_ROWS[row]);
     }
   }
 

@@ -97,7 +97,7 @@ export class SccGraph {
     // the canvas; node sizes follow the smaller of the two scales, so none overlap.
     const fx = w / Math.max(1, width);
     const fy = HEIGHT / Math.max(1, height);
-    this.scale = Math.min(2, fx, fy * 4);
+    this.scale = Math.min(2, fx, fy);
     this.aspect = Math.max(1, Math.min(10, fy / this.scale, 2 / this.scale));
     this.tx = (w - width * this.scale) / 2;
     this.ty = (HEIGHT - height * this.scale * this.aspect) / 2;

@@ -113,10 +113,10 @@ export class StudioPanel implements vscode.Disposable {
     this.post({ type: 'marker', marker: this.buffer.addMarker(m) });
   }
 
-  /** A Clear Caches marker labelled with what it returned. */
+  /** A Clear Caches marker, now, labelled with what it returned (ClearResult.time_ms is its duration). */
   cleared(r: ClearResult): void {
     const f = r.freed_bytes;
-    this.marker({ kind: 'clear', time_ms: r.time_ms, freedBytes: f.graph + f.subgraphs + f.traces + f.cache + f.evaluation });
+    this.marker({ kind: 'clear', freedBytes: f.graph + f.subgraphs + f.traces + f.cache + f.evaluation });
   }
 
   runResult(model: PanelModel, r: RunResult): void {

@@ -1,0 +1,112 @@
+#!/usr/bin/env node
+// Records what the Studio panel receives during a real session, for the webview
+// tests: compiles a reference model with the real front end, runs it twice in the
+// real engine (a recording run, then a cache hit), clears the caches, re-evaluates at
+// other parameters, and feeds every engine report through the real host-side buffer
+// (extension/host/panel/buffer.ts). Writes the resulting host messages to
+// test/fixtures/webview/<model>-session.json.
+//
+//   node scripts/record-webview-fixture.mjs [model.phasic] [name=value ...]
+//
+// Needs the addon (cd native && npx node-gyp rebuild).
+import * as esbuild from 'esbuild';
+import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const out = join(root, 'out', 'scripts', 'record-webview-fixture.cjs');
+mkdirSync(dirname(out), { recursive: true });
+
+// The recorder itself is TypeScript over the project's modules; bundled on the fly.
+const recorder = `
+import { readFileSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { compileModel } from './extension/language';
+import { Engine } from './extension/engine/engine';
+import { StudioBuffer } from './extension/host/panel/buffer';
+import type { PanelModel, HostMessage } from './extension/protocol/webview';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function record(root: string, modelPath: string, overrides: Record<string, number>): Promise<string> {
+  const text = readFileSync(modelPath, 'utf8');
+  const { model, diagnostics } = compileModel(text, modelPath, overrides);
+  if (!model) throw new Error(modelPath + ': ' + diagnostics.map((d) => d.message).join('; '));
+  const engine = new Engine();
+  engine.configure({ cacheDir: '' });
+  const first = engine.memory();
+  const buffer = new StudioBuffer();
+  buffer.setEngine({ version: engine.version(), pid: process.pid, startedAt: Date.now() - first.time_ms });
+  const sampler = setInterval(() => buffer.addSample(engine.memory()), 10);
+  const at = () => engine.memory().time_ms;
+  const names = (v: { name: string; dims: number[] }) => {
+    const out: string[] = [];
+    const walk = (prefix: string, dims: number[]) => {
+      if (dims.length === 0) return void out.push(prefix);
+      for (let i = 0; i < dims[0]; i++) walk(prefix + '[' + i + ']', dims.slice(1));
+    };
+    walk(v.name, v.dims);
+    return out;
+  };
+  const panelModel: PanelModel = {
+    uri: 'file:///models/' + basename(modelPath),
+    name: model.name,
+    params: model.params.map((p) => ({ name: p.name, default: p.default, lo: p.lo, hi: p.hi })),
+    stateVariables: model.variables.flatMap(names),
+  };
+  const options = { moments: 3, covariances: [] as Array<[string, string]>, onBlockEvent: (e: any) => buffer.addBlockEvent(e) };
+  const json = JSON.stringify(model);
+  await sleep(200);
+  buffer.addMarker({ kind: 'runStart', time_ms: at(), label: model.name });
+  const result = await engine.run(json, options);
+  buffer.addMarker({ kind: 'runEnd', time_ms: at() });
+  buffer.setRun(panelModel, result);
+  await sleep(300);
+  buffer.addMarker({ kind: 'runStart', time_ms: at(), label: model.name });
+  const again = await engine.run(json, options);
+  buffer.addMarker({ kind: 'runEnd', time_ms: at() });
+  buffer.setRun(panelModel, again);
+  await sleep(300);
+  const params = Object.fromEntries(model.params.map((p) => [p.name, p.default * 2]));
+  const evaluation = await engine.evaluate(again.traceKey, params, 3);
+  await sleep(200);
+  const cleared = await engine.clearCaches();
+  const f = cleared.freed_bytes;
+  buffer.addMarker({ kind: 'clear', freedBytes: f.graph + f.subgraphs + f.traces + f.cache + f.evaluation });
+  await sleep(300);
+  clearInterval(sampler);
+  const messages: HostMessage[] = [
+    { type: 'snapshot', snapshot: { ...buffer.snapshot(), tab: 'memory' } },
+    { type: 'evaluation', requestId: 1, result: evaluation },
+  ];
+  const file = join(root, 'test', 'fixtures', 'webview', model.name + '-session.json');
+  const about = 'Host messages recorded from a real session by scripts/record-webview-fixture.mjs: ' +
+    basename(modelPath) + ' ' + JSON.stringify(overrides) + ' run twice (record, then cache hit), evaluated at ' +
+    JSON.stringify(params) + ' (the evaluation message), caches cleared. Engine ' + engine.version() + '.';
+  writeFileSync(file, JSON.stringify({ _about: about, first: { vertices: result.vertices, sccs: result.sccs }, messages }) + '\\n');
+  return file;
+}
+`;
+
+await esbuild.build({
+  stdin: { contents: recorder, resolveDir: root, loader: 'ts', sourcefile: 'record-webview-fixture.ts' },
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  outfile: out,
+  logLevel: 'warning',
+});
+
+const args = process.argv.slice(2);
+const modelPath = resolve(args.find((a) => a.endsWith('.phasic')) ?? join(root, 'test', 'fixtures', 'models', 'two_locus.phasic'));
+const overrides = Object.fromEntries(
+  args.filter((a) => a.includes('=')).map((a) => {
+    const [k, v] = a.split('=');
+    return [k, Number(v)];
+  }),
+);
+const { record } = createRequire(import.meta.url)(out);
+console.log(`wrote ${await record(root, modelPath, overrides)}`);

@@ -1,0 +1,77 @@
+// The panel fed with host messages recorded from a real engine session
+// (scripts/record-webview-fixture.mjs: two_locus n = 8 run twice, re-evaluated,
+// caches cleared): every view shows what the engine reported.
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { after, before, test } from 'node:test';
+import type { Browser } from 'playwright-core';
+import type { HostMessage, StudioSnapshot, WebviewMessage } from '../../extension/protocol/webview';
+import { formatBytes, formatFreed, formatNumber } from '../../webview/format';
+import { launch, openStudio, screenshotPath } from './harness';
+
+const fixture = JSON.parse(readFileSync('test/fixtures/webview/two_locus-session.json', 'utf8')) as { messages: HostMessage[] };
+const snapshot = (fixture.messages[0] as Extract<HostMessage, { type: 'snapshot' }>).snapshot as StudioSnapshot;
+const evaluation = fixture.messages[1] as Extract<HostMessage, { type: 'evaluation' }>;
+const run = snapshot.run!;
+
+let browser: Browser;
+before(async () => {
+  browser = await launch();
+  mkdirSync('test-results', { recursive: true });
+});
+after(async () => {
+  await browser.close();
+});
+
+test('memory: the figures, every block subgraph freed, and the Clear Caches amount', async () => {
+  const studio = await openStudio(browser, 'dark');
+  await studio.send(fixture.messages[0]);
+  const page = studio.page;
+  const last = snapshot.samples[snapshot.samples.length - 1];
+  assert.equal(await page.locator('[data-figure="traces"]').innerText(), formatBytes(last.accounted.traces));
+  assert.equal(await page.locator('[data-figure="rss"]').innerText(), formatBytes(last.rss));
+  assert.equal(snapshot.blocks.length, 892);
+  assert.match((await page.locator('canvas.gantt-canvas').getAttribute('aria-label'))!, /892 subgraphs, 0 still alive/);
+  await page.getByRole('button', { name: 'Show as table' }).click();
+  await page.locator('#memory-tables table').first().waitFor();
+  const events = await page.locator('#memory-tables table').nth(2).locator('tbody td').allInnerTexts();
+  const freed = snapshot.markers.find((m) => m.kind === 'clear')!.freedBytes!;
+  assert.deepEqual(events, ['Run two_locus', 'Done', 'Run two_locus', 'Done', `Clear ${formatFreed(freed)}`]);
+  await page.getByRole('button', { name: 'Hide table' }).click();
+  await page.screenshot({ path: screenshotPath('real-memory'), fullPage: true });
+  assert.deepEqual(studio.problems(), []);
+  await page.close();
+});
+
+test('SCC: all 486 components drawn with the recorded trace sources', async () => {
+  const studio = await openStudio(browser, 'dark', 'scc');
+  await studio.send({ ...fixture.messages[0], snapshot: { ...snapshot, tab: 'scc' } });
+  const page = studio.page;
+  assert.equal(await page.locator('canvas.scc-canvas').getAttribute('data-drawn'), '486');
+  const count = (s: string) => run.decomposition.sccs.filter((c) => c.source === s).length;
+  const legend = await page.locator('.scc .legend').innerText();
+  assert.match(legend, new RegExp(`Memory cache \\(${count('memory')}\\)`));
+  assert.match(legend, new RegExp(`Trivial \\(no trace\\) \\(${count('trivial')}\\)`));
+  assert.match(await page.locator('.run-summary').innerText(), /8,407 states, .* 486 SCCs/);
+  await page.screenshot({ path: screenshotPath('real-scc'), fullPage: true });
+  await page.close();
+});
+
+test('moments: the run numbers, then the recorded re-evaluation', async () => {
+  const studio = await openStudio(browser, 'dark', 'moments');
+  await studio.send({ ...fixture.messages[0], snapshot: { ...snapshot, tab: 'moments' } });
+  const page = studio.page;
+  const row = () => page.locator('.moments-table tbody tr', { hasText: 'tmrca' }).first().locator('td').allInnerTexts();
+  assert.equal((await row())[0], formatNumber(run.result.moments.tmrca[0]));
+  for (const [name, value] of Object.entries(evaluation.result!.params)) {
+    await page.locator(`vscode-text-field[data-param="${name}"] input`).fill(String(value));
+  }
+  await page.waitForTimeout(400);
+  const sent = (await studio.posted()).filter((m): m is Extract<WebviewMessage, { type: 'evaluate' }> => m.type === 'evaluate');
+  assert.deepEqual(sent.at(-1)!.params, evaluation.result!.params);
+  await studio.send({ ...evaluation, requestId: sent.at(-1)!.requestId });
+  assert.equal((await row())[0], formatNumber(evaluation.result!.moments.tmrca[0]));
+  assert.match(await page.locator('.eval-status').innerText(), /Evaluated in .* ms from the cached trace/);
+  await page.screenshot({ path: screenshotPath('real-moments'), fullPage: true });
+  await page.close();
+});
