@@ -57,6 +57,8 @@ class Checker {
   private readonly params: SymbolInfo[] = [];
   private readonly states: SymbolInfo[] = [];
   private stateLength = 0;
+  /** State variables whose written initial value was already reported out of bounds. */
+  private readonly outOfBounds = new Set<SymbolInfo>();
   /** Declarations whose symbol is the first with that name (later duplicates are skipped). */
   private readonly owned = new Map<Declaration, SymbolInfo>();
 
@@ -83,6 +85,7 @@ class Checker {
     const base = this.baseState();
     for (const d of decls) if (d.kind === 'init' && d.assignment) this.initial(d.assignment, base);
     const starts = this.starts(decls, base);
+    this.checkImplicitInitialValues(starts);
     for (const d of decls) {
       if (d.kind === 'rule') this.rule(d);
       else if (d.kind === 'absorb' && d.condition) {
@@ -243,6 +246,7 @@ class Checker {
       if (h !== undefined) hi = h;
       if (hi !== null && lo > hi) {
         this.sink.error(d.bounds, 'empty-bounds', `The bounds ${lo}..${hi} are empty: the lower bound is above the upper one.`);
+        lo = 0;
         hi = null;
       }
     }
@@ -267,8 +271,26 @@ class Checker {
     const lo = symbol.lo ?? 0;
     const hi = symbol.hi ?? null;
     if (value < lo || (hi !== null && value > hi)) {
+      this.outOfBounds.add(symbol);
       this.sink.error(at, 'initial-out-of-bounds',
         `The initial value ${value} of \`${symbol.name}\` is outside its bounds ${lo}..${hi ?? '∞'}.`);
+    }
+  }
+
+  /**
+   * An implicit initial value (0) can lie outside a variable's bounds when no `init`
+   * or `start` sets it; explicit values were checked where they are written.
+   */
+  private checkImplicitInitialValues(starts: InitialState[]): void {
+    for (const symbol of this.states) {
+      if (this.outOfBounds.has(symbol)) continue;
+      const cells = (symbol.dims ?? []).reduce((a, b) => a * b, 1);
+      const lo = symbol.lo ?? 0;
+      const hi = symbol.hi ?? null;
+      const bad = starts.flatMap((s) => s.state.slice(symbol.offset!, symbol.offset! + cells)).find((v) => v < lo || (hi !== null && v > hi));
+      if (bad === undefined) continue;
+      this.sink.error(symbol.declaration, 'initial-out-of-bounds',
+        `\`${symbol.name}\` starts at ${bad}, outside its bounds ${lo}..${hi ?? '∞'}; give it an initial value (\`= ${lo}\`) or set it with \`init\`.`);
     }
   }
 

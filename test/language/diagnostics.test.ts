@@ -115,6 +115,13 @@ describe('shape and constant diagnostics', () => {
   it('initial-out-of-bounds (declaration)', () => check('state k in 1..3 = ⟦5⟧', 'initial-out-of-bounds', 'The initial value 5 of `k` is outside its bounds 1..3.'));
   it('initial-out-of-bounds (init)', () =>
     check('state s[2] in 0..3\ninit s[0] = ⟦4⟧', 'initial-out-of-bounds', 'The initial value 4 of `s` is outside its bounds 0..3.'));
+  it('initial-out-of-bounds (the implicit 0)', () =>
+    check('state ⟦k⟧ in 1..3\nreward r = k', 'initial-out-of-bounds',
+      '`k` starts at 0, outside its bounds 1..3; give it an initial value (`= 1`) or set it with `init`.'));
+  it('an init or start that sets the value satisfies the bounds', () => {
+    assert.deepEqual(analyze('state k in 1..3\ninit k = 2\nreward r = k', 't.phasic').diagnostics, []);
+    assert.deepEqual(analyze('state k in 1..3\nstart 1 { k = 3 }\nreward r = k', 't.phasic').diagnostics, []);
+  });
   it('state-too-large', () =>
     check('state ⟦s⟧[2000000]', 'state-too-large', 'The state vector would have 2000000 cells, more than the 1048576 the engine accepts.'));
   it('not-constant', () =>
