@@ -231,8 +231,8 @@ class Checker {
     const symbol = this.owned.get(d);
     const dims = d.dims.map((e) => {
       const v = this.constValue(e, 'an array size', true);
-      if (v !== undefined && v < 0) {
-        this.sink.error(e, 'invalid-size', `An array size must not be negative, but \`${this.exprs.excerpt(e)}\` is ${v}.`);
+      if (v !== undefined && v < 1) {
+        this.sink.error(e, 'invalid-size', `An array size must be at least 1, but \`${this.exprs.excerpt(e)}\` is ${v}.`);
         return undefined;
       }
       return v;
