@@ -1,0 +1,200 @@
+// The phasic-trace command line (dist/cli.js, the shipped bundle): run --json on the
+// compiled-model fixtures, the reference numbers of every model to rel 1e-9, errors,
+// check, export and clear-caches.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import type { ClearResult, RunResult } from '../../extension/protocol/engine';
+import { assertClose, CLI, ENGINE_FIXTURES, MODEL_FIXTURES, tempDir } from './helpers';
+
+type RunRecord = Omit<RunResult, 'decomposition'>;
+
+const cacheDir = tempDir('cli-cache');
+
+function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function runJson(args: string[]): RunRecord {
+  const r = cli(['run', ...args, '--json', '--cache-dir', cacheDir]);
+  assert.equal(r.status, 0, r.stderr + r.stdout);
+  return JSON.parse(r.stdout) as RunRecord;
+}
+
+interface Expectation {
+  overrides: Record<string, number>;
+  params: Record<string, number>;
+  vertices?: number;
+  edges?: number;
+  sccs?: number;
+  largest_scc?: number;
+  sccs_with_at_least_10_vertices?: number;
+  moments?: Record<string, number[]>;
+  variance?: Record<string, number>;
+  tolerance?: number;
+}
+
+describe('phasic-trace run --json', () => {
+  it('prints one RunResult without decomposition for a compiled model', () => {
+    const r = runJson([join(ENGINE_FIXTURES, 'rabbits.json'), '--moments', '1']);
+    assert.equal(r.model, 'rabbits');
+    assert.equal(r.vertices, 232);
+    assert.equal(r.edges, 841);
+    assert.deepEqual(Object.keys(r.params), ['jump', 'flood_l', 'flood_r']);
+    assertClose(r.moments.time_to_extinction[0], 0.536563856863072, 1e-9, 'rabbits E[T]');
+    assert.equal(r.moments.time_to_extinction.length, 1);
+    assert.equal((r as Partial<RunResult>).decomposition, undefined);
+    for (const key of ['sccs', 'trace', 'variance', 'covariance', 'timings_ms', 'memory'] as const) assert.ok(r[key] !== undefined, key);
+    assert.equal(r.memory.accounted_bytes.graph, 0);
+    assert.equal(r.memory.accounted_bytes.subgraphs, 0);
+    assert.ok(r.memory.peak_accounted_bytes > r.memory.accounted_bytes.traces);
+    assert.equal(r.memory.blocks.length, r.sccs.blocks);
+  });
+
+  it('applies --param, --covariance and --min-scc', () => {
+    const base = runJson([join(ENGINE_FIXTURES, 'structured.json'), '--param', 'mig=2', '--covariance', 'time,tmrca']);
+    assert.deepEqual(base.params, { coal: 1, mig: 2 });
+    // E[tmrca] = d whatever the migration rate (expected.json's closed form).
+    assertClose(base.moments.tmrca[0], 2, 1e-12, 'E[tmrca]');
+    assertClose(base.covariance['time,tmrca'], base.variance.tmrca, 1e-12, 'Cov(time,tmrca)');
+    const blocks = runJson([join(ENGINE_FIXTURES, 'structured.json'), '--min-scc', '2']);
+    assert.equal(blocks.sccs.blocks, 1);
+  });
+
+  it('runs --repeat N times in one process, the later runs from the cache', () => {
+    const r = cli(['run', join(ENGINE_FIXTURES, 'two_locus.json'), '--repeat', '3', '--json', '--no-cache']);
+    assert.equal(r.status, 0, r.stderr);
+    const { runs } = JSON.parse(r.stdout) as { runs: RunRecord[] };
+    assert.equal(runs.length, 3);
+    assert.ok(runs[0].sccs.recorded > 0);
+    for (const later of runs.slice(1)) {
+      assert.equal(later.sccs.recorded, 0);
+      assert.deepEqual(later.moments, runs[0].moments);
+    }
+  });
+
+  it('reports an engine error with file, line and column under --json', () => {
+    const r = cli(['run', join(MODEL_FIXTURES, 'two_locus.phasic'), '--max-states', '10', '--json', '--no-cache']);
+    assert.equal(r.status, 1);
+    const { error } = JSON.parse(r.stdout) as { error: { message: string; file: string; line: number; column: number } };
+    assert.match(error.message, /more than 10 states/);
+    assert.equal(error.file, join(MODEL_FIXTURES, 'two_locus.phasic'));
+    assert.ok(error.line > 0 && error.column > 0);
+  });
+
+  it('reports a compile error at its place, readable without --json', () => {
+    const dir = tempDir('cli-bad');
+    const file = join(dir, 'bad.phasic');
+    writeFileSync(file, 'model bad\nparam a = 1\nstate k = 2\nrule r\n  rate a * a\n  do k -= 1\n');
+    const json = cli(['run', file, '--json']);
+    assert.equal(json.status, 1);
+    const { error } = JSON.parse(json.stdout);
+    assert.equal(error.file, file);
+    assert.equal(error.line, 5);
+    const plain = cli(['run', file]);
+    assert.equal(plain.status, 1);
+    assert.match(plain.stderr, new RegExp(`^phasic-trace: ${file}:5:\\d+: `));
+  });
+
+  it('rejects bad usage with status 2', () => {
+    for (const args of [['run'], ['run', 'x.phasic', '--moments', 'two'], ['run', 'x.phasic', '--set', 'n'], ['frobnicate'],
+      ['run', 'x.phasic', '--no-cache', '--cache-dir', '/tmp'], ['export', 'x.phasic']]) {
+      const r = cli(args);
+      assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, /usage:/);
+    }
+  });
+});
+
+describe('reference numbers through the CLI', () => {
+  const expected = JSON.parse(readFileSync(join(MODEL_FIXTURES, 'expected.json'), 'utf8')) as Record<string, Expectation>;
+  for (const [name, e] of Object.entries(expected)) {
+    if (name.startsWith('_')) continue;
+    it(name, () => {
+      const file = join(MODEL_FIXTURES, name.split(' ')[0]);
+      const args = [file];
+      for (const [k, v] of Object.entries(e.overrides)) args.push('--set', `${k}=${v}`);
+      for (const [k, v] of Object.entries(e.params)) args.push('--param', `${k}=${v}`);
+      const k = Math.max(2, ...Object.values(e.moments ?? {}).map((m) => m.length));
+      args.push('--moments', String(k));
+      const r = runJson(args);
+      const rel = e.tolerance ?? 1e-9;
+      if (e.vertices !== undefined) assert.equal(r.vertices, e.vertices);
+      if (e.edges !== undefined) assert.equal(r.edges, e.edges);
+      if (e.sccs !== undefined) assert.equal(r.sccs.count, e.sccs);
+      if (e.largest_scc !== undefined) assert.equal(r.sccs.largest, e.largest_scc);
+      for (const [reward, moments] of Object.entries(e.moments ?? {}))
+        moments.forEach((m, i) => assertClose(r.moments[reward][i], m, rel, `${reward} E[R^${i + 1}]`));
+      for (const [reward, v] of Object.entries(e.variance ?? {})) assertClose(r.variance[reward], v, rel, `Var ${reward}`);
+      if (e.sccs_with_at_least_10_vertices !== undefined) {
+        const tens = runJson([...args, '--min-scc', '10']);
+        assert.equal(tens.sccs.blocks, e.sccs_with_at_least_10_vertices);
+        assert.deepEqual(tens.moments, r.moments);
+      }
+    });
+  }
+});
+
+describe('phasic-trace check, export and clear-caches', () => {
+  it('check prints file:line:col severity message', () => {
+    const dir = tempDir('cli-check');
+    const file = join(dir, 'unused.phasic');
+    writeFileSync(file, 'model m\nconst unused = 3\nstate k = 1\nrule r\n  when k >= 1\n  rate 1\n  do k -= 1\n');
+    const r = cli(['check', file]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`^${file}:2:\\d+: warning: `, "m"));
+    const clean = cli(['check', join(MODEL_FIXTURES, 'kingman.phasic'), '--json']);
+    assert.equal(clean.status, 0);
+    assert.deepEqual(JSON.parse(clean.stdout), { diagnostics: [] });
+  });
+
+  it('export writes phasic graph JSON that runs to the same moments', () => {
+    const dir = tempDir('cli-export');
+    const out = join(dir, 'kingman.json');
+    const r = cli(['export', join(MODEL_FIXTURES, 'kingman.phasic'), '--format', 'phasic-json', '--set', 'n=5', '--out', out]);
+    assert.equal(r.status, 0, r.stderr);
+    const graph = JSON.parse(readFileSync(out, 'utf8'));
+    assert.equal(graph.n_vertices, 6);
+    assert.equal(graph.param_length, 1);
+    assert.equal(graph.state_length, 1);
+    assert.deepEqual(graph.states[0], [0]);
+    assert.deepEqual(graph.start_edges, [[1, 1]]);
+    const fromPhasic = runJson([out, '--moments', '2']);
+    const fromSource = runJson([join(MODEL_FIXTURES, 'kingman.phasic'), '--set', 'n=5', '--moments', '2']);
+    assert.deepEqual(fromPhasic.moments.time, fromSource.moments.time);
+    assert.deepEqual(fromPhasic.params, { p1: 1 });
+  });
+
+  it('clear-caches removes the disk cache of a directory and reports it', () => {
+    const dir = tempDir('cli-clear');
+    const first = cli(['run', join(ENGINE_FIXTURES, 'two_locus.json'), '--cache-dir', dir]);
+    assert.equal(first.status, 0, first.stderr);
+    const files = readdirSync(dir).filter((f) => f.endsWith('.trace'));
+    assert.ok(files.length > 0);
+    writeFileSync(join(dir, 'keep.txt'), 'not a cache file');
+    const r = cli(['clear-caches', '--cache-dir', dir, '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    const result = JSON.parse(r.stdout) as ClearResult;
+    assert.equal(result.disk.files, files.length);
+    assert.ok(result.disk.bytes > 0);
+    assert.deepEqual(readdirSync(dir), ['keep.txt']);
+  });
+
+  it('uses $XDG_CACHE_HOME/phasic-trace by default', () => {
+    const home = tempDir('cli-xdg');
+    const r = cli(['run', join(ENGINE_FIXTURES, 'two_locus.json'), '--json'], { XDG_CACHE_HOME: home });
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(existsSync(join(home, 'phasic-trace')));
+    assert.ok(readdirSync(join(home, 'phasic-trace')).some((f) => f.endsWith('.trace')));
+  });
+
+  it('runs a copy of a model outside the repository', () => {
+    const dir = tempDir('cli-copy');
+    copyFileSync(join(MODEL_FIXTURES, 'kingman_sfs.phasic'), join(dir, 'sfs.phasic'));
+    const r = runJson([join(dir, 'sfs.phasic'), '--moments', '1']);
+    assertClose(r.moments['xi[2]'][0], 2 / 3, 1e-9, 'E[xi[2]]');
+  });
+});

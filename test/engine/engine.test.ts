@@ -1,0 +1,256 @@
+// The engine through the real native addon: caching in memory and on disk, damaged
+// cache files, cancellation, limits, memory accounting and re-evaluation.
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { before, describe, it } from 'node:test';
+import { Engine, EngineFailure } from '../../extension/engine/engine';
+import type { BlockEvent, Progress, RunResult } from '../../extension/protocol/engine';
+import { assertClose, assertOnlyCachesHoldMemory, compiledModel, tempDir } from './helpers';
+
+const engine = new Engine();
+const cacheDir = tempDir('cache');
+const otherDir = tempDir('other');
+
+/** Empties the memory cache but keeps the disk cache of `cacheDir`. */
+async function forgetMemory(): Promise<void> {
+  engine.configure({ cacheDir: otherDir });
+  await engine.clearCaches();
+  engine.configure({ cacheDir });
+}
+
+function sources(result: RunResult): Record<string, number> {
+  const count: Record<string, number> = {};
+  for (const scc of result.decomposition.sccs) count[scc.source] = (count[scc.source] ?? 0) + 1;
+  return count;
+}
+
+function traceFiles(): string[] {
+  return readdirSync(cacheDir).filter((f) => f.endsWith('.trace')).sort();
+}
+
+async function rejection(promise: Promise<unknown>): Promise<EngineFailure> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(error instanceof EngineFailure, `an EngineFailure, got ${error}`);
+    return error;
+  }
+  assert.fail('expected the call to fail');
+}
+
+describe('engine', () => {
+  before(async () => {
+    engine.configure({ cacheDir, maxDiskBytes: 64 * 1024 * 1024, memoryBudgetBytes: 0 });
+    await engine.clearCaches();
+  });
+
+  it('reports its version', () => {
+    assert.match(engine.version(), /^\d+\.\d+\.\d+$/);
+  });
+
+  it('gives identical moments from a fresh recording, the memory cache and the disk cache', async () => {
+    const model = compiledModel('structured_n8_d3');
+    const options = { moments: 3, covariances: [['time', 'tmrca']] as Array<[string, string]> };
+    const fresh = await engine.run(model, options);
+    assertOnlyCachesHoldMemory(engine);
+    assert.ok(fresh.sccs.blocks > 0);
+    assert.equal(fresh.sccs.recorded + fresh.sccs.cached, fresh.sccs.blocks);
+    assert.ok(fresh.sccs.recorded > 0);
+    assert.equal(sources(fresh).disk, undefined);
+    assert.ok(traceFiles().length > 0, 'recorded blocks were written to disk');
+
+    const memory = await engine.run(model, options);
+    assert.equal(memory.sccs.recorded, 0);
+    assert.equal(memory.sccs.cached, memory.sccs.blocks);
+    assert.equal(sources(memory).recorded, undefined);
+    assert.equal(memory.traceKey, fresh.traceKey);
+
+    await forgetMemory();
+    const disk = await engine.run(model, options);
+    assert.ok(sources(disk).disk > 0);
+    assert.equal(disk.sccs.recorded, 0);
+
+    for (const r of [memory, disk]) {
+      assert.deepEqual(r.moments, fresh.moments);
+      assert.deepEqual(r.variance, fresh.variance);
+      assert.deepEqual(r.covariance, fresh.covariance);
+      assert.equal(r.trace.operations, fresh.trace.operations);
+    }
+    // E[tmrca] = d for two lineages... here n = 8: the value is model-specific, but the
+    // time reward and tmrca (both 1) must agree exactly, and the covariance is Var.
+    assert.deepEqual(fresh.moments.time, fresh.moments.tmrca);
+    assertClose(fresh.covariance['time,tmrca'], fresh.variance.time, 1e-12, 'Cov(time, tmrca) = Var');
+    assertOnlyCachesHoldMemory(engine);
+  });
+
+  it('detects truncated, corrupted and foreign cache files, removes them and records again', async () => {
+    await engine.clearCaches();
+    const model = compiledModel('structured_n8_d3');
+    const reference = await engine.run(model, { moments: 2 });
+    const files = traceFiles();
+    assert.ok(files.length >= 3, `at least three cache files (${files.length})`);
+    const [truncated, corrupted, foreign] = files;
+    const sizes = Object.fromEntries(files.map((f) => [f, statSync(join(cacheDir, f)).size]));
+    truncateSync(join(cacheDir, truncated), Math.floor(sizes[truncated] / 2));
+    const bytes = readFileSync(join(cacheDir, corrupted));
+    bytes[Math.floor(bytes.length / 2)] ^= 0x40;
+    writeFileSync(join(cacheDir, corrupted), bytes);
+    writeFileSync(join(cacheDir, foreign), '{"not": "a trace"}\n');
+
+    await forgetMemory();
+    const again = await engine.run(model, { moments: 2 });
+    const damaged = new Set([truncated, corrupted, foreign].map((f) => f.replace('.trace', '')));
+    const recordedKeys = new Set(again.decomposition.sccs.filter((s) => s.source === 'recorded').map((s) => s.key));
+    assert.deepEqual([...recordedKeys].sort(), [...damaged].sort(), 'exactly the damaged blocks were recorded again');
+    for (const s of again.decomposition.sccs)
+      if (s.key && !damaged.has(s.key)) assert.notEqual(s.source, 'recorded', `block ${s.id} came from a cache`);
+    assert.deepEqual(again.moments, reference.moments);
+    // The damaged files were replaced by sound ones.
+    for (const f of [truncated, corrupted, foreign]) assert.equal(statSync(join(cacheDir, f)).size, sizes[f]);
+    await forgetMemory();
+    const third = await engine.run(model, { moments: 2 });
+    assert.equal(third.sccs.recorded, 0);
+    assertOnlyCachesHoldMemory(engine);
+  });
+
+  it('delivers progress and block events in order, matching the result', async () => {
+    await engine.clearCaches();
+    const progress: Progress[] = [];
+    const events: BlockEvent[] = [];
+    const result = await engine.run(compiledModel('two_locus'), {
+      onProgress: (p) => progress.push(p),
+      onBlockEvent: (e) => events.push(e),
+    });
+    const phases = [...new Set(progress.map((p) => p.phase))];
+    assert.deepEqual(phases, ['exploring', 'decomposing', 'recording', 'composing', 'evaluating']);
+    assert.equal(events.length, 2 * result.sccs.blocks);
+    assert.equal(result.memory.blocks.length, result.sccs.blocks);
+    for (let i = 0; i < result.memory.blocks.length; i++) {
+      const [created, freed] = [events[2 * i], events[2 * i + 1]];
+      const life = result.memory.blocks[i];
+      assert.equal(created.kind, 'created');
+      assert.equal(freed.kind, 'freed');
+      assert.equal(created.scc, life.scc);
+      assert.equal(freed.scc, life.scc);
+      assert.equal(created.time_ms, life.created_ms);
+      assert.equal(freed.time_ms, life.freed_ms);
+      assert.ok(life.freed_ms >= life.created_ms);
+      assert.ok(life.bytes > 0 && life.vertices >= 4);
+      if (i > 0) assert.ok(life.created_ms >= result.memory.blocks[i - 1].freed_ms, 'one block subgraph at a time');
+    }
+    // Sink-first: every block is recorded after the blocks it exits into.
+    const order = result.memory.blocks.map((b) => b.scc);
+    assert.deepEqual(order, [...order].sort((a, b) => b - a));
+  });
+
+  it('frees everything a cancelled run built, in exploration and in recording', async () => {
+    const model = compiledModel('two_locus_n6');
+    for (const phase of ['exploring', 'recording'] as const) {
+      await engine.clearCaches();
+      const abort = new AbortController();
+      const failure = await rejection(
+        engine.run(model, {
+          signal: abort.signal,
+          onProgress: (p) => {
+            if (p.phase === phase) abort.abort();
+          },
+          onBlockEvent: () => abort.abort(),
+        }),
+      );
+      assert.equal(failure.kind, 'cancelled', failure.message);
+      assertOnlyCachesHoldMemory(engine);
+    }
+    // An aborted signal never starts a run.
+    const abort = new AbortController();
+    abort.abort();
+    assert.equal((await rejection(engine.run(model, { signal: abort.signal }))).kind, 'cancelled');
+  });
+
+  it('stops at the state limit with an error naming the limit', async () => {
+    const failure = await rejection(engine.run(compiledModel('two_locus'), { maxStates: 50 }));
+    assert.equal(failure.kind, 'model');
+    assert.match(failure.message, /more than 50 states/);
+    assertOnlyCachesHoldMemory(engine);
+  });
+
+  it('stops at the memory budget, releases the run and stays usable', async () => {
+    await engine.clearCaches();
+    engine.configure({ cacheDir, memoryBudgetBytes: 100_000 });
+    const failure = await rejection(engine.run(compiledModel('two_locus_n6')));
+    assert.equal(failure.kind, 'budget');
+    assert.match(failure.message, /memory budget/);
+    assertOnlyCachesHoldMemory(engine);
+    engine.configure({ cacheDir, memoryBudgetBytes: 0 });
+    const result = await engine.run(compiledModel('kingman'), { moments: 3 });
+    assertClose(result.moments.tmrca[1], 3.388888888888889, 1e-12, 'kingman E[T^2] after the budget error');
+    assertOnlyCachesHoldMemory(engine);
+  });
+
+  it('rejects unknown parameter and reward names', async () => {
+    const param = await rejection(engine.run(compiledModel('kingman'), { params: { thetta: 1 } }));
+    assert.match(param.message, /unknown parameter 'thetta'.*theta/);
+    const reward = await rejection(engine.run(compiledModel('kingman'), { covariances: [['tmrca', 'length']] }));
+    assert.match(reward.message, /unknown reward 'length'/);
+    assertOnlyCachesHoldMemory(engine);
+  });
+
+  it('re-evaluates a cached trace at new parameters like a fresh run, until the cache is cleared', async () => {
+    const model = compiledModel('two_locus');
+    const base = await engine.run(model, { moments: 2 });
+    const at = { coal: 2, rec: 0.25 };
+    const fresh = await engine.run(model, { moments: 2, params: at });
+    assert.equal(fresh.traceKey, base.traceKey);
+    const evaluated = await engine.evaluate(base.traceKey, at, 2);
+    assert.deepEqual(evaluated.params, at);
+    for (const reward of Object.keys(fresh.moments))
+      fresh.moments[reward].forEach((m, k) => assertClose(evaluated.moments[reward][k], m, 1e-12, `${reward} moment ${k + 1}`));
+    assert.notDeepEqual(evaluated.moments, base.moments);
+
+    const grid = Array.from({ length: 11 }, (_, i) => ({ coal: 1, rec: i / 4 }));
+    const many = await engine.evaluateMany(base.traceKey, grid, 2, [['time', 'tmrca']]);
+    assert.equal(many.length, grid.length);
+    for (let i = 0; i < grid.length; i++) {
+      const one = await engine.evaluate(base.traceKey, grid[i], 2, [['time', 'tmrca']]);
+      assert.deepEqual(many[i].moments, one.moments);
+      assert.deepEqual(many[i].covariance, one.covariance);
+    }
+    assertOnlyCachesHoldMemory(engine);
+
+    await engine.clearCaches();
+    const gone = await rejection(engine.evaluate(base.traceKey, at));
+    assert.equal(gone.message, 'trace no longer cached; run again');
+  });
+
+  it('clears exactly what the caches held and returns to the baseline', async () => {
+    await engine.run(compiledModel('rabbits'));
+    await engine.run(compiledModel('structured_n8_d3'));
+    const held = engine.memory();
+    assert.ok(held.cache.entries > 0 && held.cache.bytes > 0 && held.cache.diskFiles > 0);
+    const cleared = await engine.clearCaches();
+    assert.equal(cleared.freed_bytes.traces, held.accounted_bytes.traces);
+    assert.equal(cleared.freed_bytes.cache, held.accounted_bytes.cache);
+    assert.equal(cleared.freed_bytes.graph + cleared.freed_bytes.subgraphs + cleared.freed_bytes.evaluation, 0);
+    assert.equal(cleared.traces, held.cache.entries);
+    assert.equal(cleared.subgraphs, 0);
+    assert.equal(cleared.disk.files, held.cache.diskFiles);
+    assert.equal(cleared.disk.bytes, held.cache.diskBytes);
+    assert.ok(cleared.rss_before > 0 && cleared.rss_after > 0);
+    const after = engine.memory();
+    for (const [category, bytes] of Object.entries(after.accounted_bytes)) assert.equal(bytes, 0, `${category} after clear`);
+    assert.deepEqual(after.cache, { entries: 0, bytes: 0, diskFiles: 0, diskBytes: 0 });
+    assert.deepEqual(traceFiles(), []);
+  });
+
+  it('keeps running in memory with one warning when the cache directory cannot be written', async () => {
+    const blocked = join(tempDir('blocked'), 'file');
+    writeFileSync(blocked, 'a file where the cache directory should be');
+    engine.configure({ cacheDir: join(blocked, 'cache') });
+    const result = await engine.run(compiledModel('structured_n8_d3'));
+    assert.equal(result.warnings.length, 1);
+    assert.match(result.warnings[0].message, /cannot be written.*in memory only/);
+    assert.ok(result.sccs.recorded > 0);
+    assertOnlyCachesHoldMemory(engine);
+    engine.configure({ cacheDir });
+  });
+});

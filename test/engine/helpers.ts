@@ -1,0 +1,38 @@
+// Shared by the engine tests: paths, the fixture models and the invariant every test
+// checks after every engine call (the caches are the only owners of memory).
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Engine } from '../../extension/engine/engine';
+
+// Tests run from out/test/engine; fixtures and the CLI stay where the repo has them.
+export const ROOT = join(__dirname, '..', '..', '..');
+export const ENGINE_FIXTURES = join(ROOT, 'test', 'fixtures', 'engine');
+export const MODEL_FIXTURES = join(ROOT, 'test', 'fixtures', 'models');
+export const CLI = join(ROOT, 'dist', 'cli.js');
+
+export function compiledModel(name: string): string {
+  return readFileSync(join(ENGINE_FIXTURES, `${name}.json`), 'utf8');
+}
+
+export function tempDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), `phasic-${prefix}-`));
+}
+
+/** Graph, subgraph and evaluation memory is 0; traces + cache is what the cache holds. */
+export function assertOnlyCachesHoldMemory(engine: Engine): void {
+  const m = engine.memory();
+  assert.equal(m.accounted_bytes.graph, 0, 'graph bytes after the call');
+  assert.equal(m.accounted_bytes.subgraphs, 0, 'subgraph bytes after the call');
+  assert.equal(m.accounted_bytes.evaluation, 0, 'evaluation bytes after the call');
+  assert.equal(m.accounted_bytes.traces + m.accounted_bytes.cache, m.cache.bytes, 'traces + cache == cache holdings');
+}
+
+export function assertClose(actual: number, expected: number, rel: number, what: string): void {
+  const scale = Math.max(Math.abs(actual), Math.abs(expected));
+  assert.ok(
+    actual === expected || Math.abs(actual - expected) <= rel * scale,
+    `${what}: ${actual} differs from ${expected} by more than ${rel} relative`,
+  );
+}
