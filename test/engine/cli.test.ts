@@ -2,7 +2,7 @@
 // compiled-model fixtures, the reference numbers of every model to rel 1e-9, errors,
 // check, export and clear-caches.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -181,6 +181,26 @@ describe('phasic-trace check, export and clear-caches', () => {
     assert.equal(result.disk.files, files.length);
     assert.ok(result.disk.bytes > 0);
     assert.deepEqual(readdirSync(dir), ['keep.txt']);
+  });
+
+  it('shares one cache directory between two processes without torn files', async () => {
+    const dir = tempDir('cli-shared');
+    const model = join(ENGINE_FIXTURES, 'two_locus_n6.json');
+    const runOnce = () =>
+      new Promise<RunRecord>((resolve, reject) => {
+        const child = spawn(process.execPath, [CLI, 'run', model, '--json', '--cache-dir', dir]);
+        let out = '';
+        child.stdout.on('data', (d) => (out += d));
+        child.on('error', reject);
+        child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`exit ${code}`))));
+      });
+    const [a, b] = await Promise.all([runOnce(), runOnce()]);
+    assert.deepEqual(a.moments, b.moments);
+    assert.ok(!readdirSync(dir).some((f) => f.endsWith('.tmp')), 'no temporary file is left behind');
+    const third = cli(['run', model, '--json', '--cache-dir', dir]);
+    const c = JSON.parse(third.stdout) as RunRecord;
+    assert.equal(c.sccs.recorded, 0, 'every block loads from the shared directory');
+    assert.deepEqual(c.moments, a.moments);
   });
 
   it('uses $XDG_CACHE_HOME/phasic-trace by default', () => {

@@ -86,6 +86,7 @@ void Engine::configure(const EngineConfig& config) {
     disk_ = std::make_shared<DiskCache>(config.cache_dir, config.max_disk_bytes);
   }
   memory_->set_budget(config.memory_cache_bytes);
+  forget_disk_usage();
 }
 
 EngineConfig Engine::config() const {
@@ -101,7 +102,16 @@ std::shared_ptr<DiskCache> Engine::disk_cache() const {
 std::string Engine::run(std::string_view model_text, const RunOptions& options, const RunObserver& observer) {
   std::lock_guard lock(work_mutex_);
   const std::shared_ptr<DiskCache> disk = disk_cache();
+  struct ForgetDiskUsage {
+    Engine& e;
+    ~ForgetDiskUsage() { e.forget_disk_usage(); }
+  } forget{*this};
   return run_model(model_text, options, observer, RunCaches{*memory_, *disk}, config().memory_budget_bytes);
+}
+
+void Engine::forget_disk_usage() {
+  std::lock_guard lock(disk_usage_mutex_);
+  disk_usage_ms_ = -1e9;
 }
 
 std::string Engine::evaluate(const std::string& trace_key, const std::vector<NamedValues>& params, std::uint32_t moments,
@@ -147,6 +157,7 @@ std::string Engine::clear_caches() {
   for (int c = 0; c < kCategoryCount; ++c) before[c] = ledger().bytes(static_cast<Category>(c));
   const CacheClearStats cleared = memory_->clear();
   const DiskUsage disk = disk_cache_now->clear();
+  forget_disk_usage();
   release_free_heap();
   const std::uint64_t rss_after = resident_bytes();
   JsonWriter w;
@@ -168,7 +179,15 @@ std::string Engine::clear_caches() {
 std::string Engine::memory_snapshot() {
   const CacheStats stats = memory_->stats();
   // A directory listing, safe next to a run's atomic writes: the panel stays live.
-  const DiskUsage disk = disk_cache()->usage();
+  DiskUsage disk;
+  {
+    std::lock_guard lock(disk_usage_mutex_);
+    if (process_ms() - disk_usage_ms_ > 1000) {
+      disk_usage_ = disk_cache()->usage();
+      disk_usage_ms_ = process_ms();
+    }
+    disk = disk_usage_;
+  }
   JsonWriter w;
   w.begin_object().field("time_ms", process_ms()).key("accounted_bytes");
   write_ledger(w);

@@ -92,6 +92,7 @@ class Engine {
   std::shared_ptr<DiskCache> disk_cache() const;
 
  private:
+  void forget_disk_usage();
   // Serializes runs, evaluations, clears and exports.
   mutable std::mutex work_mutex_;
   // Guards the configuration and which disk cache is current. A call takes the disk
@@ -100,6 +101,11 @@ class Engine {
   EngineConfig config_;
   std::shared_ptr<DiskCache> disk_;
   std::unique_ptr<MemoryCache> memory_;
+  // memory_snapshot() is sampled every 100 ms during runs: the directory is listed at
+  // most once a second (and after every run or clear).
+  std::mutex disk_usage_mutex_;
+  double disk_usage_ms_ = -1e9;
+  DiskUsage disk_usage_;
 };
 
 Engine& engine();
