@@ -1,15 +1,22 @@
 // The page's copy of what the host sent. Samples are kept column-wise in typed
 // arrays (100,000 samples are 5.6 MB and scan in about a millisecond) and bounded
-// like the host's buffer: past `capacity`, the older half is thinned by min/max of
-// the accounted total, so peaks survive any length of session.
+// like the host's buffer (extension/host/panel/buffer.ts): when full, all of them are
+// halved by min/max of the accounted total and later samples enter in min/max
+// groups of the same density, so the resolution stays uniform and peaks survive any
+// length of session.
 import { MEMORY_CATEGORIES, type MemoryCategory } from '../extension/protocol/engine';
 import type { EngineBadge, PanelRun, StudioSnapshot, TimelineBlock, TimelineMarker, TimelineSample } from '../extension/protocol/webview';
+
+const sum = (s: TimelineSample) => MEMORY_CATEGORIES.reduce((a, c) => a + s.accounted[c], 0);
 
 export class SampleColumns {
   length = 0;
   t: Float64Array;
   rss: Float64Array;
   cat: Record<MemoryCategory, Float64Array>;
+  private level = 0;
+  /** Newest samples not yet reduced to their group's min and max. */
+  private pending: TimelineSample[] = [];
 
   constructor(private readonly capacity = 200_000) {
     this.t = new Float64Array(1024);
@@ -19,6 +26,8 @@ export class SampleColumns {
 
   clear(): void {
     this.length = 0;
+    this.level = 0;
+    this.pending = [];
   }
 
   total(i: number): number {
@@ -27,7 +36,7 @@ export class SampleColumns {
     return s;
   }
 
-  /** Index of the first sample at or after t. */
+  /** Index of the first stored sample at or after t. */
   lowerBound(t: number): number {
     let lo = 0;
     let hi = this.length;
@@ -39,19 +48,43 @@ export class SampleColumns {
     return lo;
   }
 
+  /** The newest sample received (stored or still pending), for the current figures. */
+  latest(): TimelineSample | null {
+    if (this.pending.length) return this.pending[this.pending.length - 1];
+    return this.length ? this.sample(this.length - 1) : null;
+  }
+
   push(s: TimelineSample): void {
     // Out-of-order samples (a late batch) would break the binary search; drop them.
-    if (this.length > 0 && s.t < this.t[this.length - 1]) return;
-    if (this.length === this.t.length) this.grow();
-    const i = this.length++;
-    this.t[i] = s.t;
-    this.rss[i] = s.rss;
-    for (const c of MEMORY_CATEGORIES) this.cat[c][i] = s.accounted[c];
+    const last = this.latest();
+    if (last && s.t < last.t) return;
+    if (this.level === 0) return this.store(s);
+    this.pending.push(s);
+    if (this.pending.length < 2 ** (this.level + 1)) return;
+    let lo = this.pending[0];
+    let hi = lo;
+    for (const x of this.pending) {
+      if (sum(x) < sum(lo)) lo = x;
+      if (sum(x) > sum(hi)) hi = x;
+    }
+    this.pending = [];
+    if (lo === hi) return this.store(lo);
+    const [a, b] = lo.t <= hi.t ? [lo, hi] : [hi, lo];
+    this.store(a);
+    this.store(b);
   }
 
   sample(i: number): TimelineSample {
     const accounted = Object.fromEntries(MEMORY_CATEGORIES.map((c) => [c, this.cat[c][i]])) as TimelineSample['accounted'];
     return { t: this.t[i], accounted, rss: this.rss[i] };
+  }
+
+  private store(s: TimelineSample): void {
+    if (this.length === this.t.length) this.grow();
+    const i = this.length++;
+    this.t[i] = s.t;
+    this.rss[i] = s.rss;
+    for (const c of MEMORY_CATEGORIES) this.cat[c][i] = s.accounted[c];
   }
 
   private grow(): void {
@@ -70,12 +103,11 @@ export class SampleColumns {
     for (const c of MEMORY_CATEGORIES) this.cat[c] = widen(this.cat[c]);
   }
 
-  /** Of every four samples in the older half keep the lowest and highest total. */
+  /** Of every four stored samples keep the lowest and highest total; then group new ones twice as wide. */
   private thin(): void {
-    const half = this.length >> 1;
     const keep: number[] = [];
-    for (let i = 0; i < half; i += 4) {
-      const end = Math.min(i + 4, half);
+    for (let i = 0; i < this.length; i += 4) {
+      const end = Math.min(i + 4, this.length);
       let lo = i;
       let hi = i;
       for (let j = i; j < end; j++) {
@@ -85,12 +117,12 @@ export class SampleColumns {
       keep.push(Math.min(lo, hi));
       if (lo !== hi) keep.push(Math.max(lo, hi));
     }
-    for (let i = half; i < this.length; i++) keep.push(i);
     const move = (a: Float64Array) => keep.forEach((from, to) => (a[to] = a[from]));
     move(this.t);
     move(this.rss);
     for (const c of MEMORY_CATEGORIES) move(this.cat[c]);
     this.length = keep.length;
+    this.level++;
   }
 }
 
@@ -160,7 +192,7 @@ export class StudioStore {
 
   /** The newest time anything happened: "now" for live data. */
   latest(): number {
-    let t = this.samples.length ? this.samples.t[this.samples.length - 1] : 0;
+    let t = this.samples.latest()?.t ?? 0;
     for (const b of this.blocks) t = Math.max(t, b.freed ?? b.created);
     for (const m of this.markers) t = Math.max(t, m.t);
     return t;

@@ -34,13 +34,14 @@ export class MemorySummary {
 
   update(): void {
     const s = this.store.samples;
-    if (s.length === 0) return;
-    const i = s.length - 1;
-    for (const c of MEMORY_CATEGORIES) this.values.get(c)!.textContent = formatBytes(s.cat[c][i]);
-    this.values.get('total')!.textContent = formatBytes(s.total(i));
-    let peak = 0;
+    const now = s.latest();
+    if (!now) return;
+    const total = (x: typeof now) => MEMORY_CATEGORIES.reduce((a, c) => a + x.accounted[c], 0);
+    for (const c of MEMORY_CATEGORIES) this.values.get(c)!.textContent = formatBytes(now.accounted[c]);
+    this.values.get('total')!.textContent = formatBytes(total(now));
+    let peak = total(now);
     for (let j = 0; j < s.length; j++) peak = Math.max(peak, s.total(j));
     this.values.get('peak')!.textContent = formatBytes(peak);
-    this.values.get('rss')!.textContent = formatBytes(s.rss[i]);
+    this.values.get('rss')!.textContent = formatBytes(now.rss);
   }
 }

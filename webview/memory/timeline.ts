@@ -575,11 +575,12 @@ export class TimelineChart {
     }
     let peak = 0;
     for (let i = s.lowerBound(start); i < s.length && s.t[i] <= end; i++) peak = Math.max(peak, s.total(i));
-    const last = s.length - 1;
+    const now = s.latest()!;
+    const nowTotal = MEMORY_CATEGORIES.reduce((a, c) => a + now.accounted[c], 0);
     this.chart.setAttribute(
       'aria-label',
       `Memory timeline from ${formatClock(start)} to ${formatClock(end)}: accounted peak ${formatBytes(peak)}, ` +
-        `now ${formatBytes(s.total(last))} accounted and ${formatBytes(s.rss[last])} resident; ` +
+        `now ${formatBytes(nowTotal)} accounted and ${formatBytes(now.rss)} resident; ` +
         `${this.store.blocks.length} block subgraphs, ${alive} still alive; ${this.store.markers.length} markers. ` +
         'Arrow keys pan, plus and minus zoom, 0 fits, End follows live data.',
     );

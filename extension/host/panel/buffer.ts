@@ -1,8 +1,7 @@
 // The host-side record of everything the Studio panel shows, kept whether or not the
 // panel is open, so that a hidden, newly opened or reloaded webview gets all it
 // missed in one snapshot after its `ready`. Bounded: hours of memory samples stay
-// within `sampleCapacity` by min/max decimation of the older half (peaks and troughs
-// of the accounted total survive; only their density drops), block lifetimes and
+// within `sampleCapacity` by min/max decimation (see `thin`); block lifetimes and
 // markers drop their oldest entries.
 import type { BlockEvent, MemorySnapshot, RunResult } from '../../protocol/engine';
 import type {
@@ -39,11 +38,11 @@ function total(s: TimelineSample): number {
   return a.graph + a.subgraphs + a.traces + a.cache + a.evaluation;
 }
 
-/** Keeps, of every four consecutive samples, the lowest and the highest (in time order). */
-export function decimateMinMax(samples: TimelineSample[]): TimelineSample[] {
+/** Keeps, of every `size` consecutive samples, the lowest and the highest total (in time order). */
+export function decimateMinMax(samples: TimelineSample[], size = 4): TimelineSample[] {
   const out: TimelineSample[] = [];
-  for (let i = 0; i < samples.length; i += 4) {
-    const group = samples.slice(i, i + 4);
+  for (let i = 0; i < samples.length; i += size) {
+    const group = samples.slice(i, i + size);
     if (group.length <= 2) {
       out.push(...group);
       continue;
@@ -66,6 +65,15 @@ export class StudioBuffer {
   /** Placement of an engine clock on the timeline when the engine's start time is unknown. */
   private fallbackStart: number | null = null;
   private samples: TimelineSample[] = [];
+  /**
+   * Uniform resolution at any age: each time the record fills up, all of it is
+   * halved by min/max and `level` rises; from then on new samples are grouped
+   * 2^(level+1) at a time and enter as their min and max, at the same density as
+   * the thinned past. (Halving only the old part would leave the past exponentially
+   * coarser than the present.)
+   */
+  private level = 0;
+  private pending: TimelineSample[] = [];
   private blocks: TimelineBlock[] = [];
   private markers: TimelineMarker[] = [];
   private run: PanelRun | null = null;
@@ -94,10 +102,17 @@ export class StudioBuffer {
 
   addSample(s: MemorySnapshot): TimelineSample {
     const sample: TimelineSample = { t: this.toTimeline(s.time_ms), accounted: { ...s.accounted_bytes }, rss: s.rss_bytes };
-    this.samples.push(sample);
+    if (this.level === 0) this.samples.push(sample);
+    else {
+      this.pending.push(sample);
+      if (this.pending.length >= 2 ** (this.level + 1)) {
+        this.samples.push(...decimateMinMax(this.pending, this.pending.length));
+        this.pending = [];
+      }
+    }
     if (this.samples.length > this.limits.sampleCapacity) {
-      const half = Math.floor(this.samples.length / 2);
-      this.samples = [...decimateMinMax(this.samples.slice(0, half)), ...this.samples.slice(half)];
+      this.samples = decimateMinMax(this.samples);
+      this.level++;
     }
     return sample;
   }
@@ -148,7 +163,8 @@ export class StudioBuffer {
     return {
       tab: this.tab,
       engine: this.engine,
-      samples: this.samples,
+      // The ungrouped newest samples too: a reloaded page shows "now".
+      samples: this.pending.length ? [...this.samples, ...this.pending] : this.samples,
       blocks: this.blocks,
       markers: this.markers,
       run: this.run,

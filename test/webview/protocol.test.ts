@@ -1,0 +1,63 @@
+// The host/webview message validators: what each side accepts and the error it
+// names for what it rejects.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { layoutCondensation } from '../../extension/host/panel/layout';
+import { parseHostMessage, parseWebviewMessage } from '../../extension/protocol/webview';
+import { syntheticDecomposition, syntheticRun, syntheticSession, TWO_LOCUS_MODEL } from './synthetic';
+
+const rejects = (r: { ok: boolean; error?: string }, error: RegExp) => {
+  assert.equal(r.ok, false);
+  assert.match((r as { error: string }).error, error);
+};
+
+test('webview messages: each type accepted with its fields', () => {
+  assert.deepEqual(parseWebviewMessage({ type: 'ready' }), { ok: true, value: { type: 'ready' } });
+  assert.deepEqual(parseWebviewMessage({ type: 'tab', tab: 'scc' }), { ok: true, value: { type: 'tab', tab: 'scc' } });
+  assert.deepEqual(parseWebviewMessage({ type: 'evaluate', requestId: 3, traceKey: 'ab', params: { coal: 2 }, extra: 'ignored' }), {
+    ok: true,
+    value: { type: 'evaluate', requestId: 3, traceKey: 'ab', params: { coal: 2 } },
+  });
+  assert.deepEqual(parseWebviewMessage({ type: 'sccDetail', requestId: 1, traceKey: 'ab', scc: 4 }).ok, true);
+  assert.deepEqual(parseWebviewMessage({ type: 'exportSvg', svg: '<svg xmlns="http://www.w3.org/2000/svg"></svg>' }).ok, true);
+});
+
+test('webview messages: malformed ones are rejected with the field named', () => {
+  rejects(parseWebviewMessage(null), /^message: expected an object/);
+  rejects(parseWebviewMessage('ready'), /^message: expected an object/);
+  rejects(parseWebviewMessage({ type: 'run' }), /^type: expected ready \| tab/);
+  rejects(parseWebviewMessage({ type: 'tab', tab: 'settings' }), /^tab: expected memory \| scc \| moments/);
+  rejects(parseWebviewMessage({ type: 'evaluate', requestId: 1, traceKey: 'ab', params: { coal: 'two' } }), /^params\.coal: expected a finite number/);
+  rejects(parseWebviewMessage({ type: 'evaluate', requestId: 1, traceKey: 'ab', params: { coal: Infinity } }), /^params\.coal: expected a finite number/);
+  rejects(parseWebviewMessage({ type: 'evaluate', requestId: -1, traceKey: 'ab', params: {} }), /^requestId: expected an integer ≥ 0/);
+  rejects(parseWebviewMessage({ type: 'evaluate', requestId: 1, traceKey: 'x'.repeat(201), params: {} }), /^traceKey: expected a string of at most 200/);
+  rejects(parseWebviewMessage({ type: 'sccDetail', requestId: 1, traceKey: 'ab', scc: 1.5 }), /^scc: expected an integer/);
+  rejects(parseWebviewMessage({ type: 'exportSvg', svg: '<script>alert(1)</script>' }), /^svg: expected an <svg> document/);
+});
+
+test('host messages: a whole session snapshot round-trips unchanged', () => {
+  const snapshot = syntheticSession();
+  const parsed = parseHostMessage(JSON.parse(JSON.stringify({ type: 'snapshot', snapshot })));
+  assert.equal(parsed.ok, true);
+  assert.deepEqual(parsed.ok && parsed.value, { type: 'snapshot', snapshot: JSON.parse(JSON.stringify(snapshot)) });
+});
+
+test('host messages: malformed data is rejected, naming the field', () => {
+  rejects(parseHostMessage({ type: 'samples', samples: [{ t: 1, accounted: { graph: 1, subgraphs: 0, traces: 0, cache: 0 }, rss: 2 }] }), /^samples\[0\]\.accounted\.evaluation: expected a finite number/);
+  rejects(parseHostMessage({ type: 'samples', samples: [{ t: 1, accounted: { graph: -1, subgraphs: 0, traces: 0, cache: 0, evaluation: 0 }, rss: 2 }] }), /^samples\[0\]\.accounted\.graph: expected a number ≥ 0/);
+  rejects(parseHostMessage({ type: 'marker', marker: { kind: 'explode', t: 1 } }), /^marker\.kind: expected runStart \| runEnd/);
+  rejects(parseHostMessage({ type: 'evaluation', requestId: 1 }), /^evaluation: expected a result or an error/);
+  const d = syntheticDecomposition(10);
+  const { decomposition, ...result } = syntheticRun(d);
+  const run = { model: TWO_LOCUS_MODEL, result, decomposition, layout: layoutCondensation(decomposition) };
+  assert.equal(parseHostMessage({ type: 'run', run }).ok, true);
+  rejects(parseHostMessage({ type: 'run', run: { ...run, decomposition: { ...decomposition, edges: [[0, 10]] } } }), /^run\.decomposition\.edges\[0\]: expected a pair of SCC ids/);
+  rejects(parseHostMessage({ type: 'run', run: { ...run, layout: { ...run.layout, nodes: run.layout.nodes.slice(1) } } }), /^run\.layout\.nodes: expected one node per SCC/);
+  const swapped = [...decomposition.sccs];
+  [swapped[1], swapped[2]] = [swapped[2], swapped[1]];
+  rejects(parseHostMessage({ type: 'run', run: { ...run, decomposition: { ...decomposition, sccs: swapped } } }), /^run\.decomposition\.sccs\[1\]\.id: expected 1/);
+  rejects(
+    parseHostMessage({ type: 'sccDetail', requestId: 2, detail: { scc: 1, variables: ['a'], states: [[1]], edges: [[0, 3, 1]], truncated: false } }),
+    /^detail\.edges\[0\]: expected local vertex indices/,
+  );
+});
