@@ -46,6 +46,7 @@ class TooDeep {
 }
 
 const COMPARISONS = new Set(['==', '!=', '<', '<=', '>', '>=']);
+const RULE_CLAUSES = new Set(['for', 'let', 'when', 'rate', 'do']);
 
 function describe(t: Token): string {
   if (t.kind === 'eof') return 'the end of the file';
@@ -271,36 +272,69 @@ class Parser {
   private rule(k: Token): RuleDecl {
     const name = this.identifier('a rule name after `rule`');
     const decl: RuleDecl = { kind: 'rule', name, bindings: [], clauses: [], updates: [], ...this.span(k) };
-    if (this.accept('for')) decl.bindings = this.bindings();
+    const ruleName = name ? `Rule \`${name.name}\`` : 'This rule';
+    let hasRate = false;
+    let hasUpdates = false;
+    this.syncInRule();
+    // Clauses are parsed in any order so that one misplaced clause does not hide the
+    // rest of the rule; the order the spec fixes is reported, not relied on.
     for (;;) {
       const clause = this.tok;
-      if (this.accept('let')) {
-        const letName = this.identifier('a name after `let`');
-        if (!letName) break;
-        if (!this.expect('=', `after \`let ${letName.name}\``)) break;
-        const value = this.expr();
-        decl.clauses.push({ kind: 'let', name: letName, value, ...this.span(clause) } satisfies LetClause);
-      } else if (this.accept('when')) {
-        const condition = this.expr();
-        decl.clauses.push({ kind: 'when', condition, ...this.span(clause) } satisfies WhenClause);
+      if (clause.kind !== 'keyword') break;
+      if (clause.text === 'for') {
+        this.advance();
+        if (decl.clauses.length > 0 || hasRate || hasUpdates || decl.bindings.length > 0) {
+          this.sink.error(clause, 'clause-order', `\`for\` must come first in a rule, and only once.`);
+        }
+        decl.bindings.push(...this.bindings());
+      } else if (clause.text === 'let' || clause.text === 'when') {
+        this.advance();
+        if (hasRate || hasUpdates) {
+          this.sink.error(clause, 'clause-order', `\`${clause.text}\` must come before \`rate\` and \`do\` in a rule.`);
+        }
+        if (clause.text === 'when') {
+          const condition = this.expr();
+          decl.clauses.push({ kind: 'when', condition, ...this.span(clause) } satisfies WhenClause);
+        } else {
+          const letName = this.identifier('a name after `let`');
+          if (letName && this.expect('=', `after \`let ${letName.name}\``)) {
+            const value = this.expr();
+            decl.clauses.push({ kind: 'let', name: letName, value, ...this.span(clause) } satisfies LetClause);
+          }
+        }
+      } else if (clause.text === 'rate') {
+        this.advance();
+        if (hasRate) this.sink.error(clause, 'duplicate-clause', `${ruleName} already has a \`rate\`; a rule has exactly one.`);
+        else if (hasUpdates) this.sink.error(clause, 'clause-order', '`rate` must come before `do` in a rule.');
+        const rate = this.expr();
+        if (!hasRate) decl.rate = rate;
+        hasRate = true;
+      } else if (clause.text === 'do') {
+        this.advance();
+        if (hasUpdates) this.sink.error(clause, 'duplicate-clause', `${ruleName} already has a \`do\`; list all updates in one.`);
+        decl.updates.push(...this.updates());
+        hasUpdates = true;
       } else {
         break;
       }
+      this.syncInRule();
     }
-    const ruleName = name ? `Rule \`${name.name}\`` : 'This rule';
-    if (this.accept('rate')) {
-      decl.rate = this.expr();
-    } else if (this.at('do') || this.atTopLevel()) {
-      this.sink.error(name ?? k, 'missing-rate', `${ruleName} needs a \`rate\` clause (before \`do\`).`);
-    } else {
-      return { ...decl, ...this.span(k) };
-    }
-    if (this.accept('do')) {
-      decl.updates = this.updates();
-    } else if (this.atTopLevel()) {
-      this.sink.error(name ?? k, 'missing-updates', `${ruleName} needs a \`do\` clause listing its updates.`);
-    }
+    if (!hasRate) this.sink.error(name ?? k, 'missing-rate', `${ruleName} needs a \`rate\` clause (before \`do\`).`);
+    else if (!hasUpdates) this.sink.error(name ?? k, 'missing-updates', `${ruleName} needs a \`do\` clause listing its updates.`);
     return { ...decl, ...this.span(k) };
+  }
+
+  private atRuleClause(): boolean {
+    const t = this.tok;
+    return t.kind === 'keyword' && RULE_CLAUSES.has(t.text);
+  }
+
+  /** Skips what cannot continue a rule, up to its next clause or the next declaration. */
+  private syncInRule(): void {
+    if (this.atTopLevel() || this.atRuleClause()) return;
+    this.sink.error(this.tok, 'unexpected-token',
+      `Unexpected ${describe(this.tok)} in this rule; a rule continues with \`for\`, \`let\`, \`when\`, \`rate\` or \`do\`.`);
+    while (!this.atTopLevel() && !this.atRuleClause()) this.advance();
   }
 
   private updates(): Assignment[] {

@@ -45,6 +45,21 @@ describe('syntax diagnostics', () => {
     check(PRELUDE + 'rule ⟦r⟧ when k > 0 do k -= 1', 'missing-rate', 'Rule `r` needs a `rate` clause (before `do`).'));
   it('missing-updates', () =>
     check(PRELUDE + 'rule ⟦r⟧ when k > 0 rate a\nreward t = 1', 'missing-updates', 'Rule `r` needs a `do` clause listing its updates.'));
+  it('clause-order', () =>
+    check(PRELUDE + 'rule r rate a do k -= 1 ⟦when⟧ k > 0', 'clause-order', '`when` must come before `rate` and `do` in a rule.'));
+  it('duplicate-clause', () =>
+    check(PRELUDE + 'rule r rate a ⟦rate⟧ b do k -= 1', 'duplicate-clause', 'Rule `r` already has a `rate`; a rule has exactly one.'));
+  it('unexpected-token inside a rule skips to its next clause', () =>
+    check(PRELUDE + 'rule r when k > 0 ⟦)⟧ ) rate a do k -= 1', 'unexpected-token',
+      'Unexpected `)` in this rule; a rule continues with `for`, `let`, `when`, `rate` or `do`.'));
+  it('errors in two clauses of one rule are both reported, without a missing-rate cascade', () => {
+    const text = PRELUDE + 'rule r when k >> 0 rate a * do k -= 1';
+    const d = analyze(text, 't.phasic').diagnostics.filter((x) => x.severity === 'error');
+    assert.deepEqual(d.map((x) => [x.code, x.message]), [
+      ['expected-expression', 'Expected an expression, found `>`.'],
+      ['expected-expression', 'Expected an expression, found `do`.'],
+    ]);
+  });
   it('nesting-too-deep, on the first token past the limit', () => {
     const text = `const n = ${'('.repeat(300)}1${')'.repeat(300)}\nreward r = 1`;
     const start = 'const n = '.length + MAX_NESTING;
