@@ -136,9 +136,12 @@ export function describeSymbol(s: SymbolInfo): string {
       const dims = s.dims ?? [];
       const cells = dims.reduce((a, b) => a * b, 1);
       const shape = dims.length ? `array of shape [${dims.join(', ')}], ${cells} cells` : 'scalar';
-      const where = s.offset === undefined ? '' : cells === 1 && dims.length === 0
-        ? `state vector cell ${s.offset}` : `state vector cells ${s.offset}..${s.offset + cells - 1}`;
-      return `${code(`state ${s.name}${dims.map((d) => `[${d}]`).join('')}`)}\nState variable, ${shape}; ${where}; bounds ${s.lo ?? 0}..${s.hi ?? '∞'}; initially ${s.initial ?? 0}.`;
+      const facts = [`State variable, ${shape}`];
+      if (s.offset !== undefined) {
+        facts.push(dims.length === 0 ? `state vector cell ${s.offset}` : `state vector cells ${s.offset}..${s.offset + cells - 1}`);
+        facts.push(`bounds ${s.lo ?? 0}..${s.hi ?? '∞'}`, `initially ${s.initial ?? 0}`);
+      }
+      return `${code(`state ${s.name}${dims.map((d) => `[${d}]`).join('')}`)}\n${facts.join('; ')}.`;
     }
     case 'rule':
       return code(`rule ${s.name}`);
