@@ -85,6 +85,12 @@ test('the table view lists samples, block lifetimes (one still alive) and the ma
   const alive = await page.locator('#memory-tables table').nth(1).locator('tbody tr', { hasText: 'still alive' }).count();
   assert.equal(alive, 1);
   assert.match((await page.locator('canvas.gantt-canvas').getAttribute('aria-label'))!, /16 subgraphs, 1 still alive/);
+  // Still building while the run goes on: no warning. Once the run has ended, the
+  // subgraph that was not freed is called out.
+  assert.equal(await page.locator('.leak').innerText(), '');
+  const live = snapshot.blocks.find((b) => b.freed === null)!;
+  await studio.send({ type: 'marker', marker: { kind: 'runEnd', t: live.created + 1000 } });
+  assert.equal(await page.locator('.leak').innerText(), `1 block subgraph (${formatBytes(live.bytes)}) outlived its run: SCC ${live.scc}.`);
   await page.close();
 });
 

@@ -513,13 +513,29 @@ export class TimelineChart {
     for (const { block, lane } of this.bars) {
       const to = block.freed ?? latest;
       if (to < start || block.created > end) continue;
-      const x0 = this.xOf(block.created, start, end);
+      let x0 = this.xOf(block.created, start, end);
       const x1 = Math.max(x0 + 1.5, this.xOf(to, start, end));
       const yy = laneY(lane);
       if (block.freed === null) {
-        // Still alive: highlighted, outlined, with an open right end.
+        // Still alive: at least 8 px wide, striped in the warning colour over the
+        // foreground, outlined, with an open right end; visible in every theme.
+        const left = Math.min(x0, x1 - 8);
         ctx.fillStyle = p.alive;
-        ctx.fillRect(x0, yy, x1 - x0, LANE_HEIGHT);
+        ctx.fillRect(left, yy, x1 - left, LANE_HEIGHT);
+        ctx.save();
+        ctx.beginPath();
+        ctx.rect(left, yy, x1 - left, LANE_HEIGHT);
+        ctx.clip();
+        ctx.strokeStyle = p.foreground;
+        ctx.lineWidth = 1.5;
+        ctx.beginPath();
+        for (let sx = left - LANE_HEIGHT; sx < x1; sx += 5) {
+          ctx.moveTo(sx, yy + LANE_HEIGHT);
+          ctx.lineTo(sx + LANE_HEIGHT, yy);
+        }
+        ctx.stroke();
+        ctx.restore();
+        x0 = left;
         ctx.strokeStyle = p.foreground;
         ctx.lineWidth = 1;
         ctx.beginPath();
