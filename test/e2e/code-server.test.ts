@@ -55,10 +55,17 @@ test('"Phasic: Show Memory Panel" shows the engine version and accounted memory'
     await runCommand(page, 'Phasic: Show Memory Panel');
     const frame = await webviewFrame(page, STUDIO_TITLE);
     const version = engineVersion();
-    // The page fills in once the engine answers; wait for the figures, not a delay.
-    await frame.waitForFunction((v) => document.body.innerText.includes(v), version, { timeout: 30_000 });
+    // The page fills in as the engine answers; wait for the figures, not a delay.
+    const figure = /\d+(\.\d+)?\s?(B|KiB|MiB|GiB|kB|KB|MB|GB)\b/;
+    const shown = await frame
+      .waitForFunction(
+        ([v, f]) => document.body.innerText.includes(v) && new RegExp(f).test(document.body.innerText),
+        [version, figure.source] as const,
+        { timeout: 30_000 },
+      )
+      .then(() => true, () => false);
     const text = await frame.evaluate(() => document.body.innerText);
-    assert.match(text, /\d+(\.\d+)?\s?(B|KiB|MiB|GiB|kB|KB|MB|GB)\b/, `no memory figure in the panel:\n${text}`);
+    assert.ok(shown, `the panel does not show engine ${version} and a memory figure within 30 s:\n${text}`);
     const file = await screenshot(page, 'memory-panel');
     console.log(`screenshot: ${file}`);
   }));

@@ -1,0 +1,185 @@
+// `npm test`: builds what the tests need from any state of the checkout, runs every
+// suite, prints a table of passes and failures per suite, and ends with exactly one
+// line "N passed, N failed" (totals). Exits non-zero when anything failed or a suite
+// could not run; a suite that could not run counts as one failure, so the last line
+// never reads "0 failed" on a failing run.
+//
+//   node scripts/test.mjs                 everything (what CI runs)
+//   node scripts/test.mjs --quick         without the sanitizer build and the e2e
+//   node scripts/test.mjs language e2e    only the named suites (see SUITES)
+//   node scripts/test.mjs --no-build      run against what is built
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { repoRoot } from './code-server.mjs';
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const noBuild = args.includes('--no-build');
+const selected = args.filter((a) => !a.startsWith('--'));
+process.chdir(repoRoot);
+
+const addon = join('native', 'build', 'Release', 'phasic_engine.node');
+
+/** @typedef {{ suite: string, passed: number, failed: number, note?: string }} Row */
+/** @type {Row[]} */
+const rows = [];
+
+// Runs a command with its output shown live and kept for parsing.
+function run(command, commandArgs, options = {}) {
+  return new Promise((resolve) => {
+    console.log(`\n$ ${command} ${commandArgs.join(' ')}`);
+    const child = spawn(command, commandArgs, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+    let output = '';
+    const keep = (stream, sink) => stream.on('data', (chunk) => { output += chunk; sink.write(chunk); });
+    keep(child.stdout, process.stdout);
+    keep(child.stderr, process.stderr);
+    child.on('error', (error) => resolve({ status: -1, output: `${output}\n${error.message}` }));
+    child.on('close', (status, signal) => resolve({ status: status ?? signal, output }));
+  });
+}
+
+function newest(paths) {
+  let latest = 0;
+  for (const path of paths) {
+    const stat = statSync(path);
+    latest = Math.max(latest, stat.isDirectory() ? newest(readdirSync(path).map((n) => join(path, n))) : stat.mtimeMs);
+  }
+  return latest;
+}
+
+// ---- build ----
+
+async function build() {
+  const sources = ['native/src', 'native/binding', 'native/binding.gyp'].filter((p) => existsSync(p));
+  if (!existsSync(addon) || statSync(addon).mtimeMs < newest(sources)) {
+    // The package's own install script (node-gyp rebuild --directory native), so the
+    // addon is built exactly as `npm install` builds it; npm puts node-gyp on PATH.
+    const { status } = await run('npm', ['run', 'install']);
+    if (status !== 0) rows.push({ suite: 'build: native addon', passed: 0, failed: 1, note: `node-gyp exit ${status}` });
+  }
+  // Fresh bundles only: a test deleted from test/ must not keep running from out/.
+  rmSync(join('out', 'test'), { recursive: true, force: true });
+  const bundles = await run(process.execPath, ['esbuild.mjs']);
+  if (bundles.status !== 0) {
+    rows.push({ suite: 'build: esbuild', passed: 0, failed: 1, note: 'bundling failed; bundled suites not run' });
+    return false;
+  }
+  const types = await run('npx', ['tsc', '-b']);
+  const typeErrors = (types.output.match(/error TS\d+/g) ?? []).length;
+  rows.push({ suite: 'typecheck (tsc -b)', passed: types.status === 0 ? 1 : 0, failed: types.status === 0 ? 0 : Math.max(typeErrors, 1) });
+  return true;
+}
+
+// ---- result parsers ----
+
+// node --test's TAP summary: "# pass N", "# fail N", "# cancelled N".
+function tapCounts(tap) {
+  const count = (name) => Number(tap.match(new RegExp(`^# ${name} (\\d+)$`, 'm'))?.[1] ?? NaN);
+  return { passed: count('pass'), failed: count('fail') + (count('cancelled') || 0) };
+}
+
+// The C++ harness: each test program ends with "N passed, N failed".
+function nativeCounts(output) {
+  let passed = 0;
+  let failed = 0;
+  let programs = 0;
+  for (const [, p, f] of output.matchAll(/^(\d+) passed, (\d+) failed$/gm)) {
+    passed += Number(p);
+    failed += Number(f);
+    programs++;
+  }
+  return { passed, failed, programs };
+}
+
+// ---- suites ----
+
+async function nativeSuite(name, sanitize) {
+  const { status, output } = await run(process.execPath, ['scripts/native-tests.mjs', ...(sanitize ? ['--sanitize'] : [])]);
+  const { passed, failed, programs } = nativeCounts(output);
+  const expected = Number(output.match(/# native: \d+ of (\d+) test programs/)?.[1] ?? NaN);
+  // A program that crashed or did not compile prints no summary line of its own.
+  const missing = Number.isNaN(expected) ? 1 : Math.max(expected - programs, 0);
+  let total = failed + missing;
+  let note = missing > 0 ? `${missing} program(s) without a result` : undefined;
+  if (status !== 0 && total === 0) {
+    total = 1;
+    note = `exit ${status}`;
+  }
+  rows.push({ suite: name, passed, failed: total, note });
+}
+
+async function nodeTestSuite(name, paths) {
+  mkdirSync('test-results', { recursive: true });
+  const tapFile = join('test-results', `${name.replace(/[^a-z0-9]+/gi, '-')}.tap`);
+  const { status } = await run(process.execPath, [
+    '--test', '--test-reporter=spec', '--test-reporter-destination=stdout',
+    '--test-reporter=tap', `--test-reporter-destination=${tapFile}`, ...paths,
+  ]);
+  const { passed, failed } = existsSync(tapFile) ? tapCounts(readFileSync(tapFile, 'utf8')) : { passed: NaN, failed: NaN };
+  if (Number.isNaN(passed) || Number.isNaN(failed)) {
+    rows.push({ suite: name, passed: 0, failed: 1, note: `no test summary (exit ${status})` });
+  } else {
+    const note = status !== 0 && failed === 0 ? `exit ${status}` : undefined;
+    rows.push({ suite: name, passed, failed: failed + (note ? 1 : 0), note });
+  }
+}
+
+// Every area of bundled Node tests (out/test/<area>/), except the e2e harness.
+function nodeTestAreas() {
+  const root = join('out', 'test');
+  if (!existsSync(root)) return [];
+  return readdirSync(root)
+    .filter((area) => area !== 'e2e' && statSync(join(root, area)).isDirectory())
+    .filter((area) => readdirSync(join(root, area), { recursive: true }).some((f) => String(f).endsWith('.test.js')))
+    .sort();
+}
+
+async function e2eSuite() {
+  const install = await run(process.execPath, ['scripts/code-server.mjs', 'install']);
+  if (install.status !== 0) {
+    rows.push({ suite: 'e2e (code-server)', passed: 0, failed: 1, note: 'code-server install failed' });
+    return;
+  }
+  await nodeTestSuite('e2e (code-server)', [join('out', 'test', 'e2e', 'code-server.test.js')]);
+  // The mocha suite inside the extension host reports through the runner extension.
+  const resultFile = join('test-results', 'e2e', 'memory-panel', 'suite-result.json');
+  if (existsSync(resultFile)) {
+    const { passed, failed } = JSON.parse(readFileSync(resultFile, 'utf8'));
+    rows.push({ suite: 'e2e (extension host mocha)', passed, failed });
+  } else {
+    rows.push({ suite: 'e2e (extension host mocha)', passed: 0, failed: 1, note: 'no result: the suite did not run' });
+  }
+}
+
+// ---- main ----
+
+const SUITES = ['native', 'sanitize', 'node', 'e2e'];
+const wanted = (suite) => (selected.length === 0 ? !(quick && (suite === 'sanitize' || suite === 'e2e')) : selected.includes(suite));
+
+const started = Date.now();
+const built = noBuild ? true : await build();
+if (wanted('native')) await nativeSuite('native (C++)', false);
+if (wanted('sanitize')) await nativeSuite('native (ASan+UBSan+LSan)', true);
+if (built) {
+  for (const area of nodeTestAreas()) {
+    if (wanted('node') || selected.includes(area)) await nodeTestSuite(area, [join('out', 'test', area)]);
+  }
+  if (wanted('e2e')) await e2eSuite();
+}
+for (const name of selected) {
+  if (!SUITES.includes(name) && !nodeTestAreas().includes(name)) {
+    rows.push({ suite: name, passed: 0, failed: 1, note: `no such suite (${[...SUITES, ...nodeTestAreas()].join(', ')})` });
+  }
+}
+
+const width = Math.max(...rows.map((r) => r.suite.length), 5);
+console.log(`\n${'suite'.padEnd(width)}  passed  failed`);
+for (const r of rows) {
+  console.log(`${r.suite.padEnd(width)}  ${String(r.passed).padStart(6)}  ${String(r.failed).padStart(6)}${r.note ? `  (${r.note})` : ''}`);
+}
+const passed = rows.reduce((sum, r) => sum + r.passed, 0);
+const failed = rows.reduce((sum, r) => sum + r.failed, 0);
+console.log(`time: ${Math.round((Date.now() - started) / 1000)} s`);
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed === 0 && rows.length > 0 ? 0 : 1);
