@@ -51,3 +51,21 @@ test('a malformed host message is ignored and later valid messages still apply',
   assert.deepEqual(studio.problems(), []);
   await studio.page.close();
 });
+
+test('tabs: the visible tab is reported to the host, and the host can switch it', async () => {
+  const studio = await openStudio(browser, 'dark');
+  await studio.send({ type: 'snapshot', snapshot: syntheticSession() });
+  const page = studio.page;
+  await page.getByRole('tab', { name: 'Moments' }).click();
+  assert.deepEqual((await studio.posted()).at(-1), { type: 'tab', tab: 'moments' });
+  assert.equal(await page.getByRole('heading', { name: 'Moments' }).isVisible(), true);
+  // Keyboard: the tab strip is reachable and arrows move between tabs.
+  await page.getByRole('tab', { name: 'Moments' }).focus();
+  await page.keyboard.press('ArrowLeft');
+  assert.deepEqual((await studio.posted()).at(-1), { type: 'tab', tab: 'scc' });
+  assert.equal(await page.getByRole('heading', { name: 'SCC decomposition' }).isVisible(), true);
+  await studio.send({ type: 'showTab', tab: 'memory' });
+  assert.equal(await page.getByRole('heading', { name: 'Phasic Memory' }).isVisible(), true);
+  assert.equal(await page.getByRole('heading', { name: 'Moments' }).isVisible(), false);
+  await page.close();
+});

@@ -69,6 +69,13 @@ test('every SCC is drawn, in the colour of its trace source', async () => {
     const biggest = run.decomposition.sccs.filter((s) => s.source === source).sort((a, b) => b.vertices - a.vertices)[0];
     assert.equal(await pixel(studio, await nodePoint(studio, run, biggest.id)), colours[source], `SCC ${biggest.id} (${source})`);
   }
+  // A theme switch repaints in the new theme's colours.
+  const biggestRecorded = run.decomposition.sccs.filter((s) => s.source === 'recorded').sort((a, b) => b.vertices - a.vertices)[0];
+  await studio.setTheme('high-contrast');
+  assert.equal(await pixel(studio, await nodePoint(studio, run, biggestRecorded.id)), '#d18616');
+  await studio.setTheme('light');
+  const disk = run.decomposition.sccs.filter((s) => s.source === 'disk').sort((a, b) => b.vertices - a.vertices)[0];
+  assert.equal(await pixel(studio, await nodePoint(studio, run, disk.id)), '#1a85ff', 'disk: --vscode-charts-blue (light)');
   const legend = await studio.page.locator('.scc .legend').innerText();
   const count = (s: string) => run.decomposition.sccs.filter((c) => c.source === s).length;
   assert.match(legend, new RegExp(`Recorded now \\(${count('recorded')}\\)`));
