@@ -11,7 +11,7 @@ const OUT = join('out', 'bench');
 const OBJ = join(OUT, 'obj');
 export const BINARY = join(OUT, 'engine_bench');
 const FLAGS = ['-std=c++20', '-O3', '-Inative/src'];
-const LIBS = ['-lumfpack', '-lamd', '-lcholmod', '-lsuitesparseconfig', '-lpthread'];
+const LIBS = ['-lklu', '-lbtf', '-lumfpack', '-lamd', '-lcolamd', '-lcholmod', '-lsuitesparseconfig', '-lpthread'];
 
 function sources(dir) {
   return readdirSync(dir).flatMap((name) => {

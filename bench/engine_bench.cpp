@@ -2,6 +2,7 @@
 //
 //   engine_bench --model m.json --label NAME [--reps R] [--min-scc S]
 //                [--param name=value]... [--max-states N] [--no-solver]
+//                [--solver-reps R] [--solver-max-flops F]
 //
 // What it measures, in this order (the order matters for peak memory: ru_maxrss only
 // grows, so the product's own run is measured first, before anything the benchmark
@@ -13,13 +14,16 @@
 //  3. The phases one by one on a graph the benchmark holds: explore, condense, record
 //     (every block, no cache) and compose; then evaluation of the recorded trace for
 //     one θ and for batches of 8 and 64 θ vectors.
-//  4. UMFPACK on −T over the transient states at the same θ (its default
-//     fill-reducing ordering): analyse, factorise, solve, flops and nnz(L+U); its
+//  4. Sparse direct solvers on −T over the transient states at the same θ: KLU
+//     (block triangular form + AMD per block, the closest match to the engine's
+//     SCC hierarchy) and UMFPACK with its default strategy and with its symmetric
+//     (AMD) strategy: analyse, factorise, solve, flops and nnz(L+U). Each solver's
 //     E[time] must equal the trace's to 1e-8 relative, else "MISMATCH" on stderr.
 //
 // Every timing is R repetitions reported as {median, min, max}. Nothing here asserts
 // a timing: the runner compares numbers with the targets and reports.
 #include <sys/resource.h>
+#include <suitesparse/klu.h>
 #include <suitesparse/umfpack.h>
 
 #include <algorithm>
@@ -63,12 +67,14 @@ struct Options {
   std::uint64_t max_states = 10'000'000;
   NamedValues params;
   bool solver = true;
+  int solver_reps = 3;
+  double solver_max_flops = 2e10;
 };
 
 [[noreturn]] void usage(const std::string& why) {
   std::fprintf(stderr,
                "engine_bench: %s\nusage: engine_bench --model m.json --label NAME [--reps R] [--min-scc S] "
-               "[--param name=value]... [--max-states N] [--no-solver]\n",
+               "[--param name=value]... [--max-states N] [--no-solver] [--solver-reps R] [--solver-max-flops F]\n",
                why.c_str());
   std::exit(2);
 }
@@ -87,6 +93,8 @@ Options parse_options(int argc, char** argv) {
     else if (a == "--min-scc") o.min_scc = static_cast<std::uint32_t>(std::max(2, std::atoi(next().c_str())));
     else if (a == "--max-states") o.max_states = std::strtoull(next().c_str(), nullptr, 10);
     else if (a == "--no-solver") o.solver = false;
+    else if (a == "--solver-reps") o.solver_reps = std::max(1, std::atoi(next().c_str()));
+    else if (a == "--solver-max-flops") o.solver_max_flops = std::strtod(next().c_str(), nullptr);
     else if (a == "--param") {
       const std::string kv = next();
       const auto eq = kv.find('=');
@@ -251,25 +259,28 @@ SparseSystem build_system(const Graph& g, const std::vector<double>& theta) {
 }
 
 struct SolverResult {
+  std::string name;
   Sample analyse_ms, factorise_ms, solve_ms;
-  double flops = 0, lnz = 0, unz = 0, expected_time = 0;
-  int n = 0;
-  std::uint64_t nnz = 0;
-  std::string error;
+  double flops = 0, lnz = 0, unz = 0, offdiag = 0, expected_time = 0;
+  std::string error, skipped;
 };
 
-std::string umfpack_status(const char* call, int status) {
-  return std::string(call) + " failed with UMFPACK status " + std::to_string(status);
+double start_sum(const SparseSystem& s, const std::vector<double>& x) {
+  double sum = 0;
+  for (const auto& [j, p] : s.start) sum += p * x[j];
+  return sum;
 }
 
-SolverResult run_solver(const Graph& g, const std::vector<double>& theta, int reps) {
+// UMFPACK with one of its strategies: "auto" (its default choice between COLAMD on A
+// and AMD on A+Aᵀ) or "symmetric" (AMD on A+Aᵀ). A factorisation whose flop estimate
+// (an upper bound, known after the cheap analysis) exceeds max_flops is skipped, so
+// one poor ordering cannot hold the suite for minutes.
+SolverResult run_umfpack(const SparseSystem& s, const char* strategy, double max_flops, int reps) {
   SolverResult r;
-  const SparseSystem s = build_system(g, theta);
-  r.n = s.n;
-  r.nnz = s.value.size();
-  if (s.n == 0) return r;
+  r.name = std::string("UMFPACK ") + strategy;
   double control[UMFPACK_CONTROL], info[UMFPACK_INFO];
   umfpack_di_defaults(control);
+  if (std::strcmp(strategy, "symmetric") == 0) control[UMFPACK_STRATEGY] = UMFPACK_STRATEGY_SYMMETRIC;
   const std::vector<double> b(s.n, 1.0);  // the time reward
   std::vector<double> x(s.n, 0.0);
   for (int rep = 0; rep < reps; ++rep) {
@@ -279,16 +290,24 @@ SolverResult run_solver(const Graph& g, const std::vector<double>& theta, int re
     int status = umfpack_di_symbolic(s.n, s.n, s.col_begin.data(), s.row.data(), s.value.data(), &symbolic, control, info);
     r.analyse_ms.add(ms_since(t));
     if (status != UMFPACK_OK) {
-      r.error = umfpack_status("umfpack_di_symbolic", status);
+      r.error = "umfpack_di_symbolic failed with status " + std::to_string(status);
+      return r;
+    }
+    if (info[UMFPACK_FLOPS_ESTIMATE] > max_flops) {
+      char why[128];
+      std::snprintf(why, sizeof why, "estimated %.3g flops > limit %.3g", info[UMFPACK_FLOPS_ESTIMATE], max_flops);
+      r.skipped = why;
+      r.flops = info[UMFPACK_FLOPS_ESTIMATE];
+      umfpack_di_free_symbolic(&symbolic);
       return r;
     }
     t = Clock::now();
     status = umfpack_di_numeric(s.col_begin.data(), s.row.data(), s.value.data(), symbolic, &numeric, control, info);
     r.factorise_ms.add(ms_since(t));
+    umfpack_di_free_symbolic(&symbolic);
     if (status != UMFPACK_OK) {
-      umfpack_di_free_symbolic(&symbolic);
       if (numeric) umfpack_di_free_numeric(&numeric);
-      r.error = umfpack_status("umfpack_di_numeric", status);
+      r.error = "umfpack_di_numeric failed with status " + std::to_string(status);
       return r;
     }
     r.flops = info[UMFPACK_FLOPS];
@@ -298,15 +317,109 @@ SolverResult run_solver(const Graph& g, const std::vector<double>& theta, int re
     status = umfpack_di_solve(UMFPACK_A, s.col_begin.data(), s.row.data(), s.value.data(), x.data(), b.data(), numeric,
                               control, info);
     r.solve_ms.add(ms_since(t));
-    umfpack_di_free_symbolic(&symbolic);
     umfpack_di_free_numeric(&numeric);
     if (status != UMFPACK_OK) {
-      r.error = umfpack_status("umfpack_di_solve", status);
+      r.error = "umfpack_di_solve failed with status " + std::to_string(status);
       return r;
     }
   }
-  for (const auto& [j, p] : s.start) r.expected_time += p * x[j];
+  r.expected_time = start_sum(s, x);
   return r;
+}
+
+// KLU: block triangular form (the SCCs of the matrix, like the engine's components),
+// then AMD inside each diagonal block, and left-looking LU per block.
+SolverResult run_klu(const SparseSystem& s, int reps) {
+  SolverResult r;
+  r.name = "KLU BTF+AMD";
+  klu_common common;
+  klu_defaults(&common);
+  std::vector<double> x;
+  for (int rep = 0; rep < reps; ++rep) {
+    auto t = Clock::now();
+    klu_symbolic* symbolic = klu_analyze(s.n, const_cast<int*>(s.col_begin.data()), const_cast<int*>(s.row.data()), &common);
+    r.analyse_ms.add(ms_since(t));
+    if (!symbolic) {
+      r.error = "klu_analyze failed with status " + std::to_string(common.status);
+      return r;
+    }
+    t = Clock::now();
+    klu_numeric* numeric = klu_factor(const_cast<int*>(s.col_begin.data()), const_cast<int*>(s.row.data()),
+                                      const_cast<double*>(s.value.data()), symbolic, &common);
+    r.factorise_ms.add(ms_since(t));
+    if (!numeric) {
+      klu_free_symbolic(&symbolic, &common);
+      r.error = "klu_factor failed with status " + std::to_string(common.status);
+      return r;
+    }
+    klu_flops(symbolic, numeric, &common);
+    r.flops = common.flops;
+    r.lnz = numeric->lnz;
+    r.unz = numeric->unz;
+    r.offdiag = numeric->nzoff;  // entries of the off-diagonal blocks, kept unfactored
+    x.assign(s.n, 1.0);  // the time reward; solved in place
+    t = Clock::now();
+    const int ok = klu_solve(symbolic, numeric, s.n, 1, x.data(), &common);
+    r.solve_ms.add(ms_since(t));
+    klu_free_numeric(&numeric, &common);
+    klu_free_symbolic(&symbolic, &common);
+    if (!ok) {
+      r.error = "klu_solve failed with status " + std::to_string(common.status);
+      return r;
+    }
+  }
+  r.expected_time = start_sum(s, x);
+  return r;
+}
+
+void write_solver(JsonWriter& w, const SolverResult& s, std::uint64_t n, double trace_time, const std::string& label) {
+  w.begin_object().field("name", s.name);
+  if (!s.skipped.empty()) {
+    w.field("skipped", s.skipped).field("flops_estimate", s.flops);
+    write_sample(w, "analyse_ms", s.analyse_ms);
+    w.end_object();
+    return;
+  }
+  const double rel = std::abs(s.expected_time - trace_time) / std::max(std::abs(trace_time), 1e-300);
+  const bool agrees = s.error.empty() && rel <= 1e-8;
+  if (!agrees)
+    std::fprintf(stderr, "engine_bench: %s: MISMATCH: %s E[time] = %.17g, trace E[time] = %.17g (rel %.3g)%s%s\n",
+                 label.c_str(), s.name.c_str(), s.expected_time, trace_time, rel, s.error.empty() ? "" : "; ",
+                 s.error.c_str());
+  write_sample(w, "analyse_ms", s.analyse_ms);
+  write_sample(w, "factorise_ms", s.factorise_ms);
+  write_sample(w, "solve_ms", s.solve_ms);
+  w.field("flops", s.flops).field("lnz", s.lnz).field("unz", s.unz)
+      .field("nnz_lu", s.lnz + s.unz - double(n) + s.offdiag)  // L and U both count the diagonal
+      .field("expected_time", s.expected_time).field("relative_difference", rel).field("agrees", agrees);
+  if (!s.error.empty()) w.field("error", s.error);
+  w.end_object();
+}
+
+// What the trace's operations and commands are, counted like trace->operations():
+// a block trace used by several blocks counts at each use.
+struct OpMix {
+  std::uint64_t dot = 0, add = 0, mul = 0, muladd = 0, inv = 0, forward = 0, solve = 0, terms = 0;
+};
+
+OpMix op_mix(const ModelTrace& m) {
+  OpMix mix;
+  for (const ComposedBlock& b : m.blocks) {
+    const BlockTrace& t = *b.trace;
+    mix.dot += t.dot_count;
+    for (const Op& op : t.ops) {
+      switch (op.code) {
+        case OpCode::Add: ++mix.add; break;
+        case OpCode::Mul: ++mix.mul; break;
+        case OpCode::MulAdd: ++mix.muladd; break;
+        case OpCode::Inv: ++mix.inv; break;
+      }
+    }
+    mix.forward += t.forward.size();
+    mix.solve += t.solve.size();
+    mix.terms += t.terms.size();
+  }
+  return mix;
 }
 
 // ---- the phases one by one ---------------------------------------------------------
@@ -398,6 +511,7 @@ int run(const Options& o) {
   // One evaluation replays the program once and runs 2 solves per reward (the first
   // two moments, from which the variance follows, even when one moment is asked for).
   const std::uint64_t operations = trace->operations(), commands = trace->commands();
+  const OpMix mix = op_mix(*trace);
   const std::uint64_t solves = 2ull * trace->reward_count;
   const double work = double(operations) + double(solves) * double(commands);
   const double trace_time = evaluate(*trace, theta, 1).moment(0, 1);
@@ -422,8 +536,26 @@ int run(const Options& o) {
   const std::uint64_t phases_peak_rss = peak_rss_bytes();
 
   // 4. the sparse direct solver on the same matrix.
-  std::optional<SolverResult> solver;
-  if (o.solver) solver = run_solver(graph, theta, o.reps);
+  std::vector<SolverResult> solvers;
+  std::uint64_t system_n = 0, system_nnz = 0;
+  Sample assemble_ms;
+  if (o.solver) {
+    // Assembling the matrix at θ is part of a solver's cost per θ, as the DOTs are
+    // part of the trace's.
+    for (int rep = 0; rep < o.solver_reps; ++rep) {
+      const auto t = Clock::now();
+      const SparseSystem assembled = build_system(graph, theta);
+      assemble_ms.add(ms_since(t));
+    }
+    const SparseSystem system = build_system(graph, theta);
+    system_n = std::uint64_t(system.n);
+    system_nnz = system.value.size();
+    if (system.n > 0) {
+      solvers.push_back(run_klu(system, o.solver_reps));
+      solvers.push_back(run_umfpack(system, "auto", o.solver_max_flops, o.solver_reps));
+      solvers.push_back(run_umfpack(system, "symmetric", o.solver_max_flops, o.solver_reps));
+    }
+  }
 
   JsonWriter w;
   w.begin_object().field("label", o.label).field("model", explored->info.name).field("reps", o.reps)
@@ -445,7 +577,11 @@ int run(const Options& o) {
   w.key("trace").begin_object()
       .field("operations", operations).field("commands", commands).field("rewards", reward_count)
       .field("solves_per_evaluation", solves).field("work_per_evaluation", work).field("bytes", trace_bytes)
-      .field("expected_time", trace_time).end_object();
+      .field("expected_time", trace_time);
+  w.key("op_mix").begin_object().field("dot", mix.dot).field("add", mix.add).field("mul", mix.mul)
+      .field("muladd", mix.muladd).field("inv", mix.inv).field("forward", mix.forward).field("solve", mix.solve)
+      .field("terms", mix.terms).end_object();
+  w.end_object();
   w.key("evaluate").begin_object();
   write_sample(w, "single_ns_per_op", scaled(single_ns, 1 / work));
   write_sample(w, "batch8_ns_per_op", scaled(batch8_ns, 1 / work));
@@ -454,22 +590,12 @@ int run(const Options& o) {
   write_sample(w, "batch8_ms_per_vector", scaled(batch8_ns, 1e-6));
   write_sample(w, "batch64_ms_per_vector", scaled(batch64_ns, 1e-6));
   w.end_object();
-  if (solver) {
-    const SolverResult& s = *solver;
-    const double rel = std::abs(s.expected_time - trace_time) / std::max(std::abs(trace_time), 1e-300);
-    const bool agrees = s.error.empty() && rel <= 1e-8;
-    if (!agrees)
-      std::fprintf(stderr, "engine_bench: %s: MISMATCH: UMFPACK E[time] = %.17g, trace E[time] = %.17g (rel %.3g)%s%s\n",
-                   o.label.c_str(), s.expected_time, trace_time, rel, s.error.empty() ? "" : "; ", s.error.c_str());
-    w.key("solver").begin_object().field("name", "UMFPACK").field("n", std::int64_t(s.n)).field("nnz", s.nnz);
-    write_sample(w, "analyse_ms", s.analyse_ms);
-    write_sample(w, "factorise_ms", s.factorise_ms);
-    write_sample(w, "solve_ms", s.solve_ms);
-    w.field("flops", s.flops).field("lnz", s.lnz).field("unz", s.unz)
-        .field("nnz_lu", s.lnz + s.unz - double(s.n))  // both counts include the diagonal
-        .field("expected_time", s.expected_time).field("relative_difference", rel).field("agrees", agrees);
-    if (!s.error.empty()) w.field("error", s.error);
-    w.end_object();
+  if (o.solver) {
+    w.key("solver").begin_object().field("n", system_n).field("nnz", system_nnz);
+    write_sample(w, "assemble_ms", assemble_ms);
+    w.key("runs").begin_array();
+    for (const SolverResult& sr : solvers) write_solver(w, sr, system_n, trace_time, o.label);
+    w.end_array().end_object();
   }
   w.key("memory").begin_object()
       .field("run_peak_rss_bytes", run_peak_rss)
