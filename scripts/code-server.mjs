@@ -125,7 +125,8 @@ export function shippedPaths(folder) {
 // (code-server has no --extensionDevelopmentPath). The folder is made of links to the
 // shipped paths only: linking a whole checkout would make VS Code walk node_modules
 // and .cache to compute the extension's size, which stalls the workbench for minutes.
-// Links, not copies, so a rebuild shows after "Developer: Reload Window".
+// Links, not copies, so a rebuild shows after "Developer: Reload Window" (a changed
+// manifest needs a new install: restart npm start).
 export function installExtension(extensionsDir, folder) {
   const target = join(extensionsDir, extensionFolderName(folder));
   rmSync(target, { recursive: true, force: true });
