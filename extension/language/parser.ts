@@ -64,12 +64,19 @@ class Parser {
   private current: Token;
   private previous: Token | undefined;
   private lookahead: Token | undefined;
+  /** The current declaration hit the nesting limit; its remaining errors would be noise. */
+  private abandoned = false;
 
   constructor(private readonly lexer: Lexer, private readonly sink: DiagnosticSink) {
     this.current = lexer.next();
   }
 
   // ---- token helpers ---------------------------------------------------------
+
+  /** Reports a syntax error, unless the declaration was abandoned after a worse one. */
+  private error(span: Span, code: string, message: string): void {
+    if (!this.abandoned) this.sink.error(span, code, message);
+  }
 
   private get tok(): Token {
     return this.current;
@@ -108,7 +115,7 @@ class Parser {
   /** Reports a missing token without consuming anything, so parsing can go on. */
   private expect(text: string, context: string): Token | undefined {
     const t = this.accept(text);
-    if (!t) this.sink.error(this.tok, 'expected-token', `Expected \`${text}\` ${context}, found ${describe(this.tok)}.`);
+    if (!t) this.error(this.tok, 'expected-token', `Expected \`${text}\` ${context}, found ${describe(this.tok)}.`);
     return t;
   }
 
@@ -120,7 +127,7 @@ class Parser {
     }
     const why = t.kind === 'keyword' && !TOP_LEVEL_KEYWORDS.has(t.text)
       ? ` (\`${t.text}\` is a reserved keyword)` : '';
-    this.sink.error(t, 'expected-token', `Expected ${context}, found ${describe(t)}${why}.`);
+    this.error(t, 'expected-token', `Expected ${context}, found ${describe(t)}${why}.`);
     return undefined;
   }
 
@@ -142,24 +149,17 @@ class Parser {
     const out: Declaration[] = [];
     while (this.tok.kind !== 'eof') {
       if (!this.atTopLevel()) {
-        this.sink.error(this.tok, 'unexpected-token',
+        this.error(this.tok, 'unexpected-token',
           `Expected a declaration (\`model\`, \`const\`, \`param\`, \`state\`, \`init\`, \`start\`, \`rule\`, \`absorb\` or \`reward\`), found ${describe(this.tok)}.`);
         this.advance();
         this.skipToTopLevel();
         continue;
       }
       const keyword = this.advance();
-      try {
-        out.push(this.declaration(keyword));
-      } catch (e) {
-        if (!(e instanceof TooDeep)) throw e;
-        this.nesting = 0;
-        this.sink.error(e.at, 'nesting-too-deep',
-          `This expression is nested more than ${MAX_NESTING} levels deep; split it with \`let\` or constants.`);
-        this.skipToTopLevel();
-      }
+      this.abandoned = false;
+      out.push(this.declaration(keyword));
       if (!this.atTopLevel()) {
-        this.sink.error(this.tok, 'unexpected-token',
+        this.error(this.tok, 'unexpected-token',
           `Unexpected ${describe(this.tok)}: the \`${keyword.text}\` declaration should end here.`);
         this.skipToTopLevel();
       }
@@ -229,7 +229,7 @@ class Parser {
 
   private start(k: Token): StartDecl {
     const probability = this.atTopLevel() || this.at('{') ? undefined : this.expr();
-    if (!probability) this.sink.error(this.tok, 'expected-token', 'Expected the probability of this initial state after `start`.');
+    if (!probability) this.error(this.tok, 'expected-token', 'Expected the probability of this initial state after `start`.');
     const assignments: Assignment[] = [];
     if (this.expect('{', 'to open the initial state\'s assignments')) {
       while (!this.at('}') && !this.atTopLevel()) {
@@ -258,10 +258,10 @@ class Parser {
     if (this.at('=') || this.at('+=') || this.at('-=')) {
       op = this.advance().text as UpdateOperator;
       if (purpose === 'initial' && op !== '=') {
-        this.sink.error(opToken, 'expected-token', `An initial value is set with \`=\`, not \`${op}\`.`);
+        this.error(opToken, 'expected-token', `An initial value is set with \`=\`, not \`${op}\`.`);
       }
     } else {
-      this.sink.error(opToken, 'expected-token',
+      this.error(opToken, 'expected-token',
         `Expected ${purpose === 'initial' ? '`=`' : '`=`, `+=` or `-=`'} after \`${name.name}\`, found ${describe(opToken)}.`);
       return undefined;
     }
@@ -284,13 +284,13 @@ class Parser {
       if (clause.text === 'for') {
         this.advance();
         if (decl.clauses.length > 0 || hasRate || hasUpdates || decl.bindings.length > 0) {
-          this.sink.error(clause, 'clause-order', `\`for\` must come first in a rule, and only once.`);
+          this.error(clause, 'clause-order', `\`for\` must come first in a rule, and only once.`);
         }
         decl.bindings.push(...this.bindings());
       } else if (clause.text === 'let' || clause.text === 'when') {
         this.advance();
         if (hasRate || hasUpdates) {
-          this.sink.error(clause, 'clause-order', `\`${clause.text}\` must come before \`rate\` and \`do\` in a rule.`);
+          this.error(clause, 'clause-order', `\`${clause.text}\` must come before \`rate\` and \`do\` in a rule.`);
         }
         if (clause.text === 'when') {
           const condition = this.expr();
@@ -304,14 +304,14 @@ class Parser {
         }
       } else if (clause.text === 'rate') {
         this.advance();
-        if (hasRate) this.sink.error(clause, 'duplicate-clause', `${ruleName} already has a \`rate\`; a rule has exactly one.`);
-        else if (hasUpdates) this.sink.error(clause, 'clause-order', '`rate` must come before `do` in a rule.');
+        if (hasRate) this.error(clause, 'duplicate-clause', `${ruleName} already has a \`rate\`; a rule has exactly one.`);
+        else if (hasUpdates) this.error(clause, 'clause-order', '`rate` must come before `do` in a rule.');
         const rate = this.expr();
         if (!hasRate) decl.rate = rate;
         hasRate = true;
       } else if (clause.text === 'do') {
         this.advance();
-        if (hasUpdates) this.sink.error(clause, 'duplicate-clause', `${ruleName} already has a \`do\`; list all updates in one.`);
+        if (hasUpdates) this.error(clause, 'duplicate-clause', `${ruleName} already has a \`do\`; list all updates in one.`);
         decl.updates.push(...this.updates());
         hasUpdates = true;
       } else {
@@ -319,8 +319,8 @@ class Parser {
       }
       this.syncInRule();
     }
-    if (!hasRate) this.sink.error(name ?? k, 'missing-rate', `${ruleName} needs a \`rate\` clause (before \`do\`).`);
-    else if (!hasUpdates) this.sink.error(name ?? k, 'missing-updates', `${ruleName} needs a \`do\` clause listing its updates.`);
+    if (!hasRate) this.error(name ?? k, 'missing-rate', `${ruleName} needs a \`rate\` clause (before \`do\`).`);
+    else if (!hasUpdates) this.error(name ?? k, 'missing-updates', `${ruleName} needs a \`do\` clause listing its updates.`);
     return { ...decl, ...this.span(k) };
   }
 
@@ -332,7 +332,7 @@ class Parser {
   /** Skips what cannot continue a rule, up to its next clause or the next declaration. */
   private syncInRule(): void {
     if (this.atTopLevel() || this.atRuleClause()) return;
-    this.sink.error(this.tok, 'unexpected-token',
+    this.error(this.tok, 'unexpected-token',
       `Unexpected ${describe(this.tok)} in this rule; a rule continues with \`for\`, \`let\`, \`when\`, \`rate\` or \`do\`.`);
     while (!this.atTopLevel() && !this.atRuleClause()) this.advance();
   }
@@ -346,7 +346,7 @@ class Parser {
       if (this.accept(';') || this.accept(',')) {
         if (this.tok.kind !== 'identifier') break; // a trailing separator
       } else if (this.tok.kind === 'identifier') {
-        this.sink.error(this.tok, 'expected-token', 'Expected `;` between two updates.');
+        this.error(this.tok, 'expected-token', 'Expected `;` between two updates.');
       } else {
         break;
       }
@@ -393,8 +393,10 @@ class Parser {
 
   // ---- expressions -----------------------------------------------------------
 
+  /** Counts one level of recursion; callers leave it in a `finally`, so unwinding restores the count. */
   private enter(): void {
-    if (++this.nesting > MAX_NESTING) throw new TooDeep(this.tok);
+    if (this.nesting >= MAX_NESTING) throw new TooDeep(this.tok);
+    this.nesting++;
   }
 
   /** Builds a node from its parts' spans and keeps the tree's height bounded. */
@@ -415,11 +417,30 @@ class Parser {
 
   private errorExpr(): Expr {
     const t = this.tok;
-    this.sink.error(t, 'expected-expression', `Expected an expression, found ${describe(t)}.`);
+    this.error(t, 'expected-expression', `Expected an expression, found ${describe(t)}.`);
     return { kind: 'error', depth: 1, start: t.start, end: t.start, range: { start: t.range.start, end: t.range.start } };
   }
 
+  /**
+   * An expression. At the outermost level a too-deep expression is reported and the
+   * rest of its declaration abandoned; the declaration keeps an error expression, so
+   * its name still resolves and nothing cascades.
+   */
   expr(): Expr {
+    if (this.nesting > 0) return this.nested();
+    try {
+      return this.nested();
+    } catch (e) {
+      if (!(e instanceof TooDeep)) throw e;
+      this.error(e.at, 'nesting-too-deep',
+        `This expression is nested more than ${MAX_NESTING} levels deep; split it with \`let\` or constants.`);
+      this.abandoned = true;
+      this.skipToTopLevel();
+      return { kind: 'error', depth: 1, start: e.at.start, end: e.at.end, range: e.at.range };
+    }
+  }
+
+  private nested(): Expr {
     this.enter();
     try {
       if (this.at('if')) return this.ifExpr();
@@ -486,7 +507,7 @@ class Parser {
       { kind: 'binary', op: opToken.text as BinaryOp, opSpan: opToken, left, right },
       joinSpans(left, right), [left, right]);
     if (COMPARISONS.has(this.tok.text) && this.tok.kind === 'punct') {
-      this.sink.error(this.tok, 'chained-comparison',
+      this.error(this.tok, 'chained-comparison',
         `Comparisons cannot be chained; write \`a ${opToken.text} b and b ${this.tok.text} c\`.`);
       this.advance();
       this.additive();
@@ -534,7 +555,7 @@ class Parser {
       // The parentheses belong to the expression's span, so diagnostics include them.
       return { ...inner, ...this.span(t) };
     }
-    if (this.at('if')) return this.expr();
+    if (this.at('if')) return this.nested();
     if (t.kind === 'identifier') {
       this.advance();
       const name: Identifier = { kind: 'identifier', name: t.text, start: t.start, end: t.end, range: t.range };

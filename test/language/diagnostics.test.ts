@@ -66,8 +66,13 @@ describe('syntax diagnostics', () => {
     const source = `${text.slice(0, start)}⟦${text[start]}⟧${text.slice(start + 1)}`;
     check(source, 'nesting-too-deep', `This expression is nested more than ${MAX_NESTING} levels deep; split it with \`let\` or constants.`);
   });
+  it('the nesting count recovers: a later declaration may nest up to the limit again', () => {
+    const deep = (levels: number) => `${'('.repeat(levels)}1${')'.repeat(levels)}`;
+    const text = `const a = ${deep(300)}\nconst b = ${deep(MAX_NESTING - 1)}\nreward r = a + b`;
+    assert.deepEqual(analyze(text, 't.phasic').diagnostics.map((d) => d.code), ['nesting-too-deep']);
+  });
   it('a long left-leaning chain is bounded too', () => {
-    const text = `const n = ${Array(1000).fill('1').join(' + ')}\nreward r = 1`;
+    const text = `const n = ${Array(1000).fill('1').join(' + ')}\nreward r = n`;
     const d = analyze(text, 't.phasic').diagnostics;
     assert.deepEqual(d.map((x) => x.code), ['nesting-too-deep']);
   });
