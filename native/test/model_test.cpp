@@ -5,6 +5,7 @@
 #include "check.hpp"
 #include "json/json.hpp"
 #include "model/compiled_model.hpp"
+#include "model/interval_eval.hpp"
 #include "model/program.hpp"
 #include "model_fixtures.hpp"
 
@@ -116,6 +117,65 @@ TEST(the_budget_polls_cancellation) {
     cancelled = true;
   }
   CHECK(cancelled);
+}
+
+// ---- interval evaluation -------------------------------------------------------
+
+// For every integer assignment of the two locals within their intervals, the
+// concrete result lies in the interval result, and a concrete error implies may_fail.
+static void check_sound(const std::string& code, Interval a, Interval b, std::vector<std::int32_t> state = {5, 0, 2}) {
+  const Program p = decode(code);
+  IntervalEvaluator ev;
+  const Interval locals[4] = {a, b, Interval::top(), Interval::top()};
+  const IntervalResult r = ev.run(p, state.data(), std::uint32_t(state.size()), locals);
+  for (double x = a.lo; x <= a.hi; ++x)
+    for (double y = b.lo; y <= b.hi; ++y) {
+      std::vector<double> concrete_locals = {x, y, 0, 0};
+      Budget budget(nullptr);
+      try {
+        const double v = run(p, state.data(), std::uint32_t(state.size()), concrete_locals.data(), budget);
+        const bool inside = std::isnan(v) ? r.value.nan : (v >= r.value.lo && v <= r.value.hi);
+        if (!inside || (r.value.integral && !std::isnan(v) && v != std::floor(v)))
+          check::fail(__FILE__, __LINE__, code + ": " + format_number(v) + " at (" + format_number(x) + ", " +
+                                              format_number(y) + ") is outside [" + format_number(r.value.lo) + ", " +
+                                              format_number(r.value.hi) + "]");
+      } catch (const EngineError&) {
+        if (!r.may_fail) check::fail(__FILE__, __LINE__, code + ": an error the interval result did not allow");
+      }
+    }
+}
+
+TEST(interval_evaluation_is_sound) {
+  const Interval small{-3, 3, true, false}, positive{1, 4, true, false}, digits{0, 2, true, false};
+  for (const char* code : {"[1,0,1,1,7]", "[1,0,1,1,8]", "[1,0,1,1,9]", "[1,0,1,1,10]", "[1,0,1,1,11,0]", "[1,0,12]",
+                           "[1,0,1,1,13]", "[1,0,1,1,14]", "[1,0,1,1,15]", "[1,0,1,1,16]", "[1,0,1,1,17]", "[1,0,1,1,18]",
+                           "[1,0,1,1,22,2]", "[1,0,1,1,23,2]", "[1,0,24]", "[1,0,0,2,10,25]", "[1,0,0,2,10,26]",
+                           "[1,0,1,1,27,0]", "[1,0,5,3,1,4]", "[1,0,4]", "[1,0,6,2]",
+                           // if a < b then a * b else b - 1 (a jump with both branches live)
+                           "[1,0,1,1,15,21,14,1,0,1,1,9,20,19,1,1,0,1,8]",
+                           // a == 0 and b == 0, short-circuited
+                           "[1,0,0,0,13,21,14,1,1,0,0,13,20,16,0,0]"}) {
+    check_sound(code, small, small);
+    check_sound(code, positive, digits);
+    check_sound(code, digits, positive);
+    check_sound(code, Interval::point(2), Interval::point(0));
+  }
+}
+
+TEST(interval_evaluation_proves_what_pruning_needs) {
+  IntervalEvaluator ev;
+  std::vector<std::int32_t> state = {0, 0, 3};
+  const Interval locals[4] = {Interval{0, 1, true, false}, Interval::top(), Interval::top(), Interval::top()};
+  // x[i] >= 1 for i in 0..1 is false when both cells are 0, and cannot fail.
+  IntervalResult r = ev.run(decode("[1,0,5,3,-1,4,0,1,18]"), state.data(), 3, locals);
+  CHECK(r.value.is_false());
+  CHECK(!r.may_fail);
+  // Reading x[i + 2] may leave the state.
+  r = ev.run(decode("[1,0,0,2,7,5,3,-1,4,0,1,18]"), state.data(), 3, locals);
+  CHECK(r.may_fail);
+  // A program with a loop is not evaluated: unknown, may fail.
+  r = ev.run(decode("[0,0,21,0,0,1]"), state.data(), 3, locals);
+  CHECK(r.may_fail && !r.value.is_false());
 }
 
 // ---- program validation --------------------------------------------------------

@@ -10,6 +10,7 @@
 
 #include "engine/error.hpp"
 #include "graph/state_table.hpp"
+#include "model/interval_eval.hpp"
 
 namespace phasic {
 
@@ -48,6 +49,8 @@ class Explorer {
     target_.resize(L_);
     coeff_.resize(P_ + 1);
     self_warned_.assign(m_.rules.size(), false);
+    for (const Rule& r : m_.rules) plans_.push_back(options.prune_bindings ? plan(r) : RulePlan{});
+    interval_locals_.resize(locals);
     out_.rule_firings.assign(m_.rules.size(), 0);
   }
 
@@ -142,7 +145,7 @@ class Explorer {
     loop_value_.resize(std::max(loop_value_.size(), n));
     loop_hi_.resize(std::max(loop_hi_.size(), n));
     std::size_t k = 0;
-    enter_level(rule, 0);
+    enter_level(r, 0);
     for (;;) {
       if (loop_value_[k] > loop_hi_[k]) {
         if (k == 0) break;
@@ -159,14 +162,110 @@ class Explorer {
         ++loop_value_[k];
       } else {
         ++k;
-        enter_level(rule, k);
+        enter_level(r, k);
       }
     }
   }
 
-  void enter_level(const Rule& rule, std::size_t k) {
+  void enter_level(std::size_t r, std::size_t k) {
+    const Rule& rule = m_.rules[r];
+    if (prunable(r, k)) {  // an empty range, as far as enumeration goes
+      loop_value_[k] = 1;
+      loop_hi_[k] = 0;
+      return;
+    }
     loop_value_[k] = loop_bound(rule.loops[k].lo);
     loop_hi_[k] = loop_bound(rule.loops[k].hi);
+  }
+
+  // ---- Pruning of binding subtrees ----------------------------------------------
+  //
+  // With loops 0..k-1 bound, the bindings below are skipped when interval
+  // evaluation proves that, for every one of them, some `when` is false and no
+  // step before it, nor any inner loop bound, can raise an error. Each skipped
+  // binding would not have fired and would have had no effect, so the graph,
+  // the firing counts and the warnings are exactly those of full enumeration.
+  // A level where proofs rarely succeed stops trying (the attempt costs a few
+  // programs' worth of interval arithmetic).
+
+  struct LevelStats {
+    std::uint32_t attempts = 0, successes = 0;
+    bool enabled = true;
+  };
+  struct RulePlan {
+    bool enabled = false;
+    std::vector<LevelStats> levels;
+  };
+
+  // Pruning needs loop and let slots that only the enumeration and the lets
+  // write; a rule whose programs STORE into them is always enumerated in full.
+  static RulePlan plan(const Rule& rule) {
+    RulePlan p;
+    if (rule.loops.empty()) return p;
+    std::vector<char> owned(rule.locals, 0);
+    for (const RuleLoop& l : rule.loops) {
+      if (owned[l.slot]) return p;
+      owned[l.slot] = 1;
+    }
+    for (const RuleStep& s : rule.steps)
+      if (s.is_let) {
+        if (owned[s.slot] == 1) return p;
+        owned[s.slot] = 2;
+      }
+    auto stores_owned = [&](const Program& prog) {
+      for (const Instr& in : prog.code)
+        if (in.op == Opcode::Store && owned[in.arg]) return true;
+      return false;
+    };
+    for (const RuleLoop& l : rule.loops)
+      if (stores_owned(l.lo) || stores_owned(l.hi)) return p;
+    for (const RuleStep& s : rule.steps)
+      if (stores_owned(s.program)) return p;
+    for (const Program& c : rule.rate)
+      if (stores_owned(c)) return p;
+    for (const RuleUpdate& u : rule.updates)
+      if (stores_owned(u.cell) || stores_owned(u.value)) return p;
+    p.enabled = true;
+    p.levels.resize(rule.loops.size());
+    return p;
+  }
+
+  static bool safe_bound(const IntervalResult& b) {
+    constexpr double kMax = double(std::numeric_limits<std::int32_t>::max());
+    return !b.may_fail && !b.value.nan && b.value.integral && b.value.lo >= -kMax && b.value.hi <= kMax;
+  }
+
+  bool prunable(std::size_t r, std::size_t k) {
+    RulePlan& plan = plans_[r];
+    if (!plan.enabled || !plan.levels[k].enabled) return false;
+    LevelStats& stats = plan.levels[k];
+    const bool pruned = prove_no_binding_fires(m_.rules[r], k);
+    ++stats.attempts;
+    stats.successes += pruned;
+    if (stats.attempts >= 1024 && stats.successes * 16 < stats.attempts) stats.enabled = false;
+    return pruned;
+  }
+
+  bool prove_no_binding_fires(const Rule& rule, std::size_t k) {
+    Interval* locals = interval_locals_.data();
+    std::fill(locals, locals + rule.locals, Interval::top());
+    for (std::size_t j = 0; j < k; ++j) locals[rule.loops[j].slot] = Interval::point(double(loop_value_[j]));
+    for (std::size_t j = k; j < rule.loops.size(); ++j) {
+      const IntervalResult lo = intervals_.run(rule.loops[j].lo, pre_.data(), L_, locals);
+      const IntervalResult hi = intervals_.run(rule.loops[j].hi, pre_.data(), L_, locals);
+      if (!safe_bound(lo) || !safe_bound(hi)) return false;
+      if (hi.value.hi < lo.value.lo) return true;  // the range is empty for every binding
+      locals[rule.loops[j].slot] = Interval{lo.value.lo, hi.value.hi, true, false};
+    }
+    for (const RuleStep& step : rule.steps) {
+      const IntervalResult v = intervals_.run(step.program, pre_.data(), L_, locals);
+      if (v.may_fail) return false;
+      if (step.is_let)
+        locals[step.slot] = v.value;
+      else if (v.value.is_false())
+        return true;
+    }
+    return false;
   }
 
   void fire(VertexId u, std::size_t r) {
@@ -307,6 +406,10 @@ class Explorer {
   // Per vertex, for merging parallel edges (see add_edge); counted as graph memory.
   GraphVector<VertexId> mark_source_;
   GraphVector<std::uint64_t> mark_edge_;
+
+  std::vector<RulePlan> plans_;
+  IntervalEvaluator intervals_;
+  std::vector<Interval> interval_locals_;
 
   // Scratch, reused for every state.
   std::vector<std::int32_t> pre_, target_;

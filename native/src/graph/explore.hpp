@@ -25,6 +25,9 @@ struct ExploreOptions {
   std::uint64_t max_states = 10'000'000;  // states, not counting S; 0 = only the id range limits
   const std::atomic<bool>* cancel = nullptr;
   std::function<void(std::uint64_t states)> progress;  // states expanded; every 4096 and at the end
+  // Skip subtrees of loop bindings that interval evaluation proves cannot fire
+  // (explore.cpp). The result is identical either way; false is for testing that.
+  bool prune_bindings = true;
 };
 
 // A non-fatal finding, pointing into the model like EngineMessage.

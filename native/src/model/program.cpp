@@ -2,6 +2,7 @@
 // switch-dispatched interpreter.
 #include "model/program.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <limits>
@@ -122,7 +123,9 @@ Program decode_program(const json::Field& code, const ProgramScope& scope) {
     const std::size_t arg_pos = jump_argument_pos[j++];
     if (instr_at[in.arg] < 0) at(arg_pos).fail("jump target " + std::to_string(in.arg) + " is inside an instruction's arguments");
     in.arg = std::uint32_t(instr_at[in.arg]);
+    if (in.arg <= std::uint32_t(&in - program.code.data())) program.forward_only = false;
   }
+  for (const Instr& in : program.code) program.stores = program.stores || in.op == Opcode::Store;
 
   // Stack depth: abstract interpretation over the jump graph.
   std::vector<int> depth(count + 1, -1);
@@ -150,6 +153,7 @@ Program decode_program(const json::Field& code, const ProgramScope& scope) {
     if (d < pops) at(position_of[i]).fail(std::string(info.name) + " needs " + std::to_string(pops) + " value(s) on the stack, has " + std::to_string(d));
     const int next = d - pops + info.pushes;
     if (next > kMaxStack) at(position_of[i]).fail("stack deeper than " + std::to_string(kMaxStack));
+    program.max_depth = std::max(program.max_depth, std::uint32_t(std::max(next, d)));
     if (in.op == Opcode::Jump || in.op == Opcode::JumpIfFalse) reach(i, in.arg, next);
     if (in.op != Opcode::Jump) reach(i, i + 1, next);
   }

@@ -47,6 +47,9 @@ enum class Shape : std::uint8_t { General, Constant, Cell };
 struct Program {
   std::vector<Instr> code;
   Shape shape = Shape::General;
+  std::uint32_t max_depth = 0;  // deepest stack any path reaches
+  bool forward_only = true;     // no jump goes backwards (no loops)
+  bool stores = false;          // has a STORE
   bool empty() const { return code.empty(); }
 };
 
