@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <map>
+#include <utility>
 #include <vector>
 
 #include "graph/graph.hpp"
@@ -33,6 +35,38 @@ inline phasic::Graph make_graph(std::uint32_t params, std::uint32_t vertices, st
   g.reward_count = static_cast<std::uint32_t>(rewards.size());
   for (const auto& row : rewards) g.rewards.insert(g.rewards.end(), row.begin(), row.end());
   return g;
+}
+
+// rabbits.phasic by hand: states (left, right) reachable from (N, 0), numbered
+// breadth-first after S; θ = (jump, flood_l, flood_r); one reward, time.
+inline phasic::Graph rabbits(int N) {
+  using State = std::pair<int, int>;
+  std::map<State, phasic::VertexId> id;
+  std::vector<State> order;
+  auto vertex = [&](State s) {
+    auto [it, fresh] = id.try_emplace(s, static_cast<phasic::VertexId>(order.size() + 1));
+    if (fresh) order.push_back(s);
+    return it->second;
+  };
+  std::vector<EdgeSpec> edges{{0, vertex({N, 0}), {1, 0, 0, 0}}};
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    const auto [l, r] = order[i];
+    if (l + r == 0) continue;
+    const phasic::VertexId from = static_cast<phasic::VertexId>(i + 1);
+    std::map<phasic::VertexId, std::vector<double>> out;  // parallel transitions merge
+    auto add = [&](State to, int param) {
+      auto& f = out.try_emplace(vertex(to), std::vector<double>(4, 0.0)).first->second;
+      f[param] += 1;
+    };
+    if (l > 0) add({l - 1, r + 1}, 1), add({0, r}, 2);
+    if (r > 0) add({l + 1, r - 1}, 1), add({l, 0}, 3);
+    for (auto& [to, f] : out) edges.push_back({from, to, f});
+  }
+  const auto V = static_cast<std::uint32_t>(order.size() + 1);
+  std::vector<double> time(V, 1.0);
+  time[0] = 0;
+  time[id[{0, 0}]] = 0;
+  return make_graph(3, V, edges, {time});
 }
 
 }  // namespace fixtures

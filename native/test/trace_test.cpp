@@ -118,6 +118,22 @@ TEST(rabbits_time_to_extinction) {
   CHECK_CLOSE(evaluate(flat, theta, 1).moment(0, 1), 0.5038265306122449, 1e-9);
 }
 
+TEST(rabbits_twenty_has_the_reference_shape_and_value) {
+  const Graph g = fixtures::rabbits(20);
+  CHECK_EQ(g.vertex_count, 232u);
+  CHECK_EQ(g.edge_count(), 841u);
+  const Condensation c = condense(g);
+  CHECK_EQ(c.component_count, 22u);
+  std::uint32_t largest = 0;
+  for (std::uint32_t k = 0; k < c.component_count; ++k) largest = std::max(largest, c.size(k));
+  CHECK_EQ(largest, 21u);
+  const ModelTrace t = compose(g, c, {});
+  report("rabbits N=20", t);
+  const double theta[] = {1.0, 2.0, 4.0};
+  CHECK_CLOSE(evaluate(t, theta, 1).moment(0, 1), 0.536563856863072, 1e-9);
+  CHECK_CLOSE(evaluate(compose_flat(g, c), theta, 1).moment(0, 1), 0.536563856863072, 1e-9);
+}
+
 TEST(condensation_is_topological_with_ascending_members) {
   // States numbered against the flow: 5 → {3,4} → 2 → 1 (absorbing).
   const Graph g = make_graph(0, 6, {{0, 5, {1}}, {5, 4, {1}}, {4, 3, {1}}, {3, 4, {1}}, {3, 2, {1}}, {4, 2, {2}}, {2, 1, {1}}},

@@ -14,12 +14,12 @@ std::uint32_t position(const SubgraphVector<VertexId>& sorted, VertexId v) {
   return static_cast<std::uint32_t>(std::lower_bound(sorted.begin(), sorted.end(), v) - sorted.begin());
 }
 
+// Writes host-order bytes; the engine runs on little-endian hosts, so host order is
+// the canonical order.
 template <class T>
-void put(SubgraphVector<std::uint8_t>& out, T value) {
-  // The engine runs on little-endian hosts, so host order is the canonical order.
-  unsigned char raw[sizeof(T)];
-  std::memcpy(raw, &value, sizeof(T));
-  out.insert(out.end(), raw, raw + sizeof(T));
+std::uint8_t* put(std::uint8_t* at, T value) {
+  std::memcpy(at, &value, sizeof(T));
+  return at + sizeof(T);
 }
 
 }  // namespace
@@ -29,24 +29,21 @@ std::size_t BlockInput::bytes() const {
 }
 
 SubgraphVector<std::uint8_t> BlockInput::canonical_bytes() const {
-  SubgraphVector<std::uint8_t> out;
-  out.reserve(32 + edge_count() * (8 + 8 * std::size_t(stride())));
-  out.insert(out.end(), {'P', 'T', 'B', 'K'});
-  put<std::uint32_t>(out, 1);
-  put(out, param_count);
-  put(out, vertex_count);
-  put(out, exit_count);
-  put<std::uint64_t>(out, edge_count());
+  const std::size_t header = 4 + 4 * 4 + 8;
+  SubgraphVector<std::uint8_t> out(header + edge_count() * (8 + 8 * std::size_t(stride())));
+  std::uint8_t* at = out.data();
+  at = put<std::uint32_t>(at, 0x4b425450);  // "PTBK"
+  at = put<std::uint32_t>(at, 1);
+  at = put(at, param_count);
+  at = put(at, vertex_count);
+  at = put(at, exit_count);
+  at = put<std::uint64_t>(at, edge_count());
   for (std::uint32_t u = 0; u < vertex_count; ++u) {
     for (std::uint64_t e = edge_begin[u]; e < edge_begin[u + 1]; ++e) {
-      put(out, u);
-      put(out, edge_target[e]);
-      const double* c = form(e);
-      for (std::uint32_t i = 0; i < stride(); ++i) {
-        std::uint64_t bits;
-        std::memcpy(&bits, c + i, sizeof bits);
-        put(out, bits);
-      }
+      at = put(at, u);
+      at = put(at, edge_target[e]);
+      std::memcpy(at, form(e), 8 * std::size_t(stride()));  // IEEE-754 bit patterns
+      at += 8 * std::size_t(stride());
     }
   }
   return out;

@@ -52,13 +52,29 @@ class Program {
     // Commutative operands in a canonical order, so a·b and b·a are one value.
     if (code == OpCode::Add || code == OpCode::Mul) {
       if (a > b) std::swap(a, b);
-    } else if (code == OpCode::MulAdd && b > c) {
-      std::swap(b, c);
     }
+    // a + b is emitted as a + b·1 and a·b as 0 + a·b (both exact), so the program is
+    // MulAdd and Inv only and replay does not branch on the op code.
+    if (code == OpCode::Add) {
+      code = OpCode::MulAdd, c = constant(1.0);
+    } else if (code == OpCode::Mul) {
+      code = OpCode::MulAdd, c = b, b = a, a = constant(0.0);
+    }
+    if (code == OpCode::MulAdd && b > c) std::swap(b, c);
     const RawOp want{static_cast<std::uint8_t>(code), a, b, c};
     return intern(hash(want), [&](const RawOp& r) {
       return r.code == want.code && r.a == a && r.b == b && r.c == c;
     }, [&] { return want; });
+  }
+
+  std::uint32_t constant(double value) {
+    std::uint32_t& slot = value == 0.0 ? zero_ : one_;
+    if (slot == kNone) {
+      SubgraphVector<double> form(stride_, 0.0);
+      form[0] = value;
+      slot = dot(form.data());
+    }
+    return slot;
   }
 
   const SubgraphVector<RawOp>& raw() const { return raw_; }
@@ -104,7 +120,9 @@ class Program {
     table_.swap(bigger);
   }
 
+  static constexpr std::uint32_t kNone = 0xffffffffu;
   std::uint32_t stride_;
+  std::uint32_t zero_ = kNone, one_ = kNone;
   SubgraphVector<RawOp> raw_;
   SubgraphVector<double> dot_coeffs_;
   SubgraphVector<std::uint32_t> table_;  // open addressing: slot + 1, 0 = empty
@@ -159,6 +177,7 @@ BlockTrace record_block(const BlockInput& b, const std::atomic<bool>* cancel) {
   SubgraphVector<RawSolve> solves;         // in elimination order
   SubgraphVector<Term> terms;
   Row merged;
+  SubgraphVector<std::uint32_t> partial;
   std::uint64_t work = 0;
 
   for (const std::uint32_t v : order) {
@@ -167,9 +186,17 @@ BlockTrace record_block(const BlockInput& b, const std::atomic<bool>* cancel) {
     if (row.empty())
       throw EngineError("state " + std::to_string(b.vertices[v]) + " can never reach an absorbing state");
     // λ_v: the sum of v's current out-weights, exits and absorption included.
-    std::uint32_t rate = row[0].slot;
-    for (std::size_t i = 1; i < row.size(); ++i) rate = program.op(OpCode::Add, rate, row[i].slot);
-    const std::uint32_t inverse = program.op(OpCode::Inv, rate);
+    // Summed pairwise: depth log(out-degree) instead of a chain, so replay overlaps the
+    // additions and rounding grows with log rather than length.
+    partial.clear();
+    for (const Edge& e : row) partial.push_back(e.slot);
+    while (partial.size() > 1) {
+      std::size_t kept = 0;
+      for (std::size_t i = 0; i + 1 < partial.size(); i += 2) partial[kept++] = program.op(OpCode::Add, partial[i], partial[i + 1]);
+      if (partial.size() % 2) partial[kept++] = partial.back();
+      partial.resize(kept);
+    }
+    const std::uint32_t inverse = program.op(OpCode::Inv, partial[0]);
 
     RawSolve s{v, inverse, terms.size(), 0};
     for (const Edge& e : row)
@@ -241,16 +268,37 @@ BlockTrace record_block(const BlockInput& b, const std::atomic<bool>* cancel) {
       t.dot_coeffs.insert(t.dot_coeffs.end(), c, c + b.stride());
     }
   t.dot_count = next;
+  // Arithmetic ops sorted by level (longest operand path from the DOTs): ops of one
+  // level are independent, so replay keeps several dependency chains in flight.
+  SubgraphVector<std::uint32_t> level(raw.size(), 0);
+  std::uint32_t deepest = 0;
   for (std::size_t s = 0; s < raw.size(); ++s)
     if (renumber[s] && raw[s].code != kDot) {
-      renumber[s] = ++next;
       const RawOp& r = raw[s];
-      const auto code = static_cast<OpCode>(r.code);
-      const std::uint32_t a = renumber[r.a] - 1;
-      const std::uint32_t bb = code == OpCode::Inv ? 0 : renumber[r.b] - 1;
-      const std::uint32_t c = code == OpCode::MulAdd ? renumber[r.c] - 1 : 0;
-      t.ops.push_back({code, a, bb, c});
+      std::uint32_t l = level[r.a];
+      if (r.code != static_cast<std::uint8_t>(OpCode::Inv)) l = std::max(l, level[r.b]);
+      if (r.code == static_cast<std::uint8_t>(OpCode::MulAdd)) l = std::max(l, level[r.c]);
+      level[s] = l + 1;
+      deepest = std::max(deepest, l + 1);
     }
+  SubgraphVector<std::uint32_t> level_begin(deepest + 2, 0);
+  for (std::size_t s = 0; s < raw.size(); ++s)
+    if (renumber[s] && raw[s].code != kDot) ++level_begin[level[s] + 1];
+  for (std::uint32_t l = 0; l <= deepest; ++l) level_begin[l + 1] += level_begin[l];
+  SubgraphVector<std::uint32_t> schedule(level_begin.back());
+  for (std::size_t s = 0; s < raw.size(); ++s)
+    if (renumber[s] && raw[s].code != kDot) schedule[level_begin[level[s]]++] = static_cast<std::uint32_t>(s);
+  SubgraphVector<std::uint32_t>().swap(level);
+  for (const std::uint32_t s : schedule) renumber[s] = ++next;
+  t.ops.reserve(schedule.size());
+  for (const std::uint32_t s : schedule) {
+    const RawOp& r = raw[s];
+    const auto code = static_cast<OpCode>(r.code);
+    const std::uint32_t a = renumber[r.a] - 1;
+    const std::uint32_t bb = code == OpCode::Inv ? 0 : renumber[r.b] - 1;
+    const std::uint32_t c = code == OpCode::MulAdd ? renumber[r.c] - 1 : 0;
+    t.ops.push_back({code, a, bb, c});
+  }
   t.forward.reserve(forward.size());
   for (const ForwardCommand& f : forward) t.forward.push_back({f.target, f.source, renumber[f.multiplier] - 1});
   t.solve.reserve(solves.size());

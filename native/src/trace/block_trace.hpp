@@ -7,6 +7,9 @@
 //   Add:    a + b          Mul:  a · b
 //   MulAdd: a + b · c      Inv:  1 / a
 // Operands are slots < the op's own slot (single assignment, evaluated in order).
+// The recorder emits only MulAdd and Inv (a sum is a + b·1, a product 0 + a·b, with
+// the constants 0 and 1 as DOTs), so replay runs without a data-dependent branch; Add
+// and Mul stay valid in the format.
 // Every value is a sum, product or reciprocal of positive numbers: nothing is ever
 // subtracted, so every value keeps full relative accuracy.
 //

@@ -14,6 +14,26 @@ namespace {
 template <class T>
 using EvalVector = CountedVector<T, Category::Evaluation>;
 
+// Uninitialized scratch counted in Category::Evaluation: replay and solve write every
+// entry before reading it, so zero-filling would only cost time.
+template <class T>
+class Scratch {
+ public:
+  explicit Scratch(std::size_t n) : n_(n), p_(Allocator().allocate(n)) {}
+  ~Scratch() { Allocator().deallocate(p_, n_); }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  T* data() { return p_; }
+  const T* data() const { return p_; }
+  T& operator[](std::size_t i) { return p_[i]; }
+  std::size_t size() const { return n_; }
+
+ private:
+  using Allocator = CountedAllocator<T, Category::Evaluation>;
+  std::size_t n_;
+  T* p_;
+};
+
 constexpr std::uint32_t kBatchLanes = 8;
 
 void check_theta(const ModelTrace& m, const double* theta) {
@@ -32,25 +52,35 @@ void check_shape(const ModelTrace& m, const ComposedBlock& b) {
   if (!fits) throw EngineError("a block trace does not fit the model it is placed in");
 }
 
+// Lane kernels. The pointers name distinct value slots or vertices (single assignment;
+// a forward command's target is never its source), which __restrict tells the compiler
+// so that the lane loops vectorize.
+template <std::uint32_t W>
+inline void mul_add(double* __restrict out, const double* __restrict a, const double* __restrict b,
+                    const double* __restrict c) {
+  for (std::uint32_t l = 0; l < W; ++l) out[l] = a[l] + b[l] * c[l];
+}
+template <std::uint32_t W>
+inline void accumulate(double* __restrict acc, const double* __restrict w, const double* __restrict z) {
+  for (std::uint32_t l = 0; l < W; ++l) acc[l] += w[l] * z[l];
+}
+
 template <std::uint32_t W>
 class Lanes {
  public:
-  Lanes(const ModelTrace& m, const std::atomic<bool>* cancel) : m_(m), cancel_(cancel) {
-    std::uint64_t slots = 0, widest = 0;
+  Lanes(const ModelTrace& m, const std::atomic<bool>* cancel)
+      : m_(m), cancel_(cancel), values_(count_values(m) * W), y_(widest_block(m) * W) {
+    std::uint64_t slots = 0;
     offset_.reserve(m.blocks.size());
     std::unordered_map<const BlockTrace*, std::uint64_t> first_use;
     for (const ComposedBlock& b : m.blocks) {
-      check_shape(m, b);
       auto [it, fresh] = first_use.try_emplace(b.trace.get(), slots);
       if (fresh) {
         slots += b.trace->value_count();
         distinct_.push_back(static_cast<std::uint32_t>(offset_.size()));
       }
       offset_.push_back(it->second);
-      widest = std::max<std::uint64_t>(widest, std::uint64_t(b.trace->vertex_count) + b.trace->exit_count);
     }
-    values_.resize(slots * W);
-    y_.resize(widest * W);
   }
 
   // theta: W vectors of P values, lane-major.
@@ -79,11 +109,14 @@ class Lanes {
         const double* a = v + std::size_t(op.a) * W;
         const double* b = v + std::size_t(op.b) * W;
         const double* c = v + std::size_t(op.c) * W;
-        switch (op.code) {
-          case OpCode::Add: for (std::uint32_t l = 0; l < W; ++l) out[l] = a[l] + b[l]; break;
-          case OpCode::Mul: for (std::uint32_t l = 0; l < W; ++l) out[l] = a[l] * b[l]; break;
-          case OpCode::MulAdd: for (std::uint32_t l = 0; l < W; ++l) out[l] = a[l] + b[l] * c[l]; break;
-          case OpCode::Inv: for (std::uint32_t l = 0; l < W; ++l) out[l] = 1.0 / a[l]; break;
+        if (op.code == OpCode::MulAdd) [[likely]] {
+          mul_add<W>(out, a, b, c);
+        } else if (op.code == OpCode::Inv) {
+          for (std::uint32_t l = 0; l < W; ++l) out[l] = 1.0 / a[l];
+        } else if (op.code == OpCode::Add) {
+          for (std::uint32_t l = 0; l < W; ++l) out[l] = a[l] + b[l];
+        } else {
+          for (std::uint32_t l = 0; l < W; ++l) out[l] = a[l] * b[l];
         }
         out += W;
       }
@@ -106,8 +139,7 @@ class Lanes {
       for (const ForwardCommand& f : t.forward) {
         double* target = y + std::size_t(f.target) * W;
         const double* source = y + std::size_t(f.source) * W;
-        const double* m = v + std::size_t(f.multiplier) * W;
-        for (std::uint32_t l = 0; l < W; ++l) target[l] += m[l] * source[l];
+        accumulate<W>(target, v + std::size_t(f.multiplier) * W, source);
       }
       std::uint64_t k = 0;
       for (const SolveCommand& s : t.solve) {
@@ -115,8 +147,9 @@ class Lanes {
         double* xv = y + std::size_t(s.vertex) * W;
         for (std::uint32_t l = 0; l < W; ++l) acc[l] = xv[l];
         for (; k < s.term_end; ++k) {
-          const double* w = v + std::size_t(t.terms[k].weight) * W;
-          const double* z = y + std::size_t(t.terms[k].target) * W;
+          // acc stays a local array (its address never escapes), so it lives in registers.
+          const double* __restrict w = v + std::size_t(t.terms[k].weight) * W;
+          const double* __restrict z = y + std::size_t(t.terms[k].target) * W;
           for (std::uint32_t l = 0; l < W; ++l) acc[l] += w[l] * z[l];
         }
         const double* inv = v + std::size_t(s.inverse_rate) * W;
@@ -139,71 +172,111 @@ class Lanes {
     if (cancel_ && cancel_->load(std::memory_order_relaxed)) throw Cancelled();
   }
 
+  static std::uint64_t count_values(const ModelTrace& m) {
+    std::unordered_map<const BlockTrace*, bool> seen;
+    std::uint64_t slots = 0;
+    for (const ComposedBlock& b : m.blocks)
+      if (seen.try_emplace(b.trace.get(), true).second) slots += b.trace->value_count();
+    return slots;
+  }
+  static std::uint64_t widest_block(const ModelTrace& m) {
+    std::uint64_t widest = 0;
+    for (const ComposedBlock& b : m.blocks)
+      widest = std::max<std::uint64_t>(widest, std::uint64_t(b.trace->vertex_count) + b.trace->exit_count);
+    return widest;
+  }
+
   const ModelTrace& m_;
   const std::atomic<bool>* cancel_;
+  Scratch<double> values_;
+  Scratch<double> y_;
   EvalVector<std::uint64_t> offset_;      // per block: first value slot of its trace
   EvalVector<std::uint32_t> distinct_;    // blocks whose trace is replayed (first use)
-  EvalVector<double> values_;
-  EvalVector<double> y_;
 };
 
-// Moments of W θ vectors (lane-major, W × P) into out[0..W).
+// Moments of W θ vectors at a time. All scratch is allocated once per session, so a
+// batch of many lane groups pays for it once.
 template <std::uint32_t W>
-void moments_of(const ModelTrace& m, const double* theta, std::uint32_t moment_count, std::span<const RewardPair> pairs,
-                const std::atomic<bool>* cancel, Moments* out) {
-  Lanes<W> lanes(m, cancel);
-  lanes.replay(theta);
-  const std::size_t V = m.vertex_count, R = m.reward_count;
-  const std::uint32_t K = std::max<std::uint32_t>(moment_count, 2);
-  EvalVector<double> g(V * W), x(V * W, 0.0);
-  EvalVector<std::uint8_t> paired(R, 0);
-  for (const RewardPair& p : pairs) paired[p.first] = paired[p.second] = 1;
-  EvalVector<double> first_solution(R * V * W, 0.0);  // U r for rewards in pairs
-  EvalVector<double> raw(R * K * W);
-  auto reward = [&](std::size_t r, std::size_t v) { return m.rewards[r * V + v]; };
+class MomentSession {
+ public:
+  MomentSession(const ModelTrace& m, std::uint32_t moment_count, std::span<const RewardPair> pairs,
+                const std::atomic<bool>* cancel)
+      : m_(m), K_(moment_count), pairs_(pairs), lanes_(m, cancel), g_(std::size_t(m.vertex_count) * W),
+        x_(std::size_t(m.vertex_count) * W), kept_(m.reward_count, 0), first_solution_(count_kept() * m.vertex_count * W),
+        raw_(std::size_t(m.reward_count) * moment_count * W), cross_(pairs.size() * W) {
+    std::fill(x_.data(), x_.data() + x_.size(), 0.0);  // absorbing vertices keep x = 0: never written
+  }
 
-  for (std::size_t r = 0; r < R; ++r) {
-    double factorial = 1, sum[W];
-    for (std::uint32_t k = 1; k <= K; ++k) {
-      for (std::size_t v = 0; v < V; ++v)
-        for (std::uint32_t l = 0; l < W; ++l) g[v * W + l] = reward(r, v) * (k == 1 ? 1.0 : x[v * W + l]);
-      lanes.solve(g.data(), x.data());
-      if (k == 1 && paired[r]) std::copy(x.begin(), x.end(), first_solution.begin() + r * V * W);
-      factorial *= k;
-      lanes.start_sum(x.data(), sum);
-      for (std::uint32_t l = 0; l < W; ++l) raw[(r * K + k - 1) * W + l] = factorial * sum[l];
-    }
-  }
-  EvalVector<double> cross(pairs.size() * W, 0.0);
-  for (std::size_t p = 0; p < pairs.size(); ++p) {
-    const std::uint32_t rs[2] = {pairs[p].first, pairs[p].second};
-    for (int side = 0; side < 2; ++side) {
-      const std::size_t a = rs[side], b = rs[1 - side];
-      const double* ub = first_solution.data() + b * V * W;
-      for (std::size_t v = 0; v < V; ++v)
-        for (std::uint32_t l = 0; l < W; ++l) g[v * W + l] = reward(a, v) * ub[v * W + l];
-      lanes.solve(g.data(), x.data());
-      double sum[W];
-      lanes.start_sum(x.data(), sum);
-      for (std::uint32_t l = 0; l < W; ++l) cross[p * W + l] += sum[l];
-    }
-  }
-  for (std::uint32_t l = 0; l < W; ++l) {
-    Moments& o = out[l];
-    o.reward_count = static_cast<std::uint32_t>(R);
-    o.moment_count = moment_count;
-    o.raw.resize(R * moment_count);
-    o.variance.resize(R);
+  // theta: W vectors of P values, lane-major; out: W results.
+  void run(const double* theta, Moments* out) {
+    lanes_.replay(theta);
+    const std::size_t V = m_.vertex_count, R = m_.reward_count, K = K_;
+    double* g = g_.data();
+    double* x = x_.data();
     for (std::size_t r = 0; r < R; ++r) {
-      for (std::uint32_t k = 0; k < moment_count; ++k) o.raw[r * moment_count + k] = raw[(r * K + k) * W + l];
-      const double mean = raw[(r * K) * W + l];
-      o.variance[r] = raw[(r * K + 1) * W + l] - mean * mean;
+      const double* reward = m_.rewards.data() + r * V;
+      double factorial = 1, sum[W];
+      for (std::uint32_t k = 1; k <= K; ++k) {
+        for (std::size_t v = 0; v < V; ++v)
+          for (std::uint32_t l = 0; l < W; ++l) g[v * W + l] = k == 1 ? reward[v] : reward[v] * x[v * W + l];
+        lanes_.solve(g, x);
+        if (k == 1 && kept_[r]) std::copy(x, x + V * W, first_solution_.data() + (kept_[r] - 1) * V * W);
+        factorial *= k;
+        lanes_.start_sum(x, sum);
+        for (std::uint32_t l = 0; l < W; ++l) raw_[(r * K + k - 1) * W + l] = factorial * sum[l];
+      }
     }
-    o.covariance.resize(pairs.size());
-    for (std::size_t p = 0; p < pairs.size(); ++p)
-      o.covariance[p] = cross[p * W + l] - raw[(pairs[p].first * K) * W + l] * raw[(pairs[p].second * K) * W + l];
+    std::fill(cross_.begin(), cross_.end(), 0.0);
+    for (std::size_t p = 0; p < pairs_.size(); ++p) {
+      const std::uint32_t rs[2] = {pairs_[p].first, pairs_[p].second};
+      for (int side = 0; side < 2; ++side) {
+        const double* reward = m_.rewards.data() + rs[side] * V;
+        const double* other = first_solution_.data() + (kept_[rs[1 - side]] - 1) * V * W;
+        for (std::size_t v = 0; v < V; ++v)
+          for (std::uint32_t l = 0; l < W; ++l) g[v * W + l] = reward[v] * other[v * W + l];
+        lanes_.solve(g, x);
+        double sum[W];
+        lanes_.start_sum(x, sum);
+        for (std::uint32_t l = 0; l < W; ++l) cross_[p * W + l] += sum[l];
+      }
+    }
+    for (std::uint32_t l = 0; l < W; ++l) collect(l, out[l]);
   }
-}
+
+ private:
+  std::size_t count_kept() {
+    std::uint32_t n = 0;
+    for (const RewardPair& p : pairs_)
+      for (std::uint32_t r : {p.first, p.second})
+        if (!kept_[r]) kept_[r] = ++n;
+    return n;
+  }
+
+  void collect(std::uint32_t l, Moments& o) const {
+    const std::size_t R = m_.reward_count, K = K_;
+    o.reward_count = m_.reward_count;
+    o.moment_count = K_;
+    o.raw.resize(R * K);
+    for (std::size_t r = 0; r < R; ++r)
+      for (std::size_t k = 0; k < K; ++k) o.raw[r * K + k] = raw_[(r * K + k) * W + l];
+    o.variance.clear();
+    if (K >= 2)
+      for (std::size_t r = 0; r < R; ++r) o.variance.push_back(o.raw[r * K + 1] - o.raw[r * K] * o.raw[r * K]);
+    o.covariance.resize(pairs_.size());
+    for (std::size_t p = 0; p < pairs_.size(); ++p)
+      o.covariance[p] = cross_[p * W + l] - o.raw[pairs_[p].first * K] * o.raw[pairs_[p].second * K];
+  }
+
+  const ModelTrace& m_;
+  const std::uint32_t K_;
+  std::span<const RewardPair> pairs_;
+  Lanes<W> lanes_;
+  Scratch<double> g_, x_;
+  EvalVector<std::uint32_t> kept_;  // per reward: 1 + its index among kept U r, or 0
+  Scratch<double> first_solution_;
+  EvalVector<double> raw_;
+  EvalVector<double> cross_;
+};
 
 void check_request(const ModelTrace& m, std::uint32_t moment_count, std::span<const RewardPair> pairs) {
   if (m.rewards.size() != std::size_t(m.reward_count) * m.vertex_count || m.start_target.size() != m.start_probability.size())
@@ -224,8 +297,9 @@ Moments evaluate(const ModelTrace& m, std::span<const double> theta, std::uint32
     throw EngineError("expected " + std::to_string(m.param_count) + " parameter values, got " + std::to_string(theta.size()));
   check_theta(m, theta.data());
   check_request(m, moment_count, pairs);
+  for (const ComposedBlock& b : m.blocks) check_shape(m, b);
   Moments out;
-  moments_of<1>(m, theta.data(), moment_count, pairs, cancel, &out);
+  MomentSession<1>(m, moment_count, pairs, cancel).run(theta.data(), &out);
   return out;
 }
 
@@ -238,11 +312,17 @@ std::vector<Moments> evaluate_batch(const ModelTrace& m, std::span<const double>
                       std::to_string(thetas.size()));
   for (std::uint32_t i = 0; i < count; ++i) check_theta(m, thetas.data() + i * P);
   check_request(m, moment_count, pairs);
+  for (const ComposedBlock& b : m.blocks) check_shape(m, b);
   std::vector<Moments> out(count);
   std::uint32_t done = 0;
-  for (; done + kBatchLanes <= count; done += kBatchLanes)
-    moments_of<kBatchLanes>(m, thetas.data() + done * P, moment_count, pairs, cancel, out.data() + done);
-  for (; done < count; ++done) moments_of<1>(m, thetas.data() + done * P, moment_count, pairs, cancel, out.data() + done);
+  if (count >= kBatchLanes) {
+    MomentSession<kBatchLanes> lanes(m, moment_count, pairs, cancel);
+    for (; done + kBatchLanes <= count; done += kBatchLanes) lanes.run(thetas.data() + done * P, out.data() + done);
+  }
+  if (done < count) {
+    MomentSession<1> single(m, moment_count, pairs, cancel);
+    for (; done < count; ++done) single.run(thetas.data() + done * P, out.data() + done);
+  }
   return out;
 }
 

@@ -32,7 +32,7 @@ struct Moments {
   std::uint32_t reward_count = 0;
   std::uint32_t moment_count = 0;
   std::vector<double> raw;         // raw[r·moment_count + k−1] = E[R_r^k]
-  std::vector<double> variance;    // per reward
+  std::vector<double> variance;    // per reward; empty unless moment_count ≥ 2
   std::vector<double> covariance;  // per requested pair, in request order
 
   double moment(std::uint32_t reward, std::uint32_t k) const { return raw[std::size_t(reward) * moment_count + k - 1]; }

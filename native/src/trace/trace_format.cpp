@@ -57,7 +57,7 @@ std::vector<std::uint8_t> serialize(const BlockTrace& t) {
   Writer w;
   w.bytes.reserve(kHeaderBytes + t.dot_coeffs.size() * 8 + t.ops.size() * 13 + t.forward.size() * 12 +
                   t.solve.size() * 16 + t.terms.size() * 8 + 8);
-  w.bytes.insert(w.bytes.end(), {'P', 'T', 'T', 'R'});
+  w.put<std::uint32_t>(0x52545450);  // "PTTR"
   w.put(kVersion);
   w.put(t.param_count);
   w.put(t.vertex_count);
