@@ -405,14 +405,22 @@ class Parser {
     for (const c of children) if (c.depth > depth) depth = c.depth;
     depth += 1;
     if (depth > MAX_NESTING) throw new TooDeep(span);
-    // Every call site passes a fresh literal, so completing it in place is safe (and
-    // much cheaper than copying it on megabyte inputs).
-    const e = fields as Expr;
-    e.depth = depth;
-    e.start = span.start;
-    e.end = span.end;
-    e.range = span.range;
-    return e;
+    const { start, end, range } = span;
+    // One literal per kind (no spread, no properties added later) keeps node shapes
+    // stable, which matters on megabyte inputs.
+    const f = fields;
+    switch (f.kind) {
+      case 'number': return { kind: 'number', value: f.value, integer: f.integer, depth, start, end, range };
+      case 'boolean': return { kind: 'boolean', value: f.value, depth, start, end, range };
+      case 'name': return { kind: 'name', name: f.name, depth, start, end, range };
+      case 'index': return { kind: 'index', name: f.name, indices: f.indices, depth, start, end, range };
+      case 'call': return { kind: 'call', callee: f.callee, args: f.args, depth, start, end, range };
+      case 'aggregate': return { kind: 'aggregate', op: f.op, callee: f.callee, bindings: f.bindings, body: f.body, depth, start, end, range };
+      case 'unary': return { kind: 'unary', op: f.op, operand: f.operand, depth, start, end, range };
+      case 'binary': return { kind: 'binary', op: f.op, opSpan: f.opSpan, left: f.left, right: f.right, depth, start, end, range };
+      case 'if': return { kind: 'if', condition: f.condition, then: f.then, else: f.else, depth, start, end, range };
+      case 'error': return { kind: 'error', depth, start, end, range };
+    }
   }
 
   private errorExpr(): Expr {
