@@ -1,0 +1,183 @@
+// The host's side of the conversation with one Studio page, without `vscode`: what
+// to send after `ready`, what to post live, and how to answer the page's requests.
+// StudioPanel (studioPanel.ts) connects it to a real WebviewPanel; the tests drive it
+// directly.
+//
+// Nothing is posted until the page says `ready` (VS Code drops messages to a page
+// that is loading or hidden); `ready` brings a snapshot of the whole buffer, after
+// which the page gets incremental messages until it goes away again (`detach`).
+import type { BlockEvent, ClearResult, EvaluateResult, MemorySnapshot, RunResult } from '../../protocol/engine';
+import {
+  parseWebviewMessage,
+  type HostMessage,
+  type PanelModel,
+  type PanelRun,
+  type SccDetail,
+  type StudioTab,
+  type TimelineSample,
+} from '../../protocol/webview';
+import type { MarkerInput, StudioBuffer } from './buffer';
+
+/** What the panel asks of the rest of the extension. */
+export interface PanelHost {
+  /** Re-evaluates a cached composed trace at new parameters (never re-records). */
+  evaluate(traceKey: string, params: Record<string, number>): Promise<EvaluateResult>;
+  /** An SCC's states and internal edges, for the detail pane; optional. */
+  sccDetail?(traceKey: string, scc: number): Promise<SccDetail>;
+  /** Saves an exported SVG; returns the path written, undefined if cancelled. Default: a save dialog. */
+  exportSvg?(svg: string): Promise<string | undefined>;
+  /** Where rejected webview messages are reported (the extension's output channel). */
+  log?(message: string): void;
+}
+
+/** Samples are posted in batches: engines may report many per second. */
+export const SAMPLE_FLUSH_MS = 100;
+
+/** Why the page may not evaluate this: only the current run's trace, at its model's parameters within bounds. */
+export function evaluationError(run: PanelRun | null, traceKey: string, params: Record<string, number>): string | undefined {
+  if (!run || run.result.traceKey !== traceKey) return 'That run is no longer current; run the model again.';
+  for (const [name, value] of Object.entries(params)) {
+    const spec = run.model.params.find((p) => p.name === name);
+    if (!spec) return `Unknown parameter '${name}'.`;
+    if (spec.lo !== null && value < spec.lo) return `Parameter '${name}' must be ≥ ${spec.lo}.`;
+    if (spec.hi !== null && value > spec.hi) return `Parameter '${name}' must be ≤ ${spec.hi}.`;
+  }
+  return undefined;
+}
+
+const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+export class PanelSession {
+  private ready = false;
+  private pendingSamples: TimelineSample[] = [];
+  private flushTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    private readonly buffer: StudioBuffer,
+    private readonly host: PanelHost & { exportSvg(svg: string): Promise<string | undefined> },
+    private readonly send: (m: HostMessage) => void,
+  ) {}
+
+  /** The page is gone or hidden: hold everything in the buffer until its next `ready`. */
+  detach(): void {
+    this.ready = false;
+    this.pendingSamples = [];
+  }
+
+  dispose(): void {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    this.detach();
+  }
+
+  get tab(): StudioTab {
+    return this.buffer.tab;
+  }
+
+  showTab(tab: StudioTab): void {
+    this.buffer.tab = tab;
+    this.post({ type: 'showTab', tab });
+  }
+
+  // ---- feed ----
+
+  engineInfo(info: { version: string; pid: number; startedAt?: number }): void {
+    this.post({ type: 'engine', engine: this.buffer.setEngine({ ...info, startedAt: info.startedAt ?? Date.now() }) });
+  }
+
+  memorySample(s: MemorySnapshot): void {
+    const sample = this.buffer.addSample(s);
+    if (!this.ready) return;
+    this.pendingSamples.push(sample);
+    this.flushTimer ??= setTimeout(() => this.flushSamples(), SAMPLE_FLUSH_MS);
+  }
+
+  blockEvent(e: BlockEvent): void {
+    const block = this.buffer.addBlockEvent(e);
+    if (!block) return;
+    this.flushSamples();
+    this.post({ type: 'block', block });
+  }
+
+  marker(m: MarkerInput): void {
+    this.flushSamples();
+    this.post({ type: 'marker', marker: this.buffer.addMarker(m) });
+  }
+
+  /** A Clear Caches marker, now, labelled with what it returned (ClearResult.time_ms is its duration). */
+  cleared(r: ClearResult): void {
+    const f = r.freed_bytes;
+    this.marker({ kind: 'clear', freedBytes: f.graph + f.subgraphs + f.traces + f.cache + f.evaluation });
+  }
+
+  runResult(model: PanelModel, r: RunResult): void {
+    this.post({ type: 'run', run: this.buffer.setRun(model, r) });
+  }
+
+  // ---- the page ----
+
+  /** Handles one message from the page; anything malformed is logged and dropped. */
+  async receive(raw: unknown): Promise<void> {
+    const parsed = parseWebviewMessage(raw);
+    if (!parsed.ok) {
+      this.host.log?.(`Phasic Studio: ignored a malformed message from the panel (${parsed.error})`);
+      return;
+    }
+    const m = parsed.value;
+    switch (m.type) {
+      case 'ready':
+        this.pendingSamples = [];
+        this.ready = true;
+        this.post({ type: 'snapshot', snapshot: this.buffer.snapshot() });
+        return;
+      case 'tab':
+        this.buffer.tab = m.tab;
+        return;
+      case 'evaluate': {
+        const error = evaluationError(this.buffer.currentRun(), m.traceKey, m.params);
+        if (error) return this.post({ type: 'evaluation', requestId: m.requestId, error });
+        try {
+          this.post({ type: 'evaluation', requestId: m.requestId, result: await this.host.evaluate(m.traceKey, m.params) });
+        } catch (e) {
+          this.post({ type: 'evaluation', requestId: m.requestId, error: message(e) });
+        }
+        return;
+      }
+      case 'sccDetail': {
+        const run = this.buffer.currentRun();
+        if (!run || run.result.traceKey !== m.traceKey || m.scc >= run.decomposition.sccs.length) {
+          return this.post({ type: 'sccDetail', requestId: m.requestId, error: 'That component is not part of the current run.' });
+        }
+        if (!this.host.sccDetail) {
+          return this.post({ type: 'sccDetail', requestId: m.requestId, error: 'This engine does not report the states of a component.' });
+        }
+        try {
+          this.post({ type: 'sccDetail', requestId: m.requestId, detail: await this.host.sccDetail(m.traceKey, m.scc) });
+        } catch (e) {
+          this.post({ type: 'sccDetail', requestId: m.requestId, error: message(e) });
+        }
+        return;
+      }
+      case 'exportSvg':
+        try {
+          this.post({ type: 'exported', path: await this.host.exportSvg(m.svg) });
+        } catch (e) {
+          this.post({ type: 'exported', error: message(e) });
+        }
+        return;
+    }
+  }
+
+  private post(m: HostMessage): void {
+    if (this.ready) this.send(m);
+  }
+
+  private flushSamples(): void {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    if (this.pendingSamples.length === 0) return;
+    const samples = this.pendingSamples;
+    this.pendingSamples = [];
+    this.post({ type: 'samples', samples });
+  }
+}

@@ -1,0 +1,145 @@
+// The host's conversation with a Studio page: the ready handshake and replay, nothing
+// posted to a page that is not ready, batched live samples, and every request from
+// the page validated before the host acts on it.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { StudioBuffer } from '../../extension/host/panel/buffer';
+import { PanelSession, SAMPLE_FLUSH_MS, type PanelHost } from '../../extension/host/panel/session';
+import type { EvaluateResult, MemorySnapshot } from '../../extension/protocol/engine';
+import type { HostMessage } from '../../extension/protocol/webview';
+import { TWO_LOCUS_MODEL, syntheticDecomposition, syntheticRun } from './synthetic';
+
+const snap = (time_ms: number): MemorySnapshot => ({
+  time_ms,
+  accounted_bytes: { graph: time_ms, subgraphs: 0, traces: 0, cache: 0, evaluation: 0 },
+  peak_accounted_bytes: time_ms,
+  rss_bytes: 1000,
+  cache: { entries: 0, bytes: 0, diskFiles: 0, diskBytes: 0 },
+});
+
+function setup(host: Partial<PanelHost> = {}) {
+  const sent: HostMessage[] = [];
+  const logs: string[] = [];
+  const calls: unknown[] = [];
+  const result: EvaluateResult = { params: { coal: 2 }, moments: { time: [0.5] }, variance: {}, covariance: {}, evaluate_ms: 0.2 };
+  const session = new PanelSession(
+    new StudioBuffer(),
+    {
+      evaluate: async (traceKey, params) => {
+        calls.push({ traceKey, params });
+        return result;
+      },
+      exportSvg: async () => '/tmp/out.svg',
+      log: (m) => logs.push(m),
+      ...host,
+    },
+    (m) => sent.push(JSON.parse(JSON.stringify(m))),
+  );
+  return { session, sent, logs, calls, result };
+}
+
+const types = (sent: HostMessage[]) => sent.map((m) => m.type);
+
+test('nothing is posted before ready; ready replays everything; a detached page gets nothing', async () => {
+  const { session, sent } = setup();
+  session.engineInfo({ version: '0.1.0', pid: 7, startedAt: 1_000 });
+  session.memorySample(snap(10));
+  session.blockEvent({ kind: 'created', scc: 2, vertices: 5, bytes: 64, time_ms: 11 });
+  session.marker({ kind: 'runStart', time_ms: 9 });
+  assert.deepEqual(sent, []);
+  await session.receive({ type: 'ready' });
+  assert.deepEqual(types(sent), ['snapshot']);
+  const s = sent[0].type === 'snapshot' ? sent[0].snapshot : null;
+  assert.equal(s?.engine?.pid, 7);
+  assert.deepEqual(s?.samples.map((x) => x.t), [1_010]);
+  assert.deepEqual(s?.blocks.map((b) => [b.scc, b.freed]), [[2, null]]);
+  assert.deepEqual(s?.markers.map((m) => m.kind), ['runStart']);
+
+  session.blockEvent({ kind: 'freed', scc: 2, vertices: 5, bytes: 64, time_ms: 12 });
+  assert.deepEqual(sent.at(-1), { type: 'block', block: { scc: 2, vertices: 5, bytes: 64, created: 1_011, freed: 1_012 } });
+  session.detach();
+  session.marker({ kind: 'runEnd', time_ms: 13 });
+  assert.equal(sent.length, 2, 'a hidden page is sent nothing');
+  await session.receive({ type: 'ready' });
+  const again = sent.at(-1)!;
+  assert.equal(again.type === 'snapshot' && again.snapshot.markers.length, 2, 'and catches up on its next ready');
+  session.dispose();
+});
+
+test('live samples are batched', async () => {
+  const { session, sent } = setup();
+  await session.receive({ type: 'ready' });
+  for (let i = 0; i < 5; i++) session.memorySample(snap(i));
+  assert.deepEqual(types(sent), ['snapshot']);
+  await new Promise((r) => setTimeout(r, SAMPLE_FLUSH_MS + 50));
+  assert.deepEqual(types(sent), ['snapshot', 'samples']);
+  assert.equal(sent[1].type === 'samples' && sent[1].samples.length, 5);
+  // A marker flushes the samples before it, so the page sees them in order.
+  session.memorySample(snap(6));
+  session.marker({ kind: 'runEnd', time_ms: 7 });
+  assert.deepEqual(types(sent).slice(2), ['samples', 'marker']);
+  session.dispose();
+});
+
+test('evaluate: only the current trace, known parameters, within bounds', async () => {
+  const { session, sent, calls, result } = setup();
+  await session.receive({ type: 'ready' });
+  const d = syntheticDecomposition(12);
+  const run = syntheticRun(d);
+  session.runResult(TWO_LOCUS_MODEL, run);
+  const key = run.traceKey;
+  await session.receive({ type: 'evaluate', requestId: 1, traceKey: key, params: { coal: 2 } });
+  assert.deepEqual(sent.at(-1), { type: 'evaluation', requestId: 1, result });
+  assert.deepEqual(calls, [{ traceKey: key, params: { coal: 2 } }]);
+  const refused = async (msg: object, error: string) => {
+    await session.receive(msg);
+    assert.deepEqual(sent.at(-1), { type: 'evaluation', requestId: (msg as { requestId: number }).requestId, error });
+  };
+  await refused({ type: 'evaluate', requestId: 2, traceKey: 'feed', params: {} }, 'That run is no longer current; run the model again.');
+  await refused({ type: 'evaluate', requestId: 3, traceKey: key, params: { theta: 1 } }, "Unknown parameter 'theta'.");
+  await refused({ type: 'evaluate', requestId: 4, traceKey: key, params: { rec: 11 } }, "Parameter 'rec' must be ≤ 10.");
+  await refused({ type: 'evaluate', requestId: 5, traceKey: key, params: { coal: -1 } }, "Parameter 'coal' must be ≥ 0.");
+  assert.equal(calls.length, 1, 'the engine was asked only once');
+});
+
+test('engine errors come back as the reply, not as an exception', async () => {
+  const { session, sent } = setup({ evaluate: async () => Promise.reject(new Error('engine restarted')) });
+  await session.receive({ type: 'ready' });
+  const run = syntheticRun(syntheticDecomposition(5));
+  session.runResult(TWO_LOCUS_MODEL, run);
+  await session.receive({ type: 'evaluate', requestId: 9, traceKey: run.traceKey, params: {} });
+  assert.deepEqual(sent.at(-1), { type: 'evaluation', requestId: 9, error: 'engine restarted' });
+});
+
+test('SCC details, SVG export, and malformed messages', async () => {
+  const { session, sent, logs } = setup();
+  await session.receive({ type: 'ready' });
+  const run = syntheticRun(syntheticDecomposition(5));
+  session.runResult(TWO_LOCUS_MODEL, run);
+  await session.receive({ type: 'sccDetail', requestId: 1, traceKey: run.traceKey, scc: 2 });
+  assert.deepEqual(sent.at(-1), { type: 'sccDetail', requestId: 1, error: 'This engine does not report the states of a component.' });
+  await session.receive({ type: 'sccDetail', requestId: 2, traceKey: run.traceKey, scc: 5 });
+  assert.deepEqual(sent.at(-1), { type: 'sccDetail', requestId: 2, error: 'That component is not part of the current run.' });
+  await session.receive({ type: 'exportSvg', svg: '<svg xmlns="http://www.w3.org/2000/svg"/>' });
+  assert.deepEqual(sent.at(-1), { type: 'exported', path: '/tmp/out.svg' });
+
+  const before = sent.length;
+  await session.receive({ type: 'evaluate', requestId: 'x', traceKey: run.traceKey, params: {} });
+  await session.receive({ type: 'exportSvg', svg: '<img src=x onerror=alert(1)>' });
+  await session.receive({ type: 'shell', command: 'rm -rf /' });
+  assert.equal(sent.length, before, 'malformed messages get no answer');
+  assert.deepEqual(logs, [
+    'Phasic Studio: ignored a malformed message from the panel (requestId: expected a finite number)',
+    'Phasic Studio: ignored a malformed message from the panel (svg: expected an <svg> document)',
+    'Phasic Studio: ignored a malformed message from the panel (type: expected ready | tab | evaluate | sccDetail | exportSvg)',
+  ]);
+});
+
+test('the tab the page shows is remembered for the next snapshot', async () => {
+  const { session, sent } = setup();
+  await session.receive({ type: 'tab', tab: 'moments' });
+  await session.receive({ type: 'ready' });
+  assert.equal(sent[0].type === 'snapshot' && sent[0].snapshot.tab, 'moments');
+  session.showTab('scc');
+  assert.deepEqual(sent.at(-1), { type: 'showTab', tab: 'scc' });
+});
