@@ -392,7 +392,10 @@ class Checker {
 
   private update(u: Assignment, ctx: ExprContext): void {
     const infos = u.target.indices.map((i) => this.exprs.indexValue(i, ctx));
-    this.exprs.expect(u.value, ctx, 'number', 'an update\'s value');
+    const value = this.exprs.expect(u.value, ctx, 'number', 'an update\'s value').value;
+    if (value !== undefined && !isIntegral(value)) {
+      this.sink.error(u.value, 'not-integer', `\`${this.exprs.excerpt(u.value)}\` is ${value}, but state variables hold integers.`);
+    }
     const symbol = ctx.scope.lookup(u.target.name.name);
     if (!symbol) {
       this.sink.error(u.target.name, 'unknown-name', `Unknown name \`${u.target.name.name}\`.`);

@@ -126,6 +126,8 @@ describe('shape and constant diagnostics', () => {
     check(PRELUDE + 'absorb when s[⟦n⟧] > 0', 'index-out-of-range', 'Index 3 is out of range for `s`, whose size is 3 (valid indices 0..2).'));
   it('not-integer (index)', () => check(PRELUDE + 'absorb when s[⟦0.5⟧] > 0', 'not-integer', 'Index `0.5` is 0.5, which is not an integer.'));
   it('not-integer (array size)', () => check('state s[⟦n / 2⟧]\nconst n = 3', 'not-integer', '`n / 2` is 1.5, but an array size must be an integer.'));
+  it('not-integer (update value)', () =>
+    check(PRELUDE + 'rule r rate a do k -= ⟦n / 2⟧', 'not-integer', '`n / 2` is 1.5, but state variables hold integers.'));
   it('invalid-size', () => check('const n = 1\nstate s[⟦n - 1⟧]', 'invalid-size', 'An array size must be at least 1, but `n - 1` is 0.'));
   it('default-out-of-bounds', () =>
     check('param a = ⟦2⟧ in 0..1', 'default-out-of-bounds', 'The default 2 of `a` is outside its bounds 0..1.'));
