@@ -46,7 +46,7 @@ test('nothing is posted before ready; ready replays everything; a detached page 
   session.memorySample(snap(10));
   session.blockEvent({ kind: 'created', scc: 2, vertices: 5, bytes: 64, time_ms: 11 });
   session.marker({ kind: 'runStart', time_ms: 9 });
-  assert.deepEqual(sent, []);
+  assert.equal(sent.length, 0);
   await session.receive({ type: 'ready' });
   assert.deepEqual(types(sent), ['snapshot']);
   const s = sent[0].type === 'snapshot' ? sent[0].snapshot : null;
