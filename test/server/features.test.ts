@@ -6,6 +6,7 @@ import { describe, it } from 'node:test';
 import { analyze } from '../../extension/language';
 import { codeLenses, runSummary } from '../../extension/server/features/codeLens';
 import { namesInScope } from '../../extension/server/features/completion';
+import { functionHover } from '../../extension/server/features/hover';
 import { neverFired } from '../../extension/server/features/diagnostics';
 import { documentSymbols } from '../../extension/server/features/navigation';
 import { renameEdit, renameProblem } from '../../extension/server/features/rename';
@@ -49,6 +50,15 @@ describe('language features', () => {
     const hover = analysis.hoverAt({ line: 3, character: 6 });
     assert.match(hover!.markdown, /array of shape \[6\], 6 cells; state vector cells 0\.\.5; bounds 0\.\.∞; initially 0/);
     assert.match(analysis.hoverAt({ line: 12, character: 8 })!.markdown, /Reward family xi\[0\] … xi\[4\]/);
+  });
+
+  it('explains built-in functions on hover', () => {
+    const text = 'state k = 3\nreward r = binom(k, 2)';
+    const a = analyze(text, 'b.phasic');
+    const hover = functionHover(a, { line: 1, character: 13 });
+    assert.deepEqual(hover?.range, { start: { line: 1, character: 11 }, end: { line: 1, character: 16 } });
+    assert.equal((hover?.contents as { value: string }).value, 'Built-in: `binom(n, k): binomial coefficient, 0 when k < 0 or k > n`');
+    assert.equal(functionHover(a, { line: 1, character: 3 }), null);
   });
 
   it('completes the loop variables of the rule around the cursor only', () => {

@@ -10,7 +10,7 @@ import type { Analysis, SymbolInfo } from '../../language';
 import { KEYWORDS } from '../../language/lexer';
 import type { FeatureContext } from './context';
 
-const FUNCTION_DOCS: Array<[string, string]> = [
+export const FUNCTION_DOCS: Array<[string, string]> = [
   ['min', 'min(a, b, …): the least argument'],
   ['max', 'max(a, b, …): the greatest argument'],
   ['abs', 'abs(a)'],

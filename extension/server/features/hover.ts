@@ -3,13 +3,32 @@
 // often it fired in the last run.
 
 import { MarkupKind, type Hover } from 'vscode-languageserver/node';
+import type { Analysis, Position } from '../../language';
+import { FUNCTION_DOCS } from './completion';
 import type { FeatureContext } from './context';
+
+const FUNCTIONS = new Map(FUNCTION_DOCS);
+
+/** Hover for a built-in function name under the cursor (it is no declared symbol). */
+export function functionHover(analysis: Analysis, position: Position): Hover | null {
+  const text = analysis.text;
+  const offset = analysis.offsetAt(position);
+  let start = offset;
+  let end = offset;
+  while (start > 0 && /\w/.test(text[start - 1])) start--;
+  while (end < text.length && /\w/.test(text[end])) end++;
+  const doc = FUNCTIONS.get(text.slice(start, end));
+  if (!doc || text[end] !== '(') return null;
+  const range = { start: { line: position.line, character: position.character - (offset - start) }, end: { line: position.line, character: position.character + (end - offset) } };
+  return { contents: { kind: MarkupKind.Markdown, value: `Built-in: \`${doc}\`` }, range };
+}
 
 export function registerHover(ctx: FeatureContext): void {
   ctx.connection.onHover((params): Hover | null => {
     const analysis = ctx.getAnalysis(params.textDocument.uri);
-    const info = analysis?.hoverAt(params.position);
-    if (!info) return null;
+    if (!analysis) return null;
+    const info = analysis.hoverAt(params.position);
+    if (!info) return functionHover(analysis, params.position);
     let markdown = info.markdown;
     if (info.symbol.kind === 'rule') {
       const firings = ctx.options.lastRun(params.textDocument.uri)?.ruleFirings[info.symbol.name];
