@@ -165,7 +165,7 @@ bool DiskCache::store(const Key& key, std::string_view canonical, std::string_vi
     return false;
   }
   const bool written = write_all(fd, header, sizeof header) && write_all(fd, payload.data(), payload.size()) &&
-                       write_all(fd, canonical.data(), canonical.size()) && ::fsync(fd) == 0;
+                       write_all(fd, canonical.data(), canonical.size());
   const int write_errno = errno;
   const bool closed = ::close(fd) == 0;
   if (!written || !closed || ::rename(temp.c_str(), path_of(key).c_str()) != 0) {
@@ -174,7 +174,17 @@ bool DiskCache::store(const Key& key, std::string_view canonical, std::string_vi
     fail_write(std::strerror(e));
     return false;
   }
+  unsynced_ = true;
   return true;
+}
+
+void DiskCache::flush() {
+  if (!unsynced_) return;
+  unsynced_ = false;
+  const int fd = ::open(directory_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  ::syncfs(fd);
+  ::close(fd);
 }
 
 namespace {

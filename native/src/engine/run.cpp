@@ -210,11 +210,15 @@ std::string run_model(std::string_view model_text, const RunOptions& options, co
   ledger().reset_peak();
   BudgetScope budget(memory_budget_bytes);
   caches.disk.begin_run();
-  // A failed run may have cached blocks before it failed: the budget applies anyway.
-  struct TrimOnExit {
-    MemoryCache& cache;
-    ~TrimOnExit() { cache.trim(); }
-  } trim_on_exit{caches.memory};
+  // However the run ends, what it cached respects the memory budget and what it wrote
+  // is made durable (a failed run may have cached blocks before it failed).
+  struct SettleCaches {
+    RunCaches caches;
+    ~SettleCaches() {
+      caches.memory.trim();
+      caches.disk.flush();
+    }
+  } settle{caches};
 
   // ---- exploration --------------------------------------------------------------
   progress(RunPhase::Exploring, 0, options.max_states);
@@ -320,6 +324,7 @@ std::string run_model(std::string_view model_text, const RunOptions& options, co
   const double evaluate_ms = ms_since(phase_start);
   progress(RunPhase::Evaluating, 1, 1);
 
+  caches.disk.flush();
   caches.disk.prune();
   if (!caches.disk.warning().empty()) warnings.push_back({caches.disk.warning(), -1, {}});
 
