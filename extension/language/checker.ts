@@ -3,10 +3,11 @@
 // absorb condition and reward. What it computes (constant values, state offsets,
 // initial state vectors) is what the compiler and the hovers use.
 
-import { isIntegral } from './constants';
+import { fold, isIntegral } from './constants';
 import { DiagnosticSink } from './diagnostics';
 import { ExpressionChecker, type ExprContext, type ExprInfo } from './expressions';
 import { KIND_NOUN, RESERVED_NAMES, Scope, type SymbolInfo } from './names';
+import { rateCoefficients } from './rates';
 import {
   positionAt,
   type Assignment,
@@ -386,8 +387,39 @@ class Checker {
       }
     }
     const inner = { ...base, scope };
-    if (d.rate) this.exprs.expect(d.rate, { ...inner, rate: true }, 'number', 'a rate');
+    if (d.rate) {
+      const before = this.sink.list.length;
+      this.exprs.expect(d.rate, { ...inner, rate: true }, 'number', 'a rate');
+      if (this.sink.list.length === before) this.checkRateCoefficients(d.rate, owner);
+    }
     for (const u of d.updates) this.update(u, inner);
+  }
+
+  /**
+   * Coefficients of the rate's linear form that are known before exploration: a
+   * negative or infinite one is an error the engine would report for every state, and
+   * a rate that is always 0 means the rule never fires.
+   */
+  private checkRateCoefficients(rate: Expr, rule: string): void {
+    const lookup = (name: string) => {
+      const s = this.globals.get(name);
+      return s?.kind === 'const' ? s.value : undefined;
+    };
+    let alwaysZero = true;
+    rateCoefficients(rate, this.globals, this.params.length).forEach((c, k) => {
+      if (!c) return;
+      const v = fold(c, lookup);
+      if (!v || !('value' in v)) {
+        alwaysZero = false;
+        return;
+      }
+      if (v.value !== 0) alwaysZero = false;
+      if (!(v.value >= 0) || !Number.isFinite(v.value)) {
+        const what = k === 0 ? 'constant term' : `coefficient of \`${this.params[k - 1].name}\``;
+        this.sink.error(rate, 'invalid-rate', `The rate's ${what} is ${v.value}; every coefficient of a rate must be finite and ≥ 0.`);
+      }
+    });
+    if (alwaysZero) this.sink.warning(rate, 'zero-rate', `This rate is always 0, so rule \`${rule}\` never fires.`);
   }
 
   private update(u: Assignment, ctx: ExprContext): void {

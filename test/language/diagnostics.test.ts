@@ -188,6 +188,11 @@ describe('type and parameter diagnostics', () => {
     check(PRELUDE + 'rule r when ⟦a⟧ > 0 rate b do k -= 1', 'parameter-outside-rate', 'Parameter `a` may appear only in a `rate` expression.'));
   it('parameter-outside-rate (in a constant)', () =>
     check('param a\nconst n = ⟦a⟧', 'parameter-outside-rate', 'Parameter `a` may appear only in a `rate` expression, but this is a constant\'s value.'));
+  it('invalid-rate (a negative coefficient known before exploration)', () =>
+    check(PRELUDE + 'rule r rate ⟦2 - 3 * a⟧ do k -= 1', 'invalid-rate',
+      'The rate\'s coefficient of `a` is -3; every coefficient of a rate must be finite and ≥ 0.'));
+  it('zero-rate', () =>
+    check(PRELUDE + 'rule r rate ⟦0 * a⟧ do k -= 1', 'zero-rate', 'This rate is always 0, so rule `r` never fires.', 'warning'));
   it('linear rates with sums, conditionals and constant factors are accepted', () => {
     const text = PRELUDE + 'rule r for i in 0..n-1 when s[i] > 0 rate (a - b / 2) * s[i] + sum(j in 0..i: b * s[j]) + (if i == 0 then a else 0) do s[i] -= 1';
     assert.deepEqual(analyze(text, 't.phasic').diagnostics.filter((d) => d.severity === 'error'), []);
