@@ -44,6 +44,9 @@ function compile(src, obj) {
 }
 
 export function buildBench() {
+  for (const header of ['/usr/include/suitesparse/umfpack.h', '/usr/include/suitesparse/klu.h'])
+    if (!existsSync(header))
+      throw new Error(`${header} is missing: the benchmark's sparse solvers need SuiteSparse (Debian/Ubuntu: apt-get install libsuitesparse-dev)`);
   mkdirSync(OBJ, { recursive: true });
   const objects = [];
   for (const src of [...sources('native/src').sort(), 'bench/engine_bench.cpp']) {

@@ -2,7 +2,7 @@
 //
 //   engine_bench --model m.json --label NAME [--reps R] [--min-scc S]
 //                [--param name=value]... [--max-states N] [--no-solver]
-//                [--solver-reps R] [--solver-max-flops F]
+//                [--solver-reps R] [--solver-max-flops F] [--solver-timeout S]
 //
 // What it measures, in this order (the order matters for peak memory: ru_maxrss only
 // grows, so the product's own run is measured first, before anything the benchmark
@@ -19,16 +19,23 @@
 //     SCC hierarchy) and UMFPACK with its default strategy and with its symmetric
 //     (AMD) strategy: analyse, factorise, solve, flops and nnz(L+U). Each solver's
 //     E[time] must equal the trace's to 1e-8 relative, else "MISMATCH" on stderr.
+//     Each solver runs in a child process with a time limit, so its memory is its
+//     own (reported per solver) and a runaway ordering cannot stall the suite.
 //
 // Every timing is R repetitions reported as {median, min, max}. Nothing here asserts
 // a timing: the runner compares numbers with the targets and reports.
+#include <poll.h>
+#include <signal.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <suitesparse/klu.h>
 #include <suitesparse/umfpack.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -69,12 +76,13 @@ struct Options {
   bool solver = true;
   int solver_reps = 3;
   double solver_max_flops = 2e10;
+  double solver_timeout_s = 180;
 };
 
 [[noreturn]] void usage(const std::string& why) {
   std::fprintf(stderr,
                "engine_bench: %s\nusage: engine_bench --model m.json --label NAME [--reps R] [--min-scc S] "
-               "[--param name=value]... [--max-states N] [--no-solver] [--solver-reps R] [--solver-max-flops F]\n",
+               "[--param name=value]... [--max-states N] [--no-solver] [--solver-reps R] [--solver-max-flops F] [--solver-timeout S]\n",
                why.c_str());
   std::exit(2);
 }
@@ -94,6 +102,7 @@ Options parse_options(int argc, char** argv) {
     else if (a == "--max-states") o.max_states = std::strtoull(next().c_str(), nullptr, 10);
     else if (a == "--no-solver") o.solver = false;
     else if (a == "--solver-reps") o.solver_reps = std::max(1, std::atoi(next().c_str()));
+    else if (a == "--solver-timeout") o.solver_timeout_s = std::strtod(next().c_str(), nullptr);
     else if (a == "--solver-max-flops") o.solver_max_flops = std::strtod(next().c_str(), nullptr);
     else if (a == "--param") {
       const std::string kv = next();
@@ -372,13 +381,14 @@ SolverResult run_klu(const SparseSystem& s, int reps) {
   return r;
 }
 
-void write_solver(JsonWriter& w, const SolverResult& s, std::uint64_t n, double trace_time, const std::string& label) {
-  w.begin_object().field("name", s.name);
+std::string solver_json(const SolverResult& s, std::uint64_t n, double trace_time, const std::string& label) {
+  JsonWriter w;
+  w.begin_object().field("name", s.name).field("process_peak_rss_bytes", peak_rss_bytes());
   if (!s.skipped.empty()) {
     w.field("skipped", s.skipped).field("flops_estimate", s.flops);
     write_sample(w, "analyse_ms", s.analyse_ms);
     w.end_object();
-    return;
+    return w.take();
   }
   const double rel = std::abs(s.expected_time - trace_time) / std::max(std::abs(trace_time), 1e-300);
   const bool agrees = s.error.empty() && rel <= 1e-8;
@@ -394,6 +404,72 @@ void write_solver(JsonWriter& w, const SolverResult& s, std::uint64_t n, double 
       .field("expected_time", s.expected_time).field("relative_difference", rel).field("agrees", agrees);
   if (!s.error.empty()) w.field("error", s.error);
   w.end_object();
+  return w.take();
+}
+
+// Runs one solver in a child process, so that a solver whose ordering or fill
+// explodes can be stopped after `timeout_s` (AMD cannot be interrupted otherwise)
+// and so that its memory never counts in this process's peak RSS. Returns the
+// solver's JSON object.
+std::string isolated(const std::string& name, double timeout_s, const std::function<std::string()>& solve) {
+  auto stopped = [&](const std::string& why) {
+    JsonWriter w;
+    w.begin_object().field("name", name).field("skipped", why).end_object();
+    return w.take();
+  };
+  int fds[2];
+  if (pipe(fds) != 0) return stopped(std::string("pipe failed: ") + std::strerror(errno));
+  std::fflush(nullptr);
+  const pid_t child = fork();
+  if (child < 0) return stopped(std::string("fork failed: ") + std::strerror(errno));
+  if (child == 0) {
+    close(fds[0]);
+    std::string out;
+    try {
+      out = solve();
+    } catch (const std::exception& e) {
+      out = stopped(e.what());
+    }
+    for (std::size_t done = 0; done < out.size();) {
+      const ssize_t n = write(fds[1], out.data() + done, out.size() - done);
+      if (n <= 0) _exit(1);
+      done += std::size_t(n);
+    }
+    std::fflush(nullptr);
+    _exit(0);
+  }
+  close(fds[1]);
+  std::string out;
+  const auto deadline = Clock::now() + std::chrono::duration<double>(timeout_s);
+  bool timed_out = false;
+  for (;;) {
+    const double left_ms = std::chrono::duration<double, std::milli>(deadline - Clock::now()).count();
+    if (left_ms <= 0) {
+      timed_out = true;
+      break;
+    }
+    pollfd p{fds[0], POLLIN, 0};
+    if (poll(&p, 1, int(std::min(left_ms, 1000.0))) <= 0) continue;
+    char buffer[4096];
+    const ssize_t n = read(fds[0], buffer, sizeof buffer);
+    if (n <= 0) break;  // the child closed the pipe: it is done
+    out.append(buffer, std::size_t(n));
+  }
+  close(fds[0]);
+  if (timed_out) kill(child, SIGKILL);
+  int status = 0;
+  waitpid(child, &status, 0);
+  char why[96];
+  if (timed_out) {
+    std::snprintf(why, sizeof why, "stopped after %.0f s", timeout_s);
+    return stopped(why);
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || out.empty()) {
+    std::snprintf(why, sizeof why, "the solver process died (%s %d)", WIFSIGNALED(status) ? "signal" : "status",
+                  WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+    return stopped(why);
+  }
+  return out;
 }
 
 // What the trace's operations and commands are, counted like trace->operations():
@@ -536,7 +612,7 @@ int run(const Options& o) {
   const std::uint64_t phases_peak_rss = peak_rss_bytes();
 
   // 4. the sparse direct solver on the same matrix.
-  std::vector<SolverResult> solvers;
+  std::vector<std::string> solvers;
   std::uint64_t system_n = 0, system_nnz = 0;
   Sample assemble_ms;
   if (o.solver) {
@@ -550,10 +626,15 @@ int run(const Options& o) {
     const SparseSystem system = build_system(graph, theta);
     system_n = std::uint64_t(system.n);
     system_nnz = system.value.size();
+    auto run_isolated = [&](const std::string& name, const std::function<SolverResult()>& solve) {
+      solvers.push_back(isolated(name, o.solver_timeout_s,
+                                 [&] { return solver_json(solve(), system_n, trace_time, o.label); }));
+    };
     if (system.n > 0) {
-      solvers.push_back(run_klu(system, o.solver_reps));
-      solvers.push_back(run_umfpack(system, "auto", o.solver_max_flops, o.solver_reps));
-      solvers.push_back(run_umfpack(system, "symmetric", o.solver_max_flops, o.solver_reps));
+      run_isolated("KLU BTF+AMD", [&] { return run_klu(system, o.solver_reps); });
+      for (const char* strategy : {"auto", "symmetric"})
+        run_isolated(std::string("UMFPACK ") + strategy,
+                     [&] { return run_umfpack(system, strategy, o.solver_max_flops, o.solver_reps); });
     }
   }
 
@@ -594,7 +675,7 @@ int run(const Options& o) {
     w.key("solver").begin_object().field("n", system_n).field("nnz", system_nnz);
     write_sample(w, "assemble_ms", assemble_ms);
     w.key("runs").begin_array();
-    for (const SolverResult& sr : solvers) write_solver(w, sr, system_n, trace_time, o.label);
+    for (const std::string& solver : solvers) w.raw(solver);
     w.end_array().end_object();
   }
   w.key("memory").begin_object()

@@ -133,8 +133,8 @@ function main() {
     try {
       const { source, target } = compiledModel(entry);
       const run = spawnSync(binary, ['--model', target, '--label', entry.label, '--reps', String(reps),
-        '--solver-reps', String(Math.min(reps, 3))], {
-        encoding: 'utf8', timeout: (quick ? 60 : 1800) * 1000, maxBuffer: 64 << 20,
+        '--solver-reps', String(Math.min(reps, 3)), '--solver-timeout', String(quick ? 20 : 300)], {
+        encoding: 'utf8', timeout: (quick ? 120 : 3600) * 1000, maxBuffer: 64 << 20,
       });
       if (run.stderr) process.stderr.write(`\n${run.stderr}`);
       if (run.error || run.status !== 0)
