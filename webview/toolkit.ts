@@ -3,7 +3,6 @@
 // so replacing the toolkit later means rewriting this file alone.
 import {
   provideVSCodeDesignSystem,
-  vsCodeBadge,
   vsCodeButton,
   vsCodeCheckbox,
   vsCodePanels,
@@ -19,7 +18,6 @@ export function registerToolkit(): void {
   if (registered) return;
   registered = true;
   provideVSCodeDesignSystem().register(
-    vsCodeBadge(),
     vsCodeButton(),
     vsCodeCheckbox(),
     vsCodePanels(),
@@ -100,12 +98,6 @@ export function numberField(label: string, value: number, onInput: (text: string
       }
     },
   };
-}
-
-export function badge(text: string): HTMLElement {
-  const b = document.createElement('vscode-badge');
-  b.textContent = text;
-  return b;
 }
 
 export interface Tabs {

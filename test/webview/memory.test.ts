@@ -175,3 +175,33 @@ test('100,000 samples render without freezing (min/max decimated to the canvas w
   assert.deepEqual(studio.problems(), []);
   await studio.page.close();
 });
+
+test('hovering a Gantt bar names its subgraph; dragging pans back in time', async () => {
+  const studio = await openStudio(browser, 'dark');
+  const snapshot = syntheticSession();
+  await studio.send({ type: 'snapshot', snapshot });
+  const page = studio.page;
+  const gantt = page.locator('canvas.gantt-canvas');
+  const chart = page.locator('canvas.chart-canvas');
+  const [start, end] = (await chart.getAttribute('data-window'))!.split(',').map(Number);
+  const box = (await gantt.boundingBox())!;
+  const finished = snapshot.blocks.find((b) => b.freed !== null && b.freed - b.created > 100)!;
+  const mid = (finished.created + finished.freed!) / 2;
+  await page.mouse.move(box.x + 64 + ((mid - start) / (end - start)) * (box.width - 78), box.y + 14);
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+  const tip = await page.locator('.chart-frame .tooltip').innerText();
+  assert.match(tip, new RegExp(`Block subgraph of SCC ${finished.scc}`));
+  assert.match(tip, /freed after \d+ ms/);
+
+  const c = (await chart.boundingBox())!;
+  await page.mouse.move(c.x + c.width / 2, c.y + 100);
+  await page.mouse.down();
+  await page.mouse.move(c.x + c.width / 2 + 200, c.y + 100, { steps: 4 });
+  await page.mouse.up();
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+  const [s2, e2] = (await chart.getAttribute('data-window'))!.split(',').map(Number);
+  const shift = (200 / (c.width - 78)) * (end - start);
+  assert.ok(Math.abs(start - s2 - shift) < 5 && Math.abs(end - e2 - shift) < 5, `panned by ${start - s2} ms, expected ${shift}`);
+  assert.equal(await page.locator('vscode-checkbox').evaluate((e) => (e as HTMLInputElement).checked), false, 'panning back stops following');
+  await page.close();
+});
