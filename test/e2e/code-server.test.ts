@@ -55,17 +55,22 @@ test('"Phasic: Show Memory Panel" shows the engine version and accounted memory'
     await runCommand(page, 'Phasic: Show Memory Panel');
     const frame = await webviewFrame(page, STUDIO_TITLE);
     const version = engineVersion();
-    // The page fills in as the engine answers; wait for the figures, not a delay.
-    const figure = /\d+(\.\d+)?\s?(B|KiB|MiB|GiB|kB|KB|MB|GB)\b/;
+    // The page fills in as the engine answers (its version, then a memory sample about
+    // every second); wait for the figures, not a delay. The figures are the memory
+    // view's `[data-figure]` cells (webview/memory/summary.ts), "—" until a sample.
+    const figure = /^\d+(\.\d+)?\s?(B|KiB|MiB|GiB|kB|KB|MB|GB)$/;
     const shown = await frame
       .waitForFunction(
-        ([v, f]) => document.body.innerText.includes(v) && new RegExp(f).test(document.body.innerText),
+        ([v, f]) => {
+          const cell = (key: string) => document.querySelector(`[data-figure="${key}"]`)?.textContent?.trim() ?? '';
+          return document.body.innerText.includes(v) && new RegExp(f).test(cell('total')) && new RegExp(f).test(cell('rss'));
+        },
         [version, figure.source] as const,
         { timeout: 30_000 },
       )
       .then(() => true, () => false);
     const text = await frame.evaluate(() => document.body.innerText);
-    assert.ok(shown, `the panel does not show engine ${version} and a memory figure within 30 s:\n${text}`);
+    assert.ok(shown, `the panel does not show engine ${version}, accounted and resident memory within 30 s:\n${text}`);
     const file = await screenshot(page, 'memory-panel');
     console.log(`screenshot: ${file}`);
   }));
