@@ -142,8 +142,9 @@ export class ExpressionChecker {
       case 'binary':
         return this.binary(e, ctx);
       case 'if': {
+        // A condition cannot depend on a parameter: comparisons report that, and a
+        // bare parameter is a number, which is a type error here.
         const c = this.expect(e.condition, ctx, 'boolean', 'an `if` condition');
-        if (c.param) this.parameterIn(e.condition, 'parameter-in-condition', 'an `if` condition');
         const a = this.check(e.then, ctx);
         const b = this.check(e.else, ctx);
         let type: ValueType = a.type === 'unknown' ? b.type : a.type;
