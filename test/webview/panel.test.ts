@@ -64,6 +64,9 @@ test('tabs: the visible tab is reported to the host, and the host can switch it'
   await page.keyboard.press('ArrowLeft');
   assert.deepEqual((await studio.posted()).at(-1), { type: 'tab', tab: 'scc' });
   assert.equal(await page.getByRole('heading', { name: 'SCC decomposition' }).isVisible(), true);
+  // The run arrived while the view was hidden (no size): shown, it fits every SCC.
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+  assert.equal(await page.locator('canvas.scc-canvas').getAttribute('data-drawn'), '60');
   await studio.send({ type: 'showTab', tab: 'memory' });
   assert.equal(await page.getByRole('heading', { name: 'Phasic Memory' }).isVisible(), true);
   assert.equal(await page.getByRole('heading', { name: 'Moments' }).isVisible(), false);
