@@ -1,10 +1,11 @@
 // Evaluation over W lanes (W = 1 for one θ, 8 for a batch): values and vectors are
 // stored lane-interleaved, value[slot·W + lane], so every step is a loop over lanes.
+// Lanes never mix: lane l computes exactly what a single evaluation of θ_l computes.
 #include "trace/evaluate.hpp"
 
 #include <cmath>
 #include <string>
-#include <unordered_map>
+#include <algorithm>
 
 #include "engine/error.hpp"
 
@@ -65,217 +66,161 @@ inline void accumulate(double* __restrict acc, const double* __restrict w, const
   for (std::uint32_t l = 0; l < W; ++l) acc[l] += w[l] * z[l];
 }
 
-template <std::uint32_t W>
-class Lanes {
- public:
-  Lanes(const ModelTrace& m, const std::atomic<bool>* cancel)
-      : m_(m), cancel_(cancel), values_(count_values(m) * W), y_(widest_block(m) * W) {
-    std::uint64_t slots = 0;
-    offset_.reserve(m.blocks.size());
-    std::unordered_map<const BlockTrace*, std::uint64_t> first_use;
-    for (const ComposedBlock& b : m.blocks) {
-      auto [it, fresh] = first_use.try_emplace(b.trace.get(), slots);
-      if (fresh) {
-        slots += b.trace->value_count();
-        distinct_.push_back(static_cast<std::uint32_t>(offset_.size()));
-      }
-      offset_.push_back(it->second);
-    }
-  }
-
-  // theta: W vectors of P values, lane-major.
-  void replay(const double* theta) {
-    const std::uint32_t P = m_.param_count;
-    EvalVector<double> th(std::size_t(P) * W);  // parameter-major, so DOT loops run over lanes
-    for (std::uint32_t l = 0; l < W; ++l)
-      for (std::uint32_t i = 0; i < P; ++i) th[std::size_t(i) * W + l] = theta[std::size_t(l) * P + i];
-    for (std::uint32_t index : distinct_) {
-      check_cancel();
-      const BlockTrace& t = *m_.blocks[index].trace;
-      double* v = values_.data() + offset_[index] * W;
-      const std::uint32_t S = P + 1;
-      for (std::uint32_t d = 0; d < t.dot_count; ++d) {
-        const double* c = t.dot_coeffs.data() + std::size_t(d) * S;
-        double acc[W];
-        for (std::uint32_t l = 0; l < W; ++l) acc[l] = c[0];
-        for (std::uint32_t i = 0; i < P; ++i) {
-          if (c[i + 1] == 0) continue;
-          for (std::uint32_t l = 0; l < W; ++l) acc[l] += c[i + 1] * th[std::size_t(i) * W + l];
-        }
-        for (std::uint32_t l = 0; l < W; ++l) v[std::size_t(d) * W + l] = acc[l];
-      }
-      double* out = v + std::size_t(t.dot_count) * W;
-      for (const Op& op : t.ops) {
-        const double* a = v + std::size_t(op.a) * W;
-        const double* b = v + std::size_t(op.b) * W;
-        const double* c = v + std::size_t(op.c) * W;
-        if (op.code == OpCode::MulAdd) [[likely]] {
-          mul_add<W>(out, a, b, c);
-        } else if (op.code == OpCode::Inv) {
-          for (std::uint32_t l = 0; l < W; ++l) out[l] = 1.0 / a[l];
-        } else if (op.code == OpCode::Add) {
-          for (std::uint32_t l = 0; l < W; ++l) out[l] = a[l] + b[l];
-        } else {
-          for (std::uint32_t l = 0; l < W; ++l) out[l] = a[l] * b[l];
-        }
-        out += W;
-      }
-    }
-  }
-
-  // x := U g on every state; x must be zero on absorbing vertices (it is never written there).
-  void solve(const double* g, double* x) {
-    for (std::size_t index = 0; index < m_.blocks.size(); ++index) {
-      check_cancel();
-      const ComposedBlock& b = m_.blocks[index];
-      const BlockTrace& t = *b.trace;
-      const double* v = values_.data() + offset_[index] * W;
-      double* y = y_.data();
-      const std::uint32_t n = t.vertex_count;
-      for (std::uint32_t i = 0; i < n; ++i)
-        for (std::uint32_t l = 0; l < W; ++l) y[std::size_t(i) * W + l] = g[std::size_t(b.vertices[i]) * W + l];
-      for (std::uint32_t s = 0; s < t.exit_count; ++s)
-        for (std::uint32_t l = 0; l < W; ++l) y[(std::size_t(n) + s) * W + l] = x[std::size_t(b.exits[s]) * W + l];
-      for (const ForwardCommand& f : t.forward) {
-        double* target = y + std::size_t(f.target) * W;
-        const double* source = y + std::size_t(f.source) * W;
-        accumulate<W>(target, v + std::size_t(f.multiplier) * W, source);
-      }
-      std::uint64_t k = 0;
-      for (const SolveCommand& s : t.solve) {
-        double acc[W];
-        double* xv = y + std::size_t(s.vertex) * W;
-        for (std::uint32_t l = 0; l < W; ++l) acc[l] = xv[l];
-        for (; k < s.term_end; ++k) {
-          // acc stays a local array (its address never escapes), so it lives in registers.
-          const double* __restrict w = v + std::size_t(t.terms[k].weight) * W;
-          const double* __restrict z = y + std::size_t(t.terms[k].target) * W;
-          for (std::uint32_t l = 0; l < W; ++l) acc[l] += w[l] * z[l];
-        }
-        const double* inv = v + std::size_t(s.inverse_rate) * W;
-        for (std::uint32_t l = 0; l < W; ++l) xv[l] = acc[l] * inv[l];
-      }
-      for (std::uint32_t i = 0; i < n; ++i)
-        for (std::uint32_t l = 0; l < W; ++l) x[std::size_t(b.vertices[i]) * W + l] = y[std::size_t(i) * W + l];
-    }
-  }
-
-  // Σ_z α_z x[z] per lane.
-  void start_sum(const double* x, double* out) const {
-    for (std::uint32_t l = 0; l < W; ++l) out[l] = 0;
-    for (std::size_t e = 0; e < m_.start_target.size(); ++e)
-      for (std::uint32_t l = 0; l < W; ++l) out[l] += m_.start_probability[e] * x[std::size_t(m_.start_target[e]) * W + l];
-  }
-
- private:
-  void check_cancel() const {
-    if (cancel_ && cancel_->load(std::memory_order_relaxed)) throw Cancelled();
-  }
-
-  static std::uint64_t count_values(const ModelTrace& m) {
-    std::unordered_map<const BlockTrace*, bool> seen;
-    std::uint64_t slots = 0;
-    for (const ComposedBlock& b : m.blocks)
-      if (seen.try_emplace(b.trace.get(), true).second) slots += b.trace->value_count();
-    return slots;
-  }
-  static std::uint64_t widest_block(const ModelTrace& m) {
-    std::uint64_t widest = 0;
-    for (const ComposedBlock& b : m.blocks)
-      widest = std::max<std::uint64_t>(widest, std::uint64_t(b.trace->vertex_count) + b.trace->exit_count);
-    return widest;
-  }
-
-  const ModelTrace& m_;
-  const std::atomic<bool>* cancel_;
-  Scratch<double> values_;
-  Scratch<double> y_;
-  EvalVector<std::uint64_t> offset_;      // per block: first value slot of its trace
-  EvalVector<std::uint32_t> distinct_;    // blocks whose trace is replayed (first use)
-};
-
-// Moments of W θ vectors at a time. All scratch is allocated once per session, so a
-// batch of many lane groups pays for it once.
+// Moments of W θ vectors at a time, block by block: each block's program is replayed
+// and immediately used by every solve that needs it (all rewards, all moments, all
+// cross terms), so its values are still in cache and scratch for values is one
+// block's worth. This works because a solve only reads, outside the block, x at its
+// exits — in earlier blocks, already final in every solution. Scratch is allocated
+// once per session, so a batch of many lane groups pays for it once.
 template <std::uint32_t W>
 class MomentSession {
  public:
   MomentSession(const ModelTrace& m, std::uint32_t moment_count, std::span<const RewardPair> pairs,
                 const std::atomic<bool>* cancel)
-      : m_(m), K_(moment_count), pairs_(pairs), lanes_(m, cancel), g_(std::size_t(m.vertex_count) * W),
-        x_(std::size_t(m.vertex_count) * W), kept_(m.reward_count, 0), first_solution_(count_kept() * m.vertex_count * W),
-        raw_(std::size_t(m.reward_count) * moment_count * W), cross_(pairs.size() * W) {
-    std::fill(x_.data(), x_.data() + x_.size(), 0.0);  // absorbing vertices keep x = 0: never written
+      : m_(m), K_(moment_count), pairs_(pairs), cancel_(cancel), theta_(std::size_t(m.param_count) * W),
+        values_(largest(m, [](const BlockTrace& t) { return t.value_count(); }) * W),
+        y_(largest(m, [](const BlockTrace& t) { return std::uint64_t(t.vertex_count) + t.exit_count; }) * W),
+        solutions_((std::size_t(m.reward_count) * moment_count + 2 * pairs.size()) * m.vertex_count * W) {
+    // Absorbing vertices are never written: their x stays 0 in every solution.
+    std::fill(solutions_.data(), solutions_.data() + solutions_.size(), 0.0);
   }
 
   // theta: W vectors of P values, lane-major; out: W results.
   void run(const double* theta, Moments* out) {
-    lanes_.replay(theta);
-    const std::size_t V = m_.vertex_count, R = m_.reward_count, K = K_;
-    double* g = g_.data();
-    double* x = x_.data();
-    for (std::size_t r = 0; r < R; ++r) {
-      const double* reward = m_.rewards.data() + r * V;
-      double factorial = 1, sum[W];
-      for (std::uint32_t k = 1; k <= K; ++k) {
-        for (std::size_t v = 0; v < V; ++v)
-          for (std::uint32_t l = 0; l < W; ++l) g[v * W + l] = k == 1 ? reward[v] : reward[v] * x[v * W + l];
-        lanes_.solve(g, x);
-        if (k == 1 && kept_[r]) std::copy(x, x + V * W, first_solution_.data() + (kept_[r] - 1) * V * W);
-        factorial *= k;
-        lanes_.start_sum(x, sum);
-        for (std::uint32_t l = 0; l < W; ++l) raw_[(r * K + k - 1) * W + l] = factorial * sum[l];
-      }
-    }
-    std::fill(cross_.begin(), cross_.end(), 0.0);
-    for (std::size_t p = 0; p < pairs_.size(); ++p) {
-      const std::uint32_t rs[2] = {pairs_[p].first, pairs_[p].second};
-      for (int side = 0; side < 2; ++side) {
-        const double* reward = m_.rewards.data() + rs[side] * V;
-        const double* other = first_solution_.data() + (kept_[rs[1 - side]] - 1) * V * W;
-        for (std::size_t v = 0; v < V; ++v)
-          for (std::uint32_t l = 0; l < W; ++l) g[v * W + l] = reward[v] * other[v * W + l];
-        lanes_.solve(g, x);
-        double sum[W];
-        lanes_.start_sum(x, sum);
-        for (std::uint32_t l = 0; l < W; ++l) cross_[p * W + l] += sum[l];
+    const std::uint32_t P = m_.param_count;
+    for (std::uint32_t l = 0; l < W; ++l)
+      for (std::uint32_t i = 0; i < P; ++i) theta_[std::size_t(i) * W + l] = theta[std::size_t(l) * P + i];
+    const std::size_t R = m_.reward_count, K = K_;
+    for (const ComposedBlock& b : m_.blocks) {
+      if (cancel_ && cancel_->load(std::memory_order_relaxed)) throw Cancelled();
+      replay(*b.trace);
+      for (std::size_t r = 0; r < R; ++r)
+        for (std::size_t k = 1; k <= K; ++k)
+          solve(b, reward(r), k == 1 ? nullptr : solution(r * K + k - 2), solution(r * K + k - 1));
+      for (std::size_t p = 0; p < pairs_.size(); ++p) {
+        const std::uint32_t a = pairs_[p].first, c = pairs_[p].second;
+        solve(b, reward(a), solution(c * K), solution(R * K + 2 * p));
+        solve(b, reward(c), solution(a * K), solution(R * K + 2 * p + 1));
       }
     }
     for (std::uint32_t l = 0; l < W; ++l) collect(l, out[l]);
   }
 
  private:
-  std::size_t count_kept() {
-    std::uint32_t n = 0;
-    for (const RewardPair& p : pairs_)
-      for (std::uint32_t r : {p.first, p.second})
-        if (!kept_[r]) kept_[r] = ++n;
-    return n;
+  template <class Size>
+  static std::uint64_t largest(const ModelTrace& m, Size size) {
+    std::uint64_t most = 0;
+    for (const ComposedBlock& b : m.blocks) most = std::max<std::uint64_t>(most, size(*b.trace));
+    return most;
   }
 
-  void collect(std::uint32_t l, Moments& o) const {
+  const double* reward(std::size_t r) const { return m_.rewards.data() + r * m_.vertex_count; }
+  double* solution(std::size_t s) { return solutions_.data() + s * m_.vertex_count * W; }
+
+  void replay(const BlockTrace& t) {
+    const std::uint32_t P = m_.param_count, S = P + 1;
+    double* v = values_.data();
+    for (std::uint32_t d = 0; d < t.dot_count; ++d) {
+      const double* c = t.dot_coeffs.data() + std::size_t(d) * S;
+      double acc[W];
+      for (std::uint32_t l = 0; l < W; ++l) acc[l] = c[0];
+      for (std::uint32_t i = 0; i < P; ++i) {
+        if (c[i + 1] == 0) continue;
+        for (std::uint32_t l = 0; l < W; ++l) acc[l] += c[i + 1] * theta_[std::size_t(i) * W + l];
+      }
+      for (std::uint32_t l = 0; l < W; ++l) v[std::size_t(d) * W + l] = acc[l];
+    }
+    double* out = v + std::size_t(t.dot_count) * W;
+    for (const Op& op : t.ops) {
+      const double* a = v + std::size_t(op.a) * W;
+      const double* b = v + std::size_t(op.b) * W;
+      const double* c = v + std::size_t(op.c) * W;
+      if (op.code == OpCode::MulAdd) [[likely]] {
+        mul_add<W>(out, a, b, c);
+      } else if (op.code == OpCode::Inv) {
+        for (std::uint32_t l = 0; l < W; ++l) out[l] = 1.0 / a[l];
+      } else if (op.code == OpCode::Add) {
+        for (std::uint32_t l = 0; l < W; ++l) out[l] = a[l] + b[l];
+      } else {
+        for (std::uint32_t l = 0; l < W; ++l) out[l] = a[l] * b[l];
+      }
+      out += W;
+    }
+  }
+
+  // x := U g on the block's vertices, with g = reward ∘ previous (previous = 1 when null)
+  // and exits read from x itself.
+  void solve(const ComposedBlock& b, const double* reward, const double* previous, double* x) {
+    const BlockTrace& t = *b.trace;
+    const double* v = values_.data();
+    double* y = y_.data();
+    const std::uint32_t n = t.vertex_count;
+    for (std::uint32_t i = 0; i < n; ++i) {
+      const std::size_t g = b.vertices[i];
+      for (std::uint32_t l = 0; l < W; ++l)
+        y[std::size_t(i) * W + l] = previous ? reward[g] * previous[g * W + l] : reward[g];
+    }
+    for (std::uint32_t s = 0; s < t.exit_count; ++s)
+      for (std::uint32_t l = 0; l < W; ++l) y[(std::size_t(n) + s) * W + l] = x[std::size_t(b.exits[s]) * W + l];
+    for (const ForwardCommand& f : t.forward)
+      accumulate<W>(y + std::size_t(f.target) * W, v + std::size_t(f.multiplier) * W, y + std::size_t(f.source) * W);
+    std::uint64_t k = 0;
+    for (const SolveCommand& s : t.solve) {
+      double acc[W];
+      double* xv = y + std::size_t(s.vertex) * W;
+      for (std::uint32_t l = 0; l < W; ++l) acc[l] = xv[l];
+      for (; k < s.term_end; ++k) {
+        // acc stays a local array (its address never escapes), so it lives in registers.
+        const double* __restrict w = v + std::size_t(t.terms[k].weight) * W;
+        const double* __restrict z = y + std::size_t(t.terms[k].target) * W;
+        for (std::uint32_t l = 0; l < W; ++l) acc[l] += w[l] * z[l];
+      }
+      const double* inv = v + std::size_t(s.inverse_rate) * W;
+      for (std::uint32_t l = 0; l < W; ++l) xv[l] = acc[l] * inv[l];
+    }
+    for (std::uint32_t i = 0; i < n; ++i)
+      for (std::uint32_t l = 0; l < W; ++l) x[std::size_t(b.vertices[i]) * W + l] = y[std::size_t(i) * W + l];
+  }
+
+  // Σ_z α_z x[z] in lane l.
+  double start_sum(std::size_t s, std::uint32_t l) {
+    const double* x = solution(s);
+    double sum = 0;
+    for (std::size_t e = 0; e < m_.start_target.size(); ++e)
+      sum += m_.start_probability[e] * x[std::size_t(m_.start_target[e]) * W + l];
+    return sum;
+  }
+
+  void collect(std::uint32_t l, Moments& o) {
     const std::size_t R = m_.reward_count, K = K_;
     o.reward_count = m_.reward_count;
     o.moment_count = K_;
     o.raw.resize(R * K);
-    for (std::size_t r = 0; r < R; ++r)
-      for (std::size_t k = 0; k < K; ++k) o.raw[r * K + k] = raw_[(r * K + k) * W + l];
+    for (std::size_t r = 0; r < R; ++r) {
+      double factorial = 1;
+      for (std::size_t k = 1; k <= K; ++k) {
+        factorial *= double(k);
+        o.raw[r * K + k - 1] = factorial * start_sum(r * K + k - 1, l);
+      }
+    }
     o.variance.clear();
     if (K >= 2)
       for (std::size_t r = 0; r < R; ++r) o.variance.push_back(o.raw[r * K + 1] - o.raw[r * K] * o.raw[r * K]);
     o.covariance.resize(pairs_.size());
-    for (std::size_t p = 0; p < pairs_.size(); ++p)
-      o.covariance[p] = cross_[p * W + l] - o.raw[pairs_[p].first * K] * o.raw[pairs_[p].second * K];
+    for (std::size_t p = 0; p < pairs_.size(); ++p) {
+      const double cross = start_sum(R * K + 2 * p, l) + start_sum(R * K + 2 * p + 1, l);
+      o.covariance[p] = cross - o.raw[pairs_[p].first * K] * o.raw[pairs_[p].second * K];
+    }
   }
 
   const ModelTrace& m_;
   const std::uint32_t K_;
   std::span<const RewardPair> pairs_;
-  Lanes<W> lanes_;
-  Scratch<double> g_, x_;
-  EvalVector<std::uint32_t> kept_;  // per reward: 1 + its index among kept U r, or 0
-  Scratch<double> first_solution_;
-  EvalVector<double> raw_;
-  EvalVector<double> cross_;
+  const std::atomic<bool>* cancel_;
+  Scratch<double> theta_;      // parameter-major, so DOT loops run over lanes
+  Scratch<double> values_;     // one block's program values
+  Scratch<double> y_;          // one block's working vector
+  Scratch<double> solutions_;  // x of every solve: (reward, moment) then (pair, side)
 };
 
 void check_request(const ModelTrace& m, std::uint32_t moment_count, std::span<const RewardPair> pairs) {

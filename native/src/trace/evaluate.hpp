@@ -1,10 +1,12 @@
 // Evaluation of a composed trace for parameter vectors θ: moments of every reward,
 // variances and requested covariances.
 //
-// For one θ: each distinct block trace's program is replayed once; then a solve
-// (every block's commands, sink-first) maps a reward vector g to x = U g. Raw moments
-// follow x_1 = U r, x_k = U (r ∘ x_(k−1)), E[R^k] = k!·Σ_z α_z x_k[z]; cross moments
-// E[R_a R_b] = α U(r_a ∘ U r_b) + α U(r_b ∘ U r_a).
+// A solve (every block's commands, sink-first) maps a reward vector g to x = U g. Raw
+// moments follow x_1 = U r, x_k = U (r ∘ x_(k−1)), E[R^k] = k!·Σ_z α_z x_k[z]; cross
+// moments E[R_a R_b] = α U(r_a ∘ U r_b) + α U(r_b ∘ U r_a). All solves advance block by
+// block together: a block's program is replayed once for θ and then used by every
+// solve while its values are in cache, so scratch holds one block's values plus one x
+// vector per solve ((rewards × moments + 2 × pairs) × vertices doubles per lane).
 //
 // The batched form evaluates lanes of 8 θ vectors at once: every value and every x is
 // stored as 8 consecutive doubles (structure of arrays), so each program op and each

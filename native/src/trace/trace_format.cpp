@@ -160,6 +160,7 @@ BlockTrace deserialize(const std::uint8_t* data, std::size_t size) {
     f.multiplier = r.get<std::uint32_t>();
     if (f.target >= t.vertex_count || f.source >= t.vertex_count || f.multiplier >= values)
       corrupt("forward command index out of range");
+    if (f.target == f.source) corrupt("a forward command adds a vertex's reward to itself");
   }
   t.solve.resize(solve_count);
   TraceVector<std::uint8_t> solved(t.vertex_count, 0);
