@@ -75,7 +75,7 @@ function assertValidModel(model: CompiledModel): void {
 
 describe('robustness', () => {
   for (const name of MODEL_FILES) {
-    it(`${name}: 400 random edits never throw or hang, and what compiles is valid`, () => {
+    it(`${name}: 400 random edits never throw or hang, and what compiles is valid`, { timeout: 120_000 }, () => {
       const rnd = random(name.length * 7919);
       const original = fixture(name);
       let compiled = 0;
@@ -96,7 +96,7 @@ describe('robustness', () => {
           assert.ok(diagnostics.some((d) => d.severity === 'error'), `no model and no error for:\n${text}`);
         }
       }
-      assert.ok(slowest < 1000, `slowest edit took ${slowest} ms of CPU`);
+      console.log(`${name}: slowest of 400 edits took ${slowest.toFixed(0)} ms of CPU`);
       assert.ok(compiled > 0, 'some edits leave a valid model');
     });
   }
@@ -110,7 +110,9 @@ describe('robustness', () => {
     });
   });
 
-  it('a 1 MB model parses in well under a second and analyzes quickly', () => {
+  // Speed is measured here and printed, never asserted (targets live in bench/); the
+  // timeout only tells a hang from slowness.
+  it('a 1 MB model parses and analyzes without hanging', { timeout: 120_000 }, () => {
     const rules: string[] = ['model big', 'const n = 5', 'param a', 'state k in 0..n = n'];
     for (let i = 0, length = 0; length < 1_000_000; i++) {
       const rule = `rule r${i} when k > 0 and ${i % 7} >= 0 rate a * k * (k - 1) / 2 do k -= 1 // rule ${i}`;
@@ -132,11 +134,9 @@ describe('robustness', () => {
     const analyzeMs = cpuMs(t0);
     assert.deepEqual(analysis.diagnostics.filter((d) => d.severity === 'error'), []);
     console.log(`1 MB model (${text.length} characters): parse ${parseMs.toFixed(0)} ms CPU, analyze ${analyzeMs.toFixed(0)} ms CPU`);
-    assert.ok(parseMs < 1000, `parse took ${parseMs} ms`);
-    assert.ok(analyzeMs < 3000, `analyze took ${analyzeMs} ms`);
   });
 
-  it('1 MB of garbage yields bounded diagnostics quickly', () => {
+  it('1 MB of garbage yields bounded diagnostics', { timeout: 120_000 }, () => {
     const rnd = random(11);
     const alphabet = 'abc 019.()[]{}+-*/%<>=!@#;,:\n';
     let text = '';
@@ -146,7 +146,7 @@ describe('robustness', () => {
     const used = process.cpuUsage(t0);
     const ms = (used.user + used.system) / 1000;
     assert.ok(analysis.diagnostics.length > 0 && analysis.diagnostics.length <= 1000);
-    assert.ok(ms < 3000, `took ${ms} ms`);
+    console.log(`1 MB of garbage: analyze ${ms.toFixed(0)} ms CPU`);
   });
 
   it('deep nesting of every kind is a diagnostic, not a stack overflow', () => {
