@@ -3,7 +3,8 @@
 // tests: compiles a reference model with the real front end, runs it twice in the
 // real engine (a recording run, then a cache hit), clears the caches, re-evaluates at
 // other parameters, and feeds every engine report through the real host-side buffer
-// (extension/host/panel/buffer.ts). Writes the resulting host messages to
+// (extension/host/panel/buffer.ts), and adds the detail of one SCC from the exported
+// graph (extension/host/panel/sccDetail.ts). Writes the resulting host messages to
 // test/fixtures/webview/<model>-session.json.
 //
 //   node scripts/record-webview-fixture.mjs [model.phasic] [name=value ...]
@@ -26,6 +27,7 @@ import { basename, join } from 'node:path';
 import { compileModel } from './extension/language';
 import { Engine } from './extension/engine/engine';
 import { StudioBuffer } from './extension/host/panel/buffer';
+import { sccDetailFromGraph } from './extension/host/panel/sccDetail';
 import type { PanelModel, HostMessage } from './extension/protocol/webview';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -77,14 +79,20 @@ export async function record(root: string, modelPath: string, overrides: Record<
   buffer.addMarker({ kind: 'clear', freedBytes: f.graph + f.subgraphs + f.traces + f.cache + f.evaluation });
   await sleep(300);
   clearInterval(sampler);
+  // The detail of the largest SCC up to 300 vertices (the pane draws those).
+  const graph = JSON.parse(await engine.exportPhasicJson(json));
+  const drawable = again.decomposition.sccs.filter((s) => s.vertices <= 300);
+  const largest = drawable.reduce((a, b) => (b.vertices > a.vertices ? b : a));
+  const detail = sccDetailFromGraph(graph, largest, panelModel.stateVariables!, model.params.map((p) => again.params[p.name] ?? p.default));
   const messages: HostMessage[] = [
     { type: 'snapshot', snapshot: { ...buffer.snapshot(), tab: 'memory' } },
     { type: 'evaluation', requestId: 1, result: evaluation },
+    { type: 'sccDetail', requestId: 1, detail },
   ];
   const file = join(root, 'test', 'fixtures', 'webview', model.name + '-session.json');
   const about = 'Host messages recorded from a real session by scripts/record-webview-fixture.mjs: ' +
     basename(modelPath) + ' ' + JSON.stringify(overrides) + ' run twice (record, then cache hit), evaluated at ' +
-    JSON.stringify(params) + ' (the evaluation message), caches cleared. Engine ' + engine.version() + '.';
+    JSON.stringify(params) + ' (the evaluation message), caches cleared; the sccDetail message is the largest SCC of at most 300 vertices, from the exported graph. Engine ' + engine.version() + '.';
   writeFileSync(file, JSON.stringify({ _about: about, first: { vertices: result.vertices, sccs: result.sccs }, messages }) + '\\n');
   return file;
 }

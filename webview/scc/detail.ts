@@ -118,11 +118,16 @@ export class SccDetailPane {
     const nodes: Node[] = [];
     if (d.states.length <= MAX_DRAWN) nodes.push(this.drawGraph(d));
     else nodes.push(el('p', { class: 'muted' }, `The graph of ${formatCount(d.states.length)} vertices is too large to draw here.`));
+    // Wide state vectors (a 9 × 9 array has 81 cells) are mostly zero within one
+    // SCC: show the cells that are non-zero in at least one of its states.
+    const used = d.variables.map((_, j) => d.states.some((row) => row[j] !== 0));
+    const columns = d.variables.map((name, j) => ({ name, j })).filter((c) => used[c.j]);
+    const hidden = d.variables.length - columns.length;
     nodes.push(
       table({
-        caption: `States${d.truncated ? ' (first ones only)' : ''}`,
-        headers: ['#', ...d.variables],
-        rows: d.states.map((row, i) => [String(i), ...row.map((v) => String(v))]),
+        caption: `States${d.truncated ? ' (first ones only)' : ''}${hidden ? ` (${hidden} cells zero throughout, not shown)` : ''}`,
+        headers: ['#', ...columns.map((c) => c.name)],
+        rows: d.states.map((row, i) => [String(i), ...columns.map((c) => String(row[c.j]))]),
         limit: MAX_STATE_ROWS,
       }),
     );
