@@ -1,3 +1,4 @@
+#include <cctype>
 #include <chrono>
 #include <ctime>
 #include <cstdio>
@@ -396,6 +397,57 @@ TEST(pruning_never_hides_an_error) {
                                      R"([{"when":[3,0,0,100,17]}])", "[[0,1],null]",
                                      R"([{"cell":[0,0],"op":"sub","value":[0,1]}])");
   CHECK(contains(error_of(bound), "loop bound 0.5 is not a 32-bit integer in rule r at state x=[1, 0]"));
+}
+
+static bool forward_only(const CompiledModel& m) {
+  auto ok = [](const Program& p) { return p.forward_only; };
+  for (const StandaloneProgram& p : m.absorb) if (!ok(p.program)) return false;
+  for (const StandaloneProgram& p : m.rewards) if (!ok(p.program)) return false;
+  for (const Rule& r : m.rules) {
+    for (const RuleLoop& l : r.loops) if (!ok(l.lo) || !ok(l.hi)) return false;
+    for (const RuleStep& s : r.steps) if (!ok(s.program)) return false;
+    for (const Program& c : r.rate) if (!ok(c)) return false;
+    for (const RuleUpdate& u : r.updates) if (!ok(u.cell) || !ok(u.value)) return false;
+  }
+  return true;
+}
+
+TEST(mutated_models_fail_cleanly) {
+  // Replace one number of a valid model with another value, many times: loading and
+  // exploring either succeed or throw an engine error (the sanitizer build checks
+  // that nothing in between is undefined behaviour). Models whose mutation made a
+  // program loop are skipped: they would run until cancelled.
+  const char* values[] = {"-1", "0", "1", "2", "3", "4", "5", "7", "20", "21", "29", "30", "255", "256", "1e9", "0.5", "-2147483649"};
+  std::uint32_t seed = 2024;
+  int loaded = 0, explored = 0;
+  for (const std::string& text : {fixtures::kingman(4), fixtures::structured(), fixtures::kingman_sfs(4), fixtures::two_locus(2)}) {
+    std::vector<std::size_t> numbers;
+    for (std::size_t i = 0; i < text.size(); ++i)
+      if (i > 0 && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '-') &&
+          !std::isalnum(static_cast<unsigned char>(text[i - 1])) && text[i - 1] != '.' && text[i - 1] != '"' &&
+          text[i - 1] != '-')
+        numbers.push_back(i);
+    for (int round = 0; round < 600; ++round) {
+      seed = seed * 1664525u + 1013904223u;
+      const std::size_t at = numbers[(seed >> 8) % numbers.size()];
+      std::size_t end = at + 1;
+      while (end < text.size() && (std::isdigit(static_cast<unsigned char>(text[end])) || text[end] == '.' || text[end] == 'e' || text[end] == '-')) ++end;
+      std::string m = text;
+      m.replace(at, end - at, values[(seed >> 24) % (sizeof values / sizeof *values)]);
+      try {
+        const CompiledModel model = load_compiled_model(json::parse(m));
+        ++loaded;
+        if (!forward_only(model)) continue;
+        ExploreOptions options;
+        options.max_states = 300;
+        explore(model, options);
+        ++explored;
+      } catch (const EngineError&) {
+      }
+    }
+  }
+  std::printf("  %d mutated models loaded, %d explored without error\n", loaded, explored);
+  CHECK(loaded > 0);
 }
 
 // States per second of process CPU time (the machine may be shared, which would
