@@ -26,8 +26,23 @@ function flatCellNames(vars: RunReply['model']['stateVariables']): string[] {
 }
 
 export function createViews(context: vscode.ExtensionContext, engine: EngineClient, output: vscode.OutputChannel): Views {
+  // The runs the panel may still ask about, by trace key.
+  const runs = new Map<string, RunReply>();
   const studio = StudioPanel.register(context, {
     evaluate: (traceKey, params) => engine.request('phasic/evaluate', { traceKey, params, moments: 2, covariances: [] }),
+    sccDetail(traceKey, scc) {
+      const reply = runs.get(traceKey);
+      const info = reply?.result.decomposition.sccs.find((s) => s.id === scc);
+      if (!reply || !info) return Promise.reject(new Error('that run is no longer shown; run the model again'));
+      const { model, result } = reply;
+      return engine.request('phasic/sccDetail', {
+        uri: model.uri,
+        overrides: Object.fromEntries(model.constants.map((c) => [c.name, c.value])),
+        scc: info,
+        params: model.params.map((p) => result.params[p.name] ?? p.default),
+        variables: flatCellNames(model.stateVariables),
+      });
+    },
     log: (message) => output.appendLine(`[panel] ${message}`),
   });
 
@@ -44,6 +59,8 @@ export function createViews(context: vscode.ExtensionContext, engine: EngineClie
   return {
     showMemory: () => studio.show('memory'),
     showRun(reply: RunReply) {
+      runs.clear();
+      runs.set(reply.result.traceKey, reply);
       studio.runResult(
         {
           uri: reply.model.uri,

@@ -10,7 +10,9 @@ import type {
   MemorySnapshot,
   Progress,
   RunResult,
+  SccInfo,
 } from './engine';
+import type { SccDetail } from './webview';
 
 export interface EngineSettings {
   maxStates: number;
@@ -78,6 +80,17 @@ export interface EngineErrorData {
   rule?: string;
 }
 
+/** One SCC of a finished run, for the panel's detail pane (docs/protocol.md). */
+export interface SccDetailParams {
+  uri: string;
+  overrides: Record<string, number>;
+  scc: SccInfo;
+  /** Parameter values in the model's parameter order, for the edges' rates. */
+  params: number[];
+  /** Names of the state cells, in cell order. */
+  variables: string[];
+}
+
 export interface EngineRequests {
   'phasic/engineInfo': { params: Record<string, never>; result: EngineInfo };
   'phasic/describe': { params: { uri: string; overrides: Record<string, number> }; result: ModelSpec };
@@ -85,6 +98,7 @@ export interface EngineRequests {
   'phasic/evaluate': { params: EvaluateParams; result: EvaluateResult };
   'phasic/clearCaches': { params: Record<string, never>; result: ClearResult };
   'phasic/memory': { params: Record<string, never>; result: MemorySnapshot };
+  'phasic/sccDetail': { params: SccDetailParams; result: SccDetail };
 }
 
 export interface EngineNotifications {

@@ -14,11 +14,14 @@ import type {
   ModelSpec,
   RunParams,
   RunReply,
+  SccDetailParams,
 } from '../protocol/requests';
+import type { SccDetail } from '../protocol/webview';
 import { refreshLanguageFeatures } from './features';
 import { MemorySampler } from './memorySampler';
 import { ModelError, prepareModel, sourceOf, type PreparedModel } from './models';
 import { RunQueue, Superseded } from './runQueue';
+import { sccDetailFromGraph, type PhasicGraphJson } from './sccDetail';
 
 type Notify = <M extends keyof EngineNotifications>(method: M, params: EngineNotifications[M]) => void;
 
@@ -108,6 +111,21 @@ export class EngineHost {
       return await this.engine.evaluate(params.traceKey, params.params, params.moments, params.covariances);
     } catch (error) {
       throw this.toResponseError(error);
+    }
+  }
+
+  /**
+   * The states and internal edges of one SCC. The graph is not kept after a run
+   * (nothing of a run outlives it but the caches), so it is explored again:
+   * exploration is deterministic, and the component is checked against the run.
+   */
+  async sccDetail(params: SccDetailParams): Promise<SccDetail> {
+    const prepared = await this.prepare(params.uri, params.overrides);
+    try {
+      const graph = JSON.parse(await this.engine.exportPhasicJson(prepared.engineText, this.settings.maxStates)) as PhasicGraphJson;
+      return sccDetailFromGraph(graph, params.scc, params.variables, params.params);
+    } catch (error) {
+      throw this.toResponseError(error, params.uri, prepared);
     }
   }
 

@@ -56,6 +56,7 @@ onRequest(connection, 'phasic/run', (p, token) => required().run(p, token));
 onRequest(connection, 'phasic/evaluate', (p) => required().evaluate(p));
 onRequest(connection, 'phasic/clearCaches', () => required().clearCaches());
 onRequest(connection, 'phasic/memory', () => required().memory());
+onRequest(connection, 'phasic/sccDetail', (p) => required().sccDetail(p));
 connection.onNotification('phasic/configure', (settings: EngineSettings) => required().configure(settings));
 connection.onShutdown(() => host?.dispose());
 

@@ -1,12 +1,12 @@
-// The detail of one SCC for the panel, from the run's explored graph as the engine
-// exports it (phasic's Graph.serialize() JSON, `Engine.exportPhasicJson`): its states
+// The detail of one SCC for the panel, computed in the engine process from the
+// run's explored graph as the engine exports it (phasic's Graph.serialize() JSON, `Engine.exportPhasicJson`): its states
 // decoded into the model's state cells and its internal edges with their rates at the
 // run's parameters. Vertex numbering is the engine's (row 0 is S), the one SccInfo's
 // `firstVertex` uses; the component is found again here (Tarjan, iterative) and
 // checked against the run's vertex count, so a graph from another exploration is
 // reported instead of shown wrongly.
-import type { SccInfo } from '../../protocol/engine';
-import type { SccDetail } from '../../protocol/webview';
+import type { SccInfo } from '../protocol/engine';
+import type { SccDetail } from '../protocol/webview';
 
 export interface PhasicGraphJson {
   states: number[][];

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { componentOf, sccDetailFromGraph, type PhasicGraphJson } from '../../extension/host/panel/sccDetail';
+import { componentOf, sccDetailFromGraph, type PhasicGraphJson } from '../../extension/server/sccDetail';
 import { Engine } from '../../extension/engine/engine';
 import { compileModel } from '../../extension/language';
 
