@@ -230,7 +230,7 @@ TEST(random_graphs_match_a_dense_solve) {
       ModelTrace reloaded = compose(g, c, {}, min_block);
       for (ComposedBlock& b : reloaded.blocks) {
         const std::vector<std::uint8_t> bytes = serialize(*b.trace);
-        b.trace = std::make_shared<const BlockTrace>(deserialize(bytes.data(), bytes.size()));
+        b.trace = share(deserialize(bytes.data(), bytes.size()));
       }
       CHECK(bitwise_equal(m, evaluate(reloaded, model.theta, 3, pairs)));
 

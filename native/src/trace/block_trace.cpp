@@ -155,6 +155,10 @@ std::size_t BlockTrace::bytes() const {
   return held_bytes(dot_coeffs) + held_bytes(ops) + held_bytes(forward) + held_bytes(solve) + held_bytes(terms);
 }
 
+std::shared_ptr<const BlockTrace> share(BlockTrace&& trace) {
+  return std::allocate_shared<const BlockTrace>(CountedAllocator<BlockTrace, Category::Traces>(), std::move(trace));
+}
+
 BlockTrace record_block(const BlockInput& b, const std::atomic<bool>* cancel) {
   const std::uint32_t n = b.vertex_count;
   const std::uint32_t absorb = b.absorb_target();

@@ -30,6 +30,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 
 #include "trace/block.hpp"
 
@@ -71,6 +72,10 @@ struct BlockTrace {
   std::uint64_t commands() const { return forward.size() + solve.size() + terms.size(); }
   std::size_t bytes() const;
 };
+
+// A trace on the heap, shared by caches and model traces; its object and control
+// block are counted in Category::Traces too (allocate_shared with a counted allocator).
+std::shared_ptr<const BlockTrace> share(BlockTrace&& trace);
 
 // Eliminates the block in elimination_order(block). Throws EngineError when a vertex
 // of the block cannot reach an exit or absorption (its total rate is an empty sum),

@@ -77,14 +77,14 @@ ModelTrace compose(const Graph& g, const Condensation& cond, const BlockProvider
       const BlockInput input = extract_block(g, cond, c);
       if (input.vertex_count == 0) continue;  // an absorbing vertex: x = 0, nothing to solve
       std::shared_ptr<const BlockTrace> trace =
-          provider ? provider(c, input) : std::make_shared<const BlockTrace>(record_block(input, cancel));
+          provider ? provider(c, input) : share(record_block(input, cancel));
       place(m, std::move(trace), input, c, c, true);
       continue;
     }
     std::uint32_t first = c;
     while (first > 1 && cond.size(first - 1) < min_block_size) --first;
     const BlockInput input = extract_components(g, cond, first, c);
-    if (input.vertex_count > 0) place(m, std::make_shared<const BlockTrace>(record_block(input, cancel)), input, first, c, false);
+    if (input.vertex_count > 0) place(m, share(record_block(input, cancel)), input, first, c, false);
     c = first;
   }
   return m;

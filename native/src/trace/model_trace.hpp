@@ -31,7 +31,7 @@
 namespace phasic {
 
 // Returns the trace of a block of at least min_block_size vertices: from a cache, or
-// record_block(input). The input is freed right after the call returns.
+// share(record_block(input)). The input is freed right after the call returns.
 using BlockProvider = std::function<std::shared_ptr<const BlockTrace>(std::uint32_t component, const BlockInput& input)>;
 
 struct ComposedBlock {
@@ -46,7 +46,7 @@ struct ModelTrace {
   std::uint32_t param_count = 0;
   std::uint32_t vertex_count = 0;  // of the graph, S included
   std::uint32_t reward_count = 0;
-  std::vector<ComposedBlock> blocks;    // sink-first
+  TraceVector<ComposedBlock> blocks;    // sink-first
   TraceVector<VertexId> start_target;   // S's edges
   TraceVector<double> start_probability;
   TraceVector<double> rewards;          // reward_count × vertex_count
