@@ -16,7 +16,7 @@ const sfs = [10, 20, 30, 40].map((n) => ({
   label: `SFS n=${n}`, family: 'sfs', file: 'kingman_sfs.phasic', overrides: { n },
   reps: n >= 30 ? 3 : 5, quick: n <= 10,
 }));
-const structured = [[4, 3], [6, 4], [8, 5], [10, 5]].map(([n, d]) => ({
+const structured = [[4, 3], [6, 3], [6, 4], [8, 4], [8, 5]].map(([n, d]) => ({
   label: `structured n=${n} d=${d}`, family: 'structured', file: 'structured.phasic', overrides: { n, d },
   reps: 5, quick: n <= 4,
 }));
