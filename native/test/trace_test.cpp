@@ -134,6 +134,15 @@ TEST(rabbits_twenty_has_the_reference_shape_and_value) {
   CHECK_CLOSE(evaluate(compose_flat(g, c), theta, 1).moment(0, 1), 0.536563856863072, 1e-9);
 }
 
+TEST(a_stiff_cycle_keeps_full_relative_accuracy) {
+  // 1 ⇄ 2 at rates a, b = 1e12 and a slow exit c = 1e-6 from 2: λ_1 − loop would be
+  // a − a·b/(b+c), which cancels to 0 in doubles; E[T | start 1] = (a+b+c)/(a·c).
+  const double a = 1e12, b = 1e12, c = 1e-6;
+  const Graph g = make_graph(0, 4, {{0, 1, {1}}, {1, 2, {a}}, {2, 1, {b}}, {2, 3, {c}}}, {{0, 1, 1, 0}});
+  const ModelTrace t = compose(g, condense(g), {});
+  CHECK_CLOSE(evaluate(t, {}, 1).moment(0, 1), (a + b + c) / (a * c), 1e-14);
+}
+
 TEST(condensation_is_topological_with_ascending_members) {
   // States numbered against the flow: 5 → {3,4} → 2 → 1 (absorbing).
   const Graph g = make_graph(0, 6, {{0, 5, {1}}, {5, 4, {1}}, {4, 3, {1}}, {3, 4, {1}}, {3, 2, {1}}, {4, 2, {2}}, {2, 1, {1}}},
@@ -153,9 +162,13 @@ TEST(condensation_is_topological_with_ascending_members) {
   CHECK_EQ(c.successors(pair).size(), std::size_t(1));  // both exits go to vertex 2: one condensation edge
 }
 
-TEST(edges_into_S_are_rejected) {
-  const Graph g = make_graph(0, 3, {{0, 1, {1}}, {1, 0, {1}}, {1, 2, {1}}}, {{0, 1, 0}});
-  CHECK_THROWS(condense(g));
+TEST(malformed_graphs_are_rejected) {
+  CHECK_THROWS(condense(make_graph(0, 3, {{0, 1, {1}}, {1, 0, {1}}, {1, 2, {1}}}, {{0, 1, 0}})));  // edge into S
+  CHECK_THROWS(condense(make_graph(1, 3, {{0, 1, {1}}, {1, 2, {0, -1}}}, {{0, 1, 0}})));           // negative rate
+  CHECK_THROWS(condense(make_graph(0, 3, {{0, 1, {1}}, {1, 5, {1}}}, {{0, 1, 0}})));               // no such vertex
+  Graph short_coeffs = make_graph(0, 3, {{0, 1, {1}}, {1, 2, {1}}}, {{0, 1, 0}});
+  short_coeffs.coeffs.pop_back();
+  CHECK_THROWS(condense(short_coeffs));
 }
 
 TEST(block_keys_see_exits_and_coefficients_but_not_position) {

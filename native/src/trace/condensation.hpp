@@ -48,7 +48,9 @@ struct Condensation {
   std::size_t bytes() const;
 };
 
-// Throws EngineError on an edge into S, Cancelled when *cancel becomes true.
+// Checks the graph's shape (CSR bounds, one coefficient vector per edge, coefficients
+// finite and ≥ 0, targets in range, no edge into S) and throws EngineError naming the
+// offending edge; throws Cancelled when *cancel becomes true.
 Condensation condense(const Graph& graph, const std::atomic<bool>* cancel = nullptr);
 
 }  // namespace phasic
