@@ -21,6 +21,11 @@ std::string state_limit_message(std::uint64_t limit, std::uint64_t explored, std
 
 namespace {
 
+// Thrown past the rule-context wrapping: the limit is about the model, not a rule.
+struct StateLimitExceeded : EngineError {
+  using EngineError::EngineError;
+};
+
 constexpr VertexId kNoVertex = std::numeric_limits<VertexId>::max();
 constexpr double kExactInteger = 9007199254740992.0;  // 2^53
 
@@ -78,7 +83,7 @@ class Explorer {
     for (const ModelStart& s : m_.starts) {
       std::fill(coeff_.begin(), coeff_.end(), 0.0);
       coeff_[0] = s.probability;
-      add_edge(0, s.state.data(), 0);
+      add_edge(0, s.state.data());
     }
   }
 
@@ -95,6 +100,8 @@ class Explorer {
       bound_ = 0;
       try {
         apply_rule(u, r);
+      } catch (const StateLimitExceeded&) {
+        throw;
       } catch (const EngineError& e) {
         throw EngineError(std::string(e.what()) + context(rule), e.site >= 0 ? e.site : rule.site, rule.name, e.field);
       }
@@ -328,7 +335,7 @@ class Explorer {
       }
       return;
     }
-    add_edge(u, target_.data(), rule.site);
+    add_edge(u, target_.data());
   }
 
   void check_bounds(std::uint32_t cell, std::int64_t v, int site) const {
@@ -351,12 +358,12 @@ class Explorer {
   // An edge u -> row with weight coeff_, merged into u's existing edge to the same
   // target. mark_source_[v] == u says that v already is a target of u, at edge
   // mark_edge_[v]; u's edges are the last ones written.
-  void add_edge(VertexId u, const std::int32_t* row, int site) {
+  void add_edge(VertexId u, const std::int32_t* row) {
     auto [v, inserted] = table_.insert(row, vertex_count());
     if (inserted) {
       if (std::uint64_t(v) > limit_) {
         const std::uint64_t expanded = u == 0 ? 0 : u - 1;
-        throw EngineError(state_limit_message(limit_, expanded, g_.edge_target.size()), site);
+        throw StateLimitExceeded(state_limit_message(limit_, expanded, g_.edge_target.size()));
       }
       mark_source_.push_back(kNoVertex);
       mark_edge_.push_back(0);
