@@ -77,12 +77,23 @@ describe('phasic-trace run --json', () => {
   });
 
   it('reports an engine error with file, line and column under --json', () => {
-    const r = cli(['run', join(MODEL_FIXTURES, 'two_locus.phasic'), '--max-states', '10', '--json', '--no-cache']);
+    const dir = tempDir('cli-bounds');
+    const file = join(dir, 'bounded.phasic');
+    writeFileSync(file, 'model bounded\nstate k in 0..3 = 2\nrule up\n  when k >= 1\n  rate 1\n  do k += 1\n');
+    const r = cli(['run', file, '--json', '--no-cache']);
     assert.equal(r.status, 1);
     const { error } = JSON.parse(r.stdout) as { error: { message: string; file: string; line: number; column: number } };
+    assert.match(error.message, /above its upper bound 3/);
+    assert.equal(error.file, file);
+    assert.deepEqual([error.line, error.column], [6, 6], 'the update that left the bounds');
+  });
+
+  it('reports the state limit', () => {
+    const r = cli(['run', join(MODEL_FIXTURES, 'two_locus.phasic'), '--max-states', '10', '--json', '--no-cache']);
+    assert.equal(r.status, 1);
+    const { error } = JSON.parse(r.stdout) as { error: { message: string; file: string } };
     assert.match(error.message, /more than 10 states/);
     assert.equal(error.file, join(MODEL_FIXTURES, 'two_locus.phasic'));
-    assert.ok(error.line > 0 && error.column > 0);
   });
 
   it('reports a compile error at its place, readable without --json', () => {

@@ -7,15 +7,45 @@
 namespace phasic {
 namespace {
 
-// The Category::Traces bytes a model trace owns itself: its maps and vectors, and the
-// traces of the blocks composition recorded without the provider. Provider blocks are
-// cache entries of their own and are counted there.
+// The bytes one share()d trace takes besides its vectors: the trace object and its
+// shared_ptr control block, one allocation whose size the standard library decides.
+// Measured once with an allocator of the same (empty) kind as share()'s.
+std::size_t probed_bytes = 0;
+template <class T>
+struct SizeProbe {
+  using value_type = T;
+  SizeProbe() noexcept = default;
+  template <class U>
+  SizeProbe(const SizeProbe<U>&) noexcept {}
+  T* allocate(std::size_t n) {
+    probed_bytes += n * sizeof(T);
+    return static_cast<T*>(::operator new(n * sizeof(T)));
+  }
+  void deallocate(T* p, std::size_t) noexcept { ::operator delete(p); }
+  template <class U>
+  friend bool operator==(const SizeProbe&, const SizeProbe<U>&) { return true; }
+};
+
+std::size_t shared_trace_overhead() {
+  static const std::size_t bytes = [] {
+    probed_bytes = 0;
+    (void)std::allocate_shared<const BlockTrace>(SizeProbe<BlockTrace>(), BlockTrace{});
+    return probed_bytes;
+  }();
+  return bytes;
+}
+
+// The Category::Traces bytes a model trace owns itself: its vectors (the block list
+// included), and the traces of the blocks composition recorded without the provider,
+// which it made with share(). Provider blocks are cache entries of their own and are
+// counted there.
 std::uint64_t owned_trace_bytes(const ModelTrace& m) {
-  std::uint64_t bytes = held_bytes(m.start_target) + held_bytes(m.start_probability) + held_bytes(m.rewards);
+  std::uint64_t bytes = held_bytes(m.blocks) + held_bytes(m.start_target) + held_bytes(m.start_probability) +
+                        held_bytes(m.rewards);
   std::unordered_set<const BlockTrace*> seen;
   for (const ComposedBlock& b : m.blocks) {
     bytes += held_bytes(b.vertices) + held_bytes(b.exits);
-    if (!b.cacheable && b.trace && seen.insert(b.trace.get()).second) bytes += b.trace->bytes();
+    if (!b.cacheable && b.trace && seen.insert(b.trace.get()).second) bytes += b.trace->bytes() + shared_trace_overhead();
   }
   return bytes;
 }

@@ -3,10 +3,12 @@
 //
 // Invariants:
 // - held_bytes() is exactly what the cache keeps alive: the bytes of the traces it
-//   holds (counted by their own vectors in Category::Traces) plus its bookkeeping
-//   (maps, LRU links, stored keys and inputs, trace headers), which is allocated
-//   through CacheAllocator and so counted in Category::Cache. With no run in
-//   progress, ledger Traces + Cache == held_bytes().
+//   holds, counted in Category::Traces (their vectors; for a model trace also its
+//   block list and the share()d traces of the blocks composition recorded itself),
+//   plus its bookkeeping (maps, LRU links, stored inputs and labels, the objects and
+//   control blocks of the traces it allocates), which goes through CacheAllocator and
+//   so is counted in Category::Cache. With no run in progress, ledger Traces + Cache
+//   == held_bytes().
 // - A block hit is returned only when the stored canonical input equals the one
 //   looked up, byte for byte: a key collision can never return a wrong trace.
 // - A model trace pins the block traces it uses: they stay cached (and counted once)

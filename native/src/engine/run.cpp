@@ -257,11 +257,9 @@ std::string run_model(std::string_view model_text, const RunOptions& options, co
   std::vector<Lifetime> lifetimes;
   std::vector<Key> used_keys;
   progress(RunPhase::Recording, 0, cacheable);
-  phase_start = Clock::now();
   ModelTrace composed = compose(graph, *cond, CachingProvider(caches, observer, cacheable, records, lifetimes, used_keys),
                                 options.min_scc_size, cancel);
   progress(RunPhase::Composing, 1, 1);
-  const double compose_ms = ms_since(phase_start);
   double record_ms = 0;
   for (const BlockRecord& r : records) record_ms += r.record_ms;
 
@@ -349,7 +347,6 @@ std::string run_model(std::string_view model_text, const RunOptions& options, co
       .field("explore", explore_ms)
       .field("scc", scc_ms)
       .field("record", record_ms)
-      .field("compose", compose_ms)
       .field("evaluate", evaluate_ms)
       .field("total", ms_since(run_start))
       .end_object();
