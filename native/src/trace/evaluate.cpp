@@ -3,17 +3,14 @@
 // Lanes never mix: lane l computes exactly what a single evaluation of θ_l computes.
 #include "trace/evaluate.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
-#include <algorithm>
 
 #include "engine/error.hpp"
 
 namespace phasic {
 namespace {
-
-template <class T>
-using EvalVector = CountedVector<T, Category::Evaluation>;
 
 // Uninitialized scratch counted in Category::Evaluation: replay and solve write every
 // entry before reading it, so zero-filling would only cost time.
