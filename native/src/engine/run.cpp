@@ -145,6 +145,36 @@ void write_categories(JsonWriter& w, const std::array<std::uint64_t, kCategoryCo
   w.end_object();
 }
 
+// The Decomposition of a RunResult: every component with how its trace was obtained,
+// and the condensation's edges.
+std::string decomposition_json(const Graph& graph, const Condensation& cond,
+                               const CountedVector<BlockRecord, Category::Graph>& records) {
+  JsonWriter w;
+  w.begin_object().key("sccs").begin_array();
+  for (std::uint32_t c = 0; c < cond.component_count; ++c) {
+    const BlockRecord& r = records[c];
+    const VertexId first = cond.members_of(c)[0];
+    w.begin_object()
+        .field("id", c)
+        .field("vertices", cond.size(c))
+        .field("internalEdges", cond.internal_edges[c])
+        .field("exitEdges", cond.exit_edges[c])
+        .field("absorbing", cond.size(c) == 1 && graph.absorbing(first))
+        .field("source", source_name(r.source))
+        .field("operations", r.operations)
+        .field("bytes", r.bytes)
+        .field("recordMs", r.record_ms)
+        .field("key", r.source == Source::Trivial ? std::string() : r.key.hex())
+        .field("firstVertex", first)
+        .end_object();
+  }
+  w.end_array().key("edges").begin_array();
+  for (std::uint32_t c = 0; c < cond.component_count; ++c)
+    for (const std::uint32_t s : cond.successors(c)) w.begin_array().value(c).value(s).end_array();
+  w.end_array().end_object();
+  return w.take();
+}
+
 }  // namespace
 
 // ---- evaluation shared by runs and re-evaluations -------------------------------
@@ -267,32 +297,7 @@ std::string run_model(std::string_view model_text, const RunOptions& options, co
   const Key trace_key = model_trace_key(graph, options.min_scc_size);
   std::uint64_t absorbing = 0;
   for (VertexId u = 1; u < graph.vertex_count; ++u) absorbing += graph.absorbing(u) ? 1 : 0;
-  JsonWriter decomposition;
-  {
-    JsonWriter& w = decomposition;
-    w.begin_object().key("sccs").begin_array();
-    for (std::uint32_t c = 0; c < cond->component_count; ++c) {
-      const BlockRecord& r = records[c];
-      const VertexId first = cond->members_of(c)[0];
-      w.begin_object()
-          .field("id", c)
-          .field("vertices", cond->size(c))
-          .field("internalEdges", cond->internal_edges[c])
-          .field("exitEdges", cond->exit_edges[c])
-          .field("absorbing", cond->size(c) == 1 && graph.absorbing(first))
-          .field("source", source_name(r.source))
-          .field("operations", r.operations)
-          .field("bytes", r.bytes)
-          .field("recordMs", r.record_ms)
-          .field("key", r.source == Source::Trivial ? std::string() : r.key.hex())
-          .field("firstVertex", first)
-          .end_object();
-    }
-    w.end_array().key("edges").begin_array();
-    for (std::uint32_t c = 0; c < cond->component_count; ++c)
-      for (const std::uint32_t s : cond->successors(c)) w.begin_array().value(c).value(s).end_array();
-    w.end_array().end_object();
-  }
+  const std::string decomposition = decomposition_json(graph, *cond, records);
   std::uint32_t recorded = 0, from_cache = 0;
   for (const BlockRecord& r : records) {
     recorded += r.source == Source::Recorded;
@@ -378,7 +383,7 @@ std::string run_model(std::string_view model_text, const RunOptions& options, co
     w.end_object();
   }
   w.end_array();
-  w.key("decomposition").raw(decomposition.str());
+  w.key("decomposition").raw(decomposition);
   w.end_object();
   return w.take();
 }
