@@ -83,7 +83,9 @@ IntervalResult IntervalEvaluator::run(const Program& program, const std::int32_t
   const std::uint32_t n = std::uint32_t(program.code.size());
   const std::uint32_t width = std::max<std::uint32_t>(program.max_depth, 1);
   if (pending_.size() < std::size_t(n + 1) * width) pending_.resize(std::size_t(n + 1) * width);
-  pending_depth_.assign(n + 1, -1);
+  // Straight-line programs (most `when`s) skip the bookkeeping of jump targets.
+  const bool jumps = program.jumps;
+  if (jumps) pending_depth_.assign(n + 1, -1);
 
   Interval stack[kMaxStack];
   int sp = 0;
@@ -99,7 +101,7 @@ IntervalResult IntervalEvaluator::run(const Program& program, const std::int32_t
     }
   };
   for (std::uint32_t pc = 0;; ++pc) {
-    if (pending_depth_[pc] >= 0) {
+    if (jumps && pending_depth_[pc] >= 0) {
       const Interval* p = pending_.data() + std::size_t(pc) * width;
       if (live) {
         for (int i = 0; i < sp; ++i) stack[i] = join(stack[i], p[i]);

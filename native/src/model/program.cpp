@@ -123,6 +123,7 @@ Program decode_program(const json::Field& code, const ProgramScope& scope) {
     const std::size_t arg_pos = jump_argument_pos[j++];
     if (instr_at[in.arg] < 0) at(arg_pos).fail("jump target " + std::to_string(in.arg) + " is inside an instruction's arguments");
     in.arg = std::uint32_t(instr_at[in.arg]);
+    program.jumps = true;
     if (in.arg <= std::uint32_t(&in - program.code.data())) program.forward_only = false;
   }
   for (const Instr& in : program.code) program.stores = program.stores || in.op == Opcode::Store;

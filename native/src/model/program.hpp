@@ -48,6 +48,7 @@ struct Program {
   std::vector<Instr> code;
   Shape shape = Shape::General;
   std::uint32_t max_depth = 0;  // deepest stack any path reaches
+  bool jumps = false;           // has a JUMP or JUMP_IF_FALSE
   bool forward_only = true;     // no jump goes backwards (no loops)
   bool stores = false;          // has a STORE
   bool empty() const { return code.empty(); }
