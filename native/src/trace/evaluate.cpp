@@ -33,6 +33,7 @@ class Scratch {
 };
 
 constexpr std::uint32_t kBatchLanes = 8;
+constexpr std::uint64_t kMaxLaneScratch = std::uint64_t(256) << 20;
 
 void check_theta(const ModelTrace& m, const double* theta) {
   for (std::uint32_t i = 0; i < m.param_count; ++i)
@@ -257,7 +258,11 @@ std::vector<Moments> evaluate_batch(const ModelTrace& m, std::span<const double>
   for (const ComposedBlock& b : m.blocks) check_shape(m, b);
   std::vector<Moments> out(count);
   std::uint32_t done = 0;
-  if (count >= kBatchLanes) {
+  // Lanes multiply the per-solve x vectors by 8; on very large models one θ at a time
+  // keeps evaluation scratch within reason.
+  const std::uint64_t lane_bytes = (std::uint64_t(m.reward_count) * moment_count + 2 * pairs.size()) *
+                                   m.vertex_count * kBatchLanes * sizeof(double);
+  if (count >= kBatchLanes && lane_bytes <= kMaxLaneScratch) {
     MomentSession<kBatchLanes> lanes(m, moment_count, pairs, cancel);
     for (; done + kBatchLanes <= count; done += kBatchLanes) lanes.run(thetas.data() + done * P, out.data() + done);
   }
