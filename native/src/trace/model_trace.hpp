@@ -3,9 +3,9 @@
 // needs, and no graph.
 //
 // Invariants:
-// - blocks are in sink-first order: every exit slot of a block names a vertex that is
-//   either absorbing (never, by construction) or local to an earlier block, so when
-//   a block is solved its exits' x are final.
+// - blocks are in sink-first order: every exit slot of a block names a vertex local to
+//   an earlier block (exits are never absorbing), so when a block is solved its exits'
+//   x are final.
 // - Every non-absorbing state is local to exactly one block; S and absorbing vertices
 //   are local to none (x = 0 for absorbing vertices, S is never solved).
 // - A component with at least min_block_size vertices is one block whose trace came
