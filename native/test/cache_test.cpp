@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -14,6 +15,7 @@
 #include "cache/memory_cache.hpp"
 #include "engine/engine.hpp"
 #include "engine/error.hpp"
+#include "json/json.hpp"
 #include "check.hpp"
 
 using namespace phasic;
@@ -362,6 +364,47 @@ TEST(a_cancelled_or_over_budget_run_frees_what_it_built) {
   }
   CHECK(over_budget);
   CHECK_EQ(ledger().budget(), 0u);  // the budget is only in force during a run
+  check_only_caches_hold_memory(e);
+  e.clear_caches();
+}
+
+TEST(a_sound_file_whose_payload_does_not_decode_is_replaced_by_a_recording) {
+  TempDir dir;
+  Engine e;
+  e.configure({dir.path.string(), 1 << 26, 1 << 26, 0});
+  const std::string model = fixture("structured_n8_d3.json");
+  const std::string reference = e.run(model, {}, {});
+  // Rewrite one block's file with a correct header, checksum and input, but a payload
+  // that is not a trace (as an incompatible engine version might have written).
+  fs::path victim;
+  for (const auto& entry : fs::directory_iterator(dir.path))
+    if (entry.path().extension() == ".trace") victim = entry.path();
+  CHECK(!victim.empty());
+  const std::string file = read(victim);
+  std::uint64_t payload_length, canonical_length;
+  std::memcpy(&payload_length, file.data() + 32, 8);
+  std::memcpy(&canonical_length, file.data() + 40, 8);
+  const std::string canonical = file.substr(DiskCacheFormat::kHeaderBytes + payload_length, canonical_length);
+  Key key;
+  CHECK(Key::parse(victim.stem().string(), key));
+  DiskCache(dir.path.string(), 1 << 26).store(key, canonical, "PTTR but not a trace at all");
+
+  e.memory_cache().clear();
+  const std::string again = e.run(model, {}, {});
+  const json::Value result = json::parse(again);
+  std::size_t recorded = 0;
+  for (const json::Value& scc : result.find("decomposition")->find("sccs")->as_array())
+    if (scc.find("source")->as_string() == "recorded") {
+      ++recorded;
+      CHECK(scc.find("key")->as_string() == key.hex());
+    }
+  CHECK(recorded >= 1);
+  CHECK(read(victim) == file);  // the recording rewrote the file as it was
+  const json::Value first = json::parse(reference);
+  const auto& m1 = first.find("moments")->find("tmrca")->as_array();
+  const auto& m2 = result.find("moments")->find("tmrca")->as_array();
+  CHECK_EQ(m1[0].as_number(), m2[0].as_number());
+  CHECK_EQ(m1[1].as_number(), m2[1].as_number());
   check_only_caches_hold_memory(e);
   e.clear_caches();
 }
