@@ -15,6 +15,7 @@ const int = (v) => (v === undefined ? '–' : Math.round(v).toLocaleString('en-U
 
 function ms(v) {
   if (v === undefined || v === null) return '–';
+  if (v === 0) return '0';
   if (v >= 1000) return `${(v / 1000).toPrecision(3)} s`;
   if (v >= 1) return `${v.toPrecision(3)} ms`;
   return `${(v * 1000).toPrecision(3)} µs`;
