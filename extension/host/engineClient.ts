@@ -39,7 +39,10 @@ export class EngineClient implements vscode.Disposable {
   readonly onDidChangeState = this.stateEmitter.event;
   private currentState: EngineState = 'stopped';
   private readonly crashes: number[] = [];
-  private readonly listeners: Array<{ method: string; handler: (params: unknown) => void }> = [];
+  // vscode-jsonrpc keeps one handler per notification method (a second registration
+  // replaces the first), so the client gets one dispatcher per method, which calls
+  // every listener of that method.
+  private readonly listeners = new Map<string, Array<(params: unknown) => void>>();
   private lastExitReason = 'it exited';
 
   constructor(
@@ -78,7 +81,7 @@ export class EngineClient implements vscode.Disposable {
       if (e.newState === State.Running) this.setState('running');
       else if (e.newState === State.Starting) this.setState('starting');
     });
-    for (const { method, handler } of this.listeners) client.onNotification(method, handler);
+    for (const method of this.listeners.keys()) client.onNotification(method, (params: unknown) => this.dispatch(method, params));
     this.client = client;
     this.setState('starting');
     try {
@@ -131,8 +134,17 @@ export class EngineClient implements vscode.Disposable {
     handler: (params: EngineNotifications[M]) => void,
   ): void {
     const untyped = handler as (params: unknown) => void;
-    this.listeners.push({ method, handler: untyped });
-    this.client?.onNotification(method, untyped);
+    const existing = this.listeners.get(method);
+    if (existing) {
+      existing.push(untyped);
+      return;
+    }
+    this.listeners.set(method, [untyped]);
+    this.client?.onNotification(method, (params: unknown) => this.dispatch(method, params));
+  }
+
+  private dispatch(method: string, params: unknown): void {
+    for (const listener of this.listeners.get(method) ?? []) listener(params);
   }
 
   get lastExit(): string {
