@@ -78,7 +78,9 @@ export async function startWorkbench(options: WorkbenchOptions): Promise<Workben
     workspace,
     extensions,
     port: 8090,
-    settings: options.settings,
+    // The checkout's git repository sits above examples/: without this, a prompt to
+    // open it covers the lower right corner of every screenshot.
+    settings: { 'git.openRepositoryInParentFolders': 'never', ...options.settings },
     env,
   });
 
