@@ -106,6 +106,13 @@ std::string Engine::run(std::string_view model_text, const RunOptions& options, 
     Engine& e;
     ~ForgetDiskUsage() { e.forget_disk_usage(); }
   } forget{*this};
+  // A run's graph and subgraphs are freed by now, but glibc keeps freed pages in the
+  // arena of the worker thread that ran it (one arena per thread): without this the
+  // resident set ratchets up to a run's peak once per thread. Returning them after
+  // every run, also a failed one, keeps the resident set at what the caches hold.
+  struct ReturnFreedPages {
+    ~ReturnFreedPages() { release_free_heap(); }
+  } release;
   return run_model(model_text, options, observer, RunCaches{*memory_, *disk}, config().memory_budget_bytes);
 }
 

@@ -36,6 +36,14 @@ constexpr std::int64_t kInt32Max = std::numeric_limits<std::int32_t>::max();
 bool is_integral(double v) { return std::isfinite(v) && v == std::floor(v); }
 
 [[noreturn]] void fail(const std::string& message, int site) { throw EngineError(message, site); }
+// Without this a compiled model (a .json file, not produced by the front end, whose
+// loops are bounded aggregates) could loop forever in a process that never cancels,
+// such as the command-line tool.
+[[noreturn]] void fail_endless_loop() {
+  fail("a program ran more than " + std::to_string(kMaxLoopIterations) +
+           " loop iterations in one evaluation; its loop does not end",
+       -1);
+}
 
 // binom(a, b) for integral a, b: the multiplicative formula over the smaller of b and
 // a − b. Beyond 1100 factors the value exceeds any double (it is at least 2^k).
@@ -177,6 +185,7 @@ double run_code(const Program& program, const std::int32_t* state, std::uint32_t
   const Instr* code = program.code.data();
   const std::uint32_t n = std::uint32_t(program.code.size());
   std::uint32_t pc = 0;
+  std::uint32_t loop_iterations = 0;  // backward jumps taken in this evaluation
   while (pc < n) {
     budget.tick();
     const Instr& in = code[pc++];
@@ -225,9 +234,15 @@ double run_code(const Program& program, const std::int32_t* state, std::uint32_t
       case Opcode::Gt: --sp; stack[sp - 1] = stack[sp - 1] > stack[sp]; break;
       case Opcode::Ge: --sp; stack[sp - 1] = stack[sp - 1] >= stack[sp]; break;
       case Opcode::Not: stack[sp - 1] = 1 - stack[sp - 1]; break;
-      case Opcode::Jump: pc = in.arg; break;
+      case Opcode::Jump:
+        if (in.arg < pc && ++loop_iterations > kMaxLoopIterations) fail_endless_loop();
+        pc = in.arg;
+        break;
       case Opcode::JumpIfFalse:
-        if (stack[--sp] == 0) pc = in.arg;
+        if (stack[--sp] == 0) {
+          if (in.arg < pc && ++loop_iterations > kMaxLoopIterations) fail_endless_loop();
+          pc = in.arg;
+        }
         break;
       case Opcode::Min:
       case Opcode::Max: {

@@ -11,7 +11,9 @@
 // - Jump targets are instruction indices (not JSON array positions); the target
 //   code.size() means "end of program".
 // - run() allocates nothing; it checks the cancellation flag every kBudgetSlice
-//   executed instructions, so a looping program cannot hang the engine.
+//   executed instructions, and fails after kMaxLoopIterations backward jumps in one
+//   evaluation, so a looping program cannot hang the engine, even where nobody can
+//   cancel it.
 #pragma once
 
 #include <atomic>
@@ -25,6 +27,8 @@ namespace phasic {
 
 constexpr int kMaxStack = 256;
 constexpr std::uint32_t kBudgetSlice = 65536;
+// Far above any aggregate of a real model (one per value of a bound variable).
+constexpr std::uint32_t kMaxLoopIterations = 1u << 26;
 
 enum class Opcode : std::uint8_t {
   Const = 0, Load, Store, Cell, CellAt, Index, Int, Add, Sub, Mul, Div, Mod, Neg,
