@@ -133,7 +133,7 @@ function main() {
     try {
       const { source, target } = compiledModel(entry);
       const run = spawnSync(binary, ['--model', target, '--label', entry.label, '--reps', String(reps),
-        '--solver-reps', String(Math.min(reps, 3)), '--solver-timeout', String(quick ? 20 : 300)], {
+        '--solver-reps', String(quick ? 1 : Math.min(reps, 3)), '--solver-timeout', String(quick ? 20 : 300)], {
         encoding: 'utf8', timeout: (quick ? 120 : 3600) * 1000, maxBuffer: 64 << 20,
         // The engine is single threaded; so are the solvers' BLAS calls, for a like comparison.
         env: { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1' },
