@@ -113,7 +113,8 @@ async function nodeTestSuite(name, paths) {
   mkdirSync('test-results', { recursive: true });
   const tapFile = join('test-results', `${name.replace(/[^a-z0-9]+/gi, '-')}.tap`);
   const { status } = await run(process.execPath, [
-    '--test', '--test-reporter=spec', '--test-reporter-destination=stdout',
+    // A hung test fails after 15 minutes instead of holding CI forever.
+    '--test', '--test-timeout=900000', '--test-reporter=spec', '--test-reporter-destination=stdout',
     '--test-reporter=tap', `--test-reporter-destination=${tapFile}`, ...paths,
   ]);
   const { passed, failed } = existsSync(tapFile) ? tapCounts(readFileSync(tapFile, 'utf8')) : { passed: NaN, failed: NaN };

@@ -55,6 +55,9 @@ export interface WorkbenchOptions {
 }
 
 export async function startWorkbench(options: WorkbenchOptions): Promise<Workbench> {
+  if (!existsSync(chromiumPath)) {
+    throw new Error(`no Chromium at ${chromiumPath}: install the Debian package chromium (or set PHASIC_CHROMIUM)`);
+  }
   const script = await codeServerScript();
   script.installCodeServer();
   const folder = join(resultsFolder, 'e2e', options.name);
