@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -157,9 +158,16 @@ bool DiskCache::store(const Key& key, std::string_view canonical, std::string_vi
   put64(header + 48, sum.h1);
   put64(header + 56, sum.h2);
 
-  const std::string temp = directory_ + "/." + key.hex() + "." + std::to_string(::getpid()) + "." +
-                           std::to_string(++temp_counter_) + ".tmp";
-  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  // A name no other writer uses: this process's id and a process-wide counter (a
+  // leftover of a crashed process with a recycled id is skipped by O_EXCL).
+  static std::atomic<std::uint64_t> temp_counter{0};
+  std::string temp;
+  int fd = -1;
+  for (int attempt = 0; attempt < 8 && fd < 0; ++attempt) {
+    temp = directory_ + "/." + key.hex() + "." + std::to_string(::getpid()) + "." + std::to_string(++temp_counter) + ".tmp";
+    fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0 && errno != EEXIST) break;
+  }
   if (fd < 0) {
     fail_write(std::strerror(errno));
     return false;

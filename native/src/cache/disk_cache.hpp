@@ -79,7 +79,6 @@ class DiskCache {
   bool unsynced_ = false;
   std::string warning_;
   std::uint64_t rejected_ = 0;
-  std::uint64_t temp_counter_ = 0;
 };
 
 }  // namespace phasic
