@@ -242,6 +242,25 @@ describe('engine', () => {
     assert.deepEqual(traceFiles(), []);
   });
 
+  it('evicts least recently used traces beyond memoryCacheBytes, never the latest run', async () => {
+    await engine.clearCaches();
+    engine.configure({ cacheDir, memoryCacheBytes: 1 });
+    const first = await engine.run(compiledModel('rabbits'));
+    const latest = await engine.run(compiledModel('two_locus'));
+    assertOnlyCachesHoldMemory(engine);
+    const held = engine.memory().cache;
+    assert.ok(held.bytes > 0);
+    const again = await engine.evaluate(latest.traceKey, {});
+    assert.deepEqual(again.moments, latest.moments);
+    assert.equal((await rejection(engine.evaluate(first.traceKey, {}))).message, 'trace no longer cached; run again');
+    // The evicted blocks are still on disk: running the first model again records nothing.
+    const back = await engine.run(compiledModel('rabbits'));
+    assert.equal(back.sccs.recorded, 0);
+    assert.deepEqual(back.moments, first.moments);
+    engine.configure({ cacheDir, memoryCacheBytes: 256 * 1024 * 1024 });
+    assertOnlyCachesHoldMemory(engine);
+  });
+
   it('keeps running in memory with one warning when the cache directory cannot be written', async () => {
     const blocked = join(tempDir('blocked'), 'file');
     writeFileSync(blocked, 'a file where the cache directory should be');
