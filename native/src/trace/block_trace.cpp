@@ -134,15 +134,7 @@ struct Edge {
 using Row = SubgraphVector<Edge>;
 using Parents = SubgraphVector<std::uint32_t>;
 
-void insert_parent(Parents& list, std::uint32_t u) {
-  auto it = std::lower_bound(list.begin(), list.end(), u);
-  if (it == list.end() || *it != u) list.insert(it, u);
-}
-
-void erase_parent(Parents& list, std::uint32_t u) {
-  auto it = std::lower_bound(list.begin(), list.end(), u);
-  if (it != list.end() && *it == u) list.erase(it);
-}
+constexpr std::uint32_t kNoSlot = 0xffffffffu;
 
 struct RawSolve {
   std::uint32_t vertex, inverse_rate;
@@ -162,49 +154,68 @@ std::shared_ptr<const BlockTrace> share(BlockTrace&& trace) {
 BlockTrace record_block(const BlockInput& b, const std::atomic<bool>* cancel) {
   const std::uint32_t n = b.vertex_count;
   const std::uint32_t absorb = b.absorb_target();
-  const SubgraphVector<std::uint32_t> order = elimination_order(b, cancel);
   auto check_cancel = [&] {
     if (cancel && cancel->load(std::memory_order_relaxed)) throw Cancelled();
   };
 
   Program program(b.stride());
-  SubgraphVector<Row> out(n);
-  SubgraphVector<Parents> in(n);
-  for (std::uint32_t u = 0; u < n; ++u) {
-    for (std::uint64_t e = b.edge_begin[u]; e < b.edge_begin[u + 1]; ++e) {
-      out[u].push_back({b.edge_target[e], program.dot(b.form(e))});
-      if (b.edge_target[e] < n) in[b.edge_target[e]].push_back(u);
-    }
-  }
-
-  SubgraphVector<ForwardCommand> forward;  // raw slots
-  SubgraphVector<RawSolve> solves;         // in elimination order
-  SubgraphVector<Term> terms;
-  Row merged;
   SubgraphVector<std::uint32_t> partial;
-  std::uint64_t work = 0;
-
-  for (const std::uint32_t v : order) {
-    check_cancel();
-    const Row& row = out[v];
-    if (row.empty())
-      throw EngineError("state " + std::to_string(b.vertices[v]) + " can never reach an absorbing state");
-    // λ_v: the sum of v's current out-weights, exits and absorption included.
-    // Summed pairwise: depth log(out-degree) instead of a chain, so replay overlaps the
-    // additions and rounding grows with log rather than length.
-    partial.clear();
-    for (const Edge& e : row) partial.push_back(e.slot);
+  // λ_v and leave weights are summed pairwise: depth log(terms) instead of a chain, so
+  // replay overlaps the additions and rounding grows with log rather than length.
+  auto pairwise_sum = [&]() {
     while (partial.size() > 1) {
       std::size_t kept = 0;
       for (std::size_t i = 0; i + 1 < partial.size(); i += 2) partial[kept++] = program.op(OpCode::Add, partial[i], partial[i + 1]);
       if (partial.size() % 2) partial[kept++] = partial.back();
       partial.resize(kept);
     }
-    const std::uint32_t inverse = program.op(OpCode::Inv, partial[0]);
+    return partial[0];
+  };
+
+  SubgraphVector<Row> out(n);
+  SubgraphVector<Parents> in(n);
+  SubgraphVector<std::uint32_t> leave(n, kNoSlot);  // Σ of v's current weights out of the block
+  SubgraphVector<ForwardCommand> forward;           // raw slots
+  for (std::uint32_t u = 0; u < n; ++u) {
+    partial.clear();
+    for (std::uint64_t e = b.edge_begin[u]; e < b.edge_begin[u + 1]; ++e) {
+      const std::uint32_t t = b.edge_target[e];
+      const std::uint32_t w = program.dot(b.form(e));
+      if (t < n) {
+        out[u].push_back({t, w});
+        in[t].push_back(u);  // u ascending: in-lists come out sorted
+        continue;
+      }
+      partial.push_back(w);
+      // Inflow from an exit, whose x is final: r_u += w_ue · x_e before elimination.
+      if (t != absorb) forward.push_back({u, t, w});
+    }
+    if (!partial.empty()) leave[u] = pairwise_sum();
+  }
+
+  SubgraphVector<RawSolve> solves;  // in elimination order
+  SubgraphVector<Term> terms;
+  Row merged;
+  std::uint64_t work = 0;
+  auto markowitz = [&](std::uint32_t v) {
+    return std::uint64_t(in[v].size()) * (out[v].size() + (leave[v] != kNoSlot));
+  };
+  EliminationQueue queue(n);
+  for (std::uint32_t v = 0; v < n; ++v) queue.push(v, markowitz(v));
+
+  for (std::uint32_t v; (v = queue.pop(markowitz)) != EliminationQueue::kEmpty;) {
+    check_cancel();
+    const Row& row = out[v];
+    if (row.empty() && leave[v] == kNoSlot)
+      throw EngineError("state " + std::to_string(b.vertices[v]) + " can never reach an absorbing state");
+    // λ_v: the sum of v's current out-weights, its leave weight included.
+    partial.clear();
+    for (const Edge& e : row) partial.push_back(e.slot);
+    if (leave[v] != kNoSlot) partial.push_back(leave[v]);
+    const std::uint32_t inverse = program.op(OpCode::Inv, pairwise_sum());
 
     RawSolve s{v, inverse, terms.size(), 0};
-    for (const Edge& e : row)
-      if (e.target != absorb) terms.push_back({e.target, e.slot});
+    for (const Edge& e : row) terms.push_back({e.target, e.slot});
     s.term_end = terms.size();
     solves.push_back(s);
 
@@ -224,7 +235,8 @@ BlockTrace record_block(const BlockInput& b, const std::atomic<bool>* cancel) {
           const std::uint32_t z = row[j].target;
           if (z != u) {
             merged.push_back({z, program.op(OpCode::Mul, m, row[j].slot)});
-            if (z < n) insert_parent(in[z], u);
+            Parents& parents = in[z];
+            parents.insert(std::lower_bound(parents.begin(), parents.end(), u), u);
           }
           ++j;
         } else {
@@ -234,9 +246,17 @@ BlockTrace record_block(const BlockInput& b, const std::atomic<bool>* cancel) {
       }
       work += merged.size();
       urow.swap(merged);
+      // Every way out of the block is one weight: its parts are never read separately.
+      if (leave[v] != kNoSlot)
+        leave[u] = leave[u] == kNoSlot ? program.op(OpCode::Mul, m, leave[v]) : program.op(OpCode::MulAdd, leave[u], m, leave[v]);
     }
+    for (const Edge& e : row) {
+      Parents& parents = in[e.target];
+      parents.erase(std::lower_bound(parents.begin(), parents.end(), v));
+    }
+    for (const std::uint32_t u : in[v]) queue.push(u, markowitz(u));
     for (const Edge& e : row)
-      if (e.target < n) erase_parent(in[e.target], v);
+      if (!queue.done(e.target)) queue.push(e.target, markowitz(e.target));
     Row().swap(out[v]);
     Parents().swap(in[v]);
     if (work > (1u << 16)) {

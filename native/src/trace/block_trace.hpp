@@ -17,10 +17,21 @@
 // local vertex v starts as the reward r_v, y[vertex_count + s] holds x of exit slot s
 // (already final: blocks are solved sink-first).
 //   forward (in this order):  y[target] += value[multiplier] · y[source]      (r' of u)
+//     The recorder emits first one per edge into an exit (source = the exit slot,
+//     multiplier = the edge's DOT): exits are known, so they join the right-hand side
+//     once, with their original weights. Then one per eliminated (parent, vertex).
 //   solve   (in this order):  y[v] = (y[v] + Σ_terms value[weight] · y[target])
 //                                     · value[inverse_rate]                   (x of v)
 // The terms of solve command i are terms[solve[i−1].term_end .. solve[i].term_end).
 // After the commands y[0..vertex_count) is x on the block.
+//
+// Elimination (engine.md's stable form) tracks, per vertex, its internal out-edges
+// and one *leave* weight: the sum of its current weights to exits and absorption.
+// λ_v is the sum of both; eliminating v adds m·leave_v to each parent's leave weight.
+// That is exact — only the total rate out of the block enters λ, and exits enter x
+// through the right-hand side above — and it costs one operation per parent instead
+// of one per (parent, exit), which on models with many exits per block is most of
+// the work.
 //
 // Invariants: every slot is used by a command or by a later op (no dead values);
 // structurally equal ops are emitted once (DOTs by coefficient bits, arithmetic by
@@ -77,7 +88,8 @@ struct BlockTrace {
 // block are counted in Category::Traces too (allocate_shared with a counted allocator).
 std::shared_ptr<const BlockTrace> share(BlockTrace&& trace);
 
-// Eliminates the block in elimination_order(block). Throws EngineError when a vertex
+// Eliminates the block in elimination_order(block)'s order (the same rule, driven by
+// the one symbolic pass that records). Throws EngineError when a vertex
 // of the block cannot reach an exit or absorption (its total rate is an empty sum),
 // Cancelled when *cancel becomes true; either way nothing recorded survives.
 BlockTrace record_block(const BlockInput& block, const std::atomic<bool>* cancel = nullptr);

@@ -7,12 +7,19 @@
 // per child, so in(v)·out(v) bounds both the new edges and the trace operations that
 // step emits, whereas the symmetrized degree in+out treats a vertex with one parent
 // and many children (cheap: one row of updates) like one with many of each (costly).
-// Out-degree counts exit slots and the absorption target, because updates to those
-// edges are operations too, but those targets are never eliminated (they are not
-// local vertices). A vertex with no remaining parents costs nothing, so upstream
-// vertices of a block that spans several components go first, as they should.
 //
-// Invariant: the result is a permutation of 0..vertex_count−1 and a deterministic
+// The pattern excludes exits: a vertex's edges to exit slots and to absorption are
+// one aggregated *leave* weight (see block_trace.hpp), so out(v) = internal children
+// + 1 when v can leave the block directly. Counting each exit separately would make
+// the order avoid vertices near the block's boundary for updates that no longer exist.
+// A vertex with no remaining parents costs nothing, so upstream vertices of a block
+// that spans several components go first, as they should.
+//
+// EliminationQueue is the rule; record_block drives it during the one symbolic pass
+// that also records (the recorder's adjacency is the pattern), elimination_order runs
+// the same rule on the pattern alone (diagnostics, benchmarks).
+//
+// Invariant: the order is a permutation of 0..vertex_count−1 and a deterministic
 // function of the block's pattern (never of its coefficients or of timing).
 #pragma once
 
@@ -22,6 +29,37 @@
 #include "trace/block.hpp"
 
 namespace phasic {
+
+// A lazy min-heap of (Markowitz count, vertex): push a vertex again whenever its count
+// changes; pop skips entries whose count is stale or whose vertex is done.
+class EliminationQueue {
+ public:
+  static constexpr std::uint32_t kEmpty = 0xffffffffu;
+  explicit EliminationQueue(std::uint32_t vertex_count);
+  void push(std::uint32_t vertex, std::uint64_t count);
+  // The next vertex (marked done), or kEmpty. current(v) is v's count now.
+  template <class Count>
+  std::uint32_t pop(Count current) {
+    while (!heap_.empty()) {
+      const Entry top = take();
+      if (!done_[top.vertex] && top.count == current(top.vertex)) {
+        done_[top.vertex] = 1;
+        return top.vertex;
+      }
+    }
+    return kEmpty;
+  }
+  bool done(std::uint32_t vertex) const { return done_[vertex] != 0; }
+
+ private:
+  struct Entry {
+    std::uint64_t count;
+    std::uint32_t vertex;
+  };
+  Entry take();
+  SubgraphVector<Entry> heap_;
+  SubgraphVector<std::uint8_t> done_;
+};
 
 SubgraphVector<std::uint32_t> elimination_order(const BlockInput& block, const std::atomic<bool>* cancel = nullptr);
 

@@ -158,7 +158,7 @@ BlockTrace deserialize(const std::uint8_t* data, std::size_t size) {
     f.target = r.get<std::uint32_t>();
     f.source = r.get<std::uint32_t>();
     f.multiplier = r.get<std::uint32_t>();
-    if (f.target >= t.vertex_count || f.source >= t.vertex_count || f.multiplier >= values)
+    if (f.target >= t.vertex_count || f.source >= std::uint64_t(t.vertex_count) + t.exit_count || f.multiplier >= values)
       corrupt("forward command index out of range");
     if (f.target == f.source) corrupt("a forward command adds a vertex's reward to itself");
   }
