@@ -1,0 +1,89 @@
+// Fuzzes the disk cache's reader: the input is a whole cache file. It is stored under
+// the key its header names and loaded through DiskCache::load against the canonical
+// input the file itself carries (so that mutations reach past the checksum only when
+// they are consistent), and its payload region is decoded by deserialize() directly
+// (so that mutations of the serialized block trace reach the decoder despite the
+// checksum). Invariants under test: load() returns a payload only for a whole,
+// consistent file and removes anything else; deserialize() accepts only what
+// serialize() produces (re-serializing gives the same bytes) and otherwise throws.
+#include <unistd.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "cache/disk_cache.hpp"
+#include "fuzz_support.hpp"
+#include "trace/trace_format.hpp"
+
+namespace {
+
+std::uint64_t get64(const std::uint8_t* p) {
+  std::uint64_t v;
+  std::memcpy(&v, p, 8);
+  return v;
+}
+
+// One directory per fuzzing process, on tmpfs when there is one.
+const std::string& directory() {
+  static const std::string dir = [] {
+    std::string templ = (access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp") + std::string("/phasic-fuzz-XXXXXX");
+    if (!mkdtemp(templ.data())) std::abort();
+    return templ;
+  }();
+  return dir;
+}
+
+void check_decoder(const std::uint8_t* data, std::size_t size) {
+  using namespace phasic;
+  fuzz::expect_clean_failure([&] {
+    const BlockTrace trace = deserialize(data, size);
+    const std::vector<std::uint8_t> again = serialize(trace);
+    if (again.size() != size || std::memcmp(again.data(), data, size) != 0) std::abort();  // not the identity
+  });
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  using namespace phasic;
+  fuzz::set_budget();
+  constexpr std::size_t header = DiskCacheFormat::kHeaderBytes;
+  Key key{0x0123456789abcdefULL, 0xfedcba9876543210ULL};
+  std::string_view canonical;
+  const std::uint8_t* payload = data;
+  std::size_t payload_size = size;
+  if (size >= header) {
+    key = Key{get64(data + 16), get64(data + 24)};
+    const std::uint64_t p = get64(data + 32), c = get64(data + 40);
+    if (p <= size - header && c == size - header - p) {
+      canonical = fuzz::text_of(data + header + p, c);
+      payload = data + header;
+      payload_size = p;
+    }
+  }
+  check_decoder(payload, payload_size);
+
+  DiskCache cache(directory(), std::uint64_t(1) << 30);
+  cache.begin_run();
+  const std::string path = directory() + "/" + key.hex() + ".trace";
+  if (FILE* f = std::fopen(path.c_str(), "wb")) {
+    std::fwrite(data, 1, size, f);
+    std::fclose(f);
+  }
+  std::string loaded;
+  fuzz::expect_clean_failure([&] {
+    if (cache.load(key, canonical, loaded)) {
+      // A file that passes every check holds exactly the payload its header frames.
+      if (loaded.size() != payload_size || std::memcmp(loaded.data(), payload, payload_size) != 0) std::abort();
+      check_decoder(reinterpret_cast<const std::uint8_t*>(loaded.data()), loaded.size());
+    } else if (access(path.c_str(), F_OK) == 0) {
+      std::abort();  // a rejected file must be removed
+    }
+  });
+  std::remove(path.c_str());
+  return 0;
+}
