@@ -9,7 +9,7 @@
 // processes sharing a directory (test/engine/cli.test.ts).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { RunResult } from '../../extension/protocol/engine';
@@ -126,7 +126,9 @@ describe('faults', () => {
       const afterMs = Math.floor(rand() * 400);
       let blocks = 0;
       let phase = 'starting';
-      engine.connection.onNotification('phasic/progress', (p: { progress: { phase: string } }) => (phase = p.progress.phase));
+      engine.connection.onNotification('phasic/progress', (p: { progress: { phase: string } }) => {
+        phase = p.progress.phase;
+      });
       const killed = new Promise<void>((resolve) => {
         if (inRecording) {
           engine.connection.onNotification('phasic/blockEvent', () => {
