@@ -51,6 +51,15 @@ function newest(paths) {
 // ---- build ----
 
 async function build() {
+  if (!existsSync(join('node_modules', '.package-lock.json'))) {
+    // A checkout without its dependencies: install exactly the locked ones (this also
+    // builds the addon through the package's install script).
+    const { status } = await run('npm', ['ci', '--no-audit', '--no-fund']);
+    if (status !== 0) {
+      rows.push({ suite: 'build: npm ci', passed: 0, failed: 1, note: 'dependencies could not be installed' });
+      return false;
+    }
+  }
   const sources = ['native/src', 'native/binding', 'native/binding.gyp'].filter((p) => existsSync(p));
   if (!existsSync(addon) || statSync(addon).mtimeMs < newest(sources)) {
     // The package's own install script (node-gyp rebuild --directory native), so the
