@@ -360,6 +360,17 @@ TEST(a_looping_program_is_cancellable) {
   CHECK(cancelled);
 }
 
+TEST(endless_enumeration_is_an_error) {
+  // Three nested loops over 0..2^31-1 whose rate is always 0: nothing would ever fire.
+  const std::string big = R"({"name":"a","slot":0,"lo":[0,0],"hi":[0,2147483647]},{"name":"b","slot":1,"lo":[0,0],"hi":[0,2147483647]},{"name":"c","slot":2,"lo":[0,0],"hi":[0,2147483647]})";
+  const std::string text = one_rule(kPair, "[1,0]", "[" + big + "]", 3, "[]", "[null,null]",
+                                    R"([{"cell":[0,0],"op":"sub","value":[0,1]}])");
+  const EngineError e = engine_error_of(text);
+  CHECK(std::string(e.what()) ==
+        "the rule has more than 268435456 loop bindings at one state in rule r with a=0, b=0, c=268435456 at state x=[1, 0]");
+  CHECK_EQ(e.site, 0);
+}
+
 static void check_identical(const Exploration& a, const Exploration& b) {
   CHECK_EQ(a.graph.vertex_count, b.graph.vertex_count);
   CHECK(a.graph.states == b.graph.states);

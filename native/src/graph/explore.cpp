@@ -28,6 +28,10 @@ struct StateLimitExceeded : EngineError {
 
 constexpr VertexId kNoVertex = std::numeric_limits<VertexId>::max();
 constexpr double kExactInteger = 9007199254740992.0;  // 2^53
+// Nested loops over int32 ranges could enumerate practically forever where nobody
+// cancels (the command-line tool); no model needs this many bindings of one rule at
+// one state.
+constexpr std::uint64_t kMaxBindings = std::uint64_t(1) << 28;
 
 class Explorer {
  public:
@@ -151,6 +155,7 @@ class Explorer {
     }
     loop_value_.resize(std::max(loop_value_.size(), n));
     loop_hi_.resize(std::max(loop_hi_.size(), n));
+    std::uint64_t bindings = 0;
     std::size_t k = 0;
     enter_level(r, 0);
     for (;;) {
@@ -165,6 +170,8 @@ class Explorer {
       bound_ = k + 1;
       if (k + 1 == n) {
         budget_.tick();  // a binding may run no instructions at all
+        if (++bindings > kMaxBindings)
+          throw EngineError("the rule has more than " + std::to_string(kMaxBindings) + " loop bindings at one state");
         fire(u, r);
         ++loop_value_[k];
       } else {
