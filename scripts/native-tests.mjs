@@ -2,7 +2,7 @@
 // the whole engine library (native/src), without Node. `--sanitize` builds them with
 // AddressSanitizer, UndefinedBehaviorSanitizer and LeakSanitizer; any report fails.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 const sanitize = process.argv.includes('--sanitize');
@@ -21,14 +21,26 @@ const flags = sanitize
   ? ['-O1', '-g', '-fsanitize=address,undefined', '-fno-sanitize-recover=all', '-fno-omit-frame-pointer']
   : ['-O2', '-g'];
 
+// An object is fresh when it is newer than its source and every header it included,
+// as the compiler listed them in its dependency file (-MMD).
+function fresh(obj) {
+  try {
+    const built = statSync(obj).mtimeMs;
+    const deps = readFileSync(obj.replace(/\.o$/, '.d'), 'utf8')
+      .replace(/\\\n/g, ' ')
+      .split(':').slice(1).join(':')
+      .split(/\s+/).filter(Boolean);
+    return deps.every((dep) => statSync(dep).mtimeMs < built);
+  } catch {
+    return false;
+  }
+}
+
 // The library is compiled once into objects, then linked into each test.
 const objects = [];
 for (const src of sources('native/src').sort()) {
   const obj = join(out, src.replace(/[/\\]/g, '_').replace(/\.cpp$/, '.o'));
-  const fresh = (() => {
-    try { return statSync(obj).mtimeMs > statSync(src).mtimeMs; } catch { return false; }
-  })();
-  if (!fresh) execFileSync('g++', ['-std=c++20', ...flags, '-Inative/src', '-c', src, '-o', obj], { stdio: 'inherit' });
+  if (!fresh(obj)) execFileSync('g++', ['-std=c++20', ...flags, '-MMD', '-Inative/src', '-c', src, '-o', obj], { stdio: 'inherit' });
   objects.push(obj);
 }
 
