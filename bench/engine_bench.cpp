@@ -2,7 +2,7 @@
 //
 //   engine_bench --model m.json --label NAME [--reps R] [--min-scc S]
 //                [--param name=value]... [--max-states N] [--no-solver]
-//                [--solver-reps R] [--solver-max-flops F] [--solver-timeout S] [--fill]
+//                [--solver-reps R] [--solver-max-flops F] [--solver-timeout S]
 //
 // What it measures, in this order (the order matters for peak memory: ru_maxrss only
 // grows, so the product's own run is measured first, before anything the benchmark
@@ -60,7 +60,6 @@
 #include "trace/condensation.hpp"
 #include "trace/evaluate.hpp"
 #include "trace/model_trace.hpp"
-#include "trace/ordering.hpp"
 
 using namespace phasic;
 using Clock = std::chrono::steady_clock;
@@ -85,7 +84,6 @@ struct Options {
   std::uint64_t max_states = 10'000'000;
   NamedValues params;
   bool solver = true;
-  bool fill = false;
   int solver_reps = 3;
   double solver_max_flops = 2e10;
   double solver_timeout_s = 180;
@@ -94,7 +92,7 @@ struct Options {
 [[noreturn]] void usage(const std::string& why) {
   std::fprintf(stderr,
                "engine_bench: %s\nusage: engine_bench --model m.json --label NAME [--reps R] [--min-scc S] "
-               "[--param name=value]... [--max-states N] [--no-solver] [--solver-reps R] [--solver-max-flops F] [--solver-timeout S] [--fill]\n",
+               "[--param name=value]... [--max-states N] [--no-solver] [--solver-reps R] [--solver-max-flops F] [--solver-timeout S]\n",
                why.c_str());
   std::exit(2);
 }
@@ -113,7 +111,6 @@ Options parse_options(int argc, char** argv) {
     else if (a == "--min-scc") o.min_scc = static_cast<std::uint32_t>(std::max(2, std::atoi(next().c_str())));
     else if (a == "--max-states") o.max_states = std::strtoull(next().c_str(), nullptr, 10);
     else if (a == "--no-solver") o.solver = false;
-    else if (a == "--fill") o.fill = true;
     else if (a == "--solver-reps") o.solver_reps = std::max(1, std::atoi(next().c_str()));
     else if (a == "--solver-timeout") o.solver_timeout_s = std::strtod(next().c_str(), nullptr);
     else if (a == "--solver-max-flops") o.solver_max_flops = std::strtod(next().c_str(), nullptr);
@@ -540,51 +537,6 @@ OpMix op_mix(const ModelTrace& m) {
   return mix;
 }
 
-// ---- where the trace's fill goes (--fill) --------------------------------------------
-
-// A pattern-only replay of the recorder's elimination (same order, same rule: when v
-// is eliminated, every parent u gets one update per child z ≠ u of v), counting the
-// updates by the kind of z. Updates to exit slots and to the absorption target are
-// work a solver with a block triangular form never does: it leaves the off-diagonal
-// blocks unfactored and applies them in the solve.
-struct FillCount {
-  std::uint64_t internal = 0, exit = 0, absorb = 0, multipliers = 0;
-};
-
-void count_fill(const BlockInput& b, FillCount& count) {
-  const std::uint32_t n = b.vertex_count;
-  std::vector<std::vector<std::uint32_t>> out(n), in(n);
-  for (std::uint32_t u = 0; u < n; ++u)
-    for (std::uint64_t e = b.edge_begin[u]; e < b.edge_begin[u + 1]; ++e) {
-      out[u].push_back(b.edge_target[e]);
-      if (b.edge_target[e] < n) in[b.edge_target[e]].push_back(u);
-    }
-  std::vector<std::uint32_t> merged;
-  for (const std::uint32_t v : elimination_order(b)) {
-    const std::vector<std::uint32_t>& row = out[v];
-    for (const std::uint32_t u : in[v]) {
-      ++count.multipliers;
-      std::vector<std::uint32_t>& urow = out[u];
-      merged.clear();
-      for (const std::uint32_t z : urow)
-        if (z != v) merged.push_back(z);
-      for (const std::uint32_t z : row) {
-        if (z == u) continue;
-        (z < n ? count.internal : z == b.absorb_target() ? count.absorb : count.exit) += 1;
-        merged.push_back(z);
-        if (z < n && std::find(in[z].begin(), in[z].end(), u) == in[z].end()) in[z].push_back(u);
-      }
-      std::sort(merged.begin(), merged.end());
-      merged.erase(std::unique(merged.begin(), merged.end()), merged.end());
-      urow.swap(merged);
-    }
-    for (const std::uint32_t z : row)
-      if (z < n) in[z].erase(std::remove(in[z].begin(), in[z].end(), v), in[z].end());
-    out[v].clear();
-    in[v].clear();
-  }
-}
-
 // ---- the phases one by one ---------------------------------------------------------
 
 struct Phases {
@@ -692,16 +644,6 @@ int run(const Options& o) {
   };
   batch(8, batch8_ns);
   batch(64, batch64_ns);
-  std::optional<FillCount> fill;
-  if (o.fill) {
-    fill.emplace();
-    // Every block, small runs included: a provider sees only the cacheable ones, so
-    // the analysis composes with min_block_size 1 (each component its own block).
-    compose(graph, *cond, [&](std::uint32_t, const BlockInput& input) {
-      count_fill(input, *fill);
-      return std::make_shared<const BlockTrace>(record_block(input));
-    }, 1);
-  }
   const std::uint64_t trace_bytes = trace->bytes(), reward_count = trace->reward_count;
   const std::uint64_t components = cond->component_count;
   trace.reset();
@@ -760,9 +702,6 @@ int run(const Options& o) {
       .field("muladd", mix.muladd).field("inv", mix.inv).field("forward", mix.forward).field("solve", mix.solve)
       .field("terms", mix.terms).end_object();
   w.end_object();
-  if (fill)
-    w.key("fill").begin_object().field("multipliers", fill->multipliers).field("internal_updates", fill->internal)
-        .field("exit_updates", fill->exit).field("absorb_updates", fill->absorb).end_object();
   w.key("evaluate").begin_object();
   write_sample(w, "single_ns_per_op", scaled(single_ns, 1 / work));
   write_sample(w, "batch8_ns_per_op", scaled(batch8_ns, 1 / work));
