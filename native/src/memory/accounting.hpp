@@ -77,8 +77,8 @@ struct CountedAllocator {
     }
   }
   void deallocate(T* p, std::size_t n) noexcept {
-    ::operator delete(p);
     ledger().remove(C, n * sizeof(T));
+    ::operator delete(p);
   }
   friend bool operator==(const CountedAllocator&, const CountedAllocator&) { return true; }
   friend bool operator!=(const CountedAllocator&, const CountedAllocator&) { return false; }
