@@ -120,7 +120,7 @@ async function nativeSuite(name, sanitize) {
 
 async function nodeTestSuite(name, paths) {
   mkdirSync('test-results', { recursive: true });
-  const tapFile = join('test-results', `${name.replace(/[^a-z0-9]+/gi, '-')}.tap`);
+  const tapFile = join('test-results', `${name.replace(/[^a-z0-9]+/gi, '-').replace(/^-|-$/g, '')}.tap`);
   const { status } = await run(process.execPath, [
     // A hung test fails after 15 minutes instead of holding CI forever.
     '--test', '--test-timeout=900000', '--test-reporter=spec', '--test-reporter-destination=stdout',
