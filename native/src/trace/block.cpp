@@ -10,10 +10,6 @@
 namespace phasic {
 namespace {
 
-std::uint32_t position(const SubgraphVector<VertexId>& sorted, VertexId v) {
-  return static_cast<std::uint32_t>(std::lower_bound(sorted.begin(), sorted.end(), v) - sorted.begin());
-}
-
 // Writes host-order bytes; the engine runs on little-endian hosts, so host order is
 // the canonical order.
 template <class T>
@@ -50,10 +46,18 @@ SubgraphVector<std::uint8_t> BlockInput::canonical_bytes() const {
 }
 
 BlockInput extract_block(const Graph& g, const Condensation& cond, std::uint32_t component) {
-  return extract_components(g, cond, component, component);
+  return BlockCutter(g, cond).cut(component, component);
 }
 
 BlockInput extract_components(const Graph& g, const Condensation& cond, std::uint32_t first, std::uint32_t last) {
+  return BlockCutter(g, cond).cut(first, last);
+}
+
+BlockCutter::BlockCutter(const Graph& g, const Condensation& cond) : graph_(g), cond_(cond), local_of_(g.vertex_count) {}
+
+BlockInput BlockCutter::cut(std::uint32_t first, std::uint32_t last) {
+  const Graph& g = graph_;
+  const Condensation& cond = cond_;
   if (first == 0 || first > last || last >= cond.component_count)
     throw std::invalid_argument("extract_components: components must be a range of states' components");
   BlockInput b;
@@ -62,7 +66,7 @@ BlockInput extract_components(const Graph& g, const Condensation& cond, std::uin
   for (std::uint32_t c = first; c <= last; ++c)
     for (VertexId v : cond.members_of(c))
       if (!g.absorbing(v)) b.vertices.push_back(v);
-  std::sort(b.vertices.begin(), b.vertices.end());
+  if (first != last) std::sort(b.vertices.begin(), b.vertices.end());  // one component's members are ascending
   b.vertex_count = static_cast<std::uint32_t>(b.vertices.size());
 
   auto inside = [&](VertexId t) {
@@ -77,6 +81,8 @@ BlockInput extract_components(const Graph& g, const Condensation& cond, std::uin
   std::sort(b.exits.begin(), b.exits.end());
   b.exits.erase(std::unique(b.exits.begin(), b.exits.end()), b.exits.end());
   b.exit_count = static_cast<std::uint32_t>(b.exits.size());
+  for (std::uint32_t i = 0; i < b.vertex_count; ++i) local_of_[b.vertices[i]] = i;
+  for (std::uint32_t s = 0; s < b.exit_count; ++s) local_of_[b.exits[s]] = b.vertex_count + s;
 
   const std::uint32_t absorb = b.absorb_target();
   b.edge_begin.reserve(b.vertex_count + 1);
@@ -90,9 +96,7 @@ BlockInput extract_components(const Graph& g, const Condensation& cond, std::uin
     row.clear();
     for (std::uint64_t e = g.edge_begin[u]; e < g.edge_begin[u + 1]; ++e) {
       const VertexId t = g.edge_target[e];
-      const std::uint32_t target = g.absorbing(t) ? absorb
-                                   : inside(t)    ? position(b.vertices, t)
-                                                  : b.vertex_count + position(b.exits, t);
+      const std::uint32_t target = g.absorbing(t) ? absorb : local_of_[t];
       row.push_back({target, e});
     }
     std::sort(row.begin(), row.end(), [](const Local& a, const Local& z) {

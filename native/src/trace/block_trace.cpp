@@ -30,7 +30,14 @@ std::uint64_t mix(std::uint64_t h, std::uint64_t v) {
 // The program under construction, with structural sharing of equal values.
 class Program {
  public:
-  explicit Program(std::uint32_t stride) : stride_(stride), table_(1024, 0) {}
+  // expected_values sizes the table once for a typical block (growing rehashes
+  // everything), without charging a one-vertex block for a large table.
+  Program(std::uint32_t stride, std::size_t expected_values) : stride_(stride) {
+    std::size_t size = 64;
+    while (size < 2 * expected_values) size *= 2;
+    table_.resize(size);
+    raw_.reserve(expected_values);
+  }
 
   std::uint32_t dot(const double* form) {
     std::uint64_t h = 1;
@@ -92,30 +99,34 @@ class Program {
       }
       return h;
     }
-    return mix(mix(mix(mix(2, r.code), r.a), r.b), r.c);
+    // One multiply per operand (this runs once per recorded operation); the fold
+    // brings the products' well-mixed high bits down to the index bits.
+    const std::uint64_t h = std::uint64_t(r.a) * 0x9e3779b97f4a7c15ULL ^ std::uint64_t(r.b) * 0xc2b2ae3d27d4eb4fULL ^
+                            (std::uint64_t(r.c) << 8 | r.code) * 0x165667b19e3779f9ULL;
+    return h ^ (h >> 29) ^ (h >> 43);
   }
 
   template <class Equal, class Make>
   std::uint32_t intern(std::uint64_t h, Equal equal, Make make) {
     const std::size_t mask = table_.size() - 1;
     std::size_t i = h & mask;
-    for (; table_[i] != 0; i = (i + 1) & mask)
-      if (equal(raw_[table_[i] - 1])) return table_[i] - 1;
+    for (; table_[i].slot != 0; i = (i + 1) & mask)
+      if (equal(table_[i].key)) return table_[i].slot - 1;
     const auto slot = static_cast<std::uint32_t>(raw_.size());
     if (slot == 0xfffffffeu) throw EngineError("a block's trace needs more than 2^32 values");
     raw_.push_back(make());
-    table_[i] = slot + 1;
+    table_[i] = {raw_.back(), slot + 1};
     if (2 * raw_.size() >= table_.size()) grow();
     return slot;
   }
 
   void grow() {
-    SubgraphVector<std::uint32_t> bigger(table_.size() * 2, 0);
+    SubgraphVector<Entry> bigger(table_.size() * 2);
     const std::size_t mask = bigger.size() - 1;
     for (std::uint32_t s = 0; s < raw_.size(); ++s) {
       std::size_t i = hash(raw_[s]) & mask;
-      while (bigger[i] != 0) i = (i + 1) & mask;
-      bigger[i] = s + 1;
+      while (bigger[i].slot != 0) i = (i + 1) & mask;
+      bigger[i] = {raw_[s], s + 1};
     }
     table_.swap(bigger);
   }
@@ -125,7 +136,12 @@ class Program {
   std::uint32_t zero_ = kNone, one_ = kNone;
   SubgraphVector<RawOp> raw_;
   SubgraphVector<double> dot_coeffs_;
-  SubgraphVector<std::uint32_t> table_;  // open addressing: slot + 1, 0 = empty
+  // Open addressing; each entry holds its key, so a probe reads no other memory.
+  struct Entry {
+    RawOp key{};
+    std::uint32_t slot = 0;  // raw slot + 1, 0 = empty
+  };
+  SubgraphVector<Entry> table_;
 };
 
 struct Edge {
@@ -158,7 +174,9 @@ BlockTrace record_block(const BlockInput& b, const std::atomic<bool>* cancel) {
     if (cancel && cancel->load(std::memory_order_relaxed)) throw Cancelled();
   };
 
-  Program program(b.stride());
+  // Values: a DOT per edge, and per elimination step roughly λ's sum, the multipliers
+  // and one update per child; twice the edges and vertices is the usual total.
+  Program program(b.stride(), 2 * (b.edge_count() + n));
   SubgraphVector<std::uint32_t> partial;
   // λ_v and leave weights are summed pairwise: depth log(terms) instead of a chain, so
   // replay overlaps the additions and rounding grows with log rather than length.
@@ -176,8 +194,10 @@ BlockTrace record_block(const BlockInput& b, const std::atomic<bool>* cancel) {
   SubgraphVector<Parents> in(n);
   SubgraphVector<std::uint32_t> leave(n, kNoSlot);  // Σ of v's current weights out of the block
   SubgraphVector<ForwardCommand> forward;           // raw slots
+  forward.reserve(b.edge_count());
   for (std::uint32_t u = 0; u < n; ++u) {
     partial.clear();
+    out[u].reserve(b.edge_begin[u + 1] - b.edge_begin[u]);
     for (std::uint64_t e = b.edge_begin[u]; e < b.edge_begin[u + 1]; ++e) {
       const std::uint32_t t = b.edge_target[e];
       const std::uint32_t w = program.dot(b.form(e));
@@ -195,6 +215,8 @@ BlockTrace record_block(const BlockInput& b, const std::atomic<bool>* cancel) {
 
   SubgraphVector<RawSolve> solves;  // in elimination order
   SubgraphVector<Term> terms;
+  solves.reserve(n);
+  terms.reserve(b.edge_count());
   Row merged;
   std::uint64_t work = 0;
   auto markowitz = [&](std::uint32_t v) {

@@ -71,10 +71,11 @@ ModelTrace compose(const Graph& g, const Condensation& cond, const BlockProvider
     m.start_probability.push_back(form[0]);
   }
 
+  BlockCutter cutter(g, cond);
   for (std::uint32_t c = cond.component_count; c-- > 1;) {
     if (cancel && cancel->load(std::memory_order_relaxed)) throw Cancelled();
     if (cond.size(c) >= min_block_size) {
-      const BlockInput input = extract_block(g, cond, c);
+      const BlockInput input = cutter.cut(c, c);
       if (input.vertex_count == 0) continue;  // an absorbing vertex: x = 0, nothing to solve
       std::shared_ptr<const BlockTrace> trace =
           provider ? provider(c, input) : share(record_block(input, cancel));
@@ -83,7 +84,7 @@ ModelTrace compose(const Graph& g, const Condensation& cond, const BlockProvider
     }
     std::uint32_t first = c;
     while (first > 1 && cond.size(first - 1) < min_block_size) --first;
-    const BlockInput input = extract_components(g, cond, first, c);
+    const BlockInput input = cutter.cut(first, c);
     if (input.vertex_count > 0) place(m, share(record_block(input, cancel)), input, first, c, false);
     c = first;
   }
