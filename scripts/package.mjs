@@ -1,8 +1,8 @@
 // `npm run package` (after `npm run build`): the installable .vsix. vsce packages by
 // the .vscodeignore allowlist: the bundles in dist/ (which hold every JavaScript
 // dependency, hence --no-dependencies), the built addon, the grammar, the language
-// configuration, the manifest, README and LICENSE. test/unit/package.test.ts opens
-// the result and checks that nothing else is inside.
+// configuration, the manifest, README (with its images) and LICENSE.
+// test/unit/package.test.ts opens the result and checks that nothing else is inside.
 //
 //   node scripts/package.mjs [--out file.vsix]
 import { spawnSync } from 'node:child_process';
@@ -27,7 +27,9 @@ if (missing.length > 0) {
 const vsce = join(dirname(createRequire(import.meta.url).resolve('@vscode/vsce/package.json')), 'vsce');
 const result = spawnSync(
   process.execPath,
-  [vsce, 'package', '--no-dependencies', '--allow-missing-repository', '--out', out],
+  // Relative links stay relative: the README's images are packaged beside it, so
+  // they render in VS Code's extension view without a repository URL.
+  [vsce, 'package', '--no-dependencies', '--allow-missing-repository', '--no-rewrite-relative-links', '--out', out],
   { cwd: repoRoot, stdio: 'inherit' },
 );
 process.exit(result.status ?? 1);

@@ -1,6 +1,7 @@
 // The .vsix `npm run package` makes holds exactly what the installed extension runs:
 // the four bundles, the addon, the grammar, the language configuration, manifest,
-// README and LICENSE, and no sources, source maps, tests or node_modules.
+// README (with its images) and LICENSE, and no sources, source maps, tests or
+// node_modules.
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -89,6 +90,7 @@ test('the vsix holds nothing else: no sources, maps, tests, build objects or nod
     /^extension\/dist\/webview\.css$/,
     /^extension\/native\/build\/Release\/phasic_engine\.node$/,
     /^extension\/syntaxes\/[^/]+\.tmLanguage\.json$/,
+    /^extension\/docs\/images\/[^/]+\.png$/,
   ];
   const unexpected = entries.filter((e) => !allowed.some((pattern) => pattern.test(e)));
   assert.deepEqual(unexpected, [], `unexpected files in the vsix`);
@@ -104,4 +106,10 @@ test('the packaged manifest is the checkout\'s: same id, version, entry point an
   // The addon inside is a loadable ELF shared object, not a placeholder.
   const addon = zipRead(zip, zipEntries(zip).get('extension/native/build/Release/phasic_engine.node')!);
   assert.equal(addon.subarray(0, 4).toString('latin1'), '\x7fELF');
+});
+
+test('every image the README shows is packaged at its relative path', () => {
+  const readme = zipRead(zip, zipEntries(zip).get('extension/readme.md')!).toString('utf8');
+  const images = [...readme.matchAll(/!\[[^\]]*\]\(([^)\s]+)\)/g)].map((m) => m[1]).filter((src) => !/^[a-z]+:/i.test(src));
+  for (const src of images) assert.ok(entries.includes(`extension/${src}`), `README image ${src} is not in the vsix`);
 });
