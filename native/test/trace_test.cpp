@@ -13,6 +13,7 @@
 #include "trace/condensation.hpp"
 #include "trace/evaluate.hpp"
 #include "trace/model_trace.hpp"
+#include "trace/ordering.hpp"
 #include "trace/trace_format.hpp"
 #include "trace_fixtures.hpp"
 
@@ -216,6 +217,62 @@ TEST(a_closed_class_is_reported_not_evaluated) {
   const Graph g = make_graph(0, 3, {{0, 1, {1}}, {1, 2, {1}}, {2, 1, {1}}}, {{0, 1, 1}});
   const Condensation c = condense(g);
   CHECK_THROWS(compose(g, c, {}));
+}
+
+// A ring of k states (i → i+1, i → i+2) where every state also leaves to its own E
+// exit states, each of which is absorbed at rate 1: vertices S, ring 1..k, exits, A.
+Graph ring_with_many_exits(std::uint32_t k, std::uint32_t E) {
+  const std::uint32_t absorbing = 1 + k + k * E;
+  std::vector<fixtures::EdgeSpec> edges{{0, 1, {1}}};
+  for (std::uint32_t i = 0; i < k; ++i) {
+    edges.push_back({1 + i, 1 + (i + 1) % k, {1.5}});
+    edges.push_back({1 + i, 1 + (i + 2) % k, {0.5 + i}});
+    for (std::uint32_t j = 0; j < E; ++j) {
+      const VertexId exit = 1 + k + i * E + j;
+      edges.push_back({1 + i, exit, {0.01 * (j + 1)}});
+      edges.push_back({exit, absorbing, {1.0 + j}});
+    }
+  }
+  std::vector<double> reward(absorbing + 1, 1.0);
+  reward[0] = reward[absorbing] = 0;
+  return make_graph(0, absorbing + 1, edges, {reward});
+}
+
+TEST(exits_cost_operations_per_exit_edge_not_per_parent_and_exit) {
+  const std::uint32_t k = 10, E = 40;
+  const Graph g = ring_with_many_exits(k, E);
+  const Condensation c = condense(g);
+  const BlockInput ring = extract_block(g, c, c.component_of[1]);
+  CHECK_EQ(ring.vertex_count, k);
+  CHECK_EQ(ring.exit_count, k * E);
+  const BlockTrace t = record_block(ring);
+  // Each exit edge needs its DOT, a share of its vertex's leave sum and one inflow
+  // command; the elimination itself is O(k²). Updating every (parent, exit) pair
+  // instead, as exits accumulate in the rows, would take several thousand.
+  CHECK(t.operations() <= 2 * k * E + 8 * k * k);
+  // The exit inflows come first, one per exit edge, then the elimination's commands.
+  CHECK(t.forward.size() > std::size_t(k * E));
+  for (std::size_t i = 0; i < t.forward.size(); ++i) CHECK_EQ(t.forward[i].source >= k, i < k * E);
+  // Exits entering through the right-hand side give the flat elimination's answer.
+  const ModelTrace blocked = compose(g, c, {});
+  const ModelTrace flat = compose_flat(g, c);
+  CHECK_CLOSE(evaluate(blocked, {}, 2).moment(0, 1), evaluate(flat, {}, 2).moment(0, 1), 1e-12);
+  CHECK_CLOSE(evaluate(blocked, {}, 2).moment(0, 2), evaluate(flat, {}, 2).moment(0, 2), 1e-12);
+}
+
+TEST(recording_eliminates_in_elimination_order) {
+  for (const Graph& g : {ring_with_many_exits(7, 3), rabbits2(), structured2()}) {
+    const Condensation c = condense(g);
+    for (std::uint32_t comp = 1; comp < c.component_count; ++comp) {
+      const BlockInput b = extract_block(g, c, comp);
+      if (b.vertex_count == 0) continue;
+      const BlockTrace t = record_block(b);
+      const SubgraphVector<std::uint32_t> order = elimination_order(b);
+      CHECK_EQ(order.size(), t.solve.size());
+      // Solve commands run in reverse elimination order.
+      for (std::size_t i = 0; i < order.size(); ++i) CHECK_EQ(t.solve[t.solve.size() - 1 - i].vertex, order[i]);
+    }
+  }
 }
 
 TEST(provider_sees_large_blocks_only_and_shares_traces) {
