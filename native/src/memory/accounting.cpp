@@ -19,9 +19,20 @@ const char* category_name(Category c) {
   return "unknown";
 }
 
+namespace {
+// Whole megabytes hide small budgets ("a budget of 0 MB would be exceeded (0 MB
+// needed)"): below 10 MB one decimal is kept.
+std::string megabytes(std::size_t bytes) {
+  char text[32];
+  const double mb = double(bytes) / double(1 << 20);
+  std::snprintf(text, sizeof text, mb < 10 ? "%.1f MB" : "%.0f MB", mb);
+  return text;
+}
+}  // namespace
+
 BudgetExceeded::BudgetExceeded(std::size_t budget_, std::size_t wanted_)
-    : std::runtime_error("the engine's memory budget of " + std::to_string(budget_ >> 20) +
-                         " MB would be exceeded (" + std::to_string(wanted_ >> 20) + " MB needed)"),
+    : std::runtime_error("the engine's memory budget of " + megabytes(budget_) + " would be exceeded (" +
+                         megabytes(wanted_) + " needed)"),
       budget(budget_),
       wanted(wanted_) {}
 
