@@ -23,9 +23,14 @@ struct Later {
 
 }  // namespace
 
-EliminationQueue::EliminationQueue(std::uint32_t vertex_count) : done_(vertex_count, 0) { heap_.reserve(vertex_count); }
+EliminationQueue::EliminationQueue(std::uint32_t vertex_count)
+    : done_(vertex_count, 0), newest_(vertex_count, ~std::uint64_t(0)) {
+  heap_.reserve(vertex_count);
+}
 
 void EliminationQueue::push(std::uint32_t vertex, std::uint64_t count) {
+  if (newest_[vertex] == count) return;
+  newest_[vertex] = count;
   heap_.push_back({count, vertex});
   std::push_heap(heap_.begin(), heap_.end(), Later());
 }

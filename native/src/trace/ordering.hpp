@@ -31,7 +31,9 @@
 namespace phasic {
 
 // A lazy min-heap of (Markowitz count, vertex): push a vertex again whenever its count
-// changes; pop skips entries whose count is stale or whose vertex is done.
+// may have changed; pop skips entries whose count is stale or whose vertex is done.
+// A push with the count of the vertex's newest entry is dropped: that entry is still
+// valid, so the order is the same and the heap holds fewer stale entries.
 class EliminationQueue {
  public:
   static constexpr std::uint32_t kEmpty = 0xffffffffu;
@@ -59,6 +61,7 @@ class EliminationQueue {
   Entry take();
   SubgraphVector<Entry> heap_;
   SubgraphVector<std::uint8_t> done_;
+  SubgraphVector<std::uint64_t> newest_;  // count of each vertex's newest entry
 };
 
 SubgraphVector<std::uint32_t> elimination_order(const BlockInput& block, const std::atomic<bool>* cancel = nullptr);
