@@ -8,7 +8,7 @@ function num(v, digits = 3) {
   if (v === 0) return '0';
   const a = Math.abs(v);
   if (a >= 1e6) return `${(v / 1e6).toPrecision(digits)} M`;
-  if (a >= 1e4) return `${Math.round(v).toLocaleString('en-US')}`;
+  if (a >= 1000) return `${Math.round(v).toLocaleString('en-US')}`;
   return Number(v.toPrecision(digits)).toString();
 }
 const int = (v) => (v === undefined ? '–' : Math.round(v).toLocaleString('en-US'));
@@ -115,11 +115,23 @@ export function markdown(report) {
     for (const r of failed) lines.push(`- ${r.label}: ${r.error}`);
   }
 
-  lines.push('', '**Targets**', '');
-  head(['target', 'model', 'measured', 'limit', '']);
-  for (const t of targets)
-    row([t.text, t.label, t.value === undefined ? '–' : `${num(t.value)} ${t.unit}`,
-      `${t.atMost ? '≤' : '≥'} ${num(t.limit)} ${t.unit}`, t.status === 'met' ? '✓ met' : t.status === 'missed' ? '✗ missed' : 'n/a']);
+  // One row per target: how many of the models it applies to meet it, and the worst.
+  lines.push('', '**Targets** (per target: models meeting it, and the furthest from it)', '');
+  head(['target', 'limit', 'met', 'worst (model)']);
+  for (const id of [...new Set(targets.map((t) => t.target))]) {
+    const rows = targets.filter((t) => t.target === id);
+    const judged = rows.filter((t) => t.status !== 'n/a');
+    const worst = judged.reduce((w, t) => {
+      if (t.value === undefined) return t;
+      if (w === undefined || w.value === undefined) return w ?? t;
+      return (t.atMost ? t.value > w.value : t.value < w.value) ? t : w;
+    }, undefined);
+    const met = judged.filter((t) => t.status === 'met').length;
+    const na = rows.length - judged.length;
+    row([rows[0].text, `${rows[0].atMost ? '≤' : '≥'} ${num(rows[0].limit)} ${rows[0].unit}`,
+      `${met === judged.length ? '✓' : '✗'} ${met} of ${judged.length}${na ? ` (${na} n/a)` : ''}`,
+      worst ? `${worst.value === undefined ? 'did not complete' : `${num(worst.value)} ${worst.unit}`} (${worst.label})` : '–']);
+  }
   const met = targets.filter((t) => t.status === 'met').length;
   lines.push('', `${met} of ${targets.length} target checks met.`, '');
   return lines.join('\n');
