@@ -85,36 +85,45 @@ BlockInput BlockCutter::cut(std::uint32_t first, std::uint32_t last) {
   for (std::uint32_t s = 0; s < b.exit_count; ++s) local_of_[b.exits[s]] = b.vertex_count + s;
 
   const std::uint32_t absorb = b.absorb_target();
+  std::uint64_t edges = 0;  // an upper bound: absorbing edges may merge
+  for (VertexId u : b.vertices) edges += g.edge_begin[u + 1] - g.edge_begin[u];
+  b.edge_target.resize(edges);
+  b.coeffs.resize(edges * stride);
   b.edge_begin.reserve(b.vertex_count + 1);
   b.edge_begin.push_back(0);
   struct Local {
     std::uint32_t target;
     std::uint64_t edge;
+    bool operator<(const Local& z) const { return target != z.target ? target < z.target : edge < z.edge; }
   };
   SubgraphVector<Local> row;
+  std::uint64_t written = 0;
   for (VertexId u : b.vertices) {
     row.clear();
     for (std::uint64_t e = g.edge_begin[u]; e < g.edge_begin[u + 1]; ++e) {
       const VertexId t = g.edge_target[e];
-      const std::uint32_t target = g.absorbing(t) ? absorb : local_of_[t];
-      row.push_back({target, e});
+      row.push_back({g.absorbing(t) ? absorb : local_of_[t], e});
     }
-    std::sort(row.begin(), row.end(), [](const Local& a, const Local& z) {
-      return a.target != z.target ? a.target < z.target : a.edge < z.edge;
-    });
+    // Rows are short: insertion sort beats std::sort's setup.
+    for (std::size_t i = 1; i < row.size(); ++i)
+      for (std::size_t j = i; j > 0 && row[j] < row[j - 1]; --j) std::swap(row[j], row[j - 1]);
+    const std::uint64_t row_begin = written;
     for (const Local& l : row) {
       const double* c = g.form(l.edge);
-      if (!b.edge_target.empty() && b.edge_target.size() > b.edge_begin.back() && b.edge_target.back() == l.target) {
+      if (written > row_begin && b.edge_target[written - 1] == l.target) {
         // A second edge to an absorbing vertex: add into the absorption form.
-        double* sum = b.coeffs.data() + (b.edge_target.size() - 1) * stride;
+        double* sum = b.coeffs.data() + (written - 1) * stride;
         for (std::uint32_t i = 0; i < stride; ++i) sum[i] += c[i];
         continue;
       }
-      b.edge_target.push_back(l.target);
-      b.coeffs.insert(b.coeffs.end(), c, c + stride);
+      b.edge_target[written] = l.target;
+      std::memcpy(b.coeffs.data() + written * stride, c, stride * sizeof(double));
+      ++written;
     }
-    b.edge_begin.push_back(b.edge_target.size());
+    b.edge_begin.push_back(written);
   }
+  b.edge_target.resize(written);
+  b.coeffs.resize(written * stride);
   return b;
 }
 
