@@ -248,6 +248,7 @@ BlockTrace record_block(const BlockInput& b, const std::atomic<bool>* cancel) {
       forward.push_back({u, v, m});
       // out[u] := (out[u] \ {v}) ∪ (out[v] \ {u}), w_uz += m·w_vz; the loop m·w_vu is dropped.
       merged.clear();
+      merged.reserve(urow.size() + row.size());
       std::size_t i = 0, j = 0;
       while (i < urow.size() || j < row.size()) {
         if (j == row.size() || (i < urow.size() && urow[i].target < row[j].target)) {
