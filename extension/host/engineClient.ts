@@ -117,7 +117,11 @@ export class EngineClient implements vscode.Disposable {
     if (!client) throw new EngineStoppedError(this.lastExitReason);
     try {
       // The map above types both ends; the wire call itself is by method name.
-      return await client.sendRequest<EngineRequests[M]['result']>(method, params, token);
+      // A token is passed only when there is one: an explicit `undefined` would be sent
+      // as a second positional parameter.
+      return await (token
+        ? client.sendRequest<EngineRequests[M]['result']>(method, params, token)
+        : client.sendRequest<EngineRequests[M]['result']>(method, params));
     } catch (error) {
       if (connectionLost(error)) throw new EngineStoppedError(this.lastExitReason);
       throw error;

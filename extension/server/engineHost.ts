@@ -99,7 +99,13 @@ export class EngineHost {
         }
       });
       this.runs.set(params.uri, result);
-      this.setEngineDiagnostics(params.uri, []);
+      this.setEngineDiagnostics(
+        params.uri,
+        result.warnings.flatMap((w) => {
+          const range = siteRange(prepared, w.site);
+          return range ? [{ range, severity: 2, source: 'phasic engine', code: 'exploration-warning', message: w.message }] : [];
+        }),
+      );
       return { model: prepared.spec, result };
     } catch (error) {
       throw this.toResponseError(error, params.uri, prepared);
@@ -159,10 +165,7 @@ export class EngineHost {
     if (error instanceof ModelError) return new ResponseError(1, error.message, { kind: 'model', uri });
     if (error instanceof EngineFailure) {
       if (error.kind === 'cancelled') return new ResponseError(-32800, error.message, { kind: 'cancelled' });
-      const site = error.site !== undefined && error.site >= 0 ? prepared?.sites[error.site] : undefined;
-      const range = site
-        ? { start: { line: site[0], character: site[1] }, end: { line: site[2], character: site[3] } }
-        : undefined;
+      const range = siteRange(prepared, error.site);
       if (uri && range) {
         this.setEngineDiagnostics(uri, [
           { range, severity: 1, source: 'phasic engine', code: 'exploration', message: error.message },
@@ -173,4 +176,10 @@ export class EngineHost {
     const message = error instanceof Error ? error.message : String(error);
     return new ResponseError(3, message, { kind: 'engine', uri });
   }
+}
+
+/** The source range of a compiled-model site, when the model has one there. */
+function siteRange(prepared: PreparedModel | undefined, site: number | undefined): Diagnostic['range'] | undefined {
+  const s = site !== undefined && site >= 0 ? prepared?.sites[site] : undefined;
+  return s ? { start: { line: s[0], character: s[1] }, end: { line: s[2], character: s[3] } } : undefined;
 }

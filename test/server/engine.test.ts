@@ -1,0 +1,216 @@
+// The engine requests of docs/protocol.md over the real transport: spawns the engine
+// process (`dist/server.js --stdio`, with the real addon) and speaks JSON-RPC to it as
+// the extension host does: run with progress and block events, re-evaluate, SCC
+// detail, cancel, supersede, memory samples, engine findings as diagnostics, and
+// Clear Caches returning what the engine held.
+
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { pathToFileURL } from 'node:url';
+import {
+  CancellationTokenSource,
+  createMessageConnection,
+  StreamMessageReader,
+  StreamMessageWriter,
+  type MessageConnection,
+} from 'vscode-jsonrpc/node';
+import { MEMORY_CATEGORIES, type BlockEvent, type MemorySnapshot, type Progress } from '../../extension/protocol/engine';
+import type { EngineRequests, RunParams } from '../../extension/protocol/requests';
+
+const ROOT = join(__dirname, '..', '..', '..');
+const SERVER = join(ROOT, 'dist', 'server.js');
+const fixture = (name: string) => readFileSync(join(ROOT, 'test', 'fixtures', 'models', name), 'utf8');
+
+interface Published {
+  uri: string;
+  diagnostics: Array<{ range: { start: { line: number } }; code: string; message: string; severity: number }>;
+}
+
+/** Diagnostics as the server publishes them (debounced, so they may follow a reply). */
+class PublishedDiagnostics {
+  private readonly all: Published[] = [];
+  private readonly waiting: Array<() => void> = [];
+
+  add(p: Published): void {
+    this.all.push(p);
+    for (const wake of this.waiting.splice(0)) wake();
+  }
+
+  /** The first diagnostic published for `uri` that satisfies `accept`, waiting up to 10 s. */
+  async next(uri: string, accept: (d: Published['diagnostics'][number]) => boolean): Promise<Published['diagnostics'][number]> {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const found = this.all.filter((p) => p.uri === uri).flatMap((p) => p.diagnostics).find(accept);
+      if (found) return found;
+      assert.ok(Date.now() < deadline, `no matching diagnostic was published for ${uri}`);
+      await new Promise<void>((resolve) => {
+        this.waiting.push(resolve);
+        setTimeout(resolve, 250);
+      });
+    }
+  }
+}
+
+describe('engine requests over stdio', () => {
+  let child: ChildProcess;
+  let rpc: MessageConnection;
+  const folder = mkdtempSync(join(tmpdir(), 'phasic-engine-requests-'));
+  const progress: Array<{ runId: number; progress: Progress }> = [];
+  const blocks: BlockEvent[] = [];
+  const samples: MemorySnapshot[] = [];
+  const published = new PublishedDiagnostics();
+
+  function request<M extends keyof EngineRequests>(
+    method: M,
+    params: EngineRequests[M]['params'],
+    token?: CancellationTokenSource,
+  ): Promise<EngineRequests[M]['result']> {
+    // A token only when there is one: a trailing `undefined` would be sent as a parameter.
+    return token ? rpc.sendRequest(method, params, token.token) : rpc.sendRequest(method, params);
+  }
+
+  function model(name: string, text: string): string {
+    const path = join(folder, name);
+    writeFileSync(path, text);
+    return pathToFileURL(path).toString();
+  }
+
+  let nextRunId = 1;
+  function run(uri: string, overrides: Record<string, number> = {}, extra: Partial<RunParams> = {}) {
+    return { uri, overrides, moments: 2, covariances: [] as Array<[string, string]>, runId: nextRunId++, ...extra };
+  }
+
+  before(async () => {
+    assert.ok(existsSync(SERVER), `${SERVER} is missing: run node esbuild.mjs first`);
+    child = spawn(process.execPath, [SERVER, '--stdio'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    rpc = createMessageConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
+    rpc.onNotification('phasic/progress', (p: { runId: number; progress: Progress }) => progress.push(p));
+    rpc.onNotification('phasic/blockEvent', (e: BlockEvent) => blocks.push(e));
+    rpc.onNotification('phasic/memorySample', (s: MemorySnapshot) => samples.push(s));
+    rpc.onNotification('textDocument/publishDiagnostics', (p: Published) => published.add(p));
+    rpc.onRequest(() => null);
+    rpc.listen();
+    await rpc.sendRequest('initialize', {
+      processId: process.pid,
+      rootUri: null,
+      capabilities: {},
+      initializationOptions: {
+        maxStates: 1_000_000,
+        memoryBudgetBytes: 2048 * 1024 * 1024,
+        cacheDirectory: join(folder, 'cache'),
+        maxDiskBytes: 64 << 20,
+        minSccSize: 4,
+      },
+    });
+    await rpc.sendNotification('initialized', {});
+  });
+
+  after(async () => {
+    await rpc.sendRequest('shutdown').catch(() => undefined);
+    await rpc.sendNotification('exit').catch(() => undefined);
+    rpc.dispose();
+    child.kill();
+  });
+
+  it('runs a model with progress and block events, and answers with the reference numbers', async () => {
+    const uri = model('two_locus.phasic', fixture('two_locus.phasic'));
+    const params = run(uri, { n: 5 });
+    const { model: spec, result } = await request('phasic/run', params);
+    assert.equal(spec.name, 'two_locus');
+    assert.deepEqual(spec.params.map((p) => p.name), ['coal', 'rec']);
+    assert.equal(result.vertices, 340);
+    assert.equal(result.edges, 2151);
+    assert.equal(result.sccs.count, 51);
+    assert.equal(result.sccs.largest, 17);
+    assert.equal(result.decomposition.sccs.length, 51);
+    const phases = new Set(progress.filter((p) => p.runId === params.runId).map((p) => p.progress.phase));
+    for (const phase of ['exploring', 'decomposing', 'recording', 'evaluating']) assert.ok(phases.has(phase as Progress['phase']), phase);
+    // Every block subgraph that was created was freed, with its size.
+    const created = blocks.filter((b) => b.kind === 'created');
+    assert.ok(created.length > 0);
+    assert.equal(blocks.filter((b) => b.kind === 'freed').length, created.length);
+    assert.deepEqual(result.memory.blocks.map((b) => b.scc).sort(), created.map((b) => b.scc).sort());
+  });
+
+  it('re-evaluates the cached trace at new parameters without recording', async () => {
+    const uri = model('kingman.phasic', fixture('kingman.phasic'));
+    const { result } = await request('phasic/run', run(uri, { n: 4 }));
+    assert.ok(Math.abs(result.moments.tmrca[0] - 1.5) < 1e-12);
+    const twice = await request('phasic/evaluate', { traceKey: result.traceKey, params: { theta: 2 }, moments: 2, covariances: [] });
+    // E[T_MRCA] scales as 1/θ.
+    assert.ok(Math.abs(twice.moments.tmrca[0] - 0.75) < 1e-12, String(twice.moments.tmrca[0]));
+    assert.ok(Math.abs(twice.moments.tmrca[1] - 3.388888888888889 / 4) < 1e-12);
+  });
+
+  it('answers the states and internal edges of one SCC', async () => {
+    const uri = model('structured.phasic', fixture('structured.phasic'));
+    const reply = await request('phasic/run', run(uri));
+    const largest = reply.result.decomposition.sccs.reduce((a, b) => (b.vertices > a.vertices ? b : a));
+    const detail = await request('phasic/sccDetail', {
+      uri,
+      overrides: {},
+      scc: largest,
+      params: reply.model.params.map((p) => reply.result.params[p.name]),
+      variables: ['x[0]', 'x[1]'],
+    });
+    assert.equal(detail.states.length, largest.vertices);
+    assert.deepEqual(detail.variables, ['x[0]', 'x[1]']);
+    // Two lineages in two demes: (2,0), (1,1), (0,2) migrate into each other.
+    assert.deepEqual(detail.states.map((s) => s.join(',')).sort(), ['0,2', '1,1', '2,0']);
+    assert.equal(detail.edges.length, largest.internalEdges);
+  });
+
+  it('puts exploration warnings and errors on the model\'s source', async () => {
+    const text = fixture('kingman.phasic') + '\nrule stay\n  when k >= 2\n  rate theta\n  do k = k\n';
+    const uri = model('kingman_stay.phasic', text);
+    // Diagnostics are published for open documents, as the editor has them.
+    await rpc.sendNotification('textDocument/didOpen', { textDocument: { uri, languageId: 'phasic', version: 1, text } });
+    await request('phasic/run', run(uri));
+    const stayLine = text.split('\n').findIndex((l) => l.startsWith('rule stay'));
+    const warned = await published.next(uri, (d) => d.code === 'exploration-warning');
+    assert.ok(warned.range.start.line >= stayLine, `on the rule (line ${warned.range.start.line}, rule at ${stayLine})`);
+    assert.equal(warned.severity, 2);
+
+    const negative = fixture('kingman.phasic').replace('rate theta * k * (k - 1) / 2', 'rate theta * (3 - k)');
+    const bad = model('kingman_negative.phasic', negative);
+    await assert.rejects(request('phasic/run', run(bad)), (error: { message: string; data?: { kind: string; range?: unknown } }) => {
+      assert.match(error.message, /coalesce/);
+      assert.equal(error.data?.kind, 'model');
+      assert.ok(error.data?.range, 'the error points into the source');
+      return true;
+    });
+  });
+
+  it('cancels a run on $/cancelRequest and a newer run of the same model supersedes an older one', async () => {
+    const uri = model('two_locus_big.phasic', fixture('two_locus.phasic'));
+    const source = new CancellationTokenSource();
+    const cancelled = request('phasic/run', run(uri, { n: 8 }), source);
+    setTimeout(() => source.cancel(), 200);
+    await assert.rejects(cancelled, (error: { code: number }) => error.code === -32800);
+
+    const older = request('phasic/run', run(uri, { n: 8 }));
+    const newer = request('phasic/run', run(uri, { n: 3 }));
+    await assert.rejects(older, (error: { code: number; message: string }) => error.code === -32800 && /superseded|cancelled/.test(error.message));
+    assert.equal((await newer).result.vertices, 32);
+  });
+
+  it('samples memory and clears exactly what the caches held', async () => {
+    assert.ok(samples.length > 0, 'memory samples were pushed');
+    const before = await request('phasic/memory', {});
+    const held = MEMORY_CATEGORIES.reduce((sum, c) => sum + before.accounted_bytes[c], 0);
+    assert.ok(held > 0, 'the caches hold the runs\' traces');
+    // Between runs only the caches hold memory.
+    for (const c of ['graph', 'subgraphs', 'evaluation'] as const) assert.equal(before.accounted_bytes[c], 0, c);
+    const cleared = await request('phasic/clearCaches', {});
+    const freed = MEMORY_CATEGORIES.reduce((sum, c) => sum + cleared.freed_bytes[c], 0);
+    assert.equal(freed, held);
+    assert.ok(cleared.traces > 0);
+    assert.ok(cleared.disk.files > 0 && cleared.disk.bytes > 0);
+    const afterwards = await request('phasic/memory', {});
+    assert.equal(MEMORY_CATEGORIES.reduce((sum, c) => sum + afterwards.accounted_bytes[c], 0), 0);
+  });
+});
