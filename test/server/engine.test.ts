@@ -88,9 +88,9 @@ describe('engine requests over stdio', () => {
     assert.ok(existsSync(SERVER), `${SERVER} is missing: run node esbuild.mjs first`);
     child = spawn(process.execPath, [SERVER, '--stdio'], { stdio: ['pipe', 'pipe', 'inherit'] });
     rpc = createMessageConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
-    rpc.onNotification('phasic/progress', (p: { runId: number; progress: Progress }) => progress.push(p));
-    rpc.onNotification('phasic/blockEvent', (e: BlockEvent) => blocks.push(e));
-    rpc.onNotification('phasic/memorySample', (s: MemorySnapshot) => samples.push(s));
+    rpc.onNotification('phasic/progress', (p: { runId: number; progress: Progress }) => { progress.push(p); });
+    rpc.onNotification('phasic/blockEvent', (e: BlockEvent) => { blocks.push(e); });
+    rpc.onNotification('phasic/memorySample', (s: MemorySnapshot) => { samples.push(s); });
     rpc.onNotification('textDocument/publishDiagnostics', (p: Published) => published.add(p));
     rpc.onRequest(() => null);
     rpc.listen();
