@@ -21,6 +21,7 @@ import type {
   EngineRequests,
   EngineSettings,
 } from '../protocol/requests';
+import { parseEngineNotification, parseEngineReply, type EngineToHost } from '../protocol/validate';
 
 export type EngineState = 'starting' | 'running' | 'stopped' | 'crashed';
 
@@ -42,7 +43,7 @@ export class EngineClient implements vscode.Disposable {
   // vscode-jsonrpc keeps one handler per notification method (a second registration
   // replaces the first), so the client gets one dispatcher per method, which calls
   // every listener of that method.
-  private readonly listeners = new Map<string, Array<(params: unknown) => void>>();
+  private readonly listeners = new Map<EngineToHost, Array<(params: unknown) => void>>();
   private lastExitReason = 'it exited';
 
   constructor(
@@ -119,9 +120,14 @@ export class EngineClient implements vscode.Disposable {
       // The map above types both ends; the wire call itself is by method name.
       // A token is passed only when there is one: an explicit `undefined` would be sent
       // as a second positional parameter.
-      return await (token
-        ? client.sendRequest<EngineRequests[M]['result']>(method, params, token)
-        : client.sendRequest<EngineRequests[M]['result']>(method, params));
+      const reply: unknown = await (token ? client.sendRequest(method, params, token) : client.sendRequest(method, params));
+      // The engine is another process: what it says is checked before anything uses it.
+      const parsed = parseEngineReply(method, reply);
+      if (!parsed.ok) {
+        this.output.error(`[host] malformed ${method} reply: ${parsed.error}`);
+        throw new Error(`the engine sent a malformed reply (${parsed.error})`);
+      }
+      return parsed.value;
     } catch (error) {
       if (connectionLost(error)) throw new EngineStoppedError(this.lastExitReason);
       throw error;
@@ -133,7 +139,7 @@ export class EngineClient implements vscode.Disposable {
     void this.client.sendNotification(method, params);
   }
 
-  onNotification<M extends keyof EngineNotifications>(
+  onNotification<M extends EngineToHost>(
     method: M,
     handler: (params: EngineNotifications[M]) => void,
   ): void {
@@ -147,8 +153,13 @@ export class EngineClient implements vscode.Disposable {
     this.client?.onNotification(method, (params: unknown) => this.dispatch(method, params));
   }
 
-  private dispatch(method: string, params: unknown): void {
-    for (const listener of this.listeners.get(method) ?? []) listener(params);
+  private dispatch(method: EngineToHost, params: unknown): void {
+    const parsed = parseEngineNotification(method, params);
+    if (!parsed.ok) {
+      this.output.error(`[host] ignored a malformed ${method} notification: ${parsed.error}`);
+      return;
+    }
+    for (const listener of this.listeners.get(method) ?? []) listener(parsed.value);
   }
 
   get lastExit(): string {

@@ -293,7 +293,7 @@ const REPLIES: ReplyParsers = {
   'phasic/sccDetail': sccDetail,
 };
 
-type EngineToHost = 'phasic/progress' | 'phasic/memorySample' | 'phasic/blockEvent' | 'phasic/warning';
+export type EngineToHost = 'phasic/progress' | 'phasic/memorySample' | 'phasic/blockEvent' | 'phasic/warning';
 type NotificationParsers = { [M in EngineToHost]: (v: unknown, path: string) => EngineNotifications[M] };
 const NOTIFICATIONS: NotificationParsers = {
   'phasic/progress': (v, path) => {
