@@ -81,7 +81,9 @@ export async function runTrace(ctx: HostContext, arg?: unknown): Promise<void> {
           ctx.output.appendLine(`[run] ${name}: cancelled`);
           return;
         }
-        await reportFailure(ctx, uri, error);
+        // Not awaited: the error message waits for the user's answer, and the run's
+        // progress notification (with its Cancel button) must end now, not then.
+        void reportFailure(ctx, uri, error);
       } finally {
         subscription.dispose();
       }
