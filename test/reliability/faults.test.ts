@@ -109,7 +109,10 @@ describe('faults', () => {
     const cacheDir = dir('kill');
     // The reference: a run without a disk cache.
     const plain = await start('');
+    const began = Date.now();
     const reference = (await plain.run(TWO_LOCUS, TWO_LOCUS_N6, 0)).result;
+    // Random kills land within the time a whole run takes on this machine.
+    const runMs = Date.now() - began;
     await plain.stop();
     const seed = Number(process.env.PHASIC_FAULT_SEED ?? 8);
     const rand = random(seed);
@@ -123,7 +126,7 @@ describe('faults', () => {
       // number of block events (each block is looked up, recorded and written there).
       const inRecording = kill % 2 === 0;
       const afterBlocks = 1 + Math.floor(rand() * 60);
-      const afterMs = Math.floor(rand() * 400);
+      const afterMs = Math.floor(rand() * runMs);
       let blocks = 0;
       let phase = 'starting';
       engine.connection.onNotification('phasic/progress', (p: { progress: { phase: string } }) => {
@@ -154,7 +157,7 @@ describe('faults', () => {
       await restarted.stop();
     }
     const { traces, temps } = assertOnlyEngineFiles(cacheDir);
-    console.log(`# faults: ${KILLS} SIGKILLs (seed ${seed}) at: ${where.join('; ')}`);
+    console.log(`# faults: ${KILLS} SIGKILLs (seed ${seed}, a run takes ${runMs} ms) at: ${where.join('; ')}`);
     console.log(`# faults: afterwards ${traces.length} trace files, all whole and loaded; ${temps.length} temporary files left by killed writers`);
     assert.ok(where.filter((w) => w.startsWith('recording')).length >= KILLS / 4, 'enough kills landed inside recording');
   });

@@ -81,10 +81,12 @@ export class EngineProcess {
 
   private constructor(child: ChildProcess) {
     this.child = child;
-    this.connection = createMessageConnection(
-      new StreamMessageReader(child.stdout!),
-      new StreamMessageWriter(child.stdin!),
-    );
+    const reader = new StreamMessageReader(child.stdout!);
+    // A process killed in the middle of a message leaves the reader with a partial
+    // message, and its partial-message timer then re-arms itself every 10 s forever,
+    // keeping the test process alive. A killed engine's half message is not waited for.
+    reader.partialMessageTimeout = 0;
+    this.connection = createMessageConnection(reader, new StreamMessageWriter(child.stdin!));
     child.stderr!.on('data', (chunk) => (this.stderr += chunk));
 
     // A killed process closes its pipes; requests then fail instead of hanging.
