@@ -155,6 +155,8 @@ async function e2eSuite() {
   const scenarios = join('test-results', 'e2e');
   rmSync(scenarios, { recursive: true, force: true });
   await nodeTestSuite('e2e (code-server)', [join('out', 'test', 'e2e', 'code-server.test.js')]);
+  // Its own workbench, after the first one closed (the machine has two cores).
+  await nodeTestSuite('e2e (host scenarios)', [join('out', 'test', 'e2e', 'host.test.js')]);
   // The mocha suite inside the extension host reports through the runner extension,
   // into the folder of the scenario that ran it.
   const results = existsSync(scenarios)
