@@ -1,8 +1,9 @@
 // End to end in a real VS Code (code-server) for issue 5, the way a user lives with the
 // engine: run the hierarchical trace of examples/two_locus.phasic from the command
 // palette and see the SCC view, clear the caches and read what was freed, kill the
-// engine process in the middle of a run and see the extension report it and recover.
-// One workbench serves all three scenarios, in order (each builds on the previous).
+// engine process in the middle of a run and see the extension report it and recover,
+// restart the engine on demand.
+// One workbench serves all the scenarios, in order (each builds on the previous).
 // Screenshots: test-results/e2e-scc.png, e2e-clear.png, e2e-stopped.png, e2e-recovered.png.
 import * as assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -197,4 +198,20 @@ test('killing the engine in the middle of a run reports it, and the extension re
     assert.deepEqual(enginePids(), [restarted], 'the run went to the restarted engine, and only one engine runs');
     console.log(`engine ${killed} killed, restarted as ${restarted}; SCC view: ${summary}`);
     console.log(`screenshot: ${await screenshot(page, 'e2e-recovered')}`);
+  }));
+
+test('"Phasic: Restart Engine" replaces the engine process, and the panel and status bar follow', () =>
+  explainFailure('e2e-restart', async () => {
+    const { page } = workbench;
+    const before = await theEngine();
+    await runCommand(page, 'Phasic: Restart Engine');
+    const after = await theEngine(before);
+    // The Studio header names the engine's pid (webview/main.ts), the status bar its state.
+    const frame = await webviewFrame(page, STUDIO_TITLE);
+    const named = await frame
+      .waitForFunction((pid) => document.body.innerText.includes(`pid ${pid}`), after, { timeout: 30_000 })
+      .then(() => true, () => false);
+    assert.ok(named, `the panel does not name the restarted engine (pid ${after}): ${await frame.evaluate(() => document.body.innerText.slice(0, 200))}`);
+    await page.locator('.statusbar-item', { hasText: 'Phasic: idle' }).first().waitFor({ timeout: 30_000 });
+    await waitFor(`engine ${before} to exit after the restart`, () => (enginePids().includes(before) ? undefined : true), 15_000);
   }));
