@@ -2,7 +2,6 @@
 // each validated host message into the store the views draw from.
 import { STUDIO_TABS, type StudioTab } from '../extension/protocol/webview';
 import { el } from './dom';
-import { formatDuration } from './format';
 import { MemoryView } from './memory/view';
 import { MomentsView } from './moments/view';
 import { SccView } from './scc/view';
@@ -22,12 +21,12 @@ const engineLine = el('p', { class: 'engine', 'aria-live': 'polite' }, 'Engine n
 const renderEngine = () => {
   const e = store.engine;
   if (!e) return;
-  engineLine.textContent = `Engine ${e.version} · pid ${e.pid} · started ${formatDuration(Math.max(0, Date.now() - e.startedAt))} ago`;
+  // The start's clock time, not "n s ago", which would be stale between repaints.
+  engineLine.textContent = `Engine ${e.version} · pid ${e.pid} · started at ${new Date(e.startedAt).toLocaleTimeString()}`;
 };
 store.subscribe((c) => {
   if (c === 'engine' || c === 'all') renderEngine();
 });
-setInterval(renderEngine, 30_000);
 
 const memory = new MemoryView(store);
 const scc = new SccView(store, readPalette());

@@ -140,7 +140,7 @@ test('"Phasic: Run Hierarchical Trace" on two_locus.phasic opens the SCC view of
     await runTrace(page);
     const frame = await webviewFrame(page, STUDIO_TITLE, 120_000);
     // The numbers stated in the model's header for n = 5 (vertices include the start).
-    const summary = await sccSummary(frame, /two_locus: 340 states, 2,?151 edges, 51 SCCs/);
+    const summary = await sccSummary(frame, /two_locus: 340 vertices, 2,?151 edges, 51 SCCs/);
     assert.match(summary, /largest 17/);
     console.log(`SCC view: ${summary}`);
     console.log(`screenshot: ${await screenshot(page, 'e2e-scc')}`);
@@ -192,7 +192,7 @@ test('killing the engine in the middle of a run reports it, and the extension re
     await openFile(page, 'two_locus.phasic');
     await runTrace(page, 'n = 4');
     const frame = await webviewFrame(page, STUDIO_TITLE, 120_000);
-    const summary = await sccSummary(frame, /two_locus: 110 states, 520 edges, 27 SCCs/);
+    const summary = await sccSummary(frame, /two_locus: 110 vertices, 520 edges, 27 SCCs/);
     // VS Code keeps a progress notification up briefly after its task ends.
     await progress.first().waitFor({ state: 'detached', timeout: 15_000 });
     assert.deepEqual(enginePids(), [restarted], 'the run went to the restarted engine, and only one engine runs');

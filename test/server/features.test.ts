@@ -40,9 +40,9 @@ describe('language features', () => {
   });
 
   it('puts the run lens on the model line and a summary after a run', () => {
-    assert.equal(runSummary(RUN), '11 states · 12 SCCs · E[time] = 1.66667');
+    assert.equal(runSummary(RUN), '12 vertices · 12 SCCs · E[time] = 1.66667');
     const lenses = codeLenses(analysis, 'file:///m.phasic', RUN);
-    assert.deepEqual(lenses.map((l) => [l.range.start.line, l.command?.title]), [[0, 'Run hierarchical trace'], [0, '11 states · 12 SCCs · E[time] = 1.66667']]);
+    assert.deepEqual(lenses.map((l) => [l.range.start.line, l.command?.title]), [[0, 'Run hierarchical trace'], [0, '12 vertices · 12 SCCs · E[time] = 1.66667']]);
     assert.equal(codeLenses(analysis, 'file:///m.phasic', undefined).length, 1);
   });
 

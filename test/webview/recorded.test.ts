@@ -53,7 +53,7 @@ test('SCC: all 486 components drawn with the recorded trace sources', async () =
   const legend = await page.locator('.scc .legend').innerText();
   assert.match(legend, new RegExp(`Memory cache \\(${count('memory')}\\)`));
   assert.match(legend, new RegExp(`Trivial \\(no trace\\) \\(${count('trivial')}\\)`));
-  assert.match(await page.locator('.run-summary').innerText(), /8,407 states, .* 486 SCCs/);
+  assert.match(await page.locator('.run-summary').innerText(), /8,407 vertices, .* 486 SCCs/);
 
   // Select the SCC the fixture has the states of (keyboard: Tab into the table view).
   await page.getByRole('button', { name: 'Show as table' }).click();

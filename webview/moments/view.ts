@@ -54,7 +54,7 @@ export class MomentsView {
     this.status.textContent = '';
     if (!run) return;
     const r = run.result;
-    this.intro.textContent = `${run.model.name}: ${r.vertices.toLocaleString('en-US')} states. Changing a parameter re-evaluates the cached trace (${r.traceKey.slice(0, 12)}…); nothing is re-recorded.`;
+    this.intro.textContent = `${run.model.name}: ${r.vertices.toLocaleString('en-US')} vertices. Changing a parameter re-evaluates the cached trace (${r.traceKey.slice(0, 12)}…); nothing is re-recorded.`;
     for (const p of run.model.params) {
       const field = numberField(`${p.name} (${bounds(p)})`, r.params[p.name] ?? p.default, () => this.changed());
       field.element.setAttribute('data-param', p.name);

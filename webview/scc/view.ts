@@ -77,7 +77,7 @@ export class SccView {
     const r = run.result;
     const sccs = run.decomposition.sccs;
     this.summary.textContent =
-      `${run.model.name}: ${formatCount(r.vertices)} states, ${formatCount(r.edges)} edges, ${formatCount(r.sccs.count)} SCCs ` +
+      `${run.model.name}: ${formatCount(r.vertices)} vertices, ${formatCount(r.edges)} edges, ${formatCount(r.sccs.count)} SCCs ` +
       `(${formatCount(r.sccs.blocks)} blocks: ${formatCount(r.sccs.recorded)} recorded, ${formatCount(r.sccs.cached)} from cache; largest ${formatCount(r.sccs.largest)}), ` +
       `${run.layout.layers} layers · trace ${formatCount(r.trace.operations)} operations, ${formatBytes(r.trace.bytes)} · ` +
       (r.sccs.recorded === 0 ? 'nothing recorded (all blocks from cache)' : `recorded in ${formatMs(r.timings_ms.record)}`);

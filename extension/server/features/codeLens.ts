@@ -10,11 +10,14 @@ function formatNumber(x: number): string {
   return Number.isInteger(x) ? String(x) : x.toPrecision(6).replace(/\.?0+$/, '').replace(/\.?0+e/, 'e');
 }
 
-/** `N states · M SCCs · E[time] = x`; N excludes the starting vertex S. */
+/**
+ * `N vertices · M SCCs · E[time] = x`. Vertices and SCCs count the starting vertex S
+ * and its component, as the engine, the CLI, the panel and phasic itself count them,
+ * so the lens and the panel never disagree.
+ */
 export function runSummary(run: RunSummary): string {
-  const states = Math.max(0, run.vertices - 1);
   const mean = run.moments.time?.[0];
-  const parts = [`${states} state${states === 1 ? '' : 's'}`, `${run.sccs.count} SCC${run.sccs.count === 1 ? '' : 's'}`];
+  const parts = [`${run.vertices} vert${run.vertices === 1 ? 'ex' : 'ices'}`, `${run.sccs.count} SCC${run.sccs.count === 1 ? '' : 's'}`];
   if (mean !== undefined) parts.push(`E[time] = ${formatNumber(mean)}`);
   return parts.join(' · ');
 }
