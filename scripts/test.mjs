@@ -5,7 +5,7 @@
 // never reads "0 failed" on a failing run.
 //
 //   node scripts/test.mjs                 everything (what CI runs)
-//   node scripts/test.mjs --quick         without the sanitizer build and the e2e
+//   node scripts/test.mjs --quick         without the sanitizer build, the fuzzers and the e2e
 //   node scripts/test.mjs language e2e    only the named suites (see SUITES)
 //   node scripts/test.mjs --no-build      run against what is built
 import { spawn } from 'node:child_process';
@@ -118,6 +118,17 @@ async function nativeSuite(name, sanitize) {
   rows.push({ suite: name, passed, failed: total, note });
 }
 
+// libFuzzer over the native readers under ASan/UBSan for a fixed time per target
+// (the long form is `node scripts/fuzz.mjs --seconds 600`).
+async function fuzzSuite() {
+  const { status, output } = await run(process.execPath, ['scripts/fuzz.mjs', '--seconds', '30']);
+  const summary = output.match(/^(\d+) passed, (\d+) failed$/m);
+  const passed = Number(summary?.[1] ?? 0);
+  let failed = Number(summary?.[2] ?? 0);
+  if (status !== 0 && failed === 0) failed = 1;
+  rows.push({ suite: 'fuzz (libFuzzer, 30 s a target)', passed, failed, note: summary ? undefined : status !== 0 ? `exit ${status}` : undefined });
+}
+
 async function nodeTestSuite(name, paths) {
   mkdirSync('test-results', { recursive: true });
   const tapFile = join('test-results', `${name.replace(/[^a-z0-9]+/gi, '-').replace(/^-|-$/g, '')}.tap`);
@@ -173,13 +184,15 @@ async function e2eSuite() {
 
 // ---- main ----
 
-const SUITES = ['native', 'sanitize', 'node', 'e2e'];
-const wanted = (suite) => (selected.length === 0 ? !(quick && (suite === 'sanitize' || suite === 'e2e')) : selected.includes(suite));
+const SUITES = ['native', 'sanitize', 'fuzz', 'node', 'e2e'];
+const SLOW = ['sanitize', 'fuzz', 'e2e'];
+const wanted = (suite) => (selected.length === 0 ? !(quick && SLOW.includes(suite)) : selected.includes(suite));
 
 const started = Date.now();
 const built = noBuild ? true : await build();
 if (wanted('native')) await nativeSuite('native (C++)', false);
 if (wanted('sanitize')) await nativeSuite('native (ASan+UBSan+LSan)', true);
+if (wanted('fuzz')) await fuzzSuite();
 if (built) {
   for (const area of nodeTestAreas()) {
     if (wanted('node') || selected.includes(area)) await nodeTestSuite(area, [join('out', 'test', area)]);

@@ -124,7 +124,7 @@ const CASES: Case[] = [
     name: 'a NaN rate',
     file: 'nan.phasic',
     text: 'model nan\nparam r = 1.0\nstate x\nrule go when x < 2 rate r * (x - 1) / (x - 1) do x += 1\n',
-    error: /coefficient of r of the rate is -?nan, but must be finite and >= 0 in rule go at state x=1/i,
+    error: /coefficient of r of the rate is NaN, but must be finite and >= 0 in rule go at state x=1/i,
   },
   {
     name: 'an infinite rate',

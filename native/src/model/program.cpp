@@ -62,6 +62,8 @@ double binomial(double a, double b) {
 const char* op_name(Opcode op) { return kOps[int(op)].name; }
 
 std::string format_number(double v) {
+  // printf writes "-nan" for a NaN with its sign bit set; a modeller reads "NaN".
+  if (std::isnan(v)) return "NaN";
   char buf[40];
   if (is_integral(v) && std::fabs(v) < 1e15)
     std::snprintf(buf, sizeof buf, "%.0f", v);
