@@ -8,92 +8,27 @@
 // `parseEngineNotification(method, params)` on every notification; act only on
 // `ok` results. Counts and byte sizes must be finite and >= 0, moments finite; the
 // lists' lengths are bounded so that a hostile reply cannot make the host allocate.
-import {
-  MEMORY_CATEGORIES,
-  type BlockEvent,
-  type CategoryBytes,
-  type ClearResult,
-  type EngineMessage,
-  type EvaluateResult,
-  type MemorySnapshot,
-  type Progress,
-  type RunPhase,
-  type RunResult,
-  type SccInfo,
-  type TraceSource,
-} from './engine';
+import type { BlockEvent, ClearResult, EngineMessage, MemorySnapshot, Progress, RunPhase, RunResult } from './engine';
 import type { EngineInfo, EngineNotifications, EngineRequests, ModelSpec, RunReply } from './requests';
-import type { Parsed, SccDetail } from './webview';
-
-/** No engine reply lists more entries than this (SCCs, blocks, rewards, ...). */
-export const MAX_LIST = 10_000_000;
-const MAX_STRING = 1 << 20;
-
-class Malformed extends Error {}
-
-function fail(path: string, expected: string): never {
-  throw new Malformed(`${path}: expected ${expected}`);
-}
-
-function obj(v: unknown, path: string): Record<string, unknown> {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(path, 'an object');
-  return v as Record<string, unknown>;
-}
-
-function num(v: unknown, path: string): number {
-  if (typeof v !== 'number' || !Number.isFinite(v)) fail(path, 'a finite number');
-  return v;
-}
-
-function nonNeg(v: unknown, path: string): number {
-  if (num(v, path) < 0) fail(path, 'a number >= 0');
-  return v as number;
-}
-
-function count(v: unknown, path: string): number {
-  if (!Number.isSafeInteger(v) || (v as number) < 0) fail(path, 'a whole number >= 0');
-  return v as number;
-}
-
-function int(v: unknown, path: string): number {
-  if (!Number.isSafeInteger(v)) fail(path, 'a whole number');
-  return v as number;
-}
-
-function str(v: unknown, path: string, max = MAX_STRING): string {
-  if (typeof v !== 'string' || v.length > max) fail(path, `a string of at most ${max} characters`);
-  return v;
-}
-
-function bool(v: unknown, path: string): boolean {
-  if (typeof v !== 'boolean') fail(path, 'a boolean');
-  return v;
-}
-
-function list<T>(v: unknown, path: string, item: (x: unknown, path: string) => T): T[] {
-  if (!Array.isArray(v) || v.length > MAX_LIST) fail(path, `an array of at most ${MAX_LIST} entries`);
-  return v.map((x, i) => item(x, `${path}[${i}]`));
-}
-
-function oneOf<T extends string>(v: unknown, options: readonly T[], path: string): T {
-  if (typeof v !== 'string' || !(options as readonly string[]).includes(v)) fail(path, options.join(' | '));
-  return v as T;
-}
-
-function record<T>(v: unknown, path: string, item: (x: unknown, path: string) => T): Record<string, T> {
-  const out: Record<string, T> = {};
-  for (const [k, x] of Object.entries(obj(v, path))) out[k] = item(x, `${path}.${k}`);
-  return out;
-}
-
-const numbers = (v: unknown, path: string) => list(v, path, num);
-
-function categories(v: unknown, path: string): CategoryBytes {
-  const o = obj(v, path);
-  const out = {} as CategoryBytes;
-  for (const c of MEMORY_CATEGORIES) out[c] = nonNeg(o[c], `${path}.${c}`);
-  return out;
-}
+import {
+  bool,
+  categories,
+  count,
+  decomposition,
+  evaluateResult,
+  guard,
+  int,
+  list,
+  nonNeg,
+  num,
+  numbers,
+  obj,
+  oneOf,
+  record,
+  sccDetail,
+  str,
+  type Parsed,
+} from './check';
 
 function message(v: unknown, path: string): EngineMessage {
   const o = obj(v, path);
@@ -102,39 +37,13 @@ function message(v: unknown, path: string): EngineMessage {
   return m;
 }
 
-const TRACE_SOURCES: readonly TraceSource[] = ['recorded', 'memory', 'disk', 'trivial'];
 const RUN_PHASES: readonly RunPhase[] = ['exploring', 'decomposing', 'recording', 'composing', 'evaluating'];
-
-function scc(v: unknown, path: string): SccInfo {
-  const o = obj(v, path);
-  return {
-    id: count(o.id, `${path}.id`),
-    vertices: count(o.vertices, `${path}.vertices`),
-    internalEdges: count(o.internalEdges, `${path}.internalEdges`),
-    exitEdges: count(o.exitEdges, `${path}.exitEdges`),
-    absorbing: bool(o.absorbing, `${path}.absorbing`),
-    source: oneOf(o.source, TRACE_SOURCES, `${path}.source`),
-    operations: count(o.operations, `${path}.operations`),
-    bytes: nonNeg(o.bytes, `${path}.bytes`),
-    recordMs: nonNeg(o.recordMs, `${path}.recordMs`),
-    key: str(o.key, `${path}.key`, 64),
-    firstVertex: count(o.firstVertex, `${path}.firstVertex`),
-  };
-}
 
 function runResult(v: unknown, path: string): RunResult {
   const o = obj(v, path);
   const sccs = obj(o.sccs, `${path}.sccs`);
   const trace = obj(o.trace, `${path}.trace`);
   const memory = obj(o.memory, `${path}.memory`);
-  const decomposition = obj(o.decomposition, `${path}.decomposition`);
-  const components = list(decomposition.sccs, `${path}.decomposition.sccs`, scc);
-  components.forEach((s, i) => s.id === i || fail(`${path}.decomposition.sccs[${i}].id`, `${i} (components in id order)`));
-  const edges = list(decomposition.edges, `${path}.decomposition.edges`, (e, p) => {
-    const pair = list(e, p, count);
-    if (pair.length !== 2 || pair[0] >= components.length || pair[1] >= components.length) fail(p, 'a pair of SCC ids');
-    return pair as [number, number];
-  });
   return {
     model: str(o.model, `${path}.model`),
     vertices: count(o.vertices, `${path}.vertices`),
@@ -175,7 +84,7 @@ function runResult(v: unknown, path: string): RunResult {
     traceKey: str(o.traceKey, `${path}.traceKey`, 64),
     ruleFirings: record(o.ruleFirings, `${path}.ruleFirings`, count),
     warnings: list(o.warnings, `${path}.warnings`, message),
-    decomposition: { sccs: components, edges },
+    decomposition: decomposition(o.decomposition, `${path}.decomposition`),
   };
 }
 
@@ -204,17 +113,6 @@ function modelSpec(v: unknown, path: string): ModelSpec {
 function runReply(v: unknown, path: string): RunReply {
   const o = obj(v, path);
   return { model: modelSpec(o.model, `${path}.model`), result: runResult(o.result, `${path}.result`) };
-}
-
-function evaluateResult(v: unknown, path: string): EvaluateResult {
-  const o = obj(v, path);
-  return {
-    params: record(o.params, `${path}.params`, num),
-    moments: record(o.moments, `${path}.moments`, numbers),
-    variance: record(o.variance, `${path}.variance`, num),
-    covariance: record(o.covariance, `${path}.covariance`, num),
-    evaluate_ms: nonNeg(o.evaluate_ms, `${path}.evaluate_ms`),
-  };
 }
 
 function memorySnapshot(v: unknown, path: string): MemorySnapshot {
@@ -269,19 +167,6 @@ function engineInfo(v: unknown, path: string): EngineInfo {
   return { version: str(o.version, `${path}.version`, 200), pid: count(o.pid, `${path}.pid`), startedAt: nonNeg(o.startedAt, `${path}.startedAt`) };
 }
 
-function sccDetail(v: unknown, path: string): SccDetail {
-  const o = obj(v, path);
-  const states = list(o.states, `${path}.states`, numbers);
-  const edges = list(o.edges, `${path}.edges`, (e, p) => {
-    const t = list(e, p, num);
-    if (t.length !== 3 || !Number.isInteger(t[0]) || !Number.isInteger(t[1]) || t[0] < 0 || t[1] < 0 || t[0] >= states.length || t[1] >= states.length) {
-      fail(p, '[from, to, rate] over local vertex indices');
-    }
-    return t as [number, number, number];
-  });
-  return { scc: count(o.scc, `${path}.scc`), variables: list(o.variables, `${path}.variables`, str), states, edges, truncated: bool(o.truncated, `${path}.truncated`) };
-}
-
 type ReplyParsers = { [M in keyof EngineRequests]: (v: unknown, path: string) => EngineRequests[M]['result'] };
 const REPLIES: ReplyParsers = {
   'phasic/engineInfo': engineInfo,
@@ -307,15 +192,6 @@ const NOTIFICATIONS: NotificationParsers = {
     return { uri: str(o.uri, `${path}.uri`), warning: message(o.warning, `${path}.warning`) };
   },
 };
-
-function guard<T>(parse: () => T): Parsed<T> {
-  try {
-    return { ok: true, value: parse() };
-  } catch (error) {
-    if (error instanceof Malformed) return { ok: false, error: error.message };
-    throw error;
-  }
-}
 
 /** Checks the result of an engine request against its type. */
 export function parseEngineReply<M extends keyof EngineRequests>(method: M, value: unknown): Parsed<EngineRequests[M]['result']> {

@@ -7,15 +7,30 @@
 // Time on the timeline is wall-clock epoch milliseconds: the host places each engine
 // process's clock (`time_ms` since that process started) on it with the engine's
 // start time, so samples of successive engine processes never overlap.
+import type { CategoryBytes, Decomposition, EvaluateResult, RunResult } from './engine';
 import {
-  MEMORY_CATEGORIES,
-  type CategoryBytes,
-  type Decomposition,
-  type EvaluateResult,
-  type RunResult,
-  type SccInfo,
-  type TraceSource,
-} from './engine';
+  arr,
+  categories,
+  count,
+  decomposition,
+  evaluateResult,
+  fail,
+  guard,
+  int,
+  nonNeg,
+  nullable,
+  num,
+  numbers,
+  obj,
+  oneOf,
+  optional,
+  record,
+  sccDetail,
+  str as checkedStr,
+  type Parsed,
+} from './check';
+
+export type { Parsed } from './check';
 
 export const STUDIO_VIEW_TYPE = 'phasic.studio';
 
@@ -140,90 +155,16 @@ export type WebviewMessage =
 /** Largest SVG the host accepts for export (a 2,000-SCC view is ~1 MB). */
 export const MAX_EXPORT_SVG_CHARS = 32 * 1024 * 1024;
 
-export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
-
-class Invalid extends Error {}
-
-function fail(path: string, expected: string): never {
-  throw new Invalid(`${path}: expected ${expected}`);
-}
-
-function obj(v: unknown, path: string): Record<string, unknown> {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(path, 'an object');
-  return v as Record<string, unknown>;
-}
-
-function num(v: unknown, path: string): number {
-  if (typeof v !== 'number' || !Number.isFinite(v)) fail(path, 'a finite number');
-  return v;
-}
-
-function nonNeg(v: unknown, path: string): number {
-  const n = num(v, path);
-  if (n < 0) fail(path, 'a number ≥ 0');
-  return n;
-}
-
-function int(v: unknown, path: string): number {
-  const n = num(v, path);
-  if (!Number.isInteger(n)) fail(path, 'an integer');
-  return n;
-}
-
+// The host ↔ webview dialect of the shared checks: shorter strings by default (the
+// webview has no use for megabyte strings) and indices worded for a UI developer.
+const str = (v: unknown, path: string, max = 4096): string => checkedStr(v, path, max);
 function index(v: unknown, path: string): number {
-  const n = int(v, path);
-  if (n < 0) fail(path, 'an integer ≥ 0');
-  return n;
+  num(v, path);
+  int(v, path);
+  return count(v, path, 'an integer ≥ 0');
 }
-
-function str(v: unknown, path: string, max = 4096): string {
-  if (typeof v !== 'string' || v.length > max) fail(path, `a string of at most ${max} characters`);
-  return v;
-}
-
-function bool(v: unknown, path: string): boolean {
-  if (typeof v !== 'boolean') fail(path, 'a boolean');
-  return v;
-}
-
-function arr(v: unknown, path: string): unknown[] {
-  if (!Array.isArray(v)) fail(path, 'an array');
-  return v;
-}
-
-function oneOf<T extends string>(v: unknown, options: readonly T[], path: string): T {
-  if (typeof v !== 'string' || !(options as readonly string[]).includes(v)) fail(path, options.join(' | '));
-  return v as T;
-}
-
-function optional<T>(v: unknown, parse: (v: unknown) => T): T | undefined {
-  return v === undefined ? undefined : parse(v);
-}
-
-function nullable<T>(v: unknown, parse: (v: unknown) => T): T | null {
-  return v === null ? null : parse(v);
-}
-
-function numberRecord(v: unknown, path: string): Record<string, number> {
-  const o = obj(v, path);
-  const out: Record<string, number> = {};
-  for (const [k, x] of Object.entries(o)) out[k] = num(x, `${path}.${k}`);
-  return out;
-}
-
-function numberListRecord(v: unknown, path: string): Record<string, number[]> {
-  const o = obj(v, path);
-  const out: Record<string, number[]> = {};
-  for (const [k, x] of Object.entries(o)) out[k] = arr(x, `${path}.${k}`).map((y, i) => num(y, `${path}.${k}[${i}]`));
-  return out;
-}
-
-function categories(v: unknown, path: string): CategoryBytes {
-  const o = obj(v, path);
-  const out = {} as CategoryBytes;
-  for (const c of MEMORY_CATEGORIES) out[c] = nonNeg(o[c], `${path}.${c}`);
-  return out;
-}
+const numberRecord = (v: unknown, path: string): Record<string, number> => record(v, path, num);
+const numberListRecord = (v: unknown, path: string): Record<string, number[]> => record(v, path, numbers);
 
 const isNonNeg = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x) && x >= 0;
 
@@ -293,41 +234,6 @@ function model(v: unknown, path: string): PanelModel {
   const vars = optional(o.stateVariables, (x) => arr(x, `${path}.stateVariables`).map((s, i) => str(s, `${path}.stateVariables[${i}]`, 200)));
   if (vars !== undefined) m.stateVariables = vars;
   return m;
-}
-
-const TRACE_SOURCES: readonly TraceSource[] = ['recorded', 'memory', 'disk', 'trivial'];
-
-function scc(v: unknown, path: string): SccInfo {
-  const o = obj(v, path);
-  return {
-    id: index(o.id, `${path}.id`),
-    vertices: index(o.vertices, `${path}.vertices`),
-    internalEdges: index(o.internalEdges, `${path}.internalEdges`),
-    exitEdges: index(o.exitEdges, `${path}.exitEdges`),
-    absorbing: bool(o.absorbing, `${path}.absorbing`),
-    source: oneOf(o.source, TRACE_SOURCES, `${path}.source`),
-    operations: index(o.operations, `${path}.operations`),
-    bytes: nonNeg(o.bytes, `${path}.bytes`),
-    recordMs: nonNeg(o.recordMs, `${path}.recordMs`),
-    key: str(o.key, `${path}.key`, 200),
-    firstVertex: index(o.firstVertex, `${path}.firstVertex`),
-  };
-}
-
-function decomposition(v: unknown, path: string): Decomposition {
-  const o = obj(v, path);
-  const sccs = arr(o.sccs, `${path}.sccs`).map((s, i) => scc(s, `${path}.sccs[${i}]`));
-  sccs.forEach((s, i) => {
-    if (s.id !== i) fail(`${path}.sccs[${i}].id`, `${i} (components are listed in id order)`);
-  });
-  const edges = arr(o.edges, `${path}.edges`).map((e, i) => {
-    const pair = arr(e, `${path}.edges[${i}]`);
-    const from = index(pair[0], `${path}.edges[${i}][0]`);
-    const to = index(pair[1], `${path}.edges[${i}][1]`);
-    if (pair.length !== 2 || from >= sccs.length || to >= sccs.length) fail(`${path}.edges[${i}]`, 'a pair of SCC ids');
-    return [from, to] as [number, number];
-  });
-  return { sccs, edges };
 }
 
 function layout(v: unknown, path: string, count: number): SccLayout {
@@ -408,49 +314,13 @@ function runResult(v: unknown, path: string): Omit<RunResult, 'decomposition'> {
 
 function panelRun(v: unknown, path: string): PanelRun {
   const o = obj(v, path);
-  const d = decomposition(o.decomposition, `${path}.decomposition`);
+  const d = decomposition(o.decomposition, `${path}.decomposition`, 200);
   return {
     model: model(o.model, `${path}.model`),
     result: runResult(o.result, `${path}.result`),
     decomposition: d,
     layout: layout(o.layout, `${path}.layout`, d.sccs.length),
   };
-}
-
-function evaluateResult(v: unknown, path: string): EvaluateResult {
-  const o = obj(v, path);
-  return {
-    params: numberRecord(o.params, `${path}.params`),
-    moments: numberListRecord(o.moments, `${path}.moments`),
-    variance: numberRecord(o.variance, `${path}.variance`),
-    covariance: numberRecord(o.covariance, `${path}.covariance`),
-    evaluate_ms: nonNeg(o.evaluate_ms, `${path}.evaluate_ms`),
-  };
-}
-
-function sccDetail(v: unknown, path: string): SccDetail {
-  const o = obj(v, path);
-  const variables = arr(o.variables, `${path}.variables`).map((s, i) => str(s, `${path}.variables[${i}]`, 200));
-  const states = arr(o.states, `${path}.states`).map((row, i) =>
-    arr(row, `${path}.states[${i}]`).map((x, j) => num(x, `${path}.states[${i}][${j}]`)),
-  );
-  const edges = arr(o.edges, `${path}.edges`).map((e, i) => {
-    const t = arr(e, `${path}.edges[${i}]`);
-    const from = index(t[0], `${path}.edges[${i}][0]`);
-    const to = index(t[1], `${path}.edges[${i}][1]`);
-    if (from >= states.length || to >= states.length) fail(`${path}.edges[${i}]`, 'local vertex indices');
-    return [from, to, num(t[2], `${path}.edges[${i}][2]`)] as [number, number, number];
-  });
-  return { scc: index(o.scc, `${path}.scc`), variables, states, edges, truncated: bool(o.truncated, `${path}.truncated`) };
-}
-
-function guard<T>(parse: () => T): Parsed<T> {
-  try {
-    return { ok: true, value: parse() };
-  } catch (e) {
-    if (e instanceof Invalid) return { ok: false, error: e.message };
-    throw e;
-  }
 }
 
 /** Validates a message the webview posted; the host acts only on `ok` results. */
@@ -515,7 +385,7 @@ export function parseHostMessage(v: unknown): Parsed<HostMessage> {
       }
       case 'sccDetail': {
         const m: HostMessage = { type: 'sccDetail', requestId: index(o.requestId, 'requestId') };
-        if (o.detail !== undefined) m.detail = sccDetail(o.detail, 'detail');
+        if (o.detail !== undefined) m.detail = sccDetail(o.detail, 'detail', 200);
         if (o.error !== undefined) m.error = str(o.error, 'error');
         if (!m.detail && m.error === undefined) fail('sccDetail', 'a detail or an error');
         return m;
