@@ -6,7 +6,7 @@
 //
 // Parsers throw `Invalid` with a message naming the path; `guard` turns that into a
 // `Parsed<T>` and lets every other exception (a bug) through.
-import { MEMORY_CATEGORIES, type CategoryBytes, type Decomposition, type EvaluateResult, type SccInfo, type TraceSource } from './engine';
+import { MEMORY_CATEGORIES, type CategoryBytes, type Decomposition, type EvaluateResult, type RunResult, type SccInfo, type TraceSource } from './engine';
 import type { SccDetail } from './webview';
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
@@ -140,15 +140,46 @@ export function decomposition(v: unknown, path: string, keyMax = 64): Decomposit
   return { sccs, edges };
 }
 
-export function evaluateResult(v: unknown, path: string): EvaluateResult {
-  const o = obj(v, path);
+/** A run's sizes. `sccs` and `trace` are `o`'s sub-objects, checked by the caller. */
+export function runCounts(
+  o: Record<string, unknown>,
+  sccs: Record<string, unknown>,
+  trace: Record<string, unknown>,
+  path: string,
+  whole: Check<number> = count,
+): Pick<RunResult, 'vertices' | 'edges' | 'absorbing' | 'sccs' | 'trace'> {
+  return {
+    vertices: whole(o.vertices, `${path}.vertices`),
+    edges: whole(o.edges, `${path}.edges`),
+    absorbing: whole(o.absorbing, `${path}.absorbing`),
+    sccs: {
+      count: whole(sccs.count, `${path}.sccs.count`),
+      largest: whole(sccs.largest, `${path}.sccs.largest`),
+      blocks: whole(sccs.blocks, `${path}.sccs.blocks`),
+      recorded: whole(sccs.recorded, `${path}.sccs.recorded`),
+      cached: whole(sccs.cached, `${path}.sccs.cached`),
+    },
+    trace: {
+      operations: whole(trace.operations, `${path}.trace.operations`),
+      commands: whole(trace.commands, `${path}.trace.commands`),
+      bytes: nonNeg(trace.bytes, `${path}.trace.bytes`),
+    },
+  };
+}
+
+/** The moments block a run and an evaluation both carry. */
+export function moments(o: Record<string, unknown>, path: string): Omit<EvaluateResult, 'evaluate_ms'> {
   return {
     params: record(o.params, `${path}.params`, num),
     moments: record(o.moments, `${path}.moments`, numbers),
     variance: record(o.variance, `${path}.variance`, num),
     covariance: record(o.covariance, `${path}.covariance`, num),
-    evaluate_ms: nonNeg(o.evaluate_ms, `${path}.evaluate_ms`),
   };
+}
+
+export function evaluateResult(v: unknown, path: string): EvaluateResult {
+  const o = obj(v, path);
+  return { ...moments(o, path), evaluate_ms: nonNeg(o.evaluate_ms, `${path}.evaluate_ms`) };
 }
 
 /** `nameMax`: the longest state-variable name the caller accepts. */

@@ -17,14 +17,15 @@ import {
   fail,
   guard,
   int,
+  moments,
   nonNeg,
   nullable,
   num,
-  numbers,
   obj,
   oneOf,
   optional,
   record,
+  runCounts,
   sccDetail,
   str as checkedStr,
   type Parsed,
@@ -164,7 +165,6 @@ function index(v: unknown, path: string): number {
   return count(v, path, 'an integer ≥ 0');
 }
 const numberRecord = (v: unknown, path: string): Record<string, number> => record(v, path, num);
-const numberListRecord = (v: unknown, path: string): Record<string, number[]> => record(v, path, numbers);
 
 const isNonNeg = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x) && x >= 0;
 
@@ -262,25 +262,8 @@ function runResult(v: unknown, path: string): Omit<RunResult, 'decomposition'> {
   const memory = obj(o.memory, `${path}.memory`);
   return {
     model: str(o.model, `${path}.model`, 200),
-    vertices: index(o.vertices, `${path}.vertices`),
-    edges: index(o.edges, `${path}.edges`),
-    absorbing: index(o.absorbing, `${path}.absorbing`),
-    sccs: {
-      count: index(sccs.count, `${path}.sccs.count`),
-      largest: index(sccs.largest, `${path}.sccs.largest`),
-      blocks: index(sccs.blocks, `${path}.sccs.blocks`),
-      recorded: index(sccs.recorded, `${path}.sccs.recorded`),
-      cached: index(sccs.cached, `${path}.sccs.cached`),
-    },
-    trace: {
-      operations: index(trace.operations, `${path}.trace.operations`),
-      commands: index(trace.commands, `${path}.trace.commands`),
-      bytes: nonNeg(trace.bytes, `${path}.trace.bytes`),
-    },
-    params: numberRecord(o.params, `${path}.params`),
-    moments: numberListRecord(o.moments, `${path}.moments`),
-    variance: numberRecord(o.variance, `${path}.variance`),
-    covariance: numberRecord(o.covariance, `${path}.covariance`),
+    ...runCounts(o, sccs, trace, path, index),
+    ...moments(o, path),
     timings_ms: {
       explore: nonNeg(timings.explore, `${path}.timings_ms.explore`),
       scc: nonNeg(timings.scc, `${path}.timings_ms.scc`),
