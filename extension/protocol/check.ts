@@ -6,8 +6,16 @@
 //
 // Parsers throw `Invalid` with a message naming the path; `guard` turns that into a
 // `Parsed<T>` and lets every other exception (a bug) through.
-import { MEMORY_CATEGORIES, type CategoryBytes, type Decomposition, type EvaluateResult, type RunResult, type SccInfo, type TraceSource } from './engine';
-import type { SccDetail } from './webview';
+import {
+  MEMORY_CATEGORIES,
+  type CategoryBytes,
+  type Decomposition,
+  type EvaluateResult,
+  type RunResult,
+  type SccDetail,
+  type SccInfo,
+  type TraceSource,
+} from './engine';
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
 

@@ -117,3 +117,16 @@ export interface BlockEvent {
   bytes: number;
   time_ms: number;
 }
+
+/** One SCC's states and internal edges, for the panel's detail pane. */
+export interface SccDetail {
+  scc: number;
+  /** Column names of `states`. */
+  variables: string[];
+  /** One row per vertex of the SCC, local order. */
+  states: number[][];
+  /** Internal edges over local indices, with their rate at the run's parameters. */
+  edges: Array<[from: number, to: number, rate: number]>;
+  /** True when `states`/`edges` were cut short for size. */
+  truncated: boolean;
+}

@@ -1,6 +1,6 @@
 // The custom requests and notifications between the extension host and the engine
 // process (the language server). One map types both sides: the host sends with
-// `EngineClient.request`, the server registers with `onEngineRequest`.
+// `EngineClient.request`, the server registers with `onRequest` in server/main.ts.
 // Documented in docs/protocol.md.
 import type {
   BlockEvent,
@@ -10,9 +10,9 @@ import type {
   MemorySnapshot,
   Progress,
   RunResult,
+  SccDetail,
   SccInfo,
 } from './engine';
-import type { SccDetail } from './webview';
 
 export interface EngineSettings {
   maxStates: number;

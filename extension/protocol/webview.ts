@@ -7,7 +7,7 @@
 // Time on the timeline is wall-clock epoch milliseconds: the host places each engine
 // process's clock (`time_ms` since that process started) on it with the engine's
 // start time, so samples of successive engine processes never overlap.
-import type { CategoryBytes, Decomposition, EvaluateResult, RunResult } from './engine';
+import type { CategoryBytes, Decomposition, EvaluateResult, RunResult, SccDetail } from './engine';
 import {
   arr,
   categories,
@@ -32,6 +32,7 @@ import {
 } from './check';
 
 export type { Parsed } from './check';
+export type { SccDetail } from './engine';
 
 export const STUDIO_VIEW_TYPE = 'phasic.studio';
 
@@ -112,17 +113,6 @@ export interface EngineBadge {
 }
 
 /** An SCC's own graph in terms of the model, for the detail pane. */
-export interface SccDetail {
-  scc: number;
-  /** Column names of `states`. */
-  variables: string[];
-  /** One row per vertex of the SCC, local order. */
-  states: number[][];
-  /** Internal edges over local indices, with their rate at the run's parameters. */
-  edges: Array<[from: number, to: number, rate: number]>;
-  /** True when `states`/`edges` were cut short for size. */
-  truncated: boolean;
-}
 
 /** Everything the panel has seen, sent once after each `ready`. */
 export interface StudioSnapshot {
