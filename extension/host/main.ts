@@ -11,16 +11,19 @@ import { affectsEngine, engineSettings } from './settings';
 import { EngineStatusBar } from './statusBar';
 import { createViews } from './views';
 
+let engine: EngineClient | undefined;
+
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
   const output = vscode.window.createOutputChannel('Phasic Trace Studio', { log: true });
-  const engine = new EngineClient(context.asAbsolutePath('dist/server.js'), output, () => engineSettings(context));
+  const client = new EngineClient(context.asAbsolutePath('dist/server.js'), output, () => engineSettings(context));
+  engine = client;
   const statusBar = new EngineStatusBar();
   const progressListeners = new Map<number, (p: Progress) => void>();
-  const views = createViews(context, engine, output);
+  const views = createViews(context, client, output);
 
   const ctx: HostContext = {
     extension: context,
-    engine,
+    engine: client,
     output,
     views,
     progressOf(runId, listener) {
@@ -29,22 +32,22 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     },
   };
 
-  engine.onDidChangeState((state) => {
+  client.onDidChangeState((state) => {
     statusBar.setState(state);
     if (state === 'crashed') views.marker({ kind: 'restart', label: 'engine stopped' });
   });
-  engine.onNotification('phasic/progress', ({ runId, progress }) => {
+  client.onNotification('phasic/progress', ({ runId, progress }) => {
     progressListeners.get(runId)?.(progress);
     statusBar.setRun(progress.phase === 'evaluating' && progress.done === progress.total ? undefined : progress);
   });
-  engine.onNotification('phasic/memorySample', (sample) => {
+  client.onNotification('phasic/memorySample', (sample) => {
     const total = Object.values(sample.accounted_bytes).reduce((a, b) => a + b, 0);
     statusBar.setAccounted(total);
   });
 
   context.subscriptions.push(
     output,
-    engine,
+    client,
     statusBar,
     vscode.commands.registerCommand('phasic.runTrace', async (arg?: unknown) => {
       try {
@@ -57,15 +60,16 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     vscode.commands.registerCommand('phasic.clearCaches', () => clearCaches(ctx)),
     vscode.commands.registerCommand('phasic.restartEngine', () => restartEngine(ctx)),
     vscode.workspace.onDidChangeConfiguration((event) => {
-      if (affectsEngine(event)) engine.notify('phasic/configure', engineSettings(context));
+      if (affectsEngine(event)) client.notify('phasic/configure', engineSettings(context));
     }),
   );
 
-  await engine.start().catch((error: Error) => {
+  await client.start().catch((error: Error) => {
     output.appendLine(`[host] the engine did not start: ${error.message}`);
   });
 }
 
-export function deactivate(): void {
-  // Disposables registered on the context stop the engine process.
+/** Stops the engine process; VS Code waits for the returned promise on shutdown. */
+export function deactivate(): Promise<void> | undefined {
+  return engine?.stop();
 }
