@@ -61,9 +61,10 @@ struct CacheAllocator {
     return p;
   }
   void deallocate(T* p, std::size_t n) noexcept {
-    ::operator delete(p);
+    // Uncounted before the free: this allocator may be a copy living in the block.
     ledger().remove(Category::Cache, n * sizeof(T));
     counter->fetch_sub(static_cast<std::int64_t>(n * sizeof(T)));
+    ::operator delete(p);
   }
   template <class U>
   friend bool operator==(const CacheAllocator& a, const CacheAllocator<U>& b) { return a.counter == b.counter; }
