@@ -9,7 +9,7 @@
 // processes sharing a directory (test/engine/cli.test.ts).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { RunResult } from '../../extension/protocol/engine';
@@ -162,7 +162,7 @@ describe('faults', () => {
     assert.ok(where.filter((w) => w.startsWith('recording')).length >= KILLS / 4, 'enough kills landed inside recording');
   });
 
-  it('ignores temporary files a killed writer left, and Clear Caches removes them once they are ten minutes old', async () => {
+  it('ignores temporary files a killed writer left, and removes them once they are ten minutes old', async () => {
     const cacheDir = dir('temps');
     const first = await start(cacheDir);
     await first.run(TWO_LOCUS, TWO_LOCUS_N6, 1);
@@ -188,6 +188,8 @@ describe('faults', () => {
     assertWholeFile(cacheDir, victim);
     const memory = await engine.request('phasic/memory', {});
     assert.equal(memory.cache.diskFiles, traceFiles(cacheDir).length, 'temporary files are not counted as cache files');
+    assert.ok(!existsSync(stale), 'the pruning at the end of the run removed the stale temporary file');
+    assert.ok(existsSync(fresh), 'and kept the one that may still be in flight');
 
     await engine.request('phasic/clearCaches', {});
     const left = readdirSync(cacheDir);

@@ -227,8 +227,23 @@ DiskUsage DiskCache::usage() const {
   return u;
 }
 
+// Removes temporary files that writers killed mid-write left behind. Another
+// process's file may still be in flight, so only ones untouched for ten minutes go.
+static void remove_stale_temp_files(const std::string& directory) {
+  std::error_code ec;
+  std::vector<fs::path> temps;
+  for (fs::directory_iterator it(directory, ec), end; !ec && it != end; it.increment(ec))
+    if (is_temp_file(it->path().filename().string())) temps.push_back(it->path());
+  const auto stale = fs::file_time_type::clock::now() - std::chrono::minutes(10);
+  for (const auto& t : temps) {
+    std::error_code e;
+    if (fs::last_write_time(t, e) < stale && !e) fs::remove(t, e);
+  }
+}
+
 void DiskCache::prune() {
   if (directory_.empty()) return;
+  remove_stale_temp_files(directory_);
   auto files = list_trace_files(directory_);
   std::uint64_t total = 0;
   for (const auto& f : files) total += f.bytes;
@@ -244,16 +259,7 @@ void DiskCache::prune() {
 DiskUsage DiskCache::clear() {
   DiskUsage removed;
   if (directory_.empty()) return removed;
-  std::error_code ec;
-  std::vector<fs::path> temps;
-  for (fs::directory_iterator it(directory_, ec), end; !ec && it != end; it.increment(ec))
-    if (is_temp_file(it->path().filename().string())) temps.push_back(it->path());
-  // Temporary files of another process may still be in flight: only old ones go.
-  const auto stale = fs::file_time_type::clock::now() - std::chrono::minutes(10);
-  for (const auto& t : temps) {
-    std::error_code e;
-    if (fs::last_write_time(t, e) < stale && !e) fs::remove(t, e);
-  }
+  remove_stale_temp_files(directory_);
   for (const auto& f : list_trace_files(directory_)) {
     std::error_code e;
     if (fs::remove(f.path, e)) {
