@@ -9,6 +9,7 @@
 import { MEMORY_CATEGORIES } from '../../extension/protocol/engine';
 import type { TimelineBlock, TimelineMarker } from '../../extension/protocol/webview';
 import { el } from '../dom';
+import { frameScheduler } from '../frame';
 import { formatBytes, formatClock, formatDuration, formatFreed } from '../format';
 import type { StudioStore } from '../store';
 import { readPalette, type Palette } from '../theme';
@@ -69,7 +70,6 @@ export class TimelineChart {
   private hoverY = 0;
   private hoverTarget: 'chart' | 'gantt' | null = null;
   private drag: { x: number; start: number; end: number } | null = null;
-  private pending = false;
   private bars: Bar[] = [];
   private lanes = 1;
   private width = 0;
@@ -104,14 +104,7 @@ export class TimelineChart {
     this.requestRender();
   }
 
-  requestRender(): void {
-    if (this.pending) return;
-    this.pending = true;
-    requestAnimationFrame(() => {
-      this.pending = false;
-      this.render();
-    });
-  }
+  readonly requestRender = frameScheduler(() => this.render());
 
   // ---- viewport ----
 

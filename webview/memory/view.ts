@@ -4,7 +4,7 @@ import { el } from '../dom';
 import { formatBytes } from '../format';
 import type { StudioStore } from '../store';
 import type { Palette } from '../theme';
-import { button } from '../toolkit';
+import { tableToggle } from '../tableToggle';
 import { MemorySummary } from './summary';
 import { timelineTables } from './table';
 import { TimelineChart } from './timeline';
@@ -26,22 +26,12 @@ export class MemoryView {
   readonly chart: TimelineChart;
   private readonly tables = el('div', { class: 'table-view', id: 'memory-tables' });
   private readonly leak = el('p', { class: 'leak', role: 'status' });
-  private showTables = false;
   private tablesDirty = false;
 
   constructor(private readonly store: StudioStore) {
     this.summary = new MemorySummary(store);
     this.chart = new TimelineChart(store);
-    this.tables.hidden = true;
-    const toggle = button('Show as table', () => {
-      this.showTables = !this.showTables;
-      this.tables.hidden = !this.showTables;
-      toggle.textContent = this.showTables ? 'Hide table' : 'Show as table';
-      toggle.setAttribute('aria-expanded', String(this.showTables));
-      this.renderTables();
-    });
-    toggle.setAttribute('aria-controls', 'memory-tables');
-    toggle.setAttribute('aria-expanded', 'false');
+    const toggle = tableToggle(this.tables, () => this.renderTables());
     this.element.append(
       el('div', { class: 'view-head' }, el('h2', { id: 'memory-heading' }, 'Phasic Memory'), toggle),
       this.summary.element,
@@ -65,7 +55,7 @@ export class MemoryView {
 
   /** Tables are rebuilt at most once a second while visible: they are for reading, not for motion. */
   private renderTables(): void {
-    if (!this.showTables || this.tablesDirty) return;
+    if (this.tables.hidden || this.tablesDirty) return;
     this.tablesDirty = true;
     setTimeout(() => {
       this.tablesDirty = false;

@@ -6,6 +6,7 @@
 import type { SccInfo, TraceSource } from '../../extension/protocol/engine';
 import type { PanelRun } from '../../extension/protocol/webview';
 import { el } from '../dom';
+import { frameScheduler } from '../frame';
 import { formatBytes, formatCount, formatMs } from '../format';
 import type { Palette } from '../theme';
 
@@ -48,7 +49,6 @@ export class SccGraph {
   private hoverPos = { x: 0, y: 0 };
   selected: number | null = null;
   private drag: { x: number; y: number; tx: number; ty: number; moved: boolean } | null = null;
-  private pending = false;
   private width = 0;
   /** True until the user zooms or pans: then a resize (or the tab appearing) re-fits. */
   private autoFit = true;
@@ -130,14 +130,7 @@ export class SccGraph {
     this.requestRender();
   }
 
-  requestRender(): void {
-    if (this.pending) return;
-    this.pending = true;
-    requestAnimationFrame(() => {
-      this.pending = false;
-      this.render();
-    });
-  }
+  readonly requestRender = frameScheduler(() => this.render());
 
   private nodeAt(sx: number, sy: number): number | null {
     if (!this.run) return null;

@@ -6,6 +6,7 @@ import { el, table } from '../dom';
 import { formatBytes, formatCount, formatMs } from '../format';
 import type { StudioStore } from '../store';
 import type { Palette } from '../theme';
+import { tableToggle } from '../tableToggle';
 import { button } from '../toolkit';
 import { nextRequestId, post } from '../vscode';
 import { SccDetailPane } from './detail';
@@ -22,7 +23,6 @@ export class SccView {
   private readonly legend = el('div', { class: 'legend', role: 'list', 'aria-label': 'Trace sources' });
   private readonly status = el('span', { class: 'muted', role: 'status' });
   private readonly tables = el('div', { class: 'table-view', id: 'scc-tables' });
-  private showTables = false;
   private detailRequest = 0;
 
   constructor(
@@ -31,16 +31,7 @@ export class SccView {
   ) {
     this.detail = new SccDetailPane(palette, () => this.graph.select(null));
     this.graph = new SccGraph(palette, (id) => this.selected(id));
-    this.tables.hidden = true;
-    const toggle = button('Show as table', () => {
-      this.showTables = !this.showTables;
-      this.tables.hidden = !this.showTables;
-      toggle.textContent = this.showTables ? 'Hide table' : 'Show as table';
-      toggle.setAttribute('aria-expanded', String(this.showTables));
-      this.renderTable();
-    });
-    toggle.setAttribute('aria-controls', 'scc-tables');
-    toggle.setAttribute('aria-expanded', 'false');
+    const toggle = tableToggle(this.tables, () => this.renderTable());
     const toolbar = el(
       'div',
       { class: 'toolbar', role: 'toolbar', 'aria-label': 'Decomposition controls' },
@@ -121,7 +112,7 @@ export class SccView {
 
   private renderTable(): void {
     const run = this.store.run;
-    if (!this.showTables || !run) return;
+    if (this.tables.hidden || !run) return;
     const t = table({
       caption: `Components of ${run.model.name} (${formatCount(run.decomposition.sccs.length)})`,
       headers: ['SCC', 'Layer', 'Vertices', 'Internal edges', 'Exit edges', 'Trace', 'Operations', 'Bytes', 'Record time', 'Cache key'],
