@@ -129,31 +129,47 @@ async function focusWorkbench(page: Page): Promise<void> {
   await page.locator('.monaco-workbench').click({ position: { x: 700, y: 400 } });
 }
 
-async function pickInQuickInput(page: Page, text: string): Promise<void> {
+/**
+ * Opens Quick Open with `shortcut`, types `text` and accepts the first match.
+ * Early in a session the workbench may still move focus (a restored editor,
+ * a notification), which closes the widget under the typed text; then the
+ * whole gesture is repeated rather than waiting on a list that is gone.
+ */
+async function pickInQuickInput(page: Page, shortcut: string, text: string): Promise<void> {
   const widget = page.locator('.quick-input-widget');
-  await widget.waitFor({ state: 'visible', timeout: 10_000 });
-  const input = widget.locator('.quick-input-box input');
-  await input.fill(text);
-  // Enter accepts the first match; wait until the list shows one.
-  await widget.locator('.monaco-list-row').first().waitFor({ timeout: 20_000 });
-  await page.keyboard.press('Enter');
-  await widget.waitFor({ state: 'hidden', timeout: 10_000 });
+  const firstRow = widget.locator('.monaco-list-row').first();
+  let lastError: unknown;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      await focusWorkbench(page);
+      await page.keyboard.press(shortcut);
+      await widget.waitFor({ state: 'visible', timeout: 10_000 });
+      await widget.locator('.quick-input-box input').fill(text);
+      // Enter accepts the first match; wait until the list shows one.
+      await firstRow.waitFor({ state: 'visible', timeout: 10_000 });
+    } catch (error) {
+      lastError = error;
+      await page.keyboard.press('Escape');
+      continue;
+    }
+    // Accepting is not retried: a command must not run twice.
+    await page.keyboard.press('Enter');
+    await widget.waitFor({ state: 'hidden', timeout: 10_000 });
+    return;
+  }
+  throw lastError;
 }
 
 /** Opens a workspace file by name through Quick Open (Ctrl+P) and waits for its tab. */
 export async function openFile(page: Page, fileName: string): Promise<void> {
-  await focusWorkbench(page);
-  await page.keyboard.press('Control+P');
-  await pickInQuickInput(page, fileName);
+  await pickInQuickInput(page, 'Control+P', fileName);
   await page.locator(`.tabs-container .tab[aria-label^="${fileName}"]`).first().waitFor({ timeout: 20_000 });
 }
 
 /** Runs a command by its palette title, e.g. "Phasic: Show Memory Panel". */
 export async function runCommand(page: Page, title: string): Promise<void> {
-  await focusWorkbench(page);
-  await page.keyboard.press('Control+Shift+P');
   // The palette opens with ">" already typed: keep it so the text matches commands.
-  await pickInQuickInput(page, `>${title}`);
+  await pickInQuickInput(page, 'Control+Shift+P', `>${title}`);
 }
 
 /**
