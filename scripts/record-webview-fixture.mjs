@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 // Records what the Studio panel receives during a real session, for the webview
 // tests: compiles a reference model with the real front end, runs it twice in the
-// real engine (a recording run, then a cache hit), clears the caches, re-evaluates at
+// real engine (a recording run, then a rerun that reuses it), clears the caches, re-evaluates at
 // other parameters, and feeds every engine report through the real host-side buffer
 // (extension/host/panel/buffer.ts), and adds the detail of one SCC from the exported
-// graph (extension/host/panel/sccDetail.ts). Writes the resulting host messages to
+// graph (extension/server/sccDetail.ts). Writes the resulting host messages to
 // test/fixtures/webview/<model>-session.json.
 //
 //   node scripts/record-webview-fixture.mjs [model.phasic] [name=value ...]
@@ -27,7 +27,7 @@ import { basename, join } from 'node:path';
 import { compileModel } from './extension/language';
 import { Engine } from './extension/engine/engine';
 import { StudioBuffer } from './extension/host/panel/buffer';
-import { sccDetailFromGraph } from './extension/host/panel/sccDetail';
+import { sccDetailFromGraph } from './extension/server/sccDetail';
 import type { PanelModel, HostMessage } from './extension/protocol/webview';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -91,7 +91,7 @@ export async function record(root: string, modelPath: string, overrides: Record<
   ];
   const file = join(root, 'test', 'fixtures', 'webview', model.name + '-session.json');
   const about = 'Host messages recorded from a real session by scripts/record-webview-fixture.mjs: ' +
-    basename(modelPath) + ' ' + JSON.stringify(overrides) + ' run twice (record, then cache hit), evaluated at ' +
+    basename(modelPath) + ' ' + JSON.stringify(overrides) + ' run twice (record, then reuse), evaluated at ' +
     JSON.stringify(params) + ' (the evaluation message), caches cleared; the sccDetail message is the largest SCC of at most 300 vertices, from the exported graph. Engine ' + engine.version() + '.';
   writeFileSync(file, JSON.stringify({ _about: about, first: { vertices: result.vertices, sccs: result.sccs }, messages }) + '\\n');
   return file;

@@ -37,7 +37,8 @@ function runRecord(result: RunResult): Omit<RunResult, 'decomposition'> {
 function describeRun(r: RunResult): string {
   const lines = [
     `${r.model}: ${r.vertices} vertices, ${r.edges} edges, ${r.absorbing} absorbing`,
-    `components: ${r.sccs.count} (largest ${r.sccs.largest}); blocks: ${r.sccs.blocks} (${r.sccs.recorded} recorded, ${r.sccs.cached} cached)`,
+    `components: ${r.sccs.count} (largest ${r.sccs.largest}); blocks: ${r.sccs.blocks} (${r.sccs.recorded} recorded, ${r.sccs.cached} cached)` +
+      (r.reused ? '; unchanged model: the cached run was reused' : ''),
     `trace: ${r.trace.operations} operations, ${r.trace.commands} commands, ${r.trace.bytes} bytes`,
     `params: ${Object.entries(r.params).map(([k, v]) => `${k}=${v}`).join(' ') || '(none)'}`,
   ];

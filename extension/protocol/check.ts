@@ -155,11 +155,12 @@ export function runCounts(
   trace: Record<string, unknown>,
   path: string,
   whole: Check<number> = count,
-): Pick<RunResult, 'vertices' | 'edges' | 'absorbing' | 'sccs' | 'trace'> {
+): Pick<RunResult, 'vertices' | 'edges' | 'absorbing' | 'reused' | 'sccs' | 'trace'> {
   return {
     vertices: whole(o.vertices, `${path}.vertices`),
     edges: whole(o.edges, `${path}.edges`),
     absorbing: whole(o.absorbing, `${path}.absorbing`),
+    reused: bool(o.reused, `${path}.reused`),
     sccs: {
       count: whole(sccs.count, `${path}.sccs.count`),
       largest: whole(sccs.largest, `${path}.sccs.largest`),

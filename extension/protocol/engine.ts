@@ -52,6 +52,11 @@ export interface RunResult {
   vertices: number;
   edges: number;
   absorbing: number;
+  /**
+   * The model text was run before and its run is still cached: nothing was explored,
+   * decomposed or recorded, every block is from memory, and only evaluation ran.
+   */
+  reused: boolean;
   sccs: { count: number; largest: number; blocks: number; recorded: number; cached: number };
   trace: { operations: number; commands: number; bytes: number };
   params: Record<string, number>;

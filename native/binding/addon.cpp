@@ -29,15 +29,15 @@ bool capture(F&& body, Failure& failure) {
     body();
     return true;
   } catch (const phasic::Cancelled& e) {
-    failure = {"cancelled", e.what()};
+    failure = {"cancelled", e.what(), {}, {}};
   } catch (const phasic::BudgetExceeded& e) {
-    failure = {"budget", e.what()};
+    failure = {"budget", e.what(), {}, {}};
   } catch (const phasic::EngineError& e) {
     failure = {"model", e.what(), e.rule, e.field, e.site};
   } catch (const std::bad_alloc&) {
-    failure = {"engine", "the engine ran out of memory"};
+    failure = {"engine", "the engine ran out of memory", {}, {}};
   } catch (const std::exception& e) {
-    failure = {"engine", e.what()};
+    failure = {"engine", e.what(), {}, {}};
   }
   return false;
 }

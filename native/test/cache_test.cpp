@@ -304,6 +304,32 @@ void check_only_caches_hold_memory(Engine& e) {
   CHECK_EQ(ledger().bytes(Category::Traces) + ledger().bytes(Category::Cache), e.memory_cache().held_bytes());
 }
 
+// Deep equality of two JSON values (object members in document order).
+bool equal(const json::Value& a, const json::Value& b) {
+  if (a.type() != b.type()) return false;
+  switch (a.type()) {
+    case json::Type::Null: return true;
+    case json::Type::Bool: return a.as_bool() == b.as_bool();
+    case json::Type::Number: return a.as_number() == b.as_number();
+    case json::Type::String: return a.as_string() == b.as_string();
+    case json::Type::Array: {
+      const json::Array &x = a.as_array(), &y = b.as_array();
+      if (x.size() != y.size()) return false;
+      for (std::size_t i = 0; i < x.size(); ++i)
+        if (!equal(x[i], y[i])) return false;
+      return true;
+    }
+    case json::Type::Object: {
+      const json::Object &x = a.as_object(), &y = b.as_object();
+      if (x.size() != y.size()) return false;
+      for (std::size_t i = 0; i < x.size(); ++i)
+        if (x[i].key != y[i].key || !equal(x[i].value, y[i].value)) return false;
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 TEST(a_run_leaves_only_what_the_caches_hold_and_clear_returns_to_zero) {
@@ -405,6 +431,97 @@ TEST(a_sound_file_whose_payload_does_not_decode_is_replaced_by_a_recording) {
   const auto& m2 = result.find("moments")->find("tmrca")->as_array();
   CHECK_EQ(m1[0].as_number(), m2[0].as_number());
   CHECK_EQ(m1[1].as_number(), m2[1].as_number());
+  check_only_caches_hold_memory(e);
+  e.clear_caches();
+}
+
+TEST(an_unchanged_model_is_not_explored_again_and_reports_what_a_fresh_run_does) {
+  Engine e;
+  e.configure({"", 0, 1 << 26, 0});
+  const std::string model = fixture("two_locus.json");
+  RunOptions options;
+  options.params = {{"rec", 0.5}};
+  const json::Value first = json::parse(e.run(model, options, {}));
+  CHECK(!first.find("reused")->as_bool());
+  CHECK(e.memory_cache().stats().runs == 1);
+
+  options.params = {{"rec", 2.0}};
+  std::vector<RunPhase> phases;
+  std::size_t block_events = 0;
+  RunObserver observer;
+  observer.progress = [&](const RunProgress& p) { phases.push_back(p.phase); };
+  observer.block = [&](const BlockEvent&) { ++block_events; };
+  const json::Value again = json::parse(e.run(model, options, observer));
+  check_only_caches_hold_memory(e);
+  CHECK(again.find("reused")->as_bool());
+  CHECK_EQ(block_events, 0u);  // no subgraph was built
+  for (const RunPhase p : phases) CHECK(p == RunPhase::Evaluating);
+  CHECK(again.find("memory")->find("blocks")->as_array().empty());
+  CHECK_EQ(again.find("timings_ms")->find("explore")->as_number(), 0.0);
+
+  // Everything about the graph is what the first run reported, every block now from memory.
+  for (const char* member : {"model", "vertices", "edges", "absorbing", "traceKey", "ruleFirings", "warnings"})
+    CHECK(equal(*first.find(member), *again.find(member)));
+  const auto& sccs1 = first.find("decomposition")->find("sccs")->as_array();
+  const auto& sccs2 = again.find("decomposition")->find("sccs")->as_array();
+  CHECK_EQ(sccs1.size(), sccs2.size());
+  for (std::size_t c = 0; c < sccs1.size(); ++c) {
+    for (const char* member : {"vertices", "internalEdges", "exitEdges", "absorbing", "operations", "key", "firstVertex"})
+      CHECK(equal(*sccs1[c].find(member), *sccs2[c].find(member)));
+    const bool trivial = sccs1[c].find("source")->as_string() == "trivial";
+    CHECK(sccs2[c].find("source")->as_string() == (trivial ? "trivial" : "memory"));
+  }
+  CHECK(equal(*first.find("decomposition")->find("edges"), *again.find("decomposition")->find("edges")));
+  const auto* sccs = again.find("sccs");
+  CHECK_EQ(sccs->find("recorded")->as_number(), 0.0);
+  CHECK_EQ(sccs->find("cached")->as_number(), sccs->find("blocks")->as_number());
+
+  // The moments at the new θ are those of a fresh engine.
+  Engine fresh;
+  fresh.configure({"", 0, 1 << 26, 0});
+  const json::Value reference = json::parse(fresh.run(model, options, {}));
+  CHECK(!reference.find("reused")->as_bool());
+  CHECK(equal(*reference.find("moments"), *again.find("moments")));
+  fresh.clear_caches();
+
+  // A state limit below the cached graph's size is enforced as in a fresh run.
+  options.max_states = 5;
+  bool limited = false;
+  try {
+    e.run(model, options, {});
+  } catch (const EngineError& error) {
+    limited = std::string(error.what()).find("more than 5 states") != std::string::npos;
+  }
+  CHECK(limited);
+
+  // Another text of the same model (a different block threshold) is explored.
+  options.max_states = 0;
+  options.min_scc_size = 5;
+  CHECK(!json::parse(e.run(model, options, {})).find("reused")->as_bool());
+  CHECK(e.memory_cache().stats().runs == 2);
+  const CacheClearStats cleared = e.memory_cache().clear();
+  CHECK(cleared.traces > 0);
+  CHECK(e.memory_cache().stats().runs == 0);
+  check_only_caches_hold_memory(e);
+  e.clear_caches();
+}
+
+TEST(a_run_summary_leaves_the_cache_before_the_trace_it_pins) {
+  Engine e;
+  e.configure({"", 0, 1 << 26, 0});
+  const std::string a = fixture("two_locus.json"), b = fixture("structured_n8_d3.json");
+  e.run(a, {}, {});
+  e.run(b, {}, {});
+  CHECK(e.memory_cache().stats().runs == 2);
+  // A budget that holds only the latest model trace: A's summary and trace both go,
+  // B's summary goes too (only the trace is protected), and nothing stale remains.
+  e.configure({"", 0, 1, 0});
+  CHECK(e.memory_cache().stats().runs == 0);
+  CHECK(e.memory_cache().stats().models == 1);
+  check_only_caches_hold_memory(e);
+  e.configure({"", 0, 1 << 26, 0});
+  CHECK(!json::parse(e.run(a, {}, {})).find("reused")->as_bool());
+  CHECK(json::parse(e.run(a, {}, {})).find("reused")->as_bool());
   check_only_caches_hold_memory(e);
   e.clear_caches();
 }

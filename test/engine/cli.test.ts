@@ -70,7 +70,9 @@ describe('phasic-trace run --json', () => {
     const { runs } = JSON.parse(r.stdout) as { runs: RunRecord[] };
     assert.equal(runs.length, 3);
     assert.ok(runs[0].sccs.recorded > 0);
+    assert.equal(runs[0].reused, false);
     for (const later of runs.slice(1)) {
+      assert.equal(later.reused, true, 'an unchanged model reuses the cached run');
       assert.equal(later.sccs.recorded, 0);
       assert.deepEqual(later.moments, runs[0].moments);
     }

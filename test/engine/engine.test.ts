@@ -61,6 +61,8 @@ describe('engine', () => {
     assert.ok(traceFiles().length > 0, 'recorded blocks were written to disk');
 
     const memory = await engine.run(model, options);
+    assert.equal(memory.reused, true, 'the unchanged model reuses the cached run');
+    assert.deepEqual(memory.decomposition.edges, fresh.decomposition.edges);
     assert.equal(memory.sccs.recorded, 0);
     assert.equal(memory.sccs.cached, memory.sccs.blocks);
     assert.equal(sources(memory).recorded, undefined);

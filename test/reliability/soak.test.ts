@@ -6,7 +6,8 @@
 // Short form by default (CI). Long form: `node scripts/soak.mjs --runs 200`, which sets
 // PHASIC_SOAK_RUNS / PHASIC_SOAK_SERVER_RUNS and asserts the 5% bound of issue 8.
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -30,6 +31,10 @@ const SERVER_RUNS = Number(process.env.PHASIC_SOAK_SERVER_RUNS ?? 20);
 // memory cache and hits nothing in turn; run 10 and the last run are both the 10th
 // run of a cycle, so their resident sets are measured in the same situation.
 const CLEAR_EVERY = 10;
+// Each run of a cycle sees the model as if edited (blank lines shift its source
+// positions), so the engine explores, decomposes and composes every time instead of
+// reusing the previous run of an unchanged text: the soak exercises the whole run.
+const edited = (source: string, run: number) => '\n'.repeat(run % CLEAR_EVERY) + source;
 // Prints every run's figures (scripts/soak.mjs --verbose).
 const VERBOSE = process.env.PHASIC_SOAK_VERBOSE === '1';
 const REFERENCE_RUN = 10;
@@ -117,7 +122,10 @@ describe('soak', () => {
     dirs.push(dir);
     const engine = new Engine();
     engine.configure({ cacheDir: dir, maxDiskBytes: 512 * 1024 * 1024 });
-    const text = compiledText(TWO_LOCUS, TWO_LOCUS_N6);
+    const source = readFileSync(TWO_LOCUS, 'utf8');
+    const modelDir = tempDir('soak-model');
+    dirs.push(modelDir);
+    const modelFile = join(modelDir, 'two_locus.phasic');
     const figures: Figures = { baseline: engine.memory(), rss: [], cleared: [], anon: [] };
     assert.equal(totalAccounted(figures.baseline), 0, 'the engine holds nothing before the first run');
     let expectedMean: number | undefined;
@@ -130,7 +138,9 @@ describe('soak', () => {
         figures.cleared.push(totalAccounted(m));
       }
       const coal = 1 + (i % 7) / 10;
-      const result = await engine.run(text, { params: { coal } });
+      writeFileSync(modelFile, edited(source, i));
+      const result = await engine.run(compiledText(modelFile, TWO_LOCUS_N6), { params: { coal } });
+      assert.equal(result.reused, false, `run ${i}: explored`);
       assert.equal(result.vertices, 1044, `run ${i}: vertices`);
       assert.equal(result.sccs.blocks, 97, `run ${i}: blocks`);
       assert.equal(onlyCachesHold(engine.memory()), undefined, `run ${i}`);
@@ -159,6 +169,10 @@ describe('soak', () => {
     const dir = tempDir('soak-server');
     dirs.push(dir);
     const server = await EngineProcess.start(engineSettings(dir));
+    const source = readFileSync(TWO_LOCUS, 'utf8');
+    const modelDir = tempDir('soak-model');
+    dirs.push(modelDir);
+    const modelFile = join(modelDir, 'two_locus.phasic');
     try {
       const figures: Figures = { baseline: await server.request('phasic/memory', {}), rss: [], cleared: [], anon: [] };
       assert.equal(totalAccounted(figures.baseline), 0, 'the engine process holds nothing before the first run');
@@ -169,7 +183,9 @@ describe('soak', () => {
           assert.deepEqual(m.accounted_bytes, figures.baseline.accounted_bytes, `accounted after Clear Caches before run ${i}`);
           figures.cleared.push(totalAccounted(m));
         }
-        const reply = await server.run(TWO_LOCUS, TWO_LOCUS_N6, i);
+        writeFileSync(modelFile, edited(source, i));
+        const reply = await server.run(modelFile, TWO_LOCUS_N6, i);
+        assert.equal(reply.result.reused, false, `run ${i}: explored`);
         assert.equal(reply.result.vertices, 1044, `run ${i}: vertices`);
         const m = await server.request('phasic/memory', {});
         assert.equal(onlyCachesHold(m), undefined, `run ${i}`);

@@ -81,6 +81,7 @@ export function syntheticRun(d: Decomposition): RunResult {
     vertices: d.sccs.reduce((n, s) => n + s.vertices, 0),
     edges: d.sccs.reduce((n, s) => n + s.internalEdges + s.exitEdges, 0),
     absorbing: 1,
+    reused: false,
     sccs: { count: d.sccs.length, largest: Math.max(...d.sccs.map((s) => s.vertices)), blocks: blocks.length, recorded: blocks.filter((b) => b.source === 'recorded').length, cached: blocks.filter((b) => b.source !== 'recorded').length },
     trace: { operations: blocks.reduce((n, s) => n + s.operations, 0), commands: 5123, bytes: blocks.reduce((n, s) => n + s.bytes, 0) },
     params: { coal: 1, rec: 1 },

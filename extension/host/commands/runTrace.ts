@@ -71,7 +71,8 @@ export async function runTrace(ctx: HostContext, arg?: unknown): Promise<void> {
         const time = r.moments.time?.[0];
         ctx.output.appendLine(
           `[run] ${r.model}: ${formatCount(r.vertices)} states, ${formatCount(r.edges)} edges, ` +
-            `${formatCount(r.sccs.count)} SCCs (largest ${r.sccs.largest}; ${r.sccs.recorded} recorded, ${r.sccs.cached} cached), ` +
+            `${formatCount(r.sccs.count)} SCCs (largest ${r.sccs.largest}; ${r.sccs.recorded} recorded, ${r.sccs.cached} cached` +
+            `${r.reused ? '; unchanged model, cached run reused' : ''}), ` +
             `${formatCount(r.trace.operations)} trace operations, E[time] = ${time === undefined ? '—' : formatNumber(time)}, ` +
             `${r.timings_ms.total.toFixed(1)} ms, peak ${formatBytes(r.memory.peak_accounted_bytes)} accounted`,
         );

@@ -103,12 +103,16 @@ struct MemoryCache::Entry {
   using Keys = std::vector<Key, CacheAllocator<Key>>;
 
   explicit Entry(const std::shared_ptr<std::atomic<std::int64_t>>& counter)
-      : canonical(CacheAllocator<std::uint8_t>(counter)), pins(CacheAllocator<Key>(counter)) {}
+      : canonical(CacheAllocator<std::uint8_t>(counter)),
+        summary(CacheAllocator<std::uint8_t>(counter)),
+        pins(CacheAllocator<Key>(counter)) {}
 
   std::shared_ptr<const BlockTrace> block;
   std::shared_ptr<const ModelTrace> model;
-  Bytes canonical;            // a block's input, compared on every hit; a model's labels
-  Keys pins;                  // a model's provider blocks
+  bool run = false;
+  Bytes canonical;            // compared on every hit: a block's input, a run's model text; a model's labels
+  Bytes summary;              // a run's summary
+  Keys pins;                  // a model's provider blocks; a run's model
   std::uint32_t pinned_by = 0;  // how many cached models use this block
   std::uint64_t trace_bytes = 0;
   Lru::iterator lru;
@@ -160,12 +164,20 @@ std::shared_ptr<const BlockTrace> MemoryCache::put_block(const Key& key, std::sp
   entry.canonical.assign(canonical.begin(), canonical.end());
   entry.trace_bytes = trace.bytes();
   entry.block = std::allocate_shared<const BlockTrace>(CacheAllocator<BlockTrace>(bookkeeping_), std::move(trace));
+  return insert(key, std::move(entry)).block;
+}
+
+MemoryCache::Entry& MemoryCache::insert(const Key& key, Entry&& entry) {
   lru_->push_front(key);
   entry.lru = lru_->begin();
   try {
-    auto [it, inserted] = entries_->emplace(key, std::move(entry));
-    trace_bytes_ += it->second.trace_bytes;
-    return it->second.block;
+    Entry& e = entries_->emplace(key, std::move(entry)).first->second;
+    trace_bytes_ += e.trace_bytes;
+    for (const Key& k : e.pins) {
+      auto pinned = entries_->find(k);
+      if (pinned != entries_->end()) ++pinned->second.pinned_by;
+    }
+    return e;
   } catch (...) {
     lru_->pop_front();
     throw;
@@ -183,32 +195,63 @@ CachedModel MemoryCache::find_model(const Key& key) {
 std::shared_ptr<const ModelTrace> MemoryCache::put_model(const Key& key, ModelTrace&& trace, const ModelLabels& labels,
                                                          const std::vector<Key>& block_keys) {
   std::lock_guard lock(mutex_);
+  // A replaced model trace keeps the pins of the run summaries that name its key.
+  std::uint32_t pinned_by = 0;
   auto old = entries_->find(key);
   if (old != entries_->end()) {
+    pinned_by = old->second.pinned_by;
     CacheClearStats ignored;
     erase(old, ignored);
   }
   Entry entry(bookkeeping_);
+  entry.pinned_by = pinned_by;
   entry.pins.assign(block_keys.begin(), block_keys.end());
   encode_labels(labels, entry.canonical);
   entry.trace_bytes = owned_trace_bytes(trace);
   entry.model = std::allocate_shared<const ModelTrace>(CacheAllocator<ModelTrace>(bookkeeping_), std::move(trace));
-  lru_->push_front(key);
-  entry.lru = lru_->begin();
-  try {
-    auto [it, inserted] = entries_->emplace(key, std::move(entry));
-    trace_bytes_ += it->second.trace_bytes;
-  } catch (...) {
-    lru_->pop_front();
-    throw;
-  }
-  for (const Key& k : block_keys) {
-    auto b = entries_->find(k);
-    if (b != entries_->end()) ++b->second.pinned_by;
-  }
+  const std::shared_ptr<const ModelTrace> cached = insert(key, std::move(entry)).model;
   latest_model_ = key;
   has_latest_model_ = true;
-  return entries_->find(key)->second.model;
+  return cached;
+}
+
+CachedRun MemoryCache::find_run(const Key& key, std::string_view model_text) {
+  std::lock_guard lock(mutex_);
+  auto it = entries_->find(key);
+  if (it == entries_->end() || !it->second.run) return {};
+  Entry& e = it->second;
+  if (!std::equal(e.canonical.begin(), e.canonical.end(), model_text.begin(), model_text.end(),
+                  [](std::uint8_t a, char b) { return a == static_cast<std::uint8_t>(b); }))
+    return {};
+  auto model = entries_->find(e.pins.front());
+  if (model == entries_->end() || !model->second.model) return {};  // pinned, so never; but a miss is safe
+  touch(e);
+  touch(model->second);
+  for (const Key& k : model->second.pins) {
+    auto block = entries_->find(k);
+    if (block != entries_->end()) touch(block->second);
+  }
+  return {std::vector<std::uint8_t>(e.summary.begin(), e.summary.end()),
+          {model->second.model, decode_labels(model->second.canonical)}};
+}
+
+void MemoryCache::put_run(const Key& key, std::string_view model_text, std::span<const std::uint8_t> summary,
+                          const Key& model_key) {
+  std::lock_guard lock(mutex_);
+  auto model = entries_->find(model_key);
+  if (model == entries_->end() || !model->second.model) return;
+  auto old = entries_->find(key);
+  if (old != entries_->end()) {
+    if (!old->second.run) return;  // a key collision with a trace entry: leave the summary out
+    CacheClearStats ignored;
+    erase(old, ignored);
+  }
+  Entry entry(bookkeeping_);
+  entry.run = true;
+  entry.canonical.assign(model_text.begin(), model_text.end());
+  entry.summary.assign(summary.begin(), summary.end());
+  entry.pins.push_back(model_key);
+  insert(key, std::move(entry));
 }
 
 void MemoryCache::erase(typename Map::iterator it, CacheClearStats& stats) {
@@ -218,7 +261,7 @@ void MemoryCache::erase(typename Map::iterator it, CacheClearStats& stats) {
     if (b != entries_->end() && b->second.pinned_by > 0) --b->second.pinned_by;
   }
   if (has_latest_model_ && it->first == latest_model_) has_latest_model_ = false;
-  ++stats.traces;
+  if (!e.run) ++stats.traces;
   stats.trace_bytes += e.trace_bytes;
   trace_bytes_ -= e.trace_bytes;
   lru_->erase(e.lru);
@@ -251,12 +294,13 @@ CacheClearStats MemoryCache::clear() {
   std::lock_guard lock(mutex_);
   CacheClearStats stats;
   const auto cache_before = bookkeeping_->load();
-  // Models first, so that block entries are unpinned when they go.
-  for (auto it = entries_->begin(); it != entries_->end();) {
-    auto next = std::next(it);
-    if (it->second.model) erase(it, stats);
-    it = next;
-  }
+  // Pinning entries first (runs, then models), so that what they pin is unpinned when it goes.
+  for (const bool runs : {true, false})
+    for (auto it = entries_->begin(); it != entries_->end();) {
+      auto next = std::next(it);
+      if (runs ? it->second.run : bool(it->second.model)) erase(it, stats);
+      it = next;
+    }
   while (!entries_->empty()) erase(entries_->begin(), stats);
   // A fresh map: an emptied one keeps its bucket array, and an empty cache holds nothing.
   entries_ = std::make_unique<Map>(0, KeyHash{}, std::equal_to<Key>{}, EntryAllocator(bookkeeping_));
@@ -276,7 +320,7 @@ std::uint64_t MemoryCache::held_bytes() const {
 CacheStats MemoryCache::stats() const {
   std::lock_guard lock(mutex_);
   CacheStats s;
-  for (const auto& [key, e] : *entries_) (e.model ? s.models : s.blocks)++;
+  for (const auto& [key, e] : *entries_) (e.run ? s.runs : e.model ? s.models : s.blocks)++;
   s.held_bytes = held_locked();
   return s;
 }

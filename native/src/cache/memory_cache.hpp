@@ -1,5 +1,6 @@
-// The in-memory trace cache: block traces by block key, and composed model traces by
-// model key, within a byte budget, least recently used first out.
+// The in-memory trace cache: block traces by block key, composed model traces by
+// model key, and run summaries by model text, within a byte budget, least recently
+// used first out.
 //
 // Invariants:
 // - held_bytes() is exactly what the cache keeps alive: the bytes of the traces it
@@ -13,7 +14,10 @@
 //   looked up, byte for byte: a key collision can never return a wrong trace.
 // - A model trace pins the block traces it uses: they stay cached (and counted once)
 //   while the model trace is cached, and leave as soon as it does if they are the
-//   least recently used.
+//   least recently used. A run summary pins its model trace the same way, so a
+//   summary found is always one whose trace can be evaluated.
+// - A run summary is returned only when the stored model text equals the one looked
+//   up, byte for byte.
 // - Eviction happens in trim(), which a run calls once it has stored its model trace,
 //   so nothing a run is using disappears under it. trim() never evicts the most
 //   recently stored model trace: the latest run can always be re-evaluated.
@@ -27,6 +31,7 @@
 #include <mutex>
 #include <span>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -83,6 +88,12 @@ struct CachedModel {
   ModelLabels labels;
 };
 
+// A run summary (engine/run_summary.hpp, encoded) with the model trace it describes.
+struct CachedRun {
+  std::vector<std::uint8_t> summary;  // empty when absent
+  CachedModel model;
+};
+
 struct CacheClearStats {
   std::uint64_t traces = 0;       // block and model trace entries removed
   std::uint64_t trace_bytes = 0;  // Category::Traces bytes released
@@ -90,7 +101,7 @@ struct CacheClearStats {
 };
 
 struct CacheStats {
-  std::uint64_t blocks = 0, models = 0, held_bytes = 0;
+  std::uint64_t blocks = 0, models = 0, runs = 0, held_bytes = 0;
 };
 
 class MemoryCache {
@@ -114,6 +125,11 @@ class MemoryCache {
   std::shared_ptr<const ModelTrace> put_model(const Key& key, ModelTrace&& trace, const ModelLabels& labels,
                                               const std::vector<Key>& block_keys);
 
+  // The summary stored for exactly this model text, with its model trace.
+  CachedRun find_run(const Key& key, std::string_view model_text);
+  // `model_key` names a cached model trace, which the summary pins.
+  void put_run(const Key& key, std::string_view model_text, std::span<const std::uint8_t> summary, const Key& model_key);
+
   void trim();
   CacheClearStats clear();
 
@@ -127,6 +143,7 @@ class MemoryCache {
   using Map = std::unordered_map<Key, Entry, KeyHash, std::equal_to<Key>, EntryAllocator>;
 
   void touch(Entry& e);
+  Entry& insert(const Key& key, Entry&& entry);
   void erase(typename Map::iterator it, CacheClearStats& stats);
   std::uint64_t held_locked() const;
 

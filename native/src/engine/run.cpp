@@ -7,6 +7,7 @@
 #include "cache/key.hpp"
 #include "engine/error.hpp"
 #include "engine/json_writer.hpp"
+#include "engine/run_summary.hpp"
 #include "graph/explore.hpp"
 #include "model/load.hpp"
 #include "trace/block.hpp"
@@ -32,20 +33,9 @@ struct BudgetScope {
   ~BudgetScope() { ledger().set_budget(0); }
 };
 
-enum class Source : std::uint8_t { Trivial, Recorded, Memory, Disk };
-const char* source_name(Source s) {
-  switch (s) {
-    case Source::Recorded: return "recorded";
-    case Source::Memory: return "memory";
-    case Source::Disk: return "disk";
-    case Source::Trivial: return "trivial";
-  }
-  return "trivial";
-}
-
 // What the run learned about one cacheable component while obtaining its trace.
 struct BlockRecord {
-  Source source = Source::Trivial;
+  TraceSource source = TraceSource::Trivial;
   std::uint64_t operations = 0, bytes = 0;
   double record_ms = 0;
   Key key{};
@@ -80,13 +70,13 @@ class CachingProvider {
       const std::span<const std::uint8_t> bytes(canonical.data(), canonical.size());
       record.key = hash128(canonical.data(), canonical.size());
       trace = caches_.memory.find_block(record.key, bytes);
-      record.source = Source::Memory;
+      record.source = TraceSource::Memory;
       if (!trace) trace = from_disk(record.key, bytes, record);
       if (!trace) {
         const auto start = Clock::now();
         BlockTrace recorded = record_block(input, observer_.cancel);
         record.record_ms = ms_since(start);
-        record.source = Source::Recorded;
+        record.source = TraceSource::Recorded;
         if (caches_.disk.enabled()) {
           const std::vector<std::uint8_t> payload = serialize(recorded);
           caches_.disk.store(record.key, std::string_view(reinterpret_cast<const char*>(canonical.data()), canonical.size()),
@@ -113,7 +103,7 @@ class CachingProvider {
       return nullptr;
     try {
       BlockTrace trace = deserialize(reinterpret_cast<const std::uint8_t*>(payload.data()), payload.size());
-      record.source = Source::Disk;
+      record.source = TraceSource::Disk;
       return caches_.memory.put_block(key, canonical, std::move(trace));
     } catch (const EngineError&) {
       // Checksummed but undecodable: written by an incompatible engine. Recompute.
@@ -145,33 +135,99 @@ void write_categories(JsonWriter& w, const std::array<std::uint64_t, kCategoryCo
   w.end_object();
 }
 
-// The Decomposition of a RunResult: every component with how its trace was obtained,
-// and the condensation's edges.
-std::string decomposition_json(const Graph& graph, const Condensation& cond,
-                               const CountedVector<BlockRecord, Category::Graph>& records) {
-  JsonWriter w;
-  w.begin_object().key("sccs").begin_array();
+// What the result reports about the graph, taken before the graph goes.
+RunSummary summarize(const Exploration& explored, const Condensation& cond,
+                     const CountedVector<BlockRecord, Category::Graph>& records, std::uint32_t min_block_size) {
+  const Graph& graph = explored.graph;
+  RunSummary s;
+  s.model = explored.info.name;
+  s.vertices = graph.vertex_count;
+  s.edges = graph.edge_count();
+  for (VertexId u = 1; u < graph.vertex_count; ++u) s.absorbing += graph.absorbing(u) ? 1 : 0;
+  s.components.reserve(cond.component_count);
   for (std::uint32_t c = 0; c < cond.component_count; ++c) {
     const BlockRecord& r = records[c];
     const VertexId first = cond.members_of(c)[0];
-    w.begin_object()
-        .field("id", c)
-        .field("vertices", cond.size(c))
-        .field("internalEdges", cond.internal_edges[c])
-        .field("exitEdges", cond.exit_edges[c])
-        .field("absorbing", cond.size(c) == 1 && graph.absorbing(first))
-        .field("source", source_name(r.source))
-        .field("operations", r.operations)
-        .field("bytes", r.bytes)
-        .field("recordMs", r.record_ms)
-        .field("key", r.source == Source::Trivial ? std::string() : r.key.hex())
-        .field("firstVertex", first)
-        .end_object();
+    s.largest = std::max(s.largest, cond.size(c));
+    if (c > 0 && cond.size(c) >= min_block_size) ++s.blocks;
+    s.components.push_back({cond.size(c), first, cond.internal_edges[c], cond.exit_edges[c],
+                            cond.size(c) == 1 && graph.absorbing(first), r.source, r.operations, r.bytes, r.record_ms,
+                            r.key});
+    for (const std::uint32_t to : cond.successors(c)) s.component_edges.emplace_back(c, to);
   }
-  w.end_array().key("edges").begin_array();
-  for (std::uint32_t c = 0; c < cond.component_count; ++c)
-    for (const std::uint32_t s : cond.successors(c)) w.begin_array().value(c).value(s).end_array();
+  for (std::size_t i = 0; i < explored.rule_firings.size() && i < explored.info.rule_names.size(); ++i)
+    s.rule_firings.emplace_back(explored.info.rule_names[i], explored.rule_firings[i]);
+  s.warnings = explored.warnings;
+  s.trace_key = model_trace_key(graph, min_block_size);
+  return s;
+}
+
+struct RunTimings {
+  double explore = 0, scc = 0, record = 0, evaluate = 0;
+};
+
+// A RunResult (protocol/engine.ts) for `summary`, whose trace was evaluated at θ.
+std::string result_json(const RunSummary& summary, bool reused, const ModelTrace& trace, const ModelLabels& labels,
+                        std::span<const double> theta, const Moments& moments, const RunOptions& options,
+                        const RunTimings& timings, Clock::time_point run_start, const std::vector<Lifetime>& lifetimes,
+                        const std::vector<ExploreWarning>& warnings) {
+  JsonWriter w;
+  w.begin_object();
+  w.field("model", summary.model)
+      .field("vertices", summary.vertices)
+      .field("edges", summary.edges)
+      .field("absorbing", summary.absorbing)
+      .field("reused", reused);
+  w.key("sccs").begin_object()
+      .field("count", static_cast<std::uint64_t>(summary.components.size()))
+      .field("largest", summary.largest)
+      .field("blocks", summary.blocks)
+      .field("recorded", summary.count(TraceSource::Recorded))
+      .field("cached", summary.count(TraceSource::Memory) + summary.count(TraceSource::Disk))
+      .end_object();
+  w.key("trace").begin_object()
+      .field("operations", trace.operations())
+      .field("commands", trace.commands())
+      .field("bytes", static_cast<std::uint64_t>(trace.bytes()))
+      .end_object();
+  write_evaluation(w, labels, theta, moments, options.moments, options.covariances);
+  w.key("timings_ms").begin_object()
+      .field("explore", timings.explore)
+      .field("scc", timings.scc)
+      .field("record", timings.record)
+      .field("evaluate", timings.evaluate)
+      .field("total", ms_since(run_start))
+      .end_object();
+  std::array<std::uint64_t, kCategoryCount> accounted{};
+  for (int c = 0; c < kCategoryCount; ++c) accounted[c] = ledger().bytes(static_cast<Category>(c));
+  w.key("memory").begin_object();
+  w.key("accounted_bytes");
+  write_categories(w, accounted);
+  w.field("peak_accounted_bytes", static_cast<std::uint64_t>(ledger().peak()))
+      .field("rss_bytes", static_cast<std::uint64_t>(resident_bytes()));
+  w.key("blocks").begin_array();
+  for (const Lifetime& l : lifetimes)
+    w.begin_object()
+        .field("scc", l.scc)
+        .field("vertices", l.vertices)
+        .field("bytes", l.bytes)
+        .field("created_ms", l.created_ms)
+        .field("freed_ms", l.freed_ms)
+        .end_object();
   w.end_array().end_object();
+  w.field("traceKey", summary.trace_key.hex());
+  w.key("ruleFirings").begin_object();
+  for (const auto& [name, count] : summary.rule_firings) w.field(name, count);
+  w.end_object();
+  w.key("warnings").begin_array();
+  for (const ExploreWarning& warning : warnings) {
+    w.begin_object().field("message", warning.message).field("site", warning.site);
+    if (!warning.rule.empty()) w.field("rule", warning.rule);
+    w.end_object();
+  }
+  w.end_array();
+  w.key("decomposition").raw(summary.decomposition_json());
+  w.end_object();
   return w.take();
 }
 
@@ -227,6 +283,33 @@ Key model_trace_key(const Graph& g, std::uint32_t min_block_size) {
   return h.finish();
 }
 
+namespace {
+
+// An unchanged model (same text, same block size threshold) is not explored again:
+// its summary and composed trace come from the memory cache, and only evaluation
+// runs. A state limit the cached graph exceeds is found by running in full.
+std::optional<std::string> reuse_run(std::string_view model_text, const RunOptions& options,
+                                     const RunObserver& observer, MemoryCache& memory, Clock::time_point run_start) {
+  CachedRun cached = memory.find_run(run_summary_key(model_text, options.min_scc_size), model_text);
+  if (cached.summary.empty()) return std::nullopt;
+  const RunSummary summary = decode_run_summary(cached.summary);
+  if (options.max_states != 0 && summary.vertices - 1 > options.max_states) return std::nullopt;
+  const ModelLabels& labels = cached.model.labels;
+  const std::vector<double> theta = theta_of(labels, options.params);
+  const std::vector<RewardPair> pairs = pairs_of(labels, options.covariances);
+  if (observer.progress) observer.progress({RunPhase::Evaluating, 0, 1});
+  RunTimings timings;
+  const auto start = Clock::now();
+  const Moments moments =
+      evaluate(*cached.model.trace, theta, std::max<std::uint32_t>(options.moments, 2), pairs, observer.cancel);
+  timings.evaluate = ms_since(start);
+  if (observer.progress) observer.progress({RunPhase::Evaluating, 1, 1});
+  return result_json(summary, true, *cached.model.trace, labels, theta, moments, options, timings, run_start, {},
+                     summary.warnings);
+}
+
+}  // namespace
+
 std::string run_model(std::string_view model_text, const RunOptions& options, const RunObserver& observer,
                       RunCaches caches, std::uint64_t memory_budget_bytes) {
   const auto run_start = Clock::now();
@@ -239,6 +322,9 @@ std::string run_model(std::string_view model_text, const RunOptions& options, co
 
   ledger().reset_peak();
   BudgetScope budget(memory_budget_bytes);
+  if (std::optional<std::string> reused = reuse_run(model_text, options, observer, caches.memory, run_start))
+    return std::move(*reused);
+
   caches.disk.begin_run();
   // However the run ends, what it cached respects the memory budget and what it wrote
   // is made durable (a failed run may have cached blocks before it failed).
@@ -251,6 +337,7 @@ std::string run_model(std::string_view model_text, const RunOptions& options, co
   } settle{caches};
 
   // ---- exploration --------------------------------------------------------------
+  RunTimings timings;
   progress(RunPhase::Exploring, 0, options.max_states);
   auto phase_start = Clock::now();
   std::optional<Exploration> explored;
@@ -261,7 +348,7 @@ std::string run_model(std::string_view model_text, const RunOptions& options, co
     eo.progress = [&](std::uint64_t states) { progress(RunPhase::Exploring, states, options.max_states); };
     explored.emplace(load_model_file(model_text, eo));
   }
-  const double explore_ms = ms_since(phase_start);
+  timings.explore = ms_since(phase_start);
   const Graph& graph = explored->graph;
   const ModelInfo& info = explored->info;
   ModelLabels labels{info.param_names, info.param_defaults, info.reward_names};
@@ -273,14 +360,11 @@ std::string run_model(std::string_view model_text, const RunOptions& options, co
   progress(RunPhase::Decomposing, 0, 1);
   phase_start = Clock::now();
   std::optional<Condensation> cond(condense(graph, cancel));
-  const double scc_ms = ms_since(phase_start);
+  timings.scc = ms_since(phase_start);
   progress(RunPhase::Decomposing, 1, 1);
 
-  std::uint32_t cacheable = 0, largest = 0;
-  for (std::uint32_t c = 0; c < cond->component_count; ++c) {
-    largest = std::max(largest, cond->size(c));
-    if (c > 0 && cond->size(c) >= options.min_scc_size) ++cacheable;
-  }
+  std::uint32_t cacheable = 0;
+  for (std::uint32_t c = 1; c < cond->component_count; ++c) cacheable += cond->size(c) >= options.min_scc_size;
 
   // ---- blocks and composition ----------------------------------------------------
   CountedVector<BlockRecord, Category::Graph> records(cond->component_count);
@@ -290,102 +374,31 @@ std::string run_model(std::string_view model_text, const RunOptions& options, co
   ModelTrace composed = compose(graph, *cond, CachingProvider(caches, observer, cacheable, records, lifetimes, used_keys),
                                 options.min_scc_size, cancel);
   progress(RunPhase::Composing, 1, 1);
-  double record_ms = 0;
-  for (const BlockRecord& r : records) record_ms += r.record_ms;
-
-  // What the result reports about the graph, taken before the graph goes.
-  const Key trace_key = model_trace_key(graph, options.min_scc_size);
-  std::uint64_t absorbing = 0;
-  for (VertexId u = 1; u < graph.vertex_count; ++u) absorbing += graph.absorbing(u) ? 1 : 0;
-  const std::string decomposition = decomposition_json(graph, *cond, records);
-  std::uint32_t recorded = 0, from_cache = 0;
-  for (const BlockRecord& r : records) {
-    recorded += r.source == Source::Recorded;
-    from_cache += r.source == Source::Memory || r.source == Source::Disk;
-  }
-  const std::uint64_t vertices = graph.vertex_count, edges = graph.edge_count();
-  const std::uint32_t component_count = cond->component_count;
-  std::vector<std::pair<std::string, std::uint64_t>> firings;
-  for (std::size_t i = 0; i < explored->rule_firings.size() && i < info.rule_names.size(); ++i)
-    firings.emplace_back(info.rule_names[i], explored->rule_firings[i]);
-  std::vector<ExploreWarning> warnings = std::move(explored->warnings);
-  const std::string model_name = info.name;
+  for (const BlockRecord& r : records) timings.record += r.record_ms;
+  const RunSummary summary = summarize(*explored, *cond, records, options.min_scc_size);
 
   // The trace holds everything evaluation needs: the graph and its components go now.
   CountedVector<BlockRecord, Category::Graph>().swap(records);
   cond.reset();
   explored.reset();
 
-  const std::uint64_t operations = composed.operations(), commands = composed.commands(), trace_bytes = composed.bytes();
   const std::shared_ptr<const ModelTrace> trace =
-      caches.memory.put_model(trace_key, std::move(composed), labels, used_keys);
+      caches.memory.put_model(summary.trace_key, std::move(composed), labels, used_keys);
+  caches.memory.put_run(run_summary_key(model_text, options.min_scc_size), model_text,
+                        encode_run_summary(summary.as_reused()), summary.trace_key);
 
   // ---- evaluation ---------------------------------------------------------------
   progress(RunPhase::Evaluating, 0, 1);
   phase_start = Clock::now();
   const Moments moments = evaluate(*trace, theta, std::max<std::uint32_t>(options.moments, 2), pairs, cancel);
-  const double evaluate_ms = ms_since(phase_start);
+  timings.evaluate = ms_since(phase_start);
   progress(RunPhase::Evaluating, 1, 1);
 
   caches.disk.flush();
   caches.disk.prune();
+  std::vector<ExploreWarning> warnings = summary.warnings;
   if (!caches.disk.warning().empty()) warnings.push_back({caches.disk.warning(), -1, {}});
-
-  // ---- the result ----------------------------------------------------------------
-  JsonWriter w;
-  w.begin_object();
-  w.field("model", model_name).field("vertices", vertices).field("edges", edges).field("absorbing", absorbing);
-  w.key("sccs").begin_object()
-      .field("count", component_count)
-      .field("largest", largest)
-      .field("blocks", cacheable)
-      .field("recorded", recorded)
-      .field("cached", from_cache)
-      .end_object();
-  w.key("trace").begin_object()
-      .field("operations", operations)
-      .field("commands", commands)
-      .field("bytes", static_cast<std::uint64_t>(trace_bytes))
-      .end_object();
-  write_evaluation(w, labels, theta, moments, options.moments, options.covariances);
-  w.key("timings_ms").begin_object()
-      .field("explore", explore_ms)
-      .field("scc", scc_ms)
-      .field("record", record_ms)
-      .field("evaluate", evaluate_ms)
-      .field("total", ms_since(run_start))
-      .end_object();
-  std::array<std::uint64_t, kCategoryCount> accounted{};
-  for (int c = 0; c < kCategoryCount; ++c) accounted[c] = ledger().bytes(static_cast<Category>(c));
-  w.key("memory").begin_object();
-  w.key("accounted_bytes");
-  write_categories(w, accounted);
-  w.field("peak_accounted_bytes", static_cast<std::uint64_t>(ledger().peak()))
-      .field("rss_bytes", static_cast<std::uint64_t>(resident_bytes()));
-  w.key("blocks").begin_array();
-  for (const Lifetime& l : lifetimes)
-    w.begin_object()
-        .field("scc", l.scc)
-        .field("vertices", l.vertices)
-        .field("bytes", l.bytes)
-        .field("created_ms", l.created_ms)
-        .field("freed_ms", l.freed_ms)
-        .end_object();
-  w.end_array().end_object();
-  w.field("traceKey", trace_key.hex());
-  w.key("ruleFirings").begin_object();
-  for (const auto& [name, count] : firings) w.field(name, count);
-  w.end_object();
-  w.key("warnings").begin_array();
-  for (const ExploreWarning& warning : warnings) {
-    w.begin_object().field("message", warning.message).field("site", warning.site);
-    if (!warning.rule.empty()) w.field("rule", warning.rule);
-    w.end_object();
-  }
-  w.end_array();
-  w.key("decomposition").raw(decomposition);
-  w.end_object();
-  return w.take();
+  return result_json(summary, false, *trace, labels, theta, moments, options, timings, run_start, lifetimes, warnings);
 }
 
 }  // namespace phasic

@@ -1,0 +1,172 @@
+#include "engine/run_summary.hpp"
+
+#include <cstring>
+#include <type_traits>
+
+#include "engine/json_writer.hpp"
+
+namespace phasic {
+
+const char* trace_source_name(TraceSource s) {
+  switch (s) {
+    case TraceSource::Recorded: return "recorded";
+    case TraceSource::Memory: return "memory";
+    case TraceSource::Disk: return "disk";
+    case TraceSource::Trivial: return "trivial";
+  }
+  return "trivial";
+}
+
+std::uint32_t RunSummary::count(TraceSource s) const {
+  std::uint32_t n = 0;
+  for (const ComponentSummary& c : components) n += c.source == s;
+  return n;
+}
+
+RunSummary RunSummary::as_reused() const {
+  RunSummary s = *this;
+  for (ComponentSummary& c : s.components)
+    if (c.source != TraceSource::Trivial) {
+      c.source = TraceSource::Memory;
+      c.record_ms = 0;
+    }
+  return s;
+}
+
+std::string RunSummary::decomposition_json() const {
+  JsonWriter w;
+  w.begin_object().key("sccs").begin_array();
+  for (std::uint32_t id = 0; id < components.size(); ++id) {
+    const ComponentSummary& c = components[id];
+    w.begin_object()
+        .field("id", id)
+        .field("vertices", c.vertices)
+        .field("internalEdges", c.internal_edges)
+        .field("exitEdges", c.exit_edges)
+        .field("absorbing", c.absorbing)
+        .field("source", trace_source_name(c.source))
+        .field("operations", c.operations)
+        .field("bytes", c.bytes)
+        .field("recordMs", c.record_ms)
+        .field("key", c.source == TraceSource::Trivial ? std::string() : c.key.hex())
+        .field("firstVertex", c.first_vertex)
+        .end_object();
+  }
+  w.end_array().key("edges").begin_array();
+  for (const auto& [from, to] : component_edges) w.begin_array().value(from).value(to).end_array();
+  w.end_array().end_object();
+  return w.take();
+}
+
+Key run_summary_key(std::string_view model_text, std::uint32_t min_block_size) {
+  Hasher h(0x72756e73'756d6d61ULL);  // distinct from block and model trace keys by seed
+  h.value(min_block_size);
+  h.update(model_text.data(), model_text.size());
+  return h.finish();
+}
+
+// The encoding is private to one engine process (the memory cache): host byte order,
+// plain fields in declaration order, and a u64 count before every sequence.
+namespace {
+
+class Writer {
+ public:
+  template <class T>
+  void put(const T& v) {
+    static_assert(std::is_trivially_copyable_v<T>);
+    const auto* b = reinterpret_cast<const std::uint8_t*>(&v);
+    out.insert(out.end(), b, b + sizeof v);
+  }
+  void put(const std::string& s) {
+    put<std::uint64_t>(s.size());
+    out.insert(out.end(), s.begin(), s.end());
+  }
+  std::vector<std::uint8_t> out;
+};
+
+class Reader {
+ public:
+  explicit Reader(std::span<const std::uint8_t> in) : in_(in) {}
+  template <class T>
+  T get() {
+    T v;
+    std::memcpy(&v, in_.data() + at_, sizeof v);
+    at_ += sizeof v;
+    return v;
+  }
+  std::string text() {
+    const auto n = get<std::uint64_t>();
+    std::string s(reinterpret_cast<const char*>(in_.data() + at_), n);
+    at_ += n;
+    return s;
+  }
+
+ private:
+  std::span<const std::uint8_t> in_;
+  std::size_t at_ = 0;
+};
+
+}  // namespace
+
+std::vector<std::uint8_t> encode_run_summary(const RunSummary& s) {
+  Writer w;
+  w.put(s.model);
+  w.put(s.vertices), w.put(s.edges), w.put(s.absorbing), w.put(s.largest), w.put(s.blocks);
+  w.put<std::uint64_t>(s.components.size());
+  for (const ComponentSummary& c : s.components) {
+    w.put(c.vertices), w.put(c.first_vertex), w.put(c.internal_edges), w.put(c.exit_edges);
+    w.put(c.absorbing), w.put(c.source), w.put(c.operations), w.put(c.bytes), w.put(c.record_ms), w.put(c.key);
+  }
+  w.put<std::uint64_t>(s.component_edges.size());
+  for (const auto& e : s.component_edges) w.put(e.first), w.put(e.second);
+  w.put<std::uint64_t>(s.rule_firings.size());
+  for (const auto& [name, count] : s.rule_firings) w.put(name), w.put(count);
+  w.put<std::uint64_t>(s.warnings.size());
+  for (const ExploreWarning& x : s.warnings) w.put(x.message), w.put(x.site), w.put(x.rule);
+  w.put(s.trace_key);
+  return std::move(w.out);
+}
+
+RunSummary decode_run_summary(std::span<const std::uint8_t> bytes) {
+  Reader r(bytes);
+  RunSummary s;
+  s.model = r.text();
+  s.vertices = r.get<std::uint64_t>();
+  s.edges = r.get<std::uint64_t>();
+  s.absorbing = r.get<std::uint64_t>();
+  s.largest = r.get<std::uint32_t>();
+  s.blocks = r.get<std::uint32_t>();
+  s.components.resize(r.get<std::uint64_t>());
+  for (ComponentSummary& c : s.components) {
+    c.vertices = r.get<std::uint32_t>();
+    c.first_vertex = r.get<std::uint32_t>();
+    c.internal_edges = r.get<std::uint64_t>();
+    c.exit_edges = r.get<std::uint64_t>();
+    c.absorbing = r.get<bool>();
+    c.source = r.get<TraceSource>();
+    c.operations = r.get<std::uint64_t>();
+    c.bytes = r.get<std::uint64_t>();
+    c.record_ms = r.get<double>();
+    c.key = r.get<Key>();
+  }
+  s.component_edges.resize(r.get<std::uint64_t>());
+  for (auto& e : s.component_edges) {
+    e.first = r.get<std::uint32_t>();
+    e.second = r.get<std::uint32_t>();
+  }
+  s.rule_firings.resize(r.get<std::uint64_t>());
+  for (auto& [name, count] : s.rule_firings) {
+    name = r.text();
+    count = r.get<std::uint64_t>();
+  }
+  s.warnings.resize(r.get<std::uint64_t>());
+  for (ExploreWarning& x : s.warnings) {
+    x.message = r.text();
+    x.site = r.get<int>();
+    x.rule = r.text();
+  }
+  s.trace_key = r.get<Key>();
+  return s;
+}
+
+}  // namespace phasic
