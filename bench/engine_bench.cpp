@@ -69,9 +69,11 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-// Timings are CPU time of this process (the engine and the solvers are single
-// threaded): the machine is shared, and wall time would measure the scheduler as much
-// as the code. Cold and warm product runs report wall time too.
+// Timings are CPU time of this process where the work is single-threaded (recording,
+// composition, evaluation, the solvers): the machine is shared, and wall time would
+// measure the scheduler as much as the code. Exploration runs on two threads, so it
+// and the whole product runs that contain it are also timed in elapsed (wall) time,
+// which is what their targets compare.
 double cpu_ms() {
   timespec ts{};
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
@@ -543,7 +545,7 @@ OpMix op_mix(const ModelTrace& m) {
 // ---- the phases one by one ---------------------------------------------------------
 
 struct Phases {
-  Sample explore_ms, condense_ms, record_ms, compose_ms;
+  Sample explore_ms, explore_wall_ms, condense_ms, record_ms, compose_ms;
 };
 
 int run(const Options& o) {
@@ -584,8 +586,10 @@ int run(const Options& o) {
   for (int rep = 0; rep < o.reps; ++rep) {
     explored.reset();
     const double t = cpu_ms();
+    const auto wall = Clock::now();
     explored.emplace(load_model_file(text, eo));
     ph.explore_ms.add(ms_since(t));
+    ph.explore_wall_ms.add(wall_ms_since(wall));
   }
   const Graph& graph = explored->graph;
   std::optional<Condensation> cond;
@@ -700,7 +704,11 @@ int run(const Options& o) {
   write_sample(w, "condense_ms", ph.condense_ms);
   write_sample(w, "record_ms", ph.record_ms);
   write_sample(w, "compose_ms", ph.compose_ms);
-  w.field("states_per_s", double(graph.vertex_count - 1) / (ph.explore_ms.median() / 1e3)).end_object();
+  // Exploration runs on two threads: states per second of elapsed time is what a user
+  // waits for; per CPU second is what it costs.
+  write_sample(w, "explore_wall_ms", ph.explore_wall_ms);
+  w.field("states_per_s", double(graph.vertex_count - 1) / (ph.explore_wall_ms.median() / 1e3));
+  w.field("states_per_cpu_s", double(graph.vertex_count - 1) / (ph.explore_ms.median() / 1e3)).end_object();
   w.key("trace").begin_object()
       .field("operations", operations).field("commands", commands).field("rewards", reward_count)
       .field("solves_per_evaluation", solves).field("work_per_evaluation", work).field("bytes", trace_bytes)

@@ -32,9 +32,9 @@ const all = () => true;
 
 export const TARGETS = [
   { id: 'cold', text: 'two-locus n=8: explore + decompose + record + evaluate, cold ≤ 0.3 s',
-    applies: is('two-locus n=8'), value: (r) => r.cold_run.cpu_ms.median, limit: 300, unit: 'ms', atMost: true },
+    applies: is('two-locus n=8'), value: (r) => r.cold_run.wall_ms.median, limit: 300, unit: 'ms', atMost: true },
   { id: 'warm', text: 'two-locus n=8: every block cached (the same model run again) ≤ 0.05 s',
-    applies: is('two-locus n=8'), value: (r) => r.warm_run.cpu_ms.median, limit: 50, unit: 'ms', atMost: true },
+    applies: is('two-locus n=8'), value: (r) => r.warm_run.wall_ms.median, limit: 50, unit: 'ms', atMost: true },
   { id: 'rss-tl8', text: 'two-locus n=8: peak resident memory ≤ 150 MB',
     applies: is('two-locus n=8'), value: (r) => r.memory.run_peak_rss_bytes / MB, limit: 150, unit: 'MB', atMost: true },
   { id: 'tl10', text: 'two-locus n=10 (59,522 vertices) completes',

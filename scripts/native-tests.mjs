@@ -1,11 +1,15 @@
 // Builds and runs the engine's C++ tests (native/test/*_test.cpp), each linked with
 // the whole engine library (native/src), without Node. `--sanitize` builds them with
-// AddressSanitizer, UndefinedBehaviorSanitizer and LeakSanitizer; any report fails.
+// AddressSanitizer, UndefinedBehaviorSanitizer and LeakSanitizer; `--thread-sanitize`
+// builds the tests whose engine code runs on two threads (exploration, and the runs
+// of the cache tests) with ThreadSanitizer. Any report fails.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 const sanitize = process.argv.includes('--sanitize');
+const threads = process.argv.includes('--thread-sanitize');
+const THREADED_TESTS = ['explore_test.cpp', 'cache_test.cpp'];
 const only = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 
 function sources(dir) {
@@ -15,11 +19,14 @@ function sources(dir) {
   });
 }
 
-const out = join('out', sanitize ? 'native-tests-sanitized' : 'native-tests');
+const out = join('out', threads ? 'native-tests-tsan' : sanitize ? 'native-tests-sanitized' : 'native-tests');
 mkdirSync(out, { recursive: true });
-const flags = sanitize
-  ? ['-O1', '-g', '-fsanitize=address,undefined', '-fno-sanitize-recover=all', '-fno-omit-frame-pointer']
-  : ['-O2', '-g'];
+const flags = threads
+  ? ['-O1', '-g', '-fsanitize=thread']
+  : sanitize
+    ? ['-O1', '-g', '-fsanitize=address,undefined', '-fno-sanitize-recover=all', '-fno-omit-frame-pointer']
+    : ['-O2', '-g'];
+const label = threads ? ' (ThreadSanitizer)' : sanitize ? ' (sanitized)' : '';
 
 // An object is fresh when it is newer than its source and every header it included,
 // as the compiler listed them in its dependency file (-MMD).
@@ -46,12 +53,21 @@ for (const src of sources('native/src').sort()) {
 
 let failed = 0;
 const tests = readdirSync('native/test').filter((f) => f.endsWith('_test.cpp'))
-  .filter((f) => only.length === 0 || only.some((o) => f.includes(o))).sort();
+  .filter((f) => only.length === 0 || only.some((o) => f.includes(o)))
+  .filter((f) => !threads || THREADED_TESTS.includes(f)).sort();
 for (const test of tests) {
   const exe = join(out, test.replace(/\.cpp$/, ''));
   execFileSync('g++', ['-std=c++20', ...flags, '-Inative/src', '-Inative/test', join('native/test', test), ...objects, '-o', exe, '-lpthread'], { stdio: 'inherit' });
-  console.log(`# ${test}${sanitize ? ' (sanitized)' : ''}`);
-  const run = spawnSync(exe, { stdio: 'inherit', env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=1:abort_on_error=1', UBSAN_OPTIONS: 'print_stacktrace=1:halt_on_error=1' } });
+  console.log(`# ${test}${label}`);
+  const run = spawnSync(exe, {
+    stdio: 'inherit',
+    env: {
+      ...process.env,
+      ASAN_OPTIONS: 'detect_leaks=1:abort_on_error=1',
+      UBSAN_OPTIONS: 'print_stacktrace=1:halt_on_error=1',
+      TSAN_OPTIONS: 'halt_on_error=1:exitcode=66',
+    },
+  });
   if (run.status !== 0) {
     failed++;
     console.log(`# ${test} failed (exit ${run.status ?? run.signal})`);

@@ -103,8 +103,8 @@ function nativeCounts(output) {
 
 // ---- suites ----
 
-async function nativeSuite(name, sanitize) {
-  const { status, output } = await run(process.execPath, ['scripts/native-tests.mjs', ...(sanitize ? ['--sanitize'] : [])]);
+async function nativeSuite(name, flags = []) {
+  const { status, output } = await run(process.execPath, ['scripts/native-tests.mjs', ...flags]);
   const { passed, failed, programs } = nativeCounts(output);
   const expected = Number(output.match(/# native: \d+ of (\d+) test programs/)?.[1] ?? NaN);
   // A program that crashed or did not compile prints no summary line of its own.
@@ -190,8 +190,11 @@ const wanted = (suite) => (selected.length === 0 ? !(quick && SLOW.includes(suit
 
 const started = Date.now();
 const built = noBuild ? true : await build();
-if (wanted('native')) await nativeSuite('native (C++)', false);
-if (wanted('sanitize')) await nativeSuite('native (ASan+UBSan+LSan)', true);
+if (wanted('native')) await nativeSuite('native (C++)');
+if (wanted('sanitize')) {
+  await nativeSuite('native (ASan+UBSan+LSan)', ['--sanitize']);
+  await nativeSuite('native threads (TSan)', ['--thread-sanitize']);
+}
 if (wanted('fuzz')) await fuzzSuite();
 if (built) {
   for (const area of nodeTestAreas()) {

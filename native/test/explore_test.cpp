@@ -390,6 +390,41 @@ TEST(pruning_bindings_changes_nothing_but_speed) {
     check_identical(explore_text(text), explore_text(text, full));
 }
 
+static std::string replaced(std::string text, const std::string& from, const std::string& to) {
+  const auto at = text.find(from);
+  CHECK(at != std::string::npos);
+  return text.replace(at, from.size(), to);
+}
+
+TEST(two_threads_build_the_graph_one_thread_builds) {
+  ExploreOptions one;
+  one.parallel = false;
+  for (const std::string& text :
+       {fixtures::two_locus(5), fixtures::kingman_sfs(12), fixtures::structured(), fixtures::rabbits(40)})
+    check_identical(explore_text(text), explore_text(text, one));
+
+  // The first self-transition is deep in the search: flooding the right bank empties
+  // it except when it holds 20 (right := (right == 20) * 20). The same warning.
+  const std::string rabbits = fixtures::rabbits(40);
+  const std::string self = replaced(rabbits, R"({"cell":[0,1],"op":"set","value":[0,0]})",
+                                    R"({"cell":[0,1],"op":"set","value":[3,1,0,20,13,0,20,9]})");
+  const Exploration a = explore_text(self), b = explore_text(self, one);
+  check_identical(a, b);
+  CHECK_EQ(a.warnings.size(), 1u);
+  CHECK(a.warnings[0].message == b.warnings[0].message);
+  CHECK(contains(a.warnings[0].message, "right=20"));
+
+  // The first error in id order is the one reported, and the state limit is hit at the same edge.
+  const std::string bounded = replaced(rabbits, R"("name":"right","offset":1,"dims":[],"lo":0,"hi":40)", R"("name":"right","offset":1,"dims":[],"lo":0,"hi":20)");
+  const std::string e = error_of(bounded);
+  CHECK(contains(e, "above its upper bound 20"));
+  CHECK(e == error_of(bounded, one));
+  ExploreOptions limited, limited_one = one;
+  limited.max_states = limited_one.max_states = 500;
+  CHECK(contains(error_of(rabbits, limited), "more than 500 states"));
+  CHECK(error_of(rabbits, limited) == error_of(rabbits, limited_one));
+}
+
 TEST(pruning_never_hides_an_error) {
   // when x[i + 1] >= 0 fails for i = 1 before the always-false when is reached.
   const std::string fails = one_rule(kPair, "[1,0]", R"([{"name":"i","slot":0,"lo":[0,0],"hi":[0,1]}])", 1,
@@ -463,30 +498,35 @@ TEST(mutated_models_fail_cleanly) {
   CHECK(loaded > 0);
 }
 
-// States per second of process CPU time (the machine may be shared, which would
-// distort wall-clock figures).
-static double states_per_second(const std::string& text, std::uint32_t* vertices) {
+// States per second of elapsed time (exploration runs on two threads) and of process
+// CPU time (the machine may be shared, which distorts elapsed time).
+struct Speed {
+  double wall, cpu;
+};
+static Speed states_per_second(const std::string& text, std::uint32_t* vertices) {
   const CompiledModel model = load_compiled_model(json::parse(text));
   const std::clock_t t0 = std::clock();
+  const auto w0 = std::chrono::steady_clock::now();
   const Exploration x = explore(model, {});
-  const double s = double(std::clock() - t0) / CLOCKS_PER_SEC;
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - w0).count();
+  const double cpu = double(std::clock() - t0) / CLOCKS_PER_SEC;
   *vertices = x.graph.vertex_count;
-  return (x.graph.vertex_count - 1) / s;
+  return {(x.graph.vertex_count - 1) / wall, (x.graph.vertex_count - 1) / cpu};
 }
 
 TEST(exploration_speed_report) {
   // Not an assertion on time: prints the figures the docs quote.
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
   const int rabbits_n = 200, two_locus_n = 5;
 #else
   const int rabbits_n = 1000, two_locus_n = 9;
 #endif
   std::uint32_t v = 0;
-  const double r = states_per_second(fixtures::rabbits(rabbits_n), &v);
-  std::printf("  rabbits N=%d: %u vertices, %.0f states/s (CPU time)\n", rabbits_n, v, r);
+  const Speed r = states_per_second(fixtures::rabbits(rabbits_n), &v);
+  std::printf("  rabbits N=%d: %u vertices, %.0f states/s (%.0f per CPU second)\n", rabbits_n, v, r.wall, r.cpu);
   if (rabbits_n == 1000) CHECK_EQ(v, 501502u);
-  const double t = states_per_second(fixtures::two_locus(two_locus_n), &v);
-  std::printf("  two_locus n=%d: %u vertices, %.0f states/s (CPU time)\n", two_locus_n, v, t);
+  const Speed t = states_per_second(fixtures::two_locus(two_locus_n), &v);
+  std::printf("  two_locus n=%d: %u vertices, %.0f states/s (%.0f per CPU second)\n", two_locus_n, v, t.wall, t.cpu);
 }
 
 TEST_MAIN()

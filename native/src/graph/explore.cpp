@@ -1,12 +1,32 @@
 // Breadth-first exploration. Vertices are expanded in id order, which is discovery
 // order, so the arena of state rows doubles as the BFS queue and the CSR edge arrays
 // are written in place: no per-state allocation, and the graph is built in one pass.
+//
+// Expanding a state (running every binding of every rule on it) depends on that state
+// alone and is nearly all of exploration's time; numbering the targets and writing
+// the edges is cheap but must follow id order. So exploration runs in rounds: the
+// states discovered but not yet expanded (at most kRoundStates) are expanded in
+// batches by two threads, each with its own Expander, into per-batch buffers, and the
+// calling thread merges the batches in id order as they are done, exactly as one
+// thread expanding the states one after the other would have built the graph: the
+// same numbering, edges, firing counts, first warning per rule and first error. The
+// graph does not depend on the threads (ExploreOptions::parallel = false gives it bit
+// for bit).
 #include "graph/explore.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <condition_variable>
 #include <cstring>
+#include <exception>
+#include <functional>
 #include <limits>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <system_error>
+#include <thread>
 
 #include "engine/error.hpp"
 #include "graph/state_table.hpp"
@@ -33,22 +53,48 @@ constexpr double kExactInteger = 9007199254740992.0;  // 2^53
 // one state.
 constexpr std::uint64_t kMaxBindings = std::uint64_t(1) << 28;
 
-class Explorer {
+// The first self-transition of a rule that one Expander saw, at `vertex`.
+struct SelfTransition {
+  VertexId vertex;
+  std::uint32_t rule;
+  ExploreWarning warning;
+};
+
+// What expanding one batch of consecutive states produced, in vertex order.
+struct Batch {
+  VertexId first = 0, end = 0;           // the states [first, end)
+  const std::int32_t* rows = nullptr;    // their rows, a copy the merge cannot move
+  std::atomic<bool> done{false};         // set by the expanding thread when the rest is written
+  VertexId expanded = 0;                 // [first, expanded) were expanded
+  GraphVector<std::uint32_t> edges;      // per expanded state: its edges, in firing order
+  GraphVector<std::int32_t> targets;     // per edge: the target's row
+  GraphVector<double> coeffs;            // per edge: P + 1 rate coefficients
+  std::vector<SelfTransition> self_transitions;
+  std::exception_ptr error;              // thrown by expanding state `expanded`
+
+  void reset(VertexId from, VertexId to, const std::int32_t* from_row) {
+    first = expanded = from;
+    end = to;
+    rows = from_row;
+    done.store(false, std::memory_order_relaxed);
+    edges.clear();
+    targets.clear();
+    coeffs.clear();
+    self_transitions.clear();
+    error = nullptr;
+  }
+};
+
+// Runs the rules on one state at a time. Each thread has its own: everything here is
+// scratch or statistics, and the model is only read.
+class Expander {
  public:
-  Explorer(const CompiledModel& model, const ExploreOptions& options, Exploration& out)
+  Expander(const CompiledModel& model, const ExploreOptions& options)
       : m_(model),
         options_(options),
-        out_(out),
-        g_(out.graph),
         L_(model.state_length),
         P_(std::uint32_t(model.params.size())),
-        table_(out.graph.states, model.state_length),
         budget_(options.cancel) {
-    std::uint64_t limit = options.max_states == 0 ? kNoVertex - 1 : options.max_states;
-    limit_ = std::min<std::uint64_t>(limit, kNoVertex - 1);
-    g_.param_count = P_;
-    g_.state_length = L_;
-    g_.states.assign(L_, 0);  // S's row
     std::uint32_t locals = 0;
     for (const Rule& r : m_.rules) locals = std::max(locals, r.locals);
     for (const StandaloneProgram& p : m_.absorb) locals = std::max(locals, p.locals);
@@ -60,41 +106,36 @@ class Explorer {
     self_warned_.assign(m_.rules.size(), false);
     for (const Rule& r : m_.rules) plans_.push_back(options.prune_bindings ? plan(r) : RulePlan{});
     interval_locals_.resize(locals);
-    out_.rule_firings.assign(m_.rules.size(), 0);
+    firings_.assign(m_.rules.size(), 0);
   }
 
-  void run() {
-    expand_start();
-    for (VertexId u = 1; u < vertex_count(); ++u) {
-      if (options_.cancel && options_.cancel->load(std::memory_order_relaxed)) throw Cancelled();
-      expand(u);
-      if (options_.progress && u % 4096 == 0) options_.progress(u);
+  const std::vector<std::uint64_t>& firings() const { return firings_; }
+
+  // Expands the states of `batch` in order, stopping at the first that throws.
+  void expand(Batch& batch) noexcept {
+    batch_ = &batch;
+    try {
+      for (; batch.expanded < batch.end; ++batch.expanded) {
+        if (options_.cancel && options_.cancel->load(std::memory_order_relaxed)) throw Cancelled();
+        std::memcpy(pre_.data(), batch.rows + std::uint64_t(batch.expanded - batch.first) * L_,
+                    std::size_t(L_) * sizeof(std::int32_t));
+        batch.edges.push_back(0);
+        expand_state();
+      }
+    } catch (...) {
+      batch.error = std::current_exception();
     }
-    g_.edge_begin.push_back(g_.edge_target.size());
-    g_.vertex_count = vertex_count();
-    if (options_.progress) options_.progress(g_.vertex_count - 1);
-    rewards();
+  }
+
+  // The value of reward `r` at `state`.
+  double reward(const StandaloneProgram& reward, const std::string& what, const std::int32_t* state) {
+    std::memcpy(pre_.data(), state, std::size_t(L_) * sizeof(std::int32_t));
+    std::fill(locals_.begin(), locals_.begin() + reward.locals, 0.0);
+    return evaluate_in_context(reward.program, what.c_str(), reward.site);
   }
 
  private:
-  VertexId vertex_count() const { return VertexId(mark_source_.size()); }
-
-  // S: one constant edge per initial state, merged when two starts are equal.
-  void expand_start() {
-    mark_source_.push_back(kNoVertex);
-    mark_edge_.push_back(0);
-    g_.edge_begin.push_back(0);
-    for (const ModelStart& s : m_.starts) {
-      std::fill(coeff_.begin(), coeff_.end(), 0.0);
-      coeff_[0] = s.probability;
-      add_edge(0, s.state.data());
-    }
-  }
-
-  void expand(VertexId u) {
-    g_.edge_begin.push_back(g_.edge_target.size());
-    // Copied out: the arena may move while u's targets are appended to it.
-    std::memcpy(pre_.data(), g_.states.data() + std::uint64_t(u) * L_, std::size_t(L_) * sizeof(std::int32_t));
+  void expand_state() {
     for (const StandaloneProgram& a : m_.absorb) {
       std::fill(locals_.begin(), locals_.begin() + a.locals, 0.0);
       if (evaluate_in_context(a.program, nullptr, a.site) != 0) return;
@@ -103,9 +144,7 @@ class Explorer {
       const Rule& rule = m_.rules[r];
       bound_ = 0;
       try {
-        apply_rule(u, r);
-      } catch (const StateLimitExceeded&) {
-        throw;
+        apply_rule(r);
       } catch (const EngineError& e) {
         throw EngineError(std::string(e.what()) + context(rule), e.site >= 0 ? e.site : rule.site, rule.name, e.field);
       }
@@ -145,12 +184,12 @@ class Explorer {
 
   // Enumerates the bindings of the rule's loops in nesting order, each ascending,
   // as an odometer (no recursion, however many loops a file declares).
-  void apply_rule(VertexId u, std::size_t r) {
+  void apply_rule(std::size_t r) {
     const Rule& rule = m_.rules[r];
     std::fill(locals_.begin(), locals_.begin() + rule.locals, 0.0);
     const std::size_t n = rule.loops.size();
     if (n == 0) {
-      fire(u, r);
+      fire(r);
       return;
     }
     loop_value_.resize(std::max(loop_value_.size(), n));
@@ -172,7 +211,7 @@ class Explorer {
         budget_.tick();  // a binding may run no instructions at all
         if (++bindings > kMaxBindings)
           throw EngineError("the rule has more than " + std::to_string(kMaxBindings) + " loop bindings at one state");
-        fire(u, r);
+        fire(r);
         ++loop_value_[k];
       } else {
         ++k;
@@ -282,7 +321,7 @@ class Explorer {
     return false;
   }
 
-  void fire(VertexId u, std::size_t r) {
+  void fire(std::size_t r) {
     const Rule& rule = m_.rules[r];
     for (const RuleStep& step : rule.steps) {
       const double v = phasic::run(step.program, pre_.data(), L_, locals_.data(), budget_);
@@ -303,7 +342,7 @@ class Explorer {
       any = any || c != 0;
     }
     if (!any) return;
-    ++out_.rule_firings[r];
+    ++firings_[r];
 
     // All cells and values from the pre-state, then applied in written order.
     const std::size_t nu = rule.updates.size();
@@ -335,14 +374,17 @@ class Explorer {
     if (!changed) {
       if (!self_warned_[r]) {
         self_warned_[r] = true;
-        out_.warnings.push_back(ExploreWarning{
-            "rule " + rule.name + " leaves the state unchanged" + binding_and_state(rule) +
-                "; such self-transitions are dropped (reported once per rule)",
-            rule.site, rule.name});
+        batch_->self_transitions.push_back(SelfTransition{
+            batch_->expanded, std::uint32_t(r),
+            ExploreWarning{"rule " + rule.name + " leaves the state unchanged" + binding_and_state(rule) +
+                               "; such self-transitions are dropped (reported once per rule)",
+                           rule.site, rule.name}});
       }
       return;
     }
-    add_edge(u, target_.data());
+    ++batch_->edges.back();
+    batch_->targets.insert(batch_->targets.end(), target_.begin(), target_.end());
+    batch_->coeffs.insert(batch_->coeffs.end(), coeff_.begin(), coeff_.end());
   }
 
   void check_bounds(std::uint32_t cell, std::int64_t v, int site) const {
@@ -362,10 +404,226 @@ class Explorer {
     return k == 0 ? std::string("the constant term") : "the coefficient of " + m_.params[k - 1].name;
   }
 
+  const CompiledModel& m_;
+  const ExploreOptions& options_;
+  const std::uint32_t L_, P_;
+  Budget budget_;
+  Batch* batch_ = nullptr;  // the batch being expanded
+
+  std::vector<RulePlan> plans_;
+  IntervalEvaluator intervals_;
+  std::vector<Interval> interval_locals_;
+
+  // Scratch, reused for every state.
+  std::vector<std::int32_t> pre_, target_;
+  std::vector<double> locals_, coeff_;
+  std::vector<std::int64_t> loop_value_, loop_hi_;
+  std::size_t bound_ = 0;  // loops bound in the current binding (for messages)
+  std::vector<std::uint32_t> update_cell_;
+  std::vector<std::int64_t> update_value_;
+  std::vector<bool> self_warned_;  // by this expander
+  std::vector<std::uint64_t> firings_;
+};
+
+// The second thread: runs `work` once per round it is given, until destroyed.
+class HelperThread {
+ public:
+  explicit HelperThread(std::function<void()> work) : work_(std::move(work)), thread_([this] { loop(); }) {}
+  ~HelperThread() {
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    changed_.notify_all();
+    thread_.join();
+  }
+  void start_round() {
+    {
+      std::lock_guard lock(mutex_);
+      ++started_;
+    }
+    changed_.notify_all();
+  }
+  // Returns once the work of the last round started has returned.
+  void wait_round() {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [&] { return finished_ == started_; });
+  }
+
+ private:
+  void loop() {
+    for (std::uint64_t round = 0;;) {
+      {
+        std::unique_lock lock(mutex_);
+        changed_.wait(lock, [&] { return stop_ || started_ != round; });
+        if (stop_) return;
+        round = started_;
+      }
+      work_();
+      {
+        std::lock_guard lock(mutex_);
+        finished_ = round;
+      }
+      changed_.notify_all();
+    }
+  }
+
+  std::function<void()> work_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::uint64_t started_ = 0, finished_ = 0;
+  bool stop_ = false;
+  std::thread thread_;  // last: it starts running in the constructor
+};
+
+// Builds the graph: numbers the states, writes the edges, and hands the expansion of
+// each round's states to two Expanders.
+class Explorer {
+ public:
+  Explorer(const CompiledModel& model, const ExploreOptions& options, Exploration& out)
+      : m_(model),
+        options_(options),
+        out_(out),
+        g_(out.graph),
+        L_(model.state_length),
+        P_(std::uint32_t(model.params.size())),
+        table_(out.graph.states, model.state_length),
+        expander_(model, options) {
+    std::uint64_t limit = options.max_states == 0 ? kNoVertex - 1 : options.max_states;
+    limit_ = std::min<std::uint64_t>(limit, kNoVertex - 1);
+    g_.param_count = P_;
+    g_.state_length = L_;
+    g_.states.assign(L_, 0);  // S's row
+    coeff_.resize(P_ + 1);
+    warned_.assign(m_.rules.size(), false);
+  }
+
+  void run() {
+    expand_start();
+    for (VertexId next = 1; next < vertex_count();) {
+      const VertexId end = VertexId(std::min<std::uint64_t>(vertex_count(), std::uint64_t(next) + kRoundStates));
+      round(next, end);
+      next = end;
+    }
+    g_.edge_begin.push_back(g_.edge_target.size());
+    g_.vertex_count = vertex_count();
+    out_.rule_firings = expander_.firings();
+    if (helper_)
+      for (std::size_t r = 0; r < out_.rule_firings.size(); ++r) out_.rule_firings[r] += helper_expander_->firings()[r];
+    helper_.reset();
+    batches_.reset();
+    GraphVector<std::int32_t>().swap(round_rows_);
+    if (options_.progress) options_.progress(g_.vertex_count - 1);
+    rewards();
+  }
+
+ private:
+  // A round's states are split into batches of kBatchStates, claimed in order by both
+  // threads; this thread merges them in order as they are done, and expands the next
+  // unclaimed one while the batch it needs is not. A round of fewer than
+  // kParallelStates states (the first rounds of a search, small models) is left to this
+  // thread alone.
+  static constexpr VertexId kRoundStates = 8192, kBatchStates = 32, kParallelStates = 64;
+  static constexpr std::size_t kMaxBatches = kRoundStates / kBatchStates;
+
+  VertexId vertex_count() const { return VertexId(mark_source_.size()); }
+
+  // S: one constant edge per initial state, merged when two starts are equal.
+  void expand_start() {
+    mark_source_.push_back(kNoVertex);
+    mark_edge_.push_back(0);
+    g_.edge_begin.push_back(0);
+    for (const ModelStart& s : m_.starts) {
+      std::fill(coeff_.begin(), coeff_.end(), 0.0);
+      coeff_[0] = s.probability;
+      add_edge(0, s.state.data(), coeff_.data());
+    }
+  }
+
+  // Expands and merges the states [first, end).
+  void round(VertexId first, VertexId end) {
+    // The merge appends to the arena (which may move it) while batches are expanded.
+    round_rows_.assign(g_.states.begin() + std::ptrdiff_t(std::uint64_t(first) * L_),
+                       g_.states.begin() + std::ptrdiff_t(std::uint64_t(end) * L_));
+    round_batches_ = (end - first + kBatchStates - 1) / kBatchStates;
+    if (!batches_) batches_ = std::make_unique<Batch[]>(kMaxBatches);
+    for (std::size_t b = 0; b < round_batches_; ++b) {
+      const VertexId from = first + VertexId(b) * kBatchStates;
+      batches_[b].reset(from, std::min<VertexId>(end, from + kBatchStates),
+                        round_rows_.data() + std::uint64_t(from - first) * L_);
+    }
+    next_batch_.store(0);
+    failed_.store(false);
+    const bool parallel = options_.parallel && end - first >= kParallelStates && std::thread::hardware_concurrency() > 1;
+    if (parallel) start_helper();
+    // However the round ends, the helper is done with it before its batches are reused.
+    struct JoinRound {
+      Explorer& e;
+      bool parallel;
+      ~JoinRound() {
+        if (!parallel) return;
+        e.failed_.store(true);
+        e.helper_->wait_round();
+      }
+    } join{*this, parallel && helper_ != nullptr};
+    for (std::size_t b = 0; b < round_batches_; ++b) {
+      while (!batches_[b].done.load(std::memory_order_acquire))
+        if (!expand_next(expander_)) std::this_thread::yield();
+      merge(batches_[b]);
+    }
+  }
+
+  // Claims the next batch of the round and expands it; false when none is left.
+  bool expand_next(Expander& expander) {
+    if (failed_.load(std::memory_order_relaxed)) return false;
+    const std::size_t b = next_batch_.fetch_add(1);
+    if (b >= round_batches_) return false;
+    expander.expand(batches_[b]);
+    if (batches_[b].error) failed_.store(true);
+    batches_[b].done.store(true, std::memory_order_release);
+    return true;
+  }
+
+  void start_helper() {
+    if (!helper_) {
+      if (!helper_expander_) helper_expander_.emplace(m_, options_);
+      try {
+        helper_ = std::make_unique<HelperThread>([this] {
+          while (expand_next(*helper_expander_)) {
+          }
+        });
+      } catch (const std::system_error&) {
+        return;  // no thread to be had: this one expands every batch
+      }
+    }
+    helper_->start_round();
+  }
+
+  // Adds the batch's states' edges in order, as expanding them here would have.
+  void merge(const Batch& batch) {
+    const std::int32_t* target = batch.targets.data();
+    const double* coeffs = batch.coeffs.data();
+    std::size_t warning = 0;
+    for (VertexId u = batch.first; u < batch.expanded; ++u) {
+      g_.edge_begin.push_back(g_.edge_target.size());
+      for (std::uint32_t e = 0; e < batch.edges[u - batch.first]; ++e, target += L_, coeffs += P_ + 1)
+        add_edge(u, target, coeffs);
+      for (; warning < batch.self_transitions.size() && batch.self_transitions[warning].vertex == u; ++warning) {
+        const SelfTransition& t = batch.self_transitions[warning];
+        if (!warned_[t.rule]) {
+          warned_[t.rule] = true;
+          out_.warnings.push_back(t.warning);
+        }
+      }
+      if (options_.progress && u % 4096 == 0) options_.progress(u);
+    }
+    if (batch.error) std::rethrow_exception(batch.error);
+  }
+
   // An edge u -> row with weight coeff_, merged into u's existing edge to the same
   // target. mark_source_[v] == u says that v already is a target of u, at edge
   // mark_edge_[v]; u's edges are the last ones written.
-  void add_edge(VertexId u, const std::int32_t* row) {
+  void add_edge(VertexId u, const std::int32_t* row, const double* coeff) {
     auto [v, inserted] = table_.insert(row, vertex_count());
     if (inserted) {
       if (std::uint64_t(v) > limit_) {
@@ -378,13 +636,13 @@ class Explorer {
     const std::uint32_t stride = P_ + 1;
     if (mark_source_[v] == u) {
       double* form = g_.coeffs.data() + std::uint64_t(mark_edge_[v]) * stride;
-      for (std::uint32_t k = 0; k < stride; ++k) form[k] += coeff_[k];
+      for (std::uint32_t k = 0; k < stride; ++k) form[k] += coeff[k];
       return;
     }
     mark_source_[v] = u;
     mark_edge_[v] = g_.edge_target.size();
     g_.edge_target.push_back(v);
-    g_.coeffs.insert(g_.coeffs.end(), coeff_.begin(), coeff_.end());
+    g_.coeffs.insert(g_.coeffs.end(), coeff, coeff + stride);
   }
 
   void rewards() {
@@ -395,11 +653,9 @@ class Explorer {
       const StandaloneProgram& reward = m_.rewards[r];
       const std::string what = "reward " + reward.name;
       for (VertexId u = 1; u < V; ++u) {
-        std::memcpy(pre_.data(), g_.state(u), std::size_t(L_) * sizeof(std::int32_t));
-        std::fill(locals_.begin(), locals_.begin() + reward.locals, 0.0);
-        double x = evaluate_in_context(reward.program, what.c_str(), reward.site);
+        double x = expander_.reward(reward, what, g_.state(u));
         if (!std::isfinite(x) || x < 0)
-          throw EngineError(what + " is " + format_number(x) + " at state " + describe_state(m_, pre_.data()) +
+          throw EngineError(what + " is " + format_number(x) + " at state " + describe_state(m_, g_.state(u)) +
                                 ", but must be finite and >= 0",
                             reward.site);
         if (x == 0) x = 0.0;
@@ -415,24 +671,22 @@ class Explorer {
   const std::uint32_t L_, P_;
   std::uint64_t limit_;
   StateTable table_;
-  Budget budget_;
 
   // Per vertex, for merging parallel edges (see add_edge); counted as graph memory.
   GraphVector<VertexId> mark_source_;
   GraphVector<std::uint64_t> mark_edge_;
 
-  std::vector<RulePlan> plans_;
-  IntervalEvaluator intervals_;
-  std::vector<Interval> interval_locals_;
+  std::vector<double> coeff_;   // S's edges
+  std::vector<bool> warned_;    // rules whose self-transition was reported
 
-  // Scratch, reused for every state.
-  std::vector<std::int32_t> pre_, target_;
-  std::vector<double> locals_, coeff_;
-  std::vector<std::int64_t> loop_value_, loop_hi_;
-  std::size_t bound_ = 0;  // loops bound in the current binding (for messages)
-  std::vector<std::uint32_t> update_cell_;
-  std::vector<std::int64_t> update_value_;
-  std::vector<bool> self_warned_;
+  Expander expander_;                         // this thread's
+  std::optional<Expander> helper_expander_;   // the second thread's, from the first parallel round
+  std::unique_ptr<Batch[]> batches_;          // kMaxBatches, reused from round to round
+  GraphVector<std::int32_t> round_rows_;      // the round's states
+  std::size_t round_batches_ = 0;
+  std::atomic<std::size_t> next_batch_{0};
+  std::atomic<bool> failed_{false};
+  std::unique_ptr<HelperThread> helper_;      // last: stopped before what it uses goes
 };
 
 }  // namespace

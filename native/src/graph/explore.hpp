@@ -28,6 +28,9 @@ struct ExploreOptions {
   // Skip subtrees of loop bindings that interval evaluation proves cannot fire
   // (explore.cpp). The result is identical either way; false is for testing that.
   bool prune_bindings = true;
+  // Expand states on two threads (explore.cpp). The result is identical either way;
+  // false is for testing that.
+  bool parallel = true;
 };
 
 // A non-fatal finding, pointing into the model like EngineMessage.
