@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -127,7 +128,8 @@ static void check_sound(const std::string& code, Interval a, Interval b, std::ve
   const Program p = decode(code);
   IntervalEvaluator ev;
   const Interval locals[4] = {a, b, Interval::top(), Interval::top()};
-  const IntervalResult r = ev.run(p, state.data(), std::uint32_t(state.size()), locals);
+  ev.set_state(state.data(), std::uint32_t(state.size()));
+  const IntervalResult r = ev.run(p, locals);
   for (double x = a.lo; x <= a.hi; ++x)
     for (double y = b.lo; y <= b.hi; ++y) {
       std::vector<double> concrete_locals = {x, y, 0, 0};
@@ -165,17 +167,45 @@ TEST(interval_evaluation_is_sound) {
 TEST(interval_evaluation_proves_what_pruning_needs) {
   IntervalEvaluator ev;
   std::vector<std::int32_t> state = {0, 0, 3};
+  ev.set_state(state.data(), 3);
   const Interval locals[4] = {Interval{0, 1, true, false}, Interval::top(), Interval::top(), Interval::top()};
   // x[i] >= 1 for i in 0..1 is false when both cells are 0, and cannot fail.
-  IntervalResult r = ev.run(decode("[1,0,5,3,-1,4,0,1,18]"), state.data(), 3, locals);
+  IntervalResult r = ev.run(decode("[1,0,5,3,-1,4,0,1,18]"), locals);
   CHECK(r.value.is_false());
   CHECK(!r.may_fail);
   // Reading x[i + 2] may leave the state.
-  r = ev.run(decode("[1,0,0,2,7,5,3,-1,4,0,1,18]"), state.data(), 3, locals);
+  r = ev.run(decode("[1,0,0,2,7,5,3,-1,4,0,1,18]"), locals);
   CHECK(r.may_fail);
   // A program with a loop is not evaluated: unknown, may fail.
-  r = ev.run(decode("[0,0,21,0,0,1]"), state.data(), 3, locals);
+  r = ev.run(decode("[0,0,21,0,0,1]"), locals);
   CHECK(r.may_fail && !r.value.is_false());
+}
+
+TEST(cell_ranges_of_any_width_are_the_least_and_greatest_cell) {
+  // CELL_AT over an index interval: narrow ranges are scanned, wide ones answered from
+  // tables built once per state; both must be exact, and a new state must not see the
+  // old one's tables.
+  const Program p = decode("[1,0,4]");
+  IntervalEvaluator ev;
+  std::uint32_t seed = 12345;
+  auto next = [&] { return (seed = seed * 1664525u + 1013904223u) >> 8; };
+  for (const std::uint32_t length : {1u, 2u, 17u, 64u, 100u, 333u}) {
+    std::vector<std::int32_t> state(length);
+    for (int round = 0; round < 3; ++round) {
+      for (std::int32_t& cell : state) cell = std::int32_t(next() % 1000) - 500;
+      ev.set_state(state.data(), length);
+      for (int query = 0; query < 200; ++query) {
+        std::uint32_t lo = next() % length, hi = next() % length;
+        if (lo > hi) std::swap(lo, hi);
+        const Interval locals[1] = {Interval{double(lo), double(hi), true, false}};
+        const IntervalResult r = ev.run(p, locals);
+        const auto [mn, mx] = std::minmax_element(state.begin() + lo, state.begin() + hi + 1);
+        CHECK(!r.may_fail);
+        CHECK_EQ(r.value.lo, double(*mn));
+        CHECK_EQ(r.value.hi, double(*mx));
+      }
+    }
+  }
 }
 
 // ---- program validation --------------------------------------------------------

@@ -119,6 +119,7 @@ class Expander {
         if (options_.cancel && options_.cancel->load(std::memory_order_relaxed)) throw Cancelled();
         std::memcpy(pre_.data(), batch.rows + std::uint64_t(batch.expanded - batch.first) * L_,
                     std::size_t(L_) * sizeof(std::int32_t));
+        intervals_.set_state(pre_.data(), L_);
         batch.edges.push_back(0);
         expand_state();
       }
@@ -304,21 +305,35 @@ class Expander {
     std::fill(locals, locals + rule.locals, Interval::top());
     for (std::size_t j = 0; j < k; ++j) locals[rule.loops[j].slot] = Interval::point(double(loop_value_[j]));
     for (std::size_t j = k; j < rule.loops.size(); ++j) {
-      const IntervalResult lo = intervals_.run(rule.loops[j].lo, pre_.data(), L_, locals);
-      const IntervalResult hi = intervals_.run(rule.loops[j].hi, pre_.data(), L_, locals);
+      const IntervalResult lo = intervals_.run(rule.loops[j].lo, locals);
+      const IntervalResult hi = intervals_.run(rule.loops[j].hi, locals);
       if (!safe_bound(lo) || !safe_bound(hi)) return false;
       if (hi.value.hi < lo.value.lo) return true;  // the range is empty for every binding
       locals[rule.loops[j].slot] = Interval{lo.value.lo, hi.value.hi, true, false};
     }
+    // A `when` that cannot raise is only worth evaluating to refute: it is tried after
+    // the steps that can, so that a later `when` (the usual refuter) is reached without
+    // it. Steps read only lets written before them, in slots of their own (plan()),
+    // so trying a `when` late sees the same intervals as trying it in order.
+    deferred_.clear();
+    auto refuted_by_deferred = [&] {
+      for (const RuleStep* step : deferred_)
+        if (intervals_.run(step->program, locals).value.is_false()) return true;
+      return false;
+    };
     for (const RuleStep& step : rule.steps) {
-      const IntervalResult v = intervals_.run(step.program, pre_.data(), L_, locals);
-      if (v.may_fail) return false;
+      if (!step.is_let && !step.program.can_raise) {
+        deferred_.push_back(&step);
+        continue;
+      }
+      const IntervalResult v = intervals_.run(step.program, locals);
+      if (v.may_fail) return refuted_by_deferred();  // unless an earlier `when` stops every binding first
       if (step.is_let)
         locals[step.slot] = v.value;
       else if (v.value.is_false())
         return true;
     }
-    return false;
+    return refuted_by_deferred();
   }
 
   void fire(std::size_t r) {
@@ -413,6 +428,7 @@ class Expander {
   std::vector<RulePlan> plans_;
   IntervalEvaluator intervals_;
   std::vector<Interval> interval_locals_;
+  std::vector<const RuleStep*> deferred_;  // `when`s that cannot raise, tried last
 
   // Scratch, reused for every state.
   std::vector<std::int32_t> pre_, target_;

@@ -72,8 +72,56 @@ Interval compare(Opcode op, const Interval& a, const Interval& b) {
 
 }  // namespace
 
-IntervalResult IntervalEvaluator::run(const Program& program, const std::int32_t* state, std::uint32_t state_length,
-                                      const Interval* locals) {
+void IntervalEvaluator::set_state(const std::int32_t* state, std::uint32_t state_length) {
+  state_ = state;
+  state_length_ = state_length;
+  ranges_built_ = false;
+}
+
+std::pair<std::int32_t, std::int32_t> IntervalEvaluator::cell_range(std::uint32_t lo, std::uint32_t hi) {
+  // Below this width a scan is cheaper than building the tables for the state.
+  constexpr std::uint32_t kScanWidth = 16;
+  const std::uint32_t width = hi - lo + 1;
+  if (width <= kScanWidth) {
+    std::int32_t mn = state_[lo], mx = state_[lo];
+    for (std::uint32_t c = lo + 1; c <= hi; ++c) {
+      mn = std::min(mn, state_[c]);
+      mx = std::max(mx, state_[c]);
+    }
+    return {mn, mx};
+  }
+  const std::uint32_t n = state_length_;
+  if (!ranges_built_) {
+    std::uint32_t levels = 1;
+    while ((2u << (levels - 1)) <= n) ++levels;  // level k exists while 2^k <= n
+    range_min_.resize(std::size_t(levels) * n);
+    range_max_.resize(std::size_t(levels) * n);
+    std::copy(state_, state_ + n, range_min_.begin());
+    std::copy(state_, state_ + n, range_max_.begin());
+    for (std::uint32_t k = 1; k < levels; ++k) {
+      const std::uint32_t half = 1u << (k - 1);
+      const std::int32_t* pmin = range_min_.data() + std::size_t(k - 1) * n;
+      const std::int32_t* pmax = range_max_.data() + std::size_t(k - 1) * n;
+      std::int32_t* qmin = range_min_.data() + std::size_t(k) * n;
+      std::int32_t* qmax = range_max_.data() + std::size_t(k) * n;
+      for (std::uint32_t i = 0; i + (1u << k) <= n; ++i) {
+        qmin[i] = std::min(pmin[i], pmin[i + half]);
+        qmax[i] = std::max(pmax[i], pmax[i + half]);
+      }
+    }
+    ranges_built_ = true;
+  }
+  std::uint32_t k = 0;
+  while ((2u << k) <= width) ++k;  // 2^k <= width < 2^(k+1)
+  const std::int32_t* mn = range_min_.data() + std::size_t(k) * n;
+  const std::int32_t* mx = range_max_.data() + std::size_t(k) * n;
+  const std::uint32_t tail = hi + 1 - (1u << k);
+  return {std::min(mn[lo], mn[tail]), std::max(mx[lo], mx[tail])};
+}
+
+IntervalResult IntervalEvaluator::run(const Program& program, const Interval* locals) {
+  const std::int32_t* state = state_;
+  const std::uint32_t state_length = state_length_;
   IntervalResult result;
   if (program.shape == Shape::Constant || program.shape == Shape::Cell) {
     const Instr& in = program.code[0];
@@ -85,7 +133,17 @@ IntervalResult IntervalEvaluator::run(const Program& program, const std::int32_t
   if (pending_.size() < std::size_t(n + 1) * width) pending_.resize(std::size_t(n + 1) * width);
   // Straight-line programs (most `when`s) skip the bookkeeping of jump targets.
   const bool jumps = program.jumps;
-  if (jumps) pending_depth_.assign(n + 1, -1);
+  if (jumps) {
+    // pending_stamp_[pc] == stamp_ marks the instructions some path has reached in
+    // this run: no clearing per run.
+    if (pending_stamp_.size() < n + 1) pending_stamp_.resize(n + 1, 0);
+    if (++stamp_ == 0) {
+      std::fill(pending_stamp_.begin(), pending_stamp_.end(), 0);
+      stamp_ = 1;
+    }
+    if (pending_depth_.size() < n + 1) pending_depth_.resize(n + 1);
+  }
+  auto reached = [&](std::uint32_t pc) { return pending_stamp_[pc] == stamp_; };
 
   Interval stack[kMaxStack];
   int sp = 0;
@@ -93,15 +151,16 @@ IntervalResult IntervalEvaluator::run(const Program& program, const std::int32_t
   bool may_fail = false;
   auto flow = [&](std::uint32_t target) {
     Interval* p = pending_.data() + std::size_t(target) * width;
-    if (pending_depth_[target] < 0) {
+    if (!reached(target)) {
       std::copy(stack, stack + sp, p);
       pending_depth_[target] = sp;
+      pending_stamp_[target] = stamp_;
     } else {
       for (int i = 0; i < sp; ++i) p[i] = join(p[i], stack[i]);
     }
   };
   for (std::uint32_t pc = 0;; ++pc) {
-    if (jumps && pending_depth_[pc] >= 0) {
+    if (jumps && reached(pc)) {
       const Interval* p = pending_.data() + std::size_t(pc) * width;
       if (live) {
         for (int i = 0; i < sp; ++i) stack[i] = join(stack[i], p[i]);
@@ -126,12 +185,8 @@ IntervalResult IntervalEvaluator::run(const Program& program, const std::int32_t
           stack[sp - 1] = Interval::top();
           break;
         }
-        double lo = kInf, hi = -kInf;
-        for (auto c = std::uint32_t(i.lo); c <= std::uint32_t(i.hi); ++c) {
-          lo = std::min(lo, double(state[c]));
-          hi = std::max(hi, double(state[c]));
-        }
-        stack[sp - 1] = Interval{lo, hi, true, false};
+        const auto [lo, hi] = cell_range(std::uint32_t(i.lo), std::uint32_t(i.hi));
+        stack[sp - 1] = Interval{double(lo), double(hi), true, false};
         break;
       }
       case Opcode::Index: {

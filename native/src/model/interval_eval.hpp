@@ -14,6 +14,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <utility>
 #include <vector>
 
 #include "model/program.hpp"
@@ -43,12 +44,27 @@ struct IntervalResult {
 // Scratch reused across calls so that evaluation does not allocate.
 class IntervalEvaluator {
  public:
-  IntervalResult run(const Program& program, const std::int32_t* state, std::uint32_t state_length,
-                     const Interval* locals);
+  // `state` is the array every following run() reads, until the next call: its cells
+  // must not change in between (range bounds over it are kept).
+  void set_state(const std::int32_t* state, std::uint32_t state_length);
+  IntervalResult run(const Program& program, const Interval* locals);
 
  private:
-  std::vector<Interval> pending_;   // (instruction count + 1) stacks of max_depth
-  std::vector<int> pending_depth_;  // -1: no path has reached the instruction yet
+  // The least and greatest cell in [lo, hi] of the state.
+  std::pair<std::int32_t, std::int32_t> cell_range(std::uint32_t lo, std::uint32_t hi);
+
+  const std::int32_t* state_ = nullptr;
+  std::uint32_t state_length_ = 0;
+  // Sparse tables of range minima and maxima (level k covers 2^k cells), built on the
+  // first wide CELL_AT after set_state: exploration asks for ranges of one state
+  // dozens of times (every pruning attempt), and a scan would cost their width each time.
+  bool ranges_built_ = false;
+  std::vector<std::int32_t> range_min_, range_max_;
+
+  std::vector<Interval> pending_;              // (instruction count + 1) stacks of max_depth
+  std::vector<int> pending_depth_;             // their depths, where reached
+  std::vector<std::uint32_t> pending_stamp_;   // == stamp_: a path has reached the instruction in this run
+  std::uint32_t stamp_ = 0;
 };
 
 }  // namespace phasic

@@ -136,7 +136,16 @@ Program decode_program(const json::Field& code, const ProgramScope& scope) {
     program.jumps = true;
     if (in.arg <= std::uint32_t(&in - program.code.data())) program.forward_only = false;
   }
-  for (const Instr& in : program.code) program.stores = program.stores || in.op == Opcode::Store;
+  for (const Instr& in : program.code) {
+    program.stores = program.stores || in.op == Opcode::Store;
+    switch (in.op) {
+      case Opcode::CellAt: case Opcode::Index: case Opcode::Int: case Opcode::Mod: case Opcode::Binom:
+        program.can_raise = true;
+        break;
+      default: break;
+    }
+  }
+  program.can_raise = program.can_raise || !program.forward_only;  // the loop limit
 
   // Stack depth: abstract interpretation over the jump graph.
   std::vector<int> depth(count + 1, -1);

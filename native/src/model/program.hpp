@@ -55,6 +55,7 @@ struct Program {
   bool jumps = false;           // has a JUMP or JUMP_IF_FALSE
   bool forward_only = true;     // no jump goes backwards (no loops)
   bool stores = false;          // has a STORE
+  bool can_raise = false;       // has an instruction that can throw (CELL_AT, INDEX, INT, MOD, BINOM, a loop)
   bool empty() const { return code.empty(); }
 };
 
