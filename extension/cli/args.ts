@@ -4,12 +4,13 @@
 export const USAGE = `usage:
   phasic-trace run MODEL [--set NAME=VALUE]... [--param NAME=VALUE]... [--moments K]
                    [--covariance R1,R2]... [--min-scc N] [--cache-dir DIR | --no-cache]
-                   [--max-states N] [--repeat N] [--json]
+                   [--max-states N] [--timeout SECONDS] [--repeat N] [--json]
   phasic-trace check MODEL [--json]
   phasic-trace clear-caches [--cache-dir DIR] [--json]
   phasic-trace export MODEL --format phasic-json [--set NAME=VALUE]... [--out FILE]
 
-MODEL is a .phasic file, a compiled-model .json or a phasic graph .json.`;
+MODEL is a .phasic file, a compiled-model .json or a phasic graph .json.
+--timeout stops a run (all --repeat runs together) that takes longer; Ctrl-C stops it too.`;
 
 export class UsageError extends Error {}
 
@@ -24,6 +25,7 @@ export interface RunArgs {
   cacheDir?: string;   // absent: the default directory
   noCache: boolean;
   maxStates: number;
+  timeoutSeconds?: number;  // absent: no limit
   repeat: number;
   json: boolean;
 }
@@ -48,6 +50,12 @@ function number(option: string, text: string): number {
 function integer(option: string, text: string, min: number): number {
   const v = number(option, text);
   if (!Number.isInteger(v) || v < min) throw new UsageError(`${option}: '${text}' must be an integer ≥ ${min}`);
+  return v;
+}
+
+function positive(option: string, text: string): number {
+  const v = number(option, text);
+  if (!(v > 0)) throw new UsageError(`${option}: '${text}' must be a number > 0`);
   return v;
 }
 
@@ -78,7 +86,7 @@ export function parseArgs(argv: string[]): Args {
 
   const allowed: Record<string, { value: string[]; flag: string[] }> = {
     run: {
-      value: ['--set', '--param', '--moments', '--covariance', '--min-scc', '--cache-dir', '--max-states', '--repeat'],
+      value: ['--set', '--param', '--moments', '--covariance', '--min-scc', '--cache-dir', '--max-states', '--timeout', '--repeat'],
       flag: ['--no-cache', '--json'],
     },
     check: { value: [], flag: ['--json'] },
@@ -134,6 +142,7 @@ export function parseArgs(argv: string[]): Args {
         cacheDir: values['--cache-dir'],
         noCache: flags.has('--no-cache'),
         maxStates: values['--max-states'] ? integer('--max-states', values['--max-states'], 1) : 2_000_000,
+        timeoutSeconds: values['--timeout'] ? positive('--timeout', values['--timeout']) : undefined,
         repeat: values['--repeat'] ? integer('--repeat', values['--repeat'], 1) : 1,
         json,
       };

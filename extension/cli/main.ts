@@ -1,5 +1,6 @@
 // phasic-trace: the engine from the command line (docs/engine.md, "Command line").
-// Exit status: 0 on success, 1 when the model or the engine fails, 2 on a usage error.
+// Exit status: 0 on success, 1 when the model or the engine fails (or --timeout
+// stops a run), 2 on a usage error, 130 when Ctrl-C stops a run.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -53,30 +54,52 @@ function describeRun(r: RunResult): string {
   return lines.join('\n');
 }
 
-async function run(args: RunArgs, engine: Engine): Promise<void> {
-  const model = loadModel(args.model, args.overrides);
-  engine.configure({ cacheDir: args.noCache ? '' : (args.cacheDir ?? defaultCacheDir()) });
+/** Exit status of a run stopped by Ctrl-C (128 + SIGINT), as shells expect. */
+const INTERRUPTED = 130;
+
+async function run(args: RunArgs, engine: Engine): Promise<number> {
+  // The engine stops at its next cancellation check, frees what the run built and
+  // keeps its caches consistent; the process then exits normally.
+  const stop = new AbortController();
+  const timer = args.timeoutSeconds === undefined ? undefined : setTimeout(() => stop.abort('timeout'), args.timeoutSeconds * 1000);
+  const interrupt = () => stop.abort('interrupt');
+  process.once('SIGINT', interrupt);
   const runs: RunResult[] = [];
   try {
-    for (let i = 0; i < args.repeat; i++) {
-      runs.push(
-        await engine.run(model.engineText, {
-          maxStates: args.maxStates,
-          minSccSize: args.minScc,
-          moments: args.moments,
-          covariances: args.covariances,
-          params: args.params,
-        }),
-      );
+    const model = loadModel(args.model, args.overrides);
+    engine.configure({ cacheDir: args.noCache ? '' : (args.cacheDir ?? defaultCacheDir()) });
+    try {
+      for (let i = 0; i < args.repeat; i++) {
+        runs.push(
+          await engine.run(model.engineText, {
+            maxStates: args.maxStates,
+            minSccSize: args.minScc,
+            moments: args.moments,
+            covariances: args.covariances,
+            params: args.params,
+            signal: stop.signal,
+          }),
+        );
+      }
+    } catch (error) {
+      if (stop.signal.reason === 'timeout')
+        throw new CliError(`the run took longer than --timeout ${args.timeoutSeconds} s and was stopped`, model.file);
+      if (stop.signal.reason === 'interrupt') {
+        fail(new CliError('interrupted; the run was stopped', model.file), args.json);
+        return INTERRUPTED;
+      }
+      throw placed(error, model);
     }
-  } catch (error) {
-    throw placed(error, model);
+  } finally {
+    clearTimeout(timer);
+    process.off('SIGINT', interrupt);
   }
   if (args.json) {
     print(JSON.stringify(args.repeat === 1 ? runRecord(runs[0]) : { runs: runs.map(runRecord) }));
   } else {
     print(runs.map((r, i) => (runs.length > 1 ? `run ${i + 1}\n` : '') + describeRun(r)).join('\n\n'));
   }
+  return 0;
 }
 
 function check(args: CheckArgs): number {
@@ -157,8 +180,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'check':
         return check(args);
       case 'run':
-        await run(args, new Engine());
-        return 0;
+        return await run(args, new Engine());
       case 'clear-caches':
         if (args.cacheDir) mkdirSync(args.cacheDir, { recursive: true });
         await clearCaches(args, new Engine());

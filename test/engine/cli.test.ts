@@ -78,6 +78,32 @@ describe('phasic-trace run --json', () => {
     }
   });
 
+  it('stops a run that takes longer than --timeout, and one interrupted by Ctrl-C', async () => {
+    // A chain of 10^8 states: minutes of exploration, well within the state limit given.
+    const dir = tempDir('cli-timeout');
+    const model = join(dir, 'long_chain.phasic');
+    writeFileSync(model, 'model long_chain\nparam mu = 1.0\nstate x in 0..100000000 = 0\n' +
+      'rule step\n  when x < 100000000\n  rate mu\n  do x += 1\nreward time_to_end = 1\n');
+    const timed = cli(['run', model, '--no-cache', '--max-states', '200000000', '--timeout', '0.5', '--json']);
+    assert.equal(timed.status, 1, timed.stderr + timed.stdout);
+    const error = (JSON.parse(timed.stdout) as { error: { message: string; file: string } }).error;
+    assert.equal(error.message, 'the run took longer than --timeout 0.5 s and was stopped');
+    assert.equal(error.file, model);
+
+    const child = spawn(process.execPath, [CLI, 'run', model, '--no-cache', '--max-states', '200000000']);
+    let stderr = '';
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    child.kill('SIGINT');
+    assert.equal(await exited, 130, stderr);
+    assert.match(stderr, /long_chain\.phasic: interrupted; the run was stopped/);
+
+    const usage = cli(['run', model, '--timeout', '0']);
+    assert.equal(usage.status, 2);
+    assert.match(usage.stderr, /--timeout: '0' must be a number > 0/);
+  });
+
   it('reports an engine error with file, line and column under --json', () => {
     const dir = tempDir('cli-bounds');
     const file = join(dir, 'bounded.phasic');
