@@ -28,31 +28,41 @@ std::uint64_t mix(std::uint64_t h, std::uint64_t v) {
 }
 
 // The program under construction, with structural sharing of equal values.
+//
+// DOTs (the block's edge forms) are shared exactly: a form such as "coal" recurs all
+// over a block and a composition. Arithmetic values are shared through a
+// direct-mapped table of the values recorded last: a new value replaces whatever its
+// hash index held. Elimination repeats a value shortly after its first occurrence
+// (measured on the benchmark models: every repeat within the last 65,536 values), so
+// a table of at most kMaxTable entries finds nearly all of them while staying in
+// cache; a table of every value (2× the trace, hundreds of MB on large blocks) spent
+// most of recording on cache misses and page faults. A repeat whose entry was
+// overwritten is recorded again: the trace is a little longer, never wrong (a hit
+// requires the whole operation to be equal).
 class Program {
  public:
-  // expected_values sizes the table once for a typical block (growing rehashes
-  // everything), without charging a one-vertex block for a large table.
-  Program(std::uint32_t stride, std::size_t expected_values) : stride_(stride) {
+  // expected_values sizes the table for a typical block without charging a
+  // one-vertex block for a large table.
+  Program(std::uint32_t stride, std::size_t expected_values) : stride_(stride), dot_table_(64) {
     std::size_t size = 64;
-    while (size < 2 * expected_values) size *= 2;
+    while (size < 2 * expected_values && size < kMaxTable) size *= 2;
     table_.resize(size);
     raw_.reserve(expected_values);
   }
 
   std::uint32_t dot(const double* form) {
-    std::uint64_t h = 1;
-    for (std::uint32_t i = 0; i < stride_; ++i) {
-      std::uint64_t bits;
-      std::memcpy(&bits, form + i, sizeof bits);
-      h = mix(h, bits);
+    std::size_t i = form_hash(form) & (dot_table_.size() - 1);
+    for (; dot_table_[i] != 0; i = (i + 1) & (dot_table_.size() - 1)) {
+      const std::uint32_t slot = dot_table_[i] - 1;
+      if (std::memcmp(coeffs(raw_[slot].a), form, stride_ * sizeof(double)) == 0) return slot;
     }
-    return intern(h, [&](const RawOp& r) {
-      return r.code == kDot && std::memcmp(coeffs(r.a), form, stride_ * sizeof(double)) == 0;
-    }, [&] {
-      const auto ordinal = static_cast<std::uint32_t>(dot_coeffs_.size() / stride_);
-      dot_coeffs_.insert(dot_coeffs_.end(), form, form + stride_);
-      return RawOp{kDot, ordinal, 0, 0};
-    });
+    const auto ordinal = static_cast<std::uint32_t>(dot_slots_.size());
+    const std::uint32_t slot = append(RawOp{kDot, ordinal, 0, 0});
+    dot_coeffs_.insert(dot_coeffs_.end(), form, form + stride_);
+    dot_slots_.push_back(slot);
+    dot_table_[i] = slot + 1;
+    if (2 * dot_slots_.size() >= dot_table_.size()) grow_dots();
+    return slot;
   }
 
   std::uint32_t op(OpCode code, std::uint32_t a, std::uint32_t b = 0, std::uint32_t c = 0) {
@@ -69,9 +79,12 @@ class Program {
     }
     if (code == OpCode::MulAdd && b > c) std::swap(b, c);
     const RawOp want{static_cast<std::uint8_t>(code), a, b, c};
-    return intern(hash(want), [&](const RawOp& r) {
-      return r.code == want.code && r.a == a && r.b == b && r.c == c;
-    }, [&] { return want; });
+    Entry& entry = table_[hash(want) & (table_.size() - 1)];
+    if (entry.slot != 0 && entry.key.code == want.code && entry.key.a == a && entry.key.b == b && entry.key.c == c)
+      return entry.slot - 1;
+    const std::uint32_t slot = append(want);
+    entry = {want, slot + 1};
+    return slot;
   }
 
   std::uint32_t constant(double value) {
@@ -88,17 +101,17 @@ class Program {
   const double* coeffs(std::uint32_t ordinal) const { return dot_coeffs_.data() + std::size_t(ordinal) * stride_; }
 
  private:
-  std::uint64_t hash(const RawOp& r) const {
-    if (r.code == kDot) {
-      std::uint64_t h = 1;
-      const double* form = coeffs(r.a);
-      for (std::uint32_t i = 0; i < stride_; ++i) {
-        std::uint64_t bits;
-        std::memcpy(&bits, form + i, sizeof bits);
-        h = mix(h, bits);
-      }
-      return h;
+  std::uint64_t form_hash(const double* form) const {
+    std::uint64_t h = 1;
+    for (std::uint32_t i = 0; i < stride_; ++i) {
+      std::uint64_t bits;
+      std::memcpy(&bits, form + i, sizeof bits);
+      h = mix(h, bits);
     }
+    return h;
+  }
+
+  std::uint64_t hash(const RawOp& r) const {
     // One multiply per operand (this runs once per recorded operation); the fold
     // brings the products' well-mixed high bits down to the index bits.
     const std::uint64_t h = std::uint64_t(r.a) * 0x9e3779b97f4a7c15ULL ^ std::uint64_t(r.b) * 0xc2b2ae3d27d4eb4fULL ^
@@ -106,37 +119,33 @@ class Program {
     return h ^ (h >> 29) ^ (h >> 43);
   }
 
-  template <class Equal, class Make>
-  std::uint32_t intern(std::uint64_t h, Equal equal, Make make) {
-    const std::size_t mask = table_.size() - 1;
-    std::size_t i = h & mask;
-    for (; table_[i].slot != 0; i = (i + 1) & mask)
-      if (equal(table_[i].key)) return table_[i].slot - 1;
+  std::uint32_t append(const RawOp& op) {
     const auto slot = static_cast<std::uint32_t>(raw_.size());
     if (slot == 0xfffffffeu) throw EngineError("a block's trace needs more than 2^32 values");
-    raw_.push_back(make());
-    table_[i] = {raw_.back(), slot + 1};
-    if (2 * raw_.size() >= table_.size()) grow();
+    raw_.push_back(op);
     return slot;
   }
 
-  void grow() {
-    SubgraphVector<Entry> bigger(table_.size() * 2);
+  void grow_dots() {
+    SubgraphVector<std::uint32_t> bigger(dot_table_.size() * 2);
     const std::size_t mask = bigger.size() - 1;
-    for (std::uint32_t s = 0; s < raw_.size(); ++s) {
-      std::size_t i = hash(raw_[s]) & mask;
-      while (bigger[i].slot != 0) i = (i + 1) & mask;
-      bigger[i] = {raw_[s], s + 1};
+    for (std::uint32_t ordinal = 0; ordinal < dot_slots_.size(); ++ordinal) {
+      std::size_t i = form_hash(coeffs(ordinal)) & mask;
+      while (bigger[i] != 0) i = (i + 1) & mask;
+      bigger[i] = dot_slots_[ordinal] + 1;
     }
-    table_.swap(bigger);
+    dot_table_.swap(bigger);
   }
 
+  static constexpr std::size_t kMaxTable = std::size_t(1) << 18;
   static constexpr std::uint32_t kNone = 0xffffffffu;
   std::uint32_t stride_;
   std::uint32_t zero_ = kNone, one_ = kNone;
   SubgraphVector<RawOp> raw_;
   SubgraphVector<double> dot_coeffs_;
-  // Open addressing; each entry holds its key, so a probe reads no other memory.
+  SubgraphVector<std::uint32_t> dot_slots_;  // by DOT ordinal
+  SubgraphVector<std::uint32_t> dot_table_;  // open addressing over DOTs: slot + 1, 0 = empty
+  // Direct-mapped; each entry holds its key, so a probe reads no other memory.
   struct Entry {
     RawOp key{};
     std::uint32_t slot = 0;  // raw slot + 1, 0 = empty
