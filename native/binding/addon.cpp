@@ -1,13 +1,18 @@
-// The Node binding of the engine (node-addon-api). Runs, evaluations and clears
-// execute on worker threads, never on the JS thread; their progress and block events
+// The Node binding of the engine (node-addon-api). Runs, evaluations, clears and
+// exports execute on the engine thread (one long-lived thread, never the JS thread or
+// libuv's pool), in the order they were called; their progress and block events
 // reach the JS callbacks in the order the engine emitted them, before the promise
 // settles. A failure rejects with an Error carrying `kind` ('model' | 'cancelled' |
 // 'budget' | 'engine'), `site`, `rule` and `field`.
 #include <napi.h>
 
+#include <condition_variable>
+#include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <thread>
 
 #include "engine/engine.hpp"
 #include "engine/error.hpp"
@@ -136,34 +141,53 @@ std::uint32_t moments_of(const Napi::Value& v) {
   return static_cast<std::uint32_t>(k);
 }
 
-// ---- workers ------------------------------------------------------------------
+// ---- the engine thread ----------------------------------------------------------
 
-// A promise settled with the JSON text a job returns.
-class JobWorker : public Napi::AsyncWorker {
+// Every run, evaluation, clear and export runs on this one long-lived thread, in the
+// order the calls were made. The engine serializes them anyway (Engine::work_mutex_),
+// so more threads gain nothing, and they cost resident memory: glibc gives each
+// thread that allocates an arena of its own and never shrinks the top of a thread's
+// arena in malloc_trim, so on libuv's pool of 4 threads each arena ratcheted up
+// towards a run's peak as runs landed on it (+2.4 to 3.0 MB in the arenas from run 10
+// to run 200 of the soak, 8-9% of the resident set, docs/reliability.md). One thread reuses one arena. Nor do
+// waiting engine calls occupy libuv's threads, which Node needs for file system work.
+class EngineThread {
  public:
-  JobWorker(Napi::Env env, std::function<std::string()> job)
-      : Napi::AsyncWorker(env, "phasic.job"), deferred_(Napi::Promise::Deferred::New(env)), job_(std::move(job)) {}
-  Napi::Promise promise() { return deferred_.Promise(); }
-
- protected:
-  void Execute() override {
-    if (!capture([&] { result_ = job_(); }, failure_)) SetError(failure_.message);
-  }
-  void OnOK() override {
-    report_external_memory(Env());
-    deferred_.Resolve(Napi::String::New(Env(), result_));
-  }
-  void OnError(const Napi::Error&) override {
-    report_external_memory(Env());
-    deferred_.Reject(to_error(Env(), failure_).Value());
+  static void post(std::function<void()> job) {
+    static EngineThread* thread = new EngineThread();  // never destroyed, like engine()
+    thread->push(std::move(job));
   }
 
  private:
-  Napi::Promise::Deferred deferred_;
-  std::function<std::string()> job_;
-  std::string result_;
-  Failure failure_;
+  EngineThread() { std::thread([this] { loop(); }).detach(); }
+
+  void push(std::function<void()> job) {
+    {
+      std::lock_guard lock(mutex_);
+      jobs_.push_back(std::move(job));
+    }
+    ready_.notify_one();
+  }
+
+  [[noreturn]] void loop() {
+    for (;;) {
+      std::function<void()> job;
+      {
+        std::unique_lock lock(mutex_);
+        ready_.wait(lock, [&] { return !jobs_.empty(); });
+        job = std::move(jobs_.front());
+        jobs_.pop_front();
+      }
+      job();
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  std::deque<std::function<void()>> jobs_;
 };
+
+// ---- calls ---------------------------------------------------------------------
 
 struct RunEvent {
   bool is_block = false;
@@ -171,107 +195,172 @@ struct RunEvent {
   phasic::BlockEvent block{};
 };
 
-class RunWorker : public Napi::AsyncProgressQueueWorker<RunEvent> {
+// How a call ended, made on the engine thread and settled on the JS thread.
+struct Outcome {
+  bool ok = false;
+  std::string result;  // the JSON text the promise resolves with
+  Failure failure;
+};
+
+// What the engine thread sends the JS thread: a run's event, or a call's outcome
+// (last).
+struct Delivery {
+  RunEvent event;
+  std::unique_ptr<Outcome> outcome;
+};
+
+// Whether a call's thread-safe function still exists. Node frees it when its
+// environment is torn down (a worker thread ends, or the process exits) even while the
+// engine thread may still call it; the finalizer marks it gone under the mutex the
+// engine thread holds while calling it.
+struct Link {
+  std::mutex mutex;
+  bool gone = false;
+};
+
+// A call's JS side, owned by its thread-safe function and only touched on the JS
+// thread: deleted by the function's finalizer once the outcome is delivered.
+struct Call {
+  explicit Call(Napi::Env env) : deferred(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise::Deferred deferred;
+  double run_id = 0;
+  std::shared_ptr<std::atomic<bool>> cancel;  // runs only
+  Napi::FunctionReference on_progress, on_block;
+  std::shared_ptr<Link> link = std::make_shared<Link>();
+};
+
+// A throwing JS callback must not abort the run: its exception is reported once
+// on the console by Node and the run goes on.
+void call_back(Napi::FunctionReference& f, Napi::Object arg) {
+  try {
+    f.Call({arg});
+  } catch (const Napi::Error& e) {
+    e.Env().Global().Get("console").As<Napi::Object>().Get("error").As<Napi::Function>().Call({e.Value()});
+  }
+}
+
+// On the JS thread, in the order the engine thread sent them.
+void deliver_one(Napi::Env env, Call* call, const Delivery* d) {
+  Napi::HandleScope scope(env);
+  if (d->outcome) {
+    if (call->cancel) unregister_run(call->run_id, call->cancel);
+    report_external_memory(env);
+    if (d->outcome->ok)
+      call->deferred.Resolve(Napi::String::New(env, d->outcome->result));
+    else
+      call->deferred.Reject(to_error(env, d->outcome->failure).Value());
+    return;
+  }
+  const RunEvent& e = d->event;
+  if (e.is_block) {
+    if (call->on_block.IsEmpty()) return;
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("kind", e.block.created ? "created" : "freed");
+    o.Set("scc", e.block.scc);
+    o.Set("vertices", e.block.vertices);
+    o.Set("bytes", static_cast<double>(e.block.bytes));
+    o.Set("time_ms", e.block.time_ms);
+    call_back(call->on_block, o);
+  } else {
+    if (call->on_progress.IsEmpty()) return;
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("phase", phasic::phase_name(e.progress.phase));
+    o.Set("done", static_cast<double>(e.progress.done));
+    o.Set("total", static_cast<double>(e.progress.total));
+    call_back(call->on_progress, o);
+  }
+}
+
+void deliver(Napi::Env env, Napi::Function, Call* call, Delivery* d) {
+  std::unique_ptr<Delivery> owned(d);
+  if (env == nullptr || call == nullptr) return;  // the environment is being torn down
+  // A Node-API call fails (and node-addon-api throws) when JS can no longer run, as
+  // in a worker thread being terminated; the delivery is then dropped, since no
+  // exception may leave this callback.
+  try {
+    deliver_one(env, call, d);
+  } catch (const Napi::Error&) {
+  }
+}
+
+using Channel = Napi::TypedThreadSafeFunction<Call, Delivery, deliver>;
+
+// The engine thread's end of a call's channel. Once Node answers napi_closing or the
+// channel is gone (its environment is going away) nothing more is sent, and the
+// channel is not touched again.
+class Outbox {
  public:
-  RunWorker(Napi::Env env, double id, std::string model, phasic::RunOptions options, Napi::Function on_progress,
-            Napi::Function on_block)
-      : Napi::AsyncProgressQueueWorker<RunEvent>(env, "phasic.run"),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        id_(id),
-        cancel_(register_run(id)),
-        model_(std::move(model)),
-        options_(std::move(options)) {
-    if (!on_progress.IsEmpty()) on_progress_ = Napi::Persistent(on_progress);
-    if (!on_block.IsEmpty()) on_block_ = Napi::Persistent(on_block);
-  }
-  Napi::Promise promise() { return deferred_.Promise(); }
+  Outbox(Channel channel, std::shared_ptr<Link> link) : channel_(channel), link_(std::move(link)) {}
 
- protected:
-  void Execute(const ExecutionProgress& progress) override {
-    phasic::RunObserver observer;
-    observer.cancel = cancel_.get();
-    // Progress is sampled (every 50 ms, and at each phase's start and end) so a fast
-    // exploration does not flood the JS thread; block events are all delivered.
-    double last_sent = -1e9;
-    phasic::RunPhase last_phase = phasic::RunPhase::Evaluating;
-    bool any = false;
-    observer.progress = [&](const phasic::RunProgress& p) {
-      const double now = phasic::process_ms();
-      if (any && p.phase == last_phase && p.done != p.total && p.done != 0 && now - last_sent < 50) return;
-      any = true;
-      last_sent = now;
-      last_phase = p.phase;
-      RunEvent e;
-      e.progress = p;
-      progress.Send(&e, 1);
-    };
-    observer.block = [&](const phasic::BlockEvent& b) {
-      RunEvent e;
-      e.is_block = true;
-      e.block = b;
-      progress.Send(&e, 1);
-    };
-    if (!capture([&] { result_ = engine().run(model_, options_, observer); }, failure_)) SetError(failure_.message);
-    model_.clear();
-    model_.shrink_to_fit();
+  void send(const RunEvent& e) {
+    if (closed_) return;
+    auto d = std::make_unique<Delivery>();
+    d->event = e;
+    put(std::move(d), false);
   }
 
-  void OnProgress(const RunEvent* events, size_t count) override {
-    Napi::Env env = Env();
-    Napi::HandleScope scope(env);
-    for (size_t i = 0; i < count; ++i) {
-      const RunEvent& e = events[i];
-      if (e.is_block) {
-        if (on_block_.IsEmpty()) continue;
-        Napi::Object o = Napi::Object::New(env);
-        o.Set("kind", e.block.created ? "created" : "freed");
-        o.Set("scc", e.block.scc);
-        o.Set("vertices", e.block.vertices);
-        o.Set("bytes", static_cast<double>(e.block.bytes));
-        o.Set("time_ms", e.block.time_ms);
-        call(on_block_, o);
-      } else {
-        if (on_progress_.IsEmpty()) continue;
-        Napi::Object o = Napi::Object::New(env);
-        o.Set("phase", phasic::phase_name(e.progress.phase));
-        o.Set("done", static_cast<double>(e.progress.done));
-        o.Set("total", static_cast<double>(e.progress.total));
-        call(on_progress_, o);
-      }
-    }
-  }
-
-  void OnOK() override {
-    unregister_run(id_, cancel_);
-    report_external_memory(Env());
-    deferred_.Resolve(Napi::String::New(Env(), result_));
-  }
-  void OnError(const Napi::Error&) override {
-    unregister_run(id_, cancel_);
-    report_external_memory(Env());
-    deferred_.Reject(to_error(Env(), failure_).Value());
+  // The last delivery; releases the channel.
+  void finish(std::unique_ptr<Outcome> outcome) {
+    if (closed_) return;
+    auto d = std::make_unique<Delivery>();
+    d->outcome = std::move(outcome);
+    put(std::move(d), true);
+    std::lock_guard lock(link_->mutex);
+    if (!closed_ && !link_->gone) channel_.Release();
   }
 
  private:
-  // A throwing JS callback must not abort the run: its exception is reported once
-  // on the console by Node and the run goes on.
-  static void call(Napi::FunctionReference& f, Napi::Object arg) {
-    try {
-      f.Call({arg});
-    } catch (const Napi::Error& e) {
-      e.Env().Global().Get("console").As<Napi::Object>().Get("error").As<Napi::Function>().Call({e.Value()});
+  void put(std::unique_ptr<Delivery> d, bool blocking) {
+    std::lock_guard lock(link_->mutex);
+    if (link_->gone) {
+      closed_ = true;
+      return;
     }
+    const napi_status status = blocking ? channel_.BlockingCall(d.get()) : channel_.NonBlockingCall(d.get());
+    if (status == napi_ok) d.release();
+    else if (status == napi_closing) closed_ = true;
   }
 
-  Napi::Promise::Deferred deferred_;
-  double id_;
-  std::shared_ptr<std::atomic<bool>> cancel_;
-  std::string model_;
-  phasic::RunOptions options_;
-  Napi::FunctionReference on_progress_, on_block_;
-  std::string result_;
-  Failure failure_;
+  Channel channel_;
+  std::shared_ptr<Link> link_;
+  bool closed_ = false;
 };
+
+using Work = std::function<std::string(Outbox&)>;
+
+// Queues `work` on the engine thread and returns the promise its outcome settles.
+// The work (and what it captured, such as a model's text) is freed on the engine
+// thread before the outcome is sent.
+Napi::Promise start(Napi::Env env, std::unique_ptr<Call> call, Work work) {
+  const Napi::Promise promise = call->deferred.Promise();
+  Call* context = call.get();
+  std::shared_ptr<Link> link = call->link;
+  Channel channel = Channel::New(env, "phasic.engine", 0, 1, context, [](Napi::Env, void*, Call* c) {
+    {
+      std::lock_guard lock(c->link->mutex);
+      c->link->gone = true;
+    }
+    delete c;
+  });
+  call.release();  // the channel's finalizer deletes it
+  try {
+    EngineThread::post([channel, link = std::move(link), work = std::move(work)]() mutable {
+      Outbox outbox(channel, std::move(link));
+      auto outcome = std::make_unique<Outcome>();
+      outcome->ok = capture([&] { outcome->result = work(outbox); }, outcome->failure);
+      work = nullptr;
+      outbox.finish(std::move(outcome));
+    });
+  } catch (const std::exception& e) {  // the engine thread could not be started
+    channel.Release();
+    throw Napi::Error::New(env, std::string("the engine thread could not be started: ") + e.what());
+  }
+  return promise;
+}
+
+Napi::Promise start_job(Napi::Env env, std::function<std::string()> job) {
+  return start(env, std::make_unique<Call>(env), [job = std::move(job)](Outbox&) { return job(); });
+}
 
 // ---- exported functions ----------------------------------------------------------
 
@@ -313,10 +402,51 @@ Napi::Value Run(const Napi::CallbackInfo& info) {
   auto function_at = [&](size_t i) {
     return info.Length() > i && info[i].IsFunction() ? info[i].As<Napi::Function>() : Napi::Function();
   };
-  auto* worker = new RunWorker(env, info[0].As<Napi::Number>().DoubleValue(), info[1].As<Napi::String>().Utf8Value(),
-                               std::move(options), function_at(3), function_at(4));
-  const Napi::Promise promise = worker->promise();
-  worker->Queue();
+  auto call = std::make_unique<Call>(env);
+  call->run_id = info[0].As<Napi::Number>().DoubleValue();
+  call->cancel = register_run(call->run_id);
+  if (Napi::Function f = function_at(3); !f.IsEmpty()) call->on_progress = Napi::Persistent(f);
+  if (Napi::Function f = function_at(4); !f.IsEmpty()) call->on_block = Napi::Persistent(f);
+  const double run_id = call->run_id;
+  std::shared_ptr<std::atomic<bool>> cancel = call->cancel;
+  struct Unregister {  // if the run is never started
+    double id;
+    std::shared_ptr<std::atomic<bool>> flag;
+    bool armed = true;
+    ~Unregister() {
+      if (armed) unregister_run(id, flag);
+    }
+  } unregister{run_id, cancel};
+  Napi::Promise promise = start(env, std::move(call),
+               [model = info[1].As<Napi::String>().Utf8Value(), options = std::move(options),
+                cancel = std::move(cancel)](Outbox& outbox) {
+                 phasic::RunObserver observer;
+                 observer.cancel = cancel.get();
+                 // Progress is sampled (every 50 ms, and at each phase's start and end)
+                 // so a fast exploration does not flood the JS thread; block events
+                 // are all delivered.
+                 double last_sent = -1e9;
+                 phasic::RunPhase last_phase = phasic::RunPhase::Evaluating;
+                 bool any = false;
+                 observer.progress = [&](const phasic::RunProgress& p) {
+                   const double now = phasic::process_ms();
+                   if (any && p.phase == last_phase && p.done != p.total && p.done != 0 && now - last_sent < 50) return;
+                   any = true;
+                   last_sent = now;
+                   last_phase = p.phase;
+                   RunEvent e;
+                   e.progress = p;
+                   outbox.send(e);
+                 };
+                 observer.block = [&](const phasic::BlockEvent& b) {
+                   RunEvent e;
+                   e.is_block = true;
+                   e.block = b;
+                   outbox.send(e);
+                 };
+                 return engine().run(model, options, observer);
+               });
+  unregister.armed = false;
   return promise;
 }
 
@@ -339,18 +469,12 @@ Napi::Value Evaluate(const Napi::CallbackInfo& info) {
   for (std::uint32_t i = 0; i < a.Length(); ++i) sets.push_back(named_values(a.Get(i), "params"));
   const std::uint32_t moments = moments_of(info.Length() > 2 ? info[2] : env.Undefined());
   auto pairs = reward_pairs(info.Length() > 3 ? info[3] : env.Undefined());
-  auto* worker = new JobWorker(env, [key = info[0].As<Napi::String>().Utf8Value(), sets = std::move(sets), moments,
-                                     pairs = std::move(pairs)] { return engine().evaluate(key, sets, moments, pairs); });
-  const Napi::Promise promise = worker->promise();
-  worker->Queue();
-  return promise;
+  return start_job(env, [key = info[0].As<Napi::String>().Utf8Value(), sets = std::move(sets), moments,
+                         pairs = std::move(pairs)] { return engine().evaluate(key, sets, moments, pairs); });
 }
 
 Napi::Value ClearCaches(const Napi::CallbackInfo& info) {
-  auto* worker = new JobWorker(info.Env(), [] { return engine().clear_caches(); });
-  const Napi::Promise promise = worker->promise();
-  worker->Queue();
-  return promise;
+  return start_job(info.Env(), [] { return engine().clear_caches(); });
 }
 
 // exportPhasicJson(modelText, maxStates) → Promise<string>
@@ -358,12 +482,9 @@ Napi::Value ExportPhasicJson(const Napi::CallbackInfo& info) {
   if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(info.Env(), "exportPhasicJson(modelText, maxStates?)");
   std::uint64_t max_states = 2'000'000;
   if (info.Length() > 1 && info[1].IsNumber()) max_states = static_cast<std::uint64_t>(info[1].As<Napi::Number>().DoubleValue());
-  auto* worker = new JobWorker(info.Env(), [text = info[0].As<Napi::String>().Utf8Value(), max_states] {
+  return start_job(info.Env(), [text = info[0].As<Napi::String>().Utf8Value(), max_states] {
     return engine().export_phasic_json(text, max_states);
   });
-  const Napi::Promise promise = worker->promise();
-  worker->Queue();
-  return promise;
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {

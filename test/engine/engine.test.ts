@@ -4,6 +4,8 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
+import { Worker } from 'node:worker_threads';
+import { findAddon } from '../../extension/engine/addon';
 import { Engine, EngineFailure } from '../../extension/engine/engine';
 import type { BlockEvent, Progress, RunResult } from '../../extension/protocol/engine';
 import { assertClose, assertOnlyCachesHoldMemory, compiledModel, tempDir } from './helpers';
@@ -167,6 +169,45 @@ describe('engine', () => {
     const abort = new AbortController();
     abort.abort();
     assert.equal((await rejection(engine.run(model, { signal: abort.signal }))).kind, 'cancelled');
+  });
+
+  it('settles calls in the order they were made, each run after its events', async () => {
+    await engine.clearCaches();
+    const model = compiledModel('two_locus');
+    const settled: string[] = [];
+    const note = <T>(name: string, p: Promise<T>) => p.then((v) => (settled.push(name), v));
+    let eventsAfterSettling = 0;
+    const first = note('run 1', engine.run(model, { onBlockEvent: () => settled.length > 0 && eventsAfterSettling++ }));
+    const memory = note('clear', engine.clearCaches());
+    const second = note('run 2', engine.run(model, { params: { coal: 2 } }));
+    await Promise.all([first, memory, second]);
+    assert.deepEqual(settled, ['run 1', 'clear', 'run 2']);
+    assert.equal(eventsAfterSettling, 0);
+    assertOnlyCachesHoldMemory(engine);
+  });
+
+  it('keeps working when a worker thread using the engine ends in the middle of a run', async () => {
+    // The engine thread outlives the worker; what it still sends the worker's ended
+    // environment is dropped, and the process does not abort.
+    const code = `
+      const { parentPort, workerData } = require('node:worker_threads');
+      const addon = require(workerData.addon);
+      let blocks = 0;
+      addon.run(1, workerData.model, {}, undefined, () => ++blocks === 3 && parentPort.postMessage('running'));`;
+    for (let i = 0; i < 3; i++) {
+      await engine.clearCaches(); // so that the worker's run explores and records
+      const worker = new Worker(code, { eval: true, workerData: { addon: findAddon(), model: compiledModel('two_locus_n6') } });
+      await new Promise((resolve, reject) =>
+        worker
+          .once('message', resolve)
+          .once('error', reject)
+          .once('exit', () => reject(new Error('the worker ended before its run was under way'))),
+      );
+      await worker.terminate();
+    }
+    await engine.clearCaches();
+    assert.equal((await engine.run(compiledModel('two_locus'))).reused, false);
+    assertOnlyCachesHoldMemory(engine);
   });
 
   it('stops at the state limit with an error naming the limit', async () => {

@@ -106,10 +106,12 @@ std::string Engine::run(std::string_view model_text, const RunOptions& options, 
     Engine& e;
     ~ForgetDiskUsage() { e.forget_disk_usage(); }
   } forget{*this};
-  // A run's graph and subgraphs are freed by now, but glibc keeps freed pages in the
-  // arena of the worker thread that ran it (one arena per thread): without this the
-  // resident set ratchets up to a run's peak once per thread. Returning them after
-  // every run, also a failed one, keeps the resident set at what the caches hold.
+  // A run's graph and subgraphs are freed by now, but glibc keeps free pages in the
+  // arena of the thread that ran it. Returning whole free pages after every run, also
+  // a failed one, keeps a host that calls the engine from several threads from
+  // ratcheting up each thread's arena. (It cannot shrink the top of a thread's arena;
+  // that is why the addon runs all engine work on one thread, native/binding/addon.cpp,
+  // where this trim measured no further difference: docs/reliability.md.)
   struct ReturnFreedPages {
     ~ReturnFreedPages() { release_free_heap(); }
   } release;
