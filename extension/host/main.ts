@@ -51,11 +51,14 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     statusBar,
     vscode.commands.registerCommand('phasic.runTrace', async (arg?: unknown) => {
       try {
-        await runTrace(ctx, arg);
+        return await runTrace(ctx, arg);
       } finally {
         statusBar.setRun(undefined);
       }
     }),
+    // Not in the palette: the engine's accounted memory for scripts and the end-to-end
+    // soak, the numbers the memory view draws.
+    vscode.commands.registerCommand('phasic.engineMemory', () => client.request('phasic/memory', {})),
     vscode.commands.registerCommand('phasic.showMemory', () => views.showMemory()),
     vscode.commands.registerCommand('phasic.clearCaches', () => clearCaches(ctx)),
     vscode.commands.registerCommand('phasic.restartEngine', () => restartEngine(ctx)),

@@ -1,6 +1,6 @@
 // Phasic: Run Hierarchical Trace — on the active model, or a picked file.
 import * as vscode from 'vscode';
-import type { RunPhase } from '../../protocol/engine';
+import type { RunPhase, RunResult } from '../../protocol/engine';
 import { EngineStoppedError } from '../engineClient';
 import { formatBytes, formatCount, formatNumber } from '../format';
 import type { HostContext } from '../hostContext';
@@ -21,9 +21,29 @@ function isModel(uri: vscode.Uri): boolean {
   return uri.path.endsWith('.phasic') || uri.path.endsWith('.json');
 }
 
+/**
+ * The argument of `phasic.runTrace` from a keybinding, a task or another extension:
+ * run this model with these constants, without asking for them.
+ */
+export interface RunRequest {
+  uri: vscode.Uri | string;
+  overrides: Record<string, number>;
+}
+
+function isRunRequest(arg: unknown): arg is RunRequest {
+  if (typeof arg !== 'object' || arg === null || !('uri' in arg) || !('overrides' in arg)) return false;
+  const { uri, overrides } = arg as Record<string, unknown>;
+  return (
+    (uri instanceof vscode.Uri || typeof uri === 'string') &&
+    typeof overrides === 'object' && overrides !== null &&
+    Object.values(overrides).every((v) => typeof v === 'number' && Number.isFinite(v))
+  );
+}
+
 async function targetModel(arg: unknown): Promise<vscode.Uri | undefined> {
   if (arg instanceof vscode.Uri) return arg;
   if (typeof arg === 'string') return vscode.Uri.parse(arg);
+  if (isRunRequest(arg)) return typeof arg.uri === 'string' ? vscode.Uri.parse(arg.uri) : arg.uri;
   const active = vscode.window.activeTextEditor?.document.uri;
   if (active && isModel(active)) return active;
   const picked = await vscode.window.showOpenDialog({
@@ -34,9 +54,10 @@ async function targetModel(arg: unknown): Promise<vscode.Uri | undefined> {
   return picked?.[0];
 }
 
-export async function runTrace(ctx: HostContext, arg?: unknown): Promise<void> {
+/** Runs a model; resolves with its result, or undefined when nothing ran to the end. */
+export async function runTrace(ctx: HostContext, arg?: unknown): Promise<RunResult | undefined> {
   const uri = await targetModel(arg);
-  if (!uri) return;
+  if (!uri) return undefined;
   const document = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString());
   if (document?.isDirty) await document.save();
 
@@ -44,15 +65,16 @@ export async function runTrace(ctx: HostContext, arg?: unknown): Promise<void> {
   try {
     constants = (await ctx.engine.request('phasic/describe', { uri: uri.toString(), overrides: {} })).constants;
   } catch (error) {
-    return reportFailure(ctx, uri, error);
+    await reportFailure(ctx, uri, error);
+    return undefined;
   }
-  const overrides = await askOverrides(ctx.extension, uri, constants);
-  if (!overrides) return;
+  const overrides = isRunRequest(arg) ? arg.overrides : await askOverrides(ctx.extension, uri, constants);
+  if (!overrides) return undefined;
 
   const runId = nextRunId++;
   const name = uri.path.split('/').pop() ?? uri.toString();
   ctx.views.marker({ kind: 'runStart', label: name });
-  await vscode.window.withProgress(
+  return vscode.window.withProgress(
     { location: vscode.ProgressLocation.Notification, title: `Phasic: ${name}`, cancellable: true },
     async (progress, token) => {
       const subscription = ctx.progressOf(runId, (p) => {
@@ -76,15 +98,17 @@ export async function runTrace(ctx: HostContext, arg?: unknown): Promise<void> {
             `${formatCount(r.trace.operations)} trace operations, E[time] = ${time === undefined ? '—' : formatNumber(time)}, ` +
             `${r.timings_ms.total.toFixed(1)} ms, peak ${formatBytes(r.memory.peak_accounted_bytes)} accounted`,
         );
+        return r;
       } catch (error) {
         if (token.isCancellationRequested) {
           ctx.views.marker({ kind: 'cancel', label: name });
           ctx.output.appendLine(`[run] ${name}: cancelled`);
-          return;
+          return undefined;
         }
         // Not awaited: the error message waits for the user's answer, and the run's
         // progress notification (with its Cancel button) must end now, not then.
         void reportFailure(ctx, uri, error);
+        return undefined;
       } finally {
         subscription.dispose();
       }

@@ -8,6 +8,7 @@
 import Mocha from 'mocha';
 import { activationSuite } from './activation.suite';
 import { memoryPanelSuite } from './memoryPanel.suite';
+import { soakSuite } from './soak.suite';
 
 export interface SuiteFailure {
   title: string;
@@ -20,7 +21,7 @@ export interface SuiteSummary {
   failures: SuiteFailure[];
 }
 
-const suites = [activationSuite, memoryPanelSuite];
+const suites = [activationSuite, memoryPanelSuite, soakSuite];
 
 export function runMocha(): Promise<SuiteSummary> {
   const mocha = new Mocha({ ui: 'tdd', timeout: 60_000, color: false });
