@@ -18,6 +18,17 @@ function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** Resolves once process `pid` has used `seconds` of CPU time (Linux: /proc/PID/stat). */
+async function waitForCpuSeconds(pid: number, seconds: number): Promise<void> {
+  const TICKS_PER_SECOND = 100; // USER_HZ on Linux
+  for (;;) {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    // After "pid (comm) ": utime and stime are the 12th and 13th fields.
+    if ((Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND >= seconds) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 function runJson(args: string[]): RunRecord {
   const r = cli(['run', ...args, '--json', '--cache-dir', cacheDir]);
   assert.equal(r.status, 0, r.stderr + r.stdout);
@@ -94,7 +105,9 @@ describe('phasic-trace run --json', () => {
     let stderr = '';
     child.stderr.on('data', (chunk) => (stderr += chunk));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    // Interrupt once the run is under way: start-up (Node, the bundle, the addon,
+    // compiling the model) takes well under a second of CPU, the run takes minutes.
+    await waitForCpuSeconds(child.pid!, 1);
     child.kill('SIGINT');
     assert.equal(await exited, 130, stderr);
     assert.match(stderr, /long_chain\.phasic: interrupted; the run was stopped/);
