@@ -2,8 +2,10 @@
 // Chromium, inside the very page the host serves (renderStudioPage, same CSP), with
 // a stand-in for VS Code's `acquireVsCodeApi` that records what the page posts and
 // applies a theme's variables the way VS Code does before the page's scripts run.
-import { readFileSync } from 'node:fs';
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { renderStudioPage } from '../../extension/host/panel/html';
 import type { HostMessage, StudioTab, WebviewMessage } from '../../extension/protocol/webview';
@@ -17,11 +19,26 @@ const themes = JSON.parse(readFileSync(join(ROOT, 'test/fixtures/webview/themes.
   { bodyClass: string; vars: Record<string, string> }
 >;
 
-export function launch(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+/**
+ * One Chromium (Debian's) for the calling test file: launched before its tests, with
+ * test-results/ ready for screenshots, and closed after them. Returns its getter.
+ */
+export function useBrowser(): () => Browser {
+  let browser: Browser | undefined;
+  before(async () => {
+    browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    });
+    mkdirSync(join(ROOT, 'test-results'), { recursive: true });
   });
+  after(async () => {
+    await browser?.close();
+  });
+  return () => {
+    assert.ok(browser, 'the browser is launched before the tests run');
+    return browser;
+  };
 }
 
 export interface Studio {

@@ -2,23 +2,14 @@
 // its table view, live streaming, zoom, theme repaint, and 100,000 samples without a
 // freeze.
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
-import { after, before, test } from 'node:test';
-import type { Browser } from 'playwright-core';
+import { test } from 'node:test';
 import type { StudioSnapshot, TimelineSample } from '../../extension/protocol/webview';
-import { launch, openStudio, screenshotPath, type Studio, type ThemeName } from './harness';
+import { openStudio, screenshotPath, type Studio, type ThemeName, useBrowser } from './harness';
 import { formatBytes } from '../../webview/format';
 import { syntheticSession } from './synthetic';
 
 const MB = 1024 * 1024;
-let browser: Browser;
-before(async () => {
-  browser = await launch();
-  mkdirSync('test-results', { recursive: true });
-});
-after(async () => {
-  await browser.close();
-});
+const browser = useBrowser();
 
 /** The RGB at a time and height (bytes above the baseline, or pixels when `px`) of the chart. */
 async function pixelAt(studio: Studio, t: number, yFromBottom: number): Promise<string> {
@@ -46,7 +37,7 @@ function steady(snapshot: StudioSnapshot, pick: (s: TimelineSample) => boolean):
 
 for (const theme of ['dark', 'light', 'high-contrast'] as ThemeName[]) {
   test(`timeline screenshot, ${theme} theme`, async () => {
-    const studio = await openStudio(browser, theme);
+    const studio = await openStudio(browser(), theme);
     await studio.send({ type: 'snapshot', snapshot: syntheticSession() });
     await studio.page.screenshot({ path: screenshotPath(`memory-${theme}`), fullPage: true });
     assert.deepEqual(studio.problems(), []);
@@ -55,7 +46,7 @@ for (const theme of ['dark', 'light', 'high-contrast'] as ThemeName[]) {
 }
 
 test('stacked categories are drawn in their theme colours and repainted on a theme switch', async () => {
-  const studio = await openStudio(browser, 'dark');
+  const studio = await openStudio(browser(), 'dark');
   const snapshot = syntheticSession();
   await studio.send({ type: 'snapshot', snapshot });
   const exploring = steady(snapshot, (s) => s.accounted.graph === 48 * MB && s.accounted.subgraphs === 0);
@@ -71,7 +62,7 @@ test('stacked categories are drawn in their theme colours and repainted on a the
 });
 
 test('the table view lists samples, block lifetimes (one still alive) and the markers', async () => {
-  const studio = await openStudio(browser, 'dark');
+  const studio = await openStudio(browser(), 'dark');
   const snapshot = syntheticSession();
   await studio.send({ type: 'snapshot', snapshot });
   const page = studio.page;
@@ -95,7 +86,7 @@ test('the table view lists samples, block lifetimes (one still alive) and the ma
 });
 
 test('live samples update the figures and a followed window; keys zoom and fit', async () => {
-  const studio = await openStudio(browser, 'dark');
+  const studio = await openStudio(browser(), 'dark');
   const snapshot = syntheticSession();
   await studio.send({ type: 'snapshot', snapshot });
   const chart = studio.page.locator('canvas.chart-canvas');
@@ -133,7 +124,7 @@ test('live samples update the figures and a followed window; keys zoom and fit',
 });
 
 test('100,000 samples render without freezing (min/max decimated to the canvas width)', async () => {
-  const studio = await openStudio(browser, 'dark');
+  const studio = await openStudio(browser(), 'dark');
   // Built inside the page so the measurement is the webview's, not the test's
   // transport: two hours at 72 ms, a sawtooth of runs with one single-sample spike,
   // posted as five host messages of 20,000 samples, then the frame that draws them.
@@ -177,7 +168,7 @@ test('100,000 samples render without freezing (min/max decimated to the canvas w
 });
 
 test('hovering a Gantt bar names its subgraph; dragging pans back in time', async () => {
-  const studio = await openStudio(browser, 'dark');
+  const studio = await openStudio(browser(), 'dark');
   const snapshot = syntheticSession();
   await studio.send({ type: 'snapshot', snapshot });
   const page = studio.page;

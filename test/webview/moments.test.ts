@@ -2,20 +2,11 @@
 // a debounced `evaluate` per edit, the reply shown with its evaluation time, stale
 // replies and invalid inputs handled.
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
-import { after, before, test } from 'node:test';
-import type { Browser } from 'playwright-core';
-import { launch, openStudio, screenshotPath, type Studio } from './harness';
+import { test } from 'node:test';
+import { openStudio, screenshotPath, type Studio, useBrowser } from './harness';
 import { syntheticSession } from './synthetic';
 
-let browser: Browser;
-before(async () => {
-  browser = await launch();
-  mkdirSync('test-results', { recursive: true });
-});
-after(async () => {
-  await browser.close();
-});
+const browser = useBrowser();
 
 async function cells(studio: Studio, row: string): Promise<string[]> {
   return studio.page.locator('.moments-table tbody tr', { hasText: row }).first().locator('th, td').allInnerTexts();
@@ -26,7 +17,7 @@ async function evaluations(studio: Studio) {
 }
 
 test('shows the run moments and re-evaluates when a parameter changes', async () => {
-  const studio = await openStudio(browser, 'dark', 'moments');
+  const studio = await openStudio(browser(), 'dark', 'moments');
   const snapshot = { ...syntheticSession(), tab: 'moments' as const };
   await studio.send({ type: 'snapshot', snapshot });
   const page = studio.page;
@@ -59,7 +50,7 @@ test('shows the run moments and re-evaluates when a parameter changes', async ()
 });
 
 test('an out-of-bounds or non-numeric parameter is flagged and not sent', async () => {
-  const studio = await openStudio(browser, 'light', 'moments');
+  const studio = await openStudio(browser(), 'light', 'moments');
   await studio.send({ type: 'snapshot', snapshot: { ...syntheticSession(), tab: 'moments' as const } });
   const page = studio.page;
   await page.locator('vscode-text-field[data-param="rec"] input').fill('11');

@@ -1,21 +1,14 @@
 // The page as VS Code shows it: strict CSP, ready handshake, snapshot replay, and
 // the current memory figures as text.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import type { Browser } from 'playwright-core';
-import { cspViolations, launch, openStudio } from './harness';
+import { test } from 'node:test';
+import { cspViolations, openStudio, useBrowser } from './harness';
 import { syntheticSession } from './synthetic';
 
-let browser: Browser;
-before(async () => {
-  browser = await launch();
-});
-after(async () => {
-  await browser.close();
-});
+const browser = useBrowser();
 
 test('the page says ready, then shows the engine and the current memory from the snapshot', async () => {
-  const studio = await openStudio(browser, 'dark');
+  const studio = await openStudio(browser(), 'dark');
   assert.deepEqual(await studio.posted(), [{ type: 'ready' }]);
   const snapshot = syntheticSession();
   await studio.send({ type: 'snapshot', snapshot });
@@ -33,7 +26,7 @@ test('the page says ready, then shows the engine and the current memory from the
 });
 
 test('a malformed host message is ignored and later valid messages still apply', async () => {
-  const studio = await openStudio(browser, 'light');
+  const studio = await openStudio(browser(), 'light');
   const warnings: string[] = [];
   studio.page.on('console', (m) => {
     if (m.type() === 'warning') warnings.push(m.text());
@@ -53,7 +46,7 @@ test('a malformed host message is ignored and later valid messages still apply',
 });
 
 test('tabs: the visible tab is reported to the host, and the host can switch it', async () => {
-  const studio = await openStudio(browser, 'dark');
+  const studio = await openStudio(browser(), 'dark');
   await studio.send({ type: 'snapshot', snapshot: syntheticSession() });
   const page = studio.page;
   await page.getByRole('tab', { name: 'Moments' }).click();

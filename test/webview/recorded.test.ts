@@ -2,12 +2,11 @@
 // (scripts/record-webview-fixture.mjs: two_locus n = 8 run twice, re-evaluated,
 // caches cleared): every view shows what the engine reported.
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync } from 'node:fs';
-import { after, before, test } from 'node:test';
-import type { Browser } from 'playwright-core';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
 import type { HostMessage, StudioSnapshot, WebviewMessage } from '../../extension/protocol/webview';
 import { formatBytes, formatFreed, formatNumber } from '../../webview/format';
-import { launch, openStudio, screenshotPath } from './harness';
+import { openStudio, screenshotPath, useBrowser } from './harness';
 
 const fixture = JSON.parse(readFileSync('test/fixtures/webview/two_locus-session.json', 'utf8')) as { messages: HostMessage[] };
 const snapshot = (fixture.messages[0] as Extract<HostMessage, { type: 'snapshot' }>).snapshot as StudioSnapshot;
@@ -15,17 +14,10 @@ const evaluation = fixture.messages[1] as Extract<HostMessage, { type: 'evaluati
 const detail = (fixture.messages[2] as Extract<HostMessage, { type: 'sccDetail' }>).detail!;
 const run = snapshot.run!;
 
-let browser: Browser;
-before(async () => {
-  browser = await launch();
-  mkdirSync('test-results', { recursive: true });
-});
-after(async () => {
-  await browser.close();
-});
+const browser = useBrowser();
 
 test('memory: the figures, every block subgraph freed, and the Clear Caches amount', async () => {
-  const studio = await openStudio(browser, 'dark');
+  const studio = await openStudio(browser(), 'dark');
   await studio.send(fixture.messages[0]);
   const page = studio.page;
   const last = snapshot.samples[snapshot.samples.length - 1];
@@ -45,7 +37,7 @@ test('memory: the figures, every block subgraph freed, and the Clear Caches amou
 });
 
 test('SCC: all 486 components drawn with the recorded trace sources', async () => {
-  const studio = await openStudio(browser, 'dark', 'scc');
+  const studio = await openStudio(browser(), 'dark', 'scc');
   await studio.send({ ...fixture.messages[0], snapshot: { ...snapshot, tab: 'scc' } });
   const page = studio.page;
   assert.equal(await page.locator('canvas.scc-canvas').getAttribute('data-drawn'), '486');
@@ -73,7 +65,7 @@ test('SCC: all 486 components drawn with the recorded trace sources', async () =
 });
 
 test('moments: the run numbers, then the recorded re-evaluation', async () => {
-  const studio = await openStudio(browser, 'dark', 'moments');
+  const studio = await openStudio(browser(), 'dark', 'moments');
   await studio.send({ ...fixture.messages[0], snapshot: { ...snapshot, tab: 'moments' } });
   const page = studio.page;
   const row = () => page.locator('.moments-table tbody tr', { hasText: 'tmrca' }).first().locator('td').allInnerTexts();

@@ -2,22 +2,13 @@
 // source's colour, hover, click and keyboard selection with the detail request,
 // the detail pane, SVG export, table view, and a 2,000-component graph.
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
-import { after, before, test } from 'node:test';
-import type { Browser } from 'playwright-core';
+import { test } from 'node:test';
 import { layoutCondensation } from '../../extension/host/panel/layout';
 import type { PanelRun, SccDetail, WebviewMessage } from '../../extension/protocol/webview';
-import { launch, openStudio, screenshotPath, type Studio, type ThemeName } from './harness';
+import { openStudio, screenshotPath, type Studio, type ThemeName, useBrowser } from './harness';
 import { TWO_LOCUS_MODEL, syntheticDecomposition, syntheticRun, syntheticSession } from './synthetic';
 
-let browser: Browser;
-before(async () => {
-  browser = await launch();
-  mkdirSync('test-results', { recursive: true });
-});
-after(async () => {
-  await browser.close();
-});
+const browser = useBrowser();
 
 function runOf(count: number): PanelRun {
   const d = syntheticDecomposition(count);
@@ -51,7 +42,7 @@ const detailRequests = async (studio: Studio) =>
 
 for (const theme of ['dark', 'light', 'high-contrast'] as ThemeName[]) {
   test(`SCC view screenshot, ${theme} theme`, async () => {
-    const studio = await openStudio(browser, theme, 'scc');
+    const studio = await openStudio(browser(), theme, 'scc');
     await studio.send({ type: 'snapshot', snapshot: { ...syntheticSession(), tab: 'scc' } });
     await studio.page.screenshot({ path: screenshotPath(`scc-${theme}`), fullPage: true });
     assert.deepEqual(studio.problems(), []);
@@ -60,7 +51,7 @@ for (const theme of ['dark', 'light', 'high-contrast'] as ThemeName[]) {
 }
 
 test('every SCC is drawn, in the colour of its trace source', async () => {
-  const studio = await openStudio(browser, 'dark', 'scc');
+  const studio = await openStudio(browser(), 'dark', 'scc');
   const run = runOf(60);
   await studio.send({ type: 'run', run });
   assert.equal(await studio.page.locator('canvas.scc-canvas').getAttribute('data-drawn'), '60');
@@ -84,7 +75,7 @@ test('every SCC is drawn, in the colour of its trace source', async () => {
 });
 
 test('hover shows the figures; click requests the states and the pane shows them', async () => {
-  const studio = await openStudio(browser, 'dark', 'scc');
+  const studio = await openStudio(browser(), 'dark', 'scc');
   const run = runOf(60);
   await studio.send({ type: 'run', run });
   const target = run.decomposition.sccs.filter((s) => s.source === 'recorded').sort((a, b) => b.vertices - a.vertices)[0];
@@ -128,7 +119,7 @@ test('hover shows the figures; click requests the states and the pane shows them
 });
 
 test('keyboard walks the DAG; an engine without details says so', async () => {
-  const studio = await openStudio(browser, 'light', 'scc');
+  const studio = await openStudio(browser(), 'light', 'scc');
   const run = runOf(60);
   await studio.send({ type: 'run', run });
   const canvas = studio.page.locator('canvas.scc-canvas');
@@ -147,7 +138,7 @@ test('keyboard walks the DAG; an engine without details says so', async () => {
 });
 
 test('Export SVG posts a standalone SVG of every component; the table lists them', async () => {
-  const studio = await openStudio(browser, 'dark', 'scc');
+  const studio = await openStudio(browser(), 'dark', 'scc');
   const run = runOf(60);
   await studio.send({ type: 'run', run });
   await studio.page.getByRole('button', { name: 'Export the decomposition as SVG' }).click();
@@ -170,7 +161,7 @@ test('Export SVG posts a standalone SVG of every component; the table lists them
 });
 
 test('2,000 components render without freezing (level of detail)', async () => {
-  const studio = await openStudio(browser, 'dark', 'scc');
+  const studio = await openStudio(browser(), 'dark', 'scc');
   const began = Date.now();
   const run = runOf(2000);
   const layoutMs = Date.now() - began;
