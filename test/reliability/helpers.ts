@@ -13,7 +13,6 @@ import {
   type MessageConnection,
 } from 'vscode-jsonrpc/node';
 import { compileModel } from '../../extension/language';
-import type { MemorySnapshot } from '../../extension/protocol/engine';
 import type { EngineRequests, EngineSettings } from '../../extension/protocol/requests';
 
 // Tests run from out/test/reliability; sources, fixtures and bundles stay in the repo.
@@ -42,24 +41,7 @@ export function compileSource(text: string, fileName = 'hostile.phasic') {
   return compileModel(text, fileName, {});
 }
 
-/** The caches are the only owners of accounted memory: what every soak run checks. */
-export function onlyCachesHold(m: MemorySnapshot): string | undefined {
-  const a = m.accounted_bytes;
-  if (a.graph !== 0 || a.subgraphs !== 0 || a.evaluation !== 0) {
-    return `graph ${a.graph}, subgraphs ${a.subgraphs}, evaluation ${a.evaluation} bytes left after the call`;
-  }
-  if (a.traces + a.cache !== m.cache.bytes) {
-    return `traces ${a.traces} + cache ${a.cache} != cache holdings ${m.cache.bytes}`;
-  }
-  return undefined;
-}
-
-export function totalAccounted(m: MemorySnapshot): number {
-  return Object.values(m.accounted_bytes).reduce((s, b) => s + b, 0);
-}
-
 export const MB = 1024 * 1024;
-export const mb = (bytes: number) => `${(bytes / MB).toFixed(2)} MB`;
 
 export function engineSettings(cacheDirectory: string, overrides: Partial<EngineSettings> = {}): EngineSettings {
   return {

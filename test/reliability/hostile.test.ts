@@ -10,7 +10,8 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { CompiledModel } from '../../extension/protocol/compiled-model';
-import { CLI, compileSource, EngineProcess, engineSettings, onlyCachesHold, ROOT, tempDir, TWO_LOCUS } from './helpers';
+import { CLI, compileSource, EngineProcess, engineSettings, ROOT, tempDir, TWO_LOCUS } from './helpers';
+import { onlyCachesHold } from '../memory';
 
 // Small enough to reach quickly; the default limit is checked separately.
 const STATE_LIMIT = 100_000;

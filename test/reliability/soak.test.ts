@@ -17,13 +17,11 @@ import {
   compiledText,
   EngineProcess,
   engineSettings,
-  mb,
-  onlyCachesHold,
   tempDir,
-  totalAccounted,
   TWO_LOCUS,
   TWO_LOCUS_N6,
 } from './helpers';
+import { mb, onlyCachesHold, totalAccounted } from '../memory';
 
 const RUNS = Number(process.env.PHASIC_SOAK_RUNS ?? 30);
 const SERVER_RUNS = Number(process.env.PHASIC_SOAK_SERVER_RUNS ?? 20);

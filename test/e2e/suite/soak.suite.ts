@@ -12,21 +12,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as vscode from 'vscode';
 import type { MemorySnapshot, RunResult } from '../../../extension/protocol/engine';
+import { mb, onlyCachesHold, totalAccounted } from '../../memory';
 import { examplesFolder } from './workspace';
 
 const RUNS = 20;
 const CLEAR_EVERY = 10;
 const REFERENCE_RUN = 10;
 const TOLERANCE = 0.25;
-
-const total = (m: MemorySnapshot) => Object.values(m.accounted_bytes).reduce((a, b) => a + b, 0);
-const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(2)} MB`;
-
-function assertOnlyCachesHold(m: MemorySnapshot, when: string): void {
-  const a = m.accounted_bytes;
-  assert.deepEqual({ graph: a.graph, subgraphs: a.subgraphs, evaluation: a.evaluation }, { graph: 0, subgraphs: 0, evaluation: 0 }, when);
-  assert.equal(a.traces + a.cache, m.cache.bytes, `${when}: traces + cache bookkeeping = what the cache holds`);
-}
 
 export function soakSuite(): void {
   suite('soak through the extension host', () => {
@@ -46,7 +38,7 @@ export function soakSuite(): void {
 
       await vscode.commands.executeCommand('phasic.clearCaches');
       const baseline = await memory();
-      assert.equal(total(baseline), 0, 'the engine holds nothing after Clear Caches');
+      assert.equal(totalAccounted(baseline), 0, 'the engine holds nothing after Clear Caches');
       const rss: number[] = [];
       for (let i = 1; i <= RUNS; i++) {
         if (i > 1 && (i - 1) % CLEAR_EVERY === 0) {
@@ -63,7 +55,7 @@ export function soakSuite(): void {
         assert.equal(result.vertices, 1044, `run ${i}: vertices`);
         assert.equal(result.sccs.blocks, 97, `run ${i}: blocks`);
         const m = await memory();
-        assertOnlyCachesHold(m, `after run ${i}`);
+        assert.equal(onlyCachesHold(m), undefined, `after run ${i}`);
         rss.push(m.rss_bytes);
       }
       await vscode.commands.executeCommand('phasic.clearCaches');
