@@ -136,11 +136,14 @@ void write_categories(JsonWriter& w, const std::array<std::uint64_t, kCategoryCo
 }
 
 // What the result reports about the graph, taken before the graph goes.
+// `blocks`: the components recorded separately, as counted for the run's progress.
 RunSummary summarize(const Exploration& explored, const Condensation& cond,
-                     const CountedVector<BlockRecord, Category::Graph>& records, std::uint32_t min_block_size) {
+                     const CountedVector<BlockRecord, Category::Graph>& records, std::uint32_t min_block_size,
+                     std::uint32_t blocks) {
   const Graph& graph = explored.graph;
   RunSummary s;
   s.model = explored.info.name;
+  s.blocks = blocks;
   s.vertices = graph.vertex_count;
   s.edges = graph.edge_count();
   for (VertexId u = 1; u < graph.vertex_count; ++u) s.absorbing += graph.absorbing(u) ? 1 : 0;
@@ -149,7 +152,6 @@ RunSummary summarize(const Exploration& explored, const Condensation& cond,
     const BlockRecord& r = records[c];
     const VertexId first = cond.members_of(c)[0];
     s.largest = std::max(s.largest, cond.size(c));
-    if (c > 0 && cond.size(c) >= min_block_size) ++s.blocks;
     s.components.push_back({cond.size(c), first, cond.internal_edges[c], cond.exit_edges[c],
                             cond.size(c) == 1 && graph.absorbing(first), r.source, r.operations, r.bytes, r.record_ms,
                             r.key});
@@ -375,7 +377,7 @@ std::string run_model(std::string_view model_text, const RunOptions& options, co
                                 options.min_scc_size, cancel);
   progress(RunPhase::Composing, 1, 1);
   for (const BlockRecord& r : records) timings.record += r.record_ms;
-  const RunSummary summary = summarize(*explored, *cond, records, options.min_scc_size);
+  const RunSummary summary = summarize(*explored, *cond, records, options.min_scc_size, cacheable);
 
   // The trace holds everything evaluation needs: the graph and its components go now.
   CountedVector<BlockRecord, Category::Graph>().swap(records);

@@ -128,7 +128,7 @@ class Expander {
     }
   }
 
-  // The value of reward `r` at `state`.
+  // The value of `reward` at `state`.
   double reward(const StandaloneProgram& reward, const std::string& what, const std::int32_t* state) {
     std::memcpy(pre_.data(), state, std::size_t(L_) * sizeof(std::int32_t));
     std::fill(locals_.begin(), locals_.begin() + reward.locals, 0.0);
@@ -524,7 +524,7 @@ class Explorer {
     g_.edge_begin.push_back(g_.edge_target.size());
     g_.vertex_count = vertex_count();
     out_.rule_firings = expander_.firings();
-    if (helper_)
+    if (helper_expander_)
       for (std::size_t r = 0; r < out_.rule_firings.size(); ++r) out_.rule_firings[r] += helper_expander_->firings()[r];
     helper_.reset();
     batches_.reset();
