@@ -17,11 +17,12 @@ export interface EngineConfig {
   cacheDir?: string;
   maxDiskBytes?: number;
   memoryCacheBytes?: number;
-  /** The run stops with a 'budget' failure above this many accounted bytes; 0: none. */
+  /** The run stops with a 'budget' failure above this many accounted bytes (≥ 1: there is no "none"). */
   memoryBudgetBytes?: number;
 }
 
 export interface RunOptions {
+  /** Exploration stops with a 'model' failure above this many states (≥ 1: there is no "none"). */
   maxStates?: number;
   minSccSize?: number;
   /** Raw moments per reward (1..16); variances are always reported. */
@@ -62,6 +63,14 @@ export class EngineFailure extends Error {
   }
 }
 
+/**
+ * The addon reads 0 as "no limit"; a limit reaching it as 0 (an unset or mistyped
+ * setting) would let an unbounded model grow until the OS kills the process.
+ */
+function atLeastOne(name: string, value: number): void {
+  if (!Number.isInteger(value) || value < 1) throw new RangeError(`${name} must be an integer ≥ 1 (got ${value})`);
+}
+
 let nextRunId = 1;
 
 export class Engine {
@@ -76,6 +85,7 @@ export class Engine {
   }
 
   configure(config: EngineConfig): void {
+    if (config.memoryBudgetBytes !== undefined) atLeastOne('memoryBudgetBytes', config.memoryBudgetBytes);
     this.addon.configure(config);
   }
 
@@ -86,6 +96,7 @@ export class Engine {
   /** Runs a model (compiled-model JSON or phasic graph JSON text). */
   async run(modelText: string, options: RunOptions = {}): Promise<RunResult> {
     const { signal, onProgress, onBlockEvent, ...native } = options;
+    if (native.maxStates !== undefined) atLeastOne('maxStates', native.maxStates);
     if (signal?.aborted) throw new EngineFailure('the run was cancelled', 'cancelled');
     const runId = nextRunId++;
     const abort = () => this.addon.cancel(runId);
@@ -140,6 +151,7 @@ export class Engine {
 
   /** The model's explored graph as phasic's Graph.serialize() JSON text. */
   async exportPhasicJson(modelText: string, maxStates?: number): Promise<string> {
+    if (maxStates !== undefined) atLeastOne('maxStates', maxStates);
     try {
       return await this.addon.exportPhasicJson(modelText, maxStates);
     } catch (error) {

@@ -1,6 +1,13 @@
 // Reads the `phasic.*` settings into what the engine process is configured with.
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import {
+  DEFAULT_MAX_STATES,
+  DEFAULT_MEMORY_BUDGET_MB,
+  limitSetting,
+  MIN_MAX_STATES,
+  MIN_MEMORY_BUDGET_MB,
+} from '../protocol/limits';
 import type { EngineSettings } from '../protocol/requests';
 
 const MB = 1024 * 1024;
@@ -11,8 +18,9 @@ export function engineSettings(context: vscode.ExtensionContext): EngineSettings
   // to plant a trace the engine would trust (docs/security.md).
   const directory = config.get<string>('cache.directory', '').trim();
   return {
-    maxStates: config.get<number>('engine.maxStates', 2_000_000),
-    memoryBudgetBytes: config.get<number>('engine.memoryBudgetMB', 4096) * MB,
+    // Below the schema's minimum is not "unlimited": it is the minimum.
+    maxStates: limitSetting(config.get('engine.maxStates'), MIN_MAX_STATES, DEFAULT_MAX_STATES),
+    memoryBudgetBytes: limitSetting(config.get('engine.memoryBudgetMB'), MIN_MEMORY_BUDGET_MB, DEFAULT_MEMORY_BUDGET_MB) * MB,
     cacheDirectory: directory || path.join(context.globalStorageUri.fsPath, 'trace-cache'),
     maxDiskBytes: config.get<number>('cache.maxDiskMB', 512) * MB,
     minSccSize: config.get<number>('trace.minSccSize', 4),

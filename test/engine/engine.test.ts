@@ -43,7 +43,7 @@ async function rejection(promise: Promise<unknown>): Promise<EngineFailure> {
 
 describe('engine', () => {
   before(async () => {
-    engine.configure({ cacheDir, maxDiskBytes: 64 * 1024 * 1024, memoryBudgetBytes: 0 });
+    engine.configure({ cacheDir, maxDiskBytes: 64 * 1024 * 1024, memoryBudgetBytes: 4096 * 1024 * 1024 });
     await engine.clearCaches();
   });
 
@@ -217,6 +217,16 @@ describe('engine', () => {
     assertOnlyCachesHoldMemory(engine);
   });
 
+  it('has no unlimited state limit or memory budget: 0 and fractions are refused', async () => {
+    for (const bad of [0, -1, 0.5, Number.NaN]) {
+      assert.throws(() => engine.configure({ memoryBudgetBytes: bad }), /memoryBudgetBytes must be an integer ≥ 1/);
+      await assert.rejects(engine.run(compiledModel('kingman'), { maxStates: bad }), /maxStates must be an integer ≥ 1/);
+      await assert.rejects(engine.exportPhasicJson(compiledModel('kingman'), bad), /maxStates must be an integer ≥ 1/);
+    }
+    const result = await engine.run(compiledModel('kingman'), { moments: 1 });
+    assert.ok(result.moments.tmrca[0] > 0, 'the engine is still configured with its budget');
+  });
+
   it('stops at the memory budget, releases the run and stays usable', async () => {
     await engine.clearCaches();
     engine.configure({ cacheDir, memoryBudgetBytes: 100_000 });
@@ -224,7 +234,7 @@ describe('engine', () => {
     assert.equal(failure.kind, 'budget');
     assert.match(failure.message, /memory budget/);
     assertOnlyCachesHoldMemory(engine);
-    engine.configure({ cacheDir, memoryBudgetBytes: 0 });
+    engine.configure({ cacheDir, memoryBudgetBytes: 4096 * 1024 * 1024 });
     const result = await engine.run(compiledModel('kingman'), { moments: 3 });
     assertClose(result.moments.tmrca[1], 3.388888888888889, 1e-12, 'kingman E[T^2] after the budget error');
     assertOnlyCachesHoldMemory(engine);

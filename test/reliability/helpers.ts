@@ -46,7 +46,7 @@ export const MB = 1024 * 1024;
 export function engineSettings(cacheDirectory: string, overrides: Partial<EngineSettings> = {}): EngineSettings {
   return {
     maxStates: 2_000_000,
-    memoryBudgetBytes: 0,
+    memoryBudgetBytes: 4096 * MB,
     cacheDirectory,
     maxDiskBytes: 512 * MB,
     minSccSize: 4,

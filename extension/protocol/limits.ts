@@ -1,0 +1,18 @@
+// The engine's two limits as settings and command-line options: defaults and least
+// values. Neither has an "unlimited" value: a model's state space can be unbounded
+// (a three-line birth process), so every run has a state limit and a memory budget.
+// package.json's phasic.engine.maxStates / memoryBudgetMB schema repeats these numbers
+// (test/unit/limits.test.ts checks that they agree).
+export const DEFAULT_MAX_STATES = 2_000_000;
+export const MIN_MAX_STATES = 1;
+export const DEFAULT_MEMORY_BUDGET_MB = 4096;
+export const MIN_MEMORY_BUDGET_MB = 16;
+
+/**
+ * A limit as a user wrote it in settings.json (VS Code does not enforce the schema's
+ * minimum): an integer of at least `min`; the default when it is not a finite number.
+ */
+export function limitSetting(value: unknown, min: number, fallback: number): number {
+  if (typeof value !== 'number' || !Number.isFinite(value)) return fallback;
+  return Math.max(min, Math.floor(value));
+}
