@@ -1,16 +1,18 @@
 // Command-line parsing for phasic-trace: the grammar of the usage text, strictly (an
 // unknown option, a missing value or a malformed NAME=VALUE is a usage error).
+import { DEFAULT_MAX_STATES, DEFAULT_MEMORY_BUDGET_MB, MIN_MAX_STATES, MIN_MEMORY_BUDGET_MB } from '../protocol/limits';
 
 export const USAGE = `usage:
   phasic-trace run MODEL [--set NAME=VALUE]... [--param NAME=VALUE]... [--moments K]
                    [--covariance R1,R2]... [--min-scc N] [--cache-dir DIR | --no-cache]
-                   [--max-states N] [--timeout SECONDS] [--repeat N] [--json]
+                   [--max-states N] [--memory-budget MB] [--timeout SECONDS] [--repeat N] [--json]
   phasic-trace check MODEL [--json]
   phasic-trace clear-caches [--cache-dir DIR] [--json]
   phasic-trace export MODEL --format phasic-json [--set NAME=VALUE]... [--out FILE]
 
 MODEL is a .phasic file, a compiled-model .json or a phasic graph .json.
---timeout stops a run (all --repeat runs together) that takes longer; Ctrl-C stops it too.`;
+--timeout stops a run (all --repeat runs together) that takes longer; Ctrl-C stops it too.
+--memory-budget stops a run whose engine memory would exceed MB megabytes (default ${DEFAULT_MEMORY_BUDGET_MB}, at least ${MIN_MEMORY_BUDGET_MB}).`;
 
 export class UsageError extends Error {}
 
@@ -25,6 +27,8 @@ export interface RunArgs {
   cacheDir?: string;   // absent: the default directory
   noCache: boolean;
   maxStates: number;
+  /** The run stops with a budget error above this many megabytes of engine memory. */
+  memoryBudgetMB: number;
   timeoutSeconds?: number;  // absent: no limit
   repeat: number;
   json: boolean;
@@ -86,7 +90,7 @@ export function parseArgs(argv: string[]): Args {
 
   const allowed: Record<string, { value: string[]; flag: string[] }> = {
     run: {
-      value: ['--set', '--param', '--moments', '--covariance', '--min-scc', '--cache-dir', '--max-states', '--timeout', '--repeat'],
+      value: ['--set', '--param', '--moments', '--covariance', '--min-scc', '--cache-dir', '--max-states', '--memory-budget', '--timeout', '--repeat'],
       flag: ['--no-cache', '--json'],
     },
     check: { value: [], flag: ['--json'] },
@@ -136,14 +140,19 @@ export function parseArgs(argv: string[]): Args {
         model: positional[0],
         overrides,
         params,
-        moments: values['--moments'] ? momentCount(values['--moments']) : 2,
+        moments: values['--moments'] !== undefined ? momentCount(values['--moments']) : 2,
         covariances,
-        minScc: values['--min-scc'] ? integer('--min-scc', values['--min-scc'], 2) : 4,
+        minScc: values['--min-scc'] !== undefined ? integer('--min-scc', values['--min-scc'], 2) : 4,
         cacheDir: values['--cache-dir'],
         noCache: flags.has('--no-cache'),
-        maxStates: values['--max-states'] ? integer('--max-states', values['--max-states'], 1) : 2_000_000,
-        timeoutSeconds: values['--timeout'] ? positive('--timeout', values['--timeout']) : undefined,
-        repeat: values['--repeat'] ? integer('--repeat', values['--repeat'], 1) : 1,
+        maxStates:
+          values['--max-states'] !== undefined ? integer('--max-states', values['--max-states'], MIN_MAX_STATES) : DEFAULT_MAX_STATES,
+        memoryBudgetMB:
+          values['--memory-budget'] !== undefined
+            ? integer('--memory-budget', values['--memory-budget'], MIN_MEMORY_BUDGET_MB)
+            : DEFAULT_MEMORY_BUDGET_MB,
+        timeoutSeconds: values['--timeout'] !== undefined ? positive('--timeout', values['--timeout']) : undefined,
+        repeat: values['--repeat'] !== undefined ? integer('--repeat', values['--repeat'], 1) : 1,
         json,
       };
     case 'check':

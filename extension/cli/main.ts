@@ -1,13 +1,16 @@
 // phasic-trace: the engine from the command line (docs/engine.md, "Command line").
 // Exit status: 0 on success, 1 when the model or the engine fails (or --timeout
-// stops a run), 2 on a usage error, 130 when Ctrl-C stops a run.
-import { mkdirSync, writeFileSync } from 'node:fs';
+// stops a run), 2 on a usage error, 130 when Ctrl-C stops a run, 141 when the reader
+// of the output goes away (as for a tool killed by SIGPIPE).
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { Engine, EngineFailure } from '../engine/engine';
 import type { ClearResult, RunResult } from '../protocol/engine';
 import { parseArgs, UsageError, USAGE, type CheckArgs, type ClearArgs, type ExportArgs, type RunArgs } from './args';
 import { checkModel, CliError, loadModel, type LoadedModel } from './model';
+import { escapeControls, exitWhenDrained, guardOutput, jsonText, print, printError } from './output';
 
 export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   const base = env.XDG_CACHE_HOME && env.XDG_CACHE_HOME.startsWith('/') ? env.XDG_CACHE_HOME : join(homedir(), '.cache');
@@ -15,10 +18,6 @@ export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 const MB = 1024 * 1024;
-
-function print(text: string): void {
-  process.stdout.write(text.endsWith('\n') ? text : text + '\n');
-}
 
 /** An engine failure, placed in the model's source when it names a site. */
 function placed(error: unknown, model: LoadedModel): CliError {
@@ -33,6 +32,21 @@ function placed(error: unknown, model: LoadedModel): CliError {
 function runRecord(result: RunResult): Omit<RunResult, 'decomposition'> {
   const { decomposition: _decomposition, ...rest } = result;
   return rest;
+}
+
+/** The run with every name and message from the model escaped for a terminal. */
+function forTerminal(r: RunResult): RunResult {
+  const keys = <T>(record: Record<string, T>) =>
+    Object.fromEntries(Object.entries(record).map(([k, v]) => [escapeControls(k), v]));
+  return {
+    ...r,
+    model: escapeControls(r.model),
+    params: keys(r.params),
+    moments: keys(r.moments),
+    variance: keys(r.variance),
+    covariance: keys(r.covariance),
+    warnings: r.warnings.map((w) => ({ ...w, message: escapeControls(w.message) })),
+  };
 }
 
 function describeRun(r: RunResult): string {
@@ -54,6 +68,22 @@ function describeRun(r: RunResult): string {
   return lines.join('\n');
 }
 
+/** The longest delay setTimeout takes; a longer one fires at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Calls `expire` after `seconds`, however long that is (in timer-sized steps). */
+function deadline(seconds: number, expire: () => void): { cancel(): void } {
+  const end = performance.now() + seconds * 1000;
+  let timer: NodeJS.Timeout | undefined;
+  const arm = () => {
+    const left = end - performance.now();
+    if (left <= 0) expire();
+    else timer = setTimeout(arm, Math.min(left, MAX_TIMER_MS));
+  };
+  arm();
+  return { cancel: () => clearTimeout(timer) };
+}
+
 /** Exit status of a run stopped by Ctrl-C (128 + SIGINT), as shells expect. */
 const INTERRUPTED = 130;
 
@@ -61,25 +91,29 @@ async function run(args: RunArgs, engine: Engine): Promise<number> {
   // The engine stops at its next cancellation check, frees what the run built and
   // keeps its caches consistent; the process then exits normally.
   const stop = new AbortController();
-  const timer = args.timeoutSeconds === undefined ? undefined : setTimeout(() => stop.abort('timeout'), args.timeoutSeconds * 1000);
+  const timer = args.timeoutSeconds === undefined ? undefined : deadline(args.timeoutSeconds, () => stop.abort('timeout'));
   const interrupt = () => stop.abort('interrupt');
   process.once('SIGINT', interrupt);
-  const runs: RunResult[] = [];
+  // Only what is printed is kept: a RunResult with its decomposition is tens of KB,
+  // which --repeat would otherwise hold for every run until the end.
+  const printed: string[] = [];
   try {
     const model = loadModel(args.model, args.overrides);
-    engine.configure({ cacheDir: args.noCache ? '' : (args.cacheDir ?? defaultCacheDir()) });
+    engine.configure({
+      cacheDir: args.noCache ? '' : (args.cacheDir ?? defaultCacheDir()),
+      memoryBudgetBytes: args.memoryBudgetMB * MB,
+    });
     try {
       for (let i = 0; i < args.repeat; i++) {
-        runs.push(
-          await engine.run(model.engineText, {
-            maxStates: args.maxStates,
-            minSccSize: args.minScc,
-            moments: args.moments,
-            covariances: args.covariances,
-            params: args.params,
-            signal: stop.signal,
-          }),
-        );
+        const r = await engine.run(model.engineText, {
+          maxStates: args.maxStates,
+          minSccSize: args.minScc,
+          moments: args.moments,
+          covariances: args.covariances,
+          params: args.params,
+          signal: stop.signal,
+        });
+        printed.push(args.json ? jsonText(JSON.stringify(runRecord(r))) : (args.repeat > 1 ? `run ${i + 1}\n` : '') + describeRun(forTerminal(r)));
       }
     } catch (error) {
       if (stop.signal.reason === 'timeout')
@@ -91,21 +125,18 @@ async function run(args: RunArgs, engine: Engine): Promise<number> {
       throw placed(error, model);
     }
   } finally {
-    clearTimeout(timer);
+    timer?.cancel();
     process.off('SIGINT', interrupt);
   }
-  if (args.json) {
-    print(JSON.stringify(args.repeat === 1 ? runRecord(runs[0]) : { runs: runs.map(runRecord) }));
-  } else {
-    print(runs.map((r, i) => (runs.length > 1 ? `run ${i + 1}\n` : '') + describeRun(r)).join('\n\n'));
-  }
+  if (args.json) print(args.repeat === 1 ? printed[0] : `{"runs":[${printed.join(',')}]}`);
+  else print(printed.join('\n\n'));
   return 0;
 }
 
 function check(args: CheckArgs): number {
   const diagnostics = checkModel(args.model);
   if (args.json) {
-    print(JSON.stringify({
+    print(jsonText(JSON.stringify({
       diagnostics: diagnostics.map((d) => ({
         file: args.model,
         line: d.range.start.line + 1,
@@ -116,10 +147,10 @@ function check(args: CheckArgs): number {
         code: d.code,
         message: d.message,
       })),
-    }));
+    })));
   } else {
     for (const d of diagnostics)
-      print(`${args.model}:${d.range.start.line + 1}:${d.range.start.character + 1}: ${d.severity}: ${d.message}`);
+      print(`${escapeControls(args.model)}:${d.range.start.line + 1}:${d.range.start.character + 1}: ${d.severity}: ${escapeControls(d.message)}`);
   }
   return diagnostics.some((d) => d.severity === 'error') ? 1 : 0;
 }
@@ -131,17 +162,36 @@ async function clearCaches(args: ClearArgs, engine: Engine): Promise<void> {
   else print(`removed ${result.disk.files} cache files (${result.disk.bytes} bytes) from ${args.cacheDir ?? defaultCacheDir()}`);
 }
 
+/**
+ * Writes `file` whole or not at all: a write that fails half way (a full disk, a file
+ * size limit) leaves whatever was there before, and no temporary file.
+ */
+function replaceFile(file: string, text: string): void {
+  const temp = join(dirname(file), `.${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  try {
+    writeFileSync(temp, text, { flag: 'wx' });
+    renameSync(temp, file);
+  } catch (error) {
+    try {
+      rmSync(temp, { force: true });
+    } catch {
+      // The write's own error is the one to report.
+    }
+    throw error;
+  }
+}
+
 async function exportModel(args: ExportArgs, engine: Engine): Promise<void> {
   const model = loadModel(args.model, args.overrides);
   let text: string;
   try {
-    text = await engine.exportPhasicJson(model.engineText);
+    text = jsonText(await engine.exportPhasicJson(model.engineText));
   } catch (error) {
     throw placed(error, model);
   }
   if (args.out) {
     try {
-      writeFileSync(args.out, text + '\n');
+      replaceFile(args.out, text + '\n');
     } catch (error) {
       throw new CliError(`cannot write ${args.out}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, args.out);
     }
@@ -154,10 +204,10 @@ function fail(error: CliError, json: boolean): void {
     if (error.file !== undefined) e.file = error.file;
     if (error.line !== undefined) e.line = error.line;
     if (error.column !== undefined) e.column = error.column;
-    print(JSON.stringify({ error: e }));
+    print(jsonText(JSON.stringify({ error: e })));
   } else {
     const where = [error.file, error.line, error.column].filter((x) => x !== undefined).join(':');
-    process.stderr.write(`phasic-trace: ${where ? where + ': ' : ''}${error.message}\n`);
+    printError(`phasic-trace: ${escapeControls(where ? where + ': ' : '')}${escapeControls(error.message)}`);
   }
 }
 
@@ -167,7 +217,7 @@ export async function main(argv: string[]): Promise<number> {
     args = parseArgs(argv);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`phasic-trace: ${error.message}\n${USAGE}\n`);
+    printError(`phasic-trace: ${escapeControls(error.message)}\n${USAGE}`);
     return 2;
   }
   if (args.command === 'help') {
@@ -196,11 +246,12 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 if (require.main === module) {
+  guardOutput();
   main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
+    (code) => exitWhenDrained(code),
     (error) => {
-      process.stderr.write(`phasic-trace: internal error: ${(error as Error).stack ?? error}\n`);
-      process.exit(70);
+      printError(`phasic-trace: internal error: ${String((error as Error).stack ?? error).split('\n').map(escapeControls).join('\n')}`);
+      return exitWhenDrained(70);
     },
   );
 }
