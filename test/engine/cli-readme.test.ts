@@ -1,0 +1,59 @@
+// The README's command-line examples work as written in a clone: every line of a
+// ```sh block that calls the CLI runs from the repository root and succeeds, and
+// none goes through npx (in a clone npx finds no `phasic-trace` and asks the registry).
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import type { RunResult } from '../../extension/protocol/engine';
+import { assertClose, ROOT, tempDir } from './helpers';
+
+/** The lines of the ```sh blocks of a Markdown text. */
+function shellLines(markdown: string): string[] {
+  const lines: string[] = [];
+  for (const block of markdown.matchAll(/^```sh\n([\s\S]*?)^```$/gm)) lines.push(...block[1].split('\n').filter((l) => l.trim()));
+  return lines;
+}
+
+const callsCli = (line: string) => /\bphasic-trace\b|\bdist\/cli\.js\b/.test(line.replace(/#.*$/, ''));
+
+/** E[T^1..3] of a sum of independent exponentials with these rates, from its cumulants. */
+function sumOfExponentialsMoments(rates: number[]): number[] {
+  // The j-th cumulant of an exponential of rate r is (j-1)! / r^j.
+  const k1 = rates.reduce((s, r) => s + 1 / r, 0);
+  const k2 = rates.reduce((s, r) => s + 1 / r ** 2, 0);
+  const k3 = rates.reduce((s, r) => s + 2 / r ** 3, 0);
+  return [k1, k2 + k1 ** 2, k3 + 3 * k2 * k1 + k1 ** 3];
+}
+
+describe("the README's command-line examples", () => {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const lines = shellLines(readme).filter(callsCli);
+
+  it('show the CLI, and never through npx', () => {
+    assert.ok(lines.length > 0, 'the README shows how to run the CLI');
+    for (const line of lines) assert.doesNotMatch(line, /\bnpx\b/, line);
+    for (const doc of readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')))
+      assert.doesNotMatch(readFileSync(join(ROOT, 'docs', doc), 'utf8'), /\bnpx\s+phasic-trace\b/, doc);
+  });
+
+  it('run as written from the repository root', () => {
+    const cache = tempDir('cli-readme');
+    let checked = false;
+    for (const line of lines) {
+      // A refused npx line is reported by the test above; running it would ask the registry.
+      if (/\bnpx\b/.test(line)) continue;
+      const r = spawnSync('sh', ['-c', line], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, XDG_CACHE_HOME: cache } });
+      assert.equal(r.status, 0, `${line}\n${r.stderr}`);
+      if (/examples\/kingman\.phasic --set n=6 --moments 3 --json/.test(line)) {
+        // Kingman, n = 6, theta = 1: T_MRCA is a sum of exponentials of rates k(k-1)/2.
+        const result = JSON.parse(r.stdout) as RunResult;
+        const expected = sumOfExponentialsMoments([2, 3, 4, 5, 6].map((k) => (k * (k - 1)) / 2));
+        expected.forEach((m, i) => assertClose(result.moments.tmrca[i], m, 1e-12, `E[T_MRCA^${i + 1}]`));
+        checked = true;
+      }
+    }
+    assert.ok(checked, "the README's kingman example (n=6, 3 moments, --json) was run and its moments checked");
+  });
+});
