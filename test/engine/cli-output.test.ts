@@ -6,7 +6,7 @@
 // --timeout takes any length; --repeat keeps only what it prints.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import type { RunResult } from '../../extension/protocol/engine';
@@ -206,6 +206,20 @@ describe('phasic-trace and a reader that goes away', () => {
       const end = await exited(child);
       assert.deepEqual(end, { status: 141, signal: null }, args.join(' '));
       assert.equal(await stderr, '', args.join(' '));
+    }
+  });
+});
+
+describe('phasic-trace and a failing output', () => {
+  it('says a write error (a full disk) and exits 1, never 0 with the output lost', { skip: existsSync('/dev/full') ? false : 'no /dev/full' }, () => {
+    const chain = chainModel('full_disk_chain', 20_000);
+    const fd = openSync('/dev/full', 'w');
+    try {
+      const r = spawnSync(process.execPath, [CLI, 'export', chain, '--format', 'phasic-json'], { stdio: ['ignore', fd, 'pipe'], encoding: 'utf8' });
+      assert.deepEqual([r.status, r.signal], [1, null], r.stderr);
+      assert.equal(r.stderr, 'phasic-trace: cannot write output: ENOSPC\n');
+    } finally {
+      closeSync(fd);
     }
   });
 });
