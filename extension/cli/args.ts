@@ -8,7 +8,7 @@ export const USAGE = `usage:
                    [--max-states N] [--memory-budget MB] [--timeout SECONDS] [--repeat N] [--json]
   phasic-trace check MODEL [--json]
   phasic-trace clear-caches [--cache-dir DIR] [--json]
-  phasic-trace export MODEL --format phasic-json [--set NAME=VALUE]... [--out FILE]
+  phasic-trace export MODEL --format phasic-json [--set NAME=VALUE]... [--max-states N] [--out FILE]
 
 MODEL is a .phasic file, a compiled-model .json or a phasic graph .json.
 --timeout stops a run (all --repeat runs together) that takes longer; Ctrl-C stops it too.
@@ -40,6 +40,7 @@ export interface ExportArgs {
   model: string;
   format: 'phasic-json';
   overrides: Record<string, number>;
+  maxStates: number;
   out?: string;
 }
 export interface HelpArgs { command: 'help' }
@@ -61,6 +62,10 @@ function positive(option: string, text: string): number {
   const v = number(option, text);
   if (!(v > 0)) throw new UsageError(`${option}: '${text}' must be a number > 0`);
   return v;
+}
+
+function maxStates(text: string | undefined): number {
+  return text !== undefined ? integer('--max-states', text, MIN_MAX_STATES) : DEFAULT_MAX_STATES;
 }
 
 function momentCount(text: string): number {
@@ -95,7 +100,7 @@ export function parseArgs(argv: string[]): Args {
     },
     check: { value: [], flag: ['--json'] },
     'clear-caches': { value: ['--cache-dir'], flag: ['--json'] },
-    export: { value: ['--format', '--set', '--out'], flag: [] },
+    export: { value: ['--format', '--set', '--max-states', '--out'], flag: [] },
   };
   const spec = allowed[command];
   if (!spec) throw new UsageError(`unknown command '${command}'`);
@@ -145,8 +150,7 @@ export function parseArgs(argv: string[]): Args {
         minScc: values['--min-scc'] !== undefined ? integer('--min-scc', values['--min-scc'], 2) : 4,
         cacheDir: values['--cache-dir'],
         noCache: flags.has('--no-cache'),
-        maxStates:
-          values['--max-states'] !== undefined ? integer('--max-states', values['--max-states'], MIN_MAX_STATES) : DEFAULT_MAX_STATES,
+        maxStates: maxStates(values['--max-states']),
         memoryBudgetMB:
           values['--memory-budget'] !== undefined
             ? integer('--memory-budget', values['--memory-budget'], MIN_MEMORY_BUDGET_MB)
@@ -162,7 +166,7 @@ export function parseArgs(argv: string[]): Args {
     default: {
       const format = values['--format'];
       if (format !== 'phasic-json') throw new UsageError(`export needs --format phasic-json${format ? ` (got '${format}')` : ''}`);
-      return { command: 'export', model: positional[0], format, overrides, out: values['--out'] };
+      return { command: 'export', model: positional[0], format, overrides, maxStates: maxStates(values['--max-states']), out: values['--out'] };
     }
   }
 }

@@ -185,7 +185,7 @@ async function exportModel(args: ExportArgs, engine: Engine): Promise<void> {
   const model = loadModel(args.model, args.overrides);
   let text: string;
   try {
-    text = jsonText(await engine.exportPhasicJson(model.engineText));
+    text = jsonText(await engine.exportPhasicJson(model.engineText, args.maxStates));
   } catch (error) {
     throw placed(error, model);
   }

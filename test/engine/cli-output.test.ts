@@ -316,6 +316,14 @@ describe('phasic-trace limits', () => {
     assert.match(error.message, /memory budget of 16 MB would be exceeded/);
   });
 
+  it('stops an unbounded model at the state limit in export, which the error tells to raise', () => {
+    const r = spawnSync(process.execPath, [CLI, 'export', births(), '--format', 'phasic-json', '--max-states', '1000'], { encoding: 'utf8' });
+    assert.deepEqual([r.status, r.signal], [1, null], r.stderr);
+    assert.match(r.stderr, /more than 1000 states.*--max-states/);
+    const zero = spawnSync(process.execPath, [CLI, 'export', births(), '--format', 'phasic-json', '--max-states', '0'], { encoding: 'utf8' });
+    assert.equal(zero.status, 2, zero.stderr);
+  });
+
   it('has no unlimited setting: a state limit or budget below the least value is a usage error', () => {
     for (const [option, value, message] of [
       ['--max-states', '0', /--max-states: '0' must be an integer ≥ 1/],
