@@ -113,7 +113,8 @@ async function run(args: RunArgs, engine: Engine): Promise<number> {
           params: args.params,
           signal: stop.signal,
         });
-        printed.push(args.json ? jsonText(JSON.stringify(runRecord(r))) : (args.repeat > 1 ? `run ${i + 1}\n` : '') + describeRun(forTerminal(r)));
+        if (args.json) printed.push(jsonText(JSON.stringify(runRecord(r))));
+        else printed.push((args.repeat > 1 ? `run ${i + 1}\n` : '') + describeRun(forTerminal(r)));
       }
     } catch (error) {
       if (stop.signal.reason === 'timeout')
