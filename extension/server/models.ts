@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { TextDocuments } from 'vscode-languageserver/node';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
 import { analyze, compileModel, constantsOf, type Diagnostic } from '../language';
+import { entry } from '../protocol/check';
 import type { CompiledModel } from '../protocol/compiled-model';
 import type { ModelSpec } from '../protocol/requests';
 
@@ -55,7 +56,7 @@ export function prepareModel(uri: string, text: string, overrides: Record<string
 function specOf(uri: string, model: CompiledModel, overrides: Record<string, number>, text: string): ModelSpec {
   const constants = constantsOf(analyze(text, fileName(uri))).map((c) => ({
     ...c,
-    value: overrides[c.name] ?? c.value,
+    value: entry(overrides, c.name) ?? c.value,
   }));
   return {
     uri,
