@@ -22,6 +22,7 @@ import {
 
 /** The state vector may not have more cells than this (the engine stores one per state). */
 export const MAX_STATE_LENGTH = 1 << 20;
+const INT32_MIN = -(2 ** 31);
 const INT32_MAX = 2 ** 31 - 1;
 
 export interface InitialState {
@@ -200,7 +201,7 @@ class Checker {
       this.sink.error(e, 'not-integer', `\`${this.exprs.excerpt(e)}\` is ${v}, but ${what} must be an integer.`);
       return undefined;
     }
-    if (integer && Math.abs(v) > INT32_MAX) {
+    if (integer && (v < INT32_MIN || v > INT32_MAX)) {
       this.sink.error(e, 'not-integer', `\`${this.exprs.excerpt(e)}\` is ${v}, beyond the 32-bit range of state cells.`);
       return undefined;
     }

@@ -79,6 +79,14 @@ export function compileModel(
   return { model, diagnostics: sink.list };
 }
 
+/**
+ * The text of a model file as an editor shows it: without a UTF-8 byte order mark,
+ * so that the columns of line 1 are the editor's. For whoever reads files from disk.
+ */
+export function withoutByteOrderMark(text: string): string {
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
+
 /** The model's constants, in declaration order, for the override input. */
 export function constantsOf(analysis: Analysis): Array<{ name: string; value: number; integer: boolean }> {
   return analysis.symbols
