@@ -75,5 +75,6 @@ export function createViews(context: vscode.ExtensionContext, engine: EngineClie
     },
     marker: (marker: TimelineMarker) => studio.marker(marker),
     cleared: (result) => studio.cleared(result),
+    shownModel: () => studio.shownModel(),
   };
 }
