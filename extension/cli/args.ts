@@ -74,11 +74,16 @@ function momentCount(text: string): number {
   return k;
 }
 
+/** Values by model name: without a prototype, so `constructor` or `__proto__` is an ordinary key. */
+function namedValues(): Record<string, number> {
+  return Object.create(null) as Record<string, number>;
+}
+
 function assignment(option: string, text: string, into: Record<string, number>): void {
   const eq = text.indexOf('=');
   const name = text.slice(0, eq);
   if (eq <= 0 || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new UsageError(`${option}: expected NAME=VALUE, got '${text}'`);
-  if (name in into) throw new UsageError(`${option}: ${name} is given twice`);
+  if (Object.hasOwn(into, name)) throw new UsageError(`${option}: ${name} is given twice`);
   into[name] = number(`${option} ${name}`, text.slice(eq + 1));
 }
 
@@ -87,22 +92,23 @@ export function parseArgs(argv: string[]): Args {
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') return { command: 'help' };
   const positional: string[] = [];
   const seen = new Set<string>();
-  const overrides: Record<string, number> = {};
-  const params: Record<string, number> = {};
+  const overrides = namedValues();
+  const params = namedValues();
   const covariances: Array<[string, string]> = [];
   const values: Record<string, string> = {};
   const flags = new Set<string>();
 
-  const allowed: Record<string, { value: string[]; flag: string[] }> = {
-    run: {
+  // A Map, so that a command named like an object member (`constructor`) is unknown.
+  const allowed = new Map<string, { value: string[]; flag: string[] }>([
+    ['run', {
       value: ['--set', '--param', '--moments', '--covariance', '--min-scc', '--cache-dir', '--max-states', '--memory-budget', '--timeout', '--repeat'],
       flag: ['--no-cache', '--json'],
-    },
-    check: { value: [], flag: ['--json'] },
-    'clear-caches': { value: ['--cache-dir'], flag: ['--json'] },
-    export: { value: ['--format', '--set', '--max-states', '--out'], flag: [] },
-  };
-  const spec = allowed[command];
+    }],
+    ['check', { value: [], flag: ['--json'] }],
+    ['clear-caches', { value: ['--cache-dir'], flag: ['--json'] }],
+    ['export', { value: ['--format', '--set', '--max-states', '--out'], flag: [] }],
+  ]);
+  const spec = allowed.get(command);
   if (!spec) throw new UsageError(`unknown command '${command}'`);
 
   for (let i = 0; i < rest.length; i++) {

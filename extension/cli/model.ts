@@ -3,7 +3,7 @@
 // graph and goes to the engine as it is.
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { compileModel, type Diagnostic } from '../language';
+import { compileModel, withoutByteOrderMark, type Diagnostic } from '../language';
 import type { Site } from '../protocol/compiled-model';
 
 /** A failure that points into a file (1-based line and column, when known). */
@@ -27,7 +27,7 @@ export interface LoadedModel {
 
 function read(file: string): string {
   try {
-    return readFileSync(file, 'utf8');
+    return withoutByteOrderMark(readFileSync(file, 'utf8'));
   } catch (error) {
     throw new CliError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, file);
   }

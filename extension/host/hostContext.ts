@@ -17,6 +17,8 @@ export interface Views {
   showRun(reply: RunReply): void;
   marker(marker: TimelineMarker): void;
   cleared(result: ClearResult): void;
+  /** The URI of the model the Studio panel shows, while the panel is in view. */
+  shownModel(): string | undefined;
 }
 
 export interface HostContext {

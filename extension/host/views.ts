@@ -2,6 +2,7 @@
 // the commands use. The Studio panel records everything the engine reports from
 // activation on, so a panel opened later still shows the whole timeline.
 import * as vscode from 'vscode';
+import { entry } from '../protocol/check';
 import type { RunReply } from '../protocol/requests';
 import type { EngineClient } from './engineClient';
 import type { TimelineMarker, Views } from './hostContext';
@@ -39,7 +40,7 @@ export function createViews(context: vscode.ExtensionContext, engine: EngineClie
         uri: model.uri,
         overrides: Object.fromEntries(model.constants.map((c) => [c.name, c.value])),
         scc: info,
-        params: model.params.map((p) => result.params[p.name] ?? p.default),
+        params: model.params.map((p) => entry(result.params, p.name) ?? p.default),
         variables: flatCellNames(model.stateVariables),
       });
     },
@@ -74,5 +75,6 @@ export function createViews(context: vscode.ExtensionContext, engine: EngineClie
     },
     marker: (marker: TimelineMarker) => studio.marker(marker),
     cleared: (result) => studio.cleared(result),
+    shownModel: () => studio.shownModel(),
   };
 }

@@ -22,6 +22,7 @@ import {
 
 /** The state vector may not have more cells than this (the engine stores one per state). */
 export const MAX_STATE_LENGTH = 1 << 20;
+const INT32_MIN = -(2 ** 31);
 const INT32_MAX = 2 ** 31 - 1;
 
 export interface InitialState {
@@ -46,7 +47,7 @@ export function check(
   file: ModelFile,
   text: string,
   sink: DiagnosticSink,
-  overrides: Record<string, number> = {},
+  overrides: ReadonlyMap<string, number> = new Map(),
 ): CheckResult {
   return new Checker(file, text, sink, overrides).run();
 }
@@ -67,7 +68,7 @@ class Checker {
     private readonly file: ModelFile,
     text: string,
     private readonly sink: DiagnosticSink,
-    private readonly overrides: Record<string, number>,
+    private readonly overrides: ReadonlyMap<string, number>,
   ) {
     const lineOf = (offset: number) => positionAt(file.lineStarts, offset).line;
     this.exprs = new ExpressionChecker(text, sink, this.globals, lineOf);
@@ -156,7 +157,7 @@ class Checker {
     const info = this.exprs.expect(d.value, this.ctx({ constantFor: 'a constant\'s value', defining: symbol }), 'number', 'a constant\'s value');
     if (!symbol) return;
     symbol.integer = info.integer;
-    const override = this.overrides[symbol.name];
+    const override = this.overrides.get(symbol.name);
     if (override !== undefined) {
       if (!Number.isFinite(override)) {
         this.sink.error(symbol.declaration, 'bad-override', `The override ${symbol.name} = ${override} is not a finite number.`);
@@ -177,7 +178,7 @@ class Checker {
   }
 
   private checkOverrides(decls: Declaration[]): void {
-    for (const name of Object.keys(this.overrides)) {
+    for (const name of this.overrides.keys()) {
       const symbol = this.globals.get(name);
       if (symbol?.kind === 'const') continue;
       const at: Span = decls[0] ?? { start: 0, end: 0, range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } } };
@@ -200,7 +201,7 @@ class Checker {
       this.sink.error(e, 'not-integer', `\`${this.exprs.excerpt(e)}\` is ${v}, but ${what} must be an integer.`);
       return undefined;
     }
-    if (integer && Math.abs(v) > INT32_MAX) {
+    if (integer && (v < INT32_MIN || v > INT32_MAX)) {
       this.sink.error(e, 'not-integer', `\`${this.exprs.excerpt(e)}\` is ${v}, beyond the 32-bit range of state cells.`);
       return undefined;
     }

@@ -43,7 +43,19 @@ export interface Analysis {
   offsetAt(position: Position): number;
 }
 
-function run(text: string, overrides: Record<string, number>) {
+/**
+ * Constant overrides by name. A plain object is read by its own keys only, so that a
+ * constant named `constructor` or `__proto__` is overridden exactly when the caller
+ * gave it (build such objects with JSON.parse, Object.fromEntries or
+ * Object.create(null): assigning `o['__proto__'] = v` to `{}` sets no key).
+ */
+export type Overrides = Readonly<Record<string, number>> | ReadonlyMap<string, number>;
+
+function overrideMap(overrides: Overrides): ReadonlyMap<string, number> {
+  return overrides instanceof Map ? overrides : new Map(Object.entries(overrides));
+}
+
+function run(text: string, overrides: ReadonlyMap<string, number>) {
   const sink = new DiagnosticSink();
   const ast = parse(text, sink);
   const checked = check(ast, text, sink, overrides);
@@ -52,7 +64,7 @@ function run(text: string, overrides: Record<string, number>) {
 
 /** Parses and checks a model; never throws on any input text. */
 export function analyze(text: string, fileName: string): Analysis {
-  const { sink, ast, checked } = run(text, {});
+  const { sink, ast, checked } = run(text, new Map());
   return makeAnalysis(text, fileName, ast, checked, sink.list);
 }
 
@@ -60,11 +72,19 @@ export function analyze(text: string, fileName: string): Analysis {
 export function compileModel(
   text: string,
   fileName: string,
-  overrides: Record<string, number> = {},
+  overrides: Overrides = {},
 ): { model?: CompiledModel; diagnostics: Diagnostic[] } {
-  const { sink, ast, checked } = run(text, overrides);
+  const { sink, ast, checked } = run(text, overrideMap(overrides));
   const model = sink.hasErrors ? undefined : compile(ast, checked, fileName, sink);
   return { model, diagnostics: sink.list };
+}
+
+/**
+ * The text of a model file as an editor shows it: without a UTF-8 byte order mark,
+ * so that the columns of line 1 are the editor's. For whoever reads files from disk.
+ */
+export function withoutByteOrderMark(text: string): string {
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
 /** The model's constants, in declaration order, for the override input. */

@@ -78,7 +78,9 @@ export class Lexer {
     try {
       while (i < n) {
         const c = text.charCodeAt(i);
-        if (c === 32 || c === 9 || c === 10 || c === 13 || c === 12 || c === 11) {
+        // A byte order mark opening the text is whitespace (editors strip it; files
+        // read from disk by the CLI keep it unless their loader strips it too).
+        if (c === 32 || c === 9 || c === 10 || c === 13 || c === 12 || c === 11 || (c === 0xfeff && i === 0)) {
           i++;
           continue;
         }

@@ -91,10 +91,20 @@ export function list<T>(v: unknown, path: string, item: Check<T>): T[] {
   return arr(v, path).map((x, i) => item(x, `${path}[${i}]`));
 }
 
+/**
+ * An object keyed by names the modeller chose (parameters, rewards, rules). The copy
+ * has no prototype: `__proto__` stays an ordinary key (assigning it to `{}` would
+ * set the prototype instead), and reading an absent `constructor` gives undefined.
+ */
 export function record<T>(v: unknown, path: string, item: Check<T>): Record<string, T> {
-  const out: Record<string, T> = {};
+  const out = Object.create(null) as Record<string, T>;
   for (const [k, x] of Object.entries(obj(v, path))) out[k] = item(x, `${path}.${k}`);
   return out;
+}
+
+/** `r[name]` when `name` is r's own key: a record parsed elsewhere may still have a prototype. */
+export function entry<T>(r: Readonly<Record<string, T>>, name: string): T | undefined {
+  return Object.hasOwn(r, name) ? r[name] : undefined;
 }
 
 export function optional<T>(v: unknown, parse: (v: unknown) => T): T | undefined {

@@ -11,9 +11,10 @@ import {
   type InitializeResult,
 } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
-import type { EngineNotifications, EngineRequests, EngineSettings } from '../protocol/requests';
+import type { EngineNotifications, EngineRequests } from '../protocol/requests';
 import { EngineHost } from './engineHost';
 import { registerLanguageFeatures } from './features';
+import { engineSettingsFrom } from './settings';
 
 const connection = createConnection(ProposedFeatures.all);
 const documents = new TextDocuments(TextDocument);
@@ -37,7 +38,7 @@ function notify<M extends keyof EngineNotifications>(method: M, params: EngineNo
 let host: EngineHost | undefined;
 
 connection.onInitialize((params): InitializeResult => {
-  host = new EngineHost(params.initializationOptions as EngineSettings, documents, notify);
+  host = new EngineHost(engineSettingsFrom(params.initializationOptions), documents, notify);
   const capabilities = registerLanguageFeatures(connection, documents, {
     lastRun: (uri) => host?.lastRun(uri),
     engineDiagnostics: (uri) => host?.diagnosticsFor(uri) ?? [],
@@ -57,7 +58,7 @@ onRequest(connection, 'phasic/evaluate', (p) => required().evaluate(p));
 onRequest(connection, 'phasic/clearCaches', () => required().clearCaches());
 onRequest(connection, 'phasic/memory', () => required().memory());
 onRequest(connection, 'phasic/sccDetail', (p) => required().sccDetail(p));
-connection.onNotification('phasic/configure', (settings: EngineSettings) => required().configure(settings));
+connection.onNotification('phasic/configure', (settings: unknown) => required().configure(engineSettingsFrom(settings)));
 connection.onShutdown(() => host?.dispose());
 
 function required(): EngineHost {

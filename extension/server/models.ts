@@ -4,7 +4,8 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { TextDocuments } from 'vscode-languageserver/node';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
-import { analyze, compileModel, constantsOf, type Diagnostic } from '../language';
+import { analyze, compileModel, constantsOf, withoutByteOrderMark, type Diagnostic } from '../language';
+import { entry } from '../protocol/check';
 import type { CompiledModel } from '../protocol/compiled-model';
 import type { ModelSpec } from '../protocol/requests';
 
@@ -26,7 +27,8 @@ export async function sourceOf(uri: string, documents: TextDocuments<TextDocumen
   const open = documents.get(uri);
   if (open) return open.getText();
   try {
-    return await readFile(fileURLToPath(uri), 'utf8');
+    // As the editor would show it: the sites of engine errors then fall on its columns.
+    return withoutByteOrderMark(await readFile(fileURLToPath(uri), 'utf8'));
   } catch (error) {
     throw new ModelError(`cannot read ${uri}: ${(error as Error).message}`);
   }
@@ -55,7 +57,7 @@ export function prepareModel(uri: string, text: string, overrides: Record<string
 function specOf(uri: string, model: CompiledModel, overrides: Record<string, number>, text: string): ModelSpec {
   const constants = constantsOf(analyze(text, fileName(uri))).map((c) => ({
     ...c,
-    value: overrides[c.name] ?? c.value,
+    value: entry(overrides, c.name) ?? c.value,
   }));
   return {
     uri,

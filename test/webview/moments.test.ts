@@ -72,3 +72,30 @@ test('an out-of-bounds or non-numeric parameter is flagged and not sent', async 
   await page.screenshot({ path: screenshotPath('moments-light'), fullPage: true });
   await page.close();
 });
+
+test('parameters and rewards named like object members keep their values and reach the evaluate request', async () => {
+  const studio = await openStudio(browser(), 'dark', 'moments');
+  // Built from JSON, as the host's messages arrive: `__proto__` is an own key there.
+  const snapshot = JSON.parse(JSON.stringify({ ...syntheticSession(), tab: 'moments' }));
+  snapshot.run.model.params = [{ name: '__proto__', default: 1, lo: 0, hi: 10 }, { name: 'constructor', default: 1, lo: null, hi: null }];
+  snapshot.run.result.params = JSON.parse('{"__proto__": 2, "constructor": 0.5}');
+  snapshot.run.result.moments = JSON.parse('{"time": [1.5, 3], "toString": [0.25, 0.5]}');
+  snapshot.run.result.variance = JSON.parse('{"time": 0.75}');
+  await studio.send({ type: 'snapshot', snapshot });
+  const page = studio.page;
+  const value = (name: string) => page.locator(`vscode-text-field[data-param="${name}"]`).evaluate((e) => (e as HTMLInputElement).value);
+  assert.equal(await value('__proto__'), '2');
+  assert.equal(await value('constructor'), '0.5');
+  // A reward without a variance shows a dash, not an inherited member.
+  assert.deepEqual(await cells(studio, 'toString'), ['toString', '0.25', '0.5', '—']);
+
+  await page.locator('vscode-text-field[data-param="constructor"] input').fill('3');
+  await page.waitForFunction(() => (window as unknown as { __posted: Array<{ type: string }> }).__posted.some((m) => m.type === 'evaluate'));
+  // As JSON text: Playwright's own transfer of objects would drop a `__proto__` key.
+  const posted = JSON.parse(await page.evaluate(() => JSON.stringify((window as unknown as { __posted: unknown[] }).__posted))) as Array<{ type: string; params?: Record<string, number> }>;
+  const sent = posted.filter((m) => m.type === 'evaluate');
+  assert.equal(sent.length, 1);
+  assert.deepEqual(Object.entries(sent[0].params ?? {}), [['__proto__', 2], ['constructor', 3]]);
+  assert.deepEqual(studio.problems(), []);
+  await page.close();
+});

@@ -90,7 +90,7 @@ test('evaluate: only the current trace, known parameters, within bounds', async 
   const key = run.traceKey;
   await session.receive({ type: 'evaluate', requestId: 1, traceKey: key, params: { coal: 2 } });
   assert.deepEqual(sent.at(-1), { type: 'evaluation', requestId: 1, result });
-  assert.deepEqual(calls, [{ traceKey: key, params: { coal: 2 } }]);
+  assert.deepEqual(calls, [{ traceKey: key, params: Object.assign(Object.create(null), { coal: 2 }) }]);
   const refused = async (msg: object, error: string) => {
     await session.receive(msg);
     assert.deepEqual(sent.at(-1), { type: 'evaluation', requestId: (msg as { requestId: number }).requestId, error });

@@ -1,6 +1,7 @@
 // The Moments tab: moments, variances and covariances of each reward, and one input
 // per parameter. Editing a value re-evaluates the run's cached composed trace in the
 // engine (debounced; never a re-recording) and shows how long that took.
+import { entry } from '../../extension/protocol/check';
 import type { EvaluateResult } from '../../extension/protocol/engine';
 import type { PanelParam, PanelRun } from '../../extension/protocol/webview';
 import { el, table } from '../dom';
@@ -56,7 +57,7 @@ export class MomentsView {
     const r = run.result;
     this.intro.textContent = `${run.model.name}: ${r.vertices.toLocaleString('en-US')} vertices. Changing a parameter re-evaluates the cached trace (${r.traceKey.slice(0, 12)}…); nothing is re-recorded.`;
     for (const p of run.model.params) {
-      const field = numberField(`${p.name} (${bounds(p)})`, r.params[p.name] ?? p.default, () => this.changed());
+      const field = numberField(`${p.name} (${bounds(p)})`, entry(r.params, p.name) ?? p.default, () => this.changed());
       field.element.setAttribute('data-param', p.name);
       this.fields.set(p.name, field);
       this.form.append(field.element);
@@ -83,7 +84,8 @@ export class MomentsView {
   private evaluate(): void {
     const run = this.run;
     if (!run) return;
-    const params: Record<string, number> = {};
+    // No prototype: a parameter named `__proto__` must be a key of the message.
+    const params = Object.create(null) as Record<string, number>;
     const errors: string[] = [];
     for (const p of run.model.params) {
       const field = this.fields.get(p.name)!;
@@ -123,6 +125,10 @@ export class MomentsView {
   private show(r: Pick<EvaluateResult, 'params' | 'moments' | 'variance' | 'covariance'>): void {
     const rewards = Object.keys(r.moments);
     const order = Math.max(0, ...rewards.map((k) => r.moments[k].length));
+    const variance = (reward: string) => {
+      const v = entry(r.variance, reward);
+      return v === undefined ? '—' : formatNumber(v);
+    };
     const power = (k: number) => (k === 1 ? 'E[X]' : `E[X${String(k).replace(/\d/g, (d) => '⁰¹²³⁴⁵⁶⁷⁸⁹'[Number(d)])}]`);
     const moments = table({
       caption: `Moments at ${Object.entries(r.params)
@@ -132,7 +138,7 @@ export class MomentsView {
       rows: rewards.map((k) => [
         k,
         ...Array.from({ length: order }, (_, i) => (r.moments[k][i] === undefined ? '—' : formatNumber(r.moments[k][i]))),
-        r.variance[k] === undefined ? '—' : formatNumber(r.variance[k]),
+        variance(k),
       ]),
     });
     moments.classList.add('moments-table');

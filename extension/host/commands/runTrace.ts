@@ -1,9 +1,11 @@
-// Phasic: Run Hierarchical Trace — on the active model, or a picked file.
+// Phasic: Run Hierarchical Trace — on the model given, the one in view (modelChoice.ts),
+// or a picked file.
 import * as vscode from 'vscode';
 import type { RunPhase, RunResult } from '../../protocol/engine';
 import { EngineStoppedError } from '../engineClient';
 import { formatBytes, formatCount, formatNumber } from '../format';
 import type { HostContext } from '../hostContext';
+import { chooseModel, type VisibleDocument } from './modelChoice';
 import { askOverrides } from './overrides';
 import { reportEngineStopped } from './engineStopped';
 
@@ -16,10 +18,6 @@ const PHASE_TITLES: Record<RunPhase, string> = {
 };
 
 let nextRunId = 1;
-
-function isModel(uri: vscode.Uri): boolean {
-  return uri.path.endsWith('.phasic') || uri.path.endsWith('.json');
-}
 
 /**
  * The argument of `phasic.runTrace` from a keybinding, a task or another extension:
@@ -40,12 +38,24 @@ function isRunRequest(arg: unknown): arg is RunRequest {
   );
 }
 
-async function targetModel(arg: unknown): Promise<vscode.Uri | undefined> {
+const inView = (d: vscode.TextDocument): VisibleDocument => ({ uri: d.uri.toString(), languageId: d.languageId });
+
+async function targetModel(ctx: HostContext, arg: unknown): Promise<vscode.Uri | undefined> {
   if (arg instanceof vscode.Uri) return arg;
   if (typeof arg === 'string') return vscode.Uri.parse(arg);
   if (isRunRequest(arg)) return typeof arg.uri === 'string' ? vscode.Uri.parse(arg.uri) : arg.uri;
-  const active = vscode.window.activeTextEditor?.document.uri;
-  if (active && isModel(active)) return active;
+  const active = vscode.window.activeTextEditor?.document;
+  const choice = chooseModel({
+    active: active && inView(active),
+    panelModel: ctx.views.shownModel(),
+    visible: vscode.window.visibleTextEditors.map((e) => inView(e.document)),
+  });
+  if (choice.kind === 'run') return vscode.Uri.parse(choice.uri);
+  if (choice.kind === 'pick') {
+    const items = choice.uris.map((uri) => ({ label: vscode.Uri.parse(uri).path.split('/').pop() ?? uri, description: vscode.Uri.parse(uri).fsPath, uri }));
+    const picked = await vscode.window.showQuickPick(items, { title: 'Phasic: run which model?' });
+    return picked && vscode.Uri.parse(picked.uri);
+  }
   const picked = await vscode.window.showOpenDialog({
     title: 'Phasic: pick a model',
     canSelectMany: false,
@@ -56,7 +66,7 @@ async function targetModel(arg: unknown): Promise<vscode.Uri | undefined> {
 
 /** Runs a model; resolves with its result, or undefined when nothing ran to the end. */
 export async function runTrace(ctx: HostContext, arg?: unknown): Promise<RunResult | undefined> {
-  const uri = await targetModel(arg);
+  const uri = await targetModel(ctx, arg);
   if (!uri) return undefined;
   const document = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString());
   if (document?.isDirty) await document.save();

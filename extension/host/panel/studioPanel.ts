@@ -93,6 +93,11 @@ export class StudioPanel implements vscode.Disposable {
     this.session.runResult(model, r);
   }
 
+  /** The URI of the model whose run the panel shows, while the panel is in view. */
+  shownModel(): string | undefined {
+    return this.panel?.visible ? this.buffer.currentRun()?.model.uri : undefined;
+  }
+
   dispose(): void {
     this.session.dispose();
     this.panel?.dispose();

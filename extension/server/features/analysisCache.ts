@@ -1,9 +1,13 @@
 // One analysis per document version: hover, completion and the other features of a
-// keystroke all share it instead of re-parsing.
+// keystroke all share it instead of re-parsing. Only documents in the phasic language
+// are analysed: a client may sync others (JSON graphs, plain text), and every feature
+// answers nothing for them.
 
 import type { TextDocuments } from 'vscode-languageserver/node';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
 import { analyze, type Analysis } from '../../language';
+
+export const PHASIC_LANGUAGE = 'phasic';
 
 export function fileNameOf(uri: string): string {
   return decodeURIComponent(uri.split('/').pop() ?? uri);
@@ -14,7 +18,7 @@ export function analysisCache(documents: TextDocuments<TextDocument>): (uri: str
   documents.onDidClose((e) => cache.delete(e.document.uri));
   return (uri) => {
     const doc = documents.get(uri);
-    if (!doc) return undefined;
+    if (!doc || doc.languageId !== PHASIC_LANGUAGE) return undefined;
     const hit = cache.get(uri);
     if (hit && hit.version === doc.version) return hit.analysis;
     const analysis = analyze(doc.getText(), fileNameOf(uri));

@@ -54,24 +54,23 @@ export function namesInScope(analysis: Analysis, offset: number): SymbolInfo[] {
   });
 }
 
-export function completionsAt(analysis: Analysis | undefined, offset: number): CompletionItem[] {
+export function completionsAt(analysis: Analysis, offset: number): CompletionItem[] {
   const items: CompletionItem[] = [];
   for (const k of KEYWORDS) items.push({ label: k, kind: CompletionItemKind.Keyword });
   for (const [name, doc] of FUNCTION_DOCS) items.push({ label: name, kind: CompletionItemKind.Function, detail: doc });
   for (const [label, detail, body] of SNIPPETS) {
     items.push({ label, kind: CompletionItemKind.Snippet, detail, insertText: body, insertTextFormat: InsertTextFormat.Snippet });
   }
-  if (analysis) {
-    for (const s of namesInScope(analysis, offset)) {
-      items.push({ label: s.name, kind: KIND[s.kind], detail: s.kind === 'const' && s.value !== undefined ? `const = ${s.value}` : s.kind });
-    }
+  for (const s of namesInScope(analysis, offset)) {
+    items.push({ label: s.name, kind: KIND[s.kind], detail: s.kind === 'const' && s.value !== undefined ? `const = ${s.value}` : s.kind });
   }
   return items;
 }
 
 export function registerCompletion(ctx: FeatureContext): void {
   ctx.connection.onCompletion((params) => {
+    // No analysis: not a phasic document (or not open), where phasic words do not belong.
     const analysis = ctx.getAnalysis(params.textDocument.uri);
-    return completionsAt(analysis, analysis ? analysis.offsetAt(params.position) : 0);
+    return analysis ? completionsAt(analysis, analysis.offsetAt(params.position)) : [];
   });
 }

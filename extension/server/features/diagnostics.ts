@@ -4,6 +4,7 @@
 
 import { DiagnosticSeverity, type Diagnostic as LspDiagnostic } from 'vscode-languageserver/node';
 import type { Analysis, Diagnostic } from '../../language';
+import { entry } from '../../protocol/check';
 import type { FeatureContext, RunSummary } from './context';
 
 export const DIAGNOSTICS_DELAY_MS = 200;
@@ -23,7 +24,7 @@ export function neverFired(analysis: Analysis, run: RunSummary | undefined): Lsp
   if (!run) return [];
   const out: LspDiagnostic[] = [];
   for (const d of analysis.ast.declarations) {
-    if (d.kind !== 'rule' || !d.name || run.ruleFirings[d.name.name] !== 0) continue;
+    if (d.kind !== 'rule' || !d.name || entry(run.ruleFirings, d.name.name) !== 0) continue;
     out.push(toLsp({
       range: d.name.range,
       severity: 'warning',

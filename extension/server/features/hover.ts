@@ -4,6 +4,7 @@
 
 import { MarkupKind, type Hover } from 'vscode-languageserver/node';
 import type { Analysis, Position } from '../../language';
+import { entry } from '../../protocol/check';
 import { FUNCTION_DOCS } from './completion';
 import type { FeatureContext } from './context';
 
@@ -31,7 +32,8 @@ export function registerHover(ctx: FeatureContext): void {
     if (!info) return functionHover(analysis, params.position);
     let markdown = info.markdown;
     if (info.symbol.kind === 'rule') {
-      const firings = ctx.options.lastRun(params.textDocument.uri)?.ruleFirings[info.symbol.name];
+      const run = ctx.options.lastRun(params.textDocument.uri);
+      const firings = run && entry(run.ruleFirings, info.symbol.name);
       markdown += firings === undefined
         ? '\nRule; run the model to see how often it fires.'
         : `\nRule; fired ${firings} time${firings === 1 ? '' : 's'} in the last exploration.`;

@@ -1,8 +1,13 @@
 // "Phasic: Show Memory Panel" opens the Studio webview on its memory tab. What the
 // page renders is checked from the browser side (test/e2e/code-server.test.ts); here,
-// that the command runs and leaves exactly one Studio webview tab.
+// that the command runs and leaves exactly one Studio webview tab, and that Run
+// Hierarchical Trace with the panel focused runs the panel's model without asking.
 import * as assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as vscode from 'vscode';
+import type { RunResult } from '../../../extension/protocol/engine';
 import { STUDIO_VIEW_TYPE } from '../../../extension/protocol/webview';
 import { openExample, waitFor } from './workspace';
 
@@ -29,6 +34,23 @@ export function memoryPanelSuite(): void {
       await vscode.commands.executeCommand('phasic.showMemory');
       await new Promise((r) => setTimeout(r, 500));
       assert.equal(studioTabs().length, 1);
+    });
+
+    test('Run Hierarchical Trace with the panel focused runs the model the panel shows', async () => {
+      // No constants, so the run asks nothing; two steps at rates 2 and 1: E[T] = 1.5.
+      const dir = mkdtempSync(join(tmpdir(), 'phasic-e2e-panel-run-'));
+      const model = vscode.Uri.file(join(dir, 'steps.phasic'));
+      writeFileSync(model.fsPath, 'model steps\nstate s in 0..2\nrule up when s < 2 rate if s == 0 then 2 else 1 do s += 1\n');
+      const first = await vscode.commands.executeCommand<RunResult | undefined>('phasic.runTrace', { uri: model, overrides: {} });
+      assert.equal(first?.model, 'steps');
+      // Showing the run focuses the panel: no text editor is active then.
+      await waitFor('the Studio panel in focus', () => {
+        const input = vscode.window.tabGroups.activeTabGroup.activeTab?.input;
+        return input instanceof vscode.TabInputWebview && input.viewType.endsWith(STUDIO_VIEW_TYPE) && !vscode.window.activeTextEditor;
+      });
+      const again = await vscode.commands.executeCommand<RunResult | undefined>('phasic.runTrace');
+      assert.equal(again?.model, 'steps');
+      assert.deepEqual(again?.moments.time.slice(0, 1), [1.5]);
     });
   });
 }
