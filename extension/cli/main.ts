@@ -3,7 +3,7 @@
 // stops a run), 2 on a usage error, 130 when Ctrl-C stops a run, 141 when the reader
 // of the output goes away (as for a tool killed by SIGPIPE).
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { Engine, EngineFailure } from '../engine/engine';
@@ -156,11 +156,20 @@ function check(args: CheckArgs): number {
   return diagnostics.some((d) => d.severity === 'error') ? 1 : 0;
 }
 
-async function clearCaches(args: ClearArgs, engine: Engine): Promise<void> {
-  engine.configure({ cacheDir: args.cacheDir ?? defaultCacheDir() });
+/** 0 when the whole disk cache went; 1, saying what stayed and why, when part of it could not. */
+async function clearCaches(args: ClearArgs, engine: Engine): Promise<number> {
+  const dir = args.cacheDir ?? defaultCacheDir();
+  engine.configure({ cacheDir: dir });
   const result: ClearResult = await engine.clearCaches();
-  if (args.json) print(JSON.stringify(result));
-  else print(`removed ${result.disk.files} cache files (${result.disk.bytes} bytes) from ${args.cacheDir ?? defaultCacheDir()}`);
+  const { files, bytes, failed, error } = result.disk;
+  if (args.json) print(jsonText(JSON.stringify(result)));
+  else print(`removed ${files} cache files (${bytes} bytes) from ${escapeControls(dir)}`);
+  if (error === undefined) return 0;
+  if (!args.json) {
+    const left = failed > 0 ? `${failed} cache file${failed === 1 ? '' : 's'} could not be removed: ` : '';
+    printError(`phasic-trace: the cache was not cleared: ${left}${escapeControls(error)}`);
+  }
+  return 1;
 }
 
 /**
@@ -233,9 +242,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'run':
         return await run(args, new Engine());
       case 'clear-caches':
-        if (args.cacheDir) mkdirSync(args.cacheDir, { recursive: true });
-        await clearCaches(args, new Engine());
-        return 0;
+        return await clearCaches(args, new Engine());
       case 'export':
         await exportModel(args, new Engine());
         return 0;

@@ -100,7 +100,10 @@ export interface ClearResult {
   freed_bytes: CategoryBytes;
   traces: number;             // trace entries removed from the memory cache
   subgraphs: number;          // block subgraphs that were still alive (0 when idle)
-  disk: { files: number; bytes: number };
+  // Trace files removed from the disk cache; `failed` of the cache's own files could
+  // not be removed, `error` says why in words (the first failure, or a cache
+  // directory that could not be read). A clear with an error is partial.
+  disk: { files: number; bytes: number; failed: number; error?: string };
   rss_before: number;
   rss_after: number;
   time_ms: number;

@@ -123,7 +123,12 @@ function clearResult(v: unknown, path: string): ClearResult {
     freed_bytes: categories(o.freed_bytes, `${path}.freed_bytes`),
     traces: count(o.traces, `${path}.traces`),
     subgraphs: count(o.subgraphs, `${path}.subgraphs`),
-    disk: { files: count(disk.files, `${path}.disk.files`), bytes: nonNeg(disk.bytes, `${path}.disk.bytes`) },
+    disk: {
+      files: count(disk.files, `${path}.disk.files`),
+      bytes: nonNeg(disk.bytes, `${path}.disk.bytes`),
+      failed: count(disk.failed, `${path}.disk.failed`),
+      ...(disk.error === undefined ? {} : { error: str(disk.error, `${path}.disk.error`) }),
+    },
     rss_before: nonNeg(o.rss_before, `${path}.rss_before`),
     rss_after: nonNeg(o.rss_after, `${path}.rss_after`),
     time_ms: nonNeg(o.time_ms, `${path}.time_ms`),

@@ -161,11 +161,210 @@ TEST(disk_cache_clear_removes_only_its_own_files) {
   CHECK(cache.store(hash128("b", 1), "b", "5678"));
   const DiskUsage before = cache.usage();
   CHECK_EQ(before.files, 2u);
-  const DiskUsage removed = cache.clear();
-  CHECK_EQ(removed.files, 2u);
-  CHECK_EQ(removed.bytes, before.bytes);
+  const DiskClear cleared = cache.clear();
+  CHECK_EQ(cleared.removed.files, 2u);
+  CHECK_EQ(cleared.removed.bytes, before.bytes);
+  CHECK_EQ(cleared.failed, 0u);
+  CHECK(cleared.error.empty());
   CHECK_EQ(cache.usage().files, 0u);
   CHECK(fs::exists(dir.path / "notes.txt"));
+}
+
+namespace {
+
+// Fails the test program (SIGALRM) instead of hanging it when a regression makes a
+// cache call block, e.g. opening a FIFO for reading.
+struct HangGuard {
+  explicit HangGuard(unsigned seconds) { ::alarm(seconds); }
+  ~HangGuard() { ::alarm(0); }
+};
+
+std::uint64_t peak_rss_kib() {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoull(line.substr(6));
+  return 0;
+}
+
+// A header that is sound for `key` and `canonical` and claims `payload_bytes`.
+std::string header_for(const Key& key, std::size_t canonical_bytes, std::uint64_t payload_bytes) {
+  std::string h(DiskCacheFormat::kHeaderBytes, '\0');
+  std::memcpy(h.data(), DiskCacheFormat::kMagic, 8);
+  const std::uint32_t version = DiskCacheFormat::kVersion;
+  const std::uint64_t canonical_length = canonical_bytes;
+  std::memcpy(h.data() + 8, &version, 4);
+  std::memcpy(h.data() + 16, &key.h1, 8);
+  std::memcpy(h.data() + 24, &key.h2, 8);
+  std::memcpy(h.data() + 32, &payload_bytes, 8);
+  std::memcpy(h.data() + 40, &canonical_length, 8);
+  return h;
+}
+
+}  // namespace
+
+TEST(an_entry_that_is_not_a_regular_file_is_a_miss_and_replaced_by_a_whole_file) {
+  HangGuard guard(20);
+  TempDir dir;
+  DiskCache cache(dir.path.string(), 1 << 20);
+  const std::string canonical = "block input";
+  const Key key = hash128(canonical);
+  const fs::path entry = dir.path / (key.hex() + ".trace");
+  // A FIFO: opening it for reading would wait for a writer forever.
+  CHECK_EQ(::mkfifo(entry.c_str(), 0644), 0);
+  std::string out;
+  CHECK(!cache.load(key, canonical, out));
+  CHECK(fs::is_fifo(fs::symlink_status(entry)));  // not removed by the reader
+  CHECK(cache.store(key, canonical, "payload"));
+  CHECK(fs::is_regular_file(fs::symlink_status(entry)));
+  CHECK(cache.load(key, canonical, out) && out == "payload");
+  CHECK(cache.warning().empty());
+
+  // A directory in the entry's place: a miss, the block stays in memory, and writing
+  // goes on for the other blocks.
+  const std::string other = "other block";
+  const fs::path other_entry = dir.path / (hash128(other).hex() + ".trace");
+  fs::create_directory(other_entry);
+  CHECK(!cache.load(hash128(other), other, out));
+  CHECK(!cache.store(hash128(other), other, "p"));
+  CHECK(fs::is_directory(other_entry));
+  CHECK(cache.warning().find("is a directory") != std::string::npos);
+  CHECK(cache.store(hash128("third"), "third", "p"));
+  CHECK(cache.usage().files == 2u);
+  std::size_t temporaries = 0;
+  for (const auto& e : fs::directory_iterator(dir.path)) temporaries += e.path().extension() == ".tmp";
+  CHECK_EQ(temporaries, 0u);
+}
+
+TEST(a_huge_sparse_entry_is_never_read_in) {
+  TempDir dir;
+  DiskCache cache(dir.path.string(), 512ull << 20);
+  const std::string canonical = "block input";
+  const Key key = hash128(canonical);
+  const fs::path entry = dir.path / (key.hex() + ".trace");
+  const std::uint64_t huge = 64ull << 30;
+  const std::uint64_t before = peak_rss_kib();
+  // All zeros (no header), then a sound header that claims the whole 64 GiB, then
+  // one that claims a size within the cache's room but lies about the file's size.
+  for (const std::string& head : {std::string(), header_for(key, canonical.size(), huge - 64 - canonical.size()),
+                                  header_for(key, canonical.size(), 1000)}) {
+    {
+      std::ofstream f(entry, std::ios::binary | std::ios::trunc);
+      f << head;
+    }
+    CHECK_EQ(::truncate(entry.c_str(), off_t(huge)), 0);
+    std::string out;
+    CHECK(!cache.load(key, canonical, out));
+    CHECK(!fs::exists(entry));  // a regular file that fails the checks is removed
+  }
+  CHECK(peak_rss_kib() - before < 64 * 1024);
+  CHECK(cache.store(key, canonical, "payload"));
+  std::string out;
+  CHECK(cache.load(key, canonical, out) && out == "payload");
+}
+
+TEST(symlinks_named_like_entries_are_never_followed_nor_removed) {
+  TempDir dir, outside;
+  DiskCache cache(dir.path.string(), 1 << 20);
+  // The target is a sound cache file for its key, so following the link would hit.
+  const std::string canonical = "block input";
+  const Key key = hash128(canonical);
+  {
+    DiskCache elsewhere(outside.path.string(), 1 << 20);
+    CHECK(elsewhere.store(key, canonical, "payload"));
+  }
+  const fs::path target = outside.path / (key.hex() + ".trace");
+  const std::string target_bytes = read(target);
+  const auto target_mtime = fs::last_write_time(target);
+  const fs::path entry = dir.path / (key.hex() + ".trace");
+  fs::create_symlink(target, entry);
+  // A second link, to a user's file, whose entry the run never writes.
+  const std::string canonical2 = "second block";
+  const fs::path notes = outside.path / "notes.txt";
+  write(notes, "a user's notes");
+  const fs::path entry2 = dir.path / (hash128(canonical2).hex() + ".trace");
+  fs::create_symlink(notes, entry2);
+
+  std::string out;
+  CHECK(!cache.load(key, canonical, out));
+  CHECK(!cache.load(hash128(canonical2), canonical2, out));
+  CHECK(fs::is_symlink(entry) && fs::is_symlink(entry2));
+  CHECK_EQ(cache.usage().files, 0u);  // a link is not a cache file
+  // Pruning to nothing and clearing leave both links and their targets alone.
+  DiskCache tiny(dir.path.string(), 1);
+  tiny.prune();
+  const DiskClear cleared = cache.clear();
+  CHECK_EQ(cleared.removed.files, 0u);
+  CHECK(cleared.error.empty());
+  CHECK(fs::is_symlink(entry) && fs::is_symlink(entry2));
+  // The store replaces the link itself, never writing through it.
+  CHECK(cache.store(key, canonical, "new payload"));
+  CHECK(fs::is_regular_file(fs::symlink_status(entry)));
+  CHECK(cache.load(key, canonical, out) && out == "new payload");
+  CHECK(read(target) == target_bytes);
+  CHECK(fs::last_write_time(target) == target_mtime);
+  CHECK(read(notes) == "a user's notes");
+}
+
+TEST(pruning_and_clearing_remove_only_the_names_the_cache_writes) {
+  TempDir dir;
+  DiskCache cache(dir.path.string(), 1 << 20);
+  const std::string hex = hash128("x", 1).hex();
+  const auto old = fs::file_time_type::clock::now() - std::chrono::hours(1);
+  // Names close to the cache's own, all old enough to be stale if they were ours.
+  const std::vector<std::string> foreign = {
+      "." + hex + ".notes.tmp", "." + hex + ".1.tmp.bak", "." + hex + ".12.tmp", "." + hex + "..1.tmp",
+      "." + hex + ".1.2.3.tmp", hex + ".trace.bak", hex.substr(0, 31) + ".trace", "." + hex + ".trace",
+      "notes.txt"};
+  for (const auto& name : foreign) {
+    write(dir.path / name, "a user's file");
+    fs::last_write_time(dir.path / name, old);
+  }
+  // A stale temporary file of a killed writer, a young one of a live writer, and a
+  // stale-looking temporary name that is a directory.
+  const fs::path stale = dir.path / ("." + hex + ".4242.7.tmp");
+  const fs::path young = dir.path / ("." + hex + ".4242.8.tmp");
+  const fs::path dir_named_temp = dir.path / ("." + hex + ".4242.9.tmp");
+  write(stale, "half a file");
+  fs::last_write_time(stale, old);
+  write(young, "half a file");
+  fs::create_directory(dir_named_temp);
+  fs::last_write_time(dir_named_temp, old);
+
+  DiskCache tiny(dir.path.string(), 1);
+  CHECK(tiny.store(hash128("a", 1), "a", "1234"));
+  tiny.prune();
+  CHECK_EQ(tiny.usage().files, 0u);
+  CHECK(!fs::exists(stale));
+  CHECK(fs::exists(young));
+  CHECK(fs::is_directory(dir_named_temp));
+  for (const auto& name : foreign) CHECK(read(dir.path / name) == "a user's file");
+
+  write(stale, "half a file");
+  fs::last_write_time(stale, old);
+  CHECK(cache.store(hash128("b", 1), "b", "5678"));
+  const DiskClear cleared = cache.clear();
+  CHECK_EQ(cleared.removed.files, 1u);
+  CHECK(!fs::exists(stale));
+  CHECK(fs::exists(young));
+  for (const auto& name : foreign) CHECK(read(dir.path / name) == "a user's file");
+}
+
+TEST(clear_reports_a_directory_it_cannot_read) {
+  TempDir dir;
+  // No directory: nothing to clear, and nothing wrong.
+  const DiskClear missing = DiskCache((dir.path / "none").string(), 1 << 20).clear();
+  CHECK_EQ(missing.removed.files, 0u);
+  CHECK(missing.error.empty());
+  // A regular file where the directory should be, or on its path.
+  write(dir.path / "file", "not a directory");
+  for (const fs::path& p : {dir.path / "file", dir.path / "file" / "sub"}) {
+    const DiskClear r = DiskCache(p.string(), 1 << 20).clear();
+    CHECK(r.error == "cannot read the cache directory " + p.string() + ": Not a directory");
+  }
+  // The writer says the same, not "File exists".
+  DiskCache through_file((dir.path / "file").string(), 1 << 20);
+  CHECK(!through_file.store(hash128("a", 1), "a", "1"));
+  CHECK(through_file.warning().find("(Not a directory)") != std::string::npos);
 }
 
 TEST(unwritable_directory_gives_one_warning_and_no_failure) {

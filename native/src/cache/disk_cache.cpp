@@ -9,6 +9,7 @@
 //  64  payload (serialized block trace), then the canonical block input
 #include "cache/disk_cache.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -17,11 +18,11 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
-#include <filesystem>
+#include <ctime>
+#include <functional>
 #include <vector>
 
 namespace phasic {
-namespace fs = std::filesystem;
 namespace {
 
 void put64(unsigned char* p, std::uint64_t v) { std::memcpy(p, &v, 8); }
@@ -29,13 +30,27 @@ void put32(unsigned char* p, std::uint32_t v) { std::memcpy(p, &v, 4); }
 std::uint64_t get64(const unsigned char* p) { std::uint64_t v; std::memcpy(&v, p, 8); return v; }
 std::uint32_t get32(const unsigned char* p) { std::uint32_t v; std::memcpy(&v, p, 4); return v; }
 
-bool is_trace_file(const std::string& name) {
-  if (name.size() != 32 + 6 || name.compare(32, 6, ".trace") != 0) return false;
+bool is_hex_key(std::string_view s) {
   Key k;
-  return Key::parse(std::string_view(name).substr(0, 32), k);
+  return Key::parse(s, k);
 }
-bool is_temp_file(const std::string& name) {
-  return name.size() > 38 && name[0] == '.' && name.ends_with(".tmp") && is_trace_file(name.substr(1, 32) + ".trace");
+bool is_digits(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// <32 hex>.trace, exactly.
+bool is_trace_name(std::string_view name) {
+  return name.size() == 32 + 6 && name.substr(32) == ".trace" && is_hex_key(name.substr(0, 32));
+}
+// .<32 hex>.<pid>.<counter>.tmp, exactly as store() names it; a user's
+// ".<hex>.notes.tmp" is not ours.
+bool is_temp_name(std::string_view name) {
+  if (name.size() < 1 + 32 + 1 + 1 + 1 + 1 + 4 || name[0] != '.' || name[33] != '.' || !name.ends_with(".tmp") ||
+      !is_hex_key(name.substr(1, 32)))
+    return false;
+  const std::string_view numbers = name.substr(34, name.size() - 34 - 4);
+  const auto dot = numbers.find('.');
+  return dot != std::string_view::npos && is_digits(numbers.substr(0, dot)) && is_digits(numbers.substr(dot + 1));
 }
 
 Key checksum(std::string_view payload, std::string_view canonical) {
@@ -59,27 +74,83 @@ bool write_all(int fd, const void* data, std::size_t size) {
   return true;
 }
 
-bool read_file(const std::string& path, std::string& out, bool& exists) {
-  exists = false;
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  exists = true;
-  struct stat st;
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return false;
-  }
-  out.resize(static_cast<std::size_t>(st.st_size));
-  std::size_t done = 0;
-  while (done < out.size()) {
-    const ssize_t n = ::read(fd, out.data() + done, out.size() - done);
+bool read_exact(int fd, void* data, std::size_t size, off_t offset) {
+  auto p = static_cast<char*>(data);
+  while (size > 0) {
+    const ssize_t n = ::pread(fd, p, size, offset);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    done += static_cast<std::size_t>(n);
+    if (n <= 0) return false;
+    p += n;
+    size -= static_cast<std::size_t>(n);
+    offset += n;
   }
-  ::close(fd);
-  out.resize(done);
   return true;
+}
+
+struct Fd {
+  int fd;
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+std::uint64_t mtime_ns(const struct stat& st) {
+  return std::uint64_t(st.st_mtim.tv_sec) * 1'000'000'000ull + std::uint64_t(st.st_mtim.tv_nsec);
+}
+
+// One regular file of the cache's own naming in its directory. Symlinks, FIFOs,
+// directories and anything not named by this cache are never listed, so never
+// counted, read or removed.
+struct OwnFile {
+  std::string name;
+  bool temporary;
+  std::uint64_t bytes;
+  std::uint64_t mtime_ns;
+};
+
+// The directory's own files, or the errno that kept it from being read (ENOENT: no
+// directory, so no files).
+int list_own_files(const std::string& directory, std::vector<OwnFile>& files) {
+  const int dfd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) return errno;
+  DIR* dir = ::fdopendir(dfd);
+  if (!dir) {
+    const int e = errno;
+    ::close(dfd);
+    return e;
+  }
+  while (const dirent* entry = ::readdir(dir)) {
+    const std::string_view name = entry->d_name;
+    const bool trace = is_trace_name(name);
+    if (!trace && !is_temp_name(name)) continue;
+    struct stat st;
+    if (::fstatat(dfd, entry->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) continue;
+    files.push_back({std::string(name), !trace, std::uint64_t(st.st_size), mtime_ns(st)});
+  }
+  ::closedir(dir);
+  return 0;
+}
+
+// Removes `name` from `directory` only while it is a regular file (a symlink put in
+// its place since the listing is left alone, and so is its target).
+int remove_own_file(const std::string& directory, const std::string& name) {
+  const std::string path = directory + "/" + name;
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) return errno == ENOENT ? 0 : errno;
+  if (!S_ISREG(st.st_mode)) return 0;
+  return ::unlink(path.c_str()) == 0 || errno == ENOENT ? 0 : errno;
+}
+
+std::uint64_t now_ns() {
+  timespec t;
+  ::clock_gettime(CLOCK_REALTIME, &t);
+  return std::uint64_t(t.tv_sec) * 1'000'000'000ull + std::uint64_t(t.tv_nsec);
+}
+
+// A writer killed mid-write leaves its temporary file. Another process's file may
+// still be in flight, so only ones untouched for ten minutes are stale.
+bool is_stale_temp(const OwnFile& f, std::uint64_t now) {
+  return f.temporary && f.mtime_ns + 600'000'000'000ull < now;
 }
 
 }  // namespace
@@ -98,29 +169,36 @@ void DiskCache::begin_run() {
 bool DiskCache::load(const Key& key, std::string_view canonical, std::string& payload) {
   if (!enabled()) return false;
   const std::string path = path_of(key);
-  std::string file;
-  bool exists;
-  if (!read_file(path, file, exists)) return false;
+  // Not blocking (a FIFO in the entry's place would wait for a writer forever), not
+  // following a symlink, and only a regular file is read. Anything else is a miss
+  // that store() replaces by renaming a fresh file over the name.
+  Fd file{::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC)};
+  if (file.fd < 0) return false;
+  struct stat st;
+  if (::fstat(file.fd, &st) != 0 || !S_ISREG(st.st_mode)) return false;
 
-  const auto* h = reinterpret_cast<const unsigned char*>(file.data());
-  const std::uint64_t payload_length = file.size() >= DiskCacheFormat::kHeaderBytes ? get64(h + 32) : 0;
-  const std::uint64_t canonical_length = file.size() >= DiskCacheFormat::kHeaderBytes ? get64(h + 40) : 0;
+  // The header must account for the file's size exactly, and the file must fit the
+  // cache, before the body is read: a huge (or sparse) file is never read in.
+  const auto size = std::uint64_t(st.st_size);
+  unsigned char h[DiskCacheFormat::kHeaderBytes];
+  const std::uint64_t body_size = size - DiskCacheFormat::kHeaderBytes;
   const bool sound =
-      file.size() >= DiskCacheFormat::kHeaderBytes &&
+      size >= DiskCacheFormat::kHeaderBytes && size <= max_bytes_ && read_exact(file.fd, h, sizeof h, 0) &&
       std::memcmp(h, DiskCacheFormat::kMagic, 8) == 0 && get32(h + 8) == DiskCacheFormat::kVersion &&
-      get64(h + 16) == key.h1 && get64(h + 24) == key.h2 &&
-      canonical_length == canonical.size() &&
-      payload_length <= file.size() - DiskCacheFormat::kHeaderBytes &&
-      file.size() - DiskCacheFormat::kHeaderBytes - payload_length == canonical_length;
+      get64(h + 16) == key.h1 && get64(h + 24) == key.h2 && get64(h + 40) == canonical.size() &&
+      get64(h + 32) <= body_size && body_size - get64(h + 32) == canonical.size();
   if (sound) {
-    const std::string_view body(file.data() + DiskCacheFormat::kHeaderBytes, file.size() - DiskCacheFormat::kHeaderBytes);
-    const std::string_view stored_payload = body.substr(0, payload_length);
-    const std::string_view stored_canonical = body.substr(payload_length);
-    const Key sum = checksum(stored_payload, stored_canonical);
-    if (sum.h1 == get64(h + 48) && sum.h2 == get64(h + 56) && stored_canonical == canonical) {
-      payload.assign(stored_payload);
-      ::utimensat(AT_FDCWD, path.c_str(), nullptr, 0);  // a hit makes the file recent for pruning
-      return true;
+    const std::uint64_t payload_length = get64(h + 32);
+    std::string body(body_size, '\0');
+    if (read_exact(file.fd, body.data(), body.size(), DiskCacheFormat::kHeaderBytes)) {
+      const std::string_view stored_payload = std::string_view(body).substr(0, payload_length);
+      const std::string_view stored_canonical = std::string_view(body).substr(payload_length);
+      const Key sum = checksum(stored_payload, stored_canonical);
+      if (sum.h1 == get64(h + 48) && sum.h2 == get64(h + 56) && stored_canonical == canonical) {
+        payload.assign(stored_payload);
+        ::futimens(file.fd, nullptr);  // a hit makes the file recent for pruning
+        return true;
+      }
     }
   }
   remove(key);
@@ -128,8 +206,9 @@ bool DiskCache::load(const Key& key, std::string_view canonical, std::string& pa
 }
 
 void DiskCache::remove(const Key& key) {
-  std::error_code ec;
-  if (fs::remove(path_of(key), ec)) ++rejected_;
+  struct stat st;
+  const std::string path = path_of(key);
+  if (::lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::unlink(path.c_str()) == 0) ++rejected_;
 }
 
 void DiskCache::fail_write(const std::string& why) {
@@ -139,12 +218,34 @@ void DiskCache::fail_write(const std::string& why) {
                "); traces are kept in memory only";
 }
 
+static bool make_directories(const std::string& directory, int& error) {
+  // mkdir -p, by hand: std::filesystem's version reports a path through a regular
+  // file as EEXIST ("File exists"), which says nothing of the cause.
+  for (std::size_t slash = directory.find('/', 1);; slash = directory.find('/', slash + 1)) {
+    const std::string prefix = directory.substr(0, slash);
+    if (::mkdir(prefix.c_str(), 0755) != 0 && errno != EEXIST) {
+      error = errno;
+      return false;
+    }
+    if (slash == std::string::npos) break;
+  }
+  struct stat st;
+  if (::stat(directory.c_str(), &st) != 0) {
+    error = errno;
+    return false;
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    error = ENOTDIR;
+    return false;
+  }
+  return true;
+}
+
 bool DiskCache::store(const Key& key, std::string_view canonical, std::string_view payload) {
   if (!enabled() || write_failed_) return false;
-  std::error_code ec;
-  fs::create_directories(directory_, ec);
-  if (ec) {
-    fail_write(ec.message());
+  int error = 0;
+  if (!make_directories(directory_, error)) {
+    fail_write(std::strerror(error));
     return false;
   }
   unsigned char header[DiskCacheFormat::kHeaderBytes] = {};
@@ -159,13 +260,14 @@ bool DiskCache::store(const Key& key, std::string_view canonical, std::string_vi
   put64(header + 56, sum.h2);
 
   // A name no other writer uses: this process's id and a process-wide counter (a
-  // leftover of a crashed process with a recycled id is skipped by O_EXCL).
+  // leftover of a crashed process with a recycled id, or anything else in its place,
+  // is skipped by O_EXCL, which also never follows a symlink).
   static std::atomic<std::uint64_t> temp_counter{0};
   std::string temp;
   int fd = -1;
   for (int attempt = 0; attempt < 8 && fd < 0; ++attempt) {
     temp = directory_ + "/." + key.hex() + "." + std::to_string(::getpid()) + "." + std::to_string(++temp_counter) + ".tmp";
-    fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd < 0 && errno != EEXIST) break;
   }
   if (fd < 0) {
@@ -176,9 +278,22 @@ bool DiskCache::store(const Key& key, std::string_view canonical, std::string_vi
                        write_all(fd, canonical.data(), canonical.size());
   const int write_errno = errno;
   const bool closed = ::close(fd) == 0;
-  if (!written || !closed || ::rename(temp.c_str(), path_of(key).c_str()) != 0) {
-    const int e = written && closed ? errno : write_errno;
+  if (!written || !closed) {
     ::unlink(temp.c_str());
+    fail_write(std::strerror(write_errno));
+    return false;
+  }
+  // The rename replaces whatever has the entry's name (a damaged file, a FIFO, a
+  // symlink: the link, never its target) by the whole new file.
+  if (::rename(temp.c_str(), path_of(key).c_str()) != 0) {
+    const int e = errno;
+    ::unlink(temp.c_str());
+    if (e == EISDIR || e == ENOTEMPTY || e == EEXIST) {
+      // A directory holds the entry's name: this one block stays in memory only.
+      if (warning_.empty())
+        warning_ = "the trace cache entry " + path_of(key) + " is a directory; its block is kept in memory only";
+      return false;
+    }
     fail_write(std::strerror(e));
     return false;
   }
@@ -195,79 +310,61 @@ void DiskCache::flush() {
   ::close(fd);
 }
 
-namespace {
-struct TraceFile {
-  fs::path path;
-  std::uint64_t bytes;
-  fs::file_time_type mtime;
-};
-
-std::vector<TraceFile> list_trace_files(const std::string& directory) {
-  std::vector<TraceFile> files;
-  std::error_code ec;
-  for (fs::directory_iterator it(directory, ec), end; !ec && it != end; it.increment(ec)) {
-    const std::string name = it->path().filename().string();
-    if (!is_trace_file(name)) continue;
-    std::error_code e1, e2;
-    const auto size = it->file_size(e1);
-    const auto mtime = it->last_write_time(e2);
-    if (!e1 && !e2) files.push_back({it->path(), size, mtime});
-  }
-  return files;
-}
-}  // namespace
-
 DiskUsage DiskCache::usage() const {
   DiskUsage u;
   if (directory_.empty()) return u;
-  for (const auto& f : list_trace_files(directory_)) {
-    ++u.files;
-    u.bytes += f.bytes;
-  }
+  std::vector<OwnFile> files;
+  list_own_files(directory_, files);
+  for (const auto& f : files)
+    if (!f.temporary) {
+      ++u.files;
+      u.bytes += f.bytes;
+    }
   return u;
-}
-
-// Removes temporary files that writers killed mid-write left behind. Another
-// process's file may still be in flight, so only ones untouched for ten minutes go.
-static void remove_stale_temp_files(const std::string& directory) {
-  std::error_code ec;
-  std::vector<fs::path> temps;
-  for (fs::directory_iterator it(directory, ec), end; !ec && it != end; it.increment(ec))
-    if (is_temp_file(it->path().filename().string())) temps.push_back(it->path());
-  const auto stale = fs::file_time_type::clock::now() - std::chrono::minutes(10);
-  for (const auto& t : temps) {
-    std::error_code e;
-    if (fs::last_write_time(t, e) < stale && !e) fs::remove(t, e);
-  }
 }
 
 void DiskCache::prune() {
   if (directory_.empty()) return;
-  remove_stale_temp_files(directory_);
-  auto files = list_trace_files(directory_);
+  std::vector<OwnFile> files;
+  list_own_files(directory_, files);
+  const std::uint64_t now = now_ns();
   std::uint64_t total = 0;
-  for (const auto& f : files) total += f.bytes;
+  std::vector<OwnFile> traces;
+  for (auto& f : files) {
+    if (is_stale_temp(f, now)) remove_own_file(directory_, f.name);
+    if (!f.temporary) {
+      total += f.bytes;
+      traces.push_back(std::move(f));
+    }
+  }
   if (total <= max_bytes_) return;
-  std::sort(files.begin(), files.end(), [](const TraceFile& a, const TraceFile& b) { return a.mtime < b.mtime; });
-  for (const auto& f : files) {
+  std::sort(traces.begin(), traces.end(), [](const OwnFile& a, const OwnFile& b) { return a.mtime_ns < b.mtime_ns; });
+  for (const auto& f : traces) {
     if (total <= max_bytes_) break;
-    std::error_code ec;
-    if (fs::remove(f.path, ec)) total -= f.bytes;
+    if (remove_own_file(directory_, f.name) == 0) total -= f.bytes;
   }
 }
 
-DiskUsage DiskCache::clear() {
-  DiskUsage removed;
-  if (directory_.empty()) return removed;
-  remove_stale_temp_files(directory_);
-  for (const auto& f : list_trace_files(directory_)) {
-    std::error_code e;
-    if (fs::remove(f.path, e)) {
-      ++removed.files;
-      removed.bytes += f.bytes;
+DiskClear DiskCache::clear() {
+  DiskClear result;
+  if (directory_.empty()) return result;
+  std::vector<OwnFile> files;
+  if (const int e = list_own_files(directory_, files); e != 0 && e != ENOENT) {
+    result.error = "cannot read the cache directory " + directory_ + ": " + std::strerror(e);
+    return result;
+  }
+  const std::uint64_t now = now_ns();
+  for (const auto& f : files) {
+    if (f.temporary && !is_stale_temp(f, now)) continue;
+    if (const int e = remove_own_file(directory_, f.name); e != 0) {
+      ++result.failed;
+      if (result.error.empty()) result.error = "cannot remove " + directory_ + "/" + f.name + ": " + std::strerror(e);
+    } else if (!f.temporary) {
+      ++result.removed.files;
+      result.removed.bytes += f.bytes;
     }
   }
-  return removed;
+  return result;
 }
 
 }  // namespace phasic

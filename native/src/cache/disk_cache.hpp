@@ -2,18 +2,24 @@
 // process, so a block recorded once is never recorded again on this machine.
 //
 // Invariants:
-// - A file is trusted only if its header (magic, format version, key, lengths) is
-//   consistent with the file size, the checksum of its contents matches, and its
-//   stored canonical input equals the block input being looked up. Anything else is
-//   removed and reported as a miss: the caller recomputes, never crashes.
+// - A file is trusted only if it is a regular file (opened without blocking and
+//   without following a symlink), its header (magic, format version, key, lengths)
+//   accounts for its size exactly, it fits in max_bytes, the checksum of its contents
+//   matches, and its stored canonical input equals the block input being looked up.
+//   The body is read only after the header checks pass, so a huge file is never read
+//   in. A regular file that fails a check is removed; anything else in an entry's
+//   place (FIFO, symlink, device) is left alone. Either way it is a miss: the caller
+//   records the block and store() renames a whole new file over the name.
 // - Files are written to a temporary name in the same directory, then renamed over
 //   the final name, so a reader (in this or another process) sees either no file or a
-//   whole one. Durability is batched: flush() syncs the directory's file system once
-//   per run instead of once per file (an fsync costs ~2 ms, twenty times the
-//   recording of a typical block). A file torn by a power loss before the flush is
-//   harmless: the checks below reject it and the block is recorded again.
-// - The cache never touches files in its directory that do not carry its own name
-//   pattern (<32 hex digits>.trace, and its temporary .<key>.<pid>.<n>.tmp files).
+//   whole one, and nothing is ever written through a FIFO or a symlink. Durability is
+//   batched: flush() syncs the directory's file system once per run instead of once
+//   per file (an fsync costs ~2 ms, twenty times the recording of a typical block). A
+//   file torn by a power loss before the flush is harmless: the checks below reject
+//   it and the block is recorded again.
+// - Pruning and clearing remove only regular files with exactly the cache's own names
+//   (<32 hex digits>.trace, and the writer's .<key>.<pid>.<n>.tmp); a symlink is
+//   never followed nor removed, and no other file in the directory is touched.
 // - A failure to write (unwritable directory, full disk) disables writing for the
 //   rest of the run and leaves one warning; the run goes on in memory.
 #pragma once
@@ -37,6 +43,14 @@ struct DiskUsage {
   std::uint64_t bytes = 0;
 };
 
+// What clear() did: the trace files it removed, and how many of its own files it
+// could not remove with the first error in words ("" when everything went).
+struct DiskClear {
+  DiskUsage removed;
+  std::uint64_t failed = 0;
+  std::string error;
+};
+
 class DiskCache {
  public:
   // An empty directory disables the disk cache; max_bytes 0 too.
@@ -47,21 +61,23 @@ class DiskCache {
   std::uint64_t max_bytes() const { return max_bytes_; }
 
   // The payload stored under `key` for exactly this canonical input, or false. A
-  // file that fails any check is removed (counted in rejected()).
+  // regular file that fails any check is removed (counted in rejected()).
   bool load(const Key& key, std::string_view canonical, std::string& payload);
   // Writes atomically; false (and a warning) when the directory cannot take it.
   bool store(const Key& key, std::string_view canonical, std::string_view payload);
   // Makes every file written since the last flush durable (one syncfs).
   void flush();
-  // Removes the file of `key`, for a payload that passed the checks but could not be
-  // decoded (written by an incompatible engine).
+  // Removes the file of `key` (only a regular file), for a payload that passed the
+  // checks but could not be decoded (written by an incompatible engine).
   void remove(const Key& key);
 
   // Least recently used files (by mtime, refreshed on every hit) are removed until the
   // directory holds at most max_bytes of trace files.
   void prune();
   DiskUsage usage() const;
-  DiskUsage clear();
+  // Removes every trace file and the temporary files stale for ten minutes. A
+  // directory that does not exist holds nothing to clear.
+  DiskClear clear();
 
   // Called at the start of a run: writing is tried again, warnings start empty.
   void begin_run();

@@ -165,7 +165,7 @@ std::string Engine::clear_caches() {
   std::array<std::uint64_t, kCategoryCount> before{};
   for (int c = 0; c < kCategoryCount; ++c) before[c] = ledger().bytes(static_cast<Category>(c));
   const CacheClearStats cleared = memory_->clear();
-  const DiskUsage disk = disk_cache_now->clear();
+  const DiskClear disk = disk_cache_now->clear();
   forget_disk_usage();
   release_free_heap();
   const std::uint64_t rss_after = resident_bytes();
@@ -178,7 +178,10 @@ std::string Engine::clear_caches() {
   w.end_object();
   // Runs are serialized with clears, so no block subgraph is alive here.
   w.field("traces", cleared.traces).field("subgraphs", 0);
-  w.key("disk").begin_object().field("files", disk.files).field("bytes", disk.bytes).end_object();
+  w.key("disk").begin_object().field("files", disk.removed.files).field("bytes", disk.removed.bytes);
+  w.field("failed", disk.failed);
+  if (!disk.error.empty()) w.field("error", disk.error);
+  w.end_object();
   w.field("rss_before", rss_before).field("rss_after", rss_after);
   w.field("time_ms", std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
   w.end_object();

@@ -1,0 +1,275 @@
+// Hostile file-system input in the trace cache directory, through the real CLI
+// (dist/cli.js) as a child process: what another program or a user put there must
+// neither hang, nor be read into memory, nor be followed, nor be deleted, and a
+// clear that could not remove everything must say so and exit non-zero.
+//   - a FIFO in place of a cache entry (it once hung every run, past --timeout)
+//   - a 64 GiB sparse file in place of an entry (it was read into memory)
+//   - a symlink named like an entry pointing outside the directory
+//   - files named close to the cache's own (.<hex>.notes.tmp, ...)
+//   - a read-only cache directory (root ignores permission bits: chattr +i, or a
+//     read-only bind mount)
+//   - a cache path that is a regular file, or does not exist
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { lstatSync, readdirSync, readFileSync, statSync, symlinkSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { describeClear } from '../../extension/host/commands/describeClear';
+import type { ClearResult, RunResult } from '../../extension/protocol/engine';
+import { parseEngineReply } from '../../extension/protocol/validate';
+import { CLI, ROOT, tempDir } from './helpers';
+
+const RABBITS = join(ROOT, 'test', 'fixtures', 'engine', 'rabbits.json');
+// The rabbits model's expected time to extinction (test/fixtures/engine/README.md).
+const RABBITS_ET = 0.536563856863072;
+// Long enough for any healthy run on a loaded machine; a run blocked on a FIFO is
+// killed at this point so that the regression fails instead of hanging the suite.
+const HANG_GUARD_MS = 120_000;
+
+// Preloaded into the CLI process: writes its peak resident set (KiB) when it exits.
+const peakProbe = join(tempDir('cachefiles-probe'), 'peak.js');
+writeFileSync(
+  peakProbe,
+  "process.on('exit', () => require('node:fs').writeFileSync(process.env.PHASIC_TEST_PEAK_FILE, String(process.resourceUsage().maxRSS)));\n",
+);
+
+interface Cli {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+  peakKiB: number;
+}
+
+function cli(args: string[]): Promise<Cli> {
+  const peakFile = join(tempDir('cachefiles-peak'), 'peak');
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['-r', peakProbe, CLI, ...args], {
+      env: { ...process.env, PHASIC_TEST_PEAK_FILE: peakFile },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c) => (stdout += c));
+    child.stderr.on('data', (c) => (stderr += c));
+    const guard = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`phasic-trace ${args.join(' ')} did not finish in ${HANG_GUARD_MS / 1000} s (blocked?)\n${stderr}`));
+    }, HANG_GUARD_MS);
+    child.on('close', (status) => {
+      clearTimeout(guard);
+      let peakKiB = NaN;
+      try {
+        peakKiB = Number(readFileSync(peakFile, 'utf8'));
+      } catch {
+        // killed before its exit handler ran
+      }
+      resolve({ status, stdout, stderr, peakKiB });
+    });
+  });
+}
+
+async function run(dir: string): Promise<RunResult & { peakKiB: number }> {
+  const r = await cli(['run', RABBITS, '--json', '--moments', '1', '--cache-dir', dir]);
+  assert.equal(r.status, 0, r.stderr + r.stdout);
+  const result = JSON.parse(r.stdout) as RunResult;
+  const et = result.moments.time_to_extinction[0];
+  assert.ok(Math.abs(et - RABBITS_ET) <= 1e-9 * RABBITS_ET, `E[T] = ${et}, expected ${RABBITS_ET}`);
+  return { ...result, peakKiB: r.peakKiB };
+}
+
+async function clear(dir: string, json = true) {
+  return cli(['clear-caches', '--cache-dir', dir, ...(json ? ['--json'] : [])]);
+}
+
+const traceFiles = (dir: string) => readdirSync(dir).filter((f) => /^[0-9a-f]{32}\.trace$/.test(f)).sort();
+
+/** A cache directory filled by one run of the model; its entries. */
+async function filledCache(prefix: string): Promise<{ dir: string; entries: string[] }> {
+  const dir = tempDir(prefix);
+  const first = await run(dir);
+  assert.ok(first.sccs.recorded > 0);
+  const entries = traceFiles(dir);
+  assert.equal(entries.length, first.sccs.recorded, 'one file per recorded block');
+  return { dir, entries };
+}
+
+describe('hostile files in the trace cache directory', () => {
+  it('a FIFO in place of an entry is a miss, replaced by a whole file, and never blocks a run', async () => {
+    const { dir, entries } = await filledCache('cachefiles-fifo');
+    const entry = join(dir, entries[0]);
+    execFileSync('rm', [entry]);
+    execFileSync('mkfifo', [entry]);
+    const second = await run(dir);
+    assert.equal(second.sccs.recorded, 1, 'the block behind the FIFO is recorded again');
+    assert.ok(lstatSync(entry).isFile(), 'the FIFO is replaced by a regular file');
+    assert.deepEqual(second.warnings, []);
+    const third = await run(dir);
+    assert.equal(third.sccs.recorded, 0, 'the replacement is a sound cache file');
+    // clear-caches and its pruning of stale files do not block on one either.
+    execFileSync('rm', [entry]);
+    execFileSync('mkfifo', [entry]);
+    const cleared = await clear(dir);
+    assert.equal(cleared.status, 0, cleared.stderr);
+    assert.equal((JSON.parse(cleared.stdout) as ClearResult).disk.files, entries.length - 1);
+    assert.deepEqual(readdirSync(dir), [entries[0]], 'the FIFO, not the cache\'s file, is left');
+  });
+
+  it('a 64 GiB sparse file in place of an entry is never read in', async () => {
+    const { dir, entries } = await filledCache('cachefiles-sparse');
+    const plain = await run(dir);
+    const entry = join(dir, entries[0]);
+    const sound = readFileSync(entry);
+    // Once all zeros, once behind the entry's own sound header (its lengths no longer
+    // add up to the file's size).
+    for (const head of [Buffer.alloc(0), sound.subarray(0, 64)]) {
+      writeFileSync(entry, head);
+      truncateSync(entry, 64 * 1024 ** 3);
+      const r = await run(dir);
+      assert.equal(r.sccs.recorded, 1);
+      assert.equal(statSync(entry).size, sound.length, 'the sparse file is replaced by the block\'s file');
+      // A read of the file would need 64 GiB; the run's peak stays within 256 MiB of a
+      // run without it.
+      console.log(`# cachefiles: peak RSS ${Math.round(r.peakKiB / 1024)} MiB with a 64 GiB entry, ${Math.round(plain.peakKiB / 1024)} MiB without`);
+      assert.ok(r.peakKiB < plain.peakKiB + 256 * 1024, `peak RSS ${r.peakKiB} KiB, ${plain.peakKiB} KiB without the sparse file`);
+    }
+  });
+
+  it('a symlink named like an entry is never followed, written through or removed', async () => {
+    const { dir, entries } = await filledCache('cachefiles-link');
+    const outside = tempDir('cachefiles-outside');
+    // A sound cache file for the entry, outside: following the link would hit it.
+    const target = join(outside, entries[0]);
+    writeFileSync(target, readFileSync(join(dir, entries[0])));
+    const old = new Date(Date.now() - 3600_000);
+    utimesSync(target, old, old);
+    execFileSync('rm', [join(dir, entries[0])]);
+    symlinkSync(target, join(dir, entries[0]));
+    // A link named like an entry the model never uses, to a user's file.
+    const notes = join(outside, 'notes.txt');
+    writeFileSync(notes, "a user's notes");
+    const unused = join(dir, `${'0'.repeat(32)}.trace`);
+    symlinkSync(notes, unused);
+    const targetBefore = readFileSync(target);
+
+    const r = await run(dir);
+    assert.equal(r.sccs.recorded, 1, 'the entry behind the link is recorded again, not read through it');
+    assert.ok(lstatSync(join(dir, entries[0])).isFile(), 'the link itself is replaced by the block\'s file');
+    assert.ok(lstatSync(unused).isSymbolicLink(), 'the pruning after the run leaves a link alone');
+    const cleared = await clear(dir);
+    assert.equal(cleared.status, 0, cleared.stderr);
+    assert.equal((JSON.parse(cleared.stdout) as ClearResult).disk.files, entries.length);
+    assert.deepEqual(readdirSync(dir), [`${'0'.repeat(32)}.trace`]);
+    assert.ok(lstatSync(unused).isSymbolicLink(), 'clear-caches leaves a link alone');
+    assert.deepEqual(readFileSync(target), targetBefore);
+    assert.equal(statSync(target).mtimeMs, old.getTime(), 'the target was not even touched');
+    assert.equal(readFileSync(notes, 'utf8'), "a user's notes");
+  });
+
+  it('pruning and clear-caches remove only the exact names the cache writes', async () => {
+    const { dir, entries } = await filledCache('cachefiles-foreign');
+    const hex = entries[0].slice(0, 32);
+    const foreign = [`.${hex}.notes.tmp`, `.${hex}.1.tmp.bak`, `.${hex}.12.tmp`, `${hex}.trace.bak`, `.${hex}.trace`, 'notes.txt'];
+    // Old enough to be stale if they were the cache's temporary files.
+    const old = new Date(Date.now() - 3600_000);
+    const stale = `.${hex}.4242.7.tmp`; // a killed writer's leftover: the cache's own
+    for (const name of [...foreign, stale]) {
+      writeFileSync(join(dir, name), "a user's file");
+      utimesSync(join(dir, name), old, old);
+    }
+    await run(dir);
+    assert.ok(!readdirSync(dir).includes(stale), 'the pruning after a run removes a stale temporary file');
+    for (const name of foreign) assert.equal(readFileSync(join(dir, name), 'utf8'), "a user's file", name);
+    writeFileSync(join(dir, stale), 'half a file');
+    utimesSync(join(dir, stale), old, old);
+    const cleared = await clear(dir);
+    assert.equal(cleared.status, 0, cleared.stderr);
+    assert.deepEqual(readdirSync(dir).sort(), [...foreign].sort());
+    for (const name of foreign) assert.equal(readFileSync(join(dir, name), 'utf8'), "a user's file", name);
+  });
+});
+
+/** Makes `dir` unwritable even for root; undoes it. Null where neither way works here. */
+function makeReadOnly(dir: string): { how: string; undo: () => void } | null {
+  try {
+    execFileSync('chattr', ['+i', dir], { stdio: 'pipe' });
+    return { how: 'chattr +i', undo: () => execFileSync('chattr', ['-i', dir]) };
+  } catch {
+    // not supported by this file system (tmpfs, overlayfs): try a bind mount
+  }
+  try {
+    execFileSync('mount', ['--bind', dir, dir], { stdio: 'pipe' });
+    try {
+      execFileSync('mount', ['-o', 'remount,bind,ro', dir], { stdio: 'pipe' });
+    } catch (error) {
+      execFileSync('umount', [dir]);
+      throw error;
+    }
+    return { how: 'a read-only bind mount', undo: () => execFileSync('umount', [dir]) };
+  } catch {
+    return null;
+  }
+}
+
+describe('clear-caches that cannot clear', () => {
+  it('reports a read-only directory: how many files stayed, why, and exit 1', async (t) => {
+    const { dir, entries: all } = await filledCache('cachefiles-readonly');
+    // One entry gone, so that a run there has a block to write.
+    execFileSync('rm', [join(dir, all[0])]);
+    const entries = all.slice(1);
+    const readOnly = makeReadOnly(dir);
+    if (!readOnly) return t.skip('neither chattr +i nor a read-only bind mount works here');
+    try {
+      const json = await clear(dir);
+      assert.equal(json.status, 1, json.stderr);
+      const result = parseEngineReply('phasic/clearCaches', JSON.parse(json.stdout));
+      assert.ok(result.ok, !result.ok ? result.error : '');
+      const disk = result.value.disk;
+      assert.equal(disk.files, 0);
+      assert.equal(disk.failed, entries.length);
+      assert.match(disk.error ?? '', new RegExp(`^cannot remove ${dir}/[0-9a-f]{32}\\.trace: (Operation not permitted|Read-only file system)$`));
+
+      const text = await clear(dir, false);
+      assert.equal(text.status, 1);
+      assert.match(text.stdout, /^removed 0 cache files \(0 bytes\)/);
+      assert.match(text.stderr, new RegExp(`^phasic-trace: the cache was not cleared: ${entries.length} cache files could not be removed: cannot remove `));
+      assert.deepEqual(traceFiles(dir), entries, 'nothing was removed');
+      // The host's notification says the same, never "Freed … on disk" alone.
+      assert.match(describeClear(result.value), new RegExp(`\\. The disk cache was not cleared: ${entries.length} files could not be removed: cannot remove `));
+
+      // A run there still completes, in memory, with one warning.
+      const r = await run(dir);
+      assert.equal(r.sccs.recorded, 1);
+      assert.equal(r.warnings.length, 1, JSON.stringify(r.warnings));
+      assert.match(r.warnings[0].message, /cannot be written \((Operation not permitted|Read-only file system)\); traces are kept in memory only/);
+      console.log(`# cachefiles: read-only by ${readOnly.how}: ${disk.error}`);
+    } finally {
+      readOnly.undo();
+    }
+  });
+
+  it('reports a cache path that is a regular file in words, and exit 1', async () => {
+    const file = join(tempDir('cachefiles-file'), 'cache');
+    writeFileSync(file, 'not a directory');
+    for (const path of [file, join(file, 'sub')]) {
+      const text = await clear(path, false);
+      assert.equal(text.status, 1);
+      assert.equal(text.stderr, `phasic-trace: the cache was not cleared: cannot read the cache directory ${path}: Not a directory\n`);
+      assert.doesNotMatch(text.stderr, /EEXIST|ENOTDIR/);
+      const json = await clear(path);
+      assert.equal(json.status, 1);
+      const disk = (JSON.parse(json.stdout) as ClearResult).disk;
+      assert.deepEqual(disk, { files: 0, bytes: 0, failed: 0, error: `cannot read the cache directory ${path}: Not a directory` });
+    }
+    const r = await run(file);
+    assert.match(r.warnings[0]?.message ?? '', /cannot be written \(Not a directory\)/);
+    assert.equal(readFileSync(file, 'utf8'), 'not a directory');
+  });
+
+  it('clears a directory that does not exist without creating it', async () => {
+    const dir = join(tempDir('cachefiles-missing'), 'none');
+    const r = await clear(dir, false);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, `removed 0 cache files (0 bytes) from ${dir}\n`);
+    assert.throws(() => statSync(dir), /ENOENT/);
+  });
+});
