@@ -1,10 +1,20 @@
 // Evaluation over W lanes (W = 1 for one θ, 8 for a batch): values and vectors are
 // stored lane-interleaved, value[slot·W + lane], so every step is a loop over lanes.
 // Lanes never mix: lane l computes exactly what a single evaluation of θ_l computes.
+//
+// Two arithmetics. The fast one is IEEE: it is exact for every θ at which each state
+// has a positive total rate. A zero rate makes the λ of a state whose remaining exits
+// all have rate 0 exactly 0 (nothing is subtracted, so a zero stays exact), its
+// inverse +∞, and a path that is never taken gives 0·∞ = NaN. A θ whose fast result
+// is not finite is evaluated again with the measure-theoretic product (0·x = 0 for
+// every x, ∞ included: a path of probability 0 contributes nothing), plus one solve of
+// the all-ones reward that says whether absorption is certain, and then classified
+// (see classify()).
 #include "trace/evaluate.hpp"
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <string>
 
 #include "engine/error.hpp"
@@ -54,14 +64,49 @@ void check_shape(const ModelTrace& m, const ComposedBlock& b) {
 // Lane kernels. The pointers name distinct value slots or vertices (single assignment;
 // a forward command's target is never its source), which __restrict tells the compiler
 // so that the lane loops vectorize.
-template <std::uint32_t W>
+// The product of the second arithmetic: an exact 0 annihilates, ∞ included.
+template <bool Safe>
+inline double times(double a, double b) {
+  if constexpr (Safe) return a == 0 || b == 0 ? 0.0 : a * b;
+  return a * b;
+}
+template <std::uint32_t W, bool Safe>
 inline void mul_add(double* __restrict out, const double* __restrict a, const double* __restrict b,
                     const double* __restrict c) {
-  for (std::uint32_t l = 0; l < W; ++l) out[l] = a[l] + b[l] * c[l];
+  for (std::uint32_t l = 0; l < W; ++l) out[l] = a[l] + times<Safe>(b[l], c[l]);
 }
-template <std::uint32_t W>
+template <std::uint32_t W, bool Safe>
 inline void accumulate(double* __restrict acc, const double* __restrict w, const double* __restrict z) {
-  for (std::uint32_t l = 0; l < W; ++l) acc[l] += w[l] * z[l];
+  for (std::uint32_t l = 0; l < W; ++l) acc[l] += times<Safe>(w[l], z[l]);
+}
+
+// Var = E[R²] − E[R]². A second moment beyond the largest double (or infinite) makes
+// the variance +∞: E[R²] ≥ E[R]², so the difference is not a difference of
+// infinities but an infinite (or overflowed) upper term.
+double variance_of(double mean, double second) {
+  if (std::isnan(mean) || std::isnan(second)) return std::numeric_limits<double>::quiet_NaN();
+  const double square = mean * mean;
+  if (std::isinf(second) || std::isinf(square)) return std::numeric_limits<double>::infinity();
+  return second - square;
+}
+
+// Cov = E[R_a R_b] − E[R_a]E[R_b]: +∞ when the cross moment is infinite and both
+// means finite; undefined (∞ − ∞) when a mean is infinite.
+double covariance_of(double cross, double mean_a, double mean_b) {
+  if (!std::isfinite(mean_a) || !std::isfinite(mean_b) || std::isnan(cross)) return std::numeric_limits<double>::quiet_NaN();
+  const double product = mean_a * mean_b;
+  if (std::isinf(cross) || std::isinf(product)) return std::numeric_limits<double>::infinity();
+  return cross - product;
+}
+
+bool finite(const Moments& m) {
+  for (double x : m.raw)
+    if (!std::isfinite(x)) return false;
+  for (double x : m.variance)
+    if (!std::isfinite(x)) return false;
+  for (double x : m.covariance)
+    if (!std::isfinite(x)) return false;
+  return true;
 }
 
 // Moments of W θ vectors at a time, block by block: each block's program is replayed
@@ -70,7 +115,9 @@ inline void accumulate(double* __restrict acc, const double* __restrict w, const
 // block's worth. This works because a solve only reads, outside the block, x at its
 // exits — in earlier blocks, already final in every solution. Scratch is allocated
 // once per session, so a batch of many lane groups pays for it once.
-template <std::uint32_t W>
+// Safe: the second arithmetic (0·x = 0), plus the solve of the all-ones reward
+// (absorption time) whose expectation tells whether absorption is certain.
+template <std::uint32_t W, bool Safe = false>
 class MomentSession {
  public:
   MomentSession(const ModelTrace& m, std::uint32_t moment_count, std::span<const RewardPair> pairs,
@@ -78,9 +125,11 @@ class MomentSession {
       : m_(m), K_(moment_count), pairs_(pairs), cancel_(cancel), theta_(std::size_t(m.param_count) * W),
         values_(largest(m, [](const BlockTrace& t) { return t.value_count(); }) * W),
         y_(largest(m, [](const BlockTrace& t) { return std::uint64_t(t.vertex_count) + t.exit_count; }) * W),
-        solutions_((std::size_t(m.reward_count) * moment_count + 2 * pairs.size()) * m.vertex_count * W) {
+        solutions_((std::size_t(m.reward_count) * moment_count + 2 * pairs.size() + (Safe ? 1 : 0)) * m.vertex_count * W),
+        ones_(Safe ? m.vertex_count : 0) {
     // Absorbing vertices are never written: their x stays 0 in every solution.
     std::fill(solutions_.data(), solutions_.data() + solutions_.size(), 0.0);
+    std::fill(ones_.data(), ones_.data() + ones_.size(), 1.0);
   }
 
   // theta: W vectors of P values, lane-major; out: W results.
@@ -100,6 +149,7 @@ class MomentSession {
         solve(b, reward(a), solution(c * K), solution(R * K + 2 * p));
         solve(b, reward(c), solution(a * K), solution(R * K + 2 * p + 1));
       }
+      if constexpr (Safe) solve(b, ones_.data(), nullptr, solution(time_solution()));
     }
     for (std::uint32_t l = 0; l < W; ++l) collect(l, out[l]);
   }
@@ -113,6 +163,7 @@ class MomentSession {
   }
 
   const double* reward(std::size_t r) const { return m_.rewards.data() + r * m_.vertex_count; }
+  std::size_t time_solution() const { return std::size_t(m_.reward_count) * K_ + 2 * pairs_.size(); }
   double* solution(std::size_t s) { return solutions_.data() + s * m_.vertex_count * W; }
 
   void replay(const BlockTrace& t) {
@@ -134,13 +185,13 @@ class MomentSession {
       const double* b = v + std::size_t(op.b) * W;
       const double* c = v + std::size_t(op.c) * W;
       if (op.code == OpCode::MulAdd) [[likely]] {
-        mul_add<W>(out, a, b, c);
+        mul_add<W, Safe>(out, a, b, c);
       } else if (op.code == OpCode::Inv) {
         for (std::uint32_t l = 0; l < W; ++l) out[l] = 1.0 / a[l];
       } else if (op.code == OpCode::Add) {
         for (std::uint32_t l = 0; l < W; ++l) out[l] = a[l] + b[l];
       } else {
-        for (std::uint32_t l = 0; l < W; ++l) out[l] = a[l] * b[l];
+        for (std::uint32_t l = 0; l < W; ++l) out[l] = times<Safe>(a[l], b[l]);
       }
       out += W;
     }
@@ -156,12 +207,12 @@ class MomentSession {
     for (std::uint32_t i = 0; i < n; ++i) {
       const std::size_t g = b.vertices[i];
       for (std::uint32_t l = 0; l < W; ++l)
-        y[std::size_t(i) * W + l] = previous ? reward[g] * previous[g * W + l] : reward[g];
+        y[std::size_t(i) * W + l] = previous ? times<Safe>(reward[g], previous[g * W + l]) : reward[g];
     }
     for (std::uint32_t s = 0; s < t.exit_count; ++s)
       for (std::uint32_t l = 0; l < W; ++l) y[(std::size_t(n) + s) * W + l] = x[std::size_t(b.exits[s]) * W + l];
     for (const ForwardCommand& f : t.forward)
-      accumulate<W>(y + std::size_t(f.target) * W, v + std::size_t(f.multiplier) * W, y + std::size_t(f.source) * W);
+      accumulate<W, Safe>(y + std::size_t(f.target) * W, v + std::size_t(f.multiplier) * W, y + std::size_t(f.source) * W);
     std::uint64_t k = 0;
     for (const SolveCommand& s : t.solve) {
       double acc[W];
@@ -171,10 +222,10 @@ class MomentSession {
         // acc stays a local array (its address never escapes), so it lives in registers.
         const double* __restrict w = v + std::size_t(t.terms[k].weight) * W;
         const double* __restrict z = y + std::size_t(t.terms[k].target) * W;
-        for (std::uint32_t l = 0; l < W; ++l) acc[l] += w[l] * z[l];
+        for (std::uint32_t l = 0; l < W; ++l) acc[l] += times<Safe>(w[l], z[l]);
       }
       const double* inv = v + std::size_t(s.inverse_rate) * W;
-      for (std::uint32_t l = 0; l < W; ++l) xv[l] = acc[l] * inv[l];
+      for (std::uint32_t l = 0; l < W; ++l) xv[l] = times<Safe>(acc[l], inv[l]);
     }
     for (std::uint32_t i = 0; i < n; ++i)
       for (std::uint32_t l = 0; l < W; ++l) x[std::size_t(b.vertices[i]) * W + l] = y[std::size_t(i) * W + l];
@@ -185,7 +236,7 @@ class MomentSession {
     const double* x = solution(s);
     double sum = 0;
     for (std::size_t e = 0; e < m_.start_target.size(); ++e)
-      sum += m_.start_probability[e] * x[std::size_t(m_.start_target[e]) * W + l];
+      sum += times<Safe>(m_.start_probability[e], x[std::size_t(m_.start_target[e]) * W + l]);
     return sum;
   }
 
@@ -203,12 +254,47 @@ class MomentSession {
     }
     o.variance.clear();
     if (K >= 2)
-      for (std::size_t r = 0; r < R; ++r) o.variance.push_back(o.raw[r * K + 1] - o.raw[r * K] * o.raw[r * K]);
+      for (std::size_t r = 0; r < R; ++r) o.variance.push_back(variance_of(o.raw[r * K], o.raw[r * K + 1]));
     o.covariance.resize(pairs_.size());
     for (std::size_t p = 0; p < pairs_.size(); ++p) {
       const double cross = start_sum(R * K + 2 * p, l) + start_sum(R * K + 2 * p + 1, l);
-      o.covariance[p] = cross - o.raw[pairs_[p].first * K] * o.raw[pairs_[p].second * K];
+      o.covariance[p] = covariance_of(cross, o.raw[pairs_[p].first * K], o.raw[pairs_[p].second * K]);
     }
+    o.absorption_certain = true;
+    if constexpr (Safe) {
+      o.absorption_certain = std::isfinite(start_sum(time_solution(), l));
+      if (!o.absorption_certain) undetermined(o);
+    }
+  }
+
+  // Absorption is not certain: some state the process reaches with positive
+  // probability cannot reach absorption at θ. A reward that is positive in every state
+  // then accumulates without end with positive probability, so its moments are +∞ (the
+  // second arithmetic yields exactly that). For any other reward the elimination's
+  // answer is not the expectation: it drops the rate into a state that is never left
+  // from λ of the state before it, as if that jump were never taken. Those moments,
+  // and every covariance (a difference of infinities at best), are undefined.
+  void undetermined(Moments& o) const {
+    const std::size_t K = K_;
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    for (std::uint32_t r = 0; r < m_.reward_count; ++r) {
+      if (positive_everywhere(r)) {
+        for (std::size_t k = 0; k < K; ++k) o.raw[r * K + k] = std::numeric_limits<double>::infinity();
+        if (K >= 2) o.variance[r] = std::numeric_limits<double>::infinity();
+      } else {
+        for (std::size_t k = 0; k < K; ++k) o.raw[r * K + k] = nan;
+        if (K >= 2) o.variance[r] = nan;
+      }
+    }
+    for (double& c : o.covariance) c = nan;
+  }
+
+  bool positive_everywhere(std::uint32_t r) const {
+    const double* g = reward(r);
+    for (const ComposedBlock& b : m_.blocks)
+      for (VertexId v : b.vertices)
+        if (!(g[v] > 0)) return false;
+    return true;
   }
 
   const ModelTrace& m_;
@@ -218,7 +304,8 @@ class MomentSession {
   Scratch<double> theta_;      // parameter-major, so DOT loops run over lanes
   Scratch<double> values_;     // one block's program values
   Scratch<double> y_;          // one block's working vector
-  Scratch<double> solutions_;  // x of every solve: (reward, moment) then (pair, side)
+  Scratch<double> solutions_;  // x of every solve: (reward, moment), (pair, side), then time when Safe
+  Scratch<double> ones_;       // the all-ones reward when Safe
 };
 
 void check_request(const ModelTrace& m, std::uint32_t moment_count, std::span<const RewardPair> pairs) {
@@ -243,6 +330,7 @@ Moments evaluate(const ModelTrace& m, std::span<const double> theta, std::uint32
   for (const ComposedBlock& b : m.blocks) check_shape(m, b);
   Moments out;
   MomentSession<1>(m, moment_count, pairs, cancel).run(theta.data(), &out);
+  if (!finite(out)) MomentSession<1, true>(m, moment_count, pairs, cancel).run(theta.data(), &out);
   return out;
 }
 
@@ -269,6 +357,15 @@ std::vector<Moments> evaluate_batch(const ModelTrace& m, std::span<const double>
   if (done < count) {
     MomentSession<1> single(m, moment_count, pairs, cancel);
     for (; done < count; ++done) single.run(thetas.data() + done * P, out.data() + done);
+  }
+  // θ vectors whose fast result is not finite are evaluated again one at a time, as
+  // evaluate() does, so batch and single results stay identical.
+  std::uint32_t first_unfinished = 0;
+  while (first_unfinished < count && finite(out[first_unfinished])) ++first_unfinished;
+  if (first_unfinished < count) {
+    MomentSession<1, true> safe(m, moment_count, pairs, cancel);
+    for (std::uint32_t i = first_unfinished; i < count; ++i)
+      if (!finite(out[i])) safe.run(thetas.data() + i * P, out.data() + i);
   }
   return out;
 }
