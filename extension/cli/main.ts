@@ -6,6 +6,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Engine, EngineFailure } from '../engine/engine';
 import type { ClearResult, RunResult } from '../protocol/engine';
+import { nonFiniteSummary, nonFiniteWord, type Moment } from '../protocol/moment';
 import { parseArgs, UsageError, USAGE, type CheckArgs, type ClearArgs, type ExportArgs, type RunArgs } from './args';
 import { checkModel, CliError, loadModel, type LoadedModel } from './model';
 
@@ -35,6 +36,15 @@ function runRecord(result: RunResult): Omit<RunResult, 'decomposition'> {
   return rest;
 }
 
+/**
+ * `E[tmrca] and Var(tmrca) are infinite: <the engine's reason>`, one line per kind. A
+ * non-finite answer is still an answer (an infinite expectation is correct), so the run
+ * exits 0 and says so on stderr; --json carries the reason as `nonFinite`.
+ */
+function nonFiniteWarnings(r: RunResult): string[] {
+  return nonFiniteSummary(r).map((what) => `phasic-trace: warning: ${what}: ${r.nonFinite ?? 'not finite'}`);
+}
+
 function describeRun(r: RunResult): string {
   const lines = [
     `${r.model}: ${r.vertices} vertices, ${r.edges} edges, ${r.absorbing} absorbing`,
@@ -43,10 +53,12 @@ function describeRun(r: RunResult): string {
     `trace: ${r.trace.operations} operations, ${r.trace.commands} commands, ${r.trace.bytes} bytes`,
     `params: ${Object.entries(r.params).map(([k, v]) => `${k}=${v}`).join(' ') || '(none)'}`,
   ];
+  // Non-finite values print as "infinite" / "undefined"; why is on stderr (nonFiniteWarnings).
+  const show = (m: Moment) => nonFiniteWord(m) ?? String(m);
   for (const [reward, moments] of Object.entries(r.moments)) {
-    lines.push(`${reward}: ${moments.map((m, i) => `E[R^${i + 1}]=${m}`).join(' ')} Var=${r.variance[reward]}`);
+    lines.push(`${reward}: ${moments.map((m, i) => `E[R^${i + 1}]=${show(m)}`).join(' ')} Var=${show(r.variance[reward])}`);
   }
-  for (const [pair, v] of Object.entries(r.covariance)) lines.push(`Cov(${pair}) = ${v}`);
+  for (const [pair, v] of Object.entries(r.covariance)) lines.push(`Cov(${pair}) = ${show(v)}`);
   const t = r.timings_ms;
   lines.push(`time: ${t.total.toFixed(1)} ms (explore ${t.explore.toFixed(1)}, scc ${t.scc.toFixed(1)}, record ${t.record.toFixed(1)}, evaluate ${t.evaluate.toFixed(2)})`);
   lines.push(`memory: peak ${(r.memory.peak_accounted_bytes / MB).toFixed(2)} MB accounted, rss ${(r.memory.rss_bytes / MB).toFixed(1)} MB`);
@@ -98,6 +110,8 @@ async function run(args: RunArgs, engine: Engine): Promise<number> {
     print(JSON.stringify(args.repeat === 1 ? runRecord(runs[0]) : { runs: runs.map(runRecord) }));
   } else {
     print(runs.map((r, i) => (runs.length > 1 ? `run ${i + 1}\n` : '') + describeRun(r)).join('\n\n'));
+    const warnings = nonFiniteWarnings(runs[0]);
+    if (warnings.length) process.stderr.write(warnings.join('\n') + '\n');
   }
   return 0;
 }
