@@ -93,6 +93,29 @@ describe('moments beyond the largest double', () => {
     assert.match(r.nonFinite ?? '', /exceeds the largest double/);
   });
 
+  it('gives a finite variance whose second moment overflows: Erlang(100) with E[T] = 2e154', async () => {
+    // 100 phases of rate θ = 5e-153: E[T] = 100/θ = 2e154, E[T²] = E[T]²(1 + 1/100) ≈
+    // 4.04e308 > 1.8e308, but Var = 100/θ² = 4e306 fits. Reward s0 is 1 in every
+    // phase, so Cov(time, s0) = Var too.
+    const k = 100;
+    const graph: PhasicGraph = {
+      states: [[0], ...Array.from({ length: k }, () => [1]), [0]],
+      n_vertices: k + 2,
+      state_length: 1,
+      param_length: 1,
+      edges: [],
+      start_edges: [[1, 1]],
+      param_edges: Array.from({ length: k }, (_, i) => [i + 1, i + 2, 1]),
+    };
+    const theta = 5e-153;
+    const r = await engine.run(JSON.stringify(graph), { params: { p1: theta }, moments: 3, covariances: [['time', 's0']] });
+    assertClose(r.moments.time[0], k / theta, 1e-12, 'E[T]');
+    assert.deepEqual(r.moments.time.slice(1), ['Infinity', 'Infinity']);
+    assertClose(r.variance.time, k / theta / theta, 1e-9, 'Var(T)');
+    assertClose(r.covariance['time,s0'], k / theta / theta, 1e-9, 'Cov(time, s0)');
+    assert.match(r.nonFinite ?? '', /exceeds the largest double/);
+  });
+
   it('keeps moments up to the largest double finite', async () => {
     // θ = 1e-150: E[T²] = 3.3889e300 and Var = E[T²] − E[T]² = (3.3889 − 2.25)e300.
     const r = await engine.run(compiledModel('kingman'), { params: { theta: 1e-150 } });
@@ -149,7 +172,8 @@ function randomGraph(rand: () => number, n: number): PhasicGraph {
 describe('random cyclic graphs with rates set to 0, against a dense solve', () => {
   it('agrees on moments 1..3, variances and a covariance, or on infinite / undefined', async () => {
     const rand = random(20261202);
-    const thetas = [[1, 1], [0, 1], [1, 0], [0, 0], [0, 2.5], [0.5, 0]];
+    // Ten θ: one batch of 8 lanes and two single ones.
+    const thetas = [[1, 1], [0, 1], [1, 0], [0, 0], [0, 2.5], [0.5, 0], [2, 0], [0, 0.25], [3, 1], [0, 0]];
     let certain = 0, uncertain = 0, dropped = 0;
     for (let g = 0; g < 60; g++) {
       const graph = randomGraph(rand, 3 + Math.floor(rand() * 8));

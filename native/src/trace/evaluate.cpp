@@ -42,6 +42,9 @@ class Scratch {
   T* p_;
 };
 
+template <class T>
+using EvaluationVector = CountedVector<T, Category::Evaluation>;
+
 constexpr std::uint32_t kBatchLanes = 8;
 constexpr std::uint64_t kMaxLaneScratch = std::uint64_t(256) << 20;
 
@@ -126,7 +129,7 @@ class MomentSession {
         values_(largest(m, [](const BlockTrace& t) { return t.value_count(); }) * W),
         y_(largest(m, [](const BlockTrace& t) { return std::uint64_t(t.vertex_count) + t.exit_count; }) * W),
         solutions_((std::size_t(m.reward_count) * moment_count + 2 * pairs.size() + (Safe ? 1 : 0)) * m.vertex_count * W),
-        ones_(Safe ? m.vertex_count : 0) {
+        ones_(Safe ? m.vertex_count : 0), scaled_(std::size_t(m.reward_count) * moment_count) {
     // Absorbing vertices are never written: their x stays 0 in every solution.
     std::fill(solutions_.data(), solutions_.data() + solutions_.size(), 0.0);
     std::fill(ones_.data(), ones_.data() + ones_.size(), 1.0);
@@ -143,13 +146,13 @@ class MomentSession {
       replay(*b.trace);
       for (std::size_t r = 0; r < R; ++r)
         for (std::size_t k = 1; k <= K; ++k)
-          solve(b, reward(r), k == 1 ? nullptr : solution(r * K + k - 2), solution(r * K + k - 1));
+          solve(b, reward(r), scale(r), k == 1 ? nullptr : solution(r * K + k - 2), solution(r * K + k - 1));
       for (std::size_t p = 0; p < pairs_.size(); ++p) {
         const std::uint32_t a = pairs_[p].first, c = pairs_[p].second;
-        solve(b, reward(a), solution(c * K), solution(R * K + 2 * p));
-        solve(b, reward(c), solution(a * K), solution(R * K + 2 * p + 1));
+        solve(b, reward(a), scale(a), solution(c * K), solution(R * K + 2 * p));
+        solve(b, reward(c), scale(c), solution(a * K), solution(R * K + 2 * p + 1));
       }
-      if constexpr (Safe) solve(b, ones_.data(), nullptr, solution(time_solution()));
+      if constexpr (Safe) solve(b, ones_.data(), 1.0, nullptr, solution(time_solution()));
     }
     for (std::uint32_t l = 0; l < W; ++l) collect(l, out[l]);
   }
@@ -164,6 +167,7 @@ class MomentSession {
 
   const double* reward(std::size_t r) const { return m_.rewards.data() + r * m_.vertex_count; }
   std::size_t time_solution() const { return std::size_t(m_.reward_count) * K_ + 2 * pairs_.size(); }
+  double scale(std::size_t r) const { return scales_.empty() ? 1.0 : scales_[r]; }
   double* solution(std::size_t s) { return solutions_.data() + s * m_.vertex_count * W; }
 
   void replay(const BlockTrace& t) {
@@ -199,7 +203,7 @@ class MomentSession {
 
   // x := U g on the block's vertices, with g = reward ∘ previous (previous = 1 when null)
   // and exits read from x itself.
-  void solve(const ComposedBlock& b, const double* reward, const double* previous, double* x) {
+  void solve(const ComposedBlock& b, const double* reward, double scale, const double* previous, double* x) {
     const BlockTrace& t = *b.trace;
     const double* v = values_.data();
     double* y = y_.data();
@@ -207,7 +211,7 @@ class MomentSession {
     for (std::uint32_t i = 0; i < n; ++i) {
       const std::size_t g = b.vertices[i];
       for (std::uint32_t l = 0; l < W; ++l)
-        y[std::size_t(i) * W + l] = previous ? times<Safe>(reward[g], previous[g * W + l]) : reward[g];
+        y[std::size_t(i) * W + l] = previous ? times<Safe>(reward[g] * scale, previous[g * W + l]) : reward[g] * scale;
     }
     for (std::uint32_t s = 0; s < t.exit_count; ++s)
       for (std::uint32_t l = 0; l < W; ++l) y[(std::size_t(n) + s) * W + l] = x[std::size_t(b.exits[s]) * W + l];
@@ -240,25 +244,34 @@ class MomentSession {
     return sum;
   }
 
+  // With a reward scaled by s = 1/c, its solves give the moments of R/c: raw moments,
+  // the variance and covariances are computed on that scale and multiplied back by
+  // powers of c, so a value overflows only when it is itself beyond the largest double.
   void collect(std::uint32_t l, Moments& o) {
     const std::size_t R = m_.reward_count, K = K_;
     o.reward_count = m_.reward_count;
     o.moment_count = K_;
     o.raw.resize(R * K);
+    double* scaled = scaled_.data();
     for (std::size_t r = 0; r < R; ++r) {
       double factorial = 1;
       for (std::size_t k = 1; k <= K; ++k) {
         factorial *= double(k);
-        o.raw[r * K + k - 1] = factorial * start_sum(r * K + k - 1, l);
+        scaled[r * K + k - 1] = factorial * start_sum(r * K + k - 1, l);
+        double value = scaled[r * K + k - 1];
+        for (std::size_t i = 0; i < k && scale(r) != 1.0; ++i) value /= scale(r);
+        o.raw[r * K + k - 1] = value;
       }
     }
     o.variance.clear();
     if (K >= 2)
-      for (std::size_t r = 0; r < R; ++r) o.variance.push_back(variance_of(o.raw[r * K], o.raw[r * K + 1]));
+      for (std::size_t r = 0; r < R; ++r)
+        o.variance.push_back(variance_of(scaled[r * K], scaled[r * K + 1]) / scale(r) / scale(r));
     o.covariance.resize(pairs_.size());
     for (std::size_t p = 0; p < pairs_.size(); ++p) {
+      const std::uint32_t a = pairs_[p].first, b = pairs_[p].second;
       const double cross = start_sum(R * K + 2 * p, l) + start_sum(R * K + 2 * p + 1, l);
-      o.covariance[p] = covariance_of(cross, o.raw[pairs_[p].first * K], o.raw[pairs_[p].second * K]);
+      o.covariance[p] = covariance_of(cross, scaled[a * K], scaled[b * K]) / scale(a) / scale(b);
     }
     o.absorption_certain = true;
     if constexpr (Safe) {
@@ -306,6 +319,11 @@ class MomentSession {
   Scratch<double> y_;          // one block's working vector
   Scratch<double> solutions_;  // x of every solve: (reward, moment), (pair, side), then time when Safe
   Scratch<double> ones_;       // the all-ones reward when Safe
+  Scratch<double> scaled_;     // one θ's raw moments on the rewards' scales
+  EvaluationVector<double> scales_;  // per reward when rescaled (else empty: all 1)
+
+ public:
+  void set_scales(EvaluationVector<double> scales) { scales_ = std::move(scales); }
 };
 
 void check_request(const ModelTrace& m, std::uint32_t moment_count, std::span<const RewardPair> pairs) {
@@ -319,6 +337,28 @@ void check_request(const ModelTrace& m, std::uint32_t moment_count, std::span<co
       throw EngineError("a covariance pair names a reward that does not exist");
 }
 
+// One θ whose fast result is not finite, in the second arithmetic. When absorption is
+// certain and a reward's mean is finite but a higher moment or its variance overflowed,
+// the θ is evaluated once more with that reward scaled by 1/E[R]: the variance of a
+// reward with E[R] = 1e160 and a small spread is finite although E[R²] is not.
+void evaluate_exactly(MomentSession<1, true>& session, const ModelTrace& m, const double* theta, Moments& out) {
+  session.set_scales({});
+  session.run(theta, &out);
+  if (!out.absorption_certain) return;
+  EvaluationVector<double> scales(m.reward_count, 1.0);
+  bool rescale = false;
+  for (std::uint32_t r = 0; r < m.reward_count; ++r) {
+    const double mean = out.moment(r, 1);
+    bool overflowed = out.variance.size() > r && std::isinf(out.variance[r]);
+    for (std::uint32_t k = 2; k <= out.moment_count; ++k) overflowed = overflowed || std::isinf(out.moment(r, k));
+    if (std::isfinite(mean) && mean > 1 && overflowed) scales[r] = 1 / mean, rescale = true;
+  }
+  if (!rescale) return;
+  session.set_scales(std::move(scales));
+  session.run(theta, &out);
+  session.set_scales({});
+}
+
 }  // namespace
 
 Moments evaluate(const ModelTrace& m, std::span<const double> theta, std::uint32_t moment_count,
@@ -330,7 +370,10 @@ Moments evaluate(const ModelTrace& m, std::span<const double> theta, std::uint32
   for (const ComposedBlock& b : m.blocks) check_shape(m, b);
   Moments out;
   MomentSession<1>(m, moment_count, pairs, cancel).run(theta.data(), &out);
-  if (!finite(out)) MomentSession<1, true>(m, moment_count, pairs, cancel).run(theta.data(), &out);
+  if (!finite(out)) {
+    MomentSession<1, true> exact(m, moment_count, pairs, cancel);
+    evaluate_exactly(exact, m, theta.data(), out);
+  }
   return out;
 }
 
@@ -365,7 +408,7 @@ std::vector<Moments> evaluate_batch(const ModelTrace& m, std::span<const double>
   if (first_unfinished < count) {
     MomentSession<1, true> safe(m, moment_count, pairs, cancel);
     for (std::uint32_t i = first_unfinished; i < count; ++i)
-      if (!finite(out[i])) safe.run(thetas.data() + i * P, out.data() + i);
+      if (!finite(out[i])) evaluate_exactly(safe, m, thetas.data() + i * P, out[i]);
   }
   return out;
 }

@@ -19,8 +19,10 @@
 // θ, absorption is not certain (Moments::absorption_certain = false): moments of a
 // reward positive in every state are +∞, those of other rewards NaN (undefined; see
 // evaluate.cpp), covariances NaN. Otherwise a value is +∞ only when it exceeds the
-// largest double. Variances and covariances: +∞ when the second or cross moment is +∞
-// and the means are finite, NaN when a mean is infinite.
+// largest double (a reward whose finite mean comes with an overflowed second moment is
+// evaluated again on the scale of its mean, so a variance that fits is finite).
+// Variances and covariances: +∞ when the second or cross moment is +∞ and the means
+// are finite, NaN when a mean is infinite.
 //
 // Invariant: all scratch is counted in Category::Evaluation and released before the
 // call returns (normally, by Cancelled, or by any other exception).
