@@ -8,8 +8,8 @@
 // inverse +∞, and a path that is never taken gives 0·∞ = NaN. A θ whose fast result
 // is not finite is evaluated again with the measure-theoretic product (0·x = 0 for
 // every x, ∞ included: a path of probability 0 contributes nothing), plus one solve of
-// the all-ones reward that says whether absorption is certain, and then classified
-// (see classify()).
+// the all-ones reward that says whether absorption is certain; collect() and
+// undetermined() then classify each value as finite, +∞ or undefined (NaN).
 #include "trace/evaluate.hpp"
 
 #include <algorithm>
