@@ -265,8 +265,8 @@ static const char* non_finite_reason(const Moments& m, std::uint32_t moments) {
            "probability, a state it never leaves (every rate out of it is 0) or states that only lead to each "
            "other; moments of a reward that is positive in every state are infinite, those of other rewards and "
            "all covariances are undefined";
-  return "a value exceeds the largest double (about 1.8e308) and is reported as infinite; a covariance with an "
-         "infinite mean is undefined";
+  return "each exceeds the largest double (about 1.8e308), so its finite value is out of a double's range; "
+         "a covariance with such a mean is undefined";
 }
 
 // The params/moments/variance/covariance members of a RunResult or EvaluateResult,
