@@ -8,6 +8,7 @@ import { homedir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { Engine, EngineFailure } from '../engine/engine';
 import type { ClearResult, RunResult } from '../protocol/engine';
+import { nonFiniteSummary, nonFiniteWord, type Moment } from '../protocol/moment';
 import { parseArgs, UsageError, USAGE, type CheckArgs, type ClearArgs, type ExportArgs, type RunArgs } from './args';
 import { checkModel, CliError, loadModel, type LoadedModel } from './model';
 import { escapeControls, exitWhenDrained, guardOutput, jsonText, print, printError } from './output';
@@ -49,6 +50,15 @@ function forTerminal(r: RunResult): RunResult {
   };
 }
 
+/**
+ * `E[tmrca] and Var(tmrca) are infinite: <the engine's reason>`, one line per kind. A
+ * non-finite answer is still an answer (an infinite expectation is correct), so the run
+ * exits 0 and says so on stderr; --json carries the reason as `nonFinite`.
+ */
+function nonFiniteWarnings(r: RunResult): string[] {
+  return nonFiniteSummary(r).map((what) => `phasic-trace: warning: ${what}: ${r.nonFinite ?? 'not finite'}`);
+}
+
 function describeRun(r: RunResult): string {
   const lines = [
     `${r.model}: ${r.vertices} vertices, ${r.edges} edges, ${r.absorbing} absorbing`,
@@ -57,10 +67,12 @@ function describeRun(r: RunResult): string {
     `trace: ${r.trace.operations} operations, ${r.trace.commands} commands, ${r.trace.bytes} bytes`,
     `params: ${Object.entries(r.params).map(([k, v]) => `${k}=${v}`).join(' ') || '(none)'}`,
   ];
+  // Non-finite values print as "infinite" / "undefined"; why is on stderr (nonFiniteWarnings).
+  const show = (m: Moment) => nonFiniteWord(m) ?? String(m);
   for (const [reward, moments] of Object.entries(r.moments)) {
-    lines.push(`${reward}: ${moments.map((m, i) => `E[R^${i + 1}]=${m}`).join(' ')} Var=${r.variance[reward]}`);
+    lines.push(`${reward}: ${moments.map((m, i) => `E[R^${i + 1}]=${show(m)}`).join(' ')} Var=${show(r.variance[reward])}`);
   }
-  for (const [pair, v] of Object.entries(r.covariance)) lines.push(`Cov(${pair}) = ${v}`);
+  for (const [pair, v] of Object.entries(r.covariance)) lines.push(`Cov(${pair}) = ${show(v)}`);
   const t = r.timings_ms;
   lines.push(`time: ${t.total.toFixed(1)} ms (explore ${t.explore.toFixed(1)}, scc ${t.scc.toFixed(1)}, record ${t.record.toFixed(1)}, evaluate ${t.evaluate.toFixed(2)})`);
   lines.push(`memory: peak ${(r.memory.peak_accounted_bytes / MB).toFixed(2)} MB accounted, rss ${(r.memory.rss_bytes / MB).toFixed(1)} MB`);
@@ -97,6 +109,7 @@ async function run(args: RunArgs, engine: Engine): Promise<number> {
   // Only what is printed is kept: a RunResult with its decomposition is tens of KB,
   // which --repeat would otherwise hold for every run until the end.
   const printed: string[] = [];
+  let warnings: string[] = [];
   try {
     const model = loadModel(args.model, args.overrides);
     engine.configure({
@@ -115,6 +128,7 @@ async function run(args: RunArgs, engine: Engine): Promise<number> {
         });
         if (args.json) printed.push(jsonText(JSON.stringify(runRecord(r))));
         else printed.push((args.repeat > 1 ? `run ${i + 1}\n` : '') + describeRun(forTerminal(r)));
+        if (!args.json && i === 0) warnings = nonFiniteWarnings(r).map(escapeControls);
       }
     } catch (error) {
       if (stop.signal.reason === 'timeout')
@@ -130,7 +144,10 @@ async function run(args: RunArgs, engine: Engine): Promise<number> {
     process.off('SIGINT', interrupt);
   }
   if (args.json) print(args.repeat === 1 ? printed[0] : `{"runs":[${printed.join(',')}]}`);
-  else print(printed.join('\n\n'));
+  else {
+    print(printed.join('\n\n'));
+    if (warnings.length) printError(warnings.join('\n'));
+  }
   return 0;
 }
 

@@ -16,6 +16,7 @@ import {
   type SccInfo,
   type TraceSource,
 } from './engine';
+import { NON_FINITE, type Moment } from './moment';
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
 
@@ -186,14 +187,23 @@ export function runCounts(
   };
 }
 
+/** A moment: a finite number, or the string form of a non-finite one (protocol/moment.ts). */
+export function moment(v: unknown, path: string): Moment {
+  if (typeof v === 'string' && (NON_FINITE as readonly string[]).includes(v)) return v as Moment;
+  if (typeof v !== 'number' || !Number.isFinite(v)) fail(path, `a finite number or one of ${NON_FINITE.map((x) => `"${x}"`).join(', ')}`);
+  return v;
+}
+
 /** The moments block a run and an evaluation both carry. */
 export function moments(o: Record<string, unknown>, path: string): Omit<EvaluateResult, 'evaluate_ms'> {
-  return {
+  const out: Omit<EvaluateResult, 'evaluate_ms'> = {
     params: record(o.params, `${path}.params`, num),
-    moments: record(o.moments, `${path}.moments`, numbers),
-    variance: record(o.variance, `${path}.variance`, num),
-    covariance: record(o.covariance, `${path}.covariance`, num),
+    moments: record(o.moments, `${path}.moments`, (v, p) => list(v, p, moment)),
+    variance: record(o.variance, `${path}.variance`, moment),
+    covariance: record(o.covariance, `${path}.covariance`, moment),
   };
+  if (o.nonFinite !== undefined) out.nonFinite = str(o.nonFinite, `${path}.nonFinite`, 4096);
+  return out;
 }
 
 export function evaluateResult(v: unknown, path: string): EvaluateResult {

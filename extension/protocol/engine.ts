@@ -3,6 +3,10 @@
 // that one definition types every side. Field names follow `phasic-trace run
 // --json` (docs/engine.md), which prints RunResult minus `decomposition`.
 
+import type { Moment } from './moment';
+
+export type { Moment, NonFinite } from './moment';
+
 export const MEMORY_CATEGORIES = ['graph', 'subgraphs', 'traces', 'cache', 'evaluation'] as const;
 export type MemoryCategory = (typeof MEMORY_CATEGORIES)[number];
 export type CategoryBytes = Record<MemoryCategory, number>;
@@ -60,9 +64,12 @@ export interface RunResult {
   sccs: { count: number; largest: number; blocks: number; recorded: number; cached: number };
   trace: { operations: number; commands: number; bytes: number };
   params: Record<string, number>;
-  moments: Record<string, number[]>;
-  variance: Record<string, number>;
-  covariance: Record<string, number>;
+  /** Raw moments per reward; a non-finite value is a string (protocol/moment.ts). */
+  moments: Record<string, Moment[]>;
+  variance: Record<string, Moment>;
+  covariance: Record<string, Moment>;
+  /** Present when some moment, variance or covariance is not finite: why. */
+  nonFinite?: string;
   timings_ms: { explore: number; scc: number; record: number; evaluate: number; total: number };
   memory: RunMemory;
   /** Handle of the composed trace in the engine's cache, for re-evaluation. */
@@ -75,9 +82,10 @@ export interface RunResult {
 
 export interface EvaluateResult {
   params: Record<string, number>;
-  moments: Record<string, number[]>;
-  variance: Record<string, number>;
-  covariance: Record<string, number>;
+  moments: Record<string, Moment[]>;
+  variance: Record<string, Moment>;
+  covariance: Record<string, Moment>;
+  nonFinite?: string;
   evaluate_ms: number;
 }
 

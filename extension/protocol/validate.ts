@@ -6,7 +6,8 @@
 //
 // Use: `parseEngineReply(method, value)` on every request's result and
 // `parseEngineNotification(method, params)` on every notification; act only on
-// `ok` results. Counts and byte sizes must be finite and >= 0, moments finite; the
+// `ok` results. Counts and byte sizes must be finite and >= 0, moments finite or one
+// of the strings "Infinity", "-Infinity", "NaN" (protocol/moment.ts); the
 // lists' lengths are bounded so that a hostile reply cannot make the host allocate.
 import type { BlockEvent, ClearResult, EngineMessage, MemorySnapshot, Progress, RunPhase, RunResult } from './engine';
 import type { EngineInfo, EngineNotifications, EngineRequests, ModelSpec, RunReply } from './requests';

@@ -2,9 +2,11 @@
 // its parts: condensation order, block keys, serialized traces, cancellation and
 // memory accounting.
 #include <atomic>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <random>
+#include <vector>
 
 #include "check.hpp"
 #include "engine/error.hpp"
@@ -102,6 +104,46 @@ TEST(structured_coalescent_is_cyclic_and_exact) {
   // E[T] = d whatever the migration rate.
   const double fast[] = {1.0, 7.25};
   CHECK_CLOSE(evaluate(t, fast, 1).moment(0, 1), 2.0, 1e-12);
+}
+
+TEST(a_rate_set_to_zero_drops_unreached_states_and_reports_infinite_and_undefined) {
+  // structured2 with a second reward that is 0 in state (1,1).
+  Graph g = structured2();
+  g.reward_count = 2;
+  const double second[] = {0, 1, 0, 1, 0};
+  g.rewards.insert(g.rewards.end(), second, second + 5);
+  const Condensation c = condense(g);
+  const ModelTrace t = compose(g, c, {});
+  const RewardPair pairs[] = {{0, 1}};
+  // mig = 0: (1,1) has no rate out but is never reached; T ~ Exp(1), E[T^k] = k!.
+  const double no_migration[] = {1.0, 0.0};
+  const Moments m = evaluate(t, no_migration, 3, pairs);
+  CHECK(m.absorption_certain);
+  CHECK_EQ(m.moment(0, 1), 1.0);
+  CHECK_EQ(m.moment(0, 2), 2.0);
+  CHECK_EQ(m.moment(0, 3), 6.0);
+  CHECK_EQ(m.variance[0], 1.0);
+  CHECK_EQ(m.covariance[0], 1.0);  // the second reward is time until absorption here too
+  // coal = 0: the lineages migrate forever. Time is infinite; the second reward is 0
+  // in (1,1), so its moments are undefined, and so is the covariance (∞ − ∞).
+  const double no_coalescence[] = {0.0, 0.5};
+  const Moments n = evaluate(t, no_coalescence, 2, pairs);
+  CHECK(!n.absorption_certain);
+  CHECK(std::isinf(n.moment(0, 1)) && n.moment(0, 1) > 0);
+  CHECK(std::isinf(n.variance[0]));
+  CHECK(std::isnan(n.moment(1, 1)) && std::isnan(n.moment(1, 2)) && std::isnan(n.variance[1]));
+  CHECK(std::isnan(n.covariance[0]));
+  // A batch (8 lanes and a remainder) gives what single evaluations give.
+  std::vector<double> thetas;
+  for (int i = 0; i < 11; ++i) thetas.insert(thetas.end(), {i % 3 == 2 ? 0.0 : 1.0, i % 2 ? 0.25 * i : 0.0});
+  const std::vector<Moments> batch = evaluate_batch(t, thetas, 11, 3, pairs);
+  for (std::uint32_t i = 0; i < 11; ++i) {
+    const Moments one = evaluate(t, std::span<const double>(thetas.data() + 2 * i, 2), 3, pairs);
+    CHECK_EQ(batch[i].absorption_certain, one.absorption_certain);
+    for (std::size_t k = 0; k < one.raw.size(); ++k)
+      CHECK(std::memcmp(&batch[i].raw[k], &one.raw[k], sizeof(double)) == 0);
+  }
+  CHECK_EQ(ledger().bytes(Category::Evaluation), 0u);
 }
 
 TEST(rabbits_time_to_extinction) {

@@ -70,7 +70,7 @@ describe('phasic-trace run --json', () => {
     assert.deepEqual(base.params, { coal: 1, mig: 2 });
     // E[tmrca] = d whatever the migration rate (expected.json's closed form).
     assertClose(base.moments.tmrca[0], 2, 1e-12, 'E[tmrca]');
-    assertClose(base.covariance['time,tmrca'], base.variance.tmrca, 1e-12, 'Cov(time,tmrca)');
+    assertClose(base.covariance['time,tmrca'], Number(base.variance.tmrca), 1e-12, 'Cov(time,tmrca)');
     const blocks = runJson([join(ENGINE_FIXTURES, 'structured.json'), '--min-scc', '2']);
     assert.equal(blocks.sccs.blocks, 1);
   });

@@ -84,7 +84,7 @@ describe('engine', () => {
     // E[tmrca] = d for two lineages... here n = 8: the value is model-specific, but the
     // time reward and tmrca (both 1) must agree exactly, and the covariance is Var.
     assert.deepEqual(fresh.moments.time, fresh.moments.tmrca);
-    assertClose(fresh.covariance['time,tmrca'], fresh.variance.time, 1e-12, 'Cov(time, tmrca) = Var');
+    assertClose(fresh.covariance['time,tmrca'], Number(fresh.variance.time), 1e-12, 'Cov(time, tmrca) = Var');
     assertOnlyCachesHoldMemory(engine);
   });
 
@@ -257,7 +257,7 @@ describe('engine', () => {
     const evaluated = await engine.evaluate(base.traceKey, at, 2);
     assert.deepEqual(evaluated.params, at);
     for (const reward of Object.keys(fresh.moments))
-      fresh.moments[reward].forEach((m, k) => assertClose(evaluated.moments[reward][k], m, 1e-12, `${reward} moment ${k + 1}`));
+      fresh.moments[reward].forEach((m, k) => assertClose(evaluated.moments[reward][k], Number(m), 1e-12, `${reward} moment ${k + 1}`));
     assert.notDeepEqual(evaluated.moments, base.moments);
 
     const grid = Array.from({ length: 11 }, (_, i) => ({ coal: 1, rec: i / 4 }));

@@ -26,7 +26,9 @@ export function assertOnlyCachesHoldMemory(engine: Engine): void {
   assert.equal(onlyCachesHold(engine.memory()), undefined);
 }
 
-export function assertClose(actual: number, expected: number, rel: number, what: string): void {
+/** `actual` may be a moment in its JSON form ("Infinity", "NaN"): Number reads it. */
+export function assertClose(moment: number | string, expected: number, rel: number, what: string): void {
+  const actual = Number(moment);
   const scale = Math.max(Math.abs(actual), Math.abs(expected));
   assert.ok(
     actual === expected || Math.abs(actual - expected) <= rel * scale,

@@ -208,7 +208,7 @@ describe('hostile models', () => {
     it('runs a sound model afterwards', async () => {
       const reply = await engine.run(TWO_LOCUS, { n: 3 }, 2);
       assert.equal(reply.result.vertices, 32);
-      assert.ok(Math.abs(reply.result.moments.tmrca[0] - 1.832574) < 1e-6);
+      assert.ok(Math.abs(Number(reply.result.moments.tmrca[0]) - 1.832574) < 1e-6);
     });
   });
 });

@@ -144,7 +144,7 @@ describe('soak', () => {
       assert.equal(onlyCachesHold(engine.memory()), undefined, `run ${i}`);
       // The same trace at the first run's parameters must give the first run's mean.
       const again = await engine.evaluate(result.traceKey, { coal: 1.1 });
-      const mean = again.moments[Object.keys(again.moments)[0]][0];
+      const mean = Number(again.moments[Object.keys(again.moments)[0]][0]);
       expectedMean ??= mean;
       assert.equal(mean, expectedMean, `run ${i}: re-evaluated mean`);
       collectGarbage();

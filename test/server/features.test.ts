@@ -46,6 +46,15 @@ describe('language features', () => {
     assert.equal(codeLenses(analysis, 'file:///m.phasic', undefined).length, 1);
   });
 
+  it('summarizes a run whose mean is infinite or undefined in words, never failing', () => {
+    assert.equal(runSummary({ ...RUN, moments: { time: ['Infinity', 'Infinity'] } }), '12 vertices · 12 SCCs · E[time] = ∞');
+    assert.equal(runSummary({ ...RUN, moments: { time: ['NaN'] } }), '12 vertices · 12 SCCs · E[time] undefined');
+    // A large finite mean keeps its exponent whole.
+    assert.equal(runSummary({ ...RUN, moments: { time: [1.5e200, 'Infinity'] } }), '12 vertices · 12 SCCs · E[time] = 1.5e+200');
+    assert.equal(runSummary({ ...RUN, moments: { time: [1e300] } }), '12 vertices · 12 SCCs · E[time] = 1e+300');
+    assert.equal(runSummary({ ...RUN, moments: { time: [2.5e-7] } }), '12 vertices · 12 SCCs · E[time] = 2.5e-7');
+  });
+
   it('describes state variables by their place in the state vector', () => {
     const hover = analysis.hoverAt({ line: 3, character: 6 });
     assert.match(hover!.markdown, /array of shape \[6\], 6 cells; state vector cells 0\.\.5; bounds 0\.\.∞; initially 0/);

@@ -134,4 +134,20 @@ describe('language server over stdio', () => {
     const symbols = await rpc.sendRequest<Array<{ name: string }>>('textDocument/documentSymbol', { textDocument: { uri } });
     assert.deepEqual(symbols.map((s) => s.name), ['kingman', 'n', 'theta', 'k', 'coalesce', 'tmrca', 'total_length']);
   });
+
+  it('keeps the run summary lens after a run whose mean is infinite, and after a finite one', async () => {
+    // Issue 11, point 15: a run whose E[time] was not finite made every lens request
+    // fail (toPrecision of null) and the lens disappear.
+    type Lens = { command: { title: string } };
+    const lensTitles = async (target: string) => (await rpc.sendRequest<Lens[]>('textDocument/codeLens', { textDocument: { uri: target } })).map((l) => l.command.title);
+    const opened = pathToFileURL(join(tmpdir(), `infinite-${process.pid}.phasic`)).toString();
+    await rpc.sendNotification('textDocument/didOpen', { textDocument: { uri: opened, languageId: 'phasic', version: 1, text: KINGMAN } });
+    const run = (params: Record<string, number>) =>
+      rpc.sendRequest<{ result: { moments: Record<string, unknown[]> } }>('phasic/run', { uri: opened, overrides: {}, params, moments: 2, covariances: [], runId: 9000 + Math.floor(Math.random() * 1000) });
+    // θ = 0: nothing ever coalesces, so E[time] is infinite.
+    assert.deepEqual((await run({ theta: 0 })).result.moments.time, ['Infinity', 'Infinity']);
+    assert.deepEqual(await lensTitles(opened), ['Run hierarchical trace', '5 vertices · 5 SCCs · E[time] = ∞']);
+    assert.equal((await run({ theta: 2 })).result.moments.time[0], 0.75);
+    assert.deepEqual(await lensTitles(opened), ['Run hierarchical trace', '5 vertices · 5 SCCs · E[time] = 0.75']);
+  });
 });

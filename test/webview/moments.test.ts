@@ -99,3 +99,30 @@ test('parameters and rewards named like object members keep their values and rea
   assert.deepEqual(studio.problems(), []);
   await page.close();
 });
+
+test('says ∞ and undefined, never null or NaN, and why', async () => {
+  // Issue 11, point 3: infinite and undefined values arrive as the strings "Infinity"
+  // and "NaN" (JSON has no such numbers) with the engine's reason.
+  const studio = await openStudio(browser(), 'dark', 'moments');
+  const session = syntheticSession();
+  const run = session.run!;
+  const reason = 'at these parameters the process is not absorbed with probability 1';
+  const result = {
+    ...run.result,
+    moments: { time: ['Infinity', 'Infinity', 'Infinity'], tmrca: [1.5e200, 'Infinity'], 'xi[0]': ['NaN', 'NaN'] },
+    variance: { time: 'Infinity', tmrca: 'Infinity', 'xi[0]': 'NaN' },
+    covariance: { 'time,tmrca': 'NaN' },
+    nonFinite: reason,
+  } as typeof run.result;
+  await studio.send({ type: 'snapshot', snapshot: { ...session, tab: 'moments' as const, run: { ...run, result } } });
+  assert.deepEqual(await cells(studio, 'time'), ['time', '∞', '∞', '∞', '∞']);
+  assert.deepEqual(await cells(studio, 'tmrca'), ['tmrca', '1.500000000e+200', '∞', '—', '∞']);
+  assert.deepEqual(await cells(studio, 'xi[0]'), ['xi[0]', 'undefined', 'undefined', '—', 'undefined']);
+  const note = await studio.page.locator('.moments .non-finite').innerText();
+  assert.match(note, /E\[time\], E\[time\^2\], E\[time\^3\], E\[tmrca\^2\], Var\(time\) and Var\(tmrca\) are infinite/);
+  assert.match(note, /E\[xi\[0\]\], E\[xi\[0\]\^2\], Var\(xi\[0\]\) and Cov\(time, tmrca\) are undefined/);
+  assert.ok(note.includes(reason), note);
+  assert.doesNotMatch(await studio.page.locator('.moments').innerText(), /null|NaN/);
+  assert.deepEqual(studio.problems(), []);
+  await studio.page.close();
+});

@@ -62,3 +62,22 @@ test('host messages: malformed data is rejected, naming the field', () => {
     /^detail\.edges\[0\]: expected local vertex indices/,
   );
 });
+
+test('host messages: a non-finite moment is one of the strings "Infinity", "-Infinity", "NaN", never null', () => {
+  // Issue 11, point 3: JSON has no Infinity, and null read the same for infinite and
+  // undefined. The strings pass unchanged; null and other strings are rejected.
+  const result = (moments: unknown, variance: unknown = 1) => ({
+    type: 'evaluation',
+    requestId: 1,
+    result: { params: { coal: 0 }, moments: { time: moments }, variance: { time: variance }, covariance: { 'time,time': 'NaN' }, nonFinite: 'why', evaluate_ms: 0.1 },
+  });
+  const parsed = parseHostMessage(result(['Infinity', '-Infinity', 'NaN', 1.5e200], 'Infinity'));
+  assert.equal(parsed.ok, true);
+  const value = (parsed as { value: { result: { moments: unknown; variance: unknown; nonFinite: unknown } } }).value.result;
+  assert.deepEqual(value.moments, { time: ['Infinity', '-Infinity', 'NaN', 1.5e200] });
+  assert.deepEqual(value.variance, { time: 'Infinity' });
+  assert.equal(value.nonFinite, 'why');
+  rejects(parseHostMessage(result([null])), /^result\.moments\.time\[0\]: expected a finite number or one of "Infinity", "-Infinity", "NaN"/);
+  rejects(parseHostMessage(result(['infinite'])), /^result\.moments\.time\[0\]: expected a finite number or one of/);
+  rejects(parseHostMessage(result([1], null)), /^result\.variance\.time: expected a finite number or one of/);
+});

@@ -69,7 +69,7 @@ test('moments: the run numbers, then the recorded re-evaluation', async () => {
   await studio.send({ ...fixture.messages[0], snapshot: { ...snapshot, tab: 'moments' } });
   const page = studio.page;
   const row = () => page.locator('.moments-table tbody tr', { hasText: 'tmrca' }).first().locator('td').allInnerTexts();
-  assert.equal((await row())[0], formatNumber(run.result.moments.tmrca[0]));
+  assert.equal((await row())[0], formatNumber(Number(run.result.moments.tmrca[0])));
   for (const [name, value] of Object.entries(evaluation.result!.params)) {
     await page.locator(`vscode-text-field[data-param="${name}"] input`).fill(String(value));
   }
@@ -77,7 +77,7 @@ test('moments: the run numbers, then the recorded re-evaluation', async () => {
   const sent = (await studio.posted()).filter((m): m is Extract<WebviewMessage, { type: 'evaluate' }> => m.type === 'evaluate');
   assert.deepEqual(sent.at(-1)!.params, evaluation.result!.params);
   await studio.send({ ...evaluation, requestId: sent.at(-1)!.requestId });
-  assert.equal((await row())[0], formatNumber(evaluation.result!.moments.tmrca[0]));
+  assert.equal((await row())[0], formatNumber(Number(evaluation.result!.moments.tmrca[0])));
   assert.match(await page.locator('.eval-status').innerText(), /Evaluated in .* ms from the cached trace/);
   await page.screenshot({ path: screenshotPath('real-moments'), fullPage: true });
   await page.close();

@@ -3,6 +3,7 @@
 // engine (debounced; never a re-recording) and shows how long that took.
 import { entry } from '../../extension/protocol/check';
 import type { EvaluateResult } from '../../extension/protocol/engine';
+import { formatMoment, nonFiniteSummary } from '../../extension/protocol/moment';
 import type { PanelParam, PanelRun } from '../../extension/protocol/webview';
 import { el, table } from '../dom';
 import { formatMs, formatNumber } from '../format';
@@ -122,12 +123,15 @@ export class MomentsView {
     this.show(result);
   }
 
-  private show(r: Pick<EvaluateResult, 'params' | 'moments' | 'variance' | 'covariance'>): void {
+  private show(r: Pick<EvaluateResult, 'params' | 'moments' | 'variance' | 'covariance' | 'nonFinite'>): void {
+    // Infinite values read ∞ and undefined ones "undefined", never "null" or "NaN"; a
+    // note under the table says which and why (the engine's reason).
+    const value = (m: EvaluateResult['variance'][string]) => formatMoment(m, formatNumber);
     const rewards = Object.keys(r.moments);
     const order = Math.max(0, ...rewards.map((k) => r.moments[k].length));
     const variance = (reward: string) => {
       const v = entry(r.variance, reward);
-      return v === undefined ? '—' : formatNumber(v);
+      return v === undefined ? '—' : value(v);
     };
     const power = (k: number) => (k === 1 ? 'E[X]' : `E[X${String(k).replace(/\d/g, (d) => '⁰¹²³⁴⁵⁶⁷⁸⁹'[Number(d)])}]`);
     const moments = table({
@@ -137,7 +141,7 @@ export class MomentsView {
       headers: ['Reward', ...Array.from({ length: order }, (_, i) => power(i + 1)), 'Variance'],
       rows: rewards.map((k) => [
         k,
-        ...Array.from({ length: order }, (_, i) => (r.moments[k][i] === undefined ? '—' : formatNumber(r.moments[k][i]))),
+        ...Array.from({ length: order }, (_, i) => (r.moments[k][i] === undefined ? '—' : value(r.moments[k][i]))),
         variance(k),
       ]),
     });
@@ -149,9 +153,13 @@ export class MomentsView {
         table({
           caption: 'Covariances',
           headers: ['Rewards', 'Covariance'],
-          rows: cov.map(([k, v]) => [k.replace(',', ', '), formatNumber(v)]),
+          rows: cov.map(([k, v]) => [k.replace(',', ', '), value(v)]),
         }),
       );
+    }
+    const notFinite = nonFiniteSummary(r);
+    if (notFinite.length) {
+      parts.push(el('p', { class: 'non-finite', role: 'note' }, `${notFinite.join('; ')}: ${r.nonFinite ?? 'not finite'}.`));
     }
     this.results.replaceChildren(...parts);
   }

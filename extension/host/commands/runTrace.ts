@@ -4,6 +4,7 @@ import * as vscode from 'vscode';
 import type { RunPhase, RunResult } from '../../protocol/engine';
 import { EngineStoppedError } from '../engineClient';
 import { formatBytes, formatCount, formatNumber } from '../format';
+import { formatMoment, nonFiniteSummary } from '../../protocol/moment';
 import type { HostContext } from '../hostContext';
 import { chooseModel, type VisibleDocument } from './modelChoice';
 import { askOverrides } from './overrides';
@@ -105,9 +106,10 @@ export async function runTrace(ctx: HostContext, arg?: unknown): Promise<RunResu
           `[run] ${r.model}: ${formatCount(r.vertices)} states, ${formatCount(r.edges)} edges, ` +
             `${formatCount(r.sccs.count)} SCCs (largest ${r.sccs.largest}; ${r.sccs.recorded} recorded, ${r.sccs.cached} cached` +
             `${r.reused ? '; unchanged model, cached run reused' : ''}), ` +
-            `${formatCount(r.trace.operations)} trace operations, E[time] = ${time === undefined ? '—' : formatNumber(time)}, ` +
+            `${formatCount(r.trace.operations)} trace operations, E[time] = ${time === undefined ? '—' : formatMoment(time, formatNumber)}, ` +
             `${r.timings_ms.total.toFixed(1)} ms, peak ${formatBytes(r.memory.peak_accounted_bytes)} accounted`,
         );
+        for (const what of nonFiniteSummary(r)) ctx.output.appendLine(`[run] ${r.model}: ${what}: ${r.nonFinite ?? 'not finite'}`);
         return r;
       } catch (error) {
         if (token.isCancellationRequested) {

@@ -3,11 +3,23 @@
 
 import type { CodeLens } from 'vscode-languageserver/node';
 import type { Analysis } from '../../language';
+import { nonFiniteWord, type Moment } from '../../protocol/moment';
 import type { FeatureContext, RunSummary } from './context';
 
-/** Formats a moment compactly and exactly enough to compare with a hand calculation. */
+/** Formats a finite moment compactly and exactly enough to compare with a hand calculation. */
 function formatNumber(x: number): string {
-  return Number.isInteger(x) ? String(x) : x.toPrecision(6).replace(/\.?0+$/, '').replace(/\.?0+e/, 'e');
+  if (Number.isSafeInteger(x)) return String(x);
+  // Trailing zeros go from the mantissa only: "1.50000e+200" is 1.5e+200, not 1.5e+2.
+  const [mantissa, exponent] = x.toPrecision(6).split('e');
+  const trimmed = mantissa.includes('.') ? mantissa.replace(/\.?0+$/, '') : mantissa;
+  return exponent === undefined ? trimmed : `${trimmed}e${exponent}`;
+}
+
+/** `E[time] = x`, `E[time] = ∞` or `E[time] undefined`: a run whose mean is not finite keeps its lens. */
+function meanText(mean: Moment): string {
+  const word = nonFiniteWord(mean);
+  if (word === null) return `E[time] = ${formatNumber(mean as number)}`;
+  return word === 'undefined' ? 'E[time] undefined' : `E[time] = ${word === 'infinite' ? '∞' : '−∞'}`;
 }
 
 /**
@@ -18,7 +30,7 @@ function formatNumber(x: number): string {
 export function runSummary(run: RunSummary): string {
   const mean = run.moments.time?.[0];
   const parts = [`${run.vertices} vert${run.vertices === 1 ? 'ex' : 'ices'}`, `${run.sccs.count} SCC${run.sccs.count === 1 ? '' : 's'}`];
-  if (mean !== undefined) parts.push(`E[time] = ${formatNumber(mean)}`);
+  if (mean !== undefined) parts.push(meanText(mean));
   return parts.join(' · ');
 }
 

@@ -24,8 +24,13 @@ JsonWriter& JsonWriter::key(std::string_view k) {
 
 JsonWriter& JsonWriter::value(double v) {
   separate();
-  if (!std::isfinite(v)) {
-    out_ += "null";
+  // JSON has no non-finite numbers; these are the protobuf JSON mapping's strings.
+  if (std::isnan(v)) {
+    out_ += "\"NaN\"";
+    return *this;
+  }
+  if (std::isinf(v)) {
+    out_ += v > 0 ? "\"Infinity\"" : "\"-Infinity\"";
     return *this;
   }
   char buf[32];

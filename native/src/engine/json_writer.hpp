@@ -1,8 +1,10 @@
 // Writes the engine's results as JSON text for the binding and the CLI.
 //
 // Invariant: the output is valid RFC 8259 JSON whatever the values: strings are
-// escaped, and a non-finite number (which JSON cannot carry) is written as null.
-// Numbers round-trip exactly (17 significant digits).
+// escaped, and a non-finite number (which JSON cannot carry) is written as the string
+// "Infinity", "-Infinity" or "NaN" (the protobuf JSON mapping's form; docs/protocol.md),
+// never as null, so that infinite and undefined never read alike. Finite numbers
+// round-trip exactly (17 significant digits).
 #pragma once
 
 #include <cstdint>

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <optional>
 
 #include "cache/key.hpp"
@@ -250,7 +251,26 @@ std::vector<RewardPair> pairs_of(const ModelLabels& labels, const std::vector<Re
   return pairs;
 }
 
-// The params/moments/variance/covariance members of a RunResult or EvaluateResult.
+// Why some value written is not finite (docs/engine.md, "Infinite and undefined
+// moments"), or null when every value is finite.
+static const char* non_finite_reason(const Moments& m, std::uint32_t moments) {
+  bool any = false;
+  for (std::uint32_t r = 0; r < m.reward_count; ++r)
+    for (std::uint32_t k = 1; k <= moments; ++k) any = any || !std::isfinite(m.moment(r, k));
+  for (double x : m.variance) any = any || !std::isfinite(x);
+  for (double x : m.covariance) any = any || !std::isfinite(x);
+  if (!any) return nullptr;
+  if (!m.absorption_certain)
+    return "at these parameters the process is not absorbed with probability 1: it reaches, with positive "
+           "probability, a state it never leaves (every rate out of it is 0) or states that only lead to each "
+           "other; moments of a reward that is positive in every state are infinite, those of other rewards and "
+           "all covariances are undefined";
+  return "each exceeds the largest double (about 1.8e308), so its finite value is out of a double's range; "
+         "a covariance with such a mean is undefined";
+}
+
+// The params/moments/variance/covariance members of a RunResult or EvaluateResult,
+// and nonFinite, the reason, when some value is not finite.
 void write_evaluation(JsonWriter& w, const ModelLabels& labels, std::span<const double> theta, const Moments& m,
                       std::uint32_t moments, const std::vector<RewardNames>& covariances) {
   w.key("params").begin_object();
@@ -270,6 +290,7 @@ void write_evaluation(JsonWriter& w, const ModelLabels& labels, std::span<const 
   for (std::size_t i = 0; i < covariances.size(); ++i)
     w.field(covariances[i].first + "," + covariances[i].second, m.covariance[i]);
   w.end_object();
+  if (const char* why = non_finite_reason(m, moments)) w.field("nonFinite", why);
 }
 
 Key model_trace_key(const Graph& g, std::uint32_t min_block_size) {

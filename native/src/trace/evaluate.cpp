@@ -1,10 +1,20 @@
 // Evaluation over W lanes (W = 1 for one θ, 8 for a batch): values and vectors are
 // stored lane-interleaved, value[slot·W + lane], so every step is a loop over lanes.
 // Lanes never mix: lane l computes exactly what a single evaluation of θ_l computes.
+//
+// Two arithmetics. The fast one is IEEE: it is exact for every θ at which each state
+// has a positive total rate. A zero rate makes the λ of a state whose remaining exits
+// all have rate 0 exactly 0 (nothing is subtracted, so a zero stays exact), its
+// inverse +∞, and a path that is never taken gives 0·∞ = NaN. A θ whose fast result
+// is not finite is evaluated again with the measure-theoretic product (0·x = 0 for
+// every x, ∞ included: a path of probability 0 contributes nothing), plus one solve of
+// the all-ones reward that says whether absorption is certain; collect() and
+// undetermined() then classify each value as finite, +∞ or undefined (NaN).
 #include "trace/evaluate.hpp"
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <string>
 
 #include "engine/error.hpp"
@@ -32,6 +42,9 @@ class Scratch {
   T* p_;
 };
 
+template <class T>
+using EvaluationVector = CountedVector<T, Category::Evaluation>;
+
 constexpr std::uint32_t kBatchLanes = 8;
 constexpr std::uint64_t kMaxLaneScratch = std::uint64_t(256) << 20;
 
@@ -54,14 +67,49 @@ void check_shape(const ModelTrace& m, const ComposedBlock& b) {
 // Lane kernels. The pointers name distinct value slots or vertices (single assignment;
 // a forward command's target is never its source), which __restrict tells the compiler
 // so that the lane loops vectorize.
-template <std::uint32_t W>
+// The product of the second arithmetic: an exact 0 annihilates, ∞ included.
+template <bool Safe>
+inline double times(double a, double b) {
+  if constexpr (Safe) return a == 0 || b == 0 ? 0.0 : a * b;
+  return a * b;
+}
+template <std::uint32_t W, bool Safe>
 inline void mul_add(double* __restrict out, const double* __restrict a, const double* __restrict b,
                     const double* __restrict c) {
-  for (std::uint32_t l = 0; l < W; ++l) out[l] = a[l] + b[l] * c[l];
+  for (std::uint32_t l = 0; l < W; ++l) out[l] = a[l] + times<Safe>(b[l], c[l]);
 }
-template <std::uint32_t W>
+template <std::uint32_t W, bool Safe>
 inline void accumulate(double* __restrict acc, const double* __restrict w, const double* __restrict z) {
-  for (std::uint32_t l = 0; l < W; ++l) acc[l] += w[l] * z[l];
+  for (std::uint32_t l = 0; l < W; ++l) acc[l] += times<Safe>(w[l], z[l]);
+}
+
+// Var = E[R²] − E[R]². A second moment beyond the largest double (or infinite) makes
+// the variance +∞: E[R²] ≥ E[R]², so the difference is not a difference of
+// infinities but an infinite (or overflowed) upper term.
+double variance_of(double mean, double second) {
+  if (std::isnan(mean) || std::isnan(second)) return std::numeric_limits<double>::quiet_NaN();
+  const double square = mean * mean;
+  if (std::isinf(second) || std::isinf(square)) return std::numeric_limits<double>::infinity();
+  return second - square;
+}
+
+// Cov = E[R_a R_b] − E[R_a]E[R_b]: +∞ when the cross moment is infinite and both
+// means finite; undefined (∞ − ∞) when a mean is infinite.
+double covariance_of(double cross, double mean_a, double mean_b) {
+  if (!std::isfinite(mean_a) || !std::isfinite(mean_b) || std::isnan(cross)) return std::numeric_limits<double>::quiet_NaN();
+  const double product = mean_a * mean_b;
+  if (std::isinf(cross) || std::isinf(product)) return std::numeric_limits<double>::infinity();
+  return cross - product;
+}
+
+bool finite(const Moments& m) {
+  for (double x : m.raw)
+    if (!std::isfinite(x)) return false;
+  for (double x : m.variance)
+    if (!std::isfinite(x)) return false;
+  for (double x : m.covariance)
+    if (!std::isfinite(x)) return false;
+  return true;
 }
 
 // Moments of W θ vectors at a time, block by block: each block's program is replayed
@@ -70,7 +118,9 @@ inline void accumulate(double* __restrict acc, const double* __restrict w, const
 // block's worth. This works because a solve only reads, outside the block, x at its
 // exits — in earlier blocks, already final in every solution. Scratch is allocated
 // once per session, so a batch of many lane groups pays for it once.
-template <std::uint32_t W>
+// Safe: the second arithmetic (0·x = 0), plus the solve of the all-ones reward
+// (absorption time) whose expectation tells whether absorption is certain.
+template <std::uint32_t W, bool Safe = false>
 class MomentSession {
  public:
   MomentSession(const ModelTrace& m, std::uint32_t moment_count, std::span<const RewardPair> pairs,
@@ -78,9 +128,11 @@ class MomentSession {
       : m_(m), K_(moment_count), pairs_(pairs), cancel_(cancel), theta_(std::size_t(m.param_count) * W),
         values_(largest(m, [](const BlockTrace& t) { return t.value_count(); }) * W),
         y_(largest(m, [](const BlockTrace& t) { return std::uint64_t(t.vertex_count) + t.exit_count; }) * W),
-        solutions_((std::size_t(m.reward_count) * moment_count + 2 * pairs.size()) * m.vertex_count * W) {
+        solutions_((std::size_t(m.reward_count) * moment_count + 2 * pairs.size() + (Safe ? 1 : 0)) * m.vertex_count * W),
+        ones_(Safe ? m.vertex_count : 0), scaled_(std::size_t(m.reward_count) * moment_count) {
     // Absorbing vertices are never written: their x stays 0 in every solution.
     std::fill(solutions_.data(), solutions_.data() + solutions_.size(), 0.0);
+    std::fill(ones_.data(), ones_.data() + ones_.size(), 1.0);
   }
 
   // theta: W vectors of P values, lane-major; out: W results.
@@ -94,12 +146,13 @@ class MomentSession {
       replay(*b.trace);
       for (std::size_t r = 0; r < R; ++r)
         for (std::size_t k = 1; k <= K; ++k)
-          solve(b, reward(r), k == 1 ? nullptr : solution(r * K + k - 2), solution(r * K + k - 1));
+          solve(b, reward(r), scale(r), k == 1 ? nullptr : solution(r * K + k - 2), solution(r * K + k - 1));
       for (std::size_t p = 0; p < pairs_.size(); ++p) {
         const std::uint32_t a = pairs_[p].first, c = pairs_[p].second;
-        solve(b, reward(a), solution(c * K), solution(R * K + 2 * p));
-        solve(b, reward(c), solution(a * K), solution(R * K + 2 * p + 1));
+        solve(b, reward(a), scale(a), solution(c * K), solution(R * K + 2 * p));
+        solve(b, reward(c), scale(c), solution(a * K), solution(R * K + 2 * p + 1));
       }
+      if constexpr (Safe) solve(b, ones_.data(), 1.0, nullptr, solution(time_solution()));
     }
     for (std::uint32_t l = 0; l < W; ++l) collect(l, out[l]);
   }
@@ -113,6 +166,8 @@ class MomentSession {
   }
 
   const double* reward(std::size_t r) const { return m_.rewards.data() + r * m_.vertex_count; }
+  std::size_t time_solution() const { return std::size_t(m_.reward_count) * K_ + 2 * pairs_.size(); }
+  double scale(std::size_t r) const { return scales_.empty() ? 1.0 : scales_[r]; }
   double* solution(std::size_t s) { return solutions_.data() + s * m_.vertex_count * W; }
 
   void replay(const BlockTrace& t) {
@@ -134,13 +189,13 @@ class MomentSession {
       const double* b = v + std::size_t(op.b) * W;
       const double* c = v + std::size_t(op.c) * W;
       if (op.code == OpCode::MulAdd) [[likely]] {
-        mul_add<W>(out, a, b, c);
+        mul_add<W, Safe>(out, a, b, c);
       } else if (op.code == OpCode::Inv) {
         for (std::uint32_t l = 0; l < W; ++l) out[l] = 1.0 / a[l];
       } else if (op.code == OpCode::Add) {
         for (std::uint32_t l = 0; l < W; ++l) out[l] = a[l] + b[l];
       } else {
-        for (std::uint32_t l = 0; l < W; ++l) out[l] = a[l] * b[l];
+        for (std::uint32_t l = 0; l < W; ++l) out[l] = times<Safe>(a[l], b[l]);
       }
       out += W;
     }
@@ -148,7 +203,7 @@ class MomentSession {
 
   // x := U g on the block's vertices, with g = reward ∘ previous (previous = 1 when null)
   // and exits read from x itself.
-  void solve(const ComposedBlock& b, const double* reward, const double* previous, double* x) {
+  void solve(const ComposedBlock& b, const double* reward, double scale, const double* previous, double* x) {
     const BlockTrace& t = *b.trace;
     const double* v = values_.data();
     double* y = y_.data();
@@ -156,12 +211,12 @@ class MomentSession {
     for (std::uint32_t i = 0; i < n; ++i) {
       const std::size_t g = b.vertices[i];
       for (std::uint32_t l = 0; l < W; ++l)
-        y[std::size_t(i) * W + l] = previous ? reward[g] * previous[g * W + l] : reward[g];
+        y[std::size_t(i) * W + l] = previous ? times<Safe>(reward[g] * scale, previous[g * W + l]) : reward[g] * scale;
     }
     for (std::uint32_t s = 0; s < t.exit_count; ++s)
       for (std::uint32_t l = 0; l < W; ++l) y[(std::size_t(n) + s) * W + l] = x[std::size_t(b.exits[s]) * W + l];
     for (const ForwardCommand& f : t.forward)
-      accumulate<W>(y + std::size_t(f.target) * W, v + std::size_t(f.multiplier) * W, y + std::size_t(f.source) * W);
+      accumulate<W, Safe>(y + std::size_t(f.target) * W, v + std::size_t(f.multiplier) * W, y + std::size_t(f.source) * W);
     std::uint64_t k = 0;
     for (const SolveCommand& s : t.solve) {
       double acc[W];
@@ -171,10 +226,10 @@ class MomentSession {
         // acc stays a local array (its address never escapes), so it lives in registers.
         const double* __restrict w = v + std::size_t(t.terms[k].weight) * W;
         const double* __restrict z = y + std::size_t(t.terms[k].target) * W;
-        for (std::uint32_t l = 0; l < W; ++l) acc[l] += w[l] * z[l];
+        for (std::uint32_t l = 0; l < W; ++l) acc[l] += times<Safe>(w[l], z[l]);
       }
       const double* inv = v + std::size_t(s.inverse_rate) * W;
-      for (std::uint32_t l = 0; l < W; ++l) xv[l] = acc[l] * inv[l];
+      for (std::uint32_t l = 0; l < W; ++l) xv[l] = times<Safe>(acc[l], inv[l]);
     }
     for (std::uint32_t i = 0; i < n; ++i)
       for (std::uint32_t l = 0; l < W; ++l) x[std::size_t(b.vertices[i]) * W + l] = y[std::size_t(i) * W + l];
@@ -185,30 +240,74 @@ class MomentSession {
     const double* x = solution(s);
     double sum = 0;
     for (std::size_t e = 0; e < m_.start_target.size(); ++e)
-      sum += m_.start_probability[e] * x[std::size_t(m_.start_target[e]) * W + l];
+      sum += times<Safe>(m_.start_probability[e], x[std::size_t(m_.start_target[e]) * W + l]);
     return sum;
   }
 
+  // With a reward scaled by s = 1/c, its solves give the moments of R/c: raw moments,
+  // the variance and covariances are computed on that scale and multiplied back by
+  // powers of c, so a value overflows only when it is itself beyond the largest double.
   void collect(std::uint32_t l, Moments& o) {
     const std::size_t R = m_.reward_count, K = K_;
     o.reward_count = m_.reward_count;
     o.moment_count = K_;
     o.raw.resize(R * K);
+    double* scaled = scaled_.data();
     for (std::size_t r = 0; r < R; ++r) {
       double factorial = 1;
       for (std::size_t k = 1; k <= K; ++k) {
         factorial *= double(k);
-        o.raw[r * K + k - 1] = factorial * start_sum(r * K + k - 1, l);
+        scaled[r * K + k - 1] = factorial * start_sum(r * K + k - 1, l);
+        double value = scaled[r * K + k - 1];
+        for (std::size_t i = 0; i < k && scale(r) != 1.0; ++i) value /= scale(r);
+        o.raw[r * K + k - 1] = value;
       }
     }
     o.variance.clear();
     if (K >= 2)
-      for (std::size_t r = 0; r < R; ++r) o.variance.push_back(o.raw[r * K + 1] - o.raw[r * K] * o.raw[r * K]);
+      for (std::size_t r = 0; r < R; ++r)
+        o.variance.push_back(variance_of(scaled[r * K], scaled[r * K + 1]) / scale(r) / scale(r));
     o.covariance.resize(pairs_.size());
     for (std::size_t p = 0; p < pairs_.size(); ++p) {
+      const std::uint32_t a = pairs_[p].first, b = pairs_[p].second;
       const double cross = start_sum(R * K + 2 * p, l) + start_sum(R * K + 2 * p + 1, l);
-      o.covariance[p] = cross - o.raw[pairs_[p].first * K] * o.raw[pairs_[p].second * K];
+      o.covariance[p] = covariance_of(cross, scaled[a * K], scaled[b * K]) / scale(a) / scale(b);
     }
+    o.absorption_certain = true;
+    if constexpr (Safe) {
+      o.absorption_certain = std::isfinite(start_sum(time_solution(), l));
+      if (!o.absorption_certain) undetermined(o);
+    }
+  }
+
+  // Absorption is not certain: some state the process reaches with positive
+  // probability cannot reach absorption at θ. A reward that is positive in every state
+  // then accumulates without end with positive probability, so its moments are +∞ (the
+  // second arithmetic yields exactly that). For any other reward the elimination's
+  // answer is not the expectation: it drops the rate into a state that is never left
+  // from λ of the state before it, as if that jump were never taken. Those moments,
+  // and every covariance (a difference of infinities at best), are undefined.
+  void undetermined(Moments& o) const {
+    const std::size_t K = K_;
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    for (std::uint32_t r = 0; r < m_.reward_count; ++r) {
+      if (positive_everywhere(r)) {
+        for (std::size_t k = 0; k < K; ++k) o.raw[r * K + k] = std::numeric_limits<double>::infinity();
+        if (K >= 2) o.variance[r] = std::numeric_limits<double>::infinity();
+      } else {
+        for (std::size_t k = 0; k < K; ++k) o.raw[r * K + k] = nan;
+        if (K >= 2) o.variance[r] = nan;
+      }
+    }
+    for (double& c : o.covariance) c = nan;
+  }
+
+  bool positive_everywhere(std::uint32_t r) const {
+    const double* g = reward(r);
+    for (const ComposedBlock& b : m_.blocks)
+      for (VertexId v : b.vertices)
+        if (!(g[v] > 0)) return false;
+    return true;
   }
 
   const ModelTrace& m_;
@@ -218,7 +317,13 @@ class MomentSession {
   Scratch<double> theta_;      // parameter-major, so DOT loops run over lanes
   Scratch<double> values_;     // one block's program values
   Scratch<double> y_;          // one block's working vector
-  Scratch<double> solutions_;  // x of every solve: (reward, moment) then (pair, side)
+  Scratch<double> solutions_;  // x of every solve: (reward, moment), (pair, side), then time when Safe
+  Scratch<double> ones_;       // the all-ones reward when Safe
+  Scratch<double> scaled_;     // one θ's raw moments on the rewards' scales
+  EvaluationVector<double> scales_;  // per reward when rescaled (else empty: all 1)
+
+ public:
+  void set_scales(EvaluationVector<double> scales) { scales_ = std::move(scales); }
 };
 
 void check_request(const ModelTrace& m, std::uint32_t moment_count, std::span<const RewardPair> pairs) {
@@ -232,6 +337,28 @@ void check_request(const ModelTrace& m, std::uint32_t moment_count, std::span<co
       throw EngineError("a covariance pair names a reward that does not exist");
 }
 
+// One θ whose fast result is not finite, in the second arithmetic. When absorption is
+// certain and a reward's mean is finite but a higher moment or its variance overflowed,
+// the θ is evaluated once more with that reward scaled by 1/E[R]: the variance of a
+// reward with E[R] = 1e160 and a small spread is finite although E[R²] is not.
+void evaluate_exactly(MomentSession<1, true>& session, const ModelTrace& m, const double* theta, Moments& out) {
+  session.set_scales({});
+  session.run(theta, &out);
+  if (!out.absorption_certain) return;
+  EvaluationVector<double> scales(m.reward_count, 1.0);
+  bool rescale = false;
+  for (std::uint32_t r = 0; r < m.reward_count; ++r) {
+    const double mean = out.moment(r, 1);
+    bool overflowed = out.variance.size() > r && std::isinf(out.variance[r]);
+    for (std::uint32_t k = 2; k <= out.moment_count; ++k) overflowed = overflowed || std::isinf(out.moment(r, k));
+    if (std::isfinite(mean) && mean > 1 && overflowed) scales[r] = 1 / mean, rescale = true;
+  }
+  if (!rescale) return;
+  session.set_scales(std::move(scales));
+  session.run(theta, &out);
+  session.set_scales({});
+}
+
 }  // namespace
 
 Moments evaluate(const ModelTrace& m, std::span<const double> theta, std::uint32_t moment_count,
@@ -243,6 +370,10 @@ Moments evaluate(const ModelTrace& m, std::span<const double> theta, std::uint32
   for (const ComposedBlock& b : m.blocks) check_shape(m, b);
   Moments out;
   MomentSession<1>(m, moment_count, pairs, cancel).run(theta.data(), &out);
+  if (!finite(out)) {
+    MomentSession<1, true> exact(m, moment_count, pairs, cancel);
+    evaluate_exactly(exact, m, theta.data(), out);
+  }
   return out;
 }
 
@@ -269,6 +400,15 @@ std::vector<Moments> evaluate_batch(const ModelTrace& m, std::span<const double>
   if (done < count) {
     MomentSession<1> single(m, moment_count, pairs, cancel);
     for (; done < count; ++done) single.run(thetas.data() + done * P, out.data() + done);
+  }
+  // θ vectors whose fast result is not finite are evaluated again one at a time, as
+  // evaluate() does, so batch and single results stay identical.
+  std::uint32_t first_unfinished = 0;
+  while (first_unfinished < count && finite(out[first_unfinished])) ++first_unfinished;
+  if (first_unfinished < count) {
+    MomentSession<1, true> safe(m, moment_count, pairs, cancel);
+    for (std::uint32_t i = first_unfinished; i < count; ++i)
+      if (!finite(out[i])) evaluate_exactly(safe, m, thetas.data() + i * P, out[i]);
   }
   return out;
 }

@@ -13,6 +13,17 @@
 // command is one fixed-length loop the compiler vectorizes. Per lane it performs the
 // same operations in the same order as the single form, so results are identical.
 //
+// Zero rates. θ may set a rate to 0. A state whose every rate is then 0 and which the
+// process never reaches drops out (its paths have probability 0). When the process
+// reaches, with positive probability, a state from which absorption is unreachable at
+// θ, absorption is not certain (Moments::absorption_certain = false): moments of a
+// reward positive in every state are +∞, those of other rewards NaN (undefined; see
+// evaluate.cpp), covariances NaN. Otherwise a value is +∞ only when it exceeds the
+// largest double (a reward whose finite mean comes with an overflowed second moment is
+// evaluated again on the scale of its mean, so a variance that fits is finite).
+// Variances and covariances: +∞ when the second or cross moment is +∞ and the means
+// are finite, NaN when a mean is infinite.
+//
 // Invariant: all scratch is counted in Category::Evaluation and released before the
 // call returns (normally, by Cancelled, or by any other exception).
 #pragma once
@@ -36,6 +47,9 @@ struct Moments {
   std::vector<double> raw;         // raw[r·moment_count + k−1] = E[R_r^k]
   std::vector<double> variance;    // per reward; empty unless moment_count ≥ 2
   std::vector<double> covariance;  // per requested pair, in request order
+  // False when, at θ, the process reaches with positive probability a state from which
+  // it cannot reach absorption (then its absorption time is infinite).
+  bool absorption_certain = true;
 
   double moment(std::uint32_t reward, std::uint32_t k) const { return raw[std::size_t(reward) * moment_count + k - 1]; }
 };

@@ -1,0 +1,56 @@
+// Moments, variances and covariances as the engine reports them. JSON has no
+// infinite or undefined number, so the engine writes a non-finite value as one of
+// the protobuf JSON mapping's strings (docs/protocol.md): "Infinity" is an infinite
+// value (a reward that accumulates without end with positive probability, or a value
+// beyond the largest double), "NaN" an undefined one (∞ − ∞, or a moment the engine
+// cannot determine because absorption is not certain). Values keep this form on every
+// JSON boundary (engine → engine process → host → webview, and `phasic-trace run
+// --json`), so every reader formats them through the functions here and an infinite
+// value never reads like an undefined one. This file is imported by the webview
+// bundle: no Node or vscode imports.
+
+export type NonFinite = 'Infinity' | '-Infinity' | 'NaN';
+export type Moment = number | NonFinite;
+
+export const NON_FINITE: readonly NonFinite[] = ['Infinity', '-Infinity', 'NaN'];
+
+/** What a non-finite value means, in the word every view uses; null when finite. */
+export function nonFiniteWord(m: Moment): 'infinite' | 'minus infinite' | 'undefined' | null {
+  if (typeof m === 'number') return Number.isFinite(m) ? null : Number.isNaN(m) ? 'undefined' : m > 0 ? 'infinite' : 'minus infinite';
+  return m === 'Infinity' ? 'infinite' : m === '-Infinity' ? 'minus infinite' : 'undefined';
+}
+
+/** A value for display: finite numbers through `format`, else ∞, −∞ or "undefined". */
+export function formatMoment(m: Moment, format: (x: number) => string): string {
+  const word = nonFiniteWord(m);
+  if (word === null) return format(m as number);
+  return word === 'infinite' ? '∞' : word === 'minus infinite' ? '−∞' : 'undefined';
+}
+
+/** The moments block of a run or an evaluation. */
+export interface MomentsBlock {
+  moments: Record<string, Moment[]>;
+  variance: Record<string, Moment>;
+  covariance: Record<string, Moment>;
+  /** Present when some value is not finite: the engine's reason. */
+  nonFinite?: string;
+}
+
+/**
+ * One sentence per kind naming the values that are not finite, e.g.
+ * `E[tmrca], E[tmrca²] and Var(tmrca) are infinite`; empty when all are finite.
+ */
+export function nonFiniteSummary(r: MomentsBlock): string[] {
+  const byWord = new Map<string, string[]>();
+  const add = (name: string, m: Moment) => {
+    const word = nonFiniteWord(m);
+    if (word !== null) byWord.set(word, [...(byWord.get(word) ?? []), name]);
+  };
+  for (const [reward, ms] of Object.entries(r.moments)) ms.forEach((m, i) => add(i === 0 ? `E[${reward}]` : `E[${reward}^${i + 1}]`, m));
+  for (const [reward, v] of Object.entries(r.variance)) add(`Var(${reward})`, v);
+  for (const [pair, v] of Object.entries(r.covariance)) add(`Cov(${pair.replace(',', ', ')})`, v);
+  return [...byWord].map(([word, names]) => {
+    const list = names.length === 1 ? names[0] : `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}`;
+    return `${list} ${names.length === 1 ? 'is' : 'are'} ${word}`;
+  });
+}
