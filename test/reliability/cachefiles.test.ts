@@ -72,7 +72,7 @@ async function run(dir: string): Promise<RunResult & { peakKiB: number }> {
   const r = await cli(['run', RABBITS, '--json', '--moments', '1', '--cache-dir', dir]);
   assert.equal(r.status, 0, r.stderr + r.stdout);
   const result = JSON.parse(r.stdout) as RunResult;
-  const et = result.moments.time_to_extinction[0];
+  const et = Number(result.moments.time_to_extinction[0]);
   assert.ok(Math.abs(et - RABBITS_ET) <= 1e-9 * RABBITS_ET, `E[T] = ${et}, expected ${RABBITS_ET}`);
   return { ...result, peakKiB: r.peakKiB };
 }

@@ -14,8 +14,9 @@ import { LspClient, positionOf } from './lsp';
 
 const COMPLETION_KIND = { const: 21, param: 6, state: 5 };
 
-function close(actual: number, expected: number, what: string): void {
-  assert.ok(Math.abs(actual - expected) <= 1e-12 * Math.max(1, Math.abs(expected)), `${what}: ${actual}, expected ${expected}`);
+function close(actual: number | string, expected: number, what: string): void {
+  assert.equal(typeof actual, 'number', `${what}: ${actual} is not a finite number`);
+  assert.ok(Math.abs(Number(actual) - expected) <= 1e-12 * Math.max(1, Math.abs(expected)), `${what}: ${actual}, expected ${expected}`);
 }
 
 describe('member names through the language server', () => {

@@ -19,8 +19,9 @@ import { MEMBER_NAMES, memberNameModels, memberNameMoments } from '../language/m
 const engine = new Engine();
 engine.configure({ cacheDir: '' });
 
-function close(actual: number, expected: number, what: string): void {
-  assert.ok(Math.abs(actual - expected) <= 1e-12 * Math.max(1, Math.abs(expected)), `${what}: ${actual}, expected ${expected}`);
+function close(actual: number | string, expected: number, what: string): void {
+  assert.equal(typeof actual, 'number', `${what}: ${actual} is not a finite number`);
+  assert.ok(Math.abs(Number(actual) - expected) <= 1e-12 * Math.max(1, Math.abs(expected)), `${what}: ${actual}, expected ${expected}`);
 }
 
 describe('member names on the host side', () => {
