@@ -137,7 +137,7 @@ void write_categories(JsonWriter& w, const std::array<std::uint64_t, kCategoryCo
 
 // What the result reports about the graph, taken before the graph goes.
 // `blocks`: the components recorded separately, as counted for the run's progress.
-RunSummary summarize(const Exploration& explored, const Condensation& cond,
+RunSummary summarize(const Exploration& explored, const ModelLabels& labels, const Condensation& cond,
                      const CountedVector<BlockRecord, Category::Graph>& records, std::uint32_t min_block_size,
                      std::uint32_t blocks) {
   const Graph& graph = explored.graph;
@@ -160,7 +160,7 @@ RunSummary summarize(const Exploration& explored, const Condensation& cond,
   for (std::size_t i = 0; i < explored.rule_firings.size() && i < explored.info.rule_names.size(); ++i)
     s.rule_firings.emplace_back(explored.info.rule_names[i], explored.rule_firings[i]);
   s.warnings = explored.warnings;
-  s.trace_key = model_trace_key(graph, min_block_size);
+  s.trace_key = model_trace_key(graph, labels, min_block_size);
   return s;
 }
 
@@ -272,9 +272,20 @@ void write_evaluation(JsonWriter& w, const ModelLabels& labels, std::span<const 
   w.end_object();
 }
 
-Key model_trace_key(const Graph& g, std::uint32_t min_block_size) {
+Key model_trace_key(const Graph& g, const ModelLabels& labels, std::uint32_t min_block_size) {
   Hasher h(0x70686173'69637472ULL);  // distinct from block keys by seed
   h.value(min_block_size);
+  // The labels: evaluation by this key answers with them and starts from these defaults.
+  auto names = [&](const std::vector<std::string>& list) {
+    h.value(static_cast<std::uint64_t>(list.size()));
+    for (const std::string& name : list) {
+      h.value(static_cast<std::uint64_t>(name.size()));
+      h.update(name.data(), name.size());
+    }
+  };
+  names(labels.params);
+  h.update(labels.param_defaults.data(), labels.param_defaults.size() * sizeof(double));
+  names(labels.rewards);
   h.value(g.param_count);
   h.value(g.vertex_count);
   h.value(g.reward_count);
@@ -377,7 +388,7 @@ std::string run_model(std::string_view model_text, const RunOptions& options, co
                                 options.min_scc_size, cancel);
   progress(RunPhase::Composing, 1, 1);
   for (const BlockRecord& r : records) timings.record += r.record_ms;
-  const RunSummary summary = summarize(*explored, *cond, records, options.min_scc_size, cacheable);
+  const RunSummary summary = summarize(*explored, labels, *cond, records, options.min_scc_size, cacheable);
 
   // The trace holds everything evaluation needs: the graph and its components go now.
   CountedVector<BlockRecord, Category::Graph>().swap(records);
