@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <optional>
 
 #include "cache/key.hpp"
@@ -10,6 +11,7 @@
 #include "engine/run_summary.hpp"
 #include "graph/explore.hpp"
 #include "model/load.hpp"
+#include "model/program.hpp"
 #include "trace/block.hpp"
 #include "trace/block_trace.hpp"
 #include "trace/condensation.hpp"
@@ -240,6 +242,10 @@ std::string result_json(const RunSummary& summary, bool reused, const ModelTrace
 std::vector<double> theta_of(const ModelLabels& labels, const NamedValues& values) {
   std::vector<double> theta = labels.param_defaults;
   for (const auto& [name, value] : values) theta[index_of(labels.params, name, "parameter")] = value;
+  // Checked here, where the names are known, so that the message names the parameter.
+  for (std::size_t p = 0; p < theta.size(); ++p)
+    if (!std::isfinite(theta[p]) || theta[p] < 0)
+      throw EngineError("parameter " + labels.params[p] + " must be finite and >= 0, got " + format_number(theta[p]));
   return theta;
 }
 
@@ -384,8 +390,13 @@ std::string run_model(std::string_view model_text, const RunOptions& options, co
   std::vector<Lifetime> lifetimes;
   std::vector<Key> used_keys;
   progress(RunPhase::Recording, 0, cacheable);
-  ModelTrace composed = compose(graph, *cond, CachingProvider(caches, observer, cacheable, records, lifetimes, used_keys),
-                                options.min_scc_size, cancel);
+  std::optional<ModelTrace> composed;
+  try {
+    composed.emplace(compose(graph, *cond, CachingProvider(caches, observer, cacheable, records, lifetimes, used_keys),
+                             options.min_scc_size, cancel));
+  } catch (const NeverAbsorbed& e) {
+    throw EngineError(describe_vertex(*explored, e.vertex) + " can never reach an absorbing state");
+  }
   progress(RunPhase::Composing, 1, 1);
   for (const BlockRecord& r : records) timings.record += r.record_ms;
   const RunSummary summary = summarize(*explored, labels, *cond, records, options.min_scc_size, cacheable);
@@ -396,7 +407,7 @@ std::string run_model(std::string_view model_text, const RunOptions& options, co
   explored.reset();
 
   const std::shared_ptr<const ModelTrace> trace =
-      caches.memory.put_model(summary.trace_key, std::move(composed), labels, used_keys);
+      caches.memory.put_model(summary.trace_key, std::move(*composed), labels, used_keys);
   caches.memory.put_run(run_summary_key(model_text, options.min_scc_size), model_text,
                         encode_run_summary(summary.as_reused()), summary.trace_key);
 
