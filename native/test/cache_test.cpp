@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -17,6 +18,7 @@
 #include "engine/error.hpp"
 #include "json/json.hpp"
 #include "check.hpp"
+#include "model_fixtures.hpp"
 
 using namespace phasic;
 namespace fs = std::filesystem;
@@ -721,6 +723,51 @@ TEST(a_run_summary_leaves_the_cache_before_the_trace_it_pins) {
   e.configure({"", 0, 1 << 26, 0});
   CHECK(!json::parse(e.run(a, {}, {})).find("reused")->as_bool());
   CHECK(json::parse(e.run(a, {}, {})).find("reused")->as_bool());
+  check_only_caches_hold_memory(e);
+  e.clear_caches();
+}
+
+static std::string replaced(std::string text, const std::string& from, const std::string& to) {
+  const std::size_t at = text.find(from);
+  CHECK(at != std::string::npos);
+  return text.replace(at, from.size(), to);
+}
+
+// Same-graph models with other labels: each run, reused run and evaluation answers
+// with the model's own parameter names, defaults and reward names.
+TEST(same_graph_models_with_other_labels_never_share_an_answer) {
+  Engine e;
+  e.configure({"", 0, 1 << 26, 0});
+  const std::string a = fixtures::kingman(4);
+  const std::string b = replaced(a, R"("default":1.0)", R"("default":2.0)");
+  const std::string c = replaced(a, R"("name":"theta")", R"("name":"rho")");
+  const std::string d = replaced(a, R"({"name":"tmrca")", R"({"name":"height")");
+  // E[T_MRCA] of Kingman n = 4 is 1.5/θ.
+  auto check_run = [&](const std::string& text, const std::string& param, double theta, const std::string& reward) {
+    const json::Value r = json::parse(e.run(text, {}, {}));
+    const json::Value* params = r.find("params");
+    CHECK(params->find(param) && params->find(param)->as_number() == theta);
+    CHECK_EQ(params->as_object().size(), std::size_t(1));
+    const json::Value* m = r.find("moments")->find(reward);
+    CHECK(m && std::fabs(m->as_array()[0].as_number() - 1.5 / theta) < 1e-12);
+    return r.find("traceKey")->as_string();
+  };
+  const std::string ka = check_run(a, "theta", 1, "tmrca");
+  const std::string kb = check_run(b, "theta", 2, "tmrca");
+  CHECK(check_run(a, "theta", 1, "tmrca") == ka);
+  const std::string kc = check_run(c, "rho", 1, "tmrca");
+  CHECK(check_run(a, "theta", 1, "tmrca") == ka);
+  const std::string kd = check_run(d, "theta", 1, "height");
+  CHECK(check_run(a, "theta", 1, "tmrca") == ka);
+  CHECK(ka != kb && ka != kc && ka != kd && kb != kc && kb != kd && kc != kd);
+  CHECK_EQ(e.memory_cache().stats().models, std::uint64_t(4));
+  const json::Value eb = json::parse(e.evaluate(kb, {{}}, 1, {}));
+  CHECK(eb.as_array()[0].find("params")->find("theta")->as_number() == 2);
+  const json::Value ec = json::parse(e.evaluate(kc, {{{"rho", 3.0}}}, 1, {}));
+  CHECK(std::fabs(ec.as_array()[0].find("moments")->find("tmrca")->as_array()[0].as_number() - 0.5) < 1e-12);
+  const json::Value ed = json::parse(e.evaluate(kd, {{}}, 1, {}));
+  CHECK(ed.as_array()[0].find("moments")->find("height") != nullptr);
+  CHECK(ed.as_array()[0].find("moments")->find("tmrca") == nullptr);
   check_only_caches_hold_memory(e);
   e.clear_caches();
 }

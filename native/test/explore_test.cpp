@@ -231,12 +231,14 @@ TEST(updates_read_the_state_before_the_rule_fires) {
   CHECK(state_of(y.graph, 2) == (std::vector<std::int32_t>{0, 0}));
 }
 
-TEST(self_transitions_are_dropped_with_one_warning_per_rule) {
-  // x[0] = x[0] never changes the state; a second rule moves x[0] down to 0.
-  const std::string down = R"(,{"name":"down","site":0,"locals":0,"loops":[],"steps":[{"when":[3,0,0,0,17]}],
+// A second rule that moves x[0] down to 0.
+static const std::string kDown = R"(,{"name":"down","site":0,"locals":0,"loops":[],"steps":[{"when":[3,0,0,0,17]}],
       "rate":[[0,1],null],"updates":[{"cell":[0,0],"op":"sub","value":[0,1]}]})";
-  const std::string text = one_rule(kPair, "[2,0]", "[]", 0, "[]", "[[0,1],null]",
-                                    R"([{"cell":[0,0],"op":"set","value":[3,0]}])", down);
+
+TEST(self_transitions_are_dropped_with_one_warning_per_rule) {
+  // x[0] = x[0] (while x[0] > 0) never changes the state.
+  const std::string text = one_rule(kPair, "[2,0]", "[]", 0, R"([{"when":[3,0,0,0,17]}])", "[[0,1],null]",
+                                    R"([{"cell":[0,0],"op":"set","value":[3,0]}])", kDown);
   const Exploration x = explore_text(text);
   CHECK_EQ(x.graph.vertex_count, 4u);
   CHECK_EQ(x.graph.edge_count(), std::uint64_t(3));
@@ -245,8 +247,52 @@ TEST(self_transitions_are_dropped_with_one_warning_per_rule) {
   CHECK_EQ(x.warnings[0].site, 0);
   CHECK(x.warnings[0].message ==
         "rule r leaves the state unchanged at state x=[2, 0]; such self-transitions are dropped (reported once per rule)");
-  CHECK_EQ(x.rule_firings[0], std::uint64_t(3));  // it fired at every state, to itself
-  CHECK(x.graph.absorbing(3));                    // x = [0, 0]: only the self-loop fires there
+  CHECK_EQ(x.rule_firings[0], std::uint64_t(2));  // it fired at [2, 0] and [1, 0], to itself
+  CHECK(x.graph.absorbing(3));                    // x = [0, 0]: no rule fires there
+}
+
+TEST(a_state_whose_every_firing_leaves_it_unchanged_never_absorbs) {
+  // model-language.md: a state is absorbing when no rule fires. At [0, 0] rule r still
+  // fires (to itself) and nothing else does, so the process never leaves it.
+  const std::string text = one_rule(kPair, "[2,0]", "[]", 0, "[]", "[[0,1],null]",
+                                    R"([{"cell":[0,0],"op":"set","value":[3,0]}])", kDown);
+  ExploreOptions one;
+  one.parallel = false;
+  for (const ExploreOptions& options : {ExploreOptions{}, one}) {
+    try {
+      explore_text(text, options);
+      CHECK(false);
+    } catch (const EngineError& e) {
+      CHECK(std::string(e.what()) ==
+            "state (x=[0, 0]) can never reach an absorbing state: every transition that fires there leaves it unchanged "
+            "(rule r)");
+      CHECK(e.rule == "r");
+      CHECK_EQ(e.site, 0);
+    }
+  }
+  // A self-transition whose rate is 0 there does not fire: the state absorbs.
+  const std::string zero = one_rule(kPair, "[2,0]", "[]", 0, "[]", "[[3,0],null]",
+                                    R"([{"cell":[0,0],"op":"set","value":[3,0]}])", kDown);
+  CHECK(explore_text(zero).graph.absorbing(3));
+  // Several scalar variables are each named.
+  const std::string two = fixtures::header("m", R"([{"name":"theta","default":1.0,"lo":null,"hi":null}])", 2,
+                                           R"([{"name":"k","offset":0,"dims":[],"lo":0,"hi":3},{"name":"a","offset":1,"dims":[],"lo":0,"hi":3}])",
+                                           R"([{"probability":1.0,"state":[3,1]}])") +
+                          R"(,"absorb":[],"rules":[{"name":"stay","site":0,"locals":0,"loops":[],"steps":[],"rate":[[0,1],null],
+                             "rateSite":1,"updates":[{"cell":[0,1],"op":"add","value":[0,0]}]}],
+                             "rewards":[{"name":"time","locals":0,"code":[0,1]}],)" + fixtures::kSites + "}";
+  CHECK(error_of(two) ==
+        "state (k=3, a=1) can never reach an absorbing state: every transition that fires there leaves it unchanged (rule stay)");
+}
+
+TEST(merged_transitions_whose_rates_overflow_are_an_error) {
+  // Two bindings (i = 0, 1) both set x[0] = 0 with rate 1e308 each: each is finite,
+  // their sum is not.
+  const std::string e308 = "[0,1000000000000000000,29,9,29,9,29,9,29,9,0,1000000000000000000,9,0,100,9]";
+  const std::string text = one_rule(kPair, "[2,0]", R"([{"name":"i","slot":0,"lo":[0,0],"hi":[0,1]}])", 1, "[]",
+                                    "[" + e308 + ",null]", R"([{"cell":[0,0],"op":"set","value":[0,0]}])");
+  CHECK(error_of(text) ==
+        "the transitions from state (x=[2, 0]) to state (x=[0, 0]) sum to a rate whose constant term is inf, but must be finite");
 }
 
 TEST(transitions_to_one_target_merge_into_one_edge) {

@@ -48,6 +48,8 @@ static std::string to_phasic(const Graph& g) {
          "}";
 }
 
+static bool contains_text(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
 static Exploration explored(const std::string& model) {
   return load_model_file(model, ExploreOptions{});
 }
@@ -157,6 +159,63 @@ TEST(malformed_graphs_name_the_field) {
   const std::string big = R"({"states":[[0,0],[1,3e9]],"param_length":0,"state_length":2,"n_vertices":2,"start_edges":[],"edges":[],"param_edges":[]})";
   CHECK(import_error(big) == "states[1][1]");
   CHECK(import_error(R"({"states":[],"param_length":0,"state_length":2,"n_vertices":0})") == "n_vertices");
+}
+
+static std::string import_message(const std::string& text) {
+  try {
+    import_phasic_graph(json::parse(text));
+  } catch (const EngineError& e) {
+    return e.what();
+  }
+  return "accepted";
+}
+
+// As for a compiled model's starts: some mass, at most 1 in all (rounding allowed).
+TEST(start_weights_form_a_distribution) {
+  const std::string tail = R"("edges":[[1,3,1],[2,3,1]],"param_edges":[]})";
+  CHECK(import_message(kHead + R"("start_edges":[[1,0.5],[2,0.5]],)" + tail) == "accepted");
+  CHECK(import_message(kHead + R"("start_edges":[[1,0.25],[2,0.5]],)" + tail) == "accepted");  // a defect
+  CHECK(import_message(kHead + R"("start_edges":[[1,0.7],[2,0.3000000000001]],)" + tail) == "accepted");
+  CHECK(import_message(kHead + R"("start_edges":[[1,1],[2,0.5]],)" + tail) ==
+        "start_edges: start weights sum to 1.5, more than 1");
+  CHECK(import_message(kHead + R"("start_edges":[[1,0.75],[1,0.75]],)" + tail) ==
+        "start_edges: start weights sum to 1.5, more than 1");
+  CHECK(import_message(kHead + R"("start_edges":[[1,2]],)" + tail) == "start_edges: start weights sum to 2, more than 1");
+  CHECK(import_message(kHead + R"("start_edges":[],)" + tail) ==
+        "start_edges: at least one initial state with a positive weight is required");
+  CHECK(import_message(kHead + R"("start_edges":[[1,0],[2,0]],)" + tail) ==
+        "start_edges: at least one initial state with a positive weight is required");
+  CHECK(import_error(kHead + R"("start_edges":[[1,-0.5],[2,1]],)" + tail) == "start_edges[0][1]");
+  CHECK(import_error(kHead + R"("start_edges":[[1,1e400]],)" + tail) != "accepted");
+}
+
+TEST(a_vertex_left_only_by_self_loops_never_absorbs) {
+  // Vertex 2 = [1, 1] has a self-loop of weight 9 and no other edge: a transition
+  // fires there, so it is not absorbing, and nothing leaves it.
+  const std::string text = kHead + R"("start_edges":[[1,1]],"edges":[[1,2,1],[1,3,1],[2,2,9]],"param_edges":[]})";
+  try {
+    import_phasic_graph(json::parse(text));
+    CHECK(false);
+  } catch (const EngineError& e) {
+    CHECK(std::string(e.what()) ==
+          "edges[2][0]: state [1, 1] (vertex 2 of the phasic graph, whose states have no names) can never reach an "
+          "absorbing state: its only edges are self-loops");
+    CHECK(e.field == "edges[2][0]");
+  }
+  // The same through a parameterized self-loop.
+  CHECK(import_error(kHead + R"("start_edges":[[1,1]],"edges":[[1,2,1],[1,3,1]],"param_edges":[[2,2,0,1]]})") ==
+        "param_edges[0][0]");
+  // A self-loop of weight 0 does not fire: vertex 2 absorbs.
+  CHECK(import_error(kHead + R"("start_edges":[[1,1]],"edges":[[1,2,1],[1,3,1],[2,2,0]],"param_edges":[]})") == "accepted");
+}
+
+TEST(merged_rows_whose_sum_overflows_are_an_error) {
+  const std::string text = kHead + R"("start_edges":[[1,1]],"edges":[[1,2,1e308],[1,2,1e308],[2,3,1]],"param_edges":[]})";
+  CHECK(import_message(text) ==
+        "the rows from state [2, 0] (vertex 1 of the phasic graph, whose states have no names) to state [1, 1] (vertex 2 "
+        "of the phasic graph, whose states have no names) sum to a weight of inf, but it must be finite");
+  const std::string params = kHead + R"("start_edges":[[1,1]],"edges":[[2,3,1]],"param_edges":[[1,2,0,1e308],[1,2,0,1e308]]})";
+  CHECK(contains_text(import_message(params), "sum to a coefficient of p2 of inf"));
 }
 
 TEST(load_model_file_tells_the_formats_apart) {

@@ -146,6 +146,61 @@ describe('engine requests over stdio', () => {
     assert.ok(Math.abs(Number(twice.moments.tmrca[1]) - 3.388888888888889 / 4) < 1e-12);
   });
 
+  it('answers every run and evaluation with the edited model\'s own labels: edit, run, undo, run', async () => {
+    // One file edited in place, as in daily use: the graph stays the same, the labels change.
+    const original = fixture('kingman.phasic');
+    const uri = model('kingman_edited.phasic', original);
+    const path = join(folder, 'kingman_edited.phasic');
+    const edit = (text: string) => writeFileSync(path, text);
+    // E[T_MRCA] for n = 4 is 1.5/θ; E[total length] = 2·(1 + 1/2 + 1/3)/θ = 11/(3θ).
+    const close = (actual: number, expected: number, what: string) =>
+      assert.ok(Math.abs(actual - expected) <= 1e-12 * expected, `${what}: ${actual}, expected ${expected}`);
+
+    const first = (await request('phasic/run', run(uri, { n: 4 }))).result;
+    edit(original.replace('param theta = 1.0', 'param theta = 2.0'));
+    const doubled = (await request('phasic/run', run(uri, { n: 4 }))).result;
+    close(doubled.moments.tmrca[0], 0.75, 'default 2');
+    edit(original);
+    const undone = (await request('phasic/run', run(uri, { n: 4 }))).result;
+    assert.equal(undone.reused, true);
+    assert.deepEqual(undone.params, { theta: 1 });
+    close(undone.moments.tmrca[0], 1.5, 'undone default');
+
+    edit(original.replace('param theta', 'param rho').replace('rate theta', 'rate rho'));
+    const renamed = (await request('phasic/run', run(uri, { n: 4 }, { params: { rho: 4 } }))).result;
+    assert.deepEqual(renamed.params, { rho: 4 });
+    close(renamed.moments.tmrca[0], 1.5 / 4, 'renamed parameter');
+    edit(original);
+    const back = (await request('phasic/run', run(uri, { n: 4 }, { params: { theta: 3 } }))).result;
+    assert.deepEqual(back.params, { theta: 3 });
+    close(back.moments.tmrca[0], 0.5, 'parameter name undone');
+
+    edit(original.replace('reward tmrca', 'reward height'));
+    const reward = (await request('phasic/run', run(uri, { n: 4 }))).result;
+    assert.deepEqual(Object.keys(reward.moments), ['time', 'height', 'total_length']);
+    edit(original);
+    const last = (await request('phasic/run', run(uri, { n: 4 }))).result;
+    assert.deepEqual(Object.keys(last.moments), ['time', 'tmrca', 'total_length']);
+
+    // Each trace key re-evaluates with its own model's labels and defaults.
+    const evaluate = (traceKey: string, params: Record<string, number>) =>
+      request('phasic/evaluate', { traceKey, params, moments: 2, covariances: [] });
+    const e1 = await evaluate(first.traceKey, {});
+    assert.deepEqual(e1.params, { theta: 1 });
+    close(e1.moments.tmrca[0], 1.5, 'evaluate the first');
+    const e2 = await evaluate(doubled.traceKey, {});
+    assert.deepEqual(e2.params, { theta: 2 });
+    close(e2.moments.total_length[0], 11 / 6, 'evaluate the edited default');
+    const e3 = await evaluate(renamed.traceKey, { rho: 2 });
+    assert.deepEqual(e3.params, { rho: 2 });
+    close(e3.moments.tmrca[0], 0.75, 'evaluate the renamed parameter');
+    const e4 = await evaluate(reward.traceKey, {});
+    assert.deepEqual(Object.keys(e4.moments), ['time', 'height', 'total_length']);
+    const e5 = await evaluate(last.traceKey, { theta: 2 });
+    assert.deepEqual(Object.keys(e5.moments), ['time', 'tmrca', 'total_length']);
+    close(e5.moments.tmrca[0], 0.75, 'evaluate the last');
+  });
+
   it('answers the states and internal edges of one SCC', async () => {
     const uri = model('structured.phasic', fixture('structured.phasic'));
     const reply = await request('phasic/run', run(uri));

@@ -110,7 +110,7 @@ struct MemoryCache::Entry {
   std::shared_ptr<const BlockTrace> block;
   std::shared_ptr<const ModelTrace> model;
   bool run = false;
-  Bytes canonical;            // compared on every hit: a block's input, a run's model text; a model's labels
+  Bytes canonical;            // a block's input or a run's model text (compared on every hit); a model's labels
   Bytes summary;              // a run's summary
   Keys pins;                  // a model's provider blocks; a run's model
   std::uint32_t pinned_by = 0;  // how many cached models use this block

@@ -18,6 +18,10 @@
 //   summary found is always one whose trace can be evaluated.
 // - A run summary is returned only when the stored model text equals the one looked
 //   up, byte for byte.
+// - A model trace is found with the labels stored with it. Its key covers those
+//   labels (engine/run.hpp, model_trace_key), so two models with one graph but other
+//   parameter names, defaults or reward names have two model entries (sharing their
+//   blocks), and neither summary nor evaluation ever answers with another's labels.
 // - Eviction happens in trim(), which a run calls once it has stored its model trace,
 //   so nothing a run is using disappears under it. trim() never evicts the most
 //   recently stored model trace: the latest run can always be re-evaluated.

@@ -2,6 +2,7 @@
 // (or BudgetExceeded): a run never ends in a crash or a partial result.
 #pragma once
 
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 
@@ -17,6 +18,15 @@ struct EngineError : std::runtime_error {
   int site;
   std::string rule;
   std::string field;
+};
+
+// A state from which no path leads to an absorbing state, found while recording a
+// trace. Recording knows vertex ids only: the run, which still has the graph, turns
+// this into a message that shows the state (graph/explore.hpp, describe_vertex).
+struct NeverAbsorbed : EngineError {
+  explicit NeverAbsorbed(std::uint32_t vertex_)
+      : EngineError("vertex " + std::to_string(vertex_) + " can never reach an absorbing state"), vertex(vertex_) {}
+  std::uint32_t vertex;
 };
 
 // Thrown from inner loops when the caller asked the run to stop.

@@ -11,6 +11,7 @@
 #include "engine/run_summary.hpp"
 #include "graph/explore.hpp"
 #include "model/load.hpp"
+#include "model/program.hpp"
 #include "trace/block.hpp"
 #include "trace/block_trace.hpp"
 #include "trace/condensation.hpp"
@@ -138,7 +139,7 @@ void write_categories(JsonWriter& w, const std::array<std::uint64_t, kCategoryCo
 
 // What the result reports about the graph, taken before the graph goes.
 // `blocks`: the components recorded separately, as counted for the run's progress.
-RunSummary summarize(const Exploration& explored, const Condensation& cond,
+RunSummary summarize(const Exploration& explored, const ModelLabels& labels, const Condensation& cond,
                      const CountedVector<BlockRecord, Category::Graph>& records, std::uint32_t min_block_size,
                      std::uint32_t blocks) {
   const Graph& graph = explored.graph;
@@ -161,7 +162,7 @@ RunSummary summarize(const Exploration& explored, const Condensation& cond,
   for (std::size_t i = 0; i < explored.rule_firings.size() && i < explored.info.rule_names.size(); ++i)
     s.rule_firings.emplace_back(explored.info.rule_names[i], explored.rule_firings[i]);
   s.warnings = explored.warnings;
-  s.trace_key = model_trace_key(graph, min_block_size);
+  s.trace_key = model_trace_key(graph, labels, min_block_size);
   return s;
 }
 
@@ -241,6 +242,10 @@ std::string result_json(const RunSummary& summary, bool reused, const ModelTrace
 std::vector<double> theta_of(const ModelLabels& labels, const NamedValues& values) {
   std::vector<double> theta = labels.param_defaults;
   for (const auto& [name, value] : values) theta[index_of(labels.params, name, "parameter")] = value;
+  // Checked here, where the names are known, so that the message names the parameter.
+  for (std::size_t p = 0; p < theta.size(); ++p)
+    if (!std::isfinite(theta[p]) || theta[p] < 0)
+      throw EngineError("parameter " + labels.params[p] + " must be finite and >= 0, got " + format_number(theta[p]));
   return theta;
 }
 
@@ -293,9 +298,20 @@ void write_evaluation(JsonWriter& w, const ModelLabels& labels, std::span<const 
   if (const char* why = non_finite_reason(m, moments)) w.field("nonFinite", why);
 }
 
-Key model_trace_key(const Graph& g, std::uint32_t min_block_size) {
+Key model_trace_key(const Graph& g, const ModelLabels& labels, std::uint32_t min_block_size) {
   Hasher h(0x70686173'69637472ULL);  // distinct from block keys by seed
   h.value(min_block_size);
+  // The labels: evaluation by this key answers with them and starts from these defaults.
+  auto names = [&](const std::vector<std::string>& list) {
+    h.value(static_cast<std::uint64_t>(list.size()));
+    for (const std::string& name : list) {
+      h.value(static_cast<std::uint64_t>(name.size()));
+      h.update(name.data(), name.size());
+    }
+  };
+  names(labels.params);
+  h.update(labels.param_defaults.data(), labels.param_defaults.size() * sizeof(double));
+  names(labels.rewards);
   h.value(g.param_count);
   h.value(g.vertex_count);
   h.value(g.reward_count);
@@ -394,11 +410,16 @@ std::string run_model(std::string_view model_text, const RunOptions& options, co
   std::vector<Lifetime> lifetimes;
   std::vector<Key> used_keys;
   progress(RunPhase::Recording, 0, cacheable);
-  ModelTrace composed = compose(graph, *cond, CachingProvider(caches, observer, cacheable, records, lifetimes, used_keys),
-                                options.min_scc_size, cancel);
+  std::optional<ModelTrace> composed;
+  try {
+    composed.emplace(compose(graph, *cond, CachingProvider(caches, observer, cacheable, records, lifetimes, used_keys),
+                             options.min_scc_size, cancel));
+  } catch (const NeverAbsorbed& e) {
+    throw EngineError(describe_vertex(*explored, e.vertex) + " can never reach an absorbing state");
+  }
   progress(RunPhase::Composing, 1, 1);
   for (const BlockRecord& r : records) timings.record += r.record_ms;
-  const RunSummary summary = summarize(*explored, *cond, records, options.min_scc_size, cacheable);
+  const RunSummary summary = summarize(*explored, labels, *cond, records, options.min_scc_size, cacheable);
 
   // The trace holds everything evaluation needs: the graph and its components go now.
   CountedVector<BlockRecord, Category::Graph>().swap(records);
@@ -406,7 +427,7 @@ std::string run_model(std::string_view model_text, const RunOptions& options, co
   explored.reset();
 
   const std::shared_ptr<const ModelTrace> trace =
-      caches.memory.put_model(summary.trace_key, std::move(composed), labels, used_keys);
+      caches.memory.put_model(summary.trace_key, std::move(*composed), labels, used_keys);
   caches.memory.put_run(run_summary_key(model_text, options.min_scc_size), model_text,
                         encode_run_summary(summary.as_reused()), summary.trace_key);
 

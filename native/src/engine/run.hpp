@@ -40,7 +40,9 @@ void write_evaluation(JsonWriter& w, const ModelLabels& labels, std::span<const 
                       std::uint32_t moments, const std::vector<RewardNames>& covariances);
 
 // The key of a composed model trace: the graph's structure and rewards (never its
-// state labels) and the block size threshold that shaped the composition.
-Key model_trace_key(const Graph& graph, std::uint32_t min_block_size);
+// state labels), the block size threshold that shaped the composition, and the
+// model's labels (parameter names and defaults, reward names), which evaluation by
+// this key answers with. Same-graph models share blocks, never a model trace.
+Key model_trace_key(const Graph& graph, const ModelLabels& labels, std::uint32_t min_block_size);
 
 }  // namespace phasic

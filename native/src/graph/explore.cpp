@@ -41,6 +41,44 @@ std::string state_limit_message(std::uint64_t limit, std::uint64_t explored, std
 
 namespace {
 
+void append_cells(std::string& out, const std::vector<std::uint32_t>& dims, const std::int32_t* cells, std::size_t dim) {
+  if (dim == dims.size()) {
+    out += std::to_string(*cells);
+    return;
+  }
+  std::size_t stride = 1;
+  for (std::size_t d = dim + 1; d < dims.size(); ++d) stride *= dims[d];
+  out += '[';
+  for (std::uint32_t i = 0; i < dims[dim]; ++i) {
+    if (i) out += ", ";
+    append_cells(out, dims, cells + i * stride, dim + 1);
+  }
+  out += ']';
+}
+
+}  // namespace
+
+std::string describe_vertex(const Exploration& explored, VertexId vertex) {
+  const Graph& g = explored.graph;
+  const std::int32_t* state = g.state(vertex);
+  std::string out = "state ";
+  if (!explored.named_states) {
+    append_cells(out, {g.state_length}, state, 0);
+    return out + " (vertex " + std::to_string(vertex) + " of the phasic graph, whose states have no names)";
+  }
+  out += '(';
+  bool first = true;
+  for (const StateVariable& v : explored.info.variables) {
+    if (!first) out += ", ";
+    first = false;
+    out += v.name + "=";
+    append_cells(out, v.dims, state + v.offset, 0);
+  }
+  return out + ")";
+}
+
+namespace {
+
 // Thrown past the rule-context wrapping: the limit is about the model, not a rule.
 struct StateLimitExceeded : EngineError {
   using EngineError::EngineError;
@@ -141,6 +179,7 @@ class Expander {
       std::fill(locals_.begin(), locals_.begin() + a.locals, 0.0);
       if (evaluate_in_context(a.program, nullptr, a.site) != 0) return;
     }
+    unchanged_by_ = kNoRule;
     for (std::size_t r = 0; r < m_.rules.size(); ++r) {
       const Rule& rule = m_.rules[r];
       bound_ = 0;
@@ -149,6 +188,16 @@ class Expander {
       } catch (const EngineError& e) {
         throw EngineError(std::string(e.what()) + context(rule), e.site >= 0 ? e.site : rule.site, rule.name, e.field);
       }
+    }
+    // A rule fired here, so the state is not absorbing (model-language.md,
+    // "Exploration semantics"); but every firing left it unchanged, so the process
+    // stays in it forever.
+    if (unchanged_by_ != kNoRule && batch_->edges.back() == 0) {
+      const Rule& rule = m_.rules[unchanged_by_];
+      throw EngineError("state (" + describe_state(m_, pre_.data()) +
+                            ") can never reach an absorbing state: every transition that fires there leaves it "
+                            "unchanged (rule " + rule.name + ")",
+                        rule.site, rule.name);
     }
   }
 
@@ -387,6 +436,7 @@ class Expander {
     bool changed = false;  // only updated cells can differ from the pre-state
     for (std::size_t i = 0; i < nu; ++i) changed = changed || target_[update_cell_[i]] != pre_[update_cell_[i]];
     if (!changed) {
+      if (unchanged_by_ == kNoRule) unchanged_by_ = r;
       if (!self_warned_[r]) {
         self_warned_[r] = true;
         batch_->self_transitions.push_back(SelfTransition{
@@ -438,6 +488,8 @@ class Expander {
   std::vector<std::uint32_t> update_cell_;
   std::vector<std::int64_t> update_value_;
   std::vector<bool> self_warned_;  // by this expander
+  static constexpr std::size_t kNoRule = std::numeric_limits<std::size_t>::max();
+  std::size_t unchanged_by_ = kNoRule;  // the first rule with a self-transition at the current state
   std::vector<std::uint64_t> firings_;
 };
 
@@ -652,7 +704,15 @@ class Explorer {
     const std::uint32_t stride = P_ + 1;
     if (mark_source_[v] == u) {
       double* form = g_.coeffs.data() + std::uint64_t(mark_edge_[v]) * stride;
-      for (std::uint32_t k = 0; k < stride; ++k) form[k] += coeff[k];
+      for (std::uint32_t k = 0; k < stride; ++k) {
+        form[k] += coeff[k];
+        // Each term was checked finite; only their sum can overflow.
+        if (!std::isfinite(form[k]))
+          throw EngineError("the transitions from state (" + describe_state(m_, g_.state(u)) + ") to state (" +
+                            describe_state(m_, g_.state(v)) + ") sum to a rate whose " +
+                            (k == 0 ? std::string("constant term") : "coefficient of " + m_.params[k - 1].name) +
+                            " is " + format_number(form[k]) + ", but must be finite");
+      }
       return;
     }
     mark_source_[v] = u;

@@ -45,9 +45,16 @@ struct Exploration {
   ModelInfo info;
   std::vector<std::uint64_t> rule_firings;  // per rule, in file order
   std::vector<ExploreWarning> warnings;
+  // False for an imported phasic graph, whose state cells have no names.
+  bool named_states = true;
 };
 
 Exploration explore(const CompiledModel& model, const ExploreOptions& options);
+
+// A vertex as messages name it: "state (k=3, a=[1, 0])" by the model's state
+// variables, or for an imported phasic graph, which names none, its cells and vertex
+// id: "state [3, 1] (vertex 5 of the phasic graph, whose states have no names)".
+std::string describe_vertex(const Exploration& explored, VertexId vertex);
 
 // The error a run reports when the state limit is exceeded.
 std::string state_limit_message(std::uint64_t limit, std::uint64_t explored, std::uint64_t transitions);

@@ -23,6 +23,8 @@ struct RawEdge {
   std::uint8_t table;  // 0 edges, 1 constant_edges, 2 param_edges
 };
 
+const char* const kTables[3] = {"edges", "constant_edges", "param_edges"};
+
 class Importer {
  public:
   explicit Importer(const json::Value& root) : root_(root, "") {}
@@ -35,6 +37,7 @@ class Importer {
     g.vertex_count = n_;
     g.state_length = L_;
     g.param_count = P_;
+    out_.named_states = false;
     read_states();
     read_rows("edges", 3, 0);
     if (root_.has("constant_edges")) read_rows("constant_edges", 3, 1);
@@ -122,6 +125,7 @@ class Importer {
       for (std::uint32_t c = 2; c < width; ++c) any = weight_at(row, name, i, c) != 0 || any;
       if (from == to) {
         ++self_loops_;
+        if (any) looped_.push_back(RawEdge{from, to, i, table});
         continue;
       }
       if (any) raw_.push_back(RawEdge{from, to, i, table});
@@ -153,12 +157,19 @@ class Importer {
       return g.coeffs.data() + mark_edge[v] * stride;
     };
     g.edge_begin.push_back(0);
+    // The initial distribution, checked as a compiled model's start probabilities are
+    // (model/compiled_model.cpp): some mass, and at most 1 in all.
+    double total = 0;
     for (std::uint64_t i = 0; i < starts.size(); ++i) {
       const json::Array& row = starts[i].as_array();
       const VertexId to = vertex_at(row, "start_edges", i, 0, false);
       const double w = weight_at(row, "start_edges", i, 1);
+      total += w;
       if (w != 0) add(0, to)[0] += w;
     }
+    if (total == 0) root_.get("start_edges").fail("at least one initial state with a positive weight is required");
+    if (total > 1 + 1e-9)
+      root_.get("start_edges").fail("start weights sum to " + format_number(total) + ", more than 1");
     // The other rows, grouped by source with a stable counting sort.
     GraphVector<std::uint64_t> begin(std::uint64_t(n_) + 1, 0);
     for (const RawEdge& e : raw_) ++begin[e.from + 1];
@@ -174,6 +185,20 @@ class Importer {
       for (std::uint64_t k = begin[u]; k < begin[u + 1]; ++k) add_form(sorted[k], add(u, sorted[k].to));
     }
     g.edge_begin.push_back(g.edge_target.size());
+    // Each cell was checked finite; only the sum of merged rows can overflow.
+    for (VertexId u = 1; u < n_; ++u)
+      for (std::uint64_t e = g.edge_begin[u]; e < g.edge_begin[u + 1]; ++e)
+        for (std::uint32_t k = 0; k < stride; ++k)
+          if (!std::isfinite(g.coeffs[e * stride + k]))
+            throw EngineError("the rows from " + describe_vertex(out_, u) + " to " + describe_vertex(out_, g.edge_target[e]) +
+                              " sum to a " + (k == 0 ? std::string("weight") : "coefficient of p" + std::to_string(k)) +
+                              " of " + format_number(g.coeffs[e * stride + k]) + ", but it must be finite");
+    // A vertex whose only rows are self-loops is left by nothing, yet it is not
+    // absorbing: a transition fires there (the rule for compiled models too).
+    for (const RawEdge& loop : looped_)
+      if (g.absorbing(loop.from))
+        fail_at(cell_path(kTables[loop.table], loop.row, 0),
+                describe_vertex(out_, loop.from) + " can never reach an absorbing state: its only edges are self-loops");
     if (self_loops_ > 0)
       out_.warnings.push_back(ExploreWarning{"dropped " + std::to_string(self_loops_) + " self-loop(s) of the imported graph", -1, {}});
   }
@@ -216,6 +241,7 @@ class Importer {
   const json::Array* tables_[3] = {nullptr, nullptr, nullptr};
   CountedVector<RawEdge, Category::Graph> raw_;
   std::uint64_t self_loops_ = 0;
+  CountedVector<RawEdge, Category::Graph> looped_;  // self-loops of positive weight
 };
 
 }  // namespace

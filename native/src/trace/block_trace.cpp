@@ -245,7 +245,7 @@ BlockTrace record_block(const BlockInput& b, const std::atomic<bool>* cancel) {
     check_cancel();
     const Row& row = out[v];
     if (row.empty() && leave[v] == kNoSlot)
-      throw EngineError("state " + std::to_string(b.vertices[v]) + " can never reach an absorbing state");
+      throw NeverAbsorbed(b.vertices[v]);
     // λ_v: the sum of v's current out-weights, its leave weight included.
     partial.clear();
     for (const Edge& e : row) partial.push_back(e.slot);

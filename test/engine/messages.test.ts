@@ -1,0 +1,163 @@
+// Errors name what they are about (issue 11, points 4, 5 and 12), through the real
+// addon and the real command-line tool: a parameter by its name, a state by its
+// variables (or, for a phasic graph, which names none, by its cells and vertex), and
+// bad phasic graphs are refused rather than answered with impossible numbers.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { before, describe, it } from 'node:test';
+import { Engine, EngineFailure } from '../../extension/engine/engine';
+import { compileModel } from '../../extension/language';
+import { assertOnlyCachesHoldMemory, CLI, tempDir } from './helpers';
+
+const engine = new Engine();
+const dir = tempDir('messages');
+
+function compiled(text: string): string {
+  const { model, diagnostics } = compileModel(text, 'messages.phasic');
+  assert.ok(model, diagnostics.map((d) => d.message).join('\n'));
+  return JSON.stringify(model);
+}
+
+async function failure(promise: Promise<unknown>): Promise<EngineFailure> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(error instanceof EngineFailure, `an EngineFailure, got ${error}`);
+    return error;
+  }
+  assert.fail('expected the call to fail');
+}
+
+const KINGMAN = `model kingman
+const n = 4
+param theta = 1.0
+state k in 1..n = n
+rule coalesce
+  when k >= 2
+  rate theta * k * (k - 1) / 2
+  do k -= 1
+reward tmrca = 1
+`;
+
+/** A phasic graph (Graph.serialize() layout) over states [a, b]. */
+function phasicGraph(parts: { start_edges: number[][]; edges: number[][] }): string {
+  return JSON.stringify({
+    states: [[0, 0], [2, 0], [1, 1], [0, 2]],
+    n_vertices: 4,
+    state_length: 2,
+    param_length: 0,
+    param_edges: [],
+    start_param_edges: [],
+    ...parts,
+  });
+}
+
+describe('engine messages', () => {
+  before(async () => {
+    engine.configure({ cacheDir: tempDir('messages-cache') });
+    await engine.clearCaches();
+  });
+
+  it('names a parameter whose value is negative or not finite, in runs and evaluations', async () => {
+    const model = compiled(KINGMAN.replace('param theta = 1.0', 'param other = 1.0\nparam theta = 1.0'));
+    for (const [value, shown] of [[-1, '-1'], [Infinity, 'inf'], [-0.5, '-0.5']] as const) {
+      const run = await failure(engine.run(model, { params: { theta: value } }));
+      assert.equal(run.message, `parameter theta must be finite and >= 0, got ${shown}`);
+    }
+    const ok = await engine.run(model);
+    const evaluation = await failure(engine.evaluate(ok.traceKey, { theta: -2 }));
+    assert.equal(evaluation.message, 'parameter theta must be finite and >= 0, got -2');
+    const many = await failure(engine.evaluateMany(ok.traceKey, [{ theta: 1 }, { other: NaN }]));
+    assert.equal(many.message, 'parameter other must be finite and >= 0, got NaN');
+    // A reused run checks its parameters the same way.
+    const reused = await failure(engine.run(model, { params: { theta: -1 } }));
+    assert.equal(reused.message, 'parameter theta must be finite and >= 0, got -1');
+    assertOnlyCachesHoldMemory(engine);
+  });
+
+  it('shows a state that can never reach an absorbing state by its variables', async () => {
+    // k flips between 1 and 2 forever, with a second variable along for the name.
+    const closed = `model closed
+state k in 1..2 = 1
+state a in 0..3 = 3
+rule flip
+  rate 1
+  do k = 3 - k
+`;
+    const e = await failure(engine.run(compiled(closed), { minSccSize: 2 }));
+    assert.match(e.message, /^state \(k=[12], a=3\) can never reach an absorbing state$/);
+    // The same when the component is too small to be a block of its own.
+    const small = await failure(engine.run(compiled(closed), { minSccSize: 3 }));
+    assert.match(small.message, /^state \(k=[12], a=3\) can never reach an absorbing state$/);
+    assertOnlyCachesHoldMemory(engine);
+  });
+
+  it('shows a state of a phasic graph by its cells and vertex, saying it has no names', async () => {
+    const cycle = phasicGraph({ start_edges: [[1, 1]], edges: [[1, 2, 1], [2, 1, 1], [3, 1, 1]] });
+    const e = await failure(engine.run(cycle, { minSccSize: 2 }));
+    assert.match(
+      e.message,
+      /^state \[(2, 0|1, 1)\] \(vertex [12] of the phasic graph, whose states have no names\) can never reach an absorbing state$/,
+    );
+  });
+
+  it('refuses a state whose every firing leaves it unchanged (not absorbing, never left)', async () => {
+    const stuck = compiled(`${KINGMAN}rule stay
+  when k == 1
+  rate theta
+  do k = k
+`);
+    const e = await failure(engine.run(stuck));
+    assert.equal(
+      e.message,
+      'state (k=1) can never reach an absorbing state: every transition that fires there leaves it unchanged (rule stay)',
+    );
+    assert.equal(e.kind, 'model');
+    assert.equal(e.rule, 'stay');
+    assert.ok(e.site >= 0, 'the error points into the source');
+    // Where another rule leaves the state, the self-transition is only dropped.
+    const dropped = await engine.run(compiled(`${KINGMAN}rule stay\n  when k == 2\n  rate theta\n  do k = k\n`));
+    assert.equal(dropped.warnings.length, 1);
+    assert.ok(Math.abs(dropped.moments.tmrca[0] - 1.5) < 1e-12);
+  });
+
+  it('refuses a phasic graph whose start weights are not a distribution, or whose vertex only loops', async () => {
+    const edges = [[1, 3, 1], [2, 3, 1]];
+    const over = await failure(engine.run(phasicGraph({ start_edges: [[1, 1], [2, 0.5]], edges })));
+    assert.equal(over.message, 'start_edges: start weights sum to 1.5, more than 1');
+    assert.equal(over.field, 'start_edges');
+    const none = await failure(engine.run(phasicGraph({ start_edges: [], edges })));
+    assert.equal(none.message, 'start_edges: at least one initial state with a positive weight is required');
+    const negative = await failure(engine.run(phasicGraph({ start_edges: [[1, -0.5], [2, 1]], edges })));
+    assert.equal(negative.field, 'start_edges[0][1]');
+    const loop = await failure(engine.run(phasicGraph({ start_edges: [[1, 1]], edges: [[1, 2, 1], [1, 3, 1], [2, 2, 4]] })));
+    assert.equal(
+      loop.message,
+      'edges[2][0]: state [1, 1] (vertex 2 of the phasic graph, whose states have no names) can never reach an absorbing state: its only edges are self-loops',
+    );
+    // A defective start (weights below 1) is a distribution that may start absorbed:
+    // from 1 at rate 2 to 3, E[T] = 0.5 · 1/2 + 0.25 · 1 = 0.5 (vertex 2 leaves at rate 1).
+    const defect = await engine.run(phasicGraph({ start_edges: [[1, 0.5], [2, 0.25]], edges: [[1, 3, 2], [2, 3, 1]] }));
+    assert.ok(Math.abs(defect.moments.time[0] - 0.5) < 1e-12, String(defect.moments.time[0]));
+    // E[T²] = 0.5 · 2/2² + 0.25 · 2/1² = 0.75, so Var = 0.75 − 0.25 = 0.5 ≥ 0.
+    assert.ok(Math.abs(defect.variance.time - 0.5) < 1e-12, String(defect.variance.time));
+    assertOnlyCachesHoldMemory(engine);
+  });
+
+  it('names the parameter and the state in the command-line tool too', () => {
+    const kingman = join(dir, 'kingman.phasic');
+    writeFileSync(kingman, KINGMAN);
+    const run = (file: string, ...args: string[]) =>
+      spawnSync(process.execPath, [CLI, 'run', file, '--no-cache', ...args], { encoding: 'utf8' });
+    const negative = run(kingman, '--param', 'theta=-1');
+    assert.notEqual(negative.status, 0);
+    assert.match(negative.stderr, /parameter theta must be finite and >= 0, got -1/);
+    const graph = join(dir, 'over.json');
+    writeFileSync(graph, phasicGraph({ start_edges: [[1, 1], [2, 0.5]], edges: [[1, 3, 1], [2, 3, 1]] }));
+    const over = run(graph);
+    assert.notEqual(over.status, 0);
+    assert.match(over.stderr, /start_edges: start weights sum to 1\.5, more than 1/);
+  });
+});
