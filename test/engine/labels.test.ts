@@ -8,6 +8,7 @@ import { before, describe, it } from 'node:test';
 import { Engine, EngineFailure } from '../../extension/engine/engine';
 import { compileModel } from '../../extension/language';
 import type { RunResult } from '../../extension/protocol/engine';
+import type { Moment } from '../../extension/protocol/moment';
 import { assertClose, assertOnlyCachesHoldMemory, tempDir } from './helpers';
 
 const engine = new Engine();
@@ -52,12 +53,12 @@ const expectedLevel = (a: number, b: number) => (b + 1) / a + 2;
 const options = { minSccSize: 2, moments: 1 };
 
 /** The first moments of a result, by reward name. */
-function firstMoments(r: { moments: Record<string, number[]> }): Record<string, number> {
+function firstMoments(r: { moments: Record<string, Moment[]> }): Record<string, Moment> {
   return Object.fromEntries(Object.entries(r.moments).map(([name, m]) => [name, m[0]]));
 }
 
 function assertAnswer(
-  r: { params: Record<string, number>; moments: Record<string, number[]> },
+  r: { params: Record<string, number>; moments: Record<string, Moment[]> },
   params: Record<string, number>,
   moments: Record<string, number>,
   what: string,
