@@ -8,11 +8,12 @@ export const USAGE = `usage:
                    [--max-states N] [--memory-budget MB] [--timeout SECONDS] [--repeat N] [--json]
   phasic-trace check MODEL [--json]
   phasic-trace clear-caches [--cache-dir DIR] [--json]
-  phasic-trace export MODEL --format phasic-json [--set NAME=VALUE]... [--max-states N] [--out FILE]
+  phasic-trace export MODEL --format phasic-json [--set NAME=VALUE]... [--max-states N]
+                   [--memory-budget MB] [--out FILE]
 
 MODEL is a .phasic file, a compiled-model .json or a phasic graph .json.
 --timeout stops a run (all --repeat runs together) that takes longer; Ctrl-C stops it too.
---memory-budget stops a run whose engine memory would exceed MB megabytes (default ${DEFAULT_MEMORY_BUDGET_MB}, at least ${MIN_MEMORY_BUDGET_MB}).`;
+--memory-budget stops a run or an export whose engine memory would exceed MB megabytes (default ${DEFAULT_MEMORY_BUDGET_MB}, at least ${MIN_MEMORY_BUDGET_MB}).`;
 
 export class UsageError extends Error {}
 
@@ -41,6 +42,7 @@ export interface ExportArgs {
   format: 'phasic-json';
   overrides: Record<string, number>;
   maxStates: number;
+  memoryBudgetMB: number;
   out?: string;
 }
 export interface HelpArgs { command: 'help' }
@@ -62,6 +64,10 @@ function positive(option: string, text: string): number {
   const v = number(option, text);
   if (!(v > 0)) throw new UsageError(`${option}: '${text}' must be a number > 0`);
   return v;
+}
+
+function memoryBudget(text: string | undefined): number {
+  return text !== undefined ? integer('--memory-budget', text, MIN_MEMORY_BUDGET_MB) : DEFAULT_MEMORY_BUDGET_MB;
 }
 
 function maxStates(text: string | undefined): number {
@@ -106,7 +112,7 @@ export function parseArgs(argv: string[]): Args {
     }],
     ['check', { value: [], flag: ['--json'] }],
     ['clear-caches', { value: ['--cache-dir'], flag: ['--json'] }],
-    ['export', { value: ['--format', '--set', '--max-states', '--out'], flag: [] }],
+    ['export', { value: ['--format', '--set', '--max-states', '--memory-budget', '--out'], flag: [] }],
   ]);
   const spec = allowed.get(command);
   if (!spec) throw new UsageError(`unknown command '${command}'`);
@@ -157,10 +163,7 @@ export function parseArgs(argv: string[]): Args {
         cacheDir: values['--cache-dir'],
         noCache: flags.has('--no-cache'),
         maxStates: maxStates(values['--max-states']),
-        memoryBudgetMB:
-          values['--memory-budget'] !== undefined
-            ? integer('--memory-budget', values['--memory-budget'], MIN_MEMORY_BUDGET_MB)
-            : DEFAULT_MEMORY_BUDGET_MB,
+        memoryBudgetMB: memoryBudget(values['--memory-budget']),
         timeoutSeconds: values['--timeout'] !== undefined ? positive('--timeout', values['--timeout']) : undefined,
         repeat: values['--repeat'] !== undefined ? integer('--repeat', values['--repeat'], 1) : 1,
         json,
@@ -172,7 +175,15 @@ export function parseArgs(argv: string[]): Args {
     default: {
       const format = values['--format'];
       if (format !== 'phasic-json') throw new UsageError(`export needs --format phasic-json${format ? ` (got '${format}')` : ''}`);
-      return { command: 'export', model: positional[0], format, overrides, maxStates: maxStates(values['--max-states']), out: values['--out'] };
+      return {
+        command: 'export',
+        model: positional[0],
+        format,
+        overrides,
+        maxStates: maxStates(values['--max-states']),
+        memoryBudgetMB: memoryBudget(values['--memory-budget']),
+        out: values['--out'],
+      };
     }
   }
 }

@@ -210,6 +210,7 @@ function replaceFile(file: string, text: string): void {
 
 async function exportModel(args: ExportArgs, engine: Engine): Promise<void> {
   const model = loadModel(args.model, args.overrides);
+  engine.configure({ memoryBudgetBytes: args.memoryBudgetMB * MB });
   let text: string;
   try {
     text = jsonText(await engine.exportPhasicJson(model.engineText, args.maxStates));

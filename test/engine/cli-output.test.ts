@@ -316,6 +316,14 @@ describe('phasic-trace limits', () => {
     assert.match(error.message, /memory budget of 16 MB would be exceeded/);
   });
 
+  it('stops an unbounded model at the memory budget in export too', () => {
+    const r = spawnSync(process.execPath, [CLI, 'export', births(), '--format', 'phasic-json', '--max-states', '2000000000',
+      '--memory-budget', '16'], { encoding: 'utf8' });
+    assert.deepEqual([r.status, r.signal], [1, null], r.stderr);
+    assert.match(r.stderr, /memory budget of 16 MB would be exceeded/);
+    assert.equal(r.stdout, '');
+  });
+
   it('stops an unbounded model at the state limit in export, which the error tells to raise', () => {
     const r = spawnSync(process.execPath, [CLI, 'export', births(), '--format', 'phasic-json', '--max-states', '1000'], { encoding: 'utf8' });
     assert.deepEqual([r.status, r.signal], [1, null], r.stderr);

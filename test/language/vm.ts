@@ -101,14 +101,17 @@ export interface Transition {
   rule: string;
 }
 
-/** Every transition out of `state`: rules in order, bindings in loop order. */
-export function transitions(model: CompiledModel, state: number[]): Transition[] {
+/**
+ * Every transition out of `state`: rules in order, bindings in loop order. Firings that
+ * leave the state unchanged are dropped and counted in `dropped.self`.
+ */
+export function transitions(model: CompiledModel, state: number[], dropped = { self: 0 }): Transition[] {
   const out: Transition[] = [];
-  for (const rule of model.rules) fire(model, rule, state, out);
+  for (const rule of model.rules) fire(model, rule, state, out, dropped);
   return out;
 }
 
-function fire(model: CompiledModel, rule: CompiledRule, state: number[], out: Transition[]): void {
+function fire(model: CompiledModel, rule: CompiledRule, state: number[], out: Transition[], dropped: { self: number }): void {
   const locals = new Array<number>(rule.locals).fill(0);
   const loop = (level: number): void => {
     if (level < rule.loops.length) {
@@ -137,7 +140,10 @@ function fire(model: CompiledModel, rule: CompiledRule, state: number[], out: Tr
         if (to[i] < v.lo || (v.hi !== null && to[i] > v.hi)) throw new Error(`rule ${rule.name} leaves the bounds of ${v.name}`);
       }
     }
-    if (to.every((x, i) => x === state[i])) return; // a self-transition is dropped
+    if (to.every((x, i) => x === state[i])) {
+      dropped.self++; // a self-transition is dropped, but the rule fired: not absorbing
+      return;
+    }
     out.push({ to, rate, rule: rule.name });
   };
   loop(0);
@@ -180,7 +186,12 @@ export function explore(model: CompiledModel, limit = 100_000): Graph {
     const v = queue.shift()!;
     const s = states[v];
     if (model.absorb.some((a) => run(a.code, s, new Array(a.locals).fill(0)) !== 0)) continue;
-    for (const t of transitions(model, s)) {
+    const dropped = { self: 0 };
+    const out = transitions(model, s, dropped);
+    // The spec: a state is absorbing when no rule fires; one where rules fire only to
+    // leave it unchanged can never reach an absorbing state.
+    if (out.length === 0 && dropped.self > 0) throw new Error(`state (${s.join(', ')}) can never reach an absorbing state`);
+    for (const t of out) {
       ruleFirings[t.rule]++;
       addEdge(v, vertex(t.to), t.rate);
     }

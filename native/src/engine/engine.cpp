@@ -217,6 +217,8 @@ std::string Engine::memory_snapshot() {
 
 std::string Engine::export_phasic_json(std::string_view model_text, std::uint64_t max_states) {
   std::lock_guard lock(work_mutex_);
+  // Exploring for an export can grow as large as a run's exploration: same budget.
+  BudgetScope budget(config().memory_budget_bytes);
   return phasic_graph_json(model_text, max_states);
 }
 

@@ -29,12 +29,6 @@ void check_cancel(const std::atomic<bool>* cancel) {
   if (cancel && cancel->load(std::memory_order_relaxed)) throw Cancelled();
 }
 
-// The budget is in force for exactly one run, however it ends.
-struct BudgetScope {
-  explicit BudgetScope(std::uint64_t bytes) { ledger().set_budget(bytes); }
-  ~BudgetScope() { ledger().set_budget(0); }
-};
-
 // What the run learned about one cacheable component while obtaining its trace.
 struct BlockRecord {
   TraceSource source = TraceSource::Trivial;

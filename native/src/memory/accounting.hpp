@@ -50,6 +50,14 @@ class MemoryLedger {
 // The process-wide ledger: one engine per process.
 MemoryLedger& ledger();
 
+// A budget in force for exactly one piece of work (a run, an export), however it ends.
+struct BudgetScope {
+  explicit BudgetScope(std::size_t bytes) noexcept { ledger().set_budget(bytes); }
+  ~BudgetScope() { ledger().set_budget(0); }
+  BudgetScope(const BudgetScope&) = delete;
+  BudgetScope& operator=(const BudgetScope&) = delete;
+};
+
 // Resident set size of this process, from /proc/self/statm (0 where unavailable).
 std::size_t resident_bytes();
 // Returns freed heap pages to the system (malloc_trim on glibc).

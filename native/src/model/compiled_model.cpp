@@ -283,7 +283,11 @@ std::string describe_cell(const CompiledModel& model, std::uint32_t cell) {
     index[d] = rest % v.dims[d];
     rest /= v.dims[d];
   }
-  for (std::uint32_t i : index) out += "[" + std::to_string(i) + "]";
+  for (std::uint32_t i : index) {
+    out += '[';
+    out += std::to_string(i);
+    out += ']';
+  }
   return out;
 }
 
