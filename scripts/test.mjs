@@ -1,8 +1,9 @@
 // `npm test`: builds what the tests need from any state of the checkout, runs every
-// suite, prints a table of passes and failures per suite, and ends with exactly one
-// line "N passed, N failed" (totals). Exits non-zero when anything failed or a suite
-// could not run; a suite that could not run counts as one failure, so the last line
-// never reads "0 failed" on a failing run.
+// suite, prints a table of passes, failures and skips per suite, and ends with exactly
+// one line "N passed, N failed, N skipped" (totals). Exits non-zero when anything failed
+// or a suite could not run; a suite that could not run counts as one failure, so the
+// last line never reads "0 failed" on a failing run. A skipped test is not a pass: it
+// shows in its suite's row and in the total, so a green run that skipped says so.
 //
 //   node scripts/test.mjs                 everything (what CI runs)
 //   node scripts/test.mjs --quick         without the sanitizer build, the fuzzers and the e2e
@@ -21,7 +22,7 @@ process.chdir(repoRoot);
 
 const addon = join('native', 'build', 'Release', 'phasic_engine.node');
 
-/** @typedef {{ suite: string, passed: number, failed: number, note?: string }} Row */
+/** @typedef {{ suite: string, passed: number, failed: number, skipped?: number, note?: string }} Row */
 /** @type {Row[]} */
 const rows = [];
 
@@ -82,30 +83,38 @@ async function build() {
 
 // ---- result parsers ----
 
-// node --test's TAP summary: "# pass N", "# fail N", "# cancelled N".
+// node --test's TAP summary: "# pass N", "# fail N", "# cancelled N", "# skipped N",
+// "# todo N" (node counts a skipped or todo test in neither pass nor fail).
 function tapCounts(tap) {
   const count = (name) => Number(tap.match(new RegExp(`^# ${name} (\\d+)$`, 'm'))?.[1] ?? NaN);
-  return { passed: count('pass'), failed: count('fail') + (count('cancelled') || 0) };
+  const skipped = (count('skipped') || 0) + (count('todo') || 0);
+  return { passed: count('pass'), failed: count('fail') + (count('cancelled') || 0), skipped };
 }
 
-// The C++ harness: each test program ends with "N passed, N failed".
+// A summary line: "N passed, N failed" with an optional ", N skipped" (the C++
+// harness, the fuzzers and this script's own last line share the form).
+const SUMMARY = /^(\d+) passed, (\d+) failed(?:, (\d+) skipped)?$/gm;
+
+// The C++ harness: each test program ends with a summary line.
 function nativeCounts(output) {
   let passed = 0;
   let failed = 0;
+  let skipped = 0;
   let programs = 0;
-  for (const [, p, f] of output.matchAll(/^(\d+) passed, (\d+) failed$/gm)) {
+  for (const [, p, f, s] of output.matchAll(SUMMARY)) {
     passed += Number(p);
     failed += Number(f);
+    skipped += Number(s ?? 0);
     programs++;
   }
-  return { passed, failed, programs };
+  return { passed, failed, skipped, programs };
 }
 
 // ---- suites ----
 
 async function nativeSuite(name, flags = []) {
   const { status, output } = await run(process.execPath, ['scripts/native-tests.mjs', ...flags]);
-  const { passed, failed, programs } = nativeCounts(output);
+  const { passed, failed, skipped, programs } = nativeCounts(output);
   const expected = Number(output.match(/# native: \d+ of (\d+) test programs/)?.[1] ?? NaN);
   // A program that crashed or did not compile prints no summary line of its own.
   const missing = Number.isNaN(expected) ? 1 : Math.max(expected - programs, 0);
@@ -115,14 +124,14 @@ async function nativeSuite(name, flags = []) {
     total = 1;
     note = `exit ${status}`;
   }
-  rows.push({ suite: name, passed, failed: total, note });
+  rows.push({ suite: name, passed, failed: total, skipped, note });
 }
 
 // libFuzzer over the native readers under ASan/UBSan for a fixed time per target
 // (the long form is `node scripts/fuzz.mjs --seconds 600`).
 async function fuzzSuite() {
   const { status, output } = await run(process.execPath, ['scripts/fuzz.mjs', '--seconds', '30']);
-  const summary = output.match(/^(\d+) passed, (\d+) failed$/m);
+  const summary = [...output.matchAll(SUMMARY)].at(-1);
   const passed = Number(summary?.[1] ?? 0);
   let failed = Number(summary?.[2] ?? 0);
   if (status !== 0 && failed === 0) failed = 1;
@@ -137,12 +146,12 @@ async function nodeTestSuite(name, paths) {
     '--test', '--test-timeout=900000', '--test-reporter=spec', '--test-reporter-destination=stdout',
     '--test-reporter=tap', `--test-reporter-destination=${tapFile}`, ...paths,
   ]);
-  const { passed, failed } = existsSync(tapFile) ? tapCounts(readFileSync(tapFile, 'utf8')) : { passed: NaN, failed: NaN };
+  const { passed, failed, skipped } = existsSync(tapFile) ? tapCounts(readFileSync(tapFile, 'utf8')) : { passed: NaN, failed: NaN, skipped: 0 };
   if (Number.isNaN(passed) || Number.isNaN(failed)) {
     rows.push({ suite: name, passed: 0, failed: 1, note: `no test summary (exit ${status})` });
   } else {
     const note = status !== 0 && failed === 0 ? `exit ${status}` : undefined;
-    rows.push({ suite: name, passed, failed: failed + (note ? 1 : 0), note });
+    rows.push({ suite: name, passed, failed: failed + (note ? 1 : 0), skipped, note });
   }
 }
 
@@ -177,8 +186,8 @@ async function e2eSuite() {
     rows.push({ suite: 'e2e (extension host mocha)', passed: 0, failed: 1, note: 'no result: the suite did not run' });
   }
   for (const file of results) {
-    const { passed, failed } = JSON.parse(readFileSync(file, 'utf8'));
-    rows.push({ suite: 'e2e (extension host mocha)', passed, failed });
+    const { passed, failed, skipped } = JSON.parse(readFileSync(file, 'utf8'));
+    rows.push({ suite: 'e2e (extension host mocha)', passed, failed, skipped: skipped ?? 0 });
   }
 }
 
@@ -209,12 +218,12 @@ for (const name of selected) {
 }
 
 const width = Math.max(...rows.map((r) => r.suite.length), 5);
-console.log(`\n${'suite'.padEnd(width)}  passed  failed`);
+console.log(`\n${'suite'.padEnd(width)}  passed  failed  skipped`);
 for (const r of rows) {
-  console.log(`${r.suite.padEnd(width)}  ${String(r.passed).padStart(6)}  ${String(r.failed).padStart(6)}${r.note ? `  (${r.note})` : ''}`);
+  const cells = [r.passed, r.failed].map((n) => String(n).padStart(6)).join('  ');
+  console.log(`${r.suite.padEnd(width)}  ${cells}  ${String(r.skipped ?? 0).padStart(7)}${r.note ? `  (${r.note})` : ''}`);
 }
-const passed = rows.reduce((sum, r) => sum + r.passed, 0);
-const failed = rows.reduce((sum, r) => sum + r.failed, 0);
+const total = (key) => rows.reduce((sum, r) => sum + (r[key] ?? 0), 0);
 console.log(`time: ${Math.round((Date.now() - started) / 1000)} s`);
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed === 0 && rows.length > 0 ? 0 : 1);
+console.log(`${total('passed')} passed, ${total('failed')} failed, ${total('skipped')} skipped`);
+process.exit(total('failed') === 0 && rows.length > 0 ? 0 : 1);

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <random>
 #include <vector>
 
@@ -400,13 +401,22 @@ TEST(crafted_traces_with_a_valid_checksum_are_still_validated) {
 }
 
 TEST(randomly_mutated_resealed_traces_never_misbehave) {
-  // Mutations with a recomputed checksum reach the structural checks; whatever they
-  // accept must evaluate without undefined behaviour (the sanitizer build checks).
+  // Mutations with a recomputed checksum reach the structural checks. Whatever they
+  // accept must be a trace serialize can produce (the reader's invariant: it gives back
+  // the very bytes it read) and must evaluate without undefined behaviour (the
+  // sanitizer build checks that) to a number or an EngineError.
   const Graph g = rabbits2();
   const Condensation c = condense(g);
   const std::vector<std::uint8_t> good = serialize(record_block(extract_block(g, c, 1)));
+  const double theta[] = {1.0, 2.0, 4.0};
+  {
+    // The unmutated bytes replay to the closed-form value (rabbits_time_to_extinction).
+    ModelTrace m = compose(g, c, {});
+    m.blocks.back().trace = share(deserialize(good.data(), good.size()));
+    CHECK_CLOSE(evaluate(m, theta, 1).moment(0, 1), 0.5038265306122449, 1e-9);
+  }
   std::mt19937_64 rng(99);
-  std::size_t accepted = 0;
+  std::size_t accepted = 0, not_canonical = 0, evaluated = 0, refused_at_evaluation = 0, not_a_number = 0;
   for (int round = 0; round < 4000; ++round) {
     std::vector<std::uint8_t> bad = good;
     const int edits = 1 + int(rng() % 4);
@@ -424,17 +434,31 @@ TEST(randomly_mutated_resealed_traces_never_misbehave) {
       for (std::size_t i = 0; i + 8 < bad.size(); ++i) h = (h ^ bad[i]) * 0x100000001b3ULL;
       std::memcpy(bad.data() + bad.size() - 8, &h, 8);
     }
+    std::shared_ptr<const BlockTrace> t;
     try {
-      auto t = share(deserialize(bad.data(), bad.size()));
-      ++accepted;
-      ModelTrace m = compose(g, c, {});
-      m.blocks.back().trace = t;
-      const double theta[] = {1.0, 2.0, 4.0};
-      (void)evaluate(m, theta, 2);
+      t = share(deserialize(bad.data(), bad.size()));
     } catch (const EngineError&) {
+      continue;
+    }
+    ++accepted;
+    if (serialize(*t) != bad) ++not_canonical;
+    ModelTrace m = compose(g, c, {});
+    m.blocks.back().trace = t;
+    try {
+      const Moments moments = evaluate(m, theta, 2);
+      ++evaluated;
+      if (std::isnan(moments.moment(0, 1)) || std::isnan(moments.moment(0, 2))) ++not_a_number;
+    } catch (const EngineError&) {
+      ++refused_at_evaluation;
     }
   }
-  std::printf("  %zu of 4000 mutated traces were well-formed\n", accepted);
+  std::printf("  %zu of 4000 mutated traces were well-formed: %zu evaluated, %zu refused at evaluation\n", accepted,
+              evaluated, refused_at_evaluation);
+  CHECK_EQ(not_canonical, std::size_t(0));
+  CHECK_EQ(not_a_number, std::size_t(0));
+  CHECK_EQ(evaluated + refused_at_evaluation, accepted);
+  // Most random edits change a length or an index: the reader must catch them.
+  CHECK(accepted < 4000 / 2);
 }
 
 TEST(cancellation_leaves_the_ledger_where_it_was) {

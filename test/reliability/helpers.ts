@@ -78,8 +78,16 @@ export class EngineProcess {
     this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
   }
 
-  static async start(settings: EngineSettings): Promise<EngineProcess> {
-    const child = spawn(process.execPath, [SERVER, '--stdio'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  /**
+   * `fileSizeLimitBytes` starts the process under RLIMIT_FSIZE (util-linux `prlimit`):
+   * a write past that size fails with EFBIG as a write to a full disk fails with
+   * ENOSPC, without mount privileges. Node ignores SIGXFSZ, so the write returns the
+   * error instead of the signal killing the process.
+   */
+  static async start(settings: EngineSettings, options: { fileSizeLimitBytes?: number } = {}): Promise<EngineProcess> {
+    const command = [process.execPath, SERVER, '--stdio'];
+    if (options.fileSizeLimitBytes !== undefined) command.unshift('prlimit', `--fsize=${options.fileSizeLimitBytes}`);
+    const child = spawn(command[0], command.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
     const engine = new EngineProcess(child);
     await engine.connection.sendRequest('initialize', {
       processId: process.pid,

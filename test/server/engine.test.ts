@@ -60,6 +60,18 @@ describe('engine requests over stdio', () => {
   let rpc: MessageConnection;
   const folder = mkdtempSync(join(tmpdir(), 'phasic-engine-requests-'));
   const progress: Array<{ runId: number; progress: Progress }> = [];
+  const progressWaiters: Array<(runId: number) => void> = [];
+  /** Resolves on the first progress notification of the run: it is under way. */
+  const underWay = (runId: number) =>
+    new Promise<void>((resolve) => {
+      if (progress.some((p) => p.runId === runId)) return resolve();
+      const wake = (id: number) => {
+        if (id !== runId) return;
+        progressWaiters.splice(progressWaiters.indexOf(wake), 1);
+        resolve();
+      };
+      progressWaiters.push(wake);
+    });
   const blocks: BlockEvent[] = [];
   const samples: MemorySnapshot[] = [];
   const published = new PublishedDiagnostics();
@@ -88,7 +100,10 @@ describe('engine requests over stdio', () => {
     assert.ok(existsSync(SERVER), `${SERVER} is missing: run node esbuild.mjs first`);
     child = spawn(process.execPath, [SERVER, '--stdio'], { stdio: ['pipe', 'pipe', 'inherit'] });
     rpc = createMessageConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
-    rpc.onNotification('phasic/progress', (p: { runId: number; progress: Progress }) => { progress.push(p); });
+    rpc.onNotification('phasic/progress', (p: { runId: number; progress: Progress }) => {
+      progress.push(p);
+      for (const wake of [...progressWaiters]) wake(p.runId);
+    });
     rpc.onNotification('phasic/blockEvent', (e: BlockEvent) => { blocks.push(e); });
     rpc.onNotification('phasic/memorySample', (s: MemorySnapshot) => { samples.push(s); });
     rpc.onNotification('textDocument/publishDiagnostics', (p: Published) => published.add(p));
@@ -243,8 +258,12 @@ describe('engine requests over stdio', () => {
   it('cancels a run on $/cancelRequest and a newer run of the same model supersedes an older one', async () => {
     const uri = model('two_locus_big.phasic', fixture('two_locus.phasic'));
     const source = new CancellationTokenSource();
-    const cancelled = request('phasic/run', run(uri, { n: 8 }), source);
-    setTimeout(() => source.cancel(), 200);
+    const params = run(uri, { n: 8 });
+    const cancelled = request('phasic/run', params, source);
+    // Cancelled once the engine reports the run under way, not after a fixed delay
+    // that a faster machine could outlast.
+    await underWay(params.runId);
+    source.cancel();
     await assert.rejects(cancelled, (error: { code: number }) => error.code === -32800);
 
     const older = request('phasic/run', run(uri, { n: 8 }));

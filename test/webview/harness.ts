@@ -1,10 +1,10 @@
-// Loads the real webview bundle (dist/webview.js, dist/webview.css) in Debian's
-// Chromium, inside the very page the host serves (renderStudioPage, same CSP), with
+// Loads the real webview bundle (dist/webview.js, dist/webview.css) in Chromium
+// (chromiumPath()), inside the very page the host serves (renderStudioPage, same CSP), with
 // a stand-in for VS Code's `acquireVsCodeApi` that records what the page posts and
 // applies a theme's variables the way VS Code does before the page's scripts run.
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { accessSync, constants, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import { after, before } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { renderStudioPage } from '../../extension/host/panel/html';
@@ -19,15 +19,47 @@ const themes = JSON.parse(readFileSync(join(ROOT, 'test/fixtures/webview/themes.
   { bodyClass: string; vars: Record<string, string> }
 >;
 
+const CHROMIUM_NAMES = ['chromium', 'chromium-browser', 'google-chrome', 'google-chrome-stable'];
+
 /**
- * One Chromium (Debian's) for the calling test file: launched before its tests, with
+ * The Chromium to drive: $PHASIC_CHROMIUM (or $CHROMIUM) when set, else the first of
+ * CHROMIUM_NAMES on PATH (Debian's package installs /usr/bin/chromium).
+ */
+export function chromiumPath(): string {
+  const named = process.env.PHASIC_CHROMIUM || process.env.CHROMIUM;
+  if (named) {
+    assert.ok(isExecutable(named), `PHASIC_CHROMIUM/CHROMIUM names ${named}, which is not an executable file`);
+    return named;
+  }
+  for (const dir of (process.env.PATH ?? '').split(delimiter).filter(Boolean)) {
+    for (const name of CHROMIUM_NAMES) {
+      const candidate = join(dir, name);
+      if (isExecutable(candidate)) return candidate;
+    }
+  }
+  throw new Error(
+    `No Chromium found: none of ${CHROMIUM_NAMES.join(', ')} is on PATH. Install Debian's chromium package (.ci/run lists it) or set PHASIC_CHROMIUM to a Chromium executable.`,
+  );
+}
+
+function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * One Chromium for the calling test file: launched before its tests, with
  * test-results/ ready for screenshots, and closed after them. Returns its getter.
  */
 export function useBrowser(): () => Browser {
   let browser: Browser | undefined;
   before(async () => {
     browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
+      executablePath: chromiumPath(),
       args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
     });
     mkdirSync(join(ROOT, 'test-results'), { recursive: true });
@@ -45,6 +77,11 @@ export interface Studio {
   page: Page;
   /** Messages the page posted to the host, in order. */
   posted(): Promise<WebviewMessage[]>;
+  /**
+   * Waits until the page has posted `count` messages of `type` in all (a debounced
+   * message: the wait ends when the page's timer fires, whatever the delay).
+   */
+  waitForPosted(type: WebviewMessage['type'], count?: number): Promise<WebviewMessage[]>;
   send(m: HostMessage | unknown): Promise<void>;
   setTheme(name: ThemeName): Promise<void>;
   /** CSP violations and page errors seen so far. */
@@ -107,6 +144,13 @@ export async function openStudio(browser: Browser, theme: ThemeName, tab: Studio
   return {
     page,
     posted: () => page.evaluate(() => (window as unknown as { __posted: WebviewMessage[] }).__posted),
+    waitForPosted: async (type, count = 1) => {
+      await page.waitForFunction(
+        ([t, n]) => (window as unknown as { __posted: WebviewMessage[] }).__posted.filter((m) => m.type === t).length >= (n as number),
+        [type, count] as const,
+      );
+      return (await page.evaluate(() => (window as unknown as { __posted: WebviewMessage[] }).__posted)).filter((m) => m.type === type);
+    },
     send: async (m) => {
       // As a JSON string: Playwright's structured argument transfer is slow for large
       // objects, and the page should see plain JSON data as VS Code delivers it.

@@ -26,8 +26,8 @@ test('shows the run moments and re-evaluates when a parameter changes', async ()
   assert.match(await page.locator('.eval-status').innerText(), /Evaluated with the run in 0\.410 ms/);
 
   await page.locator('vscode-text-field[data-param="coal"] input').fill('2');
-  await page.waitForTimeout(400);
-  const sent = await evaluations(studio);
+  // The debounce timer's evaluate, whenever it fires.
+  const sent = await studio.waitForPosted('evaluate');
   assert.equal(sent.length, 1, 'one debounced evaluate per edit');
   assert.deepEqual(sent[0], { type: 'evaluate', requestId: sent[0].type === 'evaluate' ? sent[0].requestId : 0, traceKey: '9c1f2e3d4b5a6978', params: { coal: 2, rec: 1 } });
   assert.equal(await page.locator('.eval-status').innerText(), 'Evaluating…');
@@ -45,6 +45,7 @@ test('shows the run moments and re-evaluates when a parameter changes', async ()
   assert.match(await page.locator('.eval-status').innerText(), /Evaluated in 0\.123 ms from the cached trace \(not re-recorded\)/);
   assert.match(await page.locator('table caption', { hasText: 'Moments at' }).innerText(), /coal = 2, rec = 1/);
   await page.screenshot({ path: screenshotPath('moments-dark'), fullPage: true });
+  assert.equal((await evaluations(studio)).length, 1, 'still one evaluate for the one edit');
   assert.deepEqual(studio.problems(), []);
   await page.close();
 });
@@ -53,18 +54,20 @@ test('an out-of-bounds or non-numeric parameter is flagged and not sent', async 
   const studio = await openStudio(browser(), 'light', 'moments');
   await studio.send({ type: 'snapshot', snapshot: { ...syntheticSession(), tab: 'moments' as const } });
   const page = studio.page;
+  // The debounced check reports the input instead of sending it: the status it writes
+  // is the event that says the timer fired.
+  const status = (text: string) => page.locator('.eval-status', { hasText: text }).waitFor();
   await page.locator('vscode-text-field[data-param="rec"] input').fill('11');
-  await page.waitForTimeout(400);
+  await status('rec must be ≤ 10.');
   assert.equal((await evaluations(studio)).length, 0);
   assert.equal(await page.locator('vscode-text-field[data-param="rec"]').getAttribute('aria-invalid'), 'true');
   assert.equal(await page.locator('.eval-status').innerText(), 'rec must be ≤ 10.');
   await page.locator('vscode-text-field[data-param="rec"] input').fill('abc');
-  await page.waitForTimeout(400);
+  await status('rec must be a number.');
   assert.equal((await evaluations(studio)).length, 0);
   assert.equal(await page.locator('.eval-status').innerText(), 'rec must be a number.');
   await page.locator('vscode-text-field[data-param="rec"] input').fill('0.5');
-  await page.waitForTimeout(400);
-  const sent = await evaluations(studio);
+  const sent = await studio.waitForPosted('evaluate');
   assert.equal(sent.length, 1);
   assert.equal(await page.locator('vscode-text-field[data-param="rec"]').getAttribute('aria-invalid'), null);
   await studio.send({ type: 'evaluation', requestId: sent[0].type === 'evaluate' ? sent[0].requestId : -1, error: 'engine restarted' });

@@ -73,8 +73,9 @@ test('moments: the run numbers, then the recorded re-evaluation', async () => {
   for (const [name, value] of Object.entries(evaluation.result!.params)) {
     await page.locator(`vscode-text-field[data-param="${name}"] input`).fill(String(value));
   }
-  await page.waitForTimeout(400);
-  const sent = (await studio.posted()).filter((m): m is Extract<WebviewMessage, { type: 'evaluate' }> => m.type === 'evaluate');
+  // One debounced evaluate for the edits, whenever its timer fires.
+  const sent = (await studio.waitForPosted('evaluate')).filter((m): m is Extract<WebviewMessage, { type: 'evaluate' }> => m.type === 'evaluate');
+  assert.equal(sent.length, 1, 'the edits made within the debounce send one evaluate');
   assert.deepEqual(sent.at(-1)!.params, evaluation.result!.params);
   await studio.send({ ...evaluation, requestId: sent.at(-1)!.requestId });
   assert.equal((await row())[0], formatNumber(Number(evaluation.result!.moments.tmrca[0])));

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { StudioBuffer } from '../../extension/host/panel/buffer';
-import { PanelSession, SAMPLE_FLUSH_MS, type PanelHost } from '../../extension/host/panel/session';
+import { PanelSession, type PanelHost } from '../../extension/host/panel/session';
 import type { EvaluateResult, MemorySnapshot } from '../../extension/protocol/engine';
 import type { HostMessage } from '../../extension/protocol/webview';
 import { TWO_LOCUS_MODEL, syntheticDecomposition, syntheticRun } from './synthetic';
@@ -21,6 +21,11 @@ function setup(host: Partial<PanelHost> = {}) {
   const sent: HostMessage[] = [];
   const logs: string[] = [];
   const calls: unknown[] = [];
+  const waiting: Array<() => void> = [];
+  /** Resolves once `done()` holds, checked after every message the session posts. */
+  const sentUntil = async (done: () => boolean) => {
+    while (!done()) await new Promise<void>((wake) => waiting.push(wake));
+  };
   const result: EvaluateResult = { params: { coal: 2 }, moments: { time: [0.5] }, variance: {}, covariance: {}, evaluate_ms: 0.2 };
   const session = new PanelSession(
     new StudioBuffer(),
@@ -33,9 +38,12 @@ function setup(host: Partial<PanelHost> = {}) {
       log: (m) => logs.push(m),
       ...host,
     },
-    (m) => sent.push(JSON.parse(JSON.stringify(m))),
+    (m) => {
+      sent.push(JSON.parse(JSON.stringify(m)));
+      for (const wake of waiting.splice(0)) wake();
+    },
   );
-  return { session, sent, logs, calls, result };
+  return { session, sent, sentUntil, logs, calls, result };
 }
 
 const types = (sent: HostMessage[]) => sent.map((m) => m.type);
@@ -67,11 +75,12 @@ test('nothing is posted before ready; ready replays everything; a detached page 
 });
 
 test('live samples are batched', async () => {
-  const { session, sent } = setup();
+  const { session, sent, sentUntil } = setup();
   await session.receive({ type: 'ready' });
   for (let i = 0; i < 5; i++) session.memorySample(snap(i));
   assert.deepEqual(types(sent), ['snapshot']);
-  await new Promise((r) => setTimeout(r, SAMPLE_FLUSH_MS + 50));
+  // The flush timer's message, whenever it fires (no sleep against the flush interval).
+  await sentUntil(() => sent.length > 1);
   assert.deepEqual(types(sent), ['snapshot', 'samples']);
   assert.equal(sent[1].type === 'samples' && sent[1].samples.length, 5);
   // A marker flushes the samples before it, so the page sees them in order.

@@ -18,6 +18,8 @@ export interface SuiteFailure {
 export interface SuiteSummary {
   passed: number;
   failed: number;
+  /** Tests mocha did not run (`test.skip`, `this.skip()`): not passes. */
+  skipped: number;
   failures: SuiteFailure[];
 }
 
@@ -29,9 +31,10 @@ export function runMocha(): Promise<SuiteSummary> {
   mocha.suite.emit('pre-require', globalThis, 'phasic-e2e-suite', mocha);
   for (const define of suites) define();
   return new Promise((resolve) => {
-    const summary: SuiteSummary = { passed: 0, failed: 0, failures: [] };
+    const summary: SuiteSummary = { passed: 0, failed: 0, skipped: 0, failures: [] };
     const runner = mocha.run();
     runner.on('pass', () => summary.passed++);
+    runner.on('pending', () => summary.skipped++);
     runner.on('fail', (test, error: Error) => {
       summary.failed++;
       summary.failures.push({ title: test.fullTitle(), error: String(error?.stack ?? error) });
@@ -42,7 +45,7 @@ export function runMocha(): Promise<SuiteSummary> {
 
 export async function run(): Promise<void> {
   const summary = await runMocha();
-  console.log(`${summary.passed} passed, ${summary.failed} failed`);
+  console.log(`${summary.passed} passed, ${summary.failed} failed, ${summary.skipped} skipped`);
   if (summary.failed > 0) {
     throw new Error(`${summary.failed} extension-host test(s) failed:\n${summary.failures.map((f) => `${f.title}: ${f.error}`).join('\n')}`);
   }

@@ -12,10 +12,17 @@ import { STUDIO_VIEW_TYPE } from '../../../extension/protocol/webview';
 import { openExample, waitFor } from './workspace';
 
 // VS Code prefixes a webview tab's viewType with its own namespace.
+function isStudioTab(tab: vscode.Tab | undefined): boolean {
+  return tab?.input instanceof vscode.TabInputWebview && tab.input.viewType.endsWith(STUDIO_VIEW_TYPE);
+}
+
 function studioTabs(): vscode.Tab[] {
-  return vscode.window.tabGroups.all
-    .flatMap((group) => group.tabs)
-    .filter((tab) => tab.input instanceof vscode.TabInputWebview && tab.input.viewType.endsWith(STUDIO_VIEW_TYPE));
+  return vscode.window.tabGroups.all.flatMap((group) => group.tabs).filter(isStudioTab);
+}
+
+/** The Studio tab is the active tab of the active group: it has the focus. */
+function studioInFront(): boolean {
+  return isStudioTab(vscode.window.tabGroups.activeTabGroup.activeTab);
 }
 
 export function memoryPanelSuite(): void {
@@ -31,8 +38,12 @@ export function memoryPanelSuite(): void {
     });
 
     test('running it again reveals the same panel instead of opening a second one', async () => {
+      // Focus goes to the model's editor first, so that the panel coming back to the
+      // front is the event that shows the second command was handled.
+      await openExample('kingman.phasic');
+      await waitFor('the editor to take focus from the panel', () => !studioInFront() || undefined);
       await vscode.commands.executeCommand('phasic.showMemory');
-      await new Promise((r) => setTimeout(r, 500));
+      await waitFor('the Studio panel to be revealed', () => studioInFront() || undefined);
       assert.equal(studioTabs().length, 1);
     });
 
