@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Engine } from '../../extension/engine/engine';
 import type { RunResult } from '../../extension/protocol/engine';
+import type { Moment } from '../../extension/protocol/moment';
 import { assertClose, assertOnlyCachesHoldMemory, CLI, compiledModel, ROOT, tempDir } from './helpers';
 
 const EXAMPLES = join(ROOT, 'examples');
@@ -370,7 +371,7 @@ describe('the addon\'s cached and re-evaluated moments against a dense solve', (
   });
   const exported = (file: string, set: Record<string, number>): PhasicGraph =>
     JSON.parse(cli(['export', join(EXAMPLES, file), '--format', 'phasic-json', ...settings(set)]));
-  const assertMoments = (got: Record<string, number[]>, chain: Chain, what: string) => {
+  const assertMoments = (got: Record<string, Moment[]>, chain: Chain, what: string) => {
     for (const name of ['time', 'tmrca']) {
       chain.moments(one, 3).forEach((m, k) => assertClose(got[name][k], m, REL, `${what}: ${name} E[T^${k + 1}]`));
     }
@@ -394,7 +395,7 @@ describe('the addon\'s cached and re-evaluated moments against a dense solve', (
     const variance = second - chain.moments(one, 1)[0] ** 2;
     for (const [source, r] of [['fresh', fresh], ['memory', memory], ['disk', disk]] as Array<[string, RunResult]>) {
       assertMoments(r.moments, chain, `structured n=8 d=3 (${source})`);
-      assert.ok(Math.abs(r.covariance['time,tmrca'] - variance) <= REL * second, `${source}: Cov(time, tmrca) = Var[T]`);
+      assert.ok(Math.abs(Number(r.covariance['time,tmrca']) - variance) <= REL * second, `${source}: Cov(time, tmrca) = Var[T]`);
     }
     assertOnlyCachesHoldMemory(engine);
   });
