@@ -364,7 +364,7 @@ describe('the addon\'s cached and re-evaluated moments against a dense solve', (
   const cacheDir = tempDir('dense-addon');
   const otherDir = tempDir('dense-addon-other');
   const engine = new Engine();
-  engine.configure({ cacheDir, maxDiskBytes: 64 * 1024 * 1024, memoryBudgetBytes: 0 });
+  engine.configure({ cacheDir, maxDiskBytes: 64 * 1024 * 1024, memoryBudgetBytes: 4096 * 1024 * 1024 });
   after(async () => {
     await engine.clearCaches();
     for (const d of [cacheDir, otherDir]) rmSync(d, { recursive: true, force: true });
