@@ -106,7 +106,12 @@ const CASES: Case[] = [
   },
   {
     file: 'extension/cli/fixture.ts',
-    bad: ["import 'vscode';", "import 'vscode-languageclient/node';", "import '../host/main';", "import '../server/main';"],
+    bad: [
+      "import 'vscode';",
+      "import 'vscode-languageclient/node';",
+      "import '../host/main';",
+      "import '../server/main';",
+    ],
     good: ["import '../language';", "import '../engine/engine';", "import '../protocol/engine';", "import 'node:fs';"],
   },
   {
@@ -138,11 +143,21 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 function reported(): Map<string, Set<number>> {
   const run = spawnSync(
     process.execPath,
-    [BIOME, 'lint', '--reporter=json', '--max-diagnostics=none', '--only=style/noRestrictedImports', '--only=style/noRestrictedGlobals', '.'],
+    [
+      BIOME,
+      'lint',
+      '--reporter=json',
+      '--max-diagnostics=none',
+      '--only=style/noRestrictedImports',
+      '--only=style/noRestrictedGlobals',
+      '.',
+    ],
     { cwd: dir, encoding: 'utf8' },
   );
   assert.ok(run.stdout.trim().startsWith('{'), `biome gave no JSON report (exit ${run.status}): ${run.stderr}`);
-  const report = JSON.parse(run.stdout) as { diagnostics: { category: string; location: { path: string; start: { line: number } } }[] };
+  const report = JSON.parse(run.stdout) as {
+    diagnostics: { category: string; location: { path: string; start: { line: number } } }[];
+  };
   const lines = new Map<string, Set<number>>();
   for (const d of report.diagnostics) {
     assert.match(d.category, /^lint\/style\/noRestricted(Imports|Globals)$/, `unexpected diagnostic ${d.category}`);
@@ -164,19 +179,26 @@ test('every import across a boundary is reported, and no allowed import is', () 
       assert.ok(!got.has(c.bad.length + i + 1), `${c.file}: reported, but the architecture allows it: ${source}`);
     });
   }
-  assert.deepEqual([...lines.keys()].filter((f) => !CASES.some((c) => c.file === f)), [], 'reports on files that are not fixtures');
+  assert.deepEqual(
+    [...lines.keys()].filter((f) => !CASES.some((c) => c.file === f)),
+    [],
+    'reports on files that are not fixtures',
+  );
 });
 
 test('each runtime folder has a boundary rule, at error level', () => {
   const config = JSON.parse(readFileSync(join(ROOT, 'biome.json'), 'utf8')) as {
     overrides: { includes: string[]; linter?: { rules?: { style?: { noRestrictedImports?: { level: string } } } } }[];
   };
-  const guarded = config.overrides.filter((o) => o.linter?.rules?.style?.noRestrictedImports).flatMap((o) => o.includes);
+  const guarded = config.overrides
+    .filter((o) => o.linter?.rules?.style?.noRestrictedImports)
+    .flatMap((o) => o.includes);
   for (const folder of ['webview/**', 'extension/host/**', 'extension/language/**', 'extension/cli/**']) {
     assert.ok(guarded.includes(folder), `no import boundary rule for ${folder}`);
   }
   for (const o of config.overrides) {
     const level = o.linter?.rules?.style?.noRestrictedImports?.level;
-    if (level !== undefined) assert.equal(level, 'error', `${o.includes.join(', ')}: a boundary must fail the lint row`);
+    if (level !== undefined)
+      assert.equal(level, 'error', `${o.includes.join(', ')}: a boundary must fail the lint row`);
   }
 });
