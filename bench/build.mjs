@@ -32,7 +32,7 @@ function dependencies(depFile) {
 
 function fresh(target, inputs) {
   const built = mtime(target);
-  return inputs !== null && inputs.every((input) => mtime(input) < built);
+  return inputs?.every((input) => mtime(input) < built) ?? false;
 }
 
 function compile(src, obj) {

@@ -45,7 +45,7 @@ export function markdown(report) {
   const row = (cells) => lines.push(`| ${cells.join(' | ')} |`);
   const head = (cells) => {
     row(cells);
-    row(cells.map((c, i) => (i === 0 ? '---' : '---:')));
+    row(cells.map((_, i) => (i === 0 ? '---' : '---:')));
   };
 
   lines.push(`Benchmark (${report.mode}), ${report.date}, commit ${machine.commit || '?'}: ${machine.cpu}, ` +

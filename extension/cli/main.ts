@@ -9,12 +9,12 @@ import { basename, dirname, join } from 'node:path';
 import { Engine, EngineFailure } from '../engine/engine';
 import type { ClearResult, RunResult } from '../protocol/engine';
 import { nonFiniteSummary, nonFiniteWord, type Moment } from '../protocol/moment';
-import { parseArgs, UsageError, USAGE, type CheckArgs, type ClearArgs, type ExportArgs, type RunArgs } from './args';
+import { parseArgs, UsageError, USAGE, type Args, type CheckArgs, type ClearArgs, type ExportArgs, type RunArgs } from './args';
 import { checkModel, CliError, loadModel, type LoadedModel } from './model';
 import { escapeControls, exitWhenDrained, guardOutput, jsonText, print, printError } from './output';
 
 export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  const base = env.XDG_CACHE_HOME && env.XDG_CACHE_HOME.startsWith('/') ? env.XDG_CACHE_HOME : join(homedir(), '.cache');
+  const base = env.XDG_CACHE_HOME?.startsWith('/') ? env.XDG_CACHE_HOME : join(homedir(), '.cache');
   return join(base, 'phasic-trace');
 }
 
@@ -240,7 +240,7 @@ function fail(error: CliError, json: boolean): void {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  let args;
+  let args: Args;
   try {
     args = parseArgs(argv);
   } catch (error) {

@@ -60,6 +60,7 @@ export async function exitWhenDrained(code: number): Promise<never> {
 
 // C0 controls, DEL and C1 controls: what terminals interpret (ESC starts a sequence;
 // C1 CSI 0x9b does on its own). Line and paragraph separators end a line in editors.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is this pattern's job
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
 
 /**

@@ -84,7 +84,8 @@ class Parser {
 
   /** The token after the current one. */
   private peek(): Token {
-    return (this.lookahead ??= this.lexer.next());
+    this.lookahead ??= this.lexer.next();
+    return this.lookahead;
   }
 
   private advance(): Token {
@@ -418,6 +419,7 @@ class Parser {
       case 'aggregate': return { kind: 'aggregate', op: f.op, callee: f.callee, bindings: f.bindings, body: f.body, depth, start, end, range };
       case 'unary': return { kind: 'unary', op: f.op, operand: f.operand, depth, start, end, range };
       case 'binary': return { kind: 'binary', op: f.op, opSpan: f.opSpan, left: f.left, right: f.right, depth, start, end, range };
+      // biome-ignore lint/suspicious/noThenProperty: the branch of an if-expression node, which is never awaited
       case 'if': return { kind: 'if', condition: f.condition, then: f.then, else: f.else, depth, start, end, range };
       case 'error': return { kind: 'error', depth, start, end, range };
     }

@@ -248,6 +248,7 @@ describe('phasic-trace export --out', () => {
 
 describe('phasic-trace on a terminal', () => {
   // C0 controls, DEL and C1 controls (as UTF-8): none may reach the terminal raw.
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is this pattern's job
   const RAW_CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/;
 
   it('escapes control characters in model, parameter and reward names', () => {

@@ -84,17 +84,24 @@ export function reference(g: PhasicGraph, theta: number[], K: number, pairs: Arr
   const absorbing = rate.map((_, v) => v !== 0 && !g.edges.some((e) => e[0] === v && e[0] !== e[1]) && !g.param_edges.some((e) => e[0] === v && e[0] !== e[1]));
   const reached = new Array<boolean>(n).fill(false);
   const stack: number[] = [];
-  for (const [to, w] of g.start_edges) if (w > 0 && !reached[to]) (reached[to] = true), stack.push(to);
+  const reach = (v: number) => {
+    reached[v] = true;
+    stack.push(v);
+  };
+  for (const [to, w] of g.start_edges) if (w > 0 && !reached[to]) reach(to);
   while (stack.length) {
     const v = stack.pop()!;
-    for (let t = 1; t < n; t++) if (rate[v][t] > 0 && !reached[t]) (reached[t] = true), stack.push(t);
+    for (let t = 1; t < n; t++) if (rate[v][t] > 0 && !reached[t]) reach(t);
   }
   // States that reach absorption at θ: backwards from the absorbing ones.
   const leaves = absorbing.slice();
   for (let changed = true; changed; ) {
     changed = false;
-    for (let v = 1; v < n; v++)
-      if (!leaves[v] && rate[v].some((r, t) => r > 0 && leaves[t])) (leaves[v] = true), (changed = true);
+    for (let v = 1; v < n; v++) {
+      if (leaves[v] || !rate[v].some((r, t) => r > 0 && leaves[t])) continue;
+      leaves[v] = true;
+      changed = true;
+    }
   }
   const transient = [...Array(n).keys()].filter((v) => v !== 0 && reached[v] && !absorbing[v]);
   const certain = transient.every((v) => leaves[v]);

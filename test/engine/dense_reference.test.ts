@@ -69,7 +69,8 @@ class DenseLU {
       }
       const d = lu[k * n + k];
       for (let i = k + 1; i < n; i++) {
-        const m = (lu[i * n + k] /= d);
+        lu[i * n + k] /= d;
+        const m = lu[i * n + k];
         if (m === 0) continue;
         for (let j = k + 1; j < n; j++) lu[i * n + j] -= m * lu[k * n + j];
       }
@@ -168,7 +169,10 @@ class Chain {
 
   moments(r: Reward, order: number): number[] {
     let factorial = 1;
-    return this.powers(r, order).map((x, k) => (factorial *= k + 1) * this.dot(x));
+    return this.powers(r, order).map((x, k) => {
+      factorial *= k + 1;
+      return factorial * this.dot(x);
+    });
   }
 
   /** Cov(R1, R2) with E[R1·R2] = α·U·(r1 ∘ U r2) + α·U·(r2 ∘ U r1). */

@@ -175,7 +175,11 @@ describe('engine', () => {
     await engine.clearCaches();
     const model = compiledModel('two_locus');
     const settled: string[] = [];
-    const note = <T>(name: string, p: Promise<T>) => p.then((v) => (settled.push(name), v));
+    const note = <T>(name: string, p: Promise<T>) =>
+      p.then((v) => {
+        settled.push(name);
+        return v;
+      });
     let eventsAfterSettling = 0;
     const first = note('run 1', engine.run(model, { onBlockEvent: () => settled.length > 0 && eventsAfterSettling++ }));
     const memory = note('clear', engine.clearCaches());

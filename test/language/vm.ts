@@ -177,7 +177,10 @@ export function explore(model: CompiledModel, limit = 100_000): Graph {
   };
   const addEdge = (from: number, to: number, w: number[]) => {
     let m = edges.get(from);
-    if (!m) edges.set(from, (m = new Map()));
+    if (!m) {
+      m = new Map();
+      edges.set(from, m);
+    }
     const old = m.get(to);
     m.set(to, old ? old.map((x, i) => x + w[i]) : w);
   };

@@ -66,7 +66,7 @@ describe('language features', () => {
     const a = analyze(text, 'b.phasic');
     const hover = functionHover(a, { line: 1, character: 13 });
     assert.deepEqual(hover?.range, { start: { line: 1, character: 11 }, end: { line: 1, character: 16 } });
-    assert.equal((hover?.contents as { value: string }).value, 'Built-in: `binom(n, k): binomial coefficient, 0 when k < 0 or k > n`');
+    assert.equal((hover?.contents as { value: string } | undefined)?.value, 'Built-in: `binom(n, k): binomial coefficient, 0 when k < 0 or k > n`');
     assert.equal(functionHover(a, { line: 1, character: 3 }), null);
   });
 

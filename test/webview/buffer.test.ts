@@ -16,7 +16,7 @@ const snap = (time_ms: number, graph: number, rss = 100): MemorySnapshot => ({
 });
 
 test('each engine process clock is placed at its start time; a restart closes the old bars', () => {
-  let now = 50_000;
+  const now = 50_000;
   const b = new StudioBuffer(undefined, () => now);
   b.setEngine({ version: '1', pid: 10, startedAt: 1_000 });
   assert.equal(b.addSample(snap(5, 1)).t, 1_005);

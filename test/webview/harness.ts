@@ -123,7 +123,8 @@ export async function openStudio(browser: Browser, theme: ThemeName, tab: Studio
     w.__posted = posted;
     w.__theme = t;
     document.addEventListener('securitypolicyviolation', (e) => {
-      ((w.__csp as string[]) ??= []).push(`${e.violatedDirective} ${e.blockedURI}`);
+      w.__csp ??= [];
+      (w.__csp as string[]).push(`${e.violatedDirective} ${e.blockedURI}`);
     });
     w.__applyTheme = (theme: { bodyClass: string; vars: Record<string, string> }) => {
       for (const [k, v] of Object.entries(theme.vars)) document.documentElement.style.setProperty(k, v);

@@ -72,7 +72,7 @@ export async function runTrace(ctx: HostContext, arg?: unknown): Promise<RunResu
   const document = vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri.toString());
   if (document?.isDirty) await document.save();
 
-  let constants;
+  let constants: Parameters<typeof askOverrides>[2];
   try {
     constants = (await ctx.engine.request('phasic/describe', { uri: uri.toString(), overrides: {} })).constants;
   } catch (error) {

@@ -126,7 +126,7 @@ export class StudioBuffer {
       if (this.blocks.length > this.limits.blockCapacity) {
         // Drop the oldest finished bar; a still-alive one is what the strip is for.
         const i = this.blocks.findIndex((b) => b.freed !== null);
-        this.blocks.splice(i >= 0 ? i : 0, 1);
+        this.blocks.splice(Math.max(i, 0), 1);
       }
       return bar;
     }
