@@ -18,7 +18,7 @@ import type {
 } from '../protocol/requests';
 import type { SccDetail } from '../protocol/webview';
 import { MemorySampler } from './memorySampler';
-import { ModelError, prepareModel, sourceOf, type PreparedModel } from './models';
+import { ModelError, Preparations, sourceOf, type PreparedModel } from './models';
 import { RunQueue, Superseded } from './runQueue';
 import { sccDetailFromGraph, type PhasicGraphJson } from './sccDetail';
 
@@ -39,6 +39,7 @@ export class EngineSession {
     private readonly notify: Notify,
     /** Republishes a document's diagnostics and lenses (the language features'). */
     private readonly refreshDocument: (uri: string) => void,
+    private readonly preparations = new Preparations(),
   ) {
     this.configure(settings);
     this.sampler = new MemorySampler(() => this.engine.memory(), (s) => notify('phasic/memorySample', s));
@@ -74,11 +75,11 @@ export class EngineSession {
   }
 
   async describe(uri: string, overrides: Record<string, number>): Promise<ModelSpec> {
-    return (await this.prepare(uri, overrides)).spec;
+    return (await this.prepare(uri, overrides, 'describe')).spec;
   }
 
   async run(params: RunParams, token: CancellationToken): Promise<RunReply> {
-    const prepared = await this.prepare(params.uri, params.overrides);
+    const prepared = await this.prepare(params.uri, params.overrides, 'run');
     const cancel = new AbortController();
     token.onCancellationRequested(() => cancel.abort());
     try {
@@ -146,9 +147,9 @@ export class EngineSession {
     this.sampler.stop();
   }
 
-  private async prepare(uri: string, overrides: Record<string, number>): Promise<PreparedModel> {
+  private async prepare(uri: string, overrides: Record<string, number>, use: 'describe' | 'run' | 'once' = 'once'): Promise<PreparedModel> {
     try {
-      return prepareModel(uri, await sourceOf(uri, this.documents), overrides);
+      return this.preparations[use](uri, await sourceOf(uri, this.documents), overrides);
     } catch (error) {
       throw this.toResponseError(error, uri);
     }
