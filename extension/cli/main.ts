@@ -8,6 +8,7 @@ import { homedir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { Engine, EngineFailure } from '../engine/engine';
 import type { ClearResult, RunResult } from '../protocol/engine';
+import { formatBytes } from '../protocol/format';
 import { nonFiniteSummary, nonFiniteWord, type Moment } from '../protocol/moment';
 import { parseArgs, UsageError, USAGE, type Args, type CheckArgs, type ClearArgs, type ExportArgs, type RunArgs } from './args';
 import { checkModel, CliError, loadModel, type LoadedModel } from './model';
@@ -75,7 +76,7 @@ function describeRun(r: RunResult): string {
   for (const [pair, v] of Object.entries(r.covariance)) lines.push(`Cov(${pair}) = ${show(v)}`);
   const t = r.timings_ms;
   lines.push(`time: ${t.total.toFixed(1)} ms (explore ${t.explore.toFixed(1)}, scc ${t.scc.toFixed(1)}, record ${t.record.toFixed(1)}, evaluate ${t.evaluate.toFixed(2)})`);
-  lines.push(`memory: peak ${(r.memory.peak_accounted_bytes / MB).toFixed(2)} MB accounted, rss ${(r.memory.rss_bytes / MB).toFixed(1)} MB`);
+  lines.push(`memory: peak ${formatBytes(r.memory.peak_accounted_bytes)} accounted, rss ${formatBytes(r.memory.rss_bytes)}`);
   for (const w of r.warnings) lines.push(`warning: ${w.message}`);
   return lines.join('\n');
 }

@@ -1,9 +1,10 @@
-// From a MODEL argument to the text the engine loads: a .phasic file is compiled by
-// the front end (with --set overrides); a .json file is a compiled model or a phasic
-// graph and goes to the engine as it is.
+// From a MODEL argument to the text the engine loads, prepared by the front end
+// (extension/language/prepare.ts) as the engine process prepares an editor's model:
+// a .phasic file is compiled (with --set overrides); a compiled model or a phasic
+// graph goes to the engine as it is.
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { compileModel, withoutByteOrderMark, type Diagnostic } from '../language';
+import { compileModel, isModelSource, prepareModel, withoutByteOrderMark, type Diagnostic } from '../language';
 import type { Site } from '../protocol/compiled-model';
 
 /** A failure that points into a file (1-based line and column, when known). */
@@ -35,29 +36,13 @@ function read(file: string): string {
 
 export function loadModel(file: string, overrides: Record<string, number>): LoadedModel {
   const text = read(file);
-  if (file.endsWith('.phasic')) {
-    const { model, diagnostics } = compileModel(text, basename(file), overrides);
-    if (!model) {
-      const first = diagnostics.find((d) => d.severity === 'error');
-      const more = diagnostics.filter((d) => d.severity === 'error').length - 1;
-      throw new CliError(
-        (first?.message ?? 'the model does not compile') + (more > 0 ? ` (and ${more} more errors)` : ''),
-        file,
-        first ? first.range.start.line + 1 : undefined,
-        first ? first.range.start.character + 1 : undefined,
-      );
-    }
-    return { file, engineText: JSON.stringify(model), sites: model.sites };
+  if (!isModelSource(file, text) && Object.keys(overrides).length > 0) throw new CliError('--set applies to .phasic models only', file);
+  const prepared = prepareModel(text, basename(file), overrides);
+  if (!prepared.ok) {
+    const { message, at, moreErrors } = prepared.failure;
+    throw new CliError(message + (moreErrors > 0 ? ` (and ${moreErrors} more errors)` : ''), file, at && at.line + 1, at && at.character + 1);
   }
-  if (Object.keys(overrides).length > 0) throw new CliError('--set applies to .phasic models only', file);
-  let sites: Site[] = [];
-  try {
-    const parsed = JSON.parse(text) as { format?: unknown; sites?: unknown };
-    if (parsed && parsed.format === 'phasic-compiled-model' && Array.isArray(parsed.sites)) sites = parsed.sites as Site[];
-  } catch {
-    // The engine reports malformed JSON with its position.
-  }
-  return { file, engineText: text, sites };
+  return { file, engineText: prepared.model.engineText, sites: prepared.model.sites };
 }
 
 /** The diagnostics of a .phasic file, without compiling for the engine. */

@@ -5,7 +5,11 @@ import type { ClearResult, Progress } from '../protocol/engine';
 import type { RunReply } from '../protocol/requests';
 import type { EngineClient } from './engineClient';
 
-export type TimelineMarker =
+/**
+ * A moment the commands put on the memory timeline. The panel's buffer places it on
+ * its clock as a positioned TimelineMarker (extension/protocol/webview.ts).
+ */
+export type TimelineEvent =
   | { kind: 'runStart' | 'runEnd' | 'cancel'; label: string }
   | { kind: 'restart'; label: string }
   | { kind: 'clear'; label: string; freedBytes: number };
@@ -15,7 +19,7 @@ export interface Views {
   showMemory(): void;
   /** Shows a finished run: SCC view and moments. */
   showRun(reply: RunReply): void;
-  marker(marker: TimelineMarker): void;
+  marker(event: TimelineEvent): void;
   cleared(result: ClearResult): void;
   /** The URI of the model the Studio panel shows, while the panel is in view. */
   shownModel(): string | undefined;

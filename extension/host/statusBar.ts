@@ -2,7 +2,7 @@
 // the memory panel.
 import * as vscode from 'vscode';
 import type { EngineState } from './engineClient';
-import { formatBytes } from './format';
+import { formatBytes } from '../protocol/format';
 
 export class EngineStatusBar implements vscode.Disposable {
   private readonly item = vscode.window.createStatusBarItem('phasic.engine', vscode.StatusBarAlignment.Right, 100);

@@ -5,7 +5,7 @@ import * as vscode from 'vscode';
 import { entry } from '../protocol/check';
 import type { RunReply } from '../protocol/requests';
 import type { EngineClient } from './engineClient';
-import type { TimelineMarker, Views } from './hostContext';
+import type { TimelineEvent, Views } from './hostContext';
 import { StudioPanel } from './panel/studioPanel';
 
 function flatCellNames(vars: RunReply['model']['stateVariables']): string[] {
@@ -73,7 +73,7 @@ export function createViews(context: vscode.ExtensionContext, engine: EngineClie
       );
       studio.show('scc');
     },
-    marker: (marker: TimelineMarker) => studio.marker(marker),
+    marker: (event: TimelineEvent) => studio.marker(event),
     cleared: (result) => studio.cleared(result),
     shownModel: () => studio.shownModel(),
   };

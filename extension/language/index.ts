@@ -14,6 +14,7 @@ export type { Diagnostic, Severity } from './diagnostics';
 export type { SymbolInfo, SymbolKind } from './names';
 export type { Position, Range } from './syntax';
 export type { CompiledModel } from '../protocol/compiled-model';
+export { isModelSource, prepareModel, type ModelOutline, type Preparation, type PreparationFailure, type PreparedModel } from './prepare';
 
 /** One place a symbol's name is written: its declaration or a use. */
 export interface Occurrence {

@@ -12,7 +12,7 @@ import {
 } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import type { EngineNotifications, EngineRequests } from '../protocol/requests';
-import { EngineHost } from './engineHost';
+import { EngineSession } from './engineSession';
 import { registerLanguageFeatures } from './features';
 import { engineSettingsFrom } from './settings';
 
@@ -35,21 +35,21 @@ function notify<M extends keyof EngineNotifications>(method: M, params: EngineNo
   void connection.sendNotification(method, params);
 }
 
-let host: EngineHost | undefined;
+let session: EngineSession | undefined;
 
 connection.onInitialize((params): InitializeResult => {
-  host = new EngineHost(engineSettingsFrom(params.initializationOptions), documents, notify);
-  const capabilities = registerLanguageFeatures(connection, documents, {
-    lastRun: (uri) => host?.lastRun(uri),
-    engineDiagnostics: (uri) => host?.diagnosticsFor(uri) ?? [],
+  const features = registerLanguageFeatures(connection, documents, {
+    lastRun: (uri) => session?.lastRun(uri),
+    engineDiagnostics: (uri) => session?.diagnosticsFor(uri) ?? [],
   });
+  session = new EngineSession(engineSettingsFrom(params.initializationOptions), documents, notify, features.refresh);
   return {
-    capabilities: { textDocumentSync: TextDocumentSyncKind.Incremental, ...capabilities },
-    serverInfo: { name: 'phasic-engine', version: host.info().version },
+    capabilities: { textDocumentSync: TextDocumentSyncKind.Incremental, ...features.capabilities },
+    serverInfo: { name: 'phasic-engine', version: session.info().version },
   };
 });
 
-connection.onInitialized(() => host?.startSampling());
+connection.onInitialized(() => session?.startSampling());
 
 onRequest(connection, 'phasic/engineInfo', () => required().info());
 onRequest(connection, 'phasic/describe', (p) => required().describe(p.uri, p.overrides));
@@ -59,11 +59,11 @@ onRequest(connection, 'phasic/clearCaches', () => required().clearCaches());
 onRequest(connection, 'phasic/memory', () => required().memory());
 onRequest(connection, 'phasic/sccDetail', (p) => required().sccDetail(p));
 connection.onNotification('phasic/configure', (settings: unknown) => required().configure(engineSettingsFrom(settings)));
-connection.onShutdown(() => host?.dispose());
+connection.onShutdown(() => session?.dispose());
 
-function required(): EngineHost {
-  if (!host) throw new Error('the engine process was not initialized');
-  return host;
+function required(): EngineSession {
+  if (!session) throw new Error('the engine process was not initialized');
+  return session;
 }
 
 documents.listen(connection);

@@ -1,20 +1,23 @@
 // From a document to what the engine runs: the model's text (open editor or disk),
-// compiled by the front end for `.phasic` files, passed through for JSON graphs.
+// prepared by the front end (extension/language/prepare.ts), as the CLI prepares it.
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { TextDocuments } from 'vscode-languageserver/node';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
-import { analyze, compileModel, constantsOf, withoutByteOrderMark, type Diagnostic } from '../language';
-import { entry } from '../protocol/check';
-import type { CompiledModel } from '../protocol/compiled-model';
+import { prepareModel as prepareText, withoutByteOrderMark, type Diagnostic } from '../language';
+import { parse } from '../language/parser';
+import type { Parse } from '../language/prepare';
+import type { Site } from '../protocol/compiled-model';
 import type { ModelSpec } from '../protocol/requests';
 
 export interface PreparedModel {
+  /** A `.phasic` source (compiled here) or a JSON model (passed through). */
+  kind: 'source' | 'compiled' | 'graph';
   spec: ModelSpec;
   /** The text the engine loads: compiled-model JSON or a phasic graph JSON. */
   engineText: string;
   /** Source ranges of compiled-model sites, for placing engine errors. */
-  sites: CompiledModel['sites'];
+  sites: Site[];
 }
 
 export class ModelError extends Error {
@@ -38,57 +41,52 @@ function fileName(uri: string): string {
   return decodeURIComponent(uri.split('/').pop() ?? uri);
 }
 
-export function prepareModel(uri: string, text: string, overrides: Record<string, number>): PreparedModel {
-  if (uri.endsWith('.json')) return preparePhasicGraph(uri, text);
-  const { model, diagnostics } = compileModel(text, fileName(uri), overrides);
-  if (!model) {
-    const errors = diagnostics.filter((d) => d.severity === 'error');
-    const first = errors[0];
-    const where = first ? `${fileName(uri)}:${first.range.start.line + 1}:${first.range.start.character + 1}: ` : '';
-    throw new ModelError(`${where}${first?.message ?? 'the model does not compile'}${errors.length > 1 ? ` (and ${errors.length - 1} more errors)` : ''}`, diagnostics);
+export function prepareModel(uri: string, text: string, overrides: Record<string, number>, parseText: Parse = parse): PreparedModel {
+  const name = fileName(uri);
+  const prepared = prepareText(text, name, overrides, parseText);
+  if (!prepared.ok) {
+    const { message, at, moreErrors, diagnostics } = prepared.failure;
+    const where = at ? `${name}:${at.line + 1}:${at.character + 1}: ` : '';
+    throw new ModelError(`${where}${message}${moreErrors > 0 ? ` (and ${moreErrors} more errors)` : ''}`, diagnostics);
   }
-  return {
-    spec: specOf(uri, model, overrides, text),
-    engineText: JSON.stringify(model),
-    sites: model.sites,
-  };
+  const { kind, outline, engineText, sites } = prepared.model;
+  return { kind, spec: { uri, ...outline }, engineText, sites };
 }
 
-function specOf(uri: string, model: CompiledModel, overrides: Record<string, number>, text: string): ModelSpec {
-  const constants = constantsOf(analyze(text, fileName(uri))).map((c) => ({
-    ...c,
-    value: entry(overrides, c.name) ?? c.value,
-  }));
-  return {
-    uri,
-    name: model.name,
-    params: model.params.map((p) => ({ name: p.name, default: p.default, lo: p.lo, hi: p.hi })),
-    constants,
-    rewards: model.rewards.map((r) => r.name),
-    stateVariables: model.variables.map((v) => ({ name: v.name, offset: v.offset, dims: v.dims })),
-  };
+/**
+ * The host describes a model (for the overrides input) right before it runs it. A
+ * run takes the preparation its describe made when the text and the overrides are
+ * the same, so that it parses the model once. Held from a describe to the next run
+ * of that model, and only for `.phasic` sources: a JSON model is not parsed by the
+ * front end, and a graph's text may be large.
+ */
+export class Preparations {
+  private readonly described = new Map<string, { text: string; overrides: string; model: PreparedModel }>();
+
+  constructor(private readonly parseText: Parse = parse) {}
+
+  /** Prepares for phasic/describe, and holds a source model's preparation for its run. */
+  describe(uri: string, text: string, overrides: Record<string, number>): PreparedModel {
+    this.described.delete(uri);
+    const model = prepareModel(uri, text, overrides, this.parseText);
+    if (model.kind === 'source') this.described.set(uri, { text, overrides: key(overrides), model });
+    return model;
+  }
+
+  /** Prepares for a run: the held preparation when it is of this text and these overrides. */
+  run(uri: string, text: string, overrides: Record<string, number>): PreparedModel {
+    const held = this.described.get(uri);
+    this.described.delete(uri);
+    if (held && held.text === text && held.overrides === key(overrides)) return held.model;
+    return prepareModel(uri, text, overrides, this.parseText);
+  }
+
+  /** Prepares without holding (e.g. to explore again for the SCC detail). */
+  once(uri: string, text: string, overrides: Record<string, number>): PreparedModel {
+    return prepareModel(uri, text, overrides, this.parseText);
+  }
 }
 
-/** A phasic `Graph.serialize()` file: parameters p1…pP, no constants. */
-function preparePhasicGraph(uri: string, text: string): PreparedModel {
-  let graph: { param_length?: unknown; state_length?: unknown };
-  try {
-    graph = JSON.parse(text);
-  } catch (error) {
-    throw new ModelError(`${fileName(uri)} is not valid JSON: ${(error as Error).message}`);
-  }
-  const paramCount = typeof graph.param_length === 'number' ? graph.param_length : 0;
-  const stateLength = typeof graph.state_length === 'number' ? graph.state_length : 0;
-  return {
-    spec: {
-      uri,
-      name: fileName(uri).replace(/\.json$/, ''),
-      params: Array.from({ length: paramCount }, (_, k) => ({ name: `p${k + 1}`, default: 1, lo: null, hi: null })),
-      constants: [],
-      rewards: ['time', ...Array.from({ length: stateLength }, (_, k) => `s${k}`)],
-      stateVariables: [{ name: 's', offset: 0, dims: [stateLength] }],
-    },
-    engineText: text,
-    sites: [],
-  };
+function key(overrides: Record<string, number>): string {
+  return JSON.stringify(Object.entries(overrides));
 }

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { StudioSnapshot, TimelineSample } from '../../extension/protocol/webview';
 import { openStudio, screenshotPath, type Studio, type ThemeName, useBrowser } from './harness';
-import { formatBytes } from '../../webview/format';
+import { formatBytes } from '../../extension/protocol/format';
 import { syntheticSession } from './synthetic';
 
 const MB = 1024 * 1024;

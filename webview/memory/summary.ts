@@ -2,7 +2,7 @@
 // and the process's resident memory. Also the screen-reader summary of the chart.
 import { MEMORY_CATEGORIES, type MemoryCategory } from '../../extension/protocol/engine';
 import { el } from '../dom';
-import { formatBytes } from '../format';
+import { formatBytes } from '../../extension/protocol/format';
 import type { StudioStore } from '../store';
 
 export const CATEGORY_LABELS: Record<MemoryCategory, string> = {

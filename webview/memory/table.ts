@@ -1,7 +1,7 @@
 // The timeline as tables: the text alternative of the chart and the Gantt strip.
 import { MEMORY_CATEGORIES } from '../../extension/protocol/engine';
 import { el, table } from '../dom';
-import { formatBytes, formatClock, formatDuration } from '../format';
+import { formatBytes, formatClock, formatDuration } from '../../extension/protocol/format';
 import type { StudioStore } from '../store';
 import { CATEGORY_LABELS } from './summary';
 import { markerLabel } from './timeline';

@@ -10,7 +10,7 @@ import { MEMORY_CATEGORIES } from '../../extension/protocol/engine';
 import type { TimelineBlock, TimelineMarker } from '../../extension/protocol/webview';
 import { el } from '../dom';
 import { frameScheduler } from '../frame';
-import { formatBytes, formatClock, formatDuration, formatFreed } from '../format';
+import { formatBytes, formatClock, formatDuration, formatFreed } from '../../extension/protocol/format';
 import type { StudioStore } from '../store';
 import { readPalette, type Palette } from '../theme';
 import { button, checkbox, type Checkbox } from '../toolkit';

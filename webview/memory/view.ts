@@ -1,7 +1,7 @@
 // The Memory tab: current figures, the timeline chart with its Gantt strip of block
 // subgraphs, and a table view of the same data.
 import { el } from '../dom';
-import { formatBytes } from '../format';
+import { formatBytes } from '../../extension/protocol/format';
 import type { StudioStore } from '../store';
 import type { Palette } from '../theme';
 import { tableToggle } from '../tableToggle';

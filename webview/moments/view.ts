@@ -6,7 +6,7 @@ import type { EvaluateResult } from '../../extension/protocol/engine';
 import { formatMoment, nonFiniteSummary } from '../../extension/protocol/moment';
 import type { PanelParam, PanelRun } from '../../extension/protocol/webview';
 import { el, table } from '../dom';
-import { formatMs, formatNumber } from '../format';
+import { formatMs, formatNumber } from '../../extension/protocol/format';
 import type { StudioStore } from '../store';
 import { button, numberField, type NumberField } from '../toolkit';
 import { nextRequestId, post } from '../vscode';

@@ -4,7 +4,7 @@
 import type { SccInfo } from '../../extension/protocol/engine';
 import type { SccDetail } from '../../extension/protocol/webview';
 import { el, table } from '../dom';
-import { formatBytes, formatCount, formatMs } from '../format';
+import { formatBytes, formatCount, formatMs } from '../../extension/protocol/format';
 import type { Palette } from '../theme';
 import { button } from '../toolkit';
 import { SOURCE_LABELS } from './graph';

@@ -7,7 +7,7 @@ import type { SccInfo, TraceSource } from '../../extension/protocol/engine';
 import type { PanelRun } from '../../extension/protocol/webview';
 import { el } from '../dom';
 import { frameScheduler } from '../frame';
-import { formatBytes, formatCount, formatMs } from '../format';
+import { formatBytes, formatCount, formatMs } from '../../extension/protocol/format';
 import type { Palette } from '../theme';
 
 const HEIGHT = 520;

@@ -3,7 +3,7 @@
 import type { TraceSource } from '../../extension/protocol/engine';
 import type { SccDetail } from '../../extension/protocol/webview';
 import { el, table } from '../dom';
-import { formatBytes, formatCount, formatMs } from '../format';
+import { formatBytes, formatCount, formatMs } from '../../extension/protocol/format';
 import type { StudioStore } from '../store';
 import type { Palette } from '../theme';
 import { tableToggle } from '../tableToggle';

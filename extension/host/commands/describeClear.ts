@@ -1,7 +1,7 @@
 // The words of a Clear Caches result, kept apart from the command so that they can be
 // checked without VS Code.
 import { MEMORY_CATEGORIES, type ClearResult } from '../../protocol/engine';
-import { formatBytes, formatCount } from '../format';
+import { formatBytes, formatCount } from '../../protocol/format';
 
 const plural = (n: number, word: string) => `${formatCount(n)} ${word}${n === 1 ? '' : 's'}`;
 

@@ -3,7 +3,7 @@
 import * as vscode from 'vscode';
 import type { RunPhase, RunResult } from '../../protocol/engine';
 import { EngineStoppedError } from '../engineClient';
-import { formatBytes, formatCount, formatNumber } from '../format';
+import { formatBytes, formatCount, formatNumber } from '../../protocol/format';
 import { formatMoment, nonFiniteSummary } from '../../protocol/moment';
 import type { HostContext } from '../hostContext';
 import { chooseModel, type VisibleDocument } from './modelChoice';

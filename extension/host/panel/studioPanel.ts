@@ -47,13 +47,6 @@ export class StudioPanel implements vscode.Disposable {
     return StudioPanel.instance;
   }
 
-  /** Registers if needed, then opens or reveals the panel on `tab`. */
-  static createOrShow(context: vscode.ExtensionContext, host: PanelHost, tab: StudioTab = 'memory'): StudioPanel {
-    const studio = StudioPanel.register(context, host);
-    studio.show(tab);
-    return studio;
-  }
-
   show(tab: StudioTab = this.session.tab): void {
     if (this.panel) {
       this.panel.reveal(undefined, false);

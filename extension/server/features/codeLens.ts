@@ -3,22 +3,14 @@
 
 import type { CodeLens } from 'vscode-languageserver/node';
 import type { Analysis } from '../../language';
+import { formatShortNumber } from '../../protocol/format';
 import { nonFiniteWord, type Moment } from '../../protocol/moment';
 import type { FeatureContext, RunSummary } from './context';
-
-/** Formats a finite moment compactly and exactly enough to compare with a hand calculation. */
-function formatNumber(x: number): string {
-  if (Number.isSafeInteger(x)) return String(x);
-  // Trailing zeros go from the mantissa only: "1.50000e+200" is 1.5e+200, not 1.5e+2.
-  const [mantissa, exponent] = x.toPrecision(6).split('e');
-  const trimmed = mantissa.includes('.') ? mantissa.replace(/\.?0+$/, '') : mantissa;
-  return exponent === undefined ? trimmed : `${trimmed}e${exponent}`;
-}
 
 /** `E[time] = x`, `E[time] = ∞` or `E[time] undefined`: a run whose mean is not finite keeps its lens. */
 function meanText(mean: Moment): string {
   const word = nonFiniteWord(mean);
-  if (word === null) return `E[time] = ${formatNumber(mean as number)}`;
+  if (word === null) return `E[time] = ${formatShortNumber(mean as number)}`;
   return word === 'undefined' ? 'E[time] undefined' : `E[time] = ${word === 'infinite' ? '∞' : '−∞'}`;
 }
 

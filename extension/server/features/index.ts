@@ -1,6 +1,6 @@
 // The language features of the engine process, registered in one call. main.ts
-// passes the connection, the documents and the last-run lookup, and spreads the
-// returned capabilities into its InitializeResult.
+// passes the connection, the documents and the last-run lookup, spreads the returned
+// capabilities into its InitializeResult and hands `refresh` to the engine session.
 
 import {
   CodeLensRefreshRequest,
@@ -20,13 +20,17 @@ import { registerRename } from './rename';
 
 export type { LanguageFeatureOptions, RunSummary } from './context';
 
-let refresh: ((uri: string) => void) | undefined;
+export interface LanguageFeatures {
+  capabilities: ServerCapabilities;
+  /** Republishes a document's diagnostics and lenses, e.g. after a run finished. */
+  refresh(uri: string): void;
+}
 
 export function registerLanguageFeatures(
   connection: Connection,
   documents: TextDocuments<TextDocument>,
   options: LanguageFeatureOptions,
-): ServerCapabilities {
+): LanguageFeatures {
   const ctx: FeatureContext = { connection, documents, getAnalysis: analysisCache(documents), options };
   const publish = registerDiagnostics(ctx);
   registerHover(ctx);
@@ -34,12 +38,12 @@ export function registerLanguageFeatures(
   registerNavigation(ctx);
   registerRename(ctx);
   registerCodeLens(ctx);
-  refresh = (uri) => {
+  const refresh = (uri: string) => {
     publish(uri);
     // Not every client supports lens refresh; a refused request changes nothing.
     connection.sendRequest(CodeLensRefreshRequest.type).catch(() => undefined);
   };
-  return {
+  const capabilities: ServerCapabilities = {
     hoverProvider: true,
     completionProvider: { triggerCharacters: [] },
     documentSymbolProvider: true,
@@ -48,9 +52,5 @@ export function registerLanguageFeatures(
     renameProvider: { prepareProvider: true },
     codeLensProvider: { resolveProvider: false },
   };
-}
-
-/** Republishes a document's diagnostics and lenses, e.g. after a run finished. */
-export function refreshLanguageFeatures(uri: string): void {
-  refresh?.(uri);
+  return { capabilities, refresh };
 }

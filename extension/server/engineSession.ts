@@ -1,6 +1,6 @@
-// The engine inside the language server: runs (queued, cancellable), evaluation,
-// Clear Caches and memory figures, with errors turned into messages that point at
-// the model's source.
+// The engine's session in the engine process (the language server): runs (queued,
+// cancellable), evaluation, Clear Caches and memory figures, with errors turned into
+// messages that point at the model's source. One per process, made at initialize.
 import { ResponseError, type CancellationToken, type Diagnostic, type TextDocuments } from 'vscode-languageserver/node';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
 import { Engine, EngineFailure } from '../engine/engine';
@@ -17,9 +17,8 @@ import type {
   SccDetailParams,
 } from '../protocol/requests';
 import type { SccDetail } from '../protocol/webview';
-import { refreshLanguageFeatures } from './features';
 import { MemorySampler } from './memorySampler';
-import { ModelError, prepareModel, sourceOf, type PreparedModel } from './models';
+import { ModelError, Preparations, sourceOf, type PreparedModel } from './models';
 import { RunQueue, Superseded } from './runQueue';
 import { sccDetailFromGraph, type PhasicGraphJson } from './sccDetail';
 
@@ -27,7 +26,7 @@ type Notify = <M extends keyof EngineNotifications>(method: M, params: EngineNot
 
 const startedAt = Date.now();
 
-export class EngineHost {
+export class EngineSession {
   private readonly engine = new Engine();
   private readonly queue = new RunQueue();
   private readonly sampler: MemorySampler;
@@ -38,6 +37,9 @@ export class EngineHost {
     private settings: EngineSettings,
     private readonly documents: TextDocuments<TextDocument>,
     private readonly notify: Notify,
+    /** Republishes a document's diagnostics and lenses (the language features'). */
+    private readonly refreshDocument: (uri: string) => void,
+    private readonly preparations = new Preparations(),
   ) {
     this.configure(settings);
     this.sampler = new MemorySampler(() => this.engine.memory(), (s) => notify('phasic/memorySample', s));
@@ -73,11 +75,11 @@ export class EngineHost {
   }
 
   async describe(uri: string, overrides: Record<string, number>): Promise<ModelSpec> {
-    return (await this.prepare(uri, overrides)).spec;
+    return (await this.prepare(uri, overrides, 'describe')).spec;
   }
 
   async run(params: RunParams, token: CancellationToken): Promise<RunReply> {
-    const prepared = await this.prepare(params.uri, params.overrides);
+    const prepared = await this.prepare(params.uri, params.overrides, 'run');
     const cancel = new AbortController();
     token.onCancellationRequested(() => cancel.abort());
     try {
@@ -145,9 +147,9 @@ export class EngineHost {
     this.sampler.stop();
   }
 
-  private async prepare(uri: string, overrides: Record<string, number>): Promise<PreparedModel> {
+  private async prepare(uri: string, overrides: Record<string, number>, use: 'describe' | 'run' | 'once' = 'once'): Promise<PreparedModel> {
     try {
-      return prepareModel(uri, await sourceOf(uri, this.documents), overrides);
+      return this.preparations[use](uri, await sourceOf(uri, this.documents), overrides);
     } catch (error) {
       throw this.toResponseError(error, uri);
     }
@@ -156,7 +158,7 @@ export class EngineHost {
   /** Engine findings join the language diagnostics; the lenses show the last run. */
   private setEngineDiagnostics(uri: string, diagnostics: Diagnostic[]): void {
     this.engineDiagnostics.set(uri, diagnostics);
-    refreshLanguageFeatures(uri);
+    this.refreshDocument(uri);
   }
 
   /** Every failure leaves this process as a ResponseError whose data says what kind it was. */

@@ -1,0 +1,77 @@
+// Numbers as the user reads them, in one place for every runtime that prints them:
+// the host's notifications and status bar, the panel, the code lens and the CLI's
+// human output. So the same value reads the same everywhere. Browser-safe (the
+// webview imports it): no Node, no vscode.
+
+/** Bytes in binary units: "812 B", "5.0 MB", "412 MB" (three figures from 100 up). */
+export function formatBytes(bytes: number): string {
+  const abs = Math.abs(bytes);
+  if (abs < 1024) return `${bytes} B`;
+  const units = ['KB', 'MB', 'GB', 'TB'];
+  let value = bytes / 1024;
+  let unit = 0;
+  while (Math.abs(value) >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(Math.abs(value) >= 100 ? 0 : 1)} ${units[unit]}`;
+}
+
+/** "−412 MB": what Clear Caches returned, with a real minus sign. */
+export function formatFreed(bytes: number): string {
+  return `\u2212${formatBytes(bytes)}`;
+}
+
+/** "12,345": counts with thousands separators. */
+export function formatCount(n: number): string {
+  return n.toLocaleString('en-US');
+}
+
+/**
+ * A moment or parameter value to ten figures, for tables and notifications: plain
+ * from 1e-4 to 1e7, else in exponent form with all ten figures, so that a column of
+ * large or small values lines up ("1.500000000e+200").
+ */
+export function formatNumber(x: number): string {
+  if (!Number.isFinite(x)) return String(x);
+  if (x === 0) return '0';
+  return Math.abs(x) >= 1e-4 && Math.abs(x) < 1e7 ? Number(x.toPrecision(10)).toString() : x.toExponential(9);
+}
+
+/**
+ * A value in six figures for a one-line summary (the code lens): integers whole,
+ * trailing zeros dropped, from the mantissa only ("1.5e+200", not "1.5e+2"). Short,
+ * yet exact enough to compare with a hand calculation.
+ */
+export function formatShortNumber(x: number): string {
+  if (!Number.isFinite(x)) return String(x);
+  if (Number.isSafeInteger(x)) return String(x);
+  const [mantissa, exponent] = x.toPrecision(6).split('e');
+  const trimmed = mantissa.includes('.') ? mantissa.replace(/\.?0+$/, '') : mantissa;
+  return exponent === undefined ? trimmed : `${trimmed}e${exponent}`;
+}
+
+/** A measured duration: "0.412 ms", "3.25 ms", "41.2 ms", "1.20 s". */
+export function formatMs(ms: number): string {
+  if (ms < 1) return `${ms.toFixed(3)} ms`;
+  if (ms < 1000) return `${ms.toFixed(ms < 10 ? 2 : 1)} ms`;
+  return `${(ms / 1000).toFixed(2)} s`;
+}
+
+/** Wall-clock time of day, with milliseconds when `fine`. */
+export function formatClock(t: number, fine = false): string {
+  const d = new Date(t);
+  const p = (n: number, w = 2) => String(n).padStart(w, '0');
+  const s = `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+  return fine ? `${s}.${p(d.getMilliseconds(), 3)}` : s;
+}
+
+/** A span of time: "412 ms", "3.2 s", "4 min 12 s", "2 h 5 min". */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  const s = ms / 1000;
+  if (s < 60) return `${s.toFixed(1)} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min ${Math.round(s - 60 * m)} s`;
+  return `${Math.floor(m / 60)} h ${m % 60} min`;
+}
