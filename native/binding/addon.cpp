@@ -15,7 +15,7 @@
 #include <thread>
 
 #include "engine/engine.hpp"
-#include "engine/error.hpp"
+#include "base/error.hpp"
 
 namespace {
 

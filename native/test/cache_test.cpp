@@ -15,7 +15,7 @@
 #include "cache/key.hpp"
 #include "cache/memory_cache.hpp"
 #include "engine/engine.hpp"
-#include "engine/error.hpp"
+#include "base/error.hpp"
 #include "json/json.hpp"
 #include "check.hpp"
 #include "model_fixtures.hpp"

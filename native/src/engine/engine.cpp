@@ -5,7 +5,7 @@
 #include <ctime>
 #include <unistd.h>
 
-#include "engine/error.hpp"
+#include "base/error.hpp"
 #include "engine/export.hpp"
 #include "engine/json_writer.hpp"
 #include "engine/run.hpp"

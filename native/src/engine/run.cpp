@@ -6,11 +6,11 @@
 #include <optional>
 
 #include "cache/key.hpp"
-#include "engine/error.hpp"
+#include "base/error.hpp"
 #include "engine/json_writer.hpp"
 #include "engine/run_summary.hpp"
 #include "graph/explore.hpp"
-#include "model/load.hpp"
+#include "engine/load.hpp"
 #include "model/program.hpp"
 #include "trace/block.hpp"
 #include "trace/block_trace.hpp"

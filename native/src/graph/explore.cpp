@@ -28,7 +28,7 @@
 #include <system_error>
 #include <thread>
 
-#include "engine/error.hpp"
+#include "base/error.hpp"
 #include "graph/state_table.hpp"
 #include "model/interval_eval.hpp"
 

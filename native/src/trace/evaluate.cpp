@@ -17,7 +17,7 @@
 #include <limits>
 #include <string>
 
-#include "engine/error.hpp"
+#include "base/error.hpp"
 
 namespace phasic {
 namespace {

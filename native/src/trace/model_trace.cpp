@@ -6,7 +6,7 @@
 #include <string>
 #include <unordered_set>
 
-#include "engine/error.hpp"
+#include "base/error.hpp"
 
 namespace phasic {
 namespace {

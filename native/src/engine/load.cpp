@@ -1,7 +1,7 @@
 // Dispatch on the file's kind.
-#include "model/load.hpp"
+#include "engine/load.hpp"
 
-#include "engine/error.hpp"
+#include "base/error.hpp"
 #include "graph/phasic_import.hpp"
 #include "model/compiled_model.hpp"
 

@@ -1,4 +1,5 @@
-// Errors the engine reports to its callers. Every failure of a run is one of these
+// Errors the engine reports to its callers, at the base of the include line (every
+// folder may throw them). Every failure of a run is one of these
 // (or BudgetExceeded): a run never ends in a crash or a partial result.
 #pragma once
 
