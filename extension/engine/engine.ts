@@ -36,7 +36,24 @@ export interface RunOptions {
   onBlockEvent?: (event: BlockEvent) => void;
 }
 
-export type FailureKind = 'model' | 'cancelled' | 'budget' | 'engine';
+/**
+ * What failed, as the addon reports it (native/binding/failure.cpp): the model
+ * ('model'), the state limit ('limit'), the memory budget ('budget'), a cancel
+ * ('cancelled'), a trace no longer in the cache ('cache'), a caller's argument such as
+ * a parameter value ('argument'), or the engine itself ('internal'). 'engine' is a
+ * failure that did not come from the engine's own error types.
+ */
+export type FailureKind = 'model' | 'limit' | 'budget' | 'cancelled' | 'cache' | 'argument' | 'internal' | 'engine';
+
+const NATIVE_KINDS: ReadonlySet<string> = new Set<FailureKind>([
+  'model',
+  'limit',
+  'budget',
+  'cancelled',
+  'cache',
+  'argument',
+  'internal',
+]);
 
 /** A failed engine call. `site` indexes the compiled model's `sites` (-1: none). */
 export class EngineFailure extends Error {
@@ -55,8 +72,7 @@ export class EngineFailure extends Error {
     if (error instanceof EngineFailure) return error;
     if (error instanceof Error) {
       const e = error as Error & { kind?: string; site?: number; rule?: string; field?: string };
-      const kind: FailureKind =
-        e.kind === 'model' || e.kind === 'cancelled' || e.kind === 'budget' ? e.kind : 'engine';
+      const kind = e.kind !== undefined && NATIVE_KINDS.has(e.kind) ? (e.kind as FailureKind) : 'engine';
       return new EngineFailure(e.message, kind, e.site ?? -1, e.rule ?? '', e.field ?? '');
     }
     return new EngineFailure(String(error), 'engine');

@@ -74,7 +74,7 @@ export interface EvaluateParams {
 
 /** The data of a failed request: where in the model it points, when it does. */
 export interface EngineErrorData {
-  kind: 'model' | 'cancelled' | 'budget' | 'engine';
+  kind: 'model' | 'limit' | 'budget' | 'cancelled' | 'cache' | 'argument' | 'internal' | 'engine';
   uri?: string;
   range?: { start: { line: number; character: number }; end: { line: number; character: number } };
   rule?: string;

@@ -126,11 +126,11 @@ void Engine::forget_disk_usage() {
 std::string Engine::evaluate(const std::string& trace_key, const std::vector<NamedValues>& params, std::uint32_t moments,
                              const std::vector<RewardNames>& covariances, const std::atomic<bool>* cancel) {
   std::lock_guard lock(work_mutex_);
-  if (moments < 1) throw EngineError("moments must be at least 1");
+  if (moments < 1) throw InvalidArgument("moments must be at least 1");
   Key key;
   CachedModel cached;
   if (Key::parse(trace_key, key)) cached = memory_->find_model(key);
-  if (!cached.trace) throw EngineError("trace no longer cached; run again");
+  if (!cached.trace) throw TraceNotCached("trace no longer cached; run again");
   const std::size_t p = cached.labels.params.size();
   std::vector<double> thetas;
   thetas.reserve(params.size() * p);
