@@ -9,6 +9,7 @@ import type {
   Progress,
   RunPhase,
   RunResult,
+  SccDetail,
 } from '../protocol/engine';
 import { loadAddon, type NativeAddon } from './addon';
 
@@ -160,6 +161,21 @@ export class Engine {
   async clearCaches(): Promise<ClearResult> {
     try {
       return JSON.parse(await this.addon.clearCaches()) as ClearResult;
+    } catch (error) {
+      throw EngineFailure.from(error);
+    }
+  }
+
+  /**
+   * One SCC of the model whose trace is cached under `traceKey`: its states, the
+   * model's names for their cells, and its internal edges with their rates at
+   * `params` (by name; others take the model's defaults). The engine explores the
+   * model again (decision 5); a trace no longer cached fails with kind 'cache'.
+   */
+  async sccDetail(traceKey: string, scc: number, params: Record<string, number>, maxStates: number): Promise<SccDetail> {
+    atLeastOne('maxStates', maxStates);
+    try {
+      return JSON.parse(await this.addon.sccDetail(traceKey, scc, params, maxStates)) as SccDetail;
     } catch (error) {
       throw EngineFailure.from(error);
     }

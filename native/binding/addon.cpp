@@ -207,6 +207,23 @@ Napi::Value Evaluate(const Napi::CallbackInfo& info) {
                          pairs = std::move(pairs)] { return engine().evaluate(key, sets, moments, pairs); });
 }
 
+// sccDetail(traceKey, scc, params: Record<string, number>, maxStates) → Promise<string>
+Napi::Value SccDetail(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 4 || !info[0].IsString() || !info[1].IsNumber() || !info[3].IsNumber())
+    throw Napi::TypeError::New(env, "sccDetail(traceKey, scc, params, maxStates)");
+  const double scc = info[1].As<Napi::Number>().DoubleValue();
+  if (!(scc >= 0 && scc < 4294967296.0) || scc != static_cast<double>(static_cast<std::uint32_t>(scc)))
+    throw Napi::RangeError::New(env, "scc must be a non-negative integer");
+  const double max_states = info[3].As<Napi::Number>().DoubleValue();
+  if (!(max_states >= 1 && max_states <= 9.0e15) || max_states != static_cast<double>(static_cast<std::uint64_t>(max_states)))
+    throw Napi::RangeError::New(env, "maxStates must be a positive integer");
+  return start_job(env, [key = info[0].As<Napi::String>().Utf8Value(), scc = static_cast<std::uint32_t>(scc),
+                         params = named_values(info[2], "params"), max_states = static_cast<std::uint64_t>(max_states)] {
+    return engine().scc_detail(key, scc, params, max_states);
+  });
+}
+
 Napi::Value ClearCaches(const Napi::CallbackInfo& info) {
   return start_job(info.Env(), [] { return engine().clear_caches(); });
 }
@@ -228,6 +245,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("run", Napi::Function::New(env, Run));
   exports.Set("cancel", Napi::Function::New(env, Cancel));
   exports.Set("evaluate", Napi::Function::New(env, Evaluate));
+  exports.Set("sccDetail", Napi::Function::New(env, SccDetail));
   exports.Set("clearCaches", Napi::Function::New(env, ClearCaches));
   exports.Set("exportPhasicJson", Napi::Function::New(env, ExportPhasicJson));
   return exports;

@@ -421,7 +421,7 @@ std::string run_model(std::string_view model_text, const RunOptions& options, co
   explored.reset();
 
   const std::shared_ptr<const ModelTrace> trace =
-      caches.memory.put_model(summary.trace_key, std::move(*composed), labels, used_keys);
+      caches.memory.put_model(summary.trace_key, std::move(*composed), labels, used_keys, model_text);
   caches.memory.put_run(run_summary_key(model_text, options.min_scc_size), model_text,
                         encode_run_summary(summary.as_reused()), summary.trace_key);
 
