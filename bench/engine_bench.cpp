@@ -54,10 +54,10 @@
 #include <vector>
 
 #include "engine/engine.hpp"
-#include "engine/error.hpp"
+#include "base/error.hpp"
 #include "engine/json_writer.hpp"
 #include "json/json.hpp"
-#include "model/load.hpp"
+#include "engine/load.hpp"
 #include "trace/block.hpp"
 #include "trace/block_trace.hpp"
 #include "trace/condensation.hpp"

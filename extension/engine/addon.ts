@@ -26,6 +26,7 @@ export interface NativeAddon {
   ): Promise<string>;
   cancel(runId: number): boolean;
   evaluate(traceKey: string, params: Array<Record<string, number>>, moments: number, covariances: Array<[string, string]>): Promise<string>;
+  sccDetail(traceKey: string, scc: number, params: Record<string, number>, maxStates: number): Promise<string>;
   clearCaches(): Promise<string>;
   exportPhasicJson(modelText: string, maxStates?: number): Promise<string>;
 }

@@ -9,6 +9,7 @@ import type {
   Progress,
   RunPhase,
   RunResult,
+  SccDetail,
 } from '../protocol/engine';
 import { loadAddon, type NativeAddon } from './addon';
 
@@ -36,7 +37,24 @@ export interface RunOptions {
   onBlockEvent?: (event: BlockEvent) => void;
 }
 
-export type FailureKind = 'model' | 'cancelled' | 'budget' | 'engine';
+/**
+ * What failed, as the addon reports it (native/binding/failure.cpp): the model
+ * ('model'), the state limit ('limit'), the memory budget ('budget'), a cancel
+ * ('cancelled'), a trace no longer in the cache ('cache'), a caller's argument such as
+ * a parameter value ('argument'), or the engine itself ('internal'). 'engine' is a
+ * failure that did not come from the engine's own error types.
+ */
+export type FailureKind = 'model' | 'limit' | 'budget' | 'cancelled' | 'cache' | 'argument' | 'internal' | 'engine';
+
+const NATIVE_KINDS: ReadonlySet<string> = new Set<FailureKind>([
+  'model',
+  'limit',
+  'budget',
+  'cancelled',
+  'cache',
+  'argument',
+  'internal',
+]);
 
 /** A failed engine call. `site` indexes the compiled model's `sites` (-1: none). */
 export class EngineFailure extends Error {
@@ -55,8 +73,7 @@ export class EngineFailure extends Error {
     if (error instanceof EngineFailure) return error;
     if (error instanceof Error) {
       const e = error as Error & { kind?: string; site?: number; rule?: string; field?: string };
-      const kind: FailureKind =
-        e.kind === 'model' || e.kind === 'cancelled' || e.kind === 'budget' ? e.kind : 'engine';
+      const kind = e.kind !== undefined && NATIVE_KINDS.has(e.kind) ? (e.kind as FailureKind) : 'engine';
       return new EngineFailure(e.message, kind, e.site ?? -1, e.rule ?? '', e.field ?? '');
     }
     return new EngineFailure(String(error), 'engine');
@@ -144,6 +161,21 @@ export class Engine {
   async clearCaches(): Promise<ClearResult> {
     try {
       return JSON.parse(await this.addon.clearCaches()) as ClearResult;
+    } catch (error) {
+      throw EngineFailure.from(error);
+    }
+  }
+
+  /**
+   * One SCC of the model whose trace is cached under `traceKey`: its states, the
+   * model's names for their cells, and its internal edges with their rates at
+   * `params` (by name; others take the model's defaults). The engine explores the
+   * model again (decision 5); a trace no longer cached fails with kind 'cache'.
+   */
+  async sccDetail(traceKey: string, scc: number, params: Record<string, number>, maxStates: number): Promise<SccDetail> {
+    atLeastOne('maxStates', maxStates);
+    try {
+      return JSON.parse(await this.addon.sccDetail(traceKey, scc, params, maxStates)) as SccDetail;
     } catch (error) {
       throw EngineFailure.from(error);
     }

@@ -2,7 +2,6 @@
 // the commands use. The Studio panel records everything the engine reports from
 // activation on, so a panel opened later still shows the whole timeline.
 import * as vscode from 'vscode';
-import { entry } from '../protocol/check';
 import type { RunReply } from '../protocol/requests';
 import type { EngineClient } from './engineClient';
 import type { TimelineEvent, Views } from './hostContext';
@@ -27,23 +26,11 @@ function flatCellNames(vars: RunReply['model']['stateVariables']): string[] {
 }
 
 export function createViews(context: vscode.ExtensionContext, engine: EngineClient, output: vscode.OutputChannel): Views {
-  // The runs the panel may still ask about, by trace key.
-  const runs = new Map<string, RunReply>();
   const studio = StudioPanel.register(context, {
     evaluate: (traceKey, params) => engine.request('phasic/evaluate', { traceKey, params, moments: 2, covariances: [] }),
-    sccDetail(traceKey, scc) {
-      const reply = runs.get(traceKey);
-      const info = reply?.result.decomposition.sccs.find((s) => s.id === scc);
-      if (!reply || !info) return Promise.reject(new Error('that run is no longer shown; run the model again'));
-      const { model, result } = reply;
-      return engine.request('phasic/sccDetail', {
-        uri: model.uri,
-        overrides: Object.fromEntries(model.constants.map((c) => [c.name, c.value])),
-        scc: info,
-        params: model.params.map((p) => entry(result.params, p.name) ?? p.default),
-        variables: flatCellNames(model.stateVariables),
-      });
-    },
+    // The engine finds the model behind the trace key itself (it keeps the model's
+    // text with the trace), so the host keeps no runs of its own.
+    sccDetail: (traceKey, scc, params) => engine.request('phasic/sccDetail', { traceKey, scc, params }),
     log: (message) => output.appendLine(`[panel] ${message}`),
   });
 
@@ -60,8 +47,6 @@ export function createViews(context: vscode.ExtensionContext, engine: EngineClie
   return {
     showMemory: () => studio.show('memory'),
     showRun(reply: RunReply) {
-      runs.clear();
-      runs.set(reply.result.traceKey, reply);
       studio.runResult(
         {
           uri: reply.model.uri,

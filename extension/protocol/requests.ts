@@ -11,7 +11,6 @@ import type {
   Progress,
   RunResult,
   SccDetail,
-  SccInfo,
 } from './engine';
 
 export interface EngineSettings {
@@ -74,21 +73,19 @@ export interface EvaluateParams {
 
 /** The data of a failed request: where in the model it points, when it does. */
 export interface EngineErrorData {
-  kind: 'model' | 'cancelled' | 'budget' | 'engine';
+  kind: 'model' | 'limit' | 'budget' | 'cancelled' | 'cache' | 'argument' | 'internal' | 'engine';
   uri?: string;
   range?: { start: { line: number; character: number }; end: { line: number; character: number } };
   rule?: string;
 }
 
-/** One SCC of a finished run, for the panel's detail pane (docs/protocol.md). */
+/** One SCC of a run whose trace is still cached, for the panel's detail pane (docs/protocol.md). */
 export interface SccDetailParams {
-  uri: string;
-  overrides: Record<string, number>;
-  scc: SccInfo;
-  /** Parameter values in the model's parameter order, for the edges' rates. */
-  params: number[];
-  /** Names of the state cells, in cell order. */
-  variables: string[];
+  traceKey: string;
+  /** The SCC's id in the run's decomposition. */
+  scc: number;
+  /** Parameter values for the edges' rates, by name; others take the model's defaults. */
+  params: Record<string, number>;
 }
 
 export interface EngineRequests {

@@ -20,7 +20,6 @@ import type { SccDetail } from '../protocol/webview';
 import { MemorySampler } from './memorySampler';
 import { ModelError, Preparations, sourceOf, type PreparedModel } from './models';
 import { RunQueue, Superseded } from './runQueue';
-import { sccDetailFromGraph, type PhasicGraphJson } from './sccDetail';
 
 type Notify = <M extends keyof EngineNotifications>(method: M, params: EngineNotifications[M]) => void;
 
@@ -123,17 +122,15 @@ export class EngineSession {
   }
 
   /**
-   * The states and internal edges of one SCC. The graph is not kept after a run
-   * (nothing of a run outlives it but the caches), so it is explored again:
-   * exploration is deterministic, and the component is checked against the run.
+   * The states and internal edges of one SCC of a run whose trace is cached. The
+   * graph is not kept after a run (decision 5): the engine explores the model behind
+   * the trace key again.
    */
   async sccDetail(params: SccDetailParams): Promise<SccDetail> {
-    const prepared = await this.prepare(params.uri, params.overrides);
     try {
-      const graph = JSON.parse(await this.engine.exportPhasicJson(prepared.engineText, this.settings.maxStates)) as PhasicGraphJson;
-      return sccDetailFromGraph(graph, params.scc, params.variables, params.params);
+      return await this.engine.sccDetail(params.traceKey, params.scc, params.params, this.settings.maxStates);
     } catch (error) {
-      throw this.toResponseError(error, params.uri, prepared);
+      throw this.toResponseError(error);
     }
   }
 

@@ -11,7 +11,7 @@
 #include <string_view>
 #include <thread>
 
-#include "engine/error.hpp"
+#include "base/error.hpp"
 #include "json/json.hpp"
 #include "memory/accounting.hpp"
 

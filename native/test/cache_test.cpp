@@ -15,7 +15,7 @@
 #include "cache/key.hpp"
 #include "cache/memory_cache.hpp"
 #include "engine/engine.hpp"
-#include "engine/error.hpp"
+#include "base/error.hpp"
 #include "json/json.hpp"
 #include "check.hpp"
 #include "model_fixtures.hpp"
@@ -472,7 +472,7 @@ TEST(a_cached_model_trace_pins_its_blocks) {
   model.blocks.push_back(std::move(small));
   const Key model_key = hash128("model", 5);
   ModelLabels labels{{"coal", "mig"}, {1.0, 0.5}, {"time", "tmrca"}};
-  cache.put_model(model_key, std::move(model), labels, {block_key});
+  cache.put_model(model_key, std::move(model), labels, {block_key}, "{}");
   CHECK_EQ(accounted() - base, cache.held_bytes());
 
   const auto other = input_bytes("unpinned block");

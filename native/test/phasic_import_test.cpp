@@ -5,7 +5,7 @@
 #include "check.hpp"
 #include "graph/phasic_import.hpp"
 #include "json/json.hpp"
-#include "model/load.hpp"
+#include "engine/load.hpp"
 #include "model_fixtures.hpp"
 
 using namespace phasic;

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "check.hpp"
-#include "engine/error.hpp"
+#include "base/error.hpp"
 #include "trace/block.hpp"
 #include "trace/block_trace.hpp"
 #include "trace/condensation.hpp"

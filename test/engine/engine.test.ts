@@ -216,7 +216,7 @@ describe('engine', () => {
 
   it('stops at the state limit with an error naming the limit', async () => {
     const failure = await rejection(engine.run(compiledModel('two_locus'), { maxStates: 50 }));
-    assert.equal(failure.kind, 'model');
+    assert.equal(failure.kind, 'limit');
     assert.match(failure.message, /more than 50 states/);
     assertOnlyCachesHoldMemory(engine);
   });

@@ -220,13 +220,7 @@ describe('engine requests over stdio', () => {
     const uri = model('structured.phasic', fixture('structured.phasic'));
     const reply = await request('phasic/run', run(uri));
     const largest = reply.result.decomposition.sccs.reduce((a, b) => (b.vertices > a.vertices ? b : a));
-    const detail = await request('phasic/sccDetail', {
-      uri,
-      overrides: {},
-      scc: largest,
-      params: reply.model.params.map((p) => reply.result.params[p.name]),
-      variables: ['x[0]', 'x[1]'],
-    });
+    const detail = await request('phasic/sccDetail', { traceKey: reply.result.traceKey, scc: largest.id, params: reply.result.params });
     assert.equal(detail.states.length, largest.vertices);
     assert.deepEqual(detail.variables, ['x[0]', 'x[1]']);
     // Two lineages in two demes: (2,0), (1,1), (0,2) migrate into each other.

@@ -120,6 +120,23 @@ test('engine errors come back as the reply, not as an exception', async () => {
   assert.deepEqual(sent.at(-1), { type: 'evaluation', requestId: 9, error: 'engine restarted' });
 });
 
+test("an SCC's detail is asked of the engine by trace key, at the run's parameters", async () => {
+  const asked: unknown[] = [];
+  const detail = { scc: 2, variables: ['x'], states: [[1]], edges: [], truncated: false };
+  const { session, sent } = setup({
+    sccDetail: async (traceKey, scc, params) => {
+      asked.push({ traceKey, scc, params });
+      return detail;
+    },
+  });
+  await session.receive({ type: 'ready' });
+  const run = syntheticRun(syntheticDecomposition(5));
+  session.runResult(TWO_LOCUS_MODEL, run);
+  await session.receive({ type: 'sccDetail', requestId: 1, traceKey: run.traceKey, scc: 2 });
+  assert.deepEqual(sent.at(-1), { type: 'sccDetail', requestId: 1, detail });
+  assert.deepEqual(asked, [{ traceKey: run.traceKey, scc: 2, params: run.params }]);
+});
+
 test('SCC details, SVG export, and malformed messages', async () => {
   const { session, sent, logs } = setup();
   await session.receive({ type: 'ready' });

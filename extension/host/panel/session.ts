@@ -23,7 +23,7 @@ export interface PanelHost {
   /** Re-evaluates a cached composed trace at new parameters (never re-records). */
   evaluate(traceKey: string, params: Record<string, number>): Promise<EvaluateResult>;
   /** An SCC's states and internal edges, for the detail pane; optional. */
-  sccDetail?(traceKey: string, scc: number): Promise<SccDetail>;
+  sccDetail?(traceKey: string, scc: number, params: Record<string, number>): Promise<SccDetail>;
   /** Saves an exported SVG; returns the path written, undefined if cancelled. Default: a save dialog. */
   exportSvg?(svg: string): Promise<string | undefined>;
   /** Where rejected webview messages are reported (the extension's output channel). */
@@ -152,7 +152,7 @@ export class PanelSession {
           return this.post({ type: 'sccDetail', requestId: m.requestId, error: 'This engine does not report the states of a component.' });
         }
         try {
-          this.post({ type: 'sccDetail', requestId: m.requestId, detail: await this.host.sccDetail(m.traceKey, m.scc) });
+          this.post({ type: 'sccDetail', requestId: m.requestId, detail: await this.host.sccDetail(m.traceKey, m.scc, run.result.params) });
         } catch (e) {
           this.post({ type: 'sccDetail', requestId: m.requestId, error: message(e) });
         }

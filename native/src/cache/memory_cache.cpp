@@ -105,6 +105,7 @@ struct MemoryCache::Entry {
   explicit Entry(const std::shared_ptr<std::atomic<std::int64_t>>& counter)
       : canonical(CacheAllocator<std::uint8_t>(counter)),
         summary(CacheAllocator<std::uint8_t>(counter)),
+        source(CacheAllocator<std::uint8_t>(counter)),
         pins(CacheAllocator<Key>(counter)) {}
 
   std::shared_ptr<const BlockTrace> block;
@@ -112,6 +113,7 @@ struct MemoryCache::Entry {
   bool run = false;
   Bytes canonical;            // a block's input or a run's model text (compared on every hit); a model's labels
   Bytes summary;              // a run's summary
+  Bytes source;               // a model's text, to explore its graph again
   Keys pins;                  // a model's provider blocks; a run's model
   std::uint32_t pinned_by = 0;  // how many cached models use this block
   std::uint64_t trace_bytes = 0;
@@ -192,8 +194,16 @@ CachedModel MemoryCache::find_model(const Key& key) {
   return {it->second.model, decode_labels(it->second.canonical)};
 }
 
+std::string MemoryCache::model_text(const Key& key) {
+  std::lock_guard lock(mutex_);
+  auto it = entries_->find(key);
+  if (it == entries_->end() || !it->second.model) return {};
+  return std::string(it->second.source.begin(), it->second.source.end());
+}
+
 std::shared_ptr<const ModelTrace> MemoryCache::put_model(const Key& key, ModelTrace&& trace, const ModelLabels& labels,
-                                                         const std::vector<Key>& block_keys) {
+                                                         const std::vector<Key>& block_keys,
+                                                         std::string_view model_text) {
   std::lock_guard lock(mutex_);
   // A replaced model trace keeps the pins of the run summaries that name its key.
   std::uint32_t pinned_by = 0;
@@ -207,6 +217,7 @@ std::shared_ptr<const ModelTrace> MemoryCache::put_model(const Key& key, ModelTr
   entry.pinned_by = pinned_by;
   entry.pins.assign(block_keys.begin(), block_keys.end());
   encode_labels(labels, entry.canonical);
+  entry.source.assign(model_text.begin(), model_text.end());
   entry.trace_bytes = owned_trace_bytes(trace);
   entry.model = std::allocate_shared<const ModelTrace>(CacheAllocator<ModelTrace>(bookkeeping_), std::move(trace));
   const std::shared_ptr<const ModelTrace> cached = insert(key, std::move(entry)).model;

@@ -16,6 +16,8 @@
 //   while the model trace is cached, and leave as soon as it does if they are the
 //   least recently used. A run summary pins its model trace the same way, so a
 //   summary found is always one whose trace can be evaluated.
+// - A model trace entry keeps the text of a model file it was recorded from (counted
+//   as bookkeeping), so the graph behind a trace key can be explored again.
 // - A run summary is returned only when the stored model text equals the one looked
 //   up, byte for byte.
 // - A model trace is found with the labels stored with it. Its key covers those
@@ -124,10 +126,14 @@ class MemoryCache {
 
   // The cached model trace (trace null when absent).
   CachedModel find_model(const Key& key);
-  // `block_keys` are the keys of the provider blocks the model uses (all cached).
-  // Returns the cached trace.
+  // The text of a model file the cached model trace was recorded from ("" when the
+  // trace is not cached); exploring it gives the trace's graph.
+  std::string model_text(const Key& key);
+  // `block_keys` are the keys of the provider blocks the model uses (all cached);
+  // `model_text` is kept with the trace (counted as bookkeeping), so that the model's
+  // graph can be explored again from the trace key alone. Returns the cached trace.
   std::shared_ptr<const ModelTrace> put_model(const Key& key, ModelTrace&& trace, const ModelLabels& labels,
-                                              const std::vector<Key>& block_keys);
+                                              const std::vector<Key>& block_keys, std::string_view model_text);
 
   // The summary stored for exactly this model text, with its model trace.
   CachedRun find_run(const Key& key, std::string_view model_text);

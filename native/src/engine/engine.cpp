@@ -5,10 +5,11 @@
 #include <ctime>
 #include <unistd.h>
 
-#include "engine/error.hpp"
+#include "base/error.hpp"
 #include "engine/export.hpp"
 #include "engine/json_writer.hpp"
 #include "engine/run.hpp"
+#include "engine/scc_detail.hpp"
 
 namespace phasic {
 namespace {
@@ -126,11 +127,11 @@ void Engine::forget_disk_usage() {
 std::string Engine::evaluate(const std::string& trace_key, const std::vector<NamedValues>& params, std::uint32_t moments,
                              const std::vector<RewardNames>& covariances, const std::atomic<bool>* cancel) {
   std::lock_guard lock(work_mutex_);
-  if (moments < 1) throw EngineError("moments must be at least 1");
+  if (moments < 1) throw InvalidArgument("moments must be at least 1");
   Key key;
   CachedModel cached;
   if (Key::parse(trace_key, key)) cached = memory_->find_model(key);
-  if (!cached.trace) throw EngineError("trace no longer cached; run again");
+  if (!cached.trace) throw TraceNotCached("trace no longer cached; run again");
   const std::size_t p = cached.labels.params.size();
   std::vector<double> thetas;
   thetas.reserve(params.size() * p);
@@ -155,6 +156,19 @@ std::string Engine::evaluate(const std::string& trace_key, const std::vector<Nam
   }
   w.end_array();
   return w.take();
+}
+
+std::string Engine::scc_detail(const std::string& trace_key, std::uint32_t component, const NamedValues& params,
+                               std::uint64_t max_states) {
+  std::lock_guard lock(work_mutex_);
+  Key key;
+  CachedModel cached;
+  if (Key::parse(trace_key, key)) cached = memory_->find_model(key);
+  if (!cached.trace) throw TraceNotCached("trace no longer cached; run again");
+  const std::vector<double> theta = theta_of(cached.labels, params);
+  // Exploring again can grow as large as the run's exploration: same budget.
+  BudgetScope budget(config().memory_budget_bytes);
+  return scc_detail_json(memory_->model_text(key), component, theta, max_states);
 }
 
 std::string Engine::clear_caches() {

@@ -81,6 +81,10 @@ class Engine {
   std::string evaluate(const std::string& trace_key, const std::vector<NamedValues>& params,
                        std::uint32_t moments, const std::vector<RewardNames>& covariances,
                        const std::atomic<bool>* cancel = nullptr);
+  // An SccDetail: SCC `component` of the model whose trace is cached under
+  // `trace_key`, its edges' rates at `params` (TraceNotCached when evicted).
+  std::string scc_detail(const std::string& trace_key, std::uint32_t component, const NamedValues& params,
+                         std::uint64_t max_states);
   // A ClearResult.
   std::string clear_caches();
   // A MemorySnapshot.

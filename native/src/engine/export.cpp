@@ -1,7 +1,7 @@
 #include "engine/export.hpp"
 
 #include "engine/json_writer.hpp"
-#include "model/load.hpp"
+#include "engine/load.hpp"
 
 namespace phasic {
 

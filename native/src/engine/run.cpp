@@ -6,11 +6,11 @@
 #include <optional>
 
 #include "cache/key.hpp"
-#include "engine/error.hpp"
+#include "base/error.hpp"
 #include "engine/json_writer.hpp"
 #include "engine/run_summary.hpp"
 #include "graph/explore.hpp"
-#include "model/load.hpp"
+#include "engine/load.hpp"
 #include "model/program.hpp"
 #include "trace/block.hpp"
 #include "trace/block_trace.hpp"
@@ -121,7 +121,7 @@ std::uint32_t index_of(const std::vector<std::string>& names, const std::string&
   if (it != names.end()) return static_cast<std::uint32_t>(it - names.begin());
   std::string known;
   for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
-  throw EngineError("unknown " + std::string(what) + " '" + name + "'; the model's " + what + "s are " +
+  throw InvalidArgument("unknown " + std::string(what) + " '" + name + "'; the model's " + what + "s are " +
                     (known.empty() ? "(none)" : known));
 }
 
@@ -239,7 +239,7 @@ std::vector<double> theta_of(const ModelLabels& labels, const NamedValues& value
   // Checked here, where the names are known, so that the message names the parameter.
   for (std::size_t p = 0; p < theta.size(); ++p)
     if (!std::isfinite(theta[p]) || theta[p] < 0)
-      throw EngineError("parameter " + labels.params[p] + " must be finite and >= 0, got " + format_number(theta[p]));
+      throw InvalidArgument("parameter " + labels.params[p] + " must be finite and >= 0, got " + format_number(theta[p]));
   return theta;
 }
 
@@ -350,8 +350,8 @@ std::string run_model(std::string_view model_text, const RunOptions& options, co
   auto progress = [&](RunPhase phase, std::uint64_t done, std::uint64_t total) {
     if (observer.progress) observer.progress({phase, done, total});
   };
-  if (options.min_scc_size < 2) throw EngineError("minSccSize must be at least 2");
-  if (options.moments < 1) throw EngineError("moments must be at least 1");
+  if (options.min_scc_size < 2) throw InvalidArgument("minSccSize must be at least 2");
+  if (options.moments < 1) throw InvalidArgument("moments must be at least 1");
 
   ledger().reset_peak();
   BudgetScope budget(memory_budget_bytes);
@@ -421,7 +421,7 @@ std::string run_model(std::string_view model_text, const RunOptions& options, co
   explored.reset();
 
   const std::shared_ptr<const ModelTrace> trace =
-      caches.memory.put_model(summary.trace_key, std::move(*composed), labels, used_keys);
+      caches.memory.put_model(summary.trace_key, std::move(*composed), labels, used_keys, model_text);
   caches.memory.put_run(run_summary_key(model_text, options.min_scc_size), model_text,
                         encode_run_summary(summary.as_reused()), summary.trace_key);
 

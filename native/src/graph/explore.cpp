@@ -28,7 +28,7 @@
 #include <system_error>
 #include <thread>
 
-#include "engine/error.hpp"
+#include "base/error.hpp"
 #include "graph/state_table.hpp"
 #include "model/interval_eval.hpp"
 
@@ -78,11 +78,6 @@ std::string describe_vertex(const Exploration& explored, VertexId vertex) {
 }
 
 namespace {
-
-// Thrown past the rule-context wrapping: the limit is about the model, not a rule.
-struct StateLimitExceeded : EngineError {
-  using EngineError::EngineError;
-};
 
 constexpr VertexId kNoVertex = std::numeric_limits<VertexId>::max();
 constexpr double kExactInteger = 9007199254740992.0;  // 2^53
@@ -186,6 +181,8 @@ class Expander {
       try {
         apply_rule(r);
       } catch (const EngineError& e) {
+        // Only the model's faults are about the rule; a limit keeps its own kind.
+        if (e.kind != ErrorKind::Model) throw;
         throw EngineError(std::string(e.what()) + context(rule), e.site >= 0 ? e.site : rule.site, rule.name, e.field);
       }
     }

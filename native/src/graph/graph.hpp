@@ -13,7 +13,6 @@
 #pragma once
 
 #include <cstdint>
-#include <string>
 #include <vector>
 
 #include "memory/accounting.hpp"
@@ -46,22 +45,6 @@ struct Graph {
   bool absorbing(VertexId u) const { return edge_begin[u] == edge_begin[u + 1]; }
   const std::int32_t* state(VertexId u) const { return states.data() + std::uint64_t(u) * state_length; }
   double reward(std::uint32_t r, VertexId u) const { return rewards[std::uint64_t(r) * vertex_count + u]; }
-};
-
-// Names that belong to a model rather than to its graph: what the UI shows.
-struct StateVariable {
-  std::string name;
-  std::uint32_t offset = 0;
-  std::vector<std::uint32_t> dims;  // empty for a scalar
-};
-
-struct ModelInfo {
-  std::string name;
-  std::vector<std::string> param_names;
-  std::vector<double> param_defaults;
-  std::vector<std::string> reward_names;  // reward_count entries, "time" first
-  std::vector<StateVariable> variables;
-  std::vector<std::string> rule_names;
 };
 
 }  // namespace phasic

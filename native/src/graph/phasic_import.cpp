@@ -5,7 +5,7 @@
 #include <cmath>
 #include <limits>
 
-#include "engine/error.hpp"
+#include "base/error.hpp"
 #include "model/program.hpp"
 
 namespace phasic {

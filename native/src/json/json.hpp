@@ -20,7 +20,7 @@
 #include <string_view>
 #include <vector>
 
-#include "engine/error.hpp"
+#include "base/error.hpp"
 
 namespace phasic::json {
 

@@ -6,7 +6,7 @@
 #include <limits>
 #include <set>
 
-#include "engine/error.hpp"
+#include "base/error.hpp"
 
 namespace phasic {
 

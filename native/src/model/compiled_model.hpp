@@ -18,8 +18,8 @@
 #include <string>
 #include <vector>
 
-#include "graph/graph.hpp"
 #include "json/json.hpp"
+#include "model/model_info.hpp"
 #include "model/program.hpp"
 
 namespace phasic {

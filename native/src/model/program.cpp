@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <limits>
 
-#include "engine/error.hpp"
+#include "base/error.hpp"
 
 namespace phasic {
 

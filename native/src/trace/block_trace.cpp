@@ -8,7 +8,7 @@
 #include <cstring>
 #include <string>
 
-#include "engine/error.hpp"
+#include "base/error.hpp"
 #include "trace/ordering.hpp"
 
 namespace phasic {

@@ -8,7 +8,7 @@
 #include <limits>
 #include <string>
 
-#include "engine/error.hpp"
+#include "base/error.hpp"
 
 namespace phasic {
 namespace {

@@ -17,7 +17,7 @@
 #include <limits>
 #include <string>
 
-#include "engine/error.hpp"
+#include "base/error.hpp"
 
 namespace phasic {
 namespace {
@@ -61,7 +61,7 @@ void check_shape(const ModelTrace& m, const ComposedBlock& b) {
   bool fits = t.param_count == m.param_count && b.vertices.size() == t.vertex_count && b.exits.size() == t.exit_count;
   for (VertexId v : b.vertices) fits = fits && v < m.vertex_count;
   for (VertexId v : b.exits) fits = fits && v < m.vertex_count;
-  if (!fits) throw EngineError("a block trace does not fit the model it is placed in");
+  if (!fits) throw InternalError("a block trace does not fit the model it is placed in");
 }
 
 // Lane kernels. The pointers name distinct value slots or vertices (single assignment;
@@ -328,9 +328,9 @@ class MomentSession {
 
 void check_request(const ModelTrace& m, std::uint32_t moment_count, std::span<const RewardPair> pairs) {
   if (m.rewards.size() != std::size_t(m.reward_count) * m.vertex_count || m.start_target.size() != m.start_probability.size())
-    throw EngineError("the model trace's rewards or initial distribution have the wrong size");
+    throw InternalError("the model trace's rewards or initial distribution have the wrong size");
   for (VertexId v : m.start_target)
-    if (v >= m.vertex_count) throw EngineError("the initial distribution names a vertex outside the model");
+    if (v >= m.vertex_count) throw InternalError("the initial distribution names a vertex outside the model");
   if (moment_count == 0) throw EngineError("at least one moment must be requested");
   for (const RewardPair& p : pairs)
     if (p.first >= m.reward_count || p.second >= m.reward_count)

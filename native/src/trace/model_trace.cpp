@@ -6,17 +6,17 @@
 #include <string>
 #include <unordered_set>
 
-#include "engine/error.hpp"
+#include "base/error.hpp"
 
 namespace phasic {
 namespace {
 
 void place(ModelTrace& m, std::shared_ptr<const BlockTrace> trace, const BlockInput& input, std::uint32_t first,
            std::uint32_t last, bool cacheable) {
-  if (!trace) throw EngineError("no trace was provided for component " + std::to_string(first));
+  if (!trace) throw InternalError("no trace was provided for component " + std::to_string(first));
   if (trace->vertex_count != input.vertex_count || trace->exit_count != input.exit_count ||
       trace->param_count != input.param_count)
-    throw EngineError("the trace provided for component " + std::to_string(first) + " does not fit its block");
+    throw InternalError("the trace provided for component " + std::to_string(first) + " does not fit its block");
   ComposedBlock b;
   b.trace = std::move(trace);
   b.vertices.assign(input.vertices.begin(), input.vertices.end());
@@ -54,7 +54,7 @@ std::size_t ModelTrace::bytes() const {
 
 ModelTrace compose(const Graph& g, const Condensation& cond, const BlockProvider& provider, std::uint32_t min_block_size,
                    const std::atomic<bool>* cancel) {
-  if (cond.component_of.size() != g.vertex_count) throw EngineError("the condensation does not belong to this graph");
+  if (cond.component_of.size() != g.vertex_count) throw InternalError("the condensation does not belong to this graph");
   if (g.rewards.size() != std::size_t(g.reward_count) * g.vertex_count)
     throw EngineError("graph rewards do not have reward_count × vertex_count values");
   if (min_block_size == 0) min_block_size = 1;

@@ -5,7 +5,7 @@
 
 #include <algorithm>
 
-#include "engine/error.hpp"
+#include "base/error.hpp"
 
 namespace phasic {
 namespace {

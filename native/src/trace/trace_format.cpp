@@ -5,7 +5,7 @@
 #include <cstring>
 #include <string>
 
-#include "engine/error.hpp"
+#include "base/error.hpp"
 
 namespace phasic {
 namespace {

@@ -1,7 +1,7 @@
 // Dispatch on the file's kind.
-#include "model/load.hpp"
+#include "engine/load.hpp"
 
-#include "engine/error.hpp"
+#include "base/error.hpp"
 #include "graph/phasic_import.hpp"
 #include "model/compiled_model.hpp"
 
@@ -24,7 +24,7 @@ Exploration load_model_file(std::string_view json_text, const ExploreOptions& op
   Exploration graph = import_phasic_graph(root);
   const std::uint64_t states = graph.graph.vertex_count - 1;
   if (options.max_states != 0 && states > options.max_states)
-    throw EngineError("the graph has " + std::to_string(states) + " states, more than the limit of " +
+    throw StateLimitExceeded("the graph has " + std::to_string(states) + " states, more than the limit of " +
                       std::to_string(options.max_states) + "; raise phasic.engine.maxStates or --max-states");
   return graph;
 }
