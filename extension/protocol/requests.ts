@@ -2,6 +2,7 @@
 // process (the language server). One map types both sides: the host sends with
 // `EngineClient.request`, the server registers with `onRequest` in server/main.ts.
 // Documented in docs/protocol.md.
+import type * as v from 'valibot';
 import type {
   BlockEvent,
   ClearResult,
@@ -9,10 +10,10 @@ import type {
   EvaluateResult,
   MemorySnapshot,
   Progress,
-  RunResult,
   SccDetail,
   SccInfo,
 } from './engine';
+import type * as s from './schema/engine';
 
 export interface EngineSettings {
   maxStates: number;
@@ -22,34 +23,14 @@ export interface EngineSettings {
   minSccSize: number;
 }
 
-export interface EngineInfo {
-  version: string;
-  pid: number;
-  startedAt: number;          // Date.now() of the engine process start
-}
+export type EngineInfo = v.InferOutput<typeof s.engineInfo>;
 
-export interface ParamSpec {
-  name: string;
-  default: number;
-  lo: number | null;
-  hi: number | null;
-}
+export type ParamSpec = v.InferOutput<typeof s.paramSpec>;
 
-export interface StateVariableSpec {
-  name: string;
-  offset: number;
-  dims: number[];
-}
+export type StateVariableSpec = v.InferOutput<typeof s.stateVariableSpec>;
 
 /** What the host needs to know about a model to run it and to show its results. */
-export interface ModelSpec {
-  uri: string;
-  name: string;
-  params: ParamSpec[];
-  constants: Array<{ name: string; value: number; integer: boolean }>;
-  rewards: string[];
-  stateVariables: StateVariableSpec[];
-}
+export type ModelSpec = v.InferOutput<typeof s.modelSpec>;
 
 export interface RunParams {
   uri: string;
@@ -60,10 +41,7 @@ export interface RunParams {
   runId: number;
 }
 
-export interface RunReply {
-  model: ModelSpec;
-  result: RunResult;
-}
+export type RunReply = v.InferOutput<typeof s.runReply>;
 
 export interface EvaluateParams {
   traceKey: string;

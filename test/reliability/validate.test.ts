@@ -102,8 +102,8 @@ describe('validation of engine replies', () => {
   it('rejects negative counts, missing objects and SCC edges to components that do not exist', () => {
     const run = replies['phasic/run'] as { result: Record<string, Json> & { decomposition: { sccs: Json[]; edges: number[][] } } };
     const cases: Array<[string, (r: typeof run) => void, string]> = [
-      ['negative vertex count', (r) => (r.result.vertices = -1), 'phasic/run reply.result.vertices: expected a whole number >= 0'],
-      ['fractional count', (r) => (r.result.edges = 1.5), 'phasic/run reply.result.edges: expected a whole number >= 0'],
+      ['negative vertex count', (r) => (r.result.vertices = -1), 'phasic/run reply.result.vertices: expected an integer ≥ 0'],
+      ['fractional count', (r) => (r.result.edges = 1.5), 'phasic/run reply.result.edges: expected an integer ≥ 0'],
       ['a string for a flag', (r) => (r.result.reused = 'yes'), 'phasic/run reply.result.reused: expected a boolean'],
       ['missing result', (r) => delete (r as Partial<typeof r>).result, 'phasic/run reply.result: expected an object'],
       ['an array for an object', (r) => (r.result.memory = []), 'phasic/run reply.result.memory: expected an object'],

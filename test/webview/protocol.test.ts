@@ -47,7 +47,7 @@ test('host messages: malformed data is rejected, naming the field', () => {
   rejects(parseHostMessage({ type: 'samples', samples: [{ t: 1, accounted: { graph: 1, subgraphs: 0, traces: 0, cache: 0 }, rss: 2 }] }), /^samples\[0\]\.accounted\.evaluation: expected a finite number/);
   rejects(parseHostMessage({ type: 'samples', samples: [{ t: 1, accounted: { graph: -1, subgraphs: 0, traces: 0, cache: 0, evaluation: 0 }, rss: 2 }] }), /^samples\[0\]\.accounted\.graph: expected a number ≥ 0/);
   rejects(parseHostMessage({ type: 'marker', marker: { kind: 'explode', t: 1 } }), /^marker\.kind: expected runStart \| runEnd/);
-  rejects(parseHostMessage({ type: 'evaluation', requestId: 1 }), /^evaluation: expected a result or an error/);
+  rejects(parseHostMessage({ type: 'evaluation', requestId: 1 }), /^message: expected a result or an error/);
   const d = syntheticDecomposition(10);
   const { decomposition, ...result } = syntheticRun(d);
   const run = { model: TWO_LOCUS_MODEL, result, decomposition, layout: layoutCondensation(decomposition) };
@@ -74,8 +74,10 @@ test('host messages: a non-finite moment is one of the strings "Infinity", "-Inf
   const parsed = parseHostMessage(result(['Infinity', '-Infinity', 'NaN', 1.5e200], 'Infinity'));
   assert.equal(parsed.ok, true);
   const value = (parsed as { value: { result: { moments: unknown; variance: unknown; nonFinite: unknown } } }).value.result;
-  assert.deepEqual(value.moments, { time: ['Infinity', '-Infinity', 'NaN', 1.5e200] });
-  assert.deepEqual(value.variance, { time: 'Infinity' });
+  // Records keyed by reward names have no prototype (issue 11, point 11).
+  const bare = (o: object) => Object.assign(Object.create(null), o);
+  assert.deepEqual(value.moments, bare({ time: ['Infinity', '-Infinity', 'NaN', 1.5e200] }));
+  assert.deepEqual(value.variance, bare({ time: 'Infinity' }));
   assert.equal(value.nonFinite, 'why');
   rejects(parseHostMessage(result([null])), /^result\.moments\.time\[0\]: expected a finite number or one of "Infinity", "-Infinity", "NaN"/);
   rejects(parseHostMessage(result(['infinite'])), /^result\.moments\.time\[0\]: expected a finite number or one of/);

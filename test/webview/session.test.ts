@@ -138,7 +138,7 @@ test('SCC details, SVG export, and malformed messages', async () => {
   await session.receive({ type: 'shell', command: 'rm -rf /' });
   assert.equal(sent.length, before, 'malformed messages get no answer');
   assert.deepEqual(logs, [
-    'Phasic Studio: ignored a malformed message from the panel (requestId: expected a finite number)',
+    'Phasic Studio: ignored a malformed message from the panel (requestId: expected an integer ≥ 0)',
     'Phasic Studio: ignored a malformed message from the panel (svg: expected an <svg> document)',
     'Phasic Studio: ignored a malformed message from the panel (type: expected ready | tab | evaluate | sccDetail | exportSvg)',
   ]);
