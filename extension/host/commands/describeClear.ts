@@ -1,12 +1,13 @@
 // The words of a Clear Caches result, kept apart from the command so that they can be
 // checked without VS Code.
-import { MEMORY_CATEGORIES, type ClearResult } from '../../protocol/engine';
+import type { ClearResult } from '../../protocol/engine';
+import { totalBytes } from '../../protocol/memory';
 import { formatBytes, formatCount } from '../format';
 
 const plural = (n: number, word: string) => `${formatCount(n)} ${word}${n === 1 ? '' : 's'}`;
 
 export function describeClear(r: ClearResult): string {
-  const freed = MEMORY_CATEGORIES.reduce((sum, c) => sum + r.freed_bytes[c], 0);
+  const freed = totalBytes(r.freed_bytes);
   const whole =
     `Freed ${formatBytes(freed)} of engine memory (${plural(r.traces, 'trace')}, ${plural(r.subgraphs, 'subgraph')}) ` +
     `and ${formatBytes(r.disk.bytes)} on disk (${plural(r.disk.files, 'file')}); ` +

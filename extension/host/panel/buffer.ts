@@ -16,6 +16,7 @@ import type {
   TimelineSample,
 } from '../../protocol/webview';
 import { layoutCondensation } from './layout';
+import { totalBytes } from '../../protocol/memory';
 
 export interface BufferLimits {
   sampleCapacity: number;
@@ -33,10 +34,7 @@ export interface MarkerInput {
   freedBytes?: number;
 }
 
-function total(s: TimelineSample): number {
-  const a = s.accounted;
-  return a.graph + a.subgraphs + a.traces + a.cache + a.evaluation;
-}
+const total = (s: TimelineSample): number => totalBytes(s.accounted);
 
 /** Keeps, of every `size` consecutive samples, the lowest and the highest total (in time order). */
 export function decimateMinMax(samples: TimelineSample[], size = 4): TimelineSample[] {

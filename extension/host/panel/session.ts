@@ -17,6 +17,7 @@ import {
   type TimelineSample,
 } from '../../protocol/webview';
 import type { MarkerInput, StudioBuffer } from './buffer';
+import { totalBytes } from '../../protocol/memory';
 
 /** What the panel asks of the rest of the extension. */
 export interface PanelHost {
@@ -107,7 +108,7 @@ export class PanelSession {
   /** A Clear Caches marker, now, labelled with what it returned (ClearResult.time_ms is its duration). */
   cleared(r: ClearResult): void {
     const f = r.freed_bytes;
-    this.marker({ kind: 'clear', freedBytes: f.graph + f.subgraphs + f.traces + f.cache + f.evaluation });
+    this.marker({ kind: 'clear', freedBytes: totalBytes(f) });
   }
 
   runResult(model: PanelModel, r: RunResult): void {
