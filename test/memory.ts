@@ -7,7 +7,7 @@ import { totalBytes } from '../extension/protocol/memory';
 
 /** Undefined when only the caches hold memory; otherwise what is left over. */
 export function onlyCachesHold(m: MemorySnapshot): string | undefined {
-  const a = m.accounted_bytes;
+  const a = m.accountedBytes;
   if (a.graph !== 0 || a.subgraphs !== 0 || a.evaluation !== 0) {
     return `graph ${a.graph}, subgraphs ${a.subgraphs}, evaluation ${a.evaluation} bytes left after the call`;
   }
@@ -18,7 +18,7 @@ export function onlyCachesHold(m: MemorySnapshot): string | undefined {
 }
 
 export function totalAccounted(m: MemorySnapshot): number {
-  return totalBytes(m.accounted_bytes);
+  return totalBytes(m.accountedBytes);
 }
 
 /** A byte count in MiB as the soaks print it, e.g. "58.80 MB". */

@@ -42,7 +42,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     statusBar.setRun(progress.phase === 'evaluating' && progress.done === progress.total ? undefined : progress);
   });
   client.onNotification('phasic/memorySample', (sample) => {
-    statusBar.setAccounted(totalBytes(sample.accounted_bytes));
+    statusBar.setAccounted(totalBytes(sample.accountedBytes));
   });
 
   context.subscriptions.push(

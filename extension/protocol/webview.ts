@@ -5,7 +5,7 @@
 // is ignored by the webview rather than half-drawn. Documented in docs/webview.md.
 //
 // Time on the timeline is wall-clock epoch milliseconds: the host places each engine
-// process's clock (`time_ms` since that process started) on it with the engine's
+// process's clock (`timeMs` since that process started) on it with the engine's
 // start time, so samples of successive engine processes never overlap.
 import type * as v from 'valibot';
 import { parse, type Parsed } from './schema/base';

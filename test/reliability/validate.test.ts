@@ -125,7 +125,7 @@ describe('validation of engine replies', () => {
   it('rejects malformed notifications and SCC details', () => {
     const progress = parseEngineNotification('phasic/progress', { runId: 1, progress: { phase: 'mining', done: 1, total: 2 } });
     assert.ok(!progress.ok && progress.error.startsWith('phasic/progress.progress.phase'));
-    const event = parseEngineNotification('phasic/blockEvent', { kind: 'created', scc: 1, vertices: 4, bytes: -8, time_ms: 3 });
+    const event = parseEngineNotification('phasic/blockEvent', { kind: 'created', scc: 1, vertices: 4, bytes: -8, timeMs: 3 });
     assert.ok(!event.ok && event.error.startsWith('phasic/blockEvent.bytes'));
     const detail = { scc: 2, variables: ['x'], states: [[1], [2]], edges: [[0, 1, 0.5]], truncated: false };
     assert.ok(parseEngineReply('phasic/sccDetail', detail).ok);

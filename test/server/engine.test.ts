@@ -275,16 +275,16 @@ describe('engine requests over stdio', () => {
   it('samples memory and clears exactly what the caches held', async () => {
     assert.ok(samples.length > 0, 'memory samples were pushed');
     const before = await request('phasic/memory', {});
-    const held = totalBytes(before.accounted_bytes);
+    const held = totalBytes(before.accountedBytes);
     assert.ok(held > 0, 'the caches hold the runs\' traces');
     // Between runs only the caches hold memory.
-    for (const c of ['graph', 'subgraphs', 'evaluation'] as const) assert.equal(before.accounted_bytes[c], 0, c);
+    for (const c of ['graph', 'subgraphs', 'evaluation'] as const) assert.equal(before.accountedBytes[c], 0, c);
     const cleared = await request('phasic/clearCaches', {});
-    const freed = totalBytes(cleared.freed_bytes);
+    const freed = totalBytes(cleared.freedBytes);
     assert.equal(freed, held);
     assert.ok(cleared.traces > 0);
     assert.ok(cleared.disk.files > 0 && cleared.disk.bytes > 0);
     const afterwards = await request('phasic/memory', {});
-    assert.equal(totalBytes(afterwards.accounted_bytes), 0);
+    assert.equal(totalBytes(afterwards.accountedBytes), 0);
   });
 });

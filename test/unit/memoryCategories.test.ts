@@ -9,7 +9,7 @@ import { MEMORY_CATEGORIES, totalBytes, type CategoryBytes } from '../../extensi
 
 test('the categories are exactly the ones the engine reports', () => {
   const engine = new Engine();
-  assert.deepEqual(Object.keys(engine.memory().accounted_bytes).sort(), [...MEMORY_CATEGORIES].sort());
+  assert.deepEqual(Object.keys(engine.memory().accountedBytes).sort(), [...MEMORY_CATEGORIES].sort());
 });
 
 test('the total counts every category once', () => {

@@ -69,7 +69,7 @@ test('host messages: a non-finite moment is one of the strings "Infinity", "-Inf
   const result = (moments: unknown, variance: unknown = 1) => ({
     type: 'evaluation',
     requestId: 1,
-    result: { params: { coal: 0 }, moments: { time: moments }, variance: { time: variance }, covariance: { 'time,time': 'NaN' }, nonFinite: 'why', evaluate_ms: 0.1 },
+    result: { params: { coal: 0 }, moments: { time: moments }, variance: { time: variance }, covariance: { 'time,time': 'NaN' }, nonFinite: 'why', evaluateMs: 0.1 },
   });
   const parsed = parseHostMessage(result(['Infinity', '-Infinity', 'NaN', 1.5e200], 'Infinity'));
   assert.equal(parsed.ok, true);

@@ -7,11 +7,11 @@ import { formatBytes, formatCount } from '../format';
 const plural = (n: number, word: string) => `${formatCount(n)} ${word}${n === 1 ? '' : 's'}`;
 
 export function describeClear(r: ClearResult): string {
-  const freed = totalBytes(r.freed_bytes);
+  const freed = totalBytes(r.freedBytes);
   const whole =
     `Freed ${formatBytes(freed)} of engine memory (${plural(r.traces, 'trace')}, ${plural(r.subgraphs, 'subgraph')}) ` +
     `and ${formatBytes(r.disk.bytes)} on disk (${plural(r.disk.files, 'file')}); ` +
-    `engine resident memory ${formatBytes(r.rss_before)} → ${formatBytes(r.rss_after)}`;
+    `engine resident memory ${formatBytes(r.rssBefore)} → ${formatBytes(r.rssAfter)}`;
   return r.disk.error === undefined ? whole : `${whole}. ${describeDiskFailure(r.disk)}`;
 }
 

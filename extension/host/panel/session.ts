@@ -105,9 +105,9 @@ export class PanelSession {
     this.post({ type: 'marker', marker: this.buffer.addMarker(m) });
   }
 
-  /** A Clear Caches marker, now, labelled with what it returned (ClearResult.time_ms is its duration). */
+  /** A Clear Caches marker, now, labelled with what it returned (ClearResult.timeMs is its duration). */
   cleared(r: ClearResult): void {
-    const f = r.freed_bytes;
+    const f = r.freedBytes;
     this.marker({ kind: 'clear', freedBytes: totalBytes(f) });
   }
 

@@ -52,14 +52,14 @@ export const blockLifetime = obj({
   scc: count,
   vertices: count,
   bytes: nonNeg,
-  created_ms: nonNeg, // since the engine process started
-  freed_ms: nonNeg,
+  createdMs: nonNeg, // since the engine process started
+  freedMs: nonNeg,
 });
 
 export const runMemory = obj({
-  accounted_bytes: categoryBytes,
-  peak_accounted_bytes: nonNeg,
-  rss_bytes: nonNeg,
+  accountedBytes: categoryBytes,
+  peakAccountedBytes: nonNeg,
+  rssBytes: nonNeg,
   blocks: list(blockLifetime),
 });
 
@@ -94,7 +94,7 @@ const runEntries = {
   sccs: obj({ count, largest: count, blocks: count, recorded: count, cached: count }),
   trace: obj({ operations: count, commands: count, bytes: nonNeg }),
   ...momentsEntries,
-  timings_ms: obj({ explore: nonNeg, scc: nonNeg, record: nonNeg, evaluate: nonNeg, total: nonNeg }),
+  timingsMs: obj({ explore: nonNeg, scc: nonNeg, record: nonNeg, evaluate: nonNeg, total: nonNeg }),
   memory: runMemory,
   /** Handle of the composed trace in the engine's cache, for re-evaluation. */
   traceKey: str(64),
@@ -107,27 +107,27 @@ const runEntries = {
 export const runSummary = obj(runEntries);
 export const runResult = obj({ ...runEntries, decomposition });
 
-export const evaluateResult = obj({ ...momentsEntries, evaluate_ms: nonNeg });
+export const evaluateResult = obj({ ...momentsEntries, evaluateMs: nonNeg });
 
 export const memorySnapshot = obj({
-  time_ms: nonNeg, // since the engine process started
-  accounted_bytes: categoryBytes,
-  peak_accounted_bytes: nonNeg,
-  rss_bytes: nonNeg,
+  timeMs: nonNeg, // since the engine process started
+  accountedBytes: categoryBytes,
+  peakAccountedBytes: nonNeg,
+  rssBytes: nonNeg,
   cache: obj({ entries: count, bytes: nonNeg, diskFiles: count, diskBytes: nonNeg }),
 });
 
 export const clearResult = obj({
-  freed_bytes: categoryBytes,
+  freedBytes: categoryBytes,
   traces: count, // trace entries removed from the memory cache
   subgraphs: count, // block subgraphs that were still alive (0 when idle)
   // Trace files removed from the disk cache; `failed` of the cache's own files could
   // not be removed, `error` says why in words (the first failure, or a cache
   // directory that could not be read). A clear with an error is partial.
   disk: obj({ files: count, bytes: nonNeg, failed: count, error: v.optional(str()) }),
-  rss_before: nonNeg,
-  rss_after: nonNeg,
-  time_ms: nonNeg,
+  rssBefore: nonNeg,
+  rssAfter: nonNeg,
+  timeMs: nonNeg,
 });
 
 export const RUN_PHASES = ['exploring', 'decomposing', 'recording', 'composing', 'evaluating'] as const;
@@ -140,7 +140,7 @@ export const blockEvent = obj({
   scc: count,
   vertices: count,
   bytes: nonNeg,
-  time_ms: nonNeg,
+  timeMs: nonNeg,
 });
 
 /** One SCC's states and internal edges, for the panel's detail pane. */
