@@ -11,9 +11,9 @@ import type {
   MemorySnapshot,
   Progress,
   SccDetail,
-  SccInfo,
 } from './engine';
 import type * as s from './schema/engine';
+import type * as r from './schema/requests';
 
 export interface EngineSettings {
   maxStates: number;
@@ -32,23 +32,11 @@ export type StateVariableSpec = v.InferOutput<typeof s.stateVariableSpec>;
 /** What the host needs to know about a model to run it and to show its results. */
 export type ModelSpec = v.InferOutput<typeof s.modelSpec>;
 
-export interface RunParams {
-  uri: string;
-  overrides: Record<string, number>;
-  params?: Record<string, number>;
-  moments: number;
-  covariances: Array<[string, string]>;
-  runId: number;
-}
+export type RunParams = v.InferOutput<typeof r.runParams>;
 
 export type RunReply = v.InferOutput<typeof s.runReply>;
 
-export interface EvaluateParams {
-  traceKey: string;
-  params: Record<string, number>;
-  moments: number;
-  covariances: Array<[string, string]>;
-}
+export type EvaluateParams = v.InferOutput<typeof r.evaluateParams>;
 
 /** The data of a failed request: where in the model it points, when it does. */
 export interface EngineErrorData {
@@ -59,19 +47,11 @@ export interface EngineErrorData {
 }
 
 /** One SCC of a finished run, for the panel's detail pane (docs/protocol.md). */
-export interface SccDetailParams {
-  uri: string;
-  overrides: Record<string, number>;
-  scc: SccInfo;
-  /** Parameter values in the model's parameter order, for the edges' rates. */
-  params: number[];
-  /** Names of the state cells, in cell order. */
-  variables: string[];
-}
+export type SccDetailParams = v.InferOutput<typeof r.sccDetailParams>;
 
 export interface EngineRequests {
   'phasic/engineInfo': { params: Record<string, never>; result: EngineInfo };
-  'phasic/describe': { params: { uri: string; overrides: Record<string, number> }; result: ModelSpec };
+  'phasic/describe': { params: v.InferOutput<typeof r.describeParams>; result: ModelSpec };
   'phasic/run': { params: RunParams; result: RunReply };
   'phasic/evaluate': { params: EvaluateParams; result: EvaluateResult };
   'phasic/clearCaches': { params: Record<string, never>; result: ClearResult };

@@ -6,11 +6,14 @@
 //
 // Use: `parseEngineReply(method, value)` on every request's result and
 // `parseEngineNotification(method, params)` on every notification; act only on
-// `ok` results. The shapes are the schemas of protocol/schema/engine.ts.
-import type * as v from 'valibot';
+// `ok` results. The shapes are the schemas of protocol/schema/engine.ts. The engine
+// process checks the host's request parameters with `parseEngineRequest`
+// (protocol/schema/requests.ts).
+import * as v from 'valibot';
 import type { EngineNotifications, EngineRequests } from './requests';
 import { parse, type Parsed } from './schema/base';
 import * as s from './schema/engine';
+import * as r from './schema/requests';
 
 type ReplySchemas = { [M in keyof EngineRequests]: v.GenericSchema<unknown, EngineRequests[M]['result']> };
 const REPLIES: ReplySchemas = {
@@ -40,4 +43,23 @@ export function parseEngineReply<M extends keyof EngineRequests>(method: M, valu
 /** Checks an engine → host notification's parameters against their type. */
 export function parseEngineNotification<M extends EngineToHost>(method: M, params: unknown): Parsed<EngineNotifications[M]> {
   return parse(NOTIFICATIONS[method], params, method);
+}
+
+// Host → engine: requests without parameters take whatever the client sends ({}, or
+// nothing); the others are checked field by field.
+const anything = v.unknown() as v.GenericSchema<unknown, Record<string, never>>;
+type ParamSchemas = { [M in keyof EngineRequests]: v.GenericSchema<unknown, EngineRequests[M]['params']> };
+const PARAMS: ParamSchemas = {
+  'phasic/engineInfo': anything,
+  'phasic/describe': r.describeParams,
+  'phasic/run': r.runParams,
+  'phasic/evaluate': r.evaluateParams,
+  'phasic/clearCaches': anything,
+  'phasic/memory': anything,
+  'phasic/sccDetail': r.sccDetailParams,
+};
+
+/** Checks the parameters of a host → engine request, in the engine process. */
+export function parseEngineRequest<M extends keyof EngineRequests>(method: M, params: unknown): Parsed<EngineRequests[M]['params']> {
+  return parse(PARAMS[method], params, `${method} params`);
 }

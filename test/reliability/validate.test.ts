@@ -134,6 +134,41 @@ describe('validation of engine replies', () => {
   });
 });
 
+describe('validation of host requests in the engine process', () => {
+  let engine: EngineProcess;
+  let dir: string;
+  before(async () => {
+    dir = tempDir('validate-requests');
+    engine = await EngineProcess.start(engineSettings(dir));
+  });
+  after(async () => {
+    await engine.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('refuses a request whose parameters do not have their type, naming the field, and keeps serving', async () => {
+    const uri = pathToFileURL(TWO_LOCUS).href;
+    const good = { uri, overrides: { n: 3 }, moments: 2, covariances: [] as Array<[string, string]>, runId: 1 };
+    const cases: Array<[string, unknown, string]> = [
+      ['phasic/run', { ...good, moments: 'two' }, 'phasic/run params.moments: expected an integer ≥ 0'],
+      ['phasic/run', { ...good, overrides: { n: '3' } }, 'phasic/run params.overrides.n: expected a finite number'],
+      ['phasic/run', { ...good, covariances: [['time']] }, 'phasic/run params.covariances[0]: expected a pair of reward names'],
+      ['phasic/run', { ...good, uri: undefined }, 'phasic/run params.uri: expected a string'],
+      ['phasic/evaluate', { traceKey: 'ab', params: [], moments: 2, covariances: [] }, 'phasic/evaluate params.params: expected an object'],
+      ['phasic/describe', null, 'phasic/describe params: expected an object'],
+    ];
+    for (const [method, params, expected] of cases) {
+      await assert.rejects(
+        engine.request(method as 'phasic/run', params as never),
+        (error: { code?: number; message: string }) => error.code === -32602 && error.message.startsWith(expected),
+        `${method} ${JSON.stringify(params)}`,
+      );
+    }
+    const run = await engine.request('phasic/run', good);
+    assert.equal(run.result.vertices > 0, true, 'the engine still answers a well-formed request');
+  });
+});
+
 function leafValue(root: Json, path: string, prefix: string): Json {
   let at: Json = root;
   for (const m of path.slice(prefix.length).matchAll(/\.([^.[]+)|\[(\d+)\]/g)) {
