@@ -207,13 +207,13 @@ void add_run(RunSamples& s, Engine& engine, const std::string& text, const RunOp
   s.wall_ms.add(wall_ms_since(wall));
   const json::Value root = json::parse(result);
   const json::Field r(root, "");
-  const json::Field t = r.get("timings_ms");
+  const json::Field t = r.get("timingsMs");
   s.total.add(t.get("total").number());
   s.explore.add(t.get("explore").number());
   s.scc.add(t.get("scc").number());
   s.record.add(t.get("record").number());
   s.evaluate.add(t.get("evaluate").number());
-  s.ledger_peak = std::max<std::uint64_t>(s.ledger_peak, std::uint64_t(r.get("memory").get("peak_accounted_bytes").number()));
+  s.ledger_peak = std::max<std::uint64_t>(s.ledger_peak, std::uint64_t(r.get("memory").get("peakAccountedBytes").number()));
   s.expected_time = r.get("moments").get("time").at(0).number();
 }
 

@@ -27,6 +27,7 @@ import { basename, join } from 'node:path';
 import { compileModel } from './extension/language';
 import { Engine } from './extension/engine/engine';
 import { StudioBuffer } from './extension/host/panel/buffer';
+import { totalBytes } from './extension/protocol/memory';
 import { sccDetailFromGraph } from './extension/server/sccDetail';
 import type { PanelModel, HostMessage } from './extension/protocol/webview';
 
@@ -40,9 +41,9 @@ export async function record(root: string, modelPath: string, overrides: Record<
   engine.configure({ cacheDir: '' });
   const first = engine.memory();
   const buffer = new StudioBuffer();
-  buffer.setEngine({ version: engine.version(), pid: process.pid, startedAt: Date.now() - first.time_ms });
+  buffer.setEngine({ version: engine.version(), pid: process.pid, startedAt: Date.now() - first.timeMs });
   const sampler = setInterval(() => buffer.addSample(engine.memory()), 10);
-  const at = () => engine.memory().time_ms;
+  const at = () => engine.memory().timeMs;
   const names = (v: { name: string; dims: number[] }) => {
     const out: string[] = [];
     const walk = (prefix: string, dims: number[]) => {
@@ -61,22 +62,21 @@ export async function record(root: string, modelPath: string, overrides: Record<
   const options = { moments: 3, covariances: [] as Array<[string, string]>, onBlockEvent: (e: any) => buffer.addBlockEvent(e) };
   const json = JSON.stringify(model);
   await sleep(200);
-  buffer.addMarker({ kind: 'runStart', time_ms: at(), label: model.name });
+  buffer.addMarker({ kind: 'runStart', timeMs: at(), label: model.name });
   const result = await engine.run(json, options);
-  buffer.addMarker({ kind: 'runEnd', time_ms: at() });
+  buffer.addMarker({ kind: 'runEnd', timeMs: at() });
   buffer.setRun(panelModel, result);
   await sleep(300);
-  buffer.addMarker({ kind: 'runStart', time_ms: at(), label: model.name });
+  buffer.addMarker({ kind: 'runStart', timeMs: at(), label: model.name });
   const again = await engine.run(json, options);
-  buffer.addMarker({ kind: 'runEnd', time_ms: at() });
+  buffer.addMarker({ kind: 'runEnd', timeMs: at() });
   buffer.setRun(panelModel, again);
   await sleep(300);
   const params = Object.fromEntries(model.params.map((p) => [p.name, p.default * 2]));
   const evaluation = await engine.evaluate(again.traceKey, params, 3);
   await sleep(200);
   const cleared = await engine.clearCaches();
-  const f = cleared.freed_bytes;
-  buffer.addMarker({ kind: 'clear', freedBytes: f.graph + f.subgraphs + f.traces + f.cache + f.evaluation });
+  buffer.addMarker({ kind: 'clear', freedBytes: totalBytes(cleared.freedBytes) });
   await sleep(300);
   clearInterval(sampler);
   // The detail of the largest SCC up to 300 vertices (the pane draws those).

@@ -3,10 +3,11 @@
 // released, and traces plus the cache's bookkeeping are exactly what the memory cache
 // reports holding (docs/engine.md, "The invariant").
 import type { MemorySnapshot } from '../extension/protocol/engine';
+import { totalBytes } from '../extension/protocol/memory';
 
 /** Undefined when only the caches hold memory; otherwise what is left over. */
 export function onlyCachesHold(m: MemorySnapshot): string | undefined {
-  const a = m.accounted_bytes;
+  const a = m.accountedBytes;
   if (a.graph !== 0 || a.subgraphs !== 0 || a.evaluation !== 0) {
     return `graph ${a.graph}, subgraphs ${a.subgraphs}, evaluation ${a.evaluation} bytes left after the call`;
   }
@@ -17,7 +18,7 @@ export function onlyCachesHold(m: MemorySnapshot): string | undefined {
 }
 
 export function totalAccounted(m: MemorySnapshot): number {
-  return Object.values(m.accounted_bytes).reduce((s, b) => s + b, 0);
+  return totalBytes(m.accountedBytes);
 }
 
 /** A byte count in MiB as the soaks print it, e.g. "58.80 MB". */

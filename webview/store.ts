@@ -4,10 +4,10 @@
 // halved by min/max of the accounted total and later samples enter in min/max
 // groups of the same density, so the resolution stays uniform and peaks survive any
 // length of session.
-import { MEMORY_CATEGORIES, type MemoryCategory } from '../extension/protocol/engine';
+import { MEMORY_CATEGORIES, totalBytes, type MemoryCategory } from '../extension/protocol/memory';
 import type { EngineBadge, PanelRun, StudioSnapshot, TimelineBlock, TimelineMarker, TimelineSample } from '../extension/protocol/webview';
 
-const sum = (s: TimelineSample) => MEMORY_CATEGORIES.reduce((a, c) => a + s.accounted[c], 0);
+const sum = (s: TimelineSample) => totalBytes(s.accounted);
 
 export class SampleColumns {
   length = 0;

@@ -11,6 +11,7 @@ import type { ClearResult, RunResult } from '../protocol/engine';
 import { formatBytes } from '../protocol/format';
 import { nonFiniteSummary, nonFiniteWord, type Moment } from '../protocol/moment';
 import { parseArgs, UsageError, USAGE, type Args, type CheckArgs, type ClearArgs, type ExportArgs, type RunArgs } from './args';
+import { publicClear, publicRun } from './contract';
 import { checkModel, CliError, loadModel, type LoadedModel } from './model';
 import { escapeControls, exitWhenDrained, guardOutput, jsonText, print, printError } from './output';
 
@@ -28,12 +29,6 @@ function placed(error: unknown, model: LoadedModel): CliError {
   const site = failure.site >= 0 ? model.sites[failure.site] : undefined;
   const detail = failure.field ? ` (at ${failure.field})` : '';
   return new CliError(failure.message + detail, model.file, site ? site[0] + 1 : undefined, site ? site[1] + 1 : undefined);
-}
-
-/** What `run --json` prints for one run: the RunResult without its decomposition. */
-function runRecord(result: RunResult): Omit<RunResult, 'decomposition'> {
-  const { decomposition: _decomposition, ...rest } = result;
-  return rest;
 }
 
 /** The run with every name and message from the model escaped for a terminal. */
@@ -74,9 +69,9 @@ function describeRun(r: RunResult): string {
     lines.push(`${reward}: ${moments.map((m, i) => `E[R^${i + 1}]=${show(m)}`).join(' ')} Var=${show(r.variance[reward])}`);
   }
   for (const [pair, v] of Object.entries(r.covariance)) lines.push(`Cov(${pair}) = ${show(v)}`);
-  const t = r.timings_ms;
+  const t = r.timingsMs;
   lines.push(`time: ${t.total.toFixed(1)} ms (explore ${t.explore.toFixed(1)}, scc ${t.scc.toFixed(1)}, record ${t.record.toFixed(1)}, evaluate ${t.evaluate.toFixed(2)})`);
-  lines.push(`memory: peak ${formatBytes(r.memory.peak_accounted_bytes)} accounted, rss ${formatBytes(r.memory.rss_bytes)}`);
+  lines.push(`memory: peak ${formatBytes(r.memory.peakAccountedBytes)} accounted, rss ${formatBytes(r.memory.rssBytes)}`);
   for (const w of r.warnings) lines.push(`warning: ${w.message}`);
   return lines.join('\n');
 }
@@ -127,7 +122,7 @@ async function run(args: RunArgs, engine: Engine): Promise<number> {
           params: args.params,
           signal: stop.signal,
         });
-        if (args.json) printed.push(jsonText(JSON.stringify(runRecord(r))));
+        if (args.json) printed.push(jsonText(JSON.stringify(publicRun(r))));
         else printed.push((args.repeat > 1 ? `run ${i + 1}\n` : '') + describeRun(forTerminal(r)));
         if (!args.json && i === 0) warnings = nonFiniteWarnings(r).map(escapeControls);
       }
@@ -180,7 +175,7 @@ async function clearCaches(args: ClearArgs, engine: Engine): Promise<number> {
   engine.configure({ cacheDir: dir });
   const result: ClearResult = await engine.clearCaches();
   const { files, bytes, failed, error } = result.disk;
-  if (args.json) print(jsonText(JSON.stringify(result)));
+  if (args.json) print(jsonText(JSON.stringify(publicClear(result))));
   else print(`removed ${files} cache files (${bytes} bytes) from ${escapeControls(dir)}`);
   if (error === undefined) return 0;
   if (!args.json) {

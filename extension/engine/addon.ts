@@ -22,7 +22,7 @@ export interface NativeAddon {
       params?: Record<string, number>;
     },
     onProgress?: (p: { phase: string; done: number; total: number }) => void,
-    onBlockEvent?: (e: { kind: string; scc: number; vertices: number; bytes: number; time_ms: number }) => void,
+    onBlockEvent?: (e: { kind: string; scc: number; vertices: number; bytes: number; timeMs: number }) => void,
   ): Promise<string>;
   cancel(runId: number): boolean;
   evaluate(traceKey: string, params: Array<Record<string, number>>, moments: number, covariances: Array<[string, string]>): Promise<string>;

@@ -10,6 +10,7 @@ import type { HostContext } from './hostContext';
 import { affectsEngine, engineSettings } from './settings';
 import { EngineStatusBar } from './statusBar';
 import { createViews } from './views';
+import { totalBytes } from '../protocol/memory';
 
 let engine: EngineClient | undefined;
 
@@ -41,8 +42,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     statusBar.setRun(progress.phase === 'evaluating' && progress.done === progress.total ? undefined : progress);
   });
   client.onNotification('phasic/memorySample', (sample) => {
-    const total = Object.values(sample.accounted_bytes).reduce((a, b) => a + b, 0);
-    statusBar.setAccounted(total);
+    statusBar.setAccounted(totalBytes(sample.accountedBytes));
   });
 
   context.subscriptions.push(

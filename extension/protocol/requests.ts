@@ -2,6 +2,7 @@
 // process (the language server). One map types both sides: the host sends with
 // `EngineClient.request`, the server registers with `onRequest` in server/main.ts.
 // Documented in docs/protocol.md.
+import type * as v from 'valibot';
 import type {
   BlockEvent,
   ClearResult,
@@ -9,9 +10,10 @@ import type {
   EvaluateResult,
   MemorySnapshot,
   Progress,
-  RunResult,
   SccDetail,
 } from './engine';
+import type * as s from './schema/engine';
+import type * as r from './schema/requests';
 
 export interface EngineSettings {
   maxStates: number;
@@ -21,55 +23,20 @@ export interface EngineSettings {
   minSccSize: number;
 }
 
-export interface EngineInfo {
-  version: string;
-  pid: number;
-  startedAt: number;          // Date.now() of the engine process start
-}
+export type EngineInfo = v.InferOutput<typeof s.engineInfo>;
 
-export interface ParamSpec {
-  name: string;
-  default: number;
-  lo: number | null;
-  hi: number | null;
-}
+export type ParamSpec = v.InferOutput<typeof s.paramSpec>;
 
-export interface StateVariableSpec {
-  name: string;
-  offset: number;
-  dims: number[];
-}
+export type StateVariableSpec = v.InferOutput<typeof s.stateVariableSpec>;
 
 /** What the host needs to know about a model to run it and to show its results. */
-export interface ModelSpec {
-  uri: string;
-  name: string;
-  params: ParamSpec[];
-  constants: Array<{ name: string; value: number; integer: boolean }>;
-  rewards: string[];
-  stateVariables: StateVariableSpec[];
-}
+export type ModelSpec = v.InferOutput<typeof s.modelSpec>;
 
-export interface RunParams {
-  uri: string;
-  overrides: Record<string, number>;
-  params?: Record<string, number>;
-  moments: number;
-  covariances: Array<[string, string]>;
-  runId: number;
-}
+export type RunParams = v.InferOutput<typeof r.runParams>;
 
-export interface RunReply {
-  model: ModelSpec;
-  result: RunResult;
-}
+export type RunReply = v.InferOutput<typeof s.runReply>;
 
-export interface EvaluateParams {
-  traceKey: string;
-  params: Record<string, number>;
-  moments: number;
-  covariances: Array<[string, string]>;
-}
+export type EvaluateParams = v.InferOutput<typeof r.evaluateParams>;
 
 /** The data of a failed request: where in the model it points, when it does. */
 export interface EngineErrorData {
@@ -79,18 +46,12 @@ export interface EngineErrorData {
   rule?: string;
 }
 
-/** One SCC of a run whose trace is still cached, for the panel's detail pane (docs/protocol.md). */
-export interface SccDetailParams {
-  traceKey: string;
-  /** The SCC's id in the run's decomposition. */
-  scc: number;
-  /** Parameter values for the edges' rates, by name; others take the model's defaults. */
-  params: Record<string, number>;
-}
+/** One SCC of a finished run, for the panel's detail pane (docs/protocol.md). */
+export type SccDetailParams = v.InferOutput<typeof r.sccDetailParams>;
 
 export interface EngineRequests {
   'phasic/engineInfo': { params: Record<string, never>; result: EngineInfo };
-  'phasic/describe': { params: { uri: string; overrides: Record<string, number> }; result: ModelSpec };
+  'phasic/describe': { params: v.InferOutput<typeof r.describeParams>; result: ModelSpec };
   'phasic/run': { params: RunParams; result: RunReply };
   'phasic/evaluate': { params: EvaluateParams; result: EvaluateResult };
   'phasic/clearCaches': { params: Record<string, never>; result: ClearResult };

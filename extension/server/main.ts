@@ -3,7 +3,9 @@
 // never takes the editor down. Requests are typed in extension/protocol/requests.ts.
 import {
   createConnection,
+  ErrorCodes,
   ProposedFeatures,
+  ResponseError,
   TextDocuments,
   TextDocumentSyncKind,
   type CancellationToken,
@@ -12,6 +14,7 @@ import {
 } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import type { EngineNotifications, EngineRequests } from '../protocol/requests';
+import { parseEngineRequest } from '../protocol/validate';
 import { EngineSession } from './engineSession';
 import { registerLanguageFeatures } from './features';
 import { engineSettingsFrom } from './settings';
@@ -27,8 +30,13 @@ function onRequest<M extends keyof EngineRequests>(
     token: CancellationToken,
   ) => Promise<EngineRequests[M]['result']> | EngineRequests[M]['result'],
 ): void {
-  // The map types both ends; the registration itself is by method name.
-  c.onRequest(method, handler as (params: unknown, token: CancellationToken) => Promise<unknown>);
+  // The map types both ends; the registration itself is by method name. Parameters
+  // are checked against the same schemas that type them before the engine sees them.
+  c.onRequest(method, (params: unknown, token: CancellationToken): Promise<unknown> | unknown => {
+    const parsed = parseEngineRequest(method, params);
+    if (!parsed.ok) throw new ResponseError(ErrorCodes.InvalidParams, parsed.error);
+    return handler(parsed.value, token);
+  });
 }
 
 function notify<M extends keyof EngineNotifications>(method: M, params: EngineNotifications[M]): void {

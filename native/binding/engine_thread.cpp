@@ -76,7 +76,7 @@ void deliver_one(Napi::Env env, Call* call, const Delivery* d) {
     o.Set("scc", e.block.scc);
     o.Set("vertices", e.block.vertices);
     o.Set("bytes", static_cast<double>(e.block.bytes));
-    o.Set("time_ms", e.block.time_ms);
+    o.Set("timeMs", e.block.time_ms);
     call_back(call->on_block, o);
   } else {
     if (call->on_progress.IsEmpty()) return;

@@ -552,7 +552,7 @@ TEST(a_run_leaves_only_what_the_caches_hold_and_clear_returns_to_zero) {
   // Same moments from the memory cache (the JSON up to the timings is identical but
   // for the cached/recorded counts, so compare the moments member).
   auto moments = [](const std::string& json) {
-    const auto a = json.find("\"moments\""), b = json.find("\"timings_ms\"");
+    const auto a = json.find("\"moments\""), b = json.find("\"timingsMs\"");
     return json.substr(a, b - a);
   };
   CHECK(moments(first) == moments(second));
@@ -658,7 +658,7 @@ TEST(an_unchanged_model_is_not_explored_again_and_reports_what_a_fresh_run_does)
   CHECK_EQ(block_events, 0u);  // no subgraph was built
   for (const RunPhase p : phases) CHECK(p == RunPhase::Evaluating);
   CHECK(again.find("memory")->find("blocks")->as_array().empty());
-  CHECK_EQ(again.find("timings_ms")->find("explore")->as_number(), 0.0);
+  CHECK_EQ(again.find("timingsMs")->find("explore")->as_number(), 0.0);
 
   // Everything about the graph is what the first run reported, every block now from memory.
   for (const char* member : {"model", "vertices", "edges", "absorbing", "traceKey", "ruleFirings", "warnings"})

@@ -6,10 +6,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import type { ClearResult, RunResult } from '../../extension/protocol/engine';
+import type { PublicClear, PublicRun } from '../../extension/cli/contract';
 import { assertClose, CLI, ENGINE_FIXTURES, MODEL_FIXTURES, tempDir } from './helpers';
 
-type RunRecord = Omit<RunResult, 'decomposition'>;
+type RunRecord = PublicRun;
 
 const cacheDir = tempDir('cli-cache');
 
@@ -57,7 +57,7 @@ describe('phasic-trace run --json', () => {
     assert.deepEqual(Object.keys(r.params), ['jump', 'flood_l', 'flood_r']);
     assertClose(r.moments.time_to_extinction[0], 0.536563856863072, 1e-9, 'rabbits E[T]');
     assert.equal(r.moments.time_to_extinction.length, 1);
-    assert.equal((r as Partial<RunResult>).decomposition, undefined);
+    assert.equal((r as { decomposition?: unknown }).decomposition, undefined);
     for (const key of ['sccs', 'trace', 'variance', 'covariance', 'timings_ms', 'memory'] as const) assert.ok(r[key] !== undefined, key);
     assert.equal(r.memory.accounted_bytes.graph, 0);
     assert.equal(r.memory.accounted_bytes.subgraphs, 0);
@@ -229,7 +229,7 @@ describe('phasic-trace check, export and clear-caches', () => {
     writeFileSync(join(dir, 'keep.txt'), 'not a cache file');
     const r = cli(['clear-caches', '--cache-dir', dir, '--json']);
     assert.equal(r.status, 0, r.stderr);
-    const result = JSON.parse(r.stdout) as ClearResult;
+    const result = JSON.parse(r.stdout) as PublicClear;
     assert.equal(result.disk.files, files.length);
     assert.ok(result.disk.bytes > 0);
     assert.deepEqual(readdirSync(dir), ['keep.txt']);

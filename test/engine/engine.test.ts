@@ -137,11 +137,11 @@ describe('engine', () => {
       assert.equal(freed.kind, 'freed');
       assert.equal(created.scc, life.scc);
       assert.equal(freed.scc, life.scc);
-      assert.equal(created.time_ms, life.created_ms);
-      assert.equal(freed.time_ms, life.freed_ms);
-      assert.ok(life.freed_ms >= life.created_ms);
+      assert.equal(created.timeMs, life.createdMs);
+      assert.equal(freed.timeMs, life.freedMs);
+      assert.ok(life.freedMs >= life.createdMs);
       assert.ok(life.bytes > 0 && life.vertices >= 4);
-      if (i > 0) assert.ok(life.created_ms >= result.memory.blocks[i - 1].freed_ms, 'one block subgraph at a time');
+      if (i > 0) assert.ok(life.createdMs >= result.memory.blocks[i - 1].freedMs, 'one block subgraph at a time');
     }
     // Sink-first: every block is recorded after the blocks it exits into.
     const order = result.memory.blocks.map((b) => b.scc);
@@ -285,16 +285,16 @@ describe('engine', () => {
     const held = engine.memory();
     assert.ok(held.cache.entries > 0 && held.cache.bytes > 0 && held.cache.diskFiles > 0);
     const cleared = await engine.clearCaches();
-    assert.equal(cleared.freed_bytes.traces, held.accounted_bytes.traces);
-    assert.equal(cleared.freed_bytes.cache, held.accounted_bytes.cache);
-    assert.equal(cleared.freed_bytes.graph + cleared.freed_bytes.subgraphs + cleared.freed_bytes.evaluation, 0);
+    assert.equal(cleared.freedBytes.traces, held.accountedBytes.traces);
+    assert.equal(cleared.freedBytes.cache, held.accountedBytes.cache);
+    assert.equal(cleared.freedBytes.graph + cleared.freedBytes.subgraphs + cleared.freedBytes.evaluation, 0);
     assert.equal(cleared.traces, held.cache.entries);
     assert.equal(cleared.subgraphs, 0);
     assert.equal(cleared.disk.files, held.cache.diskFiles);
     assert.equal(cleared.disk.bytes, held.cache.diskBytes);
-    assert.ok(cleared.rss_before > 0 && cleared.rss_after > 0);
+    assert.ok(cleared.rssBefore > 0 && cleared.rssAfter > 0);
     const after = engine.memory();
-    for (const [category, bytes] of Object.entries(after.accounted_bytes)) assert.equal(bytes, 0, `${category} after clear`);
+    for (const [category, bytes] of Object.entries(after.accountedBytes)) assert.equal(bytes, 0, `${category} after clear`);
     assert.deepEqual(after.cache, { entries: 0, bytes: 0, diskFiles: 0, diskBytes: 0 });
     assert.deepEqual(traceFiles(), []);
   });

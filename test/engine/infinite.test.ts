@@ -53,7 +53,7 @@ describe('a parameter set to 0', () => {
     const batch = await engine.evaluateMany(r.traceKey, sets, 3, [['time', 'tmrca']]);
     for (let i = 0; i < sets.length; i++) {
       const one = await engine.evaluate(r.traceKey, sets[i], 3, [['time', 'tmrca']]);
-      const strip = ({ evaluate_ms: _ms, ...rest }: EvaluateResult) => rest;
+      const strip = ({ evaluateMs: _ms, ...rest }: EvaluateResult) => rest;
       assert.deepEqual(strip(batch[i]), strip(one), `set ${i}: ${JSON.stringify(sets[i])}`);
     }
     assert.deepEqual(batch[0].moments.tmrca, [1, 2, 6]); // coal 1, mig 0

@@ -15,7 +15,7 @@ import { lstatSync, readdirSync, readFileSync, statSync, symlinkSync, truncateSy
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { describeClear } from '../../extension/host/commands/describeClear';
-import type { ClearResult, RunResult } from '../../extension/protocol/engine';
+import type { PublicClear, PublicRun } from '../../extension/cli/contract';
 import { parseEngineReply } from '../../extension/protocol/validate';
 import { CLI, ROOT, tempDir } from './helpers';
 
@@ -68,10 +68,10 @@ function cli(args: string[]): Promise<Cli> {
   });
 }
 
-async function run(dir: string): Promise<RunResult & { peakKiB: number }> {
+async function run(dir: string): Promise<PublicRun & { peakKiB: number }> {
   const r = await cli(['run', RABBITS, '--json', '--moments', '1', '--cache-dir', dir]);
   assert.equal(r.status, 0, r.stderr + r.stdout);
-  const result = JSON.parse(r.stdout) as RunResult;
+  const result = JSON.parse(r.stdout) as PublicRun;
   const et = Number(result.moments.time_to_extinction[0]);
   assert.ok(Math.abs(et - RABBITS_ET) <= 1e-9 * RABBITS_ET, `E[T] = ${et}, expected ${RABBITS_ET}`);
   return { ...result, peakKiB: r.peakKiB };
@@ -110,7 +110,7 @@ describe('hostile files in the trace cache directory', () => {
     execFileSync('mkfifo', [entry]);
     const cleared = await clear(dir);
     assert.equal(cleared.status, 0, cleared.stderr);
-    assert.equal((JSON.parse(cleared.stdout) as ClearResult).disk.files, entries.length - 1);
+    assert.equal((JSON.parse(cleared.stdout) as PublicClear).disk.files, entries.length - 1);
     assert.deepEqual(readdirSync(dir), [entries[0]], 'the FIFO, not the cache\'s file, is left');
   });
 
@@ -157,7 +157,7 @@ describe('hostile files in the trace cache directory', () => {
     assert.ok(lstatSync(unused).isSymbolicLink(), 'the pruning after the run leaves a link alone');
     const cleared = await clear(dir);
     assert.equal(cleared.status, 0, cleared.stderr);
-    assert.equal((JSON.parse(cleared.stdout) as ClearResult).disk.files, entries.length);
+    assert.equal((JSON.parse(cleared.stdout) as PublicClear).disk.files, entries.length);
     assert.deepEqual(readdirSync(dir), [`${'0'.repeat(32)}.trace`]);
     assert.ok(lstatSync(unused).isSymbolicLink(), 'clear-caches leaves a link alone');
     assert.deepEqual(readFileSync(target), targetBefore);
@@ -221,7 +221,18 @@ describe('clear-caches that cannot clear', () => {
     try {
       const json = await clear(dir);
       assert.equal(json.status, 1, json.stderr);
-      const result = parseEngineReply('phasic/clearCaches', JSON.parse(json.stdout));
+      // The CLI prints the public names (extension/cli/contract.ts); the host gets the
+      // protocol's. The same figures, checked by the host's own parser.
+      const printed = JSON.parse(json.stdout) as PublicClear;
+      const result = parseEngineReply('phasic/clearCaches', {
+        freedBytes: printed.freed_bytes,
+        traces: printed.traces,
+        subgraphs: printed.subgraphs,
+        disk: printed.disk,
+        rssBefore: printed.rss_before,
+        rssAfter: printed.rss_after,
+        timeMs: printed.time_ms,
+      });
       assert.ok(result.ok, !result.ok ? result.error : '');
       const disk = result.value.disk;
       assert.equal(disk.files, 0);
@@ -257,7 +268,7 @@ describe('clear-caches that cannot clear', () => {
       assert.doesNotMatch(text.stderr, /EEXIST|ENOTDIR/);
       const json = await clear(path);
       assert.equal(json.status, 1);
-      const disk = (JSON.parse(json.stdout) as ClearResult).disk;
+      const disk = (JSON.parse(json.stdout) as PublicClear).disk;
       assert.deepEqual(disk, { files: 0, bytes: 0, failed: 0, error: `cannot read the cache directory ${path}: Not a directory` });
     }
     const r = await run(file);

@@ -275,7 +275,7 @@ describe('faults', () => {
     assert.ok(engine.alive, 'the engine process is alive');
     const m = await engine.request('phasic/memory', {});
     assert.equal(onlyCachesHold(m), undefined, 'only the caches hold memory after the failure');
-    assert.equal(m.accounted_bytes.graph, 0);
+    assert.equal(m.accountedBytes.graph, 0);
     // Released for real: Clear Caches brings accounted memory to zero, and with the
     // budget lifted the same engine process runs the model.
     await engine.request('phasic/clearCaches', {});

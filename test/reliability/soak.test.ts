@@ -84,7 +84,7 @@ function residentAnonymous(pid: number): number {
 
 interface Figures {
   baseline: MemorySnapshot;
-  /** The engine's rss_bytes after each run. */
+  /** The engine's rssBytes after each run. */
   rss: number[];
   /** Resident anonymous memory after each run. */
   anon: number[];
@@ -132,7 +132,7 @@ describe('soak', () => {
       if (i > 1 && (i - 1) % CLEAR_EVERY === 0) {
         await engine.clearCaches();
         const m = engine.memory();
-        assert.deepEqual(m.accounted_bytes, figures.baseline.accounted_bytes, `accounted after Clear Caches before run ${i}`);
+        assert.deepEqual(m.accountedBytes, figures.baseline.accountedBytes, `accounted after Clear Caches before run ${i}`);
         figures.cleared.push(totalAccounted(m));
       }
       const coal = 1 + (i % 7) / 10;
@@ -150,14 +150,14 @@ describe('soak', () => {
       collectGarbage();
       const m = engine.memory();
       assert.equal(onlyCachesHold(m), undefined, `run ${i} after evaluate`);
-      figures.rss.push(m.rss_bytes);
+      figures.rss.push(m.rssBytes);
       figures.anon.push(residentAnonymous(process.pid));
-      if (VERBOSE) console.log(`# addon run ${i}: rss ${mb(m.rss_bytes)}, anonymous ${mb(figures.anon.at(-1)!)}, cache ${m.cache.bytes} B`);
+      if (VERBOSE) console.log(`# addon run ${i}: rss ${mb(m.rssBytes)}, anonymous ${mb(figures.anon.at(-1)!)}, cache ${m.cache.bytes} B`);
     }
 
     await engine.clearCaches();
     const m = engine.memory();
-    assert.deepEqual(m.accounted_bytes, figures.baseline.accounted_bytes, 'accounted after the final Clear Caches');
+    assert.deepEqual(m.accountedBytes, figures.baseline.accountedBytes, 'accounted after the final Clear Caches');
     figures.cleared.push(totalAccounted(m));
     report('addon', figures, RUNS, addonBound(RUNS));
   });
@@ -178,7 +178,7 @@ describe('soak', () => {
         if (i > 1 && (i - 1) % CLEAR_EVERY === 0) {
           await server.request('phasic/clearCaches', {});
           const m = await server.request('phasic/memory', {});
-          assert.deepEqual(m.accounted_bytes, figures.baseline.accounted_bytes, `accounted after Clear Caches before run ${i}`);
+          assert.deepEqual(m.accountedBytes, figures.baseline.accountedBytes, `accounted after Clear Caches before run ${i}`);
           figures.cleared.push(totalAccounted(m));
         }
         writeFileSync(modelFile, edited(source, i));
@@ -187,13 +187,13 @@ describe('soak', () => {
         assert.equal(reply.result.vertices, 1044, `run ${i}: vertices`);
         const m = await server.request('phasic/memory', {});
         assert.equal(onlyCachesHold(m), undefined, `run ${i}`);
-        figures.rss.push(m.rss_bytes);
+        figures.rss.push(m.rssBytes);
         figures.anon.push(residentAnonymous(server.child.pid!));
-        if (VERBOSE) console.log(`# engine process run ${i}: rss ${mb(m.rss_bytes)}, anonymous ${mb(figures.anon.at(-1)!)}, cache ${m.cache.bytes} B`);
+        if (VERBOSE) console.log(`# engine process run ${i}: rss ${mb(m.rssBytes)}, anonymous ${mb(figures.anon.at(-1)!)}, cache ${m.cache.bytes} B`);
       }
       await server.request('phasic/clearCaches', {});
       const m = await server.request('phasic/memory', {});
-      assert.deepEqual(m.accounted_bytes, figures.baseline.accounted_bytes, 'accounted after the final Clear Caches');
+      assert.deepEqual(m.accountedBytes, figures.baseline.accountedBytes, 'accounted after the final Clear Caches');
       figures.cleared.push(totalAccounted(m));
       report('engine process', figures, SERVER_RUNS, engineProcessBound(SERVER_RUNS));
       assert.ok(server.alive, 'the engine process is still running');

@@ -102,8 +102,8 @@ describe('validation of engine replies', () => {
   it('rejects negative counts, missing objects and SCC edges to components that do not exist', () => {
     const run = replies['phasic/run'] as { result: Record<string, Json> & { decomposition: { sccs: Json[]; edges: number[][] } } };
     const cases: Array<[string, (r: typeof run) => void, string]> = [
-      ['negative vertex count', (r) => (r.result.vertices = -1), 'phasic/run reply.result.vertices: expected a whole number >= 0'],
-      ['fractional count', (r) => (r.result.edges = 1.5), 'phasic/run reply.result.edges: expected a whole number >= 0'],
+      ['negative vertex count', (r) => (r.result.vertices = -1), 'phasic/run reply.result.vertices: expected an integer ≥ 0'],
+      ['fractional count', (r) => (r.result.edges = 1.5), 'phasic/run reply.result.edges: expected an integer ≥ 0'],
       ['a string for a flag', (r) => (r.result.reused = 'yes'), 'phasic/run reply.result.reused: expected a boolean'],
       ['missing result', (r) => delete (r as Partial<typeof r>).result, 'phasic/run reply.result: expected an object'],
       ['an array for an object', (r) => (r.result.memory = []), 'phasic/run reply.result.memory: expected an object'],
@@ -125,12 +125,47 @@ describe('validation of engine replies', () => {
   it('rejects malformed notifications and SCC details', () => {
     const progress = parseEngineNotification('phasic/progress', { runId: 1, progress: { phase: 'mining', done: 1, total: 2 } });
     assert.ok(!progress.ok && progress.error.startsWith('phasic/progress.progress.phase'));
-    const event = parseEngineNotification('phasic/blockEvent', { kind: 'created', scc: 1, vertices: 4, bytes: -8, time_ms: 3 });
+    const event = parseEngineNotification('phasic/blockEvent', { kind: 'created', scc: 1, vertices: 4, bytes: -8, timeMs: 3 });
     assert.ok(!event.ok && event.error.startsWith('phasic/blockEvent.bytes'));
     const detail = { scc: 2, variables: ['x'], states: [[1], [2]], edges: [[0, 1, 0.5]], truncated: false };
     assert.ok(parseEngineReply('phasic/sccDetail', detail).ok);
     const outside = parseEngineReply('phasic/sccDetail', { ...detail, edges: [[0, 2, 0.5]] });
     assert.ok(!outside.ok && outside.error.startsWith('phasic/sccDetail reply.edges[0]'));
+  });
+});
+
+describe('validation of host requests in the engine process', () => {
+  let engine: EngineProcess;
+  let dir: string;
+  before(async () => {
+    dir = tempDir('validate-requests');
+    engine = await EngineProcess.start(engineSettings(dir));
+  });
+  after(async () => {
+    await engine.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('refuses a request whose parameters do not have their type, naming the field, and keeps serving', async () => {
+    const uri = pathToFileURL(TWO_LOCUS).href;
+    const good = { uri, overrides: { n: 3 }, moments: 2, covariances: [] as Array<[string, string]>, runId: 1 };
+    const cases: Array<[string, unknown, string]> = [
+      ['phasic/run', { ...good, moments: 'two' }, 'phasic/run params.moments: expected an integer ≥ 0'],
+      ['phasic/run', { ...good, overrides: { n: '3' } }, 'phasic/run params.overrides.n: expected a finite number'],
+      ['phasic/run', { ...good, covariances: [['time']] }, 'phasic/run params.covariances[0]: expected a pair of reward names'],
+      ['phasic/run', { ...good, uri: undefined }, 'phasic/run params.uri: expected a string'],
+      ['phasic/evaluate', { traceKey: 'ab', params: [], moments: 2, covariances: [] }, 'phasic/evaluate params.params: expected an object'],
+      ['phasic/describe', null, 'phasic/describe params: expected an object'],
+    ];
+    for (const [method, params, expected] of cases) {
+      await assert.rejects(
+        engine.request(method as 'phasic/run', params as never),
+        (error: { code?: number; message: string }) => error.code === -32602 && error.message.startsWith(expected),
+        `${method} ${JSON.stringify(params)}`,
+      );
+    }
+    const run = await engine.request('phasic/run', good);
+    assert.equal(run.result.vertices > 0, true, 'the engine still answers a well-formed request');
   });
 });
 

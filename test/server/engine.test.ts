@@ -18,7 +18,7 @@ import {
   StreamMessageWriter,
   type MessageConnection,
 } from 'vscode-jsonrpc/node';
-import { MEMORY_CATEGORIES, type BlockEvent, type MemorySnapshot, type Progress } from '../../extension/protocol/engine';
+import { totalBytes, type BlockEvent, type MemorySnapshot, type Progress } from '../../extension/protocol/engine';
 import type { EngineRequests, RunParams } from '../../extension/protocol/requests';
 
 const ROOT = join(__dirname, '..', '..', '..');
@@ -269,16 +269,16 @@ describe('engine requests over stdio', () => {
   it('samples memory and clears exactly what the caches held', async () => {
     assert.ok(samples.length > 0, 'memory samples were pushed');
     const before = await request('phasic/memory', {});
-    const held = MEMORY_CATEGORIES.reduce((sum, c) => sum + before.accounted_bytes[c], 0);
+    const held = totalBytes(before.accountedBytes);
     assert.ok(held > 0, 'the caches hold the runs\' traces');
     // Between runs only the caches hold memory.
-    for (const c of ['graph', 'subgraphs', 'evaluation'] as const) assert.equal(before.accounted_bytes[c], 0, c);
+    for (const c of ['graph', 'subgraphs', 'evaluation'] as const) assert.equal(before.accountedBytes[c], 0, c);
     const cleared = await request('phasic/clearCaches', {});
-    const freed = MEMORY_CATEGORIES.reduce((sum, c) => sum + cleared.freed_bytes[c], 0);
+    const freed = totalBytes(cleared.freedBytes);
     assert.equal(freed, held);
     assert.ok(cleared.traces > 0);
     assert.ok(cleared.disk.files > 0 && cleared.disk.bytes > 0);
     const afterwards = await request('phasic/memory', {});
-    assert.equal(MEMORY_CATEGORIES.reduce((sum, c) => sum + afterwards.accounted_bytes[c], 0), 0);
+    assert.equal(totalBytes(afterwards.accountedBytes), 0);
   });
 });

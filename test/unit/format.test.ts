@@ -17,13 +17,13 @@ const MiB = 1024 * KiB;
 /** A Clear Caches result that freed `freed` bytes of graph memory and nothing else. */
 function cleared(freed: number): ClearResult {
   return {
-    freed_bytes: { graph: freed, subgraphs: 0, traces: 0, cache: 0, evaluation: 0 },
+    freedBytes: { graph: freed, subgraphs: 0, traces: 0, cache: 0, evaluation: 0 },
     traces: 1,
     subgraphs: 2,
     disk: { files: 0, bytes: 0, failed: 0 },
-    rss_before: 0,
-    rss_after: 0,
-    time_ms: 0,
+    rssBefore: 0,
+    rssAfter: 0,
+    timeMs: 0,
   };
 }
 

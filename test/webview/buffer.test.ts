@@ -7,11 +7,11 @@ import type { MemorySnapshot } from '../../extension/protocol/engine';
 import type { TimelineSample } from '../../extension/protocol/webview';
 import { SampleColumns } from '../../webview/store';
 
-const snap = (time_ms: number, graph: number, rss = 100): MemorySnapshot => ({
-  time_ms,
-  accounted_bytes: { graph, subgraphs: 0, traces: 0, cache: 0, evaluation: 0 },
-  peak_accounted_bytes: graph,
-  rss_bytes: rss,
+const snap = (timeMs: number, graph: number, rss = 100): MemorySnapshot => ({
+  timeMs,
+  accountedBytes: { graph, subgraphs: 0, traces: 0, cache: 0, evaluation: 0 },
+  peakAccountedBytes: graph,
+  rssBytes: rss,
   cache: { entries: 0, bytes: 0, diskFiles: 0, diskBytes: 0 },
 });
 
@@ -20,11 +20,11 @@ test('each engine process clock is placed at its start time; a restart closes th
   const b = new StudioBuffer(undefined, () => now);
   b.setEngine({ version: '1', pid: 10, startedAt: 1_000 });
   assert.equal(b.addSample(snap(5, 1)).t, 1_005);
-  b.addBlockEvent({ kind: 'created', scc: 3, vertices: 9, bytes: 64, time_ms: 20 });
-  b.addBlockEvent({ kind: 'created', scc: 4, vertices: 9, bytes: 64, time_ms: 21 });
-  const closed = b.addBlockEvent({ kind: 'freed', scc: 3, vertices: 9, bytes: 64, time_ms: 30 });
+  b.addBlockEvent({ kind: 'created', scc: 3, vertices: 9, bytes: 64, timeMs: 20 });
+  b.addBlockEvent({ kind: 'created', scc: 4, vertices: 9, bytes: 64, timeMs: 21 });
+  const closed = b.addBlockEvent({ kind: 'freed', scc: 3, vertices: 9, bytes: 64, timeMs: 30 });
   assert.deepEqual(closed, { scc: 3, vertices: 9, bytes: 64, created: 1_020, freed: 1_030 });
-  assert.equal(b.addBlockEvent({ kind: 'freed', scc: 99, vertices: 1, bytes: 1, time_ms: 31 }), null, 'a release nobody saw begin');
+  assert.equal(b.addBlockEvent({ kind: 'freed', scc: 99, vertices: 1, bytes: 1, timeMs: 31 }), null, 'a release nobody saw begin');
   assert.equal(b.addMarker({ kind: 'runEnd' }).t, 50_000, 'no engine time: now');
   b.setEngine({ version: '1', pid: 11, startedAt: 9_000 });
   assert.equal(b.addSample(snap(5, 1)).t, 9_005, 'the new engine restarts at 0 on its own clock');
@@ -56,17 +56,17 @@ test('hours of samples stay within the capacity and keep every peak', () => {
   assert.deepEqual(kept, [...peaks]);
   assert.ok(samples.every((x, i) => i === 0 || x.t > samples[i - 1].t), 'in time order');
   assert.equal(samples[samples.length - 1].t, 99_999 * 100, 'the newest sample is always kept');
-  for (let i = 0; i < 20; i++) b.addMarker({ kind: 'runStart', time_ms: i });
+  for (let i = 0; i < 20; i++) b.addMarker({ kind: 'runStart', timeMs: i });
   assert.deepEqual(b.snapshot().markers.map((m) => m.t), [15, 16, 17, 18, 19]);
 });
 
 test('the block list drops finished bars first, never a live one', () => {
   const b = new StudioBuffer({ sampleCapacity: 10, blockCapacity: 3, markerCapacity: 5 }, () => 0);
   b.setEngine({ version: '1', pid: 1, startedAt: 0 });
-  b.addBlockEvent({ kind: 'created', scc: 1, vertices: 1, bytes: 1, time_ms: 1 }); // stays alive
+  b.addBlockEvent({ kind: 'created', scc: 1, vertices: 1, bytes: 1, timeMs: 1 }); // stays alive
   for (let scc = 2; scc < 8; scc++) {
-    b.addBlockEvent({ kind: 'created', scc, vertices: 1, bytes: 1, time_ms: scc });
-    b.addBlockEvent({ kind: 'freed', scc, vertices: 1, bytes: 1, time_ms: scc + 0.5 });
+    b.addBlockEvent({ kind: 'created', scc, vertices: 1, bytes: 1, timeMs: scc });
+    b.addBlockEvent({ kind: 'freed', scc, vertices: 1, bytes: 1, timeMs: scc + 0.5 });
   }
   assert.deepEqual(b.snapshot().blocks.map((x) => [x.scc, x.freed === null]), [[1, true], [6, false], [7, false]]);
 });

@@ -34,12 +34,12 @@ test('shows the run moments and re-evaluates when a parameter changes', async ()
 
   const requestId = sent[0].type === 'evaluate' ? sent[0].requestId : -1;
   // A reply to an older request is ignored.
-  await studio.send({ type: 'evaluation', requestId: requestId - 1, result: { params: { coal: 9, rec: 1 }, moments: { time: [99] }, variance: {}, covariance: {}, evaluate_ms: 1 } });
+  await studio.send({ type: 'evaluation', requestId: requestId - 1, result: { params: { coal: 9, rec: 1 }, moments: { time: [99] }, variance: {}, covariance: {}, evaluateMs: 1 } });
   assert.equal(await page.locator('.eval-status').innerText(), 'Evaluating…');
   await studio.send({
     type: 'evaluation',
     requestId,
-    result: { params: { coal: 2, rec: 1 }, moments: { time: [0.8, 0.9066666666666666], tmrca: [0.8, 0.9066666666666666] }, variance: { time: 0.26666666666666666, tmrca: 0.26666666666666666 }, covariance: { 'time,tmrca': 0.26666666666666666 }, evaluate_ms: 0.123 },
+    result: { params: { coal: 2, rec: 1 }, moments: { time: [0.8, 0.9066666666666666], tmrca: [0.8, 0.9066666666666666] }, variance: { time: 0.26666666666666666, tmrca: 0.26666666666666666 }, covariance: { 'time,tmrca': 0.26666666666666666 }, evaluateMs: 0.123 },
   });
   assert.deepEqual(await cells(studio, 'time'), ['time', '0.8', '0.9066666667', '0.2666666667']);
   assert.match(await page.locator('.eval-status').innerText(), /Evaluated in 0\.123 ms from the cached trace \(not re-recorded\)/);

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { layoutCondensation } from '../../extension/host/panel/layout';
+import { parseEngineReply } from '../../extension/protocol/validate';
 import { parseHostMessage, parseWebviewMessage } from '../../extension/protocol/webview';
 import { syntheticDecomposition, syntheticRun, syntheticSession, TWO_LOCUS_MODEL } from './synthetic';
 
@@ -47,7 +48,7 @@ test('host messages: malformed data is rejected, naming the field', () => {
   rejects(parseHostMessage({ type: 'samples', samples: [{ t: 1, accounted: { graph: 1, subgraphs: 0, traces: 0, cache: 0 }, rss: 2 }] }), /^samples\[0\]\.accounted\.evaluation: expected a finite number/);
   rejects(parseHostMessage({ type: 'samples', samples: [{ t: 1, accounted: { graph: -1, subgraphs: 0, traces: 0, cache: 0, evaluation: 0 }, rss: 2 }] }), /^samples\[0\]\.accounted\.graph: expected a number ≥ 0/);
   rejects(parseHostMessage({ type: 'marker', marker: { kind: 'explode', t: 1 } }), /^marker\.kind: expected runStart \| runEnd/);
-  rejects(parseHostMessage({ type: 'evaluation', requestId: 1 }), /^evaluation: expected a result or an error/);
+  rejects(parseHostMessage({ type: 'evaluation', requestId: 1 }), /^message: expected a result or an error/);
   const d = syntheticDecomposition(10);
   const { decomposition, ...result } = syntheticRun(d);
   const run = { model: TWO_LOCUS_MODEL, result, decomposition, layout: layoutCondensation(decomposition) };
@@ -69,16 +70,54 @@ test('host messages: a non-finite moment is one of the strings "Infinity", "-Inf
   const result = (moments: unknown, variance: unknown = 1) => ({
     type: 'evaluation',
     requestId: 1,
-    result: { params: { coal: 0 }, moments: { time: moments }, variance: { time: variance }, covariance: { 'time,time': 'NaN' }, nonFinite: 'why', evaluate_ms: 0.1 },
+    result: { params: { coal: 0 }, moments: { time: moments }, variance: { time: variance }, covariance: { 'time,time': 'NaN' }, nonFinite: 'why', evaluateMs: 0.1 },
   });
   const parsed = parseHostMessage(result(['Infinity', '-Infinity', 'NaN', 1.5e200], 'Infinity'));
   assert.equal(parsed.ok, true);
   const value = (parsed as { value: { result: { moments: unknown; variance: unknown; nonFinite: unknown } } }).value.result;
-  // Records keyed by user names have no prototype (issue 11, point 11): compare entries.
-  assert.deepEqual(Object.entries(value.moments as object), [['time', ['Infinity', '-Infinity', 'NaN', 1.5e200]]]);
-  assert.deepEqual(Object.entries(value.variance as object), [['time', 'Infinity']]);
+  // Records keyed by reward names have no prototype (issue 11, point 11).
+  const bare = (o: object) => Object.assign(Object.create(null), o);
+  assert.deepEqual(value.moments, bare({ time: ['Infinity', '-Infinity', 'NaN', 1.5e200] }));
+  assert.deepEqual(value.variance, bare({ time: 'Infinity' }));
   assert.equal(value.nonFinite, 'why');
   rejects(parseHostMessage(result([null])), /^result\.moments\.time\[0\]: expected a finite number or one of "Infinity", "-Infinity", "NaN"/);
   rejects(parseHostMessage(result(['infinite'])), /^result\.moments\.time\[0\]: expected a finite number or one of/);
   rejects(parseHostMessage(result([1], null)), /^result\.variance\.time: expected a finite number or one of/);
+});
+
+test('a run is one shape at both boundaries: what the host accepts from the engine, the page accepts from the host, field for field', () => {
+  // The host's and the page's run parsers used to differ: the page let ruleFirings and
+  // warnings be missing, accepted a negative block time and dropped a warning's rule.
+  const d = syntheticDecomposition(12);
+  const base = syntheticRun(d);
+  const run = {
+    ...base,
+    memory: { ...base.memory, blocks: [{ scc: 1, vertices: 4, bytes: 512, createdMs: 10, freedMs: 12 }] },
+    warnings: [{ message: 'rule never fired', site: 3, rule: 'recombine' }],
+  };
+  const spec = { ...TWO_LOCUS_MODEL, constants: [], rewards: ['time'], stateVariables: [] };
+  const fromEngine = parseEngineReply('phasic/run', JSON.parse(JSON.stringify({ model: spec, result: run })));
+  assert.ok(fromEngine.ok, fromEngine.ok ? '' : fromEngine.error);
+  const { decomposition, ...result } = fromEngine.value.result;
+  const fromHost = parseHostMessage(JSON.parse(JSON.stringify({ type: 'run', run: { model: TWO_LOCUS_MODEL, result, decomposition, layout: layoutCondensation(decomposition) } })));
+  assert.ok(fromHost.ok, fromHost.ok ? '' : fromHost.error);
+  assert.equal(fromHost.value.type, 'run');
+  const panel = (fromHost.value as Extract<typeof fromHost.value, { type: 'run' }>).run;
+  assert.deepEqual(JSON.parse(JSON.stringify(panel.result)), JSON.parse(JSON.stringify(result)));
+  assert.equal(panel.result.warnings[0].rule, 'recombine');
+  // The same faults are refused on both sides, naming the same field.
+  const faults: Array<[string, (r: Record<string, unknown>) => void]> = [
+    ['ruleFirings', (r) => delete r.ruleFirings],
+    ['warnings', (r) => delete r.warnings],
+    ['memory.blocks[0].createdMs', (r) => ((r.memory as { blocks: Array<{ createdMs: number }> }).blocks[0].createdMs = -1)],
+  ];
+  for (const [field, mutate] of faults) {
+    const bad = JSON.parse(JSON.stringify(run)) as Record<string, unknown>;
+    mutate(bad);
+    const engineSide = parseEngineReply('phasic/run', { model: spec, result: bad });
+    assert.ok(!engineSide.ok && engineSide.error.startsWith(`phasic/run reply.result.${field}: expected`), `engine side, ${field}: ${JSON.stringify(engineSide)}`);
+    const { decomposition: _d, ...badResult } = bad;
+    const hostSide = parseHostMessage({ type: 'run', run: { model: TWO_LOCUS_MODEL, result: badResult, decomposition, layout: layoutCondensation(decomposition) } });
+    assert.ok(!hostSide.ok && hostSide.error.startsWith(`run.result.${field}: expected`), `host side, ${field}: ${JSON.stringify(hostSide)}`);
+  }
 });

@@ -9,11 +9,11 @@ import type { EvaluateResult, MemorySnapshot } from '../../extension/protocol/en
 import type { HostMessage } from '../../extension/protocol/webview';
 import { TWO_LOCUS_MODEL, syntheticDecomposition, syntheticRun } from './synthetic';
 
-const snap = (time_ms: number): MemorySnapshot => ({
-  time_ms,
-  accounted_bytes: { graph: time_ms, subgraphs: 0, traces: 0, cache: 0, evaluation: 0 },
-  peak_accounted_bytes: time_ms,
-  rss_bytes: 1000,
+const snap = (timeMs: number): MemorySnapshot => ({
+  timeMs,
+  accountedBytes: { graph: timeMs, subgraphs: 0, traces: 0, cache: 0, evaluation: 0 },
+  peakAccountedBytes: timeMs,
+  rssBytes: 1000,
   cache: { entries: 0, bytes: 0, diskFiles: 0, diskBytes: 0 },
 });
 
@@ -26,7 +26,7 @@ function setup(host: Partial<PanelHost> = {}) {
   const sentUntil = async (done: () => boolean) => {
     while (!done()) await new Promise<void>((wake) => waiting.push(wake));
   };
-  const result: EvaluateResult = { params: { coal: 2 }, moments: { time: [0.5] }, variance: {}, covariance: {}, evaluate_ms: 0.2 };
+  const result: EvaluateResult = { params: { coal: 2 }, moments: { time: [0.5] }, variance: {}, covariance: {}, evaluateMs: 0.2 };
   const session = new PanelSession(
     new StudioBuffer(),
     {
@@ -52,8 +52,8 @@ test('nothing is posted before ready; ready replays everything; a detached page 
   const { session, sent } = setup();
   session.engineInfo({ version: '0.1.0', pid: 7, startedAt: 1_000 });
   session.memorySample(snap(10));
-  session.blockEvent({ kind: 'created', scc: 2, vertices: 5, bytes: 64, time_ms: 11 });
-  session.marker({ kind: 'runStart', time_ms: 9 });
+  session.blockEvent({ kind: 'created', scc: 2, vertices: 5, bytes: 64, timeMs: 11 });
+  session.marker({ kind: 'runStart', timeMs: 9 });
   assert.equal(sent.length, 0);
   await session.receive({ type: 'ready' });
   assert.deepEqual(types(sent), ['snapshot']);
@@ -63,10 +63,10 @@ test('nothing is posted before ready; ready replays everything; a detached page 
   assert.deepEqual(s?.blocks.map((b) => [b.scc, b.freed]), [[2, null]]);
   assert.deepEqual(s?.markers.map((m) => m.kind), ['runStart']);
 
-  session.blockEvent({ kind: 'freed', scc: 2, vertices: 5, bytes: 64, time_ms: 12 });
+  session.blockEvent({ kind: 'freed', scc: 2, vertices: 5, bytes: 64, timeMs: 12 });
   assert.deepEqual(sent.at(-1), { type: 'block', block: { scc: 2, vertices: 5, bytes: 64, created: 1_011, freed: 1_012 } });
   session.detach();
-  session.marker({ kind: 'runEnd', time_ms: 13 });
+  session.marker({ kind: 'runEnd', timeMs: 13 });
   assert.equal(sent.length, 2, 'a hidden page is sent nothing');
   await session.receive({ type: 'ready' });
   const again = sent.at(-1)!;
@@ -85,7 +85,7 @@ test('live samples are batched', async () => {
   assert.equal(sent[1].type === 'samples' && sent[1].samples.length, 5);
   // A marker flushes the samples before it, so the page sees them in order.
   session.memorySample(snap(6));
-  session.marker({ kind: 'runEnd', time_ms: 7 });
+  session.marker({ kind: 'runEnd', timeMs: 7 });
   assert.deepEqual(types(sent).slice(2), ['samples', 'marker']);
   session.dispose();
 });
@@ -155,7 +155,7 @@ test('SCC details, SVG export, and malformed messages', async () => {
   await session.receive({ type: 'shell', command: 'rm -rf /' });
   assert.equal(sent.length, before, 'malformed messages get no answer');
   assert.deepEqual(logs, [
-    'Phasic Studio: ignored a malformed message from the panel (requestId: expected a finite number)',
+    'Phasic Studio: ignored a malformed message from the panel (requestId: expected an integer ≥ 0)',
     'Phasic Studio: ignored a malformed message from the panel (svg: expected an <svg> document)',
     'Phasic Studio: ignored a malformed message from the panel (type: expected ready | tab | evaluate | sccDetail | exportSvg)',
   ]);

@@ -88,8 +88,8 @@ export function syntheticRun(d: Decomposition): RunResult {
     moments: { time: [1.6, 3.6266666666666665, 11.232], tmrca: [1.6, 3.6266666666666665] },
     variance: { time: 1.0666666666666667, tmrca: 1.0666666666666667 },
     covariance: { 'time,tmrca': 1.0666666666666667 },
-    timings_ms: { explore: 212.4, scc: 8.1, record: 1450.2, evaluate: 0.41, total: 1690.3 },
-    memory: { accounted_bytes: { ...zero, cache: 24 * MB }, peak_accounted_bytes: 140 * MB, rss_bytes: 210 * MB, blocks: [] },
+    timingsMs: { explore: 212.4, scc: 8.1, record: 1450.2, evaluate: 0.41, total: 1690.3 },
+    memory: { accountedBytes: { ...zero, cache: 24 * MB }, peakAccountedBytes: 140 * MB, rssBytes: 210 * MB, blocks: [] },
     traceKey: '9c1f2e3d4b5a6978',
     ruleFirings: { coalesce: 120_000, recombine: 40_000 },
     warnings: [],
@@ -108,10 +108,10 @@ export function syntheticSession(): StudioSnapshot {
     clock = engineStart + ms;
     const total = MEMORY_CATEGORIES.reduce((s, c) => s + mem[c], 0);
     const snap: MemorySnapshot = {
-      time_ms: ms,
-      accounted_bytes: { ...mem },
-      peak_accounted_bytes: total,
-      rss_bytes: 58 * MB + total * 1.08 + rnd() * 3 * MB,
+      timeMs: ms,
+      accountedBytes: { ...mem },
+      peakAccountedBytes: total,
+      rssBytes: 58 * MB + total * 1.08 + rnd() * 3 * MB,
       cache: { entries: 0, bytes: mem.cache, diskFiles: 0, diskBytes: 0 },
     };
     buffer.addSample(snap);
@@ -121,7 +121,7 @@ export function syntheticSession(): StudioSnapshot {
   };
   /** One run: exploration, blocks recorded (or hit), evaluation; returns its end time. */
   const run = (start: number, blocks: number, hit: boolean, finish = true): number => {
-    buffer.addMarker({ kind: 'runStart', time_ms: start, label: 'two_locus' });
+    buffer.addMarker({ kind: 'runStart', timeMs: start, label: 'two_locus' });
     let t = start;
     for (; t < start + 600; t += 25) {
       mem.graph = Math.min(48 * MB, mem.graph + 2 * MB);
@@ -131,7 +131,7 @@ export function syntheticSession(): StudioSnapshot {
       const bytes = (2 + rnd() * 10) * MB;
       const scc = 3 + b * 4;
       if (!hit) {
-        buffer.addBlockEvent({ kind: 'created', scc, vertices: Math.round(bytes / 30000), bytes, time_ms: t });
+        buffer.addBlockEvent({ kind: 'created', scc, vertices: Math.round(bytes / 30000), bytes, timeMs: t });
         mem.subgraphs += bytes;
         const span = 60 + rnd() * 180;
         for (const end = t + span; t < end; t += 20) {
@@ -139,7 +139,7 @@ export function syntheticSession(): StudioSnapshot {
           sample(t);
         }
         if (!finish && b === blocks - 1) return t; // caught mid-block
-        buffer.addBlockEvent({ kind: 'freed', scc, vertices: Math.round(bytes / 30000), bytes, time_ms: t });
+        buffer.addBlockEvent({ kind: 'freed', scc, vertices: Math.round(bytes / 30000), bytes, timeMs: t });
         mem.subgraphs -= bytes;
         mem.cache += mem.traces;
         mem.traces = 0;
@@ -152,7 +152,7 @@ export function syntheticSession(): StudioSnapshot {
     mem.graph = 0;
     mem.evaluation = 0;
     sample(t);
-    buffer.addMarker({ kind: 'runEnd', time_ms: t });
+    buffer.addMarker({ kind: 'runEnd', timeMs: t });
     return t;
   };
   idle(0, 1500);
@@ -162,11 +162,11 @@ export function syntheticSession(): StudioSnapshot {
   idle(t + 50, t + 1500);
   t += 1500;
   const freed = mem.cache;
-  buffer.addMarker({ kind: 'clear', time_ms: t, freedBytes: freed });
+  buffer.addMarker({ kind: 'clear', timeMs: t, freedBytes: freed });
   mem.cache = 0;
   idle(t, t + 1500);
   t += 1500;
-  buffer.addMarker({ kind: 'restart', time_ms: t });
+  buffer.addMarker({ kind: 'restart', timeMs: t });
   engineStart = engineStart + t + 400;
   buffer.setEngine({ version: '0.1.0', pid: 4243, startedAt: engineStart });
   idle(0, 1000);

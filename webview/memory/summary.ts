@@ -1,6 +1,6 @@
 // The current figures as text: accounted bytes per category, their total and peak,
 // and the process's resident memory. Also the screen-reader summary of the chart.
-import { MEMORY_CATEGORIES, type MemoryCategory } from '../../extension/protocol/engine';
+import { MEMORY_CATEGORIES, totalBytes, type MemoryCategory } from '../../extension/protocol/memory';
 import { el } from '../dom';
 import { formatBytes } from '../../extension/protocol/format';
 import type { StudioStore } from '../store';
@@ -36,7 +36,7 @@ export class MemorySummary {
     const s = this.store.samples;
     const now = s.latest();
     if (!now) return;
-    const total = (x: typeof now) => MEMORY_CATEGORIES.reduce((a, c) => a + x.accounted[c], 0);
+    const total = (x: typeof now) => totalBytes(x.accounted);
     for (const c of MEMORY_CATEGORIES) this.values.get(c)!.textContent = formatBytes(now.accounted[c]);
     this.values.get('total')!.textContent = formatBytes(total(now));
     let peak = total(now);

@@ -1,5 +1,5 @@
 // The timeline as tables: the text alternative of the chart and the Gantt strip.
-import { MEMORY_CATEGORIES } from '../../extension/protocol/engine';
+import { MEMORY_CATEGORIES } from '../../extension/protocol/memory';
 import { el, table } from '../dom';
 import { formatBytes, formatClock, formatDuration } from '../../extension/protocol/format';
 import type { StudioStore } from '../store';

@@ -6,7 +6,7 @@
 // samples are folded into one bucket per pixel column keeping each stack level's
 // maximum and the resident size's minimum and maximum (min/max decimation), so
 // 100,000 samples draw as ~1,000 points and no peak is ever hidden by thinning.
-import { MEMORY_CATEGORIES } from '../../extension/protocol/engine';
+import { MEMORY_CATEGORIES, totalBytes } from '../../extension/protocol/memory';
 import type { TimelineBlock, TimelineMarker } from '../../extension/protocol/webview';
 import { el } from '../dom';
 import { frameScheduler } from '../frame';
@@ -583,7 +583,7 @@ export class TimelineChart {
     let peak = 0;
     for (let i = s.lowerBound(start); i < s.length && s.t[i] <= end; i++) peak = Math.max(peak, s.total(i));
     const now = s.latest()!;
-    const nowTotal = MEMORY_CATEGORIES.reduce((a, c) => a + now.accounted[c], 0);
+    const nowTotal = totalBytes(now.accounted);
     this.chart.setAttribute(
       'aria-label',
       `Memory timeline from ${formatClock(start)} to ${formatClock(end)}: accounted peak ${formatBytes(peak)}, ` +

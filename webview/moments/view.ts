@@ -73,7 +73,7 @@ export class MomentsView {
     } else {
       this.form.append(el('p', { class: 'muted' }, 'This model has no parameters.'));
     }
-    this.status.textContent = `Evaluated with the run in ${formatMs(r.timings_ms.evaluate)}.`;
+    this.status.textContent = `Evaluated with the run in ${formatMs(r.timingsMs.evaluate)}.`;
     this.show(r);
   }
 
@@ -119,7 +119,7 @@ export class MomentsView {
       return;
     }
     this.status.classList.remove('error');
-    this.status.textContent = `Evaluated in ${formatMs(result.evaluate_ms)} from the cached trace (not re-recorded).`;
+    this.status.textContent = `Evaluated in ${formatMs(result.evaluateMs)} from the cached trace (not re-recorded).`;
     this.show(result);
   }
 

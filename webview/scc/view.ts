@@ -72,7 +72,7 @@ export class SccView {
       `(${formatCount(r.sccs.blocks)} blocks: ${formatCount(r.sccs.recorded)} recorded, ${formatCount(r.sccs.cached)} from cache; largest ${formatCount(r.sccs.largest)}), ` +
       `${run.layout.layers} layers · trace ${formatCount(r.trace.operations)} operations, ${formatBytes(r.trace.bytes)} · ` +
       (r.reused ? 'model unchanged: the cached run was reused, nothing explored or recorded'
-        : r.sccs.recorded === 0 ? 'nothing recorded (all blocks from cache)' : `recorded in ${formatMs(r.timings_ms.record)}`);
+        : r.sccs.recorded === 0 ? 'nothing recorded (all blocks from cache)' : `recorded in ${formatMs(r.timingsMs.record)}`);
     this.legend.replaceChildren();
     for (const source of ['recorded', 'memory', 'disk', 'trivial'] as TraceSource[]) {
       const n = sccs.filter((s) => s.source === source).length;

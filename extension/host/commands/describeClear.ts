@@ -1,16 +1,17 @@
 // The words of a Clear Caches result, kept apart from the command so that they can be
 // checked without VS Code.
-import { MEMORY_CATEGORIES, type ClearResult } from '../../protocol/engine';
+import type { ClearResult } from '../../protocol/engine';
 import { formatBytes, formatCount } from '../../protocol/format';
+import { totalBytes } from '../../protocol/memory';
 
 const plural = (n: number, word: string) => `${formatCount(n)} ${word}${n === 1 ? '' : 's'}`;
 
 export function describeClear(r: ClearResult): string {
-  const freed = MEMORY_CATEGORIES.reduce((sum, c) => sum + r.freed_bytes[c], 0);
+  const freed = totalBytes(r.freedBytes);
   const whole =
     `Freed ${formatBytes(freed)} of engine memory (${plural(r.traces, 'trace')}, ${plural(r.subgraphs, 'subgraph')}) ` +
     `and ${formatBytes(r.disk.bytes)} on disk (${plural(r.disk.files, 'file')}); ` +
-    `engine resident memory ${formatBytes(r.rss_before)} → ${formatBytes(r.rss_after)}`;
+    `engine resident memory ${formatBytes(r.rssBefore)} → ${formatBytes(r.rssAfter)}`;
   return r.disk.error === undefined ? whole : `${whole}. ${describeDiskFailure(r.disk)}`;
 }
 

@@ -107,7 +107,7 @@ export async function runTrace(ctx: HostContext, arg?: unknown): Promise<RunResu
             `${formatCount(r.sccs.count)} SCCs (largest ${r.sccs.largest}; ${r.sccs.recorded} recorded, ${r.sccs.cached} cached` +
             `${r.reused ? '; unchanged model, cached run reused' : ''}), ` +
             `${formatCount(r.trace.operations)} trace operations, E[time] = ${time === undefined ? '—' : formatMoment(time, formatNumber)}, ` +
-            `${r.timings_ms.total.toFixed(1)} ms, peak ${formatBytes(r.memory.peak_accounted_bytes)} accounted`,
+            `${r.timingsMs.total.toFixed(1)} ms, peak ${formatBytes(r.memory.peakAccountedBytes)} accounted`,
         );
         for (const what of nonFiniteSummary(r)) ctx.output.appendLine(`[run] ${r.model}: ${what}: ${r.nonFinite ?? 'not finite'}`);
         return r;

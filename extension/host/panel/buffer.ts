@@ -16,6 +16,7 @@ import type {
   TimelineSample,
 } from '../../protocol/webview';
 import { layoutCondensation } from './layout';
+import { totalBytes } from '../../protocol/memory';
 
 export interface BufferLimits {
   sampleCapacity: number;
@@ -28,15 +29,12 @@ export const DEFAULT_LIMITS: BufferLimits = { sampleCapacity: 20_000, blockCapac
 export interface MarkerInput {
   kind: MarkerKind;
   /** Engine clock (ms since the engine process started); omitted: now. */
-  time_ms?: number;
+  timeMs?: number;
   label?: string;
   freedBytes?: number;
 }
 
-function total(s: TimelineSample): number {
-  const a = s.accounted;
-  return a.graph + a.subgraphs + a.traces + a.cache + a.evaluation;
-}
+const total = (s: TimelineSample): number => totalBytes(s.accounted);
 
 /** Keeps, of every `size` consecutive samples, the lowest and the highest total (in time order). */
 export function decimateMinMax(samples: TimelineSample[], size = 4): TimelineSample[] {
@@ -101,7 +99,7 @@ export class StudioBuffer {
   }
 
   addSample(s: MemorySnapshot): TimelineSample {
-    const sample: TimelineSample = { t: this.toTimeline(s.time_ms), accounted: { ...s.accounted_bytes }, rss: s.rss_bytes };
+    const sample: TimelineSample = { t: this.toTimeline(s.timeMs), accounted: { ...s.accountedBytes }, rss: s.rssBytes };
     if (this.level === 0) this.samples.push(sample);
     else {
       this.pending.push(sample);
@@ -119,7 +117,7 @@ export class StudioBuffer {
 
   /** Returns the bar the event opened or closed (null for a release nobody saw begin). */
   addBlockEvent(e: BlockEvent): TimelineBlock | null {
-    const t = this.toTimeline(e.time_ms);
+    const t = this.toTimeline(e.timeMs);
     if (e.kind === 'created') {
       const bar: TimelineBlock = { scc: e.scc, vertices: e.vertices, bytes: e.bytes, created: t, freed: null };
       this.blocks.push(bar);
@@ -141,7 +139,7 @@ export class StudioBuffer {
   }
 
   addMarker(m: MarkerInput): TimelineMarker {
-    const marker: TimelineMarker = { kind: m.kind, t: m.time_ms === undefined ? this.now() : this.toTimeline(m.time_ms) };
+    const marker: TimelineMarker = { kind: m.kind, t: m.timeMs === undefined ? this.now() : this.toTimeline(m.timeMs) };
     if (m.label !== undefined) marker.label = m.label;
     if (m.freedBytes !== undefined) marker.freedBytes = m.freedBytes;
     this.markers.push(marker);

@@ -17,6 +17,7 @@ import {
   type TimelineSample,
 } from '../../protocol/webview';
 import type { MarkerInput, StudioBuffer } from './buffer';
+import { totalBytes } from '../../protocol/memory';
 
 /** What the panel asks of the rest of the extension. */
 export interface PanelHost {
@@ -104,10 +105,10 @@ export class PanelSession {
     this.post({ type: 'marker', marker: this.buffer.addMarker(m) });
   }
 
-  /** A Clear Caches marker, now, labelled with what it returned (ClearResult.time_ms is its duration). */
+  /** A Clear Caches marker, now, labelled with what it returned (ClearResult.timeMs is its duration). */
   cleared(r: ClearResult): void {
-    const f = r.freed_bytes;
-    this.marker({ kind: 'clear', freedBytes: f.graph + f.subgraphs + f.traces + f.cache + f.evaluation });
+    const f = r.freedBytes;
+    this.marker({ kind: 'clear', freedBytes: totalBytes(f) });
   }
 
   runResult(model: PanelModel, r: RunResult): void {

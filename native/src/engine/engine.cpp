@@ -151,7 +151,7 @@ std::string Engine::evaluate(const std::string& trace_key, const std::vector<Nam
   for (std::size_t i = 0; i < results.size(); ++i) {
     w.begin_object();
     write_evaluation(w, cached.labels, std::span<const double>(thetas.data() + i * p, p), results[i], moments, covariances);
-    w.field("evaluate_ms", ms);
+    w.field("evaluateMs", ms);
     w.end_object();
   }
   w.end_array();
@@ -184,7 +184,7 @@ std::string Engine::clear_caches() {
   release_free_heap();
   const std::uint64_t rss_after = resident_bytes();
   JsonWriter w;
-  w.begin_object().key("freed_bytes").begin_object();
+  w.begin_object().key("freedBytes").begin_object();
   for (int c = 0; c < kCategoryCount; ++c) {
     const std::uint64_t now = ledger().bytes(static_cast<Category>(c));
     w.field(category_name(static_cast<Category>(c)), before[c] > now ? before[c] - now : 0);
@@ -196,8 +196,8 @@ std::string Engine::clear_caches() {
   w.field("failed", disk.failed);
   if (!disk.error.empty()) w.field("error", disk.error);
   w.end_object();
-  w.field("rss_before", rss_before).field("rss_after", rss_after);
-  w.field("time_ms", std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+  w.field("rssBefore", rss_before).field("rssAfter", rss_after);
+  w.field("timeMs", std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
   w.end_object();
   return w.take();
 }
@@ -215,10 +215,10 @@ std::string Engine::memory_snapshot() {
     disk = disk_usage_;
   }
   JsonWriter w;
-  w.begin_object().field("time_ms", process_ms()).key("accounted_bytes");
+  w.begin_object().field("timeMs", process_ms()).key("accountedBytes");
   write_ledger(w);
-  w.field("peak_accounted_bytes", static_cast<std::uint64_t>(ledger().peak()))
-      .field("rss_bytes", static_cast<std::uint64_t>(resident_bytes()));
+  w.field("peakAccountedBytes", static_cast<std::uint64_t>(ledger().peak()))
+      .field("rssBytes", static_cast<std::uint64_t>(resident_bytes()));
   w.key("cache").begin_object()
       .field("entries", stats.blocks + stats.models)
       .field("bytes", stats.held_bytes)

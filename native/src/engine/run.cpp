@@ -189,7 +189,7 @@ std::string result_json(const RunSummary& summary, bool reused, const ModelTrace
       .field("bytes", static_cast<std::uint64_t>(trace.bytes()))
       .end_object();
   write_evaluation(w, labels, theta, moments, options.moments, options.covariances);
-  w.key("timings_ms").begin_object()
+  w.key("timingsMs").begin_object()
       .field("explore", timings.explore)
       .field("scc", timings.scc)
       .field("record", timings.record)
@@ -199,18 +199,18 @@ std::string result_json(const RunSummary& summary, bool reused, const ModelTrace
   std::array<std::uint64_t, kCategoryCount> accounted{};
   for (int c = 0; c < kCategoryCount; ++c) accounted[c] = ledger().bytes(static_cast<Category>(c));
   w.key("memory").begin_object();
-  w.key("accounted_bytes");
+  w.key("accountedBytes");
   write_categories(w, accounted);
-  w.field("peak_accounted_bytes", static_cast<std::uint64_t>(ledger().peak()))
-      .field("rss_bytes", static_cast<std::uint64_t>(resident_bytes()));
+  w.field("peakAccountedBytes", static_cast<std::uint64_t>(ledger().peak()))
+      .field("rssBytes", static_cast<std::uint64_t>(resident_bytes()));
   w.key("blocks").begin_array();
   for (const Lifetime& l : lifetimes)
     w.begin_object()
         .field("scc", l.scc)
         .field("vertices", l.vertices)
         .field("bytes", l.bytes)
-        .field("created_ms", l.created_ms)
-        .field("freed_ms", l.freed_ms)
+        .field("createdMs", l.created_ms)
+        .field("freedMs", l.freed_ms)
         .end_object();
   w.end_array().end_object();
   w.field("traceKey", summary.trace_key.hex());

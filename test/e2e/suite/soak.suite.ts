@@ -43,7 +43,7 @@ export function soakSuite(): void {
       for (let i = 1; i <= RUNS; i++) {
         if (i > 1 && (i - 1) % CLEAR_EVERY === 0) {
           await vscode.commands.executeCommand('phasic.clearCaches');
-          assert.deepEqual((await memory()).accounted_bytes, baseline.accounted_bytes, `after Clear Caches before run ${i}`);
+          assert.deepEqual((await memory()).accountedBytes, baseline.accountedBytes, `after Clear Caches before run ${i}`);
         }
         writeFileSync(model, '\n'.repeat(i % CLEAR_EVERY) + source);
         const result = await vscode.commands.executeCommand<RunResult | undefined>('phasic.runTrace', {
@@ -56,10 +56,10 @@ export function soakSuite(): void {
         assert.equal(result.sccs.blocks, 97, `run ${i}: blocks`);
         const m = await memory();
         assert.equal(onlyCachesHold(m), undefined, `after run ${i}`);
-        rss.push(m.rss_bytes);
+        rss.push(m.rssBytes);
       }
       await vscode.commands.executeCommand('phasic.clearCaches');
-      assert.deepEqual((await memory()).accounted_bytes, baseline.accounted_bytes, 'after the last Clear Caches');
+      assert.deepEqual((await memory()).accountedBytes, baseline.accountedBytes, 'after the last Clear Caches');
 
       const growth = (rss[RUNS - 1] - rss[REFERENCE_RUN - 1]) / rss[REFERENCE_RUN - 1];
       console.log(

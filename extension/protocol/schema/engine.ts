@@ -1,0 +1,192 @@
+// Every shape the engine reports, declared once: run results, evaluations, memory
+// figures, events, SCC details and the model description. The types in
+// protocol/engine.ts and protocol/requests.ts are inferred from these schemas, and
+// the same schemas check the engine's replies in the host (protocol/validate.ts) and
+// the host's messages in the webview (protocol/webview.ts), so the two boundaries
+// cannot disagree on what a valid run is. Counts and byte sizes are finite and
+// >= 0, moments finite or one of "Infinity", "-Infinity", "NaN" (protocol/moment.ts),
+// and lists are bounded so that a hostile reply cannot make the host allocate.
+// The webview bundle imports this file: no Node or vscode imports.
+import * as v from 'valibot';
+import { MEMORY_CATEGORIES } from '../memory';
+import { bool, count, int, issueAt, list, moment, MAX_STRING, nameRecord, nonNeg, num, obj, oneOf, str } from './base';
+
+/** Bytes per memory category (protocol/memory.ts), all five present. */
+export const categoryBytes = obj(Object.fromEntries(MEMORY_CATEGORIES.map((c) => [c, nonNeg])) as Record<(typeof MEMORY_CATEGORIES)[number], typeof nonNeg>);
+
+export const TRACE_SOURCES = ['recorded', 'memory', 'disk', 'trivial'] as const;
+
+/** One strongly connected component, as the SCC view shows it. */
+export const sccInfo = obj({
+  id: count, // position in topological order, S's component is 0
+  vertices: count,
+  internalEdges: count,
+  exitEdges: count,
+  absorbing: bool, // a single absorbing vertex
+  source: oneOf(TRACE_SOURCES), // how its trace was obtained in the run
+  operations: count, // trace operations of this block (0 for trivial)
+  bytes: nonNeg, // bytes of its trace
+  recordMs: nonNeg, // time spent recording (0 on a cache hit)
+  key: str(64), // cache key, hex ('' for trivial components)
+  firstVertex: count, // smallest vertex index in the component
+});
+
+/** The condensation DAG: components, in id order, and the edges between them. */
+export const decomposition = v.pipe(
+  obj({
+    sccs: list(sccInfo),
+    edges: list(v.pipe(list(count), v.check((p) => p.length === 2, 'a pair of SCC ids'))),
+  }),
+  v.rawCheck(({ dataset, addIssue }) => {
+    if (!dataset.typed) return;
+    const { sccs, edges } = dataset.value;
+    const wrong = sccs.findIndex((s, i) => s.id !== i);
+    if (wrong >= 0) return issueAt(addIssue, ['sccs', wrong, 'id'], `${wrong} (components in id order)`);
+    const outside = edges.findIndex(([from, to]) => from >= sccs.length || to >= sccs.length);
+    if (outside >= 0) issueAt(addIssue, ['edges', outside], 'a pair of SCC ids');
+  }),
+);
+
+/** One block subgraph's lifetime inside a run, for the Gantt strip. */
+export const blockLifetime = obj({
+  scc: count,
+  vertices: count,
+  bytes: nonNeg,
+  createdMs: nonNeg, // since the engine process started
+  freedMs: nonNeg,
+});
+
+export const runMemory = obj({
+  accountedBytes: categoryBytes,
+  peakAccountedBytes: nonNeg,
+  rssBytes: nonNeg,
+  blocks: list(blockLifetime),
+});
+
+/** A message that points into the model source (compiled-model `sites`). */
+export const engineMessage = obj({
+  message: str(),
+  site: int, // index into the compiled model's sites, -1 for none
+  rule: v.optional(str()),
+});
+
+/** The moments block a run and an evaluation both carry. */
+const momentsEntries = {
+  params: nameRecord(num),
+  /** Raw moments per reward; a non-finite value is a string (protocol/moment.ts). */
+  moments: nameRecord(list(moment)),
+  variance: nameRecord(moment),
+  covariance: nameRecord(moment),
+  /** Present when some moment, variance or covariance is not finite: why. */
+  nonFinite: v.optional(str(4096)),
+};
+
+const runEntries = {
+  model: str(),
+  vertices: count,
+  edges: count,
+  absorbing: count,
+  /**
+   * The model text was run before and its run is still cached: nothing was explored,
+   * decomposed or recorded, every block is from memory, and only evaluation ran.
+   */
+  reused: bool,
+  sccs: obj({ count, largest: count, blocks: count, recorded: count, cached: count }),
+  trace: obj({ operations: count, commands: count, bytes: nonNeg }),
+  ...momentsEntries,
+  timingsMs: obj({ explore: nonNeg, scc: nonNeg, record: nonNeg, evaluate: nonNeg, total: nonNeg }),
+  memory: runMemory,
+  /** Handle of the composed trace in the engine's cache, for re-evaluation. */
+  traceKey: str(64),
+  /** How often each rule fired in exploration, by rule name. */
+  ruleFirings: nameRecord(count),
+  warnings: list(engineMessage),
+};
+
+/** A run without its decomposition: what the panel keeps of it. */
+export const runSummary = obj(runEntries);
+export const runResult = obj({ ...runEntries, decomposition });
+
+export const evaluateResult = obj({ ...momentsEntries, evaluateMs: nonNeg });
+
+export const memorySnapshot = obj({
+  timeMs: nonNeg, // since the engine process started
+  accountedBytes: categoryBytes,
+  peakAccountedBytes: nonNeg,
+  rssBytes: nonNeg,
+  cache: obj({ entries: count, bytes: nonNeg, diskFiles: count, diskBytes: nonNeg }),
+});
+
+export const clearResult = obj({
+  freedBytes: categoryBytes,
+  traces: count, // trace entries removed from the memory cache
+  subgraphs: count, // block subgraphs that were still alive (0 when idle)
+  // Trace files removed from the disk cache; `failed` of the cache's own files could
+  // not be removed, `error` says why in words (the first failure, or a cache
+  // directory that could not be read). A clear with an error is partial.
+  disk: obj({ files: count, bytes: nonNeg, failed: count, error: v.optional(str()) }),
+  rssBefore: nonNeg,
+  rssAfter: nonNeg,
+  timeMs: nonNeg,
+});
+
+export const RUN_PHASES = ['exploring', 'decomposing', 'recording', 'composing', 'evaluating'] as const;
+
+export const progress = obj({ phase: oneOf(RUN_PHASES), done: count, total: count });
+
+/** Pushed when a block subgraph is built or freed: the timeline's Gantt data. */
+export const blockEvent = obj({
+  kind: oneOf(['created', 'freed'] as const),
+  scc: count,
+  vertices: count,
+  bytes: nonNeg,
+  timeMs: nonNeg,
+});
+
+/** One SCC's states and internal edges, for the panel's detail pane. */
+export const sccDetail = v.pipe(
+  obj({
+    scc: count,
+    /** Column names of `states`. */
+    variables: list(str(MAX_STRING)),
+    /** One row per vertex of the SCC, local order. */
+    states: list(list(num)),
+    /** Internal edges over local indices, with their rate at the run's parameters. */
+    edges: list(list(num)),
+    /** True when `states`/`edges` were cut short for size. */
+    truncated: bool,
+  }),
+  v.rawCheck(({ dataset, addIssue }) => {
+    if (!dataset.typed) return;
+    const n = dataset.value.states.length;
+    const local = (x: number) => Number.isSafeInteger(x) && x >= 0 && x < n;
+    const wrong = dataset.value.edges.findIndex((e) => e.length !== 3 || !local(e[0]) || !local(e[1]));
+    if (wrong >= 0) issueAt(addIssue, ['edges', wrong], 'local vertex indices: [from, to, rate]');
+  }),
+  v.transform((d) => d as Omit<typeof d, 'edges'> & { edges: Array<[from: number, to: number, rate: number]> }),
+);
+
+export const engineInfo = obj({
+  version: str(200),
+  pid: count,
+  startedAt: nonNeg, // Date.now() of the engine process start
+});
+
+export const paramSpec = obj({ name: str(200), default: num, lo: v.nullable(num), hi: v.nullable(num) });
+
+export const stateVariableSpec = obj({ name: str(), offset: count, dims: list(count) });
+
+/** What the host needs to know about a model to run it and to show its results. */
+export const modelSpec = obj({
+  uri: str(),
+  name: str(),
+  params: list(paramSpec),
+  constants: list(obj({ name: str(), value: num, integer: bool })),
+  rewards: list(str()),
+  stateVariables: list(stateVariableSpec),
+});
+
+export const runReply = obj({ model: modelSpec, result: runResult });
+
+export const progressNotification = obj({ runId: count, progress });
+export const warningNotification = obj({ uri: str(), warning: engineMessage });

@@ -1,0 +1,32 @@
+// The parameters the host sends with each engine request, declared once: the types
+// in protocol/requests.ts are inferred from them and the engine process checks every
+// request's parameters with them before acting (protocol/validate.ts,
+// `parseEngineRequest`), so a request from another version of the host is refused
+// with the field named rather than half-run. No Node or vscode imports.
+import * as v from 'valibot';
+import { count, list, nameRecord, num, obj, str } from './base';
+
+const overrides = nameRecord(num);
+const covariances = list(v.pipe(list(str(), 2), v.check((p) => p.length === 2, 'a pair of reward names'), v.transform((p) => p as [string, string])));
+
+export const describeParams = obj({ uri: str(), overrides });
+
+export const runParams = obj({
+  uri: str(),
+  overrides,
+  params: v.optional(nameRecord(num)),
+  moments: count,
+  covariances,
+  runId: count,
+});
+
+export const evaluateParams = obj({ traceKey: str(200), params: nameRecord(num), moments: count, covariances });
+
+/** One SCC of a run whose trace is still cached, for the panel's detail pane (docs/protocol.md). */
+export const sccDetailParams = obj({
+  traceKey: str(200),
+  /** The SCC's id in the run's decomposition. */
+  scc: count,
+  /** Parameter values for the edges' rates, by name; others take the model's defaults. */
+  params: nameRecord(num),
+});

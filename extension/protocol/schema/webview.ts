@@ -1,0 +1,104 @@
+// The messages between the extension host and the Phasic Studio webview, declared
+// once: protocol/webview.ts infers their types from these schemas, the host checks
+// what the page posts with `webviewMessage` (a browser page: untrusted input) and
+// the page checks what the host posts with `hostMessage` (a message that does not
+// match is ignored rather than half-drawn). Engine shapes are the ones of
+// schema/engine.ts. The webview bundle imports this file: no Node or vscode imports.
+import * as v from 'valibot';
+import { count, issueAt, list, nameRecord, nonNeg, num, obj, oneOf, str, tagged } from './base';
+import { categoryBytes, decomposition, engineInfo, evaluateResult, paramSpec, runSummary, sccDetail } from './engine';
+
+export const STUDIO_TABS = ['memory', 'scc', 'moments'] as const;
+export const MARKER_KINDS = ['runStart', 'runEnd', 'cancel', 'restart', 'clear'] as const;
+
+/** Largest SVG the host accepts for export (a 2,000-SCC view is ~1 MB). */
+export const MAX_EXPORT_SVG_CHARS = 32 * 1024 * 1024;
+
+const tab = oneOf(STUDIO_TABS);
+
+/** What the panel shows about the model a run belongs to. */
+export const panelModel = obj({
+  uri: str(4096),
+  name: str(200),
+  params: list(paramSpec),
+  /** Flattened state cell names (`c[1][0]`), to decode an SCC's states. */
+  stateVariables: v.optional(list(str(200))),
+});
+
+/** One sample of the memory timeline, on the timeline clock. */
+export const timelineSample = obj({ t: num, accounted: categoryBytes, rss: nonNeg });
+
+export const timelineBlock = obj({
+  scc: count,
+  vertices: count,
+  bytes: nonNeg,
+  created: num,
+  /** null while the subgraph is alive. */
+  freed: v.nullable(num),
+});
+
+export const timelineMarker = obj({
+  kind: oneOf(MARKER_KINDS),
+  t: num,
+  label: v.optional(str(200)),
+  /** Clear Caches: the bytes it returned. */
+  freedBytes: v.optional(nonNeg),
+});
+
+/** Host-computed position of one SCC in the condensation drawing. */
+export const sccNodeLayout = obj({ id: count, layer: count, x: num, y: num, r: nonNeg });
+
+export const sccLayout = obj({ nodes: list(sccNodeLayout), width: nonNeg, height: nonNeg, layers: count });
+
+/** The parts of a run the panel draws (the run result, minus what it never shows). */
+export const panelRun = v.pipe(
+  obj({ model: panelModel, result: runSummary, decomposition, layout: sccLayout }),
+  v.rawCheck(({ dataset, addIssue }) => {
+    if (!dataset.typed) return;
+    const n = dataset.value.decomposition.sccs.length;
+    const nodes = dataset.value.layout.nodes;
+    if (nodes.length !== n || nodes.some((node, i) => node.id !== i)) issueAt(addIssue, ['layout', 'nodes'], `one node per SCC, in id order (${n})`);
+  }),
+);
+
+/** Everything the panel has seen, sent once after each `ready`. */
+export const studioSnapshot = obj({
+  tab,
+  engine: v.nullable(engineInfo),
+  samples: list(timelineSample),
+  blocks: list(timelineBlock),
+  markers: list(timelineMarker),
+  run: v.nullable(panelRun),
+});
+
+const error = v.optional(str(4096));
+
+export const hostMessage = tagged(
+  {
+    snapshot: obj({ type: v.literal('snapshot'), snapshot: studioSnapshot }),
+    engine: obj({ type: v.literal('engine'), engine: engineInfo }),
+    samples: obj({ type: v.literal('samples'), samples: list(timelineSample) }),
+    block: obj({ type: v.literal('block'), block: timelineBlock }),
+    marker: obj({ type: v.literal('marker'), marker: timelineMarker }),
+    run: obj({ type: v.literal('run'), run: panelRun }),
+    evaluation: v.pipe(obj({ type: v.literal('evaluation'), requestId: count, result: v.optional(evaluateResult), error }), v.check((m) => m.result !== undefined || m.error !== undefined, 'a result or an error')),
+    sccDetail: v.pipe(obj({ type: v.literal('sccDetail'), requestId: count, detail: v.optional(sccDetail), error }), v.check((m) => m.detail !== undefined || m.error !== undefined, 'a detail or an error')),
+    showTab: obj({ type: v.literal('showTab'), tab }),
+    exported: obj({ type: v.literal('exported'), path: v.optional(str(4096)), error }),
+  },
+  'a host message type',
+);
+
+export const webviewMessage = tagged(
+  {
+    ready: obj({ type: v.literal('ready') }),
+    tab: obj({ type: v.literal('tab'), tab }),
+    evaluate: obj({ type: v.literal('evaluate'), requestId: count, traceKey: str(200), params: nameRecord(num) }),
+    sccDetail: obj({ type: v.literal('sccDetail'), requestId: count, traceKey: str(200), scc: count }),
+    exportSvg: obj({
+      type: v.literal('exportSvg'),
+      svg: v.pipe(str(MAX_EXPORT_SVG_CHARS), v.check((svg) => /^<svg[\s>]/.test(svg), 'an <svg> document')),
+    }),
+  },
+  'ready | tab | evaluate | sccDetail | exportSvg',
+);

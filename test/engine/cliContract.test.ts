@@ -1,0 +1,82 @@
+// The command line's JSON output is a public contract (extension/cli/contract.ts,
+// docs/engine.md "Command line"): scripts read its fields by name, so a renaming
+// inside the protocol must never reach it. Every command's --json output, from the
+// real CLI, has exactly the field names below: the names the CLI printed before the
+// protocol went camelCase. Records keyed by the model's own names (params, moments,
+// variance, covariance, ruleFirings) are compared as records, not by their keys.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { CLI, ENGINE_FIXTURES, tempDir } from './helpers';
+
+const RECORDS = new Set(['params', 'moments', 'variance', 'covariance', 'ruleFirings']);
+
+/** Every field path of a JSON value: `a.b`, `list[].c` (items merged), records not entered. */
+function fieldNames(value: unknown, path = '', out = new Set<string>()): Set<string> {
+  if (Array.isArray(value)) {
+    for (const item of value) fieldNames(item, `${path}[]`, out);
+  } else if (value !== null && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) {
+      const p = path === '' ? k : `${path}.${k}`;
+      out.add(p);
+      if (!RECORDS.has(k)) fieldNames(v, p, out);
+    }
+  }
+  return out;
+}
+
+const RUN = [
+  'model', 'vertices', 'edges', 'absorbing', 'reused',
+  'sccs', 'sccs.count', 'sccs.largest', 'sccs.blocks', 'sccs.recorded', 'sccs.cached',
+  'trace', 'trace.operations', 'trace.commands', 'trace.bytes',
+  'params', 'moments', 'variance', 'covariance',
+  'timings_ms', 'timings_ms.explore', 'timings_ms.scc', 'timings_ms.record', 'timings_ms.evaluate', 'timings_ms.total',
+  'memory', 'memory.accounted_bytes', 'memory.accounted_bytes.graph', 'memory.accounted_bytes.subgraphs',
+  'memory.accounted_bytes.traces', 'memory.accounted_bytes.cache', 'memory.accounted_bytes.evaluation',
+  'memory.peak_accounted_bytes', 'memory.rss_bytes',
+  'memory.blocks', 'memory.blocks[].scc', 'memory.blocks[].vertices', 'memory.blocks[].bytes', 'memory.blocks[].created_ms', 'memory.blocks[].freed_ms',
+  'traceKey', 'ruleFirings', 'warnings',
+];
+const WARNING = ['warnings[].message', 'warnings[].site'];
+const CLEAR = [
+  'freed_bytes', 'freed_bytes.graph', 'freed_bytes.subgraphs', 'freed_bytes.traces', 'freed_bytes.cache', 'freed_bytes.evaluation',
+  'traces', 'subgraphs', 'disk', 'disk.files', 'disk.bytes', 'disk.failed', 'rss_before', 'rss_after', 'time_ms',
+];
+const CHECK = ['diagnostics', ...['file', 'line', 'column', 'endLine', 'endColumn', 'severity', 'code', 'message'].map((k) => `diagnostics[].${k}`)];
+const ERROR = ['error', 'error.message', 'error.file', 'error.line', 'error.column'];
+
+function json(args: string[], status = 0): unknown {
+  const r = spawnSync(process.execPath, [CLI, ...args, '--json'], { encoding: 'utf8' });
+  assert.equal(r.status, status, r.stderr);
+  return JSON.parse(r.stdout);
+}
+
+const sorted = (names: Iterable<string>) => [...names].sort();
+
+describe('the command line JSON contract', () => {
+  it('run --json keeps its field names, with and without non-finite moments and warnings', () => {
+    const two = json(['run', join(ENGINE_FIXTURES, 'two_locus.json'), '--no-cache', '--covariance', 'time,time']);
+    assert.deepEqual(sorted(fieldNames(two)), sorted(RUN));
+    const infinite = json(['run', join(ENGINE_FIXTURES, 'structured.json'), '--param', 'coal=0', '--min-scc', '2', '--no-cache']);
+    assert.deepEqual(sorted(fieldNames(infinite)), sorted([...RUN, 'nonFinite']));
+    const blocked = join(tempDir('contract-blocked'), 'file');
+    writeFileSync(blocked, 'a file where the cache directory should be');
+    const warned = json(['run', join(ENGINE_FIXTURES, 'structured_n8_d3.json'), '--cache-dir', join(blocked, 'cache')]);
+    assert.deepEqual(sorted(fieldNames(warned)), sorted([...RUN, ...WARNING]));
+    const repeated = json(['run', join(ENGINE_FIXTURES, 'two_locus.json'), '--no-cache', '--repeat', '2']);
+    assert.deepEqual(sorted(fieldNames(repeated)), sorted(['runs', ...RUN.map((n) => `runs[].${n}`)]));
+  });
+
+  it('clear-caches, check and errors keep their field names', () => {
+    assert.deepEqual(sorted(fieldNames(json(['clear-caches', '--cache-dir', tempDir('contract-clear')]))), sorted(CLEAR));
+    const dir = tempDir('contract-check');
+    const unused = join(dir, 'unused.phasic');
+    writeFileSync(unused, 'model m\nconst unused = 3\nstate k = 1\nrule r\n  when k >= 1\n  rate 1\n  do k -= 1\n');
+    assert.deepEqual(sorted(fieldNames(json(['check', unused]))), sorted(CHECK));
+    const bad = join(dir, 'bad.phasic');
+    writeFileSync(bad, 'model bad\nparam a = 1\nstate k = 2\nrule r\n  rate a * a\n  do k -= 1\n');
+    assert.deepEqual(sorted(fieldNames(json(['run', bad], 1))), sorted(ERROR));
+  });
+});
