@@ -27,7 +27,10 @@ function dependencies(depFile) {
   if (!existsSync(depFile)) return null;
   const text = readFileSync(depFile, 'utf8').replace(/\\\r?\n/g, ' ');
   const colon = text.indexOf(': ');
-  return text.slice(colon + 2).split(/\s+/).filter(Boolean);
+  return text
+    .slice(colon + 2)
+    .split(/\s+/)
+    .filter(Boolean);
 }
 
 function fresh(target, inputs) {
@@ -46,7 +49,9 @@ function compile(src, obj) {
 export function buildBench() {
   for (const header of ['/usr/include/suitesparse/umfpack.h', '/usr/include/suitesparse/klu.h'])
     if (!existsSync(header))
-      throw new Error(`${header} is missing: the benchmark's sparse solvers need SuiteSparse (Debian/Ubuntu: apt-get install libsuitesparse-dev)`);
+      throw new Error(
+        `${header} is missing: the benchmark's sparse solvers need SuiteSparse (Debian/Ubuntu: apt-get install libsuitesparse-dev)`,
+      );
   mkdirSync(OBJ, { recursive: true });
   const objects = [];
   for (const src of [...sources('native/src').sort(), 'bench/engine_bench.cpp']) {

@@ -24,7 +24,8 @@ for (const assignment of assignments) {
 const { model, diagnostics } = compileModel(readFileSync(source, 'utf8'), source, overrides);
 const errors = diagnostics.filter((d) => d.severity === 'error');
 if (!model || errors.length > 0) {
-  for (const d of errors) process.stderr.write(`${source}:${d.range.start.line + 1}:${d.range.start.character + 1}: ${d.message}\n`);
+  for (const d of errors)
+    process.stderr.write(`${source}:${d.range.start.line + 1}:${d.range.start.character + 1}: ${d.message}\n`);
   fail(`${source} did not compile`);
 }
 writeFileSync(target, JSON.stringify(model));

@@ -29,17 +29,17 @@
 // a timing: the runner compares numbers with the targets and reports.
 #include <poll.h>
 #include <signal.h>
-#include <sys/resource.h>
-#include <time.h>
-#include <sys/wait.h>
-#include <unistd.h>
 #include <suitesparse/klu.h>
 #include <suitesparse/umfpack.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -53,11 +53,11 @@
 #include <string>
 #include <vector>
 
-#include "engine/engine.hpp"
 #include "base/error.hpp"
+#include "engine/engine.hpp"
 #include "engine/json_writer.hpp"
-#include "json/json.hpp"
 #include "engine/load.hpp"
+#include "json/json.hpp"
 #include "trace/block.hpp"
 #include "trace/block_trace.hpp"
 #include "trace/condensation.hpp"
@@ -80,7 +80,9 @@ double cpu_ms() {
   return double(ts.tv_sec) * 1e3 + double(ts.tv_nsec) / 1e6;
 }
 double ms_since(double cpu_start) { return cpu_ms() - cpu_start; }
-double wall_ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
+double wall_ms_since(Clock::time_point t) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+}
 
 struct Options {
   std::string model_path, label;
@@ -97,7 +99,8 @@ struct Options {
 [[noreturn]] void usage(const std::string& why) {
   std::fprintf(stderr,
                "engine_bench: %s\nusage: engine_bench --model m.json --label NAME [--reps R] [--min-scc S] "
-               "[--param name=value]... [--max-states N] [--no-solver] [--solver-reps R] [--solver-max-flops F] [--solver-timeout S]\n",
+               "[--param name=value]... [--max-states N] [--no-solver] [--solver-reps R] [--solver-max-flops F] "
+               "[--solver-timeout S]\n",
                why.c_str());
   std::exit(2);
 }
@@ -110,21 +113,31 @@ Options parse_options(int argc, char** argv) {
       if (i + 1 >= argc) usage(a + " needs a value");
       return argv[++i];
     };
-    if (a == "--model") o.model_path = next();
-    else if (a == "--label") o.label = next();
-    else if (a == "--reps") o.reps = std::max(1, std::atoi(next().c_str()));
-    else if (a == "--min-scc") o.min_scc = static_cast<std::uint32_t>(std::max(2, std::atoi(next().c_str())));
-    else if (a == "--max-states") o.max_states = std::strtoull(next().c_str(), nullptr, 10);
-    else if (a == "--no-solver") o.solver = false;
-    else if (a == "--solver-reps") o.solver_reps = std::max(1, std::atoi(next().c_str()));
-    else if (a == "--solver-timeout") o.solver_timeout_s = std::strtod(next().c_str(), nullptr);
-    else if (a == "--solver-max-flops") o.solver_max_flops = std::strtod(next().c_str(), nullptr);
+    if (a == "--model")
+      o.model_path = next();
+    else if (a == "--label")
+      o.label = next();
+    else if (a == "--reps")
+      o.reps = std::max(1, std::atoi(next().c_str()));
+    else if (a == "--min-scc")
+      o.min_scc = static_cast<std::uint32_t>(std::max(2, std::atoi(next().c_str())));
+    else if (a == "--max-states")
+      o.max_states = std::strtoull(next().c_str(), nullptr, 10);
+    else if (a == "--no-solver")
+      o.solver = false;
+    else if (a == "--solver-reps")
+      o.solver_reps = std::max(1, std::atoi(next().c_str()));
+    else if (a == "--solver-timeout")
+      o.solver_timeout_s = std::strtod(next().c_str(), nullptr);
+    else if (a == "--solver-max-flops")
+      o.solver_max_flops = std::strtod(next().c_str(), nullptr);
     else if (a == "--param") {
       const std::string kv = next();
       const auto eq = kv.find('=');
       if (eq == std::string::npos) usage("--param wants name=value, got " + kv);
       o.params.emplace_back(kv.substr(0, eq), std::strtod(kv.c_str() + eq + 1, nullptr));
-    } else usage("unknown argument " + a);
+    } else
+      usage("unknown argument " + a);
   }
   if (o.model_path.empty()) usage("--model is required");
   if (o.label.empty()) o.label = o.model_path;
@@ -166,8 +179,13 @@ Sample scaled(const Sample& s, double factor) {
 }
 
 void write_sample(JsonWriter& w, const char* name, const Sample& s) {
-  w.key(name).begin_object().field("median", s.median()).field("min", s.min()).field("max", s.max())
-      .field("n", static_cast<std::uint64_t>(s.values.size())).end_object();
+  w.key(name)
+      .begin_object()
+      .field("median", s.median())
+      .field("min", s.min())
+      .field("max", s.max())
+      .field("n", static_cast<std::uint64_t>(s.values.size()))
+      .end_object();
 }
 
 // Timed results go here, so the compiler cannot drop the calls that produce them.
@@ -183,7 +201,8 @@ double seconds_per_call(const std::function<void()>& f, double min_seconds) {
     for (std::uint64_t i = 0; i < calls; ++i) f();
     const double s = (cpu_ms() - start) / 1e3;
     if (s >= min_seconds) return s / double(calls);
-    calls = s <= 0 ? calls * 10 : std::max<std::uint64_t>(calls * 2, std::uint64_t(double(calls) * min_seconds * 1.2 / s));
+    calls = s <= 0 ? calls * 10
+                   : std::max<std::uint64_t>(calls * 2, std::uint64_t(double(calls) * min_seconds * 1.2 / s));
   }
 }
 
@@ -213,7 +232,8 @@ void add_run(RunSamples& s, Engine& engine, const std::string& text, const RunOp
   s.scc.add(t.get("scc").number());
   s.record.add(t.get("record").number());
   s.evaluate.add(t.get("evaluate").number());
-  s.ledger_peak = std::max<std::uint64_t>(s.ledger_peak, std::uint64_t(r.get("memory").get("peakAccountedBytes").number()));
+  s.ledger_peak = std::max<std::uint64_t>(s.ledger_peak,
+                                          std::uint64_t(r.get("memory").get("peakAccountedBytes").number()));
   s.expected_time = r.get("moments").get("time").at(0).number();
 }
 
@@ -357,19 +377,24 @@ SolverResult run_umfpack(const SparseSystem& s, const char* strategy, double max
   if (status != UMFPACK_OK) r.error = "umfpack_di_solve failed with status " + std::to_string(status);
   r.expected_time = start_sum(s, x);
   for (int rep = 0; rep < reps && r.error.empty(); ++rep) {
-    r.analyse_ms.add(1e3 * seconds_per_call([&] {
-      void* again = nullptr;
-      umfpack_di_symbolic(s.n, s.n, Ap, Ai, Ax, &again, control, info);
-      umfpack_di_free_symbolic(&again);
-    }, kStageSeconds));
-    r.factorise_ms.add(1e3 * seconds_per_call([&] {
-      void* again = nullptr;
-      umfpack_di_numeric(Ap, Ai, Ax, symbolic, &again, control, info);
-      umfpack_di_free_numeric(&again);
-    }, kStageSeconds));
-    r.solve_ms.add(1e3 * seconds_per_call([&] {
-      umfpack_di_solve(UMFPACK_A, Ap, Ai, Ax, x.data(), b.data(), numeric, control, info);
-    }, kStageSeconds));
+    r.analyse_ms.add(1e3 * seconds_per_call(
+                               [&] {
+                                 void* again = nullptr;
+                                 umfpack_di_symbolic(s.n, s.n, Ap, Ai, Ax, &again, control, info);
+                                 umfpack_di_free_symbolic(&again);
+                               },
+                               kStageSeconds));
+    r.factorise_ms.add(1e3 * seconds_per_call(
+                                 [&] {
+                                   void* again = nullptr;
+                                   umfpack_di_numeric(Ap, Ai, Ax, symbolic, &again, control, info);
+                                   umfpack_di_free_numeric(&again);
+                                 },
+                                 kStageSeconds));
+    r.solve_ms.add(
+        1e3 *
+        seconds_per_call([&] { umfpack_di_solve(UMFPACK_A, Ap, Ai, Ax, x.data(), b.data(), numeric, control, info); },
+                         kStageSeconds));
   }
   umfpack_di_free_numeric(&numeric);
   umfpack_di_free_symbolic(&symbolic);
@@ -401,24 +426,30 @@ SolverResult run_klu(const SparseSystem& s, int reps) {
   r.flops = common.flops;
   r.lnz = numeric->lnz;
   r.unz = numeric->unz;
-  r.offdiag = numeric->nzoff;  // entries of the off-diagonal blocks, kept unfactored
+  r.offdiag = numeric->nzoff;       // entries of the off-diagonal blocks, kept unfactored
   std::vector<double> x(s.n, 1.0);  // the time reward; solved in place
   if (!klu_solve(symbolic, numeric, s.n, 1, x.data(), &common))
     r.error = "klu_solve failed with status " + std::to_string(common.status);
   r.expected_time = start_sum(s, x);
   for (int rep = 0; rep < reps && r.error.empty(); ++rep) {
-    r.analyse_ms.add(1e3 * seconds_per_call([&] {
-      klu_symbolic* again = klu_analyze(s.n, Ap, Ai, &common);
-      klu_free_symbolic(&again, &common);
-    }, kStageSeconds));
-    r.factorise_ms.add(1e3 * seconds_per_call([&] {
-      klu_numeric* again = klu_factor(Ap, Ai, Ax, symbolic, &common);
-      klu_free_numeric(&again, &common);
-    }, kStageSeconds));
-    r.solve_ms.add(1e3 * seconds_per_call([&] {
-      std::fill(x.begin(), x.end(), 1.0);
-      klu_solve(symbolic, numeric, s.n, 1, x.data(), &common);
-    }, kStageSeconds));
+    r.analyse_ms.add(1e3 * seconds_per_call(
+                               [&] {
+                                 klu_symbolic* again = klu_analyze(s.n, Ap, Ai, &common);
+                                 klu_free_symbolic(&again, &common);
+                               },
+                               kStageSeconds));
+    r.factorise_ms.add(1e3 * seconds_per_call(
+                                 [&] {
+                                   klu_numeric* again = klu_factor(Ap, Ai, Ax, symbolic, &common);
+                                   klu_free_numeric(&again, &common);
+                                 },
+                                 kStageSeconds));
+    r.solve_ms.add(1e3 * seconds_per_call(
+                             [&] {
+                               std::fill(x.begin(), x.end(), 1.0);
+                               klu_solve(symbolic, numeric, s.n, 1, x.data(), &common);
+                             },
+                             kStageSeconds));
   }
   klu_free_numeric(&numeric, &common);
   klu_free_symbolic(&symbolic, &common);
@@ -443,9 +474,13 @@ std::string solver_json(const SolverResult& s, std::uint64_t n, double trace_tim
   write_sample(w, "analyse_ms", s.analyse_ms);
   write_sample(w, "factorise_ms", s.factorise_ms);
   write_sample(w, "solve_ms", s.solve_ms);
-  w.field("flops", s.flops).field("lnz", s.lnz).field("unz", s.unz)
+  w.field("flops", s.flops)
+      .field("lnz", s.lnz)
+      .field("unz", s.unz)
       .field("nnz_lu", s.lnz + s.unz - double(n) + s.offdiag)  // L and U both count the diagonal
-      .field("expected_time", s.expected_time).field("relative_difference", rel).field("agrees", agrees);
+      .field("expected_time", s.expected_time)
+      .field("relative_difference", rel)
+      .field("agrees", agrees);
   if (!s.error.empty()) w.field("error", s.error);
   w.end_object();
   return w.take();
@@ -573,8 +608,7 @@ int run(const Options& o) {
   // 2. warm product runs: the last cold run left its summary and every block in the cache.
   for (int rep = 0; rep < o.reps; ++rep) add_run(warm, eng, text, run_options);
   // Each repetition edits differently (1, 2, … trailing spaces), so none reuses another's run.
-  for (int rep = 0; rep < o.reps; ++rep)
-    add_run(blocks_cached, eng, text + std::string(rep + 1, ' '), run_options);
+  for (int rep = 0; rep < o.reps; ++rep) add_run(blocks_cached, eng, text + std::string(rep + 1, ' '), run_options);
   eng.clear_caches();
   release_free_heap();
 
@@ -643,14 +677,17 @@ int run(const Options& o) {
   const double min_seconds = 0.05;
   Sample single_ns, batch8_ns, batch64_ns;
   for (int rep = 0; rep < o.reps; ++rep)
-    single_ns.add(1e9 * seconds_per_call([&] { observe(evaluate(*trace, theta, kMoments).moment(0, 1)); }, min_seconds));
+    single_ns.add(1e9 *
+                  seconds_per_call([&] { observe(evaluate(*trace, theta, kMoments).moment(0, 1)); }, min_seconds));
   auto batch = [&](std::uint32_t count, Sample& out) {
     std::vector<double> thetas;
     for (std::uint32_t b = 0; b < count; ++b)
       for (std::size_t p = 0; p < theta.size(); ++p) thetas.push_back(theta[p] * (1.0 + 0.001 * b));
     for (int rep = 0; rep < o.reps; ++rep)
-      out.add(1e9 * seconds_per_call([&] { observe(evaluate_batch(*trace, thetas, count, kMoments)[0].moment(0, 1)); },
-                                     min_seconds) / count);
+      out.add(1e9 *
+              seconds_per_call([&] { observe(evaluate_batch(*trace, thetas, count, kMoments)[0].moment(0, 1)); },
+                               min_seconds) /
+              count);
   };
   batch(8, batch8_ns);
   batch(64, batch64_ns);
@@ -676,8 +713,8 @@ int run(const Options& o) {
     system_n = std::uint64_t(system.n);
     system_nnz = system.value.size();
     auto run_isolated = [&](const std::string& name, const std::function<SolverResult()>& solve) {
-      solvers.push_back(isolated(name, o.solver_timeout_s,
-                                 [&] { return solver_json(solve(), system_n, trace_time, o.label); }));
+      solvers.push_back(
+          isolated(name, o.solver_timeout_s, [&] { return solver_json(solve(), system_n, trace_time, o.label); }));
     };
     if (system.n > 0) {
       run_isolated("KLU BTF+AMD", [&] { return run_klu(system, o.solver_reps); });
@@ -688,13 +725,19 @@ int run(const Options& o) {
   }
 
   JsonWriter w;
-  w.begin_object().field("label", o.label).field("model", explored->info.name).field("reps", o.reps)
+  w.begin_object()
+      .field("label", o.label)
+      .field("model", explored->info.name)
+      .field("reps", o.reps)
       .field("min_scc", std::uint64_t(o.min_scc));
   w.key("params").begin_object();
   for (std::size_t p = 0; p < theta.size(); ++p) w.field(explored->info.param_names[p], theta[p]);
   w.end_object();
-  w.field("vertices", std::uint64_t(graph.vertex_count)).field("edges", graph.edge_count())
-      .field("absorbing", absorbing).field("sccs", components).field("largest_scc", std::uint64_t(largest))
+  w.field("vertices", std::uint64_t(graph.vertex_count))
+      .field("edges", graph.edge_count())
+      .field("absorbing", absorbing)
+      .field("sccs", components)
+      .field("largest_scc", std::uint64_t(largest))
       .field("blocks", std::uint64_t(blocks));
   write_run(w, "cold_run", cold);
   write_run(w, "warm_run", warm);
@@ -709,13 +752,26 @@ int run(const Options& o) {
   write_sample(w, "explore_wall_ms", ph.explore_wall_ms);
   w.field("states_per_s", double(graph.vertex_count - 1) / (ph.explore_wall_ms.median() / 1e3));
   w.field("states_per_cpu_s", double(graph.vertex_count - 1) / (ph.explore_ms.median() / 1e3)).end_object();
-  w.key("trace").begin_object()
-      .field("operations", operations).field("commands", commands).field("rewards", reward_count)
-      .field("solves_per_evaluation", solves).field("work_per_evaluation", work).field("bytes", trace_bytes)
+  w.key("trace")
+      .begin_object()
+      .field("operations", operations)
+      .field("commands", commands)
+      .field("rewards", reward_count)
+      .field("solves_per_evaluation", solves)
+      .field("work_per_evaluation", work)
+      .field("bytes", trace_bytes)
       .field("expected_time", trace_time);
-  w.key("op_mix").begin_object().field("dot", mix.dot).field("add", mix.add).field("mul", mix.mul)
-      .field("muladd", mix.muladd).field("inv", mix.inv).field("forward", mix.forward).field("solve", mix.solve)
-      .field("terms", mix.terms).end_object();
+  w.key("op_mix")
+      .begin_object()
+      .field("dot", mix.dot)
+      .field("add", mix.add)
+      .field("mul", mix.mul)
+      .field("muladd", mix.muladd)
+      .field("inv", mix.inv)
+      .field("forward", mix.forward)
+      .field("solve", mix.solve)
+      .field("terms", mix.terms)
+      .end_object();
   w.end_object();
   w.key("evaluate").begin_object();
   write_sample(w, "single_ns_per_op", scaled(single_ns, 1 / work));
@@ -732,7 +788,8 @@ int run(const Options& o) {
     for (const std::string& solver : solvers) w.raw(solver);
     w.end_array().end_object();
   }
-  w.key("memory").begin_object()
+  w.key("memory")
+      .begin_object()
       .field("run_peak_rss_bytes", run_peak_rss)
       .field("run_ledger_peak_bytes", cold.ledger_peak)
       .field("phases_peak_rss_bytes", phases_peak_rss)

@@ -48,7 +48,11 @@ function machine() {
   const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
   const meminfo = readFileSync('/proc/meminfo', 'utf8');
   const git = (...a) => {
-    try { return execFileSync('git', a, { encoding: 'utf8' }).trim(); } catch { return ''; }
+    try {
+      return execFileSync('git', a, { encoding: 'utf8' }).trim();
+    } catch {
+      return '';
+    }
   };
   return {
     nproc: os.availableParallelism(),
@@ -75,11 +79,17 @@ function derive(r) {
   const setup = (s) => s.analyse_ms.median + s.factorise_ms.median;
   const min = (list, f) => list.reduce((best, s) => (best === undefined || f(s) < f(best) ? s : best), undefined);
   const fastest = min(runs, perTheta);
-  const umfpack = min(runs.filter((s) => s.name.startsWith('UMFPACK')), perTheta);
+  const umfpack = min(
+    runs.filter((s) => s.name.startsWith('UMFPACK')),
+    perTheta,
+  );
   const fastestSetup = min(runs, setup);
   // A matrix that is triangular after permutation needs no factorisation flops: the
   // ratio of trace operations to LU flops is then undefined, not infinite.
-  const fewestFlops = min(runs.filter((s) => s.flops > 0), (s) => s.flops);
+  const fewestFlops = min(
+    runs.filter((s) => s.flops > 0),
+    (s) => s.flops,
+  );
   const triangular = runs.length > 0 && runs.some((s) => s.flops === 0);
   const evalMs = r.evaluate.single_ms.median;
   const recordMs = r.phases.record_ms.median + r.phases.compose_ms.median;
@@ -106,23 +116,48 @@ function verdicts(results) {
   for (const t of TARGETS) {
     for (const r of results.filter((r) => !r.error && t.applies(r))) {
       const value = t.value(r);
-      const status = value === undefined || Number.isNaN(value) ? 'n/a'
-        : (t.atMost ? value <= t.limit : value >= t.limit) ? 'met' : 'missed';
-      out.push({ target: t.id, text: t.text, label: r.label, value, limit: t.limit, unit: t.unit, atMost: t.atMost, status });
+      const status =
+        value === undefined || Number.isNaN(value)
+          ? 'n/a'
+          : (t.atMost ? value <= t.limit : value >= t.limit)
+            ? 'met'
+            : 'missed';
+      out.push({
+        target: t.id,
+        text: t.text,
+        label: r.label,
+        value,
+        limit: t.limit,
+        unit: t.unit,
+        atMost: t.atMost,
+        status,
+      });
     }
     // A model that did not complete misses every target that would have applied to it.
     for (const r of results.filter((r) => r.error && t.applies(r)))
-      out.push({ target: t.id, text: t.text, label: r.label, value: undefined, limit: t.limit, unit: t.unit, atMost: t.atMost, status: 'missed' });
+      out.push({
+        target: t.id,
+        text: t.text,
+        label: r.label,
+        value: undefined,
+        limit: t.limit,
+        unit: t.unit,
+        atMost: t.atMost,
+        status: 'missed',
+      });
   }
   return out;
 }
 
 function main() {
-  if (!existsSync(COMPILER)) throw new Error(`${COMPILER} is missing: run \`npm run build\` (or \`node esbuild.mjs\`) first`);
+  if (!existsSync(COMPILER))
+    throw new Error(`${COMPILER} is missing: run \`npm run build\` (or \`node esbuild.mjs\`) first`);
   const binary = buildBench();
   mkdirSync(MODELS, { recursive: true });
   const info = machine();
-  const entries = SUITE.filter((e) => (!quick || e.quick) && (only.length === 0 || only.some((o) => e.label.includes(o))));
+  const entries = SUITE.filter(
+    (e) => (!quick || e.quick) && (only.length === 0 || only.some((o) => e.label.includes(o))),
+  );
   const results = [];
   let broken = 0;
   for (const entry of entries) {
@@ -132,15 +167,33 @@ function main() {
     let result;
     try {
       const { source, target } = compiledModel(entry);
-      const run = spawnSync(binary, ['--model', target, '--label', entry.label, '--reps', String(reps),
-        '--solver-reps', String(quick ? 1 : Math.min(reps, 3)), '--solver-timeout', String(quick ? 20 : 300)], {
-        encoding: 'utf8', timeout: (quick ? 120 : 3600) * 1000, maxBuffer: 64 << 20,
-        // The engine is single threaded; so are the solvers' BLAS calls, for a like comparison.
-        env: { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1' },
-      });
+      const run = spawnSync(
+        binary,
+        [
+          '--model',
+          target,
+          '--label',
+          entry.label,
+          '--reps',
+          String(reps),
+          '--solver-reps',
+          String(quick ? 1 : Math.min(reps, 3)),
+          '--solver-timeout',
+          String(quick ? 20 : 300),
+        ],
+        {
+          encoding: 'utf8',
+          timeout: (quick ? 120 : 3600) * 1000,
+          maxBuffer: 64 << 20,
+          // The engine is single threaded; so are the solvers' BLAS calls, for a like comparison.
+          env: { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1' },
+        },
+      );
       if (run.stderr) process.stderr.write(`\n${run.stderr}`);
       if (run.error || run.status !== 0)
-        throw new Error(run.error ? String(run.error.message) : `exit ${run.status ?? run.signal}: ${run.stderr.trim()}`);
+        throw new Error(
+          run.error ? String(run.error.message) : `exit ${run.status ?? run.signal}: ${run.stderr.trim()}`,
+        );
       result = { ...JSON.parse(run.stdout), family: entry.family, source, overrides: entry.overrides };
       result.derived = derive(result);
       if (result.solver?.runs.some((s) => !s.skipped && !s.agrees)) broken++;
@@ -153,7 +206,13 @@ function main() {
     results.push(result);
   }
   info.load_average_end = os.loadavg();
-  const report = { date: new Date().toISOString(), mode: quick ? 'quick' : 'full', machine: info, results, targets: verdicts(results) };
+  const report = {
+    date: new Date().toISOString(),
+    mode: quick ? 'quick' : 'full',
+    machine: info,
+    results,
+    targets: verdicts(results),
+  };
   const base = join('bench', quick ? 'results.quick' : 'results');
   writeFileSync(`${base}.json`, JSON.stringify(report, null, 2) + '\n');
   const table = markdown(report);

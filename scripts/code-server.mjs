@@ -8,7 +8,16 @@
 //
 //   node scripts/code-server.mjs install   installs (idempotent) and prints the entry
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -63,7 +72,10 @@ export function installCodeServer({ log = (line) => console.error(line) } = {}) 
   log(`Installing code-server ${VERSION} into ${installRoot} (about two minutes, once)`);
   rmSync(installRoot, { recursive: true, force: true });
   mkdirSync(installRoot, { recursive: true });
-  writeFileSync(join(installRoot, 'package.json'), JSON.stringify({ private: true, description: 'code-server for e2e tests and npm start' }) + '\n');
+  writeFileSync(
+    join(installRoot, 'package.json'),
+    JSON.stringify({ private: true, description: 'code-server for e2e tests and npm start' }) + '\n',
+  );
   run('npm', ['install', '--ignore-scripts', '--no-audit', '--no-fund', `code-server@${VERSION}`], installRoot, log);
 
   const vscodeDir = join(packageDir, 'lib', 'vscode');
@@ -111,7 +123,11 @@ export async function freePort(preferred = 8080) {
 export function shippedPaths(folder) {
   const ignoreFile = join(folder, '.vscodeignore');
   const allowed = existsSync(ignoreFile)
-    ? readFileSync(ignoreFile, 'utf8').split('\n').map((l) => l.trim()).filter((l) => l.startsWith('!')).map((l) => l.slice(1))
+    ? readFileSync(ignoreFile, 'utf8')
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l.startsWith('!'))
+        .map((l) => l.slice(1))
     : [];
   const paths = new Set(['package.json', 'README.md']);
   for (const pattern of allowed) {
@@ -144,19 +160,29 @@ async function waitUntilAnswering(url, child, logFile, timeoutMs) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`code-server exited (${child.exitCode ?? child.signalCode}) before answering; its log: ${logFile}\n${tail(logFile)}`);
+      throw new Error(
+        `code-server exited (${child.exitCode ?? child.signalCode}) before answering; its log: ${logFile}\n${tail(logFile)}`,
+      );
     }
     try {
       const response = await fetch(`${url}/healthz`);
       if (response.ok) return;
-    } catch { /* not listening yet */ }
+    } catch {
+      /* not listening yet */
+    }
     await new Promise((r) => setTimeout(r, 250));
   }
-  throw new Error(`code-server did not answer on ${url} within ${timeoutMs / 1000} s; its log: ${logFile}\n${tail(logFile)}`);
+  throw new Error(
+    `code-server did not answer on ${url} within ${timeoutMs / 1000} s; its log: ${logFile}\n${tail(logFile)}`,
+  );
 }
 
 export function tail(file, lines = 30) {
-  try { return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n'); } catch { return '(no log)'; }
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
 }
 
 /**
@@ -171,22 +197,36 @@ export function tail(file, lines = 30) {
  * @param {object} [options.env]         extra environment (reaches the extension host)
  * @returns {Promise<{url: string, port: number, workspaceUrl: string, logFile: string, userDataDir: string, process: import('node:child_process').ChildProcess, stop: () => Promise<void>}>}
  */
-export async function startCodeServer({ userDataDir, extensionsDir, workspace, extensions = [], port = 8080, settings = {}, env = {}, timeoutMs = 60_000 }) {
-  if (!isInstalled()) throw new Error(`code-server ${VERSION} is not installed: run node scripts/code-server.mjs install`);
+export async function startCodeServer({
+  userDataDir,
+  extensionsDir,
+  workspace,
+  extensions = [],
+  port = 8080,
+  settings = {},
+  env = {},
+  timeoutMs = 60_000,
+}) {
+  if (!isInstalled())
+    throw new Error(`code-server ${VERSION} is not installed: run node scripts/code-server.mjs install`);
   mkdirSync(join(userDataDir, 'User'), { recursive: true });
   writeFileSync(
     join(userDataDir, 'User', 'settings.json'),
-    JSON.stringify({
-      // Without these a modal trust dialog and a welcome page sit over every click.
-      'security.workspace.trust.enabled': false,
-      'workbench.startupEditor': 'none',
-      'workbench.tips.enabled': false,
-      'telemetry.telemetryLevel': 'off',
-      'update.mode': 'none',
-      'extensions.autoCheckUpdates': false,
-      'extensions.autoUpdate': false,
-      ...settings,
-    }, null, 2) + '\n',
+    JSON.stringify(
+      {
+        // Without these a modal trust dialog and a welcome page sit over every click.
+        'security.workspace.trust.enabled': false,
+        'workbench.startupEditor': 'none',
+        'workbench.tips.enabled': false,
+        'telemetry.telemetryLevel': 'off',
+        'update.mode': 'none',
+        'extensions.autoCheckUpdates': false,
+        'extensions.autoUpdate': false,
+        ...settings,
+      },
+      null,
+      2,
+    ) + '\n',
   );
   for (const folder of extensions) installExtension(extensionsDir, folder);
   const chosen = await freePort(port);
@@ -195,27 +235,51 @@ export async function startCodeServer({ userDataDir, extensionsDir, workspace, e
   const child = spawn(
     process.execPath,
     // --config: code-server otherwise creates and reads ~/.config/code-server/config.yaml.
-    [entry, '--config', join(userDataDir, 'config.yaml'), '--auth', 'none', '--bind-addr', `127.0.0.1:${chosen}`, '--user-data-dir', userDataDir,
-      '--extensions-dir', extensionsDir, '--disable-telemetry', '--disable-update-check',
-      '--disable-workspace-trust', '--disable-getting-started-override', workspace],
+    [
+      entry,
+      '--config',
+      join(userDataDir, 'config.yaml'),
+      '--auth',
+      'none',
+      '--bind-addr',
+      `127.0.0.1:${chosen}`,
+      '--user-data-dir',
+      userDataDir,
+      '--extensions-dir',
+      extensionsDir,
+      '--disable-telemetry',
+      '--disable-update-check',
+      '--disable-workspace-trust',
+      '--disable-getting-started-override',
+      workspace,
+    ],
     { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   child.stdout.pipe(log);
   child.stderr.pipe(log);
   const url = `http://127.0.0.1:${chosen}`;
-  const stop = () => new Promise((done) => {
-    if (child.exitCode !== null || child.signalCode !== null) return done();
-    child.once('exit', () => done());
-    child.kill('SIGTERM');
-    setTimeout(() => child.kill('SIGKILL'), 5000).unref();
-  });
+  const stop = () =>
+    new Promise((done) => {
+      if (child.exitCode !== null || child.signalCode !== null) return done();
+      child.once('exit', () => done());
+      child.kill('SIGTERM');
+      setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+    });
   try {
     await waitUntilAnswering(url, child, logFile, timeoutMs);
   } catch (error) {
     await stop();
     throw error;
   }
-  return { url, port: chosen, workspaceUrl: `${url}/?folder=${encodeURIComponent(workspace)}`, logFile, userDataDir, process: child, stop };
+  return {
+    url,
+    port: chosen,
+    workspaceUrl: `${url}/?folder=${encodeURIComponent(workspace)}`,
+    logFile,
+    userDataDir,
+    process: child,
+    stop,
+  };
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

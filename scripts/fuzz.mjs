@@ -9,7 +9,16 @@
 //   node scripts/fuzz.mjs --seconds 600 cache   one target, longer
 //   node scripts/fuzz.mjs --seeds               regenerate the seed corpus (needs dist/)
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { repoRoot } from './code-server.mjs';
@@ -43,7 +52,11 @@ function sources(dir) {
   });
 }
 const newer = (a, b) => {
-  try { return statSync(a).mtimeMs > statSync(b).mtimeMs; } catch { return false; }
+  try {
+    return statSync(a).mtimeMs > statSync(b).mtimeMs;
+  } catch {
+    return false;
+  }
 };
 
 // ---- build: the library once (two compilers at a time), then each target ----
@@ -51,17 +64,23 @@ const newer = (a, b) => {
 async function build() {
   mkdirSync(join(OUT, 'obj'), { recursive: true });
   // An object is stale when its source or any header is newer (headers are shared).
-  const headers = readdirSync('native/src', { recursive: true }).map(String).filter((f) => f.endsWith('.hpp'));
+  const headers = readdirSync('native/src', { recursive: true })
+    .map(String)
+    .filter((f) => f.endsWith('.hpp'));
   const newestHeader = Math.max(...headers.map((h) => statSync(join('native/src', h)).mtimeMs));
-  const jobs = sources('native/src').sort().map((src) => {
-    const obj = join(OUT, 'obj', src.replace(/[/\\]/g, '_').replace(/\.cpp$/, '.o'));
-    return { src, obj, fresh: newer(obj, src) && statSync(obj).mtimeMs > newestHeader };
-  });
+  const jobs = sources('native/src')
+    .sort()
+    .map((src) => {
+      const obj = join(OUT, 'obj', src.replace(/[/\\]/g, '_').replace(/\.cpp$/, '.o'));
+      return { src, obj, fresh: newer(obj, src) && statSync(obj).mtimeMs > newestHeader };
+    });
   const queue = jobs.filter((j) => !j.fresh);
   const compile = async () => {
     for (let job = queue.shift(); job; job = queue.shift()) {
       await new Promise((resolve, reject) => {
-        const child = spawn(CXX, [...FLAGS, '-fsanitize=fuzzer-no-link', '-c', job.src, '-o', job.obj], { stdio: 'inherit' });
+        const child = spawn(CXX, [...FLAGS, '-fsanitize=fuzzer-no-link', '-c', job.src, '-o', job.obj], {
+          stdio: 'inherit',
+        });
         child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${CXX} failed on ${job.src}`))));
       });
     }
@@ -69,7 +88,21 @@ async function build() {
   await Promise.all([compile(), compile()]);
   for (const target of targets) {
     const exe = join(OUT, `${target}_fuzzer`);
-    execFileSync(CXX, [...FLAGS, '-fsanitize=fuzzer', '-I', FUZZ, join(FUZZ, `${target}_fuzzer.cpp`), ...jobs.map((j) => j.obj), '-o', exe, '-lpthread'], { stdio: 'inherit' });
+    execFileSync(
+      CXX,
+      [
+        ...FLAGS,
+        '-fsanitize=fuzzer',
+        '-I',
+        FUZZ,
+        join(FUZZ, `${target}_fuzzer.cpp`),
+        ...jobs.map((j) => j.obj),
+        '-o',
+        exe,
+        '-lpthread',
+      ],
+      { stdio: 'inherit' },
+    );
   }
 }
 
@@ -78,31 +111,50 @@ async function build() {
 function generateSeeds() {
   const cli = join('dist', 'cli.js');
   if (!existsSync(cli)) throw new Error('--seeds needs dist/cli.js: run `node esbuild.mjs` first');
-  const dirs = Object.fromEntries(['compiled_model', 'phasic_graph', 'cache_file'].map((t) => {
-    const d = join(FUZZ, 'seeds', t);
-    rmSync(d, { recursive: true, force: true });
-    mkdirSync(d, { recursive: true });
-    return [t, d];
-  }));
+  const dirs = Object.fromEntries(
+    ['compiled_model', 'phasic_graph', 'cache_file'].map((t) => {
+      const d = join(FUZZ, 'seeds', t);
+      rmSync(d, { recursive: true, force: true });
+      mkdirSync(d, { recursive: true });
+      return [t, d];
+    }),
+  );
   // Compiled models: the engine fixtures are exactly what the compiler emits.
   const compiled = join('test', 'fixtures', 'engine');
   for (const f of readdirSync(compiled).filter((f) => f.endsWith('.json'))) {
     if (statSync(join(compiled, f)).size < 64 * 1024) copyFileSync(join(compiled, f), join(dirs.compiled_model, f));
   }
   // Phasic graphs: every example exported (small sizes, so the fuzzer mutates fast).
-  const small = { 'kingman.phasic': 'n=4', 'kingman_sfs.phasic': 'n=4', 'two_locus.phasic': 'n=3', 'rabbits.phasic': 'N=4', 'structured.phasic': '', 'queue.phasic': '', 'two_deme_sampling.phasic': '' };
+  const small = {
+    'kingman.phasic': 'n=4',
+    'kingman_sfs.phasic': 'n=4',
+    'two_locus.phasic': 'n=3',
+    'rabbits.phasic': 'N=4',
+    'structured.phasic': '',
+    'queue.phasic': '',
+    'two_deme_sampling.phasic': '',
+  };
   for (const [file, set] of Object.entries(small)) {
     const out = join(dirs.phasic_graph, file.replace(/\.phasic$/, '.json'));
-    const r = spawnSync(process.execPath, [cli, 'export', join('examples', file), '--format', 'phasic-json', '--out', out, ...(set ? ['--set', set] : [])], { encoding: 'utf8' });
+    const r = spawnSync(
+      process.execPath,
+      [cli, 'export', join('examples', file), '--format', 'phasic-json', '--out', out, ...(set ? ['--set', set] : [])],
+      { encoding: 'utf8' },
+    );
     if (r.status !== 0 || statSync(out).size > 64 * 1024) rmSync(out, { force: true });
   }
   // Cache files: a run of small models into a fresh cache directory.
   const cache = mkdtempSync(join(tmpdir(), 'phasic-fuzz-seeds-'));
   for (const model of ['kingman_sfs.json', 'structured.json', 'rabbits.json']) {
-    spawnSync(process.execPath, [cli, 'run', join(compiled, model), '--cache-dir', cache, '--min-scc', '2'], { stdio: 'ignore' });
+    spawnSync(process.execPath, [cli, 'run', join(compiled, model), '--cache-dir', cache, '--min-scc', '2'], {
+      stdio: 'ignore',
+    });
   }
-  const traces = readdirSync(cache).filter((f) => f.endsWith('.trace')).map((f) => join(cache, f))
-    .sort((a, b) => statSync(a).size - statSync(b).size).slice(0, 24);
+  const traces = readdirSync(cache)
+    .filter((f) => f.endsWith('.trace'))
+    .map((f) => join(cache, f))
+    .sort((a, b) => statSync(a).size - statSync(b).size)
+    .slice(0, 24);
   for (const t of traces) copyFileSync(t, join(dirs.cache_file, basename(t)));
   rmSync(cache, { recursive: true, force: true });
   for (const [t, d] of Object.entries(dirs)) console.log(`# fuzz seeds: ${t}: ${readdirSync(d).length} files`);
@@ -114,8 +166,17 @@ function runTarget(target) {
   const exe = join(OUT, `${target}_fuzzer`);
   const crashes = join(FUZZ, 'crashes');
   mkdirSync(crashes, { recursive: true });
-  const env = { ...process.env, ASAN_OPTIONS: 'detect_leaks=1:abort_on_error=1', UBSAN_OPTIONS: 'print_stacktrace=1:halt_on_error=1' };
-  const common = [`-artifact_prefix=${join(crashes, `${target}-`)}`, '-rss_limit_mb=2048', '-malloc_limit_mb=1024', '-timeout=20'];
+  const env = {
+    ...process.env,
+    ASAN_OPTIONS: 'detect_leaks=1:abort_on_error=1',
+    UBSAN_OPTIONS: 'print_stacktrace=1:halt_on_error=1',
+  };
+  const common = [
+    `-artifact_prefix=${join(crashes, `${target}-`)}`,
+    '-rss_limit_mb=2048',
+    '-malloc_limit_mb=1024',
+    '-timeout=20',
+  ];
 
   const regressions = join(FUZZ, 'regressions', target);
   const replay = existsSync(regressions) ? readdirSync(regressions).map((f) => join(regressions, f)) : [];
@@ -130,7 +191,11 @@ function runTarget(target) {
   const corpus = join(OUT, 'corpus', target);
   mkdirSync(corpus, { recursive: true });
   const seeds = join(FUZZ, 'seeds', target);
-  const r = spawnSync(exe, [...common, `-max_total_time=${seconds}`, '-print_final_stats=1', corpus, ...(existsSync(seeds) ? [seeds] : [])], { env, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+  const r = spawnSync(
+    exe,
+    [...common, `-max_total_time=${seconds}`, '-print_final_stats=1', corpus, ...(existsSync(seeds) ? [seeds] : [])],
+    { env, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 },
+  );
   const log = r.stderr ?? '';
   writeFileSync(join(OUT, `${target}.log`), log);
   const runs = Number(log.match(/stat::number_of_executed_units:\s*(\d+)/)?.[1] ?? 0);

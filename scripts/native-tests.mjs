@@ -35,8 +35,11 @@ function fresh(obj) {
     const built = statSync(obj).mtimeMs;
     const deps = readFileSync(obj.replace(/\.o$/, '.d'), 'utf8')
       .replace(/\\\n/g, ' ')
-      .split(':').slice(1).join(':')
-      .split(/\s+/).filter(Boolean);
+      .split(':')
+      .slice(1)
+      .join(':')
+      .split(/\s+/)
+      .filter(Boolean);
     return deps.every((dep) => statSync(dep).mtimeMs < built);
   } catch {
     return false;
@@ -47,17 +50,34 @@ function fresh(obj) {
 const objects = [];
 for (const src of sources('native/src').sort()) {
   const obj = join(out, src.replace(/[/\\]/g, '_').replace(/\.cpp$/, '.o'));
-  if (!fresh(obj)) execFileSync('g++', ['-std=c++20', ...flags, '-MMD', '-Inative/src', '-c', src, '-o', obj], { stdio: 'inherit' });
+  if (!fresh(obj))
+    execFileSync('g++', ['-std=c++20', ...flags, '-MMD', '-Inative/src', '-c', src, '-o', obj], { stdio: 'inherit' });
   objects.push(obj);
 }
 
 let failed = 0;
-const tests = readdirSync('native/test').filter((f) => f.endsWith('_test.cpp'))
+const tests = readdirSync('native/test')
+  .filter((f) => f.endsWith('_test.cpp'))
   .filter((f) => only.length === 0 || only.some((o) => f.includes(o)))
-  .filter((f) => !threads || THREADED_TESTS.includes(f)).sort();
+  .filter((f) => !threads || THREADED_TESTS.includes(f))
+  .sort();
 for (const test of tests) {
   const exe = join(out, test.replace(/\.cpp$/, ''));
-  execFileSync('g++', ['-std=c++20', ...flags, '-Inative/src', '-Inative/test', join('native/test', test), ...objects, '-o', exe, '-lpthread'], { stdio: 'inherit' });
+  execFileSync(
+    'g++',
+    [
+      '-std=c++20',
+      ...flags,
+      '-Inative/src',
+      '-Inative/test',
+      join('native/test', test),
+      ...objects,
+      '-o',
+      exe,
+      '-lpthread',
+    ],
+    { stdio: 'inherit' },
+  );
   console.log(`# ${test}${label}`);
   const run = spawnSync(exe, {
     stdio: 'inherit',

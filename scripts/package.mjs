@@ -14,7 +14,9 @@ import { fileURLToPath } from 'node:url';
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const manifest = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8'));
 const outIndex = process.argv.indexOf('--out');
-const out = resolve(outIndex > 0 ? process.argv[outIndex + 1] : join(repoRoot, `${manifest.name}-${manifest.version}.vsix`));
+const out = resolve(
+  outIndex > 0 ? process.argv[outIndex + 1] : join(repoRoot, `${manifest.name}-${manifest.version}.vsix`),
+);
 
 // What the installed extension cannot run without; vsce would package without them.
 const required = ['dist/extension.js', 'dist/server.js', 'dist/webview.js', 'native/build/Release/phasic_engine.node'];

@@ -109,12 +109,16 @@ await esbuild.build({
 });
 
 const args = process.argv.slice(2);
-const modelPath = resolve(args.find((a) => a.endsWith('.phasic')) ?? join(root, 'test', 'fixtures', 'models', 'two_locus.phasic'));
+const modelPath = resolve(
+  args.find((a) => a.endsWith('.phasic')) ?? join(root, 'test', 'fixtures', 'models', 'two_locus.phasic'),
+);
 const overrides = Object.fromEntries(
-  args.filter((a) => a.includes('=')).map((a) => {
-    const [k, v] = a.split('=');
-    return [k, Number(v)];
-  }),
+  args
+    .filter((a) => a.includes('='))
+    .map((a) => {
+      const [k, v] = a.split('=');
+      return [k, Number(v)];
+    }),
 );
 const { record } = createRequire(import.meta.url)(out);
 console.log(`wrote ${await record(root, modelPath, overrides)}`);

@@ -9,7 +9,6 @@
 //   node scripts/test.mjs --quick         without the sanitizer build, the fuzzers and the e2e
 //   node scripts/test.mjs language e2e    only the named suites (see SUITES)
 //   node scripts/test.mjs --no-build      run against what is built
-//   node scripts/test.mjs --format        also the format row (see OPT_IN)
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -33,7 +32,11 @@ function run(command, commandArgs, options = {}) {
     console.log(`\n$ ${command} ${commandArgs.join(' ')}`);
     const child = spawn(command, commandArgs, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
     let output = '';
-    const keep = (stream, sink) => stream.on('data', (chunk) => { output += chunk; sink.write(chunk); });
+    const keep = (stream, sink) =>
+      stream.on('data', (chunk) => {
+        output += chunk;
+        sink.write(chunk);
+      });
     keep(child.stdout, process.stdout);
     keep(child.stderr, process.stderr);
     child.on('error', (error) => resolve({ status: -1, output: `${output}\n${error.message}` }));
@@ -67,7 +70,8 @@ async function build() {
     // The package's own install script (node-gyp rebuild --directory native), so the
     // addon is built exactly as `npm install` builds it; npm puts node-gyp on PATH.
     const { status } = await run('npm', ['run', 'install']);
-    if (status !== 0) rows.push({ suite: 'build: native addon', passed: 0, failed: 1, note: `node-gyp exit ${status}` });
+    if (status !== 0)
+      rows.push({ suite: 'build: native addon', passed: 0, failed: 1, note: `node-gyp exit ${status}` });
   }
   // Fresh bundles only: a test deleted from test/ must not keep running from out/.
   rmSync(join('out', 'test'), { recursive: true, force: true });
@@ -78,7 +82,11 @@ async function build() {
   }
   const types = await run('npx', ['tsc', '-b']);
   const typeErrors = (types.output.match(/error TS\d+/g) ?? []).length;
-  rows.push({ suite: 'typecheck (tsc -b)', passed: types.status === 0 ? 1 : 0, failed: types.status === 0 ? 0 : Math.max(typeErrors, 1) });
+  rows.push({
+    suite: 'typecheck (tsc -b)',
+    passed: types.status === 0 ? 1 : 0,
+    failed: types.status === 0 ? 0 : Math.max(typeErrors, 1),
+  });
   return true;
 }
 
@@ -136,7 +144,12 @@ async function fuzzSuite() {
   const passed = Number(summary?.[1] ?? 0);
   let failed = Number(summary?.[2] ?? 0);
   if (status !== 0 && failed === 0) failed = 1;
-  rows.push({ suite: 'fuzz (libFuzzer, 30 s a target)', passed, failed, note: summary ? undefined : status !== 0 ? `exit ${status}` : undefined });
+  rows.push({
+    suite: 'fuzz (libFuzzer, 30 s a target)',
+    passed,
+    failed,
+    note: summary ? undefined : status !== 0 ? `exit ${status}` : undefined,
+  });
 }
 
 async function nodeTestSuite(name, paths) {
@@ -144,10 +157,17 @@ async function nodeTestSuite(name, paths) {
   const tapFile = join('test-results', `${name.replace(/[^a-z0-9]+/gi, '-').replace(/^-|-$/g, '')}.tap`);
   const { status } = await run(process.execPath, [
     // A hung test fails after 15 minutes instead of holding CI forever.
-    '--test', '--test-timeout=900000', '--test-reporter=spec', '--test-reporter-destination=stdout',
-    '--test-reporter=tap', `--test-reporter-destination=${tapFile}`, ...paths,
+    '--test',
+    '--test-timeout=900000',
+    '--test-reporter=spec',
+    '--test-reporter-destination=stdout',
+    '--test-reporter=tap',
+    `--test-reporter-destination=${tapFile}`,
+    ...paths,
   ]);
-  const { passed, failed, skipped } = existsSync(tapFile) ? tapCounts(readFileSync(tapFile, 'utf8')) : { passed: NaN, failed: NaN, skipped: 0 };
+  const { passed, failed, skipped } = existsSync(tapFile)
+    ? tapCounts(readFileSync(tapFile, 'utf8'))
+    : { passed: NaN, failed: NaN, skipped: 0 };
   if (Number.isNaN(passed) || Number.isNaN(failed)) {
     rows.push({ suite: name, passed: 0, failed: 1, note: `no test summary (exit ${status})` });
   } else {
@@ -181,7 +201,9 @@ async function e2eSuite() {
   // The mocha suite inside the extension host reports through the runner extension,
   // into the folder of the scenario that ran it.
   const results = existsSync(scenarios)
-    ? readdirSync(scenarios).map((name) => join(scenarios, name, 'suite-result.json')).filter((f) => existsSync(f))
+    ? readdirSync(scenarios)
+        .map((name) => join(scenarios, name, 'suite-result.json'))
+        .filter((f) => existsSync(f))
     : [];
   if (results.length === 0) {
     rows.push({ suite: 'e2e (extension host mocha)', passed: 0, failed: 1, note: 'no result: the suite did not run' });
@@ -221,13 +243,7 @@ async function formatSuite() {
 
 const SUITES = ['lint', 'format', 'native', 'sanitize', 'fuzz', 'node', 'e2e'];
 const SLOW = ['sanitize', 'fuzz', 'e2e'];
-// Rows that run only when asked for (--format, or by name) until the tree is
-// formatted: delete 'format' here once `npm run format` has been applied.
-const OPT_IN = ['format'];
-const wanted = (suite) =>
-  selected.length === 0
-    ? !(quick && SLOW.includes(suite)) && (!OPT_IN.includes(suite) || args.includes(`--${suite}`))
-    : selected.includes(suite);
+const wanted = (suite) => (selected.length === 0 ? !(quick && SLOW.includes(suite)) : selected.includes(suite));
 
 const started = Date.now();
 const built = noBuild ? true : await build();
@@ -247,7 +263,12 @@ if (built) {
 }
 for (const name of selected) {
   if (!SUITES.includes(name) && !nodeTestAreas().includes(name)) {
-    rows.push({ suite: name, passed: 0, failed: 1, note: `no such suite (${[...SUITES, ...nodeTestAreas()].join(', ')})` });
+    rows.push({
+      suite: name,
+      passed: 0,
+      failed: 1,
+      note: `no such suite (${[...SUITES, ...nodeTestAreas()].join(', ')})`,
+    });
   }
 }
 
@@ -255,7 +276,9 @@ const width = Math.max(...rows.map((r) => r.suite.length), 5);
 console.log(`\n${'suite'.padEnd(width)}  passed  failed  skipped`);
 for (const r of rows) {
   const cells = [r.passed, r.failed].map((n) => String(n).padStart(6)).join('  ');
-  console.log(`${r.suite.padEnd(width)}  ${cells}  ${String(r.skipped ?? 0).padStart(7)}${r.note ? `  (${r.note})` : ''}`);
+  console.log(
+    `${r.suite.padEnd(width)}  ${cells}  ${String(r.skipped ?? 0).padStart(7)}${r.note ? `  (${r.note})` : ''}`,
+  );
 }
 const total = (key) => rows.reduce((sum, r) => sum + (r[key] ?? 0), 0);
 console.log(`time: ${Math.round((Date.now() - started) / 1000)} s`);

@@ -38,7 +38,11 @@ export function table(spec: TableSpec): HTMLTableElement {
   }
   t.append(body);
   if (rows.length < spec.rows.length) {
-    const note = el('td', { colspan: String(spec.headers.length), class: 'note' }, `… ${spec.rows.length - rows.length} more rows not shown`);
+    const note = el(
+      'td',
+      { colspan: String(spec.headers.length), class: 'note' },
+      `… ${spec.rows.length - rows.length} more rows not shown`,
+    );
     t.append(el('tfoot', {}, el('tr', {}, note)));
   }
   return t;

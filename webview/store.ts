@@ -5,7 +5,14 @@
 // groups of the same density, so the resolution stays uniform and peaks survive any
 // length of session.
 import { MEMORY_CATEGORIES, totalBytes, type MemoryCategory } from '../extension/protocol/memory';
-import type { EngineBadge, PanelRun, StudioSnapshot, TimelineBlock, TimelineMarker, TimelineSample } from '../extension/protocol/webview';
+import type {
+  EngineBadge,
+  PanelRun,
+  StudioSnapshot,
+  TimelineBlock,
+  TimelineMarker,
+  TimelineSample,
+} from '../extension/protocol/webview';
 
 const sum = (s: TimelineSample) => totalBytes(s.accounted);
 
@@ -21,7 +28,10 @@ export class SampleColumns {
   constructor(private readonly capacity = 200_000) {
     this.t = new Float64Array(1024);
     this.rss = new Float64Array(1024);
-    this.cat = Object.fromEntries(MEMORY_CATEGORIES.map((c) => [c, new Float64Array(1024)])) as Record<MemoryCategory, Float64Array>;
+    this.cat = Object.fromEntries(MEMORY_CATEGORIES.map((c) => [c, new Float64Array(1024)])) as Record<
+      MemoryCategory,
+      Float64Array
+    >;
   }
 
   clear(): void {
@@ -75,7 +85,9 @@ export class SampleColumns {
   }
 
   sample(i: number): TimelineSample {
-    const accounted = Object.fromEntries(MEMORY_CATEGORIES.map((c) => [c, this.cat[c][i]])) as TimelineSample['accounted'];
+    const accounted = Object.fromEntries(
+      MEMORY_CATEGORIES.map((c) => [c, this.cat[c][i]]),
+    ) as TimelineSample['accounted'];
     return { t: this.t[i], accounted, rss: this.rss[i] };
   }
 

@@ -29,12 +29,16 @@ function read(style: CSSStyleDeclaration, name: string, fallbackVar?: string): s
 export function readPalette(): Palette {
   const style = getComputedStyle(document.body);
   const fg = read(style, '--vscode-foreground', '--vscode-editor-foreground');
-  const hc = document.body.classList.contains('vscode-high-contrast') || document.body.classList.contains('vscode-high-contrast-light');
+  const hc =
+    document.body.classList.contains('vscode-high-contrast') ||
+    document.body.classList.contains('vscode-high-contrast-light');
   return {
     foreground: fg,
     muted: read(style, '--vscode-descriptionForeground', '--vscode-foreground'),
     background: read(style, '--vscode-editor-background', '--vscode-sideBar-background'),
-    grid: read(style, '--vscode-editorIndentGuide-background', '--vscode-panel-border') || read(style, '--vscode-widget-border'),
+    grid:
+      read(style, '--vscode-editorIndentGuide-background', '--vscode-panel-border') ||
+      read(style, '--vscode-widget-border'),
     border: read(style, '--vscode-contrastBorder') || read(style, '--vscode-panel-border', '--vscode-widget-border'),
     focus: read(style, '--vscode-focusBorder'),
     highContrast: hc,

@@ -107,7 +107,11 @@ export interface Tabs {
 }
 
 /** A tab strip with one view per tab; keyboard arrows move between tabs (toolkit behaviour). */
-export function tabs(specs: Array<{ id: string; label: string }>, initial: string, onChange: (id: string) => void): Tabs {
+export function tabs(
+  specs: Array<{ id: string; label: string }>,
+  initial: string,
+  onChange: (id: string) => void,
+): Tabs {
   const panels = document.createElement('vscode-panels') as HTMLElement & { activeid: string };
   const views = new Map<string, HTMLElement>();
   for (const s of specs) {

@@ -25,17 +25,25 @@ export interface RunArgs {
   moments: number;
   covariances: Array<[string, string]>;
   minScc: number;
-  cacheDir?: string;   // absent: the default directory
+  cacheDir?: string; // absent: the default directory
   noCache: boolean;
   maxStates: number;
   /** The run stops with a budget error above this many megabytes of engine memory. */
   memoryBudgetMB: number;
-  timeoutSeconds?: number;  // absent: no limit
+  timeoutSeconds?: number; // absent: no limit
   repeat: number;
   json: boolean;
 }
-export interface CheckArgs { command: 'check'; model: string; json: boolean }
-export interface ClearArgs { command: 'clear-caches'; cacheDir?: string; json: boolean }
+export interface CheckArgs {
+  command: 'check';
+  model: string;
+  json: boolean;
+}
+export interface ClearArgs {
+  command: 'clear-caches';
+  cacheDir?: string;
+  json: boolean;
+}
 export interface ExportArgs {
   command: 'export';
   model: string;
@@ -45,7 +53,9 @@ export interface ExportArgs {
   memoryBudgetMB: number;
   out?: string;
 }
-export interface HelpArgs { command: 'help' }
+export interface HelpArgs {
+  command: 'help';
+}
 export type Args = RunArgs | CheckArgs | ClearArgs | ExportArgs | HelpArgs;
 
 function number(option: string, text: string): number {
@@ -88,14 +98,16 @@ function namedValues(): Record<string, number> {
 function assignment(option: string, text: string, into: Record<string, number>): void {
   const eq = text.indexOf('=');
   const name = text.slice(0, eq);
-  if (eq <= 0 || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new UsageError(`${option}: expected NAME=VALUE, got '${text}'`);
+  if (eq <= 0 || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
+    throw new UsageError(`${option}: expected NAME=VALUE, got '${text}'`);
   if (Object.hasOwn(into, name)) throw new UsageError(`${option}: ${name} is given twice`);
   into[name] = number(`${option} ${name}`, text.slice(eq + 1));
 }
 
 export function parseArgs(argv: string[]): Args {
   const [command, ...rest] = argv;
-  if (command === undefined || command === '--help' || command === '-h' || command === 'help') return { command: 'help' };
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help')
+    return { command: 'help' };
   const positional: string[] = [];
   const seen = new Set<string>();
   const overrides = namedValues();
@@ -106,10 +118,24 @@ export function parseArgs(argv: string[]): Args {
 
   // A Map, so that a command named like an object member (`constructor`) is unknown.
   const allowed = new Map<string, { value: string[]; flag: string[] }>([
-    ['run', {
-      value: ['--set', '--param', '--moments', '--covariance', '--min-scc', '--cache-dir', '--max-states', '--memory-budget', '--timeout', '--repeat'],
-      flag: ['--no-cache', '--json'],
-    }],
+    [
+      'run',
+      {
+        value: [
+          '--set',
+          '--param',
+          '--moments',
+          '--covariance',
+          '--min-scc',
+          '--cache-dir',
+          '--max-states',
+          '--memory-budget',
+          '--timeout',
+          '--repeat',
+        ],
+        flag: ['--no-cache', '--json'],
+      },
+    ],
     ['check', { value: [], flag: ['--json'] }],
     ['clear-caches', { value: ['--cache-dir'], flag: ['--json'] }],
     ['export', { value: ['--format', '--set', '--max-states', '--memory-budget', '--out'], flag: [] }],
@@ -134,7 +160,8 @@ export function parseArgs(argv: string[]): Args {
     else if (arg === '--param') assignment(arg, value, params);
     else if (arg === '--covariance') {
       const parts = value.split(',');
-      if (parts.length !== 2 || !parts[0] || !parts[1]) throw new UsageError(`--covariance: expected R1,R2, got '${value}'`);
+      if (parts.length !== 2 || !parts[0] || !parts[1])
+        throw new UsageError(`--covariance: expected R1,R2, got '${value}'`);
       covariances.push([parts[0], parts[1]]);
     } else {
       if (seen.has(arg)) throw new UsageError(`${arg} is given twice`);
@@ -174,7 +201,8 @@ export function parseArgs(argv: string[]): Args {
       return { command, cacheDir: values['--cache-dir'], json };
     default: {
       const format = values['--format'];
-      if (format !== 'phasic-json') throw new UsageError(`export needs --format phasic-json${format ? ` (got '${format}')` : ''}`);
+      if (format !== 'phasic-json')
+        throw new UsageError(`export needs --format phasic-json${format ? ` (got '${format}')` : ''}`);
       return {
         command: 'export',
         model: positional[0],

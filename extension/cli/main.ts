@@ -10,7 +10,16 @@ import { Engine, EngineFailure } from '../engine/engine';
 import type { ClearResult, RunResult } from '../protocol/engine';
 import { formatBytes } from '../protocol/format';
 import { nonFiniteSummary, nonFiniteWord, type Moment } from '../protocol/moment';
-import { parseArgs, UsageError, USAGE, type Args, type CheckArgs, type ClearArgs, type ExportArgs, type RunArgs } from './args';
+import {
+  parseArgs,
+  UsageError,
+  USAGE,
+  type Args,
+  type CheckArgs,
+  type ClearArgs,
+  type ExportArgs,
+  type RunArgs,
+} from './args';
 import { publicClear, publicRun } from './contract';
 import { checkModel, CliError, loadModel, type LoadedModel } from './model';
 import { escapeControls, exitWhenDrained, guardOutput, jsonText, print, printError } from './output';
@@ -28,7 +37,12 @@ function placed(error: unknown, model: LoadedModel): CliError {
   const failure = EngineFailure.from(error);
   const site = failure.site >= 0 ? model.sites[failure.site] : undefined;
   const detail = failure.field ? ` (at ${failure.field})` : '';
-  return new CliError(failure.message + detail, model.file, site ? site[0] + 1 : undefined, site ? site[1] + 1 : undefined);
+  return new CliError(
+    failure.message + detail,
+    model.file,
+    site ? site[0] + 1 : undefined,
+    site ? site[1] + 1 : undefined,
+  );
 }
 
 /** The run with every name and message from the model escaped for a terminal. */
@@ -61,17 +75,27 @@ function describeRun(r: RunResult): string {
     `components: ${r.sccs.count} (largest ${r.sccs.largest}); blocks: ${r.sccs.blocks} (${r.sccs.recorded} recorded, ${r.sccs.cached} cached)` +
       (r.reused ? '; unchanged model: the cached run was reused' : ''),
     `trace: ${r.trace.operations} operations, ${r.trace.commands} commands, ${r.trace.bytes} bytes`,
-    `params: ${Object.entries(r.params).map(([k, v]) => `${k}=${v}`).join(' ') || '(none)'}`,
+    `params: ${
+      Object.entries(r.params)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ') || '(none)'
+    }`,
   ];
   // Non-finite values print as "infinite" / "undefined"; why is on stderr (nonFiniteWarnings).
   const show = (m: Moment) => nonFiniteWord(m) ?? String(m);
   for (const [reward, moments] of Object.entries(r.moments)) {
-    lines.push(`${reward}: ${moments.map((m, i) => `E[R^${i + 1}]=${show(m)}`).join(' ')} Var=${show(r.variance[reward])}`);
+    lines.push(
+      `${reward}: ${moments.map((m, i) => `E[R^${i + 1}]=${show(m)}`).join(' ')} Var=${show(r.variance[reward])}`,
+    );
   }
   for (const [pair, v] of Object.entries(r.covariance)) lines.push(`Cov(${pair}) = ${show(v)}`);
   const t = r.timingsMs;
-  lines.push(`time: ${t.total.toFixed(1)} ms (explore ${t.explore.toFixed(1)}, scc ${t.scc.toFixed(1)}, record ${t.record.toFixed(1)}, evaluate ${t.evaluate.toFixed(2)})`);
-  lines.push(`memory: peak ${formatBytes(r.memory.peakAccountedBytes)} accounted, rss ${formatBytes(r.memory.rssBytes)}`);
+  lines.push(
+    `time: ${t.total.toFixed(1)} ms (explore ${t.explore.toFixed(1)}, scc ${t.scc.toFixed(1)}, record ${t.record.toFixed(1)}, evaluate ${t.evaluate.toFixed(2)})`,
+  );
+  lines.push(
+    `memory: peak ${formatBytes(r.memory.peakAccountedBytes)} accounted, rss ${formatBytes(r.memory.rssBytes)}`,
+  );
   for (const w of r.warnings) lines.push(`warning: ${w.message}`);
   return lines.join('\n');
 }
@@ -99,7 +123,8 @@ async function run(args: RunArgs, engine: Engine): Promise<number> {
   // The engine stops at its next cancellation check, frees what the run built and
   // keeps its caches consistent; the process then exits normally.
   const stop = new AbortController();
-  const timer = args.timeoutSeconds === undefined ? undefined : deadline(args.timeoutSeconds, () => stop.abort('timeout'));
+  const timer =
+    args.timeoutSeconds === undefined ? undefined : deadline(args.timeoutSeconds, () => stop.abort('timeout'));
   const interrupt = () => stop.abort('interrupt');
   process.once('SIGINT', interrupt);
   // Only what is printed is kept: a RunResult with its decomposition is tens of KB,
@@ -150,21 +175,27 @@ async function run(args: RunArgs, engine: Engine): Promise<number> {
 function check(args: CheckArgs): number {
   const diagnostics = checkModel(args.model);
   if (args.json) {
-    print(jsonText(JSON.stringify({
-      diagnostics: diagnostics.map((d) => ({
-        file: args.model,
-        line: d.range.start.line + 1,
-        column: d.range.start.character + 1,
-        endLine: d.range.end.line + 1,
-        endColumn: d.range.end.character + 1,
-        severity: d.severity,
-        code: d.code,
-        message: d.message,
-      })),
-    })));
+    print(
+      jsonText(
+        JSON.stringify({
+          diagnostics: diagnostics.map((d) => ({
+            file: args.model,
+            line: d.range.start.line + 1,
+            column: d.range.start.character + 1,
+            endLine: d.range.end.line + 1,
+            endColumn: d.range.end.character + 1,
+            severity: d.severity,
+            code: d.code,
+            message: d.message,
+          })),
+        }),
+      ),
+    );
   } else {
     for (const d of diagnostics)
-      print(`${escapeControls(args.model)}:${d.range.start.line + 1}:${d.range.start.character + 1}: ${d.severity}: ${escapeControls(d.message)}`);
+      print(
+        `${escapeControls(args.model)}:${d.range.start.line + 1}:${d.range.start.character + 1}: ${d.severity}: ${escapeControls(d.message)}`,
+      );
   }
   return diagnostics.some((d) => d.severity === 'error') ? 1 : 0;
 }
@@ -217,7 +248,10 @@ async function exportModel(args: ExportArgs, engine: Engine): Promise<void> {
     try {
       replaceFile(args.out, text + '\n');
     } catch (error) {
-      throw new CliError(`cannot write ${args.out}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, args.out);
+      throw new CliError(
+        `cannot write ${args.out}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+        args.out,
+      );
     }
   } else print(text);
 }
@@ -272,7 +306,12 @@ if (require.main === module) {
   main(process.argv.slice(2)).then(
     (code) => exitWhenDrained(code),
     (error) => {
-      printError(`phasic-trace: internal error: ${String((error as Error).stack ?? error).split('\n').map(escapeControls).join('\n')}`);
+      printError(
+        `phasic-trace: internal error: ${String((error as Error).stack ?? error)
+          .split('\n')
+          .map(escapeControls)
+          .join('\n')}`,
+      );
       return exitWhenDrained(70);
     },
   );

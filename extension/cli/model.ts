@@ -30,17 +30,26 @@ function read(file: string): string {
   try {
     return withoutByteOrderMark(readFileSync(file, 'utf8'));
   } catch (error) {
-    throw new CliError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, file);
+    throw new CliError(
+      `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+      file,
+    );
   }
 }
 
 export function loadModel(file: string, overrides: Record<string, number>): LoadedModel {
   const text = read(file);
-  if (!isModelSource(file, text) && Object.keys(overrides).length > 0) throw new CliError('--set applies to .phasic models only', file);
+  if (!isModelSource(file, text) && Object.keys(overrides).length > 0)
+    throw new CliError('--set applies to .phasic models only', file);
   const prepared = prepareModel(text, basename(file), overrides);
   if (!prepared.ok) {
     const { message, at, moreErrors } = prepared.failure;
-    throw new CliError(message + (moreErrors > 0 ? ` (and ${moreErrors} more errors)` : ''), file, at && at.line + 1, at && at.character + 1);
+    throw new CliError(
+      message + (moreErrors > 0 ? ` (and ${moreErrors} more errors)` : ''),
+      file,
+      at && at.line + 1,
+      at && at.character + 1,
+    );
   }
   return { file, engineText: prepared.model.engineText, sites: prepared.model.sites };
 }

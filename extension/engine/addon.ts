@@ -9,7 +9,12 @@ import { dirname, join, resolve } from 'node:path';
 /** The raw binding (native/binding/addon.cpp): JSON text in and out. */
 export interface NativeAddon {
   version(): string;
-  configure(config: { cacheDir?: string; maxDiskBytes?: number; memoryCacheBytes?: number; memoryBudgetBytes?: number }): void;
+  configure(config: {
+    cacheDir?: string;
+    maxDiskBytes?: number;
+    memoryCacheBytes?: number;
+    memoryBudgetBytes?: number;
+  }): void;
   memory(): string;
   run(
     runId: number,
@@ -25,7 +30,12 @@ export interface NativeAddon {
     onBlockEvent?: (e: { kind: string; scc: number; vertices: number; bytes: number; timeMs: number }) => void,
   ): Promise<string>;
   cancel(runId: number): boolean;
-  evaluate(traceKey: string, params: Array<Record<string, number>>, moments: number, covariances: Array<[string, string]>): Promise<string>;
+  evaluate(
+    traceKey: string,
+    params: Array<Record<string, number>>,
+    moments: number,
+    covariances: Array<[string, string]>,
+  ): Promise<string>;
   sccDetail(traceKey: string, scc: number, params: Record<string, number>, maxStates: number): Promise<string>;
   clearCaches(): Promise<string>;
   exportPhasicJson(modelText: string, maxStates?: number): Promise<string>;

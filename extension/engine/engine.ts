@@ -172,7 +172,12 @@ export class Engine {
    * `params` (by name; others take the model's defaults). The engine explores the
    * model again (decision 5); a trace no longer cached fails with kind 'cache'.
    */
-  async sccDetail(traceKey: string, scc: number, params: Record<string, number>, maxStates: number): Promise<SccDetail> {
+  async sccDetail(
+    traceKey: string,
+    scc: number,
+    params: Record<string, number>,
+    maxStates: number,
+  ): Promise<SccDetail> {
     atLeastOne('maxStates', maxStates);
     try {
       return JSON.parse(await this.addon.sccDetail(traceKey, scc, params, maxStates)) as SccDetail;

@@ -16,11 +16,7 @@ import {
   type LanguageClientOptions,
   type ServerOptions,
 } from 'vscode-languageclient/node';
-import type {
-  EngineNotifications,
-  EngineRequests,
-  EngineSettings,
-} from '../protocol/requests';
+import type { EngineNotifications, EngineRequests, EngineSettings } from '../protocol/requests';
 import { parseEngineNotification, parseEngineReply, type EngineToHost } from '../protocol/validate';
 
 export type EngineState = 'starting' | 'running' | 'stopped' | 'crashed';
@@ -82,7 +78,8 @@ export class EngineClient implements vscode.Disposable {
       if (e.newState === State.Running) this.setState('running');
       else if (e.newState === State.Starting) this.setState('starting');
     });
-    for (const method of this.listeners.keys()) client.onNotification(method, (params: unknown) => this.dispatch(method, params));
+    for (const method of this.listeners.keys())
+      client.onNotification(method, (params: unknown) => this.dispatch(method, params));
     this.client = client;
     this.setState('starting');
     try {
@@ -120,7 +117,9 @@ export class EngineClient implements vscode.Disposable {
       // The map above types both ends; the wire call itself is by method name.
       // A token is passed only when there is one: an explicit `undefined` would be sent
       // as a second positional parameter.
-      const reply: unknown = await (token ? client.sendRequest(method, params, token) : client.sendRequest(method, params));
+      const reply: unknown = await (token
+        ? client.sendRequest(method, params, token)
+        : client.sendRequest(method, params));
       // The engine is another process: what it says is checked before anything uses it.
       const parsed = parseEngineReply(method, reply);
       if (!parsed.ok) {
@@ -139,10 +138,7 @@ export class EngineClient implements vscode.Disposable {
     void this.client.sendNotification(method, params);
   }
 
-  onNotification<M extends EngineToHost>(
-    method: M,
-    handler: (params: EngineNotifications[M]) => void,
-  ): void {
+  onNotification<M extends EngineToHost>(method: M, handler: (params: EngineNotifications[M]) => void): void {
     const untyped = handler as (params: unknown) => void;
     const existing = this.listeners.get(method);
     if (existing) {
@@ -172,7 +168,9 @@ export class EngineClient implements vscode.Disposable {
     this.crashes.push(now);
     this.lastExitReason = 'the engine process exited unexpectedly';
     this.setState('crashed');
-    this.output.appendLine(`[host] ${this.lastExitReason} (${this.crashes.length} in the last ${RESTART_WINDOW_MS / 60000} minutes)`);
+    this.output.appendLine(
+      `[host] ${this.lastExitReason} (${this.crashes.length} in the last ${RESTART_WINDOW_MS / 60000} minutes)`,
+    );
     if (this.crashes.length <= MAX_AUTO_RESTARTS) {
       return { action: CloseAction.Restart, handled: true };
     }

@@ -20,7 +20,8 @@ export function engineSettings(context: vscode.ExtensionContext): EngineSettings
   return {
     // Below the schema's minimum is not "unlimited": it is the minimum.
     maxStates: limitSetting(config.get('engine.maxStates'), MIN_MAX_STATES, DEFAULT_MAX_STATES),
-    memoryBudgetBytes: limitSetting(config.get('engine.memoryBudgetMB'), MIN_MEMORY_BUDGET_MB, DEFAULT_MEMORY_BUDGET_MB) * MB,
+    memoryBudgetBytes:
+      limitSetting(config.get('engine.memoryBudgetMB'), MIN_MEMORY_BUDGET_MB, DEFAULT_MEMORY_BUDGET_MB) * MB,
     cacheDirectory: directory || path.join(context.globalStorageUri.fsPath, 'trace-cache'),
     maxDiskBytes: config.get<number>('cache.maxDiskMB', 512) * MB,
     minSccSize: config.get<number>('trace.minSccSize', 4),

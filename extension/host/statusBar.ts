@@ -37,7 +37,8 @@ export class EngineStatusBar implements vscode.Disposable {
     const memory = formatBytes(this.accounted);
     if (this.state === 'crashed' || this.state === 'stopped') {
       this.item.text = '$(debug-stop) Phasic: stopped';
-      this.item.backgroundColor = this.state === 'crashed' ? new vscode.ThemeColor('statusBarItem.errorBackground') : undefined;
+      this.item.backgroundColor =
+        this.state === 'crashed' ? new vscode.ThemeColor('statusBarItem.errorBackground') : undefined;
     } else if (this.state === 'starting') {
       this.item.text = '$(loading~spin) Phasic: starting';
       this.item.backgroundColor = undefined;

@@ -25,9 +25,14 @@ function flatCellNames(vars: RunReply['model']['stateVariables']): string[] {
   return names;
 }
 
-export function createViews(context: vscode.ExtensionContext, engine: EngineClient, output: vscode.OutputChannel): Views {
+export function createViews(
+  context: vscode.ExtensionContext,
+  engine: EngineClient,
+  output: vscode.OutputChannel,
+): Views {
   const studio = StudioPanel.register(context, {
-    evaluate: (traceKey, params) => engine.request('phasic/evaluate', { traceKey, params, moments: 2, covariances: [] }),
+    evaluate: (traceKey, params) =>
+      engine.request('phasic/evaluate', { traceKey, params, moments: 2, covariances: [] }),
     // The engine finds the model behind the trace key itself (it keeps the model's
     // text with the trace), so the host keeps no runs of its own.
     sccDetail: (traceKey, scc, params) => engine.request('phasic/sccDetail', { traceKey, scc, params }),

@@ -123,10 +123,15 @@ class Checker {
         const first = decls.findIndex((x) => x.kind === 'model');
         const at = d.name ?? d;
         if (first !== position) {
-          this.sink.error(at, 'duplicate-model', `A file declares its model name once; \`model\` already appears on line ${this.line(decls[first])}.`);
+          this.sink.error(
+            at,
+            'duplicate-model',
+            `A file declares its model name once; \`model\` already appears on line ${this.line(decls[first])}.`,
+          );
           return;
         }
-        if (position !== 0) this.sink.error(at, 'model-not-first', '`model` must be the first declaration of the file.');
+        if (position !== 0)
+          this.sink.error(at, 'model-not-first', '`model` must be the first declaration of the file.');
       }
       if (d.kind === 'init' || d.kind === 'start' || d.kind === 'absorb' || !d.name) return;
       const name = d.name;
@@ -138,8 +143,11 @@ class Checker {
       const existing = this.globals.get(name.name);
       if (existing) {
         if (d.kind === 'model') return; // the model's display name lives apart from values
-        this.sink.error(name, 'duplicate-name',
-          `\`${name.name}\` is already declared as ${KIND_NOUN[existing.kind]} on line ${this.line(existing.declaration)}.`);
+        this.sink.error(
+          name,
+          'duplicate-name',
+          `\`${name.name}\` is already declared as ${KIND_NOUN[existing.kind]} on line ${this.line(existing.declaration)}.`,
+        );
         return;
       }
       if (d.kind === 'model') return;
@@ -154,16 +162,28 @@ class Checker {
   private constant(d: Extract<Declaration, { kind: 'const' }>): void {
     const symbol = this.owned.get(d);
     if (!d.value) return;
-    const info = this.exprs.expect(d.value, this.ctx({ constantFor: 'a constant\'s value', defining: symbol }), 'number', 'a constant\'s value');
+    const info = this.exprs.expect(
+      d.value,
+      this.ctx({ constantFor: "a constant's value", defining: symbol }),
+      'number',
+      "a constant's value",
+    );
     if (!symbol) return;
     symbol.integer = info.integer;
     const override = this.overrides.get(symbol.name);
     if (override !== undefined) {
       if (!Number.isFinite(override)) {
-        this.sink.error(symbol.declaration, 'bad-override', `The override ${symbol.name} = ${override} is not a finite number.`);
+        this.sink.error(
+          symbol.declaration,
+          'bad-override',
+          `The override ${symbol.name} = ${override} is not a finite number.`,
+        );
       } else if (info.integer && !isIntegral(override)) {
-        this.sink.error(symbol.declaration, 'bad-override',
-          `Constant \`${symbol.name}\` is an integer, but the override ${symbol.name} = ${override} is not; give an integer.`);
+        this.sink.error(
+          symbol.declaration,
+          'bad-override',
+          `Constant \`${symbol.name}\` is an integer, but the override ${symbol.name} = ${override} is not; give an integer.`,
+        );
       } else {
         symbol.value = override;
       }
@@ -171,7 +191,11 @@ class Checker {
     }
     if (info.value === undefined) return;
     if (!Number.isFinite(info.value)) {
-      this.sink.error(d.value, 'constant-error', `Constant \`${symbol.name}\` evaluates to ${info.value}; a constant must be a finite number.`);
+      this.sink.error(
+        d.value,
+        'constant-error',
+        `Constant \`${symbol.name}\` evaluates to ${info.value}; a constant must be a finite number.`,
+      );
       return;
     }
     symbol.value = info.value;
@@ -181,10 +205,18 @@ class Checker {
     for (const name of this.overrides.keys()) {
       const symbol = this.globals.get(name);
       if (symbol?.kind === 'const') continue;
-      const at: Span = decls[0] ?? { start: 0, end: 0, range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } } };
-      this.sink.error(decls[0]?.kind === 'model' && decls[0].name ? decls[0].name : at, 'bad-override', symbol
-        ? `Only constants can be overridden, but \`${name}\` is ${KIND_NOUN[symbol.kind]}.`
-        : `The override \`${name}\` names no constant of this model.`);
+      const at: Span = decls[0] ?? {
+        start: 0,
+        end: 0,
+        range: { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } },
+      };
+      this.sink.error(
+        decls[0]?.kind === 'model' && decls[0].name ? decls[0].name : at,
+        'bad-override',
+        symbol
+          ? `Only constants can be overridden, but \`${name}\` is ${KIND_NOUN[symbol.kind]}.`
+          : `The override \`${name}\` names no constant of this model.`,
+      );
     }
   }
 
@@ -202,7 +234,11 @@ class Checker {
       return undefined;
     }
     if (integer && (v < INT32_MIN || v > INT32_MAX)) {
-      this.sink.error(e, 'not-integer', `\`${this.exprs.excerpt(e)}\` is ${v}, beyond the 32-bit range of state cells.`);
+      this.sink.error(
+        e,
+        'not-integer',
+        `\`${this.exprs.excerpt(e)}\` is ${v}, beyond the 32-bit range of state cells.`,
+      );
       return undefined;
     }
     return v;
@@ -212,14 +248,21 @@ class Checker {
 
   private param(d: Extract<Declaration, { kind: 'param' }>): void {
     const symbol = this.owned.get(d);
-    const def = d.default ? this.constValue(d.default, 'a parameter\'s default', false) : 1.0;
-    const lo = d.bounds ? this.constValue(d.bounds.lo, 'a parameter\'s lower bound', false) : undefined;
-    const hi = d.bounds ? this.constValue(d.bounds.hi, 'a parameter\'s upper bound', false) : undefined;
+    const def = d.default ? this.constValue(d.default, "a parameter's default", false) : 1.0;
+    const lo = d.bounds ? this.constValue(d.bounds.lo, "a parameter's lower bound", false) : undefined;
+    const hi = d.bounds ? this.constValue(d.bounds.hi, "a parameter's upper bound", false) : undefined;
     if (d.bounds && lo !== undefined && hi !== undefined && lo > hi) {
-      this.sink.error(d.bounds, 'empty-bounds', `The bounds ${lo}..${hi} are empty: the lower bound is above the upper one.`);
+      this.sink.error(
+        d.bounds,
+        'empty-bounds',
+        `The bounds ${lo}..${hi} are empty: the lower bound is above the upper one.`,
+      );
     } else if (def !== undefined && ((lo !== undefined && def < lo) || (hi !== undefined && def > hi))) {
-      this.sink.error(d.default ?? d.bounds!, 'default-out-of-bounds',
-        `The default ${def} of \`${d.name?.name ?? 'this parameter'}\` is outside its bounds ${lo ?? '−∞'}..${hi ?? '∞'}.`);
+      this.sink.error(
+        d.default ?? d.bounds!,
+        'default-out-of-bounds',
+        `The default ${def} of \`${d.name?.name ?? 'this parameter'}\` is outside its bounds ${lo ?? '−∞'}..${hi ?? '∞'}.`,
+      );
     }
     if (!symbol) return;
     symbol.index = this.params.length;
@@ -234,7 +277,11 @@ class Checker {
     const dims = d.dims.map((e) => {
       const v = this.constValue(e, 'an array size', true);
       if (v !== undefined && v < 1) {
-        this.sink.error(e, 'invalid-size', `An array size must be at least 1, but \`${this.exprs.excerpt(e)}\` is ${v}.`);
+        this.sink.error(
+          e,
+          'invalid-size',
+          `An array size must be at least 1, but \`${this.exprs.excerpt(e)}\` is ${v}.`,
+        );
         return undefined;
       }
       return v;
@@ -247,20 +294,27 @@ class Checker {
       if (l !== undefined) lo = l;
       if (h !== undefined) hi = h;
       if (hi !== null && lo > hi) {
-        this.sink.error(d.bounds, 'empty-bounds', `The bounds ${lo}..${hi} are empty: the lower bound is above the upper one.`);
+        this.sink.error(
+          d.bounds,
+          'empty-bounds',
+          `The bounds ${lo}..${hi} are empty: the lower bound is above the upper one.`,
+        );
         lo = 0;
         hi = null;
       }
     }
-    const initial = d.initial ? this.constValue(d.initial, 'an initial value', true) ?? lo : 0;
+    const initial = d.initial ? (this.constValue(d.initial, 'an initial value', true) ?? lo) : 0;
     // A size that could not be computed is already reported; without a layout the
     // variable's uses are still resolved, but not checked against a made-up shape.
     if (!symbol || dims.some((x) => x === undefined)) return;
     const known = dims as number[];
     const cells = known.reduce((a, b) => a * b, 1);
     if (this.stateLength + cells > MAX_STATE_LENGTH) {
-      this.sink.error(symbol.declaration, 'state-too-large',
-        `The state vector would have ${this.stateLength + cells} cells, more than the ${MAX_STATE_LENGTH} the engine accepts.`);
+      this.sink.error(
+        symbol.declaration,
+        'state-too-large',
+        `The state vector would have ${this.stateLength + cells} cells, more than the ${MAX_STATE_LENGTH} the engine accepts.`,
+      );
       return;
     }
     Object.assign(symbol, { dims: known, lo, hi, offset: this.stateLength, initial });
@@ -274,8 +328,11 @@ class Checker {
     const hi = symbol.hi ?? null;
     if (value < lo || (hi !== null && value > hi)) {
       this.outOfBounds.add(symbol);
-      this.sink.error(at, 'initial-out-of-bounds',
-        `The initial value ${value} of \`${symbol.name}\` is outside its bounds ${lo}..${hi ?? '∞'}.`);
+      this.sink.error(
+        at,
+        'initial-out-of-bounds',
+        `The initial value ${value} of \`${symbol.name}\` is outside its bounds ${lo}..${hi ?? '∞'}.`,
+      );
     }
   }
 
@@ -289,10 +346,15 @@ class Checker {
       const cells = (symbol.dims ?? []).reduce((a, b) => a * b, 1);
       const lo = symbol.lo ?? 0;
       const hi = symbol.hi ?? null;
-      const bad = starts.flatMap((s) => s.state.slice(symbol.offset!, symbol.offset! + cells)).find((v) => v < lo || (hi !== null && v > hi));
+      const bad = starts
+        .flatMap((s) => s.state.slice(symbol.offset!, symbol.offset! + cells))
+        .find((v) => v < lo || (hi !== null && v > hi));
       if (bad === undefined) continue;
-      this.sink.error(symbol.declaration, 'initial-out-of-bounds',
-        `\`${symbol.name}\` starts at ${bad}, outside its bounds ${lo}..${hi ?? '∞'}; give it an initial value (\`= ${lo}\`) or set it with \`init\`.`);
+      this.sink.error(
+        symbol.declaration,
+        'initial-out-of-bounds',
+        `\`${symbol.name}\` starts at ${bad}, outside its bounds ${lo}..${hi ?? '∞'}; give it an initial value (\`= ${lo}\`) or set it with \`init\`.`,
+      );
     }
   }
 
@@ -308,7 +370,9 @@ class Checker {
   /** Applies `TARGET = EXPR` with constant indices to `state`. */
   private initial(a: Assignment, state: number[]): void {
     const symbol = this.globals.get(a.target.name.name);
-    const infos = a.target.indices.map((i) => this.exprs.indexValue(i, this.ctx({ constantFor: 'an initial-state index' })));
+    const infos = a.target.indices.map((i) =>
+      this.exprs.indexValue(i, this.ctx({ constantFor: 'an initial-state index' })),
+    );
     const value = this.constValue(a.value, 'an initial value', true);
     if (!symbol) {
       this.sink.error(a.target.name, 'unknown-name', `Unknown name \`${a.target.name.name}\`.`);
@@ -316,7 +380,11 @@ class Checker {
     }
     symbol.references.push(a.target.name);
     if (symbol.kind !== 'state') {
-      this.sink.error(a.target.name, 'not-a-state', `\`${symbol.name}\` is ${KIND_NOUN[symbol.kind]}; only state variables have initial values.`);
+      this.sink.error(
+        a.target.name,
+        'not-a-state',
+        `\`${symbol.name}\` is ${KIND_NOUN[symbol.kind]}; only state variables have initial values.`,
+      );
       return;
     }
     if (symbol.offset === undefined) return;
@@ -326,7 +394,13 @@ class Checker {
     state[cell] = value;
   }
 
-  private flatCell(name: Identifier, symbol: SymbolInfo, indices: Expr[], infos: ExprInfo[], whole: Span): number | undefined {
+  private flatCell(
+    name: Identifier,
+    symbol: SymbolInfo,
+    indices: Expr[],
+    infos: ExprInfo[],
+    whole: Span,
+  ): number | undefined {
     const dims = symbol.dims ?? [];
     const before = this.sink.list.length;
     this.exprs.checkIndices(name, symbol, indices, infos, whole);
@@ -351,7 +425,11 @@ class Checker {
       if (d.probability) {
         p = this.constValue(d.probability, 'a start probability', false);
         if (p !== undefined && !(p > 0 && p <= 1)) {
-          this.sink.error(d.probability, 'start-probability', `A start probability must be in (0, 1], but this one is ${p}.`);
+          this.sink.error(
+            d.probability,
+            'start-probability',
+            `A start probability must be in (0, 1], but this one is ${p}.`,
+          );
           p = undefined;
         }
       }
@@ -365,8 +443,11 @@ class Checker {
     if (total > 1 + 1e-12) {
       this.sink.error(at, 'start-probability-sum', `The start probabilities sum to ${round(total)}, more than 1.`);
     } else if (out.length === blocks.length && total < 1 - 1e-12) {
-      this.sink.information(at, 'start-defect',
-        `The start probabilities sum to ${round(total)}: with probability ${round(1 - total)} the process starts absorbed.`);
+      this.sink.information(
+        at,
+        'start-defect',
+        `The start probabilities sum to ${round(total)}: with probability ${round(1 - total)} the process starts absorbed.`,
+      );
     }
     return out;
   }
@@ -417,7 +498,11 @@ class Checker {
       if (v.value !== 0) alwaysZero = false;
       if (!(v.value >= 0) || !Number.isFinite(v.value)) {
         const what = k === 0 ? 'constant term' : `coefficient of \`${this.params[k - 1].name}\``;
-        this.sink.error(rate, 'invalid-rate', `The rate's ${what} is ${v.value}; every coefficient of a rate must be finite and ≥ 0.`);
+        this.sink.error(
+          rate,
+          'invalid-rate',
+          `The rate's ${what} is ${v.value}; every coefficient of a rate must be finite and ≥ 0.`,
+        );
       }
     });
     if (alwaysZero) this.sink.warning(rate, 'zero-rate', `This rate is always 0, so rule \`${rule}\` never fires.`);
@@ -425,9 +510,13 @@ class Checker {
 
   private update(u: Assignment, ctx: ExprContext): void {
     const infos = u.target.indices.map((i) => this.exprs.indexValue(i, ctx));
-    const value = this.exprs.expect(u.value, ctx, 'number', 'an update\'s value').value;
+    const value = this.exprs.expect(u.value, ctx, 'number', "an update's value").value;
     if (value !== undefined && !isIntegral(value)) {
-      this.sink.error(u.value, 'not-integer', `\`${this.exprs.excerpt(u.value)}\` is ${value}, but state variables hold integers.`);
+      this.sink.error(
+        u.value,
+        'not-integer',
+        `\`${this.exprs.excerpt(u.value)}\` is ${value}, but state variables hold integers.`,
+      );
     }
     const symbol = ctx.scope.lookup(u.target.name.name);
     if (!symbol) {
@@ -436,7 +525,11 @@ class Checker {
     }
     symbol.references.push(u.target.name);
     if (symbol.kind !== 'state') {
-      this.sink.error(u.target.name, 'not-a-state', `\`${symbol.name}\` is ${KIND_NOUN[symbol.kind]}; only state variables can be updated.`);
+      this.sink.error(
+        u.target.name,
+        'not-a-state',
+        `\`${symbol.name}\` is ${KIND_NOUN[symbol.kind]}; only state variables can be updated.`,
+      );
       return;
     }
     if (symbol.offset !== undefined) this.exprs.checkIndices(u.target.name, symbol, u.target.indices, infos, u.target);
@@ -447,8 +540,8 @@ class Checker {
     const owner = d.name?.name ?? '';
     let scope = this.topScope;
     if (d.family) {
-      const lo = this.constValue(d.family.lo, 'a reward family\'s range', true);
-      const hi = this.constValue(d.family.hi, 'a reward family\'s range', true);
+      const lo = this.constValue(d.family.lo, "a reward family's range", true);
+      const hi = this.constValue(d.family.hi, "a reward family's range", true);
       if (symbol && lo !== undefined && hi !== undefined) symbol.family = { lo, hi };
       scope = scope.child();
       this.exprs.declareLocal(scope, d.family.name, 'loop', d.family, owner);
@@ -461,7 +554,11 @@ class Checker {
       if (s.references.length > 0) continue;
       if (s.kind === 'const' || s.kind === 'param' || s.kind === 'state' || s.kind === 'loop' || s.kind === 'let') {
         const noun = KIND_NOUN[s.kind].replace(/^an? /, '');
-        this.sink.warning(s.declaration, 'unused', `${noun[0].toUpperCase()}${noun.slice(1)} \`${s.name}\` is never used.`);
+        this.sink.warning(
+          s.declaration,
+          'unused',
+          `${noun[0].toUpperCase()}${noun.slice(1)} \`${s.name}\` is never used.`,
+        );
       }
     }
   }

@@ -35,16 +35,48 @@ const MAX_STACK = 256;
 
 /** How each opcode changes the stack depth (MIN/MAX are handled apart). */
 const STACK_EFFECT: Record<number, number> = {
-  [Op.CONST]: 1, [Op.LOAD]: 1, [Op.STORE]: -1, [Op.CELL]: 1, [Op.CELL_AT]: 0, [Op.INDEX]: 0,
-  [Op.INT]: 0, [Op.ADD]: -1, [Op.SUB]: -1, [Op.MUL]: -1, [Op.DIV]: -1, [Op.MOD]: -1, [Op.NEG]: 0,
-  [Op.EQ]: -1, [Op.NE]: -1, [Op.LT]: -1, [Op.LE]: -1, [Op.GT]: -1, [Op.GE]: -1, [Op.NOT]: 0,
-  [Op.JUMP]: 0, [Op.JUMP_IF_FALSE]: -1, [Op.ABS]: 0, [Op.FLOOR]: 0, [Op.CEIL]: 0,
-  [Op.BINOM]: -1, [Op.POP]: -1, [Op.DUP]: 1,
+  [Op.CONST]: 1,
+  [Op.LOAD]: 1,
+  [Op.STORE]: -1,
+  [Op.CELL]: 1,
+  [Op.CELL_AT]: 0,
+  [Op.INDEX]: 0,
+  [Op.INT]: 0,
+  [Op.ADD]: -1,
+  [Op.SUB]: -1,
+  [Op.MUL]: -1,
+  [Op.DIV]: -1,
+  [Op.MOD]: -1,
+  [Op.NEG]: 0,
+  [Op.EQ]: -1,
+  [Op.NE]: -1,
+  [Op.LT]: -1,
+  [Op.LE]: -1,
+  [Op.GT]: -1,
+  [Op.GE]: -1,
+  [Op.NOT]: 0,
+  [Op.JUMP]: 0,
+  [Op.JUMP_IF_FALSE]: -1,
+  [Op.ABS]: 0,
+  [Op.FLOOR]: 0,
+  [Op.CEIL]: 0,
+  [Op.BINOM]: -1,
+  [Op.POP]: -1,
+  [Op.DUP]: 1,
 };
 
 const BINARY_OPS: Record<string, number> = {
-  '+': Op.ADD, '-': Op.SUB, '*': Op.MUL, '/': Op.DIV, '%': Op.MOD,
-  '==': Op.EQ, '!=': Op.NE, '<': Op.LT, '<=': Op.LE, '>': Op.GT, '>=': Op.GE,
+  '+': Op.ADD,
+  '-': Op.SUB,
+  '*': Op.MUL,
+  '/': Op.DIV,
+  '%': Op.MOD,
+  '==': Op.EQ,
+  '!=': Op.NE,
+  '<': Op.LT,
+  '<=': Op.LE,
+  '>': Op.GT,
+  '>=': Op.GE,
 };
 
 class ProgramBuilder {
@@ -99,7 +131,12 @@ class Frame {
   }
 }
 
-export function compile(file: ModelFile, checked: CheckResult, fileName: string, sink: DiagnosticSink): CompiledModel | undefined {
+export function compile(
+  file: ModelFile,
+  checked: CheckResult,
+  fileName: string,
+  sink: DiagnosticSink,
+): CompiledModel | undefined {
   const model = new Compiler(checked, sink).model(file, fileName);
   return sink.hasErrors ? undefined : model;
 }
@@ -108,7 +145,10 @@ class Compiler {
   private readonly sites: Site[] = [];
   private readonly siteIndex = new Map<string, number>();
 
-  constructor(private readonly checked: CheckResult, private readonly sink: DiagnosticSink) {}
+  constructor(
+    private readonly checked: CheckResult,
+    private readonly sink: DiagnosticSink,
+  ) {}
 
   model(file: ModelFile, fileName: string): CompiledModel {
     const c = this.checked;
@@ -120,7 +160,13 @@ class Compiler {
       name: c.modelName ?? defaultName,
       params: c.params.map((p) => ({ name: p.name, default: p.default ?? 1, lo: p.lo ?? null, hi: p.hi ?? null })),
       stateLength: c.stateLength,
-      variables: c.states.map((s) => ({ name: s.name, offset: s.offset!, dims: s.dims ?? [], lo: s.lo ?? 0, hi: s.hi ?? null })),
+      variables: c.states.map((s) => ({
+        name: s.name,
+        offset: s.offset!,
+        dims: s.dims ?? [],
+        lo: s.lo ?? 0,
+        hi: s.hi ?? null,
+      })),
       starts: c.starts.map((s) => ({
         probability: s.probability,
         state: s.state,
@@ -177,13 +223,15 @@ class Compiler {
       return { name: b.name.name, slot: frame.bind(b.name.name), lo, hi };
     });
     const steps: CompiledStep[] = d.clauses.map((clause) => {
-      if (clause.kind === 'when') return { when: this.program(clause.condition, frame), site: this.site(clause.condition) };
+      if (clause.kind === 'when')
+        return { when: this.program(clause.condition, frame), site: this.site(clause.condition) };
       const code = this.program(clause.value, frame);
       return { let: frame.bind(clause.name.name), code, site: this.site(clause) };
     });
     const rate = d.rate!;
-    const coefficients = rateCoefficients(rate, this.checked.globals, this.checked.params.length)
-      .map((c) => (c && !this.isZero(c, frame) ? this.program(c, frame) : null));
+    const coefficients = rateCoefficients(rate, this.checked.globals, this.checked.params.length).map((c) =>
+      c && !this.isZero(c, frame) ? this.program(c, frame) : null,
+    );
     const updates = d.updates.map((u) => this.update(u, frame));
     return {
       name: d.name!.name,
@@ -232,8 +280,11 @@ class Compiler {
 
   private finish(b: ProgramBuilder, at: Span): Program {
     if (b.maxDepth > MAX_STACK) {
-      this.sink.error(at, 'too-complex',
-        `This expression needs ${b.maxDepth} stack slots in the engine, more than ${MAX_STACK}; split it with \`let\`.`);
+      this.sink.error(
+        at,
+        'too-complex',
+        `This expression needs ${b.maxDepth} stack slots in the engine, more than ${MAX_STACK}; split it with \`let\`.`,
+      );
     }
     return b.code;
   }
@@ -457,4 +508,3 @@ class Compiler {
     }
   }
 }
-

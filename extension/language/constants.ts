@@ -22,34 +22,52 @@ export function binomial(n: number, k: number): number {
 
 export function applyBinary(op: BinaryOp, a: number, b: number): Folded {
   switch (op) {
-    case '+': return { value: a + b };
-    case '-': return { value: a - b };
-    case '*': return { value: a * b };
-    case '/': return { value: a / b };
+    case '+':
+      return { value: a + b };
+    case '-':
+      return { value: a - b };
+    case '*':
+      return { value: a * b };
+    case '/':
+      return { value: a / b };
     case '%':
       if (!isIntegral(a) || !isIntegral(b)) return { error: `\`%\` needs integers, but got ${a} % ${b}` };
       if (b === 0) return { error: 'remainder by zero' };
       return { value: a % b };
-    case '==': return { value: a === b ? 1 : 0 };
-    case '!=': return { value: a !== b ? 1 : 0 };
-    case '<': return { value: a < b ? 1 : 0 };
-    case '<=': return { value: a <= b ? 1 : 0 };
-    case '>': return { value: a > b ? 1 : 0 };
-    case '>=': return { value: a >= b ? 1 : 0 };
-    case 'and': return { value: a && b ? 1 : 0 };
-    case 'or': return { value: a || b ? 1 : 0 };
+    case '==':
+      return { value: a === b ? 1 : 0 };
+    case '!=':
+      return { value: a !== b ? 1 : 0 };
+    case '<':
+      return { value: a < b ? 1 : 0 };
+    case '<=':
+      return { value: a <= b ? 1 : 0 };
+    case '>':
+      return { value: a > b ? 1 : 0 };
+    case '>=':
+      return { value: a >= b ? 1 : 0 };
+    case 'and':
+      return { value: a && b ? 1 : 0 };
+    case 'or':
+      return { value: a || b ? 1 : 0 };
   }
 }
 
 export function applyFunction(name: FunctionName, args: number[]): Folded {
   switch (name) {
-    case 'min': return { value: Math.min(...args) };
-    case 'max': return { value: Math.max(...args) };
-    case 'abs': return { value: Math.abs(args[0]) };
-    case 'floor': return { value: Math.floor(args[0]) };
-    case 'ceil': return { value: Math.ceil(args[0]) };
+    case 'min':
+      return { value: Math.min(...args) };
+    case 'max':
+      return { value: Math.max(...args) };
+    case 'abs':
+      return { value: Math.abs(args[0]) };
+    case 'floor':
+      return { value: Math.floor(args[0]) };
+    case 'ceil':
+      return { value: Math.ceil(args[0]) };
     case 'binom':
-      if (!isIntegral(args[0]) || !isIntegral(args[1])) return { error: `\`binom\` needs integers, but got binom(${args[0]}, ${args[1]})` };
+      if (!isIntegral(args[0]) || !isIntegral(args[1]))
+        return { error: `\`binom\` needs integers, but got binom(${args[0]}, ${args[1]})` };
       return { value: binomial(args[0], args[1]) };
   }
 }
@@ -69,8 +87,10 @@ export function fold(e: Expr, lookup: (name: string) => number | undefined): Fol
 
 function foldIn(e: Expr, lookup: (name: string) => number | undefined, budget: { left: number }): Folded | undefined {
   switch (e.kind) {
-    case 'number': return { value: e.value };
-    case 'boolean': return { value: e.value ? 1 : 0 };
+    case 'number':
+      return { value: e.value };
+    case 'boolean':
+      return { value: e.value ? 1 : 0 };
     case 'name': {
       const v = lookup(e.name.name);
       return v === undefined ? undefined : { value: v };
@@ -126,7 +146,8 @@ function foldIn(e: Expr, lookup: (name: string) => number | undefined, budget: {
         const hi = foldIn(b.hi, inner, budget);
         if (!lo || 'error' in lo) return lo;
         if (!hi || 'error' in hi) return hi;
-        if (!isIntegral(lo.value) || !isIntegral(hi.value)) return { error: `the range ${lo.value}..${hi.value} is not integral` };
+        if (!isIntegral(lo.value) || !isIntegral(hi.value))
+          return { error: `the range ${lo.value}..${hi.value} is not integral` };
         for (let i = lo.value; i <= hi.value; i++) {
           bound.set(b.name.name, i);
           const r = walk(level + 1);
@@ -139,9 +160,12 @@ function foldIn(e: Expr, lookup: (name: string) => number | undefined, budget: {
       if (!r || 'error' in r) return r;
       switch (e.op) {
         case 'sum':
-        case 'count': return { value: total };
-        case 'any': return { value: total > 0 ? 1 : 0 };
-        case 'all': return { value: total === 0 ? 1 : 0 };
+        case 'count':
+          return { value: total };
+        case 'any':
+          return { value: total > 0 ? 1 : 0 };
+        case 'all':
+          return { value: total === 0 ? 1 : 0 };
       }
     }
   }

@@ -90,7 +90,11 @@ export class ExpressionChecker {
     if (actual === 'boolean') {
       this.sink.error(e, 'type-mismatch', `${q} is a condition (true or false), but ${what} must be a number.`);
     } else {
-      this.sink.error(e, 'type-mismatch', `${q} is a number, but ${what} must be a condition (true or false); compare it, e.g. \`${this.excerpt(e)} > 0\`.`);
+      this.sink.error(
+        e,
+        'type-mismatch',
+        `${q} is a number, but ${what} must be a condition (true or false); compare it, e.g. \`${this.excerpt(e)} > 0\`.`,
+      );
     }
   }
 
@@ -102,11 +106,17 @@ export class ExpressionChecker {
     if (reserved) {
       this.sink.error(name, 'reserved-name', `\`${name.name}\` is ${reserved}; choose another name.`);
     } else if (existing && this.globals.get(name.name) === existing) {
-      this.sink.error(name, 'shadowed-name',
-        `\`${name.name}\` is already ${KIND_NOUN[existing.kind]} (line ${this.lineOf(existing.declaration.start) + 1}); ${KIND_NOUN[kind]} must not shadow it.`);
+      this.sink.error(
+        name,
+        'shadowed-name',
+        `\`${name.name}\` is already ${KIND_NOUN[existing.kind]} (line ${this.lineOf(existing.declaration.start) + 1}); ${KIND_NOUN[kind]} must not shadow it.`,
+      );
     } else if (existing) {
-      this.sink.error(name, 'duplicate-name',
-        `\`${name.name}\` is already ${KIND_NOUN[existing.kind]} here (line ${this.lineOf(existing.declaration.start) + 1}); choose another name.`);
+      this.sink.error(
+        name,
+        'duplicate-name',
+        `\`${name.name}\` is already ${KIND_NOUN[existing.kind]} here (line ${this.lineOf(existing.declaration.start) + 1}); choose another name.`,
+      );
     }
     scope.define(symbol);
     this.locals.push(symbol);
@@ -132,12 +142,18 @@ export class ExpressionChecker {
       case 'unary': {
         if (e.op === 'not') {
           const a = this.expect(e.operand, ctx, 'boolean', 'the operand of `not`');
-          return this.folded(e, { type: 'boolean', param: false, constant: a.constant, integer: false },
-            a.value === undefined ? undefined : { value: 1 - a.value });
+          return this.folded(
+            e,
+            { type: 'boolean', param: false, constant: a.constant, integer: false },
+            a.value === undefined ? undefined : { value: 1 - a.value },
+          );
         }
         const a = this.expect(e.operand, ctx, 'number', 'the operand of `-`');
-        return this.folded(e, { type: 'number', param: a.param, constant: a.constant, integer: a.integer },
-          a.value === undefined ? undefined : { value: -a.value });
+        return this.folded(
+          e,
+          { type: 'number', param: a.param, constant: a.constant, integer: a.integer },
+          a.value === undefined ? undefined : { value: -a.value },
+        );
       }
       case 'binary':
         return this.binary(e, ctx);
@@ -149,14 +165,23 @@ export class ExpressionChecker {
         const b = this.check(e.else, ctx);
         let type: ValueType = a.type === 'unknown' ? b.type : a.type;
         if (a.type !== 'unknown' && b.type !== 'unknown' && a.type !== b.type) {
-          this.sink.error(e.else, 'type-mismatch',
-            `The \`then\` branch is ${a.type === 'number' ? 'a number' : 'a condition'} but the \`else\` branch \`${this.excerpt(e.else)}\` is ${b.type === 'number' ? 'a number' : 'a condition'}; both branches must have the same type.`);
+          this.sink.error(
+            e.else,
+            'type-mismatch',
+            `The \`then\` branch is ${a.type === 'number' ? 'a number' : 'a condition'} but the \`else\` branch \`${this.excerpt(e.else)}\` is ${b.type === 'number' ? 'a number' : 'a condition'}; both branches must have the same type.`,
+          );
           type = 'unknown';
         }
         const constant = c.constant && a.constant && b.constant;
         let value: number | undefined;
         if (c.value !== undefined) value = c.value !== 0 ? a.value : b.value;
-        return { type, param: a.param || b.param, constant, value: constant ? value : undefined, integer: a.integer && b.integer };
+        return {
+          type,
+          param: a.param || b.param,
+          constant,
+          value: constant ? value : undefined,
+          integer: a.integer && b.integer,
+        };
       }
     }
   }
@@ -175,9 +200,13 @@ export class ExpressionChecker {
     const symbol = ctx.scope.lookup(id.name);
     if (!symbol) {
       const reserved = RESERVED_NAMES.get(id.name);
-      this.sink.error(id, 'unknown-name', reserved
-        ? `\`${id.name}\` is ${reserved}, not a value${id.name === 'time' ? '; time is measured by the built-in reward `time`' : ''}.`
-        : `Unknown name \`${id.name}\`.`);
+      this.sink.error(
+        id,
+        'unknown-name',
+        reserved
+          ? `\`${id.name}\` is ${reserved}, not a value${id.name === 'time' ? '; time is measured by the built-in reward `time`' : ''}.`
+          : `Unknown name \`${id.name}\`.`,
+      );
       return UNKNOWN;
     }
     symbol.references.push(id);
@@ -189,37 +218,58 @@ export class ExpressionChecker {
           return UNKNOWN;
         }
         if (d && symbol.declaration.start > d.declaration.start) {
-          this.sink.error(id, 'const-forward-reference',
-            `Constant \`${id.name}\` is declared below \`${d.name}\` (line ${this.lineOf(symbol.declaration.start) + 1}); a constant may only use constants declared above it.`);
+          this.sink.error(
+            id,
+            'const-forward-reference',
+            `Constant \`${id.name}\` is declared below \`${d.name}\` (line ${this.lineOf(symbol.declaration.start) + 1}); a constant may only use constants declared above it.`,
+          );
           return UNKNOWN;
         }
         return { type: 'number', param: false, constant: true, value: symbol.value, integer: symbol.integer ?? false };
       }
       case 'param':
         if (!ctx.rate) {
-          this.sink.error(id, 'parameter-outside-rate',
-            `Parameter \`${id.name}\` may appear only in a \`rate\` expression${ctx.constantFor ? `, but this is ${ctx.constantFor}` : ''}.`);
+          this.sink.error(
+            id,
+            'parameter-outside-rate',
+            `Parameter \`${id.name}\` may appear only in a \`rate\` expression${ctx.constantFor ? `, but this is ${ctx.constantFor}` : ''}.`,
+          );
           return UNKNOWN;
         }
         return { type: 'number', param: true, constant: false, integer: false };
       case 'state':
         if (ctx.constantFor) {
-          this.sink.error(id, 'not-constant',
-            `\`${id.name}\` is a state variable, but ${ctx.constantFor} must be known before exploration (use constants).`);
+          this.sink.error(
+            id,
+            'not-constant',
+            `\`${id.name}\` is a state variable, but ${ctx.constantFor} must be known before exploration (use constants).`,
+          );
           return UNKNOWN;
         }
         if (!arrayAllowed && symbol.dims && symbol.dims.length > 0) {
-          this.sink.error(id, 'array-without-index',
-            `\`${id.name}\` is an array of shape [${symbol.dims.join(', ')}]; index it (\`${id.name}[i]\`) or use \`sum(${id.name})\`.`);
+          this.sink.error(
+            id,
+            'array-without-index',
+            `\`${id.name}\` is an array of shape [${symbol.dims.join(', ')}]; index it (\`${id.name}[i]\`) or use \`sum(${id.name})\`.`,
+          );
           return UNKNOWN;
         }
         return { type: 'number', param: false, constant: false, integer: true };
       case 'loop':
       case 'let':
         // In a constant context only aggregate variables are visible: they are constant there.
-        return { type: symbol.kind === 'let' ? symbol.letType ?? 'unknown' : 'number', param: false, constant: !!ctx.constantFor, integer: symbol.kind === 'loop' };
+        return {
+          type: symbol.kind === 'let' ? (symbol.letType ?? 'unknown') : 'number',
+          param: false,
+          constant: !!ctx.constantFor,
+          integer: symbol.kind === 'loop',
+        };
       default:
-        this.sink.error(id, 'not-a-value', `\`${id.name}\` is ${KIND_NOUN[symbol.kind]}; it has no value in an expression.`);
+        this.sink.error(
+          id,
+          'not-a-value',
+          `\`${id.name}\` is ${KIND_NOUN[symbol.kind]}; it has no value in an expression.`,
+        );
         return UNKNOWN;
     }
   }
@@ -230,7 +280,11 @@ export class ExpressionChecker {
     if (!symbol) return this.name(e.name, ctx, true);
     if (symbol.kind !== 'state') {
       symbol.references.push(e.name);
-      this.sink.error(e.name, 'not-an-array', `\`${e.name.name}\` is ${KIND_NOUN[symbol.kind]}, not an array; only state arrays can be indexed.`);
+      this.sink.error(
+        e.name,
+        'not-an-array',
+        `\`${e.name.name}\` is ${KIND_NOUN[symbol.kind]}, not an array; only state arrays can be indexed.`,
+      );
       return UNKNOWN;
     }
     const info = this.name(e.name, ctx, true);
@@ -255,8 +309,11 @@ export class ExpressionChecker {
       return;
     }
     if (indices.length !== dims.length) {
-      this.sink.error(indices.length > dims.length ? joinAll(indices.slice(dims.length)) : whole, 'wrong-index-count',
-        `\`${name.name}\` has ${plural(dims.length, 'dimension')}, but ${indices.length === 1 ? '1 index is' : `${indices.length} indices are`} given.`);
+      this.sink.error(
+        indices.length > dims.length ? joinAll(indices.slice(dims.length)) : whole,
+        'wrong-index-count',
+        `\`${name.name}\` has ${plural(dims.length, 'dimension')}, but ${indices.length === 1 ? '1 index is' : `${indices.length} indices are`} given.`,
+      );
       return;
     }
     indices.forEach((ix, k) => {
@@ -265,8 +322,11 @@ export class ExpressionChecker {
       if (!isIntegral(v)) {
         this.sink.error(ix, 'not-integer', `Index \`${this.excerpt(ix)}\` is ${v}, which is not an integer.`);
       } else if (v < 0 || v >= dims[k]) {
-        this.sink.error(ix, 'index-out-of-range',
-          `Index ${v} is out of range for \`${name.name}\`${dims.length > 1 ? ` (dimension ${k + 1})` : ''}, whose size is ${dims[k]} (valid indices 0..${dims[k] - 1}).`);
+        this.sink.error(
+          ix,
+          'index-out-of-range',
+          `Index ${v} is out of range for \`${name.name}\`${dims.length > 1 ? ` (dimension ${k + 1})` : ''}, whose size is ${dims[k]} (valid indices 0..${dims[k] - 1}).`,
+        );
       }
     });
   }
@@ -280,21 +340,32 @@ export class ExpressionChecker {
         if (symbol?.kind === 'state') return this.name(arg.name, ctx, true);
       }
       e.args.forEach((a) => this.check(a, ctx));
-      this.sink.error(e, 'wrong-arguments',
-        '`sum` takes a state variable, `sum(s)`, or ranges and a body, `sum(i in 0..n-1: s[i])`.');
+      this.sink.error(
+        e,
+        'wrong-arguments',
+        '`sum` takes a state variable, `sum(s)`, or ranges and a body, `sum(i in 0..n-1: s[i])`.',
+      );
       return UNKNOWN;
     }
     if (fname === 'count' || fname === 'any' || fname === 'all') {
       e.args.forEach((a) => this.check(a, ctx));
-      this.sink.error(e, 'wrong-arguments', `\`${fname}\` takes ranges and a condition, e.g. \`${fname}(i in 0..n-1: s[i] > 0)\`.`);
+      this.sink.error(
+        e,
+        'wrong-arguments',
+        `\`${fname}\` takes ranges and a condition, e.g. \`${fname}(i in 0..n-1: s[i] > 0)\`.`,
+      );
       return UNKNOWN;
     }
     if (!(FUNCTIONS as readonly string[]).includes(fname)) {
       e.args.forEach((a) => this.check(a, ctx));
       const symbol = ctx.scope.lookup(fname);
-      this.sink.error(e.callee, 'unknown-function', symbol
-        ? `\`${fname}\` is ${KIND_NOUN[symbol.kind]}, not a function.`
-        : `Unknown function \`${fname}\`; the functions are min, max, abs, floor, ceil, binom, sum, count, any and all.`);
+      this.sink.error(
+        e.callee,
+        'unknown-function',
+        symbol
+          ? `\`${fname}\` is ${KIND_NOUN[symbol.kind]}, not a function.`
+          : `Unknown function \`${fname}\`; the functions are min, max, abs, floor, ceil, binom, sum, count, any and all.`,
+      );
       return UNKNOWN;
     }
     const f = fname as FunctionName;
@@ -306,7 +377,11 @@ export class ExpressionChecker {
     const [min, max] = ARITY[f];
     if (infos.length < min || infos.length > max) {
       const expected = max === Infinity ? `at least ${min} argument` : plural(min, 'argument');
-      this.sink.error(e, 'wrong-arguments', `\`${f}\` takes ${expected}, but ${plural(infos.length, 'argument')} ${infos.length === 1 ? 'is' : 'are'} given.`);
+      this.sink.error(
+        e,
+        'wrong-arguments',
+        `\`${f}\` takes ${expected}, but ${plural(infos.length, 'argument')} ${infos.length === 1 ? 'is' : 'are'} given.`,
+      );
       return { type: 'number', param: false, constant: false, integer: false };
     }
     const constant = infos.every((i) => i.constant);
@@ -326,7 +401,11 @@ export class ExpressionChecker {
         const info = this.expect(bound, inner, 'number', `${what}'s bound`);
         if (info.param) this.parameterIn(bound, 'parameter-in-range', `${what}'s range`);
         if (info.value !== undefined && !isIntegral(info.value)) {
-          this.sink.error(bound, 'not-integer', `\`${this.excerpt(bound)}\` is ${info.value}; a range's bounds must be integers.`);
+          this.sink.error(
+            bound,
+            'not-integer',
+            `\`${this.excerpt(bound)}\` is ${info.value}; a range's bounds must be integers.`,
+          );
         }
       }
       this.declareLocal(scope, b.name, 'loop', b, owner);
@@ -337,9 +416,10 @@ export class ExpressionChecker {
   private aggregate(e: AggregateExpr, ctx: ExprContext): ExprInfo {
     const scope = this.bindings(e.bindings, ctx, ctx.owner ?? '', `\`${e.op}\``);
     const inner = { ...ctx, scope };
-    const body = e.op === 'sum'
-      ? this.expect(e.body, inner, 'number', 'the body of `sum`')
-      : this.expect(e.body, inner, 'boolean', `the body of \`${e.op}\``);
+    const body =
+      e.op === 'sum'
+        ? this.expect(e.body, inner, 'number', 'the body of `sum`')
+        : this.expect(e.body, inner, 'boolean', `the body of \`${e.op}\``);
     const type: ValueType = e.op === 'sum' || e.op === 'count' ? 'number' : 'boolean';
     const constant = !!ctx.constantFor;
     const info: ExprInfo = { type, param: body.param, constant, integer: e.op === 'count' || body.integer };
@@ -378,17 +458,26 @@ export class ExpressionChecker {
     const b = this.expect(e.right, ctx, 'number', `an operand of \`${op}\``);
     let param = a.param || b.param;
     if (op === '*' && a.param && b.param) {
-      this.sink.error(e, 'nonlinear-rate',
-        `The rate must be linear in the parameters, but \`${this.excerpt(e.left)}\` and \`${this.excerpt(e.right)}\` both depend on parameters and are multiplied.`);
+      this.sink.error(
+        e,
+        'nonlinear-rate',
+        `The rate must be linear in the parameters, but \`${this.excerpt(e.left)}\` and \`${this.excerpt(e.right)}\` both depend on parameters and are multiplied.`,
+      );
       param = false;
     } else if (op === '/' && b.param) {
-      this.sink.error(e.right, 'parameter-division',
-        `Division by \`${this.excerpt(e.right)}\`, which depends on a parameter: the rate must be linear in the parameters.`);
+      this.sink.error(
+        e.right,
+        'parameter-division',
+        `Division by \`${this.excerpt(e.right)}\`, which depends on a parameter: the rate must be linear in the parameters.`,
+      );
       param = false;
     } else if (op === '%' && param) {
       const culprit = a.param ? e.left : e.right;
-      this.sink.error(culprit, 'nonlinear-rate',
-        `The remainder \`%\` of \`${this.excerpt(culprit)}\`, which depends on a parameter, is not linear in the parameters.`);
+      this.sink.error(
+        culprit,
+        'nonlinear-rate',
+        `The remainder \`%\` of \`${this.excerpt(culprit)}\`, which depends on a parameter, is not linear in the parameters.`,
+      );
       param = false;
     }
     const constant = a.constant && b.constant;
@@ -401,8 +490,11 @@ export class ExpressionChecker {
   private parameterIn(e: Expr, code: string, where: string): void {
     const p = this.firstParameter(e) ?? e;
     const context = p.start === e.start && p.end === e.end ? '' : ` (\`${this.excerpt(e)}\`)`;
-    this.sink.error(p, code,
-      `Parameter \`${this.excerpt(p)}\` is used inside ${where}${context}; there the rate would not be linear in the parameters.`);
+    this.sink.error(
+      p,
+      code,
+      `Parameter \`${this.excerpt(p)}\` is used inside ${where}${context}; there the rate would not be linear in the parameters.`,
+    );
   }
 
   private firstParameter(e: Expr): Identifier | undefined {

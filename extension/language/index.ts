@@ -14,7 +14,14 @@ export type { Diagnostic, Severity } from './diagnostics';
 export type { SymbolInfo, SymbolKind } from './names';
 export type { Position, Range } from './syntax';
 export type { CompiledModel } from '../protocol/compiled-model';
-export { isModelSource, prepareModel, type ModelOutline, type Preparation, type PreparationFailure, type PreparedModel } from './prepare';
+export {
+  isModelSource,
+  prepareModel,
+  type ModelOutline,
+  type Preparation,
+  type PreparationFailure,
+  type PreparedModel,
+} from './prepare';
 
 /** One place a symbol's name is written: its declaration or a use. */
 export interface Occurrence {
@@ -99,12 +106,19 @@ function displayName(fileName: string): string {
   return fileName.replace(/^.*[\\/]/, '').replace(/\.phasic$/, '');
 }
 
-function makeAnalysis(text: string, fileName: string, ast: ModelFile, checked: CheckResult, diagnostics: Diagnostic[]): Analysis {
+function makeAnalysis(
+  text: string,
+  fileName: string,
+  ast: ModelFile,
+  checked: CheckResult,
+  diagnostics: Diagnostic[],
+): Analysis {
   const occurrences: Occurrence[] = [];
   for (const symbol of checked.symbols) {
     const d = symbol.declaration;
     occurrences.push({ symbol, range: d.range, start: d.start, end: d.end, isDeclaration: true });
-    for (const r of symbol.references) occurrences.push({ symbol, range: r.range, start: r.start, end: r.end, isDeclaration: false });
+    for (const r of symbol.references)
+      occurrences.push({ symbol, range: r.range, start: r.start, end: r.end, isDeclaration: false });
   }
   occurrences.sort((a, b) => a.start - b.start);
   const toOffset = (p: Position) => offsetAt(ast.lineStarts, ast.length, p);
@@ -159,7 +173,11 @@ export function describeSymbol(s: SymbolInfo): string {
       const shape = dims.length ? `array of shape [${dims.join(', ')}], ${cells} cells` : 'scalar';
       const facts = [`State variable, ${shape}`];
       if (s.offset !== undefined) {
-        facts.push(dims.length === 0 ? `state vector cell ${s.offset}` : `state vector cells ${s.offset}..${s.offset + cells - 1}`);
+        facts.push(
+          dims.length === 0
+            ? `state vector cell ${s.offset}`
+            : `state vector cells ${s.offset}..${s.offset + cells - 1}`,
+        );
         facts.push(`bounds ${s.lo ?? 0}..${s.hi ?? '∞'}`, `initially ${s.initial ?? 0}`);
       }
       return `${code(`state ${s.name}${dims.map((d) => `[${d}]`).join('')}`)}\n${facts.join('; ')}.`;

@@ -5,14 +5,42 @@ import { DiagnosticSink } from './diagnostics';
 import { spanOf, type Span } from './syntax';
 
 export const KEYWORDS = new Set([
-  'model', 'const', 'param', 'state', 'init', 'start', 'rule', 'for', 'in', 'when',
-  'rate', 'do', 'reward', 'absorb', 'let', 'if', 'then', 'else', 'and', 'or', 'not',
-  'true', 'false',
+  'model',
+  'const',
+  'param',
+  'state',
+  'init',
+  'start',
+  'rule',
+  'for',
+  'in',
+  'when',
+  'rate',
+  'do',
+  'reward',
+  'absorb',
+  'let',
+  'if',
+  'then',
+  'else',
+  'and',
+  'or',
+  'not',
+  'true',
+  'false',
 ]);
 
 /** Keywords that begin a declaration: a declaration ends where one of these begins. */
 export const TOP_LEVEL_KEYWORDS = new Set([
-  'model', 'const', 'param', 'state', 'init', 'start', 'rule', 'absorb', 'reward',
+  'model',
+  'const',
+  'param',
+  'state',
+  'init',
+  'start',
+  'rule',
+  'absorb',
+  'reward',
 ]);
 
 export type TokenKind = 'identifier' | 'keyword' | 'number' | 'punct' | 'eof';
@@ -91,8 +119,11 @@ export class Lexer {
         if (c === 47 && text.charCodeAt(i + 1) === 42) {
           const close = text.indexOf('*/', i + 2);
           if (close < 0) {
-            sink.error(spanOf(lineStarts, i, i + 2), 'unterminated-comment',
-              'This `/*` comment is never closed with `*/`.');
+            sink.error(
+              spanOf(lineStarts, i, i + 2),
+              'unterminated-comment',
+              'This `/*` comment is never closed with `*/`.',
+            );
             i = n;
           } else {
             i = close + 2;
@@ -124,8 +155,11 @@ export class Lexer {
           if (i < n && isIdentStart(text.charCodeAt(i))) {
             // `2x` or `1e`: one malformed token rather than a number and a name.
             while (i < n && isIdentPart(text.charCodeAt(i))) i++;
-            sink.error(spanOf(lineStarts, start, i), 'invalid-number',
-              `\`${text.slice(start, i)}\` is not a number; write a multiplication as \`2 * x\`.`);
+            sink.error(
+              spanOf(lineStarts, start, i),
+              'invalid-number',
+              `\`${text.slice(start, i)}\` is not a number; write a multiplication as \`2 * x\`.`,
+            );
           }
           return this.token('number', start, i);
         }
@@ -136,8 +170,11 @@ export class Lexer {
         }
         // Skip the whole code point so that a surrogate pair is one error, not two.
         const width = c >= 0xd800 && c <= 0xdbff && i + 1 < n ? 2 : 1;
-        sink.error(spanOf(lineStarts, i, i + width), 'invalid-character',
-          `Unexpected character \`${text.slice(i, i + width)}\`.`);
+        sink.error(
+          spanOf(lineStarts, i, i + width),
+          'invalid-character',
+          `Unexpected character \`${text.slice(i, i + width)}\`.`,
+        );
         i += width;
       }
       return this.token('eof', n, n);

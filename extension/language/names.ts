@@ -64,7 +64,10 @@ export const KIND_NOUN: Record<SymbolKind, string> = {
 export class Scope {
   private readonly names = new Map<string, SymbolInfo>();
 
-  constructor(private readonly parent: Scope | undefined, private readonly globals: Map<string, SymbolInfo>) {}
+  constructor(
+    private readonly parent: Scope | undefined,
+    private readonly globals: Map<string, SymbolInfo>,
+  ) {}
 
   child(): Scope {
     return new Scope(this, this.globals);

@@ -39,7 +39,11 @@ import {
 export const MAX_NESTING = 200;
 
 /** An expression node's own fields, without the span and depth the parser adds. */
-type ExprFields = Expr extends infer E ? (E extends Expr ? Omit<E, 'depth' | 'range' | 'start' | 'end'> : never) : never;
+type ExprFields = Expr extends infer E
+  ? E extends Expr
+    ? Omit<E, 'depth' | 'range' | 'start' | 'end'>
+    : never
+  : never;
 
 class TooDeep {
   constructor(readonly at: Span) {}
@@ -67,7 +71,10 @@ class Parser {
   /** The current declaration hit the nesting limit; its remaining errors would be noise. */
   private abandoned = false;
 
-  constructor(private readonly lexer: Lexer, private readonly sink: DiagnosticSink) {
+  constructor(
+    private readonly lexer: Lexer,
+    private readonly sink: DiagnosticSink,
+  ) {
     this.current = lexer.next();
   }
 
@@ -126,8 +133,7 @@ class Parser {
       this.advance();
       return { kind: 'identifier', name: t.text, start: t.start, end: t.end, range: t.range };
     }
-    const why = t.kind === 'keyword' && !TOP_LEVEL_KEYWORDS.has(t.text)
-      ? ` (\`${t.text}\` is a reserved keyword)` : '';
+    const why = t.kind === 'keyword' && !TOP_LEVEL_KEYWORDS.has(t.text) ? ` (\`${t.text}\` is a reserved keyword)` : '';
     this.error(t, 'expected-token', `Expected ${context}, found ${describe(t)}${why}.`);
     return undefined;
   }
@@ -150,8 +156,11 @@ class Parser {
     const out: Declaration[] = [];
     while (this.tok.kind !== 'eof') {
       if (!this.atTopLevel()) {
-        this.error(this.tok, 'unexpected-token',
-          `Expected a declaration (\`model\`, \`const\`, \`param\`, \`state\`, \`init\`, \`start\`, \`rule\`, \`absorb\` or \`reward\`), found ${describe(this.tok)}.`);
+        this.error(
+          this.tok,
+          'unexpected-token',
+          `Expected a declaration (\`model\`, \`const\`, \`param\`, \`state\`, \`init\`, \`start\`, \`rule\`, \`absorb\` or \`reward\`), found ${describe(this.tok)}.`,
+        );
         this.advance();
         this.skipToTopLevel();
         continue;
@@ -160,8 +169,11 @@ class Parser {
       this.abandoned = false;
       out.push(this.declaration(keyword));
       if (!this.atTopLevel()) {
-        this.error(this.tok, 'unexpected-token',
-          `Unexpected ${describe(this.tok)}: the \`${keyword.text}\` declaration should end here.`);
+        this.error(
+          this.tok,
+          'unexpected-token',
+          `Unexpected ${describe(this.tok)}: the \`${keyword.text}\` declaration should end here.`,
+        );
         this.skipToTopLevel();
       }
     }
@@ -170,15 +182,24 @@ class Parser {
 
   private declaration(keyword: Token): Declaration {
     switch (keyword.text) {
-      case 'model': return this.model(keyword);
-      case 'const': return this.constant(keyword);
-      case 'param': return this.param(keyword);
-      case 'state': return this.state(keyword);
-      case 'init': return this.init(keyword);
-      case 'start': return this.start(keyword);
-      case 'rule': return this.rule(keyword);
-      case 'absorb': return this.absorb(keyword);
-      default: return this.reward(keyword);
+      case 'model':
+        return this.model(keyword);
+      case 'const':
+        return this.constant(keyword);
+      case 'param':
+        return this.param(keyword);
+      case 'state':
+        return this.state(keyword);
+      case 'init':
+        return this.init(keyword);
+      case 'start':
+        return this.start(keyword);
+      case 'rule':
+        return this.rule(keyword);
+      case 'absorb':
+        return this.absorb(keyword);
+      default:
+        return this.reward(keyword);
     }
   }
 
@@ -230,9 +251,10 @@ class Parser {
 
   private start(k: Token): StartDecl {
     const probability = this.atTopLevel() || this.at('{') ? undefined : this.expr();
-    if (!probability) this.error(this.tok, 'expected-token', 'Expected the probability of this initial state after `start`.');
+    if (!probability)
+      this.error(this.tok, 'expected-token', 'Expected the probability of this initial state after `start`.');
     const assignments: Assignment[] = [];
-    if (this.expect('{', 'to open the initial state\'s assignments')) {
+    if (this.expect('{', "to open the initial state's assignments")) {
       while (!this.at('}') && !this.atTopLevel()) {
         const a = this.assignment('initial');
         if (!a) break;
@@ -246,7 +268,9 @@ class Parser {
 
   /** `TARGET = EXPR`, or in a rule also `+=`, `-=`. */
   private assignment(purpose: 'initial' | 'update'): Assignment | undefined {
-    const name = this.identifier(purpose === 'initial' ? 'a state variable to initialize' : 'a state variable to update');
+    const name = this.identifier(
+      purpose === 'initial' ? 'a state variable to initialize' : 'a state variable to update',
+    );
     if (!name) return undefined;
     const indices: Expr[] = [];
     while (this.accept('[')) {
@@ -262,8 +286,11 @@ class Parser {
         this.error(opToken, 'expected-token', `An initial value is set with \`=\`, not \`${op}\`.`);
       }
     } else {
-      this.error(opToken, 'expected-token',
-        `Expected ${purpose === 'initial' ? '`=`' : '`=`, `+=` or `-=`'} after \`${name.name}\`, found ${describe(opToken)}.`);
+      this.error(
+        opToken,
+        'expected-token',
+        `Expected ${purpose === 'initial' ? '`=`' : '`=`, `+=` or `-=`'} after \`${name.name}\`, found ${describe(opToken)}.`,
+      );
       return undefined;
     }
     const value = this.expr();
@@ -305,14 +332,16 @@ class Parser {
         }
       } else if (clause.text === 'rate') {
         this.advance();
-        if (hasRate) this.error(clause, 'duplicate-clause', `${ruleName} already has a \`rate\`; a rule has exactly one.`);
+        if (hasRate)
+          this.error(clause, 'duplicate-clause', `${ruleName} already has a \`rate\`; a rule has exactly one.`);
         else if (hasUpdates) this.error(clause, 'clause-order', '`rate` must come before `do` in a rule.');
         const rate = this.expr();
         if (!hasRate) decl.rate = rate;
         hasRate = true;
       } else if (clause.text === 'do') {
         this.advance();
-        if (hasUpdates) this.error(clause, 'duplicate-clause', `${ruleName} already has a \`do\`; list all updates in one.`);
+        if (hasUpdates)
+          this.error(clause, 'duplicate-clause', `${ruleName} already has a \`do\`; list all updates in one.`);
         decl.updates.push(...this.updates());
         hasUpdates = true;
       } else {
@@ -321,7 +350,8 @@ class Parser {
       this.syncInRule();
     }
     if (!hasRate) this.error(name ?? k, 'missing-rate', `${ruleName} needs a \`rate\` clause (before \`do\`).`);
-    else if (!hasUpdates) this.error(name ?? k, 'missing-updates', `${ruleName} needs a \`do\` clause listing its updates.`);
+    else if (!hasUpdates)
+      this.error(name ?? k, 'missing-updates', `${ruleName} needs a \`do\` clause listing its updates.`);
     return { ...decl, ...this.span(k) };
   }
 
@@ -333,8 +363,11 @@ class Parser {
   /** Skips what cannot continue a rule, up to its next clause or the next declaration. */
   private syncInRule(): void {
     if (this.atTopLevel() || this.atRuleClause()) return;
-    this.error(this.tok, 'unexpected-token',
-      `Unexpected ${describe(this.tok)} in this rule; a rule continues with \`for\`, \`let\`, \`when\`, \`rate\` or \`do\`.`);
+    this.error(
+      this.tok,
+      'unexpected-token',
+      `Unexpected ${describe(this.tok)} in this rule; a rule continues with \`for\`, \`let\`, \`when\`, \`rate\` or \`do\`.`,
+    );
     while (!this.atTopLevel() && !this.atRuleClause()) this.advance();
   }
 
@@ -386,9 +419,9 @@ class Parser {
     const decl: RewardDecl = { kind: 'reward', name, ...this.span(k) };
     if (this.accept('[')) {
       decl.family = this.binding();
-      this.expect(']', 'after the reward family\'s range');
+      this.expect(']', "after the reward family's range");
     }
-    if (this.expect('=', 'before the reward\'s value')) decl.value = this.expr();
+    if (this.expect('=', "before the reward's value")) decl.value = this.expr();
     return { ...decl, ...this.span(k) };
   }
 
@@ -411,24 +444,50 @@ class Parser {
     // stable, which matters on megabyte inputs.
     const f = fields;
     switch (f.kind) {
-      case 'number': return { kind: 'number', value: f.value, integer: f.integer, depth, start, end, range };
-      case 'boolean': return { kind: 'boolean', value: f.value, depth, start, end, range };
-      case 'name': return { kind: 'name', name: f.name, depth, start, end, range };
-      case 'index': return { kind: 'index', name: f.name, indices: f.indices, depth, start, end, range };
-      case 'call': return { kind: 'call', callee: f.callee, args: f.args, depth, start, end, range };
-      case 'aggregate': return { kind: 'aggregate', op: f.op, callee: f.callee, bindings: f.bindings, body: f.body, depth, start, end, range };
-      case 'unary': return { kind: 'unary', op: f.op, operand: f.operand, depth, start, end, range };
-      case 'binary': return { kind: 'binary', op: f.op, opSpan: f.opSpan, left: f.left, right: f.right, depth, start, end, range };
+      case 'number':
+        return { kind: 'number', value: f.value, integer: f.integer, depth, start, end, range };
+      case 'boolean':
+        return { kind: 'boolean', value: f.value, depth, start, end, range };
+      case 'name':
+        return { kind: 'name', name: f.name, depth, start, end, range };
+      case 'index':
+        return { kind: 'index', name: f.name, indices: f.indices, depth, start, end, range };
+      case 'call':
+        return { kind: 'call', callee: f.callee, args: f.args, depth, start, end, range };
+      case 'aggregate':
+        return {
+          kind: 'aggregate',
+          op: f.op,
+          callee: f.callee,
+          bindings: f.bindings,
+          body: f.body,
+          depth,
+          start,
+          end,
+          range,
+        };
+      case 'unary':
+        return { kind: 'unary', op: f.op, operand: f.operand, depth, start, end, range };
+      case 'binary':
+        return { kind: 'binary', op: f.op, opSpan: f.opSpan, left: f.left, right: f.right, depth, start, end, range };
       // biome-ignore lint/suspicious/noThenProperty: the branch of an if-expression node, which is never awaited
-      case 'if': return { kind: 'if', condition: f.condition, then: f.then, else: f.else, depth, start, end, range };
-      case 'error': return { kind: 'error', depth, start, end, range };
+      case 'if':
+        return { kind: 'if', condition: f.condition, then: f.then, else: f.else, depth, start, end, range };
+      case 'error':
+        return { kind: 'error', depth, start, end, range };
     }
   }
 
   private errorExpr(): Expr {
     const t = this.tok;
     this.error(t, 'expected-expression', `Expected an expression, found ${describe(t)}.`);
-    return { kind: 'error', depth: 1, start: t.start, end: t.start, range: { start: t.range.start, end: t.range.start } };
+    return {
+      kind: 'error',
+      depth: 1,
+      start: t.start,
+      end: t.start,
+      range: { start: t.range.start, end: t.range.start },
+    };
   }
 
   /**
@@ -442,8 +501,11 @@ class Parser {
       return this.nested();
     } catch (e) {
       if (!(e instanceof TooDeep)) throw e;
-      this.error(e.at, 'nesting-too-deep',
-        `This expression is nested more than ${MAX_NESTING} levels deep; split it with \`let\` or constants.`);
+      this.error(
+        e.at,
+        'nesting-too-deep',
+        `This expression is nested more than ${MAX_NESTING} levels deep; split it with \`let\` or constants.`,
+      );
       this.abandoned = true;
       this.skipToTopLevel();
       return { kind: 'error', depth: 1, start: e.at.start, end: e.at.end, range: e.at.range };
@@ -464,7 +526,9 @@ class Parser {
     const k = this.advance();
     const condition = this.expr();
     const then = this.expect('then', 'after the `if` condition') ? this.expr() : this.errorFree();
-    const otherwise = this.expect('else', '(an `if` expression needs an `else` branch)') ? this.expr() : this.errorFree();
+    const otherwise = this.expect('else', '(an `if` expression needs an `else` branch)')
+      ? this.expr()
+      : this.errorFree();
     return this.node({ kind: 'if', condition, then, else: otherwise }, this.span(k), [condition, then, otherwise]);
   }
 
@@ -481,7 +545,9 @@ class Parser {
       const right = operand();
       left = this.node(
         { kind: 'binary', op: opToken.text as BinaryOp, opSpan: opToken, left, right },
-        joinSpans(left, right), [left, right]);
+        joinSpans(left, right),
+        [left, right],
+      );
     }
     return left;
   }
@@ -515,10 +581,15 @@ class Parser {
     const right = this.additive();
     const node = this.node(
       { kind: 'binary', op: opToken.text as BinaryOp, opSpan: opToken, left, right },
-      joinSpans(left, right), [left, right]);
+      joinSpans(left, right),
+      [left, right],
+    );
     if (COMPARISONS.has(this.tok.text) && this.tok.kind === 'punct') {
-      this.error(this.tok, 'chained-comparison',
-        `Comparisons cannot be chained; write \`a ${opToken.text} b and b ${this.tok.text} c\`.`);
+      this.error(
+        this.tok,
+        'chained-comparison',
+        `Comparisons cannot be chained; write \`a ${opToken.text} b and b ${this.tok.text} c\`.`,
+      );
       this.advance();
       this.additive();
     }
@@ -586,14 +657,22 @@ class Parser {
   private call(callee: Identifier): Expr {
     this.advance(); // (
     const next = this.peek();
-    if ((AGGREGATES as readonly string[]).includes(callee.name) && this.tok.kind === 'identifier'
-      && next.kind === 'keyword' && next.text === 'in') {
+    if (
+      (AGGREGATES as readonly string[]).includes(callee.name) &&
+      this.tok.kind === 'identifier' &&
+      next.kind === 'keyword' &&
+      next.text === 'in'
+    ) {
       const bindings = this.bindings();
-      this.expect(':', 'between the aggregate\'s ranges and its body');
+      this.expect(':', "between the aggregate's ranges and its body");
       const body = this.expr();
       this.expect(')', `to close \`${callee.name}(\``);
       const children = [body, ...bindings.flatMap((b) => [b.lo, b.hi])];
-      return this.node({ kind: 'aggregate', op: callee.name as AggregateName, callee, bindings, body }, this.span(callee), children);
+      return this.node(
+        { kind: 'aggregate', op: callee.name as AggregateName, callee, bindings, body },
+        this.span(callee),
+        children,
+      );
     }
     const args: Expr[] = [];
     if (!this.at(')')) {

@@ -67,7 +67,12 @@ export function isModelSource(fileName: string, text: string): boolean {
   return !isJsonFile(fileName, text);
 }
 
-export function prepareModel(text: string, fileName: string, overrides: Readonly<Record<string, number>>, parseText: Parse = parse): Preparation {
+export function prepareModel(
+  text: string,
+  fileName: string,
+  overrides: Readonly<Record<string, number>>,
+  parseText: Parse = parse,
+): Preparation {
   return isJsonFile(fileName, text) ? prepareJson(text, fileName) : prepareSource(text, fileName, overrides, parseText);
 }
 
@@ -77,7 +82,12 @@ export function prepareModel(text: string, fileName: string, overrides: Readonly
  * value (the value without overrides), as the overrides input shows it, so the
  * checker runs a second time on the same tree when there are overrides.
  */
-function prepareSource(text: string, fileName: string, overrides: Readonly<Record<string, number>>, parseText: Parse): Preparation {
+function prepareSource(
+  text: string,
+  fileName: string,
+  overrides: Readonly<Record<string, number>>,
+  parseText: Parse,
+): Preparation {
   const overrideMap = new Map(Object.entries(overrides));
   const sink = new DiagnosticSink();
   const ast = parseText(text, sink);
@@ -131,7 +141,14 @@ function prepareJson(text: string, fileName: string): Preparation {
   try {
     json = JSON.parse(text);
   } catch (error) {
-    return { ok: false, failure: { message: `${baseName(fileName)} is not valid JSON: ${(error as Error).message}`, moreErrors: 0, diagnostics: [] } };
+    return {
+      ok: false,
+      failure: {
+        message: `${baseName(fileName)} is not valid JSON: ${(error as Error).message}`,
+        moreErrors: 0,
+        diagnostics: [],
+      },
+    };
   }
   const o = (json !== null && typeof json === 'object' ? json : {}) as Record<string, unknown>;
   if (o.format === 'phasic-compiled-model') return { ok: true, model: compiledModel(o, text) };
@@ -166,7 +183,12 @@ function compiledModel(o: Record<string, unknown>, text: string): PreparedModel 
     kind: 'compiled',
     outline: {
       name: str(o.name, 'model'),
-      params: list(o.params).map((p, k) => ({ name: str(p.name, `p${k + 1}`), default: num(p.default) ?? 1, lo: num(p.lo), hi: num(p.hi) })),
+      params: list(o.params).map((p, k) => ({
+        name: str(p.name, `p${k + 1}`),
+        default: num(p.default) ?? 1,
+        lo: num(p.lo),
+        hi: num(p.hi),
+      })),
       constants: [],
       rewards: list(o.rewards).map((r, k) => str(r.name, `r${k}`)),
       stateVariables: list(o.variables).map((v) => ({

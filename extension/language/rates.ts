@@ -25,12 +25,18 @@ class LinearForm {
 
   private dependsOnParam(e: Expr): boolean {
     switch (e.kind) {
-      case 'name': return this.param(e) !== undefined;
-      case 'unary': return this.dependsOnParam(e.operand);
-      case 'binary': return this.dependsOnParam(e.left) || this.dependsOnParam(e.right);
-      case 'if': return this.dependsOnParam(e.then) || this.dependsOnParam(e.else);
-      case 'aggregate': return e.op === 'sum' && this.dependsOnParam(e.body);
-      default: return false;
+      case 'name':
+        return this.param(e) !== undefined;
+      case 'unary':
+        return this.dependsOnParam(e.operand);
+      case 'binary':
+        return this.dependsOnParam(e.left) || this.dependsOnParam(e.right);
+      case 'if':
+        return this.dependsOnParam(e.then) || this.dependsOnParam(e.else);
+      case 'aggregate':
+        return e.op === 'sum' && this.dependsOnParam(e.body);
+      default:
+        return false;
     }
   }
 

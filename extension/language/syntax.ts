@@ -2,19 +2,19 @@
 // (for fast lookups) and a line/character range (what editors and diagnostics use).
 
 export interface Position {
-  line: number;       // 0-based
-  character: number;  // 0-based, UTF-16 code units
+  line: number; // 0-based
+  character: number; // 0-based, UTF-16 code units
 }
 
 export interface Range {
   start: Position;
-  end: Position;      // exclusive
+  end: Position; // exclusive
 }
 
 export interface Span {
   range: Range;
-  start: number;      // offset of the first character
-  end: number;        // offset just past the last character
+  start: number; // offset of the first character
+  end: number; // offset just past the last character
 }
 
 export interface Identifier extends Span {

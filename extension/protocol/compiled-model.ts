@@ -42,9 +42,7 @@ export interface CompiledLoop {
   hi: Program;
 }
 
-export type CompiledStep =
-  | { let: number; code: Program; site: number }
-  | { when: Program; site: number };
+export type CompiledStep = { let: number; code: Program; site: number } | { when: Program; site: number };
 
 export type UpdateOp = 'set' | 'add' | 'sub';
 

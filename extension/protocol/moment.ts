@@ -16,7 +16,8 @@ export const NON_FINITE: readonly NonFinite[] = ['Infinity', '-Infinity', 'NaN']
 
 /** What a non-finite value means, in the word every view uses; null when finite. */
 export function nonFiniteWord(m: Moment): 'infinite' | 'minus infinite' | 'undefined' | null {
-  if (typeof m === 'number') return Number.isFinite(m) ? null : Number.isNaN(m) ? 'undefined' : m > 0 ? 'infinite' : 'minus infinite';
+  if (typeof m === 'number')
+    return Number.isFinite(m) ? null : Number.isNaN(m) ? 'undefined' : m > 0 ? 'infinite' : 'minus infinite';
   return m === 'Infinity' ? 'infinite' : m === '-Infinity' ? 'minus infinite' : 'undefined';
 }
 
@@ -46,7 +47,8 @@ export function nonFiniteSummary(r: MomentsBlock): string[] {
     const word = nonFiniteWord(m);
     if (word !== null) byWord.set(word, [...(byWord.get(word) ?? []), name]);
   };
-  for (const [reward, ms] of Object.entries(r.moments)) ms.forEach((m, i) => add(i === 0 ? `E[${reward}]` : `E[${reward}^${i + 1}]`, m));
+  for (const [reward, ms] of Object.entries(r.moments))
+    ms.forEach((m, i) => add(i === 0 ? `E[${reward}]` : `E[${reward}^${i + 1}]`, m));
   for (const [reward, v] of Object.entries(r.variance)) add(`Var(${reward})`, v);
   for (const [pair, v] of Object.entries(r.covariance)) add(`Cov(${pair.replace(',', ', ')})`, v);
   return [...byWord].map(([word, names]) => {

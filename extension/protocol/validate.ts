@@ -36,12 +36,18 @@ const NOTIFICATIONS: NotificationSchemas = {
 };
 
 /** Checks the result of an engine request against its type. */
-export function parseEngineReply<M extends keyof EngineRequests>(method: M, value: unknown): Parsed<EngineRequests[M]['result']> {
+export function parseEngineReply<M extends keyof EngineRequests>(
+  method: M,
+  value: unknown,
+): Parsed<EngineRequests[M]['result']> {
   return parse(REPLIES[method], value, `${method} reply`);
 }
 
 /** Checks an engine → host notification's parameters against their type. */
-export function parseEngineNotification<M extends EngineToHost>(method: M, params: unknown): Parsed<EngineNotifications[M]> {
+export function parseEngineNotification<M extends EngineToHost>(
+  method: M,
+  params: unknown,
+): Parsed<EngineNotifications[M]> {
   return parse(NOTIFICATIONS[method], params, method);
 }
 
@@ -60,6 +66,9 @@ const PARAMS: ParamSchemas = {
 };
 
 /** Checks the parameters of a host → engine request, in the engine process. */
-export function parseEngineRequest<M extends keyof EngineRequests>(method: M, params: unknown): Parsed<EngineRequests[M]['params']> {
+export function parseEngineRequest<M extends keyof EngineRequests>(
+  method: M,
+  params: unknown,
+): Parsed<EngineRequests[M]['params']> {
   return parse(PARAMS[method], params, `${method} params`);
 }

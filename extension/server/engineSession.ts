@@ -41,7 +41,10 @@ export class EngineSession {
     private readonly preparations = new Preparations(),
   ) {
     this.configure(settings);
-    this.sampler = new MemorySampler(() => this.engine.memory(), (s) => notify('phasic/memorySample', s));
+    this.sampler = new MemorySampler(
+      () => this.engine.memory(),
+      (s) => notify('phasic/memorySample', s),
+    );
   }
 
   info(): EngineInfo {
@@ -104,7 +107,9 @@ export class EngineSession {
         params.uri,
         result.warnings.flatMap((w) => {
           const range = siteRange(prepared, w.site);
-          return range ? [{ range, severity: 2, source: 'phasic engine', code: 'exploration-warning', message: w.message }] : [];
+          return range
+            ? [{ range, severity: 2, source: 'phasic engine', code: 'exploration-warning', message: w.message }]
+            : [];
         }),
       );
       return { model: prepared.spec, result };
@@ -144,7 +149,11 @@ export class EngineSession {
     this.sampler.stop();
   }
 
-  private async prepare(uri: string, overrides: Record<string, number>, use: 'describe' | 'run' | 'once' = 'once'): Promise<PreparedModel> {
+  private async prepare(
+    uri: string,
+    overrides: Record<string, number>,
+    use: 'describe' | 'run' | 'once' = 'once',
+  ): Promise<PreparedModel> {
     try {
       return this.preparations[use](uri, await sourceOf(uri, this.documents), overrides);
     } catch (error) {

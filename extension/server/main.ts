@@ -66,7 +66,9 @@ onRequest(connection, 'phasic/evaluate', (p) => required().evaluate(p));
 onRequest(connection, 'phasic/clearCaches', () => required().clearCaches());
 onRequest(connection, 'phasic/memory', () => required().memory());
 onRequest(connection, 'phasic/sccDetail', (p) => required().sccDetail(p));
-connection.onNotification('phasic/configure', (settings: unknown) => required().configure(engineSettingsFrom(settings)));
+connection.onNotification('phasic/configure', (settings: unknown) =>
+  required().configure(engineSettingsFrom(settings)),
+);
 connection.onShutdown(() => session?.dispose());
 
 function required(): EngineSession {

@@ -21,7 +21,10 @@ export interface PreparedModel {
 }
 
 export class ModelError extends Error {
-  constructor(message: string, readonly diagnostics: Diagnostic[] = []) {
+  constructor(
+    message: string,
+    readonly diagnostics: Diagnostic[] = [],
+  ) {
     super(message);
   }
 }
@@ -41,7 +44,12 @@ function fileName(uri: string): string {
   return decodeURIComponent(uri.split('/').pop() ?? uri);
 }
 
-export function prepareModel(uri: string, text: string, overrides: Record<string, number>, parseText: Parse = parse): PreparedModel {
+export function prepareModel(
+  uri: string,
+  text: string,
+  overrides: Record<string, number>,
+  parseText: Parse = parse,
+): PreparedModel {
   const name = fileName(uri);
   const prepared = prepareText(text, name, overrides, parseText);
   if (!prepared.ok) {

@@ -31,16 +31,22 @@ export class RunQueue {
         model,
         controller,
         start: () => {
-          work(controller.signal).then(resolve, reject).finally(() => this.next());
+          work(controller.signal)
+            .then(resolve, reject)
+            .finally(() => this.next());
         },
       };
       this.waiting.push(job);
-      controller.signal.addEventListener('abort', () => {
-        const index = this.waiting.indexOf(job);
-        if (index < 0) return; // already running: the work itself observes the signal
-        this.waiting.splice(index, 1);
-        reject(controller.signal.reason);
-      }, { once: true });
+      controller.signal.addEventListener(
+        'abort',
+        () => {
+          const index = this.waiting.indexOf(job);
+          if (index < 0) return; // already running: the work itself observes the signal
+          this.waiting.splice(index, 1);
+          reject(controller.signal.reason);
+        },
+        { once: true },
+      );
       if (!this.running) this.next();
     });
   }

@@ -24,7 +24,9 @@ function atLeast(v: unknown, min: number, integer: boolean): v is number {
 }
 
 export function engineSettingsFrom(value: unknown): EngineSettings {
-  const o = (typeof value === 'object' && value !== null ? value : {}) as Partial<Record<keyof EngineSettings, unknown>>;
+  const o = (typeof value === 'object' && value !== null ? value : {}) as Partial<
+    Record<keyof EngineSettings, unknown>
+  >;
   const d = DEFAULT_ENGINE_SETTINGS;
   return {
     maxStates: atLeast(o.maxStates, 1, true) ? o.maxStates : d.maxStates,

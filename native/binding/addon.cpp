@@ -102,7 +102,8 @@ std::uint32_t moments_of(const Napi::Value& v) {
 Napi::Value Version(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), PHASIC_VERSION); }
 
 Napi::Value Configure(const Napi::CallbackInfo& info) {
-  if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(info.Env(), "configure(config) needs an object");
+  if (info.Length() < 1 || !info[0].IsObject())
+    throw Napi::TypeError::New(info.Env(), "configure(config) needs an object");
   const Napi::Object o = info[0].As<Napi::Object>();
   phasic::EngineConfig c = engine().config();
   if (o.Has("cacheDir")) {
@@ -118,9 +119,7 @@ Napi::Value Configure(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-Napi::Value Memory(const Napi::CallbackInfo& info) {
-  return Napi::String::New(info.Env(), engine().memory_snapshot());
-}
+Napi::Value Memory(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), engine().memory_snapshot()); }
 
 // run(runId, modelText, options, onProgress?, onBlockEvent?) → Promise<string>
 Napi::Value Run(const Napi::CallbackInfo& info) {
@@ -151,35 +150,36 @@ Napi::Value Run(const Napi::CallbackInfo& info) {
       if (armed) unregister_run(id, flag);
     }
   } unregister{run_id, cancel};
-  Napi::Promise promise = start(env, std::move(call),
-               [model = info[1].As<Napi::String>().Utf8Value(), options = std::move(options),
-                cancel = std::move(cancel)](Outbox& outbox) {
-                 phasic::RunObserver observer;
-                 observer.cancel = cancel.get();
-                 // Progress is sampled (every 50 ms, and at each phase's start and end)
-                 // so a fast exploration does not flood the JS thread; block events
-                 // are all delivered.
-                 double last_sent = -1e9;
-                 phasic::RunPhase last_phase = phasic::RunPhase::Evaluating;
-                 bool any = false;
-                 observer.progress = [&](const phasic::RunProgress& p) {
-                   const double now = phasic::process_ms();
-                   if (any && p.phase == last_phase && p.done != p.total && p.done != 0 && now - last_sent < 50) return;
-                   any = true;
-                   last_sent = now;
-                   last_phase = p.phase;
-                   RunEvent e;
-                   e.progress = p;
-                   outbox.send(e);
-                 };
-                 observer.block = [&](const phasic::BlockEvent& b) {
-                   RunEvent e;
-                   e.is_block = true;
-                   e.block = b;
-                   outbox.send(e);
-                 };
-                 return engine().run(model, options, observer);
-               });
+  Napi::Promise promise = start(
+      env, std::move(call),
+      [model = info[1].As<Napi::String>().Utf8Value(), options = std::move(options),
+       cancel = std::move(cancel)](Outbox& outbox) {
+        phasic::RunObserver observer;
+        observer.cancel = cancel.get();
+        // Progress is sampled (every 50 ms, and at each phase's start and end)
+        // so a fast exploration does not flood the JS thread; block events
+        // are all delivered.
+        double last_sent = -1e9;
+        phasic::RunPhase last_phase = phasic::RunPhase::Evaluating;
+        bool any = false;
+        observer.progress = [&](const phasic::RunProgress& p) {
+          const double now = phasic::process_ms();
+          if (any && p.phase == last_phase && p.done != p.total && p.done != 0 && now - last_sent < 50) return;
+          any = true;
+          last_sent = now;
+          last_phase = p.phase;
+          RunEvent e;
+          e.progress = p;
+          outbox.send(e);
+        };
+        observer.block = [&](const phasic::BlockEvent& b) {
+          RunEvent e;
+          e.is_block = true;
+          e.block = b;
+          outbox.send(e);
+        };
+        return engine().run(model, options, observer);
+      });
   unregister.armed = false;
   return promise;
 }
@@ -216,12 +216,14 @@ Napi::Value SccDetail(const Napi::CallbackInfo& info) {
   if (!(scc >= 0 && scc < 4294967296.0) || scc != static_cast<double>(static_cast<std::uint32_t>(scc)))
     throw Napi::RangeError::New(env, "scc must be a non-negative integer");
   const double max_states = info[3].As<Napi::Number>().DoubleValue();
-  if (!(max_states >= 1 && max_states <= 9.0e15) || max_states != static_cast<double>(static_cast<std::uint64_t>(max_states)))
+  if (!(max_states >= 1 && max_states <= 9.0e15) ||
+      max_states != static_cast<double>(static_cast<std::uint64_t>(max_states)))
     throw Napi::RangeError::New(env, "maxStates must be a positive integer");
-  return start_job(env, [key = info[0].As<Napi::String>().Utf8Value(), scc = static_cast<std::uint32_t>(scc),
-                         params = named_values(info[2], "params"), max_states = static_cast<std::uint64_t>(max_states)] {
-    return engine().scc_detail(key, scc, params, max_states);
-  });
+  return start_job(env,
+                   [key = info[0].As<Napi::String>().Utf8Value(), scc = static_cast<std::uint32_t>(scc),
+                    params = named_values(info[2], "params"), max_states = static_cast<std::uint64_t>(max_states)] {
+                     return engine().scc_detail(key, scc, params, max_states);
+                   });
 }
 
 Napi::Value ClearCaches(const Napi::CallbackInfo& info) {
@@ -230,9 +232,11 @@ Napi::Value ClearCaches(const Napi::CallbackInfo& info) {
 
 // exportPhasicJson(modelText, maxStates) → Promise<string>
 Napi::Value ExportPhasicJson(const Napi::CallbackInfo& info) {
-  if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(info.Env(), "exportPhasicJson(modelText, maxStates?)");
+  if (info.Length() < 1 || !info[0].IsString())
+    throw Napi::TypeError::New(info.Env(), "exportPhasicJson(modelText, maxStates?)");
   std::uint64_t max_states = 2'000'000;
-  if (info.Length() > 1 && info[1].IsNumber()) max_states = static_cast<std::uint64_t>(info[1].As<Napi::Number>().DoubleValue());
+  if (info.Length() > 1 && info[1].IsNumber())
+    max_states = static_cast<std::uint64_t>(info[1].As<Napi::Number>().DoubleValue());
   return start_job(info.Env(), [text = info[0].As<Napi::String>().Utf8Value(), max_states] {
     return engine().export_phasic_json(text, max_states);
   });

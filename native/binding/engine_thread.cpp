@@ -18,7 +18,9 @@ class EngineThread {
   }
 
  private:
-  EngineThread() { std::thread([this] { loop(); }).detach(); }
+  EngineThread() {
+    std::thread([this] { loop(); }).detach();
+  }
 
   void push(std::function<void()> job) {
     {
@@ -125,8 +127,10 @@ void Outbox::put(std::unique_ptr<Delivery> d, bool blocking) {
     return;
   }
   const napi_status status = blocking ? channel_.BlockingCall(d.get()) : channel_.NonBlockingCall(d.get());
-  if (status == napi_ok) d.release();
-  else if (status == napi_closing) closed_ = true;
+  if (status == napi_ok)
+    d.release();
+  else if (status == napi_closing)
+    closed_ = true;
 }
 
 Napi::Promise start(Napi::Env env, std::unique_ptr<Call> call, Work work) {

@@ -11,13 +11,13 @@
 #include <fstream>
 #include <string>
 
+#include "base/error.hpp"
 #include "cache/disk_cache.hpp"
 #include "cache/key.hpp"
 #include "cache/memory_cache.hpp"
-#include "engine/engine.hpp"
-#include "base/error.hpp"
-#include "json/json.hpp"
 #include "check.hpp"
+#include "engine/engine.hpp"
+#include "json/json.hpp"
 #include "model_fixtures.hpp"
 
 using namespace phasic;
@@ -116,9 +116,8 @@ TEST(disk_cache_rejects_truncated_corrupted_and_foreign_files) {
   bad_header[33] ^= 1;  // payload length
   std::string bad_version = good;
   bad_version[8] = 99;
-  for (const std::string& bytes : {good.substr(0, good.size() - 1), good.substr(0, 10), std::string(),
-                                   corrupted, bad_header, bad_version,
-                                   std::string("{\"not\": \"a trace\"}")}) {
+  for (const std::string& bytes : {good.substr(0, good.size() - 1), good.substr(0, 10), std::string(), corrupted,
+                                   bad_header, bad_version, std::string("{\"not\": \"a trace\"}")}) {
     write(file, bytes);
     std::string out;
     CHECK(!cache.load(key, canonical, out));
@@ -314,9 +313,9 @@ TEST(pruning_and_clearing_remove_only_the_names_the_cache_writes) {
   const auto old = fs::file_time_type::clock::now() - std::chrono::hours(1);
   // Names close to the cache's own, all old enough to be stale if they were ours.
   const std::vector<std::string> foreign = {
-      "." + hex + ".notes.tmp", "." + hex + ".1.tmp.bak", "." + hex + ".12.tmp", "." + hex + "..1.tmp",
-      "." + hex + ".1.2.3.tmp", hex + ".trace.bak", hex.substr(0, 31) + ".trace", "." + hex + ".trace",
-      "notes.txt"};
+      "." + hex + ".notes.tmp",     "." + hex + ".1.tmp.bak", "." + hex + ".12.tmp",
+      "." + hex + "..1.tmp",        "." + hex + ".1.2.3.tmp", hex + ".trace.bak",
+      hex.substr(0, 31) + ".trace", "." + hex + ".trace",     "notes.txt"};
   for (const auto& name : foreign) {
     write(dir.path / name, "a user's file");
     fs::last_write_time(dir.path / name, old);
@@ -667,7 +666,8 @@ TEST(an_unchanged_model_is_not_explored_again_and_reports_what_a_fresh_run_does)
   const auto& sccs2 = again.find("decomposition")->find("sccs")->as_array();
   CHECK_EQ(sccs1.size(), sccs2.size());
   for (std::size_t c = 0; c < sccs1.size(); ++c) {
-    for (const char* member : {"vertices", "internalEdges", "exitEdges", "absorbing", "operations", "key", "firstVertex"})
+    for (const char* member :
+         {"vertices", "internalEdges", "exitEdges", "absorbing", "operations", "key", "firstVertex"})
       CHECK(equal(*sccs1[c].find(member), *sccs2[c].find(member)));
     const bool trivial = sccs1[c].find("source")->as_string() == "trivial";
     CHECK(sccs2[c].find("source")->as_string() == (trivial ? "trivial" : "memory"));

@@ -72,33 +72,45 @@ inline int run_all() {
 
 #define CHECK_CONCAT2(a, b) a##b
 #define CHECK_CONCAT(a, b) CHECK_CONCAT2(a, b)
-#define TEST(name)                                                                   \
-  static void CHECK_CONCAT(test_, name)();                                           \
+#define TEST(name)                                                                        \
+  static void CHECK_CONCAT(test_, name)();                                                \
   static check::Register CHECK_CONCAT(register_, name)(#name, CHECK_CONCAT(test_, name)); \
   static void CHECK_CONCAT(test_, name)()
-#define CHECK(cond) \
-  do { if (!(cond)) check::fail(__FILE__, __LINE__, #cond); } while (0)
-#define CHECK_EQ(a, b)                                                                   \
-  do {                                                                                   \
-    const auto va_ = (a); const auto vb_ = (b);                                          \
-    if (!(va_ == vb_)) check::fail(__FILE__, __LINE__, std::string(#a " == " #b ": ") +  \
-                                   std::to_string(va_) + " vs " + std::to_string(vb_));  \
+#define CHECK(cond)                                      \
+  do {                                                   \
+    if (!(cond)) check::fail(__FILE__, __LINE__, #cond); \
   } while (0)
-#define CHECK_CLOSE(a, b, rel)                                                           \
-  do {                                                                                   \
-    const double va_ = (a); const double vb_ = (b);                                      \
-    if (!check::close(va_, vb_, rel)) {                                                  \
-      char buf_[160]; std::snprintf(buf_, sizeof buf_, "%.17g vs %.17g", va_, vb_);      \
-      check::fail(__FILE__, __LINE__, std::string(#a " ~ " #b ": ") + buf_);             \
-    }                                                                                    \
+#define CHECK_EQ(a, b)                                                                                  \
+  do {                                                                                                  \
+    const auto va_ = (a);                                                                               \
+    const auto vb_ = (b);                                                                               \
+    if (!(va_ == vb_))                                                                                  \
+      check::fail(__FILE__, __LINE__,                                                                   \
+                  std::string(#a " == " #b ": ") + std::to_string(va_) + " vs " + std::to_string(vb_)); \
   } while (0)
-#define CHECK_THROWS(expr)                                                               \
-  do {                                                                                   \
-    bool threw_ = false;                                                                 \
-    try { (void)(expr); } catch (...) { threw_ = true; }                                 \
-    if (!threw_) check::fail(__FILE__, __LINE__, "expected an exception: " #expr);      \
+#define CHECK_CLOSE(a, b, rel)                                               \
+  do {                                                                       \
+    const double va_ = (a);                                                  \
+    const double vb_ = (b);                                                  \
+    if (!check::close(va_, vb_, rel)) {                                      \
+      char buf_[160];                                                        \
+      std::snprintf(buf_, sizeof buf_, "%.17g vs %.17g", va_, vb_);          \
+      check::fail(__FILE__, __LINE__, std::string(#a " ~ " #b ": ") + buf_); \
+    }                                                                        \
+  } while (0)
+#define CHECK_THROWS(expr)                                                         \
+  do {                                                                             \
+    bool threw_ = false;                                                           \
+    try {                                                                          \
+      (void)(expr);                                                                \
+    } catch (...) {                                                                \
+      threw_ = true;                                                               \
+    }                                                                              \
+    if (!threw_) check::fail(__FILE__, __LINE__, "expected an exception: " #expr); \
   } while (0)
 
-#define SKIP(why) throw check::Skipped{why}
+#define SKIP(why) \
+  throw check::Skipped { why }
 
-#define TEST_MAIN() int main() { return check::run_all(); }
+#define TEST_MAIN() \
+  int main() { return check::run_all(); }

@@ -1,9 +1,9 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
-#include <ctime>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <string>
 #include <thread>
 #include <vector>
@@ -154,8 +154,9 @@ TEST(state_limit_is_an_error_with_progress_figures) {
   const std::string e = error_of(fixtures::rabbits(20), options);
   // The 101st state turns up while vertex 84 is expanded (vertices 1..83 are done),
   // as its edge number 283 (S's edge and 282 others come before it).
-  CHECK(e == "the model has more than 100 states (explored 83 states, 283 transitions so far); "
-             "raise phasic.engine.maxStates or --max-states");
+  CHECK(e ==
+        "the model has more than 100 states (explored 83 states, 283 transitions so far); "
+        "raise phasic.engine.maxStates or --max-states");
   options.max_states = 231;  // exactly enough
   CHECK_EQ(explore_text(fixtures::rabbits(20), options).graph.vertex_count, 232u);
   options.max_states = 230;
@@ -163,8 +164,8 @@ TEST(state_limit_is_an_error_with_progress_figures) {
 }
 
 // A one-variable model with a single rule whose parts the test chooses.
-static std::string one_rule(const std::string& variable, const std::string& start, const std::string& loops,
-                            int locals, const std::string& steps, const std::string& rate, const std::string& updates,
+static std::string one_rule(const std::string& variable, const std::string& start, const std::string& loops, int locals,
+                            const std::string& steps, const std::string& rate, const std::string& updates,
                             const std::string& extra_rules = "") {
   return fixtures::header("m", R"([{"name":"theta","default":1.0,"lo":null,"hi":null}])", 2, variable,
                           R"([{"probability":1.0,"state":)" + start + "}]") +
@@ -195,7 +196,8 @@ TEST(non_finite_rate_is_an_error) {
 TEST(index_out_of_range_names_the_site_binding_and_state) {
   // x[i + 1] -= 1 for i in 0..1: i = 1 indexes x[2].
   const std::string text = one_rule(kPair, "[1,1]", R"([{"name":"i","slot":0,"lo":[0,0],"hi":[0,1]}])", 1, "[]",
-                                    "[[0,1],null]", R"([{"cell":[1,0,0,1,7,5,2,3],"op":"add","value":[0,1],"site":2}])");
+                                    "[[0,1],null]",
+                                    R"([{"cell":[1,0,0,1,7,5,2,3],"op":"add","value":[0,1],"site":2}])");
   const EngineError e = engine_error_of(text);
   CHECK(std::string(e.what()) == "index 2 is out of range 0..1 in rule r with i=1 at state x=[1, 1]");
   CHECK_EQ(e.site, 3);
@@ -219,15 +221,17 @@ TEST(bounds_are_checked_after_each_update) {
 TEST(updates_read_the_state_before_the_rule_fires) {
   // x[0] = x[1]; x[1] = x[0] swaps the cells, because both values come from the
   // pre-state. From [1, 0]: [0, 1], then [1, 0] again (a 2-cycle, 3 vertices).
-  const std::string text = one_rule(kPair, "[1,0]", "[]", 0, "[]", "[[0,1],null]",
-                                    R"([{"cell":[0,0],"op":"set","value":[3,1]},{"cell":[0,1],"op":"set","value":[3,0]}])");
+  const std::string text = one_rule(
+      kPair, "[1,0]", "[]", 0, "[]", "[[0,1],null]",
+      R"([{"cell":[0,0],"op":"set","value":[3,1]},{"cell":[0,1],"op":"set","value":[3,0]}])");
   const Exploration x = explore_text(text);
   CHECK_EQ(x.graph.vertex_count, 3u);
   CHECK(state_of(x.graph, 2) == (std::vector<std::int32_t>{0, 1}));
   CHECK(edge(x.graph, 2, 1) != nullptr);
   // x[0] -= 1; x[0] -= 1 subtracts 2 (applied in order).
-  const std::string twice = one_rule(kPair, "[2,0]", "[]", 0, R"([{"when":[3,0,0,2,18]}])", "[[0,1],null]",
-                                     R"([{"cell":[0,0],"op":"sub","value":[0,1]},{"cell":[0,0],"op":"sub","value":[0,1]}])");
+  const std::string twice = one_rule(
+      kPair, "[2,0]", "[]", 0, R"([{"when":[3,0,0,2,18]}])", "[[0,1],null]",
+      R"([{"cell":[0,0],"op":"sub","value":[0,1]},{"cell":[0,0],"op":"sub","value":[0,1]}])");
   const Exploration y = explore_text(twice);
   CHECK(state_of(y.graph, 2) == (std::vector<std::int32_t>{0, 0}));
 }
@@ -247,7 +251,8 @@ TEST(self_transitions_are_dropped_with_one_warning_per_rule) {
   CHECK(x.warnings[0].rule == "r");
   CHECK_EQ(x.warnings[0].site, 0);
   CHECK(x.warnings[0].message ==
-        "rule r leaves the state unchanged at state x=[2, 0]; such self-transitions are dropped (reported once per rule)");
+        "rule r leaves the state unchanged at state x=[2, 0]; such self-transitions are dropped (reported once per "
+        "rule)");
   CHECK_EQ(x.rule_firings[0], std::uint64_t(2));  // it fired at [2, 0] and [1, 0], to itself
   CHECK(x.graph.absorbing(3));                    // x = [0, 0]: no rule fires there
 }
@@ -264,9 +269,10 @@ TEST(a_state_whose_every_firing_leaves_it_unchanged_never_absorbs) {
       explore_text(text, options);
       CHECK(false);
     } catch (const EngineError& e) {
-      CHECK(std::string(e.what()) ==
-            "state (x=[0, 0]) can never reach an absorbing state: every transition that fires there leaves it unchanged "
-            "(rule r)");
+      CHECK(
+          std::string(e.what()) ==
+          "state (x=[0, 0]) can never reach an absorbing state: every transition that fires there leaves it unchanged "
+          "(rule r)");
       CHECK(e.rule == "r");
       CHECK_EQ(e.site, 0);
     }
@@ -276,14 +282,18 @@ TEST(a_state_whose_every_firing_leaves_it_unchanged_never_absorbs) {
                                     R"([{"cell":[0,0],"op":"set","value":[3,0]}])", kDown);
   CHECK(explore_text(zero).graph.absorbing(3));
   // Several scalar variables are each named.
-  const std::string two = fixtures::header("m", R"([{"name":"theta","default":1.0,"lo":null,"hi":null}])", 2,
-                                           R"([{"name":"k","offset":0,"dims":[],"lo":0,"hi":3},{"name":"a","offset":1,"dims":[],"lo":0,"hi":3}])",
-                                           R"([{"probability":1.0,"state":[3,1]}])") +
-                          R"(,"absorb":[],"rules":[{"name":"stay","site":0,"locals":0,"loops":[],"steps":[],"rate":[[0,1],null],
+  const std::string two =
+      fixtures::header(
+          "m", R"([{"name":"theta","default":1.0,"lo":null,"hi":null}])", 2,
+          R"([{"name":"k","offset":0,"dims":[],"lo":0,"hi":3},{"name":"a","offset":1,"dims":[],"lo":0,"hi":3}])",
+          R"([{"probability":1.0,"state":[3,1]}])") +
+      R"(,"absorb":[],"rules":[{"name":"stay","site":0,"locals":0,"loops":[],"steps":[],"rate":[[0,1],null],
                              "rateSite":1,"updates":[{"cell":[0,1],"op":"add","value":[0,0]}]}],
-                             "rewards":[{"name":"time","locals":0,"code":[0,1]}],)" + fixtures::kSites + "}";
+                             "rewards":[{"name":"time","locals":0,"code":[0,1]}],)" +
+      fixtures::kSites + "}";
   CHECK(error_of(two) ==
-        "state (k=3, a=1) can never reach an absorbing state: every transition that fires there leaves it unchanged (rule stay)");
+        "state (k=3, a=1) can never reach an absorbing state: every transition that fires there leaves it unchanged "
+        "(rule stay)");
 }
 
 TEST(merged_transitions_whose_rates_overflow_are_an_error) {
@@ -293,7 +303,8 @@ TEST(merged_transitions_whose_rates_overflow_are_an_error) {
   const std::string text = one_rule(kPair, "[2,0]", R"([{"name":"i","slot":0,"lo":[0,0],"hi":[0,1]}])", 1, "[]",
                                     "[" + e308 + ",null]", R"([{"cell":[0,0],"op":"set","value":[0,0]}])");
   CHECK(error_of(text) ==
-        "the transitions from state (x=[2, 0]) to state (x=[0, 0]) sum to a rate whose constant term is inf, but must be finite");
+        "the transitions from state (x=[2, 0]) to state (x=[0, 0]) sum to a rate whose constant term is inf, but must "
+        "be finite");
 }
 
 TEST(transitions_to_one_target_merge_into_one_edge) {
@@ -311,8 +322,9 @@ TEST(transitions_to_one_target_merge_into_one_edge) {
 TEST(identical_start_states_merge_and_sum) {
   std::string text = fixtures::kingman(3);
   const std::string one = R"("starts":[{"probability":1.0,"state":[3],"site":-1}])";
-  text.replace(text.find(one), one.size(),
-               R"("starts":[{"probability":0.25,"state":[3]},{"probability":0.5,"state":[2]},{"probability":0.25,"state":[3]}])");
+  text.replace(
+      text.find(one), one.size(),
+      R"("starts":[{"probability":0.25,"state":[3]},{"probability":0.5,"state":[2]},{"probability":0.25,"state":[3]}])");
   const Exploration x = explore_text(text);
   const Graph& g = x.graph;
   CHECK_EQ(g.edge_begin[1], std::uint64_t(2));  // two edges out of S
@@ -409,12 +421,14 @@ TEST(a_looping_program_is_cancellable) {
 
 TEST(endless_enumeration_is_an_error) {
   // Three nested loops over 0..2^31-1 whose rate is always 0: nothing would ever fire.
-  const std::string big = R"({"name":"a","slot":0,"lo":[0,0],"hi":[0,2147483647]},{"name":"b","slot":1,"lo":[0,0],"hi":[0,2147483647]},{"name":"c","slot":2,"lo":[0,0],"hi":[0,2147483647]})";
+  const std::string big =
+      R"({"name":"a","slot":0,"lo":[0,0],"hi":[0,2147483647]},{"name":"b","slot":1,"lo":[0,0],"hi":[0,2147483647]},{"name":"c","slot":2,"lo":[0,0],"hi":[0,2147483647]})";
   const std::string text = one_rule(kPair, "[1,0]", "[" + big + "]", 3, "[]", "[null,null]",
                                     R"([{"cell":[0,0],"op":"sub","value":[0,1]}])");
   const EngineError e = engine_error_of(text);
   CHECK(std::string(e.what()) ==
-        "the rule has more than 268435456 loop bindings at one state in rule r with a=0, b=0, c=268435456 at state x=[1, 0]");
+        "the rule has more than 268435456 loop bindings at one state in rule r with a=0, b=0, c=268435456 at state "
+        "x=[1, 0]");
   CHECK_EQ(e.site, 0);
 }
 
@@ -433,7 +447,8 @@ static void check_identical(const Exploration& a, const Exploration& b) {
 TEST(pruning_bindings_changes_nothing_but_speed) {
   ExploreOptions full;
   full.prune_bindings = false;
-  for (const std::string& text : {fixtures::two_locus(4), fixtures::kingman_sfs(7), fixtures::structured(), fixtures::rabbits(5)})
+  for (const std::string& text :
+       {fixtures::two_locus(4), fixtures::kingman_sfs(7), fixtures::structured(), fixtures::rabbits(5)})
     check_identical(explore_text(text), explore_text(text, full));
 }
 
@@ -462,7 +477,8 @@ TEST(two_threads_build_the_graph_one_thread_builds) {
   CHECK(contains(a.warnings[0].message, "right=20"));
 
   // The first error in id order is the one reported, and the state limit is hit at the same edge.
-  const std::string bounded = replaced(rabbits, R"("name":"right","offset":1,"dims":[],"lo":0,"hi":40)", R"("name":"right","offset":1,"dims":[],"lo":0,"hi":20)");
+  const std::string bounded = replaced(rabbits, R"("name":"right","offset":1,"dims":[],"lo":0,"hi":40)",
+                                       R"("name":"right","offset":1,"dims":[],"lo":0,"hi":20)");
   const std::string e = error_of(bounded);
   CHECK(contains(e, "above its upper bound 20"));
   CHECK(e == error_of(bounded, one));
@@ -496,13 +512,19 @@ TEST(pruning_never_hides_an_error) {
 
 static bool forward_only(const CompiledModel& m) {
   auto ok = [](const Program& p) { return p.forward_only; };
-  for (const StandaloneProgram& p : m.absorb) if (!ok(p.program)) return false;
-  for (const StandaloneProgram& p : m.rewards) if (!ok(p.program)) return false;
+  for (const StandaloneProgram& p : m.absorb)
+    if (!ok(p.program)) return false;
+  for (const StandaloneProgram& p : m.rewards)
+    if (!ok(p.program)) return false;
   for (const Rule& r : m.rules) {
-    for (const RuleLoop& l : r.loops) if (!ok(l.lo) || !ok(l.hi)) return false;
-    for (const RuleStep& s : r.steps) if (!ok(s.program)) return false;
-    for (const Program& c : r.rate) if (!ok(c)) return false;
-    for (const RuleUpdate& u : r.updates) if (!ok(u.cell) || !ok(u.value)) return false;
+    for (const RuleLoop& l : r.loops)
+      if (!ok(l.lo) || !ok(l.hi)) return false;
+    for (const RuleStep& s : r.steps)
+      if (!ok(s.program)) return false;
+    for (const Program& c : r.rate)
+      if (!ok(c)) return false;
+    for (const RuleUpdate& u : r.updates)
+      if (!ok(u.cell) || !ok(u.value)) return false;
   }
   return true;
 }
@@ -512,10 +534,12 @@ TEST(mutated_models_fail_cleanly) {
   // exploring either succeed or throw an engine error (the sanitizer build checks
   // that nothing in between is undefined behaviour). Models whose mutation made a
   // program loop are skipped: they would run until cancelled.
-  const char* values[] = {"-1", "0", "1", "2", "3", "4", "5", "7", "20", "21", "29", "30", "255", "256", "1e9", "0.5", "-2147483649"};
+  const char* values[] = {"-1", "0",  "1",  "2",   "3",   "4",   "5",   "7",          "20",
+                          "21", "29", "30", "255", "256", "1e9", "0.5", "-2147483649"};
   std::uint32_t seed = 2024;
   int loaded = 0, explored = 0;
-  for (const std::string& text : {fixtures::kingman(4), fixtures::structured(), fixtures::kingman_sfs(4), fixtures::two_locus(2)}) {
+  for (const std::string& text :
+       {fixtures::kingman(4), fixtures::structured(), fixtures::kingman_sfs(4), fixtures::two_locus(2)}) {
     std::vector<std::size_t> numbers;
     for (std::size_t i = 0; i < text.size(); ++i)
       if (i > 0 && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '-') &&
@@ -526,7 +550,9 @@ TEST(mutated_models_fail_cleanly) {
       seed = seed * 1664525u + 1013904223u;
       const std::size_t at = numbers[(seed >> 8) % numbers.size()];
       std::size_t end = at + 1;
-      while (end < text.size() && (std::isdigit(static_cast<unsigned char>(text[end])) || text[end] == '.' || text[end] == 'e' || text[end] == '-')) ++end;
+      while (end < text.size() && (std::isdigit(static_cast<unsigned char>(text[end])) || text[end] == '.' ||
+                                   text[end] == 'e' || text[end] == '-'))
+        ++end;
       std::string m = text;
       m.replace(at, end - at, values[(seed >> 24) % (sizeof values / sizeof *values)]);
       try {
@@ -552,7 +578,10 @@ static void check_rabbit_states(const Graph& g, int N) {
   bool in_range = true, distinct = true;
   for (VertexId u = 1; u < g.vertex_count; ++u) {
     const std::int32_t l = g.state(u)[0], r = g.state(u)[1];
-    if (l < 0 || r < 0 || l + r > N) { in_range = false; continue; }
+    if (l < 0 || r < 0 || l + r > N) {
+      in_range = false;
+      continue;
+    }
     distinct = distinct && !seen[std::size_t(l) * (N + 1) + r];
     seen[std::size_t(l) * (N + 1) + r] = true;
   }

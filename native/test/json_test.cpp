@@ -56,7 +56,7 @@ TEST(numbers_follow_the_json_grammar) {
   CHECK_EQ(json::parse("1E-3").as_number(), 0.001);
   CHECK_EQ(json::parse("2.5e+4").as_number(), 25000.0);
   CHECK_EQ(json::parse("123456789012345678").as_number(), 123456789012345678.0);
-  CHECK_EQ(json::parse("1e-400").as_number(), 0.0);      // underflow becomes zero
+  CHECK_EQ(json::parse("1e-400").as_number(), 0.0);         // underflow becomes zero
   CHECK_EQ(json::parse("0.0000e999999").as_number(), 0.0);  // zero stays zero
   CHECK(rejects("1e400"));
   CHECK(rejects("-1e99999999999999999999"));
@@ -70,23 +70,23 @@ TEST(strings_decode_escapes_and_utf8) {
   // A surrogate pair is one code point (U+1F600).
   CHECK(json::parse(R"("\ud83d\ude00")").as_string() == "\xF0\x9F\x98\x80");
   CHECK(json::parse("\"\xC3\xA9\xF0\x9F\x98\x80\"").as_string() == "\xC3\xA9\xF0\x9F\x98\x80");
-  CHECK(rejects(R"("\ud83d")"));          // lone high surrogate
-  CHECK(rejects(R"("\ude00")"));          // lone low surrogate
-  CHECK(rejects(R"("\ud83d\u0041")"));    // high surrogate + non-surrogate
+  CHECK(rejects(R"("\ud83d")"));        // lone high surrogate
+  CHECK(rejects(R"("\ude00")"));        // lone low surrogate
+  CHECK(rejects(R"("\ud83d\u0041")"));  // high surrogate + non-surrogate
   CHECK(rejects(R"("\x")"));
   CHECK(rejects(R"("\u12")"));
   CHECK(rejects(R"("\u12G4")"));
-  CHECK(rejects("\"a\nb\""));             // raw control character
-  CHECK(rejects("\"\xC3\""));             // truncated UTF-8
-  CHECK(rejects("\"\xC0\xAF\""));         // overlong
-  CHECK(rejects("\"\xED\xA0\x80\""));     // encoded surrogate
-  CHECK(rejects("\"\xF5\x80\x80\x80\"")); // beyond U+10FFFF
+  CHECK(rejects("\"a\nb\""));              // raw control character
+  CHECK(rejects("\"\xC3\""));              // truncated UTF-8
+  CHECK(rejects("\"\xC0\xAF\""));          // overlong
+  CHECK(rejects("\"\xED\xA0\x80\""));      // encoded surrogate
+  CHECK(rejects("\"\xF5\x80\x80\x80\""));  // beyond U+10FFFF
   CHECK(rejects("\"abc"));
 }
 
 TEST(malformed_documents_are_rejected) {
-  for (const char* bad : {"", "   ", "[1,]", "[1 2]", "{\"a\":1,}", "{\"a\" 1}", "{a:1}", "{\"a\":1 \"b\":2}", "[",
-                          "{", "]", "tru", "nul", "[1]x", "{\"a\":1}{}", "// c\n1", "'a'", "[1,,2]"})
+  for (const char* bad : {"", "   ", "[1,]", "[1 2]", "{\"a\":1,}", "{\"a\" 1}", "{a:1}", "{\"a\":1 \"b\":2}", "[", "{",
+                          "]", "tru", "nul", "[1]x", "{\"a\":1}{}", "// c\n1", "'a'", "[1,,2]"})
     CHECK(rejects(bad));
 }
 

@@ -37,8 +37,8 @@ static EngineError vm_error(const std::string& code) {
 }
 
 TEST(arithmetic_and_comparisons) {
-  CHECK_EQ(eval("[0,2,0,3,7]"), 5.0);    // 2 + 3
-  CHECK_EQ(eval("[0,2,0,3,8]"), -1.0);   // 2 - 3
+  CHECK_EQ(eval("[0,2,0,3,7]"), 5.0);   // 2 + 3
+  CHECK_EQ(eval("[0,2,0,3,8]"), -1.0);  // 2 - 3
   CHECK_EQ(eval("[0,2,0,3,9]"), 6.0);
   CHECK_EQ(eval("[0,3,0,2,10]"), 1.5);
   CHECK_EQ(eval("[0,-7,0,3,11,0]"), -1.0);  // remainder has the sign of a
@@ -61,15 +61,15 @@ TEST(arithmetic_and_comparisons) {
   CHECK_EQ(eval("[0,5,0,-1,27,0]"), 0.0);
   CHECK_EQ(eval("[0,60,0,30,27,0]"), 118264581564861424.0);
   CHECK(std::isinf(eval("[0,1e9,0,5e8,27,0]")));
-  CHECK_EQ(eval("[0,4,29,9]"), 16.0);      // DUP
-  CHECK_EQ(eval("[0,4,0,9,28]"), 4.0);     // POP
+  CHECK_EQ(eval("[0,4,29,9]"), 16.0);   // DUP
+  CHECK_EQ(eval("[0,4,0,9,28]"), 4.0);  // POP
 }
 
 TEST(state_locals_and_jumps) {
-  CHECK_EQ(eval("[3,0]"), 5.0);                     // CELL (a one-instruction program)
+  CHECK_EQ(eval("[3,0]"), 5.0);  // CELL (a one-instruction program)
   CHECK_EQ(eval("[3,2,3,0,7]"), 7.0);
-  CHECK_EQ(eval("[0,2,5,3,1,4]"), 2.0);             // INDEX then CELL_AT
-  CHECK_EQ(eval("[0,9,2,1,1,1]"), 9.0);             // STORE, LOAD
+  CHECK_EQ(eval("[0,2,5,3,1,4]"), 2.0);  // INDEX then CELL_AT
+  CHECK_EQ(eval("[0,9,2,1,1,1]"), 9.0);  // STORE, LOAD
   // if state[1] == 0 then 10 else 20
   CHECK_EQ(eval("[3,1,0,0,13,21,11,0,10,20,13,0,20]"), 10.0);
   CHECK_EQ(eval("[3,1,0,0,14,21,11,0,10,20,13,0,20]"), 20.0);
@@ -138,9 +138,9 @@ static void check_sound(const std::string& code, Interval a, Interval b, std::ve
         const double v = run(p, state.data(), std::uint32_t(state.size()), concrete_locals.data(), budget);
         const bool inside = std::isnan(v) ? r.value.nan : (v >= r.value.lo && v <= r.value.hi);
         if (!inside || (r.value.integral && !std::isnan(v) && v != std::floor(v)))
-          check::fail(__FILE__, __LINE__, code + ": " + format_number(v) + " at (" + format_number(x) + ", " +
-                                              format_number(y) + ") is outside [" + format_number(r.value.lo) + ", " +
-                                              format_number(r.value.hi) + "]");
+          check::fail(__FILE__, __LINE__,
+                      code + ": " + format_number(v) + " at (" + format_number(x) + ", " + format_number(y) +
+                          ") is outside [" + format_number(r.value.lo) + ", " + format_number(r.value.hi) + "]");
       } catch (const EngineError&) {
         if (!r.may_fail) check::fail(__FILE__, __LINE__, code + ": an error the interval result did not allow");
       }
@@ -150,9 +150,9 @@ static void check_sound(const std::string& code, Interval a, Interval b, std::ve
 TEST(interval_evaluation_is_sound) {
   const Interval small{-3, 3, true, false}, positive{1, 4, true, false}, digits{0, 2, true, false};
   for (const char* code : {"[1,0,1,1,7]", "[1,0,1,1,8]", "[1,0,1,1,9]", "[1,0,1,1,10]", "[1,0,1,1,11,0]", "[1,0,12]",
-                           "[1,0,1,1,13]", "[1,0,1,1,14]", "[1,0,1,1,15]", "[1,0,1,1,16]", "[1,0,1,1,17]", "[1,0,1,1,18]",
-                           "[1,0,1,1,22,2]", "[1,0,1,1,23,2]", "[1,0,24]", "[1,0,0,2,10,25]", "[1,0,0,2,10,26]",
-                           "[1,0,1,1,27,0]", "[1,0,5,3,1,4]", "[1,0,4]", "[1,0,6,2]",
+                           "[1,0,1,1,13]", "[1,0,1,1,14]", "[1,0,1,1,15]", "[1,0,1,1,16]", "[1,0,1,1,17]",
+                           "[1,0,1,1,18]", "[1,0,1,1,22,2]", "[1,0,1,1,23,2]", "[1,0,24]", "[1,0,0,2,10,25]",
+                           "[1,0,0,2,10,26]", "[1,0,1,1,27,0]", "[1,0,5,3,1,4]", "[1,0,4]", "[1,0,6,2]",
                            // if a < b then a * b else b - 1 (a jump with both branches live)
                            "[1,0,1,1,15,21,14,1,0,1,1,9,20,19,1,1,0,1,8]",
                            // a == 0 and b == 0, short-circuited
@@ -223,19 +223,19 @@ static bool starts_with(const std::string& s, const std::string& prefix) { retur
 
 TEST(programs_are_validated_at_load) {
   CHECK(starts_with(decode_error("[99]"), "code[0] | "));
-  CHECK(starts_with(decode_error("[0,1,0]"), "code[2] | "));          // CONST without its value
-  CHECK(starts_with(decode_error("[0,1,7]"), "code[2] | "));          // ADD with one value
+  CHECK(starts_with(decode_error("[0,1,0]"), "code[2] | "));  // CONST without its value
+  CHECK(starts_with(decode_error("[0,1,7]"), "code[2] | "));  // ADD with one value
   CHECK(starts_with(decode_error("[]"), "code | "));
-  CHECK(starts_with(decode_error("[0,1,0,2]"), "code | "));           // leaves two values
-  CHECK(starts_with(decode_error("[1,2]"), "code[1] | "));            // slot 2 of 2 locals
+  CHECK(starts_with(decode_error("[0,1,0,2]"), "code | "));  // leaves two values
+  CHECK(starts_with(decode_error("[1,2]"), "code[1] | "));   // slot 2 of 2 locals
   CHECK(starts_with(decode_error("[1,0]", 0), "code[1] | "));
-  CHECK(starts_with(decode_error("[3,3]"), "code[1] | "));            // cell 3 of 3
-  CHECK(starts_with(decode_error("[0,0,5,0,-1]"), "code[3] | "));     // INDEX dim 0
-  CHECK(starts_with(decode_error("[0,0,5,2,5]"), "code[4] | "));      // site 5 of 5
+  CHECK(starts_with(decode_error("[3,3]"), "code[1] | "));         // cell 3 of 3
+  CHECK(starts_with(decode_error("[0,0,5,0,-1]"), "code[3] | "));  // INDEX dim 0
+  CHECK(starts_with(decode_error("[0,0,5,2,5]"), "code[4] | "));   // site 5 of 5
   CHECK(starts_with(decode_error("[0,0,6,-2]"), "code[3] | "));
-  CHECK(starts_with(decode_error("[0,1,21,1,0,1]"), "code[3] | "));   // jump into CONST's argument
-  CHECK(starts_with(decode_error("[0,1,21,7,0,1]"), "code[3] | "));   // jump beyond the end
-  CHECK(starts_with(decode_error("[0,1,22,0]"), "code[3] | "));       // MIN of 0 values
+  CHECK(starts_with(decode_error("[0,1,21,1,0,1]"), "code[3] | "));  // jump into CONST's argument
+  CHECK(starts_with(decode_error("[0,1,21,7,0,1]"), "code[3] | "));  // jump beyond the end
+  CHECK(starts_with(decode_error("[0,1,22,0]"), "code[3] | "));      // MIN of 0 values
   CHECK(starts_with(decode_error("[0,1.5e400]"), "accepted") == false);
   CHECK(starts_with(decode_error("[0,\"x\"]"), "code[1] | "));
   CHECK(starts_with(decode_error("[0.5]"), "code[0] | "));
@@ -259,7 +259,8 @@ TEST(programs_are_validated_at_load) {
 // ---- model validation ----------------------------------------------------------
 
 // The kingman fixture with one substring replaced; the error's field.
-static std::string model_error(const std::string& from, const std::string& to, std::string text = fixtures::kingman(4)) {
+static std::string model_error(const std::string& from, const std::string& to,
+                               std::string text = fixtures::kingman(4)) {
   const auto at = text.find(from);
   if (at == std::string::npos) return "fixture does not contain " + from;
   text.replace(at, from.size(), to);
@@ -311,15 +312,16 @@ TEST(malformed_models_name_the_field) {
   CHECK(model_error(R"("rateSite":1)", R"("rateSite":"x")") == "rules[0].rateSite");
   CHECK(model_error(R"("op":"sub")", R"("op":"mul")") == "rules[0].updates[0].op");
   CHECK(model_error(R"("cell":[0,0])", R"("cell":[1,0])") == "rules[0].updates[0].cell[1]");
-  CHECK(model_error(R"("loops":[])", R"("loops":[{"name":"i","slot":0,"lo":[0,0],"hi":[0,1]}])") == "rules[0].loops[0].slot");
+  CHECK(model_error(R"("loops":[])", R"("loops":[{"name":"i","slot":0,"lo":[0,0],"hi":[0,1]}])") ==
+        "rules[0].loops[0].slot");
   CHECK(model_error(R"({"name":"time","locals":0,"code":[0,1]},)", "") == "rewards");
   CHECK(model_error(R"("name":"total_length")", R"("name":"tmrca")") == "rewards[2].name");
   CHECK(model_error(R"("code":[3,0]})", R"("code":[3,0],"locals":1})") == "");  // duplicate key: a JSON error
   CHECK(model_error(R"("sites":[[3,0,3,10],)", R"("sites":[[3,0,3],)") == "sites[0]");
   CHECK(model_error(R"("absorb":[])", R"("absorb":[{"locals":0,"code":[0,1,0,1]}])") == "absorb[0].code");
   CHECK(model_error(R"("absorb":[])", R"("absorb":{})") == "absorb");
-  CHECK(model_error(R"("params":[{"name":"theta","default":1.0,"lo":null,"hi":null}])", R"("params":[{"name":"theta"}])") ==
-        "params[0].default");
+  CHECK(model_error(R"("params":[{"name":"theta","default":1.0,"lo":null,"hi":null}])",
+                    R"("params":[{"name":"theta"}])") == "params[0].default");
   CHECK(model_error(R"("rules":[{"name":"coalesce")", R"("rules":[{"nom":"coalesce")") == "rules[0].name");
   // Two rules with one name.
   std::string text = fixtures::rabbits(2);

@@ -3,9 +3,9 @@
 #include <vector>
 
 #include "check.hpp"
+#include "engine/load.hpp"
 #include "graph/phasic_import.hpp"
 #include "json/json.hpp"
-#include "engine/load.hpp"
 #include "model_fixtures.hpp"
 
 using namespace phasic;
@@ -42,17 +42,15 @@ static std::string to_phasic(const Graph& g) {
       if (any) params += (params.size() > 1 ? ",[" : "[") + row + "]";
     }
   }
-  return R"({"states":)" + states + R"(],"edges":)" + edges + R"(],"start_edges":)" + starts +
-         R"(],"param_edges":)" + params + R"(],"start_param_edges":[],"param_length":)" + std::to_string(g.param_count) +
+  return R"({"states":)" + states + R"(],"edges":)" + edges + R"(],"start_edges":)" + starts + R"(],"param_edges":)" +
+         params + R"(],"start_param_edges":[],"param_length":)" + std::to_string(g.param_count) +
          R"(,"state_length":)" + std::to_string(g.state_length) + R"(,"n_vertices":)" + std::to_string(g.vertex_count) +
          "}";
 }
 
 static bool contains_text(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 
-static Exploration explored(const std::string& model) {
-  return load_model_file(model, ExploreOptions{});
-}
+static Exploration explored(const std::string& model) { return load_model_file(model, ExploreOptions{}); }
 
 static void check_same_graph(const Graph& a, const Graph& b) {
   CHECK_EQ(a.vertex_count, b.vertex_count);
@@ -66,7 +64,8 @@ static void check_same_graph(const Graph& a, const Graph& b) {
 }
 
 TEST(round_trip_of_explored_models) {
-  for (const std::string& model : {fixtures::kingman(5), fixtures::rabbits(6), fixtures::structured(), fixtures::two_locus(3)}) {
+  for (const std::string& model :
+       {fixtures::kingman(5), fixtures::rabbits(6), fixtures::structured(), fixtures::two_locus(3)}) {
     const Exploration x = explored(model);
     const std::string text = to_phasic(x.graph);
     CHECK(model_file_kind(json::parse(text)) == ModelFileKind::PhasicGraph);
@@ -92,7 +91,8 @@ TEST(names_and_rewards_of_an_imported_graph) {
   CHECK_EQ(g.reward(2, 1), 0.0);
 }
 
-static const std::string kHead = R"({"states":[[0,0],[2,0],[1,1],[0,2]],"param_length":2,"state_length":2,"n_vertices":4,)";
+static const std::string kHead =
+    R"({"states":[[0,0],[2,0],[1,1],[0,2]],"param_length":2,"state_length":2,"n_vertices":4,)";
 
 TEST(duplicate_rows_merge_and_self_loops_drop) {
   const std::string text = kHead + R"("start_edges":[[1,0.25],[1,0.75]],
@@ -139,8 +139,10 @@ static std::string import_error(const std::string& text) {
 TEST(malformed_graphs_name_the_field) {
   const std::string tail = R"("start_edges":[[1,1]],"edges":[],"param_edges":[[1,2,1,0],[2,3,0,1]]})";
   CHECK(import_error(kHead + tail) == "accepted");
-  CHECK(import_error(kHead + R"("start_edges":[[1,1]],"edges":[],"param_edges":[[1,2,1,0],[2,4,0,1]]})") == "param_edges[1][1]");
-  CHECK(import_error(kHead + R"("start_edges":[[1,1]],"edges":[],"param_edges":[[1,2,1,0],[2,0,0,1]]})") == "param_edges[1][1]");
+  CHECK(import_error(kHead + R"("start_edges":[[1,1]],"edges":[],"param_edges":[[1,2,1,0],[2,4,0,1]]})") ==
+        "param_edges[1][1]");
+  CHECK(import_error(kHead + R"("start_edges":[[1,1]],"edges":[],"param_edges":[[1,2,1,0],[2,0,0,1]]})") ==
+        "param_edges[1][1]");
   CHECK(import_error(kHead + R"("start_edges":[[1,1]],"edges":[[0,2,1]],"param_edges":[]})") == "edges[0][0]");
   CHECK(import_error(kHead + R"("start_edges":[[1,1]],"edges":[[1,2,-1]],"param_edges":[]})") == "edges[0][2]");
   CHECK(import_error(kHead + R"("start_edges":[[1,1]],"edges":[[1,2]],"param_edges":[]})") == "edges[0]");
@@ -148,15 +150,20 @@ TEST(malformed_graphs_name_the_field) {
   CHECK(import_error(kHead + R"("start_edges":[[1,1]],"edges":[[1,"2",1]],"param_edges":[]})") == "edges[0][1]");
   CHECK(import_error(kHead + R"("start_edges":[[1,1]],"edges":[],"param_edges":[[1,2,1]]})") == "param_edges[0]");
   CHECK(import_error(kHead + R"("start_edges":[[0,1]],"edges":[],"param_edges":[]})") == "start_edges[0][0]");
-  CHECK(import_error(kHead + R"("start_edges":[[1,1]],"edges":[],"param_edges":[],"start_param_edges":[[1,1,1]]})") == "start_param_edges");
+  CHECK(import_error(kHead + R"("start_edges":[[1,1]],"edges":[],"param_edges":[],"start_param_edges":[[1,1,1]]})") ==
+        "start_param_edges");
   CHECK(import_error(kHead + R"("start_edges":[[1,1]],"edges":[]})") == "param_edges");
-  const std::string bad_s = R"({"states":[[1,0],[2,0]],"param_length":0,"state_length":2,"n_vertices":2,"start_edges":[],"edges":[],"param_edges":[]})";
+  const std::string bad_s =
+      R"({"states":[[1,0],[2,0]],"param_length":0,"state_length":2,"n_vertices":2,"start_edges":[],"edges":[],"param_edges":[]})";
   CHECK(import_error(bad_s) == "states[0][0]");
-  const std::string short_states = R"({"states":[[0,0]],"param_length":0,"state_length":2,"n_vertices":2,"start_edges":[],"edges":[],"param_edges":[]})";
+  const std::string short_states =
+      R"({"states":[[0,0]],"param_length":0,"state_length":2,"n_vertices":2,"start_edges":[],"edges":[],"param_edges":[]})";
   CHECK(import_error(short_states) == "states");
-  const std::string wide = R"({"states":[[0,0],[1,2,3]],"param_length":0,"state_length":2,"n_vertices":2,"start_edges":[],"edges":[],"param_edges":[]})";
+  const std::string wide =
+      R"({"states":[[0,0],[1,2,3]],"param_length":0,"state_length":2,"n_vertices":2,"start_edges":[],"edges":[],"param_edges":[]})";
   CHECK(import_error(wide) == "states[1]");
-  const std::string big = R"({"states":[[0,0],[1,3e9]],"param_length":0,"state_length":2,"n_vertices":2,"start_edges":[],"edges":[],"param_edges":[]})";
+  const std::string big =
+      R"({"states":[[0,0],[1,3e9]],"param_length":0,"state_length":2,"n_vertices":2,"start_edges":[],"edges":[],"param_edges":[]})";
   CHECK(import_error(big) == "states[1][1]");
   CHECK(import_error(R"({"states":[],"param_length":0,"state_length":2,"n_vertices":0})") == "n_vertices");
 }
@@ -180,7 +187,8 @@ TEST(start_weights_form_a_distribution) {
         "start_edges: start weights sum to 1.5, more than 1");
   CHECK(import_message(kHead + R"("start_edges":[[1,0.75],[1,0.75]],)" + tail) ==
         "start_edges: start weights sum to 1.5, more than 1");
-  CHECK(import_message(kHead + R"("start_edges":[[1,2]],)" + tail) == "start_edges: start weights sum to 2, more than 1");
+  CHECK(import_message(kHead + R"("start_edges":[[1,2]],)" + tail) ==
+        "start_edges: start weights sum to 2, more than 1");
   CHECK(import_message(kHead + R"("start_edges":[],)" + tail) ==
         "start_edges: at least one initial state with a positive weight is required");
   CHECK(import_message(kHead + R"("start_edges":[[1,0],[2,0]],)" + tail) ==
@@ -206,15 +214,19 @@ TEST(a_vertex_left_only_by_self_loops_never_absorbs) {
   CHECK(import_error(kHead + R"("start_edges":[[1,1]],"edges":[[1,2,1],[1,3,1]],"param_edges":[[2,2,0,1]]})") ==
         "param_edges[0][0]");
   // A self-loop of weight 0 does not fire: vertex 2 absorbs.
-  CHECK(import_error(kHead + R"("start_edges":[[1,1]],"edges":[[1,2,1],[1,3,1],[2,2,0]],"param_edges":[]})") == "accepted");
+  CHECK(import_error(kHead + R"("start_edges":[[1,1]],"edges":[[1,2,1],[1,3,1],[2,2,0]],"param_edges":[]})") ==
+        "accepted");
 }
 
 TEST(merged_rows_whose_sum_overflows_are_an_error) {
-  const std::string text = kHead + R"("start_edges":[[1,1]],"edges":[[1,2,1e308],[1,2,1e308],[2,3,1]],"param_edges":[]})";
-  CHECK(import_message(text) ==
-        "the rows from state [2, 0] (vertex 1 of the phasic graph, whose states have no names) to state [1, 1] (vertex 2 "
-        "of the phasic graph, whose states have no names) sum to a weight of inf, but it must be finite");
-  const std::string params = kHead + R"("start_edges":[[1,1]],"edges":[[2,3,1]],"param_edges":[[1,2,0,1e308],[1,2,0,1e308]]})";
+  const std::string text = kHead +
+                           R"("start_edges":[[1,1]],"edges":[[1,2,1e308],[1,2,1e308],[2,3,1]],"param_edges":[]})";
+  CHECK(
+      import_message(text) ==
+      "the rows from state [2, 0] (vertex 1 of the phasic graph, whose states have no names) to state [1, 1] (vertex 2 "
+      "of the phasic graph, whose states have no names) sum to a weight of inf, but it must be finite");
+  const std::string params = kHead +
+                             R"("start_edges":[[1,1]],"edges":[[2,3,1]],"param_edges":[[1,2,0,1e308],[1,2,0,1e308]]})";
   CHECK(contains_text(import_message(params), "sum to a coefficient of p2 of inf"));
 }
 
@@ -232,7 +244,8 @@ TEST(load_model_file_tells_the_formats_apart) {
     load_model_file(text, options);
     CHECK(false);
   } catch (const EngineError& e) {
-    CHECK(std::string(e.what()) == "the graph has 28 states, more than the limit of 27; raise phasic.engine.maxStates or --max-states");
+    CHECK(std::string(e.what()) ==
+          "the graph has 28 states, more than the limit of 27; raise phasic.engine.maxStates or --max-states");
   }
   options.max_states = 28;
   CHECK_EQ(load_model_file(text, options).graph.vertex_count, 29u);
@@ -246,7 +259,8 @@ TEST(import_memory_is_counted_and_released) {
     const Exploration x = import_phasic_graph(doc);
     const Graph& g = x.graph;
     CHECK_EQ(ledger().bytes(Category::Graph), before + held_bytes(g.states) + held_bytes(g.edge_begin) +
-                                                  held_bytes(g.edge_target) + held_bytes(g.coeffs) + held_bytes(g.rewards));
+                                                  held_bytes(g.edge_target) + held_bytes(g.coeffs) +
+                                                  held_bytes(g.rewards));
   }
   CHECK_EQ(ledger().bytes(Category::Graph), before);
 }

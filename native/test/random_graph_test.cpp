@@ -57,7 +57,8 @@ RandomModel random_model(Rng& rng, std::uint32_t max_states) {
   std::set<std::pair<VertexId, VertexId>> seen;
   std::vector<EdgeSpec> edges;
   auto edge = [&](std::uint32_t from, std::uint32_t to) {
-    if (from != to && seen.insert({ids[from], ids[to]}).second) edges.push_back({ids[from], ids[to], random_form(rng, P)});
+    if (from != to && seen.insert({ids[from], ids[to]}).second)
+      edges.push_back({ids[from], ids[to], random_form(rng, P)});
   };
   auto later = [&](std::uint32_t group_end) { return group_end + below(rng, V - 1 - group_end); };
   for (std::size_t g = 0; g + 1 < group_start.size(); ++g) {
@@ -98,8 +99,8 @@ RandomModel random_model(Rng& rng, std::uint32_t max_states) {
 
 // The reference: U = (−T)⁻¹ by LU with partial pivoting in long double, on the states.
 struct Dense {
-  std::vector<VertexId> state;              // dense index → vertex
-  std::vector<long double> lu;              // n × n
+  std::vector<VertexId> state;  // dense index → vertex
+  std::vector<long double> lu;  // n × n
   std::vector<std::size_t> pivot;
   const Graph* g;
 
@@ -261,9 +262,10 @@ TEST(a_larger_random_graph_matches_the_dense_solve) {
   const Condensation c = condense(g);
   const ModelTrace t = compose(g, c, {});
   const ModelTrace flat = compose_flat(g, c);
-  std::printf("  random graph, %u vertices, %llu edges, %u components: %llu operations, %llu commands (flat %llu, %llu)\n",
-              g.vertex_count, (unsigned long long)g.edge_count(), c.component_count, (unsigned long long)t.operations(),
-              (unsigned long long)t.commands(), (unsigned long long)flat.operations(), (unsigned long long)flat.commands());
+  std::printf(
+      "  random graph, %u vertices, %llu edges, %u components: %llu operations, %llu commands (flat %llu, %llu)\n",
+      g.vertex_count, (unsigned long long)g.edge_count(), c.component_count, (unsigned long long)t.operations(),
+      (unsigned long long)t.commands(), (unsigned long long)flat.operations(), (unsigned long long)flat.commands());
   const Moments m = evaluate(t, model.theta, 3);
   const Dense dense(g, model.theta);
   for (std::uint32_t r = 0; r < 3; ++r) {

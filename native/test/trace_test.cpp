@@ -9,8 +9,8 @@
 #include <random>
 #include <vector>
 
-#include "check.hpp"
 #include "base/error.hpp"
+#include "check.hpp"
 #include "trace/block.hpp"
 #include "trace/block_trace.hpp"
 #include "trace/condensation.hpp"
@@ -35,9 +35,12 @@ Graph kingman4() {
 Graph structured2() {
   return make_graph(2, 5,
                     {{0, 1, {1, 0, 0}},
-                     {1, 4, {0, 1, 0}}, {1, 2, {0, 0, 2}},
-                     {2, 3, {0, 0, 1}}, {2, 1, {0, 0, 1}},
-                     {3, 4, {0, 1, 0}}, {3, 2, {0, 0, 2}}},
+                     {1, 4, {0, 1, 0}},
+                     {1, 2, {0, 0, 2}},
+                     {2, 3, {0, 0, 1}},
+                     {2, 1, {0, 0, 1}},
+                     {3, 4, {0, 1, 0}},
+                     {3, 2, {0, 0, 2}}},
                     {{0, 1, 1, 1, 0}});
 }
 
@@ -45,11 +48,18 @@ Graph structured2() {
 Graph rabbits2() {
   return make_graph(3, 7,
                     {{0, 1, {1}},
-                     {1, 2, {0, 1, 0, 0}}, {1, 6, {0, 0, 1, 0}},
-                     {2, 3, {0, 1, 0, 0}}, {2, 1, {0, 1, 0, 0}}, {2, 5, {0, 0, 1, 0}}, {2, 4, {0, 0, 0, 1}},
-                     {3, 2, {0, 1, 0, 0}}, {3, 6, {0, 0, 0, 1}},
-                     {4, 5, {0, 1, 0, 0}}, {4, 6, {0, 0, 1, 0}},
-                     {5, 4, {0, 1, 0, 0}}, {5, 6, {0, 0, 0, 1}}},
+                     {1, 2, {0, 1, 0, 0}},
+                     {1, 6, {0, 0, 1, 0}},
+                     {2, 3, {0, 1, 0, 0}},
+                     {2, 1, {0, 1, 0, 0}},
+                     {2, 5, {0, 0, 1, 0}},
+                     {2, 4, {0, 0, 0, 1}},
+                     {3, 2, {0, 1, 0, 0}},
+                     {3, 6, {0, 0, 0, 1}},
+                     {4, 5, {0, 1, 0, 0}},
+                     {4, 6, {0, 0, 1, 0}},
+                     {5, 4, {0, 1, 0, 0}},
+                     {5, 6, {0, 0, 0, 1}}},
                     {{0, 1, 1, 1, 1, 1, 0}});
 }
 
@@ -190,8 +200,9 @@ TEST(a_stiff_cycle_keeps_full_relative_accuracy) {
 
 TEST(condensation_is_topological_with_ascending_members) {
   // States numbered against the flow: 5 → {3,4} → 2 → 1 (absorbing).
-  const Graph g = make_graph(0, 6, {{0, 5, {1}}, {5, 4, {1}}, {4, 3, {1}}, {3, 4, {1}}, {3, 2, {1}}, {4, 2, {2}}, {2, 1, {1}}},
-                             {{0, 0, 1, 1, 1, 1}});
+  const Graph g = make_graph(
+      0, 6, {{0, 5, {1}}, {5, 4, {1}}, {4, 3, {1}}, {3, 4, {1}}, {3, 2, {1}}, {4, 2, {2}}, {2, 1, {1}}},
+      {{0, 0, 1, 1, 1, 1}});
   const Condensation c = condense(g);
   CHECK_EQ(c.component_count, 5u);
   CHECK_EQ(c.component_of[0], 0u);
@@ -220,10 +231,17 @@ TEST(block_keys_see_exits_and_coefficients_but_not_position) {
   // A: 1⇄2 → 3; B: 3⇄4 → absorbing 7; C: 5⇄6 → 7, shaped and weighted like B.
   auto build = [](double tweak) {
     return make_graph(1, 8,
-                      {{0, 1, {0.5}}, {0, 5, {0.5}},
-                       {1, 2, {0, 1}}, {2, 1, {0, 2}}, {2, 3, {1, 0}},
-                       {3, 4, {0, 1}}, {4, 3, {0, 2}}, {4, 7, {1, 0}},
-                       {5, 6, {0, 1}}, {6, 5, {0, 2}}, {6, 7, {tweak, 0}}},
+                      {{0, 1, {0.5}},
+                       {0, 5, {0.5}},
+                       {1, 2, {0, 1}},
+                       {2, 1, {0, 2}},
+                       {2, 3, {1, 0}},
+                       {3, 4, {0, 1}},
+                       {4, 3, {0, 2}},
+                       {4, 7, {1, 0}},
+                       {5, 6, {0, 1}},
+                       {6, 5, {0, 2}},
+                       {6, 7, {tweak, 0}}},
                       {{0, 1, 1, 1, 1, 1, 1, 0}});
   };
   const Graph g = build(1.0);
@@ -473,10 +491,13 @@ TEST(cancellation_leaves_the_ledger_where_it_was) {
   std::atomic<bool> later{false};
   bool threw = false;
   try {
-    compose(g, c, [&](std::uint32_t, const BlockInput& input) {
-      later = true;
-      return share(record_block(input));
-    }, 2, &later);
+    compose(
+        g, c,
+        [&](std::uint32_t, const BlockInput& input) {
+          later = true;
+          return share(record_block(input));
+        },
+        2, &later);
   } catch (const Cancelled&) {
     threw = true;
   }

@@ -6,7 +6,16 @@
 import * as assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { openFile, repoRoot, runCommand, screenshot, startWorkbench, suiteResult, webviewFrame, type Workbench } from './workbench';
+import {
+  openFile,
+  repoRoot,
+  runCommand,
+  screenshot,
+  startWorkbench,
+  suiteResult,
+  webviewFrame,
+  type Workbench,
+} from './workbench';
 
 // The title createWebviewPanel gives the Studio panel (extension/host/panel/studioPanel.ts).
 const STUDIO_TITLE = 'Phasic Studio';
@@ -63,12 +72,17 @@ test('"Phasic: Show Memory Panel" shows the engine version and accounted memory'
       .waitForFunction(
         ([v, f]) => {
           const cell = (key: string) => document.querySelector(`[data-figure="${key}"]`)?.textContent?.trim() ?? '';
-          return document.body.innerText.includes(v) && new RegExp(f).test(cell('total')) && new RegExp(f).test(cell('rss'));
+          return (
+            document.body.innerText.includes(v) && new RegExp(f).test(cell('total')) && new RegExp(f).test(cell('rss'))
+          );
         },
         [version, figure.source] as const,
         { timeout: 30_000 },
       )
-      .then(() => true, () => false);
+      .then(
+        () => true,
+        () => false,
+      );
     const text = await frame.evaluate(() => document.body.innerText);
     assert.ok(shown, `the panel does not show engine ${version}, accounted and resident memory within 30 s:\n${text}`);
     const file = await screenshot(page, 'memory-panel');

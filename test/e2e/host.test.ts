@@ -56,7 +56,9 @@ function enginePids(): number[] {
   return [...parent.keys()].filter((pid) => {
     if (!descends(pid)) return false;
     try {
-      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').some((arg) => arg.endsWith(ENGINE_SCRIPT));
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+        .split('\0')
+        .some((arg) => arg.endsWith(ENGINE_SCRIPT));
     } catch {
       return false;
     }
@@ -86,10 +88,12 @@ async function runTrace(page: Page, constants?: string): Promise<void> {
   await runCommand(page, 'Phasic: Run Hierarchical Trace');
   // The input box comes once the engine described the model's constants.
   const widget = page.locator('.quick-input-widget');
-  await widget.locator('.quick-input-title', { hasText: CONSTANTS_TITLE }).waitFor({ state: 'visible', timeout: 60_000 });
+  await widget
+    .locator('.quick-input-title', { hasText: CONSTANTS_TITLE })
+    .waitFor({ state: 'visible', timeout: 60_000 });
   const input = widget.locator('.quick-input-box input');
   if (constants === undefined) {
-    assert.match(await input.inputValue(), /^n = \d+$/, 'the constants box is prefilled with the model\'s value of n');
+    assert.match(await input.inputValue(), /^n = \d+$/, "the constants box is prefilled with the model's value of n");
   } else {
     await input.fill(constants);
   }
@@ -105,24 +109,36 @@ async function sccSummary(frame: Frame, pattern: RegExp, timeoutMs = 120_000): P
       pattern.source,
       { timeout: timeoutMs },
     )
-    .then(() => true, () => false);
+    .then(
+      () => true,
+      () => false,
+    );
   const text = await frame.evaluate(() => document.querySelector('.run-summary')?.textContent ?? '(no .run-summary)');
   assert.ok(shown, `the SCC view's summary does not match ${pattern} within ${timeoutMs / 1000} s: ${text}`);
   return text;
 }
 
 /** The text of the first notification toast containing `text` (with its buttons). */
-async function notification(page: Page, text: string, timeoutMs = 60_000): Promise<{ message: string; buttons: string[] }> {
+async function notification(
+  page: Page,
+  text: string,
+  timeoutMs = 60_000,
+): Promise<{ message: string; buttons: string[] }> {
   const toast = page.locator('.notifications-toasts .notification-toast', { hasText: text }).first();
   await toast.waitFor({ state: 'visible', timeout: timeoutMs });
   const message = (await toast.locator('.notification-list-item-message').innerText()).trim();
-  const buttons = (await toast.locator('.notification-list-item-buttons-container .monaco-button').allInnerTexts()).map((b) => b.trim());
+  const buttons = (await toast.locator('.notification-list-item-buttons-container .monaco-button').allInnerTexts()).map(
+    (b) => b.trim(),
+  );
   return { message, buttons };
 }
 
 async function clearNotifications(page: Page): Promise<void> {
   await runCommand(page, 'Notifications: Clear All Notifications');
-  await page.locator('.notifications-toasts .notification-toast').first().waitFor({ state: 'detached', timeout: 10_000 });
+  await page
+    .locator('.notifications-toasts .notification-toast')
+    .first()
+    .waitFor({ state: 'detached', timeout: 10_000 });
 }
 
 before(async () => {
@@ -154,7 +170,10 @@ test('"Phasic: Clear Caches" says what the engine freed', () =>
     const { message } = await notification(page, 'Freed ');
     // describeClear (extension/host/commands/clearCaches.ts): the run above left its
     // block traces in the engine's memory, so something was freed and counted.
-    const freed = /^Freed ([\d.,]+) (B|KiB|MiB|GiB|kB|KB|MB|GB) of engine memory \(([\d,]+) traces?, ([\d,]+) subgraphs?\) and .+ on disk \(([\d,]+) files?\); engine resident memory .+ → .+$/.exec(message);
+    const freed =
+      /^Freed ([\d.,]+) (B|KiB|MiB|GiB|kB|KB|MB|GB) of engine memory \(([\d,]+) traces?, ([\d,]+) subgraphs?\) and .+ on disk \(([\d,]+) files?\); engine resident memory .+ → .+$/.exec(
+        message,
+      );
     assert.ok(freed, `unexpected Clear Caches message: ${message}`);
     assert.ok(Number(freed[1].replace(/,/g, '')) > 0, `nothing freed after a run: ${message}`);
     assert.ok(Number(freed[3].replace(/,/g, '')) > 0, `no traces freed after a run: ${message}`);
@@ -179,7 +198,13 @@ test('killing the engine in the middle of a run reports it, and the extension re
     assert.deepEqual(stopped.buttons, ['Show Output', 'Restart Engine']);
     // The killed run ends: its progress (with a Cancel button) does not stay up while
     // the error waits for an answer.
-    const ended = await progress.first().waitFor({ state: 'detached', timeout: 15_000 }).then(() => true, () => false);
+    const ended = await progress
+      .first()
+      .waitFor({ state: 'detached', timeout: 15_000 })
+      .then(
+        () => true,
+        () => false,
+      );
     assert.ok(ended, 'the progress notification of the killed run is still shown next to "The engine stopped"');
     console.log(`screenshot: ${await screenshot(page, 'e2e-stopped')}`);
 
@@ -210,8 +235,18 @@ test('"Phasic: Restart Engine" replaces the engine process, and the panel and st
     const frame = await webviewFrame(page, STUDIO_TITLE);
     const named = await frame
       .waitForFunction((pid) => document.body.innerText.includes(`pid ${pid}`), after, { timeout: 30_000 })
-      .then(() => true, () => false);
-    assert.ok(named, `the panel does not name the restarted engine (pid ${after}): ${await frame.evaluate(() => document.body.innerText.slice(0, 200))}`);
+      .then(
+        () => true,
+        () => false,
+      );
+    assert.ok(
+      named,
+      `the panel does not name the restarted engine (pid ${after}): ${await frame.evaluate(() => document.body.innerText.slice(0, 200))}`,
+    );
     await page.locator('.statusbar-item', { hasText: 'Phasic: idle' }).first().waitFor({ timeout: 30_000 });
-    await waitFor(`engine ${before} to exit after the restart`, () => (enginePids().includes(before) ? undefined : true), 15_000);
+    await waitFor(
+      `engine ${before} to exit after the restart`,
+      () => (enginePids().includes(before) ? undefined : true),
+      15_000,
+    );
   }));

@@ -92,8 +92,14 @@ export async function startWorkbench(options: WorkbenchOptions): Promise<Workben
   try {
     browser = await chromium.launch({
       executablePath: chromiumPath,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-        '--disable-sync', '--no-first-run'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
     });
     const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
     // The workbench's own console: where a UI-side failure shows first.
@@ -188,7 +194,10 @@ export async function webviewFrame(page: Page, title: string, timeoutMs = 30_000
       const outerFrame = await (await outer.elementHandle())?.contentFrame();
       const inner = outerFrame ? await outerFrame.$('#active-frame') : null;
       const frame = await inner?.contentFrame();
-      if (frame && (await frame.evaluate(() => document.readyState === 'complete' && document.body !== null).catch(() => false))) {
+      if (
+        frame &&
+        (await frame.evaluate(() => document.readyState === 'complete' && document.body !== null).catch(() => false))
+      ) {
         return frame;
       }
     }
@@ -210,7 +219,9 @@ export async function suiteResult(workbench: Workbench, timeoutMs = 180_000): Pr
   const deadline = Date.now() + timeoutMs;
   while (!existsSync(workbench.suiteResultFile)) {
     if (Date.now() > deadline) {
-      throw new Error(`the extension-host suite wrote no result to ${workbench.suiteResultFile} within ${timeoutMs / 1000} s`);
+      throw new Error(
+        `the extension-host suite wrote no result to ${workbench.suiteResultFile} within ${timeoutMs / 1000} s`,
+      );
     }
     await new Promise((r) => setTimeout(r, 250));
   }

@@ -24,7 +24,10 @@ const dir = tempDir('cli-output');
 /** A chain 0..n of one rule: n + 1 states and the starting vertex, n edges to export. */
 function chainModel(name: string, n: number): string {
   const file = join(dir, `${name}.phasic`);
-  writeFileSync(file, `model ${name}\nstate x in 0..${n} = 0\nrule step\n  when x < ${n}\n  rate 1\n  do x += 1\nreward steps = 1\n`);
+  writeFileSync(
+    file,
+    `model ${name}\nstate x in 0..${n} = 0\nrule step\n  when x < ${n}\n  rate 1\n  do x += 1\nreward steps = 1\n`,
+  );
   return file;
 }
 
@@ -34,7 +37,10 @@ function chainModel(name: string, n: number): string {
  */
 function manyRewardsModel(): string {
   const file = join(dir, 'many_rewards.phasic');
-  writeFileSync(file, 'model many_rewards\nstate k in 0..1 = 1\nrule leave\n  when k >= 1\n  rate 1\n  do k -= 1\nreward r[i in 0..499] = i\n');
+  writeFileSync(
+    file,
+    'model many_rewards\nstate k in 0..1 = 1\nrule leave\n  when k >= 1\n  rate 1\n  do k -= 1\nreward r[i in 0..499] = i\n',
+  );
   return file;
 }
 
@@ -46,7 +52,19 @@ function factorial(m: number): number {
 function manyWarningsModel(): string {
   const file = join(dir, 'many_warnings.phasic');
   const consts = Array.from({ length: 1000 }, (_, i) => `const c${i}_${'x'.repeat(3000)} = 1`);
-  writeFileSync(file, ['model many_warnings', ...consts, 'state k in 0..1 = 1', 'rule r', '  when k >= 1', '  rate 1', '  do k -= 1', ''].join('\n'));
+  writeFileSync(
+    file,
+    [
+      'model many_warnings',
+      ...consts,
+      'state k in 0..1 = 1',
+      'rule r',
+      '  when k >= 1',
+      '  rate 1',
+      '  do k -= 1',
+      '',
+    ].join('\n'),
+  );
   return file;
 }
 
@@ -161,7 +179,8 @@ describe('phasic-trace writes all of a large output', () => {
         assert.equal(runs.length, 20);
         for (const r of runs) {
           assert.equal(Object.keys(r.moments).length, 501);
-          for (const i of [1, 7, 499]) assertClose(r.moments[`r[${i}]`][15], i ** 16 * factorial(16), 1e-12, `E[r[${i}]^16]`);
+          for (const i of [1, 7, 499])
+            assertClose(r.moments[`r[${i}]`][15], i ** 16 * factorial(16), 1e-12, `E[r[${i}]^16]`);
         }
       },
     },
@@ -211,11 +230,16 @@ describe('phasic-trace and a reader that goes away', () => {
 });
 
 describe('phasic-trace and a failing output', () => {
-  it('says a write error (a full disk) and exits 1, never 0 with the output lost', { skip: existsSync('/dev/full') ? false : 'no /dev/full' }, () => {
+  it('says a write error (a full disk) and exits 1, never 0 with the output lost', {
+    skip: existsSync('/dev/full') ? false : 'no /dev/full',
+  }, () => {
     const chain = chainModel('full_disk_chain', 20_000);
     const fd = openSync('/dev/full', 'w');
     try {
-      const r = spawnSync(process.execPath, [CLI, 'export', chain, '--format', 'phasic-json'], { stdio: ['ignore', fd, 'pipe'], encoding: 'utf8' });
+      const r = spawnSync(process.execPath, [CLI, 'export', chain, '--format', 'phasic-json'], {
+        stdio: ['ignore', fd, 'pipe'],
+        encoding: 'utf8',
+      });
       assert.deepEqual([r.status, r.signal], [1, null], r.stderr);
       assert.equal(r.stderr, 'phasic-trace: cannot write output: ENOSPC\n');
     } finally {
@@ -232,14 +256,31 @@ describe('phasic-trace export --out', () => {
     writeFileSync(out, 'the previous export\n');
     // A file size limit of 64 blocks: the 4 MB export fails with EFBIG part way
     // (Node ignores SIGXFSZ, so the write returns the error).
-    const r = spawnSync('sh', ['-c', 'ulimit -f 64 && exec "$@"', 'sh', process.execPath, CLI, 'export', chain, '--format', 'phasic-json', '--out', out],
-      { encoding: 'utf8' });
+    const r = spawnSync(
+      'sh',
+      [
+        '-c',
+        'ulimit -f 64 && exec "$@"',
+        'sh',
+        process.execPath,
+        CLI,
+        'export',
+        chain,
+        '--format',
+        'phasic-json',
+        '--out',
+        out,
+      ],
+      { encoding: 'utf8' },
+    );
     assert.equal(r.status, 1, r.stderr);
     assert.match(r.stderr, new RegExp(`cannot write ${out.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: EFBIG`));
     assert.equal(readFileSync(out, 'utf8'), 'the previous export\n');
     assert.deepEqual(readdirSync(outDir), ['graph.json']);
 
-    const whole = spawnSync(process.execPath, [CLI, 'export', chain, '--format', 'phasic-json', '--out', out], { encoding: 'utf8' });
+    const whole = spawnSync(process.execPath, [CLI, 'export', chain, '--format', 'phasic-json', '--out', out], {
+      encoding: 'utf8',
+    });
     assert.equal(whole.status, 0, whole.stderr);
     assert.equal((JSON.parse(readFileSync(out, 'utf8')) as { n_vertices: number }).n_vertices, 200_002);
     assert.deepEqual(readdirSync(outDir), ['graph.json']);
@@ -287,8 +328,12 @@ describe('phasic-trace on a terminal', () => {
     assert.ok(check.stdout.startsWith(`${hostileDir}/w\\x1b[2Jarn\\x9b.phasic:2:`), check.stdout);
 
     const missing = join(hostileDir, 'gone\u001b]0;title\u0007.phasic');
-    for (const args of [['run', missing], ['export', missing, '--format', 'phasic-json'], ['run', file, '--\u001b[2J'],
-      ['run', file, '--set', 'n\u001b[2J=1']]) {
+    for (const args of [
+      ['run', missing],
+      ['export', missing, '--format', 'phasic-json'],
+      ['run', file, '--\u001b[2J'],
+      ['run', file, '--set', 'n\u001b[2J=1'],
+    ]) {
       const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
       assert.ok(r.status === 1 || r.status === 2, `${JSON.stringify(args)}: ${r.status}`);
       assert.match(r.stderr, /^phasic-trace: /);
@@ -310,26 +355,52 @@ describe('phasic-trace limits', () => {
   it('stops an unbounded model at the memory budget, exit 1, not killed by the OS', () => {
     // --timeout only keeps a regression from hanging the suite; the budget stops the
     // run after about 16 MB of states.
-    const r = spawnSync(process.execPath, [CLI, 'run', births(), '--no-cache', '--max-states', '2000000000', '--memory-budget', '16',
-      '--timeout', '300', '--json'], { encoding: 'utf8' });
+    const r = spawnSync(
+      process.execPath,
+      [
+        CLI,
+        'run',
+        births(),
+        '--no-cache',
+        '--max-states',
+        '2000000000',
+        '--memory-budget',
+        '16',
+        '--timeout',
+        '300',
+        '--json',
+      ],
+      { encoding: 'utf8' },
+    );
     assert.deepEqual([r.status, r.signal], [1, null], r.stderr);
     const { error } = JSON.parse(r.stdout) as { error: { message: string } };
     assert.match(error.message, /memory budget of 16 MB would be exceeded/);
   });
 
   it('stops an unbounded model at the memory budget in export too', () => {
-    const r = spawnSync(process.execPath, [CLI, 'export', births(), '--format', 'phasic-json', '--max-states', '2000000000',
-      '--memory-budget', '16'], { encoding: 'utf8' });
+    const r = spawnSync(
+      process.execPath,
+      [CLI, 'export', births(), '--format', 'phasic-json', '--max-states', '2000000000', '--memory-budget', '16'],
+      { encoding: 'utf8' },
+    );
     assert.deepEqual([r.status, r.signal], [1, null], r.stderr);
     assert.match(r.stderr, /memory budget of 16 MB would be exceeded/);
     assert.equal(r.stdout, '');
   });
 
   it('stops an unbounded model at the state limit in export, which the error tells to raise', () => {
-    const r = spawnSync(process.execPath, [CLI, 'export', births(), '--format', 'phasic-json', '--max-states', '1000'], { encoding: 'utf8' });
+    const r = spawnSync(
+      process.execPath,
+      [CLI, 'export', births(), '--format', 'phasic-json', '--max-states', '1000'],
+      { encoding: 'utf8' },
+    );
     assert.deepEqual([r.status, r.signal], [1, null], r.stderr);
     assert.match(r.stderr, /more than 1000 states.*--max-states/);
-    const zero = spawnSync(process.execPath, [CLI, 'export', births(), '--format', 'phasic-json', '--max-states', '0'], { encoding: 'utf8' });
+    const zero = spawnSync(
+      process.execPath,
+      [CLI, 'export', births(), '--format', 'phasic-json', '--max-states', '0'],
+      { encoding: 'utf8' },
+    );
     assert.equal(zero.status, 2, zero.stderr);
   });
 
@@ -349,8 +420,11 @@ describe('phasic-trace limits', () => {
 
   it('takes a --timeout longer than the longest timer (2^31 - 1 ms) as a long time, not as none', () => {
     for (const seconds of ['2147484', '3e9', '1e300']) {
-      const r = spawnSync(process.execPath, [CLI, 'run', join(ENGINE_FIXTURES, 'two_locus_n6.json'), '--no-cache', '--timeout', seconds, '--json'],
-        { encoding: 'utf8' });
+      const r = spawnSync(
+        process.execPath,
+        [CLI, 'run', join(ENGINE_FIXTURES, 'two_locus_n6.json'), '--no-cache', '--timeout', seconds, '--json'],
+        { encoding: 'utf8' },
+      );
       assert.equal(r.status, 0, `--timeout ${seconds}: ${r.stdout} ${r.stderr}`);
       assert.doesNotMatch(r.stderr, /TimeoutOverflowWarning/);
       assert.ok((JSON.parse(r.stdout) as RunResult).vertices > 0);
@@ -360,8 +434,20 @@ describe('phasic-trace limits', () => {
   it('keeps only the printed record of each --repeat run', () => {
     // A run's full result (with its decomposition) takes about 70 KB of heap; 1500 of
     // them do not fit a 32 MB heap, 1500 printed records (under 1 KB each) do.
-    const r = spawnSync(process.execPath, ['--max-old-space-size=32', CLI, 'run', join(ENGINE_FIXTURES, 'two_locus.json'), '--no-cache',
-      '--repeat', '1500', '--json'], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+    const r = spawnSync(
+      process.execPath,
+      [
+        '--max-old-space-size=32',
+        CLI,
+        'run',
+        join(ENGINE_FIXTURES, 'two_locus.json'),
+        '--no-cache',
+        '--repeat',
+        '1500',
+        '--json',
+      ],
+      { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
+    );
     assert.deepEqual([r.status, r.signal], [0, null], r.stderr.slice(0, 2000));
     const { runs } = JSON.parse(r.stdout) as { runs: RunResult[] };
     assert.equal(runs.length, 1500);

@@ -12,7 +12,8 @@ import { assertClose, ROOT, tempDir } from './helpers';
 /** The lines of the ```sh blocks of a Markdown text. */
 function shellLines(markdown: string): string[] {
   const lines: string[] = [];
-  for (const block of markdown.matchAll(/^```sh\n([\s\S]*?)^```$/gm)) lines.push(...block[1].split('\n').filter((l) => l.trim()));
+  for (const block of markdown.matchAll(/^```sh\n([\s\S]*?)^```$/gm))
+    lines.push(...block[1].split('\n').filter((l) => l.trim()));
   return lines;
 }
 
@@ -36,7 +37,12 @@ describe("the README's command-line examples", () => {
     for (const line of lines) assert.doesNotMatch(line, /\bnpx\b/, line);
     // The docs may say why npx does not work; they must not show it as a command.
     const usage = /\bnpx\s+phasic-trace\s+(run|check|export|clear-caches)\b/;
-    for (const doc of ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => join('docs', f))]) {
+    for (const doc of [
+      'README.md',
+      ...readdirSync(join(ROOT, 'docs'))
+        .filter((f) => f.endsWith('.md'))
+        .map((f) => join('docs', f)),
+    ]) {
       const found = usage.exec(readFileSync(join(ROOT, doc), 'utf8'));
       assert.equal(found, null, `${doc} shows ${found?.[0]}`);
     }
@@ -48,7 +54,11 @@ describe("the README's command-line examples", () => {
     for (const line of lines) {
       // A refused npx line is reported by the test above; running it would ask the registry.
       if (/\bnpx\b/.test(line)) continue;
-      const r = spawnSync('sh', ['-c', line], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, XDG_CACHE_HOME: cache } });
+      const r = spawnSync('sh', ['-c', line], {
+        cwd: ROOT,
+        encoding: 'utf8',
+        env: { ...process.env, XDG_CACHE_HOME: cache },
+      });
       assert.equal(r.status, 0, `${line}\n${r.stderr}`);
       if (/examples\/kingman\.phasic --set n=6 --moments 3 --json/.test(line)) {
         // Kingman, n = 6, theta = 1: T_MRCA is a sum of exponentials of rates k(k-1)/2.

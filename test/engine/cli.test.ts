@@ -58,7 +58,8 @@ describe('phasic-trace run --json', () => {
     assertClose(r.moments.time_to_extinction[0], 0.536563856863072, 1e-9, 'rabbits E[T]');
     assert.equal(r.moments.time_to_extinction.length, 1);
     assert.equal((r as { decomposition?: unknown }).decomposition, undefined);
-    for (const key of ['sccs', 'trace', 'variance', 'covariance', 'timings_ms', 'memory'] as const) assert.ok(r[key] !== undefined, key);
+    for (const key of ['sccs', 'trace', 'variance', 'covariance', 'timings_ms', 'memory'] as const)
+      assert.ok(r[key] !== undefined, key);
     assert.equal(r.memory.accounted_bytes.graph, 0);
     assert.equal(r.memory.accounted_bytes.subgraphs, 0);
     assert.ok(r.memory.peak_accounted_bytes > r.memory.accounted_bytes.traces);
@@ -93,8 +94,11 @@ describe('phasic-trace run --json', () => {
     // A chain of 10^8 states: minutes of exploration, well within the state limit given.
     const dir = tempDir('cli-timeout');
     const model = join(dir, 'long_chain.phasic');
-    writeFileSync(model, 'model long_chain\nparam mu = 1.0\nstate x in 0..100000000 = 0\n' +
-      'rule step\n  when x < 100000000\n  rate mu\n  do x += 1\nreward time_to_end = 1\n');
+    writeFileSync(
+      model,
+      'model long_chain\nparam mu = 1.0\nstate x in 0..100000000 = 0\n' +
+        'rule step\n  when x < 100000000\n  rate mu\n  do x += 1\nreward time_to_end = 1\n',
+    );
     const timed = cli(['run', model, '--no-cache', '--max-states', '200000000', '--timeout', '0.5', '--json']);
     assert.equal(timed.status, 1, timed.stderr + timed.stdout);
     const error = (JSON.parse(timed.stdout) as { error: { message: string; file: string } }).error;
@@ -123,7 +127,9 @@ describe('phasic-trace run --json', () => {
     writeFileSync(file, 'model bounded\nstate k in 0..3 = 2\nrule up\n  when k >= 1\n  rate 1\n  do k += 1\n');
     const r = cli(['run', file, '--json', '--no-cache']);
     assert.equal(r.status, 1);
-    const { error } = JSON.parse(r.stdout) as { error: { message: string; file: string; line: number; column: number } };
+    const { error } = JSON.parse(r.stdout) as {
+      error: { message: string; file: string; line: number; column: number };
+    };
     assert.match(error.message, /above its upper bound 3/);
     assert.equal(error.file, file);
     assert.deepEqual([error.line, error.column], [6, 6], 'the update that left the bounds');
@@ -152,8 +158,14 @@ describe('phasic-trace run --json', () => {
   });
 
   it('rejects bad usage with status 2', () => {
-    for (const args of [['run'], ['run', 'x.phasic', '--moments', 'two'], ['run', 'x.phasic', '--set', 'n'], ['frobnicate'],
-      ['run', 'x.phasic', '--no-cache', '--cache-dir', '/tmp'], ['export', 'x.phasic']]) {
+    for (const args of [
+      ['run'],
+      ['run', 'x.phasic', '--moments', 'two'],
+      ['run', 'x.phasic', '--set', 'n'],
+      ['frobnicate'],
+      ['run', 'x.phasic', '--no-cache', '--cache-dir', '/tmp'],
+      ['export', 'x.phasic'],
+    ]) {
       const r = cli(args);
       assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
       assert.match(r.stderr, /usage:/);
@@ -162,7 +174,10 @@ describe('phasic-trace run --json', () => {
 });
 
 describe('reference numbers through the CLI', () => {
-  const expected = JSON.parse(readFileSync(join(MODEL_FIXTURES, 'expected.json'), 'utf8')) as Record<string, Expectation>;
+  const expected = JSON.parse(readFileSync(join(MODEL_FIXTURES, 'expected.json'), 'utf8')) as Record<
+    string,
+    Expectation
+  >;
   for (const [name, e] of Object.entries(expected)) {
     if (name.startsWith('_')) continue;
     it(name, () => {
@@ -180,7 +195,8 @@ describe('reference numbers through the CLI', () => {
       if (e.largest_scc !== undefined) assert.equal(r.sccs.largest, e.largest_scc);
       for (const [reward, moments] of Object.entries(e.moments ?? {}))
         moments.forEach((m, i) => assertClose(r.moments[reward][i], m, rel, `${reward} E[R^${i + 1}]`));
-      for (const [reward, v] of Object.entries(e.variance ?? {})) assertClose(r.variance[reward], v, rel, `Var ${reward}`);
+      for (const [reward, v] of Object.entries(e.variance ?? {}))
+        assertClose(r.variance[reward], v, rel, `Var ${reward}`);
       if (e.sccs_with_at_least_10_vertices !== undefined) {
         const tens = runJson([...args, '--min-scc', '10']);
         assert.equal(tens.sccs.blocks, e.sccs_with_at_least_10_vertices);
@@ -197,7 +213,7 @@ describe('phasic-trace check, export and clear-caches', () => {
     writeFileSync(file, 'model m\nconst unused = 3\nstate k = 1\nrule r\n  when k >= 1\n  rate 1\n  do k -= 1\n');
     const r = cli(['check', file]);
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, new RegExp(`^${file}:2:\\d+: warning: `, "m"));
+    assert.match(r.stdout, new RegExp(`^${file}:2:\\d+: warning: `, 'm'));
     const clean = cli(['check', join(MODEL_FIXTURES, 'kingman.phasic'), '--json']);
     assert.equal(clean.status, 0);
     assert.deepEqual(JSON.parse(clean.stdout), { diagnostics: [] });
@@ -206,7 +222,16 @@ describe('phasic-trace check, export and clear-caches', () => {
   it('export writes phasic graph JSON that runs to the same moments', () => {
     const dir = tempDir('cli-export');
     const out = join(dir, 'kingman.json');
-    const r = cli(['export', join(MODEL_FIXTURES, 'kingman.phasic'), '--format', 'phasic-json', '--set', 'n=5', '--out', out]);
+    const r = cli([
+      'export',
+      join(MODEL_FIXTURES, 'kingman.phasic'),
+      '--format',
+      'phasic-json',
+      '--set',
+      'n=5',
+      '--out',
+      out,
+    ]);
     assert.equal(r.status, 0, r.stderr);
     const graph = JSON.parse(readFileSync(out, 'utf8'));
     assert.equal(graph.n_vertices, 6);

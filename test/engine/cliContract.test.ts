@@ -28,23 +28,72 @@ function fieldNames(value: unknown, path = '', out = new Set<string>()): Set<str
 }
 
 const RUN = [
-  'model', 'vertices', 'edges', 'absorbing', 'reused',
-  'sccs', 'sccs.count', 'sccs.largest', 'sccs.blocks', 'sccs.recorded', 'sccs.cached',
-  'trace', 'trace.operations', 'trace.commands', 'trace.bytes',
-  'params', 'moments', 'variance', 'covariance',
-  'timings_ms', 'timings_ms.explore', 'timings_ms.scc', 'timings_ms.record', 'timings_ms.evaluate', 'timings_ms.total',
-  'memory', 'memory.accounted_bytes', 'memory.accounted_bytes.graph', 'memory.accounted_bytes.subgraphs',
-  'memory.accounted_bytes.traces', 'memory.accounted_bytes.cache', 'memory.accounted_bytes.evaluation',
-  'memory.peak_accounted_bytes', 'memory.rss_bytes',
-  'memory.blocks', 'memory.blocks[].scc', 'memory.blocks[].vertices', 'memory.blocks[].bytes', 'memory.blocks[].created_ms', 'memory.blocks[].freed_ms',
-  'traceKey', 'ruleFirings', 'warnings',
+  'model',
+  'vertices',
+  'edges',
+  'absorbing',
+  'reused',
+  'sccs',
+  'sccs.count',
+  'sccs.largest',
+  'sccs.blocks',
+  'sccs.recorded',
+  'sccs.cached',
+  'trace',
+  'trace.operations',
+  'trace.commands',
+  'trace.bytes',
+  'params',
+  'moments',
+  'variance',
+  'covariance',
+  'timings_ms',
+  'timings_ms.explore',
+  'timings_ms.scc',
+  'timings_ms.record',
+  'timings_ms.evaluate',
+  'timings_ms.total',
+  'memory',
+  'memory.accounted_bytes',
+  'memory.accounted_bytes.graph',
+  'memory.accounted_bytes.subgraphs',
+  'memory.accounted_bytes.traces',
+  'memory.accounted_bytes.cache',
+  'memory.accounted_bytes.evaluation',
+  'memory.peak_accounted_bytes',
+  'memory.rss_bytes',
+  'memory.blocks',
+  'memory.blocks[].scc',
+  'memory.blocks[].vertices',
+  'memory.blocks[].bytes',
+  'memory.blocks[].created_ms',
+  'memory.blocks[].freed_ms',
+  'traceKey',
+  'ruleFirings',
+  'warnings',
 ];
 const WARNING = ['warnings[].message', 'warnings[].site'];
 const CLEAR = [
-  'freed_bytes', 'freed_bytes.graph', 'freed_bytes.subgraphs', 'freed_bytes.traces', 'freed_bytes.cache', 'freed_bytes.evaluation',
-  'traces', 'subgraphs', 'disk', 'disk.files', 'disk.bytes', 'disk.failed', 'rss_before', 'rss_after', 'time_ms',
+  'freed_bytes',
+  'freed_bytes.graph',
+  'freed_bytes.subgraphs',
+  'freed_bytes.traces',
+  'freed_bytes.cache',
+  'freed_bytes.evaluation',
+  'traces',
+  'subgraphs',
+  'disk',
+  'disk.files',
+  'disk.bytes',
+  'disk.failed',
+  'rss_before',
+  'rss_after',
+  'time_ms',
 ];
-const CHECK = ['diagnostics', ...['file', 'line', 'column', 'endLine', 'endColumn', 'severity', 'code', 'message'].map((k) => `diagnostics[].${k}`)];
+const CHECK = [
+  'diagnostics',
+  ...['file', 'line', 'column', 'endLine', 'endColumn', 'severity', 'code', 'message'].map((k) => `diagnostics[].${k}`),
+];
 const ERROR = ['error', 'error.message', 'error.file', 'error.line', 'error.column'];
 
 function json(args: string[], status = 0): unknown {
@@ -59,7 +108,15 @@ describe('the command line JSON contract', () => {
   it('run --json keeps its field names, with and without non-finite moments and warnings', () => {
     const two = json(['run', join(ENGINE_FIXTURES, 'two_locus.json'), '--no-cache', '--covariance', 'time,time']);
     assert.deepEqual(sorted(fieldNames(two)), sorted(RUN));
-    const infinite = json(['run', join(ENGINE_FIXTURES, 'structured.json'), '--param', 'coal=0', '--min-scc', '2', '--no-cache']);
+    const infinite = json([
+      'run',
+      join(ENGINE_FIXTURES, 'structured.json'),
+      '--param',
+      'coal=0',
+      '--min-scc',
+      '2',
+      '--no-cache',
+    ]);
     assert.deepEqual(sorted(fieldNames(infinite)), sorted([...RUN, 'nonFinite']));
     const blocked = join(tempDir('contract-blocked'), 'file');
     writeFileSync(blocked, 'a file where the cache directory should be');
@@ -70,7 +127,10 @@ describe('the command line JSON contract', () => {
   });
 
   it('clear-caches, check and errors keep their field names', () => {
-    assert.deepEqual(sorted(fieldNames(json(['clear-caches', '--cache-dir', tempDir('contract-clear')]))), sorted(CLEAR));
+    assert.deepEqual(
+      sorted(fieldNames(json(['clear-caches', '--cache-dir', tempDir('contract-clear')]))),
+      sorted(CLEAR),
+    );
     const dir = tempDir('contract-check');
     const unused = join(dir, 'unused.phasic');
     writeFileSync(unused, 'model m\nconst unused = 3\nstate k = 1\nrule r\n  when k >= 1\n  rate 1\n  do k -= 1\n');

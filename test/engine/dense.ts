@@ -37,7 +37,8 @@ function rates(g: PhasicGraph, theta: number[]): number[][] {
   const n = g.n_vertices;
   const rate = Array.from({ length: n }, () => new Array<number>(n).fill(0));
   for (const [from, to, w] of g.edges) if (from !== to) rate[from][to] += w;
-  for (const [from, to, ...c] of g.param_edges) if (from !== to) rate[from][to] += c.reduce((s, ci, i) => s + ci * theta[i], 0);
+  for (const [from, to, ...c] of g.param_edges)
+    if (from !== to) rate[from][to] += c.reduce((s, ci, i) => s + ci * theta[i], 0);
   return rate;
 }
 
@@ -81,7 +82,12 @@ export function reference(g: PhasicGraph, theta: number[], K: number, pairs: Arr
   const n = g.n_vertices;
   const rate = rates(g, theta);
   // Structurally absorbing: no out-edge at all (the engine's notion; it never sees θ).
-  const absorbing = rate.map((_, v) => v !== 0 && !g.edges.some((e) => e[0] === v && e[0] !== e[1]) && !g.param_edges.some((e) => e[0] === v && e[0] !== e[1]));
+  const absorbing = rate.map(
+    (_, v) =>
+      v !== 0 &&
+      !g.edges.some((e) => e[0] === v && e[0] !== e[1]) &&
+      !g.param_edges.some((e) => e[0] === v && e[0] !== e[1]),
+  );
   const reached = new Array<boolean>(n).fill(false);
   const stack: number[] = [];
   const reach = (v: number) => {
@@ -142,7 +148,8 @@ export function reference(g: PhasicGraph, theta: number[], K: number, pairs: Arr
     out.variance[name] = raw[1] - raw[0] * raw[0];
   }
   for (const [a, b] of pairs) {
-    const ra = rewardOf.get(a)!, rb = rewardOf.get(b)!;
+    const ra = rewardOf.get(a)!,
+      rb = rewardOf.get(b)!;
     const cross = dot(U(ra.map((x, i) => x * first.get(b)![i]))) + dot(U(rb.map((x, i) => x * first.get(a)![i])));
     out.covariance[`${a},${b}`] = cross - (out.moments[a][0] as number) * (out.moments[b][0] as number);
   }

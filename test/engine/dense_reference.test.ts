@@ -128,9 +128,16 @@ class Chain {
       rate.set(from, row);
     };
     for (const [from, to, w] of [...g.edges, ...(g.constant_edges ?? [])]) add(from, to, w);
-    for (const [from, to, ...c] of g.param_edges) add(from, to, c.reduce((s, ci, i) => s + ci * theta[i], 0));
+    for (const [from, to, ...c] of g.param_edges)
+      add(
+        from,
+        to,
+        c.reduce((s, ci, i) => s + ci * theta[i], 0),
+      );
     // Transient: a state with a positive out-rate; the others absorb.
-    const transient = [...rate.keys()].filter((u) => u !== 0 && [...rate.get(u)!.values()].some((w) => w > 0)).sort((x, y) => x - y);
+    const transient = [...rate.keys()]
+      .filter((u) => u !== 0 && [...rate.get(u)!.values()].some((w) => w > 0))
+      .sort((x, y) => x - y);
     const index = new Map(transient.map((u, i) => [u, i]));
     const n = transient.length;
     const a = new Float64Array(n * n);
@@ -181,7 +188,8 @@ class Chain {
     const [u2] = this.powers(r2, 1);
     const v1 = Float64Array.from(this.states, r1);
     const v2 = Float64Array.from(this.states, r2);
-    const cross = this.dot(this.lu.solve(v1.map((x, i) => x * u2[i]))) + this.dot(this.lu.solve(v2.map((x, i) => x * u1[i])));
+    const cross =
+      this.dot(this.lu.solve(v1.map((x, i) => x * u2[i]))) + this.dot(this.lu.solve(v2.map((x, i) => x * u1[i])));
     return { cov: cross - this.dot(u1) * this.dot(u2), cross };
   }
 }
@@ -204,7 +212,11 @@ const one: Reward = () => 1;
 const twoLocus = (n: number, vertices: number): Case => ({
   file: 'two_locus.phasic',
   set: { n },
-  params: [{ coal: 1, rec: 1 }, { coal: 2, rec: 0.25 }, { coal: 0.5, rec: 7 }],
+  params: [
+    { coal: 1, rec: 1 },
+    { coal: 2, rec: 0.25 },
+    { coal: 0.5, rec: 7 },
+  ],
   rewards: {
     time: one,
     tmrca: one,
@@ -221,21 +233,30 @@ const CASES: Case[] = [
   {
     file: 'structured.phasic',
     set: { n: 4, d: 2 },
-    params: [{ coal: 1, mig: 0.5 }, { coal: 3, mig: 0.01 }],
+    params: [
+      { coal: 1, mig: 0.5 },
+      { coal: 3, mig: 0.01 },
+    ],
     rewards: { time: one, tmrca: one },
     covariances: [],
   },
   {
     file: 'structured.phasic',
     set: { n: 8, d: 3 },
-    params: [{ coal: 1, mig: 0.5 }, { coal: 0.2, mig: 4 }],
+    params: [
+      { coal: 1, mig: 0.5 },
+      { coal: 0.2, mig: 4 },
+    ],
     rewards: { time: one, tmrca: one },
     covariances: [],
   },
   {
     file: 'rabbits.phasic',
     set: { N: 5 },
-    params: [{ jump: 1, flood_l: 2, flood_r: 4 }, { jump: 10, flood_l: 0.1, flood_r: 0.3 }],
+    params: [
+      { jump: 1, flood_l: 2, flood_r: 4 },
+      { jump: 10, flood_l: 0.1, flood_r: 0.3 },
+    ],
     rewards: { time: one, time_to_extinction: one },
     covariances: [],
     vertices: (6 * 7) / 2 + 1,
@@ -243,7 +264,10 @@ const CASES: Case[] = [
   {
     file: 'rabbits.phasic',
     set: { N: 20 },
-    params: [{ jump: 1, flood_l: 2, flood_r: 4 }, { jump: 0.3, flood_l: 1, flood_r: 0.05 }],
+    params: [
+      { jump: 1, flood_l: 2, flood_r: 4 },
+      { jump: 0.3, flood_l: 1, flood_r: 0.05 },
+    ],
     rewards: { time: one, time_to_extinction: one },
     covariances: [],
     vertices: (21 * 22) / 2 + 1,
@@ -252,7 +276,10 @@ const CASES: Case[] = [
     // M/M/c/K with c = 2, K = 5, started full; absorbed when empty.
     file: 'queue.phasic',
     set: {},
-    params: [{ arrival: 1, service: 1 }, { arrival: 3, service: 0.7 }],
+    params: [
+      { arrival: 1, service: 1 },
+      { arrival: 3, service: 0.7 },
+    ],
     rewards: {
       time: one,
       time_to_empty: one,
@@ -261,12 +288,18 @@ const CASES: Case[] = [
       'busy_servers[1]': ([q]) => (Math.min(q, 2) >= 1 ? 1 : 0),
       'busy_servers[2]': ([q]) => (Math.min(q, 2) >= 2 ? 1 : 0),
     },
-    covariances: [['time_to_empty', 'customer_time'], ['busy_servers[1]', 'time_full']],
+    covariances: [
+      ['time_to_empty', 'customer_time'],
+      ['busy_servers[1]', 'time_full'],
+    ],
   },
   {
     file: 'two_deme_sampling.phasic',
     set: { d: 3 },
-    params: [{ coal: 1, mig: 0.5 }, { coal: 2, mig: 0.1 }],
+    params: [
+      { coal: 1, mig: 0.5 },
+      { coal: 2, mig: 0.1 },
+    ],
     rewards: {
       time: one,
       tmrca: one,
@@ -275,7 +308,10 @@ const CASES: Case[] = [
       'lineages_in[2]': (x) => x[2],
       apart: (x) => (x.filter((c) => c >= 1).length >= 2 ? 1 : 0),
     },
-    covariances: [['tmrca', 'apart'], ['lineages_in[0]', 'lineages_in[2]']],
+    covariances: [
+      ['tmrca', 'apart'],
+      ['lineages_in[0]', 'lineages_in[2]'],
+    ],
   },
 ];
 
@@ -289,18 +325,31 @@ describe('the dense reference solver', () => {
   // separate dense computation), copied here.
   it('reproduces the reference values of kingman, structured and rabbits', () => {
     const kingman = chainOf('kingman.phasic', { n: 4 }, [1]);
-    kingman.moments(one, 3).forEach((m, k) => assertClose(m, [1.5, 3.388888888888889, 10.583333333333332][k], REL, `kingman E[T^${k + 1}]`));
+    kingman
+      .moments(one, 3)
+      .forEach((m, k) => assertClose(m, [1.5, 3.388888888888889, 10.583333333333332][k], REL, `kingman E[T^${k + 1}]`));
     assertClose(kingman.moments(([k]) => k, 1)[0], 3.6666666666666665, REL, 'kingman E[L]');
     const structured = chainOf('structured.phasic', { n: 2, d: 2 }, [1, 0.5]);
     structured.moments(one, 2).forEach((m, k) => assertClose(m, [2, 10][k], REL, `structured E[T^${k + 1}]`));
-    assertClose(chainOf('rabbits.phasic', { N: 2 }, [1, 2, 4]).moments(one, 1)[0], 0.5038265306122449, REL, 'rabbits N=2');
-    assertClose(chainOf('rabbits.phasic', { N: 20 }, [1, 2, 4]).moments(one, 1)[0], 0.536563856863072, REL, 'rabbits N=20');
+    assertClose(
+      chainOf('rabbits.phasic', { N: 2 }, [1, 2, 4]).moments(one, 1)[0],
+      0.5038265306122449,
+      REL,
+      'rabbits N=2',
+    );
+    assertClose(
+      chainOf('rabbits.phasic', { N: 20 }, [1, 2, 4]).moments(one, 1)[0],
+      0.536563856863072,
+      REL,
+      'rabbits N=20',
+    );
     assertClose(chainOf('two_locus.phasic', { n: 3 }, [1, 1]).moments(one, 1)[0], 1.832574, 1e-6, 'two_locus n=3');
   });
 
   it('gives Var[T] of a single exponential and E[T] = d of the structured coalescent at any migration rate', () => {
     // Two lineages in one deme: E[T] = d whatever mig (Strobeck), here d = 3.
-    for (const mig of [0.01, 1, 50]) assertClose(chainOf('structured.phasic', { n: 2, d: 3 }, [1, mig]).moments(one, 1)[0], 3, 1e-10, `mig ${mig}`);
+    for (const mig of [0.01, 1, 50])
+      assertClose(chainOf('structured.phasic', { n: 2, d: 3 }, [1, mig]).moments(one, 1)[0], 3, 1e-10, `mig ${mig}`);
     // Kingman n = 2: T ~ Exp(θ), E[T^k] = k!/θ^k.
     const exp = chainOf('kingman.phasic', { n: 2 }, [2]).moments(one, 3);
     exp.forEach((m, k) => assertClose(m, [0.5, 0.5, 0.75][k], 1e-14, `Exp(2) moment ${k + 1}`));
@@ -314,45 +363,71 @@ describe('moments 1..3 of the larger cyclic models against a dense solve', () =>
   after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
   for (const c of CASES) {
-    const label = `${c.file} ${Object.entries(c.set).map(([k, v]) => `${k}=${v}`).join(' ')}`.trim();
+    const label = `${c.file} ${Object.entries(c.set)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ')}`.trim();
     it(`${label}: every reward, fresh and from the disk cache, at ${c.params.length} parameter points`, () => {
       const model = join(EXAMPLES, c.file);
       const graph: PhasicGraph = JSON.parse(cli(['export', model, '--format', 'phasic-json', ...settings(c.set)]));
-      if (c.vertices !== undefined) assert.equal(graph.n_vertices, c.vertices, 'vertices against the closed-form count');
+      if (c.vertices !== undefined)
+        assert.equal(graph.n_vertices, c.vertices, 'vertices against the closed-form count');
       const cache = tempDir('dense');
       dirs.push(cache);
       let cyclic = false;
       for (const [p, params] of c.params.entries()) {
         const chain = new Chain(graph, Object.values(params));
         const args = [
-          'run', model, ...settings(c.set),
+          'run',
+          model,
+          ...settings(c.set),
           ...Object.entries(params).flatMap(([k, v]) => ['--param', `${k}=${v}`]),
-          '--moments', '3', ...c.covariances.flatMap(([a, b]) => ['--covariance', `${a},${b}`]),
-          '--cache-dir', cache, '--json',
+          '--moments',
+          '3',
+          ...c.covariances.flatMap(([a, b]) => ['--covariance', `${a},${b}`]),
+          '--cache-dir',
+          cache,
+          '--json',
         ];
         // First a recording (the first point) or a run on recorded blocks, then the
         // same run in a new process that finds every block in the disk cache.
         const fresh = JSON.parse(cli(args));
         const disk = JSON.parse(cli(args));
         assert.equal(disk.sccs.recorded, 0, 'the second process loads every block from disk');
-        assert.deepEqual(Object.keys(fresh.params), Object.keys(params), 'parameters in declaration order (the export\'s columns)');
-        assert.deepEqual(Object.keys(fresh.moments).sort(), Object.keys(c.rewards).sort(), 'the rewards written here are the model\'s');
+        assert.deepEqual(
+          Object.keys(fresh.params),
+          Object.keys(params),
+          "parameters in declaration order (the export's columns)",
+        );
+        assert.deepEqual(
+          Object.keys(fresh.moments).sort(),
+          Object.keys(c.rewards).sort(),
+          "the rewards written here are the model's",
+        );
         cyclic ||= fresh.sccs.largest > 1;
         for (const [name, reward] of Object.entries(c.rewards)) {
           const reference = chain.moments(reward, 3);
           const variance = reference[1] - reference[0] ** 2;
-          for (const [source, run] of [['fresh', fresh], ['disk', disk]] as const) {
+          for (const [source, run] of [
+            ['fresh', fresh],
+            ['disk', disk],
+          ] as const) {
             const what = `${label}, point ${p}, ${name} (${source})`;
             reference.forEach((m, k) => assertClose(run.moments[name][k], m, REL, `${what}: E[R^${k + 1}]`));
             // A difference of moments: compared on the scale of E[R^2].
-            assert.ok(Math.abs(run.variance[name] - variance) <= REL * reference[1], `${what}: variance ${run.variance[name]} vs ${variance}`);
+            assert.ok(
+              Math.abs(run.variance[name] - variance) <= REL * reference[1],
+              `${what}: variance ${run.variance[name]} vs ${variance}`,
+            );
           }
         }
         for (const [a, b] of c.covariances) {
           const { cov, cross } = chain.covariance(c.rewards[a], c.rewards[b]);
           for (const run of [fresh, disk]) {
             const got = run.covariance[`${a},${b}`];
-            assert.ok(Math.abs(got - cov) <= REL * Math.abs(cross), `${label}, point ${p}: Cov(${a}, ${b}) ${got} vs ${cov}`);
+            assert.ok(
+              Math.abs(got - cov) <= REL * Math.abs(cross),
+              `${label}, point ${p}: Cov(${a}, ${b}) ${got} vs ${cov}`,
+            );
           }
         }
       }
@@ -364,7 +439,7 @@ describe('moments 1..3 of the larger cyclic models against a dense solve', () =>
 // engine.test.ts checks that the memory cache, the disk cache and re-evaluation give
 // the same numbers as a fresh run; here all of them meet the dense solve, through the
 // addon, on the engine fixtures those tests use.
-describe('the addon\'s cached and re-evaluated moments against a dense solve', () => {
+describe("the addon's cached and re-evaluated moments against a dense solve", () => {
   const cacheDir = tempDir('dense-addon');
   const otherDir = tempDir('dense-addon-other');
   const engine = new Engine();
@@ -394,12 +469,22 @@ describe('the addon\'s cached and re-evaluated moments against a dense solve', (
     await engine.clearCaches();
     engine.configure({ cacheDir });
     const disk = await engine.run(model, options);
-    assert.ok(disk.decomposition.sccs.some((s) => s.source === 'disk'), 'blocks come from the disk cache');
+    assert.ok(
+      disk.decomposition.sccs.some((s) => s.source === 'disk'),
+      'blocks come from the disk cache',
+    );
     const [, second] = chain.moments(one, 2);
     const variance = second - chain.moments(one, 1)[0] ** 2;
-    for (const [source, r] of [['fresh', fresh], ['memory', memory], ['disk', disk]] as Array<[string, RunResult]>) {
+    for (const [source, r] of [
+      ['fresh', fresh],
+      ['memory', memory],
+      ['disk', disk],
+    ] as Array<[string, RunResult]>) {
       assertMoments(r.moments, chain, `structured n=8 d=3 (${source})`);
-      assert.ok(Math.abs(Number(r.covariance['time,tmrca']) - variance) <= REL * second, `${source}: Cov(time, tmrca) = Var[T]`);
+      assert.ok(
+        Math.abs(Number(r.covariance['time,tmrca']) - variance) <= REL * second,
+        `${source}: Cov(time, tmrca) = Var[T]`,
+      );
     }
     assertOnlyCachesHoldMemory(engine);
   });
@@ -410,10 +495,16 @@ describe('the addon\'s cached and re-evaluated moments against a dense solve', (
     assertMoments(base.moments, new Chain(graph, [1, 1]), 'two_locus n=5 at coal=1, rec=1');
     const at = { coal: 2, rec: 0.25 };
     const evaluated = await engine.evaluate(base.traceKey, at, 3);
-    assertMoments(evaluated.moments, new Chain(graph, [at.coal, at.rec]), 'two_locus n=5 re-evaluated at coal=2, rec=0.25');
+    assertMoments(
+      evaluated.moments,
+      new Chain(graph, [at.coal, at.rec]),
+      'two_locus n=5 re-evaluated at coal=2, rec=0.25',
+    );
     const grid = [0, 0.5, 3, 40].map((rec) => ({ coal: 1.5, rec }));
     const many = await engine.evaluateMany(base.traceKey, grid, 3);
-    grid.forEach((p, i) => assertMoments(many[i].moments, new Chain(graph, [p.coal, p.rec]), `two_locus n=5 grid at rec=${p.rec}`));
+    grid.forEach((p, i) =>
+      assertMoments(many[i].moments, new Chain(graph, [p.coal, p.rec]), `two_locus n=5 grid at rec=${p.rec}`),
+    );
     assertOnlyCachesHoldMemory(engine);
   });
 });

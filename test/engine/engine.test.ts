@@ -28,7 +28,9 @@ function sources(result: RunResult): Record<string, number> {
 }
 
 function traceFiles(): string[] {
-  return readdirSync(cacheDir).filter((f) => f.endsWith('.trace')).sort();
+  return readdirSync(cacheDir)
+    .filter((f) => f.endsWith('.trace'))
+    .sort();
 }
 
 async function rejection(promise: Promise<unknown>): Promise<EngineFailure> {
@@ -145,7 +147,10 @@ describe('engine', () => {
     }
     // Sink-first: every block is recorded after the blocks it exits into.
     const order = result.memory.blocks.map((b) => b.scc);
-    assert.deepEqual(order, [...order].sort((a, b) => b - a));
+    assert.deepEqual(
+      order,
+      [...order].sort((a, b) => b - a),
+    );
   });
 
   it('frees everything a cancelled run built, in exploration and in recording', async () => {
@@ -200,7 +205,10 @@ describe('engine', () => {
       addon.run(1, workerData.model, {}, undefined, () => ++blocks === 3 && parentPort.postMessage('running'));`;
     for (let i = 0; i < 3; i++) {
       await engine.clearCaches(); // so that the worker's run explores and records
-      const worker = new Worker(code, { eval: true, workerData: { addon: findAddon(), model: compiledModel('two_locus_n6') } });
+      const worker = new Worker(code, {
+        eval: true,
+        workerData: { addon: findAddon(), model: compiledModel('two_locus_n6') },
+      });
       await new Promise((resolve, reject) =>
         worker
           .once('message', resolve)
@@ -224,7 +232,10 @@ describe('engine', () => {
   it('has no unlimited state limit or memory budget: 0 and fractions are refused', async () => {
     for (const bad of [0, -1, 0.5, Number.NaN]) {
       assert.throws(() => engine.configure({ memoryBudgetBytes: bad }), /memoryBudgetBytes must be an integer ≥ 1/);
-      await assert.rejects(engine.run(compiledModel('kingman'), { maxStates: bad }), /maxStates must be an integer ≥ 1/);
+      await assert.rejects(
+        engine.run(compiledModel('kingman'), { maxStates: bad }),
+        /maxStates must be an integer ≥ 1/,
+      );
       await assert.rejects(engine.exportPhasicJson(compiledModel('kingman'), bad), /maxStates must be an integer ≥ 1/);
     }
     const result = await engine.run(compiledModel('kingman'), { moments: 1 });
@@ -261,7 +272,9 @@ describe('engine', () => {
     const evaluated = await engine.evaluate(base.traceKey, at, 2);
     assert.deepEqual(evaluated.params, at);
     for (const reward of Object.keys(fresh.moments))
-      fresh.moments[reward].forEach((m, k) => assertClose(evaluated.moments[reward][k], Number(m), 1e-12, `${reward} moment ${k + 1}`));
+      fresh.moments[reward].forEach((m, k) =>
+        assertClose(evaluated.moments[reward][k], Number(m), 1e-12, `${reward} moment ${k + 1}`),
+      );
     assert.notDeepEqual(evaluated.moments, base.moments);
 
     const grid = Array.from({ length: 11 }, (_, i) => ({ coal: 1, rec: i / 4 }));
@@ -294,7 +307,8 @@ describe('engine', () => {
     assert.equal(cleared.disk.bytes, held.cache.diskBytes);
     assert.ok(cleared.rssBefore > 0 && cleared.rssAfter > 0);
     const after = engine.memory();
-    for (const [category, bytes] of Object.entries(after.accountedBytes)) assert.equal(bytes, 0, `${category} after clear`);
+    for (const [category, bytes] of Object.entries(after.accountedBytes))
+      assert.equal(bytes, 0, `${category} after clear`);
     assert.deepEqual(after.cache, { entries: 0, bytes: 0, diskFiles: 0, diskBytes: 0 });
     assert.deepEqual(traceFiles(), []);
   });

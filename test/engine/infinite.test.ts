@@ -27,7 +27,10 @@ function assertMoment(actual: Moment, expected: Expected, rel: number, what: str
   }
   assert.equal(typeof actual, 'number', `${what}: ${actual} should be ${expected}`);
   const a = actual as number;
-  assert.ok(Math.abs(a - expected) <= rel * Math.max(Math.abs(expected), scale), `${what}: ${a} differs from ${expected}`);
+  assert.ok(
+    Math.abs(a - expected) <= rel * Math.max(Math.abs(expected), scale),
+    `${what}: ${a} differs from ${expected}`,
+  );
 }
 
 describe('a parameter set to 0', () => {
@@ -35,7 +38,11 @@ describe('a parameter set to 0', () => {
     // Two lineages in deme 0 that never migrate coalesce at rate coal = 1: T ~ Exp(1),
     // E[T^k] = k!. The states with a lineage in deme 1 are never reached, and the one
     // with one lineage in each deme has no rate out at all.
-    const r = await engine.run(compiledModel('structured'), { params: { coal: 1, mig: 0 }, moments: 3, covariances: [['time', 'tmrca']] });
+    const r = await engine.run(compiledModel('structured'), {
+      params: { coal: 1, mig: 0 },
+      moments: 3,
+      covariances: [['time', 'tmrca']],
+    });
     assert.deepEqual(r.moments.tmrca, [1, 2, 6]);
     assert.deepEqual(r.moments.time, [1, 2, 6]);
     assert.equal(r.variance.tmrca, 1);
@@ -64,7 +71,10 @@ describe('a parameter set to 0', () => {
 
   it('says a truly infinite expectation is infinite, with the reason', async () => {
     // coal = 0: the two lineages migrate forever and never coalesce.
-    const r = await engine.run(compiledModel('structured'), { params: { coal: 0, mig: 0.5 }, covariances: [['time', 'tmrca']] });
+    const r = await engine.run(compiledModel('structured'), {
+      params: { coal: 0, mig: 0.5 },
+      covariances: [['time', 'tmrca']],
+    });
     assert.deepEqual(r.moments.tmrca, ['Infinity', 'Infinity']);
     assert.equal(r.variance.tmrca, 'Infinity');
     assert.equal(r.covariance['time,tmrca'], 'NaN'); // ∞ − ∞
@@ -108,7 +118,11 @@ describe('moments beyond the largest double', () => {
       param_edges: Array.from({ length: k }, (_, i) => [i + 1, i + 2, 1]),
     };
     const theta = 5e-153;
-    const r = await engine.run(JSON.stringify(graph), { params: { p1: theta }, moments: 3, covariances: [['time', 's0']] });
+    const r = await engine.run(JSON.stringify(graph), {
+      params: { p1: theta },
+      moments: 3,
+      covariances: [['time', 's0']],
+    });
     assertClose(r.moments.time[0], k / theta, 1e-12, 'E[T]');
     assert.deepEqual(r.moments.time.slice(1), ['Infinity', 'Infinity']);
     assertClose(r.variance.time, k / theta / theta, 1e-9, 'Var(T)');
@@ -165,22 +179,54 @@ function randomGraph(rand: () => number, n: number): PhasicGraph {
       if (t !== v) add(v, t);
     }
   }
-  const starts = [[1, 0.5], [1 + Math.floor(rand() * n), 0.5]];
-  return { states, n_vertices: total, state_length: 2, param_length: 2, edges, start_edges: starts, param_edges: param };
+  const starts = [
+    [1, 0.5],
+    [1 + Math.floor(rand() * n), 0.5],
+  ];
+  return {
+    states,
+    n_vertices: total,
+    state_length: 2,
+    param_length: 2,
+    edges,
+    start_edges: starts,
+    param_edges: param,
+  };
 }
 
 describe('random cyclic graphs with rates set to 0, against a dense solve', () => {
   it('agrees on moments 1..3, variances and a covariance, or on infinite / undefined', async () => {
     const rand = random(20261202);
     // Ten θ: one batch of 8 lanes and two single ones.
-    const thetas = [[1, 1], [0, 1], [1, 0], [0, 0], [0, 2.5], [0.5, 0], [2, 0], [0, 0.25], [3, 1], [0, 0]];
-    let certain = 0, uncertain = 0, dropped = 0;
+    const thetas = [
+      [1, 1],
+      [0, 1],
+      [1, 0],
+      [0, 0],
+      [0, 2.5],
+      [0.5, 0],
+      [2, 0],
+      [0, 0.25],
+      [3, 1],
+      [0, 0],
+    ];
+    let certain = 0,
+      uncertain = 0,
+      dropped = 0;
     for (let g = 0; g < 60; g++) {
       const graph = randomGraph(rand, 3 + Math.floor(rand() * 8));
       const text = JSON.stringify(graph);
-      const pairs: Array<[string, string]> = [['time', 's1'], ['s0', 's1']];
+      const pairs: Array<[string, string]> = [
+        ['time', 's1'],
+        ['s0', 's1'],
+      ];
       const run = await engine.run(text, { moments: 3, covariances: pairs, minSccSize: 2 + (g % 3) });
-      const many = await engine.evaluateMany(run.traceKey, thetas.map(([p1, p2]) => ({ p1, p2 })), 3, pairs);
+      const many = await engine.evaluateMany(
+        run.traceKey,
+        thetas.map(([p1, p2]) => ({ p1, p2 })),
+        3,
+        pairs,
+      );
       thetas.forEach((theta, i) => {
         const want = reference(graph, theta, 3, pairs);
         const got = many[i];
@@ -202,7 +248,10 @@ describe('random cyclic graphs with rates set to 0, against a dense solve', () =
     }
     // The generator must exercise both sides, and states that cannot reach absorption
     // at θ but are never reached (they must drop out of a finite answer).
-    assert.ok(certain > 50 && uncertain > 50 && dropped >= 10, `certain ${certain}, uncertain ${uncertain}, dropped ${dropped}`);
+    assert.ok(
+      certain > 50 && uncertain > 50 && dropped >= 10,
+      `certain ${certain}, uncertain ${uncertain}, dropped ${dropped}`,
+    );
     assertOnlyCachesHoldMemory(engine);
   });
 });
@@ -222,7 +271,10 @@ describe('phasic-trace run with non-finite moments', () => {
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, /^tmrca: E\[R\^1\]=infinite E\[R\^2\]=infinite Var=infinite$/m);
     assert.doesNotMatch(r.stdout, /null|NaN/);
-    assert.match(r.stderr, /^phasic-trace: warning: E\[time\], E\[time\^2\], E\[tmrca\], E\[tmrca\^2\], Var\(time\) and Var\(tmrca\) are infinite: at these parameters the process is not absorbed with probability 1/m);
+    assert.match(
+      r.stderr,
+      /^phasic-trace: warning: E\[time\], E\[time\^2\], E\[tmrca\], E\[tmrca\^2\], Var\(time\) and Var\(tmrca\) are infinite: at these parameters the process is not absorbed with probability 1/m,
+    );
   });
 
   it('keeps infinite and undefined apart in --json, as the strings "Infinity" and "NaN"', () => {

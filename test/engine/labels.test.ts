@@ -65,7 +65,8 @@ function assertAnswer(
 ): void {
   assert.deepEqual(r.params, params, `${what}: params`);
   assert.deepEqual(Object.keys(r.moments), Object.keys(moments), `${what}: reward names`);
-  for (const [name, value] of Object.entries(moments)) assertClose(firstMoments(r)[name], value, 1e-12, `${what}: E[${name}]`);
+  for (const [name, value] of Object.entries(moments))
+    assertClose(firstMoments(r)[name], value, 1e-12, `${what}: E[${name}]`);
 }
 
 describe("every answer is the model's own", () => {
@@ -93,8 +94,18 @@ reward tmrca = 1
     assertAnswer(first, { theta: 1 }, { time: 1.5, tmrca: 1.5 }, 'first');
     assertAnswer(other, { theta: 2 }, { time: 0.75, tmrca: 0.75 }, 'other');
     assertAnswer(again, { theta: 1 }, { time: 1.5, tmrca: 1.5 }, 'first again');
-    assertAnswer(await engine.evaluate(first.traceKey, {}, 1), { theta: 1 }, { time: 1.5, tmrca: 1.5 }, 'evaluate first');
-    assertAnswer(await engine.evaluate(other.traceKey, {}, 1), { theta: 2 }, { time: 0.75, tmrca: 0.75 }, 'evaluate other');
+    assertAnswer(
+      await engine.evaluate(first.traceKey, {}, 1),
+      { theta: 1 },
+      { time: 1.5, tmrca: 1.5 },
+      'evaluate first',
+    );
+    assertAnswer(
+      await engine.evaluate(other.traceKey, {}, 1),
+      { theta: 2 },
+      { time: 0.75, tmrca: 0.75 },
+      'evaluate other',
+    );
   });
 
   it('alternates same-graph models: defaults, a renamed parameter, a renamed reward, and back', async () => {
@@ -151,11 +162,21 @@ reward tmrca = 1
     assertAnswer(await engine.evaluate(a1.traceKey, {}, 1), { a: 1, b: 2 }, answerA(1, 2), 'evaluate A');
     assertAnswer(await engine.evaluate(b1.traceKey, {}, 1), { a: 2, b: 2 }, answerA(2, 2), 'evaluate B');
     assertAnswer(await engine.evaluate(c1.traceKey, { beta: 3 }, 1), { a: 1, beta: 3 }, answerA(1, 3), 'evaluate C');
-    assertAnswer(await engine.evaluate(d1.traceKey, { a: 4 }, 1), { a: 4, b: 2 },
-      { time: expectedTime(4, 2), height: expectedLevel(4, 2) }, 'evaluate D');
-    await assert.rejects(engine.evaluate(a1.traceKey, { beta: 3 }), (e: EngineFailure) => /unknown parameter 'beta'.* a, b/.test(e.message));
-    await assert.rejects(engine.evaluate(c1.traceKey, { b: 3 }), (e: EngineFailure) => /unknown parameter 'b'.* a, beta/.test(e.message));
-    await assert.rejects(engine.evaluate(d1.traceKey, {}, 1, [['level', 'time']]), (e: EngineFailure) => /unknown reward 'level'/.test(e.message));
+    assertAnswer(
+      await engine.evaluate(d1.traceKey, { a: 4 }, 1),
+      { a: 4, b: 2 },
+      { time: expectedTime(4, 2), height: expectedLevel(4, 2) },
+      'evaluate D',
+    );
+    await assert.rejects(engine.evaluate(a1.traceKey, { beta: 3 }), (e: EngineFailure) =>
+      /unknown parameter 'beta'.* a, b/.test(e.message),
+    );
+    await assert.rejects(engine.evaluate(c1.traceKey, { b: 3 }), (e: EngineFailure) =>
+      /unknown parameter 'b'.* a, beta/.test(e.message),
+    );
+    await assert.rejects(engine.evaluate(d1.traceKey, {}, 1, [['level', 'time']]), (e: EngineFailure) =>
+      /unknown reward 'level'/.test(e.message),
+    );
     assertOnlyCachesHoldMemory(engine);
   });
 });

@@ -44,7 +44,12 @@ reward tmrca = 1
 /** A phasic graph (Graph.serialize() layout) over states [a, b]. */
 function phasicGraph(parts: { start_edges: number[][]; edges: number[][] }): string {
   return JSON.stringify({
-    states: [[0, 0], [2, 0], [1, 1], [0, 2]],
+    states: [
+      [0, 0],
+      [2, 0],
+      [1, 1],
+      [0, 2],
+    ],
     n_vertices: 4,
     state_length: 2,
     param_length: 0,
@@ -62,7 +67,11 @@ describe('engine messages', () => {
 
   it('names a parameter whose value is negative or not finite, in runs and evaluations', async () => {
     const model = compiled(KINGMAN.replace('param theta = 1.0', 'param other = 1.0\nparam theta = 1.0'));
-    for (const [value, shown] of [[-1, '-1'], [Infinity, 'inf'], [-0.5, '-0.5']] as const) {
+    for (const [value, shown] of [
+      [-1, '-1'],
+      [Infinity, 'inf'],
+      [-0.5, '-0.5'],
+    ] as const) {
       const run = await failure(engine.run(model, { params: { theta: value } }));
       assert.equal(run.message, `parameter theta must be finite and >= 0, got ${shown}`);
     }
@@ -95,7 +104,14 @@ rule flip
   });
 
   it('shows a state of a phasic graph by its cells and vertex, saying it has no names', async () => {
-    const cycle = phasicGraph({ start_edges: [[1, 1]], edges: [[1, 2, 1], [2, 1, 1], [3, 1, 1]] });
+    const cycle = phasicGraph({
+      start_edges: [[1, 1]],
+      edges: [
+        [1, 2, 1],
+        [2, 1, 1],
+        [3, 1, 1],
+      ],
+    });
     const e = await failure(engine.run(cycle, { minSccSize: 2 }));
     assert.match(
       e.message,
@@ -124,22 +140,67 @@ rule flip
   });
 
   it('refuses a phasic graph whose start weights are not a distribution, or whose vertex only loops', async () => {
-    const edges = [[1, 3, 1], [2, 3, 1]];
-    const over = await failure(engine.run(phasicGraph({ start_edges: [[1, 1], [2, 0.5]], edges })));
+    const edges = [
+      [1, 3, 1],
+      [2, 3, 1],
+    ];
+    const over = await failure(
+      engine.run(
+        phasicGraph({
+          start_edges: [
+            [1, 1],
+            [2, 0.5],
+          ],
+          edges,
+        }),
+      ),
+    );
     assert.equal(over.message, 'start_edges: start weights sum to 1.5, more than 1');
     assert.equal(over.field, 'start_edges');
     const none = await failure(engine.run(phasicGraph({ start_edges: [], edges })));
     assert.equal(none.message, 'start_edges: at least one initial state with a positive weight is required');
-    const negative = await failure(engine.run(phasicGraph({ start_edges: [[1, -0.5], [2, 1]], edges })));
+    const negative = await failure(
+      engine.run(
+        phasicGraph({
+          start_edges: [
+            [1, -0.5],
+            [2, 1],
+          ],
+          edges,
+        }),
+      ),
+    );
     assert.equal(negative.field, 'start_edges[0][1]');
-    const loop = await failure(engine.run(phasicGraph({ start_edges: [[1, 1]], edges: [[1, 2, 1], [1, 3, 1], [2, 2, 4]] })));
+    const loop = await failure(
+      engine.run(
+        phasicGraph({
+          start_edges: [[1, 1]],
+          edges: [
+            [1, 2, 1],
+            [1, 3, 1],
+            [2, 2, 4],
+          ],
+        }),
+      ),
+    );
     assert.equal(
       loop.message,
       'edges[2][0]: state [1, 1] (vertex 2 of the phasic graph, whose states have no names) can never reach an absorbing state: its only edges are self-loops',
     );
     // A defective start (weights below 1) is a distribution that may start absorbed:
     // from 1 at rate 2 to 3, E[T] = 0.5 · 1/2 + 0.25 · 1 = 0.5 (vertex 2 leaves at rate 1).
-    const defect = await engine.run(phasicGraph({ start_edges: [[1, 0.5], [2, 0.25]], edges: [[1, 3, 2], [2, 3, 1]] }));
+    const defect = await engine.run(
+      phasicGraph({
+        start_edges: [
+          [1, 0.5],
+          [2, 0.25],
+        ],
+        edges: [
+          [1, 3, 2],
+          [2, 3, 1],
+        ],
+      }),
+    );
     assert.ok(Math.abs(Number(defect.moments.time[0]) - 0.5) < 1e-12, String(defect.moments.time[0]));
     // E[T²] = 0.5 · 2/2² + 0.25 · 2/1² = 0.75, so Var = 0.75 − 0.25 = 0.5 ≥ 0.
     assert.ok(Math.abs(Number(defect.variance.time) - 0.5) < 1e-12, String(defect.variance.time));
@@ -155,7 +216,19 @@ rule flip
     assert.notEqual(negative.status, 0);
     assert.match(negative.stderr, /parameter theta must be finite and >= 0, got -1/);
     const graph = join(dir, 'over.json');
-    writeFileSync(graph, phasicGraph({ start_edges: [[1, 1], [2, 0.5]], edges: [[1, 3, 1], [2, 3, 1]] }));
+    writeFileSync(
+      graph,
+      phasicGraph({
+        start_edges: [
+          [1, 1],
+          [2, 0.5],
+        ],
+        edges: [
+          [1, 3, 1],
+          [2, 3, 1],
+        ],
+      }),
+    );
     const over = run(graph);
     assert.notEqual(over.status, 0);
     assert.match(over.stderr, /start_edges: start weights sum to 1\.5, more than 1/);

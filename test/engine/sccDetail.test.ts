@@ -88,7 +88,13 @@ function cellNames(model: CompiledModelJson): string[] {
   return names;
 }
 
-function reference(graph: PhasicGraphJson, model: CompiledModelJson, scc: number, firstVertex: number, theta: number[]): SccDetail {
+function reference(
+  graph: PhasicGraphJson,
+  model: CompiledModelJson,
+  scc: number,
+  firstVertex: number,
+  theta: number[],
+): SccDetail {
   const n = graph.states.length;
   const rate = new Map<string, number>();
   const successors: number[][] = Array.from({ length: n }, () => []);
@@ -98,7 +104,12 @@ function reference(graph: PhasicGraphJson, model: CompiledModelJson, scc: number
     rate.set(key, (rate.get(key) ?? 0) + r);
   };
   for (const [from, to, w] of graph.edges) add(from, to, w);
-  for (const [from, to, ...c] of graph.param_edges) add(from, to, c.reduce((s, ck, k) => s + ck * theta[k], 0));
+  for (const [from, to, ...c] of graph.param_edges)
+    add(
+      from,
+      to,
+      c.reduce((s, ck, k) => s + ck * theta[k], 0),
+    );
   const members = componentOf(n, successors, firstVertex);
   const shown = members.slice(0, MAX_DETAIL_STATES);
   const local = new Map(shown.map((v, i) => [v, i]));
@@ -109,7 +120,13 @@ function reference(graph: PhasicGraphJson, model: CompiledModelJson, scc: number
       if (j !== undefined && w !== v) edges.push([local.get(v)!, j, rate.get(`${v},${w}`)!]);
     }
   }
-  return { scc, variables: cellNames(model), states: shown.map((v) => graph.states[v]), edges, truncated: shown.length < members.length };
+  return {
+    scc,
+    variables: cellNames(model),
+    states: shown.map((v) => graph.states[v]),
+    edges,
+    truncated: shown.length < members.length,
+  };
 }
 
 const byEnds = (a: [number, number, number], b: [number, number, number]) => a[0] - b[0] || a[1] - b[1];
@@ -129,7 +146,10 @@ function assertSameDetail(actual: SccDetail, expected: SccDetail, what: string):
   for (let e = 0; e < got.length; e++) {
     const [f, t, r] = got[e];
     const x = want[e][2];
-    assert.ok(Math.abs(r - x) <= 1e-12 * Math.max(Math.abs(r), Math.abs(x)), `${what}: edge ${f}→${t} rate ${r}, expected ${x}`);
+    assert.ok(
+      Math.abs(r - x) <= 1e-12 * Math.max(Math.abs(r), Math.abs(x)),
+      `${what}: edge ${f}→${t} rate ${r}, expected ${x}`,
+    );
   }
 }
 
@@ -162,7 +182,10 @@ describe('sccDetail through the real addon', () => {
       const detail = await engine.sccDetail(result.traceKey, scc.id, {}, MAX_STATES);
       assert.equal(detail.states.length, scc.vertices, `SCC ${scc.id}`);
       assert.equal(detail.edges.length, scc.internalEdges, `SCC ${scc.id} internal edges`);
-      assert.ok(detail.edges.every(([, , r]) => r > 0), `SCC ${scc.id}: rates at the defaults are positive`);
+      assert.ok(
+        detail.edges.every(([, , r]) => r > 0),
+        `SCC ${scc.id}: rates at the defaults are positive`,
+      );
       internal += detail.edges.length;
     }
     assert.ok(internal > 0, 'the model has cycles');
@@ -179,7 +202,7 @@ describe('sccDetail through the real addon', () => {
     assertSameDetail(detail, reference(graph, model, largest.id, largest.firstVertex, theta), 'rabbits at defaults');
   });
 
-  it("refuses a component the model does not have, an unknown parameter, and a trace no longer cached", async () => {
+  it('refuses a component the model does not have, an unknown parameter, and a trace no longer cached', async () => {
     const text = compiledModel('kingman');
     const result = await engine.run(text);
     const failure = async (p: Promise<unknown>) =>

@@ -36,7 +36,9 @@ const close = (actual: number, expected: number) =>
   assert.ok(Math.abs(actual - expected) <= 1e-12 * Math.max(1, Math.abs(expected)), `${actual} != ${expected}`);
 
 describe('example models', () => {
-  const names = readdirSync(EXAMPLES).filter((f) => f.endsWith('.phasic')).map((f) => f.replace(/\.phasic$/, ''));
+  const names = readdirSync(EXAMPLES)
+    .filter((f) => f.endsWith('.phasic'))
+    .map((f) => f.replace(/\.phasic$/, ''));
 
   it('include every reference model and the README lists every file', () => {
     for (const m of MODEL_FILES) assert.ok(names.includes(m), m);
@@ -63,9 +65,21 @@ describe('example models', () => {
 
   it('two_deme_sampling: the mixed start gives E[T] = 2.5 and the per-deme and apart rewards', () => {
     const model = compiled('two_deme_sampling');
-    assert.deepEqual(model.starts.map((s) => [s.probability, s.state]), [[0.5, [2, 0]], [0.5, [1, 1]]]);
+    assert.deepEqual(
+      model.starts.map((s) => [s.probability, s.state]),
+      [
+        [0.5, [2, 0]],
+        [0.5, [1, 1]],
+      ],
+    );
     const g = explore(model);
-    assert.deepEqual(g.states.slice(1), [[2, 0], [1, 1], [1, 0], [0, 2], [0, 1]]);
+    assert.deepEqual(g.states.slice(1), [
+      [2, 0],
+      [1, 1],
+      [1, 0],
+      [0, 2],
+      [0, 1],
+    ]);
     assert.equal(edgeCount(g), 8);
     const params = [1, 0.5];
     close(meanReward(model, g, 'tmrca', params), 2.5);

@@ -22,7 +22,9 @@ const ROOT = join(__dirname, '..', '..', '..');
 const GRAMMAR = join(ROOT, 'syntaxes', 'phasic.tmLanguage.json');
 
 function phasicFiles(dir: string): string[] {
-  return readdirSync(join(ROOT, dir)).filter((f) => f.endsWith('.phasic')).map((f) => join(dir, f));
+  return readdirSync(join(ROOT, dir))
+    .filter((f) => f.endsWith('.phasic'))
+    .map((f) => join(dir, f));
 }
 const MODELS = [...phasicFiles('examples'), ...phasicFiles('test/fixtures/models')];
 const GRAMMAR_TESTS = phasicFiles('test/grammar');
@@ -109,7 +111,10 @@ async function checkAgreement(file: string): Promise<void> {
     const piece = text.slice(g.start, g.end);
     if (piece.trim() === '') return;
     const where = `${file} offset ${g.start} \`${piece}\``;
-    assert.ok(g.scopes.some((s) => s.startsWith('comment.') || s.startsWith('invalid.illegal.')), `${where}: scoped ${g.scopes.join(' ')}`);
+    assert.ok(
+      g.scopes.some((s) => s.startsWith('comment.') || s.startsWith('invalid.illegal.')),
+      `${where}: scoped ${g.scopes.join(' ')}`,
+    );
   });
 }
 
@@ -125,10 +130,15 @@ describe('TextMate grammar', () => {
 
   it('quotes in models.phasic only lines that the examples really contain', () => {
     const examples = phasicFiles('examples').map((f) => readFileSync(join(ROOT, f), 'utf8').split('\n'));
-    const quoted = readFileSync(join(ROOT, 'test/grammar/models.phasic'), 'utf8').split('\n')
+    const quoted = readFileSync(join(ROOT, 'test/grammar/models.phasic'), 'utf8')
+      .split('\n')
       .filter((l) => l.trim() !== '' && !l.startsWith('//'));
     assert.ok(quoted.length >= 20);
-    for (const line of quoted) assert.ok(examples.some((lines) => lines.includes(line)), `not in any example: ${line}`);
+    for (const line of quoted)
+      assert.ok(
+        examples.some((lines) => lines.includes(line)),
+        `not in any example: ${line}`,
+      );
   });
 
   const DECLARATION_SCOPE: Record<SymbolKind, string> = {
@@ -163,13 +173,18 @@ describe('TextMate grammar', () => {
     const grammar = await grammarTokens(text);
     const { sink } = lexerTokens(text);
     const errors = sink.list.map((d) => text.slice(...spanOffsets(text, d.range)));
-    const invalid = grammar.filter((g) => innermost(g).startsWith('invalid.illegal.')).map((g) => text.slice(g.start, g.end));
+    const invalid = grammar
+      .filter((g) => innermost(g).startsWith('invalid.illegal.'))
+      .map((g) => text.slice(g.start, g.end));
     assert.deepEqual(invalid, ['2x', '1e', '.', '&', '!', '"', '"']);
     assert.deepEqual(errors, ['2x', '1e', '.', '&', '!', '"', '"']);
   });
 });
 
-function spanOffsets(text: string, range: { start: { line: number; character: number }; end: { line: number; character: number } }): [number, number] {
+function spanOffsets(
+  text: string,
+  range: { start: { line: number; character: number }; end: { line: number; character: number } },
+): [number, number] {
   const starts = computeLineStarts(text);
   return [starts[range.start.line] + range.start.character, starts[range.end.line] + range.end.character];
 }

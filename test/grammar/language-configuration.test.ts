@@ -23,7 +23,9 @@ const config: LanguageConfiguration = JSON.parse(readFileSync(join(ROOT, 'langua
 const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
 const increase = new RegExp(config.indentationRules.increaseIndentPattern);
 const decrease = new RegExp(config.indentationRules.decreaseIndentPattern);
-const outdentAfter = config.onEnterRules.filter((r) => r.action.indent === 'outdent').map((r) => new RegExp(r.beforeText));
+const outdentAfter = config.onEnterRules
+  .filter((r) => r.action.indent === 'outdent')
+  .map((r) => new RegExp(r.beforeText));
 const outdents = (line: string) => outdentAfter.some((re) => re.test(line));
 
 describe('language configuration', () => {
@@ -32,12 +34,19 @@ describe('language configuration', () => {
     assert.equal(language.configuration, './language-configuration.json');
   });
 
-  it('has the language\'s comment tokens and bracket pairs', () => {
+  it("has the language's comment tokens and bracket pairs", () => {
     assert.deepEqual(config.comments, { lineComment: '//', blockComment: ['/*', '*/'] });
-    const pairs = [['{', '}'], ['[', ']'], ['(', ')']];
+    const pairs = [
+      ['{', '}'],
+      ['[', ']'],
+      ['(', ')'],
+    ];
     assert.deepEqual(config.brackets, pairs);
     assert.deepEqual(config.surroundingPairs, pairs);
-    assert.deepEqual(config.autoClosingPairs.map((p) => [p.open, p.close]), pairs);
+    assert.deepEqual(
+      config.autoClosingPairs.map((p) => [p.open, p.close]),
+      pairs,
+    );
   });
 
   it('selects whole names and numbers as words, never across a range operator', () => {
@@ -48,11 +57,24 @@ describe('language configuration', () => {
   });
 
   it('indents after a rule header on its own line and after an open bracket', () => {
-    for (const line of ['rule coalesce', 'rule coalesce   // pairs', '  rule r', 'start 0.5 {', '  rate theta * (', 'reward r = sum(']) {
+    for (const line of [
+      'rule coalesce',
+      'rule coalesce   // pairs',
+      '  rule r',
+      'start 0.5 {',
+      '  rate theta * (',
+      'reward r = sum(',
+    ]) {
       assert.ok(increase.test(line), line);
     }
-    for (const line of ['rule hop_right   when left > 0   rate jump      do left -= 1; right += 1', 'reward tmrca = 1',
-      'start 0.5 { x[0] = 2 }', '// rule in a comment', '  for i in 0..n-1', 'const n = 4   // see (Kingman 1982']) {
+    for (const line of [
+      'rule hop_right   when left > 0   rate jump      do left -= 1; right += 1',
+      'reward tmrca = 1',
+      'start 0.5 { x[0] = 2 }',
+      '// rule in a comment',
+      '  for i in 0..n-1',
+      'const n = 4   // see (Kingman 1982',
+    ]) {
       assert.ok(!increase.test(line), line);
     }
   });
@@ -64,7 +86,13 @@ describe('language configuration', () => {
       assert.ok(outdents(line), line);
     }
     // A trailing separator means more updates follow on the next line.
-    for (const line of ['  do k -= 1;', '  do x -= 1,', '  do k -= 1; // more below', '  rate theta', 'rule r when k > 1 rate 1 do k -= 1']) {
+    for (const line of [
+      '  do k -= 1;',
+      '  do x -= 1,',
+      '  do k -= 1; // more below',
+      '  rate theta',
+      'rule r when k > 1 rate 1 do k -= 1',
+    ]) {
       assert.ok(!outdents(line), line);
     }
   });

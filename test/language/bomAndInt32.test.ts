@@ -44,24 +44,38 @@ describe('byte order mark', () => {
   it('is skipped by the front end, with positions in the text it was given', () => {
     const text = `${BOM}model m\nstate s = 1\nreward r = q\n`;
     const diagnostics = errors(text);
-    assert.deepEqual(diagnostics.map((d) => [d.code, d.range.start]), [['unknown-name', { line: 2, character: 11 }]]);
+    assert.deepEqual(
+      diagnostics.map((d) => [d.code, d.range.start]),
+      [['unknown-name', { line: 2, character: 11 }]],
+    );
     const first = errors(`${BOM}reward r = q`);
     // The mark is one UTF-16 unit of that text.
-    assert.deepEqual(first.map((d) => [d.code, d.range.start]), [['unknown-name', { line: 0, character: 12 }]]);
+    assert.deepEqual(
+      first.map((d) => [d.code, d.range.start]),
+      [['unknown-name', { line: 0, character: 12 }]],
+    );
     assert.deepEqual(compileModel(`${BOM}${LOWEST}`, 'lowest.phasic').diagnostics, []);
   });
 
   it('is only whitespace at the very start: elsewhere it is an unexpected character', () => {
     const diagnostics = errors(`model m\n${BOM}state s`);
-    assert.deepEqual(diagnostics.map((d) => [d.code, d.range.start]), [['invalid-character', { line: 1, character: 0 }]]);
+    assert.deepEqual(
+      diagnostics.map((d) => [d.code, d.range.start]),
+      [['invalid-character', { line: 1, character: 0 }]],
+    );
   });
 
   it('the CLI reads a file with one and places errors in the columns an editor shows', () => {
     const bad = file('bad.phasic', `${BOM}reward r = q\n`);
     const checked = cli('check', bad, '--json');
     assert.equal(checked.status, 1, checked.stderr);
-    const { diagnostics } = JSON.parse(checked.stdout) as { diagnostics: Array<{ line: number; column: number; code: string }> };
-    assert.deepEqual(diagnostics.map((d) => [d.code, d.line, d.column]), [['unknown-name', 1, 12]]);
+    const { diagnostics } = JSON.parse(checked.stdout) as {
+      diagnostics: Array<{ line: number; column: number; code: string }>;
+    };
+    assert.deepEqual(
+      diagnostics.map((d) => [d.code, d.line, d.column]),
+      [['unknown-name', 1, 12]],
+    );
     const good = file('good.phasic', `${BOM}${LOWEST}`);
     assert.equal(cli('check', good).status, 0);
     const run = cli('run', good, '--json', '--no-cache');
@@ -79,14 +93,24 @@ describe('32-bit integers', () => {
       assert.deepEqual(diagnostics, [], lowest);
       assert.equal(model?.variables[0].lo, INT32_MIN);
       assert.equal(model?.variables[0].hi, INT32_MAX);
-      assert.deepEqual(model?.starts.map((s) => s.state), [[INT32_MIN, 0, 0]]);
+      assert.deepEqual(
+        model?.starts.map((s) => s.state),
+        [[INT32_MIN, 0, 0]],
+      );
     }
   });
 
   it('refuses integers one beyond either end', () => {
-    for (const [beyond, value] of [['-2147483649', -2147483649], ['2147483648', 2147483648], ['-(2147483647 + 2)', -2147483649]] as const) {
+    for (const [beyond, value] of [
+      ['-2147483649', -2147483649],
+      ['2147483648', 2147483648],
+      ['-(2147483647 + 2)', -2147483649],
+    ] as const) {
       const diagnostics = errors(`state x = ${beyond}`);
-      assert.deepEqual(diagnostics.map((d) => d.message), [`\`${beyond}\` is ${value}, beyond the 32-bit range of state cells.`]);
+      assert.deepEqual(
+        diagnostics.map((d) => d.message),
+        [`\`${beyond}\` is ${value}, beyond the 32-bit range of state cells.`],
+      );
     }
   });
 

@@ -15,7 +15,16 @@ export function fixture(name: string): string {
   return readFileSync(join(FIXTURES, `${name}.phasic`), 'utf8');
 }
 
-export function expected(): Record<string, { overrides: Record<string, number>; params: Record<string, number>; vertices?: number; edges?: number; moments?: Record<string, number[]> }> {
+export function expected(): Record<
+  string,
+  {
+    overrides: Record<string, number>;
+    params: Record<string, number>;
+    vertices?: number;
+    edges?: number;
+    moments?: Record<string, number[]>;
+  }
+> {
   return JSON.parse(readFileSync(join(FIXTURES, 'expected.json'), 'utf8'));
 }
 

@@ -17,7 +17,10 @@ const CLI = join(__dirname, '..', '..', '..', 'dist', 'cli.js');
 const dir = mkdtempSync(join(tmpdir(), 'phasic-member-names-'));
 
 function close(actual: number, expected: number, what: string): void {
-  assert.ok(Math.abs(actual - expected) <= 1e-12 * Math.max(1, Math.abs(expected)), `${what}: ${actual}, expected ${expected}`);
+  assert.ok(
+    Math.abs(actual - expected) <= 1e-12 * Math.max(1, Math.abs(expected)),
+    `${what}: ${actual}, expected ${expected}`,
+  );
 }
 
 describe('names of JavaScript object members', () => {
@@ -31,10 +34,22 @@ describe('names of JavaScript object members', () => {
       for (const name of MEMBER_NAMES) assert.equal(analysis.globals.get(name)?.name, name);
       const { model, diagnostics } = compileModel(m.text, 'member_names.phasic');
       assert.deepEqual(diagnostics, []);
-      assert.deepEqual(model?.params.map((p) => p.name), [m.param]);
-      assert.deepEqual(model?.variables.map((v) => v.name), [m.state]);
-      assert.deepEqual(model?.rules.map((r) => r.name), [m.rule]);
-      assert.deepEqual(model?.rewards.map((r) => r.name), ['time', m.reward]);
+      assert.deepEqual(
+        model?.params.map((p) => p.name),
+        [m.param],
+      );
+      assert.deepEqual(
+        model?.variables.map((v) => v.name),
+        [m.state],
+      );
+      assert.deepEqual(
+        model?.rules.map((r) => r.name),
+        [m.rule],
+      );
+      assert.deepEqual(
+        model?.rewards.map((r) => r.name),
+        ['time', m.reward],
+      );
       assert.equal(model?.variables[0].hi, 3);
     });
 
@@ -53,9 +68,19 @@ describe('names of JavaScript object members', () => {
     it(`runs through the CLI with --set ${m.constant}=4 --param ${m.param}=5`, () => {
       const file = join(dir, `${m.constant}.phasic`);
       writeFileSync(file, m.text);
-      const r = spawnSync(process.execPath, [CLI, 'run', file, '--json', '--no-cache', '--set', `${m.constant}=4`, '--param', `${m.param}=5`], { encoding: 'utf8' });
+      const r = spawnSync(
+        process.execPath,
+        [CLI, 'run', file, '--json', '--no-cache', '--set', `${m.constant}=4`, '--param', `${m.param}=5`],
+        { encoding: 'utf8' },
+      );
       assert.equal(r.status, 0, r.stderr + r.stdout);
-      const result = JSON.parse(r.stdout) as { vertices: number; params: Record<string, number>; moments: Record<string, number[]>; variance: Record<string, number>; ruleFirings: Record<string, number> };
+      const result = JSON.parse(r.stdout) as {
+        vertices: number;
+        params: Record<string, number>;
+        moments: Record<string, number[]>;
+        variance: Record<string, number>;
+        ruleFirings: Record<string, number>;
+      };
       const expected = memberNameMoments(4, 5);
       assert.deepEqual(Object.keys(result.params), [m.param]);
       assert.equal(result.params[m.param], 5);
@@ -76,7 +101,10 @@ describe('names of JavaScript object members', () => {
       if (args.command !== 'run') continue;
       assert.deepEqual(Object.entries(args.overrides), [[name, 2]]);
       assert.deepEqual(Object.entries(args.params), [[name, 3]]);
-      assert.throws(() => parseArgs(['run', 'm.phasic', '--set', `${name}=2`, '--set', `${name}=3`]), new RegExp(`${name} is given twice`));
+      assert.throws(
+        () => parseArgs(['run', 'm.phasic', '--set', `${name}=2`, '--set', `${name}=3`]),
+        new RegExp(`${name} is given twice`),
+      );
       assert.throws(() => parseArgs([name, 'm.phasic']), new RegExp(`unknown command '${name}'`));
     }
   });

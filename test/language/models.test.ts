@@ -66,8 +66,17 @@ describe('reference models', () => {
     ]);
     // Reachable for n = 4: (4,0,0,0) (2,1,0,0) (0,2,0,0) (1,0,1,0) (0,0,0,1), plus S.
     const g = explore(model);
-    assert.deepEqual(g.states.slice(1), [[4, 0, 0, 0], [2, 1, 0, 0], [0, 2, 0, 0], [1, 0, 1, 0], [0, 0, 0, 1]]);
-    assert.deepEqual(model.rewards.map((r) => r.name), ['time', 'tmrca', 'xi[0]', 'xi[1]', 'xi[2]']);
+    assert.deepEqual(g.states.slice(1), [
+      [4, 0, 0, 0],
+      [2, 1, 0, 0],
+      [0, 2, 0, 0],
+      [1, 0, 1, 0],
+      [0, 0, 0, 1],
+    ]);
+    assert.deepEqual(
+      model.rewards.map((r) => r.name),
+      ['time', 'tmrca', 'xi[0]', 'xi[1]', 'xi[2]'],
+    );
   });
 
   it('kingman_sfs with n = 6: 12 vertices and the SFS E[ξ_k] = 2/(k+1)', () => {
@@ -117,9 +126,13 @@ describe('reference models', () => {
     // test/fixtures/engine holds compiled models so the engine tests run without the
     // front end; this keeps them from drifting away from the compiler.
     const cases: Array<[fixture: string, model: string, overrides: Record<string, number>]> = [
-      ['kingman', 'kingman', { n: 4 }], ['kingman_sfs', 'kingman_sfs', { n: 6 }],
-      ['structured', 'structured', { n: 2, d: 2 }], ['structured_n8_d3', 'structured', { n: 8, d: 3 }],
-      ['two_locus', 'two_locus', { n: 5 }], ['two_locus_n6', 'two_locus', { n: 6 }], ['rabbits', 'rabbits', { N: 20 }],
+      ['kingman', 'kingman', { n: 4 }],
+      ['kingman_sfs', 'kingman_sfs', { n: 6 }],
+      ['structured', 'structured', { n: 2, d: 2 }],
+      ['structured_n8_d3', 'structured', { n: 8, d: 3 }],
+      ['two_locus', 'two_locus', { n: 5 }],
+      ['two_locus_n6', 'two_locus', { n: 6 }],
+      ['rabbits', 'rabbits', { N: 20 }],
     ];
     for (const [file, name, overrides] of cases) {
       const stored = JSON.parse(readFileSync(join(FIXTURES, '..', 'engine', `${file}.json`), 'utf8'));

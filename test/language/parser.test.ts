@@ -15,16 +15,26 @@ function tokens(text: string): string[] {
 /** Fully parenthesized rendering of an expression, to read precedence off. */
 function show(e: Expr): string {
   switch (e.kind) {
-    case 'number': return String(e.value);
-    case 'boolean': return String(e.value);
-    case 'name': return e.name.name;
-    case 'index': return `${e.name.name}${e.indices.map((i) => `[${show(i)}]`).join('')}`;
-    case 'call': return `${e.callee.name}(${e.args.map(show).join(', ')})`;
-    case 'aggregate': return `${e.op}(${e.bindings.map((b) => `${b.name.name} in ${show(b.lo)}..${show(b.hi)}`).join(', ')}: ${show(e.body)})`;
-    case 'unary': return `(${e.op === 'not' ? 'not ' : '-'}${show(e.operand)})`;
-    case 'binary': return `(${show(e.left)} ${e.op} ${show(e.right)})`;
-    case 'if': return `(if ${show(e.condition)} then ${show(e.then)} else ${show(e.else)})`;
-    case 'error': return '<error>';
+    case 'number':
+      return String(e.value);
+    case 'boolean':
+      return String(e.value);
+    case 'name':
+      return e.name.name;
+    case 'index':
+      return `${e.name.name}${e.indices.map((i) => `[${show(i)}]`).join('')}`;
+    case 'call':
+      return `${e.callee.name}(${e.args.map(show).join(', ')})`;
+    case 'aggregate':
+      return `${e.op}(${e.bindings.map((b) => `${b.name.name} in ${show(b.lo)}..${show(b.hi)}`).join(', ')}: ${show(e.body)})`;
+    case 'unary':
+      return `(${e.op === 'not' ? 'not ' : '-'}${show(e.operand)})`;
+    case 'binary':
+      return `(${show(e.left)} ${e.op} ${show(e.right)})`;
+    case 'if':
+      return `(if ${show(e.condition)} then ${show(e.then)} else ${show(e.else)})`;
+    case 'error':
+      return '<error>';
   }
 }
 
@@ -55,19 +65,26 @@ describe('lexer', () => {
 
 describe('parser', () => {
   it('follows the precedence table, lowest first: if, or, and, not, comparison, + -, * / %, unary -', () => {
-    assert.equal(show(constExpr('if a then b else c or d and not e == f + g * -h[i]')),
-      '(if a then b else (c or (d and (not (e == (f + (g * (-h[i]))))))))');
+    assert.equal(
+      show(constExpr('if a then b else c or d and not e == f + g * -h[i]')),
+      '(if a then b else (c or (d and (not (e == (f + (g * (-h[i]))))))))',
+    );
     assert.equal(show(constExpr('a - b - c / d % e')), '((a - b) - ((c / d) % e))');
     assert.equal(show(constExpr('-a * b')), '((-a) * b)');
     assert.equal(show(constExpr('not a and b')), '((not a) and b)');
   });
   it('parses calls, aggregates and sum over an array', () => {
-    assert.equal(show(constExpr('min(a, b) + sum(i in 0..n-1, j in i..n-1: s[i][j]) + sum(s)')),
-      '((min(a, b) + sum(i in 0..(n - 1), j in i..(n - 1): s[i][j])) + sum(s))');
+    assert.equal(
+      show(constExpr('min(a, b) + sum(i in 0..n-1, j in i..n-1: s[i][j]) + sum(s)')),
+      '((min(a, b) + sum(i in 0..(n - 1), j in i..(n - 1): s[i][j])) + sum(s))',
+    );
   });
   it('ends a declaration where the next top-level keyword begins, on any line', () => {
     const file = parse('const a = 1 const b = a\n+ 2 param t', new DiagnosticSink());
-    assert.deepEqual(file.declarations.map((d) => d.kind), ['const', 'const', 'param']);
+    assert.deepEqual(
+      file.declarations.map((d) => d.kind),
+      ['const', 'const', 'param'],
+    );
     const b = file.declarations[1];
     assert.ok(b.kind === 'const' && b.value);
     assert.equal(show(b.value), '(a + 2)');
@@ -86,16 +103,28 @@ describe('parser', () => {
   });
   it('counts CRLF and CR line breaks as one line each', () => {
     const file = parse('const a = 1\r\nconst b = 2\rconst c = 3', new DiagnosticSink());
-    assert.deepEqual(file.declarations.map((d) => d.range.start.line), [0, 1, 2]);
+    assert.deepEqual(
+      file.declarations.map((d) => d.range.start.line),
+      [0, 1, 2],
+    );
   });
   it('reads rules with interleaved let and when, and start blocks', () => {
     const sink = new DiagnosticSink();
-    const file = parse('rule r for i in 0..2 let a = i when a > 0 let b = a + 1 when b < 3 rate 1 do s[i] = b, t += 1;\nstart 0.5 { s[0] = 1; t = 2 }', sink);
+    const file = parse(
+      'rule r for i in 0..2 let a = i when a > 0 let b = a + 1 when b < 3 rate 1 do s[i] = b, t += 1;\nstart 0.5 { s[0] = 1; t = 2 }',
+      sink,
+    );
     assert.deepEqual(sink.list, []);
     const [rule, start] = file.declarations;
     assert.ok(rule.kind === 'rule' && start.kind === 'start');
-    assert.deepEqual(rule.clauses.map((c) => c.kind), ['let', 'when', 'let', 'when']);
-    assert.deepEqual(rule.updates.map((u) => u.op), ['=', '+=']);
+    assert.deepEqual(
+      rule.clauses.map((c) => c.kind),
+      ['let', 'when', 'let', 'when'],
+    );
+    assert.deepEqual(
+      rule.updates.map((u) => u.op),
+      ['=', '+='],
+    );
     assert.equal(start.assignments.length, 2);
   });
 });

@@ -14,9 +14,15 @@ import { parse } from '../../extension/language/parser';
 import { prepareModel as prepareForServer } from '../../extension/server/models';
 
 const ROOT = join(__dirname, '..', '..', '..');
-const FOLDERS = [join(ROOT, 'examples'), join(ROOT, 'test', 'fixtures', 'models'), join(ROOT, 'test', 'fixtures', 'engine')];
+const FOLDERS = [
+  join(ROOT, 'examples'),
+  join(ROOT, 'test', 'fixtures', 'models'),
+  join(ROOT, 'test', 'fixtures', 'engine'),
+];
 const MODELS = FOLDERS.flatMap((folder) =>
-  readdirSync(folder).filter((f) => f.endsWith('.phasic') || (f.endsWith('.json') && f !== 'expected.json')).map((f) => join(folder, f)),
+  readdirSync(folder)
+    .filter((f) => f.endsWith('.phasic') || (f.endsWith('.json') && f !== 'expected.json'))
+    .map((f) => join(folder, f)),
 );
 
 describe('model preparation', () => {
@@ -35,7 +41,10 @@ describe('model preparation', () => {
         // A compiled model's own parameters, as the front end compiled them.
         const compiled = JSON.parse(readFileSync(file, 'utf8'));
         assert.ok(server.sites.length > 0);
-        assert.deepEqual(server.spec.params.map((p) => p.name), compiled.params.map((p: { name: string }) => p.name));
+        assert.deepEqual(
+          server.spec.params.map((p) => p.name),
+          compiled.params.map((p: { name: string }) => p.name),
+        );
       }
     });
   }
@@ -55,12 +64,19 @@ describe('model preparation', () => {
   });
 
   it('lists the constants with the values of the run: overrides, else the declared values', () => {
-    const text = 'model m\nconst n = 3\nconst twice = 2 * n\nparam r = 1\nstate k in 0..twice = 0\nrule up when k < twice rate r do k += 1\n';
+    const text =
+      'model m\nconst n = 3\nconst twice = 2 * n\nparam r = 1\nstate k in 0..twice = 0\nrule up when k < twice rate r do k += 1\n';
     const declared = constantsOf(analyze(text, 'm.phasic'));
-    assert.deepEqual(declared, [{ name: 'n', value: 3, integer: true }, { name: 'twice', value: 6, integer: true }]);
+    assert.deepEqual(declared, [
+      { name: 'n', value: 3, integer: true },
+      { name: 'twice', value: 6, integer: true },
+    ]);
     const prepared = prepareModel(text, 'm.phasic', { n: 4 });
     assert.ok(prepared.ok, prepared.ok ? '' : prepared.failure.message);
-    assert.deepEqual(prepared.model.outline.constants, [{ name: 'n', value: 4, integer: true }, { name: 'twice', value: 6, integer: true }]);
+    assert.deepEqual(prepared.model.outline.constants, [
+      { name: 'n', value: 4, integer: true },
+      { name: 'twice', value: 6, integer: true },
+    ]);
     // The run itself uses the override: k counts up to 2 · 4.
     assert.deepEqual(JSON.parse(prepared.model.engineText).variables[0].hi, 8);
   });

@@ -20,7 +20,27 @@ function random(seed: number): () => number {
   };
 }
 
-const SNIPPETS = ['(', ')', '[', ']', '..', ' rule ', ' when ', 'theta', '*', ' if ', ' else ', '0', '-', 'sum(', '{', '/*', '\n', 'é', '\u{1F600}'];
+const SNIPPETS = [
+  '(',
+  ')',
+  '[',
+  ']',
+  '..',
+  ' rule ',
+  ' when ',
+  'theta',
+  '*',
+  ' if ',
+  ' else ',
+  '0',
+  '-',
+  'sum(',
+  '{',
+  '/*',
+  '\n',
+  'é',
+  '\u{1F600}',
+];
 
 function mutate(text: string, rnd: () => number): string {
   const at = () => Math.floor(rnd() * (text.length + 1));
@@ -28,10 +48,17 @@ function mutate(text: string, rnd: () => number): string {
     const a = at();
     const b = Math.min(text.length, a + Math.floor(rnd() * 40));
     switch (Math.floor(rnd() * 4)) {
-      case 0: text = text.slice(0, a) + text.slice(b); break; // delete a range
-      case 1: text = text.slice(0, b) + text.slice(a, b) + text.slice(b); break; // duplicate it
-      case 2: if (a + 1 < text.length) text = text.slice(0, a) + text[a + 1] + text[a] + text.slice(a + 2); break; // swap two characters
-      default: text = text.slice(0, a) + SNIPPETS[Math.floor(rnd() * SNIPPETS.length)] + text.slice(a); // insert a fragment
+      case 0:
+        text = text.slice(0, a) + text.slice(b);
+        break; // delete a range
+      case 1:
+        text = text.slice(0, b) + text.slice(a, b) + text.slice(b);
+        break; // duplicate it
+      case 2:
+        if (a + 1 < text.length) text = text.slice(0, a) + text[a + 1] + text[a] + text.slice(a + 2);
+        break; // swap two characters
+      default:
+        text = text.slice(0, a) + SNIPPETS[Math.floor(rnd() * SNIPPETS.length)] + text.slice(a); // insert a fragment
     }
   }
   return text;
@@ -93,7 +120,10 @@ describe('robustness', () => {
           assertValidModel(model);
           assert.ok(diagnostics.every((d) => d.severity !== 'error'));
         } else {
-          assert.ok(diagnostics.some((d) => d.severity === 'error'), `no model and no error for:\n${text}`);
+          assert.ok(
+            diagnostics.some((d) => d.severity === 'error'),
+            `no model and no error for:\n${text}`,
+          );
         }
       }
       console.log(`${name}: slowest of 400 edits took ${slowest.toFixed(0)} ms of CPU`);
@@ -114,8 +144,15 @@ describe('robustness', () => {
           hovered++;
           const where = `seed ${seed}, ${l}:${c} in ${JSON.stringify(line)}`;
           const { start, end } = hover.range;
-          assert.ok(start.line === l && end.line === l && start.character <= c && c <= end.character, `${where}: the range covers the cursor`);
-          assert.equal(line.slice(start.character, end.character), hover.symbol.name, `${where}: the range is the name`);
+          assert.ok(
+            start.line === l && end.line === l && start.character <= c && c <= end.character,
+            `${where}: the range covers the cursor`,
+          );
+          assert.equal(
+            line.slice(start.character, end.character),
+            hover.symbol.name,
+            `${where}: the range is the name`,
+          );
           assert.ok(hover.markdown.includes(hover.symbol.name), `${where}: the text names it`);
         }
       });
@@ -127,10 +164,17 @@ describe('robustness', () => {
           if (id.end <= id.start) continue;
           names++;
           const hover = analysis.hoverAt(id.range.start);
-          assert.equal(hover?.symbol, symbol, `seed ${seed}: ${symbol.name} at ${id.range.start.line}:${id.range.start.character}`);
+          assert.equal(
+            hover?.symbol,
+            symbol,
+            `seed ${seed}: ${symbol.name} at ${id.range.start.line}:${id.range.start.character}`,
+          );
         }
       }
-      assert.ok(hovered > 0 && names > 0, `seed ${seed}: the broken file still has names to hover (${hovered} positions, ${names} names)`);
+      assert.ok(
+        hovered > 0 && names > 0,
+        `seed ${seed}: the broken file still has names to hover (${hovered} positions, ${names} names)`,
+      );
     }
   });
 
@@ -156,8 +200,13 @@ describe('robustness', () => {
     t0 = process.cpuUsage();
     const analysis = analyze(text, 'big.phasic');
     const analyzeMs = cpuMs(t0);
-    assert.deepEqual(analysis.diagnostics.filter((d) => d.severity === 'error'), []);
-    console.log(`1 MB model (${text.length} characters): parse ${parseMs.toFixed(0)} ms CPU, analyze ${analyzeMs.toFixed(0)} ms CPU`);
+    assert.deepEqual(
+      analysis.diagnostics.filter((d) => d.severity === 'error'),
+      [],
+    );
+    console.log(
+      `1 MB model (${text.length} characters): parse ${parseMs.toFixed(0)} ms CPU, analyze ${analyzeMs.toFixed(0)} ms CPU`,
+    );
   });
 
   it('1 MB of garbage yields bounded diagnostics', { timeout: 120_000 }, () => {

@@ -2,10 +2,19 @@
 // breadth-first explorer following the language spec's exploration semantics. The
 // tests use it to check what the compiler emits by running it, not by reading it.
 
-import { OP_ARGS, Op, type CompiledModel, type CompiledRule, type Program } from '../../extension/protocol/compiled-model';
+import {
+  OP_ARGS,
+  Op,
+  type CompiledModel,
+  type CompiledRule,
+  type Program,
+} from '../../extension/protocol/compiled-model';
 
 export class ProgramError extends Error {
-  constructor(message: string, readonly site: number) {
+  constructor(
+    message: string,
+    readonly site: number,
+  ) {
     super(message);
   }
 }
@@ -29,10 +38,18 @@ export function run(code: Program, state: number[], locals: number[] = []): numb
       return stack.pop()!;
     };
     switch (op) {
-      case Op.CONST: stack.push(a1); break;
-      case Op.LOAD: stack.push(locals[a1]); break;
-      case Op.STORE: locals[a1] = pop(); break;
-      case Op.CELL: stack.push(state[a1]); break;
+      case Op.CONST:
+        stack.push(a1);
+        break;
+      case Op.LOAD:
+        stack.push(locals[a1]);
+        break;
+      case Op.STORE:
+        locals[a1] = pop();
+        break;
+      case Op.CELL:
+        stack.push(state[a1]);
+        break;
       case Op.CELL_AT: {
         const i = pop();
         if (!(i >= 0 && i < state.length)) throw new Error(`cell ${i} outside the state`);
@@ -41,15 +58,34 @@ export function run(code: Program, state: number[], locals: number[] = []): numb
       }
       case Op.INDEX: {
         const i = pop();
-        if (!Number.isInteger(i) || i < 0 || i >= a1) throw new ProgramError(`index ${i} out of range 0..${a1 - 1}`, a2);
+        if (!Number.isInteger(i) || i < 0 || i >= a1)
+          throw new ProgramError(`index ${i} out of range 0..${a1 - 1}`, a2);
         stack.push(i);
         break;
       }
-      case Op.INT: int(stack[stack.length - 1], a1); break;
-      case Op.ADD: { const b = pop(); stack.push(pop() + b); break; }
-      case Op.SUB: { const b = pop(); stack.push(pop() - b); break; }
-      case Op.MUL: { const b = pop(); stack.push(pop() * b); break; }
-      case Op.DIV: { const b = pop(); stack.push(pop() / b); break; }
+      case Op.INT:
+        int(stack[stack.length - 1], a1);
+        break;
+      case Op.ADD: {
+        const b = pop();
+        stack.push(pop() + b);
+        break;
+      }
+      case Op.SUB: {
+        const b = pop();
+        stack.push(pop() - b);
+        break;
+      }
+      case Op.MUL: {
+        const b = pop();
+        stack.push(pop() * b);
+        break;
+      }
+      case Op.DIV: {
+        const b = pop();
+        stack.push(pop() / b);
+        break;
+      }
       case Op.MOD: {
         const b = int(pop(), a1);
         const a = int(pop(), a1);
@@ -57,25 +93,63 @@ export function run(code: Program, state: number[], locals: number[] = []): numb
         stack.push(a % b);
         break;
       }
-      case Op.NEG: stack.push(-pop()); break;
-      case Op.EQ: { const b = pop(); stack.push(pop() === b ? 1 : 0); break; }
-      case Op.NE: { const b = pop(); stack.push(pop() !== b ? 1 : 0); break; }
-      case Op.LT: { const b = pop(); stack.push(pop() < b ? 1 : 0); break; }
-      case Op.LE: { const b = pop(); stack.push(pop() <= b ? 1 : 0); break; }
-      case Op.GT: { const b = pop(); stack.push(pop() > b ? 1 : 0); break; }
-      case Op.GE: { const b = pop(); stack.push(pop() >= b ? 1 : 0); break; }
-      case Op.NOT: stack.push(1 - pop()); break;
-      case Op.JUMP: next = a1; break;
-      case Op.JUMP_IF_FALSE: if (pop() === 0) next = a1; break;
+      case Op.NEG:
+        stack.push(-pop());
+        break;
+      case Op.EQ: {
+        const b = pop();
+        stack.push(pop() === b ? 1 : 0);
+        break;
+      }
+      case Op.NE: {
+        const b = pop();
+        stack.push(pop() !== b ? 1 : 0);
+        break;
+      }
+      case Op.LT: {
+        const b = pop();
+        stack.push(pop() < b ? 1 : 0);
+        break;
+      }
+      case Op.LE: {
+        const b = pop();
+        stack.push(pop() <= b ? 1 : 0);
+        break;
+      }
+      case Op.GT: {
+        const b = pop();
+        stack.push(pop() > b ? 1 : 0);
+        break;
+      }
+      case Op.GE: {
+        const b = pop();
+        stack.push(pop() >= b ? 1 : 0);
+        break;
+      }
+      case Op.NOT:
+        stack.push(1 - pop());
+        break;
+      case Op.JUMP:
+        next = a1;
+        break;
+      case Op.JUMP_IF_FALSE:
+        if (pop() === 0) next = a1;
+        break;
       case Op.MIN:
       case Op.MAX: {
         const vals = stack.splice(stack.length - a1, a1);
         stack.push(op === Op.MIN ? Math.min(...vals) : Math.max(...vals));
         break;
       }
-      case Op.ABS: stack.push(Math.abs(pop())); break;
-      case Op.FLOOR: stack.push(Math.floor(pop())); break;
-      case Op.CEIL: stack.push(Math.ceil(pop())); break;
+      case Op.ABS:
+        stack.push(Math.abs(pop()));
+        break;
+      case Op.FLOOR:
+        stack.push(Math.floor(pop()));
+        break;
+      case Op.CEIL:
+        stack.push(Math.ceil(pop()));
+        break;
       case Op.BINOM: {
         const k = int(pop(), a1);
         const n = int(pop(), a1);
@@ -85,9 +159,14 @@ export function run(code: Program, state: number[], locals: number[] = []): numb
         stack.push(Math.round(r));
         break;
       }
-      case Op.POP: pop(); break;
-      case Op.DUP: stack.push(stack[stack.length - 1]); break;
-      default: throw new Error(`bad opcode ${op} at ${pc}`);
+      case Op.POP:
+        pop();
+        break;
+      case Op.DUP:
+        stack.push(stack[stack.length - 1]);
+        break;
+      default:
+        throw new Error(`bad opcode ${op} at ${pc}`);
     }
     pc = next;
   }
@@ -111,7 +190,13 @@ export function transitions(model: CompiledModel, state: number[], dropped = { s
   return out;
 }
 
-function fire(model: CompiledModel, rule: CompiledRule, state: number[], out: Transition[], dropped: { self: number }): void {
+function fire(
+  model: CompiledModel,
+  rule: CompiledRule,
+  state: number[],
+  out: Transition[],
+  dropped: { self: number },
+): void {
   const locals = new Array<number>(rule.locals).fill(0);
   const loop = (level: number): void => {
     if (level < rule.loops.length) {
@@ -129,15 +214,22 @@ function fire(model: CompiledModel, rule: CompiledRule, state: number[], out: Tr
       else if (run(step.when, state, locals) === 0) return;
     }
     const rate = rule.rate.map((c) => (c ? run(c, state, locals) : 0));
-    if (rate.some((c) => !(c >= 0) || !Number.isFinite(c))) throw new Error(`rule ${rule.name}: bad coefficient ${rate}`);
+    if (rate.some((c) => !(c >= 0) || !Number.isFinite(c)))
+      throw new Error(`rule ${rule.name}: bad coefficient ${rate}`);
     if (rate.every((c) => c === 0)) return;
-    const changes = rule.updates.map((u) => ({ cell: run(u.cell, state, locals), op: u.op, value: run(u.value, state, locals) }));
+    const changes = rule.updates.map((u) => ({
+      cell: run(u.cell, state, locals),
+      op: u.op,
+      value: run(u.value, state, locals),
+    }));
     const to = state.slice();
-    for (const c of changes) to[c.cell] = c.op === 'set' ? c.value : c.op === 'add' ? to[c.cell] + c.value : to[c.cell] - c.value;
+    for (const c of changes)
+      to[c.cell] = c.op === 'set' ? c.value : c.op === 'add' ? to[c.cell] + c.value : to[c.cell] - c.value;
     for (const v of model.variables) {
       const cells = v.dims.reduce((a, b) => a * b, 1);
       for (let i = v.offset; i < v.offset + cells; i++) {
-        if (to[i] < v.lo || (v.hi !== null && to[i] > v.hi)) throw new Error(`rule ${rule.name} leaves the bounds of ${v.name}`);
+        if (to[i] < v.lo || (v.hi !== null && to[i] > v.hi))
+          throw new Error(`rule ${rule.name} leaves the bounds of ${v.name}`);
       }
     }
     if (to.every((x, i) => x === state[i])) {
@@ -193,7 +285,8 @@ export function explore(model: CompiledModel, limit = 100_000): Graph {
     const out = transitions(model, s, dropped);
     // The spec: a state is absorbing when no rule fires; one where rules fire only to
     // leave it unchanged can never reach an absorbing state.
-    if (out.length === 0 && dropped.self > 0) throw new Error(`state (${s.join(', ')}) can never reach an absorbing state`);
+    if (out.length === 0 && dropped.self > 0)
+      throw new Error(`state (${s.join(', ')}) can never reach an absorbing state`);
     for (const t of out) {
       ruleFirings[t.rule]++;
       addEdge(v, vertex(t.to), t.rate);

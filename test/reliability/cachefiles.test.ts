@@ -11,7 +11,16 @@
 //   - a cache path that is a regular file, or does not exist
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { lstatSync, readdirSync, readFileSync, statSync, symlinkSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  lstatSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  truncateSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { describeClear } from '../../extension/host/commands/describeClear';
@@ -53,7 +62,9 @@ function cli(args: string[]): Promise<Cli> {
     child.stderr.on('data', (c) => (stderr += c));
     const guard = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`phasic-trace ${args.join(' ')} did not finish in ${HANG_GUARD_MS / 1000} s (blocked?)\n${stderr}`));
+      reject(
+        new Error(`phasic-trace ${args.join(' ')} did not finish in ${HANG_GUARD_MS / 1000} s (blocked?)\n${stderr}`),
+      );
     }, HANG_GUARD_MS);
     child.on('close', (status) => {
       clearTimeout(guard);
@@ -81,7 +92,10 @@ async function clear(dir: string, json = true) {
   return cli(['clear-caches', '--cache-dir', dir, ...(json ? ['--json'] : [])]);
 }
 
-const traceFiles = (dir: string) => readdirSync(dir).filter((f) => /^[0-9a-f]{32}\.trace$/.test(f)).sort();
+const traceFiles = (dir: string) =>
+  readdirSync(dir)
+    .filter((f) => /^[0-9a-f]{32}\.trace$/.test(f))
+    .sort();
 
 /** A cache directory filled by one run of the model; its entries. */
 async function filledCache(prefix: string): Promise<{ dir: string; entries: string[] }> {
@@ -111,7 +125,7 @@ describe('hostile files in the trace cache directory', () => {
     const cleared = await clear(dir);
     assert.equal(cleared.status, 0, cleared.stderr);
     assert.equal((JSON.parse(cleared.stdout) as PublicClear).disk.files, entries.length - 1);
-    assert.deepEqual(readdirSync(dir), [entries[0]], 'the FIFO, not the cache\'s file, is left');
+    assert.deepEqual(readdirSync(dir), [entries[0]], "the FIFO, not the cache's file, is left");
   });
 
   it('a 64 GiB sparse file in place of an entry is never read in', async () => {
@@ -126,11 +140,16 @@ describe('hostile files in the trace cache directory', () => {
       truncateSync(entry, 64 * 1024 ** 3);
       const r = await run(dir);
       assert.equal(r.sccs.recorded, 1);
-      assert.equal(statSync(entry).size, sound.length, 'the sparse file is replaced by the block\'s file');
+      assert.equal(statSync(entry).size, sound.length, "the sparse file is replaced by the block's file");
       // A read of the file would need 64 GiB; the run's peak stays within 256 MiB of a
       // run without it.
-      console.log(`# cachefiles: peak RSS ${Math.round(r.peakKiB / 1024)} MiB with a 64 GiB entry, ${Math.round(plain.peakKiB / 1024)} MiB without`);
-      assert.ok(r.peakKiB < plain.peakKiB + 256 * 1024, `peak RSS ${r.peakKiB} KiB, ${plain.peakKiB} KiB without the sparse file`);
+      console.log(
+        `# cachefiles: peak RSS ${Math.round(r.peakKiB / 1024)} MiB with a 64 GiB entry, ${Math.round(plain.peakKiB / 1024)} MiB without`,
+      );
+      assert.ok(
+        r.peakKiB < plain.peakKiB + 256 * 1024,
+        `peak RSS ${r.peakKiB} KiB, ${plain.peakKiB} KiB without the sparse file`,
+      );
     }
   });
 
@@ -153,7 +172,7 @@ describe('hostile files in the trace cache directory', () => {
 
     const r = await run(dir);
     assert.equal(r.sccs.recorded, 1, 'the entry behind the link is recorded again, not read through it');
-    assert.ok(lstatSync(join(dir, entries[0])).isFile(), 'the link itself is replaced by the block\'s file');
+    assert.ok(lstatSync(join(dir, entries[0])).isFile(), "the link itself is replaced by the block's file");
     assert.ok(lstatSync(unused).isSymbolicLink(), 'the pruning after the run leaves a link alone');
     const cleared = await clear(dir);
     assert.equal(cleared.status, 0, cleared.stderr);
@@ -168,7 +187,14 @@ describe('hostile files in the trace cache directory', () => {
   it('pruning and clear-caches remove only the exact names the cache writes', async () => {
     const { dir, entries } = await filledCache('cachefiles-foreign');
     const hex = entries[0].slice(0, 32);
-    const foreign = [`.${hex}.notes.tmp`, `.${hex}.1.tmp.bak`, `.${hex}.12.tmp`, `${hex}.trace.bak`, `.${hex}.trace`, 'notes.txt'];
+    const foreign = [
+      `.${hex}.notes.tmp`,
+      `.${hex}.1.tmp.bak`,
+      `.${hex}.12.tmp`,
+      `${hex}.trace.bak`,
+      `.${hex}.trace`,
+      'notes.txt',
+    ];
     // Old enough to be stale if they were the cache's temporary files.
     const old = new Date(Date.now() - 3600_000);
     const stale = `.${hex}.4242.7.tmp`; // a killed writer's leftover: the cache's own
@@ -237,21 +263,35 @@ describe('clear-caches that cannot clear', () => {
       const disk = result.value.disk;
       assert.equal(disk.files, 0);
       assert.equal(disk.failed, entries.length);
-      assert.match(disk.error ?? '', new RegExp(`^cannot remove ${dir}/[0-9a-f]{32}\\.trace: (Operation not permitted|Read-only file system)$`));
+      assert.match(
+        disk.error ?? '',
+        new RegExp(`^cannot remove ${dir}/[0-9a-f]{32}\\.trace: (Operation not permitted|Read-only file system)$`),
+      );
 
       const text = await clear(dir, false);
       assert.equal(text.status, 1);
       assert.match(text.stdout, /^removed 0 cache files \(0 bytes\)/);
-      assert.match(text.stderr, new RegExp(`^phasic-trace: the cache was not cleared: ${entries.length} cache files could not be removed: cannot remove `));
+      assert.match(
+        text.stderr,
+        new RegExp(
+          `^phasic-trace: the cache was not cleared: ${entries.length} cache files could not be removed: cannot remove `,
+        ),
+      );
       assert.deepEqual(traceFiles(dir), entries, 'nothing was removed');
       // The host's notification says the same, never "Freed … on disk" alone.
-      assert.match(describeClear(result.value), new RegExp(`\\. The disk cache was not cleared: ${entries.length} files could not be removed: cannot remove `));
+      assert.match(
+        describeClear(result.value),
+        new RegExp(`\\. The disk cache was not cleared: ${entries.length} files could not be removed: cannot remove `),
+      );
 
       // A run there still completes, in memory, with one warning.
       const r = await run(dir);
       assert.equal(r.sccs.recorded, 1);
       assert.equal(r.warnings.length, 1, JSON.stringify(r.warnings));
-      assert.match(r.warnings[0].message, /cannot be written \((Operation not permitted|Read-only file system)\); traces are kept in memory only/);
+      assert.match(
+        r.warnings[0].message,
+        /cannot be written \((Operation not permitted|Read-only file system)\); traces are kept in memory only/,
+      );
       console.log(`# cachefiles: read-only by ${readOnly.how}: ${disk.error}`);
     } finally {
       readOnly.undo();
@@ -264,12 +304,20 @@ describe('clear-caches that cannot clear', () => {
     for (const path of [file, join(file, 'sub')]) {
       const text = await clear(path, false);
       assert.equal(text.status, 1);
-      assert.equal(text.stderr, `phasic-trace: the cache was not cleared: cannot read the cache directory ${path}: Not a directory\n`);
+      assert.equal(
+        text.stderr,
+        `phasic-trace: the cache was not cleared: cannot read the cache directory ${path}: Not a directory\n`,
+      );
       assert.doesNotMatch(text.stderr, /EEXIST|ENOTDIR/);
       const json = await clear(path);
       assert.equal(json.status, 1);
       const disk = (JSON.parse(json.stdout) as PublicClear).disk;
-      assert.deepEqual(disk, { files: 0, bytes: 0, failed: 0, error: `cannot read the cache directory ${path}: Not a directory` });
+      assert.deepEqual(disk, {
+        files: 0,
+        bytes: 0,
+        failed: 0,
+        error: `cannot read the cache directory ${path}: Not a directory`,
+      });
     }
     const r = await run(file);
     assert.match(r.warnings[0]?.message ?? '', /cannot be written \(Not a directory\)/);

@@ -39,7 +39,9 @@ function random(seed: number): () => number {
 }
 
 function traceFiles(dir: string): string[] {
-  return readdirSync(dir).filter((f) => TRACE_FILE.test(f)).sort();
+  return readdirSync(dir)
+    .filter((f) => TRACE_FILE.test(f))
+    .sort();
 }
 
 /**
@@ -64,7 +66,11 @@ function assertOnlyEngineFiles(dir: string): { traces: string[]; temps: string[]
   const names = readdirSync(dir);
   const traces = names.filter((f) => TRACE_FILE.test(f));
   const temps = names.filter((f) => TEMP_FILE.test(f));
-  assert.deepEqual(names.filter((f) => !traces.includes(f) && !temps.includes(f)), [], 'files the engine did not name');
+  assert.deepEqual(
+    names.filter((f) => !traces.includes(f) && !temps.includes(f)),
+    [],
+    'files the engine did not name',
+  );
   for (const name of traces) assertWholeFile(dir, name);
   return { traces, temps };
 }
@@ -141,7 +147,11 @@ describe('faults', () => {
       );
       const outcome = await Promise.race([killed.then(() => 'killed'), run]);
       await engine.kill('SIGKILL');
-      where.push(outcome === 'killed' ? `${phase}${inRecording ? ` (block event ${afterBlocks})` : ` (${afterMs} ms)`}` : `after the run (${outcome})`);
+      where.push(
+        outcome === 'killed'
+          ? `${phase}${inRecording ? ` (block event ${afterBlocks})` : ` (${afterMs} ms)`}`
+          : `after the run (${outcome})`,
+      );
 
       const { traces } = assertOnlyEngineFiles(cacheDir);
       // The client starts a fresh engine process, whose run loads every file left.
@@ -154,8 +164,13 @@ describe('faults', () => {
     }
     const { traces, temps } = assertOnlyEngineFiles(cacheDir);
     console.log(`# faults: ${KILLS} SIGKILLs (seed ${seed}, a run takes ${runMs} ms) at: ${where.join('; ')}`);
-    console.log(`# faults: afterwards ${traces.length} trace files, all whole and loaded; ${temps.length} temporary files left by killed writers`);
-    assert.ok(where.filter((w) => w.startsWith('recording')).length >= KILLS / 4, 'enough kills landed inside recording');
+    console.log(
+      `# faults: afterwards ${traces.length} trace files, all whole and loaded; ${temps.length} temporary files left by killed writers`,
+    );
+    assert.ok(
+      where.filter((w) => w.startsWith('recording')).length >= KILLS / 4,
+      'enough kills landed inside recording',
+    );
   });
 
   it('ignores temporary files a killed writer left, and removes them once they are ten minutes old', async () => {
@@ -231,7 +246,10 @@ describe('faults', () => {
     // What did fit is whole; the write that failed left nothing behind.
     const { traces, temps } = assertOnlyEngineFiles(cacheDir);
     assert.deepEqual(temps, [], 'no temporary file left by the failed write');
-    assert.ok(traces.length < result.sccs.recorded, `some writes failed (${traces.length} of ${result.sccs.recorded} blocks on disk)`);
+    assert.ok(
+      traces.length < result.sccs.recorded,
+      `some writes failed (${traces.length} of ${result.sccs.recorded} blocks on disk)`,
+    );
     assert.equal(onlyCachesHold(await engine.request('phasic/memory', {})), undefined);
     // The next run tries the disk again and warns again, once.
     const again = await engine.run(TWO_LOCUS, { n: 5 }, 2);
@@ -248,7 +266,9 @@ describe('faults', () => {
     try {
       execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', mountPoint], { stdio: 'pipe' });
     } catch (error) {
-      t.skip(`cannot mount a 64 KiB tmpfs here (${(error as Error).message.split('\n')[0]}); the file size limit case below covers the fault`);
+      t.skip(
+        `cannot mount a 64 KiB tmpfs here (${(error as Error).message.split('\n')[0]}); the file size limit case below covers the fault`,
+      );
       return;
     }
     try {

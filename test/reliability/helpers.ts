@@ -99,7 +99,10 @@ export class EngineProcess {
     return engine;
   }
 
-  request<M extends keyof EngineRequests>(method: M, params: EngineRequests[M]['params']): Promise<EngineRequests[M]['result']> {
+  request<M extends keyof EngineRequests>(
+    method: M,
+    params: EngineRequests[M]['params'],
+  ): Promise<EngineRequests[M]['result']> {
     return this.connection.sendRequest(method, params) as Promise<EngineRequests[M]['result']>;
   }
 

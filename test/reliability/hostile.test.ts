@@ -31,7 +31,10 @@ interface Case {
 }
 
 const three = (n: number) =>
-  Array.from({ length: 3 }, (_, i) => `state v${i} in 0..${n}\nrule up${i} when v${i} < ${n} rate r do v${i} += 1`).join('\n');
+  Array.from(
+    { length: 3 },
+    (_, i) => `state v${i} in 0..${n}\nrule up${i} when v${i} < ${n} rate r do v${i} += 1`,
+  ).join('\n');
 
 function compiledKingman(edit: (m: CompiledModel) => void): string {
   const m = JSON.parse(readFileSync(join(ROOT, 'test', 'fixtures', 'engine', 'kingman.json'), 'utf8')) as CompiledModel;
@@ -158,7 +161,10 @@ describe('hostile models', () => {
         const errors = diagnostics.filter((d) => d.severity === 'error');
         if (c.diagnostic) {
           assert.equal(model, undefined, 'no compiled model');
-          assert.ok(errors.some((d) => c.diagnostic!.test(d.message)), `errors: ${errors.map((d) => d.message).join(' | ')}`);
+          assert.ok(
+            errors.some((d) => c.diagnostic!.test(d.message)),
+            `errors: ${errors.map((d) => d.message).join(' | ')}`,
+          );
         } else {
           assert.deepEqual(errors, [], 'the engine, not the front end, finds this one');
           assert.ok(model);
@@ -190,7 +196,10 @@ describe('hostile models', () => {
       });
       assert.equal(r.signal, null, `killed by ${r.signal}`);
       assert.equal(r.status, 1);
-      assert.match(r.stderr, /more than 2000000 states \(explored \d+ states, \d+ transitions so far\); raise phasic\.engine\.maxStates or --max-states/);
+      assert.match(
+        r.stderr,
+        /more than 2000000 states \(explored \d+ states, \d+ transitions so far\); raise phasic\.engine\.maxStates or --max-states/,
+      );
     });
   });
 
@@ -204,7 +213,11 @@ describe('hostile models', () => {
         assert.match(failure.message, c.error);
         assert.equal(failure.data?.kind, c.kind ?? 'model');
         assert.ok(engine.alive, 'the engine process is alive');
-        assert.equal(onlyCachesHold(await engine.request('phasic/memory', {})), undefined, 'nothing of the run is left');
+        assert.equal(
+          onlyCachesHold(await engine.request('phasic/memory', {})),
+          undefined,
+          'nothing of the run is left',
+        );
       });
     }
 

@@ -34,7 +34,9 @@ describe('security', () => {
 
   it('declares every string setting that names a file or directory the same way', () => {
     const pathLike = Object.entries(settings()).filter(
-      ([name, s]) => s.type === 'string' && /(directory|path|file|folder)/i.test(`${name} ${s.description ?? ''} ${s.markdownDescription ?? ''}`),
+      ([name, s]) =>
+        s.type === 'string' &&
+        /(directory|path|file|folder)/i.test(`${name} ${s.description ?? ''} ${s.markdownDescription ?? ''}`),
     );
     assert.ok(pathLike.length >= 1);
     for (const [name, s] of pathLike) {
@@ -48,8 +50,20 @@ describe('security', () => {
       const text = readFileSync(join(ROOT, 'dist', file), 'utf8');
       const urls = [...new Set(text.match(/\b(?:https?|wss?):\/\/[^\s"'`)]+/g) ?? [])];
       // The SVG namespace is an identifier, never fetched.
-      assert.deepEqual(urls.filter((u) => !u.startsWith('http://www.w3.org/')), [], `${file}: remote URLs`);
-      for (const api of ['fetch(', 'XMLHttpRequest', 'WebSocket', 'EventSource', 'sendBeacon', 'importScripts', '@import']) {
+      assert.deepEqual(
+        urls.filter((u) => !u.startsWith('http://www.w3.org/')),
+        [],
+        `${file}: remote URLs`,
+      );
+      for (const api of [
+        'fetch(',
+        'XMLHttpRequest',
+        'WebSocket',
+        'EventSource',
+        'sendBeacon',
+        'importScripts',
+        '@import',
+      ]) {
         assert.ok(!text.includes(api), `${file} uses ${api}`);
       }
     }

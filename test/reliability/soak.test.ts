@@ -13,14 +13,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Engine } from '../../extension/engine/engine';
 import type { MemorySnapshot } from '../../extension/protocol/engine';
-import {
-  compiledText,
-  EngineProcess,
-  engineSettings,
-  tempDir,
-  TWO_LOCUS,
-  TWO_LOCUS_N6,
-} from './helpers';
+import { compiledText, EngineProcess, engineSettings, tempDir, TWO_LOCUS, TWO_LOCUS_N6 } from './helpers';
 import { mb, onlyCachesHold, totalAccounted } from '../memory';
 
 const RUNS = Number(process.env.PHASIC_SOAK_RUNS ?? 30);
@@ -102,12 +95,17 @@ function report(where: string, f: Figures, runs: number, bound: Bound): void {
   console.log(`# soak (${where}): ${runs} runs of two_locus n=6`);
   console.log(`#   ${line('rss:', f.rss)}`);
   console.log(`#   ${line('resident anonymous:', f.anon)}`);
-  console.log(`#   growth from run ${bound.from} to run ${runs} without code pages: ${pct(growth)} (bound ${pct(bound.tolerance)})`);
+  console.log(
+    `#   growth from run ${bound.from} to run ${runs} without code pages: ${pct(growth)} (bound ${pct(bound.tolerance)})`,
+  );
   console.log(
     `#   accounted: baseline ${totalAccounted(f.baseline)} B, after each of ${f.cleared.length} Clear Caches ` +
       `${[...new Set(f.cleared)].join(', ')} B; traces + cache = the caches' holdings after each of the ${runs} runs`,
   );
-  assert.ok(growth <= bound.tolerance, `${where}: resident memory grew ${pct(growth)} from run ${bound.from} to run ${runs}`);
+  assert.ok(
+    growth <= bound.tolerance,
+    `${where}: resident memory grew ${pct(growth)} from run ${bound.from} to run ${runs}`,
+  );
 }
 
 describe('soak', () => {
@@ -132,7 +130,11 @@ describe('soak', () => {
       if (i > 1 && (i - 1) % CLEAR_EVERY === 0) {
         await engine.clearCaches();
         const m = engine.memory();
-        assert.deepEqual(m.accountedBytes, figures.baseline.accountedBytes, `accounted after Clear Caches before run ${i}`);
+        assert.deepEqual(
+          m.accountedBytes,
+          figures.baseline.accountedBytes,
+          `accounted after Clear Caches before run ${i}`,
+        );
         figures.cleared.push(totalAccounted(m));
       }
       const coal = 1 + (i % 7) / 10;
@@ -152,7 +154,10 @@ describe('soak', () => {
       assert.equal(onlyCachesHold(m), undefined, `run ${i} after evaluate`);
       figures.rss.push(m.rssBytes);
       figures.anon.push(residentAnonymous(process.pid));
-      if (VERBOSE) console.log(`# addon run ${i}: rss ${mb(m.rssBytes)}, anonymous ${mb(figures.anon.at(-1)!)}, cache ${m.cache.bytes} B`);
+      if (VERBOSE)
+        console.log(
+          `# addon run ${i}: rss ${mb(m.rssBytes)}, anonymous ${mb(figures.anon.at(-1)!)}, cache ${m.cache.bytes} B`,
+        );
     }
 
     await engine.clearCaches();
@@ -178,7 +183,11 @@ describe('soak', () => {
         if (i > 1 && (i - 1) % CLEAR_EVERY === 0) {
           await server.request('phasic/clearCaches', {});
           const m = await server.request('phasic/memory', {});
-          assert.deepEqual(m.accountedBytes, figures.baseline.accountedBytes, `accounted after Clear Caches before run ${i}`);
+          assert.deepEqual(
+            m.accountedBytes,
+            figures.baseline.accountedBytes,
+            `accounted after Clear Caches before run ${i}`,
+          );
           figures.cleared.push(totalAccounted(m));
         }
         writeFileSync(modelFile, edited(source, i));
@@ -189,7 +198,10 @@ describe('soak', () => {
         assert.equal(onlyCachesHold(m), undefined, `run ${i}`);
         figures.rss.push(m.rssBytes);
         figures.anon.push(residentAnonymous(server.child.pid!));
-        if (VERBOSE) console.log(`# engine process run ${i}: rss ${mb(m.rssBytes)}, anonymous ${mb(figures.anon.at(-1)!)}, cache ${m.cache.bytes} B`);
+        if (VERBOSE)
+          console.log(
+            `# engine process run ${i}: rss ${mb(m.rssBytes)}, anonymous ${mb(figures.anon.at(-1)!)}, cache ${m.cache.bytes} B`,
+          );
       }
       await server.request('phasic/clearCaches', {});
       const m = await server.request('phasic/memory', {});

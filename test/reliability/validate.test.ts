@@ -13,10 +13,18 @@ import { EngineProcess, engineSettings, tempDir, TWO_LOCUS } from './helpers';
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
 /** Every leaf of a JSON value with its path in validate.ts's notation (first 3 items of each list). */
-function leaves(value: Json, path: string, out: Array<{ path: string; set: (root: Json, v: Json) => Json }> = [], trail: Array<string | number> = []) {
+function leaves(
+  value: Json,
+  path: string,
+  out: Array<{ path: string; set: (root: Json, v: Json) => Json }> = [],
+  trail: Array<string | number> = [],
+) {
   if (value !== null && typeof value === 'object') {
-    const entries: Array<[string | number, Json]> = Array.isArray(value) ? value.slice(0, 3).map((v, i) => [i, v]) : Object.entries(value);
-    for (const [k, v] of entries) leaves(v, typeof k === 'number' ? `${path}[${k}]` : `${path}.${k}`, out, [...trail, k]);
+    const entries: Array<[string | number, Json]> = Array.isArray(value)
+      ? value.slice(0, 3).map((v, i) => [i, v])
+      : Object.entries(value);
+    for (const [k, v] of entries)
+      leaves(v, typeof k === 'number' ? `${path}[${k}]` : `${path}.${k}`, out, [...trail, k]);
   } else {
     out.push({
       path,
@@ -43,7 +51,10 @@ describe('validation of engine replies', () => {
   let engine: EngineProcess;
   let dir: string;
   const replies: Partial<{ [M in keyof EngineRequests]: Json }> = {};
-  const notifications: Array<{ method: 'phasic/progress' | 'phasic/blockEvent' | 'phasic/memorySample'; params: unknown }> = [];
+  const notifications: Array<{
+    method: 'phasic/progress' | 'phasic/blockEvent' | 'phasic/memorySample';
+    params: unknown;
+  }> = [];
 
   before(async () => {
     dir = tempDir('validate');
@@ -55,7 +66,10 @@ describe('validation of engine replies', () => {
     }
     const uri = pathToFileURL(TWO_LOCUS).href;
     replies['phasic/engineInfo'] = (await engine.request('phasic/engineInfo', {})) as unknown as Json;
-    replies['phasic/describe'] = (await engine.request('phasic/describe', { uri, overrides: { n: 4 } })) as unknown as Json;
+    replies['phasic/describe'] = (await engine.request('phasic/describe', {
+      uri,
+      overrides: { n: 4 },
+    })) as unknown as Json;
     const run = await engine.run(TWO_LOCUS, { n: 4 }, 1);
     replies['phasic/run'] = run as unknown as Json;
     replies['phasic/evaluate'] = (await engine.request('phasic/evaluate', {
@@ -77,8 +91,14 @@ describe('validation of engine replies', () => {
       const parsed = parseEngineReply(method as keyof EngineRequests, reply);
       assert.ok(parsed.ok, `${method}: ${parsed.ok ? '' : parsed.error}`);
     }
-    assert.ok(notifications.some((n) => n.method === 'phasic/blockEvent'), 'block events arrived');
-    assert.ok(notifications.some((n) => n.method === 'phasic/progress'), 'progress arrived');
+    assert.ok(
+      notifications.some((n) => n.method === 'phasic/blockEvent'),
+      'block events arrived',
+    );
+    assert.ok(
+      notifications.some((n) => n.method === 'phasic/progress'),
+      'progress arrived',
+    );
     for (const n of notifications) {
       const parsed = parseEngineNotification(n.method, n.params);
       assert.ok(parsed.ok, `${n.method}: ${parsed.ok ? '' : parsed.error}`);
@@ -100,16 +120,30 @@ describe('validation of engine replies', () => {
   });
 
   it('rejects negative counts, missing objects and SCC edges to components that do not exist', () => {
-    const run = replies['phasic/run'] as { result: Record<string, Json> & { decomposition: { sccs: Json[]; edges: number[][] } } };
+    const run = replies['phasic/run'] as {
+      result: Record<string, Json> & { decomposition: { sccs: Json[]; edges: number[][] } };
+    };
     const cases: Array<[string, (r: typeof run) => void, string]> = [
-      ['negative vertex count', (r) => (r.result.vertices = -1), 'phasic/run reply.result.vertices: expected an integer ≥ 0'],
+      [
+        'negative vertex count',
+        (r) => (r.result.vertices = -1),
+        'phasic/run reply.result.vertices: expected an integer ≥ 0',
+      ],
       ['fractional count', (r) => (r.result.edges = 1.5), 'phasic/run reply.result.edges: expected an integer ≥ 0'],
       ['a string for a flag', (r) => (r.result.reused = 'yes'), 'phasic/run reply.result.reused: expected a boolean'],
       ['missing result', (r) => delete (r as Partial<typeof r>).result, 'phasic/run reply.result: expected an object'],
       ['an array for an object', (r) => (r.result.memory = []), 'phasic/run reply.result.memory: expected an object'],
-      ['edge beyond the SCCs', (r) => r.result.decomposition.edges.push([0, r.result.decomposition.sccs.length]), 'expected a pair of SCC ids'],
+      [
+        'edge beyond the SCCs',
+        (r) => r.result.decomposition.edges.push([0, r.result.decomposition.sccs.length]),
+        'expected a pair of SCC ids',
+      ],
       ['SCCs out of order', (r) => r.result.decomposition.sccs.reverse(), 'components in id order'],
-      ['unknown trace source', (r) => ((r.result.decomposition.sccs[0] as Record<string, Json>).source = 'network'), 'recorded | memory | disk | trivial'],
+      [
+        'unknown trace source',
+        (r) => ((r.result.decomposition.sccs[0] as Record<string, Json>).source = 'network'),
+        'recorded | memory | disk | trivial',
+      ],
     ];
     for (const [what, mutate, expected] of cases) {
       const bad = structuredClone(run);
@@ -123,9 +157,18 @@ describe('validation of engine replies', () => {
   });
 
   it('rejects malformed notifications and SCC details', () => {
-    const progress = parseEngineNotification('phasic/progress', { runId: 1, progress: { phase: 'mining', done: 1, total: 2 } });
+    const progress = parseEngineNotification('phasic/progress', {
+      runId: 1,
+      progress: { phase: 'mining', done: 1, total: 2 },
+    });
     assert.ok(!progress.ok && progress.error.startsWith('phasic/progress.progress.phase'));
-    const event = parseEngineNotification('phasic/blockEvent', { kind: 'created', scc: 1, vertices: 4, bytes: -8, timeMs: 3 });
+    const event = parseEngineNotification('phasic/blockEvent', {
+      kind: 'created',
+      scc: 1,
+      vertices: 4,
+      bytes: -8,
+      timeMs: 3,
+    });
     assert.ok(!event.ok && event.error.startsWith('phasic/blockEvent.bytes'));
     const detail = { scc: 2, variables: ['x'], states: [[1], [2]], edges: [[0, 1, 0.5]], truncated: false };
     assert.ok(parseEngineReply('phasic/sccDetail', detail).ok);
@@ -152,9 +195,17 @@ describe('validation of host requests in the engine process', () => {
     const cases: Array<[string, unknown, string]> = [
       ['phasic/run', { ...good, moments: 'two' }, 'phasic/run params.moments: expected an integer ≥ 0'],
       ['phasic/run', { ...good, overrides: { n: '3' } }, 'phasic/run params.overrides.n: expected a finite number'],
-      ['phasic/run', { ...good, covariances: [['time']] }, 'phasic/run params.covariances[0]: expected a pair of reward names'],
+      [
+        'phasic/run',
+        { ...good, covariances: [['time']] },
+        'phasic/run params.covariances[0]: expected a pair of reward names',
+      ],
       ['phasic/run', { ...good, uri: undefined }, 'phasic/run params.uri: expected a string'],
-      ['phasic/evaluate', { traceKey: 'ab', params: [], moments: 2, covariances: [] }, 'phasic/evaluate params.params: expected an object'],
+      [
+        'phasic/evaluate',
+        { traceKey: 'ab', params: [], moments: 2, covariances: [] },
+        'phasic/evaluate params.params: expected an object',
+      ],
       ['phasic/describe', null, 'phasic/describe params: expected an object'],
     ];
     for (const [method, params, expected] of cases) {

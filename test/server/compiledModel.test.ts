@@ -26,7 +26,13 @@ describe('a compiled model through the language server', () => {
       processId: process.pid,
       rootUri: null,
       capabilities: {},
-      initializationOptions: { maxStates: 100_000, memoryBudgetBytes: 256 << 20, cacheDirectory: '', maxDiskBytes: 0, minSccSize: 4 },
+      initializationOptions: {
+        maxStates: 100_000,
+        memoryBudgetBytes: 256 << 20,
+        cacheDirectory: '',
+        maxDiskBytes: 0,
+        minSccSize: 4,
+      },
     });
     await lsp.rpc.sendNotification('initialized', {});
   });
@@ -46,9 +52,19 @@ describe('a compiled model through the language server', () => {
   });
 
   it('runs at a value of its own parameter, with the closed-form answer', async () => {
-    const reply = await lsp.request<RunReply>('phasic/run', { uri, overrides: {}, params: { theta: 2 }, moments: 1, covariances: [], runId: 1 });
+    const reply = await lsp.request<RunReply>('phasic/run', {
+      uri,
+      overrides: {},
+      params: { theta: 2 },
+      moments: 1,
+      covariances: [],
+      runId: 1,
+    });
     assert.deepEqual(reply.model, { uri, ...outline });
     // E[tmrca] = Σ_{k=2..4} 2 / (θ k (k − 1)) = 1.5 / θ.
-    assert.ok(Math.abs((reply.result.moments.tmrca[0] as number) - 0.75) < 1e-12, String(reply.result.moments.tmrca[0]));
+    assert.ok(
+      Math.abs((reply.result.moments.tmrca[0] as number) - 0.75) < 1e-12,
+      String(reply.result.moments.tmrca[0]),
+    );
   });
 });

@@ -41,10 +41,16 @@ class PublishedDiagnostics {
   }
 
   /** The first diagnostic published for `uri` that satisfies `accept`, waiting up to 10 s. */
-  async next(uri: string, accept: (d: Published['diagnostics'][number]) => boolean): Promise<Published['diagnostics'][number]> {
+  async next(
+    uri: string,
+    accept: (d: Published['diagnostics'][number]) => boolean,
+  ): Promise<Published['diagnostics'][number]> {
     const deadline = Date.now() + 10_000;
     for (;;) {
-      const found = this.all.filter((p) => p.uri === uri).flatMap((p) => p.diagnostics).find(accept);
+      const found = this.all
+        .filter((p) => p.uri === uri)
+        .flatMap((p) => p.diagnostics)
+        .find(accept);
       if (found) return found;
       assert.ok(Date.now() < deadline, `no matching diagnostic was published for ${uri}`);
       await new Promise<void>((resolve) => {
@@ -104,8 +110,12 @@ describe('engine requests over stdio', () => {
       progress.push(p);
       for (const wake of [...progressWaiters]) wake(p.runId);
     });
-    rpc.onNotification('phasic/blockEvent', (e: BlockEvent) => { blocks.push(e); });
-    rpc.onNotification('phasic/memorySample', (s: MemorySnapshot) => { samples.push(s); });
+    rpc.onNotification('phasic/blockEvent', (e: BlockEvent) => {
+      blocks.push(e);
+    });
+    rpc.onNotification('phasic/memorySample', (s: MemorySnapshot) => {
+      samples.push(s);
+    });
     rpc.onNotification('textDocument/publishDiagnostics', (p: Published) => published.add(p));
     rpc.onRequest(() => null);
     rpc.listen();
@@ -136,14 +146,18 @@ describe('engine requests over stdio', () => {
     const params = run(uri, { n: 5 });
     const { model: spec, result } = await request('phasic/run', params);
     assert.equal(spec.name, 'two_locus');
-    assert.deepEqual(spec.params.map((p) => p.name), ['coal', 'rec']);
+    assert.deepEqual(
+      spec.params.map((p) => p.name),
+      ['coal', 'rec'],
+    );
     assert.equal(result.vertices, 340);
     assert.equal(result.edges, 2151);
     assert.equal(result.sccs.count, 51);
     assert.equal(result.sccs.largest, 17);
     assert.equal(result.decomposition.sccs.length, 51);
     const phases = new Set(progress.filter((p) => p.runId === params.runId).map((p) => p.progress.phase));
-    for (const phase of ['exploring', 'decomposing', 'recording', 'evaluating']) assert.ok(phases.has(phase as Progress['phase']), phase);
+    for (const phase of ['exploring', 'decomposing', 'recording', 'evaluating'])
+      assert.ok(phases.has(phase as Progress['phase']), phase);
     // Every block subgraph that was created was freed, with its size.
     const created = blocks.filter((b) => b.kind === 'created');
     assert.ok(created.length > 0);
@@ -155,13 +169,18 @@ describe('engine requests over stdio', () => {
     const uri = model('kingman.phasic', fixture('kingman.phasic'));
     const { result } = await request('phasic/run', run(uri, { n: 4 }));
     assert.ok(Math.abs(Number(result.moments.tmrca[0]) - 1.5) < 1e-12);
-    const twice = await request('phasic/evaluate', { traceKey: result.traceKey, params: { theta: 2 }, moments: 2, covariances: [] });
+    const twice = await request('phasic/evaluate', {
+      traceKey: result.traceKey,
+      params: { theta: 2 },
+      moments: 2,
+      covariances: [],
+    });
     // E[T_MRCA] scales as 1/θ.
     assert.ok(Math.abs(Number(twice.moments.tmrca[0]) - 0.75) < 1e-12, String(twice.moments.tmrca[0]));
     assert.ok(Math.abs(Number(twice.moments.tmrca[1]) - 3.388888888888889 / 4) < 1e-12);
   });
 
-  it('answers every run and evaluation with the edited model\'s own labels: edit, run, undo, run', async () => {
+  it("answers every run and evaluation with the edited model's own labels: edit, run, undo, run", async () => {
     // One file edited in place, as in daily use: the graph stays the same, the labels change.
     const original = fixture('kingman.phasic');
     const uri = model('kingman_edited.phasic', original);
@@ -169,7 +188,10 @@ describe('engine requests over stdio', () => {
     const edit = (text: string) => writeFileSync(path, text);
     // E[T_MRCA] for n = 4 is 1.5/θ; E[total length] = 2·(1 + 1/2 + 1/3)/θ = 11/(3θ).
     const close = (actual: number | string, expected: number, what: string) =>
-      assert.ok(typeof actual === 'number' && Math.abs(actual - expected) <= 1e-12 * expected, `${what}: ${actual}, expected ${expected}`);
+      assert.ok(
+        typeof actual === 'number' && Math.abs(actual - expected) <= 1e-12 * expected,
+        `${what}: ${actual}, expected ${expected}`,
+      );
 
     const first = (await request('phasic/run', run(uri, { n: 4 }))).result;
     edit(original.replace('param theta = 1.0', 'param theta = 2.0'));
@@ -220,7 +242,11 @@ describe('engine requests over stdio', () => {
     const uri = model('structured.phasic', fixture('structured.phasic'));
     const reply = await request('phasic/run', run(uri));
     const largest = reply.result.decomposition.sccs.reduce((a, b) => (b.vertices > a.vertices ? b : a));
-    const detail = await request('phasic/sccDetail', { traceKey: reply.result.traceKey, scc: largest.id, params: reply.result.params });
+    const detail = await request('phasic/sccDetail', {
+      traceKey: reply.result.traceKey,
+      scc: largest.id,
+      params: reply.result.params,
+    });
     assert.equal(detail.states.length, largest.vertices);
     assert.deepEqual(detail.variables, ['x[0]', 'x[1]']);
     // Two lineages in two demes: (2,0), (1,1), (0,2) migrate into each other.
@@ -228,25 +254,33 @@ describe('engine requests over stdio', () => {
     assert.equal(detail.edges.length, largest.internalEdges);
   });
 
-  it('puts exploration warnings and errors on the model\'s source', async () => {
+  it("puts exploration warnings and errors on the model's source", async () => {
     const text = fixture('kingman.phasic') + '\nrule stay\n  when k >= 2\n  rate theta\n  do k = k\n';
     const uri = model('kingman_stay.phasic', text);
     // Diagnostics are published for open documents, as the editor has them.
-    await rpc.sendNotification('textDocument/didOpen', { textDocument: { uri, languageId: 'phasic', version: 1, text } });
+    await rpc.sendNotification('textDocument/didOpen', {
+      textDocument: { uri, languageId: 'phasic', version: 1, text },
+    });
     await request('phasic/run', run(uri));
     const stayLine = text.split('\n').findIndex((l) => l.startsWith('rule stay'));
     const warned = await published.next(uri, (d) => d.code === 'exploration-warning');
-    assert.ok(warned.range.start.line >= stayLine, `on the rule (line ${warned.range.start.line}, rule at ${stayLine})`);
+    assert.ok(
+      warned.range.start.line >= stayLine,
+      `on the rule (line ${warned.range.start.line}, rule at ${stayLine})`,
+    );
     assert.equal(warned.severity, 2);
 
     const negative = fixture('kingman.phasic').replace('rate theta * k * (k - 1) / 2', 'rate theta * (3 - k)');
     const bad = model('kingman_negative.phasic', negative);
-    await assert.rejects(request('phasic/run', run(bad)), (error: { message: string; data?: { kind: string; range?: unknown } }) => {
-      assert.match(error.message, /coalesce/);
-      assert.equal(error.data?.kind, 'model');
-      assert.ok(error.data?.range, 'the error points into the source');
-      return true;
-    });
+    await assert.rejects(
+      request('phasic/run', run(bad)),
+      (error: { message: string; data?: { kind: string; range?: unknown } }) => {
+        assert.match(error.message, /coalesce/);
+        assert.equal(error.data?.kind, 'model');
+        assert.ok(error.data?.range, 'the error points into the source');
+        return true;
+      },
+    );
   });
 
   it('cancels a run on $/cancelRequest and a newer run of the same model supersedes an older one', async () => {
@@ -262,7 +296,10 @@ describe('engine requests over stdio', () => {
 
     const older = request('phasic/run', run(uri, { n: 8 }));
     const newer = request('phasic/run', run(uri, { n: 3 }));
-    await assert.rejects(older, (error: { code: number; message: string }) => error.code === -32800 && /superseded|cancelled/.test(error.message));
+    await assert.rejects(
+      older,
+      (error: { code: number; message: string }) => error.code === -32800 && /superseded|cancelled/.test(error.message),
+    );
     assert.equal((await newer).result.vertices, 32);
   });
 
@@ -270,7 +307,7 @@ describe('engine requests over stdio', () => {
     assert.ok(samples.length > 0, 'memory samples were pushed');
     const before = await request('phasic/memory', {});
     const held = totalBytes(before.accountedBytes);
-    assert.ok(held > 0, 'the caches hold the runs\' traces');
+    assert.ok(held > 0, "the caches hold the runs' traces");
     // Between runs only the caches hold memory.
     for (const c of ['graph', 'subgraphs', 'evaluation'] as const) assert.equal(before.accountedBytes[c], 0, c);
     const cleared = await request('phasic/clearCaches', {});

@@ -34,17 +34,34 @@ describe('the engine session', () => {
 
   it('refreshes a document through the function it was given, after each run', async () => {
     // One rate-1 step out of each of states 0 and 1: E[T] = 2.
-    const uri = model('line.phasic', 'model line\nparam r = 1\nstate k in 0..2 = 0\nrule up when k < 2 rate r do k += 1\n');
-    const reply = await session.run({ uri, overrides: {}, moments: 1, covariances: [], runId: 1 }, new CancellationTokenSource().token);
+    const uri = model(
+      'line.phasic',
+      'model line\nparam r = 1\nstate k in 0..2 = 0\nrule up when k < 2 rate r do k += 1\n',
+    );
+    const reply = await session.run(
+      { uri, overrides: {}, moments: 1, covariances: [], runId: 1 },
+      new CancellationTokenSource().token,
+    );
     assert.equal(reply.result.moments.time[0], 2);
     assert.deepEqual(refreshed, [uri]);
     assert.deepEqual(session.diagnosticsFor(uri), []);
 
     // A rule that leaves the state as it is: the engine's error lands on the rule, and the document is refreshed again.
-    const big = model('stay.phasic', 'model stay\nparam r = 1\nstate k in 0..2 = 0\nrule up when k < 2 rate r do k += 1\nrule stay when k >= 1 rate r do k = k\n');
-    await assert.rejects(session.run({ uri: big, overrides: {}, moments: 1, covariances: [], runId: 2 }, new CancellationTokenSource().token));
+    const big = model(
+      'stay.phasic',
+      'model stay\nparam r = 1\nstate k in 0..2 = 0\nrule up when k < 2 rate r do k += 1\nrule stay when k >= 1 rate r do k = k\n',
+    );
+    await assert.rejects(
+      session.run(
+        { uri: big, overrides: {}, moments: 1, covariances: [], runId: 2 },
+        new CancellationTokenSource().token,
+      ),
+    );
     assert.deepEqual(refreshed, [uri, big]);
-    assert.deepEqual(session.diagnosticsFor(big).map((d) => [d.range.start.line, d.severity]), [[4, 1]]);
+    assert.deepEqual(
+      session.diagnosticsFor(big).map((d) => [d.range.start.line, d.severity]),
+      [[4, 1]],
+    );
   });
 
   it('parses a model once for a describe and the run that follows it, and again when the text or overrides changed', async () => {
@@ -59,10 +76,16 @@ describe('the engine session', () => {
         return parse(text, sink);
       }),
     );
-    const chain = (n: number) => `model chain\nconst n = ${n}\nparam r = 1\nstate k in 0..n = 0\nrule up when k < n rate r do k += 1\n`;
+    const chain = (n: number) =>
+      `model chain\nconst n = ${n}\nparam r = 1\nstate k in 0..n = 0\nrule up when k < n rate r do k += 1\n`;
     const uri = model('chain.phasic', chain(2));
     const run = async (overrides: Record<string, number>) =>
-      (await counting.run({ uri, overrides, moments: 1, covariances: [], runId: 3 }, new CancellationTokenSource().token)).result.moments.time[0];
+      (
+        await counting.run(
+          { uri, overrides, moments: 1, covariances: [], runId: 3 },
+          new CancellationTokenSource().token,
+        )
+      ).result.moments.time[0];
     try {
       // The host's sequence: describe (for the overrides input), then run. E[T] = n steps of rate 1.
       assert.deepEqual((await counting.describe(uri, {})).constants, [{ name: 'n', value: 2, integer: true }]);

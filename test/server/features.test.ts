@@ -26,7 +26,12 @@ reward tmrca = 1
 reward xi[k in 0..n-2] = s[k]
 `;
 
-const RUN = { vertices: 12, sccs: { count: 12 }, moments: { time: [1.6666666666666667, 3.1] }, ruleFirings: { coalesce: 25, never: 0 } };
+const RUN = {
+  vertices: 12,
+  sccs: { count: 12 },
+  moments: { time: [1.6666666666666667, 3.1] },
+  ruleFirings: { coalesce: 25, never: 0 },
+};
 
 describe('language features', () => {
   const analysis = analyze(SFS, 'kingman_sfs.phasic');
@@ -42,22 +47,37 @@ describe('language features', () => {
   it('puts the run lens on the model line and a summary after a run', () => {
     assert.equal(runSummary(RUN), '12 vertices · 12 SCCs · E[time] = 1.66667');
     const lenses = codeLenses(analysis, 'file:///m.phasic', RUN);
-    assert.deepEqual(lenses.map((l) => [l.range.start.line, l.command?.title]), [[0, 'Run hierarchical trace'], [0, '12 vertices · 12 SCCs · E[time] = 1.66667']]);
+    assert.deepEqual(
+      lenses.map((l) => [l.range.start.line, l.command?.title]),
+      [
+        [0, 'Run hierarchical trace'],
+        [0, '12 vertices · 12 SCCs · E[time] = 1.66667'],
+      ],
+    );
     assert.equal(codeLenses(analysis, 'file:///m.phasic', undefined).length, 1);
   });
 
   it('summarizes a run whose mean is infinite or undefined in words, never failing', () => {
-    assert.equal(runSummary({ ...RUN, moments: { time: ['Infinity', 'Infinity'] } }), '12 vertices · 12 SCCs · E[time] = ∞');
+    assert.equal(
+      runSummary({ ...RUN, moments: { time: ['Infinity', 'Infinity'] } }),
+      '12 vertices · 12 SCCs · E[time] = ∞',
+    );
     assert.equal(runSummary({ ...RUN, moments: { time: ['NaN'] } }), '12 vertices · 12 SCCs · E[time] undefined');
     // A large finite mean keeps its exponent whole.
-    assert.equal(runSummary({ ...RUN, moments: { time: [1.5e200, 'Infinity'] } }), '12 vertices · 12 SCCs · E[time] = 1.5e+200');
+    assert.equal(
+      runSummary({ ...RUN, moments: { time: [1.5e200, 'Infinity'] } }),
+      '12 vertices · 12 SCCs · E[time] = 1.5e+200',
+    );
     assert.equal(runSummary({ ...RUN, moments: { time: [1e300] } }), '12 vertices · 12 SCCs · E[time] = 1e+300');
     assert.equal(runSummary({ ...RUN, moments: { time: [2.5e-7] } }), '12 vertices · 12 SCCs · E[time] = 2.5e-7');
   });
 
   it('describes state variables by their place in the state vector', () => {
     const hover = analysis.hoverAt({ line: 3, character: 6 });
-    assert.match(hover!.markdown, /array of shape \[6\], 6 cells; state vector cells 0\.\.5; bounds 0\.\.∞; initially 0/);
+    assert.match(
+      hover!.markdown,
+      /array of shape \[6\], 6 cells; state vector cells 0\.\.5; bounds 0\.\.∞; initially 0/,
+    );
     assert.match(analysis.hoverAt({ line: 12, character: 8 })!.markdown, /Reward family xi\[0\] … xi\[4\]/);
   });
 
@@ -66,7 +86,10 @@ describe('language features', () => {
     const a = analyze(text, 'b.phasic');
     const hover = functionHover(a, { line: 1, character: 13 });
     assert.deepEqual(hover?.range, { start: { line: 1, character: 11 }, end: { line: 1, character: 16 } });
-    assert.equal((hover?.contents as { value: string } | undefined)?.value, 'Built-in: `binom(n, k): binomial coefficient, 0 when k < 0 or k > n`');
+    assert.equal(
+      (hover?.contents as { value: string } | undefined)?.value,
+      'Built-in: `binom(n, k): binomial coefficient, 0 when k < 0 or k > n`',
+    );
     assert.equal(functionHover(a, { line: 1, character: 3 }), null);
   });
 
@@ -84,7 +107,10 @@ describe('language features', () => {
     assert.equal(renameProblem(analysis, at, 'n'), '`n` is already declared (line 2).');
     assert.equal(renameProblem(analysis, at, 'then'), '`then` is a keyword.');
     assert.equal(renameProblem(analysis, at, 'sum'), '`sum` is a built-in aggregate.');
-    assert.equal(renameProblem(analysis, at, '2x'), '`2x` is not a valid name (letters, digits and _, not starting with a digit).');
+    assert.equal(
+      renameProblem(analysis, at, '2x'),
+      '`2x` is not a valid name (letters, digits and _, not starting with a digit).',
+    );
     const edits = renameEdit(analysis, 'file:///m.phasic', at, 'a').changes!['file:///m.phasic'];
     assert.equal(edits.length, 11); // the declaration, its use in j's range, 3 in when, 4 in rate, 2 in do
     assert.ok(edits.every((e) => e.newText === 'a'));
@@ -92,7 +118,13 @@ describe('language features', () => {
 
   it('lists declarations with rule locals as children in the outline', () => {
     const symbols = documentSymbols(analysis);
-    assert.deepEqual(symbols.map((s) => s.name), ['kingman_sfs', 'n', 'theta', 's', 'coalesce', 'never', 'tmrca', 'xi']);
-    assert.deepEqual(symbols[4].children?.map((c) => c.name), ['i', 'j']);
+    assert.deepEqual(
+      symbols.map((s) => s.name),
+      ['kingman_sfs', 'n', 'theta', 's', 'coalesce', 'never', 'tmrca', 'xi'],
+    );
+    assert.deepEqual(
+      symbols[4].children?.map((c) => c.name),
+      ['i', 'j'],
+    );
   });
 });

@@ -16,7 +16,10 @@ const folder = mkdtempSync(join(tmpdir(), 'phasic-initialize-'));
 /** Two steps at rate 2 and 1: E[T] = 1/2 + 1 = 1.5. */
 const MODEL = 'model steps\nstate s in 0..2\nrule up when s < 2 rate if s == 0 then 2 else 1 do s += 1\n';
 
-async function initialize(lsp: LspClient, initializationOptions?: unknown): Promise<{ capabilities: Record<string, unknown> }> {
+async function initialize(
+  lsp: LspClient,
+  initializationOptions?: unknown,
+): Promise<{ capabilities: Record<string, unknown> }> {
   const params: Record<string, unknown> = { processId: process.pid, rootUri: null, capabilities: {} };
   if (initializationOptions !== undefined) params.initializationOptions = initializationOptions;
   const result = await lsp.request<{ capabilities: Record<string, unknown> }>('initialize', params);
@@ -37,22 +40,43 @@ describe('initialize without initializationOptions', () => {
     const uri = pathToFileURL(join(folder, 'open.phasic')).toString();
     const published = lsp.diagnosticsFor(uri);
     await lsp.open(uri, 'state s\nreward r = s + q\n');
-    assert.deepEqual((await published).diagnostics.map((d) => d.code), ['unknown-name']);
+    assert.deepEqual(
+      (await published).diagnostics.map((d) => d.code),
+      ['unknown-name'],
+    );
     const path = join(folder, 'steps.phasic');
     writeFileSync(path, MODEL);
-    const { result } = await lsp.request<RunReply>('phasic/run', { uri: pathToFileURL(path).toString(), overrides: {}, moments: 1, covariances: [], runId: 1 });
+    const { result } = await lsp.request<RunReply>('phasic/run', {
+      uri: pathToFileURL(path).toString(),
+      overrides: {},
+      moments: 1,
+      covariances: [],
+      runId: 1,
+    });
     assert.deepEqual(result.moments.time, [1.5]);
   });
 
-  it('reads a model with a byte order mark from disk, placing errors on the editor\'s columns', async () => {
+  it("reads a model with a byte order mark from disk, placing errors on the editor's columns", async () => {
     const path = join(folder, 'bom.phasic');
     writeFileSync(path, '\uFEFFstate s in 0..q\nrule up when s < 2 rate 1 do s += 1\n');
     await assert.rejects(
-      lsp.request('phasic/run', { uri: pathToFileURL(path).toString(), overrides: {}, moments: 1, covariances: [], runId: 2 }),
+      lsp.request('phasic/run', {
+        uri: pathToFileURL(path).toString(),
+        overrides: {},
+        moments: 1,
+        covariances: [],
+        runId: 2,
+      }),
       /^Error: bom\.phasic:1:15: Unknown name `q`\./,
     );
     writeFileSync(path, `\uFEFF${MODEL}`);
-    const { result } = await lsp.request<RunReply>('phasic/run', { uri: pathToFileURL(path).toString(), overrides: {}, moments: 1, covariances: [], runId: 3 });
+    const { result } = await lsp.request<RunReply>('phasic/run', {
+      uri: pathToFileURL(path).toString(),
+      overrides: {},
+      moments: 1,
+      covariances: [],
+      runId: 3,
+    });
     assert.deepEqual(result.moments.time, [1.5]);
   });
 });
@@ -61,14 +85,34 @@ describe('initialize with malformed initializationOptions', () => {
   it('takes the default of every field that is missing or of the wrong type', async () => {
     assert.deepEqual(engineSettingsFrom(undefined), DEFAULT_ENGINE_SETTINGS);
     assert.deepEqual(engineSettingsFrom('fast'), DEFAULT_ENGINE_SETTINGS);
-    assert.deepEqual(engineSettingsFrom({ maxStates: 'lots', memoryBudgetBytes: -1, cacheDirectory: 7, maxDiskBytes: Infinity, minSccSize: 1.5 }), DEFAULT_ENGINE_SETTINGS);
-    assert.deepEqual(engineSettingsFrom({ maxStates: 10, minSccSize: 3, cacheDirectory: '/tmp/x' }), { ...DEFAULT_ENGINE_SETTINGS, maxStates: 10, minSccSize: 3, cacheDirectory: '/tmp/x' });
+    assert.deepEqual(
+      engineSettingsFrom({
+        maxStates: 'lots',
+        memoryBudgetBytes: -1,
+        cacheDirectory: 7,
+        maxDiskBytes: Infinity,
+        minSccSize: 1.5,
+      }),
+      DEFAULT_ENGINE_SETTINGS,
+    );
+    assert.deepEqual(engineSettingsFrom({ maxStates: 10, minSccSize: 3, cacheDirectory: '/tmp/x' }), {
+      ...DEFAULT_ENGINE_SETTINGS,
+      maxStates: 10,
+      minSccSize: 3,
+      cacheDirectory: '/tmp/x',
+    });
     const lsp = LspClient.start();
     try {
       await initialize(lsp, { maxStates: 'lots', cacheDirectory: null });
       const path = join(folder, 'steps2.phasic');
       writeFileSync(path, MODEL);
-      const { result } = await lsp.request<RunReply>('phasic/run', { uri: pathToFileURL(path).toString(), overrides: {}, moments: 1, covariances: [], runId: 1 });
+      const { result } = await lsp.request<RunReply>('phasic/run', {
+        uri: pathToFileURL(path).toString(),
+        overrides: {},
+        moments: 1,
+        covariances: [],
+        runId: 1,
+      });
       assert.deepEqual(result.moments.time, [1.5]);
     } finally {
       await lsp.stop();
@@ -80,7 +124,13 @@ describe('documents of other languages', () => {
   let lsp: LspClient;
   before(async () => {
     lsp = LspClient.start();
-    await initialize(lsp, { maxStates: 100_000, memoryBudgetBytes: 256 << 20, cacheDirectory: '', maxDiskBytes: 0, minSccSize: 4 });
+    await initialize(lsp, {
+      maxStates: 100_000,
+      memoryBudgetBytes: 256 << 20,
+      cacheDirectory: '',
+      maxDiskBytes: 0,
+      minSccSize: 4,
+    });
   });
   after(() => lsp.stop());
 
@@ -92,10 +142,16 @@ describe('documents of other languages', () => {
     await lsp.open(plain, 'state s\nreward r = s + q\n', 'plaintext');
     const published = lsp.diagnosticsFor(untitled);
     await lsp.open(untitled, 'state s\nreward r = s + q\n');
-    assert.deepEqual((await published).diagnostics.map((d) => d.code), ['unknown-name']);
+    assert.deepEqual(
+      (await published).diagnostics.map((d) => d.code),
+      ['unknown-name'],
+    );
     // Publishing is debounced per document in the order documents changed: had the
     // two others been analysed, theirs would have come first.
-    assert.deepEqual(lsp.published.map((p) => p.uri), [untitled]);
+    assert.deepEqual(
+      lsp.published.map((p) => p.uri),
+      [untitled],
+    );
 
     const position = { line: 1, character: 7 };
     for (const uri of [json, plain]) {
@@ -108,7 +164,10 @@ describe('documents of other languages', () => {
       assert.equal(await lsp.request('textDocument/prepareRename', { textDocument, position }), null, uri);
       assert.equal(await lsp.request('textDocument/rename', { textDocument, position, newName: 'x' }), null, uri);
     }
-    const hover = await lsp.request<{ contents: { value: string } }>('textDocument/hover', { textDocument: { uri: untitled }, position });
+    const hover = await lsp.request<{ contents: { value: string } }>('textDocument/hover', {
+      textDocument: { uri: untitled },
+      position,
+    });
     assert.match(hover.contents.value, /reward r/);
   });
 });

@@ -9,7 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { createMessageConnection, StreamMessageReader, StreamMessageWriter, type MessageConnection } from 'vscode-jsonrpc/node';
+import {
+  createMessageConnection,
+  StreamMessageReader,
+  StreamMessageWriter,
+  type MessageConnection,
+} from 'vscode-jsonrpc/node';
 
 // Tests run from out/test/server; the bundle and fixtures live at the repository root.
 const ROOT = join(__dirname, '..', '..', '..');
@@ -18,7 +23,12 @@ const KINGMAN = readFileSync(join(ROOT, 'test', 'fixtures', 'models', 'kingman.p
 
 interface PublishedDiagnostics {
   uri: string;
-  diagnostics: Array<{ range: { start: { line: number; character: number }; end: { line: number; character: number } }; code: string; message: string; severity: number }>;
+  diagnostics: Array<{
+    range: { start: { line: number; character: number }; end: { line: number; character: number } };
+    code: string;
+    message: string;
+    severity: number;
+  }>;
 }
 
 /** Position of the `occurrence`-th appearance of `needle` in `text`. */
@@ -38,7 +48,10 @@ describe('language server over stdio', () => {
   const uri = pathToFileURL(join(tmpdir(), 'kingman.phasic')).toString();
 
   /** Resolves with the next diagnostics published for `uri` that satisfy `accept`. */
-  function diagnosticsFor(target: string, accept: (p: PublishedDiagnostics) => boolean = () => true): Promise<PublishedDiagnostics> {
+  function diagnosticsFor(
+    target: string,
+    accept: (p: PublishedDiagnostics) => boolean = () => true,
+  ): Promise<PublishedDiagnostics> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('no diagnostics within 10 s')), 10_000);
       waiters.push((p) => {
@@ -66,7 +79,13 @@ describe('language server over stdio', () => {
       processId: process.pid,
       rootUri: null,
       capabilities: {},
-      initializationOptions: { maxStates: 100_000, memoryBudgetBytes: 256 << 20, cacheDirectory, maxDiskBytes: 0, minSccSize: 4 },
+      initializationOptions: {
+        maxStates: 100_000,
+        memoryBudgetBytes: 256 << 20,
+        cacheDirectory,
+        maxDiskBytes: 0,
+        minSccSize: 4,
+      },
     });
     assert.equal(result.capabilities.hoverProvider, true);
     assert.deepEqual(result.capabilities.renameProvider, { prepareProvider: true });
@@ -85,28 +104,44 @@ describe('language server over stdio', () => {
   it('publishes diagnostics for an opened document, and again after an edit', async () => {
     const broken = KINGMAN.replace('rate theta * k', 'rate theta * kk');
     const first = diagnosticsFor(uri);
-    await rpc.sendNotification('textDocument/didOpen', { textDocument: { uri, languageId: 'phasic', version: 1, text: broken } });
+    await rpc.sendNotification('textDocument/didOpen', {
+      textDocument: { uri, languageId: 'phasic', version: 1, text: broken },
+    });
     const { diagnostics } = await first;
     const at = positionOf(broken, 'kk');
-    assert.deepEqual(diagnostics.map((d) => [d.code, d.message, d.range.start, d.range.end, d.severity]), [
-      ['unknown-name', 'Unknown name `kk`.', at, { line: at.line, character: at.character + 2 }, 1],
-    ]);
+    assert.deepEqual(
+      diagnostics.map((d) => [d.code, d.message, d.range.start, d.range.end, d.severity]),
+      [['unknown-name', 'Unknown name `kk`.', at, { line: at.line, character: at.character + 2 }, 1]],
+    );
     const fixed = diagnosticsFor(uri, (p) => p.diagnostics.length === 0);
-    await rpc.sendNotification('textDocument/didChange', { textDocument: { uri, version: 2 }, contentChanges: [{ text: KINGMAN }] });
+    await rpc.sendNotification('textDocument/didChange', {
+      textDocument: { uri, version: 2 },
+      contentChanges: [{ text: KINGMAN }],
+    });
     await fixed;
   });
 
-  it('hovers with a constant\'s value and a parameter\'s index', async () => {
-    const constant = await rpc.sendRequest<{ contents: { value: string } }>('textDocument/hover', { textDocument: { uri }, position: positionOf(KINGMAN, 'n = 4') });
+  it("hovers with a constant's value and a parameter's index", async () => {
+    const constant = await rpc.sendRequest<{ contents: { value: string } }>('textDocument/hover', {
+      textDocument: { uri },
+      position: positionOf(KINGMAN, 'n = 4'),
+    });
     assert.match(constant.contents.value, /const n = 4/);
-    const param = await rpc.sendRequest<{ contents: { value: string } }>('textDocument/hover', { textDocument: { uri }, position: positionOf(KINGMAN, 'theta', 1) });
+    const param = await rpc.sendRequest<{ contents: { value: string } }>('textDocument/hover', {
+      textDocument: { uri },
+      position: positionOf(KINGMAN, 'theta', 1),
+    });
     assert.match(param.contents.value, /Parameter θ₁ \(index 0\), default 1/);
   });
 
   it('completes keywords, names and snippets', async () => {
-    const items = await rpc.sendRequest<Array<{ label: string; kind: number; insertText?: string }>>('textDocument/completion', {
-      textDocument: { uri }, position: positionOf(KINGMAN, 'rate theta'),
-    });
+    const items = await rpc.sendRequest<Array<{ label: string; kind: number; insertText?: string }>>(
+      'textDocument/completion',
+      {
+        textDocument: { uri },
+        position: positionOf(KINGMAN, 'rate theta'),
+      },
+    );
     const labels = items.map((i) => i.label);
     for (const expected of ['theta', 'n', 'k', 'rule', 'binom']) assert.ok(labels.includes(expected), expected);
     assert.match(items.find((i) => i.label === 'rule' && i.insertText)!.insertText!, /^rule \$\{1:name\}/);
@@ -114,36 +149,79 @@ describe('language server over stdio', () => {
 
   it('renames a parameter everywhere and refuses keywords and taken names', async () => {
     const position = positionOf(KINGMAN, 'theta');
-    const edit = await rpc.sendRequest<{ changes: Record<string, Array<{ range: unknown; newText: string }>> }>('textDocument/rename', {
-      textDocument: { uri }, position, newName: 'lambda',
-    });
-    assert.deepEqual(edit.changes[uri].map((e) => e.range), [
-      { start: position, end: { line: position.line, character: position.character + 5 } },
-      { start: positionOf(KINGMAN, 'theta', 1), end: { ...positionOf(KINGMAN, 'theta', 1), character: positionOf(KINGMAN, 'theta', 1).character + 5 } },
-    ]);
-    await assert.rejects(rpc.sendRequest('textDocument/rename', { textDocument: { uri }, position, newName: 'rule' }), /`rule` is a keyword/);
-    await assert.rejects(rpc.sendRequest('textDocument/rename', { textDocument: { uri }, position, newName: 'n' }), /`n` is already declared \(line 5\)/);
+    const edit = await rpc.sendRequest<{ changes: Record<string, Array<{ range: unknown; newText: string }>> }>(
+      'textDocument/rename',
+      {
+        textDocument: { uri },
+        position,
+        newName: 'lambda',
+      },
+    );
+    assert.deepEqual(
+      edit.changes[uri].map((e) => e.range),
+      [
+        { start: position, end: { line: position.line, character: position.character + 5 } },
+        {
+          start: positionOf(KINGMAN, 'theta', 1),
+          end: { ...positionOf(KINGMAN, 'theta', 1), character: positionOf(KINGMAN, 'theta', 1).character + 5 },
+        },
+      ],
+    );
+    await assert.rejects(
+      rpc.sendRequest('textDocument/rename', { textDocument: { uri }, position, newName: 'rule' }),
+      /`rule` is a keyword/,
+    );
+    await assert.rejects(
+      rpc.sendRequest('textDocument/rename', { textDocument: { uri }, position, newName: 'n' }),
+      /`n` is already declared \(line 5\)/,
+    );
   });
 
   it('offers the run lens on the model line, and navigates to definitions', async () => {
-    const lenses = await rpc.sendRequest<Array<{ range: { start: { line: number } }; command: { command: string; arguments: unknown[] } }>>('textDocument/codeLens', { textDocument: { uri } });
+    const lenses = await rpc.sendRequest<
+      Array<{ range: { start: { line: number } }; command: { command: string; arguments: unknown[] } }>
+    >('textDocument/codeLens', { textDocument: { uri } });
     assert.equal(lenses[0].range.start.line, positionOf(KINGMAN, 'model kingman').line);
-    assert.deepEqual(lenses[0].command, { title: 'Run hierarchical trace', command: 'phasic.runTrace', arguments: [uri] });
-    const definition = await rpc.sendRequest<{ range: { start: unknown } }>('textDocument/definition', { textDocument: { uri }, position: positionOf(KINGMAN, 'k -= 1') });
+    assert.deepEqual(lenses[0].command, {
+      title: 'Run hierarchical trace',
+      command: 'phasic.runTrace',
+      arguments: [uri],
+    });
+    const definition = await rpc.sendRequest<{ range: { start: unknown } }>('textDocument/definition', {
+      textDocument: { uri },
+      position: positionOf(KINGMAN, 'k -= 1'),
+    });
     assert.deepEqual(definition.range.start, positionOf(KINGMAN, 'k in 1..n'));
-    const symbols = await rpc.sendRequest<Array<{ name: string }>>('textDocument/documentSymbol', { textDocument: { uri } });
-    assert.deepEqual(symbols.map((s) => s.name), ['kingman', 'n', 'theta', 'k', 'coalesce', 'tmrca', 'total_length']);
+    const symbols = await rpc.sendRequest<Array<{ name: string }>>('textDocument/documentSymbol', {
+      textDocument: { uri },
+    });
+    assert.deepEqual(
+      symbols.map((s) => s.name),
+      ['kingman', 'n', 'theta', 'k', 'coalesce', 'tmrca', 'total_length'],
+    );
   });
 
   it('keeps the run summary lens after a run whose mean is infinite, and after a finite one', async () => {
     // Issue 11, point 15: a run whose E[time] was not finite made every lens request
     // fail (toPrecision of null) and the lens disappear.
     type Lens = { command: { title: string } };
-    const lensTitles = async (target: string) => (await rpc.sendRequest<Lens[]>('textDocument/codeLens', { textDocument: { uri: target } })).map((l) => l.command.title);
+    const lensTitles = async (target: string) =>
+      (await rpc.sendRequest<Lens[]>('textDocument/codeLens', { textDocument: { uri: target } })).map(
+        (l) => l.command.title,
+      );
     const opened = pathToFileURL(join(tmpdir(), `infinite-${process.pid}.phasic`)).toString();
-    await rpc.sendNotification('textDocument/didOpen', { textDocument: { uri: opened, languageId: 'phasic', version: 1, text: KINGMAN } });
+    await rpc.sendNotification('textDocument/didOpen', {
+      textDocument: { uri: opened, languageId: 'phasic', version: 1, text: KINGMAN },
+    });
     const run = (params: Record<string, number>) =>
-      rpc.sendRequest<{ result: { moments: Record<string, unknown[]> } }>('phasic/run', { uri: opened, overrides: {}, params, moments: 2, covariances: [], runId: 9000 + Math.floor(Math.random() * 1000) });
+      rpc.sendRequest<{ result: { moments: Record<string, unknown[]> } }>('phasic/run', {
+        uri: opened,
+        overrides: {},
+        params,
+        moments: 2,
+        covariances: [],
+        runId: 9000 + Math.floor(Math.random() * 1000),
+      });
     // θ = 0: nothing ever coalesces, so E[time] is infinite.
     assert.deepEqual((await run({ theta: 0 })).result.moments.time, ['Infinity', 'Infinity']);
     assert.deepEqual(await lensTitles(opened), ['Run hierarchical trace', '5 vertices · 5 SCCs · E[time] = ∞']);

@@ -6,14 +6,24 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { createMessageConnection, StreamMessageReader, StreamMessageWriter, type MessageConnection } from 'vscode-jsonrpc/node';
+import {
+  createMessageConnection,
+  StreamMessageReader,
+  StreamMessageWriter,
+  type MessageConnection,
+} from 'vscode-jsonrpc/node';
 
 // Tests run from out/test/server; the bundle lives at the repository root.
 export const SERVER = join(__dirname, '..', '..', '..', 'dist', 'server.js');
 
 export interface Published {
   uri: string;
-  diagnostics: Array<{ range: { start: { line: number; character: number }; end: { line: number; character: number } }; code: string; message: string; severity: number }>;
+  diagnostics: Array<{
+    range: { start: { line: number; character: number }; end: { line: number; character: number } };
+    code: string;
+    message: string;
+    severity: number;
+  }>;
 }
 
 export class LspClient {
@@ -23,7 +33,10 @@ export class LspClient {
   /** Resolves with the server's exit code when the process ends. */
   readonly exited: Promise<number | null>;
 
-  private constructor(readonly child: ChildProcess, readonly rpc: MessageConnection) {
+  private constructor(
+    readonly child: ChildProcess,
+    readonly rpc: MessageConnection,
+  ) {
     this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
     rpc.onNotification('textDocument/publishDiagnostics', (p: Published) => {
       this.published.push(p);
@@ -37,7 +50,10 @@ export class LspClient {
   static start(): LspClient {
     assert.ok(existsSync(SERVER), `${SERVER} is missing: run node esbuild.mjs first`);
     const child = spawn(process.execPath, [SERVER, '--stdio'], { stdio: ['pipe', 'pipe', 'inherit'] });
-    return new LspClient(child, createMessageConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!)));
+    return new LspClient(
+      child,
+      createMessageConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!)),
+    );
   }
 
   /** The next diagnostics published for `uri` that satisfy `accept`. */

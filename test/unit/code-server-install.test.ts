@@ -11,15 +11,18 @@ import type * as CodeServerScript from '../../scripts/code-server.mjs';
 
 // Tests run from out/test/unit; the scripts stay in the tree.
 const ROOT = join(__dirname, '..', '..', '..');
-const script = (): Promise<typeof CodeServerScript> => import(pathToFileURL(join(ROOT, 'scripts', 'code-server.mjs')).href);
+const script = (): Promise<typeof CodeServerScript> =>
+  import(pathToFileURL(join(ROOT, 'scripts', 'code-server.mjs')).href);
 const temp = mkdtempSync(join(tmpdir(), 'phasic-install-'));
 after(() => rmSync(temp, { recursive: true, force: true }));
 
 test('the shipped paths are the manifest, README and the allowlisted files that exist, never sources', async () => {
   const { shippedPaths } = await script();
   const paths = shippedPaths(ROOT);
-  for (const path of ['package.json', 'README.md', 'LICENSE', 'syntaxes']) assert.ok(paths.includes(path), `${path} missing from ${paths}`);
-  for (const path of paths) assert.doesNotMatch(path, /^(extension|webview|native\/src|node_modules|test|\.cache)(\/|$)/);
+  for (const path of ['package.json', 'README.md', 'LICENSE', 'syntaxes'])
+    assert.ok(paths.includes(path), `${path} missing from ${paths}`);
+  for (const path of paths)
+    assert.doesNotMatch(path, /^(extension|webview|native\/src|node_modules|test|\.cache)(\/|$)/);
 });
 
 test('a folder without .vscodeignore ships only its manifest and README', async () => {

@@ -6,7 +6,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { describeClear } from '../../extension/host/commands/describeClear';
-import { formatBytes, formatCount, formatFreed, formatMs, formatNumber, formatShortNumber } from '../../extension/protocol/format';
+import {
+  formatBytes,
+  formatCount,
+  formatFreed,
+  formatMs,
+  formatNumber,
+  formatShortNumber,
+} from '../../extension/protocol/format';
 import type { ClearResult } from '../../extension/protocol/engine';
 import { runSummary } from '../../extension/server/features/codeLens';
 import { markerLabel } from '../../webview/memory/timeline';
@@ -81,7 +88,7 @@ describe('number formatting', () => {
     assert.deepEqual([0.4125, 3.254, 41.25, 1200].map(formatMs), ['0.412 ms', '3.25 ms', '41.3 ms', '1.20 s']);
   });
 
-  it('the host\'s Clear Caches notification and the panel\'s Clear marker print the bytes freed alike', () => {
+  it("the host's Clear Caches notification and the panel's Clear marker print the bytes freed alike", () => {
     for (const freed of [812, 5 * MiB, 412 * MiB, 1.5 * 1024 * MiB]) {
       const host = /^Freed (.+?) of engine memory/.exec(describeClear(cleared(freed)))?.[1];
       const panel = /^Clear \u2212(.+)$/.exec(markerLabel({ kind: 'clear', t: 0, freedBytes: freed }))?.[1];

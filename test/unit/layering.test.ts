@@ -30,7 +30,6 @@ interface Include {
   folder: string;
   target: string; // as written: "graph/graph.hpp"
   targetFolder: string; // a name without a folder is a header next to the includer
-
 }
 
 function sources(dir: string): string[] {
@@ -77,18 +76,40 @@ test('every native folder includes only from itself or earlier in the line', () 
 
 test('every folder of native/src has a place in the line, and every place is a folder', () => {
   const folders = readdirSync(join(NATIVE, 'src')).filter((n) => statSync(join(NATIVE, 'src', n)).isDirectory());
-  assert.deepEqual(folders.sort(), Object.keys(RANK).filter((f) => f !== 'binding').sort());
+  assert.deepEqual(
+    folders.sort(),
+    Object.keys(RANK)
+      .filter((f) => f !== 'binding')
+      .sort(),
+  );
 });
 
 test('outside engine/, only the binding includes engine headers', () => {
-  const outside = includes().filter((i) => i.targetFolder === 'engine' && i.folder !== 'engine' && i.folder !== 'binding');
+  const outside = includes().filter(
+    (i) => i.targetFolder === 'engine' && i.folder !== 'engine' && i.folder !== 'binding',
+  );
   assert.deepEqual(outside, []);
 });
 
 test('the rule rejects a backward include, a sibling include and an unknown folder', () => {
-  const backward: Include = { file: 'src/model/x.hpp', folder: 'model', target: 'graph/graph.hpp', targetFolder: 'graph' };
-  const sibling: Include = { file: 'src/json/x.hpp', folder: 'json', target: 'memory/accounting.hpp', targetFolder: 'memory' };
+  const backward: Include = {
+    file: 'src/model/x.hpp',
+    folder: 'model',
+    target: 'graph/graph.hpp',
+    targetFolder: 'graph',
+  };
+  const sibling: Include = {
+    file: 'src/json/x.hpp',
+    folder: 'json',
+    target: 'memory/accounting.hpp',
+    targetFolder: 'memory',
+  };
   const unknown: Include = { file: 'src/trace/x.cpp', folder: 'trace', target: 'util/x.hpp', targetFolder: 'util' };
-  const forward: Include = { file: 'src/graph/x.cpp', folder: 'graph', target: 'model/program.hpp', targetFolder: 'model' };
+  const forward: Include = {
+    file: 'src/graph/x.cpp',
+    folder: 'graph',
+    target: 'model/program.hpp',
+    targetFolder: 'model',
+  };
   assert.equal(violations([backward, sibling, unknown, forward]).length, 3);
 });

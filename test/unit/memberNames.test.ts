@@ -21,7 +21,10 @@ engine.configure({ cacheDir: '' });
 
 function close(actual: number | string, expected: number, what: string): void {
   assert.equal(typeof actual, 'number', `${what}: ${actual} is not a finite number`);
-  assert.ok(Math.abs(Number(actual) - expected) <= 1e-12 * Math.max(1, Math.abs(expected)), `${what}: ${actual}, expected ${expected}`);
+  assert.ok(
+    Math.abs(Number(actual) - expected) <= 1e-12 * Math.max(1, Math.abs(expected)),
+    `${what}: ${actual}, expected ${expected}`,
+  );
 }
 
 describe('member names on the host side', () => {
@@ -29,12 +32,18 @@ describe('member names on the host side', () => {
 
   it('prefills the constants input with remembered values by own key, and parses each name', () => {
     for (const name of MEMBER_NAMES) {
-      const constants = [{ name, value: 3, integer: true }, { name: 'n', value: 2, integer: true }];
+      const constants = [
+        { name, value: 3, integer: true },
+        { name: 'n', value: 2, integer: true },
+      ];
       // Nothing remembered: the model's values, not an inherited member.
       assert.equal(overridesPrefill(constants, {}), `${name} = 3, n = 2`);
       // Remembered through workspaceState, i.e. a JSON round trip.
       const remembered = JSON.parse(JSON.stringify(parseOverrides(`${name} = 7, n = 5`, constants)));
-      assert.deepEqual(Object.entries(remembered), [[name, 7], ['n', 5]]);
+      assert.deepEqual(Object.entries(remembered), [
+        [name, 7],
+        ['n', 5],
+      ]);
       assert.equal(overridesPrefill(constants, remembered), `${name} = 7, n = 5`);
       assert.equal(parseOverrides(`${name} = 1.5`, constants), `constant ${name} must stay an integer`);
       const others = MEMBER_NAMES.filter((x) => x !== name);
@@ -65,10 +74,14 @@ describe('member names on the host side', () => {
       session.runResult({ uri: prepared.spec.uri, name: prepared.spec.name, params: prepared.spec.params }, result);
       await session.receive({ type: 'ready' });
       // What the page posts: its params object arrives as JSON, `__proto__` an own key.
-      await session.receive(JSON.parse(`{"type": "evaluate", "requestId": 1, "traceKey": "${result.traceKey}", "params": {"${m.param}": 3}}`));
+      await session.receive(
+        JSON.parse(
+          `{"type": "evaluate", "requestId": 1, "traceKey": "${result.traceKey}", "params": {"${m.param}": 3}}`,
+        ),
+      );
       const reply1 = sent.at(-1);
       assert.equal(reply1?.type, 'evaluation');
-      const evaluation = (reply1 as { result?: EvaluateResult; error?: string });
+      const evaluation = reply1 as { result?: EvaluateResult; error?: string };
       assert.equal(evaluation.error, undefined);
       const expected = memberNameMoments(4, 3);
       assert.deepEqual(Object.entries(evaluation.result!.params), [[m.param, 3]]);
@@ -77,7 +90,11 @@ describe('member names on the host side', () => {
 
       // A name that is no parameter of this model is refused, not read from a prototype.
       const stranger = m.constant;
-      await session.receive(JSON.parse(`{"type": "evaluate", "requestId": 2, "traceKey": "${result.traceKey}", "params": {"${stranger}": 3}}`));
+      await session.receive(
+        JSON.parse(
+          `{"type": "evaluate", "requestId": 2, "traceKey": "${result.traceKey}", "params": {"${stranger}": 3}}`,
+        ),
+      );
       assert.deepEqual(sent.at(-1), { type: 'evaluation', requestId: 2, error: `Unknown parameter '${stranger}'.` });
     });
   }

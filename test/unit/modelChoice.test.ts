@@ -29,16 +29,23 @@ async function panelAfterRun(name: string): Promise<string | undefined> {
   const prepared = prepareModel(uriOf(name), readFileSync(join(EXAMPLES, name), 'utf8'), {});
   const result = await engine.run(prepared.engineText, { moments: 1 });
   const buffer = new StudioBuffer();
-  const session = new PanelSession(buffer, { evaluate: () => Promise.reject(new Error('unused')), exportSvg: async () => undefined }, () => undefined);
+  const session = new PanelSession(
+    buffer,
+    { evaluate: () => Promise.reject(new Error('unused')), exportSvg: async () => undefined },
+    () => undefined,
+  );
   session.runResult({ uri: prepared.spec.uri, name: prepared.spec.name, params: prepared.spec.params }, result);
   await engine.clearCaches();
   return buffer.currentRun()?.model.uri;
 }
 
 describe('the model a run without an argument is for', () => {
-  it('is the active editor\'s model, whatever else is in view', async () => {
+  it("is the active editor's model, whatever else is in view", async () => {
     const panelModel = await panelAfterRun('rabbits.phasic');
-    assert.deepEqual(chooseModel({ active: kingman, panelModel, visible: [kingman, rabbits] }), { kind: 'run', uri: kingman.uri });
+    assert.deepEqual(chooseModel({ active: kingman, panelModel, visible: [kingman, rabbits] }), {
+      kind: 'run',
+      uri: kingman.uri,
+    });
     const graph = { uri: uriOf('graph.json'), languageId: 'json' };
     assert.deepEqual(chooseModel({ active: graph, visible: [graph] }), { kind: 'run', uri: graph.uri });
     assert.deepEqual(chooseModel({ active: untitled, visible: [untitled] }), { kind: 'run', uri: untitled.uri });
@@ -48,17 +55,32 @@ describe('the model a run without an argument is for', () => {
     const panelModel = await panelAfterRun('rabbits.phasic');
     assert.equal(panelModel, rabbits.uri);
     // The panel focused beside the model's editor: no text editor is active.
-    assert.deepEqual(chooseModel({ active: undefined, panelModel, visible: [rabbits] }), { kind: 'run', uri: rabbits.uri });
+    assert.deepEqual(chooseModel({ active: undefined, panelModel, visible: [rabbits] }), {
+      kind: 'run',
+      uri: rabbits.uri,
+    });
     // Also when another model is open beside it: the panel's is the one in focus.
-    assert.deepEqual(chooseModel({ active: undefined, panelModel, visible: [kingman] }), { kind: 'run', uri: rabbits.uri });
+    assert.deepEqual(chooseModel({ active: undefined, panelModel, visible: [kingman] }), {
+      kind: 'run',
+      uri: rabbits.uri,
+    });
     // A text editor that holds no model is active: the panel in view still names one.
     assert.deepEqual(chooseModel({ active: readme, panelModel, visible: [readme] }), { kind: 'run', uri: rabbits.uri });
   });
 
   it('without a panel model, is the one .phasic editor in view; several are offered to pick', () => {
-    assert.deepEqual(chooseModel({ active: readme, visible: [readme, kingman, settings] }), { kind: 'run', uri: kingman.uri });
-    assert.deepEqual(chooseModel({ active: undefined, visible: [kingman, kingman] }), { kind: 'run', uri: kingman.uri });
-    assert.deepEqual(chooseModel({ active: undefined, visible: [kingman, settings, rabbits] }), { kind: 'pick', uris: [kingman.uri, rabbits.uri] });
+    assert.deepEqual(chooseModel({ active: readme, visible: [readme, kingman, settings] }), {
+      kind: 'run',
+      uri: kingman.uri,
+    });
+    assert.deepEqual(chooseModel({ active: undefined, visible: [kingman, kingman] }), {
+      kind: 'run',
+      uri: kingman.uri,
+    });
+    assert.deepEqual(chooseModel({ active: undefined, visible: [kingman, settings, rabbits] }), {
+      kind: 'pick',
+      uris: [kingman.uri, rabbits.uri],
+    });
   });
 
   it('is asked for only when nothing in view is a model (a JSON editor in view is not taken for one)', () => {

@@ -56,7 +56,10 @@ let entries: string[];
 before(() => {
   dir = mkdtempSync(join(tmpdir(), 'phasic-vsix-'));
   const vsix = join(dir, 'phasic-trace-studio.vsix');
-  const run = spawnSync(process.execPath, [join(ROOT, 'scripts', 'package.mjs'), '--out', vsix], { cwd: ROOT, encoding: 'utf8' });
+  const run = spawnSync(process.execPath, [join(ROOT, 'scripts', 'package.mjs'), '--out', vsix], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  });
   assert.equal(run.status, 0, `scripts/package.mjs failed:\n${run.stdout}\n${run.stderr}`);
   zip = readFileSync(vsix);
   entries = [...zipEntries(zip).keys()].sort();
@@ -96,7 +99,7 @@ test('the vsix holds nothing else: no sources, maps, tests, build objects or nod
   assert.deepEqual(unexpected, [], `unexpected files in the vsix`);
 });
 
-test('the packaged manifest is the checkout\'s: same id, version, entry point and commands', () => {
+test("the packaged manifest is the checkout's: same id, version, entry point and commands", () => {
   const packaged = JSON.parse(zipRead(zip, zipEntries(zip).get('extension/package.json')!).toString('utf8'));
   const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
   assert.equal(`${packaged.publisher}.${packaged.name}`, 'phasic.phasic-trace-studio');
@@ -110,6 +113,8 @@ test('the packaged manifest is the checkout\'s: same id, version, entry point an
 
 test('every image the README shows is packaged at its relative path', () => {
   const readme = zipRead(zip, zipEntries(zip).get('extension/readme.md')!).toString('utf8');
-  const images = [...readme.matchAll(/!\[[^\]]*\]\(([^)\s]+)\)/g)].map((m) => m[1]).filter((src) => !/^[a-z]+:/i.test(src));
+  const images = [...readme.matchAll(/!\[[^\]]*\]\(([^)\s]+)\)/g)]
+    .map((m) => m[1])
+    .filter((src) => !/^[a-z]+:/i.test(src));
   for (const src of images) assert.ok(entries.includes(`extension/${src}`), `README image ${src} is not in the vsix`);
 });

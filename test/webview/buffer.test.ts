@@ -24,12 +24,22 @@ test('each engine process clock is placed at its start time; a restart closes th
   b.addBlockEvent({ kind: 'created', scc: 4, vertices: 9, bytes: 64, timeMs: 21 });
   const closed = b.addBlockEvent({ kind: 'freed', scc: 3, vertices: 9, bytes: 64, timeMs: 30 });
   assert.deepEqual(closed, { scc: 3, vertices: 9, bytes: 64, created: 1_020, freed: 1_030 });
-  assert.equal(b.addBlockEvent({ kind: 'freed', scc: 99, vertices: 1, bytes: 1, timeMs: 31 }), null, 'a release nobody saw begin');
+  assert.equal(
+    b.addBlockEvent({ kind: 'freed', scc: 99, vertices: 1, bytes: 1, timeMs: 31 }),
+    null,
+    'a release nobody saw begin',
+  );
   assert.equal(b.addMarker({ kind: 'runEnd' }).t, 50_000, 'no engine time: now');
   b.setEngine({ version: '1', pid: 11, startedAt: 9_000 });
   assert.equal(b.addSample(snap(5, 1)).t, 9_005, 'the new engine restarts at 0 on its own clock');
   const s = b.snapshot();
-  assert.deepEqual(s.blocks.map((x) => [x.scc, x.freed]), [[3, 1_030], [4, 9_000]]);
+  assert.deepEqual(
+    s.blocks.map((x) => [x.scc, x.freed]),
+    [
+      [3, 1_030],
+      [4, 9_000],
+    ],
+  );
   assert.equal(s.engine?.pid, 11);
 });
 
@@ -40,9 +50,16 @@ test('before the engine reports its start, its clock is anchored at the first re
 });
 
 test('min/max decimation keeps the lowest and highest of each four, in time order', () => {
-  const s = (t: number, g: number): TimelineSample => ({ t, accounted: { graph: g, subgraphs: 0, traces: 0, cache: 0, evaluation: 0 }, rss: 0 });
+  const s = (t: number, g: number): TimelineSample => ({
+    t,
+    accounted: { graph: g, subgraphs: 0, traces: 0, cache: 0, evaluation: 0 },
+    rss: 0,
+  });
   const out = decimateMinMax([s(0, 5), s(1, 9), s(2, 1), s(3, 5), s(4, 7), s(5, 7), s(6, 7), s(7, 7), s(8, 3)]);
-  assert.deepEqual(out.map((x) => x.t), [1, 2, 4, 8]);
+  assert.deepEqual(
+    out.map((x) => x.t),
+    [1, 2, 4, 8],
+  );
 });
 
 test('hours of samples stay within the capacity and keep every peak', () => {
@@ -54,10 +71,16 @@ test('hours of samples stay within the capacity and keep every peak', () => {
   assert.ok(samples.length <= 1_000, `${samples.length} samples kept`);
   const kept = samples.filter((x) => x.accounted.graph === 1e9).map((x) => x.t / 100);
   assert.deepEqual(kept, [...peaks]);
-  assert.ok(samples.every((x, i) => i === 0 || x.t > samples[i - 1].t), 'in time order');
+  assert.ok(
+    samples.every((x, i) => i === 0 || x.t > samples[i - 1].t),
+    'in time order',
+  );
   assert.equal(samples[samples.length - 1].t, 99_999 * 100, 'the newest sample is always kept');
   for (let i = 0; i < 20; i++) b.addMarker({ kind: 'runStart', timeMs: i });
-  assert.deepEqual(b.snapshot().markers.map((m) => m.t), [15, 16, 17, 18, 19]);
+  assert.deepEqual(
+    b.snapshot().markers.map((m) => m.t),
+    [15, 16, 17, 18, 19],
+  );
 });
 
 test('the block list drops finished bars first, never a live one', () => {
@@ -68,7 +91,14 @@ test('the block list drops finished bars first, never a live one', () => {
     b.addBlockEvent({ kind: 'created', scc, vertices: 1, bytes: 1, timeMs: scc });
     b.addBlockEvent({ kind: 'freed', scc, vertices: 1, bytes: 1, timeMs: scc + 0.5 });
   }
-  assert.deepEqual(b.snapshot().blocks.map((x) => [x.scc, x.freed === null]), [[1, true], [6, false], [7, false]]);
+  assert.deepEqual(
+    b.snapshot().blocks.map((x) => [x.scc, x.freed === null]),
+    [
+      [1, true],
+      [6, false],
+      [7, false],
+    ],
+  );
 });
 
 test('the page keeps its samples bounded the same way, in typed columns', () => {

@@ -60,7 +60,14 @@ export function useBrowser(): () => Browser {
   before(async () => {
     browser = await chromium.launch({
       executablePath: chromiumPath(),
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
     });
     mkdirSync(join(ROOT, 'test-results'), { recursive: true });
   });
@@ -88,7 +95,12 @@ export interface Studio {
   problems(): string[];
 }
 
-export async function openStudio(browser: Browser, theme: ThemeName, tab: StudioTab = 'memory', size = { width: 1100, height: 800 }): Promise<Studio> {
+export async function openStudio(
+  browser: Browser,
+  theme: ThemeName,
+  tab: StudioTab = 'memory',
+  size = { width: 1100, height: 800 },
+): Promise<Studio> {
   const page = await browser.newPage({ viewport: size, deviceScaleFactor: 1 });
   const problems: string[] = [];
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
@@ -147,10 +159,14 @@ export async function openStudio(browser: Browser, theme: ThemeName, tab: Studio
     posted: () => page.evaluate(() => (window as unknown as { __posted: WebviewMessage[] }).__posted),
     waitForPosted: async (type, count = 1) => {
       await page.waitForFunction(
-        ([t, n]) => (window as unknown as { __posted: WebviewMessage[] }).__posted.filter((m) => m.type === t).length >= (n as number),
+        ([t, n]) =>
+          (window as unknown as { __posted: WebviewMessage[] }).__posted.filter((m) => m.type === t).length >=
+          (n as number),
         [type, count] as const,
       );
-      return (await page.evaluate(() => (window as unknown as { __posted: WebviewMessage[] }).__posted)).filter((m) => m.type === type);
+      return (await page.evaluate(() => (window as unknown as { __posted: WebviewMessage[] }).__posted)).filter(
+        (m) => m.type === type,
+      );
     },
     send: async (m) => {
       // As a JSON string: Playwright's structured argument transfer is slow for large
@@ -160,7 +176,10 @@ export async function openStudio(browser: Browser, theme: ThemeName, tab: Studio
       await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
     },
     setTheme: async (name) => {
-      await page.evaluate((t) => (window as unknown as { __applyTheme: (x: unknown) => void }).__applyTheme(t), themes[name]);
+      await page.evaluate(
+        (t) => (window as unknown as { __applyTheme: (x: unknown) => void }).__applyTheme(t),
+        themes[name],
+      );
       await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
     },
     problems: () => problems,

@@ -72,8 +72,20 @@ test('the table view lists samples, block lifetimes (one still alive) and the ma
   assert.match(captions[0], new RegExp(`of ${snapshot.samples.length.toLocaleString('en-US')}, newest first`));
   assert.equal(captions[1], `Block subgraphs (${snapshot.blocks.length}, newest first)`);
   const events = await page.locator('#memory-tables table').nth(2).locator('tbody td').allInnerTexts();
-  assert.deepEqual(events, ['Run two_locus', 'Done', 'Run two_locus', 'Done', 'Clear \u221213.1 MB', 'Engine restarted', 'Run two_locus']);
-  const alive = await page.locator('#memory-tables table').nth(1).locator('tbody tr', { hasText: 'still alive' }).count();
+  assert.deepEqual(events, [
+    'Run two_locus',
+    'Done',
+    'Run two_locus',
+    'Done',
+    'Clear \u221213.1 MB',
+    'Engine restarted',
+    'Run two_locus',
+  ]);
+  const alive = await page
+    .locator('#memory-tables table')
+    .nth(1)
+    .locator('tbody tr', { hasText: 'still alive' })
+    .count();
   assert.equal(alive, 1);
   assert.match((await page.locator('canvas.gantt-canvas').getAttribute('aria-label'))!, /16 subgraphs, 1 still alive/);
   // Still building while the run goes on: no warning. Once the run has ended, the
@@ -81,7 +93,10 @@ test('the table view lists samples, block lifetimes (one still alive) and the ma
   assert.equal(await page.locator('.leak').innerText(), '');
   const live = snapshot.blocks.find((b) => b.freed === null)!;
   await studio.send({ type: 'marker', marker: { kind: 'runEnd', t: live.created + 1000 } });
-  assert.equal(await page.locator('.leak').innerText(), `1 block subgraph (${formatBytes(live.bytes)}) outlived its run: SCC ${live.scc}.`);
+  assert.equal(
+    await page.locator('.leak').innerText(),
+    `1 block subgraph (${formatBytes(live.bytes)}) outlived its run: SCC ${live.scc}.`,
+  );
   await page.close();
 });
 
@@ -92,7 +107,11 @@ test('live samples update the figures and a followed window; keys zoom and fit',
   const chart = studio.page.locator('canvas.chart-canvas');
   const windowOf = async () => (await chart.getAttribute('data-window'))!.split(',').map(Number);
   const last = snapshot.samples[snapshot.samples.length - 1];
-  const next: TimelineSample = { t: last.t + 500, accounted: { graph: 5 * MB, subgraphs: 0, traces: 0, cache: 0, evaluation: 0 }, rss: 300 * MB };
+  const next: TimelineSample = {
+    t: last.t + 500,
+    accounted: { graph: 5 * MB, subgraphs: 0, traces: 0, cache: 0, evaluation: 0 },
+    rss: 300 * MB,
+  };
   await studio.send({ type: 'samples', samples: [next] });
   assert.equal(await studio.page.locator('[data-figure="graph"]').innerText(), '5.0 MB');
   assert.equal(await studio.page.locator('[data-figure="rss"]').innerText(), '300 MB');
@@ -137,10 +156,15 @@ test('100,000 samples render without freezing (min/max decimated to the canvas w
       const graph = Math.round(((i % 2000) / 2000) * 200 * MB);
       const spike = i === 61_234 ? 900 * MB : 0;
       peak = Math.max(peak, graph + spike + 20 * MB);
-      samples.push({ t: t0 + i * 72, accounted: { graph, subgraphs: spike, traces: 0, cache: 20 * MB, evaluation: 0 }, rss: 80 * MB + graph + spike });
+      samples.push({
+        t: t0 + i * 72,
+        accounted: { graph, subgraphs: spike, traces: 0, cache: 20 * MB, evaluation: 0 },
+        rss: 80 * MB + graph + spike,
+      });
     }
     const began = performance.now();
-    for (let i = 0; i < samples.length; i += 20_000) window.postMessage({ type: 'samples', samples: samples.slice(i, i + 20_000) }, '*');
+    for (let i = 0; i < samples.length; i += 20_000)
+      window.postMessage({ type: 'samples', samples: samples.slice(i, i + 20_000) }, '*');
     await new Promise((r) => setTimeout(r, 0));
     await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
     return { loadMs: performance.now() - began, peak };
@@ -154,14 +178,24 @@ test('100,000 samples render without freezing (min/max decimated to the canvas w
   const frames = await chart.evaluate(async (c) => {
     const times: number[] = [];
     for (let i = 0; i < 20; i++) {
-      c.dispatchEvent(new WheelEvent('wheel', { deltaY: i < 10 ? -120 : 120, clientX: 500, clientY: 100, bubbles: true, cancelable: true }));
+      c.dispatchEvent(
+        new WheelEvent('wheel', {
+          deltaY: i < 10 ? -120 : 120,
+          clientX: 500,
+          clientY: 100,
+          bubbles: true,
+          cancelable: true,
+        }),
+      );
       await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
       times.push(Number(c.dataset.renderMs));
     }
     return times;
   });
   const mean = frames.reduce((a, b) => a + b, 0) / frames.length;
-  console.log(`timeline, 100,000 samples: validated, stored and drawn in ${loadMs.toFixed(0)} ms; zoom frames mean ${mean.toFixed(2)} ms, max ${Math.max(...frames).toFixed(2)} ms`);
+  console.log(
+    `timeline, 100,000 samples: validated, stored and drawn in ${loadMs.toFixed(0)} ms; zoom frames mean ${mean.toFixed(2)} ms, max ${Math.max(...frames).toFixed(2)} ms`,
+  );
   await studio.page.screenshot({ path: screenshotPath('memory-100k'), fullPage: false });
   assert.deepEqual(studio.problems(), []);
   await studio.page.close();
@@ -192,7 +226,14 @@ test('hovering a Gantt bar names its subgraph; dragging pans back in time', asyn
   await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
   const [s2, e2] = (await chart.getAttribute('data-window'))!.split(',').map(Number);
   const shift = (200 / (c.width - 78)) * (end - start);
-  assert.ok(Math.abs(start - s2 - shift) < 5 && Math.abs(end - e2 - shift) < 5, `panned by ${start - s2} ms, expected ${shift}`);
-  assert.equal(await page.locator('vscode-checkbox').evaluate((e) => (e as HTMLInputElement).checked), false, 'panning back stops following');
+  assert.ok(
+    Math.abs(start - s2 - shift) < 5 && Math.abs(end - e2 - shift) < 5,
+    `panned by ${start - s2} ms, expected ${shift}`,
+  );
+  assert.equal(
+    await page.locator('vscode-checkbox').evaluate((e) => (e as HTMLInputElement).checked),
+    false,
+    'panning back stops following',
+  );
   await page.close();
 });

@@ -22,27 +22,48 @@ test('shows the run moments and re-evaluates when a parameter changes', async ()
   await studio.send({ type: 'snapshot', snapshot });
   const page = studio.page;
   assert.deepEqual(await cells(studio, 'time'), ['time', '1.6', '3.626666667', '11.232', '1.066666667']);
-  assert.equal(await page.locator('vscode-text-field[data-param="coal"]').evaluate((e) => (e as HTMLInputElement).value), '1');
+  assert.equal(
+    await page.locator('vscode-text-field[data-param="coal"]').evaluate((e) => (e as HTMLInputElement).value),
+    '1',
+  );
   assert.match(await page.locator('.eval-status').innerText(), /Evaluated with the run in 0\.410 ms/);
 
   await page.locator('vscode-text-field[data-param="coal"] input').fill('2');
   // The debounce timer's evaluate, whenever it fires.
   const sent = await studio.waitForPosted('evaluate');
   assert.equal(sent.length, 1, 'one debounced evaluate per edit');
-  assert.deepEqual(sent[0], { type: 'evaluate', requestId: sent[0].type === 'evaluate' ? sent[0].requestId : 0, traceKey: '9c1f2e3d4b5a6978', params: { coal: 2, rec: 1 } });
+  assert.deepEqual(sent[0], {
+    type: 'evaluate',
+    requestId: sent[0].type === 'evaluate' ? sent[0].requestId : 0,
+    traceKey: '9c1f2e3d4b5a6978',
+    params: { coal: 2, rec: 1 },
+  });
   assert.equal(await page.locator('.eval-status').innerText(), 'Evaluating…');
 
   const requestId = sent[0].type === 'evaluate' ? sent[0].requestId : -1;
   // A reply to an older request is ignored.
-  await studio.send({ type: 'evaluation', requestId: requestId - 1, result: { params: { coal: 9, rec: 1 }, moments: { time: [99] }, variance: {}, covariance: {}, evaluateMs: 1 } });
+  await studio.send({
+    type: 'evaluation',
+    requestId: requestId - 1,
+    result: { params: { coal: 9, rec: 1 }, moments: { time: [99] }, variance: {}, covariance: {}, evaluateMs: 1 },
+  });
   assert.equal(await page.locator('.eval-status').innerText(), 'Evaluating…');
   await studio.send({
     type: 'evaluation',
     requestId,
-    result: { params: { coal: 2, rec: 1 }, moments: { time: [0.8, 0.9066666666666666], tmrca: [0.8, 0.9066666666666666] }, variance: { time: 0.26666666666666666, tmrca: 0.26666666666666666 }, covariance: { 'time,tmrca': 0.26666666666666666 }, evaluateMs: 0.123 },
+    result: {
+      params: { coal: 2, rec: 1 },
+      moments: { time: [0.8, 0.9066666666666666], tmrca: [0.8, 0.9066666666666666] },
+      variance: { time: 0.26666666666666666, tmrca: 0.26666666666666666 },
+      covariance: { 'time,tmrca': 0.26666666666666666 },
+      evaluateMs: 0.123,
+    },
   });
   assert.deepEqual(await cells(studio, 'time'), ['time', '0.8', '0.9066666667', '0.2666666667']);
-  assert.match(await page.locator('.eval-status').innerText(), /Evaluated in 0\.123 ms from the cached trace \(not re-recorded\)/);
+  assert.match(
+    await page.locator('.eval-status').innerText(),
+    /Evaluated in 0\.123 ms from the cached trace \(not re-recorded\)/,
+  );
   assert.match(await page.locator('table caption', { hasText: 'Moments at' }).innerText(), /coal = 2, rec = 1/);
   await page.screenshot({ path: screenshotPath('moments-dark'), fullPage: true });
   assert.equal((await evaluations(studio)).length, 1, 'still one evaluate for the one edit');
@@ -70,7 +91,11 @@ test('an out-of-bounds or non-numeric parameter is flagged and not sent', async 
   const sent = await studio.waitForPosted('evaluate');
   assert.equal(sent.length, 1);
   assert.equal(await page.locator('vscode-text-field[data-param="rec"]').getAttribute('aria-invalid'), null);
-  await studio.send({ type: 'evaluation', requestId: sent[0].type === 'evaluate' ? sent[0].requestId : -1, error: 'engine restarted' });
+  await studio.send({
+    type: 'evaluation',
+    requestId: sent[0].type === 'evaluate' ? sent[0].requestId : -1,
+    error: 'engine restarted',
+  });
   assert.equal(await page.locator('.eval-status').innerText(), 'Evaluation failed: engine restarted');
   await page.screenshot({ path: screenshotPath('moments-light'), fullPage: true });
   await page.close();
@@ -80,25 +105,36 @@ test('parameters and rewards named like object members keep their values and rea
   const studio = await openStudio(browser(), 'dark', 'moments');
   // Built from JSON, as the host's messages arrive: `__proto__` is an own key there.
   const snapshot = JSON.parse(JSON.stringify({ ...syntheticSession(), tab: 'moments' }));
-  snapshot.run.model.params = [{ name: '__proto__', default: 1, lo: 0, hi: 10 }, { name: 'constructor', default: 1, lo: null, hi: null }];
+  snapshot.run.model.params = [
+    { name: '__proto__', default: 1, lo: 0, hi: 10 },
+    { name: 'constructor', default: 1, lo: null, hi: null },
+  ];
   snapshot.run.result.params = JSON.parse('{"__proto__": 2, "constructor": 0.5}');
   snapshot.run.result.moments = JSON.parse('{"time": [1.5, 3], "toString": [0.25, 0.5]}');
   snapshot.run.result.variance = JSON.parse('{"time": 0.75}');
   await studio.send({ type: 'snapshot', snapshot });
   const page = studio.page;
-  const value = (name: string) => page.locator(`vscode-text-field[data-param="${name}"]`).evaluate((e) => (e as HTMLInputElement).value);
+  const value = (name: string) =>
+    page.locator(`vscode-text-field[data-param="${name}"]`).evaluate((e) => (e as HTMLInputElement).value);
   assert.equal(await value('__proto__'), '2');
   assert.equal(await value('constructor'), '0.5');
   // A reward without a variance shows a dash, not an inherited member.
   assert.deepEqual(await cells(studio, 'toString'), ['toString', '0.25', '0.5', '—']);
 
   await page.locator('vscode-text-field[data-param="constructor"] input').fill('3');
-  await page.waitForFunction(() => (window as unknown as { __posted: Array<{ type: string }> }).__posted.some((m) => m.type === 'evaluate'));
+  await page.waitForFunction(() =>
+    (window as unknown as { __posted: Array<{ type: string }> }).__posted.some((m) => m.type === 'evaluate'),
+  );
   // As JSON text: Playwright's own transfer of objects would drop a `__proto__` key.
-  const posted = JSON.parse(await page.evaluate(() => JSON.stringify((window as unknown as { __posted: unknown[] }).__posted))) as Array<{ type: string; params?: Record<string, number> }>;
+  const posted = JSON.parse(
+    await page.evaluate(() => JSON.stringify((window as unknown as { __posted: unknown[] }).__posted)),
+  ) as Array<{ type: string; params?: Record<string, number> }>;
   const sent = posted.filter((m) => m.type === 'evaluate');
   assert.equal(sent.length, 1);
-  assert.deepEqual(Object.entries(sent[0].params ?? {}), [['__proto__', 2], ['constructor', 3]]);
+  assert.deepEqual(Object.entries(sent[0].params ?? {}), [
+    ['__proto__', 2],
+    ['constructor', 3],
+  ]);
   assert.deepEqual(studio.problems(), []);
   await page.close();
 });

@@ -8,7 +8,9 @@ import type { HostMessage, StudioSnapshot, WebviewMessage } from '../../extensio
 import { formatBytes, formatFreed, formatNumber } from '../../extension/protocol/format';
 import { openStudio, screenshotPath, useBrowser } from './harness';
 
-const fixture = JSON.parse(readFileSync('test/fixtures/webview/two_locus-session.json', 'utf8')) as { messages: HostMessage[] };
+const fixture = JSON.parse(readFileSync('test/fixtures/webview/two_locus-session.json', 'utf8')) as {
+  messages: HostMessage[];
+};
 const snapshot = (fixture.messages[0] as Extract<HostMessage, { type: 'snapshot' }>).snapshot as StudioSnapshot;
 const evaluation = fixture.messages[1] as Extract<HostMessage, { type: 'evaluation' }>;
 const detail = (fixture.messages[2] as Extract<HostMessage, { type: 'sccDetail' }>).detail!;
@@ -24,7 +26,10 @@ test('memory: the figures, every block subgraph freed, and the Clear Caches amou
   assert.equal(await page.locator('[data-figure="traces"]').innerText(), formatBytes(last.accounted.traces));
   assert.equal(await page.locator('[data-figure="rss"]').innerText(), formatBytes(last.rss));
   assert.ok(snapshot.blocks.length > 400, 'each recorded block of each run has its bar');
-  assert.match((await page.locator('canvas.gantt-canvas').getAttribute('aria-label'))!, new RegExp(`${snapshot.blocks.length} subgraphs, 0 still alive`));
+  assert.match(
+    (await page.locator('canvas.gantt-canvas').getAttribute('aria-label'))!,
+    new RegExp(`${snapshot.blocks.length} subgraphs, 0 still alive`),
+  );
   await page.getByRole('button', { name: 'Show as table' }).click();
   await page.locator('#memory-tables table').first().waitFor();
   const events = await page.locator('#memory-tables table').nth(2).locator('tbody td').allInnerTexts();
@@ -51,7 +56,9 @@ test('SCC: all 486 components drawn with the recorded trace sources', async () =
   await page.getByRole('button', { name: 'Show as table' }).click();
   await page.getByRole('button', { name: `Show SCC ${detail.scc}`, exact: true }).click();
   await page.getByRole('button', { name: 'Hide table' }).click();
-  const request = (await studio.posted()).filter((m): m is Extract<WebviewMessage, { type: 'sccDetail' }> => m.type === 'sccDetail').at(-1)!;
+  const request = (await studio.posted())
+    .filter((m): m is Extract<WebviewMessage, { type: 'sccDetail' }> => m.type === 'sccDetail')
+    .at(-1)!;
   assert.equal(request.scc, detail.scc);
   await studio.send({ type: 'sccDetail', requestId: request.requestId, detail });
   const pane = page.locator('.scc-detail');
@@ -74,7 +81,9 @@ test('moments: the run numbers, then the recorded re-evaluation', async () => {
     await page.locator(`vscode-text-field[data-param="${name}"] input`).fill(String(value));
   }
   // One debounced evaluate for the edits, whenever its timer fires.
-  const sent = (await studio.waitForPosted('evaluate')).filter((m): m is Extract<WebviewMessage, { type: 'evaluate' }> => m.type === 'evaluate');
+  const sent = (await studio.waitForPosted('evaluate')).filter(
+    (m): m is Extract<WebviewMessage, { type: 'evaluate' }> => m.type === 'evaluate',
+  );
   assert.equal(sent.length, 1, 'the edits made within the debounce send one evaluate');
   assert.deepEqual(sent.at(-1)!.params, evaluation.result!.params);
   await studio.send({ ...evaluation, requestId: sent.at(-1)!.requestId });

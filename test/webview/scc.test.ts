@@ -16,7 +16,8 @@ function runOf(count: number): PanelRun {
   return { model: TWO_LOCUS_MODEL, result, decomposition, layout: layoutCondensation(decomposition) };
 }
 
-const frame = (studio: Studio) => studio.page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+const frame = (studio: Studio) =>
+  studio.page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
 
 /** Page coordinates of an SCC's centre, from the drawn transform. */
 async function nodePoint(studio: Studio, run: PanelRun, id: number): Promise<{ x: number; y: number }> {
@@ -32,7 +33,9 @@ async function pixel(studio: Studio, p: { x: number; y: number }): Promise<strin
   return studio.page.locator('canvas.scc-canvas').evaluate((c: HTMLCanvasElement, p) => {
     const box = c.getBoundingClientRect();
     const dpr = c.width / box.width;
-    const d = c.getContext('2d')!.getImageData(Math.round((p.x - box.x) * dpr), Math.round((p.y - box.y) * dpr), 1, 1).data;
+    const d = c
+      .getContext('2d')!
+      .getImageData(Math.round((p.x - box.x) * dpr), Math.round((p.y - box.y) * dpr), 1, 1).data;
     return `#${[d[0], d[1], d[2]].map((v) => v.toString(16).padStart(2, '0')).join('')}`;
   }, p);
 }
@@ -57,16 +60,28 @@ test('every SCC is drawn, in the colour of its trace source', async () => {
   assert.equal(await studio.page.locator('canvas.scc-canvas').getAttribute('data-drawn'), '60');
   const colours = { recorded: '#d18616', memory: '#89d185', disk: '#3794ff' } as const;
   for (const source of ['recorded', 'memory', 'disk'] as const) {
-    const biggest = run.decomposition.sccs.filter((s) => s.source === source).sort((a, b) => b.vertices - a.vertices)[0];
-    assert.equal(await pixel(studio, await nodePoint(studio, run, biggest.id)), colours[source], `SCC ${biggest.id} (${source})`);
+    const biggest = run.decomposition.sccs
+      .filter((s) => s.source === source)
+      .sort((a, b) => b.vertices - a.vertices)[0];
+    assert.equal(
+      await pixel(studio, await nodePoint(studio, run, biggest.id)),
+      colours[source],
+      `SCC ${biggest.id} (${source})`,
+    );
   }
   // A theme switch repaints in the new theme's colours.
-  const biggestRecorded = run.decomposition.sccs.filter((s) => s.source === 'recorded').sort((a, b) => b.vertices - a.vertices)[0];
+  const biggestRecorded = run.decomposition.sccs
+    .filter((s) => s.source === 'recorded')
+    .sort((a, b) => b.vertices - a.vertices)[0];
   await studio.setTheme('high-contrast');
   assert.equal(await pixel(studio, await nodePoint(studio, run, biggestRecorded.id)), '#d18616');
   await studio.setTheme('light');
   const disk = run.decomposition.sccs.filter((s) => s.source === 'disk').sort((a, b) => b.vertices - a.vertices)[0];
-  assert.equal(await pixel(studio, await nodePoint(studio, run, disk.id)), '#1a85ff', 'disk: --vscode-charts-blue (light)');
+  assert.equal(
+    await pixel(studio, await nodePoint(studio, run, disk.id)),
+    '#1a85ff',
+    'disk: --vscode-charts-blue (light)',
+  );
   const legend = await studio.page.locator('.scc .legend').innerText();
   const count = (s: string) => run.decomposition.sccs.filter((c) => c.source === s).length;
   assert.match(legend, new RegExp(`Recorded now \\(${count('recorded')}\\)`));
@@ -78,7 +93,9 @@ test('hover shows the figures; click requests the states and the pane shows them
   const studio = await openStudio(browser(), 'dark', 'scc');
   const run = runOf(60);
   await studio.send({ type: 'run', run });
-  const target = run.decomposition.sccs.filter((s) => s.source === 'recorded').sort((a, b) => b.vertices - a.vertices)[0];
+  const target = run.decomposition.sccs
+    .filter((s) => s.source === 'recorded')
+    .sort((a, b) => b.vertices - a.vertices)[0];
   const p = await nodePoint(studio, run, target.id);
   await studio.page.mouse.move(p.x, p.y);
   await frame(studio);
@@ -92,7 +109,10 @@ test('hover shows the figures; click requests the states and the pane shows them
   await frame(studio);
   const requests = await detailRequests(studio);
   assert.equal(requests.length, 1);
-  assert.deepEqual({ ...requests[0], requestId: 0 }, { type: 'sccDetail', requestId: 0, traceKey: run.result.traceKey, scc: target.id });
+  assert.deepEqual(
+    { ...requests[0], requestId: 0 },
+    { type: 'sccDetail', requestId: 0, traceKey: run.result.traceKey, scc: target.id },
+  );
   const pane = studio.page.locator('.scc-detail');
   assert.match(await pane.locator('h3').innerText(), new RegExp(`^SCC ${target.id}$`));
   assert.match(await pane.innerText(), /Loading states/);
@@ -129,9 +149,23 @@ test('keyboard walks the DAG; an engine without details says so', async () => {
   const requests = await detailRequests(studio);
   assert.deepEqual(
     requests.map((r) => r.scc),
-    [0, run.decomposition.edges.filter(([a]) => a === 0).map(([, b]) => b).sort((a, b) => Math.abs(run.layout.nodes[a].y - run.layout.nodes[0].y) - Math.abs(run.layout.nodes[b].y - run.layout.nodes[0].y))[0]],
+    [
+      0,
+      run.decomposition.edges
+        .filter(([a]) => a === 0)
+        .map(([, b]) => b)
+        .sort(
+          (a, b) =>
+            Math.abs(run.layout.nodes[a].y - run.layout.nodes[0].y) -
+            Math.abs(run.layout.nodes[b].y - run.layout.nodes[0].y),
+        )[0],
+    ],
   );
-  await studio.send({ type: 'sccDetail', requestId: requests[1].requestId, error: 'This engine does not report the states of a component.' });
+  await studio.send({
+    type: 'sccDetail',
+    requestId: requests[1].requestId,
+    error: 'This engine does not report the states of a component.',
+  });
   assert.match(await studio.page.locator('.scc-detail').innerText(), /does not report the states/);
   assert.match((await canvas.getAttribute('aria-label'))!, new RegExp(`Selected SCC ${requests[1].scc}`));
   await studio.page.close();
@@ -146,7 +180,12 @@ test('Export SVG posts a standalone SVG of every component; the table lists them
   assert.ok(exported && exported.type === 'exportSvg');
   const parsed = await studio.page.evaluate((svg) => {
     const doc = new DOMParser().parseFromString(svg, 'image/svg+xml');
-    return { error: doc.querySelector('parsererror') !== null, circles: doc.querySelectorAll('circle').length, paths: doc.querySelectorAll('path').length, fill: doc.querySelector('g.recorded')?.getAttribute('fill') };
+    return {
+      error: doc.querySelector('parsererror') !== null,
+      circles: doc.querySelectorAll('circle').length,
+      paths: doc.querySelectorAll('path').length,
+      fill: doc.querySelector('g.recorded')?.getAttribute('fill'),
+    };
   }, exported.svg);
   assert.deepEqual(parsed, { error: false, circles: 60, paths: run.decomposition.edges.length, fill: '#d18616' });
   await studio.send({ type: 'exported', path: '/tmp/two_locus-scc.svg' });
@@ -166,19 +205,30 @@ test('2,000 components render without freezing (level of detail)', async () => {
   const run = runOf(2000);
   const layoutMs = Date.now() - began;
   // Measured in the page: validation, drawing, the first frame.
-  const firstMs = await studio.page.evaluate(async (json) => {
-    const began = performance.now();
-    window.postMessage(JSON.parse(json), '*');
-    await new Promise((r) => setTimeout(r, 0));
-    await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
-    return performance.now() - began;
-  }, JSON.stringify({ type: 'run', run }));
+  const firstMs = await studio.page.evaluate(
+    async (json) => {
+      const began = performance.now();
+      window.postMessage(JSON.parse(json), '*');
+      await new Promise((r) => setTimeout(r, 0));
+      await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+      return performance.now() - began;
+    },
+    JSON.stringify({ type: 'run', run }),
+  );
   const canvas = studio.page.locator('canvas.scc-canvas');
   assert.equal(await canvas.getAttribute('data-drawn'), '2000');
   const frames = await canvas.evaluate(async (c) => {
     const times: number[] = [];
     for (let i = 0; i < 20; i++) {
-      c.dispatchEvent(new WheelEvent('wheel', { deltaY: i < 10 ? -200 : 200, clientX: 400, clientY: 250, bubbles: true, cancelable: true }));
+      c.dispatchEvent(
+        new WheelEvent('wheel', {
+          deltaY: i < 10 ? -200 : 200,
+          clientX: 400,
+          clientY: 250,
+          bubbles: true,
+          cancelable: true,
+        }),
+      );
       await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
       times.push(Number(c.dataset.renderMs));
     }

@@ -26,7 +26,13 @@ function setup(host: Partial<PanelHost> = {}) {
   const sentUntil = async (done: () => boolean) => {
     while (!done()) await new Promise<void>((wake) => waiting.push(wake));
   };
-  const result: EvaluateResult = { params: { coal: 2 }, moments: { time: [0.5] }, variance: {}, covariance: {}, evaluateMs: 0.2 };
+  const result: EvaluateResult = {
+    params: { coal: 2 },
+    moments: { time: [0.5] },
+    variance: {},
+    covariance: {},
+    evaluateMs: 0.2,
+  };
   const session = new PanelSession(
     new StudioBuffer(),
     {
@@ -59,12 +65,24 @@ test('nothing is posted before ready; ready replays everything; a detached page 
   assert.deepEqual(types(sent), ['snapshot']);
   const s = sent[0].type === 'snapshot' ? sent[0].snapshot : null;
   assert.equal(s?.engine?.pid, 7);
-  assert.deepEqual(s?.samples.map((x) => x.t), [1_010]);
-  assert.deepEqual(s?.blocks.map((b) => [b.scc, b.freed]), [[2, null]]);
-  assert.deepEqual(s?.markers.map((m) => m.kind), ['runStart']);
+  assert.deepEqual(
+    s?.samples.map((x) => x.t),
+    [1_010],
+  );
+  assert.deepEqual(
+    s?.blocks.map((b) => [b.scc, b.freed]),
+    [[2, null]],
+  );
+  assert.deepEqual(
+    s?.markers.map((m) => m.kind),
+    ['runStart'],
+  );
 
   session.blockEvent({ kind: 'freed', scc: 2, vertices: 5, bytes: 64, timeMs: 12 });
-  assert.deepEqual(sent.at(-1), { type: 'block', block: { scc: 2, vertices: 5, bytes: 64, created: 1_011, freed: 1_012 } });
+  assert.deepEqual(sent.at(-1), {
+    type: 'block',
+    block: { scc: 2, vertices: 5, bytes: 64, created: 1_011, freed: 1_012 },
+  });
   session.detach();
   session.marker({ kind: 'runEnd', timeMs: 13 });
   assert.equal(sent.length, 2, 'a hidden page is sent nothing');
@@ -104,10 +122,19 @@ test('evaluate: only the current trace, known parameters, within bounds', async 
     await session.receive(msg);
     assert.deepEqual(sent.at(-1), { type: 'evaluation', requestId: (msg as { requestId: number }).requestId, error });
   };
-  await refused({ type: 'evaluate', requestId: 2, traceKey: 'feed', params: {} }, 'That run is no longer current; run the model again.');
+  await refused(
+    { type: 'evaluate', requestId: 2, traceKey: 'feed', params: {} },
+    'That run is no longer current; run the model again.',
+  );
   await refused({ type: 'evaluate', requestId: 3, traceKey: key, params: { theta: 1 } }, "Unknown parameter 'theta'.");
-  await refused({ type: 'evaluate', requestId: 4, traceKey: key, params: { rec: 11 } }, "Parameter 'rec' must be ≤ 10.");
-  await refused({ type: 'evaluate', requestId: 5, traceKey: key, params: { coal: -1 } }, "Parameter 'coal' must be ≥ 0.");
+  await refused(
+    { type: 'evaluate', requestId: 4, traceKey: key, params: { rec: 11 } },
+    "Parameter 'rec' must be ≤ 10.",
+  );
+  await refused(
+    { type: 'evaluate', requestId: 5, traceKey: key, params: { coal: -1 } },
+    "Parameter 'coal' must be ≥ 0.",
+  );
   assert.equal(calls.length, 1, 'the engine was asked only once');
 });
 
@@ -143,9 +170,17 @@ test('SCC details, SVG export, and malformed messages', async () => {
   const run = syntheticRun(syntheticDecomposition(5));
   session.runResult(TWO_LOCUS_MODEL, run);
   await session.receive({ type: 'sccDetail', requestId: 1, traceKey: run.traceKey, scc: 2 });
-  assert.deepEqual(sent.at(-1), { type: 'sccDetail', requestId: 1, error: 'This engine does not report the states of a component.' });
+  assert.deepEqual(sent.at(-1), {
+    type: 'sccDetail',
+    requestId: 1,
+    error: 'This engine does not report the states of a component.',
+  });
   await session.receive({ type: 'sccDetail', requestId: 2, traceKey: run.traceKey, scc: 5 });
-  assert.deepEqual(sent.at(-1), { type: 'sccDetail', requestId: 2, error: 'That component is not part of the current run.' });
+  assert.deepEqual(sent.at(-1), {
+    type: 'sccDetail',
+    requestId: 2,
+    error: 'That component is not part of the current run.',
+  });
   await session.receive({ type: 'exportSvg', svg: '<svg xmlns="http://www.w3.org/2000/svg"/>' });
   assert.deepEqual(sent.at(-1), { type: 'exported', path: '/tmp/out.svg' });
 

@@ -3,7 +3,14 @@
 // subgraph appears and is freed after its trace is recorded, the caches keep the
 // traces, a second run hits the cache, Clear Caches frees them, the engine restarts,
 // and a run in the new engine is caught with a block still alive.
-import { MEMORY_CATEGORIES, type CategoryBytes, type Decomposition, type MemorySnapshot, type RunResult, type SccInfo } from '../../extension/protocol/engine';
+import {
+  MEMORY_CATEGORIES,
+  type CategoryBytes,
+  type Decomposition,
+  type MemorySnapshot,
+  type RunResult,
+  type SccInfo,
+} from '../../extension/protocol/engine';
 import { StudioBuffer } from '../../extension/host/panel/buffer';
 import type { PanelModel, StudioSnapshot } from '../../extension/protocol/webview';
 
@@ -38,7 +45,14 @@ export function syntheticDecomposition(count: number, seed = 7): Decomposition {
   const sccs: SccInfo[] = [];
   for (let id = 0; id < count; id++) {
     const big = id > 0 && id < count - 1 && rnd() < 0.12;
-    const vertices = id === 0 || id === count - 1 ? 1 : big ? 4 + Math.floor(rnd() * 120) : rnd() < 0.5 ? 1 : 2 + Math.floor(rnd() * 3);
+    const vertices =
+      id === 0 || id === count - 1
+        ? 1
+        : big
+          ? 4 + Math.floor(rnd() * 120)
+          : rnd() < 0.5
+            ? 1
+            : 2 + Math.floor(rnd() * 3);
     const source = vertices < 4 ? 'trivial' : (['recorded', 'memory', 'disk'] as const)[Math.floor(rnd() * 3)];
     sccs.push({
       id,
@@ -50,7 +64,12 @@ export function syntheticDecomposition(count: number, seed = 7): Decomposition {
       operations: source === 'trivial' ? 0 : vertices * 40,
       bytes: source === 'trivial' ? 0 : vertices * 2400,
       recordMs: source === 'recorded' ? vertices * 0.05 : 0,
-      key: source === 'trivial' ? '' : Math.floor(rnd() * 2 ** 52).toString(16).padStart(16, '0'),
+      key:
+        source === 'trivial'
+          ? ''
+          : Math.floor(rnd() * 2 ** 52)
+              .toString(16)
+              .padStart(16, '0'),
       firstVertex: id * 3,
     });
   }
@@ -82,14 +101,29 @@ export function syntheticRun(d: Decomposition): RunResult {
     edges: d.sccs.reduce((n, s) => n + s.internalEdges + s.exitEdges, 0),
     absorbing: 1,
     reused: false,
-    sccs: { count: d.sccs.length, largest: Math.max(...d.sccs.map((s) => s.vertices)), blocks: blocks.length, recorded: blocks.filter((b) => b.source === 'recorded').length, cached: blocks.filter((b) => b.source !== 'recorded').length },
-    trace: { operations: blocks.reduce((n, s) => n + s.operations, 0), commands: 5123, bytes: blocks.reduce((n, s) => n + s.bytes, 0) },
+    sccs: {
+      count: d.sccs.length,
+      largest: Math.max(...d.sccs.map((s) => s.vertices)),
+      blocks: blocks.length,
+      recorded: blocks.filter((b) => b.source === 'recorded').length,
+      cached: blocks.filter((b) => b.source !== 'recorded').length,
+    },
+    trace: {
+      operations: blocks.reduce((n, s) => n + s.operations, 0),
+      commands: 5123,
+      bytes: blocks.reduce((n, s) => n + s.bytes, 0),
+    },
     params: { coal: 1, rec: 1 },
     moments: { time: [1.6, 3.6266666666666665, 11.232], tmrca: [1.6, 3.6266666666666665] },
     variance: { time: 1.0666666666666667, tmrca: 1.0666666666666667 },
     covariance: { 'time,tmrca': 1.0666666666666667 },
     timingsMs: { explore: 212.4, scc: 8.1, record: 1450.2, evaluate: 0.41, total: 1690.3 },
-    memory: { accountedBytes: { ...zero, cache: 24 * MB }, peakAccountedBytes: 140 * MB, rssBytes: 210 * MB, blocks: [] },
+    memory: {
+      accountedBytes: { ...zero, cache: 24 * MB },
+      peakAccountedBytes: 140 * MB,
+      rssBytes: 210 * MB,
+      blocks: [],
+    },
     traceKey: '9c1f2e3d4b5a6978',
     ruleFirings: { coalesce: 120_000, recombine: 40_000 },
     warnings: [],

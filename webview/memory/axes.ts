@@ -2,7 +2,10 @@
 // time in clock-friendly steps (ms, s, min, h).
 
 const BYTE_STEPS = [1, 2, 5, 10, 20, 50, 100, 200, 500];
-const TIME_STEPS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 15e3, 3e4, 6e4, 12e4, 3e5, 6e5, 9e5, 18e5, 36e5, 72e5, 216e5, 432e5, 864e5];
+const TIME_STEPS = [
+  1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 15e3, 3e4, 6e4, 12e4, 3e5, 6e5, 9e5, 18e5, 36e5, 72e5, 216e5,
+  432e5, 864e5,
+];
 
 /** A "nice" upper bound for the y axis and the step between its ticks. */
 export function byteTicks(max: number, count = 4): { top: number; step: number } {

@@ -15,7 +15,12 @@ export function timelineTables(store: StudioStore): HTMLElement {
   const step = Math.max(1, Math.ceil(s.length / SAMPLE_ROWS));
   const rows: string[][] = [];
   for (let i = s.length - 1; i >= 0; i -= step) {
-    rows.push([formatClock(s.t[i], true), ...MEMORY_CATEGORIES.map((c) => formatBytes(s.cat[c][i])), formatBytes(s.total(i)), formatBytes(s.rss[i])]);
+    rows.push([
+      formatClock(s.t[i], true),
+      ...MEMORY_CATEGORIES.map((c) => formatBytes(s.cat[c][i])),
+      formatBytes(s.total(i)),
+      formatBytes(s.rss[i]),
+    ]);
   }
   const samples = table({
     caption: `Memory samples (${s.length === 0 ? 'none yet' : `${rows.length} of ${s.length.toLocaleString('en-US')}, newest first`})`,

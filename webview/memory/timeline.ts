@@ -88,7 +88,8 @@ export class TimelineChart {
       this.follow.element,
     );
     const legend = el('div', { class: 'legend', 'aria-hidden': 'true' });
-    for (const c of MEMORY_CATEGORIES) legend.append(el('span', {}, el('span', { class: `swatch cat-${c}` }), CATEGORY_LABELS[c]));
+    for (const c of MEMORY_CATEGORIES)
+      legend.append(el('span', {}, el('span', { class: `swatch cat-${c}` }), CATEGORY_LABELS[c]));
     legend.append(el('span', {}, el('span', { class: 'swatch rss' }), 'Resident (RSS)'));
     legend.append(el('span', {}, el('span', { class: 'swatch alive' }), 'Subgraph still alive'));
     const frame = el('div', { class: 'chart-frame' }, this.chart, this.gantt, this.tooltip);
@@ -127,7 +128,11 @@ export class TimelineChart {
     const span = Math.max(20, (end - start) * factor);
     const plot = this.plotWidth();
     // Following: keep the right edge on the newest data.
-    const frac = this.follow.checked ? 1 : anchorX === undefined ? 0.5 : Math.min(1, Math.max(0, (anchorX - MARGIN.left) / plot));
+    const frac = this.follow.checked
+      ? 1
+      : anchorX === undefined
+        ? 0.5
+        : Math.min(1, Math.max(0, (anchorX - MARGIN.left) / plot));
     const anchor = start + frac * (end - start);
     this.window = { start: anchor - frac * span, end: anchor - frac * span + span };
     this.requestRender();
@@ -420,7 +425,13 @@ export class TimelineChart {
    * are placed first, so a crowded stretch of run markers never hides them; a label
    * with no free room in either row is left out (its line and the table remain).
    */
-  private drawMarkerLabels(ctx: CanvasRenderingContext2D, start: number, end: number, left: number, right: number): void {
+  private drawMarkerLabels(
+    ctx: CanvasRenderingContext2D,
+    start: number,
+    end: number,
+    left: number,
+    right: number,
+  ): void {
     ctx.textBaseline = 'middle';
     ctx.textAlign = 'left';
     const taken: Array<Array<[number, number]>> = LABEL_ROWS.map(() => []);
@@ -449,7 +460,10 @@ export class TimelineChart {
     this.tooltip.replaceChildren(el('div', { class: 'tip-title' }, formatClock(s.t[i], true)));
     const grid = el('dl', { class: 'tip-grid' });
     for (const c of [...MEMORY_CATEGORIES].reverse()) {
-      grid.append(el('dt', {}, el('span', { class: `swatch cat-${c}` }), CATEGORY_LABELS[c]), el('dd', {}, formatBytes(s.cat[c][i])));
+      grid.append(
+        el('dt', {}, el('span', { class: `swatch cat-${c}` }), CATEGORY_LABELS[c]),
+        el('dd', {}, formatBytes(s.cat[c][i])),
+      );
     }
     grid.append(el('dt', {}, 'Accounted'), el('dd', {}, formatBytes(s.total(i))));
     grid.append(el('dt', {}, el('span', { class: 'swatch rss' }), 'Resident'), el('dd', {}, formatBytes(s.rss[i])));
@@ -556,14 +570,19 @@ export class TimelineChart {
       const lane = Math.floor((this.hoverY - 9 + LANE_GAP / 2) / (LANE_HEIGHT + LANE_GAP));
       const t = start + ((this.hoverX - left) / (right - left)) * (end - start);
       const slack = (3 / (right - left)) * (end - start);
-      const hit = this.bars.find((b) => b.lane === lane && b.block.created - slack <= t && (b.block.freed ?? latest) + slack >= t);
+      const hit = this.bars.find(
+        (b) => b.lane === lane && b.block.created - slack <= t && (b.block.freed ?? latest) + slack >= t,
+      );
       if (hit) this.showBarTooltip(hit.block, latest);
       else this.tooltip.hidden = true;
     }
   }
 
   private showBarTooltip(b: TimelineBlock, latest: number): void {
-    const life = b.freed === null ? `still alive after ${formatDuration(latest - b.created)}` : `freed after ${formatDuration(b.freed - b.created)}`;
+    const life =
+      b.freed === null
+        ? `still alive after ${formatDuration(latest - b.created)}`
+        : `freed after ${formatDuration(b.freed - b.created)}`;
     this.tooltip.replaceChildren(
       el('div', { class: 'tip-title' }, `Block subgraph of SCC ${b.scc}`),
       el('div', {}, `${b.vertices.toLocaleString('en-US')} vertices · ${formatBytes(b.bytes)}`),
@@ -591,6 +610,9 @@ export class TimelineChart {
         `${this.store.blocks.length} block subgraphs, ${alive} still alive; ${this.store.markers.length} markers. ` +
         'Arrow keys pan, plus and minus zoom, 0 fits, End follows live data.',
     );
-    this.gantt.setAttribute('aria-label', `Block subgraph lifetimes: ${this.store.blocks.length} subgraphs, ${alive} still alive`);
+    this.gantt.setAttribute(
+      'aria-label',
+      `Block subgraph lifetimes: ${this.store.blocks.length} subgraphs, ${alive} still alive`,
+    );
   }
 }

@@ -16,7 +16,11 @@ export function leakWarning(store: StudioStore): string {
   const outlived = store.blocks.filter((b) => b.freed === null && b.created < lastEnd);
   if (outlived.length === 0) return '';
   const bytes = outlived.reduce((n, b) => n + b.bytes, 0);
-  const which = outlived.slice(0, 5).map((b) => b.scc).join(', ') + (outlived.length > 5 ? ', …' : '');
+  const which =
+    outlived
+      .slice(0, 5)
+      .map((b) => b.scc)
+      .join(', ') + (outlived.length > 5 ? ', …' : '');
   return `${outlived.length} block subgraph${outlived.length === 1 ? '' : 's'} (${formatBytes(bytes)}) outlived ${outlived.length === 1 ? 'its' : 'their'} run: SCC ${which}.`;
 }
 
@@ -57,9 +61,12 @@ export class MemoryView {
   private renderTables(): void {
     if (this.tables.hidden || this.tablesDirty) return;
     this.tablesDirty = true;
-    setTimeout(() => {
-      this.tablesDirty = false;
-      this.tables.replaceChildren(timelineTables(this.store));
-    }, this.tables.childElementCount === 0 ? 0 : 1000);
+    setTimeout(
+      () => {
+        this.tablesDirty = false;
+        this.tables.replaceChildren(timelineTables(this.store));
+      },
+      this.tables.childElementCount === 0 ? 0 : 1000,
+    );
   }
 }

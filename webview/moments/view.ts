@@ -42,7 +42,13 @@ export class MomentsView {
   private request = 0;
 
   constructor(store: StudioStore) {
-    this.element.append(el('h2', { id: 'moments-heading' }, 'Moments'), this.intro, this.form, this.status, this.results);
+    this.element.append(
+      el('h2', { id: 'moments-heading' }, 'Moments'),
+      this.intro,
+      this.form,
+      this.status,
+      this.results,
+    );
     store.subscribe((c) => {
       if ((c === 'run' || c === 'all') && store.run !== this.run) this.setRun(store.run);
     });
@@ -135,9 +141,11 @@ export class MomentsView {
     };
     const power = (k: number) => (k === 1 ? 'E[X]' : `E[X${String(k).replace(/\d/g, (d) => '⁰¹²³⁴⁵⁶⁷⁸⁹'[Number(d)])}]`);
     const moments = table({
-      caption: `Moments at ${Object.entries(r.params)
-        .map(([k, v]) => `${k} = ${formatNumber(v)}`)
-        .join(', ') || 'the model’s values'}`,
+      caption: `Moments at ${
+        Object.entries(r.params)
+          .map(([k, v]) => `${k} = ${formatNumber(v)}`)
+          .join(', ') || 'the model’s values'
+      }`,
       headers: ['Reward', ...Array.from({ length: order }, (_, i) => power(i + 1)), 'Variance'],
       rows: rewards.map((k) => [
         k,
@@ -159,7 +167,9 @@ export class MomentsView {
     }
     const notFinite = nonFiniteSummary(r);
     if (notFinite.length) {
-      parts.push(el('p', { class: 'non-finite', role: 'note' }, `${notFinite.join('; ')}: ${r.nonFinite ?? 'not finite'}.`));
+      parts.push(
+        el('p', { class: 'non-finite', role: 'note' }, `${notFinite.join('; ')}: ${r.nonFinite ?? 'not finite'}.`),
+      );
     }
     this.results.replaceChildren(...parts);
   }

@@ -15,7 +15,10 @@ const SIZE = 280;
 
 /** Circle start, then a short force relaxation: readable for a few hundred vertices in ~10 ms. */
 export function forceLayout(n: number, edges: Array<[number, number, number]>): Array<{ x: number; y: number }> {
-  const pos = Array.from({ length: n }, (_, i) => ({ x: Math.cos((2 * Math.PI * i) / n), y: Math.sin((2 * Math.PI * i) / n) }));
+  const pos = Array.from({ length: n }, (_, i) => ({
+    x: Math.cos((2 * Math.PI * i) / n),
+    y: Math.sin((2 * Math.PI * i) / n),
+  }));
   if (n <= 2) return pos;
   const k = 2 / Math.sqrt(n);
   const iterations = n > 150 ? 40 : 80;
@@ -106,8 +109,15 @@ export class SccDetailPane {
     ];
     const dl = el('dl', { class: 'facts' });
     for (const [k, v] of facts) dl.append(el('dt', {}, k), el('dd', { class: k === 'Cache key' ? 'mono' : '' }, v));
-    const close = button('\u00d7', this.onClose, { appearance: 'icon', ariaLabel: 'Close details', title: 'Close (Escape)' });
-    const parts: Node[] = [el('div', { class: 'detail-head' }, el('h3', {}, `SCC ${s.id}${s.absorbing ? ' (absorbing)' : ''}`), close), dl];
+    const close = button('\u00d7', this.onClose, {
+      appearance: 'icon',
+      ariaLabel: 'Close details',
+      title: 'Close (Escape)',
+    });
+    const parts: Node[] = [
+      el('div', { class: 'detail-head' }, el('h3', {}, `SCC ${s.id}${s.absorbing ? ' (absorbing)' : ''}`), close),
+      dl,
+    ];
     if (this.error) parts.push(el('p', { class: 'muted' }, this.error));
     else if (!this.detail) parts.push(el('p', { class: 'muted' }, 'Loading states…'));
     else parts.push(...this.renderDetail(this.detail));
@@ -117,7 +127,10 @@ export class SccDetailPane {
   private renderDetail(d: SccDetail): Node[] {
     const nodes: Node[] = [];
     if (d.states.length <= MAX_DRAWN) nodes.push(this.drawGraph(d));
-    else nodes.push(el('p', { class: 'muted' }, `The graph of ${formatCount(d.states.length)} vertices is too large to draw here.`));
+    else
+      nodes.push(
+        el('p', { class: 'muted' }, `The graph of ${formatCount(d.states.length)} vertices is too large to draw here.`),
+      );
     // Wide state vectors (a 9 × 9 array has 81 cells) are mostly zero within one
     // SCC: show the cells that are non-zero in at least one of its states.
     const used = d.variables.map((_, j) => d.states.some((row) => row[j] !== 0));
@@ -137,7 +150,10 @@ export class SccDetailPane {
   private drawGraph(d: SccDetail): HTMLCanvasElement {
     const p = this.palette;
     const canvas = el('canvas', { role: 'img', class: 'scc-mini' });
-    canvas.setAttribute('aria-label', `Graph of SCC ${d.scc}: ${d.states.length} vertices, ${d.edges.length} internal edges (listed in the states table)`);
+    canvas.setAttribute(
+      'aria-label',
+      `Graph of SCC ${d.scc}: ${d.states.length} vertices, ${d.edges.length} internal edges (listed in the states table)`,
+    );
     const dpr = window.devicePixelRatio || 1;
     canvas.width = SIZE * dpr;
     canvas.height = SIZE * dpr;
@@ -151,7 +167,10 @@ export class SccDetailPane {
     const minX = Math.min(...xs);
     const minY = Math.min(...ys);
     const span = Math.max(1e-6, Math.max(...xs) - minX, Math.max(...ys) - minY);
-    const P = (q: { x: number; y: number }) => ({ x: 12 + ((q.x - minX) / span) * (SIZE - 24), y: 12 + ((q.y - minY) / span) * (SIZE - 24) });
+    const P = (q: { x: number; y: number }) => ({
+      x: 12 + ((q.x - minX) / span) * (SIZE - 24),
+      y: 12 + ((q.y - minY) / span) * (SIZE - 24),
+    });
     ctx.strokeStyle = p.muted;
     ctx.globalAlpha = 0.6;
     ctx.beginPath();

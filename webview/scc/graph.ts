@@ -262,7 +262,8 @@ export class SccGraph {
     const s = this.scale;
     const X = (x: number) => x * s + this.tx;
     const Y = (y: number) => y * s * this.aspect + this.ty;
-    const visible = (x: number, y: number, r: number) => X(x) + r * s >= 0 && X(x) - r * s <= this.width && Y(y) + r * s >= 0 && Y(y) - r * s <= HEIGHT;
+    const visible = (x: number, y: number, r: number) =>
+      X(x) + r * s >= 0 && X(x) - r * s <= this.width && Y(y) + r * s >= 0 && Y(y) - r * s <= HEIGHT;
 
     // Edges: curves when few, faded straight lines when many and small.
     const crowded = edges.length > 3000 && s < 0.6;
@@ -277,7 +278,8 @@ export class SccGraph {
       const y1 = Y(na.y);
       const x2 = X(nb.x);
       const y2 = Y(nb.y);
-      if (Math.max(x1, x2) < 0 || Math.min(x1, x2) > this.width || Math.max(y1, y2) < 0 || Math.min(y1, y2) > HEIGHT) continue;
+      if (Math.max(x1, x2) < 0 || Math.min(x1, x2) > this.width || Math.max(y1, y2) < 0 || Math.min(y1, y2) > HEIGHT)
+        continue;
       ctx.moveTo(x1, y1);
       if (crowded) ctx.lineTo(x2, y2);
       else {
@@ -361,7 +363,9 @@ export class SccGraph {
     }
 
     this.showTooltip();
-    const counts = SOURCES.map((src) => `${sccs.filter((c) => c.source === src).length} ${SOURCE_LABELS[src].toLowerCase()}`);
+    const counts = SOURCES.map(
+      (src) => `${sccs.filter((c) => c.source === src).length} ${SOURCE_LABELS[src].toLowerCase()}`,
+    );
     this.canvas.setAttribute(
       'aria-label',
       `Condensation of ${run.model.name}: ${sccs.length} components in ${run.layout.layers} layers, ${edges.length} edges; ${counts.join(', ')}. ` +
@@ -381,7 +385,10 @@ export class SccGraph {
       return;
     }
     const scc = this.run.decomposition.sccs[this.hover];
-    this.tooltip.replaceChildren(el('div', { class: 'tip-title' }, `SCC ${scc.id}`), ...describeScc(scc).map((line) => el('div', {}, line)));
+    this.tooltip.replaceChildren(
+      el('div', { class: 'tip-title' }, `SCC ${scc.id}`),
+      ...describeScc(scc).map((line) => el('div', {}, line)),
+    );
     this.tooltip.hidden = false;
     const w = this.tooltip.offsetWidth;
     const { x, y } = this.hoverPos;

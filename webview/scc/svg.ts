@@ -35,7 +35,11 @@ export function sccSvg(run: PanelRun, p: Palette): string {
     bySource.set(s.source, list);
   }
   for (const [source, circles] of bySource) {
-    out.push(`<g class="${source}" fill="${esc(p.source[source])}"${p.highContrast ? ` stroke="${esc(p.border)}"` : ''}>`, ...circles, '</g>');
+    out.push(
+      `<g class="${source}" fill="${esc(p.source[source])}"${p.highContrast ? ` stroke="${esc(p.border)}"` : ''}>`,
+      ...circles,
+      '</g>',
+    );
   }
   out.push(`<g fill="${esc(p.background)}" text-anchor="middle" dominant-baseline="central">`);
   for (const n of nodes) if (n.r >= 11) out.push(`<text x="${r2(n.x)}" y="${r2(n.y)}">${sccs[n.id].vertices}</text>`);

@@ -36,7 +36,11 @@ export class SccView {
       'div',
       { class: 'toolbar', role: 'toolbar', 'aria-label': 'Decomposition controls' },
       button('+', () => this.graph.zoom(1.5), { appearance: 'icon', ariaLabel: 'Zoom in', title: 'Zoom in (+)' }),
-      button('\u2212', () => this.graph.zoom(1 / 1.5), { appearance: 'icon', ariaLabel: 'Zoom out', title: 'Zoom out (−)' }),
+      button('\u2212', () => this.graph.zoom(1 / 1.5), {
+        appearance: 'icon',
+        ariaLabel: 'Zoom out',
+        title: 'Zoom out (−)',
+      }),
       button('Fit', () => this.graph.fit(), { ariaLabel: 'Fit the whole graph', title: 'Fit (0)' }),
       button('Export SVG…', () => this.exportSvg(), { ariaLabel: 'Export the decomposition as SVG' }),
       this.status,
@@ -71,12 +75,22 @@ export class SccView {
       `${run.model.name}: ${formatCount(r.vertices)} vertices, ${formatCount(r.edges)} edges, ${formatCount(r.sccs.count)} SCCs ` +
       `(${formatCount(r.sccs.blocks)} blocks: ${formatCount(r.sccs.recorded)} recorded, ${formatCount(r.sccs.cached)} from cache; largest ${formatCount(r.sccs.largest)}), ` +
       `${run.layout.layers} layers · trace ${formatCount(r.trace.operations)} operations, ${formatBytes(r.trace.bytes)} · ` +
-      (r.reused ? 'model unchanged: the cached run was reused, nothing explored or recorded'
-        : r.sccs.recorded === 0 ? 'nothing recorded (all blocks from cache)' : `recorded in ${formatMs(r.timingsMs.record)}`);
+      (r.reused
+        ? 'model unchanged: the cached run was reused, nothing explored or recorded'
+        : r.sccs.recorded === 0
+          ? 'nothing recorded (all blocks from cache)'
+          : `recorded in ${formatMs(r.timingsMs.record)}`);
     this.legend.replaceChildren();
     for (const source of ['recorded', 'memory', 'disk', 'trivial'] as TraceSource[]) {
       const n = sccs.filter((s) => s.source === source).length;
-      this.legend.append(el('span', { role: 'listitem' }, el('span', { class: `swatch src-${source}`, 'aria-hidden': 'true' }), `${SOURCE_LABELS[source]} (${formatCount(n)})`));
+      this.legend.append(
+        el(
+          'span',
+          { role: 'listitem' },
+          el('span', { class: `swatch src-${source}`, 'aria-hidden': 'true' }),
+          `${SOURCE_LABELS[source]} (${formatCount(n)})`,
+        ),
+      );
     }
     this.renderTable();
   }
@@ -116,7 +130,18 @@ export class SccView {
     if (this.tables.hidden || !run) return;
     const t = table({
       caption: `Components of ${run.model.name} (${formatCount(run.decomposition.sccs.length)})`,
-      headers: ['SCC', 'Layer', 'Vertices', 'Internal edges', 'Exit edges', 'Trace', 'Operations', 'Bytes', 'Record time', 'Cache key'],
+      headers: [
+        'SCC',
+        'Layer',
+        'Vertices',
+        'Internal edges',
+        'Exit edges',
+        'Trace',
+        'Operations',
+        'Bytes',
+        'Record time',
+        'Cache key',
+      ],
       rows: run.decomposition.sccs.map((s) => {
         const pick = el('button', { class: 'link', type: 'button', 'aria-label': `Show SCC ${s.id}` }, String(s.id));
         pick.addEventListener('click', () => this.graph.select(s.id, true));

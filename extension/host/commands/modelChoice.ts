@@ -20,8 +20,8 @@ export interface ModelContext {
 
 export type ModelChoice =
   | { kind: 'run'; uri: string }
-  | { kind: 'pick'; uris: string[] }  // several models in view: the user picks one
-  | { kind: 'ask' };                  // none: the user opens a file
+  | { kind: 'pick'; uris: string[] } // several models in view: the user picks one
+  | { kind: 'ask' }; // none: the user opens a file
 
 function path(uri: string): string {
   return uri.replace(/[?#].*$/, '');

@@ -8,17 +8,22 @@ export type Constant = { name: string; value: number; integer: boolean };
 
 /** The prefilled text of the input: each constant with its remembered value, else the model's. */
 export function overridesPrefill(constants: Constant[], remembered: Readonly<Record<string, number>>): string {
-  return constants.map((c) => {
-    const value = entry(remembered, c.name);
-    return `${c.name} = ${typeof value === 'number' && Number.isFinite(value) ? value : c.value}`;
-  }).join(', ');
+  return constants
+    .map((c) => {
+      const value = entry(remembered, c.name);
+      return `${c.name} = ${typeof value === 'number' && Number.isFinite(value) ? value : c.value}`;
+    })
+    .join(', ');
 }
 
 /** Parses "n = 8, d = 3" against the model's constants; returns an error message or the values. */
 export function parseOverrides(text: string, constants: Constant[]): Record<string, number> | string {
   const result = Object.create(null) as Record<string, number>;
   const known = new Map(constants.map((c) => [c.name, c]));
-  for (const part of text.split(/[,;]/).map((p) => p.trim()).filter(Boolean)) {
+  for (const part of text
+    .split(/[,;]/)
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const match = /^([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(\S+)$/.exec(part);
     if (!match) return `"${part}" is not of the form NAME = VALUE`;
     const [, name, raw] = match;

@@ -26,7 +26,7 @@ export async function askOverrides(
   const prefill = overridesPrefill(constants, rememberedOverrides(context, uri));
   const text = await vscode.window.showInputBox({
     title: 'Phasic: constants for this run',
-    prompt: 'Override the model\'s constants (NAME = VALUE, separated by commas)',
+    prompt: "Override the model's constants (NAME = VALUE, separated by commas)",
     value: prefill,
     validateInput: (value) => {
       const parsed = parseOverrides(value, constants);

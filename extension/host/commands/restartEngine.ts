@@ -8,7 +8,8 @@ export async function restartEngine(ctx: HostContext): Promise<void> {
     await ctx.engine.restart();
     ctx.output.appendLine('[host] engine restarted');
   } catch (error) {
-    void vscode.window.showErrorMessage(`Phasic: the engine did not start: ${(error as Error).message}`, 'Show Output')
+    void vscode.window
+      .showErrorMessage(`Phasic: the engine did not start: ${(error as Error).message}`, 'Show Output')
       .then((choice) => choice && ctx.output.show(true));
   }
 }

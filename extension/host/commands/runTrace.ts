@@ -34,7 +34,8 @@ function isRunRequest(arg: unknown): arg is RunRequest {
   const { uri, overrides } = arg as Record<string, unknown>;
   return (
     (uri instanceof vscode.Uri || typeof uri === 'string') &&
-    typeof overrides === 'object' && overrides !== null &&
+    typeof overrides === 'object' &&
+    overrides !== null &&
     Object.values(overrides).every((v) => typeof v === 'number' && Number.isFinite(v))
   );
 }
@@ -53,7 +54,11 @@ async function targetModel(ctx: HostContext, arg: unknown): Promise<vscode.Uri |
   });
   if (choice.kind === 'run') return vscode.Uri.parse(choice.uri);
   if (choice.kind === 'pick') {
-    const items = choice.uris.map((uri) => ({ label: vscode.Uri.parse(uri).path.split('/').pop() ?? uri, description: vscode.Uri.parse(uri).fsPath, uri }));
+    const items = choice.uris.map((uri) => ({
+      label: vscode.Uri.parse(uri).path.split('/').pop() ?? uri,
+      description: vscode.Uri.parse(uri).fsPath,
+      uri,
+    }));
     const picked = await vscode.window.showQuickPick(items, { title: 'Phasic: run which model?' });
     return picked && vscode.Uri.parse(picked.uri);
   }
@@ -109,7 +114,8 @@ export async function runTrace(ctx: HostContext, arg?: unknown): Promise<RunResu
             `${formatCount(r.trace.operations)} trace operations, E[time] = ${time === undefined ? '—' : formatMoment(time, formatNumber)}, ` +
             `${r.timingsMs.total.toFixed(1)} ms, peak ${formatBytes(r.memory.peakAccountedBytes)} accounted`,
         );
-        for (const what of nonFiniteSummary(r)) ctx.output.appendLine(`[run] ${r.model}: ${what}: ${r.nonFinite ?? 'not finite'}`);
+        for (const what of nonFiniteSummary(r))
+          ctx.output.appendLine(`[run] ${r.model}: ${what}: ${r.nonFinite ?? 'not finite'}`);
         return r;
       } catch (error) {
         if (token.isCancellationRequested) {

@@ -99,7 +99,11 @@ export class StudioBuffer {
   }
 
   addSample(s: MemorySnapshot): TimelineSample {
-    const sample: TimelineSample = { t: this.toTimeline(s.timeMs), accounted: { ...s.accountedBytes }, rss: s.rssBytes };
+    const sample: TimelineSample = {
+      t: this.toTimeline(s.timeMs),
+      accounted: { ...s.accountedBytes },
+      rss: s.rssBytes,
+    };
     if (this.level === 0) this.samples.push(sample);
     else {
       this.pending.push(sample);

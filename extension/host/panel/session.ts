@@ -35,7 +35,11 @@ export interface PanelHost {
 export const SAMPLE_FLUSH_MS = 100;
 
 /** Why the page may not evaluate this: only the current run's trace, at its model's parameters within bounds. */
-export function evaluationError(run: PanelRun | null, traceKey: string, params: Record<string, number>): string | undefined {
+export function evaluationError(
+  run: PanelRun | null,
+  traceKey: string,
+  params: Record<string, number>,
+): string | undefined {
   if (!run || run.result.traceKey !== traceKey) return 'That run is no longer current; run the model again.';
   for (const [name, value] of Object.entries(params)) {
     const spec = run.model.params.find((p) => p.name === name);
@@ -138,7 +142,11 @@ export class PanelSession {
         const error = evaluationError(this.buffer.currentRun(), m.traceKey, m.params);
         if (error) return this.post({ type: 'evaluation', requestId: m.requestId, error });
         try {
-          this.post({ type: 'evaluation', requestId: m.requestId, result: await this.host.evaluate(m.traceKey, m.params) });
+          this.post({
+            type: 'evaluation',
+            requestId: m.requestId,
+            result: await this.host.evaluate(m.traceKey, m.params),
+          });
         } catch (e) {
           this.post({ type: 'evaluation', requestId: m.requestId, error: message(e) });
         }
@@ -147,13 +155,25 @@ export class PanelSession {
       case 'sccDetail': {
         const run = this.buffer.currentRun();
         if (!run || run.result.traceKey !== m.traceKey || m.scc >= run.decomposition.sccs.length) {
-          return this.post({ type: 'sccDetail', requestId: m.requestId, error: 'That component is not part of the current run.' });
+          return this.post({
+            type: 'sccDetail',
+            requestId: m.requestId,
+            error: 'That component is not part of the current run.',
+          });
         }
         if (!this.host.sccDetail) {
-          return this.post({ type: 'sccDetail', requestId: m.requestId, error: 'This engine does not report the states of a component.' });
+          return this.post({
+            type: 'sccDetail',
+            requestId: m.requestId,
+            error: 'This engine does not report the states of a component.',
+          });
         }
         try {
-          this.post({ type: 'sccDetail', requestId: m.requestId, detail: await this.host.sccDetail(m.traceKey, m.scc, run.result.params) });
+          this.post({
+            type: 'sccDetail',
+            requestId: m.requestId,
+            detail: await this.host.sccDetail(m.traceKey, m.scc, run.result.params),
+          });
         } catch (e) {
           this.post({ type: 'sccDetail', requestId: m.requestId, error: message(e) });
         }

@@ -109,7 +109,8 @@ export class StudioPanel implements vscode.Disposable {
       enableScripts: true,
       localResourceRoots: [vscode.Uri.joinPath(this.context.extensionUri, 'dist')],
     };
-    const asset = (name: string) => webview.asWebviewUri(vscode.Uri.joinPath(this.context.extensionUri, 'dist', name)).toString();
+    const asset = (name: string) =>
+      webview.asWebviewUri(vscode.Uri.joinPath(this.context.extensionUri, 'dist', name)).toString();
     webview.html = renderStudioPage({
       cspSource: webview.cspSource,
       scriptUri: asset('webview.js'),

@@ -30,7 +30,10 @@ export function str(max = MAX_STRING) {
 }
 
 export function oneOf<const T extends readonly string[]>(options: T) {
-  return v.custom<T[number]>((x) => typeof x === 'string' && (options as readonly string[]).includes(x), options.join(' | '));
+  return v.custom<T[number]>(
+    (x) => typeof x === 'string' && (options as readonly string[]).includes(x),
+    options.join(' | '),
+  );
 }
 
 /** A moment: a finite number, or the string form of a non-finite one (protocol/moment.ts). */
@@ -65,11 +68,21 @@ export function list<T extends v.GenericSchema>(item: T, max = MAX_LIST) {
 
 /** A path item for issues raised by a check above the field it names. */
 function at(key: string | number): v.IssuePathItem {
-  return { type: typeof key === 'number' ? 'array' : 'object', origin: 'value', input: [], key, value: undefined } as unknown as v.IssuePathItem;
+  return {
+    type: typeof key === 'number' ? 'array' : 'object',
+    origin: 'value',
+    input: [],
+    key,
+    value: undefined,
+  } as unknown as v.IssuePathItem;
 }
 
 /** Raises `expected` at `path` below the value being checked. */
-export function issueAt(addIssue: (info: { message: string; path: IssuePath }) => void, path: Array<string | number>, expected: string): void {
+export function issueAt(
+  addIssue: (info: { message: string; path: IssuePath }) => void,
+  path: Array<string | number>,
+  expected: string,
+): void {
   addIssue({ message: expected, path: path.map(at) as IssuePath });
 }
 

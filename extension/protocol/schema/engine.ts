@@ -12,7 +12,12 @@ import { MEMORY_CATEGORIES } from '../memory';
 import { bool, count, int, issueAt, list, moment, MAX_STRING, nameRecord, nonNeg, num, obj, oneOf, str } from './base';
 
 /** Bytes per memory category (protocol/memory.ts), all five present. */
-export const categoryBytes = obj(Object.fromEntries(MEMORY_CATEGORIES.map((c) => [c, nonNeg])) as Record<(typeof MEMORY_CATEGORIES)[number], typeof nonNeg>);
+export const categoryBytes = obj(
+  Object.fromEntries(MEMORY_CATEGORIES.map((c) => [c, nonNeg])) as Record<
+    (typeof MEMORY_CATEGORIES)[number],
+    typeof nonNeg
+  >,
+);
 
 export const TRACE_SOURCES = ['recorded', 'memory', 'disk', 'trivial'] as const;
 
@@ -35,7 +40,12 @@ export const sccInfo = obj({
 export const decomposition = v.pipe(
   obj({
     sccs: list(sccInfo),
-    edges: list(v.pipe(list(count), v.check((p) => p.length === 2, 'a pair of SCC ids'))),
+    edges: list(
+      v.pipe(
+        list(count),
+        v.check((p) => p.length === 2, 'a pair of SCC ids'),
+      ),
+    ),
   }),
   v.rawCheck(({ dataset, addIssue }) => {
     if (!dataset.typed) return;

@@ -7,7 +7,13 @@ import * as v from 'valibot';
 import { count, list, nameRecord, num, obj, str } from './base';
 
 const overrides = nameRecord(num);
-const covariances = list(v.pipe(list(str(), 2), v.check((p) => p.length === 2, 'a pair of reward names'), v.transform((p) => p as [string, string])));
+const covariances = list(
+  v.pipe(
+    list(str(), 2),
+    v.check((p) => p.length === 2, 'a pair of reward names'),
+    v.transform((p) => p as [string, string]),
+  ),
+);
 
 export const describeParams = obj({ uri: str(), overrides });
 

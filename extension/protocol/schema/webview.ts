@@ -57,7 +57,8 @@ export const panelRun = v.pipe(
     if (!dataset.typed) return;
     const n = dataset.value.decomposition.sccs.length;
     const nodes = dataset.value.layout.nodes;
-    if (nodes.length !== n || nodes.some((node, i) => node.id !== i)) issueAt(addIssue, ['layout', 'nodes'], `one node per SCC, in id order (${n})`);
+    if (nodes.length !== n || nodes.some((node, i) => node.id !== i))
+      issueAt(addIssue, ['layout', 'nodes'], `one node per SCC, in id order (${n})`);
   }),
 );
 
@@ -81,8 +82,14 @@ export const hostMessage = tagged(
     block: obj({ type: v.literal('block'), block: timelineBlock }),
     marker: obj({ type: v.literal('marker'), marker: timelineMarker }),
     run: obj({ type: v.literal('run'), run: panelRun }),
-    evaluation: v.pipe(obj({ type: v.literal('evaluation'), requestId: count, result: v.optional(evaluateResult), error }), v.check((m) => m.result !== undefined || m.error !== undefined, 'a result or an error')),
-    sccDetail: v.pipe(obj({ type: v.literal('sccDetail'), requestId: count, detail: v.optional(sccDetail), error }), v.check((m) => m.detail !== undefined || m.error !== undefined, 'a detail or an error')),
+    evaluation: v.pipe(
+      obj({ type: v.literal('evaluation'), requestId: count, result: v.optional(evaluateResult), error }),
+      v.check((m) => m.result !== undefined || m.error !== undefined, 'a result or an error'),
+    ),
+    sccDetail: v.pipe(
+      obj({ type: v.literal('sccDetail'), requestId: count, detail: v.optional(sccDetail), error }),
+      v.check((m) => m.detail !== undefined || m.error !== undefined, 'a detail or an error'),
+    ),
     showTab: obj({ type: v.literal('showTab'), tab }),
     exported: obj({ type: v.literal('exported'), path: v.optional(str(4096)), error }),
   },
@@ -97,7 +104,10 @@ export const webviewMessage = tagged(
     sccDetail: obj({ type: v.literal('sccDetail'), requestId: count, traceKey: str(200), scc: count }),
     exportSvg: obj({
       type: v.literal('exportSvg'),
-      svg: v.pipe(str(MAX_EXPORT_SVG_CHARS), v.check((svg) => /^<svg[\s>]/.test(svg), 'an <svg> document')),
+      svg: v.pipe(
+        str(MAX_EXPORT_SVG_CHARS),
+        v.check((svg) => /^<svg[\s>]/.test(svg), 'an <svg> document'),
+      ),
     }),
   },
   'ready | tab | evaluate | sccDetail | exportSvg',

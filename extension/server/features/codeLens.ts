@@ -21,7 +21,10 @@ function meanText(mean: Moment): string {
  */
 export function runSummary(run: RunSummary): string {
   const mean = run.moments.time?.[0];
-  const parts = [`${run.vertices} vert${run.vertices === 1 ? 'ex' : 'ices'}`, `${run.sccs.count} SCC${run.sccs.count === 1 ? '' : 's'}`];
+  const parts = [
+    `${run.vertices} vert${run.vertices === 1 ? 'ex' : 'ices'}`,
+    `${run.sccs.count} SCC${run.sccs.count === 1 ? '' : 's'}`,
+  ];
   if (mean !== undefined) parts.push(meanText(mean));
   return parts.join(' · ');
 }
@@ -30,7 +33,9 @@ export function codeLenses(analysis: Analysis, uri: string, run: RunSummary | un
   const model = analysis.ast.declarations.find((d) => d.kind === 'model');
   const line = model ? model.range.start.line : 0;
   const range = { start: { line, character: 0 }, end: { line, character: 0 } };
-  const lenses: CodeLens[] = [{ range, command: { title: 'Run hierarchical trace', command: 'phasic.runTrace', arguments: [uri] } }];
+  const lenses: CodeLens[] = [
+    { range, command: { title: 'Run hierarchical trace', command: 'phasic.runTrace', arguments: [uri] } },
+  ];
   if (run) lenses.push({ range, command: { title: runSummary(run), command: '' } });
   return lenses;
 }

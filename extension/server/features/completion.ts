@@ -1,11 +1,7 @@
 // Completion: keywords, the names visible at the cursor, the built-in functions, and
 // snippets for the declarations that have a shape to remember (rule, reward, state).
 
-import {
-  CompletionItemKind,
-  InsertTextFormat,
-  type CompletionItem,
-} from 'vscode-languageserver/node';
+import { CompletionItemKind, InsertTextFormat, type CompletionItem } from 'vscode-languageserver/node';
 import type { Analysis, SymbolInfo } from '../../language';
 import { KEYWORDS } from '../../language/lexer';
 import type { FeatureContext } from './context';
@@ -24,8 +20,16 @@ export const FUNCTION_DOCS: Array<[string, string]> = [
 ];
 
 const SNIPPETS: Array<[label: string, detail: string, body: string]> = [
-  ['rule', 'a rule: a family of transitions', 'rule ${1:name}\n  when ${2:condition}\n  rate ${3:rate}\n  do ${4:update}'],
-  ['rule for', 'a rule with loop variables', 'rule ${1:name}\n  for ${2:i} in ${3:0}..${4:n-1}\n  when ${5:condition}\n  rate ${6:rate}\n  do ${7:update}'],
+  [
+    'rule',
+    'a rule: a family of transitions',
+    'rule ${1:name}\n  when ${2:condition}\n  rate ${3:rate}\n  do ${4:update}',
+  ],
+  [
+    'rule for',
+    'a rule with loop variables',
+    'rule ${1:name}\n  for ${2:i} in ${3:0}..${4:n-1}\n  when ${5:condition}\n  rate ${6:rate}\n  do ${7:update}',
+  ],
   ['reward', 'a reward: a function of the state', 'reward ${1:name} = ${2:value}'],
   ['reward family', 'a family of rewards', 'reward ${1:name}[${2:k} in ${3:0}..${4:n-1}] = ${5:value}'],
   ['state', 'a state variable', 'state ${1:name} in ${2:0}..${3:n} = ${4:0}'],
@@ -49,7 +53,10 @@ export function namesInScope(analysis: Analysis, offset: number): SymbolInfo[] {
   const owner = decl && 'name' in decl && decl.name && decl.kind !== 'const' ? decl.name.name : undefined;
   return analysis.symbols.filter((s) => {
     if (s.kind === 'rule' || s.kind === 'reward' || s.kind === 'model') return false;
-    if (s.kind === 'loop' || s.kind === 'let') return s.owner === owner && s.declaration.start < offset && decl !== undefined && s.declaration.start >= decl.start;
+    if (s.kind === 'loop' || s.kind === 'let')
+      return (
+        s.owner === owner && s.declaration.start < offset && decl !== undefined && s.declaration.start >= decl.start
+      );
     return true;
   });
 }
@@ -59,10 +66,20 @@ export function completionsAt(analysis: Analysis, offset: number): CompletionIte
   for (const k of KEYWORDS) items.push({ label: k, kind: CompletionItemKind.Keyword });
   for (const [name, doc] of FUNCTION_DOCS) items.push({ label: name, kind: CompletionItemKind.Function, detail: doc });
   for (const [label, detail, body] of SNIPPETS) {
-    items.push({ label, kind: CompletionItemKind.Snippet, detail, insertText: body, insertTextFormat: InsertTextFormat.Snippet });
+    items.push({
+      label,
+      kind: CompletionItemKind.Snippet,
+      detail,
+      insertText: body,
+      insertTextFormat: InsertTextFormat.Snippet,
+    });
   }
   for (const s of namesInScope(analysis, offset)) {
-    items.push({ label: s.name, kind: KIND[s.kind], detail: s.kind === 'const' && s.value !== undefined ? `const = ${s.value}` : s.kind });
+    items.push({
+      label: s.name,
+      kind: KIND[s.kind],
+      detail: s.kind === 'const' && s.value !== undefined ? `const = ${s.value}` : s.kind,
+    });
   }
   return items;
 }

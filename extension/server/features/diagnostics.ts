@@ -25,12 +25,14 @@ export function neverFired(analysis: Analysis, run: RunSummary | undefined): Lsp
   const out: LspDiagnostic[] = [];
   for (const d of analysis.ast.declarations) {
     if (d.kind !== 'rule' || !d.name || entry(run.ruleFirings, d.name.name) !== 0) continue;
-    out.push(toLsp({
-      range: d.name.range,
-      severity: 'warning',
-      code: 'rule-never-fired',
-      message: `Rule \`${d.name.name}\` never fired in the last exploration: its \`when\` clauses or rate exclude every reachable state.`,
-    }));
+    out.push(
+      toLsp({
+        range: d.name.range,
+        severity: 'warning',
+        code: 'rule-never-fired',
+        message: `Rule \`${d.name.name}\` never fired in the last exploration: its \`when\` clauses or rate exclude every reachable state.`,
+      }),
+    );
   }
   return out;
 }
@@ -51,7 +53,10 @@ export function registerDiagnostics(ctx: FeatureContext): (uri: string) => void 
   };
   const schedule = (uri: string) => {
     clearTimeout(timers.get(uri));
-    timers.set(uri, setTimeout(() => publish(uri), DIAGNOSTICS_DELAY_MS));
+    timers.set(
+      uri,
+      setTimeout(() => publish(uri), DIAGNOSTICS_DELAY_MS),
+    );
   };
   ctx.documents.onDidChangeContent((e) => schedule(e.document.uri));
   ctx.documents.onDidClose((e) => {

@@ -20,7 +20,10 @@ export function functionHover(analysis: Analysis, position: Position): Hover | n
   while (end < text.length && /\w/.test(text[end])) end++;
   const doc = FUNCTIONS.get(text.slice(start, end));
   if (!doc || text[end] !== '(') return null;
-  const range = { start: { line: position.line, character: position.character - (offset - start) }, end: { line: position.line, character: position.character + (end - offset) } };
+  const range = {
+    start: { line: position.line, character: position.character - (offset - start) },
+    end: { line: position.line, character: position.character + (end - offset) },
+  };
   return { contents: { kind: MarkupKind.Markdown, value: `Built-in: \`${doc}\`` }, range };
 }
 
@@ -34,9 +37,10 @@ export function registerHover(ctx: FeatureContext): void {
     if (info.symbol.kind === 'rule') {
       const run = ctx.options.lastRun(params.textDocument.uri);
       const firings = run && entry(run.ruleFirings, info.symbol.name);
-      markdown += firings === undefined
-        ? '\nRule; run the model to see how often it fires.'
-        : `\nRule; fired ${firings} time${firings === 1 ? '' : 's'} in the last exploration.`;
+      markdown +=
+        firings === undefined
+          ? '\nRule; run the model to see how often it fires.'
+          : `\nRule; fired ${firings} time${firings === 1 ? '' : 's'} in the last exploration.`;
     }
     return { contents: { kind: MarkupKind.Markdown, value: markdown }, range: info.range };
   });

@@ -16,24 +16,46 @@ const KIND: Record<SymbolInfo['kind'], SymbolKind> = {
 };
 
 function symbolOf(s: SymbolInfo, children?: DocumentSymbol[]): DocumentSymbol {
-  const detail = s.kind === 'const' && s.value !== undefined ? `= ${s.value}`
-    : s.kind === 'state' && s.dims?.length ? `[${s.dims.join('][')}]` : s.kind;
-  return { name: s.name, kind: KIND[s.kind], detail, range: s.span.range, selectionRange: s.declaration.range, children };
+  const detail =
+    s.kind === 'const' && s.value !== undefined
+      ? `= ${s.value}`
+      : s.kind === 'state' && s.dims?.length
+        ? `[${s.dims.join('][')}]`
+        : s.kind;
+  return {
+    name: s.name,
+    kind: KIND[s.kind],
+    detail,
+    range: s.span.range,
+    selectionRange: s.declaration.range,
+    children,
+  };
 }
 
 export function documentSymbols(analysis: Analysis): DocumentSymbol[] {
   const out: DocumentSymbol[] = [];
   const model = analysis.ast.declarations.find((d) => d.kind === 'model');
   if (model?.kind === 'model' && model.name) {
-    out.push({ name: model.name.name, kind: SymbolKind.Module, detail: 'model', range: model.range, selectionRange: model.name.range });
+    out.push({
+      name: model.name.name,
+      kind: SymbolKind.Module,
+      detail: 'model',
+      range: model.range,
+      selectionRange: model.name.range,
+    });
   }
   for (const s of analysis.globals.values()) {
-    const locals = s.kind === 'rule' || s.kind === 'reward'
-      ? analysis.symbols.filter((l) => (l.kind === 'loop' || l.kind === 'let') && l.owner === s.name).map((l) => symbolOf(l))
-      : undefined;
+    const locals =
+      s.kind === 'rule' || s.kind === 'reward'
+        ? analysis.symbols
+            .filter((l) => (l.kind === 'loop' || l.kind === 'let') && l.owner === s.name)
+            .map((l) => symbolOf(l))
+        : undefined;
     out.push(symbolOf(s, locals));
   }
-  return out.sort((a, b) => a.range.start.line - b.range.start.line || a.range.start.character - b.range.start.character);
+  return out.sort(
+    (a, b) => a.range.start.line - b.range.start.line || a.range.start.character - b.range.start.character,
+  );
 }
 
 export function registerNavigation(ctx: FeatureContext): void {

@@ -11,13 +11,15 @@ import type { FeatureContext } from './context';
 export function renameProblem(analysis: Analysis, position: Position, newName: string): string | undefined {
   const o = analysis.occurrenceAt(position);
   if (!o) return 'There is no declared name here to rename.';
-  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(newName)) return `\`${newName}\` is not a valid name (letters, digits and _, not starting with a digit).`;
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(newName))
+    return `\`${newName}\` is not a valid name (letters, digits and _, not starting with a digit).`;
   if (KEYWORDS.has(newName)) return `\`${newName}\` is a keyword.`;
   const reserved = RESERVED_NAMES.get(newName);
   if (reserved) return `\`${newName}\` is ${reserved}.`;
   if (newName === o.symbol.name) return undefined;
-  const taken = analysis.symbols.find((s) => s.name === newName
-    && (s.owner === undefined || o.symbol.owner === undefined || s.owner === o.symbol.owner));
+  const taken = analysis.symbols.find(
+    (s) => s.name === newName && (s.owner === undefined || o.symbol.owner === undefined || s.owner === o.symbol.owner),
+  );
   if (taken) return `\`${newName}\` is already declared (line ${taken.declaration.range.start.line + 1}).`;
   return undefined;
 }

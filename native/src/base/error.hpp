@@ -35,8 +35,7 @@ inline const char* error_kind_name(ErrorKind kind) {
 // (-1 for none), `rule` names the rule involved (empty for none), `field` names the
 // offending field of an input file (for example "rules[2].updates[0].cell").
 struct EngineError : std::runtime_error {
-  explicit EngineError(const std::string& message, int site_ = -1, std::string rule_ = {},
-                       std::string field_ = {})
+  explicit EngineError(const std::string& message, int site_ = -1, std::string rule_ = {}, std::string field_ = {})
       : std::runtime_error(message), site(site_), rule(std::move(rule_)), field(std::move(field_)) {}
   int site;
   std::string rule;

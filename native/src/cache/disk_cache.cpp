@@ -27,8 +27,16 @@ namespace {
 
 void put64(unsigned char* p, std::uint64_t v) { std::memcpy(p, &v, 8); }
 void put32(unsigned char* p, std::uint32_t v) { std::memcpy(p, &v, 4); }
-std::uint64_t get64(const unsigned char* p) { std::uint64_t v; std::memcpy(&v, p, 8); return v; }
-std::uint32_t get32(const unsigned char* p) { std::uint32_t v; std::memcpy(&v, p, 4); return v; }
+std::uint64_t get64(const unsigned char* p) {
+  std::uint64_t v;
+  std::memcpy(&v, p, 8);
+  return v;
+}
+std::uint32_t get32(const unsigned char* p) {
+  std::uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
 
 bool is_hex_key(std::string_view s) {
   Key k;
@@ -149,9 +157,7 @@ std::uint64_t now_ns() {
 
 // A writer killed mid-write leaves its temporary file. Another process's file may
 // still be in flight, so only ones untouched for ten minutes are stale.
-bool is_stale_temp(const OwnFile& f, std::uint64_t now) {
-  return f.temporary && f.mtime_ns + 600'000'000'000ull < now;
-}
+bool is_stale_temp(const OwnFile& f, std::uint64_t now) { return f.temporary && f.mtime_ns + 600'000'000'000ull < now; }
 
 }  // namespace
 
@@ -182,11 +188,11 @@ bool DiskCache::load(const Key& key, std::string_view canonical, std::string& pa
   const auto size = std::uint64_t(st.st_size);
   unsigned char h[DiskCacheFormat::kHeaderBytes];
   const std::uint64_t body_size = size - DiskCacheFormat::kHeaderBytes;
-  const bool sound =
-      size >= DiskCacheFormat::kHeaderBytes && size <= max_bytes_ && read_exact(file.fd, h, sizeof h, 0) &&
-      std::memcmp(h, DiskCacheFormat::kMagic, 8) == 0 && get32(h + 8) == DiskCacheFormat::kVersion &&
-      get64(h + 16) == key.h1 && get64(h + 24) == key.h2 && get64(h + 40) == canonical.size() &&
-      get64(h + 32) <= body_size && body_size - get64(h + 32) == canonical.size();
+  const bool sound = size >= DiskCacheFormat::kHeaderBytes && size <= max_bytes_ &&
+                     read_exact(file.fd, h, sizeof h, 0) && std::memcmp(h, DiskCacheFormat::kMagic, 8) == 0 &&
+                     get32(h + 8) == DiskCacheFormat::kVersion && get64(h + 16) == key.h1 && get64(h + 24) == key.h2 &&
+                     get64(h + 40) == canonical.size() && get64(h + 32) <= body_size &&
+                     body_size - get64(h + 32) == canonical.size();
   if (sound) {
     const std::uint64_t payload_length = get64(h + 32);
     std::string body(body_size, '\0');
@@ -266,7 +272,8 @@ bool DiskCache::store(const Key& key, std::string_view canonical, std::string_vi
   std::string temp;
   int fd = -1;
   for (int attempt = 0; attempt < 8 && fd < 0; ++attempt) {
-    temp = directory_ + "/." + key.hex() + "." + std::to_string(::getpid()) + "." + std::to_string(++temp_counter) + ".tmp";
+    temp = directory_ + "/." + key.hex() + "." + std::to_string(::getpid()) + "." + std::to_string(++temp_counter) +
+           ".tmp";
     fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd < 0 && errno != EEXIST) break;
   }

@@ -33,10 +33,20 @@ std::uint64_t load64(const unsigned char* p) {
 
 void Hasher::block(const unsigned char* b) {
   std::uint64_t k1 = load64(b), k2 = load64(b + 8);
-  k1 *= kC1; k1 = std::rotl(k1, 31); k1 *= kC2; h1_ ^= k1;
-  h1_ = std::rotl(h1_, 27); h1_ += h2_; h1_ = h1_ * 5 + 0x52dce729;
-  k2 *= kC2; k2 = std::rotl(k2, 33); k2 *= kC1; h2_ ^= k2;
-  h2_ = std::rotl(h2_, 31); h2_ += h1_; h2_ = h2_ * 5 + 0x38495ab5;
+  k1 *= kC1;
+  k1 = std::rotl(k1, 31);
+  k1 *= kC2;
+  h1_ ^= k1;
+  h1_ = std::rotl(h1_, 27);
+  h1_ += h2_;
+  h1_ = h1_ * 5 + 0x52dce729;
+  k2 *= kC2;
+  k2 = std::rotl(k2, 33);
+  k2 *= kC1;
+  h2_ ^= k2;
+  h2_ = std::rotl(h2_, 31);
+  h2_ += h1_;
+  h2_ = h2_ * 5 + 0x38495ab5;
 }
 
 void Hasher::update(const void* data, std::size_t length) {
@@ -69,7 +79,10 @@ Key Hasher::finish() const {
     case 10: k2 ^= std::uint64_t(tail[9]) << 8; [[fallthrough]];
     case 9:
       k2 ^= std::uint64_t(tail[8]);
-      k2 *= kC2; k2 = std::rotl(k2, 33); k2 *= kC1; h2 ^= k2;
+      k2 *= kC2;
+      k2 = std::rotl(k2, 33);
+      k2 *= kC1;
+      h2 ^= k2;
       [[fallthrough]];
     case 8: k1 ^= std::uint64_t(tail[7]) << 56; [[fallthrough]];
     case 7: k1 ^= std::uint64_t(tail[6]) << 48; [[fallthrough]];
@@ -80,12 +93,19 @@ Key Hasher::finish() const {
     case 2: k1 ^= std::uint64_t(tail[1]) << 8; [[fallthrough]];
     case 1:
       k1 ^= std::uint64_t(tail[0]);
-      k1 *= kC1; k1 = std::rotl(k1, 31); k1 *= kC2; h1 ^= k1;
+      k1 *= kC1;
+      k1 = std::rotl(k1, 31);
+      k1 *= kC2;
+      h1 ^= k1;
   }
-  h1 ^= length_; h2 ^= length_;
-  h1 += h2; h2 += h1;
-  h1 = fmix(h1); h2 = fmix(h2);
-  h1 += h2; h2 += h1;
+  h1 ^= length_;
+  h2 ^= length_;
+  h1 += h2;
+  h2 += h1;
+  h1 = fmix(h1);
+  h2 = fmix(h2);
+  h1 += h2;
+  h2 += h1;
   return Key{h1, h2};
 }
 
@@ -111,9 +131,12 @@ bool Key::parse(std::string_view hex, Key& out) {
   for (int i = 0; i < 32; ++i) {
     const char c = hex[i];
     int v;
-    if (c >= '0' && c <= '9') v = c - '0';
-    else if (c >= 'a' && c <= 'f') v = c - 'a' + 10;
-    else return false;
+    if (c >= '0' && c <= '9')
+      v = c - '0';
+    else if (c >= 'a' && c <= 'f')
+      v = c - 'a' + 10;
+    else
+      return false;
     parts[i / 16] = (parts[i / 16] << 4) | std::uint64_t(v);
   }
   out = Key{parts[0], parts[1]};

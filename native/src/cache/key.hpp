@@ -22,7 +22,9 @@ struct Key {
 };
 
 struct KeyHash {
-  std::size_t operator()(const Key& k) const noexcept { return static_cast<std::size_t>(k.h1 ^ (k.h2 * 0x9e3779b97f4a7c15ULL)); }
+  std::size_t operator()(const Key& k) const noexcept {
+    return static_cast<std::size_t>(k.h1 ^ (k.h2 * 0x9e3779b97f4a7c15ULL));
+  }
 };
 
 class Hasher {
@@ -30,7 +32,9 @@ class Hasher {
   explicit Hasher(std::uint64_t seed = 0) : h1_(seed), h2_(seed) {}
   void update(const void* data, std::size_t length);
   template <class T>
-  void value(const T& v) { update(&v, sizeof v); }  // host order: the engine runs on little-endian hosts
+  void value(const T& v) {
+    update(&v, sizeof v);
+  }  // host order: the engine runs on little-endian hosts
   Key finish() const;
 
  private:

@@ -23,7 +23,9 @@ struct SizeProbe {
   }
   void deallocate(T* p, std::size_t) noexcept { ::operator delete(p); }
   template <class U>
-  friend bool operator==(const SizeProbe&, const SizeProbe<U>&) { return true; }
+  friend bool operator==(const SizeProbe&, const SizeProbe<U>&) {
+    return true;
+  }
 };
 
 std::size_t shared_trace_overhead() {
@@ -45,7 +47,8 @@ std::uint64_t owned_trace_bytes(const ModelTrace& m) {
   std::unordered_set<const BlockTrace*> seen;
   for (const ComposedBlock& b : m.blocks) {
     bytes += held_bytes(b.vertices) + held_bytes(b.exits);
-    if (!b.cacheable && b.trace && seen.insert(b.trace.get()).second) bytes += b.trace->bytes() + shared_trace_overhead();
+    if (!b.cacheable && b.trace && seen.insert(b.trace.get()).second)
+      bytes += b.trace->bytes() + shared_trace_overhead();
   }
   return bytes;
 }
@@ -111,10 +114,10 @@ struct MemoryCache::Entry {
   std::shared_ptr<const BlockTrace> block;
   std::shared_ptr<const ModelTrace> model;
   bool run = false;
-  Bytes canonical;            // a block's input or a run's model text (compared on every hit); a model's labels
-  Bytes summary;              // a run's summary
-  Bytes source;               // a model's text, to explore its graph again
-  Keys pins;                  // a model's provider blocks; a run's model
+  Bytes canonical;              // a block's input or a run's model text (compared on every hit); a model's labels
+  Bytes summary;                // a run's summary
+  Bytes source;                 // a model's text, to explore its graph again
+  Keys pins;                    // a model's provider blocks; a run's model
   std::uint32_t pinned_by = 0;  // how many cached models use this block
   std::uint64_t trace_bytes = 0;
   Lru::iterator lru;

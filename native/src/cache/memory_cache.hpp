@@ -78,7 +78,9 @@ struct CacheAllocator {
     ::operator delete(p);
   }
   template <class U>
-  friend bool operator==(const CacheAllocator& a, const CacheAllocator<U>& b) { return a.counter == b.counter; }
+  friend bool operator==(const CacheAllocator& a, const CacheAllocator<U>& b) {
+    return a.counter == b.counter;
+  }
 };
 
 // What evaluation of a cached model trace needs besides the trace: the names that
@@ -122,7 +124,8 @@ class MemoryCache {
   std::shared_ptr<const BlockTrace> find_block(const Key& key, std::span<const std::uint8_t> canonical);
   // Takes the trace into the cache (its header in cache memory) and returns the
   // cached pointer. An entry already under this key (same input) is kept.
-  std::shared_ptr<const BlockTrace> put_block(const Key& key, std::span<const std::uint8_t> canonical, BlockTrace&& trace);
+  std::shared_ptr<const BlockTrace> put_block(const Key& key, std::span<const std::uint8_t> canonical,
+                                              BlockTrace&& trace);
 
   // The cached model trace (trace null when absent).
   CachedModel find_model(const Key& key);
@@ -138,7 +141,8 @@ class MemoryCache {
   // The summary stored for exactly this model text, with its model trace.
   CachedRun find_run(const Key& key, std::string_view model_text);
   // `model_key` names a cached model trace, which the summary pins.
-  void put_run(const Key& key, std::string_view model_text, std::span<const std::uint8_t> summary, const Key& model_key);
+  void put_run(const Key& key, std::string_view model_text, std::span<const std::uint8_t> summary,
+               const Key& model_key);
 
   void trim();
   CacheClearStats clear();

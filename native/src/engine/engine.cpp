@@ -1,9 +1,9 @@
 #include "engine/engine.hpp"
 
+#include <unistd.h>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
-#include <unistd.h>
 
 #include "base/error.hpp"
 #include "engine/export.hpp"
@@ -27,7 +27,8 @@ std::chrono::steady_clock::time_point process_start() {
   buf[n] = '\0';
   // Field 22 (starttime) comes after the command name, which ends at the last ')'.
   const char* p = nullptr;
-  for (std::size_t i = 0; i < n; ++i) if (buf[i] == ')') p = buf + i;
+  for (std::size_t i = 0; i < n; ++i)
+    if (buf[i] == ')') p = buf + i;
   unsigned long long start_ticks = 0;
   if (!p) return now;
   int field = 2;
@@ -50,7 +51,8 @@ const std::chrono::steady_clock::time_point kProcessStart = process_start();
 void write_ledger(JsonWriter& w) {
   w.begin_object();
   for (int c = 0; c < kCategoryCount; ++c)
-    w.field(category_name(static_cast<Category>(c)), static_cast<std::uint64_t>(ledger().bytes(static_cast<Category>(c))));
+    w.field(category_name(static_cast<Category>(c)),
+            static_cast<std::uint64_t>(ledger().bytes(static_cast<Category>(c))));
   w.end_object();
 }
 
@@ -124,8 +126,9 @@ void Engine::forget_disk_usage() {
   disk_usage_ms_ = -1e9;
 }
 
-std::string Engine::evaluate(const std::string& trace_key, const std::vector<NamedValues>& params, std::uint32_t moments,
-                             const std::vector<RewardNames>& covariances, const std::atomic<bool>* cancel) {
+std::string Engine::evaluate(const std::string& trace_key, const std::vector<NamedValues>& params,
+                             std::uint32_t moments, const std::vector<RewardNames>& covariances,
+                             const std::atomic<bool>* cancel) {
   std::lock_guard lock(work_mutex_);
   if (moments < 1) throw InvalidArgument("moments must be at least 1");
   Key key;
@@ -141,8 +144,8 @@ std::string Engine::evaluate(const std::string& trace_key, const std::vector<Nam
   }
   const std::vector<RewardPair> pairs = pairs_of(cached.labels, covariances);
   const auto start = std::chrono::steady_clock::now();
-  const std::vector<Moments> results =
-      evaluate_batch(*cached.trace, thetas, static_cast<std::uint32_t>(params.size()), std::max<std::uint32_t>(moments, 2), pairs, cancel);
+  const std::vector<Moments> results = evaluate_batch(*cached.trace, thetas, static_cast<std::uint32_t>(params.size()),
+                                                      std::max<std::uint32_t>(moments, 2), pairs, cancel);
   // The batch is timed as a whole; each result reports its share.
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count() /
                     double(std::max<std::size_t>(params.size(), 1));
@@ -150,7 +153,8 @@ std::string Engine::evaluate(const std::string& trace_key, const std::vector<Nam
   w.begin_array();
   for (std::size_t i = 0; i < results.size(); ++i) {
     w.begin_object();
-    write_evaluation(w, cached.labels, std::span<const double>(thetas.data() + i * p, p), results[i], moments, covariances);
+    write_evaluation(w, cached.labels, std::span<const double>(thetas.data() + i * p, p), results[i], moments,
+                     covariances);
     w.field("evaluateMs", ms);
     w.end_object();
   }
@@ -219,7 +223,8 @@ std::string Engine::memory_snapshot() {
   write_ledger(w);
   w.field("peakAccountedBytes", static_cast<std::uint64_t>(ledger().peak()))
       .field("rssBytes", static_cast<std::uint64_t>(resident_bytes()));
-  w.key("cache").begin_object()
+  w.key("cache")
+      .begin_object()
       .field("entries", stats.blocks + stats.models)
       .field("bytes", stats.held_bytes)
       .field("diskFiles", disk.files)

@@ -28,10 +28,10 @@
 namespace phasic {
 
 struct EngineConfig {
-  std::string cache_dir;                          // "" disables the disk cache
-  std::uint64_t max_disk_bytes = 512ull << 20;    // 0 disables the disk cache
+  std::string cache_dir;                        // "" disables the disk cache
+  std::uint64_t max_disk_bytes = 512ull << 20;  // 0 disables the disk cache
   std::uint64_t memory_cache_bytes = 256ull << 20;
-  std::uint64_t memory_budget_bytes = 0;          // 0: no budget
+  std::uint64_t memory_budget_bytes = 0;  // 0: no budget
 };
 
 using RewardNames = std::pair<std::string, std::string>;
@@ -78,9 +78,8 @@ class Engine {
   std::string run(std::string_view model_text, const RunOptions& options, const RunObserver& observer);
   // An array of EvaluateResult, one per parameter set, for a model trace still cached
   // (EngineError "trace no longer cached; run again" otherwise).
-  std::string evaluate(const std::string& trace_key, const std::vector<NamedValues>& params,
-                       std::uint32_t moments, const std::vector<RewardNames>& covariances,
-                       const std::atomic<bool>* cancel = nullptr);
+  std::string evaluate(const std::string& trace_key, const std::vector<NamedValues>& params, std::uint32_t moments,
+                       const std::vector<RewardNames>& covariances, const std::atomic<bool>* cancel = nullptr);
   // An SccDetail: SCC `component` of the model whose trace is cached under
   // `trace_key`, its edges' rates at `params` (TraceNotCached when evicted).
   std::string scc_detail(const std::string& trace_key, std::uint32_t component, const NamedValues& params,

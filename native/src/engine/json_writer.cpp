@@ -10,10 +10,28 @@ void JsonWriter::separate() {
   first_ = false;
 }
 
-JsonWriter& JsonWriter::begin_object() { separate(); out_ += '{'; first_ = true; return *this; }
-JsonWriter& JsonWriter::end_object() { out_ += '}'; first_ = false; return *this; }
-JsonWriter& JsonWriter::begin_array() { separate(); out_ += '['; first_ = true; return *this; }
-JsonWriter& JsonWriter::end_array() { out_ += ']'; first_ = false; return *this; }
+JsonWriter& JsonWriter::begin_object() {
+  separate();
+  out_ += '{';
+  first_ = true;
+  return *this;
+}
+JsonWriter& JsonWriter::end_object() {
+  out_ += '}';
+  first_ = false;
+  return *this;
+}
+JsonWriter& JsonWriter::begin_array() {
+  separate();
+  out_ += '[';
+  first_ = true;
+  return *this;
+}
+JsonWriter& JsonWriter::end_array() {
+  out_ += ']';
+  first_ = false;
+  return *this;
+}
 
 JsonWriter& JsonWriter::key(std::string_view k) {
   value(k);
@@ -39,11 +57,31 @@ JsonWriter& JsonWriter::value(double v) {
   return *this;
 }
 
-JsonWriter& JsonWriter::value(std::int64_t v) { separate(); out_ += std::to_string(v); return *this; }
-JsonWriter& JsonWriter::value(std::uint64_t v) { separate(); out_ += std::to_string(v); return *this; }
-JsonWriter& JsonWriter::value(bool v) { separate(); out_ += v ? "true" : "false"; return *this; }
-JsonWriter& JsonWriter::null() { separate(); out_ += "null"; return *this; }
-JsonWriter& JsonWriter::raw(std::string_view json) { separate(); out_ += json; return *this; }
+JsonWriter& JsonWriter::value(std::int64_t v) {
+  separate();
+  out_ += std::to_string(v);
+  return *this;
+}
+JsonWriter& JsonWriter::value(std::uint64_t v) {
+  separate();
+  out_ += std::to_string(v);
+  return *this;
+}
+JsonWriter& JsonWriter::value(bool v) {
+  separate();
+  out_ += v ? "true" : "false";
+  return *this;
+}
+JsonWriter& JsonWriter::null() {
+  separate();
+  out_ += "null";
+  return *this;
+}
+JsonWriter& JsonWriter::raw(std::string_view json) {
+  separate();
+  out_ += json;
+  return *this;
+}
 
 JsonWriter& JsonWriter::value(std::string_view s) {
   separate();

@@ -25,7 +25,7 @@ Exploration load_model_file(std::string_view json_text, const ExploreOptions& op
   const std::uint64_t states = graph.graph.vertex_count - 1;
   if (options.max_states != 0 && states > options.max_states)
     throw StateLimitExceeded("the graph has " + std::to_string(states) + " states, more than the limit of " +
-                      std::to_string(options.max_states) + "; raise phasic.engine.maxStates or --max-states");
+                             std::to_string(options.max_states) + "; raise phasic.engine.maxStates or --max-states");
   return graph;
 }
 

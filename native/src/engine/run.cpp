@@ -5,12 +5,12 @@
 #include <cmath>
 #include <optional>
 
-#include "cache/key.hpp"
 #include "base/error.hpp"
+#include "cache/key.hpp"
 #include "engine/json_writer.hpp"
+#include "engine/load.hpp"
 #include "engine/run_summary.hpp"
 #include "graph/explore.hpp"
-#include "engine/load.hpp"
 #include "model/program.hpp"
 #include "trace/block.hpp"
 #include "trace/block_trace.hpp"
@@ -50,7 +50,12 @@ class CachingProvider {
   CachingProvider(RunCaches caches, const RunObserver& observer, std::uint32_t total,
                   CountedVector<BlockRecord, Category::Graph>& records, std::vector<Lifetime>& lifetimes,
                   std::vector<Key>& used_keys)
-      : caches_(caches), observer_(observer), total_(total), records_(records), lifetimes_(lifetimes), used_keys_(used_keys) {}
+      : caches_(caches),
+        observer_(observer),
+        total_(total),
+        records_(records),
+        lifetimes_(lifetimes),
+        used_keys_(used_keys) {}
 
   std::shared_ptr<const BlockTrace> operator()(std::uint32_t component, const BlockInput& input) {
     check_cancel(observer_.cancel);
@@ -75,7 +80,8 @@ class CachingProvider {
         record.source = TraceSource::Recorded;
         if (caches_.disk.enabled()) {
           const std::vector<std::uint8_t> payload = serialize(recorded);
-          caches_.disk.store(record.key, std::string_view(reinterpret_cast<const char*>(canonical.data()), canonical.size()),
+          caches_.disk.store(record.key,
+                             std::string_view(reinterpret_cast<const char*>(canonical.data()), canonical.size()),
                              std::string_view(reinterpret_cast<const char*>(payload.data()), payload.size()));
         }
         trace = caches_.memory.put_block(record.key, bytes, std::move(recorded));
@@ -93,9 +99,11 @@ class CachingProvider {
   }
 
  private:
-  std::shared_ptr<const BlockTrace> from_disk(const Key& key, std::span<const std::uint8_t> canonical, BlockRecord& record) {
+  std::shared_ptr<const BlockTrace> from_disk(const Key& key, std::span<const std::uint8_t> canonical,
+                                              BlockRecord& record) {
     std::string payload;
-    if (!caches_.disk.load(key, std::string_view(reinterpret_cast<const char*>(canonical.data()), canonical.size()), payload))
+    if (!caches_.disk.load(key, std::string_view(reinterpret_cast<const char*>(canonical.data()), canonical.size()),
+                           payload))
       return nullptr;
     try {
       BlockTrace trace = deserialize(reinterpret_cast<const std::uint8_t*>(payload.data()), payload.size());
@@ -122,7 +130,7 @@ std::uint32_t index_of(const std::vector<std::string>& names, const std::string&
   std::string known;
   for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
   throw InvalidArgument("unknown " + std::string(what) + " '" + name + "'; the model's " + what + "s are " +
-                    (known.empty() ? "(none)" : known));
+                        (known.empty() ? "(none)" : known));
 }
 
 void write_categories(JsonWriter& w, const std::array<std::uint64_t, kCategoryCount>& bytes) {
@@ -176,20 +184,23 @@ std::string result_json(const RunSummary& summary, bool reused, const ModelTrace
       .field("edges", summary.edges)
       .field("absorbing", summary.absorbing)
       .field("reused", reused);
-  w.key("sccs").begin_object()
+  w.key("sccs")
+      .begin_object()
       .field("count", static_cast<std::uint64_t>(summary.components.size()))
       .field("largest", summary.largest)
       .field("blocks", summary.blocks)
       .field("recorded", summary.count(TraceSource::Recorded))
       .field("cached", summary.count(TraceSource::Memory) + summary.count(TraceSource::Disk))
       .end_object();
-  w.key("trace").begin_object()
+  w.key("trace")
+      .begin_object()
       .field("operations", trace.operations())
       .field("commands", trace.commands())
       .field("bytes", static_cast<std::uint64_t>(trace.bytes()))
       .end_object();
   write_evaluation(w, labels, theta, moments, options.moments, options.covariances);
-  w.key("timingsMs").begin_object()
+  w.key("timingsMs")
+      .begin_object()
       .field("explore", timings.explore)
       .field("scc", timings.scc)
       .field("record", timings.record)
@@ -239,7 +250,8 @@ std::vector<double> theta_of(const ModelLabels& labels, const NamedValues& value
   // Checked here, where the names are known, so that the message names the parameter.
   for (std::size_t p = 0; p < theta.size(); ++p)
     if (!std::isfinite(theta[p]) || theta[p] < 0)
-      throw InvalidArgument("parameter " + labels.params[p] + " must be finite and >= 0, got " + format_number(theta[p]));
+      throw InvalidArgument("parameter " + labels.params[p] + " must be finite and >= 0, got " +
+                            format_number(theta[p]));
   return theta;
 }
 
@@ -333,8 +345,8 @@ std::optional<std::string> reuse_run(std::string_view model_text, const RunOptio
   if (observer.progress) observer.progress({RunPhase::Evaluating, 0, 1});
   RunTimings timings;
   const auto start = Clock::now();
-  const Moments moments =
-      evaluate(*cached.model.trace, theta, std::max<std::uint32_t>(options.moments, 2), pairs, observer.cancel);
+  const Moments moments = evaluate(*cached.model.trace, theta, std::max<std::uint32_t>(options.moments, 2), pairs,
+                                   observer.cancel);
   timings.evaluate = ms_since(start);
   if (observer.progress) observer.progress({RunPhase::Evaluating, 1, 1});
   return result_json(summary, true, *cached.model.trace, labels, theta, moments, options, timings, run_start, {},
@@ -420,8 +432,8 @@ std::string run_model(std::string_view model_text, const RunOptions& options, co
   cond.reset();
   explored.reset();
 
-  const std::shared_ptr<const ModelTrace> trace =
-      caches.memory.put_model(summary.trace_key, std::move(*composed), labels, used_keys, model_text);
+  const std::shared_ptr<const ModelTrace> trace = caches.memory.put_model(summary.trace_key, std::move(*composed),
+                                                                          labels, used_keys, model_text);
   caches.memory.put_run(run_summary_key(model_text, options.min_scc_size), model_text,
                         encode_run_summary(summary.as_reused()), summary.trace_key);
 

@@ -36,12 +36,14 @@ namespace phasic {
 
 std::string state_limit_message(std::uint64_t limit, std::uint64_t explored, std::uint64_t transitions) {
   return "the model has more than " + std::to_string(limit) + " states (explored " + std::to_string(explored) +
-         " states, " + std::to_string(transitions) + " transitions so far); raise phasic.engine.maxStates or --max-states";
+         " states, " + std::to_string(transitions) +
+         " transitions so far); raise phasic.engine.maxStates or --max-states";
 }
 
 namespace {
 
-void append_cells(std::string& out, const std::vector<std::uint32_t>& dims, const std::int32_t* cells, std::size_t dim) {
+void append_cells(std::string& out, const std::vector<std::uint32_t>& dims, const std::int32_t* cells,
+                  std::size_t dim) {
   if (dim == dims.size()) {
     out += std::to_string(*cells);
     return;
@@ -95,15 +97,15 @@ struct SelfTransition {
 
 // What expanding one batch of consecutive states produced, in vertex order.
 struct Batch {
-  VertexId first = 0, end = 0;           // the states [first, end)
-  const std::int32_t* rows = nullptr;    // their rows, a copy the merge cannot move
-  std::atomic<bool> done{false};         // set by the expanding thread when the rest is written
-  VertexId expanded = 0;                 // [first, expanded) were expanded
-  GraphVector<std::uint32_t> edges;      // per expanded state: its edges, in firing order
-  GraphVector<std::int32_t> targets;     // per edge: the target's row
-  GraphVector<double> coeffs;            // per edge: P + 1 rate coefficients
+  VertexId first = 0, end = 0;         // the states [first, end)
+  const std::int32_t* rows = nullptr;  // their rows, a copy the merge cannot move
+  std::atomic<bool> done{false};       // set by the expanding thread when the rest is written
+  VertexId expanded = 0;               // [first, expanded) were expanded
+  GraphVector<std::uint32_t> edges;    // per expanded state: its edges, in firing order
+  GraphVector<std::int32_t> targets;   // per edge: the target's row
+  GraphVector<double> coeffs;          // per edge: P + 1 rate coefficients
   std::vector<SelfTransition> self_transitions;
-  std::exception_ptr error;              // thrown by expanding state `expanded`
+  std::exception_ptr error;  // thrown by expanding state `expanded`
 
   void reset(VertexId from, VertexId to, const std::int32_t* from_row) {
     first = expanded = from;
@@ -193,7 +195,8 @@ class Expander {
       const Rule& rule = m_.rules[unchanged_by_];
       throw EngineError("state (" + describe_state(m_, pre_.data()) +
                             ") can never reach an absorbing state: every transition that fires there leaves it "
-                            "unchanged (rule " + rule.name + ")",
+                            "unchanged (rule " +
+                            rule.name + ")",
                         rule.site, rule.name);
     }
   }
@@ -203,7 +206,8 @@ class Expander {
     try {
       return phasic::run(p, pre_.data(), L_, locals_.data(), budget_);
     } catch (const EngineError& e) {
-      throw EngineError(std::string(e.what()) + (what ? std::string(" in ") + what : std::string(" in an absorb condition")) +
+      throw EngineError(std::string(e.what()) +
+                            (what ? std::string(" in ") + what : std::string(" in an absorb condition")) +
                             " at state " + describe_state(m_, pre_.data()),
                         e.site >= 0 ? e.site : site);
     }
@@ -425,8 +429,10 @@ class Expander {
       const RuleUpdate& up = rule.updates[i];
       const std::uint32_t c = update_cell_[i];
       std::int64_t v = update_value_[i];
-      if (up.op == UpdateOp::Add) v = target_[c] + v;
-      else if (up.op == UpdateOp::Sub) v = target_[c] - v;
+      if (up.op == UpdateOp::Add)
+        v = target_[c] + v;
+      else if (up.op == UpdateOp::Sub)
+        v = target_[c] - v;
       check_bounds(c, v, up.site);
       target_[c] = std::int32_t(v);
     }
@@ -619,7 +625,8 @@ class Explorer {
     }
     next_batch_.store(0);
     failed_.store(false);
-    const bool parallel = options_.parallel && end - first >= kParallelStates && std::thread::hardware_concurrency() > 1;
+    const bool parallel = options_.parallel && end - first >= kParallelStates &&
+                          std::thread::hardware_concurrency() > 1;
     if (parallel) start_helper();
     // However the round ends, the helper is done with it before its batches are reused.
     struct JoinRound {
@@ -749,17 +756,17 @@ class Explorer {
   GraphVector<VertexId> mark_source_;
   GraphVector<std::uint64_t> mark_edge_;
 
-  std::vector<double> coeff_;   // S's edges
-  std::vector<bool> warned_;    // rules whose self-transition was reported
+  std::vector<double> coeff_;  // S's edges
+  std::vector<bool> warned_;   // rules whose self-transition was reported
 
-  Expander expander_;                         // this thread's
-  std::optional<Expander> helper_expander_;   // the second thread's, from the first parallel round
-  std::unique_ptr<Batch[]> batches_;          // kMaxBatches, reused from round to round
-  GraphVector<std::int32_t> round_rows_;      // the round's states
+  Expander expander_;                        // this thread's
+  std::optional<Expander> helper_expander_;  // the second thread's, from the first parallel round
+  std::unique_ptr<Batch[]> batches_;         // kMaxBatches, reused from round to round
+  GraphVector<std::int32_t> round_rows_;     // the round's states
   std::size_t round_batches_ = 0;
   std::atomic<std::size_t> next_batch_{0};
   std::atomic<bool> failed_{false};
-  std::unique_ptr<HelperThread> helper_;      // last: stopped before what it uses goes
+  std::unique_ptr<HelperThread> helper_;  // last: stopped before what it uses goes
 };
 
 }  // namespace

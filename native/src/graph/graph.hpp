@@ -29,10 +29,10 @@ struct Graph {
   std::uint32_t state_length = 0;  // integers per state
   std::uint32_t vertex_count = 0;  // including S
 
-  GraphVector<std::int32_t> states;      // vertex_count * state_length; S's row is zeros
-  GraphVector<std::uint64_t> edge_begin; // vertex_count + 1
-  GraphVector<VertexId> edge_target;     // edge_count
-  GraphVector<double> coeffs;            // edge_count * (param_count + 1)
+  GraphVector<std::int32_t> states;       // vertex_count * state_length; S's row is zeros
+  GraphVector<std::uint64_t> edge_begin;  // vertex_count + 1
+  GraphVector<VertexId> edge_target;      // edge_count
+  GraphVector<double> coeffs;             // edge_count * (param_count + 1)
 
   // reward_count rows of vertex_count values: reward r at vertex u is
   // rewards[r * vertex_count + u]. S's value is 0.

@@ -19,7 +19,7 @@ constexpr std::int64_t kMaxParams = 1 << 12;
 // coefficients it carries.
 struct RawEdge {
   VertexId from, to;
-  std::uint64_t row;  // index into the owning table's rows
+  std::uint64_t row;   // index into the owning table's rows
   std::uint8_t table;  // 0 edges, 1 constant_edges, 2 param_edges
 };
 
@@ -43,7 +43,10 @@ class Importer {
     if (root_.has("constant_edges")) read_rows("constant_edges", 3, 1);
     read_rows("param_edges", P_ + 2, 2);
     if (root_.has("start_param_edges") && root_.get("start_param_edges").size() != 0)
-      root_.get("start_param_edges").fail("parameterized edges out of the starting vertex cannot be imported (S's edges are initial probabilities)");
+      root_.get("start_param_edges")
+          .fail(
+              "parameterized edges out of the starting vertex cannot be imported (S's edges are initial "
+              "probabilities)");
     build_edges();
     rewards();
     info();
@@ -76,38 +79,44 @@ class Importer {
 
   static double number_at(const json::Array& row, const std::string& table, std::uint64_t i, std::uint32_t col) {
     const json::Value& v = row[col];
-    if (v.type() != json::Type::Number) fail_at(cell_path(table, i, col), std::string("expected a number, found ") + json::type_name(v.type()));
+    if (v.type() != json::Type::Number)
+      fail_at(cell_path(table, i, col), std::string("expected a number, found ") + json::type_name(v.type()));
     return v.as_number();
   }
 
-  VertexId vertex_at(const json::Array& row, const std::string& table, std::uint64_t i, std::uint32_t col, bool is_source) const {
+  VertexId vertex_at(const json::Array& row, const std::string& table, std::uint64_t i, std::uint32_t col,
+                     bool is_source) const {
     const double v = number_at(row, table, i, col);
     if (!(v >= 0 && v < double(n_)) || v != std::floor(v))
       fail_at(cell_path(table, i, col), "vertex " + format_number(v) + " is not in 0.." + std::to_string(n_ - 1));
     if (v == 0)
       fail_at(cell_path(table, i, col), is_source ? "edges out of the starting vertex (vertex 0) belong in start_edges"
-                                                 : "no edge may enter the starting vertex (vertex 0)");
+                                                  : "no edge may enter the starting vertex (vertex 0)");
     return VertexId(v);
   }
 
   double weight_at(const json::Array& row, const std::string& table, std::uint64_t i, std::uint32_t col) const {
     const double w = number_at(row, table, i, col);
-    if (!(w >= 0) || !std::isfinite(w)) fail_at(cell_path(table, i, col), "weight " + format_number(w) + " must be finite and >= 0");
+    if (!(w >= 0) || !std::isfinite(w))
+      fail_at(cell_path(table, i, col), "weight " + format_number(w) + " must be finite and >= 0");
     return w == 0 ? 0.0 : w;
   }
 
   void read_states() {
     const json::Array& a = rows("states", L_);
-    if (a.size() != n_) root_.get("states").fail("has " + std::to_string(a.size()) + " rows, n_vertices is " + std::to_string(n_));
+    if (a.size() != n_)
+      root_.get("states").fail("has " + std::to_string(a.size()) + " rows, n_vertices is " + std::to_string(n_));
     Graph& g = out_.graph;
     g.states.reserve(std::uint64_t(n_) * L_);
     for (std::uint32_t u = 0; u < n_; ++u) {
       const json::Array& row = a[u].as_array();
       for (std::uint32_t c = 0; c < L_; ++c) {
         const double v = number_at(row, "states", u, c);
-        if (!(v >= std::numeric_limits<std::int32_t>::min() && v <= std::numeric_limits<std::int32_t>::max()) || v != std::floor(v))
+        if (!(v >= std::numeric_limits<std::int32_t>::min() && v <= std::numeric_limits<std::int32_t>::max()) ||
+            v != std::floor(v))
           fail_at(cell_path("states", u, c), "a state cell must be a 32-bit integer, found " + format_number(v));
-        if (u == 0 && v != 0) fail_at(cell_path("states", 0, c), "row 0 is the starting vertex, whose state is all zeros");
+        if (u == 0 && v != 0)
+          fail_at(cell_path("states", 0, c), "row 0 is the starting vertex, whose state is all zeros");
         g.states.push_back(std::int32_t(v));
       }
     }
@@ -190,17 +199,20 @@ class Importer {
       for (std::uint64_t e = g.edge_begin[u]; e < g.edge_begin[u + 1]; ++e)
         for (std::uint32_t k = 0; k < stride; ++k)
           if (!std::isfinite(g.coeffs[e * stride + k]))
-            throw EngineError("the rows from " + describe_vertex(out_, u) + " to " + describe_vertex(out_, g.edge_target[e]) +
-                              " sum to a " + (k == 0 ? std::string("weight") : "coefficient of p" + std::to_string(k)) +
-                              " of " + format_number(g.coeffs[e * stride + k]) + ", but it must be finite");
+            throw EngineError("the rows from " + describe_vertex(out_, u) + " to " +
+                              describe_vertex(out_, g.edge_target[e]) + " sum to a " +
+                              (k == 0 ? std::string("weight") : "coefficient of p" + std::to_string(k)) + " of " +
+                              format_number(g.coeffs[e * stride + k]) + ", but it must be finite");
     // A vertex whose only rows are self-loops is left by nothing, yet it is not
     // absorbing: a transition fires there (the rule for compiled models too).
     for (const RawEdge& loop : looped_)
       if (g.absorbing(loop.from))
-        fail_at(cell_path(kTables[loop.table], loop.row, 0),
-                describe_vertex(out_, loop.from) + " can never reach an absorbing state: its only edges are self-loops");
+        fail_at(
+            cell_path(kTables[loop.table], loop.row, 0),
+            describe_vertex(out_, loop.from) + " can never reach an absorbing state: its only edges are self-loops");
     if (self_loops_ > 0)
-      out_.warnings.push_back(ExploreWarning{"dropped " + std::to_string(self_loops_) + " self-loop(s) of the imported graph", -1, {}});
+      out_.warnings.push_back(
+          ExploreWarning{"dropped " + std::to_string(self_loops_) + " self-loop(s) of the imported graph", -1, {}});
   }
 
   void rewards() {
@@ -212,8 +224,11 @@ class Importer {
       if (non_negative)
         cells.push_back(c);
       else
-        out_.warnings.push_back(ExploreWarning{"state cell " + std::to_string(c) + " has negative values, so it is not offered as reward s" +
-                                                   std::to_string(c), -1, {}});
+        out_.warnings.push_back(ExploreWarning{"state cell " + std::to_string(c) +
+                                                   " has negative values, so it is not offered as reward s" +
+                                                   std::to_string(c),
+                                               -1,
+                                               {}});
     }
     g.reward_count = std::uint32_t(1 + cells.size());
     g.rewards.assign(std::uint64_t(g.reward_count) * n_, 0.0);

@@ -152,8 +152,8 @@ class Parser {
       }
     const int column = int(at - line_start) + 1;
     const std::size_t offset = std::size_t(at - begin_);
-    throw ParseError("invalid JSON at line " + std::to_string(line) + ", column " + std::to_string(column) +
-                         " (byte " + std::to_string(offset) + "): " + what,
+    throw ParseError("invalid JSON at line " + std::to_string(line) + ", column " + std::to_string(column) + " (byte " +
+                         std::to_string(offset) + "): " + what,
                      offset, line, column);
   }
 
@@ -306,7 +306,8 @@ class Parser {
     const unsigned char b = p[0];
     std::size_t n;
     unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
-    if (b >= 0xC2 && b <= 0xDF) n = 2;
+    if (b >= 0xC2 && b <= 0xDF)
+      n = 2;
     else if (b >= 0xE0 && b <= 0xEF) {
       n = 3;
       if (b == 0xE0) lo = 0xA0;
@@ -500,12 +501,11 @@ std::int64_t Field::integer(std::int64_t lo, std::int64_t hi) const {
   lo = std::max(lo, -kExact);
   hi = std::min(hi, kExact);
   if (!(v >= double(lo) && v <= double(hi)) || v != std::floor(v))
-    fail("must be an integer in " + std::to_string(lo) + ".." + std::to_string(hi) + ", found " +
-         [&] {
-           char buf[32];
-           std::snprintf(buf, sizeof buf, "%.17g", v);
-           return std::string(buf);
-         }());
+    fail("must be an integer in " + std::to_string(lo) + ".." + std::to_string(hi) + ", found " + [&] {
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.17g", v);
+      return std::string(buf);
+    }());
   return std::int64_t(v);
 }
 

@@ -1,7 +1,7 @@
 #include "memory/accounting.hpp"
 
-#include <cstdio>
 #include <unistd.h>
+#include <cstdio>
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
@@ -66,12 +66,8 @@ std::size_t MemoryLedger::peak() const noexcept {
   return static_cast<std::size_t>(peak_.load(std::memory_order_relaxed));
 }
 void MemoryLedger::reset_peak() noexcept { peak_.store(total_.load()); }
-void MemoryLedger::set_budget(std::size_t bytes) noexcept {
-  budget_.store(static_cast<std::int64_t>(bytes));
-}
-std::size_t MemoryLedger::budget() const noexcept {
-  return static_cast<std::size_t>(budget_.load());
-}
+void MemoryLedger::set_budget(std::size_t bytes) noexcept { budget_.store(static_cast<std::int64_t>(bytes)); }
+std::size_t MemoryLedger::budget() const noexcept { return static_cast<std::size_t>(budget_.load()); }
 
 MemoryLedger& ledger() {
   static MemoryLedger instance;

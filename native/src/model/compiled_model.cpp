@@ -38,7 +38,8 @@ struct Loader {
     if (root.get("format").string() != "phasic-compiled-model")
       root.get("format").fail("must be \"phasic-compiled-model\"");
     const json::Field version = root.get("version");
-    if (version.number() != 1) version.fail("unsupported version " + format_number(version.number()) + " (this engine reads version 1)");
+    if (version.number() != 1)
+      version.fail("unsupported version " + format_number(version.number()) + " (this engine reads version 1)");
     m.name = root.get("name").string();
   }
 
@@ -80,17 +81,20 @@ struct Loader {
         const auto dim = dims.at(d).integer(1, kMaxStateLength);
         var.dims.push_back(std::uint32_t(dim));
         cells *= std::uint64_t(dim);
-        if (cells > std::uint64_t(m.state_length)) dims.fail("the variable does not fit in stateLength " + std::to_string(m.state_length));
+        if (cells > std::uint64_t(m.state_length))
+          dims.fail("the variable does not fit in stateLength " + std::to_string(m.state_length));
       }
       var.cells = std::uint32_t(cells);
       var.lo = v.get("lo").integer(kInt32Min, kInt32Max);
       const json::Field hi = v.get("hi");
       if (!hi.is_null()) {
         var.hi = hi.integer(kInt32Min, kInt32Max);
-        if (*var.hi < var.lo) hi.fail("upper bound " + std::to_string(*var.hi) + " is below the lower bound " + std::to_string(var.lo));
+        if (*var.hi < var.lo)
+          hi.fail("upper bound " + std::to_string(*var.hi) + " is below the lower bound " + std::to_string(var.lo));
       }
       if (std::uint64_t(var.offset) + cells > m.state_length)
-        v.fail("cells " + std::to_string(var.offset) + ".." + std::to_string(var.offset + cells - 1) + " exceed stateLength " + std::to_string(m.state_length));
+        v.fail("cells " + std::to_string(var.offset) + ".." + std::to_string(var.offset + cells - 1) +
+               " exceed stateLength " + std::to_string(m.state_length));
       next = var.offset + var.cells;
       for (std::uint32_t c = 0; c < var.cells; ++c) {
         m.cell_variable.push_back(std::uint32_t(m.variables.size()));
@@ -99,7 +103,8 @@ struct Loader {
       }
       m.variables.push_back(std::move(var));
     }
-    if (next != m.state_length) list.fail("variables cover " + std::to_string(next) + " cells, stateLength is " + std::to_string(m.state_length));
+    if (next != m.state_length)
+      list.fail("variables cover " + std::to_string(next) + " cells, stateLength is " + std::to_string(m.state_length));
   }
 
   void starts(const json::Field& list) {
@@ -113,7 +118,8 @@ struct Loader {
       if (!(start.probability > 0 && start.probability <= 1)) prob.fail("a start probability must be in (0, 1]");
       total += start.probability;
       const json::Field state = s.get("state");
-      if (state.size() != m.state_length) state.fail("must have stateLength = " + std::to_string(m.state_length) + " cells");
+      if (state.size() != m.state_length)
+        state.fail("must have stateLength = " + std::to_string(m.state_length) + " cells");
       for (std::uint32_t c = 0; c < m.state_length; ++c) {
         const json::Field cell = state.at(c);
         start.state.push_back(std::int32_t(cell.integer(m.cell_lo[c], m.cell_hi[c])));
@@ -185,7 +191,8 @@ struct Loader {
     }
     const json::Field rate = f.get("rate");
     if (rate.size() != m.params.size() + 1)
-      rate.fail("must have " + std::to_string(m.params.size() + 1) + " entries (c0 and one per parameter), has " + std::to_string(rate.size()));
+      rate.fail("must have " + std::to_string(m.params.size() + 1) + " entries (c0 and one per parameter), has " +
+                std::to_string(rate.size()));
     for (std::size_t k = 0; k < rate.size(); ++k) {
       const json::Field c = rate.at(k);
       r.rate.push_back(c.is_null() ? Program{} : program(c, r.locals));
@@ -197,10 +204,14 @@ struct Loader {
       RuleUpdate up;
       up.cell = program(u.get("cell"), r.locals);
       const std::string& op = u.get("op").string();
-      if (op == "set") up.op = UpdateOp::Set;
-      else if (op == "add") up.op = UpdateOp::Add;
-      else if (op == "sub") up.op = UpdateOp::Sub;
-      else u.get("op").fail("must be \"set\", \"add\" or \"sub\"");
+      if (op == "set")
+        up.op = UpdateOp::Set;
+      else if (op == "add")
+        up.op = UpdateOp::Add;
+      else if (op == "sub")
+        up.op = UpdateOp::Sub;
+      else
+        u.get("op").fail("must be \"set\", \"add\" or \"sub\"");
       up.value = program(u.get("value"), r.locals);
       up.site = optional_site(u);
       r.updates.push_back(std::move(up));

@@ -51,7 +51,8 @@ Interval div(const Interval& a, const Interval& b) {
   const double p[4] = {a.lo / b.lo, a.lo / b.hi, a.hi / b.lo, a.hi / b.hi};
   for (double v : p)
     if (std::isnan(v)) return Interval::top();
-  return make(*std::min_element(p, p + 4), *std::max_element(p, p + 4), false, a.nan || b.nan || !finite(a) || !finite(b));
+  return make(*std::min_element(p, p + 4), *std::max_element(p, p + 4), false,
+              a.nan || b.nan || !finite(a) || !finite(b));
 }
 
 // Comparisons: NaN makes every comparison false except !=.
@@ -125,7 +126,8 @@ IntervalResult IntervalEvaluator::run(const Program& program, const Interval* lo
   IntervalResult result;
   if (program.shape == Shape::Constant || program.shape == Shape::Cell) {
     const Instr& in = program.code[0];
-    return IntervalResult{Interval::point(program.shape == Shape::Constant ? in.constant : double(state[in.arg])), false};
+    return IntervalResult{Interval::point(program.shape == Shape::Constant ? in.constant : double(state[in.arg])),
+                          false};
   }
   if (!program.forward_only || program.stores) return result;
   const std::uint32_t n = std::uint32_t(program.code.size());
@@ -199,10 +201,22 @@ IntervalResult IntervalEvaluator::run(const Program& program, const Interval* lo
         if (i.nan || !i.integral || !(i.lo >= -kInt32Max && i.hi <= kInt32Max)) may_fail = true;
         break;
       }
-      case Opcode::Add: --sp; stack[sp - 1] = add(stack[sp - 1], stack[sp]); break;
-      case Opcode::Sub: --sp; stack[sp - 1] = sub(stack[sp - 1], stack[sp]); break;
-      case Opcode::Mul: --sp; stack[sp - 1] = mul(stack[sp - 1], stack[sp]); break;
-      case Opcode::Div: --sp; stack[sp - 1] = div(stack[sp - 1], stack[sp]); break;
+      case Opcode::Add:
+        --sp;
+        stack[sp - 1] = add(stack[sp - 1], stack[sp]);
+        break;
+      case Opcode::Sub:
+        --sp;
+        stack[sp - 1] = sub(stack[sp - 1], stack[sp]);
+        break;
+      case Opcode::Mul:
+        --sp;
+        stack[sp - 1] = mul(stack[sp - 1], stack[sp]);
+        break;
+      case Opcode::Div:
+        --sp;
+        stack[sp - 1] = div(stack[sp - 1], stack[sp]);
+        break;
       case Opcode::Mod: {
         --sp;
         const Interval &a = stack[sp - 1], &b = stack[sp];
@@ -211,13 +225,18 @@ IntervalResult IntervalEvaluator::run(const Program& program, const Interval* lo
         stack[sp - 1] = make(a.lo >= 0 ? 0.0 : -m, a.hi <= 0 ? 0.0 : m, true, false);
         break;
       }
-      case Opcode::Neg: stack[sp - 1] = make(-stack[sp - 1].hi, -stack[sp - 1].lo, stack[sp - 1].integral, stack[sp - 1].nan); break;
+      case Opcode::Neg:
+        stack[sp - 1] = make(-stack[sp - 1].hi, -stack[sp - 1].lo, stack[sp - 1].integral, stack[sp - 1].nan);
+        break;
       case Opcode::Eq:
       case Opcode::Ne:
       case Opcode::Lt:
       case Opcode::Le:
       case Opcode::Gt:
-      case Opcode::Ge: --sp; stack[sp - 1] = compare(in.op, stack[sp - 1], stack[sp]); break;
+      case Opcode::Ge:
+        --sp;
+        stack[sp - 1] = compare(in.op, stack[sp - 1], stack[sp]);
+        break;
       case Opcode::Not: {
         const Interval a = stack[sp - 1];
         stack[sp - 1] = make(1 - a.hi, 1 - a.lo, a.integral, a.nan || !finite(a));
@@ -229,7 +248,7 @@ IntervalResult IntervalEvaluator::run(const Program& program, const Interval* lo
         break;
       case Opcode::JumpIfFalse: {
         const Interval c = stack[--sp];
-        const bool can_jump = c.lo <= 0 && c.hi >= 0;   // c == 0 possible
+        const bool can_jump = c.lo <= 0 && c.hi >= 0;  // c == 0 possible
         const bool can_fall = !(c.lo == 0 && c.hi == 0) || c.nan;
         if (can_jump) flow(in.arg);
         live = can_fall;
@@ -241,8 +260,9 @@ IntervalResult IntervalEvaluator::run(const Program& program, const Interval* lo
         Interval m = stack[sp - k];
         for (int i = sp - k + 1; i < sp; ++i) {
           const Interval& v = stack[i];
-          m = in.op == Opcode::Min ? Interval{std::min(m.lo, v.lo), std::min(m.hi, v.hi), m.integral && v.integral, m.nan || v.nan}
-                                   : Interval{std::max(m.lo, v.lo), std::max(m.hi, v.hi), m.integral && v.integral, m.nan || v.nan};
+          m = in.op == Opcode::Min
+                  ? Interval{std::min(m.lo, v.lo), std::min(m.hi, v.hi), m.integral && v.integral, m.nan || v.nan}
+                  : Interval{std::max(m.lo, v.lo), std::max(m.hi, v.hi), m.integral && v.integral, m.nan || v.nan};
         }
         // fmin/fmax skip a NaN operand, so a NaN can widen the result to the other operands.
         if (m.nan) m = Interval::top();
@@ -257,8 +277,14 @@ IntervalResult IntervalEvaluator::run(const Program& program, const Interval* lo
                                   : make(0, std::max(-a.lo, a.hi), a.integral, a.nan);
         break;
       }
-      case Opcode::Floor: stack[sp - 1] = make(std::floor(stack[sp - 1].lo), std::floor(stack[sp - 1].hi), true, stack[sp - 1].nan || !finite(stack[sp - 1])); break;
-      case Opcode::Ceil: stack[sp - 1] = make(std::ceil(stack[sp - 1].lo), std::ceil(stack[sp - 1].hi), true, stack[sp - 1].nan || !finite(stack[sp - 1])); break;
+      case Opcode::Floor:
+        stack[sp - 1] = make(std::floor(stack[sp - 1].lo), std::floor(stack[sp - 1].hi), true,
+                             stack[sp - 1].nan || !finite(stack[sp - 1]));
+        break;
+      case Opcode::Ceil:
+        stack[sp - 1] = make(std::ceil(stack[sp - 1].lo), std::ceil(stack[sp - 1].hi), true,
+                             stack[sp - 1].nan || !finite(stack[sp - 1]));
+        break;
       case Opcode::Binom: {
         --sp;
         const Interval &a = stack[sp - 1], &b = stack[sp];
@@ -267,7 +293,10 @@ IntervalResult IntervalEvaluator::run(const Program& program, const Interval* lo
         break;
       }
       case Opcode::Pop: --sp; break;
-      case Opcode::Dup: stack[sp] = stack[sp - 1]; ++sp; break;
+      case Opcode::Dup:
+        stack[sp] = stack[sp - 1];
+        ++sp;
+        break;
     }
   }
   result.value = stack[0];

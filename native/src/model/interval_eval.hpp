@@ -61,9 +61,9 @@ class IntervalEvaluator {
   bool ranges_built_ = false;
   std::vector<std::int32_t> range_min_, range_max_;
 
-  std::vector<Interval> pending_;              // (instruction count + 1) stacks of max_depth
-  std::vector<int> pending_depth_;             // their depths, where reached
-  std::vector<std::uint32_t> pending_stamp_;   // == stamp_: a path has reached the instruction in this run
+  std::vector<Interval> pending_;             // (instruction count + 1) stacks of max_depth
+  std::vector<int> pending_depth_;            // their depths, where reached
+  std::vector<std::uint32_t> pending_stamp_;  // == stamp_: a path has reached the instruction in this run
   std::uint32_t stamp_ = 0;
 };
 

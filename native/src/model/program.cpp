@@ -15,20 +15,27 @@ namespace {
 
 struct OpInfo {
   const char* name;
-  int args;    // immediate arguments in the JSON array
-  int pops;    // -1: MIN/MAX pop their count argument
+  int args;  // immediate arguments in the JSON array
+  int pops;  // -1: MIN/MAX pop their count argument
   int pushes;
 };
 
 constexpr OpInfo kOps[kOpCount] = {
-    {"CONST", 1, 0, 1},  {"LOAD", 1, 0, 1},  {"STORE", 1, 1, 0},  {"CELL", 1, 0, 1},
-    {"CELL_AT", 0, 1, 1}, {"INDEX", 2, 1, 1}, {"INT", 1, 1, 1},    {"ADD", 0, 2, 1},
-    {"SUB", 0, 2, 1},    {"MUL", 0, 2, 1},   {"DIV", 0, 2, 1},    {"MOD", 1, 2, 1},
-    {"NEG", 0, 1, 1},    {"EQ", 0, 2, 1},    {"NE", 0, 2, 1},     {"LT", 0, 2, 1},
-    {"LE", 0, 2, 1},     {"GT", 0, 2, 1},    {"GE", 0, 2, 1},     {"NOT", 0, 1, 1},
-    {"JUMP", 1, 0, 0},   {"JUMP_IF_FALSE", 1, 1, 0}, {"MIN", 1, -1, 1}, {"MAX", 1, -1, 1},
-    {"ABS", 0, 1, 1},    {"FLOOR", 0, 1, 1}, {"CEIL", 0, 1, 1},   {"BINOM", 1, 2, 1},
-    {"POP", 0, 1, 0},    {"DUP", 0, 1, 2},
+    {"CONST", 1, 0, 1},   {"LOAD", 1, 0, 1},
+    {"STORE", 1, 1, 0},   {"CELL", 1, 0, 1},
+    {"CELL_AT", 0, 1, 1}, {"INDEX", 2, 1, 1},
+    {"INT", 1, 1, 1},     {"ADD", 0, 2, 1},
+    {"SUB", 0, 2, 1},     {"MUL", 0, 2, 1},
+    {"DIV", 0, 2, 1},     {"MOD", 1, 2, 1},
+    {"NEG", 0, 1, 1},     {"EQ", 0, 2, 1},
+    {"NE", 0, 2, 1},      {"LT", 0, 2, 1},
+    {"LE", 0, 2, 1},      {"GT", 0, 2, 1},
+    {"GE", 0, 2, 1},      {"NOT", 0, 1, 1},
+    {"JUMP", 1, 0, 0},    {"JUMP_IF_FALSE", 1, 1, 0},
+    {"MIN", 1, -1, 1},    {"MAX", 1, -1, 1},
+    {"ABS", 0, 1, 1},     {"FLOOR", 0, 1, 1},
+    {"CEIL", 0, 1, 1},    {"BINOM", 1, 2, 1},
+    {"POP", 0, 1, 0},     {"DUP", 0, 1, 2},
 };
 
 constexpr std::int64_t kInt32Max = std::numeric_limits<std::int32_t>::max();
@@ -90,7 +97,9 @@ Program decode_program(const json::Field& code, const ProgramScope& scope) {
       at(pos).fail(std::string(info.name) + " needs " + std::to_string(info.args) + " argument(s)");
     Instr in;
     in.op = Opcode(opcode);
-    const auto site_arg = [&](std::size_t p) { return std::int32_t(at(p).integer(-1, std::int64_t(scope.site_count) - 1)); };
+    const auto site_arg = [&](std::size_t p) {
+      return std::int32_t(at(p).integer(-1, std::int64_t(scope.site_count) - 1));
+    };
     switch (in.op) {
       case Opcode::Const: in.constant = at(pos + 1).finite(); break;
       case Opcode::Load:
@@ -131,7 +140,8 @@ Program decode_program(const json::Field& code, const ProgramScope& scope) {
   for (Instr& in : program.code) {
     if (in.op != Opcode::Jump && in.op != Opcode::JumpIfFalse) continue;
     const std::size_t arg_pos = jump_argument_pos[j++];
-    if (instr_at[in.arg] < 0) at(arg_pos).fail("jump target " + std::to_string(in.arg) + " is inside an instruction's arguments");
+    if (instr_at[in.arg] < 0)
+      at(arg_pos).fail("jump target " + std::to_string(in.arg) + " is inside an instruction's arguments");
     in.arg = std::uint32_t(instr_at[in.arg]);
     program.jumps = true;
     if (in.arg <= std::uint32_t(&in - program.code.data())) program.forward_only = false;
@@ -139,9 +149,11 @@ Program decode_program(const json::Field& code, const ProgramScope& scope) {
   for (const Instr& in : program.code) {
     program.stores = program.stores || in.op == Opcode::Store;
     switch (in.op) {
-      case Opcode::CellAt: case Opcode::Index: case Opcode::Int: case Opcode::Mod: case Opcode::Binom:
-        program.can_raise = true;
-        break;
+      case Opcode::CellAt:
+      case Opcode::Index:
+      case Opcode::Int:
+      case Opcode::Mod:
+      case Opcode::Binom: program.can_raise = true; break;
       default: break;
     }
   }
@@ -156,8 +168,9 @@ Program decode_program(const json::Field& code, const ProgramScope& scope) {
       if (target < count) work.push_back(target);
     } else if (depth[target] != d) {
       const std::size_t pos = target < count ? position_of[target] : n;
-      at(position_of[from]).fail("stack depth " + std::to_string(d) + " flows into position " + std::to_string(pos) +
-                                 ", which is also reached with depth " + std::to_string(depth[target]));
+      at(position_of[from])
+          .fail("stack depth " + std::to_string(d) + " flows into position " + std::to_string(pos) +
+                ", which is also reached with depth " + std::to_string(depth[target]));
     }
   };
   if (count == 0) code.fail("a program must leave exactly one value (it is empty)");
@@ -170,7 +183,10 @@ Program decode_program(const json::Field& code, const ProgramScope& scope) {
     const OpInfo& info = kOps[int(in.op)];
     const int pops = info.pops < 0 ? int(in.arg) : info.pops;
     const int d = depth[i];
-    if (d < pops) at(position_of[i]).fail(std::string(info.name) + " needs " + std::to_string(pops) + " value(s) on the stack, has " + std::to_string(d));
+    if (d < pops)
+      at(position_of[i])
+          .fail(std::string(info.name) + " needs " + std::to_string(pops) + " value(s) on the stack, has " +
+                std::to_string(d));
     const int next = d - pops + info.pushes;
     if (next > kMaxStack) at(position_of[i]).fail("stack deeper than " + std::to_string(kMaxStack));
     program.max_depth = std::max(program.max_depth, std::uint32_t(std::max(next, d)));
@@ -208,7 +224,8 @@ double run_code(const Program& program, const std::int32_t* state, std::uint32_t
       case Opcode::CellAt: {
         const double i = stack[sp - 1];
         if (!(i >= 0 && i < double(state_length)) || i != std::floor(i))
-          fail("cell index " + format_number(i) + " is outside the state (" + std::to_string(state_length) + " cells)", -1);
+          fail("cell index " + format_number(i) + " is outside the state (" + std::to_string(state_length) + " cells)",
+               -1);
         stack[sp - 1] = state[std::uint32_t(i)];
         break;
       }
@@ -222,28 +239,60 @@ double run_code(const Program& program, const std::int32_t* state, std::uint32_t
       case Opcode::Int: {
         const double v = stack[sp - 1];
         if (!is_integral(v)) fail("value " + format_number(v) + " is not an integer", in.site);
-        if (std::fabs(v) > double(kInt32Max)) fail("value " + format_number(v) + " is outside the 32-bit integer range", in.site);
+        if (std::fabs(v) > double(kInt32Max))
+          fail("value " + format_number(v) + " is outside the 32-bit integer range", in.site);
         break;
       }
-      case Opcode::Add: --sp; stack[sp - 1] += stack[sp]; break;
-      case Opcode::Sub: --sp; stack[sp - 1] -= stack[sp]; break;
-      case Opcode::Mul: --sp; stack[sp - 1] *= stack[sp]; break;
-      case Opcode::Div: --sp; stack[sp - 1] /= stack[sp]; break;
+      case Opcode::Add:
+        --sp;
+        stack[sp - 1] += stack[sp];
+        break;
+      case Opcode::Sub:
+        --sp;
+        stack[sp - 1] -= stack[sp];
+        break;
+      case Opcode::Mul:
+        --sp;
+        stack[sp - 1] *= stack[sp];
+        break;
+      case Opcode::Div:
+        --sp;
+        stack[sp - 1] /= stack[sp];
+        break;
       case Opcode::Mod: {
         --sp;
         const double a = stack[sp - 1], b = stack[sp];
-        if (!is_integral(a) || !is_integral(b)) fail("% needs integers, got " + format_number(a) + " % " + format_number(b), in.site);
+        if (!is_integral(a) || !is_integral(b))
+          fail("% needs integers, got " + format_number(a) + " % " + format_number(b), in.site);
         if (b == 0) fail("remainder by zero", in.site);
         stack[sp - 1] = std::fmod(a, b);  // sign of a, exact for integers
         break;
       }
       case Opcode::Neg: stack[sp - 1] = -stack[sp - 1]; break;
-      case Opcode::Eq: --sp; stack[sp - 1] = stack[sp - 1] == stack[sp]; break;
-      case Opcode::Ne: --sp; stack[sp - 1] = stack[sp - 1] != stack[sp]; break;
-      case Opcode::Lt: --sp; stack[sp - 1] = stack[sp - 1] < stack[sp]; break;
-      case Opcode::Le: --sp; stack[sp - 1] = stack[sp - 1] <= stack[sp]; break;
-      case Opcode::Gt: --sp; stack[sp - 1] = stack[sp - 1] > stack[sp]; break;
-      case Opcode::Ge: --sp; stack[sp - 1] = stack[sp - 1] >= stack[sp]; break;
+      case Opcode::Eq:
+        --sp;
+        stack[sp - 1] = stack[sp - 1] == stack[sp];
+        break;
+      case Opcode::Ne:
+        --sp;
+        stack[sp - 1] = stack[sp - 1] != stack[sp];
+        break;
+      case Opcode::Lt:
+        --sp;
+        stack[sp - 1] = stack[sp - 1] < stack[sp];
+        break;
+      case Opcode::Le:
+        --sp;
+        stack[sp - 1] = stack[sp - 1] <= stack[sp];
+        break;
+      case Opcode::Gt:
+        --sp;
+        stack[sp - 1] = stack[sp - 1] > stack[sp];
+        break;
+      case Opcode::Ge:
+        --sp;
+        stack[sp - 1] = stack[sp - 1] >= stack[sp];
+        break;
       case Opcode::Not: stack[sp - 1] = 1 - stack[sp - 1]; break;
       case Opcode::Jump:
         if (in.arg < pc && ++loop_iterations > kMaxLoopIterations) fail_endless_loop();
@@ -277,7 +326,10 @@ double run_code(const Program& program, const std::int32_t* state, std::uint32_t
         break;
       }
       case Opcode::Pop: --sp; break;
-      case Opcode::Dup: stack[sp] = stack[sp - 1]; ++sp; break;
+      case Opcode::Dup:
+        stack[sp] = stack[sp - 1];
+        ++sp;
+        break;
     }
   }
   return stack[0];

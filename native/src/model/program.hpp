@@ -31,8 +31,36 @@ constexpr std::uint32_t kBudgetSlice = 65536;
 constexpr std::uint32_t kMaxLoopIterations = 1u << 26;
 
 enum class Opcode : std::uint8_t {
-  Const = 0, Load, Store, Cell, CellAt, Index, Int, Add, Sub, Mul, Div, Mod, Neg,
-  Eq, Ne, Lt, Le, Gt, Ge, Not, Jump, JumpIfFalse, Min, Max, Abs, Floor, Ceil, Binom, Pop, Dup,
+  Const = 0,
+  Load,
+  Store,
+  Cell,
+  CellAt,
+  Index,
+  Int,
+  Add,
+  Sub,
+  Mul,
+  Div,
+  Mod,
+  Neg,
+  Eq,
+  Ne,
+  Lt,
+  Le,
+  Gt,
+  Ge,
+  Not,
+  Jump,
+  JumpIfFalse,
+  Min,
+  Max,
+  Abs,
+  Floor,
+  Ceil,
+  Binom,
+  Pop,
+  Dup,
 };
 constexpr int kOpCount = 30;
 const char* op_name(Opcode op);
@@ -41,7 +69,7 @@ struct Instr {
   Opcode op = Opcode::Const;
   std::uint32_t arg = 0;  // slot, cell, INDEX dim, jump target, MIN/MAX count
   std::int32_t site = -1;
-  double constant = 0;    // CONST's value
+  double constant = 0;  // CONST's value
 };
 
 // How run() evaluates a program: most programs in real models are a single

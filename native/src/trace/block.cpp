@@ -21,7 +21,8 @@ std::uint8_t* put(std::uint8_t* at, T value) {
 }  // namespace
 
 std::size_t BlockInput::bytes() const {
-  return held_bytes(vertices) + held_bytes(exits) + held_bytes(edge_begin) + held_bytes(edge_target) + held_bytes(coeffs);
+  return held_bytes(vertices) + held_bytes(exits) + held_bytes(edge_begin) + held_bytes(edge_target) +
+         held_bytes(coeffs);
 }
 
 SubgraphVector<std::uint8_t> BlockInput::canonical_bytes() const {
@@ -53,7 +54,8 @@ BlockInput extract_components(const Graph& g, const Condensation& cond, std::uin
   return BlockCutter(g, cond).cut(first, last);
 }
 
-BlockCutter::BlockCutter(const Graph& g, const Condensation& cond) : graph_(g), cond_(cond), local_of_(g.vertex_count) {}
+BlockCutter::BlockCutter(const Graph& g, const Condensation& cond)
+    : graph_(g), cond_(cond), local_of_(g.vertex_count) {}
 
 BlockInput BlockCutter::cut(std::uint32_t first, std::uint32_t last) {
   const Graph& g = graph_;

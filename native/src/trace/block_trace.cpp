@@ -199,7 +199,8 @@ BlockTrace record_block(const BlockInput& b, const std::atomic<bool>* cancel) {
   auto pairwise_sum = [&]() {
     while (partial.size() > 1) {
       std::size_t kept = 0;
-      for (std::size_t i = 0; i + 1 < partial.size(); i += 2) partial[kept++] = program.op(OpCode::Add, partial[i], partial[i + 1]);
+      for (std::size_t i = 0; i + 1 < partial.size(); i += 2)
+        partial[kept++] = program.op(OpCode::Add, partial[i], partial[i + 1]);
       if (partial.size() % 2) partial[kept++] = partial.back();
       partial.resize(kept);
     }
@@ -244,8 +245,7 @@ BlockTrace record_block(const BlockInput& b, const std::atomic<bool>* cancel) {
   for (std::uint32_t v; (v = queue.pop(markowitz)) != EliminationQueue::kEmpty;) {
     check_cancel();
     const Row& row = out[v];
-    if (row.empty() && leave[v] == kNoSlot)
-      throw NeverAbsorbed(b.vertices[v]);
+    if (row.empty() && leave[v] == kNoSlot) throw NeverAbsorbed(b.vertices[v]);
     // λ_v: the sum of v's current out-weights, its leave weight included.
     partial.clear();
     for (const Edge& e : row) partial.push_back(e.slot);
@@ -259,7 +259,8 @@ BlockTrace record_block(const BlockInput& b, const std::atomic<bool>* cancel) {
 
     for (const std::uint32_t u : in[v]) {
       Row& urow = out[u];
-      const auto uv = std::lower_bound(urow.begin(), urow.end(), v, [](const Edge& e, std::uint32_t t) { return e.target < t; });
+      const auto uv = std::lower_bound(urow.begin(), urow.end(), v,
+                                       [](const Edge& e, std::uint32_t t) { return e.target < t; });
       const std::uint32_t m = program.op(OpCode::Mul, uv->slot, inverse);
       forward.push_back({u, v, m});
       // out[u] := (out[u] \ {v}) ∪ (out[v] \ {u}), w_uz += m·w_vz; the loop m·w_vu is dropped.
@@ -287,7 +288,8 @@ BlockTrace record_block(const BlockInput& b, const std::atomic<bool>* cancel) {
       urow.swap(merged);
       // Every way out of the block is one weight: its parts are never read separately.
       if (leave[v] != kNoSlot)
-        leave[u] = leave[u] == kNoSlot ? program.op(OpCode::Mul, m, leave[v]) : program.op(OpCode::MulAdd, leave[u], m, leave[v]);
+        leave[u] = leave[u] == kNoSlot ? program.op(OpCode::Mul, m, leave[v])
+                                       : program.op(OpCode::MulAdd, leave[u], m, leave[v]);
     }
     for (const Edge& e : row) {
       Parents& parents = in[e.target];
@@ -368,7 +370,8 @@ BlockTrace record_block(const BlockInput& b, const std::atomic<bool>* cancel) {
   t.terms.reserve(terms.size());
   for (std::size_t i = solves.size(); i-- > 0;) {
     const RawSolve& s = solves[i];
-    for (std::uint64_t k = s.term_begin; k < s.term_end; ++k) t.terms.push_back({terms[k].target, renumber[terms[k].weight] - 1});
+    for (std::uint64_t k = s.term_begin; k < s.term_end; ++k)
+      t.terms.push_back({terms[k].target, renumber[terms[k].weight] - 1});
     t.solve.push_back({s.vertex, renumber[s.inverse_rate] - 1, t.terms.size()});
   }
   return t;

@@ -28,15 +28,18 @@ void check_edges(const Graph& g) {
       g.edge_begin.back() != g.edge_count())
     throw EngineError("graph edge_begin does not match vertex_count and edge_target");
   for (VertexId u = 0; u < g.vertex_count; ++u)
-    if (g.edge_begin[u] > g.edge_begin[u + 1]) throw EngineError("graph edge_begin decreases at vertex " + std::to_string(u));
+    if (g.edge_begin[u] > g.edge_begin[u + 1])
+      throw EngineError("graph edge_begin decreases at vertex " + std::to_string(u));
   if (g.coeffs.size() != g.edge_count() * g.stride())
     throw EngineError("graph coeffs do not hold (param_count + 1) values per edge");
   for (std::size_t i = 0; i < g.coeffs.size(); ++i)
     if (!(g.coeffs[i] >= 0) || !std::isfinite(g.coeffs[i]))
-      throw EngineError("graph edge " + std::to_string(i / g.stride()) + " has a negative or non-finite rate coefficient");
+      throw EngineError("graph edge " + std::to_string(i / g.stride()) +
+                        " has a negative or non-finite rate coefficient");
   for (std::uint64_t e = 0; e < g.edge_count(); ++e) {
     const VertexId t = g.edge_target[e];
-    if (t >= g.vertex_count) throw EngineError("graph edge " + std::to_string(e) + " targets a vertex that does not exist");
+    if (t >= g.vertex_count)
+      throw EngineError("graph edge " + std::to_string(e) + " targets a vertex that does not exist");
     if (t == 0) throw EngineError("graph edge " + std::to_string(e) + " enters the starting vertex S");
   }
 }

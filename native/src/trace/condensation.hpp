@@ -30,9 +30,9 @@ using CondensationVector = CountedVector<T, Category::Graph>;
 
 struct Condensation {
   std::uint32_t component_count = 0;
-  CondensationVector<std::uint32_t> component_of;   // vertex_count
-  CondensationVector<std::uint32_t> member_begin;   // component_count + 1
-  CondensationVector<VertexId> members;             // vertex_count, grouped by component
+  CondensationVector<std::uint32_t> component_of;     // vertex_count
+  CondensationVector<std::uint32_t> member_begin;     // component_count + 1
+  CondensationVector<VertexId> members;               // vertex_count, grouped by component
   CondensationVector<std::uint64_t> successor_begin;  // component_count + 1
   CondensationVector<std::uint32_t> successor;        // condensation edges, deduplicated
   CondensationVector<std::uint64_t> internal_edges;   // component_count

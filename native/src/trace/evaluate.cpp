@@ -96,7 +96,8 @@ double variance_of(double mean, double second) {
 // Cov = E[R_a R_b] − E[R_a]E[R_b]: +∞ when the cross moment is infinite and both
 // means finite; undefined (∞ − ∞) when a mean is infinite.
 double covariance_of(double cross, double mean_a, double mean_b) {
-  if (!std::isfinite(mean_a) || !std::isfinite(mean_b) || std::isnan(cross)) return std::numeric_limits<double>::quiet_NaN();
+  if (!std::isfinite(mean_a) || !std::isfinite(mean_b) || std::isnan(cross))
+    return std::numeric_limits<double>::quiet_NaN();
   const double product = mean_a * mean_b;
   if (std::isinf(cross) || std::isinf(product)) return std::numeric_limits<double>::infinity();
   return cross - product;
@@ -125,11 +126,17 @@ class MomentSession {
  public:
   MomentSession(const ModelTrace& m, std::uint32_t moment_count, std::span<const RewardPair> pairs,
                 const std::atomic<bool>* cancel)
-      : m_(m), K_(moment_count), pairs_(pairs), cancel_(cancel), theta_(std::size_t(m.param_count) * W),
+      : m_(m),
+        K_(moment_count),
+        pairs_(pairs),
+        cancel_(cancel),
+        theta_(std::size_t(m.param_count) * W),
         values_(largest(m, [](const BlockTrace& t) { return t.value_count(); }) * W),
         y_(largest(m, [](const BlockTrace& t) { return std::uint64_t(t.vertex_count) + t.exit_count; }) * W),
-        solutions_((std::size_t(m.reward_count) * moment_count + 2 * pairs.size() + (Safe ? 1 : 0)) * m.vertex_count * W),
-        ones_(Safe ? m.vertex_count : 0), scaled_(std::size_t(m.reward_count) * moment_count) {
+        solutions_((std::size_t(m.reward_count) * moment_count + 2 * pairs.size() + (Safe ? 1 : 0)) * m.vertex_count *
+                   W),
+        ones_(Safe ? m.vertex_count : 0),
+        scaled_(std::size_t(m.reward_count) * moment_count) {
     // Absorbing vertices are never written: their x stays 0 in every solution.
     std::fill(solutions_.data(), solutions_.data() + solutions_.size(), 0.0);
     std::fill(ones_.data(), ones_.data() + ones_.size(), 1.0);
@@ -216,7 +223,8 @@ class MomentSession {
     for (std::uint32_t s = 0; s < t.exit_count; ++s)
       for (std::uint32_t l = 0; l < W; ++l) y[(std::size_t(n) + s) * W + l] = x[std::size_t(b.exits[s]) * W + l];
     for (const ForwardCommand& f : t.forward)
-      accumulate<W, Safe>(y + std::size_t(f.target) * W, v + std::size_t(f.multiplier) * W, y + std::size_t(f.source) * W);
+      accumulate<W, Safe>(y + std::size_t(f.target) * W, v + std::size_t(f.multiplier) * W,
+                          y + std::size_t(f.source) * W);
     std::uint64_t k = 0;
     for (const SolveCommand& s : t.solve) {
       double acc[W];
@@ -314,12 +322,12 @@ class MomentSession {
   const std::uint32_t K_;
   std::span<const RewardPair> pairs_;
   const std::atomic<bool>* cancel_;
-  Scratch<double> theta_;      // parameter-major, so DOT loops run over lanes
-  Scratch<double> values_;     // one block's program values
-  Scratch<double> y_;          // one block's working vector
-  Scratch<double> solutions_;  // x of every solve: (reward, moment), (pair, side), then time when Safe
-  Scratch<double> ones_;       // the all-ones reward when Safe
-  Scratch<double> scaled_;     // one θ's raw moments on the rewards' scales
+  Scratch<double> theta_;            // parameter-major, so DOT loops run over lanes
+  Scratch<double> values_;           // one block's program values
+  Scratch<double> y_;                // one block's working vector
+  Scratch<double> solutions_;        // x of every solve: (reward, moment), (pair, side), then time when Safe
+  Scratch<double> ones_;             // the all-ones reward when Safe
+  Scratch<double> scaled_;           // one θ's raw moments on the rewards' scales
   EvaluationVector<double> scales_;  // per reward when rescaled (else empty: all 1)
 
  public:
@@ -327,7 +335,8 @@ class MomentSession {
 };
 
 void check_request(const ModelTrace& m, std::uint32_t moment_count, std::span<const RewardPair> pairs) {
-  if (m.rewards.size() != std::size_t(m.reward_count) * m.vertex_count || m.start_target.size() != m.start_probability.size())
+  if (m.rewards.size() != std::size_t(m.reward_count) * m.vertex_count ||
+      m.start_target.size() != m.start_probability.size())
     throw InternalError("the model trace's rewards or initial distribution have the wrong size");
   for (VertexId v : m.start_target)
     if (v >= m.vertex_count) throw InternalError("the initial distribution names a vertex outside the model");
@@ -364,7 +373,8 @@ void evaluate_exactly(MomentSession<1, true>& session, const ModelTrace& m, cons
 Moments evaluate(const ModelTrace& m, std::span<const double> theta, std::uint32_t moment_count,
                  std::span<const RewardPair> pairs, const std::atomic<bool>* cancel) {
   if (theta.size() != m.param_count)
-    throw EngineError("expected " + std::to_string(m.param_count) + " parameter values, got " + std::to_string(theta.size()));
+    throw EngineError("expected " + std::to_string(m.param_count) + " parameter values, got " +
+                      std::to_string(theta.size()));
   check_theta(m, theta.data());
   check_request(m, moment_count, pairs);
   for (const ComposedBlock& b : m.blocks) check_shape(m, b);
@@ -391,8 +401,8 @@ std::vector<Moments> evaluate_batch(const ModelTrace& m, std::span<const double>
   std::uint32_t done = 0;
   // Lanes multiply the per-solve x vectors by 8; on very large models one θ at a time
   // keeps evaluation scratch within reason.
-  const std::uint64_t lane_bytes = (std::uint64_t(m.reward_count) * moment_count + 2 * pairs.size()) *
-                                   m.vertex_count * kBatchLanes * sizeof(double);
+  const std::uint64_t lane_bytes = (std::uint64_t(m.reward_count) * moment_count + 2 * pairs.size()) * m.vertex_count *
+                                   kBatchLanes * sizeof(double);
   if (count >= kBatchLanes && lane_bytes <= kMaxLaneScratch) {
     MomentSession<kBatchLanes> lanes(m, moment_count, pairs, cancel);
     for (; done + kBatchLanes <= count; done += kBatchLanes) lanes.run(thetas.data() + done * P, out.data() + done);

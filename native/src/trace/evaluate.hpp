@@ -62,7 +62,7 @@ Moments evaluate(const ModelTrace& trace, std::span<const double> theta, std::ui
 // Runs lane groups of 8 unless their x vectors would exceed 256 MiB (then one θ at a
 // time); results are the same either way.
 std::vector<Moments> evaluate_batch(const ModelTrace& trace, std::span<const double> thetas, std::uint32_t count,
-                                    std::uint32_t moment_count,
-                                    std::span<const RewardPair> pairs = {}, const std::atomic<bool>* cancel = nullptr);
+                                    std::uint32_t moment_count, std::span<const RewardPair> pairs = {},
+                                    const std::atomic<bool>* cancel = nullptr);
 
 }  // namespace phasic

@@ -52,8 +52,8 @@ std::size_t ModelTrace::bytes() const {
   return n;
 }
 
-ModelTrace compose(const Graph& g, const Condensation& cond, const BlockProvider& provider, std::uint32_t min_block_size,
-                   const std::atomic<bool>* cancel) {
+ModelTrace compose(const Graph& g, const Condensation& cond, const BlockProvider& provider,
+                   std::uint32_t min_block_size, const std::atomic<bool>* cancel) {
   if (cond.component_of.size() != g.vertex_count) throw InternalError("the condensation does not belong to this graph");
   if (g.rewards.size() != std::size_t(g.reward_count) * g.vertex_count)
     throw EngineError("graph rewards do not have reward_count × vertex_count values");
@@ -77,8 +77,7 @@ ModelTrace compose(const Graph& g, const Condensation& cond, const BlockProvider
     if (cond.size(c) >= min_block_size) {
       const BlockInput input = cutter.cut(c, c);
       if (input.vertex_count == 0) continue;  // an absorbing vertex: x = 0, nothing to solve
-      std::shared_ptr<const BlockTrace> trace =
-          provider ? provider(c, input) : share(record_block(input, cancel));
+      std::shared_ptr<const BlockTrace> trace = provider ? provider(c, input) : share(record_block(input, cancel));
       place(m, std::move(trace), input, c, c, true);
       continue;
     }

@@ -32,12 +32,13 @@ namespace phasic {
 
 // Returns the trace of a block of at least min_block_size vertices: from a cache, or
 // share(record_block(input)). The input is freed right after the call returns.
-using BlockProvider = std::function<std::shared_ptr<const BlockTrace>(std::uint32_t component, const BlockInput& input)>;
+using BlockProvider =
+    std::function<std::shared_ptr<const BlockTrace>(std::uint32_t component, const BlockInput& input)>;
 
 struct ComposedBlock {
   std::shared_ptr<const BlockTrace> trace;
-  TraceVector<VertexId> vertices;  // local → global
-  TraceVector<VertexId> exits;     // exit slot → global
+  TraceVector<VertexId> vertices;                         // local → global
+  TraceVector<VertexId> exits;                            // exit slot → global
   std::uint32_t first_component = 0, last_component = 0;  // topological numbers covered
   bool cacheable = false;  // one component of ≥ min_block_size vertices, given to the provider
 };
@@ -46,10 +47,10 @@ struct ModelTrace {
   std::uint32_t param_count = 0;
   std::uint32_t vertex_count = 0;  // of the graph, S included
   std::uint32_t reward_count = 0;
-  TraceVector<ComposedBlock> blocks;    // sink-first
-  TraceVector<VertexId> start_target;   // S's edges
+  TraceVector<ComposedBlock> blocks;   // sink-first
+  TraceVector<VertexId> start_target;  // S's edges
   TraceVector<double> start_probability;
-  TraceVector<double> rewards;          // reward_count × vertex_count
+  TraceVector<double> rewards;  // reward_count × vertex_count
 
   std::uint64_t operations() const;  // Σ over blocks (a shared trace counts at each use)
   std::uint64_t commands() const;

@@ -158,7 +158,8 @@ BlockTrace deserialize(const std::uint8_t* data, std::size_t size) {
     f.target = r.get<std::uint32_t>();
     f.source = r.get<std::uint32_t>();
     f.multiplier = r.get<std::uint32_t>();
-    if (f.target >= t.vertex_count || f.source >= std::uint64_t(t.vertex_count) + t.exit_count || f.multiplier >= values)
+    if (f.target >= t.vertex_count || f.source >= std::uint64_t(t.vertex_count) + t.exit_count ||
+        f.multiplier >= values)
       corrupt("forward command index out of range");
     if (f.target == f.source) corrupt("a forward command adds a vertex's reward to itself");
   }
@@ -169,7 +170,8 @@ BlockTrace deserialize(const std::uint8_t* data, std::size_t size) {
     s.vertex = r.get<std::uint32_t>();
     s.inverse_rate = r.get<std::uint32_t>();
     s.term_end = r.get<std::uint64_t>();
-    if (s.vertex >= t.vertex_count || solved[s.vertex]++) corrupt("solve commands are not a permutation of the vertices");
+    if (s.vertex >= t.vertex_count || solved[s.vertex]++)
+      corrupt("solve commands are not a permutation of the vertices");
     if (s.inverse_rate >= values) corrupt("solve command value out of range");
     if (s.term_end < previous_end || s.term_end > term_count) corrupt("solve command term range out of order");
     previous_end = s.term_end;

@@ -13,10 +13,10 @@
 //
 // Invariant: deserialize accepts exactly the byte strings serialize can produce for a
 // well-formed trace (every count consistent with the length, every index in range,
-// single assignment, no forward command from a vertex to itself, each vertex solved once, coefficients finite and ≥ 0, checksum
-// matching) and throws EngineError on anything else, without reading out of bounds
-// or allocating more than the input's size justifies. serialize∘deserialize is the
-// identity on bytes, so a reloaded trace evaluates bit-identically.
+// single assignment, no forward command from a vertex to itself, each vertex solved once, coefficients finite and ≥ 0,
+// checksum matching) and throws EngineError on anything else, without reading out of bounds or allocating more than the
+// input's size justifies. serialize∘deserialize is the identity on bytes, so a reloaded trace evaluates
+// bit-identically.
 #pragma once
 
 #include <cstddef>

@@ -19,7 +19,12 @@ exports.activate = function activate() {
     try {
       result = await require(suite).runMocha();
     } catch (error) {
-      result = { passed: 0, failed: 1, skipped: 0, failures: [{ title: `loading ${suite}`, error: String(error?.stack || error) }] };
+      result = {
+        passed: 0,
+        failed: 1,
+        skipped: 0,
+        failures: [{ title: `loading ${suite}`, error: String(error?.stack || error) }],
+      };
     }
     writeFileSync(`${resultFile}.partial`, JSON.stringify(result, null, 2));
     renameSync(`${resultFile}.partial`, resultFile);

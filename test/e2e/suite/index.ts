@@ -47,6 +47,8 @@ export async function run(): Promise<void> {
   const summary = await runMocha();
   console.log(`${summary.passed} passed, ${summary.failed} failed, ${summary.skipped} skipped`);
   if (summary.failed > 0) {
-    throw new Error(`${summary.failed} extension-host test(s) failed:\n${summary.failures.map((f) => `${f.title}: ${f.error}`).join('\n')}`);
+    throw new Error(
+      `${summary.failed} extension-host test(s) failed:\n${summary.failures.map((f) => `${f.title}: ${f.error}`).join('\n')}`,
+    );
   }
 }

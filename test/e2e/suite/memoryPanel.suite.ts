@@ -51,13 +51,23 @@ export function memoryPanelSuite(): void {
       // No constants, so the run asks nothing; two steps at rates 2 and 1: E[T] = 1.5.
       const dir = mkdtempSync(join(tmpdir(), 'phasic-e2e-panel-run-'));
       const model = vscode.Uri.file(join(dir, 'steps.phasic'));
-      writeFileSync(model.fsPath, 'model steps\nstate s in 0..2\nrule up when s < 2 rate if s == 0 then 2 else 1 do s += 1\n');
-      const first = await vscode.commands.executeCommand<RunResult | undefined>('phasic.runTrace', { uri: model, overrides: {} });
+      writeFileSync(
+        model.fsPath,
+        'model steps\nstate s in 0..2\nrule up when s < 2 rate if s == 0 then 2 else 1 do s += 1\n',
+      );
+      const first = await vscode.commands.executeCommand<RunResult | undefined>('phasic.runTrace', {
+        uri: model,
+        overrides: {},
+      });
       assert.equal(first?.model, 'steps');
       // Showing the run focuses the panel: no text editor is active then.
       await waitFor('the Studio panel in focus', () => {
         const input = vscode.window.tabGroups.activeTabGroup.activeTab?.input;
-        return input instanceof vscode.TabInputWebview && input.viewType.endsWith(STUDIO_VIEW_TYPE) && !vscode.window.activeTextEditor;
+        return (
+          input instanceof vscode.TabInputWebview &&
+          input.viewType.endsWith(STUDIO_VIEW_TYPE) &&
+          !vscode.window.activeTextEditor
+        );
       });
       const again = await vscode.commands.executeCommand<RunResult | undefined>('phasic.runTrace');
       assert.equal(again?.model, 'steps');

@@ -43,7 +43,11 @@ export function soakSuite(): void {
       for (let i = 1; i <= RUNS; i++) {
         if (i > 1 && (i - 1) % CLEAR_EVERY === 0) {
           await vscode.commands.executeCommand('phasic.clearCaches');
-          assert.deepEqual((await memory()).accountedBytes, baseline.accountedBytes, `after Clear Caches before run ${i}`);
+          assert.deepEqual(
+            (await memory()).accountedBytes,
+            baseline.accountedBytes,
+            `after Clear Caches before run ${i}`,
+          );
         }
         writeFileSync(model, '\n'.repeat(i % CLEAR_EVERY) + source);
         const result = await vscode.commands.executeCommand<RunResult | undefined>('phasic.runTrace', {
@@ -67,7 +71,10 @@ export function soakSuite(): void {
           `run ${REFERENCE_RUN} ${mb(rss[REFERENCE_RUN - 1])}, run ${RUNS} ${mb(rss[RUNS - 1])}, ` +
           `growth ${(growth * 100).toFixed(2)}% (bound ${TOLERANCE * 100}%)`,
       );
-      assert.ok(growth <= TOLERANCE, `the engine's resident set grew ${(growth * 100).toFixed(2)}% from run ${REFERENCE_RUN} to run ${RUNS}`);
+      assert.ok(
+        growth <= TOLERANCE,
+        `the engine's resident set grew ${(growth * 100).toFixed(2)}% from run ${REFERENCE_RUN} to run ${RUNS}`,
+      );
     });
   });
 }
