@@ -159,7 +159,9 @@ describe('hostile files in the trace cache directory', () => {
     // A sound cache file for the entry, outside: following the link would hit it.
     const target = join(outside, entries[0]);
     writeFileSync(target, readFileSync(join(dir, entries[0])));
-    const old = new Date(Date.now() - 3600_000);
+    // Whole seconds, so the time reads back exactly (a fractional one can come back as
+    // …677.999 ms through the file system's nanoseconds).
+    const old = new Date(Math.floor(Date.now() / 1000 - 3600) * 1000);
     utimesSync(target, old, old);
     execFileSync('rm', [join(dir, entries[0])]);
     symlinkSync(target, join(dir, entries[0]));
