@@ -1,7 +1,7 @@
 // The views of a run and of the engine's memory, behind the small `Views` interface
 // the commands use. The Studio panel records everything the engine reports from
 // activation on, so a panel opened later still shows the whole timeline.
-import * as vscode from 'vscode';
+import type * as vscode from 'vscode';
 import type { RunReply } from '../protocol/requests';
 import type { EngineClient } from './engineClient';
 import type { TimelineEvent, Views } from './hostContext';

@@ -4,7 +4,7 @@
 // initial state vectors) is what the compiler and the hovers use.
 
 import { fold, isIntegral } from './constants';
-import { DiagnosticSink } from './diagnostics';
+import type { DiagnosticSink } from './diagnostics';
 import { ExpressionChecker, type ExprContext, type ExprInfo } from './expressions';
 import { KIND_NOUN, RESERVED_NAMES, Scope, type SymbolInfo } from './names';
 import { rateCoefficients } from './rates';

@@ -16,7 +16,7 @@ import {
 import type { CheckResult } from './checker';
 import { fold } from './constants';
 import { rateCoefficients } from './rates';
-import { DiagnosticSink } from './diagnostics';
+import type { DiagnosticSink } from './diagnostics';
 import type { SymbolInfo } from './names';
 import type {
   AggregateExpr,

@@ -5,8 +5,8 @@
 // and the result is marked so that enclosing expressions do not repeat it.
 
 import { applyBinary, applyFunction, fold, isIntegral } from './constants';
-import { DiagnosticSink } from './diagnostics';
-import { KIND_NOUN, RESERVED_NAMES, Scope, type SymbolInfo, type SymbolKind } from './names';
+import type { DiagnosticSink } from './diagnostics';
+import { KIND_NOUN, RESERVED_NAMES, type Scope, type SymbolInfo, type SymbolKind } from './names';
 import {
   FUNCTIONS,
   type AggregateExpr,

@@ -1,7 +1,7 @@
 // Turns .phasic text into tokens. Comments and whitespace are dropped; a character
 // that cannot start a token is reported and skipped so that lexing always finishes.
 
-import { DiagnosticSink } from './diagnostics';
+import type { DiagnosticSink } from './diagnostics';
 import { spanOf, type Span } from './syntax';
 
 export const KEYWORDS = new Set([

@@ -4,7 +4,7 @@
 // declaration never hides errors in the others. Expression nesting is bounded, so a
 // hostile file yields a diagnostic instead of a stack overflow.
 
-import { DiagnosticSink } from './diagnostics';
+import type { DiagnosticSink } from './diagnostics';
 import { Lexer, TOP_LEVEL_KEYWORDS, type Token } from './lexer';
 import {
   AGGREGATES,
@@ -470,8 +470,8 @@ class Parser {
         return { kind: 'unary', op: f.op, operand: f.operand, depth, start, end, range };
       case 'binary':
         return { kind: 'binary', op: f.op, opSpan: f.opSpan, left: f.left, right: f.right, depth, start, end, range };
-      // biome-ignore lint/suspicious/noThenProperty: the branch of an if-expression node, which is never awaited
       case 'if':
+        // biome-ignore lint/suspicious/noThenProperty: the branch of an if-expression node, which is never awaited
         return { kind: 'if', condition: f.condition, then: f.then, else: f.else, depth, start, end, range };
       case 'error':
         return { kind: 'error', depth, start, end, range };

@@ -5,7 +5,7 @@
 // are checked against closed forms.
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { Engine, EngineFailure } from '../../extension/engine/engine';
+import { Engine, type EngineFailure } from '../../extension/engine/engine';
 import { compileModel } from '../../extension/language';
 import type { RunResult } from '../../extension/protocol/engine';
 import type { Moment } from '../../extension/protocol/moment';
