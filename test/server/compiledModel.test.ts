@@ -21,20 +21,7 @@ describe('a compiled model through the language server', () => {
   const uri = pathToFileURL(join(folder, 'kingman.json')).toString();
 
   before(async () => {
-    lsp = LspClient.start();
-    await lsp.request('initialize', {
-      processId: process.pid,
-      rootUri: null,
-      capabilities: {},
-      initializationOptions: {
-        maxStates: 100_000,
-        memoryBudgetBytes: 256 << 20,
-        cacheDirectory: '',
-        maxDiskBytes: 0,
-        minSccSize: 4,
-      },
-    });
-    await lsp.rpc.sendNotification('initialized', {});
+    lsp = await LspClient.initialized();
   });
   after(() => lsp.stop());
 

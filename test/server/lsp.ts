@@ -56,6 +56,28 @@ export class LspClient {
     );
   }
 
+  /**
+   * A server past `initialize` and `initialized`, with the small engine settings the
+   * server tests share (no disk cache; the host normally sends these).
+   */
+  static async initialized(): Promise<LspClient> {
+    const lsp = LspClient.start();
+    await lsp.request('initialize', {
+      processId: process.pid,
+      rootUri: null,
+      capabilities: {},
+      initializationOptions: {
+        maxStates: 100_000,
+        memoryBudgetBytes: 256 << 20,
+        cacheDirectory: '',
+        maxDiskBytes: 0,
+        minSccSize: 4,
+      },
+    });
+    await lsp.rpc.sendNotification('initialized', {});
+    return lsp;
+  }
+
   /** The next diagnostics published for `uri` that satisfy `accept`. */
   diagnosticsFor(uri: string, accept: (p: Published) => boolean = () => true): Promise<Published> {
     return new Promise((resolve) => {

@@ -27,20 +27,7 @@ describe('member names through the language server', () => {
   const folder = mkdtempSync(join(tmpdir(), 'phasic-member-names-lsp-'));
 
   before(async () => {
-    lsp = LspClient.start();
-    await lsp.request('initialize', {
-      processId: process.pid,
-      rootUri: null,
-      capabilities: {},
-      initializationOptions: {
-        maxStates: 100_000,
-        memoryBudgetBytes: 256 << 20,
-        cacheDirectory: '',
-        maxDiskBytes: 0,
-        minSccSize: 4,
-      },
-    });
-    await lsp.rpc.sendNotification('initialized', {});
+    lsp = await LspClient.initialized();
   });
 
   after(() => lsp.stop());
