@@ -10,8 +10,9 @@
 import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { chromium, type Browser, type Frame, type Page } from 'playwright-core';
+import type { Browser, Frame, Page } from 'playwright-core';
 import type * as CodeServerScript from '../../scripts/code-server.mjs';
+import { chromiumPath, launchChromium } from '../chromium';
 import type { SuiteSummary } from './suite/index';
 
 /** The checkout this bundle was built in (the folder whose package.json is ours). */
@@ -25,7 +26,6 @@ export const repoRoot = (() => {
 
 export const examplesFolder = join(repoRoot, 'examples');
 export const resultsFolder = join(repoRoot, 'test-results');
-const chromiumPath = process.env.PHASIC_CHROMIUM ?? '/usr/bin/chromium';
 
 async function codeServerScript(): Promise<typeof CodeServerScript> {
   // Loaded, not bundled: the script finds the repository through import.meta.url.
@@ -55,9 +55,7 @@ export interface WorkbenchOptions {
 }
 
 export async function startWorkbench(options: WorkbenchOptions): Promise<Workbench> {
-  if (!existsSync(chromiumPath)) {
-    throw new Error(`no Chromium at ${chromiumPath}: install the Debian package chromium (or set PHASIC_CHROMIUM)`);
-  }
+  chromiumPath(); // no Chromium: say so before starting code-server
   const script = await codeServerScript();
   script.installCodeServer();
   const folder = join(resultsFolder, 'e2e', options.name);
@@ -90,17 +88,7 @@ export async function startWorkbench(options: WorkbenchOptions): Promise<Workben
   const diagnostics = () => describeLogs(server, script.tail);
   let browser: Browser | undefined;
   try {
-    browser = await chromium.launch({
-      executablePath: chromiumPath,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium();
     const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
     // The workbench's own console: where a UI-side failure shows first.
     const consoleLog = createWriteStream(join(folder, 'browser-console.log'));

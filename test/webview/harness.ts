@@ -1,14 +1,15 @@
 // Loads the real webview bundle (dist/webview.js, dist/webview.css) in Chromium
-// (chromiumPath()), inside the very page the host serves (renderStudioPage, same CSP), with
+// (test/chromium.ts), inside the very page the host serves (renderStudioPage, same CSP), with
 // a stand-in for VS Code's `acquireVsCodeApi` that records what the page posts and
 // applies a theme's variables the way VS Code does before the page's scripts run.
 import assert from 'node:assert/strict';
-import { accessSync, constants, mkdirSync, readFileSync, statSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { renderStudioPage } from '../../extension/host/panel/html';
 import type { HostMessage, StudioTab, WebviewMessage } from '../../extension/protocol/webview';
+import { launchChromium } from '../chromium';
 
 export type ThemeName = 'dark' | 'light' | 'high-contrast';
 
@@ -19,38 +20,6 @@ const themes = JSON.parse(readFileSync(join(ROOT, 'test/fixtures/webview/themes.
   { bodyClass: string; vars: Record<string, string> }
 >;
 
-const CHROMIUM_NAMES = ['chromium', 'chromium-browser', 'google-chrome', 'google-chrome-stable'];
-
-/**
- * The Chromium to drive: $PHASIC_CHROMIUM (or $CHROMIUM) when set, else the first of
- * CHROMIUM_NAMES on PATH (Debian's package installs /usr/bin/chromium).
- */
-export function chromiumPath(): string {
-  const named = process.env.PHASIC_CHROMIUM || process.env.CHROMIUM;
-  if (named) {
-    assert.ok(isExecutable(named), `PHASIC_CHROMIUM/CHROMIUM names ${named}, which is not an executable file`);
-    return named;
-  }
-  for (const dir of (process.env.PATH ?? '').split(delimiter).filter(Boolean)) {
-    for (const name of CHROMIUM_NAMES) {
-      const candidate = join(dir, name);
-      if (isExecutable(candidate)) return candidate;
-    }
-  }
-  throw new Error(
-    `No Chromium found: none of ${CHROMIUM_NAMES.join(', ')} is on PATH. Install Debian's chromium package (.ci/run lists it) or set PHASIC_CHROMIUM to a Chromium executable.`,
-  );
-}
-
-function isExecutable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return statSync(path).isFile();
-  } catch {
-    return false;
-  }
-}
-
 /**
  * One Chromium for the calling test file: launched before its tests, with
  * test-results/ ready for screenshots, and closed after them. Returns its getter.
@@ -58,17 +27,7 @@ function isExecutable(path: string): boolean {
 export function useBrowser(): () => Browser {
   let browser: Browser | undefined;
   before(async () => {
-    browser = await chromium.launch({
-      executablePath: chromiumPath(),
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium();
     mkdirSync(join(ROOT, 'test-results'), { recursive: true });
   });
   after(async () => {
