@@ -10,6 +10,7 @@ import { Engine } from '../../extension/engine/engine';
 import type { EvaluateResult, Moment, RunResult } from '../../extension/protocol/engine';
 import { reference, type Expected, type PhasicGraph } from './dense';
 import { assertClose, assertOnlyCachesHoldMemory, CLI, compiledModel, MODEL_FIXTURES, tempDir } from './helpers';
+import { random } from '../random';
 
 const engine = new Engine();
 engine.configure({ cacheDir: tempDir('infinite-cache') });
@@ -140,17 +141,6 @@ describe('moments beyond the largest double', () => {
 });
 
 // ---- random cyclic graphs with zero rates against the dense solve ---------------
-
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * A phasic graph with `n` transient states (1..n) and two absorbing ones, cyclic, each

@@ -9,16 +9,7 @@ import { DiagnosticSink } from '../../extension/language/diagnostics';
 import { parse } from '../../extension/language/parser';
 import { OP_ARGS, Op, type Program } from '../../extension/protocol/compiled-model';
 import { fixture, MODEL_FILES } from './fixtures';
-
-/** A deterministic generator (mulberry32), so a failure can be replayed. */
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { random } from '../random';
 
 const SNIPPETS = [
   '(',

@@ -16,6 +16,7 @@ import type { RunResult } from '../../extension/protocol/engine';
 import type { RunReply } from '../../extension/protocol/requests';
 import { EngineProcess, engineSettings, tempDir, TWO_LOCUS, TWO_LOCUS_N6 } from './helpers';
 import { onlyCachesHold, totalAccounted } from '../memory';
+import { random } from '../random';
 
 const KILLS = 20;
 const TRACE_FILE = /^[0-9a-f]{32}\.trace$/;
@@ -25,18 +26,6 @@ const HEADER_BYTES = 64;
 // Below the larger trace files of two_locus n = 6 and above the smaller ones, so
 // some writes succeed and some fail.
 const FILE_SIZE_LIMIT = 4096;
-
-/** Deterministic pseudo-random numbers, so that a failing kill schedule can be replayed. */
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function traceFiles(dir: string): string[] {
   return readdirSync(dir)

@@ -13,21 +13,10 @@ import {
 } from '../../extension/protocol/engine';
 import { StudioBuffer } from '../../extension/host/panel/buffer';
 import type { PanelModel, StudioSnapshot } from '../../extension/protocol/webview';
+import { random } from '../random';
 
 export const T0 = Date.UTC(2026, 10, 26, 14, 0, 0);
 const MB = 1024 * 1024;
-
-/** Deterministic pseudo-random numbers (mulberry32). */
-export function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export const TWO_LOCUS_MODEL: PanelModel = {
   uri: 'file:///work/models/two_locus.phasic',
