@@ -28,7 +28,6 @@ import { compileModel } from './extension/language';
 import { Engine } from './extension/engine/engine';
 import { StudioBuffer } from './extension/host/panel/buffer';
 import { totalBytes } from './extension/protocol/memory';
-import { sccDetailFromGraph } from './extension/server/sccDetail';
 import type { PanelModel, HostMessage } from './extension/protocol/webview';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -44,20 +43,10 @@ export async function record(root: string, modelPath: string, overrides: Record<
   buffer.setEngine({ version: engine.version(), pid: process.pid, startedAt: Date.now() - first.timeMs });
   const sampler = setInterval(() => buffer.addSample(engine.memory()), 10);
   const at = () => engine.memory().timeMs;
-  const names = (v: { name: string; dims: number[] }) => {
-    const out: string[] = [];
-    const walk = (prefix: string, dims: number[]) => {
-      if (dims.length === 0) return void out.push(prefix);
-      for (let i = 0; i < dims[0]; i++) walk(prefix + '[' + i + ']', dims.slice(1));
-    };
-    walk(v.name, v.dims);
-    return out;
-  };
   const panelModel: PanelModel = {
     uri: 'file:///models/' + basename(modelPath),
     name: model.name,
     params: model.params.map((p) => ({ name: p.name, default: p.default, lo: p.lo, hi: p.hi })),
-    stateVariables: model.variables.flatMap(names),
   };
   const options = { moments: 3, covariances: [] as Array<[string, string]>, onBlockEvent: (e: any) => buffer.addBlockEvent(e) };
   const json = JSON.stringify(model);
@@ -74,16 +63,16 @@ export async function record(root: string, modelPath: string, overrides: Record<
   await sleep(300);
   const params = Object.fromEntries(model.params.map((p) => [p.name, p.default * 2]));
   const evaluation = await engine.evaluate(again.traceKey, params, 3);
+  // The detail of the largest SCC up to 300 vertices (the pane draws those), while the
+  // run's trace is still cached.
+  const drawable = again.decomposition.sccs.filter((s) => s.vertices <= 300);
+  const largest = drawable.reduce((a, b) => (b.vertices > a.vertices ? b : a));
+  const detail = await engine.sccDetail(again.traceKey, largest.id, again.params, 2_000_000);
   await sleep(200);
   const cleared = await engine.clearCaches();
   buffer.addMarker({ kind: 'clear', freedBytes: totalBytes(cleared.freedBytes) });
   await sleep(300);
   clearInterval(sampler);
-  // The detail of the largest SCC up to 300 vertices (the pane draws those).
-  const graph = JSON.parse(await engine.exportPhasicJson(json));
-  const drawable = again.decomposition.sccs.filter((s) => s.vertices <= 300);
-  const largest = drawable.reduce((a, b) => (b.vertices > a.vertices ? b : a));
-  const detail = sccDetailFromGraph(graph, largest, panelModel.stateVariables!, model.params.map((p) => again.params[p.name] ?? p.default));
   const messages: HostMessage[] = [
     { type: 'snapshot', snapshot: { ...buffer.snapshot(), tab: 'memory' } },
     { type: 'evaluation', requestId: 1, result: evaluation },
@@ -92,7 +81,7 @@ export async function record(root: string, modelPath: string, overrides: Record<
   const file = join(root, 'test', 'fixtures', 'webview', model.name + '-session.json');
   const about = 'Host messages recorded from a real session by scripts/record-webview-fixture.mjs: ' +
     basename(modelPath) + ' ' + JSON.stringify(overrides) + ' run twice (record, then reuse), evaluated at ' +
-    JSON.stringify(params) + ' (the evaluation message), caches cleared; the sccDetail message is the largest SCC of at most 300 vertices, from the exported graph. Engine ' + engine.version() + '.';
+    JSON.stringify(params) + ' (the evaluation message), caches cleared; the sccDetail message is the largest SCC of at most 300 vertices, from the engine. Engine ' + engine.version() + '.';
   writeFileSync(file, JSON.stringify({ _about: about, first: { vertices: result.vertices, sccs: result.sccs }, messages }) + '\\n');
   return file;
 }

@@ -7,24 +7,6 @@ import type { EngineClient } from './engineClient';
 import type { TimelineEvent, Views } from './hostContext';
 import { StudioPanel } from './panel/studioPanel';
 
-function flatCellNames(vars: RunReply['model']['stateVariables']): string[] {
-  const names: string[] = [];
-  for (const v of vars) {
-    const size = v.dims.reduce((a, b) => a * b, 1);
-    for (let cell = 0; cell < size; cell++) {
-      let rest = cell;
-      const index = v.dims.map((_, k) => {
-        const stride = v.dims.slice(k + 1).reduce((a, b) => a * b, 1);
-        const i = Math.floor(rest / stride);
-        rest %= stride;
-        return `[${i}]`;
-      });
-      names.push(v.name + index.join(''));
-    }
-  }
-  return names;
-}
-
 export function createViews(
   context: vscode.ExtensionContext,
   engine: EngineClient,
@@ -57,7 +39,6 @@ export function createViews(
           uri: reply.model.uri,
           name: reply.model.name,
           params: reply.model.params,
-          stateVariables: flatCellNames(reply.model.stateVariables),
         },
         reply.result,
       );

@@ -25,7 +25,6 @@ export const TWO_LOCUS_MODEL: PanelModel = {
     { name: 'coal', default: 1, lo: 0, hi: null },
     { name: 'rec', default: 1, lo: 0, hi: 10 },
   ],
-  stateVariables: Array.from({ length: 36 }, (_, i) => `c[${Math.floor(i / 6)}][${i % 6}]`),
 };
 
 /** A condensation shaped like a recombination model's: S, a few big blocks, chains of trivial components, absorption. */

@@ -21,8 +21,6 @@ export const panelModel = obj({
   uri: str(4096),
   name: str(200),
   params: list(paramSpec),
-  /** Flattened state cell names (`c[1][0]`), to decode an SCC's states. */
-  stateVariables: v.optional(list(str(200))),
 });
 
 /** One sample of the memory timeline, on the timeline clock. */
