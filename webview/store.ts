@@ -1,10 +1,10 @@
 // The page's copy of what the host sent. Samples are kept column-wise in typed
 // arrays (100,000 samples are 5.6 MB and scan in about a millisecond) and bounded
-// like the host's buffer (extension/host/panel/buffer.ts): when full, all of them are
-// halved by min/max of the accounted total and later samples enter in min/max
-// groups of the same density, so the resolution stays uniform and peaks survive any
+// by the same min/max thinning as the host's buffer (extension/protocol/thinning.ts),
+// of the accounted total, so the resolution stays uniform and peaks survive any
 // length of session.
 import { MEMORY_CATEGORIES, totalBytes, type MemoryCategory } from '../extension/protocol/memory';
+import { groupSizeAt, keepMinMax, thinIndices } from '../extension/protocol/thinning';
 import type {
   EngineBadge,
   PanelRun,
@@ -70,18 +70,12 @@ export class SampleColumns {
     if (last && s.t < last.t) return;
     if (this.level === 0) return this.store(s);
     this.pending.push(s);
-    if (this.pending.length < 2 ** (this.level + 1)) return;
-    let lo = this.pending[0];
-    let hi = lo;
-    for (const x of this.pending) {
-      if (sum(x) < sum(lo)) lo = x;
-      if (sum(x) > sum(hi)) hi = x;
-    }
+    if (this.pending.length < groupSizeAt(this.level)) return;
+    const group = this.pending;
     this.pending = [];
-    if (lo === hi) return this.store(lo);
-    const [a, b] = lo.t <= hi.t ? [lo, hi] : [hi, lo];
-    this.store(a);
-    this.store(b);
+    const keep: number[] = [];
+    keepMinMax(0, group.length, (i) => sum(group[i]), keep);
+    for (const i of keep) this.store(group[i]);
   }
 
   sample(i: number): TimelineSample {
@@ -115,20 +109,9 @@ export class SampleColumns {
     for (const c of MEMORY_CATEGORIES) this.cat[c] = widen(this.cat[c]);
   }
 
-  /** Of every four stored samples keep the lowest and highest total; then group new ones twice as wide. */
+  /** Halves the stored samples by min/max of the accounted total; later ones group twice as wide. */
   private thin(): void {
-    const keep: number[] = [];
-    for (let i = 0; i < this.length; i += 4) {
-      const end = Math.min(i + 4, this.length);
-      let lo = i;
-      let hi = i;
-      for (let j = i; j < end; j++) {
-        if (this.total(j) < this.total(lo)) lo = j;
-        if (this.total(j) > this.total(hi)) hi = j;
-      }
-      keep.push(Math.min(lo, hi));
-      if (lo !== hi) keep.push(Math.max(lo, hi));
-    }
+    const keep = thinIndices(this.length, (i) => this.total(i));
     const move = (a: Float64Array) => keep.forEach((from, to) => (a[to] = a[from]));
     move(this.t);
     move(this.rss);

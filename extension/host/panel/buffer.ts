@@ -1,7 +1,7 @@
 // The host-side record of everything the Studio panel shows, kept whether or not the
 // panel is open, so that a hidden, newly opened or reloaded webview gets all it
 // missed in one snapshot after its `ready`. Bounded: hours of memory samples stay
-// within `sampleCapacity` by min/max decimation (see `thin`); block lifetimes and
+// within `sampleCapacity` by min/max thinning (protocol/thinning.ts); block lifetimes and
 // markers drop their oldest entries.
 import type { BlockEvent, MemorySnapshot, RunResult } from '../../protocol/engine';
 import type {
@@ -17,6 +17,7 @@ import type {
 } from '../../protocol/webview';
 import { layoutCondensation } from './layout';
 import { totalBytes } from '../../protocol/memory';
+import { groupSizeAt, HALVING_GROUP, thinIndices } from '../../protocol/thinning';
 
 export interface BufferLimits {
   sampleCapacity: number;
@@ -37,24 +38,8 @@ export interface MarkerInput {
 const total = (s: TimelineSample): number => totalBytes(s.accounted);
 
 /** Keeps, of every `size` consecutive samples, the lowest and the highest total (in time order). */
-export function decimateMinMax(samples: TimelineSample[], size = 4): TimelineSample[] {
-  const out: TimelineSample[] = [];
-  for (let i = 0; i < samples.length; i += size) {
-    const group = samples.slice(i, i + size);
-    if (group.length <= 2) {
-      out.push(...group);
-      continue;
-    }
-    let lo = 0;
-    let hi = 0;
-    group.forEach((s, j) => {
-      if (total(s) < total(group[lo])) lo = j;
-      if (total(s) > total(group[hi])) hi = j;
-    });
-    if (lo === hi) out.push(group[lo]);
-    else out.push(group[Math.min(lo, hi)], group[Math.max(lo, hi)]);
-  }
-  return out;
+export function decimateMinMax(samples: TimelineSample[], size = HALVING_GROUP): TimelineSample[] {
+  return thinIndices(samples.length, (i) => total(samples[i]), size).map((i) => samples[i]);
 }
 
 export class StudioBuffer {
@@ -63,13 +48,7 @@ export class StudioBuffer {
   /** Placement of an engine clock on the timeline when the engine's start time is unknown. */
   private fallbackStart: number | null = null;
   private samples: TimelineSample[] = [];
-  /**
-   * Uniform resolution at any age: each time the record fills up, all of it is
-   * halved by min/max and `level` rises; from then on new samples are grouped
-   * 2^(level+1) at a time and enter as their min and max, at the same density as
-   * the thinned past. (Halving only the old part would leave the past exponentially
-   * coarser than the present.)
-   */
+  /** Halvings so far: new samples enter in min/max groups of `groupSizeAt(level)` (protocol/thinning.ts). */
   private level = 0;
   private pending: TimelineSample[] = [];
   private blocks: TimelineBlock[] = [];
@@ -107,7 +86,7 @@ export class StudioBuffer {
     if (this.level === 0) this.samples.push(sample);
     else {
       this.pending.push(sample);
-      if (this.pending.length >= 2 ** (this.level + 1)) {
+      if (this.pending.length >= groupSizeAt(this.level)) {
         this.samples.push(...decimateMinMax(this.pending, this.pending.length));
         this.pending = [];
       }
