@@ -15,13 +15,7 @@ import type {
 import type * as s from './schema/engine';
 import type * as r from './schema/requests';
 
-export interface EngineSettings {
-  maxStates: number;
-  memoryBudgetBytes: number;
-  cacheDirectory: string;
-  maxDiskBytes: number;
-  minSccSize: number;
-}
+export type EngineSettings = v.InferOutput<typeof r.engineSettings>;
 
 export type EngineInfo = v.InferOutput<typeof s.engineInfo>;
 

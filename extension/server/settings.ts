@@ -2,8 +2,10 @@
 // and `phasic/configure` come from the extension host, but any LSP client may start
 // this server, with no options or with options of another shape. A missing or
 // malformed field takes its default (the defaults of the `phasic.*` settings), so the
-// server always starts.
+// server always starts. The shape is declared once, in protocol/schema/requests.ts.
+import * as v from 'valibot';
 import type { EngineSettings } from '../protocol/requests';
+import { engineSettingsFields } from '../protocol/schema/requests';
 
 const MB = 1024 * 1024;
 
@@ -19,20 +21,19 @@ export const DEFAULT_ENGINE_SETTINGS: Readonly<EngineSettings> = {
   minSccSize: 4,
 };
 
-function atLeast(v: unknown, min: number, integer: boolean): v is number {
-  return typeof v === 'number' && Number.isFinite(v) && v >= min && (!integer || Number.isInteger(v));
-}
+/** The settings schema with each field falling back to its default, and a non-object to all defaults. */
+const lenient = v.fallback(
+  v.object(
+    Object.fromEntries(
+      Object.entries(engineSettingsFields).map(([key, schema]) => [
+        key,
+        v.fallback(schema, DEFAULT_ENGINE_SETTINGS[key as keyof EngineSettings]),
+      ]),
+    ),
+  ),
+  () => ({ ...DEFAULT_ENGINE_SETTINGS }),
+);
 
 export function engineSettingsFrom(value: unknown): EngineSettings {
-  const o = (typeof value === 'object' && value !== null ? value : {}) as Partial<
-    Record<keyof EngineSettings, unknown>
-  >;
-  const d = DEFAULT_ENGINE_SETTINGS;
-  return {
-    maxStates: atLeast(o.maxStates, 1, true) ? o.maxStates : d.maxStates,
-    memoryBudgetBytes: atLeast(o.memoryBudgetBytes, 0, false) ? o.memoryBudgetBytes : d.memoryBudgetBytes,
-    cacheDirectory: typeof o.cacheDirectory === 'string' ? o.cacheDirectory : d.cacheDirectory,
-    maxDiskBytes: atLeast(o.maxDiskBytes, 0, false) ? o.maxDiskBytes : d.maxDiskBytes,
-    minSccSize: atLeast(o.minSccSize, 2, true) ? o.minSccSize : d.minSccSize,
-  };
+  return v.parse(lenient, value) as EngineSettings;
 }

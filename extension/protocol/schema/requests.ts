@@ -4,7 +4,7 @@
 // `parseEngineRequest`), so a request from another version of the host is refused
 // with the field named rather than half-run. No Node or vscode imports.
 import * as v from 'valibot';
-import { count, list, nameRecord, num, obj, str } from './base';
+import { count, list, nameRecord, nonNeg, num, obj, str } from './base';
 
 const overrides = nameRecord(num);
 const covariances = list(
@@ -36,3 +36,21 @@ export const sccDetailParams = obj({
   /** Parameter values for the edges' rates, by name; others take the model's defaults. */
   params: nameRecord(num),
 });
+
+/** An integer of at least `min` (any size: the engine clamps what it cannot hold). */
+const intAtLeast = (min: number) =>
+  v.custom<number>((x) => Number.isInteger(x) && (x as number) >= min, `an integer ≥ ${min}`);
+
+/**
+ * The engine process's settings, from `initializationOptions` and `phasic/configure`
+ * (server/settings.ts reads them leniently: a field that fails takes its default).
+ */
+export const engineSettingsFields = {
+  maxStates: intAtLeast(1),
+  memoryBudgetBytes: nonNeg,
+  /** '' keeps traces in memory only. */
+  cacheDirectory: str(),
+  maxDiskBytes: nonNeg,
+  minSccSize: intAtLeast(2),
+};
+export const engineSettings = obj(engineSettingsFields);
