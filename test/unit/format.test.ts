@@ -16,7 +16,7 @@ import {
 } from '../../extension/protocol/format';
 import type { ClearResult } from '../../extension/protocol/engine';
 import { runSummary } from '../../extension/server/features/codeLens';
-import { markerLabel } from '../../webview/memory/timeline';
+import { markerLabel } from '../../webview/memory/markers';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;

@@ -4,7 +4,7 @@ import { el, table } from '../dom';
 import { formatBytes, formatClock, formatDuration } from '../../extension/protocol/format';
 import type { StudioStore } from '../store';
 import { CATEGORY_LABELS } from './summary';
-import { markerLabel } from './timeline';
+import { markerLabel } from './markers';
 
 const SAMPLE_ROWS = 200;
 const BLOCK_ROWS = 200;

@@ -5,12 +5,17 @@
 // when there are many of them at a small scale, and only what is on screen is drawn.
 import type { SccInfo, TraceSource } from '../../extension/protocol/engine';
 import type { PanelRun } from '../../extension/protocol/webview';
+import { formatBytes, formatCount, formatMs } from '../../extension/protocol/format';
+import { chartFont, chartWidth, sizeCanvas, watchSize } from '../chart/canvas';
+import { DiscGrid } from '../chart/hitTest';
+import { Tooltip } from '../chart/tooltip';
+import { attachKeys, attachPointer, PlaneView } from '../chart/viewport';
 import { el } from '../dom';
 import { frameScheduler } from '../frame';
-import { formatBytes, formatCount, formatMs } from '../../extension/protocol/format';
 import type { Palette } from '../theme';
 
 const HEIGHT = 520;
+/** Hit-test buckets, in layout units: larger than any node's radius plus the slack. */
 const CELL = 64;
 const SOURCES: TraceSource[] = ['trivial', 'disk', 'memory', 'recorded'];
 
@@ -34,21 +39,19 @@ export function describeScc(s: SccInfo): string[] {
 
 export class SccGraph {
   readonly canvas = el('canvas', { tabindex: '0', role: 'img', class: 'scc-canvas' });
-  private readonly tooltip = el('div', { class: 'tooltip', role: 'status' });
-  readonly element = el('div', { class: 'scc-frame' }, this.canvas, this.tooltip);
+  private readonly tooltip = new Tooltip();
+  readonly element = el('div', { class: 'scc-frame' }, this.canvas, this.tooltip.element);
   private run: PanelRun | null = null;
-  private grid = new Map<string, number[]>();
+  private grid = new DiscGrid([], CELL);
   private succ: number[][] = [];
   private pred: number[][] = [];
-  /** Screen pixels per layout unit along x; y is stretched by `aspect` (≥ 1 for flat layouts). */
-  private scale = 1;
-  private aspect = 1;
-  private tx = 0;
-  private ty = 0;
+  /** Layout units to screen pixels; y is stretched by `aspect` (≥ 1 for flat layouts). */
+  private readonly view = new PlaneView(0.02, 40);
   private hover: number | null = null;
   private hoverPos = { x: 0, y: 0 };
   selected: number | null = null;
-  private drag: { x: number; y: number; tx: number; ty: number; moved: boolean } | null = null;
+  /** The translation when the current drag began. */
+  private dragFrom = { tx: 0, ty: 0 };
   private width = 0;
   /** True until the user zooms or pans: then a resize (or the tab appearing) re-fits. */
   private autoFit = true;
@@ -58,7 +61,7 @@ export class SccGraph {
     private readonly onSelect: (id: number | null) => void,
   ) {
     this.listen();
-    new ResizeObserver(() => (this.autoFit ? this.fit() : this.requestRender())).observe(this.element);
+    watchSize(this.element, () => (this.autoFit ? this.fit() : this.requestRender()));
   }
 
   setPalette(p: Palette): void {
@@ -70,7 +73,7 @@ export class SccGraph {
     this.run = run;
     this.selected = null;
     this.hover = null;
-    this.grid.clear();
+    this.grid = new DiscGrid([], CELL);
     if (!run) return;
     const n = run.decomposition.sccs.length;
     this.succ = Array.from({ length: n }, () => []);
@@ -79,36 +82,29 @@ export class SccGraph {
       this.succ[a].push(b);
       this.pred[b].push(a);
     }
-    for (const node of run.layout.nodes) {
-      const key = `${Math.floor(node.x / CELL)},${Math.floor(node.y / CELL)}`;
-      const cell = this.grid.get(key);
-      if (cell) cell.push(node.id);
-      else this.grid.set(key, [node.id]);
-    }
+    this.grid = new DiscGrid(run.layout.nodes, CELL);
     this.fit();
   }
 
   fit(): void {
     if (!this.run) return;
-    const w = Math.max(200, this.element.clientWidth || 800);
+    const w = chartWidth(this.element);
     const { width, height } = this.run.layout;
     // A wide DAG (many layers, few components each) is stretched vertically to use
     // the canvas; node sizes follow the smaller of the two scales, so none overlap.
     const fx = w / Math.max(1, width);
     const fy = HEIGHT / Math.max(1, height);
-    this.scale = Math.min(2, fx, fy);
-    this.aspect = Math.max(1, Math.min(10, fy / this.scale, 2 / this.scale));
-    this.tx = (w - width * this.scale) / 2;
-    this.ty = (HEIGHT - height * this.scale * this.aspect) / 2;
+    const v = this.view;
+    v.scale = Math.min(2, fx, fy);
+    v.aspect = Math.max(1, Math.min(10, fy / v.scale, 2 / v.scale));
+    v.tx = (w - width * v.scale) / 2;
+    v.ty = (HEIGHT - height * v.scale * v.aspect) / 2;
     this.autoFit = true;
     this.requestRender();
   }
 
   zoom(factor: number, cx = this.width / 2, cy = HEIGHT / 2): void {
-    const s = Math.min(40, Math.max(0.02, this.scale * factor));
-    this.tx = cx - ((cx - this.tx) * s) / this.scale;
-    this.ty = cy - ((cy - this.ty) * s) / this.scale;
-    this.scale = s;
+    this.view.zoomAt(factor, cx, cy);
     this.autoFit = false;
     this.requestRender();
   }
@@ -118,11 +114,10 @@ export class SccGraph {
     this.selected = id;
     if (id !== null && reveal && this.run) {
       const n = this.run.layout.nodes[id];
-      const sx = n.x * this.scale + this.tx;
-      const sy = n.y * this.scale * this.aspect + this.ty;
+      const { x: sx, y: sy } = this.view.toScreen(n.x, n.y);
       if (sx < 20 || sx > this.width - 20 || sy < 20 || sy > HEIGHT - 20) {
-        this.tx += this.width / 2 - sx;
-        this.ty += HEIGHT / 2 - sy;
+        this.view.tx += this.width / 2 - sx;
+        this.view.ty += HEIGHT / 2 - sy;
         this.autoFit = false;
       }
     }
@@ -134,72 +129,33 @@ export class SccGraph {
 
   private nodeAt(sx: number, sy: number): number | null {
     if (!this.run) return null;
-    const x = (sx - this.tx) / this.scale;
-    const y = (sy - this.ty) / (this.scale * this.aspect);
-    const slack = 4 / this.scale;
-    let best: number | null = null;
-    let bestD = Infinity;
-    const cx = Math.floor(x / CELL);
-    const cy = Math.floor(y / CELL);
-    for (let i = cx - 1; i <= cx + 1; i++) {
-      for (let j = cy - 1; j <= cy + 1; j++) {
-        for (const id of this.grid.get(`${i},${j}`) ?? []) {
-          const n = this.run.layout.nodes[id];
-          const d = Math.hypot(n.x - x, (n.y - y) * this.aspect);
-          if (d <= n.r + slack && d < bestD) {
-            best = id;
-            bestD = d;
-          }
-        }
-      }
-    }
-    return best;
+    const { x, y } = this.view.toPlane(sx, sy);
+    return this.grid.nearest(x, y, 4 / this.view.scale, this.view.aspect);
   }
 
   private listen(): void {
-    const c = this.canvas;
-    c.addEventListener(
-      'wheel',
-      (e) => {
-        e.preventDefault();
-        this.zoom(Math.exp(-e.deltaY * 0.002), e.offsetX, e.offsetY);
+    const v = this.view;
+    attachPointer(this.canvas, {
+      clickSlop: 3,
+      zoom: (m, x, y) => this.zoom(m, x, y),
+      dragStart: () => (this.dragFrom = { tx: v.tx, ty: v.ty }),
+      drag: (dx, dy) => {
+        this.autoFit = false;
+        v.tx = this.dragFrom.tx + dx;
+        v.ty = this.dragFrom.ty + dy;
       },
-      { passive: false },
-    );
-    c.addEventListener('pointerdown', (e) => {
-      this.drag = { x: e.clientX, y: e.clientY, tx: this.tx, ty: this.ty, moved: false };
-      c.setPointerCapture(e.pointerId);
+      click: (x, y) => this.select(this.nodeAt(x, y)),
+      hover: (x, y) => {
+        this.hover = this.nodeAt(x, y);
+        this.hoverPos = { x, y };
+        this.requestRender();
+      },
+      leave: () => {
+        this.hover = null;
+        this.requestRender();
+      },
     });
-    c.addEventListener('pointermove', (e) => {
-      if (this.drag) {
-        const dx = e.clientX - this.drag.x;
-        const dy = e.clientY - this.drag.y;
-        if (Math.abs(dx) + Math.abs(dy) > 3) this.drag.moved = true;
-        if (this.drag.moved) {
-          this.autoFit = false;
-          this.tx = this.drag.tx + dx;
-          this.ty = this.drag.ty + dy;
-        }
-      }
-      this.hover = this.nodeAt(e.offsetX, e.offsetY);
-      this.hoverPos = { x: e.offsetX, y: e.offsetY };
-      this.requestRender();
-    });
-    c.addEventListener('pointerup', (e) => {
-      if (this.drag && !this.drag.moved) this.select(this.nodeAt(e.offsetX, e.offsetY));
-      this.drag = null;
-    });
-    c.addEventListener('pointerleave', () => {
-      this.hover = null;
-      this.requestRender();
-    });
-    c.addEventListener('keydown', (e) => {
-      const action = this.keyAction(e.key);
-      if (action) {
-        e.preventDefault();
-        action();
-      }
-    });
+    attachKeys(this.canvas, (key) => this.keyAction(key));
   }
 
   /** Arrows walk the DAG: up/down within a layer (a column), left/right along edges. */
@@ -239,29 +195,21 @@ export class SccGraph {
 
   render(): void {
     const began = performance.now();
-    const dpr = window.devicePixelRatio || 1;
-    this.width = Math.max(200, this.element.clientWidth || 800);
-    if (this.canvas.width !== Math.round(this.width * dpr) || this.canvas.height !== Math.round(HEIGHT * dpr)) {
-      this.canvas.width = Math.round(this.width * dpr);
-      this.canvas.height = Math.round(HEIGHT * dpr);
-      this.canvas.style.width = `${this.width}px`;
-      this.canvas.style.height = `${HEIGHT}px`;
-    }
-    const ctx = this.canvas.getContext('2d')!;
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    this.width = chartWidth(this.element);
+    const ctx = sizeCanvas(this.canvas, this.width, HEIGHT);
     ctx.clearRect(0, 0, this.width, HEIGHT);
     const run = this.run;
     if (!run) {
-      this.tooltip.hidden = true;
+      this.tooltip.hide();
       this.canvas.setAttribute('aria-label', 'SCC decomposition: no run yet');
       return;
     }
     const p = this.palette;
     const { nodes } = run.layout;
     const { sccs, edges } = run.decomposition;
-    const s = this.scale;
-    const X = (x: number) => x * s + this.tx;
-    const Y = (y: number) => y * s * this.aspect + this.ty;
+    const { scale: s, aspect, tx, ty } = this.view;
+    const X = (x: number) => x * s + tx;
+    const Y = (y: number) => y * s * aspect + ty;
     const visible = (x: number, y: number, r: number) =>
       X(x) + r * s >= 0 && X(x) - r * s <= this.width && Y(y) + r * s >= 0 && Y(y) - r * s <= HEIGHT;
 
@@ -340,7 +288,7 @@ export class SccGraph {
     }
 
     // Vertex counts inside nodes large enough to hold them.
-    ctx.font = `11px ${getComputedStyle(document.body).fontFamily}`;
+    ctx.font = chartFont();
     ctx.textAlign = 'center';
     ctx.textBaseline = 'middle';
     ctx.fillStyle = p.background;
@@ -375,24 +323,20 @@ export class SccGraph {
     const renderMs = performance.now() - began;
     // Read by the tests: what was drawn and where.
     this.canvas.dataset.drawn = String(drawn);
-    this.canvas.dataset.transform = `${this.scale},${this.scale * this.aspect},${this.tx},${this.ty}`;
+    this.canvas.dataset.transform = `${s},${s * aspect},${tx},${ty}`;
     this.canvas.dataset.renderMs = renderMs.toFixed(2);
   }
 
   private showTooltip(): void {
     if (this.hover === null || !this.run) {
-      this.tooltip.hidden = true;
+      this.tooltip.hide();
       return;
     }
     const scc = this.run.decomposition.sccs[this.hover];
-    this.tooltip.replaceChildren(
+    const lines = [
       el('div', { class: 'tip-title' }, `SCC ${scc.id}`),
-      ...describeScc(scc).map((line) => el('div', {}, line)),
-    );
-    this.tooltip.hidden = false;
-    const w = this.tooltip.offsetWidth;
-    const { x, y } = this.hoverPos;
-    this.tooltip.style.left = `${x + 14 + w > this.width ? x - 14 - w : x + 14}px`;
-    this.tooltip.style.top = `${Math.min(HEIGHT - this.tooltip.offsetHeight, y + 10)}px`;
+      ...describeScc(scc).map((l) => el('div', {}, l)),
+    ];
+    this.tooltip.show(lines, this.hoverPos.x, this.hoverPos.y, { width: this.width, height: HEIGHT, dy: 10 });
   }
 }
