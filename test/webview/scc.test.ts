@@ -138,6 +138,51 @@ test('hover shows the figures; click requests the states and the pane shows them
   await studio.page.close();
 });
 
+test('a drag pans the graph without selecting; a press that jitters less than 3 px still selects', async () => {
+  const studio = await openStudio(browser(), 'dark', 'scc');
+  const run = runOf(60);
+  await studio.send({ type: 'run', run });
+  await frame(studio);
+  const canvas = studio.page.locator('canvas.scc-canvas');
+  const transform = async () => (await canvas.getAttribute('data-transform'))!.split(',').map(Number);
+  const [sx, sy, tx, ty] = await transform();
+  const box = (await canvas.boundingBox())!;
+  const mouse = studio.page.mouse;
+  await mouse.move(box.x + 300, box.y + 200);
+  await mouse.down();
+  await mouse.move(box.x + 380, box.y + 170, { steps: 5 });
+  await mouse.up();
+  await frame(studio);
+  assert.deepEqual(await transform(), [sx, sy, tx + 80, ty - 30], 'moved with the pointer, same scale');
+  assert.equal((await detailRequests(studio)).length, 0, 'a drag selects nothing');
+
+  // The wheel zooms about the pointer: the layout point under it stays under it.
+  const at = { x: 250, y: 260 };
+  const [s0, a0, x0, y0] = await transform();
+  const layout = { x: (at.x - x0) / s0, y: (at.y - y0) / a0 };
+  await mouse.move(box.x + at.x, box.y + at.y);
+  await mouse.wheel(0, -250);
+  await frame(studio);
+  const [s1, a1, x1, y1] = await transform();
+  assert.ok(Math.abs(s1 / s0 - Math.exp(0.5)) < 1e-9, `scale ×${s1 / s0}, expected e^0.5`);
+  assert.ok(Math.abs(layout.x * s1 + x1 - at.x) < 1e-6 && Math.abs(layout.y * a1 + y1 - at.y) < 1e-6);
+
+  const target = run.decomposition.sccs.filter((s) => s.vertices > 1)[0];
+  const p = await nodePoint(studio, run, target.id);
+  await mouse.move(p.x, p.y);
+  await mouse.down();
+  await mouse.move(p.x + 1, p.y + 1);
+  await mouse.up();
+  await frame(studio);
+  const requests = await detailRequests(studio);
+  assert.deepEqual(
+    requests.map((r) => r.scc),
+    [target.id],
+  );
+  assert.deepEqual(studio.problems(), []);
+  await studio.page.close();
+});
+
 test('keyboard walks the DAG; an engine without details says so', async () => {
   const studio = await openStudio(browser(), 'light', 'scc');
   const run = runOf(60);
