@@ -5,6 +5,7 @@
 // length of session.
 import { MEMORY_CATEGORIES, totalBytes, type MemoryCategory } from '../extension/protocol/memory';
 import { groupSizeAt, keepMinMax, thinIndices } from '../extension/protocol/thinning';
+import { lowerBound } from './chart/hitTest';
 import type {
   EngineBadge,
   PanelRun,
@@ -48,14 +49,7 @@ export class SampleColumns {
 
   /** Index of the first stored sample at or after t. */
   lowerBound(t: number): number {
-    let lo = 0;
-    let hi = this.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (this.t[mid] < t) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+    return lowerBound(this.t, this.length, t);
   }
 
   /** The newest sample received (stored or still pending), for the current figures. */

@@ -3,6 +3,7 @@
 // drawing of its own graph.
 import type { SccInfo } from '../../extension/protocol/engine';
 import type { SccDetail } from '../../extension/protocol/webview';
+import { sizeCanvas } from '../chart/canvas';
 import { el, table } from '../dom';
 import { formatBytes, formatCount, formatMs } from '../../extension/protocol/format';
 import type { Palette } from '../theme';
@@ -154,13 +155,7 @@ export class SccDetailPane {
       'aria-label',
       `Graph of SCC ${d.scc}: ${d.states.length} vertices, ${d.edges.length} internal edges (listed in the states table)`,
     );
-    const dpr = window.devicePixelRatio || 1;
-    canvas.width = SIZE * dpr;
-    canvas.height = SIZE * dpr;
-    canvas.style.width = `${SIZE}px`;
-    canvas.style.height = `${SIZE}px`;
-    const ctx = canvas.getContext('2d')!;
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    const ctx = sizeCanvas(canvas, SIZE, SIZE);
     const pos = forceLayout(d.states.length, d.edges);
     const xs = pos.map((q) => q.x);
     const ys = pos.map((q) => q.y);
