@@ -139,6 +139,14 @@ test('live samples update the figures and a followed window; keys zoom and fit',
   const tip = await studio.page.locator('.chart-frame .tooltip').innerText();
   assert.match(tip, /Accounted/);
   assert.match(tip, /Resident\s+300 MB/);
+  // Near the right edge the read-out turns to the left of the pointer, inside the frame.
+  const tipBox = (await studio.page.locator('.chart-frame .tooltip').boundingBox())!;
+  const frameBox = (await studio.page.locator('.chart-frame').boundingBox())!;
+  assert.ok(
+    tipBox.x >= frameBox.x && Math.abs(tipBox.x + tipBox.width - (box.x + box.width - 20 - 14)) < 1,
+    `tooltip at ${tipBox.x}..${tipBox.x + tipBox.width}, pointer at ${box.x + box.width - 20}`,
+  );
+  assert.ok(Math.abs(tipBox.y - (box.y + 100 - 10)) < 1, 'ten pixels above the pointer');
   await studio.page.close();
 });
 
