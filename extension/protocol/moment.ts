@@ -8,6 +8,7 @@
 // --json`), so every reader formats them through the functions here and an infinite
 // value never reads like an undefined one. This file is imported by the webview
 // bundle: no Node or vscode imports.
+import type { EvaluateResult } from './engine';
 
 export type NonFinite = 'Infinity' | '-Infinity' | 'NaN';
 export type Moment = number | NonFinite;
@@ -28,14 +29,8 @@ export function formatMoment(m: Moment, format: (x: number) => string): string {
   return word === 'infinite' ? '∞' : word === 'minus infinite' ? '−∞' : 'undefined';
 }
 
-/** The moments block of a run or an evaluation. */
-export interface MomentsBlock {
-  moments: Record<string, Moment[]>;
-  variance: Record<string, Moment>;
-  covariance: Record<string, Moment>;
-  /** Present when some value is not finite: the engine's reason. */
-  nonFinite?: string;
-}
+/** The moments block of a run or an evaluation, as schema/engine.ts declares it. */
+export type MomentsBlock = Pick<EvaluateResult, 'moments' | 'variance' | 'covariance' | 'nonFinite'>;
 
 /**
  * One sentence per kind naming the values that are not finite, e.g.
