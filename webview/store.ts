@@ -4,6 +4,7 @@
 // of the accounted total, so the resolution stays uniform and peaks survive any
 // length of session.
 import { MEMORY_CATEGORIES, totalBytes, type MemoryCategory } from '../extension/protocol/memory';
+import { MAX_PANEL_BLOCKS, MAX_PANEL_MARKERS } from '../extension/protocol/panelBounds';
 import { groupSizeAt, keepMinMax, thinIndices } from '../extension/protocol/thinning';
 import { lowerBound } from './chart/hitTest';
 import type {
@@ -164,13 +165,13 @@ export class StudioStore {
       }
     }
     this.blocks.push(b);
-    if (this.blocks.length > 20_000) this.blocks.shift();
+    if (this.blocks.length > MAX_PANEL_BLOCKS) this.blocks.shift();
     this.emit('blocks');
   }
 
   addMarker(m: TimelineMarker): void {
     this.markers.push(m);
-    if (this.markers.length > 2_000) this.markers.shift();
+    if (this.markers.length > MAX_PANEL_MARKERS) this.markers.shift();
     this.emit('markers');
   }
 

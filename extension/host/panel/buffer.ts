@@ -17,6 +17,7 @@ import type {
 } from '../../protocol/webview';
 import { layoutCondensation } from './layout';
 import { totalBytes } from '../../protocol/memory';
+import { MAX_PANEL_BLOCKS, MAX_PANEL_MARKERS } from '../../protocol/panelBounds';
 import { groupSizeAt, HALVING_GROUP, thinIndices } from '../../protocol/thinning';
 
 export interface BufferLimits {
@@ -25,7 +26,11 @@ export interface BufferLimits {
   markerCapacity: number;
 }
 
-export const DEFAULT_LIMITS: BufferLimits = { sampleCapacity: 20_000, blockCapacity: 20_000, markerCapacity: 2_000 };
+export const DEFAULT_LIMITS: BufferLimits = {
+  sampleCapacity: 20_000,
+  blockCapacity: MAX_PANEL_BLOCKS,
+  markerCapacity: MAX_PANEL_MARKERS,
+};
 
 export interface MarkerInput {
   kind: MarkerKind;
