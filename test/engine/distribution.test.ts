@@ -496,6 +496,29 @@ rule leave
     assertOnlyCachesHoldMemory(engine);
   });
 
+  it('refuses a chain too stiff for uniformization with kind limit, before hours of work', async () => {
+    // Two states that swap at rate 1e4 and leave at 1e-6: all but ε of the mass is
+    // absorbed only after ~2e4·3e7 steps, far beyond the engine's 4,000,000.
+    const g: PhasicGraph = {
+      states: [[0], [1], [2], [3]],
+      n_vertices: 4,
+      state_length: 1,
+      param_length: 1,
+      edges: [
+        [1, 2, 1e4],
+        [2, 1, 1e4],
+        [2, 3, 1e-6],
+      ],
+      start_edges: [[1, 1]],
+      param_edges: [],
+    };
+    const key = await traceOf(JSON.stringify(g));
+    const e = await failure({ reward: 'time', params: {} }, key);
+    assert.equal(e.kind, 'limit', e.message);
+    assert.match(e.message, /needs more than 4000000 uniformization steps .* too stiff/);
+    assertOnlyCachesHoldMemory(engine);
+  });
+
   it('fails with kind budget above the memory budget, and frees what it built', async () => {
     const key = await traceOf(compiled(KINGMAN(8)));
     const held = engine.memory().accountedBytes;
