@@ -94,7 +94,12 @@ rule go
   do k -= 1
 `),
     );
-    const r = await engine.distribution(key, { reward: 'time', params: { lambda: 3 }, times: [0, 0.1, 0.5, 1, 2, 5] });
+    const r = await engine.distribution(key, {
+      reward: 'time',
+      params: { lambda: 3 },
+      times: [5, 0, 1e300, 0.1, 0.5, 1, 2, 1e20],
+    });
+    assert.deepEqual(r.times, [0, 0.1, 0.5, 1, 2, 5, 1e20, 1e300], 'given times come back sorted');
     assert.equal(r.traceKey, key);
     assert.equal(r.reward, 'time');
     assert.deepEqual(r.params, { lambda: 3 });

@@ -95,7 +95,15 @@ void UniformizedSeries::extend_to(std::uint64_t k) {
 }
 
 SeriesValue UniformizedSeries::at(double t) {
-  poisson_window(rate_ * t, tail_, window_);
+  const double mu = rate_ * t;
+  // A window this far out starts beyond any series that fits the step limit: either
+  // the series stops early (all but ε/2 absorbed, so S and f are 0 within ε) or the
+  // limit is hit, which extend_to reports.
+  if (mu > 1e15) {
+    extend_to(kMaxSteps + 1);
+    return {};
+  }
+  poisson_window(mu, tail_, window_);
   extend_to(window_.right());
   SeriesValue value;
   const std::uint64_t last = std::min<std::uint64_t>(window_.right(), steps());
