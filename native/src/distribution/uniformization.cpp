@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <cmath>
 
 #include "base/error.hpp"
 
@@ -96,10 +97,12 @@ void UniformizedSeries::extend_to(std::uint64_t k) {
 
 SeriesValue UniformizedSeries::at(double t) {
   const double mu = rate_ * t;
-  // A window this far out starts beyond any series that fits the step limit: either
-  // the series stops early (all but ε/2 absorbed, so S and f are 0 within ε) or the
-  // limit is hit, which extend_to reports.
-  if (mu > 1e15) {
+  // A window this far out starts beyond any series that fits the step limit (its left
+  // end is above μ − 20√μ for every tail ≥ 1e−80): either the series stops early (all
+  // but ε/2 absorbed, and the sum over the window is empty, as it would be computed) or
+  // the limit is hit, which extend_to reports. Its weights are never computed: there
+  // could be billions.
+  if (mu - 20 * std::sqrt(mu) > double(kMaxSteps) + 1) {
     extend_to(kMaxSteps + 1);
     return {};
   }
