@@ -1,0 +1,121 @@
+#include "distribution/uniformization.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <cmath>
+
+#include "base/error.hpp"
+
+namespace phasic {
+namespace {
+
+std::string too_stiff(double rate) {
+  char buffer[32];
+  const std::string rate_text(buffer, std::to_chars(buffer, buffer + sizeof buffer, rate).ptr);
+  return "the distribution needs more than " + std::to_string(kMaxSteps) +
+         " uniformization steps (about the largest exit rate, " + rate_text +
+         ", times the largest time asked for, or the time by which all but epsilon of the mass is absorbed): "
+         "the model is too stiff at these parameters for this method; ask for smaller times or a larger epsilon";
+}
+
+}  // namespace
+
+UniformizedSeries::UniformizedSeries(const TransientChain& chain, double epsilon, const std::atomic<bool>* cancel,
+                                     std::function<void(std::uint64_t, std::uint64_t)> progress)
+    : chain_(chain), cancel_(cancel), progress_(std::move(progress)) {
+  for (const double r : chain.exit_rate) rate_ = std::max(rate_, r);
+  const double scale = std::max(1.0, rate_);
+  tail_ = epsilon / (5 * scale);
+  stop_mass_ = epsilon / (2 * scale);
+  double m0 = 0, d0 = 0;
+  for (std::uint32_t i = 0; i < chain.states; ++i) {
+    m0 += chain.start[i];
+    d0 += chain.start[i] * chain.absorb_rate[i];
+  }
+  mass_.push_back(m0);
+  density_.push_back(d0);
+  if (!(rate_ > 0) || m0 <= stop_mass_) {
+    exhausted_ = true;
+    return;
+  }
+  const std::uint32_t n = chain.states;
+  stay_.resize(n);
+  for (std::uint32_t i = 0; i < n; ++i) stay_[i] = 1.0 - chain.exit_rate[i] / rate_;
+  into_begin_.assign(std::size_t(n) + 1, 0);
+  for (const std::uint32_t j : chain.edge_target) ++into_begin_[j + 1];
+  for (std::uint32_t j = 0; j < n; ++j) into_begin_[j + 1] += into_begin_[j];
+  into_source_.resize(chain.edge_target.size());
+  into_jump_.resize(chain.edge_target.size());
+  {
+    EvaluationVector<std::uint64_t> fill(into_begin_.begin(), into_begin_.end() - 1);
+    for (std::uint32_t i = 0; i < n; ++i)
+      for (std::uint64_t e = chain.edge_begin[i]; e < chain.edge_begin[i + 1]; ++e) {
+        const std::uint64_t at = fill[chain.edge_target[e]]++;
+        into_source_[at] = i;
+        into_jump_[at] = chain.edge_rate[e] / rate_;
+      }
+  }
+  v_.assign(chain.start.begin(), chain.start.end());
+  next_.resize(chain.states);
+}
+
+void UniformizedSeries::extend_to(std::uint64_t k) {
+  if (exhausted_ || steps() >= k) return;
+  const auto start = std::chrono::steady_clock::now();
+  const std::uint32_t n = chain_.states;
+  const std::uint64_t* __restrict begin = into_begin_.data();
+  const std::uint32_t* __restrict source = into_source_.data();
+  const double* __restrict jump = into_jump_.data();
+  const double* __restrict stay = stay_.data();
+  const double* __restrict absorb = chain_.absorb_rate.data();
+  while (steps() < std::min(k, kMaxSteps)) {
+    if (cancel_ && cancel_->load(std::memory_order_relaxed)) throw Cancelled();
+    if (progress_ && (steps() & 255) == 0) progress_(steps(), k);
+    const double* __restrict v = v_.data();
+    double* __restrict next = next_.data();
+    double m = 0, d = 0;
+    for (std::uint32_t j = 0; j < n; ++j) {
+      double x = v[j] * stay[j];
+      for (std::uint64_t e = begin[j]; e < begin[j + 1]; ++e) x += v[source[e]] * jump[e];
+      next[j] = x;
+      m += x;
+      d += x * absorb[j];
+    }
+    v_.swap(next_);
+    mass_.push_back(m);
+    density_.push_back(d);
+    if (m <= stop_mass_) {
+      exhausted_ = true;
+      break;
+    }
+  }
+  extend_ms_ += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  if (!exhausted_ && steps() < k) throw StepLimitExceeded(too_stiff(rate_));
+  if (progress_) progress_(steps(), std::max(steps(), k));
+}
+
+SeriesValue UniformizedSeries::at(double t) {
+  const double mu = rate_ * t;
+  // A window this far out starts beyond any series that fits the step limit (its left
+  // end is above μ − 20√μ for every tail ≥ 1e−80): either the series stops early (all
+  // but ε/2 absorbed, and the sum over the window is empty, as it would be computed) or
+  // the limit is hit, which extend_to reports. Its weights are never computed: there
+  // could be billions.
+  if (mu - 20 * std::sqrt(mu) > double(kMaxSteps) + 1) {
+    extend_to(kMaxSteps + 1);
+    return {};
+  }
+  poisson_window(mu, tail_, window_);
+  extend_to(window_.right());
+  SeriesValue value;
+  const std::uint64_t last = std::min<std::uint64_t>(window_.right(), steps());
+  for (std::uint64_t k = window_.left; k <= last; ++k) {
+    const double w = window_.weights[k - window_.left];
+    value.survival += w * mass_[k];
+    value.density += w * density_[k];
+  }
+  return value;
+}
+
+}  // namespace phasic
