@@ -2,7 +2,7 @@
 // to absorption and of rewards against closed forms computed here (an exponential,
 // an Erlang, Kingman's T_MRCA as a hypoexponential, a reward with an atom at 0), the
 // default grid, --grid and --times, the three model formats, the human form, the
-// cache options, and every bad input with its message and exit status.
+// cache options, --timeout, and every bad input with its message and exit status.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
@@ -363,6 +363,19 @@ describe('phasic-trace dist: bad input', () => {
       assert.match(r.stderr, /usage:\n/);
       assert.equal(r.stdout, '');
     }
+  });
+
+  it('stops at --timeout, the run and the distribution alike', () => {
+    // A chain of 10^8 states: minutes of exploration, well within the state limit given.
+    const chain = model(
+      'long_chain',
+      'model long_chain\nstate x in 0..100000000 = 0\nrule step\n  when x < 100000000\n  rate 1\n  do x += 1\n',
+    );
+    const r = cli(['dist', chain, '--no-cache', '--max-states', '200000000', '--timeout', '0.5', '--json']);
+    assert.equal(r.status, 1, r.stderr + r.stdout);
+    const { error } = JSON.parse(r.stdout) as { error: { message: string; file: string } };
+    assert.equal(error.message, 'the run took longer than --timeout 0.5 s and was stopped');
+    assert.equal(error.file, chain);
   });
 
   it('reports an unknown reward and an uncertain absorption as engine errors, status 1', () => {
