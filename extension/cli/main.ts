@@ -239,11 +239,14 @@ function describeDistribution(model: string, d: DistributionResult, run: RunResu
   lines.push(
     `time: ${formatMs(t.total)} (transform ${formatMs(t.transform)}, uniformize ${formatMs(t.uniformize)}, quantiles ${formatMs(t.quantiles)}) after the run's ${formatMs(run.timingsMs.total)}`,
   );
+  // A repeated time repeats its row (the default grid of a reward that is 0 with
+  // probability 1 is 200 times t = 0): each time is shown once.
   const n = d.times.length;
-  const every = Math.ceil(n / TABLE_ROWS);
-  const shown: number[] = [];
-  for (let i = 0; i < n; i += every) shown.push(i);
-  if (shown[shown.length - 1] !== n - 1) shown.push(n - 1);
+  const distinct = d.times.flatMap((time, i) => (i === 0 || time !== d.times[i - 1] ? [i] : []));
+  const every = Math.ceil(distinct.length / TABLE_ROWS);
+  const shown = distinct.filter((_, j) => j % every === 0);
+  const last = distinct[distinct.length - 1];
+  if (last !== undefined && shown[shown.length - 1] !== last) shown.push(last);
   lines.push(
     '',
     ...table(
@@ -251,7 +254,9 @@ function describeDistribution(model: string, d: DistributionResult, run: RunResu
       shown.map((i) => [formatNumber(d.times[i]), formatNumber(d.cdf[i]), formatNumber(d.pdf[i])]),
     ),
   );
-  if (every > 1) lines.push(`${n} points, one in ${every} shown; --json for all`);
+  const repeats = distinct.length < n ? ` (${distinct.length} distinct)` : '';
+  if (every > 1) lines.push(`${n} points${repeats}, one in ${every} shown; --json for all`);
+  else if (repeats) lines.push(`${n} points${repeats}; --json for all`);
   return lines.join('\n');
 }
 

@@ -271,6 +271,31 @@ describe('phasic-trace dist: output', () => {
     assert.match(lines[header + 1], /^ +0 +0\.25 +/);
   });
 
+  it('shows a repeated time once: a reward that is 0 with probability 1', () => {
+    const zero = model(
+      'zero',
+      'model zero\nstate k in 0..1 = 1\nrule leave\n  when k >= 1\n  rate 1\n  do k -= 1\nreward nothing = 0\n',
+    );
+    const d = dist([zero, '--reward', 'nothing', '--times', '0,1,1,2']);
+    assert.equal(d.atom, 1);
+    assert.deepEqual(d.cdf, [1, 1, 1, 1]);
+    assert.deepEqual(d.pdf, [0, 0, 0, 0]);
+    assert.ok(d.quantiles.every((q) => q.value === 0));
+    const r = cli(['dist', zero, '--reward', 'nothing', '--times', '0,1,1,2', '--no-cache']);
+    assert.equal(r.status, 0, r.stderr);
+    const lines = r.stdout.trimEnd().split('\n');
+    const header = lines.findIndex((l) => /^ *t +CDF +density$/.test(l));
+    assert.deepEqual(
+      lines.slice(header + 1).map((l) => l.trim().split(/ +/)),
+      [
+        ['0', '1', '0'],
+        ['1', '1', '0'],
+        ['2', '1', '0'],
+        ['4', 'points', '(3', 'distinct);', '--json', 'for', 'all'],
+      ],
+    );
+  });
+
   it('writes a large --json result whole through a pipe', async () => {
     const child = spawn(process.execPath, [
       CLI,
