@@ -58,7 +58,7 @@ export interface DistributionRequest {
 
 /**
  * What failed, as the addon reports it (native/binding/failure.cpp): the model
- * ('model'), the state limit ('limit'), the memory budget ('budget'), a cancel
+ * ('model'), the state limit or a distribution's step limit ('limit'), the memory budget ('budget'), a cancel
  * ('cancelled'), a trace no longer in the cache ('cache'), a caller's argument such as
  * a parameter value ('argument'), or the engine itself ('internal'). 'engine' is a
  * failure that did not come from the engine's own error types.

@@ -94,7 +94,12 @@ rule go
   do k -= 1
 `),
     );
-    const r = await engine.distribution(key, { reward: 'time', params: { lambda: 3 }, times: [0, 0.1, 0.5, 1, 2, 5] });
+    const r = await engine.distribution(key, {
+      reward: 'time',
+      params: { lambda: 3 },
+      times: [5, 0, 1e300, 0.1, 0.5, 1, 2, 1e20],
+    });
+    assert.deepEqual(r.times, [0, 0.1, 0.5, 1, 2, 5, 1e20, 1e300], 'given times come back sorted');
     assert.equal(r.traceKey, key);
     assert.equal(r.reward, 'time');
     assert.deepEqual(r.params, { lambda: 3 });
@@ -493,6 +498,29 @@ rule leave
     );
     assert.equal(e.kind, 'cancelled', e.message);
     assert.ok(reports > 0);
+    assertOnlyCachesHoldMemory(engine);
+  });
+
+  it('refuses a chain too stiff for uniformization with kind limit, before hours of work', async () => {
+    // Two states that swap at rate 1e4 and leave at 1e-6: all but ε of the mass is
+    // absorbed only after ~2e4·3e7 steps, far beyond the engine's 4,000,000.
+    const g: PhasicGraph = {
+      states: [[0], [1], [2], [3]],
+      n_vertices: 4,
+      state_length: 1,
+      param_length: 1,
+      edges: [
+        [1, 2, 1e4],
+        [2, 1, 1e4],
+        [2, 3, 1e-6],
+      ],
+      start_edges: [[1, 1]],
+      param_edges: [],
+    };
+    const key = await traceOf(JSON.stringify(g));
+    const e = await failure({ reward: 'time', params: {} }, key);
+    assert.equal(e.kind, 'limit', e.message);
+    assert.match(e.message, /needs more than 4000000 uniformization steps .* too stiff/);
     assertOnlyCachesHoldMemory(engine);
   });
 

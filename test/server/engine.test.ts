@@ -289,6 +289,39 @@ describe('engine requests over stdio', () => {
     assert.match(unknown?.message ?? '', /unknown reward 'height'; the model has time, tmrca/);
   });
 
+  it('cancels a distribution on $/cancelRequest', async () => {
+    // Two states that swap at rate 1e4 and leave at 1e-6: the series would run for
+    // millions of steps (and end at the step limit), so the cancel arrives first.
+    const uri = model(
+      'stiff.phasic',
+      `model stiff
+param fast = 10000.0
+param slow = 0.000001
+state k in 0..2 = 2
+rule down
+  when k == 2
+  rate fast
+  do k -= 1
+rule up
+  when k == 1
+  rate fast
+  do k += 1
+rule leave
+  when k == 1
+  rate slow
+  do k -= 1
+`,
+    );
+    const { result } = await request('phasic/run', run(uri));
+    const token = new CancellationTokenSource();
+    const pending = request('phasic/distribution', { traceKey: result.traceKey, reward: 'time', params: {} }, token);
+    token.cancel();
+    await assert.rejects(
+      pending,
+      (error: { code: number; data?: { kind: string } }) => error.code === -32800 && error.data?.kind === 'cancelled',
+    );
+  });
+
   it("puts exploration warnings and errors on the model's source", async () => {
     const text = fixture('kingman.phasic') + '\nrule stay\n  when k >= 2\n  rate theta\n  do k = k\n';
     const uri = model('kingman_stay.phasic', text);

@@ -1,11 +1,25 @@
 #include "distribution/uniformization.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
+#include <cmath>
 
 #include "base/error.hpp"
 
 namespace phasic {
+namespace {
+
+std::string too_stiff(double rate) {
+  char buffer[32];
+  const std::string rate_text(buffer, std::to_chars(buffer, buffer + sizeof buffer, rate).ptr);
+  return "the distribution needs more than " + std::to_string(kMaxSteps) +
+         " uniformization steps (about the largest exit rate, " + rate_text +
+         ", times the largest time asked for, or the time by which all but epsilon of the mass is absorbed): "
+         "the model is too stiff at these parameters for this method; ask for smaller times or a larger epsilon";
+}
+
+}  // namespace
 
 UniformizedSeries::UniformizedSeries(const TransientChain& chain, double epsilon, const std::atomic<bool>* cancel,
                                      std::function<void(std::uint64_t, std::uint64_t)> progress)
@@ -55,7 +69,7 @@ void UniformizedSeries::extend_to(std::uint64_t k) {
   const double* __restrict jump = into_jump_.data();
   const double* __restrict stay = stay_.data();
   const double* __restrict absorb = chain_.absorb_rate.data();
-  while (steps() < k) {
+  while (steps() < std::min(k, kMaxSteps)) {
     if (cancel_ && cancel_->load(std::memory_order_relaxed)) throw Cancelled();
     if (progress_ && (steps() & 255) == 0) progress_(steps(), k);
     const double* __restrict v = v_.data();
@@ -76,12 +90,23 @@ void UniformizedSeries::extend_to(std::uint64_t k) {
       break;
     }
   }
-  if (progress_) progress_(steps(), std::max(steps(), k));
   extend_ms_ += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  if (!exhausted_ && steps() < k) throw StepLimitExceeded(too_stiff(rate_));
+  if (progress_) progress_(steps(), std::max(steps(), k));
 }
 
 SeriesValue UniformizedSeries::at(double t) {
-  poisson_window(rate_ * t, tail_, window_);
+  const double mu = rate_ * t;
+  // A window this far out starts beyond any series that fits the step limit (its left
+  // end is above μ − 20√μ for every tail ≥ 1e−80): either the series stops early (all
+  // but ε/2 absorbed, and the sum over the window is empty, as it would be computed) or
+  // the limit is hit, which extend_to reports. Its weights are never computed: there
+  // could be billions.
+  if (mu - 20 * std::sqrt(mu) > double(kMaxSteps) + 1) {
+    extend_to(kMaxSteps + 1);
+    return {};
+  }
+  poisson_window(mu, tail_, window_);
   extend_to(window_.right());
   SeriesValue value;
   const std::uint64_t last = std::min<std::uint64_t>(window_.right(), steps());

@@ -20,17 +20,30 @@
 // except on extreme chains; docs/engine.md, "Distributions".
 //
 // Invariants: all scratch (v_k, v_(k+1), m, d, the window) is counted in
-// Category::Evaluation; cancellation is checked every step.
+// Category::Evaluation; cancellation is checked every step; at most kMaxSteps steps
+// are taken (StepLimitExceeded, kind limit, beyond: 64 MB of scalars and, for a chain
+// of any size, minutes of work), so a very stiff chain fails with a clear message
+// instead of running for hours.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <string>
+
+#include "base/error.hpp"
 
 #include "distribution/poisson_window.hpp"
 #include "distribution/reward_transform.hpp"
 
 namespace phasic {
+
+inline constexpr std::uint64_t kMaxSteps = 4'000'000;
+
+// The series would need more than kMaxSteps steps.
+struct StepLimitExceeded : EngineError {
+  explicit StepLimitExceeded(const std::string& message) : EngineError(ErrorKind::Limit, message) {}
+};
 
 struct SeriesValue {
   double survival = 0;  // P(Y > t)
