@@ -1,17 +1,32 @@
 // Command-line parsing for phasic-trace: the grammar of the usage text, strictly (an
 // unknown option, a missing value or a malformed NAME=VALUE is a usage error).
+import {
+  DEFAULT_EPSILON,
+  DEFAULT_GRID_POINTS,
+  MAX_EPSILON,
+  MAX_GRID_POINTS,
+  MIN_EPSILON,
+  MIN_GRID_POINTS,
+} from '../protocol/distribution';
 import { DEFAULT_MAX_STATES, DEFAULT_MEMORY_BUDGET_MB, MIN_MAX_STATES, MIN_MEMORY_BUDGET_MB } from '../protocol/limits';
 
 export const USAGE = `usage:
   phasic-trace run MODEL [--set NAME=VALUE]... [--param NAME=VALUE]... [--moments K]
                    [--covariance R1,R2]... [--min-scc N] [--cache-dir DIR | --no-cache]
                    [--max-states N] [--memory-budget MB] [--timeout SECONDS] [--repeat N] [--json]
+  phasic-trace dist MODEL [--reward NAME] [--times T1,T2,... | --grid FROM:TO:N]
+                    [--quantiles P1,P2,...] [--epsilon E] [--set NAME=VALUE]... [--param NAME=VALUE]...
+                    [--cache-dir DIR | --no-cache] [--max-states N] [--memory-budget MB]
+                    [--timeout SECONDS] [--json]
   phasic-trace check MODEL [--json]
   phasic-trace clear-caches [--cache-dir DIR] [--json]
   phasic-trace export MODEL --format phasic-json [--set NAME=VALUE]... [--max-states N]
                    [--memory-budget MB] [--out FILE]
 
 MODEL is a .phasic file, a compiled-model .json or a phasic graph .json.
+dist: the CDF, density, atom P(R = 0) and quantiles of the time to absorption (--reward
+time, the default) or of a reward, within --epsilon (default ${DEFAULT_EPSILON}, from ${MIN_EPSILON} to ${MAX_EPSILON});
+without --times or --grid at ${DEFAULT_GRID_POINTS} points from 0 to the 99.9% quantile.
 --timeout stops a run (all --repeat runs together) that takes longer; Ctrl-C stops it too.
 --memory-budget stops a run or an export whose engine memory would exceed MB megabytes (default ${DEFAULT_MEMORY_BUDGET_MB}, at least ${MIN_MEMORY_BUDGET_MB}).`;
 
@@ -32,6 +47,30 @@ export interface RunArgs {
   memoryBudgetMB: number;
   timeoutSeconds?: number; // absent: no limit
   repeat: number;
+  json: boolean;
+}
+/** Equally spaced points from `from` to `to`, both included. */
+export interface Grid {
+  from: number;
+  to: number;
+  points: number;
+}
+export interface DistArgs {
+  command: 'dist';
+  model: string;
+  overrides: Record<string, number>;
+  params: Record<string, number>;
+  reward: string;
+  /** Absent with `grid` absent: the engine's default grid. */
+  times?: number[];
+  grid?: Grid;
+  quantiles?: number[]; // absent: the engine's default probabilities
+  epsilon?: number; // absent: the engine's default
+  cacheDir?: string;
+  noCache: boolean;
+  maxStates: number;
+  memoryBudgetMB: number;
+  timeoutSeconds?: number;
   json: boolean;
 }
 export interface CheckArgs {
@@ -56,11 +95,12 @@ export interface ExportArgs {
 export interface HelpArgs {
   command: 'help';
 }
-export type Args = RunArgs | CheckArgs | ClearArgs | ExportArgs | HelpArgs;
+export type Args = RunArgs | DistArgs | CheckArgs | ClearArgs | ExportArgs | HelpArgs;
 
 function number(option: string, text: string): number {
   const v = Number(text);
-  if (text.trim() === '' || !Number.isFinite(v)) throw new UsageError(`${option}: '${text}' is not a number`);
+  if (text.trim() === '' || Number.isNaN(v)) throw new UsageError(`${option}: '${text}' is not a number`);
+  if (!Number.isFinite(v)) throw new UsageError(`${option}: '${text}' is not a finite number`);
   return v;
 }
 
@@ -74,6 +114,54 @@ function positive(option: string, text: string): number {
   const v = number(option, text);
   if (!(v > 0)) throw new UsageError(`${option}: '${text}' must be a number > 0`);
   return v;
+}
+
+/** A comma-separated list of numbers, each checked by `check` (which throws the message). */
+function numberList(option: string, text: string, check: (v: number, item: string) => void): number[] {
+  const items = text.split(',');
+  return items.map((item) => {
+    if (item.trim() === '') throw new UsageError(`${option}: empty item in '${text}'`);
+    const v = number(option, item);
+    check(v, item);
+    return v;
+  });
+}
+
+function times(text: string): number[] {
+  const list = numberList('--times', text, (t, item) => {
+    if (t < 0) throw new UsageError(`--times: '${item}' is negative; times are ≥ 0`);
+  });
+  if (list.length > MAX_GRID_POINTS)
+    throw new UsageError(`--times: at most ${MAX_GRID_POINTS} points (got ${list.length})`);
+  for (let i = 1; i < list.length; i++)
+    if (list[i] < list[i - 1])
+      throw new UsageError(`--times: times must be in ascending order (${list[i]} after ${list[i - 1]})`);
+  return list;
+}
+
+function probabilities(text: string): number[] {
+  return numberList('--quantiles', text, (p, item) => {
+    if (!(p > 0 && p < 1)) throw new UsageError(`--quantiles: '${item}' is not a probability in (0, 1)`);
+  });
+}
+
+function grid(text: string): Grid {
+  const parts = text.split(':');
+  if (parts.length !== 3) throw new UsageError(`--grid: expected FROM:TO:N, got '${text}'`);
+  const from = number('--grid FROM', parts[0]);
+  const to = number('--grid TO', parts[1]);
+  const points = integer('--grid N', parts[2], MIN_GRID_POINTS);
+  if (points > MAX_GRID_POINTS) throw new UsageError(`--grid N: at most ${MAX_GRID_POINTS} points (got ${points})`);
+  if (from < 0) throw new UsageError(`--grid: FROM '${parts[0]}' is negative; times are ≥ 0`);
+  if (!(from < to)) throw new UsageError(`--grid: FROM must be less than TO (got '${text}')`);
+  return { from, to, points };
+}
+
+function epsilon(text: string): number {
+  const e = number('--epsilon', text);
+  if (!(e >= MIN_EPSILON && e <= MAX_EPSILON))
+    throw new UsageError(`--epsilon: '${text}' is outside [${MIN_EPSILON}, ${MAX_EPSILON}]`);
+  return e;
 }
 
 function memoryBudget(text: string | undefined): number {
@@ -136,6 +224,25 @@ export function parseArgs(argv: string[]): Args {
         flag: ['--no-cache', '--json'],
       },
     ],
+    [
+      'dist',
+      {
+        value: [
+          '--reward',
+          '--times',
+          '--grid',
+          '--quantiles',
+          '--epsilon',
+          '--set',
+          '--param',
+          '--cache-dir',
+          '--max-states',
+          '--memory-budget',
+          '--timeout',
+        ],
+        flag: ['--no-cache', '--json'],
+      },
+    ],
     ['check', { value: [], flag: ['--json'] }],
     ['clear-caches', { value: ['--cache-dir'], flag: ['--json'] }],
     ['export', { value: ['--format', '--set', '--max-states', '--memory-budget', '--out'], flag: [] }],
@@ -174,11 +281,12 @@ export function parseArgs(argv: string[]): Args {
   if (needsModel && positional.length !== 1) throw new UsageError(`${command} needs exactly one MODEL`);
   if (!needsModel && positional.length !== 0) throw new UsageError(`${command} takes no MODEL`);
   const json = flags.has('--json');
+  if (flags.has('--no-cache') && values['--cache-dir'] !== undefined)
+    throw new UsageError('--cache-dir and --no-cache exclude each other');
+  const timeoutSeconds = values['--timeout'] !== undefined ? positive('--timeout', values['--timeout']) : undefined;
 
   switch (command) {
     case 'run':
-      if (flags.has('--no-cache') && values['--cache-dir'] !== undefined)
-        throw new UsageError('--cache-dir and --no-cache exclude each other');
       return {
         command,
         model: positional[0],
@@ -191,10 +299,33 @@ export function parseArgs(argv: string[]): Args {
         noCache: flags.has('--no-cache'),
         maxStates: maxStates(values['--max-states']),
         memoryBudgetMB: memoryBudget(values['--memory-budget']),
-        timeoutSeconds: values['--timeout'] !== undefined ? positive('--timeout', values['--timeout']) : undefined,
+        timeoutSeconds,
         repeat: values['--repeat'] !== undefined ? integer('--repeat', values['--repeat'], 1) : 1,
         json,
       };
+    case 'dist': {
+      if (values['--times'] !== undefined && values['--grid'] !== undefined)
+        throw new UsageError('--times and --grid exclude each other');
+      const reward = values['--reward'] ?? 'time';
+      if (reward === '') throw new UsageError('--reward needs a reward name');
+      return {
+        command,
+        model: positional[0],
+        overrides,
+        params,
+        reward,
+        times: values['--times'] !== undefined ? times(values['--times']) : undefined,
+        grid: values['--grid'] !== undefined ? grid(values['--grid']) : undefined,
+        quantiles: values['--quantiles'] !== undefined ? probabilities(values['--quantiles']) : undefined,
+        epsilon: values['--epsilon'] !== undefined ? epsilon(values['--epsilon']) : undefined,
+        cacheDir: values['--cache-dir'],
+        noCache: flags.has('--no-cache'),
+        maxStates: maxStates(values['--max-states']),
+        memoryBudgetMB: memoryBudget(values['--memory-budget']),
+        timeoutSeconds,
+        json,
+      };
+    }
     case 'check':
       return { command, model: positional[0], json };
     case 'clear-caches':

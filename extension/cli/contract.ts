@@ -1,10 +1,10 @@
 // The command line's JSON output is a public contract: scripts read `phasic-trace
-// run --json` and `clear-caches --json` by field name (docs/engine.md, "Command
+// run --json`, `dist --json` and `clear-caches --json` by field name (docs/engine.md, "Command
 // line"). Inside the protocol the engine, host and webview name fields in camelCase
-// (protocol/schema/engine.ts); this module is the one edge where a run and a clear
-// get their public names back, so that renaming a protocol field never renames a
+// (protocol/schema/engine.ts); this module is the one edge where a run, a
+// distribution and a clear get their public names back, so that renaming a protocol field never renames a
 // field a script reads. test/engine/cliContract.test.ts pins every public name.
-import type { ClearResult, RunResult } from '../protocol/engine';
+import type { ClearResult, DistributionResult, RunResult } from '../protocol/engine';
 import type { CategoryBytes, Moment } from '../protocol/engine';
 
 /** What `run --json` prints for one run (the run without its decomposition). */
@@ -31,6 +31,22 @@ export interface PublicRun {
   traceKey: string;
   ruleFirings: Record<string, number>;
   warnings: RunResult['warnings'];
+}
+
+/** What `dist --json` prints: the distribution of one reward, named by the model. */
+export interface PublicDistribution {
+  model: string;
+  reward: string;
+  params: Record<string, number>;
+  times: number[];
+  cdf: number[];
+  pdf: number[];
+  atom: number;
+  quantiles: Array<{ p: number; value: number }>;
+  epsilon: number;
+  method: { name: string; rate: number; steps: number; states: number; eliminated: number };
+  /** The engine's phases (`total` is theirs), and `run`: the run before them, short when it was reused. */
+  timings_ms: { run: number; transform: number; uniformize: number; quantiles: number; total: number };
 }
 
 /** What `clear-caches --json` prints. */
@@ -87,5 +103,33 @@ export function publicClear(c: ClearResult): PublicClear {
     rss_before: c.rssBefore,
     rss_after: c.rssAfter,
     time_ms: c.timeMs,
+  };
+}
+
+/**
+ * `model` is the run's model name (the trace key says nothing a script can use);
+ * `runMs` the run's total time, before the distribution's own phases.
+ */
+export function publicDistribution(model: string, runMs: number, d: DistributionResult): PublicDistribution {
+  const m = d.method;
+  const t = d.timingsMs;
+  return {
+    model,
+    reward: d.reward,
+    params: d.params,
+    times: d.times,
+    cdf: d.cdf,
+    pdf: d.pdf,
+    atom: d.atom,
+    quantiles: d.quantiles.map((q) => ({ p: q.p, value: q.value })),
+    epsilon: d.epsilon,
+    method: { name: m.name, rate: m.rate, steps: m.steps, states: m.states, eliminated: m.eliminated },
+    timings_ms: {
+      run: runMs,
+      transform: t.transform,
+      uniformize: t.uniformize,
+      quantiles: t.quantiles,
+      total: t.total,
+    },
   };
 }

@@ -7,8 +7,8 @@ import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { Engine, EngineFailure } from '../engine/engine';
-import type { ClearResult, RunResult } from '../protocol/engine';
-import { formatBytes } from '../protocol/format';
+import type { ClearResult, DistributionResult, RunResult } from '../protocol/engine';
+import { formatBytes, formatMs, formatNumber } from '../protocol/format';
 import { nonFiniteSummary, nonFiniteWord, type Moment } from '../protocol/moment';
 import {
   parseArgs,
@@ -17,10 +17,12 @@ import {
   type Args,
   type CheckArgs,
   type ClearArgs,
+  type DistArgs,
+  type Grid,
   type ExportArgs,
   type RunArgs,
 } from './args';
-import { publicClear, publicRun } from './contract';
+import { publicClear, publicDistribution, publicRun } from './contract';
 import { checkModel, CliError, loadModel, type LoadedModel } from './model';
 import { escapeControls, exitWhenDrained, guardOutput, jsonText, print, printError } from './output';
 
@@ -119,56 +121,170 @@ function deadline(seconds: number, expire: () => void): { cancel(): void } {
 /** Exit status of a run stopped by Ctrl-C (128 + SIGINT), as shells expect. */
 const INTERRUPTED = 130;
 
-async function run(args: RunArgs, engine: Engine): Promise<number> {
-  // The engine stops at its next cancellation check, frees what the run built and
-  // keeps its caches consistent; the process then exits normally.
+/** What `stoppable` returns when Ctrl-C stopped the work (the error is already printed). */
+const STOPPED = Symbol('interrupted');
+
+/**
+ * Runs `work` with a signal that --timeout and Ctrl-C abort. The engine stops at its
+ * next cancellation check, frees what the run built and keeps its caches consistent;
+ * the process then exits normally.
+ */
+async function stoppable<T>(
+  args: { timeoutSeconds?: number; json: boolean },
+  model: LoadedModel,
+  work: (signal: AbortSignal) => Promise<T>,
+): Promise<T | typeof STOPPED> {
   const stop = new AbortController();
   const timer =
     args.timeoutSeconds === undefined ? undefined : deadline(args.timeoutSeconds, () => stop.abort('timeout'));
   const interrupt = () => stop.abort('interrupt');
   process.once('SIGINT', interrupt);
-  // Only what is printed is kept: a RunResult with its decomposition is tens of KB,
-  // which --repeat would otherwise hold for every run until the end.
-  const printed: string[] = [];
-  let warnings: string[] = [];
   try {
-    const model = loadModel(args.model, args.overrides);
-    engine.configure({
-      cacheDir: args.noCache ? '' : (args.cacheDir ?? defaultCacheDir()),
-      memoryBudgetBytes: args.memoryBudgetMB * MB,
-    });
-    try {
-      for (let i = 0; i < args.repeat; i++) {
-        const r = await engine.run(model.engineText, {
-          maxStates: args.maxStates,
-          minSccSize: args.minScc,
-          moments: args.moments,
-          covariances: args.covariances,
-          params: args.params,
-          signal: stop.signal,
-        });
-        if (args.json) printed.push(jsonText(JSON.stringify(publicRun(r))));
-        else printed.push((args.repeat > 1 ? `run ${i + 1}\n` : '') + describeRun(forTerminal(r)));
-        if (!args.json && i === 0) warnings = nonFiniteWarnings(r).map(escapeControls);
-      }
-    } catch (error) {
-      if (stop.signal.reason === 'timeout')
-        throw new CliError(`the run took longer than --timeout ${args.timeoutSeconds} s and was stopped`, model.file);
-      if (stop.signal.reason === 'interrupt') {
-        fail(new CliError('interrupted; the run was stopped', model.file), args.json);
-        return INTERRUPTED;
-      }
-      throw placed(error, model);
+    return await work(stop.signal);
+  } catch (error) {
+    if (stop.signal.reason === 'timeout')
+      throw new CliError(`the run took longer than --timeout ${args.timeoutSeconds} s and was stopped`, model.file);
+    if (stop.signal.reason === 'interrupt') {
+      fail(new CliError('interrupted; the run was stopped', model.file), args.json);
+      return STOPPED;
     }
+    throw placed(error, model);
   } finally {
     timer?.cancel();
     process.off('SIGINT', interrupt);
   }
+}
+
+function configureCache(engine: Engine, args: { noCache: boolean; cacheDir?: string; memoryBudgetMB: number }): void {
+  engine.configure({
+    cacheDir: args.noCache ? '' : (args.cacheDir ?? defaultCacheDir()),
+    memoryBudgetBytes: args.memoryBudgetMB * MB,
+  });
+}
+
+async function run(args: RunArgs, engine: Engine): Promise<number> {
+  // Only what is printed is kept: a RunResult with its decomposition is tens of KB,
+  // which --repeat would otherwise hold for every run until the end.
+  const printed: string[] = [];
+  let warnings: string[] = [];
+  const model = loadModel(args.model, args.overrides);
+  configureCache(engine, args);
+  const done = await stoppable(args, model, async (signal) => {
+    for (let i = 0; i < args.repeat; i++) {
+      const r = await engine.run(model.engineText, {
+        maxStates: args.maxStates,
+        minSccSize: args.minScc,
+        moments: args.moments,
+        covariances: args.covariances,
+        params: args.params,
+        signal,
+      });
+      if (args.json) printed.push(jsonText(JSON.stringify(publicRun(r))));
+      else printed.push((args.repeat > 1 ? `run ${i + 1}\n` : '') + describeRun(forTerminal(r)));
+      if (!args.json && i === 0) warnings = nonFiniteWarnings(r).map(escapeControls);
+    }
+  });
+  if (done === STOPPED) return INTERRUPTED;
   if (args.json) print(args.repeat === 1 ? printed[0] : `{"runs":[${printed.join(',')}]}`);
   else {
     print(printed.join('\n\n'));
     if (warnings.length) printError(warnings.join('\n'));
   }
+  return 0;
+}
+
+/** The times of `--grid FROM:TO:N`: N equally spaced, both ends exact. */
+export function gridTimes(grid: Grid): number[] {
+  const { from, to, points } = grid;
+  // One rounding per point: 0:6:13 gives exactly 0, 0.5, ..., 6.
+  return Array.from({ length: points }, (_, i) => (i === points - 1 ? to : from + ((to - from) * i) / (points - 1)));
+}
+
+/** The human form prints every point up to this many, else every k-th. */
+const TABLE_ROWS = 50;
+
+/** Right-aligned columns under their headers. */
+function table(headers: string[], rows: string[][]): string[] {
+  const widths = headers.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
+  const line = (cells: string[]) => cells.map((cell, c) => cell.padStart(widths[c])).join('  ');
+  return [line(headers), ...rows.map(line)];
+}
+
+function describeDistribution(model: string, d: DistributionResult, run: RunResult): string {
+  const reward = escapeControls(d.reward);
+  const params =
+    Object.entries(d.params)
+      .map(([k, v]) => `${escapeControls(k)}=${formatNumber(v)}`)
+      .join(' ') || '(none)';
+  const lines = [`${escapeControls(model)}: distribution of ${reward}`, `params: ${params}`];
+  const mean = run.moments[d.reward]?.[0];
+  const variance = run.variance[d.reward];
+  if (typeof mean === 'number' && typeof variance === 'number')
+    lines.push(`mean: ${formatNumber(mean)}, sd: ${formatNumber(Math.sqrt(Math.max(variance, 0)))}`);
+  if (d.atom > 0) lines.push(`atom: P(${reward} = 0) = ${formatNumber(d.atom)}`);
+  if (d.quantiles.length > 0) {
+    lines.push('quantiles:');
+    lines.push(
+      ...table(
+        ['p', 'value'],
+        d.quantiles.map((q) => [formatNumber(q.p), formatNumber(q.value)]),
+      ).map((l) => `  ${l}`),
+    );
+  }
+  const m = d.method;
+  lines.push(
+    `error bound: ${d.epsilon} on every CDF and density value (${m.name}: rate ${formatNumber(m.rate)}, ${m.steps} steps, ${m.states} states, ${m.eliminated} eliminated)`,
+  );
+  const t = d.timingsMs;
+  lines.push(
+    `time: ${formatMs(t.total)} (transform ${formatMs(t.transform)}, uniformize ${formatMs(t.uniformize)}, quantiles ${formatMs(t.quantiles)}) after the run's ${formatMs(run.timingsMs.total)}`,
+  );
+  // A repeated time repeats its row (the default grid of a reward that is 0 with
+  // probability 1 is 200 times t = 0): each time is shown once.
+  const n = d.times.length;
+  const distinct = d.times.flatMap((time, i) => (i === 0 || time !== d.times[i - 1] ? [i] : []));
+  const every = Math.ceil(distinct.length / TABLE_ROWS);
+  const shown = distinct.filter((_, j) => j % every === 0);
+  const last = distinct[distinct.length - 1];
+  if (last !== undefined && shown[shown.length - 1] !== last) shown.push(last);
+  lines.push(
+    '',
+    ...table(
+      ['t', 'CDF', 'density'],
+      shown.map((i) => [formatNumber(d.times[i]), formatNumber(d.cdf[i]), formatNumber(d.pdf[i])]),
+    ),
+  );
+  const repeats = distinct.length < n ? ` (${distinct.length} distinct)` : '';
+  if (every > 1) lines.push(`${n} points${repeats}, one in ${every} shown; --json for all`);
+  else if (repeats) lines.push(`${n} points${repeats}; --json for all`);
+  return lines.join('\n');
+}
+
+/** Runs the model (or reuses its cached run), then asks for one reward's distribution. */
+async function dist(args: DistArgs, engine: Engine): Promise<number> {
+  const model = loadModel(args.model, args.overrides);
+  configureCache(engine, args);
+  const done = await stoppable(args, model, async (signal) => {
+    const run = await engine.run(model.engineText, {
+      maxStates: args.maxStates,
+      moments: 1,
+      params: args.params,
+      signal,
+    });
+    const distribution = await engine.distribution(run.traceKey, {
+      reward: args.reward,
+      params: run.params,
+      times: args.grid ? gridTimes(args.grid) : args.times,
+      quantiles: args.quantiles,
+      epsilon: args.epsilon,
+      signal,
+    });
+    return { run, distribution };
+  });
+  if (done === STOPPED) return INTERRUPTED;
+  const { run: r, distribution: d } = done;
+  if (args.json) print(jsonText(JSON.stringify(publicDistribution(r.model, r.timingsMs.total, d))));
+  else print(describeDistribution(r.model, d, r));
   return 0;
 }
 
@@ -289,6 +405,8 @@ export async function main(argv: string[]): Promise<number> {
         return check(args);
       case 'run':
         return await run(args, new Engine());
+      case 'dist':
+        return await dist(args, new Engine());
       case 'clear-caches':
         return await clearCaches(args, new Engine());
       case 'export':

@@ -28,6 +28,18 @@ function sumOfExponentialsMoments(rates: number[]): number[] {
   return [k1, k2 + k1 ** 2, k3 + 3 * k2 * k1 + k1 ** 3];
 }
 
+/** CDF and density at t of a sum of independent exponentials of distinct rates (partial fractions). */
+function hypoexponential(rates: number[], t: number): { cdf: number; pdf: number } {
+  let tail = 0;
+  let pdf = 0;
+  rates.forEach((ri, i) => {
+    const w = rates.reduce((p, rj, j) => (j === i ? p : (p * rj) / (rj - ri)), 1);
+    tail += w * Math.exp(-ri * t);
+    pdf += w * ri * Math.exp(-ri * t);
+  });
+  return { cdf: 1 - tail, pdf };
+}
+
 describe("the README's command-line examples", () => {
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
   const lines = shellLines(readme).filter(callsCli);
@@ -36,7 +48,7 @@ describe("the README's command-line examples", () => {
     assert.ok(lines.length > 0, 'the README shows how to run the CLI');
     for (const line of lines) assert.doesNotMatch(line, /\bnpx\b/, line);
     // The docs may say why npx does not work; they must not show it as a command.
-    const usage = /\bnpx\s+phasic-trace\s+(run|check|export|clear-caches)\b/;
+    const usage = /\bnpx\s+phasic-trace\s+(run|dist|check|export|clear-caches)\b/;
     for (const doc of [
       'README.md',
       ...readdirSync(join(ROOT, 'docs'))
@@ -51,6 +63,7 @@ describe("the README's command-line examples", () => {
   it('run as written from the repository root', () => {
     const cache = tempDir('cli-readme');
     let checked = false;
+    let distChecked = false;
     for (const line of lines) {
       // A refused npx line is reported by the test above; running it would ask the registry.
       if (/\bnpx\b/.test(line)) continue;
@@ -67,7 +80,25 @@ describe("the README's command-line examples", () => {
         expected.forEach((m, i) => assertClose(result.moments.tmrca[i], m, 1e-12, `E[T_MRCA^${i + 1}]`));
         checked = true;
       }
+      if (/dist examples\/kingman\.phasic --reward tmrca --grid 0:6:13$/.test(line)) {
+        // Kingman, n = 4: T_MRCA is hypoexponential with rates 6, 3, 1.
+        const rows = r.stdout
+          .split('\n')
+          .map((l) => l.trim().split(/ +/).map(Number))
+          .filter((row) => row.length === 3 && row.every(Number.isFinite));
+        assert.deepEqual(
+          rows.map(([t]) => t),
+          Array.from({ length: 13 }, (_, i) => i / 2),
+        );
+        for (const [t, cdf, density] of rows) {
+          const exact = hypoexponential([6, 3, 1], t);
+          assert.ok(Math.abs(cdf - exact.cdf) < 1e-9, `CDF(${t}) = ${cdf}, exact ${exact.cdf}`);
+          assert.ok(Math.abs(density - exact.pdf) < 1e-9, `density(${t}) = ${density}, exact ${exact.pdf}`);
+        }
+        distChecked = true;
+      }
     }
     assert.ok(checked, "the README's kingman example (n=6, 3 moments, --json) was run and its moments checked");
+    assert.ok(distChecked, "the README's dist example was run and its CDF and density checked");
   });
 });

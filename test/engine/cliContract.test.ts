@@ -90,6 +90,31 @@ const CLEAR = [
   'rss_after',
   'time_ms',
 ];
+const DIST = [
+  'model',
+  'reward',
+  'params',
+  'times',
+  'cdf',
+  'pdf',
+  'atom',
+  'quantiles',
+  'quantiles[].p',
+  'quantiles[].value',
+  'epsilon',
+  'method',
+  'method.name',
+  'method.rate',
+  'method.steps',
+  'method.states',
+  'method.eliminated',
+  'timings_ms',
+  'timings_ms.run',
+  'timings_ms.transform',
+  'timings_ms.uniformize',
+  'timings_ms.quantiles',
+  'timings_ms.total',
+];
 const CHECK = [
   'diagnostics',
   ...['file', 'line', 'column', 'endLine', 'endColumn', 'severity', 'code', 'message'].map((k) => `diagnostics[].${k}`),
@@ -124,6 +149,16 @@ describe('the command line JSON contract', () => {
     assert.deepEqual(sorted(fieldNames(warned)), sorted([...RUN, ...WARNING]));
     const repeated = json(['run', join(ENGINE_FIXTURES, 'two_locus.json'), '--no-cache', '--repeat', '2']);
     assert.deepEqual(sorted(fieldNames(repeated)), sorted(['runs', ...RUN.map((n) => `runs[].${n}`)]));
+  });
+
+  it('dist --json keeps its field names, and an engine error its error fields', () => {
+    const kingman = join(ENGINE_FIXTURES, 'kingman.json');
+    assert.deepEqual(sorted(fieldNames(json(['dist', kingman, '--reward', 'tmrca', '--no-cache']))), sorted(DIST));
+    assert.deepEqual(sorted(fieldNames(json(['dist', kingman, '--reward', 'nope', '--no-cache'], 1))), [
+      'error',
+      'error.file',
+      'error.message',
+    ]);
   });
 
   it('clear-caches, check and errors keep their field names', () => {
