@@ -78,7 +78,7 @@ test('moments: the run numbers, then the recorded re-evaluation', async () => {
   const row = () => page.locator('.moments-table tbody tr', { hasText: 'tmrca' }).first().locator('td').allInnerTexts();
   assert.equal((await row())[0], formatNumber(Number(run.result.moments.tmrca[0])));
   for (const [name, value] of Object.entries(evaluation.result!.params)) {
-    await page.locator(`vscode-text-field[data-param="${name}"] input`).fill(String(value));
+    await page.locator(`.moments vscode-text-field[data-param="${name}"] input`).fill(String(value));
   }
   // One debounced evaluate for the edits, whenever its timer fires.
   const sent = (await studio.waitForPosted('evaluate')).filter(
