@@ -37,6 +37,19 @@ export interface NativeAddon {
     covariances: Array<[string, string]>,
   ): Promise<string>;
   sccDetail(traceKey: string, scc: number, params: Record<string, number>, maxStates: number): Promise<string>;
+  distribution(
+    runId: number,
+    traceKey: string,
+    request: {
+      reward: string;
+      params: Record<string, number>;
+      times?: number[];
+      gridPoints?: number;
+      quantiles?: number[];
+      epsilon?: number;
+    },
+    onProgress?: (p: { phase: string; done: number; total: number }) => void,
+  ): Promise<string>;
   clearCaches(): Promise<string>;
   exportPhasicJson(modelText: string, maxStates?: number): Promise<string>;
 }

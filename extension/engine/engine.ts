@@ -4,6 +4,7 @@
 import type {
   BlockEvent,
   ClearResult,
+  DistributionResult,
   EvaluateResult,
   MemorySnapshot,
   Progress,
@@ -35,6 +36,24 @@ export interface RunOptions {
   signal?: AbortSignal;
   onProgress?: (progress: Progress) => void;
   onBlockEvent?: (event: BlockEvent) => void;
+}
+
+export interface DistributionRequest {
+  /** "time" or a reward name of the model. */
+  reward: string;
+  /** Parameter values by name; unnamed parameters take the model's defaults. */
+  params: Record<string, number>;
+  /** Where to evaluate the CDF and density (any order; the result is ascending). */
+  times?: number[];
+  /** Without `times`: this many points from 0 to the 99.9% quantile (DEFAULT_GRID_POINTS). */
+  gridPoints?: number;
+  /** Probabilities in (0, 1) whose quantiles are wanted (DEFAULT_QUANTILES). */
+  quantiles?: number[];
+  /** Absolute error bound on every CDF and density value (DEFAULT_EPSILON). */
+  epsilon?: number;
+  signal?: AbortSignal;
+  /** Progress of the 'distribution' phase: uniformization steps done of those needed so far. */
+  onProgress?: (progress: Progress) => void;
 }
 
 /**
@@ -155,6 +174,34 @@ export class Engine {
       return JSON.parse(await this.addon.evaluate(traceKey, params, moments, covariances)) as EvaluateResult[];
     } catch (error) {
       throw EngineFailure.from(error);
+    }
+  }
+
+  /**
+   * The distribution of the time to absorption or of a reward of the model whose
+   * trace is cached under `traceKey`, at `params`, from the parametric graph the run
+   * kept beside the trace: nothing is explored again. Fails with kind 'cache' when
+   * the trace was evicted, 'argument' for a bad request, 'model' when absorption is
+   * not certain at these parameters, 'cancelled' when `signal` aborts.
+   */
+  async distribution(traceKey: string, request: DistributionRequest): Promise<DistributionResult> {
+    const { signal, onProgress, ...native } = request;
+    if (signal?.aborted) throw new EngineFailure('the run was cancelled', 'cancelled');
+    const runId = nextRunId++;
+    const abort = () => this.addon.cancel(runId);
+    signal?.addEventListener('abort', abort, { once: true });
+    try {
+      const text = await this.addon.distribution(
+        runId,
+        traceKey,
+        native,
+        onProgress && ((p) => onProgress({ phase: p.phase as RunPhase, done: p.done, total: p.total })),
+      );
+      return JSON.parse(text) as DistributionResult;
+    } catch (error) {
+      throw EngineFailure.from(error);
+    } finally {
+      signal?.removeEventListener('abort', abort);
     }
   }
 

@@ -25,3 +25,4 @@ export type RunPhase = (typeof s.RUN_PHASES)[number];
 export type Progress = v.InferOutput<typeof s.progress>;
 export type BlockEvent = v.InferOutput<typeof s.blockEvent>;
 export type SccDetail = v.InferOutput<typeof s.sccDetail>;
+export type DistributionResult = v.InferOutput<typeof s.distributionResult>;

@@ -6,6 +6,7 @@ import type * as v from 'valibot';
 import type {
   BlockEvent,
   ClearResult,
+  DistributionResult,
   EngineMessage,
   EvaluateResult,
   MemorySnapshot,
@@ -49,6 +50,9 @@ export interface EngineErrorData {
 /** One SCC of a finished run, for the panel's detail pane (docs/protocol.md). */
 export type SccDetailParams = v.InferOutput<typeof r.sccDetailParams>;
 
+/** The distribution of a reward of a finished run (docs/protocol.md). */
+export type DistributionParams = v.InferOutput<typeof r.distributionParams>;
+
 export interface EngineRequests {
   'phasic/engineInfo': { params: Record<string, never>; result: EngineInfo };
   'phasic/describe': { params: v.InferOutput<typeof r.describeParams>; result: ModelSpec };
@@ -57,6 +61,7 @@ export interface EngineRequests {
   'phasic/clearCaches': { params: Record<string, never>; result: ClearResult };
   'phasic/memory': { params: Record<string, never>; result: MemorySnapshot };
   'phasic/sccDetail': { params: SccDetailParams; result: SccDetail };
+  'phasic/distribution': { params: DistributionParams; result: DistributionResult };
 }
 
 export interface EngineNotifications {

@@ -24,6 +24,7 @@ const REPLIES: ReplySchemas = {
   'phasic/clearCaches': s.clearResult,
   'phasic/memory': s.memorySnapshot,
   'phasic/sccDetail': s.sccDetail,
+  'phasic/distribution': s.distributionResult,
 };
 
 export type EngineToHost = 'phasic/progress' | 'phasic/memorySample' | 'phasic/blockEvent' | 'phasic/warning';
@@ -63,6 +64,7 @@ const PARAMS: ParamSchemas = {
   'phasic/clearCaches': anything,
   'phasic/memory': anything,
   'phasic/sccDetail': r.sccDetailParams,
+  'phasic/distribution': r.distributionParams,
 };
 
 /** Checks the parameters of a host → engine request, in the engine process. */

@@ -4,8 +4,9 @@
 import { ResponseError, type CancellationToken, type Diagnostic, type TextDocuments } from 'vscode-languageserver/node';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
 import { Engine, EngineFailure } from '../engine/engine';
-import type { ClearResult, EvaluateResult, MemorySnapshot, RunResult } from '../protocol/engine';
+import type { ClearResult, DistributionResult, EvaluateResult, MemorySnapshot, RunResult } from '../protocol/engine';
 import type {
+  DistributionParams,
   EngineErrorData,
   EngineInfo,
   EngineNotifications,
@@ -136,6 +137,24 @@ export class EngineSession {
       return await this.engine.sccDetail(params.traceKey, params.scc, params.params, this.settings.maxStates);
     } catch (error) {
       throw this.toResponseError(error);
+    }
+  }
+
+  /**
+   * The distribution of a reward of a run whose trace is cached, from the parametric
+   * graph the engine keeps beside it (nothing is explored). Cancelled by the request's
+   * token; it does not wait in the run queue, as the engine thread serializes it.
+   */
+  async distribution(params: DistributionParams, token: CancellationToken): Promise<DistributionResult> {
+    const cancel = new AbortController();
+    const subscription = token.onCancellationRequested(() => cancel.abort());
+    try {
+      const { traceKey, ...request } = params;
+      return await this.engine.distribution(traceKey, { ...request, signal: cancel.signal });
+    } catch (error) {
+      throw this.toResponseError(error);
+    } finally {
+      subscription.dispose();
     }
   }
 

@@ -66,6 +66,7 @@ onRequest(connection, 'phasic/evaluate', (p) => required().evaluate(p));
 onRequest(connection, 'phasic/clearCaches', () => required().clearCaches());
 onRequest(connection, 'phasic/memory', () => required().memory());
 onRequest(connection, 'phasic/sccDetail', (p) => required().sccDetail(p));
+onRequest(connection, 'phasic/distribution', (p, token) => required().distribution(p, token));
 connection.onNotification('phasic/configure', (settings: unknown) =>
   required().configure(engineSettingsFrom(settings)),
 );

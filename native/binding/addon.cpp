@@ -226,6 +226,72 @@ Napi::Value SccDetail(const Napi::CallbackInfo& info) {
                    });
 }
 
+std::vector<double> numbers(const Napi::Value& v, const char* what) {
+  if (!v.IsArray()) throw Napi::TypeError::New(v.Env(), std::string(what) + " must be an array of numbers");
+  const Napi::Array a = v.As<Napi::Array>();
+  std::vector<double> out;
+  out.reserve(a.Length());
+  for (std::uint32_t i = 0; i < a.Length(); ++i) {
+    const Napi::Value x = a.Get(i);
+    if (!x.IsNumber())
+      throw Napi::TypeError::New(v.Env(), std::string(what) + "[" + std::to_string(i) + "] must be a number");
+    out.push_back(x.As<Napi::Number>().DoubleValue());
+  }
+  return out;
+}
+
+// distribution(runId, traceKey, request, onProgress?) → Promise<string>; cancel(runId)
+// stops it like a run.
+Napi::Value Distribution(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsString() || !info[2].IsObject())
+    throw Napi::TypeError::New(env, "distribution(runId, traceKey, request, onProgress?)");
+  const Napi::Object o = info[2].As<Napi::Object>();
+  phasic::DistributionRequest request;
+  if (o.Has("reward") && !o.Get("reward").IsUndefined()) {
+    if (!o.Get("reward").IsString()) throw Napi::TypeError::New(env, "reward must be a string");
+    request.reward = o.Get("reward").As<Napi::String>().Utf8Value();
+  }
+  request.params = named_values(o.Get("params"), "params");
+  if (const Napi::Value t = o.Get("times"); !t.IsUndefined() && !t.IsNull()) request.times = numbers(t, "times");
+  if (const Napi::Value q = o.Get("quantiles"); !q.IsUndefined() && !q.IsNull())
+    request.quantiles = numbers(q, "quantiles");
+  request.grid_points = number_or(o, "gridPoints", request.grid_points);
+  request.epsilon = number_or(o, "epsilon", request.epsilon);
+  auto call = std::make_unique<Call>(env);
+  const double run_id = info[0].As<Napi::Number>().DoubleValue();
+  std::shared_ptr<std::atomic<bool>> cancel = register_run(run_id);
+  call->on_settle = [run_id, cancel] { unregister_run(run_id, cancel); };
+  if (info.Length() > 3 && info[3].IsFunction()) call->on_progress = Napi::Persistent(info[3].As<Napi::Function>());
+  struct Unregister {  // if the work is never started
+    double id;
+    std::shared_ptr<std::atomic<bool>> flag;
+    bool armed = true;
+    ~Unregister() {
+      if (armed) unregister_run(id, flag);
+    }
+  } unregister{run_id, cancel};
+  Napi::Promise promise = start(env, std::move(call),
+                                [key = info[1].As<Napi::String>().Utf8Value(), request = std::move(request),
+                                 cancel = std::move(cancel)](Outbox& outbox) {
+                                  phasic::RunObserver observer;
+                                  observer.cancel = cancel.get();
+                                  // Sampled every 50 ms (and at the start and end) like a run's.
+                                  double last_sent = -1e9;
+                                  observer.progress = [&](const phasic::RunProgress& p) {
+                                    const double now = phasic::process_ms();
+                                    if (p.done != 0 && p.done != p.total && now - last_sent < 50) return;
+                                    last_sent = now;
+                                    RunEvent e;
+                                    e.progress = p;
+                                    outbox.send(e);
+                                  };
+                                  return engine().distribution(key, request, observer);
+                                });
+  unregister.armed = false;
+  return promise;
+}
+
 Napi::Value ClearCaches(const Napi::CallbackInfo& info) {
   return start_job(info.Env(), [] { return engine().clear_caches(); });
 }
@@ -250,6 +316,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("cancel", Napi::Function::New(env, Cancel));
   exports.Set("evaluate", Napi::Function::New(env, Evaluate));
   exports.Set("sccDetail", Napi::Function::New(env, SccDetail));
+  exports.Set("distribution", Napi::Function::New(env, Distribution));
   exports.Set("clearCaches", Napi::Function::New(env, ClearCaches));
   exports.Set("exportPhasicJson", Napi::Function::New(env, ExportPhasicJson));
   return exports;

@@ -21,7 +21,7 @@ export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `phasic-${prefix}-`));
 }
 
-/** Graph, subgraph and evaluation memory is 0; traces + cache is what the cache holds. */
+/** Subgraph and evaluation memory is 0; graph + traces + cache is what the cache holds. */
 export function assertOnlyCachesHoldMemory(engine: Engine): void {
   assert.equal(onlyCachesHold(engine.memory()), undefined);
 }

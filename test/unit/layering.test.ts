@@ -1,5 +1,5 @@
 // The engine's folders form a line (docs/architecture.md, "Native engine"):
-//   base → json, memory → model → graph → trace → cache → engine → binding
+//   base → json, memory → model → graph → trace → distribution → cache → engine → binding
 // A folder includes only from its own place in the line or earlier, so no two
 // folders include each other and each can be read and tested without the later ones.
 // engine/ is the library's face: outside native/src only the binding includes it.
@@ -20,9 +20,10 @@ const RANK: Record<string, number> = {
   model: 2,
   graph: 3,
   trace: 4,
-  cache: 5,
-  engine: 6,
-  binding: 7,
+  distribution: 5,
+  cache: 6,
+  engine: 7,
+  binding: 8,
 };
 
 interface Include {

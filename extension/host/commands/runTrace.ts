@@ -16,6 +16,7 @@ const PHASE_TITLES: Record<RunPhase, string> = {
   recording: 'Recording blocks',
   composing: 'Composing',
   evaluating: 'Evaluating',
+  distribution: 'Computing the distribution',
 };
 
 let nextRunId = 1;

@@ -140,7 +140,8 @@ export const clearResult = obj({
   timeMs: nonNeg,
 });
 
-export const RUN_PHASES = ['exploring', 'decomposing', 'recording', 'composing', 'evaluating'] as const;
+/** `distribution` is the phase of a distribution request, not of a run. */
+export const RUN_PHASES = ['exploring', 'decomposing', 'recording', 'composing', 'evaluating', 'distribution'] as const;
 
 export const progress = obj({ phase: oneOf(RUN_PHASES), done: count, total: count });
 
@@ -174,6 +175,54 @@ export const sccDetail = v.pipe(
     if (wrong >= 0) issueAt(addIssue, ['edges', wrong], 'local vertex indices: [from, to, rate]');
   }),
   v.transform((d) => d as Omit<typeof d, 'edges'> & { edges: Array<[from: number, to: number, rate: number]> }),
+);
+
+const probability = v.pipe(num, v.minValue(0, 'a probability in [0, 1]'), v.maxValue(1, 'a probability in [0, 1]'));
+
+/**
+ * The distribution of the time to absorption or of one reward at one parameter
+ * vector (docs/protocol.md, "phasic/distribution"): CDF and density at `times`, the
+ * atom P(Y = 0) and quantiles, each CDF and density value within `epsilon`.
+ */
+export const distributionResult = v.pipe(
+  obj({
+    traceKey: str(64),
+    /** "time" or a reward name of the model. */
+    reward: str(200),
+    /** Every parameter, defaults filled in. */
+    params: nameRecord(num),
+    /** Ascending. */
+    times: list(nonNeg),
+    /** P(Y ≤ t), one per time. */
+    cdf: list(probability),
+    /** Density of Y's continuous part, one per time. */
+    pdf: list(nonNeg),
+    /** P(Y = 0). */
+    atom: probability,
+    /** value: the smallest t with CDF(t) ≥ p (0 when p ≤ atom). */
+    quantiles: list(obj({ p: probability, value: nonNeg })),
+    epsilon: nonNeg,
+    method: obj({
+      name: oneOf(['uniformization'] as const),
+      /** The uniformization rate Λ (the largest exit rate after the reward transformation). */
+      rate: nonNeg,
+      /** Products by the uniformized matrix computed. */
+      steps: count,
+      /** States of the transformed chain. */
+      states: count,
+      /** Reachable zero-reward states integrated out. */
+      eliminated: count,
+    }),
+    timingsMs: obj({ transform: nonNeg, uniformize: nonNeg, quantiles: nonNeg, total: nonNeg }),
+  }),
+  v.rawCheck(({ dataset, addIssue }) => {
+    if (!dataset.typed) return;
+    const { times, cdf, pdf } = dataset.value;
+    if (cdf.length !== times.length) return issueAt(addIssue, ['cdf'], `one value per time (${times.length})`);
+    if (pdf.length !== times.length) return issueAt(addIssue, ['pdf'], `one value per time (${times.length})`);
+    const unordered = times.findIndex((t, i) => i > 0 && t < times[i - 1]);
+    if (unordered >= 0) issueAt(addIssue, ['times', unordered], 'times in ascending order');
+  }),
 );
 
 export const engineInfo = obj({

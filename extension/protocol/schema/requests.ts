@@ -4,6 +4,7 @@
 // `parseEngineRequest`), so a request from another version of the host is refused
 // with the field named rather than half-run. No Node or vscode imports.
 import * as v from 'valibot';
+import { MAX_GRID_POINTS } from '../distribution';
 import { count, list, nameRecord, num, obj, str } from './base';
 
 const overrides = nameRecord(num);
@@ -35,4 +36,19 @@ export const sccDetailParams = obj({
   scc: count,
   /** Parameter values for the edges' rates, by name; others take the model's defaults. */
   params: nameRecord(num),
+});
+
+/** The distribution of a reward of a run whose trace is still cached (docs/protocol.md). */
+export const distributionParams = obj({
+  traceKey: str(200),
+  /** "time" or a reward name of the model. */
+  reward: str(200),
+  /** Parameter values by name; others take the model's defaults. */
+  params: nameRecord(num),
+  /** Absent: gridPoints points from 0 to the 99.9% quantile. */
+  times: v.optional(list(num, MAX_GRID_POINTS)),
+  gridPoints: v.optional(num),
+  /** Absent: DEFAULT_QUANTILES (protocol/distribution.ts). */
+  quantiles: v.optional(list(num, 1000)),
+  epsilon: v.optional(num),
 });

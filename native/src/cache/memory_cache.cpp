@@ -113,6 +113,7 @@ struct MemoryCache::Entry {
 
   std::shared_ptr<const BlockTrace> block;
   std::shared_ptr<const ModelTrace> model;
+  std::shared_ptr<const ParametricGraph> graph;  // a model's, for distributions
   bool run = false;
   Bytes canonical;              // a block's input or a run's model text (compared on every hit); a model's labels
   Bytes summary;                // a run's summary
@@ -120,6 +121,7 @@ struct MemoryCache::Entry {
   Keys pins;                    // a model's provider blocks; a run's model
   std::uint32_t pinned_by = 0;  // how many cached models use this block
   std::uint64_t trace_bytes = 0;
+  std::uint64_t graph_bytes = 0;
   Lru::iterator lru;
 };
 
@@ -178,6 +180,7 @@ MemoryCache::Entry& MemoryCache::insert(const Key& key, Entry&& entry) {
   try {
     Entry& e = entries_->emplace(key, std::move(entry)).first->second;
     trace_bytes_ += e.trace_bytes;
+    graph_bytes_ += e.graph_bytes;
     for (const Key& k : e.pins) {
       auto pinned = entries_->find(k);
       if (pinned != entries_->end()) ++pinned->second.pinned_by;
@@ -194,7 +197,7 @@ CachedModel MemoryCache::find_model(const Key& key) {
   auto it = entries_->find(key);
   if (it == entries_->end() || !it->second.model) return {};
   touch(it->second);
-  return {it->second.model, decode_labels(it->second.canonical)};
+  return {it->second.model, decode_labels(it->second.canonical), it->second.graph};
 }
 
 std::string MemoryCache::model_text(const Key& key) {
@@ -206,7 +209,7 @@ std::string MemoryCache::model_text(const Key& key) {
 
 std::shared_ptr<const ModelTrace> MemoryCache::put_model(const Key& key, ModelTrace&& trace, const ModelLabels& labels,
                                                          const std::vector<Key>& block_keys,
-                                                         std::string_view model_text) {
+                                                         std::string_view model_text, ParametricGraph&& graph) {
   std::lock_guard lock(mutex_);
   // A replaced model trace keeps the pins of the run summaries that name its key.
   std::uint32_t pinned_by = 0;
@@ -223,6 +226,11 @@ std::shared_ptr<const ModelTrace> MemoryCache::put_model(const Key& key, ModelTr
   entry.source.assign(model_text.begin(), model_text.end());
   entry.trace_bytes = owned_trace_bytes(trace);
   entry.model = std::allocate_shared<const ModelTrace>(CacheAllocator<ModelTrace>(bookkeeping_), std::move(trace));
+  if (graph.vertex_count > 0) {
+    entry.graph_bytes = graph.bytes();
+    entry.graph = std::allocate_shared<const ParametricGraph>(CacheAllocator<ParametricGraph>(bookkeeping_),
+                                                              std::move(graph));
+  }
   const std::shared_ptr<const ModelTrace> cached = insert(key, std::move(entry)).model;
   latest_model_ = key;
   has_latest_model_ = true;
@@ -246,7 +254,7 @@ CachedRun MemoryCache::find_run(const Key& key, std::string_view model_text) {
     if (block != entries_->end()) touch(block->second);
   }
   return {std::vector<std::uint8_t>(e.summary.begin(), e.summary.end()),
-          {model->second.model, decode_labels(model->second.canonical)}};
+          {model->second.model, decode_labels(model->second.canonical), model->second.graph}};
 }
 
 void MemoryCache::put_run(const Key& key, std::string_view model_text, std::span<const std::uint8_t> summary,
@@ -278,6 +286,8 @@ void MemoryCache::erase(typename Map::iterator it, CacheClearStats& stats) {
   if (!e.run) ++stats.traces;
   stats.trace_bytes += e.trace_bytes;
   trace_bytes_ -= e.trace_bytes;
+  stats.graph_bytes += e.graph_bytes;
+  graph_bytes_ -= e.graph_bytes;
   lru_->erase(e.lru);
   entries_->erase(it);
 }
@@ -323,7 +333,7 @@ CacheClearStats MemoryCache::clear() {
 }
 
 std::uint64_t MemoryCache::held_locked() const {
-  return trace_bytes_ + static_cast<std::uint64_t>(bookkeeping_->load());
+  return trace_bytes_ + graph_bytes_ + static_cast<std::uint64_t>(bookkeeping_->load());
 }
 
 std::uint64_t MemoryCache::held_bytes() const {

@@ -1,15 +1,18 @@
-// The in-memory trace cache: block traces by block key, composed model traces by
-// model key, and run summaries by model text, within a byte budget, least recently
-// used first out.
+// The in-memory trace cache: block traces by block key, composed model traces (each
+// with the parametric graph it was composed from) by model key, and run summaries by
+// model text, within a byte budget, least recently used first out.
 //
 // Invariants:
 // - held_bytes() is exactly what the cache keeps alive: the bytes of the traces it
 //   holds, counted in Category::Traces (their vectors; for a model trace also its
 //   block list and the share()d traces of the blocks composition recorded itself),
-//   plus its bookkeeping (maps, LRU links, stored inputs and labels, the objects and
-//   control blocks of the traces it allocates), which goes through CacheAllocator and
-//   so is counted in Category::Cache. With no run in progress, ledger Traces + Cache
-//   == held_bytes().
+//   the vectors of the parametric graphs kept beside model traces, counted in
+//   Category::Graph, plus its bookkeeping (maps, LRU links, stored inputs and labels,
+//   the objects and control blocks of the traces and graphs it allocates), which goes
+//   through CacheAllocator and so is counted in Category::Cache. With no run in
+//   progress, ledger Graph + Traces + Cache == held_bytes().
+// - A model trace entry and its parametric graph come and go together: a model found
+//   has its graph (null only for entries put without one, as some tests do).
 // - A block hit is returned only when the stored canonical input equals the one
 //   looked up, byte for byte: a key collision can never return a wrong trace.
 // - A model trace pins the block traces it uses: they stay cached (and counted once)
@@ -42,6 +45,7 @@
 #include <vector>
 
 #include "cache/key.hpp"
+#include "distribution/parametric_graph.hpp"
 #include "trace/block_trace.hpp"
 #include "trace/model_trace.hpp"
 
@@ -94,6 +98,7 @@ struct ModelLabels {
 struct CachedModel {
   std::shared_ptr<const ModelTrace> trace;
   ModelLabels labels;
+  std::shared_ptr<const ParametricGraph> graph;  // what distributions need
 };
 
 // A run summary (engine/run_summary.hpp, encoded) with the model trace it describes.
@@ -106,6 +111,7 @@ struct CacheClearStats {
   std::uint64_t traces = 0;       // block and model trace entries removed
   std::uint64_t trace_bytes = 0;  // Category::Traces bytes released
   std::uint64_t cache_bytes = 0;  // Category::Cache bytes released
+  std::uint64_t graph_bytes = 0;  // Category::Graph bytes released
 };
 
 struct CacheStats {
@@ -134,9 +140,11 @@ class MemoryCache {
   std::string model_text(const Key& key);
   // `block_keys` are the keys of the provider blocks the model uses (all cached);
   // `model_text` is kept with the trace (counted as bookkeeping), so that the model's
-  // graph can be explored again from the trace key alone. Returns the cached trace.
+  // graph can be explored again from the trace key alone; `graph` is the parametric
+  // graph the trace was composed from. Returns the cached trace.
   std::shared_ptr<const ModelTrace> put_model(const Key& key, ModelTrace&& trace, const ModelLabels& labels,
-                                              const std::vector<Key>& block_keys, std::string_view model_text);
+                                              const std::vector<Key>& block_keys, std::string_view model_text,
+                                              ParametricGraph&& graph = {});
 
   // The summary stored for exactly this model text, with its model trace.
   CachedRun find_run(const Key& key, std::string_view model_text);
@@ -165,6 +173,7 @@ class MemoryCache {
   std::shared_ptr<std::atomic<std::int64_t>> bookkeeping_;
   std::uint64_t budget_;
   std::uint64_t trace_bytes_ = 0;  // Σ trace bytes of the entries
+  std::uint64_t graph_bytes_ = 0;  // Σ parametric graph bytes of the entries
   std::unique_ptr<Lru> lru_;       // front = most recent
   std::unique_ptr<Map> entries_;
   Key latest_model_{};

@@ -6,6 +6,7 @@
 #include <ctime>
 
 #include "base/error.hpp"
+#include "engine/distribution.hpp"
 #include "engine/export.hpp"
 #include "engine/json_writer.hpp"
 #include "engine/run.hpp"
@@ -69,6 +70,7 @@ const char* phase_name(RunPhase p) {
     case RunPhase::Recording: return "recording";
     case RunPhase::Composing: return "composing";
     case RunPhase::Evaluating: return "evaluating";
+    case RunPhase::Distribution: return "distribution";
   }
   return "exploring";
 }
@@ -173,6 +175,17 @@ std::string Engine::scc_detail(const std::string& trace_key, std::uint32_t compo
   // Exploring again can grow as large as the run's exploration: same budget.
   BudgetScope budget(config().memory_budget_bytes);
   return scc_detail_json(memory_->model_text(key), component, theta, max_states);
+}
+
+std::string Engine::distribution(const std::string& trace_key, const DistributionRequest& request,
+                                 const RunObserver& observer) {
+  std::lock_guard lock(work_mutex_);
+  Key key;
+  CachedModel cached;
+  if (Key::parse(trace_key, key)) cached = memory_->find_model(key);
+  if (!cached.trace || !cached.graph) throw TraceNotCached("trace no longer cached; run again");
+  BudgetScope budget(config().memory_budget_bytes);
+  return distribution_json(*cached.graph, cached.labels, trace_key, request, observer);
 }
 
 std::string Engine::clear_caches() {

@@ -4,7 +4,9 @@
 //
 // Invariants:
 // - The caches are the only long-lived owners of memory. Between calls, the ledger's
-//   graph, subgraph and evaluation bytes are 0, and its trace + cache bytes equal
+//   subgraph and evaluation bytes are 0, its graph bytes are those of the parametric
+//   graphs the memory cache keeps beside its model traces (distribution/
+//   parametric_graph.hpp), and its graph + trace + cache bytes equal
 //   memory_cache().held_bytes().
 // - Runs, evaluations and clears are serialized (one at a time); memory_snapshot()
 //   may be called from any thread at any time.
@@ -17,6 +19,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -45,8 +48,23 @@ struct RunOptions {
   NamedValues params;  // by name; parameters not named take their model default
 };
 
-enum class RunPhase { Exploring, Decomposing, Recording, Composing, Evaluating };
+// Distribution is the phase of Engine::distribution, not of a run.
+enum class RunPhase { Exploring, Decomposing, Recording, Composing, Evaluating, Distribution };
 const char* phase_name(RunPhase p);
+
+inline constexpr double kMinDistributionEpsilon = 1e-14;
+inline constexpr double kMaxDistributionEpsilon = 1e-3;
+inline constexpr double kMaxGridPoints = 100000;
+
+// What Engine::distribution computes (a DistributionParams of the protocol).
+struct DistributionRequest {
+  std::string reward = "time";
+  NamedValues params;                        // by name; parameters not named take their model default
+  std::optional<std::vector<double>> times;  // absent: grid_points from 0 to the 0.999 quantile
+  double grid_points = 200;
+  std::vector<double> quantiles{0.05, 0.25, 0.5, 0.75, 0.95, 0.99};
+  double epsilon = 1e-10;  // absolute error bound on every CDF and density value
+};
 
 struct RunProgress {
   RunPhase phase;
@@ -84,6 +102,10 @@ class Engine {
   // `trace_key`, its edges' rates at `params` (TraceNotCached when evicted).
   std::string scc_detail(const std::string& trace_key, std::uint32_t component, const NamedValues& params,
                          std::uint64_t max_states);
+  // A DistributionResult for the model trace cached under `trace_key`, from the
+  // parametric graph kept beside it: never explores (TraceNotCached when evicted).
+  std::string distribution(const std::string& trace_key, const DistributionRequest& request,
+                           const RunObserver& observer);
   // A ClearResult.
   std::string clear_caches();
   // A MemorySnapshot.

@@ -7,6 +7,7 @@
 
 #include "base/error.hpp"
 #include "cache/key.hpp"
+#include "distribution/parametric_graph.hpp"
 #include "engine/json_writer.hpp"
 #include "engine/load.hpp"
 #include "engine/run_summary.hpp"
@@ -427,13 +428,15 @@ std::string run_model(std::string_view model_text, const RunOptions& options, co
   for (const BlockRecord& r : records) timings.record += r.record_ms;
   const RunSummary summary = summarize(*explored, labels, *cond, records, options.min_scc_size, cacheable);
 
-  // The trace holds everything evaluation needs: the graph and its components go now.
+  // The trace holds everything evaluation needs, and the parametric graph what a
+  // distribution needs: the graph and its components go now.
+  ParametricGraph parametric = parametric_graph_of(graph);
   CountedVector<BlockRecord, Category::Graph>().swap(records);
   cond.reset();
   explored.reset();
 
-  const std::shared_ptr<const ModelTrace> trace = caches.memory.put_model(summary.trace_key, std::move(*composed),
-                                                                          labels, used_keys, model_text);
+  const std::shared_ptr<const ModelTrace> trace = caches.memory.put_model(
+      summary.trace_key, std::move(*composed), labels, used_keys, model_text, std::move(parametric));
   caches.memory.put_run(run_summary_key(model_text, options.min_scc_size), model_text,
                         encode_run_summary(summary.as_reused()), summary.trace_key);
 

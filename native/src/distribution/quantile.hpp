@@ -1,0 +1,18 @@
+// Quantiles by bracketing and bisection on a CDF: the smallest t with CDF(t) ≥ p.
+//
+// Invariant: for a non-decreasing `cdf` with cdf(0) < p, the result t satisfies
+// cdf(t) ≥ p and t − t' ≤ relative·t for some t' with cdf(t') < p (the bracket that
+// contains the true quantile), so t is the quantile to `relative` (the CDF's own error
+// bound aside). Bisection rather than a faster bracketing method: a step costs one
+// Poisson window, ~40 steps reach 1e−9, and bisection's bracket halves whatever the
+// CDF's shape, even where it is flat to the last bit.
+#pragma once
+
+#include <functional>
+
+namespace phasic {
+
+// `scale` > 0 is a first guess of the quantile's size; the bracket doubles from it.
+double quantile_by_bisection(const std::function<double(double)>& cdf, double p, double scale, double relative);
+
+}  // namespace phasic

@@ -1,0 +1,152 @@
+#include "engine/distribution.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <cmath>
+
+#include "base/error.hpp"
+#include "distribution/quantile.hpp"
+#include "distribution/reward_transform.hpp"
+#include "distribution/uniformization.hpp"
+#include "engine/json_writer.hpp"
+#include "engine/run.hpp"
+
+namespace phasic {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
+
+// The shortest text that reads back as `x` (1e-20, not 9.9999999999999995e-21): what
+// the caller wrote.
+std::string format_number(double x) {
+  if (std::isnan(x)) return "NaN";
+  if (std::isinf(x)) return x > 0 ? "Infinity" : "-Infinity";
+  char buffer[32];
+  const auto end = std::to_chars(buffer, buffer + sizeof buffer, x).ptr;
+  return std::string(buffer, end);
+}
+
+constexpr double kQuantileRelative = 1e-9;
+constexpr double kGridQuantile = 0.999;
+
+std::uint32_t reward_index(const ModelLabels& labels, const std::string& name) {
+  const auto it = std::find(labels.rewards.begin(), labels.rewards.end(), name);
+  if (it != labels.rewards.end()) return static_cast<std::uint32_t>(it - labels.rewards.begin());
+  std::string known;
+  for (const std::string& r : labels.rewards) known += (known.empty() ? "" : ", ") + r;
+  throw InvalidArgument("unknown reward '" + name + "'; the model has " + known);
+}
+
+void check_request(const DistributionRequest& r) {
+  if (!(r.epsilon >= kMinDistributionEpsilon && r.epsilon <= kMaxDistributionEpsilon))
+    throw InvalidArgument("epsilon must be from 1e-14 to 1e-3, got " + format_number(r.epsilon));
+  if (!r.times &&
+      !(r.grid_points >= 2 && r.grid_points <= kMaxGridPoints && r.grid_points == std::floor(r.grid_points)))
+    throw InvalidArgument("gridPoints must be an integer from 2 to 100000, got " + format_number(r.grid_points));
+  if (r.times) {
+    if (r.times->size() > kMaxGridPoints)
+      throw InvalidArgument("at most 100000 times, got " + std::to_string(r.times->size()));
+    for (std::size_t i = 0; i < r.times->size(); ++i)
+      if (!std::isfinite((*r.times)[i]) || (*r.times)[i] < 0)
+        throw InvalidArgument("times[" + std::to_string(i) + "] must be a finite number >= 0, got " +
+                              format_number((*r.times)[i]));
+  }
+  for (std::size_t i = 0; i < r.quantiles.size(); ++i)
+    if (!(r.quantiles[i] > 0 && r.quantiles[i] < 1))
+      throw InvalidArgument("quantile p must be strictly between 0 and 1, got " + format_number(r.quantiles[i]) +
+                            " (quantiles[" + std::to_string(i) + "])");
+}
+
+}  // namespace
+
+std::string distribution_json(const ParametricGraph& graph, const ModelLabels& labels, const std::string& trace_key,
+                              const DistributionRequest& request, const RunObserver& observer) {
+  const auto start = Clock::now();
+  check_request(request);
+  const std::uint32_t reward = reward_index(labels, request.reward);
+  const std::vector<double> theta = theta_of(labels, request.params);
+  if (observer.progress) observer.progress({RunPhase::Distribution, 0, 1});
+
+  auto phase = Clock::now();
+  const TransientChain chain = transform_reward(graph, theta, reward, request.reward, observer.cancel);
+  const double transform_ms = ms_since(phase);
+
+  UniformizedSeries series(chain, request.epsilon, observer.cancel, [&](std::uint64_t done, std::uint64_t total) {
+    if (observer.progress) observer.progress({RunPhase::Distribution, done, total});
+  });
+  auto cdf = [&](double t) { return std::clamp(1.0 - series.at(t).survival, 0.0, 1.0); };
+  const double scale = series.rate() > 0 ? 1.0 / series.rate() : 1.0;
+  auto quantile = [&](double p) {
+    return p <= chain.atom ? 0.0 : quantile_by_bisection(cdf, p, scale, kQuantileRelative);
+  };
+
+  double quantile_ms = 0, uniformize_ms = 0;
+  std::vector<double> times;
+  if (request.times) {
+    times = *request.times;
+    std::sort(times.begin(), times.end());
+  } else {
+    phase = Clock::now();
+    const double before = series.extend_ms();
+    const double top = quantile(kGridQuantile);
+    quantile_ms += ms_since(phase) - (series.extend_ms() - before);
+    uniformize_ms += series.extend_ms() - before;
+    const auto n = static_cast<std::uint32_t>(request.grid_points);
+    times.resize(n);
+    for (std::uint32_t i = 0; i < n; ++i) times[i] = top * double(i) / double(n - 1);
+  }
+  phase = Clock::now();
+  std::vector<double> cdf_values(times.size()), pdf_values(times.size());
+  for (std::size_t i = 0; i < times.size(); ++i) {
+    const SeriesValue v = series.at(times[i]);
+    cdf_values[i] = std::clamp(1.0 - v.survival, 0.0, 1.0);
+    pdf_values[i] = std::max(0.0, v.density);
+  }
+  uniformize_ms += ms_since(phase);
+
+  phase = Clock::now();
+  const double before = series.extend_ms();
+  std::vector<double> values;
+  for (const double p : request.quantiles) values.push_back(quantile(p));
+  quantile_ms += ms_since(phase) - (series.extend_ms() - before);
+  uniformize_ms += series.extend_ms() - before;
+  if (observer.progress) observer.progress({RunPhase::Distribution, 1, 1});
+
+  JsonWriter w;
+  w.begin_object().field("traceKey", trace_key).field("reward", request.reward);
+  w.key("params").begin_object();
+  for (std::size_t p = 0; p < labels.params.size(); ++p) w.field(labels.params[p], theta[p]);
+  w.end_object();
+  w.key("times").begin_array();
+  for (const double t : times) w.value(t);
+  w.end_array().key("cdf").begin_array();
+  for (const double x : cdf_values) w.value(x);
+  w.end_array().key("pdf").begin_array();
+  for (const double x : pdf_values) w.value(x);
+  w.end_array().field("atom", std::clamp(chain.atom, 0.0, 1.0));
+  w.key("quantiles").begin_array();
+  for (std::size_t i = 0; i < values.size(); ++i)
+    w.begin_object().field("p", request.quantiles[i]).field("value", values[i]).end_object();
+  w.end_array().field("epsilon", request.epsilon);
+  w.key("method")
+      .begin_object()
+      .field("name", "uniformization")
+      .field("rate", series.rate())
+      .field("steps", series.steps())
+      .field("states", std::uint64_t(chain.states))
+      .field("eliminated", std::uint64_t(chain.eliminated))
+      .end_object();
+  w.key("timingsMs")
+      .begin_object()
+      .field("transform", transform_ms)
+      .field("uniformize", uniformize_ms)
+      .field("quantiles", quantile_ms)
+      .field("total", ms_since(start))
+      .end_object();
+  w.end_object();
+  return w.take();
+}
+
+}  // namespace phasic
