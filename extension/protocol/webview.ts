@@ -12,7 +12,7 @@ import { parse, type Parsed } from './schema/base';
 import * as s from './schema/webview';
 
 export type { Parsed } from './schema/base';
-export type { SccDetail } from './engine';
+export type { DistributionResult, SccDetail } from './engine';
 export type { EngineInfo as EngineBadge, ParamSpec as PanelParam } from './requests';
 export {
   EXPORT_FORMATS,
@@ -23,7 +23,6 @@ export {
   MAX_EXPORT_SVG_CHARS,
   STUDIO_TABS,
 } from './schema/webview';
-export type { DistributionResult } from './schema/distributionPending';
 
 export const STUDIO_VIEW_TYPE = 'phasic.studio';
 

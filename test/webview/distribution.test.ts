@@ -266,17 +266,26 @@ test('an engine error is shown instead of the charts', async () => {
   assert.equal(await page.locator('.dist-chart canvas').count(), 0, 'no half-drawn chart is left');
   assert.equal(await page.locator('.quantile-table').count(), 0);
 
-  // A reply whose curves do not fit together is refused the same way.
+  // A reply that is not for the rewards asked is refused the same way.
   await page.locator('vscode-checkbox[data-reward="tmrca"]').click();
   const third = (await requests(studio, 3))[2];
+  assert.deepEqual(third.rewards, ['time']);
+  await studio.send({ type: 'distribution', requestId: third.requestId, results: [syntheticDistribution('tmrca', 2)] });
+  assert.equal(
+    await page.locator('.dist-error').innerText(),
+    'Distribution failed: the engine answered for tmrca, not time',
+  );
+  assert.equal(await page.locator('.dist-chart canvas').count(), 0);
+  // And a malformed one (a density value per time missing) never reaches the view.
+  const warnings: string[] = [];
+  page.on('console', (m) => void (m.type() === 'warning' && warnings.push(m.text())));
   const broken = syntheticDistribution('time', 0.625);
   broken.pdf = broken.pdf.slice(1);
   await studio.send({ type: 'distribution', requestId: third.requestId, results: [broken] });
-  assert.equal(
-    await page.locator('.dist-error').innerText(),
-    'Distribution failed: the curves of time have 200 times, 200 CDF and 199 density values',
-  );
   assert.equal(await page.locator('.dist-chart canvas').count(), 0);
+  assert.deepEqual(warnings, [
+    'Phasic Studio: ignored a malformed host message (results[0].pdf: expected one value per time (200))',
+  ]);
   await page.screenshot({ path: screenshotPath('distribution-error'), fullPage: true });
   assert.deepEqual(studio.problems(), []);
   await page.close();

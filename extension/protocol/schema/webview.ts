@@ -6,8 +6,16 @@
 // schema/engine.ts. The webview bundle imports this file: no Node or vscode imports.
 import * as v from 'valibot';
 import { count, issueAt, list, nameRecord, nonNeg, num, obj, oneOf, str, tagged } from './base';
-import { distributionResult } from './distributionPending';
-import { categoryBytes, decomposition, engineInfo, evaluateResult, paramSpec, runSummary, sccDetail } from './engine';
+import {
+  categoryBytes,
+  decomposition,
+  distributionResult,
+  engineInfo,
+  evaluateResult,
+  paramSpec,
+  runSummary,
+  sccDetail,
+} from './engine';
 
 export const STUDIO_TABS = ['memory', 'scc', 'moments', 'distribution'] as const;
 export const MARKER_KINDS = ['runStart', 'runEnd', 'cancel', 'restart', 'clear'] as const;
