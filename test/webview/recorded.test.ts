@@ -143,6 +143,18 @@ test('distribution: the engine curves of every reward drawn, the quantile table 
     area += ((2 - time.cdf[i] - time.cdf[i - 1]) / 2) * (time.times[i] - time.times[i - 1]);
   assert.ok(Math.abs(area - mean) / mean < 0.01, `∫(1 − F) = ${area}, mean ${mean}`);
   assert.match(await page.locator('.dist-status').innerText(), /^Took .* in the engine from the cached trace/);
+  // Hover: the legend reads the engine's values at the point under the pointer.
+  const over = page.locator('.dist-pdf .u-over');
+  const box = (await over.boundingBox())!;
+  await page.mouse.move(box.x + box.width * 0.3, box.y + box.height / 2);
+  const legend = page.locator('.dist-pdf .u-legend .u-series .u-value');
+  await page.waitForFunction(
+    () => document.querySelector('.dist-pdf .u-legend .u-series .u-value')?.textContent !== '—',
+  );
+  const [t, density] = await legend.allInnerTexts();
+  const i = time.times.findIndex((x) => formatNumber(x) === t);
+  assert.ok(i > 0, `the readout's t (${t}) is a point of the engine's grid`);
+  assert.equal(density, formatNumber(time.pdf[i]));
   await page.screenshot({ path: screenshotPath('real-distribution'), fullPage: true });
   assert.deepEqual(studio.problems(), []);
   await page.close();

@@ -85,7 +85,8 @@ export function drawChart(target: HTMLElement, spec: ChartSpec): uPlot {
         value,
       })),
     ],
-    cursor: { drag: { x: false, y: false }, points: { size: 7 } },
+    // One cursor for both charts: hovering either reads density and CDF at the same t.
+    cursor: { drag: { x: false, y: false }, points: { size: 7 }, sync: { key: 'distribution' } },
     legend: { live: true },
     hooks: {
       draw: [
