@@ -86,7 +86,7 @@ export function drawChart(target: HTMLElement, spec: ChartSpec): uPlot {
       })),
     ],
     // One cursor for both charts: hovering either reads density and CDF at the same t.
-    cursor: { drag: { x: false, y: false }, points: { size: 7 }, sync: { key: 'distribution' } },
+    cursor: { drag: { x: false, y: false }, points: { size: 7 }, sync: { key: 'distribution', scales: ['x', null] } },
     legend: { live: true },
     hooks: {
       draw: [
