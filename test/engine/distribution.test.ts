@@ -457,6 +457,59 @@ rule leave
     assert.match(e.message, /trace no longer cached; run again/);
   });
 
+  it('stops a long uniformization at its next step when cancelled, and frees its scratch', async () => {
+    // A stiff chain: 400 states that swap at rate 1e4 and leave slowly (rate 1e-3 from
+    // the last), so the series needs ~1e4·(absorption time) steps: far more than the
+    // test waits for. The signal aborts at the first progress report.
+    const n = 400;
+    const g: PhasicGraph = {
+      states: Array.from({ length: n + 2 }, (_, v) => [v]),
+      n_vertices: n + 2,
+      state_length: 1,
+      param_length: 1,
+      edges: [
+        ...Array.from({ length: n - 1 }, (_, i) => [i + 1, i + 2, 1e4]),
+        ...Array.from({ length: n - 1 }, (_, i) => [i + 2, i + 1, 1e4]),
+        [n, n + 1, 1e-3],
+      ],
+      start_edges: [[1, 1]],
+      param_edges: [],
+    };
+    const key = await traceOf(JSON.stringify(g));
+    const controller = new AbortController();
+    let reports = 0;
+    const e = await failure(
+      {
+        reward: 'time',
+        params: {},
+        times: [1e6],
+        signal: controller.signal,
+        onProgress: (p) => {
+          reports++;
+          if (p.done > 0) controller.abort();
+        },
+      },
+      key,
+    );
+    assert.equal(e.kind, 'cancelled', e.message);
+    assert.ok(reports > 0);
+    assertOnlyCachesHoldMemory(engine);
+  });
+
+  it('fails with kind budget above the memory budget, and frees what it built', async () => {
+    const key = await traceOf(compiled(KINGMAN(8)));
+    const held = engine.memory().accountedBytes;
+    // 64 bytes above what the caches hold: the call's first sizable allocation exceeds it.
+    engine.configure({ memoryBudgetBytes: held.traces + held.cache + held.graph + 64 });
+    try {
+      const e = await failure({ reward: 'time', params: {} }, key);
+      assert.equal(e.kind, 'budget', e.message);
+    } finally {
+      engine.configure({ memoryBudgetBytes: 2 ** 45 });
+    }
+    assertOnlyCachesHoldMemory(engine);
+  });
+
   it('is cancelled by its signal', async () => {
     const key = await traceOf(expo);
     const controller = new AbortController();

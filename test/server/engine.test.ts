@@ -1,7 +1,7 @@
 // The engine requests of docs/protocol.md over the real transport: spawns the engine
 // process (`dist/server.js --stdio`, with the real addon) and speaks JSON-RPC to it as
 // the extension host does: run with progress and block events, re-evaluate, SCC
-// detail, cancel, supersede, memory samples, engine findings as diagnostics, and
+// detail, distributions, cancel, supersede, memory samples, engine findings as diagnostics, and
 // Clear Caches returning what the engine held.
 
 import assert from 'node:assert/strict';
@@ -20,6 +20,7 @@ import {
 } from 'vscode-jsonrpc/node';
 import { totalBytes, type BlockEvent, type MemorySnapshot, type Progress } from '../../extension/protocol/engine';
 import type { EngineRequests, RunParams } from '../../extension/protocol/requests';
+import { parseEngineReply } from '../../extension/protocol/validate';
 
 const ROOT = join(__dirname, '..', '..', '..');
 const SERVER = join(ROOT, 'dist', 'server.js');
@@ -254,6 +255,40 @@ describe('engine requests over stdio', () => {
     assert.equal(detail.edges.length, largest.internalEdges);
   });
 
+  it('answers the distribution of a reward from the cached run, checked by the host schema', async () => {
+    const uri = model('kingman-dist.phasic', fixture('kingman.phasic'));
+    const { result } = await request('phasic/run', run(uri, { n: 4 }));
+    const times = [0, 0.25, 1, 3];
+    const reply = await request('phasic/distribution', {
+      traceKey: result.traceKey,
+      reward: 'tmrca',
+      params: { theta: 2 },
+      times,
+      quantiles: [0.5],
+    });
+    assert.equal(parseEngineReply('phasic/distribution', reply).ok, true);
+    assert.deepEqual(reply.params, { theta: 2 });
+    // T_MRCA for n = 4 is Exp(6θ) + Exp(3θ) + Exp(θ): hypoexponential.
+    const rates = [12, 6, 2];
+    const survival = (t: number) =>
+      rates.reduce(
+        (s, r, k) => s + rates.reduce((p, q, j) => (j === k ? p : (p * q) / (q - r)), 1) * Math.exp(-r * t),
+        0,
+      );
+    times.forEach((t, i) => assert.ok(Math.abs(reply.cdf[i] - (1 - survival(t))) <= reply.epsilon, `CDF(${t})`));
+    assert.ok(Math.abs(survival(reply.quantiles[0].value) - 0.5) < 1e-9);
+    const unknown = await request('phasic/distribution', {
+      traceKey: result.traceKey,
+      reward: 'height',
+      params: {},
+    }).then(
+      () => undefined,
+      (error: { message: string; data?: { kind: string } }) => error,
+    );
+    assert.equal(unknown?.data?.kind, 'argument');
+    assert.match(unknown?.message ?? '', /unknown reward 'height'; the model has time, tmrca/);
+  });
+
   it("puts exploration warnings and errors on the model's source", async () => {
     const text = fixture('kingman.phasic') + '\nrule stay\n  when k >= 2\n  rate theta\n  do k = k\n';
     const uri = model('kingman_stay.phasic', text);
@@ -308,8 +343,10 @@ describe('engine requests over stdio', () => {
     const before = await request('phasic/memory', {});
     const held = totalBytes(before.accountedBytes);
     assert.ok(held > 0, "the caches hold the runs' traces");
-    // Between runs only the caches hold memory.
-    for (const c of ['graph', 'subgraphs', 'evaluation'] as const) assert.equal(before.accountedBytes[c], 0, c);
+    // Between runs only the caches hold memory: traces, and under graph the parametric
+    // graphs kept beside them for distributions.
+    for (const c of ['subgraphs', 'evaluation'] as const) assert.equal(before.accountedBytes[c], 0, c);
+    assert.ok(before.accountedBytes.graph > 0, 'parametric graphs are cached');
     const cleared = await request('phasic/clearCaches', {});
     const freed = totalBytes(cleared.freedBytes);
     assert.equal(freed, held);

@@ -1,5 +1,11 @@
 // Quantiles by bracketing and bisection on a CDF: the smallest t with CDF(t) ≥ p.
 //
+// The bracket grows from `scale` by 2% at a time, not by doubling: each CDF evaluation
+// at a larger t extends the uniformization series to that t, and the steps are the
+// cost, so overshooting the quantile by at most 2% keeps the steps within about 2% of those
+// the quantile itself needs (doubling could nearly double them). The evaluations below
+// the quantile are cheap (a Poisson window over steps already computed).
+//
 // Invariant: for a non-decreasing `cdf` with cdf(0) < p, the result t satisfies
 // cdf(t) ≥ p and t − t' ≤ relative·t for some t' with cdf(t') < p (the bracket that
 // contains the true quantile), so t is the quantile to `relative` (the CDF's own error
@@ -12,7 +18,7 @@
 
 namespace phasic {
 
-// `scale` > 0 is a first guess of the quantile's size; the bracket doubles from it.
+// `scale` > 0 is a lower guess of the quantile's size; the bracket grows from it.
 double quantile_by_bisection(const std::function<double(double)>& cdf, double p, double scale, double relative);
 
 }  // namespace phasic

@@ -25,10 +25,23 @@ UniformizedSeries::UniformizedSeries(const TransientChain& chain, double epsilon
     exhausted_ = true;
     return;
   }
-  stay_.resize(chain.states);
-  for (std::uint32_t i = 0; i < chain.states; ++i) stay_[i] = 1.0 - chain.exit_rate[i] / rate_;
-  jump_.resize(chain.edge_rate.size());
-  for (std::size_t e = 0; e < jump_.size(); ++e) jump_[e] = chain.edge_rate[e] / rate_;
+  const std::uint32_t n = chain.states;
+  stay_.resize(n);
+  for (std::uint32_t i = 0; i < n; ++i) stay_[i] = 1.0 - chain.exit_rate[i] / rate_;
+  into_begin_.assign(std::size_t(n) + 1, 0);
+  for (const std::uint32_t j : chain.edge_target) ++into_begin_[j + 1];
+  for (std::uint32_t j = 0; j < n; ++j) into_begin_[j + 1] += into_begin_[j];
+  into_source_.resize(chain.edge_target.size());
+  into_jump_.resize(chain.edge_target.size());
+  {
+    EvaluationVector<std::uint64_t> fill(into_begin_.begin(), into_begin_.end() - 1);
+    for (std::uint32_t i = 0; i < n; ++i)
+      for (std::uint64_t e = chain.edge_begin[i]; e < chain.edge_begin[i + 1]; ++e) {
+        const std::uint64_t at = fill[chain.edge_target[e]]++;
+        into_source_[at] = i;
+        into_jump_[at] = chain.edge_rate[e] / rate_;
+      }
+  }
   v_.assign(chain.start.begin(), chain.start.end());
   next_.resize(chain.states);
 }
@@ -37,22 +50,23 @@ void UniformizedSeries::extend_to(std::uint64_t k) {
   if (exhausted_ || steps() >= k) return;
   const auto start = std::chrono::steady_clock::now();
   const std::uint32_t n = chain_.states;
-  const std::uint64_t* begin = chain_.edge_begin.data();
-  const std::uint32_t* target = chain_.edge_target.data();
-  const double* absorb = chain_.absorb_rate.data();
+  const std::uint64_t* __restrict begin = into_begin_.data();
+  const std::uint32_t* __restrict source = into_source_.data();
+  const double* __restrict jump = into_jump_.data();
+  const double* __restrict stay = stay_.data();
+  const double* __restrict absorb = chain_.absorb_rate.data();
   while (steps() < k) {
     if (cancel_ && cancel_->load(std::memory_order_relaxed)) throw Cancelled();
     if (progress_ && (steps() & 255) == 0) progress_(steps(), k);
-    for (std::uint32_t i = 0; i < n; ++i) next_[i] = v_[i] * stay_[i];
-    for (std::uint32_t i = 0; i < n; ++i) {
-      const double x = v_[i];
-      if (x == 0) continue;
-      for (std::uint64_t e = begin[i]; e < begin[i + 1]; ++e) next_[target[e]] += x * jump_[e];
-    }
+    const double* __restrict v = v_.data();
+    double* __restrict next = next_.data();
     double m = 0, d = 0;
-    for (std::uint32_t i = 0; i < n; ++i) {
-      m += next_[i];
-      d += next_[i] * absorb[i];
+    for (std::uint32_t j = 0; j < n; ++j) {
+      double x = v[j] * stay[j];
+      for (std::uint64_t e = begin[j]; e < begin[j + 1]; ++e) x += v[source[e]] * jump[e];
+      next[j] = x;
+      m += x;
+      d += x * absorb[j];
     }
     v_.swap(next_);
     mass_.push_back(m);

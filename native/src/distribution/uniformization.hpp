@@ -59,8 +59,12 @@ class UniformizedSeries {
   double rate_ = 0;
   double tail_ = 0, stop_mass_ = 0;
   bool exhausted_ = false;
-  EvaluationVector<double> stay_;  // 1 − exit rate / Λ
-  EvaluationVector<double> jump_;  // edge rate / Λ
+  // P by target (CSC): a step gathers each state's inflow, so the product, the mass and
+  // the absorption flow are one pass with no scattered writes.
+  EvaluationVector<double> stay_;               // 1 − exit rate / Λ
+  EvaluationVector<std::uint64_t> into_begin_;  // states + 1
+  EvaluationVector<std::uint32_t> into_source_;
+  EvaluationVector<double> into_jump_;  // edge rate / Λ
   EvaluationVector<double> v_, next_;
   EvaluationVector<double> mass_, density_;  // m_k, d_k
   PoissonWindow window_;

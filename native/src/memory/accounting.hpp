@@ -3,8 +3,9 @@
 // it built.
 //
 // Invariant: ledger().bytes(c) equals the sum of the live allocations made through
-// CountedAllocator<_, c>. After a run, graph, subgraph and evaluation bytes are 0 and
-// traces + cache bytes equal what the trace caches hold.
+// CountedAllocator<_, c>. After a run, subgraph and evaluation bytes are 0, graph
+// bytes are those of the parametric graphs the memory cache keeps beside its traces,
+// and graph + traces + cache bytes equal what the memory cache holds.
 #pragma once
 
 #include <array>

@@ -1,0 +1,128 @@
+// The distribution kernels on their own (native/src/distribution/): Poisson windows
+// against directly summed probabilities, the reward transformation on a hand-built
+// graph, and uniformization against closed forms, with the ledger back to its start.
+#include <cmath>
+
+#include "base/error.hpp"
+#include "check.hpp"
+#include "distribution/parametric_graph.hpp"
+#include "distribution/poisson_window.hpp"
+#include "distribution/quantile.hpp"
+#include "distribution/reward_transform.hpp"
+#include "distribution/uniformization.hpp"
+
+using namespace phasic;
+
+namespace {
+
+double poisson(double mu, std::uint64_t k) {
+  return std::exp(-mu + double(k) * std::log(mu) - std::lgamma(double(k) + 1));
+}
+
+// S → 1 (weight `start`); 1 → 2 at rate a; 1 → 3 (absorbing) at b; 2 → 3 at c. Rewards:
+// time, and one that is 0 in state 1 and 1 in state 2.
+ParametricGraph small_graph(double start) {
+  ParametricGraph g;
+  g.param_count = 1;
+  g.vertex_count = 4;
+  g.reward_count = 2;
+  g.edge_begin = {0, 1, 3, 4, 4};
+  g.edge_target = {1, 2, 3, 3};
+  // Stride 2: c0 + c1·θ. 1 → 3 is θ.
+  g.coeffs = {start, 0, 1, 0, 0, 1, 2, 0};
+  g.rewards = {0, 1, 1, 1, 0, 0, 1, 0};
+  return g;
+}
+
+}  // namespace
+
+TEST(poisson_windows_carry_all_but_their_tails_and_sum_to_one) {
+  for (const double mu : {0.3, 1.0, 7.5, 120.0, 5000.0, 3.0e6}) {
+    PoissonWindow w;
+    const double tail = 1e-12;
+    poisson_window(mu, tail, w);
+    double sum = 0;
+    for (double x : w.weights) sum += x;
+    CHECK(check::close(sum, 1.0, 1e-13));
+    // The mass outside is within the bound (directly summed near the window).
+    if (mu < 1e4) {
+      double below = 0, above = 0;
+      for (std::uint64_t k = 0; k < w.left; ++k) below += poisson(mu, k);
+      for (std::uint64_t k = w.right() + 1; k < w.right() + 2000; ++k) above += poisson(mu, k);
+      CHECK(below <= tail);
+      CHECK(above <= tail);
+      for (std::uint64_t k = w.left; k <= w.right(); ++k)
+        CHECK(std::fabs(w.weights[k - w.left] - poisson(mu, k)) <= 1e-12 + 1e-10 * poisson(mu, k));
+    }
+  }
+}
+
+TEST(zero_reward_states_are_integrated_out_into_the_atom) {
+  const std::size_t before = ledger().bytes(Category::Evaluation);
+  {
+    const ParametricGraph g = small_graph(0.9);
+    const double theta[] = {3.0};
+    const TransientChain time = transform_reward(g, theta, 0, "time", nullptr);
+    CHECK_EQ(time.states, 2u);
+    CHECK_EQ(time.eliminated, 0u);
+    CHECK(check::close(time.atom, 0.1, 1e-15));
+    const TransientChain r = transform_reward(g, theta, 1, "r", nullptr);
+    CHECK_EQ(r.states, 1u);
+    CHECK_EQ(r.eliminated, 1u);
+    // Defect 0.1, and from state 1 absorption (θ = 3) beats the move to 2 (rate 1): 0.9·3/4.
+    CHECK(check::close(r.atom, 0.1 + 0.9 * 0.75, 1e-15));
+    CHECK(check::close(r.start[0], 0.9 * 0.25, 1e-15));
+    CHECK(check::close(r.exit_rate[0], 2.0, 1e-15));
+    CHECK(check::close(r.absorb_rate[0], 2.0, 1e-15));
+  }
+  CHECK_EQ(ledger().bytes(Category::Evaluation), before);
+}
+
+TEST(a_trap_at_theta_is_a_model_error) {
+  const ParametricGraph g = small_graph(1.0);
+  // θ = 0 leaves 1 → 2 → 3 open: certain. Cutting 2 → 3 needs a graph where the exit is
+  // parametric: make 2 → 3 the parametric edge.
+  ParametricGraph trap = g;
+  trap.coeffs = {1, 0, 1, 0, 0, 1, 0, 1};
+  const double zero[] = {0.0};
+  bool thrown = false;
+  try {
+    (void)transform_reward(trap, zero, 0, "time", nullptr);
+  } catch (const EngineError& e) {
+    thrown = e.kind == ErrorKind::Model && std::string(e.what()).find("not certain") != std::string::npos;
+  }
+  CHECK(thrown);
+}
+
+TEST(uniformization_matches_an_erlang_and_its_quantiles) {
+  // Erlang(2, 1.5) through two states, plus a stiff fast state in front (rate 1e4).
+  ParametricGraph g;
+  g.param_count = 0;
+  g.vertex_count = 5;
+  g.reward_count = 1;
+  g.edge_begin = {0, 1, 2, 3, 4, 4};
+  g.edge_target = {1, 2, 3, 4};
+  g.coeffs = {1, 1e4, 1.5, 1.5};
+  g.rewards = {0, 1, 1, 1, 0};
+  const TransientChain chain = transform_reward(g, {}, 0, "time", nullptr);
+  const double eps = 1e-10;
+  UniformizedSeries series(chain, eps, nullptr, nullptr);
+  CHECK_EQ(series.rate(), 1e4);
+  const double a = 1e4, b = 1.5;
+  // P(X + E > t), X ~ Exp(a), E ~ Erlang(2, b): e^(−at) + a e^(−at) ∫0^t e^((a−b)u)(1 + bu) du,
+  // with the exponentials combined so that none overflows.
+  auto survival = [&](double t) {
+    const double c = a - b, ea = std::exp(-a * t), eb = std::exp(-b * t);
+    return ea + (a / c) * (eb - ea) + a * b * (eb * (t / c - 1 / (c * c)) + ea / (c * c));
+  };
+  for (const double t : {0.5, 1.0, 3.0}) CHECK(std::fabs(series.at(t).survival - survival(t)) <= eps);
+  // The early stop bounds the work: once all but ε/(2Λ) of the mass is absorbed (t ≈ 25
+  // here) no more steps are taken, however deep in the tail the time asked for.
+  (void)series.at(60.0);
+  CHECK(series.steps() < 0.5 * 1e4 * 60);
+  CHECK_EQ(series.at(60.0).survival, 0.0);
+  const double median = quantile_by_bisection([&](double t) { return 1 - series.at(t).survival; }, 0.5, 1e-4, 1e-9);
+  CHECK(std::fabs((1 - series.at(median).survival) - 0.5) <= 1e-8);
+}
+
+TEST_MAIN()
