@@ -4,7 +4,8 @@
 // real engine (a recording run, then a rerun that reuses it), clears the caches, re-evaluates at
 // other parameters, and feeds every engine report through the real host-side buffer
 // (extension/host/panel/buffer.ts), and adds the detail of one SCC from the exported
-// graph (extension/server/sccDetail.ts). Writes the resulting host messages to
+// graph (extension/server/sccDetail.ts) and the distribution of every reward at the
+// run's parameters. Writes the resulting host messages to
 // test/fixtures/webview/<model>-session.json.
 //
 //   node scripts/record-webview-fixture.mjs [model.phasic] [name=value ...]
@@ -68,6 +69,11 @@ export async function record(root: string, modelPath: string, overrides: Record<
   const drawable = again.decomposition.sccs.filter((s) => s.vertices <= 300);
   const largest = drawable.reduce((a, b) => (b.vertices > a.vertices ? b : a));
   const detail = await engine.sccDetail(again.traceKey, largest.id, again.params, 2_000_000);
+  // The Distribution view's reply at the run's parameters: every reward, in the
+  // view's order (time first), from the cached run.
+  const rewards = ['time', ...Object.keys(again.moments).filter((k) => k !== 'time')];
+  const distribution: unknown[] = [];
+  for (const reward of rewards) distribution.push(await engine.distribution(again.traceKey, { reward, params: again.params }));
   await sleep(200);
   const cleared = await engine.clearCaches();
   buffer.addMarker({ kind: 'clear', freedBytes: totalBytes(cleared.freedBytes) });
@@ -77,11 +83,12 @@ export async function record(root: string, modelPath: string, overrides: Record<
     { type: 'snapshot', snapshot: { ...buffer.snapshot(), tab: 'memory' } },
     { type: 'evaluation', requestId: 1, result: evaluation },
     { type: 'sccDetail', requestId: 1, detail },
+    { type: 'distribution', requestId: 1, results: distribution },
   ];
   const file = join(root, 'test', 'fixtures', 'webview', model.name + '-session.json');
   const about = 'Host messages recorded from a real session by scripts/record-webview-fixture.mjs: ' +
     basename(modelPath) + ' ' + JSON.stringify(overrides) + ' run twice (record, then reuse), evaluated at ' +
-    JSON.stringify(params) + ' (the evaluation message), caches cleared; the sccDetail message is the largest SCC of at most 300 vertices, from the engine. Engine ' + engine.version() + '.';
+    JSON.stringify(params) + ' (the evaluation message), caches cleared; the distribution message is every reward at the run parameters; the sccDetail message is the largest SCC of at most 300 vertices, from the engine. Engine ' + engine.version() + '.';
   writeFileSync(file, JSON.stringify({ _about: about, first: { vertices: result.vertices, sccs: result.sccs }, messages }) + '\\n');
   return file;
 }

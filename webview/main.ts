@@ -1,6 +1,7 @@
-// Entry of the Phasic Studio webview: builds the three tabs, says `ready`, and routes
+// Entry of the Phasic Studio webview: builds the four tabs, says `ready`, and routes
 // each validated host message into the store the views draw from.
 import { STUDIO_TABS, type StudioTab } from '../extension/protocol/webview';
+import { DistributionView } from './distribution/view';
 import { el } from './dom';
 import { MemoryView } from './memory/view';
 import { MomentsView } from './moments/view';
@@ -31,15 +32,18 @@ store.subscribe((c) => {
 const memory = new MemoryView(store);
 const scc = new SccView(store, readPalette());
 const moments = new MomentsView(store);
+const distribution = new DistributionView(store, readPalette());
 const strip = tabs(
   [
     { id: 'memory', label: 'Memory' },
     { id: 'scc', label: 'SCC decomposition' },
     { id: 'moments', label: 'Moments' },
+    { id: 'distribution', label: 'Distribution' },
   ],
   STUDIO_TABS.includes(initial) ? initial : 'memory',
   (id) => {
     const tab = id as StudioTab;
+    distribution.setVisible(tab === 'distribution');
     rememberTab(tab);
     post({ type: 'tab', tab });
   },
@@ -47,16 +51,20 @@ const strip = tabs(
 strip.views.get('memory')!.append(memory.element);
 strip.views.get('scc')!.append(scc.element);
 strip.views.get('moments')!.append(moments.element);
+strip.views.get('distribution')!.append(distribution.element);
+distribution.setVisible(initial === 'distribution');
 onThemeChange(() => {
   const palette = readPalette();
   memory.setPalette(palette);
   scc.setPalette(palette);
+  distribution.setPalette(palette);
 });
 app.append(el('header', { class: 'studio-header' }, el('h1', {}, 'Phasic Studio'), engineLine), strip.element);
 
 onHostMessage((m) => {
   switch (m.type) {
     case 'snapshot':
+      distribution.setVisible(m.snapshot.tab === 'distribution');
       store.load(m.snapshot);
       strip.select(m.snapshot.tab);
       rememberTab(m.snapshot.tab);
@@ -72,6 +80,7 @@ onHostMessage((m) => {
     case 'run':
       return store.setRun(m.run);
     case 'showTab':
+      distribution.setVisible(m.tab === 'distribution');
       strip.select(m.tab);
       rememberTab(m.tab);
       return;
@@ -79,8 +88,12 @@ onHostMessage((m) => {
       return moments.receive(m.requestId, m.result, m.error);
     case 'sccDetail':
       return scc.receiveDetail(m.requestId, m.detail, m.error);
+    case 'distribution':
+      return distribution.receive(m.requestId, m.results, m.error);
     case 'exported':
-      return scc.exported(m.path, m.error);
+      return m.format === 'png' || m.format === 'csv'
+        ? distribution.exported(m.path, m.error)
+        : scc.exported(m.path, m.error);
   }
 });
 

@@ -3,10 +3,11 @@
 // by the same min/max thinning as the host's buffer (extension/protocol/thinning.ts),
 // of the accounted total, so the resolution stays uniform and peaks survive any
 // length of session.
-import { MEMORY_CATEGORIES, totalBytes, type MemoryCategory } from '../extension/protocol/memory';
+import { entry } from '../extension/protocol/check';
+import { MEMORY_CATEGORIES, type MemoryCategory, totalBytes } from '../extension/protocol/memory';
+import type { MomentsBlock } from '../extension/protocol/moment';
 import { MAX_PANEL_BLOCKS, MAX_PANEL_MARKERS } from '../extension/protocol/panelBounds';
 import { groupSizeAt, keepMinMax, thinIndices } from '../extension/protocol/thinning';
-import { lowerBound } from './chart/hitTest';
 import type {
   EngineBadge,
   PanelRun,
@@ -15,6 +16,7 @@ import type {
   TimelineMarker,
   TimelineSample,
 } from '../extension/protocol/webview';
+import { lowerBound } from './chart/hitTest';
 
 const sum = (s: TimelineSample) => totalBytes(s.accounted);
 
@@ -116,7 +118,12 @@ export class SampleColumns {
   }
 }
 
-export type Change = 'engine' | 'samples' | 'blocks' | 'markers' | 'run' | 'all';
+export type Change = 'engine' | 'samples' | 'blocks' | 'markers' | 'run' | 'params' | 'moments' | 'all';
+
+/** The newest moments the engine gave for the current run, and the parameters they are at. */
+export interface MomentsAt extends MomentsBlock {
+  params: Record<string, number>;
+}
 
 export class StudioStore {
   engine: EngineBadge | null = null;
@@ -124,6 +131,12 @@ export class StudioStore {
   blocks: TimelineBlock[] = [];
   markers: TimelineMarker[] = [];
   run: PanelRun | null = null;
+  /**
+   * The parameter values as typed, one state for every view with parameter fields
+   * (Moments, Distribution): editing one view's field changes the other's.
+   */
+  paramText: Record<string, string> = Object.create(null);
+  moments: MomentsAt | null = null;
   private listeners: Array<(c: Change) => void> = [];
 
   subscribe(f: (c: Change) => void): void {
@@ -141,6 +154,7 @@ export class StudioStore {
     this.blocks = s.blocks.slice();
     this.markers = s.markers.slice();
     this.run = s.run;
+    this.resetParams();
     this.emit('all');
   }
 
@@ -177,7 +191,36 @@ export class StudioStore {
 
   setRun(r: PanelRun): void {
     this.run = r;
+    this.resetParams();
     this.emit('run');
+  }
+
+  /** One parameter field edited, in any view. */
+  setParam(name: string, text: string): void {
+    if (this.paramText[name] === text) return;
+    this.paramText[name] = text;
+    this.emit('params');
+  }
+
+  /** Every field back to the model's defaults. */
+  resetParamsToDefaults(): void {
+    for (const p of this.run?.model.params ?? []) this.paramText[p.name] = String(p.default);
+    this.emit('params');
+  }
+
+  setMoments(m: MomentsAt): void {
+    this.moments = m;
+    this.emit('moments');
+  }
+
+  /** The run's own parameter values (the model's defaults unless the run overrode them) and moments. */
+  private resetParams(): void {
+    this.paramText = Object.create(null);
+    this.moments = null;
+    const run = this.run;
+    if (!run) return;
+    for (const p of run.model.params) this.paramText[p.name] = String(entry(run.result.params, p.name) ?? p.default);
+    this.moments = run.result;
   }
 
   /** The newest time anything happened: "now" for live data. */

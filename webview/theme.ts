@@ -18,6 +18,8 @@ export interface Palette {
   alive: string;
   marker: string;
   selection: string;
+  /** One colour per curve of an overlay chart (the Distribution view's rewards), in order. */
+  series: string[];
 }
 
 function read(style: CSSStyleDeclaration, name: string, fallbackVar?: string): string {
@@ -59,6 +61,7 @@ export function readPalette(): Palette {
     alive: read(style, '--vscode-editorWarning-foreground', '--vscode-charts-red'),
     marker: read(style, '--vscode-editorLineNumber-foreground', '--vscode-descriptionForeground'),
     selection: read(style, '--vscode-focusBorder', '--vscode-charts-blue'),
+    series: ['blue', 'orange', 'green', 'purple', 'red', 'yellow'].map((c) => read(style, `--vscode-charts-${c}`)),
   };
 }
 

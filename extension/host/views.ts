@@ -18,6 +18,8 @@ export function createViews(
     // The engine finds the model behind the trace key itself (it keeps the model's
     // text with the trace), so the host keeps no runs of its own.
     sccDetail: (traceKey, scc, params) => engine.request('phasic/sccDetail', { traceKey, scc, params }),
+    // The engine's defaults: its grid to the 0.999 quantile, DEFAULT_QUANTILES, ε = 1e-10.
+    distribution: (traceKey, reward, params) => engine.request('phasic/distribution', { traceKey, reward, params }),
     log: (message) => output.appendLine(`[panel] ${message}`),
   });
 

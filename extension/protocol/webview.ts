@@ -12,14 +12,23 @@ import { parse, type Parsed } from './schema/base';
 import * as s from './schema/webview';
 
 export type { Parsed } from './schema/base';
-export type { SccDetail } from './engine';
+export type { DistributionResult, SccDetail } from './engine';
 export type { EngineInfo as EngineBadge, ParamSpec as PanelParam } from './requests';
-export { MARKER_KINDS, MAX_EXPORT_SVG_CHARS, STUDIO_TABS } from './schema/webview';
+export {
+  EXPORT_FORMATS,
+  MARKER_KINDS,
+  MAX_DISTRIBUTION_REWARDS,
+  MAX_EXPORT_CSV_CHARS,
+  MAX_EXPORT_PNG_CHARS,
+  MAX_EXPORT_SVG_CHARS,
+  STUDIO_TABS,
+} from './schema/webview';
 
 export const STUDIO_VIEW_TYPE = 'phasic.studio';
 
 export type StudioTab = (typeof s.STUDIO_TABS)[number];
 export type MarkerKind = (typeof s.MARKER_KINDS)[number];
+export type ExportFormat = (typeof s.EXPORT_FORMATS)[number];
 export type PanelModel = v.InferOutput<typeof s.panelModel>;
 export type TimelineSample = v.InferOutput<typeof s.timelineSample>;
 export type TimelineBlock = v.InferOutput<typeof s.timelineBlock>;

@@ -1,8 +1,9 @@
 // End to end in a real VS Code (code-server 4.96 = VS Code 1.96) driven by Chromium:
 // the extension installed from this checkout activates on a .phasic file, passes the
 // extension-host suite (test/e2e/suite), and "Phasic: Show Memory Panel" from the
-// command palette shows the engine's version and its accounted memory in the webview.
-// Screenshot: test-results/memory-panel.png.
+// command palette shows the engine's version and its accounted memory in the webview,
+// and after a run the Distribution tab draws the real engine's distribution.
+// Screenshots: test-results/memory-panel.png, test-results/distribution-panel.png.
 import * as assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -86,5 +87,64 @@ test('"Phasic: Show Memory Panel" shows the engine version and accounted memory'
     const text = await frame.evaluate(() => document.body.innerText);
     assert.ok(shown, `the panel does not show engine ${version}, accounted and resident memory within 30 s:\n${text}`);
     const file = await screenshot(page, 'memory-panel');
+    console.log(`screenshot: ${file}`);
+  }));
+
+/**
+ * The median of kingman.phasic's time to absorption (n = 4, theta = 1): the sum of
+ * exponentials with rates 6, 3 and 1, whose CDF is 1 − Σᵢ Πⱼ≠ᵢ λⱼ/(λⱼ − λᵢ) e^(−λᵢ t);
+ * by bisection here, independently of the engine.
+ */
+function kingmanMedian(): number {
+  const rates = [6, 3, 1];
+  const cdf = (t: number) =>
+    1 -
+    rates.reduce(
+      (s, li, i) => s + rates.reduce((p, lj, j) => (j === i ? p : (p * lj) / (lj - li)), 1) * Math.exp(-li * t),
+      0,
+    );
+  let lo = 0;
+  let hi = 50;
+  for (let k = 0; k < 200; k++) {
+    const mid = (lo + hi) / 2;
+    if (cdf(mid) < 0.5) lo = mid;
+    else hi = mid;
+  }
+  return (lo + hi) / 2;
+}
+
+test("after a run the Distribution tab draws the engine's density and CDF", () =>
+  explainFailure(async () => {
+    const { page } = workbench;
+    await openFile(page, 'kingman.phasic');
+    await runCommand(page, 'Phasic: Run Hierarchical Trace');
+    // The command offers the model's constants to override (n = 4): keep them.
+    const constants = page.locator('.quick-input-widget', { hasText: 'constants for this run' });
+    await constants.waitFor({ timeout: 20_000 });
+    await page.keyboard.press('Enter');
+    await constants.waitFor({ state: 'hidden', timeout: 10_000 });
+    const frame = await webviewFrame(page, STUDIO_TITLE);
+    // The run brings the panel up on its SCC tab; the run's moments are in the page once the SCC summary is.
+    await frame.locator('.run-summary', { hasText: 'kingman' }).waitFor({ timeout: 60_000 });
+    await frame.locator('#tab-distribution').click();
+    await frame.locator('.dist-pdf canvas').waitFor({ timeout: 30_000 });
+    await frame.locator('.dist-cdf canvas').waitFor({ timeout: 30_000 });
+    const status = await frame.locator('.dist-status').innerText();
+    assert.match(status, /^Took .* in the engine from the cached trace/);
+    const median = Number(
+      await frame.locator('.quantile-table tbody tr', { hasText: '50%' }).first().locator('td').first().innerText(),
+    );
+    const expected = kingmanMedian();
+    assert.ok(Math.abs(median - expected) < 1e-8 * expected, `median ${median}, closed form ${expected}`);
+    // Drawn: the density canvas has pixels of its curve (not only the background).
+    const painted = await frame.locator('.dist-pdf canvas').evaluate((c) => {
+      const canvas = c as HTMLCanvasElement;
+      const d = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
+      let n = 0;
+      for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
+      return n;
+    });
+    assert.ok(painted > 1000, `the density chart is drawn (${painted} painted pixels)`);
+    const file = await screenshot(page, 'distribution-panel');
     console.log(`screenshot: ${file}`);
   }));

@@ -239,7 +239,7 @@ test('hovering a Gantt bar names its subgraph; dragging pans back in time', asyn
     `panned by ${start - s2} ms, expected ${shift}`,
   );
   assert.equal(
-    await page.locator('vscode-checkbox').evaluate((e) => (e as HTMLInputElement).checked),
+    await page.locator('.memory vscode-checkbox').evaluate((e) => (e as HTMLInputElement).checked),
     false,
     'panning back stops following',
   );

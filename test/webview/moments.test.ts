@@ -23,12 +23,12 @@ test('shows the run moments and re-evaluates when a parameter changes', async ()
   const page = studio.page;
   assert.deepEqual(await cells(studio, 'time'), ['time', '1.6', '3.626666667', '11.232', '1.066666667']);
   assert.equal(
-    await page.locator('vscode-text-field[data-param="coal"]').evaluate((e) => (e as HTMLInputElement).value),
+    await page.locator('.moments vscode-text-field[data-param="coal"]').evaluate((e) => (e as HTMLInputElement).value),
     '1',
   );
   assert.match(await page.locator('.eval-status').innerText(), /Evaluated with the run in 0\.410 ms/);
 
-  await page.locator('vscode-text-field[data-param="coal"] input').fill('2');
+  await page.locator('.moments vscode-text-field[data-param="coal"] input').fill('2');
   // The debounce timer's evaluate, whenever it fires.
   const sent = await studio.waitForPosted('evaluate');
   assert.equal(sent.length, 1, 'one debounced evaluate per edit');
@@ -78,19 +78,19 @@ test('an out-of-bounds or non-numeric parameter is flagged and not sent', async 
   // The debounced check reports the input instead of sending it: the status it writes
   // is the event that says the timer fired.
   const status = (text: string) => page.locator('.eval-status', { hasText: text }).waitFor();
-  await page.locator('vscode-text-field[data-param="rec"] input').fill('11');
+  await page.locator('.moments vscode-text-field[data-param="rec"] input').fill('11');
   await status('rec must be ≤ 10.');
   assert.equal((await evaluations(studio)).length, 0);
-  assert.equal(await page.locator('vscode-text-field[data-param="rec"]').getAttribute('aria-invalid'), 'true');
+  assert.equal(await page.locator('.moments vscode-text-field[data-param="rec"]').getAttribute('aria-invalid'), 'true');
   assert.equal(await page.locator('.eval-status').innerText(), 'rec must be ≤ 10.');
-  await page.locator('vscode-text-field[data-param="rec"] input').fill('abc');
+  await page.locator('.moments vscode-text-field[data-param="rec"] input').fill('abc');
   await status('rec must be a number.');
   assert.equal((await evaluations(studio)).length, 0);
   assert.equal(await page.locator('.eval-status').innerText(), 'rec must be a number.');
-  await page.locator('vscode-text-field[data-param="rec"] input').fill('0.5');
+  await page.locator('.moments vscode-text-field[data-param="rec"] input').fill('0.5');
   const sent = await studio.waitForPosted('evaluate');
   assert.equal(sent.length, 1);
-  assert.equal(await page.locator('vscode-text-field[data-param="rec"]').getAttribute('aria-invalid'), null);
+  assert.equal(await page.locator('.moments vscode-text-field[data-param="rec"]').getAttribute('aria-invalid'), null);
   await studio.send({
     type: 'evaluation',
     requestId: sent[0].type === 'evaluate' ? sent[0].requestId : -1,
@@ -115,13 +115,13 @@ test('parameters and rewards named like object members keep their values and rea
   await studio.send({ type: 'snapshot', snapshot });
   const page = studio.page;
   const value = (name: string) =>
-    page.locator(`vscode-text-field[data-param="${name}"]`).evaluate((e) => (e as HTMLInputElement).value);
+    page.locator(`.moments vscode-text-field[data-param="${name}"]`).evaluate((e) => (e as HTMLInputElement).value);
   assert.equal(await value('__proto__'), '2');
   assert.equal(await value('constructor'), '0.5');
   // A reward without a variance shows a dash, not an inherited member.
   assert.deepEqual(await cells(studio, 'toString'), ['toString', '0.25', '0.5', '—']);
 
-  await page.locator('vscode-text-field[data-param="constructor"] input').fill('3');
+  await page.locator('.moments vscode-text-field[data-param="constructor"] input').fill('3');
   await page.waitForFunction(() =>
     (window as unknown as { __posted: Array<{ type: string }> }).__posted.some((m) => m.type === 'evaluate'),
   );

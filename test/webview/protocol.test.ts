@@ -5,7 +5,13 @@ import { test } from 'node:test';
 import { layoutCondensation } from '../../extension/host/panel/layout';
 import { parseEngineReply } from '../../extension/protocol/validate';
 import { parseHostMessage, parseWebviewMessage } from '../../extension/protocol/webview';
-import { syntheticDecomposition, syntheticRun, syntheticSession, TWO_LOCUS_MODEL } from './synthetic';
+import {
+  syntheticDecomposition,
+  syntheticDistribution,
+  syntheticRun,
+  syntheticSession,
+  TWO_LOCUS_MODEL,
+} from './synthetic';
 
 const rejects = (r: { ok: boolean; error?: string }, error: RegExp) => {
   assert.equal(r.ok, false);
@@ -38,7 +44,10 @@ test('webview messages: malformed ones are rejected with the field named', () =>
   rejects(parseWebviewMessage(null), /^message: expected an object/);
   rejects(parseWebviewMessage('ready'), /^message: expected an object/);
   rejects(parseWebviewMessage({ type: 'run' }), /^type: expected ready \| tab/);
-  rejects(parseWebviewMessage({ type: 'tab', tab: 'settings' }), /^tab: expected memory \| scc \| moments/);
+  rejects(
+    parseWebviewMessage({ type: 'tab', tab: 'settings' }),
+    /^tab: expected memory \| scc \| moments \| distribution/,
+  );
   rejects(
     parseWebviewMessage({ type: 'evaluate', requestId: 1, traceKey: 'ab', params: { coal: 'two' } }),
     /^params\.coal: expected a finite number/,
@@ -62,6 +71,48 @@ test('webview messages: malformed ones are rejected with the field named', () =>
   rejects(
     parseWebviewMessage({ type: 'exportSvg', svg: '<script>alert(1)</script>' }),
     /^svg: expected an <svg> document/,
+  );
+});
+
+test('distribution messages both ways', () => {
+  const ask = { type: 'distribution', requestId: 2, traceKey: 'ab', rewards: ['time', 'tmrca'], params: { coal: 2 } };
+  assert.equal(parseWebviewMessage(ask).ok, true);
+  rejects(parseWebviewMessage({ ...ask, rewards: [] }), /^rewards: expected one or more distinct reward names/);
+  rejects(parseWebviewMessage({ ...ask, rewards: ['time', 'time'] }), /^rewards: expected one or more distinct/);
+  rejects(
+    parseWebviewMessage({ ...ask, rewards: Array.from({ length: 65 }, (_, i) => `r${i}`) }),
+    /^rewards: expected an array of at most 64/,
+  );
+  rejects(
+    parseWebviewMessage({ type: 'exportPng', png: 'data:image/svg+xml;base64,PHN2Zy8+' }),
+    /^png: expected a data:image\/png;base64 URL/,
+  );
+  rejects(
+    parseWebviewMessage({ type: 'exportPng', png: 'data:image/png;base64,<b>' }),
+    /^png: expected a data:image\/png;base64 URL/,
+  );
+  rejects(parseWebviewMessage({ type: 'exportCsv', csv: '' }), /^csv: expected CSV text/);
+  assert.equal(parseWebviewMessage({ type: 'exportCsv', csv: 'reward,t,cdf,density\n' }).ok, true);
+
+  const result = syntheticDistribution('time', 1);
+  assert.equal(parseHostMessage({ type: 'distribution', requestId: 2, results: [result] }).ok, true);
+  assert.equal(
+    parseHostMessage({ type: 'distribution', requestId: 2, error: 'trace no longer cached; run again' }).ok,
+    true,
+  );
+  rejects(parseHostMessage({ type: 'distribution', requestId: 2 }), /^message: expected results or an error/);
+  rejects(
+    parseHostMessage({ type: 'distribution', requestId: 2, results: [{ ...result, cdf: result.cdf.slice(1) }] }),
+    /^results\[0\]\.cdf: expected one value per time \(200\)/,
+  );
+  rejects(
+    parseHostMessage({ type: 'distribution', requestId: 2, results: [{ ...result, atom: 1.5 }] }),
+    /^results\[0\]\.atom: expected a probability in \[0, 1\]/,
+  );
+  assert.equal(parseHostMessage({ type: 'exported', format: 'png', path: '/tmp/a.png' }).ok, true);
+  rejects(
+    parseHostMessage({ type: 'exported', format: 'gif', path: '/tmp/a.gif' }),
+    /^format: expected svg \| png \| csv/,
   );
 });
 

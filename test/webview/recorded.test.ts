@@ -1,6 +1,7 @@
 // The panel fed with host messages recorded from a real engine session
 // (scripts/record-webview-fixture.mjs: two_locus n = 8 run twice, re-evaluated,
-// caches cleared): every view shows what the engine reported.
+// caches cleared, the distribution of every reward): every view shows what the engine
+// reported.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
@@ -78,7 +79,7 @@ test('moments: the run numbers, then the recorded re-evaluation', async () => {
   const row = () => page.locator('.moments-table tbody tr', { hasText: 'tmrca' }).first().locator('td').allInnerTexts();
   assert.equal((await row())[0], formatNumber(Number(run.result.moments.tmrca[0])));
   for (const [name, value] of Object.entries(evaluation.result!.params)) {
-    await page.locator(`vscode-text-field[data-param="${name}"] input`).fill(String(value));
+    await page.locator(`.moments vscode-text-field[data-param="${name}"] input`).fill(String(value));
   }
   // One debounced evaluate for the edits, whenever its timer fires.
   const sent = (await studio.waitForPosted('evaluate')).filter(
@@ -90,5 +91,71 @@ test('moments: the run numbers, then the recorded re-evaluation', async () => {
   assert.equal((await row())[0], formatNumber(Number(evaluation.result!.moments.tmrca[0])));
   assert.match(await page.locator('.eval-status').innerText(), /Evaluated in .* ms from the cached trace/);
   await page.screenshot({ path: screenshotPath('real-moments'), fullPage: true });
+  await page.close();
+});
+
+test('distribution: the engine curves of every reward drawn, the quantile table the engine values', async () => {
+  const reply = fixture.messages.find((m) => m.type === 'distribution') as Extract<
+    HostMessage,
+    { type: 'distribution' }
+  >;
+  const results = reply.results!;
+  const studio = await openStudio(browser(), 'dark', 'distribution');
+  await studio.send({ ...fixture.messages[0], snapshot: { ...snapshot, tab: 'distribution' } });
+  const page = studio.page;
+  for (const r of results.slice(1)) await page.locator(`vscode-checkbox[data-reward="${r.reward}"]`).click();
+  const sent = (await studio.waitForPosted('distribution')).filter(
+    (m): m is Extract<WebviewMessage, { type: 'distribution' }> => m.type === 'distribution',
+  );
+  const last = sent.at(-1)!;
+  assert.deepEqual(
+    last.rewards,
+    results.map((r) => r.reward),
+  );
+  assert.deepEqual(last.params, run.result.params);
+  assert.equal(last.traceKey, results[0].traceKey);
+  await studio.send({ ...reply, requestId: last.requestId });
+  assert.equal(await page.locator('.dist-pdf canvas').count(), 1);
+  assert.deepEqual(await page.locator('.dist-pdf .u-legend .u-series .u-label').allInnerTexts(), [
+    't',
+    ...results.map((r) => r.reward),
+  ]);
+  const rows = page.locator('.quantile-table tbody tr');
+  for (const [i, q] of results[0].quantiles.entries()) {
+    assert.deepEqual(
+      await rows.nth(i).locator('td').allInnerTexts(),
+      results.map((r) => formatNumber(r.quantiles[i].value)),
+      `${q.p} quantiles`,
+    );
+  }
+  // Its mean and sd are the run's moments, computed by the engine another way.
+  const mean = Number(run.result.moments.time[0]);
+  const sd = Math.sqrt(Number(run.result.variance.time));
+  assert.equal(
+    (await page.locator('.quantile-table tbody tr', { hasText: 'Mean ± sd' }).locator('td').allInnerTexts())[0],
+    `${formatNumber(mean)} ± ${formatNumber(sd)}`,
+  );
+  // And the curves agree with it: ∫ (1 − F) dt over the grid is the mean (trapezoids;
+  // the grid ends at the 0.999 quantile, so the tail beyond is left out).
+  const time = results[0];
+  let area = 0;
+  for (let i = 1; i < time.times.length; i++)
+    area += ((2 - time.cdf[i] - time.cdf[i - 1]) / 2) * (time.times[i] - time.times[i - 1]);
+  assert.ok(Math.abs(area - mean) / mean < 0.01, `∫(1 − F) = ${area}, mean ${mean}`);
+  assert.match(await page.locator('.dist-status').innerText(), /^Took .* in the engine from the cached trace/);
+  // Hover: the legend reads the engine's values at the point under the pointer.
+  const over = page.locator('.dist-pdf .u-over');
+  const box = (await over.boundingBox())!;
+  await page.mouse.move(box.x + box.width * 0.3, box.y + box.height / 2);
+  const legend = page.locator('.dist-pdf .u-legend .u-series .u-value');
+  await page.waitForFunction(
+    () => document.querySelector('.dist-pdf .u-legend .u-series .u-value')?.textContent !== '—',
+  );
+  const [t, density] = await legend.allInnerTexts();
+  const i = time.times.findIndex((x) => formatNumber(x) === t);
+  assert.ok(i > 0, `the readout's t (${t}) is a point of the engine's grid`);
+  assert.equal(density, formatNumber(time.pdf[i]));
+  await page.screenshot({ path: screenshotPath('real-distribution'), fullPage: true });
+  assert.deepEqual(studio.problems(), []);
   await page.close();
 });

@@ -7,7 +7,7 @@ import { StudioBuffer } from '../../extension/host/panel/buffer';
 import { PanelSession, type PanelHost } from '../../extension/host/panel/session';
 import type { EvaluateResult, MemorySnapshot } from '../../extension/protocol/engine';
 import type { HostMessage } from '../../extension/protocol/webview';
-import { TWO_LOCUS_MODEL, syntheticDecomposition, syntheticRun } from './synthetic';
+import { TWO_LOCUS_MODEL, syntheticDecomposition, syntheticDistribution, syntheticRun } from './synthetic';
 
 const snap = (timeMs: number): MemorySnapshot => ({
   timeMs,
@@ -192,7 +192,7 @@ test('SCC details, SVG export, and malformed messages', async () => {
   assert.deepEqual(logs, [
     'Phasic Studio: ignored a malformed message from the panel (requestId: expected an integer ≥ 0)',
     'Phasic Studio: ignored a malformed message from the panel (svg: expected an <svg> document)',
-    'Phasic Studio: ignored a malformed message from the panel (type: expected ready | tab | evaluate | sccDetail | exportSvg)',
+    'Phasic Studio: ignored a malformed message from the panel (type: expected ready | tab | evaluate | sccDetail | exportSvg | distribution | exportPng | exportCsv)',
   ]);
 });
 
@@ -203,4 +203,126 @@ test('the tab the page shows is remembered for the next snapshot', async () => {
   assert.equal(sent[0].type === 'snapshot' && sent[0].snapshot.tab, 'moments');
   session.showTab('scc');
   assert.deepEqual(sent.at(-1), { type: 'showTab', tab: 'scc' });
+});
+
+test('distribution: one engine request per chosen reward, all results in one reply, refusals and failures', async () => {
+  const asked: Array<{ traceKey: string; reward: string; params: Record<string, number> }> = [];
+  const { session, sent } = setup({
+    distribution: async (traceKey, reward, params) => {
+      asked.push({ traceKey, reward, params: { ...params } });
+      if (reward === 'tmrca' && params.coal === 3) throw new Error('trace no longer cached; run again');
+      return syntheticDistribution(reward, 1, 0, { ...params });
+    },
+  });
+  await session.receive({ type: 'ready' });
+  const run = syntheticRun(syntheticDecomposition(5));
+  session.runResult(TWO_LOCUS_MODEL, run);
+  const key = run.traceKey;
+  await session.receive({
+    type: 'distribution',
+    requestId: 4,
+    traceKey: key,
+    rewards: ['time', 'tmrca'],
+    params: { coal: 2, rec: 1 },
+  });
+  assert.deepEqual(asked, [
+    { traceKey: key, reward: 'time', params: { coal: 2, rec: 1 } },
+    { traceKey: key, reward: 'tmrca', params: { coal: 2, rec: 1 } },
+  ]);
+  const reply = sent.at(-1)!;
+  assert.ok(reply.type === 'distribution' && reply.results);
+  assert.equal(reply.requestId, 4);
+  assert.deepEqual(
+    reply.results.map((r) => r.reward),
+    ['time', 'tmrca'],
+  );
+
+  // One reward failing fails the reply: the view never draws half of what it asked.
+  await session.receive({
+    type: 'distribution',
+    requestId: 5,
+    traceKey: key,
+    rewards: ['time', 'tmrca'],
+    params: { coal: 3 },
+  });
+  assert.deepEqual(sent.at(-1), { type: 'distribution', requestId: 5, error: 'trace no longer cached; run again' });
+
+  const refused = async (msg: object, error: string) => {
+    await session.receive(msg);
+    assert.deepEqual(sent.at(-1), { type: 'distribution', requestId: (msg as { requestId: number }).requestId, error });
+  };
+  const before = asked.length;
+  await refused(
+    { type: 'distribution', requestId: 6, traceKey: key, rewards: ['xi'], params: {} },
+    "Unknown reward 'xi'; the model has time, tmrca.",
+  );
+  await refused(
+    { type: 'distribution', requestId: 7, traceKey: 'feed', rewards: ['time'], params: {} },
+    'That run is no longer current; run the model again.',
+  );
+  await refused(
+    { type: 'distribution', requestId: 8, traceKey: key, rewards: ['time'], params: { rec: 11 } },
+    "Parameter 'rec' must be ≤ 10.",
+  );
+  assert.equal(asked.length, before, 'refused requests never reach the engine');
+  // Malformed: no reward, or one twice.
+  const count = sent.length;
+  await session.receive({ type: 'distribution', requestId: 9, traceKey: key, rewards: [], params: {} });
+  await session.receive({ type: 'distribution', requestId: 9, traceKey: key, rewards: ['time', 'time'], params: {} });
+  assert.equal(sent.length, count);
+});
+
+test('distribution without an engine that computes them says so', async () => {
+  const { session, sent } = setup();
+  await session.receive({ type: 'ready' });
+  const run = syntheticRun(syntheticDecomposition(5));
+  session.runResult(TWO_LOCUS_MODEL, run);
+  await session.receive({ type: 'distribution', requestId: 1, traceKey: run.traceKey, rewards: ['time'], params: {} });
+  assert.deepEqual(sent.at(-1), {
+    type: 'distribution',
+    requestId: 1,
+    error: 'This engine does not compute distributions.',
+  });
+});
+
+test('PNG and CSV export: a real PNG is saved as bytes, anything else refused', async () => {
+  const saved: unknown[] = [];
+  const { session, sent, logs } = setup({
+    exportPng: async (png) => {
+      saved.push(Array.from(png.slice(0, 8)));
+      return '/tmp/chart.png';
+    },
+    exportCsv: async (csv) => {
+      saved.push(csv);
+      return '/tmp/curves.csv';
+    },
+  });
+  await session.receive({ type: 'ready' });
+  // A 1×1 PNG, made by hand: signature, IHDR, IDAT, IEND.
+  const png =
+    'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==';
+  await session.receive({ type: 'exportPng', png });
+  assert.deepEqual(sent.at(-1), { type: 'exported', format: 'png', path: '/tmp/chart.png' });
+  assert.deepEqual(saved[0], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  // Base64 of something that is not a PNG: well formed, refused by its content.
+  await session.receive({
+    type: 'exportPng',
+    png: `data:image/png;base64,${Buffer.from('<svg/>').toString('base64')}`,
+  });
+  assert.deepEqual(sent.at(-1), { type: 'exported', format: 'png', error: 'The exported image is not a PNG.' });
+  await session.receive({ type: 'exportCsv', csv: 'reward,t,cdf,density\ntime,0,0,1\n' });
+  assert.deepEqual(sent.at(-1), { type: 'exported', format: 'csv', path: '/tmp/curves.csv' });
+  assert.equal(saved[1], 'reward,t,cdf,density\ntime,0,0,1\n');
+  assert.equal(saved.length, 2);
+
+  const before = sent.length;
+  await session.receive({ type: 'exportPng', png: 'data:text/html;base64,PHNjcmlwdD4=' });
+  await session.receive({ type: 'exportPng', png: 'javascript:alert(1)' });
+  await session.receive({ type: 'exportCsv', csv: '' });
+  assert.equal(sent.length, before, 'malformed exports get no answer');
+  assert.deepEqual(logs, [
+    'Phasic Studio: ignored a malformed message from the panel (png: expected a data:image/png;base64 URL)',
+    'Phasic Studio: ignored a malformed message from the panel (png: expected a data:image/png;base64 URL)',
+    'Phasic Studio: ignored a malformed message from the panel (csv: expected CSV text)',
+  ]);
 });

@@ -12,7 +12,7 @@ import {
   type SccInfo,
 } from '../../extension/protocol/engine';
 import { StudioBuffer } from '../../extension/host/panel/buffer';
-import type { PanelModel, StudioSnapshot } from '../../extension/protocol/webview';
+import type { DistributionResult, PanelModel, StudioSnapshot } from '../../extension/protocol/webview';
 import { random } from '../random';
 
 export const T0 = Date.UTC(2026, 10, 26, 14, 0, 0);
@@ -196,4 +196,34 @@ export function syntheticSession(): StudioSnapshot {
   buffer.setRun(TWO_LOCUS_MODEL, syntheticRun(d));
   run(1000, 4, false, false);
   return buffer.snapshot();
+}
+
+/**
+ * A distribution result shaped like the engine's, from a closed form written here: Y
+ * is 0 with probability `atom`, else exponential with `rate` (CDF atom + (1 − atom)(1 −
+ * e^(−rate t)), density (1 − atom) rate e^(−rate t), p-quantile −ln((1 − p)/(1 − atom))/rate
+ * above the atom). On 200 points from 0 to the 0.999 quantile, as the engine's default grid.
+ */
+export function syntheticDistribution(
+  reward: string,
+  rate: number,
+  atom = 0,
+  params: Record<string, number> = { coal: 1, rec: 1 },
+): DistributionResult {
+  const quantile = (p: number) => (p <= atom ? 0 : -Math.log((1 - p) / (1 - atom)) / rate);
+  const end = quantile(0.999);
+  const times = Array.from({ length: 200 }, (_, i) => (end * i) / 199);
+  return {
+    traceKey: '9c1f2e3d4b5a6978',
+    reward,
+    params,
+    times,
+    cdf: times.map((t) => atom + (1 - atom) * (1 - Math.exp(-rate * t))),
+    pdf: times.map((t) => (1 - atom) * rate * Math.exp(-rate * t)),
+    atom,
+    quantiles: [0.05, 0.25, 0.5, 0.75, 0.95, 0.99].map((p) => ({ p, value: quantile(p) })),
+    epsilon: 1e-10,
+    method: { name: 'uniformization', rate: 2 * rate, steps: 57, states: 12, eliminated: 3 },
+    timingsMs: { transform: 0.05, uniformize: 0.8, quantiles: 0.1, total: 0.95 },
+  };
 }

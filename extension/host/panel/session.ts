@@ -9,12 +9,14 @@
 import type { BlockEvent, ClearResult, EvaluateResult, MemorySnapshot, RunResult } from '../../protocol/engine';
 import {
   parseWebviewMessage,
+  type DistributionResult,
   type HostMessage,
   type PanelModel,
   type PanelRun,
   type SccDetail,
   type StudioTab,
   type TimelineSample,
+  type WebviewMessage,
 } from '../../protocol/webview';
 import type { MarkerInput, StudioBuffer } from './buffer';
 import { totalBytes } from '../../protocol/memory';
@@ -27,6 +29,12 @@ export interface PanelHost {
   sccDetail?(traceKey: string, scc: number, params: Record<string, number>): Promise<SccDetail>;
   /** Saves an exported SVG; returns the path written, undefined if cancelled. Default: a save dialog. */
   exportSvg?(svg: string): Promise<string | undefined>;
+  /** The distribution of one reward (`time` or a reward of the model) from a cached trace (`phasic/distribution`). */
+  distribution?(traceKey: string, reward: string, params: Record<string, number>): Promise<DistributionResult>;
+  /** Saves the Distribution view's charts (PNG bytes, signature checked); like exportSvg. */
+  exportPng?(png: Uint8Array): Promise<string | undefined>;
+  /** Saves the Distribution view's curves as CSV; like exportSvg. */
+  exportCsv?(csv: string): Promise<string | undefined>;
   /** Where rejected webview messages are reported (the extension's output channel). */
   log?(message: string): void;
 }
@@ -48,6 +56,26 @@ export function evaluationError(
     if (spec.hi !== null && value > spec.hi) return `Parameter '${name}' must be ≤ ${spec.hi}.`;
   }
   return undefined;
+}
+
+/** Why the page may not ask for these rewards: each must be `time` or a reward the run reports. */
+export function rewardsError(run: PanelRun, rewards: string[]): string | undefined {
+  const known = Object.keys(run.result.moments);
+  for (const r of rewards) {
+    if (r !== 'time' && !known.includes(r))
+      return `Unknown reward '${r}'; the model has ${['time', ...known.filter((k) => k !== 'time')].join(', ')}.`;
+  }
+  return undefined;
+}
+
+const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+
+/** The bytes of a `data:image/png;base64,` URL whose content really is a PNG, or why not. */
+export function pngBytes(dataUrl: string): Uint8Array | string {
+  const bytes = Buffer.from(dataUrl.slice(dataUrl.indexOf(',') + 1), 'base64');
+  if (bytes.length < PNG_SIGNATURE.length || PNG_SIGNATURE.some((b, i) => bytes[i] !== b))
+    return 'The exported image is not a PNG.';
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
 }
 
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
@@ -186,6 +214,41 @@ export class PanelSession {
           this.post({ type: 'exported', error: message(e) });
         }
         return;
+      case 'distribution':
+        return this.post({ type: 'distribution', requestId: m.requestId, ...(await this.distribution(m)) });
+      case 'exportPng': {
+        const png = pngBytes(m.png);
+        if (typeof png === 'string') return this.post({ type: 'exported', format: 'png', error: png });
+        return this.exported('png', this.host.exportPng && (() => this.host.exportPng!(png)));
+      }
+      case 'exportCsv':
+        return this.exported('csv', this.host.exportCsv && (() => this.host.exportCsv!(m.csv)));
+    }
+  }
+
+  /** One engine request per reward, all at once; the first failure is the reply. */
+  private async distribution(
+    m: Extract<WebviewMessage, { type: 'distribution' }>,
+  ): Promise<{ results: DistributionResult[] } | { error: string }> {
+    const run = this.buffer.currentRun();
+    const refused = evaluationError(run, m.traceKey, m.params) ?? (run ? rewardsError(run, m.rewards) : undefined);
+    if (refused) return { error: refused };
+    const ask = this.host.distribution;
+    if (!ask) return { error: 'This engine does not compute distributions.' };
+    try {
+      return { results: await Promise.all(m.rewards.map((reward) => ask(m.traceKey, reward, m.params))) };
+    } catch (e) {
+      return { error: message(e) };
+    }
+  }
+
+  private async exported(format: 'png' | 'csv', save: (() => Promise<string | undefined>) | undefined): Promise<void> {
+    if (!save)
+      return this.post({ type: 'exported', format, error: `Saving ${format.toUpperCase()} is not available here.` });
+    try {
+      this.post({ type: 'exported', format, path: await save() });
+    } catch (e) {
+      this.post({ type: 'exported', format, error: message(e) });
     }
   }
 

@@ -1,5 +1,5 @@
-// The Phasic Studio webview panel (Memory timeline, SCC decomposition, Moments) in
-// VS Code. One controller lives for the whole activation and records what the engine
+// The Phasic Studio webview panel (Memory timeline, SCC decomposition, Moments,
+// Distribution) in VS Code. One controller lives for the whole activation and records what the engine
 // reports (StudioBuffer) whether or not the panel is open; the panel is created on
 // demand, restored after a window reload by the serializer, and brought up to date
 // by its PanelSession each time the page says `ready` (first load, reload, or
@@ -29,7 +29,24 @@ export class StudioPanel implements vscode.Disposable {
   ) {
     this.session = new PanelSession(
       this.buffer,
-      { ...host, exportSvg: host.exportSvg?.bind(host) ?? ((svg) => this.saveSvg(svg)) },
+      {
+        ...host,
+        exportSvg:
+          host.exportSvg?.bind(host) ??
+          ((svg) => this.save(new TextEncoder().encode(svg), 'scc.svg', { SVG: ['svg'] }, 'Export SCC decomposition')),
+        exportPng:
+          host.exportPng?.bind(host) ??
+          ((png) => this.save(png, 'distribution.png', { PNG: ['png'] }, 'Export distribution charts')),
+        exportCsv:
+          host.exportCsv?.bind(host) ??
+          ((csv) =>
+            this.save(
+              new TextEncoder().encode(csv),
+              'distribution.csv',
+              { CSV: ['csv'] },
+              'Export distribution curves',
+            )),
+      },
       (m) => void this.panel?.webview.postMessage(m),
     );
     this.registration = vscode.window.registerWebviewPanelSerializer(STUDIO_VIEW_TYPE, {
@@ -133,17 +150,23 @@ export class StudioPanel implements vscode.Disposable {
     );
   }
 
-  private async saveSvg(svg: string): Promise<string | undefined> {
+  /** Asks where to save an export (default `<model>-<suffix>` in the workspace) and writes it. */
+  private async save(
+    bytes: Uint8Array,
+    suffix: string,
+    filters: Record<string, string[]>,
+    title: string,
+  ): Promise<string | undefined> {
     const run = this.buffer.currentRun();
     const folder = vscode.workspace.workspaceFolders?.[0]?.uri;
-    const name = `${run?.model.name ?? 'model'}-scc.svg`;
+    const name = `${run?.model.name ?? 'model'}-${suffix}`;
     const target = await vscode.window.showSaveDialog({
       defaultUri: folder ? vscode.Uri.joinPath(folder, name) : undefined,
-      filters: { SVG: ['svg'] },
-      title: 'Export SCC decomposition',
+      filters,
+      title,
     });
     if (!target) return undefined;
-    await vscode.workspace.fs.writeFile(target, new TextEncoder().encode(svg));
+    await vscode.workspace.fs.writeFile(target, bytes);
     return target.fsPath;
   }
 }

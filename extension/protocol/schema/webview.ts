@@ -6,13 +6,31 @@
 // schema/engine.ts. The webview bundle imports this file: no Node or vscode imports.
 import * as v from 'valibot';
 import { count, issueAt, list, nameRecord, nonNeg, num, obj, oneOf, str, tagged } from './base';
-import { categoryBytes, decomposition, engineInfo, evaluateResult, paramSpec, runSummary, sccDetail } from './engine';
+import {
+  categoryBytes,
+  decomposition,
+  distributionResult,
+  engineInfo,
+  evaluateResult,
+  paramSpec,
+  runSummary,
+  sccDetail,
+} from './engine';
 
-export const STUDIO_TABS = ['memory', 'scc', 'moments'] as const;
+export const STUDIO_TABS = ['memory', 'scc', 'moments', 'distribution'] as const;
 export const MARKER_KINDS = ['runStart', 'runEnd', 'cancel', 'restart', 'clear'] as const;
 
 /** Largest SVG the host accepts for export (a 2,000-SCC view is ~1 MB). */
 export const MAX_EXPORT_SVG_CHARS = 32 * 1024 * 1024;
+
+/** Largest PNG export, as its data: URL (two charts at 4k × 2k are a few MB). */
+export const MAX_EXPORT_PNG_CHARS = 24 * 1024 * 1024;
+/** Largest CSV export (64 rewards × 10,000 points of full-precision numbers). */
+export const MAX_EXPORT_CSV_CHARS = 32 * 1024 * 1024;
+/** Rewards one distribution request may ask for at once. */
+export const MAX_DISTRIBUTION_REWARDS = 64;
+/** What an export reply is for: absent for the SCC view's SVG. */
+export const EXPORT_FORMATS = ['svg', 'png', 'csv'] as const;
 
 const tab = oneOf(STUDIO_TABS);
 
@@ -88,8 +106,22 @@ export const hostMessage = tagged(
       obj({ type: v.literal('sccDetail'), requestId: count, detail: v.optional(sccDetail), error }),
       v.check((m) => m.detail !== undefined || m.error !== undefined, 'a detail or an error'),
     ),
+    distribution: v.pipe(
+      obj({
+        type: v.literal('distribution'),
+        requestId: count,
+        results: v.optional(list(distributionResult, MAX_DISTRIBUTION_REWARDS)),
+        error,
+      }),
+      v.check((m) => m.results !== undefined || m.error !== undefined, 'results or an error'),
+    ),
     showTab: obj({ type: v.literal('showTab'), tab }),
-    exported: obj({ type: v.literal('exported'), path: v.optional(str(4096)), error }),
+    exported: obj({
+      type: v.literal('exported'),
+      format: v.optional(oneOf(EXPORT_FORMATS)),
+      path: v.optional(str(4096)),
+      error,
+    }),
   },
   'a host message type',
 );
@@ -107,6 +139,30 @@ export const webviewMessage = tagged(
         v.check((svg) => /^<svg[\s>]/.test(svg), 'an <svg> document'),
       ),
     }),
+    distribution: obj({
+      type: v.literal('distribution'),
+      requestId: count,
+      traceKey: str(200),
+      rewards: v.pipe(
+        list(str(200), MAX_DISTRIBUTION_REWARDS),
+        v.check((r) => r.length > 0 && new Set(r).size === r.length, 'one or more distinct reward names'),
+      ),
+      params: nameRecord(num),
+    }),
+    exportPng: obj({
+      type: v.literal('exportPng'),
+      png: v.pipe(
+        str(MAX_EXPORT_PNG_CHARS),
+        v.check((png) => /^data:image\/png;base64,[A-Za-z0-9+/]+={0,2}$/.test(png), 'a data:image/png;base64 URL'),
+      ),
+    }),
+    exportCsv: obj({
+      type: v.literal('exportCsv'),
+      csv: v.pipe(
+        str(MAX_EXPORT_CSV_CHARS),
+        v.check((csv) => csv.length > 0 && !csv.includes('\0'), 'CSV text'),
+      ),
+    }),
   },
-  'ready | tab | evaluate | sccDetail | exportSvg',
+  'ready | tab | evaluate | sccDetail | exportSvg | distribution | exportPng | exportCsv',
 );
