@@ -12,6 +12,7 @@ import type {
   RunResult,
   SccDetail,
 } from '../protocol/engine';
+import { type FailureKind, NATIVE_FAILURE_KINDS } from '../protocol/requests';
 import { loadAddon, type NativeAddon } from './addon';
 
 export interface EngineConfig {
@@ -56,24 +57,7 @@ export interface DistributionRequest {
   onProgress?: (progress: Progress) => void;
 }
 
-/**
- * What failed, as the addon reports it (native/binding/failure.cpp): the model
- * ('model'), the state limit or a distribution's step limit ('limit'), the memory budget ('budget'), a cancel
- * ('cancelled'), a trace no longer in the cache ('cache'), a caller's argument such as
- * a parameter value ('argument'), or the engine itself ('internal'). 'engine' is a
- * failure that did not come from the engine's own error types.
- */
-export type FailureKind = 'model' | 'limit' | 'budget' | 'cancelled' | 'cache' | 'argument' | 'internal' | 'engine';
-
-const NATIVE_KINDS: ReadonlySet<string> = new Set<FailureKind>([
-  'model',
-  'limit',
-  'budget',
-  'cancelled',
-  'cache',
-  'argument',
-  'internal',
-]);
+const NATIVE_KINDS: ReadonlySet<string> = new Set<string>(NATIVE_FAILURE_KINDS);
 
 /** A failed engine call. `site` indexes the compiled model's `sites` (-1: none). */
 export class EngineFailure extends Error {

@@ -33,9 +33,21 @@ export type RunReply = v.InferOutput<typeof s.runReply>;
 
 export type EvaluateParams = v.InferOutput<typeof r.evaluateParams>;
 
+/**
+ * What failed, as the addon reports it (native/binding/failure.cpp): the model
+ * ('model'), the state limit or a distribution's step limit ('limit'), the memory
+ * budget ('budget'), a cancel ('cancelled'), a trace no longer in the cache ('cache'),
+ * a caller's argument such as a parameter value ('argument'), or the engine itself
+ * ('internal').
+ */
+export const NATIVE_FAILURE_KINDS = ['model', 'limit', 'budget', 'cancelled', 'cache', 'argument', 'internal'] as const;
+
+/** A native failure kind, or 'engine': a failure that did not come from the engine's own error types. */
+export type FailureKind = (typeof NATIVE_FAILURE_KINDS)[number] | 'engine';
+
 /** The data of a failed request: where in the model it points, when it does. */
 export interface EngineErrorData {
-  kind: 'model' | 'limit' | 'budget' | 'cancelled' | 'cache' | 'argument' | 'internal' | 'engine';
+  kind: FailureKind;
   uri?: string;
   range?: { start: { line: number; character: number }; end: { line: number; character: number } };
   rule?: string;

@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { loadAddon } from '../../extension/engine/addon';
-import { Engine, EngineFailure, type FailureKind } from '../../extension/engine/engine';
+import { Engine, EngineFailure } from '../../extension/engine/engine';
+import type { FailureKind } from '../../extension/protocol/requests';
 import { assertOnlyCachesHoldMemory, compiledModel, ROOT, tempDir } from './helpers';
 
 const engine = new Engine();
