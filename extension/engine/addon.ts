@@ -5,6 +5,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
+import type { DistributionParams } from '../protocol/requests';
 
 /** The raw binding (native/binding/addon.cpp): JSON text in and out. */
 export interface NativeAddon {
@@ -40,14 +41,7 @@ export interface NativeAddon {
   distribution(
     runId: number,
     traceKey: string,
-    request: {
-      reward: string;
-      params: Record<string, number>;
-      times?: number[];
-      gridPoints?: number;
-      quantiles?: number[];
-      epsilon?: number;
-    },
+    request: Omit<DistributionParams, 'traceKey'>,
     onProgress?: (p: { phase: string; done: number; total: number }) => void,
   ): Promise<string>;
   clearCaches(): Promise<string>;

@@ -12,7 +12,7 @@ import type {
   RunResult,
   SccDetail,
 } from '../protocol/engine';
-import { type FailureKind, NATIVE_FAILURE_KINDS } from '../protocol/requests';
+import { type DistributionParams, type FailureKind, NATIVE_FAILURE_KINDS } from '../protocol/requests';
 import { loadAddon, type NativeAddon } from './addon';
 
 export interface EngineConfig {
@@ -39,19 +39,12 @@ export interface RunOptions {
   onBlockEvent?: (event: BlockEvent) => void;
 }
 
-export interface DistributionRequest {
-  /** "time" or a reward name of the model. */
-  reward: string;
-  /** Parameter values by name; unnamed parameters take the model's defaults. */
-  params: Record<string, number>;
-  /** Where to evaluate the CDF and density (any order; the result is ascending). */
-  times?: number[];
-  /** Without `times`: this many points from 0 to the 99.9% quantile (DEFAULT_GRID_POINTS). */
-  gridPoints?: number;
-  /** Probabilities in (0, 1) whose quantiles are wanted (DEFAULT_QUANTILES). */
-  quantiles?: number[];
-  /** Absolute error bound on every CDF and density value (DEFAULT_EPSILON). */
-  epsilon?: number;
+/**
+ * A distribution request: the language server's `phasic/distribution` parameters
+ * (schema/requests.ts, where each field is documented) for the trace key given
+ * beside them, and the call's cancel signal and progress.
+ */
+export interface DistributionRequest extends Omit<DistributionParams, 'traceKey'> {
   signal?: AbortSignal;
   /** Progress of the 'distribution' phase: uniformization steps done of those needed so far. */
   onProgress?: (progress: Progress) => void;

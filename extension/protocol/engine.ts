@@ -7,8 +7,8 @@
 import type * as v from 'valibot';
 import type * as s from './schema/engine';
 
+export { type CategoryBytes, MEMORY_CATEGORIES, type MemoryCategory, totalBytes } from './memory';
 export type { Moment, NonFinite } from './moment';
-export { MEMORY_CATEGORIES, totalBytes, type CategoryBytes, type MemoryCategory } from './memory';
 
 /** How the trace of one strongly connected component was obtained in a run. */
 export type TraceSource = (typeof s.TRACE_SOURCES)[number];

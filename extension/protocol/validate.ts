@@ -11,7 +11,7 @@
 // (protocol/schema/requests.ts).
 import * as v from 'valibot';
 import type { EngineNotifications, EngineRequests } from './requests';
-import { parse, type Parsed } from './schema/base';
+import { type Parsed, parse } from './schema/base';
 import * as s from './schema/engine';
 import * as r from './schema/requests';
 

@@ -8,12 +8,12 @@
 // process's clock (`timeMs` since that process started) on it with the engine's
 // start time, so samples of successive engine processes never overlap.
 import type * as v from 'valibot';
-import { parse, type Parsed } from './schema/base';
+import { type Parsed, parse } from './schema/base';
 import * as s from './schema/webview';
 
-export type { Parsed } from './schema/base';
 export type { DistributionResult, SccDetail } from './engine';
 export type { EngineInfo as EngineBadge, ParamSpec as PanelParam } from './requests';
+export type { Parsed } from './schema/base';
 export {
   EXPORT_FORMATS,
   MARKER_KINDS,

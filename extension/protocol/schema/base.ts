@@ -5,7 +5,7 @@
 // its expectation as its valibot message, so the wording is the same at every
 // boundary. The webview bundle imports this file: no Node or vscode imports.
 import * as v from 'valibot';
-import { NON_FINITE, type Moment } from '../moment';
+import { type Moment, NON_FINITE } from '../moment';
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
 

@@ -9,7 +9,7 @@
 // The webview bundle imports this file: no Node or vscode imports.
 import * as v from 'valibot';
 import { MEMORY_CATEGORIES } from '../memory';
-import { bool, count, int, issueAt, list, moment, MAX_STRING, nameRecord, nonNeg, num, obj, oneOf, str } from './base';
+import { bool, count, int, issueAt, list, MAX_STRING, moment, nameRecord, nonNeg, num, obj, oneOf, str } from './base';
 
 /** Bytes per memory category (protocol/memory.ts), all five present. */
 export const categoryBytes = obj(

@@ -62,10 +62,12 @@ export const distributionParams = obj({
   reward: str(200),
   /** Parameter values by name; others take the model's defaults. */
   params: nameRecord(num),
-  /** Absent: gridPoints points from 0 to the 99.9% quantile. */
+  /** Where to evaluate the CDF and density, in any order (the result's are ascending). */
   times: v.optional(list(num, MAX_GRID_POINTS)),
+  /** Without `times`: this many points from 0 to the 99.9% quantile (DEFAULT_GRID_POINTS). */
   gridPoints: v.optional(num),
-  /** Absent: DEFAULT_QUANTILES (protocol/distribution.ts). */
+  /** Probabilities in (0, 1) whose quantiles are wanted (DEFAULT_QUANTILES, protocol/distribution.ts). */
   quantiles: v.optional(list(num, 1000)),
+  /** Absolute error bound on every CDF and density value (DEFAULT_EPSILON). */
   epsilon: v.optional(num),
 });
