@@ -7,17 +7,17 @@
 // MAX_AUTO_RESTARTS times within RESTART_WINDOW_MS, then waits for the user.
 import * as vscode from 'vscode';
 import {
+  type CancellationToken,
   CloseAction,
   ErrorAction,
   LanguageClient,
-  State,
-  TransportKind,
-  type CancellationToken,
   type LanguageClientOptions,
   type ServerOptions,
+  State,
+  TransportKind,
 } from 'vscode-languageclient/node';
 import type { EngineNotifications, EngineRequests, EngineSettings } from '../protocol/requests';
-import { parseEngineNotification, parseEngineReply, type EngineToHost } from '../protocol/validate';
+import { type EngineToHost, parseEngineNotification, parseEngineReply } from '../protocol/validate';
 
 export type EngineState = 'starting' | 'running' | 'stopped' | 'crashed';
 

@@ -2,6 +2,7 @@
 // lives in its own module; this file only connects them.
 import * as vscode from 'vscode';
 import type { Progress } from '../protocol/engine';
+import { totalBytes } from '../protocol/memory';
 import { clearCaches } from './commands/clearCaches';
 import { restartEngine } from './commands/restartEngine';
 import { runTrace } from './commands/runTrace';
@@ -10,7 +11,6 @@ import type { HostContext } from './hostContext';
 import { affectsEngine, engineSettings } from './settings';
 import { EngineStatusBar } from './statusBar';
 import { createViews } from './views';
-import { totalBytes } from '../protocol/memory';
 
 let engine: EngineClient | undefined;
 

@@ -1,8 +1,8 @@
 // The status bar item: engine state and accounted memory at a glance; a click opens
 // the memory panel.
 import * as vscode from 'vscode';
-import type { EngineState } from './engineClient';
 import { formatBytes } from '../protocol/format';
+import type { EngineState } from './engineClient';
 
 export class EngineStatusBar implements vscode.Disposable {
   private readonly item = vscode.window.createStatusBarItem('phasic.engine', vscode.StatusBarAlignment.Right, 100);

@@ -1,7 +1,7 @@
 // The views of a run and of the engine's memory, behind the small `Views` interface
 // the commands use. The Studio panel records everything the engine reports from
 // activation on, so a panel opened later still shows the whole timeline.
-import type * as vscode from 'vscode';
+import * as vscode from 'vscode';
 import type { RunReply } from '../protocol/requests';
 import type { EngineClient } from './engineClient';
 import type { TimelineEvent, Views } from './hostContext';
@@ -19,7 +19,15 @@ export function createViews(
     // text with the trace), so the host keeps no runs of its own.
     sccDetail: (traceKey, scc, params) => engine.request('phasic/sccDetail', { traceKey, scc, params }),
     // The engine's defaults: its grid to the 0.999 quantile, DEFAULT_QUANTILES, ε = 1e-10.
-    distribution: (traceKey, reward, params) => engine.request('phasic/distribution', { traceKey, reward, params }),
+    distribution: async (traceKey, reward, params, signal) => {
+      const cancel = new vscode.CancellationTokenSource();
+      signal.addEventListener('abort', () => cancel.cancel(), { once: true });
+      try {
+        return await engine.request('phasic/distribution', { traceKey, reward, params }, cancel.token);
+      } finally {
+        cancel.dispose();
+      }
+    },
     log: (message) => output.appendLine(`[panel] ${message}`),
   });
 

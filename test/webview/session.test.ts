@@ -4,10 +4,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { StudioBuffer } from '../../extension/host/panel/buffer';
-import { PanelSession, type PanelHost } from '../../extension/host/panel/session';
+import { type PanelHost, PanelSession } from '../../extension/host/panel/session';
 import type { EvaluateResult, MemorySnapshot } from '../../extension/protocol/engine';
 import type { HostMessage } from '../../extension/protocol/webview';
-import { TWO_LOCUS_MODEL, syntheticDecomposition, syntheticDistribution, syntheticRun } from './synthetic';
+import { syntheticDecomposition, syntheticDistribution, syntheticRun, TWO_LOCUS_MODEL } from './synthetic';
 
 const snap = (timeMs: number): MemorySnapshot => ({
   timeMs,
@@ -270,6 +270,53 @@ test('distribution: one engine request per chosen reward, all results in one rep
   await session.receive({ type: 'distribution', requestId: 9, traceKey: key, rewards: [], params: {} });
   await session.receive({ type: 'distribution', requestId: 9, traceKey: key, rewards: ['time', 'time'], params: {} });
   assert.equal(sent.length, count);
+});
+
+test('distribution: a newer request cancels the one in flight, whose reply the page then ignores', async () => {
+  const signals: AbortSignal[] = [];
+  const { session, sent } = setup({
+    distribution: (_traceKey, reward, params, signal) => {
+      signals.push(signal);
+      // The first request only ends when it is cancelled, as the engine's does.
+      if (params.coal === 2)
+        return new Promise((_resolve, reject) =>
+          signal.addEventListener('abort', () => reject(new Error('cancelled'))),
+        );
+      return Promise.resolve(syntheticDistribution(reward, 1, 0, { ...params }));
+    },
+  });
+  await session.receive({ type: 'ready' });
+  const run = syntheticRun(syntheticDecomposition(5));
+  session.runResult(TWO_LOCUS_MODEL, run);
+  const first = session.receive({
+    type: 'distribution',
+    requestId: 1,
+    traceKey: run.traceKey,
+    rewards: ['time'],
+    params: { coal: 2 },
+  });
+  assert.equal(signals[0].aborted, false);
+  await session.receive({
+    type: 'distribution',
+    requestId: 2,
+    traceKey: run.traceKey,
+    rewards: ['time'],
+    params: { coal: 3 },
+  });
+  await first;
+  assert.equal(signals[0].aborted, true);
+  assert.equal(signals[1].aborted, false);
+  // Both are answered (the page drops the older by its id), the cancelled one with an error.
+  const replies = sent.filter((m) => m.type === 'distribution');
+  assert.deepEqual(
+    replies
+      .map((m) => [m.requestId, m.type === 'distribution' && m.results ? 'results' : 'error'])
+      .sort((a, b) => Number(a[0]) - Number(b[0])),
+    [
+      [1, 'error'],
+      [2, 'results'],
+    ],
+  );
 });
 
 test('distribution without an engine that computes them says so', async () => {

@@ -2,7 +2,7 @@
 // values (or the ones last used for this file), and remembered per file.
 import * as vscode from 'vscode';
 import { entry } from '../../protocol/check';
-import { overridesPrefill, parseOverrides, type Constant } from './overrideText';
+import { type Constant, overridesPrefill, parseOverrides } from './overrideText';
 
 const KEY = 'phasic.overrides';
 

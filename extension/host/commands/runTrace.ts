@@ -2,13 +2,13 @@
 // or a picked file.
 import * as vscode from 'vscode';
 import type { RunPhase, RunResult } from '../../protocol/engine';
-import { EngineStoppedError } from '../engineClient';
 import { formatBytes, formatCount, formatNumber } from '../../protocol/format';
 import { formatMoment, nonFiniteSummary } from '../../protocol/moment';
+import { EngineStoppedError } from '../engineClient';
 import type { HostContext } from '../hostContext';
+import { reportEngineStopped } from './engineStopped';
 import { chooseModel, type VisibleDocument } from './modelChoice';
 import { askOverrides } from './overrides';
-import { reportEngineStopped } from './engineStopped';
 
 const PHASE_TITLES: Record<RunPhase, string> = {
   exploring: 'Exploring states',

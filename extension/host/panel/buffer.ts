@@ -4,6 +4,9 @@
 // within `sampleCapacity` by min/max thinning (protocol/thinning.ts); block lifetimes and
 // markers drop their oldest entries.
 import type { BlockEvent, MemorySnapshot, RunResult } from '../../protocol/engine';
+import { totalBytes } from '../../protocol/memory';
+import { MAX_PANEL_BLOCKS, MAX_PANEL_MARKERS } from '../../protocol/panelBounds';
+import { groupSizeAt, HALVING_GROUP, thinIndices } from '../../protocol/thinning';
 import type {
   EngineBadge,
   MarkerKind,
@@ -16,9 +19,6 @@ import type {
   TimelineSample,
 } from '../../protocol/webview';
 import { layoutCondensation } from './layout';
-import { totalBytes } from '../../protocol/memory';
-import { MAX_PANEL_BLOCKS, MAX_PANEL_MARKERS } from '../../protocol/panelBounds';
-import { groupSizeAt, HALVING_GROUP, thinIndices } from '../../protocol/thinning';
 
 export interface BufferLimits {
   sampleCapacity: number;

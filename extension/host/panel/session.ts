@@ -7,19 +7,19 @@
 // that is loading or hidden); `ready` brings a snapshot of the whole buffer, after
 // which the page gets incremental messages until it goes away again (`detach`).
 import type { BlockEvent, ClearResult, EvaluateResult, MemorySnapshot, RunResult } from '../../protocol/engine';
+import { totalBytes } from '../../protocol/memory';
 import {
-  parseWebviewMessage,
   type DistributionResult,
   type HostMessage,
   type PanelModel,
   type PanelRun,
+  parseWebviewMessage,
   type SccDetail,
   type StudioTab,
   type TimelineSample,
   type WebviewMessage,
 } from '../../protocol/webview';
 import type { MarkerInput, StudioBuffer } from './buffer';
-import { totalBytes } from '../../protocol/memory';
 
 /** What the panel asks of the rest of the extension. */
 export interface PanelHost {
@@ -29,8 +29,16 @@ export interface PanelHost {
   sccDetail?(traceKey: string, scc: number, params: Record<string, number>): Promise<SccDetail>;
   /** Saves an exported SVG; returns the path written, undefined if cancelled. Default: a save dialog. */
   exportSvg?(svg: string): Promise<string | undefined>;
-  /** The distribution of one reward (`time` or a reward of the model) from a cached trace (`phasic/distribution`). */
-  distribution?(traceKey: string, reward: string, params: Record<string, number>): Promise<DistributionResult>;
+  /**
+   * The distribution of one reward (`time` or a reward of the model) from a cached
+   * trace (`phasic/distribution`); `signal` aborts when the page asks for another.
+   */
+  distribution?(
+    traceKey: string,
+    reward: string,
+    params: Record<string, number>,
+    signal: AbortSignal,
+  ): Promise<DistributionResult>;
   /** Saves the Distribution view's charts (PNG bytes, signature checked); like exportSvg. */
   exportPng?(png: Uint8Array): Promise<string | undefined>;
   /** Saves the Distribution view's curves as CSV; like exportSvg. */
@@ -84,6 +92,8 @@ export class PanelSession {
   private ready = false;
   private pendingSamples: TimelineSample[] = [];
   private flushTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The distribution request the page is waiting for, cancelled by a newer one. */
+  private distributionInFlight: AbortController | undefined;
 
   constructor(
     private readonly buffer: StudioBuffer,
@@ -226,7 +236,12 @@ export class PanelSession {
     }
   }
 
-  /** One engine request per reward, all at once; the first failure is the reply. */
+  /**
+   * One engine request per reward, all at once; the first failure is the reply. A
+   * newer request cancels the one in flight: the page only draws the newest, and a
+   * stiff chain's uniformization can take seconds the engine would otherwise spend
+   * on curves nobody sees before starting the one wanted.
+   */
   private async distribution(
     m: Extract<WebviewMessage, { type: 'distribution' }>,
   ): Promise<{ results: DistributionResult[] } | { error: string }> {
@@ -235,10 +250,17 @@ export class PanelSession {
     if (refused) return { error: refused };
     const ask = this.host.distribution;
     if (!ask) return { error: 'This engine does not compute distributions.' };
+    this.distributionInFlight?.abort();
+    const inFlight = new AbortController();
+    this.distributionInFlight = inFlight;
     try {
-      return { results: await Promise.all(m.rewards.map((reward) => ask(m.traceKey, reward, m.params))) };
+      return {
+        results: await Promise.all(m.rewards.map((reward) => ask(m.traceKey, reward, m.params, inFlight.signal))),
+      };
     } catch (e) {
       return { error: message(e) };
+    } finally {
+      if (this.distributionInFlight === inFlight) this.distributionInFlight = undefined;
     }
   }
 

@@ -7,10 +7,10 @@
 // page, which is lighter than keeping hours of charts alive in the background).
 import * as vscode from 'vscode';
 import type { BlockEvent, ClearResult, MemorySnapshot, RunResult } from '../../protocol/engine';
-import { STUDIO_TABS, STUDIO_VIEW_TYPE, type PanelModel, type StudioTab } from '../../protocol/webview';
-import { StudioBuffer, type MarkerInput } from './buffer';
+import { type PanelModel, STUDIO_TABS, STUDIO_VIEW_TYPE, type StudioTab } from '../../protocol/webview';
+import { type MarkerInput, StudioBuffer } from './buffer';
 import { makeNonce, renderStudioPage } from './html';
-import { PanelSession, type PanelHost } from './session';
+import { type PanelHost, PanelSession } from './session';
 
 export type { PanelHost } from './session';
 
