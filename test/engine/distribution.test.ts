@@ -97,9 +97,10 @@ rule go
     const r = await engine.distribution(key, {
       reward: 'time',
       params: { lambda: 3 },
-      times: [5, 0, 1e300, 0.1, 0.5, 1, 2, 1e20],
+      // The largest double: Λt overflows to +∞ and must still read as absorbed.
+      times: [5, 0, 1e300, 0.1, 0.5, 1, 2, Number.MAX_VALUE, 1e20],
     });
-    assert.deepEqual(r.times, [0, 0.1, 0.5, 1, 2, 5, 1e20, 1e300], 'given times come back sorted');
+    assert.deepEqual(r.times, [0, 0.1, 0.5, 1, 2, 5, 1e20, 1e300, Number.MAX_VALUE], 'given times come back sorted');
     assert.equal(r.traceKey, key);
     assert.equal(r.reward, 'time');
     assert.deepEqual(r.params, { lambda: 3 });

@@ -101,8 +101,8 @@ SeriesValue UniformizedSeries::at(double t) {
   // end is above μ − 20√μ for every tail ≥ 1e−80): either the series stops early (all
   // but ε/2 absorbed, and the sum over the window is empty, as it would be computed) or
   // the limit is hit, which extend_to reports. Its weights are never computed: there
-  // could be billions.
-  if (mu - 20 * std::sqrt(mu) > double(kMaxSteps) + 1) {
+  // could be billions. μ = Λt overflows to +∞ for the largest finite times.
+  if (!std::isfinite(mu) || mu - 20 * std::sqrt(mu) > double(kMaxSteps) + 1) {
     extend_to(kMaxSteps + 1);
     return {};
   }
