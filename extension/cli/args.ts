@@ -5,13 +5,15 @@ import { DEFAULT_MAX_STATES, DEFAULT_MEMORY_BUDGET_MB, MIN_MAX_STATES, MIN_MEMOR
 export const USAGE = `usage:
   phasic-trace run MODEL [--set NAME=VALUE]... [--param NAME=VALUE]... [--moments K]
                    [--covariance R1,R2]... [--min-scc N] [--cache-dir DIR | --no-cache]
-                   [--max-states N] [--memory-budget MB] [--timeout SECONDS] [--repeat N] [--json]
+                   [--max-states N] [--memory-budget MB] [--timeout SECONDS] [--repeat N] [--gradient]
+                   [--json]
   phasic-trace check MODEL [--json]
   phasic-trace clear-caches [--cache-dir DIR] [--json]
   phasic-trace export MODEL --format phasic-json [--set NAME=VALUE]... [--max-states N]
                    [--memory-budget MB] [--out FILE]
 
 MODEL is a .phasic file, a compiled-model .json or a phasic graph .json.
+--gradient adds the derivatives of every moment and variance with respect to every parameter.
 --timeout stops a run (all --repeat runs together) that takes longer; Ctrl-C stops it too.
 --memory-budget stops a run or an export whose engine memory would exceed MB megabytes (default ${DEFAULT_MEMORY_BUDGET_MB}, at least ${MIN_MEMORY_BUDGET_MB}).`;
 
@@ -32,6 +34,8 @@ export interface RunArgs {
   memoryBudgetMB: number;
   timeoutSeconds?: number; // absent: no limit
   repeat: number;
+  /** Also report d moments/dθ and d variance/dθ. */
+  gradient: boolean;
   json: boolean;
 }
 export interface CheckArgs {
@@ -133,7 +137,7 @@ export function parseArgs(argv: string[]): Args {
           '--timeout',
           '--repeat',
         ],
-        flag: ['--no-cache', '--json'],
+        flag: ['--no-cache', '--gradient', '--json'],
       },
     ],
     ['check', { value: [], flag: ['--json'] }],
@@ -193,6 +197,7 @@ export function parseArgs(argv: string[]): Args {
         memoryBudgetMB: memoryBudget(values['--memory-budget']),
         timeoutSeconds: values['--timeout'] !== undefined ? positive('--timeout', values['--timeout']) : undefined,
         repeat: values['--repeat'] !== undefined ? integer('--repeat', values['--repeat'], 1) : 1,
+        gradient: flags.has('--gradient'),
         json,
       };
     case 'check':
