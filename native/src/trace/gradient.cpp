@@ -30,6 +30,7 @@ class Scratch {
   double* data() { return p_; }
   double& operator[](std::size_t i) { return p_[i]; }
   void zero() { std::fill(p_, p_ + n_, 0.0); }
+  std::size_t size() const { return n_; }
 
  private:
   using Allocator = CountedAllocator<double, Category::Evaluation>;
@@ -44,6 +45,9 @@ std::uint64_t largest(const ModelTrace& m, Size size) {
   return most;
 }
 
+// 8 Mi doubles (64 MiB): larger traces replay each block's program once more instead.
+constexpr std::uint64_t kMaxKeptValues = std::uint64_t(8) << 20;
+
 class GradientSession {
  public:
   GradientSession(const ModelTrace& m, std::uint32_t moment_count, const std::atomic<bool>* cancel)
@@ -55,16 +59,17 @@ class GradientSession {
         cancel_(cancel),
         block_values_(largest(m, [](const BlockTrace& t) { return t.value_count(); })),
         block_slots_(largest(m, [](const BlockTrace& t) { return std::uint64_t(t.vertex_count) + t.exit_count; })),
-        values_(block_values_),
+        values_(total_values(m) <= kMaxKeptValues ? 0 : block_values_),
         value_adjoints_(block_values_ * std::max<std::size_t>(O_, 1)),
+        kept_values_(total_values(m) <= kMaxKeptValues ? total_values(m) : 0),
         solutions_(O_ * m.vertex_count),
+        before_solve_(O_ * m.vertex_count),
+        sums_(O_ * m.vertex_count),
         adjoints_(O_ * m.vertex_count),
         y_(block_slots_),
         forward_pre_(std::size_t(K_) * block_slots_),
         forward_final_(std::size_t(K_) * block_slots_),
         forward_acc_(std::size_t(K_) * block_slots_),
-        adjoint_out_(std::size_t(K_) * block_slots_),
-        adjoint_pre_(std::size_t(K_) * block_slots_),
         adjoint_in_(std::size_t(K_) * block_slots_),
         theta_adjoints_(O_ * P_) {}
 
@@ -75,9 +80,13 @@ class GradientSession {
     solutions_.zero();
     adjoints_.zero();
     theta_adjoints_.zero();
+    std::size_t kept = 0;
     for (const ComposedBlock& b : m_.blocks) {
       check_cancel();
-      replay(*b.trace);
+      double* values = kept_values_.size() ? kept_values_.data() + kept : values_.data();
+      replay(*b.trace, values);
+      values_at_ = values;
+      kept += b.trace->value_count();
       for (std::size_t r = 0; r < R_; ++r)
         for (std::size_t k = 1; k <= K_; ++k) solve(b, r, k);
     }
@@ -98,12 +107,17 @@ class GradientSession {
     for (std::size_t bi = m_.blocks.size(); bi-- > 0;) {
       check_cancel();
       const ComposedBlock& b = m_.blocks[bi];
-      replay(*b.trace);
+      if (kept_values_.size()) {
+        kept -= b.trace->value_count();
+        values_at_ = kept_values_.data() + kept;
+      } else {
+        values_at_ = values_.data();
+        replay(*b.trace, values_.data());
+      }
       std::fill(value_adjoints_.data(), value_adjoints_.data() + b.trace->value_count() * O_, 0.0);
       for (std::size_t r = 0; r < R_; ++r) {
         for (std::uint32_t j = 1; j <= K_; ++j) forward_values(b, r, j);
-        for (std::uint32_t i = 0; i < K_; ++i) adjoint_values(b, r, i);
-        contract(b, r);
+        for (std::uint32_t i = 0; i < K_; ++i) adjoint_and_contract(b, r, i);
       }
       program_adjoint(*b.trace);
     }
@@ -127,10 +141,16 @@ class GradientSession {
   double* solution(std::size_t r, std::size_t k) { return solutions_.data() + (r * K_ + k - 1) * m_.vertex_count; }
   double* adjoint(std::size_t r, std::size_t i) { return adjoints_.data() + (r * K_ + i) * m_.vertex_count; }
   double* slots(Scratch& s, std::size_t index) { return s.data() + index * block_slots_; }
+  double* global(Scratch& s, std::size_t r, std::size_t k) { return s.data() + (r * K_ + k - 1) * m_.vertex_count; }
 
-  void replay(const BlockTrace& t) {
+  static std::uint64_t total_values(const ModelTrace& m) {
+    std::uint64_t total = 0;
+    for (const ComposedBlock& b : m.blocks) total += b.trace->value_count();
+    return total;
+  }
+
+  void replay(const BlockTrace& t, double* v) {
     const std::uint32_t S = P_ + 1;
-    double* v = values_.data();
     for (std::uint32_t d = 0; d < t.dot_count; ++d) {
       const double* c = t.dot_coeffs.data() + std::size_t(d) * S;
       double acc = c[0];
@@ -164,7 +184,7 @@ class GradientSession {
       y[i] = previous ? g[v] * previous[v] : g[v];
     }
     for (std::uint32_t s = 0; s < t.exit_count; ++s) y[t.vertex_count + s] = x[b.exits[s]];
-    const double* val = values_.data();
+    const double* val = values_at_;
     for (const ForwardCommand& f : t.forward) y[f.target] += val[f.multiplier] * y[f.source];
   }
 
@@ -172,46 +192,56 @@ class GradientSession {
     const BlockTrace& t = *b.trace;
     double* y = y_.data();
     load(b, r, k, y);
-    const double* val = values_.data();
+    // What the backward pass contracts with: y after the forward commands, and each
+    // vertex's sum before its multiplication by the inverse rate.
+    double* before = global(before_solve_, r, k);
+    double* sums = global(sums_, r, k);
+    for (std::uint32_t i = 0; i < t.vertex_count; ++i) before[b.vertices[i]] = y[i];
+    const double* val = values_at_;
     std::uint64_t n = 0;
     for (const SolveCommand& s : t.solve) {
       double acc = y[s.vertex];
       for (; n < s.term_end; ++n) acc += val[t.terms[n].weight] * y[t.terms[n].target];
+      sums[b.vertices[s.vertex]] = acc;
       y[s.vertex] = acc * val[s.inverse_rate];
     }
     double* x = solution(r, k);
     for (std::uint32_t i = 0; i < t.vertex_count; ++i) x[b.vertices[i]] = y[i];
   }
 
-  // Solve j's y after the forward commands (pre), its final y (x, exits included), and
-  // each solved vertex's sum before the multiplication by its inverse rate (acc).
+  // Solve j's values on the block, gathered from the forward pass: y after the forward
+  // commands (pre; exits hold x), its final y (fin: x, exits included), and each
+  // solved vertex's sum before the multiplication by its inverse rate (acc).
   void forward_values(const ComposedBlock& b, std::size_t r, std::uint32_t j) {
     const BlockTrace& t = *b.trace;
+    const std::uint32_t n = t.vertex_count;
     double* pre = slots(forward_pre_, j - 1);
     double* fin = slots(forward_final_, j - 1);
     double* acc = slots(forward_acc_, j - 1);
-    load(b, r, j, pre);
     const double* x = solution(r, j);
-    for (std::uint32_t i = 0; i < t.vertex_count; ++i) fin[i] = x[b.vertices[i]];
-    for (std::uint32_t s = 0; s < t.exit_count; ++s) fin[t.vertex_count + s] = x[b.exits[s]];
-    const double* val = values_.data();
-    std::uint64_t n = 0;
-    for (const SolveCommand& s : t.solve) {
-      double sum = pre[s.vertex];
-      for (; n < s.term_end; ++n) sum += val[t.terms[n].weight] * fin[t.terms[n].target];
-      acc[s.vertex] = sum;
+    const double* before = global(before_solve_, r, j);
+    const double* sums = global(sums_, r, j);
+    for (std::uint32_t i = 0; i < n; ++i) {
+      const VertexId v = b.vertices[i];
+      pre[i] = before[v];
+      fin[i] = x[v];
+      acc[i] = sums[v];
     }
+    for (std::uint32_t s = 0; s < t.exit_count; ++s) pre[n + s] = fin[n + s] = x[b.exits[s]];
   }
 
-  // Chain i's adjoints on the block: of each vertex's final y (out), of its y before
-  // its solve command (pre), and of its initial y (in: ḡ, which is b_i U on the block).
-  // Chain i's x̄ here is complete: later blocks have added what they read at their
-  // exits, and b_i = r ∘ (b_(i−1) U) is injected from chain i−1's ḡ on this block.
-  void adjoint_values(const ComposedBlock& b, std::size_t r, std::uint32_t i) {
+  // Chain i backwards through the block's commands, contracted on the way with every
+  // solve j ≤ K − i into the adjoints of the program values of output k = i + j:
+  //   inv̄ += ȳ_out[v]·acc_j[v],  w̄ += ā[v]·y_j[t],  m̄ += ḡ[t]·pre_j[s].
+  // Chain i's x̄ on the block is complete here: later blocks have added what they read
+  // at their exits, and b_i = r ∘ (b_(i−1) U) is injected from chain i−1's ḡ on this
+  // block. What stays in adjoint_in_ is ḡ = b_i U on the block (and its exits' part).
+  // At a forward command ȳ[target] is already final (ḡ): the target is written by no
+  // later forward command and read only by later ones.
+  void adjoint_and_contract(const ComposedBlock& b, std::size_t r, std::uint32_t i) {
     const BlockTrace& t = *b.trace;
     const std::uint32_t n = t.vertex_count;
-    double* out = slots(adjoint_out_, i);
-    double* pre = slots(adjoint_pre_, i);
+    const std::uint32_t J = K_ - i;  // solves j = 1..J pair with chain i
     double* y = slots(adjoint_in_, i);
     const double* xbar = adjoint(r, i);
     const double* g = reward(r);
@@ -219,58 +249,41 @@ class GradientSession {
     for (std::uint32_t l = 0; l < n; ++l)
       y[l] = xbar[b.vertices[l]] + (injected ? g[b.vertices[l]] * injected[l] : 0.0);
     for (std::uint32_t s = 0; s < t.exit_count; ++s) y[n + s] = 0;
-    const double* val = values_.data();
+    const double* val = values_at_;
+    double* vbar = value_adjoints_.data() + r * K_ + i;  // + j − 1: output k = i + j
+    const std::size_t O = O_, stride = block_slots_;
+    const double* acc = forward_acc_.data();
+    const double* fin = forward_final_.data();
+    const double* pre = forward_pre_.data();
     for (std::size_t c = t.solve.size(); c-- > 0;) {
       const SolveCommand& s = t.solve[c];
       const std::uint64_t begin = c == 0 ? 0 : t.solve[c - 1].term_end;
-      out[s.vertex] = y[s.vertex];
-      const double a = y[s.vertex] * val[s.inverse_rate];
-      pre[s.vertex] = a;
-      for (std::uint64_t k = begin; k < s.term_end; ++k) y[t.terms[k].target] += a * val[t.terms[k].weight];
+      const double out = y[s.vertex];
+      const double a = out * val[s.inverse_rate];
+      double* inv_bar = vbar + std::size_t(s.inverse_rate) * O;
+      for (std::uint32_t j = 0; j < J; ++j) inv_bar[j] += out * acc[j * stride + s.vertex];
+      for (std::uint64_t k = begin; k < s.term_end; ++k) {
+        const Term& term = t.terms[k];
+        y[term.target] += a * val[term.weight];
+        double* w_bar = vbar + std::size_t(term.weight) * O;
+        for (std::uint32_t j = 0; j < J; ++j) w_bar[j] += a * fin[j * stride + term.target];
+      }
       y[s.vertex] = a;
     }
     for (std::size_t c = t.forward.size(); c-- > 0;) {
       const ForwardCommand& f = t.forward[c];
-      y[f.source] += y[f.target] * val[f.multiplier];
+      const double target = y[f.target];
+      y[f.source] += target * val[f.multiplier];
+      double* m_bar = vbar + std::size_t(f.multiplier) * O;
+      for (std::uint32_t j = 0; j < J; ++j) m_bar[j] += target * pre[j * stride + f.source];
     }
     double* into = adjoint(r, i);
     for (std::uint32_t s = 0; s < t.exit_count; ++s) into[b.exits[s]] += y[n + s];
   }
 
-  // value_adjoints[slot·O + o] += Σ_(i+j=k) (b_i-adjoint ⊗ solve-j values) for o = (r, k).
-  void contract(const ComposedBlock& b, std::size_t r) {
-    const BlockTrace& t = *b.trace;
-    double* vbar = value_adjoints_.data();
-    const std::size_t base = r * K_;
-    std::uint64_t n = 0;
-    for (const SolveCommand& s : t.solve) {
-      const std::uint64_t begin = n;
-      n = s.term_end;
-      for (std::uint32_t k = 1; k <= K_; ++k) {
-        double inv_bar = 0;
-        for (std::uint32_t j = 1; j <= k; ++j)
-          inv_bar += slots(adjoint_out_, k - j)[s.vertex] * slots(forward_acc_, j - 1)[s.vertex];
-        vbar[std::size_t(s.inverse_rate) * O_ + base + k - 1] += inv_bar;
-        for (std::uint64_t q = begin; q < n; ++q) {
-          double w_bar = 0;
-          for (std::uint32_t j = 1; j <= k; ++j)
-            w_bar += slots(adjoint_pre_, k - j)[s.vertex] * slots(forward_final_, j - 1)[t.terms[q].target];
-          vbar[std::size_t(t.terms[q].weight) * O_ + base + k - 1] += w_bar;
-        }
-      }
-    }
-    for (const ForwardCommand& f : t.forward)
-      for (std::uint32_t k = 1; k <= K_; ++k) {
-        double m_bar = 0;
-        for (std::uint32_t j = 1; j <= k; ++j)
-          m_bar += slots(adjoint_in_, k - j)[f.target] * slots(forward_pre_, j - 1)[f.source];
-        vbar[std::size_t(f.multiplier) * O_ + base + k - 1] += m_bar;
-      }
-  }
-
   // The program backwards for all O outputs at once, then the DOTs' linear forms.
   void program_adjoint(const BlockTrace& t) {
-    const double* v = values_.data();
+    const double* v = values_at_;
     double* vbar = value_adjoints_.data();
     const std::size_t O = O_;
     for (std::size_t i = t.ops.size(); i-- > 0;) {
@@ -315,13 +328,19 @@ class GradientSession {
   const std::atomic<bool>* cancel_;
   const double* theta_ = nullptr;
   const std::size_t block_values_, block_slots_;
-  Scratch values_;                                     // one block's program values
-  Scratch value_adjoints_;                             // one block's, O per value
+  Scratch values_;          // one block's program values (when not all are kept)
+  Scratch value_adjoints_;  // one block's, O per value
+  // Every block's values from the forward pass, in block order, when they fit in
+  // kMaxKeptValues (else the backward pass replays each block again).
+  Scratch kept_values_;
+  const double* values_at_ = nullptr;                  // the current block's values
   Scratch solutions_;                                  // x_k of every (reward, k) on the whole model
+  Scratch before_solve_;                               // y after the forward commands, per (reward, k)
+  Scratch sums_;                                       // each vertex's sum before its inverse rate, per (reward, k)
   Scratch adjoints_;                                   // x̄ of every (reward, chain i) on the whole model
   Scratch y_;                                          // the forward pass's working vector
   Scratch forward_pre_, forward_final_, forward_acc_;  // per solve j, on one block
-  Scratch adjoint_out_, adjoint_pre_, adjoint_in_;     // per chain i, on one block
+  Scratch adjoint_in_;                                 // ḡ per chain i, on one block
   Scratch theta_adjoints_;                             // O × P
 };
 
