@@ -5,8 +5,8 @@
 //                                               w̄ += ā·y[t], ȳ[t] += ā·w, ȳ[v] = ā
 //   forward  y[t] += m·y[s]                     m̄ += ȳ[t]·y[s], ȳ[s] += ȳ[t]·m
 // The adjoint values (ȳ) depend on the chain i only and the forward values (y) on the
-// solve j only, so each is computed once per block and the contraction of each pair
-// (i, j) is one pass over the commands.
+// solve j only: the forward values are kept from the forward pass, and each chain's
+// backward sweep contracts its ȳ with every solve j it pairs with as it goes.
 #include "trace/gradient.hpp"
 
 #include <algorithm>

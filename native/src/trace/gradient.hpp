@@ -16,9 +16,11 @@
 // command's source is never written after it is read, and a term's target is an exit
 // or a vertex solved earlier. deserialize checks both for traces from disk.
 //
-// Cost: one forward evaluation (kept x of every solve), one more replay of each
-// block's program, then per reward K transposed solves and K(K+1)/2 contractions
-// (each about one solve), and the program once backwards with R·K adjoints per value.
+// Cost: one forward evaluation that keeps x, the y after the forward commands and the
+// sums before each inverse rate of every solve, and every block's values (up to
+// 64 MiB; beyond, each block is replayed again); then per reward K transposed solves,
+// each contracted in its own sweep with the solves j ≤ K − i it pairs with, and the
+// program once backwards with R·K adjoints per value.
 //
 // Non-finite values. The gradient is computed in IEEE arithmetic, which is exact when
 // every state has a positive total rate at θ. A derivative whose moment is not finite
