@@ -15,28 +15,12 @@
 #include <string>
 
 #include "base/error.hpp"
+#include "trace/scratch.hpp"
 
 namespace phasic {
 namespace {
 
-// Scratch counted in Category::Evaluation; every entry is written before it is read
-// unless the constructor is asked to zero it.
-class Scratch {
- public:
-  explicit Scratch(std::size_t n) : n_(n), p_(Allocator().allocate(n)) {}
-  ~Scratch() { Allocator().deallocate(p_, n_); }
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-  double* data() { return p_; }
-  double& operator[](std::size_t i) { return p_[i]; }
-  void zero() { std::fill(p_, p_ + n_, 0.0); }
-  std::size_t size() const { return n_; }
-
- private:
-  using Allocator = CountedAllocator<double, Category::Evaluation>;
-  std::size_t n_;
-  double* p_;
-};
+using Scratch = EvaluationScratch<double>;
 
 template <class Size>
 std::uint64_t largest(const ModelTrace& m, Size size) {
