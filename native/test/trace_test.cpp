@@ -573,6 +573,15 @@ TEST(cancellation_leaves_the_ledger_where_it_was) {
     threw = true;
   }
   CHECK(threw);
+  // The gradient pass checks the flag at each block of both its passes.
+  const Moments moments = evaluate(t, theta, 2);
+  threw = false;
+  try {
+    evaluate_gradient(t, theta, 2, moments, &cancel);
+  } catch (const Cancelled&) {
+    threw = true;
+  }
+  CHECK(threw);
   const LedgerSnapshot after;
   CHECK(composed.same_work(after));
   CHECK(before.subgraphs == after.subgraphs);
