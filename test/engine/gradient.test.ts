@@ -300,6 +300,32 @@ describe('non-finite moments and batches', () => {
     assertOnlyCachesHoldMemory(engine);
   });
 
+  it('refuses a gradient option that is not a boolean, and gives empty records without parameters', async () => {
+    const model = compiledModel('kingman');
+    const notBoolean = 'yes' as unknown as boolean;
+    await assert.rejects(engine.run(model, { gradient: notBoolean }), /gradient must be a boolean/);
+    const r = await engine.run(model, {});
+    await assert.rejects(engine.evaluate(r.traceKey, {}, 2, [], notBoolean), /gradient must be a boolean/);
+    // A graph without parameters: every reward's record by parameter is empty.
+    const constant: PhasicGraph = {
+      states: [[0], [1], [1], [0]],
+      n_vertices: 4,
+      state_length: 1,
+      param_length: 0,
+      edges: [
+        [1, 2, 1],
+        [2, 1, 0.5],
+        [2, 3, 2],
+      ],
+      start_edges: [[1, 1]],
+      param_edges: [],
+    };
+    const none = await engine.run(JSON.stringify(constant), { gradient: true });
+    assert.deepEqual({ ...none.gradient?.time }, {});
+    assert.deepEqual({ ...none.gradientVariance?.time }, {});
+    assertOnlyCachesHoldMemory(engine);
+  });
+
   it('gives in a batch (8 lanes and the remainder) exactly what it gives alone', async () => {
     const r = await engine.run(JSON.stringify(randomGraph(41, 30, 3)), { moments: K, minSccSize: 3 });
     const rand = random(41);
