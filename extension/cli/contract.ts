@@ -4,8 +4,7 @@
 // (protocol/schema/engine.ts); this module is the one edge where a run, a
 // distribution and a clear get their public names back, so that renaming a protocol field never renames a
 // field a script reads. test/engine/cliContract.test.ts pins every public name.
-import type { ClearResult, DistributionResult, RunResult } from '../protocol/engine';
-import type { CategoryBytes, Moment } from '../protocol/engine';
+import type { CategoryBytes, ClearResult, DistributionResult, Moment, RunResult } from '../protocol/engine';
 
 /** What `run --json` prints for one run (the run without its decomposition). */
 export interface PublicRun {
@@ -21,6 +20,10 @@ export interface PublicRun {
   variance: Record<string, Moment>;
   covariance: Record<string, Moment>;
   nonFinite?: string;
+  /** With --gradient: per reward, per parameter, d E[R^k]/dθ for k = 1..moments. */
+  gradient?: Record<string, Record<string, Moment[]>>;
+  /** With --gradient: per reward, per parameter, d Var(R)/dθ. */
+  gradient_variance?: Record<string, Record<string, Moment>>;
   timings_ms: RunResult['timingsMs'];
   memory: {
     accounted_bytes: CategoryBytes;
@@ -75,6 +78,8 @@ export function publicRun(r: RunResult): PublicRun {
     variance: r.variance,
     covariance: r.covariance,
     ...(r.nonFinite === undefined ? {} : { nonFinite: r.nonFinite }),
+    ...(r.gradient === undefined ? {} : { gradient: r.gradient }),
+    ...(r.gradientVariance === undefined ? {} : { gradient_variance: r.gradientVariance }),
     timings_ms: r.timingsMs,
     memory: {
       accounted_bytes: m.accountedBytes,

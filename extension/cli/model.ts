@@ -4,7 +4,7 @@
 // graph goes to the engine as it is.
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { compileModel, isModelSource, prepareModel, withoutByteOrderMark, type Diagnostic } from '../language';
+import { compileModel, type Diagnostic, isModelSource, prepareModel, withoutByteOrderMark } from '../language';
 import type { Site } from '../protocol/compiled-model';
 
 /** A failure that points into a file (1-based line and column, when known). */

@@ -5,16 +5,16 @@
 
 import { fold, isIntegral } from './constants';
 import type { DiagnosticSink } from './diagnostics';
-import { ExpressionChecker, type ExprContext, type ExprInfo } from './expressions';
+import { type ExprContext, ExpressionChecker, type ExprInfo } from './expressions';
 import { KIND_NOUN, RESERVED_NAMES, Scope, type SymbolInfo } from './names';
 import { rateCoefficients } from './rates';
 import {
-  positionAt,
   type Assignment,
   type Declaration,
   type Expr,
   type Identifier,
   type ModelFile,
+  positionAt,
   type RuleDecl,
   type Span,
   type StartDecl,

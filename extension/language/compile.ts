@@ -5,19 +5,19 @@
 // Runs only on models without errors, so names resolve and types are right.
 
 import {
-  Op,
   type CompiledModel,
   type CompiledRule,
   type CompiledStep,
   type CompiledUpdate,
+  Op,
   type Program,
   type Site,
 } from '../protocol/compiled-model';
 import type { CheckResult } from './checker';
 import { fold } from './constants';
-import { rateCoefficients } from './rates';
 import type { DiagnosticSink } from './diagnostics';
 import type { SymbolInfo } from './names';
+import { rateCoefficients } from './rates';
 import type {
   AggregateExpr,
   Assignment,

@@ -8,12 +8,12 @@ import { applyBinary, applyFunction, fold, isIntegral } from './constants';
 import type { DiagnosticSink } from './diagnostics';
 import { KIND_NOUN, RESERVED_NAMES, type Scope, type SymbolInfo, type SymbolKind } from './names';
 import {
-  FUNCTIONS,
   type AggregateExpr,
   type BinaryExpr,
   type Binding,
   type CallExpr,
   type Expr,
+  FUNCTIONS,
   type FunctionName,
   type Identifier,
   type IndexExpr,

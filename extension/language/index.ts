@@ -3,25 +3,25 @@
 // diagnostics, symbols and compiled models out.
 
 import type { CompiledModel } from '../protocol/compiled-model';
-import { check, type CheckResult } from './checker';
+import { type CheckResult, check } from './checker';
 import { compile } from './compile';
-import { DiagnosticSink, type Diagnostic } from './diagnostics';
+import { type Diagnostic, DiagnosticSink } from './diagnostics';
 import type { SymbolInfo } from './names';
 import { parse } from './parser';
-import { offsetAt, type ModelFile, type Position, type Range } from './syntax';
+import { type ModelFile, offsetAt, type Position, type Range } from './syntax';
 
+export type { CompiledModel } from '../protocol/compiled-model';
 export type { Diagnostic, Severity } from './diagnostics';
 export type { SymbolInfo, SymbolKind } from './names';
-export type { Position, Range } from './syntax';
-export type { CompiledModel } from '../protocol/compiled-model';
 export {
   isModelSource,
-  prepareModel,
   type ModelOutline,
   type Preparation,
   type PreparationFailure,
   type PreparedModel,
+  prepareModel,
 } from './prepare';
+export type { Position, Range } from './syntax';
 
 /** One place a symbol's name is written: its declaration or a use. */
 export interface Occurrence {

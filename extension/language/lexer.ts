@@ -2,7 +2,7 @@
 // that cannot start a token is reported and skipped so that lexing always finishes.
 
 import type { DiagnosticSink } from './diagnostics';
-import { spanOf, type Span } from './syntax';
+import { type Span, spanOf } from './syntax';
 
 export const KEYWORDS = new Set([
   'model',

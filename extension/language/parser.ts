@@ -7,20 +7,20 @@
 import type { DiagnosticSink } from './diagnostics';
 import { Lexer, TOP_LEVEL_KEYWORDS, type Token } from './lexer';
 import {
-  AGGREGATES,
-  computeLineStarts,
-  joinSpans,
   type AbsorbDecl,
+  AGGREGATES,
   type AggregateName,
   type Assignment,
   type BinaryOp,
   type Binding,
   type Bounds,
   type ConstDecl,
+  computeLineStarts,
   type Declaration,
   type Expr,
   type Identifier,
   type InitDecl,
+  joinSpans,
   type LetClause,
   type ModelDecl,
   type ModelFile,

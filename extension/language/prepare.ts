@@ -11,7 +11,7 @@
 import type { CompiledModel, Site } from '../protocol/compiled-model';
 import { check } from './checker';
 import { compile } from './compile';
-import { DiagnosticSink, type Diagnostic } from './diagnostics';
+import { type Diagnostic, DiagnosticSink } from './diagnostics';
 import { parse } from './parser';
 
 /** What the panel and the overrides input need to know of a model; the host adds its URI. */

@@ -1,7 +1,7 @@
 // The engine's session in the engine process (the language server): runs (queued,
 // cancellable), evaluation, Clear Caches and memory figures, with errors turned into
 // messages that point at the model's source. One per process, made at initialize.
-import { ResponseError, type CancellationToken, type Diagnostic, type TextDocuments } from 'vscode-languageserver/node';
+import { type CancellationToken, type Diagnostic, ResponseError, type TextDocuments } from 'vscode-languageserver/node';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
 import { Engine, EngineFailure } from '../engine/engine';
 import type { ClearResult, DistributionResult, EvaluateResult, MemorySnapshot, RunResult } from '../protocol/engine';
@@ -19,7 +19,7 @@ import type {
 } from '../protocol/requests';
 import type { SccDetail } from '../protocol/webview';
 import { MemorySampler } from './memorySampler';
-import { ModelError, Preparations, sourceOf, type PreparedModel } from './models';
+import { ModelError, Preparations, type PreparedModel, sourceOf } from './models';
 import { RunQueue, Superseded } from './runQueue';
 
 type Notify = <M extends keyof EngineNotifications>(method: M, params: EngineNotifications[M]) => void;

@@ -2,15 +2,15 @@
 // native engine. The extension host starts it as a child process, so a crash here
 // never takes the editor down. Requests are typed in extension/protocol/requests.ts.
 import {
-  createConnection,
-  ErrorCodes,
-  ProposedFeatures,
-  ResponseError,
-  TextDocuments,
-  TextDocumentSyncKind,
   type CancellationToken,
   type Connection,
+  createConnection,
+  ErrorCodes,
   type InitializeResult,
+  ProposedFeatures,
+  ResponseError,
+  TextDocumentSyncKind,
+  TextDocuments,
 } from 'vscode-languageserver/node';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import type { EngineNotifications, EngineRequests } from '../protocol/requests';

@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { TextDocuments } from 'vscode-languageserver/node';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
-import { prepareModel as prepareText, withoutByteOrderMark, type Diagnostic } from '../language';
+import { type Diagnostic, prepareModel as prepareText, withoutByteOrderMark } from '../language';
 import { parse } from '../language/parser';
 import type { Parse } from '../language/prepare';
 import type { Site } from '../protocol/compiled-model';

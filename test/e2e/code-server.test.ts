@@ -14,8 +14,8 @@ import {
   screenshot,
   startWorkbench,
   suiteResult,
-  webviewFrame,
   type Workbench,
+  webviewFrame,
 } from './workbench';
 
 // The title createWebviewPanel gives the Studio panel (extension/host/panel/studioPanel.ts).

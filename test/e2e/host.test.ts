@@ -9,7 +9,7 @@ import * as assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import type { Frame, Page } from 'playwright-core';
-import { openFile, runCommand, screenshot, startWorkbench, webviewFrame, type Workbench } from './workbench';
+import { openFile, runCommand, screenshot, startWorkbench, type Workbench, webviewFrame } from './workbench';
 
 // The title createWebviewPanel gives the Studio panel (extension/host/panel/studioPanel.ts).
 const STUDIO_TITLE = 'Phasic Studio';

@@ -5,9 +5,10 @@
 // code-server (test/e2e/code-server.test.ts). Build first: node esbuild.mjs.
 //
 //   node test/e2e/launch-electron.mjs [vscode version, default 1.96.4]
-import { runTests } from '@vscode/test-electron';
+
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runTests } from '@vscode/test-electron';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 

@@ -8,9 +8,9 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Engine } from '../../extension/engine/engine';
 import type { EvaluateResult, Moment, RunResult } from '../../extension/protocol/engine';
-import { reference, type Expected, type PhasicGraph } from './dense';
-import { assertClose, assertOnlyCachesHoldMemory, CLI, compiledModel, MODEL_FIXTURES, tempDir } from './helpers';
 import { random } from '../random';
+import { type Expected, type PhasicGraph, reference } from './dense';
+import { assertClose, assertOnlyCachesHoldMemory, CLI, compiledModel, MODEL_FIXTURES, tempDir } from './helpers';
 
 const engine = new Engine();
 engine.configure({ cacheDir: tempDir('infinite-cache') });

@@ -7,10 +7,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { analyze, compileModel } from '../../extension/language';
-import { tokenize } from '../../extension/language/lexer';
 import { DiagnosticSink } from '../../extension/language/diagnostics';
+import { tokenize } from '../../extension/language/lexer';
 import { computeLineStarts } from '../../extension/language/syntax';
-import { MODEL_FILES, fixture, meanReward } from '../language/fixtures';
+import { fixture, MODEL_FILES, meanReward } from '../language/fixtures';
 import { edgeCount, explore } from '../language/vm';
 
 // Tests run from out/test/examples; the examples stay in the source tree.

@@ -12,10 +12,10 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import * as oniguruma from 'vscode-oniguruma';
 import * as textmate from 'vscode-textmate';
-import { KEYWORDS, tokenize, type Token } from '../../extension/language/lexer';
-import { DiagnosticSink } from '../../extension/language/diagnostics';
-import { computeLineStarts } from '../../extension/language/syntax';
 import { analyze, type SymbolKind } from '../../extension/language';
+import { DiagnosticSink } from '../../extension/language/diagnostics';
+import { KEYWORDS, type Token, tokenize } from '../../extension/language/lexer';
+import { computeLineStarts } from '../../extension/language/syntax';
 
 // Tests run from out/test/grammar; the sources stay in the tree.
 const ROOT = join(__dirname, '..', '..', '..');

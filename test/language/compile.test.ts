@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { compileModel, type CompiledModel } from '../../extension/language';
+import { type CompiledModel, compileModel } from '../../extension/language';
 import { explore, run, transitions } from './vm';
 
 function model(text: string, overrides: Record<string, number> = {}): CompiledModel {

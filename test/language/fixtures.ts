@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CompiledModel } from '../../extension/protocol/compiled-model';
-import { run, type Graph } from './vm';
+import { type Graph, run } from './vm';
 
 // Tests run from out/test/language; the fixtures stay in the source tree.
 export const FIXTURES = join(__dirname, '..', '..', '..', 'test', 'fixtures', 'models');

@@ -9,8 +9,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { analyze, compileModel, constantsOf } from '../../extension/language';
 import { parseArgs } from '../../extension/cli/args';
+import { analyze, compileModel, constantsOf } from '../../extension/language';
 import { MEMBER_NAMES, memberNameModels, memberNameMoments, ownRecord } from './memberNames';
 
 const CLI = join(__dirname, '..', '..', '..', 'dist', 'cli.js');

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { analyze, compileModel, constantsOf } from '../../extension/language';
 import { Op } from '../../extension/protocol/compiled-model';
-import { expected, fixture, FIXTURES, meanReward, MODEL_FILES } from './fixtures';
+import { expected, FIXTURES, fixture, MODEL_FILES, meanReward } from './fixtures';
 import { edgeCount, explore, run, transitions } from './vm';
 
 function compiled(name: string, overrides: Record<string, number> = {}) {

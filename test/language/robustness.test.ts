@@ -4,12 +4,12 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { analyze, compileModel, type CompiledModel } from '../../extension/language';
+import { analyze, type CompiledModel, compileModel } from '../../extension/language';
 import { DiagnosticSink } from '../../extension/language/diagnostics';
 import { parse } from '../../extension/language/parser';
 import { OP_ARGS, Op, type Program } from '../../extension/protocol/compiled-model';
-import { fixture, MODEL_FILES } from './fixtures';
 import { random } from '../random';
+import { fixture, MODEL_FILES } from './fixtures';
 
 const SNIPPETS = [
   '(',

@@ -3,10 +3,10 @@
 // tests use it to check what the compiler emits by running it, not by reading it.
 
 import {
-  OP_ARGS,
-  Op,
   type CompiledModel,
   type CompiledRule,
+  OP_ARGS,
+  Op,
   type Program,
 } from '../../extension/protocol/compiled-model';
 

@@ -23,8 +23,8 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { describeClear } from '../../extension/host/commands/describeClear';
 import type { PublicClear, PublicRun } from '../../extension/cli/contract';
+import { describeClear } from '../../extension/host/commands/describeClear';
 import { parseEngineReply } from '../../extension/protocol/validate';
 import { CLI, ROOT, tempDir } from './helpers';
 

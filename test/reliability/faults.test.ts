@@ -14,9 +14,9 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { RunResult } from '../../extension/protocol/engine';
 import type { RunReply } from '../../extension/protocol/requests';
-import { EngineProcess, engineSettings, tempDir, TWO_LOCUS, TWO_LOCUS_N6 } from './helpers';
 import { onlyCachesHold, totalAccounted } from '../memory';
 import { random } from '../random';
+import { EngineProcess, engineSettings, TWO_LOCUS, TWO_LOCUS_N6, tempDir } from './helpers';
 
 const KILLS = 20;
 const TRACE_FILE = /^[0-9a-f]{32}\.trace$/;

@@ -1,16 +1,16 @@
 // Shared by the reliability tests: the repo's paths, the soak model, and a client for
 // the engine process (dist/server.js) over its real stdio transport, spoken to as the
 // extension host speaks to it.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import {
   createMessageConnection,
+  type MessageConnection,
   StreamMessageReader,
   StreamMessageWriter,
-  type MessageConnection,
 } from 'vscode-jsonrpc/node';
 import { compileModel } from '../../extension/language';
 import type { EngineRequests, EngineSettings } from '../../extension/protocol/requests';

@@ -10,8 +10,8 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { CompiledModel } from '../../extension/protocol/compiled-model';
-import { CLI, compileSource, EngineProcess, engineSettings, ROOT, tempDir, TWO_LOCUS } from './helpers';
 import { onlyCachesHold } from '../memory';
+import { CLI, compileSource, EngineProcess, engineSettings, ROOT, TWO_LOCUS, tempDir } from './helpers';
 
 // Small enough to reach quickly; the default limit is checked separately.
 const STATE_LIMIT = 100_000;

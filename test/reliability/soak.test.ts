@@ -13,8 +13,8 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Engine } from '../../extension/engine/engine';
 import type { MemorySnapshot } from '../../extension/protocol/engine';
-import { compiledText, EngineProcess, engineSettings, tempDir, TWO_LOCUS, TWO_LOCUS_N6 } from './helpers';
 import { mb, onlyCachesHold, totalAccounted } from '../memory';
+import { compiledText, EngineProcess, engineSettings, TWO_LOCUS, TWO_LOCUS_N6, tempDir } from './helpers';
 
 const RUNS = Number(process.env.PHASIC_SOAK_RUNS ?? 30);
 const SERVER_RUNS = Number(process.env.PHASIC_SOAK_SERVER_RUNS ?? 20);

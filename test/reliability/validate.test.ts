@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import type { EngineRequests } from '../../extension/protocol/requests';
 import { parseEngineNotification, parseEngineReply } from '../../extension/protocol/validate';
-import { EngineProcess, engineSettings, tempDir, TWO_LOCUS } from './helpers';
+import { EngineProcess, engineSettings, TWO_LOCUS, tempDir } from './helpers';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 

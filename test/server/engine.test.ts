@@ -5,7 +5,7 @@
 // Clear Caches returning what the engine held.
 
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,11 +14,11 @@ import { pathToFileURL } from 'node:url';
 import {
   CancellationTokenSource,
   createMessageConnection,
+  type MessageConnection,
   StreamMessageReader,
   StreamMessageWriter,
-  type MessageConnection,
 } from 'vscode-jsonrpc/node';
-import { totalBytes, type BlockEvent, type MemorySnapshot, type Progress } from '../../extension/protocol/engine';
+import { type BlockEvent, type MemorySnapshot, type Progress, totalBytes } from '../../extension/protocol/engine';
 import type { EngineRequests, RunParams } from '../../extension/protocol/requests';
 import { parseEngineReply } from '../../extension/protocol/validate';
 

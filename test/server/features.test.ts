@@ -6,8 +6,8 @@ import { describe, it } from 'node:test';
 import { analyze } from '../../extension/language';
 import { codeLenses, runSummary } from '../../extension/server/features/codeLens';
 import { namesInScope } from '../../extension/server/features/completion';
-import { functionHover } from '../../extension/server/features/hover';
 import { neverFired } from '../../extension/server/features/diagnostics';
+import { functionHover } from '../../extension/server/features/hover';
 import { documentSymbols } from '../../extension/server/features/navigation';
 import { renameEdit, renameProblem } from '../../extension/server/features/rename';
 

@@ -5,8 +5,8 @@ import * as assert from 'node:assert/strict';
 import { lstatSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { after, test } from 'node:test';
+import { pathToFileURL } from 'node:url';
 import type * as CodeServerScript from '../../scripts/code-server.mjs';
 
 // Tests run from out/test/unit; the scripts stay in the tree.

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { describeClear } from '../../extension/host/commands/describeClear';
+import type { ClearResult } from '../../extension/protocol/engine';
 import {
   formatBytes,
   formatCount,
@@ -14,7 +15,6 @@ import {
   formatNumber,
   formatShortNumber,
 } from '../../extension/protocol/format';
-import type { ClearResult } from '../../extension/protocol/engine';
 import { runSummary } from '../../extension/server/features/codeLens';
 import { markerLabel } from '../../webview/memory/markers';
 

@@ -9,12 +9,12 @@ import { Engine } from '../../extension/engine/engine';
 import { overridesPrefill, parseOverrides } from '../../extension/host/commands/overrideText';
 import { StudioBuffer } from '../../extension/host/panel/buffer';
 import { PanelSession } from '../../extension/host/panel/session';
-import { parseEngineReply } from '../../extension/protocol/validate';
 import type { EvaluateResult } from '../../extension/protocol/engine';
+import { parseEngineReply } from '../../extension/protocol/validate';
 import type { HostMessage } from '../../extension/protocol/webview';
 import { prepareModel } from '../../extension/server/models';
-import { onlyCachesHold } from '../memory';
 import { MEMBER_NAMES, memberNameModels, memberNameMoments } from '../language/memberNames';
+import { onlyCachesHold } from '../memory';
 
 const engine = new Engine();
 engine.configure({ cacheDir: '' });

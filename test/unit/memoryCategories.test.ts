@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Engine } from '../../extension/engine/engine';
-import { MEMORY_CATEGORIES, totalBytes, type CategoryBytes } from '../../extension/protocol/memory';
+import { type CategoryBytes, MEMORY_CATEGORIES, totalBytes } from '../../extension/protocol/memory';
 
 test('the categories are exactly the ones the engine reports', () => {
   const engine = new Engine();

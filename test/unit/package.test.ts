@@ -7,8 +7,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { inflateRawSync } from 'node:zlib';
 import { after, before, test } from 'node:test';
+import { inflateRawSync } from 'node:zlib';
 
 // Tests run from out/test/unit; the scripts stay in the tree.
 const ROOT = join(__dirname, '..', '..', '..');

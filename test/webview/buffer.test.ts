@@ -2,7 +2,7 @@
 // closed, the bound on samples with peaks kept, and the snapshot a reloaded page gets.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { StudioBuffer, decimateMinMax } from '../../extension/host/panel/buffer';
+import { decimateMinMax, StudioBuffer } from '../../extension/host/panel/buffer';
 import type { MemorySnapshot } from '../../extension/protocol/engine';
 import type { TimelineSample } from '../../extension/protocol/webview';
 import { SampleColumns } from '../../webview/store';

@@ -5,9 +5,9 @@
 // written in synthetic.ts (exponentials, one with an atom at 0).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { DistributionResult, WebviewMessage } from '../../extension/protocol/webview';
 import { formatNumber } from '../../extension/protocol/format';
-import { cspViolations, openStudio, screenshotPath, type Studio, useBrowser } from './harness';
+import type { DistributionResult, WebviewMessage } from '../../extension/protocol/webview';
+import { cspViolations, openStudio, type Studio, screenshotPath, useBrowser } from './harness';
 import { syntheticDistribution, syntheticSession } from './synthetic';
 
 const browser = useBrowser();

@@ -1,8 +1,8 @@
 // The host-side layered layout of the condensation DAG.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { layoutCondensation, nodeRadius } from '../../extension/host/panel/layout';
 import { renderStudioPage } from '../../extension/host/panel/html';
+import { layoutCondensation, nodeRadius } from '../../extension/host/panel/layout';
 import type { Decomposition, SccInfo } from '../../extension/protocol/engine';
 import { syntheticDecomposition } from './synthetic';
 

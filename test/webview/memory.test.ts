@@ -3,9 +3,9 @@
 // freeze.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { StudioSnapshot, TimelineSample } from '../../extension/protocol/webview';
-import { openStudio, screenshotPath, type Studio, type ThemeName, useBrowser } from './harness';
 import { formatBytes } from '../../extension/protocol/format';
+import type { StudioSnapshot, TimelineSample } from '../../extension/protocol/webview';
+import { openStudio, type Studio, screenshotPath, type ThemeName, useBrowser } from './harness';
 import { syntheticSession } from './synthetic';
 
 const MB = 1024 * 1024;

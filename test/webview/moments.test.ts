@@ -3,7 +3,7 @@
 // replies and invalid inputs handled.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { openStudio, screenshotPath, type Studio, useBrowser } from './harness';
+import { openStudio, type Studio, screenshotPath, useBrowser } from './harness';
 import { syntheticSession } from './synthetic';
 
 const browser = useBrowser();

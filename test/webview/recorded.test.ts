@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import type { HostMessage, StudioSnapshot, WebviewMessage } from '../../extension/protocol/webview';
 import { formatBytes, formatFreed, formatNumber } from '../../extension/protocol/format';
+import type { HostMessage, StudioSnapshot, WebviewMessage } from '../../extension/protocol/webview';
 import { openStudio, screenshotPath, useBrowser } from './harness';
 
 const fixture = JSON.parse(readFileSync('test/fixtures/webview/two_locus-session.json', 'utf8')) as {

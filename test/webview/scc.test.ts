@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { layoutCondensation } from '../../extension/host/panel/layout';
 import type { PanelRun, SccDetail, WebviewMessage } from '../../extension/protocol/webview';
-import { openStudio, screenshotPath, type Studio, type ThemeName, useBrowser } from './harness';
-import { TWO_LOCUS_MODEL, syntheticDecomposition, syntheticRun, syntheticSession } from './synthetic';
+import { openStudio, type Studio, screenshotPath, type ThemeName, useBrowser } from './harness';
+import { syntheticDecomposition, syntheticRun, syntheticSession, TWO_LOCUS_MODEL } from './synthetic';
 
 const browser = useBrowser();
 

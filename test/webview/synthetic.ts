@@ -3,15 +3,16 @@
 // subgraph appears and is freed after its trace is recorded, the caches keep the
 // traces, a second run hits the cache, Clear Caches frees them, the engine restarts,
 // and a run in the new engine is caught with a block still alive.
+
+import { StudioBuffer } from '../../extension/host/panel/buffer';
 import {
-  MEMORY_CATEGORIES,
   type CategoryBytes,
   type Decomposition,
+  MEMORY_CATEGORIES,
   type MemorySnapshot,
   type RunResult,
   type SccInfo,
 } from '../../extension/protocol/engine';
-import { StudioBuffer } from '../../extension/host/panel/buffer';
 import type { DistributionResult, PanelModel, StudioSnapshot } from '../../extension/protocol/webview';
 import { random } from '../random';
 

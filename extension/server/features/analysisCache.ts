@@ -5,7 +5,7 @@
 
 import type { TextDocuments } from 'vscode-languageserver/node';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
-import { analyze, type Analysis } from '../../language';
+import { type Analysis, analyze } from '../../language';
 
 export const PHASIC_LANGUAGE = 'phasic';
 

@@ -4,7 +4,7 @@
 import type { CodeLens } from 'vscode-languageserver/node';
 import type { Analysis } from '../../language';
 import { formatShortNumber } from '../../protocol/format';
-import { nonFiniteWord, type Moment } from '../../protocol/moment';
+import { type Moment, nonFiniteWord } from '../../protocol/moment';
 import type { FeatureContext, RunSummary } from './context';
 
 /** `E[time] = x`, `E[time] = ∞` or `E[time] undefined`: a run whose mean is not finite keeps its lens. */

@@ -1,7 +1,7 @@
 // Completion: keywords, the names visible at the cursor, the built-in functions, and
 // snippets for the declarations that have a shape to remember (rule, reward, state).
 
-import { CompletionItemKind, InsertTextFormat, type CompletionItem } from 'vscode-languageserver/node';
+import { type CompletionItem, CompletionItemKind, InsertTextFormat } from 'vscode-languageserver/node';
 import type { Analysis, SymbolInfo } from '../../language';
 import { KEYWORDS } from '../../language/lexer';
 import type { FeatureContext } from './context';

@@ -2,7 +2,7 @@
 // a parameter's index and default, a state variable's cells) and, for a rule, how
 // often it fired in the last run.
 
-import { MarkupKind, type Hover } from 'vscode-languageserver/node';
+import { type Hover, MarkupKind } from 'vscode-languageserver/node';
 import type { Analysis, Position } from '../../language';
 import { entry } from '../../protocol/check';
 import { FUNCTION_DOCS } from './completion';

@@ -1,6 +1,6 @@
 // Navigation: document symbols (the outline), go to definition and find references.
 
-import { SymbolKind, type DocumentSymbol, type Location } from 'vscode-languageserver/node';
+import { type DocumentSymbol, type Location, SymbolKind } from 'vscode-languageserver/node';
 import type { Analysis, SymbolInfo } from '../../language';
 import type { FeatureContext } from './context';
 

@@ -1,7 +1,7 @@
 // Rename: a declared name and every use of it, refused when the new name is not an
 // identifier, is reserved, or is already taken in the file.
 
-import { ErrorCodes, ResponseError, type Range, type WorkspaceEdit } from 'vscode-languageserver/node';
+import { ErrorCodes, type Range, ResponseError, type WorkspaceEdit } from 'vscode-languageserver/node';
 import type { Analysis, Position } from '../../language';
 import { KEYWORDS } from '../../language/lexer';
 import { RESERVED_NAMES } from '../../language/names';
