@@ -20,35 +20,46 @@ export function printError(text: string): void {
 }
 
 /**
- * Watches stdout and stderr for write errors. A closed reader (EPIPE) is how a
- * consumer says it has read enough: no message, no stack trace, status OUTPUT_CLOSED.
- * Any other write error (a full disk) loses output, so it is said on stderr.
+ * A write error on stdout or stderr. A closed reader (EPIPE) is how a consumer says it
+ * has read enough: no message, no stack trace, status OUTPUT_CLOSED. Any other write
+ * error (a full disk) loses output, so it is said on stderr.
  */
-export function guardOutput(): void {
-  const onError = (error: NodeJS.ErrnoException) => {
-    if (error.code === 'EPIPE') {
-      closed = true;
-      return;
+function noteWriteError(error: NodeJS.ErrnoException): void {
+  if (error.code === 'EPIPE') {
+    closed = true;
+    return;
+  }
+  if (!failed) {
+    failed = true;
+    try {
+      process.stderr.write(`phasic-trace: cannot write output: ${error.code ?? error.message}\n`);
+    } catch {
+      // stderr is gone too; the status says it.
     }
-    if (!failed) {
-      failed = true;
-      try {
-        process.stderr.write(`phasic-trace: cannot write output: ${error.code ?? error.message}\n`);
-      } catch {
-        // stderr is gone too; the status says it.
-      }
-    }
-  };
-  process.stdout.on('error', onError);
-  process.stderr.on('error', onError);
+  }
 }
 
-/** Resolves once everything written to `stream` so far has been handed to the OS. */
+/** Watches stdout and stderr for write errors (noteWriteError). */
+export function guardOutput(): void {
+  process.stdout.on('error', noteWriteError);
+  process.stderr.on('error', noteWriteError);
+}
+
+/**
+ * Resolves once everything written to `stream` so far has been handed to the OS. A
+ * stream that failed meanwhile is noted here too: its 'error' event may only come on
+ * a later tick, after the exit status was chosen (a reader that went away would then
+ * end with 0 and the output cut).
+ */
 function drained(stream: NodeJS.WriteStream): Promise<void> {
   return new Promise((resolve) => {
-    if (stream.destroyed || stream.writableFinished) resolve();
+    const settle = () => {
+      if (stream.errored) noteWriteError(stream.errored as NodeJS.ErrnoException);
+      resolve();
+    };
+    if (stream.destroyed || stream.writableFinished) settle();
     // Writes complete in order: this one's callback runs after every earlier one.
-    else stream.write('', () => resolve());
+    else stream.write('', settle);
   });
 }
 
