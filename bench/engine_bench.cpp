@@ -16,7 +16,8 @@
 //     and decomposed again, with every block trace a memory cache hit.
 //  3. The phases one by one on a graph the benchmark holds: explore, condense, record
 //     (every block, no cache) and compose; then evaluation of the recorded trace for
-//     one θ and for batches of 8 and 64 θ vectors.
+//     one θ and for batches of 8 and 64 θ vectors, and the gradient of the moments by
+//     every parameter at that θ (its cost as a multiple of one evaluation).
 //  4. Sparse direct solvers on −T over the transient states at the same θ: KLU
 //     (block triangular form + AMD per block, the closest match to the engine's
 //     SCC hierarchy) and UMFPACK with its default strategy and with its symmetric
@@ -62,6 +63,7 @@
 #include "trace/block_trace.hpp"
 #include "trace/condensation.hpp"
 #include "trace/evaluate.hpp"
+#include "trace/gradient.hpp"
 #include "trace/model_trace.hpp"
 
 using namespace phasic;
@@ -691,6 +693,20 @@ int run(const Options& o) {
   };
   batch(8, batch8_ns);
   batch(64, batch64_ns);
+  // The gradient of both moments and the variance of every reward by every parameter:
+  // its own forward pass and the backward pass (docs/engine.md, "Gradients"), given
+  // the moments evaluate() returned, as a run with --gradient calls it.
+  Sample gradient_ns;
+  {
+    const Moments exact = evaluate(*trace, theta, kMoments);
+    for (int rep = 0; rep < o.reps; ++rep)
+      gradient_ns.add(1e9 * seconds_per_call(
+                                [&] {
+                                  const Gradient g = evaluate_gradient(*trace, theta, kMoments, exact);
+                                  observe(g.moment.empty() ? 0.0 : g.moment[0]);
+                                },
+                                min_seconds));
+  }
   const std::uint64_t trace_bytes = trace->bytes(), reward_count = trace->reward_count;
   const std::uint64_t components = cond->component_count;
   trace.reset();
@@ -780,6 +796,8 @@ int run(const Options& o) {
   write_sample(w, "single_ms", scaled(single_ns, 1e-6));
   write_sample(w, "batch8_ms_per_vector", scaled(batch8_ns, 1e-6));
   write_sample(w, "batch64_ms_per_vector", scaled(batch64_ns, 1e-6));
+  write_sample(w, "gradient_ms", scaled(gradient_ns, 1e-6));
+  w.field("gradient_over_single", gradient_ns.median() / single_ns.median());
   w.end_object();
   if (o.solver) {
     w.key("solver").begin_object().field("n", system_n).field("nnz", system_nnz);

@@ -100,6 +100,8 @@ function derive(r) {
     umfpack: umfpack?.name,
     umfpack_per_theta_ms: umfpack && perTheta(umfpack),
     umfpack_over_eval: umfpack && perTheta(umfpack) / evalMs,
+    // One gradient (every moment and variance by every parameter) in evaluations.
+    gradient_over_eval: r.evaluate.gradient_ms && r.evaluate.gradient_ms.median / evalMs,
     record_ms: recordMs,
     solver_setup: fastestSetup?.name,
     solver_analyse_factor_ms: fastestSetup && setup(fastestSetup),

@@ -135,6 +135,15 @@ export const TARGETS = [
     atMost: true,
   },
   {
+    id: 'gradient',
+    text: 'every model: the gradient of the moments by every parameter ≤ 4 × one evaluation',
+    applies: all,
+    value: (r) => r.derived.gradient_over_eval,
+    limit: 4,
+    unit: '×',
+    atMost: true,
+  },
+  {
     id: 'eval-vs-lu',
     text: 'every model: one evaluation ≥ 10 × faster than factorise + solve',
     applies: all,

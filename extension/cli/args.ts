@@ -13,7 +13,8 @@ import { DEFAULT_MAX_STATES, DEFAULT_MEMORY_BUDGET_MB, MIN_MAX_STATES, MIN_MEMOR
 export const USAGE = `usage:
   phasic-trace run MODEL [--set NAME=VALUE]... [--param NAME=VALUE]... [--moments K]
                    [--covariance R1,R2]... [--min-scc N] [--cache-dir DIR | --no-cache]
-                   [--max-states N] [--memory-budget MB] [--timeout SECONDS] [--repeat N] [--json]
+                   [--max-states N] [--memory-budget MB] [--timeout SECONDS] [--repeat N] [--gradient]
+                   [--json]
   phasic-trace dist MODEL [--reward NAME] [--times T1,T2,... | --grid FROM:TO:N]
                     [--quantiles P1,P2,...] [--epsilon E] [--set NAME=VALUE]... [--param NAME=VALUE]...
                     [--cache-dir DIR | --no-cache] [--max-states N] [--memory-budget MB]
@@ -24,6 +25,7 @@ export const USAGE = `usage:
                    [--memory-budget MB] [--out FILE]
 
 MODEL is a .phasic file, a compiled-model .json or a phasic graph .json.
+--gradient adds the derivatives of every moment and variance with respect to every parameter.
 dist: the CDF, density, atom P(R = 0) and quantiles of the time to absorption (--reward
 time, the default) or of a reward, within --epsilon (default ${DEFAULT_EPSILON}, from ${MIN_EPSILON} to ${MAX_EPSILON});
 without --times or --grid at ${DEFAULT_GRID_POINTS} points from 0 to the 99.9% quantile.
@@ -47,6 +49,8 @@ export interface RunArgs {
   memoryBudgetMB: number;
   timeoutSeconds?: number; // absent: no limit
   repeat: number;
+  /** Also report d moments/dθ and d variance/dθ. */
+  gradient: boolean;
   json: boolean;
 }
 /** Equally spaced points from `from` to `to`, both included. */
@@ -221,7 +225,7 @@ export function parseArgs(argv: string[]): Args {
           '--timeout',
           '--repeat',
         ],
-        flag: ['--no-cache', '--json'],
+        flag: ['--no-cache', '--gradient', '--json'],
       },
     ],
     [
@@ -301,6 +305,7 @@ export function parseArgs(argv: string[]): Args {
         memoryBudgetMB: memoryBudget(values['--memory-budget']),
         timeoutSeconds,
         repeat: values['--repeat'] !== undefined ? integer('--repeat', values['--repeat'], 1) : 1,
+        gradient: flags.has('--gradient'),
         json,
       };
     case 'dist': {

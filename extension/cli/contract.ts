@@ -21,6 +21,10 @@ export interface PublicRun {
   variance: Record<string, Moment>;
   covariance: Record<string, Moment>;
   nonFinite?: string;
+  /** With --gradient: per reward, per parameter, d E[R^k]/dθ for k = 1..moments. */
+  gradient?: Record<string, Record<string, Moment[]>>;
+  /** With --gradient: per reward, per parameter, d Var(R)/dθ. */
+  gradient_variance?: Record<string, Record<string, Moment>>;
   timings_ms: RunResult['timingsMs'];
   memory: {
     accounted_bytes: CategoryBytes;
@@ -75,6 +79,8 @@ export function publicRun(r: RunResult): PublicRun {
     variance: r.variance,
     covariance: r.covariance,
     ...(r.nonFinite === undefined ? {} : { nonFinite: r.nonFinite }),
+    ...(r.gradient === undefined ? {} : { gradient: r.gradient }),
+    ...(r.gradientVariance === undefined ? {} : { gradient_variance: r.gradientVariance }),
     timings_ms: r.timingsMs,
     memory: {
       accounted_bytes: m.accountedBytes,

@@ -58,6 +58,20 @@ function forTerminal(r: RunResult): RunResult {
     moments: keys(r.moments),
     variance: keys(r.variance),
     covariance: keys(r.covariance),
+    ...(r.gradient === undefined
+      ? {}
+      : {
+          gradient: Object.fromEntries(
+            Object.entries(r.gradient).map(([k, byParam]) => [escapeControls(k), keys(byParam)]),
+          ),
+        }),
+    ...(r.gradientVariance === undefined
+      ? {}
+      : {
+          gradientVariance: Object.fromEntries(
+            Object.entries(r.gradientVariance).map(([k, byParam]) => [escapeControls(k), keys(byParam)]),
+          ),
+        }),
     warnings: r.warnings.map((w) => ({ ...w, message: escapeControls(w.message) })),
   };
 }
@@ -91,9 +105,17 @@ function describeRun(r: RunResult): string {
     );
   }
   for (const [pair, v] of Object.entries(r.covariance)) lines.push(`Cov(${pair}) = ${show(v)}`);
+  if (r.gradient) {
+    lines.push('gradient (d/dθ of each moment and of the variance):');
+    for (const [reward, byParam] of Object.entries(r.gradient))
+      for (const [param, ds] of Object.entries(byParam))
+        lines.push(
+          `  ${reward} by ${param}: ${ds.map((d, i) => `dE[R^${i + 1}]=${show(d)}`).join(' ')} dVar=${show(r.gradientVariance?.[reward]?.[param] ?? 'NaN')}`,
+        );
+  }
   const t = r.timingsMs;
   lines.push(
-    `time: ${t.total.toFixed(1)} ms (explore ${t.explore.toFixed(1)}, scc ${t.scc.toFixed(1)}, record ${t.record.toFixed(1)}, evaluate ${t.evaluate.toFixed(2)})`,
+    `time: ${t.total.toFixed(1)} ms (explore ${t.explore.toFixed(1)}, scc ${t.scc.toFixed(1)}, record ${t.record.toFixed(1)}, evaluate ${t.evaluate.toFixed(2)}${t.gradient === undefined ? '' : `, gradient ${t.gradient.toFixed(2)}`})`,
   );
   lines.push(
     `memory: peak ${formatBytes(r.memory.peakAccountedBytes)} accounted, rss ${formatBytes(r.memory.rssBytes)}`,
@@ -177,6 +199,7 @@ async function run(args: RunArgs, engine: Engine): Promise<number> {
         moments: args.moments,
         covariances: args.covariances,
         params: args.params,
+        gradient: args.gradient,
         signal,
       });
       if (args.json) printed.push(jsonText(JSON.stringify(publicRun(r))));

@@ -26,6 +26,7 @@ export interface NativeAddon {
       moments?: number;
       covariances?: Array<[string, string]>;
       params?: Record<string, number>;
+      gradient?: boolean;
     },
     onProgress?: (p: { phase: string; done: number; total: number }) => void,
     onBlockEvent?: (e: { kind: string; scc: number; vertices: number; bytes: number; timeMs: number }) => void,
@@ -36,6 +37,7 @@ export interface NativeAddon {
     params: Array<Record<string, number>>,
     moments: number,
     covariances: Array<[string, string]>,
+    gradient?: boolean,
   ): Promise<string>;
   sccDetail(traceKey: string, scc: number, params: Record<string, number>, maxStates: number): Promise<string>;
   distribution(

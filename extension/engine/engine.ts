@@ -34,6 +34,8 @@ export interface RunOptions {
   covariances?: Array<[string, string]>;
   /** Parameter values by name; unnamed parameters take the model's defaults. */
   params?: Record<string, number>;
+  /** Also report d moments/dθ and d variance/dθ (`gradient`, `gradientVariance`). */
+  gradient?: boolean;
   signal?: AbortSignal;
   onProgress?: (progress: Progress) => void;
   onBlockEvent?: (event: BlockEvent) => void;
@@ -136,8 +138,9 @@ export class Engine {
     params: Record<string, number>,
     moments = 2,
     covariances: Array<[string, string]> = [],
+    gradient = false,
   ): Promise<EvaluateResult> {
-    return (await this.evaluateMany(traceKey, [params], moments, covariances))[0];
+    return (await this.evaluateMany(traceKey, [params], moments, covariances, gradient))[0];
   }
 
   /** Evaluates a cached model trace at many parameter sets in one batched replay. */
@@ -146,9 +149,12 @@ export class Engine {
     params: Array<Record<string, number>>,
     moments = 2,
     covariances: Array<[string, string]> = [],
+    gradient = false,
   ): Promise<EvaluateResult[]> {
     try {
-      return JSON.parse(await this.addon.evaluate(traceKey, params, moments, covariances)) as EvaluateResult[];
+      return JSON.parse(
+        await this.addon.evaluate(traceKey, params, moments, covariances, gradient),
+      ) as EvaluateResult[];
     } catch (error) {
       throw EngineFailure.from(error);
     }

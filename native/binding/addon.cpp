@@ -88,6 +88,13 @@ std::vector<phasic::RewardNames> reward_pairs(const Napi::Value& v) {
   return out;
 }
 
+// An optional boolean: absent (undefined) is false.
+bool flag_of(const Napi::Value& v, const char* name) {
+  if (v.IsUndefined()) return false;
+  if (!v.IsBoolean()) throw Napi::TypeError::New(v.Env(), std::string(name) + " must be a boolean");
+  return v.As<Napi::Boolean>().Value();
+}
+
 std::uint32_t moments_of(const Napi::Value& v) {
   if (v.IsUndefined() || v.IsNull()) return 2;
   if (!v.IsNumber()) throw Napi::TypeError::New(v.Env(), "moments must be a number");
@@ -133,6 +140,7 @@ Napi::Value Run(const Napi::CallbackInfo& info) {
   options.moments = moments_of(o.Get("moments"));
   options.covariances = reward_pairs(o.Get("covariances"));
   options.params = named_values(o.Get("params"), "params");
+  options.gradient = flag_of(o.Get("gradient"), "gradient");
   auto function_at = [&](size_t i) {
     return info.Length() > i && info[i].IsFunction() ? info[i].As<Napi::Function>() : Napi::Function();
   };
@@ -193,7 +201,7 @@ Napi::Value Cancel(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), true);
 }
 
-// evaluate(traceKey, params: Array<Record<string, number>>, moments, covariances) → Promise<string>
+// evaluate(traceKey, params: Array<Record<string, number>>, moments, covariances, gradient?) → Promise<string>
 Napi::Value Evaluate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 2 || !info[0].IsString() || !info[1].IsArray())
@@ -203,8 +211,10 @@ Napi::Value Evaluate(const Napi::CallbackInfo& info) {
   for (std::uint32_t i = 0; i < a.Length(); ++i) sets.push_back(named_values(a.Get(i), "params"));
   const std::uint32_t moments = moments_of(info.Length() > 2 ? info[2] : env.Undefined());
   auto pairs = reward_pairs(info.Length() > 3 ? info[3] : env.Undefined());
-  return start_job(env, [key = info[0].As<Napi::String>().Utf8Value(), sets = std::move(sets), moments,
-                         pairs = std::move(pairs)] { return engine().evaluate(key, sets, moments, pairs); });
+  const bool gradient = flag_of(info.Length() > 4 ? info[4] : env.Undefined(), "gradient");
+  return start_job(
+      env, [key = info[0].As<Napi::String>().Utf8Value(), sets = std::move(sets), moments, pairs = std::move(pairs),
+            gradient] { return engine().evaluate(key, sets, moments, pairs, nullptr, gradient); });
 }
 
 // sccDetail(traceKey, scc, params: Record<string, number>, maxStates) → Promise<string>

@@ -15,6 +15,7 @@
 #include "trace/block_trace.hpp"
 #include "trace/condensation.hpp"
 #include "trace/evaluate.hpp"
+#include "trace/gradient.hpp"
 #include "trace/model_trace.hpp"
 #include "trace/ordering.hpp"
 #include "trace/trace_format.hpp"
@@ -155,6 +156,64 @@ TEST(a_rate_set_to_zero_drops_unreached_states_and_reports_infinite_and_undefine
       CHECK(std::memcmp(&batch[i].raw[k], &one.raw[k], sizeof(double)) == 0);
   }
   CHECK_EQ(ledger().bytes(Category::Evaluation), 0u);
+}
+
+TEST(gradients_match_closed_forms_and_central_differences) {
+  const LedgerSnapshot before;
+  {
+    // Structured n = 2, d = 2: E[T] = d/coal whatever mig (Strobeck).
+    const Graph g = structured2();
+    const ModelTrace t = compose(g, condense(g), {});
+    const double theta[] = {1.5, 0.7};
+    const Gradient d = evaluate_gradient(t, theta, 2, evaluate(t, theta, 2));
+    CHECK_CLOSE(d.of_moment(0, 1, 0), -2 / (1.5 * 1.5), 1e-12);
+    CHECK(std::abs(d.of_moment(0, 1, 1)) < 1e-13);
+  }
+  // Rabbits N = 2 (three parameters, a cycle): every moment and variance against
+  // Richardson-extrapolated central differences of evaluate().
+  const Graph g = rabbits2();
+  const ModelTrace t = compose(g, condense(g), {});
+  const std::vector<double> theta = {0.8, 1.3, 0.6};
+  const std::uint32_t K = 3;
+  const Moments m = evaluate(t, theta, K);
+  const Gradient d = evaluate_gradient(t, theta, K, m);
+  for (std::uint32_t p = 0; p < 3; ++p) {
+    auto at = [&](double step) {
+      std::vector<double> shifted = theta;
+      shifted[p] += step;
+      return evaluate(t, shifted, K);
+    };
+    const double h = 1e-3 * theta[p];
+    const Moments a = at(h), b = at(-h), c = at(h / 2), e = at(-h / 2);
+    auto difference = [&](auto f) { return (4 * (f(c) - f(e)) / h - (f(a) - f(b)) / (2 * h)) / 3; };
+    for (std::uint32_t r = 0; r < m.reward_count; ++r) {
+      for (std::uint32_t k = 1; k <= K; ++k)
+        CHECK_CLOSE(d.of_moment(r, k, p), difference([&](const Moments& x) { return x.moment(r, k); }), 1e-7);
+      CHECK_CLOSE(d.variance[r * 3 + p], difference([&](const Moments& x) { return x.variance[r]; }), 1e-7);
+    }
+  }
+  // Every byte of gradient scratch was released.
+  CHECK_EQ(ledger().bytes(Category::Evaluation), before.evaluation);
+}
+
+TEST(traces_out_of_the_order_the_gradient_needs_are_refused) {
+  // Solving the vertices in the opposite order makes a term read a vertex not yet solved.
+  const Graph g = structured2();
+  const Condensation c = condense(g);
+  const BlockTrace good = record_block(extract_block(g, c, 1));
+  CHECK(good.terms.size() > 0);
+  BlockTrace bad = record_block(extract_block(g, c, 1));
+  bad.solve.clear();
+  bad.terms.clear();
+  for (std::size_t i = good.solve.size(); i-- > 0;) {
+    const std::uint64_t begin = i == 0 ? 0 : good.solve[i - 1].term_end;
+    for (std::uint64_t k = begin; k < good.solve[i].term_end; ++k) bad.terms.push_back(good.terms[k]);
+    bad.solve.push_back({good.solve[i].vertex, good.solve[i].inverse_rate, bad.terms.size()});
+  }
+  const std::vector<std::uint8_t> bytes = serialize(bad);
+  CHECK_THROWS(deserialize(bytes.data(), bytes.size()));
+  const std::vector<std::uint8_t> fine = serialize(good);
+  CHECK(serialize(deserialize(fine.data(), fine.size())) == fine);
 }
 
 TEST(rabbits_time_to_extinction) {
@@ -406,7 +465,8 @@ TEST(crafted_traces_with_a_valid_checksum_are_still_validated) {
         ModelTrace m = compose(g, c, {});
         m.blocks[0].trace = t;
         const double theta[] = {1.0, 0.5};
-        (void)evaluate(m, theta, 2);
+        const Moments moments = evaluate(m, theta, 2);
+        (void)evaluate_gradient(m, theta, 2, moments);
       } catch (const EngineError&) {
       }
     }
@@ -509,6 +569,15 @@ TEST(cancellation_leaves_the_ledger_where_it_was) {
   threw = false;
   try {
     evaluate(t, theta, 2, {}, &cancel);
+  } catch (const Cancelled&) {
+    threw = true;
+  }
+  CHECK(threw);
+  // The gradient pass checks the flag at each block of both its passes.
+  const Moments moments = evaluate(t, theta, 2);
+  threw = false;
+  try {
+    evaluate_gradient(t, theta, 2, moments, &cancel);
   } catch (const Cancelled&) {
     threw = true;
   }

@@ -3,7 +3,7 @@
 // inside the protocol must never reach it. Every command's --json output, from the
 // real CLI, has exactly the field names below: the names the CLI printed before the
 // protocol went camelCase. Records keyed by the model's own names (params, moments,
-// variance, covariance, ruleFirings) are compared as records, not by their keys.
+// variance, covariance, ruleFirings, gradient, gradient_variance) are compared as records, not by their keys.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -11,7 +11,15 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { CLI, ENGINE_FIXTURES, tempDir } from './helpers';
 
-const RECORDS = new Set(['params', 'moments', 'variance', 'covariance', 'ruleFirings']);
+const RECORDS = new Set([
+  'params',
+  'moments',
+  'variance',
+  'covariance',
+  'ruleFirings',
+  'gradient',
+  'gradient_variance',
+]);
 
 /** Every field path of a JSON value: `a.b`, `list[].c` (items merged), records not entered. */
 function fieldNames(value: unknown, path = '', out = new Set<string>()): Set<string> {
@@ -149,6 +157,17 @@ describe('the command line JSON contract', () => {
     assert.deepEqual(sorted(fieldNames(warned)), sorted([...RUN, ...WARNING]));
     const repeated = json(['run', join(ENGINE_FIXTURES, 'two_locus.json'), '--no-cache', '--repeat', '2']);
     assert.deepEqual(sorted(fieldNames(repeated)), sorted(['runs', ...RUN.map((n) => `runs[].${n}`)]));
+    const gradient = json(['run', join(ENGINE_FIXTURES, 'two_locus.json'), '--no-cache', '--gradient']) as {
+      gradient: Record<string, Record<string, unknown[]>>;
+      gradient_variance: Record<string, Record<string, unknown>>;
+    };
+    assert.deepEqual(
+      sorted(fieldNames(gradient)),
+      sorted([...RUN, 'gradient', 'gradient_variance', 'timings_ms.gradient']),
+    );
+    // Inside the records: reward → parameter → one derivative per moment (variance: one).
+    assert.equal(gradient.gradient.time.rec.length, 2);
+    assert.equal(typeof gradient.gradient_variance.time.rec, 'number');
   });
 
   it('dist --json keeps its field names, and an engine error its error fields', () => {

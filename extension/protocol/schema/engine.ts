@@ -89,6 +89,13 @@ const momentsEntries = {
   covariance: nameRecord(moment),
   /** Present when some moment, variance or covariance is not finite: why. */
   nonFinite: v.optional(str(4096)),
+  /**
+   * With the gradient option: per reward, per parameter, d E[R^k]/dθ for k = 1..moments
+   * (docs/engine.md, "Gradients"); "NaN" where the moment is not finite.
+   */
+  gradient: v.optional(nameRecord(nameRecord(list(moment)))),
+  /** With the gradient option: per reward, per parameter, d Var(R)/dθ. */
+  gradientVariance: v.optional(nameRecord(nameRecord(moment))),
 };
 
 const runEntries = {
@@ -104,7 +111,14 @@ const runEntries = {
   sccs: obj({ count, largest: count, blocks: count, recorded: count, cached: count }),
   trace: obj({ operations: count, commands: count, bytes: nonNeg }),
   ...momentsEntries,
-  timingsMs: obj({ explore: nonNeg, scc: nonNeg, record: nonNeg, evaluate: nonNeg, total: nonNeg }),
+  timingsMs: obj({
+    explore: nonNeg,
+    scc: nonNeg,
+    record: nonNeg,
+    evaluate: nonNeg,
+    gradient: v.optional(nonNeg),
+    total: nonNeg,
+  }),
   memory: runMemory,
   /** Handle of the composed trace in the engine's cache, for re-evaluation. */
   traceKey: str(64),
@@ -117,7 +131,7 @@ const runEntries = {
 export const runSummary = obj(runEntries);
 export const runResult = obj({ ...runEntries, decomposition });
 
-export const evaluateResult = obj({ ...momentsEntries, evaluateMs: nonNeg });
+export const evaluateResult = obj({ ...momentsEntries, evaluateMs: nonNeg, gradientMs: v.optional(nonNeg) });
 
 export const memorySnapshot = obj({
   timeMs: nonNeg, // since the engine process started

@@ -130,7 +130,7 @@ void Engine::forget_disk_usage() {
 
 std::string Engine::evaluate(const std::string& trace_key, const std::vector<NamedValues>& params,
                              std::uint32_t moments, const std::vector<RewardNames>& covariances,
-                             const std::atomic<bool>* cancel) {
+                             const std::atomic<bool>* cancel, bool gradient) {
   std::lock_guard lock(work_mutex_);
   if (moments < 1) throw InvalidArgument("moments must be at least 1");
   Key key;
@@ -155,9 +155,16 @@ std::string Engine::evaluate(const std::string& trace_key, const std::vector<Nam
   w.begin_array();
   for (std::size_t i = 0; i < results.size(); ++i) {
     w.begin_object();
-    write_evaluation(w, cached.labels, std::span<const double>(thetas.data() + i * p, p), results[i], moments,
-                     covariances);
+    const std::span<const double> theta(thetas.data() + i * p, p);
+    write_evaluation(w, cached.labels, theta, results[i], moments, covariances);
     w.field("evaluateMs", ms);
+    if (gradient) {
+      const auto gradient_start = std::chrono::steady_clock::now();
+      write_gradient(w, cached.labels,
+                     evaluate_gradient(*cached.trace, theta, results[i].moment_count, results[i], cancel), moments);
+      w.field("gradientMs",
+              std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - gradient_start).count());
+    }
     w.end_object();
   }
   w.end_array();

@@ -45,7 +45,8 @@ struct RunOptions {
   std::uint32_t min_scc_size = 4;
   std::uint32_t moments = 2;
   std::vector<RewardNames> covariances;
-  NamedValues params;  // by name; parameters not named take their model default
+  NamedValues params;     // by name; parameters not named take their model default
+  bool gradient = false;  // also d moments / d θ and d variance / d θ (trace/gradient.hpp)
 };
 
 // Distribution is the phase of Engine::distribution, not of a run.
@@ -97,7 +98,8 @@ class Engine {
   // An array of EvaluateResult, one per parameter set, for a model trace still cached
   // (EngineError "trace no longer cached; run again" otherwise).
   std::string evaluate(const std::string& trace_key, const std::vector<NamedValues>& params, std::uint32_t moments,
-                       const std::vector<RewardNames>& covariances, const std::atomic<bool>* cancel = nullptr);
+                       const std::vector<RewardNames>& covariances, const std::atomic<bool>* cancel = nullptr,
+                       bool gradient = false);
   // An SccDetail: SCC `component` of the model whose trace is cached under
   // `trace_key`, its edges' rates at `params` (TraceNotCached when evicted).
   std::string scc_detail(const std::string& trace_key, std::uint32_t component, const NamedValues& params,

@@ -170,14 +170,14 @@ RunSummary summarize(const Exploration& explored, const ModelLabels& labels, con
 }
 
 struct RunTimings {
-  double explore = 0, scc = 0, record = 0, evaluate = 0;
+  double explore = 0, scc = 0, record = 0, evaluate = 0, gradient = 0;
 };
 
 // A RunResult (protocol/engine.ts) for `summary`, whose trace was evaluated at θ.
 std::string result_json(const RunSummary& summary, bool reused, const ModelTrace& trace, const ModelLabels& labels,
                         std::span<const double> theta, const Moments& moments, const RunOptions& options,
                         const RunTimings& timings, Clock::time_point run_start, const std::vector<Lifetime>& lifetimes,
-                        const std::vector<ExploreWarning>& warnings) {
+                        const std::vector<ExploreWarning>& warnings, const Gradient* gradient) {
   JsonWriter w;
   w.begin_object();
   w.field("model", summary.model)
@@ -200,14 +200,15 @@ std::string result_json(const RunSummary& summary, bool reused, const ModelTrace
       .field("bytes", static_cast<std::uint64_t>(trace.bytes()))
       .end_object();
   write_evaluation(w, labels, theta, moments, options.moments, options.covariances);
+  if (gradient) write_gradient(w, labels, *gradient, options.moments);
   w.key("timingsMs")
       .begin_object()
       .field("explore", timings.explore)
       .field("scc", timings.scc)
       .field("record", timings.record)
-      .field("evaluate", timings.evaluate)
-      .field("total", ms_since(run_start))
-      .end_object();
+      .field("evaluate", timings.evaluate);
+  if (gradient) w.field("gradient", timings.gradient);
+  w.field("total", ms_since(run_start)).end_object();
   std::array<std::uint64_t, kCategoryCount> accounted{};
   for (int c = 0; c < kCategoryCount; ++c) accounted[c] = ledger().bytes(static_cast<Category>(c));
   w.key("memory").begin_object();
@@ -305,6 +306,28 @@ void write_evaluation(JsonWriter& w, const ModelLabels& labels, std::span<const 
   if (const char* why = non_finite_reason(m, moments)) w.field("nonFinite", why);
 }
 
+void write_gradient(JsonWriter& w, const ModelLabels& labels, const Gradient& g, std::uint32_t moments) {
+  w.key("gradient").begin_object();
+  for (std::uint32_t r = 0; r < g.reward_count; ++r) {
+    w.key(labels.rewards[r]).begin_object();
+    for (std::uint32_t p = 0; p < g.param_count; ++p) {
+      w.key(labels.params[p]).begin_array();
+      for (std::uint32_t k = 1; k <= moments; ++k) w.value(g.of_moment(r, k, p));
+      w.end_array();
+    }
+    w.end_object();
+  }
+  w.end_object();
+  w.key("gradientVariance").begin_object();
+  for (std::uint32_t r = 0; r < g.reward_count; ++r) {
+    w.key(labels.rewards[r]).begin_object();
+    for (std::uint32_t p = 0; p < g.param_count; ++p)
+      w.field(labels.params[p], g.variance[std::size_t(r) * g.param_count + p]);
+    w.end_object();
+  }
+  w.end_object();
+}
+
 Key model_trace_key(const Graph& g, const ModelLabels& labels, std::uint32_t min_block_size) {
   Hasher h(0x70686173'69637472ULL);  // distinct from block keys by seed
   h.value(min_block_size);
@@ -331,6 +354,16 @@ Key model_trace_key(const Graph& g, const ModelLabels& labels, std::uint32_t min
 
 namespace {
 
+std::optional<Gradient> gradient_if_asked(const ModelTrace& trace, std::span<const double> theta,
+                                          const Moments& moments, const RunOptions& options,
+                                          const std::atomic<bool>* cancel, RunTimings& timings) {
+  if (!options.gradient) return std::nullopt;
+  const auto start = Clock::now();
+  std::optional<Gradient> g(evaluate_gradient(trace, theta, moments.moment_count, moments, cancel));
+  timings.gradient = ms_since(start);
+  return g;
+}
+
 // An unchanged model (same text, same block size threshold) is not explored again:
 // its summary and composed trace come from the memory cache, and only evaluation
 // runs. A state limit the cached graph exceeds is found by running in full.
@@ -349,9 +382,11 @@ std::optional<std::string> reuse_run(std::string_view model_text, const RunOptio
   const Moments moments = evaluate(*cached.model.trace, theta, std::max<std::uint32_t>(options.moments, 2), pairs,
                                    observer.cancel);
   timings.evaluate = ms_since(start);
+  const std::optional<Gradient> gradient = gradient_if_asked(*cached.model.trace, theta, moments, options,
+                                                             observer.cancel, timings);
   if (observer.progress) observer.progress({RunPhase::Evaluating, 1, 1});
   return result_json(summary, true, *cached.model.trace, labels, theta, moments, options, timings, run_start, {},
-                     summary.warnings);
+                     summary.warnings, gradient ? &*gradient : nullptr);
 }
 
 }  // namespace
@@ -445,13 +480,15 @@ std::string run_model(std::string_view model_text, const RunOptions& options, co
   phase_start = Clock::now();
   const Moments moments = evaluate(*trace, theta, std::max<std::uint32_t>(options.moments, 2), pairs, cancel);
   timings.evaluate = ms_since(phase_start);
+  const std::optional<Gradient> gradient = gradient_if_asked(*trace, theta, moments, options, cancel, timings);
   progress(RunPhase::Evaluating, 1, 1);
 
   caches.disk.flush();
   caches.disk.prune();
   std::vector<ExploreWarning> warnings = summary.warnings;
   if (!caches.disk.warning().empty()) warnings.push_back({caches.disk.warning(), -1, {}});
-  return result_json(summary, false, *trace, labels, theta, moments, options, timings, run_start, lifetimes, warnings);
+  return result_json(summary, false, *trace, labels, theta, moments, options, timings, run_start, lifetimes, warnings,
+                     gradient ? &*gradient : nullptr);
 }
 
 }  // namespace phasic

@@ -21,6 +21,7 @@
 #include "engine/engine.hpp"
 #include "engine/json_writer.hpp"
 #include "trace/evaluate.hpp"
+#include "trace/gradient.hpp"
 
 namespace phasic {
 
@@ -38,6 +39,10 @@ std::vector<RewardPair> pairs_of(const ModelLabels& labels, const std::vector<Re
 // Writes the params, moments (the first `moments`), variance and covariance members.
 void write_evaluation(JsonWriter& w, const ModelLabels& labels, std::span<const double> theta, const Moments& m,
                       std::uint32_t moments, const std::vector<RewardNames>& covariances);
+
+// Writes the gradient and gradientVariance members: per reward, per parameter, the
+// derivatives of the first `moments` moments and of the variance.
+void write_gradient(JsonWriter& w, const ModelLabels& labels, const Gradient& g, std::uint32_t moments);
 
 // The key of a composed model trace: the graph's structure and rewards (never its
 // state labels), the block size threshold that shaped the composition, and the

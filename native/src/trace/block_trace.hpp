@@ -35,8 +35,10 @@
 //
 // Invariants: every slot is used by a command or by a later op (no dead values);
 // structurally equal ops are emitted once (DOTs by coefficient bits, arithmetic by
-// code and operands); solve visits each local vertex exactly once; all storage is
-// counted in Category::Traces.
+// code and operands); solve visits each local vertex exactly once; a term reads an exit
+// or a vertex solved by an earlier command; no forward command writes a vertex that an
+// earlier forward command read (the backward pass of gradient.hpp relies on both); all
+// storage is counted in Category::Traces.
 #pragma once
 
 #include <atomic>

@@ -18,29 +18,10 @@
 #include <string>
 
 #include "base/error.hpp"
+#include "trace/scratch.hpp"
 
 namespace phasic {
 namespace {
-
-// Uninitialized scratch counted in Category::Evaluation: replay and solve write every
-// entry before reading it, so zero-filling would only cost time.
-template <class T>
-class Scratch {
- public:
-  explicit Scratch(std::size_t n) : n_(n), p_(Allocator().allocate(n)) {}
-  ~Scratch() { Allocator().deallocate(p_, n_); }
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-  T* data() { return p_; }
-  const T* data() const { return p_; }
-  T& operator[](std::size_t i) { return p_[i]; }
-  std::size_t size() const { return n_; }
-
- private:
-  using Allocator = CountedAllocator<T, Category::Evaluation>;
-  std::size_t n_;
-  T* p_;
-};
 
 template <class T>
 using EvaluationVector = CountedVector<T, Category::Evaluation>;
@@ -322,13 +303,13 @@ class MomentSession {
   const std::uint32_t K_;
   std::span<const RewardPair> pairs_;
   const std::atomic<bool>* cancel_;
-  Scratch<double> theta_;            // parameter-major, so DOT loops run over lanes
-  Scratch<double> values_;           // one block's program values
-  Scratch<double> y_;                // one block's working vector
-  Scratch<double> solutions_;        // x of every solve: (reward, moment), (pair, side), then time when Safe
-  Scratch<double> ones_;             // the all-ones reward when Safe
-  Scratch<double> scaled_;           // one θ's raw moments on the rewards' scales
-  EvaluationVector<double> scales_;  // per reward when rescaled (else empty: all 1)
+  EvaluationScratch<double> theta_;      // parameter-major, so DOT loops run over lanes
+  EvaluationScratch<double> values_;     // one block's program values
+  EvaluationScratch<double> y_;          // one block's working vector
+  EvaluationScratch<double> solutions_;  // x of every solve: (reward, moment), (pair, side), then time when Safe
+  EvaluationScratch<double> ones_;       // the all-ones reward when Safe
+  EvaluationScratch<double> scaled_;     // one θ's raw moments on the rewards' scales
+  EvaluationVector<double> scales_;      // per reward when rescaled (else empty: all 1)
 
  public:
   void set_scales(EvaluationVector<double> scales) { scales_ = std::move(scales); }

@@ -183,6 +183,23 @@ BlockTrace deserialize(const std::uint8_t* data, std::size_t size) {
     term.weight = r.get<std::uint32_t>();
     if (term.target >= y_size || term.weight >= values) corrupt("term index out of range");
   }
+  // The order the backward pass (gradient.hpp) relies on, as recording produces it: a
+  // term reads an exit or a vertex already solved, and a forward command's source is
+  // never written by a later forward command.
+  std::fill(solved.begin(), solved.end(), 0);
+  std::uint64_t k = 0;
+  for (const SolveCommand& s : t.solve) {
+    for (; k < s.term_end; ++k) {
+      const std::uint32_t target = t.terms[k].target;
+      if (target < t.vertex_count && !solved[target]) corrupt("a term reads a vertex not yet solved");
+    }
+    solved[s.vertex] = 1;
+  }
+  TraceVector<std::uint8_t> read(t.vertex_count, 0);
+  for (const ForwardCommand& f : t.forward) {
+    if (read[f.target]) corrupt("a forward command writes a vertex after reading it");
+    if (f.source < t.vertex_count) read[f.source] = 1;
+  }
   return t;
 }
 

@@ -13,7 +13,8 @@
 //
 // Invariant: deserialize accepts exactly the byte strings serialize can produce for a
 // well-formed trace (every count consistent with the length, every index in range,
-// single assignment, no forward command from a vertex to itself, each vertex solved once, coefficients finite and ≥ 0,
+// single assignment, no forward command from a vertex to itself, each vertex solved once, terms reading only exits or
+// vertices solved before, no forward command writing a vertex an earlier one read, coefficients finite and ≥ 0,
 // checksum matching) and throws EngineError on anything else, without reading out of bounds or allocating more than the
 // input's size justifies. serialize∘deserialize is the identity on bytes, so a reloaded trace evaluates
 // bit-identically.

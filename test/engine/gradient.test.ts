@@ -1,0 +1,346 @@
+// Exact gradients of moments and variances (docs/engine.md, "Gradients") through the
+// real addon and the real CLI. Each derivative is checked against a number computed
+// here without the engine's gradient: central differences of the engine's own
+// moments at θ ± h (Richardson-extrapolated, so the difference is accurate far below
+// the 1e-6 tolerance), or a closed form. Graphs are random cyclic phasic graphs with
+// several parameters (seeded), and the example models whose moments have closed forms.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { Engine } from '../../extension/engine/engine';
+import type { EvaluateResult, Moment } from '../../extension/protocol/engine';
+import { random } from '../random';
+import type { PhasicGraph } from './dense';
+import { assertOnlyCachesHoldMemory, CLI, compiledModel, ROOT, tempDir } from './helpers';
+
+const REL = 1e-6;
+const K = 3;
+
+const cacheDir = tempDir('gradient-cache');
+const engine = new Engine();
+engine.configure({ cacheDir });
+after(() => rmSync(cacheDir, { recursive: true, force: true }));
+
+/**
+ * A random graph whose states 1..n form a chain to the absorbing state n+1 (so
+ * absorption is certain at every θ > 0) with random extra edges, many of them
+ * backwards: large cycles, so several states share one block. Each rate is a random
+ * non-negative combination of P parameters, some edges have a constant part.
+ */
+function randomGraph(seed: number, n: number, P: number): PhasicGraph {
+  const rand = random(seed);
+  const int = (k: number) => Math.floor(rand() * k);
+  const coefficients = (required: boolean) => {
+    const c = Array.from({ length: P }, (): number => (rand() < 0.5 ? 0.2 + 1.5 * rand() : 0));
+    if (required && !c.some((x) => x > 0)) c[int(P)] = 0.5 + rand();
+    return c;
+  };
+  const absorbing = n + 1;
+  const param_edges: number[][] = [];
+  const edges: number[][] = [];
+  for (let v = 1; v <= n; v++) {
+    const targets = new Set<number>([v + 1]);
+    param_edges.push([v, v + 1, ...coefficients(true)]);
+    for (let e = 0; e < 2; e++) {
+      const t = rand() < 0.6 ? 1 + int(v) : 1 + int(absorbing);
+      if (t === v || targets.has(t)) continue;
+      targets.add(t);
+      if (rand() < 0.25) edges.push([v, t, 0.1 + rand()]);
+      else param_edges.push([v, t, ...coefficients(true)]);
+    }
+  }
+  const second = 1 + int(n);
+  return {
+    states: [[0, 0], ...Array.from({ length: n }, () => [int(4), int(3)]), [0, 0]],
+    n_vertices: n + 2,
+    state_length: 2,
+    param_length: P,
+    edges,
+    start_edges:
+      second === 1
+        ? [[1, 1]]
+        : [
+            [1, 0.7],
+            [second, 0.3],
+          ],
+    param_edges,
+  };
+}
+
+const names = (P: number) => Array.from({ length: P }, (_, j) => `p${j + 1}`);
+
+/** What the derivative of each moment and variance should be, from the engine's moments alone. */
+interface Differences {
+  moments: Record<string, Record<string, number[]>>;
+  variance: Record<string, Record<string, number>>;
+  /** The natural size of each derivative, |E[R^k]|/θ_j, for derivatives near 0. */
+  scale: Record<string, Record<string, number[]>>;
+}
+
+const num = (m: Moment) => {
+  assert.equal(typeof m, 'number', `a finite moment was expected, got ${m}`);
+  return m as number;
+};
+
+/**
+ * Central differences with h and h/2, combined (Richardson) to cancel the h² error:
+ * D = (4·D(h/2) − D(h))/3. h is 1e-3 of θ_j (or 1e-3 when θ_j is 0, then one-sided:
+ * D = (−3f(0) + 4f(h) − f(2h))/(2h), also combined over h and h/2).
+ */
+async function differences(traceKey: string, theta: Record<string, number>): Promise<Differences> {
+  const params = Object.keys(theta);
+  const sets: Array<Record<string, number>> = [theta];
+  const steps = params.map((p) => (theta[p] > 0 ? 1e-3 * theta[p] : 1e-3));
+  params.forEach((p, j) => {
+    const h = steps[j];
+    const offsets = theta[p] > 0 ? [h, -h, h / 2, -h / 2] : [h, 2 * h, h / 2, h];
+    for (const o of offsets) sets.push({ ...theta, [p]: theta[p] + o });
+  });
+  const results = await engine.evaluateMany(traceKey, sets, K);
+  const base = results[0];
+  const out: Differences = { moments: {}, variance: {}, scale: {} };
+  for (const reward of Object.keys(base.moments)) {
+    out.moments[reward] = {};
+    out.variance[reward] = {};
+    out.scale[reward] = {};
+    params.forEach((p, j) => {
+      const h = steps[j];
+      const [a, b, c, d] = results.slice(1 + 4 * j, 5 + 4 * j);
+      const derivative = (f: (r: EvaluateResult) => number) => {
+        if (theta[p] > 0) {
+          const coarse = (f(a) - f(b)) / (2 * h);
+          const fine = (f(c) - f(d)) / h;
+          return (4 * fine - coarse) / 3;
+        }
+        const f0 = f(base);
+        const coarse = (-3 * f0 + 4 * f(a) - f(b)) / (2 * h);
+        const fine = (-3 * f0 + 4 * f(c) - f(d)) / h;
+        return (4 * fine - coarse) / 3;
+      };
+      out.moments[reward][p] = Array.from({ length: K }, (_, k) => derivative((r) => num(r.moments[reward][k])));
+      out.variance[reward][p] = derivative((r) => num(r.variance[reward]));
+      const size = Math.max(theta[p], 1e-3);
+      out.scale[reward][p] = Array.from({ length: K }, (_, k) => Math.abs(num(base.moments[reward][k])) / size);
+    });
+  }
+  return out;
+}
+
+/** |actual − expected| ≤ REL · max(|expected|, 1e-3 · the derivative's natural size). */
+function assertDerivative(actual: Moment | undefined, expected: number, scale: number, what: string): void {
+  assert.equal(typeof actual, 'number', `${what}: ${actual} should be a finite number`);
+  const a = actual as number;
+  const tolerance = REL * Math.max(Math.abs(expected), 1e-3 * scale);
+  assert.ok(Math.abs(a - expected) <= tolerance, `${what}: ${a} differs from ${expected} by more than ${tolerance}`);
+}
+
+type Gradients = Pick<EvaluateResult, 'gradient' | 'gradientVariance'>;
+
+function assertMatches(g: Gradients, d: Differences, what: string): void {
+  assert.ok(g.gradient && g.gradientVariance, `${what}: no gradient reported`);
+  for (const [reward, byParam] of Object.entries(d.moments))
+    for (const [p, expected] of Object.entries(byParam)) {
+      const actual: Moment[] | undefined = g.gradient[reward]?.[p];
+      assert.equal(actual?.length, K, `${what}: d/d${p} of ${reward} has ${actual?.length} moments`);
+      expected.forEach((e, k) =>
+        assertDerivative(actual[k], e, d.scale[reward][p][k], `${what}: dE[${reward}^${k + 1}]/d${p}`),
+      );
+      assertDerivative(
+        g.gradientVariance[reward]?.[p],
+        d.variance[reward][p],
+        d.scale[reward][p][1],
+        `${what}: dVar(${reward})/d${p}`,
+      );
+    }
+}
+
+function cliJson(args: string[]): Record<string, unknown> {
+  const r = spawnSync(process.execPath, [CLI, ...args, '--json'], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  assert.equal(r.status, 0, `phasic-trace ${args.join(' ')} failed: ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+describe('gradients against central differences', () => {
+  for (const seed of [1, 2, 3, 4, 5]) {
+    it(`random cyclic graph, seed ${seed}: every moment, variance and parameter`, async () => {
+      const P = 2 + (seed % 3);
+      const graph = randomGraph(seed, 12 + 6 * seed, P);
+      const rand = random(1000 + seed);
+      const theta = Object.fromEntries(names(P).map((p) => [p, 0.3 + 2 * rand()]));
+      const r = await engine.run(JSON.stringify(graph), { params: theta, moments: K, minSccSize: 3, gradient: true });
+      assert.ok(r.sccs.largest >= 3, `seed ${seed}: the graph should have a cycle of several states`);
+      assert.ok(r.timingsMs.gradient !== undefined);
+      assertMatches(r, await differences(r.traceKey, theta), `seed ${seed}`);
+      // A cached trace evaluated again at other parameters, with the gradient.
+      const other = Object.fromEntries(names(P).map((p) => [p, 0.3 + 2 * rand()]));
+      const [again] = await engine.evaluateMany(r.traceKey, [other], K, [], true);
+      assertMatches(again, await differences(r.traceKey, other), `seed ${seed}, evaluate`);
+      assertOnlyCachesHoldMemory(engine);
+    });
+  }
+
+  it('with a parameter at 0 (a one-sided derivative) where every state keeps a rate', async () => {
+    // p1 = 0 removes every rate made of p1 alone; the chain edges keep a constant part,
+    // so every state still leaves and the moments are smooth from the right.
+    const graph = randomGraph(11, 20, 2);
+    for (const e of graph.param_edges) if (e[1] === e[0] + 1) graph.edges.push([e[0], e[1], 0.5]);
+    const theta = { p1: 0, p2: 1.3 };
+    const r = await engine.run(JSON.stringify(graph), { params: theta, moments: K, gradient: true });
+    assert.equal(r.nonFinite, undefined);
+    assertMatches(r, await differences(r.traceKey, theta), 'p1 = 0');
+  });
+
+  it('on a run reused from the memory cache', async () => {
+    const graph = JSON.stringify(randomGraph(21, 25, 3));
+    const theta = { p1: 0.8, p2: 1.1, p3: 0.4 };
+    const first = await engine.run(graph, { params: theta, moments: K });
+    assert.equal(first.gradient, undefined, 'no gradient unless asked for');
+    const reused = await engine.run(graph, { params: theta, moments: K, gradient: true });
+    assert.equal(reused.reused, true);
+    assertMatches(reused, await differences(reused.traceKey, theta), 'reused run');
+    assertOnlyCachesHoldMemory(engine);
+  });
+
+  it('on blocks taken from the disk cache by a second process (the CLI)', async () => {
+    const dir = tempDir('gradient-disk');
+    try {
+      const file = join(dir, 'graph.json');
+      writeFileSync(file, JSON.stringify(randomGraph(31, 40, 3)));
+      const theta = { p1: 1.2, p2: 0.6, p3: 0.9 };
+      const set = Object.entries(theta).flatMap(([k, v]) => ['--param', `${k}=${v}`]);
+      const args = ['run', file, '--cache-dir', join(dir, 'cache'), '--moments', String(K), '--min-scc', '3'];
+      const recorded = cliJson([...args, ...set]);
+      assert.ok((recorded.sccs as { recorded: number }).recorded > 0);
+      const fromDisk = cliJson([...args, ...set, '--gradient']);
+      assert.ok((fromDisk.sccs as { cached: number }).cached > 0, 'the second process should read blocks from disk');
+      assert.equal((fromDisk.sccs as { recorded: number }).recorded, 0);
+      // Central differences from this process's engine, which recorded its own trace.
+      const r = await engine.run(JSON.stringify(randomGraph(31, 40, 3)), { params: theta, moments: K, minSccSize: 3 });
+      assertMatches(
+        {
+          gradient: fromDisk.gradient as Gradients['gradient'],
+          gradientVariance: fromDisk.gradient_variance as Gradients['gradientVariance'],
+        },
+        await differences(r.traceKey, theta),
+        'disk cache',
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('gradients against closed forms', () => {
+  it('Kingman (CLI, examples/kingman.phasic): rates ∝ θ, so E[T^k] ∝ θ^−k and dE[T^k]/dθ = −k·E[T^k]/θ', () => {
+    // Every rate is θ·k(k−1)/2: time scales as 1/θ. n = 6: E[T] = 2(1 − 1/n)/θ, so
+    // dE[T]/dθ = −2(1 − 1/n)/θ²; E[L] = 2·Σ_(i<n) 1/i / θ; Var scales as θ^−2.
+    const theta = 2.5;
+    const n = 6;
+    const out = cliJson([
+      'run',
+      join(ROOT, 'examples', 'kingman.phasic'),
+      '--set',
+      `n=${n}`,
+      '--param',
+      `theta=${theta}`,
+      '--moments',
+      '3',
+      '--no-cache',
+      '--gradient',
+    ]) as {
+      moments: Record<string, number[]>;
+      variance: Record<string, number>;
+      gradient: Record<string, Record<string, number[]>>;
+      gradient_variance: Record<string, Record<string, number>>;
+    };
+    const harmonic = Array.from({ length: n - 1 }, (_, i) => 1 / (i + 1)).reduce((a, b) => a + b);
+    const close = (a: number, e: number, what: string) =>
+      assert.ok(Math.abs(a - e) <= 1e-12 * Math.abs(e), `${what}: ${a} should be ${e}`);
+    close(out.gradient.tmrca.theta[0], (-2 * (1 - 1 / n)) / theta ** 2, 'dE[T]/dθ');
+    close(out.gradient.total_length.theta[0], (-2 * harmonic) / theta ** 2, 'dE[L]/dθ');
+    for (const reward of ['tmrca', 'total_length']) {
+      for (let k = 1; k <= 3; k++)
+        close(out.gradient[reward].theta[k - 1], (-k * out.moments[reward][k - 1]) / theta, `dE[${reward}^${k}]/dθ`);
+      close(out.gradient_variance[reward].theta, (-2 * out.variance[reward]) / theta, `dVar(${reward})/dθ`);
+    }
+  });
+
+  it('structured n=2 d=2: E[T] = d/coal whatever mig (Strobeck), so dE[T]/dmig = 0', async () => {
+    const r = await engine.run(compiledModel('structured'), { params: { coal: 1.5, mig: 0.7 }, gradient: true });
+    const g = r.gradient?.tmrca;
+    assert.ok(g);
+    assert.ok(Math.abs((g.coal[0] as number) + 2 / 1.5 ** 2) <= 1e-12 * (2 / 1.5 ** 2), `dE[T]/dcoal = ${g.coal[0]}`);
+    assert.ok(Math.abs(g.mig[0] as number) <= 1e-13, `dE[T]/dmig = ${g.mig[0]} should be 0`);
+  });
+});
+
+describe('non-finite moments and batches', () => {
+  it('reports the derivatives of infinite or undefined moments as "NaN", never as numbers', async () => {
+    // coal = 0: the lineages never coalesce, E[T] is infinite.
+    const r = await engine.run(compiledModel('structured'), { params: { coal: 0, mig: 0.5 }, gradient: true });
+    assert.deepEqual(r.moments.tmrca, ['Infinity', 'Infinity']);
+    assert.deepEqual({ ...r.gradient?.tmrca }, { coal: ['NaN', 'NaN'], mig: ['NaN', 'NaN'] });
+    assert.equal(r.gradientVariance?.tmrca.coal, 'NaN');
+    // mig = 0: E[T] = 1/coal there but d/coal·… for every mig > 0 (Strobeck), so E[T]
+    // jumps at mig = 0 and has no derivative; the engine does not invent one.
+    const jump = await engine.evaluate(r.traceKey, { coal: 1, mig: 0 }, 2, [], true);
+    assert.deepEqual(jump.moments.tmrca, [1, 2]);
+    assert.equal(jump.gradient?.tmrca.mig[0], 'NaN');
+    const cli = cliJson([
+      'run',
+      join(ROOT, 'test', 'fixtures', 'engine', 'structured.json'),
+      '--param',
+      'coal=0',
+      '--no-cache',
+      '--gradient',
+    ]);
+    assert.deepEqual((cli.gradient as Record<string, Record<string, Moment[]>>).tmrca.coal, ['NaN', 'NaN']);
+    assertOnlyCachesHoldMemory(engine);
+  });
+
+  it('refuses a gradient option that is not a boolean, and gives empty records without parameters', async () => {
+    const model = compiledModel('kingman');
+    const notBoolean = 'yes' as unknown as boolean;
+    await assert.rejects(engine.run(model, { gradient: notBoolean }), /gradient must be a boolean/);
+    const r = await engine.run(model, {});
+    await assert.rejects(engine.evaluate(r.traceKey, {}, 2, [], notBoolean), /gradient must be a boolean/);
+    // A graph without parameters: every reward's record by parameter is empty.
+    const constant: PhasicGraph = {
+      states: [[0], [1], [1], [0]],
+      n_vertices: 4,
+      state_length: 1,
+      param_length: 0,
+      edges: [
+        [1, 2, 1],
+        [2, 1, 0.5],
+        [2, 3, 2],
+      ],
+      start_edges: [[1, 1]],
+      param_edges: [],
+    };
+    const none = await engine.run(JSON.stringify(constant), { gradient: true });
+    assert.deepEqual({ ...none.gradient?.time }, {});
+    assert.deepEqual({ ...none.gradientVariance?.time }, {});
+    assertOnlyCachesHoldMemory(engine);
+  });
+
+  it('gives in a batch (8 lanes and the remainder) exactly what it gives alone', async () => {
+    const r = await engine.run(JSON.stringify(randomGraph(41, 30, 3)), { moments: K, minSccSize: 3 });
+    const rand = random(41);
+    const sets = Array.from({ length: 11 }, (_, i) => ({
+      p1: i === 3 ? 0 : 0.2 + rand(),
+      p2: 0.2 + rand(),
+      p3: 0.2 + rand(),
+    }));
+    const batch = await engine.evaluateMany(r.traceKey, sets, K, [], true);
+    const strip = ({ evaluateMs: _e, gradientMs: _g, ...rest }: EvaluateResult) => rest;
+    for (let i = 0; i < sets.length; i++) {
+      const one = await engine.evaluate(r.traceKey, sets[i], K, [], true);
+      assert.deepEqual(strip(batch[i]), strip(one), `set ${i}`);
+      assert.ok(batch[i].gradient);
+    }
+    assertOnlyCachesHoldMemory(engine);
+  });
+});
