@@ -265,9 +265,18 @@ function counting(): { engine: FitEngine; calls: { run: number; evaluate: number
   return {
     calls,
     engine: {
-      run: (...a) => (calls.run++, engine.run(...a)),
-      evaluate: (...a) => (calls.evaluate++, engine.evaluate(...a)),
-      evaluateMany: (...a) => (calls.evaluateMany++, engine.evaluateMany(...a)),
+      run: (...a) => {
+        calls.run++;
+        return engine.run(...a);
+      },
+      evaluate: (...a) => {
+        calls.evaluate++;
+        return engine.evaluate(...a);
+      },
+      evaluateMany: (...a) => {
+        calls.evaluateMany++;
+        return engine.evaluateMany(...a);
+      },
     },
   };
 }
