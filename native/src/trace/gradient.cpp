@@ -267,9 +267,33 @@ class GradientSession {
 
   // The program backwards for all O outputs at once, then the DOTs' linear forms.
   void program_adjoint(const BlockTrace& t) {
+    // The common output counts (R·K) get loops of a fixed length, which the compiler
+    // unrolls; any other count takes the same code with a run-time length.
+    switch (O_) {
+      case 2: ops_backward<2>(t); break;
+      case 4: ops_backward<4>(t); break;
+      case 6: ops_backward<6>(t); break;
+      case 8: ops_backward<8>(t); break;
+      default: ops_backward<0>(t);
+    }
+    const double* vbar = value_adjoints_.data();
+    const std::size_t O = O_;
+    const std::uint32_t S = P_ + 1;
+    for (std::uint32_t d = 0; d < t.dot_count; ++d) {
+      const double* coeff = t.dot_coeffs.data() + std::size_t(d) * S;
+      const double* db = vbar + std::size_t(d) * O;
+      for (std::uint32_t p = 0; p < P_; ++p) {
+        if (coeff[p + 1] == 0) continue;
+        for (std::size_t o = 0; o < O; ++o) theta_adjoints_[o * P_ + p] += coeff[p + 1] * db[o];
+      }
+    }
+  }
+
+  template <std::size_t Fixed>
+  void ops_backward(const BlockTrace& t) {
     const double* v = values_at_;
     double* vbar = value_adjoints_.data();
-    const std::size_t O = O_;
+    const std::size_t O = Fixed ? Fixed : O_;
     for (std::size_t i = t.ops.size(); i-- > 0;) {
       const Op& op = t.ops[i];
       const std::size_t slot = t.dot_count + i;
@@ -293,15 +317,6 @@ class GradientSession {
       } else {
         const double va = v[op.a], vb = v[op.b];
         for (std::size_t o = 0; o < O; ++o) a[o] += ob[o] * vb, bb[o] += ob[o] * va;
-      }
-    }
-    const std::uint32_t S = P_ + 1;
-    for (std::uint32_t d = 0; d < t.dot_count; ++d) {
-      const double* coeff = t.dot_coeffs.data() + std::size_t(d) * S;
-      const double* db = vbar + std::size_t(d) * O;
-      for (std::uint32_t p = 0; p < P_; ++p) {
-        if (coeff[p + 1] == 0) continue;
-        for (std::size_t o = 0; o < O; ++o) theta_adjoints_[o * P_ + p] += coeff[p + 1] * db[o];
       }
     }
   }
