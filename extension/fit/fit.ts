@@ -97,7 +97,8 @@ function radicalInverse(index: number, base: number): number {
  */
 export function startingPoints(start: readonly number[], count: number): number[][] {
   return Array.from({ length: count }, (_, k) =>
-    start.map((x, j) => (k === 0 ? x : x + START_SPREAD * (2 * radicalInverse(k, PRIMES[j % PRIMES.length]) - 1))),
+    // From index 2: index 1 of base 2 is 1/2, which would repeat the start itself.
+    start.map((x, j) => (k === 0 ? x : x + START_SPREAD * (2 * radicalInverse(k + 1, PRIMES[j % PRIMES.length]) - 1))),
   );
 }
 

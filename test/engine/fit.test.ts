@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { PublicFit } from '../../extension/cli/contract';
 import { Engine } from '../../extension/engine/engine';
-import { type FitEngine, type FitRequest, fitSfs } from '../../extension/fit/fit';
+import { type FitEngine, type FitRequest, fitSfs, startingPoints } from '../../extension/fit/fit';
 import { FitError, SfsLikelihood } from '../../extension/fit/likelihood';
 import { parseSfs, SfsFileError, type Spectrum } from '../../extension/fit/sfsFile';
 import { compileModel } from '../../extension/language';
@@ -398,6 +398,21 @@ describe('fitting a spectrum', () => {
     assertClose(r.estimates.out0, truth.out0, 1e-3, 'out0');
     assertClose(r.estimates.out1, truth.out1, 1e-3, 'out1');
     assert.ok(r.stderr.out0 > 0 && r.stderr.out0 < 0.05 && r.stderr.out1 > 0 && r.stderr.out1 < 0.05);
+  });
+
+  it('spreads its starting points deterministically within a factor 10 of the start', () => {
+    const points = startingPoints([Math.log(0.5), Math.log(2)], 6);
+    assert.deepEqual(points, startingPoints([Math.log(0.5), Math.log(2)], 6), 'the same points every time');
+    assert.deepEqual(points[0], [Math.log(0.5), Math.log(2)]);
+    const keys = new Set(points.map((p) => p.join(',')));
+    assert.equal(keys.size, 6, 'no point repeats another, nor the start');
+    for (const p of points) {
+      assert.ok(Math.abs(p[0] - Math.log(0.5)) <= Math.log(10) + 1e-12);
+      assert.ok(Math.abs(p[1] - Math.log(2)) <= Math.log(10) + 1e-12);
+    }
+    // One parameter: the spread covers both sides of the start.
+    const one = startingPoints([0], 5).map(([x]) => x);
+    assert.ok(one.some((x) => x < 0) && one.some((x) => x > 0));
   });
 
   it('fits from several starting points to the same maximum', async () => {
