@@ -239,6 +239,9 @@ function assignment(option: string, text: string, into: Record<string, number>):
   into[name] = number(`${option} ${name}`, text.slice(eq + 1));
 }
 
+/** The options of a command that runs a model once and then works on its trace (dist, fit). */
+const MODEL_RUN_OPTIONS = ['--set', '--param', '--cache-dir', '--max-states', '--memory-budget', '--timeout'];
+
 export function parseArgs(argv: string[]): Args {
   const [command, ...rest] = argv;
   if (command === undefined || command === '--help' || command === '-h' || command === 'help')
@@ -275,38 +278,14 @@ export function parseArgs(argv: string[]): Args {
     [
       'dist',
       {
-        value: [
-          '--reward',
-          '--times',
-          '--grid',
-          '--quantiles',
-          '--epsilon',
-          '--set',
-          '--param',
-          '--cache-dir',
-          '--max-states',
-          '--memory-budget',
-          '--timeout',
-        ],
+        value: ['--reward', '--times', '--grid', '--quantiles', '--epsilon', ...MODEL_RUN_OPTIONS],
         flag: ['--no-cache', '--json'],
       },
     ],
     [
       'fit',
       {
-        value: [
-          '--data',
-          '--sfs-reward',
-          '--fit',
-          '--start',
-          '--starts',
-          '--set',
-          '--param',
-          '--cache-dir',
-          '--max-states',
-          '--memory-budget',
-          '--timeout',
-        ],
+        value: ['--data', '--sfs-reward', '--fit', '--start', '--starts', ...MODEL_RUN_OPTIONS],
         flag: ['--no-cache', '--json'],
       },
     ],

@@ -679,6 +679,35 @@ describe('phasic-trace fit', () => {
     assertClose(p.estimates.mig, 2 * 0.312929735, 1e-6, 'mig scales with coal');
   });
 
+  it('stops at --timeout', () => {
+    // A chain of 10^8 states: minutes of exploration, so the run is what the timeout stops.
+    const chain = join(dir, 'long_chain.phasic');
+    writeFileSync(
+      chain,
+      'model long_chain\nstate x in 0..100000000 = 0\nrule step\n  when x < 100000000\n  rate 1\n  do x += 1\n' +
+        'reward xi[k in 0..1] = 1\n',
+    );
+    const data = fsFile('three', fsText([0, 5, 3, 0]));
+    const r = cli([
+      'fit',
+      chain,
+      '--data',
+      data,
+      '--sfs-reward',
+      'xi',
+      '--fit',
+      'x',
+      '--no-cache',
+      '--max-states',
+      '200000000',
+      '--timeout',
+      '0.5',
+      '--json',
+    ]);
+    assert.equal(r.status, 1, r.stderr + r.stdout);
+    assert.equal(JSON.parse(r.stdout).error.message, 'the run took longer than --timeout 0.5 s and was stopped');
+  });
+
   it('says what is wrong with bad data, pointing at the file and line', () => {
     const fails = (args: string[], status: number, message: RegExp) => {
       const r = cli(['fit', ...args, '--no-cache']);
