@@ -81,6 +81,8 @@ const MAX_LOG_STEP = 3;
 const START_SPREAD = Math.log(10);
 /** Relative step of the central differences for the information. */
 const INFORMATION_STEP = 1e-5;
+/** A flat parameter this far (log scale: a factor 100) from its start ran to a boundary. */
+const BOUNDARY_LOG_DISTANCE = Math.log(100);
 const PRIMES = [2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47];
 
 /** Element `index` of the van der Corput sequence in `base`, in [0, 1). */
@@ -224,12 +226,26 @@ export async function fitSfs(engine: FitEngine, request: FitRequest): Promise<Fi
     : { stderr: theta.map(() => Number.NaN), flat: [], notMaximum: false };
   if (!informationIsFinite(information))
     warnings.push('the information matrix is not finite at the estimate: no standard errors');
+  const bestStart = points[results.indexOf(best)];
   for (const members of errors.flat) {
     const names = members.map((j) => fit[j]);
+    if (names.length > 1) {
+      warnings.push(
+        `${names.join(', ')} are not identifiable separately from the spectrum: the log-likelihood is flat along a direction that changes them together (e.g. only their ratio enters the expected proportions); their standard errors are infinite`,
+      );
+      continue;
+    }
+    // Far from where it started, a flat parameter ran towards a boundary: the
+    // likelihood rises until it levels off there, so the data favour 0 or ∞.
+    const [j] = members;
+    const moved = best.x[j] - bestStart[j];
+    const name = names[0];
     warnings.push(
-      names.length === 1
-        ? `${names[0]} is not identifiable from the spectrum: the log-likelihood is flat in it (the expected proportions do not depend on it), so its estimate is just where the optimizer stopped and its standard error is infinite`
-        : `${names.join(', ')} are not identifiable separately from the spectrum: the log-likelihood is flat along a direction that changes them together (e.g. only their ratio enters the expected proportions); their standard errors are infinite`,
+      moved > BOUNDARY_LOG_DISTANCE
+        ? `${name} has no finite estimate: the log-likelihood rises as ${name} grows and levels off (the best fit is at ${name} → ∞); the value is where the optimizer stopped and its standard error is infinite`
+        : moved < -BOUNDARY_LOG_DISTANCE
+          ? `${name} has no finite estimate: the log-likelihood rises as ${name} shrinks and levels off (the best fit is at ${name} → 0); the value is where the optimizer stopped and its standard error is infinite`
+          : `${name} is not identifiable from the spectrum: the log-likelihood is flat in it (the expected proportions do not depend on it), so its estimate is just where the optimizer stopped and its standard error is infinite`,
     );
   }
   if (errors.notMaximum)

@@ -564,6 +564,15 @@ describe('fitting a spectrum', () => {
     assertClose(both.estimates.mig / both.estimates.coal, 0.5, 1e-3, 'the identified ratio');
   });
 
+  it('says when the best fit is at a boundary: a panmictic spectrum sends mig to ∞', async () => {
+    // Kingman's proportions 1/i are the two-deme model's limit as mig grows.
+    const counts = [0, ...Array.from({ length: n - 1 }, (_, k) => Math.round(5000 / (k + 1))), 0];
+    const r = await fitSfs(engine, { engineText: twoDeme, spectrum: spectrum(counts), sfsReward: 'xi', fit: ['mig'] });
+    assert.ok(r.estimates.mig > 50, `mig ${r.estimates.mig}`);
+    assert.equal(r.stderr.mig, Infinity);
+    assert.match(r.warnings.join('\n'), /mig has no finite estimate: .* at mig → ∞/);
+  });
+
   it('refuses a request the model cannot answer, naming what is missing', async () => {
     const base: FitRequest = {
       engineText: twoDeme,
