@@ -19,16 +19,24 @@ export const USAGE = `usage:
                     [--quantiles P1,P2,...] [--epsilon E] [--set NAME=VALUE]... [--param NAME=VALUE]...
                     [--cache-dir DIR | --no-cache] [--max-states N] [--memory-budget MB]
                     [--timeout SECONDS] [--json]
+  phasic-trace fit MODEL --data FILE.fs --sfs-reward NAME --fit P1,P2,... [--start P=V]...
+                   [--starts N] [--set NAME=VALUE]... [--param NAME=VALUE]...
+                   [--cache-dir DIR | --no-cache] [--max-states N] [--memory-budget MB]
+                   [--timeout SECONDS] [--json]
   phasic-trace check MODEL [--json]
   phasic-trace clear-caches [--cache-dir DIR] [--json]
   phasic-trace export MODEL --format phasic-json [--set NAME=VALUE]... [--max-states N]
                    [--memory-budget MB] [--out FILE]
 
 MODEL is a .phasic file, a compiled-model .json or a phasic graph .json.
+--gradient adds the derivatives of every moment and variance with respect to every parameter.
 dist: the CDF, density, atom P(R = 0) and quantiles of the time to absorption (--reward
 time, the default) or of a reward, within --epsilon (default ${DEFAULT_EPSILON}, from ${MIN_EPSILON} to ${MAX_EPSILON});
 without --times or --grid at ${DEFAULT_GRID_POINTS} points from 0 to the 99.9% quantile.
---gradient adds the derivatives of every moment and variance with respect to every parameter.
+fit: maximum-likelihood estimates of the --fit parameters from a dadi .fs site frequency
+spectrum (one population), whose entry k+1 expects a share E[NAME[k]] / sum of E[NAME[j]]
+of the sites; the others stay at --param or their defaults. Start values: --start, else
+--param, else the default (> 0); --starts N also tries N-1 points spread around them.
 --timeout stops a run (all --repeat runs together) that takes longer; Ctrl-C stops it too.
 --memory-budget stops a run or an export whose engine memory would exceed MB megabytes (default ${DEFAULT_MEMORY_BUDGET_MB}, at least ${MIN_MEMORY_BUDGET_MB}).`;
 
@@ -77,6 +85,23 @@ export interface DistArgs {
   timeoutSeconds?: number;
   json: boolean;
 }
+export interface FitArgs {
+  command: 'fit';
+  model: string;
+  data: string;
+  sfsReward: string;
+  fit: string[];
+  start: Record<string, number>;
+  starts: number;
+  overrides: Record<string, number>;
+  params: Record<string, number>;
+  cacheDir?: string;
+  noCache: boolean;
+  maxStates: number;
+  memoryBudgetMB: number;
+  timeoutSeconds?: number;
+  json: boolean;
+}
 export interface CheckArgs {
   command: 'check';
   model: string;
@@ -99,7 +124,7 @@ export interface ExportArgs {
 export interface HelpArgs {
   command: 'help';
 }
-export type Args = RunArgs | DistArgs | CheckArgs | ClearArgs | ExportArgs | HelpArgs;
+export type Args = RunArgs | DistArgs | FitArgs | CheckArgs | ClearArgs | ExportArgs | HelpArgs;
 
 function number(option: string, text: string): number {
   const v = Number(text);
@@ -168,6 +193,24 @@ function epsilon(text: string): number {
   return e;
 }
 
+function parameterList(text: string): string[] {
+  const names = text.split(',');
+  const seen = new Set<string>();
+  for (const name of names) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new UsageError(`--fit: '${name}' is not a parameter name`);
+    if (seen.has(name)) throw new UsageError(`--fit: ${name} is given twice`);
+    seen.add(name);
+  }
+  return names;
+}
+
+/** The fit works on log θ: a start value must be > 0. */
+function startValues(start: Record<string, number>): Record<string, number> {
+  for (const [name, v] of Object.entries(start))
+    if (!(v > 0)) throw new UsageError(`--start ${name}: ${v} must be > 0 (the fit works on log ${name})`);
+  return start;
+}
+
 function memoryBudget(text: string | undefined): number {
   return text !== undefined ? integer('--memory-budget', text, MIN_MEMORY_BUDGET_MB) : DEFAULT_MEMORY_BUDGET_MB;
 }
@@ -196,6 +239,9 @@ function assignment(option: string, text: string, into: Record<string, number>):
   into[name] = number(`${option} ${name}`, text.slice(eq + 1));
 }
 
+/** The options of a command that runs a model once and then works on its trace (dist, fit). */
+const MODEL_RUN_OPTIONS = ['--set', '--param', '--cache-dir', '--max-states', '--memory-budget', '--timeout'];
+
 export function parseArgs(argv: string[]): Args {
   const [command, ...rest] = argv;
   if (command === undefined || command === '--help' || command === '-h' || command === 'help')
@@ -204,6 +250,7 @@ export function parseArgs(argv: string[]): Args {
   const seen = new Set<string>();
   const overrides = namedValues();
   const params = namedValues();
+  const start = namedValues();
   const covariances: Array<[string, string]> = [];
   const values: Record<string, string> = {};
   const flags = new Set<string>();
@@ -231,19 +278,14 @@ export function parseArgs(argv: string[]): Args {
     [
       'dist',
       {
-        value: [
-          '--reward',
-          '--times',
-          '--grid',
-          '--quantiles',
-          '--epsilon',
-          '--set',
-          '--param',
-          '--cache-dir',
-          '--max-states',
-          '--memory-budget',
-          '--timeout',
-        ],
+        value: ['--reward', '--times', '--grid', '--quantiles', '--epsilon', ...MODEL_RUN_OPTIONS],
+        flag: ['--no-cache', '--json'],
+      },
+    ],
+    [
+      'fit',
+      {
+        value: ['--data', '--sfs-reward', '--fit', '--start', '--starts', ...MODEL_RUN_OPTIONS],
         flag: ['--no-cache', '--json'],
       },
     ],
@@ -269,6 +311,7 @@ export function parseArgs(argv: string[]): Args {
     if (value === undefined) throw new UsageError(`${arg} needs a value`);
     if (arg === '--set') assignment(arg, value, overrides);
     else if (arg === '--param') assignment(arg, value, params);
+    else if (arg === '--start') assignment(arg, value, start);
     else if (arg === '--covariance') {
       const parts = value.split(',');
       if (parts.length !== 2 || !parts[0] || !parts[1])
@@ -323,6 +366,31 @@ export function parseArgs(argv: string[]): Args {
         grid: values['--grid'] !== undefined ? grid(values['--grid']) : undefined,
         quantiles: values['--quantiles'] !== undefined ? probabilities(values['--quantiles']) : undefined,
         epsilon: values['--epsilon'] !== undefined ? epsilon(values['--epsilon']) : undefined,
+        cacheDir: values['--cache-dir'],
+        noCache: flags.has('--no-cache'),
+        maxStates: maxStates(values['--max-states']),
+        memoryBudgetMB: memoryBudget(values['--memory-budget']),
+        timeoutSeconds,
+        json,
+      };
+    }
+    case 'fit': {
+      const data = values['--data'];
+      const sfsReward = values['--sfs-reward'];
+      const fit = values['--fit'];
+      if (data === undefined || data === '') throw new UsageError('fit needs --data FILE.fs');
+      if (sfsReward === undefined || sfsReward === '') throw new UsageError('fit needs --sfs-reward NAME');
+      if (fit === undefined) throw new UsageError('fit needs --fit P1,P2,...');
+      return {
+        command,
+        model: positional[0],
+        data,
+        sfsReward,
+        fit: parameterList(fit),
+        start: startValues(start),
+        starts: values['--starts'] !== undefined ? integer('--starts', values['--starts'], 1) : 1,
+        overrides,
+        params,
         cacheDir: values['--cache-dir'],
         noCache: flags.has('--no-cache'),
         maxStates: maxStates(values['--max-states']),

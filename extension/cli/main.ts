@@ -3,12 +3,15 @@
 // stops a run), 2 on a usage error, 130 when Ctrl-C stops a run, 141 when the reader
 // of the output goes away (as for a tool killed by SIGPIPE).
 import { randomBytes } from 'node:crypto';
-import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { Engine, EngineFailure } from '../engine/engine';
+import { type FitResult, fitSfs } from '../fit/fit';
+import { FitError } from '../fit/likelihood';
+import { parseSfs, SfsFileError, type Spectrum } from '../fit/sfsFile';
 import type { ClearResult, DistributionResult, RunResult } from '../protocol/engine';
-import { formatBytes, formatMs, formatNumber } from '../protocol/format';
+import { formatBytes, formatMs, formatNumber, formatShortNumber } from '../protocol/format';
 import { type Moment, nonFiniteSummary, nonFiniteWord } from '../protocol/moment';
 import {
   type Args,
@@ -16,13 +19,14 @@ import {
   type ClearArgs,
   type DistArgs,
   type ExportArgs,
+  type FitArgs,
   type Grid,
   parseArgs,
   type RunArgs,
   USAGE,
   UsageError,
 } from './args';
-import { publicClear, publicDistribution, publicRun } from './contract';
+import { publicClear, publicDistribution, publicFit, publicRun } from './contract';
 import { CliError, checkModel, type LoadedModel, loadModel } from './model';
 import { escapeControls, exitWhenDrained, guardOutput, jsonText, print, printError } from './output';
 
@@ -311,6 +315,95 @@ async function dist(args: DistArgs, engine: Engine): Promise<number> {
   return 0;
 }
 
+/** The .fs file, or a CliError at its line. */
+function loadSpectrum(file: string): Spectrum {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new CliError(
+      `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+      file,
+    );
+  }
+  try {
+    return parseSfs(text);
+  } catch (error) {
+    if (error instanceof SfsFileError) throw new CliError(error.message, file, error.line);
+    throw error;
+  }
+}
+
+/** A value ± its standard error, or why there is none. */
+function withError(value: number, se: number): string {
+  if (se === Infinity) return `${formatShortNumber(value)} (not identifiable: no standard error)`;
+  if (!Number.isFinite(se)) return `${formatShortNumber(value)} (no standard error)`;
+  const low = value - 1.959963984540054 * se;
+  const high = value + 1.959963984540054 * se;
+  return `${formatShortNumber(value)} ± ${formatShortNumber(se)}  (95% interval ${formatShortNumber(low)} to ${formatShortNumber(high)})`;
+}
+
+function describeFit(f: FitResult, args: FitArgs, spectrum: Spectrum): string {
+  const fixed = Object.entries(f.params)
+    .filter(([k]) => !args.fit.includes(k))
+    .map(([k, v]) => `${escapeControls(k)}=${formatShortNumber(v)}`)
+    .join(' ');
+  const used = f.observed.filter((x) => x !== null).length;
+  const lines = [
+    `${escapeControls(f.model)}: fit to ${escapeControls(args.data)} (n = ${spectrum.n}, ${spectrum.folded ? 'folded' : 'unfolded'}, ${formatShortNumber(f.sites)} sites in ${used} entries)`,
+    ...args.fit.map((p) => `  ${escapeControls(p)} = ${withError(f.estimates[p], f.stderr[p])}`),
+    `log-likelihood: ${formatShortNumber(f.loglik)}; scale ${formatShortNumber(f.scale)} (entry k+1 expects scale × E[${escapeControls(args.sfsReward)}[k]] sites)`,
+    f.converged ? `converged in ${f.iterations} iterations` : `did not converge (${f.iterations} iterations)`,
+  ];
+  if (fixed) lines.push(`fixed: ${fixed}`);
+  lines.push('');
+  const rows = f.expected.flatMap((e, i) => {
+    const o = f.observed[i];
+    if (e === null && o === null) return [];
+    return [[String(i), o === null ? 'masked' : formatShortNumber(o), e === null ? '-' : formatShortNumber(e)]];
+  });
+  lines.push(...table(['entry', 'observed', 'expected'], rows));
+  const t = f.timingsMs;
+  lines.push(
+    '',
+    `time: ${formatMs(t.total)} (run ${formatMs(t.run)}, optimize ${formatMs(t.optimize)}, information ${formatMs(t.information)})`,
+  );
+  return lines.join('\n');
+}
+
+/** Runs the model once, then fits the spectrum on its cached trace. */
+async function fitSpectrum(args: FitArgs, engine: Engine): Promise<number> {
+  const spectrum = loadSpectrum(args.data);
+  const model = loadModel(args.model, args.overrides);
+  configureCache(engine, args);
+  const done = await stoppable(args, model, async (signal) => {
+    try {
+      return await fitSfs(engine, {
+        engineText: model.engineText,
+        spectrum,
+        sfsReward: args.sfsReward,
+        fit: args.fit,
+        start: args.start,
+        params: args.params,
+        starts: args.starts,
+        maxStates: args.maxStates,
+        signal,
+      });
+    } catch (error) {
+      if (error instanceof FitError) throw new CliError(error.message, error.about === 'data' ? args.data : model.file);
+      throw error;
+    }
+  });
+  if (done === STOPPED) return INTERRUPTED;
+  if (args.json) print(jsonText(JSON.stringify(publicFit(done))));
+  else {
+    print(describeFit(done, args, spectrum));
+    if (done.warnings.length)
+      printError(done.warnings.map((w) => `phasic-trace: warning: ${escapeControls(w)}`).join('\n'));
+  }
+  return 0;
+}
+
 function check(args: CheckArgs): number {
   const diagnostics = checkModel(args.model);
   if (args.json) {
@@ -430,6 +523,8 @@ export async function main(argv: string[]): Promise<number> {
         return await run(args, new Engine());
       case 'dist':
         return await dist(args, new Engine());
+      case 'fit':
+        return await fitSpectrum(args, new Engine());
       case 'clear-caches':
         return await clearCaches(args, new Engine());
       case 'export':

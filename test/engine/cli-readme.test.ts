@@ -48,7 +48,7 @@ describe("the README's command-line examples", () => {
     assert.ok(lines.length > 0, 'the README shows how to run the CLI');
     for (const line of lines) assert.doesNotMatch(line, /\bnpx\b/, line);
     // The docs may say why npx does not work; they must not show it as a command.
-    const usage = /\bnpx\s+phasic-trace\s+(run|dist|check|export|clear-caches)\b/;
+    const usage = /\bnpx\s+phasic-trace\s+(run|dist|fit|check|export|clear-caches)\b/;
     for (const doc of [
       'README.md',
       ...readdirSync(join(ROOT, 'docs'))
@@ -64,6 +64,7 @@ describe("the README's command-line examples", () => {
     const cache = tempDir('cli-readme');
     let checked = false;
     let distChecked = false;
+    let fitChecked = false;
     for (const line of lines) {
       // A refused npx line is reported by the test above; running it would ask the registry.
       if (/\bnpx\b/.test(line)) continue;
@@ -97,8 +98,24 @@ describe("the README's command-line examples", () => {
         }
         distChecked = true;
       }
+      if (
+        /fit examples\/two_deme_sfs\.phasic --data examples\/two_deme_sfs\.fs --sfs-reward xi --fit mig$/.test(line)
+      ) {
+        // The README shows the estimate, its standard error and interval: they must be what the line prints.
+        const shown = /^ {2}mig = .*$/m.exec(readme)?.[0];
+        assert.ok(shown, 'the README shows the estimate line');
+        assert.match(r.stdout, new RegExp(`^${shown.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'));
+        // The interval is the estimate ± 1.96 standard errors.
+        const parts = /mig = (\S+) ± (\S+) {2}\(95% interval (\S+) to (\S+)\)/.exec(shown);
+        assert.ok(parts, shown);
+        const [estimate, se, low, high] = parts.slice(1).map(Number);
+        assertClose(low, estimate - 1.959963984540054 * se, 1e-5, 'interval low');
+        assertClose(high, estimate + 1.959963984540054 * se, 1e-5, 'interval high');
+        fitChecked = true;
+      }
     }
     assert.ok(checked, "the README's kingman example (n=6, 3 moments, --json) was run and its moments checked");
     assert.ok(distChecked, "the README's dist example was run and its CDF and density checked");
+    assert.ok(fitChecked, "the README's fit example was run and its printed estimate checked");
   });
 });

@@ -3,13 +3,14 @@
 // inside the protocol must never reach it. Every command's --json output, from the
 // real CLI, has exactly the field names below: the names the CLI printed before the
 // protocol went camelCase. Records keyed by the model's own names (params, moments,
-// variance, covariance, ruleFirings, gradient, gradient_variance) are compared as records, not by their keys.
+// variance, covariance, ruleFirings, gradient, gradient_variance, and fit's estimates
+// and stderr) are compared as records, not by their keys.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { CLI, ENGINE_FIXTURES, tempDir } from './helpers';
+import { CLI, ENGINE_FIXTURES, ROOT, tempDir } from './helpers';
 
 const RECORDS = new Set([
   'params',
@@ -19,6 +20,8 @@ const RECORDS = new Set([
   'ruleFirings',
   'gradient',
   'gradient_variance',
+  'estimates',
+  'stderr',
 ]);
 
 /** Every field path of a JSON value: `a.b`, `list[].c` (items merged), records not entered. */
@@ -123,6 +126,24 @@ const DIST = [
   'timings_ms.quantiles',
   'timings_ms.total',
 ];
+const FIT = [
+  'model',
+  'estimates',
+  'stderr',
+  'loglik',
+  'scale',
+  'iterations',
+  'converged',
+  'expected',
+  'observed',
+  'params',
+  'sites',
+  'timings_ms',
+  'timings_ms.run',
+  'timings_ms.optimize',
+  'timings_ms.information',
+  'timings_ms.total',
+];
 const CHECK = [
   'diagnostics',
   ...['file', 'line', 'column', 'endLine', 'endColumn', 'severity', 'code', 'message'].map((k) => `diagnostics[].${k}`),
@@ -178,6 +199,32 @@ describe('the command line JSON contract', () => {
       'error.file',
       'error.message',
     ]);
+  });
+
+  it('fit --json keeps its field names, with warnings when there are any, and a data error its line', () => {
+    const dir = tempDir('contract-fit');
+    const model = join(ROOT, 'examples', 'two_deme_sfs.phasic');
+    const data = join(ROOT, 'examples', 'two_deme_sfs.fs');
+    const fitted = json(['fit', model, '--data', data, '--sfs-reward', 'xi', '--fit', 'mig', '--no-cache']) as {
+      stderr: Record<string, unknown>;
+      expected: unknown[];
+    };
+    assert.deepEqual(sorted(fieldNames(fitted)), sorted(FIT));
+    assert.equal(typeof fitted.stderr.mig, 'number');
+    assert.equal(fitted.expected.length, 11);
+    const flat = json(['fit', model, '--data', data, '--sfs-reward', 'xi', '--fit', 'coal,mig', '--no-cache']) as {
+      stderr: Record<string, unknown>;
+      warnings: unknown[];
+    };
+    assert.deepEqual(sorted(fieldNames(flat)), sorted([...FIT, 'warnings']));
+    assert.deepEqual(flat.stderr, { coal: 'Infinity', mig: 'Infinity' });
+    assert.equal(typeof flat.warnings[0], 'string');
+    const bad = join(dir, 'bad.fs');
+    writeFileSync(bad, '11 unfolded\n0 1 2 x 4 5 6 7 8 9 0\n');
+    assert.deepEqual(
+      sorted(fieldNames(json(['fit', model, '--data', bad, '--sfs-reward', 'xi', '--fit', 'mig', '--no-cache'], 1))),
+      ['error', 'error.file', 'error.line', 'error.message'],
+    );
   });
 
   it('clear-caches, check and errors keep their field names', () => {

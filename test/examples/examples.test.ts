@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { parseSfs } from '../../extension/fit/sfsFile';
 import { analyze, compileModel } from '../../extension/language';
 import { DiagnosticSink } from '../../extension/language/diagnostics';
 import { tokenize } from '../../extension/language/lexer';
@@ -56,6 +57,18 @@ describe('example models', () => {
       compiled(name);
     });
   }
+
+  it('every spectrum (.fs) reads, is listed in the README and has its model', () => {
+    const readme = readFileSync(join(EXAMPLES, 'README.md'), 'utf8');
+    const spectra = readdirSync(EXAMPLES).filter((f) => f.endsWith('.fs'));
+    assert.ok(spectra.length > 0);
+    for (const f of spectra) {
+      const s = parseSfs(readFileSync(join(EXAMPLES, f), 'utf8'));
+      assert.ok(s.n >= 2, f);
+      assert.ok(readme.includes(`\`${f}\``), `README misses ${f}`);
+      assert.ok(names.includes(f.replace(/\.fs$/, '')), `${f} has no model of its name`);
+    }
+  });
 
   for (const name of MODEL_FILES) {
     it(`${name} differs from its test fixture only in comments and layout`, () => {

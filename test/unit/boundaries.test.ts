@@ -115,9 +115,49 @@ const CASES: Case[] = [
     good: ["import '../language';", "import '../engine/engine';", "import '../protocol/engine';", "import 'node:fs';"],
   },
   {
+    file: 'extension/fit/fixture.ts',
+    bad: [
+      "import 'vscode';",
+      "import 'vscode-languageserver/node';",
+      "import 'node:fs';",
+      "import 'path';",
+      "import '../language';",
+      "import '../server/engineSession';",
+      "import '../cli/main';",
+      "import '../host/main';",
+      "import '../../native/build/Release/phasic_engine.node';",
+      "require('./bfgs');",
+    ],
+    good: [
+      "import type { Engine } from '../engine/engine';",
+      "import type { RunResult } from '../protocol/engine';",
+      "import './likelihood';",
+    ],
+  },
+  {
+    file: 'extension/language/parser/fixture.ts',
+    bad: ["import '../../fit/fit';"],
+    good: ["import '../../protocol/compiled-model';"],
+  },
+  {
+    file: 'extension/host/panel/fixture.ts',
+    bad: ["import '../../fit/fit';", "import type { FitResult } from '../../fit/fit';"],
+    good: ["import '../../protocol/engine';"],
+  },
+  {
+    file: 'extension/cli/fit/fixture.ts',
+    bad: [],
+    good: ["import '../../fit/fit';"],
+  },
+  {
     file: 'extension/server/features/fixture.ts',
     bad: ["import 'vscode';", "import '../../host/main';"],
-    good: ["import 'vscode-languageserver/node';", "import '../../language';", "import '../../engine/engine';"],
+    good: [
+      "import 'vscode-languageserver/node';",
+      "import '../../language';",
+      "import '../../engine/engine';",
+      "import '../../fit/fit';",
+    ],
   },
 ];
 
@@ -193,7 +233,13 @@ test('each runtime folder has a boundary rule, at error level, on a folder that 
   const guarded = config.overrides
     .filter((o) => o.linter?.rules?.style?.noRestrictedImports)
     .flatMap((o) => o.includes);
-  for (const folder of ['webview/**', 'extension/host/**', 'extension/language/**', 'extension/cli/**']) {
+  for (const folder of [
+    'webview/**',
+    'extension/host/**',
+    'extension/language/**',
+    'extension/fit/**',
+    'extension/cli/**',
+  ]) {
     assert.ok(guarded.includes(folder), `no import boundary rule for ${folder}`);
   }
   // A rule whose folder was renamed or moved guards nothing.

@@ -1,0 +1,285 @@
+// Maximum-likelihood fit of a site frequency spectrum: one run of the model (explore,
+// record, cache the trace), then every step of the optimizer is one evaluation of the
+// cached trace with its exact gradient, never a new run. Editor-free: the command
+// line calls it now and the engine process can host it (progress callbacks, an
+// AbortSignal that stops it between evaluations), given anything with the Engine's
+// run/evaluate/evaluateMany.
+//
+// The optimizer works on x = log θ (so θ > 0 with no bounds to handle) and on the
+// log-likelihood per segregating site (so its tolerance means the same for 100 and
+// 10⁷ sites). Standard errors come from the observed information on the natural
+// scale, by central differences of exact gradients (information.ts).
+import type { Engine } from '../engine/engine';
+import type { EvaluateResult, Progress } from '../protocol/engine';
+import { minimize } from './bfgs';
+import { standardErrors } from './information';
+import { FitError, rewardFamily, SfsLikelihood, type SfsValue } from './likelihood';
+import type { Spectrum } from './sfsFile';
+
+export type FitEngine = Pick<Engine, 'run' | 'evaluate' | 'evaluateMany'>;
+
+export interface FitRequest {
+  /** The model as the engine loads it (compiled model or phasic graph JSON). */
+  engineText: string;
+  spectrum: Spectrum;
+  /** The reward family NAME[k] that is the SFS's branch length ancestral to k+1 samples. */
+  sfsReward: string;
+  /** Parameters to estimate; the others stay at `params` or the model's defaults. */
+  fit: string[];
+  /** Start values of fitted parameters (else `params`, else the model's default); > 0. */
+  start?: Record<string, number>;
+  /** Parameter values by name (fixed ones, and start values of fitted ones). */
+  params?: Record<string, number>;
+  /** Optimizer runs from this many starting points (the first is the start). */
+  starts?: number;
+  maxStates?: number;
+  signal?: AbortSignal;
+  /** The model run's own progress (explore, record). */
+  onRunProgress?: (progress: Progress) => void;
+  /** After each optimizer step. */
+  onProgress?: (progress: FitProgress) => void;
+}
+
+export interface FitProgress {
+  /** 1-based index of the starting point, of `starts`. */
+  start: number;
+  starts: number;
+  iteration: number;
+  loglik: number;
+  estimates: Record<string, number>;
+}
+
+export interface FitResult {
+  model: string;
+  estimates: Record<string, number>;
+  /** Infinity for a parameter the data do not identify (a warning says which). */
+  stderr: Record<string, number>;
+  loglik: number;
+  /** Entry i = k+1 of the spectrum expects scale · E[NAME[k]] sites. */
+  scale: number;
+  /** Optimizer iterations from the best starting point. */
+  iterations: number;
+  converged: boolean;
+  /** Entries 0..n: fitted expected counts where the model predicts the entry, else null. */
+  expected: Array<number | null>;
+  /** Entries 0..n: the counts that are data (unmasked polymorphic entries), else null. */
+  observed: Array<number | null>;
+  /** Every parameter at the estimate, fixed ones included. */
+  params: Record<string, number>;
+  /** Segregating sites in the used entries. */
+  sites: number;
+  warnings: string[];
+  timingsMs: { run: number; optimize: number; information: number; total: number };
+}
+
+/** Optimizer tolerance on |∂(loglik per site)/∂ log θ|. */
+const GRADIENT_TOLERANCE = 1e-9;
+const MAX_ITERATIONS = 200;
+/** At most a factor e³ ≈ 20 per step in any parameter. */
+const MAX_LOG_STEP = 3;
+/** Extra starting points lie within a factor 10 of the start, each way. */
+const START_SPREAD = Math.log(10);
+/** Relative step of the central differences for the information. */
+const INFORMATION_STEP = 1e-5;
+/** A flat parameter this far (log scale: a factor 100) from its start ran to a boundary. */
+const BOUNDARY_LOG_DISTANCE = Math.log(100);
+const PRIMES = [2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47];
+
+/** Element `index` of the van der Corput sequence in `base`, in [0, 1). */
+function radicalInverse(index: number, base: number): number {
+  let r = 0;
+  let f = 1 / base;
+  for (let i = index; i > 0; i = Math.floor(i / base), f /= base) r += f * (i % base);
+  return r;
+}
+
+/**
+ * Starting points on the log scale: the start itself, then a Halton spread within
+ * START_SPREAD of it, so that `--starts N` is the same N points every time.
+ */
+export function startingPoints(start: readonly number[], count: number): number[][] {
+  return Array.from({ length: count }, (_, k) =>
+    // From index 2: index 1 of base 2 is 1/2, which would repeat the start itself.
+    start.map((x, j) => (k === 0 ? x : x + START_SPREAD * (2 * radicalInverse(k + 1, PRIMES[j % PRIMES.length]) - 1))),
+  );
+}
+
+function numbers(m: ReadonlyArray<number | string>): number[] {
+  return m.map((v) => Number(v));
+}
+
+export async function fitSfs(engine: FitEngine, request: FitRequest): Promise<FitResult> {
+  const started = performance.now();
+  const { spectrum, fit, signal } = request;
+  const starts = request.starts ?? 1;
+  if (!Number.isInteger(starts) || starts < 1) throw new RangeError(`starts must be an integer ≥ 1 (got ${starts})`);
+  if (fit.length === 0) throw new FitError('name at least one parameter to fit', 'model');
+  if (new Set(fit).size !== fit.length) throw new FitError(`a parameter is named twice in ${fit.join(',')}`, 'model');
+  for (const name of Object.keys(request.start ?? {}))
+    if (!fit.includes(name)) throw new FitError(`a start value is given for ${name}, which is not fitted`, 'model');
+
+  const run = await engine.run(request.engineText, {
+    maxStates: request.maxStates,
+    moments: 1,
+    params: request.params,
+    signal,
+    onProgress: request.onRunProgress,
+  });
+  const runMs = performance.now() - started;
+  const paramNames = Object.keys(run.params);
+  for (const name of fit)
+    if (!paramNames.includes(name))
+      throw new FitError(
+        `the model has no parameter ${name} (its parameters: ${paramNames.join(', ') || 'none'})`,
+        'model',
+      );
+  const family = rewardFamily(Object.keys(run.moments), request.sfsReward);
+  const likelihood = new SfsLikelihood(spectrum, request.sfsReward, family.length);
+  const sites = likelihood.sites;
+
+  const start = fit.map((name) => {
+    const v = request.start?.[name] ?? run.params[name];
+    if (!(v > 0) || !Number.isFinite(v))
+      throw new FitError(
+        `the start value of ${name} is ${v}; a fitted parameter starts > 0 (the fit works on log ${name}): give --start ${name}=V`,
+        'model',
+      );
+    return Math.log(v);
+  });
+  const paramsAt = (theta: readonly number[]) => {
+    const p: Record<string, number> = { ...run.params };
+    fit.forEach((name, j) => {
+      p[name] = theta[j];
+    });
+    return p;
+  };
+  const branches = (r: EvaluateResult) => numbers(family.map((m) => r.moments[m][0]));
+  const branchGradient = (r: EvaluateResult) =>
+    fit.map((name) => numbers(family.map((m) => r.gradient?.[m]?.[name]?.[0] ?? Number.NaN)));
+  const atTheta = (r: EvaluateResult): SfsValue => likelihood.evaluate(branches(r), branchGradient(r));
+
+  // The last values of the objective, so the result needs no evaluation of its own.
+  const seen = new Map<string, SfsValue>();
+  const objective = async (x: readonly number[]) => {
+    const theta = x.map(Math.exp);
+    const v = atTheta(await engine.evaluate(run.traceKey, paramsAt(theta), 1, [], true));
+    seen.set(x.join(','), v);
+    const gradient = (v.gradient ?? []).map((g, j) => (-g * theta[j]) / sites);
+    return { value: -v.loglik / sites, gradient };
+  };
+
+  const first = await objective(start);
+  if (!Number.isFinite(first.value))
+    throw new FitError(notFiniteAtStart(seen.get(start.join(',')), likelihood), 'data');
+
+  const optimizeStarted = performance.now();
+  const points = startingPoints(start, starts);
+  const results = [];
+  for (let k = 0; k < points.length; k++) {
+    const m = await minimize(objective, points[k], {
+      gradientTolerance: GRADIENT_TOLERANCE,
+      maxIterations: MAX_ITERATIONS,
+      maxStep: MAX_LOG_STEP,
+      signal,
+      onIteration: (iteration, x, value) =>
+        request.onProgress?.({
+          start: k + 1,
+          starts,
+          iteration,
+          loglik: -value * sites,
+          estimates: Object.fromEntries(fit.map((name, j) => [name, Math.exp(x[j])])),
+        }),
+    });
+    results.push(m);
+  }
+  const finiteResults = results.filter((m) => Number.isFinite(m.value));
+  const best = (finiteResults.length > 0 ? finiteResults : results).reduce((a, b) => (b.value < a.value ? b : a));
+  const optimizeMs = performance.now() - optimizeStarted;
+
+  const warnings: string[] = [];
+  if (!best.converged) warnings.push(`the optimizer did not converge: ${best.reason}`);
+  const converged = finiteResults.filter((m) => m.converged);
+  const spread = Math.max(...converged.map((m) => m.value)) - best.value;
+  if (converged.length > 1 && spread * sites > 1e-3)
+    warnings.push(
+      `the ${starts} starting points reached different maxima (log-likelihoods differ by up to ${(spread * sites).toPrecision(3)}); the best is reported`,
+    );
+
+  const theta = best.x.map(Math.exp);
+  const value =
+    seen.get(best.x.join(',')) ?? atTheta(await engine.evaluate(run.traceKey, paramsAt(theta), 1, [], true));
+
+  // Observed information by central differences of the exact gradient, all 2P points in one batch.
+  const informationStarted = performance.now();
+  const shifted: number[][] = [];
+  for (let j = 0; j < fit.length; j++)
+    for (const sign of [1, -1]) shifted.push(theta.map((t, i) => (i === j ? t * (1 + sign * INFORMATION_STEP) : t)));
+  signal?.throwIfAborted();
+  const gradients = (await engine.evaluateMany(run.traceKey, shifted.map(paramsAt), 1, [], true)).map(
+    (r) => atTheta(r).gradient ?? [],
+  );
+  const information = fit.map((_, i) =>
+    fit.map((_, j) => -(gradients[2 * j][i] - gradients[2 * j + 1][i]) / (2 * INFORMATION_STEP * theta[j])),
+  );
+  const errors = informationIsFinite(information)
+    ? standardErrors(information, theta, sites)
+    : { stderr: theta.map(() => Number.NaN), flat: [], notMaximum: false };
+  if (!informationIsFinite(information))
+    warnings.push('the information matrix is not finite at the estimate: no standard errors');
+  const bestStart = points[results.indexOf(best)];
+  for (const members of errors.flat) {
+    const names = members.map((j) => fit[j]);
+    if (names.length > 1) {
+      warnings.push(
+        `${names.join(', ')} are not identifiable separately from the spectrum: the log-likelihood is flat along a direction that changes them together (e.g. only their ratio enters the expected proportions); their standard errors are infinite`,
+      );
+      continue;
+    }
+    // Far from where it started, a flat parameter ran towards a boundary: the
+    // likelihood rises until it levels off there, so the data favour 0 or ∞.
+    const [j] = members;
+    const moved = best.x[j] - bestStart[j];
+    const name = names[0];
+    warnings.push(
+      moved > BOUNDARY_LOG_DISTANCE
+        ? `${name} has no finite estimate: the log-likelihood rises as ${name} grows and levels off (the best fit is at ${name} → ∞); the value is where the optimizer stopped and its standard error is infinite`
+        : moved < -BOUNDARY_LOG_DISTANCE
+          ? `${name} has no finite estimate: the log-likelihood rises as ${name} shrinks and levels off (the best fit is at ${name} → 0); the value is where the optimizer stopped and its standard error is infinite`
+          : `${name} is not identifiable from the spectrum: the log-likelihood is flat in it (the expected proportions do not depend on it), so its estimate is just where the optimizer stopped and its standard error is infinite`,
+    );
+  }
+  if (errors.notMaximum)
+    warnings.push(
+      'the estimate is not a maximum of the likelihood (the information matrix has a negative eigenvalue); try other --start values or --starts',
+    );
+  const informationMs = performance.now() - informationStarted;
+
+  return {
+    model: run.model,
+    estimates: Object.fromEntries(fit.map((name, j) => [name, theta[j]])),
+    stderr: Object.fromEntries(fit.map((name, j) => [name, errors.stderr[j]])),
+    loglik: value.loglik,
+    scale: value.scale,
+    iterations: best.iterations,
+    converged: best.converged,
+    expected: value.expected,
+    observed: spectrum.counts.map((c, i) => (likelihood.used.includes(i) ? c : null)),
+    params: paramsAt(theta),
+    sites,
+    warnings,
+    timingsMs: { run: runMs, optimize: optimizeMs, information: informationMs, total: performance.now() - started },
+  };
+}
+
+function informationIsFinite(m: number[][]): boolean {
+  return m.every((row) => row.every(Number.isFinite));
+}
+
+/** Why the likelihood cannot be evaluated at the start, in words. */
+function notFiniteAtStart(v: SfsValue | undefined, likelihood: SfsLikelihood): string {
+  const counts = likelihood.spectrum.counts;
+  const empty = likelihood.used.find((i) => counts[i] > 0 && v?.expected[i] === 0);
+  if (empty !== undefined)
+    return `entry ${empty} of the spectrum has ${counts[empty]} sites, but the model expects none there at the start values`;
+  return 'the model’s expected spectrum is not finite at the start values (a branch length is infinite or undefined there)';
+}

@@ -1,0 +1,173 @@
+// The likelihood of an observed site frequency spectrum under a model whose reward
+// family NAME[k] (k = 0..n-2) is the total length of branches ancestral to k+1 of the
+// n samples. Under the infinite-sites model with mutation scale s, entry i = k+1 of
+// the spectrum is Poisson with mean s·E[NAME[k]] (folded: entry i < n/2 sums the
+// expectations of i and n−i derived alleles). The scale is profiled out (s =
+// Σ D_i / Σ e_i over the used entries), which turns the Poisson likelihood into the
+// multinomial of the proportions e_i / Σ e_j, as dadi's `ll_multinom` does; the
+// log-likelihood reported is that Poisson one at the optimal scale, constant terms
+// included, so its value compares with dadi's. Entries 0 and n (monomorphic), masked
+// entries and the upper half of a folded spectrum are not data.
+import type { Spectrum } from './sfsFile';
+
+/**
+ * A fit that cannot start: `about` says whether the data (the spectrum, or how it
+ * fits the model's sample size) or the model and the request (a parameter or reward
+ * family that is not there, a bad start value) are to blame, so a caller can point
+ * at the right file.
+ */
+export class FitError extends Error {
+  constructor(
+    message: string,
+    readonly about: 'data' | 'model',
+  ) {
+    super(message);
+    this.name = 'FitError';
+  }
+}
+
+/**
+ * The members of the reward family `name` among a run's reward names, in index
+ * order: `name[0]`, `name[1]`, … with no gap. Throws when there is none.
+ */
+export function rewardFamily(rewardNames: readonly string[], name: string): string[] {
+  const byIndex = new Map<number, string>();
+  const prefix = `${name}[`;
+  for (const r of rewardNames) {
+    if (!r.startsWith(prefix) || !r.endsWith(']')) continue;
+    const index = r.slice(prefix.length, -1);
+    if (/^\d+$/.test(index)) byIndex.set(Number(index), r);
+  }
+  if (byIndex.size === 0) {
+    const families = [...new Set(rewardNames.map((r) => r.replace(/\[\d+\]$/, '[k]')))].join(', ');
+    throw new FitError(
+      `the model has no reward family ${name}[k] to read the spectrum from (its rewards: ${families || 'none'})`,
+      'model',
+    );
+  }
+  const members: string[] = [];
+  for (let k = 0; k < byIndex.size; k++) {
+    const r = byIndex.get(k);
+    if (r === undefined)
+      throw new FitError(`the reward family ${name} has no ${name}[${k}]; an SFS family runs ${name}[0..n-2]`, 'model');
+    members.push(r);
+  }
+  return members;
+}
+
+/** log Γ(x) for x > 0 (Lanczos, g = 7, 9 terms: about 1e-15 relative). */
+export function logGamma(x: number): number {
+  if (x < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * x)) - logGamma(1 - x);
+  const c = [
+    0.9999999999998099, 676.5203681218851, -1259.1392167224028, 771.3234287776531, -176.6150291621406,
+    12.507343278686905, -0.13857109526572012, 9.984369578019572e-6, 1.5056327351493116e-7,
+  ];
+  const z = x - 1;
+  let sum = c[0];
+  for (let i = 1; i < 9; i++) sum += c[i] / (z + i);
+  const t = z + 7.5;
+  return 0.5 * Math.log(2 * Math.PI) + (z + 0.5) * Math.log(t) - t + Math.log(sum);
+}
+
+export interface SfsValue {
+  /** Poisson log-likelihood at the profiled scale (−∞ when a used entry with data expects 0). */
+  loglik: number;
+  /** The mutation scale s: entry i expects s·e_i sites. */
+  scale: number;
+  /** Per entry 0..n: s·e_i where the model predicts the entry, null elsewhere. */
+  expected: Array<number | null>;
+  /** d loglik / dθ_j for each parameter j of `branchGradient`, when given. */
+  gradient?: number[];
+}
+
+/** A spectrum checked against a model's SFS family, ready to be evaluated many times. */
+export class SfsLikelihood {
+  /** Entries (derived or minor allele counts) that are data. */
+  readonly used: number[];
+  /** Σ of the used counts: the number of segregating sites fitted. */
+  readonly sites: number;
+  private readonly constant: number;
+
+  constructor(
+    readonly spectrum: Spectrum,
+    readonly family: string,
+    familySize: number,
+  ) {
+    const n = spectrum.n;
+    if (familySize !== n - 1)
+      throw new FitError(
+        `the spectrum has ${n + 1} entries (n = ${n} samples) but the model's reward family ${family} has ` +
+          `${familySize} members, ${family}[0..${familySize - 1}], which is n = ${familySize + 1}: ` +
+          `the .fs file needs ${familySize + 2} entries (or give the model's sample size as ${n}, e.g. --set n=${n})`,
+        'data',
+      );
+    const last = spectrum.folded ? Math.floor(n / 2) : n - 1;
+    this.used = [];
+    for (let i = 1; i <= last; i++) if (!spectrum.mask[i]) this.used.push(i);
+    if (this.used.length === 0)
+      throw new FitError(
+        `every polymorphic entry of the spectrum is masked (entries 0 and ${n} are monomorphic and never used): there is nothing to fit`,
+        'data',
+      );
+    if (this.used.length === 1)
+      throw new FitError(
+        `only entry ${this.used[0]} of the spectrum is unmasked: with the scale profiled out one entry has proportion 1 whatever the parameters, so it carries no information`,
+        'data',
+      );
+    this.sites = this.used.reduce((a, i) => a + spectrum.counts[i], 0);
+    if (!(this.sites > 0))
+      throw new FitError('the unmasked entries of the spectrum are all 0: no segregating sites to fit', 'data');
+    this.constant = this.used.reduce((a, i) => a + logGamma(spectrum.counts[i] + 1), 0);
+  }
+
+  /** e_i for entries 0..n from E[NAME[0..n-2]] (branch[k] belongs to entry k+1), folded when the data are. */
+  entryExpectations(branch: readonly number[]): number[] {
+    const n = this.spectrum.n;
+    const e = new Array<number>(n + 1).fill(0);
+    for (let k = 0; k < n - 1; k++) {
+      const i = this.spectrum.folded ? Math.min(k + 1, n - k - 1) : k + 1;
+      e[i] += branch[k];
+    }
+    return e;
+  }
+
+  /**
+   * The log-likelihood at branch-length expectations `branch` (E[NAME[k]]), and its
+   * gradient when `branchGradient[j][k]` = dE[NAME[k]]/dθ_j is given. Finite inputs
+   * with a used entry that expects 0 but has data give loglik −∞.
+   */
+  evaluate(branch: readonly number[], branchGradient?: readonly (readonly number[])[]): SfsValue {
+    const { counts, n } = this.spectrum;
+    const e = this.entryExpectations(branch);
+    let total = 0;
+    for (const i of this.used) total += e[i];
+    const scale = this.sites / total;
+    // loglik = Σ D_i log(s e_i) − s Σ e_i − Σ log D_i! with s Σ e_i = Σ D_i.
+    let loglik = -this.sites - this.constant;
+    for (const i of this.used) {
+      const d = counts[i];
+      if (d > 0) loglik += d * Math.log(scale * e[i]);
+    }
+    const predicted = new Set(this.spectrum.folded ? range(1, Math.floor(n / 2)) : range(1, n - 1));
+    const expected = e.map((x, i) => (predicted.has(i) ? scale * x : null));
+    if (!branchGradient) return { loglik, scale, expected };
+    // d/dθ: Σ D_i e_i'/e_i − D Σ e_i' / Σ e_i (the scale's own derivative cancels).
+    const gradient = branchGradient.map((dBranch) => {
+      const de = this.entryExpectations(dBranch);
+      let dTotal = 0;
+      let g = 0;
+      for (const i of this.used) {
+        dTotal += de[i];
+        if (counts[i] > 0) g += (counts[i] * de[i]) / e[i];
+      }
+      return g - (this.sites * dTotal) / total;
+    });
+    return { loglik, scale, expected, gradient };
+  }
+}
+
+function range(from: number, to: number): number[] {
+  const r: number[] = [];
+  for (let i = from; i <= to; i++) r.push(i);
+  return r;
+}
