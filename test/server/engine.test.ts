@@ -290,26 +290,29 @@ describe('engine requests over stdio', () => {
   });
 
   it('cancels a distribution on $/cancelRequest', async () => {
-    // Two states that swap at rate 1e4 and leave at 1e-6: the series would run for
-    // millions of steps (and end at the step limit), so the cancel arrives first.
+    // A ring of 100,000 states walked at rate 1e4 and left at 1e-6: the series would
+    // take its 4,000,000-step limit, each step a pass over the ring (minutes in all),
+    // so the cancel arrives first however loaded the machine (two states made the
+    // limit in milliseconds, sometimes before the cancel).
     const uri = model(
       'stiff.phasic',
       `model stiff
+const m = 100000
 param fast = 10000.0
 param slow = 0.000001
-state k in 0..2 = 2
-rule down
-  when k == 2
+state j in 0..m = 0
+rule walk
+  when j < m - 1
   rate fast
-  do k -= 1
-rule up
-  when k == 1
+  do j += 1
+rule wrap
+  when j == m - 1
   rate fast
-  do k += 1
+  do j = 0
 rule leave
-  when k == 1
+  when j < m
   rate slow
-  do k -= 1
+  do j = m
 `,
     );
     const { result } = await request('phasic/run', run(uri));
