@@ -12,6 +12,7 @@ import type {
   FitProgressNotification,
   FitResult,
   MemorySnapshot,
+  SpectrumSummary,
   Progress,
   SccDetail,
 } from './engine';
@@ -73,6 +74,7 @@ export interface EngineRequests {
   'phasic/memory': { params: Record<string, never>; result: MemorySnapshot };
   'phasic/sccDetail': { params: SccDetailParams; result: SccDetail };
   'phasic/distribution': { params: DistributionParams; result: DistributionResult };
+  'phasic/spectrum': { params: v.InferOutput<typeof r.spectrumParams>; result: SpectrumSummary };
   'phasic/fit': { params: FitParams; result: FitResult };
 }
 

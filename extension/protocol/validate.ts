@@ -25,6 +25,7 @@ const REPLIES: ReplySchemas = {
   'phasic/memory': s.memorySnapshot,
   'phasic/sccDetail': s.sccDetail,
   'phasic/distribution': s.distributionResult,
+  'phasic/spectrum': s.spectrum,
   'phasic/fit': s.fitResult,
 };
 
@@ -72,6 +73,7 @@ const PARAMS: ParamSchemas = {
   'phasic/memory': anything,
   'phasic/sccDetail': r.sccDetailParams,
   'phasic/distribution': r.distributionParams,
+  'phasic/spectrum': r.spectrumParams,
   'phasic/fit': r.fitParams,
 };
 

@@ -15,6 +15,7 @@ import type {
   FitStep,
   MemorySnapshot,
   RunResult,
+  SpectrumSummary,
 } from '../protocol/engine';
 import type {
   DistributionParams,
@@ -167,6 +168,20 @@ export class EngineSession {
       throw this.toResponseError(error);
     } finally {
       subscription.dispose();
+    }
+  }
+
+  /** A `.fs` file read as the fit will read it, so the host can show it (and its faults) before a fit. */
+  spectrum(data: string): SpectrumSummary {
+    try {
+      const s = parseSfs(data);
+      return { ...s, counts: s.counts.map((c) => (Number.isFinite(c) ? c : null)) };
+    } catch (error) {
+      if (error instanceof SfsFileError)
+        throw new ResponseError(4, `${error.line ? `line ${error.line}: ` : ''}${error.message}`, {
+          kind: 'argument',
+        } satisfies EngineErrorData);
+      throw this.toResponseError(error);
     }
   }
 

@@ -297,3 +297,16 @@ export const fitResult = obj({
 });
 
 export const fitProgressNotification = obj({ fitId: count, step: fitStep });
+
+/** A `.fs` file as the engine reads it (`phasic/spectrum`; extension/fit/sfsFile.ts). */
+export const spectrum = v.pipe(
+  obj({
+    n: count,
+    folded: bool,
+    labels: list(str(200)),
+    /** n + 1 counts; null for a masked entry that is not a finite number (JSON has no NaN). */
+    counts: list(v.nullable(num)),
+    mask: list(bool),
+  }),
+  v.check((s) => s.counts.length === s.n + 1 && s.mask.length === s.n + 1, 'n + 1 counts and mask flags'),
+);

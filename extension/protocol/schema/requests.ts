@@ -39,6 +39,9 @@ export const MAX_FIT_PARAMS = 64;
  * the model is run as `phasic/run` runs it, then extension/fit/fit.ts optimizes on
  * its cached trace. Progress comes as `phasic/fitProgress` with this `fitId`.
  */
+/** A `.fs` file's text, to read (and check) before a fit. */
+export const spectrumParams = obj({ data: str(MAX_SFS_TEXT_CHARS) });
+
 export const fitParams = obj({
   uri: str(),
   overrides,
