@@ -17,7 +17,7 @@ function axis(palette: Palette, label: string, size?: number): uPlot.Axis {
     font: FONT,
     labelFont: FONT,
     label,
-    size,
+    ...(size === undefined ? {} : { size }),
     values: (_u, splits) => splits.map((s) => (s === null || s === undefined ? '' : formatNumber(s))),
   };
 }

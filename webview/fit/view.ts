@@ -112,6 +112,9 @@ export class FitView {
     this.useButton = button('Use these values', () => this.useValues(), {
       title: 'Set the Moments and Distribution views’ parameters to the estimates',
     });
+    this.fitButton.dataset.action = 'fit';
+    this.cancelButton.dataset.action = 'cancel';
+    this.useButton.dataset.action = 'use';
     this.cancelButton.setAttribute('disabled', '');
     this.useButton.setAttribute('disabled', '');
     this.errorBox.hidden = true;
