@@ -153,7 +153,20 @@ test("after a run the Distribution tab draws the engine's density and CDF", () =
 test('"Phasic: Fit Parameters to Data" fits the example spectrum in the engine and the estimate covers the truth', () =>
   explainFailure(async () => {
     const { page } = workbench;
-    await openFile(page, 'two_deme_sfs.phasic');
+    // The model must be the active editor (the command fits the model in view), and the
+    // workbench's focus click lands in the first editor group: close every tab (empty
+    // groups go with them) and open the model from the Explorer into the one group left.
+    const closers = page.locator('.tabs-container .tab .codicon-close');
+    for (let left = await closers.count(); left > 0; left = await closers.count()) {
+      await closers.first().click({ force: true });
+      await page.waitForFunction(
+        (n) => document.querySelectorAll('.tabs-container .tab .codicon-close').length < n,
+        left,
+        { timeout: 10_000 },
+      );
+    }
+    await page.locator('.explorer-folders-view .monaco-list-row', { hasText: /^two_deme_sfs\.phasic$/ }).click();
+    await page.locator('.tabs-container .tab[aria-label^="two_deme_sfs.phasic"]').first().waitFor({ timeout: 20_000 });
     await runCommand(page, 'Phasic: Fit Parameters to Data');
     // The quick pick of the workspace's .fs files (examples/ has one), then the model's constants.
     const files = page.locator('.quick-input-widget', { hasText: 'two_deme_sfs.fs' });
