@@ -1,5 +1,6 @@
 // What every command needs: the engine, the output channel and the views. Commands
 // receive this instead of reaching for globals, so each stays a small module.
+import type { FitSource } from './panel/session';
 import type * as vscode from 'vscode';
 import type { ClearResult, Progress } from '../protocol/engine';
 import type { RunReply } from '../protocol/requests';
@@ -23,6 +24,8 @@ export interface Views {
   cleared(result: ClearResult): void;
   /** The URI of the model the Studio panel shows, while the panel is in view. */
   shownModel(): string | undefined;
+  /** Opens the Studio panel's Fit tab on this data (the model's run is already shown). */
+  showFit(source: FitSource): void;
 }
 
 export interface HostContext {

@@ -4,6 +4,7 @@ import * as vscode from 'vscode';
 import type { Progress } from '../protocol/engine';
 import { totalBytes } from '../protocol/memory';
 import { clearCaches } from './commands/clearCaches';
+import { fitData } from './commands/fitData';
 import { restartEngine } from './commands/restartEngine';
 import { runTrace } from './commands/runTrace';
 import { EngineClient } from './engineClient';
@@ -61,6 +62,13 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     vscode.commands.registerCommand('phasic.engineMemory', () => client.request('phasic/memory', {})),
     vscode.commands.registerCommand('phasic.showMemory', () => views.showMemory()),
     vscode.commands.registerCommand('phasic.clearCaches', () => clearCaches(ctx)),
+    vscode.commands.registerCommand('phasic.fitData', async (arg?: unknown) => {
+      try {
+        return await fitData(ctx, arg);
+      } finally {
+        statusBar.setRun(undefined);
+      }
+    }),
     vscode.commands.registerCommand('phasic.restartEngine', () => restartEngine(ctx)),
     vscode.workspace.onDidChangeConfiguration((event) => {
       if (affectsEngine(event)) client.notify('phasic/configure', engineSettings(context));

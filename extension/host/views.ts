@@ -2,10 +2,15 @@
 // the commands use. The Studio panel records everything the engine reports from
 // activation on, so a panel opened later still shows the whole timeline.
 import * as vscode from 'vscode';
+import type { FitStep } from '../protocol/engine';
 import type { RunReply } from '../protocol/requests';
 import type { EngineClient } from './engineClient';
 import type { TimelineEvent, Views } from './hostContext';
 import { StudioPanel } from './panel/studioPanel';
+
+let nextFitId = 1;
+/** The step listeners of the fits under way, by fit id. */
+const fitListeners = new Map<number, (step: FitStep) => void>();
 
 export function createViews(
   context: vscode.ExtensionContext,
@@ -28,9 +33,22 @@ export function createViews(
         cancel.dispose();
       }
     },
+    fit: async (request, onStep, signal) => {
+      const fitId = nextFitId++;
+      fitListeners.set(fitId, onStep);
+      const cancel = new vscode.CancellationTokenSource();
+      signal.addEventListener('abort', () => cancel.cancel(), { once: true });
+      try {
+        return await engine.request('phasic/fit', { ...request, fitId }, cancel.token);
+      } finally {
+        fitListeners.delete(fitId);
+        cancel.dispose();
+      }
+    },
     log: (message) => output.appendLine(`[panel] ${message}`),
   });
 
+  engine.onNotification('phasic/fitProgress', ({ fitId, step }) => fitListeners.get(fitId)?.(step));
   engine.onNotification('phasic/memorySample', (sample) => studio.memorySample(sample));
   engine.onNotification('phasic/blockEvent', (event) => studio.blockEvent(event));
   engine.onDidChangeState((state) => {
@@ -57,5 +75,6 @@ export function createViews(
     marker: (event: TimelineEvent) => studio.marker(event),
     cleared: (result) => studio.cleared(result),
     shownModel: () => studio.shownModel(),
+    showFit: (source) => studio.showFit(source),
   };
 }

@@ -26,3 +26,8 @@ export type Progress = v.InferOutput<typeof s.progress>;
 export type BlockEvent = v.InferOutput<typeof s.blockEvent>;
 export type SccDetail = v.InferOutput<typeof s.sccDetail>;
 export type DistributionResult = v.InferOutput<typeof s.distributionResult>;
+/** The result of `phasic/fit` (docs/protocol.md). */
+export type FitResult = v.InferOutput<typeof s.fitResult>;
+export type SpectrumSummary = v.InferOutput<typeof s.spectrum>;
+export type FitStep = v.InferOutput<typeof s.fitStep>;
+export type FitProgressNotification = v.InferOutput<typeof s.fitProgressNotification>;

@@ -9,7 +9,10 @@ import type {
   DistributionResult,
   EngineMessage,
   EvaluateResult,
+  FitProgressNotification,
+  FitResult,
   MemorySnapshot,
+  SpectrumSummary,
   Progress,
   SccDetail,
 } from './engine';
@@ -59,6 +62,9 @@ export type SccDetailParams = v.InferOutput<typeof r.sccDetailParams>;
 /** The distribution of a reward of a finished run (docs/protocol.md). */
 export type DistributionParams = v.InferOutput<typeof r.distributionParams>;
 
+/** A fit of parameters to a site frequency spectrum (docs/protocol.md). */
+export type FitParams = v.InferOutput<typeof r.fitParams>;
+
 export interface EngineRequests {
   'phasic/engineInfo': { params: Record<string, never>; result: EngineInfo };
   'phasic/describe': { params: v.InferOutput<typeof r.describeParams>; result: ModelSpec };
@@ -68,6 +74,8 @@ export interface EngineRequests {
   'phasic/memory': { params: Record<string, never>; result: MemorySnapshot };
   'phasic/sccDetail': { params: SccDetailParams; result: SccDetail };
   'phasic/distribution': { params: DistributionParams; result: DistributionResult };
+  'phasic/spectrum': { params: v.InferOutput<typeof r.spectrumParams>; result: SpectrumSummary };
+  'phasic/fit': { params: FitParams; result: FitResult };
 }
 
 export interface EngineNotifications {
@@ -78,6 +86,8 @@ export interface EngineNotifications {
   'phasic/memorySample': MemorySnapshot;
   'phasic/blockEvent': BlockEvent;
   'phasic/warning': { uri: string; warning: EngineMessage };
+  /** After each optimizer step of the fit `fitId`. */
+  'phasic/fitProgress': FitProgressNotification;
 }
 
 export type EngineRequestMethod = keyof EngineRequests;

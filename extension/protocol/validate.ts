@@ -25,15 +25,23 @@ const REPLIES: ReplySchemas = {
   'phasic/memory': s.memorySnapshot,
   'phasic/sccDetail': s.sccDetail,
   'phasic/distribution': s.distributionResult,
+  'phasic/spectrum': s.spectrum,
+  'phasic/fit': s.fitResult,
 };
 
-export type EngineToHost = 'phasic/progress' | 'phasic/memorySample' | 'phasic/blockEvent' | 'phasic/warning';
+export type EngineToHost =
+  | 'phasic/progress'
+  | 'phasic/memorySample'
+  | 'phasic/blockEvent'
+  | 'phasic/warning'
+  | 'phasic/fitProgress';
 type NotificationSchemas = { [M in EngineToHost]: v.GenericSchema<unknown, EngineNotifications[M]> };
 const NOTIFICATIONS: NotificationSchemas = {
   'phasic/progress': s.progressNotification,
   'phasic/memorySample': s.memorySnapshot,
   'phasic/blockEvent': s.blockEvent,
   'phasic/warning': s.warningNotification,
+  'phasic/fitProgress': s.fitProgressNotification,
 };
 
 /** Checks the result of an engine request against its type. */
@@ -65,6 +73,8 @@ const PARAMS: ParamSchemas = {
   'phasic/memory': anything,
   'phasic/sccDetail': r.sccDetailParams,
   'phasic/distribution': r.distributionParams,
+  'phasic/spectrum': r.spectrumParams,
+  'phasic/fit': r.fitParams,
 };
 
 /** Checks the parameters of a host → engine request, in the engine process. */

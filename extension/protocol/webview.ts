@@ -11,7 +11,7 @@ import type * as v from 'valibot';
 import { type Parsed, parse } from './schema/base';
 import * as s from './schema/webview';
 
-export type { DistributionResult, SccDetail } from './engine';
+export type { DistributionResult, FitResult, FitStep, SccDetail, SpectrumSummary } from './engine';
 export type { EngineInfo as EngineBadge, ParamSpec as PanelParam } from './requests';
 export type { Parsed } from './schema/base';
 export {
@@ -21,6 +21,7 @@ export {
   MAX_EXPORT_CSV_CHARS,
   MAX_EXPORT_PNG_CHARS,
   MAX_EXPORT_SVG_CHARS,
+  MAX_FIT_PARAMS,
   STUDIO_TABS,
 } from './schema/webview';
 
@@ -37,6 +38,7 @@ export type SccNodeLayout = v.InferOutput<typeof s.sccNodeLayout>;
 export type SccLayout = v.InferOutput<typeof s.sccLayout>;
 export type PanelRun = v.InferOutput<typeof s.panelRun>;
 export type StudioSnapshot = v.InferOutput<typeof s.studioSnapshot>;
+export type FitData = v.InferOutput<typeof s.fitData>;
 export type HostMessage = v.InferOutput<typeof s.hostMessage>;
 export type WebviewMessage = v.InferOutput<typeof s.webviewMessage>;
 

@@ -4,7 +4,19 @@
 import { type CancellationToken, type Diagnostic, ResponseError, type TextDocuments } from 'vscode-languageserver/node';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
 import { Engine, EngineFailure } from '../engine/engine';
-import type { ClearResult, DistributionResult, EvaluateResult, MemorySnapshot, RunResult } from '../protocol/engine';
+import { fitSfs } from '../fit/fit';
+import { FitError } from '../fit/likelihood';
+import { parseSfs, SfsFileError } from '../fit/sfsFile';
+import type {
+  ClearResult,
+  DistributionResult,
+  EvaluateResult,
+  FitResult,
+  FitStep,
+  MemorySnapshot,
+  RunResult,
+  SpectrumSummary,
+} from '../protocol/engine';
 import type {
   DistributionParams,
   EngineErrorData,
@@ -12,6 +24,7 @@ import type {
   EngineNotifications,
   EngineSettings,
   EvaluateParams,
+  FitParams,
   ModelSpec,
   RunParams,
   RunReply,
@@ -153,6 +166,84 @@ export class EngineSession {
       return await this.engine.distribution(traceKey, { ...request, signal: cancel.signal });
     } catch (error) {
       throw this.toResponseError(error);
+    } finally {
+      subscription.dispose();
+    }
+  }
+
+  /** A `.fs` file read as the fit will read it, so the host can show it (and its faults) before a fit. */
+  spectrum(data: string): SpectrumSummary {
+    try {
+      const s = parseSfs(data);
+      return { ...s, counts: s.counts.map((c) => (Number.isFinite(c) ? c : null)) };
+    } catch (error) {
+      if (error instanceof SfsFileError)
+        throw new ResponseError(4, `${error.line ? `line ${error.line}: ` : ''}${error.message}`, {
+          kind: 'argument',
+        } satisfies EngineErrorData);
+      throw this.toResponseError(error);
+    }
+  }
+
+  /**
+   * Fits parameters to a site frequency spectrum: the model runs as `run` runs it
+   * (same queue, so a fit waits for a run and a newer fit of the same model
+   * supersedes it), then every optimizer step evaluates the cached trace with its
+   * gradient. The sampler counts it as a run, so the ledger's samples come as often
+   * as during a run. Cancelled by the request's token between evaluations.
+   */
+  async fit(params: FitParams, token: CancellationToken): Promise<FitResult> {
+    const prepared = await this.prepare(params.uri, params.overrides, 'run');
+    const cancel = new AbortController();
+    const subscription = token.onCancellationRequested(() => cancel.abort());
+    try {
+      const spectrum = parseSfs(params.data);
+      return await this.queue.run(`fit ${params.uri}`, cancel.signal, async (signal) => {
+        this.sampler.runStarted();
+        const steps: FitStep[] = [];
+        try {
+          const result = await fitSfs(this.engine, {
+            engineText: prepared.engineText,
+            spectrum,
+            sfsReward: params.sfsReward,
+            fit: params.fit,
+            start: params.start,
+            params: params.params,
+            maxStates: this.settings.maxStates,
+            signal,
+            onProgress: ({ start, iteration, loglik, estimates }) => {
+              if (!Number.isFinite(loglik)) return;
+              const step = { start, iteration, loglik, estimates };
+              steps.push(step);
+              this.notify('phasic/fitProgress', { fitId: params.fitId, step });
+            },
+          });
+          const { stderr, ...rest } = result;
+          return {
+            ...rest,
+            // JSON has no ∞: an unidentifiable parameter's error is the string "Infinity".
+            stderr: Object.fromEntries(
+              Object.entries(stderr).map(([k, se]) => [k, Number.isNaN(se) ? null : se === Infinity ? 'Infinity' : se]),
+            ) as FitResult['stderr'],
+            steps,
+          };
+        } finally {
+          this.sampler.runEnded();
+        }
+      });
+    } catch (error) {
+      if (cancel.signal.aborted && !(error instanceof Superseded))
+        throw new ResponseError(-32800, 'the fit was cancelled', { kind: 'cancelled' } satisfies EngineErrorData);
+      if (error instanceof SfsFileError)
+        throw new ResponseError(4, `the data: ${error.line ? `line ${error.line}: ` : ''}${error.message}`, {
+          kind: 'argument',
+        } satisfies EngineErrorData);
+      if (error instanceof FitError)
+        throw new ResponseError(4, error.message, {
+          kind: error.about === 'data' ? 'argument' : 'model',
+          uri: error.about === 'model' ? params.uri : undefined,
+        } satisfies EngineErrorData);
+      throw this.toResponseError(error, params.uri, prepared);
     } finally {
       subscription.dispose();
     }

@@ -67,6 +67,8 @@ onRequest(connection, 'phasic/clearCaches', () => required().clearCaches());
 onRequest(connection, 'phasic/memory', () => required().memory());
 onRequest(connection, 'phasic/sccDetail', (p) => required().sccDetail(p));
 onRequest(connection, 'phasic/distribution', (p, token) => required().distribution(p, token));
+onRequest(connection, 'phasic/spectrum', (p) => required().spectrum(p.data));
+onRequest(connection, 'phasic/fit', (p, token) => required().fit(p, token));
 connection.onNotification('phasic/configure', (settings: unknown) =>
   required().configure(engineSettingsFrom(settings)),
 );

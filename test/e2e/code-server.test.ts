@@ -2,7 +2,8 @@
 // the extension installed from this checkout activates on a .phasic file, passes the
 // extension-host suite (test/e2e/suite), and "Phasic: Show Memory Panel" from the
 // command palette shows the engine's version and its accounted memory in the webview,
-// and after a run the Distribution tab draws the real engine's distribution.
+// after a run the Distribution tab draws the real engine's distribution, and the
+// fit command fits the example spectrum in the engine.
 // Screenshots: test-results/memory-panel.png, test-results/distribution-panel.png.
 import * as assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -146,5 +147,57 @@ test("after a run the Distribution tab draws the engine's density and CDF", () =
     });
     assert.ok(painted > 1000, `the density chart is drawn (${painted} painted pixels)`);
     const file = await screenshot(page, 'distribution-panel');
+    console.log(`screenshot: ${file}`);
+  }));
+
+test('"Phasic: Fit Parameters to Data" fits the example spectrum in the engine and the estimate covers the truth', () =>
+  explainFailure(async () => {
+    const { page } = workbench;
+    // The model must be the active editor (the command fits the model in view), and the
+    // workbench's focus click lands in the first editor group: close every tab (empty
+    // groups go with them) and open the model from the Explorer into the one group left.
+    const closers = page.locator('.tabs-container .tab .codicon-close');
+    for (let left = await closers.count(); left > 0; left = await closers.count()) {
+      await closers.first().click({ force: true });
+      await page.waitForFunction(
+        (n) => document.querySelectorAll('.tabs-container .tab .codicon-close').length < n,
+        left,
+        { timeout: 10_000 },
+      );
+    }
+    await page.locator('.explorer-folders-view .monaco-list-row', { hasText: /^two_deme_sfs\.phasic$/ }).click();
+    await page.locator('.tabs-container .tab[aria-label^="two_deme_sfs.phasic"]').first().waitFor({ timeout: 20_000 });
+    await runCommand(page, 'Phasic: Fit Parameters to Data');
+    // The quick pick of the workspace's .fs files (examples/ has one), then the model's constants.
+    const files = page.locator('.quick-input-widget', { hasText: 'two_deme_sfs.fs' });
+    await files.waitFor({ timeout: 20_000 });
+    await page.keyboard.press('Enter');
+    const constants = page.locator('.quick-input-widget', { hasText: 'constants for this run' });
+    await constants.waitFor({ timeout: 20_000 });
+    await page.keyboard.press('Enter');
+    await constants.waitFor({ state: 'hidden', timeout: 10_000 });
+    const frame = await webviewFrame(page, STUDIO_TITLE);
+    await frame.locator('.fit-summary', { hasText: 'two_deme_sfs.fs' }).waitFor({ timeout: 60_000 });
+    assert.equal(await frame.locator('#fit-reward').inputValue(), 'xi');
+    await frame.locator('vscode-checkbox[data-fit-param="mig"]').click();
+    await frame.locator('vscode-button[data-action="fit"]').click();
+    const row = frame.locator('.fit-estimates tbody tr').first();
+    await row.waitFor({ timeout: 120_000 });
+    const [name, estimate, stderr] = await row.locator('th, td').allInnerTexts();
+    assert.equal(name, 'mig');
+    // The file was simulated at mig = 0.3 (examples/two_deme_sfs.fs): within two standard errors.
+    const mig = Number(estimate);
+    const se = Number(stderr);
+    assert.ok(se > 0 && Math.abs(mig - 0.3) < 2 * se, `mig = ${mig} ± ${se}`);
+    assert.match(await frame.locator('.fit-status').innerText(), /^Converged after \d+ iterations/);
+    assert.ok(Number(await frame.locator('.fit-loglik').getAttribute('data-steps')) > 0);
+    // Use these values: the Moments tab's field follows.
+    await frame.locator('vscode-button[data-action="use"]').click();
+    await frame.locator('#tab-moments').click();
+    const field = await frame
+      .locator('.moments vscode-text-field[data-param="mig"]')
+      .evaluate((e) => (e as HTMLInputElement).value);
+    assert.ok(Math.abs(Number(field) - mig) < 1e-6 * mig, `Moments uses mig = ${field}`);
+    const file = await screenshot(page, 'fit-panel');
     console.log(`screenshot: ${file}`);
   }));

@@ -192,7 +192,7 @@ test('SCC details, SVG export, and malformed messages', async () => {
   assert.deepEqual(logs, [
     'Phasic Studio: ignored a malformed message from the panel (requestId: expected an integer ≥ 0)',
     'Phasic Studio: ignored a malformed message from the panel (svg: expected an <svg> document)',
-    'Phasic Studio: ignored a malformed message from the panel (type: expected ready | tab | evaluate | sccDetail | exportSvg | distribution | exportPng | exportCsv)',
+    'Phasic Studio: ignored a malformed message from the panel (type: expected ready | tab | evaluate | sccDetail | exportSvg | distribution | exportPng | exportCsv | fit | fitCancel)',
   ]);
 });
 

@@ -10,6 +10,9 @@ import type { BlockEvent, ClearResult, EvaluateResult, MemorySnapshot, RunResult
 import { totalBytes } from '../../protocol/memory';
 import {
   type DistributionResult,
+  type FitData,
+  type FitResult,
+  type FitStep,
   type HostMessage,
   type PanelModel,
   type PanelRun,
@@ -43,8 +46,53 @@ export interface PanelHost {
   exportPng?(png: Uint8Array): Promise<string | undefined>;
   /** Saves the Distribution view's curves as CSV; like exportSvg. */
   exportCsv?(csv: string): Promise<string | undefined>;
+  /**
+   * Fits parameters to the data (`phasic/fit`); `onStep` after each optimizer step,
+   * `signal` aborts at the page's Cancel or a newer fit.
+   */
+  fit?(request: FitRequest, onStep: (step: FitStep) => void, signal: AbortSignal): Promise<FitResult>;
   /** Where rejected webview messages are reported (the extension's output channel). */
   log?(message: string): void;
+}
+
+/** What the host sends the engine for a fit (`phasic/fit` without its id). */
+export interface FitRequest {
+  uri: string;
+  overrides: Record<string, number>;
+  /** The `.fs` file's text. */
+  data: string;
+  sfsReward: string;
+  fit: string[];
+  start: Record<string, number>;
+  params: Record<string, number>;
+}
+
+/** The data of the Fit view and what the page never sees: the file's text and the model's constants. */
+export interface FitSource {
+  data: FitData;
+  text: string;
+  overrides: Record<string, number>;
+}
+
+/** Why the page may not start this fit: data and the model's run are there, the names and values are the model's. */
+export function fitError(
+  run: PanelRun | null,
+  source: FitSource | null,
+  m: Extract<WebviewMessage, { type: 'fit' }>,
+): string | undefined {
+  if (!source) return 'Choose a data file first (Phasic: Fit Parameters to Data).';
+  if (!run || run.model.uri !== source.data.modelUri)
+    return 'The panel no longer shows the model this data was chosen for; run the fit command again.';
+  const refused = evaluationError(run, run.result.traceKey, m.params);
+  if (refused) return refused;
+  for (const name of m.fit) if (!run.model.params.some((p) => p.name === name)) return `Unknown parameter '${name}'.`;
+  for (const [name, value] of Object.entries(m.start)) {
+    if (!m.fit.includes(name)) return `A start value is given for '${name}', which is not fitted.`;
+    if (!(value > 0)) return `The start value of '${name}' must be > 0 (the fit works on its logarithm).`;
+  }
+  const family = Object.keys(run.result.moments).filter((k) => k.startsWith(`${m.sfsReward}[`));
+  if (family.length === 0) return `The model has no reward family '${m.sfsReward}'.`;
+  return undefined;
 }
 
 /** Samples are posted in batches: engines may report many per second. */
@@ -94,6 +142,9 @@ export class PanelSession {
   private flushTimer: ReturnType<typeof setTimeout> | undefined;
   /** The distribution request the page is waiting for, cancelled by a newer one. */
   private distributionInFlight: AbortController | undefined;
+  /** The fit under way, cancelled by the page's Cancel or a newer fit. */
+  private fitInFlight: { fitId: number; controller: AbortController } | undefined;
+  private fitSource: FitSource | null = null;
 
   constructor(
     private readonly buffer: StudioBuffer,
@@ -157,6 +208,13 @@ export class PanelSession {
     this.post({ type: 'run', run: this.buffer.setRun(model, r) });
   }
 
+  /** New data for the Fit view: shown on the Fit tab. */
+  showFit(source: FitSource): void {
+    this.fitSource = source;
+    this.post({ type: 'fitData', data: source.data });
+    this.showTab('fit');
+  }
+
   // ---- the page ----
 
   /** Handles one message from the page; anything malformed is logged and dropped. */
@@ -171,7 +229,7 @@ export class PanelSession {
       case 'ready':
         this.pendingSamples = [];
         this.ready = true;
-        this.post({ type: 'snapshot', snapshot: this.buffer.snapshot() });
+        this.post({ type: 'snapshot', snapshot: { ...this.buffer.snapshot(), fitData: this.fitSource?.data ?? null } });
         return;
       case 'tab':
         this.buffer.tab = m.tab;
@@ -233,6 +291,11 @@ export class PanelSession {
       }
       case 'exportCsv':
         return this.exported('csv', this.host.exportCsv && (() => this.host.exportCsv!(m.csv)));
+      case 'fit':
+        return this.fit(m);
+      case 'fitCancel':
+        if (this.fitInFlight?.fitId === m.fitId) this.fitInFlight.controller.abort();
+        return;
     }
   }
 
@@ -261,6 +324,47 @@ export class PanelSession {
       return { error: message(e) };
     } finally {
       if (this.distributionInFlight === inFlight) this.distributionInFlight = undefined;
+    }
+  }
+
+  private async fit(m: Extract<WebviewMessage, { type: 'fit' }>): Promise<void> {
+    const source = this.fitSource;
+    const refused = fitError(this.buffer.currentRun(), source, m);
+    if (refused || !source) return this.post({ type: 'fitResult', fitId: m.fitId, error: refused });
+    if (!this.host.fit) return this.post({ type: 'fitResult', fitId: m.fitId, error: 'This engine does not fit.' });
+    this.fitInFlight?.controller.abort();
+    const inFlight = { fitId: m.fitId, controller: new AbortController() };
+    this.fitInFlight = inFlight;
+    const { signal } = inFlight.controller;
+    try {
+      const result = await this.host.fit(
+        {
+          uri: source.data.modelUri,
+          overrides: source.overrides,
+          data: source.text,
+          sfsReward: m.sfsReward,
+          fit: m.fit,
+          start: m.start,
+          params: m.params,
+        },
+        (step) => {
+          if (!signal.aborted) this.post({ type: 'fitProgress', fitId: m.fitId, step });
+        },
+        signal,
+      );
+      this.post(
+        signal.aborted
+          ? { type: 'fitResult', fitId: m.fitId, cancelled: true }
+          : { type: 'fitResult', fitId: m.fitId, result },
+      );
+    } catch (e) {
+      this.post(
+        signal.aborted
+          ? { type: 'fitResult', fitId: m.fitId, cancelled: true }
+          : { type: 'fitResult', fitId: m.fitId, error: message(e) },
+      );
+    } finally {
+      if (this.fitInFlight === inFlight) this.fitInFlight = undefined;
     }
   }
 

@@ -1,5 +1,5 @@
 // The Phasic Studio webview panel (Memory timeline, SCC decomposition, Moments,
-// Distribution) in VS Code. One controller lives for the whole activation and records what the engine
+// Distribution, Fit) in VS Code. One controller lives for the whole activation and records what the engine
 // reports (StudioBuffer) whether or not the panel is open; the panel is created on
 // demand, restored after a window reload by the serializer, and brought up to date
 // by its PanelSession each time the page says `ready` (first load, reload, or
@@ -10,9 +10,9 @@ import type { BlockEvent, ClearResult, MemorySnapshot, RunResult } from '../../p
 import { type PanelModel, STUDIO_TABS, STUDIO_VIEW_TYPE, type StudioTab } from '../../protocol/webview';
 import { type MarkerInput, StudioBuffer } from './buffer';
 import { makeNonce, renderStudioPage } from './html';
-import { type PanelHost, PanelSession } from './session';
+import { type FitSource, type PanelHost, PanelSession } from './session';
 
-export type { PanelHost } from './session';
+export type { FitSource, PanelHost } from './session';
 
 export class StudioPanel implements vscode.Disposable {
   private static instance: StudioPanel | undefined;
@@ -101,6 +101,12 @@ export class StudioPanel implements vscode.Disposable {
 
   runResult(model: PanelModel, r: RunResult): void {
     this.session.runResult(model, r);
+  }
+
+  /** Opens the panel on the Fit tab with this data. */
+  showFit(source: FitSource): void {
+    this.show('fit');
+    this.session.showFit(source);
   }
 
   /** The URI of the model whose run the panel shows, while the panel is in view. */

@@ -263,3 +263,50 @@ export const runReply = obj({ model: modelSpec, result: runResult });
 
 export const progressNotification = obj({ runId: count, progress });
 export const warningNotification = obj({ uri: str(), warning: engineMessage });
+
+/** A standard error: a number, or "Infinity" for a parameter the data do not identify (JSON has no ∞). */
+export const standardError = v.union([nonNeg, v.literal('Infinity')]);
+
+/** One optimizer step of a fit, as `phasic/fitProgress` reports it and the result keeps them. */
+export const fitStep = obj({
+  /** 1-based starting point. */
+  start: count,
+  iteration: count,
+  loglik: num,
+  estimates: nameRecord(num),
+});
+
+/** `phasic/fit`'s result (docs/protocol.md): the CLI's fit result plus the steps taken. */
+export const fitResult = obj({
+  model: str(),
+  estimates: nameRecord(num),
+  /** null where the information matrix was not finite (a warning says so). */
+  stderr: nameRecord(v.nullable(standardError)),
+  loglik: num,
+  scale: nonNeg,
+  iterations: count,
+  converged: bool,
+  expected: list(v.nullable(num)),
+  observed: list(v.nullable(num)),
+  params: nameRecord(num),
+  sites: nonNeg,
+  warnings: list(str()),
+  /** Every optimizer step, in order (the log-likelihood by iteration). */
+  steps: list(fitStep),
+  timingsMs: obj({ run: nonNeg, optimize: nonNeg, information: nonNeg, total: nonNeg }),
+});
+
+export const fitProgressNotification = obj({ fitId: count, step: fitStep });
+
+/** A `.fs` file as the engine reads it (`phasic/spectrum`; extension/fit/sfsFile.ts). */
+export const spectrum = v.pipe(
+  obj({
+    n: count,
+    folded: bool,
+    labels: list(str(200)),
+    /** n + 1 counts; null for a masked entry that is not a finite number (JSON has no NaN). */
+    counts: list(v.nullable(num)),
+    mask: list(bool),
+  }),
+  v.check((s) => s.counts.length === s.n + 1 && s.mask.length === s.n + 1, 'n + 1 counts and mask flags'),
+);

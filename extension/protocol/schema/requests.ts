@@ -29,6 +29,37 @@ export const runParams = obj({
 
 export const evaluateParams = obj({ traceKey: str(200), params: nameRecord(num), moments: count, covariances });
 
+/** Largest `.fs` text a fit request carries (a spectrum of 10⁵ samples is well under 1 MB). */
+export const MAX_SFS_TEXT_CHARS = 4 * 1024 * 1024;
+/** Parameters one fit may estimate at once. */
+export const MAX_FIT_PARAMS = 64;
+
+/**
+ * Fits parameters of the model at `uri` to a site frequency spectrum (docs/protocol.md):
+ * the model is run as `phasic/run` runs it, then extension/fit/fit.ts optimizes on
+ * its cached trace. Progress comes as `phasic/fitProgress` with this `fitId`.
+ */
+/** A `.fs` file's text, to read (and check) before a fit. */
+export const spectrumParams = obj({ data: str(MAX_SFS_TEXT_CHARS) });
+
+export const fitParams = obj({
+  uri: str(),
+  overrides,
+  /** The `.fs` file's text (dadi's format; the host reads the file, the engine parses it). */
+  data: str(MAX_SFS_TEXT_CHARS),
+  /** The reward family NAME[k] that is the spectrum's branch lengths. */
+  sfsReward: str(200),
+  fit: v.pipe(
+    list(str(200), MAX_FIT_PARAMS),
+    v.check((f) => f.length > 0 && new Set(f).size === f.length, 'one or more distinct parameter names'),
+  ),
+  /** Start values of fitted parameters (> 0); else `params`, else the model's defaults. */
+  start: v.optional(nameRecord(num)),
+  /** Values of the other parameters (fixed) by name; else the model's defaults. */
+  params: v.optional(nameRecord(num)),
+  fitId: count,
+});
+
 /** One SCC of a run whose trace is still cached, for the panel's detail pane (docs/protocol.md). */
 export const sccDetailParams = obj({
   traceKey: str(200),

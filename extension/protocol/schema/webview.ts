@@ -12,12 +12,15 @@ import {
   distributionResult,
   engineInfo,
   evaluateResult,
+  fitResult,
+  fitStep,
   paramSpec,
   runSummary,
   sccDetail,
+  spectrum,
 } from './engine';
 
-export const STUDIO_TABS = ['memory', 'scc', 'moments', 'distribution'] as const;
+export const STUDIO_TABS = ['memory', 'scc', 'moments', 'distribution', 'fit'] as const;
 export const MARKER_KINDS = ['runStart', 'runEnd', 'cancel', 'restart', 'clear'] as const;
 
 /** Largest SVG the host accepts for export (a 2,000-SCC view is ~1 MB). */
@@ -78,6 +81,19 @@ export const panelRun = v.pipe(
   }),
 );
 
+/** The data the Fit view fits: a `.fs` file of the workspace, as the engine read it, and the model to fit. */
+export const fitData = obj({
+  /** The file's name and workspace-relative path, for display. */
+  name: str(4096),
+  path: str(4096),
+  /** The model to fit (its run is the panel's current run when the fit starts). */
+  modelUri: str(4096),
+  spectrum,
+});
+
+/** Parameters one fit may estimate at once (the engine's limit too). */
+export const MAX_FIT_PARAMS = 64;
+
 /** Everything the panel has seen, sent once after each `ready`. */
 export const studioSnapshot = obj({
   tab,
@@ -86,6 +102,8 @@ export const studioSnapshot = obj({
   blocks: list(timelineBlock),
   markers: list(timelineMarker),
   run: v.nullable(panelRun),
+  /** The data of the Fit view, once a fit was asked for. */
+  fitData: v.optional(v.nullable(fitData)),
 });
 
 const error = v.optional(str(4096));
@@ -116,6 +134,22 @@ export const hostMessage = tagged(
       v.check((m) => m.results !== undefined || m.error !== undefined, 'results or an error'),
     ),
     showTab: obj({ type: v.literal('showTab'), tab }),
+    fitData: obj({ type: v.literal('fitData'), data: fitData }),
+    fitProgress: obj({ type: v.literal('fitProgress'), fitId: count, step: fitStep }),
+    fitResult: v.pipe(
+      obj({
+        type: v.literal('fitResult'),
+        fitId: count,
+        result: v.optional(fitResult),
+        /** The fit stopped at the user's Cancel (no result, no error). */
+        cancelled: v.optional(v.literal(true)),
+        error,
+      }),
+      v.check(
+        (m) => m.result !== undefined || m.error !== undefined || m.cancelled === true,
+        'a result, an error or a cancel',
+      ),
+    ),
     exported: obj({
       type: v.literal('exported'),
       format: v.optional(oneOf(EXPORT_FORMATS)),
@@ -163,6 +197,20 @@ export const webviewMessage = tagged(
         v.check((csv) => csv.length > 0 && !csv.includes('\0'), 'CSV text'),
       ),
     }),
+    fit: obj({
+      type: v.literal('fit'),
+      fitId: count,
+      sfsReward: str(200),
+      fit: v.pipe(
+        list(str(200), MAX_FIT_PARAMS),
+        v.check((f) => f.length > 0 && new Set(f).size === f.length, 'one or more distinct parameter names'),
+      ),
+      /** Start values of the fitted parameters. */
+      start: nameRecord(num),
+      /** Values of every parameter (the fixed ones stay there). */
+      params: nameRecord(num),
+    }),
+    fitCancel: obj({ type: v.literal('fitCancel'), fitId: count }),
   },
-  'ready | tab | evaluate | sccDetail | exportSvg | distribution | exportPng | exportCsv',
+  'ready | tab | evaluate | sccDetail | exportSvg | distribution | exportPng | exportCsv | fit | fitCancel',
 );

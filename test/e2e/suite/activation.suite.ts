@@ -18,9 +18,15 @@ export function activationSuite(): void {
       await waitFor('the extension to activate', () => extension.isActive);
     });
 
-    test('the four Phasic commands are registered', async () => {
+    test('the five Phasic commands are registered', async () => {
       const commands = new Set(await vscode.commands.getCommands(true));
-      for (const id of ['phasic.runTrace', 'phasic.showMemory', 'phasic.clearCaches', 'phasic.restartEngine']) {
+      for (const id of [
+        'phasic.runTrace',
+        'phasic.showMemory',
+        'phasic.clearCaches',
+        'phasic.restartEngine',
+        'phasic.fitData',
+      ]) {
         assert.ok(commands.has(id), `command ${id} is not registered`);
       }
     });

@@ -1,0 +1,165 @@
+// `phasic/fit` over the real transport (the engine process with the real addon): a
+// spectrum equal to rounded expected counts at known parameters is fitted back to
+// them, with progress notifications for each step; bad data and a reward family
+// that is not there are refused with messages that say so.
+
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { pathToFileURL } from 'node:url';
+import {
+  createMessageConnection,
+  type MessageConnection,
+  ResponseError,
+  StreamMessageReader,
+  StreamMessageWriter,
+} from 'vscode-jsonrpc/node';
+import type { FitProgressNotification } from '../../extension/protocol/engine';
+import type { EngineRequests } from '../../extension/protocol/requests';
+import { parseEngineNotification, parseEngineReply } from '../../extension/protocol/validate';
+
+const SERVER = join(__dirname, '..', '..', '..', 'dist', 'server.js');
+
+// Two demes, symmetric migration; the proportions of the spectrum depend on mig/coal
+// only, so with coal fixed, mig is identifiable.
+const TWO_DEMES = `model two_deme_fit
+const n = 4
+const a = 2
+param coal = 1.0
+param mig = 0.5
+state s[2][n]
+init s[0][0] = a
+init s[1][0] = n - a
+absorb when sum(s) <= 1
+rule coalesce
+  for i in 0..1, k1 in 0..n-1, k2 in k1..n-1
+  let same = if k1 == k2 then 1 else 0
+  when s[i][k1] >= 1 + same and s[i][k2] >= 1 and k1 + k2 + 1 <= n - 1
+  rate coal * s[i][k1] * (s[i][k2] - same) / (1 + same)
+  do s[i][k1] -= 1; s[i][k2] -= 1; s[i][k1 + k2 + 1] += 1
+rule migrate
+  for i in 0..1, k in 0..n-1
+  when s[i][k] >= 1
+  rate mig * s[i][k]
+  do s[i][k] -= 1; s[1 - i][k] += 1
+reward xi[k in 0..n-2] = s[0][k] + s[1][k]
+`;
+
+describe('phasic/fit over stdio', () => {
+  let child: ChildProcess;
+  let rpc: MessageConnection;
+  const folder = mkdtempSync(join(tmpdir(), 'phasic-fit-'));
+  const progress: FitProgressNotification[] = [];
+  const refusedNotifications: string[] = [];
+  let uri = '';
+
+  function request<M extends keyof EngineRequests>(
+    method: M,
+    params: EngineRequests[M]['params'],
+  ): Promise<EngineRequests[M]['result']> {
+    return rpc.sendRequest(method, params);
+  }
+
+  before(async () => {
+    assert.ok(existsSync(SERVER), `${SERVER} is missing: run node esbuild.mjs first`);
+    child = spawn(process.execPath, [SERVER, '--stdio'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    rpc = createMessageConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
+    rpc.onNotification('phasic/fitProgress', (p: unknown) => {
+      const parsed = parseEngineNotification('phasic/fitProgress', p);
+      if (parsed.ok) progress.push(parsed.value);
+      else refusedNotifications.push(parsed.error);
+    });
+    rpc.onRequest(() => null);
+    rpc.listen();
+    await rpc.sendRequest('initialize', {
+      processId: process.pid,
+      rootUri: null,
+      capabilities: {},
+      initializationOptions: { cacheDirectory: join(folder, 'cache'), maxDiskBytes: 64 << 20 },
+    });
+    await rpc.sendNotification('initialized', {});
+    const path = join(folder, 'two_deme_fit.phasic');
+    writeFileSync(path, TWO_DEMES);
+    uri = pathToFileURL(path).toString();
+  });
+
+  after(async () => {
+    await rpc.sendRequest('shutdown').catch(() => undefined);
+    await rpc.sendNotification('exit').catch(() => undefined);
+    rpc.dispose();
+    child.kill();
+  });
+
+  it('fits a spectrum of rounded expected counts back to the parameter that made it', async () => {
+    // The data: the expected branch lengths at mig = 0.3, scaled to 100,000 sites and rounded.
+    const truth = await request('phasic/evaluate', {
+      traceKey: (await request('phasic/run', { uri, overrides: {}, moments: 1, covariances: [], runId: 1 })).result
+        .traceKey,
+      params: { coal: 1, mig: 0.3 },
+      moments: 1,
+      covariances: [],
+    });
+    const lengths = [0, 1, 2].map((k) => Number(truth.moments[`xi[${k}]`][0]));
+    const total = lengths.reduce((a, b) => a + b, 0);
+    const counts = lengths.map((l) => Math.round((1e5 * l) / total));
+    const data = `# made in the test\n5 unfolded\n0 ${counts.join(' ')} 0\n1 0 0 0 1\n`;
+
+    const raw = await request('phasic/fit', {
+      uri,
+      overrides: {},
+      data,
+      sfsReward: 'xi',
+      fit: ['mig'],
+      start: { mig: 1 },
+      params: { coal: 1 },
+      fitId: 7,
+    });
+    const parsed = parseEngineReply('phasic/fit', raw);
+    assert.ok(parsed.ok, parsed.ok ? '' : parsed.error);
+    const r = parsed.value;
+    assert.ok(r.converged, r.warnings.join('; '));
+    assert.ok(Math.abs(r.estimates.mig - 0.3) < 0.003, `mig = ${r.estimates.mig}`);
+    assert.equal(r.params.coal, 1);
+    const se = r.stderr.mig;
+    assert.ok(typeof se === 'number' && se > 0 && se < 0.05, `stderr ${se}`);
+    assert.deepEqual(r.observed, [null, ...counts, null]);
+    // The expected counts sum to the observed sites (the profiled scale makes them so).
+    const expected = r.expected.slice(1, 4) as number[];
+    assert.ok(Math.abs(expected.reduce((a, b) => a + b, 0) - 1e5) < 1, expected.join(' '));
+    assert.deepEqual(r.warnings, []);
+    // Progress: one notification per step, for this fit, the same steps the result keeps.
+    assert.deepEqual(refusedNotifications, []);
+    const mine = progress.filter((p) => p.fitId === 7).map((p) => p.step);
+    assert.ok(mine.length > 0 && mine.length === r.steps.length);
+    assert.deepEqual(mine, r.steps);
+    assert.equal(mine[mine.length - 1].iteration, r.iterations);
+    // BFGS with a line search only accepts steps that do not lower the log-likelihood.
+    for (let i = 1; i < mine.length; i++) assert.ok(mine[i].loglik >= mine[i - 1].loglik - 1e-9);
+  });
+
+  it('refuses a spectrum of the wrong length, bad data and a missing reward family, saying why', async () => {
+    const base = {
+      uri,
+      overrides: {},
+      sfsReward: 'xi',
+      fit: ['mig'],
+      fitId: 8,
+    };
+    const refusal = async (params: EngineRequests['phasic/fit']['params'], pattern: RegExp) => {
+      await assert.rejects(request('phasic/fit', params), (e: unknown) => {
+        assert.ok(e instanceof ResponseError);
+        assert.match(e.message, pattern);
+        return true;
+      });
+    };
+    await refusal({ ...base, data: '7 unfolded\n0 5 4 3 2 1 0\n' }, /sample|length|entries|n = /i);
+    await refusal({ ...base, data: '5 unfolded\n0 5 -4 3 0\n' }, /line 2/);
+    await refusal({ ...base, data: '5 unfolded\n0 5 4 3 0\n', sfsReward: 'eta' }, /eta/);
+    await refusal({ ...base, data: '5 unfolded\n0 5 4 3 0\n', fit: ['nope'] }, /no parameter nope/);
+    // Refused by the request schema before anything runs.
+    await refusal({ ...base, data: '5 unfolded\n0 5 4 3 0\n', fit: [] }, /fit/);
+  });
+});

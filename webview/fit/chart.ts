@@ -1,0 +1,94 @@
+// The Fit view's two uPlot charts: the log-likelihood by optimizer step (a line,
+// redrawn as steps arrive) and the observed vs expected spectrum (bars side by side
+// at each entry the fit used).
+import uPlot from 'uplot';
+import 'uplot/dist/uPlot.min.css';
+import { formatNumber } from '../../extension/protocol/format';
+import type { FitResult, FitStep } from '../../extension/protocol/webview';
+import type { Palette } from '../theme';
+
+const FONT = '12px sans-serif';
+
+function axis(palette: Palette, label: string, size?: number): uPlot.Axis {
+  return {
+    stroke: palette.foreground,
+    grid: { stroke: palette.grid, width: 1 },
+    ticks: { stroke: palette.grid, width: 1 },
+    font: FONT,
+    labelFont: FONT,
+    label,
+    ...(size === undefined ? {} : { size }),
+    values: (_u, splits) => splits.map((s) => (s === null || s === undefined ? '' : formatNumber(s))),
+  };
+}
+
+const value = (_u: uPlot, v: number | null) => (v === null || v === undefined ? '—' : formatNumber(v));
+
+export function drawLoglik(target: HTMLElement, steps: FitStep[], width: number, palette: Palette): uPlot {
+  const x = steps.map((_, i) => i + 1);
+  const y = steps.map((s) => s.loglik);
+  return new uPlot(
+    {
+      width,
+      height: 200,
+      scales: { x: { time: false } },
+      axes: [axis(palette, 'step'), axis(palette, 'log-likelihood', 80)],
+      series: [
+        { label: 'step', value },
+        {
+          label: 'log-likelihood',
+          stroke: palette.series[0],
+          width: palette.highContrast ? 2.5 : 1.5,
+          points: { show: true, size: 5 },
+          value,
+        },
+      ],
+      cursor: { drag: { x: false, y: false } },
+      legend: { live: true },
+    },
+    [x, y],
+    target,
+  );
+}
+
+export function drawSpectrum(target: HTMLElement, r: FitResult, width: number, palette: Palette): uPlot {
+  const entries = r.observed.flatMap((o, i) => (o === null ? [] : [i]));
+  const bars = (align: -1 | 1) => uPlot.paths.bars?.({ size: [0.35, Infinity], align });
+  return new uPlot(
+    {
+      width,
+      height: 240,
+      scales: {
+        x: { time: false, range: (_u, lo, hi) => [lo - 0.6, hi + 0.6] },
+        y: { range: (_u, _lo, hi) => [0, hi > 0 ? hi * 1.05 : 1] },
+      },
+      axes: [
+        { ...axis(palette, 'derived alleles (entry)'), incrs: [1], values: (_u, s) => s.map((v) => String(v)) },
+        axis(palette, 'sites', 70),
+      ],
+      series: [
+        { label: 'entry', value },
+        {
+          label: 'observed',
+          stroke: palette.series[0],
+          fill: palette.series[0],
+          paths: bars(-1),
+          points: { show: false },
+          value,
+        },
+        {
+          label: 'expected',
+          stroke: palette.series[1 % palette.series.length],
+          fill: palette.series[1 % palette.series.length],
+          paths: bars(1),
+          points: { show: false },
+          value,
+        },
+      ],
+      cursor: { drag: { x: false, y: false } },
+      legend: { live: true },
+    },
+    [entries, entries.map((i) => r.observed[i]), entries.map((i) => r.expected[i])],
+    target,
+  );
+}
