@@ -96,8 +96,7 @@ export class EngineSession {
 
   async run(params: RunParams, token: CancellationToken): Promise<RunReply> {
     const prepared = await this.prepare(params.uri, params.overrides, 'run');
-    const cancel = new AbortController();
-    token.onCancellationRequested(() => cancel.abort());
+    const cancel = abortOn(token);
     try {
       const result = await this.queue.run(params.uri, cancel.signal, async (signal) => {
         this.sampler.runStarted();
@@ -159,15 +158,14 @@ export class EngineSession {
    * token; it does not wait in the run queue, as the engine thread serializes it.
    */
   async distribution(params: DistributionParams, token: CancellationToken): Promise<DistributionResult> {
-    const cancel = new AbortController();
-    const subscription = token.onCancellationRequested(() => cancel.abort());
+    const cancel = abortOn(token);
     try {
       const { traceKey, ...request } = params;
       return await this.engine.distribution(traceKey, { ...request, signal: cancel.signal });
     } catch (error) {
       throw this.toResponseError(error);
     } finally {
-      subscription.dispose();
+      cancel.dispose();
     }
   }
 
@@ -194,8 +192,7 @@ export class EngineSession {
    */
   async fit(params: FitParams, token: CancellationToken): Promise<FitResult> {
     const prepared = await this.prepare(params.uri, params.overrides, 'run');
-    const cancel = new AbortController();
-    const subscription = token.onCancellationRequested(() => cancel.abort());
+    const cancel = abortOn(token);
     try {
       const spectrum = parseSfs(params.data);
       return await this.queue.run(`fit ${params.uri}`, cancel.signal, async (signal) => {
@@ -245,7 +242,7 @@ export class EngineSession {
         } satisfies EngineErrorData);
       throw this.toResponseError(error, params.uri, prepared);
     } finally {
-      subscription.dispose();
+      cancel.dispose();
     }
   }
 
@@ -300,4 +297,20 @@ export class EngineSession {
 function siteRange(prepared: PreparedModel | undefined, site: number | undefined): Diagnostic['range'] | undefined {
   const s = site !== undefined && site >= 0 ? prepared?.sites[site] : undefined;
   return s ? { start: { line: s[0], character: s[1] }, end: { line: s[2], character: s[3] } } : undefined;
+}
+
+/**
+ * An AbortSignal that follows a request's token. A $/cancelRequest that arrives before
+ * its request is dispatched makes vscode-jsonrpc hand the handler the shared
+ * `CancellationToken.Cancelled`, whose event never fires: listening alone would let
+ * such a request run to the end (a distribution for minutes, a fit to convergence).
+ */
+function abortOn(token: CancellationToken): { signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  if (token.isCancellationRequested) {
+    controller.abort();
+    return { signal: controller.signal, dispose: () => undefined };
+  }
+  const subscription = token.onCancellationRequested(() => controller.abort());
+  return { signal: controller.signal, dispose: () => subscription.dispose() };
 }
