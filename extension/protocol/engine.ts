@@ -8,7 +8,7 @@ import type * as v from 'valibot';
 import type * as s from './schema/engine';
 
 export { type CategoryBytes, MEMORY_CATEGORIES, type MemoryCategory, totalBytes } from './memory';
-export type { Moment, NonFinite } from './moment';
+export type { Moment, NonFinite } from './schema/base';
 
 /** How the trace of one strongly connected component was obtained in a run. */
 export type TraceSource = (typeof s.TRACE_SOURCES)[number];

@@ -9,11 +9,9 @@
 // value never reads like an undefined one. This file is imported by the webview
 // bundle: no Node or vscode imports.
 import type { EvaluateResult } from './engine';
+import type { Moment } from './schema/base';
 
-export type NonFinite = 'Infinity' | '-Infinity' | 'NaN';
-export type Moment = number | NonFinite;
-
-export const NON_FINITE: readonly NonFinite[] = ['Infinity', '-Infinity', 'NaN'];
+export type { Moment, NonFinite } from './schema/base';
 
 /** What a non-finite value means, in the word every view uses; null when finite. */
 export function nonFiniteWord(m: Moment): 'infinite' | 'minus infinite' | 'undefined' | null {

@@ -11,7 +11,7 @@ import { formatBytes, formatClock } from '../../extension/protocol/format';
 import { chartFont } from '../chart/canvas';
 import type { SampleColumns } from '../store';
 import type { Palette } from '../theme';
-import { byteTicks, timeTicks } from './axes';
+import { byteTicks, timeTicks } from './ticks';
 import { MARGIN, type TimeAxis, xOf } from './axis';
 import { drawMarkerLabels, drawMarkers } from './markers';
 

@@ -5,7 +5,6 @@
 // its expectation as its valibot message, so the wording is the same at every
 // boundary. The webview bundle imports this file: no Node or vscode imports.
 import * as v from 'valibot';
-import { type Moment, NON_FINITE } from '../moment';
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
 
@@ -36,7 +35,12 @@ export function oneOf<const T extends readonly string[]>(options: T) {
   );
 }
 
-/** A moment: a finite number, or the string form of a non-finite one (protocol/moment.ts). */
+/** How JSON carries a value that is not a finite number (protocol/moment.ts says what each means). */
+export type NonFinite = 'Infinity' | '-Infinity' | 'NaN';
+export type Moment = number | NonFinite;
+export const NON_FINITE: readonly NonFinite[] = ['Infinity', '-Infinity', 'NaN'];
+
+/** A moment: a finite number, or the string form of a non-finite one. */
 export const moment = v.custom<Moment>(
   (x) => isNumber(x) || (typeof x === 'string' && (NON_FINITE as readonly string[]).includes(x)),
   `a finite number or one of ${NON_FINITE.map((x) => `"${x}"`).join(', ')}`,

@@ -1,4 +1,4 @@
-// Tick positions for the timeline's axes: bytes in binary steps (1, 2, 5 × 2^10k),
+// Tick positions for the timeline: bytes in binary steps (1, 2, 5 × 2^10k),
 // time in clock-friendly steps (ms, s, min, h).
 
 const BYTE_STEPS = [1, 2, 5, 10, 20, 50, 100, 200, 500];
