@@ -15,6 +15,12 @@ export type Moment = number | NonFinite;
 
 export const NON_FINITE: readonly NonFinite[] = ['Infinity', '-Infinity', 'NaN'];
 
+/** A number in its JSON form: a non-finite one as its string (JSON has no ∞ or NaN). */
+export function jsonMoment(x: number): Moment {
+  if (Number.isFinite(x)) return x;
+  return Number.isNaN(x) ? 'NaN' : x > 0 ? 'Infinity' : '-Infinity';
+}
+
 /** What a non-finite value means, in the word every view uses; null when finite. */
 export function nonFiniteWord(m: Moment): 'infinite' | 'minus infinite' | 'undefined' | null {
   if (typeof m === 'number')

@@ -31,6 +31,7 @@ import type {
   SccDetailParams,
 } from '../protocol/requests';
 import type { SccDetail } from '../protocol/webview';
+import { wireFit } from '../protocol/fit';
 import { MemorySampler } from './memorySampler';
 import { ModelError, Preparations, type PreparedModel, sourceOf } from './models';
 import { RunQueue, Superseded } from './runQueue';
@@ -215,15 +216,7 @@ export class EngineSession {
               this.notify('phasic/fitProgress', { fitId: params.fitId, step });
             },
           });
-          const { stderr, ...rest } = result;
-          return {
-            ...rest,
-            // JSON has no ∞: an unidentifiable parameter's error is the string "Infinity".
-            stderr: Object.fromEntries(
-              Object.entries(stderr).map(([k, se]) => [k, Number.isNaN(se) ? null : se === Infinity ? 'Infinity' : se]),
-            ) as FitResult['stderr'],
-            steps,
-          };
+          return wireFit(result, steps);
         } finally {
           this.sampler.runEnded();
         }

@@ -3,6 +3,7 @@
 // Parameters to Data"; the fixed parameters are the shared ones of the Moments and
 // Distribution views (webview/params.ts) and "Use these values" writes the estimates
 // there, so those views follow. Only the newest fit's messages are drawn.
+import type { StandardError } from '../../extension/protocol/fit';
 import { formatNumber } from '../../extension/protocol/format';
 import type { FitData, FitResult, FitStep, PanelRun } from '../../extension/protocol/webview';
 import { el, table } from '../dom';
@@ -22,8 +23,8 @@ export const Z95 = 1.959963984540054;
  * The 95% Wald interval on the log scale (the scale the fit works on): log θ̂ ± 1.96·SE(log θ̂),
  * SE(log θ̂) = SE(θ̂)/θ̂ by the delta method. It stays > 0, unlike θ̂ ± 1.96·SE.
  */
-export function logWaldInterval(estimate: number, stderr: number | 'Infinity' | null): [number, number] | null {
-  if (stderr === null) return null;
+export function logWaldInterval(estimate: number, stderr: StandardError): [number, number] | null {
+  if (stderr === 'NaN') return null;
   if (stderr === 'Infinity') return [0, Infinity];
   const f = Math.exp((Z95 * stderr) / estimate);
   return [estimate / f, estimate * f];
@@ -64,7 +65,7 @@ export function spectrumCsv(result: FitResult): string {
   return `${rows.join('\n')}\n`;
 }
 
-const fmtSe = (se: number | 'Infinity' | null) => (se === null ? '—' : se === 'Infinity' ? '∞' : formatNumber(se));
+const fmtSe = (se: StandardError) => (se === 'NaN' ? '—' : se === 'Infinity' ? '∞' : formatNumber(se));
 
 interface ParamRow {
   box: Checkbox;
@@ -365,7 +366,7 @@ export class FitView {
     const r = this.result;
     if (!r) return;
     const rows = Object.entries(r.estimates).map(([name, est]) => {
-      const se = r.stderr[name] ?? null;
+      const se = r.stderr[name] ?? 'NaN';
       const ci = logWaldInterval(est, se);
       return [
         name,
