@@ -9,12 +9,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { Engine } from '../../extension/engine/engine';
-import {
-  chooseModel,
-  isModelUri,
-  type ModelPrompts,
-  modelToUse,
-} from '../../extension/host/commands/modelChoice';
+import { chooseModel, isModelUri, type ModelPrompts, modelToUse } from '../../extension/host/commands/modelChoice';
 import { StudioBuffer } from '../../extension/host/panel/buffer';
 import { PanelSession } from '../../extension/host/panel/session';
 import { prepareModel } from '../../extension/server/models';
@@ -114,7 +109,10 @@ describe('the model a run without an argument is for', () => {
     });
     const panelModel = await panelAfterRun('rabbits.phasic');
     for (const use of ['run', 'fit'] as const) {
-      assert.equal(await modelToUse({ active: undefined, panelModel, visible: [kingman] }, prompts('x'), use), rabbits.uri);
+      assert.equal(
+        await modelToUse({ active: undefined, panelModel, visible: [kingman] }, prompts('x'), use),
+        rabbits.uri,
+      );
       assert.equal(await modelToUse({ active: kingman, visible: [kingman, rabbits] }, prompts('x'), use), kingman.uri);
     }
     assert.deepEqual(asked, [], 'nothing is asked when the view names the model');
