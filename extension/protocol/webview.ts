@@ -39,6 +39,7 @@ export type SccLayout = v.InferOutput<typeof s.sccLayout>;
 export type PanelRun = v.InferOutput<typeof s.panelRun>;
 export type StudioSnapshot = v.InferOutput<typeof s.studioSnapshot>;
 export type FitData = v.InferOutput<typeof s.fitData>;
+export type FitRecord = v.InferOutput<typeof s.fitRecord>;
 export type HostMessage = v.InferOutput<typeof s.hostMessage>;
 export type WebviewMessage = v.InferOutput<typeof s.webviewMessage>;
 

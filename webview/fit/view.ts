@@ -5,14 +5,14 @@
 // there, so those views follow. Only the newest fit's messages are drawn.
 import type { StandardError } from '../../extension/protocol/fit';
 import { formatNumber } from '../../extension/protocol/format';
-import type { FitData, FitResult, FitStep, PanelRun } from '../../extension/protocol/webview';
+import type { FitData, FitRecord, FitResult, FitStep, PanelRun } from '../../extension/protocol/webview';
 import { el, table } from '../dom';
 import { parseParam } from '../params';
 import type { StudioStore } from '../store';
 import { tableToggle } from '../tableToggle';
 import type { Palette } from '../theme';
 import { button, checkbox, type Checkbox, type NumberField, numberField } from '../toolkit';
-import { nextRequestId, post } from '../vscode';
+import { nextRequestId, post, reserveRequestIds } from '../vscode';
 import type uPlot from 'uplot';
 import { drawLoglik, drawSpectrum } from './chart';
 
@@ -170,21 +170,63 @@ export class FitView {
     this.draw();
   }
 
-  /** The host's data for the fit (a command, or the snapshot after a reload). */
-  setData(data: FitData | null): void {
+  /**
+   * The host's data for the fit (a command, or the snapshot after a reload) and, in a
+   * snapshot, the newest fit of it as the host kept it: still running (its steps so
+   * far; the rest follow as progress) or ended while the page was away.
+   */
+  setData(data: FitData | null, record: FitRecord | null = null): void {
     this.data = data;
     this.steps = [];
     this.result = null;
     this.fitId = 0;
     this.build();
+    if (data && record) this.restore(record);
   }
 
   progress(fitId: number, step: FitStep): void {
     if (fitId !== this.fitId) return;
     this.steps.push(step);
-    const of = step.start > 1 || this.steps.some((s) => s.start > 1) ? ` (starting point ${step.start})` : '';
-    this.status.textContent = `Fitting… iteration ${step.iteration}${of}: log-likelihood ${formatNumber(step.loglik)}`;
+    this.showProgress();
     this.drawLoglik();
+  }
+
+  private showProgress(fit?: string[]): void {
+    const step = this.steps[this.steps.length - 1];
+    if (!step) {
+      this.status.textContent = `Fitting ${(fit ?? []).join(', ')}…`;
+      return;
+    }
+    const of = this.steps.some((s) => s.start > 1) ? ` (starting point ${step.start})` : '';
+    this.status.textContent = `Fitting… iteration ${step.iteration}${of}: log-likelihood ${formatNumber(step.loglik)}`;
+  }
+
+  /** The controls as they were when the fit was asked for, then the fit as it stands. */
+  private restore(r: FitRecord): void {
+    const { request } = r;
+    if ([...this.rewardSelect.options].some((o) => o.value === request.sfsReward))
+      this.rewardSelect.value = request.sfsReward;
+    for (const [name, row] of this.rows) {
+      row.box.checked = request.fit.includes(name);
+      const start = request.start[name];
+      if (start !== undefined) {
+        row.start.value = String(start);
+        row.start.element.dataset.edited = 'true';
+      }
+    }
+    // Ids this page hands out from now on must not be taken for the restored fit's.
+    reserveRequestIds(r.fitId);
+    this.fitId = r.fitId;
+    this.steps = [...r.steps];
+    if (r.status === 'running') {
+      this.running(true);
+      this.showProgress(request.fit);
+      this.draw();
+      return;
+    }
+    this.receive(r.fitId, r.result, r.status === 'cancelled', r.error);
+    // A cancelled fit keeps its path on the chart, as when the page saw the cancel.
+    if (r.status === 'cancelled') this.draw();
   }
 
   receive(fitId: number, result: FitResult | undefined, cancelled: boolean, error: string | undefined): void {
@@ -321,7 +363,7 @@ export class FitView {
     this.useButton.setAttribute('disabled', '');
     this.fitId = nextRequestId();
     this.running(true);
-    this.status.textContent = `Fitting ${fit.join(', ')}…`;
+    this.showProgress(fit);
     this.draw();
     post({ type: 'fit', fitId: this.fitId, sfsReward, fit, start, params });
   }
