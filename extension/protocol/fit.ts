@@ -5,7 +5,7 @@
 // --json`) it is decision 12's string form, "Infinity" or "NaN". Both the engine
 // process and the command line convert here, so the two cannot write a NaN differently.
 // The webview bundle may import this file: no Node or vscode imports.
-import type { FitResult, FitStep } from './engine';
+import type { FitResult, FitStep, SpectrumSummary } from './engine';
 import { jsonMoment, type NonFinite } from './moment';
 
 /**
@@ -29,4 +29,19 @@ export function wireFit(f: FitOutcome, steps: FitStep[]): FitResult {
   const stderr = Object.create(null) as FitResult['stderr'];
   for (const [name, se] of Object.entries(f.stderr)) stderr[name] = standardError(se);
   return { ...f, stderr, steps };
+}
+
+/**
+ * A parsed `.fs` spectrum (extension/fit/sfsFile.ts) as `phasic/spectrum` and the Fit
+ * tab carry it: a masked entry's non-finite count is null (a spectrum's counts are data,
+ * not moments: the page only shows them, and never a masked one).
+ */
+export function wireSpectrum(s: Omit<SpectrumSummary, 'counts'> & { counts: readonly number[] }): SpectrumSummary {
+  return {
+    n: s.n,
+    folded: s.folded,
+    labels: [...s.labels],
+    counts: s.counts.map((c) => (Number.isFinite(c) ? c : null)),
+    mask: [...s.mask],
+  };
 }
