@@ -21,6 +21,7 @@ export {
   MAX_EXPORT_CSV_CHARS,
   MAX_EXPORT_PNG_CHARS,
   MAX_EXPORT_SVG_CHARS,
+  MAX_ERROR_CHARS,
   MAX_FIT_PARAMS,
   STUDIO_TABS,
 } from './schema/webview';

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { StudioBuffer } from '../../extension/host/panel/buffer';
 import { type FitRequest, type FitSource, type PanelHost, PanelSession } from '../../extension/host/panel/session';
 import type { FitResult, FitStep } from '../../extension/protocol/engine';
-import { type HostMessage, parseHostMessage } from '../../extension/protocol/webview';
+import { type HostMessage, MAX_ERROR_CHARS, parseHostMessage } from '../../extension/protocol/webview';
 import { syntheticDecomposition, syntheticRun, TWO_LOCUS_MODEL } from './synthetic';
 
 const SOURCE: FitSource = {
@@ -276,11 +276,13 @@ test('a fit that ends while the page is away is replayed as ended: cancelled, fa
 
   const failing = session.receive(fitMessage({ fitId: 12 }));
   session.detach();
-  fail?.(new Error('the engine stopped'));
+  // However long the engine's message, the snapshot stays one the page accepts (the test's send checks).
+  fail?.(new Error(`the engine stopped: ${'x'.repeat(10_000)}`));
   await failing;
   await session.receive({ type: 'ready' });
   assert.equal(lastSnapshot().fit?.status, 'failed');
-  assert.equal(lastSnapshot().fit?.error, 'the engine stopped');
+  assert.match(lastSnapshot().fit?.error ?? '', /^the engine stopped: x+…$/);
+  assert.equal(lastSnapshot().fit?.error?.length, MAX_ERROR_CHARS);
 
   // A refused request does not replace the fit kept.
   await session.receive(fitMessage({ fitId: 13, sfsReward: 'eta' }));

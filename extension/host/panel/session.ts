@@ -15,6 +15,7 @@ import {
   type FitResult,
   type FitStep,
   type HostMessage,
+  MAX_ERROR_CHARS,
   type PanelModel,
   type PanelRun,
   parseWebviewMessage,
@@ -371,6 +372,9 @@ export class PanelSession {
     record: FitRecord,
     end: { status: 'cancelled' } | { status: 'done'; result: FitResult } | { status: 'failed'; error: string },
   ): void {
+    // Kept for every later snapshot: an error too long for the schema would cost the page the whole snapshot.
+    if (end.status === 'failed' && end.error.length > MAX_ERROR_CHARS)
+      end.error = `${end.error.slice(0, MAX_ERROR_CHARS - 1)}…`;
     Object.assign(record, end);
     const { fitId } = record;
     this.post(

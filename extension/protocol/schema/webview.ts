@@ -91,6 +91,9 @@ export const fitData = obj({
   spectrum,
 });
 
+/** Longest error text the page takes (a longer one would make it drop the whole message). */
+export const MAX_ERROR_CHARS = 4096;
+
 /** Parameters one fit may estimate at once (the engine's limit too). */
 export const MAX_FIT_PARAMS = 64;
 
@@ -124,7 +127,7 @@ export const fitRecord = v.pipe(
     /** With status `done`. */
     result: v.optional(fitResult),
     /** With status `failed`: why. */
-    error: v.optional(str(4096)),
+    error: v.optional(str(MAX_ERROR_CHARS)),
   }),
   v.check(
     (f) => (f.status === 'done') === (f.result !== undefined) && (f.status === 'failed') === (f.error !== undefined),
@@ -146,7 +149,7 @@ export const studioSnapshot = obj({
   fit: v.optional(v.nullable(fitRecord)),
 });
 
-const error = v.optional(str(4096));
+const error = v.optional(str(MAX_ERROR_CHARS));
 
 export const hostMessage = tagged(
   {
