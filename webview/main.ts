@@ -75,7 +75,7 @@ onHostMessage((m) => {
     case 'snapshot':
       distribution.setVisible(m.snapshot.tab === 'distribution');
       store.load(m.snapshot);
-      fit.setData(m.snapshot.fitData ?? null);
+      fit.setData(m.snapshot.fitData ?? null, m.snapshot.fit ?? null);
       strip.select(m.snapshot.tab);
       csvFrom = m.snapshot.tab;
       rememberTab(m.snapshot.tab);

@@ -38,3 +38,8 @@ let requestCounter = 0;
 export function nextRequestId(): number {
   return ++requestCounter;
 }
+
+/** Ids up to `id` are taken (a fit the host replayed after a reload): later requests get higher ones. */
+export function reserveRequestIds(id: number): void {
+  requestCounter = Math.max(requestCounter, id);
+}

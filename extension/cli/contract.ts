@@ -4,8 +4,7 @@
 // (protocol/schema/engine.ts); this module is the one edge where a run, a
 // distribution and a clear get their public names back, so that renaming a protocol field never renames a
 // field a script reads. test/engine/cliContract.test.ts pins every public name.
-import type { FitResult } from '../fit/fit';
-import type { CategoryBytes, ClearResult, DistributionResult, Moment, RunResult } from '../protocol/engine';
+import type { CategoryBytes, ClearResult, DistributionResult, FitResult, Moment, RunResult } from '../protocol/engine';
 
 /** What `run --json` prints for one run (the run without its decomposition). */
 export interface PublicRun {
@@ -53,28 +52,15 @@ export interface PublicDistribution {
   timings_ms: { run: number; transform: number; uniformize: number; quantiles: number; total: number };
 }
 
-/** What `fit --json` prints. */
-export interface PublicFit {
-  model: string;
-  estimates: Record<string, number>;
-  /** "Infinity" for a parameter the data do not identify (then `warnings` says so). */
-  stderr: Record<string, number | 'Infinity' | 'NaN'>;
-  loglik: number;
-  /** Entry k+1 of the spectrum expects scale · E[NAME[k]] sites. */
-  scale: number;
-  iterations: number;
-  converged: boolean;
-  /** Entries 0..n: fitted expected counts; null where the model predicts nothing (0, n, upper half when folded). */
-  expected: Array<number | null>;
-  /** Entries 0..n: the counts fitted; null for masked and monomorphic entries. */
-  observed: Array<number | null>;
-  /** Every parameter at the estimate, fixed ones included. */
-  params: Record<string, number>;
-  sites: number;
-  timings_ms: { run: number; optimize: number; information: number; total: number };
-  /** Present when there is something to say: non-identifiable parameters, no convergence, … */
+/**
+ * What `fit --json` prints: `phasic/fit`'s result (schema/engine.ts, `fitResult`; standard
+ * errors "Infinity"/"NaN" where not finite) without the optimizer's steps, with
+ * `timings_ms`, and `warnings` only when there is something to say.
+ */
+export type PublicFit = Omit<FitResult, 'steps' | 'timingsMs' | 'warnings'> & {
+  timings_ms: FitResult['timingsMs'];
   warnings?: string[];
-}
+};
 
 /** What `clear-caches --json` prints. */
 export interface PublicClear {
@@ -163,16 +149,11 @@ export function publicDistribution(model: string, runMs: number, d: Distribution
   };
 }
 
-/** A non-finite number in the protocol's string form (protocol/moment.ts); JSON has no ∞. */
-function publicNumber(x: number): number | 'Infinity' | 'NaN' {
-  return Number.isNaN(x) ? 'NaN' : x === Infinity ? 'Infinity' : x;
-}
-
 export function publicFit(f: FitResult): PublicFit {
   return {
     model: f.model,
     estimates: f.estimates,
-    stderr: Object.fromEntries(Object.entries(f.stderr).map(([k, v]) => [k, publicNumber(v)])),
+    stderr: f.stderr,
     loglik: f.loglik,
     scale: f.scale,
     iterations: f.iterations,

@@ -7,10 +7,11 @@ import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { Engine, EngineFailure } from '../engine/engine';
-import { type FitResult, fitSfs } from '../fit/fit';
+import { fitSfs } from '../fit/fit';
 import { FitError } from '../fit/likelihood';
 import { parseSfs, SfsFileError, type Spectrum } from '../fit/sfsFile';
 import type { ClearResult, DistributionResult, RunResult } from '../protocol/engine';
+import { type FitOutcome, wireFit } from '../protocol/fit';
 import { formatBytes, formatMs, formatNumber, formatShortNumber } from '../protocol/format';
 import { type Moment, nonFiniteSummary, nonFiniteWord } from '../protocol/moment';
 import {
@@ -343,7 +344,7 @@ function withError(value: number, se: number): string {
   return `${formatShortNumber(value)} ± ${formatShortNumber(se)}  (95% interval ${formatShortNumber(low)} to ${formatShortNumber(high)})`;
 }
 
-function describeFit(f: FitResult, args: FitArgs, spectrum: Spectrum): string {
+function describeFit(f: FitOutcome, args: FitArgs, spectrum: Spectrum): string {
   const fixed = Object.entries(f.params)
     .filter(([k]) => !args.fit.includes(k))
     .map(([k, v]) => `${escapeControls(k)}=${formatShortNumber(v)}`)
@@ -395,7 +396,7 @@ async function fitSpectrum(args: FitArgs, engine: Engine): Promise<number> {
     }
   });
   if (done === STOPPED) return INTERRUPTED;
-  if (args.json) print(jsonText(JSON.stringify(publicFit(done))));
+  if (args.json) print(jsonText(JSON.stringify(publicFit(wireFit(done, [])))));
   else {
     print(describeFit(done, args, spectrum));
     if (done.warnings.length)

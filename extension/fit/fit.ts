@@ -11,6 +11,7 @@
 // scale, by central differences of exact gradients (information.ts).
 import type { Engine } from '../engine/engine';
 import type { EvaluateResult, Progress } from '../protocol/engine';
+import type { FitOutcome } from '../protocol/fit';
 import { minimize } from './bfgs';
 import { standardErrors } from './information';
 import { FitError, rewardFamily, SfsLikelihood, type SfsValue } from './likelihood';
@@ -49,29 +50,6 @@ export interface FitProgress {
   estimates: Record<string, number>;
 }
 
-export interface FitResult {
-  model: string;
-  estimates: Record<string, number>;
-  /** Infinity for a parameter the data do not identify (a warning says which). */
-  stderr: Record<string, number>;
-  loglik: number;
-  /** Entry i = k+1 of the spectrum expects scale · E[NAME[k]] sites. */
-  scale: number;
-  /** Optimizer iterations from the best starting point. */
-  iterations: number;
-  converged: boolean;
-  /** Entries 0..n: fitted expected counts where the model predicts the entry, else null. */
-  expected: Array<number | null>;
-  /** Entries 0..n: the counts that are data (unmasked polymorphic entries), else null. */
-  observed: Array<number | null>;
-  /** Every parameter at the estimate, fixed ones included. */
-  params: Record<string, number>;
-  /** Segregating sites in the used entries. */
-  sites: number;
-  warnings: string[];
-  timingsMs: { run: number; optimize: number; information: number; total: number };
-}
-
 /** Optimizer tolerance on |∂(loglik per site)/∂ log θ|. */
 const GRADIENT_TOLERANCE = 1e-9;
 const MAX_ITERATIONS = 200;
@@ -108,7 +86,7 @@ function numbers(m: ReadonlyArray<number | string>): number[] {
   return m.map((v) => Number(v));
 }
 
-export async function fitSfs(engine: FitEngine, request: FitRequest): Promise<FitResult> {
+export async function fitSfs(engine: FitEngine, request: FitRequest): Promise<FitOutcome> {
   const started = performance.now();
   const { spectrum, fit, signal } = request;
   const starts = request.starts ?? 1;

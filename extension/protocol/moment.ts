@@ -13,6 +13,12 @@ import type { Moment } from './schema/base';
 
 export type { Moment, NonFinite } from './schema/base';
 
+/** A number in its JSON form: a non-finite one as its string (JSON has no ∞ or NaN). */
+export function jsonMoment(x: number): Moment {
+  if (Number.isFinite(x)) return x;
+  return Number.isNaN(x) ? 'NaN' : x > 0 ? 'Infinity' : '-Infinity';
+}
+
 /** What a non-finite value means, in the word every view uses; null when finite. */
 export function nonFiniteWord(m: Moment): 'infinite' | 'minus infinite' | 'undefined' | null {
   if (typeof m === 'number')

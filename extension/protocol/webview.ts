@@ -21,6 +21,7 @@ export {
   MAX_EXPORT_CSV_CHARS,
   MAX_EXPORT_PNG_CHARS,
   MAX_EXPORT_SVG_CHARS,
+  MAX_ERROR_CHARS,
   MAX_FIT_PARAMS,
   STUDIO_TABS,
 } from './schema/webview';
@@ -39,6 +40,7 @@ export type SccLayout = v.InferOutput<typeof s.sccLayout>;
 export type PanelRun = v.InferOutput<typeof s.panelRun>;
 export type StudioSnapshot = v.InferOutput<typeof s.studioSnapshot>;
 export type FitData = v.InferOutput<typeof s.fitData>;
+export type FitRecord = v.InferOutput<typeof s.fitRecord>;
 export type HostMessage = v.InferOutput<typeof s.hostMessage>;
 export type WebviewMessage = v.InferOutput<typeof s.webviewMessage>;
 

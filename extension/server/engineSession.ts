@@ -31,6 +31,7 @@ import type {
   SccDetailParams,
 } from '../protocol/requests';
 import type { SccDetail } from '../protocol/webview';
+import { wireFit, wireSpectrum } from '../protocol/fit';
 import { MemorySampler } from './memorySampler';
 import { ModelError, Preparations, type PreparedModel, sourceOf } from './models';
 import { RunQueue, Superseded } from './runQueue';
@@ -172,8 +173,7 @@ export class EngineSession {
   /** A `.fs` file read as the fit will read it, so the host can show it (and its faults) before a fit. */
   spectrum(data: string): SpectrumSummary {
     try {
-      const s = parseSfs(data);
-      return { ...s, counts: s.counts.map((c) => (Number.isFinite(c) ? c : null)) };
+      return wireSpectrum(parseSfs(data));
     } catch (error) {
       if (error instanceof SfsFileError)
         throw new ResponseError(4, `${error.line ? `line ${error.line}: ` : ''}${error.message}`, {
@@ -215,15 +215,7 @@ export class EngineSession {
               this.notify('phasic/fitProgress', { fitId: params.fitId, step });
             },
           });
-          const { stderr, ...rest } = result;
-          return {
-            ...rest,
-            // JSON has no ∞: an unidentifiable parameter's error is the string "Infinity".
-            stderr: Object.fromEntries(
-              Object.entries(stderr).map(([k, se]) => [k, Number.isNaN(se) ? null : se === Infinity ? 'Infinity' : se]),
-            ) as FitResult['stderr'],
-            steps,
-          };
+          return wireFit(result, steps);
         } finally {
           this.sampler.runEnded();
         }

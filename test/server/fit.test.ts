@@ -1,7 +1,9 @@
 // `phasic/fit` over the real transport (the engine process with the real addon): a
 // spectrum equal to rounded expected counts at known parameters is fitted back to
 // them, with progress notifications for each step; bad data and a reward family
-// that is not there are refused with messages that say so.
+// that is not there are refused with messages that say so; a fit that would take
+// seconds is cancelled after its first step, the ledger keeps nothing of it, and the
+// server goes on answering.
 
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -11,13 +13,14 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import {
+  CancellationTokenSource,
   createMessageConnection,
   type MessageConnection,
   ResponseError,
   StreamMessageReader,
   StreamMessageWriter,
 } from 'vscode-jsonrpc/node';
-import type { FitProgressNotification } from '../../extension/protocol/engine';
+import { type FitProgressNotification, totalBytes } from '../../extension/protocol/engine';
 import type { EngineRequests } from '../../extension/protocol/requests';
 import { parseEngineNotification, parseEngineReply } from '../../extension/protocol/validate';
 
@@ -48,11 +51,56 @@ rule migrate
 reward xi[k in 0..n-2] = s[0][k] + s[1][k]
 `;
 
+// Two demes of 8 samples each with their own coalescence rates and migration each way
+// (5,823 states): each optimizer step is an evaluation of a large trace with its
+// gradient, and three parameters started far from the data's optimum take tens of
+// steps, seconds in all, so a cancel sent at the first step lands mid-fit.
+const ASYMMETRIC = `model two_deme_asymmetric
+const n = 16
+const a = 8
+param coal0 = 1.0
+param coal1 = 1.0
+param mig01 = 0.5
+param mig10 = 0.5
+state s[2][n]
+init s[0][0] = a
+init s[1][0] = n - a
+absorb when sum(s) <= 1
+rule coalesce0
+  for k1 in 0..n-1, k2 in k1..n-1
+  let same = if k1 == k2 then 1 else 0
+  when s[0][k1] >= 1 + same and s[0][k2] >= 1 and k1 + k2 + 1 <= n - 1
+  rate coal0 * s[0][k1] * (s[0][k2] - same) / (1 + same)
+  do s[0][k1] -= 1; s[0][k2] -= 1; s[0][k1 + k2 + 1] += 1
+rule coalesce1
+  for k1 in 0..n-1, k2 in k1..n-1
+  let same = if k1 == k2 then 1 else 0
+  when s[1][k1] >= 1 + same and s[1][k2] >= 1 and k1 + k2 + 1 <= n - 1
+  rate coal1 * s[1][k1] * (s[1][k2] - same) / (1 + same)
+  do s[1][k1] -= 1; s[1][k2] -= 1; s[1][k1 + k2 + 1] += 1
+rule migrate01
+  for k in 0..n-1
+  when s[0][k] >= 1
+  rate mig01 * s[0][k]
+  do s[0][k] -= 1; s[1][k] += 1
+rule migrate10
+  for k in 0..n-1
+  when s[1][k] >= 1
+  rate mig10 * s[1][k]
+  do s[1][k] -= 1; s[0][k] += 1
+reward xi[k in 0..n-2] = s[0][k] + s[1][k]
+`;
+
 describe('phasic/fit over stdio', () => {
   let child: ChildProcess;
   let rpc: MessageConnection;
   const folder = mkdtempSync(join(tmpdir(), 'phasic-fit-'));
   const progress: FitProgressNotification[] = [];
+  const progressWaiters: Array<() => void> = [];
+  /** Resolves at the first progress notification of the fit `fitId`: it is optimizing. */
+  const firstStep = async (fitId: number) => {
+    while (!progress.some((p) => p.fitId === fitId)) await new Promise<void>((wake) => progressWaiters.push(wake));
+  };
   const refusedNotifications: string[] = [];
   let uri = '';
 
@@ -71,6 +119,7 @@ describe('phasic/fit over stdio', () => {
       const parsed = parseEngineNotification('phasic/fitProgress', p);
       if (parsed.ok) progress.push(parsed.value);
       else refusedNotifications.push(parsed.error);
+      for (const wake of progressWaiters.splice(0)) wake();
     });
     rpc.onRequest(() => null);
     rpc.listen();
@@ -161,5 +210,61 @@ describe('phasic/fit over stdio', () => {
     await refusal({ ...base, data: '5 unfolded\n0 5 4 3 0\n', fit: ['nope'] }, /no parameter nope/);
     // Refused by the request schema before anything runs.
     await refusal({ ...base, data: '5 unfolded\n0 5 4 3 0\n', fit: [] }, /fit/);
+  });
+
+  it('cancels a fit on $/cancelRequest after its first step; the ledger keeps nothing of it; the server answers on', {
+    timeout: 300_000,
+  }, async () => {
+    const path = join(folder, 'two_deme_asymmetric.phasic');
+    writeFileSync(path, ASYMMETRIC);
+    // A spectrum that is not the model's at the start values: 1/k sites per entry.
+    const counts = Array.from({ length: 15 }, (_, k) => Math.round(3000 / (k + 1)));
+    const data = `17 unfolded\n0 ${counts.join(' ')} 0\n1 ${'0 '.repeat(15)}1\n`;
+    const token = new CancellationTokenSource();
+    const pending = rpc.sendRequest(
+      'phasic/fit',
+      {
+        uri: pathToFileURL(path).toString(),
+        overrides: {},
+        data,
+        sfsReward: 'xi',
+        fit: ['coal1', 'mig01', 'mig10'],
+        start: { coal1: 5, mig01: 0.01, mig10: 3 },
+        params: { coal0: 1 },
+        fitId: 21,
+      } satisfies EngineRequests['phasic/fit']['params'],
+      token.token,
+    );
+    // Cancelled once the optimizer has taken a step, not after a delay a faster machine could outlast.
+    await firstStep(21);
+    token.cancel();
+    await assert.rejects(pending, (error: unknown) => {
+      assert.ok(error instanceof ResponseError, String(error));
+      assert.equal(error.code, -32800);
+      assert.equal((error.data as { kind?: string } | undefined)?.kind, 'cancelled');
+      return true;
+    });
+    const stepsBefore = progress.filter((p) => p.fitId === 21).length;
+
+    // Nothing of the fit is held but its model's cached trace: no evaluation buffers, no subgraphs.
+    const memory = await request('phasic/memory', {});
+    assert.equal(memory.accountedBytes.evaluation, 0);
+    assert.equal(memory.accountedBytes.subgraphs, 0);
+    // The server answers, and fits, as before.
+    const small = await request('phasic/fit', {
+      uri,
+      overrides: {},
+      data: '5 unfolded\n0 60 25 15 0\n1 0 0 0 1\n',
+      sfsReward: 'xi',
+      fit: ['mig'],
+      params: { coal: 1 },
+      fitId: 22,
+    });
+    assert.ok(small.converged, small.warnings.join('; '));
+    // The cancelled fit stopped: no step of it came after its cancel was answered.
+    assert.equal(progress.filter((p) => p.fitId === 21).length, stepsBefore);
+    // And clearing the caches leaves nothing accounted: the cancelled fit left nothing outside them.
+    await request('phasic/clearCaches', {});
+    assert.equal(totalBytes((await request('phasic/memory', {})).accountedBytes), 0);
   });
 });

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { Engine } from '../../extension/engine/engine';
-import { chooseModel, isModelUri } from '../../extension/host/commands/modelChoice';
+import { chooseModel, isModelUri, type ModelPrompts, modelToUse } from '../../extension/host/commands/modelChoice';
 import { StudioBuffer } from '../../extension/host/panel/buffer';
 import { PanelSession } from '../../extension/host/panel/session';
 import { prepareModel } from '../../extension/server/models';
@@ -93,5 +93,39 @@ describe('the model a run without an argument is for', () => {
     assert.equal(isModelUri('git:/repo/kingman.phasic?%7B%22ref%22%3A%22HEAD%22%7D'), true);
     assert.equal(isModelUri('file:///x/notes.phasic.md'), false);
     assert.equal(isModelUri('file:///x/a.md?b.phasic'), false);
+  });
+
+  it('is the same choice for Run and Fit, and asks only through the pickers handed in, titled for the command', async () => {
+    const asked: string[] = [];
+    const prompts = (answer: string | undefined): ModelPrompts => ({
+      pick: async (uris, title) => {
+        asked.push(`pick ${title}: ${uris.join(' ')}`);
+        return answer;
+      },
+      open: async (title) => {
+        asked.push(`open ${title}`);
+        return answer;
+      },
+    });
+    const panelModel = await panelAfterRun('rabbits.phasic');
+    for (const use of ['run', 'fit'] as const) {
+      assert.equal(
+        await modelToUse({ active: undefined, panelModel, visible: [kingman] }, prompts('x'), use),
+        rabbits.uri,
+      );
+      assert.equal(await modelToUse({ active: kingman, visible: [kingman, rabbits] }, prompts('x'), use), kingman.uri);
+    }
+    assert.deepEqual(asked, [], 'nothing is asked when the view names the model');
+    const several = { active: undefined, visible: [kingman, settings, rabbits] };
+    assert.equal(await modelToUse(several, prompts(rabbits.uri), 'fit'), rabbits.uri);
+    assert.equal(await modelToUse(several, prompts(undefined), 'run'), undefined);
+    assert.equal(await modelToUse({ active: readme, visible: [readme] }, prompts(kingman.uri), 'fit'), kingman.uri);
+    assert.equal(await modelToUse({ active: undefined, visible: [] }, prompts(undefined), 'run'), undefined);
+    assert.deepEqual(asked, [
+      `pick Phasic: fit which model?: ${kingman.uri} ${rabbits.uri}`,
+      `pick Phasic: run which model?: ${kingman.uri} ${rabbits.uri}`,
+      'open Phasic: pick the model to fit',
+      'open Phasic: pick a model',
+    ]);
   });
 });

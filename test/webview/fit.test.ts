@@ -3,13 +3,18 @@
 // chart, Cancel, the estimates with their 95% intervals (computed here), the observed
 // and expected bars in the theme's colours, warnings shown prominently, the table
 // view and CSV export, errors, and "Use these values" moving the Moments view's
-// parameters (and its evaluation request) to the estimates.
+// parameters (and its evaluation request) to the estimates; and a page reloaded
+// mid-fit, connected to the real host-side session, showing the fit still running
+// with its steps, cancellable, and a fit that ended while no page was there.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { StudioBuffer } from '../../extension/host/panel/buffer';
+import { PanelSession } from '../../extension/host/panel/session';
+import type { FitStep } from '../../extension/protocol/engine';
 import { formatNumber } from '../../extension/protocol/format';
 import type { FitData, FitResult, StudioSnapshot, WebviewMessage } from '../../extension/protocol/webview';
 import { cspViolations, openStudio, type Studio, screenshotPath, useBrowser } from './harness';
-import { syntheticSession, TWO_LOCUS_MODEL } from './synthetic';
+import { syntheticDecomposition, syntheticRun, syntheticSession, TWO_LOCUS_MODEL } from './synthetic';
 
 const browser = useBrowser();
 type FitRequest = Extract<WebviewMessage, { type: 'fit' }>;
@@ -258,4 +263,125 @@ test('without data the tab says how to get some', async () => {
   assert.match(await studio.page.locator('.fit-status').innerText(), /another model/);
   assert.deepEqual(studio.problems(), []);
   await studio.page.close();
+});
+
+test('a page reloaded mid-fit gets the fit back from the host session: running, its steps, Cancel, then an outcome', async () => {
+  // The real host-side session between the engine (played here) and real pages.
+  const fits: Array<{ step: (s: FitStep) => void; finish: (r: FitResult) => void; signal: AbortSignal }> = [];
+  const run = syntheticRun(syntheticDecomposition(6));
+  for (let k = 0; k < 4; k++) run.moments[`xi[${k}]`] = [2 / (k + 1)];
+  let page: Studio | undefined;
+  let delivered = Promise.resolve();
+  const session = new PanelSession(
+    new StudioBuffer(),
+    {
+      evaluate: async () => assert.fail('no evaluation'),
+      exportSvg: async () => undefined,
+      fit: (_request, onStep, signal) =>
+        new Promise<FitResult>((resolve, reject) => {
+          fits.push({ step: onStep, finish: resolve, signal });
+          signal.addEventListener('abort', () => reject(new Error('the fit was cancelled')));
+        }),
+    },
+    (m) => {
+      const to = page;
+      const json = JSON.parse(JSON.stringify(m));
+      delivered = delivered.then(() => to?.send(json));
+    },
+  );
+  session.runResult(TWO_LOCUS_MODEL, run);
+  session.showFit({ data: DATA, text: '6 unfolded\n0 50 30 20 10 0\n', overrides: {} });
+  const load = async (theme: 'dark' | 'light') => {
+    page = await openStudio(browser(), theme, 'fit');
+    await session.receive({ type: 'ready' });
+    await delivered;
+    return page;
+  };
+  const relay = async (studio: Studio, type: WebviewMessage['type'], count = 1) => {
+    const all = await studio.waitForPosted(type, count);
+    return session.receive(all[count - 1]);
+  };
+  const status = (studio: Studio) => studio.page.locator('.fit-status').innerText();
+  const steps = result().steps;
+  /** Until the session has handed the engine its `n`th fit (the page's message takes a moment to arrive). */
+  const started = async (n: number) => {
+    while (fits.length < n) await new Promise((r) => setTimeout(r, 10));
+    return fits[n - 1];
+  };
+
+  const first = await load('dark');
+  await first.page.locator('.fit vscode-checkbox[data-fit-param="rec"]').click();
+  await first.page.locator('.fit vscode-text-field[data-start="rec"] input').fill('2');
+  await fitButton(first).click();
+  const fitting = relay(first, 'fit');
+  const [asked] = (await first.posted()).filter((m): m is FitRequest => m.type === 'fit');
+  (await started(1)).step(steps[0]);
+  await delivered;
+  assert.equal(await first.page.locator('.fit-loglik').getAttribute('data-steps'), '1');
+  // Reloaded: the old page is gone, steps go on without it.
+  await first.page.close();
+  session.detach();
+  page = undefined;
+  fits[0].step(steps[1]);
+  fits[0].step(steps[2]);
+
+  const second = await load('dark');
+  assert.equal(await status(second), `Fitting… iteration 3: log-likelihood ${formatNumber(steps[2].loglik)}`);
+  assert.equal(await second.page.locator('.fit-loglik').getAttribute('data-steps'), '3');
+  assert.equal(await fitButton(second).getAttribute('disabled'), '');
+  assert.equal(await cancelButton(second).getAttribute('disabled'), null);
+  // The controls as the fit was asked for.
+  assert.equal(
+    await second.page
+      .locator('.fit vscode-checkbox[data-fit-param="rec"]')
+      .evaluate((e) => (e as HTMLInputElement).checked),
+    true,
+  );
+  assert.equal(
+    await second.page
+      .locator('.fit vscode-text-field[data-start="rec"]')
+      .evaluate((e) => (e as HTMLInputElement).value),
+    '2',
+  );
+  assert.equal(await second.page.locator('#fit-reward').inputValue(), 'xi');
+  // Still live: the next step is drawn, and Cancel stops this fit.
+  fits[0].step({ ...steps[2], iteration: 4, loglik: -180 });
+  await delivered;
+  assert.equal(await second.page.locator('.fit-loglik').getAttribute('data-steps'), '4');
+  await cancelButton(second).click();
+  await relay(second, 'fitCancel');
+  await fitting;
+  await delivered;
+  assert.equal(fits[0].signal.aborted, true);
+  const [cancel] = (await second.posted()).filter((m) => m.type === 'fitCancel');
+  assert.deepEqual(cancel, { type: 'fitCancel', fitId: asked.fitId });
+  assert.equal(await status(second), 'Fit cancelled.');
+
+  // A new fit from the reloaded page has an id of its own; the page goes away and the fit ends meanwhile.
+  await fitButton(second).click();
+  const refit = relay(second, 'fit');
+  const [again] = (await second.posted()).filter((m): m is FitRequest => m.type === 'fit');
+  assert.ok(again.fitId > asked.fitId, `${again.fitId} after ${asked.fitId}`);
+  await started(2);
+  await second.page.close();
+  session.detach();
+  page = undefined;
+  for (const s of steps) fits[1].step(s);
+  fits[1].finish(result());
+  await refit;
+
+  const third = await load('light');
+  assert.match(await status(third), /^Converged after 3 iterations: log-likelihood /);
+  assert.equal(await third.page.locator('.fit-loglik').getAttribute('data-steps'), '3');
+  assert.equal(await third.page.locator('.fit-spectrum').getAttribute('data-entries'), '4');
+  assert.deepEqual(
+    (await third.page.locator('.fit-estimates tbody tr').first().locator('th, td').allInnerTexts()).slice(0, 3),
+    ['rec', formatNumber(0.5), formatNumber(0.1)],
+  );
+  assert.equal(await fitButton(third).getAttribute('disabled'), null);
+  assert.equal(await third.page.locator('.fit vscode-button[data-action="use"]').getAttribute('disabled'), null);
+  assert.deepEqual(first.problems(), []);
+  assert.deepEqual(second.problems(), []);
+  assert.deepEqual(third.problems(), []);
+  await third.page.close();
 });

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { StudioBuffer } from '../../extension/host/panel/buffer';
 import { type FitRequest, type FitSource, type PanelHost, PanelSession } from '../../extension/host/panel/session';
 import type { FitResult, FitStep } from '../../extension/protocol/engine';
-import { type HostMessage, parseHostMessage } from '../../extension/protocol/webview';
+import { type HostMessage, MAX_ERROR_CHARS, parseHostMessage } from '../../extension/protocol/webview';
 import { syntheticDecomposition, syntheticRun, TWO_LOCUS_MODEL } from './synthetic';
 
 const SOURCE: FitSource = {
@@ -193,4 +193,110 @@ test('bad requests are refused with a reason before the engine is asked; engine 
   failWith = 'the data: line 2: a count is negative';
   assert.equal(await reply(fitMessage()), 'the data: line 2: a count is negative');
   assert.equal(calls, 1);
+});
+
+test('a page that goes away mid-fit gets the fit back on ready: running with its steps, then its result', async () => {
+  let finish: (r: FitResult) => void = () => undefined;
+  let stepTo: (s: FitStep) => void = () => undefined;
+  const { session, sent } = setup(
+    (_request, onStep) =>
+      new Promise<FitResult>((resolve) => {
+        stepTo = onStep;
+        finish = resolve;
+      }),
+  );
+  session.showFit(SOURCE);
+  await session.receive({ type: 'ready' });
+  const fitting = session.receive(fitMessage({ fitId: 9 }));
+  stepTo(step(1));
+  // The page is reloaded (or hidden): nothing reaches it, the session keeps counting.
+  session.detach();
+  stepTo(step(2));
+  stepTo(step(3));
+  const whileAway = sent.length;
+  await session.receive({ type: 'ready' });
+  const snapshotAt = (i: number) => {
+    const m = sent[i];
+    assert.equal(m.type, 'snapshot');
+    return m.type === 'snapshot' ? m.snapshot : assert.fail();
+  };
+  const running = snapshotAt(whileAway).fit;
+  assert.deepEqual(JSON.parse(JSON.stringify(running)), {
+    fitId: 9,
+    request: { sfsReward: 'xi', fit: ['rec'], start: { rec: 2 }, params: { coal: 1, rec: 1 } },
+    status: 'running',
+    steps: [step(1), step(2), step(3)],
+  });
+  assert.deepEqual(snapshotAt(whileAway).fitData, SOURCE.data);
+  // Live again: the next step and the result are posted as usual.
+  stepTo(step(4));
+  finish({ ...RESULT, steps: [step(1), step(2), step(3), step(4)] });
+  await fitting;
+  assert.deepEqual(
+    sent.slice(whileAway + 1).map((m) => m.type),
+    ['fitProgress', 'fitResult'],
+  );
+  // The steps the snapshot carried are a copy: the running fit's later step did not change it.
+  assert.equal(running?.steps.length, 3);
+
+  // Away when it ends: the next ready carries the outcome.
+  session.detach();
+  await session.receive({ type: 'ready' });
+  const ended = snapshotAt(sent.length - 1).fit;
+  assert.equal(ended?.status, 'done');
+  assert.equal(ended?.result?.estimates.rec, RESULT.estimates.rec);
+  assert.equal(ended?.steps.length, 4);
+});
+
+test('a fit that ends while the page is away is replayed as ended: cancelled, failed; new data drop it', async () => {
+  let fail: ((e: Error) => void) | undefined;
+  const signals: AbortSignal[] = [];
+  const { session, sent } = setup(
+    (_request, onStep, signal) =>
+      new Promise<FitResult>((_resolve, reject) => {
+        signals.push(signal);
+        onStep(step(1));
+        fail = reject;
+        signal.addEventListener('abort', () => reject(new Error('the fit was cancelled')));
+      }),
+  );
+  const lastSnapshot = () => {
+    const m = sent.filter((x) => x.type === 'snapshot').at(-1);
+    return m?.type === 'snapshot' ? m.snapshot : assert.fail('no snapshot');
+  };
+  session.showFit(SOURCE);
+  await session.receive({ type: 'ready' });
+  const cancelled = session.receive(fitMessage({ fitId: 11 }));
+  await session.receive({ type: 'fitCancel', fitId: 11 });
+  await cancelled;
+  session.detach();
+  await session.receive({ type: 'ready' });
+  assert.equal(lastSnapshot().fit?.status, 'cancelled');
+  assert.deepEqual(lastSnapshot().fit?.steps, [step(1)]);
+
+  const failing = session.receive(fitMessage({ fitId: 12 }));
+  session.detach();
+  // However long the engine's message, the snapshot stays one the page accepts (the test's send checks).
+  fail?.(new Error(`the engine stopped: ${'x'.repeat(10_000)}`));
+  await failing;
+  await session.receive({ type: 'ready' });
+  assert.equal(lastSnapshot().fit?.status, 'failed');
+  assert.match(lastSnapshot().fit?.error ?? '', /^the engine stopped: x+…$/);
+  assert.equal(lastSnapshot().fit?.error?.length, MAX_ERROR_CHARS);
+
+  // A refused request does not replace the fit kept.
+  await session.receive(fitMessage({ fitId: 13, sfsReward: 'eta' }));
+  session.detach();
+  await session.receive({ type: 'ready' });
+  assert.equal(lastSnapshot().fit?.fitId, 12);
+
+  // New data: the fit under way is cancelled and nothing of it is replayed.
+  const superseded = session.receive(fitMessage({ fitId: 14 }));
+  session.showFit({ ...SOURCE, data: { ...SOURCE.data, name: 'other.fs' } });
+  await superseded;
+  assert.equal(signals.at(-1)?.aborted, true);
+  session.detach();
+  await session.receive({ type: 'ready' });
+  assert.equal(lastSnapshot().fit, null);
+  assert.equal(lastSnapshot().fitData?.name, 'other.fs');
 });

@@ -1,7 +1,9 @@
 // The panel fed with host messages recorded from a real engine session
 // (scripts/record-webview-fixture.mjs: two_locus n = 8 run twice, re-evaluated,
 // caches cleared, the distribution of every reward): every view shows what the engine
-// reported.
+// reported. The Fit tab likewise with the messages of a real fit of
+// examples/two_deme_sfs.{phasic,fs} (scripts/record-fit-fixture.mjs); its screenshot is
+// the README's docs/images/studio-fit.png.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
@@ -156,6 +158,74 @@ test('distribution: the engine curves of every reward drawn, the quantile table 
   assert.ok(i > 0, `the readout's t (${t}) is a point of the engine's grid`);
   assert.equal(density, formatNumber(time.pdf[i]));
   await page.screenshot({ path: screenshotPath('real-distribution'), fullPage: true });
+  assert.deepEqual(studio.problems(), []);
+  await page.close();
+});
+
+const fitFixture = JSON.parse(readFileSync('test/fixtures/webview/two_deme_sfs-fit.json', 'utf8')) as {
+  messages: HostMessage[];
+};
+
+test('fit: the real fit of examples/two_deme_sfs, from the Fit button to the estimate the README quotes', async () => {
+  const [first, ...rest] = fitFixture.messages;
+  const fitSnapshot = (first as Extract<HostMessage, { type: 'snapshot' }>).snapshot as StudioSnapshot;
+  const steps = rest.filter((m): m is Extract<HostMessage, { type: 'fitProgress' }> => m.type === 'fitProgress');
+  const reply = rest.find((m): m is Extract<HostMessage, { type: 'fitResult' }> => m.type === 'fitResult')!;
+  const result = reply.result!;
+  // The data, read here from the example file itself: entries 1..9 of 0..10 are used.
+  const lines = readFileSync('examples/two_deme_sfs.fs', 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() && !l.startsWith('#'));
+  const counts = lines[1].trim().split(/\s+/).map(Number);
+  const sites = counts.slice(1, 10).reduce((a, b) => a + b, 0);
+
+  const studio = await openStudio(browser(), 'dark', 'fit');
+  await studio.send(first);
+  const page = studio.page;
+  assert.equal(
+    await page.locator('.fit-summary').innerText(),
+    `two_deme_sfs.fs (examples/two_deme_sfs.fs): unfolded spectrum of n = 10 samples (deme0+deme1), ${formatNumber(sites)} segregating sites in 9 entries; masked: 0, 10.`,
+  );
+  assert.equal(await page.locator('#fit-reward').inputValue(), 'xi');
+  await page.locator('.fit vscode-checkbox[data-fit-param="mig"]').click();
+  await page.locator('.fit vscode-button[data-action="fit"]').click();
+  const [asked] = (await studio.waitForPosted('fit')) as Array<Extract<WebviewMessage, { type: 'fit' }>>;
+  // What the page asks is what the recorder asked the engine: the recording answers this request.
+  const defaults = Object.fromEntries(fitSnapshot.run!.model.params.map((p) => [p.name, p.default]));
+  assert.deepEqual(asked, {
+    type: 'fit',
+    fitId: asked.fitId,
+    sfsReward: 'xi',
+    fit: ['mig'],
+    start: { mig: defaults.mig },
+    params: defaults,
+  });
+  for (const m of steps) await studio.send({ ...m, fitId: asked.fitId });
+  assert.equal(await page.locator('.fit-loglik').getAttribute('data-steps'), String(steps.length));
+  await studio.send({ ...reply, fitId: asked.fitId });
+
+  // The estimate the README's command line gives (mig = 0.31293 ± 0.0232), and the
+  // data's sites shared out by the profiled scale.
+  const mig = result.estimates.mig;
+  const se = result.stderr.mig as number;
+  assert.ok(Math.abs(mig - 0.31293) < 5e-6 && Math.abs(se - 0.0232099) < 5e-7, `mig = ${mig} ± ${se}`);
+  assert.equal(result.sites, sites);
+  const expected = result.expected.filter((e): e is number => e !== null);
+  assert.ok(Math.abs(expected.reduce((a, b) => a + b, 0) - sites) < 1e-6 * sites);
+  assert.match(
+    await page.locator('.fit-status').innerText(),
+    new RegExp(`^Converged after ${result.iterations} iterations`),
+  );
+  const f = Math.exp((1.959963984540054 * se) / mig);
+  assert.deepEqual(await page.locator('.fit-estimates tbody tr').first().locator('th, td').allInnerTexts(), [
+    'mig',
+    formatNumber(mig),
+    formatNumber(se),
+    `${formatNumber(mig / f)} – ${formatNumber(mig * f)}`,
+  ]);
+  assert.equal(await page.locator('.fit-spectrum').getAttribute('data-entries'), '9');
+  assert.equal(await page.locator('.fit-warnings').isVisible(), false);
+  await page.screenshot({ path: screenshotPath('real-fit'), fullPage: true });
   assert.deepEqual(studio.problems(), []);
   await page.close();
 });

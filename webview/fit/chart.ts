@@ -32,7 +32,11 @@ export function drawLoglik(target: HTMLElement, steps: FitStep[], width: number,
       width,
       height: 200,
       scales: { x: { time: false } },
-      axes: [axis(palette, 'step'), axis(palette, 'log-likelihood', 80)],
+      // Steps are whole: ticks at 1, 2, 5, 10, … steps apart, never between two.
+      axes: [
+        { ...axis(palette, 'step'), incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500] },
+        axis(palette, 'log-likelihood', 80),
+      ],
       series: [
         { label: 'step', value },
         {

@@ -8,12 +8,10 @@ import type { HostContext } from '../hostContext';
 import { reportEngineStopped } from './engineStopped';
 import { runTrace } from './runTrace';
 import { askOverrides } from './overrides';
-import { chooseModel, type VisibleDocument } from './modelChoice';
+import { pickModel } from './pickModel';
 
 /** At most this many `.fs` files are offered (a workspace of simulations may hold thousands). */
 const MAX_DATA_FILES = 500;
-
-const inView = (d: vscode.TextDocument): VisibleDocument => ({ uri: d.uri.toString(), languageId: d.languageId });
 
 async function pickData(): Promise<vscode.Uri | undefined> {
   const files = await vscode.workspace.findFiles('**/*.fs', '**/node_modules/**', MAX_DATA_FILES);
@@ -30,29 +28,6 @@ async function pickData(): Promise<vscode.Uri | undefined> {
     .sort((a, b) => a.label.localeCompare(b.label));
   const picked = await vscode.window.showQuickPick(items, { title: 'Phasic: fit to which spectrum (.fs)?' });
   return picked?.uri;
-}
-
-async function pickModel(ctx: HostContext): Promise<vscode.Uri | undefined> {
-  const active = vscode.window.activeTextEditor?.document;
-  const choice = chooseModel({
-    active: active && inView(active),
-    panelModel: ctx.views.shownModel(),
-    visible: vscode.window.visibleTextEditors.map((e) => inView(e.document)),
-  });
-  if (choice.kind === 'run') return vscode.Uri.parse(choice.uri);
-  if (choice.kind === 'pick') {
-    const picked = await vscode.window.showQuickPick(
-      choice.uris.map((uri) => ({ label: vscode.Uri.parse(uri).path.split('/').pop() ?? uri, uri })),
-      { title: 'Phasic: fit which model?' },
-    );
-    return picked && vscode.Uri.parse(picked.uri);
-  }
-  const picked = await vscode.window.showOpenDialog({
-    title: 'Phasic: pick the model to fit',
-    canSelectMany: false,
-    filters: { 'Phasic models': ['phasic', 'json'] },
-  });
-  return picked?.[0];
 }
 
 /** The argument of `phasic.fitData` from a script or test: no pickers. */
@@ -75,7 +50,7 @@ export async function fitData(ctx: HostContext, arg?: unknown): Promise<boolean>
   const request = isFitDataRequest(arg) ? arg : undefined;
   const dataUri = request ? asUri(request.data) : await pickData();
   if (!dataUri) return false;
-  const modelUri = request ? asUri(request.model) : await pickModel(ctx);
+  const modelUri = request ? asUri(request.model) : await pickModel(ctx, 'fit');
   if (!modelUri) return false;
   const name = dataUri.path.split('/').pop() ?? dataUri.toString();
   try {

@@ -1,5 +1,5 @@
 // Phasic: Run Hierarchical Trace — on the model given, the one in view (modelChoice.ts),
-// or a picked file.
+// or a picked file (pickModel.ts).
 import * as vscode from 'vscode';
 import type { RunPhase, RunResult } from '../../protocol/engine';
 import { formatBytes, formatCount, formatNumber } from '../../protocol/format';
@@ -7,8 +7,8 @@ import { formatMoment, nonFiniteSummary } from '../../protocol/moment';
 import { EngineStoppedError } from '../engineClient';
 import type { HostContext } from '../hostContext';
 import { reportEngineStopped } from './engineStopped';
-import { chooseModel, type VisibleDocument } from './modelChoice';
 import { askOverrides } from './overrides';
+import { pickModel } from './pickModel';
 
 const PHASE_TITLES: Record<RunPhase, string> = {
   exploring: 'Exploring states',
@@ -41,34 +41,11 @@ function isRunRequest(arg: unknown): arg is RunRequest {
   );
 }
 
-const inView = (d: vscode.TextDocument): VisibleDocument => ({ uri: d.uri.toString(), languageId: d.languageId });
-
 async function targetModel(ctx: HostContext, arg: unknown): Promise<vscode.Uri | undefined> {
   if (arg instanceof vscode.Uri) return arg;
   if (typeof arg === 'string') return vscode.Uri.parse(arg);
   if (isRunRequest(arg)) return typeof arg.uri === 'string' ? vscode.Uri.parse(arg.uri) : arg.uri;
-  const active = vscode.window.activeTextEditor?.document;
-  const choice = chooseModel({
-    active: active && inView(active),
-    panelModel: ctx.views.shownModel(),
-    visible: vscode.window.visibleTextEditors.map((e) => inView(e.document)),
-  });
-  if (choice.kind === 'run') return vscode.Uri.parse(choice.uri);
-  if (choice.kind === 'pick') {
-    const items = choice.uris.map((uri) => ({
-      label: vscode.Uri.parse(uri).path.split('/').pop() ?? uri,
-      description: vscode.Uri.parse(uri).fsPath,
-      uri,
-    }));
-    const picked = await vscode.window.showQuickPick(items, { title: 'Phasic: run which model?' });
-    return picked && vscode.Uri.parse(picked.uri);
-  }
-  const picked = await vscode.window.showOpenDialog({
-    title: 'Phasic: pick a model',
-    canSelectMany: false,
-    filters: { 'Phasic models': ['phasic', 'json'] },
-  });
-  return picked?.[0];
+  return pickModel(ctx, 'run');
 }
 
 /** Runs a model; resolves with its result, or undefined when nothing ran to the end. */

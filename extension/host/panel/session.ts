@@ -11,9 +11,11 @@ import { totalBytes } from '../../protocol/memory';
 import {
   type DistributionResult,
   type FitData,
+  type FitRecord,
   type FitResult,
   type FitStep,
   type HostMessage,
+  MAX_ERROR_CHARS,
   type PanelModel,
   type PanelRun,
   parseWebviewMessage,
@@ -142,9 +144,11 @@ export class PanelSession {
   private flushTimer: ReturnType<typeof setTimeout> | undefined;
   /** The distribution request the page is waiting for, cancelled by a newer one. */
   private distributionInFlight: AbortController | undefined;
-  /** The fit under way, cancelled by the page's Cancel or a newer fit. */
+  /** The fit under way, cancelled by the page's Cancel, a newer fit or new data. */
   private fitInFlight: { fitId: number; controller: AbortController } | undefined;
   private fitSource: FitSource | null = null;
+  /** The newest fit of `fitSource`, kept whether or not the page is there to see it. */
+  private fitRecord: FitRecord | null = null;
 
   constructor(
     private readonly buffer: StudioBuffer,
@@ -208,8 +212,10 @@ export class PanelSession {
     this.post({ type: 'run', run: this.buffer.setRun(model, r) });
   }
 
-  /** New data for the Fit view: shown on the Fit tab. */
+  /** New data for the Fit view: shown on the Fit tab; a fit of the old data is of no use now. */
   showFit(source: FitSource): void {
+    this.fitInFlight?.controller.abort();
+    this.fitRecord = null;
     this.fitSource = source;
     this.post({ type: 'fitData', data: source.data });
     this.showTab('fit');
@@ -229,7 +235,10 @@ export class PanelSession {
       case 'ready':
         this.pendingSamples = [];
         this.ready = true;
-        this.post({ type: 'snapshot', snapshot: { ...this.buffer.snapshot(), fitData: this.fitSource?.data ?? null } });
+        this.post({
+          type: 'snapshot',
+          snapshot: { ...this.buffer.snapshot(), fitData: this.fitSource?.data ?? null, fit: this.fitSnapshot() },
+        });
         return;
       case 'tab':
         this.buffer.tab = m.tab;
@@ -328,44 +337,59 @@ export class PanelSession {
   }
 
   private async fit(m: Extract<WebviewMessage, { type: 'fit' }>): Promise<void> {
+    const { type: _, fitId, ...request } = m;
     const source = this.fitSource;
+    // A refusal leaves the fit under way (if any) running and recorded: the page never started this one.
     const refused = fitError(this.buffer.currentRun(), source, m);
-    if (refused || !source) return this.post({ type: 'fitResult', fitId: m.fitId, error: refused });
-    if (!this.host.fit) return this.post({ type: 'fitResult', fitId: m.fitId, error: 'This engine does not fit.' });
+    if (refused || !source) return this.post({ type: 'fitResult', fitId, error: refused });
+    if (!this.host.fit) return this.post({ type: 'fitResult', fitId, error: 'This engine does not fit.' });
     this.fitInFlight?.controller.abort();
-    const inFlight = { fitId: m.fitId, controller: new AbortController() };
+    const record: FitRecord = { fitId, request, status: 'running', steps: [] };
+    this.fitRecord = record;
+    const inFlight = { fitId, controller: new AbortController() };
     this.fitInFlight = inFlight;
     const { signal } = inFlight.controller;
     try {
       const result = await this.host.fit(
-        {
-          uri: source.data.modelUri,
-          overrides: source.overrides,
-          data: source.text,
-          sfsReward: m.sfsReward,
-          fit: m.fit,
-          start: m.start,
-          params: m.params,
-        },
+        { uri: source.data.modelUri, overrides: source.overrides, data: source.text, ...request },
         (step) => {
-          if (!signal.aborted) this.post({ type: 'fitProgress', fitId: m.fitId, step });
+          if (signal.aborted) return;
+          record.steps.push(step);
+          this.post({ type: 'fitProgress', fitId, step });
         },
         signal,
       );
-      this.post(
-        signal.aborted
-          ? { type: 'fitResult', fitId: m.fitId, cancelled: true }
-          : { type: 'fitResult', fitId: m.fitId, result },
-      );
+      this.fitEnded(record, signal.aborted ? { status: 'cancelled' } : { status: 'done', result });
     } catch (e) {
-      this.post(
-        signal.aborted
-          ? { type: 'fitResult', fitId: m.fitId, cancelled: true }
-          : { type: 'fitResult', fitId: m.fitId, error: message(e) },
-      );
+      this.fitEnded(record, signal.aborted ? { status: 'cancelled' } : { status: 'failed', error: message(e) });
     } finally {
       if (this.fitInFlight === inFlight) this.fitInFlight = undefined;
     }
+  }
+
+  /** Keeps how the fit ended (for the next `ready`) and tells the page, if it is there. */
+  private fitEnded(
+    record: FitRecord,
+    end: { status: 'cancelled' } | { status: 'done'; result: FitResult } | { status: 'failed'; error: string },
+  ): void {
+    // Kept for every later snapshot: an error too long for the schema would cost the page the whole snapshot.
+    if (end.status === 'failed' && end.error.length > MAX_ERROR_CHARS)
+      end.error = `${end.error.slice(0, MAX_ERROR_CHARS - 1)}…`;
+    Object.assign(record, end);
+    const { fitId } = record;
+    this.post(
+      end.status === 'done'
+        ? { type: 'fitResult', fitId, result: end.result }
+        : end.status === 'cancelled'
+          ? { type: 'fitResult', fitId, cancelled: true }
+          : { type: 'fitResult', fitId, error: end.error },
+    );
+  }
+
+  /** The newest fit as the page should see it after a reload (a copy: the running fit's steps still grow). */
+  private fitSnapshot(): FitRecord | null {
+    const r = this.fitRecord;
+    return r && { ...r, steps: [...r.steps] };
   }
 
   private async exported(format: 'png' | 'csv', save: (() => Promise<string | undefined>) | undefined): Promise<void> {

@@ -264,8 +264,11 @@ export const runReply = obj({ model: modelSpec, result: runResult });
 export const progressNotification = obj({ runId: count, progress });
 export const warningNotification = obj({ uri: str(), warning: engineMessage });
 
-/** A standard error: a number, or "Infinity" for a parameter the data do not identify (JSON has no ∞). */
-export const standardError = v.union([nonNeg, v.literal('Infinity')]);
+/**
+ * A standard error: a number; "Infinity" for a parameter the data do not identify;
+ * "NaN" where the information matrix is not finite (decision 12's strings; protocol/fit.ts).
+ */
+export const standardError = v.union([nonNeg, v.literal('Infinity'), v.literal('NaN')]);
 
 /** One optimizer step of a fit, as `phasic/fitProgress` reports it and the result keeps them. */
 export const fitStep = obj({
@@ -276,20 +279,31 @@ export const fitStep = obj({
   estimates: nameRecord(num),
 });
 
-/** `phasic/fit`'s result (docs/protocol.md): the CLI's fit result plus the steps taken. */
+/**
+ * `phasic/fit`'s result (docs/protocol.md), declared once: extension/fit computes it (less
+ * the steps; protocol/fit.ts converts), and `phasic-trace fit --json` prints it less the
+ * steps under public names (cli/contract.ts).
+ */
 export const fitResult = obj({
   model: str(),
   estimates: nameRecord(num),
-  /** null where the information matrix was not finite (a warning says so). */
-  stderr: nameRecord(v.nullable(standardError)),
+  /** "Infinity": not identified; "NaN": the information matrix was not finite (a warning says which). */
+  stderr: nameRecord(standardError),
   loglik: num,
+  /** Entry k+1 of the spectrum expects scale · E[NAME[k]] sites (the profiled mutation scale). */
   scale: nonNeg,
+  /** Optimizer iterations from the best starting point. */
   iterations: count,
   converged: bool,
+  /** Entries 0..n: fitted expected counts; null where the model predicts nothing (0, n, upper half when folded). */
   expected: list(v.nullable(num)),
+  /** Entries 0..n: the counts fitted; null for masked and monomorphic entries. */
   observed: list(v.nullable(num)),
+  /** Every parameter at the estimate, fixed ones included. */
   params: nameRecord(num),
+  /** Segregating sites in the entries used. */
   sites: nonNeg,
+  /** Non-identifiable parameters, no convergence, different maxima from several starts, … */
   warnings: list(str()),
   /** Every optimizer step, in order (the log-likelihood by iteration). */
   steps: list(fitStep),

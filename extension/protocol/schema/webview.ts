@@ -91,8 +91,49 @@ export const fitData = obj({
   spectrum,
 });
 
+/** Longest error text the page takes (a longer one would make it drop the whole message). */
+export const MAX_ERROR_CHARS = 4096;
+
 /** Parameters one fit may estimate at once (the engine's limit too). */
 export const MAX_FIT_PARAMS = 64;
+
+/** What the page asks a fit for (the `fit` message without its type and id). */
+const fitRequestEntries = {
+  sfsReward: str(200),
+  fit: v.pipe(
+    list(str(200), MAX_FIT_PARAMS),
+    v.check((f) => f.length > 0 && new Set(f).size === f.length, 'one or more distinct parameter names'),
+  ),
+  /** Start values of the fitted parameters. */
+  start: nameRecord(num),
+  /** Values of every parameter (the fixed ones stay there). */
+  params: nameRecord(num),
+};
+
+export const FIT_STATUSES = ['running', 'done', 'cancelled', 'failed'] as const;
+
+/**
+ * The newest fit the page asked for, as the host keeps it: replayed after `ready`, so
+ * a page reloaded (or hidden and shown again) mid-fit shows the fit still running with
+ * the steps so far, and one that ended while the page was away shows its outcome.
+ */
+export const fitRecord = v.pipe(
+  obj({
+    fitId: count,
+    request: obj(fitRequestEntries),
+    status: oneOf(FIT_STATUSES),
+    /** The optimizer's steps notified so far, in order. */
+    steps: list(fitStep),
+    /** With status `done`. */
+    result: v.optional(fitResult),
+    /** With status `failed`: why. */
+    error: v.optional(str(MAX_ERROR_CHARS)),
+  }),
+  v.check(
+    (f) => (f.status === 'done') === (f.result !== undefined) && (f.status === 'failed') === (f.error !== undefined),
+    'a result exactly when done, an error exactly when failed',
+  ),
+);
 
 /** Everything the panel has seen, sent once after each `ready`. */
 export const studioSnapshot = obj({
@@ -104,9 +145,11 @@ export const studioSnapshot = obj({
   run: v.nullable(panelRun),
   /** The data of the Fit view, once a fit was asked for. */
   fitData: v.optional(v.nullable(fitData)),
+  /** The newest fit of that data, running or ended. */
+  fit: v.optional(v.nullable(fitRecord)),
 });
 
-const error = v.optional(str(4096));
+const error = v.optional(str(MAX_ERROR_CHARS));
 
 export const hostMessage = tagged(
   {
@@ -197,19 +240,7 @@ export const webviewMessage = tagged(
         v.check((csv) => csv.length > 0 && !csv.includes('\0'), 'CSV text'),
       ),
     }),
-    fit: obj({
-      type: v.literal('fit'),
-      fitId: count,
-      sfsReward: str(200),
-      fit: v.pipe(
-        list(str(200), MAX_FIT_PARAMS),
-        v.check((f) => f.length > 0 && new Set(f).size === f.length, 'one or more distinct parameter names'),
-      ),
-      /** Start values of the fitted parameters. */
-      start: nameRecord(num),
-      /** Values of every parameter (the fixed ones stay there). */
-      params: nameRecord(num),
-    }),
+    fit: obj({ type: v.literal('fit'), fitId: count, ...fitRequestEntries }),
     fitCancel: obj({ type: v.literal('fitCancel'), fitId: count }),
   },
   'ready | tab | evaluate | sccDetail | exportSvg | distribution | exportPng | exportCsv | fit | fitCancel',
