@@ -72,6 +72,15 @@ test('webview messages: malformed ones are rejected with the field named', () =>
     parseWebviewMessage({ type: 'exportSvg', svg: '<script>alert(1)</script>' }),
     /^svg: expected an <svg> document/,
   );
+  const fit = { type: 'fit', fitId: 1, sfsReward: 'sfs', start: {}, params: {} };
+  rejects(parseWebviewMessage({ ...fit, fit: ['mig', 'mig'] }), /^fit: expected one or more distinct parameter names/);
+  rejects(parseWebviewMessage({ ...fit, fit: [] }), /^fit: expected one or more distinct parameter names/);
+  assert.equal(parseWebviewMessage({ ...fit, fit: ['mig', 'coal'] }).ok, true);
+  const dist = { type: 'distribution', requestId: 1, traceKey: 'ab', params: {} };
+  rejects(
+    parseWebviewMessage({ ...dist, rewards: ['t', 't'] }),
+    /^rewards: expected one or more distinct reward names/,
+  );
 });
 
 test('distribution messages both ways', () => {

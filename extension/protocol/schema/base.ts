@@ -70,6 +70,14 @@ export function list<T extends v.GenericSchema>(item: T, max = MAX_LIST) {
   );
 }
 
+/** A non-empty list of distinct names, e.g. `names(MAX_FIT_PARAMS, 'parameter names')`. */
+export function names(max: number, what: string) {
+  return v.pipe(
+    list(str(200), max),
+    v.check((n) => n.length > 0 && new Set(n).size === n.length, `one or more distinct ${what}`),
+  );
+}
+
 /** A path item for issues raised by a check above the field it names. */
 function at(key: string | number): v.IssuePathItem {
   return {

@@ -5,7 +5,7 @@
 // with the field named rather than half-run. No Node or vscode imports.
 import * as v from 'valibot';
 import { MAX_GRID_POINTS } from '../distribution';
-import { count, list, nameRecord, nonNeg, num, obj, str } from './base';
+import { count, list, names, nameRecord, nonNeg, num, obj, str } from './base';
 
 const overrides = nameRecord(num);
 const covariances = list(
@@ -49,10 +49,7 @@ export const fitParams = obj({
   data: str(MAX_SFS_TEXT_CHARS),
   /** The reward family NAME[k] that is the spectrum's branch lengths. */
   sfsReward: str(200),
-  fit: v.pipe(
-    list(str(200), MAX_FIT_PARAMS),
-    v.check((f) => f.length > 0 && new Set(f).size === f.length, 'one or more distinct parameter names'),
-  ),
+  fit: names(MAX_FIT_PARAMS, 'parameter names'),
   /** Start values of fitted parameters (> 0); else `params`, else the model's defaults. */
   start: v.optional(nameRecord(num)),
   /** Values of the other parameters (fixed) by name; else the model's defaults. */

@@ -5,7 +5,7 @@
 // match is ignored rather than half-drawn). Engine shapes are the ones of
 // schema/engine.ts. The webview bundle imports this file: no Node or vscode imports.
 import * as v from 'valibot';
-import { count, issueAt, list, nameRecord, nonNeg, num, obj, oneOf, str, tagged } from './base';
+import { count, issueAt, list, names, nameRecord, nonNeg, num, obj, oneOf, str, tagged } from './base';
 import {
   categoryBytes,
   decomposition,
@@ -100,10 +100,7 @@ export const MAX_FIT_PARAMS = 64;
 /** What the page asks a fit for (the `fit` message without its type and id). */
 const fitRequestEntries = {
   sfsReward: str(200),
-  fit: v.pipe(
-    list(str(200), MAX_FIT_PARAMS),
-    v.check((f) => f.length > 0 && new Set(f).size === f.length, 'one or more distinct parameter names'),
-  ),
+  fit: names(MAX_FIT_PARAMS, 'parameter names'),
   /** Start values of the fitted parameters. */
   start: nameRecord(num),
   /** Values of every parameter (the fixed ones stay there). */
@@ -220,10 +217,7 @@ export const webviewMessage = tagged(
       type: v.literal('distribution'),
       requestId: count,
       traceKey: str(200),
-      rewards: v.pipe(
-        list(str(200), MAX_DISTRIBUTION_REWARDS),
-        v.check((r) => r.length > 0 && new Set(r).size === r.length, 'one or more distinct reward names'),
-      ),
+      rewards: names(MAX_DISTRIBUTION_REWARDS, 'reward names'),
       params: nameRecord(num),
     }),
     exportPng: obj({
