@@ -3,7 +3,7 @@
 // stops a run), 2 on a usage error, 130 when Ctrl-C stops a run, 141 when the reader
 // of the output goes away (as for a tool killed by SIGPIPE).
 import { randomBytes } from 'node:crypto';
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { Engine, EngineFailure } from '../engine/engine';
@@ -28,6 +28,7 @@ import {
   UsageError,
 } from './args';
 import { publicClear, publicDistribution, publicFit, publicRun } from './contract';
+import { readInputFile } from '../engine/inputFile';
 import { CliError, checkModel, type LoadedModel, loadModel } from './model';
 import { escapeControls, exitWhenDrained, guardOutput, jsonText, print, printError } from './output';
 
@@ -320,12 +321,9 @@ async function dist(args: DistArgs, engine: Engine): Promise<number> {
 function loadSpectrum(file: string): Spectrum {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readInputFile(file);
   } catch (error) {
-    throw new CliError(
-      `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
-      file,
-    );
+    throw new CliError((error as Error).message, file);
   }
   try {
     return parseSfs(text);

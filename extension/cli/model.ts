@@ -2,10 +2,10 @@
 // (extension/language/prepare.ts) as the engine process prepares an editor's model:
 // a .phasic file is compiled (with --set overrides); a compiled model or a phasic
 // graph goes to the engine as it is.
-import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { compileModel, type Diagnostic, isModelSource, prepareModel, withoutByteOrderMark } from '../language';
 import type { Site } from '../protocol/compiled-model';
+import { readInputFile } from '../engine/inputFile';
 
 /** A failure that points into a file (1-based line and column, when known). */
 export class CliError extends Error {
@@ -28,12 +28,9 @@ export interface LoadedModel {
 
 function read(file: string): string {
   try {
-    return withoutByteOrderMark(readFileSync(file, 'utf8'));
+    return withoutByteOrderMark(readInputFile(file));
   } catch (error) {
-    throw new CliError(
-      `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
-      file,
-    );
+    throw new CliError((error as Error).message, file);
   }
 }
 

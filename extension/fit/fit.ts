@@ -115,8 +115,9 @@ export async function fitSfs(engine: FitEngine, request: FitRequest): Promise<Fi
   const likelihood = new SfsLikelihood(spectrum, request.sfsReward, family.length);
   const sites = likelihood.sites;
 
-  const start = fit.map((name) => {
-    const v = request.start?.[name] ?? run.params[name];
+  const startValues = fit.map((name) => request.start?.[name] ?? run.params[name]);
+  const start = fit.map((name, j) => {
+    const v = startValues[j];
     if (!(v > 0) || !Number.isFinite(v))
       throw new FitError(
         `the start value of ${name} is ${v}; a fitted parameter starts > 0 (the fit works on log ${name}): give --start ${name}=V`,
@@ -149,6 +150,13 @@ export async function fitSfs(engine: FitEngine, request: FitRequest): Promise<Fi
   const first = await objective(start);
   if (!Number.isFinite(first.value))
     throw new FitError(notFiniteAtStart(seen.get(start.join(',')), likelihood), 'data');
+  // The optimizer cannot take a first step: without this, the start itself would be
+  // reported as an estimate that "did not converge".
+  if (!first.gradient.every(Number.isFinite))
+    throw new FitError(
+      `the log-likelihood has no finite gradient at the start values (${fit.map((name, j) => `${name}=${startValues[j]}`).join(', ')}): the expected spectrum there is beyond what double precision resolves; start nearer the data with --start`,
+      'model',
+    );
 
   const optimizeStarted = performance.now();
   const points = startingPoints(start, starts);

@@ -1,6 +1,5 @@
 // From a document to what the engine runs: the model's text (open editor or disk),
 // prepared by the front end (extension/language/prepare.ts), as the CLI prepares it.
-import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { TextDocuments } from 'vscode-languageserver/node';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
@@ -8,6 +7,7 @@ import { type Diagnostic, prepareModel as prepareText, withoutByteOrderMark } fr
 import { parse } from '../language/parser';
 import type { Parse } from '../language/prepare';
 import type { Site } from '../protocol/compiled-model';
+import { readInputFileAsync } from '../engine/inputFile';
 import type { ModelSpec } from '../protocol/requests';
 
 export interface PreparedModel {
@@ -34,9 +34,9 @@ export async function sourceOf(uri: string, documents: TextDocuments<TextDocumen
   if (open) return open.getText();
   try {
     // As the editor would show it: the sites of engine errors then fall on its columns.
-    return withoutByteOrderMark(await readFile(fileURLToPath(uri), 'utf8'));
+    return withoutByteOrderMark(await readInputFileAsync(fileURLToPath(uri)));
   } catch (error) {
-    throw new ModelError(`cannot read ${uri}: ${(error as Error).message}`);
+    throw new ModelError((error as Error).message);
   }
 }
 

@@ -717,6 +717,48 @@ describe('phasic-trace fit', () => {
     assert.equal(JSON.parse(r.stdout).error.message, 'the run took longer than --timeout 0.5 s and was stopped');
   });
 
+  it('refuses a data or model file that is a FIFO or a directory at once, naming what it is', () => {
+    const fifo = join(dir, 'pipe.fs');
+    assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+    // A FIFO without a writer used to block the open for ever: the guard turns a hang into a failure.
+    const guarded = (args: string[]) =>
+      spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 60_000 });
+    const examples = join(ROOT, 'examples', 'two_deme_sfs.fs');
+    for (const [args, file, what] of [
+      [['fit', TWO_DEME_SFS, '--data', fifo, '--sfs-reward', 'xi', '--fit', 'mig'], fifo, 'a FIFO \\(named pipe\\)'],
+      [['fit', TWO_DEME_SFS, '--data', dir, '--sfs-reward', 'xi', '--fit', 'mig'], dir, 'a directory'],
+      [['fit', fifo, '--data', examples, '--sfs-reward', 'xi', '--fit', 'mig'], fifo, 'a FIFO \\(named pipe\\)'],
+      [['run', fifo, '--no-cache'], fifo, 'a FIFO \\(named pipe\\)'],
+    ] as const) {
+      const r = guarded([...args, '--no-cache']);
+      assert.equal(r.signal, null, `${args.join(' ')} did not end`);
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(r.stderr, new RegExp(`cannot read ${file}: it is ${what}, not a regular file`));
+    }
+  });
+
+  it('refuses a start where the log-likelihood has no finite gradient, instead of reporting the start as an estimate', () => {
+    // At mig = 1e-300 the demes almost never exchange lineages: the branch lengths are
+    // finite, but their derivatives are not. The optimizer used to stop at once and the
+    // start came out as "mig = 1e-300, did not converge" with status 0.
+    const r = cli([
+      'fit',
+      TWO_DEME_SFS,
+      '--data',
+      join(ROOT, 'examples', 'two_deme_sfs.fs'),
+      '--sfs-reward',
+      'xi',
+      '--fit',
+      'mig',
+      '--start',
+      'mig=1e-300',
+      '--no-cache',
+    ]);
+    assert.equal(r.status, 1, r.stdout + r.stderr);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /no finite gradient at the start values \(mig=1e-300\).*--start/);
+  });
+
   it('says what is wrong with bad data, pointing at the file and line', () => {
     const fails = (args: string[], status: number, message: RegExp) => {
       const r = cli(['fit', ...args, '--no-cache']);

@@ -5,7 +5,7 @@
 // Clear Caches returning what the engine held.
 
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -323,6 +323,19 @@ rule leave
       pending,
       (error: { code: number; data?: { kind: string } }) => error.code === -32800 && error.data?.kind === 'cancelled',
     );
+  });
+
+  it('answers a run of a model file that is a FIFO with an error naming it, and keeps answering', async () => {
+    // Reading a FIFO without a writer used to block one of Node's file threads for
+    // ever: the run never answered.
+    const fifo = join(folder, 'pipe.phasic');
+    assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+    await assert.rejects(request('phasic/run', run(pathToFileURL(fifo).toString())), (error: Error) => {
+      assert.match(error.message, /cannot read .*pipe\.phasic: it is a FIFO \(named pipe\), not a regular file/);
+      return true;
+    });
+    const kingman = await request('phasic/run', run(model('kingman_after_fifo.phasic', fixture('kingman.phasic'))));
+    assert.ok(kingman.result.vertices > 0);
   });
 
   it("puts exploration warnings and errors on the model's source", async () => {

@@ -3,6 +3,7 @@
 // knows its parameters and rewards), the engine reads the file (so a bad file is
 // reported now, with its line), and the Studio panel opens on the Fit tab.
 import * as vscode from 'vscode';
+import { MAX_SFS_TEXT_CHARS } from '../../protocol/schema/requests';
 import { EngineStoppedError } from '../engineClient';
 import type { HostContext } from '../hostContext';
 import { reportEngineStopped } from './engineStopped';
@@ -54,6 +55,12 @@ export async function fitData(ctx: HostContext, arg?: unknown): Promise<boolean>
   if (!modelUri) return false;
   const name = dataUri.path.split('/').pop() ?? dataUri.toString();
   try {
+    // A FIFO would block the read for ever and a huge file would be read whole only
+    // for the engine to refuse it.
+    const stat = await vscode.workspace.fs.stat(dataUri);
+    if ((stat.type & vscode.FileType.File) === 0) throw new Error('it is not a regular file');
+    if (stat.size > MAX_SFS_TEXT_CHARS)
+      throw new Error(`it has ${stat.size} bytes; a spectrum file has at most ${MAX_SFS_TEXT_CHARS}`);
     const text = new TextDecoder().decode(await vscode.workspace.fs.readFile(dataUri));
     const spectrum = await ctx.engine.request('phasic/spectrum', { data: text });
     let overrides = request?.overrides;
