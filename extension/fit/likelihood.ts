@@ -117,6 +117,11 @@ export class SfsLikelihood {
     this.sites = this.used.reduce((a, i) => a + spectrum.counts[i], 0);
     if (!(this.sites > 0))
       throw new FitError('the unmasked entries of the spectrum are all 0: no segregating sites to fit', 'data');
+    if (!Number.isFinite(this.sites))
+      throw new FitError(
+        `the unmasked counts add up to more than ${Number.MAX_VALUE.toPrecision(3)}, the largest number a double holds`,
+        'data',
+      );
     this.constant = this.used.reduce((a, i) => a + logGamma(spectrum.counts[i] + 1), 0);
   }
 

@@ -789,6 +789,11 @@ describe('phasic-trace fit', () => {
     );
     fails([...model, '--data', join(dir, 'missing.fs')], 1, /cannot read .*missing\.fs: ENOENT/);
     fails(
+      [...model, '--data', fsFile('huge', '11 unfolded\n0 1e308 1e308 3 4 5 6 7 8 9 0\n')],
+      1,
+      /huge\.fs: the unmasked counts add up to more than 1\.80e\+308/,
+    );
+    fails(
       [TWO_DEME_SFS, '--data', join(ROOT, 'examples', 'two_deme_sfs.fs'), '--sfs-reward', 'sfs', '--fit', 'mig'],
       1,
       /two_deme_sfs\.phasic: the model has no reward family sfs\[k\]/,
