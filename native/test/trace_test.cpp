@@ -577,7 +577,7 @@ TEST(cancellation_leaves_the_ledger_where_it_was) {
   const Moments moments = evaluate(t, theta, 2);
   threw = false;
   try {
-    evaluate_gradient(t, theta, 2, moments, &cancel);
+    evaluate_gradient(t, theta, 2, moments, {}, &cancel);
   } catch (const Cancelled&) {
     threw = true;
   }
