@@ -29,7 +29,7 @@ export const USAGE = `usage:
                    [--memory-budget MB] [--out FILE]
 
 MODEL is a .phasic file, a compiled-model .json or a phasic graph .json.
---gradient adds the derivatives of every moment and variance with respect to every parameter.
+--gradient adds the derivatives of every moment, variance and --covariance with respect to every parameter.
 dist: the CDF, density, atom P(R = 0) and quantiles of the time to absorption (--reward
 time, the default) or of a reward, within --epsilon (default ${DEFAULT_EPSILON}, from ${MIN_EPSILON} to ${MAX_EPSILON});
 without --times or --grid at ${DEFAULT_GRID_POINTS} points from 0 to the 99.9% quantile.

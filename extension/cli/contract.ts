@@ -24,6 +24,8 @@ export interface PublicRun {
   gradient?: Record<string, Record<string, Moment[]>>;
   /** With --gradient: per reward, per parameter, d Var(R)/dθ. */
   gradient_variance?: Record<string, Record<string, Moment>>;
+  /** With --gradient: per --covariance pair ("A,B", as covariance), per parameter, d Cov/dθ. */
+  gradient_covariance?: Record<string, Record<string, Moment>>;
   timings_ms: RunResult['timingsMs'];
   memory: {
     accounted_bytes: CategoryBytes;
@@ -90,6 +92,7 @@ export function publicRun(r: RunResult): PublicRun {
     ...(r.nonFinite === undefined ? {} : { nonFinite: r.nonFinite }),
     ...(r.gradient === undefined ? {} : { gradient: r.gradient }),
     ...(r.gradientVariance === undefined ? {} : { gradient_variance: r.gradientVariance }),
+    ...(r.gradientCovariance === undefined ? {} : { gradient_covariance: r.gradientCovariance }),
     timings_ms: r.timingsMs,
     memory: {
       accounted_bytes: m.accountedBytes,

@@ -78,6 +78,13 @@ function forTerminal(r: RunResult): RunResult {
             Object.entries(r.gradientVariance).map(([k, byParam]) => [escapeControls(k), keys(byParam)]),
           ),
         }),
+    ...(r.gradientCovariance === undefined
+      ? {}
+      : {
+          gradientCovariance: Object.fromEntries(
+            Object.entries(r.gradientCovariance).map(([k, byParam]) => [escapeControls(k), keys(byParam)]),
+          ),
+        }),
     warnings: r.warnings.map((w) => ({ ...w, message: escapeControls(w.message) })),
   };
 }
@@ -118,6 +125,8 @@ function describeRun(r: RunResult): string {
         lines.push(
           `  ${reward} by ${param}: ${ds.map((d, i) => `dE[R^${i + 1}]=${show(d)}`).join(' ')} dVar=${show(r.gradientVariance?.[reward]?.[param] ?? 'NaN')}`,
         );
+    for (const [pair, byParam] of Object.entries(r.gradientCovariance ?? {}))
+      for (const [param, d] of Object.entries(byParam)) lines.push(`  Cov(${pair}) by ${param}: dCov=${show(d)}`);
   }
   const t = r.timingsMs;
   lines.push(

@@ -34,7 +34,10 @@ export interface RunOptions {
   covariances?: Array<[string, string]>;
   /** Parameter values by name; unnamed parameters take the model's defaults. */
   params?: Record<string, number>;
-  /** Also report d moments/dθ and d variance/dθ (`gradient`, `gradientVariance`). */
+  /**
+   * Also report d moments/dθ, d variance/dθ and d covariance/dθ (`gradient`,
+   * `gradientVariance`, `gradientCovariance`).
+   */
   gradient?: boolean;
   signal?: AbortSignal;
   onProgress?: (progress: Progress) => void;

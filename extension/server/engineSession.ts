@@ -108,6 +108,7 @@ export class EngineSession {
             moments: params.moments,
             covariances: params.covariances,
             params: params.params ?? {},
+            gradient: params.gradient ?? false,
             signal,
             onProgress: (progress) => this.notify('phasic/progress', { runId: params.runId, progress }),
             onBlockEvent: (event) => this.notify('phasic/blockEvent', event),
@@ -134,7 +135,13 @@ export class EngineSession {
 
   async evaluate(params: EvaluateParams): Promise<EvaluateResult> {
     try {
-      return await this.engine.evaluate(params.traceKey, params.params, params.moments, params.covariances);
+      return await this.engine.evaluate(
+        params.traceKey,
+        params.params,
+        params.moments,
+        params.covariances,
+        params.gradient ?? false,
+      );
     } catch (error) {
       throw this.toResponseError(error);
     }

@@ -5,6 +5,7 @@
 // `field`.
 #include <napi.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -38,6 +39,28 @@ void unregister_run(double id, const std::shared_ptr<std::atomic<bool>>& flag) {
   std::lock_guard lock(cancel_mutex);
   auto it = cancel_flags.find(id);
   if (it != cancel_flags.end() && it->second == flag) cancel_flags.erase(it);
+}
+
+// Starts a call that cancel(runId) can stop: registers the id, gives the work its flag,
+// and unregisters it when the call settles, or at once if it is never started (start
+// threw). A later call with the same id replaces the registration; the earlier one's
+// settling then leaves the new flag alone.
+Napi::Promise start_cancellable(Napi::Env env, double run_id, std::unique_ptr<Call> call,
+                                std::function<std::string(Outbox&, const std::atomic<bool>* cancel)> work) {
+  std::shared_ptr<std::atomic<bool>> cancel = register_run(run_id);
+  call->on_settle = [run_id, cancel] { unregister_run(run_id, cancel); };
+  struct Unregister {
+    double id;
+    std::shared_ptr<std::atomic<bool>> flag;
+    bool armed = true;
+    ~Unregister() {
+      if (armed) unregister_run(id, flag);
+    }
+  } unregister{run_id, cancel};
+  Napi::Promise promise = start(
+      env, std::move(call), [work = std::move(work), cancel](Outbox& outbox) { return work(outbox, cancel.get()); });
+  unregister.armed = false;
+  return promise;
 }
 
 // ---- argument reading ---------------------------------------------------------
@@ -145,25 +168,14 @@ Napi::Value Run(const Napi::CallbackInfo& info) {
     return info.Length() > i && info[i].IsFunction() ? info[i].As<Napi::Function>() : Napi::Function();
   };
   auto call = std::make_unique<Call>(env);
-  const double run_id = info[0].As<Napi::Number>().DoubleValue();
-  std::shared_ptr<std::atomic<bool>> cancel = register_run(run_id);
-  call->on_settle = [run_id, cancel] { unregister_run(run_id, cancel); };
   if (Napi::Function f = function_at(3); !f.IsEmpty()) call->on_progress = Napi::Persistent(f);
   if (Napi::Function f = function_at(4); !f.IsEmpty()) call->on_block = Napi::Persistent(f);
-  struct Unregister {  // if the run is never started
-    double id;
-    std::shared_ptr<std::atomic<bool>> flag;
-    bool armed = true;
-    ~Unregister() {
-      if (armed) unregister_run(id, flag);
-    }
-  } unregister{run_id, cancel};
-  Napi::Promise promise = start(
-      env, std::move(call),
-      [model = info[1].As<Napi::String>().Utf8Value(), options = std::move(options),
-       cancel = std::move(cancel)](Outbox& outbox) {
+  return start_cancellable(
+      env, info[0].As<Napi::Number>().DoubleValue(), std::move(call),
+      [model = info[1].As<Napi::String>().Utf8Value(), options = std::move(options)](Outbox& outbox,
+                                                                                     const std::atomic<bool>* cancel) {
         phasic::RunObserver observer;
-        observer.cancel = cancel.get();
+        observer.cancel = cancel;
         // Progress is sampled (every 50 ms, and at each phase's start and end)
         // so a fast exploration does not flood the JS thread; block events
         // are all delivered.
@@ -188,8 +200,6 @@ Napi::Value Run(const Napi::CallbackInfo& info) {
         };
         return engine().run(model, options, observer);
       });
-  unregister.armed = false;
-  return promise;
 }
 
 Napi::Value Cancel(const Napi::CallbackInfo& info) {
@@ -269,37 +279,24 @@ Napi::Value Distribution(const Napi::CallbackInfo& info) {
   request.grid_points = number_or(o, "gridPoints", request.grid_points);
   request.epsilon = number_or(o, "epsilon", request.epsilon);
   auto call = std::make_unique<Call>(env);
-  const double run_id = info[0].As<Napi::Number>().DoubleValue();
-  std::shared_ptr<std::atomic<bool>> cancel = register_run(run_id);
-  call->on_settle = [run_id, cancel] { unregister_run(run_id, cancel); };
   if (info.Length() > 3 && info[3].IsFunction()) call->on_progress = Napi::Persistent(info[3].As<Napi::Function>());
-  struct Unregister {  // if the work is never started
-    double id;
-    std::shared_ptr<std::atomic<bool>> flag;
-    bool armed = true;
-    ~Unregister() {
-      if (armed) unregister_run(id, flag);
-    }
-  } unregister{run_id, cancel};
-  Napi::Promise promise = start(env, std::move(call),
-                                [key = info[1].As<Napi::String>().Utf8Value(), request = std::move(request),
-                                 cancel = std::move(cancel)](Outbox& outbox) {
-                                  phasic::RunObserver observer;
-                                  observer.cancel = cancel.get();
-                                  // Sampled every 50 ms (and at the start and end) like a run's.
-                                  double last_sent = -1e9;
-                                  observer.progress = [&](const phasic::RunProgress& p) {
-                                    const double now = phasic::process_ms();
-                                    if (p.done != 0 && p.done != p.total && now - last_sent < 50) return;
-                                    last_sent = now;
-                                    RunEvent e;
-                                    e.progress = p;
-                                    outbox.send(e);
-                                  };
-                                  return engine().distribution(key, request, observer);
-                                });
-  unregister.armed = false;
-  return promise;
+  return start_cancellable(env, info[0].As<Napi::Number>().DoubleValue(), std::move(call),
+                           [key = info[1].As<Napi::String>().Utf8Value(), request = std::move(request)](
+                               Outbox& outbox, const std::atomic<bool>* cancel) {
+                             phasic::RunObserver observer;
+                             observer.cancel = cancel;
+                             // Sampled every 50 ms (and at the start and end) like a run's.
+                             double last_sent = -1e9;
+                             observer.progress = [&](const phasic::RunProgress& p) {
+                               const double now = phasic::process_ms();
+                               if (p.done != 0 && p.done != p.total && now - last_sent < 50) return;
+                               last_sent = now;
+                               RunEvent e;
+                               e.progress = p;
+                               outbox.send(e);
+                             };
+                             return engine().distribution(key, request, observer);
+                           });
 }
 
 Napi::Value ClearCaches(const Napi::CallbackInfo& info) {

@@ -192,6 +192,36 @@ TEST(gradients_match_closed_forms_and_central_differences) {
       CHECK_CLOSE(d.variance[r * 3 + p], difference([&](const Moments& x) { return x.variance[r]; }), 1e-7);
     }
   }
+  // Covariances: a second reward (time weighted 1, 2 or 3 by vertex) beside time, in
+  // both orders and with itself, against central differences of evaluate()'s.
+  {
+    Graph two = rabbits2();
+    std::vector<double> weighted(two.rewards.begin(), two.rewards.begin() + two.vertex_count);
+    for (std::uint32_t v = 0; v < two.vertex_count; ++v) weighted[v] *= 1 + v % 3;
+    two.rewards.insert(two.rewards.end(), weighted.begin(), weighted.end());
+    two.reward_count = 2;
+    const ModelTrace t2 = compose(two, condense(two), {});
+    const RewardPair pairs[] = {{0, 1}, {1, 0}, {1, 1}};
+    const Moments m2 = evaluate(t2, theta, 2, pairs);
+    const Gradient d2 = evaluate_gradient(t2, theta, 2, m2, pairs);
+    CHECK_EQ(d2.pair_count, 3u);
+    for (std::uint32_t p = 0; p < 3; ++p) {
+      auto at = [&](double step) {
+        std::vector<double> shifted = theta;
+        shifted[p] += step;
+        return evaluate(t2, shifted, 2, pairs);
+      };
+      const double h = 1e-3 * theta[p];
+      const Moments a = at(h), b = at(-h), c = at(h / 2), e = at(-h / 2);
+      for (std::size_t q = 0; q < 3; ++q) {
+        auto cov = [&](const Moments& x) { return x.covariance[q]; };
+        const double expected = (4 * (cov(c) - cov(e)) / h - (cov(a) - cov(b)) / (2 * h)) / 3;
+        CHECK_CLOSE(d2.covariance[q * 3 + p], expected, 1e-7);
+      }
+      // Cov(R, R) is Var(R): the two derivatives agree.
+      CHECK_CLOSE(d2.covariance[2 * 3 + p], d2.variance[1 * 3 + p], 1e-12);
+    }
+  }
   // Every byte of gradient scratch was released.
   CHECK_EQ(ledger().bytes(Category::Evaluation), before.evaluation);
 }
@@ -577,7 +607,7 @@ TEST(cancellation_leaves_the_ledger_where_it_was) {
   const Moments moments = evaluate(t, theta, 2);
   threw = false;
   try {
-    evaluate_gradient(t, theta, 2, moments, &cancel);
+    evaluate_gradient(t, theta, 2, moments, {}, &cancel);
   } catch (const Cancelled&) {
     threw = true;
   }

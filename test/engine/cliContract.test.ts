@@ -3,8 +3,8 @@
 // inside the protocol must never reach it. Every command's --json output, from the
 // real CLI, has exactly the field names below: the names the CLI printed before the
 // protocol went camelCase. Records keyed by the model's own names (params, moments,
-// variance, covariance, ruleFirings, gradient, gradient_variance, and fit's estimates
-// and stderr) are compared as records, not by their keys.
+// variance, covariance, ruleFirings, gradient, gradient_variance, gradient_covariance,
+// and fit's estimates and stderr) are compared as records, not by their keys.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -20,6 +20,7 @@ const RECORDS = new Set([
   'ruleFirings',
   'gradient',
   'gradient_variance',
+  'gradient_covariance',
   'estimates',
   'stderr',
 ]);
@@ -178,17 +179,30 @@ describe('the command line JSON contract', () => {
     assert.deepEqual(sorted(fieldNames(warned)), sorted([...RUN, ...WARNING]));
     const repeated = json(['run', join(ENGINE_FIXTURES, 'two_locus.json'), '--no-cache', '--repeat', '2']);
     assert.deepEqual(sorted(fieldNames(repeated)), sorted(['runs', ...RUN.map((n) => `runs[].${n}`)]));
-    const gradient = json(['run', join(ENGINE_FIXTURES, 'two_locus.json'), '--no-cache', '--gradient']) as {
+    const gradient = json([
+      'run',
+      join(ENGINE_FIXTURES, 'two_locus.json'),
+      '--no-cache',
+      '--gradient',
+      '--covariance',
+      'time,tmrca',
+    ]) as {
+      covariance: Record<string, unknown>;
       gradient: Record<string, Record<string, unknown[]>>;
       gradient_variance: Record<string, Record<string, unknown>>;
+      gradient_covariance: Record<string, Record<string, unknown>>;
     };
     assert.deepEqual(
       sorted(fieldNames(gradient)),
-      sorted([...RUN, 'gradient', 'gradient_variance', 'timings_ms.gradient']),
+      sorted([...RUN, 'gradient', 'gradient_variance', 'gradient_covariance', 'timings_ms.gradient']),
     );
-    // Inside the records: reward → parameter → one derivative per moment (variance: one).
+    // Inside the records: reward → parameter → one derivative per moment (variance: one);
+    // a covariance's derivatives are keyed as the covariance itself, then by parameter.
     assert.equal(gradient.gradient.time.rec.length, 2);
     assert.equal(typeof gradient.gradient_variance.time.rec, 'number');
+    assert.deepEqual(Object.keys(gradient.gradient_covariance), Object.keys(gradient.covariance));
+    assert.deepEqual(Object.keys(gradient.gradient_covariance['time,tmrca']).sort(), ['coal', 'rec']);
+    assert.equal(typeof gradient.gradient_covariance['time,tmrca'].rec, 'number');
   });
 
   it('dist --json keeps its field names, and an engine error its error fields', () => {

@@ -1,4 +1,4 @@
-// Exact gradients of moments and variances (docs/engine.md, "Gradients") through the
+// Exact gradients of moments, variances and covariances (docs/engine.md, "Gradients") through the
 // real addon and the real CLI. Each derivative is checked against a number computed
 // here without the engine's gradient: central differences of the engine's own
 // moments at θ ± h (Richardson-extrapolated, so the difference is accurate far below
@@ -12,7 +12,7 @@ import { after, describe, it } from 'node:test';
 import { Engine } from '../../extension/engine/engine';
 import type { EvaluateResult, Moment } from '../../extension/protocol/engine';
 import { random } from '../random';
-import type { PhasicGraph } from './dense';
+import { type PhasicGraph, solve } from './dense';
 import { assertOnlyCachesHoldMemory, CLI, compiledModel, ROOT, tempDir } from './helpers';
 
 const REL = 1e-6;
@@ -71,12 +71,27 @@ function randomGraph(seed: number, n: number, P: number): PhasicGraph {
 
 const names = (P: number) => Array.from({ length: P }, (_, j) => `p${j + 1}`);
 
-/** What the derivative of each moment and variance should be, from the engine's moments alone. */
+/**
+ * Covariances asked for with the random graphs (rewards time, s0, s1 of a phasic
+ * graph with two state variables): of two rewards, of a reward with itself (the
+ * variance, by another path) and of the time with a reward.
+ */
+const PAIRS: Array<[string, string]> = [
+  ['s0', 's1'],
+  ['s1', 's1'],
+  ['time', 's0'],
+];
+
+/** What the derivative of each moment, variance and covariance should be, from the engine's values alone. */
 interface Differences {
   moments: Record<string, Record<string, number[]>>;
   variance: Record<string, Record<string, number>>;
+  /** By "A,B" as the covariance member, by parameter. */
+  covariance: Record<string, Record<string, number>>;
   /** The natural size of each derivative, |E[R^k]|/θ_j, for derivatives near 0. */
   scale: Record<string, Record<string, number[]>>;
+  /** Of each covariance's derivative: √(E[A²]·E[B²])/θ_j. */
+  covarianceScale: Record<string, Record<string, number>>;
 }
 
 const num = (m: Moment) => {
@@ -89,7 +104,11 @@ const num = (m: Moment) => {
  * D = (4·D(h/2) − D(h))/3. h is 1e-3 of θ_j (or 1e-3 when θ_j is 0, then one-sided:
  * D = (−3f(0) + 4f(h) − f(2h))/(2h), also combined over h and h/2).
  */
-async function differences(traceKey: string, theta: Record<string, number>): Promise<Differences> {
+async function differences(
+  traceKey: string,
+  theta: Record<string, number>,
+  pairs: Array<[string, string]> = [],
+): Promise<Differences> {
   const params = Object.keys(theta);
   const sets: Array<Record<string, number>> = [theta];
   const steps = params.map((p) => (theta[p] > 0 ? 1e-3 * theta[p] : 1e-3));
@@ -98,27 +117,38 @@ async function differences(traceKey: string, theta: Record<string, number>): Pro
     const offsets = theta[p] > 0 ? [h, -h, h / 2, -h / 2] : [h, 2 * h, h / 2, h];
     for (const o of offsets) sets.push({ ...theta, [p]: theta[p] + o });
   });
-  const results = await engine.evaluateMany(traceKey, sets, K);
+  const results = await engine.evaluateMany(traceKey, sets, K, pairs);
   const base = results[0];
-  const out: Differences = { moments: {}, variance: {}, scale: {} };
+  const out: Differences = { moments: {}, variance: {}, covariance: {}, scale: {}, covarianceScale: {} };
+  const derivativeBy = (p: string, j: number, f: (r: EvaluateResult) => number) => {
+    const h = steps[j];
+    const [a, b, c, d] = results.slice(1 + 4 * j, 5 + 4 * j);
+    if (theta[p] > 0) {
+      const coarse = (f(a) - f(b)) / (2 * h);
+      const fine = (f(c) - f(d)) / h;
+      return (4 * fine - coarse) / 3;
+    }
+    const f0 = f(base);
+    const coarse = (-3 * f0 + 4 * f(a) - f(b)) / (2 * h);
+    const fine = (-3 * f0 + 4 * f(c) - f(d)) / h;
+    return (4 * fine - coarse) / 3;
+  };
+  for (const [first, second] of pairs) {
+    const key = `${first},${second}`;
+    out.covariance[key] = {};
+    out.covarianceScale[key] = {};
+    params.forEach((p, j) => {
+      out.covariance[key][p] = derivativeBy(p, j, (r) => num(r.covariance[key]));
+      const size = Math.max(theta[p], 1e-3);
+      out.covarianceScale[key][p] = Math.sqrt(num(base.moments[first][1]) * num(base.moments[second][1])) / size;
+    });
+  }
   for (const reward of Object.keys(base.moments)) {
     out.moments[reward] = {};
     out.variance[reward] = {};
     out.scale[reward] = {};
     params.forEach((p, j) => {
-      const h = steps[j];
-      const [a, b, c, d] = results.slice(1 + 4 * j, 5 + 4 * j);
-      const derivative = (f: (r: EvaluateResult) => number) => {
-        if (theta[p] > 0) {
-          const coarse = (f(a) - f(b)) / (2 * h);
-          const fine = (f(c) - f(d)) / h;
-          return (4 * fine - coarse) / 3;
-        }
-        const f0 = f(base);
-        const coarse = (-3 * f0 + 4 * f(a) - f(b)) / (2 * h);
-        const fine = (-3 * f0 + 4 * f(c) - f(d)) / h;
-        return (4 * fine - coarse) / 3;
-      };
+      const derivative = (f: (r: EvaluateResult) => number) => derivativeBy(p, j, f);
       out.moments[reward][p] = Array.from({ length: K }, (_, k) => derivative((r) => num(r.moments[reward][k])));
       out.variance[reward][p] = derivative((r) => num(r.variance[reward]));
       const size = Math.max(theta[p], 1e-3);
@@ -136,10 +166,19 @@ function assertDerivative(actual: Moment | undefined, expected: number, scale: n
   assert.ok(Math.abs(a - expected) <= tolerance, `${what}: ${a} differs from ${expected} by more than ${tolerance}`);
 }
 
-type Gradients = Pick<EvaluateResult, 'gradient' | 'gradientVariance'>;
+type Gradients = Pick<EvaluateResult, 'gradient' | 'gradientVariance' | 'gradientCovariance'>;
 
 function assertMatches(g: Gradients, d: Differences, what: string): void {
-  assert.ok(g.gradient && g.gradientVariance, `${what}: no gradient reported`);
+  assert.ok(g.gradient && g.gradientVariance && g.gradientCovariance, `${what}: no gradient reported`);
+  assert.deepEqual(Object.keys(g.gradientCovariance), Object.keys(d.covariance), `${what}: covariances`);
+  for (const [pair, byParam] of Object.entries(d.covariance))
+    for (const [p, expected] of Object.entries(byParam))
+      assertDerivative(
+        g.gradientCovariance[pair]?.[p],
+        expected,
+        d.covarianceScale[pair][p],
+        `${what}: dCov(${pair})/d${p}`,
+      );
   for (const [reward, byParam] of Object.entries(d.moments))
     for (const [p, expected] of Object.entries(byParam)) {
       const actual: Moment[] | undefined = g.gradient[reward]?.[p];
@@ -169,14 +208,20 @@ describe('gradients against central differences', () => {
       const graph = randomGraph(seed, 12 + 6 * seed, P);
       const rand = random(1000 + seed);
       const theta = Object.fromEntries(names(P).map((p) => [p, 0.3 + 2 * rand()]));
-      const r = await engine.run(JSON.stringify(graph), { params: theta, moments: K, minSccSize: 3, gradient: true });
+      const r = await engine.run(JSON.stringify(graph), {
+        params: theta,
+        moments: K,
+        minSccSize: 3,
+        gradient: true,
+        covariances: PAIRS,
+      });
       assert.ok(r.sccs.largest >= 3, `seed ${seed}: the graph should have a cycle of several states`);
       assert.ok(r.timingsMs.gradient !== undefined);
-      assertMatches(r, await differences(r.traceKey, theta), `seed ${seed}`);
+      assertMatches(r, await differences(r.traceKey, theta, PAIRS), `seed ${seed}`);
       // A cached trace evaluated again at other parameters, with the gradient.
       const other = Object.fromEntries(names(P).map((p) => [p, 0.3 + 2 * rand()]));
-      const [again] = await engine.evaluateMany(r.traceKey, [other], K, [], true);
-      assertMatches(again, await differences(r.traceKey, other), `seed ${seed}, evaluate`);
+      const [again] = await engine.evaluateMany(r.traceKey, [other], K, PAIRS, true);
+      assertMatches(again, await differences(r.traceKey, other, PAIRS), `seed ${seed}, evaluate`);
       assertOnlyCachesHoldMemory(engine);
     });
   }
@@ -197,9 +242,9 @@ describe('gradients against central differences', () => {
     const theta = { p1: 0.8, p2: 1.1, p3: 0.4 };
     const first = await engine.run(graph, { params: theta, moments: K });
     assert.equal(first.gradient, undefined, 'no gradient unless asked for');
-    const reused = await engine.run(graph, { params: theta, moments: K, gradient: true });
+    const reused = await engine.run(graph, { params: theta, moments: K, gradient: true, covariances: PAIRS });
     assert.equal(reused.reused, true);
-    assertMatches(reused, await differences(reused.traceKey, theta), 'reused run');
+    assertMatches(reused, await differences(reused.traceKey, theta, PAIRS), 'reused run');
     assertOnlyCachesHoldMemory(engine);
   });
 
@@ -213,7 +258,8 @@ describe('gradients against central differences', () => {
       const args = ['run', file, '--cache-dir', join(dir, 'cache'), '--moments', String(K), '--min-scc', '3'];
       const recorded = cliJson([...args, ...set]);
       assert.ok((recorded.sccs as { recorded: number }).recorded > 0);
-      const fromDisk = cliJson([...args, ...set, '--gradient']);
+      const covariances = PAIRS.flatMap(([a, b]) => ['--covariance', `${a},${b}`]);
+      const fromDisk = cliJson([...args, ...set, ...covariances, '--gradient']);
       assert.ok((fromDisk.sccs as { cached: number }).cached > 0, 'the second process should read blocks from disk');
       assert.equal((fromDisk.sccs as { recorded: number }).recorded, 0);
       // Central differences from this process's engine, which recorded its own trace.
@@ -222,8 +268,9 @@ describe('gradients against central differences', () => {
         {
           gradient: fromDisk.gradient as Gradients['gradient'],
           gradientVariance: fromDisk.gradient_variance as Gradients['gradientVariance'],
+          gradientCovariance: fromDisk.gradient_covariance as Gradients['gradientCovariance'],
         },
-        await differences(r.traceKey, theta),
+        await differences(r.traceKey, theta, PAIRS),
         'disk cache',
       );
     } finally {
@@ -232,7 +279,129 @@ describe('gradients against central differences', () => {
   });
 });
 
+/**
+ * d Cov(R_a, R_b)/dθ_p by dense linear algebra, from the definitions: with M = −S
+ * over the transient states 1..n, U = M⁻¹, dU = −U (dM) U, and
+ * Cov = α U(a ∘ U b) + α U(b ∘ U a) − (α U a)(α U b), each term differentiated by the
+ * product rule. Shares nothing with the engine but the graph.
+ */
+function denseCovariance(g: PhasicGraph, theta: number[], a: number[], b: number[]) {
+  const n = g.n_vertices - 2; // transient states 1..n; 0 is the start, n+1 absorbs
+  const M = Array.from({ length: n }, () => new Array<number>(n).fill(0));
+  const dM = theta.map(() => Array.from({ length: n }, () => new Array<number>(n).fill(0)));
+  const add = (from: number, to: number, rate: number, into: number[][]) => {
+    if (from === to) return; // self-loops are dropped, as the importer does
+    into[from - 1][from - 1] += rate;
+    if (to >= 1 && to <= n) into[from - 1][to - 1] -= rate;
+  };
+  for (const [from, to, w] of g.edges) add(from, to, w, M);
+  for (const [from, to, ...c] of g.param_edges)
+    c.forEach((cp, p) => {
+      add(from, to, cp * theta[p], M);
+      add(from, to, cp, dM[p]);
+    });
+  const alpha = new Array<number>(n).fill(0);
+  for (const [to, w] of g.start_edges) alpha[to - 1] += w;
+  const dot = (x: number[], y: number[]) => x.reduce((s, xi, i) => s + xi * y[i], 0);
+  const times = (x: number[], y: number[]) => x.map((xi, i) => xi * y[i]);
+  const apply = (A: number[][], x: number[]) => A.map((row) => dot(row, x));
+  const minus = (x: number[], y: number[]) => x.map((xi, i) => xi - y[i]);
+  const xa = solve(M, a);
+  const xb = solve(M, b);
+  const zab = solve(M, times(a, xb));
+  const zba = solve(M, times(b, xa));
+  const Ea = dot(alpha, xa);
+  const Eb = dot(alpha, xb);
+  const covariance = dot(alpha, zab) + dot(alpha, zba) - Ea * Eb;
+  const derivative = dM.map((D) => {
+    // d(U g) = −U (dM) (U g) for a fixed g
+    const dxa = solve(M, apply(D, xa)).map((x) => -x);
+    const dxb = solve(M, apply(D, xb)).map((x) => -x);
+    const dzab = minus(solve(M, times(a, dxb)), solve(M, apply(D, zab)));
+    const dzba = minus(solve(M, times(b, dxa)), solve(M, apply(D, zba)));
+    return dot(alpha, dzab) + dot(alpha, dzba) - dot(alpha, dxa) * Eb - Ea * dot(alpha, dxb);
+  });
+  return { covariance, derivative };
+}
+
 describe('gradients against closed forms', () => {
+  it('covariances of a random cyclic graph against dense solves of the derivative', async () => {
+    const P = 3;
+    const graph = randomGraph(51, 14, P);
+    const theta = [0.7, 1.9, 1.2];
+    const pairs: Array<[string, string]> = [
+      ['time', 's1'],
+      ['s0', 's1'],
+      ['s0', 's0'],
+    ];
+    const r = await engine.run(JSON.stringify(graph), {
+      params: Object.fromEntries(names(P).map((p, j) => [p, theta[j]])),
+      moments: 2,
+      minSccSize: 3,
+      covariances: pairs,
+      gradient: true,
+    });
+    assert.ok(r.sccs.largest >= 3);
+    const transient = graph.states.slice(1, -1);
+    const reward = (name: string) =>
+      name === 'time' ? transient.map(() => 1) : transient.map((s) => s[Number(name.slice(1))]);
+    for (const [a, b] of pairs) {
+      const dense = denseCovariance(graph, theta, reward(a), reward(b));
+      const key = `${a},${b}`;
+      const close = (actual: Moment | undefined, expected: number, what: string) =>
+        assert.ok(
+          typeof actual === 'number' && Math.abs(actual - expected) <= 1e-9 * Math.max(Math.abs(expected), 1e-3),
+          `${what}: ${actual} should be ${expected}`,
+        );
+      close(r.covariance[key], dense.covariance, `Cov(${key})`);
+      names(P).forEach((p, j) => close(r.gradientCovariance?.[key]?.[p], dense.derivative[j], `dCov(${key})/d${p}`));
+    }
+  });
+
+  it('a chain of two exponential stages: Cov(T, T_1) = Var(T_1) = 1/θ1², so d/dθ1 = −2/θ1³ and d/dθ2 = 0', async () => {
+    // State 1 (s0 = 1) leaves at rate θ1 to state 2 (s1 = 1), which is absorbed at rate θ2:
+    // T = T_1 + T_2 with independent stages, R_s0 = T_1, R_s1 = T_2.
+    const chain: PhasicGraph = {
+      states: [
+        [0, 0],
+        [1, 0],
+        [0, 1],
+        [0, 0],
+      ],
+      n_vertices: 4,
+      state_length: 2,
+      param_length: 2,
+      edges: [],
+      start_edges: [[1, 1]],
+      param_edges: [
+        [1, 2, 1, 0],
+        [2, 3, 0, 1],
+      ],
+    };
+    const [t1, t2] = [1.7, 0.6];
+    const r = await engine.run(JSON.stringify(chain), {
+      params: { p1: t1, p2: t2 },
+      covariances: [
+        ['time', 's0'],
+        ['s0', 's1'],
+        ['time', 'time'],
+      ],
+      gradient: true,
+    });
+    const g = r.gradientCovariance;
+    assert.ok(g);
+    const close = (a: Moment | undefined, e: number, what: string) =>
+      assert.ok(typeof a === 'number' && Math.abs(a - e) <= 1e-12 * Math.max(Math.abs(e), 1), `${what}: ${a} ≠ ${e}`);
+    close(g['time,s0'].p1, -2 / t1 ** 3, 'dCov(T, T_1)/dθ1');
+    close(g['time,s0'].p2, 0, 'dCov(T, T_1)/dθ2');
+    close(g['s0,s1'].p1, 0, 'dCov(T_1, T_2)/dθ1 (independent stages)');
+    close(g['s0,s1'].p2, 0, 'dCov(T_1, T_2)/dθ2');
+    // Cov(T, T) = Var(T) = 1/θ1² + 1/θ2²
+    close(g['time,time'].p1, -2 / t1 ** 3, 'dVar(T)/dθ1 as a covariance');
+    close(g['time,time'].p2, -2 / t2 ** 3, 'dVar(T)/dθ2 as a covariance');
+    close(r.gradientVariance?.time.p2, -2 / t2 ** 3, 'dVar(T)/dθ2');
+  });
+
   it('Kingman (CLI, examples/kingman.phasic): rates ∝ θ, so E[T^k] ∝ θ^−k and dE[T^k]/dθ = −k·E[T^k]/θ', () => {
     // Every rate is θ·k(k−1)/2: time scales as 1/θ. n = 6: E[T] = 2(1 − 1/n)/θ, so
     // dE[T]/dθ = −2(1 − 1/n)/θ²; E[L] = 2·Σ_(i<n) 1/i / θ; Var scales as θ^−2.
@@ -279,10 +448,15 @@ describe('gradients against closed forms', () => {
 describe('non-finite moments and batches', () => {
   it('reports the derivatives of infinite or undefined moments as "NaN", never as numbers', async () => {
     // coal = 0: the lineages never coalesce, E[T] is infinite.
-    const r = await engine.run(compiledModel('structured'), { params: { coal: 0, mig: 0.5 }, gradient: true });
+    const r = await engine.run(compiledModel('structured'), {
+      params: { coal: 0, mig: 0.5 },
+      gradient: true,
+      covariances: [['tmrca', 'tmrca']],
+    });
     assert.deepEqual(r.moments.tmrca, ['Infinity', 'Infinity']);
     assert.deepEqual({ ...r.gradient?.tmrca }, { coal: ['NaN', 'NaN'], mig: ['NaN', 'NaN'] });
     assert.equal(r.gradientVariance?.tmrca.coal, 'NaN');
+    assert.deepEqual({ ...r.gradientCovariance?.['tmrca,tmrca'] }, { coal: 'NaN', mig: 'NaN' });
     // mig = 0: E[T] = 1/coal there but d/coal·… for every mig > 0 (Strobeck), so E[T]
     // jumps at mig = 0 and has no derivative; the engine does not invent one.
     const jump = await engine.evaluate(r.traceKey, { coal: 1, mig: 0 }, 2, [], true);
@@ -334,10 +508,10 @@ describe('non-finite moments and batches', () => {
       p2: 0.2 + rand(),
       p3: 0.2 + rand(),
     }));
-    const batch = await engine.evaluateMany(r.traceKey, sets, K, [], true);
+    const batch = await engine.evaluateMany(r.traceKey, sets, K, PAIRS, true);
     const strip = ({ evaluateMs: _e, gradientMs: _g, ...rest }: EvaluateResult) => rest;
     for (let i = 0; i < sets.length; i++) {
-      const one = await engine.evaluate(r.traceKey, sets[i], K, [], true);
+      const one = await engine.evaluate(r.traceKey, sets[i], K, PAIRS, true);
       assert.deepEqual(strip(batch[i]), strip(one), `set ${i}`);
       assert.ok(batch[i].gradient);
     }

@@ -181,6 +181,41 @@ describe('engine requests over stdio', () => {
     assert.ok(Math.abs(Number(twice.moments.tmrca[1]) - 3.388888888888889 / 4) < 1e-12);
   });
 
+  it('passes the gradient option through to the engine, for a run and for an evaluation', async () => {
+    // Kingman: every rate is θ·k(k−1)/2, so E[T^k] ∝ θ^−k and dE[T^k]/dθ = −k·E[T^k]/θ;
+    // a covariance of two rewards scales as θ^−2, so dCov/dθ = −2·Cov/θ.
+    const uri = model('kingman.phasic', fixture('kingman.phasic'));
+    const covariances: Array<[string, string]> = [['tmrca', 'total_length']];
+    const plain = await request('phasic/run', run(uri, { n: 4 }, { covariances }));
+    assert.equal(plain.result.gradient, undefined, 'no gradient unless asked for');
+    const { result } = await request('phasic/run', run(uri, { n: 4 }, { covariances, gradient: true }));
+    assert.equal(parseEngineReply('phasic/run', { model: plain.model, result }).ok, true);
+    const close = (actual: unknown, expected: number, what: string) =>
+      assert.ok(
+        typeof actual === 'number' && Math.abs(actual - expected) <= 1e-12 * Math.abs(expected),
+        `${what}: ${actual} should be ${expected}`,
+      );
+    const theta = 1;
+    close(result.gradient?.tmrca.theta[0], -Number(result.moments.tmrca[0]) / theta, 'run: dE[T]/dθ');
+    close(result.gradientVariance?.tmrca.theta, (-2 * Number(result.variance.tmrca)) / theta, 'run: dVar(T)/dθ');
+    const cov = Number(result.covariance['tmrca,total_length']);
+    close(result.gradientCovariance?.['tmrca,total_length'].theta, (-2 * cov) / theta, 'run: dCov/dθ');
+    const at2 = await request('phasic/evaluate', {
+      traceKey: result.traceKey,
+      params: { theta: 2 },
+      moments: 2,
+      covariances,
+      gradient: true,
+    });
+    assert.equal(parseEngineReply('phasic/evaluate', at2).ok, true);
+    close(at2.gradient?.tmrca.theta[1], (-2 * Number(at2.moments.tmrca[1])) / 2, 'evaluate: dE[T²]/dθ');
+    close(
+      at2.gradientCovariance?.['tmrca,total_length'].theta,
+      (-2 * Number(at2.covariance['tmrca,total_length'])) / 2,
+      'evaluate: dCov/dθ',
+    );
+  });
+
   it("answers every run and evaluation with the edited model's own labels: edit, run, undo, run", async () => {
     // One file edited in place, as in daily use: the graph stays the same, the labels change.
     const original = fixture('kingman.phasic');

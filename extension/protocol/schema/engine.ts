@@ -96,6 +96,11 @@ const momentsEntries = {
   gradient: v.optional(nameRecord(nameRecord(list(moment)))),
   /** With the gradient option: per reward, per parameter, d Var(R)/dθ. */
   gradientVariance: v.optional(nameRecord(nameRecord(moment))),
+  /**
+   * With the gradient option: per requested covariance, keyed "A,B" as `covariance`,
+   * per parameter, d Cov(R_A, R_B)/dθ.
+   */
+  gradientCovariance: v.optional(nameRecord(nameRecord(moment))),
 };
 
 const runEntries = {

@@ -5,7 +5,7 @@
 // with the field named rather than half-run. No Node or vscode imports.
 import * as v from 'valibot';
 import { MAX_GRID_POINTS } from '../distribution';
-import { count, list, names, nameRecord, nonNeg, num, obj, str } from './base';
+import { bool, count, list, names, nameRecord, nonNeg, num, obj, str } from './base';
 
 const overrides = nameRecord(num);
 const covariances = list(
@@ -25,9 +25,18 @@ export const runParams = obj({
   moments: count,
   covariances,
   runId: count,
+  /** Also the derivatives of every moment, variance and covariance by every parameter. */
+  gradient: v.optional(bool),
 });
 
-export const evaluateParams = obj({ traceKey: str(200), params: nameRecord(num), moments: count, covariances });
+export const evaluateParams = obj({
+  traceKey: str(200),
+  params: nameRecord(num),
+  moments: count,
+  covariances,
+  /** As runParams' gradient. */
+  gradient: v.optional(bool),
+});
 
 /** Largest `.fs` text a fit request carries (a spectrum of 10⁵ samples is well under 1 MB). */
 export const MAX_SFS_TEXT_CHARS = 4 * 1024 * 1024;

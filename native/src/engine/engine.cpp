@@ -161,7 +161,8 @@ std::string Engine::evaluate(const std::string& trace_key, const std::vector<Nam
     if (gradient) {
       const auto gradient_start = std::chrono::steady_clock::now();
       write_gradient(w, cached.labels,
-                     evaluate_gradient(*cached.trace, theta, results[i].moment_count, results[i], cancel), moments);
+                     evaluate_gradient(*cached.trace, theta, results[i].moment_count, results[i], pairs, cancel),
+                     moments, covariances);
       w.field("gradientMs",
               std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - gradient_start).count());
     }

@@ -200,7 +200,7 @@ std::string result_json(const RunSummary& summary, bool reused, const ModelTrace
       .field("bytes", static_cast<std::uint64_t>(trace.bytes()))
       .end_object();
   write_evaluation(w, labels, theta, moments, options.moments, options.covariances);
-  if (gradient) write_gradient(w, labels, *gradient, options.moments);
+  if (gradient) write_gradient(w, labels, *gradient, options.moments, options.covariances);
   w.key("timingsMs")
       .begin_object()
       .field("explore", timings.explore)
@@ -306,7 +306,8 @@ void write_evaluation(JsonWriter& w, const ModelLabels& labels, std::span<const 
   if (const char* why = non_finite_reason(m, moments)) w.field("nonFinite", why);
 }
 
-void write_gradient(JsonWriter& w, const ModelLabels& labels, const Gradient& g, std::uint32_t moments) {
+void write_gradient(JsonWriter& w, const ModelLabels& labels, const Gradient& g, std::uint32_t moments,
+                    const std::vector<RewardNames>& covariances) {
   w.key("gradient").begin_object();
   for (std::uint32_t r = 0; r < g.reward_count; ++r) {
     w.key(labels.rewards[r]).begin_object();
@@ -323,6 +324,14 @@ void write_gradient(JsonWriter& w, const ModelLabels& labels, const Gradient& g,
     w.key(labels.rewards[r]).begin_object();
     for (std::uint32_t p = 0; p < g.param_count; ++p)
       w.field(labels.params[p], g.variance[std::size_t(r) * g.param_count + p]);
+    w.end_object();
+  }
+  w.end_object();
+  // Keyed like the covariance member, "A,B" in request order.
+  w.key("gradientCovariance").begin_object();
+  for (std::size_t i = 0; i < covariances.size() && i < g.pair_count; ++i) {
+    w.key(covariances[i].first + "," + covariances[i].second).begin_object();
+    for (std::uint32_t p = 0; p < g.param_count; ++p) w.field(labels.params[p], g.covariance[i * g.param_count + p]);
     w.end_object();
   }
   w.end_object();
@@ -354,12 +363,14 @@ Key model_trace_key(const Graph& g, const ModelLabels& labels, std::uint32_t min
 
 namespace {
 
-std::optional<Gradient> gradient_if_asked(const ModelTrace& trace, std::span<const double> theta,
-                                          const Moments& moments, const RunOptions& options,
-                                          const std::atomic<bool>* cancel, RunTimings& timings) {
+std::optional<Gradient> gradient_if_asked(const ModelTrace& trace, const ModelLabels& labels,
+                                          std::span<const double> theta, const Moments& moments,
+                                          const RunOptions& options, const std::atomic<bool>* cancel,
+                                          RunTimings& timings) {
   if (!options.gradient) return std::nullopt;
   const auto start = Clock::now();
-  std::optional<Gradient> g(evaluate_gradient(trace, theta, moments.moment_count, moments, cancel));
+  std::optional<Gradient> g(
+      evaluate_gradient(trace, theta, moments.moment_count, moments, pairs_of(labels, options.covariances), cancel));
   timings.gradient = ms_since(start);
   return g;
 }
@@ -382,7 +393,7 @@ std::optional<std::string> reuse_run(std::string_view model_text, const RunOptio
   const Moments moments = evaluate(*cached.model.trace, theta, std::max<std::uint32_t>(options.moments, 2), pairs,
                                    observer.cancel);
   timings.evaluate = ms_since(start);
-  const std::optional<Gradient> gradient = gradient_if_asked(*cached.model.trace, theta, moments, options,
+  const std::optional<Gradient> gradient = gradient_if_asked(*cached.model.trace, labels, theta, moments, options,
                                                              observer.cancel, timings);
   if (observer.progress) observer.progress({RunPhase::Evaluating, 1, 1});
   return result_json(summary, true, *cached.model.trace, labels, theta, moments, options, timings, run_start, {},
@@ -480,7 +491,7 @@ std::string run_model(std::string_view model_text, const RunOptions& options, co
   phase_start = Clock::now();
   const Moments moments = evaluate(*trace, theta, std::max<std::uint32_t>(options.moments, 2), pairs, cancel);
   timings.evaluate = ms_since(phase_start);
-  const std::optional<Gradient> gradient = gradient_if_asked(*trace, theta, moments, options, cancel, timings);
+  const std::optional<Gradient> gradient = gradient_if_asked(*trace, labels, theta, moments, options, cancel, timings);
   progress(RunPhase::Evaluating, 1, 1);
 
   caches.disk.flush();

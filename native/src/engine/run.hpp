@@ -40,9 +40,11 @@ std::vector<RewardPair> pairs_of(const ModelLabels& labels, const std::vector<Re
 void write_evaluation(JsonWriter& w, const ModelLabels& labels, std::span<const double> theta, const Moments& m,
                       std::uint32_t moments, const std::vector<RewardNames>& covariances);
 
-// Writes the gradient and gradientVariance members: per reward, per parameter, the
-// derivatives of the first `moments` moments and of the variance.
-void write_gradient(JsonWriter& w, const ModelLabels& labels, const Gradient& g, std::uint32_t moments);
+// Writes the gradient, gradientVariance and gradientCovariance members: per reward, per
+// parameter, the derivatives of the first `moments` moments and of the variance; per
+// requested pair ("A,B", as the covariance member), per parameter, of the covariance.
+void write_gradient(JsonWriter& w, const ModelLabels& labels, const Gradient& g, std::uint32_t moments,
+                    const std::vector<RewardNames>& covariances);
 
 // The key of a composed model trace: the graph's structure and rewards (never its
 // state labels), the block size threshold that shaped the composition, and the

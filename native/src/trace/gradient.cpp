@@ -4,9 +4,13 @@
 //   solve    y[v] = (y[v] + Σ w·y[t]) · inv     ā = ȳ[v]·inv, inv̄ += ȳ[v]·acc,
 //                                               w̄ += ā·y[t], ȳ[t] += ā·w, ȳ[v] = ā
 //   forward  y[t] += m·y[s]                     m̄ += ȳ[t]·y[s], ȳ[s] += ȳ[t]·m
-// The adjoint values (ȳ) depend on the chain i only and the forward values (y) on the
-// solve j only: the forward values are kept from the forward pass, and each chain's
-// backward sweep contracts its ȳ with every solve j it pairs with as it goes.
+// The adjoint values (ȳ) depend on the chain only and the forward values (y) on the
+// solve only: the forward values are kept from the forward pass, and each chain's
+// backward sweep contracts its ȳ with every solve it pairs with as it goes.
+//
+// Lanes. Solves of the same moment k for every reward run together, R values per
+// slot (slot·R + r), and so do the chains i ≥ 1: one pass over a block's commands
+// serves every reward. Chain 0 is α for every reward, so it is swept once.
 #include "trace/gradient.hpp"
 
 #include <algorithm>
@@ -29,109 +33,175 @@ std::uint64_t largest(const ModelTrace& m, Size size) {
   return most;
 }
 
+std::uint64_t total_values(const ModelTrace& m) {
+  std::uint64_t total = 0;
+  for (const ComposedBlock& b : m.blocks) total += b.trace->value_count();
+  return total;
+}
+
+// to[l] += by·from[l] for l < n (n = Fixed when Fixed > 0). The arrays never overlap
+// (distinct program values, slots or scratch arrays), which __restrict tells the
+// compiler so that the loop vectorizes.
+template <std::size_t Fixed = 0>
+inline void add_scaled(double* __restrict to, double by, const double* __restrict from, std::size_t n = Fixed) {
+  for (std::size_t l = 0; l < (Fixed ? Fixed : n); ++l) to[l] += by * from[l];
+}
+
+// to[l] += by[l]·from[l] for l < n, likewise.
+template <std::size_t Fixed = 0>
+inline void multiply_add(double* __restrict to, const double* __restrict by, const double* __restrict from,
+                         std::size_t n = Fixed) {
+  for (std::size_t l = 0; l < (Fixed ? Fixed : n); ++l) to[l] += by[l] * from[l];
+}
+
 // 8 Mi doubles (64 MiB): larger traces replay each block's program once more instead.
 constexpr std::uint64_t kMaxKeptValues = std::uint64_t(8) << 20;
 
+// Outputs, in the order of the adjoints per program value: moment k of reward r at
+// (k−1)·R + r (so a chain's contraction with the solves of every reward is one run of
+// R adjacent entries), then the cross moment of pair p at R·K + p.
 class GradientSession {
  public:
-  GradientSession(const ModelTrace& m, std::uint32_t moment_count, const std::atomic<bool>* cancel)
+  GradientSession(const ModelTrace& m, std::uint32_t moment_count, std::span<const RewardPair> pairs,
+                  const std::atomic<bool>* cancel)
       : m_(m),
+        pairs_(pairs),
         K_(moment_count),
         R_(m.reward_count),
-        O_(std::size_t(m.reward_count) * moment_count),
+        N_(pairs.size()),
+        Q_(2 * pairs.size()),
+        RK_(std::size_t(m.reward_count) * moment_count),
+        O_(RK_ + N_),
         P_(m.param_count),
+        C_(std::max<std::size_t>(moment_count, pairs.empty() ? 1 : 2)),
+        V_(m.vertex_count),
         cancel_(cancel),
         block_values_(largest(m, [](const BlockTrace& t) { return t.value_count(); })),
         block_slots_(largest(m, [](const BlockTrace& t) { return std::uint64_t(t.vertex_count) + t.exit_count; })),
-        values_(total_values(m) <= kMaxKeptValues ? 0 : block_values_),
+        keep_all_values_(total_values(m) <= kMaxKeptValues),
+        values_(keep_all_values_ ? 0 : block_values_),
+        kept_values_(keep_all_values_ ? total_values(m) : 0),
         value_adjoints_(block_values_ * std::max<std::size_t>(O_, 1)),
-        kept_values_(total_values(m) <= kMaxKeptValues ? total_values(m) : 0),
-        solutions_(O_ * m.vertex_count),
-        before_solve_(O_ * m.vertex_count),
-        sums_(O_ * m.vertex_count),
-        adjoints_(O_ * m.vertex_count),
-        y_(block_slots_),
-        forward_pre_(std::size_t(K_) * block_slots_),
-        forward_final_(std::size_t(K_) * block_slots_),
-        forward_acc_(std::size_t(K_) * block_slots_),
-        adjoint_in_(std::size_t(K_) * block_slots_),
-        theta_adjoints_(O_ * P_) {}
+        rewards_(R_ * V_),
+        solutions_(RK_ * V_),
+        pair_solutions_(Q_ * V_),
+        kept_solves_(kept_solve_size(m, RK_ + Q_)),
+        adjoints_((1 + (C_ - 1) * R_) * V_),
+        y_(block_slots_ * std::max<std::size_t>({R_, Q_, 1})),
+        chains_(C_ * block_slots_ * std::max<std::size_t>(R_, 1)),
+        lanes_(2 * std::max<std::size_t>(R_, 1)),
+        theta_adjoints_(O_ * P_) {
+    for (std::size_t r = 0; r < R_; ++r)
+      for (std::size_t v = 0; v < V_; ++v) rewards_[v * R_ + r] = m.rewards[r * V_ + v];
+  }
 
-  // Fills fast[o] = E[R^k] in IEEE arithmetic and d[o·P + j] = dE[R^k]/dθ_j (o = r·K + k−1).
-  void run(const double* theta, std::vector<double>& fast, std::vector<double>& d) {
+  // Fills fast[r·K + k−1] = E[R_r^k] and cross[p] = E[R_a R_b] in IEEE arithmetic, and
+  // d[(r·K + k−1)·P + j] = dE[R_r^k]/dθ_j, dcross[p·P + j] = dE[R_a R_b]/dθ_j.
+  void run(const double* theta, std::vector<double>& fast, std::vector<double>& cross, std::vector<double>& d,
+           std::vector<double>& dcross) {
     theta_ = theta;
     // Absorbing vertices are never written: their x and x̄ stay 0.
     solutions_.zero();
+    pair_solutions_.zero();
     adjoints_.zero();
     theta_adjoints_.zero();
-    std::size_t kept = 0;
+    std::size_t kept = 0, kept_solve = 0;
     for (const ComposedBlock& b : m_.blocks) {
       check_cancel();
-      double* values = kept_values_.size() ? kept_values_.data() + kept : values_.data();
+      double* values = keep_all_values_ ? kept_values_.data() + kept : values_.data();
       replay(*b.trace, values);
       values_at_ = values;
       kept += b.trace->value_count();
-      for (std::size_t r = 0; r < R_; ++r)
-        for (std::size_t k = 1; k <= K_; ++k) solve(b, r, k);
+      const Kept keep = kept_at(*b.trace, kept_solve);
+      for (std::size_t k = 1; k <= K_; ++k) solve_moment(b, k, keep);
+      if (N_) solve_pairs(b, keep);
+      kept_solve += kept_solve_size(*b.trace, RK_ + Q_);
     }
-    fast.assign(O_, 0.0);
-    for (std::size_t r = 0; r < R_; ++r) {
-      double factorial = 1;
-      for (std::size_t k = 1; k <= K_; ++k) {
-        factorial *= double(k);
-        const double* x = solution(r, k);
-        double sum = 0;
-        for (std::size_t e = 0; e < m_.start_target.size(); ++e) sum += m_.start_probability[e] * x[m_.start_target[e]];
-        fast[r * K_ + k - 1] = factorial * sum;
-      }
-      // b_0 = α: the adjoint of x_k in E[R^k] = k!·α x_k (k! is applied at the end).
-      double* a0 = adjoint(r, 0);
-      for (std::size_t e = 0; e < m_.start_target.size(); ++e) a0[m_.start_target[e]] += m_.start_probability[e];
-    }
+    collect(fast, cross);
+    // b_0 = α: the adjoint of x_k in E[R^k] = k!·α x_k (k! is applied at the end).
+    for (std::size_t e = 0; e < m_.start_target.size(); ++e) adjoints_[m_.start_target[e]] += m_.start_probability[e];
     for (std::size_t bi = m_.blocks.size(); bi-- > 0;) {
       check_cancel();
       const ComposedBlock& b = m_.blocks[bi];
-      if (kept_values_.size()) {
-        kept -= b.trace->value_count();
+      const BlockTrace& t = *b.trace;
+      kept_solve -= kept_solve_size(t, RK_ + Q_);
+      if (keep_all_values_) {
+        kept -= t.value_count();
         values_at_ = kept_values_.data() + kept;
       } else {
         values_at_ = values_.data();
-        replay(*b.trace, values_.data());
+        replay(t, values_.data());
       }
-      std::fill(value_adjoints_.data(), value_adjoints_.data() + b.trace->value_count() * O_, 0.0);
-      for (std::size_t r = 0; r < R_; ++r) {
-        for (std::uint32_t j = 1; j <= K_; ++j) forward_values(b, r, j);
-        for (std::uint32_t i = 0; i < K_; ++i) adjoint_and_contract(b, r, i);
+      const Kept keep = kept_at(t, kept_solve);
+      std::fill(value_adjoints_.data(), value_adjoints_.data() + t.value_count() * O_, 0.0);
+      switch (RK_) {
+        case 2: chain_zero<2>(b, keep); break;
+        case 4: chain_zero<4>(b, keep); break;
+        case 6: chain_zero<6>(b, keep); break;
+        default: chain_zero<0>(b, keep);
       }
-      program_adjoint(*b.trace);
+      for (std::size_t i = 1; i < C_; ++i) {
+        switch (R_) {
+          case 1: chain<1>(b, keep, i); break;
+          case 2: chain<2>(b, keep, i); break;
+          case 3: chain<3>(b, keep, i); break;
+          case 4: chain<4>(b, keep, i); break;
+          default: chain<0>(b, keep, i);
+        }
+      }
+      program_adjoint(t);
     }
-    d.assign(O_ * P_, 0.0);
+    d.assign(RK_ * P_, 0.0);
     for (std::size_t r = 0; r < R_; ++r) {
       double factorial = 1;
       for (std::size_t k = 1; k <= K_; ++k) {
         factorial *= double(k);
-        const std::size_t o = r * K_ + k - 1;
-        for (std::size_t p = 0; p < P_; ++p) d[o * P_ + p] = factorial * theta_adjoints_[o * P_ + p];
+        const std::size_t o = (k - 1) * R_ + r;
+        for (std::size_t p = 0; p < P_; ++p) d[(r * K_ + k - 1) * P_ + p] = factorial * theta_adjoints_[o * P_ + p];
       }
     }
+    dcross.assign(theta_adjoints_.data() + RK_ * P_, theta_adjoints_.data() + O_ * P_);
   }
 
  private:
+  // One block's forward values of every solve, kept for the backward pass: per slot
+  // (vertex, then exit) y after the forward commands (pre) and at the end (fin), per
+  // vertex its sum before the multiplication by its inverse rate (acc); R·K entries
+  // per slot for the moments ([k−1][r]), then 2 per pair (side 0: r_a ∘ x_1 of b,
+  // side 1: r_b ∘ x_1 of a).
+  struct Kept {
+    double *pre, *fin, *acc, *pair_pre, *pair_fin, *pair_acc;
+  };
+  static std::uint64_t kept_solve_size(const BlockTrace& t, std::size_t width) {
+    return (2 * (std::uint64_t(t.vertex_count) + t.exit_count) + t.vertex_count) * width;
+  }
+  static std::uint64_t kept_solve_size(const ModelTrace& m, std::size_t width) {
+    std::uint64_t total = 0;
+    for (const ComposedBlock& b : m.blocks) total += kept_solve_size(*b.trace, width);
+    return total;
+  }
+  Kept kept_at(const BlockTrace& t, std::size_t offset) {
+    const std::size_t slots = std::size_t(t.vertex_count) + t.exit_count, n = t.vertex_count;
+    double* p = kept_solves_.data() + offset;
+    Kept k;
+    k.pre = p, p += slots * RK_;
+    k.fin = p, p += slots * RK_;
+    k.acc = p, p += n * RK_;
+    k.pair_pre = p, p += slots * Q_;
+    k.pair_fin = p, p += slots * Q_;
+    k.pair_acc = p;
+    return k;
+  }
+
   void check_cancel() const {
     if (cancel_ && cancel_->load(std::memory_order_relaxed)) throw Cancelled();
   }
-  const double* reward(std::size_t r) const { return m_.rewards.data() + r * m_.vertex_count; }
-  // x_k of reward r (k ≥ 1) and x̄ of chain i (the adjoint b_i and what flows into it).
-  double* solution(std::size_t r, std::size_t k) { return solutions_.data() + (r * K_ + k - 1) * m_.vertex_count; }
-  double* adjoint(std::size_t r, std::size_t i) { return adjoints_.data() + (r * K_ + i) * m_.vertex_count; }
-  double* slots(Scratch& s, std::size_t index) { return s.data() + index * block_slots_; }
-  double* global(Scratch& s, std::size_t r, std::size_t k) { return s.data() + (r * K_ + k - 1) * m_.vertex_count; }
-
-  static std::uint64_t total_values(const ModelTrace& m) {
-    std::uint64_t total = 0;
-    for (const ComposedBlock& b : m.blocks) total += b.trace->value_count();
-    return total;
-  }
+  // x_k of every reward, R per vertex.
+  double* solution(std::size_t k) { return solutions_.data() + (k - 1) * R_ * V_; }
+  // x̄ of chain 0 (one per vertex) and of chain i ≥ 1 (R per vertex).
+  double* adjoint(std::size_t i) { return adjoints_.data() + (i == 0 ? 0 : (1 + (i - 1) * R_) * V_); }
+  // ȳ of chain i on the current block: block_slots_ per chain, R per slot for i ≥ 1.
+  double* chain_slots(std::size_t i) { return chains_.data() + i * block_slots_ * std::max<std::size_t>(R_, 1); }
 
   void replay(const BlockTrace& t, double* v) {
     const std::uint32_t S = P_ + 1;
@@ -157,100 +227,157 @@ class GradientSession {
     }
   }
 
-  // Loads y with the right-hand side g_k = r ∘ x_(k−1) and the exits' x_k.
-  void load(const ComposedBlock& b, std::size_t r, std::size_t k, double* y) {
-    const BlockTrace& t = *b.trace;
-    const double* g = reward(r);
-    const double* previous = k == 1 ? nullptr : solution(r, k - 1);
-    const double* x = solution(r, k);
-    for (std::uint32_t i = 0; i < t.vertex_count; ++i) {
-      const VertexId v = b.vertices[i];
-      y[i] = previous ? g[v] * previous[v] : g[v];
-    }
-    for (std::uint32_t s = 0; s < t.exit_count; ++s) y[t.vertex_count + s] = x[b.exits[s]];
-    const double* val = values_at_;
-    for (const ForwardCommand& f : t.forward) y[f.target] += val[f.multiplier] * y[f.source];
-  }
-
-  void solve(const ComposedBlock& b, std::size_t r, std::size_t k) {
+  // x_k = U(r ∘ x_(k−1)) on the block for every reward at once.
+  void solve_moment(const ComposedBlock& b, std::size_t k, const Kept& keep) {
     const BlockTrace& t = *b.trace;
     double* y = y_.data();
-    load(b, r, k, y);
-    // What the backward pass contracts with: y after the forward commands, and each
-    // vertex's sum before its multiplication by the inverse rate.
-    double* before = global(before_solve_, r, k);
-    double* sums = global(sums_, r, k);
-    for (std::uint32_t i = 0; i < t.vertex_count; ++i) before[b.vertices[i]] = y[i];
+    const std::size_t R = R_;
+    const double* previous = k == 1 ? nullptr : solution(k - 1);
+    for (std::uint32_t l = 0; l < t.vertex_count; ++l) {
+      const std::size_t v = b.vertices[l];
+      for (std::size_t r = 0; r < R; ++r)
+        y[l * R + r] = previous ? rewards_[v * R + r] * previous[v * R + r] : rewards_[v * R + r];
+    }
+    const std::size_t offset = (k - 1) * R;
+    switch (R) {
+      case 1: solve_lanes<1>(b, R, solution(k), keep.pre + offset, keep.fin + offset, keep.acc + offset, RK_); break;
+      case 2: solve_lanes<2>(b, R, solution(k), keep.pre + offset, keep.fin + offset, keep.acc + offset, RK_); break;
+      case 3: solve_lanes<3>(b, R, solution(k), keep.pre + offset, keep.fin + offset, keep.acc + offset, RK_); break;
+      case 4: solve_lanes<4>(b, R, solution(k), keep.pre + offset, keep.fin + offset, keep.acc + offset, RK_); break;
+      default: solve_lanes<0>(b, R, solution(k), keep.pre + offset, keep.fin + offset, keep.acc + offset, RK_);
+    }
+  }
+
+  // The cross-moment solves U(r_a ∘ x_1 of b) and U(r_b ∘ x_1 of a) of every pair.
+  void solve_pairs(const ComposedBlock& b, const Kept& keep) {
+    const BlockTrace& t = *b.trace;
+    double* y = y_.data();
+    const std::size_t R = R_, Q = Q_;
+    const double* x1 = solution(1);
+    for (std::uint32_t l = 0; l < t.vertex_count; ++l) {
+      const std::size_t v = b.vertices[l];
+      for (std::size_t p = 0; p < N_; ++p) {
+        const std::size_t a = pairs_[p].first, c = pairs_[p].second;
+        y[l * Q + 2 * p] = rewards_[v * R + a] * x1[v * R + c];
+        y[l * Q + 2 * p + 1] = rewards_[v * R + c] * x1[v * R + a];
+      }
+    }
+    solve_lanes<0>(b, Q, pair_solutions_.data(), keep.pair_pre, keep.pair_fin, keep.pair_acc, Q);
+  }
+
+  // y (W lanes per slot, vertices loaded with the right-hand side) := U y on the
+  // block, exits read from x; writes x at the block's vertices and keeps pre, fin and
+  // acc at lane 0 of `stride` entries per slot.
+  template <std::size_t Fixed>
+  void solve_lanes(const ComposedBlock& b, std::size_t width, double* x, double* pre, double* fin, double* acc,
+                   std::size_t stride) {
+    const BlockTrace& t = *b.trace;
+    const std::size_t W = Fixed ? Fixed : width;
+    const std::uint32_t n = t.vertex_count, slots = n + t.exit_count;
+    double* y = y_.data();
     const double* val = values_at_;
-    std::uint64_t n = 0;
+    for (std::uint32_t s = 0; s < t.exit_count; ++s)
+      for (std::size_t l = 0; l < W; ++l) y[(n + s) * W + l] = x[std::size_t(b.exits[s]) * W + l];
+    for (const ForwardCommand& f : t.forward) {
+      const double m = val[f.multiplier];
+      double* __restrict target = y + std::size_t(f.target) * W;
+      const double* __restrict source = y + std::size_t(f.source) * W;
+      for (std::size_t l = 0; l < W; ++l) target[l] += m * source[l];
+    }
+    for (std::uint32_t s = 0; s < slots; ++s)
+      for (std::size_t l = 0; l < W; ++l) pre[s * stride + l] = y[s * W + l];
+    std::uint64_t k = 0;
     for (const SolveCommand& s : t.solve) {
-      double acc = y[s.vertex];
-      for (; n < s.term_end; ++n) acc += val[t.terms[n].weight] * y[t.terms[n].target];
-      sums[b.vertices[s.vertex]] = acc;
-      y[s.vertex] = acc * val[s.inverse_rate];
+      double sum[Fixed ? Fixed : 1];
+      double* xv = y + std::size_t(s.vertex) * W;
+      double* keep = acc + std::size_t(s.vertex) * stride;
+      if constexpr (Fixed != 0) {
+        for (std::size_t l = 0; l < W; ++l) sum[l] = xv[l];
+        for (; k < s.term_end; ++k) {
+          const double w = val[t.terms[k].weight];
+          const double* __restrict z = y + std::size_t(t.terms[k].target) * W;
+          for (std::size_t l = 0; l < W; ++l) sum[l] += w * z[l];
+        }
+        const double inv = val[s.inverse_rate];
+        for (std::size_t l = 0; l < W; ++l) keep[l] = sum[l], xv[l] = sum[l] * inv;
+      } else {
+        // The sum accumulates in the slot itself (a run-time width has no registers).
+        const std::uint64_t begin = k;
+        for (std::size_t l = 0; l < W; ++l) {
+          double a = xv[l];
+          for (k = begin; k < s.term_end; ++k) a += val[t.terms[k].weight] * y[std::size_t(t.terms[k].target) * W + l];
+          keep[l] = a;
+        }
+        k = s.term_end;
+        const double inv = val[s.inverse_rate];
+        for (std::size_t l = 0; l < W; ++l) xv[l] = keep[l] * inv;
+      }
     }
-    double* x = solution(r, k);
-    for (std::uint32_t i = 0; i < t.vertex_count; ++i) x[b.vertices[i]] = y[i];
+    for (std::uint32_t s = 0; s < slots; ++s)
+      for (std::size_t l = 0; l < W; ++l) fin[s * stride + l] = y[s * W + l];
+    for (std::uint32_t i = 0; i < n; ++i)
+      for (std::size_t l = 0; l < W; ++l) x[std::size_t(b.vertices[i]) * W + l] = y[i * W + l];
   }
 
-  // Solve j's values on the block, gathered from the forward pass: y after the forward
-  // commands (pre; exits hold x), its final y (fin: x, exits included), and each
-  // solved vertex's sum before the multiplication by its inverse rate (acc).
-  void forward_values(const ComposedBlock& b, std::size_t r, std::uint32_t j) {
-    const BlockTrace& t = *b.trace;
-    const std::uint32_t n = t.vertex_count;
-    double* pre = slots(forward_pre_, j - 1);
-    double* fin = slots(forward_final_, j - 1);
-    double* acc = slots(forward_acc_, j - 1);
-    const double* x = solution(r, j);
-    const double* before = global(before_solve_, r, j);
-    const double* sums = global(sums_, r, j);
-    for (std::uint32_t i = 0; i < n; ++i) {
-      const VertexId v = b.vertices[i];
-      pre[i] = before[v];
-      fin[i] = x[v];
-      acc[i] = sums[v];
+  // The moments and cross moments from x, in the order evaluate() sums them.
+  void collect(std::vector<double>& fast, std::vector<double>& cross) {
+    fast.assign(RK_, 0.0);
+    for (std::size_t r = 0; r < R_; ++r) {
+      double factorial = 1;
+      for (std::size_t k = 1; k <= K_; ++k) {
+        factorial *= double(k);
+        const double* x = solution(k);
+        double sum = 0;
+        for (std::size_t e = 0; e < m_.start_target.size(); ++e)
+          sum += m_.start_probability[e] * x[std::size_t(m_.start_target[e]) * R_ + r];
+        fast[r * K_ + k - 1] = factorial * sum;
+      }
     }
-    for (std::uint32_t s = 0; s < t.exit_count; ++s) pre[n + s] = fin[n + s] = x[b.exits[s]];
+    cross.assign(N_, 0.0);
+    for (std::size_t p = 0; p < N_; ++p) {
+      double side[2] = {0, 0};
+      for (std::size_t q = 0; q < 2; ++q)
+        for (std::size_t e = 0; e < m_.start_target.size(); ++e)
+          side[q] += m_.start_probability[e] * pair_solutions_[std::size_t(m_.start_target[e]) * Q_ + 2 * p + q];
+      cross[p] = side[0] + side[1];
+    }
   }
 
-  // Chain i backwards through the block's commands, contracted on the way with every
-  // solve j ≤ K − i into the adjoints of the program values of output k = i + j:
-  //   inv̄ += ȳ_out[v]·acc_j[v],  w̄ += ā[v]·y_j[t],  m̄ += ḡ[t]·pre_j[s].
-  // Chain i's x̄ on the block is complete here: later blocks have added what they read
-  // at their exits, and b_i = r ∘ (b_(i−1) U) is injected from chain i−1's ḡ on this
-  // block. What stays in adjoint_in_ is ḡ = b_i U on the block (and its exits' part).
-  // At a forward command ȳ[target] is already final (ḡ): the target is written by no
-  // later forward command and read only by later ones.
-  void adjoint_and_contract(const ComposedBlock& b, std::size_t r, std::uint32_t i) {
+  // Chain 0 (b_0 = α, the same for every reward) backwards through the block's
+  // commands, contracted on the way with every solve into the adjoints of the program
+  // values: inv̄ += ȳ_out[v]·acc[v], w̄ += ā[v]·fin[t], m̄ += ḡ[t]·pre[s], for the
+  // moment solves (output (k−1)·R + r: chain 0 pairs with every k) and the pairs'
+  // (output R·K + p, both sides). Its x̄ on the block is complete here: later blocks
+  // have added what they read at their exits. At a forward command ȳ[target] is
+  // already final: the target is written by no later forward command and read only by
+  // later ones.
+  template <std::size_t FixedRK>
+  void chain_zero(const ComposedBlock& b, const Kept& keep) {
     const BlockTrace& t = *b.trace;
     const std::uint32_t n = t.vertex_count;
-    const std::uint32_t J = K_ - i;  // solves j = 1..J pair with chain i
-    double* y = slots(adjoint_in_, i);
-    const double* xbar = adjoint(r, i);
-    const double* g = reward(r);
-    const double* injected = i == 0 ? nullptr : slots(adjoint_in_, i - 1);
-    for (std::uint32_t l = 0; l < n; ++l)
-      y[l] = xbar[b.vertices[l]] + (injected ? g[b.vertices[l]] * injected[l] : 0.0);
+    double* y = chain_slots(0);
+    double* xbar = adjoint(0);
+    for (std::uint32_t l = 0; l < n; ++l) y[l] = xbar[b.vertices[l]];
     for (std::uint32_t s = 0; s < t.exit_count; ++s) y[n + s] = 0;
     const double* val = values_at_;
-    double* vbar = value_adjoints_.data() + r * K_ + i;  // + j − 1: output k = i + j
-    const std::size_t O = O_, stride = block_slots_;
-    const double* acc = forward_acc_.data();
-    const double* fin = forward_final_.data();
-    const double* pre = forward_pre_.data();
+    double* vbar = value_adjoints_.data();
+    const std::size_t O = O_, RK = FixedRK ? FixedRK : RK_, Q = Q_, N = N_;
+    auto contract = [&](double* into, double by, const double* moments, const double* pairs) {
+      add_scaled<FixedRK>(into, by, moments, RK);
+      for (std::size_t p = 0; p < N; ++p) into[RK + p] += by * (pairs[2 * p] + pairs[2 * p + 1]);
+    };
     for (std::size_t c = t.solve.size(); c-- > 0;) {
       const SolveCommand& s = t.solve[c];
       const std::uint64_t begin = c == 0 ? 0 : t.solve[c - 1].term_end;
       const double out = y[s.vertex];
       const double a = out * val[s.inverse_rate];
-      double* inv_bar = vbar + std::size_t(s.inverse_rate) * O;
-      for (std::uint32_t j = 0; j < J; ++j) inv_bar[j] += out * acc[j * stride + s.vertex];
+      contract(vbar + std::size_t(s.inverse_rate) * O, out, keep.acc + std::size_t(s.vertex) * RK,
+               keep.pair_acc + std::size_t(s.vertex) * Q);
       for (std::uint64_t k = begin; k < s.term_end; ++k) {
         const Term& term = t.terms[k];
         y[term.target] += a * val[term.weight];
-        double* w_bar = vbar + std::size_t(term.weight) * O;
-        for (std::uint32_t j = 0; j < J; ++j) w_bar[j] += a * fin[j * stride + term.target];
+        contract(vbar + std::size_t(term.weight) * O, a, keep.fin + std::size_t(term.target) * RK,
+                 keep.pair_fin + std::size_t(term.target) * Q);
       }
       y[s.vertex] = a;
     }
@@ -258,16 +385,78 @@ class GradientSession {
       const ForwardCommand& f = t.forward[c];
       const double target = y[f.target];
       y[f.source] += target * val[f.multiplier];
-      double* m_bar = vbar + std::size_t(f.multiplier) * O;
-      for (std::uint32_t j = 0; j < J; ++j) m_bar[j] += target * pre[j * stride + f.source];
+      contract(vbar + std::size_t(f.multiplier) * O, target, keep.pre + std::size_t(f.source) * RK,
+               keep.pair_pre + std::size_t(f.source) * Q);
     }
-    double* into = adjoint(r, i);
-    for (std::uint32_t s = 0; s < t.exit_count; ++s) into[b.exits[s]] += y[n + s];
+    for (std::uint32_t s = 0; s < t.exit_count; ++s) xbar[b.exits[s]] += y[n + s];
+  }
+
+  // Chain i ≥ 1 of every reward (R lanes), contracted with the solves j ≤ K − i of the
+  // same reward into output k = i + j; chain 1 also with the first-moment solve of the
+  // other reward of each pair (E[R_a R_b] has b_1 of a against x_1 of b and the
+  // reverse). b_i = r ∘ (b_(i−1) U) is injected from chain i−1's ḡ on this block.
+  template <std::size_t Fixed>
+  void chain(const ComposedBlock& b, const Kept& keep, std::size_t i) {
+    const BlockTrace& t = *b.trace;
+    const std::size_t R = Fixed ? Fixed : R_;
+    const std::uint32_t n = t.vertex_count;
+    double* y = chain_slots(i);
+    double* xbar = adjoint(i);
+    const double* injected = chain_slots(i - 1);
+    for (std::uint32_t l = 0; l < n; ++l) {
+      const std::size_t v = b.vertices[l];
+      for (std::size_t r = 0; r < R; ++r)
+        y[l * R + r] = xbar[v * R + r] + rewards_[v * R + r] * injected[i == 1 ? l : l * R + r];
+    }
+    for (std::uint32_t s = 0; s < t.exit_count; ++s)
+      for (std::size_t r = 0; r < R; ++r) y[(n + s) * R + r] = 0;
+    const double* val = values_at_;
+    double* vbar = value_adjoints_.data();
+    const std::size_t O = O_, RK = RK_, J = K_ - std::min<std::size_t>(i, K_);
+    const bool pairs = i == 1 && N_ > 0;
+    // Output i + j of reward r sits at (i + j − 1)·R + r; solve j's values at (j − 1)·R + r.
+    auto contract = [&](double* into, const double* by, const double* moments) {
+      for (std::size_t jr = 0; jr < J * R; jr += R) multiply_add<Fixed>(into + i * R + jr, by, moments + jr, R);
+      if (pairs)
+        for (std::size_t p = 0; p < N_; ++p) {
+          const std::size_t a = pairs_[p].first, c = pairs_[p].second;
+          into[RK + p] += by[a] * moments[c] + by[c] * moments[a];
+        }
+    };
+    double a[Fixed ? Fixed : 1], out[Fixed ? Fixed : 1];
+    double* pa = Fixed ? a : lanes_.data();
+    double* pout = Fixed ? out : lanes_.data() + R;
+    for (std::size_t c = t.solve.size(); c-- > 0;) {
+      const SolveCommand& s = t.solve[c];
+      const std::uint64_t begin = c == 0 ? 0 : t.solve[c - 1].term_end;
+      const double inv = val[s.inverse_rate];
+      double* yv = y + std::size_t(s.vertex) * R;
+      for (std::size_t r = 0; r < R; ++r) pout[r] = yv[r], pa[r] = yv[r] * inv;
+      contract(vbar + std::size_t(s.inverse_rate) * O, pout, keep.acc + std::size_t(s.vertex) * RK);
+      for (std::uint64_t k = begin; k < s.term_end; ++k) {
+        const Term& term = t.terms[k];
+        const double w = val[term.weight];
+        double* __restrict yt = y + std::size_t(term.target) * R;
+        for (std::size_t r = 0; r < R; ++r) yt[r] += pa[r] * w;
+        contract(vbar + std::size_t(term.weight) * O, pa, keep.fin + std::size_t(term.target) * RK);
+      }
+      for (std::size_t r = 0; r < R; ++r) yv[r] = pa[r];
+    }
+    for (std::size_t c = t.forward.size(); c-- > 0;) {
+      const ForwardCommand& f = t.forward[c];
+      const double m = val[f.multiplier];
+      const double* __restrict target = y + std::size_t(f.target) * R;
+      double* __restrict source = y + std::size_t(f.source) * R;
+      for (std::size_t r = 0; r < R; ++r) source[r] += target[r] * m;
+      contract(vbar + std::size_t(f.multiplier) * O, target, keep.pre + std::size_t(f.source) * RK);
+    }
+    for (std::uint32_t s = 0; s < t.exit_count; ++s)
+      for (std::size_t r = 0; r < R; ++r) xbar[std::size_t(b.exits[s]) * R + r] += y[(n + s) * R + r];
   }
 
   // The program backwards for all O outputs at once, then the DOTs' linear forms.
   void program_adjoint(const BlockTrace& t) {
-    // The common output counts (R·K) get loops of a fixed length, which the compiler
+    // The common output counts get loops of a fixed length, which the compiler
     // unrolls; any other count takes the same code with a run-time length.
     switch (O_) {
       case 2: ops_backward<2>(t); break;
@@ -301,60 +490,67 @@ class GradientSession {
       double* a = vbar + std::size_t(op.a) * O;
       double* bb = vbar + std::size_t(op.b) * O;
       double* c = vbar + std::size_t(op.c) * O;
+      // a, b and c may be one value (x + y·y): one loop per operand keeps each update
+      // in order, and each loop's arrays are distinct from the op's own adjoints.
       if (op.code == OpCode::MulAdd) [[likely]] {
-        const double vb = v[op.b], vc = v[op.c];
-        for (std::size_t o = 0; o < O; ++o) {
-          a[o] += ob[o];
-          bb[o] += ob[o] * vc;
-          c[o] += ob[o] * vb;
-        }
+        add_scaled<Fixed>(a, 1.0, ob, O);
+        add_scaled<Fixed>(bb, v[op.c], ob, O);
+        add_scaled<Fixed>(c, v[op.b], ob, O);
       } else if (op.code == OpCode::Inv) {
         // d(1/a) = −(1/a)² da
-        const double minus_square = -(v[slot] * v[slot]);
-        for (std::size_t o = 0; o < O; ++o) a[o] += ob[o] * minus_square;
+        add_scaled<Fixed>(a, -(v[slot] * v[slot]), ob, O);
       } else if (op.code == OpCode::Add) {
-        for (std::size_t o = 0; o < O; ++o) a[o] += ob[o], bb[o] += ob[o];
+        add_scaled<Fixed>(a, 1.0, ob, O);
+        add_scaled<Fixed>(bb, 1.0, ob, O);
       } else {
-        const double va = v[op.a], vb = v[op.b];
-        for (std::size_t o = 0; o < O; ++o) a[o] += ob[o] * vb, bb[o] += ob[o] * va;
+        add_scaled<Fixed>(a, v[op.b], ob, O);
+        add_scaled<Fixed>(bb, v[op.a], ob, O);
       }
     }
   }
 
   const ModelTrace& m_;
+  std::span<const RewardPair> pairs_;
   const std::uint32_t K_;
-  const std::size_t R_, O_, P_;
+  // rewards, pairs, their two sides, moment outputs, all outputs, parameters, chains, vertices
+  const std::size_t R_, N_, Q_, RK_, O_, P_, C_, V_;
   const std::atomic<bool>* cancel_;
   const double* theta_ = nullptr;
   const std::size_t block_values_, block_slots_;
-  Scratch values_;          // one block's program values (when not all are kept)
-  Scratch value_adjoints_;  // one block's, O per value
+  const bool keep_all_values_;
+  Scratch values_;  // one block's program values (when not all are kept)
   // Every block's values from the forward pass, in block order, when they fit in
   // kMaxKeptValues (else the backward pass replays each block again).
   Scratch kept_values_;
-  const double* values_at_ = nullptr;                  // the current block's values
-  Scratch solutions_;                                  // x_k of every (reward, k) on the whole model
-  Scratch before_solve_;                               // y after the forward commands, per (reward, k)
-  Scratch sums_;                                       // each vertex's sum before its inverse rate, per (reward, k)
-  Scratch adjoints_;                                   // x̄ of every (reward, chain i) on the whole model
-  Scratch y_;                                          // the forward pass's working vector
-  Scratch forward_pre_, forward_final_, forward_acc_;  // per solve j, on one block
-  Scratch adjoint_in_;                                 // ḡ per chain i, on one block
-  Scratch theta_adjoints_;                             // O × P
+  const double* values_at_ = nullptr;  // the current block's values
+  Scratch value_adjoints_;             // one block's, O per value
+  Scratch rewards_;                    // R per vertex
+  Scratch solutions_;                  // x_k of every reward on the whole model, per k: R per vertex
+  Scratch pair_solutions_;             // the pairs' solves on the whole model, Q per vertex
+  Scratch kept_solves_;                // every block's Kept, in block order
+  Scratch adjoints_;                   // x̄ of chain 0, then of chains i ≥ 1 (R per vertex)
+  Scratch y_;                          // the forward pass's working vector, one block
+  Scratch chains_;                     // ȳ per chain on one block
+  Scratch lanes_;                      // a chain's ā and ȳ_out at one solve command, R each
+  Scratch theta_adjoints_;             // O × P
 };
 
 }  // namespace
 
 Gradient evaluate_gradient(const ModelTrace& m, std::span<const double> theta, std::uint32_t moment_count,
-                           const Moments& exact, const std::atomic<bool>* cancel) {
+                           const Moments& exact, std::span<const RewardPair> pairs, const std::atomic<bool>* cancel) {
   if (theta.size() != m.param_count)
     throw EngineError("expected " + std::to_string(m.param_count) + " parameter values, got " +
                       std::to_string(theta.size()));
   for (double value : theta)
     if (!std::isfinite(value) || value < 0) throw EngineError("parameters must be finite and ≥ 0");
   if (moment_count == 0) throw EngineError("at least one moment must be requested");
-  if (exact.reward_count != m.reward_count || exact.moment_count != moment_count)
+  if (exact.reward_count != m.reward_count || exact.moment_count != moment_count ||
+      exact.covariance.size() != pairs.size())
     throw InternalError("the gradient's moments were evaluated for another request");
+  for (const RewardPair& p : pairs)
+    if (p.first >= m.reward_count || p.second >= m.reward_count)
+      throw EngineError("a covariance pair names a reward that does not exist");
   for (const ComposedBlock& b : m.blocks) {
     const BlockTrace& t = *b.trace;
     if (t.param_count != m.param_count || b.vertices.size() != t.vertex_count || b.exits.size() != t.exit_count)
@@ -365,10 +561,11 @@ Gradient evaluate_gradient(const ModelTrace& m, std::span<const double> theta, s
   out.reward_count = m.reward_count;
   out.moment_count = moment_count;
   out.param_count = m.param_count;
-  std::vector<double> fast;
+  out.pair_count = static_cast<std::uint32_t>(pairs.size());
+  std::vector<double> fast, cross, dcross;
   {
-    GradientSession session(m, moment_count, cancel);
-    session.run(theta.data(), fast, out.moment);
+    GradientSession session(m, moment_count, pairs, cancel);
+    session.run(theta.data(), fast, cross, out.moment, dcross);
   }
   const double nan = std::numeric_limits<double>::quiet_NaN();
   for (std::size_t o = 0; o < R * K; ++o) {
@@ -388,6 +585,18 @@ Gradient evaluate_gradient(const ModelTrace& m, std::span<const double> theta, s
         const double value = out.of_moment(r, 2, p) - 2 * mean * out.of_moment(r, 1, p);
         out.variance[r * P + p] = defined && std::isfinite(value) ? value : nan;
       }
+    }
+  }
+  out.covariance.resize(pairs.size() * P);
+  for (std::size_t q = 0; q < pairs.size(); ++q) {
+    const std::uint32_t a = pairs[q].first, b = pairs[q].second;
+    const double mean_a = exact.moment(a, 1), mean_b = exact.moment(b, 1);
+    const bool defined = std::isfinite(exact.covariance[q]) && std::isfinite(cross[q]) && std::isfinite(fast[a * K]) &&
+                         std::isfinite(fast[b * K]);
+    for (std::size_t p = 0; p < P; ++p) {
+      // Cov = E[R_a R_b] − E[R_a]·E[R_b]  ⇒  dCov = dE[R_a R_b] − E[R_b]·dE[R_a] − E[R_a]·dE[R_b]
+      const double value = dcross[q * P + p] - mean_b * out.of_moment(a, 1, p) - mean_a * out.of_moment(b, 1, p);
+      out.covariance[q * P + p] = defined && std::isfinite(value) ? value : nan;
     }
   }
   return out;

@@ -1,31 +1,36 @@
-// Exact gradients of the moments of every reward with respect to every parameter, by
-// reverse mode (adjoints) through the composed trace.
+// Exact gradients of the moments of every reward, and of the requested covariances,
+// with respect to every parameter, by reverse mode (adjoints) through the composed
+// trace.
 //
 // Method. With x_k = U(r ∘ x_(k−1)) (x_0 = 1) and E[R^k] = k!·α x_k, the chain rule gives
 //   dE[R^k]/dθ = k! · Σ_(j=1..k) b_(k−j) · (dU/dθ) · g_j,   g_j = r ∘ x_(j−1),
-// with row vectors b_0 = α, b_i = (b_(i−1) U) ∘ r: the adjoint of x_(k−i). The b_i
-// are shared by every k, so per reward the backward pass needs K transposed solves
-// and K(K+1)/2 contractions, whatever the number of parameters. b·(dU/dθ)·g is the
-// adjoint of the solve's command list (forward, then solve commands) contracted with
-// the forward values, giving an adjoint per program value; the program (MulAdd, Inv
-// and the DOTs c0 + Σ c_j θ_j) is then run backwards once for all outputs at once.
-// Adjoints advance block by block in reverse sink-first order: a block's x̄ is final
-// once every later block (which reads it as an exit) has been processed.
+// with row vectors b_0 = α, b_i = (b_(i−1) U) ∘ r: the adjoint of x_(k−i). b_0 is the
+// same for every reward and the b_i are shared by every k, so the backward pass needs
+// 1 + R·(K−1) transposed solves, whatever the number of parameters. The cross moment
+// E[R_a R_b] = α U(r_a ∘ x_1^b) + α U(r_b ∘ x_1^a) has the derivative
+//   b_0 (dU/dθ) (r_a ∘ x_1^b) + b_1^a (dU/dθ) r_b   + the same with a and b swapped,
+// so a covariance adds its two forward solves and no transposed one. b·(dU/dθ)·g is
+// the adjoint of the solve's command list (forward, then solve commands) contracted
+// with the forward values, giving an adjoint per program value; the program (MulAdd,
+// Inv and the DOTs c0 + Σ c_j θ_j) is then run backwards once for all outputs at
+// once. Adjoints advance block by block in reverse sink-first order: a block's x̄ is
+// final once every later block (which reads it as an exit) has been processed.
 //
 // It relies on two properties of recorded traces (block_trace.hpp): a forward
 // command's source is never written after it is read, and a term's target is an exit
 // or a vertex solved earlier. deserialize checks both for traces from disk.
 //
-// Cost: one forward evaluation that keeps x, the y after the forward commands and the
-// sums before each inverse rate of every solve, and every block's values (up to
-// 64 MiB; beyond, each block is replayed again); then per reward K transposed solves,
-// each contracted in its own sweep with the solves j ≤ K − i it pairs with, and the
-// program once backwards with R·K adjoints per value.
+// Cost: one forward pass, the solves of one moment k for every reward run together
+// (R lanes per vector entry), that keeps every solve's y after the forward commands,
+// its final y and the sums before each inverse rate, and every block's values (up to
+// 64 MiB; beyond, each block is replayed again); then per block chain 0 once and
+// chains 1..K−1 with R lanes, each contracted in its own sweep with the solves it
+// pairs with, and the program once backwards with R·K + pairs adjoints per value.
 //
 // Non-finite values. The gradient is computed in IEEE arithmetic, which is exact when
-// every state has a positive total rate at θ. A derivative whose moment is not finite
-// (here or in evaluate()'s exact arithmetic), or whose computation met 0·∞, is
-// reported as NaN: never a finite number that is not the derivative.
+// every state has a positive total rate at θ. A derivative whose moment (covariance) is
+// not finite (here or in evaluate()'s exact arithmetic), or whose computation met
+// 0·∞, is reported as NaN: never a finite number that is not the derivative.
 //
 // Invariant: all scratch is counted in Category::Evaluation and released before the
 // call returns (normally, by Cancelled, or by any other exception).
@@ -48,15 +53,19 @@ struct Gradient {
   std::vector<double> moment;
   // variance[r·param_count + j] = dVar[R_r]/dθ_j; empty unless moment_count ≥ 2
   std::vector<double> variance;
+  std::uint32_t pair_count = 0;
+  // covariance[p·param_count + j] = dCov[R_a, R_b]/dθ_j of requested pair p
+  std::vector<double> covariance;
 
   double of_moment(std::uint32_t reward, std::uint32_t k, std::uint32_t param) const {
     return moment[(std::size_t(reward) * moment_count + k - 1) * param_count + param];
   }
 };
 
-// `exact` is evaluate(trace, theta, moment_count) (its moments decide which
-// derivatives are defined). theta as for evaluate(); moment_count ≥ 1.
+// `exact` is evaluate(trace, theta, moment_count, pairs) (its values decide which
+// derivatives are defined). theta and pairs as for evaluate(); moment_count ≥ 1.
 Gradient evaluate_gradient(const ModelTrace& trace, std::span<const double> theta, std::uint32_t moment_count,
-                           const Moments& exact, const std::atomic<bool>* cancel = nullptr);
+                           const Moments& exact, std::span<const RewardPair> pairs = {},
+                           const std::atomic<bool>* cancel = nullptr);
 
 }  // namespace phasic
