@@ -4,7 +4,7 @@
 // builds the tests whose engine code runs on two threads (exploration, and the runs
 // of the cache tests) with ThreadSanitizer. Any report fails.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 const sanitize = process.argv.includes('--sanitize');
@@ -55,6 +55,17 @@ for (const src of sources('native/src').sort()) {
   objects.push(obj);
 }
 
+// Every example, compiled by the real front end (the benchmark's compiler bundle), for
+// the tests that compare exploration strategies on them (binding_guards_test.cpp).
+const examples = join(out, 'examples');
+mkdirSync(examples, { recursive: true });
+const compiler = join('out', 'bench', 'compile.js');
+if (!existsSync(compiler)) execFileSync(process.execPath, ['esbuild.mjs'], { stdio: 'inherit' });
+for (const file of readdirSync('examples').filter((f) => f.endsWith('.phasic'))) {
+  const target = join(examples, file.replace(/\.phasic$/, '.json'));
+  execFileSync(process.execPath, [compiler, join('examples', file), target], { stdio: 'inherit' });
+}
+
 let failed = 0;
 const tests = readdirSync('native/test')
   .filter((f) => f.endsWith('_test.cpp'))
@@ -86,6 +97,7 @@ for (const test of tests) {
       ASAN_OPTIONS: 'detect_leaks=1:abort_on_error=1',
       UBSAN_OPTIONS: 'print_stacktrace=1:halt_on_error=1',
       TSAN_OPTIONS: 'halt_on_error=1:exitcode=66',
+      PHASIC_EXAMPLE_MODELS: examples,
     },
   });
   if (run.status !== 0) {

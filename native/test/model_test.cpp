@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "check.hpp"
@@ -81,6 +82,29 @@ TEST(state_locals_and_jumps) {
   std::string fixed = sum;
   fixed.replace(fixed.find("21,33"), 5, "21,35");
   CHECK_EQ(eval(fixed), 7.0);
+}
+
+TEST(sum_loops_run_fused_as_the_loop_runs) {
+  // The front end's sum(x) for x = cells 1..4 of a 6-cell state into slots 2 (acc) and
+  // 3 (i), then `<= 9`; the same loop over cells 0..5 without an offset.
+  const std::string with_offset =
+      "[0,0,2,2,0,0,2,3,1,3,0,4,15,21,38,1,2,1,3,5,4,0,0,1,7,4,7,2,2,1,3,0,1,7,2,3,20,8,1,2,0,9,16]";
+  const std::string whole = "[0,0,2,2,0,0,2,3,1,3,0,6,15,21,35,1,2,1,3,5,6,0,4,7,2,2,1,3,0,1,7,2,3,20,8,1,2]";
+  const std::vector<std::int32_t> state = {100, 3, -1, 4, 2, 7};
+  for (const auto& [code, expected, acc] : {std::tuple{with_offset, 1.0, 8.0}, std::tuple{whole, 115.0, 115.0}}) {
+    const Program fused = decode(code, 4, 6);
+    CHECK_EQ(fused.sums.size(), std::size_t(1));
+    Program plain = fused;
+    plain.fused.clear();
+    std::vector<double> a(4, -5.0), b(4, -5.0);
+    Budget budget(nullptr);
+    CHECK_EQ(run(fused, state.data(), 6, a.data(), budget), expected);
+    CHECK_EQ(run(plain, state.data(), 6, b.data(), budget), expected);
+    CHECK(a == b);  // the slots as the loop leaves them
+    CHECK_EQ(a[2], acc);
+  }
+  // A loop reaching past the state is left to the interpreter, which reports it.
+  CHECK(decode(whole, 4, 5).sums.empty());
 }
 
 TEST(instruction_errors_carry_their_site) {

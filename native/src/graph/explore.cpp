@@ -12,6 +12,15 @@
 // same numbering, edges, firing counts, first warning per rule and first error. The
 // graph does not depend on the threads (ExploreOptions::parallel = false gives it bit
 // for bit).
+//
+// A rule's bindings are enumerated by an odometer over its loops. Where the rule has
+// cell guards (model/binding_guards.hpp: `when c[b][a] >= 1` decided once b and a are
+// bound), each is checked as soon as its loops are bound, and a loop whose guard
+// reads a cell that advances with it steps through the cells to the next one that
+// passes; nothing below a failing guard is enumerated. Rules without guards try
+// interval pruning instead. Both only skip bindings that neither fire nor fail.
+// Each edge leaves the expanding thread as its target's hash and changed cells, not
+// its row; the merge rebuilds the row from the source state.
 #include "graph/explore.hpp"
 
 #include <algorithm>
@@ -30,6 +39,7 @@
 
 #include "base/error.hpp"
 #include "graph/state_table.hpp"
+#include "model/binding_guards.hpp"
 #include "model/interval_eval.hpp"
 
 namespace phasic {
@@ -102,8 +112,12 @@ struct Batch {
   std::atomic<bool> done{false};       // set by the expanding thread when the rest is written
   VertexId expanded = 0;               // [first, expanded) were expanded
   GraphVector<std::uint32_t> edges;    // per expanded state: its edges, in firing order
-  GraphVector<std::int32_t> targets;   // per edge: the target's row
-  GraphVector<double> coeffs;          // per edge: P + 1 rate coefficients
+  // Per edge: the target's hash (StateTable::hash) and the cells in which it differs
+  // from the source, as (cell, value) pairs in `changes`: a row of a large state per
+  // edge would be most of the memory written.
+  GraphVector<std::uint32_t> target_hash, change_count;
+  GraphVector<std::int32_t> changes;
+  GraphVector<double> coeffs;  // per edge: P + 1 rate coefficients
   std::vector<SelfTransition> self_transitions;
   std::exception_ptr error;  // thrown by expanding state `expanded`
 
@@ -113,7 +127,9 @@ struct Batch {
     rows = from_row;
     done.store(false, std::memory_order_relaxed);
     edges.clear();
-    targets.clear();
+    target_hash.clear();
+    change_count.clear();
+    changes.clear();
     coeffs.clear();
     self_transitions.clear();
     error = nullptr;
@@ -139,7 +155,10 @@ class Expander {
     target_.resize(L_);
     coeff_.resize(P_ + 1);
     self_warned_.assign(m_.rules.size(), false);
-    for (const Rule& r : m_.rules) plans_.push_back(options.prune_bindings ? plan(r) : RulePlan{});
+    for (const Rule& r : m_.rules) {
+      guards_.push_back(options.prune_bindings ? plan_binding_guards(m_, r) : BindingGuards{});
+      plans_.push_back(options.prune_bindings && !guards_.back().any() ? plan(r) : RulePlan{});
+    }
     interval_locals_.resize(locals);
     firings_.assign(m_.rules.size(), 0);
   }
@@ -245,10 +264,14 @@ class Expander {
     }
     loop_value_.resize(std::max(loop_value_.size(), n));
     loop_hi_.resize(std::max(loop_hi_.size(), n));
+    drive_cell_.resize(std::max(drive_cell_.size(), n));
+    const BindingGuards* guards = guards_[r].any() ? &guards_[r] : nullptr;
+    if (guards && !guards_hold(guards->by_depth[0], 0)) return;
     std::uint64_t bindings = 0;
     std::size_t k = 0;
     enter_level(r, 0);
     for (;;) {
+      if (guards && guards->drives[k]) skip_to_driving_cell(guards->by_depth[k + 1][0], k);
       if (loop_value_[k] > loop_hi_[k]) {
         if (k == 0) break;
         --k;
@@ -258,6 +281,10 @@ class Expander {
       }
       locals_[rule.loops[k].slot] = double(loop_value_[k]);
       bound_ = k + 1;
+      if (guards && !guards_hold(guards->by_depth[k + 1], guards->drives[k])) {  // no binding below fires
+        ++loop_value_[k];
+        continue;
+      }
       if (k + 1 == n) {
         budget_.tick();  // a binding may run no instructions at all
         if (++bindings > kMaxBindings)
@@ -271,7 +298,39 @@ class Expander {
     }
   }
 
+  // Whether the guards of one depth from `first` on hold with the loops bound so far
+  // (binding_guards.hpp: where one fails, no binding below fires).
+  bool guards_hold(const std::vector<CellGuard>& guards, std::size_t first) const {
+    for (std::size_t i = first; i < guards.size(); ++i) {
+      const CellGuard& g = guards[i];
+      std::int64_t cell = g.base;
+      for (std::size_t j = 0; j < g.coef.size(); ++j) cell += g.coef[j] * loop_value_[j];
+      if (cell >= 0 && cell < std::int64_t(L_) && pre_[std::size_t(cell)] < g.least) return false;
+    }
+    return true;
+  }
+
+  // Advances loop k to its next value at which `guard` (which reads loops 0..k, loop k
+  // with a positive coefficient) holds: a walk through the cells it reads.
+  void skip_to_driving_cell(const CellGuard& guard, std::size_t k) {
+    std::int64_t v = loop_value_[k];
+    const std::int64_t hi = loop_hi_[k], step = guard.coef[k];
+    if (v > hi) return;
+    std::int64_t cell = drive_cell_[k] + step * v;
+    while (v <= hi && cell >= 0 && cell < std::int64_t(L_) && pre_[std::size_t(cell)] < guard.least) {
+      ++v;
+      cell += step;
+    }
+    loop_value_[k] = v;
+  }
+
   void enter_level(std::size_t r, std::size_t k) {
+    if (k < guards_[r].drives.size() && guards_[r].drives[k]) {
+      const CellGuard& g = guards_[r].by_depth[k + 1][0];
+      std::int64_t cell = g.base;
+      for (std::size_t j = 0; j < k; ++j) cell += g.coef[j] * loop_value_[j];
+      drive_cell_[k] = cell;
+    }
     const Rule& rule = m_.rules[r];
     if (prunable(r, k)) {  // an empty range, as far as enumeration goes
       loop_value_[k] = 1;
@@ -290,7 +349,9 @@ class Expander {
   // binding would not have fired and would have had no effect, so the graph,
   // the firing counts and the warnings are exactly those of full enumeration.
   // A level where proofs rarely succeed stops trying (the attempt costs a few
-  // programs' worth of interval arithmetic).
+  // programs' worth of interval arithmetic). A rule with cell guards never tries:
+  // its guards decide the subtrees that matter (the empty cells) for a compare each,
+  // where an attempt costs more than the bindings it saves.
 
   struct LevelStats {
     std::uint32_t attempts = 0, successes = 0;
@@ -451,7 +512,19 @@ class Expander {
       return;
     }
     ++batch_->edges.back();
-    batch_->targets.insert(batch_->targets.end(), target_.begin(), target_.end());
+    batch_->target_hash.push_back(StateTable::hash(target_.data(), L_));
+    std::uint32_t count = 0;
+    for (std::size_t i = 0; i < nu; ++i) {
+      const std::uint32_t c = update_cell_[i];
+      if (target_[c] == pre_[c]) continue;
+      bool seen = false;
+      for (std::size_t j = 0; j < i; ++j) seen = seen || update_cell_[j] == c;
+      if (seen) continue;
+      batch_->changes.push_back(std::int32_t(c));
+      batch_->changes.push_back(target_[c]);
+      ++count;
+    }
+    batch_->change_count.push_back(count);
     batch_->coeffs.insert(batch_->coeffs.end(), coeff_.begin(), coeff_.end());
   }
 
@@ -479,6 +552,7 @@ class Expander {
   Batch* batch_ = nullptr;  // the batch being expanded
 
   std::vector<RulePlan> plans_;
+  std::vector<BindingGuards> guards_;  // per rule
   IntervalEvaluator intervals_;
   std::vector<Interval> interval_locals_;
   std::vector<const RuleStep*> deferred_;  // `when`s that cannot raise, tried last
@@ -487,7 +561,8 @@ class Expander {
   std::vector<std::int32_t> pre_, target_;
   std::vector<double> locals_, coeff_;
   std::vector<std::int64_t> loop_value_, loop_hi_;
-  std::size_t bound_ = 0;  // loops bound in the current binding (for messages)
+  std::vector<std::int64_t> drive_cell_;  // per loop: its driving guard's cell without loop k's term
+  std::size_t bound_ = 0;                 // loops bound in the current binding (for messages)
   std::vector<std::uint32_t> update_cell_;
   std::vector<std::int64_t> update_value_;
   std::vector<bool> self_warned_;  // by this expander
@@ -566,6 +641,7 @@ class Explorer {
     g_.state_length = L_;
     g_.states.assign(L_, 0);  // S's row
     coeff_.resize(P_ + 1);
+    row_.resize(L_);
     warned_.assign(m_.rules.size(), false);
   }
 
@@ -673,13 +749,20 @@ class Explorer {
 
   // Adds the batch's states' edges in order, as expanding them here would have.
   void merge(const Batch& batch) {
-    const std::int32_t* target = batch.targets.data();
+    const std::uint32_t* hash = batch.target_hash.data();
+    const std::uint32_t* count = batch.change_count.data();
+    const std::int32_t* change = batch.changes.data();
     const double* coeffs = batch.coeffs.data();
     std::size_t warning = 0;
     for (VertexId u = batch.first; u < batch.expanded; ++u) {
       g_.edge_begin.push_back(g_.edge_target.size());
-      for (std::uint32_t e = 0; e < batch.edges[u - batch.first]; ++e, target += L_, coeffs += P_ + 1)
-        add_edge(u, target, coeffs);
+      const std::int32_t* source = batch.rows + std::uint64_t(u - batch.first) * L_;
+      std::memcpy(row_.data(), source, std::size_t(L_) * sizeof(std::int32_t));
+      for (std::uint32_t e = 0; e < batch.edges[u - batch.first]; ++e, ++hash, ++count, coeffs += P_ + 1) {
+        for (std::uint32_t i = 0; i < *count; ++i) row_[std::size_t(change[2 * i])] = change[2 * i + 1];
+        add_edge(u, row_.data(), coeffs, *hash);
+        for (std::uint32_t i = 0; i < *count; ++i, change += 2) row_[std::size_t(change[0])] = source[change[0]];
+      }
       for (; warning < batch.self_transitions.size() && batch.self_transitions[warning].vertex == u; ++warning) {
         const SelfTransition& t = batch.self_transitions[warning];
         if (!warned_[t.rule]) {
@@ -696,7 +779,10 @@ class Explorer {
   // target. mark_source_[v] == u says that v already is a target of u, at edge
   // mark_edge_[v]; u's edges are the last ones written.
   void add_edge(VertexId u, const std::int32_t* row, const double* coeff) {
-    auto [v, inserted] = table_.insert(row, vertex_count());
+    add_edge(u, row, coeff, StateTable::hash(row, L_));
+  }
+  void add_edge(VertexId u, const std::int32_t* row, const double* coeff, std::uint32_t hash) {
+    auto [v, inserted] = table_.insert(row, hash, vertex_count());
     if (inserted) {
       if (std::uint64_t(v) > limit_) {
         const std::uint64_t expanded = u == 0 ? 0 : u - 1;
@@ -756,8 +842,9 @@ class Explorer {
   GraphVector<VertexId> mark_source_;
   GraphVector<std::uint64_t> mark_edge_;
 
-  std::vector<double> coeff_;  // S's edges
-  std::vector<bool> warned_;   // rules whose self-transition was reported
+  std::vector<double> coeff_;      // S's edges
+  std::vector<std::int32_t> row_;  // an edge's target, rebuilt from its source and changes
+  std::vector<bool> warned_;       // rules whose self-transition was reported
 
   Expander expander_;                        // this thread's
   std::optional<Expander> helper_expander_;  // the second thread's, from the first parallel round

@@ -25,8 +25,10 @@ struct ExploreOptions {
   std::uint64_t max_states = 10'000'000;  // states, not counting S; 0 = only the id range limits
   const std::atomic<bool>* cancel = nullptr;
   std::function<void(std::uint64_t states)> progress;  // states expanded; every 4096 and at the end
-  // Skip subtrees of loop bindings that interval evaluation proves cannot fire
-  // (explore.cpp). The result is identical either way; false is for testing that.
+  // Skip subtrees of loop bindings that cannot fire: by the rule's cell guards
+  // (model/binding_guards.hpp), or, in a rule without any, where interval evaluation
+  // proves it (explore.cpp). The result is identical either way; false, which runs
+  // every binding through the interpreter, is the reference the tests compare with.
   bool prune_bindings = true;
   // Expand states on two threads (explore.cpp). The result is identical either way;
   // false is for testing that.

@@ -37,15 +37,16 @@ std::uint32_t StateTable::hash(const std::int32_t* row, std::uint32_t length) {
   return std::uint32_t(h);
 }
 
-// Inline: rows are short, and a library memcmp call costs more than the compare.
+// Short rows inline, where a library memcmp call costs more than the compare; long
+// ones (two-locus n = 8 has 81 cells) by memcmp, which compares a vector at a time.
 static inline bool same_row(const std::int32_t* a, const std::int32_t* b, std::uint32_t length) {
+  if (length > 8) return std::memcmp(a, b, std::size_t(length) * sizeof(std::int32_t)) == 0;
   for (std::uint32_t i = 0; i < length; ++i)
     if (a[i] != b[i]) return false;
   return true;
 }
 
-std::pair<VertexId, bool> StateTable::insert(const std::int32_t* row, VertexId next) {
-  const std::uint32_t h = hash(row, row_length_);
+std::pair<VertexId, bool> StateTable::insert(const std::int32_t* row, std::uint32_t h, VertexId next) {
   std::uint64_t i = h & mask_;
   for (;;) {
     const Slot s = slots_[i];

@@ -24,7 +24,12 @@ class StateTable {
 
   // The vertex whose row equals `row` (which must not point into the arena), and
   // whether it is new. A new row is appended to the arena as vertex `next`.
-  std::pair<VertexId, bool> insert(const std::int32_t* row, VertexId next);
+  std::pair<VertexId, bool> insert(const std::int32_t* row, VertexId next) {
+    return insert(row, hash(row, row_length_), next);
+  }
+  // The same, with `row_hash` == hash(row, row length) computed beforehand (on
+  // another thread, say).
+  std::pair<VertexId, bool> insert(const std::int32_t* row, std::uint32_t row_hash, VertexId next);
 
   static std::uint32_t hash(const std::int32_t* row, std::uint32_t length);
 

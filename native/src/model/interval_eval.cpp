@@ -75,6 +75,14 @@ Interval compare(Opcode op, const Interval& a, const Interval& b) {
 
 void IntervalEvaluator::set_state(const std::int32_t* state, std::uint32_t state_length) {
   state_ = state;
+  bound_hi_ = nullptr;
+  state_length_ = state_length;
+  ranges_built_ = false;
+}
+
+void IntervalEvaluator::set_cell_bounds(const std::int32_t* lo, const std::int32_t* hi, std::uint32_t state_length) {
+  state_ = lo;
+  bound_hi_ = hi;
   state_length_ = state_length;
   ranges_built_ = false;
 }
@@ -83,6 +91,14 @@ std::pair<std::int32_t, std::int32_t> IntervalEvaluator::cell_range(std::uint32_
   // Below this width a scan is cheaper than building the tables for the state.
   constexpr std::uint32_t kScanWidth = 16;
   const std::uint32_t width = hi - lo + 1;
+  if (bound_hi_) {  // cell bounds: a scan, only ever done while planning
+    std::int32_t mn = state_[lo], mx = bound_hi_[lo];
+    for (std::uint32_t c = lo + 1; c <= hi; ++c) {
+      mn = std::min(mn, state_[c]);
+      mx = std::max(mx, bound_hi_[c]);
+    }
+    return {mn, mx};
+  }
   if (width <= kScanWidth) {
     std::int32_t mn = state_[lo], mx = state_[lo];
     for (std::uint32_t c = lo + 1; c <= hi; ++c) {
@@ -120,11 +136,15 @@ std::pair<std::int32_t, std::int32_t> IntervalEvaluator::cell_range(std::uint32_
   return {std::min(mn[lo], mn[tail]), std::max(mx[lo], mx[tail])};
 }
 
-IntervalResult IntervalEvaluator::run(const Program& program, const Interval* locals) {
+IntervalResult IntervalEvaluator::run(const Program& program, const Interval* locals, IntervalProbe* probe) {
   const std::int32_t* state = state_;
   const std::uint32_t state_length = state_length_;
   IntervalResult result;
-  if (program.shape == Shape::Constant || program.shape == Shape::Cell) {
+  if (bound_hi_ && program.shape == Shape::Cell) {
+    const std::uint32_t c = program.code[0].arg;
+    return IntervalResult{Interval{double(state[c]), double(bound_hi_[c]), true, false}, false};
+  }
+  if (!probe && (program.shape == Shape::Constant || program.shape == Shape::Cell)) {
     const Instr& in = program.code[0];
     return IntervalResult{Interval::point(program.shape == Shape::Constant ? in.constant : double(state[in.arg])),
                           false};
@@ -175,11 +195,22 @@ IntervalResult IntervalEvaluator::run(const Program& program, const Interval* lo
     if (pc == n) break;
     if (!live) continue;
     const Instr& in = program.code[pc];
+    if (probe && probe->pc == pc) {
+      const int operands = std::min(sp, 2);
+      for (int i = 0; i < operands; ++i) {
+        const Interval& v = stack[sp - operands + i];
+        probe->operands[i] = probe->reached ? join(probe->operands[i], v) : v;
+      }
+      probe->reached = true;
+    }
     switch (in.op) {
       case Opcode::Const: stack[sp++] = Interval::point(in.constant); break;
       case Opcode::Load: stack[sp++] = locals[in.arg]; break;
       case Opcode::Store: return result;  // excluded above
-      case Opcode::Cell: stack[sp++] = Interval::point(state[in.arg]); break;
+      case Opcode::Cell:
+        stack[sp++] = bound_hi_ ? Interval{double(state[in.arg]), double(bound_hi_[in.arg]), true, false}
+                                : Interval::point(state[in.arg]);
+        break;
       case Opcode::CellAt: {
         const Interval i = stack[sp - 1];
         if (i.nan || !i.integral || !(i.lo >= 0 && i.hi < double(state_length))) {
@@ -297,7 +328,9 @@ IntervalResult IntervalEvaluator::run(const Program& program, const Interval* lo
         stack[sp] = stack[sp - 1];
         ++sp;
         break;
+      case Opcode::SumCells: return result;  // only in Program::fused, never in code
     }
+    if (probe && probe->pc == pc && probe->force_false && sp > 0) stack[sp - 1] = Interval::point(0);
   }
   result.value = stack[0];
   result.may_fail = may_fail;

@@ -64,9 +64,57 @@ double binomial(double a, double b) {
   return std::isfinite(r) ? std::round(r) : r;
 }
 
+bool is(const Instr& in, Opcode op) { return in.op == op; }
+bool is(const Instr& in, Opcode op, std::uint32_t arg) { return in.op == op && in.arg == arg; }
+bool is_const(const Instr& in, double v) { return in.op == Opcode::Const && in.constant == v; }
+
+// Finds the front end's sum(x) loops (extension/language/compile.ts, sumArray):
+//   p:   CONST 0; STORE acc; CONST 0; STORE i
+//   top: LOAD i; CONST cells; LT; JUMP_IF_FALSE end
+//        LOAD acc; LOAD i; INDEX cells; [CONST offset; ADD]; CELL_AT; ADD; STORE acc
+//        LOAD i; CONST 1; ADD; STORE i; JUMP top
+//   end: LOAD acc
+// Each is fused into SUM_CELLS where the loop can neither fail nor hit the loop
+// limit: offset + cells within the state, cells at most kMaxLoopIterations.
+void fuse_cell_sums(Program& program, const ProgramScope& scope) {
+  const std::vector<Instr>& c = program.code;
+  const std::size_t n = c.size();
+  for (std::size_t p = 0; p + 20 <= n; ++p) {  // 20 instructions without an offset
+    if (!(is_const(c[p], 0) && is(c[p + 1], Opcode::Store) && is_const(c[p + 2], 0) && is(c[p + 3], Opcode::Store)))
+      continue;
+    const std::uint32_t acc = c[p + 1].arg, i = c[p + 3].arg, top = std::uint32_t(p + 4);
+    if (acc == i || c[p + 5].op != Opcode::Const) continue;
+    const double cells = c[p + 5].constant;
+    if (!(cells >= 1 && cells <= double(kMaxLoopIterations) && cells == std::floor(cells))) continue;
+    if (!(is(c[p + 4], Opcode::Load, i) && is(c[p + 6], Opcode::Lt) && is(c[p + 7], Opcode::JumpIfFalse) &&
+          is(c[p + 8], Opcode::Load, acc) && is(c[p + 9], Opcode::Load, i) &&
+          is(c[p + 10], Opcode::Index, std::uint32_t(cells))))
+      continue;
+    std::size_t q = p + 11;
+    double offset = 0;
+    if (q + 1 < n && c[q].op == Opcode::Const && is(c[q + 1], Opcode::Add)) {
+      offset = c[q].constant;
+      q += 2;
+    }
+    if (!(offset >= 0 && offset == std::floor(offset) && offset + cells <= double(scope.state_length))) continue;
+    if (q + 9 > n) continue;  // through the LOAD acc at q + 8
+    if (!(is(c[q], Opcode::CellAt) && is(c[q + 1], Opcode::Add) && is(c[q + 2], Opcode::Store, acc) &&
+          is(c[q + 3], Opcode::Load, i) && is_const(c[q + 4], 1) && is(c[q + 5], Opcode::Add) &&
+          is(c[q + 6], Opcode::Store, i) && is(c[q + 7], Opcode::Jump, top)))
+      continue;
+    const std::uint32_t end = std::uint32_t(q + 8);
+    if (!(c[p + 7].arg == end && is(c[end], Opcode::Load, acc))) continue;
+    if (program.fused.empty()) program.fused = program.code;
+    Instr& fused = program.fused[p];
+    fused.op = Opcode::SumCells;
+    fused.arg = std::uint32_t(program.sums.size());
+    program.sums.push_back(CellSum{std::uint32_t(offset), std::uint32_t(cells), acc, i, end + 1});
+  }
+}
+
 }  // namespace
 
-const char* op_name(Opcode op) { return kOps[int(op)].name; }
+const char* op_name(Opcode op) { return op == Opcode::SumCells ? "SUM_CELLS" : kOps[int(op)].name; }
 
 std::string format_number(double v) {
   // printf writes "-nan" for a NaN with its sign bit set; a modeller reads "NaN".
@@ -195,8 +243,10 @@ Program decode_program(const json::Field& code, const ProgramScope& scope) {
   }
   if (depth[count] != 1)
     code.fail("a program must leave exactly one value on the stack, this one leaves " + std::to_string(depth[count]));
+  fuse_cell_sums(program, scope);
   if (count == 1 && program.code[0].op == Opcode::Const) program.shape = Shape::Constant;
   if (count == 1 && program.code[0].op == Opcode::Cell) program.shape = Shape::Cell;
+  if (count == 1 && program.code[0].op == Opcode::Load) program.shape = Shape::Local;
   return program;
 }
 
@@ -213,10 +263,21 @@ double run_code(const Program& program, const std::int32_t* state, std::uint32_t
   const std::uint32_t n = std::uint32_t(program.code.size());
   std::uint32_t pc = 0;
   std::uint32_t loop_iterations = 0;  // backward jumps taken in this evaluation
+  if (!program.fused.empty()) code = program.fused.data();
   while (pc < n) {
     budget.tick();
     const Instr& in = code[pc++];
     switch (in.op) {
+      case Opcode::SumCells: {
+        const CellSum& sum = program.sums[in.arg];
+        double acc = 0;
+        for (std::uint32_t k = 0; k < sum.cells; ++k) acc += state[sum.offset + k];
+        locals[sum.acc] = acc;
+        locals[sum.index] = sum.cells;
+        stack[sp++] = acc;
+        pc = sum.resume;
+        break;
+      }
       case Opcode::Const: stack[sp++] = in.constant; break;
       case Opcode::Load: stack[sp++] = locals[in.arg]; break;
       case Opcode::Store: locals[in.arg] = stack[--sp]; break;

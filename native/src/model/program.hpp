@@ -61,8 +61,11 @@ enum class Opcode : std::uint8_t {
   Binom,
   Pop,
   Dup,
+  // Not in the format: decode_program fuses the front end's loop that sums an array
+  // variable (sum(x)) into this one instruction of Program::fused (see CellSum).
+  SumCells,
 };
-constexpr int kOpCount = 30;
+constexpr int kOpCount = 30;  // opcodes of the format; SumCells is not one of them
 const char* op_name(Opcode op);
 
 struct Instr {
@@ -72,12 +75,27 @@ struct Instr {
   double constant = 0;  // CONST's value
 };
 
+// The effect of the loop `acc = 0; for i in 0..cells-1: acc += state[offset + i]`
+// followed by LOAD acc, as the front end compiles sum(x): the same additions in the
+// same order, the slots left as the loop leaves them, and the sum pushed.
+struct CellSum {
+  std::uint32_t offset = 0, cells = 0;
+  std::uint32_t acc = 0, index = 0;  // local slots
+  std::uint32_t resume = 0;          // the instruction after the loop's LOAD acc
+};
+
 // How run() evaluates a program: most programs in real models are a single
-// constant or a single cell, which skip the interpreter.
-enum class Shape : std::uint8_t { General, Constant, Cell };
+// constant, a single cell or a single local (a loop bound `b1..n`), which skip the
+// interpreter.
+enum class Shape : std::uint8_t { General, Constant, Cell, Local };
 
 struct Program {
   std::vector<Instr> code;
+  // What run_code executes when not empty: `code` with each sum loop's first
+  // instruction replaced by SUM_CELLS (arg: its index in `sums`), which does the
+  // whole loop and jumps past it. Analyses read `code`, which is exactly as written.
+  std::vector<Instr> fused;
+  std::vector<CellSum> sums;
   Shape shape = Shape::General;
   std::uint32_t max_depth = 0;  // deepest stack any path reaches
   bool jumps = false;           // has a JUMP or JUMP_IF_FALSE
@@ -122,6 +140,7 @@ inline double run(const Program& program, const std::int32_t* state, std::uint32
   switch (program.shape) {
     case Shape::Constant: return program.code[0].constant;
     case Shape::Cell: return state[program.code[0].arg];
+    case Shape::Local: return locals[program.code[0].arg];
     default: return run_code(program, state, state_length, locals, budget);
   }
 }
