@@ -49,5 +49,7 @@ void write_gradient(JsonWriter& w, const ModelLabels& labels, const Gradient& g,
 // model's labels (parameter names and defaults, reward names), which evaluation by
 // this key answers with. Same-graph models share blocks, never a model trace.
 Key model_trace_key(const Graph& graph, const ModelLabels& labels, std::uint32_t min_block_size);
+// The same key from the parametric graph (which keeps every field the key covers).
+Key model_trace_key(const ParametricGraph& graph, const ModelLabels& labels, std::uint32_t min_block_size);
 
 }  // namespace phasic
