@@ -466,7 +466,8 @@ std::optional<std::string> reuse_run(std::string_view model_text, const RunOptio
 }  // namespace
 
 std::string run_model(std::string_view model_text, const RunOptions& options, const RunObserver& observer,
-                      RunCaches caches, std::uint64_t memory_budget_bytes) {
+                      RunCaches caches, std::uint64_t memory_budget_bytes, bool* reused) {
+  if (reused) *reused = false;
   const auto run_start = Clock::now();
   const std::atomic<bool>* cancel = observer.cancel;
   auto progress = [&](RunPhase phase, std::uint64_t done, std::uint64_t total) {
@@ -478,8 +479,10 @@ std::string run_model(std::string_view model_text, const RunOptions& options, co
   ledger().reset_peak();
   BudgetScope budget(memory_budget_bytes);
   caches.disk.begin_run();
-  if (std::optional<std::string> reused = reuse_run(model_text, options, observer, caches, run_start))
-    return std::move(*reused);
+  if (std::optional<std::string> result = reuse_run(model_text, options, observer, caches, run_start)) {
+    if (reused) *reused = true;
+    return std::move(*result);
+  }
 
   // However the run ends, what it cached respects the memory budget and what it wrote
   // is made durable (a failed run may have cached blocks before it failed).

@@ -30,8 +30,10 @@ struct RunCaches {
   DiskCache& disk;
 };
 
+// `reused` (if given) tells whether the run was answered from a cached run (memory or
+// disk) without exploring.
 std::string run_model(std::string_view model_text, const RunOptions& options, const RunObserver& observer,
-                      RunCaches caches, std::uint64_t memory_budget_bytes);
+                      RunCaches caches, std::uint64_t memory_budget_bytes, bool* reused = nullptr);
 
 // Evaluation inputs by name → by index, with errors naming the unknown name.
 std::vector<double> theta_of(const ModelLabels& labels, const NamedValues& values);
