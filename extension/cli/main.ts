@@ -2,7 +2,6 @@
 // Exit status: 0 on success, 1 when the model or the engine fails (or --timeout
 // stops a run), 2 on a usage error, 130 when Ctrl-C stops a run, 141 when the reader
 // of the output goes away (as for a tool killed by SIGPIPE).
-import { randomBytes } from 'node:crypto';
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
@@ -453,7 +452,12 @@ async function clearCaches(args: ClearArgs, engine: Engine): Promise<number> {
  * size limit) leaves whatever was there before, and no temporary file.
  */
 function replaceFile(file: string, text: string): void {
-  const temp = join(dirname(file), `.${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  // Not crypto's randomBytes: loading node:crypto was 17 ms of every CLI start (issue
+  // 15). The name only has to differ from other writers'; 'wx' never clobbers one.
+  const tag = Math.floor(Math.random() * 0x100000000)
+    .toString(16)
+    .padStart(8, '0');
+  const temp = join(dirname(file), `.${basename(file)}.${process.pid}.${tag}.tmp`);
   try {
     writeFileSync(temp, text, { flag: 'wx' });
     renameSync(temp, file);
