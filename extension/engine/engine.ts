@@ -115,9 +115,9 @@ export class Engine {
   }
 
   /**
-   * A run without its decomposition: the engine never writes the per-SCC entries, on
-   * large models most of a RunResult's bytes (rabbits N = 1000: 5 MB), for a caller
-   * that does not show them.
+   * A run without its decomposition: the engine never writes the SCCs and the
+   * condensation's edges, on large models most of a RunResult's bytes (rabbits
+   * N = 1000: 5 MB), for a caller that does not show them.
    */
   async runSummary(modelText: string, options: RunOptions = {}): Promise<RunSummary> {
     return this.runAsked(modelText, options, false);

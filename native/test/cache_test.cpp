@@ -532,6 +532,22 @@ bool equal(const json::Value& a, const json::Value& b) {
   return false;
 }
 
+// A run answered from a cached run: reused, only the evaluating phase, no block
+// subgraph built, and afterwards only the caches hold memory.
+json::Value run_without_exploring(Engine& e, const std::string& model, const RunOptions& options) {
+  std::vector<RunPhase> phases;
+  std::size_t block_events = 0;
+  RunObserver observer;
+  observer.progress = [&](const RunProgress& p) { phases.push_back(p.phase); };
+  observer.block = [&](const BlockEvent&) { ++block_events; };
+  json::Value result = json::parse(e.run(model, options, observer));
+  check_only_caches_hold_memory(e);
+  CHECK(result.find("reused")->as_bool());
+  CHECK_EQ(block_events, 0u);
+  for (const RunPhase p : phases) CHECK(p == RunPhase::Evaluating);
+  return result;
+}
+
 std::size_t remove_run_entries(const fs::path& dir) {
   std::vector<fs::path> runs;
   for (const auto& entry : fs::directory_iterator(dir))
@@ -658,16 +674,7 @@ TEST(an_unchanged_model_is_not_explored_again_and_reports_what_a_fresh_run_does)
   CHECK(e.memory_cache().stats().runs == 1);
 
   options.params = {{"rec", 2.0}};
-  std::vector<RunPhase> phases;
-  std::size_t block_events = 0;
-  RunObserver observer;
-  observer.progress = [&](const RunProgress& p) { phases.push_back(p.phase); };
-  observer.block = [&](const BlockEvent&) { ++block_events; };
-  const json::Value again = json::parse(e.run(model, options, observer));
-  check_only_caches_hold_memory(e);
-  CHECK(again.find("reused")->as_bool());
-  CHECK_EQ(block_events, 0u);  // no subgraph was built
-  for (const RunPhase p : phases) CHECK(p == RunPhase::Evaluating);
+  const json::Value again = run_without_exploring(e, model, options);
   CHECK(again.find("memory")->find("blocks")->as_array().empty());
   CHECK_EQ(again.find("timingsMs")->find("explore")->as_number(), 0.0);
 
@@ -832,16 +839,7 @@ TEST(a_new_engine_answers_an_unchanged_model_from_its_run_entry_without_explorin
   Engine e;
   e.configure({dir.path.string(), 1 << 28, 1 << 28, 0});
   options.params = {{"rec", 2.0}};
-  std::vector<RunPhase> phases;
-  std::size_t block_events = 0;
-  RunObserver observer;
-  observer.progress = [&](const RunProgress& p) { phases.push_back(p.phase); };
-  observer.block = [&](const BlockEvent&) { ++block_events; };
-  const json::Value again = json::parse(e.run(model, options, observer));
-  check_only_caches_hold_memory(e);
-  CHECK(again.find("reused")->as_bool());
-  CHECK_EQ(block_events, 0u);
-  for (const RunPhase p : phases) CHECK(p == RunPhase::Evaluating);
+  const json::Value again = run_without_exploring(e, model, options);
   CHECK_EQ(again.find("timingsMs")->find("explore")->as_number(), 0.0);
   for (const char* member : {"model", "vertices", "edges", "absorbing", "traceKey", "ruleFirings", "warnings"})
     CHECK(equal(*first.find(member), *again.find(member)));

@@ -95,6 +95,23 @@ describe('engine', () => {
     assertOnlyCachesHoldMemory(engine);
   });
 
+  it('runs without the decomposition when asked, with everything else as a full run', async () => {
+    await engine.clearCaches();
+    const model = compiledModel('structured_n8_d3');
+    const full = await engine.run(model, { moments: 2 });
+    await engine.clearCaches();
+    const summary = await engine.runSummary(model, { moments: 2 });
+    assert.equal('decomposition' in summary, false);
+    assert.deepEqual(summary.moments, full.moments);
+    assert.deepEqual(summary.sccs, full.sccs);
+    assert.equal(summary.traceKey, full.traceKey);
+    assert.equal(summary.memory.blocks.length, full.memory.blocks.length);
+    // The peak resident set is the kernel's high-water mark: never below the final one.
+    assert.ok(summary.memory.rssPeakBytes >= summary.memory.rssBytes);
+    assert.ok(summary.memory.rssBytes > 0);
+    assertOnlyCachesHoldMemory(engine);
+  });
+
   it('detects truncated, corrupted and foreign cache files, removes them and records again', async () => {
     await engine.clearCaches();
     const model = compiledModel('structured_n8_d3');

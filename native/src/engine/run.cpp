@@ -181,11 +181,12 @@ RunSummary summarize(const Exploration& explored, const ModelLabels& labels, con
 
 // The process's peak resident set so far (the kernel's high-water mark): with the
 // final figure beside it, a report says both what the run needed at most and what
-// stays.
-std::uint64_t peak_resident_bytes() {
+// stays. The high-water mark and /proc/self/statm are kept by different counters
+// (they differed by ~100 KB), so the peak is at least the `current` figure reported.
+std::uint64_t peak_resident_bytes(std::uint64_t current) {
   rusage usage{};
-  if (::getrusage(RUSAGE_SELF, &usage) != 0) return 0;
-  return std::uint64_t(usage.ru_maxrss) * 1024;  // kilobytes on Linux
+  if (::getrusage(RUSAGE_SELF, &usage) != 0) return current;
+  return std::max<std::uint64_t>(std::uint64_t(usage.ru_maxrss) * 1024, current);  // kilobytes on Linux
 }
 
 struct RunTimings {
@@ -230,12 +231,13 @@ std::string result_json(const RunSummary& summary, bool reused, const ModelTrace
   w.field("total", ms_since(run_start)).end_object();
   std::array<std::uint64_t, kCategoryCount> accounted{};
   for (int c = 0; c < kCategoryCount; ++c) accounted[c] = ledger().bytes(static_cast<Category>(c));
+  const auto resident = static_cast<std::uint64_t>(resident_bytes());
   w.key("memory").begin_object();
   w.key("accountedBytes");
   write_categories(w, accounted);
   w.field("peakAccountedBytes", static_cast<std::uint64_t>(ledger().peak()))
-      .field("rssBytes", static_cast<std::uint64_t>(resident_bytes()))
-      .field("rssPeakBytes", peak_resident_bytes());
+      .field("rssBytes", resident)
+      .field("rssPeakBytes", peak_resident_bytes(resident));
   w.key("blocks").begin_array();
   for (const Lifetime& l : lifetimes)
     w.begin_object()
