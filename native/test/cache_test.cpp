@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <string>
 
 #include "base/error.hpp"
@@ -20,6 +21,7 @@
 #include "engine/run_entry.hpp"
 #include "json/json.hpp"
 #include "model_fixtures.hpp"
+#include "trace/evaluate.hpp"
 
 using namespace phasic;
 namespace fs = std::filesystem;
@@ -973,6 +975,55 @@ TEST(a_run_entry_answers_only_the_model_text_it_was_written_for) {
   other.min_scc_size = 7;
   CHECK(!json::parse(e.run(a, other, {})).find("reused")->as_bool());
   e.memory_cache().clear();
+}
+
+// A run entry is checksummed on disk, but one could still be crafted: mutated entries
+// handed to the decoder directly are refused with an EngineError or decode to a run
+// that evaluates without undefined behaviour (the sanitizer build checks that).
+TEST(mutated_run_entries_are_refused_or_decode_to_something_safe) {
+  TempDir dir;
+  const std::string model = fixture("structured_n8_d3.json");
+  {
+    Engine writer;
+    writer.configure({dir.path.string(), 1 << 28, 1 << 28, 0});
+    writer.run(model, {}, {});
+    writer.memory_cache().clear();
+  }
+  const std::string file = read(only_run_entry(dir.path));
+  std::uint64_t payload_length;
+  std::memcpy(&payload_length, file.data() + 32, 8);
+  const std::string good = file.substr(DiskCacheFormat::kHeaderBytes, payload_length);
+  auto bytes = [](const std::string& s) { return reinterpret_cast<const std::uint8_t*>(s.data()); };
+  {
+    const RunEntry entry = decode_run_entry(bytes(good), good.size());
+    const double theta[] = {1.0, 0.5};
+    CHECK(std::isfinite(evaluate(entry.trace, theta, 2).moment(0, 1)));
+  }
+  for (std::size_t n = 0; n < good.size(); n += 1 + good.size() / 200) CHECK_THROWS(decode_run_entry(bytes(good), n));
+  std::mt19937_64 rng(15);
+  std::size_t accepted = 0;
+  for (int round = 0; round < 1500; ++round) {
+    std::string bad = good;
+    for (int e = 0, edits = 1 + int(rng() % 3); e < edits; ++e) {
+      const std::size_t at = rng() % bad.size();
+      if (rng() % 2)
+        bad[at] = char(rng());
+      else
+        bad[at] ^= char(1u << (rng() % 8));
+    }
+    try {
+      const RunEntry entry = decode_run_entry(bytes(bad), bad.size());
+      ++accepted;
+      try {
+        const double theta[] = {1.0, 0.5};
+        (void)evaluate(entry.trace, theta, 2);
+      } catch (const EngineError&) {
+      }
+    } catch (const EngineError&) {
+    }
+  }
+  std::printf("  %zu of 1500 mutated run entries decoded\n", accepted);
+  CHECK(accepted < 1500);
 }
 
 TEST_MAIN()
