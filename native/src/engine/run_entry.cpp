@@ -65,7 +65,8 @@ class Reader {
     using T = std::remove_cvref_t<decltype(values[0])>;
     if (count > (n_ - at_) / sizeof(T)) corrupt("an array is longer than the entry");
     values.resize(count);
-    std::memcpy(values.data(), take(count * sizeof(T)), count * sizeof(T));
+    const std::uint8_t* from = take(count * sizeof(T));
+    if (count > 0) std::memcpy(values.data(), from, count * sizeof(T));  // an empty vector's data() may be null
   }
   std::string name() {
     const auto n = get<std::uint32_t>();
