@@ -3,6 +3,12 @@
 //   engine_bench --model m.json --label NAME [--reps R] [--min-scc S]
 //                [--param name=value]... [--max-states N] [--no-solver]
 //                [--solver-reps R] [--solver-max-flops F] [--solver-timeout S]
+//   engine_bench --model m.json --label NAME --disk-run DIR [--min-scc S] [--param ...]
+//
+// --disk-run: one product run in this process with the disk cache in DIR, and nothing
+// else: what a new process (the CLI run twice, VS Code reopened) costs. Run it twice
+// on one DIR for the second process's figure (docs/performance.md, issue 15). Prints
+// the run's own timings, the process's CPU time and its page faults.
 //
 // What it measures, in this order (the order matters for peak memory: ru_maxrss only
 // grows, so the product's own run is measured first, before anything the benchmark
@@ -96,6 +102,7 @@ struct Options {
   int solver_reps = 3;
   double solver_max_flops = 2e10;
   double solver_timeout_s = 180;
+  std::string disk_run;  // a cache directory: one run with it, nothing else
 };
 
 [[noreturn]] void usage(const std::string& why) {
@@ -127,6 +134,8 @@ Options parse_options(int argc, char** argv) {
       o.max_states = std::strtoull(next().c_str(), nullptr, 10);
     else if (a == "--no-solver")
       o.solver = false;
+    else if (a == "--disk-run")
+      o.disk_run = next();
     else if (a == "--solver-reps")
       o.solver_reps = std::max(1, std::atoi(next().c_str()));
     else if (a == "--solver-timeout")
@@ -818,11 +827,47 @@ int run(const Options& o) {
   return 0;
 }
 
+int disk_run(const Options& o) {
+  const std::string text = read_file(o.model_path);
+  Engine& eng = engine();
+  EngineConfig config;
+  config.cache_dir = o.disk_run;
+  eng.configure(config);
+  RunOptions run_options;
+  run_options.max_states = o.max_states;
+  run_options.min_scc_size = o.min_scc;
+  run_options.params = o.params;
+  rusage before{};
+  getrusage(RUSAGE_SELF, &before);
+  const double cpu = cpu_ms();
+  const auto wall = Clock::now();
+  const std::string result = eng.run(text, run_options, {});
+  const double wall_ms = wall_ms_since(wall), cpu_run_ms = ms_since(cpu);
+  rusage after{};
+  getrusage(RUSAGE_SELF, &after);
+  const json::Value r = json::parse(result);
+  JsonWriter w;
+  w.begin_object()
+      .field("label", o.label)
+      .field("reused", r.find("reused")->as_bool())
+      .field("engine_total_ms", r.find("timingsMs")->find("total")->as_number())
+      .field("explore_ms", r.find("timingsMs")->find("explore")->as_number())
+      .field("wall_ms", wall_ms)
+      .field("cpu_ms", cpu_run_ms)
+      .field("minor_faults", std::uint64_t(after.ru_minflt - before.ru_minflt))
+      .field("recorded", r.find("sccs")->find("recorded")->as_number())
+      .field("cached", r.find("sccs")->find("cached")->as_number())
+      .end_object();
+  std::printf("%s\n", w.take().c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const Options o = parse_options(argc, argv);
   try {
+    if (!o.disk_run.empty()) return disk_run(o);
     return run(o);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "engine_bench: %s: %s\n", o.label.c_str(), e.what());

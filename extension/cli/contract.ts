@@ -4,17 +4,17 @@
 // (protocol/schema/engine.ts); this module is the one edge where a run, a
 // distribution and a clear get their public names back, so that renaming a protocol field never renames a
 // field a script reads. test/engine/cliContract.test.ts pins every public name.
-import type { CategoryBytes, ClearResult, DistributionResult, FitResult, Moment, RunResult } from '../protocol/engine';
+import type { CategoryBytes, ClearResult, DistributionResult, FitResult, Moment, RunSummary } from '../protocol/engine';
 
-/** What `run --json` prints for one run (the run without its decomposition). */
+/** What `run --json` prints for one run (the run without its decomposition, which the engine then never writes). */
 export interface PublicRun {
   model: string;
   vertices: number;
   edges: number;
   absorbing: number;
   reused: boolean;
-  sccs: RunResult['sccs'];
-  trace: RunResult['trace'];
+  sccs: RunSummary['sccs'];
+  trace: RunSummary['trace'];
   params: Record<string, number>;
   moments: Record<string, Moment[]>;
   variance: Record<string, Moment>;
@@ -26,16 +26,19 @@ export interface PublicRun {
   gradient_variance?: Record<string, Record<string, Moment>>;
   /** With --gradient: per --covariance pair ("A,B", as covariance), per parameter, d Cov/dθ. */
   gradient_covariance?: Record<string, Record<string, Moment>>;
-  timings_ms: RunResult['timingsMs'];
+  timings_ms: RunSummary['timingsMs'];
   memory: {
     accounted_bytes: CategoryBytes;
     peak_accounted_bytes: number;
+    /** The process's resident set when the run ended. */
     rss_bytes: number;
+    /** The process's peak resident set up to the run's end. */
+    rss_peak_bytes: number;
     blocks: Array<{ scc: number; vertices: number; bytes: number; created_ms: number; freed_ms: number }>;
   };
   traceKey: string;
   ruleFirings: Record<string, number>;
-  warnings: RunResult['warnings'];
+  warnings: RunSummary['warnings'];
 }
 
 /** What `dist --json` prints: the distribution of one reward, named by the model. */
@@ -75,7 +78,7 @@ export interface PublicClear {
   time_ms: number;
 }
 
-export function publicRun(r: RunResult): PublicRun {
+export function publicRun(r: RunSummary): PublicRun {
   const m = r.memory;
   return {
     model: r.model,
@@ -98,6 +101,7 @@ export function publicRun(r: RunResult): PublicRun {
       accounted_bytes: m.accountedBytes,
       peak_accounted_bytes: m.peakAccountedBytes,
       rss_bytes: m.rssBytes,
+      rss_peak_bytes: m.rssPeakBytes,
       blocks: m.blocks.map((b) => ({
         scc: b.scc,
         vertices: b.vertices,

@@ -2,7 +2,6 @@
 // Exit status: 0 on success, 1 when the model or the engine fails (or --timeout
 // stops a run), 2 on a usage error, 130 when Ctrl-C stops a run, 141 when the reader
 // of the output goes away (as for a tool killed by SIGPIPE).
-import { randomBytes } from 'node:crypto';
 import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
@@ -10,7 +9,7 @@ import { Engine, EngineFailure } from '../engine/engine';
 import { fitSfs } from '../fit/fit';
 import { FitError } from '../fit/likelihood';
 import { parseSfs, SfsFileError, type Spectrum } from '../fit/sfsFile';
-import type { ClearResult, DistributionResult, RunResult } from '../protocol/engine';
+import type { ClearResult, DistributionResult, RunSummary } from '../protocol/engine';
 import { type FitOutcome, wireFit } from '../protocol/fit';
 import { formatBytes, formatMs, formatNumber, formatShortNumber } from '../protocol/format';
 import { type Moment, nonFiniteSummary, nonFiniteWord } from '../protocol/moment';
@@ -54,7 +53,7 @@ function placed(error: unknown, model: LoadedModel): CliError {
 }
 
 /** The run with every name and message from the model escaped for a terminal. */
-function forTerminal(r: RunResult): RunResult {
+function forTerminal(r: RunSummary): RunSummary {
   const keys = <T>(record: Record<string, T>) =>
     Object.fromEntries(Object.entries(record).map(([k, v]) => [escapeControls(k), v]));
   return {
@@ -94,11 +93,11 @@ function forTerminal(r: RunResult): RunResult {
  * non-finite answer is still an answer (an infinite expectation is correct), so the run
  * exits 0 and says so on stderr; --json carries the reason as `nonFinite`.
  */
-function nonFiniteWarnings(r: RunResult): string[] {
+function nonFiniteWarnings(r: RunSummary): string[] {
   return nonFiniteSummary(r).map((what) => `phasic-trace: warning: ${what}: ${r.nonFinite ?? 'not finite'}`);
 }
 
-function describeRun(r: RunResult): string {
+function describeRun(r: RunSummary): string {
   const lines = [
     `${r.model}: ${r.vertices} vertices, ${r.edges} edges, ${r.absorbing} absorbing`,
     `components: ${r.sccs.count} (largest ${r.sccs.largest}); blocks: ${r.sccs.blocks} (${r.sccs.recorded} recorded, ${r.sccs.cached} cached)` +
@@ -200,7 +199,7 @@ function configureCache(engine: Engine, args: { noCache: boolean; cacheDir?: str
 }
 
 async function run(args: RunArgs, engine: Engine): Promise<number> {
-  // Only what is printed is kept: a RunResult with its decomposition is tens of KB,
+  // Only what is printed is kept: a run (even without its decomposition) is kilobytes,
   // which --repeat would otherwise hold for every run until the end.
   const printed: string[] = [];
   let warnings: string[] = [];
@@ -208,7 +207,7 @@ async function run(args: RunArgs, engine: Engine): Promise<number> {
   configureCache(engine, args);
   const done = await stoppable(args, model, async (signal) => {
     for (let i = 0; i < args.repeat; i++) {
-      const r = await engine.run(model.engineText, {
+      const r = await engine.runSummary(model.engineText, {
         maxStates: args.maxStates,
         minSccSize: args.minScc,
         moments: args.moments,
@@ -248,7 +247,7 @@ function table(headers: string[], rows: string[][]): string[] {
   return [line(headers), ...rows.map(line)];
 }
 
-function describeDistribution(model: string, d: DistributionResult, run: RunResult): string {
+function describeDistribution(model: string, d: DistributionResult, run: RunSummary): string {
   const reward = escapeControls(d.reward);
   const params =
     Object.entries(d.params)
@@ -303,7 +302,7 @@ async function dist(args: DistArgs, engine: Engine): Promise<number> {
   const model = loadModel(args.model, args.overrides);
   configureCache(engine, args);
   const done = await stoppable(args, model, async (signal) => {
-    const run = await engine.run(model.engineText, {
+    const run = await engine.runSummary(model.engineText, {
       maxStates: args.maxStates,
       moments: 1,
       params: args.params,
@@ -461,7 +460,12 @@ async function clearCaches(args: ClearArgs, engine: Engine): Promise<number> {
  * size limit) leaves whatever was there before, and no temporary file.
  */
 function replaceFile(file: string, text: string): void {
-  const temp = join(dirname(file), `.${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  // Not crypto's randomBytes: loading node:crypto was 17 ms of every CLI start (issue
+  // 15). The name only has to differ from other writers'; 'wx' never clobbers one.
+  const tag = Math.floor(Math.random() * 0x100000000)
+    .toString(16)
+    .padStart(8, '0');
+  const temp = join(dirname(file), `.${basename(file)}.${process.pid}.${tag}.tmp`);
   try {
     writeFileSync(temp, text, { flag: 'wx' });
     renameSync(temp, file);

@@ -27,6 +27,8 @@ export interface NativeAddon {
       covariances?: Array<[string, string]>;
       params?: Record<string, number>;
       gradient?: boolean;
+      /** false: the result without `decomposition` (default true). */
+      decomposition?: boolean;
     },
     onProgress?: (p: { phase: string; done: number; total: number }) => void,
     onBlockEvent?: (e: { kind: string; scc: number; vertices: number; bytes: number; timeMs: number }) => void,

@@ -10,6 +10,7 @@ import type {
   Progress,
   RunPhase,
   RunResult,
+  RunSummary,
   SccDetail,
 } from '../protocol/engine';
 import { type DistributionParams, type FailureKind, NATIVE_FAILURE_KINDS } from '../protocol/requests';
@@ -113,7 +114,21 @@ export class Engine {
 
   /** Runs a model (compiled-model JSON or phasic graph JSON text). */
   async run(modelText: string, options: RunOptions = {}): Promise<RunResult> {
-    const { signal, onProgress, onBlockEvent, ...native } = options;
+    return (await this.runAsked(modelText, options, true)) as RunResult;
+  }
+
+  /**
+   * A run without its decomposition: the engine never writes the SCCs and the
+   * condensation's edges, on large models most of a RunResult's bytes (rabbits
+   * N = 1000: 5 MB), for a caller that does not show them.
+   */
+  async runSummary(modelText: string, options: RunOptions = {}): Promise<RunSummary> {
+    return this.runAsked(modelText, options, false);
+  }
+
+  private async runAsked(modelText: string, options: RunOptions, decomposition: boolean): Promise<RunSummary> {
+    const { signal, onProgress, onBlockEvent, ...asked } = options;
+    const native = { ...asked, decomposition };
     if (native.maxStates !== undefined) atLeastOne('maxStates', native.maxStates);
     if (signal?.aborted) throw new EngineFailure('the run was cancelled', 'cancelled');
     const runId = nextRunId++;
@@ -127,7 +142,7 @@ export class Engine {
         onProgress && ((p) => onProgress({ phase: p.phase as RunPhase, done: p.done, total: p.total })),
         onBlockEvent && ((e) => onBlockEvent(e as BlockEvent)),
       );
-      return JSON.parse(text) as RunResult;
+      return JSON.parse(text) as RunSummary;
     } catch (error) {
       throw EngineFailure.from(error);
     } finally {

@@ -17,6 +17,8 @@ export type Decomposition = v.InferOutput<typeof s.decomposition>;
 export type BlockLifetime = v.InferOutput<typeof s.blockLifetime>;
 export type RunMemory = v.InferOutput<typeof s.runMemory>;
 export type RunResult = v.InferOutput<typeof s.runResult>;
+/** A RunResult without its decomposition (what the CLI asks the engine for). */
+export type RunSummary = v.InferOutput<typeof s.runSummary>;
 export type EvaluateResult = v.InferOutput<typeof s.evaluateResult>;
 export type EngineMessage = v.InferOutput<typeof s.engineMessage>;
 export type MemorySnapshot = v.InferOutput<typeof s.memorySnapshot>;

@@ -164,6 +164,7 @@ Napi::Value Run(const Napi::CallbackInfo& info) {
   options.covariances = reward_pairs(o.Get("covariances"));
   options.params = named_values(o.Get("params"), "params");
   options.gradient = flag_of(o.Get("gradient"), "gradient");
+  if (!o.Get("decomposition").IsUndefined()) options.decomposition = flag_of(o.Get("decomposition"), "decomposition");
   auto function_at = [&](size_t i) {
     return info.Length() > i && info[i].IsFunction() ? info[i].As<Napi::Function>() : Napi::Function();
   };

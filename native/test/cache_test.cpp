@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <string>
 
 #include "base/error.hpp"
@@ -17,8 +18,10 @@
 #include "cache/memory_cache.hpp"
 #include "check.hpp"
 #include "engine/engine.hpp"
+#include "engine/run_entry.hpp"
 #include "json/json.hpp"
 #include "model_fixtures.hpp"
+#include "trace/evaluate.hpp"
 
 using namespace phasic;
 namespace fs = std::filesystem;
@@ -531,6 +534,30 @@ bool equal(const json::Value& a, const json::Value& b) {
   return false;
 }
 
+// A run answered from a cached run: reused, only the evaluating phase, no block
+// subgraph built, and afterwards only the caches hold memory.
+json::Value run_without_exploring(Engine& e, const std::string& model, const RunOptions& options) {
+  std::vector<RunPhase> phases;
+  std::size_t block_events = 0;
+  RunObserver observer;
+  observer.progress = [&](const RunProgress& p) { phases.push_back(p.phase); };
+  observer.block = [&](const BlockEvent&) { ++block_events; };
+  json::Value result = json::parse(e.run(model, options, observer));
+  check_only_caches_hold_memory(e);
+  CHECK(result.find("reused")->as_bool());
+  CHECK_EQ(block_events, 0u);
+  for (const RunPhase p : phases) CHECK(p == RunPhase::Evaluating);
+  return result;
+}
+
+std::size_t remove_run_entries(const fs::path& dir) {
+  std::vector<fs::path> runs;
+  for (const auto& entry : fs::directory_iterator(dir))
+    if (entry.path().extension() == ".run") runs.push_back(entry.path());
+  for (const fs::path& p : runs) fs::remove(p);
+  return runs.size();
+}
+
 }  // namespace
 
 TEST(a_run_leaves_only_what_the_caches_hold_and_clear_returns_to_zero) {
@@ -616,6 +643,8 @@ TEST(a_sound_file_whose_payload_does_not_decode_is_replaced_by_a_recording) {
   CHECK(Key::parse(victim.stem().string(), key));
   DiskCache(dir.path.string(), 1 << 26).store(key, canonical, "PTTR but not a trace at all");
 
+  // This is about blocks: without the run's own entry the next run explores again.
+  remove_run_entries(dir.path);
   e.memory_cache().clear();
   const std::string again = e.run(model, {}, {});
   const json::Value result = json::parse(again);
@@ -647,16 +676,7 @@ TEST(an_unchanged_model_is_not_explored_again_and_reports_what_a_fresh_run_does)
   CHECK(e.memory_cache().stats().runs == 1);
 
   options.params = {{"rec", 2.0}};
-  std::vector<RunPhase> phases;
-  std::size_t block_events = 0;
-  RunObserver observer;
-  observer.progress = [&](const RunProgress& p) { phases.push_back(p.phase); };
-  observer.block = [&](const BlockEvent&) { ++block_events; };
-  const json::Value again = json::parse(e.run(model, options, observer));
-  check_only_caches_hold_memory(e);
-  CHECK(again.find("reused")->as_bool());
-  CHECK_EQ(block_events, 0u);  // no subgraph was built
-  for (const RunPhase p : phases) CHECK(p == RunPhase::Evaluating);
+  const json::Value again = run_without_exploring(e, model, options);
   CHECK(again.find("memory")->find("blocks")->as_array().empty());
   CHECK_EQ(again.find("timingsMs")->find("explore")->as_number(), 0.0);
 
@@ -771,6 +791,239 @@ TEST(same_graph_models_with_other_labels_never_share_an_answer) {
   CHECK(ed.as_array()[0].find("moments")->find("tmrca") == nullptr);
   check_only_caches_hold_memory(e);
   e.clear_caches();
+}
+
+// ---- runs on disk (engine/run_entry.hpp) ----------------------------------------
+
+namespace {
+
+fs::path only_run_entry(const fs::path& dir) {
+  fs::path found;
+  std::size_t n = 0;
+  for (const auto& entry : fs::directory_iterator(dir))
+    if (entry.path().extension() == ".run") found = entry.path(), ++n;
+  CHECK_EQ(n, std::size_t(1));
+  return found;
+}
+
+std::vector<std::string> sources_of(const json::Value& run) {
+  std::vector<std::string> sources;
+  for (const json::Value& scc : run.find("decomposition")->find("sccs")->as_array())
+    sources.push_back(scc.find("source")->as_string());
+  return sources;
+}
+
+}  // namespace
+
+// A new engine (as a new process has) with the same cache directory answers an
+// unchanged model from the run's entry: nothing explored, no block built, every block
+// reported from disk, the very numbers of a run without any cache, and the entry
+// holds what distributions and the SCC detail need.
+TEST(a_new_engine_answers_an_unchanged_model_from_its_run_entry_without_exploring) {
+  TempDir dir;
+  const std::string model = fixture("two_locus.json");
+  RunOptions options;
+  options.params = {{"rec", 0.5}};
+  DistributionRequest request;
+  request.times = std::vector<double>{0.5, 1, 2, 4};
+  std::string first_distribution;
+  json::Value first;
+  {
+    Engine writer;
+    writer.configure({dir.path.string(), 1 << 28, 1 << 28, 0});
+    first = json::parse(writer.run(model, options, {}));
+    CHECK(!first.find("reused")->as_bool());
+    first_distribution = writer.distribution(first.find("traceKey")->as_string(), request, {});
+    writer.memory_cache().clear();
+  }
+  only_run_entry(dir.path);
+
+  Engine e;
+  e.configure({dir.path.string(), 1 << 28, 1 << 28, 0});
+  options.params = {{"rec", 2.0}};
+  const json::Value again = run_without_exploring(e, model, options);
+  CHECK_EQ(again.find("timingsMs")->find("explore")->as_number(), 0.0);
+  for (const char* member : {"model", "vertices", "edges", "absorbing", "traceKey", "ruleFirings", "warnings"})
+    CHECK(equal(*first.find(member), *again.find(member)));
+  // The same program (its bytes may be fewer: read traces have no vector slack).
+  for (const char* member : {"operations", "commands"})
+    CHECK(equal(*first.find("trace")->find(member), *again.find("trace")->find(member)));
+  const std::vector<std::string> before = sources_of(first), after = sources_of(again);
+  CHECK_EQ(before.size(), after.size());
+  std::size_t from_disk = 0;
+  for (std::size_t c = 0; c < after.size(); ++c) {
+    CHECK(after[c] == (before[c] == "trivial" ? "trivial" : "disk"));
+    from_disk += after[c] == "disk";
+  }
+  CHECK(from_disk > 0);
+  CHECK(equal(*first.find("decomposition")->find("edges"), *again.find("decomposition")->find("edges")));
+
+  // The numbers are those of an engine without any cache, exactly.
+  Engine fresh;
+  fresh.configure({"", 0, 1 << 28, 0});
+  const json::Value reference = json::parse(fresh.run(model, options, {}));
+  CHECK(equal(*reference.find("moments"), *again.find("moments")));
+  CHECK(equal(*reference.find("variance"), *again.find("variance")));
+  fresh.clear_caches();
+
+  // Distributions and the SCC detail work from the restored run as from the first.
+  const std::string trace_key = again.find("traceKey")->as_string();
+  const json::Value d1 = json::parse(first_distribution);
+  const json::Value d2 = json::parse(e.distribution(trace_key, request, {}));
+  CHECK(equal(*d1.find("cdf"), *d2.find("cdf")));
+  CHECK(equal(*d1.find("pdf"), *d2.find("pdf")));
+  CHECK(json::parse(e.scc_detail(trace_key, 1, {}, 0)).find("states") != nullptr);
+
+  // The next run in this engine is an ordinary reuse, from memory.
+  const json::Value third = json::parse(e.run(model, options, {}));
+  CHECK(third.find("reused")->as_bool());
+  for (const std::string& s : sources_of(third)) CHECK(s == "trivial" || s == "memory");
+  check_only_caches_hold_memory(e);
+  e.memory_cache().clear();
+}
+
+// A run entry that is truncated, corrupted, or sound on disk but not a run is a miss:
+// the run explores (with its blocks from disk), answers exactly, and writes a whole
+// entry over the bad one.
+TEST(a_damaged_run_entry_is_a_miss_and_is_replaced) {
+  TempDir dir;
+  const std::string model = fixture("structured_n8_d3.json");
+  RunOptions options;
+  options.moments = 3;
+  json::Value reference;
+  {
+    Engine writer;
+    writer.configure({dir.path.string(), 1 << 28, 1 << 28, 0});
+    reference = json::parse(writer.run(model, options, {}));
+    writer.memory_cache().clear();
+  }
+  const fs::path entry = only_run_entry(dir.path);
+  const std::string whole = read(entry);
+  const std::string identity = run_entry_identity(model, options.min_scc_size);
+  const Key key = run_entry_key(identity);
+  CHECK(entry.stem().string() == key.hex());
+
+  std::string flipped = whole;
+  flipped[flipped.size() / 2] ^= 0x20;
+  for (const std::string& damaged : {whole.substr(0, whole.size() / 3), flipped, std::string()}) {
+    if (damaged.empty())  // checksummed and keyed right, but not a run entry
+      CHECK(DiskCache(dir.path.string(), 1 << 28).store(key, identity, "PTRN and nothing else", EntryKind::Run));
+    else
+      write(entry, damaged);
+    Engine e;
+    e.configure({dir.path.string(), 1 << 28, 1 << 28, 0});
+    const json::Value run = json::parse(e.run(model, options, {}));
+    CHECK(!run.find("reused")->as_bool());
+    CHECK(run.find("timingsMs")->find("explore")->as_number() > 0);
+    CHECK(equal(*reference.find("moments"), *run.find("moments")));
+    CHECK(read(entry) == whole);
+    e.memory_cache().clear();
+  }
+}
+
+// Every change that changes an answer or a label keys another entry: a new engine
+// running each model answers with that model's own labels and numbers, from its own
+// entry, never another's.
+TEST(a_run_entry_answers_only_the_model_text_it_was_written_for) {
+  TempDir dir;
+  const std::string a = fixtures::kingman(4);
+  const std::vector<std::string> models = {
+      a,
+      replaced(a, R"("default":1.0)", R"("default":2.0)"),       // a parameter default
+      replaced(a, R"("name":"theta")", R"("name":"rho")"),       // a parameter name
+      replaced(a, R"({"name":"tmrca")", R"({"name":"height")"),  // a reward name
+      fixtures::kingman(5),                                      // the graph (a constant)
+  };
+  // E[T_MRCA] of Kingman n is 2(1 − 1/n)/θ.
+  struct Expected {
+    std::string param;
+    double theta;
+    std::string reward;
+    double mean;
+  };
+  const std::vector<Expected> expected = {
+      {"theta", 1, "tmrca", 1.5},  {"theta", 2, "tmrca", 0.75}, {"rho", 1, "tmrca", 1.5},
+      {"theta", 1, "height", 1.5}, {"theta", 1, "tmrca", 1.6},
+  };
+  auto check_answer = [&](const json::Value& r, const Expected& x) {
+    const json::Value* params = r.find("params");
+    CHECK(params->find(x.param) && params->find(x.param)->as_number() == x.theta);
+    CHECK_EQ(params->as_object().size(), std::size_t(1));
+    const json::Value* m = r.find("moments")->find(x.reward);
+    CHECK(m && std::fabs(m->as_array()[0].as_number() - x.mean) < 1e-12);
+  };
+  {
+    Engine writer;
+    writer.configure({dir.path.string(), 1 << 28, 1 << 28, 0});
+    for (std::size_t i = 0; i < models.size(); ++i)
+      check_answer(json::parse(writer.run(models[i], {}, {})), expected[i]);
+    writer.memory_cache().clear();
+  }
+  std::size_t entries = 0;
+  for (const auto& entry : fs::directory_iterator(dir.path)) entries += entry.path().extension() == ".run";
+  CHECK_EQ(entries, models.size());
+  // In reverse order, so that no model is answered by the one written just before it.
+  Engine e;
+  e.configure({dir.path.string(), 1 << 28, 1 << 28, 0});
+  for (std::size_t i = models.size(); i-- > 0;) {
+    const json::Value r = json::parse(e.run(models[i], {}, {}));
+    CHECK(r.find("reused")->as_bool());
+    check_answer(r, expected[i]);
+  }
+  // The block size threshold shapes the composition: another threshold, another entry.
+  RunOptions other;
+  other.min_scc_size = 7;
+  CHECK(!json::parse(e.run(a, other, {})).find("reused")->as_bool());
+  e.memory_cache().clear();
+}
+
+// A run entry is checksummed on disk, but one could still be crafted: mutated entries
+// handed to the decoder directly are refused with an EngineError or decode to a run
+// that evaluates without undefined behaviour (the sanitizer build checks that).
+TEST(mutated_run_entries_are_refused_or_decode_to_something_safe) {
+  TempDir dir;
+  const std::string model = fixture("structured_n8_d3.json");
+  {
+    Engine writer;
+    writer.configure({dir.path.string(), 1 << 28, 1 << 28, 0});
+    writer.run(model, {}, {});
+    writer.memory_cache().clear();
+  }
+  const std::string file = read(only_run_entry(dir.path));
+  std::uint64_t payload_length;
+  std::memcpy(&payload_length, file.data() + 32, 8);
+  const std::string good = file.substr(DiskCacheFormat::kHeaderBytes, payload_length);
+  auto bytes = [](const std::string& s) { return reinterpret_cast<const std::uint8_t*>(s.data()); };
+  {
+    const RunEntry entry = decode_run_entry(bytes(good), good.size());
+    const double theta[] = {1.0, 0.5};
+    CHECK(std::isfinite(evaluate(entry.trace, theta, 2).moment(0, 1)));
+  }
+  for (std::size_t n = 0; n < good.size(); n += 1 + good.size() / 200) CHECK_THROWS(decode_run_entry(bytes(good), n));
+  std::mt19937_64 rng(15);
+  std::size_t accepted = 0;
+  for (int round = 0; round < 1500; ++round) {
+    std::string bad = good;
+    for (int e = 0, edits = 1 + int(rng() % 3); e < edits; ++e) {
+      const std::size_t at = rng() % bad.size();
+      if (rng() % 2)
+        bad[at] = char(rng());
+      else
+        bad[at] ^= char(1u << (rng() % 8));
+    }
+    try {
+      const RunEntry entry = decode_run_entry(bytes(bad), bad.size());
+      ++accepted;
+      try {
+        const double theta[] = {1.0, 0.5};
+        (void)evaluate(entry.trace, theta, 2);
+      } catch (const EngineError&) {
+      }
+    } catch (const EngineError&) {
+    }
+  }
+  std::printf("  %zu of 1500 mutated run entries decoded\n", accepted);
+  CHECK(accepted < 1500);
 }
 
 TEST_MAIN()

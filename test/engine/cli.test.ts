@@ -250,8 +250,10 @@ describe('phasic-trace check, export and clear-caches', () => {
     const dir = tempDir('cli-clear');
     const first = cli(['run', join(ENGINE_FIXTURES, 'two_locus.json'), '--cache-dir', dir]);
     assert.equal(first.status, 0, first.stderr);
-    const files = readdirSync(dir).filter((f) => f.endsWith('.trace'));
-    assert.ok(files.length > 0);
+    // Block files and the run's own entry (engine/run_entry.hpp).
+    const files = readdirSync(dir).filter((f) => f.endsWith('.trace') || f.endsWith('.run'));
+    assert.ok(files.some((f) => f.endsWith('.trace')));
+    assert.equal(files.filter((f) => f.endsWith('.run')).length, 1);
     writeFileSync(join(dir, 'keep.txt'), 'not a cache file');
     const r = cli(['clear-caches', '--cache-dir', dir, '--json']);
     assert.equal(r.status, 0, r.stderr);

@@ -74,6 +74,7 @@ const RUN = [
   'memory.accounted_bytes.evaluation',
   'memory.peak_accounted_bytes',
   'memory.rss_bytes',
+  'memory.rss_peak_bytes',
   'memory.blocks',
   'memory.blocks[].scc',
   'memory.blocks[].vertices',

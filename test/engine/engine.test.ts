@@ -1,7 +1,7 @@
 // The engine through the real native addon: caching in memory and on disk, damaged
 // cache files, cancellation, limits, memory accounting and re-evaluation.
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { Worker } from 'node:worker_threads';
@@ -25,6 +25,11 @@ function sources(result: RunResult): Record<string, number> {
   const count: Record<string, number> = {};
   for (const scc of result.decomposition.sccs) count[scc.source] = (count[scc.source] ?? 0) + 1;
   return count;
+}
+
+/** Removes the runs' own entries (engine/run_entry.hpp), so the next run reads blocks. */
+function removeRunEntries(): void {
+  for (const f of readdirSync(cacheDir)) if (f.endsWith('.run')) rmSync(join(cacheDir, f));
 }
 
 function traceFiles(): string[] {
@@ -90,6 +95,23 @@ describe('engine', () => {
     assertOnlyCachesHoldMemory(engine);
   });
 
+  it('runs without the decomposition when asked, with everything else as a full run', async () => {
+    await engine.clearCaches();
+    const model = compiledModel('structured_n8_d3');
+    const full = await engine.run(model, { moments: 2 });
+    await engine.clearCaches();
+    const summary = await engine.runSummary(model, { moments: 2 });
+    assert.equal('decomposition' in summary, false);
+    assert.deepEqual(summary.moments, full.moments);
+    assert.deepEqual(summary.sccs, full.sccs);
+    assert.equal(summary.traceKey, full.traceKey);
+    assert.equal(summary.memory.blocks.length, full.memory.blocks.length);
+    // The peak resident set is the kernel's high-water mark: never below the final one.
+    assert.ok(summary.memory.rssPeakBytes >= summary.memory.rssBytes);
+    assert.ok(summary.memory.rssBytes > 0);
+    assertOnlyCachesHoldMemory(engine);
+  });
+
   it('detects truncated, corrupted and foreign cache files, removes them and records again', async () => {
     await engine.clearCaches();
     const model = compiledModel('structured_n8_d3');
@@ -103,6 +125,8 @@ describe('engine', () => {
     bytes[Math.floor(bytes.length / 2)] ^= 0x40;
     writeFileSync(join(cacheDir, corrupted), bytes);
     writeFileSync(join(cacheDir, foreign), '{"not": "a trace"}\n');
+    // About block files: without the run's own entry the run composes from them.
+    removeRunEntries();
 
     await forgetMemory();
     const again = await engine.run(model, { moments: 2 });

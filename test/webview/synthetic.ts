@@ -111,6 +111,7 @@ export function syntheticRun(d: Decomposition): RunResult {
       accountedBytes: { ...zero, cache: 24 * MB },
       peakAccountedBytes: 140 * MB,
       rssBytes: 210 * MB,
+      rssPeakBytes: 260 * MB,
       blocks: [],
     },
     traceKey: '9c1f2e3d4b5a6978',

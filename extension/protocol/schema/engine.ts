@@ -69,7 +69,10 @@ export const blockLifetime = obj({
 export const runMemory = obj({
   accountedBytes: categoryBytes,
   peakAccountedBytes: nonNeg,
+  /** The process's resident set when the run ended. */
   rssBytes: nonNeg,
+  /** The process's peak resident set up to the run's end (the kernel's high-water mark). */
+  rssPeakBytes: nonNeg,
   blocks: list(blockLifetime),
 });
 

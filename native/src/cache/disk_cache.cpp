@@ -11,6 +11,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -46,9 +47,12 @@ bool is_digits(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
-// <32 hex>.trace, exactly.
+const char* suffix_of(EntryKind kind) { return kind == EntryKind::Run ? ".run" : ".trace"; }
+
+// <32 hex>.trace or <32 hex>.run, exactly.
 bool is_trace_name(std::string_view name) {
-  return name.size() == 32 + 6 && name.substr(32) == ".trace" && is_hex_key(name.substr(0, 32));
+  return name.size() > 32 && (name.substr(32) == ".trace" || name.substr(32) == ".run") &&
+         is_hex_key(name.substr(0, 32));
 }
 // .<32 hex>.<pid>.<counter>.tmp, exactly as store() names it; a user's
 // ".<hex>.notes.tmp" is not ours.
@@ -164,7 +168,9 @@ bool is_stale_temp(const OwnFile& f, std::uint64_t now) { return f.temporary && 
 DiskCache::DiskCache(std::string directory, std::uint64_t max_bytes)
     : directory_(std::move(directory)), max_bytes_(max_bytes) {}
 
-std::string DiskCache::path_of(const Key& key) const { return directory_ + "/" + key.hex() + ".trace"; }
+std::string DiskCache::path_of(const Key& key, EntryKind kind) const {
+  return directory_ + "/" + key.hex() + suffix_of(kind);
+}
 
 void DiskCache::begin_run() {
   write_failed_ = false;
@@ -172,9 +178,16 @@ void DiskCache::begin_run() {
   rejected_ = 0;
 }
 
-bool DiskCache::load(const Key& key, std::string_view canonical, std::string& payload) {
+bool DiskCache::load(const Key& key, std::string_view canonical, std::string& payload, EntryKind kind) {
+  std::string_view view;
+  if (!load(key, canonical, view, kind)) return false;
+  payload.assign(view);
+  return true;
+}
+
+bool DiskCache::load(const Key& key, std::string_view canonical, std::string_view& payload, EntryKind kind) {
   if (!enabled()) return false;
-  const std::string path = path_of(key);
+  const std::string path = path_of(key, kind);
   // Not blocking (a FIFO in the entry's place would wait for a writer forever), not
   // following a symlink, and only a regular file is read. Anything else is a miss
   // that store() replaces by renaming a fresh file over the name.
@@ -195,25 +208,54 @@ bool DiskCache::load(const Key& key, std::string_view canonical, std::string& pa
                      body_size - get64(h + 32) == canonical.size();
   if (sound) {
     const std::uint64_t payload_length = get64(h + 32);
-    std::string body(body_size, '\0');
-    if (read_exact(file.fd, body.data(), body.size(), DiskCacheFormat::kHeaderBytes)) {
-      const std::string_view stored_payload = std::string_view(body).substr(0, payload_length);
-      const std::string_view stored_canonical = std::string_view(body).substr(payload_length);
-      const Key sum = checksum(stored_payload, stored_canonical);
-      if (sum.h1 == get64(h + 48) && sum.h2 == get64(h + 56) && stored_canonical == canonical) {
-        payload.assign(stored_payload);
-        ::futimens(file.fd, nullptr);  // a hit makes the file recent for pruning
-        return true;
+    if (read_capacity_ < body_size && !grow_read_buffer(body_size)) return false;
+    if (read_exact(file.fd, read_buffer_, body_size, DiskCacheFormat::kHeaderBytes)) {
+      const std::string_view body(read_buffer_, body_size);
+      const std::string_view stored_payload = body.substr(0, payload_length);
+      const std::string_view stored_canonical = body.substr(payload_length);
+      // The cheap comparison first: a colliding key fails it without hashing.
+      if (stored_canonical == canonical) {
+        const Key sum = checksum(stored_payload, stored_canonical);
+        if (sum.h1 == get64(h + 48) && sum.h2 == get64(h + 56)) {
+          payload = stored_payload;
+          ::futimens(file.fd, nullptr);  // a hit makes the file recent for pruning
+          return true;
+        }
       }
     }
   }
-  remove(key);
+  remove(key, kind);
   return false;
 }
 
-void DiskCache::remove(const Key& key) {
+// The buffer is a mapping of its own, in 2 MB pages where the kernel allows them
+// (MADV_HUGEPAGE): a fresh process reading an 8 MB run entry otherwise takes a page
+// fault per 4 KB on first touch, which on a virtual machine cost more than reading
+// and checking the bytes (docs/performance.md, issue 15). Nothing is zero-filled
+// by us: pread writes every byte used.
+bool DiskCache::grow_read_buffer(std::uint64_t bytes) {
+  release_read_buffer();
+  constexpr std::uint64_t kHuge = 2u << 20;
+  const std::uint64_t size = (bytes + kHuge - 1) / kHuge * kHuge;
+  void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return false;
+  if (size >= kHuge) ::madvise(p, size, MADV_HUGEPAGE);
+  read_buffer_ = static_cast<char*>(p);
+  read_capacity_ = size;
+  return true;
+}
+
+void DiskCache::release_read_buffer() {
+  if (read_buffer_) ::munmap(read_buffer_, read_capacity_);
+  read_buffer_ = nullptr;
+  read_capacity_ = 0;
+}
+
+DiskCache::~DiskCache() { release_read_buffer(); }
+
+void DiskCache::remove(const Key& key, EntryKind kind) {
   struct stat st;
-  const std::string path = path_of(key);
+  const std::string path = path_of(key, kind);
   if (::lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::unlink(path.c_str()) == 0) ++rejected_;
 }
 
@@ -247,7 +289,7 @@ static bool make_directories(const std::string& directory, int& error) {
   return true;
 }
 
-bool DiskCache::store(const Key& key, std::string_view canonical, std::string_view payload) {
+bool DiskCache::store(const Key& key, std::string_view canonical, std::string_view payload, EntryKind kind) {
   if (!enabled() || write_failed_) return false;
   int error = 0;
   if (!make_directories(directory_, error)) {
@@ -292,13 +334,13 @@ bool DiskCache::store(const Key& key, std::string_view canonical, std::string_vi
   }
   // The rename replaces whatever has the entry's name (a damaged file, a FIFO, a
   // symlink: the link, never its target) by the whole new file.
-  if (::rename(temp.c_str(), path_of(key).c_str()) != 0) {
+  if (::rename(temp.c_str(), path_of(key, kind).c_str()) != 0) {
     const int e = errno;
     ::unlink(temp.c_str());
     if (e == EISDIR || e == ENOTEMPTY || e == EEXIST) {
       // A directory holds the entry's name: this one block stays in memory only.
       if (warning_.empty())
-        warning_ = "the trace cache entry " + path_of(key) + " is a directory; its block is kept in memory only";
+        warning_ = "the trace cache entry " + path_of(key, kind) + " is a directory; it is kept in memory only";
       return false;
     }
     fail_write(std::strerror(e));

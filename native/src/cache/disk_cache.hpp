@@ -1,5 +1,7 @@
-// The on-disk trace cache: one file per block key in a directory that outlives the
-// process, so a block recorded once is never recorded again on this machine.
+// The on-disk trace cache: one file per block key (<key>.trace) and one per run of an
+// unchanged model (<key>.run, engine/run_entry.hpp) in a directory that outlives the
+// process, so a block recorded once is never recorded again on this machine and a
+// model run once is never explored again.
 //
 // Invariants:
 // - A file is trusted only if it is a regular file (opened without blocking and
@@ -7,9 +9,10 @@
 //   accounts for its size exactly, it fits in max_bytes, the checksum of its contents
 //   matches, and its stored canonical input equals the block input being looked up.
 //   The body is read only after the header checks pass, so a huge file is never read
-//   in. A regular file that fails a check is removed; anything else in an entry's
-//   place (FIFO, symlink, device) is left alone. Either way it is a miss: the caller
-//   records the block and store() renames a whole new file over the name.
+//   in. It is read with one pread into a buffer the cache reuses (no zero fill, no
+//   fresh pages per entry, no copy out): a hit costs one copy from the page cache. A regular file that fails a check is
+//   removed; anything else in an entry's place (FIFO, symlink, device) is left alone. Either way it is a miss: the
+//   caller records the block and store() renames a whole new file over the name.
 // - Files are written to a temporary name in the same directory, then renamed over
 //   the final name, so a reader (in this or another process) sees either no file or a
 //   whole one, and nothing is ever written through a FIFO or a symlink. Durability is
@@ -18,7 +21,7 @@
 //   file torn by a power loss before the flush is harmless: the checks below reject
 //   it and the block is recorded again.
 // - Pruning and clearing remove only regular files with exactly the cache's own names
-//   (<32 hex digits>.trace, and the writer's .<key>.<pid>.<n>.tmp); a symlink is
+//   (<32 hex digits>.trace or .run, and the writer's .<key>.<pid>.<n>.tmp); a symlink is
 //   never followed nor removed, and no other file in the directory is touched.
 // - A failure to write (unwritable directory, full disk) disables writing for the
 //   rest of the run and leaves one warning; the run goes on in memory.
@@ -38,6 +41,10 @@ struct DiskCacheFormat {
   static constexpr std::size_t kHeaderBytes = 64;
 };
 
+// What an entry holds: a block trace or a whole run. The kind names the file, so a
+// block key and a run key never name the same file.
+enum class EntryKind : std::uint8_t { Block, Run };
+
 struct DiskUsage {
   std::uint64_t files = 0;
   std::uint64_t bytes = 0;
@@ -55,21 +62,27 @@ class DiskCache {
  public:
   // An empty directory disables the disk cache; max_bytes 0 too.
   DiskCache(std::string directory = {}, std::uint64_t max_bytes = 0);
+  ~DiskCache();
+  DiskCache(const DiskCache&) = delete;
+  DiskCache& operator=(const DiskCache&) = delete;
 
   bool enabled() const { return !directory_.empty() && max_bytes_ > 0; }
   const std::string& directory() const { return directory_; }
   std::uint64_t max_bytes() const { return max_bytes_; }
 
   // The payload stored under `key` for exactly this canonical input, or false. A
-  // regular file that fails any check is removed (counted in rejected()).
-  bool load(const Key& key, std::string_view canonical, std::string& payload);
+  // regular file that fails any check is removed (counted in rejected()). The view
+  // points into a buffer of this cache, valid until its next load.
+  bool load(const Key& key, std::string_view canonical, std::string_view& payload, EntryKind kind = EntryKind::Block);
+  // The same, copied out.
+  bool load(const Key& key, std::string_view canonical, std::string& payload, EntryKind kind = EntryKind::Block);
   // Writes atomically; false (and a warning) when the directory cannot take it.
-  bool store(const Key& key, std::string_view canonical, std::string_view payload);
+  bool store(const Key& key, std::string_view canonical, std::string_view payload, EntryKind kind = EntryKind::Block);
   // Makes every file written since the last flush durable (one syncfs).
   void flush();
   // Removes the file of `key` (only a regular file), for a payload that passed the
   // checks but could not be decoded (written by an incompatible engine).
-  void remove(const Key& key);
+  void remove(const Key& key, EntryKind kind = EntryKind::Block);
 
   // Least recently used files (by mtime, refreshed on every hit) are removed until the
   // directory holds at most max_bytes of trace files.
@@ -79,6 +92,9 @@ class DiskCache {
   // directory that does not exist holds nothing to clear.
   DiskClear clear();
 
+  // Gives back the buffer load() reads into (a run calls it when it is done reading).
+  void release_read_buffer();
+
   // Called at the start of a run: writing is tried again, warnings start empty.
   void begin_run();
   // The warning of this run ("" for none), and how many bad files were removed.
@@ -86,7 +102,7 @@ class DiskCache {
   std::uint64_t rejected() const { return rejected_; }
 
  private:
-  std::string path_of(const Key& key) const;
+  std::string path_of(const Key& key, EntryKind kind) const;
   void fail_write(const std::string& why);
 
   std::string directory_;
@@ -95,6 +111,10 @@ class DiskCache {
   bool unsynced_ = false;
   std::string warning_;
   std::uint64_t rejected_ = 0;
+  bool grow_read_buffer(std::uint64_t bytes);
+  // The last entry read, reused by the next until release_read_buffer().
+  char* read_buffer_ = nullptr;
+  std::uint64_t read_capacity_ = 0;
 };
 
 }  // namespace phasic

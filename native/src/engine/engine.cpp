@@ -117,10 +117,17 @@ std::string Engine::run(std::string_view model_text, const RunOptions& options, 
   // ratcheting up each thread's arena. (It cannot shrink the top of a thread's arena;
   // that is why the addon runs all engine work on one thread, native/binding/addon.cpp,
   // where this trim measured no further difference: docs/reliability.md.)
+  // A reused run frees only its evaluation scratch: trimming then would hand back
+  // pages that the next evaluation faults in again (two-locus n = 9: a reused run
+  // spent as long in those page faults as in evaluating).
+  bool reused = false;
   struct ReturnFreedPages {
-    ~ReturnFreedPages() { release_free_heap(); }
-  } release;
-  return run_model(model_text, options, observer, RunCaches{*memory_, *disk}, config().memory_budget_bytes);
+    const bool& skip;
+    ~ReturnFreedPages() {
+      if (!skip) release_free_heap();
+    }
+  } release{reused};
+  return run_model(model_text, options, observer, RunCaches{*memory_, *disk}, config().memory_budget_bytes, &reused);
 }
 
 void Engine::forget_disk_usage() {

@@ -47,6 +47,10 @@ struct RunOptions {
   std::vector<RewardNames> covariances;
   NamedValues params;     // by name; parameters not named take their model default
   bool gradient = false;  // also d moments / d θ and d variance / d θ (trace/gradient.hpp)
+  // false: the RunResult without its `decomposition` (the SCCs and the condensation's
+  // edges: on large models most of the result's bytes), for callers that do not show
+  // it (the CLI).
+  bool decomposition = true;
 };
 
 // Distribution is the phase of Engine::distribution, not of a run.

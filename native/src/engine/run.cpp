@@ -1,5 +1,7 @@
 #include "engine/run.hpp"
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -10,6 +12,7 @@
 #include "distribution/parametric_graph.hpp"
 #include "engine/json_writer.hpp"
 #include "engine/load.hpp"
+#include "engine/run_entry.hpp"
 #include "engine/run_summary.hpp"
 #include "graph/explore.hpp"
 #include "model/program.hpp"
@@ -77,6 +80,13 @@ class CachingProvider {
       if (!trace) {
         const auto start = Clock::now();
         BlockTrace recorded = record_block(input, observer_.cancel);
+        // Exactly sized, as a trace read from disk is: a block reports the same bytes
+        // however it was obtained (and the cache holds no slack).
+        recorded.dot_coeffs.shrink_to_fit();
+        recorded.ops.shrink_to_fit();
+        recorded.forward.shrink_to_fit();
+        recorded.solve.shrink_to_fit();
+        recorded.terms.shrink_to_fit();
         record.record_ms = ms_since(start);
         record.source = TraceSource::Recorded;
         if (caches_.disk.enabled()) {
@@ -169,6 +179,16 @@ RunSummary summarize(const Exploration& explored, const ModelLabels& labels, con
   return s;
 }
 
+// The process's peak resident set so far (the kernel's high-water mark): with the
+// final figure beside it, a report says both what the run needed at most and what
+// stays. The high-water mark and /proc/self/statm are kept by different counters
+// (they differed by ~100 KB), so the peak is at least the `current` figure reported.
+std::uint64_t peak_resident_bytes(std::uint64_t current) {
+  rusage usage{};
+  if (::getrusage(RUSAGE_SELF, &usage) != 0) return current;
+  return std::max<std::uint64_t>(std::uint64_t(usage.ru_maxrss) * 1024, current);  // kilobytes on Linux
+}
+
 struct RunTimings {
   double explore = 0, scc = 0, record = 0, evaluate = 0, gradient = 0;
 };
@@ -211,11 +231,13 @@ std::string result_json(const RunSummary& summary, bool reused, const ModelTrace
   w.field("total", ms_since(run_start)).end_object();
   std::array<std::uint64_t, kCategoryCount> accounted{};
   for (int c = 0; c < kCategoryCount; ++c) accounted[c] = ledger().bytes(static_cast<Category>(c));
+  const auto resident = static_cast<std::uint64_t>(resident_bytes());
   w.key("memory").begin_object();
   w.key("accountedBytes");
   write_categories(w, accounted);
   w.field("peakAccountedBytes", static_cast<std::uint64_t>(ledger().peak()))
-      .field("rssBytes", static_cast<std::uint64_t>(resident_bytes()));
+      .field("rssBytes", resident)
+      .field("rssPeakBytes", peak_resident_bytes(resident));
   w.key("blocks").begin_array();
   for (const Lifetime& l : lifetimes)
     w.begin_object()
@@ -237,7 +259,7 @@ std::string result_json(const RunSummary& summary, bool reused, const ModelTrace
     w.end_object();
   }
   w.end_array();
-  w.key("decomposition").raw(summary.decomposition_json());
+  if (options.decomposition) w.key("decomposition").raw(summary.decomposition_json());
   w.end_object();
   return w.take();
 }
@@ -337,7 +359,12 @@ void write_gradient(JsonWriter& w, const ModelLabels& labels, const Gradient& g,
   w.end_object();
 }
 
-Key model_trace_key(const Graph& g, const ModelLabels& labels, std::uint32_t min_block_size) {
+namespace {
+
+// Over the fields a Graph and its ParametricGraph share, so that a graph read back
+// from disk is checked against the key its summary names.
+template <class AnyGraph>
+Key model_trace_key_of(const AnyGraph& g, const ModelLabels& labels, std::uint32_t min_block_size) {
   Hasher h(0x70686173'69637472ULL);  // distinct from block keys by seed
   h.value(min_block_size);
   // The labels: evaluation by this key answers with them and starts from these defaults.
@@ -361,6 +388,15 @@ Key model_trace_key(const Graph& g, const ModelLabels& labels, std::uint32_t min
   return h.finish();
 }
 
+}  // namespace
+
+Key model_trace_key(const Graph& g, const ModelLabels& labels, std::uint32_t min_block_size) {
+  return model_trace_key_of(g, labels, min_block_size);
+}
+Key model_trace_key(const ParametricGraph& g, const ModelLabels& labels, std::uint32_t min_block_size) {
+  return model_trace_key_of(g, labels, min_block_size);
+}
+
 namespace {
 
 std::optional<Gradient> gradient_if_asked(const ModelTrace& trace, const ModelLabels& labels,
@@ -375,14 +411,54 @@ std::optional<Gradient> gradient_if_asked(const ModelTrace& trace, const ModelLa
   return g;
 }
 
+// Puts the run entry of this model text from disk (run_entry.hpp) into the memory
+// cache; false when there is none or it does not decode (then it is removed, and the
+// fresh run that follows writes a whole new one over its name).
+bool restore_run(std::string_view model_text, std::uint32_t min_block_size, RunCaches caches) {
+  if (!caches.disk.enabled()) return false;
+  const std::string identity = run_entry_identity(model_text, min_block_size);
+  const Key key = run_entry_key(identity);
+  std::string_view payload;
+  if (!caches.disk.load(key, identity, payload, EntryKind::Run)) return false;
+  struct Release {
+    DiskCache& disk;
+    ~Release() { disk.release_read_buffer(); }
+  } release{caches.disk};
+  try {
+    RunEntry entry = decode_run_entry(reinterpret_cast<const std::uint8_t*>(payload.data()), payload.size());
+    if (model_trace_key(entry.graph, entry.labels, min_block_size) != entry.summary.trace_key)
+      throw EngineError("corrupt run entry: its graph is not the one its summary names");
+    const Key trace_key = entry.summary.trace_key;
+    caches.memory.put_model(trace_key, std::move(entry.trace), entry.labels, {}, model_text, std::move(entry.graph));
+    caches.memory.put_run(run_summary_key(model_text, min_block_size), model_text,
+                          encode_run_summary(entry.summary.as_reused()), trace_key);
+  } catch (const EngineError&) {
+    caches.disk.remove(key, EntryKind::Run);
+    return false;
+  } catch (const BudgetExceeded&) {
+    return false;  // the full run that follows reports the budget
+  }
+  caches.memory.trim();
+  return true;
+}
+
 // An unchanged model (same text, same block size threshold) is not explored again:
-// its summary and composed trace come from the memory cache, and only evaluation
-// runs. A state limit the cached graph exceeds is found by running in full.
+// its summary and composed trace come from the memory cache, else from the run's
+// entry on disk, and only evaluation runs. A state limit the cached graph exceeds is
+// found by running in full.
 std::optional<std::string> reuse_run(std::string_view model_text, const RunOptions& options,
-                                     const RunObserver& observer, MemoryCache& memory, Clock::time_point run_start) {
-  CachedRun cached = memory.find_run(run_summary_key(model_text, options.min_scc_size), model_text);
+                                     const RunObserver& observer, RunCaches caches, Clock::time_point run_start) {
+  MemoryCache& memory = caches.memory;
+  const Key summary_key = run_summary_key(model_text, options.min_scc_size);
+  CachedRun cached = memory.find_run(summary_key, model_text);
+  TraceSource source = TraceSource::Memory;
+  if (cached.summary.empty() && restore_run(model_text, options.min_scc_size, caches)) {
+    cached = memory.find_run(summary_key, model_text);
+    source = TraceSource::Disk;
+  }
   if (cached.summary.empty()) return std::nullopt;
-  const RunSummary summary = decode_run_summary(cached.summary);
+  RunSummary summary = decode_run_summary(cached.summary);
+  if (source == TraceSource::Disk) summary = summary.as_reused(TraceSource::Disk);
   if (options.max_states != 0 && summary.vertices - 1 > options.max_states) return std::nullopt;
   const ModelLabels& labels = cached.model.labels;
   const std::vector<double> theta = theta_of(labels, options.params);
@@ -403,7 +479,8 @@ std::optional<std::string> reuse_run(std::string_view model_text, const RunOptio
 }  // namespace
 
 std::string run_model(std::string_view model_text, const RunOptions& options, const RunObserver& observer,
-                      RunCaches caches, std::uint64_t memory_budget_bytes) {
+                      RunCaches caches, std::uint64_t memory_budget_bytes, bool* reused) {
+  if (reused) *reused = false;
   const auto run_start = Clock::now();
   const std::atomic<bool>* cancel = observer.cancel;
   auto progress = [&](RunPhase phase, std::uint64_t done, std::uint64_t total) {
@@ -414,10 +491,12 @@ std::string run_model(std::string_view model_text, const RunOptions& options, co
 
   ledger().reset_peak();
   BudgetScope budget(memory_budget_bytes);
-  if (std::optional<std::string> reused = reuse_run(model_text, options, observer, caches.memory, run_start))
-    return std::move(*reused);
-
   caches.disk.begin_run();
+  if (std::optional<std::string> result = reuse_run(model_text, options, observer, caches, run_start)) {
+    if (reused) *reused = true;
+    return std::move(*result);
+  }
+
   // However the run ends, what it cached respects the memory budget and what it wrote
   // is made durable (a failed run may have cached blocks before it failed).
   struct SettleCaches {
@@ -425,6 +504,7 @@ std::string run_model(std::string_view model_text, const RunOptions& options, co
     ~SettleCaches() {
       caches.memory.trim();
       caches.disk.flush();
+      caches.disk.release_read_buffer();
     }
   } settle{caches};
 
@@ -481,6 +561,15 @@ std::string run_model(std::string_view model_text, const RunOptions& options, co
   cond.reset();
   explored.reset();
 
+  // The whole run to disk, so that the next process does not explore it again. An
+  // entry larger than the cache would be refused on reading: not written.
+  if (caches.disk.enabled()) {
+    const std::vector<std::uint8_t> entry = encode_run_entry(summary.as_reused(), labels, *composed, parametric);
+    const std::string identity = run_entry_identity(model_text, options.min_scc_size);
+    if (entry.size() + identity.size() + DiskCacheFormat::kHeaderBytes <= caches.disk.max_bytes())
+      caches.disk.store(run_entry_key(identity), identity,
+                        std::string_view(reinterpret_cast<const char*>(entry.data()), entry.size()), EntryKind::Run);
+  }
   const std::shared_ptr<const ModelTrace> trace = caches.memory.put_model(
       summary.trace_key, std::move(*composed), labels, used_keys, model_text, std::move(parametric));
   caches.memory.put_run(run_summary_key(model_text, options.min_scc_size), model_text,

@@ -30,8 +30,10 @@ struct RunCaches {
   DiskCache& disk;
 };
 
+// `reused` (if given) tells whether the run was answered from a cached run (memory or
+// disk) without exploring.
 std::string run_model(std::string_view model_text, const RunOptions& options, const RunObserver& observer,
-                      RunCaches caches, std::uint64_t memory_budget_bytes);
+                      RunCaches caches, std::uint64_t memory_budget_bytes, bool* reused = nullptr);
 
 // Evaluation inputs by name → by index, with errors naming the unknown name.
 std::vector<double> theta_of(const ModelLabels& labels, const NamedValues& values);
@@ -51,5 +53,7 @@ void write_gradient(JsonWriter& w, const ModelLabels& labels, const Gradient& g,
 // model's labels (parameter names and defaults, reward names), which evaluation by
 // this key answers with. Same-graph models share blocks, never a model trace.
 Key model_trace_key(const Graph& graph, const ModelLabels& labels, std::uint32_t min_block_size);
+// The same key from the parametric graph (which keeps every field the key covers).
+Key model_trace_key(const ParametricGraph& graph, const ModelLabels& labels, std::uint32_t min_block_size);
 
 }  // namespace phasic

@@ -3,6 +3,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "base/error.hpp"
 #include "engine/json_writer.hpp"
 
 namespace phasic {
@@ -23,11 +24,11 @@ std::uint32_t RunSummary::count(TraceSource s) const {
   return n;
 }
 
-RunSummary RunSummary::as_reused() const {
+RunSummary RunSummary::as_reused(TraceSource source) const {
   RunSummary s = *this;
   for (ComponentSummary& c : s.components)
     if (c.source != TraceSource::Trivial) {
-      c.source = TraceSource::Memory;
+      c.source = source;
       c.record_ms = 0;
     }
   return s;
@@ -84,11 +85,16 @@ class Writer {
   std::vector<std::uint8_t> out;
 };
 
+// Checked reads: a summary also comes from disk (engine/run_entry.hpp), where a
+// checksummed file may still have been crafted.
+[[noreturn]] void corrupt() { throw EngineError("corrupt run summary"); }
+
 class Reader {
  public:
   explicit Reader(std::span<const std::uint8_t> in) : in_(in) {}
   template <class T>
   T get() {
+    if (in_.size() - at_ < sizeof(T)) corrupt();
     T v;
     std::memcpy(&v, in_.data() + at_, sizeof v);
     at_ += sizeof v;
@@ -96,10 +102,23 @@ class Reader {
   }
   std::string text() {
     const auto n = get<std::uint64_t>();
+    if (n > in_.size() - at_) corrupt();
     std::string s(reinterpret_cast<const char*>(in_.data() + at_), n);
     at_ += n;
     return s;
   }
+  // A count of items of at least `width` bytes each, no more than what is left holds.
+  std::uint64_t count(std::size_t width) {
+    const auto n = get<std::uint64_t>();
+    if (n > (in_.size() - at_) / width) corrupt();
+    return n;
+  }
+  bool flag() {
+    const auto b = get<std::uint8_t>();
+    if (b > 1) corrupt();
+    return b == 1;
+  }
+  bool done() const { return at_ == in_.size(); }
 
  private:
   std::span<const std::uint8_t> in_;
@@ -136,36 +155,38 @@ RunSummary decode_run_summary(std::span<const std::uint8_t> bytes) {
   s.absorbing = r.get<std::uint64_t>();
   s.largest = r.get<std::uint32_t>();
   s.blocks = r.get<std::uint32_t>();
-  s.components.resize(r.get<std::uint64_t>());
+  s.components.resize(r.count(66));
   for (ComponentSummary& c : s.components) {
     c.vertices = r.get<std::uint32_t>();
     c.first_vertex = r.get<std::uint32_t>();
     c.internal_edges = r.get<std::uint64_t>();
     c.exit_edges = r.get<std::uint64_t>();
-    c.absorbing = r.get<bool>();
+    c.absorbing = r.flag();
     c.source = r.get<TraceSource>();
+    if (static_cast<std::uint8_t>(c.source) > static_cast<std::uint8_t>(TraceSource::Disk)) corrupt();
     c.operations = r.get<std::uint64_t>();
     c.bytes = r.get<std::uint64_t>();
     c.record_ms = r.get<double>();
     c.key = r.get<Key>();
   }
-  s.component_edges.resize(r.get<std::uint64_t>());
+  s.component_edges.resize(r.count(8));
   for (auto& e : s.component_edges) {
     e.first = r.get<std::uint32_t>();
     e.second = r.get<std::uint32_t>();
   }
-  s.rule_firings.resize(r.get<std::uint64_t>());
+  s.rule_firings.resize(r.count(16));
   for (auto& [name, count] : s.rule_firings) {
     name = r.text();
     count = r.get<std::uint64_t>();
   }
-  s.warnings.resize(r.get<std::uint64_t>());
+  s.warnings.resize(r.count(20));
   for (ExploreWarning& x : s.warnings) {
     x.message = r.text();
     x.site = r.get<int>();
     x.rule = r.text();
   }
   s.trace_key = r.get<Key>();
+  if (!r.done()) corrupt();
   return s;
 }
 

@@ -6,8 +6,9 @@
 //
 // Invariants:
 // - decode_run_summary(encode_run_summary(s)) equals s field for field.
-// - A stored summary describes a run whose every block trace is in the memory cache:
-//   as_reused() marks each block as coming from there, with no recording time.
+// - A stored summary describes a run whose every block trace is in the memory cache
+//   (or, read from a run entry on disk, came from there): as_reused() marks each block
+//   as coming from there, with no recording time.
 #pragma once
 
 #include <cstdint>
@@ -47,8 +48,9 @@ struct RunSummary {
   Key trace_key{};
 
   std::uint32_t count(TraceSource s) const;
-  // The same run as a repeat would report it: every block from the memory cache.
-  RunSummary as_reused() const;
+  // The same run as a repeat would report it: every block from the memory cache (or
+  // from `source`: Disk for a run read from disk).
+  RunSummary as_reused(TraceSource source = TraceSource::Memory) const;
   // The `decomposition` member of a RunResult.
   std::string decomposition_json() const;
 };

@@ -1,7 +1,7 @@
 // The serialized form of a BlockTrace: what the disk cache stores.
 //
 // Layout, little-endian, no padding:
-//   "PTTR"  u32 version (1)
+//   "PTTR"  u32 version (2)
 //   u32 param_count, u32 vertex_count, u32 exit_count, u32 dot_count
 //   u64 op_count, u64 forward_count, u64 solve_count, u64 term_count
 //   dot coefficients   dot_count × (P+1) × u64 (IEEE-754 bit patterns)
@@ -9,7 +9,14 @@
 //   forward commands   forward_count × (u32 target, u32 source, u32 multiplier)
 //   solve commands     solve_count × (u32 vertex, u32 inverse_rate, u64 term_end)
 //   terms              term_count × (u32 target, u32 weight)
-//   u64 checksum       FNV-1a 64 of every preceding byte
+//   u64 checksum       trace_checksum of every preceding byte (below)
+//
+// The checksum (version 2) reads 8-byte little-endian words into four independent
+// lanes (word i into lane i mod 4: lane = rotl(lane ^ word, 29) · 0x9E3779B97F4A7C15),
+// the remaining < 8 bytes FNV-1a into lane 0, then folds h = 0, for each lane
+// h = (h ^ lane) · 0x100000001B3 rotated by 31, and finally h ^= length. Version 1's
+// byte-wise FNV-1a ran one dependent multiply per byte: on a warm disk cache it cost
+// more than the rest of reading a block (docs/performance.md, issue 15).
 //
 // Invariant: deserialize accepts exactly the byte strings serialize can produce for a
 // well-formed trace (every count consistent with the length, every index in range,
@@ -29,6 +36,9 @@
 namespace phasic {
 
 std::vector<std::uint8_t> serialize(const BlockTrace& trace);
+// Appends the serialized trace to `out` (for a container of several traces).
+void serialize_into(const BlockTrace& trace, std::vector<std::uint8_t>& out);
+std::uint64_t trace_checksum(const std::uint8_t* data, std::size_t size);
 BlockTrace deserialize(const std::uint8_t* data, std::size_t size);
 
 }  // namespace phasic

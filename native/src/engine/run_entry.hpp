@@ -1,0 +1,69 @@
+// A run of an unchanged model on disk: everything a reused run answers from (the run
+// summary, the labels, the composed model trace with its block traces inline, the
+// parametric graph distributions need), in one file of the disk cache (<key>.run), so
+// that a new engine process runs an unchanged model without exploring it. One read,
+// one pass over the bytes: no block file is opened.
+//
+// Key and identity. The key hashes, and the disk cache's stored canonical bytes hold
+// and compare on every hit: the engine's build identity (the GNU build id of the
+// binary the engine is linked into, so that an engine whose exploration or recording
+// changed never answers from another's entry), the block size threshold, and the
+// model text byte for byte. The model text is what the front end compiled: every
+// constant, parameter name and default, reward name and rule is in it, so anything
+// that changes an answer or a label changes the key (decision 13 for why the labels
+// belong to the answer).
+//
+// Layout (host order, little-endian; no padding):
+//   "PTRN" u32 version
+//   u64 n, n bytes of the encoded run summary (engine/run_summary.hpp)
+//   labels: u32 P, P × (u32 length, name, f64 default); u32 R, R × (u32 length, name)
+//   trace: u32 param_count, vertex_count, reward_count
+//          u32 T distinct block traces, each u64 n and n bytes (trace/trace_format.hpp)
+//          u32 B blocks, each u32 trace index, first_component, last_component, then
+//            the trace's vertex_count and exit_count u32 global vertex ids
+//          u64 S, S × u32 start target, S × f64 start probability
+//          reward_count × vertex_count f64 rewards
+//   graph: u64 E, (vertex_count + 1) × u64 edge_begin, E × u32 targets,
+//          E × (param_count + 1) f64 coefficients, reward_count × vertex_count f64
+//
+// Invariants: decode_run_entry reads only within its input and allocates no more than
+// the input's size justifies; it throws EngineError on anything encode_run_entry
+// cannot produce for a well-formed run: a bad count or length, a block trace the trace
+// format refuses, a block that does not fit the model (its maps' sizes, ids out of
+// range, an exit not local to an earlier block, a vertex in two blocks), a graph whose
+// edge lists are not a CSR of the model's vertices. Restored blocks are owned by the
+// model trace (not cacheable): the memory cache counts them with it.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cache/key.hpp"
+#include "cache/memory_cache.hpp"
+#include "distribution/parametric_graph.hpp"
+#include "engine/run_summary.hpp"
+#include "trace/model_trace.hpp"
+
+namespace phasic {
+
+struct RunEntry {
+  RunSummary summary;
+  ModelLabels labels;
+  ModelTrace trace;
+  ParametricGraph graph;
+};
+
+// The bytes the key covers, stored with the entry and compared on every hit.
+std::string run_entry_identity(std::string_view model_text, std::uint32_t min_block_size);
+Key run_entry_key(std::string_view identity);
+
+std::vector<std::uint8_t> encode_run_entry(const RunSummary& summary, const ModelLabels& labels,
+                                           const ModelTrace& trace, const ParametricGraph& graph);
+RunEntry decode_run_entry(const std::uint8_t* data, std::size_t size);
+
+// The build id of the binary this code is linked into, as hex ("" when it has none).
+const std::string& engine_build_id();
+
+}  // namespace phasic
