@@ -207,106 +207,134 @@ BlockTrace record_block(const BlockInput& b, const std::atomic<bool>* cancel) {
     return partial[0];
   };
 
-  SubgraphVector<Row> out(n);
-  SubgraphVector<Parents> in(n);
   SubgraphVector<std::uint32_t> leave(n, kNoSlot);  // Σ of v's current weights out of the block
   SubgraphVector<ForwardCommand> forward;           // raw slots
   forward.reserve(b.edge_count());
+  SubgraphVector<RawSolve> solves;  // in elimination order
+  SubgraphVector<Term> terms;
+  solves.reserve(n);
+  terms.reserve(b.edge_count());
+  // DOTs, exit inflows and leave weights, in vertex order; internal edges go to
+  // internal[edge_begin[u] .. internal_end[u]) (targets ascend, internal ones first).
+  SubgraphVector<Edge> internal(b.edge_count());
+  SubgraphVector<std::uint64_t> internal_end(n);
   for (std::uint32_t u = 0; u < n; ++u) {
     partial.clear();
-    out[u].reserve(b.edge_begin[u + 1] - b.edge_begin[u]);
+    std::uint64_t k = b.edge_begin[u];
     for (std::uint64_t e = b.edge_begin[u]; e < b.edge_begin[u + 1]; ++e) {
       const std::uint32_t t = b.edge_target[e];
       const std::uint32_t w = program.dot(b.form(e));
       if (t < n) {
-        out[u].push_back({t, w});
-        in[t].push_back(u);  // u ascending: in-lists come out sorted
+        internal[k++] = {t, w};
         continue;
       }
       partial.push_back(w);
       // Inflow from an exit, whose x is final: r_u += w_ue · x_e before elimination.
       if (t != absorb) forward.push_back({u, t, w});
     }
+    internal_end[u] = k;
     if (!partial.empty()) leave[u] = pairwise_sum();
   }
 
-  SubgraphVector<RawSolve> solves;  // in elimination order
-  SubgraphVector<Term> terms;
-  solves.reserve(n);
-  terms.reserve(b.edge_count());
-  Row merged;
-  std::uint64_t work = 0;
-  auto markowitz = [&](std::uint32_t v) {
-    return std::uint64_t(in[v].size()) * (out[v].size() + (leave[v] != kNoSlot));
-  };
-  EliminationQueue queue(n);
-  for (std::uint32_t v = 0; v < n; ++v) queue.push(v, markowitz(v));
-
-  for (std::uint32_t v; (v = queue.pop(markowitz)) != EliminationQueue::kEmpty;) {
-    check_cancel();
-    const Row& row = out[v];
-    if (row.empty() && leave[v] == kNoSlot) throw NeverAbsorbed(b.vertices[v]);
-    // λ_v: the sum of v's current out-weights, its leave weight included.
+  // An acyclic block: each vertex is eliminated when it has no parents left, so no
+  // step updates another vertex and each is λ, its inverse and its terms.
+  const SubgraphVector<std::uint32_t> acyclic = acyclic_order(b);
+  for (std::uint32_t i = 0; i < acyclic.size(); ++i) {
+    if ((i & 1023) == 0) check_cancel();
+    const std::uint32_t v = acyclic[i];
     partial.clear();
-    for (const Edge& e : row) partial.push_back(e.slot);
+    for (std::uint64_t k = b.edge_begin[v]; k < internal_end[v]; ++k) partial.push_back(internal[k].slot);
     if (leave[v] != kNoSlot) partial.push_back(leave[v]);
     const std::uint32_t inverse = program.op(OpCode::Inv, pairwise_sum());
-
     RawSolve s{v, inverse, terms.size(), 0};
-    for (const Edge& e : row) terms.push_back({e.target, e.slot});
+    for (std::uint64_t k = b.edge_begin[v]; k < internal_end[v]; ++k)
+      terms.push_back({internal[k].target, internal[k].slot});
     s.term_end = terms.size();
     solves.push_back(s);
-
-    for (const std::uint32_t u : in[v]) {
-      Row& urow = out[u];
-      const auto uv = std::lower_bound(urow.begin(), urow.end(), v,
-                                       [](const Edge& e, std::uint32_t t) { return e.target < t; });
-      const std::uint32_t m = program.op(OpCode::Mul, uv->slot, inverse);
-      forward.push_back({u, v, m});
-      // out[u] := (out[u] \ {v}) ∪ (out[v] \ {u}), w_uz += m·w_vz; the loop m·w_vu is dropped.
-      merged.clear();
-      merged.reserve(urow.size() + row.size());
-      std::size_t i = 0, j = 0;
-      while (i < urow.size() || j < row.size()) {
-        if (j == row.size() || (i < urow.size() && urow[i].target < row[j].target)) {
-          if (urow[i].target != v) merged.push_back(urow[i]);
-          ++i;
-        } else if (i == urow.size() || row[j].target < urow[i].target) {
-          const std::uint32_t z = row[j].target;
-          if (z != u) {
-            merged.push_back({z, program.op(OpCode::Mul, m, row[j].slot)});
-            Parents& parents = in[z];
-            parents.insert(std::lower_bound(parents.begin(), parents.end(), u), u);
-          }
-          ++j;
-        } else {
-          merged.push_back({urow[i].target, program.op(OpCode::MulAdd, urow[i].slot, m, row[j].slot)});
-          ++i, ++j;
-        }
-      }
-      work += merged.size();
-      urow.swap(merged);
-      // Every way out of the block is one weight: its parts are never read separately.
-      if (leave[v] != kNoSlot)
-        leave[u] = leave[u] == kNoSlot ? program.op(OpCode::Mul, m, leave[v])
-                                       : program.op(OpCode::MulAdd, leave[u], m, leave[v]);
-    }
-    for (const Edge& e : row) {
-      Parents& parents = in[e.target];
-      parents.erase(std::lower_bound(parents.begin(), parents.end(), v));
-    }
-    for (const std::uint32_t u : in[v]) queue.push(u, markowitz(u));
-    for (const Edge& e : row)
-      if (!queue.done(e.target)) queue.push(e.target, markowitz(e.target));
-    Row().swap(out[v]);
-    Parents().swap(in[v]);
-    if (work > (1u << 16)) {
-      work = 0;
-      check_cancel();
-    }
   }
-  SubgraphVector<Row>().swap(out);
-  SubgraphVector<Parents>().swap(in);
+
+  if (acyclic.empty() && n > 0) {
+    SubgraphVector<Row> out(n);
+    SubgraphVector<Parents> in(n);
+    for (std::uint32_t u = 0; u < n; ++u) {
+      out[u].assign(internal.begin() + std::ptrdiff_t(b.edge_begin[u]),
+                    internal.begin() + std::ptrdiff_t(internal_end[u]));
+      for (const Edge& e : out[u]) in[e.target].push_back(u);  // u ascending: in-lists come out sorted
+    }
+    Row merged;
+    std::uint64_t work = 0;
+    auto markowitz = [&](std::uint32_t v) {
+      return std::uint64_t(in[v].size()) * (out[v].size() + (leave[v] != kNoSlot));
+    };
+    EliminationQueue queue(n);
+    for (std::uint32_t v = 0; v < n; ++v) queue.push(v, markowitz(v));
+
+    for (std::uint32_t v; (v = queue.pop(markowitz)) != EliminationQueue::kEmpty;) {
+      check_cancel();
+      const Row& row = out[v];
+      if (row.empty() && leave[v] == kNoSlot) throw NeverAbsorbed(b.vertices[v]);
+      // λ_v: the sum of v's current out-weights, its leave weight included.
+      partial.clear();
+      for (const Edge& e : row) partial.push_back(e.slot);
+      if (leave[v] != kNoSlot) partial.push_back(leave[v]);
+      const std::uint32_t inverse = program.op(OpCode::Inv, pairwise_sum());
+
+      RawSolve s{v, inverse, terms.size(), 0};
+      for (const Edge& e : row) terms.push_back({e.target, e.slot});
+      s.term_end = terms.size();
+      solves.push_back(s);
+
+      for (const std::uint32_t u : in[v]) {
+        Row& urow = out[u];
+        const auto uv = std::lower_bound(urow.begin(), urow.end(), v,
+                                         [](const Edge& e, std::uint32_t t) { return e.target < t; });
+        const std::uint32_t m = program.op(OpCode::Mul, uv->slot, inverse);
+        forward.push_back({u, v, m});
+        // out[u] := (out[u] \ {v}) ∪ (out[v] \ {u}), w_uz += m·w_vz; the loop m·w_vu is dropped.
+        merged.clear();
+        merged.reserve(urow.size() + row.size());
+        std::size_t i = 0, j = 0;
+        while (i < urow.size() || j < row.size()) {
+          if (j == row.size() || (i < urow.size() && urow[i].target < row[j].target)) {
+            if (urow[i].target != v) merged.push_back(urow[i]);
+            ++i;
+          } else if (i == urow.size() || row[j].target < urow[i].target) {
+            const std::uint32_t z = row[j].target;
+            if (z != u) {
+              merged.push_back({z, program.op(OpCode::Mul, m, row[j].slot)});
+              Parents& parents = in[z];
+              parents.insert(std::lower_bound(parents.begin(), parents.end(), u), u);
+            }
+            ++j;
+          } else {
+            merged.push_back({urow[i].target, program.op(OpCode::MulAdd, urow[i].slot, m, row[j].slot)});
+            ++i, ++j;
+          }
+        }
+        work += merged.size();
+        urow.swap(merged);
+        // Every way out of the block is one weight: its parts are never read separately.
+        if (leave[v] != kNoSlot)
+          leave[u] = leave[u] == kNoSlot ? program.op(OpCode::Mul, m, leave[v])
+                                         : program.op(OpCode::MulAdd, leave[u], m, leave[v]);
+      }
+      for (const Edge& e : row) {
+        Parents& parents = in[e.target];
+        parents.erase(std::lower_bound(parents.begin(), parents.end(), v));
+      }
+      for (const std::uint32_t u : in[v]) queue.push(u, markowitz(u));
+      for (const Edge& e : row)
+        if (!queue.done(e.target)) queue.push(e.target, markowitz(e.target));
+      Row().swap(out[v]);
+      Parents().swap(in[v]);
+      if (work > (1u << 16)) {
+        work = 0;
+        check_cancel();
+      }
+    }
+    SubgraphVector<Row>().swap(out);
+    SubgraphVector<Parents>().swap(in);
+  }
 
   // Liveness: commands read slots; ops read earlier slots, so one backward pass suffices.
   const SubgraphVector<RawOp>& raw = program.raw();
