@@ -28,6 +28,19 @@ EliminationQueue::EliminationQueue(std::uint32_t vertex_count)
   heap_.reserve(vertex_count);
 }
 
+void EliminationQueue::reset(std::uint32_t vertex_count) {
+  heap_.clear();
+  done_.assign(vertex_count, 0);
+  newest_.assign(vertex_count, ~std::uint64_t(0));
+  heap_.reserve(vertex_count);
+}
+
+void EliminationQueue::trim(std::size_t keep) {
+  if (heap_.capacity() > keep) SubgraphVector<Entry>().swap(heap_);
+  if (done_.capacity() > keep) SubgraphVector<std::uint8_t>().swap(done_);
+  if (newest_.capacity() > keep) SubgraphVector<std::uint64_t>().swap(newest_);
+}
+
 void EliminationQueue::push(std::uint32_t vertex, std::uint64_t count) {
   if (newest_[vertex] == count) return;
   newest_[vertex] = count;

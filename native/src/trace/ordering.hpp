@@ -52,6 +52,10 @@ class EliminationQueue {
  public:
   static constexpr std::uint32_t kEmpty = 0xffffffffu;
   explicit EliminationQueue(std::uint32_t vertex_count);
+  // Empties the queue for a block of vertex_count vertices, keeping its storage.
+  void reset(std::uint32_t vertex_count);
+  // Gives the storage back when it exceeds keep entries.
+  void trim(std::size_t keep);
   void push(std::uint32_t vertex, std::uint64_t count);
   // The next vertex (marked done), or kEmpty. current(v) is v's count now.
   template <class Count>
