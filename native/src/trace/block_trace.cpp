@@ -44,31 +44,42 @@ class Program {
   // Starts the program of a new block, keeping the storage of the last one.
   // expected_values sizes the table for a typical block without charging a
   // one-vertex block for a large table.
-  void reset(std::uint32_t stride, std::size_t expected_values) {
+  // exact: share every repeated value through a table sized by the values recorded
+  // (see record_in: for acyclic blocks) instead of the direct-mapped table.
+  void reset(std::uint32_t stride, std::size_t expected_values, bool exact) {
     // Every entry the last block filled sits at the index of a value it appended, so
     // clearing those is clearing the table, at the cost of the values rather than of
     // the table's size.
-    for (const RawOp& r : raw_)
-      if (r.code != kDot) table_[hash(r) & mask_] = Entry{};
+    if (!exact_)
+      for (const RawOp& r : raw_)
+        if (r.code != kDot) table_[hash(r) & mask_] = Entry{};
+    exact_ = exact;
     stride_ = stride;
     zero_ = one_ = kNone;
     raw_.clear();
     dot_coeffs_.clear();
     dot_slots_.clear();
     dot_table_.assign(64, 0);
+    raw_.reserve(expected_values);
+    if (exact_) {
+      exact_table_.assign(64, 0);
+      exact_count_ = 0;
+      return;
+    }
     std::size_t size = 64;
     while (size < 2 * expected_values && size < kMaxTable) size *= 2;
     if (table_.size() < size) table_.resize(size);
     mask_ = size - 1;
-    raw_.reserve(expected_values);
   }
 
   // Gives back storage a block far larger than usual left behind, so one large block
   // does not keep its working memory for the rest of a composition.
   void trim(std::size_t keep_values) {
+    if (exact_table_.capacity() > 2 * keep_values) SubgraphVector<std::uint32_t>().swap(exact_table_);
     if (raw_.capacity() <= keep_values) return;
-    for (const RawOp& r : raw_)
-      if (r.code != kDot) table_[hash(r) & mask_] = Entry{};
+    if (!exact_)
+      for (const RawOp& r : raw_)
+        if (r.code != kDot) table_[hash(r) & mask_] = Entry{};
     SubgraphVector<RawOp>().swap(raw_);
     if (table_.size() > 2 * keep_values) SubgraphVector<Entry>().swap(table_), mask_ = 0;
   }
@@ -102,11 +113,37 @@ class Program {
     }
     if (code == OpCode::MulAdd && b > c) std::swap(b, c);
     const RawOp want{static_cast<std::uint8_t>(code), a, b, c};
+    if (exact_) return exact(want);
     Entry& entry = table_[hash(want) & mask_];
     if (entry.slot != 0 && entry.key.code == want.code && entry.key.a == a && entry.key.b == b && entry.key.c == c)
       return entry.slot - 1;
     const std::uint32_t slot = append(want);
     entry = {want, slot + 1};
+    return slot;
+  }
+
+  // Open addressing over the block's arithmetic values (slot + 1, 0 = empty), the key
+  // read from raw_: every repeat is found, and the table holds 4 bytes per value.
+  std::uint32_t exact(const RawOp& want) {
+    std::size_t mask = exact_table_.size() - 1;
+    std::size_t i = hash(want) & mask;
+    for (; exact_table_[i] != 0; i = (i + 1) & mask) {
+      const RawOp& r = raw_[exact_table_[i] - 1];
+      if (r.code == want.code && r.a == want.a && r.b == want.b && r.c == want.c) return exact_table_[i] - 1;
+    }
+    const std::uint32_t slot = append(want);
+    exact_table_[i] = slot + 1;
+    if (2 * ++exact_count_ >= exact_table_.size()) {
+      SubgraphVector<std::uint32_t> bigger(exact_table_.size() * 2);
+      mask = bigger.size() - 1;
+      for (const std::uint32_t e : exact_table_) {
+        if (e == 0) continue;
+        std::size_t j = hash(raw_[e - 1]) & mask;
+        while (bigger[j] != 0) j = (j + 1) & mask;
+        bigger[j] = e;
+      }
+      exact_table_.swap(bigger);
+    }
     return slot;
   }
 
@@ -170,6 +207,9 @@ class Program {
   static constexpr std::size_t kMaxTable = std::size_t(1) << 18;
   static constexpr std::uint32_t kNone = 0xffffffffu;
   std::uint32_t stride_ = 1;
+  bool exact_ = false;
+  std::size_t exact_count_ = 0;
+  SubgraphVector<std::uint32_t> exact_table_;
   std::size_t mask_ = 0;  // the block's table is table_[0 .. mask_]; entries beyond are empty
   std::uint32_t zero_ = kNone, one_ = kNone;
   SubgraphVector<RawOp> raw_;
@@ -290,8 +330,13 @@ BlockTrace record_in(const BlockInput& b, RecordingScratch::Storage& scratch, co
 
   // Values: a DOT per edge, and per elimination step roughly λ's sum, the multipliers
   // and one update per child; twice the edges and vertices is the usual total.
+  // An acyclic block records only sums of its DOTs and their inverses, which repeat
+  // anywhere in the block (the same rates recur on many states), so it shares them
+  // exactly; elimination's fill repeats within a short distance, which the bounded
+  // direct-mapped table catches without a table of every value.
+  const SubgraphVector<std::uint32_t> acyclic = acyclic_order(b);
   Program& program = scratch.program;
-  program.reset(b.stride(), 2 * (b.edge_count() + n));
+  program.reset(b.stride(), 2 * (b.edge_count() + n), !acyclic.empty());
   SubgraphVector<std::uint32_t>& partial = scratch.partial;
   // λ_v and leave weights are summed pairwise: depth log(terms) instead of a chain, so
   // replay overlaps the additions and rounding grows with log rather than length.
@@ -343,7 +388,6 @@ BlockTrace record_in(const BlockInput& b, RecordingScratch::Storage& scratch, co
 
   // An acyclic block: each vertex is eliminated when it has no parents left, so no
   // step updates another vertex and each is λ, its inverse and its terms.
-  const SubgraphVector<std::uint32_t> acyclic = acyclic_order(b);
   for (std::uint32_t i = 0; i < acyclic.size(); ++i) {
     if ((i & 1023) == 0) check_cancel();
     const std::uint32_t v = acyclic[i];
