@@ -38,7 +38,9 @@ std::uint64_t mix(std::uint64_t h, std::uint64_t v) {
 // cache; a table of every value (2× the trace, hundreds of MB on large blocks) spent
 // most of recording on cache misses and page faults. A repeat whose entry was
 // overwritten is recorded again: the trace is a little longer, never wrong (a hit
-// requires the whole operation to be equal).
+// requires the whole operation to be equal). An acyclic block's values (sums of DOTs
+// and their inverses) repeat anywhere in the block, so in exact mode they are shared
+// through an open-addressing table of every value instead (see record_in).
 class Program {
  public:
   // Starts the program of a new block, keeping the storage of the last one.
