@@ -425,6 +425,99 @@ TEST(recording_eliminates_in_elimination_order) {
   }
 }
 
+// The Markowitz rule evaluated from scratch at every step (no queue, no fill: on an
+// acyclic block eliminating a vertex without parents changes no other row).
+std::vector<std::uint32_t> markowitz_by_brute_force(const BlockInput& b) {
+  const std::uint32_t n = b.vertex_count;
+  std::vector<std::uint8_t> done(n, 0);
+  std::vector<std::uint32_t> order;
+  for (std::uint32_t step = 0; step < n; ++step) {
+    std::uint64_t best_count = ~std::uint64_t(0);
+    std::uint32_t best = n;
+    for (std::uint32_t v = 0; v < n; ++v) {
+      if (done[v]) continue;
+      std::uint64_t parents = 0, children = 0, leaves = 0;
+      for (std::uint32_t u = 0; u < n; ++u)
+        for (std::uint64_t e = b.edge_begin[u]; e < b.edge_begin[u + 1]; ++e)
+          if (!done[u] && b.edge_target[e] == v) ++parents;
+      for (std::uint64_t e = b.edge_begin[v]; e < b.edge_begin[v + 1]; ++e)
+        (b.edge_target[e] < n ? children : leaves) += 1;
+      const std::uint64_t count = parents * (children + (leaves > 0));
+      if (count < best_count) best_count = count, best = v;
+    }
+    done[best] = 1;
+    order.push_back(best);
+  }
+  return order;
+}
+
+TEST(acyclic_blocks_are_eliminated_in_the_markowitz_order_without_the_queue) {
+  std::mt19937 rng(15);
+  for (int round = 0; round < 30; ++round) {
+    // A random DAG numbered against its topological order in places, so the order
+    // is not simply 0..n−1; every state can also be absorbed.
+    const std::uint32_t states = 3 + rng() % 12, absorbing = states + 1;
+    std::vector<VertexId> rank(states);
+    for (std::uint32_t i = 0; i < states; ++i) rank[i] = i + 1;
+    std::shuffle(rank.begin(), rank.end(), rng);
+    std::vector<fixtures::EdgeSpec> edges{{0, rank[0], {1, 0}}};
+    for (std::uint32_t i = 0; i < states; ++i) {
+      for (std::uint32_t j = i + 1; j < states; ++j)
+        if (rng() % 3 == 0) edges.push_back({rank[i], rank[j], {double(1 + rng() % 3), 1}});
+      if (rng() % 2 == 0 || i + 1 == states) edges.push_back({rank[i], absorbing, {0, double(1 + rng() % 2)}});
+    }
+    const Graph g = make_graph(1, states + 2, edges, {std::vector<double>(states + 2, 1.0)});
+    const Condensation c = condense(g);
+    const BlockInput b = extract_components(g, c, 1, c.component_count - 1);
+    if (b.vertex_count == 0) continue;
+    const SubgraphVector<std::uint32_t> order = acyclic_order(b);
+    const std::vector<std::uint32_t> expected = markowitz_by_brute_force(b);
+    CHECK_EQ(order.size(), expected.size());
+    for (std::size_t i = 0; i < expected.size() && i < order.size(); ++i) CHECK_EQ(order[i], expected[i]);
+    const BlockTrace t = record_block(b);
+    for (std::size_t i = 0; i < expected.size(); ++i) CHECK_EQ(t.solve[t.solve.size() - 1 - i].vertex, expected[i]);
+  }
+  // A cycle has no acyclic order: the block goes through the queue.
+  const Graph ring = ring_with_many_exits(5, 1);
+  const Condensation rc = condense(ring);
+  CHECK(acyclic_order(extract_block(ring, rc, rc.component_of[1])).empty());
+}
+
+TEST(the_working_storage_of_a_composition_does_not_change_any_trace) {
+  // compose lends one working storage to every block, whatever their sizes and
+  // order; each block recorded alone, with fresh storage, must come out the same.
+  for (const Graph& g : {fixtures::rabbits(6), ring_with_many_exits(9, 4), structured2(), rabbits2()}) {
+    const Condensation c = condense(g);
+    for (const std::uint32_t min_block : {1u, 2u, 4u}) {
+      const ModelTrace m = compose(g, c, {}, min_block);
+      for (const ComposedBlock& block : m.blocks) {
+        const BlockTrace alone = record_block(extract_components(g, c, block.first_component, block.last_component));
+        const BlockTrace& t = *block.trace;
+        CHECK_EQ(t.dot_count, alone.dot_count);
+        CHECK(t.dot_coeffs.size() == alone.dot_coeffs.size() &&
+              std::memcmp(t.dot_coeffs.data(), alone.dot_coeffs.data(), t.dot_coeffs.size() * sizeof(double)) == 0);
+        CHECK_EQ(t.ops.size(), alone.ops.size());
+        for (std::size_t i = 0; i < t.ops.size() && i < alone.ops.size(); ++i)
+          CHECK(t.ops[i].code == alone.ops[i].code && t.ops[i].a == alone.ops[i].a && t.ops[i].b == alone.ops[i].b &&
+                t.ops[i].c == alone.ops[i].c);
+        CHECK_EQ(t.forward.size(), alone.forward.size());
+        for (std::size_t i = 0; i < t.forward.size() && i < alone.forward.size(); ++i)
+          CHECK(t.forward[i].target == alone.forward[i].target && t.forward[i].source == alone.forward[i].source &&
+                t.forward[i].multiplier == alone.forward[i].multiplier);
+        CHECK_EQ(t.solve.size(), alone.solve.size());
+        for (std::size_t i = 0; i < t.solve.size() && i < alone.solve.size(); ++i)
+          CHECK(t.solve[i].vertex == alone.solve[i].vertex && t.solve[i].inverse_rate == alone.solve[i].inverse_rate &&
+                t.solve[i].term_end == alone.solve[i].term_end);
+        CHECK_EQ(t.terms.size(), alone.terms.size());
+        for (std::size_t i = 0; i < t.terms.size() && i < alone.terms.size(); ++i)
+          CHECK(t.terms[i].target == alone.terms[i].target && t.terms[i].weight == alone.terms[i].weight);
+      }
+    }
+  }
+  // Nothing of the working storage outlives the composition.
+  CHECK_EQ(ledger().bytes(Category::Subgraphs), 0u);
+}
+
 TEST(provider_sees_large_blocks_only_and_shares_traces) {
   const Graph g = rabbits2();
   const Condensation c = condense(g);

@@ -38,16 +38,52 @@ std::uint64_t mix(std::uint64_t h, std::uint64_t v) {
 // cache; a table of every value (2× the trace, hundreds of MB on large blocks) spent
 // most of recording on cache misses and page faults. A repeat whose entry was
 // overwritten is recorded again: the trace is a little longer, never wrong (a hit
-// requires the whole operation to be equal).
+// requires the whole operation to be equal). An acyclic block's values (sums of DOTs
+// and their inverses) repeat anywhere in the block, so in exact mode they are shared
+// through an open-addressing table of every value instead (see record_in).
 class Program {
  public:
+  // Starts the program of a new block, keeping the storage of the last one.
   // expected_values sizes the table for a typical block without charging a
   // one-vertex block for a large table.
-  Program(std::uint32_t stride, std::size_t expected_values) : stride_(stride), dot_table_(64) {
+  // exact: share every repeated value through a table sized by the values recorded
+  // (see record_in: for acyclic blocks) instead of the direct-mapped table.
+  void reset(std::uint32_t stride, std::size_t expected_values, bool exact) {
+    // Every entry the last block filled sits at the index of a value it appended, so
+    // clearing those is clearing the table, at the cost of the values rather than of
+    // the table's size.
+    if (!exact_)
+      for (const RawOp& r : raw_)
+        if (r.code != kDot) table_[hash(r) & mask_] = Entry{};
+    exact_ = exact;
+    stride_ = stride;
+    zero_ = one_ = kNone;
+    raw_.clear();
+    dot_coeffs_.clear();
+    dot_slots_.clear();
+    dot_table_.assign(64, 0);
+    raw_.reserve(expected_values);
+    if (exact_) {
+      exact_table_.assign(64, 0);
+      exact_count_ = 0;
+      return;
+    }
     std::size_t size = 64;
     while (size < 2 * expected_values && size < kMaxTable) size *= 2;
-    table_.resize(size);
-    raw_.reserve(expected_values);
+    if (table_.size() < size) table_.resize(size);
+    mask_ = size - 1;
+  }
+
+  // Gives back storage a block far larger than usual left behind, so one large block
+  // does not keep its working memory for the rest of a composition.
+  void trim(std::size_t keep_values) {
+    if (exact_table_.capacity() > 2 * keep_values) SubgraphVector<std::uint32_t>().swap(exact_table_);
+    if (raw_.capacity() <= keep_values) return;
+    if (!exact_)
+      for (const RawOp& r : raw_)
+        if (r.code != kDot) table_[hash(r) & mask_] = Entry{};
+    SubgraphVector<RawOp>().swap(raw_);
+    if (table_.size() > 2 * keep_values) SubgraphVector<Entry>().swap(table_), mask_ = 0;
   }
 
   std::uint32_t dot(const double* form) {
@@ -79,11 +115,37 @@ class Program {
     }
     if (code == OpCode::MulAdd && b > c) std::swap(b, c);
     const RawOp want{static_cast<std::uint8_t>(code), a, b, c};
-    Entry& entry = table_[hash(want) & (table_.size() - 1)];
+    if (exact_) return exact(want);
+    Entry& entry = table_[hash(want) & mask_];
     if (entry.slot != 0 && entry.key.code == want.code && entry.key.a == a && entry.key.b == b && entry.key.c == c)
       return entry.slot - 1;
     const std::uint32_t slot = append(want);
     entry = {want, slot + 1};
+    return slot;
+  }
+
+  // Open addressing over the block's arithmetic values (slot + 1, 0 = empty), the key
+  // read from raw_: every repeat is found, and the table holds 4 bytes per value.
+  std::uint32_t exact(const RawOp& want) {
+    std::size_t mask = exact_table_.size() - 1;
+    std::size_t i = hash(want) & mask;
+    for (; exact_table_[i] != 0; i = (i + 1) & mask) {
+      const RawOp& r = raw_[exact_table_[i] - 1];
+      if (r.code == want.code && r.a == want.a && r.b == want.b && r.c == want.c) return exact_table_[i] - 1;
+    }
+    const std::uint32_t slot = append(want);
+    exact_table_[i] = slot + 1;
+    if (2 * ++exact_count_ >= exact_table_.size()) {
+      SubgraphVector<std::uint32_t> bigger(exact_table_.size() * 2);
+      mask = bigger.size() - 1;
+      for (const std::uint32_t e : exact_table_) {
+        if (e == 0) continue;
+        std::size_t j = hash(raw_[e - 1]) & mask;
+        while (bigger[j] != 0) j = (j + 1) & mask;
+        bigger[j] = e;
+      }
+      exact_table_.swap(bigger);
+    }
     return slot;
   }
 
@@ -146,7 +208,11 @@ class Program {
 
   static constexpr std::size_t kMaxTable = std::size_t(1) << 18;
   static constexpr std::uint32_t kNone = 0xffffffffu;
-  std::uint32_t stride_;
+  std::uint32_t stride_ = 1;
+  bool exact_ = false;
+  std::size_t exact_count_ = 0;
+  SubgraphVector<std::uint32_t> exact_table_;
+  std::size_t mask_ = 0;  // the block's table is table_[0 .. mask_]; entries beyond are empty
   std::uint32_t zero_ = kNone, one_ = kNone;
   SubgraphVector<RawOp> raw_;
   SubgraphVector<double> dot_coeffs_;
@@ -173,7 +239,59 @@ struct RawSolve {
   std::uint64_t term_begin, term_end;
 };
 
+// Bounds on what the scratch keeps between blocks: enough for the blocks of typical
+// models, so one huge block does not hold its working memory for the whole run.
+constexpr std::size_t kKeepValues = std::size_t(1) << 16;
+constexpr std::size_t kKeepRows = 4096;
+constexpr std::size_t kKeepRowEntries = 64;
+
+template <class V>
+void trim(V& v, std::size_t keep) {
+  if (v.capacity() > keep) V().swap(v);
+}
+
 }  // namespace
+
+// Everything record_block works in, kept between the blocks of one composition: a
+// small block's own work is a few microseconds, and setting up its tables and rows
+// afresh (dozens of allocations and a zeroed table per block) cost as much again.
+struct RecordingScratch::Storage {
+  Program program;
+  SubgraphVector<std::uint32_t> partial, leave, renumber, level, level_begin, schedule;
+  SubgraphVector<ForwardCommand> forward;
+  SubgraphVector<RawSolve> solves;
+  SubgraphVector<Term> terms;
+  SubgraphVector<Edge> internal;
+  SubgraphVector<std::uint64_t> internal_end;
+  SubgraphVector<Row> out;
+  SubgraphVector<Parents> in;
+  Row merged;
+  EliminationQueue queue{0};
+
+  void trim_after_block() {
+    program.trim(kKeepValues);
+    for (auto* v : {&partial, &leave, &renumber, &level, &level_begin, &schedule}) trim(*v, kKeepValues);
+    trim(forward, kKeepValues);
+    trim(solves, kKeepValues);
+    trim(terms, kKeepValues);
+    trim(internal, kKeepValues);
+    trim(internal_end, kKeepValues);
+    trim(merged, kKeepValues);
+    if (out.size() > kKeepRows) SubgraphVector<Row>().swap(out);
+    if (in.size() > kKeepRows) SubgraphVector<Parents>().swap(in);
+    queue.trim(kKeepValues);
+  }
+};
+
+namespace {
+thread_local RecordingScratch::Storage* active_scratch = nullptr;
+}  // namespace
+
+RecordingScratch::RecordingScratch() : storage_(new Storage), previous_(active_scratch) {
+  active_scratch = storage_.get();
+}
+
+RecordingScratch::~RecordingScratch() { active_scratch = previous_; }
 
 std::size_t BlockTrace::bytes() const {
   return held_bytes(dot_coeffs) + held_bytes(ops) + held_bytes(forward) + held_bytes(solve) + held_bytes(terms);
@@ -183,7 +301,29 @@ std::shared_ptr<const BlockTrace> share(BlockTrace&& trace) {
   return std::allocate_shared<const BlockTrace>(CountedAllocator<BlockTrace, Category::Traces>(), std::move(trace));
 }
 
+namespace {
+BlockTrace record_in(const BlockInput& b, RecordingScratch::Storage& scratch, const std::atomic<bool>* cancel);
+}  // namespace
+
 BlockTrace record_block(const BlockInput& b, const std::atomic<bool>* cancel) {
+  if (active_scratch) {
+    RecordingScratch::Storage& scratch = *active_scratch;
+    // The scratch is lent to this block only (a provider could record from inside).
+    active_scratch = nullptr;
+    struct Restore {
+      RecordingScratch::Storage* s;
+      ~Restore() { active_scratch = s; }
+    } restore{&scratch};
+    BlockTrace t = record_in(b, scratch, cancel);
+    scratch.trim_after_block();
+    return t;
+  }
+  RecordingScratch::Storage local;
+  return record_in(b, local, cancel);
+}
+
+namespace {
+BlockTrace record_in(const BlockInput& b, RecordingScratch::Storage& scratch, const std::atomic<bool>* cancel) {
   const std::uint32_t n = b.vertex_count;
   const std::uint32_t absorb = b.absorb_target();
   auto check_cancel = [&] {
@@ -192,8 +332,14 @@ BlockTrace record_block(const BlockInput& b, const std::atomic<bool>* cancel) {
 
   // Values: a DOT per edge, and per elimination step roughly λ's sum, the multipliers
   // and one update per child; twice the edges and vertices is the usual total.
-  Program program(b.stride(), 2 * (b.edge_count() + n));
-  SubgraphVector<std::uint32_t> partial;
+  // An acyclic block records only sums of its DOTs and their inverses, which repeat
+  // anywhere in the block (the same rates recur on many states), so it shares them
+  // exactly; elimination's fill repeats within a short distance, which the bounded
+  // direct-mapped table catches without a table of every value.
+  const SubgraphVector<std::uint32_t> acyclic = acyclic_order(b);
+  Program& program = scratch.program;
+  program.reset(b.stride(), 2 * (b.edge_count() + n), !acyclic.empty());
+  SubgraphVector<std::uint32_t>& partial = scratch.partial;
   // λ_v and leave weights are summed pairwise: depth log(terms) instead of a chain, so
   // replay overlaps the additions and rounding grows with log rather than length.
   auto pairwise_sum = [&]() {
@@ -207,110 +353,149 @@ BlockTrace record_block(const BlockInput& b, const std::atomic<bool>* cancel) {
     return partial[0];
   };
 
-  SubgraphVector<Row> out(n);
-  SubgraphVector<Parents> in(n);
-  SubgraphVector<std::uint32_t> leave(n, kNoSlot);  // Σ of v's current weights out of the block
-  SubgraphVector<ForwardCommand> forward;           // raw slots
+  SubgraphVector<std::uint32_t>& leave = scratch.leave;  // Σ of v's current weights out of the block
+  leave.assign(n, kNoSlot);
+  SubgraphVector<ForwardCommand>& forward = scratch.forward;  // raw slots
+  forward.clear();
   forward.reserve(b.edge_count());
+  SubgraphVector<RawSolve>& solves = scratch.solves;  // in elimination order
+  SubgraphVector<Term>& terms = scratch.terms;
+  solves.clear();
+  terms.clear();
+  solves.reserve(n);
+  terms.reserve(b.edge_count());
+  // DOTs, exit inflows and leave weights, in vertex order; internal edges go to
+  // internal[edge_begin[u] .. internal_end[u]) (targets ascend, internal ones first).
+  SubgraphVector<Edge>& internal = scratch.internal;
+  internal.resize(b.edge_count());
+  SubgraphVector<std::uint64_t>& internal_end = scratch.internal_end;
+  internal_end.resize(n);
   for (std::uint32_t u = 0; u < n; ++u) {
     partial.clear();
-    out[u].reserve(b.edge_begin[u + 1] - b.edge_begin[u]);
+    std::uint64_t k = b.edge_begin[u];
     for (std::uint64_t e = b.edge_begin[u]; e < b.edge_begin[u + 1]; ++e) {
       const std::uint32_t t = b.edge_target[e];
       const std::uint32_t w = program.dot(b.form(e));
       if (t < n) {
-        out[u].push_back({t, w});
-        in[t].push_back(u);  // u ascending: in-lists come out sorted
+        internal[k++] = {t, w};
         continue;
       }
       partial.push_back(w);
       // Inflow from an exit, whose x is final: r_u += w_ue · x_e before elimination.
       if (t != absorb) forward.push_back({u, t, w});
     }
+    internal_end[u] = k;
     if (!partial.empty()) leave[u] = pairwise_sum();
   }
 
-  SubgraphVector<RawSolve> solves;  // in elimination order
-  SubgraphVector<Term> terms;
-  solves.reserve(n);
-  terms.reserve(b.edge_count());
-  Row merged;
-  std::uint64_t work = 0;
-  auto markowitz = [&](std::uint32_t v) {
-    return std::uint64_t(in[v].size()) * (out[v].size() + (leave[v] != kNoSlot));
-  };
-  EliminationQueue queue(n);
-  for (std::uint32_t v = 0; v < n; ++v) queue.push(v, markowitz(v));
-
-  for (std::uint32_t v; (v = queue.pop(markowitz)) != EliminationQueue::kEmpty;) {
-    check_cancel();
-    const Row& row = out[v];
-    if (row.empty() && leave[v] == kNoSlot) throw NeverAbsorbed(b.vertices[v]);
-    // λ_v: the sum of v's current out-weights, its leave weight included.
+  // An acyclic block: each vertex is eliminated when it has no parents left, so no
+  // step updates another vertex and each is λ, its inverse and its terms.
+  for (std::uint32_t i = 0; i < acyclic.size(); ++i) {
+    if ((i & 1023) == 0) check_cancel();
+    const std::uint32_t v = acyclic[i];
     partial.clear();
-    for (const Edge& e : row) partial.push_back(e.slot);
+    for (std::uint64_t k = b.edge_begin[v]; k < internal_end[v]; ++k) partial.push_back(internal[k].slot);
     if (leave[v] != kNoSlot) partial.push_back(leave[v]);
     const std::uint32_t inverse = program.op(OpCode::Inv, pairwise_sum());
-
     RawSolve s{v, inverse, terms.size(), 0};
-    for (const Edge& e : row) terms.push_back({e.target, e.slot});
+    for (std::uint64_t k = b.edge_begin[v]; k < internal_end[v]; ++k)
+      terms.push_back({internal[k].target, internal[k].slot});
     s.term_end = terms.size();
     solves.push_back(s);
+  }
 
-    for (const std::uint32_t u : in[v]) {
-      Row& urow = out[u];
-      const auto uv = std::lower_bound(urow.begin(), urow.end(), v,
-                                       [](const Edge& e, std::uint32_t t) { return e.target < t; });
-      const std::uint32_t m = program.op(OpCode::Mul, uv->slot, inverse);
-      forward.push_back({u, v, m});
-      // out[u] := (out[u] \ {v}) ∪ (out[v] \ {u}), w_uz += m·w_vz; the loop m·w_vu is dropped.
-      merged.clear();
-      merged.reserve(urow.size() + row.size());
-      std::size_t i = 0, j = 0;
-      while (i < urow.size() || j < row.size()) {
-        if (j == row.size() || (i < urow.size() && urow[i].target < row[j].target)) {
-          if (urow[i].target != v) merged.push_back(urow[i]);
-          ++i;
-        } else if (i == urow.size() || row[j].target < urow[i].target) {
-          const std::uint32_t z = row[j].target;
-          if (z != u) {
-            merged.push_back({z, program.op(OpCode::Mul, m, row[j].slot)});
-            Parents& parents = in[z];
-            parents.insert(std::lower_bound(parents.begin(), parents.end(), u), u);
-          }
-          ++j;
-        } else {
-          merged.push_back({urow[i].target, program.op(OpCode::MulAdd, urow[i].slot, m, row[j].slot)});
-          ++i, ++j;
-        }
-      }
-      work += merged.size();
-      urow.swap(merged);
-      // Every way out of the block is one weight: its parts are never read separately.
-      if (leave[v] != kNoSlot)
-        leave[u] = leave[u] == kNoSlot ? program.op(OpCode::Mul, m, leave[v])
-                                       : program.op(OpCode::MulAdd, leave[u], m, leave[v]);
+  if (acyclic.empty() && n > 0) {
+    SubgraphVector<Row>& out = scratch.out;
+    SubgraphVector<Parents>& in = scratch.in;
+    if (out.size() < n) out.resize(n);
+    if (in.size() < n) in.resize(n);
+    for (std::uint32_t u = 0; u < n; ++u) in[u].clear();
+    for (std::uint32_t u = 0; u < n; ++u) {
+      out[u].assign(internal.begin() + std::ptrdiff_t(b.edge_begin[u]),
+                    internal.begin() + std::ptrdiff_t(internal_end[u]));
+      for (const Edge& e : out[u]) in[e.target].push_back(u);  // u ascending: in-lists come out sorted
     }
-    for (const Edge& e : row) {
-      Parents& parents = in[e.target];
-      parents.erase(std::lower_bound(parents.begin(), parents.end(), v));
-    }
-    for (const std::uint32_t u : in[v]) queue.push(u, markowitz(u));
-    for (const Edge& e : row)
-      if (!queue.done(e.target)) queue.push(e.target, markowitz(e.target));
-    Row().swap(out[v]);
-    Parents().swap(in[v]);
-    if (work > (1u << 16)) {
-      work = 0;
+    Row& merged = scratch.merged;
+    std::uint64_t work = 0;
+    auto markowitz = [&](std::uint32_t v) {
+      return std::uint64_t(in[v].size()) * (out[v].size() + (leave[v] != kNoSlot));
+    };
+    EliminationQueue& queue = scratch.queue;
+    queue.reset(n);
+    for (std::uint32_t v = 0; v < n; ++v) queue.push(v, markowitz(v));
+
+    for (std::uint32_t v; (v = queue.pop(markowitz)) != EliminationQueue::kEmpty;) {
       check_cancel();
+      const Row& row = out[v];
+      if (row.empty() && leave[v] == kNoSlot) throw NeverAbsorbed(b.vertices[v]);
+      // λ_v: the sum of v's current out-weights, its leave weight included.
+      partial.clear();
+      for (const Edge& e : row) partial.push_back(e.slot);
+      if (leave[v] != kNoSlot) partial.push_back(leave[v]);
+      const std::uint32_t inverse = program.op(OpCode::Inv, pairwise_sum());
+
+      RawSolve s{v, inverse, terms.size(), 0};
+      for (const Edge& e : row) terms.push_back({e.target, e.slot});
+      s.term_end = terms.size();
+      solves.push_back(s);
+
+      for (const std::uint32_t u : in[v]) {
+        Row& urow = out[u];
+        const auto uv = std::lower_bound(urow.begin(), urow.end(), v,
+                                         [](const Edge& e, std::uint32_t t) { return e.target < t; });
+        const std::uint32_t m = program.op(OpCode::Mul, uv->slot, inverse);
+        forward.push_back({u, v, m});
+        // out[u] := (out[u] \ {v}) ∪ (out[v] \ {u}), w_uz += m·w_vz; the loop m·w_vu is dropped.
+        merged.clear();
+        merged.reserve(urow.size() + row.size());
+        std::size_t i = 0, j = 0;
+        while (i < urow.size() || j < row.size()) {
+          if (j == row.size() || (i < urow.size() && urow[i].target < row[j].target)) {
+            if (urow[i].target != v) merged.push_back(urow[i]);
+            ++i;
+          } else if (i == urow.size() || row[j].target < urow[i].target) {
+            const std::uint32_t z = row[j].target;
+            if (z != u) {
+              merged.push_back({z, program.op(OpCode::Mul, m, row[j].slot)});
+              Parents& parents = in[z];
+              parents.insert(std::lower_bound(parents.begin(), parents.end(), u), u);
+            }
+            ++j;
+          } else {
+            merged.push_back({urow[i].target, program.op(OpCode::MulAdd, urow[i].slot, m, row[j].slot)});
+            ++i, ++j;
+          }
+        }
+        work += merged.size();
+        urow.swap(merged);
+        // Every way out of the block is one weight: its parts are never read separately.
+        if (leave[v] != kNoSlot)
+          leave[u] = leave[u] == kNoSlot ? program.op(OpCode::Mul, m, leave[v])
+                                         : program.op(OpCode::MulAdd, leave[u], m, leave[v]);
+      }
+      for (const Edge& e : row) {
+        Parents& parents = in[e.target];
+        parents.erase(std::lower_bound(parents.begin(), parents.end(), v));
+      }
+      for (const std::uint32_t u : in[v]) queue.push(u, markowitz(u));
+      for (const Edge& e : row)
+        if (!queue.done(e.target)) queue.push(e.target, markowitz(e.target));
+      // Eliminated rows are emptied; long ones give their memory back at once.
+      out[v].clear();
+      in[v].clear();
+      trim(out[v], kKeepRowEntries);
+      trim(in[v], kKeepRowEntries);
+      if (work > (1u << 16)) {
+        work = 0;
+        check_cancel();
+      }
     }
   }
-  SubgraphVector<Row>().swap(out);
-  SubgraphVector<Parents>().swap(in);
 
   // Liveness: commands read slots; ops read earlier slots, so one backward pass suffices.
   const SubgraphVector<RawOp>& raw = program.raw();
-  SubgraphVector<std::uint32_t> renumber(raw.size(), 0);  // 0 = dead, else new slot + 1
+  SubgraphVector<std::uint32_t>& renumber = scratch.renumber;  // 0 = dead, else new slot + 1
+  renumber.assign(raw.size(), 0);
   for (const ForwardCommand& f : forward) renumber[f.multiplier] = 1;
   for (const RawSolve& s : solves) renumber[s.inverse_rate] = 1;
   for (const Term& t : terms) renumber[t.weight] = 1;
@@ -335,7 +520,8 @@ BlockTrace record_block(const BlockInput& b, const std::atomic<bool>* cancel) {
   t.dot_count = next;
   // Arithmetic ops sorted by level (longest operand path from the DOTs): ops of one
   // level are independent, so replay keeps several dependency chains in flight.
-  SubgraphVector<std::uint32_t> level(raw.size(), 0);
+  SubgraphVector<std::uint32_t>& level = scratch.level;
+  level.assign(raw.size(), 0);
   std::uint32_t deepest = 0;
   for (std::size_t s = 0; s < raw.size(); ++s)
     if (renumber[s] && raw[s].code != kDot) {
@@ -346,14 +532,15 @@ BlockTrace record_block(const BlockInput& b, const std::atomic<bool>* cancel) {
       level[s] = l + 1;
       deepest = std::max(deepest, l + 1);
     }
-  SubgraphVector<std::uint32_t> level_begin(deepest + 2, 0);
+  SubgraphVector<std::uint32_t>& level_begin = scratch.level_begin;
+  level_begin.assign(deepest + 2, 0);
   for (std::size_t s = 0; s < raw.size(); ++s)
     if (renumber[s] && raw[s].code != kDot) ++level_begin[level[s] + 1];
   for (std::uint32_t l = 0; l <= deepest; ++l) level_begin[l + 1] += level_begin[l];
-  SubgraphVector<std::uint32_t> schedule(level_begin.back());
+  SubgraphVector<std::uint32_t>& schedule = scratch.schedule;
+  schedule.resize(level_begin.back());
   for (std::size_t s = 0; s < raw.size(); ++s)
     if (renumber[s] && raw[s].code != kDot) schedule[level_begin[level[s]]++] = static_cast<std::uint32_t>(s);
-  SubgraphVector<std::uint32_t>().swap(level);
   for (const std::uint32_t s : schedule) renumber[s] = ++next;
   t.ops.reserve(schedule.size());
   for (const std::uint32_t s : schedule) {
@@ -376,5 +563,6 @@ BlockTrace record_block(const BlockInput& b, const std::atomic<bool>* cancel) {
   }
   return t;
 }
+}  // namespace
 
 }  // namespace phasic

@@ -90,6 +90,25 @@ struct BlockTrace {
 // block are counted in Category::Traces too (allocate_shared with a counted allocator).
 std::shared_ptr<const BlockTrace> share(BlockTrace&& trace);
 
+// Working storage for record_block, shared by the blocks recorded on this thread while
+// it lives (compose holds one): a block reuses the tables and rows the last one left
+// instead of allocating and zeroing its own. It changes nothing in what is recorded.
+// Its memory is counted in Category::Subgraphs and is freed with it; storage beyond
+// what typical blocks need is given back after each block. Scopes nest (the innermost
+// is used); not copyable, and only the thread that made it may use it.
+class RecordingScratch {
+ public:
+  RecordingScratch();
+  ~RecordingScratch();
+  RecordingScratch(const RecordingScratch&) = delete;
+  RecordingScratch& operator=(const RecordingScratch&) = delete;
+  struct Storage;
+
+ private:
+  std::unique_ptr<Storage> storage_;
+  Storage* previous_;
+};
+
 // Eliminates the block in elimination_order(block)'s order (the same rule, driven by
 // the one symbolic pass that records). Throws EngineError when a vertex
 // of the block cannot reach an exit or absorption (its total rate is an empty sum),

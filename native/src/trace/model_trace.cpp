@@ -72,6 +72,7 @@ ModelTrace compose(const Graph& g, const Condensation& cond, const BlockProvider
   }
 
   BlockCutter cutter(g, cond);
+  const RecordingScratch scratch;  // for every block recorded on this thread, the provider's too
   for (std::uint32_t c = cond.component_count; c-- > 1;) {
     if (cancel && cancel->load(std::memory_order_relaxed)) throw Cancelled();
     if (cond.size(c) >= min_block_size) {

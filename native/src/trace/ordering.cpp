@@ -28,6 +28,19 @@ EliminationQueue::EliminationQueue(std::uint32_t vertex_count)
   heap_.reserve(vertex_count);
 }
 
+void EliminationQueue::reset(std::uint32_t vertex_count) {
+  heap_.clear();
+  done_.assign(vertex_count, 0);
+  newest_.assign(vertex_count, ~std::uint64_t(0));
+  heap_.reserve(vertex_count);
+}
+
+void EliminationQueue::trim(std::size_t keep) {
+  if (heap_.capacity() > keep) SubgraphVector<Entry>().swap(heap_);
+  if (done_.capacity() > keep) SubgraphVector<std::uint8_t>().swap(done_);
+  if (newest_.capacity() > keep) SubgraphVector<std::uint64_t>().swap(newest_);
+}
+
 void EliminationQueue::push(std::uint32_t vertex, std::uint64_t count) {
   if (newest_[vertex] == count) return;
   newest_[vertex] = count;
@@ -42,8 +55,48 @@ EliminationQueue::Entry EliminationQueue::take() {
   return top;
 }
 
+SubgraphVector<std::uint32_t> acyclic_order(const BlockInput& b) {
+  const std::uint32_t n = b.vertex_count;
+  SubgraphVector<std::uint32_t> order;
+  bool upward = true;
+  for (std::uint32_t u = 0; u < n; ++u) {
+    if (b.edge_begin[u] == b.edge_begin[u + 1]) return order;
+    // Targets ascend, so the row's smallest internal target is its first.
+    const std::uint32_t t = b.edge_target[b.edge_begin[u]];
+    if (t <= u) upward = false;
+  }
+  order.resize(n);
+  if (upward) {
+    for (std::uint32_t v = 0; v < n; ++v) order[v] = v;
+    return order;
+  }
+  SubgraphVector<std::uint32_t> parents(n, 0);
+  for (std::uint64_t e = 0; e < b.edge_count(); ++e)
+    if (b.edge_target[e] < n) ++parents[b.edge_target[e]];
+  // A min-heap of ready vertices (no parent left); each vertex enters it once.
+  SubgraphVector<std::uint32_t> ready;
+  for (std::uint32_t v = 0; v < n; ++v)
+    if (parents[v] == 0) ready.push_back(v);  // ascending: already a heap
+  const auto later = [](std::uint32_t x, std::uint32_t y) { return x > y; };
+  std::uint32_t placed = 0;
+  while (!ready.empty()) {
+    std::pop_heap(ready.begin(), ready.end(), later);
+    const std::uint32_t v = ready.back();
+    ready.pop_back();
+    order[placed++] = v;
+    for (std::uint64_t e = b.edge_begin[v]; e < b.edge_begin[v + 1] && b.edge_target[e] < n; ++e)
+      if (--parents[b.edge_target[e]] == 0) {
+        ready.push_back(b.edge_target[e]);
+        std::push_heap(ready.begin(), ready.end(), later);
+      }
+  }
+  if (placed < n) order.clear();  // a cycle
+  return order;
+}
+
 SubgraphVector<std::uint32_t> elimination_order(const BlockInput& b, const std::atomic<bool>* cancel) {
   const std::uint32_t n = b.vertex_count;
+  if (SubgraphVector<std::uint32_t> order = acyclic_order(b); !order.empty()) return order;
   SubgraphVector<List> out(n), in(n);
   SubgraphVector<std::uint8_t> leaves(n, 0);
   for (std::uint32_t u = 0; u < n; ++u)
