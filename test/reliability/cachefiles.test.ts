@@ -6,6 +6,9 @@
 //   - a 64 GiB sparse file in place of an entry (it was read into memory)
 //   - a symlink named like an entry pointing outside the directory
 //   - files named close to the cache's own (.<hex>.notes.tmp, ...)
+// Each both for a block's file (<key>.trace; the model's run entry is removed first, or
+// the run would be answered from it without reading a block) and for the run entry
+// (<key>.run) itself.
 //   - a read-only cache directory (root ignores permission bits: chattr +i, or a
 //     read-only bind mount)
 //   - a cache path that is a regular file, or does not exist
@@ -14,6 +17,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import {
   lstatSync,
   readdirSync,
+  rmSync,
   readFileSync,
   statSync,
   symlinkSync,
@@ -97,45 +101,99 @@ const traceFiles = (dir: string) =>
     .filter((f) => /^[0-9a-f]{32}\.trace$/.test(f))
     .sort();
 
-/** A cache directory filled by one run of the model; its entries. */
-async function filledCache(prefix: string): Promise<{ dir: string; entries: string[] }> {
+const runFiles = (dir: string) =>
+  readdirSync(dir)
+    .filter((f) => /^[0-9a-f]{32}\.run$/.test(f))
+    .sort();
+
+/**
+ * A cache directory filled by one run of the model; its block files and the name of its
+ * run entry. The run entry's key hashes the engine's build id, so it is taken from the
+ * directory, where the run wrote it, not computed here.
+ */
+async function filledCache(prefix: string): Promise<{ dir: string; entries: string[]; runEntry: string }> {
   const dir = tempDir(prefix);
   const first = await run(dir);
   assert.ok(first.sccs.recorded > 0);
+  assert.equal(first.reused, false);
   const entries = traceFiles(dir);
   assert.equal(entries.length, first.sccs.recorded, 'one file per recorded block');
-  return { dir, entries };
+  const runs = runFiles(dir);
+  assert.equal(runs.length, 1, 'one run entry for the model');
+  return { dir, entries, runEntry: runs[0] };
+}
+
+/** The cache's header, its key matching the name and its two lengths the file's size. */
+function assertWholeEntry(dir: string, name: string): void {
+  const bytes = readFileSync(join(dir, name));
+  assert.ok(bytes.length >= 64, `${name}: ${bytes.length} bytes`);
+  assert.equal(bytes.subarray(0, 8).toString('latin1'), 'PHTRACE\0', `${name}: magic`);
+  const keyHex = Buffer.concat([bytes.subarray(16, 24).reverse(), bytes.subarray(24, 32).reverse()]).toString('hex');
+  assert.equal(keyHex, name.slice(0, 32), `${name}: key in the header`);
+  assert.equal(64 + Number(bytes.readBigUInt64LE(32)) + Number(bytes.readBigUInt64LE(40)), bytes.length, name);
 }
 
 describe('hostile files in the trace cache directory', () => {
   it('a FIFO in place of an entry is a miss, replaced by a whole file, and never blocks a run', async () => {
-    const { dir, entries } = await filledCache('cachefiles-fifo');
+    const { dir, entries, runEntry } = await filledCache('cachefiles-fifo');
     const entry = join(dir, entries[0]);
+    rmSync(join(dir, runEntry));
     execFileSync('rm', [entry]);
     execFileSync('mkfifo', [entry]);
     const second = await run(dir);
     assert.equal(second.sccs.recorded, 1, 'the block behind the FIFO is recorded again');
     assert.ok(lstatSync(entry).isFile(), 'the FIFO is replaced by a regular file');
     assert.deepEqual(second.warnings, []);
+    rmSync(join(dir, runEntry));
     const third = await run(dir);
+    assert.equal(third.reused, false);
     assert.equal(third.sccs.recorded, 0, 'the replacement is a sound cache file');
     // clear-caches and its pruning of stale files do not block on one either.
     execFileSync('rm', [entry]);
     execFileSync('mkfifo', [entry]);
     const cleared = await clear(dir);
     assert.equal(cleared.status, 0, cleared.stderr);
-    assert.equal((JSON.parse(cleared.stdout) as PublicClear).disk.files, entries.length - 1);
+    assert.equal(
+      (JSON.parse(cleared.stdout) as PublicClear).disk.files,
+      entries.length - 1 + 1,
+      'every block file but the FIFO, and the run entry',
+    );
     assert.deepEqual(readdirSync(dir), [entries[0]], "the FIFO, not the cache's file, is left");
   });
 
+  it('a FIFO in place of the run entry is a miss, replaced by a whole file, and never blocks a run', async () => {
+    const { dir, entries, runEntry } = await filledCache('cachefiles-fifo-run');
+    const entry = join(dir, runEntry);
+    execFileSync('rm', [entry]);
+    execFileSync('mkfifo', [entry]);
+    const second = await run(dir);
+    assert.equal(second.reused, false, 'the FIFO is not read as a run entry');
+    assert.equal(second.sccs.recorded, 0, 'the blocks come from their files');
+    assert.deepEqual(second.warnings, []);
+    assert.ok(lstatSync(entry).isFile(), 'the FIFO is replaced by a regular file');
+    assertWholeEntry(dir, runEntry);
+    const third = await run(dir);
+    assert.equal(third.reused, true, 'the replacement is a sound run entry');
+    execFileSync('rm', [entry]);
+    execFileSync('mkfifo', [entry]);
+    const cleared = await clear(dir);
+    assert.equal(cleared.status, 0, cleared.stderr);
+    assert.equal((JSON.parse(cleared.stdout) as PublicClear).disk.files, entries.length);
+    assert.deepEqual(readdirSync(dir), [runEntry], "the FIFO, not the cache's file, is left");
+  });
+
   it('a 64 GiB sparse file in place of an entry is never read in', async () => {
-    const { dir, entries } = await filledCache('cachefiles-sparse');
+    const { dir, entries, runEntry } = await filledCache('cachefiles-sparse');
+    // The reference peak: a run that reads every block from its file.
+    rmSync(join(dir, runEntry));
     const plain = await run(dir);
+    assert.equal(plain.reused, false);
     const entry = join(dir, entries[0]);
     const sound = readFileSync(entry);
     // Once all zeros, once behind the entry's own sound header (its lengths no longer
     // add up to the file's size).
     for (const head of [Buffer.alloc(0), sound.subarray(0, 64)]) {
+      rmSync(join(dir, runEntry));
       writeFileSync(entry, head);
       truncateSync(entry, 64 * 1024 ** 3);
       const r = await run(dir);
@@ -153,8 +211,35 @@ describe('hostile files in the trace cache directory', () => {
     }
   });
 
+  it('a 64 GiB sparse file in place of the run entry is never read in', async () => {
+    const { dir, runEntry } = await filledCache('cachefiles-sparse-run');
+    const entry = join(dir, runEntry);
+    const sound = readFileSync(entry);
+    rmSync(entry);
+    const plain = await run(dir);
+    assert.equal(plain.reused, false);
+    for (const head of [Buffer.alloc(0), sound.subarray(0, 64)]) {
+      writeFileSync(entry, head);
+      truncateSync(entry, 64 * 1024 ** 3);
+      const r = await run(dir);
+      assert.equal(r.reused, false, 'the sparse file is not taken for a run entry');
+      assert.equal(r.sccs.recorded, 0, 'the blocks come from their files');
+      assert.ok(statSync(entry).size < 64 * 1024 ** 2, 'the sparse file is replaced by a run entry');
+      assertWholeEntry(dir, runEntry);
+      console.log(
+        `# cachefiles: peak RSS ${Math.round(r.peakKiB / 1024)} MiB with a 64 GiB run entry, ${Math.round(plain.peakKiB / 1024)} MiB without`,
+      );
+      assert.ok(
+        r.peakKiB < plain.peakKiB + 256 * 1024,
+        `peak RSS ${r.peakKiB} KiB, ${plain.peakKiB} KiB without the sparse file`,
+      );
+    }
+    assert.equal((await run(dir)).reused, true, 'the replacement answers the next run');
+  });
+
   it('a symlink named like an entry is never followed, written through or removed', async () => {
-    const { dir, entries } = await filledCache('cachefiles-link');
+    const { dir, entries, runEntry } = await filledCache('cachefiles-link');
+    rmSync(join(dir, runEntry));
     const outside = tempDir('cachefiles-outside');
     // A sound cache file for the entry, outside: following the link would hit it.
     const target = join(outside, entries[0]);
@@ -178,7 +263,11 @@ describe('hostile files in the trace cache directory', () => {
     assert.ok(lstatSync(unused).isSymbolicLink(), 'the pruning after the run leaves a link alone');
     const cleared = await clear(dir);
     assert.equal(cleared.status, 0, cleared.stderr);
-    assert.equal((JSON.parse(cleared.stdout) as PublicClear).disk.files, entries.length);
+    assert.equal(
+      (JSON.parse(cleared.stdout) as PublicClear).disk.files,
+      entries.length + 1,
+      'every block file and the run entry the run wrote',
+    );
     assert.deepEqual(readdirSync(dir), [`${'0'.repeat(32)}.trace`]);
     assert.ok(lstatSync(unused).isSymbolicLink(), 'clear-caches leaves a link alone');
     assert.deepEqual(readFileSync(target), targetBefore);
@@ -186,29 +275,82 @@ describe('hostile files in the trace cache directory', () => {
     assert.equal(readFileSync(notes, 'utf8'), "a user's notes");
   });
 
+  it('a symlink named like a run entry is never followed, written through or removed', async () => {
+    const { dir, entries, runEntry } = await filledCache('cachefiles-link-run');
+    const outside = tempDir('cachefiles-outside-run');
+    // A sound run entry for the model, outside: following the link would answer from it.
+    const target = join(outside, runEntry);
+    writeFileSync(target, readFileSync(join(dir, runEntry)));
+    const old = new Date(Math.floor(Date.now() / 1000 - 3600) * 1000);
+    utimesSync(target, old, old);
+    rmSync(join(dir, runEntry));
+    symlinkSync(target, join(dir, runEntry));
+    const notes = join(outside, 'notes.txt');
+    writeFileSync(notes, "a user's notes");
+    const unused = join(dir, `${'0'.repeat(32)}.run`);
+    symlinkSync(notes, unused);
+    const targetBefore = readFileSync(target);
+
+    const r = await run(dir);
+    assert.equal(r.reused, false, 'the run is not answered through the link');
+    assert.equal(r.sccs.recorded, 0, 'the blocks come from their files');
+    assert.ok(lstatSync(join(dir, runEntry)).isFile(), 'the link itself is replaced by a run entry');
+    assertWholeEntry(dir, runEntry);
+    assert.ok(lstatSync(unused).isSymbolicLink(), 'the pruning after the run leaves a link alone');
+    const cleared = await clear(dir);
+    assert.equal(cleared.status, 0, cleared.stderr);
+    assert.equal((JSON.parse(cleared.stdout) as PublicClear).disk.files, entries.length + 1);
+    assert.deepEqual(readdirSync(dir), [`${'0'.repeat(32)}.run`]);
+    assert.ok(lstatSync(unused).isSymbolicLink(), 'clear-caches leaves a link alone');
+    assert.deepEqual(readFileSync(target), targetBefore);
+    assert.equal(statSync(target).mtimeMs, old.getTime(), 'the target was not even touched');
+    assert.equal(readFileSync(notes, 'utf8'), "a user's notes");
+  });
+
   it('pruning and clear-caches remove only the exact names the cache writes', async () => {
-    const { dir, entries } = await filledCache('cachefiles-foreign');
+    const { dir, entries, runEntry } = await filledCache('cachefiles-foreign');
     const hex = entries[0].slice(0, 32);
+    const runHex = runEntry.slice(0, 32);
     const foreign = [
       `.${hex}.notes.tmp`,
       `.${hex}.1.tmp.bak`,
       `.${hex}.12.tmp`,
       `${hex}.trace.bak`,
       `.${hex}.trace`,
+      `${runHex}.run.bak`,
+      `.${runHex}.run`,
+      `${runHex}.runs`,
+      `${runHex}.RUN`,
+      `.${runHex}.run.1.tmp`,
       'notes.txt',
     ];
     // Old enough to be stale if they were the cache's temporary files.
     const old = new Date(Date.now() - 3600_000);
-    const stale = `.${hex}.4242.7.tmp`; // a killed writer's leftover: the cache's own
-    for (const name of [...foreign, stale]) {
+    // A killed writer's leftovers, of a block file and of a run entry: the cache's own.
+    const stale = [`.${hex}.4242.7.tmp`, `.${runHex}.4242.8.tmp`];
+    for (const name of [...foreign, ...stale]) {
       writeFileSync(join(dir, name), "a user's file");
       utimesSync(join(dir, name), old, old);
     }
-    await run(dir);
-    assert.ok(!readdirSync(dir).includes(stale), 'the pruning after a run removes a stale temporary file');
+    // Answered from the run entry, as every later run of an unchanged model is: a stale
+    // temporary file must not outlive it just because nothing was recorded.
+    assert.equal((await run(dir)).reused, true);
+    for (const name of stale)
+      assert.ok(!readdirSync(dir).includes(name), `the pruning after a run removes a stale temporary file ${name}`);
     for (const name of foreign) assert.equal(readFileSync(join(dir, name), 'utf8'), "a user's file", name);
-    writeFileSync(join(dir, stale), 'half a file');
-    utimesSync(join(dir, stale), old, old);
+    // And after a run that explores again.
+    rmSync(join(dir, runEntry));
+    for (const name of stale) {
+      writeFileSync(join(dir, name), 'half a file');
+      utimesSync(join(dir, name), old, old);
+    }
+    assert.equal((await run(dir)).reused, false);
+    for (const name of stale) assert.ok(!readdirSync(dir).includes(name), `a fresh run prunes ${name} too`);
+    for (const name of foreign) assert.equal(readFileSync(join(dir, name), 'utf8'), "a user's file", name);
+    for (const name of stale) {
+      writeFileSync(join(dir, name), 'half a file');
+      utimesSync(join(dir, name), old, old);
+    }
     const cleared = await clear(dir);
     assert.equal(cleared.status, 0, cleared.stderr);
     assert.deepEqual(readdirSync(dir).sort(), [...foreign].sort());
@@ -240,9 +382,9 @@ function makeReadOnly(dir: string): { how: string; undo: () => void } | null {
 
 describe('clear-caches that cannot clear', () => {
   it('reports a read-only directory: how many files stayed, why, and exit 1', async (t) => {
-    const { dir, entries: all } = await filledCache('cachefiles-readonly');
-    // One entry gone, so that a run there has a block to write.
-    execFileSync('rm', [join(dir, all[0])]);
+    const { dir, entries: all, runEntry } = await filledCache('cachefiles-readonly');
+    // One entry gone, and the run entry, so that a run there has a block to write.
+    execFileSync('rm', [join(dir, all[0]), join(dir, runEntry)]);
     const entries = all.slice(1);
     const readOnly = makeReadOnly(dir);
     if (!readOnly) return t.skip('neither chattr +i nor a read-only bind mount works here');

@@ -20,6 +20,9 @@ import { EngineProcess, engineSettings, TWO_LOCUS, TWO_LOCUS_N6, tempDir } from 
 
 const KILLS = 20;
 const TRACE_FILE = /^[0-9a-f]{32}\.trace$/;
+// A model's run entry (native/src/engine/run_entry.hpp); its key hashes the engine's
+// build id, so tests take its name from the directory.
+const RUN_FILE = /^[0-9a-f]{32}\.run$/;
 // A writer's temporary file: .<key>.<pid>.<n>.tmp (native/src/cache/disk_cache.cpp).
 const TEMP_FILE = /^\.[0-9a-f]{32}\.\d+\.\d+\.tmp$/;
 const HEADER_BYTES = 64;
@@ -31,6 +34,17 @@ function traceFiles(dir: string): string[] {
   return readdirSync(dir)
     .filter((f) => TRACE_FILE.test(f))
     .sort();
+}
+
+function runFiles(dir: string): string[] {
+  return readdirSync(dir)
+    .filter((f) => RUN_FILE.test(f))
+    .sort();
+}
+
+/** Removes the run entries, so that the next run reads the block files. */
+function removeRunEntries(dir: string): void {
+  for (const f of runFiles(dir)) rmSync(join(dir, f));
 }
 
 /**
@@ -50,18 +64,19 @@ function assertWholeFile(dir: string, name: string): void {
   assert.equal(HEADER_BYTES + payload + canonical, bytes.length, `${name}: lengths against the size`);
 }
 
-/** Every file in the directory is a whole trace file or a writer's temporary file. */
-function assertOnlyEngineFiles(dir: string): { traces: string[]; temps: string[] } {
+/** Every file in the directory is a whole trace file or run entry, or a writer's temporary file. */
+function assertOnlyEngineFiles(dir: string): { traces: string[]; runs: string[]; temps: string[] } {
   const names = readdirSync(dir);
   const traces = names.filter((f) => TRACE_FILE.test(f));
+  const runs = names.filter((f) => RUN_FILE.test(f));
   const temps = names.filter((f) => TEMP_FILE.test(f));
   assert.deepEqual(
-    names.filter((f) => !traces.includes(f) && !temps.includes(f)),
+    names.filter((f) => !traces.includes(f) && !runs.includes(f) && !temps.includes(f)),
     [],
     'files the engine did not name',
   );
-  for (const name of traces) assertWholeFile(dir, name);
-  return { traces, temps };
+  for (const name of [...traces, ...runs]) assertWholeFile(dir, name);
+  return { traces, runs, temps };
 }
 
 /**
@@ -110,7 +125,9 @@ describe('faults', () => {
     const where: string[] = [];
 
     for (let kill = 1; kill <= KILLS; kill++) {
-      // Forget a random part of the cache so that the killed run has blocks to write.
+      // Forget a random part of the cache so that the killed run has blocks to write (and
+      // the run entry, or the run would be answered from it without recording).
+      removeRunEntries(cacheDir);
       for (const f of traceFiles(cacheDir)) if (rand() < 0.6) rmSync(join(cacheDir, f));
       const engine = await start(cacheDir);
       // Half of the kills land at a random time, half inside recording, after a random
@@ -142,7 +159,16 @@ describe('faults', () => {
           : `after the run (${outcome})`,
       );
 
-      const { traces } = assertOnlyEngineFiles(cacheDir);
+      const { traces, runs } = assertOnlyEngineFiles(cacheDir);
+      if (runs.length > 0) {
+        // A run entry the killed process left answers a fresh process, rightly.
+        const answering = await start(cacheDir);
+        const { result } = await answering.run(TWO_LOCUS, TWO_LOCUS_N6, 50 + kill);
+        assert.equal(result.reused, true, `kill ${kill}: the whole run entry is read`);
+        assert.deepEqual(result.moments, reference.moments, `kill ${kill}: moments from the run entry`);
+        await answering.stop();
+        removeRunEntries(cacheDir);
+      }
       // The client starts a fresh engine process, whose run loads every file left.
       const restarted = await start(cacheDir);
       const { result } = await restarted.run(TWO_LOCUS, TWO_LOCUS_N6, 100 + kill);
@@ -168,32 +194,51 @@ describe('faults', () => {
     await first.run(TWO_LOCUS, TWO_LOCUS_N6, 1);
     await first.kill('SIGKILL');
     const [victim] = traceFiles(cacheDir);
-    const whole = readFileSync(join(cacheDir, victim));
+    const [runEntry] = runFiles(cacheDir);
     // What SIGKILL during a write leaves: a prefix of the file under the writer's name,
-    // and no final file (the rename had not happened).
-    rmSync(join(cacheDir, victim));
+    // and no final file (the rename had not happened). Once for a block's file, once for
+    // the run entry (written last, so the one a kill at the end of a run cuts off).
+    const leftovers = [victim, runEntry].map((name, i) => {
+      const whole = readFileSync(join(cacheDir, name));
+      rmSync(join(cacheDir, name));
+      const key = name.slice(0, 32);
+      const stale = join(cacheDir, `.${key}.999999.${2 * i + 1}.tmp`);
+      const fresh = join(cacheDir, `.${key}.999999.${2 * i + 2}.tmp`);
+      writeFileSync(stale, whole.subarray(0, whole.length >> 1));
+      writeFileSync(fresh, whole.subarray(0, 10));
+      const elevenMinutesAgo = (Date.now() - 11 * 60_000) / 1000;
+      utimesSync(stale, elevenMinutesAgo, elevenMinutesAgo);
+      return { stale, fresh };
+    });
     const key = victim.slice(0, 32);
-    const stale = join(cacheDir, `.${key}.999999.1.tmp`);
-    const fresh = join(cacheDir, `.${key}.999999.2.tmp`);
-    writeFileSync(stale, whole.subarray(0, whole.length >> 1));
-    writeFileSync(fresh, whole.subarray(0, 10));
-    const elevenMinutesAgo = (Date.now() - 11 * 60_000) / 1000;
-    utimesSync(stale, elevenMinutesAgo, elevenMinutesAgo);
 
     const engine = await start(cacheDir);
     const { result } = await engine.run(TWO_LOCUS, TWO_LOCUS_N6, 2);
+    assert.equal(result.reused, false, 'a cut-off run entry is not read');
     const victimScc = result.decomposition.sccs.find((s) => s.key === key);
     assert.equal(victimScc?.source, 'recorded', 'the block whose write was cut off is recorded again');
     assert.ok(traceFiles(cacheDir).includes(victim), 'and its file written whole');
     assertWholeFile(cacheDir, victim);
+    assert.deepEqual(runFiles(cacheDir), [runEntry], 'the run entry is written again');
+    assertWholeFile(cacheDir, runEntry);
     const memory = await engine.request('phasic/memory', {});
-    assert.equal(memory.cache.diskFiles, traceFiles(cacheDir).length, 'temporary files are not counted as cache files');
-    assert.ok(!existsSync(stale), 'the pruning at the end of the run removed the stale temporary file');
-    assert.ok(existsSync(fresh), 'and kept the one that may still be in flight');
+    assert.equal(
+      memory.cache.diskFiles,
+      traceFiles(cacheDir).length + runFiles(cacheDir).length,
+      'temporary files are not counted as cache files',
+    );
+    for (const { stale, fresh } of leftovers) {
+      assert.ok(!existsSync(stale), `the pruning at the end of the run removed the stale temporary file ${stale}`);
+      assert.ok(existsSync(fresh), `and kept the one that may still be in flight, ${fresh}`);
+    }
 
     await engine.request('phasic/clearCaches', {});
-    const left = readdirSync(cacheDir);
-    assert.deepEqual(left, [`.${key}.999999.2.tmp`], 'Clear Caches keeps a temporary file that may still be in flight');
+    const left = readdirSync(cacheDir).sort();
+    assert.deepEqual(
+      left,
+      leftovers.map(({ fresh }) => fresh.slice(cacheDir.length + 1)).sort(),
+      'Clear Caches keeps a temporary file that may still be in flight',
+    );
     await engine.stop();
   });
 
@@ -208,15 +253,22 @@ describe('faults', () => {
       const [ra, rb] = await Promise.all([a.run(TWO_LOCUS, TWO_LOCUS_N6, 1), b.run(TWO_LOCUS, TWO_LOCUS_N6, 1)]);
       assert.deepEqual(ra.result.moments, reference.moments, `round ${round}: first window's moments`);
       assert.deepEqual(rb.result.moments, reference.moments, `round ${round}: second window's moments`);
-      const { traces, temps } = assertOnlyEngineFiles(cacheDir);
+      const { traces, runs, temps } = assertOnlyEngineFiles(cacheDir);
       assert.deepEqual(temps, [], 'both writers renamed or removed their temporary files');
       assert.equal(traces.length, reference.sccs.recorded, 'one file per distinct block');
+      assert.equal(runs.length, 1, 'one run entry, written by both under one name');
       await Promise.all([a.stop(), b.stop()]);
       const third = await start(cacheDir);
-      const { result } = await third.run(TWO_LOCUS, TWO_LOCUS_N6, 2);
-      assert.equal(result.sccs.recorded, 0, 'a third window loads every block from the shared files');
-      assertFilesLoad(result, traces);
+      const answered = (await third.run(TWO_LOCUS, TWO_LOCUS_N6, 2)).result;
+      assert.equal(answered.reused, true, 'a third window is answered from the shared run entry');
+      assert.deepEqual(answered.moments, reference.moments, `round ${round}: moments from the run entry`);
       await third.stop();
+      removeRunEntries(cacheDir);
+      const fourth = await start(cacheDir);
+      const { result } = await fourth.run(TWO_LOCUS, TWO_LOCUS_N6, 3);
+      assert.equal(result.sccs.recorded, 0, 'without it, a window loads every block from the shared files');
+      assertFilesLoad(result, traces);
+      await fourth.stop();
     }
   });
 

@@ -472,6 +472,10 @@ std::optional<std::string> reuse_run(std::string_view model_text, const RunOptio
   const std::optional<Gradient> gradient = gradient_if_asked(*cached.model.trace, labels, theta, moments, options,
                                                              observer.cancel, timings);
   if (observer.progress) observer.progress({RunPhase::Evaluating, 1, 1});
+  // A process whose every run is a run-entry hit still bounds the directory and drops a
+  // killed writer's stale temporary files; a memory hit (a θ change) skips the scan,
+  // since the process pruned when it first ran or restored this model.
+  if (source == TraceSource::Disk) caches.disk.prune();
   return result_json(summary, true, *cached.model.trace, labels, theta, moments, options, timings, run_start, {},
                      summary.warnings, gradient ? &*gradient : nullptr);
 }
