@@ -8,6 +8,7 @@ import 'uplot/dist/uPlot.min.css';
 import type { DistributionResult } from '../../extension/protocol/webview';
 import { formatNumber } from '../../extension/protocol/format';
 import { el } from '../dom';
+import { readout, themedAxis, tickLabels } from '../chart/uplotTheme';
 import type { Palette } from '../theme';
 
 export type Curve = 'pdf' | 'cdf';
@@ -32,20 +33,10 @@ export interface ChartSpec {
   onDraw(plot: uPlot, yTicks: number[]): void;
 }
 
-const FONT = '12px sans-serif';
-
 export function drawChart(target: HTMLElement, spec: ChartSpec): uPlot {
   const { palette, results, curve, log } = spec;
   let yTicks: number[] = [];
-  const axis = (label: string): uPlot.Axis => ({
-    stroke: palette.foreground,
-    grid: { stroke: palette.grid, width: 1 },
-    ticks: { stroke: palette.grid, width: 1 },
-    font: FONT,
-    labelFont: FONT,
-    label,
-  });
-  const value = (_u: uPlot, v: number | null) => (v === null || v === undefined ? '—' : formatNumber(v));
+  const axis = (label: string) => themedAxis(palette, label);
   const opts: uPlot.Options = {
     width: spec.width,
     height: 260,
@@ -60,10 +51,7 @@ export function drawChart(target: HTMLElement, spec: ChartSpec): uPlot {
             : { range: (_u, _lo, hi) => [0, hi > 0 ? hi * 1.05 : 1] },
     },
     axes: [
-      {
-        ...axis('t'),
-        values: (_u, splits) => splits.map((s) => (s === null || s === undefined ? '' : formatNumber(s))),
-      },
+      { ...axis('t'), values: tickLabels },
       {
         ...axis(curve === 'cdf' ? 'P(Y ≤ t)' : log ? 'density (log)' : 'density'),
         size: 70,
@@ -75,14 +63,14 @@ export function drawChart(target: HTMLElement, spec: ChartSpec): uPlot {
       },
     ],
     series: [
-      { label: 't', value },
+      { label: 't', value: readout },
       ...results.map((r, i) => ({
         label: r.reward,
         stroke: palette.series[i % palette.series.length],
         width: palette.highContrast ? 2.5 : 1.5,
         spanGaps: true,
         points: { show: false },
-        value,
+        value: readout,
       })),
     ],
     // One cursor for both charts: hovering either reads density and CDF at the same t.

@@ -3,26 +3,17 @@
 // at each entry the fit used).
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
-import { formatNumber } from '../../extension/protocol/format';
 import type { FitResult, FitStep } from '../../extension/protocol/webview';
+import { readout, themedAxis, tickLabels } from '../chart/uplotTheme';
 import type { Palette } from '../theme';
-
-const FONT = '12px sans-serif';
 
 function axis(palette: Palette, label: string, size?: number): uPlot.Axis {
   return {
-    stroke: palette.foreground,
-    grid: { stroke: palette.grid, width: 1 },
-    ticks: { stroke: palette.grid, width: 1 },
-    font: FONT,
-    labelFont: FONT,
-    label,
+    ...themedAxis(palette, label),
     ...(size === undefined ? {} : { size }),
-    values: (_u, splits) => splits.map((s) => (s === null || s === undefined ? '' : formatNumber(s))),
+    values: tickLabels,
   };
 }
-
-const value = (_u: uPlot, v: number | null) => (v === null || v === undefined ? '—' : formatNumber(v));
 
 export function drawLoglik(target: HTMLElement, steps: FitStep[], width: number, palette: Palette): uPlot {
   const x = steps.map((_, i) => i + 1);
@@ -38,13 +29,13 @@ export function drawLoglik(target: HTMLElement, steps: FitStep[], width: number,
         axis(palette, 'log-likelihood', 80),
       ],
       series: [
-        { label: 'step', value },
+        { label: 'step', value: readout },
         {
           label: 'log-likelihood',
           stroke: palette.series[0],
           width: palette.highContrast ? 2.5 : 1.5,
           points: { show: true, size: 5 },
-          value,
+          value: readout,
         },
       ],
       cursor: { drag: { x: false, y: false } },
@@ -71,14 +62,14 @@ export function drawSpectrum(target: HTMLElement, r: FitResult, width: number, p
         axis(palette, 'sites', 70),
       ],
       series: [
-        { label: 'entry', value },
+        { label: 'entry', value: readout },
         {
           label: 'observed',
           stroke: palette.series[0],
           fill: palette.series[0],
           paths: bars(-1),
           points: { show: false },
-          value,
+          value: readout,
         },
         {
           label: 'expected',
@@ -86,7 +77,7 @@ export function drawSpectrum(target: HTMLElement, r: FitResult, width: number, p
           fill: palette.series[1 % palette.series.length],
           paths: bars(1),
           points: { show: false },
-          value,
+          value: readout,
         },
       ],
       cursor: { drag: { x: false, y: false } },
