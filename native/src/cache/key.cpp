@@ -50,6 +50,8 @@ void Hasher::block(const unsigned char* b) {
 }
 
 void Hasher::update(const void* data, std::size_t length) {
+  // An empty view may have a null data(), which memcpy must never be given.
+  if (length == 0) return;
   auto p = static_cast<const unsigned char*>(data);
   length_ += length;
   if (pending_size_ > 0) {
