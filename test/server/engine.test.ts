@@ -5,91 +5,45 @@
 // Clear Caches returning what the engine held.
 
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import {
-  CancellationTokenSource,
-  createMessageConnection,
-  type MessageConnection,
-  StreamMessageReader,
-  StreamMessageWriter,
-} from 'vscode-jsonrpc/node';
+import { CancellationTokenSource } from 'vscode-jsonrpc/node';
 import { type BlockEvent, type MemorySnapshot, type Progress, totalBytes } from '../../extension/protocol/engine';
 import type { EngineRequests, RunParams } from '../../extension/protocol/requests';
 import { parseEngineReply } from '../../extension/protocol/validate';
+import { LspClient, type Published } from './lsp';
 
 const ROOT = join(__dirname, '..', '..', '..');
-const SERVER = join(ROOT, 'dist', 'server.js');
 const fixture = (name: string) => readFileSync(join(ROOT, 'test', 'fixtures', 'models', name), 'utf8');
 
-interface Published {
-  uri: string;
-  diagnostics: Array<{ range: { start: { line: number } }; code: string; message: string; severity: number }>;
-}
-
-/** Diagnostics as the server publishes them (debounced, so they may follow a reply). */
-class PublishedDiagnostics {
-  private readonly all: Published[] = [];
-  private readonly waiting: Array<() => void> = [];
-
-  add(p: Published): void {
-    this.all.push(p);
-    for (const wake of this.waiting.splice(0)) wake();
-  }
-
-  /** The first diagnostic published for `uri` that satisfies `accept`, waiting up to 10 s. */
-  async next(
-    uri: string,
-    accept: (d: Published['diagnostics'][number]) => boolean,
-  ): Promise<Published['diagnostics'][number]> {
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      const found = this.all
-        .filter((p) => p.uri === uri)
-        .flatMap((p) => p.diagnostics)
-        .find(accept);
-      if (found) return found;
-      assert.ok(Date.now() < deadline, `no matching diagnostic was published for ${uri}`);
-      await new Promise<void>((resolve) => {
-        this.waiting.push(resolve);
-        setTimeout(resolve, 250);
-      });
-    }
-  }
-}
-
 describe('engine requests over stdio', () => {
-  let child: ChildProcess;
-  let rpc: MessageConnection;
+  let lsp: LspClient;
   const folder = mkdtempSync(join(tmpdir(), 'phasic-engine-requests-'));
-  const progress: Array<{ runId: number; progress: Progress }> = [];
-  const progressWaiters: Array<(runId: number) => void> = [];
   /** Resolves on the first progress notification of the run: it is under way. */
   const underWay = (runId: number) =>
-    new Promise<void>((resolve) => {
-      if (progress.some((p) => p.runId === runId)) return resolve();
-      const wake = (id: number) => {
-        if (id !== runId) return;
-        progressWaiters.splice(progressWaiters.indexOf(wake), 1);
-        resolve();
-      };
-      progressWaiters.push(wake);
-    });
-  const blocks: BlockEvent[] = [];
-  const samples: MemorySnapshot[] = [];
-  const published = new PublishedDiagnostics();
+    lsp.notified<{ runId: number; progress: Progress }>('phasic/progress', (p) => p.runId === runId);
+  const progress = () => lsp.notifications<{ runId: number; progress: Progress }>('phasic/progress');
+  const blocks = () => lsp.notifications<BlockEvent>('phasic/blockEvent');
+  const samples = () => lsp.notifications<MemorySnapshot>('phasic/memorySample');
+  /** The first diagnostic published for `uri` that satisfies `accept` (they are debounced, so may follow a reply). */
+  const publishedDiagnostic = async (uri: string, accept: (d: Published['diagnostics'][number]) => boolean) =>
+    (
+      await lsp.notified<Published>(
+        'textDocument/publishDiagnostics',
+        (p) => p.uri === uri && p.diagnostics.some(accept),
+      )
+    ).diagnostics.find(accept)!;
 
   function request<M extends keyof EngineRequests>(
     method: M,
     params: EngineRequests[M]['params'],
     token?: CancellationTokenSource,
   ): Promise<EngineRequests[M]['result']> {
-    // A token only when there is one: a trailing `undefined` would be sent as a parameter.
-    return token ? rpc.sendRequest(method, params, token.token) : rpc.sendRequest(method, params);
+    return lsp.engine(method, params, token?.token);
   }
 
   function model(name: string, text: string): string {
@@ -104,43 +58,15 @@ describe('engine requests over stdio', () => {
   }
 
   before(async () => {
-    assert.ok(existsSync(SERVER), `${SERVER} is missing: run node esbuild.mjs first`);
-    child = spawn(process.execPath, [SERVER, '--stdio'], { stdio: ['pipe', 'pipe', 'inherit'] });
-    rpc = createMessageConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
-    rpc.onNotification('phasic/progress', (p: { runId: number; progress: Progress }) => {
-      progress.push(p);
-      for (const wake of [...progressWaiters]) wake(p.runId);
+    lsp = await LspClient.initialized({
+      maxStates: 1_000_000,
+      memoryBudgetBytes: 2048 * 1024 * 1024,
+      cacheDirectory: join(folder, 'cache'),
+      maxDiskBytes: 64 << 20,
     });
-    rpc.onNotification('phasic/blockEvent', (e: BlockEvent) => {
-      blocks.push(e);
-    });
-    rpc.onNotification('phasic/memorySample', (s: MemorySnapshot) => {
-      samples.push(s);
-    });
-    rpc.onNotification('textDocument/publishDiagnostics', (p: Published) => published.add(p));
-    rpc.onRequest(() => null);
-    rpc.listen();
-    await rpc.sendRequest('initialize', {
-      processId: process.pid,
-      rootUri: null,
-      capabilities: {},
-      initializationOptions: {
-        maxStates: 1_000_000,
-        memoryBudgetBytes: 2048 * 1024 * 1024,
-        cacheDirectory: join(folder, 'cache'),
-        maxDiskBytes: 64 << 20,
-        minSccSize: 4,
-      },
-    });
-    await rpc.sendNotification('initialized', {});
   });
 
-  after(async () => {
-    await rpc.sendRequest('shutdown').catch(() => undefined);
-    await rpc.sendNotification('exit').catch(() => undefined);
-    rpc.dispose();
-    child.kill();
-  });
+  after(() => lsp.stop());
 
   it('runs a model with progress and block events, and answers with the reference numbers', async () => {
     const uri = model('two_locus.phasic', fixture('two_locus.phasic'));
@@ -156,13 +82,17 @@ describe('engine requests over stdio', () => {
     assert.equal(result.sccs.count, 51);
     assert.equal(result.sccs.largest, 17);
     assert.equal(result.decomposition.sccs.length, 51);
-    const phases = new Set(progress.filter((p) => p.runId === params.runId).map((p) => p.progress.phase));
+    const phases = new Set(
+      progress()
+        .filter((p) => p.runId === params.runId)
+        .map((p) => p.progress.phase),
+    );
     for (const phase of ['exploring', 'decomposing', 'recording', 'evaluating'])
       assert.ok(phases.has(phase as Progress['phase']), phase);
     // Every block subgraph that was created was freed, with its size.
-    const created = blocks.filter((b) => b.kind === 'created');
+    const created = blocks().filter((b) => b.kind === 'created');
     assert.ok(created.length > 0);
-    assert.equal(blocks.filter((b) => b.kind === 'freed').length, created.length);
+    assert.equal(blocks().filter((b) => b.kind === 'freed').length, created.length);
     assert.deepEqual(result.memory.blocks.map((b) => b.scc).sort(), created.map((b) => b.scc).sort());
   });
 
@@ -377,12 +307,10 @@ rule leave
     const text = fixture('kingman.phasic') + '\nrule stay\n  when k >= 2\n  rate theta\n  do k = k\n';
     const uri = model('kingman_stay.phasic', text);
     // Diagnostics are published for open documents, as the editor has them.
-    await rpc.sendNotification('textDocument/didOpen', {
-      textDocument: { uri, languageId: 'phasic', version: 1, text },
-    });
+    await lsp.open(uri, text);
     await request('phasic/run', run(uri));
     const stayLine = text.split('\n').findIndex((l) => l.startsWith('rule stay'));
-    const warned = await published.next(uri, (d) => d.code === 'exploration-warning');
+    const warned = await publishedDiagnostic(uri, (d) => d.code === 'exploration-warning');
     assert.ok(
       warned.range.start.line >= stayLine,
       `on the rule (line ${warned.range.start.line}, rule at ${stayLine})`,
@@ -423,7 +351,7 @@ rule leave
   });
 
   it('samples memory and clears exactly what the caches held', async () => {
-    assert.ok(samples.length > 0, 'memory samples were pushed');
+    assert.ok(samples().length > 0, 'memory samples were pushed');
     const before = await request('phasic/memory', {});
     const held = totalBytes(before.accountedBytes);
     assert.ok(held > 0, "the caches hold the runs' traces");

@@ -6,25 +6,16 @@
 // server goes on answering.
 
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import {
-  CancellationTokenSource,
-  createMessageConnection,
-  type MessageConnection,
-  ResponseError,
-  StreamMessageReader,
-  StreamMessageWriter,
-} from 'vscode-jsonrpc/node';
+import { CancellationTokenSource, ResponseError } from 'vscode-jsonrpc/node';
 import { type FitProgressNotification, totalBytes } from '../../extension/protocol/engine';
 import type { EngineRequests } from '../../extension/protocol/requests';
 import { parseEngineNotification, parseEngineReply } from '../../extension/protocol/validate';
-
-const SERVER = join(__dirname, '..', '..', '..', 'dist', 'server.js');
+import { LspClient } from './lsp';
 
 // Two demes, symmetric migration; the proportions of the spectrum depend on mig/coal
 // only, so with coal fixed, mig is identifiable.
@@ -92,55 +83,34 @@ reward xi[k in 0..n-2] = s[0][k] + s[1][k]
 `;
 
 describe('phasic/fit over stdio', () => {
-  let child: ChildProcess;
-  let rpc: MessageConnection;
+  let lsp: LspClient;
   const folder = mkdtempSync(join(tmpdir(), 'phasic-fit-'));
-  const progress: FitProgressNotification[] = [];
-  const progressWaiters: Array<() => void> = [];
+  /** The progress notifications of fit `fitId`, each checked by the host's schema. */
+  const progressOf = (fitId: number): FitProgressNotification[] =>
+    lsp
+      .notifications<FitProgressNotification>('phasic/fitProgress')
+      .filter((p) => p.fitId === fitId)
+      .map((p) => {
+        const parsed = parseEngineNotification('phasic/fitProgress', p);
+        assert.ok(parsed.ok, parsed.ok ? '' : parsed.error);
+        return parsed.value;
+      });
   /** Resolves at the first progress notification of the fit `fitId`: it is optimizing. */
-  const firstStep = async (fitId: number) => {
-    while (!progress.some((p) => p.fitId === fitId)) await new Promise<void>((wake) => progressWaiters.push(wake));
-  };
-  const refusedNotifications: string[] = [];
+  const firstStep = (fitId: number) =>
+    lsp.notified<FitProgressNotification>('phasic/fitProgress', (p) => p.fitId === fitId);
   let uri = '';
 
-  function request<M extends keyof EngineRequests>(
-    method: M,
-    params: EngineRequests[M]['params'],
-  ): Promise<EngineRequests[M]['result']> {
-    return rpc.sendRequest(method, params);
-  }
+  const request = <M extends keyof EngineRequests>(method: M, params: EngineRequests[M]['params']) =>
+    lsp.engine(method, params);
 
   before(async () => {
-    assert.ok(existsSync(SERVER), `${SERVER} is missing: run node esbuild.mjs first`);
-    child = spawn(process.execPath, [SERVER, '--stdio'], { stdio: ['pipe', 'pipe', 'inherit'] });
-    rpc = createMessageConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
-    rpc.onNotification('phasic/fitProgress', (p: unknown) => {
-      const parsed = parseEngineNotification('phasic/fitProgress', p);
-      if (parsed.ok) progress.push(parsed.value);
-      else refusedNotifications.push(parsed.error);
-      for (const wake of progressWaiters.splice(0)) wake();
-    });
-    rpc.onRequest(() => null);
-    rpc.listen();
-    await rpc.sendRequest('initialize', {
-      processId: process.pid,
-      rootUri: null,
-      capabilities: {},
-      initializationOptions: { cacheDirectory: join(folder, 'cache'), maxDiskBytes: 64 << 20 },
-    });
-    await rpc.sendNotification('initialized', {});
+    lsp = await LspClient.initialized({ cacheDirectory: join(folder, 'cache'), maxDiskBytes: 64 << 20 });
     const path = join(folder, 'two_deme_fit.phasic');
     writeFileSync(path, TWO_DEMES);
     uri = pathToFileURL(path).toString();
   });
 
-  after(async () => {
-    await rpc.sendRequest('shutdown').catch(() => undefined);
-    await rpc.sendNotification('exit').catch(() => undefined);
-    rpc.dispose();
-    child.kill();
-  });
+  after(() => lsp.stop());
 
   it('fits a spectrum of rounded expected counts back to the parameter that made it', async () => {
     // The data: the expected branch lengths at mig = 0.3, scaled to 100,000 sites and rounded.
@@ -180,8 +150,7 @@ describe('phasic/fit over stdio', () => {
     assert.ok(Math.abs(expected.reduce((a, b) => a + b, 0) - 1e5) < 1, expected.join(' '));
     assert.deepEqual(r.warnings, []);
     // Progress: one notification per step, for this fit, the same steps the result keeps.
-    assert.deepEqual(refusedNotifications, []);
-    const mine = progress.filter((p) => p.fitId === 7).map((p) => p.step);
+    const mine = progressOf(7).map((p) => p.step);
     assert.ok(mine.length > 0 && mine.length === r.steps.length);
     assert.deepEqual(mine, r.steps);
     assert.equal(mine[mine.length - 1].iteration, r.iterations);
@@ -221,7 +190,7 @@ describe('phasic/fit over stdio', () => {
     const counts = Array.from({ length: 15 }, (_, k) => Math.round(3000 / (k + 1)));
     const data = `17 unfolded\n0 ${counts.join(' ')} 0\n1 ${'0 '.repeat(15)}1\n`;
     const token = new CancellationTokenSource();
-    const pending = rpc.sendRequest(
+    const pending = lsp.engine(
       'phasic/fit',
       {
         uri: pathToFileURL(path).toString(),
@@ -232,7 +201,7 @@ describe('phasic/fit over stdio', () => {
         start: { coal1: 5, mig01: 0.01, mig10: 3 },
         params: { coal0: 1 },
         fitId: 21,
-      } satisfies EngineRequests['phasic/fit']['params'],
+      },
       token.token,
     );
     // Cancelled once the optimizer has taken a step, not after a delay a faster machine could outlast.
@@ -244,7 +213,7 @@ describe('phasic/fit over stdio', () => {
       assert.equal((error.data as { kind?: string } | undefined)?.kind, 'cancelled');
       return true;
     });
-    const stepsBefore = progress.filter((p) => p.fitId === 21).length;
+    const stepsBefore = progressOf(21).length;
 
     // Nothing of the fit is held but its model's cached trace: no evaluation buffers, no subgraphs.
     const memory = await request('phasic/memory', {});
@@ -262,7 +231,7 @@ describe('phasic/fit over stdio', () => {
     });
     assert.ok(small.converged, small.warnings.join('; '));
     // The cancelled fit stopped: no step of it came after its cancel was answered.
-    assert.equal(progress.filter((p) => p.fitId === 21).length, stepsBefore);
+    assert.equal(progressOf(21).length, stepsBefore);
     // And clearing the caches leaves nothing accounted: the cancelled fit left nothing outside them.
     await request('phasic/clearCaches', {});
     assert.equal(totalBytes((await request('phasic/memory', {})).accountedBytes), 0);

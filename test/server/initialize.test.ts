@@ -16,17 +16,6 @@ const folder = mkdtempSync(join(tmpdir(), 'phasic-initialize-'));
 /** Two steps at rate 2 and 1: E[T] = 1/2 + 1 = 1.5. */
 const MODEL = 'model steps\nstate s in 0..2\nrule up when s < 2 rate if s == 0 then 2 else 1 do s += 1\n';
 
-async function initialize(
-  lsp: LspClient,
-  initializationOptions?: unknown,
-): Promise<{ capabilities: Record<string, unknown> }> {
-  const params: Record<string, unknown> = { processId: process.pid, rootUri: null, capabilities: {} };
-  if (initializationOptions !== undefined) params.initializationOptions = initializationOptions;
-  const result = await lsp.request<{ capabilities: Record<string, unknown> }>('initialize', params);
-  await lsp.rpc.sendNotification('initialized', {});
-  return result;
-}
-
 describe('initialize without initializationOptions', () => {
   let lsp: LspClient;
   before(() => {
@@ -35,7 +24,7 @@ describe('initialize without initializationOptions', () => {
   after(() => lsp.stop());
 
   it('answers with its capabilities, then analyses and runs models', async () => {
-    const { capabilities } = await initialize(lsp);
+    const { capabilities } = await lsp.initialize();
     assert.equal(capabilities.hoverProvider, true);
     const uri = pathToFileURL(join(folder, 'open.phasic')).toString();
     const published = lsp.diagnosticsFor(uri);
@@ -103,7 +92,7 @@ describe('initialize with malformed initializationOptions', () => {
     });
     const lsp = LspClient.start();
     try {
-      await initialize(lsp, { maxStates: 'lots', cacheDirectory: null });
+      await lsp.initialize({ maxStates: 'lots', cacheDirectory: null });
       const path = join(folder, 'steps2.phasic');
       writeFileSync(path, MODEL);
       const { result } = await lsp.request<RunReply>('phasic/run', {
@@ -123,14 +112,7 @@ describe('initialize with malformed initializationOptions', () => {
 describe('documents of other languages', () => {
   let lsp: LspClient;
   before(async () => {
-    lsp = LspClient.start();
-    await initialize(lsp, {
-      maxStates: 100_000,
-      memoryBudgetBytes: 256 << 20,
-      cacheDirectory: '',
-      maxDiskBytes: 0,
-      minSccSize: 4,
-    });
+    lsp = await LspClient.initialized();
   });
   after(() => lsp.stop());
 

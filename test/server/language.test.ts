@@ -3,118 +3,48 @@
 // the way VS Code does.
 
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import {
-  createMessageConnection,
-  type MessageConnection,
-  StreamMessageReader,
-  StreamMessageWriter,
-} from 'vscode-jsonrpc/node';
+import { LspClient, positionOf } from './lsp';
 
-// Tests run from out/test/server; the bundle and fixtures live at the repository root.
+// Tests run from out/test/server; the fixtures live at the repository root.
 const ROOT = join(__dirname, '..', '..', '..');
-const SERVER = join(ROOT, 'dist', 'server.js');
 const KINGMAN = readFileSync(join(ROOT, 'test', 'fixtures', 'models', 'kingman.phasic'), 'utf8');
 
-interface PublishedDiagnostics {
-  uri: string;
-  diagnostics: Array<{
-    range: { start: { line: number; character: number }; end: { line: number; character: number } };
-    code: string;
-    message: string;
-    severity: number;
-  }>;
-}
-
-/** Position of the `occurrence`-th appearance of `needle` in `text`. */
-function positionOf(text: string, needle: string, occurrence = 0): { line: number; character: number } {
-  let offset = -1;
-  for (let i = 0; i <= occurrence; i++) offset = text.indexOf(needle, offset + 1);
-  assert.ok(offset >= 0, `${needle} not found`);
-  const before = text.slice(0, offset);
-  return { line: before.split('\n').length - 1, character: offset - before.lastIndexOf('\n') - 1 };
-}
-
 describe('language server over stdio', () => {
-  let child: ChildProcess;
-  let rpc: MessageConnection;
-  const published: PublishedDiagnostics[] = [];
-  const waiters: Array<(p: PublishedDiagnostics) => boolean> = [];
+  let lsp: LspClient;
   const uri = pathToFileURL(join(tmpdir(), 'kingman.phasic')).toString();
 
-  /** Resolves with the next diagnostics published for `uri` that satisfy `accept`. */
-  function diagnosticsFor(
-    target: string,
-    accept: (p: PublishedDiagnostics) => boolean = () => true,
-  ): Promise<PublishedDiagnostics> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('no diagnostics within 10 s')), 10_000);
-      waiters.push((p) => {
-        if (p.uri !== target || !accept(p)) return false;
-        clearTimeout(timer);
-        resolve(p);
-        return true;
-      });
-    });
-  }
-
   before(async () => {
-    assert.ok(existsSync(SERVER), `${SERVER} is missing: run node esbuild.mjs first`);
-    child = spawn(process.execPath, [SERVER, '--stdio'], { stdio: ['pipe', 'pipe', 'inherit'] });
-    rpc = createMessageConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
-    rpc.onNotification('textDocument/publishDiagnostics', (p: PublishedDiagnostics) => {
-      published.push(p);
-      const i = waiters.findIndex((w) => w(p));
-      if (i >= 0) waiters.splice(i, 1);
+    lsp = LspClient.start();
+    const { capabilities } = await lsp.initialize({
+      maxStates: 100_000,
+      memoryBudgetBytes: 256 << 20,
+      cacheDirectory: mkdtempSync(join(tmpdir(), 'phasic-lsp-test-')),
+      maxDiskBytes: 0,
+      minSccSize: 4,
     });
-    rpc.onRequest(() => null); // client-side requests (e.g. lens refresh) are acknowledged
-    rpc.listen();
-    const cacheDirectory = mkdtempSync(join(tmpdir(), 'phasic-lsp-test-'));
-    const result = await rpc.sendRequest<{ capabilities: Record<string, unknown> }>('initialize', {
-      processId: process.pid,
-      rootUri: null,
-      capabilities: {},
-      initializationOptions: {
-        maxStates: 100_000,
-        memoryBudgetBytes: 256 << 20,
-        cacheDirectory,
-        maxDiskBytes: 0,
-        minSccSize: 4,
-      },
-    });
-    assert.equal(result.capabilities.hoverProvider, true);
-    assert.deepEqual(result.capabilities.renameProvider, { prepareProvider: true });
-    await rpc.sendNotification('initialized', {});
+    assert.equal(capabilities.hoverProvider, true);
+    assert.deepEqual(capabilities.renameProvider, { prepareProvider: true });
   });
 
-  after(async () => {
-    if (rpc) {
-      await rpc.sendRequest('shutdown').catch(() => undefined);
-      await rpc.sendNotification('exit').catch(() => undefined);
-      rpc.dispose();
-    }
-    child?.kill();
-  });
+  after(() => lsp.stop());
 
   it('publishes diagnostics for an opened document, and again after an edit', async () => {
     const broken = KINGMAN.replace('rate theta * k', 'rate theta * kk');
-    const first = diagnosticsFor(uri);
-    await rpc.sendNotification('textDocument/didOpen', {
-      textDocument: { uri, languageId: 'phasic', version: 1, text: broken },
-    });
+    const first = lsp.diagnosticsFor(uri);
+    await lsp.open(uri, broken);
     const { diagnostics } = await first;
     const at = positionOf(broken, 'kk');
     assert.deepEqual(
       diagnostics.map((d) => [d.code, d.message, d.range.start, d.range.end, d.severity]),
       [['unknown-name', 'Unknown name `kk`.', at, { line: at.line, character: at.character + 2 }, 1]],
     );
-    const fixed = diagnosticsFor(uri, (p) => p.diagnostics.length === 0);
-    await rpc.sendNotification('textDocument/didChange', {
+    const fixed = lsp.diagnosticsFor(uri, (p) => p.diagnostics.length === 0);
+    await lsp.rpc.sendNotification('textDocument/didChange', {
       textDocument: { uri, version: 2 },
       contentChanges: [{ text: KINGMAN }],
     });
@@ -122,12 +52,12 @@ describe('language server over stdio', () => {
   });
 
   it("hovers with a constant's value and a parameter's index", async () => {
-    const constant = await rpc.sendRequest<{ contents: { value: string } }>('textDocument/hover', {
+    const constant = await lsp.request<{ contents: { value: string } }>('textDocument/hover', {
       textDocument: { uri },
       position: positionOf(KINGMAN, 'n = 4'),
     });
     assert.match(constant.contents.value, /const n = 4/);
-    const param = await rpc.sendRequest<{ contents: { value: string } }>('textDocument/hover', {
+    const param = await lsp.request<{ contents: { value: string } }>('textDocument/hover', {
       textDocument: { uri },
       position: positionOf(KINGMAN, 'theta', 1),
     });
@@ -135,7 +65,7 @@ describe('language server over stdio', () => {
   });
 
   it('completes keywords, names and snippets', async () => {
-    const items = await rpc.sendRequest<Array<{ label: string; kind: number; insertText?: string }>>(
+    const items = await lsp.request<Array<{ label: string; kind: number; insertText?: string }>>(
       'textDocument/completion',
       {
         textDocument: { uri },
@@ -149,7 +79,7 @@ describe('language server over stdio', () => {
 
   it('renames a parameter everywhere and refuses keywords and taken names', async () => {
     const position = positionOf(KINGMAN, 'theta');
-    const edit = await rpc.sendRequest<{ changes: Record<string, Array<{ range: unknown; newText: string }>> }>(
+    const edit = await lsp.request<{ changes: Record<string, Array<{ range: unknown; newText: string }>> }>(
       'textDocument/rename',
       {
         textDocument: { uri },
@@ -168,17 +98,17 @@ describe('language server over stdio', () => {
       ],
     );
     await assert.rejects(
-      rpc.sendRequest('textDocument/rename', { textDocument: { uri }, position, newName: 'rule' }),
+      lsp.request('textDocument/rename', { textDocument: { uri }, position, newName: 'rule' }),
       /`rule` is a keyword/,
     );
     await assert.rejects(
-      rpc.sendRequest('textDocument/rename', { textDocument: { uri }, position, newName: 'n' }),
+      lsp.request('textDocument/rename', { textDocument: { uri }, position, newName: 'n' }),
       /`n` is already declared \(line 5\)/,
     );
   });
 
   it('offers the run lens on the model line, and navigates to definitions', async () => {
-    const lenses = await rpc.sendRequest<
+    const lenses = await lsp.request<
       Array<{ range: { start: { line: number } }; command: { command: string; arguments: unknown[] } }>
     >('textDocument/codeLens', { textDocument: { uri } });
     assert.equal(lenses[0].range.start.line, positionOf(KINGMAN, 'model kingman').line);
@@ -187,12 +117,12 @@ describe('language server over stdio', () => {
       command: 'phasic.runTrace',
       arguments: [uri],
     });
-    const definition = await rpc.sendRequest<{ range: { start: unknown } }>('textDocument/definition', {
+    const definition = await lsp.request<{ range: { start: unknown } }>('textDocument/definition', {
       textDocument: { uri },
       position: positionOf(KINGMAN, 'k -= 1'),
     });
     assert.deepEqual(definition.range.start, positionOf(KINGMAN, 'k in 1..n'));
-    const symbols = await rpc.sendRequest<Array<{ name: string }>>('textDocument/documentSymbol', {
+    const symbols = await lsp.request<Array<{ name: string }>>('textDocument/documentSymbol', {
       textDocument: { uri },
     });
     assert.deepEqual(
@@ -206,15 +136,13 @@ describe('language server over stdio', () => {
     // fail (toPrecision of null) and the lens disappear.
     type Lens = { command: { title: string } };
     const lensTitles = async (target: string) =>
-      (await rpc.sendRequest<Lens[]>('textDocument/codeLens', { textDocument: { uri: target } })).map(
+      (await lsp.request<Lens[]>('textDocument/codeLens', { textDocument: { uri: target } })).map(
         (l) => l.command.title,
       );
     const opened = pathToFileURL(join(tmpdir(), `infinite-${process.pid}.phasic`)).toString();
-    await rpc.sendNotification('textDocument/didOpen', {
-      textDocument: { uri: opened, languageId: 'phasic', version: 1, text: KINGMAN },
-    });
+    await lsp.open(opened, KINGMAN);
     const run = (params: Record<string, number>) =>
-      rpc.sendRequest<{ result: { moments: Record<string, unknown[]> } }>('phasic/run', {
+      lsp.request<{ result: { moments: Record<string, unknown[]> } }>('phasic/run', {
         uri: opened,
         overrides: {},
         params,
