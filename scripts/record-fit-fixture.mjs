@@ -11,15 +11,7 @@
 //   node scripts/record-fit-fixture.mjs
 //
 // Needs the addon (cd native && npx node-gyp rebuild).
-import * as esbuild from 'esbuild';
-import { mkdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const out = join(root, 'out', 'scripts', 'record-fit-fixture.cjs');
-mkdirSync(dirname(out), { recursive: true });
+import { loadRecorder, root } from './recorder.mjs';
 
 const recorder = `
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -95,15 +87,6 @@ export async function record(root: string): Promise<string> {
 }
 `;
 
-await esbuild.build({
-  stdin: { contents: recorder, resolveDir: root, loader: 'ts', sourcefile: 'record-fit-fixture.ts' },
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'cjs',
-  outfile: out,
-  logLevel: 'warning',
-});
+const { record } = await loadRecorder('record-fit-fixture', recorder);
 
-const { record } = createRequire(import.meta.url)(out);
 console.log(`wrote ${await record(root)}`);

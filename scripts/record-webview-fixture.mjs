@@ -11,15 +11,8 @@
 //   node scripts/record-webview-fixture.mjs [model.phasic] [name=value ...]
 //
 // Needs the addon (cd native && npx node-gyp rebuild).
-import * as esbuild from 'esbuild';
-import { mkdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const out = join(root, 'out', 'scripts', 'record-webview-fixture.cjs');
-mkdirSync(dirname(out), { recursive: true });
+import { join, resolve } from 'node:path';
+import { loadRecorder, root } from './recorder.mjs';
 
 // The recorder itself is TypeScript over the project's modules; bundled on the fly.
 const recorder = `
@@ -94,15 +87,7 @@ export async function record(root: string, modelPath: string, overrides: Record<
 }
 `;
 
-await esbuild.build({
-  stdin: { contents: recorder, resolveDir: root, loader: 'ts', sourcefile: 'record-webview-fixture.ts' },
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'cjs',
-  outfile: out,
-  logLevel: 'warning',
-});
+const { record } = await loadRecorder('record-webview-fixture', recorder);
 
 const args = process.argv.slice(2);
 const modelPath = resolve(
@@ -116,5 +101,4 @@ const overrides = Object.fromEntries(
       return [k, Number(v)];
     }),
 );
-const { record } = createRequire(import.meta.url)(out);
 console.log(`wrote ${await record(root, modelPath, overrides)}`);
