@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import { findAddon } from '../../extension/engine/addon';
-import { Engine, EngineFailure } from '../../extension/engine/engine';
+import { Engine } from '../../extension/engine/engine';
 import type { BlockEvent, Progress, RunResult } from '../../extension/protocol/engine';
-import { assertClose, assertOnlyCachesHoldMemory, compiledModel, tempDir } from './helpers';
+import { assertClose, assertOnlyCachesHoldMemory, compiledModel, engineFailure, tempDir } from './helpers';
 
 const engine = new Engine();
 const cacheDir = tempDir('cache');
@@ -36,16 +36,6 @@ function traceFiles(): string[] {
   return readdirSync(cacheDir)
     .filter((f) => f.endsWith('.trace'))
     .sort();
-}
-
-async function rejection(promise: Promise<unknown>): Promise<EngineFailure> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof EngineFailure, `an EngineFailure, got ${error}`);
-    return error;
-  }
-  assert.fail('expected the call to fail');
 }
 
 describe('engine', () => {
@@ -182,7 +172,7 @@ describe('engine', () => {
     for (const phase of ['exploring', 'recording'] as const) {
       await engine.clearCaches();
       const abort = new AbortController();
-      const failure = await rejection(
+      const failure = await engineFailure(
         engine.run(model, {
           signal: abort.signal,
           onProgress: (p) => {
@@ -197,7 +187,7 @@ describe('engine', () => {
     // An aborted signal never starts a run.
     const abort = new AbortController();
     abort.abort();
-    assert.equal((await rejection(engine.run(model, { signal: abort.signal }))).kind, 'cancelled');
+    assert.equal((await engineFailure(engine.run(model, { signal: abort.signal }))).kind, 'cancelled');
   });
 
   it('settles calls in the order they were made, each run after its events', async () => {
@@ -247,7 +237,7 @@ describe('engine', () => {
   });
 
   it('stops at the state limit with an error naming the limit', async () => {
-    const failure = await rejection(engine.run(compiledModel('two_locus'), { maxStates: 50 }));
+    const failure = await engineFailure(engine.run(compiledModel('two_locus'), { maxStates: 50 }));
     assert.equal(failure.kind, 'limit');
     assert.match(failure.message, /more than 50 states/);
     assertOnlyCachesHoldMemory(engine);
@@ -269,7 +259,7 @@ describe('engine', () => {
   it('stops at the memory budget, releases the run and stays usable', async () => {
     await engine.clearCaches();
     engine.configure({ cacheDir, memoryBudgetBytes: 100_000 });
-    const failure = await rejection(engine.run(compiledModel('two_locus_n6')));
+    const failure = await engineFailure(engine.run(compiledModel('two_locus_n6')));
     assert.equal(failure.kind, 'budget');
     assert.match(failure.message, /memory budget/);
     assertOnlyCachesHoldMemory(engine);
@@ -280,9 +270,9 @@ describe('engine', () => {
   });
 
   it('rejects unknown parameter and reward names', async () => {
-    const param = await rejection(engine.run(compiledModel('kingman'), { params: { thetta: 1 } }));
+    const param = await engineFailure(engine.run(compiledModel('kingman'), { params: { thetta: 1 } }));
     assert.match(param.message, /unknown parameter 'thetta'.*theta/);
-    const reward = await rejection(engine.run(compiledModel('kingman'), { covariances: [['tmrca', 'length']] }));
+    const reward = await engineFailure(engine.run(compiledModel('kingman'), { covariances: [['tmrca', 'length']] }));
     assert.match(reward.message, /unknown reward 'length'/);
     assertOnlyCachesHoldMemory(engine);
   });
@@ -312,7 +302,7 @@ describe('engine', () => {
     assertOnlyCachesHoldMemory(engine);
 
     await engine.clearCaches();
-    const gone = await rejection(engine.evaluate(base.traceKey, at));
+    const gone = await engineFailure(engine.evaluate(base.traceKey, at));
     assert.equal(gone.message, 'trace no longer cached; run again');
   });
 
@@ -350,7 +340,10 @@ describe('engine', () => {
     assert.ok(held.bytes > 0);
     const again = await engine.evaluate(latest.traceKey, {});
     assert.deepEqual(again.moments, latest.moments);
-    assert.equal((await rejection(engine.evaluate(first.traceKey, {}))).message, 'trace no longer cached; run again');
+    assert.equal(
+      (await engineFailure(engine.evaluate(first.traceKey, {}))).message,
+      'trace no longer cached; run again',
+    );
     // The evicted blocks are still on disk: running the first model again records nothing.
     const back = await engine.run(compiledModel('rabbits'));
     assert.equal(back.sccs.recorded, 0);

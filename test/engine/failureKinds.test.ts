@@ -7,21 +7,16 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { loadAddon } from '../../extension/engine/addon';
-import { Engine, EngineFailure } from '../../extension/engine/engine';
+import { Engine } from '../../extension/engine/engine';
 import type { FailureKind } from '../../extension/protocol/requests';
-import { assertOnlyCachesHoldMemory, compiledModel, ROOT, tempDir } from './helpers';
+import { assertOnlyCachesHoldMemory, compiledModel, engineFailure, ROOT, tempDir } from './helpers';
 
 const engine = new Engine();
 engine.configure({ cacheDir: tempDir('kinds') });
 
 async function kindOf(promise: Promise<unknown>): Promise<{ kind: FailureKind; message: string }> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof EngineFailure, `an EngineFailure, got ${error}`);
-    return { kind: error.kind, message: error.message };
-  }
-  assert.fail('the call succeeded');
+  const { kind, message } = await engineFailure(promise);
+  return { kind, message };
 }
 
 describe('failure kinds through the real addon', () => {

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Engine } from '../../extension/engine/engine';
+import { type Engine, EngineFailure } from '../../extension/engine/engine';
 import { onlyCachesHold } from '../memory';
 
 // Tests run from out/test/engine; fixtures and the CLI stay where the repo has them.
@@ -34,4 +34,15 @@ export function assertClose(moment: number | string, expected: number, rel: numb
     actual === expected || Math.abs(actual - expected) <= rel * scale,
     `${what}: ${actual} differs from ${expected} by more than ${rel} relative`,
   );
+}
+
+/** The EngineFailure `promise` rejects with; fails the test if it resolves or rejects with anything else. */
+export async function engineFailure(promise: Promise<unknown>): Promise<EngineFailure> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(error instanceof EngineFailure, `an EngineFailure, got ${error}`);
+    return error;
+  }
+  assert.fail('expected the call to fail');
 }

@@ -7,9 +7,9 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
-import { Engine, EngineFailure } from '../../extension/engine/engine';
+import { Engine } from '../../extension/engine/engine';
 import { compileModel } from '../../extension/language';
-import { assertOnlyCachesHoldMemory, CLI, tempDir } from './helpers';
+import { assertOnlyCachesHoldMemory, CLI, engineFailure, tempDir } from './helpers';
 
 const engine = new Engine();
 const dir = tempDir('messages');
@@ -18,16 +18,6 @@ function compiled(text: string): string {
   const { model, diagnostics } = compileModel(text, 'messages.phasic');
   assert.ok(model, diagnostics.map((d) => d.message).join('\n'));
   return JSON.stringify(model);
-}
-
-async function failure(promise: Promise<unknown>): Promise<EngineFailure> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof EngineFailure, `an EngineFailure, got ${error}`);
-    return error;
-  }
-  assert.fail('expected the call to fail');
 }
 
 const KINGMAN = `model kingman
@@ -72,16 +62,16 @@ describe('engine messages', () => {
       [Infinity, 'inf'],
       [-0.5, '-0.5'],
     ] as const) {
-      const run = await failure(engine.run(model, { params: { theta: value } }));
+      const run = await engineFailure(engine.run(model, { params: { theta: value } }));
       assert.equal(run.message, `parameter theta must be finite and >= 0, got ${shown}`);
     }
     const ok = await engine.run(model);
-    const evaluation = await failure(engine.evaluate(ok.traceKey, { theta: -2 }));
+    const evaluation = await engineFailure(engine.evaluate(ok.traceKey, { theta: -2 }));
     assert.equal(evaluation.message, 'parameter theta must be finite and >= 0, got -2');
-    const many = await failure(engine.evaluateMany(ok.traceKey, [{ theta: 1 }, { other: NaN }]));
+    const many = await engineFailure(engine.evaluateMany(ok.traceKey, [{ theta: 1 }, { other: NaN }]));
     assert.equal(many.message, 'parameter other must be finite and >= 0, got NaN');
     // A reused run checks its parameters the same way.
-    const reused = await failure(engine.run(model, { params: { theta: -1 } }));
+    const reused = await engineFailure(engine.run(model, { params: { theta: -1 } }));
     assert.equal(reused.message, 'parameter theta must be finite and >= 0, got -1');
     assertOnlyCachesHoldMemory(engine);
   });
@@ -95,10 +85,10 @@ rule flip
   rate 1
   do k = 3 - k
 `;
-    const e = await failure(engine.run(compiled(closed), { minSccSize: 2 }));
+    const e = await engineFailure(engine.run(compiled(closed), { minSccSize: 2 }));
     assert.match(e.message, /^state \(k=[12], a=3\) can never reach an absorbing state$/);
     // The same when the component is too small to be a block of its own.
-    const small = await failure(engine.run(compiled(closed), { minSccSize: 3 }));
+    const small = await engineFailure(engine.run(compiled(closed), { minSccSize: 3 }));
     assert.match(small.message, /^state \(k=[12], a=3\) can never reach an absorbing state$/);
     assertOnlyCachesHoldMemory(engine);
   });
@@ -112,7 +102,7 @@ rule flip
         [3, 1, 1],
       ],
     });
-    const e = await failure(engine.run(cycle, { minSccSize: 2 }));
+    const e = await engineFailure(engine.run(cycle, { minSccSize: 2 }));
     assert.match(
       e.message,
       /^state \[(2, 0|1, 1)\] \(vertex [12] of the phasic graph, whose states have no names\) can never reach an absorbing state$/,
@@ -125,7 +115,7 @@ rule flip
   rate theta
   do k = k
 `);
-    const e = await failure(engine.run(stuck));
+    const e = await engineFailure(engine.run(stuck));
     assert.equal(
       e.message,
       'state (k=1) can never reach an absorbing state: every transition that fires there leaves it unchanged (rule stay)',
@@ -144,7 +134,7 @@ rule flip
       [1, 3, 1],
       [2, 3, 1],
     ];
-    const over = await failure(
+    const over = await engineFailure(
       engine.run(
         phasicGraph({
           start_edges: [
@@ -157,9 +147,9 @@ rule flip
     );
     assert.equal(over.message, 'start_edges: start weights sum to 1.5, more than 1');
     assert.equal(over.field, 'start_edges');
-    const none = await failure(engine.run(phasicGraph({ start_edges: [], edges })));
+    const none = await engineFailure(engine.run(phasicGraph({ start_edges: [], edges })));
     assert.equal(none.message, 'start_edges: at least one initial state with a positive weight is required');
-    const negative = await failure(
+    const negative = await engineFailure(
       engine.run(
         phasicGraph({
           start_edges: [
@@ -171,7 +161,7 @@ rule flip
       ),
     );
     assert.equal(negative.field, 'start_edges[0][1]');
-    const loop = await failure(
+    const loop = await engineFailure(
       engine.run(
         phasicGraph({
           start_edges: [[1, 1]],
