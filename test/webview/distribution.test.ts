@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { formatNumber } from '../../extension/protocol/format';
 import type { DistributionResult, WebviewMessage } from '../../extension/protocol/webview';
-import { cspViolations, openStudio, type Studio, screenshotPath, useBrowser } from './harness';
+import { cspViolations, openStudio, pixelsOf, type Studio, screenshotPath, useBrowser } from './harness';
 import { syntheticDistribution, syntheticSession } from './synthetic';
 
 const browser = useBrowser();
@@ -21,20 +21,6 @@ async function open(theme: 'dark' | 'light' | 'high-contrast' = 'dark'): Promise
 
 async function requests(studio: Studio, count = 1): Promise<DistributionRequest[]> {
   return (await studio.waitForPosted('distribution', count)) as DistributionRequest[];
-}
-
-/** How many pixels of a chart's canvas are (nearly) `hex`: its curve is drawn there. */
-async function pixelsOf(studio: Studio, curve: 'pdf' | 'cdf', hex: string): Promise<number> {
-  return studio.page.locator(`.dist-${curve} canvas`).evaluate((c, h) => {
-    const canvas = c as HTMLCanvasElement;
-    const want = [1, 3, 5].map((i) => Number.parseInt(h.slice(i, i + 2), 16));
-    const d = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
-    let n = 0;
-    for (let i = 0; i < d.length; i += 4) {
-      if (d[i + 3] > 200 && want.every((w, k) => Math.abs(d[i + k] - w) < 24)) n++;
-    }
-    return n;
-  }, hex);
 }
 
 async function quantileCells(studio: Studio, row: string): Promise<string[]> {
@@ -58,8 +44,8 @@ test('one reward: the request, both charts in the theme colour, the quantiles an
 
   assert.equal(await page.locator('.dist-pdf canvas').count(), 1);
   assert.equal(await page.locator('.dist-cdf canvas').count(), 1);
-  assert.ok((await pixelsOf(studio, 'pdf', '#3794ff')) > 100, 'the density is drawn in --vscode-charts-blue');
-  assert.ok((await pixelsOf(studio, 'cdf', '#3794ff')) > 100, 'the CDF is drawn in --vscode-charts-blue');
+  assert.ok((await pixelsOf(studio, '.dist-pdf', '#3794ff')) > 100, 'the density is drawn in --vscode-charts-blue');
+  assert.ok((await pixelsOf(studio, '.dist-cdf', '#3794ff')) > 100, 'the CDF is drawn in --vscode-charts-blue');
   assert.match(
     (await page.locator('.dist-pdf').getAttribute('aria-label'))!,
     /^Density of time from t = 0 to [\d.]+, linear axis$/,
@@ -90,10 +76,10 @@ test('one reward: the request, both charts in the theme colour, the quantiles an
 
   // A theme switch redraws in the new theme's colour.
   await studio.setTheme('light');
-  const light = await pixelsOf(studio, 'pdf', '#1a85ff');
+  const light = await pixelsOf(studio, '.dist-pdf', '#1a85ff');
   assert.ok(light > 100, 'repainted in the light --vscode-charts-blue');
   // (Only antialiased edges of the new line come near the dark theme's blue.)
-  assert.ok((await pixelsOf(studio, 'pdf', '#3794ff')) < light / 10);
+  assert.ok((await pixelsOf(studio, '.dist-pdf', '#3794ff')) < light / 10);
   assert.deepEqual(studio.problems(), []);
   assert.deepEqual(await cspViolations(page), []);
   await page.close();
@@ -121,8 +107,8 @@ test('two rewards overlaid, one with an atom at 0 marked and in the table', asyn
     'tmrca',
   ]);
   for (const curve of ['pdf', 'cdf'] as const) {
-    assert.ok((await pixelsOf(studio, curve, '#3794ff')) > 100, `${curve}: time in blue`);
-    assert.ok((await pixelsOf(studio, curve, '#d18616')) > 100, `${curve}: tmrca in orange`);
+    assert.ok((await pixelsOf(studio, `.dist-${curve}`, '#3794ff')) > 100, `${curve}: time in blue`);
+    assert.ok((await pixelsOf(studio, `.dist-${curve}`, '#d18616')) > 100, `${curve}: tmrca in orange`);
   }
   assert.deepEqual(await page.locator('.quantile-table thead th').allInnerTexts(), ['Level', 'time', 'tmrca']);
   // Below the atom the quantile is 0; above it −ln((1 − p)/0.7)/2.

@@ -13,7 +13,7 @@ import { PanelSession } from '../../extension/host/panel/session';
 import type { FitStep } from '../../extension/protocol/engine';
 import { formatNumber } from '../../extension/protocol/format';
 import type { FitData, FitResult, StudioSnapshot, WebviewMessage } from '../../extension/protocol/webview';
-import { cspViolations, openStudio, type Studio, screenshotPath, useBrowser } from './harness';
+import { cspViolations, openStudio, pixelsOf, type Studio, screenshotPath, useBrowser } from './harness';
 import { syntheticDecomposition, syntheticRun, syntheticSession, TWO_LOCUS_MODEL } from './synthetic';
 
 const browser = useBrowser();
@@ -69,19 +69,6 @@ async function open(theme: 'dark' | 'light' | 'high-contrast' = 'dark'): Promise
 
 const fitButton = (s: Studio) => s.page.locator('.fit vscode-button[data-action="fit"]');
 const cancelButton = (s: Studio) => s.page.locator('.fit vscode-button[data-action="cancel"]');
-
-async function pixelsOf(studio: Studio, selector: string, hex: string): Promise<number> {
-  return studio.page.locator(`${selector} canvas`).evaluate((c, h) => {
-    const canvas = c as HTMLCanvasElement;
-    const want = [1, 3, 5].map((i) => Number.parseInt(h.slice(i, i + 2), 16));
-    const d = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
-    let n = 0;
-    for (let i = 0; i < d.length; i += 4) {
-      if (d[i + 3] > 200 && want.every((w, k) => Math.abs(d[i + k] - w) < 24)) n++;
-    }
-    return n;
-  }, hex);
-}
 
 async function startFit(studio: Studio, count = 1): Promise<FitRequest> {
   await fitButton(studio).click();

@@ -152,3 +152,17 @@ export async function cspViolations(page: Page): Promise<string[]> {
 export function screenshotPath(name: string): string {
   return join(ROOT, 'test-results', `webview-${name}.png`);
 }
+
+/** How many pixels of the canvas under `selector` are (nearly) `hex`: a curve or bar is drawn there. */
+export async function pixelsOf(studio: Studio, selector: string, hex: string): Promise<number> {
+  return studio.page.locator(`${selector} canvas`).evaluate((c, h) => {
+    const canvas = c as HTMLCanvasElement;
+    const want = [1, 3, 5].map((i) => Number.parseInt(h.slice(i, i + 2), 16));
+    const d = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
+    let n = 0;
+    for (let i = 0; i < d.length; i += 4) {
+      if (d[i + 3] > 200 && want.every((w, k) => Math.abs(d[i + k] - w) < 24)) n++;
+    }
+    return n;
+  }, hex);
+}
