@@ -4,13 +4,23 @@
 // ./dense.ts, never against the engine's own output.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Engine } from '../../extension/engine/engine';
+import { compileModel } from '../../extension/language';
 import type { EvaluateResult, Moment, RunResult } from '../../extension/protocol/engine';
 import { random } from '../random';
 import { type Expected, type PhasicGraph, reference } from './dense';
-import { assertClose, assertOnlyCachesHoldMemory, CLI, compiledModel, MODEL_FIXTURES, tempDir } from './helpers';
+import {
+  assertClose,
+  assertOnlyCachesHoldMemory,
+  CLI,
+  compiledModel,
+  engineFailure,
+  MODEL_FIXTURES,
+  tempDir,
+} from './helpers';
 
 const engine = new Engine();
 engine.configure({ cacheDir: tempDir('infinite-cache') });
@@ -286,5 +296,56 @@ describe('phasic-trace run with non-finite moments', () => {
     const record = JSON.parse(r.stdout) as Omit<RunResult, 'decomposition'>;
     assertClose(record.moments.tmrca[0], 1.5e200, 1e-12, 'E[tmrca]');
     assert.equal(record.moments.tmrca[1], 'Infinity');
+  });
+});
+
+describe('a rate that overflows a double at θ', () => {
+  // Every rate is finite at the defaults; at a = 1e9 the first state's rate a·1e300 is
+  // beyond the largest double. The time there is then ≈ 1e-309 and E[T] ≈ 1 (the second
+  // state's Exp(1)); 1/λ = 1/∞ = 0 made the first step's probability 0 and E[T] 0.
+  const overflowing =
+    'model overflowing\nparam a = 1.0\nstate s in 0..2 = 0\n' +
+    'rule first when s == 0 rate a * 1e300 do s = 1\nrule second when s == 1 rate 1 do s = 2\n';
+  // Two rates of 1e308 out of the first state, each finite, sum to more than the largest
+  // double: E[T] = 1/(2e308) + ½·1 = 0.5, and the sum's overflow made it 0.
+  const summed =
+    'model summed\nparam a = 1.0\nparam b = 1.0\nstate s in 0..2 = 0\n' +
+    'rule on when s == 0 rate a * 1e308 do s = 1\nrule off when s == 0 rate b * 1e308 do s = 2\n' +
+    'rule last when s == 1 rate 1 do s = 2\n';
+  const compiled = (text: string) => {
+    const { model, diagnostics } = compileModel(text, 'overflow.phasic');
+    assert.ok(model, diagnostics.map((d) => d.message).join('\n'));
+    return JSON.stringify(model);
+  };
+  const overflow = /a transition rate, or the total rate out of a state, overflows a double at these parameters/;
+
+  it('is refused with an argument error, never answered with moments, and the engine answers on', async () => {
+    const run = await engine.run(compiled(overflowing), { moments: 2 });
+    assertClose(run.moments.time[0], 1, 1e-12, 'E[T] at a = 1');
+    for (const params of [{ a: 1e9 }, { a: 1e300 }]) {
+      const failure = await engineFailure(engine.evaluate(run.traceKey, params, 2));
+      assert.equal(failure.kind, 'argument', failure.message);
+      assert.match(failure.message, overflow);
+      const gradient = await engineFailure(engine.evaluate(run.traceKey, params, 2, [], true));
+      assert.match(gradient.message, overflow);
+    }
+    // One θ that overflows in a batch fails the batch rather than answering it in part.
+    await engineFailure(engine.evaluateMany(run.traceKey, [{ a: 1 }, { a: 1e9 }], 1));
+    assertClose((await engine.evaluate(run.traceKey, { a: 2 }, 1)).moments.time[0], 1, 1e-12, 'E[T] at a = 2');
+    const failure = await engineFailure(engine.run(compiled(summed), { moments: 1 }));
+    assert.match(failure.message, overflow);
+    assertOnlyCachesHoldMemory(engine);
+  });
+
+  it('is an error of status 1 on the command line, with and without --gradient', () => {
+    const dir = tempDir('overflow');
+    const file = join(dir, 'overflowing.phasic');
+    writeFileSync(file, overflowing);
+    assert.equal(cli(['run', file]).status, 0);
+    for (const extra of [[], ['--gradient']]) {
+      const r = cli(['run', file, '--param', 'a=1e9', '--json', ...extra]);
+      assert.equal(r.status, 1, r.stdout);
+      assert.match((JSON.parse(r.stdout) as { error: { message: string } }).error.message, overflow);
+    }
   });
 });
