@@ -177,6 +177,11 @@ class MomentSession {
       for (std::uint32_t l = 0; l < W; ++l) v[std::size_t(d) * W + l] = acc[l];
     }
     double* out = v + std::size_t(t.dot_count) * W;
+    // An Inv reads a total rate λ, a sum of rates that are finite at finite θ; λ = +∞
+    // means a rate or the sum overflowed a double. 1/λ = 0 would then make the state's
+    // sojourn and every way out of it probability 0, and the moments a finite wrong
+    // number (E[T] = 0 where it is 1), so such a θ is refused.
+    bool overflowed = false;
     for (const Op& op : t.ops) {
       const double* a = v + std::size_t(op.a) * W;
       const double* b = v + std::size_t(op.b) * W;
@@ -184,7 +189,10 @@ class MomentSession {
       if (op.code == OpCode::MulAdd) [[likely]] {
         mul_add<W, Safe>(out, a, b, c);
       } else if (op.code == OpCode::Inv) {
-        for (std::uint32_t l = 0; l < W; ++l) out[l] = 1.0 / a[l];
+        for (std::uint32_t l = 0; l < W; ++l) {
+          out[l] = 1.0 / a[l];
+          overflowed |= a[l] == std::numeric_limits<double>::infinity();
+        }
       } else if (op.code == OpCode::Add) {
         for (std::uint32_t l = 0; l < W; ++l) out[l] = a[l] + b[l];
       } else {
@@ -192,6 +200,9 @@ class MomentSession {
       }
       out += W;
     }
+    if (overflowed)
+      throw InvalidArgument(
+          "a transition rate, or the total rate out of a state, overflows a double at these parameters");
   }
 
   // x := U g on the block's vertices, with g = reward ∘ previous (previous = 1 when null)

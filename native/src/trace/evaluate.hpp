@@ -24,6 +24,10 @@
 // Variances and covariances: +∞ when the second or cross moment is +∞ and the means
 // are finite, NaN when a mean is infinite.
 //
+// Overflowed rates. A θ at which a rate, or the total rate out of a state, exceeds the
+// largest double is refused (InvalidArgument): 1/∞ = 0 would silently give the state
+// no sojourn and no way out, a finite wrong answer.
+//
 // Invariant: all scratch is counted in Category::Evaluation and released before the
 // call returns (normally, by Cancelled, or by any other exception).
 #pragma once
