@@ -137,6 +137,32 @@ describe('phasic-trace dist: closed forms', () => {
     assert.equal(d.method.name, 'uniformization');
   });
 
+  it('quantiles of p near 0 and 1 that --epsilon can still tell apart: the CDF reaches p there', () => {
+    // Kingman's T_MRCA for n = 4, Exp(6) + Exp(3) + Exp(1): its CDF is 3t³ near 0 and
+    // 1 − 1.8·e^{−t} in the tail, so the quantile of p = 1e-300 is 6.9e-101 where an
+    // answer read from a CDF known to 1e-10 was 4.5e-5; such a p is refused (below).
+    const rates = [6, 3, 1];
+    const cdf = (t: number) =>
+      1 -
+      rates.reduce(
+        (s, r, k) => s + rates.reduce((p, q, j) => (j === k ? p : (p * q) / (q - r)), 1) * Math.exp(-r * t),
+        0,
+      );
+    const kingman = join(ROOT, 'examples', 'kingman.phasic');
+    const ps = [2e-14, 1e-12, 0.5, 1 - 1e-12];
+    const d = dist([kingman, '--reward', 'tmrca', '--epsilon', '1e-14', '--quantiles', ps.join(',')]);
+    assert.deepEqual(
+      d.quantiles.map((q) => q.p),
+      ps,
+    );
+    // The bisection stops within 1e-9 relative of the time the CDF, known to epsilon, reaches p.
+    for (const { p, value } of d.quantiles)
+      assert.ok(
+        cdf(value) >= p - 2e-14 && cdf(value * (1 - 2e-9)) <= p + 2e-14,
+        `CDF(${value}) = ${cdf(value)} for p = ${p}`,
+      );
+  });
+
   it('an Erlang of 4 stages at --param lambda=0.5 and --epsilon 1e-12', () => {
     const d = dist([erlangModel(4), '--param', 'lambda=0.5', '--grid', '0:30:61', '--epsilon', '1e-12']);
     assert.deepEqual(d.params, { lambda: 0.5 });
@@ -367,6 +393,12 @@ describe('phasic-trace dist: bad input', () => {
       [[exponential, '--quantiles', '0.5,1'], /--quantiles: '1' is not a probability in \(0, 1\)/],
       [[exponential, '--quantiles', '0'], /--quantiles: '0' is not a probability in \(0, 1\)/],
       [[exponential, '--quantiles', '-0.5'], /--quantiles: '-0.5' is not a probability in \(0, 1\)/],
+      [[exponential, '--quantiles', '0.5,1e-300'], /--quantiles: '1e-300' is within --epsilon \(1e-10\) of 0/],
+      [
+        [exponential, '--quantiles', '0.99999999999'],
+        /--quantiles: '0.99999999999' is within --epsilon \(1e-10\) of 1/,
+      ],
+      [[exponential, '--quantiles', '0.0005', '--epsilon', '1e-3'], /'0.0005' is within --epsilon \(0.001\) of 0/],
       [[exponential, '--grid', '0:1'], /--grid: expected FROM:TO:N, got '0:1'/],
       [[exponential, '--grid', '2:1:5'], /--grid: FROM must be less than TO \(got '2:1:5'\)/],
       [[exponential, '--grid', '1:1:5'], /--grid: FROM must be less than TO/],
