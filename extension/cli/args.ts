@@ -168,9 +168,19 @@ function times(text: string): number[] {
   return list;
 }
 
-function probabilities(text: string): number[] {
+/**
+ * The CDF is known only to within `epsilon`, so within epsilon of 0 or 1 it cannot
+ * tell which time has probability p: such a quantile would be the error's, not the
+ * distribution's (p = 1e-300 of Kingman's T_MRCA came out 4.5e-5 instead of 6.9e-101).
+ */
+function probabilities(text: string, epsilon: number): number[] {
   return numberList('--quantiles', text, (p, item) => {
     if (!(p > 0 && p < 1)) throw new UsageError(`--quantiles: '${item}' is not a probability in (0, 1)`);
+    if (!(p > epsilon && p < 1 - epsilon))
+      throw new UsageError(
+        `--quantiles: '${item}' is within --epsilon (${epsilon}) of ${p <= epsilon ? 0 : 1}: ` +
+          'the CDF is known only to within epsilon there; ask for a p further from 0 and 1 or a smaller --epsilon',
+      );
   });
 }
 
@@ -356,6 +366,7 @@ export function parseArgs(argv: string[]): Args {
         throw new UsageError('--times and --grid exclude each other');
       const reward = values['--reward'] ?? 'time';
       if (reward === '') throw new UsageError('--reward needs a reward name');
+      const distributionEpsilon = values['--epsilon'] !== undefined ? epsilon(values['--epsilon']) : undefined;
       return {
         command,
         model: positional[0],
@@ -364,8 +375,11 @@ export function parseArgs(argv: string[]): Args {
         reward,
         times: values['--times'] !== undefined ? times(values['--times']) : undefined,
         grid: values['--grid'] !== undefined ? grid(values['--grid']) : undefined,
-        quantiles: values['--quantiles'] !== undefined ? probabilities(values['--quantiles']) : undefined,
-        epsilon: values['--epsilon'] !== undefined ? epsilon(values['--epsilon']) : undefined,
+        quantiles:
+          values['--quantiles'] !== undefined
+            ? probabilities(values['--quantiles'], distributionEpsilon ?? DEFAULT_EPSILON)
+            : undefined,
+        epsilon: distributionEpsilon,
         cacheDir: values['--cache-dir'],
         noCache: flags.has('--no-cache'),
         maxStates: maxStates(values['--max-states']),

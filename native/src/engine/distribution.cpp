@@ -53,10 +53,20 @@ void check_request(const DistributionRequest& r) {
         throw InvalidArgument("times[" + std::to_string(i) + "] must be a finite number >= 0, got " +
                               format_number((*r.times)[i]));
   }
-  for (std::size_t i = 0; i < r.quantiles.size(); ++i)
-    if (!(r.quantiles[i] > 0 && r.quantiles[i] < 1))
-      throw InvalidArgument("quantile p must be strictly between 0 and 1, got " + format_number(r.quantiles[i]) +
-                            " (quantiles[" + std::to_string(i) + "])");
+  for (std::size_t i = 0; i < r.quantiles.size(); ++i) {
+    const double p = r.quantiles[i];
+    const std::string where = " (quantiles[" + std::to_string(i) + "])";
+    if (!(p > 0 && p < 1))
+      throw InvalidArgument("quantile p must be strictly between 0 and 1, got " + format_number(p) + where);
+    // The CDF is known only to within epsilon: within epsilon of 0 or 1 the time found
+    // would be set by that error, not by the distribution.
+    if (!(p > r.epsilon && p < 1 - r.epsilon))
+      throw InvalidArgument("quantile p = " + format_number(p) + " is within epsilon (" + format_number(r.epsilon) +
+                            ") of " + (p <= r.epsilon ? "0" : "1") +
+                            ": the CDF is known only to within epsilon there; ask for a p further from 0 and 1 or "
+                            "a smaller epsilon" +
+                            where);
+  }
 }
 
 }  // namespace
