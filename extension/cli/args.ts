@@ -8,7 +8,19 @@ import {
   MIN_EPSILON,
   MIN_GRID_POINTS,
 } from '../protocol/distribution';
-import { DEFAULT_MAX_STATES, DEFAULT_MEMORY_BUDGET_MB, MIN_MAX_STATES, MIN_MEMORY_BUDGET_MB } from '../protocol/limits';
+import {
+  DEFAULT_MAX_STATES,
+  DEFAULT_MEMORY_BUDGET_MB,
+  MAX_MAX_STATES,
+  MAX_MEMORY_BUDGET_MB,
+  MIN_MAX_STATES,
+  MIN_MEMORY_BUDGET_MB,
+} from '../protocol/limits';
+
+/** The engine holds the least block size as a 32-bit count. */
+const MAX_MIN_SCC = 2 ** 32 - 1;
+/** Each start is a whole optimization; more than this is a typo, not a plan. */
+const MAX_STARTS = 10_000;
 
 export const USAGE = `usage:
   phasic-trace run MODEL [--set NAME=VALUE]... [--param NAME=VALUE]... [--moments K]
@@ -133,9 +145,15 @@ function number(option: string, text: string): number {
   return v;
 }
 
-function integer(option: string, text: string, min: number): number {
+/**
+ * An integer from `min` to `max`. The bound is what the engine or the command can take:
+ * beyond it a value used to reach the engine and fail there with the engine's field name
+ * (or, for a 32-bit count, wrap round and run).
+ */
+function integer(option: string, text: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const v = number(option, text);
   if (!Number.isInteger(v) || v < min) throw new UsageError(`${option}: '${text}' must be an integer ≥ ${min}`);
+  if (v > max) throw new UsageError(`${option}: '${text}' must be an integer from ${min} to ${max}`);
   return v;
 }
 
@@ -222,11 +240,13 @@ function startValues(start: Record<string, number>): Record<string, number> {
 }
 
 function memoryBudget(text: string | undefined): number {
-  return text !== undefined ? integer('--memory-budget', text, MIN_MEMORY_BUDGET_MB) : DEFAULT_MEMORY_BUDGET_MB;
+  return text !== undefined
+    ? integer('--memory-budget', text, MIN_MEMORY_BUDGET_MB, MAX_MEMORY_BUDGET_MB)
+    : DEFAULT_MEMORY_BUDGET_MB;
 }
 
 function maxStates(text: string | undefined): number {
-  return text !== undefined ? integer('--max-states', text, MIN_MAX_STATES) : DEFAULT_MAX_STATES;
+  return text !== undefined ? integer('--max-states', text, MIN_MAX_STATES, MAX_MAX_STATES) : DEFAULT_MAX_STATES;
 }
 
 function momentCount(text: string): number {
@@ -351,7 +371,7 @@ export function parseArgs(argv: string[]): Args {
         params,
         moments: values['--moments'] !== undefined ? momentCount(values['--moments']) : 2,
         covariances,
-        minScc: values['--min-scc'] !== undefined ? integer('--min-scc', values['--min-scc'], 2) : 4,
+        minScc: values['--min-scc'] !== undefined ? integer('--min-scc', values['--min-scc'], 2, MAX_MIN_SCC) : 4,
         cacheDir: values['--cache-dir'],
         noCache: flags.has('--no-cache'),
         maxStates: maxStates(values['--max-states']),
@@ -402,7 +422,7 @@ export function parseArgs(argv: string[]): Args {
         sfsReward,
         fit: parameterList(fit),
         start: startValues(start),
-        starts: values['--starts'] !== undefined ? integer('--starts', values['--starts'], 1) : 1,
+        starts: values['--starts'] !== undefined ? integer('--starts', values['--starts'], 1, MAX_STARTS) : 1,
         overrides,
         params,
         cacheDir: values['--cache-dir'],

@@ -7,6 +7,10 @@ export const DEFAULT_MAX_STATES = 2_000_000;
 export const MIN_MAX_STATES = 1;
 export const DEFAULT_MEMORY_BUDGET_MB = 4096;
 export const MIN_MEMORY_BUDGET_MB = 16;
+/** The addon takes counts up to 9e15 (native/binding/addon.cpp, count_or): larger ones are refused there. */
+export const MAX_ENGINE_COUNT = 9e15;
+export const MAX_MAX_STATES = MAX_ENGINE_COUNT;
+export const MAX_MEMORY_BUDGET_MB = Math.floor(MAX_ENGINE_COUNT / 2 ** 20);
 
 /**
  * A limit as a user wrote it in settings.json (VS Code does not enforce the schema's
