@@ -808,6 +808,8 @@ describe('phasic-trace fit', () => {
     fails([TWO_DEME_SFS, '--data', 'x.fs', '--sfs-reward', 'xi'], 2, /fit needs --fit P1,P2/);
     fails([...model, '--data', 'x.fs', '--start', 'mig=0'], 2, /--start mig: 0 must be > 0/);
     fails([...model, '--data', 'x.fs', '--starts', '0'], 2, /--starts: '0' must be an integer ≥ 1/);
+    // It reached the fit, which failed with "Invalid array length".
+    fails([...model, '--data', 'x.fs', '--starts', '1e17'], 2, /--starts: '1e17' must be an integer from 1 to 10000/);
     fails([TWO_DEME_SFS, '--data', 'x.fs', '--sfs-reward', 'xi', '--fit', 'mig,mig'], 2, /--fit: mig is given twice/);
     const json = cli(['fit', ...model, '--data', fsFile('neg2', '11 unfolded\n0 1 2 -3 4 5 6 7 8 9 0\n'), '--json']);
     assert.equal(json.status, 1);
