@@ -274,4 +274,42 @@ TEST(a_larger_random_graph_matches_the_dense_solve) {
   }
 }
 
+// One θ solves up to four rewards side by side (evaluate.cpp): with 1–9 rewards every
+// group size and remainder occurs. Each reward's moments must be bit for bit what the
+// trace gives with that reward alone (one solve at a time), and match the dense solve.
+TEST(rewards_solved_side_by_side_equal_each_reward_alone_and_the_dense_solve) {
+  Rng rng(20261202);
+  for (int trial = 0; trial < 40; ++trial) {
+    RandomModel model = random_model(rng, 30);
+    Graph& g = model.graph;
+    const std::uint32_t R = 1 + trial % 9;
+    g.reward_count = R;
+    g.rewards.assign(std::size_t(R) * g.vertex_count, 0.0);
+    for (std::uint32_t r = 0; r < R; ++r)
+      for (VertexId v = 1; v < g.vertex_count; ++v)
+        if (!g.absorbing(v)) g.rewards[std::size_t(r) * g.vertex_count + v] = r == 0 ? 1.0 : uniform(rng, 0.0, 2.0);
+    const ModelTrace t = compose(g, condense(g), {}, 1 + below(rng, 4));
+    std::vector<RewardPair> pairs;
+    for (std::uint32_t r = 0; r + 1 < R; r += 2) pairs.push_back({r, r + 1});
+    const Moments all = evaluate(t, model.theta, 3, pairs);
+    const Dense dense(g, model.theta);
+    for (std::uint32_t r = 0; r < R; ++r) {
+      ModelTrace alone = t;
+      alone.reward_count = 1;
+      alone.rewards.assign(t.rewards.begin() + std::ptrdiff_t(r) * g.vertex_count,
+                           t.rewards.begin() + std::ptrdiff_t(r + 1) * g.vertex_count);
+      const Moments one = evaluate(alone, model.theta, 3);
+      CHECK(std::memcmp(&all.raw[std::size_t(r) * 3], one.raw.data(), 3 * sizeof(double)) == 0);
+      const std::vector<long double> expect = dense.moments(r, 3);
+      for (int k = 1; k <= 3; ++k) CHECK_CLOSE(all.moment(r, k), (double)expect[k - 1], 1e-9);
+    }
+    for (std::size_t p = 0; p < pairs.size(); ++p) {
+      const long double e_ab = dense.cross(pairs[p].first, pairs[p].second);
+      const long double cov = e_ab - (long double)all.moment(pairs[p].first, 1) * all.moment(pairs[p].second, 1);
+      CHECK(std::fabs(all.covariance[p] - (double)cov) <= 1e-9 * (double)e_ab + 1e-300);
+    }
+  }
+  CHECK_EQ(ledger().bytes(Category::Evaluation), 0u);
+}
+
 TEST_MAIN()

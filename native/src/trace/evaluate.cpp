@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <string>
 
@@ -59,14 +60,39 @@ inline double times(double a, double b) {
   if constexpr (Safe) return a == 0 || b == 0 ? 0.0 : a * b;
   return a * b;
 }
+
+// Two lanes as one SSE2 value: the same IEEE operations lane by lane.
+using Pair = double __attribute__((vector_size(16)));
+inline Pair load_pair(const double* p) {
+  Pair r;
+  std::memcpy(&r, p, sizeof r);
+  return r;
+}
+inline void store_pair(double* p, Pair x) { std::memcpy(p, &x, sizeof x); }
+
 template <std::uint32_t W, bool Safe>
 inline void mul_add(double* __restrict out, const double* __restrict a, const double* __restrict b,
                     const double* __restrict c) {
-  for (std::uint32_t l = 0; l < W; ++l) out[l] = a[l] + times<Safe>(b[l], c[l]);
+  if constexpr (W % 2 == 0 && !Safe) {
+    for (std::uint32_t l = 0; l < W; l += 2)
+      store_pair(out + l, load_pair(a + l) + load_pair(b + l) * load_pair(c + l));
+  } else {
+    for (std::uint32_t l = 0; l < W; ++l) out[l] = a[l] + times<Safe>(b[l], c[l]);
+  }
 }
 template <std::uint32_t W, bool Safe>
 inline void accumulate(double* __restrict acc, const double* __restrict w, const double* __restrict z) {
-  for (std::uint32_t l = 0; l < W; ++l) acc[l] += times<Safe>(w[l], z[l]);
+  if constexpr (W % 2 == 0 && !Safe) {
+    for (std::uint32_t l = 0; l < W; l += 2)
+      store_pair(acc + l, load_pair(acc + l) + load_pair(w + l) * load_pair(z + l));
+  } else {
+    for (std::uint32_t l = 0; l < W; ++l) acc[l] += times<Safe>(w[l], z[l]);
+  }
+}
+
+template <std::uint32_t W>
+inline void copy_lanes(double* __restrict to, const double* __restrict from) {
+  for (std::uint32_t l = 0; l < W; ++l) to[l] = from[l];
 }
 
 // Var = E[R²] − E[R]². A second moment beyond the largest double (or infinite) makes
@@ -118,14 +144,24 @@ class MomentSession {
         cancel_(cancel),
         theta_(std::size_t(m.param_count) * W),
         values_(largest(m, [](const BlockTrace& t) { return t.value_count(); }) * W),
-        y_(largest(m, [](const BlockTrace& t) { return std::uint64_t(t.vertex_count) + t.exit_count; }) * W),
-        solutions_((std::size_t(m.reward_count) * moment_count + 2 * pairs.size() + (Safe ? 1 : 0)) * m.vertex_count *
-                   W),
+        y_(largest(m, [](const BlockTrace& t) { return std::uint64_t(t.vertex_count) + t.exit_count; }) *
+           std::max<std::size_t>(W, kGroup)),
+        solutions_(solution_count() * m.vertex_count * W),
         ones_(Safe ? m.vertex_count : 0),
         scaled_(std::size_t(m.reward_count) * moment_count) {
-    // Absorbing vertices are never written: their x stays 0 in every solution.
-    std::fill(solutions_.data(), solutions_.data() + solutions_.size(), 0.0);
+    // Absorbing vertices are never written, and collect() reads x only at S's targets,
+    // so those are the entries that must start at 0: a target local to a block is
+    // overwritten when its block is solved. Every other entry is written before it is
+    // read (exits are local to earlier blocks, previous solutions to this one), so the
+    // rest of the (large) solutions array is not zero-filled.
+    if (!solutions_.fresh_mapping()) {
+      double* x = solutions_.data();
+      for (std::size_t s = 0; s < solution_count(); ++s)
+        for (VertexId z : m.start_target)
+          for (std::uint32_t l = 0; l < W; ++l) x[(s * m.vertex_count + z) * W + l] = 0.0;
+    }
     std::fill(ones_.data(), ones_.data() + ones_.size(), 1.0);
+    plan_solves();
   }
 
   // theta: W vectors of P values, lane-major; out: W results.
@@ -133,24 +169,74 @@ class MomentSession {
     const std::uint32_t P = m_.param_count;
     for (std::uint32_t l = 0; l < W; ++l)
       for (std::uint32_t i = 0; i < P; ++i) theta_[std::size_t(i) * W + l] = theta[std::size_t(l) * P + i];
-    const std::size_t R = m_.reward_count, K = K_;
     for (const ComposedBlock& b : m_.blocks) {
       if (cancel_ && cancel_->load(std::memory_order_relaxed)) throw Cancelled();
       replay(*b.trace);
-      for (std::size_t r = 0; r < R; ++r)
-        for (std::size_t k = 1; k <= K; ++k)
-          solve(b, reward(r), scale(r), k == 1 ? nullptr : solution(r * K + k - 2), solution(r * K + k - 1));
-      for (std::size_t p = 0; p < pairs_.size(); ++p) {
-        const std::uint32_t a = pairs_[p].first, c = pairs_[p].second;
-        solve(b, reward(a), scale(a), solution(c * K), solution(R * K + 2 * p));
-        solve(b, reward(c), scale(c), solution(a * K), solution(R * K + 2 * p + 1));
+      for (std::size_t g = 0; g + 1 < group_ends_.size(); ++g) {
+        const SolveSpec* group = solves_.data() + group_ends_[g];
+        const std::size_t count = group_ends_[g + 1] - group_ends_[g];
+        if constexpr (W == 1) {
+          switch (count) {
+            case 1: solve(b, group[0]); break;
+            case 2: solve_group<2>(b, group); break;
+            case 3: solve_group<3>(b, group); break;
+            default: solve_group<kGroup>(b, group); break;
+          }
+        } else {
+          solve(b, group[0]);
+        }
       }
-      if constexpr (Safe) solve(b, ones_.data(), 1.0, nullptr, solution(time_solution()));
     }
     for (std::uint32_t l = 0; l < W; ++l) collect(l, out[l]);
   }
 
  private:
+  // One solve x := U (reward ∘ previous) on a block; reward kOnes is the all-ones
+  // reward of the second arithmetic, previous kNone means 1.
+  static constexpr std::uint32_t kOnes = std::numeric_limits<std::uint32_t>::max();
+  static constexpr std::size_t kNone = std::numeric_limits<std::size_t>::max();
+  struct SolveSpec {
+    std::uint32_t reward;
+    std::size_t previous, out;  // solution numbers
+  };
+  // Solves of one group are independent of each other (a solve reads only its own x
+  // at the exits and a solution of an earlier group), so one θ runs up to kGroup of
+  // them side by side: each keeps its own operations in its own order (results are
+  // bit-identical), but their dependency chains interleave, so the latency of one
+  // multiply-add chain hides behind the others'. A batch already has 8 θ side by side.
+  static constexpr std::size_t kGroup = 4;
+
+  // Groups of independent solves, in an order that keeps each reward's previous
+  // solution on the block in cache: for each run of G rewards (G = kGroup for one θ,
+  // 1 for a batch) moment 1 of each, then moment 2 of each, …; then the absorption
+  // time when Safe; then both sides of covariance pairs, G at a time.
+  void plan_solves() {
+    const std::size_t R = m_.reward_count, K = K_, G = W == 1 ? kGroup : 1;
+    group_ends_.push_back(0);
+    auto add = [&](SolveSpec spec) {
+      if (solves_.size() - group_ends_.back() == G) group_ends_.push_back(solves_.size());
+      solves_.push_back(spec);
+    };
+    auto close = [&] {
+      if (solves_.size() > group_ends_.back()) group_ends_.push_back(solves_.size());
+    };
+    for (std::size_t first = 0; first < R; first += G) {
+      const std::size_t last = std::min(R, first + G);
+      for (std::size_t k = 1; k <= K; ++k) {
+        for (std::size_t r = first; r < last; ++r)
+          add({std::uint32_t(r), k == 1 ? kNone : r * K + k - 2, r * K + k - 1});
+        close();
+      }
+    }
+    if (Safe) add({kOnes, kNone, time_solution()}), close();
+    for (std::size_t p = 0; p < pairs_.size(); ++p) {
+      const std::uint32_t a = pairs_[p].first, c = pairs_[p].second;
+      add({a, std::size_t(c) * K, R * K + 2 * p});
+      add({c, std::size_t(a) * K, R * K + 2 * p + 1});
+    }
+    close();
+  }
+
   template <class Size>
   static std::uint64_t largest(const ModelTrace& m, Size size) {
     std::uint64_t most = 0;
@@ -160,6 +246,7 @@ class MomentSession {
 
   const double* reward(std::size_t r) const { return m_.rewards.data() + r * m_.vertex_count; }
   std::size_t time_solution() const { return std::size_t(m_.reward_count) * K_ + 2 * pairs_.size(); }
+  std::size_t solution_count() const { return time_solution() + (Safe ? 1 : 0); }
   double scale(std::size_t r) const { return scales_.empty() ? 1.0 : scales_[r]; }
   double* solution(std::size_t s) { return solutions_.data() + s * m_.vertex_count * W; }
 
@@ -207,6 +294,10 @@ class MomentSession {
 
   // x := U g on the block's vertices, with g = reward ∘ previous (previous = 1 when null)
   // and exits read from x itself.
+  void solve(const ComposedBlock& b, const SolveSpec& spec) {
+    solve(b, spec.reward == kOnes ? ones_.data() : reward(spec.reward), spec.reward == kOnes ? 1.0 : scale(spec.reward),
+          spec.previous == kNone ? nullptr : solution(spec.previous), solution(spec.out));
+  }
   void solve(const ComposedBlock& b, const double* reward, double scale, const double* previous, double* x) {
     const BlockTrace& t = *b.trace;
     const double* v = values_.data();
@@ -218,26 +309,103 @@ class MomentSession {
         y[std::size_t(i) * W + l] = previous ? times<Safe>(reward[g] * scale, previous[g * W + l]) : reward[g] * scale;
     }
     for (std::uint32_t s = 0; s < t.exit_count; ++s)
-      for (std::uint32_t l = 0; l < W; ++l) y[(std::size_t(n) + s) * W + l] = x[std::size_t(b.exits[s]) * W + l];
+      copy_lanes<W>(y + (std::size_t(n) + s) * W, x + std::size_t(b.exits[s]) * W);
     for (const ForwardCommand& f : t.forward)
       accumulate<W, Safe>(y + std::size_t(f.target) * W, v + std::size_t(f.multiplier) * W,
                           y + std::size_t(f.source) * W);
     std::uint64_t k = 0;
+    if constexpr (W % 2 == 0 && !Safe) {
+      // The same lane operations in pairs of lanes, written out: GCC vectorized the
+      // scalar form below only in some inlining contexts (scalar, a batch took ≈ 40 %
+      // longer on SFS n = 30).
+      constexpr std::uint32_t H = W / 2;
+      for (const SolveCommand& s : t.solve) {
+        Pair acc[H];  // never address-taken, so it stays in registers
+        double* xv = y + std::size_t(s.vertex) * W;
+        for (std::uint32_t h = 0; h < H; ++h) acc[h] = load_pair(xv + 2 * h);
+        for (; k < s.term_end; ++k) {
+          const double* w = v + std::size_t(t.terms[k].weight) * W;
+          const double* z = y + std::size_t(t.terms[k].target) * W;
+          for (std::uint32_t h = 0; h < H; ++h) acc[h] += load_pair(w + 2 * h) * load_pair(z + 2 * h);
+        }
+        const double* inv = v + std::size_t(s.inverse_rate) * W;
+        for (std::uint32_t h = 0; h < H; ++h) store_pair(xv + 2 * h, acc[h] * load_pair(inv + 2 * h));
+      }
+    } else {
+      for (const SolveCommand& s : t.solve) {
+        double acc[W];
+        double* xv = y + std::size_t(s.vertex) * W;
+        for (std::uint32_t l = 0; l < W; ++l) acc[l] = xv[l];
+        for (; k < s.term_end; ++k) {
+          // acc stays a local array (its address never escapes), so it lives in registers.
+          accumulate<W, Safe>(acc, v + std::size_t(t.terms[k].weight) * W, y + std::size_t(t.terms[k].target) * W);
+        }
+        const double* inv = v + std::size_t(s.inverse_rate) * W;
+        for (std::uint32_t l = 0; l < W; ++l) xv[l] = times<Safe>(acc[l], inv[l]);
+      }
+    }
+    for (std::uint32_t i = 0; i < n; ++i) copy_lanes<W>(x + std::size_t(b.vertices[i]) * W, y + std::size_t(i) * W);
+  }
+
+  // solve() for G solves of one θ side by side: y holds G entries per slot,
+  // y[slot·G + j], and each solve j does exactly what solve() does for it.
+  template <std::size_t G>
+  void solve_group(const ComposedBlock& b, const SolveSpec* specs) {
+    static_assert(W == 1, "solves run side by side only for one θ");
+    constexpr std::size_t L = G * W;  // entries per slot of y
+    const BlockTrace& t = *b.trace;
+    const double* v = values_.data();
+    double* y = y_.data();
+    const std::uint32_t n = t.vertex_count;
+    const double* reward[G];
+    const double* previous[G];
+    double* x[G];
+    double factor[G];
+    for (std::size_t j = 0; j < G; ++j) {
+      const SolveSpec& s = specs[j];
+      reward[j] = s.reward == kOnes ? ones_.data() : this->reward(s.reward);
+      factor[j] = s.reward == kOnes ? 1.0 : scale(s.reward);
+      previous[j] = s.previous == kNone ? nullptr : solution(s.previous);
+      x[j] = solution(s.out);
+    }
+    for (std::uint32_t i = 0; i < n; ++i) {
+      const std::size_t g = b.vertices[i];
+      for (std::size_t j = 0; j < G; ++j)
+        for (std::uint32_t l = 0; l < W; ++l)
+          y[std::size_t(i) * L + j * W + l] = previous[j]
+                                                  ? times<Safe>(reward[j][g] * factor[j], previous[j][g * W + l])
+                                                  : reward[j][g] * factor[j];
+    }
+    for (std::uint32_t s = 0; s < t.exit_count; ++s)
+      for (std::size_t j = 0; j < G; ++j)
+        for (std::uint32_t l = 0; l < W; ++l)
+          y[(std::size_t(n) + s) * L + j * W + l] = x[j][std::size_t(b.exits[s]) * W + l];
+    for (const ForwardCommand& f : t.forward) {
+      double* __restrict target = y + std::size_t(f.target) * L;
+      const double* __restrict source = y + std::size_t(f.source) * L;
+      const double* __restrict w = v + std::size_t(f.multiplier) * W;
+      for (std::size_t j = 0; j < G; ++j) accumulate<W, Safe>(target + j * W, w, source + j * W);
+    }
+    std::uint64_t k = 0;
     for (const SolveCommand& s : t.solve) {
-      double acc[W];
-      double* xv = y + std::size_t(s.vertex) * W;
-      for (std::uint32_t l = 0; l < W; ++l) acc[l] = xv[l];
+      double acc[L];
+      double* xv = y + std::size_t(s.vertex) * L;
+      for (std::size_t e = 0; e < L; ++e) acc[e] = xv[e];
       for (; k < s.term_end; ++k) {
         // acc stays a local array (its address never escapes), so it lives in registers.
         const double* __restrict w = v + std::size_t(t.terms[k].weight) * W;
-        const double* __restrict z = y + std::size_t(t.terms[k].target) * W;
-        for (std::uint32_t l = 0; l < W; ++l) acc[l] += times<Safe>(w[l], z[l]);
+        const double* __restrict z = y + std::size_t(t.terms[k].target) * L;
+        for (std::size_t j = 0; j < G; ++j)
+          for (std::uint32_t l = 0; l < W; ++l) acc[j * W + l] += times<Safe>(w[l], z[j * W + l]);
       }
       const double* inv = v + std::size_t(s.inverse_rate) * W;
-      for (std::uint32_t l = 0; l < W; ++l) xv[l] = times<Safe>(acc[l], inv[l]);
+      for (std::size_t j = 0; j < G; ++j)
+        for (std::uint32_t l = 0; l < W; ++l) xv[j * W + l] = times<Safe>(acc[j * W + l], inv[l]);
     }
     for (std::uint32_t i = 0; i < n; ++i)
-      for (std::uint32_t l = 0; l < W; ++l) x[std::size_t(b.vertices[i]) * W + l] = y[std::size_t(i) * W + l];
+      for (std::size_t j = 0; j < G; ++j)
+        for (std::uint32_t l = 0; l < W; ++l)
+          x[j][std::size_t(b.vertices[i]) * W + l] = y[std::size_t(i) * L + j * W + l];
   }
 
   // Σ_z α_z x[z] in lane l.
@@ -319,13 +487,15 @@ class MomentSession {
   const std::uint32_t K_;
   std::span<const RewardPair> pairs_;
   const std::atomic<bool>* cancel_;
-  EvaluationScratch<double> theta_;      // parameter-major, so DOT loops run over lanes
-  EvaluationScratch<double> values_;     // one block's program values
-  EvaluationScratch<double> y_;          // one block's working vector
-  EvaluationScratch<double> solutions_;  // x of every solve: (reward, moment), (pair, side), then time when Safe
-  EvaluationScratch<double> ones_;       // the all-ones reward when Safe
-  EvaluationScratch<double> scaled_;     // one θ's raw moments on the rewards' scales
-  EvaluationVector<double> scales_;      // per reward when rescaled (else empty: all 1)
+  EvaluationScratch<double> theta_;           // parameter-major, so DOT loops run over lanes
+  EvaluationScratch<double> values_;          // one block's program values
+  EvaluationScratch<double> y_;               // one block's working vector
+  EvaluationScratch<double> solutions_;       // x of every solve: (reward, moment), (pair, side), then time when Safe
+  EvaluationScratch<double> ones_;            // the all-ones reward when Safe
+  EvaluationScratch<double> scaled_;          // one θ's raw moments on the rewards' scales
+  EvaluationVector<double> scales_;           // per reward when rescaled (else empty: all 1)
+  EvaluationVector<SolveSpec> solves_;        // every solve of a block, in order
+  EvaluationVector<std::size_t> group_ends_;  // group g is solves_[group_ends_[g] .. group_ends_[g + 1])
 
  public:
   void set_scales(EvaluationVector<double> scales) { scales_ = std::move(scales); }

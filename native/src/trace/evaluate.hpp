@@ -7,6 +7,9 @@
 // block together: a block's program is replayed once for θ and then used by every
 // solve while its values are in cache, so scratch holds one block's values plus one x
 // vector per solve ((rewards × moments + 2 × pairs) × vertices doubles per lane).
+// For one θ, up to four solves that do not depend on each other (different rewards, the
+// sides of covariance pairs) run side by side so that their dependency chains overlap;
+// each performs the same operations in the same order as alone.
 //
 // The batched form evaluates lanes of 8 θ vectors at once: every value and every x is
 // stored as 8 consecutive doubles (structure of arrays), so each program op and each
