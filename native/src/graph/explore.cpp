@@ -672,6 +672,9 @@ class Explorer {
   // thread alone.
   static constexpr VertexId kRoundStates = 8192, kBatchStates = 32, kParallelStates = 64;
   static constexpr std::size_t kMaxBatches = kRoundStates / kBatchStates;
+  // How many edges ahead of its look-up the merge fetches a target's table slot, and
+  // then its row: a slot must have arrived before its row can be fetched.
+  static constexpr std::ptrdiff_t kSlotsAhead = 16, kRowsAhead = 8;
 
   VertexId vertex_count() const { return VertexId(mark_source_.size()); }
 
@@ -753,12 +756,21 @@ class Explorer {
     const std::uint32_t* count = batch.change_count.data();
     const std::int32_t* change = batch.changes.data();
     const double* coeffs = batch.coeffs.data();
+    const std::uint32_t* const hash_end = hash + batch.target_hash.size();
     std::size_t warning = 0;
     for (VertexId u = batch.first; u < batch.expanded; ++u) {
       g_.edge_begin.push_back(g_.edge_target.size());
       const std::int32_t* source = batch.rows + std::uint64_t(u - batch.first) * L_;
       std::memcpy(row_.data(), source, std::size_t(L_) * sizeof(std::int32_t));
       for (std::uint32_t e = 0; e < batch.edges[u - batch.first]; ++e, ++hash, ++count, coeffs += P_ + 1) {
+        // The look-ups a few edges ahead, in two stages (StateTable::prefetch_slot).
+        if (hash_end - hash > kSlotsAhead) table_.prefetch_slot(hash[kSlotsAhead]);
+        if (hash_end - hash > kRowsAhead) {
+          if (const VertexId v = table_.prefetch_row(hash[kRowsAhead])) {
+            __builtin_prefetch(mark_source_.data() + v);
+            __builtin_prefetch(mark_edge_.data() + v);
+          }
+        }
         for (std::uint32_t i = 0; i < *count; ++i) row_[std::size_t(change[2 * i])] = change[2 * i + 1];
         add_edge(u, row_.data(), coeffs, *hash);
         for (std::uint32_t i = 0; i < *count; ++i, change += 2) row_[std::size_t(change[0])] = source[change[0]];

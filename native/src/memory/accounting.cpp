@@ -1,7 +1,11 @@
 #include "memory/accounting.hpp"
 
 #include <unistd.h>
+#include <cstdint>
 #include <cstdio>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
@@ -89,5 +93,37 @@ void release_free_heap() {
   malloc_trim(0);
 #endif
 }
+
+}  // namespace phasic
+
+namespace phasic {
+
+#if defined(__linux__)
+namespace {
+constexpr std::size_t kHugePage = std::size_t(2) << 20;
+std::size_t mapped_length(std::size_t bytes) { return (bytes + kHugePage - 1) / kHugePage * kHugePage; }
+}  // namespace
+
+// Maps one huge page more than needed and unmaps the slack on either side, so that
+// the block starts on a 2 MB boundary: only aligned 2 MB ranges can be huge pages.
+void* allocate_large(std::size_t bytes) {
+  const std::size_t length = mapped_length(bytes);
+  void* const p = ::mmap(nullptr, length + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) throw std::bad_alloc();
+  const auto start = reinterpret_cast<std::uintptr_t>(p);
+  const std::uintptr_t aligned = (start + kHugePage - 1) / kHugePage * kHugePage;
+  if (aligned > start) ::munmap(p, aligned - start);
+  if (const std::size_t tail = start + length + kHugePage - (aligned + length))
+    ::munmap(reinterpret_cast<void*>(aligned + length), tail);
+  void* const block = reinterpret_cast<void*>(aligned);
+  ::madvise(block, length, MADV_HUGEPAGE);  // advice: 4 KB pages if refused
+  return block;
+}
+
+void free_large(void* p, std::size_t bytes) noexcept { ::munmap(p, mapped_length(bytes)); }
+#else
+void* allocate_large(std::size_t bytes) { return ::operator new(bytes); }
+void free_large(void* p, std::size_t) noexcept { ::operator delete(p); }
+#endif
 
 }  // namespace phasic

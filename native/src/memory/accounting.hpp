@@ -2,10 +2,14 @@
 // category, so the host can show where memory goes and prove that a run frees what
 // it built.
 //
-// Invariant: ledger().bytes(c) equals the sum of the live allocations made through
-// CountedAllocator<_, c>. After a run, subgraph and evaluation bytes are 0, graph
-// bytes are those of the parametric graphs the memory cache keeps beside its traces,
-// and graph + traces + cache bytes equal what the memory cache holds.
+// Invariants:
+// - ledger().bytes(c) equals the sum of the live allocations made through
+//   CountedAllocator<_, c>. After a run, subgraph and evaluation bytes are 0, graph
+//   bytes are those of the parametric graphs the memory cache keeps beside its
+//   traces, and graph + traces + cache bytes equal what the memory cache holds.
+// - An allocation of at least kLargeAllocationBytes is a mapping of its own, 2 MB
+//   aligned and advised into transparent huge pages (allocate_large); smaller ones
+//   come from operator new. The size alone says which, so freeing needs no record.
 #pragma once
 
 #include <array>
@@ -64,6 +68,16 @@ std::size_t resident_bytes();
 // Returns freed heap pages to the system (malloc_trim on glibc).
 void release_free_heap();
 
+// Blocks this large are mapped in 2 MB pages where the kernel allows it (THP
+// "madvise" mode): a growing graph array otherwise takes a page fault per 4 KB, and on
+// a virtual machine those faults were a third of exploring rabbits N = 1000
+// (docs/performance.md, issue 15, target 1). What a block can cost beyond its size
+// is its last huge page's untouched part: under 2 MB, and only once it is touched.
+constexpr std::size_t kLargeAllocationBytes = std::size_t(2) << 20;
+// A block of `bytes` >= kLargeAllocationBytes; throws std::bad_alloc.
+void* allocate_large(std::size_t bytes);
+void free_large(void* p, std::size_t bytes) noexcept;
+
 template <class T, Category C>
 struct CountedAllocator {
   using value_type = T;
@@ -79,15 +93,19 @@ struct CountedAllocator {
     const std::size_t bytes = n * sizeof(T);
     ledger().add(C, bytes);
     try {
-      return static_cast<T*>(::operator new(bytes));
+      return static_cast<T*>(bytes >= kLargeAllocationBytes ? allocate_large(bytes) : ::operator new(bytes));
     } catch (...) {
       ledger().remove(C, bytes);
       throw;
     }
   }
   void deallocate(T* p, std::size_t n) noexcept {
-    ledger().remove(C, n * sizeof(T));
-    ::operator delete(p);
+    const std::size_t bytes = n * sizeof(T);
+    ledger().remove(C, bytes);
+    if (bytes >= kLargeAllocationBytes)
+      free_large(p, bytes);
+    else
+      ::operator delete(p);
   }
   friend bool operator==(const CountedAllocator&, const CountedAllocator&) { return true; }
   friend bool operator!=(const CountedAllocator&, const CountedAllocator&) { return false; }
