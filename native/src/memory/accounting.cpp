@@ -1,7 +1,12 @@
 #include "memory/accounting.hpp"
 
+#include <sys/mman.h>
 #include <unistd.h>
+
+#include <algorithm>
 #include <cstdio>
+#include <mutex>
+#include <shared_mutex>
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
@@ -82,6 +87,123 @@ std::size_t resident_bytes() {
   std::fclose(f);
   if (read != 2) return 0;
   return static_cast<std::size_t>(resident) * static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+}
+
+struct ArenaScope::Arena {
+  char* begin;
+  char* end;  // of the mapping (shrunk to the used part when the scope ends)
+  char* top;  // next free byte; only the scope's thread moves it, while the scope lives
+  // Live allocations, plus one for the scope while it lives: whoever brings it to 0
+  // unmaps the arena. It never rises from 0 (only the scope's thread allocates, and
+  // only while the scope's own reference is held).
+  std::atomic<std::int64_t> references{1};
+};
+
+namespace {
+
+constexpr std::size_t kHugePage = std::size_t(2) << 20;
+constexpr std::size_t kAlign = 16;
+
+thread_local ArenaScope::Arena* current_arena = nullptr;
+
+// Every arena with live allocations or a live scope. A free looks its pointer up here
+// only while there is one (the count): without arenas a free costs one atomic load;
+// with some, frees on several threads look up together (shared lock) and only adding,
+// shrinking or removing an arena takes the lock alone.
+std::shared_mutex arenas_mutex;
+std::vector<ArenaScope::Arena*> arenas;
+std::atomic<std::size_t> arena_count{0};
+
+// Drops one reference (not under arenas_mutex); the last one removes and unmaps the
+// arena. Nobody can look a pointer up in it meanwhile: none of its allocations lives.
+void drop_reference(ArenaScope::Arena* a) {
+  if (a->references.fetch_sub(1, std::memory_order_acq_rel) > 1) return;
+  {
+    const std::unique_lock lock(arenas_mutex);
+    arenas.erase(std::find(arenas.begin(), arenas.end(), a));
+    arena_count.store(arenas.size(), std::memory_order_release);
+  }
+  if (a->end > a->begin) ::munmap(a->begin, std::size_t(a->end - a->begin));
+  delete a;
+}
+
+}  // namespace
+
+ArenaScope::ArenaScope(std::size_t expected_bytes) : arena_(nullptr), previous_(current_arena) {
+  // Aligned to 2 MB so that every whole 2 MB of it can be a huge page: map 2 MB more
+  // and give back the unaligned ends.
+  const std::size_t size = (expected_bytes + kHugePage - 1) / kHugePage * kHugePage;
+  if (size == 0) return;
+  void* p = ::mmap(nullptr, size + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return;
+  char* raw = static_cast<char*>(p);
+  char* begin = reinterpret_cast<char*>((reinterpret_cast<std::uintptr_t>(raw) + kHugePage - 1) & ~(kHugePage - 1));
+  if (begin > raw) ::munmap(raw, std::size_t(begin - raw));
+  if (begin + size < raw + size + kHugePage) ::munmap(begin + size, std::size_t(raw + size + kHugePage - begin - size));
+  ::madvise(begin, size, MADV_HUGEPAGE);
+  try {
+    arena_ = new Arena{begin, begin + size, begin};
+    const std::unique_lock lock(arenas_mutex);
+    arenas.push_back(arena_);
+    arena_count.store(arenas.size(), std::memory_order_release);
+  } catch (...) {
+    delete arena_;
+    arena_ = nullptr;
+    ::munmap(begin, size);
+    return;
+  }
+  current_arena = arena_;
+}
+
+ArenaScope::~ArenaScope() {
+  if (arena_ == nullptr) return;
+  current_arena = previous_;
+  {
+    const std::unique_lock lock(arenas_mutex);
+    // Nothing is carved from it any more: the pages never touched go back now.
+    const std::size_t page = std::size_t(::sysconf(_SC_PAGESIZE));
+    char* used_end = arena_->begin + (std::size_t(arena_->top - arena_->begin) + page - 1) / page * page;
+    if (used_end < arena_->end) {
+      ::munmap(used_end, std::size_t(arena_->end - used_end));
+      arena_->end = used_end;
+    }
+  }
+  drop_reference(arena_);
+}
+
+void* counted_allocate(std::size_t bytes) {
+  ArenaScope::Arena* a = current_arena;
+  if (a != nullptr && bytes > 0) {
+    const std::size_t rounded = (bytes + kAlign - 1) & ~(kAlign - 1);
+    if (rounded >= bytes && rounded <= std::size_t(a->end - a->top)) {
+      void* p = a->top;
+      a->top += rounded;
+      a->references.fetch_add(1, std::memory_order_relaxed);
+      return p;
+    }
+  }
+  return ::operator new(bytes);
+}
+
+void counted_deallocate(void* p, std::size_t bytes) noexcept {
+  if (p == nullptr) return;
+  if (arena_count.load(std::memory_order_acquire) > 0) {
+    char* c = static_cast<char*>(p);
+    ArenaScope::Arena* owner = nullptr;
+    {
+      const std::shared_lock lock(arenas_mutex);
+      for (ArenaScope::Arena* a : arenas)
+        if (c >= a->begin && c < a->end) owner = a;
+    }
+    if (owner != nullptr) {
+      // The latest allocation, freed by the thread still carving: its bytes are reused.
+      const std::size_t rounded = (bytes + kAlign - 1) & ~(kAlign - 1);
+      if (owner == current_arena && c + rounded == owner->top) owner->top = c;
+      drop_reference(owner);
+      return;
+    }
+  }
+  ::operator delete(p);
 }
 
 void release_free_heap() {

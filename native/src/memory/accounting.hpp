@@ -6,6 +6,11 @@
 // CountedAllocator<_, c>. After a run, subgraph and evaluation bytes are 0, graph
 // bytes are those of the parametric graphs the memory cache keeps beside its traces,
 // and graph + traces + cache bytes equal what the memory cache holds.
+//
+// Where the bytes live does not change what is counted: a counted allocation comes
+// from operator new, or, while an ArenaScope lives on the allocating thread, from that
+// scope's arena (below). Either way it is counted when made and uncounted when freed,
+// and counted_deallocate gives it back to where it came from, on any thread.
 #pragma once
 
 #include <array>
@@ -64,6 +69,37 @@ std::size_t resident_bytes();
 // Returns freed heap pages to the system (malloc_trim on glibc).
 void release_free_heap();
 
+// Memory for many allocations that are made together and live together (a run entry
+// decoded from disk: thousands of vectors, megabytes, freed when the memory cache lets
+// the model go). The arena is one mapping in 2 MB pages where the kernel allows them
+// (MADV_HUGEPAGE): a fresh process otherwise takes a page fault per 4 KB on first
+// touch, which on a virtual machine cost more than decoding the bytes
+// (docs/performance.md, issue 15 target 2; decision 37).
+//
+// Invariants: allocations on this thread while the scope lives are carved from its
+// arena (bump order, 16-byte aligned) until it is full, then from operator new; the
+// most recent arena allocation freed on this thread during the scope gives its bytes
+// back (temporaries). When the scope ends, the arena's unused tail is unmapped; the
+// arena itself is unmapped when the scope has ended and its last allocation is freed.
+// Scopes nest (the innermost one is used). An arena that cannot be mapped leaves
+// everything to operator new.
+class ArenaScope {
+ public:
+  explicit ArenaScope(std::size_t expected_bytes);
+  ~ArenaScope();
+  ArenaScope(const ArenaScope&) = delete;
+  ArenaScope& operator=(const ArenaScope&) = delete;
+  struct Arena;
+
+ private:
+  Arena* arena_;
+  Arena* previous_;
+};
+
+// Where every counted allocation comes from and goes back to (see ArenaScope).
+void* counted_allocate(std::size_t bytes);
+void counted_deallocate(void* p, std::size_t bytes) noexcept;
+
 template <class T, Category C>
 struct CountedAllocator {
   using value_type = T;
@@ -76,10 +112,11 @@ struct CountedAllocator {
   };
 
   T* allocate(std::size_t n) {
+    static_assert(alignof(T) <= 16, "arena allocations are 16-byte aligned");
     const std::size_t bytes = n * sizeof(T);
     ledger().add(C, bytes);
     try {
-      return static_cast<T*>(::operator new(bytes));
+      return static_cast<T*>(counted_allocate(bytes));
     } catch (...) {
       ledger().remove(C, bytes);
       throw;
@@ -87,7 +124,7 @@ struct CountedAllocator {
   }
   void deallocate(T* p, std::size_t n) noexcept {
     ledger().remove(C, n * sizeof(T));
-    ::operator delete(p);
+    counted_deallocate(p, n * sizeof(T));
   }
   friend bool operator==(const CountedAllocator&, const CountedAllocator&) { return true; }
   friend bool operator!=(const CountedAllocator&, const CountedAllocator&) { return false; }
