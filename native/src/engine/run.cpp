@@ -15,6 +15,7 @@
 #include "engine/run_entry.hpp"
 #include "engine/run_summary.hpp"
 #include "graph/explore.hpp"
+#include "memory/accounting.hpp"
 #include "model/program.hpp"
 #include "trace/block.hpp"
 #include "trace/block_trace.hpp"
@@ -425,6 +426,12 @@ bool restore_run(std::string_view model_text, std::uint32_t min_block_size, RunC
     ~Release() { disk.release_read_buffer(); }
   } release{caches.disk};
   try {
+    // The decoded entry is megabytes in thousands of vectors that live and go
+    // together: in one arena of huge pages instead of a first-touch fault per 4 KB
+    // (memory/accounting.hpp, decision 40). Decoded, an entry takes at most its
+    // encoded size and a fifth more (an op is 13 bytes on disk, 16 in memory); what
+    // does not fit comes from operator new.
+    const ArenaScope arena(payload.size() + payload.size() / 4 + (64u << 10));
     RunEntry entry = decode_run_entry(reinterpret_cast<const std::uint8_t*>(payload.data()), payload.size());
     if (model_trace_key(entry.graph, entry.labels, min_block_size) != entry.summary.trace_key)
       throw EngineError("corrupt run entry: its graph is not the one its summary names");

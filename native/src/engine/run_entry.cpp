@@ -248,7 +248,8 @@ RunEntry decode_run_entry(const std::uint8_t* data, std::size_t size) {
   for (std::uint32_t i = 0; i < trace_count; ++i) {
     const auto n = r.get<std::uint64_t>();
     if (n > size) corrupt("a trace longer than the entry");
-    std::shared_ptr<const BlockTrace> t = share(deserialize(r.take(n), n));
+    // The disk cache checked the whole entry's checksum: a block's own is not needed.
+    std::shared_ptr<const BlockTrace> t = share(deserialize(r.take(n), n, /*verify_checksum=*/false));
     if (t->param_count != m.param_count) corrupt("a block trace has another parameter count");
     traces.push_back(std::move(t));
   }

@@ -33,6 +33,8 @@
 // range, an exit not local to an earlier block, a vertex in two blocks), a graph whose
 // edge lists are not a CSR of the model's vertices. Restored blocks are owned by the
 // model trace (not cacheable): the memory cache counts them with it.
+// A block trace's own checksum is not computed again: the disk cache's covers the
+// whole entry, and the checks, not a checksum, are what keep a crafted entry safe.
 #pragma once
 
 #include <cstdint>

@@ -1,11 +1,13 @@
 #include "memory/accounting.hpp"
 
+#include <sys/mman.h>
 #include <unistd.h>
+
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
-#if defined(__linux__)
-#include <sys/mman.h>
-#endif
+#include <mutex>
+#include <shared_mutex>
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
@@ -88,42 +90,150 @@ std::size_t resident_bytes() {
   return static_cast<std::size_t>(resident) * static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
 }
 
+struct ArenaScope::Arena {
+  char* begin;
+  char* end;  // of the mapping (shrunk to the used part when the scope ends)
+  char* top;  // next free byte; only the scope's thread moves it, while the scope lives
+  // Live allocations, plus one for the scope while it lives: whoever brings it to 0
+  // unmaps the arena. It never rises from 0 (only the scope's thread allocates, and
+  // only while the scope's own reference is held).
+  std::atomic<std::int64_t> references{1};
+};
+
+namespace {
+
+constexpr std::size_t kHugePage = std::size_t(2) << 20;
+constexpr std::size_t kAlign = 16;
+
+std::size_t huge_pages_for(std::size_t bytes) { return (bytes + kHugePage - 1) / kHugePage * kHugePage; }
+
+// `length` (a multiple of 2 MB) bytes starting on a 2 MB boundary, advised into huge
+// pages (4 KB pages if the kernel refuses the advice); nullptr when nothing can be
+// mapped. Only aligned 2 MB ranges can be huge pages, so it maps one huge page more
+// and gives back the unaligned slack on either side.
+char* map_huge_aligned(std::size_t length) {
+  void* const p = ::mmap(nullptr, length + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return nullptr;
+  char* const raw = static_cast<char*>(p);
+  char* const begin = reinterpret_cast<char*>((reinterpret_cast<std::uintptr_t>(raw) + kHugePage - 1) &
+                                              ~(kHugePage - 1));
+  if (begin > raw) ::munmap(raw, std::size_t(begin - raw));
+  if (begin + length < raw + length + kHugePage)
+    ::munmap(begin + length, std::size_t(raw + length + kHugePage - begin - length));
+  ::madvise(begin, length, MADV_HUGEPAGE);
+  return begin;
+}
+
+thread_local ArenaScope::Arena* current_arena = nullptr;
+
+// Every arena with live allocations or a live scope. A free looks its pointer up here
+// only while there is one (the count): without arenas a free costs one atomic load;
+// with some, frees on several threads look up together (shared lock) and only adding,
+// shrinking or removing an arena takes the lock alone.
+std::shared_mutex arenas_mutex;
+std::vector<ArenaScope::Arena*> arenas;
+std::atomic<std::size_t> arena_count{0};
+
+// Drops one reference (not under arenas_mutex); the last one removes and unmaps the
+// arena. Nobody can look a pointer up in it meanwhile: none of its allocations lives.
+void drop_reference(ArenaScope::Arena* a) {
+  if (a->references.fetch_sub(1, std::memory_order_acq_rel) > 1) return;
+  {
+    const std::unique_lock lock(arenas_mutex);
+    arenas.erase(std::find(arenas.begin(), arenas.end(), a));
+    arena_count.store(arenas.size(), std::memory_order_release);
+  }
+  if (a->end > a->begin) ::munmap(a->begin, std::size_t(a->end - a->begin));
+  delete a;
+}
+
+}  // namespace
+
+ArenaScope::ArenaScope(std::size_t expected_bytes) : arena_(nullptr), previous_(current_arena) {
+  const std::size_t size = huge_pages_for(expected_bytes);
+  if (size == 0) return;
+  char* const begin = map_huge_aligned(size);
+  if (begin == nullptr) return;
+  try {
+    arena_ = new Arena{begin, begin + size, begin};
+    const std::unique_lock lock(arenas_mutex);
+    arenas.push_back(arena_);
+    arena_count.store(arenas.size(), std::memory_order_release);
+  } catch (...) {
+    delete arena_;
+    arena_ = nullptr;
+    ::munmap(begin, size);
+    return;
+  }
+  current_arena = arena_;
+}
+
+ArenaScope::~ArenaScope() {
+  if (arena_ == nullptr) return;
+  current_arena = previous_;
+  {
+    const std::unique_lock lock(arenas_mutex);
+    // Nothing is carved from it any more: the pages never touched go back now.
+    const std::size_t page = std::size_t(::sysconf(_SC_PAGESIZE));
+    char* used_end = arena_->begin + (std::size_t(arena_->top - arena_->begin) + page - 1) / page * page;
+    if (used_end < arena_->end) {
+      ::munmap(used_end, std::size_t(arena_->end - used_end));
+      arena_->end = used_end;
+    }
+  }
+  drop_reference(arena_);
+}
+
+void* counted_allocate(std::size_t bytes) {
+  ArenaScope::Arena* a = current_arena;
+  if (a != nullptr && bytes > 0) {
+    const std::size_t rounded = (bytes + kAlign - 1) & ~(kAlign - 1);
+    if (rounded >= bytes && rounded <= std::size_t(a->end - a->top)) {
+      void* p = a->top;
+      a->top += rounded;
+      a->references.fetch_add(1, std::memory_order_relaxed);
+      return p;
+    }
+  }
+  return bytes >= kLargeAllocationBytes ? allocate_large(bytes) : ::operator new(bytes);
+}
+
+void counted_deallocate(void* p, std::size_t bytes) noexcept {
+  if (p == nullptr) return;
+  if (arena_count.load(std::memory_order_acquire) > 0) {
+    char* c = static_cast<char*>(p);
+    ArenaScope::Arena* owner = nullptr;
+    {
+      const std::shared_lock lock(arenas_mutex);
+      for (ArenaScope::Arena* a : arenas)
+        if (c >= a->begin && c < a->end) owner = a;
+    }
+    if (owner != nullptr) {
+      // The latest allocation, freed by the thread still carving: its bytes are reused.
+      const std::size_t rounded = (bytes + kAlign - 1) & ~(kAlign - 1);
+      if (owner == current_arena && c + rounded == owner->top) owner->top = c;
+      drop_reference(owner);
+      return;
+    }
+  }
+  if (bytes >= kLargeAllocationBytes)
+    free_large(p, bytes);
+  else
+    ::operator delete(p);
+}
+
+void* allocate_large(std::size_t bytes) {
+  char* const block = map_huge_aligned(huge_pages_for(bytes));
+  if (block == nullptr) throw std::bad_alloc();
+  return block;
+}
+
+void free_large(void* p, std::size_t bytes) noexcept { ::munmap(p, huge_pages_for(bytes)); }
+
 void release_free_heap() {
 #if defined(__GLIBC__)
   malloc_trim(0);
 #endif
 }
-
-}  // namespace phasic
-
-namespace phasic {
-
-#if defined(__linux__)
-namespace {
-constexpr std::size_t kHugePage = std::size_t(2) << 20;
-std::size_t mapped_length(std::size_t bytes) { return (bytes + kHugePage - 1) / kHugePage * kHugePage; }
-}  // namespace
-
-// Maps one huge page more than needed and unmaps the slack on either side, so that
-// the block starts on a 2 MB boundary: only aligned 2 MB ranges can be huge pages.
-void* allocate_large(std::size_t bytes) {
-  const std::size_t length = mapped_length(bytes);
-  void* const p = ::mmap(nullptr, length + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) throw std::bad_alloc();
-  const auto start = reinterpret_cast<std::uintptr_t>(p);
-  const std::uintptr_t aligned = (start + kHugePage - 1) / kHugePage * kHugePage;
-  if (aligned > start) ::munmap(p, aligned - start);
-  if (const std::size_t tail = start + length + kHugePage - (aligned + length))
-    ::munmap(reinterpret_cast<void*>(aligned + length), tail);
-  void* const block = reinterpret_cast<void*>(aligned);
-  ::madvise(block, length, MADV_HUGEPAGE);  // advice: 4 KB pages if refused
-  return block;
-}
-
-void free_large(void* p, std::size_t bytes) noexcept { ::munmap(p, mapped_length(bytes)); }
-#else
-void* allocate_large(std::size_t bytes) { return ::operator new(bytes); }
-void free_large(void* p, std::size_t) noexcept { ::operator delete(p); }
-#endif
 
 }  // namespace phasic

@@ -7,9 +7,12 @@
 //   CountedAllocator<_, c>. After a run, subgraph and evaluation bytes are 0, graph
 //   bytes are those of the parametric graphs the memory cache keeps beside its
 //   traces, and graph + traces + cache bytes equal what the memory cache holds.
-// - An allocation of at least kLargeAllocationBytes is a mapping of its own, 2 MB
-//   aligned and advised into transparent huge pages (allocate_large); smaller ones
-//   come from operator new. The size alone says which, so freeing needs no record.
+// - Where the bytes live does not change what is counted. A counted allocation comes,
+//   while an ArenaScope lives on the allocating thread, from that scope's arena
+//   (below); otherwise, at kLargeAllocationBytes or more, from a mapping of its own,
+//   2 MB aligned and advised into transparent huge pages (allocate_large); otherwise
+//   from operator new. counted_deallocate gives it back to where it came from, on any
+//   thread: an arena knows its range, and the size alone says the rest.
 #pragma once
 
 #include <array>
@@ -78,6 +81,37 @@ constexpr std::size_t kLargeAllocationBytes = std::size_t(2) << 20;
 void* allocate_large(std::size_t bytes);
 void free_large(void* p, std::size_t bytes) noexcept;
 
+// Memory for many allocations that are made together and live together (a run entry
+// decoded from disk: thousands of vectors, megabytes, freed when the memory cache lets
+// the model go). The arena is one mapping in 2 MB pages where the kernel allows them
+// (MADV_HUGEPAGE): a fresh process otherwise takes a page fault per 4 KB on first
+// touch, which on a virtual machine cost more than decoding the bytes
+// (docs/performance.md, issue 15 target 2; decision 40).
+//
+// Invariants: allocations on this thread while the scope lives are carved from its
+// arena (bump order, 16-byte aligned) until it is full, then from operator new; the
+// most recent arena allocation freed on this thread during the scope gives its bytes
+// back (temporaries). When the scope ends, the arena's unused tail is unmapped; the
+// arena itself is unmapped when the scope has ended and its last allocation is freed.
+// Scopes nest (the innermost one is used). An arena that cannot be mapped leaves
+// everything to operator new.
+class ArenaScope {
+ public:
+  explicit ArenaScope(std::size_t expected_bytes);
+  ~ArenaScope();
+  ArenaScope(const ArenaScope&) = delete;
+  ArenaScope& operator=(const ArenaScope&) = delete;
+  struct Arena;
+
+ private:
+  Arena* arena_;
+  Arena* previous_;
+};
+
+// Where every counted allocation comes from and goes back to (see ArenaScope).
+void* counted_allocate(std::size_t bytes);
+void counted_deallocate(void* p, std::size_t bytes) noexcept;
+
 template <class T, Category C>
 struct CountedAllocator {
   using value_type = T;
@@ -90,22 +124,19 @@ struct CountedAllocator {
   };
 
   T* allocate(std::size_t n) {
+    static_assert(alignof(T) <= 16, "arena allocations are 16-byte aligned");
     const std::size_t bytes = n * sizeof(T);
     ledger().add(C, bytes);
     try {
-      return static_cast<T*>(bytes >= kLargeAllocationBytes ? allocate_large(bytes) : ::operator new(bytes));
+      return static_cast<T*>(counted_allocate(bytes));
     } catch (...) {
       ledger().remove(C, bytes);
       throw;
     }
   }
   void deallocate(T* p, std::size_t n) noexcept {
-    const std::size_t bytes = n * sizeof(T);
-    ledger().remove(C, bytes);
-    if (bytes >= kLargeAllocationBytes)
-      free_large(p, bytes);
-    else
-      ::operator delete(p);
+    ledger().remove(C, n * sizeof(T));
+    counted_deallocate(p, n * sizeof(T));
   }
   friend bool operator==(const CountedAllocator&, const CountedAllocator&) { return true; }
   friend bool operator!=(const CountedAllocator&, const CountedAllocator&) { return false; }
