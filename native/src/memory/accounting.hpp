@@ -61,8 +61,35 @@ struct BudgetScope {
 
 // Resident set size of this process, from /proc/self/statm (0 where unavailable).
 std::size_t resident_bytes();
-// Returns freed heap pages to the system (malloc_trim on glibc).
+// Returns freed heap pages to the system (malloc_trim on glibc) and unmaps the region
+// RetainedRegion keeps.
 void release_free_heap();
+
+// Large scratch whose pages outlive the call that used them. glibc maps every request
+// above 32 MiB afresh and unmaps it on free, so a call that needs that much pays a
+// page fault per 4 KiB page each time (the gradient of structured n=8 d=5 spent ≈ 90 %
+// of its time there: docs/performance.md, "Gradients"). The region released last is
+// kept mapped (up to kMaxRetainedBytes) and handed to the next request it can hold,
+// the way glibc keeps smaller blocks on its free lists; release_free_heap() unmaps it.
+// A region is on the ledger, in its category, only while held. Its contents are not
+// initialized (a reused region holds what its last user left). Requests below
+// kRetainedFrom are plain heap allocations, which glibc already reuses.
+class RetainedRegion {
+ public:
+  static constexpr std::size_t kRetainedFrom = std::size_t(1) << 20;
+  static constexpr std::size_t kMaxRetainedBytes = std::size_t(1) << 30;
+  RetainedRegion(std::size_t bytes, Category c);  // throws BudgetExceeded, std::bad_alloc
+  ~RetainedRegion();
+  RetainedRegion(const RetainedRegion&) = delete;
+  RetainedRegion& operator=(const RetainedRegion&) = delete;
+  void* data() const { return p_; }
+
+ private:
+  std::size_t bytes_;   // what the ledger holds
+  std::size_t mapped_;  // the mapping's length; 0 for a heap allocation
+  Category category_;
+  void* p_;
+};
 
 template <class T, Category C>
 struct CountedAllocator {
