@@ -105,7 +105,6 @@ class GradientSession {
             2 * std::max<std::size_t>(R_, 1),                   // lanes_
             O_ * P_,                                            // theta_adjoints_
             largest_of(true) * std::max<std::size_t>(P_, 1),    // tangents_
-            std::max<std::size_t>(O_, 1),                       // staged_
         }},
         workspace_(workspace_bytes(layout_), Category::Evaluation),
         values_(slice(0)),
@@ -120,14 +119,12 @@ class GradientSession {
         chains_(slice(9)),
         lanes_(slice(10)),
         theta_adjoints_(slice(11)),
-        tangents_(slice(12)),
-        staged_(slice(13)) {
+        tangents_(slice(12)) {
     for (std::size_t r = 0; r < R_; ++r)
       for (std::size_t v = 0; v < V_; ++v) rewards_[v * R_ + r] = m.rewards[r * V_ + v];
     // The backward pass leaves every value adjoint it consumed at 0 (see
     // ops_backward), so one block's adjoints start at 0 without a fill per block.
     value_adjoints_.zero();
-    staged_.zero();
   }
 
   // Fills fast[r·K + k−1] = E[R_r^k] and cross[p] = E[R_a R_b] in IEEE arithmetic, and
@@ -352,13 +349,12 @@ class GradientSession {
   // A block's program values reach the outputs in one of two ways. Reverse (the
   // default): the chains leave O adjoints on each value a command reads, and the
   // program is run backwards with O adjoints per value. Tangents: the program is run
-  // forwards with P derivatives per value (dv/dθ), and each command's O adjoints are
-  // contracted with its value's tangents into θ̄ at once. Reverse costs ≈ O per op and
-  // O per command reference, tangents ≈ P per op and O·(P + 1) per reference (the
-  // staged adjoints are written, then spent): dense blocks (many ops per command, as
-  // in structured n=8 d=5, 36 per command) with P < O take tangents. Only the way a
-  // block takes needs its scratch (value adjoints or tangents). The results differ
-  // only by rounding.
+  // forwards with P derivatives per value (dv/dθ), and each command contracts its O
+  // adjoints with its value's tangents straight into θ̄. Reverse costs ≈ O per op and
+  // O per command reference, tangents ≈ P per op and O·P per reference (counted once
+  // more below, for its loops of run-time length): dense blocks (many ops per command:
+  // structured n=8 d=5 has 36) with P < O take tangents. Only the way a block takes
+  // needs its scratch (value adjoints or tangents). The results differ by rounding.
   // The most values of a block that goes the one way (tangents) or the other.
   std::size_t largest_of(bool tangents) const {
     std::size_t most = 0;
@@ -394,25 +390,15 @@ class GradientSession {
     }
   }
 
-  // Where a command's contraction adds its O adjoints for value u: the value's own
-  // adjoints (reverse), or staged_, which spend() then moves into θ̄ (tangents).
-  template <bool Tangents>
-  double* adjoints_of(std::size_t u) {
-    return Tangents ? staged_.data() : value_adjoints_.data() + u * O_;
-  }
-  // θ̄[o][p] += staged[o]·dv_u/dθ_p, leaving staged_ at 0.
-  template <bool Tangents>
-  void spend(std::size_t u) {
-    if constexpr (Tangents) {
-      const std::size_t P = P_;
-      const double* tu = tangents_.data() + u * P;
-      double* staged = staged_.data();
-      double* into = theta_adjoints_.data();
-      for (std::size_t o = 0; o < O_; ++o) {
-        const double s = staged[o];
-        staged[o] = 0;
-        for (std::size_t p = 0; p < P; ++p) into[o * P + p] += s * tu[p];
-      }
+  // θ̄[o][p] += adjoint·dv_u/dθ_p (tangent blocks): output o's adjoint of a value a
+  // command reads, against that value's tangents tu.
+  void to_theta(std::size_t o, double adjoint, const double* tu) {
+    double* into = theta_adjoints_.data() + o * P_;
+    if (P_ == 2) {
+      into[0] += adjoint * tu[0];
+      into[1] += adjoint * tu[1];
+    } else {
+      for (std::size_t p = 0; p < P_; ++p) into[p] += adjoint * tu[p];
     }
   }
 
@@ -492,10 +478,15 @@ class GradientSession {
     const double* val = values_at_;
     const std::size_t RK = FixedRK ? FixedRK : RK_, Q = Q_, N = N_;
     auto contract = [&](std::size_t u, double by, const double* moments, const double* pairs) {
-      double* into = adjoints_of<Tangents>(u);
-      add_scaled<FixedRK>(into, by, moments, RK);
-      for (std::size_t p = 0; p < N; ++p) into[RK + p] += by * (pairs[2 * p] + pairs[2 * p + 1]);
-      spend<Tangents>(u);
+      if constexpr (Tangents) {
+        const double* tu = tangents_.data() + u * P_;
+        for (std::size_t o = 0; o < RK; ++o) to_theta(o, by * moments[o], tu);
+        for (std::size_t p = 0; p < N; ++p) to_theta(RK + p, by * (pairs[2 * p] + pairs[2 * p + 1]), tu);
+      } else {
+        double* into = value_adjoints_.data() + u * O_;
+        add_scaled<FixedRK>(into, by, moments, RK);
+        for (std::size_t p = 0; p < N; ++p) into[RK + p] += by * (pairs[2 * p] + pairs[2 * p + 1]);
+      }
     };
     for (std::size_t c = t.solve.size(); c-- > 0;) {
       const SolveCommand& s = t.solve[c];
@@ -544,14 +535,24 @@ class GradientSession {
     const bool pairs = i == 1 && N_ > 0;
     // Output i + j of reward r sits at (i + j − 1)·R + r; solve j's values at (j − 1)·R + r.
     auto contract = [&](std::size_t u, const double* by, const double* moments) {
-      double* into = adjoints_of<Tangents>(u);
-      for (std::size_t jr = 0; jr < J * R; jr += R) multiply_add<Fixed>(into + i * R + jr, by, moments + jr, R);
-      if (pairs)
-        for (std::size_t p = 0; p < N_; ++p) {
-          const std::size_t a = pairs_[p].first, c = pairs_[p].second;
-          into[RK + p] += by[a] * moments[c] + by[c] * moments[a];
-        }
-      spend<Tangents>(u);
+      if constexpr (Tangents) {
+        const double* tu = tangents_.data() + u * P_;
+        for (std::size_t jr = 0; jr < J * R; jr += R)
+          for (std::size_t r = 0; r < R; ++r) to_theta(i * R + jr + r, by[r] * moments[jr + r], tu);
+        if (pairs)
+          for (std::size_t p = 0; p < N_; ++p) {
+            const std::size_t a = pairs_[p].first, c = pairs_[p].second;
+            to_theta(RK + p, by[a] * moments[c] + by[c] * moments[a], tu);
+          }
+      } else {
+        double* into = value_adjoints_.data() + u * O_;
+        for (std::size_t jr = 0; jr < J * R; jr += R) multiply_add<Fixed>(into + i * R + jr, by, moments + jr, R);
+        if (pairs)
+          for (std::size_t p = 0; p < N_; ++p) {
+            const std::size_t a = pairs_[p].first, c = pairs_[p].second;
+            into[RK + p] += by[a] * moments[c] + by[c] * moments[a];
+          }
+      }
     };
     double a[Fixed ? Fixed : 1], out[Fixed ? Fixed : 1];
     double* pa = Fixed ? a : lanes_.data();
@@ -656,7 +657,7 @@ class GradientSession {
   // models a fresh allocation per call cost more in first-touch page faults than the
   // gradient itself (docs/performance.md, "Gradients"). Entries, in doubles, in
   // member order; each slice starts on a cache line.
-  static constexpr std::size_t kArrays = 14;
+  static constexpr std::size_t kArrays = 13;
   const std::array<std::size_t, kArrays> layout_;
   static constexpr std::size_t kLineDoubles = 8;
   static std::size_t rounded(std::size_t n) { return (n + kLineDoubles - 1) / kLineDoubles * kLineDoubles; }
@@ -689,7 +690,6 @@ class GradientSession {
   Slice lanes_;                        // a chain's ā and ȳ_out at one solve command, R each
   Slice theta_adjoints_;               // O × P
   Slice tangents_;                     // one block's dv/dθ, P per value (tangent blocks)
-  Slice staged_;                       // one contraction's O adjoints (tangent blocks), 0 between uses
 };
 
 }  // namespace
