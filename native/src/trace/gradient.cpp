@@ -351,10 +351,13 @@ class GradientSession {
   // program is run backwards with O adjoints per value. Tangents: the program is run
   // forwards with P derivatives per value (dv/dθ), and each command contracts its O
   // adjoints with its value's tangents straight into θ̄. Reverse costs ≈ O per op and
-  // O per command reference, tangents ≈ P per op and O·P per reference (counted once
-  // more below, for its loops of run-time length): dense blocks (many ops per command:
-  // structured n=8 d=5 has 36) with P < O take tangents. Only the way a block takes
-  // needs its scratch (value adjoints or tangents). The results differ by rounding.
+  // O per command reference, tangents ≈ P per op and O·P per reference: tangents
+  // save O − P per op and cost O·(P − 1) more per reference in each chain, counted as
+  // at least O because their loops per output have a run-time length and do not
+  // vectorize (SFS n = 30, P = 1: 13.4 ms by tangents against 10.6 ms). So dense blocks
+  // (many ops per command: structured n=8 d=5 has 36) take tangents, two-locus's
+  // (≈ 2 per command) reverse. Only the way a block takes needs its scratch (value
+  // adjoints or tangents). The results differ by rounding.
   // The most values of a block that goes the one way (tangents) or the other.
   std::size_t largest_of(bool tangents) const {
     std::size_t most = 0;
@@ -368,7 +371,7 @@ class GradientSession {
     if (P_ >= O_) return false;
     const double ops = double(t.ops.size()) + t.dot_count;
     const double refs = double(t.forward.size()) + double(t.solve.size()) + double(t.terms.size());
-    return ops * double(O_ - P_) > refs * double(C_ * O_ * P_);
+    return ops * double(O_ - P_) > refs * double(C_ * O_ * std::max<std::size_t>(P_ - 1, 1));
   }
 
   template <bool Tangents>
