@@ -704,10 +704,18 @@ int run(const Options& o) {
   batch(64, batch64_ns);
   // The gradient of both moments and the variance of every reward by every parameter:
   // its own forward pass and the backward pass (docs/engine.md, "Gradients"), given
-  // the moments evaluate() returned, as a run with --gradient calls it.
+  // the moments evaluate() returned, as a run with --gradient calls it. Measured warm,
+  // like the evaluations above (which the calls before them warmed): one untimed call
+  // first, else a model whose single call exceeds min_seconds (rabbits N=1000, one
+  // repetition) would report the first call's page faults of its workspace as the
+  // gradient's cost.
   Sample gradient_ns;
   {
     const Moments exact = evaluate(*trace, theta, kMoments);
+    {
+      const Gradient warm = evaluate_gradient(*trace, theta, kMoments, exact);
+      observe(warm.moment.empty() ? 0.0 : warm.moment[0]);
+    }
     for (int rep = 0; rep < o.reps; ++rep)
       gradient_ns.add(1e9 * seconds_per_call(
                                 [&] {

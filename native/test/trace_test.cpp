@@ -158,68 +158,72 @@ TEST(a_rate_set_to_zero_drops_unreached_states_and_reports_infinite_and_undefine
   CHECK_EQ(ledger().bytes(Category::Evaluation), 0u);
 }
 
+// Each way the program values can take (reverse, tangents, and the one chosen per
+// block) is checked: the small models here would otherwise take reverse only.
 TEST(gradients_match_closed_forms_and_central_differences) {
   const LedgerSnapshot before;
-  {
-    // Structured n = 2, d = 2: E[T] = d/coal whatever mig (Strobeck).
-    const Graph g = structured2();
-    const ModelTrace t = compose(g, condense(g), {});
-    const double theta[] = {1.5, 0.7};
-    const Gradient d = evaluate_gradient(t, theta, 2, evaluate(t, theta, 2));
-    CHECK_CLOSE(d.of_moment(0, 1, 0), -2 / (1.5 * 1.5), 1e-12);
-    CHECK(std::abs(d.of_moment(0, 1, 1)) < 1e-13);
-  }
-  // Rabbits N = 2 (three parameters, a cycle): every moment and variance against
-  // Richardson-extrapolated central differences of evaluate().
-  const Graph g = rabbits2();
-  const ModelTrace t = compose(g, condense(g), {});
-  const std::vector<double> theta = {0.8, 1.3, 0.6};
-  const std::uint32_t K = 3;
-  const Moments m = evaluate(t, theta, K);
-  const Gradient d = evaluate_gradient(t, theta, K, m);
-  for (std::uint32_t p = 0; p < 3; ++p) {
-    auto at = [&](double step) {
-      std::vector<double> shifted = theta;
-      shifted[p] += step;
-      return evaluate(t, shifted, K);
-    };
-    const double h = 1e-3 * theta[p];
-    const Moments a = at(h), b = at(-h), c = at(h / 2), e = at(-h / 2);
-    auto difference = [&](auto f) { return (4 * (f(c) - f(e)) / h - (f(a) - f(b)) / (2 * h)) / 3; };
-    for (std::uint32_t r = 0; r < m.reward_count; ++r) {
-      for (std::uint32_t k = 1; k <= K; ++k)
-        CHECK_CLOSE(d.of_moment(r, k, p), difference([&](const Moments& x) { return x.moment(r, k); }), 1e-7);
-      CHECK_CLOSE(d.variance[r * 3 + p], difference([&](const Moments& x) { return x.variance[r]; }), 1e-7);
+  for (const GradientWay way : {GradientWay::Chosen, GradientWay::Reverse, GradientWay::Tangents}) {
+    {
+      // Structured n = 2, d = 2: E[T] = d/coal whatever mig (Strobeck).
+      const Graph g = structured2();
+      const ModelTrace t = compose(g, condense(g), {});
+      const double theta[] = {1.5, 0.7};
+      const Gradient d = evaluate_gradient(t, theta, 2, evaluate(t, theta, 2), {}, nullptr, way);
+      CHECK_CLOSE(d.of_moment(0, 1, 0), -2 / (1.5 * 1.5), 1e-12);
+      CHECK(std::abs(d.of_moment(0, 1, 1)) < 1e-13);
     }
-  }
-  // Covariances: a second reward (time weighted 1, 2 or 3 by vertex) beside time, in
-  // both orders and with itself, against central differences of evaluate()'s.
-  {
-    Graph two = rabbits2();
-    std::vector<double> weighted(two.rewards.begin(), two.rewards.begin() + two.vertex_count);
-    for (std::uint32_t v = 0; v < two.vertex_count; ++v) weighted[v] *= 1 + v % 3;
-    two.rewards.insert(two.rewards.end(), weighted.begin(), weighted.end());
-    two.reward_count = 2;
-    const ModelTrace t2 = compose(two, condense(two), {});
-    const RewardPair pairs[] = {{0, 1}, {1, 0}, {1, 1}};
-    const Moments m2 = evaluate(t2, theta, 2, pairs);
-    const Gradient d2 = evaluate_gradient(t2, theta, 2, m2, pairs);
-    CHECK_EQ(d2.pair_count, 3u);
+    // Rabbits N = 2 (three parameters, a cycle): every moment and variance against
+    // Richardson-extrapolated central differences of evaluate().
+    const Graph g = rabbits2();
+    const ModelTrace t = compose(g, condense(g), {});
+    const std::vector<double> theta = {0.8, 1.3, 0.6};
+    const std::uint32_t K = 3;
+    const Moments m = evaluate(t, theta, K);
+    const Gradient d = evaluate_gradient(t, theta, K, m, {}, nullptr, way);
     for (std::uint32_t p = 0; p < 3; ++p) {
       auto at = [&](double step) {
         std::vector<double> shifted = theta;
         shifted[p] += step;
-        return evaluate(t2, shifted, 2, pairs);
+        return evaluate(t, shifted, K);
       };
       const double h = 1e-3 * theta[p];
       const Moments a = at(h), b = at(-h), c = at(h / 2), e = at(-h / 2);
-      for (std::size_t q = 0; q < 3; ++q) {
-        auto cov = [&](const Moments& x) { return x.covariance[q]; };
-        const double expected = (4 * (cov(c) - cov(e)) / h - (cov(a) - cov(b)) / (2 * h)) / 3;
-        CHECK_CLOSE(d2.covariance[q * 3 + p], expected, 1e-7);
+      auto difference = [&](auto f) { return (4 * (f(c) - f(e)) / h - (f(a) - f(b)) / (2 * h)) / 3; };
+      for (std::uint32_t r = 0; r < m.reward_count; ++r) {
+        for (std::uint32_t k = 1; k <= K; ++k)
+          CHECK_CLOSE(d.of_moment(r, k, p), difference([&](const Moments& x) { return x.moment(r, k); }), 1e-7);
+        CHECK_CLOSE(d.variance[r * 3 + p], difference([&](const Moments& x) { return x.variance[r]; }), 1e-7);
       }
-      // Cov(R, R) is Var(R): the two derivatives agree.
-      CHECK_CLOSE(d2.covariance[2 * 3 + p], d2.variance[1 * 3 + p], 1e-12);
+    }
+    // Covariances: a second reward (time weighted 1, 2 or 3 by vertex) beside time, in
+    // both orders and with itself, against central differences of evaluate()'s.
+    {
+      Graph two = rabbits2();
+      std::vector<double> weighted(two.rewards.begin(), two.rewards.begin() + two.vertex_count);
+      for (std::uint32_t v = 0; v < two.vertex_count; ++v) weighted[v] *= 1 + v % 3;
+      two.rewards.insert(two.rewards.end(), weighted.begin(), weighted.end());
+      two.reward_count = 2;
+      const ModelTrace t2 = compose(two, condense(two), {});
+      const RewardPair pairs[] = {{0, 1}, {1, 0}, {1, 1}};
+      const Moments m2 = evaluate(t2, theta, 2, pairs);
+      const Gradient d2 = evaluate_gradient(t2, theta, 2, m2, pairs, nullptr, way);
+      CHECK_EQ(d2.pair_count, 3u);
+      for (std::uint32_t p = 0; p < 3; ++p) {
+        auto at = [&](double step) {
+          std::vector<double> shifted = theta;
+          shifted[p] += step;
+          return evaluate(t2, shifted, 2, pairs);
+        };
+        const double h = 1e-3 * theta[p];
+        const Moments a = at(h), b = at(-h), c = at(h / 2), e = at(-h / 2);
+        for (std::size_t q = 0; q < 3; ++q) {
+          auto cov = [&](const Moments& x) { return x.covariance[q]; };
+          const double expected = (4 * (cov(c) - cov(e)) / h - (cov(a) - cov(b)) / (2 * h)) / 3;
+          CHECK_CLOSE(d2.covariance[q * 3 + p], expected, 1e-7);
+        }
+        // Cov(R, R) is Var(R): the two derivatives agree.
+        CHECK_CLOSE(d2.covariance[2 * 3 + p], d2.variance[1 * 3 + p], 1e-12);
+      }
     }
   }
   // Every byte of gradient scratch was released.

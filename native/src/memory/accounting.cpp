@@ -147,7 +147,84 @@ void drop_reference(ArenaScope::Arena* a) {
   delete a;
 }
 
+// The one region kept between uses (null when none).
+struct Retained {
+  std::mutex mutex;
+  void* p = nullptr;
+  std::size_t mapped = 0;
+};
+Retained& retained() {
+  static Retained instance;
+  return instance;
+}
+
+void drop_retained() noexcept {
+  Retained& r = retained();
+  void* p;
+  std::size_t mapped;
+  {
+    std::lock_guard lock(r.mutex);
+    p = r.p, mapped = r.mapped;
+    r.p = nullptr, r.mapped = 0;
+  }
+  if (p) ::munmap(p, mapped);
+}
+
 }  // namespace
+
+RetainedRegion::RetainedRegion(std::size_t bytes, Category c) : bytes_(bytes), mapped_(0), category_(c), p_(nullptr) {
+  ledger().add(c, bytes);
+  try {
+    if (bytes < kRetainedFrom) {
+      p_ = ::operator new(bytes);
+      return;
+    }
+    const std::size_t wanted = huge_pages_for(bytes);
+    Retained& r = retained();
+    void* too_small = nullptr;
+    std::size_t too_small_length = 0;
+    {
+      std::lock_guard lock(r.mutex);
+      if (r.p && r.mapped >= wanted) {
+        p_ = r.p, mapped_ = r.mapped;
+        r.p = nullptr, r.mapped = 0;
+      } else if (r.p) {
+        // Smaller than this request: the next use is likely as large again.
+        too_small = r.p, too_small_length = r.mapped;
+        r.p = nullptr, r.mapped = 0;
+      }
+    }
+    if (too_small) ::munmap(too_small, too_small_length);
+    if (!p_) {
+      p_ = map_huge_aligned(wanted);
+      if (!p_) throw std::bad_alloc();
+      mapped_ = wanted;
+    }
+  } catch (...) {
+    ledger().remove(c, bytes);
+    throw;
+  }
+}
+
+RetainedRegion::~RetainedRegion() {
+  ledger().remove(category_, bytes_);
+  if (mapped_ == 0) {
+    ::operator delete(p_);
+    return;
+  }
+  void* drop = p_;
+  std::size_t drop_length = mapped_;
+  if (mapped_ <= kMaxRetainedBytes) {
+    Retained& r = retained();
+    std::lock_guard lock(r.mutex);
+    // Keep the larger of this region and the one already kept.
+    if (!r.p || r.mapped < mapped_) {
+      std::swap(r.p, drop);
+      std::swap(r.mapped, drop_length);
+    }
+  }
+  if (drop) ::munmap(drop, drop_length);
+}
 
 ArenaScope::ArenaScope(std::size_t expected_bytes) : arena_(nullptr), previous_(current_arena) {
   const std::size_t size = huge_pages_for(expected_bytes);
@@ -231,6 +308,7 @@ void* allocate_large(std::size_t bytes) {
 void free_large(void* p, std::size_t bytes) noexcept { ::munmap(p, huge_pages_for(bytes)); }
 
 void release_free_heap() {
+  drop_retained();
 #if defined(__GLIBC__)
   malloc_trim(0);
 #endif

@@ -68,7 +68,8 @@ struct BudgetScope {
 
 // Resident set size of this process, from /proc/self/statm (0 where unavailable).
 std::size_t resident_bytes();
-// Returns freed heap pages to the system (malloc_trim on glibc).
+// Returns freed heap pages to the system (malloc_trim on glibc) and unmaps the region
+// RetainedRegion keeps.
 void release_free_heap();
 
 // Blocks this large are mapped in 2 MB pages where the kernel allows it (THP
@@ -89,7 +90,7 @@ void free_large(void* p, std::size_t bytes) noexcept;
 // (docs/performance.md, issue 15 target 2; decision 40).
 //
 // Invariants: allocations on this thread while the scope lives are carved from its
-// arena (bump order, 16-byte aligned) until it is full, then from operator new; the
+// arena (bump order, 16-byte aligned) until it is full, then as without a scope; the
 // most recent arena allocation freed on this thread during the scope gives its bytes
 // back (temporaries). When the scope ends, the arena's unused tail is unmapped; the
 // arena itself is unmapped when the scope has ended and its last allocation is freed.
@@ -111,6 +112,32 @@ class ArenaScope {
 // Where every counted allocation comes from and goes back to (see ArenaScope).
 void* counted_allocate(std::size_t bytes);
 void counted_deallocate(void* p, std::size_t bytes) noexcept;
+
+// Large scratch whose pages outlive the call that used them. glibc maps every request
+// above 32 MiB afresh and unmaps it on free, so a call that needs that much pays a
+// page fault per 4 KiB page each time (the gradient of structured n=8 d=5 spent ≈ 90 %
+// of its time there: docs/performance.md, "Gradients"). The region released last is
+// kept mapped (up to kMaxRetainedBytes) and handed to the next request it can hold,
+// the way glibc keeps smaller blocks on its free lists; release_free_heap() unmaps it.
+// A region is on the ledger, in its category, only while held. Its contents are not
+// initialized (a reused region holds what its last user left). Requests below
+// kRetainedFrom are plain heap allocations, which glibc already reuses.
+class RetainedRegion {
+ public:
+  static constexpr std::size_t kRetainedFrom = std::size_t(1) << 20;
+  static constexpr std::size_t kMaxRetainedBytes = std::size_t(1) << 30;
+  RetainedRegion(std::size_t bytes, Category c);  // throws BudgetExceeded, std::bad_alloc
+  ~RetainedRegion();
+  RetainedRegion(const RetainedRegion&) = delete;
+  RetainedRegion& operator=(const RetainedRegion&) = delete;
+  void* data() const { return p_; }
+
+ private:
+  std::size_t bytes_;   // what the ledger holds
+  std::size_t mapped_;  // the mapping's length; 0 for a heap allocation
+  Category category_;
+  void* p_;
+};
 
 template <class T, Category C>
 struct CountedAllocator {

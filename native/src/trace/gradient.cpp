@@ -14,17 +14,28 @@
 #include "trace/gradient.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 #include <string>
 
 #include "base/error.hpp"
-#include "trace/scratch.hpp"
+#include "memory/accounting.hpp"
 
 namespace phasic {
 namespace {
 
-using Scratch = EvaluationScratch<double>;
+// An array inside the gradient's workspace. Entries are not initialized: every entry
+// is written before it is read, or zero() is called.
+struct Slice {
+  double* p;
+  std::size_t n;
+  double* data() { return p; }
+  const double* data() const { return p; }
+  double& operator[](std::size_t i) { return p[i]; }
+  std::size_t size() const { return n; }
+  void zero() { std::fill(p, p + n, 0.0); }
+};
 
 template <class Size>
 std::uint64_t largest(const ModelTrace& m, Size size) {
@@ -63,8 +74,9 @@ constexpr std::uint64_t kMaxKeptValues = std::uint64_t(8) << 20;
 class GradientSession {
  public:
   GradientSession(const ModelTrace& m, std::uint32_t moment_count, std::span<const RewardPair> pairs,
-                  const std::atomic<bool>* cancel)
+                  const std::atomic<bool>* cancel, GradientWay way)
       : m_(m),
+        way_(way),
         pairs_(pairs),
         K_(moment_count),
         R_(m.reward_count),
@@ -79,20 +91,40 @@ class GradientSession {
         block_values_(largest(m, [](const BlockTrace& t) { return t.value_count(); })),
         block_slots_(largest(m, [](const BlockTrace& t) { return std::uint64_t(t.vertex_count) + t.exit_count; })),
         keep_all_values_(total_values(m) <= kMaxKeptValues),
-        values_(keep_all_values_ ? 0 : block_values_),
-        kept_values_(keep_all_values_ ? total_values(m) : 0),
-        value_adjoints_(block_values_ * std::max<std::size_t>(O_, 1)),
-        rewards_(R_ * V_),
-        solutions_(RK_ * V_),
-        pair_solutions_(Q_ * V_),
-        kept_solves_(kept_solve_size(m, RK_ + Q_)),
-        adjoints_((1 + (C_ - 1) * R_) * V_),
-        y_(block_slots_ * std::max<std::size_t>({R_, Q_, 1})),
-        chains_(C_ * block_slots_ * std::max<std::size_t>(R_, 1)),
-        lanes_(2 * std::max<std::size_t>(R_, 1)),
-        theta_adjoints_(O_ * P_) {
+        layout_{{
+            keep_all_values_ ? 0 : block_values_,               // values_
+            keep_all_values_ ? total_values(m) : 0,             // kept_values_
+            largest_of(false) * std::max<std::size_t>(O_, 1),   // value_adjoints_
+            R_ * V_,                                            // rewards_
+            RK_ * V_,                                           // solutions_
+            Q_ * V_,                                            // pair_solutions_
+            kept_solve_size(m, RK_ + Q_),                       // kept_solves_
+            (1 + (C_ - 1) * R_) * V_,                           // adjoints_
+            block_slots_ * std::max<std::size_t>({R_, Q_, 1}),  // y_
+            C_ * block_slots_ * std::max<std::size_t>(R_, 1),   // chains_
+            2 * std::max<std::size_t>(R_, 1),                   // lanes_
+            O_ * P_,                                            // theta_adjoints_
+            largest_of(true) * std::max<std::size_t>(P_, 1),    // tangents_
+        }},
+        workspace_(workspace_bytes(layout_), Category::Evaluation),
+        values_(slice(0)),
+        kept_values_(slice(1)),
+        value_adjoints_(slice(2)),
+        rewards_(slice(3)),
+        solutions_(slice(4)),
+        pair_solutions_(slice(5)),
+        kept_solves_(slice(6)),
+        adjoints_(slice(7)),
+        y_(slice(8)),
+        chains_(slice(9)),
+        lanes_(slice(10)),
+        theta_adjoints_(slice(11)),
+        tangents_(slice(12)) {
     for (std::size_t r = 0; r < R_; ++r)
       for (std::size_t v = 0; v < V_; ++v) rewards_[v * R_ + r] = m.rewards[r * V_ + v];
+    // The backward pass leaves every value adjoint it consumed at 0 (see
+    // ops_backward), so one block's adjoints start at 0 without a fill per block.
+    value_adjoints_.zero();
   }
 
   // Fills fast[r·K + k−1] = E[R_r^k] and cross[p] = E[R_a R_b] in IEEE arithmetic, and
@@ -133,23 +165,18 @@ class GradientSession {
         replay(t, values_.data());
       }
       const Kept keep = kept_at(t, kept_solve);
-      std::fill(value_adjoints_.data(), value_adjoints_.data() + t.value_count() * O_, 0.0);
-      switch (RK_) {
-        case 2: chain_zero<2>(b, keep); break;
-        case 4: chain_zero<4>(b, keep); break;
-        case 6: chain_zero<6>(b, keep); break;
-        default: chain_zero<0>(b, keep);
-      }
-      for (std::size_t i = 1; i < C_; ++i) {
-        switch (R_) {
-          case 1: chain<1>(b, keep, i); break;
-          case 2: chain<2>(b, keep, i); break;
-          case 3: chain<3>(b, keep, i); break;
-          case 4: chain<4>(b, keep, i); break;
-          default: chain<0>(b, keep, i);
+      if (use_tangents(t)) {
+        switch (P_) {
+          case 1: tangent_replay<1>(t); break;
+          case 2: tangent_replay<2>(t); break;
+          case 3: tangent_replay<3>(t); break;
+          default: tangent_replay<0>(t);
         }
+        chains<true>(b, keep);
+      } else {
+        chains<false>(b, keep);
+        program_adjoint(t);
       }
-      program_adjoint(t);
     }
     d.assign(RK_ * P_, 0.0);
     for (std::size_t r = 0; r < R_; ++r) {
@@ -319,6 +346,98 @@ class GradientSession {
       for (std::size_t l = 0; l < W; ++l) x[std::size_t(b.vertices[i]) * W + l] = y[i * W + l];
   }
 
+  // A block's program values reach the outputs in one of two ways. Reverse (the
+  // default): the chains leave O adjoints on each value a command reads, and the
+  // program is run backwards with O adjoints per value. Tangents: the program is run
+  // forwards with P derivatives per value (dv/dθ), and each command contracts its O
+  // adjoints with its value's tangents straight into θ̄. Reverse costs ≈ O per op and
+  // O per command reference, tangents ≈ P per op and O·P per reference: tangents
+  // save O − P per op and cost O·(P − 1) more per reference in each chain, counted as
+  // at least O because their loops per output have a run-time length and do not
+  // vectorize (SFS n = 30, P = 1: 13.4 ms by tangents against 10.6 ms). So dense blocks
+  // (many ops per command: structured n=8 d=5 has 36) take tangents, two-locus's
+  // (≈ 2 per command) reverse. Only the way a block takes needs its scratch (value
+  // adjoints or tangents). The results differ by rounding.
+  // The most values of a block that goes the one way (tangents) or the other.
+  std::size_t largest_of(bool tangents) const {
+    std::size_t most = 0;
+    for (const ComposedBlock& b : m_.blocks)
+      if (use_tangents(*b.trace) == tangents) most = std::max<std::size_t>(most, b.trace->value_count());
+    return most;
+  }
+  bool use_tangents(const BlockTrace& t) const {
+    if (P_ == 0 || way_ == GradientWay::Reverse) return false;
+    if (way_ == GradientWay::Tangents) return true;
+    if (P_ >= O_) return false;
+    const double ops = double(t.ops.size()) + t.dot_count;
+    const double refs = double(t.forward.size()) + double(t.solve.size()) + double(t.terms.size());
+    return ops * double(O_ - P_) > refs * double(C_ * O_ * std::max<std::size_t>(P_ - 1, 1));
+  }
+
+  template <bool Tangents>
+  void chains(const ComposedBlock& b, const Kept& keep) {
+    switch (RK_) {
+      case 2: chain_zero<2, Tangents>(b, keep); break;
+      case 4: chain_zero<4, Tangents>(b, keep); break;
+      case 6: chain_zero<6, Tangents>(b, keep); break;
+      default: chain_zero<0, Tangents>(b, keep);
+    }
+    for (std::size_t i = 1; i < C_; ++i) {
+      switch (R_) {
+        case 1: chain<1, Tangents>(b, keep, i); break;
+        case 2: chain<2, Tangents>(b, keep, i); break;
+        case 3: chain<3, Tangents>(b, keep, i); break;
+        case 4: chain<4, Tangents>(b, keep, i); break;
+        default: chain<0, Tangents>(b, keep, i);
+      }
+    }
+  }
+
+  // θ̄[o][p] += adjoint·dv_u/dθ_p (tangent blocks): output o's adjoint of a value a
+  // command reads, against that value's tangents tu.
+  void to_theta(std::size_t o, double adjoint, const double* tu) {
+    double* into = theta_adjoints_.data() + o * P_;
+    if (P_ == 2) {
+      into[0] += adjoint * tu[0];
+      into[1] += adjoint * tu[1];
+    } else {
+      for (std::size_t p = 0; p < P_; ++p) into[p] += adjoint * tu[p];
+    }
+  }
+
+  // dv/dθ of every value of the block, P per value: the DOTs' coefficients, then each
+  // op's derivative by the chain rule (the values themselves are at values_at_).
+  template <std::size_t FixedP>
+  void tangent_replay(const BlockTrace& t) {
+    const std::size_t P = FixedP ? FixedP : P_;
+    const std::uint32_t S = P_ + 1;
+    const double* v = values_at_;
+    double* T = tangents_.data();
+    for (std::uint32_t d = 0; d < t.dot_count; ++d)
+      for (std::size_t p = 0; p < P; ++p) T[std::size_t(d) * P + p] = t.dot_coeffs[std::size_t(d) * S + p + 1];
+    std::size_t slot = t.dot_count;
+    for (const Op& op : t.ops) {
+      double* __restrict out = T + slot * P;
+      const double* ta = T + std::size_t(op.a) * P;
+      const double* tb = T + std::size_t(op.b) * P;
+      const double* tc = T + std::size_t(op.c) * P;
+      if (op.code == OpCode::MulAdd) [[likely]] {
+        const double b = v[op.b], c = v[op.c];
+        for (std::size_t p = 0; p < P; ++p) out[p] = ta[p] + tb[p] * c + b * tc[p];
+      } else if (op.code == OpCode::Inv) {
+        // d(1/a) = −(1/a)² da
+        const double w = -(v[slot] * v[slot]);
+        for (std::size_t p = 0; p < P; ++p) out[p] = w * ta[p];
+      } else if (op.code == OpCode::Add) {
+        for (std::size_t p = 0; p < P; ++p) out[p] = ta[p] + tb[p];
+      } else {
+        const double a = v[op.a], b = v[op.b];
+        for (std::size_t p = 0; p < P; ++p) out[p] = ta[p] * b + a * tb[p];
+      }
+      ++slot;
+    }
+  }
+
   // The moments and cross moments from x, in the order evaluate() sums them.
   void collect(std::vector<double>& fast, std::vector<double>& cross) {
     fast.assign(RK_, 0.0);
@@ -351,7 +470,7 @@ class GradientSession {
   // have added what they read at their exits. At a forward command ȳ[target] is
   // already final: the target is written by no later forward command and read only by
   // later ones.
-  template <std::size_t FixedRK>
+  template <std::size_t FixedRK, bool Tangents>
   void chain_zero(const ComposedBlock& b, const Kept& keep) {
     const BlockTrace& t = *b.trace;
     const std::uint32_t n = t.vertex_count;
@@ -360,23 +479,28 @@ class GradientSession {
     for (std::uint32_t l = 0; l < n; ++l) y[l] = xbar[b.vertices[l]];
     for (std::uint32_t s = 0; s < t.exit_count; ++s) y[n + s] = 0;
     const double* val = values_at_;
-    double* vbar = value_adjoints_.data();
-    const std::size_t O = O_, RK = FixedRK ? FixedRK : RK_, Q = Q_, N = N_;
-    auto contract = [&](double* into, double by, const double* moments, const double* pairs) {
-      add_scaled<FixedRK>(into, by, moments, RK);
-      for (std::size_t p = 0; p < N; ++p) into[RK + p] += by * (pairs[2 * p] + pairs[2 * p + 1]);
+    const std::size_t RK = FixedRK ? FixedRK : RK_, Q = Q_, N = N_;
+    auto contract = [&](std::size_t u, double by, const double* moments, const double* pairs) {
+      if constexpr (Tangents) {
+        const double* tu = tangents_.data() + u * P_;
+        for (std::size_t o = 0; o < RK; ++o) to_theta(o, by * moments[o], tu);
+        for (std::size_t p = 0; p < N; ++p) to_theta(RK + p, by * (pairs[2 * p] + pairs[2 * p + 1]), tu);
+      } else {
+        double* into = value_adjoints_.data() + u * O_;
+        add_scaled<FixedRK>(into, by, moments, RK);
+        for (std::size_t p = 0; p < N; ++p) into[RK + p] += by * (pairs[2 * p] + pairs[2 * p + 1]);
+      }
     };
     for (std::size_t c = t.solve.size(); c-- > 0;) {
       const SolveCommand& s = t.solve[c];
       const std::uint64_t begin = c == 0 ? 0 : t.solve[c - 1].term_end;
       const double out = y[s.vertex];
       const double a = out * val[s.inverse_rate];
-      contract(vbar + std::size_t(s.inverse_rate) * O, out, keep.acc + std::size_t(s.vertex) * RK,
-               keep.pair_acc + std::size_t(s.vertex) * Q);
+      contract(s.inverse_rate, out, keep.acc + std::size_t(s.vertex) * RK, keep.pair_acc + std::size_t(s.vertex) * Q);
       for (std::uint64_t k = begin; k < s.term_end; ++k) {
         const Term& term = t.terms[k];
         y[term.target] += a * val[term.weight];
-        contract(vbar + std::size_t(term.weight) * O, a, keep.fin + std::size_t(term.target) * RK,
+        contract(term.weight, a, keep.fin + std::size_t(term.target) * RK,
                  keep.pair_fin + std::size_t(term.target) * Q);
       }
       y[s.vertex] = a;
@@ -385,8 +509,7 @@ class GradientSession {
       const ForwardCommand& f = t.forward[c];
       const double target = y[f.target];
       y[f.source] += target * val[f.multiplier];
-      contract(vbar + std::size_t(f.multiplier) * O, target, keep.pre + std::size_t(f.source) * RK,
-               keep.pair_pre + std::size_t(f.source) * Q);
+      contract(f.multiplier, target, keep.pre + std::size_t(f.source) * RK, keep.pair_pre + std::size_t(f.source) * Q);
     }
     for (std::uint32_t s = 0; s < t.exit_count; ++s) xbar[b.exits[s]] += y[n + s];
   }
@@ -395,7 +518,7 @@ class GradientSession {
   // same reward into output k = i + j; chain 1 also with the first-moment solve of the
   // other reward of each pair (E[R_a R_b] has b_1 of a against x_1 of b and the
   // reverse). b_i = r ∘ (b_(i−1) U) is injected from chain i−1's ḡ on this block.
-  template <std::size_t Fixed>
+  template <std::size_t Fixed, bool Tangents>
   void chain(const ComposedBlock& b, const Kept& keep, std::size_t i) {
     const BlockTrace& t = *b.trace;
     const std::size_t R = Fixed ? Fixed : R_;
@@ -411,17 +534,28 @@ class GradientSession {
     for (std::uint32_t s = 0; s < t.exit_count; ++s)
       for (std::size_t r = 0; r < R; ++r) y[(n + s) * R + r] = 0;
     const double* val = values_at_;
-    double* vbar = value_adjoints_.data();
-    const std::size_t O = O_, RK = RK_, J = K_ - std::min<std::size_t>(i, K_);
+    const std::size_t RK = RK_, J = K_ - std::min<std::size_t>(i, K_);
     const bool pairs = i == 1 && N_ > 0;
     // Output i + j of reward r sits at (i + j − 1)·R + r; solve j's values at (j − 1)·R + r.
-    auto contract = [&](double* into, const double* by, const double* moments) {
-      for (std::size_t jr = 0; jr < J * R; jr += R) multiply_add<Fixed>(into + i * R + jr, by, moments + jr, R);
-      if (pairs)
-        for (std::size_t p = 0; p < N_; ++p) {
-          const std::size_t a = pairs_[p].first, c = pairs_[p].second;
-          into[RK + p] += by[a] * moments[c] + by[c] * moments[a];
-        }
+    auto contract = [&](std::size_t u, const double* by, const double* moments) {
+      if constexpr (Tangents) {
+        const double* tu = tangents_.data() + u * P_;
+        for (std::size_t jr = 0; jr < J * R; jr += R)
+          for (std::size_t r = 0; r < R; ++r) to_theta(i * R + jr + r, by[r] * moments[jr + r], tu);
+        if (pairs)
+          for (std::size_t p = 0; p < N_; ++p) {
+            const std::size_t a = pairs_[p].first, c = pairs_[p].second;
+            to_theta(RK + p, by[a] * moments[c] + by[c] * moments[a], tu);
+          }
+      } else {
+        double* into = value_adjoints_.data() + u * O_;
+        for (std::size_t jr = 0; jr < J * R; jr += R) multiply_add<Fixed>(into + i * R + jr, by, moments + jr, R);
+        if (pairs)
+          for (std::size_t p = 0; p < N_; ++p) {
+            const std::size_t a = pairs_[p].first, c = pairs_[p].second;
+            into[RK + p] += by[a] * moments[c] + by[c] * moments[a];
+          }
+      }
     };
     double a[Fixed ? Fixed : 1], out[Fixed ? Fixed : 1];
     double* pa = Fixed ? a : lanes_.data();
@@ -432,13 +566,13 @@ class GradientSession {
       const double inv = val[s.inverse_rate];
       double* yv = y + std::size_t(s.vertex) * R;
       for (std::size_t r = 0; r < R; ++r) pout[r] = yv[r], pa[r] = yv[r] * inv;
-      contract(vbar + std::size_t(s.inverse_rate) * O, pout, keep.acc + std::size_t(s.vertex) * RK);
+      contract(s.inverse_rate, pout, keep.acc + std::size_t(s.vertex) * RK);
       for (std::uint64_t k = begin; k < s.term_end; ++k) {
         const Term& term = t.terms[k];
         const double w = val[term.weight];
         double* __restrict yt = y + std::size_t(term.target) * R;
         for (std::size_t r = 0; r < R; ++r) yt[r] += pa[r] * w;
-        contract(vbar + std::size_t(term.weight) * O, pa, keep.fin + std::size_t(term.target) * RK);
+        contract(term.weight, pa, keep.fin + std::size_t(term.target) * RK);
       }
       for (std::size_t r = 0; r < R; ++r) yv[r] = pa[r];
     }
@@ -448,7 +582,7 @@ class GradientSession {
       const double* __restrict target = y + std::size_t(f.target) * R;
       double* __restrict source = y + std::size_t(f.source) * R;
       for (std::size_t r = 0; r < R; ++r) source[r] += target[r] * m;
-      contract(vbar + std::size_t(f.multiplier) * O, target, keep.pre + std::size_t(f.source) * RK);
+      contract(f.multiplier, target, keep.pre + std::size_t(f.source) * RK);
     }
     for (std::uint32_t s = 0; s < t.exit_count; ++s)
       for (std::size_t r = 0; r < R; ++r) xbar[std::size_t(b.exits[s]) * R + r] += y[(n + s) * R + r];
@@ -465,16 +599,17 @@ class GradientSession {
       case 8: ops_backward<8>(t); break;
       default: ops_backward<0>(t);
     }
-    const double* vbar = value_adjoints_.data();
+    double* vbar = value_adjoints_.data();
     const std::size_t O = O_;
     const std::uint32_t S = P_ + 1;
     for (std::uint32_t d = 0; d < t.dot_count; ++d) {
       const double* coeff = t.dot_coeffs.data() + std::size_t(d) * S;
-      const double* db = vbar + std::size_t(d) * O;
+      double* db = vbar + std::size_t(d) * O;
       for (std::uint32_t p = 0; p < P_; ++p) {
         if (coeff[p + 1] == 0) continue;
         for (std::size_t o = 0; o < O; ++o) theta_adjoints_[o * P_ + p] += coeff[p + 1] * db[o];
       }
+      std::fill(db, db + O, 0.0);
     }
   }
 
@@ -486,7 +621,7 @@ class GradientSession {
     for (std::size_t i = t.ops.size(); i-- > 0;) {
       const Op& op = t.ops[i];
       const std::size_t slot = t.dot_count + i;
-      const double* ob = vbar + slot * O;
+      double* ob = vbar + slot * O;
       double* a = vbar + std::size_t(op.a) * O;
       double* bb = vbar + std::size_t(op.b) * O;
       double* c = vbar + std::size_t(op.c) * O;
@@ -506,10 +641,13 @@ class GradientSession {
         add_scaled<Fixed>(a, v[op.b], ob, O);
         add_scaled<Fixed>(bb, v[op.a], ob, O);
       }
+      // Consumed: leaving it 0 (its line is in cache now) spares the next block a fill.
+      for (std::size_t o = 0; o < O; ++o) ob[o] = 0;
     }
   }
 
   const ModelTrace& m_;
+  const GradientWay way_;
   std::span<const RewardPair> pairs_;
   const std::uint32_t K_;
   // rewards, pairs, their two sides, moment outputs, all outputs, parameters, chains, vertices
@@ -518,27 +656,50 @@ class GradientSession {
   const double* theta_ = nullptr;
   const std::size_t block_values_, block_slots_;
   const bool keep_all_values_;
-  Scratch values_;  // one block's program values (when not all are kept)
+  // Every array below is a slice of one workspace, taken from RetainedRegion: on large
+  // models a fresh allocation per call cost more in first-touch page faults than the
+  // gradient itself (docs/performance.md, "Gradients"). Entries, in doubles, in
+  // member order; each slice starts on a cache line.
+  static constexpr std::size_t kArrays = 13;
+  const std::array<std::size_t, kArrays> layout_;
+  static constexpr std::size_t kLineDoubles = 8;
+  static std::size_t rounded(std::size_t n) { return (n + kLineDoubles - 1) / kLineDoubles * kLineDoubles; }
+  static std::size_t workspace_bytes(const std::array<std::size_t, kArrays>& layout) {
+    std::size_t total = kLineDoubles;  // room to align the first slice
+    for (std::size_t n : layout) total += rounded(n);
+    return total * sizeof(double);
+  }
+  Slice slice(std::size_t i) {
+    auto base = reinterpret_cast<std::uintptr_t>(workspace_.data());
+    base = (base + 63) / 64 * 64;
+    std::size_t offset = 0;
+    for (std::size_t j = 0; j < i; ++j) offset += rounded(layout_[j]);
+    return Slice{reinterpret_cast<double*>(base) + offset, layout_[i]};
+  }
+  RetainedRegion workspace_;
+  Slice values_;  // one block's program values (when not all are kept)
   // Every block's values from the forward pass, in block order, when they fit in
   // kMaxKeptValues (else the backward pass replays each block again).
-  Scratch kept_values_;
+  Slice kept_values_;
   const double* values_at_ = nullptr;  // the current block's values
-  Scratch value_adjoints_;             // one block's, O per value
-  Scratch rewards_;                    // R per vertex
-  Scratch solutions_;                  // x_k of every reward on the whole model, per k: R per vertex
-  Scratch pair_solutions_;             // the pairs' solves on the whole model, Q per vertex
-  Scratch kept_solves_;                // every block's Kept, in block order
-  Scratch adjoints_;                   // x̄ of chain 0, then of chains i ≥ 1 (R per vertex)
-  Scratch y_;                          // the forward pass's working vector, one block
-  Scratch chains_;                     // ȳ per chain on one block
-  Scratch lanes_;                      // a chain's ā and ȳ_out at one solve command, R each
-  Scratch theta_adjoints_;             // O × P
+  Slice value_adjoints_;               // one block's, O per value; all 0 between blocks
+  Slice rewards_;                      // R per vertex
+  Slice solutions_;                    // x_k of every reward on the whole model, per k: R per vertex
+  Slice pair_solutions_;               // the pairs' solves on the whole model, Q per vertex
+  Slice kept_solves_;                  // every block's Kept, in block order
+  Slice adjoints_;                     // x̄ of chain 0, then of chains i ≥ 1 (R per vertex)
+  Slice y_;                            // the forward pass's working vector, one block
+  Slice chains_;                       // ȳ per chain on one block
+  Slice lanes_;                        // a chain's ā and ȳ_out at one solve command, R each
+  Slice theta_adjoints_;               // O × P
+  Slice tangents_;                     // one block's dv/dθ, P per value (tangent blocks)
 };
 
 }  // namespace
 
 Gradient evaluate_gradient(const ModelTrace& m, std::span<const double> theta, std::uint32_t moment_count,
-                           const Moments& exact, std::span<const RewardPair> pairs, const std::atomic<bool>* cancel) {
+                           const Moments& exact, std::span<const RewardPair> pairs, const std::atomic<bool>* cancel,
+                           GradientWay way) {
   if (theta.size() != m.param_count)
     throw EngineError("expected " + std::to_string(m.param_count) + " parameter values, got " +
                       std::to_string(theta.size()));
@@ -564,7 +725,7 @@ Gradient evaluate_gradient(const ModelTrace& m, std::span<const double> theta, s
   out.pair_count = static_cast<std::uint32_t>(pairs.size());
   std::vector<double> fast, cross, dcross;
   {
-    GradientSession session(m, moment_count, pairs, cancel);
+    GradientSession session(m, moment_count, pairs, cancel, way);
     session.run(theta.data(), fast, cross, out.moment, dcross);
   }
   const double nan = std::numeric_limits<double>::quiet_NaN();

@@ -25,15 +25,20 @@
 // its final y and the sums before each inverse rate, and every block's values (up to
 // 64 MiB; beyond, each block is replayed again); then per block chain 0 once and
 // chains 1..K−1 with R lanes, each contracted in its own sweep with the solves it
-// pairs with, and the program once backwards with R·K + pairs adjoints per value.
+// pairs with, and the program once backwards with R·K + pairs adjoints per value —
+// or, in a block with many ops per command and P < R·K + pairs, once forwards with P
+// tangents per value, each command's adjoints contracted with them (gradient.cpp,
+// use_tangents).
 //
 // Non-finite values. The gradient is computed in IEEE arithmetic, which is exact when
 // every state has a positive total rate at θ. A derivative whose moment (covariance) is
 // not finite (here or in evaluate()'s exact arithmetic), or whose computation met
 // 0·∞, is reported as NaN: never a finite number that is not the derivative.
 //
-// Invariant: all scratch is counted in Category::Evaluation and released before the
-// call returns (normally, by Cancelled, or by any other exception).
+// Invariant: all scratch is one workspace, counted in Category::Evaluation while the
+// call holds it and released before the call returns (normally, by Cancelled, or by
+// any other exception); a large one keeps its pages for the next call
+// (RetainedRegion, memory/accounting.hpp).
 #pragma once
 
 #include <atomic>
@@ -62,10 +67,15 @@ struct Gradient {
   }
 };
 
+// How each block's program values reach the outputs (gradient.cpp, use_tangents):
+// Chosen picks per block by cost; Reverse and Tangents force one way, so that tests
+// can check both on small models.
+enum class GradientWay { Chosen, Reverse, Tangents };
+
 // `exact` is evaluate(trace, theta, moment_count, pairs) (its values decide which
 // derivatives are defined). theta and pairs as for evaluate(); moment_count ≥ 1.
 Gradient evaluate_gradient(const ModelTrace& trace, std::span<const double> theta, std::uint32_t moment_count,
                            const Moments& exact, std::span<const RewardPair> pairs = {},
-                           const std::atomic<bool>* cancel = nullptr);
+                           const std::atomic<bool>* cancel = nullptr, GradientWay way = GradientWay::Chosen);
 
 }  // namespace phasic
