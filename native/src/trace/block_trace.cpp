@@ -1,7 +1,9 @@
 // Records a block's trace: elimination in the chosen order on a working copy of the
 // block whose edge weights are value slots, with every arithmetic step emitted into
 // the program (hash-consed), then dead values dropped and slots renumbered with DOTs
-// first.
+// first. When the vertices left fill in, the program so far is numbered with their
+// weights as live roots and the dense kernel (dense_elimination.hpp) appends the
+// rest in final slots; its commands follow the sparse ones.
 #include "trace/block_trace.hpp"
 
 #include <algorithm>
@@ -9,6 +11,7 @@
 #include <string>
 
 #include "base/error.hpp"
+#include "trace/dense_elimination.hpp"
 #include "trace/ordering.hpp"
 
 namespace phasic {
@@ -234,10 +237,7 @@ using Parents = SubgraphVector<std::uint32_t>;
 
 constexpr std::uint32_t kNoSlot = 0xffffffffu;
 
-struct RawSolve {
-  std::uint32_t vertex, inverse_rate;
-  std::uint64_t term_begin, term_end;
-};
+using RawSolve = EliminationStep;
 
 // Bounds on what the scratch keeps between blocks: enough for the blocks of typical
 // models, so one huge block does not hold its working memory for the whole run.
@@ -267,6 +267,8 @@ struct RecordingScratch::Storage {
   SubgraphVector<Parents> in;
   Row merged;
   EliminationQueue queue{0};
+  DenseBlock dense;
+  SubgraphVector<std::uint32_t> dense_index;
 
   void trim_after_block() {
     program.trim(kKeepValues);
@@ -277,6 +279,10 @@ struct RecordingScratch::Storage {
     trim(internal, kKeepValues);
     trim(internal_end, kKeepValues);
     trim(merged, kKeepValues);
+    for (auto* v : {&dense.vertex, &dense.weight, &dense.leave, &dense.in_count, &dense.out_count, &dense.children,
+                    &dense.partial, &dense.pattern, &dense.pattern_leave, &dense_index})
+      trim(*v, kKeepValues);
+    trim(dense.done, kKeepValues);
     if (out.size() > kKeepRows) SubgraphVector<Row>().swap(out);
     if (in.size() > kKeepRows) SubgraphVector<Parents>().swap(in);
     queue.trim(kKeepValues);
@@ -323,6 +329,25 @@ BlockTrace record_block(const BlockInput& b, const std::atomic<bool>* cancel) {
 }
 
 namespace {
+// Removes DOT `slot` from a finished trace, every later slot moving down by one. Only
+// for a constant the dense kernel was given but did not read, which a block that fills
+// in practically never leaves: correctness, not speed.
+void drop_dot(BlockTrace& t, std::uint32_t slot) {
+  auto move = [&](std::uint32_t& s) { s -= s > slot; };
+  const std::uint32_t stride = t.param_count + 1;
+  t.dot_coeffs.erase(t.dot_coeffs.begin() + std::ptrdiff_t(slot) * stride,
+                     t.dot_coeffs.begin() + std::ptrdiff_t(slot + 1) * stride);
+  --t.dot_count;
+  for (Op& op : t.ops) {
+    move(op.a);
+    if (op.code != OpCode::Inv) move(op.b);
+    if (op.code == OpCode::MulAdd) move(op.c);
+  }
+  for (ForwardCommand& f : t.forward) move(f.multiplier);
+  for (SolveCommand& s : t.solve) move(s.inverse_rate);
+  for (Term& term : t.terms) move(term.weight);
+}
+
 BlockTrace record_in(const BlockInput& b, RecordingScratch::Storage& scratch, const std::atomic<bool>* cancel) {
   const std::uint32_t n = b.vertex_count;
   const std::uint32_t absorb = b.absorb_target();
@@ -404,6 +429,10 @@ BlockTrace record_in(const BlockInput& b, RecordingScratch::Storage& scratch, co
     solves.push_back(s);
   }
 
+  // Set when the rest of a filled-in block goes to the dense kernel (dense_elimination.hpp),
+  // with the raw slots of the constants it uses.
+  bool dense = false;
+  std::uint32_t zero = kNoSlot, one = kNoSlot;
   if (acyclic.empty() && n > 0) {
     SubgraphVector<Row>& out = scratch.out;
     SubgraphVector<Parents>& in = scratch.in;
@@ -423,8 +452,16 @@ BlockTrace record_in(const BlockInput& b, RecordingScratch::Storage& scratch, co
     EliminationQueue& queue = scratch.queue;
     queue.reset(n);
     for (std::uint32_t v = 0; v < n; ++v) queue.push(v, markowitz(v));
+    std::uint64_t active = 0;  // internal edges among the vertices not yet eliminated
+    for (std::uint32_t u = 0; u < n; ++u) active += out[u].size();
 
-    for (std::uint32_t v; (v = queue.pop(markowitz)) != EliminationQueue::kEmpty;) {
+    for (std::uint32_t eliminated = 0;; ++eliminated) {
+      if (dense_enough(n - eliminated, active)) {
+        dense = true;
+        break;
+      }
+      const std::uint32_t v = queue.pop(markowitz);
+      if (v == EliminationQueue::kEmpty) break;
       check_cancel();
       const Row& row = out[v];
       if (row.empty() && leave[v] == kNoSlot) throw NeverAbsorbed(b.vertices[v]);
@@ -467,12 +504,15 @@ BlockTrace record_in(const BlockInput& b, RecordingScratch::Storage& scratch, co
           }
         }
         work += merged.size();
+        active += merged.size();
+        active -= urow.size();
         urow.swap(merged);
         // Every way out of the block is one weight: its parts are never read separately.
         if (leave[v] != kNoSlot)
           leave[u] = leave[u] == kNoSlot ? program.op(OpCode::Mul, m, leave[v])
                                          : program.op(OpCode::MulAdd, leave[u], m, leave[v]);
       }
+      active -= row.size();
       for (const Edge& e : row) {
         Parents& parents = in[e.target];
         parents.erase(std::lower_bound(parents.begin(), parents.end(), v));
@@ -490,6 +530,28 @@ BlockTrace record_in(const BlockInput& b, RecordingScratch::Storage& scratch, co
         check_cancel();
       }
     }
+    if (dense) {
+      // The remaining vertices' rows, in raw slots until the program is numbered below.
+      DenseBlock& d = scratch.dense;
+      SubgraphVector<std::uint32_t>& index = scratch.dense_index;
+      index.resize(n);
+      std::uint32_t r = 0;
+      for (std::uint32_t u = 0; u < n; ++u)
+        if (!queue.done(u)) index[u] = r++;
+      d.reset(r);
+      for (std::uint32_t u = 0; u < n; ++u) {
+        if (queue.done(u)) continue;
+        d.vertex[index[u]] = u;
+        for (const Edge& e : out[u]) d.at(index[u], index[e.target]) = e.slot;
+        d.leave[index[u]] = leave[u];
+        out[u].clear();
+        in[u].clear();
+        trim(out[u], kKeepRowEntries);
+        trim(in[u], kKeepRowEntries);
+      }
+      zero = program.constant(0.0);
+      one = program.constant(1.0);
+    }
   }
 
   // Liveness: commands read slots; ops read earlier slots, so one backward pass suffices.
@@ -499,12 +561,23 @@ BlockTrace record_in(const BlockInput& b, RecordingScratch::Storage& scratch, co
   for (const ForwardCommand& f : forward) renumber[f.multiplier] = 1;
   for (const RawSolve& s : solves) renumber[s.inverse_rate] = 1;
   for (const Term& t : terms) renumber[t.weight] = 1;
+  DenseBlock& dense_block = scratch.dense;
+  if (dense) {
+    for (const std::uint32_t w : dense_block.weight)
+      if (w != DenseBlock::kAbsent) renumber[w] = 1;
+    for (const std::uint32_t w : dense_block.leave)
+      if (w != DenseBlock::kAbsent) renumber[w] = 1;
+  }
   for (std::size_t s = raw.size(); s-- > 0;) {
     if (!renumber[s] || raw[s].code == kDot) continue;
     renumber[raw[s].a] = 1;
     if (raw[s].code != static_cast<std::uint8_t>(OpCode::Inv)) renumber[raw[s].b] = 1;
     if (raw[s].code == static_cast<std::uint8_t>(OpCode::MulAdd)) renumber[raw[s].c] = 1;
   }
+
+  // A constant only the dense kernel may read is kept for now and dropped below if it did not.
+  const bool zero_for_dense = dense && !renumber[zero], one_for_dense = dense && !renumber[one];
+  if (dense) renumber[zero] = renumber[one] = 1;
 
   BlockTrace t;
   t.param_count = b.param_count;
@@ -551,16 +624,35 @@ BlockTrace record_in(const BlockInput& b, RecordingScratch::Storage& scratch, co
     const std::uint32_t c = code == OpCode::MulAdd ? renumber[r.c] - 1 : 0;
     t.ops.push_back({code, a, bb, c});
   }
+  // Commands recorded from here on (by the dense kernel) hold final slots already.
+  const std::size_t sparse_forward = forward.size(), sparse_solves = solves.size(), sparse_terms = terms.size();
+  SubgraphVector<std::uint32_t> unused;
+  if (dense) {
+    for (std::uint32_t& w : dense_block.weight)
+      if (w != DenseBlock::kAbsent) w = renumber[w] - 1;
+    for (std::uint32_t& w : dense_block.leave)
+      if (w != DenseBlock::kAbsent) w = renumber[w] - 1;
+    DenseOutput o{t.ops, t.dot_count, renumber[zero] - 1, renumber[one] - 1, forward, solves, terms};
+    eliminate_dense(dense_block, o, b.vertices.data(), cancel);
+    if (zero_for_dense && !o.used_zero) unused.push_back(o.zero);
+    if (one_for_dense && !o.used_one) unused.push_back(o.one);
+  }
+  auto final_slot = [&](std::uint32_t slot, bool recorded_sparse) {
+    return recorded_sparse ? renumber[slot] - 1 : slot;
+  };
   t.forward.reserve(forward.size());
-  for (const ForwardCommand& f : forward) t.forward.push_back({f.target, f.source, renumber[f.multiplier] - 1});
+  for (std::size_t i = 0; i < forward.size(); ++i)
+    t.forward.push_back({forward[i].target, forward[i].source, final_slot(forward[i].multiplier, i < sparse_forward)});
   t.solve.reserve(solves.size());
   t.terms.reserve(terms.size());
   for (std::size_t i = solves.size(); i-- > 0;) {
     const RawSolve& s = solves[i];
     for (std::uint64_t k = s.term_begin; k < s.term_end; ++k)
-      t.terms.push_back({terms[k].target, renumber[terms[k].weight] - 1});
-    t.solve.push_back({s.vertex, renumber[s.inverse_rate] - 1, t.terms.size()});
+      t.terms.push_back({terms[k].target, final_slot(terms[k].weight, k < sparse_terms)});
+    t.solve.push_back({s.vertex, final_slot(s.inverse_rate, i < sparse_solves), t.terms.size()});
   }
+  std::sort(unused.begin(), unused.end());
+  for (std::size_t i = unused.size(); i-- > 0;) drop_dot(t, unused[i]);
   return t;
 }
 }  // namespace

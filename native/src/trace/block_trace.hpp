@@ -35,7 +35,8 @@
 //
 // Invariants: every slot is used by a command or by a later op (no dead values);
 // structurally equal ops are emitted once (DOTs by coefficient bits, arithmetic by
-// code and operands); solve visits each local vertex exactly once; a term reads an exit
+// code and operands) except in the part of a block recorded by the dense kernel
+// (dense_elimination.hpp), which shares nothing; solve visits each local vertex exactly once; a term reads an exit
 // or a vertex solved by an earlier command; no forward command writes a vertex that an
 // earlier forward command read (the backward pass of gradient.hpp relies on both); all
 // storage is counted in Category::Traces.
@@ -110,7 +111,8 @@ class RecordingScratch {
 };
 
 // Eliminates the block in elimination_order(block)'s order (the same rule, driven by
-// the one symbolic pass that records). Throws EngineError when a vertex
+// the one symbolic pass that records; once the vertices left are dense_enough, the
+// dense kernel continues with the same rule). Throws EngineError when a vertex
 // of the block cannot reach an exit or absorption (its total rate is an empty sum),
 // Cancelled when *cancel becomes true; either way nothing recorded survives.
 BlockTrace record_block(const BlockInput& block, const std::atomic<bool>* cancel = nullptr);

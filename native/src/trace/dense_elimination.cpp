@@ -1,0 +1,182 @@
+// The dense recording kernel: Markowitz order by a scan of the counts, then per step
+// λ, its inverse, and one row of updates per parent, each op appended with its slot.
+#include "trace/dense_elimination.hpp"
+
+#include <algorithm>
+#include <cstdint>
+
+#include "base/error.hpp"
+
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
+namespace phasic {
+
+namespace {
+constexpr std::uint64_t kMinDenseVertices = 32;
+// Up to this size a tenth of the pairs suffices (the array is at most 64 MiB); beyond,
+// a third, where the array is no larger than the sparse rows it replaces.
+constexpr std::uint64_t kMaxSparseDenseVertices = 4096;
+
+// A filled-in block writes tens of MB of ops into memory it has just allocated, and
+// on Linux each 4 KiB page costs a page fault on first touch (≈ 10 µs each on the
+// benchmark's VM: most of recording). Asking for transparent huge pages on the part
+// of the buffer the ops will fill makes that one fault per 2 MiB where the system
+// allows it (THP "madvise" or "always"); elsewhere, or when refused, nothing changes.
+void prefer_huge_pages(void* begin, void* end) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  constexpr std::uintptr_t kHuge = std::uintptr_t(1) << 21;
+  const std::uintptr_t first = (reinterpret_cast<std::uintptr_t>(begin) + kHuge - 1) & ~(kHuge - 1);
+  const std::uintptr_t last = reinterpret_cast<std::uintptr_t>(end) & ~(kHuge - 1);
+  if (last > first) madvise(reinterpret_cast<void*>(first), last - first, MADV_HUGEPAGE);
+#else
+  (void)begin, (void)end;
+#endif
+}
+}  // namespace
+
+bool dense_enough(std::uint64_t remaining, std::uint64_t edges) {
+  if (remaining < kMinDenseVertices) return false;
+  const std::uint64_t pairs = remaining * (remaining - 1);
+  return remaining <= kMaxSparseDenseVertices ? 10 * edges >= pairs : 3 * edges >= pairs;
+}
+
+void DenseBlock::reset(std::uint32_t r) {
+  size = r;
+  vertex.resize(r);
+  weight.assign(std::size_t(r) * r, kAbsent);
+  leave.assign(r, kAbsent);
+}
+
+namespace {
+
+// One pass of the elimination. Counting (kRecord false) records nothing: it runs the
+// same steps on a copy of the pattern, each new value marked present by slot 0, and
+// returns how many ops recording will append, so the trace's op vector is allocated
+// once at its final size (a bound on the fill was twice the ops on structured
+// n = 8 d = 5, and the trace's memory is priced by its capacity).
+template <bool kRecord>
+std::uint64_t run(DenseBlock& block, DenseOutput& out, const VertexId* global, const std::atomic<bool>* cancel) {
+  constexpr std::uint32_t kAbsent = DenseBlock::kAbsent;
+  constexpr auto kMulAdd = OpCode::MulAdd;
+  const std::uint32_t r = block.size;
+  TraceVector<Op>& ops = out.ops;
+  std::uint64_t count = 0;
+  auto emit = [&](OpCode code, std::uint32_t a, std::uint32_t b, std::uint32_t c) -> std::uint32_t {
+    if constexpr (!kRecord) {
+      (void)code, (void)a, (void)b, (void)c;
+      ++count;
+      return 0;
+    } else {
+      const auto slot = static_cast<std::uint32_t>(out.dot_count + ops.size());
+      ops.push_back({code, a, b, c});
+      return slot;
+    }
+  };
+  // The sparse recorder's canonical forms: a·b as 0 + min·max, a + b as a + b·1 with
+  // the smaller slot first. The arithmetic is the same either way; keeping the forms
+  // keeps a dense trace comparable op by op with a sparse one.
+  auto mul = [&](std::uint32_t a, std::uint32_t b) {
+    out.used_zero = true;
+    return emit(kMulAdd, out.zero, std::min(a, b), std::max(a, b));
+  };
+  auto add = [&](std::uint32_t a, std::uint32_t b) {
+    out.used_one = true;
+    if (a > b) std::swap(a, b);
+    return emit(kMulAdd, a, std::min(b, out.one), std::max(b, out.one));
+  };
+  auto muladd = [&](std::uint32_t a, std::uint32_t b, std::uint32_t c) {
+    return emit(kMulAdd, a, std::min(b, c), std::max(b, c));
+  };
+
+  block.in_count.assign(r, 0);
+  block.out_count.assign(r, 0);
+  block.done.assign(r, 0);
+  for (std::uint32_t u = 0; u < r; ++u)
+    for (std::uint32_t z = 0; z < r; ++z)
+      if (block.at(u, z) != kAbsent) ++block.out_count[u], ++block.in_count[z];
+  SubgraphVector<std::uint32_t>& children = block.children;
+  SubgraphVector<std::uint32_t>& partial = block.partial;
+  partial.reserve(r + 1);
+
+  for (std::uint32_t step = 0; step < r; ++step) {
+    if (cancel && cancel->load(std::memory_order_relaxed)) throw Cancelled();
+    // The Markowitz count of ordering.hpp; the scan visits vertices in ascending local
+    // index, so a strict < keeps the smallest index among equal counts, as the queue does.
+    std::uint32_t v = kAbsent;
+    std::uint64_t best = ~std::uint64_t(0);
+    for (std::uint32_t u = 0; u < r; ++u) {
+      if (block.done[u]) continue;
+      const std::uint64_t markowitz = std::uint64_t(block.in_count[u]) *
+                                      (block.out_count[u] + (block.leave[u] != kAbsent));
+      if (markowitz < best) best = markowitz, v = u;
+    }
+    block.done[v] = 1;
+    const std::uint32_t* vrow = &block.at(v, 0);
+    children.clear();
+    for (std::uint32_t z = 0; z < r; ++z)
+      if (vrow[z] != kAbsent) children.push_back(z);
+    const std::uint32_t leave_v = block.leave[v];
+    if (children.empty() && leave_v == kAbsent) throw NeverAbsorbed(global[block.vertex[v]]);
+
+    // λ_v summed pairwise over the row in target order, then the leave weight.
+    partial.clear();
+    for (const std::uint32_t z : children) partial.push_back(vrow[z]);
+    if (leave_v != kAbsent) partial.push_back(leave_v);
+    while (partial.size() > 1) {
+      std::size_t kept = 0;
+      for (std::size_t i = 0; i + 1 < partial.size(); i += 2) partial[kept++] = add(partial[i], partial[i + 1]);
+      if (partial.size() % 2) partial[kept++] = partial.back();
+      partial.resize(kept);
+    }
+    const std::uint32_t inverse = emit(OpCode::Inv, partial[0], 0, 0);
+    if constexpr (kRecord) {
+      EliminationStep s{block.vertex[v], inverse, out.terms.size(), 0};
+      for (const std::uint32_t z : children) out.terms.push_back({block.vertex[z], vrow[z]});
+      s.term_end = out.terms.size();
+      out.steps.push_back(s);
+    }
+
+    for (std::uint32_t u = 0; u < r; ++u) {
+      std::uint32_t* urow = &block.at(u, 0);
+      if (block.done[u] || urow[v] == kAbsent) continue;
+      const std::uint32_t m = mul(urow[v], inverse);
+      if constexpr (kRecord) out.forward.push_back({block.vertex[u], block.vertex[v], m});
+      urow[v] = kAbsent;
+      --block.out_count[u];
+      // w_uz += m·w_vz over v's children; the loop m·w_vu is dropped.
+      for (const std::uint32_t z : children) {
+        if (z == u) continue;
+        if (urow[z] == kAbsent) {
+          urow[z] = mul(m, vrow[z]);
+          ++block.out_count[u], ++block.in_count[z];
+        } else {
+          urow[z] = muladd(urow[z], m, vrow[z]);
+        }
+      }
+      if (leave_v != kAbsent)
+        block.leave[u] = block.leave[u] == kAbsent ? mul(m, leave_v) : muladd(block.leave[u], m, leave_v);
+    }
+    for (const std::uint32_t z : children) --block.in_count[z];
+  }
+  return count;
+}
+
+}  // namespace
+
+void eliminate_dense(DenseBlock& block, DenseOutput& out, const VertexId* global, const std::atomic<bool>* cancel) {
+  block.pattern.assign(block.weight.begin(), block.weight.end());
+  block.pattern_leave.assign(block.leave.begin(), block.leave.end());
+  const std::uint64_t count = run<false>(block, out, global, cancel);
+  block.weight.swap(block.pattern);
+  block.leave.swap(block.pattern_leave);
+  if (std::uint64_t(out.dot_count) + out.ops.size() + count >= 0xfffffffeu)
+    throw EngineError("a block's trace needs more than 2^32 values");
+  out.ops.reserve(out.ops.size() + count);
+  prefer_huge_pages(out.ops.data() + out.ops.size(), out.ops.data() + out.ops.capacity());
+  out.used_zero = out.used_one = false;
+  run<true>(block, out, global, cancel);
+}
+
+}  // namespace phasic
