@@ -5,8 +5,8 @@
 // the owner unwinds by an exception); entries are not initialized (callers write
 // every entry before reading it, or call zero()), because zero-filling scratch the
 // replay overwrites anyway would only cost time. An array of at least kHugeScratchBytes
-// is a mapping of its own in 2 MB pages where the kernel allows them (Linux), and is
-// then zero until first written (fresh_mapping()).
+// is a mapping of its own in 2 MB pages (allocate_large, memory/accounting.hpp), and
+// is then zero until first written (fresh_mapping()).
 #pragma once
 
 #include <algorithm>
@@ -15,10 +15,6 @@
 
 #include "memory/accounting.hpp"
 
-#ifdef __linux__
-#include <sys/mman.h>
-#endif
-
 namespace phasic {
 
 // Why a mapping of its own: each evaluation allocates and frees its scratch, and on
@@ -26,7 +22,7 @@ namespace phasic {
 // is above what malloc ever keeps, so every call took ≈ 31,000 first-touch faults of
 // 4 KB, ≈ 19 µs each on the VM of docs/performance.md — more than the evaluation
 // itself. In 2 MB pages the same memory is 64 faults and the kernel's zeroing.
-// Below 8 MB malloc reuses freed memory between calls, which no mapping beats.
+// Below this size malloc reuses freed memory between calls, which no mapping beats.
 constexpr std::size_t kHugeScratchBytes = std::size_t(32) << 20;
 
 template <class T>
@@ -35,36 +31,25 @@ class EvaluationScratch {
   explicit EvaluationScratch(std::size_t n) : n_(n) {
     const std::size_t bytes = n * sizeof(T);
     ledger().add(Category::Evaluation, bytes);
-#ifdef __linux__
-    if (bytes >= kHugeScratchBytes) {
-      constexpr std::size_t kHuge = std::size_t(2) << 20;
-      mapped_ = (bytes + kHuge - 1) / kHuge * kHuge;
-      void* p = ::mmap(nullptr, mapped_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-      if (p != MAP_FAILED) {
-        ::madvise(p, mapped_, MADV_HUGEPAGE);
-        p_ = static_cast<T*>(p);
-        fresh_ = true;
-        return;
-      }
-      mapped_ = 0;  // fall back to the heap
-    }
-#endif
     try {
-      p_ = static_cast<T*>(::operator new(bytes));
+      if (bytes >= kHugeScratchBytes) {
+        p_ = static_cast<T*>(allocate_large(bytes));
+        fresh_ = true;
+      } else {
+        p_ = static_cast<T*>(::operator new(bytes));
+      }
     } catch (...) {
       ledger().remove(Category::Evaluation, bytes);
       throw;
     }
   }
   ~EvaluationScratch() {
-    ledger().remove(Category::Evaluation, n_ * sizeof(T));
-#ifdef __linux__
-    if (mapped_ != 0) {
-      ::munmap(p_, mapped_);
-      return;
-    }
-#endif
-    ::operator delete(p_);
+    const std::size_t bytes = n_ * sizeof(T);
+    ledger().remove(Category::Evaluation, bytes);
+    if (fresh_)
+      free_large(p_, bytes);
+    else
+      ::operator delete(p_);
   }
   EvaluationScratch(const EvaluationScratch&) = delete;
   EvaluationScratch& operator=(const EvaluationScratch&) = delete;
@@ -79,7 +64,6 @@ class EvaluationScratch {
  private:
   std::size_t n_;
   T* p_ = nullptr;
-  std::size_t mapped_ = 0;  // bytes mapped, 0 when on the heap
   bool fresh_ = false;
 };
 
