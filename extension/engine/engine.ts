@@ -130,6 +130,9 @@ export class Engine {
     const { signal, onProgress, onBlockEvent, ...asked } = options;
     const native = { ...asked, decomposition };
     if (native.maxStates !== undefined) atLeastOne('maxStates', native.maxStates);
+    // The engine holds it in 32 bits; a larger value must not wrap round to a small one.
+    if (native.minSccSize !== undefined && !(native.minSccSize <= 0xffff_ffff))
+      throw new EngineFailure(`minSccSize must be at most 4294967295 (got ${native.minSccSize})`, 'argument');
     if (signal?.aborted) throw new EngineFailure('the run was cancelled', 'cancelled');
     const runId = nextRunId++;
     const abort = () => this.addon.cancel(runId);

@@ -159,7 +159,9 @@ Napi::Value Run(const Napi::CallbackInfo& info) {
   const Napi::Object o = info[2].As<Napi::Object>();
   phasic::RunOptions options;
   options.max_states = count_or(o, "maxStates", options.max_states);
-  options.min_scc_size = static_cast<std::uint32_t>(count_or(o, "minSccSize", options.min_scc_size));
+  const std::uint64_t min_scc_size = count_or(o, "minSccSize", options.min_scc_size);
+  if (min_scc_size > 0xffff'ffffu) throw Napi::RangeError::New(env, "minSccSize must be at most 4294967295");
+  options.min_scc_size = static_cast<std::uint32_t>(min_scc_size);
   options.moments = moments_of(o.Get("moments"));
   options.covariances = reward_pairs(o.Get("covariances"));
   options.params = named_values(o.Get("params"), "params");

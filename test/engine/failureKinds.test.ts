@@ -56,6 +56,8 @@ describe('failure kinds through the real addon', () => {
       ['an unknown parameter', () => engine.run(kingman, { params: { nope: 1 } })],
       ['an unknown reward', () => engine.run(kingman, { covariances: [['time', 'nope']] })],
       ['a minSccSize below 2', () => engine.run(kingman, { minSccSize: 1 })],
+      // It used to wrap round to 4 and run as if asked for 4.
+      ['a minSccSize past 32 bits', () => engine.run(kingman, { minSccSize: 2 ** 32 + 4 })],
     ] as const) {
       const failure = await kindOf(call());
       assert.equal(failure.kind, 'argument', `${what}: ${failure.message}`);
