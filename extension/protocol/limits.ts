@@ -1,5 +1,5 @@
-// The engine's two limits as settings and command-line options: defaults and least
-// values. Neither has an "unlimited" value: a model's state space can be unbounded
+// The engine's two limits as settings and command-line options: defaults, least and
+// largest values. Neither has an "unlimited" value: a model's state space can be unbounded
 // (a three-line birth process), so every run has a state limit and a memory budget.
 // package.json's phasic.engine.maxStates / memoryBudgetMB schema repeats these numbers
 // (test/unit/limits.test.ts checks that they agree).
@@ -14,9 +14,10 @@ export const MAX_MEMORY_BUDGET_MB = Math.floor(MAX_ENGINE_COUNT / 2 ** 20);
 
 /**
  * A limit as a user wrote it in settings.json (VS Code does not enforce the schema's
- * minimum): an integer of at least `min`; the default when it is not a finite number.
+ * minimum or maximum): an integer from `min` to `max`; the default when it is not a
+ * finite number. Past `max` the addon would refuse every run, so it is read as `max`.
  */
-export function limitSetting(value: unknown, min: number, fallback: number): number {
+export function limitSetting(value: unknown, min: number, max: number, fallback: number): number {
   if (typeof value !== 'number' || !Number.isFinite(value)) return fallback;
-  return Math.max(min, Math.floor(value));
+  return Math.min(max, Math.max(min, Math.floor(value)));
 }
