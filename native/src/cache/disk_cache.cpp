@@ -11,7 +11,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,7 +20,10 @@
 #include <cstring>
 #include <ctime>
 #include <functional>
+#include <new>
 #include <vector>
+
+#include "memory/accounting.hpp"
 
 namespace phasic {
 namespace {
@@ -228,25 +230,27 @@ bool DiskCache::load(const Key& key, std::string_view canonical, std::string_vie
   return false;
 }
 
-// The buffer is a mapping of its own, in 2 MB pages where the kernel allows them
-// (MADV_HUGEPAGE): a fresh process reading an 8 MB run entry otherwise takes a page
-// fault per 4 KB on first touch, which on a virtual machine cost more than reading
-// and checking the bytes (docs/performance.md, issue 15). Nothing is zero-filled
-// by us: pread writes every byte used.
+// The buffer is a mapping of its own in 2 MB pages (allocate_large, the counted
+// allocator's): a fresh process reading an 8 MB run entry otherwise takes a page fault
+// per 4 KB on first touch, which on a virtual machine cost more than reading and
+// checking the bytes (docs/performance.md, issue 15). Nothing is zero-filled by us:
+// pread writes every byte used. It is not on the ledger: it is I/O scratch, as the
+// kernel's page cache is not.
 bool DiskCache::grow_read_buffer(std::uint64_t bytes) {
   release_read_buffer();
   constexpr std::uint64_t kHuge = 2u << 20;
   const std::uint64_t size = (bytes + kHuge - 1) / kHuge * kHuge;
-  void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) return false;
-  if (size >= kHuge) ::madvise(p, size, MADV_HUGEPAGE);
-  read_buffer_ = static_cast<char*>(p);
+  try {
+    read_buffer_ = static_cast<char*>(allocate_large(size));
+  } catch (const std::bad_alloc&) {
+    return false;
+  }
   read_capacity_ = size;
   return true;
 }
 
 void DiskCache::release_read_buffer() {
-  if (read_buffer_) ::munmap(read_buffer_, read_capacity_);
+  if (read_buffer_) free_large(read_buffer_, read_capacity_);
   read_buffer_ = nullptr;
   read_capacity_ = 0;
 }

@@ -7,10 +7,6 @@
 
 #include "base/error.hpp"
 
-#if defined(__linux__)
-#include <sys/mman.h>
-#endif
-
 namespace phasic {
 
 namespace {
@@ -19,21 +15,6 @@ constexpr std::uint64_t kMinDenseVertices = 32;
 // a third, where the array is no larger than the sparse rows it replaces.
 constexpr std::uint64_t kMaxSparseDenseVertices = 4096;
 
-// A filled-in block writes tens of MB of ops into memory it has just allocated, and
-// on Linux each 4 KiB page costs a page fault on first touch (≈ 10 µs each on the
-// benchmark's VM: most of recording). Asking for transparent huge pages on the part
-// of the buffer the ops will fill makes that one fault per 2 MiB where the system
-// allows it (THP "madvise" or "always"); elsewhere, or when refused, nothing changes.
-void prefer_huge_pages(void* begin, void* end) {
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-  constexpr std::uintptr_t kHuge = std::uintptr_t(1) << 21;
-  const std::uintptr_t first = (reinterpret_cast<std::uintptr_t>(begin) + kHuge - 1) & ~(kHuge - 1);
-  const std::uintptr_t last = reinterpret_cast<std::uintptr_t>(end) & ~(kHuge - 1);
-  if (last > first) madvise(reinterpret_cast<void*>(first), last - first, MADV_HUGEPAGE);
-#else
-  (void)begin, (void)end;
-#endif
-}
 }  // namespace
 
 bool dense_enough(std::uint64_t remaining, std::uint64_t edges) {
@@ -173,8 +154,9 @@ void eliminate_dense(DenseBlock& block, DenseOutput& out, const VertexId* global
   block.leave.swap(block.pattern_leave);
   if (std::uint64_t(out.dot_count) + out.ops.size() + count >= 0xfffffffeu)
     throw EngineError("a block's trace needs more than 2^32 values");
+  // A buffer of 2 MB or more is a mapping of its own in huge pages (allocate_large,
+  // memory/accounting.hpp): tens of MB of fresh ops fault in per 2 MB, not per 4 KB.
   out.ops.reserve(out.ops.size() + count);
-  prefer_huge_pages(out.ops.data() + out.ops.size(), out.ops.data() + out.ops.capacity());
   out.used_zero = out.used_one = false;
   run<true>(block, out, global, cancel);
 }
