@@ -146,9 +146,19 @@ async function pickInQuickInput(page: Page, shortcut: string, text: string): Pro
       await page.keyboard.press('Escape');
       continue;
     }
-    // Accepting is not retried: a command must not run twice.
+    // Accepting is not retried: a command must not run twice. A command may open its
+    // own quick pick at once in the same widget, which then never shows as hidden to a
+    // poll: accepted means hidden, or holding something other than the typed text.
     await page.keyboard.press('Enter');
-    await widget.waitFor({ state: 'hidden', timeout: 10_000 });
+    await page.waitForFunction(
+      (typed) => {
+        const shown = document.querySelector<HTMLElement>('.quick-input-widget');
+        if (!shown || shown.getClientRects().length === 0) return true;
+        return shown.querySelector<HTMLInputElement>('.quick-input-box input')?.value !== typed;
+      },
+      text,
+      { timeout: 10_000 },
+    );
     return;
   }
   throw lastError;
