@@ -2,6 +2,7 @@
 // own fields over the one state in the store (StudioStore.paramText): typing in
 // either changes the store, and every form follows it, so the two views always
 // compute at the same parameter values.
+import { readDecimal } from '../extension/protocol/format';
 import type { PanelParam, PanelRun } from '../extension/protocol/webview';
 import { el } from './dom';
 import type { StudioStore } from './store';
@@ -16,9 +17,8 @@ function bounds(p: PanelParam): string {
 
 /** The value typed in a field, or why it cannot be used. */
 export function parseParam(text: string, p: PanelParam): { value: number } | { error: string } {
-  const t = text.trim();
-  const value = Number(t);
-  if (t === '' || !Number.isFinite(value)) return { error: `${p.name} must be a number` };
+  const value = readDecimal(text);
+  if (value === undefined || !Number.isFinite(value)) return { error: `${p.name} must be a number` };
   if (p.lo !== null && value < p.lo) return { error: `${p.name} must be ≥ ${p.lo}` };
   if (p.hi !== null && value > p.hi) return { error: `${p.name} must be ≤ ${p.hi}` };
   return { value };

@@ -8,6 +8,7 @@ import {
   MIN_EPSILON,
   MIN_GRID_POINTS,
 } from '../protocol/distribution';
+import { readDecimal } from '../protocol/format';
 import {
   DEFAULT_MAX_STATES,
   DEFAULT_MEMORY_BUDGET_MB,
@@ -139,8 +140,8 @@ export interface HelpArgs {
 export type Args = RunArgs | DistArgs | FitArgs | CheckArgs | ClearArgs | ExportArgs | HelpArgs;
 
 function number(option: string, text: string): number {
-  const v = Number(text);
-  if (text.trim() === '' || Number.isNaN(v)) throw new UsageError(`${option}: '${text}' is not a number`);
+  const v = readDecimal(text);
+  if (v === undefined) throw new UsageError(`${option}: '${text}' is not a decimal number`);
   if (!Number.isFinite(v)) throw new UsageError(`${option}: '${text}' is not a finite number`);
   return v;
 }

@@ -13,6 +13,8 @@
 // model's sample size (likelihood.ts). Pure text in, a Spectrum or an SfsFileError
 // with its line out.
 
+import { readDecimal } from '../protocol/format';
+
 export interface Spectrum {
   /** Sample size: the file has n + 1 entries, for 0..n derived alleles. */
   n: number;
@@ -104,9 +106,9 @@ function count(word: string, index: number, line: Line): number {
   const lower = word.toLowerCase();
   if (lower === 'nan') return Number.NaN;
   if (/^[+-]?inf(inity)?$/.test(lower)) return lower.startsWith('-') ? -Infinity : Infinity;
-  if (!/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(word))
-    throw new SfsFileError(`entry ${index}: '${word}' is not a number`, line.number);
-  return Number(word);
+  const value = readDecimal(word);
+  if (value === undefined) throw new SfsFileError(`entry ${index}: '${word}' is not a number`, line.number);
+  return value;
 }
 
 function row(line: Line, entries: number, what: string): string[] {

@@ -1,7 +1,19 @@
 // Numbers as the user reads them, in one place for every runtime that prints them:
 // the host's notifications and status bar, the panel, the code lens and the CLI's
-// human output. So the same value reads the same everywhere. Browser-safe (the
-// webview imports it): no Node, no vscode.
+// human output. So the same value reads the same everywhere; and numbers as the user
+// types them, read one way everywhere. Browser-safe (the webview imports it): no Node,
+// no vscode.
+
+/**
+ * A number the user typed: a decimal as the model language writes one, with an optional
+ * sign and exponent ("0.3", "-2", ".5", "1e-4"); surrounding blanks are ignored.
+ * Undefined for anything else. `Number` alone would also take "0x10" as 16, "0b1" as 1
+ * and "Infinity", which nobody types as a rate, and read them as if they were meant.
+ */
+export function readDecimal(text: string): number | undefined {
+  const t = text.trim();
+  return /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(t) ? Number(t) : undefined;
+}
 
 /** Bytes in binary units: "812 B", "5.0 MB", "412 MB" (three figures from 100 up). */
 export function formatBytes(bytes: number): string {

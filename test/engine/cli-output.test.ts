@@ -410,7 +410,8 @@ describe('phasic-trace limits', () => {
   it('has no unlimited setting: a state limit or budget below the least value is a usage error', () => {
     for (const [option, value, message] of [
       ['--max-states', '0', /--max-states: '0' must be an integer ≥ 1/],
-      ['--max-states', '', /--max-states: '' is not a number/],
+      ['--max-states', '', /--max-states: '' is not a decimal number/],
+      ['--max-states', '0b11', /--max-states: '0b11' is not a decimal number/],
       ['--memory-budget', '0', /--memory-budget: '0' must be an integer ≥ 16/],
       ['--memory-budget', '15', /--memory-budget: '15' must be an integer ≥ 16/],
       ['--memory-budget', '-1', /--memory-budget: '-1' must be an integer ≥ 16/],

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { describeClear } from '../../extension/host/commands/describeClear';
+import { parseOverrides } from '../../extension/host/commands/overrideText';
 import type { ClearResult } from '../../extension/protocol/engine';
 import {
   formatBytes,
@@ -14,6 +15,7 @@ import {
   formatMs,
   formatNumber,
   formatShortNumber,
+  readDecimal,
 } from '../../extension/protocol/format';
 import { runSummary } from '../../extension/server/features/codeLens';
 import { markerLabel } from '../../webview/memory/markers';
@@ -102,5 +104,31 @@ describe('number formatting', () => {
   it('the lens prints the mean with the shared six-figure formatter', () => {
     const run = { vertices: 3, sccs: { count: 3 }, moments: { time: [1 / 3] }, ruleFirings: {} };
     assert.equal(runSummary(run as never), '3 vertices · 3 SCCs · E[time] = 0.333333');
+  });
+});
+
+describe('readDecimal: numbers as the user types them', () => {
+  it('reads decimals with sign and exponent, blanks around them ignored', () => {
+    for (const [text, value] of [
+      ['0.3', 0.3],
+      ['-2', -2],
+      ['+2', 2],
+      ['.5', 0.5],
+      ['5.', 5],
+      ['1e-4', 1e-4],
+      ['2E3', 2000],
+      [' 7 ', 7],
+      ['1e400', Infinity],
+    ] as const)
+      assert.equal(readDecimal(text), value, text);
+  });
+  it('refuses what Number would read but nobody means as a rate', () => {
+    for (const text of ['', ' ', '0x10', '0b1', '0o7', 'Infinity', '-Infinity', 'NaN', '1_0', '1e', '1.5.2', '2x', '.'])
+      assert.equal(readDecimal(text), undefined, text);
+  });
+  it('is how constant overrides are read', () => {
+    const constants = [{ name: 'n', integer: true, value: 4 }];
+    assert.deepEqual({ ...(parseOverrides('n = 6', constants) as object) }, { n: 6 });
+    assert.equal(parseOverrides('n = 0x4', constants), '"0x4" is not a number (constant n)');
   });
 });

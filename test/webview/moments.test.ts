@@ -97,6 +97,10 @@ test('an out-of-bounds or non-numeric parameter is flagged and not sent', async 
     error: 'engine restarted',
   });
   assert.equal(await page.locator('.eval-status').innerText(), 'Evaluation failed: engine restarted');
+  // Typed as a rate, "0x1" is a slip, not hexadecimal 1: refused, not sent as 1.
+  await page.locator('.moments vscode-text-field[data-param="rec"] input').fill('0x1');
+  await status('rec must be a number.');
+  assert.equal((await evaluations(studio)).length, 1);
   await page.screenshot({ path: screenshotPath('moments-light'), fullPage: true });
   await page.close();
 });

@@ -4,7 +4,7 @@
 // Distribution views (webview/params.ts) and "Use these values" writes the estimates
 // there, so those views follow. Only the newest fit's messages are drawn.
 import type { StandardError } from '../../extension/protocol/fit';
-import { formatNumber } from '../../extension/protocol/format';
+import { formatNumber, readDecimal } from '../../extension/protocol/format';
 import type { FitData, FitRecord, FitResult, FitStep, PanelRun } from '../../extension/protocol/webview';
 import { el, table } from '../dom';
 import { parseParam } from '../params';
@@ -340,8 +340,8 @@ export class FitView {
     const start = Object.create(null) as Record<string, number>;
     for (const name of fit) {
       const row = this.rows.get(name)!;
-      const value = Number(row.start.value.trim());
-      if (row.start.value.trim() === '' || !(value > 0) || !Number.isFinite(value)) {
+      const value = readDecimal(row.start.value);
+      if (value === undefined || !(value > 0) || !Number.isFinite(value)) {
         row.start.setInvalid(`the start of ${name} must be a number > 0`);
         problems.push(`the start of ${name} must be a number > 0`);
       } else {
