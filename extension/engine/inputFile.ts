@@ -25,9 +25,22 @@ function refusal(file: string, stat: Stats): string | undefined {
   return undefined;
 }
 
+/** What the common errors of `open` and `read` mean, in words; the code stays for a search. */
+const REASONS: Record<string, string> = {
+  ENOENT: 'there is no such file',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  ELOOP: 'its symbolic links form a loop',
+  ENOTDIR: 'a folder in its path is not a folder',
+  ENAMETOOLONG: 'its name is too long',
+  EISDIR: 'it is a directory, not a regular file',
+  EIO: 'the disk reported an input/output error',
+};
+
 function failure(file: string, error: unknown): Error {
   const code = (error as NodeJS.ErrnoException).code;
-  return new Error(`cannot read ${file}: ${code ?? (error as Error).message}`);
+  const reason = code && Object.hasOwn(REASONS, code) ? `${REASONS[code]} (${code})` : code;
+  return new Error(`cannot read ${file}: ${reason ?? (error as Error).message}`);
 }
 
 /** The file's text (UTF-8), or an Error whose message says why it cannot be read. */

@@ -8,7 +8,7 @@
 // the 95% intervals against their coverage over 100 spectra simulated here.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { PublicFit } from '../../extension/cli/contract';
@@ -735,6 +735,13 @@ describe('phasic-trace fit', () => {
       assert.equal(r.status, 1, r.stderr);
       assert.match(r.stderr, new RegExp(`cannot read ${file}: it is ${what}, not a regular file`));
     }
+    // Two symbolic links naming each other: said in words, the code kept for a search.
+    const [a, b] = [join(dir, 'loop-a.phasic'), join(dir, 'loop-b.phasic')];
+    symlinkSync(b, a);
+    symlinkSync(a, b);
+    const r = guarded(['run', a, '--no-cache']);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /cannot read .*loop-a\.phasic: its symbolic links form a loop \(ELOOP\)/);
   });
 
   it('refuses a start where the log-likelihood has no finite gradient, instead of reporting the start as an estimate', () => {
@@ -787,7 +794,11 @@ describe('phasic-trace fit', () => {
       1,
       /every polymorphic entry of the spectrum is masked/,
     );
-    fails([...model, '--data', join(dir, 'missing.fs')], 1, /cannot read .*missing\.fs: ENOENT/);
+    fails(
+      [...model, '--data', join(dir, 'missing.fs')],
+      1,
+      /cannot read .*missing\.fs: there is no such file \(ENOENT\)/,
+    );
     fails(
       [...model, '--data', fsFile('huge', '11 unfolded\n0 1e308 1e308 3 4 5 6 7 8 9 0\n')],
       1,
