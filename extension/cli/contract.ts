@@ -20,6 +20,8 @@ export interface PublicRun {
   variance: Record<string, Moment>;
   covariance: Record<string, Moment>;
   nonFinite?: string;
+  /** With nonFinite: "outOfRange" (absorbed with certainty: the values are finite, beyond a double) or "notAbsorbed". */
+  nonFiniteCause?: 'outOfRange' | 'notAbsorbed';
   /** With --gradient: per reward, per parameter, d E[R^k]/dθ for k = 1..moments. */
   gradient?: Record<string, Record<string, Moment[]>>;
   /** With --gradient: per reward, per parameter, d Var(R)/dθ. */
@@ -93,6 +95,7 @@ export function publicRun(r: RunSummary): PublicRun {
     variance: r.variance,
     covariance: r.covariance,
     ...(r.nonFinite === undefined ? {} : { nonFinite: r.nonFinite }),
+    ...(r.nonFiniteCause === undefined ? {} : { nonFiniteCause: r.nonFiniteCause }),
     ...(r.gradient === undefined ? {} : { gradient: r.gradient }),
     ...(r.gradientVariance === undefined ? {} : { gradient_variance: r.gradientVariance }),
     ...(r.gradientCovariance === undefined ? {} : { gradient_covariance: r.gradientCovariance }),

@@ -109,8 +109,8 @@ function describeRun(r: RunSummary): string {
         .join(' ') || '(none)'
     }`,
   ];
-  // Non-finite values print as "infinite" / "undefined"; why is on stderr (nonFiniteWarnings).
-  const show = (m: Moment) => nonFiniteWord(m) ?? String(m);
+  // Non-finite values print as "infinite", "undefined" or "out of range"; why is on stderr (nonFiniteWarnings).
+  const show = (m: Moment) => nonFiniteWord(m, r.nonFiniteCause) ?? String(m);
   for (const [reward, moments] of Object.entries(r.moments)) {
     lines.push(
       `${reward}: ${moments.map((m, i) => `E[R^${i + 1}]=${show(m)}`).join(' ')} Var=${show(r.variance[reward])}`,

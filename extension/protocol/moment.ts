@@ -3,7 +3,10 @@
 // the protobuf JSON mapping's strings (docs/protocol.md): "Infinity" is an infinite
 // value (a reward that accumulates without end with positive probability, or a value
 // beyond the largest double), "NaN" an undefined one (∞ − ∞, or a moment the engine
-// cannot determine because absorption is not certain). Values keep this form on every
+// cannot determine because absorption is not certain). Which of the two causes holds is
+// the result's nonFiniteCause: where the process is absorbed with certainty every moment
+// is finite, so "Infinity" and "NaN" there mean beyond a double's range and read "out of
+// range", never "infinite" or "undefined". Values keep this form on every
 // JSON boundary (engine → engine process → host → webview, and `phasic-trace run
 // --json`), so every reader formats them through the functions here and an infinite
 // value never reads like an undefined one. This file is imported by the webview
@@ -13,28 +16,34 @@ import type { Moment } from './schema/base';
 
 export type { Moment, NonFinite } from './schema/base';
 
+/** Why the non-finite values of a result are so (schema/engine.ts, nonFiniteCause). */
+export type NonFiniteCause = NonNullable<EvaluateResult['nonFiniteCause']>;
+
 /** A number in its JSON form: a non-finite one as its string (JSON has no ∞ or NaN). */
 export function jsonMoment(x: number): Moment {
   if (Number.isFinite(x)) return x;
   return Number.isNaN(x) ? 'NaN' : x > 0 ? 'Infinity' : '-Infinity';
 }
 
-/** What a non-finite value means, in the word every view uses; null when finite. */
-export function nonFiniteWord(m: Moment): 'infinite' | 'minus infinite' | 'undefined' | null {
-  if (typeof m === 'number')
-    return Number.isFinite(m) ? null : Number.isNaN(m) ? 'undefined' : m > 0 ? 'infinite' : 'minus infinite';
+type NonFiniteWord = 'infinite' | 'minus infinite' | 'undefined' | 'out of range';
+
+/** What a non-finite value of a result with `cause` means, in the word every view uses; null when finite. */
+export function nonFiniteWord(m: Moment, cause: NonFiniteCause | undefined): NonFiniteWord | null {
+  if (typeof m === 'number' && Number.isFinite(m)) return null;
+  if (cause === 'outOfRange') return 'out of range';
+  if (typeof m === 'number') return Number.isNaN(m) ? 'undefined' : m > 0 ? 'infinite' : 'minus infinite';
   return m === 'Infinity' ? 'infinite' : m === '-Infinity' ? 'minus infinite' : 'undefined';
 }
 
-/** A value for display: finite numbers through `format`, else ∞, −∞ or "undefined". */
-export function formatMoment(m: Moment, format: (x: number) => string): string {
-  const word = nonFiniteWord(m);
+/** A value for display: finite numbers through `format`, else ∞, −∞, "undefined" or "out of range". */
+export function formatMoment(m: Moment, format: (x: number) => string, cause: NonFiniteCause | undefined): string {
+  const word = nonFiniteWord(m, cause);
   if (word === null) return format(m as number);
-  return word === 'infinite' ? '∞' : word === 'minus infinite' ? '−∞' : 'undefined';
+  return word === 'infinite' ? '∞' : word === 'minus infinite' ? '−∞' : word;
 }
 
 /** The moments block of a run or an evaluation, as schema/engine.ts declares it. */
-export type MomentsBlock = Pick<EvaluateResult, 'moments' | 'variance' | 'covariance' | 'nonFinite'>;
+export type MomentsBlock = Pick<EvaluateResult, 'moments' | 'variance' | 'covariance' | 'nonFinite' | 'nonFiniteCause'>;
 
 /**
  * One sentence per kind naming the values that are not finite, e.g.
@@ -43,7 +52,7 @@ export type MomentsBlock = Pick<EvaluateResult, 'moments' | 'variance' | 'covari
 export function nonFiniteSummary(r: MomentsBlock): string[] {
   const byWord = new Map<string, string[]>();
   const add = (name: string, m: Moment) => {
-    const word = nonFiniteWord(m);
+    const word = nonFiniteWord(m, r.nonFiniteCause);
     if (word !== null) byWord.set(word, [...(byWord.get(word) ?? []), name]);
   };
   for (const [reward, ms] of Object.entries(r.moments))

@@ -173,7 +173,8 @@ describe('the command line JSON contract', () => {
       '2',
       '--no-cache',
     ]);
-    assert.deepEqual(sorted(fieldNames(infinite)), sorted([...RUN, 'nonFinite']));
+    assert.deepEqual(sorted(fieldNames(infinite)), sorted([...RUN, 'nonFinite', 'nonFiniteCause']));
+    assert.equal((infinite as { nonFiniteCause?: string }).nonFiniteCause, 'notAbsorbed');
     const blocked = join(tempDir('contract-blocked'), 'file');
     writeFileSync(blocked, 'a file where the cache directory should be');
     const warned = json(['run', join(ENGINE_FIXTURES, 'structured_n8_d3.json'), '--cache-dir', join(blocked, 'cache')]);

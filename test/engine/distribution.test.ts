@@ -17,7 +17,7 @@ import type { DistributionResult } from '../../extension/protocol/engine';
 import { random } from '../random';
 import { solve } from './dense';
 import { type Matrix, PhaseType } from './expm';
-import { assertOnlyCachesHoldMemory } from './helpers';
+import { assertClose, assertOnlyCachesHoldMemory } from './helpers';
 
 const engine = new Engine();
 
@@ -436,6 +436,41 @@ reward ones = k
       assert.equal(e.kind, 'argument', `${message}: ${e.kind} ${e.message}`);
       assert.match(e.message, message);
     }
+    assertOnlyCachesHoldMemory(engine);
+  });
+
+  it('refuses a quantile beyond the largest double, with kind argument, instead of answering Infinity', async () => {
+    // One exponential phase at λ = 1e-310: the median ln 2 / λ ≈ 6.9e309 is no double.
+    // It came out as Infinity, and the default grid as the times NaN and Infinity, with
+    // no failure.
+    const slow = await traceOf(
+      compiled(
+        'model slow\nparam lambda = 1.0\nstate k in 0..1 = 1\nrule go\n  when k == 1\n  rate lambda\n  do k -= 1\n',
+      ),
+    );
+    const cases: Array<[Parameters<Engine['distribution']>[1], RegExp]> = [
+      [
+        { reward: 'time', params: { lambda: 1e-310 }, times: [1], quantiles: [0.5] },
+        /at these parameters the 0.5 quantile is beyond the largest double/,
+      ],
+      [
+        { reward: 'time', params: { lambda: 1e-310 } },
+        /the default grid ends at the 0.999 quantile, which at these parameters is beyond the largest double/,
+      ],
+    ];
+    for (const [request, message] of cases) {
+      const e = await failure(request, slow);
+      assert.equal(e.kind, 'argument', `${message}: ${e.kind} ${e.message}`);
+      assert.match(e.message, message);
+    }
+    // In range, the same model answers: the median of Exp(1e-300) is ln 2 · 1e300.
+    const near = await engine.distribution(slow, {
+      reward: 'time',
+      params: { lambda: 1e-300 },
+      times: [1],
+      quantiles: [0.5],
+    });
+    assertClose(near.quantiles[0].value, Math.LN2 * 1e300, 1e-8, 'median');
     assertOnlyCachesHoldMemory(engine);
   });
 

@@ -90,6 +90,7 @@ describe('a parameter set to 0', () => {
     assert.equal(r.variance.tmrca, 'Infinity');
     assert.equal(r.covariance['time,tmrca'], 'NaN'); // ∞ − ∞
     assert.match(r.nonFinite ?? '', /not absorbed with probability 1/);
+    assert.equal(r.nonFiniteCause, 'notAbsorbed');
   });
 
   it('calls the moments of a reward that is zero somewhere undefined when absorption is not certain', async () => {
@@ -111,7 +112,11 @@ describe('moments beyond the largest double', () => {
     assertClose(r.moments.total_length[0], (11 / 3) * 1e200, 1e-12, 'E[total_length]');
     assert.equal(r.moments.tmrca[1], 'Infinity');
     assert.equal(r.variance.tmrca, 'Infinity');
-    assert.match(r.nonFinite ?? '', /exceeds the largest double/);
+    assert.match(
+      r.nonFinite ?? '',
+      /absorbed with probability 1 here, so every moment is finite, but these are beyond the largest double/,
+    );
+    assert.equal(r.nonFiniteCause, 'outOfRange');
   });
 
   it('gives a finite variance whose second moment overflows: Erlang(100) with E[T] = 2e154', async () => {
@@ -138,7 +143,40 @@ describe('moments beyond the largest double', () => {
     assert.deepEqual(r.moments.time.slice(1), ['Infinity', 'Infinity']);
     assertClose(r.variance.time, k / theta / theta, 1e-9, 'Var(T)');
     assertClose(r.covariance['time,s0'], k / theta / theta, 1e-9, 'Cov(time, s0)');
-    assert.match(r.nonFinite ?? '', /exceeds the largest double/);
+    assert.match(
+      r.nonFinite ?? '',
+      /absorbed with probability 1 here, so every moment is finite, but these are beyond the largest double/,
+    );
+    assert.equal(r.nonFiniteCause, 'outOfRange');
+  });
+
+  it('never calls a certain absorption uncertain because its mean overflows: Kingman n = 4 at θ = 1e-310', async () => {
+    // Every rate is positive (θ k(k−1)/2 > 0), so the process is absorbed with
+    // probability 1 and E[T] = 1.5/θ = 1.5e310 is finite, but beyond a double. The trace
+    // alone cannot tell that from a rate of 0 and used to answer "not absorbed with
+    // probability 1 … infinite"; the graph's structure decides.
+    const r = await engine.run(compiledModel('kingman'), { params: { theta: 1e-310 } });
+    assert.equal(r.nonFiniteCause, 'outOfRange');
+    assert.doesNotMatch(r.nonFinite ?? '', /not absorbed/);
+    const again = await engine.evaluateMany(r.traceKey, [{ theta: 1e-310 }, { theta: 1 }, { theta: 0 }]);
+    assert.deepEqual(
+      again.map((e) => e.nonFiniteCause),
+      ['outOfRange', undefined, 'notAbsorbed'],
+    );
+    assertClose(again[1].moments.tmrca[0], 1.5, 1e-14, 'E[tmrca] at θ = 1');
+  });
+
+  it('never calls a certain absorption uncertain because a rate underflows to 0', async () => {
+    // rate a · 1e-200 at a = 1e-200 is 1e-400 in exact arithmetic, 0 in a double: the
+    // one way out of the state is still there, so absorption is certain and E[T] = 1e400.
+    const text =
+      'model tiny\nparam a = 1\nstate k in 0..1 = 1\nrule go\n  when k == 1\n  rate a * 1e-200\n  do k -= 1\nreward t = 1\n';
+    const { model, diagnostics } = compileModel(text, 'tiny.phasic');
+    assert.ok(model, diagnostics.map((d) => d.message).join('\n'));
+    const r = await engine.run(JSON.stringify(model), { params: { a: 1e-200 } });
+    assert.equal(r.nonFiniteCause, 'outOfRange');
+    const zero = await engine.run(JSON.stringify(model), { params: { a: 0 } });
+    assert.equal(zero.nonFiniteCause, 'notAbsorbed');
   });
 
   it('keeps moments up to the largest double finite', async () => {
@@ -290,12 +328,17 @@ describe('phasic-trace run with non-finite moments', () => {
     assert.match(human.stderr, /are undefined: /);
   });
 
-  it('prints a mean of 1.5e200 as a number and its second moment as infinite', () => {
+  it('prints a mean of 1.5e200 as a number and its second moment as out of range, never infinite', () => {
     const r = cli(['run', join(MODEL_FIXTURES, 'kingman.phasic'), '--param', 'theta=1e-200', '--json']);
     assert.equal(r.status, 0, r.stderr);
-    const record = JSON.parse(r.stdout) as Omit<RunResult, 'decomposition'>;
+    const record = JSON.parse(r.stdout) as Omit<RunResult, 'decomposition'> & { nonFiniteCause?: string };
     assertClose(record.moments.tmrca[0], 1.5e200, 1e-12, 'E[tmrca]');
     assert.equal(record.moments.tmrca[1], 'Infinity');
+    assert.equal(record.nonFiniteCause, 'outOfRange');
+    const human = cli(['run', join(MODEL_FIXTURES, 'kingman.phasic'), '--param', 'theta=1e-200']);
+    assert.match(human.stdout, /^tmrca: E\[R\^1\]=1\.5\d*e\+200 E\[R\^2\]=out of range Var=out of range$/m);
+    assert.match(human.stderr, /E\[tmrca\^2\].* are out of range: the process is absorbed with probability 1 here/);
+    assert.doesNotMatch(human.stdout + human.stderr, /infinite/);
   });
 });
 

@@ -169,3 +169,29 @@ test('says ∞ and undefined, never null or NaN, and why', async () => {
   assert.deepEqual(studio.problems(), []);
   await studio.page.close();
 });
+
+test('says "out of range", never ∞ or undefined, where the process is absorbed with certainty', async () => {
+  // Kingman at θ = 1e-200: E[tmrca] = 1.5e200 fits, E[tmrca²] ≈ 3.4e400 does not. Every
+  // moment of a certain absorption is finite, so the engine says nonFiniteCause
+  // "outOfRange" and the table must not call the second moment infinite.
+  const studio = await openStudio(browser(), 'light', 'moments');
+  const session = syntheticSession();
+  const run = session.run!;
+  const reason = 'the process is absorbed with probability 1 here, so every moment is finite';
+  const result = {
+    ...run.result,
+    moments: { time: [1.5e200, 'Infinity'], tmrca: [1.5e200, 'Infinity'], 'xi[0]': [1e200, 'NaN'] },
+    variance: { time: 'Infinity', tmrca: 'Infinity', 'xi[0]': 'NaN' },
+    covariance: { 'time,tmrca': 'NaN' },
+    nonFinite: reason,
+    nonFiniteCause: 'outOfRange',
+  } as typeof run.result;
+  await studio.send({ type: 'snapshot', snapshot: { ...session, tab: 'moments' as const, run: { ...run, result } } });
+  assert.deepEqual(await cells(studio, 'tmrca'), ['tmrca', '1.500000000e+200', 'out of range', 'out of range']);
+  assert.deepEqual(await cells(studio, 'xi[0]'), ['xi[0]', '1.000000000e+200', 'out of range', 'out of range']);
+  const note = await studio.page.locator('.moments .non-finite').innerText();
+  assert.match(note, /Var\(xi\[0\]\) and Cov\(time, tmrca\) are out of range: the process is absorbed/);
+  assert.doesNotMatch(await studio.page.locator('.moments').innerText(), /∞|undefined|null|NaN/);
+  assert.deepEqual(studio.problems(), []);
+  await studio.page.close();
+});

@@ -355,5 +355,6 @@ function meanSd(moments: MomentsAt | null, r: DistributionResult): string {
   if (mean === undefined) return '—';
   const sd: Moment | undefined =
     variance === undefined ? undefined : typeof variance === 'number' ? Math.sqrt(Math.max(0, variance)) : variance;
-  return `${formatMoment(mean, formatNumber)} ± ${sd === undefined ? '—' : formatMoment(sd, formatNumber)}`;
+  const cause = moments.nonFiniteCause;
+  return `${formatMoment(mean, formatNumber, cause)} ± ${sd === undefined ? '—' : formatMoment(sd, formatNumber, cause)}`;
 }

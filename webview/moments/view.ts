@@ -84,10 +84,12 @@ export class MomentsView {
     this.store.setMoments(result);
   }
 
-  private show(r: Pick<EvaluateResult, 'params' | 'moments' | 'variance' | 'covariance' | 'nonFinite'>): void {
-    // Infinite values read ∞ and undefined ones "undefined", never "null" or "NaN"; a
-    // note under the table says which and why (the engine's reason).
-    const value = (m: EvaluateResult['variance'][string]) => formatMoment(m, formatNumber);
+  private show(
+    r: Pick<EvaluateResult, 'params' | 'moments' | 'variance' | 'covariance' | 'nonFinite' | 'nonFiniteCause'>,
+  ): void {
+    // Infinite values read ∞, undefined ones "undefined" and those beyond a double "out of
+    // range", never "null" or "NaN"; a note under the table says which and why (the engine's reason).
+    const value = (m: EvaluateResult['variance'][string]) => formatMoment(m, formatNumber, r.nonFiniteCause);
     const rewards = Object.keys(r.moments);
     const order = Math.max(0, ...rewards.map((k) => r.moments[k].length));
     const variance = (reward: string) => {

@@ -89,7 +89,7 @@ export async function runTrace(ctx: HostContext, arg?: unknown): Promise<RunResu
           `[run] ${r.model}: ${formatCount(r.vertices)} states, ${formatCount(r.edges)} edges, ` +
             `${formatCount(r.sccs.count)} SCCs (largest ${r.sccs.largest}; ${r.sccs.recorded} recorded, ${r.sccs.cached} cached` +
             `${r.reused ? '; unchanged model, cached run reused' : ''}), ` +
-            `${formatCount(r.trace.operations)} trace operations, E[time] = ${time === undefined ? '—' : formatMoment(time, formatNumber)}, ` +
+            `${formatCount(r.trace.operations)} trace operations, E[time] = ${time === undefined ? '—' : formatMoment(time, formatNumber, r.nonFiniteCause)}, ` +
             `${r.timingsMs.total.toFixed(1)} ms, peak ${formatBytes(r.memory.peakAccountedBytes)} accounted`,
         );
         for (const what of nonFiniteSummary(r))

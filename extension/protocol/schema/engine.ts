@@ -93,6 +93,12 @@ const momentsEntries = {
   /** Present when some moment, variance or covariance is not finite: why. */
   nonFinite: v.optional(str(4096)),
   /**
+   * With nonFinite: "outOfRange" when the process is absorbed with certainty (every value
+   * is then finite, and those that read Infinity or NaN are beyond a double's range),
+   * "notAbsorbed" when it is not (they are infinite or undefined).
+   */
+  nonFiniteCause: v.optional(oneOf(['outOfRange', 'notAbsorbed'] as const)),
+  /**
    * With the gradient option: per reward, per parameter, d E[R^k]/dθ for k = 1..moments
    * (docs/engine.md, "Gradients"); "NaN" where the moment is not finite.
    */

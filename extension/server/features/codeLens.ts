@@ -4,14 +4,15 @@
 import type { CodeLens } from 'vscode-languageserver/node';
 import type { Analysis } from '../../language';
 import { formatShortNumber } from '../../protocol/format';
-import { type Moment, nonFiniteWord } from '../../protocol/moment';
+import { type Moment, type NonFiniteCause, nonFiniteWord } from '../../protocol/moment';
 import type { FeatureContext, RunSummary } from './context';
 
-/** `E[time] = x`, `E[time] = ∞` or `E[time] undefined`: a run whose mean is not finite keeps its lens. */
-function meanText(mean: Moment): string {
-  const word = nonFiniteWord(mean);
+/** `E[time] = x`, `E[time] = ∞`, `E[time] undefined` or `E[time] out of range`: a run whose mean is not finite keeps its lens. */
+function meanText(mean: Moment, cause: NonFiniteCause | undefined): string {
+  const word = nonFiniteWord(mean, cause);
   if (word === null) return `E[time] = ${formatShortNumber(mean as number)}`;
-  return word === 'undefined' ? 'E[time] undefined' : `E[time] = ${word === 'infinite' ? '∞' : '−∞'}`;
+  if (word === 'undefined' || word === 'out of range') return `E[time] ${word}`;
+  return `E[time] = ${word === 'infinite' ? '∞' : '−∞'}`;
 }
 
 /**
@@ -25,7 +26,7 @@ export function runSummary(run: RunSummary): string {
     `${run.vertices} vert${run.vertices === 1 ? 'ex' : 'ices'}`,
     `${run.sccs.count} SCC${run.sccs.count === 1 ? '' : 's'}`,
   ];
-  if (mean !== undefined) parts.push(meanText(mean));
+  if (mean !== undefined) parts.push(meanText(mean, run.nonFiniteCause));
   return parts.join(' · ');
 }
 

@@ -4,13 +4,14 @@
 import type { Connection, Diagnostic as LspDiagnostic, TextDocuments } from 'vscode-languageserver/node';
 import type { TextDocument } from 'vscode-languageserver-textdocument';
 import type { Analysis } from '../../language';
-import type { Moment } from '../../protocol/moment';
+import type { Moment, NonFiniteCause } from '../../protocol/moment';
 
 /** The parts of a run's result the language features show (a subset of RunResult). */
 export interface RunSummary {
   vertices: number;
   sccs: { count: number };
   moments: Record<string, Moment[]>;
+  nonFiniteCause?: NonFiniteCause;
   ruleFirings: Record<string, number>;
 }
 

@@ -1,18 +1,30 @@
 #include "distribution/quantile.hpp"
 
 #include <cmath>
+#include <cstdio>
+#include <string>
 
 #include "base/error.hpp"
 
 namespace phasic {
 
+[[noreturn]] static void beyond_double(double p) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.10g", p);
+  throw InvalidArgument(std::string("at these parameters the ") + text +
+                        " quantile is beyond the largest double (about 1.8e308); rescale a parameter (a time unit) to "
+                        "bring the distribution into range");
+}
+
 double quantile_by_bisection(const std::function<double(double)>& cdf, double p, double scale, double relative) {
+  if (!std::isfinite(scale)) beyond_double(p);
   double lo = 0, hi = scale;
-  // The CDF reaches 1 once the uniformization series is exhausted, so the growth ends;
-  // the bound only guards against a broken CDF.
+  // The CDF reaches 1 once the uniformization series is exhausted, so the growth ends
+  // (or leaves the doubles, which is an answer no double can give); the count only
+  // guards against a broken CDF.
   for (int i = 0; cdf(hi) < p; ++i) {
-    if (i > 20000 || !std::isfinite(hi * 1.02))
-      throw InternalError("the CDF does not reach " + std::to_string(p) + " at any finite time");
+    if (!std::isfinite(hi * 1.02)) beyond_double(p);
+    if (i > 20000) throw InternalError("the CDF does not reach " + std::to_string(p) + " at any finite time");
     lo = hi;
     hi *= 1.02;
   }

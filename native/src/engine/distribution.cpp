@@ -100,7 +100,14 @@ std::string distribution_json(const ParametricGraph& graph, const ModelLabels& l
   } else {
     phase = Clock::now();
     const double before = series.extend_ms();
-    const double top = quantile(kGridQuantile);
+    double top = 0;
+    try {
+      top = quantile(kGridQuantile);
+    } catch (const InvalidArgument&) {
+      throw InvalidArgument(
+          "the default grid ends at the 0.999 quantile, which at these parameters is beyond the largest double (about "
+          "1.8e308); give times, or rescale a parameter (a time unit) to bring the distribution into range");
+    }
     quantile_ms += ms_since(phase) - (series.extend_ms() - before);
     uniformize_ms += series.extend_ms() - before;
     const auto n = static_cast<std::uint32_t>(request.grid_points);

@@ -153,8 +153,8 @@ std::string Engine::evaluate(const std::string& trace_key, const std::vector<Nam
   }
   const std::vector<RewardPair> pairs = pairs_of(cached.labels, covariances);
   const auto start = std::chrono::steady_clock::now();
-  const std::vector<Moments> results = evaluate_batch(*cached.trace, thetas, static_cast<std::uint32_t>(params.size()),
-                                                      std::max<std::uint32_t>(moments, 2), pairs, cancel);
+  std::vector<Moments> results = evaluate_batch(*cached.trace, thetas, static_cast<std::uint32_t>(params.size()),
+                                                std::max<std::uint32_t>(moments, 2), pairs, cancel);
   // The batch is timed as a whole; each result reports its share.
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count() /
                     double(std::max<std::size_t>(params.size(), 1));
@@ -163,6 +163,7 @@ std::string Engine::evaluate(const std::string& trace_key, const std::vector<Nam
   for (std::size_t i = 0; i < results.size(); ++i) {
     w.begin_object();
     const std::span<const double> theta(thetas.data() + i * p, p);
+    settle_absorption(results[i], cached.graph.get(), theta);
     write_evaluation(w, cached.labels, theta, results[i], moments, covariances);
     w.field("evaluateMs", ms);
     if (gradient) {

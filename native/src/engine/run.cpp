@@ -9,6 +9,7 @@
 
 #include "base/error.hpp"
 #include "cache/key.hpp"
+#include "distribution/certain_absorption.hpp"
 #include "distribution/parametric_graph.hpp"
 #include "engine/json_writer.hpp"
 #include "engine/load.hpp"
@@ -287,22 +288,19 @@ std::vector<RewardPair> pairs_of(const ModelLabels& labels, const std::vector<Re
   return pairs;
 }
 
-// Why some value written is not finite (docs/engine.md, "Infinite and undefined
-// moments"), or null when every value is finite.
-static const char* non_finite_reason(const Moments& m, std::uint32_t moments) {
+void settle_absorption(Moments& m, const ParametricGraph* graph, std::span<const double> theta) {
+  if (!m.absorption_certain && graph && graph->vertex_count > 0)
+    m.absorption_certain = certain_absorption(*graph, theta);
+}
+
+// Whether some value written is not finite.
+static bool any_non_finite(const Moments& m, std::uint32_t moments) {
   bool any = false;
   for (std::uint32_t r = 0; r < m.reward_count; ++r)
     for (std::uint32_t k = 1; k <= moments; ++k) any = any || !std::isfinite(m.moment(r, k));
   for (double x : m.variance) any = any || !std::isfinite(x);
   for (double x : m.covariance) any = any || !std::isfinite(x);
-  if (!any) return nullptr;
-  if (!m.absorption_certain)
-    return "at these parameters the process is not absorbed with probability 1: it reaches, with positive "
-           "probability, a state it never leaves (every rate out of it is 0) or states that only lead to each "
-           "other; moments of a reward that is positive in every state are infinite, those of other rewards and "
-           "all covariances are undefined";
-  return "each exceeds the largest double (about 1.8e308), so its finite value is out of a double's range; "
-         "a covariance with such a mean is undefined";
+  return any;
 }
 
 // The params/moments/variance/covariance members of a RunResult or EvaluateResult,
@@ -326,7 +324,23 @@ void write_evaluation(JsonWriter& w, const ModelLabels& labels, std::span<const 
   for (std::size_t i = 0; i < covariances.size(); ++i)
     w.field(covariances[i].first + "," + covariances[i].second, m.covariance[i]);
   w.end_object();
-  if (const char* why = non_finite_reason(m, moments)) w.field("nonFinite", why);
+  // Why some value is not finite (docs/engine.md, "Infinite and undefined moments"). A
+  // process absorbed with certainty has every moment finite, so there a value that is
+  // not is one beyond a double's range, never an infinite or undefined one.
+  if (!any_non_finite(m, moments)) return;
+  if (m.absorption_certain)
+    w.field("nonFiniteCause", "outOfRange")
+        .field("nonFinite",
+               "the process is absorbed with probability 1 here, so every moment is finite, but these are beyond "
+               "the largest double (about 1.8e308) or computed from one that is; rescale a parameter (a time "
+               "unit) to bring them into range");
+  else
+    w.field("nonFiniteCause", "notAbsorbed")
+        .field("nonFinite",
+               "at these parameters the process is not absorbed with probability 1: it reaches, with positive "
+               "probability, a state it never leaves (every rate out of it is 0) or states that only lead to each "
+               "other; moments of a reward that is positive in every state are infinite, those of other rewards "
+               "and all covariances are undefined");
 }
 
 void write_gradient(JsonWriter& w, const ModelLabels& labels, const Gradient& g, std::uint32_t moments,
@@ -473,8 +487,9 @@ std::optional<std::string> reuse_run(std::string_view model_text, const RunOptio
   if (observer.progress) observer.progress({RunPhase::Evaluating, 0, 1});
   RunTimings timings;
   const auto start = Clock::now();
-  const Moments moments = evaluate(*cached.model.trace, theta, std::max<std::uint32_t>(options.moments, 2), pairs,
-                                   observer.cancel);
+  Moments moments = evaluate(*cached.model.trace, theta, std::max<std::uint32_t>(options.moments, 2), pairs,
+                             observer.cancel);
+  settle_absorption(moments, cached.model.graph.get(), theta);
   timings.evaluate = ms_since(start);
   const std::optional<Gradient> gradient = gradient_if_asked(*cached.model.trace, labels, theta, moments, options,
                                                              observer.cancel, timings);
@@ -589,7 +604,9 @@ std::string run_model(std::string_view model_text, const RunOptions& options, co
   // ---- evaluation ---------------------------------------------------------------
   progress(RunPhase::Evaluating, 0, 1);
   phase_start = Clock::now();
-  const Moments moments = evaluate(*trace, theta, std::max<std::uint32_t>(options.moments, 2), pairs, cancel);
+  Moments moments = evaluate(*trace, theta, std::max<std::uint32_t>(options.moments, 2), pairs, cancel);
+  if (!moments.absorption_certain)
+    settle_absorption(moments, caches.memory.find_model(summary.trace_key).graph.get(), theta);
   timings.evaluate = ms_since(phase_start);
   const std::optional<Gradient> gradient = gradient_if_asked(*trace, labels, theta, moments, options, cancel, timings);
   progress(RunPhase::Evaluating, 1, 1);

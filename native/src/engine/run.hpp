@@ -38,7 +38,14 @@ std::string run_model(std::string_view model_text, const RunOptions& options, co
 // Evaluation inputs by name → by index, with errors naming the unknown name.
 std::vector<double> theta_of(const ModelLabels& labels, const NamedValues& values);
 std::vector<RewardPair> pairs_of(const ModelLabels& labels, const std::vector<RewardNames>& names);
-// Writes the params, moments (the first `moments`), variance and covariance members.
+// The trace takes an absorption time whose mean is not finite for an uncertain
+// absorption, which an overflow fakes (θ = 1e-310 makes E[T] 1.5e310): when it did,
+// the graph's structure decides (distribution/certain_absorption.hpp). Without a graph
+// (none cached) the trace's judgement stands.
+void settle_absorption(Moments& m, const ParametricGraph* graph, std::span<const double> theta);
+// Writes the params, moments (the first `moments`), variance and covariance members,
+// and when a value is not finite nonFiniteCause ("outOfRange" or "notAbsorbed") and
+// nonFinite, the reason in words.
 void write_evaluation(JsonWriter& w, const ModelLabels& labels, std::span<const double> theta, const Moments& m,
                       std::uint32_t moments, const std::vector<RewardNames>& covariances);
 
