@@ -282,6 +282,8 @@ describe('random cyclic graphs with rates set to 0, against a dense solve', () =
           assertMoment(got.covariance[pair], v, 1e-9, `${what} Cov ${pair}`, scale);
         }
         assert.equal(got.nonFinite !== undefined, !want.absorptionCertain, `${what}: nonFinite`);
+        // The engine's structural verdict against the reference's own reachability.
+        assert.equal(got.nonFiniteCause, want.absorptionCertain ? undefined : 'notAbsorbed', `${what}: cause`);
       });
     }
     // The generator must exercise both sides, and states that cannot reach absorption
