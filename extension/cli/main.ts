@@ -10,7 +10,7 @@ import { fitSfs } from '../fit/fit';
 import { FitError } from '../fit/likelihood';
 import { parseSfs, SfsFileError, type Spectrum } from '../fit/sfsFile';
 import type { ClearResult, DistributionResult, RunSummary } from '../protocol/engine';
-import { type FitOutcome, wireFit } from '../protocol/fit';
+import { type FitOutcome, logWaldInterval, wireFit } from '../protocol/fit';
 import { formatBytes, formatMs, formatNumber, formatShortNumber } from '../protocol/format';
 import { type Moment, nonFiniteSummary, nonFiniteWord } from '../protocol/moment';
 import {
@@ -344,9 +344,9 @@ function loadSpectrum(file: string): Spectrum {
 /** A value ± its standard error, or why there is none. */
 function withError(value: number, se: number): string {
   if (se === Infinity) return `${formatShortNumber(value)} (not identifiable: no standard error)`;
-  if (!Number.isFinite(se)) return `${formatShortNumber(value)} (no standard error)`;
-  const low = value - 1.959963984540054 * se;
-  const high = value + 1.959963984540054 * se;
+  const interval = logWaldInterval(value, se);
+  if (!Number.isFinite(se) || !interval) return `${formatShortNumber(value)} (no standard error)`;
+  const [low, high] = interval;
   return `${formatShortNumber(value)} ± ${formatShortNumber(se)}  (95% interval ${formatShortNumber(low)} to ${formatShortNumber(high)})`;
 }
 

@@ -45,3 +45,20 @@ export function wireSpectrum(s: Omit<SpectrumSummary, 'counts'> & { counts: read
     mask: [...s.mask],
   };
 }
+
+/** The standard normal's 97.5% quantile: a 95% interval is ±Z95 standard errors. */
+const Z95 = 1.959963984540054;
+
+/**
+ * The 95% Wald interval on the log scale (the scale the fit works on): log θ̂ ± 1.96·SE(log θ̂),
+ * SE(log θ̂) = SE(θ̂)/θ̂ by the delta method. It stays > 0, unlike θ̂ ± 1.96·SE, which gave a
+ * rate a negative lower end. The command line and the Studio page both show this one; null
+ * when there is no standard error.
+ */
+export function logWaldInterval(estimate: number, stderr: StandardError | number): [number, number] | null {
+  const se = Number(stderr);
+  if (Number.isNaN(se)) return null;
+  if (se === Infinity) return [0, Infinity];
+  const f = Math.exp((Z95 * se) / estimate);
+  return [estimate / f, estimate * f];
+}

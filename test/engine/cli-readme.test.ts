@@ -105,12 +105,12 @@ describe("the README's command-line examples", () => {
         const shown = /^ {2}mig = .*$/m.exec(readme)?.[0];
         assert.ok(shown, 'the README shows the estimate line');
         assert.match(r.stdout, new RegExp(`^${shown.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'));
-        // The interval is the estimate ± 1.96 standard errors.
+        // The interval is Wald on the log scale, as in the Studio page: estimate · exp(±1.96 se / estimate).
         const parts = /mig = (\S+) ± (\S+) {2}\(95% interval (\S+) to (\S+)\)/.exec(shown);
         assert.ok(parts, shown);
         const [estimate, se, low, high] = parts.slice(1).map(Number);
-        assertClose(low, estimate - 1.959963984540054 * se, 1e-5, 'interval low');
-        assertClose(high, estimate + 1.959963984540054 * se, 1e-5, 'interval high');
+        assertClose(low, estimate * Math.exp((-1.959963984540054 * se) / estimate), 1e-5, 'interval low');
+        assertClose(high, estimate * Math.exp((1.959963984540054 * se) / estimate), 1e-5, 'interval high');
         fitChecked = true;
       }
     }

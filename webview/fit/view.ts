@@ -3,7 +3,7 @@
 // Parameters to Data"; the fixed parameters are the shared ones of the Moments and
 // Distribution views (webview/params.ts) and "Use these values" writes the estimates
 // there, so those views follow. Only the newest fit's messages are drawn.
-import type { StandardError } from '../../extension/protocol/fit';
+import { logWaldInterval, type StandardError } from '../../extension/protocol/fit';
 import { formatNumber, readDecimal } from '../../extension/protocol/format';
 import type { FitData, FitRecord, FitResult, FitStep, PanelRun } from '../../extension/protocol/webview';
 import { el, table } from '../dom';
@@ -15,20 +15,6 @@ import { button, checkbox, type Checkbox, type NumberField, numberField } from '
 import { nextRequestId, post, reserveRequestIds } from '../vscode';
 import type uPlot from 'uplot';
 import { drawLoglik, drawSpectrum } from './chart';
-
-/** The standard normal's 97.5% quantile: a 95% interval is ±Z95 standard errors. */
-export const Z95 = 1.959963984540054;
-
-/**
- * The 95% Wald interval on the log scale (the scale the fit works on): log θ̂ ± 1.96·SE(log θ̂),
- * SE(log θ̂) = SE(θ̂)/θ̂ by the delta method. It stays > 0, unlike θ̂ ± 1.96·SE.
- */
-export function logWaldInterval(estimate: number, stderr: StandardError): [number, number] | null {
-  if (stderr === 'NaN') return null;
-  if (stderr === 'Infinity') return [0, Infinity];
-  const f = Math.exp((Z95 * stderr) / estimate);
-  return [estimate / f, estimate * f];
-}
 
 /** The reward families of a run (NAME[0], NAME[1], … with no gap), by name, with their lengths. */
 export function rewardFamilies(rewards: string[]): Map<string, number> {
