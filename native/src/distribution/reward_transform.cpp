@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "base/error.hpp"
+#include "distribution/certain_absorption.hpp"
 
 namespace phasic {
 namespace {
@@ -40,52 +41,13 @@ TransientChain transform_reward(const ParametricGraph& g, std::span<const double
   }
 
   // Reachable from S along positive rates, and from which an absorbing vertex is reachable.
-  EvaluationVector<std::uint8_t> reached(n, 0);
-  EvaluationVector<VertexId> stack;
-  reached[0] = 1;
-  stack.push_back(0);
-  while (!stack.empty()) {
-    const VertexId u = stack.back();
-    stack.pop_back();
-    for (std::uint64_t e = g.edge_begin[u]; e < g.edge_begin[u + 1]; ++e)
-      if (rate[e] > 0 && !reached[g.edge_target[e]]) {
-        reached[g.edge_target[e]] = 1;
-        stack.push_back(g.edge_target[e]);
-      }
-  }
+  EvaluationVector<std::uint8_t> reached = absorption_marks(g, [&](std::uint64_t e) { return rate[e] > 0; });
   check_cancel(cancel);
   {
-    EvaluationVector<std::uint64_t> in_begin(n + 1, 0);
-    for (VertexId u = 1; u < n; ++u)
-      if (reached[u])
-        for (std::uint64_t e = g.edge_begin[u]; e < g.edge_begin[u + 1]; ++e)
-          if (rate[e] > 0) ++in_begin[g.edge_target[e] + 1];
-    for (VertexId v = 0; v < n; ++v) in_begin[v + 1] += in_begin[v];
-    EvaluationVector<VertexId> in_source(in_begin[n]);
-    EvaluationVector<std::uint64_t> fill(in_begin.begin(), in_begin.end() - 1);
-    for (VertexId u = 1; u < n; ++u)
-      if (reached[u])
-        for (std::uint64_t e = g.edge_begin[u]; e < g.edge_begin[u + 1]; ++e)
-          if (rate[e] > 0) in_source[fill[g.edge_target[e]]++] = u;
-    // 2 marks a vertex that leads to absorption.
-    for (VertexId u = 1; u < n; ++u)
-      if (reached[u] && g.absorbing(u)) {
-        reached[u] = 2;
-        stack.push_back(u);
-      }
-    while (!stack.empty()) {
-      const VertexId v = stack.back();
-      stack.pop_back();
-      for (std::uint64_t i = in_begin[v]; i < in_begin[v + 1]; ++i)
-        if (reached[in_source[i]] == 1) {
-          reached[in_source[i]] = 2;
-          stack.push_back(in_source[i]);
-        }
-    }
     std::uint64_t reachable = 0, trapped = 0;
     for (VertexId u = 1; u < n; ++u) {
-      reachable += reached[u] != 0;
-      trapped += reached[u] == 1;
+      reachable += reached[u] != kUnreached;
+      trapped += reached[u] == kTrapped;
     }
     if (trapped > 0) throw EngineError(not_certain(trapped, reachable));
   }
