@@ -2,7 +2,7 @@
 // Exit status: 0 on success, 1 when the model or the engine fails (or --timeout
 // stops a run), 2 on a usage error, 130 when Ctrl-C stops a run, 141 when the reader
 // of the output goes away (as for a tool killed by SIGPIPE).
-import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { Engine, EngineFailure } from '../engine/engine';
@@ -27,7 +27,7 @@ import {
   UsageError,
 } from './args';
 import { publicClear, publicDistribution, publicFit, publicRun } from './contract';
-import { readInputFile } from '../engine/inputFile';
+import { fileErrorReason, readInputFile } from '../engine/inputFile';
 import { CliError, checkModel, type LoadedModel, loadModel } from './model';
 import { escapeControls, exitWhenDrained, guardOutput, jsonText, print, printError } from './output';
 
@@ -459,6 +459,27 @@ async function clearCaches(args: ClearArgs, engine: Engine): Promise<number> {
  * Writes `file` whole or not at all: a write that fails half way (a full disk, a file
  * size limit) leaves whatever was there before, and no temporary file.
  */
+/**
+ * Writes `text` to the file --out names. A regular file (or a new one) is replaced whole
+ * or not at all: written beside it and renamed over it, through any symbolic link to the
+ * file it names. Anything else that can be written (a pipe, /dev/stdout, a FIFO, a
+ * terminal) is written into: renaming over it replaced the link /dev/stdout itself with
+ * a regular file (as root), and a FIFO with a file no reader would see.
+ */
+function writeOutput(file: string, text: string): void {
+  let stat: ReturnType<typeof statSync>;
+  try {
+    stat = statSync(file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    replaceFile(file, text);
+    return;
+  }
+  if (stat.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+  if (stat.isFile()) replaceFile(realpathSync(file), text);
+  else writeFileSync(file, text);
+}
+
 function replaceFile(file: string, text: string): void {
   // Not crypto's randomBytes: loading node:crypto was 17 ms of every CLI start (issue
   // 15). The name only has to differ from other writers'; 'wx' never clobbers one.
@@ -490,12 +511,9 @@ async function exportModel(args: ExportArgs, engine: Engine): Promise<void> {
   }
   if (args.out) {
     try {
-      replaceFile(args.out, text + '\n');
+      writeOutput(args.out, text + '\n');
     } catch (error) {
-      throw new CliError(
-        `cannot write ${args.out}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
-        args.out,
-      );
+      throw new CliError(`cannot write ${args.out}: ${fileErrorReason(error)}`, args.out);
     }
   } else print(text);
 }

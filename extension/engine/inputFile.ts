@@ -35,12 +35,20 @@ const REASONS: Record<string, string> = {
   ENAMETOOLONG: 'its name is too long',
   EISDIR: 'it is a directory, not a regular file',
   EIO: 'the disk reported an input/output error',
+  EROFS: 'the file system is read-only',
+  ENOSPC: 'the disk is full',
+  EFBIG: 'the file would exceed the size limit',
 };
 
-function failure(file: string, error: unknown): Error {
+/** Why a file operation failed, in words with the code kept (`there is no such file (ENOENT)`). */
+export function fileErrorReason(error: unknown): string {
   const code = (error as NodeJS.ErrnoException).code;
-  const reason = code && Object.hasOwn(REASONS, code) ? `${REASONS[code]} (${code})` : code;
-  return new Error(`cannot read ${file}: ${reason ?? (error as Error).message}`);
+  if (code && Object.hasOwn(REASONS, code)) return `${REASONS[code]} (${code})`;
+  return code ?? (error as Error).message;
+}
+
+function failure(file: string, error: unknown): Error {
+  return new Error(`cannot read ${file}: ${fileErrorReason(error)}`);
 }
 
 /** The file's text (UTF-8), or an Error whose message says why it cannot be read. */

@@ -6,7 +6,16 @@
 // --timeout takes any length; --repeat keeps only what it prints.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  lstatSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import type { RunResult } from '../../extension/protocol/engine';
@@ -277,7 +286,7 @@ describe('phasic-trace export --out', () => {
       { encoding: 'utf8' },
     );
     assert.equal(r.status, 1, r.stderr);
-    assert.match(r.stderr, new RegExp(`cannot write ${out.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: EFBIG`));
+    assert.match(r.stderr, new RegExp(`cannot write ${out.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: .*\\(EFBIG\\)`));
     assert.equal(readFileSync(out, 'utf8'), 'the previous export\n');
     assert.deepEqual(readdirSync(outDir), ['graph.json']);
 
@@ -287,6 +296,84 @@ describe('phasic-trace export --out', () => {
     assert.equal(whole.status, 0, whole.stderr);
     assert.equal((JSON.parse(readFileSync(out, 'utf8')) as { n_vertices: number }).n_vertices, 200_002);
     assert.deepEqual(readdirSync(outDir), ['graph.json']);
+  });
+});
+
+describe('phasic-trace export --out onto what is not a regular file', () => {
+  const kingman = join(ENGINE_FIXTURES, 'kingman.json');
+  const exported = (text: string) => (JSON.parse(text) as { n_vertices: number }).n_vertices;
+
+  it('writes into a pipe named by a path, as `--out /dev/stdout` or `>(gzip)` name one', () => {
+    // Renaming over the path replaced the link /dev/stdout itself with a regular file
+    // (as root) and the export never reached the pipe; /dev/fd/1 (what a process
+    // substitution names) failed instead. The test names /dev/fd/1, where the old way
+    // fails without touching /dev.
+    const r = spawnSync(
+      'sh',
+      [
+        '-c',
+        '"$@" | cat',
+        'sh',
+        process.execPath,
+        CLI,
+        'export',
+        kingman,
+        '--format',
+        'phasic-json',
+        '--out',
+        '/dev/fd/1',
+      ],
+      { encoding: 'utf8' },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(exported(r.stdout), 5);
+  });
+
+  it('writes into a FIFO that a reader holds, which stays a FIFO', () => {
+    const outDir = tempDir('cli-export-fifo');
+    const fifo = join(outDir, 'graph.pipe');
+    assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+    const r = spawnSync(
+      'sh',
+      [
+        '-c',
+        'cat "$1" & "$2" "$3" export "$4" --format phasic-json --out "$1"; wait',
+        'sh',
+        fifo,
+        process.execPath,
+        CLI,
+        kingman,
+      ],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(exported(r.stdout), 5);
+    assert.ok(lstatSync(fifo).isFIFO());
+    assert.deepEqual(readdirSync(outDir), ['graph.pipe']);
+  });
+
+  it('replaces the file a symbolic link names, keeping the link', () => {
+    const outDir = tempDir('cli-export-link');
+    const target = join(outDir, 'graph.json');
+    const link = join(outDir, 'latest.json');
+    writeFileSync(target, 'the previous export\n');
+    symlinkSync('graph.json', link);
+    const r = spawnSync(process.execPath, [CLI, 'export', kingman, '--format', 'phasic-json', '--out', link], {
+      encoding: 'utf8',
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(lstatSync(link).isSymbolicLink());
+    assert.equal(exported(readFileSync(target, 'utf8')), 5);
+    assert.deepEqual(readdirSync(outDir).sort(), ['graph.json', 'latest.json']);
+  });
+
+  it('refuses a directory, in words', () => {
+    const outDir = tempDir('cli-export-dir');
+    const r = spawnSync(process.execPath, [CLI, 'export', kingman, '--format', 'phasic-json', '--out', outDir], {
+      encoding: 'utf8',
+    });
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /cannot write .*: it is a directory, not a regular file \(EISDIR\)/);
   });
 });
 
