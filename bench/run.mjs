@@ -92,7 +92,8 @@ function derive(r) {
   );
   const triangular = runs.length > 0 && runs.some((s) => s.flops === 0);
   const evalMs = r.evaluate.single_ms.median;
-  const recordMs = r.phases.record_ms.median + r.phases.compose_ms.median;
+  // Timed as one stage like the solver's (engine_bench.cpp); older results summed the parts.
+  const recordMs = r.phases.record_compose_ms?.median ?? r.phases.record_ms.median + r.phases.compose_ms.median;
   return {
     solver_fastest: fastest?.name,
     solver_per_theta_ms: fastest && perTheta(fastest),

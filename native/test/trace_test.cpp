@@ -5,12 +5,16 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <memory>
 #include <random>
+#include <sstream>
+#include <string>
 #include <vector>
 
 #include "base/error.hpp"
 #include "check.hpp"
+#include "engine/load.hpp"
 #include "trace/block.hpp"
 #include "trace/block_trace.hpp"
 #include "trace/condensation.hpp"
@@ -487,39 +491,105 @@ TEST(acyclic_blocks_are_eliminated_in_the_markowitz_order_without_the_queue) {
   CHECK(acyclic_order(extract_block(ring, rc, rc.component_of[1])).empty());
 }
 
+namespace {
+
+// Op for op, command for command: the same program and the same solve.
+void check_same_trace(const BlockTrace& t, const BlockTrace& alone) {
+  CHECK_EQ(t.vertex_count, alone.vertex_count);
+  CHECK_EQ(t.exit_count, alone.exit_count);
+  CHECK_EQ(t.dot_count, alone.dot_count);
+  CHECK(t.dot_coeffs.size() == alone.dot_coeffs.size() &&
+        std::memcmp(t.dot_coeffs.data(), alone.dot_coeffs.data(), t.dot_coeffs.size() * sizeof(double)) == 0);
+  CHECK_EQ(t.ops.size(), alone.ops.size());
+  for (std::size_t i = 0; i < t.ops.size() && i < alone.ops.size(); ++i)
+    CHECK(t.ops[i].code == alone.ops[i].code && t.ops[i].a == alone.ops[i].a && t.ops[i].b == alone.ops[i].b &&
+          t.ops[i].c == alone.ops[i].c);
+  CHECK_EQ(t.forward.size(), alone.forward.size());
+  for (std::size_t i = 0; i < t.forward.size() && i < alone.forward.size(); ++i)
+    CHECK(t.forward[i].target == alone.forward[i].target && t.forward[i].source == alone.forward[i].source &&
+          t.forward[i].multiplier == alone.forward[i].multiplier);
+  CHECK_EQ(t.solve.size(), alone.solve.size());
+  for (std::size_t i = 0; i < t.solve.size() && i < alone.solve.size(); ++i)
+    CHECK(t.solve[i].vertex == alone.solve[i].vertex && t.solve[i].inverse_rate == alone.solve[i].inverse_rate &&
+          t.solve[i].term_end == alone.solve[i].term_end);
+  CHECK_EQ(t.terms.size(), alone.terms.size());
+  for (std::size_t i = 0; i < t.terms.size() && i < alone.terms.size(); ++i)
+    CHECK(t.terms[i].target == alone.terms[i].target && t.terms[i].weight == alone.terms[i].weight);
+}
+
+// Every block of a composition against the same block cut afresh and recorded with
+// fresh working storage: its vertices, its exits and its trace.
+void check_composition_matches_fresh_blocks(const Graph& g, const Condensation& c, std::uint32_t min_block) {
+  const ModelTrace m = compose(g, c, {}, min_block);
+  for (const ComposedBlock& block : m.blocks) {
+    const BlockInput input = extract_components(g, c, block.first_component, block.last_component);
+    CHECK(std::equal(block.vertices.begin(), block.vertices.end(), input.vertices.begin(), input.vertices.end()));
+    CHECK(std::equal(block.exits.begin(), block.exits.end(), input.exits.begin(), input.exits.end()));
+    check_same_trace(*block.trace, record_block(input));
+  }
+}
+
+std::string read_fixture(const char* name) {
+  std::ifstream in(std::string("test/fixtures/engine/") + name, std::ios::binary);
+  CHECK(in.good());
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+}  // namespace
+
 TEST(the_working_storage_of_a_composition_does_not_change_any_trace) {
-  // compose lends one working storage to every block, whatever their sizes and
-  // order; each block recorded alone, with fresh storage, must come out the same.
+  // compose lends one working storage and one block input to every block, whatever
+  // their sizes and order; each block cut and recorded alone, with fresh storage, must
+  // come out the same.
   for (const Graph& g : {fixtures::rabbits(6), ring_with_many_exits(9, 4), structured2(), rabbits2()}) {
     const Condensation c = condense(g);
-    for (const std::uint32_t min_block : {1u, 2u, 4u}) {
-      const ModelTrace m = compose(g, c, {}, min_block);
-      for (const ComposedBlock& block : m.blocks) {
-        const BlockTrace alone = record_block(extract_components(g, c, block.first_component, block.last_component));
-        const BlockTrace& t = *block.trace;
-        CHECK_EQ(t.dot_count, alone.dot_count);
-        CHECK(t.dot_coeffs.size() == alone.dot_coeffs.size() &&
-              std::memcmp(t.dot_coeffs.data(), alone.dot_coeffs.data(), t.dot_coeffs.size() * sizeof(double)) == 0);
-        CHECK_EQ(t.ops.size(), alone.ops.size());
-        for (std::size_t i = 0; i < t.ops.size() && i < alone.ops.size(); ++i)
-          CHECK(t.ops[i].code == alone.ops[i].code && t.ops[i].a == alone.ops[i].a && t.ops[i].b == alone.ops[i].b &&
-                t.ops[i].c == alone.ops[i].c);
-        CHECK_EQ(t.forward.size(), alone.forward.size());
-        for (std::size_t i = 0; i < t.forward.size() && i < alone.forward.size(); ++i)
-          CHECK(t.forward[i].target == alone.forward[i].target && t.forward[i].source == alone.forward[i].source &&
-                t.forward[i].multiplier == alone.forward[i].multiplier);
-        CHECK_EQ(t.solve.size(), alone.solve.size());
-        for (std::size_t i = 0; i < t.solve.size() && i < alone.solve.size(); ++i)
-          CHECK(t.solve[i].vertex == alone.solve[i].vertex && t.solve[i].inverse_rate == alone.solve[i].inverse_rate &&
-                t.solve[i].term_end == alone.solve[i].term_end);
-        CHECK_EQ(t.terms.size(), alone.terms.size());
-        for (std::size_t i = 0; i < t.terms.size() && i < alone.terms.size(); ++i)
-          CHECK(t.terms[i].target == alone.terms[i].target && t.terms[i].weight == alone.terms[i].weight);
-      }
-    }
+    for (const std::uint32_t min_block : {1u, 2u, 4u}) check_composition_matches_fresh_blocks(g, c, min_block);
   }
   // Nothing of the working storage outlives the composition.
   CHECK_EQ(ledger().bytes(Category::Subgraphs), 0u);
+}
+
+TEST(the_examples_compose_op_for_op_as_blocks_recorded_alone) {
+  // The compiled reference models: acyclic runs (SFS), cyclic blocks of up to 45 states
+  // (structured n = 8 d = 3), blocks that fill in and many small ones (two-locus).
+  for (const char* name :
+       {"kingman_sfs.json", "structured_n8_d3.json", "two_locus.json", "two_locus_n6.json", "rabbits.json"}) {
+    std::printf("  %s\n", name);
+    const Exploration explored = load_model_file(read_fixture(name), ExploreOptions{});
+    const Condensation c = condense(explored.graph);
+    for (const std::uint32_t min_block : {1u, 2u, 4u, 16u})
+      check_composition_matches_fresh_blocks(explored.graph, c, min_block);
+  }
+  CHECK_EQ(ledger().bytes(Category::Subgraphs), 0u);
+}
+
+TEST(a_block_cut_over_another_blocks_storage_is_the_block_cut_afresh) {
+  // Larger and smaller blocks in turn, so the reused vectors both grow and shrink.
+  const Exploration explored = load_model_file(read_fixture("two_locus.json"), ExploreOptions{});
+  const Graph& g = explored.graph;
+  const Condensation c = condense(g);
+  BlockCutter cutter(g, c);
+  BlockInput reused;
+  for (int pass = 0; pass < 2; ++pass)
+    for (std::uint32_t k = 1; k < c.component_count; ++k) {
+      // Single components in ascending order, then runs of three ending at each one.
+      const std::uint32_t last = k, first = pass == 0 ? k : std::max(1u, k >= 2 ? k - 2 : 1u);
+      cutter.cut_into(first, last, reused);
+      const BlockInput fresh = extract_components(g, c, first, last);
+      CHECK_EQ(reused.vertex_count, fresh.vertex_count);
+      CHECK_EQ(reused.exit_count, fresh.exit_count);
+      CHECK(reused.vertices == fresh.vertices);
+      CHECK(reused.exits == fresh.exits);
+      CHECK(reused.edge_begin == fresh.edge_begin);
+      CHECK(reused.edge_target == fresh.edge_target);
+      CHECK(reused.coeffs.size() == fresh.coeffs.size() &&
+            std::memcmp(reused.coeffs.data(), fresh.coeffs.data(), fresh.coeffs.size() * sizeof(double)) == 0);
+      CHECK(reused.canonical_bytes() == fresh.canonical_bytes());
+      // What the block holds, however much storage the reused input kept.
+      CHECK_EQ(reused.bytes(), fresh.bytes());
+    }
 }
 
 TEST(provider_sees_large_blocks_only_and_shares_traces) {

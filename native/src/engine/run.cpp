@@ -65,8 +65,8 @@ class CachingProvider {
 
   std::shared_ptr<const BlockTrace> operator()(std::uint32_t component, const BlockInput& input) {
     check_cancel(observer_.cancel);
-    // The subgraph was built by composition just before this call and is freed right
-    // after it returns: that span is its lifetime.
+    // The subgraph was cut by composition just before this call and is replaced by the
+    // next block's right after it returns: that span is its lifetime.
     Lifetime life{component, input.vertex_count, input.bytes(), process_ms(), 0};
     if (observer_.block) observer_.block({true, component, life.vertices, life.bytes, life.created_ms});
 

@@ -21,8 +21,9 @@ std::uint8_t* put(std::uint8_t* at, T value) {
 }  // namespace
 
 std::size_t BlockInput::bytes() const {
-  return held_bytes(vertices) + held_bytes(exits) + held_bytes(edge_begin) + held_bytes(edge_target) +
-         held_bytes(coeffs);
+  return vertices.size() * sizeof(VertexId) + exits.size() * sizeof(VertexId) +
+         edge_begin.size() * sizeof(std::uint64_t) + edge_target.size() * sizeof(std::uint32_t) +
+         coeffs.size() * sizeof(double);
 }
 
 SubgraphVector<std::uint8_t> BlockInput::canonical_bytes() const {
@@ -58,28 +59,45 @@ BlockCutter::BlockCutter(const Graph& g, const Condensation& cond)
     : graph_(g), cond_(cond), local_of_(g.vertex_count) {}
 
 BlockInput BlockCutter::cut(std::uint32_t first, std::uint32_t last) {
+  BlockInput b;
+  cut_into(first, last, b);
+  return b;
+}
+
+void BlockCutter::cut_into(std::uint32_t first, std::uint32_t last, BlockInput& b) {
   const Graph& g = graph_;
   const Condensation& cond = cond_;
   if (first == 0 || first > last || last >= cond.component_count)
     throw std::invalid_argument("extract_components: components must be a range of states' components");
-  BlockInput b;
   b.param_count = g.param_count;
   const std::uint32_t stride = g.stride();
+  b.vertices.clear();
+  b.exits.clear();
+  b.edge_begin.clear();
+  std::size_t members = 0;
+  for (std::uint32_t c = first; c <= last; ++c) members += cond.size(c);
+  b.vertices.reserve(members);
   for (std::uint32_t c = first; c <= last; ++c)
     for (VertexId v : cond.members_of(c))
       if (!g.absorbing(v)) b.vertices.push_back(v);
-  if (first != last) std::sort(b.vertices.begin(), b.vertices.end());  // one component's members are ascending
+  // One component's members are ascending, and so are a run's when exploration
+  // numbered it in order (a check is cheaper than the sort it saves).
+  if (first != last && !std::is_sorted(b.vertices.begin(), b.vertices.end()))
+    std::sort(b.vertices.begin(), b.vertices.end());
   b.vertex_count = static_cast<std::uint32_t>(b.vertices.size());
 
   auto inside = [&](VertexId t) {
     const std::uint32_t c = cond.component_of[t];
     return c >= first && c <= last;
   };
-  for (VertexId u : b.vertices)
+  std::uint64_t edges = 0;  // an upper bound: absorbing edges may merge
+  for (VertexId u : b.vertices) {
+    edges += g.edge_begin[u + 1] - g.edge_begin[u];
     for (std::uint64_t e = g.edge_begin[u]; e < g.edge_begin[u + 1]; ++e) {
       const VertexId t = g.edge_target[e];
       if (!g.absorbing(t) && !inside(t)) b.exits.push_back(t);
     }
+  }
   std::sort(b.exits.begin(), b.exits.end());
   b.exits.erase(std::unique(b.exits.begin(), b.exits.end()), b.exits.end());
   b.exit_count = static_cast<std::uint32_t>(b.exits.size());
@@ -87,18 +105,13 @@ BlockInput BlockCutter::cut(std::uint32_t first, std::uint32_t last) {
   for (std::uint32_t s = 0; s < b.exit_count; ++s) local_of_[b.exits[s]] = b.vertex_count + s;
 
   const std::uint32_t absorb = b.absorb_target();
-  std::uint64_t edges = 0;  // an upper bound: absorbing edges may merge
-  for (VertexId u : b.vertices) edges += g.edge_begin[u + 1] - g.edge_begin[u];
+  // Sized by the bound and trimmed to what was written below; a reused vector keeps its
+  // capacity, so resize zeroes only growth beyond the last block's size.
   b.edge_target.resize(edges);
   b.coeffs.resize(edges * stride);
   b.edge_begin.reserve(b.vertex_count + 1);
   b.edge_begin.push_back(0);
-  struct Local {
-    std::uint32_t target;
-    std::uint64_t edge;
-    bool operator<(const Local& z) const { return target != z.target ? target < z.target : edge < z.edge; }
-  };
-  SubgraphVector<Local> row;
+  SubgraphVector<Local>& row = row_;
   std::uint64_t written = 0;
   for (VertexId u : b.vertices) {
     row.clear();
@@ -126,7 +139,6 @@ BlockInput BlockCutter::cut(std::uint32_t first, std::uint32_t last) {
   }
   b.edge_target.resize(written);
   b.coeffs.resize(written * stride);
-  return b;
 }
 
 }  // namespace phasic

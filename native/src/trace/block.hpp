@@ -16,7 +16,9 @@
 // - canonical_bytes() encodes exactly what the trace depends on (counts, P, edges and
 //   coefficient bit patterns), never global indices: equal bytes ⇒ equal traces.
 // - All storage is counted in Category::Subgraphs; a block lives only while its trace
-//   is recorded or its key is computed.
+//   is recorded or its key is computed. A cutter may refill one BlockInput block after
+//   block (cut_into), so its capacity can exceed what the current block holds: bytes()
+//   counts what the block holds.
 #pragma once
 
 #include <cstdint>
@@ -61,11 +63,20 @@ class BlockCutter {
   // of small components is recorded together. Any vertex set is a valid block as long
   // as its exits are evaluated before it, which sink-first composition guarantees.
   BlockInput cut(std::uint32_t first, std::uint32_t last);
+  // The same block written over `out`, reusing its storage: a composition cuts its
+  // blocks one at a time into one BlockInput instead of allocating six vectors each.
+  void cut_into(std::uint32_t first, std::uint32_t last, BlockInput& out);
 
  private:
+  struct Local {
+    std::uint32_t target;
+    std::uint64_t edge;
+    bool operator<(const Local& z) const { return target != z.target ? target < z.target : edge < z.edge; }
+  };
   const Graph& graph_;
   const Condensation& cond_;
   SubgraphVector<std::uint32_t> local_of_;  // valid for the current block's vertices and exits only
+  SubgraphVector<Local> row_;               // one source's edges, reused
 };
 
 // One-off cuts (each allocates its own map).

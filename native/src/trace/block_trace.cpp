@@ -155,9 +155,9 @@ class Program {
   std::uint32_t constant(double value) {
     std::uint32_t& slot = value == 0.0 ? zero_ : one_;
     if (slot == kNone) {
-      SubgraphVector<double> form(stride_, 0.0);
-      form[0] = value;
-      slot = dot(form.data());
+      constant_form_.assign(stride_, 0.0);
+      constant_form_[0] = value;
+      slot = dot(constant_form_.data());
     }
     return slot;
   }
@@ -221,6 +221,7 @@ class Program {
   SubgraphVector<double> dot_coeffs_;
   SubgraphVector<std::uint32_t> dot_slots_;  // by DOT ordinal
   SubgraphVector<std::uint32_t> dot_table_;  // open addressing over DOTs: slot + 1, 0 = empty
+  SubgraphVector<double> constant_form_;     // the form constant() looks up
   // Direct-mapped; each entry holds its key, so a probe reads no other memory.
   struct Entry {
     RawOp key{};
@@ -258,6 +259,7 @@ void trim(V& v, std::size_t keep) {
 struct RecordingScratch::Storage {
   Program program;
   SubgraphVector<std::uint32_t> partial, leave, renumber, level, level_begin, schedule;
+  SubgraphVector<std::uint32_t> acyclic, acyclic_parents, acyclic_ready;
   SubgraphVector<ForwardCommand> forward;
   SubgraphVector<RawSolve> solves;
   SubgraphVector<Term> terms;
@@ -272,7 +274,9 @@ struct RecordingScratch::Storage {
 
   void trim_after_block() {
     program.trim(kKeepValues);
-    for (auto* v : {&partial, &leave, &renumber, &level, &level_begin, &schedule}) trim(*v, kKeepValues);
+    for (auto* v :
+         {&partial, &leave, &renumber, &level, &level_begin, &schedule, &acyclic, &acyclic_parents, &acyclic_ready})
+      trim(*v, kKeepValues);
     trim(forward, kKeepValues);
     trim(solves, kKeepValues);
     trim(terms, kKeepValues);
@@ -361,7 +365,8 @@ BlockTrace record_in(const BlockInput& b, RecordingScratch::Storage& scratch, co
   // anywhere in the block (the same rates recur on many states), so it shares them
   // exactly; elimination's fill repeats within a short distance, which the bounded
   // direct-mapped table catches without a table of every value.
-  const SubgraphVector<std::uint32_t> acyclic = acyclic_order(b);
+  SubgraphVector<std::uint32_t>& acyclic = scratch.acyclic;
+  acyclic_order(b, acyclic, scratch.acyclic_parents, scratch.acyclic_ready);
   Program& program = scratch.program;
   program.reset(b.stride(), 2 * (b.edge_count() + n), !acyclic.empty());
   SubgraphVector<std::uint32_t>& partial = scratch.partial;
@@ -584,6 +589,9 @@ BlockTrace record_in(const BlockInput& b, RecordingScratch::Storage& scratch, co
   t.vertex_count = n;
   t.exit_count = b.exit_count;
   std::uint32_t next = 0;
+  std::size_t live_dots = 0;
+  for (std::size_t s = 0; s < raw.size(); ++s) live_dots += renumber[s] && raw[s].code == kDot;
+  t.dot_coeffs.reserve(live_dots * b.stride());
   for (std::size_t s = 0; s < raw.size(); ++s)
     if (renumber[s] && raw[s].code == kDot) {
       renumber[s] = ++next;

@@ -71,12 +71,22 @@ ModelTrace compose(const Graph& g, const Condensation& cond, const BlockProvider
     m.start_probability.push_back(form[0]);
   }
 
+  // Blocks first counted, so the block list is allocated once (and its entries never move).
+  std::uint32_t block_count = 0;
+  for (std::uint32_t c = cond.component_count; c-- > 1;) {
+    ++block_count;
+    if (cond.size(c) < min_block_size)
+      while (c > 1 && cond.size(c - 1) < min_block_size) --c;
+  }
+  m.blocks.reserve(block_count);
+
   BlockCutter cutter(g, cond);
   const RecordingScratch scratch;  // for every block recorded on this thread, the provider's too
+  BlockInput input;                // refilled block after block (BlockCutter::cut_into)
   for (std::uint32_t c = cond.component_count; c-- > 1;) {
     if (cancel && cancel->load(std::memory_order_relaxed)) throw Cancelled();
     if (cond.size(c) >= min_block_size) {
-      const BlockInput input = cutter.cut(c, c);
+      cutter.cut_into(c, c, input);
       if (input.vertex_count == 0) continue;  // an absorbing vertex: x = 0, nothing to solve
       std::shared_ptr<const BlockTrace> trace = provider ? provider(c, input) : share(record_block(input, cancel));
       place(m, std::move(trace), input, c, c, true);
@@ -84,7 +94,7 @@ ModelTrace compose(const Graph& g, const Condensation& cond, const BlockProvider
     }
     std::uint32_t first = c;
     while (first > 1 && cond.size(first - 1) < min_block_size) --first;
-    const BlockInput input = cutter.cut(first, c);
+    cutter.cut_into(first, c, input);
     if (input.vertex_count > 0) place(m, share(record_block(input, cancel)), input, first, c, false);
     c = first;
   }

@@ -31,7 +31,8 @@
 namespace phasic {
 
 // Returns the trace of a block of at least min_block_size vertices: from a cache, or
-// share(record_block(input)). The input is freed right after the call returns.
+// share(record_block(input)). The input is valid only during the call: composition
+// refills it with the next block afterwards.
 using BlockProvider =
     std::function<std::shared_ptr<const BlockTrace>(std::uint32_t component, const BlockInput& input)>;
 

@@ -56,11 +56,18 @@ EliminationQueue::Entry EliminationQueue::take() {
 }
 
 SubgraphVector<std::uint32_t> acyclic_order(const BlockInput& b) {
+  SubgraphVector<std::uint32_t> order, parents, ready;
+  acyclic_order(b, order, parents, ready);
+  return order;
+}
+
+void acyclic_order(const BlockInput& b, SubgraphVector<std::uint32_t>& order, SubgraphVector<std::uint32_t>& parents,
+                   SubgraphVector<std::uint32_t>& ready) {
   const std::uint32_t n = b.vertex_count;
-  SubgraphVector<std::uint32_t> order;
+  order.clear();
   bool upward = true;
   for (std::uint32_t u = 0; u < n; ++u) {
-    if (b.edge_begin[u] == b.edge_begin[u + 1]) return order;
+    if (b.edge_begin[u] == b.edge_begin[u + 1]) return;
     // Targets ascend, so the row's smallest internal target is its first.
     const std::uint32_t t = b.edge_target[b.edge_begin[u]];
     if (t <= u) upward = false;
@@ -68,13 +75,13 @@ SubgraphVector<std::uint32_t> acyclic_order(const BlockInput& b) {
   order.resize(n);
   if (upward) {
     for (std::uint32_t v = 0; v < n; ++v) order[v] = v;
-    return order;
+    return;
   }
-  SubgraphVector<std::uint32_t> parents(n, 0);
+  parents.assign(n, 0);
   for (std::uint64_t e = 0; e < b.edge_count(); ++e)
     if (b.edge_target[e] < n) ++parents[b.edge_target[e]];
   // A min-heap of ready vertices (no parent left); each vertex enters it once.
-  SubgraphVector<std::uint32_t> ready;
+  ready.clear();
   for (std::uint32_t v = 0; v < n; ++v)
     if (parents[v] == 0) ready.push_back(v);  // ascending: already a heap
   const auto later = [](std::uint32_t x, std::uint32_t y) { return x > y; };
@@ -91,7 +98,6 @@ SubgraphVector<std::uint32_t> acyclic_order(const BlockInput& b) {
       }
   }
   if (placed < n) order.clear();  // a cycle
-  return order;
 }
 
 SubgraphVector<std::uint32_t> elimination_order(const BlockInput& b, const std::atomic<bool>* cancel) {

@@ -85,6 +85,10 @@ class EliminationQueue {
 // The elimination order of an acyclic block (see above), or empty when the block has a
 // cycle or a vertex without edges.
 SubgraphVector<std::uint32_t> acyclic_order(const BlockInput& block);
+// The same into `order`, with `parents` and `ready` as working storage: the recorder
+// passes vectors it keeps between blocks.
+void acyclic_order(const BlockInput& block, SubgraphVector<std::uint32_t>& order,
+                   SubgraphVector<std::uint32_t>& parents, SubgraphVector<std::uint32_t>& ready);
 
 SubgraphVector<std::uint32_t> elimination_order(const BlockInput& block, const std::atomic<bool>* cancel = nullptr);
 
