@@ -144,9 +144,44 @@ std::uint64_t run(DenseBlock& block, DenseOutput& out, const VertexId* global, c
   return count;
 }
 
+// The hand-over matrix in dense indices, before the elimination consumes it; positions
+// are known once the steps are recorded (describe_order).
+void describe_matrix(const DenseBlock& block, DenseTail& tail) {
+  const std::uint32_t r = block.size;
+  tail.size = r;
+  tail.entries.clear();
+  for (std::uint32_t u = 0; u < r; ++u) {
+    for (std::uint32_t z = 0; z < r; ++z)
+      if (const std::uint32_t w = block.weight[std::size_t(u) * r + z]; w != DenseBlock::kAbsent)
+        tail.entries.push_back({u, z, w});
+    if (block.leave[u] != DenseBlock::kAbsent) tail.entries.push_back({u, r, block.leave[u]});
+  }
+}
+
+// Dense indices to positions (elimination order), entries sorted by (row, column).
+void describe_order(const DenseBlock& block, const EliminationStep* steps, DenseTail& tail) {
+  const std::uint32_t r = block.size;
+  tail.order.resize(r);
+  SubgraphVector<std::uint32_t> position(r);
+  for (std::uint32_t p = 0; p < r; ++p) {
+    tail.order[p] = steps[p].vertex;
+    // block.vertex is ascending: the dense index of a local vertex by bisection.
+    const auto it = std::lower_bound(block.vertex.begin(), block.vertex.end(), steps[p].vertex);
+    position[std::size_t(it - block.vertex.begin())] = p;
+  }
+  for (DenseEntry& e : tail.entries) {
+    e.row = position[e.row];
+    if (e.column < r) e.column = position[e.column];
+  }
+  std::sort(tail.entries.begin(), tail.entries.end(), [](const DenseEntry& a, const DenseEntry& b) {
+    return a.row != b.row ? a.row < b.row : a.column < b.column;
+  });
+}
+
 }  // namespace
 
 void eliminate_dense(DenseBlock& block, DenseOutput& out, const VertexId* global, const std::atomic<bool>* cancel) {
+  if (out.tail) describe_matrix(block, *out.tail);
   block.pattern.assign(block.weight.begin(), block.weight.end());
   block.pattern_leave.assign(block.leave.begin(), block.leave.end());
   const std::uint64_t count = run<false>(block, out, global, cancel);
@@ -158,7 +193,9 @@ void eliminate_dense(DenseBlock& block, DenseOutput& out, const VertexId* global
   // memory/accounting.hpp): tens of MB of fresh ops fault in per 2 MB, not per 4 KB.
   out.ops.reserve(out.ops.size() + count);
   out.used_zero = out.used_one = false;
+  const std::size_t first_step = out.steps.size();
   run<true>(block, out, global, cancel);
+  if (out.tail) describe_order(block, out.steps.data() + first_step, *out.tail);
 }
 
 }  // namespace phasic

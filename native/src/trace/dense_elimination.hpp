@@ -79,6 +79,7 @@ struct DenseOutput {
   SubgraphVector<ForwardCommand>& forward;
   SubgraphVector<EliminationStep>& steps;
   SubgraphVector<Term>& terms;
+  DenseTail* tail = nullptr;                 // when set, receives the hand-over matrix and the order (block_trace.hpp)
   bool used_zero = false, used_one = false;  // set when an op read the constant
 };
 
