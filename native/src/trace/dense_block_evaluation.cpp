@@ -54,16 +54,31 @@ inline void add_scaled(double* __restrict dst, const double* __restrict src, con
 // q mod 4, combined as (s0 + s1) + (s2 + s3): independent chains, and the same split
 // whatever range a caller passes around the same non-zero terms.
 template <std::uint32_t W, bool kProduct>
+inline double term(const double* a, const double* b, std::size_t e) {
+  if constexpr (kProduct)
+    return a[e] * b[e];
+  else
+    return a[e];
+}
+template <std::uint32_t W, bool kProduct>
 inline void partial_sums(const double* a, const double* b, std::uint32_t begin, std::uint32_t end, double* out) {
-  double s[4][W] = {};
-  for (std::uint32_t q = begin; q < end; ++q)
+  // Named accumulators, not s[q & 3]: an indexed array stays in memory, and each add
+  // then waits for the store of the one before.
+  double s0[W] = {}, s1[W] = {}, s2[W] = {}, s3[W] = {};
+  double* s[4] = {s0, s1, s2, s3};
+  std::uint32_t q = begin;
+  for (; q < end && (q & 3) != 0; ++q)
+    for (std::uint32_t l = 0; l < W; ++l) s[q & 3][l] += term<W, kProduct>(a, b, std::size_t(q) * W + l);
+  for (; q + 4 <= end; q += 4)
     for (std::uint32_t l = 0; l < W; ++l) {
-      if constexpr (kProduct)
-        s[q & 3][l] += a[std::size_t(q) * W + l] * b[std::size_t(q) * W + l];
-      else
-        s[q & 3][l] += a[std::size_t(q) * W + l];
+      s0[l] += term<W, kProduct>(a, b, std::size_t(q) * W + l);
+      s1[l] += term<W, kProduct>(a, b, std::size_t(q + 1) * W + l);
+      s2[l] += term<W, kProduct>(a, b, std::size_t(q + 2) * W + l);
+      s3[l] += term<W, kProduct>(a, b, std::size_t(q + 3) * W + l);
     }
-  for (std::uint32_t l = 0; l < W; ++l) out[l] = (s[0][l] + s[1][l]) + (s[2][l] + s[3][l]);
+  for (; q < end; ++q)
+    for (std::uint32_t l = 0; l < W; ++l) s[q & 3][l] += term<W, kProduct>(a, b, std::size_t(q) * W + l);
+  for (std::uint32_t l = 0; l < W; ++l) out[l] = (s0[l] + s1[l]) + (s2[l] + s3[l]);
 }
 
 template <std::uint32_t W>
@@ -71,6 +86,44 @@ inline bool all_zero(const double* a) {
   bool zero = true;
   for (std::uint32_t l = 0; l < W; ++l) zero &= a[l] == 0;
   return zero;
+}
+
+// Rows i0 .. i0 + 3 take, in order, the updates of every row j < i0 (W = 1): the same
+// operations per entry as one row at a time, with each pivot row loaded once.
+inline void update_four_rows(double* matrix, std::size_t n, std::uint32_t r, std::uint32_t i0, const double* inverse,
+                             std::uint32_t* extent) {
+  double* __restrict r0 = matrix + i0 * n;
+  double* __restrict r1 = r0 + n;
+  double* __restrict r2 = r1 + n;
+  double* __restrict r3 = r2 + n;
+  for (std::uint32_t k = 0; k < 4; ++k) extent[3 * (i0 + k)] = i0 + k;
+  for (std::uint32_t j = 0; j < i0; ++j) {
+    const double a0 = r0[j], a1 = r1[j], a2 = r2[j], a3 = r3[j];
+    if (a0 == 0 && a1 == 0 && a2 == 0 && a3 == 0) continue;
+    if (a0 != 0) extent[3 * i0] = std::min(extent[3 * i0], j);
+    if (a1 != 0) extent[3 * (i0 + 1)] = std::min(extent[3 * (i0 + 1)], j);
+    if (a2 != 0) extent[3 * (i0 + 2)] = std::min(extent[3 * (i0 + 2)], j);
+    if (a3 != 0) extent[3 * (i0 + 3)] = std::min(extent[3 * (i0 + 3)], j);
+    const double inv = inverse[j];
+    const double m0 = r0[j] = a0 * inv, m1 = r1[j] = a1 * inv, m2 = r2[j] = a2 * inv, m3 = r3[j] = a3 * inv;
+    const double* __restrict pivot = matrix + j * n;
+    const Pair p0 = {m0, m0}, p1 = {m1, m1}, p2 = {m2, m2}, p3 = {m3, m3};
+    std::size_t q = extent[3 * j + 1];
+    const std::size_t end = extent[3 * j + 2];
+    for (; q + 2 <= end; q += 2) {
+      const Pair u = load_pair(pivot + q);
+      store_pair(r0 + q, load_pair(r0 + q) + p0 * u);
+      store_pair(r1 + q, load_pair(r1 + q) + p1 * u);
+      store_pair(r2 + q, load_pair(r2 + q) + p2 * u);
+      store_pair(r3 + q, load_pair(r3 + q) + p3 * u);
+    }
+    for (; q < end; ++q) {
+      const double u = pivot[q];
+      r0[q] += m0 * u, r1[q] += m1 * u, r2[q] += m2 * u, r3[q] += m3 * u;
+    }
+    const double leave = pivot[r];
+    r0[r] += m0 * leave, r1[r] += m1 * leave, r2[r] += m2 * leave, r3[r] += m3 * leave;
+  }
 }
 
 }  // namespace
@@ -82,31 +135,48 @@ bool evaluate_densely(const DenseTail& tail, std::uint32_t lanes) {
 }
 
 template <std::uint32_t W>
-bool factor_dense(const DenseTail& tail, const double* values, double* matrix, double* inverse, std::uint32_t* last) {
+bool factor_dense(const DenseTail& tail, const double* values, double* matrix, double* inverse,
+                  std::uint32_t* extent) {
   const std::uint32_t r = tail.size;
   const std::size_t n = std::size_t(r) + 1;  // row length: r weights and the leave weight
   std::fill(matrix, matrix + n * r * W, 0.0);
   for (const DenseEntry& e : tail.entries)
     for (std::uint32_t l = 0; l < W; ++l) matrix[(e.row * n + e.column) * W + l] = values[std::size_t(e.slot) * W + l];
-  // last[p]: one past the last column < r of row p that is non-zero in some lane once
-  // the row is final, so updates by row p stop there (beyond, they would add 0·0).
+  // extent[3p + 1], extent[3p + 2]: the first and one past the last column in (p, r) of
+  // row p that is non-zero in some lane once the row is final, so updates by row p
+  // cover only those (elsewhere they would add m·0 = 0) and its leave weight;
+  // extent[3p]: its first non-zero multiplier (p when none), where its forward sum starts.
   for (std::uint32_t i = 0; i < r; ++i) {
     double* row = matrix + i * n * W;
-    for (std::uint32_t j = 0; j < i; ++j) {
+    std::uint32_t j = 0;
+    // One θ: four rows at once take the updates of the rows above their four, so each
+    // pivot row is read once for four (a large part's matrix is beyond the L2 cache).
+    const std::uint32_t i0 = i - i % 4;
+    if (W == 1 && i0 + 4 <= r) {
+      if constexpr (W == 1)
+        if (i == i0) update_four_rows(matrix, n, r, i0, inverse, extent);
+      j = i0;
+    } else {
+      extent[3 * i] = i;
+    }
+    for (; j < i; ++j) {
       double* a = row + std::size_t(j) * W;
       if (all_zero<W>(a)) continue;
+      extent[3 * i] = std::min(extent[3 * i], j);
       double m[W];
       for (std::uint32_t l = 0; l < W; ++l) a[l] = m[l] = a[l] * inverse[std::size_t(j) * W + l];
       const double* pivot_row = matrix + j * n * W;
-      const std::size_t begin = std::size_t(j) + 1;
-      if (last[j] > begin) add_scaled<W>(row + begin * W, pivot_row + begin * W, m, last[j] - begin);
+      const std::size_t begin = extent[3 * j + 1], end = extent[3 * j + 2];
+      if (end > begin) add_scaled<W>(row + begin * W, pivot_row + begin * W, m, end - begin);
       add_scaled<W>(row + std::size_t(r) * W, pivot_row + std::size_t(r) * W, m, 1);
     }
-    std::uint32_t end = r;
-    while (end > i + 1 && all_zero<W>(row + std::size_t(end - 1) * W)) --end;
-    last[i] = end;
+    std::uint32_t begin = i + 1, end = r;
+    while (end > begin && all_zero<W>(row + std::size_t(end - 1) * W)) --end;
+    while (begin < end && all_zero<W>(row + std::size_t(begin) * W)) ++begin;
+    extent[3 * i + 1] = begin;
+    extent[3 * i + 2] = end;
     double lambda[W];
-    partial_sums<W, false>(row, nullptr, i + 1, end, lambda);
+    partial_sums<W, false>(row, nullptr, begin, end, lambda);
     for (std::uint32_t l = 0; l < W; ++l) {
       lambda[l] += row[std::size_t(r) * W + l];
       if (!(lambda[l] > 0 && lambda[l] < std::numeric_limits<double>::infinity())) return false;
@@ -117,15 +187,16 @@ bool factor_dense(const DenseTail& tail, const double* values, double* matrix, d
 }
 
 template <std::uint32_t W>
-void solve_dense(std::uint32_t r, const double* matrix, const double* inverse, double* y) {
+void solve_dense(std::uint32_t r, const double* matrix, const double* inverse, const std::uint32_t* extent,
+                 double* y) {
   const std::size_t n = std::size_t(r) + 1;
   double sum[W];
   for (std::uint32_t p = 1; p < r; ++p) {
-    partial_sums<W, true>(matrix + p * n * W, y, 0, p, sum);
+    partial_sums<W, true>(matrix + p * n * W, y, extent[3 * p], p, sum);
     for (std::uint32_t l = 0; l < W; ++l) y[std::size_t(p) * W + l] += sum[l];
   }
   for (std::uint32_t p = r; p-- > 0;) {
-    partial_sums<W, true>(matrix + p * n * W, y, p + 1, r, sum);
+    partial_sums<W, true>(matrix + p * n * W, y, extent[3 * p + 1], extent[3 * p + 2], sum);
     for (std::uint32_t l = 0; l < W; ++l)
       y[std::size_t(p) * W + l] = (y[std::size_t(p) * W + l] + sum[l]) * inverse[std::size_t(p) * W + l];
   }
@@ -133,7 +204,7 @@ void solve_dense(std::uint32_t r, const double* matrix, const double* inverse, d
 
 template bool factor_dense<1>(const DenseTail&, const double*, double*, double*, std::uint32_t*);
 template bool factor_dense<8>(const DenseTail&, const double*, double*, double*, std::uint32_t*);
-template void solve_dense<1>(std::uint32_t, const double*, const double*, double*);
-template void solve_dense<8>(std::uint32_t, const double*, const double*, double*);
+template void solve_dense<1>(std::uint32_t, const double*, const double*, const std::uint32_t*, double*);
+template void solve_dense<8>(std::uint32_t, const double*, const double*, const std::uint32_t*, double*);
 
 }  // namespace phasic

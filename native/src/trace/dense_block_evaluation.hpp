@@ -49,13 +49,16 @@ inline std::size_t dense_matrix_doubles(std::uint32_t r) { return std::size_t(r)
 bool evaluate_densely(const DenseTail& tail, std::uint32_t lanes);
 
 // values: the block's value slots, W lanes each (only slots < dot_count + first_op are
-// read). matrix: dense_matrix_doubles(r)·W; inverse: r·W; last: r (each row's extent,
-// used within the call only).
+// read). matrix: dense_matrix_doubles(r)·W; inverse: r·W; extent: 3·r (each row's
+// non-zero columns, for solve_dense).
 template <std::uint32_t W>
-bool factor_dense(const DenseTail& tail, const double* values, double* matrix, double* inverse, std::uint32_t* last);
+bool factor_dense(const DenseTail& tail, const double* values, double* matrix, double* inverse,
+                  std::uint32_t* extent);
 
-// y: r·W entries, the right-hand side by position; on return x by position.
+// y: r·W entries, the right-hand side by position; on return x by position. The
+// factors and extents are factor_dense's.
 template <std::uint32_t W>
-void solve_dense(std::uint32_t r, const double* matrix, const double* inverse, double* y);
+void solve_dense(std::uint32_t r, const double* matrix, const double* inverse, const std::uint32_t* extent,
+                 double* y);
 
 }  // namespace phasic

@@ -155,7 +155,7 @@ class MomentSession {
         dense_matrix_(dense_matrix_doubles(std::uint32_t(dense_size_)) * W),
         dense_inverse_(dense_size_ * W),
         dense_y_(dense_size_ * W),
-        dense_last_(dense_size_) {
+        dense_extent_(3 * dense_size_) {
     // Absorbing vertices are never written, and collect() reads x only at S's targets,
     // so those are the entries that must start at 0: a target local to a block is
     // overwritten when its block is solved. Every other entry is written before it is
@@ -277,7 +277,7 @@ class MomentSession {
     const std::size_t dense_begin = dense_now_ ? t.dense.first_op : t.ops.size();
     bool overflowed = replay_ops(t, 0, dense_begin);
     if (dense_now_)
-      dense_now_ = factor_dense<W>(t.dense, v, dense_matrix_.data(), dense_inverse_.data(), dense_last_.data());
+      dense_now_ = factor_dense<W>(t.dense, v, dense_matrix_.data(), dense_inverse_.data(), dense_extent_.data());
     if (!dense_now_) overflowed |= replay_ops(t, dense_begin, t.ops.size());
     if (overflowed)
       throw InvalidArgument(
@@ -322,7 +322,7 @@ class MomentSession {
     double* d = dense_y_.data();
     for (std::uint32_t p = 0; p < r; ++p)
       copy_lanes<W>(d + std::size_t(p) * W, y + std::size_t(t.dense.order[p]) * stride + offset);
-    solve_dense<W>(r, dense_matrix_.data(), dense_inverse_.data(), d);
+    solve_dense<W>(r, dense_matrix_.data(), dense_inverse_.data(), dense_extent_.data(), d);
     for (std::uint32_t p = 0; p < r; ++p)
       copy_lanes<W>(y + std::size_t(t.dense.order[p]) * stride + offset, d + std::size_t(p) * W);
   }
@@ -551,7 +551,7 @@ class MomentSession {
   EvaluationScratch<double> dense_matrix_;
   EvaluationScratch<double> dense_inverse_;
   EvaluationScratch<double> dense_y_;
-  EvaluationScratch<std::uint32_t> dense_last_;
+  EvaluationScratch<std::uint32_t> dense_extent_;
   bool dense_now_ = false;
 
  public:
