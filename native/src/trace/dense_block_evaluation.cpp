@@ -88,44 +88,6 @@ inline bool all_zero(const double* a) {
   return zero;
 }
 
-// Rows i0 .. i0 + 3 take, in order, the updates of every row j < i0 (W = 1): the same
-// operations per entry as one row at a time, with each pivot row loaded once.
-inline void update_four_rows(double* matrix, std::size_t n, std::uint32_t r, std::uint32_t i0, const double* inverse,
-                             std::uint32_t* extent) {
-  double* __restrict r0 = matrix + i0 * n;
-  double* __restrict r1 = r0 + n;
-  double* __restrict r2 = r1 + n;
-  double* __restrict r3 = r2 + n;
-  for (std::uint32_t k = 0; k < 4; ++k) extent[3 * (i0 + k)] = i0 + k;
-  for (std::uint32_t j = 0; j < i0; ++j) {
-    const double a0 = r0[j], a1 = r1[j], a2 = r2[j], a3 = r3[j];
-    if (a0 == 0 && a1 == 0 && a2 == 0 && a3 == 0) continue;
-    if (a0 != 0) extent[3 * i0] = std::min(extent[3 * i0], j);
-    if (a1 != 0) extent[3 * (i0 + 1)] = std::min(extent[3 * (i0 + 1)], j);
-    if (a2 != 0) extent[3 * (i0 + 2)] = std::min(extent[3 * (i0 + 2)], j);
-    if (a3 != 0) extent[3 * (i0 + 3)] = std::min(extent[3 * (i0 + 3)], j);
-    const double inv = inverse[j];
-    const double m0 = r0[j] = a0 * inv, m1 = r1[j] = a1 * inv, m2 = r2[j] = a2 * inv, m3 = r3[j] = a3 * inv;
-    const double* __restrict pivot = matrix + j * n;
-    const Pair p0 = {m0, m0}, p1 = {m1, m1}, p2 = {m2, m2}, p3 = {m3, m3};
-    std::size_t q = extent[3 * j + 1];
-    const std::size_t end = extent[3 * j + 2];
-    for (; q + 2 <= end; q += 2) {
-      const Pair u = load_pair(pivot + q);
-      store_pair(r0 + q, load_pair(r0 + q) + p0 * u);
-      store_pair(r1 + q, load_pair(r1 + q) + p1 * u);
-      store_pair(r2 + q, load_pair(r2 + q) + p2 * u);
-      store_pair(r3 + q, load_pair(r3 + q) + p3 * u);
-    }
-    for (; q < end; ++q) {
-      const double u = pivot[q];
-      r0[q] += m0 * u, r1[q] += m1 * u, r2[q] += m2 * u, r3[q] += m3 * u;
-    }
-    const double leave = pivot[r];
-    r0[r] += m0 * leave, r1[r] += m1 * leave, r2[r] += m2 * leave, r3[r] += m3 * leave;
-  }
-}
-
 }  // namespace
 
 bool evaluate_densely(const DenseTail& tail, std::uint32_t lanes) {
@@ -148,18 +110,8 @@ bool factor_dense(const DenseTail& tail, const double* values, double* matrix, d
   // extent[3p]: its first non-zero multiplier (p when none), where its forward sum starts.
   for (std::uint32_t i = 0; i < r; ++i) {
     double* row = matrix + i * n * W;
-    std::uint32_t j = 0;
-    // One θ: four rows at once take the updates of the rows above their four, so each
-    // pivot row is read once for four (a large part's matrix is beyond the L2 cache).
-    const std::uint32_t i0 = i - i % 4;
-    if (W == 1 && i0 + 4 <= r) {
-      if constexpr (W == 1)
-        if (i == i0) update_four_rows(matrix, n, r, i0, inverse, extent);
-      j = i0;
-    } else {
-      extent[3 * i] = i;
-    }
-    for (; j < i; ++j) {
+    extent[3 * i] = i;
+    for (std::uint32_t j = 0; j < i; ++j) {
       double* a = row + std::size_t(j) * W;
       if (all_zero<W>(a)) continue;
       extent[3 * i] = std::min(extent[3 * i], j);
