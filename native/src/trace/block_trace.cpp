@@ -634,10 +634,10 @@ BlockTrace record_in(const BlockInput& b, RecordingScratch::Storage& scratch, co
       if (w != DenseBlock::kAbsent) w = renumber[w] - 1;
     for (std::uint32_t& w : dense_block.leave)
       if (w != DenseBlock::kAbsent) w = renumber[w] - 1;
-    t.dense.first_op = static_cast<std::uint32_t>(t.ops.size());
-    t.dense.first_forward = sparse_forward;
+    const auto first_dense_op = static_cast<std::uint32_t>(t.ops.size());
     DenseOutput o{t.ops, t.dot_count, renumber[zero] - 1, renumber[one] - 1, forward, solves, terms, &t.dense};
     eliminate_dense(dense_block, o, b.vertices.data(), cancel);
+    if (t.dense.size > 0) t.dense.first_op = first_dense_op, t.dense.first_forward = sparse_forward;
     if (zero_for_dense && !o.used_zero) unused.push_back(o.zero);
     if (one_for_dense && !o.used_one) unused.push_back(o.one);
   }

@@ -11,10 +11,15 @@ namespace phasic {
 
 namespace {
 
-// Below this many vertices the replay of the recorded ops is as fast (measured, see
-// docs/performance.md "Target 3"): filling and scanning the matrix costs O(r²)
-// whatever the fill.
+// The dense path costs O(r²) whatever the fill (filling and scanning the matrix, and
+// each solve's substitutions), and each update it does costs ≈ a fifth of a replayed
+// op but it does more of them than the recorder (whole spans between a row's first
+// and last non-zero). Measured (docs/performance.md "Target 3"): parts that hand over
+// barely filled in, with fewer than ≈ 4 ops per matrix entry (two-locus n = 8 and 9,
+// structured n = 6 d = 4: 1–3), evaluated 20–40 % slower densely; parts above it
+// (structured n = 8 d = 4 at r = 98 and 125, d = 5 at 4–21) faster.
 constexpr std::uint32_t kMinDenseVertices = 32;
+constexpr std::uint64_t kMinOpsPerEntry = 4;
 // One lane group's matrix is at most this large; a larger dense part is replayed (its
 // ops are kept in the trace for the gradient anyway).
 constexpr std::size_t kMaxMatrixBytes = std::size_t(64) << 20;
@@ -90,15 +95,16 @@ inline bool all_zero(const double* a) {
 
 }  // namespace
 
+bool worth_dense_evaluation(std::uint32_t r, std::uint64_t ops) {
+  return r >= kMinDenseVertices && ops >= kMinOpsPerEntry * r * r;
+}
+
 bool evaluate_densely(const DenseTail& tail, std::uint32_t lanes) {
-  return tail.size >= kMinDenseVertices &&
-         dense_matrix_doubles(tail.size) * lanes * sizeof(double) + tail.size * sizeof(std::uint32_t) <=
-             kMaxMatrixBytes;
+  return tail.size > 0 && dense_matrix_doubles(tail.size) * lanes * sizeof(double) <= kMaxMatrixBytes;
 }
 
 template <std::uint32_t W>
-bool factor_dense(const DenseTail& tail, const double* values, double* matrix, double* inverse,
-                  std::uint32_t* extent) {
+bool factor_dense(const DenseTail& tail, const double* values, double* matrix, double* inverse, std::uint32_t* extent) {
   const std::uint32_t r = tail.size;
   const std::size_t n = std::size_t(r) + 1;  // row length: r weights and the leave weight
   std::fill(matrix, matrix + n * r * W, 0.0);
@@ -139,8 +145,7 @@ bool factor_dense(const DenseTail& tail, const double* values, double* matrix, d
 }
 
 template <std::uint32_t W>
-void solve_dense(std::uint32_t r, const double* matrix, const double* inverse, const std::uint32_t* extent,
-                 double* y) {
+void solve_dense(std::uint32_t r, const double* matrix, const double* inverse, const std::uint32_t* extent, double* y) {
   const std::size_t n = std::size_t(r) + 1;
   double sum[W];
   for (std::uint32_t p = 1; p < r; ++p) {

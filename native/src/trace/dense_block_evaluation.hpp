@@ -44,21 +44,23 @@ namespace phasic {
 // Doubles of scratch one lane needs for the matrix and the inverses of a dense part of r vertices.
 inline std::size_t dense_matrix_doubles(std::uint32_t r) { return std::size_t(r) * (r + 1); }
 
-// Whether evaluation with W lanes takes the dense path for this block (see the .cpp
-// for the measured threshold); false for a block without a dense part.
+// Whether a dense part of r vertices, recorded as `ops` ops, is factored densely: the
+// recorder describes only those (see the .cpp for the measured threshold).
+bool worth_dense_evaluation(std::uint32_t r, std::uint64_t ops);
+
+// Whether evaluation with `lanes` lanes takes the dense path for this block: it has a
+// described dense part whose matrix fits the scratch limit.
 bool evaluate_densely(const DenseTail& tail, std::uint32_t lanes);
 
 // values: the block's value slots, W lanes each (only slots < dot_count + first_op are
 // read). matrix: dense_matrix_doubles(r)·W; inverse: r·W; extent: 3·r (each row's
 // non-zero columns, for solve_dense).
 template <std::uint32_t W>
-bool factor_dense(const DenseTail& tail, const double* values, double* matrix, double* inverse,
-                  std::uint32_t* extent);
+bool factor_dense(const DenseTail& tail, const double* values, double* matrix, double* inverse, std::uint32_t* extent);
 
 // y: r·W entries, the right-hand side by position; on return x by position. The
 // factors and extents are factor_dense's.
 template <std::uint32_t W>
-void solve_dense(std::uint32_t r, const double* matrix, const double* inverse, const std::uint32_t* extent,
-                 double* y);
+void solve_dense(std::uint32_t r, const double* matrix, const double* inverse, const std::uint32_t* extent, double* y);
 
 }  // namespace phasic

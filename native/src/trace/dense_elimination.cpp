@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "base/error.hpp"
+#include "trace/dense_block_evaluation.hpp"
 
 namespace phasic {
 
@@ -181,12 +182,15 @@ void describe_order(const DenseBlock& block, const EliminationStep* steps, Dense
 }  // namespace
 
 void eliminate_dense(DenseBlock& block, DenseOutput& out, const VertexId* global, const std::atomic<bool>* cancel) {
-  if (out.tail) describe_matrix(block, *out.tail);
   block.pattern.assign(block.weight.begin(), block.weight.end());
   block.pattern_leave.assign(block.leave.begin(), block.leave.end());
   const std::uint64_t count = run<false>(block, out, global, cancel);
   block.weight.swap(block.pattern);
   block.leave.swap(block.pattern_leave);
+  // Only a part that evaluation will factor densely is described (the rest would be
+  // trace memory for nothing).
+  const bool describe = out.tail && worth_dense_evaluation(block.size, count);
+  if (describe) describe_matrix(block, *out.tail);
   if (std::uint64_t(out.dot_count) + out.ops.size() + count >= 0xfffffffeu)
     throw EngineError("a block's trace needs more than 2^32 values");
   // A buffer of 2 MB or more is a mapping of its own in huge pages (allocate_large,
@@ -195,7 +199,7 @@ void eliminate_dense(DenseBlock& block, DenseOutput& out, const VertexId* global
   out.used_zero = out.used_one = false;
   const std::size_t first_step = out.steps.size();
   run<true>(block, out, global, cancel);
-  if (out.tail) describe_order(block, out.steps.data() + first_step, *out.tail);
+  if (describe) describe_order(block, out.steps.data() + first_step, *out.tail);
 }
 
 }  // namespace phasic
