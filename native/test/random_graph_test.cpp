@@ -8,9 +8,11 @@
 #include <random>
 #include <set>
 
+#include "base/error.hpp"
 #include "check.hpp"
 #include "trace/block.hpp"
 #include "trace/condensation.hpp"
+#include "trace/dense_block_evaluation.hpp"
 #include "trace/dense_elimination.hpp"
 #include "trace/evaluate.hpp"
 #include "trace/gradient.hpp"
@@ -217,6 +219,24 @@ RandomModel random_block_model(Rng& rng, std::uint32_t states, double density) {
   return m;
 }
 
+// The same trace with every block's dense part forgotten: evaluation then replays the
+// dense kernel's recorded ops, as before dense evaluation existed.
+ModelTrace replay_only(const ModelTrace& t) {
+  ModelTrace copy = t;
+  for (ComposedBlock& b : copy.blocks) {
+    BlockTrace plain = *b.trace;
+    plain.dense = DenseTail{};
+    b.trace = share(std::move(plain));
+  }
+  return copy;
+}
+
+bool evaluated_densely(const ModelTrace& t, std::uint32_t lanes) {
+  for (const ComposedBlock& b : t.blocks)
+    if (evaluate_densely(b.trace->dense, lanes)) return true;
+  return false;
+}
+
 }  // namespace
 
 TEST(blocks_that_fill_in_match_a_dense_solve_with_their_gradients) {
@@ -224,7 +244,7 @@ TEST(blocks_that_fill_in_match_a_dense_solve_with_their_gradients) {
   // that fill in (the sparse recorder hands over part way), against
   // the long-double LU above; gradients against central differences of that LU.
   Rng rng(20261202);
-  int dense_from_start = 0;
+  int dense_from_start = 0, dense_parts = 0;
   for (int trial = 0; trial < 24; ++trial) {
     // Sparse ones start below dense_enough's tenth of all pairs (a ring of 50 or more
     // states adds at most 1/49) and cross it as they fill in.
@@ -247,13 +267,64 @@ TEST(blocks_that_fill_in_match_a_dense_solve_with_their_gradients) {
 
     const ModelTrace t = compose(g, c, {});
     const std::uint32_t K = 3;
-    const Moments m = evaluate(t, model.theta, K);
+    const RewardPair pair[] = {{0, 1}};
+    const Moments m = evaluate(t, model.theta, K, pair);
     const Dense dense(g, model.theta);
     for (std::uint32_t r = 0; r < 2; ++r) {
       const std::vector<long double> expect = dense.moments(r, K);
       for (std::uint32_t k = 1; k <= K; ++k) CHECK_CLOSE(m.moment(r, k), (double)expect[k - 1], 1e-9);
     }
-    const Gradient d = evaluate_gradient(t, model.theta, K, m);
+    // Dense evaluation (dense_block_evaluation.hpp) against the replay of the recorded
+    // ops: the same elimination summed in another order.
+    CHECK_EQ(evaluated_densely(t, 1), bt.dense.size > 0);
+    CHECK_EQ(evaluated_densely(t, 8), bt.dense.size > 0);
+    dense_parts += bt.dense.size > 0;
+    const Moments replayed = evaluate(replay_only(t), model.theta, K, pair);
+    for (std::uint32_t r = 0; r < 2; ++r)
+      for (std::uint32_t k = 1; k <= K; ++k) CHECK_CLOSE(m.moment(r, k), replayed.moment(r, k), 1e-13);
+    // The covariance is a difference: compare on the scale of the terms it subtracts.
+    CHECK(std::fabs(m.covariance[0] - replayed.covariance[0]) <=
+          1e-13 * (std::fabs(m.covariance[0]) + m.moment(0, 1) * m.moment(1, 1)));
+    // A batch (one lane group of 8 and two singles) equals single evaluations bit for
+    // bit, and so does a trace read back from its serialized form.
+    std::vector<double> thetas;
+    for (int i = 0; i < 10; ++i)
+      for (std::uint32_t p = 0; p < g.param_count; ++p) thetas.push_back(uniform(rng, 0.3, 2.5));
+    const std::vector<Moments> batch = evaluate_batch(t, thetas, 10, K, pair);
+    for (int i = 0; i < 10; ++i)
+      CHECK(bitwise_equal(batch[i], evaluate(t, std::span(thetas).subspan(i * g.param_count, g.param_count), K, pair)));
+    ModelTrace reloaded = t;
+    for (ComposedBlock& rb : reloaded.blocks) {
+      const std::vector<std::uint8_t> bytes = serialize(*rb.trace);
+      rb.trace = share(deserialize(bytes.data(), bytes.size()));
+    }
+    CHECK(bitwise_equal(m, evaluate(reloaded, model.theta, K, pair)));
+    // A dense part that does not name what the commands do is refused on reading.
+    if (bt.dense.size > 1) {
+      auto refused = [](const BlockTrace& bad) {
+        const std::vector<std::uint8_t> bytes = serialize(bad);
+        try {
+          (void)deserialize(bytes.data(), bytes.size());
+        } catch (const EngineError&) {
+          return true;
+        }
+        return false;
+      };
+      BlockTrace bad = bt;
+      std::swap(bad.dense.order[0], bad.dense.order[1]);
+      CHECK(refused(bad));
+      bad = bt;
+      bad.dense.entries[0].slot = bt.dot_count + bt.dense.first_op;  // a value of the dense part itself
+      CHECK(refused(bad));
+      bad = bt;
+      std::swap(bad.dense.entries[0], bad.dense.entries[1]);
+      CHECK(refused(bad));
+      bad = bt;
+      bad.dense.first_op = std::uint32_t(bt.ops.size() + 1);
+      CHECK(refused(bad));
+      CHECK(!refused(bt));
+    }
+    const Gradient d = evaluate_gradient(t, model.theta, K, m, pair);
     for (std::uint32_t p = 0; p < g.param_count; ++p) {
       auto at = [&](double step, std::uint32_t r) {
         std::vector<double> shifted = model.theta;
@@ -272,6 +343,86 @@ TEST(blocks_that_fill_in_match_a_dense_solve_with_their_gradients) {
   }
   // Half the trials start dense; the check above covers both paths.
   CHECK_EQ(dense_from_start, 12);
+  // The blocks dense from the start are described for dense evaluation; the sparse
+  // ones hand over (if at all) with too few ops per matrix entry
+  // (worth_dense_evaluation), so their dense parts are replayed.
+  CHECK_EQ(dense_parts, 12);
+}
+
+// The dense kernel alone on random blocks: x with (diag(λ) − W) x = y, λ_p = Σ_q w_pq +
+// leave_p (the block equations of engine.md), against Gaussian elimination with
+// partial pivoting in long double; 8 lanes against each lane alone, bit for bit; and
+// the cases it hands back to the replay.
+TEST(the_dense_block_kernel_solves_the_block_equations) {
+  Rng rng(20261203);
+  for (int trial = 0; trial < 12; ++trial) {
+    const std::uint32_t r = 2 + below(rng, 90);
+    const double density = uniform(rng, 0.05, 1.0);
+    constexpr std::uint32_t W = 8;
+    DenseTail tail;
+    tail.size = r;
+    // A ring keeps the block strongly connected; state 0 always leaves it.
+    for (std::uint32_t p = 0; p < r; ++p) {
+      for (std::uint32_t q = 0; q < r; ++q)
+        if (q != p && (q == (p + 1) % r || uniform(rng, 0, 1) < density))
+          tail.entries.push_back({p, q, std::uint32_t(tail.entries.size())});
+      if (p == 0 || uniform(rng, 0, 1) < 0.3) tail.entries.push_back({p, r, std::uint32_t(tail.entries.size())});
+    }
+    std::vector<double> lanes(tail.entries.size() * W), y(std::size_t(r) * W);
+    for (double& v : lanes) v = std::exp(uniform(rng, -3, 3));  // rates over six orders of magnitude
+    for (double& v : y) v = uniform(rng, 0, 2);
+    std::vector<double> matrix(dense_matrix_doubles(r) * W), inverse(std::size_t(r) * W), x8 = y;
+    std::vector<std::uint32_t> extent(3 * r);
+    CHECK(factor_dense<W>(tail, lanes.data(), matrix.data(), inverse.data(), extent.data()));
+    solve_dense<W>(r, matrix.data(), inverse.data(), extent.data(), x8.data());
+    for (std::uint32_t l = 0; l < W; ++l) {
+      std::vector<double> one(tail.entries.size()), x(r);
+      for (std::size_t e = 0; e < one.size(); ++e) one[e] = lanes[e * W + l];
+      for (std::uint32_t p = 0; p < r; ++p) x[p] = y[std::size_t(p) * W + l];
+      std::vector<double> m1(dense_matrix_doubles(r)), inv1(r);
+      std::vector<std::uint32_t> ext1(3 * r);
+      CHECK(factor_dense<1>(tail, one.data(), m1.data(), inv1.data(), ext1.data()));
+      solve_dense<1>(r, m1.data(), inv1.data(), ext1.data(), x.data());
+      for (std::uint32_t p = 0; p < r; ++p) CHECK(std::memcmp(&x[p], &x8[std::size_t(p) * W + l], sizeof(double)) == 0);
+      // The reference.
+      std::vector<long double> a(std::size_t(r) * r, 0.0L), b(r);
+      for (const DenseEntry& e : tail.entries) {
+        a[std::size_t(e.row) * r + e.row] += one[e.slot];
+        if (e.column < r) a[std::size_t(e.row) * r + e.column] -= one[e.slot];
+      }
+      for (std::uint32_t p = 0; p < r; ++p) b[p] = y[std::size_t(p) * W + l];
+      for (std::uint32_t k = 0; k < r; ++k) {
+        std::uint32_t pivot = k;
+        for (std::uint32_t i = k + 1; i < r; ++i)
+          if (std::fabs(a[std::size_t(i) * r + k]) > std::fabs(a[std::size_t(pivot) * r + k])) pivot = i;
+        for (std::uint32_t q = 0; q < r; ++q) std::swap(a[std::size_t(k) * r + q], a[std::size_t(pivot) * r + q]);
+        std::swap(b[k], b[pivot]);
+        for (std::uint32_t i = k + 1; i < r; ++i) {
+          const long double f = a[std::size_t(i) * r + k] / a[std::size_t(k) * r + k];
+          for (std::uint32_t q = k; q < r; ++q) a[std::size_t(i) * r + q] -= f * a[std::size_t(k) * r + q];
+          b[i] -= f * b[k];
+        }
+      }
+      for (std::uint32_t k = r; k-- > 0;) {
+        long double v = b[k];
+        for (std::uint32_t q = k + 1; q < r; ++q) v -= a[std::size_t(k) * r + q] * b[q];
+        b[k] = v / a[std::size_t(k) * r + k];
+      }
+      for (std::uint32_t p = 0; p < r; ++p) CHECK_CLOSE(x[p], (double)b[p], 1e-12);
+    }
+    // A zero total rate (a state whose rates all vanish at θ) and an overflowed one are
+    // left to the replay, whose arithmetic handles the first and reports the second.
+    std::vector<double> zeroed(tail.entries.size(), 1.0);
+    for (const DenseEntry& e : tail.entries)
+      if (e.row == r - 1) zeroed[e.slot] = 0.0;
+    std::vector<double> m1(dense_matrix_doubles(r)), inv1(r);
+    std::vector<std::uint32_t> ext1(3 * r);
+    CHECK(!factor_dense<1>(tail, zeroed.data(), m1.data(), inv1.data(), ext1.data()));
+    std::vector<double> huge(tail.entries.size(), 1.0);
+    for (const DenseEntry& e : tail.entries)
+      if (e.row == 0) huge[e.slot] = 1e308;
+    CHECK(!factor_dense<1>(tail, huge.data(), m1.data(), inv1.data(), ext1.data()) || r == 1);
+  }
 }
 
 TEST(random_graphs_match_a_dense_solve) {

@@ -304,7 +304,8 @@ RecordingScratch::RecordingScratch() : storage_(new Storage), previous_(active_s
 RecordingScratch::~RecordingScratch() { active_scratch = previous_; }
 
 std::size_t BlockTrace::bytes() const {
-  return held_bytes(dot_coeffs) + held_bytes(ops) + held_bytes(forward) + held_bytes(solve) + held_bytes(terms);
+  return held_bytes(dot_coeffs) + held_bytes(ops) + held_bytes(forward) + held_bytes(solve) + held_bytes(terms) +
+         held_bytes(dense.order) + held_bytes(dense.entries);
 }
 
 std::shared_ptr<const BlockTrace> share(BlockTrace&& trace) {
@@ -350,6 +351,7 @@ void drop_dot(BlockTrace& t, std::uint32_t slot) {
   for (ForwardCommand& f : t.forward) move(f.multiplier);
   for (SolveCommand& s : t.solve) move(s.inverse_rate);
   for (Term& term : t.terms) move(term.weight);
+  for (DenseEntry& e : t.dense.entries) move(e.slot);
 }
 
 BlockTrace record_in(const BlockInput& b, RecordingScratch::Storage& scratch, const std::atomic<bool>* cancel) {
@@ -640,8 +642,10 @@ BlockTrace record_in(const BlockInput& b, RecordingScratch::Storage& scratch, co
       if (w != DenseBlock::kAbsent) w = renumber[w] - 1;
     for (std::uint32_t& w : dense_block.leave)
       if (w != DenseBlock::kAbsent) w = renumber[w] - 1;
-    DenseOutput o{t.ops, t.dot_count, renumber[zero] - 1, renumber[one] - 1, forward, solves, terms};
+    const auto first_dense_op = static_cast<std::uint32_t>(t.ops.size());
+    DenseOutput o{t.ops, t.dot_count, renumber[zero] - 1, renumber[one] - 1, forward, solves, terms, &t.dense};
     eliminate_dense(dense_block, o, b.vertices.data(), cancel);
+    if (t.dense.size > 0) t.dense.first_op = first_dense_op, t.dense.first_forward = sparse_forward;
     if (zero_for_dense && !o.used_zero) unused.push_back(o.zero);
     if (one_for_dense && !o.used_one) unused.push_back(o.one);
   }

@@ -70,6 +70,26 @@ struct Term {
   std::uint32_t target, weight;
 };
 
+// The part of a block the dense kernel recorded (dense_elimination.hpp), described so
+// that evaluation can redo it as a dense LU (dense_block_evaluation.hpp) instead of
+// replaying its ops: positions 0..size−1 are its vertices in elimination order, and
+// `entries` say how to fill a size × (size + 1) matrix from value slots at the hand-over
+// (row p, column q < size: the weight p → q; column size: p's leave weight; absent
+// entries are 0). ops[first_op ..], forward[first_forward ..], solve[0 .. size) and
+// their terms are the dense kernel's and compute the same thing; everything before
+// them reads no value they define. size = 0: no dense part. Entries are sorted by
+// (row, column), distinct, off the diagonal, and read slots < dot_count + first_op.
+struct DenseEntry {
+  std::uint32_t row, column, slot;
+};
+struct DenseTail {
+  std::uint32_t size = 0;
+  std::uint32_t first_op = 0;
+  std::uint64_t first_forward = 0;
+  TraceVector<std::uint32_t> order;  // position → local vertex
+  TraceVector<DenseEntry> entries;
+};
+
 struct BlockTrace {
   std::uint32_t param_count = 0;
   std::uint32_t vertex_count = 0;
@@ -80,6 +100,7 @@ struct BlockTrace {
   TraceVector<ForwardCommand> forward;
   TraceVector<SolveCommand> solve;
   TraceVector<Term> terms;
+  DenseTail dense;
 
   std::uint64_t value_count() const { return std::uint64_t(dot_count) + ops.size(); }
   std::uint64_t operations() const { return value_count(); }

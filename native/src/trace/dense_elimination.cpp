@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "base/error.hpp"
+#include "trace/dense_block_evaluation.hpp"
 
 namespace phasic {
 
@@ -144,6 +145,40 @@ std::uint64_t run(DenseBlock& block, DenseOutput& out, const VertexId* global, c
   return count;
 }
 
+// The hand-over matrix in dense indices, before the elimination consumes it; positions
+// are known once the steps are recorded (describe_order).
+void describe_matrix(const DenseBlock& block, DenseTail& tail) {
+  const std::uint32_t r = block.size;
+  tail.size = r;
+  tail.entries.clear();
+  for (std::uint32_t u = 0; u < r; ++u) {
+    for (std::uint32_t z = 0; z < r; ++z)
+      if (const std::uint32_t w = block.weight[std::size_t(u) * r + z]; w != DenseBlock::kAbsent)
+        tail.entries.push_back({u, z, w});
+    if (block.leave[u] != DenseBlock::kAbsent) tail.entries.push_back({u, r, block.leave[u]});
+  }
+}
+
+// Dense indices to positions (elimination order), entries sorted by (row, column).
+void describe_order(const DenseBlock& block, const EliminationStep* steps, DenseTail& tail) {
+  const std::uint32_t r = block.size;
+  tail.order.resize(r);
+  SubgraphVector<std::uint32_t> position(r);
+  for (std::uint32_t p = 0; p < r; ++p) {
+    tail.order[p] = steps[p].vertex;
+    // block.vertex is ascending: the dense index of a local vertex by bisection.
+    const auto it = std::lower_bound(block.vertex.begin(), block.vertex.end(), steps[p].vertex);
+    position[std::size_t(it - block.vertex.begin())] = p;
+  }
+  for (DenseEntry& e : tail.entries) {
+    e.row = position[e.row];
+    if (e.column < r) e.column = position[e.column];
+  }
+  std::sort(tail.entries.begin(), tail.entries.end(), [](const DenseEntry& a, const DenseEntry& b) {
+    return a.row != b.row ? a.row < b.row : a.column < b.column;
+  });
+}
+
 }  // namespace
 
 void eliminate_dense(DenseBlock& block, DenseOutput& out, const VertexId* global, const std::atomic<bool>* cancel) {
@@ -152,13 +187,19 @@ void eliminate_dense(DenseBlock& block, DenseOutput& out, const VertexId* global
   const std::uint64_t count = run<false>(block, out, global, cancel);
   block.weight.swap(block.pattern);
   block.leave.swap(block.pattern_leave);
+  // Only a part that evaluation will factor densely is described (the rest would be
+  // trace memory for nothing).
+  const bool describe = out.tail && worth_dense_evaluation(block.size, count);
+  if (describe) describe_matrix(block, *out.tail);
   if (std::uint64_t(out.dot_count) + out.ops.size() + count >= 0xfffffffeu)
     throw EngineError("a block's trace needs more than 2^32 values");
   // A buffer of 2 MB or more is a mapping of its own in huge pages (allocate_large,
   // memory/accounting.hpp): tens of MB of fresh ops fault in per 2 MB, not per 4 KB.
   out.ops.reserve(out.ops.size() + count);
   out.used_zero = out.used_one = false;
+  const std::size_t first_step = out.steps.size();
   run<true>(block, out, global, cancel);
+  if (describe) describe_order(block, out.steps.data() + first_step, *out.tail);
 }
 
 }  // namespace phasic

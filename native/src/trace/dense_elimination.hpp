@@ -79,6 +79,9 @@ struct DenseOutput {
   SubgraphVector<ForwardCommand>& forward;
   SubgraphVector<EliminationStep>& steps;
   SubgraphVector<Term>& terms;
+  // When set, receives the hand-over matrix and the order (block_trace.hpp) if the
+  // part is worth evaluating densely (dense_block_evaluation.hpp); else it is left empty.
+  DenseTail* tail = nullptr;
   bool used_zero = false, used_one = false;  // set when an op read the constant
 };
 

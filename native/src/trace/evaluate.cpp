@@ -19,6 +19,7 @@
 #include <string>
 
 #include "base/error.hpp"
+#include "trace/dense_block_evaluation.hpp"
 #include "trace/scratch.hpp"
 
 namespace phasic {
@@ -148,7 +149,13 @@ class MomentSession {
            std::max<std::size_t>(W, kGroup)),
         solutions_(solution_count() * m.vertex_count * W),
         ones_(Safe ? m.vertex_count : 0),
-        scaled_(std::size_t(m.reward_count) * moment_count) {
+        scaled_(std::size_t(m.reward_count) * moment_count),
+        dense_size_(
+            Safe ? 0 : largest(m, [](const BlockTrace& t) { return evaluate_densely(t.dense, W) ? t.dense.size : 0; })),
+        dense_matrix_(dense_matrix_doubles(std::uint32_t(dense_size_)) * W),
+        dense_inverse_(dense_size_ * W),
+        dense_y_(dense_size_ * W),
+        dense_extent_(3 * dense_size_) {
     // Absorbing vertices are never written, and collect() reads x only at S's targets,
     // so those are the entries that must start at 0: a target local to a block is
     // overwritten when its block is solved. Every other entry is written before it is
@@ -263,13 +270,31 @@ class MomentSession {
       }
       for (std::uint32_t l = 0; l < W; ++l) v[std::size_t(d) * W + l] = acc[l];
     }
-    double* out = v + std::size_t(t.dot_count) * W;
+    // A filled-in part is factored densely (dense_block_evaluation.hpp) instead of
+    // replayed when it is large enough and every λ of it is positive and finite; its
+    // recorded ops are replayed otherwise, and the solves follow what was done.
+    dense_now_ = !Safe && evaluate_densely(t.dense, W);
+    const std::size_t dense_begin = dense_now_ ? t.dense.first_op : t.ops.size();
+    bool overflowed = replay_ops(t, 0, dense_begin);
+    if (dense_now_)
+      dense_now_ = factor_dense<W>(t.dense, v, dense_matrix_.data(), dense_inverse_.data(), dense_extent_.data());
+    if (!dense_now_) overflowed |= replay_ops(t, dense_begin, t.ops.size());
+    if (overflowed)
+      throw InvalidArgument(
+          "a transition rate, or the total rate out of a state, overflows a double at these parameters");
+  }
+
+  // ops[begin .. end) of the program; true when an Inv read λ = +∞.
+  bool replay_ops(const BlockTrace& t, std::size_t begin, std::size_t end) {
+    double* v = values_.data();
+    double* out = v + (std::size_t(t.dot_count) + begin) * W;
     // An Inv reads a total rate λ, a sum of rates that are finite at finite θ; λ = +∞
     // means a rate or the sum overflowed a double. 1/λ = 0 would then make the state's
     // sojourn and every way out of it probability 0, and the moments a finite wrong
     // number (E[T] = 0 where it is 1), so such a θ is refused.
     bool overflowed = false;
-    for (const Op& op : t.ops) {
+    for (std::size_t i = begin; i < end; ++i) {
+      const Op& op = t.ops[i];
       const double* a = v + std::size_t(op.a) * W;
       const double* b = v + std::size_t(op.b) * W;
       const double* c = v + std::size_t(op.c) * W;
@@ -287,10 +312,23 @@ class MomentSession {
       }
       out += W;
     }
-    if (overflowed)
-      throw InvalidArgument(
-          "a transition rate, or the total rate out of a state, overflows a double at these parameters");
+    return overflowed;
   }
+
+  // The dense part's forward and back substitution on the entries offset + l
+  // (l < W) of each vertex's stride in y, gathered into contiguous positions.
+  void solve_dense_part(const BlockTrace& t, double* y, std::size_t stride, std::size_t offset) {
+    const std::uint32_t r = t.dense.size;
+    double* d = dense_y_.data();
+    for (std::uint32_t p = 0; p < r; ++p)
+      copy_lanes<W>(d + std::size_t(p) * W, y + std::size_t(t.dense.order[p]) * stride + offset);
+    solve_dense<W>(r, dense_matrix_.data(), dense_inverse_.data(), dense_extent_.data(), d);
+    for (std::uint32_t p = 0; p < r; ++p)
+      copy_lanes<W>(y + std::size_t(t.dense.order[p]) * stride + offset, d + std::size_t(p) * W);
+  }
+  std::size_t forward_end(const BlockTrace& t) const { return dense_now_ ? t.dense.first_forward : t.forward.size(); }
+  std::size_t first_solve(const BlockTrace& t) const { return dense_now_ ? t.dense.size : 0; }
+  std::uint64_t first_term(const BlockTrace& t) const { return dense_now_ ? t.solve[t.dense.size - 1].term_end : 0; }
 
   // x := U g on the block's vertices, with g = reward ∘ previous (previous = 1 when null)
   // and exits read from x itself.
@@ -310,16 +348,21 @@ class MomentSession {
     }
     for (std::uint32_t s = 0; s < t.exit_count; ++s)
       copy_lanes<W>(y + (std::size_t(n) + s) * W, x + std::size_t(b.exits[s]) * W);
-    for (const ForwardCommand& f : t.forward)
+    const std::size_t forward_count = forward_end(t), solve_begin = first_solve(t);
+    for (std::size_t i = 0; i < forward_count; ++i) {
+      const ForwardCommand& f = t.forward[i];
       accumulate<W, Safe>(y + std::size_t(f.target) * W, v + std::size_t(f.multiplier) * W,
                           y + std::size_t(f.source) * W);
-    std::uint64_t k = 0;
+    }
+    if (dense_now_) solve_dense_part(t, y, W, 0);
+    std::uint64_t k = first_term(t);
     if constexpr (W % 2 == 0 && !Safe) {
       // The same lane operations in pairs of lanes, written out: GCC vectorized the
       // scalar form below only in some inlining contexts (scalar, a batch took ≈ 40 %
       // longer on SFS n = 30).
       constexpr std::uint32_t H = W / 2;
-      for (const SolveCommand& s : t.solve) {
+      for (std::size_t i = solve_begin; i < t.solve.size(); ++i) {
+        const SolveCommand& s = t.solve[i];
         Pair acc[H];  // never address-taken, so it stays in registers
         double* xv = y + std::size_t(s.vertex) * W;
         for (std::uint32_t h = 0; h < H; ++h) acc[h] = load_pair(xv + 2 * h);
@@ -332,7 +375,8 @@ class MomentSession {
         for (std::uint32_t h = 0; h < H; ++h) store_pair(xv + 2 * h, acc[h] * load_pair(inv + 2 * h));
       }
     } else {
-      for (const SolveCommand& s : t.solve) {
+      for (std::size_t i = solve_begin; i < t.solve.size(); ++i) {
+        const SolveCommand& s = t.solve[i];
         double acc[W];
         double* xv = y + std::size_t(s.vertex) * W;
         for (std::uint32_t l = 0; l < W; ++l) acc[l] = xv[l];
@@ -380,14 +424,19 @@ class MomentSession {
       for (std::size_t j = 0; j < G; ++j)
         for (std::uint32_t l = 0; l < W; ++l)
           y[(std::size_t(n) + s) * L + j * W + l] = x[j][std::size_t(b.exits[s]) * W + l];
-    for (const ForwardCommand& f : t.forward) {
+    const std::size_t forward_count = forward_end(t), solve_begin = first_solve(t);
+    for (std::size_t i = 0; i < forward_count; ++i) {
+      const ForwardCommand& f = t.forward[i];
       double* __restrict target = y + std::size_t(f.target) * L;
       const double* __restrict source = y + std::size_t(f.source) * L;
       const double* __restrict w = v + std::size_t(f.multiplier) * W;
       for (std::size_t j = 0; j < G; ++j) accumulate<W, Safe>(target + j * W, w, source + j * W);
     }
-    std::uint64_t k = 0;
-    for (const SolveCommand& s : t.solve) {
+    if (dense_now_)
+      for (std::size_t j = 0; j < G; ++j) solve_dense_part(t, y, L, j * W);
+    std::uint64_t k = first_term(t);
+    for (std::size_t i = solve_begin; i < t.solve.size(); ++i) {
+      const SolveCommand& s = t.solve[i];
       double acc[L];
       double* xv = y + std::size_t(s.vertex) * L;
       for (std::size_t e = 0; e < L; ++e) acc[e] = xv[e];
@@ -496,6 +545,14 @@ class MomentSession {
   EvaluationVector<double> scales_;           // per reward when rescaled (else empty: all 1)
   EvaluationVector<SolveSpec> solves_;        // every solve of a block, in order
   EvaluationVector<std::size_t> group_ends_;  // group g is solves_[group_ends_[g] .. group_ends_[g + 1])
+  // The dense path (dense_block_evaluation.hpp): the largest dense part it takes, and
+  // the current block's factors; dense_now_ says whether the current block took it.
+  const std::uint64_t dense_size_;
+  EvaluationScratch<double> dense_matrix_;
+  EvaluationScratch<double> dense_inverse_;
+  EvaluationScratch<double> dense_y_;
+  EvaluationScratch<std::uint32_t> dense_extent_;
+  bool dense_now_ = false;
 
  public:
   void set_scales(EvaluationVector<double> scales) { scales_ = std::move(scales); }

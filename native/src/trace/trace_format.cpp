@@ -11,8 +11,8 @@
 namespace phasic {
 namespace {
 
-constexpr std::uint32_t kVersion = 2;
-constexpr std::size_t kHeaderBytes = 8 + 4 * 4 + 4 * 8;
+constexpr std::uint32_t kVersion = 3;
+constexpr std::size_t kHeaderBytes = 8 + 4 * 4 + 4 * 8 + 4 * 2 + 8 * 2;
 
 class Writer {
  public:
@@ -27,6 +27,8 @@ class Writer {
 };
 
 [[noreturn]] void corrupt(const std::string& why) { throw EngineError("corrupt serialized trace: " + why); }
+
+constexpr std::uint32_t kNoPosition = 0xffffffffu;
 
 class Reader {
  public:
@@ -88,7 +90,8 @@ void serialize_into(const BlockTrace& t, std::vector<std::uint8_t>& out) {
   const std::size_t start = out.size();
   Writer w(out);
   w.bytes.reserve(start + kHeaderBytes + t.dot_coeffs.size() * 8 + t.ops.size() * 13 + t.forward.size() * 12 +
-                  t.solve.size() * 16 + t.terms.size() * 8 + 8);
+                  t.solve.size() * 16 + t.terms.size() * 8 + t.dense.order.size() * 4 + t.dense.entries.size() * 12 +
+                  8);
   w.put<std::uint32_t>(0x52545450);  // "PTTR"
   w.put(kVersion);
   w.put(t.param_count);
@@ -99,6 +102,10 @@ void serialize_into(const BlockTrace& t, std::vector<std::uint8_t>& out) {
   w.put<std::uint64_t>(t.forward.size());
   w.put<std::uint64_t>(t.solve.size());
   w.put<std::uint64_t>(t.terms.size());
+  w.put(t.dense.size);
+  w.put(t.dense.first_op);
+  w.put(t.dense.first_forward);
+  w.put<std::uint64_t>(t.dense.entries.size());
   for (double c : t.dot_coeffs) w.put(c);
   for (const Op& op : t.ops) {
     w.put(static_cast<std::uint8_t>(op.code));
@@ -120,7 +127,58 @@ void serialize_into(const BlockTrace& t, std::vector<std::uint8_t>& out) {
     w.put(term.target);
     w.put(term.weight);
   }
+  for (const std::uint32_t v : t.dense.order) w.put(v);
+  for (const DenseEntry& e : t.dense.entries) {
+    w.put(e.row);
+    w.put(e.column);
+    w.put(e.slot);
+  }
   w.put(trace_checksum(w.bytes.data() + start, w.bytes.size() - start));
+}
+
+// The dense part's description must name what the trace's own commands do, since
+// evaluation takes it in their place: its order is that of solve[0 .. size) reversed
+// (elimination order), forward[first_forward ..] go between its vertices, no earlier
+// command reads a value of ops[first_op ..] and its entries read values before those.
+void read_dense_tail(Reader& r, BlockTrace& t, std::uint64_t entry_count) {
+  DenseTail& d = t.dense;
+  if (d.size == 0) {
+    if (d.first_op != 0 || d.first_forward != 0 || entry_count != 0) corrupt("a dense part of no vertices");
+    return;
+  }
+  if (d.size > t.vertex_count || d.first_op > t.ops.size() || d.first_forward > t.forward.size())
+    corrupt("dense part out of range");
+  d.order.resize(d.size);
+  TraceVector<std::uint32_t> position(t.vertex_count, kNoPosition);
+  for (std::uint32_t p = 0; p < d.size; ++p) {
+    d.order[p] = r.field<std::uint32_t>();
+    if (d.order[p] != t.solve[d.size - 1 - p].vertex) corrupt("dense order is not that of its solve commands");
+    position[d.order[p]] = p;
+  }
+  const std::uint64_t dense_values = std::uint64_t(t.dot_count) + d.first_op;
+  for (std::uint64_t i = 0; i < d.first_forward; ++i)
+    if (t.forward[i].multiplier >= dense_values) corrupt("a forward command before the dense part reads its values");
+  for (std::uint64_t i = d.first_forward; i < t.forward.size(); ++i)
+    if (t.forward[i].source >= t.vertex_count || position[t.forward[i].source] == kNoPosition ||
+        position[t.forward[i].target] == kNoPosition)
+      corrupt("a forward command of the dense part leaves it");
+  for (std::uint64_t i = d.size; i < t.solve.size(); ++i)
+    if (t.solve[i].inverse_rate >= dense_values) corrupt("a solve command after the dense part reads its values");
+  for (std::uint64_t k = t.solve[d.size - 1].term_end; k < t.terms.size(); ++k)
+    if (t.terms[k].weight >= dense_values) corrupt("a term after the dense part reads its values");
+  d.entries.resize(entry_count);
+  std::uint64_t previous = 0;
+  for (std::uint64_t i = 0; i < entry_count; ++i) {
+    DenseEntry& e = d.entries[i];
+    e.row = r.field<std::uint32_t>();
+    e.column = r.field<std::uint32_t>();
+    e.slot = r.field<std::uint32_t>();
+    if (e.row >= d.size || e.column > d.size || e.row == e.column || e.slot >= dense_values)
+      corrupt("dense entry out of range");
+    const std::uint64_t at = std::uint64_t(e.row) * (d.size + 1) + e.column;
+    if (i > 0 && at <= previous) corrupt("dense entries out of order");
+    previous = at;
+  }
 }
 
 BlockTrace deserialize(const std::uint8_t* data, std::size_t size, bool verify_checksum) {
@@ -142,6 +200,10 @@ BlockTrace deserialize(const std::uint8_t* data, std::size_t size, bool verify_c
   const auto forward_count = r.get<std::uint64_t>();
   const auto solve_count = r.get<std::uint64_t>();
   const auto term_count = r.get<std::uint64_t>();
+  t.dense.size = r.get<std::uint32_t>();
+  t.dense.first_op = r.get<std::uint32_t>();
+  t.dense.first_forward = r.get<std::uint64_t>();
+  const auto entry_count = r.get<std::uint64_t>();
 
   // Each section must fit in what is left before anything is allocated for it.
   const std::uint64_t stride = std::uint64_t(t.param_count) + 1;
@@ -158,6 +220,8 @@ BlockTrace deserialize(const std::uint8_t* data, std::size_t size, bool verify_c
   add_section(forward_count, 12);
   add_section(solve_count, 16);
   add_section(term_count, 8);
+  add_section(t.dense.size, 4);
+  add_section(entry_count, 12);
   if (need != r.remaining()) corrupt("length does not match the counts");
 
   const std::uint64_t values = std::uint64_t(t.dot_count) + op_count;
@@ -233,6 +297,7 @@ BlockTrace deserialize(const std::uint8_t* data, std::size_t size, bool verify_c
     if (read[f.target]) corrupt("a forward command writes a vertex after reading it");
     if (f.source < t.vertex_count) read[f.source] = 1;
   }
+  read_dense_tail(r, t, entry_count);
   return t;
 }
 

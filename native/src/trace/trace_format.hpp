@@ -1,14 +1,17 @@
 // The serialized form of a BlockTrace: what the disk cache stores.
 //
 // Layout, little-endian, no padding:
-//   "PTTR"  u32 version (2)
+//   "PTTR"  u32 version (3)
 //   u32 param_count, u32 vertex_count, u32 exit_count, u32 dot_count
 //   u64 op_count, u64 forward_count, u64 solve_count, u64 term_count
+//   u32 dense size, u32 dense first_op, u64 dense first_forward, u64 dense entry_count
 //   dot coefficients   dot_count × (P+1) × u64 (IEEE-754 bit patterns)
 //   ops                op_count × (u8 code, u32 a, u32 b, u32 c)
 //   forward commands   forward_count × (u32 target, u32 source, u32 multiplier)
 //   solve commands     solve_count × (u32 vertex, u32 inverse_rate, u64 term_end)
 //   terms              term_count × (u32 target, u32 weight)
+//   dense order        size × u32 local vertex   (DenseTail, block_trace.hpp; version 3)
+//   dense entries      entry_count × (u32 row, u32 column, u32 slot)
 //   u64 checksum       trace_checksum of every preceding byte (below)
 //
 // The checksum (version 2) reads 8-byte little-endian words into four independent
@@ -22,9 +25,9 @@
 // well-formed trace (every count consistent with the length, every index in range,
 // single assignment, no forward command from a vertex to itself, each vertex solved once, terms reading only exits or
 // vertices solved before, no forward command writing a vertex an earlier one read, coefficients finite and ≥ 0,
-// checksum matching) and throws EngineError on anything else, without reading out of bounds or allocating more than the
-// input's size justifies. serialize∘deserialize is the identity on bytes, so a reloaded trace evaluates
-// bit-identically.
+// a dense part whose order is its solve commands' and whose values no other command reads, checksum matching) and
+// throws EngineError on anything else, without reading out of bounds or allocating more than the input's size
+// justifies. serialize∘deserialize is the identity on bytes, so a reloaded trace evaluates bit-identically.
 #pragma once
 
 #include <cstddef>
