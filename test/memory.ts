@@ -3,6 +3,8 @@
 // parametric graphs, traces and the cache's bookkeeping are exactly what the memory
 // cache reports holding (docs/engine.md, "The invariant"): a run's explored graph is
 // gone, and graph bytes are only those of the parametric graphs cached beside traces.
+// Kept workspace (large scratch mapped between calls) is the one other owner, on the
+// ledger under its own name and bounded.
 import type { MemorySnapshot } from '../extension/protocol/engine';
 import { totalBytes } from '../extension/protocol/memory';
 
