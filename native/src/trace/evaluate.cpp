@@ -138,7 +138,8 @@ class MomentSession {
         pairs_(pairs),
         cancel_(cancel),
         theta_(std::size_t(m.param_count) * W),
-        values_(largest(m, [](const BlockTrace& t) { return t.value_count(); }) * W),
+        block_values_(largest_values(m, W == 1 ? 2 : 1, 0) * W),
+        values_(block_values_ + (W == 1 ? largest_values(m, 2, 1) * W : 0)),
         y_(largest(m, [](const BlockTrace& t) { return std::uint64_t(t.vertex_count) + t.exit_count; }) *
            std::max<std::size_t>(W, kGroup)),
         solutions_(solution_count() * m.vertex_count * W),
@@ -164,9 +165,25 @@ class MomentSession {
     const std::uint32_t P = m_.param_count;
     for (std::uint32_t l = 0; l < W; ++l)
       for (std::uint32_t i = 0; i < P; ++i) theta_[std::size_t(i) * W + l] = theta[std::size_t(l) * P + i];
-    for (const ComposedBlock& b : m_.blocks) {
+    const std::size_t B = m_.blocks.size();
+    for (std::size_t i = 0; i < B; ++i) {
+      const ComposedBlock& b = m_.blocks[i];
       if (cancel_ && cancel_->load(std::memory_order_relaxed)) throw Cancelled();
-      replay(*b.trace);
+      // For one θ, blocks are replayed two at a time, interleaved op by op into two
+      // parts of values_: a block's program is mostly one chain of dependent
+      // multiply-adds, and two independent chains side by side take little more than
+      // one. Each block's ops run in their own order (results are bit-identical);
+      // block i + 1's are only computed before block i is solved, which they do not
+      // depend on. A batch already has 8 θ side by side.
+      if (W == 1 && i % 2 == 1) {
+        current_values_ = values_.data() + block_values_;
+      } else if (W == 1 && i + 1 < B) {
+        replay_pair(*b.trace, *m_.blocks[i + 1].trace);
+        current_values_ = values_.data();
+      } else {
+        replay(*b.trace, values_.data());
+        current_values_ = values_.data();
+      }
       for (std::size_t g = 0; g + 1 < group_ends_.size(); ++g) {
         const SolveSpec* group = solves_.data() + group_ends_[g];
         const std::size_t count = group_ends_[g + 1] - group_ends_[g];
@@ -232,6 +249,16 @@ class MomentSession {
     close();
   }
 
+  // The most values of any block i with i % step == first: for one θ, even blocks are
+  // replayed into values_'s first part and odd ones into the rest, so one very large
+  // block (a dense SCC) does not double the scratch.
+  static std::uint64_t largest_values(const ModelTrace& m, std::size_t step, std::size_t first) {
+    std::uint64_t most = 0;
+    for (std::size_t i = first; i < m.blocks.size(); i += step)
+      most = std::max<std::uint64_t>(most, m.blocks[i].trace->value_count());
+    return most;
+  }
+
   template <class Size>
   static std::uint64_t largest(const ModelTrace& m, Size size) {
     std::uint64_t most = 0;
@@ -245,9 +272,9 @@ class MomentSession {
   double scale(std::size_t r) const { return scales_.empty() ? 1.0 : scales_[r]; }
   double* solution(std::size_t s) { return solutions_.data() + s * m_.vertex_count * W; }
 
-  void replay(const BlockTrace& t) {
+  // A block's DOT values: constants plus θ-linear combinations (no chain).
+  void replay_dots(const BlockTrace& t, double* v) {
     const std::uint32_t P = m_.param_count, S = P + 1;
-    double* v = values_.data();
     for (std::uint32_t d = 0; d < t.dot_count; ++d) {
       const double* c = t.dot_coeffs.data() + std::size_t(d) * S;
       double acc[W];
@@ -258,33 +285,69 @@ class MomentSession {
       }
       for (std::uint32_t l = 0; l < W; ++l) v[std::size_t(d) * W + l] = acc[l];
     }
-    double* out = v + std::size_t(t.dot_count) * W;
-    // An Inv reads a total rate λ, a sum of rates that are finite at finite θ; λ = +∞
-    // means a rate or the sum overflowed a double. 1/λ = 0 would then make the state's
-    // sojourn and every way out of it probability 0, and the moments a finite wrong
-    // number (E[T] = 0 where it is 1), so such a θ is refused.
-    bool overflowed = false;
-    for (const Op& op : t.ops) {
-      const double* a = v + std::size_t(op.a) * W;
-      const double* b = v + std::size_t(op.b) * W;
-      const double* c = v + std::size_t(op.c) * W;
-      if (op.code == OpCode::MulAdd) [[likely]] {
-        mul_add<W, Safe>(out, a, b, c);
-      } else if (op.code == OpCode::Inv) {
-        for (std::uint32_t l = 0; l < W; ++l) {
-          out[l] = 1.0 / a[l];
-          overflowed |= a[l] == std::numeric_limits<double>::infinity();
-        }
-      } else if (op.code == OpCode::Add) {
-        for (std::uint32_t l = 0; l < W; ++l) out[l] = a[l] + b[l];
-      } else {
-        for (std::uint32_t l = 0; l < W; ++l) out[l] = times<Safe>(a[l], b[l]);
+  }
+
+  // One program op into `out`; `overflowed` records an Inv of +∞ (see replay).
+  static inline void replay_op(const Op& op, const double* v, double* out, bool& overflowed) {
+    const double* a = v + std::size_t(op.a) * W;
+    const double* b = v + std::size_t(op.b) * W;
+    const double* c = v + std::size_t(op.c) * W;
+    if (op.code == OpCode::MulAdd) [[likely]] {
+      mul_add<W, Safe>(out, a, b, c);
+    } else if (op.code == OpCode::Inv) {
+      for (std::uint32_t l = 0; l < W; ++l) {
+        out[l] = 1.0 / a[l];
+        overflowed |= a[l] == std::numeric_limits<double>::infinity();
       }
-      out += W;
+    } else if (op.code == OpCode::Add) {
+      for (std::uint32_t l = 0; l < W; ++l) out[l] = a[l] + b[l];
+    } else {
+      for (std::uint32_t l = 0; l < W; ++l) out[l] = times<Safe>(a[l], b[l]);
     }
+  }
+
+  // An Inv reads a total rate λ, a sum of rates that are finite at finite θ; λ = +∞
+  // means a rate or the sum overflowed a double. 1/λ = 0 would then make the state's
+  // sojourn and every way out of it probability 0, and the moments a finite wrong
+  // number (E[T] = 0 where it is 1), so such a θ is refused.
+  static void refuse_overflow(bool overflowed) {
     if (overflowed)
       throw InvalidArgument(
           "a transition rate, or the total rate out of a state, overflows a double at these parameters");
+  }
+
+  void replay(const BlockTrace& t, double* v) {
+    replay_dots(t, v);
+    double* out = v + std::size_t(t.dot_count) * W;
+    bool overflowed = false;
+    for (const Op& op : t.ops) {
+      replay_op(op, v, out, overflowed);
+      out += W;
+    }
+    refuse_overflow(overflowed);
+  }
+
+  // replay() of two blocks, first into values_'s first part and second into the rest,
+  // their ops interleaved one by one (each block's in its own order).
+  void replay_pair(const BlockTrace& first, const BlockTrace& second) {
+    double* const v = values_.data();
+    double* const u = values_.data() + block_values_;
+    replay_dots(first, v);
+    replay_dots(second, u);
+    double* out_v = v + std::size_t(first.dot_count) * W;
+    double* out_u = u + std::size_t(second.dot_count) * W;
+    const Op* p = first.ops.data();
+    const Op* const p_end = p + first.ops.size();
+    const Op* q = second.ops.data();
+    const Op* const q_end = q + second.ops.size();
+    bool overflowed = false;
+    for (; p < p_end && q < q_end; ++p, ++q, out_v += W, out_u += W) {
+      replay_op(*p, v, out_v, overflowed);
+      replay_op(*q, u, out_u, overflowed);
+    }
+    for (; p < p_end; ++p, out_v += W) replay_op(*p, v, out_v, overflowed);
+    for (; q < q_end; ++q, out_u += W) replay_op(*q, u, out_u, overflowed);
+    refuse_overflow(overflowed);
   }
 
   // x := U g on the block's vertices, with g = reward ∘ previous (previous = 1 when null)
@@ -295,7 +358,7 @@ class MomentSession {
   }
   void solve(const ComposedBlock& b, const double* reward, double scale, const double* previous, double* x) {
     const BlockTrace& t = *b.trace;
-    const double* v = values_.data();
+    const double* v = current_values_;
     double* y = y_.data();
     const std::uint32_t n = t.vertex_count;
     for (std::uint32_t i = 0; i < n; ++i) {
@@ -349,7 +412,7 @@ class MomentSession {
     static_assert(W == 1, "solves run side by side only for one θ");
     constexpr std::size_t L = G * W;  // entries per slot of y
     const BlockTrace& t = *b.trace;
-    const double* v = values_.data();
+    const double* v = current_values_;
     double* y = y_.data();
     const std::uint32_t n = t.vertex_count;
     const double* reward[G];
@@ -483,7 +546,9 @@ class MomentSession {
   std::span<const RewardPair> pairs_;
   const std::atomic<bool>* cancel_;
   EvaluationScratch<double> theta_;           // parameter-major, so DOT loops run over lanes
-  EvaluationScratch<double> values_;          // one block's program values
+  const std::size_t block_values_;            // where values_'s second part starts (for one θ: odd blocks)
+  EvaluationScratch<double> values_;          // one block's program values; for one θ, two blocks'
+  const double* current_values_ = nullptr;    // those of the block being solved
   EvaluationScratch<double> y_;               // one block's working vector
   EvaluationScratch<double> solutions_;       // x of every solve: (reward, moment), (pair, side), then time when Safe
   EvaluationScratch<double> ones_;            // the all-ones reward when Safe
