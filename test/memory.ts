@@ -3,6 +3,8 @@
 // parametric graphs, traces and the cache's bookkeeping are exactly what the memory
 // cache reports holding (docs/engine.md, "The invariant"): a run's explored graph is
 // gone, and graph bytes are only those of the parametric graphs cached beside traces.
+// Kept workspace (large scratch mapped between calls) is the one other owner, on the
+// ledger under its own name and bounded.
 import type { MemorySnapshot } from '../extension/protocol/engine';
 import { totalBytes } from '../extension/protocol/memory';
 
@@ -12,6 +14,8 @@ export function onlyCachesHold(m: MemorySnapshot): string | undefined {
   if (a.subgraphs !== 0 || a.evaluation !== 0) {
     return `subgraphs ${a.subgraphs}, evaluation ${a.evaluation} bytes left after the call`;
   }
+  // RetainedRegion::kMaxRetainedBytes (native/src/memory/accounting.hpp).
+  if (a.workspace > 2 ** 30) return `workspace ${a.workspace} bytes, above its bound of 1 GiB`;
   if (a.graph + a.traces + a.cache !== m.cache.bytes) {
     return `graph ${a.graph} + traces ${a.traces} + cache ${a.cache} != cache holdings ${m.cache.bytes}`;
   }

@@ -50,6 +50,7 @@ export function readPalette(): Palette {
       traces: read(style, '--vscode-charts-green'),
       cache: read(style, '--vscode-charts-purple'),
       evaluation: read(style, '--vscode-charts-yellow'),
+      workspace: read(style, '--vscode-charts-foreground', '--vscode-descriptionForeground'),
     },
     rss: read(style, '--vscode-charts-red'),
     source: {

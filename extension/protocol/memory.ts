@@ -3,7 +3,7 @@
 // category is added in one place. Imported by the webview bundle: no Node or vscode
 // imports.
 
-export const MEMORY_CATEGORIES = ['graph', 'subgraphs', 'traces', 'cache', 'evaluation'] as const;
+export const MEMORY_CATEGORIES = ['graph', 'subgraphs', 'traces', 'cache', 'evaluation', 'workspace'] as const;
 export type MemoryCategory = (typeof MEMORY_CATEGORIES)[number];
 export type CategoryBytes = Record<MemoryCategory, number>;
 

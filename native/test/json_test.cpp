@@ -1,6 +1,13 @@
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <random>
 #include <string>
 
 #include "check.hpp"
+#include "engine/json_writer.hpp"
+#include "engine/run_summary.hpp"
 #include "json/json.hpp"
 
 using namespace phasic;
@@ -185,6 +192,96 @@ TEST(values_move_without_copying) {
   CHECK(b.is_null());
   CHECK_EQ(a.find("x")->as_array()[2].as_number(), 3.0);
   CHECK_EQ(sizeof(json::Value), std::size_t(16));
+}
+
+// The writer's numbers are printf's "%.17g" text (what it wrote before it used
+// to_chars), so results read the same digits: checked on random bit patterns (every
+// exponent, subnormals included) and on values with short and tied representations.
+TEST(writer_numbers_are_printf_17g) {
+  std::mt19937_64 random(15);
+  std::vector<double> values{0.0,
+                             -0.0,
+                             1.0,
+                             0.1,
+                             1e-300,
+                             5e-324,
+                             1.7976931348623157e308,
+                             123456789012345678.0,
+                             2.5,
+                             1e21,
+                             1e-7,
+                             0.000123,
+                             9007199254740993.0};
+  for (int i = 0; i < 200000; ++i) {
+    const std::uint64_t bits = random();
+    double v;
+    std::memcpy(&v, &bits, sizeof v);
+    if (std::isfinite(v)) values.push_back(v);
+  }
+  std::uniform_real_distribution<double> ms(0, 1000);
+  for (int i = 0; i < 20000; ++i) values.push_back(ms(random));
+  int wrong = 0;
+  for (const double v : values) {
+    JsonWriter w;
+    w.value(v);
+    char expected[40];
+    std::snprintf(expected, sizeof expected, "%.17g", v);
+    if (w.str() != expected && ++wrong <= 3) std::printf("  %s written as %s\n", expected, w.str().c_str());
+  }
+  CHECK_EQ(wrong, 0);
+  JsonWriter special;
+  special.begin_array().value(std::nan("")).value(1.0 / 0.0).value(-1.0 / 0.0).end_array();
+  CHECK(special.str() == R"(["NaN","Infinity","-Infinity"])");
+}
+
+// A decomposition assembled in a buffer (RunSummary::write_decomposition) is the text
+// the writer's members give, written here member by member.
+TEST(decomposition_text_is_the_writers) {
+  RunSummary s;
+  std::mt19937_64 random(7);
+  for (std::uint32_t i = 0; i < 300; ++i) {
+    ComponentSummary c;
+    c.vertices = std::uint32_t(random() % 1000);
+    c.first_vertex = std::uint32_t(random());
+    c.internal_edges = random();
+    c.exit_edges = random() % 100;
+    c.absorbing = i % 7 == 0;
+    c.source = static_cast<TraceSource>(i % 4);
+    c.operations = random();
+    c.bytes = i == 5 ? 0 : random() >> (i % 64);
+    c.record_ms = i % 3 == 0 ? 0.0 : double(random() % 100000) / 977.0;
+    c.key = Key{random(), i == 9 ? 0 : random()};
+    s.components.push_back(c);
+    if (i > 0) s.component_edges.emplace_back(std::uint32_t(random() % i), i);
+  }
+  const char* names[] = {"trivial", "recorded", "memory", "disk"};
+  JsonWriter expected;
+  expected.begin_object().key("sccs").begin_array();
+  for (std::uint32_t id = 0; id < s.components.size(); ++id) {
+    const ComponentSummary& c = s.components[id];
+    expected.begin_object()
+        .field("id", id)
+        .field("vertices", c.vertices)
+        .field("internalEdges", c.internal_edges)
+        .field("exitEdges", c.exit_edges)
+        .field("absorbing", c.absorbing)
+        .field("source", names[int(c.source)])
+        .field("operations", c.operations)
+        .field("bytes", c.bytes)
+        .field("recordMs", c.record_ms)
+        .field("key", c.source == TraceSource::Trivial ? std::string() : c.key.hex())
+        .field("firstVertex", c.first_vertex)
+        .end_object();
+  }
+  expected.end_array().key("edges").begin_array();
+  for (const auto& [from, to] : s.component_edges) expected.begin_array().value(from).value(to).end_array();
+  expected.end_array().end_object();
+  JsonWriter w;
+  w.begin_object().key("before").value(1.5).key("decomposition");
+  s.write_decomposition(w);
+  w.key("after").value(true).end_object();
+  CHECK(w.str() == R"({"before":1.5,"decomposition":)" + expected.str() + R"(,"after":true})");
+  json::parse(w.str());  // and it is one JSON document
 }
 
 TEST_MAIN()

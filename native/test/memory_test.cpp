@@ -8,9 +8,11 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "check.hpp"
 #include "memory/accounting.hpp"
+#include "trace/scratch.hpp"
 
 using namespace phasic;
 
@@ -172,38 +174,123 @@ TEST(arena_scopes_nest_and_only_their_thread_carves_from_them) {
 }
 
 // A large region keeps its pages after release and is handed to the next request it
-// can hold (the gradient's workspace on a model it runs again); the ledger counts it
-// only while held, and release_free_heap() gives it back.
+// can hold (the gradient's workspace on a model it runs again); while held it is
+// counted in its caller's category, while kept as workspace, and release_free_heap()
+// gives it back.
 TEST(a_retained_region_is_counted_while_held_and_reused_after_release) {
+  release_free_heap();
+  CHECK_EQ(ledger().bytes(Category::Workspace), std::size_t(0));
   const std::size_t before = ledger().bytes(Category::Evaluation);
-  const std::size_t large = 8 * RetainedRegion::kRetainedFrom;
+  const std::size_t large = 8 * RetainedRegion::kRetainedFrom;  // a whole number of 2 MB pages
   void* first = nullptr;
   {
     RetainedRegion r(large, Category::Evaluation);
+    CHECK(r.fresh());
     CHECK_EQ(ledger().bytes(Category::Evaluation), before + large);
+    CHECK_EQ(ledger().bytes(Category::Workspace), std::size_t(0));
     first = r.data();
     static_cast<char*>(r.data())[large - 1] = 1;  // writable to its last byte
   }
   CHECK_EQ(ledger().bytes(Category::Evaluation), before);
+  CHECK_EQ(ledger().bytes(Category::Workspace), large);
   {
     RetainedRegion again(large / 2, Category::Evaluation);
     CHECK(again.data() == first);
+    CHECK(!again.fresh());
+    CHECK_EQ(static_cast<char*>(again.data())[large - 1], 1);  // the same pages, as left
     CHECK_EQ(ledger().bytes(Category::Evaluation), before + large / 2);
+    CHECK_EQ(ledger().bytes(Category::Workspace), std::size_t(0));
     // A second region while the kept one is held is a region of its own.
     RetainedRegion other(large, Category::Evaluation);
     CHECK(other.data() != again.data());
   }
+  // Both are kept now, each with its whole mapping.
+  CHECK_EQ(ledger().bytes(Category::Workspace), 2 * large);
   {
     RetainedRegion small(100, Category::Evaluation);
     CHECK_EQ(ledger().bytes(Category::Evaluation), before + 100);
   }
+  CHECK_EQ(ledger().bytes(Category::Workspace), 2 * large);
   release_free_heap();
   CHECK_EQ(ledger().bytes(Category::Evaluation), before);
+  CHECK_EQ(ledger().bytes(Category::Workspace), std::size_t(0));
   const std::size_t total = ledger().total();
   ledger().set_budget(total + 1024);
   CHECK_THROWS(RetainedRegion(large, Category::Evaluation));
   CHECK_EQ(ledger().total(), total);
   ledger().set_budget(0);
+}
+
+// The workspace is bounded (kMaxKeptRegions regions, the most recently released), a
+// request takes the smallest kept region that holds it, and an allocation that the
+// budget would refuse gets the workspace's room first.
+TEST(the_workspace_is_bounded_and_gives_way_to_the_budget) {
+  release_free_heap();
+  const std::size_t page = std::size_t(2) << 20;
+  void* kept[RetainedRegion::kMaxKeptRegions + 1];
+  {
+    std::vector<std::unique_ptr<RetainedRegion>> held;
+    for (std::size_t i = 0; i <= RetainedRegion::kMaxKeptRegions; ++i) {
+      held.push_back(std::make_unique<RetainedRegion>((i + 1) * page, Category::Evaluation));
+      kept[i] = held.back()->data();
+    }
+  }  // released in order: region 0 first, so it is the oldest and the one dropped
+  std::size_t expected = 0;
+  for (std::size_t i = 1; i <= RetainedRegion::kMaxKeptRegions; ++i) expected += (i + 1) * page;
+  CHECK_EQ(ledger().bytes(Category::Workspace), expected);
+  {
+    RetainedRegion fits(page + 1, Category::Evaluation);  // needs 2 pages: region 1, the smallest that holds it
+    CHECK(fits.data() == kept[1]);
+    CHECK_EQ(ledger().bytes(Category::Workspace), expected - 2 * page);
+  }
+  CHECK_EQ(ledger().bytes(Category::Workspace), expected);
+  // Under a budget with room for 1 MB beside the workspace, 4 MB more are granted by
+  // dropping the workspace.
+  const std::size_t total = ledger().total();
+  ledger().set_budget(total + (std::size_t(1) << 20));
+  {
+    CountedVector<char, Category::Evaluation> needs(std::size_t(4) << 20);
+    CHECK_EQ(ledger().bytes(Category::Workspace), std::size_t(0));
+  }
+  ledger().set_budget(0);
+  CHECK_EQ(ledger().total(), total - expected);
+}
+
+// Evaluation scratch of kHugeScratchBytes or more (a batch's solution vectors on a
+// large model) stays mapped between calls as workspace: the next evaluation gets the
+// same pages, not zeroed, and says so.
+TEST(large_evaluation_scratch_is_kept_as_workspace_between_calls) {
+  release_free_heap();
+  const std::size_t before = ledger().bytes(Category::Evaluation);
+  const std::size_t n = kHugeScratchBytes / sizeof(double) + 1;
+  const std::size_t mapped = (n * sizeof(double) + (std::size_t(2) << 20) - 1) / (std::size_t(2) << 20) *
+                             (std::size_t(2) << 20);
+  double* first = nullptr;
+  {
+    EvaluationScratch<double> s(n);
+    CHECK(s.fresh_mapping());
+    CHECK_EQ(s[n - 1], 0.0);
+    CHECK_EQ(ledger().bytes(Category::Evaluation), before + n * sizeof(double));
+    s[n - 1] = 3.0;
+    first = s.data();
+  }
+  CHECK_EQ(ledger().bytes(Category::Evaluation), before);
+  CHECK_EQ(ledger().bytes(Category::Workspace), mapped);
+  {
+    EvaluationScratch<double> s(n);
+    CHECK(s.data() == first);
+    CHECK(!s.fresh_mapping());
+    CHECK_EQ(s[n - 1], 3.0);
+    CHECK_EQ(ledger().bytes(Category::Workspace), std::size_t(0));
+  }
+  {
+    EvaluationScratch<double> small(1000);  // the heap, never kept
+    CHECK(!small.fresh_mapping());
+    CHECK_EQ(ledger().bytes(Category::Evaluation), before + 1000 * sizeof(double));
+  }
+  CHECK_EQ(ledger().bytes(Category::Workspace), mapped);
+  release_free_heap();
+  CHECK_EQ(ledger().bytes(Category::Workspace), std::size_t(0));
 }
 
 TEST_MAIN()

@@ -162,6 +162,31 @@ TEST(a_rate_set_to_zero_drops_unreached_states_and_reports_infinite_and_undefine
   CHECK_EQ(ledger().bytes(Category::Evaluation), 0u);
 }
 
+// One θ replays blocks two at a time, their ops interleaved (evaluate.cpp, run): with
+// an even and an odd number of blocks, and in both arithmetics, the moments are bit for
+// bit those of the batch's lanes, which replay one block at a time.
+TEST(blocks_replayed_in_pairs_give_the_lanes_bits) {
+  for (const int N : {7, 8}) {
+    const Graph g = fixtures::rabbits(N);
+    const Condensation c = condense(g);
+    const ModelTrace t = compose(g, c, {});
+    CHECK(t.blocks.size() >= 3);
+    std::vector<double> thetas;
+    for (int i = 0; i < 8; ++i) thetas.insert(thetas.end(), {0.5 + 0.3 * i, i == 3 ? 0.0 : 2.0 + i, 4.0 / (1 + i)});
+    const RewardPair pairs[] = {{0, 0}};
+    const std::vector<Moments> lanes = evaluate_batch(t, thetas, 8, 3, pairs);
+    for (std::uint32_t i = 0; i < 8; ++i) {
+      const Moments one = evaluate(t, std::span<const double>(thetas.data() + 3 * i, 3), 3, pairs);
+      CHECK_EQ(one.raw.size(), lanes[i].raw.size());
+      for (std::size_t k = 0; k < one.raw.size(); ++k)
+        CHECK(std::memcmp(&lanes[i].raw[k], &one.raw[k], sizeof(double)) == 0);
+      CHECK(std::memcmp(&lanes[i].covariance[0], &one.covariance[0], sizeof(double)) == 0);
+    }
+    std::printf("  rabbits N = %d: %zu blocks\n", N, t.blocks.size());
+  }
+  CHECK_EQ(ledger().bytes(Category::Evaluation), 0u);
+}
+
 // Each way the program values can take (reverse, tangents, and the one chosen per
 // block) is checked: the small models here would otherwise take reverse only.
 TEST(gradients_match_closed_forms_and_central_differences) {

@@ -8,7 +8,8 @@ import { Worker } from 'node:worker_threads';
 import { findAddon } from '../../extension/engine/addon';
 import { Engine } from '../../extension/engine/engine';
 import type { BlockEvent, Progress, RunResult } from '../../extension/protocol/engine';
-import { assertClose, assertOnlyCachesHoldMemory, compiledModel, engineFailure, tempDir } from './helpers';
+import { compileModel } from '../../extension/language';
+import { assertClose, assertOnlyCachesHoldMemory, compiledModel, engineFailure, ROOT, tempDir } from './helpers';
 
 const engine = new Engine();
 const cacheDir = tempDir('cache');
@@ -304,6 +305,37 @@ describe('engine', () => {
     await engine.clearCaches();
     const gone = await engineFailure(engine.evaluate(base.traceKey, at));
     assert.equal(gone.message, 'trace no longer cached; run again');
+  });
+
+  it('keeps large scratch between calls as workspace on the ledger, and Clear Caches frees it', async () => {
+    // Rabbits with N = 300 (45,752 states): its gradient's workspace is above the 1 MB
+    // from which scratch is kept.
+    const source = readFileSync(join(ROOT, 'examples', 'rabbits.phasic'), 'utf8').replace(
+      'const N = 20',
+      'const N = 300',
+    );
+    const { model, diagnostics } = compileModel(source, 'rabbits.phasic');
+    assert.ok(model, diagnostics.map((d) => d.message).join('\n'));
+    const text = JSON.stringify(model);
+    // A run that explores gives back kept scratch when it ends.
+    const run = await engine.run(text);
+    assert.equal(engine.memory().accountedBytes.workspace, 0);
+    // The gradient's workspace (≥ 1 MB on this model) outlives the evaluation: kept,
+    // counted under its own name and nowhere else.
+    await engine.evaluate(run.traceKey, {}, 2, [], true);
+    const kept = engine.memory();
+    assert.ok(kept.accountedBytes.workspace >= 2 ** 20, `workspace ${kept.accountedBytes.workspace}`);
+    assert.equal(kept.accountedBytes.workspace % 2 ** 21, 0, 'whole 2 MB pages');
+    assertOnlyCachesHoldMemory(engine);
+    // The next evaluation takes it (on the ledger as evaluation while it runs) and keeps it again.
+    await engine.evaluate(run.traceKey, {}, 2, [], true);
+    assert.equal(engine.memory().accountedBytes.workspace, kept.accountedBytes.workspace);
+    // A reused run keeps it too; it explores nothing.
+    assert.equal((await engine.run(text, { gradient: true })).reused, true);
+    assert.equal(engine.memory().accountedBytes.workspace, kept.accountedBytes.workspace);
+    const cleared = await engine.clearCaches();
+    assert.equal(cleared.freedBytes.workspace, kept.accountedBytes.workspace);
+    assert.equal(engine.memory().accountedBytes.workspace, 0);
   });
 
   it('clears exactly what the caches held and returns to the baseline', async () => {

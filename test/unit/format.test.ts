@@ -26,7 +26,7 @@ const MiB = 1024 * KiB;
 /** A Clear Caches result that freed `freed` bytes of graph memory and nothing else. */
 function cleared(freed: number): ClearResult {
   return {
-    freedBytes: { graph: freed, subgraphs: 0, traces: 0, cache: 0, evaluation: 0 },
+    freedBytes: { graph: freed, subgraphs: 0, traces: 0, cache: 0, evaluation: 0, workspace: 0 },
     traces: 1,
     subgraphs: 2,
     disk: { files: 0, bytes: 0, failed: 0 },

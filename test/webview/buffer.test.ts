@@ -9,7 +9,7 @@ import { SampleColumns } from '../../webview/store';
 
 const snap = (timeMs: number, graph: number, rss = 100): MemorySnapshot => ({
   timeMs,
-  accountedBytes: { graph, subgraphs: 0, traces: 0, cache: 0, evaluation: 0 },
+  accountedBytes: { graph, subgraphs: 0, traces: 0, cache: 0, evaluation: 0, workspace: 0 },
   peakAccountedBytes: graph,
   rssBytes: rss,
   cache: { entries: 0, bytes: 0, diskFiles: 0, diskBytes: 0 },
@@ -52,7 +52,7 @@ test('before the engine reports its start, its clock is anchored at the first re
 test('min/max decimation keeps the lowest and highest of each four, in time order', () => {
   const s = (t: number, g: number): TimelineSample => ({
     t,
-    accounted: { graph: g, subgraphs: 0, traces: 0, cache: 0, evaluation: 0 },
+    accounted: { graph: g, subgraphs: 0, traces: 0, cache: 0, evaluation: 0, workspace: 0 },
     rss: 0,
   });
   const out = decimateMinMax([s(0, 5), s(1, 9), s(2, 1), s(3, 5), s(4, 7), s(5, 7), s(6, 7), s(7, 7), s(8, 3)]);
@@ -106,7 +106,11 @@ test('the page keeps its samples bounded the same way, in typed columns', () => 
   const peaks = new Set([1_234, 55_555, 90_000]);
   for (let i = 0; i < 100_000; i++) {
     const graph = peaks.has(i) ? 1e9 : (i % 50) * 1000;
-    columns.push({ t: i, accounted: { graph, subgraphs: 0, traces: 0, cache: 0, evaluation: 0 }, rss: graph });
+    columns.push({
+      t: i,
+      accounted: { graph, subgraphs: 0, traces: 0, cache: 0, evaluation: 0, workspace: 0 },
+      rss: graph,
+    });
   }
   assert.ok(columns.length <= 1024, `${columns.length} kept`);
   const kept = [];
@@ -114,6 +118,10 @@ test('the page keeps its samples bounded the same way, in typed columns', () => 
   assert.deepEqual(kept, [...peaks]);
   assert.equal(columns.latest()!.t, 99_999, 'the newest sample reads as now');
   assert.equal(columns.t[columns.lowerBound(55_555)], 55_555);
-  columns.push({ t: 5, accounted: { graph: 1, subgraphs: 0, traces: 0, cache: 0, evaluation: 0 }, rss: 1 });
+  columns.push({
+    t: 5,
+    accounted: { graph: 1, subgraphs: 0, traces: 0, cache: 0, evaluation: 0, workspace: 0 },
+    rss: 1,
+  });
   assert.equal(columns.latest()!.t, 99_999, 'a late, out-of-order sample is dropped');
 });

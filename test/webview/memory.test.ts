@@ -109,7 +109,7 @@ test('live samples update the figures and a followed window; keys zoom and fit',
   const last = snapshot.samples[snapshot.samples.length - 1];
   const next: TimelineSample = {
     t: last.t + 500,
-    accounted: { graph: 5 * MB, subgraphs: 0, traces: 0, cache: 0, evaluation: 0 },
+    accounted: { graph: 5 * MB, subgraphs: 0, traces: 0, cache: 0, evaluation: 0, workspace: 0 },
     rss: 300 * MB,
   };
   await studio.send({ type: 'samples', samples: [next] });
@@ -166,7 +166,7 @@ test('100,000 samples render without freezing (min/max decimated to the canvas w
       peak = Math.max(peak, graph + spike + 20 * MB);
       samples.push({
         t: t0 + i * 72,
-        accounted: { graph, subgraphs: spike, traces: 0, cache: 20 * MB, evaluation: 0 },
+        accounted: { graph, subgraphs: spike, traces: 0, cache: 20 * MB, evaluation: 0, workspace: 0 },
         rss: 80 * MB + graph + spike,
       });
     }

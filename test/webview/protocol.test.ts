@@ -147,7 +147,9 @@ test('host messages: malformed data is rejected, naming the field', () => {
   rejects(
     parseHostMessage({
       type: 'samples',
-      samples: [{ t: 1, accounted: { graph: -1, subgraphs: 0, traces: 0, cache: 0, evaluation: 0 }, rss: 2 }],
+      samples: [
+        { t: 1, accounted: { graph: -1, subgraphs: 0, traces: 0, cache: 0, evaluation: 0, workspace: 0 }, rss: 2 },
+      ],
     }),
     /^samples\[0\]\.accounted\.graph: expected a number ≥ 0/,
   );

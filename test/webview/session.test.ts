@@ -11,7 +11,7 @@ import { syntheticDecomposition, syntheticDistribution, syntheticRun, TWO_LOCUS_
 
 const snap = (timeMs: number): MemorySnapshot => ({
   timeMs,
-  accountedBytes: { graph: timeMs, subgraphs: 0, traces: 0, cache: 0, evaluation: 0 },
+  accountedBytes: { graph: timeMs, subgraphs: 0, traces: 0, cache: 0, evaluation: 0, workspace: 0 },
   peakAccountedBytes: timeMs,
   rssBytes: 1000,
   cache: { entries: 0, bytes: 0, diskFiles: 0, diskBytes: 0 },

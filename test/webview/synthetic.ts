@@ -83,7 +83,7 @@ export function syntheticDecomposition(count: number, seed = 7): Decomposition {
 
 export function syntheticRun(d: Decomposition): RunResult {
   const blocks = d.sccs.filter((s) => s.source !== 'trivial');
-  const zero: CategoryBytes = { graph: 0, subgraphs: 0, traces: 0, cache: 0, evaluation: 0 };
+  const zero: CategoryBytes = { graph: 0, subgraphs: 0, traces: 0, cache: 0, evaluation: 0, workspace: 0 };
   return {
     model: 'two_locus',
     vertices: d.sccs.reduce((n, s) => n + s.vertices, 0),
@@ -125,7 +125,7 @@ export function syntheticSession(): StudioSnapshot {
   let clock = T0;
   const buffer = new StudioBuffer(undefined, () => clock);
   const rnd = random(42);
-  const mem: CategoryBytes = { graph: 0, subgraphs: 0, traces: 0, cache: 0, evaluation: 0 };
+  const mem: CategoryBytes = { graph: 0, subgraphs: 0, traces: 0, cache: 0, evaluation: 0, workspace: 0 };
   let engineStart = T0;
   buffer.setEngine({ version: '0.1.0', pid: 4242, startedAt: engineStart });
   const sample = (ms: number) => {

@@ -11,6 +11,7 @@ export const CATEGORY_LABELS: Record<MemoryCategory, string> = {
   traces: 'Traces',
   cache: 'Cache',
   evaluation: 'Evaluation',
+  workspace: 'Kept workspace',
 };
 
 export class MemorySummary {

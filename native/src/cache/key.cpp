@@ -117,14 +117,18 @@ Key hash128(const void* data, std::size_t length, std::uint64_t seed) {
   return h.finish();
 }
 
-std::string Key::hex() const {
+void Key::hex(char (&out)[32]) const {
   static const char digits[] = "0123456789abcdef";
-  std::string s(32, '0');
   for (int i = 0; i < 16; ++i) {
-    s[15 - i] = digits[(h1 >> (4 * i)) & 15];
-    s[31 - i] = digits[(h2 >> (4 * i)) & 15];
+    out[15 - i] = digits[(h1 >> (4 * i)) & 15];
+    out[31 - i] = digits[(h2 >> (4 * i)) & 15];
   }
-  return s;
+}
+
+std::string Key::hex() const {
+  char digits[32];
+  hex(digits);
+  return std::string(digits, sizeof digits);
 }
 
 bool Key::parse(std::string_view hex, Key& out) {

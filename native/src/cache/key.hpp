@@ -16,7 +16,8 @@ namespace phasic {
 
 struct Key {
   std::uint64_t h1 = 0, h2 = 0;
-  std::string hex() const;  // 32 lowercase hex digits, h1 first
+  std::string hex() const;          // 32 lowercase hex digits, h1 first
+  void hex(char (&out)[32]) const;  // the same digits, without allocating
   static bool parse(std::string_view hex, Key& out);
   friend bool operator==(const Key&, const Key&) = default;
 };

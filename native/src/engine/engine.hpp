@@ -3,11 +3,13 @@
 // run.hpp. Results are JSON text with exactly the shapes of extension/protocol/engine.ts.
 //
 // Invariants:
-// - The caches are the only long-lived owners of memory. Between calls, the ledger's
-//   subgraph and evaluation bytes are 0, its graph bytes are those of the parametric
-//   graphs the memory cache keeps beside its model traces (distribution/
+// - The caches are the only long-lived owners of model memory. Between calls, the
+//   ledger's subgraph and evaluation bytes are 0, its graph bytes are those of the
+//   parametric graphs the memory cache keeps beside its model traces (distribution/
 //   parametric_graph.hpp), and its graph + trace + cache bytes equal
-//   memory_cache().held_bytes().
+//   memory_cache().held_bytes(). Its workspace bytes are the large scratch kept mapped
+//   for the next evaluation (memory/accounting.hpp, RetainedRegion); clear_caches()
+//   and every run that explores release them.
 // - Runs, evaluations and clears are serialized (one at a time); memory_snapshot()
 //   may be called from any thread at any time.
 // - Every failure is an exception (EngineError, Cancelled, BudgetExceeded) thrown

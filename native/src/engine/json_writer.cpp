@@ -1,7 +1,9 @@
 #include "engine/json_writer.hpp"
 
+#include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 
 namespace phasic {
 
@@ -40,31 +42,37 @@ JsonWriter& JsonWriter::key(std::string_view k) {
   return *this;
 }
 
+char* JsonWriter::number(char* at, double v) {
+  // JSON has no non-finite numbers; these are the protobuf JSON mapping's strings.
+  auto put = [&](std::string_view text) {
+    std::memcpy(at, text.data(), text.size());
+    return at + text.size();
+  };
+  if (std::isnan(v)) return put("\"NaN\"");
+  if (std::isinf(v)) return put(v > 0 ? "\"Infinity\"" : "\"-Infinity\"");
+  // The text of printf's "%.17g" (to_chars with a precision is specified as printf in
+  // the C locale), without printf's format parsing and multi-precision digits: a
+  // reused run writes a decomposition of thousands of numbers (decision 46).
+  return std::to_chars(at, at + kNumberChars, v, std::chars_format::general, 17).ptr;
+}
+
 JsonWriter& JsonWriter::value(double v) {
   separate();
-  // JSON has no non-finite numbers; these are the protobuf JSON mapping's strings.
-  if (std::isnan(v)) {
-    out_ += "\"NaN\"";
-    return *this;
-  }
-  if (std::isinf(v)) {
-    out_ += v > 0 ? "\"Infinity\"" : "\"-Infinity\"";
-    return *this;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  out_ += buf;
+  char buf[kNumberChars];
+  out_.append(buf, number(buf, v));
   return *this;
 }
 
 JsonWriter& JsonWriter::value(std::int64_t v) {
   separate();
-  out_ += std::to_string(v);
+  char buf[24];
+  out_.append(buf, std::to_chars(buf, buf + sizeof buf, v).ptr);
   return *this;
 }
 JsonWriter& JsonWriter::value(std::uint64_t v) {
   separate();
-  out_ += std::to_string(v);
+  char buf[24];
+  out_.append(buf, std::to_chars(buf, buf + sizeof buf, v).ptr);
   return *this;
 }
 JsonWriter& JsonWriter::value(bool v) {
@@ -86,6 +94,14 @@ JsonWriter& JsonWriter::raw(std::string_view json) {
 JsonWriter& JsonWriter::value(std::string_view s) {
   separate();
   out_ += '"';
+  // Most strings (member names, keys) need no escape: appended whole.
+  bool plain = true;
+  for (const char ch : s) plain &= static_cast<unsigned char>(ch) >= 0x20 && ch != '"' && ch != '\\';
+  if (plain) {
+    out_.append(s);
+    out_ += '"';
+    return *this;
+  }
   for (const char ch : s) {
     const auto c = static_cast<unsigned char>(ch);
     switch (c) {

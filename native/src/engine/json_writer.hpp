@@ -38,6 +38,14 @@ class JsonWriter {
     return value(v);
   }
 
+  // Writes at `at` the text value(v) appends (at most kNumberChars) and returns its end:
+  // for callers that assemble a long run of members in a buffer of their own.
+  static constexpr std::size_t kNumberChars = 32;
+  static char* number(char* at, double v);
+
+  // Room for `bytes` more of output, so a long result is not copied as it grows.
+  void reserve(std::size_t bytes) { out_.reserve(out_.size() + bytes); }
+
   const std::string& str() const { return out_; }
   std::string take() { return std::move(out_); }
 

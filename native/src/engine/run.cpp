@@ -261,7 +261,10 @@ std::string result_json(const RunSummary& summary, bool reused, const ModelTrace
     w.end_object();
   }
   w.end_array();
-  if (options.decomposition) w.key("decomposition").raw(summary.decomposition_json());
+  if (options.decomposition) {
+    w.key("decomposition");
+    summary.write_decomposition(w);
+  }
   w.end_object();
   return w.take();
 }

@@ -1,5 +1,6 @@
 #include "engine/run_summary.hpp"
 
+#include <charconv>
 #include <cstring>
 #include <type_traits>
 
@@ -34,29 +35,57 @@ RunSummary RunSummary::as_reused(TraceSource source) const {
   return s;
 }
 
-std::string RunSummary::decomposition_json() const {
-  JsonWriter w;
+namespace {
+
+// Appends text to a buffer of known room (the caller sized it for the longest member).
+struct Line {
+  char* at;
+  void put(std::string_view text) {
+    std::memcpy(at, text.data(), text.size());
+    at += text.size();
+  }
+  void put(std::uint64_t v) { at = std::to_chars(at, at + 20, v).ptr; }
+};
+
+}  // namespace
+
+void RunSummary::write_decomposition(JsonWriter& w) const {
+  // Each component's object is assembled in a buffer and appended whole, with exactly
+  // the text JsonWriter's members would give (names and sources need no escapes): a
+  // reused run writes this at every θ, thousands of components on large models, and
+  // member by member it was ≈ 0.7 ms of two-locus n = 9's 5.8 ms (decision 46).
+  w.reserve(components.size() * 256 + component_edges.size() * 16);
   w.begin_object().key("sccs").begin_array();
+  char buffer[512];  // the longest object: 9 numbers of ≤ 20 digits, a double, a key, names ≈ 330
   for (std::uint32_t id = 0; id < components.size(); ++id) {
     const ComponentSummary& c = components[id];
-    w.begin_object()
-        .field("id", id)
-        .field("vertices", c.vertices)
-        .field("internalEdges", c.internal_edges)
-        .field("exitEdges", c.exit_edges)
-        .field("absorbing", c.absorbing)
-        .field("source", trace_source_name(c.source))
-        .field("operations", c.operations)
-        .field("bytes", c.bytes)
-        .field("recordMs", c.record_ms)
-        .field("key", c.source == TraceSource::Trivial ? std::string() : c.key.hex())
-        .field("firstVertex", c.first_vertex)
-        .end_object();
+    Line l{buffer};
+    l.put("{\"id\":"), l.put(id);
+    l.put(",\"vertices\":"), l.put(c.vertices);
+    l.put(",\"internalEdges\":"), l.put(c.internal_edges);
+    l.put(",\"exitEdges\":"), l.put(c.exit_edges);
+    l.put(c.absorbing ? ",\"absorbing\":true" : ",\"absorbing\":false");
+    l.put(",\"source\":\""), l.put(trace_source_name(c.source));
+    l.put("\",\"operations\":"), l.put(c.operations);
+    l.put(",\"bytes\":"), l.put(c.bytes);
+    l.put(",\"recordMs\":"), l.at = JsonWriter::number(l.at, c.record_ms);
+    l.put(",\"key\":\"");
+    if (c.source != TraceSource::Trivial) {
+      char key[32];
+      c.key.hex(key);
+      l.put(std::string_view(key, sizeof key));
+    }
+    l.put("\",\"firstVertex\":"), l.put(c.first_vertex);
+    l.put("}");
+    w.raw(std::string_view(buffer, std::size_t(l.at - buffer)));
   }
   w.end_array().key("edges").begin_array();
-  for (const auto& [from, to] : component_edges) w.begin_array().value(from).value(to).end_array();
+  for (const auto& [from, to] : component_edges) {
+    Line l{buffer};
+    l.put("["), l.put(from), l.put(","), l.put(to), l.put("]");
+    w.raw(std::string_view(buffer, std::size_t(l.at - buffer)));
+  }
   w.end_array().end_object();
-  return w.take();
 }
 
 Key run_summary_key(std::string_view model_text, std::uint32_t min_block_size) {

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "cache/key.hpp"
+#include "engine/json_writer.hpp"
 #include "graph/explore.hpp"
 
 namespace phasic {
@@ -51,8 +52,9 @@ struct RunSummary {
   // The same run as a repeat would report it: every block from the memory cache (or
   // from `source`: Disk for a run read from disk).
   RunSummary as_reused(TraceSource source = TraceSource::Memory) const;
-  // The `decomposition` member of a RunResult.
-  std::string decomposition_json() const;
+  // The value of a RunResult's `decomposition` member, written into w (a reused run
+  // writes it at every θ: written in place, with no temporary string per component).
+  void write_decomposition(JsonWriter& w) const;
 };
 
 // The memory cache's key for a model text run with a block size threshold.

@@ -21,6 +21,7 @@ const char* category_name(Category c) {
     case Category::Traces: return "traces";
     case Category::Cache: return "cache";
     case Category::Evaluation: return "evaluation";
+    case Category::Workspace: return "workspace";
   }
   return "unknown";
 }
@@ -42,14 +43,34 @@ BudgetExceeded::BudgetExceeded(std::size_t budget_, std::size_t wanted_)
       budget(budget_),
       wanted(wanted_) {}
 
+namespace {
+void drop_retained() noexcept;
+}
+
 void MemoryLedger::add(Category c, std::size_t bytes) {
   const auto b = static_cast<std::int64_t>(bytes);
-  const std::int64_t total = total_.fetch_add(b, std::memory_order_relaxed) + b;
+  std::int64_t total = total_.fetch_add(b, std::memory_order_relaxed) + b;
   const std::int64_t budget = budget_.load(std::memory_order_relaxed);
   if (budget > 0 && total > budget) {
     total_.fetch_sub(b, std::memory_order_relaxed);
-    throw BudgetExceeded(static_cast<std::size_t>(budget), static_cast<std::size_t>(total));
+    // Kept workspace is a convenience, never a reason to refuse: it goes first.
+    const bool kept = this == &ledger() && this->bytes(Category::Workspace) > 0;
+    if (kept) {
+      drop_retained();
+      total = total_.fetch_add(b, std::memory_order_relaxed) + b;
+      if (total > budget) total_.fetch_sub(b, std::memory_order_relaxed);
+    }
+    if (total > budget) throw BudgetExceeded(static_cast<std::size_t>(budget), static_cast<std::size_t>(total));
   }
+  bytes_[static_cast<int>(c)].fetch_add(b, std::memory_order_relaxed);
+  std::int64_t peak = peak_.load(std::memory_order_relaxed);
+  while (total > peak && !peak_.compare_exchange_weak(peak, total, std::memory_order_relaxed)) {
+  }
+}
+
+void MemoryLedger::add_kept(Category c, std::size_t bytes) noexcept {
+  const auto b = static_cast<std::int64_t>(bytes);
+  const std::int64_t total = total_.fetch_add(b, std::memory_order_relaxed) + b;
   bytes_[static_cast<int>(c)].fetch_add(b, std::memory_order_relaxed);
   std::int64_t peak = peak_.load(std::memory_order_relaxed);
   while (total > peak && !peak_.compare_exchange_weak(peak, total, std::memory_order_relaxed)) {
@@ -147,11 +168,15 @@ void drop_reference(ArenaScope::Arena* a) {
   delete a;
 }
 
-// The one region kept between uses (null when none).
+// The regions kept between uses, oldest first, on the ledger as Category::Workspace.
+struct KeptRegion {
+  void* p;
+  std::size_t mapped;
+};
 struct Retained {
   std::mutex mutex;
-  void* p = nullptr;
-  std::size_t mapped = 0;
+  std::vector<KeptRegion> regions;  // at most kMaxKeptRegions
+  std::size_t bytes = 0;            // Σ mapped, at most kMaxRetainedBytes
 };
 Retained& retained() {
   static Retained instance;
@@ -160,50 +185,92 @@ Retained& retained() {
 
 void drop_retained() noexcept {
   Retained& r = retained();
-  void* p;
-  std::size_t mapped;
+  std::vector<KeptRegion> dropped;
   {
     std::lock_guard lock(r.mutex);
-    p = r.p, mapped = r.mapped;
-    r.p = nullptr, r.mapped = 0;
+    dropped.swap(r.regions);
+    ledger().remove(Category::Workspace, r.bytes);
+    r.bytes = 0;
   }
-  if (p) ::munmap(p, mapped);
+  for (const KeptRegion& k : dropped) ::munmap(k.p, k.mapped);
+}
+
+// Keeps a released mapping (it becomes workspace), then gives back the oldest kept
+// regions beyond the bounds.
+void keep_region(void* p, std::size_t mapped) noexcept {
+  if (mapped > RetainedRegion::kMaxRetainedBytes) {
+    ::munmap(p, mapped);
+    return;
+  }
+  Retained& r = retained();
+  KeptRegion dropped[RetainedRegion::kMaxKeptRegions + 1];
+  std::size_t drop_count = 0;
+  {
+    std::lock_guard lock(r.mutex);
+    try {
+      r.regions.reserve(RetainedRegion::kMaxKeptRegions + 1);
+    } catch (...) {
+      dropped[drop_count++] = {p, mapped};  // no room to keep it: it goes
+      p = nullptr;
+    }
+    if (p) {
+      r.regions.push_back({p, mapped});
+      r.bytes += mapped;
+      ledger().add_kept(Category::Workspace, mapped);
+    }
+    while (r.regions.size() > RetainedRegion::kMaxKeptRegions || r.bytes > RetainedRegion::kMaxRetainedBytes) {
+      const KeptRegion oldest = r.regions.front();
+      r.regions.erase(r.regions.begin());
+      r.bytes -= oldest.mapped;
+      ledger().remove(Category::Workspace, oldest.mapped);
+      dropped[drop_count++] = oldest;
+    }
+  }
+  for (std::size_t i = 0; i < drop_count; ++i) ::munmap(dropped[i].p, dropped[i].mapped);
 }
 
 }  // namespace
 
 RetainedRegion::RetainedRegion(std::size_t bytes, Category c) : bytes_(bytes), mapped_(0), category_(c), p_(nullptr) {
-  ledger().add(c, bytes);
-  try {
-    if (bytes < kRetainedFrom) {
+  if (bytes < kRetainedFrom) {
+    ledger().add(c, bytes);
+    try {
       p_ = ::operator new(bytes);
-      return;
+    } catch (...) {
+      ledger().remove(c, bytes);
+      throw;
     }
-    const std::size_t wanted = huge_pages_for(bytes);
+    return;
+  }
+  const std::size_t wanted = huge_pages_for(bytes);
+  {
+    // The smallest kept region that holds the request leaves the workspace.
     Retained& r = retained();
-    void* too_small = nullptr;
-    std::size_t too_small_length = 0;
-    {
-      std::lock_guard lock(r.mutex);
-      if (r.p && r.mapped >= wanted) {
-        p_ = r.p, mapped_ = r.mapped;
-        r.p = nullptr, r.mapped = 0;
-      } else if (r.p) {
-        // Smaller than this request: the next use is likely as large again.
-        too_small = r.p, too_small_length = r.mapped;
-        r.p = nullptr, r.mapped = 0;
-      }
+    std::lock_guard lock(r.mutex);
+    auto best = r.regions.end();
+    for (auto it = r.regions.begin(); it != r.regions.end(); ++it)
+      if (it->mapped >= wanted && (best == r.regions.end() || it->mapped < best->mapped)) best = it;
+    if (best != r.regions.end()) {
+      p_ = best->p, mapped_ = best->mapped;
+      r.regions.erase(best);
+      r.bytes -= mapped_;
+      ledger().remove(Category::Workspace, mapped_);
     }
-    if (too_small) ::munmap(too_small, too_small_length);
-    if (!p_) {
-      p_ = map_huge_aligned(wanted);
-      if (!p_) throw std::bad_alloc();
-      mapped_ = wanted;
-    }
+  }
+  try {
+    ledger().add(c, bytes);
   } catch (...) {
-    ledger().remove(c, bytes);
+    if (p_) ::munmap(p_, mapped_);  // refused under a budget: not kept either
     throw;
   }
+  if (p_) return;
+  p_ = map_huge_aligned(wanted);
+  if (!p_) {
+    ledger().remove(c, bytes);
+    throw std::bad_alloc();
+  }
+  mapped_ = wanted;
+  fresh_ = true;
 }
 
 RetainedRegion::~RetainedRegion() {
@@ -212,18 +279,7 @@ RetainedRegion::~RetainedRegion() {
     ::operator delete(p_);
     return;
   }
-  void* drop = p_;
-  std::size_t drop_length = mapped_;
-  if (mapped_ <= kMaxRetainedBytes) {
-    Retained& r = retained();
-    std::lock_guard lock(r.mutex);
-    // Keep the larger of this region and the one already kept.
-    if (!r.p || r.mapped < mapped_) {
-      std::swap(r.p, drop);
-      std::swap(r.mapped, drop_length);
-    }
-  }
-  if (drop) ::munmap(drop, drop_length);
+  keep_region(p_, mapped_);
 }
 
 ArenaScope::ArenaScope(std::size_t expected_bytes) : arena_(nullptr), previous_(current_arena) {

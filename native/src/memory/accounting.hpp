@@ -7,6 +7,9 @@
 //   CountedAllocator<_, c>. After a run, subgraph and evaluation bytes are 0, graph
 //   bytes are those of the parametric graphs the memory cache keeps beside its
 //   traces, and graph + traces + cache bytes equal what the memory cache holds.
+// - Workspace bytes are exactly the mappings RetainedRegion keeps between calls (at
+//   most kMaxRetainedBytes); release_free_heap() brings them to 0, and so does an
+//   allocation that would otherwise exceed the budget.
 // - Where the bytes live does not change what is counted. A counted allocation comes,
 //   while an ArenaScope lives on the allocating thread, from that scope's arena
 //   (below); otherwise, at kLargeAllocationBytes or more, from a mapping of its own,
@@ -26,8 +29,10 @@
 
 namespace phasic {
 
-enum class Category : int { Graph = 0, Subgraphs, Traces, Cache, Evaluation };
-constexpr int kCategoryCount = 5;
+// Workspace: large evaluation scratch kept mapped between calls (RetainedRegion) while
+// no call holds it; a call that takes it counts it in its own category instead.
+enum class Category : int { Graph = 0, Subgraphs, Traces, Cache, Evaluation, Workspace };
+constexpr int kCategoryCount = 6;
 const char* category_name(Category c);
 
 // Thrown by an allocation that would take the accounted total above the budget.
@@ -38,7 +43,12 @@ struct BudgetExceeded : std::runtime_error {
 
 class MemoryLedger {
  public:
-  void add(Category c, std::size_t bytes);  // throws BudgetExceeded
+  // Throws BudgetExceeded; before it does, unmaps the workspace RetainedRegion keeps
+  // (which may make room).
+  void add(Category c, std::size_t bytes);
+  // Counts bytes that are already in memory and change owner (a kept region): never
+  // refused by the budget, which limits what is allocated.
+  void add_kept(Category c, std::size_t bytes) noexcept;
   void remove(Category c, std::size_t bytes) noexcept;
   std::size_t bytes(Category c) const noexcept;
   std::size_t total() const noexcept;
@@ -68,8 +78,8 @@ struct BudgetScope {
 
 // Resident set size of this process, from /proc/self/statm (0 where unavailable).
 std::size_t resident_bytes();
-// Returns freed heap pages to the system (malloc_trim on glibc) and unmaps the region
-// RetainedRegion keeps.
+// Returns freed heap pages to the system (malloc_trim on glibc) and unmaps the regions
+// RetainedRegion keeps (Category::Workspace goes to 0).
 void release_free_heap();
 
 // Blocks this large are mapped in 2 MB pages where the kernel allows it (THP
@@ -116,27 +126,36 @@ void counted_deallocate(void* p, std::size_t bytes) noexcept;
 // Large scratch whose pages outlive the call that used them. glibc maps every request
 // above 32 MiB afresh and unmaps it on free, so a call that needs that much pays a
 // page fault per 4 KiB page each time (the gradient of structured n=8 d=5 spent ≈ 90 %
-// of its time there: docs/performance.md, "Gradients"). The region released last is
-// kept mapped (up to kMaxRetainedBytes) and handed to the next request it can hold,
-// the way glibc keeps smaller blocks on its free lists; release_free_heap() unmaps it.
-// A region is on the ledger, in its category, only while held. Its contents are not
-// initialized (a reused region holds what its last user left). Requests below
-// kRetainedFrom are plain heap allocations, which glibc already reuses.
+// of its time there: docs/performance.md, "Gradients"; a batch of 8 θ on the same
+// model faulted in 172 MB per call). Released regions are kept mapped, up to
+// kMaxKeptRegions of them and kMaxRetainedBytes together (the most recently released
+// stay), and a request takes the smallest kept region that holds it, the way glibc
+// keeps smaller blocks on its free lists. While held, a region is on the ledger in its
+// caller's category; while kept, in Category::Workspace (decision 47), so the memory
+// report shows it. release_free_heap() unmaps every kept region; so does an
+// allocation that would exceed the budget, before it is refused. Contents are not
+// initialized (a reused region holds what its last user left; fresh() says when the
+// region is a new mapping, all zero). Requests below kRetainedFrom are plain heap
+// allocations, which glibc already reuses.
 class RetainedRegion {
  public:
   static constexpr std::size_t kRetainedFrom = std::size_t(1) << 20;
   static constexpr std::size_t kMaxRetainedBytes = std::size_t(1) << 30;
+  static constexpr std::size_t kMaxKeptRegions = 4;
   RetainedRegion(std::size_t bytes, Category c);  // throws BudgetExceeded, std::bad_alloc
   ~RetainedRegion();
   RetainedRegion(const RetainedRegion&) = delete;
   RetainedRegion& operator=(const RetainedRegion&) = delete;
   void* data() const { return p_; }
+  // A mapping made for this request: every byte is 0 until written.
+  bool fresh() const { return fresh_; }
 
  private:
   std::size_t bytes_;   // what the ledger holds
   std::size_t mapped_;  // the mapping's length; 0 for a heap allocation
   Category category_;
   void* p_;
+  bool fresh_ = false;
 };
 
 template <class T, Category C>

@@ -37,19 +37,14 @@ void check_theta(const ModelTrace& m, const double* theta) {
       throw EngineError("parameter " + std::to_string(i) + " must be finite and ≥ 0, got " + std::to_string(theta[i]));
 }
 
-// A trace placed with maps of the wrong size (or into another model) would index
-// out of bounds: refuse it before replaying anything. The check reads every vertex of
-// the model at each call, so it is written as a loop without an early exit that the
-// compiler vectorizes: the short-circuit form cost ≈ 10 % of one evaluation of
-// rabbits N = 1000.
+// A trace placed with maps of the wrong size would index out of bounds: refuse it
+// before replaying anything. Only the sizes are compared, once per block: that every
+// vertex and exit id is inside the model holds from construction (model_trace.hpp),
+// and reading every id again at each call was ≈ 3 % of a reused run (decision 46).
 void check_shape(const ModelTrace& m, const ComposedBlock& b) {
   const BlockTrace& t = *b.trace;
-  const bool sizes = t.param_count == m.param_count && b.vertices.size() == t.vertex_count &&
-                     b.exits.size() == t.exit_count;
-  unsigned outside = 0;
-  for (VertexId v : b.vertices) outside |= unsigned(v >= m.vertex_count);
-  for (VertexId v : b.exits) outside |= unsigned(v >= m.vertex_count);
-  if (!sizes || outside != 0) throw InternalError("a block trace does not fit the model it is placed in");
+  if (t.param_count != m.param_count || b.vertices.size() != t.vertex_count || b.exits.size() != t.exit_count)
+    throw InternalError("a block trace does not fit the model it is placed in");
 }
 
 // Lane kernels. The pointers name distinct value slots or vertices (single assignment;
@@ -144,7 +139,8 @@ class MomentSession {
         pairs_(pairs),
         cancel_(cancel),
         theta_(std::size_t(m.param_count) * W),
-        values_(largest(m, [](const BlockTrace& t) { return t.value_count(); }) * W),
+        block_values_(largest_values(m, W == 1 ? 2 : 1, 0) * W),
+        values_(block_values_ + (W == 1 ? largest_values(m, 2, 1) * W : 0)),
         y_(largest(m, [](const BlockTrace& t) { return std::uint64_t(t.vertex_count) + t.exit_count; }) *
            std::max<std::size_t>(W, kGroup)),
         solutions_(solution_count() * m.vertex_count * W),
@@ -176,9 +172,29 @@ class MomentSession {
     const std::uint32_t P = m_.param_count;
     for (std::uint32_t l = 0; l < W; ++l)
       for (std::uint32_t i = 0; i < P; ++i) theta_[std::size_t(i) * W + l] = theta[std::size_t(l) * P + i];
-    for (const ComposedBlock& b : m_.blocks) {
+    const std::size_t B = m_.blocks.size();
+    bool ahead = false;  // block i's values were replayed with block i − 1's
+    for (std::size_t i = 0; i < B; ++i) {
+      const ComposedBlock& b = m_.blocks[i];
       if (cancel_ && cancel_->load(std::memory_order_relaxed)) throw Cancelled();
-      replay(*b.trace);
+      // For one θ, blocks are replayed two at a time, interleaved op by op: a block's
+      // program is mostly one chain of dependent multiply-adds, and two independent
+      // chains side by side take little more than one. Each block's ops run in their
+      // own order (results are bit-identical); block i + 1's are only computed before
+      // block i is solved, which they do not depend on. Even blocks go to values_'s
+      // first part, odd ones to the rest (its sizes are the largest of each). A block
+      // with a dense part is replayed alone: the solves follow how its part was
+      // computed. A batch already has 8 θ side by side.
+      current_values_ = part(i);
+      if (ahead) {
+        ahead = false;
+        dense_now_ = false;
+      } else if (W == 1 && i + 1 < B && !dense_candidate(*b.trace) && !dense_candidate(*m_.blocks[i + 1].trace)) {
+        replay_pair(*b.trace, part(i), *m_.blocks[i + 1].trace, part(i + 1));
+        ahead = true;
+      } else {
+        replay(*b.trace, part(i));
+      }
       for (std::size_t g = 0; g + 1 < group_ends_.size(); ++g) {
         const SolveSpec* group = solves_.data() + group_ends_[g];
         const std::size_t count = group_ends_[g + 1] - group_ends_[g];
@@ -244,6 +260,19 @@ class MomentSession {
     close();
   }
 
+  // The most values of any block i with i % step == first: for one θ, even blocks are
+  // replayed into values_'s first part and odd ones into the rest, so one very large
+  // block (a dense SCC) does not double the scratch.
+  // Where block i's values go: for one θ, even blocks in values_'s first part and odd
+  // ones in the rest; for a batch, all in one part.
+  double* part(std::size_t i) { return values_.data() + (W == 1 && i % 2 == 1 ? block_values_ : 0); }
+  static std::uint64_t largest_values(const ModelTrace& m, std::size_t step, std::size_t first) {
+    std::uint64_t most = 0;
+    for (std::size_t i = first; i < m.blocks.size(); i += step)
+      most = std::max<std::uint64_t>(most, m.blocks[i].trace->value_count());
+    return most;
+  }
+
   template <class Size>
   static std::uint64_t largest(const ModelTrace& m, Size size) {
     std::uint64_t most = 0;
@@ -257,9 +286,9 @@ class MomentSession {
   double scale(std::size_t r) const { return scales_.empty() ? 1.0 : scales_[r]; }
   double* solution(std::size_t s) { return solutions_.data() + s * m_.vertex_count * W; }
 
-  void replay(const BlockTrace& t) {
+  // A block's DOT values: constants plus θ-linear combinations (no chain).
+  void replay_dots(const BlockTrace& t, double* v) {
     const std::uint32_t P = m_.param_count, S = P + 1;
-    double* v = values_.data();
     for (std::uint32_t d = 0; d < t.dot_count; ++d) {
       const double* c = t.dot_coeffs.data() + std::size_t(d) * S;
       double acc[W];
@@ -270,49 +299,83 @@ class MomentSession {
       }
       for (std::uint32_t l = 0; l < W; ++l) v[std::size_t(d) * W + l] = acc[l];
     }
-    // A filled-in part is factored densely (dense_block_evaluation.hpp) instead of
-    // replayed when it is large enough and every λ of it is positive and finite; its
-    // recorded ops are replayed otherwise, and the solves follow what was done.
-    dense_now_ = !Safe && evaluate_densely(t.dense, W);
-    const std::size_t dense_begin = dense_now_ ? t.dense.first_op : t.ops.size();
-    bool overflowed = replay_ops(t, 0, dense_begin);
-    if (dense_now_)
-      dense_now_ = factor_dense<W>(t.dense, v, dense_matrix_.data(), dense_inverse_.data(), dense_extent_.data());
-    if (!dense_now_) overflowed |= replay_ops(t, dense_begin, t.ops.size());
+  }
+
+  // One program op into `out`; `overflowed` records an Inv of +∞ (see refuse_overflow).
+  static inline void replay_op(const Op& op, const double* v, double* out, bool& overflowed) {
+    const double* a = v + std::size_t(op.a) * W;
+    const double* b = v + std::size_t(op.b) * W;
+    const double* c = v + std::size_t(op.c) * W;
+    if (op.code == OpCode::MulAdd) [[likely]] {
+      mul_add<W, Safe>(out, a, b, c);
+    } else if (op.code == OpCode::Inv) {
+      for (std::uint32_t l = 0; l < W; ++l) {
+        out[l] = 1.0 / a[l];
+        overflowed |= a[l] == std::numeric_limits<double>::infinity();
+      }
+    } else if (op.code == OpCode::Add) {
+      for (std::uint32_t l = 0; l < W; ++l) out[l] = a[l] + b[l];
+    } else {
+      for (std::uint32_t l = 0; l < W; ++l) out[l] = times<Safe>(a[l], b[l]);
+    }
+  }
+
+  // An Inv reads a total rate λ, a sum of rates that are finite at finite θ; λ = +∞
+  // means a rate or the sum overflowed a double. 1/λ = 0 would then make the state's
+  // sojourn and every way out of it probability 0, and the moments a finite wrong
+  // number (E[T] = 0 where it is 1), so such a θ is refused.
+  static void refuse_overflow(bool overflowed) {
     if (overflowed)
       throw InvalidArgument(
           "a transition rate, or the total rate out of a state, overflows a double at these parameters");
   }
 
-  // ops[begin .. end) of the program; true when an Inv read λ = +∞.
-  bool replay_ops(const BlockTrace& t, std::size_t begin, std::size_t end) {
-    double* v = values_.data();
+  // ops[begin .. end) of the program into v; true when an Inv read λ = +∞.
+  static bool replay_ops(const BlockTrace& t, double* v, std::size_t begin, std::size_t end) {
     double* out = v + (std::size_t(t.dot_count) + begin) * W;
-    // An Inv reads a total rate λ, a sum of rates that are finite at finite θ; λ = +∞
-    // means a rate or the sum overflowed a double. 1/λ = 0 would then make the state's
-    // sojourn and every way out of it probability 0, and the moments a finite wrong
-    // number (E[T] = 0 where it is 1), so such a θ is refused.
     bool overflowed = false;
-    for (std::size_t i = begin; i < end; ++i) {
-      const Op& op = t.ops[i];
-      const double* a = v + std::size_t(op.a) * W;
-      const double* b = v + std::size_t(op.b) * W;
-      const double* c = v + std::size_t(op.c) * W;
-      if (op.code == OpCode::MulAdd) [[likely]] {
-        mul_add<W, Safe>(out, a, b, c);
-      } else if (op.code == OpCode::Inv) {
-        for (std::uint32_t l = 0; l < W; ++l) {
-          out[l] = 1.0 / a[l];
-          overflowed |= a[l] == std::numeric_limits<double>::infinity();
-        }
-      } else if (op.code == OpCode::Add) {
-        for (std::uint32_t l = 0; l < W; ++l) out[l] = a[l] + b[l];
-      } else {
-        for (std::uint32_t l = 0; l < W; ++l) out[l] = times<Safe>(a[l], b[l]);
-      }
-      out += W;
-    }
+    for (std::size_t i = begin; i < end; ++i, out += W) replay_op(t.ops[i], v, out, overflowed);
     return overflowed;
+  }
+
+  // Whether the block's filled-in part is to be factored densely
+  // (dense_block_evaluation.hpp) rather than replayed, before its λ are known.
+  static bool dense_candidate(const BlockTrace& t) { return !Safe && evaluate_densely(t.dense, W); }
+
+  // A block's values into v. A filled-in part is factored densely instead of replayed
+  // when it is large enough and every λ of it is positive and finite; its recorded ops
+  // are replayed otherwise, and the solves follow what was done (dense_now_).
+  void replay(const BlockTrace& t, double* v) {
+    replay_dots(t, v);
+    dense_now_ = dense_candidate(t);
+    const std::size_t dense_begin = dense_now_ ? t.dense.first_op : t.ops.size();
+    bool overflowed = replay_ops(t, v, 0, dense_begin);
+    if (dense_now_)
+      dense_now_ = factor_dense<W>(t.dense, v, dense_matrix_.data(), dense_inverse_.data(), dense_extent_.data());
+    if (!dense_now_) overflowed |= replay_ops(t, v, dense_begin, t.ops.size());
+    refuse_overflow(overflowed);
+  }
+
+  // replay() of two blocks with no dense part, into v and u, their ops interleaved one
+  // by one (each block's in its own order).
+  void replay_pair(const BlockTrace& first, double* v, const BlockTrace& second, double* u) {
+    replay_dots(first, v);
+    replay_dots(second, u);
+    double* out_v = v + std::size_t(first.dot_count) * W;
+    double* out_u = u + std::size_t(second.dot_count) * W;
+    const Op* p = first.ops.data();
+    const Op* const p_end = p + first.ops.size();
+    const Op* q = second.ops.data();
+    const Op* const q_end = q + second.ops.size();
+    bool overflowed = false;
+    for (; p < p_end && q < q_end; ++p, ++q, out_v += W, out_u += W) {
+      replay_op(*p, v, out_v, overflowed);
+      replay_op(*q, u, out_u, overflowed);
+    }
+    for (; p < p_end; ++p, out_v += W) replay_op(*p, v, out_v, overflowed);
+    for (; q < q_end; ++q, out_u += W) replay_op(*q, u, out_u, overflowed);
+    refuse_overflow(overflowed);
+    dense_now_ = false;
   }
 
   // The dense part's forward and back substitution on the entries offset + l
@@ -338,7 +401,7 @@ class MomentSession {
   }
   void solve(const ComposedBlock& b, const double* reward, double scale, const double* previous, double* x) {
     const BlockTrace& t = *b.trace;
-    const double* v = values_.data();
+    const double* v = current_values_;
     double* y = y_.data();
     const std::uint32_t n = t.vertex_count;
     for (std::uint32_t i = 0; i < n; ++i) {
@@ -398,7 +461,7 @@ class MomentSession {
     static_assert(W == 1, "solves run side by side only for one θ");
     constexpr std::size_t L = G * W;  // entries per slot of y
     const BlockTrace& t = *b.trace;
-    const double* v = values_.data();
+    const double* v = current_values_;
     double* y = y_.data();
     const std::uint32_t n = t.vertex_count;
     const double* reward[G];
@@ -537,7 +600,9 @@ class MomentSession {
   std::span<const RewardPair> pairs_;
   const std::atomic<bool>* cancel_;
   EvaluationScratch<double> theta_;           // parameter-major, so DOT loops run over lanes
-  EvaluationScratch<double> values_;          // one block's program values
+  const std::size_t block_values_;            // where values_'s second part starts (for one θ: odd blocks)
+  EvaluationScratch<double> values_;          // one block's program values; for one θ, two blocks'
+  const double* current_values_ = nullptr;    // those of the block being solved
   EvaluationScratch<double> y_;               // one block's working vector
   EvaluationScratch<double> solutions_;       // x of every solve: (reward, moment), (pair, side), then time when Safe
   EvaluationScratch<double> ones_;            // the all-ones reward when Safe

@@ -32,7 +32,8 @@
 // no sojourn and no way out, a finite wrong answer.
 //
 // Invariant: all scratch is counted in Category::Evaluation and released before the
-// call returns (normally, by Cancelled, or by any other exception).
+// call returns (normally, by Cancelled, or by any other exception); arrays of 32 MB or
+// more keep their pages for the next call, as Category::Workspace (trace/scratch.hpp).
 #pragma once
 
 #include <atomic>

@@ -37,8 +37,8 @@
 //
 // Invariant: all scratch is one workspace, counted in Category::Evaluation while the
 // call holds it and released before the call returns (normally, by Cancelled, or by
-// any other exception); a large one keeps its pages for the next call
-// (RetainedRegion, memory/accounting.hpp).
+// any other exception); a large one keeps its pages for the next call, counted as
+// Category::Workspace meanwhile (RetainedRegion, memory/accounting.hpp).
 #pragma once
 
 #include <atomic>

@@ -8,6 +8,9 @@
 //   x are final.
 // - Every non-absorbing state is local to exactly one block; S and absorbing vertices
 //   are local to none (x = 0 for absorbing vertices, S is never solved).
+// - Every vertex and exit id of a block is below vertex_count: compose takes them from
+//   the graph and decode_run_entry (engine/run_entry.hpp) checks them, so evaluation
+//   compares only a block's sizes with its trace's at each call.
 // - A component with at least min_block_size vertices is one block whose trace came
 //   from the provider (cacheable). Each maximal run of consecutive smaller components
 //   (topological numbers) is one block recorded here and never given to the provider:

@@ -1,27 +1,31 @@
 // Evaluation scratch: an uninitialized array counted in Category::Evaluation, shared by
 // evaluate.cpp and gradient.cpp.
 //
-// Invariants: the bytes are on the ledger from construction to destruction (also when
-// the owner unwinds by an exception); entries are not initialized (callers write
-// every entry before reading it, or call zero()), because zero-filling scratch the
-// replay overwrites anyway would only cost time. An array of at least kHugeScratchBytes
-// is a mapping of its own in 2 MB pages (allocate_large, memory/accounting.hpp), and
-// is then zero until first written (fresh_mapping()).
+// Invariants: the bytes are on the ledger in Category::Evaluation from construction to
+// destruction (also when the owner unwinds by an exception); entries are not
+// initialized (callers write every entry before reading it, or call zero()), because
+// zero-filling scratch the replay overwrites anyway would only cost time. An array of
+// at least kHugeScratchBytes is a RetainedRegion (memory/accounting.hpp): its 2 MB
+// pages stay mapped after the call, as Category::Workspace, for the next evaluation;
+// fresh_mapping() says when it is a new mapping (then zero until first written).
 #pragma once
 
 #include <algorithm>
 #include <cstddef>
 #include <new>
+#include <optional>
 
 #include "memory/accounting.hpp"
 
 namespace phasic {
 
-// Why a mapping of its own: each evaluation allocates and frees its scratch, and on
-// the largest models (rabbits N = 1000, batch of 8: 128 MB of solution vectors) that
-// is above what malloc ever keeps, so every call took ≈ 31,000 first-touch faults of
-// 4 KB, ≈ 19 µs each on the VM of docs/performance.md — more than the evaluation
-// itself. In 2 MB pages the same memory is 64 faults and the kernel's zeroing.
+// Why large scratch is retained: each evaluation allocates and frees its scratch, and
+// on the largest models (rabbits N = 1000, batch of 8: 128 MB of solution vectors;
+// structured n = 8 d = 5, batch of 8: 172 MB) that is above what malloc ever keeps, so
+// every call took a first-touch fault per 4 KB page (≈ 19 µs each on the VM of
+// docs/performance.md), more than the evaluation itself; mapped fresh in 2 MB pages
+// it still paid the kernel's zeroing of every page at each call. Kept between calls
+// (decision 47), a repeated evaluation finds its pages in place.
 // Below this size malloc reuses freed memory between calls, which no mapping beats.
 constexpr std::size_t kHugeScratchBytes = std::size_t(32) << 20;
 
@@ -30,26 +34,23 @@ class EvaluationScratch {
  public:
   explicit EvaluationScratch(std::size_t n) : n_(n) {
     const std::size_t bytes = n * sizeof(T);
+    if (bytes >= kHugeScratchBytes) {
+      region_.emplace(bytes, Category::Evaluation);
+      p_ = static_cast<T*>(region_->data());
+      return;
+    }
     ledger().add(Category::Evaluation, bytes);
     try {
-      if (bytes >= kHugeScratchBytes) {
-        p_ = static_cast<T*>(allocate_large(bytes));
-        fresh_ = true;
-      } else {
-        p_ = static_cast<T*>(::operator new(bytes));
-      }
+      p_ = static_cast<T*>(::operator new(bytes));
     } catch (...) {
       ledger().remove(Category::Evaluation, bytes);
       throw;
     }
   }
   ~EvaluationScratch() {
-    const std::size_t bytes = n_ * sizeof(T);
-    ledger().remove(Category::Evaluation, bytes);
-    if (fresh_)
-      free_large(p_, bytes);
-    else
-      ::operator delete(p_);
+    if (region_) return;  // the region uncounts and keeps itself
+    ledger().remove(Category::Evaluation, n_ * sizeof(T));
+    ::operator delete(p_);
   }
   EvaluationScratch(const EvaluationScratch&) = delete;
   EvaluationScratch& operator=(const EvaluationScratch&) = delete;
@@ -59,12 +60,12 @@ class EvaluationScratch {
   std::size_t size() const { return n_; }
   void zero() { std::fill(p_, p_ + n_, T()); }
   // The array is a fresh mapping, so every entry is 0 until the owner first writes it.
-  bool fresh_mapping() const { return fresh_; }
+  bool fresh_mapping() const { return region_ && region_->fresh(); }
 
  private:
   std::size_t n_;
   T* p_ = nullptr;
-  bool fresh_ = false;
+  std::optional<RetainedRegion> region_;
 };
 
 }  // namespace phasic
