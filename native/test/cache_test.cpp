@@ -211,6 +211,7 @@ TEST(the_engine_identity_names_the_sources_it_was_built_from) {
   const std::string hash = identity.substr(std::strlen("phasic engine; source "), 32);
   CHECK(hash.size() == 32 && hash.find_first_not_of("0123456789abcdef") == std::string::npos);
   CHECK(&engine_identity() == &identity);  // one string for the process's life
+  CHECK(identity.find('\n') == identity.size() - 1);
   CHECK(DiskCache("/nowhere", 1).identity() == identity);
 }
 

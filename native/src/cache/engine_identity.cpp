@@ -100,7 +100,9 @@ const std::string& engine_identity() {
 #else
     const std::string compiler;
 #endif
-    return "phasic engine; " + source + compiler + ";" + floating_point_mode();
+    // The newline ends it: no part contains one, so a reader of a file (the cache file
+    // fuzzer, a person with `head`) can tell the identity from the input after it.
+    return "phasic engine; " + source + compiler + ";" + floating_point_mode() + "\n";
   }();
   return identity;
 }

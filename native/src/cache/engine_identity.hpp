@@ -15,7 +15,8 @@
 // - A build without the source hash (a compile outside the repository's scripts) uses
 //   the GNU build id of the binary instead: any rebuild that changes the binary is a
 //   new identity, so nothing of another build is ever served, only less is shared.
-// - The string is the same for the life of the process and never empty.
+// - The string is the same for the life of the process, never empty, and ends with
+//   its only newline.
 #pragma once
 
 #include <string>
