@@ -1,7 +1,6 @@
-// Fuzzes the disk cache's reader: the input is a whole cache file. Its header's key is
-// taken as the block's key, the file is stored under that key's name (its header's key
-// field set to the name's key, so that mutations reach past that check) and loaded
-// through DiskCache::load with the engine identity and canonical input the file itself
+// Fuzzes the disk cache's reader: the input is a whole cache file. It is stored under
+// the key its header names and loaded through DiskCache::load with the engine
+// identity and canonical input the file itself
 // carries (the stored input up to its first newline is the identity, as
 // cache/engine_identity.hpp ends it; mutations reach past the checksum only when they
 // are consistent); and its payload region is decoded by deserialize() directly (so
@@ -77,14 +76,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   DiskCache cache(directory(), std::uint64_t(1) << 30, identity);
   cache.begin_run();
   const std::string path = cache.path_of(key);
-  std::string file(reinterpret_cast<const char*>(data), size);
-  if (size >= header) {
-    const Key named = cache.file_key(key);
-    std::memcpy(file.data() + 16, &named.h1, 8);
-    std::memcpy(file.data() + 24, &named.h2, 8);
-  }
   if (FILE* f = std::fopen(path.c_str(), "wb")) {
-    std::fwrite(file.data(), 1, file.size(), f);
+    std::fwrite(data, 1, size, f);
     std::fclose(f);
   }
   std::string loaded;

@@ -2,7 +2,7 @@
 //   0  magic "PHTRACE\0"           8 bytes
 //   8  format version              u32 (2: the eight-lane checksum, the identity in the stored input)
 //  12  reserved (0)                u32
-//  16  file key h1, h2             2 × u64: the entry's key under this engine's identity
+//  16  key h1, h2                  2 × u64
 //  32  payload length              u64
 //  40  stored input length         u64: the engine identity's length + the canonical input's
 //  48  checksum h1, h2             2 × u64: cache/checksum.hpp of everything after the header
@@ -206,23 +206,10 @@ bool later_changes_show(std::uint64_t mtime_ns) {
 DiskCache::DiskCache(std::string directory, std::uint64_t max_bytes, std::string identity)
     : directory_(std::move(directory)),
       max_bytes_(max_bytes),
-      identity_(identity.empty() ? engine_identity() : std::move(identity)),
-      identity_key_(hash128(identity_)) {}
-
-// Engines of different identities sharing a directory (an updated extension beside an
-// older command line) keep their own files side by side instead of replacing each
-// other's on every run.
-Key DiskCache::file_key(const Key& key) const {
-  Hasher h(0x6469736b'66696c65ULL);
-  h.value(identity_key_.h1);
-  h.value(identity_key_.h2);
-  h.value(key.h1);
-  h.value(key.h2);
-  return h.finish();
-}
+      identity_(identity.empty() ? engine_identity() : std::move(identity)) {}
 
 std::string DiskCache::path_of(const Key& key, EntryKind kind) const {
-  return directory_ + "/" + file_key(key).hex() + suffix_of(kind);
+  return directory_ + "/" + key.hex() + suffix_of(kind);
 }
 
 void DiskCache::begin_run() {
@@ -255,11 +242,10 @@ bool DiskCache::load(const Key& key, std::string_view canonical, std::string_vie
   unsigned char h[DiskCacheFormat::kHeaderBytes];
   const std::uint64_t body_size = size - DiskCacheFormat::kHeaderBytes;
   const std::uint64_t stored_input_size = identity_.size() + canonical.size();
-  const Key name_key = file_key(key);
   const bool sound = size >= DiskCacheFormat::kHeaderBytes && size <= max_bytes_ &&
                      read_exact(file.fd, h, sizeof h, 0) && std::memcmp(h, DiskCacheFormat::kMagic, 8) == 0 &&
-                     get32(h + 8) == DiskCacheFormat::kVersion && get64(h + 16) == name_key.h1 &&
-                     get64(h + 24) == name_key.h2 && get64(h + 40) == stored_input_size && get64(h + 32) <= body_size &&
+                     get32(h + 8) == DiskCacheFormat::kVersion && get64(h + 16) == key.h1 && get64(h + 24) == key.h2 &&
+                     get64(h + 40) == stored_input_size && get64(h + 32) <= body_size &&
                      body_size - get64(h + 32) == stored_input_size;
   if (sound) {
     const std::uint64_t payload_length = get64(h + 32);
@@ -357,9 +343,8 @@ bool DiskCache::store(const Key& key, std::string_view canonical, std::string_vi
   unsigned char header[DiskCacheFormat::kHeaderBytes] = {};
   std::memcpy(header, DiskCacheFormat::kMagic, 8);
   put32(header + 8, DiskCacheFormat::kVersion);
-  const Key file = file_key(key);
-  put64(header + 16, file.h1);
-  put64(header + 24, file.h2);
+  put64(header + 16, key.h1);
+  put64(header + 24, key.h2);
   put64(header + 32, payload.size());
   put64(header + 40, identity_.size() + canonical.size());
   const Key sum = checksum(payload, identity_, canonical);
@@ -373,7 +358,7 @@ bool DiskCache::store(const Key& key, std::string_view canonical, std::string_vi
   std::string temp;
   int fd = -1;
   for (int attempt = 0; attempt < 8 && fd < 0; ++attempt) {
-    temp = directory_ + "/." + file.hex() + "." + std::to_string(::getpid()) + "." + std::to_string(++temp_counter) +
+    temp = directory_ + "/." + key.hex() + "." + std::to_string(::getpid()) + "." + std::to_string(++temp_counter) +
            ".tmp";
     fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd < 0 && errno != EEXIST) break;

@@ -9,8 +9,8 @@
 //   accounts for its size exactly, it fits in max_bytes, the checksum of its contents
 //   matches, and its stored input equals this engine's identity followed by the
 //   canonical input being looked up (cache/engine_identity.hpp: a file an engine of
-//   another identity wrote is never served; it is not even looked at, since its name
-//   is its key under that identity).
+//   another identity wrote is never served; like any file that fails a check it is a
+//   miss, removed, and the run writes this engine's file under the name).
 //   The body is read only after the header checks pass, so a huge file is never read
 //   in. It is read with one pread into a buffer the cache reuses (no zero fill, no
 //   fresh pages per entry, no copy out): a hit costs one copy from the page cache. A regular file that fails a check is
@@ -80,9 +80,7 @@ class DiskCache {
   bool enabled() const { return !directory_.empty() && max_bytes_ > 0; }
   const std::string& directory() const { return directory_; }
   const std::string& identity() const { return identity_; }
-  // The key that names `key`'s file and sits in its header: `key` hashed with this
-  // cache's identity, and the file's path.
-  Key file_key(const Key& key) const;
+  // The file of `key`: <directory>/<key hex>.trace or .run.
   std::string path_of(const Key& key, EntryKind kind = EntryKind::Block) const;
   std::uint64_t max_bytes() const { return max_bytes_; }
 
@@ -128,7 +126,6 @@ class DiskCache {
   std::string directory_;
   std::uint64_t max_bytes_;
   std::string identity_;
-  Key identity_key_;
   bool write_failed_ = false;
   bool unsynced_ = false;
   std::string warning_;

@@ -1,8 +1,8 @@
-// The engine's identity on disk: what every file of the disk cache is keyed by and
-// stores, so that a file written by an engine that computes answers differently (an
+// The engine's identity on disk: what every file of the disk cache stores and every
+// hit compares, so that a file written by an engine that computes answers differently (an
 // older build before a recording fix, a build with another compiler or floating-point
 // mode) is never served by this one. A file of another identity is a miss, never an
-// error: its name differs (cache/disk_cache.hpp), and its stored bytes would too.
+// error: its stored identity differs, so it fails the check every hit makes.
 //
 // Invariants:
 // - The identity names the engine's sources: a hash of every file under native/src
