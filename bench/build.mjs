@@ -6,11 +6,15 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeEngineSourceHeader } from '../scripts/engine-source.mjs';
 
 const OUT = join('out', 'bench');
 const OBJ = join(OUT, 'obj');
 export const BINARY = join(OUT, 'engine_bench');
-const FLAGS = ['-std=c++20', '-O3', '-Inative/src'];
+// The engine's source identity (cache/engine_identity.hpp) comes as a generated
+// header, rewritten only when native/src changed (-MMD then recompiles its one reader).
+const GENERATED = join(OUT, 'generated');
+const FLAGS = ['-std=c++20', '-O3', '-Inative/src', `-I${GENERATED}`];
 const LIBS = ['-lklu', '-lbtf', '-lumfpack', '-lamd', '-lcolamd', '-lcholmod', '-lsuitesparseconfig', '-lpthread'];
 
 function sources(dir) {
@@ -53,6 +57,7 @@ export function buildBench() {
         `${header} is missing: the benchmark's sparse solvers need SuiteSparse (Debian/Ubuntu: apt-get install libsuitesparse-dev)`,
       );
   mkdirSync(OBJ, { recursive: true });
+  writeEngineSourceHeader(GENERATED);
   const objects = [];
   for (const src of [...sources('native/src').sort(), 'bench/engine_bench.cpp']) {
     const obj = join(OBJ, src.replace(/[/\\]/g, '_').replace(/\.cpp$/, '.o'));

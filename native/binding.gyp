@@ -13,7 +13,8 @@
       "defines": [
         "NAPI_VERSION=8",
         "NODE_ADDON_API_DISABLE_DEPRECATED",
-        "PHASIC_VERSION=<!(node -p \"JSON.stringify(require('../package.json').version)\")"
+        "PHASIC_VERSION=<!(node -p \"JSON.stringify(require('../package.json').version)\")",
+        "PHASIC_ENGINE_SOURCE=<!(node ../scripts/engine-source.mjs)"
       ],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17"],

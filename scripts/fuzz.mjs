@@ -22,6 +22,7 @@ import {
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { repoRoot } from './code-server.mjs';
+import { writeEngineSourceHeader } from './engine-source.mjs';
 
 const args = process.argv.slice(2);
 const secondsAt = args.indexOf('--seconds');
@@ -37,7 +38,9 @@ const FUZZ = join('native', 'fuzz');
 const OUT = join('out', 'fuzz');
 const CXX = 'clang++';
 const SANITIZE = ['-fsanitize=address,undefined', '-fno-sanitize-recover=all', '-fno-omit-frame-pointer'];
-const FLAGS = ['-std=c++20', '-O1', '-g', ...SANITIZE, '-Inative/src'];
+// The engine's source identity (cache/engine_identity.hpp), as a generated header.
+const GENERATED = join(OUT, 'generated');
+const FLAGS = ['-std=c++20', '-O1', '-g', ...SANITIZE, '-Inative/src', `-I${GENERATED}`];
 
 const targets = readdirSync(FUZZ)
   .filter((f) => f.endsWith('_fuzzer.cpp'))
@@ -63,6 +66,7 @@ const newer = (a, b) => {
 
 async function build() {
   mkdirSync(join(OUT, 'obj'), { recursive: true });
+  const identityHeader = join(writeEngineSourceHeader(GENERATED), 'phasic_engine_source.h');
   // An object is stale when its source or any header is newer (headers are shared).
   const headers = readdirSync('native/src', { recursive: true })
     .map(String)
@@ -72,7 +76,8 @@ async function build() {
     .sort()
     .map((src) => {
       const obj = join(OUT, 'obj', src.replace(/[/\\]/g, '_').replace(/\.cpp$/, '.o'));
-      return { src, obj, fresh: newer(obj, src) && statSync(obj).mtimeMs > newestHeader };
+      const identityFresh = !src.endsWith('engine_identity.cpp') || newer(obj, identityHeader);
+      return { src, obj, fresh: newer(obj, src) && statSync(obj).mtimeMs > newestHeader && identityFresh };
     });
   const queue = jobs.filter((j) => !j.fresh);
   const compile = async () => {

@@ -6,6 +6,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeEngineSourceHeader } from './engine-source.mjs';
 
 const sanitize = process.argv.includes('--sanitize');
 const threads = process.argv.includes('--thread-sanitize');
@@ -46,12 +47,17 @@ function fresh(obj) {
   }
 }
 
-// The library is compiled once into objects, then linked into each test.
+// The library is compiled once into objects, then linked into each test. The engine's
+// source identity (cache/engine_identity.hpp) is a generated header, rewritten only
+// when native/src changed, so -MMD's dependency recompiles the one file that reads it.
+const generated = writeEngineSourceHeader(join(out, 'generated'));
 const objects = [];
 for (const src of sources('native/src').sort()) {
   const obj = join(out, src.replace(/[/\\]/g, '_').replace(/\.cpp$/, '.o'));
   if (!fresh(obj))
-    execFileSync('g++', ['-std=c++20', ...flags, '-MMD', '-Inative/src', '-c', src, '-o', obj], { stdio: 'inherit' });
+    execFileSync('g++', ['-std=c++20', ...flags, '-MMD', '-Inative/src', `-I${generated}`, '-c', src, '-o', obj], {
+      stdio: 'inherit',
+    });
   objects.push(obj);
 }
 

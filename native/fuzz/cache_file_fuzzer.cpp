@@ -1,8 +1,10 @@
 // Fuzzes the disk cache's reader: the input is a whole cache file. It is stored under
-// the key its header names and loaded through DiskCache::load against the canonical
-// input the file itself carries (so that mutations reach past the checksum only when
-// they are consistent), and its payload region is decoded by deserialize() directly
-// (so that mutations of the serialized block trace reach the decoder despite the
+// the key its header names and loaded through DiskCache::load with the engine
+// identity and canonical input the file itself
+// carries (the stored input up to its first newline is the identity, as
+// cache/engine_identity.hpp ends it; mutations reach past the checksum only when they
+// are consistent); and its payload region is decoded by deserialize() directly (so
+// that mutations of the serialized block trace reach the decoder despite the
 // checksum). Invariants under test: load() returns a payload only for a whole,
 // consistent file and removes anything else; deserialize() accepts only what
 // serialize() produces (re-serializing gives the same bytes) and otherwise throws.
@@ -54,22 +56,26 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   constexpr std::size_t header = DiskCacheFormat::kHeaderBytes;
   Key key{0x0123456789abcdefULL, 0xfedcba9876543210ULL};
   std::string_view canonical;
+  std::string identity = "fuzz\n";
   const std::uint8_t* payload = data;
   std::size_t payload_size = size;
   if (size >= header) {
     key = Key{get64(data + 16), get64(data + 24)};
     const std::uint64_t p = get64(data + 32), c = get64(data + 40);
     if (p <= size - header && c == size - header - p) {
-      canonical = fuzz::text_of(data + header + p, c);
+      const std::string_view stored = fuzz::text_of(data + header + p, c);
+      const std::size_t newline = stored.find('\n');
+      canonical = newline == std::string_view::npos ? stored : stored.substr(newline + 1);
+      if (newline != std::string_view::npos) identity.assign(stored.substr(0, newline + 1));
       payload = data + header;
       payload_size = p;
     }
   }
   check_decoder(payload, payload_size);
 
-  DiskCache cache(directory(), std::uint64_t(1) << 30);
+  DiskCache cache(directory(), std::uint64_t(1) << 30, identity);
   cache.begin_run();
-  const std::string path = directory() + "/" + key.hex() + ".trace";
+  const std::string path = cache.path_of(key);
   if (FILE* f = std::fopen(path.c_str(), "wb")) {
     std::fwrite(data, 1, size, f);
     std::fclose(f);

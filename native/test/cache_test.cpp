@@ -13,7 +13,9 @@
 #include <string>
 
 #include "base/error.hpp"
+#include "cache/checksum.hpp"
 #include "cache/disk_cache.hpp"
+#include "cache/engine_identity.hpp"
 #include "cache/key.hpp"
 #include "cache/memory_cache.hpp"
 #include "check.hpp"
@@ -99,7 +101,7 @@ TEST(disk_cache_round_trips_and_checks_the_input) {
   // and the file that claimed it is gone.
   CHECK(!cache.load(key, "other input bytes", payload));
   CHECK_EQ(cache.rejected(), 1u);
-  CHECK(!fs::exists(dir.path / (key.hex() + ".trace")));
+  CHECK(!fs::exists(cache.path_of(key)));
 }
 
 TEST(disk_cache_rejects_truncated_corrupted_and_foreign_files) {
@@ -108,10 +110,10 @@ TEST(disk_cache_rejects_truncated_corrupted_and_foreign_files) {
   const std::string canonical(300, 'c');
   const std::string payload(1000, 'p');
   const Key key = hash128(canonical);
-  const fs::path file = dir.path / (key.hex() + ".trace");
+  const fs::path file = cache.path_of(key);
   CHECK(cache.store(key, canonical, payload));
   const std::string good = read(file);
-  CHECK_EQ(good.size(), DiskCacheFormat::kHeaderBytes + payload.size() + canonical.size());
+  CHECK_EQ(good.size(), DiskCacheFormat::kHeaderBytes + payload.size() + cache.identity().size() + canonical.size());
 
   std::string corrupted = good;
   corrupted[DiskCacheFormat::kHeaderBytes + 500] ^= 1;
@@ -135,15 +137,15 @@ TEST(disk_cache_rejects_truncated_corrupted_and_foreign_files) {
 
 TEST(disk_cache_prunes_least_recently_used_files) {
   TempDir dir;
-  // Each file: header + 100 payload bytes + 100 input bytes; room for three.
-  DiskCache cache(dir.path.string(), 3 * (DiskCacheFormat::kHeaderBytes + 200));
+  // Each file: header + 100 payload bytes + identity + 100 input bytes; room for three.
+  DiskCache cache(dir.path.string(), 3 * (DiskCacheFormat::kHeaderBytes + 200 + engine_identity().size()));
   std::vector<Key> keys;
   for (int i = 0; i < 5; ++i) {
     const std::string canonical = "input " + std::to_string(i) + std::string(93, 'x');
     keys.push_back(hash128(canonical));
     CHECK(cache.store(keys.back(), canonical, std::string(100, 'p')));
     // mtimes must differ for a defined order
-    const fs::path f = dir.path / (keys.back().hex() + ".trace");
+    const fs::path f = cache.path_of(keys.back());
     fs::last_write_time(f, fs::file_time_type::clock::now() - std::chrono::seconds(100 - i));
   }
   std::string out;
@@ -151,10 +153,10 @@ TEST(disk_cache_prunes_least_recently_used_files) {
   cache.prune();
   const DiskUsage u = cache.usage();
   CHECK_EQ(u.files, 3u);
-  CHECK(fs::exists(dir.path / (keys[0].hex() + ".trace")));
-  CHECK(!fs::exists(dir.path / (keys[1].hex() + ".trace")));
-  CHECK(!fs::exists(dir.path / (keys[2].hex() + ".trace")));
-  CHECK(fs::exists(dir.path / (keys[4].hex() + ".trace")));
+  CHECK(fs::exists(cache.path_of(keys[0])));
+  CHECK(!fs::exists(cache.path_of(keys[1])));
+  CHECK(!fs::exists(cache.path_of(keys[2])));
+  CHECK(fs::exists(cache.path_of(keys[4])));
 }
 
 TEST(disk_cache_clear_removes_only_its_own_files) {
@@ -174,6 +176,169 @@ TEST(disk_cache_clear_removes_only_its_own_files) {
   CHECK(fs::exists(dir.path / "notes.txt"));
 }
 
+TEST(content_checksum_is_split_independent_and_sees_every_bit) {
+  std::mt19937_64 random(7);
+  std::string bytes(1000, '\0');
+  for (char& c : bytes) c = static_cast<char>(random());
+  const Key whole = content_checksum(bytes.data(), bytes.size());
+  // Any split, including ones inside a 64-byte stripe and across several.
+  for (std::size_t a : {0u, 1u, 7u, 63u, 64u, 65u, 300u, 999u, 1000u})
+    for (std::size_t b : {0u, 5u, 64u, 129u}) {
+      const std::size_t first = std::min(a, bytes.size()), second = std::min(b, bytes.size() - first);
+      ContentChecksum c;
+      c.update(bytes.data(), first);
+      c.update(bytes.data() + first, second);
+      c.update(bytes.data() + first + second, bytes.size() - first - second);
+      CHECK(c.finish() == whole);
+    }
+  // Every single bit flipped, in whole stripes, whole tail words and the last bytes.
+  for (std::size_t i = 0; i < bytes.size(); ++i)
+    for (int bit = 0; bit < 8; ++bit) {
+      std::string flipped = bytes;
+      flipped[i] = static_cast<char>(flipped[i] ^ (1 << bit));
+      CHECK(content_checksum(flipped.data(), flipped.size()) != whole);
+    }
+  // Trailing zeros and a shorter prefix are other contents.
+  for (std::size_t n : {999u, 993u, 960u, 0u}) CHECK(content_checksum(bytes.data(), n) != whole);
+  const std::string longer = bytes + std::string(1, '\0');
+  CHECK(content_checksum(longer.data(), longer.size()) != whole);
+}
+
+TEST(the_engine_identity_names_the_sources_it_was_built_from) {
+  // The native tests are built with the generated source hash (scripts/native-tests.mjs).
+  const std::string& identity = engine_identity();
+  CHECK(identity.rfind("phasic engine; source ", 0) == 0);
+  const std::string hash = identity.substr(std::strlen("phasic engine; source "), 32);
+  CHECK(hash.size() == 32 && hash.find_first_not_of("0123456789abcdef") == std::string::npos);
+  CHECK(&engine_identity() == &identity);  // one string for the process's life
+  CHECK(identity.find('\n') == identity.size() - 1);
+  CHECK(DiskCache("/nowhere", 1).identity() == identity);
+}
+
+// A file of another engine (another identity: other sources, another compiler) is
+// never served: a miss like any file that fails a check, never an error; it is
+// removed and this engine's file is written under the name.
+TEST(an_entry_written_under_one_identity_is_not_served_under_another) {
+  TempDir dir;
+  DiskCache older(dir.path.string(), 1 << 20, "phasic engine; source 0123 (older)\n");
+  DiskCache newer(dir.path.string(), 1 << 20, "phasic engine; source 4567 (newer)\n");
+  DiskCache longer(dir.path.string(), 1 << 20, "phasic engine; source 4567 (newer); another compiler\n");
+  const std::string canonical = "block input bytes";
+  const Key key = hash128(canonical);
+  for (const EntryKind kind : {EntryKind::Block, EntryKind::Run}) {
+    // Same length of identity (only the bytes differ), then another length.
+    for (DiskCache* reader : {&newer, &longer}) {
+      CHECK(older.store(key, canonical, "older payload", kind));
+      std::string out;
+      CHECK(!reader->load(key, canonical, out, kind));
+      CHECK(reader->warning().empty());
+      CHECK(!fs::exists(reader->path_of(key, kind)));
+      CHECK(reader->store(key, canonical, "newer payload", kind));
+      CHECK(reader->load(key, canonical, out, kind) && out == "newer payload");
+      CHECK(!older.load(key, canonical, out, kind));
+    }
+  }
+  CHECK_EQ(newer.usage().files, 0u);
+}
+
+// A run that wrote nothing skips the scan of the directory only while the prune stamp
+// shows it as the last prune left it; any change, a lower budget or a temporary file
+// turning stale makes it prune in full again.
+TEST(a_prune_is_skipped_only_while_the_directory_is_as_the_last_prune_left_it) {
+  TempDir dir;
+  const std::uint64_t file_bytes = DiskCacheFormat::kHeaderBytes + 4 + engine_identity().size() + 1;
+  DiskCache cache(dir.path.string(), 3 * file_bytes);
+  const auto old = fs::file_time_type::clock::now() - std::chrono::hours(1);
+  std::vector<Key> keys;
+  for (int i = 0; i < 3; ++i) {
+    const std::string canonical(1, char('a' + i));
+    keys.push_back(hash128(canonical));
+    CHECK(cache.store(keys.back(), canonical, "1234"));
+    fs::last_write_time(cache.path_of(keys.back()), old + std::chrono::seconds(i));
+  }
+  // Let the directory's mtime fall behind the kernel's clock, so the stamp is trusted.
+  ::usleep(30'000);
+  cache.prune();
+  CHECK(fs::is_regular_file(dir.path / ".phasic-prune-stamp"));
+  CHECK_EQ(cache.usage().files, 3u);
+
+  // A file that is not the cache's own name is not looked at either way; but a fourth
+  // trace file put there by another writer (which prunes only after its own writes)
+  // changes the directory's mtime: the next prune_if_changed scans and removes the
+  // least recent.
+  const fs::path intruder = cache.path_of(hash128("d", 1));
+  fs::copy_file(cache.path_of(keys[0]), intruder);
+  cache.prune_if_changed();
+  CHECK_EQ(cache.usage().files, 3u);
+  CHECK(!fs::exists(cache.path_of(keys[0])));
+
+  // Unchanged since: the scan is skipped. Shown by what a scan would do: a file grown
+  // in place (which moves no directory mtime; the cache itself never does it) puts the
+  // directory over its budget, and only a full prune sees that.
+  ::usleep(30'000);
+  cache.prune();
+  {
+    std::ofstream grow(cache.path_of(keys[1]), std::ios::binary | std::ios::app);
+    grow << "grown in place";
+  }
+  cache.prune_if_changed();
+  CHECK_EQ(cache.usage().files, 3u);
+  {
+    DiskCache scan(dir.path.string(), 3 * file_bytes);
+    scan.prune();
+  }
+  CHECK_EQ(cache.usage().files, 2u);
+  CHECK(!fs::exists(cache.path_of(keys[2])));  // the least recent, since keys[1] was just written
+  CHECK(cache.store(keys[1], "b", "1234"));    // back to its size
+  CHECK(cache.store(keys[2], "c", "1234"));
+  CHECK_EQ(cache.usage().files, 3u);
+  // A lower budget than the stamp's bytes: pruned in full.
+  DiskCache smaller(dir.path.string(), 2 * file_bytes);
+  smaller.prune_if_changed();
+  CHECK_EQ(smaller.usage().files, 2u);
+
+  // A writer's temporary file, young when the stamp was written, turns stale: the
+  // stamp's deadline forces a scan. (Its mtime is set old after the prune saw it young:
+  // the deadline is what the prune computed, so this checks the deadline is kept.)
+  ::usleep(30'000);
+  const fs::path temp = dir.path / ("." + hash128("e", 1).hex() + ".4242.1.tmp");
+  write(temp, "half a file");
+  ::usleep(30'000);
+  smaller.prune();  // sees it young, stamps its deadline ten minutes ahead
+  CHECK(fs::exists(temp));
+  smaller.prune_if_changed();
+  CHECK(fs::exists(temp));  // skipped: nothing changed, the deadline is ahead
+  // A stamp for a file system whose stamp deadline has passed: rewrite its deadline.
+  {
+    std::string stamp = read(dir.path / ".phasic-prune-stamp");
+    CHECK_EQ(stamp.size(), 32u);
+    const std::uint64_t past = 1;
+    std::memcpy(stamp.data() + 24, &past, 8);
+    std::fstream f(dir.path / ".phasic-prune-stamp", std::ios::binary | std::ios::in | std::ios::out);
+    f.write(stamp.data(), std::streamsize(stamp.size()));
+  }
+  fs::last_write_time(temp, old);
+  smaller.prune_if_changed();
+  CHECK(!fs::exists(temp));
+
+  // A symlink in the stamp's place is never followed, written through or trusted.
+  TempDir outside;
+  const fs::path target = outside.path / "notes.txt";
+  write(target, "a user's notes");
+  fs::remove(dir.path / ".phasic-prune-stamp");
+  fs::create_symlink(target, dir.path / ".phasic-prune-stamp");
+  smaller.prune();
+  smaller.prune_if_changed();
+  CHECK(read(target) == "a user's notes");
+  CHECK(fs::is_symlink(dir.path / ".phasic-prune-stamp"));
+  // And clear() removes the stamp (a regular one) with the cache's files.
+  fs::remove(dir.path / ".phasic-prune-stamp");
+  smaller.prune();
+  CHECK(fs::is_regular_file(dir.path / ".phasic-prune-stamp"));
+  smaller.clear();
+  CHECK(!fs::exists(dir.path / ".phasic-prune-stamp"));
+}
+
 namespace {
 
 // Fails the test program (SIGALRM) instead of hanging it when a regression makes a
@@ -190,12 +355,14 @@ std::uint64_t peak_rss_kib() {
   return 0;
 }
 
-// A header that is sound for `key` and `canonical` and claims `payload_bytes`.
-std::string header_for(const Key& key, std::size_t canonical_bytes, std::uint64_t payload_bytes) {
+// A header that is sound for `key` and `canonical` in `cache` and claims `payload_bytes`.
+std::string header_for(const DiskCache& cache, const Key& block_key, std::size_t canonical_bytes,
+                       std::uint64_t payload_bytes) {
   std::string h(DiskCacheFormat::kHeaderBytes, '\0');
   std::memcpy(h.data(), DiskCacheFormat::kMagic, 8);
   const std::uint32_t version = DiskCacheFormat::kVersion;
-  const std::uint64_t canonical_length = canonical_bytes;
+  const std::uint64_t canonical_length = cache.identity().size() + canonical_bytes;
+  const Key key = block_key;
   std::memcpy(h.data() + 8, &version, 4);
   std::memcpy(h.data() + 16, &key.h1, 8);
   std::memcpy(h.data() + 24, &key.h2, 8);
@@ -212,7 +379,7 @@ TEST(an_entry_that_is_not_a_regular_file_is_a_miss_and_replaced_by_a_whole_file)
   DiskCache cache(dir.path.string(), 1 << 20);
   const std::string canonical = "block input";
   const Key key = hash128(canonical);
-  const fs::path entry = dir.path / (key.hex() + ".trace");
+  const fs::path entry = cache.path_of(key);
   // A FIFO: opening it for reading would wait for a writer forever.
   CHECK_EQ(::mkfifo(entry.c_str(), 0644), 0);
   std::string out;
@@ -226,7 +393,7 @@ TEST(an_entry_that_is_not_a_regular_file_is_a_miss_and_replaced_by_a_whole_file)
   // A directory in the entry's place: a miss, the block stays in memory, and writing
   // goes on for the other blocks.
   const std::string other = "other block";
-  const fs::path other_entry = dir.path / (hash128(other).hex() + ".trace");
+  const fs::path other_entry = cache.path_of(hash128(other));
   fs::create_directory(other_entry);
   CHECK(!cache.load(hash128(other), other, out));
   CHECK(!cache.store(hash128(other), other, "p"));
@@ -244,13 +411,13 @@ TEST(a_huge_sparse_entry_is_never_read_in) {
   DiskCache cache(dir.path.string(), 512ull << 20);
   const std::string canonical = "block input";
   const Key key = hash128(canonical);
-  const fs::path entry = dir.path / (key.hex() + ".trace");
+  const fs::path entry = cache.path_of(key);
   const std::uint64_t huge = 64ull << 30;
   const std::uint64_t before = peak_rss_kib();
   // All zeros (no header), then a sound header that claims the whole 64 GiB, then
   // one that claims a size within the cache's room but lies about the file's size.
-  for (const std::string& head : {std::string(), header_for(key, canonical.size(), huge - 64 - canonical.size()),
-                                  header_for(key, canonical.size(), 1000)}) {
+  for (const std::string& head : {std::string(), header_for(cache, key, canonical.size(), huge - 64 - canonical.size()),
+                                  header_for(cache, key, canonical.size(), 1000)}) {
     {
       std::ofstream f(entry, std::ios::binary | std::ios::trunc);
       f << head;
@@ -276,16 +443,16 @@ TEST(symlinks_named_like_entries_are_never_followed_nor_removed) {
     DiskCache elsewhere(outside.path.string(), 1 << 20);
     CHECK(elsewhere.store(key, canonical, "payload"));
   }
-  const fs::path target = outside.path / (key.hex() + ".trace");
+  const fs::path target = outside.path / fs::path(cache.path_of(key)).filename();
   const std::string target_bytes = read(target);
   const auto target_mtime = fs::last_write_time(target);
-  const fs::path entry = dir.path / (key.hex() + ".trace");
+  const fs::path entry = cache.path_of(key);
   fs::create_symlink(target, entry);
   // A second link, to a user's file, whose entry the run never writes.
   const std::string canonical2 = "second block";
   const fs::path notes = outside.path / "notes.txt";
   write(notes, "a user's notes");
-  const fs::path entry2 = dir.path / (hash128(canonical2).hex() + ".trace");
+  const fs::path entry2 = cache.path_of(hash128(canonical2));
   fs::create_symlink(notes, entry2);
 
   std::string out;
@@ -638,10 +805,13 @@ TEST(a_sound_file_whose_payload_does_not_decode_is_replaced_by_a_recording) {
   std::uint64_t payload_length, canonical_length;
   std::memcpy(&payload_length, file.data() + 32, 8);
   std::memcpy(&canonical_length, file.data() + 40, 8);
-  const std::string canonical = file.substr(DiskCacheFormat::kHeaderBytes + payload_length, canonical_length);
+  DiskCache disk(dir.path.string(), 1 << 26);
+  const std::size_t identity_length = disk.identity().size();
+  const std::string canonical = file.substr(DiskCacheFormat::kHeaderBytes + payload_length + identity_length,
+                                            canonical_length - identity_length);
   Key key;
   CHECK(Key::parse(victim.stem().string(), key));
-  DiskCache(dir.path.string(), 1 << 26).store(key, canonical, "PTTR but not a trace at all");
+  disk.store(key, canonical, "PTTR but not a trace at all");
 
   // This is about blocks: without the run's own entry the next run explores again.
   remove_run_entries(dir.path);
@@ -880,6 +1050,72 @@ TEST(a_new_engine_answers_an_unchanged_model_from_its_run_entry_without_explorin
   for (const std::string& s : sources_of(third)) CHECK(s == "trivial" || s == "memory");
   check_only_caches_hold_memory(e);
   e.memory_cache().clear();
+}
+
+// A cache directory written by another engine (another identity: other sources, as
+// before a recording fix) answers nothing: the run explores and records every block
+// as if the directory were empty, with the same numbers and no warning. The same
+// files rewritten under this engine's identity are served (so the copies are sound).
+TEST(a_run_never_answers_from_files_another_engine_identity_wrote) {
+  TempDir written, other, same;
+  const std::string model = fixture("structured_n8_d3.json");
+  RunOptions options;
+  options.moments = 3;
+  json::Value reference;
+  {
+    Engine writer;
+    writer.configure({written.path.string(), 1 << 28, 1 << 28, 0});
+    reference = json::parse(writer.run(model, options, {}));
+    writer.memory_cache().clear();
+  }
+  DiskCache from(written.path.string(), 1 << 28);
+  DiskCache as_other(other.path.string(), 1 << 28, "phasic engine; source 00000000 (an older build)");
+  DiskCache as_same(same.path.string(), 1 << 28);
+  // Each file's payload and canonical input, stored again by the other caches.
+  auto copy = [&](const Key& key, EntryKind kind) {
+    const std::string file = read(from.path_of(key, kind));
+    std::uint64_t payload_length;
+    std::memcpy(&payload_length, file.data() + 32, 8);
+    const std::string payload = file.substr(DiskCacheFormat::kHeaderBytes, payload_length);
+    const std::string stored_input = file.substr(DiskCacheFormat::kHeaderBytes + payload_length);
+    CHECK(stored_input.rfind(from.identity(), 0) == 0);
+    const std::string canonical = stored_input.substr(from.identity().size());
+    CHECK(as_other.store(key, canonical, payload, kind));
+    CHECK(as_same.store(key, canonical, payload, kind));
+  };
+  std::size_t blocks = 0;
+  for (const json::Value& scc : reference.find("decomposition")->find("sccs")->as_array())
+    if (Key key; scc.find("source")->as_string() == "recorded" && Key::parse(scc.find("key")->as_string(), key)) {
+      copy(key, EntryKind::Block);
+      ++blocks;
+    }
+  CHECK(blocks > 0);
+  copy(run_entry_key(run_entry_identity(model, options.min_scc_size)), EntryKind::Run);
+  CHECK_EQ(as_other.usage().files, blocks + 1);
+
+  Engine e;
+  e.configure({other.path.string(), 1 << 28, 1 << 28, 0});
+  const json::Value again = json::parse(e.run(model, options, {}));
+  CHECK(!again.find("reused")->as_bool());
+  CHECK(again.find("timingsMs")->find("explore")->as_number() > 0);
+  CHECK_EQ(again.find("sccs")->find("recorded")->as_number(), double(blocks));
+  for (const json::Value& scc : again.find("decomposition")->find("sccs")->as_array())
+    CHECK(scc.find("source")->as_string() != "disk");
+  CHECK(again.find("warnings")->as_array().empty());
+  CHECK(equal(*reference.find("moments"), *again.find("moments")));
+  // The other engine's files are replaced by this engine's.
+  CHECK_EQ(DiskCache(other.path.string(), 1 << 28).usage().files, blocks + 1);
+  for (const auto& entry : fs::directory_iterator(other.path))
+    if (entry.path().extension() == ".trace" || entry.path().extension() == ".run")
+      CHECK(read(entry.path()).find(engine_identity()) != std::string::npos);
+  e.memory_cache().clear();
+
+  Engine control;
+  control.configure({same.path.string(), 1 << 28, 1 << 28, 0});
+  const json::Value served = json::parse(control.run(model, options, {}));
+  CHECK(served.find("reused")->as_bool());
+  CHECK(equal(*reference.find("moments"), *served.find("moments")));
+  control.memory_cache().clear();
 }
 
 // A run entry that is truncated, corrupted, or sound on disk but not a run is a miss:

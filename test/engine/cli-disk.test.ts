@@ -4,11 +4,12 @@
 // that is replaced; a changed model never gets another model's answer.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative, sep } from 'node:path';
 import { describe, it } from 'node:test';
 import type { PublicRun } from '../../extension/cli/contract';
-import { assertClose, CLI, MODEL_FIXTURES, tempDir } from './helpers';
+import { assertClose, CLI, MODEL_FIXTURES, ROOT, tempDir } from './helpers';
 
 const TWO_LOCUS = join(MODEL_FIXTURES, 'two_locus.phasic');
 
@@ -108,5 +109,35 @@ describe('runs remembered across processes', () => {
     assert.equal(again.reused, true);
     assert.deepEqual(again.moments, n3.moments);
     assert.equal(again.moments.height, undefined);
+  });
+
+  it('every file carries the identity of the engine sources the addon was built from', () => {
+    // SHA-256 over native/src, file by file in path order (path, length, contents), as
+    // cache/engine_identity.hpp promises: any edit of the sources is another identity,
+    // so nothing an older engine wrote is served. A stale addon fails here.
+    const source = join(ROOT, 'native', 'src');
+    const files = (readdirSync(source, { recursive: true }) as string[])
+      .map((f) => join(source, f))
+      .filter((f) => statSync(f).isFile())
+      .map((f) => relative(source, f).split(sep).join('/'))
+      .sort();
+    const hash = createHash('sha256');
+    for (const f of files) {
+      const contents = readFileSync(join(source, f));
+      hash.update(`${f}\0${contents.length}\0`);
+      hash.update(contents);
+    }
+    const expected = `phasic engine; source ${hash.digest('hex').slice(0, 32)}; compiler `;
+    const dir = tempDir('cli-disk-identity');
+    run([TWO_LOCUS, '--set', 'n=3', '--cache-dir', dir]);
+    const written = readdirSync(dir).filter((f) => /^[0-9a-f]{32}\.(trace|run)$/.test(f));
+    assert.ok(written.some((f) => f.endsWith('.run')) && written.some((f) => f.endsWith('.trace')));
+    for (const name of written) {
+      const bytes = readFileSync(join(dir, name));
+      // Header (64 bytes), payload, then the stored input: the identity, then the key's bytes.
+      const storedInput = bytes.subarray(64 + Number(bytes.readBigUInt64LE(32)));
+      assert.equal(storedInput.length, Number(bytes.readBigUInt64LE(40)), name);
+      assert.equal(storedInput.subarray(0, expected.length).toString('latin1'), expected, name);
+    }
   });
 });

@@ -26,6 +26,8 @@ const RUN_FILE = /^[0-9a-f]{32}\.run$/;
 // A writer's temporary file: .<key>.<pid>.<n>.tmp (native/src/cache/disk_cache.cpp).
 const TEMP_FILE = /^\.[0-9a-f]{32}\.\d+\.\d+\.tmp$/;
 const HEADER_BYTES = 64;
+// What each prune writes in place, so a run that wrote nothing can skip the scan.
+const PRUNE_STAMP = '.phasic-prune-stamp';
 // Below the larger trace files of two_locus n = 6 and above the smaller ones, so
 // some writes succeed and some fail.
 const FILE_SIZE_LIMIT = 4096;
@@ -49,14 +51,14 @@ function removeRunEntries(dir: string): void {
 
 /**
  * What a reader can tell from outside the engine: the name is the engine's, the header
- * carries the magic, version 1 and the key of the name, and the two lengths add up to
+ * carries the magic, version 2 and the key of the name, and the two lengths add up to
  * the file's size (a torn file fails this). The checksum is checked by loading.
  */
 function assertWholeFile(dir: string, name: string): void {
   const bytes = readFileSync(join(dir, name));
   assert.ok(bytes.length >= HEADER_BYTES, `${name}: ${bytes.length} bytes, shorter than the header`);
   assert.equal(bytes.subarray(0, 8).toString('latin1'), 'PHTRACE\0', `${name}: magic`);
-  assert.equal(bytes.readUInt32LE(8), 1, `${name}: format version`);
+  assert.equal(bytes.readUInt32LE(8), 2, `${name}: format version`);
   const keyHex = Buffer.concat([bytes.subarray(16, 24).reverse(), bytes.subarray(24, 32).reverse()]).toString('hex');
   assert.equal(keyHex, name.slice(0, 32), `${name}: key in the header`);
   const payload = Number(bytes.readBigUInt64LE(32));
@@ -64,14 +66,17 @@ function assertWholeFile(dir: string, name: string): void {
   assert.equal(HEADER_BYTES + payload + canonical, bytes.length, `${name}: lengths against the size`);
 }
 
-/** Every file in the directory is a whole trace file or run entry, or a writer's temporary file. */
+/**
+ * Every file in the directory is a whole trace file or run entry, a writer's temporary
+ * file, or the prune stamp (.phasic-prune-stamp, written in place by each prune).
+ */
 function assertOnlyEngineFiles(dir: string): { traces: string[]; runs: string[]; temps: string[] } {
   const names = readdirSync(dir);
   const traces = names.filter((f) => TRACE_FILE.test(f));
   const runs = names.filter((f) => RUN_FILE.test(f));
   const temps = names.filter((f) => TEMP_FILE.test(f));
   assert.deepEqual(
-    names.filter((f) => !traces.includes(f) && !runs.includes(f) && !temps.includes(f)),
+    names.filter((f) => !traces.includes(f) && !runs.includes(f) && !temps.includes(f) && f !== PRUNE_STAMP),
     [],
     'files the engine did not name',
   );

@@ -1,12 +1,12 @@
 // File layout (little-endian), see also docs/engine.md:
 //   0  magic "PHTRACE\0"           8 bytes
-//   8  format version              u32
+//   8  format version              u32 (2: the eight-lane checksum, the identity in the stored input)
 //  12  reserved (0)                u32
 //  16  key h1, h2                  2 × u64
 //  32  payload length              u64
-//  40  canonical input length      u64
-//  48  checksum h1, h2             2 × u64: MurmurHash3-128 of payload ‖ canonical
-//  64  payload (serialized block trace), then the canonical block input
+//  40  stored input length         u64: the engine identity's length + the canonical input's
+//  48  checksum h1, h2             2 × u64: cache/checksum.hpp of everything after the header
+//  64  payload (a serialized block trace or run entry), the engine identity, the canonical input
 #include "cache/disk_cache.hpp"
 
 #include <dirent.h>
@@ -23,6 +23,8 @@
 #include <new>
 #include <vector>
 
+#include "cache/checksum.hpp"
+#include "cache/engine_identity.hpp"
 #include "memory/accounting.hpp"
 
 namespace phasic {
@@ -67,11 +69,12 @@ bool is_temp_name(std::string_view name) {
   return dot != std::string_view::npos && is_digits(numbers.substr(0, dot)) && is_digits(numbers.substr(dot + 1));
 }
 
-Key checksum(std::string_view payload, std::string_view canonical) {
-  Hasher h;
-  h.update(payload.data(), payload.size());
-  h.update(canonical.data(), canonical.size());
-  return h.finish();
+Key checksum(std::string_view payload, std::string_view identity, std::string_view canonical) {
+  ContentChecksum c;
+  c.update(payload.data(), payload.size());
+  c.update(identity.data(), identity.size());
+  c.update(canonical.data(), canonical.size());
+  return c.finish();
 }
 
 bool write_all(int fd, const void* data, std::size_t size) {
@@ -163,12 +166,47 @@ std::uint64_t now_ns() {
 
 // A writer killed mid-write leaves its temporary file. Another process's file may
 // still be in flight, so only ones untouched for ten minutes are stale.
-bool is_stale_temp(const OwnFile& f, std::uint64_t now) { return f.temporary && f.mtime_ns + 600'000'000'000ull < now; }
+constexpr std::uint64_t kStaleAfterNs = 600'000'000'000ull;
+bool is_stale_temp(const OwnFile& f, std::uint64_t now) { return f.temporary && f.mtime_ns + kStaleAfterNs < now; }
+
+// The prune stamp: what the last full prune left, so that a run that wrote nothing
+// (an answer from a run entry) skips the scan of every file (≈ 800 system calls for
+// a few hundred files, 1.4–3.5 ms on this VM) when nothing can have changed since.
+// The directory's mtime moves on every create, rename and unlink in it; file sizes do
+// not change in place (every write is a rename); so while the directory's mtime is
+// the one the stamp saw, the files are the ones that prune left: within the budget it
+// met, with no temporary file stale before the deadline it computed.
+constexpr const char* kStampName = ".phasic-prune-stamp";
+constexpr std::uint64_t kStampMagic = 0x31454e5552504850ULL;  // "PHPRUNE1"
+struct PruneStamp {
+  std::uint64_t magic = kStampMagic;
+  std::uint64_t directory_mtime_ns = 0;
+  std::uint64_t trace_bytes = 0;
+  std::uint64_t next_stale_ns = 0;  // when the youngest temporary file left turns stale
+};
+
+std::uint64_t coarse_now_ns() {
+  timespec t;
+  ::clock_gettime(CLOCK_REALTIME_COARSE, &t);
+  return std::uint64_t(t.tv_sec) * 1'000'000'000ull + std::uint64_t(t.tv_nsec);
+}
+
+// A later change of the directory is sure to move its mtime past `mtime_ns` only when
+// the clock the kernel stamps with has already moved past it by the file system's
+// granularity: a nanosecond file system (ext4, xfs, btrfs, tmpfs) stamps with the
+// kernel's coarse clock; one whose stamps have no fraction of a second may round to
+// two seconds (FAT).
+bool later_changes_show(std::uint64_t mtime_ns) {
+  const std::uint64_t granularity = mtime_ns % 1'000'000'000ull == 0 ? 2'000'000'000ull : 1;
+  return coarse_now_ns() >= mtime_ns + granularity;
+}
 
 }  // namespace
 
-DiskCache::DiskCache(std::string directory, std::uint64_t max_bytes)
-    : directory_(std::move(directory)), max_bytes_(max_bytes) {}
+DiskCache::DiskCache(std::string directory, std::uint64_t max_bytes, std::string identity)
+    : directory_(std::move(directory)),
+      max_bytes_(max_bytes),
+      identity_(identity.empty() ? engine_identity() : std::move(identity)) {}
 
 std::string DiskCache::path_of(const Key& key, EntryKind kind) const {
   return directory_ + "/" + key.hex() + suffix_of(kind);
@@ -203,21 +241,23 @@ bool DiskCache::load(const Key& key, std::string_view canonical, std::string_vie
   const auto size = std::uint64_t(st.st_size);
   unsigned char h[DiskCacheFormat::kHeaderBytes];
   const std::uint64_t body_size = size - DiskCacheFormat::kHeaderBytes;
+  const std::uint64_t stored_input_size = identity_.size() + canonical.size();
   const bool sound = size >= DiskCacheFormat::kHeaderBytes && size <= max_bytes_ &&
                      read_exact(file.fd, h, sizeof h, 0) && std::memcmp(h, DiskCacheFormat::kMagic, 8) == 0 &&
                      get32(h + 8) == DiskCacheFormat::kVersion && get64(h + 16) == key.h1 && get64(h + 24) == key.h2 &&
-                     get64(h + 40) == canonical.size() && get64(h + 32) <= body_size &&
-                     body_size - get64(h + 32) == canonical.size();
+                     get64(h + 40) == stored_input_size && get64(h + 32) <= body_size &&
+                     body_size - get64(h + 32) == stored_input_size;
   if (sound) {
     const std::uint64_t payload_length = get64(h + 32);
     if (read_capacity_ < body_size && !grow_read_buffer(body_size)) return false;
     if (read_exact(file.fd, read_buffer_, body_size, DiskCacheFormat::kHeaderBytes)) {
       const std::string_view body(read_buffer_, body_size);
       const std::string_view stored_payload = body.substr(0, payload_length);
-      const std::string_view stored_canonical = body.substr(payload_length);
-      // The cheap comparison first: a colliding key fails it without hashing.
-      if (stored_canonical == canonical) {
-        const Key sum = checksum(stored_payload, stored_canonical);
+      const std::string_view stored_identity = body.substr(payload_length, identity_.size());
+      const std::string_view stored_canonical = body.substr(payload_length + identity_.size());
+      // The cheap comparisons first: a colliding key fails them without a checksum.
+      if (stored_identity == identity_ && stored_canonical == canonical) {
+        const Key sum = checksum(stored_payload, stored_identity, stored_canonical);
         if (sum.h1 == get64(h + 48) && sum.h2 == get64(h + 56)) {
           payload = stored_payload;
           ::futimens(file.fd, nullptr);  // a hit makes the file recent for pruning
@@ -306,8 +346,8 @@ bool DiskCache::store(const Key& key, std::string_view canonical, std::string_vi
   put64(header + 16, key.h1);
   put64(header + 24, key.h2);
   put64(header + 32, payload.size());
-  put64(header + 40, canonical.size());
-  const Key sum = checksum(payload, canonical);
+  put64(header + 40, identity_.size() + canonical.size());
+  const Key sum = checksum(payload, identity_, canonical);
   put64(header + 48, sum.h1);
   put64(header + 56, sum.h2);
 
@@ -328,6 +368,7 @@ bool DiskCache::store(const Key& key, std::string_view canonical, std::string_vi
     return false;
   }
   const bool written = write_all(fd, header, sizeof header) && write_all(fd, payload.data(), payload.size()) &&
+                       write_all(fd, identity_.data(), identity_.size()) &&
                        write_all(fd, canonical.data(), canonical.size());
   const int write_errno = errno;
   const bool closed = ::close(fd) == 0;
@@ -378,24 +419,68 @@ DiskUsage DiskCache::usage() const {
 
 void DiskCache::prune() {
   if (directory_.empty()) return;
+  // The directory's mtime before the listing: if it is the same once the stamp is
+  // open, nothing was created, renamed or removed while this prune looked.
+  struct stat before;
+  if (::stat(directory_.c_str(), &before) != 0) return;
+  const bool changes_show = later_changes_show(mtime_ns(before));
   std::vector<OwnFile> files;
-  list_own_files(directory_, files);
+  if (list_own_files(directory_, files) != 0) return;
   const std::uint64_t now = now_ns();
-  std::uint64_t total = 0;
+  std::uint64_t total = 0, next_stale = ~std::uint64_t(0);
   std::vector<OwnFile> traces;
   for (auto& f : files) {
-    if (is_stale_temp(f, now)) remove_own_file(directory_, f.name);
+    if (is_stale_temp(f, now))
+      remove_own_file(directory_, f.name);
+    else if (f.temporary)
+      next_stale = std::min(next_stale, f.mtime_ns + kStaleAfterNs);
     if (!f.temporary) {
       total += f.bytes;
       traces.push_back(std::move(f));
     }
   }
-  if (total <= max_bytes_) return;
-  std::sort(traces.begin(), traces.end(), [](const OwnFile& a, const OwnFile& b) { return a.mtime_ns < b.mtime_ns; });
-  for (const auto& f : traces) {
-    if (total <= max_bytes_) break;
-    if (remove_own_file(directory_, f.name) == 0) total -= f.bytes;
+  if (total > max_bytes_) {
+    std::sort(traces.begin(), traces.end(), [](const OwnFile& a, const OwnFile& b) { return a.mtime_ns < b.mtime_ns; });
+    for (const auto& f : traces) {
+      if (total <= max_bytes_) break;
+      if (remove_own_file(directory_, f.name) == 0) total -= f.bytes;
+    }
   }
+  write_prune_stamp(changes_show ? mtime_ns(before) : 0, total, next_stale);
+}
+
+// Opened before the directory's mtime is read again (creating the stamp moves it),
+// written in place (a rename would move it too). The stamp vouches for the directory
+// only when its mtime is still the one seen before the listing (this prune removed
+// nothing and no one else changed anything) and a later change is sure to move it;
+// otherwise it says so (mtime 0) and the next run that writes nothing scans in full.
+void DiskCache::write_prune_stamp(std::uint64_t mtime_before_ns, std::uint64_t trace_bytes,
+                                  std::uint64_t next_stale_ns) const {
+  const std::string path = directory_ + "/" + kStampName;
+  Fd stamp{::open(path.c_str(), O_WRONLY | O_CREAT | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC, 0644)};
+  struct stat st, dir;
+  if (stamp.fd < 0 || ::fstat(stamp.fd, &st) != 0 || !S_ISREG(st.st_mode) || ::stat(directory_.c_str(), &dir) != 0)
+    return;
+  PruneStamp s;
+  s.trace_bytes = trace_bytes;
+  s.next_stale_ns = next_stale_ns;
+  s.directory_mtime_ns = mtime_ns(dir) == mtime_before_ns ? mtime_before_ns : 0;
+  [[maybe_unused]] const ssize_t written = ::pwrite(stamp.fd, &s, sizeof s, 0);
+}
+
+bool DiskCache::pruned_already() const {
+  const std::string path = directory_ + "/" + kStampName;
+  Fd stamp{::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC)};
+  PruneStamp s;
+  struct stat dir;
+  return stamp.fd >= 0 && ::pread(stamp.fd, &s, sizeof s, 0) == ssize_t(sizeof s) && s.magic == kStampMagic &&
+         s.directory_mtime_ns != 0 && ::stat(directory_.c_str(), &dir) == 0 && mtime_ns(dir) == s.directory_mtime_ns &&
+         s.trace_bytes <= max_bytes_ && now_ns() < s.next_stale_ns;
+}
+
+void DiskCache::prune_if_changed() {
+  if (directory_.empty() || pruned_already()) return;
+  prune();
 }
 
 DiskClear DiskCache::clear() {
@@ -406,6 +491,7 @@ DiskClear DiskCache::clear() {
     result.error = "cannot read the cache directory " + directory_ + ": " + std::strerror(e);
     return result;
   }
+  remove_own_file(directory_, kStampName);
   const std::uint64_t now = now_ns();
   for (const auto& f : files) {
     if (f.temporary && !is_stale_temp(f, now)) continue;

@@ -7,7 +7,10 @@
 // - A file is trusted only if it is a regular file (opened without blocking and
 //   without following a symlink), its header (magic, format version, key, lengths)
 //   accounts for its size exactly, it fits in max_bytes, the checksum of its contents
-//   matches, and its stored canonical input equals the block input being looked up.
+//   matches, and its stored input equals this engine's identity followed by the
+//   canonical input being looked up (cache/engine_identity.hpp: a file an engine of
+//   another identity wrote is never served; like any file that fails a check it is a
+//   miss, removed, and the run writes this engine's file under the name).
 //   The body is read only after the header checks pass, so a huge file is never read
 //   in. It is read with one pread into a buffer the cache reuses (no zero fill, no
 //   fresh pages per entry, no copy out): a hit costs one copy from the page cache. A regular file that fails a check is
@@ -21,8 +24,15 @@
 //   file torn by a power loss before the flush is harmless: the checks below reject
 //   it and the block is recorded again.
 // - Pruning and clearing remove only regular files with exactly the cache's own names
-//   (<32 hex digits>.trace or .run, and the writer's .<key>.<pid>.<n>.tmp); a symlink is
-//   never followed nor removed, and no other file in the directory is touched.
+//   (<32 hex digits>.trace or .run, and the writer's .<key>.<pid>.<n>.tmp; clearing
+//   also the prune stamp); a symlink is never followed nor removed, and no other file
+//   in the directory is touched.
+// - prune_if_changed() skips the scan only while the prune stamp (.phasic-prune-stamp,
+//   written in place by every full prune) names the directory's current mtime, a
+//   budget no larger than max_bytes and a stale-temporary deadline still ahead: then
+//   no file was created, renamed or removed since a prune that left the directory as
+//   prune() would leave it now. Anything else (no stamp, a symlink or FIFO in its
+//   place, another mtime) prunes in full.
 // - A failure to write (unwritable directory, full disk) disables writing for the
 //   rest of the run and leaves one warning; the run goes on in memory.
 #pragma once
@@ -37,7 +47,7 @@ namespace phasic {
 
 struct DiskCacheFormat {
   static constexpr char kMagic[8] = {'P', 'H', 'T', 'R', 'A', 'C', 'E', '\0'};
-  static constexpr std::uint32_t kVersion = 1;
+  static constexpr std::uint32_t kVersion = 2;
   static constexpr std::size_t kHeaderBytes = 64;
 };
 
@@ -60,14 +70,18 @@ struct DiskClear {
 
 class DiskCache {
  public:
-  // An empty directory disables the disk cache; max_bytes 0 too.
-  DiskCache(std::string directory = {}, std::uint64_t max_bytes = 0);
+  // An empty directory disables the disk cache; max_bytes 0 too. The identity is
+  // engine_identity() unless given (tests give others).
+  DiskCache(std::string directory = {}, std::uint64_t max_bytes = 0, std::string identity = {});
   ~DiskCache();
   DiskCache(const DiskCache&) = delete;
   DiskCache& operator=(const DiskCache&) = delete;
 
   bool enabled() const { return !directory_.empty() && max_bytes_ > 0; }
   const std::string& directory() const { return directory_; }
+  const std::string& identity() const { return identity_; }
+  // The file of `key`: <directory>/<key hex>.trace or .run.
+  std::string path_of(const Key& key, EntryKind kind = EntryKind::Block) const;
   std::uint64_t max_bytes() const { return max_bytes_; }
 
   // The payload stored under `key` for exactly this canonical input, or false. A
@@ -87,6 +101,9 @@ class DiskCache {
   // Least recently used files (by mtime, refreshed on every hit) are removed until the
   // directory holds at most max_bytes of trace files.
   void prune();
+  // prune(), unless the directory is as the last prune left it (see the invariants):
+  // for runs that wrote nothing.
+  void prune_if_changed();
   DiskUsage usage() const;
   // Removes every trace file and the temporary files stale for ten minutes. A
   // directory that does not exist holds nothing to clear.
@@ -102,11 +119,13 @@ class DiskCache {
   std::uint64_t rejected() const { return rejected_; }
 
  private:
-  std::string path_of(const Key& key, EntryKind kind) const;
   void fail_write(const std::string& why);
+  void write_prune_stamp(std::uint64_t mtime_before_ns, std::uint64_t trace_bytes, std::uint64_t next_stale_ns) const;
+  bool pruned_already() const;
 
   std::string directory_;
   std::uint64_t max_bytes_;
+  std::string identity_;
   bool write_failed_ = false;
   bool unsynced_ = false;
   std::string warning_;

@@ -454,8 +454,8 @@ bool restore_run(std::string_view model_text, std::uint32_t min_block_size, RunC
       throw EngineError("corrupt run entry: its graph is not the one its summary names");
     const Key trace_key = entry.summary.trace_key;
     caches.memory.put_model(trace_key, std::move(entry.trace), entry.labels, {}, model_text, std::move(entry.graph));
-    caches.memory.put_run(run_summary_key(model_text, min_block_size), model_text,
-                          encode_run_summary(entry.summary.as_reused()), trace_key);
+    // Stored in the reused form (checked by the decoder): kept as read.
+    caches.memory.put_run(run_summary_key(model_text, min_block_size), model_text, entry.encoded_summary, trace_key);
   } catch (const EngineError&) {
     caches.disk.remove(key, EntryKind::Run);
     return false;
@@ -499,8 +499,10 @@ std::optional<std::string> reuse_run(std::string_view model_text, const RunOptio
   if (observer.progress) observer.progress({RunPhase::Evaluating, 1, 1});
   // A process whose every run is a run-entry hit still bounds the directory and drops a
   // killed writer's stale temporary files; a memory hit (a θ change) skips the scan,
-  // since the process pruned when it first ran or restored this model.
-  if (source == TraceSource::Disk) caches.disk.prune();
+  // since the process pruned when it first ran or restored this model. A run entry
+  // wrote nothing, so the scan is skipped too while the prune stamp shows the
+  // directory as the last prune left it (cache/disk_cache.hpp).
+  if (source == TraceSource::Disk) caches.disk.prune_if_changed();
   return result_json(summary, true, *cached.model.trace, labels, theta, moments, options, timings, run_start, {},
                      summary.warnings, gradient ? &*gradient : nullptr);
 }

@@ -1,10 +1,6 @@
 // Writes and validates the run entry layout of run_entry.hpp.
 #include "engine/run_entry.hpp"
 
-#include <dlfcn.h>
-#include <elf.h>
-#include <link.h>
-
 #include <cmath>
 #include <cstring>
 #include <span>
@@ -81,66 +77,13 @@ class Reader {
   std::size_t at_ = 0;
 };
 
-// The note of type NT_GNU_BUILD_ID in the loaded object that contains this code.
-struct BuildIdSearch {
-  const void* address;
-  std::string hex;
-};
-
-int find_build_id(dl_phdr_info* info, std::size_t, void* data) {
-  auto* search = static_cast<BuildIdSearch*>(data);
-  const auto address = reinterpret_cast<ElfW(Addr)>(search->address);
-  bool mine = false;
-  for (int i = 0; i < info->dlpi_phnum; ++i) {
-    const ElfW(Phdr)& ph = info->dlpi_phdr[i];
-    const ElfW(Addr) start = info->dlpi_addr + ph.p_vaddr;
-    if (ph.p_type == PT_LOAD && address >= start && address < start + ph.p_memsz) mine = true;
-  }
-  if (!mine) return 0;
-  for (int i = 0; i < info->dlpi_phnum; ++i) {
-    const ElfW(Phdr)& ph = info->dlpi_phdr[i];
-    if (ph.p_type != PT_NOTE) continue;
-    const auto* p = reinterpret_cast<const std::uint8_t*>(info->dlpi_addr + ph.p_vaddr);
-    const std::uint8_t* end = p + ph.p_memsz;
-    while (p + sizeof(ElfW(Nhdr)) <= end) {
-      ElfW(Nhdr) note;
-      std::memcpy(&note, p, sizeof note);
-      const std::uint8_t* name = p + sizeof note;
-      const std::uint8_t* desc = name + ((note.n_namesz + 3) & ~3u);
-      if (desc + note.n_descsz > end) break;
-      if (note.n_type == NT_GNU_BUILD_ID && note.n_namesz == 4 && std::memcmp(name, "GNU", 4) == 0) {
-        static const char digits[] = "0123456789abcdef";
-        for (std::uint32_t k = 0; k < note.n_descsz; ++k) {
-          search->hex += digits[desc[k] >> 4];
-          search->hex += digits[desc[k] & 15];
-        }
-        return 1;
-      }
-      p = desc + ((note.n_descsz + 3) & ~3u);
-    }
-  }
-  return 1;
-}
-
 }  // namespace
 
-const std::string& engine_build_id() {
-  static const std::string id = [] {
-    BuildIdSearch search{reinterpret_cast<const void*>(&engine_build_id), {}};
-    dl_iterate_phdr(find_build_id, &search);
-    return search.hex;
-  }();
-  return id;
-}
-
 std::string run_entry_identity(std::string_view model_text, std::uint32_t min_block_size) {
-  // Without a build id (a linker run without --build-id) the compile time of this file
-  // stands in: coarser, since a rebuild of other files keeps it.
-  const std::string& build = engine_build_id().empty() ? std::string(__DATE__ " " __TIME__) : engine_build_id();
+  // The engine's identity is not here: the disk cache keys and stores it with every
+  // file (cache/engine_identity.hpp).
   std::string identity;
-  identity.reserve(8 + build.size() + 4 + model_text.size());
-  const auto build_length = static_cast<std::uint32_t>(build.size());
-  identity.append(reinterpret_cast<const char*>(&build_length), 4).append(build);
+  identity.reserve(4 + model_text.size());
   identity.append(reinterpret_cast<const char*>(&min_block_size), 4);
   identity.append(model_text);
   return identity;
@@ -220,7 +163,11 @@ RunEntry decode_run_entry(const std::uint8_t* data, std::size_t size) {
   {
     const auto n = r.get<std::uint64_t>();
     if (n > size) corrupt("summary longer than the entry");
-    e.summary = decode_run_summary(std::span<const std::uint8_t>(r.take(n), n));
+    e.encoded_summary = std::span<const std::uint8_t>(r.take(n), n);
+    e.summary = decode_run_summary(e.encoded_summary);
+    for (const ComponentSummary& c : e.summary.components)
+      if ((c.source != TraceSource::Trivial && c.source != TraceSource::Memory) || c.record_ms != 0)
+        corrupt("the summary is not a reused run's");
   }
 
   const auto param_count = r.get<std::uint32_t>();

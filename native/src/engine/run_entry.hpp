@@ -5,13 +5,12 @@
 // one pass over the bytes: no block file is opened.
 //
 // Key and identity. The key hashes, and the disk cache's stored canonical bytes hold
-// and compare on every hit: the engine's build identity (the GNU build id of the
-// binary the engine is linked into, so that an engine whose exploration or recording
-// changed never answers from another's entry), the block size threshold, and the
-// model text byte for byte. The model text is what the front end compiled: every
-// constant, parameter name and default, reward name and rule is in it, so anything
-// that changes an answer or a label changes the key (decision 13 for why the labels
-// belong to the answer).
+// and compare on every hit: the block size threshold and the model text byte for
+// byte. The disk cache adds the engine's identity to every file it keys and stores
+// (cache/engine_identity.hpp: a hash of the engine's sources), so that an engine
+// whose exploration or recording changed never answers from another's entry. The
+// model text is what the front end compiled: every constant, parameter name and default, reward name and rule is in it,
+// so anything that changes an answer or a label changes the key (decision 13 for why the labels belong to the answer).
 //
 // Layout (host order, little-endian; no padding):
 //   "PTRN" u32 version
@@ -31,13 +30,16 @@
 // cannot produce for a well-formed run: a bad count or length, a block trace the trace
 // format refuses, a block that does not fit the model (its maps' sizes, ids out of
 // range, an exit not local to an earlier block, a vertex in two blocks), a graph whose
-// edge lists are not a CSR of the model's vertices. Restored blocks are owned by the
+// edge lists are not a CSR of the model's vertices, a summary not in the reused form
+// encode_run_entry writes (a block reported as recorded, or with a recording time).
+// Restored blocks are owned by the
 // model trace (not cacheable): the memory cache counts them with it.
 // A block trace's own checksum is not computed again: the disk cache's covers the
 // whole entry, and the checks, not a checksum, are what keep a crafted entry safe.
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -52,6 +54,10 @@ namespace phasic {
 
 struct RunEntry {
   RunSummary summary;
+  // The summary's bytes as stored, within the decoded input (valid while it is): the
+  // summary of a reused run (RunSummary::as_reused), which the memory cache keeps as
+  // it is instead of encoding the decoded copy again.
+  std::span<const std::uint8_t> encoded_summary;
   ModelLabels labels;
   ModelTrace trace;
   ParametricGraph graph;
@@ -64,8 +70,5 @@ Key run_entry_key(std::string_view identity);
 std::vector<std::uint8_t> encode_run_entry(const RunSummary& summary, const ModelLabels& labels,
                                            const ModelTrace& trace, const ParametricGraph& graph);
 RunEntry decode_run_entry(const std::uint8_t* data, std::size_t size);
-
-// The build id of the binary this code is linked into, as hex ("" when it has none).
-const std::string& engine_build_id();
 
 }  // namespace phasic

@@ -1,0 +1,82 @@
+// The eight-lane content checksum of checksum.hpp.
+#include "cache/checksum.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+
+namespace phasic {
+namespace {
+
+constexpr std::uint64_t kPrime = 0x9E3779B97F4A7C15ULL;
+
+std::uint64_t word(const unsigned char* p) {
+  std::uint64_t v;
+  std::memcpy(&v, p, 8);
+  if constexpr (std::endian::native == std::endian::big) v = __builtin_bswap64(v);
+  return v;
+}
+
+std::uint64_t step(std::uint64_t lane, std::uint64_t w) { return std::rotl(lane ^ w, 29) * kPrime; }
+
+std::uint64_t fmix(std::uint64_t k) {
+  k ^= k >> 33;
+  k *= 0xff51afd7ed558ccdULL;
+  k ^= k >> 33;
+  k *= 0xc4ceb9fe1a85ec53ULL;
+  k ^= k >> 33;
+  return k;
+}
+
+}  // namespace
+
+void ContentChecksum::stripe(const unsigned char* p) {
+  for (int j = 0; j < 8; ++j) lane_[j] = step(lane_[j], word(p + 8 * j));
+}
+
+void ContentChecksum::update(const void* data, std::size_t length) {
+  if (length == 0) return;  // an empty view's data() may be null
+  auto p = static_cast<const unsigned char*>(data);
+  length_ += length;
+  if (pending_size_ > 0) {
+    const std::size_t take = std::min(length, sizeof pending_ - pending_size_);
+    std::memcpy(pending_ + pending_size_, p, take);
+    pending_size_ += take;
+    p += take;
+    length -= take;
+    if (pending_size_ < sizeof pending_) return;
+    stripe(pending_);
+    pending_size_ = 0;
+  }
+  for (; length >= 64; p += 64, length -= 64) stripe(p);
+  std::memcpy(pending_, p, length);
+  pending_size_ = length;
+}
+
+Key ContentChecksum::finish() const {
+  std::uint64_t lane[8];
+  std::copy(std::begin(lane_), std::end(lane_), lane);
+  // The tail: whole words into their lanes, then the bytes left (zero-padded, with the
+  // length below telling "abc" from "abc\0").
+  std::size_t i = 0;
+  for (int j = 0; i + 8 <= pending_size_; i += 8, ++j) lane[j] = step(lane[j], word(pending_ + i));
+  if (i < pending_size_) {
+    unsigned char last[8] = {};
+    std::memcpy(last, pending_ + i, pending_size_ - i);
+    lane[7] = step(lane[7], word(last));
+  }
+  std::uint64_t h1 = length_, h2 = ~length_;
+  for (int j = 0; j < 8; ++j) {
+    h1 = fmix(h1 ^ lane[j]) + lane[(j + 3) & 7];
+    h2 = fmix(h2 + lane[j]) ^ std::rotl(lane[(j + 5) & 7], 17);
+  }
+  return Key{fmix(h1 + h2), fmix(h2 ^ (h1 * kPrime))};
+}
+
+Key content_checksum(const void* data, std::size_t length) {
+  ContentChecksum c;
+  c.update(data, length);
+  return c.finish();
+}
+
+}  // namespace phasic
