@@ -7,7 +7,7 @@
 // The extension host only starts once a browser connects, so the extension-host
 // mocha suite (test/e2e/suite) runs after `startWorkbench` opens the page; its result
 // arrives through the runner extension (test/e2e/runner-extension).
-import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { cpSync, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Browser, Frame, Page } from 'playwright-core';
@@ -48,6 +48,7 @@ export interface Workbench {
 export interface WorkbenchOptions {
   /** Names the scenario's folder under test-results/e2e/. */
   name: string;
+  /** The folder VS Code opens; by default a fresh copy of examples/ in the scenario's folder. */
   workspace?: string;
   /** Run the extension-host mocha suite (out/test/e2e/suite/index.js) in this workbench. */
   runSuite?: boolean;
@@ -72,7 +73,13 @@ export async function startWorkbench(options: WorkbenchOptions): Promise<Workben
     env.PHASIC_E2E_SUITE = suite;
     env.PHASIC_E2E_RESULT = suiteResultFile;
   }
-  const workspace = options.workspace ?? examplesFolder;
+  // A copy, never examples/ itself: a keystroke that lands in an editor (a slow machine
+  // moving focus under the test) and a save must not change the product's examples.
+  let workspace = options.workspace;
+  if (!workspace) {
+    workspace = join(folder, 'workspace');
+    cpSync(examplesFolder, workspace, { recursive: true });
+  }
   const server = await script.startCodeServer({
     userDataDir,
     extensionsDir: join(folder, 'extensions'),
