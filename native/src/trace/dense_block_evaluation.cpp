@@ -7,6 +7,8 @@
 #include <cstring>
 #include <limits>
 
+#include "trace/lane_pair.hpp"
+
 namespace phasic {
 
 namespace {
@@ -23,14 +25,6 @@ constexpr std::uint64_t kMinOpsPerEntry = 4;
 // One lane group's matrix is at most this large; a larger dense part is replayed (its
 // ops are kept in the trace for the gradient anyway).
 constexpr std::size_t kMaxMatrixBytes = std::size_t(64) << 20;
-
-using Pair = double __attribute__((vector_size(16)));
-inline Pair load_pair(const double* p) {
-  Pair r;
-  std::memcpy(&r, p, sizeof r);
-  return r;
-}
-inline void store_pair(double* p, Pair x) { std::memcpy(p, &x, sizeof x); }
 
 // dst[e] += m[e mod W] · src[e] over `count` entries of W lanes.
 template <std::uint32_t W>

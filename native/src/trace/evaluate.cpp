@@ -20,6 +20,7 @@
 
 #include "base/error.hpp"
 #include "trace/dense_block_evaluation.hpp"
+#include "trace/lane_pair.hpp"
 #include "trace/scratch.hpp"
 
 namespace phasic {
@@ -56,15 +57,6 @@ inline double times(double a, double b) {
   if constexpr (Safe) return a == 0 || b == 0 ? 0.0 : a * b;
   return a * b;
 }
-
-// Two lanes as one SSE2 value: the same IEEE operations lane by lane.
-using Pair = double __attribute__((vector_size(16)));
-inline Pair load_pair(const double* p) {
-  Pair r;
-  std::memcpy(&r, p, sizeof r);
-  return r;
-}
-inline void store_pair(double* p, Pair x) { std::memcpy(p, &x, sizeof x); }
 
 template <std::uint32_t W, bool Safe>
 inline void mul_add(double* __restrict out, const double* __restrict a, const double* __restrict b,
