@@ -35,22 +35,7 @@ void ContentChecksum::stripe(const unsigned char* p) {
 }
 
 void ContentChecksum::update(const void* data, std::size_t length) {
-  if (length == 0) return;  // an empty view's data() may be null
-  auto p = static_cast<const unsigned char*>(data);
-  length_ += length;
-  if (pending_size_ > 0) {
-    const std::size_t take = std::min(length, sizeof pending_ - pending_size_);
-    std::memcpy(pending_ + pending_size_, p, take);
-    pending_size_ += take;
-    p += take;
-    length -= take;
-    if (pending_size_ < sizeof pending_) return;
-    stripe(pending_);
-    pending_size_ = 0;
-  }
-  for (; length >= 64; p += 64, length -= 64) stripe(p);
-  std::memcpy(pending_, p, length);
-  pending_size_ = length;
+  bytes_.append(data, length, [this](const unsigned char* p) { stripe(p); });
 }
 
 Key ContentChecksum::finish() const {
@@ -58,14 +43,16 @@ Key ContentChecksum::finish() const {
   std::copy(std::begin(lane_), std::end(lane_), lane);
   // The tail: whole words into their lanes, then the bytes left (zero-padded, with the
   // length below telling "abc" from "abc\0").
+  const unsigned char* tail = bytes_.tail();
+  const std::size_t tail_size = bytes_.tail_size();
   std::size_t i = 0;
-  for (int j = 0; i + 8 <= pending_size_; i += 8, ++j) lane[j] = step(lane[j], word(pending_ + i));
-  if (i < pending_size_) {
+  for (int j = 0; i + 8 <= tail_size; i += 8, ++j) lane[j] = step(lane[j], word(tail + i));
+  if (i < tail_size) {
     unsigned char last[8] = {};
-    std::memcpy(last, pending_ + i, pending_size_ - i);
+    std::memcpy(last, tail + i, tail_size - i);
     lane[7] = step(lane[7], word(last));
   }
-  std::uint64_t h1 = length_, h2 = ~length_;
+  std::uint64_t h1 = bytes_.length(), h2 = ~bytes_.length();
   for (int j = 0; j < 8; ++j) {
     h1 = fmix(h1 ^ lane[j]) + lane[(j + 3) & 7];
     h2 = fmix(h2 + lane[j]) ^ std::rotl(lane[(j + 5) & 7], 17);

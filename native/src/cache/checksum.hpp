@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "cache/block_stream.hpp"
 #include "cache/key.hpp"
 
 namespace phasic {
@@ -29,9 +30,7 @@ class ContentChecksum {
   void stripe(const unsigned char* p);
   std::uint64_t lane_[8] = {0x243f6a8885a308d3ULL, 0x13198a2e03707344ULL, 0xa4093822299f31d0ULL, 0x082efa98ec4e6c89ULL,
                             0x452821e638d01377ULL, 0xbe5466cf34e90c6cULL, 0xc0ac29b7c97c50ddULL, 0x3f84d5b5b5470917ULL};
-  unsigned char pending_[64];
-  std::size_t pending_size_ = 0;
-  std::uint64_t length_ = 0;
+  BlockStream<64> bytes_;
 };
 
 Key content_checksum(const void* data, std::size_t length);

@@ -50,29 +50,13 @@ void Hasher::block(const unsigned char* b) {
 }
 
 void Hasher::update(const void* data, std::size_t length) {
-  // An empty view may have a null data(), which memcpy must never be given.
-  if (length == 0) return;
-  auto p = static_cast<const unsigned char*>(data);
-  length_ += length;
-  if (pending_size_ > 0) {
-    const std::size_t take = std::min(length, 16 - pending_size_);
-    std::memcpy(pending_ + pending_size_, p, take);
-    pending_size_ += take;
-    p += take;
-    length -= take;
-    if (pending_size_ < 16) return;
-    block(pending_);
-    pending_size_ = 0;
-  }
-  for (; length >= 16; p += 16, length -= 16) block(p);
-  std::memcpy(pending_, p, length);
-  pending_size_ = length;
+  bytes_.append(data, length, [this](const unsigned char* b) { block(b); });
 }
 
 Key Hasher::finish() const {
   std::uint64_t h1 = h1_, h2 = h2_, k1 = 0, k2 = 0;
-  const unsigned char* tail = pending_;
-  switch (pending_size_) {
+  const unsigned char* tail = bytes_.tail();
+  switch (bytes_.tail_size()) {
     case 15: k2 ^= std::uint64_t(tail[14]) << 48; [[fallthrough]];
     case 14: k2 ^= std::uint64_t(tail[13]) << 40; [[fallthrough]];
     case 13: k2 ^= std::uint64_t(tail[12]) << 32; [[fallthrough]];
@@ -100,8 +84,8 @@ Key Hasher::finish() const {
       k1 *= kC2;
       h1 ^= k1;
   }
-  h1 ^= length_;
-  h2 ^= length_;
+  h1 ^= bytes_.length();
+  h2 ^= bytes_.length();
   h1 += h2;
   h2 += h1;
   h1 = fmix(h1);

@@ -12,6 +12,8 @@
 #include <string>
 #include <string_view>
 
+#include "cache/block_stream.hpp"
+
 namespace phasic {
 
 struct Key {
@@ -41,9 +43,7 @@ class Hasher {
  private:
   void block(const unsigned char* b);
   std::uint64_t h1_, h2_;
-  unsigned char pending_[16];
-  std::size_t pending_size_ = 0;
-  std::uint64_t length_ = 0;
+  BlockStream<16> bytes_;
 };
 
 Key hash128(const void* data, std::size_t length, std::uint64_t seed = 0);
