@@ -12,7 +12,7 @@ import { parseSfs, SfsFileError, type Spectrum } from '../fit/sfsFile';
 import type { ClearResult, DistributionResult, RunSummary } from '../protocol/engine';
 import { type FitOutcome, logWaldInterval, wireFit } from '../protocol/fit';
 import { formatBytes, formatMs, formatNumber, formatShortNumber } from '../protocol/format';
-import { type Moment, nonFiniteSummary, nonFiniteWord } from '../protocol/moment';
+import { formatMoment, type Moment, nonFiniteSummary, nonFiniteWord } from '../protocol/moment';
 import {
   type Args,
   type CheckArgs,
@@ -256,8 +256,11 @@ function describeDistribution(model: string, d: DistributionResult, run: RunSumm
   const lines = [`${escapeControls(model)}: distribution of ${reward}`, `params: ${params}`];
   const mean = run.moments[d.reward]?.[0];
   const variance = run.variance[d.reward];
-  if (typeof mean === 'number' && typeof variance === 'number')
-    lines.push(`mean: ${formatNumber(mean)}, sd: ${formatNumber(Math.sqrt(Math.max(variance, 0)))}`);
+  if (mean !== undefined && variance !== undefined) {
+    const sd = typeof variance === 'number' ? Math.sqrt(Math.max(variance, 0)) : variance;
+    const show = (m: Moment) => formatMoment(m, formatNumber, run.nonFiniteCause);
+    lines.push(`mean: ${show(mean)}, sd: ${show(sd)}`);
+  }
   if (d.atom > 0) lines.push(`atom: P(${reward} = 0) = ${formatNumber(d.atom)}`);
   if (d.quantiles.length > 0) {
     lines.push('quantiles:');

@@ -439,7 +439,7 @@ reward ones = k
     assertOnlyCachesHoldMemory(engine);
   });
 
-  it('refuses a quantile beyond the largest double, with kind argument, instead of answering Infinity', async () => {
+  it('refuses a quantile beyond a double\'s range, with kind argument, instead of answering Infinity or a truncated number', async () => {
     // One exponential phase at λ = 1e-310: the median ln 2 / λ ≈ 6.9e309 is no double.
     // It came out as Infinity, and the default grid as the times NaN and Infinity, with
     // no failure.
@@ -463,6 +463,11 @@ reward ones = k
       assert.equal(e.kind, 'argument', `${message}: ${e.kind} ${e.message}`);
       assert.match(e.message, message);
     }
+    // Below the normal doubles a quantile keeps only some of its digits: the 1e-6
+    // quantile of Exp(1.5e308) is 6.7e-315, a subnormal with 9 significant bits.
+    const e = await failure({ reward: 'time', params: { lambda: 1.5e308 }, times: [1], quantiles: [1e-6] }, slow);
+    assert.equal(e.kind, 'argument', `${e.kind} ${e.message}`);
+    assert.match(e.message, /the 1e-06 quantile is below the smallest normal double \(about 2\.2e-308\)/);
     // In range, the same model answers: the median of Exp(1e-300) is ln 2 · 1e300.
     const near = await engine.distribution(slow, {
       reward: 'time',

@@ -114,7 +114,7 @@ describe('moments beyond the largest double', () => {
     assert.equal(r.variance.tmrca, 'Infinity');
     assert.match(
       r.nonFinite ?? '',
-      /absorbed with probability 1 here, so every moment is finite, but these are beyond the largest double/,
+      /absorbed with probability 1 here, so every moment is finite and positive, but these are beyond the range of a double/,
     );
     assert.equal(r.nonFiniteCause, 'outOfRange');
   });
@@ -145,7 +145,7 @@ describe('moments beyond the largest double', () => {
     assertClose(r.covariance['time,s0'], k / theta / theta, 1e-9, 'Cov(time, s0)');
     assert.match(
       r.nonFinite ?? '',
-      /absorbed with probability 1 here, so every moment is finite, but these are beyond the largest double/,
+      /absorbed with probability 1 here, so every moment is finite and positive, but these are beyond the range of a double/,
     );
     assert.equal(r.nonFiniteCause, 'outOfRange');
   });
@@ -185,6 +185,77 @@ describe('moments beyond the largest double', () => {
     assertClose(r.moments.tmrca[1], 3.388888888888889e300, 1e-12, 'E[tmrca²]');
     assertClose(r.variance.tmrca, (3.388888888888889 - 2.25) * 1e300, 1e-9, 'Var(tmrca)');
     assert.equal(r.nonFinite, undefined);
+  });
+});
+
+describe('moments below the smallest double', () => {
+  // Kingman n = 4 in closed form: T = T_4 + T_3 + T_2 with T_k ~ Exp(θ k(k−1)/2), so
+  // E[T] = 1.5/θ, E[T²] = Var + E[T]² with Var = Σ (2/(θ k(k−1)))² = 1.138…/θ², and
+  // Cov(T, L) for the total length L = Σ k T_k is Σ k Var(T_k) = 2.444…/θ².
+  const variance = (theta: number) => (4 * (1 / 4 + 1 / 36 + 1 / 144)) / theta / theta;
+  const covariance = (theta: number) => (4 * (1 / 2 + 1 / 12 + 1 / 36)) / theta / theta;
+
+  it('computes on the scale of the mean what fits and calls the rest out of range, never 0', async () => {
+    // θ = 1e150: E[T²] = 3.39e-300 fits; E[T³] ≈ 1e-449 does not and read 0.
+    const r = await engine.run(compiledModel('kingman'), {
+      params: { theta: 1e150 },
+      moments: 3,
+      covariances: [['tmrca', 'total_length']],
+    });
+    assertClose(r.moments.tmrca[0], 1.5e-150, 1e-12, 'E[T]');
+    assertClose(r.moments.tmrca[1], variance(1e150) + 2.25e-300, 1e-12, 'E[T²]');
+    assert.equal(r.moments.tmrca[2], 'NaN');
+    assertClose(r.variance.tmrca, variance(1e150), 1e-12, 'Var(T)');
+    assertClose(r.covariance['tmrca,total_length'], covariance(1e150), 1e-12, 'Cov(T, L)');
+    assert.equal(r.nonFiniteCause, 'outOfRange');
+    assert.match(r.nonFinite ?? '', /below about 2\.2e-308/);
+  });
+
+  it('never reports a second moment, variance, covariance or derivative that underflowed as 0', async () => {
+    // θ = 1e300: E[T] = 1.5e-300 fits, E[T²] = 3.4e-600, Var, Cov and dE[T]/dθ = −1.5e-600
+    // do not; all four read 0 with exit status 0.
+    const r = await engine.run(compiledModel('kingman'), {
+      params: { theta: 1e300 },
+      moments: 2,
+      covariances: [['tmrca', 'total_length']],
+      gradient: true,
+    });
+    assertClose(r.moments.tmrca[0], 1.5e-300, 1e-12, 'E[T]');
+    assert.equal(r.moments.tmrca[1], 'NaN');
+    assert.equal(r.variance.tmrca, 'NaN');
+    assert.equal(r.covariance['tmrca,total_length'], 'NaN');
+    assert.deepEqual(r.gradient?.tmrca?.theta, ['NaN', 'NaN']);
+    assert.equal(r.nonFiniteCause, 'outOfRange');
+    // At θ = 1e100 the derivatives fit: dE[T]/dθ = −1.5/θ², dE[T²]/dθ = −2 E[T²]/θ.
+    const fits = await engine.run(compiledModel('kingman'), { params: { theta: 1e100 }, moments: 2, gradient: true });
+    const [d1, d2] = fits.gradient?.tmrca?.theta ?? [];
+    assertClose(d1, -1.5e-200, 1e-12, 'dE[T]/dθ');
+    assertClose(d2, (-2 * (variance(1e100) + 2.25e-200)) / 1e100, 1e-12, 'dE[T²]/dθ');
+  });
+
+  it('gives the same answer in a batch (8 lanes and the remainder) as alone', async () => {
+    const r = await engine.run(compiledModel('kingman'), { params: { theta: 1 }, moments: 3 });
+    const sets = Array.from({ length: 11 }, (_, i) => ({ theta: [1, 1e150, 1e300][i % 3] }));
+    const pairs: Array<[string, string]> = [['tmrca', 'total_length']];
+    const batch = await engine.evaluateMany(r.traceKey, sets, 3, pairs);
+    for (let i = 0; i < sets.length; i++) {
+      const one = await engine.evaluate(r.traceKey, sets[i], 3, pairs);
+      const strip = ({ evaluateMs: _ms, ...rest }: EvaluateResult) => rest;
+      assert.deepEqual(strip(batch[i]), strip(one), `set ${i}: θ = ${sets[i].theta}`);
+    }
+    assert.deepEqual(batch[2].moments.tmrca.slice(1), ['NaN', 'NaN']);
+    assertClose(batch[1].moments.tmrca[1], variance(1e150) + 2.25e-300, 1e-12, 'E[T²] at θ = 1e150');
+  });
+
+  it('prints them as out of range on the command line, and the sd of a distribution too', () => {
+    const kingman = join(MODEL_FIXTURES, 'kingman.phasic');
+    const run = cli(['run', kingman, '--param', 'theta=1e300']);
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /^tmrca: E\[R\^1\]=1\.5\d*e-300 E\[R\^2\]=out of range Var=out of range$/m);
+    assert.doesNotMatch(run.stdout, /=0\b/);
+    const dist = cli(['dist', kingman, '--param', 'theta=1e300', '--quantiles', '0.5']);
+    assert.equal(dist.status, 0, dist.stderr);
+    assert.match(dist.stdout, /^mean: 1\.5\d*e-300, sd: out of range$/m);
   });
 });
 

@@ -19,8 +19,9 @@
 namespace phasic {
 
 // `scale` > 0 is a lower guess of the quantile's size; the bracket grows from it. A
-// quantile beyond the largest double (or an infinite scale: 1/rate overflowed) is an
-// InvalidArgument that says so, never +∞ or NaN presented as a time.
+// quantile beyond the largest double (or an infinite scale: 1/rate overflowed), or
+// below the smallest normal one (where it keeps only some of its digits), is an
+// InvalidArgument that says so, never +∞, NaN or a truncated number presented as a time.
 double quantile_by_bisection(const std::function<double(double)>& cdf, double p, double scale, double relative);
 
 }  // namespace phasic

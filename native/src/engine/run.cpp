@@ -334,9 +334,9 @@ void write_evaluation(JsonWriter& w, const ModelLabels& labels, std::span<const 
   if (m.absorption_certain)
     w.field("nonFiniteCause", "outOfRange")
         .field("nonFinite",
-               "the process is absorbed with probability 1 here, so every moment is finite, but these are beyond "
-               "the largest double (about 1.8e308) or computed from one that is; rescale a parameter (a time "
-               "unit) to bring them into range");
+               "the process is absorbed with probability 1 here, so every moment is finite and positive, but these "
+               "are beyond the range of a double (above about 1.8e308 or below about 2.2e-308) or computed from "
+               "one that is; rescale a parameter (a time unit) to bring them into range");
   else
     w.field("nonFiniteCause", "notAbsorbed")
         .field("nonFinite",

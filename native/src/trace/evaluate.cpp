@@ -113,6 +113,48 @@ bool finite(const Moments& m) {
   return true;
 }
 
+// Values the arithmetic took below the smallest normal double (≈ 2.2e−308), where a
+// result reads 0 or keeps only some of its bits: E[T²] of Kingman at θ = 1e300 is
+// 3.4e−600 and came out as 0. Rewards are ≥ 0, so when E[R] > 0 every raw moment is
+// > 0 (E[R^k] ≥ E[R]^k) and so is the variance (a phase-type law of order n has
+// Var ≥ E[R]²/n, Aldous and Shepp 1987): such a value below the smallest normal double
+// did underflow. A covariance may be 0 or negative, so it is suspect only when it is
+// subnormal or when the product of the means, which it subtracts, underflowed.
+// A mean that underflowed to exactly 0 cannot be told from a reward that is 0 almost
+// surely; it would need rates near the largest double on states the reward counts.
+constexpr double kSmallestNormal = std::numeric_limits<double>::min();
+
+bool subnormal(double x) { return x != 0 && std::fabs(x) < kSmallestNormal; }
+
+bool reward_below_range(const Moments& m, std::uint32_t r) {
+  const double mean = m.moment(r, 1);
+  if (subnormal(mean)) return true;
+  if (!(mean >= kSmallestNormal) || !std::isfinite(mean)) return false;
+  for (std::uint32_t k = 2; k <= m.moment_count; ++k)
+    if (m.moment(r, k) < kSmallestNormal) return true;
+  return !m.variance.empty() && m.variance[r] < kSmallestNormal;
+}
+
+bool covariance_below_range(const Moments& m, std::span<const RewardPair> pairs, std::size_t p) {
+  const double mean_a = m.moment(pairs[p].first, 1), mean_b = m.moment(pairs[p].second, 1);
+  if (subnormal(mean_a) || subnormal(mean_b)) return true;
+  if (!(mean_a >= kSmallestNormal && mean_b >= kSmallestNormal) || !std::isfinite(mean_a * mean_b)) return false;
+  const double cov = m.covariance[p];
+  return subnormal(cov) || (mean_a * mean_b < kSmallestNormal && std::fabs(cov) < kSmallestNormal);
+}
+
+bool below_range(const Moments& m, std::span<const RewardPair> pairs) {
+  for (std::uint32_t r = 0; r < m.reward_count; ++r)
+    if (reward_below_range(m, r)) return true;
+  for (std::size_t p = 0; p < pairs.size(); ++p)
+    if (covariance_below_range(m, pairs, p)) return true;
+  return false;
+}
+
+// A result is taken from the fast pass only when every value is a finite double that
+// did not underflow; the others go through evaluate_exactly.
+bool in_range(const Moments& m, std::span<const RewardPair> pairs) { return finite(m) && !below_range(m, pairs); }
+
 // Moments of W θ vectors at a time, block by block: each block's program is replayed
 // and immediately used by every solve that needs it (all rewards, all moments, all
 // cross terms), so its values are still in cache and scratch for values is one
@@ -627,26 +669,54 @@ void check_request(const ModelTrace& m, std::uint32_t moment_count, std::span<co
       throw EngineError("a covariance pair names a reward that does not exist");
 }
 
-// One θ whose fast result is not finite, in the second arithmetic. When absorption is
-// certain and a reward's mean is finite but a higher moment or its variance overflowed,
-// the θ is evaluated once more with that reward scaled by 1/E[R]: the variance of a
-// reward with E[R] = 1e160 and a small spread is finite although E[R²] is not.
-void evaluate_exactly(MomentSession<1, true>& session, const ModelTrace& m, const double* theta, Moments& out) {
+// One θ whose fast result is not finite or underflowed, in the second arithmetic.
+// When absorption is certain and a reward's mean is a normal double but a higher
+// moment or its variance overflowed (mean > 1) or underflowed (mean < 1), the θ is
+// evaluated once more with that reward scaled by 1/E[R]: the variance of a reward with
+// E[R] = 1e160 and a small spread is finite although E[R²] is not, and E[T²] = 3.4e−600
+// is computed as 3.4 on the scale of E[T] = 1.5e−300 before it is found below a double.
+// Values still below a double's range then are NaN: out of range, never a 0 that is not.
+void evaluate_exactly(MomentSession<1, true>& session, const ModelTrace& m, const double* theta,
+                      std::span<const RewardPair> pairs, Moments& out) {
   session.set_scales({});
   session.run(theta, &out);
   if (!out.absorption_certain) return;
   EvaluationVector<double> scales(m.reward_count, 1.0);
   bool rescale = false;
+  const auto scale_by_mean = [&](std::uint32_t r) {
+    const double mean = out.moment(r, 1);
+    if (mean >= kSmallestNormal && std::isfinite(mean) && mean != 1) scales[r] = 1 / mean, rescale = true;
+  };
   for (std::uint32_t r = 0; r < m.reward_count; ++r) {
     const double mean = out.moment(r, 1);
     bool overflowed = out.variance.size() > r && std::isinf(out.variance[r]);
     for (std::uint32_t k = 2; k <= out.moment_count; ++k) overflowed = overflowed || std::isinf(out.moment(r, k));
-    if (std::isfinite(mean) && mean > 1 && overflowed) scales[r] = 1 / mean, rescale = true;
+    if ((std::isfinite(mean) && mean > 1 && overflowed) || (mean < 1 && reward_below_range(out, r))) scale_by_mean(r);
   }
-  if (!rescale) return;
-  session.set_scales(std::move(scales));
-  session.run(theta, &out);
-  session.set_scales({});
+  for (std::size_t p = 0; p < pairs.size(); ++p)
+    if (covariance_below_range(out, pairs, p)) {
+      if (out.moment(pairs[p].first, 1) < 1) scale_by_mean(pairs[p].first);
+      if (out.moment(pairs[p].second, 1) < 1) scale_by_mean(pairs[p].second);
+    }
+  if (rescale) {
+    session.set_scales(std::move(scales));
+    session.run(theta, &out);
+    session.set_scales({});
+  }
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  std::vector<bool> reward_out(m.reward_count);
+  for (std::uint32_t r = 0; r < m.reward_count; ++r) reward_out[r] = subnormal(out.moment(r, 1));
+  for (std::size_t p = 0; p < pairs.size(); ++p)
+    if (covariance_below_range(out, pairs, p)) out.covariance[p] = nan;
+  for (std::uint32_t r = 0; r < m.reward_count; ++r) {
+    const double mean = out.moment(r, 1);
+    for (std::uint32_t k = 1; k <= out.moment_count; ++k) {
+      double& value = out.raw[std::size_t(r) * out.moment_count + k - 1];
+      if (reward_out[r] || (mean >= kSmallestNormal && value < kSmallestNormal)) value = nan;
+    }
+    if (!out.variance.empty() && (reward_out[r] || (mean >= kSmallestNormal && out.variance[r] < kSmallestNormal)))
+      out.variance[r] = nan;
+  }
 }
 
 }  // namespace
@@ -661,9 +731,9 @@ Moments evaluate(const ModelTrace& m, std::span<const double> theta, std::uint32
   for (const ComposedBlock& b : m.blocks) check_shape(m, b);
   Moments out;
   MomentSession<1>(m, moment_count, pairs, cancel).run(theta.data(), &out);
-  if (!finite(out)) {
+  if (!in_range(out, pairs)) {
     MomentSession<1, true> exact(m, moment_count, pairs, cancel);
-    evaluate_exactly(exact, m, theta.data(), out);
+    evaluate_exactly(exact, m, theta.data(), pairs, out);
   }
   return out;
 }
@@ -692,14 +762,14 @@ std::vector<Moments> evaluate_batch(const ModelTrace& m, std::span<const double>
     MomentSession<1> single(m, moment_count, pairs, cancel);
     for (; done < count; ++done) single.run(thetas.data() + done * P, out.data() + done);
   }
-  // θ vectors whose fast result is not finite are evaluated again one at a time, as
-  // evaluate() does, so batch and single results stay identical.
+  // θ vectors whose fast result is not finite or underflowed are evaluated again one at
+  // a time, as evaluate() does, so batch and single results stay identical.
   std::uint32_t first_unfinished = 0;
-  while (first_unfinished < count && finite(out[first_unfinished])) ++first_unfinished;
+  while (first_unfinished < count && in_range(out[first_unfinished], pairs)) ++first_unfinished;
   if (first_unfinished < count) {
     MomentSession<1, true> safe(m, moment_count, pairs, cancel);
     for (std::uint32_t i = first_unfinished; i < count; ++i)
-      if (!finite(out[i])) evaluate_exactly(safe, m, thetas.data() + i * P, out[i]);
+      if (!in_range(out[i], pairs)) evaluate_exactly(safe, m, thetas.data() + i * P, pairs, out[i]);
   }
   return out;
 }

@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cfenv>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -724,6 +725,7 @@ Gradient evaluate_gradient(const ModelTrace& m, std::span<const double> theta, s
   out.param_count = m.param_count;
   out.pair_count = static_cast<std::uint32_t>(pairs.size());
   std::vector<double> fast, cross, dcross;
+  std::feclearexcept(FE_UNDERFLOW);
   {
     GradientSession session(m, moment_count, pairs, cancel, way);
     session.run(theta.data(), fast, cross, out.moment, dcross);
@@ -759,6 +761,21 @@ Gradient evaluate_gradient(const ModelTrace& m, std::span<const double> theta, s
       const double value = dcross[q * P + p] - mean_b * out.of_moment(a, 1, p) - mean_a * out.of_moment(b, 1, p);
       out.covariance[q * P + p] = defined && std::isfinite(value) ? value : nan;
     }
+  }
+  // A derivative below a double's range reads 0 or keeps only some of its bits:
+  // dE[T]/dθ of Kingman at θ = 1e300 is −1.5e−600 and came out as 0. Whether anything
+  // underflowed is the processor's sticky flag, raised by any result that left the
+  // normal range inexactly; most models never raise it. When it is raised, the
+  // derivatives within 53 bits of the smallest normal double (|d| < 2^−969, 0
+  // included), where a lost part could matter, are out of range: NaN, as the moments
+  // that underflow are (evaluate.cpp). Larger ones can be wrong only if an underflowed
+  // term was later multiplied by a factor near 2^53 or more, such as a coefficient
+  // of 1e300 on a parameter near 1e−300 (decisions.md, 49).
+  if (std::fetestexcept(FE_UNDERFLOW)) {
+    const double reach = std::ldexp(1.0, -969);
+    for (std::vector<double>* values : {&out.moment, &out.variance, &out.covariance})
+      for (double& d : *values)
+        if (std::fabs(d) < reach) d = nan;
   }
   return out;
 }
