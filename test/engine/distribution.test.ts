@@ -439,7 +439,7 @@ reward ones = k
     assertOnlyCachesHoldMemory(engine);
   });
 
-  it('refuses a quantile beyond a double\'s range, with kind argument, instead of answering Infinity or a truncated number', async () => {
+  it("refuses a quantile beyond a double's range, with kind argument, instead of answering Infinity or a truncated number", async () => {
     // One exponential phase at λ = 1e-310: the median ln 2 / λ ≈ 6.9e309 is no double.
     // It came out as Infinity, and the default grid as the times NaN and Infinity, with
     // no failure.
