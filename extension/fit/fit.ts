@@ -9,7 +9,7 @@
 // log-likelihood per segregating site (so its tolerance means the same for 100 and
 // 10⁷ sites). Standard errors come from the observed information on the natural
 // scale, by central differences of exact gradients (information.ts).
-import type { Engine } from '../engine/engine';
+import { type Engine, EngineFailure } from '../engine/engine';
 import type { EvaluateResult, Progress } from '../protocol/engine';
 import type { FitOutcome } from '../protocol/fit';
 import { minimize } from './bfgs';
@@ -61,6 +61,13 @@ const START_SPREAD = Math.log(10);
 const INFORMATION_STEP = 1e-5;
 /** A flat parameter this far (log scale: a factor 100) from its start ran to a boundary. */
 const BOUNDARY_LOG_DISTANCE = Math.log(100);
+/**
+ * A log-likelihood this much above the estimate's, one decade or more away along a
+ * flat parameter's axis: the estimate is a plateau, not a maximum. A unit, not a
+ * rounding margin: far out on a plateau the log-likelihood still creeps towards its
+ * limit by amounts that say nothing about where the data are.
+ */
+const PLATEAU_RISE = 1;
 const PRIMES = [2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47];
 
 /** Element `index` of the van der Corput sequence in `base`, in [0, 1). */
@@ -213,6 +220,32 @@ export async function fitSfs(engine: FitEngine, request: FitRequest): Promise<Fi
   if (!informationIsFinite(information))
     warnings.push('the information matrix is not finite at the estimate: no standard errors');
   const bestStart = points[results.indexOf(best)];
+  /**
+   * A value of fitted parameter j, the others at the estimate, where the log-likelihood
+   * is higher by PLATEAU_RISE: probed a decade at a time each way, nearest first, over
+   * the doubles' range.
+   */
+  const higherAlongAxis = async (j: number): Promise<number | undefined> => {
+    for (let decade = 1; decade <= 616; decade++) {
+      let inRange = false;
+      for (const probe of [theta[j] * 10 ** decade, theta[j] / 10 ** decade]) {
+        if (!(probe >= Number.MIN_VALUE * 2 ** 52) || !Number.isFinite(probe)) continue;
+        inRange = true;
+        signal?.throwIfAborted();
+        let r: EvaluateResult;
+        try {
+          r = await engine.evaluate(run.traceKey, paramsAt(theta.map((t, i) => (i === j ? probe : t))), 1, [], false);
+        } catch (error) {
+          // A rate beyond a double there is no evidence either way.
+          if (error instanceof EngineFailure && error.kind === 'argument') continue;
+          throw error;
+        }
+        if (likelihood.evaluate(branches(r)).loglik > value.loglik + PLATEAU_RISE) return probe;
+      }
+      if (!inRange) break;
+    }
+    return undefined;
+  };
   for (const members of errors.flat) {
     const names = members.map((j) => fit[j]);
     if (names.length > 1) {
@@ -226,6 +259,17 @@ export async function fitSfs(engine: FitEngine, request: FitRequest): Promise<Fi
     const [j] = members;
     const moved = best.x[j] - bestStart[j];
     const name = names[0];
+    // Near its start, it may be flat everywhere (not identifiable) or only there, on a
+    // plateau far from the data (mig = 1e150: the demes are one population): a start
+    // on a plateau used to come out as "converged" with the start as the estimate.
+    if (Math.abs(moved) <= BOUNDARY_LOG_DISTANCE) {
+      const higher = await higherAlongAxis(j);
+      if (higher !== undefined)
+        throw new FitError(
+          `the log-likelihood is flat in ${name} around ${name}=${short(theta[j])} (the expected proportions do not change with it there) but higher at ${name}=${short(higher)}: the optimizer stopped on that plateau, so there is no estimate; start nearer the data with --start, or try --starts`,
+          'model',
+        );
+    }
     warnings.push(
       moved > BOUNDARY_LOG_DISTANCE
         ? `${name} has no finite estimate: the log-likelihood rises as ${name} grows and levels off (the best fit is at ${name} → ∞); the value is where the optimizer stopped and its standard error is infinite`
@@ -255,6 +299,11 @@ export async function fitSfs(engine: FitEngine, request: FitRequest): Promise<Fi
     warnings,
     timingsMs: { run: runMs, optimize: optimizeMs, information: informationMs, total: performance.now() - started },
   };
+}
+
+/** A value for a message: six significant digits, without trailing zeros. */
+function short(x: number): string {
+  return String(Number(x.toPrecision(6)));
 }
 
 function informationIsFinite(m: number[][]): boolean {

@@ -768,6 +768,38 @@ describe('phasic-trace fit', () => {
     assert.match(r.stderr, /no finite gradient at the start values \(mig=1e-300\).*--start/);
   });
 
+  it('refuses a start on a plateau far from the data, instead of reporting it as a converged estimate', () => {
+    // At mig = 1e150 the two demes are one population: the expected proportions do not
+    // change with mig there, so the optimizer stopped at once and the start came out as
+    // "mig = 1e+150, converged" with status 0, although mig ≈ 0.31 fits far better.
+    for (const [start, shown] of [
+      ['1e150', '1e\\+150'],
+      ['1e6', '1000000'],
+    ]) {
+      const r = cli([
+        'fit',
+        TWO_DEME_SFS,
+        '--data',
+        join(ROOT, 'examples', 'two_deme_sfs.fs'),
+        '--sfs-reward',
+        'xi',
+        '--fit',
+        'mig',
+        '--start',
+        `mig=${start}`,
+        '--no-cache',
+      ]);
+      assert.equal(r.status, 1, r.stdout + r.stderr);
+      assert.equal(r.stdout, '');
+      assert.match(
+        r.stderr,
+        new RegExp(
+          `the log-likelihood is flat in mig around mig=${shown} .* but higher at mig=1: the optimizer stopped on that plateau, so there is no estimate`,
+        ),
+      );
+    }
+  });
+
   it('says what is wrong with bad data, pointing at the file and line', () => {
     const fails = (args: string[], status: number, message: RegExp) => {
       const r = cli(['fit', ...args, '--no-cache']);
