@@ -135,6 +135,35 @@ TEST(disk_cache_rejects_truncated_corrupted_and_foreign_files) {
   CHECK(cache.load(key, canonical, out) && out == payload);
 }
 
+// An entry is read and checksummed in pieces (256 KB): one spanning several pieces,
+// with a piece boundary inside the stored input, reads back whole, and a flipped bit
+// in any piece (first, middle, last, the input) is caught.
+TEST(disk_cache_checks_every_piece_of_an_entry_larger_than_one_read) {
+  TempDir dir;
+  DiskCache cache(dir.path.string(), 16 << 20);
+  std::string payload(3 * (256 << 10) - 100, '\0');
+  std::mt19937_64 rng(49);
+  for (char& c : payload) c = char(rng());
+  const std::string canonical(300, 'c');  // crosses the third piece's end
+  const Key key = hash128(canonical);
+  const fs::path file = cache.path_of(key);
+  CHECK(cache.store(key, canonical, payload));
+  const std::string good = read(file);
+  std::string out;
+  CHECK(cache.load(key, canonical, out) && out == payload);
+  const std::size_t body = DiskCacheFormat::kHeaderBytes;
+  for (const std::size_t at : {body, body + (256u << 10) + 7, body + (512u << 10) - 1, body + (512u << 10),
+                               good.size() - 200 - cache.identity().size() - 1, good.size() - 1}) {
+    std::string flipped = good;
+    flipped[at] ^= 0x10;
+    write(file, flipped);
+    CHECK(!cache.load(key, canonical, out));
+    CHECK(!fs::exists(file));
+  }
+  CHECK(cache.store(key, canonical, payload));
+  CHECK(cache.load(key, canonical, out) && out == payload);
+}
+
 TEST(disk_cache_prunes_least_recently_used_files) {
   TempDir dir;
   // Each file: header + 100 payload bytes + identity + 100 input bytes; room for three.
