@@ -135,6 +135,35 @@ TEST(disk_cache_rejects_truncated_corrupted_and_foreign_files) {
   CHECK(cache.load(key, canonical, out) && out == payload);
 }
 
+// An entry is read and checksummed in pieces (256 KB): one spanning several pieces,
+// with a piece boundary inside the stored input, reads back whole, and a flipped bit
+// in any piece (first, middle, last, the input) is caught.
+TEST(disk_cache_checks_every_piece_of_an_entry_larger_than_one_read) {
+  TempDir dir;
+  DiskCache cache(dir.path.string(), 16 << 20);
+  std::string payload(3 * (256 << 10) - 100, '\0');
+  std::mt19937_64 rng(49);
+  for (char& c : payload) c = char(rng());
+  const std::string canonical(300, 'c');  // crosses the third piece's end
+  const Key key = hash128(canonical);
+  const fs::path file = cache.path_of(key);
+  CHECK(cache.store(key, canonical, payload));
+  const std::string good = read(file);
+  std::string out;
+  CHECK(cache.load(key, canonical, out) && out == payload);
+  const std::size_t body = DiskCacheFormat::kHeaderBytes;
+  for (const std::size_t at : {body, body + (256u << 10) + 7, body + (512u << 10) - 1, body + (512u << 10),
+                               good.size() - 200 - cache.identity().size() - 1, good.size() - 1}) {
+    std::string flipped = good;
+    flipped[at] ^= 0x10;
+    write(file, flipped);
+    CHECK(!cache.load(key, canonical, out));
+    CHECK(!fs::exists(file));
+  }
+  CHECK(cache.store(key, canonical, payload));
+  CHECK(cache.load(key, canonical, out) && out == payload);
+}
+
 TEST(disk_cache_prunes_least_recently_used_files) {
   TempDir dir;
   // Each file: header + 100 payload bytes + identity + 100 input bytes; room for three.
@@ -1211,6 +1240,194 @@ TEST(a_run_entry_answers_only_the_model_text_it_was_written_for) {
   other.min_scc_size = 7;
   CHECK(!json::parse(e.run(a, other, {})).find("reused")->as_bool());
   e.memory_cache().clear();
+}
+
+namespace {
+
+// The payload of a cache file (the run entry itself), as run_entry.hpp lays it out.
+std::string payload_of(const std::string& file) {
+  std::uint64_t payload_length;
+  std::memcpy(&payload_length, file.data() + 32, 8);
+  return file.substr(DiskCacheFormat::kHeaderBytes, payload_length);
+}
+
+RunEntry decode(const std::string& payload) {
+  return decode_run_entry(reinterpret_cast<const std::uint8_t*>(payload.data()), payload.size());
+}
+
+// The run entry of `model` rewritten with `answer` in place of the one its writer stored.
+void store_with_answer(const fs::path& dir, const std::string& model, const RunOptions& options,
+                       const StoredAnswer* answer) {
+  const RunEntry entry = decode(payload_of(read(only_run_entry(dir))));
+  const std::vector<std::uint8_t> bytes = encode_run_entry(entry.summary, entry.labels, entry.trace, entry.graph,
+                                                           answer);
+  const std::string identity = run_entry_identity(model, options.min_scc_size);
+  CHECK(DiskCache(dir.string(), 1 << 28)
+            .store(run_entry_key(identity), identity,
+                   std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), EntryKind::Run));
+}
+
+double mean_of(const json::Value& run, const char* reward) {
+  return run.find("moments")->find(reward)->as_array()[0].as_number();
+}
+
+}  // namespace
+
+// The run that writes an entry stores its own answer in it (decision 49), and a new
+// engine asked exactly that (same θ bit for bit, moments, covariance pairs) answers
+// with it, the very numbers of an engine without any cache. Any other request
+// evaluates: shown by an entry whose stored answer is made wrong on purpose, which is
+// served only to the request it names.
+TEST(a_run_entry_answers_its_writers_own_request_and_evaluates_any_other) {
+  TempDir dir;
+  const std::string model = fixture("two_locus.json");
+  RunOptions options;
+  options.params = {{"rec", 0.5}};
+  options.moments = 3;
+  options.covariances = {{"time", "tmrca"}};
+  json::Value first;
+  {
+    Engine writer;
+    writer.configure({dir.path.string(), 1 << 28, 1 << 28, 0});
+    first = json::parse(writer.run(model, options, {}));
+    writer.memory_cache().clear();
+  }
+  Engine fresh;
+  fresh.configure({"", 0, 1 << 28, 0});
+  auto reference = [&](const RunOptions& o) { return json::parse(fresh.run(model, o, {})); };
+  auto in_new_engine = [&](const RunOptions& o) {
+    Engine e;
+    e.configure({dir.path.string(), 1 << 28, 1 << 28, 0});
+    // Not run_without_exploring: the reference engine and the decoded entries here
+    // hold counted memory of their own.
+    json::Value r = json::parse(e.run(model, o, {}));
+    CHECK(r.find("reused")->as_bool());
+    CHECK_EQ(r.find("timingsMs")->find("explore")->as_number(), 0.0);
+    e.memory_cache().clear();
+    return r;
+  };
+
+  const RunEntry written = decode(payload_of(read(only_run_entry(dir.path))));
+  CHECK(written.answer.has_value());
+  const std::vector<double> theta = {1.0, 0.5};  // coal's default, rec as asked
+  const std::vector<RewardPair> pairs = {{0, 1}};
+  CHECK(written.answer->answers(theta, 3, pairs));
+  CHECK(!written.answer->answers(theta, 2, pairs));
+  CHECK(!written.answer->answers(theta, 3, {}));
+  CHECK(!written.answer->answers(std::vector<double>{1.0, 0.5000000000000001}, 3, pairs));
+
+  const json::Value served = in_new_engine(options), expected = reference(options);
+  for (const char* member : {"params", "moments", "variance", "covariance"}) {
+    CHECK(equal(*first.find(member), *served.find(member)));
+    CHECK(equal(*expected.find(member), *served.find(member)));
+  }
+
+  // The stored answer made wrong: served to its own request only.
+  StoredAnswer wrong = *written.answer;
+  wrong.moments.raw[0] = 12345.0;  // E[time] at θ
+  store_with_answer(dir.path, model, options, &wrong);
+  CHECK_EQ(mean_of(in_new_engine(options), "time"), 12345.0);
+  RunOptions other_theta = options, other_moments = options, other_pairs = options, other_order = options;
+  other_theta.params = {{"rec", 0.5000000000000001}};
+  other_moments.moments = 2;
+  other_pairs.covariances = {};
+  other_order.covariances = {{"tmrca", "time"}};
+  for (const RunOptions& o : {other_theta, other_moments, other_pairs, other_order}) {
+    const json::Value r = in_new_engine(o), x = reference(o);
+    CHECK(mean_of(r, "time") != 12345.0);
+    for (const char* member : {"moments", "variance", "covariance"}) CHECK(equal(*x.find(member), *r.find(member)));
+  }
+  // A parameter named by its default value is the same θ.
+  RunOptions named_default = options;
+  named_default.params = {{"rec", 0.5}, {"coal", 1.0}};
+  CHECK_EQ(mean_of(in_new_engine(named_default), "time"), 12345.0);
+
+  // An entry without an answer (as a run whose evaluation failed writes) evaluates.
+  store_with_answer(dir.path, model, options, nullptr);
+  CHECK(!decode(payload_of(read(only_run_entry(dir.path)))).answer.has_value());
+  CHECK(equal(*expected.find("moments"), *in_new_engine(options).find("moments")));
+  fresh.clear_caches();
+}
+
+// A run cancelled while it evaluates has explored and composed its model: its run
+// entry is written all the same, without an answer, and a new engine answers from it.
+TEST(a_run_cancelled_in_evaluation_still_writes_its_run_entry_without_an_answer) {
+  TempDir dir;
+  const std::string model = fixture("two_locus.json");
+  {
+    Engine writer;
+    writer.configure({dir.path.string(), 1 << 28, 1 << 28, 0});
+    std::atomic<bool> cancel{false};
+    RunObserver observer;
+    observer.cancel = &cancel;
+    observer.progress = [&](const RunProgress& p) {
+      if (p.phase == RunPhase::Evaluating) cancel = true;
+    };
+    bool cancelled = false;
+    try {
+      writer.run(model, {}, observer);
+    } catch (const Cancelled&) {
+      cancelled = true;
+    }
+    CHECK(cancelled);
+    writer.memory_cache().clear();
+  }
+  CHECK(!decode(payload_of(read(only_run_entry(dir.path)))).answer.has_value());
+  Engine e;
+  e.configure({dir.path.string(), 1 << 28, 1 << 28, 0});
+  const json::Value again = run_without_exploring(e, model, {});
+  Engine fresh;
+  fresh.configure({"", 0, 1 << 28, 0});
+  CHECK(equal(*json::parse(fresh.run(model, {}, {})).find("moments"), *again.find("moments")));
+  e.memory_cache().clear();
+  fresh.clear_caches();
+}
+
+// A stored answer that does not fit its model is refused with the rest of the entry.
+TEST(a_run_entry_with_an_answer_that_does_not_fit_its_model_is_refused) {
+  TempDir dir;
+  const std::string model = fixture("two_locus.json");
+  RunOptions options;
+  options.covariances = {{"time", "tmrca"}};
+  {
+    Engine writer;
+    writer.configure({dir.path.string(), 1 << 28, 1 << 28, 0});
+    writer.run(model, options, {});
+    writer.memory_cache().clear();
+  }
+  const RunEntry entry = decode(payload_of(read(only_run_entry(dir.path))));
+  CHECK(entry.answer.has_value());
+  auto refused = [&](const StoredAnswer& a) {
+    const std::vector<std::uint8_t> bytes = encode_run_entry(entry.summary, entry.labels, entry.trace, entry.graph, &a);
+    bool threw = false;
+    try {
+      decode_run_entry(bytes.data(), bytes.size());
+    } catch (const EngineError&) {
+      threw = true;
+    }
+    return threw;
+  };
+  CHECK(!refused(*entry.answer));
+  StoredAnswer a = *entry.answer;
+  a.pairs[0].second = 2;  // two rewards: 0 and 1
+  CHECK(refused(a));
+  a = *entry.answer;
+  a.theta.push_back(1.0);  // one value more than the model's two parameters
+  CHECK(refused(a));
+  a = *entry.answer;
+  a.moments.variance.pop_back();
+  CHECK(refused(a));
+  a = *entry.answer;
+  a.moments.covariance.push_back(0.0);
+  CHECK(refused(a));
+  a = *entry.answer;
+  a.moments.moment_count = 0;
+  a.moments.raw.clear();
+  a.moments.variance.clear();
+  CHECK(refused(a));
+  a = *entry.answer;
+  a.moments.raw.pop_back();
+  CHECK(refused(a));
 }
 
 // A run entry is checksummed on disk, but one could still be crafted: mutated entries

@@ -12,8 +12,9 @@
 //   another identity wrote is never served; like any file that fails a check it is a
 //   miss, removed, and the run writes this engine's file under the name).
 //   The body is read only after the header checks pass, so a huge file is never read
-//   in. It is read with one pread into a buffer the cache reuses (no zero fill, no
-//   fresh pages per entry, no copy out): a hit costs one copy from the page cache. A regular file that fails a check is
+//   in. It is read in pieces of 256 KB into a buffer the cache reuses (no zero fill,
+//   no fresh pages per entry, no copy out), each piece checksummed as it arrives: a
+//   hit costs one copy from the page cache and one pass over the bytes. A regular file that fails a check is
 //   removed; anything else in an entry's place (FIFO, symlink, device) is left alone. Either way it is a miss: the
 //   caller records the block and store() renames a whole new file over the name.
 // - Files are written to a temporary name in the same directory, then renamed over

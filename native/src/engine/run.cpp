@@ -429,19 +429,27 @@ std::optional<Gradient> gradient_if_asked(const ModelTrace& trace, const ModelLa
   return g;
 }
 
+// What a run entry gave besides what it put into the memory cache: its summary, decoded
+// once (a reused run's, from disk), and the answer stored with it, if any.
+struct RestoredRun {
+  RunSummary summary;
+  std::optional<StoredAnswer> answer;
+};
+
 // Puts the run entry of this model text from disk (run_entry.hpp) into the memory
-// cache; false when there is none or it does not decode (then it is removed, and the
+// cache; nothing when there is none or it does not decode (then it is removed, and the
 // fresh run that follows writes a whole new one over its name).
-bool restore_run(std::string_view model_text, std::uint32_t min_block_size, RunCaches caches) {
-  if (!caches.disk.enabled()) return false;
+std::optional<RestoredRun> restore_run(std::string_view model_text, std::uint32_t min_block_size, RunCaches caches) {
+  if (!caches.disk.enabled()) return std::nullopt;
   const std::string identity = run_entry_identity(model_text, min_block_size);
   const Key key = run_entry_key(identity);
   std::string_view payload;
-  if (!caches.disk.load(key, identity, payload, EntryKind::Run)) return false;
+  if (!caches.disk.load(key, identity, payload, EntryKind::Run)) return std::nullopt;
   struct Release {
     DiskCache& disk;
     ~Release() { disk.release_read_buffer(); }
   } release{caches.disk};
+  RestoredRun restored;
   try {
     // The decoded entry is megabytes in thousands of vectors that live and go
     // together: in one arena of huge pages instead of a first-touch fault per 4 KB
@@ -456,14 +464,16 @@ bool restore_run(std::string_view model_text, std::uint32_t min_block_size, RunC
     caches.memory.put_model(trace_key, std::move(entry.trace), entry.labels, {}, model_text, std::move(entry.graph));
     // Stored in the reused form (checked by the decoder): kept as read.
     caches.memory.put_run(run_summary_key(model_text, min_block_size), model_text, entry.encoded_summary, trace_key);
+    restored.summary = std::move(entry.summary);
+    restored.answer = std::move(entry.answer);
   } catch (const EngineError&) {
     caches.disk.remove(key, EntryKind::Run);
-    return false;
+    return std::nullopt;
   } catch (const BudgetExceeded&) {
-    return false;  // the full run that follows reports the budget
+    return std::nullopt;  // the full run that follows reports the budget
   }
   caches.memory.trim();
-  return true;
+  return restored;
 }
 
 // An unchanged model (same text, same block size threshold) is not explored again:
@@ -474,27 +484,44 @@ std::optional<std::string> reuse_run(std::string_view model_text, const RunOptio
                                      const RunObserver& observer, RunCaches caches, Clock::time_point run_start) {
   MemoryCache& memory = caches.memory;
   const Key summary_key = run_summary_key(model_text, options.min_scc_size);
-  CachedRun cached = memory.find_run(summary_key, model_text);
+  CachedModel model;
+  RunSummary summary;
+  std::optional<StoredAnswer> answer;
   TraceSource source = TraceSource::Memory;
-  if (cached.summary.empty() && restore_run(model_text, options.min_scc_size, caches)) {
-    cached = memory.find_run(summary_key, model_text);
+  if (CachedRun cached = memory.find_run(summary_key, model_text); !cached.summary.empty()) {
+    summary = decode_run_summary(cached.summary);
+    model = std::move(cached.model);
+  } else if (std::optional<RestoredRun> restored = restore_run(model_text, options.min_scc_size, caches)) {
+    // Its summary as decoded from the entry (no second decode of what the memory cache
+    // now holds), its model as the memory cache holds it (trim may have let it go).
+    model = memory.find_model(restored->summary.trace_key);
+    if (!model.trace) return std::nullopt;
+    summary = std::move(restored->summary);
+    summary.mark_reused(TraceSource::Disk);
+    answer = std::move(restored->answer);
     source = TraceSource::Disk;
+  } else {
+    return std::nullopt;
   }
-  if (cached.summary.empty()) return std::nullopt;
-  RunSummary summary = decode_run_summary(cached.summary);
-  if (source == TraceSource::Disk) summary = summary.as_reused(TraceSource::Disk);
   if (options.max_states != 0 && summary.vertices - 1 > options.max_states) return std::nullopt;
-  const ModelLabels& labels = cached.model.labels;
+  const ModelLabels& labels = model.labels;
   const std::vector<double> theta = theta_of(labels, options.params);
   const std::vector<RewardPair> pairs = pairs_of(labels, options.covariances);
+  const std::uint32_t moment_count = std::max<std::uint32_t>(options.moments, 2);
   if (observer.progress) observer.progress({RunPhase::Evaluating, 0, 1});
   RunTimings timings;
   const auto start = Clock::now();
-  Moments moments = evaluate(*cached.model.trace, theta, std::max<std::uint32_t>(options.moments, 2), pairs,
-                             observer.cancel);
-  settle_absorption(moments, cached.model.graph.get(), theta);
+  Moments moments;
+  // The answer the entry's writer gave to this very request (decision 51), else an
+  // evaluation.
+  if (answer && answer->answers(theta, moment_count, pairs)) {
+    moments = std::move(answer->moments);
+  } else {
+    moments = evaluate(*model.trace, theta, moment_count, pairs, observer.cancel);
+    settle_absorption(moments, model.graph.get(), theta);
+  }
   timings.evaluate = ms_since(start);
-  const std::optional<Gradient> gradient = gradient_if_asked(*cached.model.trace, labels, theta, moments, options,
+  const std::optional<Gradient> gradient = gradient_if_asked(*model.trace, labels, theta, moments, options,
                                                              observer.cancel, timings);
   if (observer.progress) observer.progress({RunPhase::Evaluating, 1, 1});
   // A process whose every run is a run-entry hit still bounds the directory and drops a
@@ -503,7 +530,7 @@ std::optional<std::string> reuse_run(std::string_view model_text, const RunOptio
   // wrote nothing, so the scan is skipped too while the prune stamp shows the
   // directory as the last prune left it (cache/disk_cache.hpp).
   if (source == TraceSource::Disk) caches.disk.prune_if_changed();
-  return result_json(summary, true, *cached.model.trace, labels, theta, moments, options, timings, run_start, {},
+  return result_json(summary, true, *model.trace, labels, theta, moments, options, timings, run_start, {},
                      summary.warnings, gradient ? &*gradient : nullptr);
 }
 
@@ -592,27 +619,40 @@ std::string run_model(std::string_view model_text, const RunOptions& options, co
   cond.reset();
   explored.reset();
 
-  // The whole run to disk, so that the next process does not explore it again. An
-  // entry larger than the cache would be refused on reading: not written.
-  if (caches.disk.enabled()) {
-    const std::vector<std::uint8_t> entry = encode_run_entry(summary.as_reused(), labels, *composed, parametric);
-    const std::string identity = run_entry_identity(model_text, options.min_scc_size);
-    if (entry.size() + identity.size() + DiskCacheFormat::kHeaderBytes <= caches.disk.max_bytes())
-      caches.disk.store(run_entry_key(identity), identity,
-                        std::string_view(reinterpret_cast<const char*>(entry.data()), entry.size()), EntryKind::Run);
-  }
   const std::shared_ptr<const ModelTrace> trace = caches.memory.put_model(
       summary.trace_key, std::move(*composed), labels, used_keys, model_text, std::move(parametric));
   caches.memory.put_run(run_summary_key(model_text, options.min_scc_size), model_text,
                         encode_run_summary(summary.as_reused()), summary.trace_key);
+  // Held for the run entry: the memory cache keeps it too, until a trim.
+  const std::shared_ptr<const ParametricGraph> graph_held = caches.memory.find_model(summary.trace_key).graph;
+
+  // The whole run to disk, so that the next process does not explore it again, with
+  // this run's answer when there is one (decision 51). An entry larger than the cache
+  // would be refused on reading: not written.
+  auto write_run_entry = [&](const StoredAnswer* answer) {
+    if (!caches.disk.enabled() || !graph_held) return;
+    const std::vector<std::uint8_t> entry = encode_run_entry(summary.as_reused(), labels, *trace, *graph_held, answer);
+    const std::string identity = run_entry_identity(model_text, options.min_scc_size);
+    if (entry.size() + identity.size() + DiskCacheFormat::kHeaderBytes <= caches.disk.max_bytes())
+      caches.disk.store(run_entry_key(identity), identity,
+                        std::string_view(reinterpret_cast<const char*>(entry.data()), entry.size()), EntryKind::Run);
+  };
 
   // ---- evaluation ---------------------------------------------------------------
   progress(RunPhase::Evaluating, 0, 1);
   phase_start = Clock::now();
-  Moments moments = evaluate(*trace, theta, std::max<std::uint32_t>(options.moments, 2), pairs, cancel);
-  if (!moments.absorption_certain)
-    settle_absorption(moments, caches.memory.find_model(summary.trace_key).graph.get(), theta);
+  const std::uint32_t moment_count = std::max<std::uint32_t>(options.moments, 2);
+  StoredAnswer answer{theta, pairs, {}};
+  try {
+    answer.moments = evaluate(*trace, theta, moment_count, pairs, cancel);
+  } catch (...) {
+    write_run_entry(nullptr);  // the model is explored and composed all the same
+    throw;
+  }
+  Moments& moments = answer.moments;
+  if (!moments.absorption_certain) settle_absorption(moments, graph_held.get(), theta);
   timings.evaluate = ms_since(phase_start);
+  write_run_entry(&answer);
   const std::optional<Gradient> gradient = gradient_if_asked(*trace, labels, theta, moments, options, cancel, timings);
   progress(RunPhase::Evaluating, 1, 1);
 

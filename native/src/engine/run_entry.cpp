@@ -13,7 +13,7 @@ namespace phasic {
 namespace {
 
 constexpr std::uint32_t kMagic = 0x4e525450;  // "PTRN"
-constexpr std::uint32_t kVersion = 1;
+constexpr std::uint32_t kVersion = 2;         // 2: the stored answer
 
 [[noreturn]] void corrupt(const char* why) { throw EngineError(std::string("corrupt run entry: ") + why); }
 
@@ -77,7 +77,20 @@ class Reader {
   std::size_t at_ = 0;
 };
 
+// Far more than a run asks for (the protocol's moments are small), and small enough that
+// K × rewards cannot overflow before the bytes for them are checked.
+constexpr std::uint32_t kMaxStoredMoments = 1u << 16;
+
 }  // namespace
+
+bool StoredAnswer::answers(std::span<const double> at, std::uint32_t moment_count,
+                           std::span<const RewardPair> asked) const {
+  if (moment_count != moments.moment_count || at.size() != theta.size() || asked.size() != pairs.size()) return false;
+  if (!at.empty() && std::memcmp(at.data(), theta.data(), at.size() * sizeof(double)) != 0) return false;
+  for (std::size_t i = 0; i < asked.size(); ++i)
+    if (asked[i].first != pairs[i].first || asked[i].second != pairs[i].second) return false;
+  return true;
+}
 
 std::string run_entry_identity(std::string_view model_text, std::uint32_t min_block_size) {
   // The engine's identity is not here: the disk cache keys and stores it with every
@@ -96,7 +109,8 @@ Key run_entry_key(std::string_view identity) {
 }
 
 std::vector<std::uint8_t> encode_run_entry(const RunSummary& summary, const ModelLabels& labels,
-                                           const ModelTrace& trace, const ParametricGraph& graph) {
+                                           const ModelTrace& trace, const ParametricGraph& graph,
+                                           const StoredAnswer* answer) {
   Writer w;
   w.put(kMagic);
   w.put(kVersion);
@@ -151,6 +165,20 @@ std::vector<std::uint8_t> encode_run_entry(const RunSummary& summary, const Mode
   w.array(graph.edge_target);
   w.array(graph.coeffs);
   w.array(graph.rewards);
+
+  w.put<std::uint8_t>(answer ? 1 : 0);
+  if (answer) {
+    const Moments& m = answer->moments;
+    w.array(answer->theta);
+    w.put(m.moment_count);
+    w.put(static_cast<std::uint32_t>(answer->pairs.size()));
+    for (const RewardPair& p : answer->pairs) w.put(p.first), w.put(p.second);
+    w.array(m.raw);
+    w.put<std::uint64_t>(m.variance.size());
+    w.array(m.variance);
+    w.array(m.covariance);
+    w.put<std::uint8_t>(m.absorption_certain ? 1 : 0);
+  }
   return std::move(w.out);
 }
 
@@ -249,7 +277,36 @@ RunEntry decode_run_entry(const std::uint8_t* data, std::size_t size) {
   if (edge_count > size) corrupt("more edges than the entry holds");
   r.array(g.coeffs, edge_count * g.stride());
   r.array(g.rewards, reward_values);
-  if (!r.done()) corrupt("bytes after the graph");
+
+  const auto has_answer = r.get<std::uint8_t>();
+  if (has_answer > 1) corrupt("bad answer flag");
+  if (has_answer == 1) {
+    StoredAnswer& a = e.answer.emplace();
+    Moments& mo = a.moments;
+    r.array(a.theta, m.param_count);
+    mo.reward_count = m.reward_count;
+    mo.moment_count = r.get<std::uint32_t>();
+    if (mo.moment_count == 0 || mo.moment_count > kMaxStoredMoments)
+      corrupt("the answer's moment count is out of range");
+    const auto pair_count = r.get<std::uint32_t>();
+    if (pair_count > size / 8) corrupt("more pairs than the entry holds");
+    a.pairs.resize(pair_count);
+    for (RewardPair& p : a.pairs) {
+      p.first = r.get<std::uint32_t>();
+      p.second = r.get<std::uint32_t>();
+      if (p.first >= m.reward_count || p.second >= m.reward_count) corrupt("the answer names a reward not there");
+    }
+    r.array(mo.raw, std::uint64_t(m.reward_count) * mo.moment_count);
+    const auto variance_count = r.get<std::uint64_t>();
+    if (variance_count != (mo.moment_count >= 2 ? m.reward_count : 0))
+      corrupt("the answer's variances are not one per reward");
+    r.array(mo.variance, variance_count);
+    r.array(mo.covariance, pair_count);
+    const auto certain = r.get<std::uint8_t>();
+    if (certain > 1) corrupt("bad absorption flag");
+    mo.absorption_certain = certain == 1;
+  }
+  if (!r.done()) corrupt("bytes after the answer");
   return e;
 }
 

@@ -27,12 +27,16 @@ std::uint32_t RunSummary::count(TraceSource s) const {
 
 RunSummary RunSummary::as_reused(TraceSource source) const {
   RunSummary s = *this;
-  for (ComponentSummary& c : s.components)
+  s.mark_reused(source);
+  return s;
+}
+
+void RunSummary::mark_reused(TraceSource source) {
+  for (ComponentSummary& c : components)
     if (c.source != TraceSource::Trivial) {
       c.source = source;
       c.record_ms = 0;
     }
-  return s;
 }
 
 namespace {

@@ -52,6 +52,8 @@ struct RunSummary {
   // The same run as a repeat would report it: every block from the memory cache (or
   // from `source`: Disk for a run read from disk).
   RunSummary as_reused(TraceSource source = TraceSource::Memory) const;
+  // The same, in place.
+  void mark_reused(TraceSource source = TraceSource::Memory);
   // The value of a RunResult's `decomposition` member, written into w (a reused run
   // writes it at every θ: written in place, with no temporary string per component).
   void write_decomposition(JsonWriter& w) const;
