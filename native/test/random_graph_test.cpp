@@ -225,14 +225,20 @@ RandomModel random_block_model(Rng& rng, std::uint32_t states, double density) {
 // and to the next fringe state); a ring downstream. The middle block's sparse
 // recorder eliminates the fringe first, whose forward commands and terms reach the
 // core, and hands the core (filled in by the fringe) to the dense kernel part way.
-RandomModel random_cored_model(Rng& rng) {
+// `stuck`: every rate out of the first core state is θ_0 alone, so at θ_0 = 0 it is
+// never left (a λ of 0 in the dense part, which then goes through its recorded ops).
+RandomModel random_cored_model(Rng& rng, bool stuck) {
   const std::uint32_t P = 2 + below(rng, 2);
   const std::uint32_t up = 3, core = 96 + below(rng, 16), fringe = 200 + below(rng, 40), down = 4;
   const VertexId first_core = 1 + up, first_fringe = first_core + core, first_down = first_fringe + fringe;
   const VertexId absorbing = first_down + down;
   const double density = uniform(rng, 0.7, 0.9);
   std::vector<EdgeSpec> edges{{0, 1, {0.7}}, {0, first_core + below(rng, core), {0.3}}};
-  auto edge = [&](VertexId from, VertexId to) { edges.push_back({from, to, random_form(rng, P)}); };
+  auto edge = [&](VertexId from, VertexId to) {
+    std::vector<double> form = random_form(rng, P);
+    if (stuck && from == first_core) form.assign(P + 1, 0.0), form[1] = 1.0;
+    edges.push_back({from, to, form});
+  };
   for (std::uint32_t i = 0; i < up; ++i) edge(1 + i, 1 + (i + 1) % up);
   edge(1, first_core), edge(2, first_fringe);
   for (std::uint32_t i = 0; i < core; ++i) {
@@ -414,9 +420,10 @@ TEST(blocks_that_fill_in_match_a_dense_solve_with_their_gradients) {
 // states never left: NaN where the replayed adjoint has NaN).
 TEST(gradients_through_dense_parts_match_the_replayed_adjoint_and_central_differences) {
   Rng rng(20261204);
-  int mixed = 0;
+  int mixed = 0, stuck_in_dense = 0;
   for (int trial = 0; trial < 10; ++trial) {
-    RandomModel model = random_cored_model(rng);
+    const bool stuck = trial % 5 == 4;
+    RandomModel model = random_cored_model(rng, stuck);
     const Graph& g = model.graph;
     const ModelTrace t = compose(g, condense(g), {});
     const ModelTrace replayed = replay_only(t);
@@ -427,8 +434,16 @@ TEST(gradients_through_dense_parts_match_the_replayed_adjoint_and_central_differ
     const RewardPair pair[] = {{0, 1}};
     for (int zeroed = 0; zeroed < 2; ++zeroed) {
       std::vector<double> theta = model.theta;
-      if (zeroed) theta[below(rng, P)] = 0.0;
+      if (zeroed) theta[stuck ? 0 : below(rng, P)] = 0.0;
       const Moments m = evaluate(t, theta, K, pair);
+      if (stuck && zeroed) {
+        // The stuck state (vertex 4, the first of the core) is reached: E[T] = ∞, and
+        // the dense part it is in (if any) cannot be factored.
+        CHECK(std::isinf(m.moment(0, 1)));
+        for (const ComposedBlock& b : t.blocks)
+          for (std::uint32_t p = 0; p < b.trace->dense.size; ++p)
+            stuck_in_dense += evaluate_densely(b.trace->dense, 1) && b.vertices[b.trace->dense.order[p]] == 4;
+      }
       for (GradientWay way : {GradientWay::Chosen, GradientWay::Reverse, GradientWay::Tangents}) {
         const Gradient d = evaluate_gradient(t, theta, K, m, pair, nullptr, way);
         const Gradient e = evaluate_gradient(replayed, theta, K, evaluate(replayed, theta, K, pair), pair, nullptr,
@@ -478,6 +493,7 @@ TEST(gradients_through_dense_parts_match_the_replayed_adjoint_and_central_differ
   // others hand over too early for the part to be worth it, or not at all).
   std::printf("  %d of 10 cored models with a mixed block\n", mixed);
   CHECK(mixed >= 4);
+  CHECK(stuck_in_dense >= 1);
   CHECK_EQ(ledger().bytes(Category::Evaluation), 0u);
 }
 

@@ -436,7 +436,7 @@ class GradientSession {
     if (dense_now_)
       for (std::size_t l = 0; l < W; ++l) dense_lane(t, y, W, l, false);
     std::uint64_t k = first_term(t);
-    for (std::size_t c = solve_begin(t); c < t.solve.size(); ++c) {
+    for (std::size_t c = solve_begin(t), end = t.solve.size(); c < end; ++c) {
       const SolveCommand& s = t.solve[c];
       double sum[Fixed ? Fixed : 1];
       double* xv = y + std::size_t(s.vertex) * W;
@@ -545,7 +545,7 @@ class GradientSession {
     for (std::uint32_t d = 0; d < t.dot_count; ++d)
       for (std::size_t p = 0; p < P; ++p) T[std::size_t(d) * P + p] = t.dot_coeffs[std::size_t(d) * S + p + 1];
     std::size_t slot = t.dot_count;
-    for (std::size_t i = 0; i < op_end(t); ++i) {
+    for (std::size_t i = 0, end = op_end(t); i < end; ++i) {
       const Op& op = t.ops[i];
       double* __restrict out = T + slot * P;
       const double* ta = T + std::size_t(op.a) * P;
@@ -621,7 +621,7 @@ class GradientSession {
         for (std::size_t p = 0; p < N; ++p) into[RK + p] += by * (pairs[2 * p] + pairs[2 * p + 1]);
       }
     };
-    for (std::size_t c = t.solve.size(); c-- > solve_begin(t);) {
+    for (std::size_t c = t.solve.size(), end = solve_begin(t); c-- > end;) {
       const SolveCommand& s = t.solve[c];
       const std::uint64_t begin = c == 0 ? 0 : t.solve[c - 1].term_end;
       const double out = y[s.vertex];
@@ -699,7 +699,7 @@ class GradientSession {
     double a[Fixed ? Fixed : 1], out[Fixed ? Fixed : 1];
     double* pa = Fixed ? a : lanes_.data();
     double* pout = Fixed ? out : lanes_.data() + R;
-    for (std::size_t c = t.solve.size(); c-- > solve_begin(t);) {
+    for (std::size_t c = t.solve.size(), end = solve_begin(t); c-- > end;) {
       const SolveCommand& s = t.solve[c];
       const std::uint64_t begin = c == 0 ? 0 : t.solve[c - 1].term_end;
       const double inv = val[s.inverse_rate];
