@@ -22,6 +22,8 @@
 
 #include "base/error.hpp"
 #include "memory/accounting.hpp"
+#include "trace/dense_block_evaluation.hpp"
+#include "trace/dense_block_gradient.hpp"
 
 namespace phasic {
 namespace {
@@ -66,6 +68,24 @@ inline void multiply_add(double* __restrict to, const double* __restrict by, con
   for (std::size_t l = 0; l < (Fixed ? Fixed : n); ++l) to[l] += by[l] * from[l];
 }
 
+// Whether the gradient takes a block's dense part through its dense LU
+// (dense_block_gradient.hpp): evaluation's rule for one lane.
+bool dense_candidate(const BlockTrace& t) { return evaluate_densely(t.dense, 1); }
+
+// Doubles a dense part's factors take: the matrix, the inverses and the 3·r extents
+// (uint32, two to a double).
+std::uint64_t dense_doubles(const BlockTrace& t) {
+  if (!dense_candidate(t)) return 0;
+  const std::uint32_t r = t.dense.size;
+  return dense_matrix_doubles(r) + r + (3 * std::uint64_t(r) + 1) / 2;
+}
+
+std::uint64_t total_dense_doubles(const ModelTrace& m) {
+  std::uint64_t total = 0;
+  for (const ComposedBlock& b : m.blocks) total += dense_doubles(*b.trace);
+  return total;
+}
+
 // 8 Mi doubles (64 MiB): larger traces replay each block's program once more instead.
 constexpr std::uint64_t kMaxKeptValues = std::uint64_t(8) << 20;
 
@@ -93,19 +113,23 @@ class GradientSession {
         block_slots_(largest(m, [](const BlockTrace& t) { return std::uint64_t(t.vertex_count) + t.exit_count; })),
         keep_all_values_(total_values(m) <= kMaxKeptValues),
         layout_{{
-            keep_all_values_ ? 0 : block_values_,               // values_
-            keep_all_values_ ? total_values(m) : 0,             // kept_values_
-            largest_of(false) * std::max<std::size_t>(O_, 1),   // value_adjoints_
-            R_ * V_,                                            // rewards_
-            RK_ * V_,                                           // solutions_
-            Q_ * V_,                                            // pair_solutions_
-            kept_solve_size(m, RK_ + Q_),                       // kept_solves_
-            (1 + (C_ - 1) * R_) * V_,                           // adjoints_
-            block_slots_ * std::max<std::size_t>({R_, Q_, 1}),  // y_
-            C_ * block_slots_ * std::max<std::size_t>(R_, 1),   // chains_
-            2 * std::max<std::size_t>(R_, 1),                   // lanes_
-            O_ * P_,                                            // theta_adjoints_
-            largest_of(true) * std::max<std::size_t>(P_, 1),    // tangents_
+            keep_all_values_ ? 0 : block_values_,                                                   // values_
+            keep_all_values_ ? total_values(m) : 0,                                                 // kept_values_
+            largest_of(false) * std::max<std::size_t>(O_, 1),                                       // value_adjoints_
+            R_ * V_,                                                                                // rewards_
+            RK_ * V_,                                                                               // solutions_
+            Q_ * V_,                                                                                // pair_solutions_
+            kept_solve_size(m, RK_ + Q_),                                                           // kept_solves_
+            (1 + (C_ - 1) * R_) * V_,                                                               // adjoints_
+            block_slots_ * std::max<std::size_t>({R_, Q_, 1}),                                      // y_
+            C_ * block_slots_ * std::max<std::size_t>(R_, 1),                                       // chains_
+            2 * std::max<std::size_t>(R_, 1),                                                       // lanes_
+            O_ * P_,                                                                                // theta_adjoints_
+            largest_of(true) * std::max<std::size_t>(P_, 1),                                        // tangents_
+            m.blocks.size(),                                                                        // dense_taken_
+            keep_all_values_ ? total_dense_doubles(m) : largest(m, dense_doubles),                  // kept_dense_
+            largest(m, [](const BlockTrace& t) { return dense_candidate(t) ? t.dense.size : 0; }),  // dense_y_
+            RK_ + Q_,                                                                               // differences_
         }},
         workspace_(workspace_bytes(layout_), Category::Evaluation),
         values_(slice(0)),
@@ -120,12 +144,20 @@ class GradientSession {
         chains_(slice(9)),
         lanes_(slice(10)),
         theta_adjoints_(slice(11)),
-        tangents_(slice(12)) {
+        tangents_(slice(12)),
+        dense_taken_(slice(13)),
+        kept_dense_(slice(14)),
+        dense_y_(slice(15)),
+        differences_(slice(16)) {
     for (std::size_t r = 0; r < R_; ++r)
       for (std::size_t v = 0; v < V_; ++v) rewards_[v * R_ + r] = m.rewards[r * V_ + v];
     // The backward pass leaves every value adjoint it consumed at 0 (see
-    // ops_backward), so one block's adjoints start at 0 without a fill per block.
-    value_adjoints_.zero();
+    // ops_backward), so one block's adjoints start at 0 without a fill per block; and
+    // they are zeroed only as far as a block reaches (zero_value_adjoints): a block
+    // whose dense part goes through its LU uses the values before the part only, and
+    // zeroing for all of them (2.7 M values, 86 MB on structured n = 8 d = 5) took
+    // half the gradient's time.
+    adjoints_zeroed_ = workspace_.fresh() ? value_adjoints_.size() : 0;
   }
 
   // Fills fast[r·K + k−1] = E[R_r^k] and cross[p] = E[R_a R_b] in IEEE arithmetic, and
@@ -138,13 +170,16 @@ class GradientSession {
     pair_solutions_.zero();
     adjoints_.zero();
     theta_adjoints_.zero();
-    std::size_t kept = 0, kept_solve = 0;
-    for (const ComposedBlock& b : m_.blocks) {
+    std::size_t kept = 0, kept_solve = 0, kept_dense = 0;
+    for (std::size_t bi = 0; bi < m_.blocks.size(); ++bi) {
+      const ComposedBlock& b = m_.blocks[bi];
       check_cancel();
       double* values = keep_all_values_ ? kept_values_.data() + kept : values_.data();
-      replay(*b.trace, values);
+      replay(*b.trace, values, keep_all_values_ ? kept_dense : 0);
+      dense_taken_[bi] = dense_now_;
       values_at_ = values;
       kept += b.trace->value_count();
+      if (keep_all_values_) kept_dense += dense_doubles(*b.trace);
       const Kept keep = kept_at(*b.trace, kept_solve);
       for (std::size_t k = 1; k <= K_; ++k) solve_moment(b, k, keep);
       if (N_) solve_pairs(b, keep);
@@ -160,10 +195,13 @@ class GradientSession {
       kept_solve -= kept_solve_size(t, RK_ + Q_);
       if (keep_all_values_) {
         kept -= t.value_count();
+        kept_dense -= dense_doubles(t);
         values_at_ = kept_values_.data() + kept;
+        dense_now_ = dense_taken_[bi] != 0;
+        if (dense_now_) dense_factors_at(t, kept_dense);
       } else {
         values_at_ = values_.data();
-        replay(t, values_.data());
+        replay(t, values_.data(), 0);
       }
       const Kept keep = kept_at(t, kept_solve);
       if (use_tangents(t)) {
@@ -175,6 +213,7 @@ class GradientSession {
         }
         chains<true>(b, keep);
       } else {
+        zero_value_adjoints(std::size_t(t.dot_count) + op_end(t));
         chains<false>(b, keep);
         program_adjoint(t);
       }
@@ -231,7 +270,11 @@ class GradientSession {
   // ȳ of chain i on the current block: block_slots_ per chain, R per slot for i ≥ 1.
   double* chain_slots(std::size_t i) { return chains_.data() + i * block_slots_ * std::max<std::size_t>(R_, 1); }
 
-  void replay(const BlockTrace& t, double* v) {
+  // A block's values into v. A dense part (dense_block_evaluation.hpp) is factored
+  // densely into kept_dense_ at `dense_offset` instead of replayed, unless some λ of it
+  // is not positive and finite: then its ops are replayed and the block goes through
+  // its recorded commands like any other (dense_now_ says which).
+  void replay(const BlockTrace& t, double* v, std::size_t dense_offset) {
     const std::uint32_t S = P_ + 1;
     for (std::uint32_t d = 0; d < t.dot_count; ++d) {
       const double* c = t.dot_coeffs.data() + std::size_t(d) * S;
@@ -240,8 +283,81 @@ class GradientSession {
         if (c[i + 1] != 0) acc += c[i + 1] * theta_[i];
       v[d] = acc;
     }
-    double* out = v + t.dot_count;
-    for (const Op& op : t.ops) {
+    dense_now_ = dense_candidate(t);
+    const std::size_t dense_begin = dense_now_ ? t.dense.first_op : t.ops.size();
+    replay_ops(t, v, 0, dense_begin);
+    if (dense_now_) {
+      dense_factors_at(t, dense_offset);
+      dense_now_ = factor_dense<1>(t.dense, v, dense_matrix_, dense_inverse_, dense_extent_);
+    }
+    if (!dense_now_) replay_ops(t, v, dense_begin, t.ops.size());
+  }
+
+  // The O adjoints of the first `values` program values are 0.
+  void zero_value_adjoints(std::size_t values) {
+    const std::size_t entries = values * O_;
+    if (entries <= adjoints_zeroed_) return;
+    std::fill(value_adjoints_.data() + adjoints_zeroed_, value_adjoints_.data() + entries, 0.0);
+    adjoints_zeroed_ = entries;
+  }
+
+  void dense_factors_at(const BlockTrace& t, std::size_t offset) {
+    dense_matrix_ = kept_dense_.data() + offset;
+    dense_inverse_ = dense_matrix_ + dense_matrix_doubles(t.dense.size);
+    dense_extent_ = reinterpret_cast<std::uint32_t*>(dense_inverse_ + t.dense.size);
+  }
+
+  // The commands the dense part leaves to the recorded form: forward commands before
+  // its own, solve commands after its own (and their terms), ops before its own.
+  std::size_t forward_end(const BlockTrace& t) const { return dense_now_ ? t.dense.first_forward : t.forward.size(); }
+  std::size_t solve_begin(const BlockTrace& t) const { return dense_now_ ? t.dense.size : 0; }
+  std::uint64_t first_term(const BlockTrace& t) const { return dense_now_ ? t.solve[t.dense.size - 1].term_end : 0; }
+  std::size_t op_end(const BlockTrace& t) const { return dense_now_ ? t.dense.first_op : t.ops.size(); }
+
+  // Lane l of y (`width` per slot) through the dense part, gathered by position: its
+  // solve (forward pass), or the transposed solve of its adjoint (backward pass).
+  void dense_lane(const BlockTrace& t, double* y, std::size_t width, std::size_t l, bool transposed) {
+    const std::uint32_t r = t.dense.size;
+    double* d = dense_y_.data();
+    for (std::uint32_t p = 0; p < r; ++p) d[p] = y[std::size_t(t.dense.order[p]) * width + l];
+    if (transposed)
+      transpose_solve_dense(r, dense_matrix_, dense_inverse_, dense_extent_, d);
+    else
+      solve_dense<1>(r, dense_matrix_, dense_inverse_, dense_extent_, d);
+    for (std::uint32_t p = 0; p < r; ++p) y[std::size_t(t.dense.order[p]) * width + l] = d[p];
+  }
+
+  // z_q − z_p (z_q = 0 for the leave column q = r) of every solve at the hand-over
+  // entry e, from the kept final values: into differences_, RK moment entries, then Q
+  // pair entries when `with_pairs`.
+  const double* entry_differences(const BlockTrace& t, const Kept& keep, const DenseEntry& e, bool with_pairs) {
+    double* diff = differences_.data();
+    const std::size_t RK = RK_, Q = Q_;
+    const std::size_t vp = t.dense.order[e.row];
+    const double* fp = keep.fin + vp * RK;
+    if (e.column < t.dense.size) {
+      const double* fq = keep.fin + std::size_t(t.dense.order[e.column]) * RK;
+      for (std::size_t o = 0; o < RK; ++o) diff[o] = fq[o] - fp[o];
+    } else {
+      for (std::size_t o = 0; o < RK; ++o) diff[o] = -fp[o];
+    }
+    if (with_pairs) {
+      const double* pp = keep.pair_fin + vp * Q;
+      double* pdiff = diff + RK;
+      if (e.column < t.dense.size) {
+        const double* pq = keep.pair_fin + std::size_t(t.dense.order[e.column]) * Q;
+        for (std::size_t j = 0; j < Q; ++j) pdiff[j] = pq[j] - pp[j];
+      } else {
+        for (std::size_t j = 0; j < Q; ++j) pdiff[j] = -pp[j];
+      }
+    }
+    return diff;
+  }
+
+  void replay_ops(const BlockTrace& t, double* v, std::size_t begin, std::size_t end) {
+    double* out = v + t.dot_count + begin;
+    for (std::size_t i = begin; i < end; ++i) {
+      const Op& op = t.ops[i];
       if (op.code == OpCode::MulAdd) [[likely]] {
         *out = v[op.a] + v[op.b] * v[op.c];
       } else if (op.code == OpCode::Inv) {
@@ -306,16 +422,23 @@ class GradientSession {
     const double* val = values_at_;
     for (std::uint32_t s = 0; s < t.exit_count; ++s)
       for (std::size_t l = 0; l < W; ++l) y[(n + s) * W + l] = x[std::size_t(b.exits[s]) * W + l];
-    for (const ForwardCommand& f : t.forward) {
+    const std::size_t forward_count = forward_end(t);
+    for (std::size_t i = 0; i < forward_count; ++i) {
+      const ForwardCommand& f = t.forward[i];
       const double m = val[f.multiplier];
       double* __restrict target = y + std::size_t(f.target) * W;
       const double* __restrict source = y + std::size_t(f.source) * W;
       for (std::size_t l = 0; l < W; ++l) target[l] += m * source[l];
     }
+    // pre and acc of the dense part's vertices are what its commands would read: left
+    // unread when the part is solved densely (its adjoint needs fin only).
     for (std::uint32_t s = 0; s < slots; ++s)
       for (std::size_t l = 0; l < W; ++l) pre[s * stride + l] = y[s * W + l];
-    std::uint64_t k = 0;
-    for (const SolveCommand& s : t.solve) {
+    if (dense_now_)
+      for (std::size_t l = 0; l < W; ++l) dense_lane(t, y, W, l, false);
+    std::uint64_t k = first_term(t);
+    for (std::size_t c = solve_begin(t), end = t.solve.size(); c < end; ++c) {
+      const SolveCommand& s = t.solve[c];
       double sum[Fixed ? Fixed : 1];
       double* xv = y + std::size_t(s.vertex) * W;
       double* keep = acc + std::size_t(s.vertex) * stride;
@@ -370,8 +493,14 @@ class GradientSession {
     if (P_ == 0 || way_ == GradientWay::Reverse) return false;
     if (way_ == GradientWay::Tangents) return true;
     if (P_ >= O_) return false;
-    const double ops = double(t.ops.size()) + t.dot_count;
-    const double refs = double(t.forward.size()) + double(t.solve.size()) + double(t.terms.size());
+    // A dense part (when factored densely) leaves its ops out of either way and adds
+    // one reference per hand-over entry.
+    const bool dense = dense_candidate(t);
+    const double ops = double(dense ? t.dense.first_op : t.ops.size()) + t.dot_count;
+    double refs = double(t.forward.size()) + double(t.solve.size()) + double(t.terms.size());
+    if (dense)
+      refs = double(t.dense.first_forward) + double(t.solve.size() - t.dense.size) +
+             double(t.terms.size() - t.solve[t.dense.size - 1].term_end) + double(t.dense.entries.size());
     return ops * double(O_ - P_) > refs * double(C_ * O_ * std::max<std::size_t>(P_ - 1, 1));
   }
 
@@ -417,7 +546,8 @@ class GradientSession {
     for (std::uint32_t d = 0; d < t.dot_count; ++d)
       for (std::size_t p = 0; p < P; ++p) T[std::size_t(d) * P + p] = t.dot_coeffs[std::size_t(d) * S + p + 1];
     std::size_t slot = t.dot_count;
-    for (const Op& op : t.ops) {
+    for (std::size_t i = 0, end = op_end(t); i < end; ++i) {
+      const Op& op = t.ops[i];
       double* __restrict out = T + slot * P;
       const double* ta = T + std::size_t(op.a) * P;
       const double* tb = T + std::size_t(op.b) * P;
@@ -492,7 +622,7 @@ class GradientSession {
         for (std::size_t p = 0; p < N; ++p) into[RK + p] += by * (pairs[2 * p] + pairs[2 * p + 1]);
       }
     };
-    for (std::size_t c = t.solve.size(); c-- > 0;) {
+    for (std::size_t c = t.solve.size(), end = solve_begin(t); c-- > end;) {
       const SolveCommand& s = t.solve[c];
       const std::uint64_t begin = c == 0 ? 0 : t.solve[c - 1].term_end;
       const double out = y[s.vertex];
@@ -506,7 +636,16 @@ class GradientSession {
       }
       y[s.vertex] = a;
     }
-    for (std::size_t c = t.forward.size(); c-- > 0;) {
+    if (dense_now_) {
+      // The dense part's adjoint (dense_block_gradient.hpp): ȳ on its vertices, then
+      // each hand-over entry's ȳ_p·(z_q − z_p) of every solve.
+      dense_lane(t, y, 1, 0, true);
+      for (const DenseEntry& e : t.dense.entries) {
+        const double* diff = entry_differences(t, keep, e, N > 0);
+        contract(e.slot, y[t.dense.order[e.row]], diff, diff + RK);
+      }
+    }
+    for (std::size_t c = forward_end(t); c-- > 0;) {
       const ForwardCommand& f = t.forward[c];
       const double target = y[f.target];
       y[f.source] += target * val[f.multiplier];
@@ -561,7 +700,7 @@ class GradientSession {
     double a[Fixed ? Fixed : 1], out[Fixed ? Fixed : 1];
     double* pa = Fixed ? a : lanes_.data();
     double* pout = Fixed ? out : lanes_.data() + R;
-    for (std::size_t c = t.solve.size(); c-- > 0;) {
+    for (std::size_t c = t.solve.size(), end = solve_begin(t); c-- > end;) {
       const SolveCommand& s = t.solve[c];
       const std::uint64_t begin = c == 0 ? 0 : t.solve[c - 1].term_end;
       const double inv = val[s.inverse_rate];
@@ -577,7 +716,12 @@ class GradientSession {
       }
       for (std::size_t r = 0; r < R; ++r) yv[r] = pa[r];
     }
-    for (std::size_t c = t.forward.size(); c-- > 0;) {
+    if (dense_now_) {
+      for (std::size_t r = 0; r < R; ++r) dense_lane(t, y, R, r, true);
+      for (const DenseEntry& e : t.dense.entries)
+        contract(e.slot, y + std::size_t(t.dense.order[e.row]) * R, entry_differences(t, keep, e, false));
+    }
+    for (std::size_t c = forward_end(t); c-- > 0;) {
       const ForwardCommand& f = t.forward[c];
       const double m = val[f.multiplier];
       const double* __restrict target = y + std::size_t(f.target) * R;
@@ -619,7 +763,7 @@ class GradientSession {
     const double* v = values_at_;
     double* vbar = value_adjoints_.data();
     const std::size_t O = Fixed ? Fixed : O_;
-    for (std::size_t i = t.ops.size(); i-- > 0;) {
+    for (std::size_t i = op_end(t); i-- > 0;) {
       const Op& op = t.ops[i];
       const std::size_t slot = t.dot_count + i;
       double* ob = vbar + slot * O;
@@ -661,7 +805,7 @@ class GradientSession {
   // models a fresh allocation per call cost more in first-touch page faults than the
   // gradient itself (docs/performance.md, "Gradients"). Entries, in doubles, in
   // member order; each slice starts on a cache line.
-  static constexpr std::size_t kArrays = 13;
+  static constexpr std::size_t kArrays = 17;
   const std::array<std::size_t, kArrays> layout_;
   static constexpr std::size_t kLineDoubles = 8;
   static std::size_t rounded(std::size_t n) { return (n + kLineDoubles - 1) / kLineDoubles * kLineDoubles; }
@@ -694,6 +838,18 @@ class GradientSession {
   Slice lanes_;                        // a chain's ā and ȳ_out at one solve command, R each
   Slice theta_adjoints_;               // O × P
   Slice tangents_;                     // one block's dv/dθ, P per value (tangent blocks)
+  Slice dense_taken_;                  // per block, 1 when its dense part was factored densely
+  // Dense parts' factors (dense_doubles each): every block's in block order when all
+  // values are kept, else the current block's (refactored as its values are replayed).
+  Slice kept_dense_;
+  Slice dense_y_;      // one lane of the dense part, by position
+  Slice differences_;  // entry_differences' RK + Q
+  // The current block's: whether its dense part is solved densely, and its factors.
+  bool dense_now_ = false;
+  std::size_t adjoints_zeroed_ = 0;  // value_adjoints_ entries known to be 0
+  double* dense_matrix_ = nullptr;
+  double* dense_inverse_ = nullptr;
+  std::uint32_t* dense_extent_ = nullptr;
 };
 
 }  // namespace

@@ -28,7 +28,11 @@
 // pairs with, and the program once backwards with R·K + pairs adjoints per value —
 // or, in a block with many ops per command and P < R·K + pairs, once forwards with P
 // tangents per value, each command's adjoints contracted with them (gradient.cpp,
-// use_tangents).
+// use_tangents). A dense part that evaluation factors densely is factored the same
+// way here and differentiated through its LU (dense_block_gradient.hpp): its ops are
+// neither replayed nor run backwards, its solves and transposed solves are dense
+// substitutions, and its hand-over entries take the adjoints its commands would have
+// passed to its ops.
 //
 // Non-finite values. The gradient is computed in IEEE arithmetic, which is exact when
 // every state has a positive total rate at θ. A derivative whose moment (covariance) is
