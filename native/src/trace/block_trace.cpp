@@ -285,8 +285,10 @@ struct RecordingScratch::Storage {
     trim(internal_end, kKeepValues);
     trim(merged, kKeepValues);
     for (auto* v : {&dense.vertex, &dense.weight, &dense.leave, &dense.in_count, &dense.out_count, &dense.children,
-                    &dense.partial, &dense.pattern, &dense.pattern_leave, &dense_index})
+                    &dense.partial, &dense_index})
       trim(*v, kKeepValues);
+    trim(dense.pattern, kKeepValues);
+    trim(dense.pattern_leave, kKeepValues);
     trim(dense.done, kKeepValues);
     if (out.size() > kKeepRows) SubgraphVector<Row>().swap(out);
     if (in.size() > kKeepRows) SubgraphVector<Parents>().swap(in);
