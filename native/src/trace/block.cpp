@@ -56,7 +56,7 @@ BlockInput extract_components(const Graph& g, const Condensation& cond, std::uin
 }
 
 BlockCutter::BlockCutter(const Graph& g, const Condensation& cond)
-    : graph_(g), cond_(cond), local_of_(g.vertex_count) {}
+    : graph_(g), cond_(cond), local_of_(g.vertex_count), exit_seen_(g.vertex_count) {}
 
 BlockInput BlockCutter::cut(std::uint32_t first, std::uint32_t last) {
   BlockInput b;
@@ -91,15 +91,21 @@ void BlockCutter::cut_into(std::uint32_t first, std::uint32_t last, BlockInput& 
     return c >= first && c <= last;
   };
   std::uint64_t edges = 0;  // an upper bound: absorbing edges may merge
+  // Each exit is listed once, when first seen (a stamp per cut, so the marks are never
+  // cleared): most edges out of a block share their targets, and sorting every
+  // occurrence to drop the repeats cost more than the cut's other work.
+  if (++cuts_ == 0) std::fill(exit_seen_.begin(), exit_seen_.end(), 0), cuts_ = 1;
   for (VertexId u : b.vertices) {
     edges += g.edge_begin[u + 1] - g.edge_begin[u];
     for (std::uint64_t e = g.edge_begin[u]; e < g.edge_begin[u + 1]; ++e) {
       const VertexId t = g.edge_target[e];
-      if (!g.absorbing(t) && !inside(t)) b.exits.push_back(t);
+      if (!g.absorbing(t) && !inside(t) && exit_seen_[t] != cuts_) {
+        exit_seen_[t] = cuts_;
+        b.exits.push_back(t);
+      }
     }
   }
   std::sort(b.exits.begin(), b.exits.end());
-  b.exits.erase(std::unique(b.exits.begin(), b.exits.end()), b.exits.end());
   b.exit_count = static_cast<std::uint32_t>(b.exits.size());
   for (std::uint32_t i = 0; i < b.vertex_count; ++i) local_of_[b.vertices[i]] = i;
   for (std::uint32_t s = 0; s < b.exit_count; ++s) local_of_[b.exits[s]] = b.vertex_count + s;
@@ -111,27 +117,31 @@ void BlockCutter::cut_into(std::uint32_t first, std::uint32_t last, BlockInput& 
   b.coeffs.resize(edges * stride);
   b.edge_begin.reserve(b.vertex_count + 1);
   b.edge_begin.push_back(0);
-  SubgraphVector<Local>& row = row_;
+  SubgraphVector<std::uint64_t>& row = row_;
   std::uint64_t written = 0;
   for (VertexId u : b.vertices) {
-    row.clear();
-    for (std::uint64_t e = g.edge_begin[u]; e < g.edge_begin[u + 1]; ++e) {
-      const VertexId t = g.edge_target[e];
-      row.push_back({g.absorbing(t) ? absorb : local_of_[t], e});
+    const std::uint64_t first_edge = g.edge_begin[u];
+    const auto length = static_cast<std::uint32_t>(g.edge_begin[u + 1] - first_edge);
+    row.resize(length);
+    // Rows are short: insertion sort (shifting, not swapping) beats std::sort's setup.
+    for (std::uint32_t i = 0; i < length; ++i) {
+      const VertexId t = g.edge_target[first_edge + i];
+      const std::uint64_t key = std::uint64_t(g.absorbing(t) ? absorb : local_of_[t]) << 32 | i;
+      std::uint32_t j = i;
+      for (; j > 0 && row[j - 1] > key; --j) row[j] = row[j - 1];
+      row[j] = key;
     }
-    // Rows are short: insertion sort beats std::sort's setup.
-    for (std::size_t i = 1; i < row.size(); ++i)
-      for (std::size_t j = i; j > 0 && row[j] < row[j - 1]; --j) std::swap(row[j], row[j - 1]);
     const std::uint64_t row_begin = written;
-    for (const Local& l : row) {
-      const double* c = g.form(l.edge);
-      if (written > row_begin && b.edge_target[written - 1] == l.target) {
+    for (const std::uint64_t key : row) {
+      const auto target = static_cast<std::uint32_t>(key >> 32);
+      const double* c = g.form(first_edge + (key & 0xffffffffu));
+      if (written > row_begin && b.edge_target[written - 1] == target) {
         // A second edge to an absorbing vertex: add into the absorption form.
         double* sum = b.coeffs.data() + (written - 1) * stride;
         for (std::uint32_t i = 0; i < stride; ++i) sum[i] += c[i];
         continue;
       }
-      b.edge_target[written] = l.target;
+      b.edge_target[written] = target;
       std::memcpy(b.coeffs.data() + written * stride, c, stride * sizeof(double));
       ++written;
     }

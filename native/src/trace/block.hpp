@@ -68,15 +68,15 @@ class BlockCutter {
   void cut_into(std::uint32_t first, std::uint32_t last, BlockInput& out);
 
  private:
-  struct Local {
-    std::uint32_t target;
-    std::uint64_t edge;
-    bool operator<(const Local& z) const { return target != z.target ? target < z.target : edge < z.edge; }
-  };
   const Graph& graph_;
   const Condensation& cond_;
   SubgraphVector<std::uint32_t> local_of_;  // valid for the current block's vertices and exits only
-  SubgraphVector<Local> row_;               // one source's edges, reused
+  // exit_seen_[t] == cuts_: t is already among the current block's exits.
+  SubgraphVector<std::uint32_t> exit_seen_;
+  std::uint32_t cuts_ = 0;
+  // One source's edges as (local target << 32 | edge offset in the row): sorting the
+  // keys orders by target, then by edge, as one integer comparison.
+  SubgraphVector<std::uint64_t> row_;
 };
 
 // One-off cuts (each allocates its own map).

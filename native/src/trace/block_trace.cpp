@@ -267,6 +267,7 @@ struct RecordingScratch::Storage {
   SubgraphVector<std::uint64_t> internal_end;
   SubgraphVector<Row> out;
   SubgraphVector<Parents> in;
+  SubgraphVector<std::uint32_t> in_degree;
   Row merged;
   EliminationQueue queue{0};
   DenseBlock dense;
@@ -274,8 +275,8 @@ struct RecordingScratch::Storage {
 
   void trim_after_block() {
     program.trim(kKeepValues);
-    for (auto* v :
-         {&partial, &leave, &renumber, &level, &level_begin, &schedule, &acyclic, &acyclic_parents, &acyclic_ready})
+    for (auto* v : {&partial, &leave, &renumber, &level, &level_begin, &schedule, &acyclic, &acyclic_parents,
+                    &acyclic_ready, &in_degree})
       trim(*v, kKeepValues);
     trim(forward, kKeepValues);
     trim(solves, kKeepValues);
@@ -284,8 +285,10 @@ struct RecordingScratch::Storage {
     trim(internal_end, kKeepValues);
     trim(merged, kKeepValues);
     for (auto* v : {&dense.vertex, &dense.weight, &dense.leave, &dense.in_count, &dense.out_count, &dense.children,
-                    &dense.partial, &dense.pattern, &dense.pattern_leave, &dense_index})
+                    &dense.partial, &dense_index})
       trim(*v, kKeepValues);
+    trim(dense.pattern, kKeepValues);
+    trim(dense.pattern_leave, kKeepValues);
     trim(dense.done, kKeepValues);
     if (out.size() > kKeepRows) SubgraphVector<Row>().swap(out);
     if (in.size() > kKeepRows) SubgraphVector<Parents>().swap(in);
@@ -445,7 +448,16 @@ BlockTrace record_in(const BlockInput& b, RecordingScratch::Storage& scratch, co
     SubgraphVector<Parents>& in = scratch.in;
     if (out.size() < n) out.resize(n);
     if (in.size() < n) in.resize(n);
-    for (std::uint32_t u = 0; u < n; ++u) in[u].clear();
+    // In-lists reserved at their initial length: grown by push_back, each cost a chain of
+    // allocations on the first blocks of a composition (the rows are kept between blocks).
+    SubgraphVector<std::uint32_t>& in_degree = scratch.in_degree;
+    in_degree.assign(n, 0);
+    for (std::uint32_t u = 0; u < n; ++u)
+      for (std::uint64_t k = b.edge_begin[u]; k < internal_end[u]; ++k) ++in_degree[internal[k].target];
+    for (std::uint32_t u = 0; u < n; ++u) {
+      in[u].clear();
+      in[u].reserve(in_degree[u]);
+    }
     for (std::uint32_t u = 0; u < n; ++u) {
       out[u].assign(internal.begin() + std::ptrdiff_t(b.edge_begin[u]),
                     internal.begin() + std::ptrdiff_t(internal_end[u]));
@@ -491,7 +503,10 @@ BlockTrace record_in(const BlockInput& b, RecordingScratch::Storage& scratch, co
         forward.push_back({u, v, m});
         // out[u] := (out[u] \ {v}) ∪ (out[v] \ {u}), w_uz += m·w_vz; the loop m·w_vu is dropped.
         merged.clear();
-        merged.reserve(urow.size() + row.size());
+        // Grown geometrically and kept (see the copy below): reserving the exact size
+        // cost an allocation at nearly every update of a row.
+        if (const std::size_t need = urow.size() + row.size(); merged.capacity() < need)
+          merged.reserve(std::max(need, 2 * merged.capacity()));
         std::size_t i = 0, j = 0;
         while (i < urow.size() || j < row.size()) {
           if (j == row.size() || (i < urow.size() && urow[i].target < row[j].target)) {
@@ -513,7 +528,12 @@ BlockTrace record_in(const BlockInput& b, RecordingScratch::Storage& scratch, co
         work += merged.size();
         active += merged.size();
         active -= urow.size();
-        urow.swap(merged);
+        // A row that outgrows its storage takes the merge buffer; otherwise it is copied
+        // back, so the buffer's capacity stays for the next merge.
+        if (merged.size() > urow.capacity())
+          urow.swap(merged);
+        else
+          urow.assign(merged.begin(), merged.end());
         // Every way out of the block is one weight: its parts are never read separately.
         if (leave[v] != kNoSlot)
           leave[u] = leave[u] == kNoSlot ? program.op(OpCode::Mul, m, leave[v])

@@ -33,28 +33,94 @@ void DenseBlock::reset(std::uint32_t r) {
 
 namespace {
 
-// One pass of the elimination. Counting (kRecord false) records nothing: it runs the
-// same steps on a copy of the pattern, each new value marked present by slot 0, and
-// returns how many ops recording will append, so the trace's op vector is allocated
-// once at its final size (a bound on the fill was twice the ops on structured
-// n = 8 d = 5, and the trace's memory is priced by its capacity).
-template <bool kRecord>
-std::uint64_t run(DenseBlock& block, DenseOutput& out, const VertexId* global, const std::atomic<bool>* cancel) {
+// The Markowitz count of ordering.hpp; the scan visits vertices in ascending local
+// index, so a strict < keeps the smallest index among equal counts, as the queue does.
+std::uint32_t markowitz_choice(const DenseBlock& block, const std::uint8_t* has_leave) {
+  std::uint32_t v = DenseBlock::kAbsent;
+  std::uint64_t best = ~std::uint64_t(0);
+  for (std::uint32_t u = 0; u < block.size; ++u) {
+    if (block.done[u]) continue;
+    const std::uint64_t markowitz = std::uint64_t(block.in_count[u]) * (block.out_count[u] + has_leave[u]);
+    if (markowitz < best) best = markowitz, v = u;
+  }
+  return v;
+}
+
+// How many ops `record` will append, so the trace's op vector is allocated once at its
+// final size (a bound on the fill was twice the ops on structured n = 8 d = 5, and the
+// trace's memory is priced by its capacity). It runs record's steps on the pattern
+// alone, rows as bitsets: a parent's fill is then a few word operations rather than a
+// pass over v's children, which made the count cost as much as recording. The same
+// counts drive the same Markowitz choices, so the count is exact. Throws what record
+// would throw, for the same vertex.
+std::uint64_t count_ops(DenseBlock& block, const VertexId* global, const std::atomic<bool>* cancel) {
+  const std::uint32_t r = block.size;
+  const std::size_t words = (std::size_t(r) + 63) / 64;
+  SubgraphVector<std::uint64_t>& bits = block.pattern;  // row u: words [u·words, (u+1)·words)
+  SubgraphVector<std::uint8_t>& has_leave = block.pattern_leave;
+  bits.assign(std::size_t(r) * words, 0);
+  has_leave.resize(r);
+  block.in_count.assign(r, 0);
+  block.out_count.assign(r, 0);
+  block.done.assign(r, 0);
+  for (std::uint32_t u = 0; u < r; ++u) {
+    for (std::uint32_t z = 0; z < r; ++z)
+      if (block.at(u, z) != DenseBlock::kAbsent) {
+        bits[u * words + z / 64] |= std::uint64_t(1) << (z % 64);
+        ++block.out_count[u], ++block.in_count[z];
+      }
+    has_leave[u] = block.leave[u] != DenseBlock::kAbsent;
+  }
+  std::uint64_t count = 0;
+  for (std::uint32_t step = 0; step < r; ++step) {
+    if (cancel && cancel->load(std::memory_order_relaxed)) throw Cancelled();
+    const std::uint32_t v = markowitz_choice(block, has_leave.data());
+    block.done[v] = 1;
+    const std::uint64_t* vrow = bits.data() + v * words;
+    std::uint32_t children = 0;
+    for (std::size_t w = 0; w < words; ++w) children += static_cast<std::uint32_t>(__builtin_popcountll(vrow[w]));
+    if (children == 0 && !has_leave[v]) throw NeverAbsorbed(global[block.vertex[v]]);
+    // λ_v: a sum of children + leave terms (one op fewer) and its inverse.
+    count += children + has_leave[v];
+    const std::size_t v_word = v / 64;
+    const std::uint64_t v_bit = std::uint64_t(1) << (v % 64);
+    for (std::uint32_t u = 0; u < r; ++u) {
+      std::uint64_t* urow = bits.data() + u * words;
+      if (block.done[u] || !(urow[v_word] & v_bit)) continue;
+      urow[v_word] &= ~v_bit;
+      --block.out_count[u];
+      const std::uint64_t u_bit = std::uint64_t(1) << (u % 64);
+      const bool u_is_child = vrow[u / 64] & u_bit;
+      // The multiplier, one update or fill per child but u, and the leave weight's update.
+      count += 1 + children - u_is_child + has_leave[v];
+      for (std::size_t w = 0; w < words; ++w) {
+        std::uint64_t fill = vrow[w] & ~urow[w];
+        if (w == u / 64) fill &= ~u_bit;
+        if (fill == 0) continue;
+        urow[w] |= fill;
+        block.out_count[u] += static_cast<std::uint32_t>(__builtin_popcountll(fill));
+        for (; fill != 0; fill &= fill - 1)
+          ++block.in_count[w * 64 + static_cast<std::uint32_t>(__builtin_ctzll(fill))];
+      }
+      if (has_leave[v]) has_leave[u] = 1;
+    }
+    for (std::size_t w = 0; w < words; ++w)
+      for (std::uint64_t child = vrow[w]; child != 0; child &= child - 1)
+        --block.in_count[w * 64 + static_cast<std::uint32_t>(__builtin_ctzll(child))];
+  }
+  return count;
+}
+
+// The elimination, each op appended with its final slot.
+void record(DenseBlock& block, DenseOutput& out, const VertexId* global, const std::atomic<bool>* cancel) {
   constexpr std::uint32_t kAbsent = DenseBlock::kAbsent;
   constexpr auto kMulAdd = OpCode::MulAdd;
   const std::uint32_t r = block.size;
   TraceVector<Op>& ops = out.ops;
-  std::uint64_t count = 0;
   auto emit = [&](OpCode code, std::uint32_t a, std::uint32_t b, std::uint32_t c) -> std::uint32_t {
-    if constexpr (!kRecord) {
-      (void)code, (void)a, (void)b, (void)c;
-      ++count;
-      return 0;
-    } else {
-      const auto slot = static_cast<std::uint32_t>(out.dot_count + ops.size());
-      ops.push_back({code, a, b, c});
-      return slot;
-    }
+    const auto slot = static_cast<std::uint32_t>(out.dot_count + ops.size());
+    ops.push_back({code, a, b, c});
+    return slot;
   };
   // The sparse recorder's canonical forms: a·b as 0 + min·max, a + b as a + b·1 with
   // the smaller slot first. The arithmetic is the same either way; keeping the forms
@@ -80,20 +146,14 @@ std::uint64_t run(DenseBlock& block, DenseOutput& out, const VertexId* global, c
       if (block.at(u, z) != kAbsent) ++block.out_count[u], ++block.in_count[z];
   SubgraphVector<std::uint32_t>& children = block.children;
   SubgraphVector<std::uint32_t>& partial = block.partial;
+  SubgraphVector<std::uint8_t>& has_leave = block.pattern_leave;
+  has_leave.resize(r);
+  for (std::uint32_t u = 0; u < r; ++u) has_leave[u] = block.leave[u] != kAbsent;
   partial.reserve(r + 1);
 
   for (std::uint32_t step = 0; step < r; ++step) {
     if (cancel && cancel->load(std::memory_order_relaxed)) throw Cancelled();
-    // The Markowitz count of ordering.hpp; the scan visits vertices in ascending local
-    // index, so a strict < keeps the smallest index among equal counts, as the queue does.
-    std::uint32_t v = kAbsent;
-    std::uint64_t best = ~std::uint64_t(0);
-    for (std::uint32_t u = 0; u < r; ++u) {
-      if (block.done[u]) continue;
-      const std::uint64_t markowitz = std::uint64_t(block.in_count[u]) *
-                                      (block.out_count[u] + (block.leave[u] != kAbsent));
-      if (markowitz < best) best = markowitz, v = u;
-    }
+    const std::uint32_t v = markowitz_choice(block, has_leave.data());
     block.done[v] = 1;
     const std::uint32_t* vrow = &block.at(v, 0);
     children.clear();
@@ -113,18 +173,16 @@ std::uint64_t run(DenseBlock& block, DenseOutput& out, const VertexId* global, c
       partial.resize(kept);
     }
     const std::uint32_t inverse = emit(OpCode::Inv, partial[0], 0, 0);
-    if constexpr (kRecord) {
-      EliminationStep s{block.vertex[v], inverse, out.terms.size(), 0};
-      for (const std::uint32_t z : children) out.terms.push_back({block.vertex[z], vrow[z]});
-      s.term_end = out.terms.size();
-      out.steps.push_back(s);
-    }
+    EliminationStep s{block.vertex[v], inverse, out.terms.size(), 0};
+    for (const std::uint32_t z : children) out.terms.push_back({block.vertex[z], vrow[z]});
+    s.term_end = out.terms.size();
+    out.steps.push_back(s);
 
     for (std::uint32_t u = 0; u < r; ++u) {
       std::uint32_t* urow = &block.at(u, 0);
       if (block.done[u] || urow[v] == kAbsent) continue;
       const std::uint32_t m = mul(urow[v], inverse);
-      if constexpr (kRecord) out.forward.push_back({block.vertex[u], block.vertex[v], m});
+      out.forward.push_back({block.vertex[u], block.vertex[v], m});
       urow[v] = kAbsent;
       --block.out_count[u];
       // w_uz += m·w_vz over v's children; the loop m·w_vu is dropped.
@@ -137,12 +195,13 @@ std::uint64_t run(DenseBlock& block, DenseOutput& out, const VertexId* global, c
           urow[z] = muladd(urow[z], m, vrow[z]);
         }
       }
-      if (leave_v != kAbsent)
+      if (leave_v != kAbsent) {
         block.leave[u] = block.leave[u] == kAbsent ? mul(m, leave_v) : muladd(block.leave[u], m, leave_v);
+        has_leave[u] = 1;
+      }
     }
     for (const std::uint32_t z : children) --block.in_count[z];
   }
-  return count;
 }
 
 // The hand-over matrix in dense indices, before the elimination consumes it; positions
@@ -182,11 +241,7 @@ void describe_order(const DenseBlock& block, const EliminationStep* steps, Dense
 }  // namespace
 
 void eliminate_dense(DenseBlock& block, DenseOutput& out, const VertexId* global, const std::atomic<bool>* cancel) {
-  block.pattern.assign(block.weight.begin(), block.weight.end());
-  block.pattern_leave.assign(block.leave.begin(), block.leave.end());
-  const std::uint64_t count = run<false>(block, out, global, cancel);
-  block.weight.swap(block.pattern);
-  block.leave.swap(block.pattern_leave);
+  const std::uint64_t count = count_ops(block, global, cancel);
   // Only a part that evaluation will factor densely is described (the rest would be
   // trace memory for nothing).
   const bool describe = out.tail && worth_dense_evaluation(block.size, count);
@@ -198,7 +253,7 @@ void eliminate_dense(DenseBlock& block, DenseOutput& out, const VertexId* global
   out.ops.reserve(out.ops.size() + count);
   out.used_zero = out.used_one = false;
   const std::size_t first_step = out.steps.size();
-  run<true>(block, out, global, cancel);
+  record(block, out, global, cancel);
   if (describe) describe_order(block, out.steps.data() + first_step, *out.tail);
 }
 

@@ -63,9 +63,12 @@ struct DenseBlock {
   SubgraphVector<std::uint32_t> vertex;  // dense index → local vertex, ascending
   SubgraphVector<std::uint32_t> weight;  // r × r, row u column z: slot of w_uz or kAbsent; diagonal absent
   SubgraphVector<std::uint32_t> leave;   // slot of the leave weight or kAbsent
-  // Working counts, kept here so a composition reuses their storage.
-  SubgraphVector<std::uint32_t> in_count, out_count, children, partial, pattern, pattern_leave;
-  SubgraphVector<std::uint8_t> done;
+  // Working counts, kept here so a composition reuses their storage. pattern: the
+  // weights' presence as r rows of ⌈r/64⌉ bit words (for counting the ops);
+  // pattern_leave: whether each leave weight is present.
+  SubgraphVector<std::uint32_t> in_count, out_count, children, partial;
+  SubgraphVector<std::uint64_t> pattern;
+  SubgraphVector<std::uint8_t> pattern_leave, done;
 
   // Makes an r × r block with every weight and leave weight absent.
   void reset(std::uint32_t r);
