@@ -58,10 +58,13 @@ bool finite(const Moments& m) {
   return true;
 }
 
-// The session once per vector width (moment_session.inc). One θ and the second
+// The session at SSE2 and at AVX2 (moment_session.inc). One θ and the second
 // arithmetic run the baseline's: their replay is a chain of dependent scalar ops,
-// which no width shortens (measured: docs/performance.md "Target 3", fifth round).
-// The wide ones are compiled for their ISA only and run only on a CPU that has it
+// which no width shortens. Lane groups run at AVX2 also on a CPU with AVX-512F: 8
+// lanes as one 512-bit value measured slower (docs/performance.md "Target 3", fifth
+// round: two-locus n = 9, 64 θ, 0.47 ns/op per vector at AVX2, 0.61 at AVX-512, 0.88
+// at SSE2), while the dense LU's 8 lanes gain from it (dense_block_evaluation.cpp).
+// The AVX2 copy is compiled for AVX2 only and runs only on a CPU that has it
 // (base/simd.hpp).
 namespace sse2 {
 constexpr std::uint32_t kLaneDoubles = 2;
@@ -75,14 +78,6 @@ namespace avx2 {
 constexpr std::uint32_t kLaneDoubles = 4;
 #include "trace/moment_session.inc"
 }  // namespace avx2
-#pragma GCC pop_options
-#pragma GCC push_options
-#pragma GCC optimize("fp-contract=off")
-#pragma GCC target("avx512f")
-namespace avx512 {
-constexpr std::uint32_t kLaneDoubles = 8;
-#include "trace/moment_session.inc"
-}  // namespace avx512
 #pragma GCC pop_options
 #endif
 using sse2::MomentSession;
@@ -99,18 +94,13 @@ std::uint32_t run_lane_groups(const ModelTrace& m, const double* thetas, std::ui
   return done;
 }
 
-// run_lane_groups at the widest vector width the CPU has.
+// run_lane_groups at AVX2 when the CPU has it.
 std::uint32_t run_lane_groups(const ModelTrace& m, const double* thetas, std::uint32_t count,
                               std::uint32_t moment_count, std::span<const RewardPair> pairs,
                               const std::atomic<bool>* cancel, Moments* out) {
 #if PHASIC_SIMD_DISPATCH
-  switch (simd_level()) {
-    case SimdLevel::avx512:
-      return run_lane_groups<avx512::MomentSession<kBatchLanes>>(m, thetas, count, moment_count, pairs, cancel, out);
-    case SimdLevel::avx2:
-      return run_lane_groups<avx2::MomentSession<kBatchLanes>>(m, thetas, count, moment_count, pairs, cancel, out);
-    default: break;
-  }
+  if (simd_level() >= SimdLevel::avx2)
+    return run_lane_groups<avx2::MomentSession<kBatchLanes>>(m, thetas, count, moment_count, pairs, cancel, out);
 #endif
   return run_lane_groups<MomentSession<kBatchLanes>>(m, thetas, count, moment_count, pairs, cancel, out);
 }
