@@ -61,6 +61,7 @@
 #include <vector>
 
 #include "base/error.hpp"
+#include "base/simd.hpp"
 #include "engine/engine.hpp"
 #include "engine/json_writer.hpp"
 #include "engine/load.hpp"
@@ -103,13 +104,14 @@ struct Options {
   double solver_max_flops = 2e10;
   double solver_timeout_s = 180;
   std::string disk_run;  // a cache directory: one run with it, nothing else
+  std::string simd;      // cap the kernels' vector width (sse2, avx2, avx512) for paired runs
 };
 
 [[noreturn]] void usage(const std::string& why) {
   std::fprintf(stderr,
                "engine_bench: %s\nusage: engine_bench --model m.json --label NAME [--reps R] [--min-scc S] "
                "[--param name=value]... [--max-states N] [--no-solver] [--solver-reps R] [--solver-max-flops F] "
-               "[--solver-timeout S]\n",
+               "[--solver-timeout S] [--simd sse2|avx2|avx512]\n",
                why.c_str());
   std::exit(2);
 }
@@ -136,6 +138,8 @@ Options parse_options(int argc, char** argv) {
       o.solver = false;
     else if (a == "--disk-run")
       o.disk_run = next();
+    else if (a == "--simd")
+      o.simd = next();
     else if (a == "--solver-reps")
       o.solver_reps = std::max(1, std::atoi(next().c_str()));
     else if (a == "--solver-timeout")
@@ -781,7 +785,8 @@ int run(const Options& o) {
       .field("label", o.label)
       .field("model", explored->info.name)
       .field("reps", o.reps)
-      .field("min_scc", std::uint64_t(o.min_scc));
+      .field("min_scc", std::uint64_t(o.min_scc))
+      .field("simd", std::string(phasic::simd_level_name(phasic::simd_level())));
   w.key("params").begin_object();
   for (std::size_t p = 0; p < theta.size(); ++p) w.field(explored->info.param_names[p], theta[p]);
   w.end_object();
@@ -894,6 +899,14 @@ int disk_run(const Options& o) {
 
 int main(int argc, char** argv) {
   const Options o = parse_options(argc, argv);
+  if (!o.simd.empty()) {
+    if (o.simd == "sse2")
+      phasic::limit_simd_level(phasic::SimdLevel::sse2);
+    else if (o.simd == "avx2")
+      phasic::limit_simd_level(phasic::SimdLevel::avx2);
+    else if (o.simd != "avx512")
+      usage("--simd wants sse2, avx2 or avx512, got " + o.simd);
+  }
   try {
     if (!o.disk_run.empty()) return disk_run(o);
     return run(o);

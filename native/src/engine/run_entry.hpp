@@ -36,7 +36,8 @@
 // stored input already hold everything else an answer depends on (the model text,
 // hence every constant, default, reward and rule; the block size threshold; the
 // engine's identity, hence its sources, compiler and floating-point mode), and
-// evaluation is deterministic (one thread, no run-time dispatch), so the stored
+// evaluation is deterministic (one thread; its run-time choice of vector width picks
+// kernels that are bit-identical to the baseline, decision 54), so the stored
 // numbers are the ones evaluating again would give, bit for bit. A gradient is never
 // stored: a run that asks for one evaluates it from the restored trace.
 //

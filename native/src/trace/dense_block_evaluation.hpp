@@ -32,6 +32,9 @@
 // for bit. factor_dense returns false, leaving the caller to replay the recorded ops,
 // when some λ is not positive and finite (a zero total rate, whose 1/0 the replay's
 // arithmetic handles, or an overflow, which the replay reports).
+// The kernels run at the widest vector width the CPU has (base/simd.hpp: SSE2, AVX2 or
+// AVX-512F, chosen per call); every width computes the same operations in the same
+// order, so the bits do not depend on the machine.
 #pragma once
 
 #include <cstddef>

@@ -13,8 +13,10 @@
 //
 // The batched form evaluates lanes of 8 θ vectors at once: every value and every x is
 // stored as 8 consecutive doubles (structure of arrays), so each program op and each
-// command is one fixed-length loop the compiler vectorizes. Per lane it performs the
-// same operations in the same order as the single form, so results are identical.
+// command is one fixed-length loop over lanes, run as vectors of the widest width the
+// CPU has (base/simd.hpp: SSE2, AVX2 or AVX-512F, chosen at run time). Per lane it
+// performs the same operations in the same order as the single form at every width,
+// so results are identical, and do not depend on the machine.
 //
 // Zero rates. θ may set a rate to 0. A state whose every rate is then 0 and which the
 // process never reaches drops out (its paths have probability 0). When the process
