@@ -27,10 +27,9 @@ using fixtures::make_graph;
 
 namespace {
 
-using Rng = std::mt19937_64;
-
-double uniform(Rng& rng, double lo, double hi) { return std::uniform_real_distribution<double>(lo, hi)(rng); }
-std::uint32_t below(Rng& rng, std::uint32_t n) { return std::uniform_int_distribution<std::uint32_t>(0, n - 1)(rng); }
+using fixtures::below;
+using fixtures::Rng;
+using fixtures::uniform;
 
 std::vector<double> random_form(Rng& rng, std::uint32_t P) {
   std::vector<double> f(P + 1, 0.0);
@@ -505,17 +504,8 @@ TEST(the_dense_block_kernel_solves_the_block_equations) {
   Rng rng(20261203);
   for (int trial = 0; trial < 12; ++trial) {
     const std::uint32_t r = 2 + below(rng, 90);
-    const double density = uniform(rng, 0.05, 1.0);
     constexpr std::uint32_t W = 8;
-    DenseTail tail;
-    tail.size = r;
-    // A ring keeps the block strongly connected; state 0 always leaves it.
-    for (std::uint32_t p = 0; p < r; ++p) {
-      for (std::uint32_t q = 0; q < r; ++q)
-        if (q != p && (q == (p + 1) % r || uniform(rng, 0, 1) < density))
-          tail.entries.push_back({p, q, std::uint32_t(tail.entries.size())});
-      if (p == 0 || uniform(rng, 0, 1) < 0.3) tail.entries.push_back({p, r, std::uint32_t(tail.entries.size())});
-    }
+    const DenseTail tail = fixtures::random_dense_tail(rng, r, uniform(rng, 0.05, 1.0));
     std::vector<double> lanes(tail.entries.size() * W), y(std::size_t(r) * W);
     for (double& v : lanes) v = std::exp(uniform(rng, -3, 3));  // rates over six orders of magnitude
     for (double& v : y) v = uniform(rng, 0, 2);

@@ -21,10 +21,9 @@ using fixtures::make_graph;
 
 namespace {
 
-using Rng = std::mt19937_64;
-
-double uniform(Rng& rng, double lo, double hi) { return std::uniform_real_distribution<double>(lo, hi)(rng); }
-std::uint32_t below(Rng& rng, std::uint32_t n) { return std::uniform_int_distribution<std::uint32_t>(0, n - 1)(rng); }
+using fixtures::below;
+using fixtures::Rng;
+using fixtures::uniform;
 
 // The levels above the baseline this CPU can run; empty on a CPU without AVX2.
 std::vector<SimdLevel> wide_levels() {
@@ -68,15 +67,7 @@ DenseResult factor_and_solve(const DenseTail& tail, const std::vector<double>& v
 
 template <std::uint32_t W>
 void check_dense_widths(Rng& rng, std::uint32_t r, int& factored) {
-  DenseTail tail;
-  tail.size = r;
-  const double density = uniform(rng, 0.05, 1.0);
-  for (std::uint32_t p = 0; p < r; ++p) {
-    for (std::uint32_t q = 0; q < r; ++q)
-      if (q != p && (q == (p + 1) % r || uniform(rng, 0, 1) < density))
-        tail.entries.push_back({p, q, std::uint32_t(tail.entries.size())});
-    if (p == 0 || uniform(rng, 0, 1) < 0.3) tail.entries.push_back({p, r, std::uint32_t(tail.entries.size())});
-  }
+  const DenseTail tail = fixtures::random_dense_tail(rng, r, uniform(rng, 0.05, 1.0));
   // Rates over six orders of magnitude, a fifth of them 0 in some lanes (θ with zeros):
   // multipliers that vanish in some lanes only, rows whose extents differ by lane, and
   // now and then a λ of 0, which every width must refuse alike.

@@ -1,16 +1,40 @@
 // Hand-built graphs for the trace tests: a graph from an edge list, without the
-// explorer, so each test states its model exactly.
+// explorer, so each test states its model exactly; and the random tests' draws.
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
 #include <map>
+#include <random>
 #include <utility>
 #include <vector>
 
 #include "graph/graph.hpp"
+#include "trace/block_trace.hpp"
 
 namespace fixtures {
+
+// The random tests' generator and its two draws, seeded per test for repeatable cases.
+using Rng = std::mt19937_64;
+inline double uniform(Rng& rng, double lo, double hi) { return std::uniform_real_distribution<double>(lo, hi)(rng); }
+inline std::uint32_t below(Rng& rng, std::uint32_t n) {
+  return std::uniform_int_distribution<std::uint32_t>(0, n - 1)(rng);
+}
+
+// The pattern of a dense part of r positions: a ring keeps it strongly connected, each
+// other weight is there with probability `density`, position 0 always leaves (column
+// r) and the others with probability 0.3. Entry slots are numbered in order.
+inline phasic::DenseTail random_dense_tail(Rng& rng, std::uint32_t r, double density) {
+  phasic::DenseTail tail;
+  tail.size = r;
+  for (std::uint32_t p = 0; p < r; ++p) {
+    for (std::uint32_t q = 0; q < r; ++q)
+      if (q != p && (q == (p + 1) % r || uniform(rng, 0, 1) < density))
+        tail.entries.push_back({p, q, std::uint32_t(tail.entries.size())});
+    if (p == 0 || uniform(rng, 0, 1) < 0.3) tail.entries.push_back({p, r, std::uint32_t(tail.entries.size())});
+  }
+  return tail;
+}
 
 struct EdgeSpec {
   phasic::VertexId from, to;
