@@ -72,8 +72,19 @@ describe('engine', () => {
     const disk = await engine.run(model, options);
     assert.ok(sources(disk).disk > 0);
     assert.equal(disk.sccs.recorded, 0);
+    // A memory hit writes the decomposition text stored with the run (decision 55): the
+    // fresh run's components, each cached block marked as found in memory with no
+    // recording time, whether the run was stored by the fresh run or by the restore.
+    const cachedFromFresh = fresh.decomposition.sccs.map((s) =>
+      s.source === 'trivial' ? s : { ...s, source: 'memory', recordMs: 0 },
+    );
+    assert.deepEqual(memory.decomposition.sccs, cachedFromFresh);
+    const afterRestore = await engine.run(model, options);
+    assert.equal(afterRestore.reused, true);
+    assert.deepEqual(sources(afterRestore), sources(memory));
+    assert.deepEqual(afterRestore.decomposition, memory.decomposition);
 
-    for (const r of [memory, disk]) {
+    for (const r of [memory, disk, afterRestore]) {
       assert.deepEqual(r.moments, fresh.moments);
       assert.deepEqual(r.variance, fresh.variance);
       assert.deepEqual(r.covariance, fresh.covariance);

@@ -115,13 +115,15 @@ struct MemoryCache::Entry {
   std::shared_ptr<const ModelTrace> model;
   std::shared_ptr<const ParametricGraph> graph;  // a model's, for distributions
   bool run = false;
-  Bytes canonical;              // a block's input or a run's model text (compared on every hit); a model's labels
-  Bytes summary;                // a run's summary
-  Bytes source;                 // a model's text, to explore its graph again
-  Keys pins;                    // a model's provider blocks; a run's model
-  std::uint32_t pinned_by = 0;  // how many cached models use this block
+  Bytes canonical;  // a block's input or a run's model text (compared on every hit); a model's labels
+  Bytes summary;    // a run's summary
+  std::shared_ptr<const CachedText> decomposition;  // a run's, as its RunResult writes it
+  Bytes source;                                     // a model's text, to explore its graph again
+  Keys pins;                                        // a model's provider blocks; a run's model
+  std::uint32_t pinned_by = 0;                      // how many cached models use this block
   std::uint64_t trace_bytes = 0;
   std::uint64_t graph_bytes = 0;
+  TraceTotals totals;  // a model's
   Lru::iterator lru;
 };
 
@@ -197,7 +199,7 @@ CachedModel MemoryCache::find_model(const Key& key) {
   auto it = entries_->find(key);
   if (it == entries_->end() || !it->second.model) return {};
   touch(it->second);
-  return {it->second.model, decode_labels(it->second.canonical), it->second.graph};
+  return {it->second.model, decode_labels(it->second.canonical), it->second.graph, it->second.totals};
 }
 
 std::string MemoryCache::model_text(const Key& key) {
@@ -225,6 +227,7 @@ std::shared_ptr<const ModelTrace> MemoryCache::put_model(const Key& key, ModelTr
   encode_labels(labels, entry.canonical);
   entry.source.assign(model_text.begin(), model_text.end());
   entry.trace_bytes = owned_trace_bytes(trace);
+  entry.totals = totals_of(trace);
   entry.model = std::allocate_shared<const ModelTrace>(CacheAllocator<ModelTrace>(bookkeeping_), std::move(trace));
   if (graph.vertex_count > 0) {
     entry.graph_bytes = graph.bytes();
@@ -254,11 +257,12 @@ CachedRun MemoryCache::find_run(const Key& key, std::string_view model_text) {
     if (block != entries_->end()) touch(block->second);
   }
   return {std::vector<std::uint8_t>(e.summary.begin(), e.summary.end()),
-          {model->second.model, decode_labels(model->second.canonical), model->second.graph}};
+          {model->second.model, decode_labels(model->second.canonical), model->second.graph, model->second.totals},
+          e.decomposition};
 }
 
 void MemoryCache::put_run(const Key& key, std::string_view model_text, std::span<const std::uint8_t> summary,
-                          const Key& model_key) {
+                          const Key& model_key, std::string_view decomposition) {
   std::lock_guard lock(mutex_);
   auto model = entries_->find(model_key);
   if (model == entries_->end() || !model->second.model) return;
@@ -272,6 +276,10 @@ void MemoryCache::put_run(const Key& key, std::string_view model_text, std::span
   entry.run = true;
   entry.canonical.assign(model_text.begin(), model_text.end());
   entry.summary.assign(summary.begin(), summary.end());
+  if (!decomposition.empty())
+    entry.decomposition = std::allocate_shared<const CachedText>(CacheAllocator<CachedText>(bookkeeping_),
+                                                                 decomposition.begin(), decomposition.end(),
+                                                                 CacheAllocator<char>(bookkeeping_));
   entry.pins.push_back(model_key);
   insert(key, std::move(entry));
 }

@@ -7,9 +7,10 @@
 //   holds, counted in Category::Traces (their vectors; for a model trace also its
 //   block list and the share()d traces of the blocks composition recorded itself),
 //   the vectors of the parametric graphs kept beside model traces, counted in
-//   Category::Graph, plus its bookkeeping (maps, LRU links, stored inputs and labels,
-//   the objects and control blocks of the traces and graphs it allocates), which goes
-//   through CacheAllocator and so is counted in Category::Cache. With no run in
+//   Category::Graph, plus its bookkeeping (maps, LRU links, stored inputs, labels and
+//   runs' decomposition texts, the objects and control blocks of the traces and graphs
+//   it allocates), which goes through CacheAllocator and so is counted in
+//   Category::Cache. With no run in
 //   progress, ledger Graph + Traces + Cache == held_bytes().
 // - A model trace entry and its parametric graph come and go together: a model found
 //   has its graph (null only for entries put without one, as some tests do).
@@ -22,7 +23,7 @@
 // - A model trace entry keeps the text of a model file it was recorded from (counted
 //   as bookkeeping), so the graph behind a trace key can be explored again.
 // - A run summary is returned only when the stored model text equals the one looked
-//   up, byte for byte.
+//   up, byte for byte, and with the decomposition text stored with it (if any).
 // - A model trace is found with the labels stored with it. Its key covers those
 //   labels (engine/run.hpp, model_trace_key), so two models with one graph but other
 //   parameter names, defaults or reward names have two model entries (sharing their
@@ -99,12 +100,19 @@ struct CachedModel {
   std::shared_ptr<const ModelTrace> trace;
   ModelLabels labels;
   std::shared_ptr<const ParametricGraph> graph;  // what distributions need
+  TraceTotals totals;                            // of trace, counted once when it was cached
 };
+
+// Text the cache keeps, counted as its bookkeeping.
+using CachedText = std::vector<char, CacheAllocator<char>>;
 
 // A run summary (engine/run_summary.hpp, encoded) with the model trace it describes.
 struct CachedRun {
   std::vector<std::uint8_t> summary;  // empty when absent
   CachedModel model;
+  // The summary's decomposition as a RunResult writes it, rendered when the run was
+  // stored (decision 55); null when the run was stored without one.
+  std::shared_ptr<const CachedText> decomposition;
 };
 
 struct CacheClearStats {
@@ -148,9 +156,10 @@ class MemoryCache {
 
   // The summary stored for exactly this model text, with its model trace.
   CachedRun find_run(const Key& key, std::string_view model_text);
-  // `model_key` names a cached model trace, which the summary pins.
-  void put_run(const Key& key, std::string_view model_text, std::span<const std::uint8_t> summary,
-               const Key& model_key);
+  // `model_key` names a cached model trace, which the summary pins; `decomposition` is
+  // the summary's decomposition as a RunResult writes it, handed back by find_run.
+  void put_run(const Key& key, std::string_view model_text, std::span<const std::uint8_t> summary, const Key& model_key,
+               std::string_view decomposition = {});
 
   void trim();
   CacheClearStats clear();

@@ -195,11 +195,22 @@ struct RunTimings {
   double explore = 0, scc = 0, record = 0, evaluate = 0, gradient = 0;
 };
 
+// The decomposition member of a RunResult for `summary`, as the memory cache keeps it
+// beside a stored run: a reused run appends it instead of writing it again (decision 55).
+std::string decomposition_json(const RunSummary& summary) {
+  JsonWriter w;
+  summary.write_decomposition(w);
+  return w.take();
+}
+
 // A RunResult (protocol/engine.ts) for `summary`, whose trace was evaluated at θ.
-std::string result_json(const RunSummary& summary, bool reused, const ModelTrace& trace, const ModelLabels& labels,
+// `decomposition`, when given, is decomposition_json(summary).
+
+std::string result_json(const RunSummary& summary, bool reused, const TraceTotals& trace, const ModelLabels& labels,
                         std::span<const double> theta, const Moments& moments, const RunOptions& options,
                         const RunTimings& timings, Clock::time_point run_start, const std::vector<Lifetime>& lifetimes,
-                        const std::vector<ExploreWarning>& warnings, const Gradient* gradient) {
+                        const std::vector<ExploreWarning>& warnings, const Gradient* gradient,
+                        const CachedText* decomposition = nullptr) {
   JsonWriter w;
   w.begin_object();
   w.field("model", summary.model)
@@ -217,9 +228,9 @@ std::string result_json(const RunSummary& summary, bool reused, const ModelTrace
       .end_object();
   w.key("trace")
       .begin_object()
-      .field("operations", trace.operations())
-      .field("commands", trace.commands())
-      .field("bytes", static_cast<std::uint64_t>(trace.bytes()))
+      .field("operations", trace.operations)
+      .field("commands", trace.commands)
+      .field("bytes", trace.bytes)
       .end_object();
   write_evaluation(w, labels, theta, moments, options.moments, options.covariances);
   if (gradient) write_gradient(w, labels, *gradient, options.moments, options.covariances);
@@ -263,7 +274,10 @@ std::string result_json(const RunSummary& summary, bool reused, const ModelTrace
   w.end_array();
   if (options.decomposition) {
     w.key("decomposition");
-    summary.write_decomposition(w);
+    if (decomposition)
+      w.raw(std::string_view(decomposition->data(), decomposition->size()));
+    else
+      summary.write_decomposition(w);
   }
   w.end_object();
   return w.take();
@@ -463,7 +477,8 @@ std::optional<RestoredRun> restore_run(std::string_view model_text, std::uint32_
     const Key trace_key = entry.summary.trace_key;
     caches.memory.put_model(trace_key, std::move(entry.trace), entry.labels, {}, model_text, std::move(entry.graph));
     // Stored in the reused form (checked by the decoder): kept as read.
-    caches.memory.put_run(run_summary_key(model_text, min_block_size), model_text, entry.encoded_summary, trace_key);
+    caches.memory.put_run(run_summary_key(model_text, min_block_size), model_text, entry.encoded_summary, trace_key,
+                          decomposition_json(entry.summary));
     restored.summary = std::move(entry.summary);
     restored.answer = std::move(entry.answer);
   } catch (const EngineError&) {
@@ -486,11 +501,13 @@ std::optional<std::string> reuse_run(std::string_view model_text, const RunOptio
   const Key summary_key = run_summary_key(model_text, options.min_scc_size);
   CachedModel model;
   RunSummary summary;
+  std::shared_ptr<const CachedText> decomposition;
   std::optional<StoredAnswer> answer;
   TraceSource source = TraceSource::Memory;
   if (CachedRun cached = memory.find_run(summary_key, model_text); !cached.summary.empty()) {
     summary = decode_run_summary(cached.summary);
     model = std::move(cached.model);
+    decomposition = std::move(cached.decomposition);
   } else if (std::optional<RestoredRun> restored = restore_run(model_text, options.min_scc_size, caches)) {
     // Its summary as decoded from the entry (no second decode of what the memory cache
     // now holds), its model as the memory cache holds it (trim may have let it go).
@@ -530,8 +547,8 @@ std::optional<std::string> reuse_run(std::string_view model_text, const RunOptio
   // wrote nothing, so the scan is skipped too while the prune stamp shows the
   // directory as the last prune left it (cache/disk_cache.hpp).
   if (source == TraceSource::Disk) caches.disk.prune_if_changed();
-  return result_json(summary, true, *model.trace, labels, theta, moments, options, timings, run_start, {},
-                     summary.warnings, gradient ? &*gradient : nullptr);
+  return result_json(summary, true, model.totals, labels, theta, moments, options, timings, run_start, {},
+                     summary.warnings, gradient ? &*gradient : nullptr, decomposition.get());
 }
 
 }  // namespace
@@ -621,8 +638,9 @@ std::string run_model(std::string_view model_text, const RunOptions& options, co
 
   const std::shared_ptr<const ModelTrace> trace = caches.memory.put_model(
       summary.trace_key, std::move(*composed), labels, used_keys, model_text, std::move(parametric));
+  const RunSummary reused_summary = summary.as_reused();
   caches.memory.put_run(run_summary_key(model_text, options.min_scc_size), model_text,
-                        encode_run_summary(summary.as_reused()), summary.trace_key);
+                        encode_run_summary(reused_summary), summary.trace_key, decomposition_json(reused_summary));
   // Held for the run entry: the memory cache keeps it too, until a trim.
   const std::shared_ptr<const ParametricGraph> graph_held = caches.memory.find_model(summary.trace_key).graph;
 
@@ -631,7 +649,7 @@ std::string run_model(std::string_view model_text, const RunOptions& options, co
   // would be refused on reading: not written.
   auto write_run_entry = [&](const StoredAnswer* answer) {
     if (!caches.disk.enabled() || !graph_held) return;
-    const std::vector<std::uint8_t> entry = encode_run_entry(summary.as_reused(), labels, *trace, *graph_held, answer);
+    const std::vector<std::uint8_t> entry = encode_run_entry(reused_summary, labels, *trace, *graph_held, answer);
     const std::string identity = run_entry_identity(model_text, options.min_scc_size);
     if (entry.size() + identity.size() + DiskCacheFormat::kHeaderBytes <= caches.disk.max_bytes())
       caches.disk.store(run_entry_key(identity), identity,
@@ -660,8 +678,8 @@ std::string run_model(std::string_view model_text, const RunOptions& options, co
   caches.disk.prune();
   std::vector<ExploreWarning> warnings = summary.warnings;
   if (!caches.disk.warning().empty()) warnings.push_back({caches.disk.warning(), -1, {}});
-  return result_json(summary, false, *trace, labels, theta, moments, options, timings, run_start, lifetimes, warnings,
-                     gradient ? &*gradient : nullptr);
+  return result_json(summary, false, totals_of(*trace), labels, theta, moments, options, timings, run_start, lifetimes,
+                     warnings, gradient ? &*gradient : nullptr);
 }
 
 }  // namespace phasic

@@ -52,6 +52,10 @@ std::size_t ModelTrace::bytes() const {
   return n;
 }
 
+TraceTotals totals_of(const ModelTrace& trace) {
+  return {trace.operations(), trace.commands(), static_cast<std::uint64_t>(trace.bytes())};
+}
+
 ModelTrace compose(const Graph& g, const Condensation& cond, const BlockProvider& provider,
                    std::uint32_t min_block_size, const std::atomic<bool>* cancel) {
   if (cond.component_of.size() != g.vertex_count) throw InternalError("the condensation does not belong to this graph");

@@ -62,6 +62,16 @@ struct ModelTrace {
   std::size_t bytes() const;
 };
 
+// What a run reports of a trace. A composed trace never changes, so whoever holds one
+// (the memory cache) can keep these: on two-locus n = 9 summing them over 861 blocks
+// was ≈ 0.1 ms of every reused run (docs/performance.md, issue 15 target 3).
+struct TraceTotals {
+  std::uint64_t operations = 0;
+  std::uint64_t commands = 0;
+  std::uint64_t bytes = 0;
+};
+TraceTotals totals_of(const ModelTrace& trace);
+
 constexpr std::uint32_t kDefaultMinBlockSize = 2;
 
 // S's edges must have constant weights (θ coefficients 0): they are probabilities.
