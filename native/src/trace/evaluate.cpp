@@ -71,13 +71,20 @@ constexpr double kSmallestNormal = std::numeric_limits<double>::min();
 
 bool subnormal(double x) { return x != 0 && std::fabs(x) < kSmallestNormal; }
 
+// Whether a raw moment or the variance of a reward with mean `mean` fell below a
+// double's range: every value of a reward whose mean did, and beside a normal mean any
+// value under the smallest normal double (it is > 0, as said above). The one rule both
+// the fast pass's check and evaluate_exactly's marking apply.
+bool value_below_range(double mean, double value) {
+  return subnormal(mean) || (mean >= kSmallestNormal && value < kSmallestNormal);
+}
+
 bool reward_below_range(const Moments& m, std::uint32_t r) {
   const double mean = m.moment(r, 1);
-  if (subnormal(mean)) return true;
-  if (!(mean >= kSmallestNormal) || !std::isfinite(mean)) return false;
-  for (std::uint32_t k = 2; k <= m.moment_count; ++k)
-    if (m.moment(r, k) < kSmallestNormal) return true;
-  return !m.variance.empty() && m.variance[r] < kSmallestNormal;
+  if (!std::isfinite(mean)) return false;
+  for (std::uint32_t k = 1; k <= m.moment_count; ++k)
+    if (value_below_range(mean, m.moment(r, k))) return true;
+  return !m.variance.empty() && value_below_range(mean, m.variance[r]);
 }
 
 bool covariance_below_range(const Moments& m, std::span<const RewardPair> pairs, std::size_t p) {
@@ -194,18 +201,15 @@ void evaluate_exactly(MomentSession<1, true>& session, const ModelTrace& m, cons
     session.set_scales({});
   }
   const double nan = std::numeric_limits<double>::quiet_NaN();
-  std::vector<bool> reward_out(m.reward_count);
-  for (std::uint32_t r = 0; r < m.reward_count; ++r) reward_out[r] = subnormal(out.moment(r, 1));
   for (std::size_t p = 0; p < pairs.size(); ++p)
     if (covariance_below_range(out, pairs, p)) out.covariance[p] = nan;
   for (std::uint32_t r = 0; r < m.reward_count; ++r) {
     const double mean = out.moment(r, 1);
     for (std::uint32_t k = 1; k <= out.moment_count; ++k) {
       double& value = out.raw[std::size_t(r) * out.moment_count + k - 1];
-      if (reward_out[r] || (mean >= kSmallestNormal && value < kSmallestNormal)) value = nan;
+      if (value_below_range(mean, value)) value = nan;
     }
-    if (!out.variance.empty() && (reward_out[r] || (mean >= kSmallestNormal && out.variance[r] < kSmallestNormal)))
-      out.variance[r] = nan;
+    if (!out.variance.empty() && value_below_range(mean, out.variance[r])) out.variance[r] = nan;
   }
 }
 
