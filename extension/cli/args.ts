@@ -55,24 +55,27 @@ of the sites; the others stay at --param or their defaults. Start values: --star
 
 export class UsageError extends Error {}
 
-export interface RunArgs {
-  command: 'run';
+/** What every command that runs a model takes (run, dist, fit): the model, its values, the cache and the limits. */
+export interface ModelRunArgs {
   model: string;
   overrides: Record<string, number>;
   params: Record<string, number>;
-  moments: number;
-  covariances: Array<[string, string]>;
-  minScc: number;
   cacheDir?: string; // absent: the default directory
   noCache: boolean;
   maxStates: number;
   /** The run stops with a budget error above this many megabytes of engine memory. */
   memoryBudgetMB: number;
   timeoutSeconds?: number; // absent: no limit
+  json: boolean;
+}
+export interface RunArgs extends ModelRunArgs {
+  command: 'run';
+  moments: number;
+  covariances: Array<[string, string]>;
+  minScc: number;
   repeat: number;
   /** Also report d moments/dθ and d variance/dθ. */
   gradient: boolean;
-  json: boolean;
 }
 /** Equally spaced points from `from` to `to`, both included. */
 export interface Grid {
@@ -80,40 +83,22 @@ export interface Grid {
   to: number;
   points: number;
 }
-export interface DistArgs {
+export interface DistArgs extends ModelRunArgs {
   command: 'dist';
-  model: string;
-  overrides: Record<string, number>;
-  params: Record<string, number>;
   reward: string;
   /** Absent with `grid` absent: the engine's default grid. */
   times?: number[];
   grid?: Grid;
   quantiles?: number[]; // absent: the engine's default probabilities
   epsilon?: number; // absent: the engine's default
-  cacheDir?: string;
-  noCache: boolean;
-  maxStates: number;
-  memoryBudgetMB: number;
-  timeoutSeconds?: number;
-  json: boolean;
 }
-export interface FitArgs {
+export interface FitArgs extends ModelRunArgs {
   command: 'fit';
-  model: string;
   data: string;
   sfsReward: string;
   fit: string[];
   start: Record<string, number>;
   starts: number;
-  overrides: Record<string, number>;
-  params: Record<string, number>;
-  cacheDir?: string;
-  noCache: boolean;
-  maxStates: number;
-  memoryBudgetMB: number;
-  timeoutSeconds?: number;
-  json: boolean;
 }
 export interface CheckArgs {
   command: 'check';
@@ -270,8 +255,9 @@ function assignment(option: string, text: string, into: Record<string, number>):
   into[name] = number(`${option} ${name}`, text.slice(eq + 1));
 }
 
-/** The options of a command that runs a model once and then works on its trace (dist, fit). */
+/** The options of every command that runs a model (ModelRunArgs). */
 const MODEL_RUN_OPTIONS = ['--set', '--param', '--cache-dir', '--max-states', '--memory-budget', '--timeout'];
+const MODEL_RUN_FLAGS = ['--no-cache', '--json'];
 
 export function parseArgs(argv: string[]): Args {
   const [command, ...rest] = argv;
@@ -291,33 +277,22 @@ export function parseArgs(argv: string[]): Args {
     [
       'run',
       {
-        value: [
-          '--set',
-          '--param',
-          '--moments',
-          '--covariance',
-          '--min-scc',
-          '--cache-dir',
-          '--max-states',
-          '--memory-budget',
-          '--timeout',
-          '--repeat',
-        ],
-        flag: ['--no-cache', '--gradient', '--json'],
+        value: ['--moments', '--covariance', '--min-scc', '--repeat', ...MODEL_RUN_OPTIONS],
+        flag: ['--gradient', ...MODEL_RUN_FLAGS],
       },
     ],
     [
       'dist',
       {
         value: ['--reward', '--times', '--grid', '--quantiles', '--epsilon', ...MODEL_RUN_OPTIONS],
-        flag: ['--no-cache', '--json'],
+        flag: MODEL_RUN_FLAGS,
       },
     ],
     [
       'fit',
       {
         value: ['--data', '--sfs-reward', '--fit', '--start', '--starts', ...MODEL_RUN_OPTIONS],
-        flag: ['--no-cache', '--json'],
+        flag: MODEL_RUN_FLAGS,
       },
     ],
     ['check', { value: [], flag: ['--json'] }],
@@ -361,26 +336,28 @@ export function parseArgs(argv: string[]): Args {
   const json = flags.has('--json');
   if (flags.has('--no-cache') && values['--cache-dir'] !== undefined)
     throw new UsageError('--cache-dir and --no-cache exclude each other');
-  const timeoutSeconds = values['--timeout'] !== undefined ? positive('--timeout', values['--timeout']) : undefined;
+  const modelRun = (): ModelRunArgs => ({
+    model: positional[0],
+    overrides,
+    params,
+    cacheDir: values['--cache-dir'],
+    noCache: flags.has('--no-cache'),
+    maxStates: maxStates(values['--max-states']),
+    memoryBudgetMB: memoryBudget(values['--memory-budget']),
+    timeoutSeconds: values['--timeout'] !== undefined ? positive('--timeout', values['--timeout']) : undefined,
+    json,
+  });
 
   switch (command) {
     case 'run':
       return {
         command,
-        model: positional[0],
-        overrides,
-        params,
+        ...modelRun(),
         moments: values['--moments'] !== undefined ? momentCount(values['--moments']) : 2,
         covariances,
         minScc: values['--min-scc'] !== undefined ? integer('--min-scc', values['--min-scc'], 2, MAX_MIN_SCC) : 4,
-        cacheDir: values['--cache-dir'],
-        noCache: flags.has('--no-cache'),
-        maxStates: maxStates(values['--max-states']),
-        memoryBudgetMB: memoryBudget(values['--memory-budget']),
-        timeoutSeconds,
         repeat: values['--repeat'] !== undefined ? integer('--repeat', values['--repeat'], 1) : 1,
         gradient: flags.has('--gradient'),
-        json,
       };
     case 'dist': {
       if (values['--times'] !== undefined && values['--grid'] !== undefined)
@@ -390,9 +367,7 @@ export function parseArgs(argv: string[]): Args {
       const distributionEpsilon = values['--epsilon'] !== undefined ? epsilon(values['--epsilon']) : undefined;
       return {
         command,
-        model: positional[0],
-        overrides,
-        params,
+        ...modelRun(),
         reward,
         times: values['--times'] !== undefined ? times(values['--times']) : undefined,
         grid: values['--grid'] !== undefined ? grid(values['--grid']) : undefined,
@@ -401,12 +376,6 @@ export function parseArgs(argv: string[]): Args {
             ? probabilities(values['--quantiles'], distributionEpsilon ?? DEFAULT_EPSILON)
             : undefined,
         epsilon: distributionEpsilon,
-        cacheDir: values['--cache-dir'],
-        noCache: flags.has('--no-cache'),
-        maxStates: maxStates(values['--max-states']),
-        memoryBudgetMB: memoryBudget(values['--memory-budget']),
-        timeoutSeconds,
-        json,
       };
     }
     case 'fit': {
@@ -418,20 +387,12 @@ export function parseArgs(argv: string[]): Args {
       if (fit === undefined) throw new UsageError('fit needs --fit P1,P2,...');
       return {
         command,
-        model: positional[0],
+        ...modelRun(),
         data,
         sfsReward,
         fit: parameterList(fit),
         start: startValues(start),
         starts: values['--starts'] !== undefined ? integer('--starts', values['--starts'], 1, MAX_STARTS) : 1,
-        overrides,
-        params,
-        cacheDir: values['--cache-dir'],
-        noCache: flags.has('--no-cache'),
-        maxStates: maxStates(values['--max-states']),
-        memoryBudgetMB: memoryBudget(values['--memory-budget']),
-        timeoutSeconds,
-        json,
       };
     }
     case 'check':

@@ -20,6 +20,7 @@ import {
   type DistArgs,
   type ExportArgs,
   type FitArgs,
+  type ModelRunArgs,
   type Grid,
   parseArgs,
   type RunArgs,
@@ -166,7 +167,7 @@ const STOPPED = Symbol('interrupted');
  * the process then exits normally.
  */
 async function stoppable<T>(
-  args: { timeoutSeconds?: number; json: boolean },
+  args: ModelRunArgs,
   model: LoadedModel,
   work: (signal: AbortSignal) => Promise<T>,
 ): Promise<T | typeof STOPPED> {
@@ -191,7 +192,7 @@ async function stoppable<T>(
   }
 }
 
-function configureCache(engine: Engine, args: { noCache: boolean; cacheDir?: string; memoryBudgetMB: number }): void {
+function configureCache(engine: Engine, args: ModelRunArgs): void {
   engine.configure({
     cacheDir: args.noCache ? '' : (args.cacheDir ?? defaultCacheDir()),
     memoryBudgetBytes: args.memoryBudgetMB * MB,
