@@ -7,29 +7,45 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import type { DistributionParams } from '../protocol/requests';
 
+/** The engine's settings, as configure() takes them. */
+export interface NativeConfig {
+  /** Directory of the disk cache; '' disables it. */
+  cacheDir?: string;
+  maxDiskBytes?: number;
+  memoryCacheBytes?: number;
+  /** The run stops with a 'budget' failure above this many accounted bytes (≥ 1: there is no "none"). */
+  memoryBudgetBytes?: number;
+}
+
+/** What a run is asked, as run() takes it. */
+export interface NativeRunOptions {
+  /** Exploration stops with a 'model' failure above this many states (≥ 1: there is no "none"). */
+  maxStates?: number;
+  minSccSize?: number;
+  /** Raw moments per reward (1..16); variances are always reported. */
+  moments?: number;
+  /** Reward name pairs whose covariance is wanted. */
+  covariances?: Array<[string, string]>;
+  /** Parameter values by name; unnamed parameters take the model's defaults. */
+  params?: Record<string, number>;
+  /**
+   * Also report d moments/dθ, d variance/dθ and d covariance/dθ (`gradient`,
+   * `gradientVariance`, `gradientCovariance`).
+   */
+  gradient?: boolean;
+  /** false: the result without `decomposition` (default true). */
+  decomposition?: boolean;
+}
+
 /** The raw binding (native/binding/addon.cpp): JSON text in and out. */
 export interface NativeAddon {
   version(): string;
-  configure(config: {
-    cacheDir?: string;
-    maxDiskBytes?: number;
-    memoryCacheBytes?: number;
-    memoryBudgetBytes?: number;
-  }): void;
+  configure(config: NativeConfig): void;
   memory(): string;
   run(
     runId: number,
     modelText: string,
-    options: {
-      maxStates?: number;
-      minSccSize?: number;
-      moments?: number;
-      covariances?: Array<[string, string]>;
-      params?: Record<string, number>;
-      gradient?: boolean;
-      /** false: the result without `decomposition` (default true). */
-      decomposition?: boolean;
-    },
+    options: NativeRunOptions,
     onProgress?: (p: { phase: string; done: number; total: number }) => void,
     onBlockEvent?: (e: { kind: string; scc: number; vertices: number; bytes: number; timeMs: number }) => void,
   ): Promise<string>;

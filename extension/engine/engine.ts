@@ -14,32 +14,12 @@ import type {
   SccDetail,
 } from '../protocol/engine';
 import { type DistributionParams, type FailureKind, NATIVE_FAILURE_KINDS } from '../protocol/requests';
-import { loadAddon, type NativeAddon } from './addon';
+import { loadAddon, type NativeAddon, type NativeConfig, type NativeRunOptions } from './addon';
 
-export interface EngineConfig {
-  /** Directory of the disk cache; '' disables it. */
-  cacheDir?: string;
-  maxDiskBytes?: number;
-  memoryCacheBytes?: number;
-  /** The run stops with a 'budget' failure above this many accounted bytes (≥ 1: there is no "none"). */
-  memoryBudgetBytes?: number;
-}
+export type EngineConfig = NativeConfig;
 
-export interface RunOptions {
-  /** Exploration stops with a 'model' failure above this many states (≥ 1: there is no "none"). */
-  maxStates?: number;
-  minSccSize?: number;
-  /** Raw moments per reward (1..16); variances are always reported. */
-  moments?: number;
-  /** Reward name pairs whose covariance is wanted. */
-  covariances?: Array<[string, string]>;
-  /** Parameter values by name; unnamed parameters take the model's defaults. */
-  params?: Record<string, number>;
-  /**
-   * Also report d moments/dθ, d variance/dθ and d covariance/dθ (`gradient`,
-   * `gradientVariance`, `gradientCovariance`).
-   */
-  gradient?: boolean;
+/** A run's request (the decomposition is chosen by run or runSummary), its cancel signal and progress. */
+export interface RunOptions extends Omit<NativeRunOptions, 'decomposition'> {
   signal?: AbortSignal;
   onProgress?: (progress: Progress) => void;
   onBlockEvent?: (event: BlockEvent) => void;
