@@ -5,9 +5,12 @@
 // cache/engine_identity.hpp ends it; mutations reach past the checksum only when they
 // are consistent); and its payload region is decoded by deserialize() directly (so
 // that mutations of the serialized block trace reach the decoder despite the
-// checksum). Invariants under test: load() returns a payload only for a whole,
-// consistent file and removes anything else; deserialize() accepts only what
-// serialize() produces (re-serializing gives the same bytes) and otherwise throws.
+// checksum). The same file as a run entry is loaded again streamed to a decoder that
+// takes it in pieces of every size (decision 56). Invariants under test: load()
+// returns a payload only for a whole, consistent file and removes anything else, and
+// the streamed load is a hit exactly when the whole load is, with the same bytes;
+// deserialize() accepts only what serialize() produces (re-serializing gives the same
+// bytes) and otherwise throws.
 #include <unistd.h>
 
 #include <cstddef>
@@ -81,8 +84,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::fclose(f);
   }
   std::string loaded;
+  bool whole_hit = false;
   fuzz::expect_clean_failure([&] {
-    if (cache.load(key, canonical, loaded)) {
+    whole_hit = cache.load(key, canonical, loaded);
+    if (whole_hit) {
       // A file that passes every check holds exactly the payload its header frames.
       if (loaded.size() != payload_size || std::memcmp(loaded.data(), payload, payload_size) != 0) std::abort();
       check_decoder(reinterpret_cast<const std::uint8_t*>(loaded.data()), loaded.size());
@@ -91,5 +96,38 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
   });
   std::remove(path.c_str());
+
+  const std::string run_path = cache.path_of(key, EntryKind::Run);
+  if (FILE* f = std::fopen(run_path.c_str(), "wb")) {
+    std::fwrite(data, 1, size, f);
+    std::fclose(f);
+  }
+  std::string streamed;
+  fuzz::expect_clean_failure([&] {
+    const bool hit = cache.load(
+        key, canonical,
+        [&](PayloadReader& in) {
+          for (std::uint64_t n = 1; in.remaining() > 0; n = n * 3 + 1) {
+            const std::uint64_t piece = std::min<std::uint64_t>(n, in.remaining());
+            if (n % 2 == 0) {
+              const std::size_t at = streamed.size();
+              streamed.resize(at + piece);
+              if (!in.copy(streamed.data() + at, piece)) std::abort();
+            } else {
+              const std::uint8_t* p = in.take(piece);
+              if (p == nullptr) std::abort();
+              streamed.append(reinterpret_cast<const char*>(p), piece);
+            }
+          }
+        },
+        EntryKind::Run);
+    if (hit != whole_hit) std::abort();
+    if (hit) {
+      if (streamed.size() != payload_size || std::memcmp(streamed.data(), payload, payload_size) != 0) std::abort();
+    } else if (access(run_path.c_str(), F_OK) == 0) {
+      std::abort();  // a rejected file must be removed
+    }
+  });
+  std::remove(run_path.c_str());
   return 0;
 }

@@ -164,6 +164,84 @@ TEST(disk_cache_checks_every_piece_of_an_entry_larger_than_one_read) {
   CHECK(cache.load(key, canonical, out) && out == payload);
 }
 
+// A run entry streams through the disk cache's window to its decoder (decision 56): a
+// payload larger than the window reads back whole whichever way it is taken (small
+// takes, takes larger than the window, copies straight into place), and the load is a
+// hit only when the decoder took every byte and the checksum matched: a flipped bit
+// the decoder cannot see, a stored input of another model (never decoded), a file cut
+// short, or a decoder that stops early are misses, and the file is removed.
+TEST(a_streamed_entry_is_read_whole_and_served_only_when_its_checksum_matches) {
+  TempDir dir;
+  DiskCache cache(dir.path.string(), 64 << 20);
+  std::string payload(5 * (1 << 20) + 12345, '\0');
+  std::mt19937_64 rng(56);
+  for (char& c : payload) c = char(rng());
+  const std::string canonical(300, 'c');
+  const Key key = hash128(canonical);
+  const fs::path file = cache.path_of(key, EntryKind::Run);
+  CHECK(cache.store(key, canonical, payload, EntryKind::Run));
+  const std::string good = read(file);
+
+  // Takes of 1 byte to 2.5 MB, and copies, in turn.
+  std::string got;
+  int decoded = 0;
+  auto take_all = [&](PayloadReader& in) {
+    ++decoded;
+    got.clear();
+    const std::uint64_t sizes[] = {1, 7, 300000, 13, 2621440, 4096, 1 << 20};
+    for (int i = 0; in.remaining() > 0; ++i) {
+      const std::uint64_t n = std::min<std::uint64_t>(sizes[i % 7], in.remaining());
+      if (i % 3 == 2) {
+        std::string piece(n, '\0');
+        CHECK(in.copy(piece.data(), n));
+        got += piece;
+      } else {
+        const std::uint8_t* p = in.take(n);
+        CHECK(p != nullptr);
+        got.append(reinterpret_cast<const char*>(p), n);
+      }
+    }
+    CHECK(in.take(1) == nullptr);
+    char byte;
+    CHECK(!in.copy(&byte, 1));
+  };
+  CHECK(cache.load(key, canonical, take_all, EntryKind::Run));
+  CHECK(got == payload);
+
+  const std::size_t body = DiskCacheFormat::kHeaderBytes;
+  for (const std::size_t at : {body, body + (2u << 20) + 5, body + payload.size() - 1}) {
+    std::string flipped = good;
+    flipped[at] ^= 0x04;
+    write(file, flipped);
+    decoded = 0;
+    CHECK(!cache.load(key, canonical, take_all, EntryKind::Run));
+    CHECK_EQ(decoded, 1);  // decoded in full, then refused by the checksum
+    CHECK(!fs::exists(file));
+  }
+  std::string other_input = good;
+  other_input[good.size() - 1] ^= 0x04;
+  for (const std::string& bad : {other_input, good.substr(0, good.size() - 1)}) {
+    write(file, bad);
+    decoded = 0;
+    CHECK(!cache.load(key, canonical, take_all, EntryKind::Run));
+    CHECK_EQ(decoded, 0);
+    CHECK(!fs::exists(file));
+  }
+  write(file, good);
+  CHECK(!cache.load(
+      key, canonical, [](PayloadReader& in) { CHECK(in.take(100) != nullptr); }, EntryKind::Run));
+  CHECK(!fs::exists(file));
+  CHECK_EQ(cache.rejected(), 6u);
+
+  // In memory, the same bounds.
+  PayloadReader in(reinterpret_cast<const std::uint8_t*>(payload.data()), 10);
+  CHECK(in.take(11) == nullptr);
+  CHECK(in.take(4) != nullptr);
+  char rest[6];
+  CHECK(in.copy(rest, 6) && std::memcmp(rest, payload.data() + 4, 6) == 0);
+  CHECK_EQ(in.remaining(), 0u);
+}
+
 TEST(disk_cache_prunes_least_recently_used_files) {
   TempDir dir;
   // Each file: header + 100 payload bytes + identity + 100 input bytes; room for three.
@@ -1272,6 +1350,38 @@ double mean_of(const json::Value& run, const char* reward) {
 }
 
 }  // namespace
+
+// A run entry decodes before its checksum is known (it streams, decision 56): one
+// whose stored answer lost a bit decodes without complaint, and still is never served.
+TEST(a_run_entry_whose_answer_is_damaged_is_not_served) {
+  TempDir dir;
+  const std::string model = fixture("two_locus.json");
+  RunOptions options;
+  json::Value reference;
+  {
+    Engine writer;
+    writer.configure({dir.path.string(), 1 << 28, 1 << 28, 0});
+    reference = json::parse(writer.run(model, options, {}));
+    writer.memory_cache().clear();
+  }
+  const fs::path entry = only_run_entry(dir.path);
+  const std::string whole = read(entry);
+  std::uint64_t payload_length;
+  std::memcpy(&payload_length, whole.data() + 32, 8);
+  // The low byte of the last variance: the payload ends with it and the absorption flag.
+  std::string damaged = whole;
+  damaged[DiskCacheFormat::kHeaderBytes + payload_length - 9] ^= 0x01;
+  const std::string payload = payload_of(damaged);
+  CHECK(decode(payload).answer.has_value());
+  write(entry, damaged);
+  Engine e;
+  e.configure({dir.path.string(), 1 << 28, 1 << 28, 0});
+  const json::Value run = json::parse(e.run(model, options, {}));
+  CHECK(!run.find("reused")->as_bool());
+  for (const char* member : {"moments", "variance"}) CHECK(equal(*reference.find(member), *run.find(member)));
+  CHECK(read(entry) == whole);
+  e.memory_cache().clear();
+}
 
 // The run that writes an entry stores its own answer in it (decision 49), and a new
 // engine asked exactly that (same θ bit for bit, moments, covariance pairs) answers

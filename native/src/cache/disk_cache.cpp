@@ -228,54 +228,185 @@ bool DiskCache::load(const Key& key, std::string_view canonical, std::string& pa
   return true;
 }
 
+// Opens the file of `key` for reading and checks its header: the file must be regular
+// (opened without blocking and without following a symlink: a FIFO in the entry's
+// place would wait for a writer forever; anything else is a miss that store()
+// replaces by renaming a fresh file over the name), its header must account for its
+// size exactly for a stored input of this length, and it must fit the cache, before
+// the body is read: a huge (or sparse) file is never read in. On success the header is
+// in `h` and the body's size in `body_size`; otherwise -1, with `regular` saying whether
+// a regular file failed (the caller removes it).
+int DiskCache::open_checked(const Key& key, EntryKind kind, std::uint64_t stored_input_size, unsigned char* h,
+                            std::uint64_t& body_size, bool& regular) const {
+  regular = false;
+  const std::string path = path_of(key, kind);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return -1;
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return -1;
+  }
+  regular = true;
+  const auto size = std::uint64_t(st.st_size);
+  body_size = size - DiskCacheFormat::kHeaderBytes;
+  const bool sound = size >= DiskCacheFormat::kHeaderBytes && size <= max_bytes_ &&
+                     read_exact(fd, h, DiskCacheFormat::kHeaderBytes, 0) &&
+                     std::memcmp(h, DiskCacheFormat::kMagic, 8) == 0 && get32(h + 8) == DiskCacheFormat::kVersion &&
+                     get64(h + 16) == key.h1 && get64(h + 24) == key.h2 && get64(h + 40) == stored_input_size &&
+                     get64(h + 32) <= body_size && body_size - get64(h + 32) == stored_input_size;
+  if (!sound) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
 bool DiskCache::load(const Key& key, std::string_view canonical, std::string_view& payload, EntryKind kind) {
   if (!enabled()) return false;
-  const std::string path = path_of(key, kind);
-  // Not blocking (a FIFO in the entry's place would wait for a writer forever), not
-  // following a symlink, and only a regular file is read. Anything else is a miss
-  // that store() replaces by renaming a fresh file over the name.
-  Fd file{::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC)};
-  if (file.fd < 0) return false;
-  struct stat st;
-  if (::fstat(file.fd, &st) != 0 || !S_ISREG(st.st_mode)) return false;
-
-  // The header must account for the file's size exactly, and the file must fit the
-  // cache, before the body is read: a huge (or sparse) file is never read in.
-  const auto size = std::uint64_t(st.st_size);
   unsigned char h[DiskCacheFormat::kHeaderBytes];
-  const std::uint64_t body_size = size - DiskCacheFormat::kHeaderBytes;
-  const std::uint64_t stored_input_size = identity_.size() + canonical.size();
-  const bool sound = size >= DiskCacheFormat::kHeaderBytes && size <= max_bytes_ &&
-                     read_exact(file.fd, h, sizeof h, 0) && std::memcmp(h, DiskCacheFormat::kMagic, 8) == 0 &&
-                     get32(h + 8) == DiskCacheFormat::kVersion && get64(h + 16) == key.h1 && get64(h + 24) == key.h2 &&
-                     get64(h + 40) == stored_input_size && get64(h + 32) <= body_size &&
-                     body_size - get64(h + 32) == stored_input_size;
-  if (sound) {
-    const std::uint64_t payload_length = get64(h + 32);
-    if (read_capacity_ < body_size && !grow_read_buffer(body_size)) return false;
-    // The checksum covers the body in file order (payload, identity, canonical input),
-    // so it is taken piece by piece as each is read, while the piece is still in the
-    // core's cache: one pass over the bytes instead of a read and then a second pass
-    // from memory (an 8 MB run entry does not stay in cache between the two).
-    ContentChecksum sum_of_body;
-    bool read = true;
-    for (std::uint64_t at = 0; read && at < body_size; at += kReadPiece) {
-      const std::uint64_t piece = std::min<std::uint64_t>(kReadPiece, body_size - at);
-      read = read_exact(file.fd, read_buffer_ + at, piece, off_t(DiskCacheFormat::kHeaderBytes + at));
-      if (read) sum_of_body.update(read_buffer_ + at, piece);
+  std::uint64_t body_size = 0;
+  bool regular = false;
+  Fd file{open_checked(key, kind, identity_.size() + canonical.size(), h, body_size, regular)};
+  if (file.fd < 0) {
+    if (regular) remove(key, kind);
+    return false;
+  }
+  const std::uint64_t payload_length = get64(h + 32);
+  if (read_capacity_ < body_size && !grow_read_buffer(body_size)) return false;
+  // The checksum covers the body in file order (payload, identity, canonical input),
+  // so it is taken piece by piece as each is read, while the piece is still in the
+  // core's cache: one pass over the bytes instead of a read and then a second pass
+  // from memory (an 8 MB run entry does not stay in cache between the two).
+  ContentChecksum sum_of_body;
+  bool read = true;
+  for (std::uint64_t at = 0; read && at < body_size; at += kReadPiece) {
+    const std::uint64_t piece = std::min<std::uint64_t>(kReadPiece, body_size - at);
+    read = read_exact(file.fd, read_buffer_ + at, piece, off_t(DiskCacheFormat::kHeaderBytes + at));
+    if (read) sum_of_body.update(read_buffer_ + at, piece);
+  }
+  if (read) {
+    const std::string_view body(read_buffer_, body_size);
+    const std::string_view stored_payload = body.substr(0, payload_length);
+    const std::string_view stored_identity = body.substr(payload_length, identity_.size());
+    const std::string_view stored_canonical = body.substr(payload_length + identity_.size());
+    if (stored_identity == identity_ && stored_canonical == canonical) {
+      const Key sum = sum_of_body.finish();
+      if (sum.h1 == get64(h + 48) && sum.h2 == get64(h + 56)) {
+        payload = stored_payload;
+        ::futimens(file.fd, nullptr);  // a hit makes the file recent for pruning
+        return true;
+      }
     }
-    if (read) {
-      const std::string_view body(read_buffer_, body_size);
-      const std::string_view stored_payload = body.substr(0, payload_length);
-      const std::string_view stored_identity = body.substr(payload_length, identity_.size());
-      const std::string_view stored_canonical = body.substr(payload_length + identity_.size());
-      if (stored_identity == identity_ && stored_canonical == canonical) {
-        const Key sum = sum_of_body.finish();
-        if (sum.h1 == get64(h + 48) && sum.h2 == get64(h + 56)) {
-          payload = stored_payload;
-          ::futimens(file.fd, nullptr);  // a hit makes the file recent for pruning
-          return true;
-        }
+  }
+  remove(key, kind);
+  return false;
+}
+
+// The window a streamed payload is read through: a mapping of its own in 2 MB pages
+// (one page's first-touch fault instead of one per 4 KB), holding at least the largest
+// piece the decoder takes at once; what is read is checksummed as it arrives.
+struct PayloadReader::FileSource {
+  int fd;
+  off_t offset;  // of the next byte to read
+  ContentChecksum sum;
+  std::uint8_t* window = nullptr;
+  std::uint64_t capacity = 0;
+  ~FileSource() {
+    if (window) free_large(window, capacity);
+  }
+};
+
+PayloadReader::PayloadReader(const std::uint8_t* data, std::uint64_t size) : data_(data), end_(size) {}
+
+PayloadReader::PayloadReader(FileSource& file, std::uint64_t size) : file_(&file), data_(nullptr), left_(size) {}
+
+bool PayloadReader::read_file(std::uint8_t* to, std::uint64_t n) {
+  for (std::uint64_t at = 0; at < n; at += kReadPiece) {
+    const std::uint64_t piece = std::min<std::uint64_t>(kReadPiece, n - at);
+    if (!read_exact(file_->fd, to + at, piece, file_->offset)) return false;
+    file_->sum.update(to + at, piece);
+    file_->offset += off_t(piece);
+    left_ -= piece;
+  }
+  return true;
+}
+
+// Makes the window hold at least n bytes not yet taken (n ≤ remaining()), reading a
+// piece at a time so that the bytes are still in the core's cache when taken.
+bool PayloadReader::fill(std::uint64_t n) {
+  const std::uint64_t have = end_ - begin_;
+  if (have >= n) return true;
+  FileSource& f = *file_;
+  if (f.capacity < n) {
+    constexpr std::uint64_t kHuge = 2u << 20;
+    const std::uint64_t capacity = std::max<std::uint64_t>(n + kHuge - 1, kHuge) / kHuge * kHuge;
+    std::uint8_t* window;
+    try {
+      window = static_cast<std::uint8_t*>(allocate_large(capacity));
+    } catch (const std::bad_alloc&) {
+      return false;
+    }
+    if (have > 0) std::memcpy(window, data_ + begin_, have);
+    if (f.window) free_large(f.window, f.capacity);
+    f.window = window;
+    f.capacity = capacity;
+  } else if (have > 0) {
+    std::memmove(f.window, data_ + begin_, have);
+  }
+  data_ = f.window;
+  begin_ = 0;
+  end_ = have;
+  const std::uint64_t want = std::min({std::max(n - have, kReadPiece), f.capacity - have, left_});
+  if (!read_file(f.window + have, want)) return false;
+  end_ += want;
+  return true;
+}
+
+const std::uint8_t* PayloadReader::take(std::uint64_t n) {
+  if (n > remaining() || (file_ && !fill(n))) return nullptr;
+  const std::uint8_t* p = data_ + begin_;
+  begin_ += n;
+  return p;
+}
+
+bool PayloadReader::copy(void* to, std::uint64_t n) {
+  if (n > remaining()) return false;
+  const std::uint64_t from_window = std::min(n, end_ - begin_);
+  if (from_window > 0) std::memcpy(to, data_ + begin_, from_window);
+  begin_ += from_window;
+  // The rest straight from the file into its place: no pass through the window.
+  return from_window == n || read_file(static_cast<std::uint8_t*>(to) + from_window, n - from_window);
+}
+
+bool DiskCache::load(const Key& key, std::string_view canonical, const std::function<void(PayloadReader&)>& decode,
+                     EntryKind kind) {
+  if (!enabled()) return false;
+  unsigned char h[DiskCacheFormat::kHeaderBytes];
+  std::uint64_t body_size = 0;
+  bool regular = false;
+  const std::uint64_t stored_input_size = identity_.size() + canonical.size();
+  Fd file{open_checked(key, kind, stored_input_size, h, body_size, regular)};
+  if (file.fd < 0) {
+    if (regular) remove(key, kind);
+    return false;
+  }
+  const std::uint64_t payload_length = get64(h + 32);
+  // The stored input first: a file of another engine or input is never decoded.
+  std::string stored_input(stored_input_size, '\0');
+  if (read_exact(file.fd, stored_input.data(), stored_input_size,
+                 off_t(DiskCacheFormat::kHeaderBytes + payload_length)) &&
+      std::string_view(stored_input).substr(0, identity_.size()) == identity_ &&
+      std::string_view(stored_input).substr(identity_.size()) == canonical) {
+    PayloadReader::FileSource source{file.fd, off_t(DiskCacheFormat::kHeaderBytes), {}};
+    PayloadReader payload(source, payload_length);
+    decode(payload);
+    if (payload.remaining() == 0) {
+      source.sum.update(stored_input.data(), stored_input.size());
+      const Key sum = source.sum.finish();
+      if (sum.h1 == get64(h + 48) && sum.h2 == get64(h + 56)) {
+        ::futimens(file.fd, nullptr);  // a hit makes the file recent for pruning
+        return true;
       }
     }
   }

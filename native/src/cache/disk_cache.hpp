@@ -17,6 +17,13 @@
 //   hit costs one copy from the page cache and one pass over the bytes. A regular file that fails a check is
 //   removed; anything else in an entry's place (FIFO, symlink, device) is left alone. Either way it is a miss: the
 //   caller records the block and store() renames a whole new file over the name.
+// - A run entry (megabytes) is read in order instead (load with a decoder): its stored
+//   input is compared first, then the payload streams through one small window the
+//   decoder takes from (its large arrays are read straight into their destination),
+//   each piece checksummed as it arrives; the load succeeds only if the decoder took
+//   the whole payload and the checksum matches, so the caller uses what it decoded
+//   only then. The decoder runs before the checksum is known: its own structural
+//   checks are what keep a torn or crafted payload safe, as always.
 // - Files are written to a temporary name in the same directory, then renamed over
 //   the final name, so a reader (in this or another process) sees either no file or a
 //   whole one, and nothing is ever written through a FIFO or a symlink. Durability is
@@ -39,6 +46,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -69,6 +77,33 @@ struct DiskClear {
   std::string error;
 };
 
+// A payload taken in order: from memory, or from a file through the disk cache's read
+// window. Everything it hands out stays within the payload.
+class PayloadReader {
+ public:
+  // The whole payload in memory (tests, fuzzers, and anything already read).
+  PayloadReader(const std::uint8_t* data, std::uint64_t size);
+
+  // The next n bytes, contiguous, valid until the next call; null when fewer are left
+  // or the file cannot be read.
+  const std::uint8_t* take(std::uint64_t n);
+  // Copies the next n bytes to `to`; false when fewer are left or the file cannot be read.
+  bool copy(void* to, std::uint64_t n);
+  std::uint64_t remaining() const { return left_ + (end_ - begin_); }
+
+ private:
+  friend class DiskCache;
+  struct FileSource;
+  PayloadReader(FileSource& file, std::uint64_t size);
+  bool fill(std::uint64_t n);
+  bool read_file(std::uint8_t* to, std::uint64_t n);
+
+  FileSource* file_ = nullptr;
+  const std::uint8_t* data_;  // the window: data_[begin_ .. end_) is read, not yet taken
+  std::uint64_t begin_ = 0, end_ = 0;
+  std::uint64_t left_ = 0;  // bytes of the file not yet in the window
+};
+
 class DiskCache {
  public:
   // An empty directory disables the disk cache; max_bytes 0 too. The identity is
@@ -91,6 +126,11 @@ class DiskCache {
   bool load(const Key& key, std::string_view canonical, std::string_view& payload, EntryKind kind = EntryKind::Block);
   // The same, copied out.
   bool load(const Key& key, std::string_view canonical, std::string& payload, EntryKind kind = EntryKind::Block);
+  // The same, streamed through `decode` (see the invariants): true when decode took the
+  // whole payload and the file's checksum matched. A failed check removes the file; an
+  // exception from decode propagates and leaves the file to the caller.
+  bool load(const Key& key, std::string_view canonical, const std::function<void(PayloadReader&)>& decode,
+            EntryKind kind);
   // Writes atomically; false (and a warning) when the directory cannot take it.
   bool store(const Key& key, std::string_view canonical, std::string_view payload, EntryKind kind = EntryKind::Block);
   // Makes every file written since the last flush durable (one syncfs).
@@ -131,6 +171,8 @@ class DiskCache {
   bool unsynced_ = false;
   std::string warning_;
   std::uint64_t rejected_ = 0;
+  int open_checked(const Key& key, EntryKind kind, std::uint64_t stored_input_size, unsigned char* header,
+                   std::uint64_t& body_size, bool& regular) const;
   bool grow_read_buffer(std::uint64_t bytes);
   // The last entry read, reused by the next until release_read_buffer().
   char* read_buffer_ = nullptr;

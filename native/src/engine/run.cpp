@@ -457,30 +457,34 @@ std::optional<RestoredRun> restore_run(std::string_view model_text, std::uint32_
   if (!caches.disk.enabled()) return std::nullopt;
   const std::string identity = run_entry_identity(model_text, min_block_size);
   const Key key = run_entry_key(identity);
-  std::string_view payload;
-  if (!caches.disk.load(key, identity, payload, EntryKind::Run)) return std::nullopt;
-  struct Release {
-    DiskCache& disk;
-    ~Release() { disk.release_read_buffer(); }
-  } release{caches.disk};
   RestoredRun restored;
   try {
     // The decoded entry is megabytes in thousands of vectors that live and go
     // together: in one arena of huge pages instead of a first-touch fault per 4 KB
     // (memory/accounting.hpp, decision 40). Decoded, an entry takes at most its
     // encoded size and a fifth more (an op is 13 bytes on disk, 16 in memory); what
-    // does not fit comes from operator new.
-    const ArenaScope arena(payload.size() + payload.size() / 4 + (64u << 10));
-    RunEntry entry = decode_run_entry(reinterpret_cast<const std::uint8_t*>(payload.data()), payload.size());
-    if (model_trace_key(entry.graph, entry.labels, min_block_size) != entry.summary.trace_key)
+    // does not fit comes from operator new. The file streams through the disk cache's
+    // small window into it (decision 56): the entry is never held whole a second time.
+    std::optional<ArenaScope> arena;
+    std::optional<RunEntry> entry;
+    const bool hit = caches.disk.load(
+        key, identity,
+        [&](PayloadReader& payload) {
+          const std::uint64_t size = payload.remaining();
+          arena.emplace(size + size / 4 + (64u << 10));
+          entry.emplace(decode_run_entry(payload));
+        },
+        EntryKind::Run);
+    if (!hit) return std::nullopt;  // a torn or mismatched file: removed, and what it gave is dropped
+    if (model_trace_key(entry->graph, entry->labels, min_block_size) != entry->summary.trace_key)
       throw EngineError("corrupt run entry: its graph is not the one its summary names");
-    const Key trace_key = entry.summary.trace_key;
-    caches.memory.put_model(trace_key, std::move(entry.trace), entry.labels, {}, model_text, std::move(entry.graph));
+    const Key trace_key = entry->summary.trace_key;
+    caches.memory.put_model(trace_key, std::move(entry->trace), entry->labels, {}, model_text, std::move(entry->graph));
     // Stored in the reused form (checked by the decoder): kept as read.
-    caches.memory.put_run(run_summary_key(model_text, min_block_size), model_text, entry.encoded_summary, trace_key,
-                          decomposition_json(entry.summary));
-    restored.summary = std::move(entry.summary);
-    restored.answer = std::move(entry.answer);
+    caches.memory.put_run(run_summary_key(model_text, min_block_size), model_text, entry->encoded_summary, trace_key,
+                          decomposition_json(entry->summary));
+    restored.summary = std::move(entry->summary);
+    restored.answer = std::move(entry->answer);
   } catch (const EngineError&) {
     caches.disk.remove(key, EntryKind::Run);
     return std::nullopt;

@@ -40,10 +40,10 @@ class Writer {
 };
 
 // Every read is checked against what is left; arrays are sized from counts only once
-// the bytes for them are known to be there.
+// the bytes for them are known to be there, and filled straight from the payload.
 class Reader {
  public:
-  Reader(const std::uint8_t* p, std::size_t n) : p_(p), n_(n) {}
+  explicit Reader(PayloadReader& in) : in_(in) {}
   template <class T>
   T get() {
     T v;
@@ -51,30 +51,28 @@ class Reader {
     return v;
   }
   const std::uint8_t* take(std::uint64_t n) {
-    if (n > n_ - at_) corrupt("truncated");
-    const std::uint8_t* p = p_ + at_;
-    at_ += n;
+    const std::uint8_t* p = in_.take(n);
+    if (p == nullptr) corrupt("truncated");
     return p;
   }
   template <class V>
   void array(V& values, std::uint64_t count) {
     using T = std::remove_cvref_t<decltype(values[0])>;
-    if (count > (n_ - at_) / sizeof(T)) corrupt("an array is longer than the entry");
+    if (count > in_.remaining() / sizeof(T)) corrupt("an array is longer than the entry");
     values.resize(count);
-    const std::uint8_t* from = take(count * sizeof(T));
-    if (count > 0) std::memcpy(values.data(), from, count * sizeof(T));  // an empty vector's data() may be null
+    if (count > 0 && !in_.copy(values.data(), count * sizeof(T)))  // an empty vector's data() may be null
+      corrupt("truncated");
   }
   std::string name() {
     const auto n = get<std::uint32_t>();
     const auto* p = take(n);
     return std::string(reinterpret_cast<const char*>(p), n);
   }
-  bool done() const { return at_ == n_; }
+  std::uint64_t remaining() const { return in_.remaining(); }
+  bool done() const { return in_.remaining() == 0; }
 
  private:
-  const std::uint8_t* p_;
-  std::size_t n_;
-  std::size_t at_ = 0;
+  PayloadReader& in_;
 };
 
 // Far more than a run asks for (the protocol's moments are small), and small enough that
@@ -184,14 +182,20 @@ std::vector<std::uint8_t> encode_run_entry(const RunSummary& summary, const Mode
 
 RunEntry decode_run_entry(const std::uint8_t* data, std::size_t size) {
   if (data == nullptr) corrupt("empty");
-  Reader r(data, size);
+  PayloadReader in(data, size);
+  return decode_run_entry(in);
+}
+
+RunEntry decode_run_entry(PayloadReader& in) {
+  const std::uint64_t size = in.remaining();
+  Reader r(in);
   if (r.get<std::uint32_t>() != kMagic) corrupt("bad magic");
   if (r.get<std::uint32_t>() != kVersion) corrupt("unsupported version");
   RunEntry e;
   {
     const auto n = r.get<std::uint64_t>();
     if (n > size) corrupt("summary longer than the entry");
-    e.encoded_summary = std::span<const std::uint8_t>(r.take(n), n);
+    r.array(e.encoded_summary, n);
     e.summary = decode_run_summary(e.encoded_summary);
     for (const ComponentSummary& c : e.summary.components)
       if ((c.source != TraceSource::Trivial && c.source != TraceSource::Memory) || c.record_ms != 0)

@@ -1,8 +1,9 @@
 // A run of an unchanged model on disk: everything a reused run answers from (the run
 // summary, the labels, the composed model trace with its block traces inline, the
 // parametric graph distributions need), in one file of the disk cache (<key>.run), so
-// that a new engine process runs an unchanged model without exploring it. One read,
-// one pass over the bytes: no block file is opened.
+// that a new engine process runs an unchanged model without exploring it. One pass over
+// the bytes as they stream from the file (DiskCache::load with a decoder): no block
+// file is opened, and the entry is never held whole besides what it decodes to.
 //
 // Key and identity. The key hashes, and the disk cache's stored canonical bytes hold
 // and compare on every hit: the block size threshold and the model text byte for
@@ -62,6 +63,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cache/disk_cache.hpp"
 #include "cache/key.hpp"
 #include "cache/memory_cache.hpp"
 #include "distribution/parametric_graph.hpp"
@@ -83,10 +85,10 @@ struct StoredAnswer {
 
 struct RunEntry {
   RunSummary summary;
-  // The summary's bytes as stored, within the decoded input (valid while it is): the
-  // summary of a reused run (RunSummary::as_reused), which the memory cache keeps as
-  // it is instead of encoding the decoded copy again.
-  std::span<const std::uint8_t> encoded_summary;
+  // The summary's bytes as stored: the summary of a reused run (RunSummary::as_reused),
+  // which the memory cache keeps as it is instead of encoding the decoded copy again.
+  // Counted, so that while a restore's arena lives they come from it, not fresh pages.
+  CountedVector<std::uint8_t, Category::Cache> encoded_summary;
   ModelLabels labels;
   ModelTrace trace;
   ParametricGraph graph;
@@ -103,5 +105,7 @@ std::vector<std::uint8_t> encode_run_entry(const RunSummary& summary, const Mode
                                            const ModelTrace& trace, const ParametricGraph& graph,
                                            const StoredAnswer* answer = nullptr);
 RunEntry decode_run_entry(const std::uint8_t* data, std::size_t size);
+// The same, taking the entry in order (DiskCache::load streams a file through it).
+RunEntry decode_run_entry(PayloadReader& in);
 
 }  // namespace phasic
