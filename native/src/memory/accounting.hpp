@@ -98,7 +98,7 @@ constexpr std::size_t kLargeAllocationBytes = std::size_t(2) << 20;
 // freed, so composing a model again faulted its trace's and scratch's pages in afresh
 // every time (structured n = 6 d = 4: ≈ 100 faults a composition, SFS n = 30 ≈ 940,
 // structured n = 8 d = 5 tens of MB of huge pages zeroed again: docs/performance.md,
-// issue 15, target 4; decision 56). Below this size glibc's heap reuses freed memory
+// issue 15, target 4; decision 57). Below this size glibc's heap reuses freed memory
 // itself.
 constexpr std::size_t kKeptBlockFrom = std::size_t(64) << 10;
 constexpr std::size_t kMaxKeptBlocks = 256;
