@@ -52,8 +52,10 @@ static std::string smaps_of(const void* address) {
 
 // A block of kLargeAllocationBytes or more is a mapping of its own, 2 MB aligned and
 // advised into huge pages; it keeps a vector's semantics (zeroed on value-initialising,
-// contents kept when it grows), is accounted like any other, and is unmapped when freed.
-TEST(large_blocks_are_aligned_mappings_of_their_own_and_are_unmapped) {
+// contents kept when it grows), is accounted like any other, is kept mapped as
+// workspace when freed and unmapped by release_free_heap().
+TEST(large_blocks_are_aligned_mappings_of_their_own_kept_until_released) {
+  release_free_heap();
   const std::size_t before = ledger().bytes(Category::Graph);
   const std::size_t n = kLargeAllocationBytes / sizeof(std::int32_t) + 12345;
   void* first = nullptr;
@@ -79,16 +81,19 @@ TEST(large_blocks_are_aligned_mappings_of_their_own_and_are_unmapped) {
     bool kept = v[n] == -1;
     for (std::size_t i = 0; i < n; ++i) kept = kept && v[i] == std::int32_t(i * 7);
     CHECK(kept);
+    // The freed block stays mapped as workspace, whole 2 MB pages, for a block of its length.
+    CHECK_EQ(ledger().bytes(Category::Workspace), std::size_t(4) << 20);
 #if defined(__linux__)
     unsigned char resident[1];
-    CHECK(::mincore(first, std::size_t(::sysconf(_SC_PAGESIZE)), resident) != 0);  // ENOMEM: not mapped
+    CHECK_EQ(::mincore(first, std::size_t(::sysconf(_SC_PAGESIZE)), resident), 0);
 #endif
-    first = v.data();
   }
   CHECK_EQ(ledger().bytes(Category::Graph), before);
+  release_free_heap();
+  CHECK_EQ(ledger().bytes(Category::Workspace), std::size_t(0));
 #if defined(__linux__)
   unsigned char resident[1];
-  CHECK(::mincore(first, std::size_t(::sysconf(_SC_PAGESIZE)), resident) != 0);
+  CHECK(::mincore(first, std::size_t(::sysconf(_SC_PAGESIZE)), resident) != 0);  // ENOMEM: not mapped
 #endif
 }
 
@@ -253,7 +258,58 @@ TEST(the_workspace_is_bounded_and_gives_way_to_the_budget) {
     CHECK_EQ(ledger().bytes(Category::Workspace), std::size_t(0));
   }
   ledger().set_budget(0);
+  // Freed, the 4 MB are a kept block: workspace again, and still counted.
+  CHECK_EQ(ledger().bytes(Category::Workspace), std::size_t(4) << 20);
+  CHECK_EQ(ledger().total(), total - expected + (std::size_t(4) << 20));
+  release_free_heap();
   CHECK_EQ(ledger().total(), total - expected);
+}
+
+// A freed counted block of kKeptBlockFrom bytes or more stays mapped as workspace and
+// is the next allocation of the same mapped length (a trace recorded again), with the
+// pages its last user left; one of another length is not. The kept blocks are bounded
+// in count and bytes (the oldest go), and release_free_heap() gives them back.
+TEST(freed_counted_blocks_are_kept_as_workspace_for_the_same_length) {
+  release_free_heap();
+  using Ops = CountedVector<std::uint64_t, Category::Traces>;
+  const std::size_t before = ledger().bytes(Category::Traces);
+  const std::size_t n = kKeptBlockFrom / sizeof(std::uint64_t) + 100;  // 64 KiB + 800 bytes
+  const std::size_t mapped = (n * sizeof(std::uint64_t) + 4095) / 4096 * 4096;
+  std::uint64_t* first = nullptr;
+  {
+    Ops ops(n, 7);
+    first = ops.data();
+    CHECK_EQ(ledger().bytes(Category::Traces), before + n * sizeof(std::uint64_t));
+    CHECK_EQ(ledger().bytes(Category::Workspace), std::size_t(0));
+  }
+  CHECK_EQ(ledger().bytes(Category::Traces), before);
+  CHECK_EQ(ledger().bytes(Category::Workspace), mapped);
+  {
+    Ops longer(n + 1024);  // another mapped length: a block of its own
+    CHECK(longer.data() != first);
+    CHECK_EQ(ledger().bytes(Category::Workspace), mapped);
+    Ops ops;
+    ops.reserve(n - 1);  // the same number of pages
+    CHECK(ops.data() == first);
+    CHECK_EQ(*ops.data(), std::uint64_t(7));  // the pages as left, not zeroed again
+    CHECK_EQ(ledger().bytes(Category::Workspace), std::size_t(0));
+    CHECK_EQ(ledger().bytes(Category::Traces), before + (2 * n + 1023) * sizeof(std::uint64_t));
+  }
+  CHECK(ledger().bytes(Category::Workspace) > mapped);
+  {
+    // More blocks than kMaxKeptBlocks, each of its own length: the oldest go.
+    std::vector<Ops> many;
+    for (std::size_t i = 0; i <= kMaxKeptBlocks; ++i) many.emplace_back(n + 512 * (i + 3));
+    for (Ops& v : many) Ops().swap(v);  // freed in order: many[0] is the oldest
+  }
+  CHECK(ledger().bytes(Category::Workspace) <= kMaxKeptBlockBytes);
+  std::size_t newest_bytes = 0;
+  for (std::size_t i = 1; i <= kMaxKeptBlocks; ++i)
+    newest_bytes += (std::size_t(n + 512 * (i + 3)) * sizeof(std::uint64_t) + 4095) / 4096 * 4096;
+  CHECK_EQ(ledger().bytes(Category::Workspace), newest_bytes);
+  release_free_heap();
+  CHECK_EQ(ledger().bytes(Category::Workspace), std::size_t(0));
+  CHECK_EQ(ledger().bytes(Category::Traces), before);
 }
 
 // Evaluation scratch of kHugeScratchBytes or more (a batch's solution vectors on a

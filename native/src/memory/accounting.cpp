@@ -191,16 +191,39 @@ Retained& retained() {
   return instance;
 }
 
+// Counted blocks of kKeptBlockFrom bytes or more that were freed, most recent last, on
+// the ledger as Category::Workspace. A block's mapped length follows from its size
+// (block_length), so a request takes only a block of exactly its length and a free
+// knows what to unmap.
+struct KeptBlocks {
+  std::mutex mutex;
+  std::vector<KeptRegion> blocks;  // at most kMaxKeptBlocks
+  std::size_t bytes = 0;           // Σ mapped, at most kMaxKeptBlockBytes
+};
+KeptBlocks& kept_blocks() {
+  static KeptBlocks instance;
+  return instance;
+}
+
 void drop_retained() noexcept {
-  Retained& r = retained();
   std::vector<KeptRegion> dropped;
   {
+    Retained& r = retained();
     std::lock_guard lock(r.mutex);
     dropped.swap(r.regions);
     ledger().remove(Category::Workspace, r.bytes);
     r.bytes = 0;
   }
+  std::vector<KeptRegion> blocks;
+  {
+    KeptBlocks& k = kept_blocks();
+    std::lock_guard lock(k.mutex);
+    blocks.swap(k.blocks);
+    ledger().remove(Category::Workspace, k.bytes);
+    k.bytes = 0;
+  }
   for (const KeptRegion& k : dropped) ::munmap(k.p, k.mapped);
+  for (const KeptRegion& k : blocks) ::munmap(k.p, k.mapped);
 }
 
 // Keeps a released mapping (it becomes workspace), then gives back the oldest kept
@@ -233,6 +256,64 @@ void keep_region(void* p, std::size_t mapped) noexcept {
       ledger().remove(Category::Workspace, oldest.mapped);
       dropped[drop_count++] = oldest;
     }
+  }
+  for (std::size_t i = 0; i < drop_count; ++i) ::munmap(dropped[i].p, dropped[i].mapped);
+}
+
+constexpr std::size_t kSmallPage = 4096;
+
+std::size_t block_length(std::size_t bytes) {
+  return bytes >= kLargeAllocationBytes ? huge_pages_for(bytes) : (bytes + kSmallPage - 1) / kSmallPage * kSmallPage;
+}
+
+void* allocate_block(std::size_t bytes) {
+  const std::size_t length = block_length(bytes);
+  {
+    KeptBlocks& k = kept_blocks();
+    std::lock_guard lock(k.mutex);
+    for (auto it = k.blocks.rbegin(); it != k.blocks.rend(); ++it)
+      if (it->mapped == length) {
+        void* const p = it->p;
+        k.blocks.erase(std::next(it).base());
+        k.bytes -= length;
+        ledger().remove(Category::Workspace, length);
+        return p;
+      }
+  }
+  if (bytes >= kLargeAllocationBytes) return allocate_large(bytes);
+  void* const p = ::mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) throw std::bad_alloc();
+  return p;
+}
+
+// Keeps a freed block, then gives back the oldest kept blocks beyond the bounds.
+void free_block(void* p, std::size_t bytes) noexcept {
+  const std::size_t length = block_length(bytes);
+  if (length > kMaxKeptBlockBytes) {
+    ::munmap(p, length);
+    return;
+  }
+  KeptBlocks& k = kept_blocks();
+  KeptRegion dropped[kMaxKeptBlocks + 1];
+  std::size_t drop_count = 0;
+  {
+    std::lock_guard lock(k.mutex);
+    try {
+      k.blocks.reserve(kMaxKeptBlocks + 1);
+    } catch (...) {
+      ::munmap(p, length);  // no room to keep it: it goes
+      return;
+    }
+    k.blocks.push_back({p, length});
+    k.bytes += length;
+    ledger().add_kept(Category::Workspace, length);
+    while (k.blocks.size() - drop_count > kMaxKeptBlocks || k.bytes > kMaxKeptBlockBytes) {
+      const KeptRegion oldest = k.blocks[drop_count];
+      k.bytes -= oldest.mapped;
+      ledger().remove(Category::Workspace, oldest.mapped);
+      dropped[drop_count++] = oldest;
+    }
+    k.blocks.erase(k.blocks.begin(), k.blocks.begin() + std::ptrdiff_t(drop_count));
   }
   for (std::size_t i = 0; i < drop_count; ++i) ::munmap(dropped[i].p, dropped[i].mapped);
 }
@@ -336,7 +417,7 @@ void* counted_allocate(std::size_t bytes) {
       return p;
     }
   }
-  return bytes >= kLargeAllocationBytes ? allocate_large(bytes) : ::operator new(bytes);
+  return bytes >= kKeptBlockFrom ? allocate_block(bytes) : ::operator new(bytes);
 }
 
 void counted_deallocate(void* p, std::size_t bytes) noexcept {
@@ -357,8 +438,8 @@ void counted_deallocate(void* p, std::size_t bytes) noexcept {
       return;
     }
   }
-  if (bytes >= kLargeAllocationBytes)
-    free_large(p, bytes);
+  if (bytes >= kKeptBlockFrom)
+    free_block(p, bytes);
   else
     ::operator delete(p);
 }

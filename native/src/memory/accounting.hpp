@@ -7,15 +7,18 @@
 //   CountedAllocator<_, c>. After a run, subgraph and evaluation bytes are 0, graph
 //   bytes are those of the parametric graphs the memory cache keeps beside its
 //   traces, and graph + traces + cache bytes equal what the memory cache holds.
-// - Workspace bytes are exactly the mappings RetainedRegion keeps between calls (at
-//   most kMaxRetainedBytes); release_free_heap() brings them to 0, and so does an
+// - Workspace bytes are exactly the mappings kept between uses: those RetainedRegion
+//   keeps (at most kMaxRetainedBytes) and the freed counted blocks (at most
+//   kMaxKeptBlockBytes, below); release_free_heap() brings them to 0, and so does an
 //   allocation that would otherwise exceed the budget.
 // - Where the bytes live does not change what is counted. A counted allocation comes,
 //   while an ArenaScope lives on the allocating thread, from that scope's arena
-//   (below); otherwise, at kLargeAllocationBytes or more, from a mapping of its own,
-//   2 MB aligned and advised into transparent huge pages (allocate_large); otherwise
+//   (below); otherwise, at kKeptBlockFrom or more, from a mapping of its own (a kept
+//   block of the same mapped length if there is one; from kLargeAllocationBytes on,
+//   2 MB aligned and advised into transparent huge pages, allocate_large); otherwise
 //   from operator new. counted_deallocate gives it back to where it came from, on any
-//   thread: an arena knows its range, and the size alone says the rest.
+//   thread: an arena knows its range, and the size alone says the rest. A freed
+//   mapping is kept, as workspace, for the next counted allocation of its length.
 #pragma once
 
 #include <array>
@@ -79,7 +82,7 @@ struct BudgetScope {
 // Resident set size of this process, from /proc/self/statm (0 where unavailable).
 std::size_t resident_bytes();
 // Returns freed heap pages to the system (malloc_trim on glibc) and unmaps the regions
-// RetainedRegion keeps (Category::Workspace goes to 0).
+// RetainedRegion keeps and the kept counted blocks (Category::Workspace goes to 0).
 void release_free_heap();
 
 // Blocks this large are mapped in 2 MB pages where the kernel allows it (THP
@@ -88,7 +91,20 @@ void release_free_heap();
 // (docs/performance.md, issue 15, target 1). What a block can cost beyond its size
 // is its last huge page's untouched part: under 2 MB, and only once it is touched.
 constexpr std::size_t kLargeAllocationBytes = std::size_t(2) << 20;
-// A block of `bytes` >= kLargeAllocationBytes; throws std::bad_alloc.
+// Counted blocks this large are mappings of their own, and a freed one is kept mapped
+// (Category::Workspace) for the next allocation of the same mapped length, the most
+// recently freed first, up to kMaxKeptBlocks and kMaxKeptBlockBytes (the oldest go
+// first). glibc hands blocks of this size pages that it trims or unmaps when they are
+// freed, so composing a model again faulted its trace's and scratch's pages in afresh
+// every time (structured n = 6 d = 4: ≈ 100 faults a composition, SFS n = 30 ≈ 940,
+// structured n = 8 d = 5 tens of MB of huge pages zeroed again: docs/performance.md,
+// issue 15, target 4; decision 57). Below this size glibc's heap reuses freed memory
+// itself.
+constexpr std::size_t kKeptBlockFrom = std::size_t(64) << 10;
+constexpr std::size_t kMaxKeptBlocks = 256;
+constexpr std::size_t kMaxKeptBlockBytes = std::size_t(256) << 20;
+// A fresh mapping of `bytes` >= kLargeAllocationBytes, never a kept one; throws
+// std::bad_alloc.
 void* allocate_large(std::size_t bytes);
 void free_large(void* p, std::size_t bytes) noexcept;
 
