@@ -717,6 +717,11 @@ int run(const Options& o) {
     std::vector<double> thetas;
     for (std::uint32_t b = 0; b < count; ++b)
       for (std::size_t p = 0; p < theta.size(); ++p) thetas.push_back(theta[p] * (1.0 + 0.001 * b));
+    // Measured warm, like the gradient below: one untimed call first, which maps the
+    // batch's workspace. Else a call longer than min_seconds (rabbits N = 1000 at 8 θ,
+    // one repetition) reports the kernel's zeroing of 130 MB of fresh pages (≈ 0.35 s
+    // on this VM) as the batch's cost per vector.
+    observe(evaluate_batch(*trace, thetas, count, kMoments)[0].moment(0, 1));
     for (int rep = 0; rep < o.reps; ++rep)
       out.add(1e9 *
               seconds_per_call([&] { observe(evaluate_batch(*trace, thetas, count, kMoments)[0].moment(0, 1)); },
@@ -728,7 +733,7 @@ int run(const Options& o) {
   // The gradient of both moments and the variance of every reward by every parameter:
   // its own forward pass and the backward pass (docs/engine.md, "Gradients"), given
   // the moments evaluate() returned, as a run with --gradient calls it. Measured warm,
-  // like the evaluations above (which the calls before them warmed): one untimed call
+  // like the evaluations above: one untimed call
   // first, else a model whose single call exceeds min_seconds (rabbits N=1000, one
   // repetition) would report the first call's page faults of its workspace as the
   // gradient's cost.

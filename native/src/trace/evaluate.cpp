@@ -13,6 +13,7 @@
 #include "trace/evaluate.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -20,8 +21,8 @@
 
 #include "base/error.hpp"
 #include "base/simd.hpp"
+#include "memory/accounting.hpp"
 #include "trace/dense_block_evaluation.hpp"
-#include "trace/scratch.hpp"
 
 namespace phasic {
 namespace {

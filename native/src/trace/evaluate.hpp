@@ -34,8 +34,9 @@
 // no sojourn and no way out, a finite wrong answer.
 //
 // Invariant: all scratch is counted in Category::Evaluation and released before the
-// call returns (normally, by Cancelled, or by any other exception); arrays of 32 MB or
-// more keep their pages for the next call, as Category::Workspace (trace/scratch.hpp).
+// call returns (normally, by Cancelled, or by any other exception); a session's one
+// workspace of 1 MB or more keeps its pages for the next call, as Category::Workspace
+// (RetainedRegion, memory/accounting.hpp).
 #pragma once
 
 #include <atomic>
