@@ -1,7 +1,8 @@
 // The evaluation kernels at every vector width the CPU has (base/simd.hpp) against the
 // baseline SSE2 path, bit for bit: the dense LU's factors and solves for one θ and for
 // 8 lanes, and whole evaluations (single θ, batches whose count is not a multiple of 8,
-// θ with zeros) of random models whose blocks take the dense path.
+// θ with zeros) of random models whose blocks take the dense path; one θ's solves side
+// by side against each solve alone.
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -162,6 +163,61 @@ TEST(evaluations_give_the_same_bits_at_every_width) {
   }
   // The models exercised the dense path (else the comparison above says little).
   CHECK(dense >= 6);
+}
+
+// The trace of `t` with rewards `chosen` of `all` (vertex_count each) as its rewards.
+ModelTrace with_rewards(const ModelTrace& t, const std::vector<std::vector<double>>& all,
+                        const std::vector<std::uint32_t>& chosen) {
+  ModelTrace u = t;
+  u.reward_count = std::uint32_t(chosen.size());
+  u.rewards.clear();
+  for (std::uint32_t r : chosen) u.rewards.insert(u.rewards.end(), all[r].begin(), all[r].end());
+  return u;
+}
+
+// One θ runs up to 16 solves side by side (8 at SSE2), in vectors whose unused entries
+// are padding. Each solve keeps its own operations, so a reward's moments are the
+// bits of the same reward evaluated alone (one solve at a time), and a covariance is
+// that of its two rewards alone, for every reward count and width.
+TEST(solves_side_by_side_give_each_solves_own_bits) {
+  Rng rng(20261204);
+  std::vector<SimdLevel> levels{SimdLevel::sse2};
+  for (SimdLevel l : wide_levels()) levels.push_back(l);
+  for (std::uint32_t R : {3u, 6u, 9u, 17u, 35u}) {
+    const std::uint32_t P = 1 + below(rng, 3);
+    const Graph g = random_block(rng, 30 + below(rng, 40), uniform(rng, 0.1, 0.6), P);
+    const ModelTrace base = compose(g, condense(g), {});
+    std::vector<std::vector<double>> rewards(R, std::vector<double>(base.vertex_count, 0.0));
+    for (std::vector<double>& reward : rewards)
+      for (std::uint32_t v = 1; v + 2 < base.vertex_count; ++v)
+        reward[v] = uniform(rng, 0, 1) < 0.2 ? 0.0 : uniform(rng, 0.0, 3.0);
+    std::vector<std::uint32_t> every(R);
+    for (std::uint32_t r = 0; r < R; ++r) every[r] = r;
+    const ModelTrace t = with_rewards(base, rewards, every);
+    const RewardPair pairs[] = {{0, R - 1}, {2, 1}};
+    for (int trial = 0; trial < 3; ++trial) {
+      // The last trial sets a parameter to 0, so the second arithmetic runs too.
+      std::vector<double> theta(P);
+      for (std::uint32_t p = 0; p < P; ++p) theta[p] = trial == 2 && p == 0 ? 0.0 : uniform(rng, 0.3, 2.5);
+      std::vector<Moments> at_level;
+      for (SimdLevel level : levels) {
+        AtLevel at(level);
+        const Moments all = evaluate(t, theta, 3, pairs);
+        at_level.push_back(all);
+        for (std::uint32_t r = 0; r < R; ++r) {
+          const Moments alone = evaluate(with_rewards(base, rewards, {r}), theta, 3);
+          CHECK(std::memcmp(&all.raw[r * 3], alone.raw.data(), 3 * sizeof(double)) == 0);
+          CHECK(std::memcmp(&all.variance[r], alone.variance.data(), sizeof(double)) == 0);
+        }
+        for (std::size_t p = 0; p < 2; ++p) {
+          const RewardPair both[] = {{0, 1}};
+          const Moments two = evaluate(with_rewards(base, rewards, {pairs[p].first, pairs[p].second}), theta, 3, both);
+          CHECK(std::memcmp(&all.covariance[p], two.covariance.data(), sizeof(double)) == 0);
+        }
+      }
+      for (const Moments& m : at_level) CHECK(same_bits(m, at_level[0]));
+    }
+  }
 }
 
 TEST_MAIN()

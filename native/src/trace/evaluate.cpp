@@ -18,6 +18,8 @@
 #include <cstring>
 #include <limits>
 #include <string>
+#include <type_traits>
+#include <utility>
 
 #include "base/error.hpp"
 #include "base/simd.hpp"
@@ -108,9 +110,10 @@ bool below_range(const Moments& m, std::span<const RewardPair> pairs) {
 // did not underflow; the others go through evaluate_exactly.
 bool in_range(const Moments& m, std::span<const RewardPair> pairs) { return finite(m) && !below_range(m, pairs); }
 
-// The session at SSE2 and at AVX2 (moment_session.inc). One θ and the second
-// arithmetic run the baseline's: their replay is a chain of dependent scalar ops,
-// which no width shortens. Lane groups run at AVX2 also on a CPU with AVX-512F: 8
+// The session at SSE2 and at AVX2 (moment_session.inc). One θ runs at AVX2 where the
+// CPU has it: its replay is a chain of dependent scalar ops, which no width shortens,
+// but its solves run side by side in vectors (16 at AVX2, 8 at SSE2). The second
+// arithmetic runs the baseline's. Lane groups run at AVX2 also on a CPU with AVX-512F: 8
 // lanes as one 512-bit value measured slower (docs/performance.md "Target 3", fifth
 // round: two-locus n = 9, 64 θ, 0.47 ns/op per vector at AVX2, 0.61 at AVX-512, 0.88
 // at SSE2), while the dense LU's 8 lanes gain from it (dense_block_evaluation.cpp).
@@ -153,6 +156,25 @@ std::uint32_t run_lane_groups(const ModelTrace& m, const double* thetas, std::ui
     return run_lane_groups<avx2::MomentSession<kBatchLanes>>(m, thetas, count, moment_count, pairs, cancel, out);
 #endif
   return run_lane_groups<MomentSession<kBatchLanes>>(m, thetas, count, moment_count, pairs, cancel, out);
+}
+
+// `count` θ one at a time through `Session`.
+template <class Session>
+void run_one_by_one(const ModelTrace& m, const double* thetas, std::uint32_t count, std::uint32_t moment_count,
+                    std::span<const RewardPair> pairs, const std::atomic<bool>* cancel, Moments* out) {
+  Session single(m, moment_count, pairs, cancel);
+  for (std::uint32_t i = 0; i < count; ++i) single.run(thetas + std::size_t(i) * m.param_count, out + i);
+}
+
+// run_one_by_one at AVX2 when the CPU has it: its replay is the same scalar chain, but
+// its solves run side by side in vectors of 4 (16 at once where SSE2 has 8).
+void run_one_by_one(const ModelTrace& m, const double* thetas, std::uint32_t count, std::uint32_t moment_count,
+                    std::span<const RewardPair> pairs, const std::atomic<bool>* cancel, Moments* out) {
+#if PHASIC_SIMD_DISPATCH
+  if (simd_level() >= SimdLevel::avx2)
+    return run_one_by_one<avx2::MomentSession<1>>(m, thetas, count, moment_count, pairs, cancel, out);
+#endif
+  run_one_by_one<MomentSession<1>>(m, thetas, count, moment_count, pairs, cancel, out);
 }
 
 void check_request(const ModelTrace& m, std::uint32_t moment_count, std::span<const RewardPair> pairs) {
@@ -225,7 +247,7 @@ Moments evaluate(const ModelTrace& m, std::span<const double> theta, std::uint32
   check_request(m, moment_count, pairs);
   for (const ComposedBlock& b : m.blocks) check_shape(m, b);
   Moments out;
-  MomentSession<1>(m, moment_count, pairs, cancel).run(theta.data(), &out);
+  run_one_by_one(m, theta.data(), 1, moment_count, pairs, cancel, &out);
   if (!in_range(out, pairs)) {
     MomentSession<1, true> exact(m, moment_count, pairs, cancel);
     evaluate_exactly(exact, m, theta.data(), pairs, out);
@@ -252,10 +274,8 @@ std::vector<Moments> evaluate_batch(const ModelTrace& m, std::span<const double>
   if (count >= kBatchLanes && lane_bytes <= kMaxLaneScratch) {
     done = run_lane_groups(m, thetas.data(), count, moment_count, pairs, cancel, out.data());
   }
-  if (done < count) {
-    MomentSession<1> single(m, moment_count, pairs, cancel);
-    for (; done < count; ++done) single.run(thetas.data() + done * P, out.data() + done);
-  }
+  if (done < count)
+    run_one_by_one(m, thetas.data() + done * P, count - done, moment_count, pairs, cancel, out.data() + done);
   // θ vectors whose fast result is not finite or underflowed are evaluated again one at
   // a time, as evaluate() does, so batch and single results stay identical.
   std::uint32_t first_unfinished = 0;
