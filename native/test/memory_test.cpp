@@ -322,9 +322,9 @@ TEST(freed_counted_blocks_are_kept_as_workspace_for_the_same_length) {
 // batch takes the same pages: it faults in none of them (as separate heap arrays its
 // first two calls each faulted in every 4 KB page), and gives the same bits.
 TEST(an_evaluations_scratch_is_kept_as_workspace_between_calls) {
-  release_free_heap();
   const Graph g = fixtures::rabbits(200);
   const ModelTrace t = compose(g, condense(g), {});
+  release_free_heap();  // composing leaves freed blocks kept as workspace (decision 57)
   std::vector<double> thetas;
   for (int i = 0; i < 8; ++i) thetas.insert(thetas.end(), {1.0 + 0.1 * i, 2.0, 3.0});
   const std::size_t before = ledger().bytes(Category::Evaluation);
