@@ -176,88 +176,111 @@ void drop_reference(ArenaScope::Arena* a) {
   delete a;
 }
 
-// The regions kept between uses, oldest first, on the ledger as Category::Workspace.
 struct KeptRegion {
   void* p;
   std::size_t mapped;
 };
-struct Retained {
-  std::mutex mutex;
-  std::vector<KeptRegion> regions;  // at most kMaxKeptRegions
-  std::size_t bytes = 0;            // Σ mapped, at most kMaxRetainedBytes
+
+// Mappings kept after their last use, oldest first, on the ledger as
+// Category::Workspace: at most `max_count` of them and `max_bytes` together, the oldest
+// given back first. Two pools: the retained regions (RetainedRegion) and the freed
+// counted blocks (allocate_block / free_block), each with its own bounds.
+class KeptMappings {
+ public:
+  KeptMappings(std::size_t max_count, std::size_t max_bytes) : max_count_(max_count), max_bytes_(max_bytes) {}
+
+  // Keeps a released mapping (it becomes workspace), then gives back the oldest beyond
+  // the bounds.
+  void keep(void* p, std::size_t mapped) noexcept {
+    if (mapped > max_bytes_) {
+      ::munmap(p, mapped);
+      return;
+    }
+    std::vector<KeptRegion> dropped;
+    {
+      std::lock_guard lock(mutex_);
+      try {
+        kept_.reserve(max_count_ + 1);
+        dropped.reserve(max_count_ + 1);
+      } catch (...) {
+        ::munmap(p, mapped);  // no room to keep it: it goes
+        return;
+      }
+      kept_.push_back({p, mapped});
+      bytes_ += mapped;
+      ledger().add_kept(Category::Workspace, mapped);
+      std::size_t oldest = 0;
+      while (kept_.size() - oldest > max_count_ || bytes_ > max_bytes_) {
+        bytes_ -= kept_[oldest].mapped;
+        ledger().remove(Category::Workspace, kept_[oldest].mapped);
+        dropped.push_back(kept_[oldest++]);
+      }
+      kept_.erase(kept_.begin(), kept_.begin() + std::ptrdiff_t(oldest));
+    }
+    for (const KeptRegion& k : dropped) ::munmap(k.p, k.mapped);
+  }
+
+  // The most recently kept mapping of exactly `length` bytes, off the workspace
+  // ({nullptr, 0}: none).
+  KeptRegion take_exact(std::size_t length) {
+    std::lock_guard lock(mutex_);
+    for (auto it = kept_.rbegin(); it != kept_.rend(); ++it)
+      if (it->mapped == length) return take(std::next(it).base());
+    return {nullptr, 0};
+  }
+
+  // The smallest kept mapping of at least `length` bytes, off the workspace ({nullptr,
+  // 0}: none).
+  KeptRegion take_smallest(std::size_t length) {
+    std::lock_guard lock(mutex_);
+    auto best = kept_.end();
+    for (auto it = kept_.begin(); it != kept_.end(); ++it)
+      if (it->mapped >= length && (best == kept_.end() || it->mapped < best->mapped)) best = it;
+    return best == kept_.end() ? KeptRegion{nullptr, 0} : take(best);
+  }
+
+  // Gives every kept mapping back.
+  void drop_all() noexcept {
+    std::vector<KeptRegion> dropped;
+    {
+      std::lock_guard lock(mutex_);
+      dropped.swap(kept_);
+      ledger().remove(Category::Workspace, bytes_);
+      bytes_ = 0;
+    }
+    for (const KeptRegion& k : dropped) ::munmap(k.p, k.mapped);
+  }
+
+ private:
+  KeptRegion take(std::vector<KeptRegion>::iterator it) {
+    const KeptRegion k = *it;
+    kept_.erase(it);
+    bytes_ -= k.mapped;
+    ledger().remove(Category::Workspace, k.mapped);
+    return k;
+  }
+
+  const std::size_t max_count_, max_bytes_;
+  std::mutex mutex_;
+  std::vector<KeptRegion> kept_;
+  std::size_t bytes_ = 0;  // Σ mapped
 };
-Retained& retained() {
-  static Retained instance;
+
+KeptMappings& retained() {
+  static KeptMappings instance(RetainedRegion::kMaxKeptRegions, RetainedRegion::kMaxRetainedBytes);
   return instance;
 }
 
-// Counted blocks of kKeptBlockFrom bytes or more that were freed, most recent last, on
-// the ledger as Category::Workspace. A block's mapped length follows from its size
-// (block_length), so a request takes only a block of exactly its length and a free
-// knows what to unmap.
-struct KeptBlocks {
-  std::mutex mutex;
-  std::vector<KeptRegion> blocks;  // at most kMaxKeptBlocks
-  std::size_t bytes = 0;           // Σ mapped, at most kMaxKeptBlockBytes
-};
-KeptBlocks& kept_blocks() {
-  static KeptBlocks instance;
+// A counted block's mapped length follows from its size (block_length), so a request
+// takes only a block of exactly its length and a free knows what to unmap.
+KeptMappings& kept_blocks() {
+  static KeptMappings instance(kMaxKeptBlocks, kMaxKeptBlockBytes);
   return instance;
 }
 
 void drop_retained() noexcept {
-  std::vector<KeptRegion> dropped;
-  {
-    Retained& r = retained();
-    std::lock_guard lock(r.mutex);
-    dropped.swap(r.regions);
-    ledger().remove(Category::Workspace, r.bytes);
-    r.bytes = 0;
-  }
-  std::vector<KeptRegion> blocks;
-  {
-    KeptBlocks& k = kept_blocks();
-    std::lock_guard lock(k.mutex);
-    blocks.swap(k.blocks);
-    ledger().remove(Category::Workspace, k.bytes);
-    k.bytes = 0;
-  }
-  for (const KeptRegion& k : dropped) ::munmap(k.p, k.mapped);
-  for (const KeptRegion& k : blocks) ::munmap(k.p, k.mapped);
-}
-
-// Keeps a released mapping (it becomes workspace), then gives back the oldest kept
-// regions beyond the bounds.
-void keep_region(void* p, std::size_t mapped) noexcept {
-  if (mapped > RetainedRegion::kMaxRetainedBytes) {
-    ::munmap(p, mapped);
-    return;
-  }
-  Retained& r = retained();
-  KeptRegion dropped[RetainedRegion::kMaxKeptRegions + 1];
-  std::size_t drop_count = 0;
-  {
-    std::lock_guard lock(r.mutex);
-    try {
-      r.regions.reserve(RetainedRegion::kMaxKeptRegions + 1);
-    } catch (...) {
-      dropped[drop_count++] = {p, mapped};  // no room to keep it: it goes
-      p = nullptr;
-    }
-    if (p) {
-      r.regions.push_back({p, mapped});
-      r.bytes += mapped;
-      ledger().add_kept(Category::Workspace, mapped);
-    }
-    while (r.regions.size() > RetainedRegion::kMaxKeptRegions || r.bytes > RetainedRegion::kMaxRetainedBytes) {
-      const KeptRegion oldest = r.regions.front();
-      r.regions.erase(r.regions.begin());
-      r.bytes -= oldest.mapped;
-      ledger().remove(Category::Workspace, oldest.mapped);
-      dropped[drop_count++] = oldest;
-    }
-  }
-  for (std::size_t i = 0; i < drop_count; ++i) ::munmap(dropped[i].p, dropped[i].mapped);
+  retained().drop_all();
+  kept_blocks().drop_all();
 }
 
 constexpr std::size_t kSmallPage = 4096;
@@ -268,55 +291,15 @@ std::size_t block_length(std::size_t bytes) {
 
 void* allocate_block(std::size_t bytes) {
   const std::size_t length = block_length(bytes);
-  {
-    KeptBlocks& k = kept_blocks();
-    std::lock_guard lock(k.mutex);
-    for (auto it = k.blocks.rbegin(); it != k.blocks.rend(); ++it)
-      if (it->mapped == length) {
-        void* const p = it->p;
-        k.blocks.erase(std::next(it).base());
-        k.bytes -= length;
-        ledger().remove(Category::Workspace, length);
-        return p;
-      }
-  }
+  if (const KeptRegion kept = kept_blocks().take_exact(length); kept.p) return kept.p;
   if (bytes >= kLargeAllocationBytes) return allocate_large(bytes);
   void* const p = ::mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) throw std::bad_alloc();
   return p;
 }
 
-// Keeps a freed block, then gives back the oldest kept blocks beyond the bounds.
-void free_block(void* p, std::size_t bytes) noexcept {
-  const std::size_t length = block_length(bytes);
-  if (length > kMaxKeptBlockBytes) {
-    ::munmap(p, length);
-    return;
-  }
-  KeptBlocks& k = kept_blocks();
-  KeptRegion dropped[kMaxKeptBlocks + 1];
-  std::size_t drop_count = 0;
-  {
-    std::lock_guard lock(k.mutex);
-    try {
-      k.blocks.reserve(kMaxKeptBlocks + 1);
-    } catch (...) {
-      ::munmap(p, length);  // no room to keep it: it goes
-      return;
-    }
-    k.blocks.push_back({p, length});
-    k.bytes += length;
-    ledger().add_kept(Category::Workspace, length);
-    while (k.blocks.size() - drop_count > kMaxKeptBlocks || k.bytes > kMaxKeptBlockBytes) {
-      const KeptRegion oldest = k.blocks[drop_count];
-      k.bytes -= oldest.mapped;
-      ledger().remove(Category::Workspace, oldest.mapped);
-      dropped[drop_count++] = oldest;
-    }
-    k.blocks.erase(k.blocks.begin(), k.blocks.begin() + std::ptrdiff_t(drop_count));
-  }
-  for (std::size_t i = 0; i < drop_count; ++i) ::munmap(dropped[i].p, dropped[i].mapped);
-}
+// Keeps a freed block for the next of its length.
+void free_block(void* p, std::size_t bytes) noexcept { kept_blocks().keep(p, block_length(bytes)); }
 
 }  // namespace
 
@@ -332,20 +315,8 @@ RetainedRegion::RetainedRegion(std::size_t bytes, Category c) : bytes_(bytes), m
     return;
   }
   const std::size_t wanted = huge_pages_for(bytes);
-  {
-    // The smallest kept region that holds the request leaves the workspace.
-    Retained& r = retained();
-    std::lock_guard lock(r.mutex);
-    auto best = r.regions.end();
-    for (auto it = r.regions.begin(); it != r.regions.end(); ++it)
-      if (it->mapped >= wanted && (best == r.regions.end() || it->mapped < best->mapped)) best = it;
-    if (best != r.regions.end()) {
-      p_ = best->p, mapped_ = best->mapped;
-      r.regions.erase(best);
-      r.bytes -= mapped_;
-      ledger().remove(Category::Workspace, mapped_);
-    }
-  }
+  // The smallest kept region that holds the request leaves the workspace.
+  if (const KeptRegion kept = retained().take_smallest(wanted); kept.p) p_ = kept.p, mapped_ = kept.mapped;
   try {
     ledger().add(c, bytes);
   } catch (...) {
@@ -368,7 +339,7 @@ RetainedRegion::~RetainedRegion() {
     ::operator delete(p_);
     return;
   }
-  keep_region(p_, mapped_);
+  retained().keep(p_, mapped_);
 }
 
 ArenaScope::ArenaScope(std::size_t expected_bytes) : arena_(nullptr), previous_(current_arena) {
