@@ -34,7 +34,7 @@ import type { SccDetail } from '../protocol/webview';
 import { wireFit, wireSpectrum } from '../protocol/fit';
 import { MemorySampler } from './memorySampler';
 import { ModelError, Preparations, type PreparedModel, sourceOf } from './models';
-import { RunQueue, Superseded } from './runQueue';
+import { Cancelled, RunQueue, Superseded } from './runQueue';
 
 type Notify = <M extends keyof EngineNotifications>(method: M, params: EngineNotifications[M]) => void;
 
@@ -96,13 +96,15 @@ export class EngineSession {
   }
 
   async run(params: RunParams, token: CancellationToken): Promise<RunReply> {
-    const prepared = await this.prepare(params.uri, params.overrides, 'run');
     const cancel = abortOn(token);
+    const preparing = this.prepare(params.uri, params.overrides, 'run');
+    let prepared: PreparedModel | undefined;
     try {
-      const result = await this.queue.run(params.uri, cancel.signal, async (signal) => {
+      const { spec, result } = await this.queue.run(params.uri, cancel.signal, preparing, async (model, signal) => {
+        prepared = model;
         this.sampler.runStarted();
         try {
-          return await this.engine.run(prepared.engineText, {
+          const result = await this.engine.run(model.engineText, {
             maxStates: this.settings.maxStates,
             minSccSize: this.settings.minSccSize,
             moments: params.moments,
@@ -113,6 +115,7 @@ export class EngineSession {
             onProgress: (progress) => this.notify('phasic/progress', { runId: params.runId, progress }),
             onBlockEvent: (event) => this.notify('phasic/blockEvent', event),
           });
+          return { spec: model.spec, result };
         } finally {
           this.sampler.runEnded();
         }
@@ -127,9 +130,11 @@ export class EngineSession {
             : [];
         }),
       );
-      return { model: prepared.spec, result };
+      return { model: spec, result };
     } catch (error) {
       throw this.toResponseError(error, params.uri, prepared);
+    } finally {
+      cancel.dispose();
     }
   }
 
@@ -198,16 +203,18 @@ export class EngineSession {
    * as during a run. Cancelled by the request's token between evaluations.
    */
   async fit(params: FitParams, token: CancellationToken): Promise<FitResult> {
-    const prepared = await this.prepare(params.uri, params.overrides, 'run');
     const cancel = abortOn(token);
+    let prepared: PreparedModel | undefined;
     try {
       const spectrum = parseSfs(params.data);
-      return await this.queue.run(`fit ${params.uri}`, cancel.signal, async (signal) => {
+      const preparing = this.prepare(params.uri, params.overrides, 'run');
+      return await this.queue.run(`fit ${params.uri}`, cancel.signal, preparing, async (model, signal) => {
+        prepared = model;
         this.sampler.runStarted();
         const steps: FitStep[] = [];
         try {
           const result = await fitSfs(this.engine, {
-            engineText: prepared.engineText,
+            engineText: model.engineText,
             spectrum,
             sfsReward: params.sfsReward,
             fit: params.fit,
@@ -275,7 +282,9 @@ export class EngineSession {
 
   /** Every failure leaves this process as a ResponseError whose data says what kind it was. */
   private toResponseError(error: unknown, uri?: string, prepared?: PreparedModel): ResponseError<EngineErrorData> {
-    if (error instanceof Superseded) return new ResponseError(-32800, error.message, { kind: 'cancelled' });
+    if (error instanceof ResponseError) return error; // already said: a model that could not be read
+    if (error instanceof Superseded || error instanceof Cancelled)
+      return new ResponseError(-32800, error.message, { kind: 'cancelled' });
     if (error instanceof ModelError) return new ResponseError(1, error.message, { kind: 'model', uri });
     if (error instanceof EngineFailure) {
       if (error.kind === 'cancelled') return new ResponseError(-32800, error.message, { kind: 'cancelled' });

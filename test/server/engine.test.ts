@@ -331,9 +331,13 @@ rule leave
   });
 
   it('cancels a run on $/cancelRequest and a newer run of the same model supersedes an older one', async () => {
+    // Each run that must be stopped explores a state space it has not seen (n = 9, then
+    // n = 10: about a second of work), so it cannot finish before the cancel or the newer
+    // request arrives, however loaded the machine; a smaller or repeated one could be
+    // answered from the caches in milliseconds, and rightly not be superseded.
     const uri = model('two_locus_big.phasic', fixture('two_locus.phasic'));
     const source = new CancellationTokenSource();
-    const params = run(uri, { n: 8 });
+    const params = run(uri, { n: 9 });
     const cancelled = request('phasic/run', params, source);
     // Cancelled once the engine reports the run under way, not after a fixed delay
     // that a faster machine could outlast.
@@ -341,11 +345,28 @@ rule leave
     source.cancel();
     await assert.rejects(cancelled, (error: { code: number }) => error.code === -32800);
 
-    const older = request('phasic/run', run(uri, { n: 8 }));
+    const olderParams = run(uri, { n: 10 });
+    const older = request('phasic/run', olderParams);
+    await underWay(olderParams.runId);
     const newer = request('phasic/run', run(uri, { n: 3 }));
     await assert.rejects(
       older,
-      (error: { code: number; message: string }) => error.code === -32800 && /superseded|cancelled/.test(error.message),
+      (error: { code: number; message: string }) => error.code === -32800 && /superseded/.test(error.message),
+    );
+    assert.equal((await newer).result.vertices, 32);
+  });
+
+  it('supersedes in the order the requests arrived, not the order their models were read', async () => {
+    // The first request reads the file from disk; the document is opened before the
+    // second, which then has its text at once. The second must still be the newer run.
+    const text = fixture('two_locus.phasic');
+    const uri = model('two_locus_order.phasic', text);
+    const older = request('phasic/run', run(uri, { n: 10 }));
+    await lsp.open(uri, text);
+    const newer = request('phasic/run', run(uri, { n: 3 }));
+    await assert.rejects(
+      older,
+      (error: { code: number; message: string }) => error.code === -32800 && /superseded/.test(error.message),
     );
     assert.equal((await newer).result.vertices, 32);
   });
