@@ -5,10 +5,11 @@
 // cache/engine_identity.hpp ends it; mutations reach past the checksum only when they
 // are consistent); and its payload region is decoded by deserialize() directly (so
 // that mutations of the serialized block trace reach the decoder despite the
-// checksum). The same file as a run entry is loaded again streamed to a decoder that
-// takes it in pieces of every size (decision 56). Invariants under test: load()
-// returns a payload only for a whole, consistent file and removes anything else, and
-// the streamed load is a hit exactly when the whole load is, with the same bytes;
+// checksum). The payload is taken whole, as a block trace's is; the same file as a run
+// entry is loaded again by a decoder that takes it in pieces of every size (decision
+// 56). Invariants under test: load() is a hit only for a whole, consistent file and
+// removes anything else, and the load in pieces is a hit exactly when the whole one is,
+// with the same bytes;
 // deserialize() accepts only what serialize() produces (re-serializing gives the same
 // bytes) and otherwise throws.
 #include <unistd.h>
@@ -86,7 +87,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::string loaded;
   bool whole_hit = false;
   fuzz::expect_clean_failure([&] {
-    whole_hit = cache.load(key, canonical, loaded);
+    whole_hit = cache.load(key, canonical, [&](PayloadReader& in) {
+      const std::uint64_t n = in.remaining();
+      if (const std::uint8_t* p = in.take(n)) loaded.assign(reinterpret_cast<const char*>(p), n);
+    });
     if (whole_hit) {
       // A file that passes every check holds exactly the payload its header frames.
       if (loaded.size() != payload_size || std::memcmp(loaded.data(), payload, payload_size) != 0) std::abort();

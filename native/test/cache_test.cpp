@@ -53,6 +53,18 @@ void write(const fs::path& p, const std::string& bytes) {
   out << bytes;
 }
 
+// The payload of an entry, taken whole (as a block trace is).
+bool load_whole(DiskCache& cache, const Key& key, std::string_view canonical, std::string& out,
+                EntryKind kind = EntryKind::Block) {
+  return cache.load(
+      key, canonical,
+      [&](PayloadReader& in) {
+        const std::uint64_t size = in.remaining();
+        if (const std::uint8_t* p = in.take(size)) out.assign(reinterpret_cast<const char*>(p), size);
+      },
+      kind);
+}
+
 }  // namespace
 
 TEST(murmur3_matches_the_reference_vectors) {
@@ -95,11 +107,11 @@ TEST(disk_cache_round_trips_and_checks_the_input) {
   const Key key = hash128(canonical);
   CHECK(cache.store(key, canonical, "trace payload"));
   std::string payload;
-  CHECK(cache.load(key, canonical, payload));
+  CHECK(load_whole(cache, key, canonical, payload));
   CHECK(payload == "trace payload");
   // A different input under the same key (a collision, or a forged file) is no hit,
   // and the file that claimed it is gone.
-  CHECK(!cache.load(key, "other input bytes", payload));
+  CHECK(!load_whole(cache, key, "other input bytes", payload));
   CHECK_EQ(cache.rejected(), 1u);
   CHECK(!fs::exists(cache.path_of(key)));
 }
@@ -125,14 +137,14 @@ TEST(disk_cache_rejects_truncated_corrupted_and_foreign_files) {
                                    bad_header, bad_version, std::string("{\"not\": \"a trace\"}")}) {
     write(file, bytes);
     std::string out;
-    CHECK(!cache.load(key, canonical, out));
+    CHECK(!load_whole(cache, key, canonical, out));
     CHECK(!fs::exists(file));
   }
   CHECK_EQ(cache.rejected(), 7u);
   // The cache recovers: the next store and load work.
   CHECK(cache.store(key, canonical, payload));
   std::string out;
-  CHECK(cache.load(key, canonical, out) && out == payload);
+  CHECK(load_whole(cache, key, canonical, out) && out == payload);
 }
 
 // An entry is read and checksummed in pieces (256 KB): one spanning several pieces,
@@ -150,18 +162,18 @@ TEST(disk_cache_checks_every_piece_of_an_entry_larger_than_one_read) {
   CHECK(cache.store(key, canonical, payload));
   const std::string good = read(file);
   std::string out;
-  CHECK(cache.load(key, canonical, out) && out == payload);
+  CHECK(load_whole(cache, key, canonical, out) && out == payload);
   const std::size_t body = DiskCacheFormat::kHeaderBytes;
   for (const std::size_t at : {body, body + (256u << 10) + 7, body + (512u << 10) - 1, body + (512u << 10),
                                good.size() - 200 - cache.identity().size() - 1, good.size() - 1}) {
     std::string flipped = good;
     flipped[at] ^= 0x10;
     write(file, flipped);
-    CHECK(!cache.load(key, canonical, out));
+    CHECK(!load_whole(cache, key, canonical, out));
     CHECK(!fs::exists(file));
   }
   CHECK(cache.store(key, canonical, payload));
-  CHECK(cache.load(key, canonical, out) && out == payload);
+  CHECK(load_whole(cache, key, canonical, out) && out == payload);
 }
 
 // A run entry streams through the disk cache's window to its decoder (decision 56): a
@@ -242,6 +254,34 @@ TEST(a_streamed_entry_is_read_whole_and_served_only_when_its_checksum_matches) {
   CHECK_EQ(in.remaining(), 0u);
 }
 
+// The window entries are read through is memory the engine holds: on the ledger as
+// cache memory while loads read through it, kept as workspace once released, and taken
+// again from there by the next load instead of mapped afresh.
+TEST(the_read_window_is_on_the_ledger_while_loads_use_it_and_kept_as_workspace_after) {
+  TempDir dir;
+  DiskCache cache(dir.path.string(), 64 << 20);
+  const std::string payload(3 << 20, 'p');  // a window of two 2 MB pages
+  const std::string canonical = "an input";
+  const Key key = hash128(canonical);
+  CHECK(cache.store(key, canonical, payload));
+  release_free_heap();
+  const std::size_t held = ledger().bytes(Category::Cache);
+  CHECK_EQ(ledger().bytes(Category::Workspace), 0u);
+  std::string out;
+  CHECK(load_whole(cache, key, canonical, out) && out == payload);
+  CHECK_EQ(ledger().bytes(Category::Cache), held + (4u << 20));
+  CHECK(load_whole(cache, key, canonical, out) && out == payload);  // the same window
+  CHECK_EQ(ledger().bytes(Category::Cache), held + (4u << 20));
+  cache.release_read_window();
+  CHECK_EQ(ledger().bytes(Category::Cache), held);
+  CHECK_EQ(ledger().bytes(Category::Workspace), 4u << 20);
+  CHECK(load_whole(cache, key, canonical, out) && out == payload);
+  CHECK_EQ(ledger().bytes(Category::Workspace), 0u);
+  cache.release_read_window();
+  release_free_heap();
+  CHECK_EQ(ledger().bytes(Category::Workspace), 0u);
+}
+
 TEST(disk_cache_prunes_least_recently_used_files) {
   TempDir dir;
   // Each file: header + 100 payload bytes + identity + 100 input bytes; room for three.
@@ -256,7 +296,7 @@ TEST(disk_cache_prunes_least_recently_used_files) {
     fs::last_write_time(f, fs::file_time_type::clock::now() - std::chrono::seconds(100 - i));
   }
   std::string out;
-  CHECK(cache.load(keys[0], "input 0" + std::string(93, 'x'), out));  // refreshes key 0
+  CHECK(load_whole(cache, keys[0], "input 0" + std::string(93, 'x'), out));  // refreshes key 0
   cache.prune();
   const DiskUsage u = cache.usage();
   CHECK_EQ(u.files, 3u);
@@ -337,12 +377,12 @@ TEST(an_entry_written_under_one_identity_is_not_served_under_another) {
     for (DiskCache* reader : {&newer, &longer}) {
       CHECK(older.store(key, canonical, "older payload", kind));
       std::string out;
-      CHECK(!reader->load(key, canonical, out, kind));
+      CHECK(!load_whole(*reader, key, canonical, out, kind));
       CHECK(reader->warning().empty());
       CHECK(!fs::exists(reader->path_of(key, kind)));
       CHECK(reader->store(key, canonical, "newer payload", kind));
-      CHECK(reader->load(key, canonical, out, kind) && out == "newer payload");
-      CHECK(!older.load(key, canonical, out, kind));
+      CHECK(load_whole(*reader, key, canonical, out, kind) && out == "newer payload");
+      CHECK(!load_whole(older, key, canonical, out, kind));
     }
   }
   CHECK_EQ(newer.usage().files, 0u);
@@ -490,11 +530,11 @@ TEST(an_entry_that_is_not_a_regular_file_is_a_miss_and_replaced_by_a_whole_file)
   // A FIFO: opening it for reading would wait for a writer forever.
   CHECK_EQ(::mkfifo(entry.c_str(), 0644), 0);
   std::string out;
-  CHECK(!cache.load(key, canonical, out));
+  CHECK(!load_whole(cache, key, canonical, out));
   CHECK(fs::is_fifo(fs::symlink_status(entry)));  // not removed by the reader
   CHECK(cache.store(key, canonical, "payload"));
   CHECK(fs::is_regular_file(fs::symlink_status(entry)));
-  CHECK(cache.load(key, canonical, out) && out == "payload");
+  CHECK(load_whole(cache, key, canonical, out) && out == "payload");
   CHECK(cache.warning().empty());
 
   // A directory in the entry's place: a miss, the block stays in memory, and writing
@@ -502,7 +542,7 @@ TEST(an_entry_that_is_not_a_regular_file_is_a_miss_and_replaced_by_a_whole_file)
   const std::string other = "other block";
   const fs::path other_entry = cache.path_of(hash128(other));
   fs::create_directory(other_entry);
-  CHECK(!cache.load(hash128(other), other, out));
+  CHECK(!load_whole(cache, hash128(other), other, out));
   CHECK(!cache.store(hash128(other), other, "p"));
   CHECK(fs::is_directory(other_entry));
   CHECK(cache.warning().find("is a directory") != std::string::npos);
@@ -531,13 +571,13 @@ TEST(a_huge_sparse_entry_is_never_read_in) {
     }
     CHECK_EQ(::truncate(entry.c_str(), off_t(huge)), 0);
     std::string out;
-    CHECK(!cache.load(key, canonical, out));
+    CHECK(!load_whole(cache, key, canonical, out));
     CHECK(!fs::exists(entry));  // a regular file that fails the checks is removed
   }
   CHECK(peak_rss_kib() - before < 64 * 1024);
   CHECK(cache.store(key, canonical, "payload"));
   std::string out;
-  CHECK(cache.load(key, canonical, out) && out == "payload");
+  CHECK(load_whole(cache, key, canonical, out) && out == "payload");
 }
 
 TEST(symlinks_named_like_entries_are_never_followed_nor_removed) {
@@ -563,8 +603,8 @@ TEST(symlinks_named_like_entries_are_never_followed_nor_removed) {
   fs::create_symlink(notes, entry2);
 
   std::string out;
-  CHECK(!cache.load(key, canonical, out));
-  CHECK(!cache.load(hash128(canonical2), canonical2, out));
+  CHECK(!load_whole(cache, key, canonical, out));
+  CHECK(!load_whole(cache, hash128(canonical2), canonical2, out));
   CHECK(fs::is_symlink(entry) && fs::is_symlink(entry2));
   CHECK_EQ(cache.usage().files, 0u);  // a link is not a cache file
   // Pruning to nothing and clearing leave both links and their targets alone.
@@ -577,7 +617,7 @@ TEST(symlinks_named_like_entries_are_never_followed_nor_removed) {
   // The store replaces the link itself, never writing through it.
   CHECK(cache.store(key, canonical, "new payload"));
   CHECK(fs::is_regular_file(fs::symlink_status(entry)));
-  CHECK(cache.load(key, canonical, out) && out == "new payload");
+  CHECK(load_whole(cache, key, canonical, out) && out == "new payload");
   CHECK(read(target) == target_bytes);
   CHECK(fs::last_write_time(target) == target_mtime);
   CHECK(read(notes) == "a user's notes");
@@ -661,7 +701,7 @@ TEST(unwritable_directory_gives_one_warning_and_no_failure) {
   CHECK(!missing.store(hash128("a", 1), "a", "1"));
   CHECK(!missing.warning().empty());
   std::string out;
-  CHECK(!missing.load(hash128("a", 1), "a", out));
+  CHECK(!load_whole(missing, hash128("a", 1), "a", out));
 }
 
 namespace {
@@ -1083,6 +1123,16 @@ fs::path only_run_entry(const fs::path& dir) {
   return found;
 }
 
+// A run in an engine of its own on `dir`, whose memory cache is then cleared: what is
+// left is what it wrote, as after a process that ran the model and exited.
+json::Value run_and_exit(const fs::path& dir, const std::string& model, const RunOptions& options = {}) {
+  Engine writer;
+  writer.configure({dir.string(), 1 << 28, 1 << 28, 0});
+  json::Value result = json::parse(writer.run(model, options, {}));
+  writer.memory_cache().clear();
+  return result;
+}
+
 std::vector<std::string> sources_of(const json::Value& run) {
   std::vector<std::string> sources;
   for (const json::Value& scc : run.find("decomposition")->find("sccs")->as_array())
@@ -1168,13 +1218,7 @@ TEST(a_run_never_answers_from_files_another_engine_identity_wrote) {
   const std::string model = fixture("structured_n8_d3.json");
   RunOptions options;
   options.moments = 3;
-  json::Value reference;
-  {
-    Engine writer;
-    writer.configure({written.path.string(), 1 << 28, 1 << 28, 0});
-    reference = json::parse(writer.run(model, options, {}));
-    writer.memory_cache().clear();
-  }
+  const json::Value reference = run_and_exit(written.path, model, options);
   DiskCache from(written.path.string(), 1 << 28);
   DiskCache as_other(other.path.string(), 1 << 28, "phasic engine; source 00000000 (an older build)");
   DiskCache as_same(same.path.string(), 1 << 28);
@@ -1233,13 +1277,7 @@ TEST(a_damaged_run_entry_is_a_miss_and_is_replaced) {
   const std::string model = fixture("structured_n8_d3.json");
   RunOptions options;
   options.moments = 3;
-  json::Value reference;
-  {
-    Engine writer;
-    writer.configure({dir.path.string(), 1 << 28, 1 << 28, 0});
-    reference = json::parse(writer.run(model, options, {}));
-    writer.memory_cache().clear();
-  }
+  const json::Value reference = run_and_exit(dir.path, model, options);
   const fs::path entry = only_run_entry(dir.path);
   const std::string whole = read(entry);
   const std::string identity = run_entry_identity(model, options.min_scc_size);
@@ -1357,13 +1395,7 @@ TEST(a_run_entry_whose_answer_is_damaged_is_not_served) {
   TempDir dir;
   const std::string model = fixture("two_locus.json");
   RunOptions options;
-  json::Value reference;
-  {
-    Engine writer;
-    writer.configure({dir.path.string(), 1 << 28, 1 << 28, 0});
-    reference = json::parse(writer.run(model, options, {}));
-    writer.memory_cache().clear();
-  }
+  const json::Value reference = run_and_exit(dir.path, model, options);
   const fs::path entry = only_run_entry(dir.path);
   const std::string whole = read(entry);
   std::uint64_t payload_length;
@@ -1395,13 +1427,7 @@ TEST(a_run_entry_answers_its_writers_own_request_and_evaluates_any_other) {
   options.params = {{"rec", 0.5}};
   options.moments = 3;
   options.covariances = {{"time", "tmrca"}};
-  json::Value first;
-  {
-    Engine writer;
-    writer.configure({dir.path.string(), 1 << 28, 1 << 28, 0});
-    first = json::parse(writer.run(model, options, {}));
-    writer.memory_cache().clear();
-  }
+  const json::Value first = run_and_exit(dir.path, model, options);
   Engine fresh;
   fresh.configure({"", 0, 1 << 28, 0});
   auto reference = [&](const RunOptions& o) { return json::parse(fresh.run(model, o, {})); };
@@ -1499,12 +1525,7 @@ TEST(a_run_entry_with_an_answer_that_does_not_fit_its_model_is_refused) {
   const std::string model = fixture("two_locus.json");
   RunOptions options;
   options.covariances = {{"time", "tmrca"}};
-  {
-    Engine writer;
-    writer.configure({dir.path.string(), 1 << 28, 1 << 28, 0});
-    writer.run(model, options, {});
-    writer.memory_cache().clear();
-  }
+  run_and_exit(dir.path, model, options);
   const RunEntry entry = decode(payload_of(read(only_run_entry(dir.path))));
   CHECK(entry.answer.has_value());
   auto refused = [&](const StoredAnswer& a) {
@@ -1546,12 +1567,7 @@ TEST(a_run_entry_with_an_answer_that_does_not_fit_its_model_is_refused) {
 TEST(mutated_run_entries_are_refused_or_decode_to_something_safe) {
   TempDir dir;
   const std::string model = fixture("structured_n8_d3.json");
-  {
-    Engine writer;
-    writer.configure({dir.path.string(), 1 << 28, 1 << 28, 0});
-    writer.run(model, {}, {});
-    writer.memory_cache().clear();
-  }
+  run_and_exit(dir.path, model);
   const std::string file = read(only_run_entry(dir.path));
   std::uint64_t payload_length;
   std::memcpy(&payload_length, file.data() + 32, 8);

@@ -221,13 +221,6 @@ void DiskCache::begin_run() {
   rejected_ = 0;
 }
 
-bool DiskCache::load(const Key& key, std::string_view canonical, std::string& payload, EntryKind kind) {
-  std::string_view view;
-  if (!load(key, canonical, view, kind)) return false;
-  payload.assign(view);
-  return true;
-}
-
 // Opens the file of `key` for reading and checks its header: the file must be regular
 // (opened without blocking and without following a symlink: a FIFO in the entry's
 // place would wait for a writer forever; anything else is a miss that store()
@@ -262,59 +255,12 @@ int DiskCache::open_checked(const Key& key, EntryKind kind, std::uint64_t stored
   return fd;
 }
 
-bool DiskCache::load(const Key& key, std::string_view canonical, std::string_view& payload, EntryKind kind) {
-  if (!enabled()) return false;
-  unsigned char h[DiskCacheFormat::kHeaderBytes];
-  std::uint64_t body_size = 0;
-  bool regular = false;
-  Fd file{open_checked(key, kind, identity_.size() + canonical.size(), h, body_size, regular)};
-  if (file.fd < 0) {
-    if (regular) remove(key, kind);
-    return false;
-  }
-  const std::uint64_t payload_length = get64(h + 32);
-  if (read_capacity_ < body_size && !grow_read_buffer(body_size)) return false;
-  // The checksum covers the body in file order (payload, identity, canonical input),
-  // so it is taken piece by piece as each is read, while the piece is still in the
-  // core's cache: one pass over the bytes instead of a read and then a second pass
-  // from memory (an 8 MB run entry does not stay in cache between the two).
-  ContentChecksum sum_of_body;
-  bool read = true;
-  for (std::uint64_t at = 0; read && at < body_size; at += kReadPiece) {
-    const std::uint64_t piece = std::min<std::uint64_t>(kReadPiece, body_size - at);
-    read = read_exact(file.fd, read_buffer_ + at, piece, off_t(DiskCacheFormat::kHeaderBytes + at));
-    if (read) sum_of_body.update(read_buffer_ + at, piece);
-  }
-  if (read) {
-    const std::string_view body(read_buffer_, body_size);
-    const std::string_view stored_payload = body.substr(0, payload_length);
-    const std::string_view stored_identity = body.substr(payload_length, identity_.size());
-    const std::string_view stored_canonical = body.substr(payload_length + identity_.size());
-    if (stored_identity == identity_ && stored_canonical == canonical) {
-      const Key sum = sum_of_body.finish();
-      if (sum.h1 == get64(h + 48) && sum.h2 == get64(h + 56)) {
-        payload = stored_payload;
-        ::futimens(file.fd, nullptr);  // a hit makes the file recent for pruning
-        return true;
-      }
-    }
-  }
-  remove(key, kind);
-  return false;
-}
-
-// The window a streamed payload is read through: a mapping of its own in 2 MB pages
-// (one page's first-touch fault instead of one per 4 KB), holding at least the largest
-// piece the decoder takes at once; what is read is checksummed as it arrives.
+// A payload read from a file: where the next byte is, and the checksum of what was read.
 struct PayloadReader::FileSource {
   int fd;
   off_t offset;  // of the next byte to read
+  DiskCache& cache;
   ContentChecksum sum;
-  std::uint8_t* window = nullptr;
-  std::uint64_t capacity = 0;
-  ~FileSource() {
-    if (window) free_large(window, capacity);
-  }
 };
 
 PayloadReader::PayloadReader(const std::uint8_t* data, std::uint64_t size) : data_(data), end_(size) {}
@@ -338,27 +284,13 @@ bool PayloadReader::fill(std::uint64_t n) {
   const std::uint64_t have = end_ - begin_;
   if (have >= n) return true;
   FileSource& f = *file_;
-  if (f.capacity < n) {
-    constexpr std::uint64_t kHuge = 2u << 20;
-    const std::uint64_t capacity = std::max<std::uint64_t>(n + kHuge - 1, kHuge) / kHuge * kHuge;
-    std::uint8_t* window;
-    try {
-      window = static_cast<std::uint8_t*>(allocate_large(capacity));
-    } catch (const std::bad_alloc&) {
-      return false;
-    }
-    if (have > 0) std::memcpy(window, data_ + begin_, have);
-    if (f.window) free_large(f.window, f.capacity);
-    f.window = window;
-    f.capacity = capacity;
-  } else if (have > 0) {
-    std::memmove(f.window, data_ + begin_, have);
-  }
-  data_ = f.window;
+  std::uint8_t* window = f.cache.window_holding(n, data_ + begin_, have);
+  if (!window) return false;
+  data_ = window;
   begin_ = 0;
   end_ = have;
-  const std::uint64_t want = std::min({std::max(n - have, kReadPiece), f.capacity - have, left_});
-  if (!read_file(f.window + have, want)) return false;
+  const std::uint64_t want = std::min({std::max(n - have, kReadPiece), f.cache.window_bytes_ - have, left_});
+  if (!read_file(window + have, want)) return false;
   end_ += want;
   return true;
 }
@@ -398,7 +330,7 @@ bool DiskCache::load(const Key& key, std::string_view canonical, const std::func
                  off_t(DiskCacheFormat::kHeaderBytes + payload_length)) &&
       std::string_view(stored_input).substr(0, identity_.size()) == identity_ &&
       std::string_view(stored_input).substr(identity_.size()) == canonical) {
-    PayloadReader::FileSource source{file.fd, off_t(DiskCacheFormat::kHeaderBytes), {}};
+    PayloadReader::FileSource source{file.fd, off_t(DiskCacheFormat::kHeaderBytes), *this, {}};
     PayloadReader payload(source, payload_length);
     decode(payload);
     if (payload.remaining() == 0) {
@@ -414,32 +346,40 @@ bool DiskCache::load(const Key& key, std::string_view canonical, const std::func
   return false;
 }
 
-// The buffer is a mapping of its own in 2 MB pages (allocate_large, the counted
-// allocator's): a fresh process reading an 8 MB run entry otherwise takes a page fault
-// per 4 KB on first touch, which on a virtual machine cost more than reading and
-// checking the bytes (docs/performance.md, issue 15). Nothing is zero-filled by us:
-// pread writes every byte used. It is not on the ledger: it is I/O scratch, as the
-// kernel's page cache is not.
-bool DiskCache::grow_read_buffer(std::uint64_t bytes) {
-  release_read_buffer();
-  constexpr std::uint64_t kHuge = 2u << 20;
-  const std::uint64_t size = (bytes + kHuge - 1) / kHuge * kHuge;
-  try {
-    read_buffer_ = static_cast<char*>(allocate_large(size));
-  } catch (const std::bad_alloc&) {
-    return false;
+// The window is a RetainedRegion in whole 2 MB pages: on the ledger (Category::Cache)
+// while a run reads through it, then kept mapped as workspace for the next run, so a
+// fresh process pays one huge page's first-touch fault instead of one per 4 KB, and a
+// later run none (docs/performance.md, issue 15 target 2). Nothing is zero-filled: a
+// byte is handed out only after pread wrote it.
+std::uint8_t* DiskCache::window_holding(std::uint64_t bytes, const std::uint8_t* pending, std::uint64_t pending_bytes) {
+  if (window_bytes_ >= bytes) {
+    auto* window = static_cast<std::uint8_t*>(window_->data());
+    if (pending_bytes > 0 && pending != window) std::memmove(window, pending, pending_bytes);
+    return window;
   }
-  read_capacity_ = size;
-  return true;
+  constexpr std::uint64_t kHuge = 2u << 20;
+  const std::uint64_t size = std::max<std::uint64_t>(bytes + kHuge - 1, kHuge) / kHuge * kHuge;
+  std::unique_ptr<RetainedRegion> larger;
+  try {
+    larger = std::make_unique<RetainedRegion>(size, Category::Cache);
+  } catch (const std::bad_alloc&) {
+    return nullptr;
+  } catch (const BudgetExceeded&) {
+    return nullptr;  // a miss: recording the block reports the budget
+  }
+  auto* window = static_cast<std::uint8_t*>(larger->data());
+  if (pending_bytes > 0) std::memcpy(window, pending, pending_bytes);
+  window_ = std::move(larger);
+  window_bytes_ = size;
+  return window;
 }
 
-void DiskCache::release_read_buffer() {
-  if (read_buffer_) free_large(read_buffer_, read_capacity_);
-  read_buffer_ = nullptr;
-  read_capacity_ = 0;
+void DiskCache::release_read_window() {
+  window_.reset();
+  window_bytes_ = 0;
 }
 
-DiskCache::~DiskCache() { release_read_buffer(); }
+DiskCache::~DiskCache() = default;
 
 void DiskCache::remove(const Key& key, EntryKind kind) {
   struct stat st;

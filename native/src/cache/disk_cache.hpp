@@ -12,18 +12,19 @@
 //   another identity wrote is never served; like any file that fails a check it is a
 //   miss, removed, and the run writes this engine's file under the name).
 //   The body is read only after the header checks pass, so a huge file is never read
-//   in. It is read in pieces of 256 KB into a buffer the cache reuses (no zero fill,
-//   no fresh pages per entry, no copy out), each piece checksummed as it arrives: a
-//   hit costs one copy from the page cache and one pass over the bytes. A regular file that fails a check is
-//   removed; anything else in an entry's place (FIFO, symlink, device) is left alone. Either way it is a miss: the
-//   caller records the block and store() renames a whole new file over the name.
-// - A run entry (megabytes) is read in order instead (load with a decoder): its stored
-//   input is compared first, then the payload streams through one small window the
-//   decoder takes from (its large arrays are read straight into their destination),
-//   each piece checksummed as it arrives; the load succeeds only if the decoder took
-//   the whole payload and the checksum matches, so the caller uses what it decoded
-//   only then. The decoder runs before the checksum is known: its own structural
-//   checks are what keep a torn or crafted payload safe, as always.
+//   in. A regular file that fails a check is removed; anything else in an entry's
+//   place (FIFO, symlink, device) is left alone. Either way it is a miss: the caller
+//   records the block and store() renames a whole new file over the name.
+// - Every entry is read in order, one way: its stored input is compared first (a file
+//   of another engine or input is never decoded), then the payload streams through one
+//   window the decoder takes from (a block trace takes its payload whole, a run entry's
+//   large arrays are read straight into their destination), each piece of 256 KB
+//   checksummed as it arrives: a hit costs one copy from the page cache and one pass
+//   over the bytes. The load succeeds only if the decoder took the whole payload and
+//   the checksum matches, so the caller uses what it decoded only then. The decoder
+//   runs before the checksum is known: its own structural checks are what keep a torn
+//   or crafted payload safe, as always. The window is on the ledger while a run reads
+//   (Category::Cache) and kept as workspace after it.
 // - Files are written to a temporary name in the same directory, then renamed over
 //   the final name, so a reader (in this or another process) sees either no file or a
 //   whole one, and nothing is ever written through a FIFO or a symlink. Durability is
@@ -47,10 +48,12 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 
 #include "cache/key.hpp"
+#include "memory/accounting.hpp"
 
 namespace phasic {
 
@@ -79,6 +82,7 @@ struct DiskClear {
 
 // A payload taken in order: from memory, or from a file through the disk cache's read
 // window. Everything it hands out stays within the payload.
+class DiskCache;
 class PayloadReader {
  public:
   // The whole payload in memory (tests, fuzzers, and anything already read).
@@ -120,17 +124,13 @@ class DiskCache {
   std::string path_of(const Key& key, EntryKind kind = EntryKind::Block) const;
   std::uint64_t max_bytes() const { return max_bytes_; }
 
-  // The payload stored under `key` for exactly this canonical input, or false. A
-  // regular file that fails any check is removed (counted in rejected()). The view
-  // points into a buffer of this cache, valid until its next load.
-  bool load(const Key& key, std::string_view canonical, std::string_view& payload, EntryKind kind = EntryKind::Block);
-  // The same, copied out.
-  bool load(const Key& key, std::string_view canonical, std::string& payload, EntryKind kind = EntryKind::Block);
-  // The same, streamed through `decode` (see the invariants): true when decode took the
-  // whole payload and the file's checksum matched. A failed check removes the file; an
-  // exception from decode propagates and leaves the file to the caller.
+  // Streams the payload stored under `key` for exactly this canonical input through
+  // `decode` (see the invariants): true when decode took the whole payload and the
+  // file's checksum matched; the caller uses what decode made only then. A regular file
+  // that fails any check is removed (counted in rejected()); an exception from decode
+  // propagates and leaves the file to the caller.
   bool load(const Key& key, std::string_view canonical, const std::function<void(PayloadReader&)>& decode,
-            EntryKind kind);
+            EntryKind kind = EntryKind::Block);
   // Writes atomically; false (and a warning) when the directory cannot take it.
   bool store(const Key& key, std::string_view canonical, std::string_view payload, EntryKind kind = EntryKind::Block);
   // Makes every file written since the last flush durable (one syncfs).
@@ -150,8 +150,9 @@ class DiskCache {
   // directory that does not exist holds nothing to clear.
   DiskClear clear();
 
-  // Gives back the buffer load() reads into (a run calls it when it is done reading).
-  void release_read_buffer();
+  // Gives back the window load() reads through (a run calls it when it is done
+  // reading; it is kept as workspace for the next).
+  void release_read_window();
 
   // Called at the start of a run: writing is tried again, warnings start empty.
   void begin_run();
@@ -173,10 +174,13 @@ class DiskCache {
   std::uint64_t rejected_ = 0;
   int open_checked(const Key& key, EntryKind kind, std::uint64_t stored_input_size, unsigned char* header,
                    std::uint64_t& body_size, bool& regular) const;
-  bool grow_read_buffer(std::uint64_t bytes);
-  // The last entry read, reused by the next until release_read_buffer().
-  char* read_buffer_ = nullptr;
-  std::uint64_t read_capacity_ = 0;
+  // The window of at least `bytes`, with the `pending` bytes a reader has not taken yet
+  // moved to its start; null when it cannot be had (memory, budget).
+  friend class PayloadReader;
+  std::uint8_t* window_holding(std::uint64_t bytes, const std::uint8_t* pending, std::uint64_t pending_bytes);
+  // The window payloads are read through, reused by every load until release_read_window().
+  std::unique_ptr<RetainedRegion> window_;
+  std::uint64_t window_bytes_ = 0;
 };
 
 }  // namespace phasic

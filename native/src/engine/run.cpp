@@ -114,19 +114,22 @@ class CachingProvider {
  private:
   std::shared_ptr<const BlockTrace> from_disk(const Key& key, std::span<const std::uint8_t> canonical,
                                               BlockRecord& record) {
-    std::string payload;
-    if (!caches_.disk.load(key, std::string_view(reinterpret_cast<const char*>(canonical.data()), canonical.size()),
-                           payload))
-      return nullptr;
+    std::optional<BlockTrace> trace;
     try {
-      BlockTrace trace = deserialize(reinterpret_cast<const std::uint8_t*>(payload.data()), payload.size());
-      record.source = TraceSource::Disk;
-      return caches_.memory.put_block(key, canonical, std::move(trace));
+      const bool hit = caches_.disk.load(
+          key, std::string_view(reinterpret_cast<const char*>(canonical.data()), canonical.size()),
+          [&](PayloadReader& payload) {
+            const std::uint64_t size = payload.remaining();
+            if (const std::uint8_t* bytes = payload.take(size)) trace.emplace(deserialize(bytes, size));
+          });
+      if (!hit) return nullptr;
     } catch (const EngineError&) {
       // Checksummed but undecodable: written by an incompatible engine. Recompute.
       caches_.disk.remove(key);
       return nullptr;
     }
+    record.source = TraceSource::Disk;
+    return caches_.memory.put_block(key, canonical, std::move(*trace));
   }
 
   RunCaches caches_;
@@ -475,7 +478,8 @@ std::optional<RestoredRun> restore_run(std::string_view model_text, std::uint32_
           entry.emplace(decode_run_entry(payload));
         },
         EntryKind::Run);
-    if (!hit) return std::nullopt;  // a torn or mismatched file: removed, and what it gave is dropped
+    caches.disk.release_read_window();  // a run that goes on reads blocks through a window of their size
+    if (!hit) return std::nullopt;      // a torn or mismatched file: removed, and what it gave is dropped
     if (model_trace_key(entry->graph, entry->labels, min_block_size) != entry->summary.trace_key)
       throw EngineError("corrupt run entry: its graph is not the one its summary names");
     const Key trace_key = entry->summary.trace_key;
@@ -583,7 +587,7 @@ std::string run_model(std::string_view model_text, const RunOptions& options, co
     ~SettleCaches() {
       caches.memory.trim();
       caches.disk.flush();
-      caches.disk.release_read_buffer();
+      caches.disk.release_read_window();
     }
   } settle{caches};
 
