@@ -2,9 +2,11 @@
 // engine: run the hierarchical trace of examples/two_locus.phasic from the command
 // palette and see the SCC view, clear the caches and read what was freed, kill the
 // engine process in the middle of a run and see the extension report it and recover,
+// run a model again before its run ends and see the newer run replace it quietly,
 // restart the engine on demand.
 // One workbench serves all the scenarios, in order (each builds on the previous).
-// Screenshots: test-results/e2e-scc.png, e2e-clear.png, e2e-stopped.png, e2e-recovered.png.
+// Screenshots: test-results/e2e-scc.png, e2e-clear.png, e2e-stopped.png, e2e-recovered.png,
+// e2e-superseded.png.
 import * as assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
@@ -223,6 +225,31 @@ test('killing the engine in the middle of a run reports it, and the extension re
     assert.deepEqual(enginePids(), [restarted], 'the run went to the restarted engine, and only one engine runs');
     console.log(`engine ${killed} killed, restarted as ${restarted}; SCC view: ${summary}`);
     console.log(`screenshot: ${await screenshot(page, 'e2e-recovered')}`);
+  }));
+
+test('running a model again before its run ends shows the newer run, and the older ends without an error', () =>
+  explainFailure('e2e-superseded', async () => {
+    const { page } = workbench;
+    await clearNotifications(page);
+    // n = 12 explores for many seconds before it would exceed the memory budget: it is
+    // still exploring when the second run is asked for, however slow the machine.
+    await openFile(page, 'two_locus.phasic');
+    await runTrace(page, 'n = 12');
+    const progress = page.locator('.notifications-toasts .notification-toast', { hasText: 'Phasic: two_locus.phasic' });
+    await progress.first().waitFor({ timeout: 30_000 });
+    await openFile(page, 'two_locus.phasic');
+    await runTrace(page, 'n = 3');
+    const frame = await webviewFrame(page, STUDIO_TITLE, 120_000);
+    const summary = await sccSummary(frame, /two_locus: 32 vertices/);
+    const said = await waitFor(
+      'the output to say the first run was superseded',
+      () => /two_locus\.phasic: superseded by a newer run of the model/.exec(workbench.extensionOutput())?.[0],
+    );
+    await progress.first().waitFor({ state: 'detached', timeout: 15_000 });
+    const errors = await page.locator('.notifications-toasts .notification-toast', { hasText: 'superseded' }).count();
+    assert.equal(errors, 0, 'the superseded run was reported as an error');
+    console.log(`superseded: "${said}"; SCC view: ${summary}`);
+    console.log(`screenshot: ${await screenshot(page, 'e2e-superseded')}`);
   }));
 
 test('"Phasic: Restart Engine" replaces the engine process, and the panel and status bar follow', () =>

@@ -42,6 +42,8 @@ export interface Workbench {
   suiteResultFile: string;
   /** What to print when a scenario fails: logs and where to find the rest. */
   diagnostics(): string;
+  /** What the extension has written to its output channel so far (its log files). */
+  extensionOutput(): string;
   close(): Promise<void>;
 }
 
@@ -112,6 +114,11 @@ export async function startWorkbench(options: WorkbenchOptions): Promise<Workben
       folder,
       suiteResultFile,
       diagnostics,
+      extensionOutput: () =>
+        filesUnder(join(server.userDataDir, 'logs'))
+          .filter((f) => f.endsWith('Phasic Trace Studio.log'))
+          .map((f) => readFileSync(f, 'utf8'))
+          .join('\n'),
       async close() {
         await opened.close().catch(() => undefined);
         await server.stop();

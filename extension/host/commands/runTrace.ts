@@ -1,6 +1,7 @@
 // Phasic: Run Hierarchical Trace — on the model given, the one in view (modelChoice.ts),
 // or a picked file (pickModel.ts).
 import * as vscode from 'vscode';
+import { LSPErrorCodes, ResponseError } from 'vscode-languageclient';
 import type { RunPhase, RunResult } from '../../protocol/engine';
 import { formatBytes, formatCount, formatNumber } from '../../protocol/format';
 import { formatMoment, nonFiniteSummary } from '../../protocol/moment';
@@ -96,9 +97,13 @@ export async function runTrace(ctx: HostContext, arg?: unknown): Promise<RunResu
           ctx.output.appendLine(`[run] ${r.model}: ${what}: ${r.nonFinite ?? 'not finite'}`);
         return r;
       } catch (error) {
-        if (token.isCancellationRequested) {
+        // Stopped on purpose, by this run's Cancel or by a newer run of the model (the
+        // engine's one reason to answer "cancelled" on its own): nothing failed.
+        if (token.isCancellationRequested || superseded(error)) {
           ctx.views.marker({ kind: 'cancel', label: name });
-          ctx.output.appendLine(`[run] ${name}: cancelled`);
+          ctx.output.appendLine(
+            `[run] ${name}: ${token.isCancellationRequested ? 'cancelled' : 'superseded by a newer run of the model'}`,
+          );
           return undefined;
         }
         // Not awaited: the error message waits for the user's answer, and the run's
@@ -110,6 +115,10 @@ export async function runTrace(ctx: HostContext, arg?: unknown): Promise<RunResu
       }
     },
   );
+}
+
+function superseded(error: unknown): boolean {
+  return error instanceof ResponseError && error.code === LSPErrorCodes.RequestCancelled;
 }
 
 async function reportFailure(ctx: HostContext, uri: vscode.Uri, error: unknown): Promise<void> {
