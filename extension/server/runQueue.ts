@@ -57,7 +57,14 @@ export class RunQueue {
         model,
         controller,
         start: () => {
-          preparing
+          // A stop does not wait for the model's text: a read that never ends (a file
+          // system that hangs) must not hold the engine for the runs behind it.
+          const stopped = new Promise<never>((_, reject) => {
+            const stop = () => reject(controller.signal.reason);
+            if (controller.signal.aborted) stop();
+            else controller.signal.addEventListener('abort', stop, { once: true });
+          });
+          Promise.race([preparing, stopped])
             .then((prepared) => {
               controller.signal.throwIfAborted();
               return work(prepared, controller.signal);

@@ -86,3 +86,28 @@ test('a running run that is stopped answers with why it stopped, not with what i
   await assert.rejects(superseded, Superseded);
   assert.equal(await newer, 'newer');
 });
+
+// The timeout turns a hang (the bug this guards against) into a failure.
+test('a run whose model is never read can still be stopped, and the runs behind it go on', {
+  timeout: 10_000,
+}, async () => {
+  const queue = new RunQueue();
+  const cancel = new AbortController();
+  const hanging = queue.run('a', cancel.signal, new Promise<string>(() => undefined), async () => 'a');
+  const behind = queue.run('b', never, Promise.resolve('b'), async (text) => text);
+  cancel.abort();
+  await assert.rejects(hanging, Cancelled);
+  assert.equal(await behind, 'b');
+
+  const unread = queue.run('c', never, new Promise<string>(() => undefined), async () => 'never');
+  const newer = queue.run('c', never, Promise.resolve('c'), async (text) => text);
+  await assert.rejects(unread, Superseded);
+  assert.equal(await newer, 'c');
+
+  const cancelledAlready = new AbortController();
+  cancelledAlready.abort();
+  await assert.rejects(
+    queue.run('d', cancelledAlready.signal, new Promise<string>(() => undefined), async () => 'd'),
+    Cancelled,
+  );
+});
