@@ -187,6 +187,98 @@ TEST(blocks_replayed_in_pairs_give_the_lanes_bits) {
   CHECK_EQ(ledger().bytes(Category::Evaluation), 0u);
 }
 
+// The block's ops in another order their dependencies allow, slots renumbered to
+// match: each op keeps its operands, so every value is the same operation on the same
+// values. Ready ops are picked at random (seeded).
+static BlockTrace reordered(const BlockTrace& t, std::mt19937& random) {
+  BlockTrace s;
+  s.param_count = t.param_count;
+  s.vertex_count = t.vertex_count;
+  s.exit_count = t.exit_count;
+  s.dot_count = t.dot_count;
+  s.dot_coeffs = t.dot_coeffs;
+  s.forward = t.forward;
+  s.solve = t.solve;
+  s.terms = t.terms;
+  const std::uint32_t D = t.dot_count;
+  const std::size_t n = t.ops.size();
+  auto operands = [](const Op& o) {
+    return o.code == OpCode::Inv ? std::vector<std::uint32_t>{o.a} : std::vector<std::uint32_t>{o.a, o.b, o.c};
+  };
+  std::vector<std::uint32_t> waiting(n, 0);
+  std::vector<std::vector<std::uint32_t>> readers(n);
+  std::vector<std::uint32_t> ready;
+  for (std::size_t i = 0; i < n; ++i) {
+    for (const std::uint32_t x : operands(t.ops[i]))
+      if (x >= D) ++waiting[i], readers[x - D].push_back(std::uint32_t(i));
+    if (waiting[i] == 0) ready.push_back(std::uint32_t(i));
+  }
+  std::vector<std::uint32_t> slot(D + n);
+  for (std::uint32_t d = 0; d < D; ++d) slot[d] = d;
+  std::vector<std::uint32_t> order;
+  while (!ready.empty()) {
+    const std::size_t pick = std::uniform_int_distribution<std::size_t>(0, ready.size() - 1)(random);
+    const std::uint32_t i = ready[pick];
+    ready[pick] = ready.back();
+    ready.pop_back();
+    slot[D + i] = D + std::uint32_t(order.size());
+    order.push_back(i);
+    for (const std::uint32_t r : readers[i])
+      if (--waiting[r] == 0) ready.push_back(r);
+  }
+  CHECK_EQ(order.size(), n);
+  for (const std::uint32_t i : order) {
+    Op o = t.ops[i];
+    o.a = slot[o.a];
+    if (o.code != OpCode::Inv) o.b = slot[o.b], o.c = slot[o.c];
+    s.ops.push_back(o);
+  }
+  for (ForwardCommand& f : s.forward) f.multiplier = slot[f.multiplier];
+  for (SolveCommand& c : s.solve) c.inverse_rate = slot[c.inverse_rate];
+  for (Term& k : s.terms) k.weight = slot[k.weight];
+  return s;
+}
+
+// Evaluation may issue independent ops in any order (one θ interleaves two blocks'
+// ops; docs/performance.md, "Target 3", weighs schedules by dependency depth) but
+// every op is one operation on its operands, so a program's values do not depend on
+// the order of its independent ops: moments of randomly reordered programs are bit for
+// bit the recorded ones, for one θ (blocks in pairs) and for lanes.
+TEST(a_programs_independent_ops_in_any_order_give_the_same_bits) {
+  std::mt19937 random(15);
+  for (const int N : {7, 12}) {
+    const Graph g = fixtures::rabbits(N);
+    const Condensation c = condense(g);
+    const ModelTrace t = compose(g, c, {});
+    ModelTrace u = compose(g, c, {});
+    std::size_t moved = 0;
+    for (ComposedBlock& b : u.blocks) {
+      CHECK_EQ(b.trace->dense.size, 0u);
+      BlockTrace s = reordered(*b.trace, random);
+      for (std::size_t i = 0; i < s.ops.size(); ++i) moved += std::memcmp(&s.ops[i], &b.trace->ops[i], sizeof(Op)) != 0;
+      b.trace = share(std::move(s));
+    }
+    CHECK(moved > 0);
+    std::vector<double> thetas;
+    for (int i = 0; i < 8; ++i) thetas.insert(thetas.end(), {0.5 + 0.3 * i, i == 3 ? 0.0 : 2.0 + i, 4.0 / (1 + i)});
+    const RewardPair pairs[] = {{0, 0}};
+    auto same = [](const Moments& a, const Moments& b) {
+      CHECK_EQ(a.raw.size(), b.raw.size());
+      CHECK(std::memcmp(a.raw.data(), b.raw.data(), a.raw.size() * sizeof(double)) == 0);
+      CHECK(std::memcmp(a.covariance.data(), b.covariance.data(), a.covariance.size() * sizeof(double)) == 0);
+    };
+    const std::vector<Moments> lanes = evaluate_batch(t, thetas, 8, 3, pairs);
+    const std::vector<Moments> reordered_lanes = evaluate_batch(u, thetas, 8, 3, pairs);
+    for (std::uint32_t i = 0; i < 8; ++i) {
+      const std::span<const double> theta(thetas.data() + 3 * i, 3);
+      same(evaluate(u, theta, 3, pairs), evaluate(t, theta, 3, pairs));
+      same(reordered_lanes[i], lanes[i]);
+    }
+    std::printf("  rabbits N = %d: %zu of %llu ops moved\n", N, moved, (unsigned long long)t.operations());
+  }
+  CHECK_EQ(ledger().bytes(Category::Evaluation), 0u);
+}
+
 // Each way the program values can take (reverse, tangents, and the one chosen per
 // block) is checked: the small models here would otherwise take reverse only.
 TEST(gradients_match_closed_forms_and_central_differences) {
