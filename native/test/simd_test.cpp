@@ -2,7 +2,8 @@
 // baseline SSE2 path, bit for bit: the dense LU's factors and solves for one θ and for
 // 8 lanes, and whole evaluations (single θ, batches whose count is not a multiple of 8,
 // θ with zeros) of random models whose blocks take the dense path; one θ's solves side
-// by side against each solve alone.
+// by side against each solve alone; gradients, whose forward solves run side by side
+// too, against each reward's alone.
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -13,6 +14,7 @@
 #include "trace/condensation.hpp"
 #include "trace/dense_block_evaluation.hpp"
 #include "trace/evaluate.hpp"
+#include "trace/gradient.hpp"
 #include "trace/model_trace.hpp"
 #include "trace_fixtures.hpp"
 
@@ -218,6 +220,63 @@ TEST(solves_side_by_side_give_each_solves_own_bits) {
       for (const Moments& m : at_level) CHECK(same_bits(m, at_level[0]));
     }
   }
+}
+
+// The gradient's forward solves run side by side like one θ's (side_by_side.inc), and
+// its backward pass in vectors of the width: each output keeps its own operations, so
+// a reward's derivatives are the bits of the same reward's gradient alone, a
+// covariance's those of its two rewards alone, in either way a block can take, for
+// every reward count and width.
+TEST(gradients_give_each_rewards_own_bits_at_every_width) {
+  Rng rng(20261205);
+  std::vector<SimdLevel> levels{SimdLevel::sse2};
+  for (SimdLevel l : wide_levels()) levels.push_back(l);
+  constexpr std::uint32_t K = 3;
+  int dense = 0;
+  for (std::uint32_t R : {1u, 3u, 6u, 9u, 17u, 35u}) {
+    const std::uint32_t P = 1 + below(rng, 3);
+    const Graph g = random_block(rng, 30 + below(rng, 40), uniform(rng, 0.1, 0.6), P);
+    const ModelTrace base = compose(g, condense(g), {});
+    for (const ComposedBlock& b : base.blocks) dense += evaluate_densely(b.trace->dense, 1);
+    std::vector<std::vector<double>> rewards(R, std::vector<double>(base.vertex_count, 0.0));
+    for (std::vector<double>& reward : rewards)
+      for (std::uint32_t v = 1; v + 2 < base.vertex_count; ++v)
+        reward[v] = uniform(rng, 0, 1) < 0.2 ? 0.0 : uniform(rng, 0.0, 3.0);
+    std::vector<std::uint32_t> every(R);
+    for (std::uint32_t r = 0; r < R; ++r) every[r] = r;
+    const ModelTrace t = with_rewards(base, rewards, every);
+    std::vector<RewardPair> pairs;
+    if (R > 1) pairs = {{0, R - 1}, {R - 1, R / 2}};
+    std::vector<double> theta(P);
+    for (double& value : theta) value = uniform(rng, 0.3, 2.5);
+    for (GradientWay way : {GradientWay::Reverse, GradientWay::Tangents}) {
+      std::vector<Gradient> at_level;
+      for (SimdLevel level : levels) {
+        AtLevel at(level);
+        const Gradient all = evaluate_gradient(t, theta, K, evaluate(t, theta, K, pairs), pairs, nullptr, way);
+        at_level.push_back(all);
+        for (std::uint32_t r = 0; r < R; ++r) {
+          const ModelTrace one = with_rewards(base, rewards, {r});
+          const Gradient alone = evaluate_gradient(one, theta, K, evaluate(one, theta, K), {}, nullptr, way);
+          CHECK(std::memcmp(&all.moment[r * K * P], alone.moment.data(), K * P * sizeof(double)) == 0);
+          CHECK(std::memcmp(&all.variance[r * P], alone.variance.data(), P * sizeof(double)) == 0);
+        }
+        for (std::size_t p = 0; p < pairs.size(); ++p) {
+          const ModelTrace two = with_rewards(base, rewards, {pairs[p].first, pairs[p].second});
+          const RewardPair both[] = {{0, 1}};
+          const Gradient d = evaluate_gradient(two, theta, K, evaluate(two, theta, K, both), both, nullptr, way);
+          CHECK(std::memcmp(&all.covariance[p * P], d.covariance.data(), P * sizeof(double)) == 0);
+        }
+      }
+      for (const Gradient& d : at_level) {
+        CHECK(same_bits(d.moment, at_level[0].moment));
+        CHECK(same_bits(d.variance, at_level[0].variance));
+        CHECK(same_bits(d.covariance, at_level[0].covariance));
+      }
+    }
+  }
+  // The models exercised the dense path (the solves' dense part between the kernels).
+  CHECK(dense >= 3);
 }
 
 TEST_MAIN()

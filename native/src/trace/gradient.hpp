@@ -20,11 +20,12 @@
 // command's source is never written after it is read, and a term's target is an exit
 // or a vertex solved earlier. deserialize checks both for traces from disk.
 //
-// Cost: one forward pass, the solves of one moment k for every reward run together
-// (R lanes per vector entry), that keeps every solve's y after the forward commands,
-// its final y and the sums before each inverse rate, and every block's values (up to
-// 64 MiB; beyond, each block is replayed again); then per block chain 0 once and
-// chains 1..K−1 with R lanes, each contracted in its own sweep with the solves it
+// Cost: one forward pass, the solves of one moment k for every reward run side by
+// side (up to 16 at a time, as one θ's evaluation runs them), that keeps every
+// solve's y after the forward commands (where a block has any), its final y and the
+// sums before each inverse rate, and every block's values (up to 64 MiB; beyond,
+// each block is replayed again); then per block chain 0 once and chains 1..K−1
+// with R lanes, each contracted in its own sweep with the solves it
 // pairs with, and the program once backwards with R·K + pairs adjoints per value —
 // or, in a block with many ops per command and P < R·K + pairs, once forwards with P
 // tangents per value, each command's adjoints contracted with them (gradient.cpp,
