@@ -473,6 +473,29 @@ TEST(block_keys_see_exits_and_coefficients_but_not_position) {
   CHECK_EQ(a.exits[0], 3u);
 }
 
+TEST(forms_are_copied_and_compared_bit_for_bit_at_every_length) {
+  // The fixed-length cases (1–4 coefficients) and the general one must agree with
+  // memcpy and memcmp: a DOT is shared only between forms of equal bits.
+  for (std::uint32_t stride = 1; stride <= 7; ++stride) {
+    std::vector<double> form(stride), copy(stride, -1.0);
+    for (std::uint32_t i = 0; i < stride; ++i) form[i] = 0.25 * i + (i % 2 ? 3.0 : 28.0);
+    copy_form(copy.data(), form.data(), stride);
+    CHECK(std::memcmp(copy.data(), form.data(), stride * sizeof(double)) == 0);
+    CHECK(same_form(copy.data(), form.data(), stride));
+    for (std::uint32_t i = 0; i < stride; ++i) {
+      std::vector<double> other = form;
+      other[i] = std::nextafter(other[i], 1e300);  // one ulp
+      CHECK(!same_form(other.data(), form.data(), stride));
+      other[i] = form[i];
+      CHECK(same_form(other.data(), form.data(), stride));
+    }
+    // +0 and −0 are equal numbers but different forms.
+    std::vector<double> zero(stride, 0.0), negative_zero(stride, 0.0);
+    negative_zero[stride - 1] = -0.0;
+    CHECK(!same_form(zero.data(), negative_zero.data(), stride));
+  }
+}
+
 TEST(absorbing_edges_sum_into_one_absorption_form) {
   // State 1 has edges to two absorbing vertices; its block has one absorption edge.
   const Graph g = make_graph(1, 4, {{0, 1, {1}}, {1, 2, {0, 1}}, {1, 3, {0.5, 2}}}, {{0, 1, 0, 0}});
@@ -706,9 +729,31 @@ TEST(a_block_cut_over_another_blocks_storage_is_the_block_cut_afresh) {
             (fresh.coeffs.empty() ||
              std::memcmp(reused.coeffs.data(), fresh.coeffs.data(), fresh.coeffs.size() * sizeof(double)) == 0));
       CHECK(reused.canonical_bytes() == fresh.canonical_bytes());
+      // The run's non-absorbing members in ascending order, however they were put in order.
+      std::vector<VertexId> members;
+      for (std::uint32_t k2 = first; k2 <= last; ++k2)
+        for (const VertexId v : c.members_of(k2))
+          if (!g.absorbing(v)) members.push_back(v);
+      std::sort(members.begin(), members.end());
+      CHECK(std::equal(members.begin(), members.end(), reused.vertices.begin(), reused.vertices.end()));
       // What the block holds, however much storage the reused input kept.
       CHECK_EQ(reused.bytes(), fresh.bytes());
     }
+}
+
+TEST(a_run_of_every_component_holds_every_state_in_ascending_order) {
+  // Components are numbered topologically, not by state id: a run of all of them
+  // gathers its members out of order (the SFS models record one such run).
+  for (const char* fixture : {"two_locus.json", "kingman_sfs.json"}) {
+    const Exploration explored = load_model_file(read_fixture(fixture), ExploreOptions{});
+    const Graph& g = explored.graph;
+    const Condensation c = condense(g);
+    const BlockInput run = extract_components(g, c, 1, c.component_count - 1);
+    std::vector<VertexId> states;
+    for (VertexId v = 1; v < g.vertex_count; ++v)
+      if (!g.absorbing(v)) states.push_back(v);
+    CHECK(std::equal(states.begin(), states.end(), run.vertices.begin(), run.vertices.end()));
+  }
 }
 
 TEST(provider_sees_large_blocks_only_and_shares_traces) {

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include "memory/accounting.hpp"
@@ -46,5 +47,32 @@ struct Graph {
   const std::int32_t* state(VertexId u) const { return states.data() + std::uint64_t(u) * state_length; }
   double reward(std::uint32_t r, VertexId u) const { return rewards[std::uint64_t(r) * vertex_count + u]; }
 };
+
+// A form's coefficients copied, or compared by their bit patterns. Forms are a few
+// doubles (P + 1) and are copied and compared once per edge whenever a block is cut
+// and recorded; with the length known at compile time these are a few moves, where a
+// library call with a run-time length cost more than the copy itself.
+template <std::size_t N>
+bool same_bits(const double* a, const double* b) {
+  return std::memcmp(a, b, N * sizeof(double)) == 0;
+}
+inline void copy_form(double* to, const double* from, std::uint32_t stride) {
+  switch (stride) {
+    case 1: std::memcpy(to, from, 1 * sizeof(double)); return;
+    case 2: std::memcpy(to, from, 2 * sizeof(double)); return;
+    case 3: std::memcpy(to, from, 3 * sizeof(double)); return;
+    case 4: std::memcpy(to, from, 4 * sizeof(double)); return;
+    default: std::memcpy(to, from, stride * sizeof(double));
+  }
+}
+inline bool same_form(const double* a, const double* b, std::uint32_t stride) {
+  switch (stride) {
+    case 1: return same_bits<1>(a, b);
+    case 2: return same_bits<2>(a, b);
+    case 3: return same_bits<3>(a, b);
+    case 4: return same_bits<4>(a, b);
+    default: return std::memcmp(a, b, stride * sizeof(double)) == 0;
+  }
+}
 
 }  // namespace phasic

@@ -77,6 +77,8 @@ class BlockCutter {
   // One source's edges as (local target << 32 | edge offset in the row): sorting the
   // keys orders by target, then by edge, as one integer comparison.
   SubgraphVector<std::uint64_t> row_;
+  // A run's vertices as bits over their id range, for putting them in order (cut_into).
+  SubgraphVector<std::uint64_t> present_;
 };
 
 // One-off cuts (each allocates its own map).

@@ -24,12 +24,6 @@ struct RawOp {
   std::uint32_t a, b, c;
 };
 
-std::uint64_t mix(std::uint64_t h, std::uint64_t v) {
-  h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
-  h *= 0xff51afd7ed558ccdULL;
-  return h ^ (h >> 33);
-}
-
 // The program under construction, with structural sharing of equal values.
 //
 // DOTs (the block's edge forms) are shared exactly: a form such as "coal" recurs all
@@ -93,7 +87,7 @@ class Program {
     std::size_t i = form_hash(form) & (dot_table_.size() - 1);
     for (; dot_table_[i] != 0; i = (i + 1) & (dot_table_.size() - 1)) {
       const std::uint32_t slot = dot_table_[i] - 1;
-      if (std::memcmp(coeffs(raw_[slot].a), form, stride_ * sizeof(double)) == 0) return slot;
+      if (same_form(coeffs(raw_[slot].a), form, stride_)) return slot;
     }
     const auto ordinal = static_cast<std::uint32_t>(dot_slots_.size());
     const std::uint32_t slot = append(RawOp{kDot, ordinal, 0, 0});
@@ -167,20 +161,18 @@ class Program {
 
  private:
   std::uint64_t form_hash(const double* form) const {
-    std::uint64_t h = 1;
+    // Each coefficient's bits go through a 64 × 64 → 128-bit product whose halves are
+    // folded together, so its high bits (where coefficients such as 3.0 and 28.0
+    // differ) reach the low bits the table indexes by. Which DOT a form gets does not
+    // depend on this hash, only how far a lookup probes: the table compares whole forms.
+    std::uint64_t h = 0x9e3779b97f4a7c15ULL;
     for (std::uint32_t i = 0; i < stride_; ++i) {
       std::uint64_t bits;
       std::memcpy(&bits, form + i, sizeof bits);
-      h = mix(h, bits);
+      const unsigned __int128 p = static_cast<unsigned __int128>(bits ^ h) * 0xff51afd7ed558ccdULL;
+      h = static_cast<std::uint64_t>(p) ^ static_cast<std::uint64_t>(p >> 64);
     }
-    // MurmurHash3's finalizer: coefficients such as 3.0 or 28.0 differ only in their
-    // high bits, which mix() leaves out of the low bits the table indexes by (SFS
-    // n = 30 probed 22 entries per lookup without it).
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ULL;
-    return h ^ (h >> 33);
+    return h;
   }
 
   std::uint64_t hash(const RawOp& r) const {
