@@ -119,20 +119,8 @@ bool in_range(const Moments& m, std::span<const RewardPair> pairs) { return fini
 // at SSE2), while the dense LU's 8 lanes gain from it (dense_block_evaluation.cpp).
 // The AVX2 copy is compiled for AVX2 only and runs only on a CPU that has it
 // (base/simd.hpp).
-namespace sse2 {
-constexpr std::uint32_t kLaneDoubles = 2;
-#include "trace/moment_session.inc"
-}  // namespace sse2
-#if PHASIC_SIMD_DISPATCH
-#pragma GCC push_options
-#pragma GCC optimize("fp-contract=off")
-#pragma GCC target("avx2")
-namespace avx2 {
-constexpr std::uint32_t kLaneDoubles = 4;
-#include "trace/moment_session.inc"
-}  // namespace avx2
-#pragma GCC pop_options
-#endif
+#define PHASIC_SIMD_COPIES "trace/moment_session.inc"
+#include "base/simd_copies.inc"
 using sse2::MomentSession;
 
 // Lane groups of 8 θ of a batch through `Session`; returns how many θ it evaluated.

@@ -86,20 +86,8 @@ constexpr std::uint64_t kMaxKeptValues = std::uint64_t(8) << 20;
 // evaluate.cpp compiles evaluation's: its loops over rewards and outputs run in
 // vectors of the width, and its forward solves side by side by evaluation's kernels
 // for one θ (side_by_side.inc).
-namespace sse2 {
-constexpr std::uint32_t kLaneDoubles = 2;
-#include "trace/gradient_session.inc"
-}  // namespace sse2
-#if PHASIC_SIMD_DISPATCH
-#pragma GCC push_options
-#pragma GCC optimize("fp-contract=off")
-#pragma GCC target("avx2")
-namespace avx2 {
-constexpr std::uint32_t kLaneDoubles = 4;
-#include "trace/gradient_session.inc"
-}  // namespace avx2
-#pragma GCC pop_options
-#endif
+#define PHASIC_SIMD_COPIES "trace/gradient_session.inc"
+#include "base/simd_copies.inc"
 
 // The session at AVX2 when the CPU has it.
 void run_session(const ModelTrace& m, const double* theta, std::uint32_t moment_count,
