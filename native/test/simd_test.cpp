@@ -178,6 +178,27 @@ ModelTrace with_rewards(const ModelTrace& t, const std::vector<std::vector<doubl
   return u;
 }
 
+// A random block of 1 to 3 parameters with R random rewards (each 0 at about a fifth
+// of the inner vertices): `base` carries no rewards, `t` all R of them.
+struct RewardedBlock {
+  ModelTrace base;
+  std::vector<std::vector<double>> rewards;
+  ModelTrace t;
+};
+RewardedBlock random_rewarded_block(Rng& rng, std::uint32_t R) {
+  const std::uint32_t P = 1 + below(rng, 3);
+  const Graph g = random_block(rng, 30 + below(rng, 40), uniform(rng, 0.1, 0.6), P);
+  RewardedBlock out{compose(g, condense(g), {}), {}, {}};
+  out.rewards.assign(R, std::vector<double>(out.base.vertex_count, 0.0));
+  for (std::vector<double>& reward : out.rewards)
+    for (std::uint32_t v = 1; v + 2 < out.base.vertex_count; ++v)
+      reward[v] = uniform(rng, 0, 1) < 0.2 ? 0.0 : uniform(rng, 0.0, 3.0);
+  std::vector<std::uint32_t> every(R);
+  for (std::uint32_t r = 0; r < R; ++r) every[r] = r;
+  out.t = with_rewards(out.base, out.rewards, every);
+  return out;
+}
+
 // One θ runs up to 16 solves side by side (8 at SSE2), in vectors whose unused entries
 // are padding. Each solve keeps its own operations, so a reward's moments are the
 // bits of the same reward evaluated alone (one solve at a time), and a covariance is
@@ -187,16 +208,8 @@ TEST(solves_side_by_side_give_each_solves_own_bits) {
   std::vector<SimdLevel> levels{SimdLevel::sse2};
   for (SimdLevel l : wide_levels()) levels.push_back(l);
   for (std::uint32_t R : {3u, 6u, 9u, 17u, 35u}) {
-    const std::uint32_t P = 1 + below(rng, 3);
-    const Graph g = random_block(rng, 30 + below(rng, 40), uniform(rng, 0.1, 0.6), P);
-    const ModelTrace base = compose(g, condense(g), {});
-    std::vector<std::vector<double>> rewards(R, std::vector<double>(base.vertex_count, 0.0));
-    for (std::vector<double>& reward : rewards)
-      for (std::uint32_t v = 1; v + 2 < base.vertex_count; ++v)
-        reward[v] = uniform(rng, 0, 1) < 0.2 ? 0.0 : uniform(rng, 0.0, 3.0);
-    std::vector<std::uint32_t> every(R);
-    for (std::uint32_t r = 0; r < R; ++r) every[r] = r;
-    const ModelTrace t = with_rewards(base, rewards, every);
+    const auto [base, rewards, t] = random_rewarded_block(rng, R);
+    const std::uint32_t P = base.param_count;
     const RewardPair pairs[] = {{0, R - 1}, {2, 1}};
     for (int trial = 0; trial < 3; ++trial) {
       // The last trial sets a parameter to 0, so the second arithmetic runs too.
@@ -235,17 +248,9 @@ TEST(gradients_give_each_rewards_own_bits_at_every_width) {
   constexpr std::uint32_t K = 3;
   int dense = 0;
   for (std::uint32_t R : {1u, 3u, 6u, 9u, 17u, 35u}) {
-    const std::uint32_t P = 1 + below(rng, 3);
-    const Graph g = random_block(rng, 30 + below(rng, 40), uniform(rng, 0.1, 0.6), P);
-    const ModelTrace base = compose(g, condense(g), {});
+    const auto [base, rewards, t] = random_rewarded_block(rng, R);
+    const std::uint32_t P = base.param_count;
     for (const ComposedBlock& b : base.blocks) dense += evaluate_densely(b.trace->dense, 1);
-    std::vector<std::vector<double>> rewards(R, std::vector<double>(base.vertex_count, 0.0));
-    for (std::vector<double>& reward : rewards)
-      for (std::uint32_t v = 1; v + 2 < base.vertex_count; ++v)
-        reward[v] = uniform(rng, 0, 1) < 0.2 ? 0.0 : uniform(rng, 0.0, 3.0);
-    std::vector<std::uint32_t> every(R);
-    for (std::uint32_t r = 0; r < R; ++r) every[r] = r;
-    const ModelTrace t = with_rewards(base, rewards, every);
     std::vector<RewardPair> pairs;
     if (R > 1) pairs = {{0, R - 1}, {R - 1, R / 2}};
     std::vector<double> theta(P);
