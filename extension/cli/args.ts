@@ -325,6 +325,15 @@ export function parseArgs(argv: string[]): Args {
       covariances.push([parts[0], parts[1]]);
     } else {
       if (seen.has(arg)) throw new UsageError(`${arg} is given twice`);
+      // An empty path is most often an unset shell variable (`--cache-dir "$DIR"`): the
+      // engine read '' as "no disk cache", so clear-caches cleared nothing and said so
+      // with status 0, and a run silently cached nothing; --out '' printed to stdout.
+      if (value === '' && (arg === '--cache-dir' || arg === '--out'))
+        throw new UsageError(
+          arg === '--cache-dir'
+            ? '--cache-dir needs a directory (--no-cache runs without a disk cache)'
+            : '--out needs a file name (without --out the graph goes to stdout)',
+        );
       seen.add(arg);
       values[arg] = value;
     }

@@ -173,6 +173,24 @@ describe('phasic-trace run --json', () => {
     }
   });
 
+  it('refuses an empty --cache-dir or --out, as an unset shell variable gives them, as a usage error', () => {
+    // clear-caches --cache-dir '' said "removed 0 cache files (0 bytes) from " with status
+    // 0, leaving the cache the user meant in place; run took '' as "no disk cache".
+    const kingman = join(MODEL_FIXTURES, 'kingman.phasic');
+    const cases: Array<[string[], RegExp]> = [
+      [['clear-caches', '--cache-dir', ''], /--cache-dir needs a directory/],
+      [['run', kingman, '--cache-dir', ''], /--cache-dir needs a directory/],
+      [['dist', kingman, '--cache-dir', ''], /--cache-dir needs a directory/],
+      [['export', kingman, '--format', 'phasic-json', '--out', ''], /--out needs a file name/],
+    ];
+    for (const [args, message] of cases) {
+      const r = cli(args);
+      assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, message);
+      assert.equal(r.stdout, '');
+    }
+  });
+
   it('refuses an integer option beyond what the engine takes as a usage error naming the option', () => {
     // These reached the engine: --max-states 1e20 was "maxStates must be a non-negative
     // integer" (exit 1), --min-scc 4294967300 wrapped to 4 and ran (--starts: fit.test.ts).

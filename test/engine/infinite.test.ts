@@ -433,7 +433,8 @@ describe('a rate that overflows a double at θ', () => {
     assert.ok(model, diagnostics.map((d) => d.message).join('\n'));
     return JSON.stringify(model);
   };
-  const overflow = /a transition rate, or the total rate out of a state, overflows a double at these parameters/;
+  const overflow =
+    /a value the elimination needs overflows a double at these parameters: a transition rate, or the total rate out of a state, is beyond about 1\.8e308, or the rates, each finite, span more than a double can hold/;
 
   it('is refused with an argument error, never answered with moments, and the engine answers on', async () => {
     const run = await engine.run(compiled(overflowing), { moments: 2 });
@@ -450,6 +451,38 @@ describe('a rate that overflows a double at θ', () => {
     assertClose((await engine.evaluate(run.traceKey, { a: 2 }, 1)).moments.time[0], 1, 1e-12, 'E[T] at a = 2');
     const failure = await engineFailure(engine.run(compiled(summed), { moments: 1 }));
     assert.match(failure.message, overflow);
+    assertOnlyCachesHoldMemory(engine);
+  });
+
+  // Structured n = 2, d = 2 at mig = 1e-310: every rate is finite (the largest is
+  // coal = 1), but the state with one lineage per deme has a total rate out of 2e-310,
+  // whose sojourn 1/λ = 5e309 is beyond a double; the elimination computed a λ of +∞
+  // from it. The refusal said only "a transition rate, or the total rate out of a
+  // state, overflows a double", which sent the modeller looking for a large rate that
+  // does not exist.
+  it('names rates that span beyond a double as a cause, for a θ where every rate is finite', async () => {
+    const run = await engine.run(compiledModel('structured'), { moments: 1 });
+    for (const gradient of [false, true]) {
+      const failure = await engineFailure(engine.evaluate(run.traceKey, { coal: 1, mig: 1e-310 }, 2, [], gradient));
+      assert.equal(failure.kind, 'argument', failure.message);
+      assert.match(failure.message, overflow);
+    }
+    // In a batch the lanes are side by side: one such θ fails the batch with the same words.
+    const batch = await engineFailure(
+      engine.evaluateMany(
+        run.traceKey,
+        [
+          { coal: 1, mig: 0.5 },
+          { coal: 1, mig: 1e-310 },
+        ],
+        1,
+      ),
+    );
+    assert.match(batch.message, overflow);
+    const r = cli(['run', join(MODEL_FIXTURES, 'structured.phasic'), '--param', 'mig=1e-310', '--json']);
+    assert.equal(r.status, 1, r.stdout);
+    assert.match((JSON.parse(r.stdout) as { error: { message: string } }).error.message, overflow);
+    assertClose((await engine.evaluate(run.traceKey, { coal: 1, mig: 0.5 }, 1)).moments.tmrca[0], 2, 1e-12, 'E[T]');
     assertOnlyCachesHoldMemory(engine);
   });
 
