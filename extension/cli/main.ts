@@ -460,10 +460,6 @@ async function clearCaches(args: ClearArgs, engine: Engine): Promise<number> {
 }
 
 /**
- * Writes `file` whole or not at all: a write that fails half way (a full disk, a file
- * size limit) leaves whatever was there before, and no temporary file.
- */
-/**
  * Writes `text` to the file --out names. A regular file (or a new one) is replaced whole
  * or not at all: written beside it and renamed over it, through any symbolic link to the
  * file it names. Anything else that can be written (a pipe, /dev/stdout, a FIFO, a

@@ -123,12 +123,14 @@ export class EngineSession {
       this.runs.set(params.uri, result);
       this.setEngineDiagnostics(
         params.uri,
-        result.warnings.flatMap((w) => {
-          const range = siteRange(prepared, w.site);
-          return range
-            ? [{ range, severity: 2, source: 'phasic engine', code: 'exploration-warning', message: w.message }]
-            : [];
-        }),
+        // A warning about the model as a whole (it has no site) goes on its first line.
+        result.warnings.map((w) => ({
+          range: siteRange(prepared, w.site) ?? { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } },
+          severity: 2,
+          source: 'phasic engine',
+          code: 'exploration-warning',
+          message: w.message,
+        })),
       );
       return { model: spec, result };
     } catch (error) {

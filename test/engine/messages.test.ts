@@ -129,6 +129,27 @@ rule flip
     assert.ok(Math.abs(Number(dropped.moments.tmrca[0]) - 1.5) < 1e-12);
   });
 
+  it('warns, beside the exact 0, when no rule fires in any start state', async () => {
+    const message =
+      'no rule fires in any start state, so the process is absorbed at once: the time and every reward are 0';
+    const stuck = await engine.run(compiled(KINGMAN.replace('state k in 1..n = n', 'state k in 1..n = 1')));
+    assert.equal(Number(stuck.moments.tmrca[0]), 0);
+    assert.deepEqual(
+      stuck.warnings.map((w) => w.message),
+      [message],
+    );
+    // One start state that moves is enough: no warning.
+    const moving = await engine.run(compiled(KINGMAN));
+    assert.deepEqual(moving.warnings, []);
+    // The command line prints it after the answer, for an empty file too.
+    const empty = join(dir, 'empty.phasic');
+    writeFileSync(empty, '');
+    const cli = spawnSync(process.execPath, [CLI, 'run', empty, '--no-cache'], { encoding: 'utf8' });
+    assert.equal(cli.status, 0, cli.stderr);
+    assert.match(cli.stdout, /E\[R\^1\]=0 /);
+    assert.ok(cli.stdout.includes(`warning: ${message}`), cli.stdout);
+  });
+
   it('refuses a phasic graph whose start weights are not a distribution, or whose vertex only loops', async () => {
     const edges = [
       [1, 3, 1],

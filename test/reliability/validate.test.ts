@@ -193,7 +193,13 @@ describe('validation of host requests in the engine process', () => {
     const uri = pathToFileURL(TWO_LOCUS).href;
     const good = { uri, overrides: { n: 3 }, moments: 2, covariances: [] as Array<[string, string]>, runId: 1 };
     const cases: Array<[string, unknown, string]> = [
-      ['phasic/run', { ...good, moments: 'two' }, 'phasic/run params.moments: expected an integer ≥ 0'],
+      ['phasic/run', { ...good, moments: 'two' }, 'phasic/run params.moments: expected an integer from 1 to 16'],
+      ['phasic/run', { ...good, moments: 0 }, 'phasic/run params.moments: expected an integer from 1 to 16'],
+      [
+        'phasic/evaluate',
+        { traceKey: 'ab', params: {}, moments: 17, covariances: [] },
+        'phasic/evaluate params.moments: expected an integer from 1 to 16',
+      ],
       ['phasic/run', { ...good, overrides: { n: '3' } }, 'phasic/run params.overrides.n: expected a finite number'],
       [
         'phasic/run',

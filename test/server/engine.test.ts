@@ -317,6 +317,16 @@ rule leave
     );
     assert.equal(warned.severity, 2);
 
+    // A warning about the whole model has no rule to point at: it goes on the first line.
+    const stuck = fixture('kingman.phasic').replace('when k >= 2', 'when k >= 1000');
+    const stuckUri = model('kingman_stuck.phasic', stuck);
+    await lsp.open(stuckUri, stuck);
+    const answer = await request('phasic/run', run(stuckUri));
+    assert.equal(Number(answer.result.moments.tmrca[0]), 0);
+    const absorbed = await publishedDiagnostic(stuckUri, (d) => /absorbed at once/.test(d.message));
+    assert.deepEqual(absorbed.range.start, { line: 0, character: 0 });
+    assert.equal(absorbed.severity, 2);
+
     const negative = fixture('kingman.phasic').replace('rate theta * k * (k - 1) / 2', 'rate theta * (3 - k)');
     const bad = model('kingman_negative.phasic', negative);
     await assert.rejects(

@@ -21,6 +21,11 @@ export const num = v.custom<number>(isNumber, 'a finite number');
 export const nonNeg = v.pipe(num, v.minValue(0, 'a number ≥ 0'));
 /** A count or an index. */
 export const count = v.custom<number>((x) => Number.isSafeInteger(x) && (x as number) >= 0, 'an integer ≥ 0');
+/** How many moments a request asks for: the engine computes 1 to 16. */
+export const momentCount = v.custom<number>(
+  (x) => Number.isSafeInteger(x) && (x as number) >= 1 && (x as number) <= 16,
+  'an integer from 1 to 16',
+);
 export const int = v.custom<number>((x) => Number.isSafeInteger(x), 'an integer');
 export const bool = v.custom<boolean>((x) => typeof x === 'boolean', 'a boolean');
 

@@ -5,7 +5,7 @@
 // with the field named rather than half-run. No Node or vscode imports.
 import * as v from 'valibot';
 import { MAX_GRID_POINTS } from '../distribution';
-import { bool, count, list, names, nameRecord, nonNeg, num, obj, str } from './base';
+import { bool, count, list, momentCount, names, nameRecord, nonNeg, num, obj, str } from './base';
 
 const overrides = nameRecord(num);
 const covariances = list(
@@ -22,7 +22,7 @@ export const runParams = obj({
   uri: str(),
   overrides,
   params: v.optional(nameRecord(num)),
-  moments: count,
+  moments: momentCount,
   covariances,
   runId: count,
   /** Also the derivatives of every moment, variance and covariance by every parameter. */
@@ -32,7 +32,7 @@ export const runParams = obj({
 export const evaluateParams = obj({
   traceKey: str(200),
   params: nameRecord(num),
-  moments: count,
+  moments: momentCount,
   covariances,
   /** As runParams' gradient. */
   gradient: v.optional(bool),

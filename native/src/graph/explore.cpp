@@ -874,6 +874,19 @@ Exploration explore(const CompiledModel& model, const ExploreOptions& options) {
   Exploration out;
   out.info = model_info(model);
   Explorer(model, options, out).run();
+  // Right by the language (no rule fires, so the process ends where it starts), and
+  // the first thing a modeller checks when every moment comes out 0: the start is
+  // usually a mistake (an empty file, an `init` no rule's guard accepts).
+  const Graph& g = out.graph;
+  bool absorbed_at_start = true;
+  for (std::uint64_t e = g.edge_begin[0]; e < g.edge_begin[1]; ++e)
+    absorbed_at_start = absorbed_at_start && g.absorbing(g.edge_target[e]);
+  if (absorbed_at_start)
+    out.warnings.push_back(
+        {"no rule fires in any start state, so the process is absorbed at once: the time and "
+         "every reward are 0",
+         -1,
+         {}});
   return out;
 }
 
