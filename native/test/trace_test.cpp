@@ -342,7 +342,8 @@ TEST(blocks_at_the_narrow_limit_replay_and_round_trip_with_the_chains_bits) {
     CHECK(serialize(back) == bytes);
     CHECK_EQ(back.ops.narrow(), t.ops.narrow());
 
-    for (const BlockTrace* form : {&t, &back}) {
+    const BlockTrace* const forms[] = {&t, &back};
+    for (const BlockTrace* form : forms) {
       ModelTrace m = compose(g, c, {});
       m.blocks[at].trace = share(BlockTrace(*form));
       std::vector<double> thetas;
