@@ -577,8 +577,8 @@ OpMix op_mix(const ModelTrace& m) {
   for (const ComposedBlock& b : m.blocks) {
     const BlockTrace& t = *b.trace;
     mix.dot += t.dot_count;
-    for (const Op& op : t.ops) {
-      switch (op.code) {
+    for (std::size_t i = 0; i < t.ops.size(); ++i) {
+      switch (t.ops[i].code) {
         case OpCode::Add: ++mix.add; break;
         case OpCode::Mul: ++mix.mul; break;
         case OpCode::MulAdd: ++mix.muladd; break;

@@ -227,12 +227,14 @@ static BlockTrace reordered(const BlockTrace& t, std::mt19937& random) {
       if (--waiting[r] == 0) ready.push_back(r);
   }
   CHECK_EQ(order.size(), n);
+  TraceVector<Op> ops;
   for (const std::uint32_t i : order) {
     Op o = t.ops[i];
     o.a = slot[o.a];
     if (o.code != OpCode::Inv) o.b = slot[o.b], o.c = slot[o.c];
-    s.ops.push_back(o);
+    ops.push_back(o);
   }
+  s.ops = OpList(std::move(ops), s.dot_count);
   for (ForwardCommand& f : s.forward) f.multiplier = slot[f.multiplier];
   for (SolveCommand& c : s.solve) c.inverse_rate = slot[c.inverse_rate];
   for (Term& k : s.terms) k.weight = slot[k.weight];
@@ -255,7 +257,10 @@ TEST(a_programs_independent_ops_in_any_order_give_the_same_bits) {
     for (ComposedBlock& b : u.blocks) {
       CHECK_EQ(b.trace->dense.size, 0u);
       BlockTrace s = reordered(*b.trace, random);
-      for (std::size_t i = 0; i < s.ops.size(); ++i) moved += std::memcmp(&s.ops[i], &b.trace->ops[i], sizeof(Op)) != 0;
+      for (std::size_t i = 0; i < s.ops.size(); ++i) {
+        const Op x = s.ops[i], y = b.trace->ops[i];
+        moved += x.code != y.code || x.a != y.a || x.b != y.b || x.c != y.c;
+      }
       b.trace = share(std::move(s));
     }
     CHECK(moved > 0);
@@ -277,6 +282,87 @@ TEST(a_programs_independent_ops_in_any_order_give_the_same_bits) {
     std::printf("  rabbits N = %d: %zu of %llu ops moved\n", N, moved, (unsigned long long)t.operations());
   }
   CHECK_EQ(ledger().bytes(Category::Evaluation), 0u);
+}
+
+// A block's ops are stored narrow (16-bit slots, block_trace.hpp) up to kNarrowValues
+// values and wide beyond: a one-state block whose rate θ is grown by a chain of
+// MulAdds, s ← s + s·2⁻¹⁶, then inverted, at value counts just below, at and just above
+// the limit. Each form gives E[T] = 1/s with the bits of that chain computed here, for
+// one θ (beside the start's block, in pairs), in lanes, and read back from its
+// serialized form; the form holds 6 or 16 bytes per op.
+TEST(blocks_at_the_narrow_limit_replay_and_round_trip_with_the_chains_bits) {
+  const Graph g = make_graph(1, 3, {{0, 1, {1}}, {1, 2, {0, 1}}}, {{0, 1, 0}});
+  const Condensation c = condense(g);
+  const ModelTrace recorded = compose(g, c, {});
+  std::size_t at = recorded.blocks.size();
+  for (std::size_t i = 0; i < recorded.blocks.size(); ++i)
+    if (recorded.blocks[i].vertices.size() == 1 && recorded.blocks[i].vertices[0] == 1) at = i;
+  CHECK(at < recorded.blocks.size());
+  const BlockTrace& rate = *recorded.blocks[at].trace;
+  CHECK(rate.ops.narrow());
+  CHECK_EQ(rate.ops.size(), 1u);
+  CHECK(rate.ops[0].code == OpCode::Inv && rate.ops[0].a < rate.dot_count);
+  CHECK(rate.forward.empty() && rate.terms.empty());
+  const double step = 1.0 / 65536;
+  for (const std::uint64_t values : {kNarrowValues - 1, kNarrowValues, kNarrowValues + 1}) {
+    BlockTrace t;
+    t.param_count = rate.param_count;
+    t.vertex_count = rate.vertex_count;
+    t.exit_count = rate.exit_count;
+    t.dot_coeffs = rate.dot_coeffs;
+    t.dot_coeffs.push_back(step);
+    for (std::uint32_t p = 0; p < rate.param_count; ++p) t.dot_coeffs.push_back(0.0);
+    t.dot_count = rate.dot_count + 1;
+    const std::uint32_t constant = rate.dot_count;
+    const auto chain = std::uint32_t(values - t.dot_count - 1);
+    TraceVector<Op> ops;
+    ops.reserve(chain + 1);
+    std::uint32_t s = rate.ops[0].a;
+    for (std::uint32_t k = 0; k < chain; ++k) {
+      ops.push_back({OpCode::MulAdd, s, s, constant});
+      s = t.dot_count + k;
+    }
+    ops.push_back({OpCode::Inv, s, 0, 0});
+    const TraceVector<Op> wide = ops;
+    t.ops = OpList(std::move(ops), t.dot_count);
+    t.solve = rate.solve;
+    t.solve[0].inverse_rate = std::uint32_t(values - 1);
+    CHECK_EQ(t.value_count(), values);
+    CHECK_EQ(t.ops.narrow(), values <= kNarrowValues);
+    CHECK_EQ(t.ops.bytes(), wide.size() * (t.ops.narrow() ? sizeof(NarrowOp) : sizeof(Op)));
+    bool same_ops = t.ops.size() == wide.size();
+    for (std::size_t i = 0; same_ops && i < wide.size(); ++i) {
+      const Op x = t.ops[i];
+      same_ops = x.code == wide[i].code && x.a == wide[i].a && x.b == wide[i].b && x.c == wide[i].c;
+    }
+    CHECK(same_ops);
+
+    const std::vector<std::uint8_t> bytes = serialize(t);
+    const BlockTrace back = deserialize(bytes.data(), bytes.size());
+    CHECK(serialize(back) == bytes);
+    CHECK_EQ(back.ops.narrow(), t.ops.narrow());
+
+    const BlockTrace* const forms[] = {&t, &back};
+    for (const BlockTrace* form : forms) {
+      ModelTrace m = compose(g, c, {});
+      m.blocks[at].trace = share(BlockTrace(*form));
+      std::vector<double> thetas;
+      for (int i = 0; i < 8; ++i) thetas.push_back(0.25 + 0.5 * i);
+      const std::vector<Moments> lanes = evaluate_batch(m, thetas, 8, 2, {});
+      for (std::uint32_t i = 0; i < 8; ++i) {
+        double x = thetas[i];
+        for (std::uint32_t k = 0; k < chain; ++k) x = x + x * step;
+        const double mean = 1.0 / x;
+        const std::span<const double> theta(thetas.data() + i, 1);
+        const Moments one = evaluate(m, theta, 2);
+        CHECK(std::memcmp(&one.raw[0], &mean, sizeof mean) == 0);
+        CHECK(std::memcmp(lanes[i].raw.data(), one.raw.data(), one.raw.size() * sizeof(double)) == 0);
+        // E[T] = 1/(θ·g) with g the chain's factor: dE[T]/dθ = −E[T]/θ.
+        const Gradient d = evaluate_gradient(m, theta, 2, one);
+        CHECK_CLOSE(d.moment[0], -mean / thetas[i], 1e-12);
+      }
+    }
+  }
 }
 
 // Each way the program values can take (reverse, tangents, and the one chosen per

@@ -298,8 +298,25 @@ RecordingScratch::RecordingScratch() : storage_(new Storage), previous_(active_s
 
 RecordingScratch::~RecordingScratch() { active_scratch = previous_; }
 
+OpList::OpList(TraceVector<Op>&& ops, std::uint32_t dot_count) {
+  const bool fits = std::uint64_t(dot_count) + ops.size() <= kNarrowValues &&
+                    std::all_of(ops.begin(), ops.end(),
+                                [](const Op& op) { return op.code == OpCode::MulAdd || op.code == OpCode::Inv; });
+  if (!fits) {
+    wide_ = std::move(ops);
+    return;
+  }
+  narrow_.resize(ops.size());
+  for (std::size_t i = 0; i < ops.size(); ++i) {
+    const Op& op = ops[i];
+    narrow_[i] = op.code == OpCode::Inv ? NarrowOp{std::uint16_t(op.a), kNarrowInv, 0}
+                                        : NarrowOp{std::uint16_t(op.a), std::uint16_t(op.b), std::uint16_t(op.c)};
+  }
+  is_narrow_ = true;
+}
+
 std::size_t BlockTrace::bytes() const {
-  return held_bytes(dot_coeffs) + held_bytes(ops) + held_bytes(forward) + held_bytes(solve) + held_bytes(terms) +
+  return held_bytes(dot_coeffs) + ops.bytes() + held_bytes(forward) + held_bytes(solve) + held_bytes(terms) +
          held_bytes(dense.order) + held_bytes(dense.entries);
 }
 
@@ -332,13 +349,13 @@ namespace {
 // Removes DOT `slot` from a finished trace, every later slot moving down by one. Only
 // for a constant the dense kernel was given but did not read, which a block that fills
 // in practically never leaves: correctness, not speed.
-void drop_dot(BlockTrace& t, std::uint32_t slot) {
+void drop_dot(BlockTrace& t, TraceVector<Op>& ops, std::uint32_t slot) {
   auto move = [&](std::uint32_t& s) { s -= s > slot; };
   const std::uint32_t stride = t.param_count + 1;
   t.dot_coeffs.erase(t.dot_coeffs.begin() + std::ptrdiff_t(slot) * stride,
                      t.dot_coeffs.begin() + std::ptrdiff_t(slot + 1) * stride);
   --t.dot_count;
-  for (Op& op : t.ops) {
+  for (Op& op : ops) {
     move(op.a);
     if (op.code != OpCode::Inv) move(op.b);
     if (op.code == OpCode::MulAdd) move(op.c);
@@ -637,14 +654,16 @@ BlockTrace record_in(const BlockInput& b, RecordingScratch::Storage& scratch, co
   for (std::size_t s = 0; s < raw.size(); ++s)
     if (renumber[s] && raw[s].code != kDot) schedule[level_begin[level[s]]++] = static_cast<std::uint32_t>(s);
   for (const std::uint32_t s : schedule) renumber[s] = ++next;
-  t.ops.reserve(schedule.size());
+  // Wide while recording (the dense kernel appends to them), narrowed when the block is done.
+  TraceVector<Op> ops;
+  ops.reserve(schedule.size());
   for (const std::uint32_t s : schedule) {
     const RawOp& r = raw[s];
     const auto code = static_cast<OpCode>(r.code);
     const std::uint32_t a = renumber[r.a] - 1;
     const std::uint32_t bb = code == OpCode::Inv ? 0 : renumber[r.b] - 1;
     const std::uint32_t c = code == OpCode::MulAdd ? renumber[r.c] - 1 : 0;
-    t.ops.push_back({code, a, bb, c});
+    ops.push_back({code, a, bb, c});
   }
   // Commands recorded from here on (by the dense kernel) hold final slots already.
   const std::size_t sparse_forward = forward.size(), sparse_solves = solves.size(), sparse_terms = terms.size();
@@ -654,8 +673,8 @@ BlockTrace record_in(const BlockInput& b, RecordingScratch::Storage& scratch, co
       if (w != DenseBlock::kAbsent) w = renumber[w] - 1;
     for (std::uint32_t& w : dense_block.leave)
       if (w != DenseBlock::kAbsent) w = renumber[w] - 1;
-    const auto first_dense_op = static_cast<std::uint32_t>(t.ops.size());
-    DenseOutput o{t.ops, t.dot_count, renumber[zero] - 1, renumber[one] - 1, forward, solves, terms, &t.dense};
+    const auto first_dense_op = static_cast<std::uint32_t>(ops.size());
+    DenseOutput o{ops, t.dot_count, renumber[zero] - 1, renumber[one] - 1, forward, solves, terms, &t.dense};
     eliminate_dense(dense_block, o, b.vertices.data(), cancel);
     if (t.dense.size > 0) t.dense.first_op = first_dense_op, t.dense.first_forward = sparse_forward;
     if (zero_for_dense && !o.used_zero) unused.push_back(o.zero);
@@ -676,7 +695,8 @@ BlockTrace record_in(const BlockInput& b, RecordingScratch::Storage& scratch, co
     t.solve.push_back({s.vertex, final_slot(s.inverse_rate, i < sparse_solves), t.terms.size()});
   }
   std::sort(unused.begin(), unused.end());
-  for (std::size_t i = unused.size(); i-- > 0;) drop_dot(t, unused[i]);
+  for (std::size_t i = unused.size(); i-- > 0;) drop_dot(t, ops, unused[i]);
+  t.ops = OpList(std::move(ops), t.dot_count);
   return t;
 }
 }  // namespace

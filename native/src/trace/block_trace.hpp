@@ -9,7 +9,8 @@
 // Operands are slots < the op's own slot (single assignment, evaluated in order).
 // The recorder emits only MulAdd and Inv (a sum is a + b·1, a product 0 + a·b, with
 // the constants 0 and 1 as DOTs), so replay runs without a data-dependent branch; Add
-// and Mul stay valid in the format.
+// and Mul stay valid in the format. A block of at most kNarrowValues values whose ops
+// are all MulAdd or Inv keeps them narrow (NarrowOp, 16-bit slots), any other wide.
 // Every value is a sum, product or reciprocal of positive numbers: nothing is ever
 // subtracted, so every value keeps full relative accuracy.
 //
@@ -59,6 +60,52 @@ struct Op {
   OpCode code;
   std::uint32_t a, b, c;  // unused operands are 0
 };
+// An op of a block whose values all have 16-bit slots and whose ops are all MulAdd or
+// Inv (as recorded): 6 bytes instead of 16. An Inv has b = kNarrowInv (no value has
+// that slot) and c = 0. A replay reads its ops once per evaluation, front to back, and
+// on traces larger than the caches that stream is most of its time
+// (docs/performance.md, "Target 3", ninth and tenth rounds).
+struct NarrowOp {
+  std::uint16_t a, b, c;
+};
+constexpr std::uint16_t kNarrowInv = 0xffff;
+constexpr std::uint64_t kNarrowValues = kNarrowInv;  // most values of a narrow block: slots < kNarrowInv
+
+inline OpCode code_of(const Op& op) { return op.code; }
+inline OpCode code_of(const NarrowOp& op) { return op.b == kNarrowInv ? OpCode::Inv : OpCode::MulAdd; }
+
+// A block's ops, stored narrow whenever they fit (see NarrowOp), wide otherwise: one
+// form at a time, fixed when the list is made. Loops that replay ops take the stored
+// form through visit() and are compiled for each; others read ops one at a time as
+// wide ops.
+class OpList {
+ public:
+  OpList() = default;
+  // The ops of a block with dot_count DOTs (op i writes slot dot_count + i).
+  OpList(TraceVector<Op>&& ops, std::uint32_t dot_count);
+  // Ops already narrow (as read from disk); the caller has checked they fit.
+  explicit OpList(TraceVector<NarrowOp>&& ops) : narrow_(std::move(ops)), is_narrow_(true) {}
+
+  std::size_t size() const { return is_narrow_ ? narrow_.size() : wide_.size(); }
+  bool narrow() const { return is_narrow_; }
+  Op operator[](std::size_t i) const {
+    if (!is_narrow_) return wide_[i];
+    const NarrowOp& op = narrow_[i];
+    return op.b == kNarrowInv ? Op{OpCode::Inv, op.a, 0, 0} : Op{OpCode::MulAdd, op.a, op.b, op.c};
+  }
+  // f(const Op*) or f(const NarrowOp*): the ops in their stored form, size() of them.
+  template <class F>
+  decltype(auto) visit(F&& f) const {
+    return is_narrow_ ? f(narrow_.data()) : f(wide_.data());
+  }
+  std::size_t bytes() const { return held_bytes(wide_) + held_bytes(narrow_); }
+  void shrink_to_fit() { wide_.shrink_to_fit(), narrow_.shrink_to_fit(); }
+
+ private:
+  TraceVector<Op> wide_;
+  TraceVector<NarrowOp> narrow_;
+  bool is_narrow_ = false;
+};
 struct ForwardCommand {
   std::uint32_t target, source, multiplier;
 };
@@ -96,7 +143,7 @@ struct BlockTrace {
   std::uint32_t exit_count = 0;
   std::uint32_t dot_count = 0;
   TraceVector<double> dot_coeffs;  // dot_count × (P+1)
-  TraceVector<Op> ops;
+  OpList ops;
   TraceVector<ForwardCommand> forward;
   TraceVector<SolveCommand> solve;
   TraceVector<Term> terms;

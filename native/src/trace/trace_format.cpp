@@ -5,14 +5,16 @@
 #include <cmath>
 #include <cstring>
 #include <string>
+#include <type_traits>
 
 #include "base/error.hpp"
 
 namespace phasic {
 namespace {
 
-constexpr std::uint32_t kVersion = 3;
-constexpr std::size_t kHeaderBytes = 8 + 4 * 4 + 4 * 8 + 4 * 2 + 8 * 2;
+constexpr std::uint32_t kVersion = 4;
+constexpr std::size_t kHeaderBytes = 8 + 4 * 4 + 4 * 8 + 1 + 4 * 2 + 8 * 2;
+constexpr std::size_t kNarrowOpBytes = 6, kWideOpBytes = 13;
 
 class Writer {
  public:
@@ -89,7 +91,8 @@ std::vector<std::uint8_t> serialize(const BlockTrace& t) {
 void serialize_into(const BlockTrace& t, std::vector<std::uint8_t>& out) {
   const std::size_t start = out.size();
   Writer w(out);
-  w.bytes.reserve(start + kHeaderBytes + t.dot_coeffs.size() * 8 + t.ops.size() * 13 + t.forward.size() * 12 +
+  w.bytes.reserve(start + kHeaderBytes + t.dot_coeffs.size() * 8 +
+                  t.ops.size() * (t.ops.narrow() ? kNarrowOpBytes : kWideOpBytes) + t.forward.size() * 12 +
                   t.solve.size() * 16 + t.terms.size() * 8 + t.dense.order.size() * 4 + t.dense.entries.size() * 12 +
                   8);
   w.put<std::uint32_t>(0x52545450);  // "PTTR"
@@ -102,17 +105,20 @@ void serialize_into(const BlockTrace& t, std::vector<std::uint8_t>& out) {
   w.put<std::uint64_t>(t.forward.size());
   w.put<std::uint64_t>(t.solve.size());
   w.put<std::uint64_t>(t.terms.size());
+  w.put<std::uint8_t>(t.ops.narrow());
   w.put(t.dense.size);
   w.put(t.dense.first_op);
   w.put(t.dense.first_forward);
   w.put<std::uint64_t>(t.dense.entries.size());
   for (double c : t.dot_coeffs) w.put(c);
-  for (const Op& op : t.ops) {
-    w.put(static_cast<std::uint8_t>(op.code));
-    w.put(op.a);
-    w.put(op.b);
-    w.put(op.c);
-  }
+  t.ops.visit([&](const auto* ops) {
+    for (std::size_t i = 0; i < t.ops.size(); ++i) {
+      if constexpr (std::is_same_v<decltype(ops), const Op*>) w.put(static_cast<std::uint8_t>(ops[i].code));
+      w.put(ops[i].a);
+      w.put(ops[i].b);
+      w.put(ops[i].c);
+    }
+  });
   for (const ForwardCommand& f : t.forward) {
     w.put(f.target);
     w.put(f.source);
@@ -200,6 +206,8 @@ BlockTrace deserialize(const std::uint8_t* data, std::size_t size, bool verify_c
   const auto forward_count = r.get<std::uint64_t>();
   const auto solve_count = r.get<std::uint64_t>();
   const auto term_count = r.get<std::uint64_t>();
+  const auto narrow = r.get<std::uint8_t>();
+  if (narrow > 1) corrupt("unknown op form");
   t.dense.size = r.get<std::uint32_t>();
   t.dense.first_op = r.get<std::uint32_t>();
   t.dense.first_forward = r.get<std::uint64_t>();
@@ -216,7 +224,7 @@ BlockTrace deserialize(const std::uint8_t* data, std::size_t size, bool verify_c
   };
   if (t.dot_count > r.remaining() / 8) corrupt("dot count larger than the data");
   add_section(coeff_count, 8);
-  add_section(op_count, 13);
+  add_section(op_count, narrow ? kNarrowOpBytes : kWideOpBytes);
   add_section(forward_count, 12);
   add_section(solve_count, 16);
   add_section(term_count, 8);
@@ -226,6 +234,7 @@ BlockTrace deserialize(const std::uint8_t* data, std::size_t size, bool verify_c
 
   const std::uint64_t values = std::uint64_t(t.dot_count) + op_count;
   if (values >= 0xffffffffULL) corrupt("too many values");
+  if (narrow && values > kNarrowValues) corrupt("narrow ops in a block of too many values");
   if (solve_count != t.vertex_count) corrupt("solve commands do not cover the block's vertices");
   const std::uint64_t y_size = std::uint64_t(t.vertex_count) + t.exit_count;
 
@@ -234,19 +243,35 @@ BlockTrace deserialize(const std::uint8_t* data, std::size_t size, bool verify_c
     c = r.field<double>();
     if (!std::isfinite(c) || c < 0) corrupt("a DOT coefficient is negative or not finite");
   }
-  t.ops.resize(op_count);
-  for (std::uint64_t i = 0; i < op_count; ++i) {
-    const std::uint64_t slot = t.dot_count + i;
-    const auto code = r.field<std::uint8_t>();
-    Op& op = t.ops[i];
-    op.a = r.field<std::uint32_t>();
-    op.b = r.field<std::uint32_t>();
-    op.c = r.field<std::uint32_t>();
-    if (code < 1 || code > 4) corrupt("unknown op code at op " + std::to_string(i));
-    op.code = static_cast<OpCode>(code);
-    const bool uses_b = op.code != OpCode::Inv, uses_c = op.code == OpCode::MulAdd;
-    if (op.a >= slot || (uses_b ? op.b >= slot : op.b != 0) || (uses_c ? op.c >= slot : op.c != 0))
-      corrupt("op " + std::to_string(i) + " reads a value not yet computed");
+  if (narrow) {
+    TraceVector<NarrowOp> ops(op_count);
+    for (std::uint64_t i = 0; i < op_count; ++i) {
+      const std::uint64_t slot = t.dot_count + i;
+      NarrowOp& op = ops[i];
+      op.a = r.field<std::uint16_t>();
+      op.b = r.field<std::uint16_t>();
+      op.c = r.field<std::uint16_t>();
+      if (op.a >= slot || (op.b == kNarrowInv ? op.c != 0 : op.b >= slot || op.c >= slot))
+        corrupt("op " + std::to_string(i) + " reads a value not yet computed");
+    }
+    t.ops = OpList(std::move(ops));
+  } else {
+    TraceVector<Op> ops(op_count);
+    for (std::uint64_t i = 0; i < op_count; ++i) {
+      const std::uint64_t slot = t.dot_count + i;
+      const auto code = r.field<std::uint8_t>();
+      Op& op = ops[i];
+      op.a = r.field<std::uint32_t>();
+      op.b = r.field<std::uint32_t>();
+      op.c = r.field<std::uint32_t>();
+      if (code < 1 || code > 4) corrupt("unknown op code at op " + std::to_string(i));
+      op.code = static_cast<OpCode>(code);
+      const bool uses_b = op.code != OpCode::Inv, uses_c = op.code == OpCode::MulAdd;
+      if (op.a >= slot || (uses_b ? op.b >= slot : op.b != 0) || (uses_c ? op.c >= slot : op.c != 0))
+        corrupt("op " + std::to_string(i) + " reads a value not yet computed");
+    }
+    t.ops = OpList(std::move(ops), t.dot_count);
+    if (t.ops.narrow()) corrupt("ops stored wide that fit the narrow form");
   }
   t.forward.resize(forward_count);
   for (ForwardCommand& f : t.forward) {
