@@ -112,27 +112,35 @@ std::uint64_t count_ops(DenseBlock& block, const VertexId* global, const std::at
 }
 
 // The elimination, each op appended with its final slot.
+//
+// The loop's stores (each op, and the matrix's 32-bit slots) may alias, as far as the
+// compiler knows, what it read through references (the output's slot count, constants
+// and flags, the count vectors' data), which were then read again after every op. It
+// keeps them in locals instead: the next slot, the constants, which of them were read,
+// and pointers to the matrix and the counts. The ops are the same.
 void record(DenseBlock& block, DenseOutput& out, const VertexId* global, const std::atomic<bool>* cancel) {
   constexpr std::uint32_t kAbsent = DenseBlock::kAbsent;
   constexpr auto kMulAdd = OpCode::MulAdd;
   const std::uint32_t r = block.size;
   TraceVector<Op>& ops = out.ops;
+  auto next = static_cast<std::uint32_t>(out.dot_count + ops.size());  // the slot of the next op
+  const std::uint32_t zero = out.zero, one = out.one;
+  bool used_zero = false, used_one = false;
   auto emit = [&](OpCode code, std::uint32_t a, std::uint32_t b, std::uint32_t c) -> std::uint32_t {
-    const auto slot = static_cast<std::uint32_t>(out.dot_count + ops.size());
     ops.push_back({code, a, b, c});
-    return slot;
+    return next++;
   };
   // The sparse recorder's canonical forms: a·b as 0 + min·max, a + b as a + b·1 with
   // the smaller slot first. The arithmetic is the same either way; keeping the forms
   // keeps a dense trace comparable op by op with a sparse one.
   auto mul = [&](std::uint32_t a, std::uint32_t b) {
-    out.used_zero = true;
-    return emit(kMulAdd, out.zero, std::min(a, b), std::max(a, b));
+    used_zero = true;
+    return emit(kMulAdd, zero, std::min(a, b), std::max(a, b));
   };
   auto add = [&](std::uint32_t a, std::uint32_t b) {
-    out.used_one = true;
+    used_one = true;
     if (a > b) std::swap(a, b);
-    return emit(kMulAdd, a, std::min(b, out.one), std::max(b, out.one));
+    return emit(kMulAdd, a, std::min(b, one), std::max(b, one));
   };
   auto muladd = [&](std::uint32_t a, std::uint32_t b, std::uint32_t c) {
     return emit(kMulAdd, a, std::min(b, c), std::max(b, c));
@@ -150,16 +158,21 @@ void record(DenseBlock& block, DenseOutput& out, const VertexId* global, const s
   has_leave.resize(r);
   for (std::uint32_t u = 0; u < r; ++u) has_leave[u] = block.leave[u] != kAbsent;
   partial.reserve(r + 1);
+  std::uint32_t* const weight = block.weight.data();
+  std::uint32_t* const leave = block.leave.data();
+  std::uint32_t* const in_count = block.in_count.data();
+  std::uint32_t* const out_count = block.out_count.data();
+  const std::uint8_t* const done = block.done.data();
 
   for (std::uint32_t step = 0; step < r; ++step) {
     if (cancel && cancel->load(std::memory_order_relaxed)) throw Cancelled();
     const std::uint32_t v = markowitz_choice(block, has_leave.data());
     block.done[v] = 1;
-    const std::uint32_t* vrow = &block.at(v, 0);
+    const std::uint32_t* vrow = weight + std::size_t(v) * r;
     children.clear();
     for (std::uint32_t z = 0; z < r; ++z)
       if (vrow[z] != kAbsent) children.push_back(z);
-    const std::uint32_t leave_v = block.leave[v];
+    const std::uint32_t leave_v = leave[v];
     if (children.empty() && leave_v == kAbsent) throw NeverAbsorbed(global[block.vertex[v]]);
 
     // λ_v summed pairwise over the row in target order, then the leave weight.
@@ -178,30 +191,37 @@ void record(DenseBlock& block, DenseOutput& out, const VertexId* global, const s
     s.term_end = out.terms.size();
     out.steps.push_back(s);
 
+    const std::uint32_t* const first_child = children.data();
+    const std::uint32_t* const last_child = first_child + children.size();
     for (std::uint32_t u = 0; u < r; ++u) {
-      std::uint32_t* urow = &block.at(u, 0);
-      if (block.done[u] || urow[v] == kAbsent) continue;
+      std::uint32_t* const urow = weight + std::size_t(u) * r;
+      if (done[u] || urow[v] == kAbsent) continue;
       const std::uint32_t m = mul(urow[v], inverse);
       out.forward.push_back({block.vertex[u], block.vertex[v], m});
       urow[v] = kAbsent;
-      --block.out_count[u];
       // w_uz += m·w_vz over v's children; the loop m·w_vu is dropped.
-      for (const std::uint32_t z : children) {
+      std::uint32_t fill = 0;
+      for (const std::uint32_t* child = first_child; child != last_child; ++child) {
+        const std::uint32_t z = *child;
         if (z == u) continue;
-        if (urow[z] == kAbsent) {
+        const std::uint32_t w = urow[z];
+        if (w == kAbsent) {
           urow[z] = mul(m, vrow[z]);
-          ++block.out_count[u], ++block.in_count[z];
+          ++fill, ++in_count[z];
         } else {
-          urow[z] = muladd(urow[z], m, vrow[z]);
+          urow[z] = muladd(w, m, vrow[z]);
         }
       }
+      out_count[u] += fill - 1;
       if (leave_v != kAbsent) {
-        block.leave[u] = block.leave[u] == kAbsent ? mul(m, leave_v) : muladd(block.leave[u], m, leave_v);
+        leave[u] = leave[u] == kAbsent ? mul(m, leave_v) : muladd(leave[u], m, leave_v);
         has_leave[u] = 1;
       }
     }
-    for (const std::uint32_t z : children) --block.in_count[z];
+    for (const std::uint32_t z : children) --in_count[z];
   }
+  out.used_zero = used_zero;
+  out.used_one = used_one;
 }
 
 // The hand-over matrix in dense indices, before the elimination consumes it; positions
