@@ -14,6 +14,7 @@ import {
   DEFAULT_MEMORY_BUDGET_MB,
   MAX_MAX_STATES,
   MAX_MEMORY_BUDGET_MB,
+  MAX_MOMENTS,
   MIN_MAX_STATES,
   MIN_MEMORY_BUDGET_MB,
 } from '../protocol/limits';
@@ -237,7 +238,7 @@ function maxStates(text: string | undefined): number {
 
 function momentCount(text: string): number {
   const k = integer('--moments', text, 1);
-  if (k > 16) throw new UsageError(`--moments: at most 16 moments (got ${k})`);
+  if (k > MAX_MOMENTS) throw new UsageError(`--moments: at most ${MAX_MOMENTS} moments (got ${k})`);
   return k;
 }
 

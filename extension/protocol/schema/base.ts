@@ -5,6 +5,7 @@
 // its expectation as its valibot message, so the wording is the same at every
 // boundary. The webview bundle imports this file: no Node or vscode imports.
 import * as v from 'valibot';
+import { MAX_MOMENTS } from '../limits';
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
 
@@ -21,10 +22,10 @@ export const num = v.custom<number>(isNumber, 'a finite number');
 export const nonNeg = v.pipe(num, v.minValue(0, 'a number ≥ 0'));
 /** A count or an index. */
 export const count = v.custom<number>((x) => Number.isSafeInteger(x) && (x as number) >= 0, 'an integer ≥ 0');
-/** How many moments a request asks for: the engine computes 1 to 16. */
+/** How many moments a request asks for. */
 export const momentCount = v.custom<number>(
-  (x) => Number.isSafeInteger(x) && (x as number) >= 1 && (x as number) <= 16,
-  'an integer from 1 to 16',
+  (x) => Number.isSafeInteger(x) && (x as number) >= 1 && (x as number) <= MAX_MOMENTS,
+  `an integer from 1 to ${MAX_MOMENTS}`,
 );
 export const int = v.custom<number>((x) => Number.isSafeInteger(x), 'an integer');
 export const bool = v.custom<boolean>((x) => typeof x === 'boolean', 'a boolean');
