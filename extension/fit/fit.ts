@@ -6,8 +6,9 @@
 // run/evaluate/evaluateMany.
 //
 // The optimizer works on x = log θ (so θ > 0 with no bounds to handle) and on the
-// log-likelihood per segregating site (so its tolerance means the same for 100 and
-// 10⁷ sites). Standard errors come from the observed information on the natural
+// log-likelihood per segregating site less its constants, the divergence of the
+// expected proportions from the observed (so its tolerance means the same for 100
+// and 10⁷ sites, and for counts of 1e-100). Standard errors come from the observed information on the natural
 // scale, by central differences of exact gradients (information.ts).
 import { type Engine, EngineFailure } from '../engine/engine';
 import type { EvaluateResult, Progress } from '../protocol/engine';
@@ -151,7 +152,7 @@ export async function fitSfs(engine: FitEngine, request: FitRequest): Promise<Fi
     const v = atTheta(await engine.evaluate(run.traceKey, paramsAt(theta), 1, [], true));
     seen.set(x.join(','), v);
     const gradient = (v.gradient ?? []).map((g, j) => (-g * theta[j]) / sites);
-    return { value: -v.loglik / sites, gradient };
+    return { value: v.divergence, gradient };
   };
 
   const first = await objective(start);
@@ -174,12 +175,12 @@ export async function fitSfs(engine: FitEngine, request: FitRequest): Promise<Fi
       maxIterations: MAX_ITERATIONS,
       maxStep: MAX_LOG_STEP,
       signal,
-      onIteration: (iteration, x, value) =>
+      onIteration: (iteration, x) =>
         request.onProgress?.({
           start: k + 1,
           starts,
           iteration,
-          loglik: -value * sites,
+          loglik: seen.get(x.join(','))?.loglik ?? Number.NaN,
           estimates: Object.fromEntries(fit.map((name, j) => [name, Math.exp(x[j])])),
         }),
     });

@@ -6,8 +6,11 @@
 // Σ D_i / Σ e_i over the used entries), which turns the Poisson likelihood into the
 // multinomial of the proportions e_i / Σ e_j, as dadi's `ll_multinom` does; the
 // log-likelihood reported is that Poisson one at the optimal scale, constant terms
-// included, so its value compares with dadi's. Entries 0 and n (monomorphic), masked
-// entries and the upper half of a folded spectrum are not data.
+// included, so its value compares with dadi's. The optimizer minimizes the same thing
+// per site without the constants: the divergence of the expected proportions from the
+// observed ones, which does not change when every count is scaled (counts of 1e-100
+// fit as counts of 1 do). Entries 0 and n (monomorphic), masked entries and the upper
+// half of a folded spectrum are not data.
 import type { Spectrum } from './sfsFile';
 
 /**
@@ -55,8 +58,23 @@ export function rewardFamily(rewardNames: readonly string[], name: string): stri
   return members;
 }
 
-/** log Γ(x) for x > 0 (Lanczos, g = 7, 9 terms: about 1e-15 relative). */
-export function logGamma(x: number): number {
+/**
+ * log D! = log Γ(D + 1) for a count D ≥ 0: exact for D = 0 and 1, to full relative
+ * precision below 1e-5 (where forming 1 + D would lose D itself), and within about
+ * 1e-15 absolute above.
+ */
+export function logFactorial(d: number): number {
+  if (d === 0 || d === 1) return 0;
+  // log Γ(1 + d) = −γd + ζ(2)d²/2 − ζ(3)d³/3 + …: below 1e-5 the fourth term is under 1e-16 of the first.
+  if (d < 1e-5) return d * (-EULER_GAMMA + d * (Math.PI ** 2 / 12 - d * (ZETA_3 / 3)));
+  return logGamma(d + 1);
+}
+
+const EULER_GAMMA = 0.5772156649015329;
+const ZETA_3 = 1.2020569031595942;
+
+/** log Γ(x) for x > 0 (Lanczos, g = 7, 9 terms: about 1e-15 absolute near 1 and 2, relative elsewhere). */
+function logGamma(x: number): number {
   if (x < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * x)) - logGamma(1 - x);
   const c = [
     0.9999999999998099, 676.5203681218851, -1259.1392167224028, 771.3234287776531, -176.6150291621406,
@@ -72,6 +90,11 @@ export function logGamma(x: number): number {
 export interface SfsValue {
   /** Poisson log-likelihood at the profiled scale (−∞ when a used entry with data expects 0). */
   loglik: number;
+  /**
+   * Σ p_i log(p_i / q_i) over used entries with data, p the observed and q the expected
+   * proportions: (saturated − profiled log-likelihood) / sites, the fit's objective.
+   */
+  divergence: number;
   /** The mutation scale s: entry i expects s·e_i sites. */
   scale: number;
   /** Per entry 0..n: s·e_i where the model predicts the entry, null elsewhere. */
@@ -122,7 +145,7 @@ export class SfsLikelihood {
         `the unmasked counts add up to more than ${Number.MAX_VALUE.toPrecision(3)}, the largest number a double holds`,
         'data',
       );
-    this.constant = this.used.reduce((a, i) => a + logGamma(spectrum.counts[i] + 1), 0);
+    this.constant = this.used.reduce((a, i) => a + logFactorial(spectrum.counts[i]), 0);
   }
 
   /** e_i for entries 0..n from E[NAME[0..n-2]] (branch[k] belongs to entry k+1), folded when the data are. */
@@ -149,13 +172,18 @@ export class SfsLikelihood {
     const scale = this.sites / total;
     // loglik = Σ D_i log(s e_i) − s Σ e_i − Σ log D_i! with s Σ e_i = Σ D_i.
     let loglik = -this.sites - this.constant;
+    let divergence = 0;
     for (const i of this.used) {
       const d = counts[i];
-      if (d > 0) loglik += d * Math.log(scale * e[i]);
+      if (d === 0) continue;
+      loglik += d * Math.log(scale * e[i]);
+      // A ratio near 1 at the optimum: its log keeps the small differences a line search compares.
+      const p = d / this.sites;
+      divergence += p * Math.log(p / (e[i] / total));
     }
     const predicted = new Set(this.spectrum.folded ? range(1, Math.floor(n / 2)) : range(1, n - 1));
     const expected = e.map((x, i) => (predicted.has(i) ? scale * x : null));
-    if (!branchGradient) return { loglik, scale, expected };
+    if (!branchGradient) return { loglik, divergence, scale, expected };
     // d/dθ: Σ D_i e_i'/e_i − D Σ e_i' / Σ e_i (the scale's own derivative cancels).
     const gradient = branchGradient.map((dBranch) => {
       const de = this.entryExpectations(dBranch);
@@ -167,7 +195,7 @@ export class SfsLikelihood {
       }
       return g - (this.sites * dTotal) / total;
     });
-    return { loglik, scale, expected, gradient };
+    return { loglik, divergence, scale, expected, gradient };
   }
 }
 

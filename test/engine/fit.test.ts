@@ -14,7 +14,7 @@ import { after, describe, it } from 'node:test';
 import type { PublicFit } from '../../extension/cli/contract';
 import { Engine } from '../../extension/engine/engine';
 import { type FitEngine, type FitRequest, fitSfs, startingPoints } from '../../extension/fit/fit';
-import { FitError, SfsLikelihood } from '../../extension/fit/likelihood';
+import { FitError, logFactorial as fitLogFactorial, SfsLikelihood } from '../../extension/fit/likelihood';
 import { parseSfs, SfsFileError, type Spectrum } from '../../extension/fit/sfsFile';
 import { compileModel } from '../../extension/language';
 import { random } from '../random';
@@ -233,6 +233,31 @@ describe('the SFS likelihood', () => {
     );
   });
 
+  it('takes log D! exactly at 0 and 1, and to full precision for counts far below 1', () => {
+    assert.equal(fitLogFactorial(0), 0);
+    assert.equal(fitLogFactorial(1), 0);
+    // log Γ(1 + d) by mpmath at 40 digits; below 1e-16 it is −γd to every digit a double holds.
+    const reference: Array<[number, number]> = [
+      [1e-300, -5.772156649015329e-301],
+      [1e-100, -5.772156649015329e-101],
+      [1e-7, -5.7721558265483353e-8],
+      [9.99e-6, -5.7663024104736129e-6],
+      [1.1e-5, -6.3492727959391258e-6],
+      [1e-3, -0.00057639359828336954],
+      [0.5, -0.12078223763524522],
+      [1.5, 0.28468287047291916],
+      [2, 0.69314718055994531],
+      [100.5, 366.04569819527675],
+      [1e6, 12815518.38465817],
+    ];
+    // The series is relative 1e-15; Lanczos, from 1e-5 up, about 1e-15 absolute near log Γ's zeros.
+    for (const [d, value] of reference) {
+      const error = Math.abs(fitLogFactorial(d) - value);
+      const bound = d < 1e-5 ? 1e-15 * Math.abs(value) : 2e-15 * Math.max(1, Math.abs(value));
+      assert.ok(error <= bound, `log ${d}!: ${fitLogFactorial(d)} is ${error} from ${value}`);
+    }
+  });
+
   it('gives −∞ when an entry with data expects no sites', () => {
     const branch = [1, 0, 0.5, 0.2, 0.1];
     assert.equal(new SfsLikelihood(spectrum(counts), 'xi', n - 1).evaluate(branch).loglik, -Infinity);
@@ -350,6 +375,30 @@ describe('fitting a spectrum', () => {
     const info = -((await ll(m0 + h)) - 2 * (await ll(m0)) + (await ll(m0 - h))) / (h * h);
     assertClose(r.stderr.mig, 1 / Math.sqrt(info), 1e-4, 'stderr');
     assertOnlyCachesHoldMemory(engine);
+  });
+
+  it('fits counts of 1e-100 as it fits the same counts unscaled: same estimate, standard error 1e50 times', async () => {
+    const counts = [0, 587, 314, 245, 198, 260, 141, 100, 81, 70, 0];
+    const c = 1e-100;
+    const fit = (k: number[]) =>
+      fitSfs(engine, { engineText: twoDeme, spectrum: spectrum(k), sfsReward: 'xi', fit: ['mig'] });
+    const whole = await fit(counts);
+    const tiny = await fit(counts.map((x) => x * c));
+    assert.ok(tiny.converged, 'the objective does not drown in the constant terms');
+    assert.deepEqual(tiny.warnings, []);
+    assertClose(tiny.estimates.mig, whole.estimates.mig, 1e-9, 'mig');
+    assertClose(tiny.stderr.mig as number, (whole.stderr.mig as number) / Math.sqrt(c), 1e-6, 'stderr');
+    // The Poisson log-likelihood at the profiled scale written out for these counts,
+    // log Γ(1 + x) = −γx to double precision at x ≈ 1e-98.
+    const branch = await branchesAt(twoDeme, { mig: tiny.estimates.mig }, n);
+    const D = counts.reduce((a, x) => a + x * c, 0);
+    const s = D / branch.reduce((a, b) => a + b, 0);
+    const gamma = 0.5772156649015329;
+    const expected = branch.reduce((a, b, k) => {
+      const d = counts[k + 1] * c;
+      return a + d * Math.log(s * b) - s * b + gamma * d;
+    }, 0);
+    assertClose(tiny.loglik, expected, 1e-9, 'loglik');
   });
 
   it('fits two parameters at once: asymmetric migration rates', async () => {
