@@ -145,16 +145,28 @@ export class SfsLikelihood {
     const { counts, n } = this.spectrum;
     const e = this.entryExpectations(branch);
     let total = 0;
-    for (const i of this.used) total += e[i];
+    let largest = 0;
+    for (const i of this.used) {
+      total += e[i];
+      largest = Math.max(largest, e[i]);
+    }
     const scale = this.sites / total;
-    // loglik = Σ D_i log(s e_i) − s Σ e_i − Σ log D_i! with s Σ e_i = Σ D_i.
+    // loglik = Σ D_i log(s e_i) − s Σ e_i − Σ log D_i! with s Σ e_i = Σ D_i, and
+    // s e_i = D p_i with the proportion p_i = e_i / Σ e_j. Written with p_i, taken
+    // relative to the largest e_i: s itself overflows when the branches are tiny (a
+    // rate near a double's top) or the counts huge, and log(∞) made such a θ look
+    // infinitely likely, so that a fit was refused as a plateau.
+    let relativeTotal = 0;
+    for (const i of this.used) relativeTotal += e[i] / largest;
+    const proportion = (i: number) => e[i] / largest / relativeTotal;
+    const logSites = Math.log(this.sites);
     let loglik = -this.sites - this.constant;
     for (const i of this.used) {
       const d = counts[i];
-      if (d > 0) loglik += d * Math.log(scale * e[i]);
+      if (d > 0) loglik += d * (logSites + Math.log(proportion(i)));
     }
     const predicted = new Set(this.spectrum.folded ? range(1, Math.floor(n / 2)) : range(1, n - 1));
-    const expected = e.map((x, i) => (predicted.has(i) ? scale * x : null));
+    const expected = e.map((_, i) => (predicted.has(i) ? this.sites * proportion(i) : null));
     if (!branchGradient) return { loglik, scale, expected };
     // d/dθ: Σ D_i e_i'/e_i − D Σ e_i' / Σ e_i (the scale's own derivative cancels).
     const gradient = branchGradient.map((dBranch) => {

@@ -233,6 +233,22 @@ describe('the SFS likelihood', () => {
     );
   });
 
+  it("stays finite where the scale overflows: branches near a double's bottom, counts near its top", () => {
+    // At theta = 1e307 every branch is ≈ 1e-307 and s = D / Σ e overflowed to ∞: the
+    // log-likelihood came out +∞, so the plateau probe of a kingman fit found theta = 1e307
+    // "higher" and refused the fit. The proportions, and so the likelihood, are theta's.
+    const tiny = new SfsLikelihood(spectrum(counts), 'xi', n - 1).evaluate(kingmanBranches(n, 1e307));
+    assertClose(tiny.loglik, poissonLoglik(kingmanBranches(n, 1), counts, used, false), 1e-12, 'loglik at theta=1e307');
+    assertClose(tiny.expected[1] as number, 93 / (1 + 1 / 2 + 1 / 3 + 1 / 4 + 1 / 5), 1e-12, 'expected entry 1');
+    const huge = [0, 1e300, 1e300, 1e300, 1e300, 1e300, 0];
+    const h = new SfsLikelihood(spectrum(huge), 'xi', n - 1);
+    const at1 = h.evaluate(kingmanBranches(n, 1));
+    const at1e9 = h.evaluate(kingmanBranches(n, 1e9));
+    assert.ok(Number.isFinite(at1.loglik) && Number.isFinite(at1e9.loglik), `${at1.loglik}, ${at1e9.loglik}`);
+    assertClose(at1e9.loglik, at1.loglik, 1e-12, 'huge counts: the same proportions, the same loglik');
+    assert.ok(at1e9.expected.every((e) => e === null || Number.isFinite(e)));
+  });
+
   it('gives −∞ when an entry with data expects no sites', () => {
     const branch = [1, 0, 0.5, 0.2, 0.1];
     assert.equal(new SfsLikelihood(spectrum(counts), 'xi', n - 1).evaluate(branch).loglik, -Infinity);
@@ -772,13 +788,46 @@ describe('phasic-trace fit', () => {
     assert.match(r.stderr, /no finite gradient at the start values \(mig=1e-300\).*--start/);
   });
 
+  it('never asks the engine for a NaN parameter: a step to a point whose gradient is not finite is too far', () => {
+    // From mig = 1e-150 the line search reached points where the engine's derivatives are
+    // NaN though the log-likelihood is finite; one was taken as the next iterate, its NaN
+    // gradient made the next step NaN, and the fit failed with "parameter mig must be
+    // finite and >= 0, got NaN", a value the user never gave.
+    const r = fitExampleFrom('1e-150');
+    assert.doesNotMatch(r.stderr, /NaN/);
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /^did not converge \(\d+ iterations\)$/m);
+    assert.match(r.stderr, /^phasic-trace: warning: the optimizer did not converge/m);
+  });
+
+  it("reports a parameter the spectrum does not identify, not a plateau, when the branches reach a double's bottom", () => {
+    // Kingman's theta scales every branch alike. The plateau probe reached theta = 1e307,
+    // where the profiled scale overflowed and the log-likelihood read +∞: the fit was
+    // refused as "flat in theta around theta=1 … but higher at theta=1e+307".
+    const data = fsFile('kingman6', fsText([0, 60, 30, 20, 15, 12, 0]));
+    const r = cli(['fit', KINGMAN_SFS, '--data', data, '--sfs-reward', 'xi', '--fit', 'theta', '--no-cache']);
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /^ {2}theta = 1 \(not identifiable: no standard error\)$/m);
+    assert.match(r.stderr, /^phasic-trace: warning: theta is not identifiable/m);
+    const j = cliFit([KINGMAN_SFS, '--data', data, '--sfs-reward', 'xi', '--fit', 'theta']);
+    assertClose(
+      j.loglik,
+      poissonLoglik(kingmanBranches(6, 1), [0, 60, 30, 20, 15, 12, 0], [1, 2, 3, 4, 5], false),
+      1e-12,
+      'loglik',
+    );
+  });
+
   it('refuses a start on a plateau far from the data, instead of reporting it as a converged estimate', () => {
     // At mig = 1e150 the two demes are one population: the expected proportions do not
     // change with mig there, so the optimizer stopped at once and the start came out as
     // "mig = 1e+150, converged" with status 0, although mig ≈ 0.31 fits far better.
-    for (const [start, shown] of [
-      ['1e150', '1e\\+150'],
-      ['1e6', '1000000'],
+    // From 1e6 the log-likelihood still rises slowly towards its one-population limit:
+    // the optimizer climbs to where that rise is below its tolerance (mig ≈ 4.6e6) and
+    // stops on the plateau there.
+    for (const [start, shown, higher] of [
+      ['1e150', '1e\\+150', '1'],
+      ['1e6', '4\\d{6}', '0\\.4\\d+'],
     ]) {
       const r = fitExampleFrom(start);
       assert.equal(r.status, 1, r.stdout + r.stderr);
@@ -786,7 +835,7 @@ describe('phasic-trace fit', () => {
       assert.match(
         r.stderr,
         new RegExp(
-          `the log-likelihood is flat in mig around mig=${shown} .* but higher at mig=1: the optimizer stopped on that plateau, so there is no estimate`,
+          `the log-likelihood is flat in mig around mig=${shown} .* but higher at mig=${higher}: the optimizer stopped on that plateau, so there is no estimate`,
         ),
       );
     }
