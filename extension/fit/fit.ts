@@ -189,7 +189,8 @@ export async function fitSfs(engine: FitEngine, request: FitRequest): Promise<Fi
   const best = (finiteResults.length > 0 ? finiteResults : results).reduce((a, b) => (b.value < a.value ? b : a));
   const optimizeMs = performance.now() - optimizeStarted;
 
-  const warnings: string[] = [];
+  // The run's own (a cache directory that cannot be written, …) come first.
+  const warnings: string[] = run.warnings.map((w) => w.message);
   if (!best.converged) warnings.push(`the optimizer did not converge: ${best.reason}`);
   const converged = finiteResults.filter((m) => m.converged);
   const spread = Math.max(...converged.map((m) => m.value)) - best.value;
