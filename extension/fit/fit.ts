@@ -155,8 +155,10 @@ export async function fitSfs(engine: FitEngine, request: FitRequest): Promise<Fi
   };
 
   const first = await objective(start);
-  if (!Number.isFinite(first.value))
-    throw new FitError(notFiniteAtStart(seen.get(start.join(',')), likelihood), 'data');
+  if (!Number.isFinite(first.value)) {
+    const why = notFiniteAtStart(seen.get(start.join(',')), likelihood);
+    throw new FitError(why.message, why.about);
+  }
   // The optimizer cannot take a first step: without this, the start itself would be
   // reported as an estimate that "did not converge".
   if (!first.gradient.every(Number.isFinite))
@@ -311,11 +313,25 @@ function informationIsFinite(m: number[][]): boolean {
   return m.every((row) => row.every(Number.isFinite));
 }
 
-/** Why the likelihood cannot be evaluated at the start, in words. */
-function notFiniteAtStart(v: SfsValue | undefined, likelihood: SfsLikelihood): string {
+/**
+ * Why the likelihood cannot be evaluated at the start, in words, and whose it is: an
+ * entry with sites the model cannot produce is the data's; a branch length that is
+ * infinite there (coal = 0: the lineages never meet) is the model's at those values.
+ */
+function notFiniteAtStart(
+  v: SfsValue | undefined,
+  likelihood: SfsLikelihood,
+): { message: string; about: 'data' | 'model' } {
   const counts = likelihood.spectrum.counts;
   const empty = likelihood.used.find((i) => counts[i] > 0 && v?.expected[i] === 0);
   if (empty !== undefined)
-    return `entry ${empty} of the spectrum has ${counts[empty]} sites, but the model expects none there at the start values`;
-  return 'the model’s expected spectrum is not finite at the start values (a branch length is infinite or undefined there)';
+    return {
+      message: `entry ${empty} of the spectrum has ${counts[empty]} sites, but the model expects none there at the start values`,
+      about: 'data',
+    };
+  return {
+    message:
+      'the model’s expected spectrum is not finite at the start values (a branch length is infinite or undefined there)',
+    about: 'model',
+  };
 }

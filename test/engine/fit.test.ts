@@ -800,6 +800,42 @@ describe('phasic-trace fit', () => {
     assert.match(r.stderr, /^phasic-trace: warning: the optimizer did not converge/m);
   });
 
+  it('blames the model for a branch that is infinite at the start, and the data for sites the model cannot have', () => {
+    // coal = 0: the lineages never meet, every branch is infinite. That was reported at
+    // the .fs file, as if the spectrum were wrong.
+    const r = cli([
+      'fit',
+      TWO_DEME_SFS,
+      '--data',
+      join(ROOT, 'examples', 'two_deme_sfs.fs'),
+      '--sfs-reward',
+      'xi',
+      '--fit',
+      'mig',
+      '--param',
+      'coal=0',
+      '--no-cache',
+    ]);
+    assert.equal(r.status, 1, r.stdout + r.stderr);
+    assert.equal(
+      r.stderr,
+      `phasic-trace: ${TWO_DEME_SFS}: the model’s expected spectrum is not finite at the start values (a branch length is infinite or undefined there)\n`,
+    );
+    // A model whose xi[1] is 0 in every state: 3 sites in entry 2 are the data's fault.
+    const model = join(dir, 'zero.phasic');
+    writeFileSync(
+      model,
+      'model zero\nparam a = 1\nstate s in 0..1 = 0\nrule go\n  when s == 0\n  rate a\n  do s += 1\nreward xi[k in 0..1] = (1 - s) * (1 - k)\n',
+    );
+    const data = fsFile('zero', '4 unfolded\n0 5 3 0\n');
+    const z = cli(['fit', model, '--data', data, '--sfs-reward', 'xi', '--fit', 'a', '--no-cache']);
+    assert.equal(z.status, 1, z.stdout + z.stderr);
+    assert.equal(
+      z.stderr,
+      `phasic-trace: ${data}: entry 2 of the spectrum has 3 sites, but the model expects none there at the start values\n`,
+    );
+  });
+
   it("reports a parameter the spectrum does not identify, not a plateau, when the branches reach a double's bottom", () => {
     // Kingman's theta scales every branch alike. The plateau probe reached theta = 1e307,
     // where the profiled scale overflowed and the log-likelihood read +∞: the fit was
