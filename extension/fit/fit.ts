@@ -68,6 +68,13 @@ const BOUNDARY_LOG_DISTANCE = Math.log(100);
  * limit by amounts that say nothing about where the data are.
  */
 const PLATEAU_RISE = 1;
+/**
+ * …or this fraction of the log-likelihood's terms (SfsValue.terms), when that is more:
+ * its rounding. At 10¹⁶ sites the log-likelihood moves by multiples of 64 with no change
+ * in the proportions, and a flat theta was refused as "higher at theta=1e+11". A real
+ * plateau rises by a share of the sites (56 of 1996 in the example's), far above it.
+ */
+const PLATEAU_ROUNDING = 1e-12;
 const PRIMES = [2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47];
 
 /** Element `index` of the van der Corput sequence in `base`, in [0, 1). */
@@ -225,9 +232,10 @@ export async function fitSfs(engine: FitEngine, request: FitRequest): Promise<Fi
   const bestStart = points[results.indexOf(best)];
   /**
    * A value of fitted parameter j, the others at the estimate, where the log-likelihood
-   * is higher by PLATEAU_RISE: probed a decade at a time each way, nearest first, over
+   * is higher by `rise`: probed a decade at a time each way, nearest first, over
    * the doubles' range.
    */
+  const rise = Math.max(PLATEAU_RISE, PLATEAU_ROUNDING * value.terms);
   const higherAlongAxis = async (j: number): Promise<number | undefined> => {
     for (let decade = 1; decade <= 616; decade++) {
       let inRange = false;
@@ -243,7 +251,7 @@ export async function fitSfs(engine: FitEngine, request: FitRequest): Promise<Fi
           if (error instanceof EngineFailure && error.kind === 'argument') continue;
           throw error;
         }
-        if (likelihood.evaluate(branches(r)).loglik > value.loglik + PLATEAU_RISE) return probe;
+        if (likelihood.evaluate(branches(r)).loglik > value.loglik + rise) return probe;
       }
       if (!inRange) break;
     }

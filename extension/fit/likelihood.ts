@@ -72,6 +72,12 @@ export function logGamma(x: number): number {
 export interface SfsValue {
   /** Poisson log-likelihood at the profiled scale (−∞ when a used entry with data expects 0). */
   loglik: number;
+  /**
+   * Σ of the absolute values of loglik's terms: loglik is their sum, so its rounding
+   * error is some units in the last place of this, not of loglik (at 10¹⁶ sites terms
+   * of 10¹⁸ cancel to −64).
+   */
+  terms: number;
   /** The mutation scale s: entry i expects s·e_i sites. */
   scale: number;
   /** Per entry 0..n: s·e_i where the model predicts the entry, null elsewhere. */
@@ -161,13 +167,18 @@ export class SfsLikelihood {
     const proportion = (i: number) => e[i] / largest / relativeTotal;
     const logSites = Math.log(this.sites);
     let loglik = -this.sites - this.constant;
+    let terms = this.sites + Math.abs(this.constant);
     for (const i of this.used) {
       const d = counts[i];
-      if (d > 0) loglik += d * (logSites + Math.log(proportion(i)));
+      if (d > 0) {
+        const term = d * (logSites + Math.log(proportion(i)));
+        loglik += term;
+        terms += Math.abs(term);
+      }
     }
     const predicted = new Set(this.spectrum.folded ? range(1, Math.floor(n / 2)) : range(1, n - 1));
     const expected = e.map((_, i) => (predicted.has(i) ? this.sites * proportion(i) : null));
-    if (!branchGradient) return { loglik, scale, expected };
+    if (!branchGradient) return { loglik, terms, scale, expected };
     // d/dθ: Σ D_i e_i'/e_i − D Σ e_i' / Σ e_i (the scale's own derivative cancels).
     const gradient = branchGradient.map((dBranch) => {
       const de = this.entryExpectations(dBranch);
@@ -179,7 +190,7 @@ export class SfsLikelihood {
       }
       return g - (this.sites * dTotal) / total;
     });
-    return { loglik, scale, expected, gradient };
+    return { loglik, terms, scale, expected, gradient };
   }
 }
 

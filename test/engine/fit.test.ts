@@ -800,6 +800,42 @@ describe('phasic-trace fit', () => {
     assert.match(r.stderr, /^phasic-trace: warning: the optimizer did not converge/m);
   });
 
+  it('tells a flat parameter from a plateau at 10^16 sites and more, where rounding moves the log-likelihood by far more than 1', () => {
+    // The log-likelihood is a sum of terms of ≈ sites · log(sites) that cancel: at 1.37e16
+    // sites it read -64 with steps of 64, and the plateau probe's rise of 1 took such a step
+    // for evidence: "flat in theta around theta=1 … but higher at theta=100000000000".
+    for (const factor of [1e14, 1e20]) {
+      const data = fsFile(`kingman-x${factor}`, fsText([0, 60, 30, 20, 15, 12, 0].map((c) => c * factor)));
+      const r = cli(['fit', KINGMAN_SFS, '--data', data, '--sfs-reward', 'xi', '--fit', 'theta', '--no-cache']);
+      assert.equal(r.status, 0, `×${factor}: ${r.stdout}${r.stderr}`);
+      assert.match(r.stderr, /^phasic-trace: warning: theta is not identifiable/m);
+    }
+    // A real plateau still is one with 10^12 times the example's sites.
+    const text = readFileSync(join(ROOT, 'examples', 'two_deme_sfs.fs'), 'utf8')
+      .split('\n')
+      .map((line) => (/^0 587 /.test(line) ? line.replace(/\d+/g, (c) => String(Number(c) * 1e12)) : line))
+      .join('\n');
+    const big = fsFile('two-deme-x1e12', text);
+    const p = cli([
+      'fit',
+      TWO_DEME_SFS,
+      '--data',
+      big,
+      '--sfs-reward',
+      'xi',
+      '--fit',
+      'mig',
+      '--start',
+      'mig=1e150',
+      '--no-cache',
+    ]);
+    assert.equal(p.status, 1, p.stdout + p.stderr);
+    assert.match(
+      p.stderr,
+      /flat in mig around mig=1e\+150 .* but higher at mig=1: the optimizer stopped on that plateau/,
+    );
+  });
+
   it('blames the model for a branch that is infinite at the start, and the data for sites the model cannot have', () => {
     // coal = 0: the lineages never meet, every branch is infinite. That was reported at
     // the .fs file, as if the spectrum were wrong.
