@@ -57,6 +57,8 @@ export interface PublicDistribution {
   method: { name: string; rate: number; steps: number; states: number; eliminated: number };
   /** The engine's phases (`total` is theirs), and `run`: the run before them, short when it was reused. */
   timings_ms: { run: number; transform: number; uniformize: number; quantiles: number; total: number };
+  /** The run's warnings (a start absorbed at once, …), only when there are any. */
+  warnings?: string[];
 }
 
 /**
@@ -133,9 +135,14 @@ export function publicClear(c: ClearResult): PublicClear {
 
 /**
  * `model` is the run's model name (the trace key says nothing a script can use);
- * `runMs` the run's total time, before the distribution's own phases.
+ * `runMs` the run's total time, before the distribution's own phases; `warnings` the run's.
  */
-export function publicDistribution(model: string, runMs: number, d: DistributionResult): PublicDistribution {
+export function publicDistribution(
+  model: string,
+  runMs: number,
+  d: DistributionResult,
+  warnings: string[] = [],
+): PublicDistribution {
   const m = d.method;
   const t = d.timingsMs;
   return {
@@ -156,6 +163,7 @@ export function publicDistribution(model: string, runMs: number, d: Distribution
       quantiles: t.quantiles,
       total: t.total,
     },
+    ...(warnings.length > 0 ? { warnings } : {}),
   };
 }
 

@@ -324,8 +324,14 @@ async function dist(args: DistArgs, engine: Engine): Promise<number> {
   });
   if (done === STOPPED) return INTERRUPTED;
   const { run: r, distribution: d } = done;
-  if (args.json) print(jsonText(JSON.stringify(publicDistribution(r.model, r.timingsMs.total, d))));
-  else print(describeDistribution(r.model, d, r));
+  // The run's own warnings (a start absorbed at once, a cache directory that cannot be
+  // written) were dropped here: the distribution of such a model printed without them.
+  const warnings = r.warnings.map((w) => w.message);
+  if (args.json) print(jsonText(JSON.stringify(publicDistribution(r.model, r.timingsMs.total, d, warnings))));
+  else {
+    print(describeDistribution(r.model, d, r));
+    if (warnings.length) printError(warnings.map((w) => `phasic-trace: warning: ${escapeControls(w)}`).join('\n'));
+  }
   return 0;
 }
 

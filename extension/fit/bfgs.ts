@@ -152,9 +152,10 @@ export async function minimize(f: Objective, x0: readonly number[], options: Min
       slope: dot(current.gradient, p),
     };
     const slack = F_PRECISION * Math.max(1, Math.abs(start.value));
-    const sufficient = (q: Point) =>
-      Number.isFinite(q.value) && q.value <= start.value + C1 * q.alpha * start.slope + slack;
-    const curvature = (q: Point) => q.gradient.every(Number.isFinite) && Math.abs(q.slope) <= -C2 * start.slope;
+    // A point whose gradient is not finite is too far even when its value is finite:
+    // taken as the next iterate, its NaN gradient made the next step NaN.
+    const sufficient = (q: Point) => finite(q) && q.value <= start.value + C1 * q.alpha * start.slope + slack;
+    const curvature = (q: Point) => Math.abs(q.slope) <= -C2 * start.slope;
 
     // Algorithm 3.6: shrink [lo, hi] until a point meets both conditions.
     const zoom = async (lo: Point, hi: Point): Promise<Point | undefined> => {

@@ -69,6 +69,13 @@ const BOUNDARY_LOG_DISTANCE = Math.log(100);
  * limit by amounts that say nothing about where the data are.
  */
 const PLATEAU_RISE = 1;
+/**
+ * …or this fraction of the log-likelihood's terms (SfsValue.terms), when that is more:
+ * its rounding. At 10¹⁶ sites the log-likelihood moves by multiples of 64 with no change
+ * in the proportions, and a flat theta was refused as "higher at theta=1e+11". A real
+ * plateau rises by a share of the sites (56 of 1996 in the example's), far above it.
+ */
+const PLATEAU_ROUNDING = 1e-12;
 const PRIMES = [2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47];
 
 /** Element `index` of the van der Corput sequence in `base`, in [0, 1). */
@@ -156,8 +163,10 @@ export async function fitSfs(engine: FitEngine, request: FitRequest): Promise<Fi
   };
 
   const first = await objective(start);
-  if (!Number.isFinite(first.value))
-    throw new FitError(notFiniteAtStart(seen.get(start.join(',')), likelihood), 'data');
+  if (!Number.isFinite(first.value)) {
+    const why = notFiniteAtStart(seen.get(start.join(',')), likelihood);
+    throw new FitError(why.message, why.about);
+  }
   // The optimizer cannot take a first step: without this, the start itself would be
   // reported as an estimate that "did not converge".
   if (!first.gradient.every(Number.isFinite))
@@ -190,7 +199,8 @@ export async function fitSfs(engine: FitEngine, request: FitRequest): Promise<Fi
   const best = (finiteResults.length > 0 ? finiteResults : results).reduce((a, b) => (b.value < a.value ? b : a));
   const optimizeMs = performance.now() - optimizeStarted;
 
-  const warnings: string[] = [];
+  // The run's own (a cache directory that cannot be written, …) come first.
+  const warnings: string[] = run.warnings.map((w) => w.message);
   if (!best.converged) warnings.push(`the optimizer did not converge: ${best.reason}`);
   const converged = finiteResults.filter((m) => m.converged);
   const spread = Math.max(...converged.map((m) => m.value)) - best.value;
@@ -223,9 +233,10 @@ export async function fitSfs(engine: FitEngine, request: FitRequest): Promise<Fi
   const bestStart = points[results.indexOf(best)];
   /**
    * A value of fitted parameter j, the others at the estimate, where the log-likelihood
-   * is higher by PLATEAU_RISE: probed a decade at a time each way, nearest first, over
+   * is higher by `rise`: probed a decade at a time each way, nearest first, over
    * the doubles' range.
    */
+  const rise = Math.max(PLATEAU_RISE, PLATEAU_ROUNDING * value.terms);
   const higherAlongAxis = async (j: number): Promise<number | undefined> => {
     for (let decade = 1; decade <= 616; decade++) {
       let inRange = false;
@@ -241,7 +252,7 @@ export async function fitSfs(engine: FitEngine, request: FitRequest): Promise<Fi
           if (error instanceof EngineFailure && error.kind === 'argument') continue;
           throw error;
         }
-        if (likelihood.evaluate(branches(r)).loglik > value.loglik + PLATEAU_RISE) return probe;
+        if (likelihood.evaluate(branches(r)).loglik > value.loglik + rise) return probe;
       }
       if (!inRange) break;
     }
@@ -311,11 +322,25 @@ function informationIsFinite(m: number[][]): boolean {
   return m.every((row) => row.every(Number.isFinite));
 }
 
-/** Why the likelihood cannot be evaluated at the start, in words. */
-function notFiniteAtStart(v: SfsValue | undefined, likelihood: SfsLikelihood): string {
+/**
+ * Why the likelihood cannot be evaluated at the start, in words, and whose it is: an
+ * entry with sites the model cannot produce is the data's; a branch length that is
+ * infinite there (coal = 0: the lineages never meet) is the model's at those values.
+ */
+function notFiniteAtStart(
+  v: SfsValue | undefined,
+  likelihood: SfsLikelihood,
+): { message: string; about: 'data' | 'model' } {
   const counts = likelihood.spectrum.counts;
   const empty = likelihood.used.find((i) => counts[i] > 0 && v?.expected[i] === 0);
   if (empty !== undefined)
-    return `entry ${empty} of the spectrum has ${counts[empty]} sites, but the model expects none there at the start values`;
-  return 'the model’s expected spectrum is not finite at the start values (a branch length is infinite or undefined there)';
+    return {
+      message: `entry ${empty} of the spectrum has ${counts[empty]} sites, but the model expects none there at the start values`,
+      about: 'data',
+    };
+  return {
+    message:
+      'the model’s expected spectrum is not finite at the start values (a branch length is infinite or undefined there)',
+    about: 'model',
+  };
 }

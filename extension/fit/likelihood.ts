@@ -95,6 +95,12 @@ export interface SfsValue {
    * proportions: (saturated − profiled log-likelihood) / sites, the fit's objective.
    */
   divergence: number;
+  /**
+   * Σ of the absolute values of loglik's terms: loglik is their sum, so its rounding
+   * error is some units in the last place of this, not of loglik (at 10¹⁶ sites terms
+   * of 10¹⁸ cancel to −64).
+   */
+  terms: number;
   /** The mutation scale s: entry i expects s·e_i sites. */
   scale: number;
   /** Per entry 0..n: s·e_i where the model predicts the entry, null elsewhere. */
@@ -168,22 +174,37 @@ export class SfsLikelihood {
     const { counts, n } = this.spectrum;
     const e = this.entryExpectations(branch);
     let total = 0;
-    for (const i of this.used) total += e[i];
+    let largest = 0;
+    for (const i of this.used) {
+      total += e[i];
+      largest = Math.max(largest, e[i]);
+    }
     const scale = this.sites / total;
-    // loglik = Σ D_i log(s e_i) − s Σ e_i − Σ log D_i! with s Σ e_i = Σ D_i.
+    // loglik = Σ D_i log(s e_i) − s Σ e_i − Σ log D_i! with s Σ e_i = Σ D_i, and
+    // s e_i = D p_i with the proportion p_i = e_i / Σ e_j. Written with p_i, taken
+    // relative to the largest e_i: s itself overflows when the branches are tiny (a
+    // rate near a double's top) or the counts huge, and log(∞) made such a θ look
+    // infinitely likely, so that a fit was refused as a plateau.
+    let relativeTotal = 0;
+    for (const i of this.used) relativeTotal += e[i] / largest;
+    const proportion = (i: number) => e[i] / largest / relativeTotal;
+    const logSites = Math.log(this.sites);
     let loglik = -this.sites - this.constant;
     let divergence = 0;
+    let terms = this.sites + Math.abs(this.constant);
     for (const i of this.used) {
       const d = counts[i];
       if (d === 0) continue;
-      loglik += d * Math.log(scale * e[i]);
+      const term = d * (logSites + Math.log(proportion(i)));
+      loglik += term;
+      terms += Math.abs(term);
       // A ratio near 1 at the optimum: its log keeps the small differences a line search compares.
       const p = d / this.sites;
-      divergence += p * Math.log(p / (e[i] / total));
+      divergence += p * Math.log(p / proportion(i));
     }
     const predicted = new Set(this.spectrum.folded ? range(1, Math.floor(n / 2)) : range(1, n - 1));
-    const expected = e.map((x, i) => (predicted.has(i) ? scale * x : null));
-    if (!branchGradient) return { loglik, divergence, scale, expected };
+    const expected = e.map((_, i) => (predicted.has(i) ? this.sites * proportion(i) : null));
+    if (!branchGradient) return { loglik, divergence, terms, scale, expected };
     // d/dθ: Σ D_i e_i'/e_i − D Σ e_i' / Σ e_i (the scale's own derivative cancels).
     const gradient = branchGradient.map((dBranch) => {
       const de = this.entryExpectations(dBranch);
@@ -195,7 +216,7 @@ export class SfsLikelihood {
       }
       return g - (this.sites * dTotal) / total;
     });
-    return { loglik, divergence, scale, expected, gradient };
+    return { loglik, divergence, terms, scale, expected, gradient };
   }
 }
 

@@ -1,6 +1,7 @@
 // The distribution kernels on their own (native/src/distribution/): Poisson windows
 // against directly summed probabilities, the reward transformation on a hand-built
 // graph, and uniformization against closed forms, with the ledger back to its start.
+#include <atomic>
 #include <cmath>
 
 #include "base/error.hpp"
@@ -123,6 +124,40 @@ TEST(uniformization_matches_an_erlang_and_its_quantiles) {
   CHECK_EQ(series.at(60.0).survival, 0.0);
   const double median = quantile_by_bisection([&](double t) { return 1 - series.at(t).survival; }, 0.5, 1e-4, 1e-9);
   CHECK(std::fabs((1 - series.at(median).survival) - 0.5) <= 1e-8);
+}
+
+TEST(a_cancel_stops_every_point_even_after_the_series_has_stopped_early) {
+  // Exp(1): the series stops within a few dozen steps. Points past it used to compute
+  // their Poisson windows with no cancellation check, so --timeout and Cancel waited for
+  // 10^5 of them; and a point whose window lies past the last step sums nothing: 0.
+  ParametricGraph g;
+  g.param_count = 0;
+  g.vertex_count = 3;
+  g.reward_count = 1;
+  g.edge_begin = {0, 1, 2, 2};
+  g.edge_target = {1, 2};
+  g.coeffs = {1, 1};
+  g.rewards = {0, 1, 0};
+  const TransientChain chain = transform_reward(g, {}, 0, "time", nullptr);
+  std::atomic<bool> cancel{false};
+  UniformizedSeries series(chain, 1e-10, &cancel, nullptr);
+  CHECK(std::fabs(series.at(1.0).survival - std::exp(-1.0)) <= 1e-10);
+  const SeriesValue far = series.at(3e6);
+  CHECK_EQ(far.survival, 0.0);
+  CHECK_EQ(far.density, 0.0);
+  const std::uint64_t steps = series.steps();
+  CHECK(steps < 100);
+  cancel = true;
+  for (const double t : {0.5, 1.0, 1e3, 3e6}) {
+    bool cancelled = false;
+    try {
+      (void)series.at(t);
+    } catch (const Cancelled&) {
+      cancelled = true;
+    }
+    CHECK(cancelled);
+  }
+  CHECK_EQ(series.steps(), steps);
 }
 
 TEST_MAIN()

@@ -437,6 +437,17 @@ describe('phasic-trace dist: bad input', () => {
     const { error } = JSON.parse(r.stdout) as { error: { message: string; file: string } };
     assert.equal(error.message, 'the run took longer than --timeout 0.5 s and was stopped');
     assert.equal(error.file, chain);
+    // The distribution's points: a tail of mean 10^6 reached with probability 10^-3 keeps
+    // 10^5 points up to t = 3e6 summing Poisson windows of ~10^4 weights each (seconds).
+    // Points were not checked for a cancel: this ran to the end and exited 0.
+    const slowTail = model(
+      'slow_tail',
+      'model slow_tail\nstate s in 0..2 = 0\nrule fast\n  when s == 0\n  rate 1\n  do s = 2\nrule branch\n  when s == 0\n  rate 0.001\n  do s = 1\nrule crawl\n  when s == 1\n  rate 0.000001\n  do s = 2\n',
+    );
+    const d = cli(['dist', slowTail, '--no-cache', '--grid', '0:3e6:100000', '--timeout', '0.5', '--json']);
+    assert.equal(d.status, 1, d.stderr + d.stdout.slice(0, 300));
+    const stopped = JSON.parse(d.stdout) as { error: { message: string; file: string } };
+    assert.equal(stopped.error.message, 'the run took longer than --timeout 0.5 s and was stopped');
   });
 
   it('reports an unknown reward and an uncertain absorption as engine errors, status 1', () => {

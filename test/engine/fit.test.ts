@@ -258,6 +258,22 @@ describe('the SFS likelihood', () => {
     }
   });
 
+  it("stays finite where the scale overflows: branches near a double's bottom, counts near its top", () => {
+    // At theta = 1e307 every branch is ≈ 1e-307 and s = D / Σ e overflowed to ∞: the
+    // log-likelihood came out +∞, so the plateau probe of a kingman fit found theta = 1e307
+    // "higher" and refused the fit. The proportions, and so the likelihood, are theta's.
+    const tiny = new SfsLikelihood(spectrum(counts), 'xi', n - 1).evaluate(kingmanBranches(n, 1e307));
+    assertClose(tiny.loglik, poissonLoglik(kingmanBranches(n, 1), counts, used, false), 1e-12, 'loglik at theta=1e307');
+    assertClose(tiny.expected[1] as number, 93 / (1 + 1 / 2 + 1 / 3 + 1 / 4 + 1 / 5), 1e-12, 'expected entry 1');
+    const huge = [0, 1e300, 1e300, 1e300, 1e300, 1e300, 0];
+    const h = new SfsLikelihood(spectrum(huge), 'xi', n - 1);
+    const at1 = h.evaluate(kingmanBranches(n, 1));
+    const at1e9 = h.evaluate(kingmanBranches(n, 1e9));
+    assert.ok(Number.isFinite(at1.loglik) && Number.isFinite(at1e9.loglik), `${at1.loglik}, ${at1e9.loglik}`);
+    assertClose(at1e9.loglik, at1.loglik, 1e-12, 'huge counts: the same proportions, the same loglik');
+    assert.ok(at1e9.expected.every((e) => e === null || Number.isFinite(e)));
+  });
+
   it('gives −∞ when an entry with data expects no sites', () => {
     const branch = [1, 0, 0.5, 0.2, 0.1];
     assert.equal(new SfsLikelihood(spectrum(counts), 'xi', n - 1).evaluate(branch).loglik, -Infinity);
@@ -821,13 +837,118 @@ describe('phasic-trace fit', () => {
     assert.match(r.stderr, /no finite gradient at the start values \(mig=1e-300\).*--start/);
   });
 
+  it('never asks the engine for a NaN parameter: a step to a point whose gradient is not finite is too far', () => {
+    // From mig = 1e-150 the line search reached points where the engine's derivatives are
+    // NaN though the log-likelihood is finite; one was taken as the next iterate, its NaN
+    // gradient made the next step NaN, and the fit failed with "parameter mig must be
+    // finite and >= 0, got NaN", a value the user never gave.
+    const r = fitExampleFrom('1e-150');
+    assert.doesNotMatch(r.stderr, /NaN/);
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /^did not converge \(\d+ iterations\)$/m);
+    assert.match(r.stderr, /^phasic-trace: warning: the optimizer did not converge/m);
+  });
+
+  it('tells a flat parameter from a plateau at 10^16 sites and more, where rounding moves the log-likelihood by far more than 1', () => {
+    // The log-likelihood is a sum of terms of ≈ sites · log(sites) that cancel: at 1.37e16
+    // sites it read -64 with steps of 64, and the plateau probe's rise of 1 took such a step
+    // for evidence: "flat in theta around theta=1 … but higher at theta=100000000000".
+    for (const factor of [1e14, 1e20]) {
+      const data = fsFile(`kingman-x${factor}`, fsText([0, 60, 30, 20, 15, 12, 0].map((c) => c * factor)));
+      const r = cli(['fit', KINGMAN_SFS, '--data', data, '--sfs-reward', 'xi', '--fit', 'theta', '--no-cache']);
+      assert.equal(r.status, 0, `×${factor}: ${r.stdout}${r.stderr}`);
+      assert.match(r.stderr, /^phasic-trace: warning: theta is not identifiable/m);
+    }
+    // A real plateau still is one with 10^12 times the example's sites.
+    const text = readFileSync(join(ROOT, 'examples', 'two_deme_sfs.fs'), 'utf8')
+      .split('\n')
+      .map((line) => (/^0 587 /.test(line) ? line.replace(/\d+/g, (c) => String(Number(c) * 1e12)) : line))
+      .join('\n');
+    const big = fsFile('two-deme-x1e12', text);
+    const p = cli([
+      'fit',
+      TWO_DEME_SFS,
+      '--data',
+      big,
+      '--sfs-reward',
+      'xi',
+      '--fit',
+      'mig',
+      '--start',
+      'mig=1e150',
+      '--no-cache',
+    ]);
+    assert.equal(p.status, 1, p.stdout + p.stderr);
+    assert.match(
+      p.stderr,
+      /flat in mig around mig=1e\+150 .* but higher at mig=1: the optimizer stopped on that plateau/,
+    );
+  });
+
+  it('blames the model for a branch that is infinite at the start, and the data for sites the model cannot have', () => {
+    // coal = 0: the lineages never meet, every branch is infinite. That was reported at
+    // the .fs file, as if the spectrum were wrong.
+    const r = cli([
+      'fit',
+      TWO_DEME_SFS,
+      '--data',
+      join(ROOT, 'examples', 'two_deme_sfs.fs'),
+      '--sfs-reward',
+      'xi',
+      '--fit',
+      'mig',
+      '--param',
+      'coal=0',
+      '--no-cache',
+    ]);
+    assert.equal(r.status, 1, r.stdout + r.stderr);
+    assert.equal(
+      r.stderr,
+      `phasic-trace: ${TWO_DEME_SFS}: the model’s expected spectrum is not finite at the start values (a branch length is infinite or undefined there)\n`,
+    );
+    // A model whose xi[1] is 0 in every state: 3 sites in entry 2 are the data's fault.
+    const model = join(dir, 'zero.phasic');
+    writeFileSync(
+      model,
+      'model zero\nparam a = 1\nstate s in 0..1 = 0\nrule go\n  when s == 0\n  rate a\n  do s += 1\nreward xi[k in 0..1] = (1 - s) * (1 - k)\n',
+    );
+    const data = fsFile('zero', '4 unfolded\n0 5 3 0\n');
+    const z = cli(['fit', model, '--data', data, '--sfs-reward', 'xi', '--fit', 'a', '--no-cache']);
+    assert.equal(z.status, 1, z.stdout + z.stderr);
+    assert.equal(
+      z.stderr,
+      `phasic-trace: ${data}: entry 2 of the spectrum has 3 sites, but the model expects none there at the start values\n`,
+    );
+  });
+
+  it("reports a parameter the spectrum does not identify, not a plateau, when the branches reach a double's bottom", () => {
+    // Kingman's theta scales every branch alike. The plateau probe reached theta = 1e307,
+    // where the profiled scale overflowed and the log-likelihood read +∞: the fit was
+    // refused as "flat in theta around theta=1 … but higher at theta=1e+307".
+    const data = fsFile('kingman6', fsText([0, 60, 30, 20, 15, 12, 0]));
+    const r = cli(['fit', KINGMAN_SFS, '--data', data, '--sfs-reward', 'xi', '--fit', 'theta', '--no-cache']);
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /^ {2}theta = 1 \(not identifiable: no standard error\)$/m);
+    assert.match(r.stderr, /^phasic-trace: warning: theta is not identifiable/m);
+    const j = cliFit([KINGMAN_SFS, '--data', data, '--sfs-reward', 'xi', '--fit', 'theta']);
+    assertClose(
+      j.loglik,
+      poissonLoglik(kingmanBranches(6, 1), [0, 60, 30, 20, 15, 12, 0], [1, 2, 3, 4, 5], false),
+      1e-12,
+      'loglik',
+    );
+  });
+
   it('refuses a start on a plateau far from the data, instead of reporting it as a converged estimate', () => {
     // At mig = 1e150 the two demes are one population: the expected proportions do not
     // change with mig there, so the optimizer stopped at once and the start came out as
     // "mig = 1e+150, converged" with status 0, although mig ≈ 0.31 fits far better.
-    for (const [start, shown] of [
-      ['1e150', '1e\\+150'],
-      ['1e6', '1000000'],
+    // From 1e6 the log-likelihood still rises slowly towards its one-population limit:
+    // the optimizer climbs to where that rise is below its tolerance (mig ≈ 4.6e6) and
+    // stops on the plateau there.
+    for (const [start, shown, higher] of [
+      ['1e150', '1e\\+150', '1'],
+      ['1e6', '4\\d{6}', '0\\.4\\d+'],
     ]) {
       const r = fitExampleFrom(start);
       assert.equal(r.status, 1, r.stdout + r.stderr);
@@ -835,7 +956,7 @@ describe('phasic-trace fit', () => {
       assert.match(
         r.stderr,
         new RegExp(
-          `the log-likelihood is flat in mig around mig=${shown} .* but higher at mig=1: the optimizer stopped on that plateau, so there is no estimate`,
+          `the log-likelihood is flat in mig around mig=${shown} .* but higher at mig=${higher}: the optimizer stopped on that plateau, so there is no estimate`,
         ),
       );
     }

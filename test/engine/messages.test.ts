@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { Engine } from '../../extension/engine/engine';
 import { compileModel } from '../../extension/language';
-import { assertOnlyCachesHoldMemory, CLI, engineFailure, tempDir } from './helpers';
+import { assertOnlyCachesHoldMemory, CLI, engineFailure, ROOT, tempDir } from './helpers';
 
 const engine = new Engine();
 const dir = tempDir('messages');
@@ -148,6 +148,60 @@ rule flip
     assert.equal(cli.status, 0, cli.stderr);
     assert.match(cli.stdout, /E\[R\^1\]=0 /);
     assert.ok(cli.stdout.includes(`warning: ${message}`), cli.stdout);
+  });
+
+  it("keeps the run's warnings in dist and fit, which used to drop them", () => {
+    const stuckFile = join(dir, 'stuck.phasic');
+    writeFileSync(stuckFile, KINGMAN.replace('state k in 1..n = n', 'state k in 1..n = 1'));
+    const message =
+      'no rule fires in any start state, so the process is absorbed at once: the time and every reward are 0';
+    const dist = (...args: string[]) =>
+      spawnSync(process.execPath, [CLI, 'dist', stuckFile, '--times', '0,1', '--no-cache', ...args], {
+        encoding: 'utf8',
+      });
+    const human = dist();
+    assert.equal(human.status, 0, human.stderr);
+    assert.match(human.stdout, /^atom: P\(time = 0\) = 1$/m);
+    assert.equal(human.stderr, `phasic-trace: warning: ${message}\n`);
+    const json = dist('--json');
+    assert.equal(json.status, 0, json.stderr);
+    assert.deepEqual(JSON.parse(json.stdout).warnings, [message]);
+    // None to give: no field, as before.
+    const kingman = join(dir, 'kingman-dist.phasic');
+    writeFileSync(kingman, KINGMAN);
+    const quiet = spawnSync(process.execPath, [CLI, 'dist', kingman, '--times', '1', '--no-cache', '--json'], {
+      encoding: 'utf8',
+    });
+    assert.equal(quiet.stderr, '');
+    assert.equal(JSON.parse(quiet.stdout).warnings, undefined);
+    // A cache directory that cannot be written: dist and fit say so, as run does.
+    const notADirectory = join(dir, 'cache-is-a-file');
+    writeFileSync(notADirectory, 'not a directory');
+    const cacheWarning = /^phasic-trace: warning: the trace cache directory .*cache-is-a-file cannot be written/m;
+    const d = spawnSync(process.execPath, [CLI, 'dist', kingman, '--times', '1', '--cache-dir', notADirectory], {
+      encoding: 'utf8',
+    });
+    assert.equal(d.status, 0, d.stderr);
+    assert.match(d.stderr, cacheWarning);
+    const fit = spawnSync(
+      process.execPath,
+      [
+        CLI,
+        'fit',
+        join(ROOT, 'examples', 'two_deme_sfs.phasic'),
+        '--data',
+        join(ROOT, 'examples', 'two_deme_sfs.fs'),
+        '--sfs-reward',
+        'xi',
+        '--fit',
+        'mig',
+        '--cache-dir',
+        notADirectory,
+      ],
+      { encoding: 'utf8' },
+    );
+    assert.equal(fit.status, 0, fit.stderr);
+    assert.match(fit.stderr, cacheWarning);
   });
 
   it('refuses a phasic graph whose start weights are not a distribution, or whose vertex only loops', async () => {

@@ -96,6 +96,9 @@ void UniformizedSeries::extend_to(std::uint64_t k) {
 }
 
 SeriesValue UniformizedSeries::at(double t) {
+  // Per point too, not only per step: once the series has stopped early, a point still
+  // costs its Poisson window, and 10^5 points ran on for seconds past --timeout and Cancel.
+  if (cancel_ && cancel_->load(std::memory_order_relaxed)) throw Cancelled();
   const double mu = rate_ * t;
   // A window this far out starts beyond any series that fits the step limit (its left
   // end is above μ − 20√μ for every tail ≥ 1e−80): either the series stops early (all
@@ -106,6 +109,11 @@ SeriesValue UniformizedSeries::at(double t) {
     extend_to(kMaxSteps + 1);
     return {};
   }
+  // By the same bound, a window of a series that stopped early at step K sums nothing
+  // when μ − 20√μ > K, and its weights (tens of thousands at μ near kMaxSteps) need not
+  // be computed. Only where the bound holds (tails ≥ 1e−80), so the value is the one
+  // the sum gives: 0 and 0.
+  if (exhausted_ && tail_ >= 1e-80 && mu - 20 * std::sqrt(mu) > double(steps())) return {};
   poisson_window(mu, tail_, window_);
   extend_to(window_.right());
   SeriesValue value;

@@ -20,7 +20,7 @@
 // except on extreme chains; docs/engine.md, "Distributions".
 //
 // Invariants: all scratch (v_k, v_(k+1), m, d, the window) is counted in
-// Category::Evaluation; cancellation is checked every step; at most kMaxSteps steps
+// Category::Evaluation; cancellation is checked every step and every point; at most kMaxSteps steps
 // are taken (StepLimitExceeded, kind limit, beyond: 64 MB of scalars and, for a chain
 // of any size, minutes of work), so a very stiff chain fails with a clear message
 // instead of running for hours.
