@@ -445,6 +445,61 @@ describe('gradients against closed forms', () => {
   });
 });
 
+describe('derivatives at the rounding of their terms', () => {
+  type RunJson = {
+    gradient: Record<string, Record<string, number[]>>;
+    warnings: Array<{ message: string; site: number }>;
+  };
+  const accuracy = (r: RunJson) => r.warnings.map((w) => w.message).filter((m) => / derivatives? by /.test(m));
+
+  it('names none where every derivative is far above its rounding (Kingman: θ·dE[T^k]/dθ = −k·E[T^k])', () => {
+    const r = cliJson(['run', join(ROOT, 'examples', 'kingman.phasic'), '--no-cache', '--gradient']) as RunJson;
+    assert.deepEqual(accuracy(r), []);
+  });
+
+  it('names a derivative that is 0 in closed form and came out as rounding, with a bound that covers 0', async () => {
+    // Strobeck: E[T] = d/coal whatever mig, so dE[T]/dmig = 0; the terms of size E/mig leave their rounding.
+    const r = await engine.run(compiledModel('structured'), { params: { coal: 1, mig: 0.5 }, gradient: true });
+    const d = r.gradient?.time.mig[0] as number;
+    assert.ok(Math.abs(d) <= 1e-13, `dE[T]/dmig = ${d}`);
+    const named = r.warnings.map((w) => w.message).filter((m) => m.includes('dE[time]/dmig'));
+    if (d === 0) assert.deepEqual(named, [], 'an exact 0 is not named');
+    else {
+      assert.equal(named.length, 1, r.warnings.map((w) => w.message).join('\n'));
+      const bound = Number(/known only to about ±([^:]+):/.exec(named[0])?.[1]);
+      assert.ok(Math.abs(d) <= bound, `0 is within ±${bound} of ${d}`);
+    }
+  });
+
+  it('says so where a tiny migration rate leaves no digit: two_deme_sfs at mig = 1e-20 (exit 0, the numbers printed)', () => {
+    const at = (mig: string) =>
+      cliJson([
+        'run',
+        join(ROOT, 'examples', 'two_deme_sfs.phasic'),
+        '--param',
+        `mig=${mig}`,
+        '--no-cache',
+        '--gradient',
+      ]) as RunJson;
+    // At mig = 0.5 the migration and coalescence rates are alike: nothing to say.
+    assert.deepEqual(
+      accuracy(at('0.5')).filter((m) => m.includes('by mig')),
+      [],
+    );
+    // At 1e-20 the expected time in a state left only by migration is 1e20: terms of that size
+    // cancel to dE[xi[1]]/dmig ≈ −1.13 (its limit as mig → 0), far below their rounding.
+    const tiny = at('1e-20');
+    const mig = accuracy(tiny).filter((m) => m.includes('by mig'));
+    assert.equal(mig.length, 1, accuracy(tiny).join('\n'));
+    assert.match(
+      mig[0],
+      /^\d+ derivatives by mig keep fewer than 6 digits at mig = 1e-20, the least dE\[xi\[\d\]\]\/dmig = /,
+    );
+    const bound = Number(/known only to about ±([^:]+):/.exec(mig[0])?.[1]);
+    assert.ok(bound > 1e4 && Math.abs(tiny.gradient['xi[1]'].mig[0] + 1.126) <= bound, mig[0]);
+  });
+});
+
 describe('non-finite moments and batches', () => {
   it('reports the derivatives of infinite or undefined moments as "NaN", never as numbers', async () => {
     // coal = 0: the lineages never coalesce, E[T] is infinite.

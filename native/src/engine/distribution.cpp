@@ -1,7 +1,6 @@
 #include "engine/distribution.hpp"
 
 #include <algorithm>
-#include <charconv>
 #include <chrono>
 #include <cmath>
 
@@ -10,6 +9,7 @@
 #include "distribution/reward_transform.hpp"
 #include "distribution/uniformization.hpp"
 #include "engine/json_writer.hpp"
+#include "engine/number_text.hpp"
 #include "engine/run.hpp"
 
 namespace phasic {
@@ -17,16 +17,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
-
-// The shortest text that reads back as `x` (1e-20, not 9.9999999999999995e-21): what
-// the caller wrote.
-std::string format_number(double x) {
-  if (std::isnan(x)) return "NaN";
-  if (std::isinf(x)) return x > 0 ? "Infinity" : "-Infinity";
-  char buffer[32];
-  const auto end = std::to_chars(buffer, buffer + sizeof buffer, x).ptr;
-  return std::string(buffer, end);
-}
 
 constexpr double kQuantileRelative = 1e-9;
 constexpr double kGridQuantile = 0.999;
@@ -41,27 +31,27 @@ std::uint32_t reward_index(const ModelLabels& labels, const std::string& name) {
 
 void check_request(const DistributionRequest& r) {
   if (!(r.epsilon >= kMinDistributionEpsilon && r.epsilon <= kMaxDistributionEpsilon))
-    throw InvalidArgument("epsilon must be from 1e-14 to 1e-3, got " + format_number(r.epsilon));
+    throw InvalidArgument("epsilon must be from 1e-14 to 1e-3, got " + shortest_text(r.epsilon));
   if (!r.times &&
       !(r.grid_points >= 2 && r.grid_points <= kMaxGridPoints && r.grid_points == std::floor(r.grid_points)))
-    throw InvalidArgument("gridPoints must be an integer from 2 to 100000, got " + format_number(r.grid_points));
+    throw InvalidArgument("gridPoints must be an integer from 2 to 100000, got " + shortest_text(r.grid_points));
   if (r.times) {
     if (r.times->size() > kMaxGridPoints)
       throw InvalidArgument("at most 100000 times, got " + std::to_string(r.times->size()));
     for (std::size_t i = 0; i < r.times->size(); ++i)
       if (!std::isfinite((*r.times)[i]) || (*r.times)[i] < 0)
         throw InvalidArgument("times[" + std::to_string(i) + "] must be a finite number >= 0, got " +
-                              format_number((*r.times)[i]));
+                              shortest_text((*r.times)[i]));
   }
   for (std::size_t i = 0; i < r.quantiles.size(); ++i) {
     const double p = r.quantiles[i];
     const std::string where = " (quantiles[" + std::to_string(i) + "])";
     if (!(p > 0 && p < 1))
-      throw InvalidArgument("quantile p must be strictly between 0 and 1, got " + format_number(p) + where);
+      throw InvalidArgument("quantile p must be strictly between 0 and 1, got " + shortest_text(p) + where);
     // The CDF is known only to within epsilon: within epsilon of 0 or 1 the time found
     // would be set by that error, not by the distribution.
     if (!(p > r.epsilon && p < 1 - r.epsilon))
-      throw InvalidArgument("quantile p = " + format_number(p) + " is within epsilon (" + format_number(r.epsilon) +
+      throw InvalidArgument("quantile p = " + shortest_text(p) + " is within epsilon (" + shortest_text(r.epsilon) +
                             ") of " + (p <= r.epsilon ? "0" : "1") +
                             ": the CDF is known only to within epsilon there; ask for a p further from 0 and 1 or "
                             "a smaller epsilon" +

@@ -11,6 +11,7 @@
 #include "cache/key.hpp"
 #include "distribution/certain_absorption.hpp"
 #include "distribution/parametric_graph.hpp"
+#include "engine/gradient_accuracy.hpp"
 #include "engine/json_writer.hpp"
 #include "engine/load.hpp"
 #include "engine/run_entry.hpp"
@@ -446,6 +447,14 @@ std::optional<Gradient> gradient_if_asked(const ModelTrace& trace, const ModelLa
   return g;
 }
 
+// The gradient's derivatives at the rounding of their terms, as siteless warnings
+// (engine/gradient_accuracy.hpp).
+void add_gradient_accuracy_warnings(const Gradient& gradient, const Moments& moments, std::span<const double> theta,
+                                    const ModelLabels& labels, std::vector<ExploreWarning>& warnings) {
+  for (std::string& message : gradient_accuracy_warnings(gradient, moments, theta, labels.params, labels.rewards))
+    warnings.push_back({std::move(message), -1, {}});
+}
+
 // What a run entry gave besides what it put into the memory cache: its summary, decoded
 // once (a reused run's, from disk), and the answer stored with it, if any.
 struct RestoredRun {
@@ -555,8 +564,10 @@ std::optional<std::string> reuse_run(std::string_view model_text, const RunOptio
   // wrote nothing, so the scan is skipped too while the prune stamp shows the
   // directory as the last prune left it (cache/disk_cache.hpp).
   if (source == TraceSource::Disk) caches.disk.prune_if_changed();
-  return result_json(summary, true, model.totals, labels, theta, moments, options, timings, run_start, {},
-                     summary.warnings, gradient ? &*gradient : nullptr, decomposition.get());
+  std::vector<ExploreWarning> warnings = summary.warnings;
+  if (gradient) add_gradient_accuracy_warnings(*gradient, moments, theta, labels, warnings);
+  return result_json(summary, true, model.totals, labels, theta, moments, options, timings, run_start, {}, warnings,
+                     gradient ? &*gradient : nullptr, decomposition.get());
 }
 
 }  // namespace
@@ -686,6 +697,7 @@ std::string run_model(std::string_view model_text, const RunOptions& options, co
   caches.disk.prune();
   std::vector<ExploreWarning> warnings = summary.warnings;
   if (!caches.disk.warning().empty()) warnings.push_back({caches.disk.warning(), -1, {}});
+  if (gradient) add_gradient_accuracy_warnings(*gradient, moments, theta, labels, warnings);
   return result_json(summary, false, totals_of(*trace), labels, theta, moments, options, timings, run_start, lifetimes,
                      warnings, gradient ? &*gradient : nullptr);
 }
