@@ -28,6 +28,8 @@
 #include <new>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace phasic {
@@ -206,6 +208,33 @@ struct CountedAllocator {
 
 template <class T, Category C>
 using CountedVector = std::vector<T, CountedAllocator<T, C>>;
+
+// The same allocator for vectors of plain values every element of which is written
+// before it is read: resize leaves the new elements uninitialized instead of zeroing
+// them (value-initialization writes each once more, and for a large array that is a
+// pass over memory for nothing). Only for arrays filled by index right after resize.
+template <class T, Category C>
+struct UninitializedAllocator : CountedAllocator<T, C> {
+  UninitializedAllocator() noexcept = default;
+  template <class U>
+  UninitializedAllocator(const UninitializedAllocator<U, C>&) noexcept {}
+  template <class U>
+  struct rebind {
+    using other = UninitializedAllocator<U, C>;
+  };
+  template <class U>
+  void construct(U* p) noexcept {
+    static_assert(std::is_trivially_default_constructible_v<U>, "only plain values are left uninitialized");
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <class U, class... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
+};
+
+template <class T, Category C>
+using UninitializedVector = std::vector<T, UninitializedAllocator<T, C>>;
 
 // Bytes a vector holds (its capacity, which is what the allocator was asked for).
 template <class V>

@@ -277,7 +277,7 @@ struct RecordingScratch::Storage {
     trim(internal_end, kKeepValues);
     trim(merged, kKeepValues);
     for (auto* v : {&dense.vertex, &dense.weight, &dense.leave, &dense.in_count, &dense.out_count, &dense.children,
-                    &dense.partial, &dense_index})
+                    &dense.partial, &dense.pivots, &dense_index})
       trim(*v, kKeepValues);
     trim(dense.pattern, kKeepValues);
     trim(dense.pattern_leave, kKeepValues);
@@ -349,8 +349,9 @@ namespace {
 // Removes DOT `slot` from a finished trace, every later slot moving down by one. Only
 // for a constant the dense kernel was given but did not read, which a block that fills
 // in practically never leaves: correctness, not speed.
-void drop_dot(BlockTrace& t, TraceVector<Op>& ops, std::uint32_t slot) {
-  auto move = [&](std::uint32_t& s) { s -= s > slot; };
+// The ops are in one of the two vectors (the other is empty).
+void drop_dot(BlockTrace& t, TraceVector<Op>& ops, TraceVector<NarrowOp>& narrow_ops, std::uint32_t slot) {
+  auto move = [&](auto& s) { s -= s > slot; };
   const std::uint32_t stride = t.param_count + 1;
   t.dot_coeffs.erase(t.dot_coeffs.begin() + std::ptrdiff_t(slot) * stride,
                      t.dot_coeffs.begin() + std::ptrdiff_t(slot + 1) * stride);
@@ -359,6 +360,10 @@ void drop_dot(BlockTrace& t, TraceVector<Op>& ops, std::uint32_t slot) {
     move(op.a);
     if (op.code != OpCode::Inv) move(op.b);
     if (op.code == OpCode::MulAdd) move(op.c);
+  }
+  for (NarrowOp& op : narrow_ops) {
+    move(op.a);
+    if (op.b != kNarrowInv) move(op.b), move(op.c);
   }
   for (ForwardCommand& f : t.forward) move(f.multiplier);
   for (SolveCommand& s : t.solve) move(s.inverse_rate);
@@ -591,6 +596,7 @@ BlockTrace record_in(const BlockInput& b, RecordingScratch::Storage& scratch, co
   }
 
   // Liveness: commands read slots; ops read earlier slots, so one backward pass suffices.
+  // A DOT's readers all come after it, so it is known live when the pass reaches it.
   const SubgraphVector<RawOp>& raw = program.raw();
   SubgraphVector<std::uint32_t>& renumber = scratch.renumber;  // 0 = dead, else new slot + 1
   renumber.assign(raw.size(), 0);
@@ -604,8 +610,13 @@ BlockTrace record_in(const BlockInput& b, RecordingScratch::Storage& scratch, co
     for (const std::uint32_t w : dense_block.leave)
       if (w != DenseBlock::kAbsent) renumber[w] = 1;
   }
+  std::size_t live_dots = 0;
   for (std::size_t s = raw.size(); s-- > 0;) {
-    if (!renumber[s] || raw[s].code == kDot) continue;
+    if (!renumber[s]) continue;
+    if (raw[s].code == kDot) {
+      ++live_dots;
+      continue;
+    }
     renumber[raw[s].a] = 1;
     if (raw[s].code != static_cast<std::uint8_t>(OpCode::Inv)) renumber[raw[s].b] = 1;
     if (raw[s].code == static_cast<std::uint8_t>(OpCode::MulAdd)) renumber[raw[s].c] = 1;
@@ -614,56 +625,77 @@ BlockTrace record_in(const BlockInput& b, RecordingScratch::Storage& scratch, co
   // A constant only the dense kernel may read is kept for now and dropped below if it did not.
   const bool zero_for_dense = dense && !renumber[zero], one_for_dense = dense && !renumber[one];
   if (dense) renumber[zero] = renumber[one] = 1;
+  live_dots += zero_for_dense + one_for_dense;
 
   BlockTrace t;
   t.param_count = b.param_count;
   t.vertex_count = n;
   t.exit_count = b.exit_count;
   std::uint32_t next = 0;
-  std::size_t live_dots = 0;
-  for (std::size_t s = 0; s < raw.size(); ++s) live_dots += renumber[s] && raw[s].code == kDot;
   t.dot_coeffs.reserve(live_dots * b.stride());
-  for (std::size_t s = 0; s < raw.size(); ++s)
-    if (renumber[s] && raw[s].code == kDot) {
-      renumber[s] = ++next;
-      const double* c = program.coeffs(raw[s].a);
-      t.dot_coeffs.insert(t.dot_coeffs.end(), c, c + b.stride());
-    }
-  t.dot_count = next;
-  // Arithmetic ops sorted by level (longest operand path from the DOTs): ops of one
-  // level are independent, so replay keeps several dependency chains in flight.
+  // One forward pass over the live values: DOTs take the first slots in order, and
+  // arithmetic ops are counted by level (longest operand path from the DOTs, which
+  // are level 0) to be sorted by it below: ops of one level are independent, so replay
+  // keeps several dependency chains in flight. level_begin[l + 1] counts level l.
   SubgraphVector<std::uint32_t>& level = scratch.level;
   level.assign(raw.size(), 0);
-  std::uint32_t deepest = 0;
-  for (std::size_t s = 0; s < raw.size(); ++s)
-    if (renumber[s] && raw[s].code != kDot) {
-      const RawOp& r = raw[s];
-      std::uint32_t l = level[r.a];
-      if (r.code != static_cast<std::uint8_t>(OpCode::Inv)) l = std::max(l, level[r.b]);
-      if (r.code == static_cast<std::uint8_t>(OpCode::MulAdd)) l = std::max(l, level[r.c]);
-      level[s] = l + 1;
-      deepest = std::max(deepest, l + 1);
-    }
   SubgraphVector<std::uint32_t>& level_begin = scratch.level_begin;
-  level_begin.assign(deepest + 2, 0);
-  for (std::size_t s = 0; s < raw.size(); ++s)
-    if (renumber[s] && raw[s].code != kDot) ++level_begin[level[s] + 1];
+  level_begin.assign(2, 0);
+  for (std::size_t s = 0; s < raw.size(); ++s) {
+    if (!renumber[s]) continue;
+    const RawOp& r = raw[s];
+    if (r.code == kDot) {
+      renumber[s] = ++next;
+      const double* c = program.coeffs(r.a);
+      t.dot_coeffs.insert(t.dot_coeffs.end(), c, c + b.stride());
+      continue;
+    }
+    std::uint32_t l = level[r.a];
+    if (r.code != static_cast<std::uint8_t>(OpCode::Inv)) l = std::max(l, level[r.b]);
+    if (r.code == static_cast<std::uint8_t>(OpCode::MulAdd)) l = std::max(l, level[r.c]);
+    level[s] = l + 1;
+    if (level_begin.size() < std::size_t(l) + 3) level_begin.resize(std::size_t(l) + 3, 0);
+    ++level_begin[l + 2];
+  }
+  t.dot_count = next;
+  const auto deepest = static_cast<std::uint32_t>(level_begin.size() - 2);
   for (std::uint32_t l = 0; l <= deepest; ++l) level_begin[l + 1] += level_begin[l];
   SubgraphVector<std::uint32_t>& schedule = scratch.schedule;
   schedule.resize(level_begin.back());
   for (std::size_t s = 0; s < raw.size(); ++s)
     if (renumber[s] && raw[s].code != kDot) schedule[level_begin[level[s]]++] = static_cast<std::uint32_t>(s);
-  for (const std::uint32_t s : schedule) renumber[s] = ++next;
-  // Wide while recording (the dense kernel appends to them), narrowed when the block is done.
+  // Ops are numbered in schedule order as they are written: an op's operands are DOTs
+  // or ops of a lower level, numbered before it. A block the dense kernel does not
+  // continue knows its value count here, and one that fits 16-bit slots is written
+  // narrow at once (the program is MulAdd and Inv only), not written wide and copied.
+  // Otherwise the ops are wide until the dense kernel has counted its own, and it moves
+  // them to narrow_ops if the block fits (DenseOutput); a wide list is narrowed at the
+  // end if it fits after all.
   TraceVector<Op> ops;
-  ops.reserve(schedule.size());
-  for (const std::uint32_t s : schedule) {
-    const RawOp& r = raw[s];
-    const auto code = static_cast<OpCode>(r.code);
-    const std::uint32_t a = renumber[r.a] - 1;
-    const std::uint32_t bb = code == OpCode::Inv ? 0 : renumber[r.b] - 1;
-    const std::uint32_t c = code == OpCode::MulAdd ? renumber[r.c] - 1 : 0;
-    ops.push_back({code, a, bb, c});
+  TraceVector<NarrowOp> narrow_ops;
+  bool narrow = !dense && std::uint64_t(t.dot_count) + schedule.size() <= kNarrowValues;
+  if (narrow) {
+    narrow_ops.reserve(schedule.size());
+    for (const std::uint32_t s : schedule) {
+      renumber[s] = ++next;
+      const RawOp& r = raw[s];
+      const auto a = static_cast<std::uint16_t>(renumber[r.a] - 1);
+      narrow_ops.push_back(r.code == static_cast<std::uint8_t>(OpCode::Inv)
+                               ? NarrowOp{a, kNarrowInv, 0}
+                               : NarrowOp{a, static_cast<std::uint16_t>(renumber[r.b] - 1),
+                                          static_cast<std::uint16_t>(renumber[r.c] - 1)});
+    }
+  } else {
+    ops.reserve(schedule.size());
+    for (const std::uint32_t s : schedule) {
+      renumber[s] = ++next;
+      const RawOp& r = raw[s];
+      const auto code = static_cast<OpCode>(r.code);
+      const std::uint32_t a = renumber[r.a] - 1;
+      const std::uint32_t bb = code == OpCode::Inv ? 0 : renumber[r.b] - 1;
+      const std::uint32_t c = code == OpCode::MulAdd ? renumber[r.c] - 1 : 0;
+      ops.push_back({code, a, bb, c});
+    }
   }
   // Commands recorded from here on (by the dense kernel) hold final slots already.
   const std::size_t sparse_forward = forward.size(), sparse_solves = solves.size(), sparse_terms = terms.size();
@@ -674,8 +706,10 @@ BlockTrace record_in(const BlockInput& b, RecordingScratch::Storage& scratch, co
     for (std::uint32_t& w : dense_block.leave)
       if (w != DenseBlock::kAbsent) w = renumber[w] - 1;
     const auto first_dense_op = static_cast<std::uint32_t>(ops.size());
-    DenseOutput o{ops, t.dot_count, renumber[zero] - 1, renumber[one] - 1, forward, solves, terms, &t.dense};
+    DenseOutput o{ops,    narrow_ops, t.dot_count, renumber[zero] - 1, renumber[one] - 1, forward,
+                  solves, terms,      &t.dense};
     eliminate_dense(dense_block, o, b.vertices.data(), cancel);
+    narrow = o.narrow;
     if (t.dense.size > 0) t.dense.first_op = first_dense_op, t.dense.first_forward = sparse_forward;
     if (zero_for_dense && !o.used_zero) unused.push_back(o.zero);
     if (one_for_dense && !o.used_one) unused.push_back(o.one);
@@ -695,8 +729,8 @@ BlockTrace record_in(const BlockInput& b, RecordingScratch::Storage& scratch, co
     t.solve.push_back({s.vertex, final_slot(s.inverse_rate, i < sparse_solves), t.terms.size()});
   }
   std::sort(unused.begin(), unused.end());
-  for (std::size_t i = unused.size(); i-- > 0;) drop_dot(t, ops, unused[i]);
-  t.ops = OpList(std::move(ops), t.dot_count);
+  for (std::size_t i = unused.size(); i-- > 0;) drop_dot(t, ops, narrow_ops, unused[i]);
+  t.ops = narrow ? OpList(std::move(narrow_ops)) : OpList(std::move(ops), t.dot_count);
   return t;
 }
 }  // namespace

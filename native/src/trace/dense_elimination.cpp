@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 
 #include "base/error.hpp"
 #include "trace/dense_block_evaluation.hpp"
@@ -48,11 +49,13 @@ std::uint32_t markowitz_choice(const DenseBlock& block, const std::uint8_t* has_
 
 // How many ops `record` will append, so the trace's op vector is allocated once at its
 // final size (a bound on the fill was twice the ops on structured n = 8 d = 5, and the
-// trace's memory is priced by its capacity). It runs record's steps on the pattern
-// alone, rows as bitsets: a parent's fill is then a few word operations rather than a
-// pass over v's children, which made the count cost as much as recording. The same
-// counts drive the same Markowitz choices, so the count is exact. Throws what record
-// would throw, for the same vertex.
+// trace's memory is priced by its capacity), and the Markowitz order record follows
+// (block.pivots). It runs the elimination on the pattern alone, rows as bitsets: a
+// parent's fill is then a few word operations rather than a pass over v's children,
+// which made the count cost as much as recording. The pattern is the weights'
+// presence step for step, so its counts and choices are the ones the elimination of
+// the weights would make, and the count is exact. Throws NeverAbsorbed for the vertex
+// record would throw it for.
 std::uint64_t count_ops(DenseBlock& block, const VertexId* global, const std::atomic<bool>* cancel) {
   const std::uint32_t r = block.size;
   const std::size_t words = (std::size_t(r) + 63) / 64;
@@ -63,6 +66,7 @@ std::uint64_t count_ops(DenseBlock& block, const VertexId* global, const std::at
   block.in_count.assign(r, 0);
   block.out_count.assign(r, 0);
   block.done.assign(r, 0);
+  block.pivots.resize(r);
   for (std::uint32_t u = 0; u < r; ++u) {
     for (std::uint32_t z = 0; z < r; ++z)
       if (block.at(u, z) != DenseBlock::kAbsent) {
@@ -76,6 +80,7 @@ std::uint64_t count_ops(DenseBlock& block, const VertexId* global, const std::at
     if (cancel && cancel->load(std::memory_order_relaxed)) throw Cancelled();
     const std::uint32_t v = markowitz_choice(block, has_leave.data());
     block.done[v] = 1;
+    block.pivots[step] = v;
     const std::uint64_t* vrow = bits.data() + v * words;
     std::uint32_t children = 0;
     for (std::size_t w = 0; w < words; ++w) children += static_cast<std::uint32_t>(__builtin_popcountll(vrow[w]));
@@ -111,23 +116,34 @@ std::uint64_t count_ops(DenseBlock& block, const VertexId* global, const std::at
   return count;
 }
 
-// The elimination, each op appended with its final slot.
+// The elimination in count_ops's order (block.pivots), each op appended with its
+// final slot. The order is given, so no counts are kept here.
 //
 // The loop's stores (each op, and the matrix's 32-bit slots) may alias, as far as the
 // compiler knows, what it read through references (the output's slot count, constants
 // and flags, the count vectors' data), which were then read again after every op. It
 // keeps them in locals instead: the next slot, the constants, which of them were read,
 // and pointers to the matrix and the counts. The ops are the same.
-void record(DenseBlock& block, DenseOutput& out, const VertexId* global, const std::atomic<bool>* cancel) {
+//
+// The ops are written in their stored form: wide, or narrow (16-bit slots, an Inv as
+// b = kNarrowInv) when the whole block fits, so a narrow block's ops are not written
+// wide and copied afterwards.
+template <class StoredOp>
+void record(DenseBlock& block, TraceVector<StoredOp>& ops, DenseOutput& out, const VertexId* global,
+            const std::atomic<bool>* cancel) {
   constexpr std::uint32_t kAbsent = DenseBlock::kAbsent;
   constexpr auto kMulAdd = OpCode::MulAdd;
   const std::uint32_t r = block.size;
-  TraceVector<Op>& ops = out.ops;
   auto next = static_cast<std::uint32_t>(out.dot_count + ops.size());  // the slot of the next op
   const std::uint32_t zero = out.zero, one = out.one;
   bool used_zero = false, used_one = false;
   auto emit = [&](OpCode code, std::uint32_t a, std::uint32_t b, std::uint32_t c) -> std::uint32_t {
-    ops.push_back({code, a, b, c});
+    if constexpr (std::is_same_v<StoredOp, NarrowOp>)
+      ops.push_back(code == OpCode::Inv ? NarrowOp{static_cast<std::uint16_t>(a), kNarrowInv, 0}
+                                        : NarrowOp{static_cast<std::uint16_t>(a), static_cast<std::uint16_t>(b),
+                                                   static_cast<std::uint16_t>(c)});
+    else
+      ops.push_back({code, a, b, c});
     return next++;
   };
   // The sparse recorder's canonical forms: a·b as 0 + min·max, a + b as a + b·1 with
@@ -146,27 +162,17 @@ void record(DenseBlock& block, DenseOutput& out, const VertexId* global, const s
     return emit(kMulAdd, a, std::min(b, c), std::max(b, c));
   };
 
-  block.in_count.assign(r, 0);
-  block.out_count.assign(r, 0);
   block.done.assign(r, 0);
-  for (std::uint32_t u = 0; u < r; ++u)
-    for (std::uint32_t z = 0; z < r; ++z)
-      if (block.at(u, z) != kAbsent) ++block.out_count[u], ++block.in_count[z];
   SubgraphVector<std::uint32_t>& children = block.children;
   SubgraphVector<std::uint32_t>& partial = block.partial;
-  SubgraphVector<std::uint8_t>& has_leave = block.pattern_leave;
-  has_leave.resize(r);
-  for (std::uint32_t u = 0; u < r; ++u) has_leave[u] = block.leave[u] != kAbsent;
   partial.reserve(r + 1);
   std::uint32_t* const weight = block.weight.data();
   std::uint32_t* const leave = block.leave.data();
-  std::uint32_t* const in_count = block.in_count.data();
-  std::uint32_t* const out_count = block.out_count.data();
   const std::uint8_t* const done = block.done.data();
 
   for (std::uint32_t step = 0; step < r; ++step) {
     if (cancel && cancel->load(std::memory_order_relaxed)) throw Cancelled();
-    const std::uint32_t v = markowitz_choice(block, has_leave.data());
+    const std::uint32_t v = block.pivots[step];
     block.done[v] = 1;
     const std::uint32_t* vrow = weight + std::size_t(v) * r;
     children.clear();
@@ -200,25 +206,14 @@ void record(DenseBlock& block, DenseOutput& out, const VertexId* global, const s
       out.forward.push_back({block.vertex[u], block.vertex[v], m});
       urow[v] = kAbsent;
       // w_uz += m·w_vz over v's children; the loop m·w_vu is dropped.
-      std::uint32_t fill = 0;
       for (const std::uint32_t* child = first_child; child != last_child; ++child) {
         const std::uint32_t z = *child;
         if (z == u) continue;
         const std::uint32_t w = urow[z];
-        if (w == kAbsent) {
-          urow[z] = mul(m, vrow[z]);
-          ++fill, ++in_count[z];
-        } else {
-          urow[z] = muladd(w, m, vrow[z]);
-        }
+        urow[z] = w == kAbsent ? mul(m, vrow[z]) : muladd(w, m, vrow[z]);
       }
-      out_count[u] += fill - 1;
-      if (leave_v != kAbsent) {
-        leave[u] = leave[u] == kAbsent ? mul(m, leave_v) : muladd(leave[u], m, leave_v);
-        has_leave[u] = 1;
-      }
+      if (leave_v != kAbsent) leave[u] = leave[u] == kAbsent ? mul(m, leave_v) : muladd(leave[u], m, leave_v);
     }
-    for (const std::uint32_t z : children) --in_count[z];
   }
   out.used_zero = used_zero;
   out.used_one = used_one;
@@ -239,7 +234,12 @@ void describe_matrix(const DenseBlock& block, DenseTail& tail) {
 }
 
 // Dense indices to positions (elimination order), entries sorted by (row, column).
-void describe_order(const DenseBlock& block, const EliminationStep* steps, DenseTail& tail) {
+// The elimination has consumed the matrix and the leave weights, so their storage
+// takes each entry at its (row, column) in positions, and one pass in that order
+// lists them sorted: the pairs are distinct, so this is the order a sort would give,
+// at O(r²) instead of a comparison sort of the entries.
+void describe_order(DenseBlock& block, const EliminationStep* steps, DenseTail& tail) {
+  constexpr std::uint32_t kAbsent = DenseBlock::kAbsent;
   const std::uint32_t r = block.size;
   tail.order.resize(r);
   SubgraphVector<std::uint32_t> position(r);
@@ -249,13 +249,21 @@ void describe_order(const DenseBlock& block, const EliminationStep* steps, Dense
     const auto it = std::lower_bound(block.vertex.begin(), block.vertex.end(), steps[p].vertex);
     position[std::size_t(it - block.vertex.begin())] = p;
   }
-  for (DenseEntry& e : tail.entries) {
-    e.row = position[e.row];
-    if (e.column < r) e.column = position[e.column];
+  std::fill(block.weight.begin(), block.weight.end(), kAbsent);
+  std::fill(block.leave.begin(), block.leave.end(), kAbsent);
+  for (const DenseEntry& e : tail.entries) {
+    const std::uint32_t row = position[e.row];
+    if (e.column < r)
+      block.at(row, position[e.column]) = e.slot;
+    else
+      block.leave[row] = e.slot;
   }
-  std::sort(tail.entries.begin(), tail.entries.end(), [](const DenseEntry& a, const DenseEntry& b) {
-    return a.row != b.row ? a.row < b.row : a.column < b.column;
-  });
+  std::size_t at = 0;
+  for (std::uint32_t row = 0; row < r; ++row) {
+    for (std::uint32_t column = 0; column < r; ++column)
+      if (const std::uint32_t w = block.at(row, column); w != kAbsent) tail.entries[at++] = {row, column, w};
+    if (block.leave[row] != kAbsent) tail.entries[at++] = {row, r, block.leave[row]};
+  }
 }
 
 }  // namespace
@@ -266,14 +274,28 @@ void eliminate_dense(DenseBlock& block, DenseOutput& out, const VertexId* global
   // trace memory for nothing).
   const bool describe = out.tail && worth_dense_evaluation(block.size, count);
   if (describe) describe_matrix(block, *out.tail);
-  if (std::uint64_t(out.dot_count) + out.ops.size() + count >= 0xfffffffeu)
-    throw EngineError("a block's trace needs more than 2^32 values");
-  // A buffer of 2 MB or more is a mapping of its own in huge pages (allocate_large,
-  // memory/accounting.hpp): tens of MB of fresh ops fault in per 2 MB, not per 4 KB.
-  out.ops.reserve(out.ops.size() + count);
+  const std::uint64_t values = std::uint64_t(out.dot_count) + out.ops.size() + count;
+  if (values >= 0xfffffffeu) throw EngineError("a block's trace needs more than 2^32 values");
   out.used_zero = out.used_one = false;
   const std::size_t first_step = out.steps.size();
-  record(block, out, global, cancel);
+  // Every op before the kernel's is MulAdd or Inv (the sparse recorder emits nothing
+  // else), so the count alone says whether the block's ops will be narrow.
+  out.narrow = values <= kNarrowValues;
+  if (out.narrow) {
+    out.narrow_ops.reserve(out.ops.size() + count);
+    for (const Op& op : out.ops)
+      out.narrow_ops.push_back(op.code == OpCode::Inv
+                                   ? NarrowOp{static_cast<std::uint16_t>(op.a), kNarrowInv, 0}
+                                   : NarrowOp{static_cast<std::uint16_t>(op.a), static_cast<std::uint16_t>(op.b),
+                                              static_cast<std::uint16_t>(op.c)});
+    TraceVector<Op>().swap(out.ops);
+    record(block, out.narrow_ops, out, global, cancel);
+  } else {
+    // A buffer of 2 MB or more is a mapping of its own in huge pages (allocate_large,
+    // memory/accounting.hpp): tens of MB of fresh ops fault in per 2 MB, not per 4 KB.
+    out.ops.reserve(out.ops.size() + count);
+    record(block, out.ops, out, global, cancel);
+  }
   if (describe) describe_order(block, out.steps.data() + first_step, *out.tail);
 }
 

@@ -64,9 +64,10 @@ struct DenseBlock {
   SubgraphVector<std::uint32_t> weight;  // r × r, row u column z: slot of w_uz or kAbsent; diagonal absent
   SubgraphVector<std::uint32_t> leave;   // slot of the leave weight or kAbsent
   // Working counts, kept here so a composition reuses their storage. pattern: the
-  // weights' presence as r rows of ⌈r/64⌉ bit words (for counting the ops);
-  // pattern_leave: whether each leave weight is present.
-  SubgraphVector<std::uint32_t> in_count, out_count, children, partial;
+  // weights' presence as r rows of ⌈r/64⌉ bit words (for counting the ops and choosing
+  // the order); pattern_leave: whether each leave weight is present; pivots: the
+  // vertex eliminated at each step.
+  SubgraphVector<std::uint32_t> in_count, out_count, children, partial, pivots;
   SubgraphVector<std::uint64_t> pattern;
   SubgraphVector<std::uint8_t> pattern_leave, done;
 
@@ -77,6 +78,10 @@ struct DenseBlock {
 
 struct DenseOutput {
   TraceVector<Op>& ops;  // op i has slot dot_count + i
+  // Where the ops go instead when every value of the block will fit a 16-bit slot
+  // (known once the kernel has counted its ops): the ops recorded before it are moved
+  // here in narrow form, `ops` is left empty, and `narrow` is set.
+  TraceVector<NarrowOp>& narrow_ops;
   std::uint32_t dot_count;
   std::uint32_t zero, one;  // slots of the DOTs 0 and 1
   SubgraphVector<ForwardCommand>& forward;
@@ -86,9 +91,11 @@ struct DenseOutput {
   // part is worth evaluating densely (dense_block_evaluation.hpp); else it is left empty.
   DenseTail* tail = nullptr;
   bool used_zero = false, used_one = false;  // set when an op read the constant
+  bool narrow = false;
 };
 
-// Eliminates every vertex of `block` (which it consumes), appending ops, forward
+// Eliminates every vertex of `block` (which it consumes), appending ops (wide, or narrow
+// when they fit, above), forward
 // commands, steps and terms to `out`. Throws NeverAbsorbed(global[v]) for a vertex
 // with no way out (as the sparse recorder would, for the same vertex), Cancelled when
 // *cancel becomes true.
