@@ -11,6 +11,10 @@
 // the constants 0 and 1 as DOTs), so replay runs without a data-dependent branch; Add
 // and Mul stay valid in the format. A block of at most kNarrowValues values whose ops
 // are all MulAdd or Inv keeps them narrow (NarrowOp, 16-bit slots), any other wide.
+// Its commands (below) are narrow, all three kinds in one form (NarrowForward,
+// NarrowSolve, NarrowTerm: 16-bit indices), exactly when its vertices + exits and its
+// values each number at most kNarrowCommandSlots (and its terms fewer than 2^32); this
+// is checked on its own, since narrow ops do not bound the vertices and exits.
 // Every value is a sum, product or reciprocal of positive numbers: nothing is ever
 // subtracted, so every value keeps full relative accuracy.
 //
