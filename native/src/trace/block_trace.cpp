@@ -333,7 +333,7 @@ void BlockTrace::set_commands(TraceVector<ForwardCommand>&& f, TraceVector<Solve
     ns[i] = {std::uint16_t(s[i].vertex), std::uint16_t(s[i].inverse_rate), std::uint32_t(s[i].term_end)};
   TraceVector<NarrowTerm> nk(k.size());
   for (std::size_t i = 0; i < k.size(); ++i) nk[i] = {std::uint16_t(k[i].target), std::uint16_t(k[i].weight)};
-  // The wide ones freed before the narrow ones are kept (an arena's bytes come back).
+  // The wide ones freed now, not when the caller's vectors go out of scope.
   TraceVector<ForwardCommand>().swap(f), TraceVector<SolveCommand>().swap(s), TraceVector<Term>().swap(k);
   set_commands(std::move(nf), std::move(ns), std::move(nk));
 }
