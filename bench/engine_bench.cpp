@@ -570,6 +570,8 @@ std::string isolated(const std::string& name, double timeout_s, const std::funct
 // a block trace used by several blocks counts at each use.
 struct OpMix {
   std::uint64_t dot = 0, add = 0, mul = 0, muladd = 0, inv = 0, forward = 0, solve = 0, terms = 0;
+  // Bytes each kind holds (docs/performance.md, "Target 3": what an evaluation streams).
+  std::uint64_t dot_bytes = 0, op_bytes = 0, forward_bytes = 0, solve_bytes = 0, term_bytes = 0;
 };
 
 OpMix op_mix(const ModelTrace& m) {
@@ -588,6 +590,11 @@ OpMix op_mix(const ModelTrace& m) {
     mix.forward += t.forward.size();
     mix.solve += t.solve.size();
     mix.terms += t.terms.size();
+    mix.dot_bytes += t.dot_coeffs.size() * sizeof(double);
+    mix.op_bytes += t.ops.bytes();
+    mix.forward_bytes += t.forward.bytes();
+    mix.solve_bytes += t.solve.bytes();
+    mix.term_bytes += t.terms.bytes();
   }
   return mix;
 }
@@ -834,6 +841,11 @@ int run(const Options& o) {
       .field("forward", mix.forward)
       .field("solve", mix.solve)
       .field("terms", mix.terms)
+      .field("dot_bytes", mix.dot_bytes)
+      .field("op_bytes", mix.op_bytes)
+      .field("forward_bytes", mix.forward_bytes)
+      .field("solve_bytes", mix.solve_bytes)
+      .field("term_bytes", mix.term_bytes)
       .end_object();
   w.end_object();
   w.key("evaluate").begin_object();

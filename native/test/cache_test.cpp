@@ -712,7 +712,7 @@ BlockTrace trace_of_size(std::size_t size, std::uint32_t tag) {
   t.vertex_count = tag;
   t.dot_coeffs.assign(size, 1.0);
   t.ops = OpList(TraceVector<Op>(size, Op{OpCode::MulAdd, 0, 0, 0}), 0);
-  t.solve.resize(size);
+  t.set_commands({}, TraceVector<SolveCommand>(size), {});
   return t;
 }
 

@@ -197,9 +197,6 @@ static BlockTrace reordered(const BlockTrace& t, std::mt19937& random) {
   s.exit_count = t.exit_count;
   s.dot_count = t.dot_count;
   s.dot_coeffs = t.dot_coeffs;
-  s.forward = t.forward;
-  s.solve = t.solve;
-  s.terms = t.terms;
   const std::uint32_t D = t.dot_count;
   const std::size_t n = t.ops.size();
   auto operands = [](const Op& o) {
@@ -235,9 +232,14 @@ static BlockTrace reordered(const BlockTrace& t, std::mt19937& random) {
     ops.push_back(o);
   }
   s.ops = OpList(std::move(ops), s.dot_count);
-  for (ForwardCommand& f : s.forward) f.multiplier = slot[f.multiplier];
-  for (SolveCommand& c : s.solve) c.inverse_rate = slot[c.inverse_rate];
-  for (Term& k : s.terms) k.weight = slot[k.weight];
+  TraceVector<ForwardCommand> forward = t.forward.widened();
+  TraceVector<SolveCommand> solve = t.solve.widened();
+  TraceVector<Term> terms = t.terms.widened();
+  for (ForwardCommand& f : forward) f.multiplier = slot[f.multiplier];
+  for (SolveCommand& c : solve) c.inverse_rate = slot[c.inverse_rate];
+  for (Term& k : terms) k.weight = slot[k.weight];
+  s.set_commands(std::move(forward), std::move(solve), std::move(terms));
+  CHECK_EQ(s.commands_narrow(), t.commands_narrow());
   return s;
 }
 
@@ -325,10 +327,12 @@ TEST(blocks_at_the_narrow_limit_replay_and_round_trip_with_the_chains_bits) {
     ops.push_back({OpCode::Inv, s, 0, 0});
     const TraceVector<Op> wide = ops;
     t.ops = OpList(std::move(ops), t.dot_count);
-    t.solve = rate.solve;
-    t.solve[0].inverse_rate = std::uint32_t(values - 1);
+    TraceVector<SolveCommand> solve = rate.solve.widened();
+    solve[0].inverse_rate = std::uint32_t(values - 1);
+    t.set_commands({}, std::move(solve), {});
     CHECK_EQ(t.value_count(), values);
     CHECK_EQ(t.ops.narrow(), values <= kNarrowValues);
+    CHECK(t.commands_narrow());  // values ≤ kNarrowCommandSlots
     CHECK_EQ(t.ops.bytes(), wide.size() * (t.ops.narrow() ? sizeof(NarrowOp) : sizeof(Op)));
     bool same_ops = t.ops.size() == wide.size();
     for (std::size_t i = 0; same_ops && i < wide.size(); ++i) {
@@ -341,6 +345,7 @@ TEST(blocks_at_the_narrow_limit_replay_and_round_trip_with_the_chains_bits) {
     const BlockTrace back = deserialize(bytes.data(), bytes.size());
     CHECK(serialize(back) == bytes);
     CHECK_EQ(back.ops.narrow(), t.ops.narrow());
+    CHECK(back.commands_narrow());
 
     const BlockTrace* const forms[] = {&t, &back};
     for (const BlockTrace* form : forms) {
@@ -363,6 +368,58 @@ TEST(blocks_at_the_narrow_limit_replay_and_round_trip_with_the_chains_bits) {
       }
     }
   }
+}
+
+// Commands are stored narrow (block_trace.hpp, NarrowForward) exactly when a block's
+// vertices + exits and its values are at most kNarrowCommandSlots: blocks of one-vertex
+// solves sharing one inverse rate 1/θ (values stay 2), at y sizes on either side of
+// the limit. The reader keeps the form, and refuses a narrow form its header's sizes
+// do not allow and a wide form that fits.
+TEST(commands_are_narrow_exactly_when_their_indices_fit_16_bits) {
+  auto block = [](std::uint32_t vertices, std::uint32_t exits) {
+    BlockTrace t;
+    t.param_count = 1;
+    t.vertex_count = vertices;
+    t.exit_count = exits;
+    t.dot_count = 1;
+    t.dot_coeffs = {0.0, 1.0};
+    t.ops = OpList(TraceVector<Op>{Op{OpCode::Inv, 0, 0, 0}}, t.dot_count);
+    TraceVector<SolveCommand> solve(vertices);
+    for (std::uint32_t v = 0; v < vertices; ++v) solve[v] = {v, 1, 0};
+    t.set_commands({}, std::move(solve), {});
+    return t;
+  };
+  auto reseal = [](std::vector<std::uint8_t>& b) {
+    const std::uint64_t h = trace_checksum(b.data(), b.size() - 8);
+    std::memcpy(b.data() + b.size() - 8, &h, 8);
+  };
+  for (const std::uint64_t y_size : {kNarrowCommandSlots - 1, kNarrowCommandSlots, kNarrowCommandSlots + 1}) {
+    const BlockTrace t = block(std::uint32_t(y_size - 1), 1);
+    CHECK_EQ(t.commands_narrow(), y_size <= kNarrowCommandSlots);
+    CHECK_EQ(t.solve.bytes(), t.solve.size() * (t.commands_narrow() ? sizeof(NarrowSolve) : sizeof(SolveCommand)));
+    CHECK_EQ(t.solve[t.solve.size() - 1].vertex, std::uint32_t(y_size - 2));
+    std::vector<std::uint8_t> bytes = serialize(t);
+    const BlockTrace back = deserialize(bytes.data(), bytes.size());
+    CHECK(serialize(back) == bytes);
+    CHECK_EQ(back.commands_narrow(), t.commands_narrow());
+    // One more exit (header offset 16) takes a narrow block past the limit; one fewer
+    // brings a wide one within it.
+    std::uint32_t exits;
+    std::memcpy(&exits, bytes.data() + 16, 4);
+    if (y_size == kNarrowCommandSlots) exits += 1;
+    if (y_size == kNarrowCommandSlots + 1) exits -= 1;
+    if (y_size == kNarrowCommandSlots - 1) continue;
+    std::memcpy(bytes.data() + 16, &exits, 4);
+    reseal(bytes);
+    CHECK_THROWS(deserialize(bytes.data(), bytes.size()));
+  }
+  // A block that fits, its commands held wide by hand: refused when read back.
+  BlockTrace wide = block(3, 0);
+  wide.forward = ForwardList(wide.forward.widened());
+  wide.solve = SolveList(wide.solve.widened());
+  wide.terms = TermList(wide.terms.widened());
+  const std::vector<std::uint8_t> bytes = serialize(wide);
+  CHECK_THROWS(deserialize(bytes.data(), bytes.size()));
 }
 
 // Each way the program values can take (reverse, tangents, and the one chosen per
@@ -444,13 +501,14 @@ TEST(traces_out_of_the_order_the_gradient_needs_are_refused) {
   const BlockTrace good = record_block(extract_block(g, c, 1));
   CHECK(good.terms.size() > 0);
   BlockTrace bad = record_block(extract_block(g, c, 1));
-  bad.solve.clear();
-  bad.terms.clear();
+  TraceVector<SolveCommand> solve;
+  TraceVector<Term> terms;
   for (std::size_t i = good.solve.size(); i-- > 0;) {
     const std::uint64_t begin = i == 0 ? 0 : good.solve[i - 1].term_end;
-    for (std::uint64_t k = begin; k < good.solve[i].term_end; ++k) bad.terms.push_back(good.terms[k]);
-    bad.solve.push_back({good.solve[i].vertex, good.solve[i].inverse_rate, bad.terms.size()});
+    for (std::uint64_t k = begin; k < good.solve[i].term_end; ++k) terms.push_back(good.terms[k]);
+    solve.push_back({good.solve[i].vertex, good.solve[i].inverse_rate, terms.size()});
   }
+  bad.set_commands(good.forward.widened(), std::move(solve), std::move(terms));
   const std::vector<std::uint8_t> bytes = serialize(bad);
   CHECK_THROWS(deserialize(bytes.data(), bytes.size()));
   const std::vector<std::uint8_t> fine = serialize(good);
@@ -775,6 +833,43 @@ TEST(the_working_storage_of_a_composition_does_not_change_any_trace) {
   }
   // Nothing of the working storage outlives the composition.
   CHECK_EQ(ledger().bytes(Category::Subgraphs), 0u);
+}
+
+// Replay, batches and gradients read the commands in either form: every block of the
+// reference models with its commands held wide gives the narrow form's bits.
+TEST(narrow_and_wide_commands_give_the_same_bits) {
+  for (const char* name : {"two_locus_n6.json", "structured_n8_d3.json", "rabbits.json", "kingman_sfs.json"}) {
+    const Exploration explored = load_model_file(read_fixture(name), ExploreOptions{});
+    const Condensation c = condense(explored.graph);
+    const ModelTrace narrow = compose(explored.graph, c, {});
+    ModelTrace wide = compose(explored.graph, c, {});
+    std::size_t widened = 0;
+    for (ComposedBlock& b : wide.blocks) {
+      BlockTrace t = *b.trace;
+      widened += t.commands_narrow();
+      t.forward = ForwardList(t.forward.widened());
+      t.solve = SolveList(t.solve.widened());
+      t.terms = TermList(t.terms.widened());
+      b.trace = share(std::move(t));
+    }
+    CHECK(widened > 0);
+    const std::uint32_t P = explored.graph.param_count;
+    std::vector<double> thetas;
+    for (int i = 0; i < 8; ++i)
+      for (std::uint32_t p = 0; p < P; ++p) thetas.push_back(0.5 + 0.25 * i + 0.125 * p);
+    auto same = [](const std::vector<double>& a, const std::vector<double>& b) {
+      return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0;
+    };
+    const std::span<const double> theta(thetas.data(), P);
+    const Moments one = evaluate(narrow, theta, 3), one_wide = evaluate(wide, theta, 3);
+    CHECK(same(one.raw, one_wide.raw));
+    const std::vector<Moments> lanes = evaluate_batch(narrow, thetas, 8, 3);
+    const std::vector<Moments> lanes_wide = evaluate_batch(wide, thetas, 8, 3);
+    for (std::size_t i = 0; i < lanes.size(); ++i) CHECK(same(lanes[i].raw, lanes_wide[i].raw));
+    const Gradient d = evaluate_gradient(narrow, theta, 3, one), d_wide = evaluate_gradient(wide, theta, 3, one);
+    CHECK(same(d.moment, d_wide.moment));
+    std::printf("  %s: %zu of %zu blocks narrow\n", name, widened, wide.blocks.size());
+  }
 }
 
 TEST(the_examples_compose_op_for_op_as_blocks_recorded_alone) {

@@ -316,8 +316,26 @@ OpList::OpList(TraceVector<Op>&& ops, std::uint32_t dot_count) {
 }
 
 std::size_t BlockTrace::bytes() const {
-  return held_bytes(dot_coeffs) + ops.bytes() + held_bytes(forward) + held_bytes(solve) + held_bytes(terms) +
+  return held_bytes(dot_coeffs) + ops.bytes() + forward.bytes() + solve.bytes() + terms.bytes() +
          held_bytes(dense.order) + held_bytes(dense.entries);
+}
+
+void BlockTrace::set_commands(TraceVector<ForwardCommand>&& f, TraceVector<SolveCommand>&& s, TraceVector<Term>&& k) {
+  if (!commands_fit_narrow(std::uint64_t(vertex_count) + exit_count, value_count(), k.size())) {
+    forward = ForwardList(std::move(f)), solve = SolveList(std::move(s)), terms = TermList(std::move(k));
+    return;
+  }
+  TraceVector<NarrowForward> nf(f.size());
+  for (std::size_t i = 0; i < f.size(); ++i)
+    nf[i] = {std::uint16_t(f[i].target), std::uint16_t(f[i].source), std::uint16_t(f[i].multiplier)};
+  TraceVector<NarrowSolve> ns(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i)
+    ns[i] = {std::uint16_t(s[i].vertex), std::uint16_t(s[i].inverse_rate), std::uint32_t(s[i].term_end)};
+  TraceVector<NarrowTerm> nk(k.size());
+  for (std::size_t i = 0; i < k.size(); ++i) nk[i] = {std::uint16_t(k[i].target), std::uint16_t(k[i].weight)};
+  // The wide ones freed now, not when the caller's vectors go out of scope.
+  TraceVector<ForwardCommand>().swap(f), TraceVector<SolveCommand>().swap(s), TraceVector<Term>().swap(k);
+  set_commands(std::move(nf), std::move(ns), std::move(nk));
 }
 
 std::shared_ptr<const BlockTrace> share(BlockTrace&& trace) {
@@ -350,7 +368,9 @@ namespace {
 // for a constant the dense kernel was given but did not read, which a block that fills
 // in practically never leaves: correctness, not speed.
 // The ops are in one of the two vectors (the other is empty).
-void drop_dot(BlockTrace& t, TraceVector<Op>& ops, TraceVector<NarrowOp>& narrow_ops, std::uint32_t slot) {
+void drop_dot(BlockTrace& t, TraceVector<Op>& ops, TraceVector<NarrowOp>& narrow_ops,
+              TraceVector<ForwardCommand>& forward, TraceVector<SolveCommand>& solve, TraceVector<Term>& terms,
+              std::uint32_t slot) {
   auto move = [&](auto& s) { s -= s > slot; };
   const std::uint32_t stride = t.param_count + 1;
   t.dot_coeffs.erase(t.dot_coeffs.begin() + std::ptrdiff_t(slot) * stride,
@@ -365,9 +385,9 @@ void drop_dot(BlockTrace& t, TraceVector<Op>& ops, TraceVector<NarrowOp>& narrow
     move(op.a);
     if (op.b != kNarrowInv) move(op.b), move(op.c);
   }
-  for (ForwardCommand& f : t.forward) move(f.multiplier);
-  for (SolveCommand& s : t.solve) move(s.inverse_rate);
-  for (Term& term : t.terms) move(term.weight);
+  for (ForwardCommand& f : forward) move(f.multiplier);
+  for (SolveCommand& s : solve) move(s.inverse_rate);
+  for (Term& term : terms) move(term.weight);
   for (DenseEntry& e : t.dense.entries) move(e.slot);
 }
 
@@ -717,20 +737,26 @@ BlockTrace record_in(const BlockInput& b, RecordingScratch::Storage& scratch, co
   auto final_slot = [&](std::uint32_t slot, bool recorded_sparse) {
     return recorded_sparse ? renumber[slot] - 1 : slot;
   };
-  t.forward.reserve(forward.size());
+  TraceVector<ForwardCommand> final_forward;
+  final_forward.reserve(forward.size());
   for (std::size_t i = 0; i < forward.size(); ++i)
-    t.forward.push_back({forward[i].target, forward[i].source, final_slot(forward[i].multiplier, i < sparse_forward)});
-  t.solve.reserve(solves.size());
-  t.terms.reserve(terms.size());
+    final_forward.push_back(
+        {forward[i].target, forward[i].source, final_slot(forward[i].multiplier, i < sparse_forward)});
+  TraceVector<SolveCommand> final_solve;
+  TraceVector<Term> final_terms;
+  final_solve.reserve(solves.size());
+  final_terms.reserve(terms.size());
   for (std::size_t i = solves.size(); i-- > 0;) {
     const RawSolve& s = solves[i];
     for (std::uint64_t k = s.term_begin; k < s.term_end; ++k)
-      t.terms.push_back({terms[k].target, final_slot(terms[k].weight, k < sparse_terms)});
-    t.solve.push_back({s.vertex, final_slot(s.inverse_rate, i < sparse_solves), t.terms.size()});
+      final_terms.push_back({terms[k].target, final_slot(terms[k].weight, k < sparse_terms)});
+    final_solve.push_back({s.vertex, final_slot(s.inverse_rate, i < sparse_solves), final_terms.size()});
   }
   std::sort(unused.begin(), unused.end());
-  for (std::size_t i = unused.size(); i-- > 0;) drop_dot(t, ops, narrow_ops, unused[i]);
+  for (std::size_t i = unused.size(); i-- > 0;)
+    drop_dot(t, ops, narrow_ops, final_forward, final_solve, final_terms, unused[i]);
   t.ops = narrow ? OpList(std::move(narrow_ops)) : OpList(std::move(ops), t.dot_count);
+  t.set_commands(std::move(final_forward), std::move(final_solve), std::move(final_terms));
   return t;
 }
 }  // namespace

@@ -11,6 +11,10 @@
 // the constants 0 and 1 as DOTs), so replay runs without a data-dependent branch; Add
 // and Mul stay valid in the format. A block of at most kNarrowValues values whose ops
 // are all MulAdd or Inv keeps them narrow (NarrowOp, 16-bit slots), any other wide.
+// Its commands (below) are narrow, all three kinds in one form (NarrowForward,
+// NarrowSolve, NarrowTerm: 16-bit indices), exactly when its vertices + exits and its
+// values each number at most kNarrowCommandSlots (and its terms fewer than 2^32); this
+// is checked on its own, since narrow ops do not bound the vertices and exits.
 // Every value is a sum, product or reciprocal of positive numbers: nothing is ever
 // subtracted, so every value keeps full relative accuracy.
 //
@@ -116,6 +120,64 @@ struct SolveCommand {
 struct Term {
   std::uint32_t target, weight;
 };
+// The commands of a block whose working vector (vertices + exits) and values both have
+// at most kNarrowCommandSlots entries, so that every index fits 16 bits, and whose
+// terms number less than 2^32: 6, 8 and 4 bytes instead of 12, 16 and 8. The solves
+// read them once per moment and group of rewards, from memory on traces larger than
+// the caches (docs/performance.md, "Target 3", twelfth round). A block of at most
+// kNarrowValues values (narrow ops) need not have narrow commands: two vertices may
+// share their inverse rate and two exits their edge's DOT, so its vertices and exits
+// are not bounded by its values; the fit is checked on both.
+struct NarrowForward {
+  std::uint16_t target, source, multiplier;
+};
+struct NarrowSolve {
+  std::uint16_t vertex, inverse_rate;
+  std::uint32_t term_end;
+};
+struct NarrowTerm {
+  std::uint16_t target, weight;
+};
+constexpr std::uint64_t kNarrowCommandSlots = 0x10000;
+inline ForwardCommand widen(const NarrowForward& f) { return {f.target, f.source, f.multiplier}; }
+inline SolveCommand widen(const NarrowSolve& s) { return {s.vertex, s.inverse_rate, s.term_end}; }
+inline Term widen(const NarrowTerm& t) { return {t.target, t.weight}; }
+
+// One kind of a block's commands in one of two forms, as OpList holds ops: the form
+// is the block's (BlockTrace::set_commands chooses it for all three kinds at once).
+// Loops that run the commands take the stored forms through visit_commands and are
+// compiled for each; others read commands one at a time, widened.
+template <class Wide, class Narrow>
+class CommandList {
+ public:
+  CommandList() = default;
+  explicit CommandList(TraceVector<Wide>&& wide) : wide_(std::move(wide)) {}
+  explicit CommandList(TraceVector<Narrow>&& narrow) : narrow_(std::move(narrow)), is_narrow_(true) {}
+
+  std::size_t size() const { return is_narrow_ ? narrow_.size() : wide_.size(); }
+  bool empty() const { return size() == 0; }
+  bool narrow() const { return is_narrow_; }
+  Wide operator[](std::size_t i) const { return is_narrow_ ? widen(narrow_[i]) : wide_[i]; }
+  const Wide* wide_data() const { return wide_.data(); }
+  const Narrow* narrow_data() const { return narrow_.data(); }
+  // Every command widened (for code that edits a trace: tests, the recorder's last step).
+  TraceVector<Wide> widened() const {
+    if (!is_narrow_) return wide_;
+    TraceVector<Wide> out(narrow_.size());
+    for (std::size_t i = 0; i < narrow_.size(); ++i) out[i] = widen(narrow_[i]);
+    return out;
+  }
+  std::size_t bytes() const { return held_bytes(wide_) + held_bytes(narrow_); }
+  void shrink_to_fit() { wide_.shrink_to_fit(), narrow_.shrink_to_fit(); }
+
+ private:
+  TraceVector<Wide> wide_;
+  TraceVector<Narrow> narrow_;
+  bool is_narrow_ = false;
+};
+using ForwardList = CommandList<ForwardCommand, NarrowForward>;
+using SolveList = CommandList<SolveCommand, NarrowSolve>;
+using TermList = CommandList<Term, NarrowTerm>;
 
 // The part of a block the dense kernel recorded (dense_elimination.hpp), described so
 // that evaluation can redo it as a dense LU (dense_block_evaluation.hpp) instead of
@@ -144,15 +206,35 @@ struct BlockTrace {
   std::uint32_t dot_count = 0;
   TraceVector<double> dot_coeffs;  // dot_count × (P+1)
   OpList ops;
-  TraceVector<ForwardCommand> forward;
-  TraceVector<SolveCommand> solve;
-  TraceVector<Term> terms;
+  // One form for all three (set_commands; code that assigns them one by one keeps
+  // that): narrow exactly when they fit.
+  ForwardList forward;
+  SolveList solve;
+  TermList terms;
   DenseTail dense;
 
   std::uint64_t value_count() const { return std::uint64_t(dot_count) + ops.size(); }
   std::uint64_t operations() const { return value_count(); }
   std::uint64_t commands() const { return forward.size() + solve.size() + terms.size(); }
   std::size_t bytes() const;
+  // Whether commands of a block of this shape are stored narrow (see NarrowForward).
+  static bool commands_fit_narrow(std::uint64_t y_size, std::uint64_t values, std::uint64_t term_count) {
+    return y_size <= kNarrowCommandSlots && values <= kNarrowCommandSlots && term_count <= 0xffffffffULL;
+  }
+  // The commands, narrowed when they fit (vertex_count, exit_count, dot_count and ops
+  // set first); already narrow ones (as read from disk: the caller has checked they fit).
+  void set_commands(TraceVector<ForwardCommand>&& f, TraceVector<SolveCommand>&& s, TraceVector<Term>&& k);
+  void set_commands(TraceVector<NarrowForward>&& f, TraceVector<NarrowSolve>&& s, TraceVector<NarrowTerm>&& k) {
+    forward = ForwardList(std::move(f)), solve = SolveList(std::move(s)), terms = TermList(std::move(k));
+  }
+  bool commands_narrow() const { return forward.narrow(); }
+  // f(const F* forward, const S* solve, const T* terms): the commands in their stored
+  // form, either all wide or all narrow.
+  template <class F>
+  decltype(auto) visit_commands(F&& f) const {
+    return commands_narrow() ? f(forward.narrow_data(), solve.narrow_data(), terms.narrow_data())
+                             : f(forward.wide_data(), solve.wide_data(), terms.wide_data());
+  }
 };
 
 // A trace on the heap, shared by caches and model traces; its object and control

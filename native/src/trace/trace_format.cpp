@@ -12,9 +12,13 @@
 namespace phasic {
 namespace {
 
-constexpr std::uint32_t kVersion = 4;
+constexpr std::uint32_t kVersion = 5;
 constexpr std::size_t kHeaderBytes = 8 + 4 * 4 + 4 * 8 + 1 + 4 * 2 + 8 * 2;
 constexpr std::size_t kNarrowOpBytes = 6, kWideOpBytes = 13;
+// Bytes of a forward command, a solve command and a term, wide and narrow.
+constexpr std::size_t kForwardBytes[2] = {12, 6}, kSolveBytes[2] = {16, 8}, kTermBytes[2] = {8, 4};
+// Bits of the header's form byte.
+constexpr std::uint8_t kOpsNarrow = 1, kCommandsNarrow = 2;
 
 class Writer {
  public:
@@ -91,10 +95,10 @@ std::vector<std::uint8_t> serialize(const BlockTrace& t) {
 void serialize_into(const BlockTrace& t, std::vector<std::uint8_t>& out) {
   const std::size_t start = out.size();
   Writer w(out);
-  w.bytes.reserve(start + kHeaderBytes + t.dot_coeffs.size() * 8 +
-                  t.ops.size() * (t.ops.narrow() ? kNarrowOpBytes : kWideOpBytes) + t.forward.size() * 12 +
-                  t.solve.size() * 16 + t.terms.size() * 8 + t.dense.order.size() * 4 + t.dense.entries.size() * 12 +
-                  8);
+  w.bytes.reserve(
+      start + kHeaderBytes + t.dot_coeffs.size() * 8 + t.ops.size() * (t.ops.narrow() ? kNarrowOpBytes : kWideOpBytes) +
+      t.forward.size() * kForwardBytes[t.commands_narrow()] + t.solve.size() * kSolveBytes[t.commands_narrow()] +
+      t.terms.size() * kTermBytes[t.commands_narrow()] + t.dense.order.size() * 4 + t.dense.entries.size() * 12 + 8);
   w.put<std::uint32_t>(0x52545450);  // "PTTR"
   w.put(kVersion);
   w.put(t.param_count);
@@ -105,7 +109,7 @@ void serialize_into(const BlockTrace& t, std::vector<std::uint8_t>& out) {
   w.put<std::uint64_t>(t.forward.size());
   w.put<std::uint64_t>(t.solve.size());
   w.put<std::uint64_t>(t.terms.size());
-  w.put<std::uint8_t>(t.ops.narrow());
+  w.put<std::uint8_t>((t.ops.narrow() ? kOpsNarrow : 0) | (t.commands_narrow() ? kCommandsNarrow : 0));
   w.put(t.dense.size);
   w.put(t.dense.first_op);
   w.put(t.dense.first_forward);
@@ -119,20 +123,23 @@ void serialize_into(const BlockTrace& t, std::vector<std::uint8_t>& out) {
       w.put(ops[i].c);
     }
   });
-  for (const ForwardCommand& f : t.forward) {
-    w.put(f.target);
-    w.put(f.source);
-    w.put(f.multiplier);
-  }
-  for (const SolveCommand& s : t.solve) {
-    w.put(s.vertex);
-    w.put(s.inverse_rate);
-    w.put(s.term_end);
-  }
-  for (const Term& term : t.terms) {
-    w.put(term.target);
-    w.put(term.weight);
-  }
+  // Each field at its stored width (u16 or u32 indices; term_end u32 or u64).
+  t.visit_commands([&](const auto* forward, const auto* solve, const auto* terms) {
+    for (std::size_t i = 0; i < t.forward.size(); ++i) {
+      w.put(forward[i].target);
+      w.put(forward[i].source);
+      w.put(forward[i].multiplier);
+    }
+    for (std::size_t i = 0; i < t.solve.size(); ++i) {
+      w.put(solve[i].vertex);
+      w.put(solve[i].inverse_rate);
+      w.put(solve[i].term_end);
+    }
+    for (std::size_t i = 0; i < t.terms.size(); ++i) {
+      w.put(terms[i].target);
+      w.put(terms[i].weight);
+    }
+  });
   for (const std::uint32_t v : t.dense.order) w.put(v);
   for (const DenseEntry& e : t.dense.entries) {
     w.put(e.row);
@@ -187,6 +194,64 @@ void read_dense_tail(Reader& r, BlockTrace& t, std::uint64_t entry_count) {
   }
 }
 
+// The commands in the stored form F, S, T (wide or narrow: each field read at the
+// width of the struct's own field), checked, then handed to t.
+template <class F, class S, class T>
+void read_commands(Reader& r, BlockTrace& t, std::uint64_t forward_count, std::uint64_t solve_count,
+                   std::uint64_t term_count, std::uint64_t values) {
+  const std::uint64_t y_size = std::uint64_t(t.vertex_count) + t.exit_count;
+  TraceVector<F> forward(forward_count);
+  for (F& f : forward) {
+    f.target = r.field<decltype(f.target)>();
+    f.source = r.field<decltype(f.source)>();
+    f.multiplier = r.field<decltype(f.multiplier)>();
+    if (f.target >= t.vertex_count || f.source >= y_size || f.multiplier >= values)
+      corrupt("forward command index out of range");
+    if (f.target == f.source) corrupt("a forward command adds a vertex's reward to itself");
+  }
+  TraceVector<S> solve(solve_count);
+  // Before the scratch below, so that freeing the scratch gives its bytes back to an
+  // arena (memory/accounting.hpp) instead of leaving a hole under the terms.
+  TraceVector<T> terms(term_count);
+  TraceVector<std::uint8_t> solved(t.vertex_count, 0);
+  std::uint64_t previous_end = 0;
+  for (S& s : solve) {
+    s.vertex = r.field<decltype(s.vertex)>();
+    s.inverse_rate = r.field<decltype(s.inverse_rate)>();
+    s.term_end = r.field<decltype(s.term_end)>();
+    if (s.vertex >= t.vertex_count || solved[s.vertex]++)
+      corrupt("solve commands are not a permutation of the vertices");
+    if (s.inverse_rate >= values) corrupt("solve command value out of range");
+    if (s.term_end < previous_end || s.term_end > term_count) corrupt("solve command term range out of order");
+    previous_end = s.term_end;
+  }
+  if (previous_end != term_count) corrupt("terms not covered by solve commands");
+  for (T& term : terms) {
+    term.target = r.field<decltype(term.target)>();
+    term.weight = r.field<decltype(term.weight)>();
+    if (term.target >= y_size || term.weight >= values) corrupt("term index out of range");
+  }
+  // The order the backward pass (gradient.hpp) relies on, as recording produces it: a
+  // term reads an exit or a vertex already solved, and a forward command's source is
+  // never written by a later forward command.
+  std::fill(solved.begin(), solved.end(), 0);
+  std::uint64_t k = 0;
+  for (const S& s : solve) {
+    for (; k < s.term_end; ++k) {
+      const std::uint32_t target = terms[k].target;
+      if (target < t.vertex_count && !solved[target]) corrupt("a term reads a vertex not yet solved");
+    }
+    solved[s.vertex] = 1;
+  }
+  TraceVector<std::uint8_t> read(t.vertex_count, 0);
+  for (const F& f : forward) {
+    if (read[f.target]) corrupt("a forward command writes a vertex after reading it");
+    if (f.source < t.vertex_count) read[f.source] = 1;
+  }
+  TraceVector<std::uint8_t>().swap(read), TraceVector<std::uint8_t>().swap(solved);
+  t.set_commands(std::move(forward), std::move(solve), std::move(terms));
+}
+
 BlockTrace deserialize(const std::uint8_t* data, std::size_t size, bool verify_checksum) {
   if (data == nullptr || size < kHeaderBytes + 8) corrupt("shorter than its header");
   std::uint64_t stored;
@@ -206,8 +271,9 @@ BlockTrace deserialize(const std::uint8_t* data, std::size_t size, bool verify_c
   const auto forward_count = r.get<std::uint64_t>();
   const auto solve_count = r.get<std::uint64_t>();
   const auto term_count = r.get<std::uint64_t>();
-  const auto narrow = r.get<std::uint8_t>();
-  if (narrow > 1) corrupt("unknown op form");
+  const auto form = r.get<std::uint8_t>();
+  if (form > (kOpsNarrow | kCommandsNarrow)) corrupt("unknown op or command form");
+  const bool narrow = form & kOpsNarrow, narrow_commands = form & kCommandsNarrow;
   t.dense.size = r.get<std::uint32_t>();
   t.dense.first_op = r.get<std::uint32_t>();
   t.dense.first_forward = r.get<std::uint64_t>();
@@ -225,9 +291,9 @@ BlockTrace deserialize(const std::uint8_t* data, std::size_t size, bool verify_c
   if (t.dot_count > r.remaining() / 8) corrupt("dot count larger than the data");
   add_section(coeff_count, 8);
   add_section(op_count, narrow ? kNarrowOpBytes : kWideOpBytes);
-  add_section(forward_count, 12);
-  add_section(solve_count, 16);
-  add_section(term_count, 8);
+  add_section(forward_count, kForwardBytes[narrow_commands]);
+  add_section(solve_count, kSolveBytes[narrow_commands]);
+  add_section(term_count, kTermBytes[narrow_commands]);
   add_section(t.dense.size, 4);
   add_section(entry_count, 12);
   if (need != r.remaining()) corrupt("length does not match the counts");
@@ -237,6 +303,9 @@ BlockTrace deserialize(const std::uint8_t* data, std::size_t size, bool verify_c
   if (narrow && values > kNarrowValues) corrupt("narrow ops in a block of too many values");
   if (solve_count != t.vertex_count) corrupt("solve commands do not cover the block's vertices");
   const std::uint64_t y_size = std::uint64_t(t.vertex_count) + t.exit_count;
+  if (narrow_commands != BlockTrace::commands_fit_narrow(y_size, values, term_count))
+    corrupt(narrow_commands ? "narrow commands in a block too large for them"
+                            : "commands stored wide that fit the narrow form");
 
   t.dot_coeffs.resize(coeff_count);
   for (double& c : t.dot_coeffs) {
@@ -273,55 +342,10 @@ BlockTrace deserialize(const std::uint8_t* data, std::size_t size, bool verify_c
     t.ops = OpList(std::move(ops), t.dot_count);
     if (t.ops.narrow()) corrupt("ops stored wide that fit the narrow form");
   }
-  t.forward.resize(forward_count);
-  for (ForwardCommand& f : t.forward) {
-    f.target = r.field<std::uint32_t>();
-    f.source = r.field<std::uint32_t>();
-    f.multiplier = r.field<std::uint32_t>();
-    if (f.target >= t.vertex_count || f.source >= std::uint64_t(t.vertex_count) + t.exit_count ||
-        f.multiplier >= values)
-      corrupt("forward command index out of range");
-    if (f.target == f.source) corrupt("a forward command adds a vertex's reward to itself");
-  }
-  t.solve.resize(solve_count);
-  // Before the scratch below, so that freeing the scratch gives its bytes back to an
-  // arena (memory/accounting.hpp) instead of leaving a hole under the terms.
-  t.terms.resize(term_count);
-  TraceVector<std::uint8_t> solved(t.vertex_count, 0);
-  std::uint64_t previous_end = 0;
-  for (SolveCommand& s : t.solve) {
-    s.vertex = r.field<std::uint32_t>();
-    s.inverse_rate = r.field<std::uint32_t>();
-    s.term_end = r.field<std::uint64_t>();
-    if (s.vertex >= t.vertex_count || solved[s.vertex]++)
-      corrupt("solve commands are not a permutation of the vertices");
-    if (s.inverse_rate >= values) corrupt("solve command value out of range");
-    if (s.term_end < previous_end || s.term_end > term_count) corrupt("solve command term range out of order");
-    previous_end = s.term_end;
-  }
-  if (previous_end != term_count) corrupt("terms not covered by solve commands");
-  for (Term& term : t.terms) {
-    term.target = r.field<std::uint32_t>();
-    term.weight = r.field<std::uint32_t>();
-    if (term.target >= y_size || term.weight >= values) corrupt("term index out of range");
-  }
-  // The order the backward pass (gradient.hpp) relies on, as recording produces it: a
-  // term reads an exit or a vertex already solved, and a forward command's source is
-  // never written by a later forward command.
-  std::fill(solved.begin(), solved.end(), 0);
-  std::uint64_t k = 0;
-  for (const SolveCommand& s : t.solve) {
-    for (; k < s.term_end; ++k) {
-      const std::uint32_t target = t.terms[k].target;
-      if (target < t.vertex_count && !solved[target]) corrupt("a term reads a vertex not yet solved");
-    }
-    solved[s.vertex] = 1;
-  }
-  TraceVector<std::uint8_t> read(t.vertex_count, 0);
-  for (const ForwardCommand& f : t.forward) {
-    if (read[f.target]) corrupt("a forward command writes a vertex after reading it");
-    if (f.source < t.vertex_count) read[f.source] = 1;
-  }
+  if (narrow_commands)
+    read_commands<NarrowForward, NarrowSolve, NarrowTerm>(r, t, forward_count, solve_count, term_count, values);
+  else
+    read_commands<ForwardCommand, SolveCommand, Term>(r, t, forward_count, solve_count, term_count, values);
   read_dense_tail(r, t, entry_count);
   return t;
 }
