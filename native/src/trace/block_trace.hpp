@@ -110,6 +110,7 @@ class OpList {
   TraceVector<NarrowOp> narrow_;
   bool is_narrow_ = false;
 };
+
 struct ForwardCommand {
   std::uint32_t target, source, multiplier;
 };
