@@ -325,7 +325,7 @@ async function dist(args: DistArgs, engine: Engine): Promise<number> {
   if (done === STOPPED) return INTERRUPTED;
   const { run: r, distribution: d } = done;
   // The run's own warnings (a start absorbed at once, a cache directory that cannot be
-  // written) were dropped here: the distribution of such a model printed without them.
+  // written) hold for the distribution too: it is that run's.
   const warnings = r.warnings.map((w) => w.message);
   if (args.json) print(jsonText(JSON.stringify(publicDistribution(r.model, r.timingsMs.total, d, warnings))));
   else {
