@@ -240,14 +240,14 @@ describe('the SFS likelihood', () => {
     const reference: Array<[number, number]> = [
       [1e-300, -5.772156649015329e-301],
       [1e-100, -5.772156649015329e-101],
-      [1e-7, -5.7721558265483353e-8],
-      [9.99e-6, -5.7663024104736129e-6],
-      [1.1e-5, -6.3492727959391258e-6],
-      [1e-3, -0.00057639359828336954],
+      [1e-7, -5.772155826548335e-8],
+      [9.99e-6, -0.000005766302410473613],
+      [1.1e-5, -0.000006349272795939126],
+      [1e-3, -0.0005763935982833696],
       [0.5, -0.12078223763524522],
-      [1.5, 0.28468287047291916],
-      [2, 0.69314718055994531],
-      [100.5, 366.04569819527675],
+      [1.5, 0.2846828704729192],
+      [2, Math.LN2],
+      [100.5, 366.04569819527677],
       [1e6, 12815518.38465817],
     ];
     // The series is relative 1e-15; Lanczos, from 1e-5 up, about 1e-15 absolute near log Γ's zeros.
@@ -396,10 +396,10 @@ describe('fitting a spectrum', () => {
   it('fits counts of 1e-100 as it fits the same counts unscaled: same estimate, standard error 1e50 times', async () => {
     const counts = [0, 587, 314, 245, 198, 260, 141, 100, 81, 70, 0];
     const c = 1e-100;
-    const fit = (k: number[]) =>
+    const fitCounts = (k: number[]) =>
       fitSfs(engine, { engineText: twoDeme, spectrum: spectrum(k), sfsReward: 'xi', fit: ['mig'] });
-    const whole = await fit(counts);
-    const tiny = await fit(counts.map((x) => x * c));
+    const whole = await fitCounts(counts);
+    const tiny = await fitCounts(counts.map((x) => x * c));
     assert.ok(tiny.converged, 'the objective does not drown in the constant terms');
     assert.deepEqual(tiny.warnings, []);
     assertClose(tiny.estimates.mig, whole.estimates.mig, 1e-9, 'mig');
