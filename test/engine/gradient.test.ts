@@ -445,12 +445,104 @@ describe('gradients against closed forms', () => {
   });
 });
 
+/**
+ * Derivatives of two_deme_sfs (coal = 1) by coal and mig, computed independently of the
+ * engine with mpmath 1.3 at 120 digits: the graph exported by `phasic-trace export
+ * examples/two_deme_sfs.phasic --format phasic-json`, rewards from its states (time = tmrca
+ * = 1, xi[k] = s[0][k] + s[1][k]), the moments E[R] = α M⁻¹r, E[R²] = 2α M⁻¹(r ∘ M⁻¹r) and
+ * the cross moment solved exactly (M's blocks: the states with the same lineages, inverted
+ * densely, lineage count ascending), and each derivative a central difference at
+ * θ_j·(1 ± 1e-30) (its error ≈ 1e-60 relative). Per reward and parameter
+ * [dE[R], dE[R²], dVar[R]]; the covariance's [dCov].
+ */
+const TWO_DEME_REFERENCE: Record<'1e-20' | '1e-12', Record<string, Record<'coal' | 'mig', number[]>>> = {
+  '1e-20': {
+    time: { coal: [-3.6, -4.6e20, -1e20], mig: [-5e39, -1e60, -5e59] },
+    tmrca: { coal: [-3.6, -4.6e20, -1e20], mig: [-5e39, -1e60, -5e59] },
+    'xi[0]': { coal: [-4.5, -5e19, -5e19], mig: [-0.4166666666666667, -5e39, -5e39] },
+    'xi[1]': {
+      coal: [-2.6666666666666665, -6.666666666666666e19, -6.666666666666666e19],
+      mig: [-1.1262626262626263, -6.666666666666666e39, -6.666666666666666e39],
+    },
+    'xi[2]': { coal: [-2.3333333333333335, -1e20, -1e20], mig: [-2.8585858585858586, -1e40, -1e40] },
+    'xi[3]': { coal: [-3.0, -2e20, -2e20], mig: [-10.106060606060606, -2e40, -2e40] },
+    'xi[4]': { coal: [4.333333333333333, 4.666666666666667e20, -4e20], mig: [-1e40, -4e60, -2e60] },
+    'xi[5]': { coal: [-2.0, -2e20, -2e20], mig: [-7.5606060606060606, -2e40, -2e40] },
+    'xi[6]': { coal: [-1.0, -1e20, -1e20], mig: [-1.5858585858585859, -1e40, -1e40] },
+    'xi[7]': {
+      coal: [-0.6666666666666666, -6.666666666666666e19, -6.666666666666666e19],
+      mig: [-0.4292929292929293, -6.666666666666666e39, -6.666666666666666e39],
+    },
+    'xi[8]': { coal: [-0.5, -5e19, -5e19], mig: [-0.08333333333333333, -5e39, -5e39] },
+    'xi[1],xi[2]': { coal: [-5.015873015873016], mig: [-29.141502260722948] },
+  },
+  '1e-12': {
+    time: {
+      coal: [-3.5999999999994055, -4600000000034.844, -1000000000009.5186],
+      mig: [-5e23, -1.0000000000046e36, -5.00000000001e35],
+    },
+    tmrca: {
+      coal: [-3.5999999999994055, -4600000000034.844, -1000000000009.5186],
+      mig: [-5e23, -1.0000000000046e36, -5.00000000001e35],
+    },
+    'xi[0]': {
+      coal: [-4.499999999999167, -500000000051.1941, -500000000010.6941],
+      mig: [-0.41666666666573665, -5e23, -5e23],
+    },
+    'xi[1]': {
+      coal: [-2.666666666664414, -666666666689.1039, -666666666674.8817],
+      mig: [-1.1262626262585806, -6.666666666666667e23, -6.666666666666667e23],
+    },
+    'xi[2]': {
+      coal: [-2.3333333333276163, -1000000000014.5079, -1000000000003.619],
+      mig: [-2.8585858585712525, -1e24, -1e24],
+    },
+    'xi[3]': {
+      coal: [-2.9999999999797877, -2000000000006.0952, -1999999999988.0952],
+      mig: [-10.106060605981702, -2e24, -2e24],
+    },
+    'xi[4]': {
+      coal: [4.333333333289596, 4666666666606.627, -3999999999935.0083],
+      mig: [-1e24, -3.999999999995333e36, -2.000000000004e36],
+    },
+    'xi[5]': {
+      coal: [-1.9999999999848788, -1999999999991.342, -1999999999983.342],
+      mig: [-7.56060606054155, -2e24, -2e24],
+    },
+    'xi[6]': {
+      coal: [-0.9999999999968283, -999999999999.9192, -999999999997.9192],
+      mig: [-1.585858585848483, -1e24, -1e24],
+    },
+    'xi[7]': {
+      coal: [-0.6666666666658081, -666666666667.8904, -666666666667.0015],
+      mig: [-0.42929292929064283, -6.666666666666667e23, -6.666666666666667e23],
+    },
+    'xi[8]': {
+      coal: [-0.49999999999983336, -500000000001.4437, -500000000000.9437],
+      mig: [-0.08333333333298557, -5e23, -5e23],
+    },
+    'xi[1],xi[2]': { coal: [-5.0158730157855915], mig: [-29.141502260372413] },
+  },
+};
+
 describe('derivatives at the rounding of their terms', () => {
   type RunJson = {
     gradient: Record<string, Record<string, number[]>>;
+    gradient_variance: Record<string, Record<string, number>>;
+    gradient_covariance: Record<string, Record<string, number>>;
     warnings: Array<{ message: string; site: number }>;
   };
   const accuracy = (r: RunJson) => r.warnings.map((w) => w.message).filter((m) => / derivatives? by /.test(m));
+  const twoDeme = (mig: string, more: string[] = []) =>
+    cliJson([
+      'run',
+      join(ROOT, 'examples', 'two_deme_sfs.phasic'),
+      '--param',
+      `mig=${mig}`,
+      '--no-cache',
+      '--gradient',
+      ...more,
+    ]) as RunJson;
 
   it('names none where every derivative is far above its rounding (Kingman: θ·dE[T^k]/dθ = −k·E[T^k])', () => {
     const r = cliJson(['run', join(ROOT, 'examples', 'kingman.phasic'), '--no-cache', '--gradient']) as RunJson;
@@ -471,32 +563,114 @@ describe('derivatives at the rounding of their terms', () => {
     }
   });
 
-  it('says so where a tiny migration rate leaves no digit: two_deme_sfs at mig = 1e-20 (exit 0, the numbers printed)', () => {
-    const at = (mig: string) =>
-      cliJson([
-        'run',
-        join(ROOT, 'examples', 'two_deme_sfs.phasic'),
-        '--param',
-        `mig=${mig}`,
-        '--no-cache',
-        '--gradient',
-      ]) as RunJson;
-    // At mig = 0.5 the migration and coalescence rates are alike: nothing to say.
-    assert.deepEqual(
-      accuracy(at('0.5')).filter((m) => m.includes('by mig')),
-      [],
-    );
+  it('recomputes in quadruple precision where a tiny migration rate leaves double no digit: two_deme_sfs at mig = 1e-20 and 1e-12', () => {
     // At 1e-20 the expected time in a state left only by migration is 1e20: terms of that size
-    // cancel to dE[xi[1]]/dmig ≈ −1.13 (its limit as mig → 0), far below their rounding.
-    const tiny = at('1e-20');
+    // cancel to dE[xi[1]]/dmig ≈ −1.126 (double gave −8192 with a warning); quadruple precision
+    // keeps about 13 digits of it (reference: TWO_DEME_REFERENCE).
+    for (const mig of ['1e-20', '1e-12'] as const) {
+      const r = twoDeme(mig, ['--covariance', 'xi[1],xi[2]']);
+      assert.deepEqual(accuracy(r), [], `mig = ${mig}`);
+      const reference = TWO_DEME_REFERENCE[mig];
+      const near = (got: number, want: number, what: string) =>
+        assert.ok(Math.abs(got - want) <= 1e-12 * Math.abs(want), `mig = ${mig}: ${what} = ${got}, reference ${want}`);
+      for (const [reward, byParam] of Object.entries(reference)) {
+        for (const [p, want] of Object.entries(byParam)) {
+          if (reward.includes(',')) {
+            near(r.gradient_covariance[reward][p], want[0], `dCov[${reward}]/d${p}`);
+            continue;
+          }
+          near(r.gradient[reward][p][0], want[0], `dE[${reward}]/d${p}`);
+          near(r.gradient[reward][p][1], want[1], `dE[${reward}^2]/d${p}`);
+          near(r.gradient_variance[reward][p], want[2], `dVar[${reward}]/d${p}`);
+        }
+      }
+    }
+  });
+
+  it('leaves a run whose derivatives keep their digits as it was: two_deme_sfs at mig = 0.5', () => {
+    // As printed before quadruple precision existed (the same bits).
+    const r = twoDeme('0.5');
+    assert.deepEqual(accuracy(r), []);
+    assert.deepEqual(r.gradient['xi[1]'], {
+      coal: [-2.1916294941719356, -19.547425758625003],
+      mig: [-0.33886310049392565, -4.856457288184492],
+    });
+    assert.deepEqual(r.gradient_variance['xi[1]'], { coal: -9.198283713647305, mig: -3.2563043562500646 });
+  });
+
+  it('says so where even quadruple precision leaves too few digits: two_deme_sfs at mig = 1e-35', () => {
+    const tiny = twoDeme('1e-35');
     const mig = accuracy(tiny).filter((m) => m.includes('by mig'));
     assert.equal(mig.length, 1, accuracy(tiny).join('\n'));
     assert.match(
       mig[0],
-      /^\d+ derivatives by mig keep fewer than 6 digits at mig = 1e-20, the least dE\[xi\[\d\]\]\/dmig = /,
+      /^\d+ derivatives by mig keep fewer than 6 digits at mig = 1e-35, the least dE\[xi\[\d\]\]\/dmig = /,
     );
+    assert.match(mig[0], /each rounded by about 1\.9e-34 of itself; these are recomputed in quadruple precision/);
+    // Terms of 1e35 cancel to about −1.126 (its limit as mig → 0), within the bound given.
     const bound = Number(/known only to about ±([^:]+):/.exec(mig[0])?.[1]);
-    assert.ok(bound > 1e4 && Math.abs(tiny.gradient['xi[1]'].mig[0] + 1.126) <= bound, mig[0]);
+    assert.ok(bound > 1 && bound < 1e4 && Math.abs(tiny.gradient['xi[1]'].mig[0] + 1.126) <= bound, mig[0]);
+  });
+
+  it('keeps the double derivatives and their warning past the size limit: structured n = 10, d = 5', () => {
+    // A component of 1001 states: its dense elimination alone is 3.3e8 multiply-adds, past the 1e8 allowed.
+    const r = cliJson([
+      'run',
+      join(ROOT, 'examples', 'structured.phasic'),
+      '--set',
+      'n=10',
+      '--set',
+      'd=5',
+      '--param',
+      'mig=1e-20',
+      '--no-cache',
+      '--gradient',
+    ]) as RunJson;
+    const mig = accuracy(r).filter((m) => m.includes('by mig'));
+    assert.equal(mig.length, 1, accuracy(r).join('\n'));
+    assert.match(
+      mig[0],
+      /each rounded by about 2\.2e-16 of itself; not recomputed in quadruple precision: it would take about [\d.e+]+ multiply-adds, more than the 1e\+08 allowed/,
+    );
+  });
+
+  it('is right where a state is left only by a tiny rate (closed form: E[T] = 2/(1 + t))', async () => {
+    // State 1 leaves at rate 1 to absorption or at rate t to state 2, which leaves at rate t:
+    // E[T] = 1/(1+t) + t/(1+t)·1/t = 2/(1+t), and s0 (1 in state 2) has E[R] = 1/(1+t);
+    // E[T²] = 4/(1+t)² + 2/(t(1+t)), E[R²] = 2/(t(1+t)). At t = 1e-20 the derivatives of the
+    // means sum terms of 1e20 that cancel to about −2 and −1.
+    const graph: PhasicGraph = {
+      states: [
+        [0, 0],
+        [0, 0],
+        [1, 0],
+        [0, 0],
+      ],
+      n_vertices: 4,
+      state_length: 2,
+      param_length: 1,
+      edges: [[1, 3, 1]],
+      start_edges: [[1, 1]],
+      param_edges: [
+        [1, 2, 1],
+        [2, 3, 1],
+      ],
+    };
+    const t = 1e-20;
+    const r = await engine.run(JSON.stringify(graph), { params: { p1: t }, gradient: true });
+    assert.deepEqual(
+      r.warnings.map((w) => w.message).filter((m) => / derivatives? by /.test(m)),
+      [],
+    );
+    const close = (got: Moment | undefined, want: number, what: string) =>
+      assert.ok(Math.abs((got as number) - want) <= 1e-14 * Math.abs(want), `${what} = ${got}, closed form ${want}`);
+    const dSecond = -8 / (1 + t) ** 3 - (2 * (1 + 2 * t)) / (t ** 2 * (1 + t) ** 2);
+    close(r.gradient?.time.p1[0], -2 / (1 + t) ** 2, 'dE[T]/dt');
+    close(r.gradient?.time.p1[1], dSecond, 'dE[T²]/dt');
+    close(r.gradient?.s0.p1[0], -1 / (1 + t) ** 2, 'dE[s0]/dt');
+    close(r.gradient?.s0.p1[1], (-2 * (1 + 2 * t)) / (t ** 2 * (1 + t) ** 2), 'dE[s0²]/dt');
+    close(r.gradientVariance?.s0.p1, (-2 * (1 + 2 * t)) / (t ** 2 * (1 + t) ** 2) + 2 / (1 + t) ** 3, 'dVar[s0]/dt');
+    assertOnlyCachesHoldMemory(engine);
   });
 });
 

@@ -9,73 +9,102 @@
 namespace phasic {
 namespace {
 
-constexpr double kEpsilon = std::numeric_limits<double>::epsilon();
-
-// The decimal digits of `derivative` above the rounding of terms of size |scale / θ|;
-// +∞ where there is nothing to judge (θ = 0, an exact 0, a value that is not finite).
-double digits_above_rounding(double derivative, double scale, double theta) {
+// The decimal digits of `derivative` above the rounding `epsilon` of terms of size
+// |scale / θ|; +∞ where there is nothing to judge (θ = 0, an exact 0, a value that is
+// not finite).
+double digits_above_rounding(double derivative, double scale, double theta, double epsilon) {
   if (!(theta > 0) || derivative == 0 || scale == 0 || !std::isfinite(derivative) || !std::isfinite(scale))
     return std::numeric_limits<double>::infinity();
-  return std::log10(std::fabs(theta * derivative) / (kEpsilon * std::fabs(scale)));
+  return std::log10(std::fabs(theta * derivative) / (epsilon * std::fabs(scale)));
+}
+
+// One parameter's derivatives below kTrustedDigits, and the worst of them.
+struct Judgement {
+  std::uint32_t count = 0;
+  double worst_digits = std::numeric_limits<double>::infinity();
+  double worst_uncertainty = 0;
+  std::uint32_t worst_reward = 0, worst_k = 0;  // k = 0: the variance
+  double worst_value = 0;
+};
+
+Judgement judge(const Gradient& gradient, const Moments& moments, std::span<const double> theta, std::uint32_t j,
+                double epsilon) {
+  Judgement out;
+  // k = 0 judges the variance, whose terms are those of E[R²].
+  const auto one = [&](double derivative, double scale, std::uint32_t r, std::uint32_t k) {
+    const double digits = digits_above_rounding(derivative, scale, theta[j], epsilon);
+    if (!(digits < kTrustedDigits)) return;
+    ++out.count;
+    if (digits < out.worst_digits) {
+      out.worst_digits = digits;
+      out.worst_uncertainty = epsilon * std::fabs(scale) / theta[j];
+      out.worst_reward = r;
+      out.worst_k = k;
+      out.worst_value = derivative;
+    }
+  };
+  for (std::uint32_t r = 0; r < gradient.reward_count; ++r) {
+    for (std::uint32_t k = 1; k <= gradient.moment_count; ++k)
+      one(gradient.of_moment(r, k, j), moments.moment(r, k), r, k);
+    if (!gradient.variance.empty())
+      one(gradient.variance[std::size_t(r) * gradient.param_count + j], moments.moment(r, 2), r, 0);
+  }
+  return out;
 }
 
 }  // namespace
 
-std::vector<std::string> gradient_accuracy_warnings(const Gradient& gradient, const Moments& moments,
-                                                    std::span<const double> theta, std::span<const std::string> params,
-                                                    std::span<const std::string> rewards) {
-  std::vector<std::string> warnings;
-  for (std::uint32_t j = 0; j < gradient.param_count; ++j) {
-    std::uint32_t count = 0;
-    double worst_digits = std::numeric_limits<double>::infinity();
-    double worst_uncertainty = 0;
-    std::string worst;
-    // k = 0 judges the variance, whose terms are those of E[R²].
-    const auto judge = [&](double derivative, double scale, std::uint32_t r, std::uint32_t k) {
-      const double digits = digits_above_rounding(derivative, scale, theta[j]);
-      if (!(digits < kTrustedDigits)) return;
-      ++count;
-      if (digits < worst_digits) {
-        worst_digits = digits;
-        worst_uncertainty = kEpsilon * std::fabs(scale) / theta[j];
-        worst = k == 0 ? "dVar[" : "dE[";
-        worst += rewards[r];
-        if (k > 1) worst += "^" + std::to_string(k);
-        worst += "]/d";
-        worst += params[j];
-        worst += " = ";
-        worst += shortest_text(derivative);
-      }
-    };
-    for (std::uint32_t r = 0; r < gradient.reward_count; ++r) {
-      for (std::uint32_t k = 1; k <= gradient.moment_count; ++k)
-        judge(gradient.of_moment(r, k, j), moments.moment(r, k), r, k);
-      if (!gradient.variance.empty())
-        judge(gradient.variance[std::size_t(r) * gradient.param_count + j], moments.moment(r, 2), r, 0);
-    }
-    if (count == 0) continue;
-    const std::string& name = params[j];
-    char uncertainty[32];
-    std::snprintf(uncertainty, sizeof uncertainty, "%.2g", worst_uncertainty);
-    std::string m = std::to_string(count);
-    m += count == 1 ? " derivative by " : " derivatives by ";
-    m += name;
-    m += " keep fewer than " + std::to_string(int(kTrustedDigits)) + " digits at ";
-    m += name;
-    m += " = ";
-    m += shortest_text(theta[j]);
-    m += ", the least ";
-    m += worst;
-    m += ", known only to about ±";
-    m += uncertainty;
-    m += ": a derivative of E by ";
-    m += name;
-    m += " sums terms of size E/";
-    m += name;
-    m += " that cancel, each rounded by about 2.2e-16 of itself (docs/engine.md, \"Gradients\")";
-    warnings.push_back(std::move(m));
+std::vector<std::uint32_t> imprecise_parameters(const Gradient& gradient, const Moments& moments,
+                                                std::span<const double> theta, double epsilon) {
+  std::vector<std::uint32_t> out;
+  for (std::uint32_t j = 0; j < gradient.param_count; ++j)
+    if (judge(gradient, moments, theta, j, epsilon).count > 0) out.push_back(j);
+  return out;
+}
+
+std::string gradient_accuracy_warning(const Gradient& gradient, const Moments& moments, std::span<const double> theta,
+                                      std::span<const std::string> params, std::span<const std::string> rewards,
+                                      std::uint32_t param, double epsilon, std::string_view how) {
+  const Judgement j = judge(gradient, moments, theta, param, epsilon);
+  if (j.count == 0) return {};
+  const std::string& name = params[param];
+  char uncertainty[32], rounding[32];
+  std::snprintf(uncertainty, sizeof uncertainty, "%.2g", j.worst_uncertainty);
+  std::snprintf(rounding, sizeof rounding, "%.2g", epsilon);
+  std::string m = std::to_string(j.count);
+  m += j.count == 1 ? " derivative by " : " derivatives by ";
+  m += name;
+  m += " keep fewer than ";
+  m += std::to_string(int(kTrustedDigits));
+  m += " digits at ";
+  m += name;
+  m += " = ";
+  m += shortest_text(theta[param]);
+  m += j.worst_k == 0 ? ", the least dVar[" : ", the least dE[";
+  m += rewards[j.worst_reward];
+  if (j.worst_k > 1) {
+    m += "^";
+    m += std::to_string(j.worst_k);
   }
-  return warnings;
+  m += "]/d";
+  m += name;
+  m += " = ";
+  m += shortest_text(j.worst_value);
+  m += ", known only to about ±";
+  m += uncertainty;
+  m += ": a derivative of E by ";
+  m += name;
+  m += " sums terms of size E/";
+  m += name;
+  m += " that cancel, each rounded by about ";
+  m += rounding;
+  m += " of itself";
+  if (!how.empty()) {
+    m += "; ";
+    m += how;
+  }
+  m += " (docs/engine.md, \"Gradients\")";
+  return m;
 }
 
 }  // namespace phasic

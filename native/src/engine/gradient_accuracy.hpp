@@ -4,18 +4,22 @@
 // terms of size about E/θ (for a rate c·θ, ∂rate/∂θ = rate/θ): the expected time in a
 // state is 1/its total rate, and where θ's rates are small next to the others those
 // terms are large and cancel (two_deme_sfs at mig = 1e-20: terms of 1e20 leave
-// dE[xi[1]]/dmig ≈ −1.126, computed as −8192). What is left is right only to about
-//   digits = log10(|θ · dE/dθ| / (ε · |E|)),   ε = 2⁻⁵² ≈ 2.2e-16,
+// dE[xi[1]]/dmig ≈ −1.126, computed in double as −8192). What is left is right only to about
+//   digits = log10(|θ · dE/dθ| / (ε · |E|)),
+// ε the unit roundoff of the arithmetic the derivative was computed in (2⁻⁵² in double,
+// 2⁻¹¹² where engine/gradient_refinement.hpp recomputed it in quadruple precision),
 // more when the process jumps along θ's rates many times (each jump adds a term).
-// A derivative with fewer than kTrustedDigits such digits is named in one warning per
-// parameter, so that no such number is printed as if it were whole. An exact 0 is not
+// A parameter with a derivative of fewer than kTrustedDigits such digits is named in
+// one warning, so that no such number is printed as if it were whole. An exact 0 is not
 // named: a parameter that does not reach a reward gives one without any rounding.
 //
 // Invariant: reads the gradient and the moments it was computed from; changes neither.
 #pragma once
 
+#include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "trace/evaluate.hpp"
@@ -24,11 +28,20 @@
 namespace phasic {
 
 inline constexpr double kTrustedDigits = 6;
+inline constexpr double kDoubleRounding = 0x1p-52;
+inline constexpr double kQuadRounding = 0x1p-112;
 
-// One message per parameter with a derivative (of a moment or a variance) below
-// kTrustedDigits digits; params and rewards name θ's and the moments' entries.
-std::vector<std::string> gradient_accuracy_warnings(const Gradient& gradient, const Moments& moments,
-                                                    std::span<const double> theta, std::span<const std::string> params,
-                                                    std::span<const std::string> rewards);
+// The parameters with a derivative (of a moment or a variance) below kTrustedDigits
+// digits above rounding `epsilon`, ascending.
+std::vector<std::uint32_t> imprecise_parameters(const Gradient& gradient, const Moments& moments,
+                                                std::span<const double> theta, double epsilon);
+
+// The message naming parameter `param`'s derivatives below kTrustedDigits digits above
+// rounding `epsilon`, empty when there are none; `how` says how they were computed
+// and is put after the worst one's bound. params and rewards name θ's and the
+// moments' entries.
+std::string gradient_accuracy_warning(const Gradient& gradient, const Moments& moments, std::span<const double> theta,
+                                      std::span<const std::string> params, std::span<const std::string> rewards,
+                                      std::uint32_t param, double epsilon, std::string_view how);
 
 }  // namespace phasic

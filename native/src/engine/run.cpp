@@ -12,6 +12,7 @@
 #include "distribution/certain_absorption.hpp"
 #include "distribution/parametric_graph.hpp"
 #include "engine/gradient_accuracy.hpp"
+#include "engine/gradient_refinement.hpp"
 #include "engine/json_writer.hpp"
 #include "engine/load.hpp"
 #include "engine/run_entry.hpp"
@@ -447,12 +448,41 @@ std::optional<Gradient> gradient_if_asked(const ModelTrace& trace, const ModelLa
   return g;
 }
 
-// The gradient's derivatives at the rounding of their terms, as siteless warnings
-// (engine/gradient_accuracy.hpp).
-void add_gradient_accuracy_warnings(const Gradient& gradient, const Moments& moments, std::span<const double> theta,
-                                    const ModelLabels& labels, std::vector<ExploreWarning>& warnings) {
-  for (std::string& message : gradient_accuracy_warnings(gradient, moments, theta, labels.params, labels.rewards))
-    warnings.push_back({std::move(message), -1, {}});
+// The gradient's derivatives at the rounding of their terms in double: recomputed in
+// quadruple precision on the run's graph (engine/gradient_refinement.hpp), and named
+// in siteless warnings where even that leaves too few digits or it could not be done
+// (engine/gradient_accuracy.hpp). A run whose derivatives all keep their digits is
+// not touched. No graph (a cache entry put without one) keeps the double derivatives
+// and their warning rather than exploring the model again (decision 74).
+void settle_gradient_accuracy(Gradient& gradient, const Moments& moments, std::span<const double> theta,
+                              const ModelLabels& labels, std::span<const RewardPair> pairs,
+                              const ParametricGraph* graph, const std::atomic<bool>* cancel,
+                              std::vector<ExploreWarning>& warnings, RunTimings& timings) {
+  const std::vector<std::uint32_t> flagged = imprecise_parameters(gradient, moments, theta, kDoubleRounding);
+  if (flagged.empty()) return;
+  const auto start = Clock::now();
+  std::string why_not;
+  if (!graph || graph->vertex_count == 0)
+    why_not = "the run's graph is not at hand";
+  else if (!moments.absorption_certain || any_non_finite(moments, moments.moment_count))
+    why_not = "a moment is not finite here";
+  else {
+    try {
+      why_not = refine_gradient(*graph, theta, flagged, pairs, gradient, cancel);
+    } catch (const BudgetExceeded&) {
+      why_not = "it does not fit in the memory budget";
+    }
+  }
+  timings.gradient += ms_since(start);
+  for (const std::uint32_t j : flagged) {
+    std::string message = why_not.empty()
+                              ? gradient_accuracy_warning(gradient, moments, theta, labels.params, labels.rewards, j,
+                                                          kQuadRounding, "these are recomputed in quadruple precision")
+                              : gradient_accuracy_warning(gradient, moments, theta, labels.params, labels.rewards, j,
+                                                          kDoubleRounding,
+                                                          "not recomputed in quadruple precision: " + why_not);
+    if (!message.empty()) warnings.push_back({std::move(message), -1, {}});
+  }
 }
 
 // What a run entry gave besides what it put into the memory cache: its summary, decoded
@@ -555,8 +585,8 @@ std::optional<std::string> reuse_run(std::string_view model_text, const RunOptio
     settle_absorption(moments, model.graph.get(), theta);
   }
   timings.evaluate = ms_since(start);
-  const std::optional<Gradient> gradient = gradient_if_asked(*model.trace, labels, theta, moments, options,
-                                                             observer.cancel, timings);
+  std::optional<Gradient> gradient = gradient_if_asked(*model.trace, labels, theta, moments, options, observer.cancel,
+                                                       timings);
   if (observer.progress) observer.progress({RunPhase::Evaluating, 1, 1});
   // A process whose every run is a run-entry hit still bounds the directory and drops a
   // killed writer's stale temporary files; a memory hit (a θ change) skips the scan,
@@ -565,7 +595,9 @@ std::optional<std::string> reuse_run(std::string_view model_text, const RunOptio
   // directory as the last prune left it (cache/disk_cache.hpp).
   if (source == TraceSource::Disk) caches.disk.prune_if_changed();
   std::vector<ExploreWarning> warnings = summary.warnings;
-  if (gradient) add_gradient_accuracy_warnings(*gradient, moments, theta, labels, warnings);
+  if (gradient)
+    settle_gradient_accuracy(*gradient, moments, theta, labels, pairs, model.graph.get(), observer.cancel, warnings,
+                             timings);
   return result_json(summary, true, model.totals, labels, theta, moments, options, timings, run_start, {}, warnings,
                      gradient ? &*gradient : nullptr, decomposition.get());
 }
@@ -690,14 +722,15 @@ std::string run_model(std::string_view model_text, const RunOptions& options, co
   if (!moments.absorption_certain) settle_absorption(moments, graph_held.get(), theta);
   timings.evaluate = ms_since(phase_start);
   write_run_entry(&answer);
-  const std::optional<Gradient> gradient = gradient_if_asked(*trace, labels, theta, moments, options, cancel, timings);
+  std::optional<Gradient> gradient = gradient_if_asked(*trace, labels, theta, moments, options, cancel, timings);
   progress(RunPhase::Evaluating, 1, 1);
 
   caches.disk.flush();
   caches.disk.prune();
   std::vector<ExploreWarning> warnings = summary.warnings;
   if (!caches.disk.warning().empty()) warnings.push_back({caches.disk.warning(), -1, {}});
-  if (gradient) add_gradient_accuracy_warnings(*gradient, moments, theta, labels, warnings);
+  if (gradient)
+    settle_gradient_accuracy(*gradient, moments, theta, labels, pairs, graph_held.get(), cancel, warnings, timings);
   return result_json(summary, false, totals_of(*trace), labels, theta, moments, options, timings, run_start, lifetimes,
                      warnings, gradient ? &*gradient : nullptr);
 }

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "base/error.hpp"
+#include "distribution/parametric_graph.hpp"
 
 namespace phasic {
 namespace {
@@ -22,7 +23,8 @@ void check_cancel(const std::atomic<bool>* cancel) {
   if (cancel && cancel->load(std::memory_order_relaxed)) throw Cancelled();
 }
 
-void check_edges(const Graph& g) {
+template <class AnyGraph>
+void check_edges(const AnyGraph& g) {
   if (g.vertex_count == 0) throw EngineError("the graph has no starting vertex S");
   if (g.edge_begin.size() != std::size_t(g.vertex_count) + 1 || g.edge_begin.front() != 0 ||
       g.edge_begin.back() != g.edge_count())
@@ -44,14 +46,8 @@ void check_edges(const Graph& g) {
   }
 }
 
-}  // namespace
-
-std::size_t Condensation::bytes() const {
-  return held_bytes(component_of) + held_bytes(member_begin) + held_bytes(members) + held_bytes(successor_begin) +
-         held_bytes(successor) + held_bytes(internal_edges) + held_bytes(exit_edges);
-}
-
-Condensation condense(const Graph& g, const std::atomic<bool>* cancel) {
+template <class AnyGraph>
+Condensation condense_any(const AnyGraph& g, const std::atomic<bool>* cancel) {
   check_edges(g);
   const std::uint32_t V = g.vertex_count;
   Condensation out;
@@ -151,6 +147,18 @@ Condensation condense(const Graph& g, const std::atomic<bool>* cancel) {
     out.successor_begin[c + 1] = out.successor.size();
   }
   return out;
+}
+
+}  // namespace
+
+std::size_t Condensation::bytes() const {
+  return held_bytes(component_of) + held_bytes(member_begin) + held_bytes(members) + held_bytes(successor_begin) +
+         held_bytes(successor) + held_bytes(internal_edges) + held_bytes(exit_edges);
+}
+
+Condensation condense(const Graph& graph, const std::atomic<bool>* cancel) { return condense_any(graph, cancel); }
+Condensation condense(const ParametricGraph& graph, const std::atomic<bool>* cancel) {
+  return condense_any(graph, cancel);
 }
 
 }  // namespace phasic

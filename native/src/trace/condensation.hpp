@@ -24,6 +24,8 @@
 
 namespace phasic {
 
+struct ParametricGraph;
+
 // Condensation data lives as long as the graph it describes.
 template <class T>
 using CondensationVector = CountedVector<T, Category::Graph>;
@@ -52,5 +54,7 @@ struct Condensation {
 // finite and ≥ 0, targets in range, no edge into S) and throws EngineError naming the
 // offending edge; throws Cancelled when *cancel becomes true.
 Condensation condense(const Graph& graph, const std::atomic<bool>* cancel = nullptr);
+// The same for the graph a run keeps beside its trace (its numbering is the Graph's).
+Condensation condense(const ParametricGraph& graph, const std::atomic<bool>* cancel = nullptr);
 
 }  // namespace phasic

@@ -1,0 +1,65 @@
+// A parameter's derivatives recomputed in quadruple precision where double leaves
+// them no digits (engine/gradient_accuracy.hpp, decision 74).
+//
+// Why quadruple precision and not a better order in double: a derivative by θ sums
+// terms of size E/θ that cancel ("more likely to enter the slow state" against "the
+// slow state is shorter"), so whatever the order, what is left is the terms' rounding
+// when θ's rates are tiny (two_deme_sfs at mig = 1e-20: terms of 1e20, rounding 1e4,
+// answer −1.126). GCC's __float128 (113-bit significand, ε = 2⁻¹¹²; + − × ÷ in
+// software, ≈ 50 ns a multiply-add) leaves 60 more bits above that rounding.
+//
+// Method, all in __float128 on the run's parametric graph (rates c0 + Σ c_j θ_j): on
+// the transient states M = diag(λ) − W (λ_v the total rate out of v, absorbing targets
+// included), x_0 = 1, x_k = M⁻¹(r ∘ x_(k−1)), E[R^k] = k!·α x_k; ȳ_0 = α M⁻¹,
+// ȳ_i = (ȳ_(i−1) ∘ r) M⁻¹; with (∂M x)_v = Σ_w ∂w_vw/∂θ · (x_v − x_w) (x = 0 at
+// absorbing states)
+//   dE[R^k]/dθ = −k!·Σ_(j=1..k) ȳ_(k−j)·(∂M x_j)   (+ k!·∂α·x_k, 0 for constant α),
+//   dVar = dE[R²] − 2E·dE,
+//   dE[R_a R_b]/dθ = −ȳ_0 ∂M z_ab − ȳ_1^a ∂M x_1^b + (a ↔ b),  z_ab = M⁻¹(r_a ∘ x_1^b),
+//   dCov = dE[R_a R_b] − E_b·dE_a − E_a·dE_b.
+// M is solved per strongly connected component, sinks first for x and sources first
+// for ȳ, each component eliminated densely in GTH form: the pivot of a row is the sum
+// of its remaining off-diagonal rates and its rates out of what remains (not the
+// diagonal minus updates), so the factors are sums and products of positive numbers
+// and their accuracy does not depend on the conditioning of M.
+//
+// Invariants:
+// - Writes only the flagged parameters' derivatives in `gradient`, and only those that
+//   were finite; every other value keeps its bits. The moments are not touched.
+// - Writes nothing unless the whole recomputation succeeded (the returned reason is
+//   then empty); a refusal (size, a state without rate out) says why and computes
+//   nothing; Cancelled and BudgetExceeded propagate with the gradient unchanged.
+// - All scratch is counted in Category::Evaluation (the condensation in
+//   Category::Graph) and released before the call returns.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "distribution/parametric_graph.hpp"
+#include "trace/evaluate.hpp"
+#include "trace/gradient.hpp"
+
+namespace phasic {
+
+// What one recomputation may take: the largest component eliminated densely (its
+// factors take 16·n² bytes) and the multiply-adds of eliminations and solves together
+// (≈ 50 ns each: the default is a few seconds at most).
+struct RefinementLimits {
+  std::uint32_t largest_component = 1024;
+  double multiply_adds = 1e8;
+};
+
+// Recomputes every derivative `gradient` holds for the parameters `params` (moments,
+// variances, the covariances of `pairs`, as evaluate_gradient computed them for
+// `graph` at θ) and writes them over the double ones. Returns "" when it did, else why
+// it did not (then `gradient` is unchanged), in words that follow "not recomputed in
+// quadruple precision: ".
+std::string refine_gradient(const ParametricGraph& graph, std::span<const double> theta,
+                            std::span<const std::uint32_t> params, std::span<const RewardPair> pairs,
+                            Gradient& gradient, const std::atomic<bool>* cancel = nullptr,
+                            const RefinementLimits& limits = {});
+
+}  // namespace phasic
