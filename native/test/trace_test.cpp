@@ -14,6 +14,8 @@
 
 #include "base/error.hpp"
 #include "check.hpp"
+#include "distribution/parametric_graph.hpp"
+#include "engine/gradient_refinement.hpp"
 #include "engine/load.hpp"
 #include "trace/block.hpp"
 #include "trace/block_trace.hpp"
@@ -491,6 +493,58 @@ TEST(gradients_match_closed_forms_and_central_differences) {
     }
   }
   // Every byte of gradient scratch was released.
+  CHECK_EQ(ledger().bytes(Category::Evaluation), before.evaluation);
+}
+
+// Where double keeps its digits (rabbits N = 2 at ordinary θ), the quadruple-precision
+// recomputation (engine/gradient_refinement.hpp) gives the double pass's derivatives:
+// every moment to K = 3, variance and covariance, for each parameter recomputed, and
+// leaves the others' bits. A refusal or a cancel leaves the gradient as it was.
+TEST(quadruple_precision_derivatives_are_the_double_ones_where_double_keeps_its_digits) {
+  const LedgerSnapshot before;
+  Graph two = rabbits2();
+  std::vector<double> weighted(two.rewards.begin(), two.rewards.begin() + two.vertex_count);
+  for (std::uint32_t v = 0; v < two.vertex_count; ++v) weighted[v] *= 1 + v % 3;
+  two.rewards.insert(two.rewards.end(), weighted.begin(), weighted.end());
+  two.reward_count = 2;
+  const ModelTrace t = compose(two, condense(two), {});
+  const ParametricGraph g = parametric_graph_of(two);
+  const std::vector<double> theta = {0.8, 1.3, 0.6};
+  const RewardPair pairs[] = {{0, 1}, {1, 1}};
+  const std::uint32_t K = 3;
+  const Gradient d = evaluate_gradient(t, theta, K, evaluate(t, theta, K, pairs), pairs);
+  const std::uint32_t recomputed[] = {0, 2};
+  Gradient q = d;
+  CHECK(refine_gradient(g, theta, recomputed, pairs, q).empty());
+  for (std::uint32_t p = 0; p < 3; ++p) {
+    const bool refined = p != 1;
+    const auto agrees = [&](double quad, double dbl) {
+      if (refined)
+        CHECK_CLOSE(quad, dbl, 1e-12);
+      else
+        CHECK(std::memcmp(&quad, &dbl, sizeof dbl) == 0);
+    };
+    for (std::uint32_t r = 0; r < 2; ++r) {
+      for (std::uint32_t k = 1; k <= K; ++k) agrees(q.of_moment(r, k, p), d.of_moment(r, k, p));
+      agrees(q.variance[r * 3 + p], d.variance[r * 3 + p]);
+    }
+    for (std::uint32_t i = 0; i < 2; ++i) agrees(q.covariance[i * 3 + p], d.covariance[i * 3 + p]);
+    // Cov(R, R) is Var(R), by the other path.
+    if (refined) CHECK_CLOSE(q.covariance[1 * 3 + p], q.variance[1 * 3 + p], 1e-14);
+  }
+  const auto same = [](const Gradient& a, const Gradient& b) {
+    return a.moment == b.moment && a.variance == b.variance && a.covariance == b.covariance;
+  };
+  Gradient refused = d;
+  const std::string why = refine_gradient(g, theta, recomputed, pairs, refused, nullptr, {1, 1e8});
+  CHECK(why.find("largest strongly connected component has") != std::string::npos);
+  CHECK(same(refused, d));
+  CHECK(refine_gradient(g, theta, recomputed, pairs, refused, nullptr, {1024, 10}).find("multiply-adds") !=
+        std::string::npos);
+  CHECK(same(refused, d));
+  const std::atomic<bool> cancel{true};
+  CHECK_THROWS(refine_gradient(g, theta, recomputed, pairs, refused, &cancel));
+  CHECK(same(refused, d));
   CHECK_EQ(ledger().bytes(Category::Evaluation), before.evaluation);
 }
 

@@ -549,8 +549,9 @@ describe('derivatives at the rounding of their terms', () => {
     assert.deepEqual(accuracy(r), []);
   });
 
-  it('names a derivative that is 0 in closed form and came out as rounding, with a bound that covers 0', async () => {
-    // Strobeck: E[T] = d/coal whatever mig, so dE[T]/dmig = 0; the terms of size E/mig leave their rounding.
+  it('gives a derivative that is 0 in closed form as 0, or names it with a bound that covers 0', async () => {
+    // Strobeck: E[T] = d/coal whatever mig, so dE[T]/dmig = 0; in double the terms of size E/mig
+    // left their rounding (4.4e-16), recomputed in quadruple precision they cancel exactly.
     const r = await engine.run(compiledModel('structured'), { params: { coal: 1, mig: 0.5 }, gradient: true });
     const d = r.gradient?.time.mig[0] as number;
     assert.ok(Math.abs(d) <= 1e-13, `dE[T]/dmig = ${d}`);
@@ -634,29 +635,36 @@ describe('derivatives at the rounding of their terms', () => {
     );
   });
 
-  it('is right where a state is left only by a tiny rate (closed form: E[T] = 2/(1 + t))', async () => {
-    // State 1 leaves at rate 1 to absorption or at rate t to state 2, which leaves at rate t:
-    // E[T] = 1/(1+t) + t/(1+t)·1/t = 2/(1+t), and s0 (1 in state 2) has E[R] = 1/(1+t);
-    // E[T²] = 4/(1+t)² + 2/(t(1+t)), E[R²] = 2/(t(1+t)). At t = 1e-20 the derivatives of the
-    // means sum terms of 1e20 that cancel to about −2 and −1.
+  it('is right where a state is left only by a tiny rate (closed form: dE[T]/dt = (3/7 − 2)/(0.3 + t)²)', async () => {
+    // State 1 leaves at rate 0.3 to absorption or at rate t to state 2, which goes on at rate 0.7 to
+    // state 3, which leaves at rate t; s0 is 1 in states 2 and 3. With a = 0.3 + t:
+    //   E[T] = 1/a + (t/a)(1/0.7 + 1/t) = (2 + t/0.7)/a,   E[s0] = (1 + t/0.7)/a,
+    //   E[T²] = 2/a² + 2(1 + t/0.7)/a² + (2t/0.49 + 2/0.7 + 2/t)/a,   E[s0²] = (2t/0.49 + 2/0.7 + 2/t)/a.
+    // At t = 1e-20 the derivatives of the means sum terms of 1e20 that cancel to −17.46 and −6.35;
+    // double gave −22.2 and −11.1.
     const graph: PhasicGraph = {
       states: [
         [0, 0],
         [0, 0],
         [1, 0],
+        [1, 0],
         [0, 0],
       ],
-      n_vertices: 4,
+      n_vertices: 5,
       state_length: 2,
       param_length: 1,
-      edges: [[1, 3, 1]],
+      edges: [
+        [1, 4, 0.3],
+        [2, 3, 0.7],
+      ],
       start_edges: [[1, 1]],
       param_edges: [
         [1, 2, 1],
-        [2, 3, 1],
+        [3, 4, 1],
       ],
     };
     const t = 1e-20;
+    const a = 0.3 + t;
     const r = await engine.run(JSON.stringify(graph), { params: { p1: t }, gradient: true });
     assert.deepEqual(
       r.warnings.map((w) => w.message).filter((m) => / derivatives? by /.test(m)),
@@ -664,12 +672,19 @@ describe('derivatives at the rounding of their terms', () => {
     );
     const close = (got: Moment | undefined, want: number, what: string) =>
       assert.ok(Math.abs((got as number) - want) <= 1e-14 * Math.abs(want), `${what} = ${got}, closed form ${want}`);
-    const dSecond = -8 / (1 + t) ** 3 - (2 * (1 + 2 * t)) / (t ** 2 * (1 + t) ** 2);
-    close(r.gradient?.time.p1[0], -2 / (1 + t) ** 2, 'dE[T]/dt');
-    close(r.gradient?.time.p1[1], dSecond, 'dE[T²]/dt');
-    close(r.gradient?.s0.p1[0], -1 / (1 + t) ** 2, 'dE[s0]/dt');
-    close(r.gradient?.s0.p1[1], (-2 * (1 + 2 * t)) / (t ** 2 * (1 + t) ** 2), 'dE[s0²]/dt');
-    close(r.gradientVariance?.s0.p1, (-2 * (1 + 2 * t)) / (t ** 2 * (1 + t) ** 2) + 2 / (1 + t) ** 3, 'dVar[s0]/dt');
+    const tail = (2 * t) / 0.49 + 2 / 0.7 + 2 / t;
+    const dTail = (2 / 0.49 - 2 / t ** 2) / a - tail / a ** 2;
+    const dS0 = (0.3 / 0.7 - 1) / a ** 2;
+    close(r.gradient?.time.p1[0], (0.3 / 0.7 - 2) / a ** 2, 'dE[T]/dt');
+    close(r.gradient?.time.p1[1], -4 / a ** 3 + 2 / 0.7 / a ** 2 - (4 * (1 + t / 0.7)) / a ** 3 + dTail, 'dE[T²]/dt');
+    close(r.gradient?.s0.p1[0], dS0, 'dE[s0]/dt');
+    close(r.gradient?.s0.p1[1], dTail, 'dE[s0²]/dt');
+    close(r.gradientVariance?.s0.p1, dTail - 2 * ((1 + t / 0.7) / a) * dS0, 'dVar[s0]/dt');
+    // A reused run (its graph from the memory cache) recomputes them alike.
+    const again = await engine.run(JSON.stringify(graph), { params: { p1: t }, gradient: true });
+    assert.equal(again.reused, true);
+    assert.deepEqual(again.gradient, r.gradient);
+    assert.deepEqual(again.gradientVariance, r.gradientVariance);
     assertOnlyCachesHoldMemory(engine);
   });
 });
