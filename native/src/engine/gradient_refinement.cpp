@@ -190,7 +190,8 @@ std::string refine_gradient(const ParametricGraph& graph, std::span<const double
     return "the run's graph does not match its gradient";
   const std::uint32_t V = graph.vertex_count, R = graph.reward_count, K = gradient.moment_count;
   const std::uint32_t P = graph.param_count, stride = graph.stride();
-  const Condensation cond = condense(graph, cancel);
+  const Condensation cond = condense({graph.vertex_count, stride, graph.edge_begin, graph.edge_target, graph.coeffs},
+                                     cancel);
 
   // The work, counted before any of it is done: dense eliminations (n³/3 each), then
   // every solve (n² per component, one per edge) and contraction (one per edge).

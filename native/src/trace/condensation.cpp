@@ -9,7 +9,6 @@
 #include <string>
 
 #include "base/error.hpp"
-#include "distribution/parametric_graph.hpp"
 
 namespace phasic {
 namespace {
@@ -23,8 +22,7 @@ void check_cancel(const std::atomic<bool>* cancel) {
   if (cancel && cancel->load(std::memory_order_relaxed)) throw Cancelled();
 }
 
-template <class AnyGraph>
-void check_edges(const AnyGraph& g) {
+void check_edges(const GraphEdges& g) {
   if (g.vertex_count == 0) throw EngineError("the graph has no starting vertex S");
   if (g.edge_begin.size() != std::size_t(g.vertex_count) + 1 || g.edge_begin.front() != 0 ||
       g.edge_begin.back() != g.edge_count())
@@ -46,8 +44,7 @@ void check_edges(const AnyGraph& g) {
   }
 }
 
-template <class AnyGraph>
-Condensation condense_any(const AnyGraph& g, const std::atomic<bool>* cancel) {
+Condensation condense_edges(const GraphEdges& g, const std::atomic<bool>* cancel) {
   check_edges(g);
   const std::uint32_t V = g.vertex_count;
   Condensation out;
@@ -156,9 +153,12 @@ std::size_t Condensation::bytes() const {
          held_bytes(successor) + held_bytes(internal_edges) + held_bytes(exit_edges);
 }
 
-Condensation condense(const Graph& graph, const std::atomic<bool>* cancel) { return condense_any(graph, cancel); }
-Condensation condense(const ParametricGraph& graph, const std::atomic<bool>* cancel) {
-  return condense_any(graph, cancel);
+Condensation condense(const Graph& graph, const std::atomic<bool>* cancel) {
+  return condense_edges({graph.vertex_count, graph.stride(), graph.edge_begin, graph.edge_target, graph.coeffs},
+                        cancel);
+}
+Condensation condense(const GraphEdges& edges, const std::atomic<bool>* cancel) {
+  return condense_edges(edges, cancel);
 }
 
 }  // namespace phasic

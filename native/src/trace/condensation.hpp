@@ -24,8 +24,6 @@
 
 namespace phasic {
 
-struct ParametricGraph;
-
 // Condensation data lives as long as the graph it describes.
 template <class T>
 using CondensationVector = CountedVector<T, Category::Graph>;
@@ -54,7 +52,20 @@ struct Condensation {
 // finite and ≥ 0, targets in range, no edge into S) and throws EngineError naming the
 // offending edge; throws Cancelled when *cancel becomes true.
 Condensation condense(const Graph& graph, const std::atomic<bool>* cancel = nullptr);
-// The same for the graph a run keeps beside its trace (its numbering is the Graph's).
-Condensation condense(const ParametricGraph& graph, const std::atomic<bool>* cancel = nullptr);
+
+// What condense reads of a graph: its CSR edges and their forms (graph/graph.hpp's
+// invariants), so that the parametric graph a run keeps beside its trace
+// (distribution/parametric_graph.hpp) condenses as its Graph did.
+struct GraphEdges {
+  std::uint32_t vertex_count;
+  std::uint32_t form_stride;  // param_count + 1
+  std::span<const std::uint64_t> edge_begin;
+  std::span<const VertexId> edge_target;
+  std::span<const double> coeffs;
+
+  std::uint64_t edge_count() const { return edge_target.size(); }
+  std::uint32_t stride() const { return form_stride; }
+};
+Condensation condense(const GraphEdges& edges, const std::atomic<bool>* cancel = nullptr);
 
 }  // namespace phasic
