@@ -44,7 +44,14 @@ void check_edges(const GraphEdges& g) {
   }
 }
 
-Condensation condense_edges(const GraphEdges& g, const std::atomic<bool>* cancel) {
+}  // namespace
+
+std::size_t Condensation::bytes() const {
+  return held_bytes(component_of) + held_bytes(member_begin) + held_bytes(members) + held_bytes(successor_begin) +
+         held_bytes(successor) + held_bytes(internal_edges) + held_bytes(exit_edges);
+}
+
+Condensation condense(const GraphEdges& g, const std::atomic<bool>* cancel) {
   check_edges(g);
   const std::uint32_t V = g.vertex_count;
   Condensation out;
@@ -146,19 +153,9 @@ Condensation condense_edges(const GraphEdges& g, const std::atomic<bool>* cancel
   return out;
 }
 
-}  // namespace
-
-std::size_t Condensation::bytes() const {
-  return held_bytes(component_of) + held_bytes(member_begin) + held_bytes(members) + held_bytes(successor_begin) +
-         held_bytes(successor) + held_bytes(internal_edges) + held_bytes(exit_edges);
-}
-
 Condensation condense(const Graph& graph, const std::atomic<bool>* cancel) {
-  return condense_edges({graph.vertex_count, graph.stride(), graph.edge_begin, graph.edge_target, graph.coeffs},
-                        cancel);
-}
-Condensation condense(const GraphEdges& edges, const std::atomic<bool>* cancel) {
-  return condense_edges(edges, cancel);
+  return condense(GraphEdges{graph.vertex_count, graph.stride(), graph.edge_begin, graph.edge_target, graph.coeffs},
+                  cancel);
 }
 
 }  // namespace phasic
