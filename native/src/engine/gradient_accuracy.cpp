@@ -40,7 +40,12 @@ std::vector<std::string> gradient_accuracy_warnings(const Gradient& gradient, co
         worst_uncertainty = kEpsilon * std::fabs(scale) / theta[j];
         worst = k == 0 ? "dVar[" : "dE[";
         worst += rewards[r];
-        if (k > 1) worst += "^" + std::to_string(k);
+        // Appended piece by piece, as is the message below: GCC 12 sees overlapping
+        // copies (-Wrestrict, a false positive) in `"^" + std::to_string(k)`.
+        if (k > 1) {
+          worst += '^';
+          worst += std::to_string(k);
+        }
         worst += "]/d";
         worst += params[j];
         worst += " = ";
@@ -60,7 +65,9 @@ std::vector<std::string> gradient_accuracy_warnings(const Gradient& gradient, co
     std::string m = std::to_string(count);
     m += count == 1 ? " derivative by " : " derivatives by ";
     m += name;
-    m += " keep fewer than " + std::to_string(int(kTrustedDigits)) + " digits at ";
+    m += " keep fewer than ";
+    m += std::to_string(int(kTrustedDigits));
+    m += " digits at ";
     m += name;
     m += " = ";
     m += shortest_text(theta[j]);
