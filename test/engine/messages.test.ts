@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { Engine } from '../../extension/engine/engine';
 import { compileModel } from '../../extension/language';
-import { assertOnlyCachesHoldMemory, CLI, engineFailure, ROOT, tempDir } from './helpers';
+import { assertOnlyCachesHoldMemory, CLI, engineFailure, tempDir, twoDemeFitArgs } from './helpers';
 
 const engine = new Engine();
 const dir = tempDir('messages');
@@ -183,23 +183,9 @@ rule flip
     });
     assert.equal(d.status, 0, d.stderr);
     assert.match(d.stderr, cacheWarning);
-    const fit = spawnSync(
-      process.execPath,
-      [
-        CLI,
-        'fit',
-        join(ROOT, 'examples', 'two_deme_sfs.phasic'),
-        '--data',
-        join(ROOT, 'examples', 'two_deme_sfs.fs'),
-        '--sfs-reward',
-        'xi',
-        '--fit',
-        'mig',
-        '--cache-dir',
-        notADirectory,
-      ],
-      { encoding: 'utf8' },
-    );
+    const fit = spawnSync(process.execPath, [CLI, 'fit', ...twoDemeFitArgs('--cache-dir', notADirectory)], {
+      encoding: 'utf8',
+    });
     assert.equal(fit.status, 0, fit.stderr);
     assert.match(fit.stderr, cacheWarning);
   });
