@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { analyze, compileModel, type Diagnostic } from '../../extension/language';
+import { MAX_NAME_LENGTH } from '../../extension/language/lexer';
 import { MAX_NESTING } from '../../extension/language/parser';
 import { marked } from './marked';
 
@@ -38,6 +39,62 @@ describe('syntax diagnostics', () => {
     check('model m\n⟦/*⟧ never closed', 'unterminated-comment', 'This `/*` comment is never closed with `*/`.'));
   it('invalid-character', () =>
     check('const n = 3 ⟦@⟧\nreward r = n', 'invalid-character', 'Unexpected character `@`.'));
+  it('invalid-character outside printable ASCII gives the code point: lookalikes, invisible ones, bad UTF-8', () => {
+    // Cyrillic а (U+0430) read "Unexpected character `а`", as if the Latin a were wrong;
+    // a zero-width space read "Unexpected character `​`", an empty-looking quote.
+    check(
+      'const n = 3 ⟦а⟧\nreward r = n',
+      'invalid-character',
+      'Unexpected character `а` (U+0430): names are ASCII letters, digits and `_`.',
+    );
+    check('const n = 3⟦\u200b⟧\nreward r = n', 'invalid-character', 'Unexpected character U+200B (it does not print).');
+    check('const n = 3 ⟦\0⟧\nreward r = n', 'invalid-character', 'Unexpected character U+0000 (it does not print).');
+    check('const n = 3 ⟦→⟧\nreward r = n', 'invalid-character', 'Unexpected character `→` (U+2192).');
+    check('const n = 3 ⟦😀⟧\nreward r = n', 'invalid-character', 'Unexpected character `😀` (U+1F600).');
+    // A lone high surrogate is one character: its error took the space after it along.
+    check(
+      'const n = 3 ⟦\ud800⟧ \nreward r = n',
+      'invalid-character',
+      'Unexpected character U+D800 (it does not print).',
+    );
+    check(
+      'const n = 3 ⟦\ufffd⟧\nreward r = n',
+      'invalid-character',
+      'Unexpected character U+FFFD: the file is not valid UTF-8 here.',
+    );
+  });
+  it('name-too-long, and the messages after it stay short', () => {
+    const long = 'a'.repeat(MAX_NAME_LENGTH + 1);
+    check(
+      `const ⟦${long}⟧ = 3\nreward r = 1`,
+      'name-too-long',
+      `This name has ${MAX_NAME_LENGTH + 1} characters; a name has at most ${MAX_NAME_LENGTH}.`,
+    );
+    const longest = 'a'.repeat(MAX_NAME_LENGTH);
+    assert.deepEqual(analyze(`const ${longest} = 3\nreward r = ${longest}`, 'test.phasic').diagnostics, []);
+    // A 1 MB name, unknown: every message was a megabyte (the CLI printed 1,000,053 bytes).
+    const b = 'b'.repeat(1_000_000);
+    const { diagnostics } = analyze(`reward r = ${b} + ${b}`, 'test.phasic');
+    assert.deepEqual(
+      diagnostics.map((d) => d.code),
+      ['name-too-long', 'name-too-long', 'unknown-name', 'unknown-name'],
+    );
+    for (const d of diagnostics) assert.ok(d.message.length < 2 * MAX_NAME_LENGTH, d.message.slice(0, 80));
+  });
+  it('quotes a token of a megabyte by its first 39 characters', () => {
+    // Both messages quoted the whole token: a megabyte each.
+    const digits = '9'.repeat(1_000_000);
+    check(
+      `const n ⟦${digits}⟧\nreward r = 1`,
+      'expected-token',
+      `Expected \`=\` after the constant name, found \`${'9'.repeat(39)}…\`.`,
+    );
+    check(
+      `const n = ⟦2${'x'.repeat(1_000_000)}⟧\nreward r = n`,
+      'invalid-number',
+      `\`2${'x'.repeat(38)}…\` is not a number; write a multiplication as \`2 * x\`.`,
+    );
+  });
   it('invalid-number', () =>
     check(
       'const n = ⟦2x⟧\nreward r = n',
