@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { analyze, compileModel, type Diagnostic } from '../../extension/language';
+import { MAX_REWARDS } from '../../extension/language/checker';
 import { MAX_NAME_LENGTH } from '../../extension/language/lexer';
 import { MAX_NESTING } from '../../extension/language/parser';
 import { marked } from './marked';
@@ -372,6 +373,27 @@ describe('shape and constant diagnostics', () => {
     ));
   it('constant-error (remainder by zero)', () =>
     check('const n = ⟦1 % 0⟧', 'constant-error', '`1 % 0` cannot be computed: remainder by zero.'));
+  it('constant-error (an aggregate too long to compute before exploration)', () => {
+    // It was no error: the constant stayed unknown, was compiled as a state cell that
+    // does not exist, and the engine refused "rewards[1].code[1]: expected a number".
+    check(
+      'const n = ⟦sum(k in 0..1000000: k)⟧\nreward r = n',
+      'constant-error',
+      '`sum(k in 0..1000000: k)` cannot be computed: its aggregates evaluate their body more than 100000 times.',
+    );
+    assert.equal(compileModel('const n = sum(k in 0..1000000: k)\nreward r = n', 't.phasic').model, undefined);
+    // In a reward the engine computes it, state by state.
+    assert.deepEqual(analyze('reward r = sum(k in 0..1000000: k)', 't.phasic').diagnostics, []);
+  });
+  it('too-many-rewards', () => {
+    // 10⁸ members: the compiler wrote a program for each, for minutes and gigabytes.
+    check(
+      'reward r[⟦k in 0..99999999⟧] = k',
+      'too-many-rewards',
+      'The model would have 100000001 rewards (with `time`), more than the 1048576 a model may have.',
+    );
+    assert.deepEqual(analyze(`reward r[k in 1..${MAX_REWARDS - 1}] = k`, 't.phasic').diagnostics, []);
+  });
   it('constant-error (not finite)', () =>
     check(
       'const n = ⟦1 / 0⟧',
