@@ -449,18 +449,23 @@ function check(args: CheckArgs): number {
   return diagnostics.some((d) => d.severity === 'error') ? 1 : 0;
 }
 
-/** 0 when the whole disk cache went; 1, saying what stayed and why, when part of it could not. */
+/**
+ * 0 when the whole disk cache went; 1, saying what stayed and why, when part of it could
+ * not. A failure prints nothing on stdout: "removed 0 cache files" beside "cannot read the
+ * cache directory" read as a result. What a partial clear did remove is said in the error.
+ */
 async function clearCaches(args: ClearArgs, engine: Engine): Promise<number> {
   const dir = args.cacheDir ?? defaultCacheDir();
   engine.configure({ cacheDir: dir });
   const result: ClearResult = await engine.clearCaches();
   const { files, bytes, failed, error } = result.disk;
   if (args.json) print(jsonText(JSON.stringify(publicClear(result))));
-  else print(`removed ${files} cache files (${bytes} bytes) from ${escapeControls(dir)}`);
+  else if (error === undefined) print(`removed ${files} cache files (${bytes} bytes) from ${escapeControls(dir)}`);
   if (error === undefined) return 0;
   if (!args.json) {
     const left = failed > 0 ? `${failed} cache file${failed === 1 ? '' : 's'} could not be removed: ` : '';
-    printError(`phasic-trace: the cache was not cleared: ${left}${escapeControls(error)}`);
+    const removed = files > 0 ? `; ${files} cache file${files === 1 ? ' was' : 's were'} removed (${bytes} bytes)` : '';
+    printError(`phasic-trace: the cache was not cleared: ${left}${escapeControls(error)}${removed}`);
   }
   return 1;
 }

@@ -1,15 +1,18 @@
 // Maximum-likelihood fit of a site frequency spectrum: one run of the model (explore,
 // record, cache the trace), then every step of the optimizer is one evaluation of the
-// cached trace with its exact gradient, never a new run. Editor-free: the command
-// line calls it now and the engine process can host it (progress callbacks, an
-// AbortSignal that stops it between evaluations), given anything with the Engine's
-// run/evaluate/evaluateMany.
+// cached trace with its exact gradient, never a new run — unless Clear Caches (or
+// the memory budget) drops the trace between two evaluations: then the model is
+// recorded again, the same trace, and the fit goes on (decision 77). Editor-free: the
+// command line calls it now and the engine process can host it (progress callbacks,
+// an AbortSignal that stops it between evaluations), given anything with the
+// Engine's run/evaluate/evaluateMany.
 //
 // The optimizer works on x = log θ (so θ > 0 with no bounds to handle) and on the
 // log-likelihood per segregating site less its constants, the divergence of the
 // expected proportions from the observed (so its tolerance means the same for 100
-// and 10⁷ sites, and for counts of 1e-100). Standard errors come from the observed information on the natural
-// scale, by central differences of exact gradients (information.ts).
+// and 10⁷ sites, and for counts of 1e-100). Standard errors come from the observed
+// information on the natural scale, by central differences of exact gradients
+// (information.ts).
 import { type Engine, EngineFailure } from '../engine/engine';
 import type { EvaluateResult, Progress } from '../protocol/engine';
 import type { FitOutcome } from '../protocol/fit';
@@ -111,14 +114,33 @@ export async function fitSfs(engine: FitEngine, request: FitRequest): Promise<Fi
   for (const name of Object.keys(request.start ?? {}))
     if (!fit.includes(name)) throw new FitError(`a start value is given for ${name}, which is not fitted`, 'model');
 
-  const run = await engine.run(request.engineText, {
-    maxStates: request.maxStates,
-    moments: 1,
-    params: request.params,
-    signal,
-    onProgress: request.onRunProgress,
-  });
-  const runMs = performance.now() - started;
+  const record = () =>
+    engine.run(request.engineText, {
+      maxStates: request.maxStates,
+      moments: 1,
+      params: request.params,
+      signal,
+      onProgress: request.onRunProgress,
+    });
+  const run = await record();
+  let runMs = performance.now() - started;
+  /**
+   * `evaluate` of the run's trace. A trace no longer cached (Clear Caches ran between two
+   * steps, or the budget evicted it) is recorded again from the same text: the same
+   * trace, so the same numbers. Gone again at once, it fails as before.
+   */
+  let traceKey = run.traceKey;
+  const cached = async <T>(evaluate: (key: string) => Promise<T>): Promise<T> => {
+    try {
+      return await evaluate(traceKey);
+    } catch (error) {
+      if (!(error instanceof EngineFailure && error.kind === 'cache')) throw error;
+      const again = performance.now();
+      traceKey = (await record()).traceKey;
+      runMs += performance.now() - again;
+      return await evaluate(traceKey);
+    }
+  };
   const paramNames = Object.keys(run.params);
   for (const name of fit)
     if (!paramNames.includes(name))
@@ -156,7 +178,7 @@ export async function fitSfs(engine: FitEngine, request: FitRequest): Promise<Fi
   const seen = new Map<string, SfsValue>();
   const objective = async (x: readonly number[]) => {
     const theta = x.map(Math.exp);
-    const v = atTheta(await engine.evaluate(run.traceKey, paramsAt(theta), 1, [], true));
+    const v = atTheta(await cached((key) => engine.evaluate(key, paramsAt(theta), 1, [], true)));
     seen.set(x.join(','), v);
     const gradient = (v.gradient ?? []).map((g, j) => (-g * theta[j]) / sites);
     return { value: v.divergence, gradient };
@@ -211,7 +233,7 @@ export async function fitSfs(engine: FitEngine, request: FitRequest): Promise<Fi
 
   const theta = best.x.map(Math.exp);
   const value =
-    seen.get(best.x.join(',')) ?? atTheta(await engine.evaluate(run.traceKey, paramsAt(theta), 1, [], true));
+    seen.get(best.x.join(',')) ?? atTheta(await cached((key) => engine.evaluate(key, paramsAt(theta), 1, [], true)));
 
   // Observed information by central differences of the exact gradient, all 2P points in one batch.
   const informationStarted = performance.now();
@@ -219,7 +241,7 @@ export async function fitSfs(engine: FitEngine, request: FitRequest): Promise<Fi
   for (let j = 0; j < fit.length; j++)
     for (const sign of [1, -1]) shifted.push(theta.map((t, i) => (i === j ? t * (1 + sign * INFORMATION_STEP) : t)));
   signal?.throwIfAborted();
-  const gradients = (await engine.evaluateMany(run.traceKey, shifted.map(paramsAt), 1, [], true)).map(
+  const gradients = (await cached((key) => engine.evaluateMany(key, shifted.map(paramsAt), 1, [], true))).map(
     (r) => atTheta(r).gradient ?? [],
   );
   const information = fit.map((_, i) =>
@@ -246,7 +268,9 @@ export async function fitSfs(engine: FitEngine, request: FitRequest): Promise<Fi
         signal?.throwIfAborted();
         let r: EvaluateResult;
         try {
-          r = await engine.evaluate(run.traceKey, paramsAt(theta.map((t, i) => (i === j ? probe : t))), 1, [], false);
+          r = await cached((key) =>
+            engine.evaluate(key, paramsAt(theta.map((t, i) => (i === j ? probe : t))), 1, [], false),
+          );
         } catch (error) {
           // A rate beyond a double there is no evidence either way.
           if (error instanceof EngineFailure && error.kind === 'argument') continue;

@@ -22,6 +22,7 @@ import {
 
 /** The state vector may not have more cells than this (the engine stores one per state). */
 export const MAX_STATE_LENGTH = 1 << 20;
+export const MAX_REWARDS = 1 << 20;
 const INT32_MIN = -(2 ** 31);
 const INT32_MAX = 2 ** 31 - 1;
 
@@ -59,6 +60,8 @@ class Checker {
   private readonly params: SymbolInfo[] = [];
   private readonly states: SymbolInfo[] = [];
   private stateLength = 0;
+  /** Rewards so far, `time` and each family member counted. */
+  private rewardCount = 1;
   /** State variables whose written initial value was already reported out of bounds. */
   private readonly outOfBounds = new Set<SymbolInfo>();
   /** Declarations whose symbol is the first with that name (later duplicates are skipped). */
@@ -542,10 +545,30 @@ class Checker {
     if (d.family) {
       const lo = this.constValue(d.family.lo, "a reward family's range", true);
       const hi = this.constValue(d.family.hi, "a reward family's range", true);
-      if (symbol && lo !== undefined && hi !== undefined) symbol.family = { lo, hi };
+      if (symbol && lo !== undefined && hi !== undefined) {
+        // The compiler writes one program per member: 10⁸ members held the engine
+        // process for minutes and gigabytes before any run.
+        const rewards = this.rewardCount + Math.max(0, hi - lo + 1);
+        if (rewards > MAX_REWARDS)
+          this.sink.error(
+            d.family,
+            'too-many-rewards',
+            `The model would have ${rewards} rewards (with \`time\`), more than the ${MAX_REWARDS} a model may have.`,
+          );
+        else {
+          this.rewardCount = rewards;
+          symbol.family = { lo, hi };
+        }
+      }
       scope = scope.child();
       this.exprs.declareLocal(scope, d.family.name, 'loop', d.family, owner);
     }
+    if (!d.family && symbol && ++this.rewardCount > MAX_REWARDS && d.name)
+      this.sink.error(
+        d.name,
+        'too-many-rewards',
+        `The model would have ${this.rewardCount} rewards (with \`time\`), more than the ${MAX_REWARDS} a model may have.`,
+      );
     if (d.value) this.exprs.expect(d.value, this.ctx({ scope, owner }), 'number', 'a reward');
   }
 

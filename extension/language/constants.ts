@@ -78,7 +78,9 @@ const FOLD_BUDGET = 100_000;
 /**
  * Folds `e` when every name in it has a known value (`lookup` returns undefined for
  * names that depend on the state). Returns undefined when the value is not known
- * before exploration; an error when it is known to be invalid.
+ * before exploration; an error when it is known to be invalid, or when its aggregates
+ * would take more than FOLD_BUDGET evaluations (a rate's or reward's value is then
+ * the engine's to compute; a constant's is refused).
  */
 export function fold(e: Expr, lookup: (name: string) => number | undefined): Folded | undefined {
   const budget = { left: FOLD_BUDGET };
@@ -135,7 +137,9 @@ function foldIn(e: Expr, lookup: (name: string) => number | undefined, budget: {
       const inner = (name: string) => bound.get(name) ?? lookup(name);
       const walk = (level: number): Folded | undefined => {
         if (level === e.bindings.length) {
-          if (--budget.left < 0) return undefined;
+          // An error, not "unknown": a constant left unknown was compiled as a state
+          // cell that does not exist, and the engine refused the model with no place.
+          if (--budget.left < 0) return { error: `its aggregates evaluate their body more than ${FOLD_BUDGET} times` };
           const v = foldIn(e.body, inner, budget);
           if (!v || 'error' in v) return v;
           total += e.op === 'all' ? (v.value ? 0 : 1) : v.value;

@@ -18,6 +18,7 @@ import {
   type Identifier,
   type IndexExpr,
   type Span,
+  excerptText,
 } from './syntax';
 
 export type ValueType = 'number' | 'boolean' | 'unknown';
@@ -74,8 +75,7 @@ export class ExpressionChecker {
 
   /** A short quotation of the source, for messages. */
   excerpt(span: Span): string {
-    const s = this.text.slice(span.start, span.end).replace(/\s+/g, ' ').trim();
-    return s.length > 40 ? `${s.slice(0, 39)}…` : s;
+    return excerptText(this.text.slice(span.start, span.end).replace(/\s+/g, ' ').trim());
   }
 
   /** Checks `e` and reports if it is not of the expected type. */

@@ -2,7 +2,7 @@
 // that cannot start a token is reported and skipped so that lexing always finishes.
 
 import type { DiagnosticSink } from './diagnostics';
-import { type Span, spanOf } from './syntax';
+import { excerptText, type Span, spanOf } from './syntax';
 
 export const KEYWORDS = new Set([
   'model',
@@ -74,6 +74,29 @@ function isIdentPart(c: number): boolean {
 }
 
 /**
+ * The longest name: every message about a name repeats it, and one of 1 MB made each
+ * message (in the editor, the command line, the engine's "in rule R") a megabyte.
+ */
+export const MAX_NAME_LENGTH = 256;
+
+/**
+ * A character no token starts with, as a message shows it. Outside printable ASCII
+ * its code point is given: an invisible one (U+200B, a control) showed as `` ` ` ``,
+ * and a lookalike (Cyrillic а, U+0430) as the letter it imitates.
+ */
+function unexpectedCharacter(ch: string): string {
+  const code = ch.codePointAt(0) ?? 0;
+  if (code > 0x20 && code < 0x7f) return `Unexpected character \`${ch}\`.`;
+  const point = `U+${code.toString(16).toUpperCase().padStart(4, '0')}`;
+  if (code === 0xfffd) return `Unexpected character ${point}: the file is not valid UTF-8 here.`;
+  if (/^[\p{L}\p{N}]$/u.test(ch))
+    return `Unexpected character \`${ch}\` (${point}): names are ASCII letters, digits and \`_\`.`;
+  return /^[\p{P}\p{S}]$/u.test(ch)
+    ? `Unexpected character \`${ch}\` (${point}).`
+    : `Unexpected character ${point} (it does not print).`;
+}
+
+/**
  * Produces tokens one at a time, so that a megabyte of input never holds all its
  * tokens alive at once (they die young, and the garbage collector stays cheap).
  */
@@ -133,6 +156,17 @@ export class Lexer {
         const start = i;
         if (isIdentStart(c)) {
           while (i < n && isIdentPart(text.charCodeAt(i))) i++;
+          if (i - start > MAX_NAME_LENGTH) {
+            sink.error(
+              spanOf(lineStarts, start, i),
+              'name-too-long',
+              `This name has ${i - start} characters; a name has at most ${MAX_NAME_LENGTH}.`,
+            );
+            // Cut, so that the messages that follow ("Unknown name …") stay short.
+            const name = this.token('identifier', start, i);
+            name.text = name.text.slice(0, MAX_NAME_LENGTH);
+            return name;
+          }
           return this.token(KEYWORDS.has(text.slice(start, i)) ? 'keyword' : 'identifier', start, i);
         }
         if (isDigit(c)) {
@@ -158,7 +192,7 @@ export class Lexer {
             sink.error(
               spanOf(lineStarts, start, i),
               'invalid-number',
-              `\`${text.slice(start, i)}\` is not a number; write a multiplication as \`2 * x\`.`,
+              `\`${excerptText(text.slice(start, i))}\` is not a number; write a multiplication as \`2 * x\`.`,
             );
           }
           return this.token('number', start, i);
@@ -169,11 +203,12 @@ export class Lexer {
           return this.token('punct', start, i);
         }
         // Skip the whole code point so that a surrogate pair is one error, not two.
-        const width = c >= 0xd800 && c <= 0xdbff && i + 1 < n ? 2 : 1;
+        const low = text.charCodeAt(i + 1);
+        const width = c >= 0xd800 && c <= 0xdbff && low >= 0xdc00 && low <= 0xdfff ? 2 : 1;
         sink.error(
           spanOf(lineStarts, i, i + width),
           'invalid-character',
-          `Unexpected character \`${text.slice(i, i + width)}\`.`,
+          unexpectedCharacter(text.slice(i, i + width)),
         );
         i += width;
       }

@@ -33,6 +33,7 @@ import {
   type Target,
   type UpdateOperator,
   type WhenClause,
+  excerptText,
 } from './syntax';
 
 /** Deepest expression nesting accepted; far beyond any real model, far below the stack. */
@@ -54,7 +55,8 @@ const RULE_CLAUSES = new Set(['for', 'let', 'when', 'rate', 'do']);
 
 function describe(t: Token): string {
   if (t.kind === 'eof') return 'the end of the file';
-  return `\`${t.text}\``;
+  // A token of a megabyte (a number's digits) would make the message as long.
+  return `\`${excerptText(t.text)}\``;
 }
 
 export function parse(text: string, sink: DiagnosticSink): ModelFile {

@@ -287,3 +287,8 @@ export function joinSpans(a: Span, b: Span): Span {
 export function copySpan(s: Span): Span {
   return { start: s.start, end: s.end, range: s.range };
 }
+
+/** Source text quoted in a message: at most 40 characters, a longer one cut with `…`. */
+export function excerptText(text: string): string {
+  return text.length > 40 ? `${text.slice(0, 39)}…` : text;
+}

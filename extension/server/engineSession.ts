@@ -45,7 +45,10 @@ export class EngineSession {
   private readonly queue = new RunQueue();
   private readonly sampler: MemorySampler;
   private readonly runs = new Map<string, RunResult>();
-  private readonly engineDiagnostics = new Map<string, Diagnostic[]>();
+  /** A run's findings, with the source text they were found in (their ranges are its). */
+  private readonly engineDiagnostics = new Map<string, { source: string; diagnostics: Diagnostic[] }>();
+  /** The source text each prepared model was made from. */
+  private readonly sources = new WeakMap<PreparedModel, string>();
 
   constructor(
     private settings: EngineSettings,
@@ -83,8 +86,16 @@ export class EngineSession {
     return this.runs.get(uri);
   }
 
+  /**
+   * The last run's findings while the document still holds the text that run read. After
+   * an edit (also one made while the run was under way) their lines and columns point
+   * into a text that is gone: an error stayed on line 7 after lines were added above it.
+   */
   diagnosticsFor(uri: string): Diagnostic[] {
-    return this.engineDiagnostics.get(uri) ?? [];
+    const found = this.engineDiagnostics.get(uri);
+    if (!found) return [];
+    const open = this.documents.get(uri);
+    return open && open.getText() !== found.source ? [] : found.diagnostics;
   }
 
   memory(): MemorySnapshot {
@@ -123,6 +134,7 @@ export class EngineSession {
       this.runs.set(params.uri, result);
       this.setEngineDiagnostics(
         params.uri,
+        prepared,
         // A warning about the model as a whole (it has no site) goes on its first line.
         result.warnings.map((w) => ({
           range: siteRange(prepared, w.site) ?? { start: { line: 0, character: 0 }, end: { line: 0, character: 0 } },
@@ -270,15 +282,20 @@ export class EngineSession {
     use: 'describe' | 'run' | 'once' = 'once',
   ): Promise<PreparedModel> {
     try {
-      return this.preparations[use](uri, await sourceOf(uri, this.documents), overrides);
+      const source = await sourceOf(uri, this.documents);
+      const model = this.preparations[use](uri, source, overrides);
+      this.sources.set(model, source);
+      return model;
     } catch (error) {
       throw this.toResponseError(error, uri);
     }
   }
 
   /** Engine findings join the language diagnostics; the lenses show the last run. */
-  private setEngineDiagnostics(uri: string, diagnostics: Diagnostic[]): void {
-    this.engineDiagnostics.set(uri, diagnostics);
+  private setEngineDiagnostics(uri: string, prepared: PreparedModel | undefined, diagnostics: Diagnostic[]): void {
+    const source = prepared && this.sources.get(prepared);
+    if (source === undefined) this.engineDiagnostics.delete(uri);
+    else this.engineDiagnostics.set(uri, { source, diagnostics });
     this.refreshDocument(uri);
   }
 
@@ -292,7 +309,7 @@ export class EngineSession {
       if (error.kind === 'cancelled') return new ResponseError(-32800, error.message, { kind: 'cancelled' });
       const range = siteRange(prepared, error.site);
       if (uri && range) {
-        this.setEngineDiagnostics(uri, [
+        this.setEngineDiagnostics(uri, prepared, [
           { range, severity: 1, source: 'phasic engine', code: 'exploration', message: error.message },
         ]);
       }

@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { CLI, ENGINE_FIXTURES, ROOT, tempDir } from './helpers';
+import { CLI, ENGINE_FIXTURES, TWO_DEME_DATA, TWO_DEME_SFS, tempDir, twoDemeFitArgs } from './helpers';
 
 const RECORDS = new Set([
   'params',
@@ -221,16 +221,24 @@ describe('the command line JSON contract', () => {
 
   it('fit --json keeps its field names, with warnings when there are any, and a data error its line', () => {
     const dir = tempDir('contract-fit');
-    const model = join(ROOT, 'examples', 'two_deme_sfs.phasic');
-    const data = join(ROOT, 'examples', 'two_deme_sfs.fs');
-    const fitted = json(['fit', model, '--data', data, '--sfs-reward', 'xi', '--fit', 'mig', '--no-cache']) as {
+    const fitted = json(['fit', ...twoDemeFitArgs('--no-cache')]) as {
       stderr: Record<string, unknown>;
       expected: unknown[];
     };
     assert.deepEqual(sorted(fieldNames(fitted)), sorted(FIT));
     assert.equal(typeof fitted.stderr.mig, 'number');
     assert.equal(fitted.expected.length, 11);
-    const flat = json(['fit', model, '--data', data, '--sfs-reward', 'xi', '--fit', 'coal,mig', '--no-cache']) as {
+    const flat = json([
+      'fit',
+      TWO_DEME_SFS,
+      '--data',
+      TWO_DEME_DATA,
+      '--sfs-reward',
+      'xi',
+      '--fit',
+      'coal,mig',
+      '--no-cache',
+    ]) as {
       stderr: Record<string, unknown>;
       warnings: unknown[];
     };
@@ -239,10 +247,12 @@ describe('the command line JSON contract', () => {
     assert.equal(typeof flat.warnings[0], 'string');
     const bad = join(dir, 'bad.fs');
     writeFileSync(bad, '11 unfolded\n0 1 2 x 4 5 6 7 8 9 0\n');
-    assert.deepEqual(
-      sorted(fieldNames(json(['fit', model, '--data', bad, '--sfs-reward', 'xi', '--fit', 'mig', '--no-cache'], 1))),
-      ['error', 'error.file', 'error.line', 'error.message'],
-    );
+    assert.deepEqual(sorted(fieldNames(json(['fit', ...twoDemeFitArgs('--data', bad, '--no-cache')], 1))), [
+      'error',
+      'error.file',
+      'error.line',
+      'error.message',
+    ]);
   });
 
   it('clear-caches, check and errors keep their field names', () => {

@@ -19,7 +19,16 @@ import { parseSfs, SfsFileError, type Spectrum } from '../../extension/fit/sfsFi
 import { compileModel } from '../../extension/language';
 import { random } from '../random';
 import { type PhasicGraph, reference } from './dense';
-import { assertClose, assertOnlyCachesHoldMemory, CLI, ROOT, tempDir } from './helpers';
+import {
+  assertClose,
+  assertOnlyCachesHoldMemory,
+  CLI,
+  ROOT,
+  TWO_DEME_DATA,
+  TWO_DEME_SFS,
+  tempDir,
+  twoDemeFitArgs,
+} from './helpers';
 
 const dir = tempDir('fit');
 const cacheDir = tempDir('fit-cache');
@@ -31,7 +40,6 @@ after(() => {
 });
 
 const KINGMAN_SFS = join(ROOT, 'examples', 'kingman_sfs.phasic');
-const TWO_DEME_SFS = join(ROOT, 'examples', 'two_deme_sfs.phasic');
 
 function compiled(file: string, overrides: Record<string, number> = {}): string {
   const { model, diagnostics } = compileModel(readFileSync(file, 'utf8'), 'model.phasic', overrides);
@@ -659,6 +667,48 @@ describe('fitting a spectrum', () => {
     await refuses({ spectrum: spectrum([0, 1, 2, 3, 4, 5, 6, 0]) }, 'data', /has 8 entries \(n = 7 samples\)/);
   });
 
+  it('goes on, with the same numbers, when Clear Caches drops its trace mid-fit', async () => {
+    const request: FitRequest = {
+      engineText: twoDeme,
+      spectrum: spectrum([0, 500, 300, 220, 200, 240, 120, 90, 70, 60, 0]),
+      sfsReward: 'xi',
+      fit: ['coal', 'mig'],
+      start: { mig: 0.05 },
+    };
+    const undisturbed = await fitSfs(engine, request);
+    // Clear Caches between two optimizer steps and before the information's batch, as
+    // the engine process runs it between two evaluations. It failed the fit with "trace
+    // no longer cached; run again".
+    const { engine: counted, calls } = counting();
+    const cleared: number[] = [];
+    const clearing: FitEngine = {
+      ...counted,
+      evaluate: async (...a) => {
+        if (calls.evaluate === 3) cleared.push((await engine.clearCaches()).traces);
+        return counted.evaluate(...a);
+      },
+      evaluateMany: async (...a) => {
+        if (calls.evaluateMany === 0) cleared.push((await engine.clearCaches()).traces);
+        return counted.evaluateMany(...a);
+      },
+    };
+    const r = await fitSfs(clearing, request);
+    assert.ok(cleared.length === 2 && cleared.every((traces) => traces > 0), 'each clear freed the fit’s traces');
+    assert.equal(calls.run, 3, 'recorded again after each clear');
+    assert.deepEqual(
+      [r.estimates, r.stderr, r.loglik, r.expected, r.iterations, r.warnings],
+      [
+        undisturbed.estimates,
+        undisturbed.stderr,
+        undisturbed.loglik,
+        undisturbed.expected,
+        undisturbed.iterations,
+        undisturbed.warnings,
+      ],
+    );
+    assertOnlyCachesHoldMemory(engine);
+  });
+
   it('stops when its signal aborts', async () => {
     const stop = new AbortController();
     const { engine: counted, calls } = counting();
@@ -682,15 +732,7 @@ describe('fitting a spectrum', () => {
 
 describe('phasic-trace fit', () => {
   it('fits the example, and prints the contract', () => {
-    const r = cliFit([
-      TWO_DEME_SFS,
-      '--data',
-      join(ROOT, 'examples', 'two_deme_sfs.fs'),
-      '--sfs-reward',
-      'xi',
-      '--fit',
-      'mig',
-    ]);
+    const r = cliFit(twoDemeFitArgs());
     assert.deepEqual(Object.keys(r).sort(), [
       'converged',
       'estimates',
@@ -740,17 +782,7 @@ describe('phasic-trace fit', () => {
     assert.ok(j.warnings && j.warnings.length === 1);
     const harmonic = [1, 2, 3, 4, 5, 6].reduce((a, i) => a + 1 / i, 0);
     j.expected.slice(1, 7).forEach((e, k) => assertClose(e as number, 98 / (k + 1) / harmonic, 1e-12, `expected ${k}`));
-    const p = cliFit([
-      TWO_DEME_SFS,
-      '--data',
-      join(ROOT, 'examples', 'two_deme_sfs.fs'),
-      '--sfs-reward',
-      'xi',
-      '--fit',
-      'mig',
-      '--param',
-      'coal=2',
-    ]);
+    const p = cliFit(twoDemeFitArgs('--param', 'coal=2'));
     assert.equal(p.params.coal, 2);
     assertClose(p.estimates.mig, 2 * 0.312929735, 1e-6, 'mig scales with coal');
   });
@@ -790,11 +822,10 @@ describe('phasic-trace fit', () => {
     // A FIFO without a writer used to block the open for ever: the guard turns a hang into a failure.
     const guarded = (args: string[]) =>
       spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 60_000 });
-    const examples = join(ROOT, 'examples', 'two_deme_sfs.fs');
     for (const [args, file, what] of [
-      [['fit', TWO_DEME_SFS, '--data', fifo, '--sfs-reward', 'xi', '--fit', 'mig'], fifo, 'a FIFO \\(named pipe\\)'],
-      [['fit', TWO_DEME_SFS, '--data', dir, '--sfs-reward', 'xi', '--fit', 'mig'], dir, 'a directory'],
-      [['fit', fifo, '--data', examples, '--sfs-reward', 'xi', '--fit', 'mig'], fifo, 'a FIFO \\(named pipe\\)'],
+      [['fit', ...twoDemeFitArgs('--data', fifo)], fifo, 'a FIFO \\(named pipe\\)'],
+      [['fit', ...twoDemeFitArgs('--data', dir)], dir, 'a directory'],
+      [['fit', fifo, ...twoDemeFitArgs().slice(1)], fifo, 'a FIFO \\(named pipe\\)'],
       [['run', fifo, '--no-cache'], fifo, 'a FIFO \\(named pipe\\)'],
     ] as const) {
       const r = guarded([...args, '--no-cache']);
@@ -812,20 +843,7 @@ describe('phasic-trace fit', () => {
   });
 
   /** The example's fit of mig from a given start, without a cache. */
-  const fitExampleFrom = (start: string) =>
-    cli([
-      'fit',
-      TWO_DEME_SFS,
-      '--data',
-      join(ROOT, 'examples', 'two_deme_sfs.fs'),
-      '--sfs-reward',
-      'xi',
-      '--fit',
-      'mig',
-      '--start',
-      `mig=${start}`,
-      '--no-cache',
-    ]);
+  const fitExampleFrom = (start: string) => cli(['fit', ...twoDemeFitArgs('--start', `mig=${start}`, '--no-cache')]);
 
   it('refuses a start where the log-likelihood has no finite gradient, instead of reporting the start as an estimate', () => {
     // At mig = 1e-300 the demes almost never exchange lineages: the branch lengths are
@@ -865,19 +883,7 @@ describe('phasic-trace fit', () => {
       .map((line) => (/^0 587 /.test(line) ? line.replace(/\d+/g, (c) => String(Number(c) * 1e12)) : line))
       .join('\n');
     const big = fsFile('two-deme-x1e12', text);
-    const p = cli([
-      'fit',
-      TWO_DEME_SFS,
-      '--data',
-      big,
-      '--sfs-reward',
-      'xi',
-      '--fit',
-      'mig',
-      '--start',
-      'mig=1e150',
-      '--no-cache',
-    ]);
+    const p = cli(['fit', ...twoDemeFitArgs('--data', big, '--start', 'mig=1e150', '--no-cache')]);
     assert.equal(p.status, 1, p.stdout + p.stderr);
     assert.match(
       p.stderr,
@@ -888,19 +894,7 @@ describe('phasic-trace fit', () => {
   it('blames the model for a branch that is infinite at the start, and the data for sites the model cannot have', () => {
     // coal = 0: the lineages never meet, every branch is infinite. That was reported at
     // the .fs file, as if the spectrum were wrong.
-    const r = cli([
-      'fit',
-      TWO_DEME_SFS,
-      '--data',
-      join(ROOT, 'examples', 'two_deme_sfs.fs'),
-      '--sfs-reward',
-      'xi',
-      '--fit',
-      'mig',
-      '--param',
-      'coal=0',
-      '--no-cache',
-    ]);
+    const r = cli(['fit', ...twoDemeFitArgs('--param', 'coal=0', '--no-cache')]);
     assert.equal(r.status, 1, r.stdout + r.stderr);
     assert.equal(
       r.stderr,
@@ -969,56 +963,61 @@ describe('phasic-trace fit', () => {
       assert.match(r.stderr, message);
       assert.equal(r.stdout, '');
     };
-    const model = [TWO_DEME_SFS, '--sfs-reward', 'xi', '--fit', 'mig'];
     fails(
-      [...model, '--data', fsFile('short', fsText([0, 1, 2, 3, 0]))],
+      twoDemeFitArgs('--data', fsFile('short', fsText([0, 1, 2, 3, 0]))),
       1,
       /short\.fs: the spectrum has 5 entries \(n = 4 samples\)/,
     );
     fails(
-      [...model, '--data', fsFile('neg', '11 unfolded\n0 1 2 -3 4 5 6 7 8 9 0\n')],
+      twoDemeFitArgs('--data', fsFile('neg', '11 unfolded\n0 1 2 -3 4 5 6 7 8 9 0\n')),
       1,
       /neg\.fs:2: entry 3: the count -3 is negative/,
     );
     fails(
-      [...model, '--data', fsFile('word', '11 unfolded\n0 1 2 three 4 5 6 7 8 9 0\n')],
+      twoDemeFitArgs('--data', fsFile('word', '11 unfolded\n0 1 2 three 4 5 6 7 8 9 0\n')),
       1,
       /word\.fs:2: entry 3: 'three' is not a number/,
     );
     fails(
-      [...model, '--data', fsFile('masked', fsText([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0], { mask: Array(11).fill(true) }))],
+      twoDemeFitArgs(
+        '--data',
+        fsFile('masked', fsText([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0], { mask: Array(11).fill(true) })),
+      ),
       1,
       /every polymorphic entry of the spectrum is masked/,
     );
     fails(
-      [...model, '--data', join(dir, 'missing.fs')],
+      twoDemeFitArgs('--data', join(dir, 'missing.fs')),
       1,
       /cannot read .*missing\.fs: there is no such file \(ENOENT\)/,
     );
     fails(
-      [...model, '--data', fsFile('huge', '11 unfolded\n0 1e308 1e308 3 4 5 6 7 8 9 0\n')],
+      twoDemeFitArgs('--data', fsFile('huge', '11 unfolded\n0 1e308 1e308 3 4 5 6 7 8 9 0\n')),
       1,
       /huge\.fs: the unmasked counts add up to more than 1\.80e\+308/,
     );
     fails(
-      [TWO_DEME_SFS, '--data', join(ROOT, 'examples', 'two_deme_sfs.fs'), '--sfs-reward', 'sfs', '--fit', 'mig'],
+      [TWO_DEME_SFS, '--data', TWO_DEME_DATA, '--sfs-reward', 'sfs', '--fit', 'mig'],
       1,
       /two_deme_sfs\.phasic: the model has no reward family sfs\[k\]/,
     );
-    fails(
-      [TWO_DEME_SFS, '--data', join(ROOT, 'examples', 'two_deme_sfs.fs'), '--sfs-reward', 'xi', '--fit', 'rate'],
-      1,
-      /no parameter rate/,
-    );
-    fails([...model], 2, /fit needs --data FILE\.fs/);
+    fails([TWO_DEME_SFS, '--data', TWO_DEME_DATA, '--sfs-reward', 'xi', '--fit', 'rate'], 1, /no parameter rate/);
+    fails([TWO_DEME_SFS, '--sfs-reward', 'xi', '--fit', 'mig'], 2, /fit needs --data FILE\.fs/);
     fails([TWO_DEME_SFS, '--data', 'x.fs', '--fit', 'mig'], 2, /fit needs --sfs-reward NAME/);
     fails([TWO_DEME_SFS, '--data', 'x.fs', '--sfs-reward', 'xi'], 2, /fit needs --fit P1,P2/);
-    fails([...model, '--data', 'x.fs', '--start', 'mig=0'], 2, /--start mig: 0 must be > 0/);
-    fails([...model, '--data', 'x.fs', '--starts', '0'], 2, /--starts: '0' must be an integer ≥ 1/);
+    fails(twoDemeFitArgs('--data', 'x.fs', '--start', 'mig=0'), 2, /--start mig: 0 must be > 0/);
+    fails(twoDemeFitArgs('--data', 'x.fs', '--starts', '0'), 2, /--starts: '0' must be an integer ≥ 1/);
     // It reached the fit, which failed with "Invalid array length".
-    fails([...model, '--data', 'x.fs', '--starts', '1e17'], 2, /--starts: '1e17' must be an integer from 1 to 10000/);
+    fails(
+      twoDemeFitArgs('--data', 'x.fs', '--starts', '1e17'),
+      2,
+      /--starts: '1e17' must be an integer from 1 to 10000/,
+    );
     fails([TWO_DEME_SFS, '--data', 'x.fs', '--sfs-reward', 'xi', '--fit', 'mig,mig'], 2, /--fit: mig is given twice/);
-    const json = cli(['fit', ...model, '--data', fsFile('neg2', '11 unfolded\n0 1 2 -3 4 5 6 7 8 9 0\n'), '--json']);
+    const json = cli([
+      'fit',
+      ...twoDemeFitArgs('--data', fsFile('neg2', '11 unfolded\n0 1 2 -3 4 5 6 7 8 9 0\n'), '--json'),
+    ]);
     assert.equal(json.status, 1);
     assert.deepEqual(JSON.parse(json.stdout).error.line, 2);
   });

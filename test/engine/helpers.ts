@@ -13,6 +13,19 @@ export const ENGINE_FIXTURES = join(ROOT, 'test', 'fixtures', 'engine');
 export const MODEL_FIXTURES = join(ROOT, 'test', 'fixtures', 'models');
 export const CLI = join(ROOT, 'dist', 'cli.js');
 
+export const TWO_DEME_SFS = join(ROOT, 'examples', 'two_deme_sfs.phasic');
+export const TWO_DEME_DATA = join(ROOT, 'examples', 'two_deme_sfs.fs');
+
+/**
+ * The arguments of `phasic-trace fit` (after the word fit) that fit the two-deme
+ * example's mig to its spectrum, then `extra`; a `--data FILE` in `extra` stands for
+ * the example's spectrum (the CLI refuses an option given twice).
+ */
+export function twoDemeFitArgs(...extra: string[]): string[] {
+  const data = extra.includes('--data') ? [] : ['--data', TWO_DEME_DATA];
+  return [TWO_DEME_SFS, ...data, '--sfs-reward', 'xi', '--fit', 'mig', ...extra];
+}
+
 export function compiledModel(name: string): string {
   return readFileSync(join(ENGINE_FIXTURES, `${name}.json`), 'utf8');
 }

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { Engine } from '../../extension/engine/engine';
 import { compileModel } from '../../extension/language';
-import { assertOnlyCachesHoldMemory, CLI, engineFailure, ROOT, tempDir } from './helpers';
+import { assertOnlyCachesHoldMemory, CLI, engineFailure, tempDir, twoDemeFitArgs } from './helpers';
 
 const engine = new Engine();
 const dir = tempDir('messages');
@@ -90,6 +90,33 @@ rule flip
     // The same when the component is too small to be a block of its own.
     const small = await engineFailure(engine.run(compiled(closed), { minSccSize: 3 }));
     assert.match(small.message, /^state \(k=[12], a=3\) can never reach an absorbing state$/);
+    assertOnlyCachesHoldMemory(engine);
+  });
+
+  it('shows a state of many cells by its nonzero ones, in a message of bounded length', async () => {
+    // A million cells, one of them nonzero: the message listed every zero (3 MB).
+    const wide = (cells: number, filled: number) => `model wide
+state k in 0..3 = 3
+state x[${cells}]
+${Array.from({ length: filled }, (_, i) => `init x[${i}] = ${i + 1}`).join('\n')}
+rule r
+  when k > 0
+  rate 1 / (k - 1)
+  do k -= 1
+`;
+    const one = await engineFailure(engine.run(compiled(wide(1_000_000, 1))));
+    assert.match(one.message, / at state k=1, x\[0\]=1, the other cells of x 0$/);
+    const none = await engineFailure(engine.run(compiled(wide(1_000_000, 0))));
+    assert.match(none.message, / at state k=1, x=0 in all 1000000 cells$/);
+    const many = await engineFailure(engine.run(compiled(wide(100_000, 100))));
+    assert.match(
+      many.message,
+      / at state k=1, x\[0\]=1, x\[1\]=2, .* x\[62\]=63, the other cells of x 0 \(and 37 more nonzero cells\)$/,
+    );
+    assert.ok(many.message.length < 1000, `${many.message.length} characters`);
+    // A state of 64 cells or fewer is listed whole, as before.
+    const small = await engineFailure(engine.run(compiled(wide(4, 2))));
+    assert.match(small.message, / at state k=1, x=\[1, 2, 0, 0\]$/);
     assertOnlyCachesHoldMemory(engine);
   });
 
@@ -183,23 +210,9 @@ rule flip
     });
     assert.equal(d.status, 0, d.stderr);
     assert.match(d.stderr, cacheWarning);
-    const fit = spawnSync(
-      process.execPath,
-      [
-        CLI,
-        'fit',
-        join(ROOT, 'examples', 'two_deme_sfs.phasic'),
-        '--data',
-        join(ROOT, 'examples', 'two_deme_sfs.fs'),
-        '--sfs-reward',
-        'xi',
-        '--fit',
-        'mig',
-        '--cache-dir',
-        notADirectory,
-      ],
-      { encoding: 'utf8' },
-    );
+    const fit = spawnSync(process.execPath, [CLI, 'fit', ...twoDemeFitArgs('--cache-dir', notADirectory)], {
+      encoding: 'utf8',
+    });
     assert.equal(fit.status, 0, fit.stderr);
     assert.match(fit.stderr, cacheWarning);
   });

@@ -4,6 +4,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { analyze, compileModel, type Diagnostic } from '../../extension/language';
+import { MAX_REWARDS } from '../../extension/language/checker';
+import { MAX_NAME_LENGTH } from '../../extension/language/lexer';
 import { MAX_NESTING } from '../../extension/language/parser';
 import { marked } from './marked';
 
@@ -38,6 +40,62 @@ describe('syntax diagnostics', () => {
     check('model m\n⟦/*⟧ never closed', 'unterminated-comment', 'This `/*` comment is never closed with `*/`.'));
   it('invalid-character', () =>
     check('const n = 3 ⟦@⟧\nreward r = n', 'invalid-character', 'Unexpected character `@`.'));
+  it('invalid-character outside printable ASCII gives the code point: lookalikes, invisible ones, bad UTF-8', () => {
+    // Cyrillic а (U+0430) read "Unexpected character `а`", as if the Latin a were wrong;
+    // a zero-width space read "Unexpected character `​`", an empty-looking quote.
+    check(
+      'const n = 3 ⟦а⟧\nreward r = n',
+      'invalid-character',
+      'Unexpected character `а` (U+0430): names are ASCII letters, digits and `_`.',
+    );
+    check('const n = 3⟦\u200b⟧\nreward r = n', 'invalid-character', 'Unexpected character U+200B (it does not print).');
+    check('const n = 3 ⟦\0⟧\nreward r = n', 'invalid-character', 'Unexpected character U+0000 (it does not print).');
+    check('const n = 3 ⟦→⟧\nreward r = n', 'invalid-character', 'Unexpected character `→` (U+2192).');
+    check('const n = 3 ⟦😀⟧\nreward r = n', 'invalid-character', 'Unexpected character `😀` (U+1F600).');
+    // A lone high surrogate is one character: its error took the space after it along.
+    check(
+      'const n = 3 ⟦\ud800⟧ \nreward r = n',
+      'invalid-character',
+      'Unexpected character U+D800 (it does not print).',
+    );
+    check(
+      'const n = 3 ⟦\ufffd⟧\nreward r = n',
+      'invalid-character',
+      'Unexpected character U+FFFD: the file is not valid UTF-8 here.',
+    );
+  });
+  it('name-too-long, and the messages after it stay short', () => {
+    const long = 'a'.repeat(MAX_NAME_LENGTH + 1);
+    check(
+      `const ⟦${long}⟧ = 3\nreward r = 1`,
+      'name-too-long',
+      `This name has ${MAX_NAME_LENGTH + 1} characters; a name has at most ${MAX_NAME_LENGTH}.`,
+    );
+    const longest = 'a'.repeat(MAX_NAME_LENGTH);
+    assert.deepEqual(analyze(`const ${longest} = 3\nreward r = ${longest}`, 'test.phasic').diagnostics, []);
+    // A 1 MB name, unknown: every message was a megabyte (the CLI printed 1,000,053 bytes).
+    const b = 'b'.repeat(1_000_000);
+    const { diagnostics } = analyze(`reward r = ${b} + ${b}`, 'test.phasic');
+    assert.deepEqual(
+      diagnostics.map((d) => d.code),
+      ['name-too-long', 'name-too-long', 'unknown-name', 'unknown-name'],
+    );
+    for (const d of diagnostics) assert.ok(d.message.length < 2 * MAX_NAME_LENGTH, d.message.slice(0, 80));
+  });
+  it('quotes a token of a megabyte by its first 39 characters', () => {
+    // Both messages quoted the whole token: a megabyte each.
+    const digits = '9'.repeat(1_000_000);
+    check(
+      `const n ⟦${digits}⟧\nreward r = 1`,
+      'expected-token',
+      `Expected \`=\` after the constant name, found \`${'9'.repeat(39)}…\`.`,
+    );
+    check(
+      `const n = ⟦2${'x'.repeat(1_000_000)}⟧\nreward r = n`,
+      'invalid-number',
+      `\`2${'x'.repeat(38)}…\` is not a number; write a multiplication as \`2 * x\`.`,
+    );
+  });
   it('invalid-number', () =>
     check(
       'const n = ⟦2x⟧\nreward r = n',
@@ -315,6 +373,27 @@ describe('shape and constant diagnostics', () => {
     ));
   it('constant-error (remainder by zero)', () =>
     check('const n = ⟦1 % 0⟧', 'constant-error', '`1 % 0` cannot be computed: remainder by zero.'));
+  it('constant-error (an aggregate too long to compute before exploration)', () => {
+    // It was no error: the constant stayed unknown, was compiled as a state cell that
+    // does not exist, and the engine refused "rewards[1].code[1]: expected a number".
+    check(
+      'const n = ⟦sum(k in 0..1000000: k)⟧\nreward r = n',
+      'constant-error',
+      '`sum(k in 0..1000000: k)` cannot be computed: its aggregates evaluate their body more than 100000 times.',
+    );
+    assert.equal(compileModel('const n = sum(k in 0..1000000: k)\nreward r = n', 't.phasic').model, undefined);
+    // In a reward the engine computes it, state by state.
+    assert.deepEqual(analyze('reward r = sum(k in 0..1000000: k)', 't.phasic').diagnostics, []);
+  });
+  it('too-many-rewards', () => {
+    // 10⁸ members: the compiler wrote a program for each, for minutes and gigabytes.
+    check(
+      'reward r[⟦k in 0..99999999⟧] = k',
+      'too-many-rewards',
+      'The model would have 100000001 rewards (with `time`), more than the 1048576 a model may have.',
+    );
+    assert.deepEqual(analyze(`reward r[k in 1..${MAX_REWARDS - 1}] = k`, 't.phasic').diagnostics, []);
+  });
   it('constant-error (not finite)', () =>
     check(
       'const n = ⟦1 / 0⟧',

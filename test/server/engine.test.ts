@@ -340,6 +340,57 @@ rule leave
     );
   });
 
+  it("shows the engine's findings only on the text the run read: an edit, even mid-run, takes them away", async () => {
+    // A rate that divides by zero at k = 2: the error's range is that rate's, in this text.
+    const text = fixture('kingman.phasic').replace('rate theta * k * (k - 1) / 2', 'rate theta / (k - 2)');
+    const uri = model('kingman_zero.phasic', text);
+    await lsp.open(uri, text);
+    const found = (p: Published) => p.diagnostics.find((d) => d.code === 'exploration');
+    const shown = lsp.diagnosticsFor(uri, (p) => found(p) !== undefined);
+    await assert.rejects(request('phasic/run', run(uri)));
+    const rateLine = text.split('\n').findIndex((l) => l.includes('rate theta / (k - 2)'));
+    assert.equal(found(await shown)?.range.start.line, rateLine);
+    // Two lines above it: the error stayed on its line, now a blank one, until the next run.
+    const edited = `// a\n// b\n${text}`;
+    // Nothing else publishes for it meanwhile: the next publication is the edit's.
+    const onEdited = lsp.diagnosticsFor(uri);
+    await lsp.rpc.sendNotification('textDocument/didChange', {
+      textDocument: { uri, version: 2 },
+      contentChanges: [{ text: edited }],
+    });
+    assert.equal(found(await onEdited), undefined);
+    // Undone, the text is the run's again, and so is its finding.
+    const back = lsp.diagnosticsFor(uri);
+    await lsp.rpc.sendNotification('textDocument/didChange', {
+      textDocument: { uri, version: 3 },
+      contentChanges: [{ text }],
+    });
+    assert.equal(found(await back)?.range.start.line, rateLine);
+
+    // Edited while the run is under way (n = 9 explores for about a second): the
+    // warning it ends with is about the text it read, so it is not shown on the new one.
+    const slow = `${fixture('two_locus.phasic')}\nrule stay\n  when c[1][1] == n\n  rate coal\n  do c[1][1] = c[1][1]\n`;
+    const slowUri = model('two_locus_edited.phasic', slow);
+    await lsp.open(slowUri, slow);
+    const params = run(slowUri, { n: 9 });
+    const running = request('phasic/run', params);
+    await underWay(params.runId);
+    await lsp.rpc.sendNotification('textDocument/didChange', {
+      textDocument: { uri: slowUri, version: 2 },
+      contentChanges: [{ text: `// edited\n${slow}` }],
+    });
+    const answer = await running;
+    assert.ok(answer.result.warnings.length > 0, 'the run warned');
+    // The run's publication came before its answer; the edit's follows within 200 ms.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const after = lsp.published.filter((p) => p.uri === slowUri);
+    assert.ok(after.length > 0);
+    assert.deepEqual(
+      after[after.length - 1].diagnostics.filter((d) => d.code.startsWith('exploration')),
+      [],
+    );
+  });
+
   it('cancels a run on $/cancelRequest and a newer run of the same model supersedes an older one', async () => {
     // Each run that must be stopped explores a state space it has not seen (n = 9, then
     // n = 10: about a second of work), so it cannot finish before the cancel or the newer

@@ -116,6 +116,22 @@ describe('language features', () => {
     assert.ok(edits.every((e) => e.newText === 'a'));
   });
 
+  it('lists each of 100,000 rules with its own locals in the outline', () => {
+    // Each rule's locals were found by filtering every symbol: a minute at this size,
+    // with the engine process answering nothing else meanwhile.
+    const rules = 100_000;
+    const text = `model many\nstate x = 2\n${Array.from({ length: rules }, (_, i) => `rule r${i}\n  for k${i % 3} in 0..0\n  when x > 0\n  rate 1\n  do x -= 1\n`).join('')}`;
+    const symbols = documentSymbols(analyze(text, 'many.phasic'));
+    assert.equal(symbols.length, rules + 2);
+    symbols.slice(2).forEach((rule, i) => {
+      assert.equal(rule.name, `r${i}`);
+      assert.deepEqual(
+        rule.children?.map((c) => c.name),
+        [`k${i % 3}`],
+      );
+    });
+  });
+
   it('lists declarations with rule locals as children in the outline', () => {
     const symbols = documentSymbols(analysis);
     assert.deepEqual(

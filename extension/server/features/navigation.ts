@@ -44,15 +44,18 @@ export function documentSymbols(analysis: Analysis): DocumentSymbol[] {
       selectionRange: model.name.range,
     });
   }
-  for (const s of analysis.globals.values()) {
-    const locals =
-      s.kind === 'rule' || s.kind === 'reward'
-        ? analysis.symbols
-            .filter((l) => (l.kind === 'loop' || l.kind === 'let') && l.owner === s.name)
-            .map((l) => symbolOf(l))
-        : undefined;
-    out.push(symbolOf(s, locals));
+  // The loop and `let` names by owner, in one pass: filtering every symbol for each
+  // rule took 2.4 s at 20,000 rules and a minute at 100,000, with the engine process
+  // answering nothing else meanwhile.
+  const localsOf = new Map<string, DocumentSymbol[]>();
+  for (const l of analysis.symbols) {
+    if ((l.kind !== 'loop' && l.kind !== 'let') || l.owner === undefined) continue;
+    const list = localsOf.get(l.owner) ?? [];
+    list.push(symbolOf(l));
+    localsOf.set(l.owner, list);
   }
+  for (const s of analysis.globals.values())
+    out.push(symbolOf(s, s.kind === 'rule' || s.kind === 'reward' ? (localsOf.get(s.name) ?? []) : undefined));
   return out.sort(
     (a, b) => a.range.start.line - b.range.start.line || a.range.start.character - b.range.start.character,
   );

@@ -16,6 +16,9 @@ constexpr std::int64_t kInt32Min = std::numeric_limits<std::int32_t>::min();
 constexpr std::int64_t kInt32Max = std::numeric_limits<std::int32_t>::max();
 constexpr std::int64_t kMaxStateLength = 1 << 20;
 constexpr std::int64_t kMaxLocals = 1 << 16;
+// A state in a message lists at most this many cells: one of a million cells listed
+// every zero, and the message (an editor diagnostic too) ran to 3 MB.
+constexpr std::uint32_t kDescribedCells = 64;
 
 struct Loader {
   CompiledModel m;
@@ -276,11 +279,52 @@ ModelInfo model_info(const CompiledModel& model) {
 
 std::string describe_state(const CompiledModel& model, const std::int32_t* state) {
   std::string out;
-  for (const ModelVariable& v : model.variables) {
+  std::uint32_t shown = 0;    // cells written, of kDescribedCells
+  std::uint64_t unshown = 0;  // nonzero cells past them
+  const auto separate = [&] {
     if (!out.empty()) out += ", ";
-    out += v.name;
-    out += '=';
-    append_cells(out, v, state + v.offset, 0);
+  };
+  for (const ModelVariable& v : model.variables) {
+    if (shown + v.cells <= kDescribedCells) {
+      separate();
+      out += v.name;
+      out += '=';
+      append_cells(out, v, state + v.offset, 0);
+      shown += v.cells;
+      continue;
+    }
+    // Too many cells to list: the nonzero ones by name, while the budget lasts.
+    bool any = false;
+    for (std::uint32_t c = 0; c < v.cells; ++c) {
+      const std::int32_t value = state[v.offset + c];
+      if (value == 0) continue;
+      any = true;
+      if (shown >= kDescribedCells) {
+        ++unshown;
+        continue;
+      }
+      separate();
+      out += describe_cell(model, v.offset + c);
+      out += '=';
+      out += std::to_string(value);
+      ++shown;
+    }
+    separate();
+    if (any) {
+      out += "the other cells of ";
+      out += v.name;
+      out += " 0";
+    } else {
+      out += v.name;
+      out += "=0 in all ";
+      out += std::to_string(v.cells);
+      out += " cells";
+    }
+  }
+  if (unshown > 0) {
+    out += " (and ";
+    out += std::to_string(unshown);
+    out += " more nonzero cells)";
   }
   return out;
 }

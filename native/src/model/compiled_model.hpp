@@ -111,7 +111,9 @@ CompiledModel load_compiled_model(const json::Value& root);
 // Names the UI shows for the model.
 ModelInfo model_info(const CompiledModel& model);
 
-// "x=[1, 0], k=3": a state decoded by variable, arrays nested by dimension.
+// "x=[1, 0], k=3": a state decoded by variable, arrays nested by dimension; past 64
+// cells, a variable by its nonzero cells ("x[0]=1, the other cells of x 0"), and at
+// most 64 of those in all ("(and 12 more nonzero cells)").
 std::string describe_state(const CompiledModel& model, const std::int32_t* state);
 // "x[1]" or "c[2][3]" for a flat cell index; "k" for a scalar.
 std::string describe_cell(const CompiledModel& model, std::uint32_t cell);
