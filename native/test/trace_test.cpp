@@ -889,6 +889,47 @@ TEST(the_working_storage_of_a_composition_does_not_change_any_trace) {
   CHECK_EQ(ledger().bytes(Category::Subgraphs), 0u);
 }
 
+// A composition's working storage is kept for the next one, as workspace: the ledger
+// moves its bytes out of Category::Subgraphs, a later composition takes them back and
+// records the same trace, and release_free_heap() frees them. A composition ended by an
+// exception keeps nothing.
+TEST(a_compositions_working_storage_is_kept_as_workspace_for_the_next) {
+  release_free_heap();
+  CHECK_EQ(ledger().bytes(Category::Workspace), 0u);
+  const Exploration explored = load_model_file(read_fixture("two_locus_n6.json"), ExploreOptions{});
+  const Condensation c = condense(explored.graph);
+  const std::vector<std::uint8_t> fresh = serialize(*compose(explored.graph, c, {}).blocks[3].trace);
+  CHECK_EQ(ledger().bytes(Category::Subgraphs), 0u);
+  // The workspace also holds the counted blocks the composition freed (decision 57).
+  const std::size_t workspace = ledger().bytes(Category::Workspace);
+  {
+    // Taken back while a composition records: its bytes move to Category::Subgraphs.
+    const RecordingScratch scratch;
+    const std::size_t kept = ledger().bytes(Category::Subgraphs);
+    CHECK(kept > 0 && kept <= RecordingScratch::kKeptScratchBytes);
+    CHECK_EQ(ledger().bytes(Category::Workspace), workspace - kept);
+  }
+  CHECK_EQ(ledger().bytes(Category::Workspace), workspace);
+  CHECK_EQ(ledger().bytes(Category::Subgraphs), 0u);
+  // Recorded with storage another composition left: the same bytes.
+  const ModelTrace again = compose(explored.graph, c, {});
+  CHECK(serialize(*again.blocks[3].trace) == fresh);
+  CHECK_EQ(ledger().bytes(Category::Subgraphs), 0u);
+  release_free_heap();
+  CHECK_EQ(ledger().bytes(Category::Workspace), 0u);
+  CHECK_EQ(ledger().bytes(Category::Subgraphs), 0u);
+  const std::atomic<bool> cancelled{true};
+  bool threw = false;
+  try {
+    compose(explored.graph, c, {}, 4, &cancelled);
+  } catch (const Cancelled&) {
+    threw = true;
+  }
+  CHECK(threw);
+  CHECK_EQ(ledger().bytes(Category::Workspace), 0u);
+  CHECK_EQ(ledger().bytes(Category::Subgraphs), 0u);
+}
+
 // Replay, batches and gradients read the commands in either form: every block of the
 // reference models with its commands held wide gives the narrow form's bits.
 TEST(narrow_and_wide_commands_give_the_same_bits) {

@@ -278,7 +278,11 @@ KeptMappings& kept_blocks() {
   return instance;
 }
 
+std::atomic<void (*)() noexcept> kept_release{nullptr};
+
 void drop_retained() noexcept {
+  // The hook first: what it frees may leave counted blocks kept, dropped next.
+  if (void (*release)() noexcept = kept_release.load(std::memory_order_acquire)) release();
   retained().drop_all();
   kept_blocks().drop_all();
 }
@@ -422,6 +426,8 @@ void* allocate_large(std::size_t bytes) {
 }
 
 void free_large(void* p, std::size_t bytes) noexcept { ::munmap(p, huge_pages_for(bytes)); }
+
+void set_kept_release(void (*release)() noexcept) noexcept { kept_release.store(release, std::memory_order_release); }
 
 void release_free_heap() {
   drop_retained();

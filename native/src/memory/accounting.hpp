@@ -7,10 +7,12 @@
 //   CountedAllocator<_, c>. After a run, subgraph and evaluation bytes are 0, graph
 //   bytes are those of the parametric graphs the memory cache keeps beside its
 //   traces, and graph + traces + cache bytes equal what the memory cache holds.
-// - Workspace bytes are exactly the mappings kept between uses: those RetainedRegion
-//   keeps (at most kMaxRetainedBytes) and the freed counted blocks (at most
-//   kMaxKeptBlockBytes, below); release_free_heap() brings them to 0, and so does an
-//   allocation that would otherwise exceed the budget.
+// - Workspace bytes are exactly the memory kept between uses: the mappings
+//   RetainedRegion keeps (at most kMaxRetainedBytes), the freed counted blocks (at most
+//   kMaxKeptBlockBytes, below) and what a set_kept_release hook gives back (the
+//   recording scratch kept between compositions, trace/block_trace.hpp);
+//   release_free_heap() brings them to 0, and so does an allocation that would
+//   otherwise exceed the budget.
 // - Where the bytes live does not change what is counted. A counted allocation comes,
 //   while an ArenaScope lives on the allocating thread, from that scope's arena
 //   (below); otherwise, at kKeptBlockFrom or more, from a mapping of its own (a kept
@@ -80,6 +82,13 @@ struct BudgetScope {
   BudgetScope(const BudgetScope&) = delete;
   BudgetScope& operator=(const BudgetScope&) = delete;
 };
+
+// Workspace kept by a layer above this one, counted in Category::Workspace while it is
+// kept: `release` frees all of it (moving its bytes back to the category it is freed
+// in first). It is called before the kept mappings are dropped, from any thread, also
+// from inside an allocation that would exceed the budget: so that layer allocates
+// nothing counted while it holds a lock `release` takes. One hook; the latest set is used.
+void set_kept_release(void (*release)() noexcept) noexcept;
 
 // Resident set size of this process, from /proc/self/statm (0 where unavailable).
 std::size_t resident_bytes();

@@ -7,7 +7,10 @@
 #include "trace/block_trace.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
+#include <exception>
+#include <mutex>
 #include <string>
 
 #include "base/error.hpp"
@@ -157,6 +160,10 @@ class Program {
   }
 
   const SubgraphVector<RawOp>& raw() const { return raw_; }
+  std::size_t bytes() const {
+    return held_bytes(exact_table_) + held_bytes(raw_) + held_bytes(dot_coeffs_) + held_bytes(dot_slots_) +
+           held_bytes(dot_table_) + held_bytes(constant_form_) + held_bytes(table_);
+  }
   const double* coeffs(std::uint32_t ordinal) const { return dot_coeffs_.data() + std::size_t(ordinal) * stride_; }
 
  private:
@@ -286,17 +293,87 @@ struct RecordingScratch::Storage {
     if (in.size() > kKeepRows) SubgraphVector<Parents>().swap(in);
     queue.trim(kKeepValues);
   }
+
+  // What its vectors hold: exactly what they have on the ledger (Category::Subgraphs).
+  std::size_t bytes() const {
+    std::size_t n = program.bytes() + queue.bytes() + dense.bytes();
+    for (const auto* v : {&partial, &leave, &renumber, &level, &level_begin, &schedule, &acyclic, &acyclic_parents,
+                          &acyclic_ready, &in_degree, &dense_index})
+      n += held_bytes(*v);
+    n += held_bytes(forward) + held_bytes(solves) + held_bytes(terms) + held_bytes(internal) +
+         held_bytes(internal_end) + held_bytes(merged) + held_bytes(out) + held_bytes(in);
+    for (const Row& row : out) n += held_bytes(row);
+    for (const Parents& parents : in) n += held_bytes(parents);
+    return n;
+  }
 };
 
 namespace {
 thread_local RecordingScratch::Storage* active_scratch = nullptr;
+
+// Scratch kept between compositions (RecordingScratch), with the bytes each holds.
+struct KeptScratch {
+  RecordingScratch::Storage* storage = nullptr;
+  std::size_t bytes = 0;
+};
+std::mutex kept_scratch_mutex;
+std::array<KeptScratch, RecordingScratch::kKeptScratches> kept_scratch;
+
+void release_kept_scratch() noexcept {
+  std::array<KeptScratch, RecordingScratch::kKeptScratches> taken;
+  {
+    const std::lock_guard lock(kept_scratch_mutex);
+    taken.swap(kept_scratch);
+  }
+  for (const KeptScratch& k : taken) {
+    if (k.storage == nullptr) continue;
+    // Freed in the category its vectors were allocated in.
+    ledger().remove(Category::Workspace, k.bytes);
+    ledger().add_kept(Category::Subgraphs, k.bytes);
+    delete k.storage;
+  }
+}
+
+std::unique_ptr<RecordingScratch::Storage> take_kept_scratch() {
+  KeptScratch k;
+  {
+    const std::lock_guard lock(kept_scratch_mutex);
+    for (KeptScratch& slot : kept_scratch)
+      if (slot.storage != nullptr) {
+        std::swap(k, slot);
+        break;
+      }
+  }
+  if (k.storage == nullptr) return std::make_unique<RecordingScratch::Storage>();
+  ledger().remove(Category::Workspace, k.bytes);
+  ledger().add_kept(Category::Subgraphs, k.bytes);
+  return std::unique_ptr<RecordingScratch::Storage>(k.storage);
+}
+
+void keep_scratch(std::unique_ptr<RecordingScratch::Storage> storage) {
+  const std::size_t bytes = storage->bytes();
+  if (bytes > RecordingScratch::kKeptScratchBytes) return;
+  set_kept_release(release_kept_scratch);
+  const std::lock_guard lock(kept_scratch_mutex);
+  for (KeptScratch& slot : kept_scratch)
+    if (slot.storage == nullptr) {
+      ledger().remove(Category::Subgraphs, bytes);
+      ledger().add_kept(Category::Workspace, bytes);
+      slot = {storage.release(), bytes};
+      return;
+    }
+}
 }  // namespace
 
-RecordingScratch::RecordingScratch() : storage_(new Storage), previous_(active_scratch) {
+RecordingScratch::RecordingScratch()
+    : storage_(take_kept_scratch()), previous_(active_scratch), exceptions_(std::uncaught_exceptions()) {
   active_scratch = storage_.get();
 }
 
-RecordingScratch::~RecordingScratch() { active_scratch = previous_; }
+RecordingScratch::~RecordingScratch() {
+  active_scratch = previous_;
+  if (std::uncaught_exceptions() == exceptions_) keep_scratch(std::move(storage_));
+}
 
 OpList::OpList(TraceVector<Op>&& ops, std::uint32_t dot_count) {
   const bool fits = std::uint64_t(dot_count) + ops.size() <= kNarrowValues &&
@@ -326,13 +403,11 @@ void BlockTrace::set_commands(TraceVector<ForwardCommand>&& f, TraceVector<Solve
     return;
   }
   TraceVector<NarrowForward> nf(f.size());
-  for (std::size_t i = 0; i < f.size(); ++i)
-    nf[i] = {std::uint16_t(f[i].target), std::uint16_t(f[i].source), std::uint16_t(f[i].multiplier)};
+  for (std::size_t i = 0; i < f.size(); ++i) nf[i] = narrowed(f[i]);
   TraceVector<NarrowSolve> ns(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i)
-    ns[i] = {std::uint16_t(s[i].vertex), std::uint16_t(s[i].inverse_rate), std::uint32_t(s[i].term_end)};
+  for (std::size_t i = 0; i < s.size(); ++i) ns[i] = narrowed(s[i]);
   TraceVector<NarrowTerm> nk(k.size());
-  for (std::size_t i = 0; i < k.size(); ++i) nk[i] = {std::uint16_t(k[i].target), std::uint16_t(k[i].weight)};
+  for (std::size_t i = 0; i < k.size(); ++i) nk[i] = narrowed(k[i]);
   // The wide ones freed now, not when the caller's vectors go out of scope.
   TraceVector<ForwardCommand>().swap(f), TraceVector<SolveCommand>().swap(s), TraceVector<Term>().swap(k);
   set_commands(std::move(nf), std::move(ns), std::move(nk));
@@ -737,21 +812,39 @@ BlockTrace record_in(const BlockInput& b, RecordingScratch::Storage& scratch, co
   auto final_slot = [&](std::uint32_t slot, bool recorded_sparse) {
     return recorded_sparse ? renumber[slot] - 1 : slot;
   };
+  // The commands in final slots, solves in reverse elimination order, each passed
+  // through `form` (narrowed, or kept wide) into the vectors given.
+  auto write_commands = [&](auto& final_forward, auto& final_solve, auto& final_terms, auto form) {
+    final_forward.reserve(forward.size());
+    for (std::size_t i = 0; i < forward.size(); ++i)
+      final_forward.push_back(form(
+          ForwardCommand{forward[i].target, forward[i].source, final_slot(forward[i].multiplier, i < sparse_forward)}));
+    final_solve.reserve(solves.size());
+    final_terms.reserve(terms.size());
+    for (std::size_t i = solves.size(); i-- > 0;) {
+      const RawSolve& s = solves[i];
+      for (std::uint64_t k = s.term_begin; k < s.term_end; ++k)
+        final_terms.push_back(form(Term{terms[k].target, final_slot(terms[k].weight, k < sparse_terms)}));
+      final_solve.push_back(
+          form(SolveCommand{s.vertex, final_slot(s.inverse_rate, i < sparse_solves), final_terms.size()}));
+    }
+  };
+  // A block the dense kernel did not continue has its final value count here and drops
+  // no constant, so commands that fit are written narrow as they are numbered, not
+  // written wide and copied by set_commands (decision 75).
+  if (!dense && BlockTrace::commands_fit_narrow(std::uint64_t(n) + b.exit_count, next, terms.size())) {
+    TraceVector<NarrowForward> final_forward;
+    TraceVector<NarrowSolve> final_solve;
+    TraceVector<NarrowTerm> final_terms;
+    write_commands(final_forward, final_solve, final_terms, [](const auto& c) { return narrowed(c); });
+    t.ops = narrow ? OpList(std::move(narrow_ops)) : OpList(std::move(ops), t.dot_count);
+    t.set_commands(std::move(final_forward), std::move(final_solve), std::move(final_terms));
+    return t;
+  }
   TraceVector<ForwardCommand> final_forward;
-  final_forward.reserve(forward.size());
-  for (std::size_t i = 0; i < forward.size(); ++i)
-    final_forward.push_back(
-        {forward[i].target, forward[i].source, final_slot(forward[i].multiplier, i < sparse_forward)});
   TraceVector<SolveCommand> final_solve;
   TraceVector<Term> final_terms;
-  final_solve.reserve(solves.size());
-  final_terms.reserve(terms.size());
-  for (std::size_t i = solves.size(); i-- > 0;) {
-    const RawSolve& s = solves[i];
-    for (std::uint64_t k = s.term_begin; k < s.term_end; ++k)
-      final_terms.push_back({terms[k].target, final_slot(terms[k].weight, k < sparse_terms)});
-    final_solve.push_back({s.vertex, final_slot(s.inverse_rate, i < sparse_solves), final_terms.size()});
-  }
+  write_commands(final_forward, final_solve, final_terms, [](const auto& c) { return c; });
   std::sort(unused.begin(), unused.end());
   for (std::size_t i = unused.size(); i-- > 0;)
     drop_dot(t, ops, narrow_ops, final_forward, final_solve, final_terms, unused[i]);
