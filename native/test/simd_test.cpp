@@ -285,4 +285,63 @@ TEST(gradients_give_each_rewards_own_bits_at_every_width) {
   CHECK(dense >= 3);
 }
 
+// A block whose solves' final rows outgrow L2 reads them from x in place
+// (gradient_session.inc, finals_in_place), where a block of fewer rewards keeps a copy
+// of them: 35 rewards at 3 moments with 2 pairs on an acyclic block of 1,300 states
+// (109 entries per slot) take the first way, each reward alone (3 per slot) the
+// second, and each reward's derivatives are the same bits either way.
+TEST(a_large_blocks_gradient_reads_its_final_values_in_place_with_the_same_bits) {
+  Rng rng(20261206);
+  constexpr std::uint32_t n = 1300, R = 35, K = 3, P = 2;
+  auto form = [&] {
+    std::vector<double> f(P + 1, 0.0);
+    f[0] = uniform(rng, 0.05, 1.0);
+    f[1 + below(rng, P)] = uniform(rng, 0.05, 2.0);
+    return f;
+  };
+  const VertexId absorbing = n + 1;
+  std::vector<EdgeSpec> edges{{0, 1, {1.0}}};
+  for (std::uint32_t i = 1; i <= n; ++i) {
+    for (std::uint32_t c = 0; c < 3; ++c) {
+      const std::uint32_t j = i + 1 + 13 * c + below(rng, 13);  // three distinct later states
+      if (j <= n) edges.push_back({i, j, form()});
+    }
+    if (i == n || uniform(rng, 0, 1) < 0.3) edges.push_back({i, absorbing, form()});
+  }
+  const Graph g = make_graph(P, n + 2, edges, {std::vector<double>(n + 2, 1.0)});
+  const ModelTrace base = compose(g, condense(g), {});
+  std::uint64_t slots = 0;
+  for (const ComposedBlock& b : base.blocks)
+    slots = std::max<std::uint64_t>(slots, std::uint64_t(b.trace->vertex_count) + b.trace->exit_count);
+  CHECK(slots * (R * K + 4) * sizeof(double) > (std::uint64_t(1) << 20));
+  std::vector<std::vector<double>> rewards(R, std::vector<double>(base.vertex_count, 0.0));
+  for (std::vector<double>& reward : rewards)
+    for (std::uint32_t v = 1; v <= n; ++v) reward[v] = uniform(rng, 0, 1) < 0.2 ? 0.0 : uniform(rng, 0.0, 3.0);
+  std::vector<std::uint32_t> every(R);
+  for (std::uint32_t r = 0; r < R; ++r) every[r] = r;
+  const ModelTrace t = with_rewards(base, rewards, every);
+  const std::vector<RewardPair> pairs{{0, R - 1}, {R - 1, R / 2}};
+  std::vector<double> theta(P);
+  for (double& value : theta) value = uniform(rng, 0.3, 2.5);
+  std::vector<SimdLevel> levels{SimdLevel::sse2};
+  for (SimdLevel l : wide_levels()) levels.push_back(l);
+  for (GradientWay way : {GradientWay::Reverse, GradientWay::Tangents})
+    for (SimdLevel level : levels) {
+      AtLevel at(level);
+      const Gradient all = evaluate_gradient(t, theta, K, evaluate(t, theta, K, pairs), pairs, nullptr, way);
+      for (std::uint32_t r = 0; r < R; ++r) {
+        const ModelTrace one = with_rewards(base, rewards, {r});
+        const Gradient alone = evaluate_gradient(one, theta, K, evaluate(one, theta, K), {}, nullptr, way);
+        CHECK(std::memcmp(&all.moment[r * K * P], alone.moment.data(), K * P * sizeof(double)) == 0);
+        CHECK(std::memcmp(&all.variance[r * P], alone.variance.data(), P * sizeof(double)) == 0);
+      }
+      for (std::size_t p = 0; p < pairs.size(); ++p) {
+        const ModelTrace two = with_rewards(base, rewards, {pairs[p].first, pairs[p].second});
+        const RewardPair both[] = {{0, 1}};
+        const Gradient d = evaluate_gradient(two, theta, K, evaluate(two, theta, K, both), both, nullptr, way);
+        CHECK(std::memcmp(&all.covariance[p * P], d.covariance.data(), P * sizeof(double)) == 0);
+      }
+    }
+}
+
 TEST_MAIN()

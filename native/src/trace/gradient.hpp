@@ -16,15 +16,18 @@
 // once. Adjoints advance block by block in reverse sink-first order: a block's x̄ is
 // final once every later block (which reads it as an exit) has been processed.
 //
-// It relies on two properties of recorded traces (block_trace.hpp): a forward
-// command's source is never written after it is read, and a term's target is an exit
-// or a vertex solved earlier. deserialize checks both for traces from disk.
+// It relies on three properties of recorded traces (block_trace.hpp): a forward
+// command's source is never written after it is read, a forward command's target is a
+// vertex (so an exit's entry stays its x, which a large block's backward pass reads
+// in place), and a term's target is an exit or a vertex solved earlier. deserialize
+// checks all three for traces from disk.
 //
 // Cost: one forward pass, the solves of one moment k for every reward run side by
 // side (up to 16 at a time, as one θ's evaluation runs them), that keeps every
-// solve's y after the forward commands (where a block has any), its final y and the
-// sums before each inverse rate, and every block's values (up to 64 MiB; beyond,
-// each block is replayed again); then per block chain 0 once and chains 1..K−1
+// solve's y after the forward commands (where a block has any), its final y (x at the
+// slots' vertices, read in place by blocks whose final rows exceed 1 MB) and the sums
+// before each inverse rate, and every block's values (up to 64 MiB; beyond, each
+// block is replayed again); then per block chain 0 once and chains 1..K−1
 // with R lanes, each contracted in its own sweep with the solves it
 // pairs with, and the program once backwards with R·K + pairs adjoints per value —
 // or, in a block with many ops per command and P < R·K + pairs, once forwards with P
