@@ -236,6 +236,27 @@ TEST(solves_side_by_side_give_each_solves_own_bits) {
   }
 }
 
+// `all`, the gradient of every reward of `rewards` and of `pairs` together, holds for
+// each reward the bits of that reward's gradient alone, and for each pair those of its
+// two rewards alone.
+void check_each_reward_alone(const Gradient& all, const ModelTrace& base,
+                             const std::vector<std::vector<double>>& rewards, const std::vector<double>& theta,
+                             std::uint32_t K, const std::vector<RewardPair>& pairs, GradientWay way) {
+  const std::size_t P = theta.size();
+  for (std::uint32_t r = 0; r < rewards.size(); ++r) {
+    const ModelTrace one = with_rewards(base, rewards, {r});
+    const Gradient alone = evaluate_gradient(one, theta, K, evaluate(one, theta, K), {}, nullptr, way);
+    CHECK(std::memcmp(&all.moment[r * K * P], alone.moment.data(), K * P * sizeof(double)) == 0);
+    CHECK(std::memcmp(&all.variance[r * P], alone.variance.data(), P * sizeof(double)) == 0);
+  }
+  for (std::size_t p = 0; p < pairs.size(); ++p) {
+    const ModelTrace two = with_rewards(base, rewards, {pairs[p].first, pairs[p].second});
+    const RewardPair both[] = {{0, 1}};
+    const Gradient d = evaluate_gradient(two, theta, K, evaluate(two, theta, K, both), both, nullptr, way);
+    CHECK(std::memcmp(&all.covariance[p * P], d.covariance.data(), P * sizeof(double)) == 0);
+  }
+}
+
 // The gradient's forward solves run side by side like one θ's (side_by_side.inc), and
 // its backward pass in vectors of the width: each output keeps its own operations, so
 // a reward's derivatives are the bits of the same reward's gradient alone, a
@@ -261,18 +282,7 @@ TEST(gradients_give_each_rewards_own_bits_at_every_width) {
         AtLevel at(level);
         const Gradient all = evaluate_gradient(t, theta, K, evaluate(t, theta, K, pairs), pairs, nullptr, way);
         at_level.push_back(all);
-        for (std::uint32_t r = 0; r < R; ++r) {
-          const ModelTrace one = with_rewards(base, rewards, {r});
-          const Gradient alone = evaluate_gradient(one, theta, K, evaluate(one, theta, K), {}, nullptr, way);
-          CHECK(std::memcmp(&all.moment[r * K * P], alone.moment.data(), K * P * sizeof(double)) == 0);
-          CHECK(std::memcmp(&all.variance[r * P], alone.variance.data(), P * sizeof(double)) == 0);
-        }
-        for (std::size_t p = 0; p < pairs.size(); ++p) {
-          const ModelTrace two = with_rewards(base, rewards, {pairs[p].first, pairs[p].second});
-          const RewardPair both[] = {{0, 1}};
-          const Gradient d = evaluate_gradient(two, theta, K, evaluate(two, theta, K, both), both, nullptr, way);
-          CHECK(std::memcmp(&all.covariance[p * P], d.covariance.data(), P * sizeof(double)) == 0);
-        }
+        check_each_reward_alone(all, base, rewards, theta, K, pairs, way);
       }
       for (const Gradient& d : at_level) {
         CHECK(same_bits(d.moment, at_level[0].moment));
@@ -329,18 +339,7 @@ TEST(a_large_blocks_gradient_reads_its_final_values_in_place_with_the_same_bits)
     for (SimdLevel level : levels) {
       AtLevel at(level);
       const Gradient all = evaluate_gradient(t, theta, K, evaluate(t, theta, K, pairs), pairs, nullptr, way);
-      for (std::uint32_t r = 0; r < R; ++r) {
-        const ModelTrace one = with_rewards(base, rewards, {r});
-        const Gradient alone = evaluate_gradient(one, theta, K, evaluate(one, theta, K), {}, nullptr, way);
-        CHECK(std::memcmp(&all.moment[r * K * P], alone.moment.data(), K * P * sizeof(double)) == 0);
-        CHECK(std::memcmp(&all.variance[r * P], alone.variance.data(), P * sizeof(double)) == 0);
-      }
-      for (std::size_t p = 0; p < pairs.size(); ++p) {
-        const ModelTrace two = with_rewards(base, rewards, {pairs[p].first, pairs[p].second});
-        const RewardPair both[] = {{0, 1}};
-        const Gradient d = evaluate_gradient(two, theta, K, evaluate(two, theta, K, both), both, nullptr, way);
-        CHECK(std::memcmp(&all.covariance[p * P], d.covariance.data(), P * sizeof(double)) == 0);
-      }
+      check_each_reward_alone(all, base, rewards, theta, K, pairs, way);
     }
 }
 
