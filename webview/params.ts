@@ -2,7 +2,7 @@
 // own fields over the one state in the store (StudioStore.paramText): typing in
 // either changes the store, and every form follows it, so the two views always
 // compute at the same parameter values.
-import { readDecimal } from '../extension/protocol/format';
+import { readDecimal, underflowMessage, underflowsToZero } from '../extension/protocol/format';
 import type { PanelParam, PanelRun } from '../extension/protocol/webview';
 import { el } from './dom';
 import type { StudioStore } from './store';
@@ -19,6 +19,7 @@ function bounds(p: PanelParam): string {
 export function parseParam(text: string, p: PanelParam): { value: number } | { error: string } {
   const value = readDecimal(text);
   if (value === undefined || !Number.isFinite(value)) return { error: `${p.name} must be a number` };
+  if (underflowsToZero(text)) return { error: `${p.name}: ${underflowMessage(text)}` };
   if (p.lo !== null && value < p.lo) return { error: `${p.name} must be ≥ ${p.lo}` };
   if (p.hi !== null && value > p.hi) return { error: `${p.name} must be ≤ ${p.hi}` };
   return { value };

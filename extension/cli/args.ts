@@ -8,7 +8,7 @@ import {
   MIN_EPSILON,
   MIN_GRID_POINTS,
 } from '../protocol/distribution';
-import { readDecimal } from '../protocol/format';
+import { readDecimal, underflowMessage, underflowsToZero } from '../protocol/format';
 import {
   DEFAULT_MAX_STATES,
   DEFAULT_MEMORY_BUDGET_MB,
@@ -129,6 +129,7 @@ function number(option: string, text: string): number {
   const v = readDecimal(text);
   if (v === undefined) throw new UsageError(`${option}: '${text}' is not a decimal number`);
   if (!Number.isFinite(v)) throw new UsageError(`${option}: '${text}' is not a finite number`);
+  if (underflowsToZero(text)) throw new UsageError(`${option}: ${underflowMessage(text)}`);
   return v;
 }
 

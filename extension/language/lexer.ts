@@ -3,6 +3,7 @@
 
 import type { DiagnosticSink } from './diagnostics';
 import { excerptText, type Span, spanOf } from './syntax';
+import { underflowsToZero } from '../protocol/format';
 
 export const KEYWORDS = new Set([
   'model',
@@ -194,7 +195,12 @@ export class Lexer {
               'invalid-number',
               `\`${excerptText(text.slice(start, i))}\` is not a number; write a multiplication as \`2 * x\`.`,
             );
-          }
+          } else if (underflowsToZero(text.slice(start, i)))
+            sink.error(
+              spanOf(lineStarts, start, i),
+              'number-underflow',
+              `\`${excerptText(text.slice(start, i))}\` is too small for a double (the least is 4.9e-324) and would read as 0; write 0 if 0 is meant.`,
+            );
           return this.token('number', start, i);
         }
         const p = punctuationAt(text, i);

@@ -15,6 +15,21 @@ export function readDecimal(text: string): number | undefined {
   return /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(t) ? Number(t) : undefined;
 }
 
+/**
+ * True for a decimal that is not 0 as written but reads as 0: below half the least
+ * double (about 2.5e-324), `1e-400` rounds to 0, and a rate typed as 1e-400 became a
+ * rate of 0 (a process that never leaves its state) with nothing said. `readDecimal`'s
+ * callers refuse it, as they refuse 1e400 (which reads as Infinity).
+ */
+export function underflowsToZero(text: string): boolean {
+  return readDecimal(text) === 0 && /[1-9]/.test(text.trim().split(/[eE]/)[0]);
+}
+
+/** Why `text`, which reads as 0, cannot be taken as typed: for messages after `underflowsToZero`. */
+export function underflowMessage(text: string): string {
+  return `'${text.trim()}' is too small for a double (the least is 4.9e-324): it would read as 0; write 0 if 0 is meant`;
+}
+
 /** Bytes in binary units: "812 B", "5.0 MB", "412 MB" (three figures from 100 up). */
 export function formatBytes(bytes: number): string {
   const abs = Math.abs(bytes);

@@ -388,6 +388,9 @@ describe('phasic-trace dist: bad input', () => {
       [[exponential, '--times', '1,two'], /--times: 'two' is not a decimal number/],
       [[exponential, '--times', 'Infinity'], /--times: 'Infinity' is not a decimal number/],
       [[exponential, '--times', '1e400'], /--times: '1e400' is not a finite number/],
+      // Read as 0 before: a rate typed as 1e-400 was a rate of 0, and E[T] "infinite".
+      [[exponential, '--times', '1,1e-400'], /--times: '1e-400' is too small for a double .* would read as 0/],
+      [[exponential, '--param', 'lambda=1e-400'], /--param lambda: '1e-400' is too small for a double/],
       [[exponential, '--times', '0x10'], /--times: '0x10' is not a decimal number/],
       [[exponential, '--times', 'NaN'], /--times: 'NaN' is not a decimal number/],
       [[exponential, '--times', '1,,2'], /--times: empty item in '1,,2'/],

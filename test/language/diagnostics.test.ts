@@ -102,6 +102,12 @@ describe('syntax diagnostics', () => {
       'invalid-number',
       '`2x` is not a number; write a multiplication as `2 * x`.',
     ));
+  it('number-underflow: a nonzero literal that would read as 0', () =>
+    check(
+      'param a = ⟦1e-400⟧\nstate k in 0..1 = 1\nrule r when k > 0 rate a do k -= 1',
+      'number-underflow',
+      '`1e-400` is too small for a double (the least is 4.9e-324) and would read as 0; write 0 if 0 is meant.',
+    ));
   it('expected-token', () =>
     check('const n ⟦3⟧\nreward r = 1', 'expected-token', 'Expected `=` after the constant name, found `3`.'));
   it('expected-expression, on the token found instead', () =>

@@ -16,6 +16,7 @@ import {
   formatNumber,
   formatShortNumber,
   readDecimal,
+  underflowsToZero,
 } from '../../extension/protocol/format';
 import { runSummary } from '../../extension/server/features/codeLens';
 import { markerLabel } from '../../webview/memory/markers';
@@ -125,6 +126,17 @@ describe('readDecimal: numbers as the user types them', () => {
   it('refuses what Number would read but nobody means as a rate', () => {
     for (const text of ['', ' ', '0x10', '0b1', '0o7', 'Infinity', '-Infinity', 'NaN', '1_0', '1e', '1.5.2', '2x', '.'])
       assert.equal(readDecimal(text), undefined, text);
+  });
+  it('says which decimals are not 0 as written but read as 0', () => {
+    for (const text of ['1e-400', '-1e-400', '2e-324', ' 1e-324 ', '000.0001e-330'])
+      assert.equal(underflowsToZero(text), true, text);
+    for (const text of ['0', '0.0', '-0', '0e-400', '0e5', '4.9e-324', '1e-300', '1e400', 'x', ''])
+      assert.equal(underflowsToZero(text), false, text);
+    const constants = [{ name: 'a', integer: false, value: 4 }];
+    assert.equal(
+      parseOverrides('a = 1e-400', constants),
+      "constant a: '1e-400' is too small for a double (the least is 4.9e-324): it would read as 0; write 0 if 0 is meant",
+    );
   });
   it('is how constant overrides are read', () => {
     const constants = [{ name: 'n', integer: true, value: 4 }];

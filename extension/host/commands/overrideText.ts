@@ -3,7 +3,7 @@
 // `__proto__`: they are read by own key only and built without a prototype (a JSON
 // round trip through workspaceState keeps such keys as own properties).
 import { entry } from '../../protocol/check';
-import { readDecimal } from '../../protocol/format';
+import { readDecimal, underflowMessage, underflowsToZero } from '../../protocol/format';
 
 export type Constant = { name: string; value: number; integer: boolean };
 
@@ -32,6 +32,7 @@ export function parseOverrides(text: string, constants: Constant[]): Record<stri
     if (!constant) return `the model has no constant "${name}"`;
     const value = readDecimal(raw);
     if (value === undefined || !Number.isFinite(value)) return `"${raw}" is not a number (constant ${name})`;
+    if (underflowsToZero(raw)) return `constant ${name}: ${underflowMessage(raw)}`;
     if (constant.integer && !Number.isInteger(value)) return `constant ${name} must stay an integer`;
     result[name] = value;
   }
