@@ -29,7 +29,7 @@ import {
 } from './args';
 import { publicClear, publicDistribution, publicFit, publicRun } from './contract';
 import { fileErrorReason, readInputFile } from '../engine/inputFile';
-import { CliError, checkModel, type LoadedModel, loadModel } from './model';
+import { CliError, checkModel, checkParamBounds, type LoadedModel, loadModel } from './model';
 import { escapeControls, exitWhenDrained, guardOutput, jsonText, print, printError } from './output';
 
 export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -205,6 +205,7 @@ async function run(args: RunArgs, engine: Engine): Promise<number> {
   const printed: string[] = [];
   let warnings: string[] = [];
   const model = loadModel(args.model, args.overrides);
+  checkParamBounds(model, args.params);
   configureCache(engine, args);
   const done = await stoppable(args, model, async (signal) => {
     for (let i = 0; i < args.repeat; i++) {
@@ -304,6 +305,7 @@ function describeDistribution(model: string, d: DistributionResult, run: RunSumm
 /** Runs the model (or reuses its cached run), then asks for one reward's distribution. */
 async function dist(args: DistArgs, engine: Engine): Promise<number> {
   const model = loadModel(args.model, args.overrides);
+  checkParamBounds(model, args.params);
   configureCache(engine, args);
   const done = await stoppable(args, model, async (signal) => {
     const run = await engine.runSummary(model.engineText, {
@@ -392,11 +394,13 @@ function describeFit(f: FitOutcome, args: FitArgs, spectrum: Spectrum): string {
 async function fitSpectrum(args: FitArgs, engine: Engine): Promise<number> {
   const spectrum = loadSpectrum(args.data);
   const model = loadModel(args.model, args.overrides);
+  checkParamBounds(model, args.params);
   configureCache(engine, args);
   const done = await stoppable(args, model, async (signal) => {
     try {
       return await fitSfs(engine, {
         engineText: model.engineText,
+        bounds: model.bounds,
         spectrum,
         sfsReward: args.sfsReward,
         fit: args.fit,

@@ -6,6 +6,7 @@ import { basename } from 'node:path';
 import { compileModel, type Diagnostic, isModelSource, prepareModel, withoutByteOrderMark } from '../language';
 import type { Site } from '../protocol/compiled-model';
 import { readInputFile } from '../engine/inputFile';
+import { outsideBounds, type ParamBounds } from '../fit/bounds';
 
 /** A failure that points into a file (1-based line and column, when known). */
 export class CliError extends Error {
@@ -24,6 +25,8 @@ export interface LoadedModel {
   engineText: string;
   /** Source ranges of the compiled model, for placing engine errors; [] for graphs. */
   sites: Site[];
+  /** The parameters' declared bounds (`param a = 1 in 0..2`; null where none). */
+  bounds: ParamBounds[];
 }
 
 function read(file: string): string {
@@ -48,7 +51,22 @@ export function loadModel(file: string, overrides: Record<string, number>): Load
       at && at.character + 1,
     );
   }
-  return { file, engineText: prepared.model.engineText, sites: prepared.model.sites };
+  const { engineText, sites, outline } = prepared.model;
+  return { file, engineText, sites, bounds: outline.params.map(({ name, lo, hi }) => ({ name, lo, hi })) };
+}
+
+/**
+ * Refuses a `--param` value outside the bounds its model declares, as the panel's
+ * fields do: a value the model's author excluded is not run with status 0.
+ */
+export function checkParamBounds(model: LoadedModel, params: Record<string, number>): void {
+  for (const [name, value] of Object.entries(params)) {
+    const outside = outsideBounds(
+      value,
+      model.bounds.find((b) => b.name === name),
+    );
+    if (outside) throw new CliError(`--param ${name}=${value} is ${outside}`, model.file);
+  }
 }
 
 /** The diagnostics of a .phasic file, without compiling for the engine. */

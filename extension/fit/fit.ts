@@ -17,6 +17,7 @@ import { type Engine, EngineFailure } from '../engine/engine';
 import type { EvaluateResult, Progress } from '../protocol/engine';
 import type { FitOutcome } from '../protocol/fit';
 import { minimize } from './bfgs';
+import { outsideBounds, type ParamBounds } from './bounds';
 import { standardErrors } from './information';
 import { FitError, rewardFamily, SfsLikelihood, type SfsValue } from './likelihood';
 import type { Spectrum } from './sfsFile';
@@ -35,6 +36,8 @@ export interface FitRequest {
   start?: Record<string, number>;
   /** Parameter values by name (fixed ones, and start values of fitted ones). */
   params?: Record<string, number>;
+  /** The bounds the model declares for its parameters: a start must lie within them. */
+  bounds?: readonly ParamBounds[];
   /** Optimizer runs from this many starting points (the first is the start). */
   starts?: number;
   maxStates?: number;
@@ -153,6 +156,7 @@ export async function fitSfs(engine: FitEngine, request: FitRequest): Promise<Fi
   const sites = likelihood.sites;
 
   const startValues = fit.map((name) => request.start?.[name] ?? run.params[name]);
+  const declared = (name: string) => request.bounds?.find((b) => b.name === name);
   const start = fit.map((name, j) => {
     const v = startValues[j];
     if (!(v > 0) || !Number.isFinite(v))
@@ -160,6 +164,8 @@ export async function fitSfs(engine: FitEngine, request: FitRequest): Promise<Fi
         `the start value of ${name} is ${v}; a fitted parameter starts > 0 (the fit works on log ${name}): give --start ${name}=V`,
         'model',
       );
+    const outside = outsideBounds(v, declared(name));
+    if (outside) throw new FitError(`the start value ${name}=${v} is ${outside}`, 'model');
     return Math.log(v);
   });
   const paramsAt = (theta: readonly number[]) => {
@@ -314,6 +320,13 @@ export async function fitSfs(engine: FitEngine, request: FitRequest): Promise<Fi
           : `${name} is not identifiable from the spectrum: the log-likelihood is flat in it (the expected proportions do not depend on it), so its estimate is just where the optimizer stopped and its standard error is infinite`,
     );
   }
+  fit.forEach((name, j) => {
+    const outside = outsideBounds(theta[j], declared(name));
+    if (outside)
+      warnings.push(
+        `the estimate ${name}=${short(theta[j])} is ${outside}: the likelihood is highest outside the range the model allows (the fit does not keep to it)`,
+      );
+  });
   if (errors.notMaximum)
     warnings.push(
       'the estimate is not a maximum of the likelihood (the information matrix has a negative eigenvalue); try other --start values or --starts',

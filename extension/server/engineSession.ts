@@ -229,6 +229,7 @@ export class EngineSession {
         try {
           const result = await fitSfs(this.engine, {
             engineText: model.engineText,
+            bounds: model.spec.params,
             spectrum,
             sfsReward: params.sfsReward,
             fit: params.fit,

@@ -842,6 +842,39 @@ describe('phasic-trace fit', () => {
     assert.match(r.stderr, /cannot read .*loop-a\.phasic: its symbolic links form a loop \(ELOOP\)/);
   });
 
+  it('keeps to the bounds a model declares: a start or --param outside is refused, an estimate outside is said', () => {
+    // `param mig = 0.1 in 0..0.2`: the data's maximum, 0.31293, lies above the bound. The
+    // fit printed it with status 0 and no word, started from mig = 5 when asked, and
+    // `run --param mig=5` ran; the panel alone refused a value outside.
+    const bounded = join(dir, 'bounded.phasic');
+    writeFileSync(
+      bounded,
+      readFileSync(TWO_DEME_SFS, 'utf8').replace(/^param mig = .*$/m, 'param mig = 0.1 in 0..0.2'),
+    );
+    const args = [bounded, ...twoDemeFitArgs().slice(1), '--no-cache'];
+    const fitted = cli(['fit', ...args]);
+    assert.equal(fitted.status, 0, fitted.stderr);
+    assert.match(fitted.stdout, /mig = 0\.31293 ±/);
+    assert.match(
+      fitted.stderr,
+      /warning: the estimate mig=0\.31293 is above the bound 0\.2 the model declares \(mig in 0\.\.0\.2\): the likelihood is highest outside/,
+    );
+    const started = cli(['fit', ...args, '--start', 'mig=5']);
+    assert.equal(started.status, 1, started.stdout);
+    assert.equal(started.stdout, '');
+    assert.match(
+      started.stderr,
+      /the start value mig=5 is above the bound 0\.2 the model declares \(mig in 0\.\.0\.2\)/,
+    );
+    for (const command of ['run', 'dist']) {
+      const r = cli([command, bounded, '--param', 'mig=5', '--no-cache']);
+      assert.equal(r.status, 1, r.stdout);
+      assert.match(r.stderr, /--param mig=5 is above the bound 0\.2 the model declares \(mig in 0\.\.0\.2\)/);
+    }
+    // Inside the bounds nothing changes: the bound itself is allowed.
+    assert.equal(cli(['run', bounded, '--param', 'mig=0.2', '--no-cache']).status, 0);
+  });
+
   /** The example's fit of mig from a given start, without a cache. */
   const fitExampleFrom = (start: string) => cli(['fit', ...twoDemeFitArgs('--start', `mig=${start}`, '--no-cache')]);
 

@@ -179,6 +179,14 @@ describe('phasic/fit over stdio', () => {
     await refusal({ ...base, data: '5 unfolded\n0 5 4 3 0\n', fit: ['nope'] }, /no parameter nope/);
     // Refused by the request schema before anything runs.
     await refusal({ ...base, data: '5 unfolded\n0 5 4 3 0\n', fit: [] }, /fit/);
+    // A start outside the bounds the model declares: the panel refused fixed values
+    // there, yet a start of 5 was fitted from.
+    const bounded = join(folder, 'two_deme_bounded.phasic');
+    writeFileSync(bounded, TWO_DEMES.replace('param mig = 0.5', 'param mig = 0.1 in 0..0.2'));
+    await refusal(
+      { ...base, uri: pathToFileURL(bounded).toString(), data: '5 unfolded\n0 5 4 3 0\n', start: { mig: 5 } },
+      /the start value mig=5 is above the bound 0\.2 the model declares \(mig in 0\.\.0\.2\)/,
+    );
   });
 
   it('cancels a fit on $/cancelRequest after its first step; the ledger keeps nothing of it; the server answers on', {
