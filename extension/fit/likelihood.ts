@@ -109,6 +109,25 @@ export interface SfsValue {
   gradient?: number[];
 }
 
+/**
+ * The fewest segregating sites (Σ of the used counts) the fit takes. The gradient of
+ * the log-likelihood is the sites times a per-site gradient, and the information the
+ * difference of two such gradients 1e-5 apart: at 1e-307 sites it fell below the least
+ * normal double, and the two-deme example's mig was called "not identifiable"; at
+ * 1e-320 the estimate itself moved in its third digit. 1e-200 keeps a hundred orders
+ * of magnitude of room; no spectrum is that small but by a scaling the fit ignores.
+ */
+const MIN_SITES = 1e-200;
+
+/**
+ * log Γ(d + 1) − d log d + d, Stirling's remainder, for d > 0: ½ log(2πd) + 1/(12d) −
+ * 1/(360d³) from d = 1000 (the next term is below 1e-24 there), else directly.
+ */
+function stirlingRemainder(d: number): number {
+  if (d < 1000) return logFactorial(d) - d * Math.log(d) + d;
+  return 0.5 * Math.log(2 * Math.PI * d) + 1 / (12 * d) - 1 / (360 * d ** 3);
+}
+
 /** A spectrum checked against a model's SFS family, ready to be evaluated many times. */
 export class SfsLikelihood {
   /** Entries (derived or minor allele counts) that are data. */
@@ -149,6 +168,13 @@ export class SfsLikelihood {
     if (!Number.isFinite(this.sites))
       throw new FitError(
         `the unmasked counts add up to more than ${Number.MAX_VALUE.toPrecision(3)}, the largest number a double holds`,
+        'data',
+      );
+    if (this.sites < MIN_SITES)
+      throw new FitError(
+        `the unmasked counts add up to ${this.sites.toPrecision(3)}, below ${MIN_SITES}: the fit's derivatives ` +
+          '(the sites times their values per site) would fall below what a double holds and its standard ' +
+          'errors would be noise; multiply every count by one factor, e.g. 1e300, which changes no estimate',
         'data',
       );
     this.constant = this.used.reduce((a, i) => a + logFactorial(spectrum.counts[i]), 0);
@@ -201,6 +227,22 @@ export class SfsLikelihood {
       // A ratio near 1 at the optimum: its log keeps the small differences a line search compares.
       const p = d / this.sites;
       divergence += p * Math.log(p / proportion(i));
+    }
+    if (Number.isNaN(loglik) || (loglik === -Infinity && Number.isFinite(divergence))) {
+      // Counts near a double's top (1e305 each): Σ log D_i! and Σ D_i log(s e_i) pass the
+      // largest double though their difference does not, and the log-likelihood came out
+      // −∞ or NaN with status 0. Entry by entry, D_i log(s e_i) − s e_i − log D_i! is
+      // D_i log(s e_i / D_i) + D_i − s e_i − R(D_i) with R Stirling's remainder; the middle
+      // terms sum to 0 at the profiled scale and the first to −sites × divergence.
+      // Only here, so that every other log-likelihood keeps its bits.
+      loglik = -this.sites * divergence;
+      terms = Math.abs(loglik);
+      for (const i of this.used)
+        if (counts[i] > 0) {
+          const r = stirlingRemainder(counts[i]);
+          loglik -= r;
+          terms += Math.abs(r);
+        }
     }
     const predicted = new Set(this.spectrum.folded ? range(1, Math.floor(n / 2)) : range(1, n - 1));
     const expected = e.map((_, i) => (predicted.has(i) ? this.sites * proportion(i) : null));

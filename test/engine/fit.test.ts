@@ -282,6 +282,30 @@ describe('the SFS likelihood', () => {
     assert.ok(at1e9.expected.every((e) => e === null || Number.isFinite(e)));
   });
 
+  it("keeps the log-likelihood of counts near a double's top finite: 1e305 sites per entry", () => {
+    // Σ log D_i! and Σ D_i log(s e_i) both passed the largest double: the fit printed
+    // "log-likelihood: -Infinity" (NaN from 1e306) with status 0. Scaled by c, the
+    // log-likelihood is c times the unscaled one less its saturated value, plus
+    // Stirling's remainders (½ log(2π c D_i) each, some thousands: below its rounding).
+    const c = 1e305;
+    const branch = kingmanBranches(n, 1).map((b, k) => b * (1 + k / 10));
+    const v = new SfsLikelihood(spectrum(counts.map((x) => x * c)), 'xi', n - 1).evaluate(branch);
+    const saturated = used.reduce(
+      (a, i) => a + counts[i] * Math.log(counts[i]) - counts[i] - logFactorial(counts[i]),
+      0,
+    );
+    assertClose(
+      v.loglik,
+      c * (poissonLoglik(branch, counts, used, false) - saturated),
+      1e-12,
+      'loglik at 1e305 × counts',
+    );
+    // Below the top it is computed as before: terms some 10⁵ times its size cancel there
+    // (SfsValue.terms), so it agrees to about 1e-11.
+    const below = new SfsLikelihood(spectrum(counts.map((x) => x * 1e300)), 'xi', n - 1).evaluate(branch);
+    assertClose(below.loglik, 1e300 * (poissonLoglik(branch, counts, used, false) - saturated), 1e-10, 'at 1e300 ×');
+  });
+
   it('gives −∞ when an entry with data expects no sites', () => {
     const branch = [1, 0, 0.5, 0.2, 0.1];
     assert.equal(new SfsLikelihood(spectrum(counts), 'xi', n - 1).evaluate(branch).loglik, -Infinity);
@@ -301,6 +325,13 @@ describe('the SFS likelihood', () => {
     refuses(spectrum(counts, { mask: counts.map(() => true) }), 5, /every polymorphic entry of the spectrum is masked/);
     refuses(spectrum(counts, { mask: counts.map((_, i) => i !== 2) }), 5, /only entry 2 .* is unmasked/);
     refuses(spectrum([5, 0, 0, 0, 0, 0, 9]), 5, /all 0: no segregating sites/);
+    // At 1e-307 sites the information fell below the least normal double: the two-deme
+    // example's mig was "not identifiable", and at 1e-320 its estimate moved.
+    refuses(
+      spectrum(counts.map((x) => x * 1e-210)),
+      5,
+      /add up to 9\.30e-209, below 1e-200: the fit's derivatives .* multiply every count by one factor/,
+    );
   });
 });
 
