@@ -303,15 +303,18 @@ export async function fitSfs(engine: FitEngine, request: FitRequest): Promise<Fi
     const name = names[0];
     // Near its start, it may be flat everywhere (not identifiable) or only there, on a
     // plateau far from the data (mig = 1e150: the demes are one population): a start
-    // on a plateau used to come out as "converged" with the start as the estimate.
-    if (Math.abs(moved) <= BOUNDARY_LOG_DISTANCE) {
-      const higher = await higherAlongAxis(j);
-      if (higher !== undefined)
-        throw new FitError(
-          `the log-likelihood is flat in ${name} around ${name}=${short(theta[j])} (the expected proportions do not change with it there) but higher at ${name}=${short(higher)}: the optimizer stopped on that plateau, so there is no estimate; start nearer the data with --start, or try --starts`,
-          'model',
-        );
-    }
+    // on a plateau used to come out as "converged" with the start as the estimate. Far
+    // from it, the limit it ran to may be below a maximum elsewhere: the two-deme
+    // example from mig = 1000 climbed to mig → ∞, 46 below the maximum at 0.313, and
+    // the fit called ∞ the best fit.
+    const higher = await higherAlongAxis(j);
+    if (higher !== undefined)
+      throw new FitError(
+        Math.abs(moved) <= BOUNDARY_LOG_DISTANCE
+          ? `the log-likelihood is flat in ${name} around ${name}=${short(theta[j])} (the expected proportions do not change with it there) but higher at ${name}=${short(higher)}: the optimizer stopped on that plateau, so there is no estimate; start nearer the data with --start, or try --starts`
+          : `the log-likelihood rises as ${name} ${moved > 0 ? 'grows' : 'shrinks'} from ${name}=${short(Math.exp(bestStart[j]))} and levels off at ${name} ${moved > 0 ? '→ ∞' : '→ 0'}, but it is higher at ${name}=${short(higher)}: the optimizer ran to a limit that is not the best fit, so there is no estimate; start nearer the data with --start, or try --starts`,
+        'model',
+      );
     warnings.push(
       moved > BOUNDARY_LOG_DISTANCE
         ? `${name} has no finite estimate: the log-likelihood rises as ${name} grows and levels off (the best fit is at ${name} → ∞); the value is where the optimizer stopped and its standard error is infinite`

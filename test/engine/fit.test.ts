@@ -919,6 +919,21 @@ describe('phasic-trace fit', () => {
     assert.match(r.stderr, /no finite gradient at the start values \(mig=1e-300\).*--start/);
   });
 
+  it('does not call a limit the best fit when the log-likelihood is higher elsewhere along the axis', () => {
+    // From mig = 1000 the log-likelihood rises towards its limit at mig → ∞ (panmixia),
+    // 46 below the maximum at mig = 0.313 past a dip near mig = 10. The optimizer climbed
+    // to mig = 5.7e6, and the fit printed it with status 0 and "the best fit is at mig → ∞".
+    const r = fitExampleFrom('1000');
+    assert.equal(r.status, 1, r.stdout + r.stderr);
+    assert.equal(r.stdout, '');
+    assert.match(
+      r.stderr,
+      /the log-likelihood rises as mig grows from mig=1000 and levels off at mig → ∞, but it is higher at mig=0\.\d+: the optimizer ran to a limit that is not the best fit, so there is no estimate; start nearer the data/,
+    );
+    // The maximum itself, from below: the same data, the same model.
+    assert.match(fitExampleFrom('1e-3').stdout, /mig = 0\.31293 ±/);
+  });
+
   it('never asks the engine for a NaN parameter: a step to a point whose gradient is not finite is too far', () => {
     // From mig = 1e-150 the line search reached points where the engine's derivatives are
     // NaN though the log-likelihood is finite; one was taken as the next iterate, its NaN
