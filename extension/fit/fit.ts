@@ -291,9 +291,20 @@ export async function fitSfs(engine: FitEngine, request: FitRequest): Promise<Fi
   for (const members of errors.flat) {
     const names = members.map((j) => fit[j]);
     if (names.length > 1) {
-      warnings.push(
-        `${names.join(', ')} are not identifiable separately from the spectrum: the log-likelihood is flat along a direction that changes them together (e.g. only their ratio enters the expected proportions); their standard errors are infinite`,
-      );
+      // Together they may also have run to a limit below the maximum (coal, mig from
+      // mig = 1000: mig / coal → ∞, 56 below it), which no single direction shows: each
+      // member's own axis changes what the data identify, so it finds the way back.
+      for (const j of members) {
+        const higher = await higherAlongAxis(j);
+        if (higher !== undefined)
+          throw new FitError(
+            `the log-likelihood is flat in ${names.join(', ')} together around ${names.map((name, i) => `${name}=${short(theta[members[i]])}`).join(', ')} but higher at ${fit[j]}=${short(higher)}, the others as they are: the optimizer stopped on a plateau, so there is no estimate; start nearer the data with --start, or try --starts`,
+            'model',
+          );
+      }
+      const warning = `${names.join(', ')} are not identifiable separately from the spectrum: the log-likelihood is flat along a direction that changes them together (e.g. only their ratio enters the expected proportions); their standard errors are infinite`;
+      // Two flat directions of the same parameters are one thing to say.
+      if (!warnings.includes(warning)) warnings.push(warning);
       continue;
     }
     // Far from where it started, a flat parameter ran towards a boundary: the

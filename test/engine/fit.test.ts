@@ -667,7 +667,25 @@ describe('fitting a spectrum', () => {
     });
     assert.deepEqual(both.stderr, { coal: Infinity, mig: Infinity });
     assert.match(both.warnings.join('\n'), /coal, mig are not identifiable separately/);
+    // Said once, however many directions of the pair are flat.
+    assert.equal(both.warnings.filter((w) => /not identifiable separately/.test(w)).length, 1);
     assertClose(both.estimates.mig / both.estimates.coal, 0.5, 1e-3, 'the identified ratio');
+    // From mig = 1000 the pair ran together to mig / coal = 5.7e6, 56 below the maximum,
+    // and was printed (twice "not identifiable separately") with status 0.
+    await assert.rejects(
+      fitSfs(engine, {
+        engineText: twoDeme,
+        spectrum: parseSfs(readFileSync(TWO_DEME_DATA, 'utf8')),
+        sfsReward: 'xi',
+        fit: ['coal', 'mig'],
+        start: { mig: 1000 },
+      }),
+      (e: unknown) =>
+        e instanceof FitError &&
+        /flat in coal, mig together around coal=[\d.e+-]+, mig=[\d.e+-]+ but higher at (coal|mig)=[\d.e+-]+, the others as they are: .* no estimate/.test(
+          e.message,
+        ),
+    );
   });
 
   it('says when the best fit is at a boundary: a panmictic spectrum sends mig to ∞', async () => {
