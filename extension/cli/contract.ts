@@ -52,7 +52,8 @@ export interface PublicDistribution {
   cdf: number[];
   pdf: number[];
   atom: number;
-  quantiles: Array<{ p: number; value: number }>;
+  /** The true quantile lies in [low, high]: the CDF is known to within epsilon. */
+  quantiles: Array<{ p: number; value: number; low: number; high: number }>;
   epsilon: number;
   method: { name: string; rate: number; steps: number; states: number; eliminated: number };
   /** The engine's phases (`total` is theirs), and `run`: the run before them, short when it was reused. */
@@ -153,7 +154,7 @@ export function publicDistribution(
     cdf: d.cdf,
     pdf: d.pdf,
     atom: d.atom,
-    quantiles: d.quantiles.map((q) => ({ p: q.p, value: q.value })),
+    quantiles: d.quantiles.map((q) => ({ p: q.p, value: q.value, low: q.low, high: q.high })),
     epsilon: d.epsilon,
     method: { name: m.name, rate: m.rate, steps: m.steps, states: m.states, eliminated: m.eliminated },
     timings_ms: {

@@ -11,7 +11,7 @@ import { FitError } from '../fit/likelihood';
 import { parseSfs, SfsFileError, type Spectrum } from '../fit/sfsFile';
 import type { ClearResult, DistributionResult, RunSummary } from '../protocol/engine';
 import { type FitOutcome, logWaldInterval, wireFit } from '../protocol/fit';
-import { formatBytes, formatMs, formatNumber, formatShortNumber } from '../protocol/format';
+import { formatBytes, formatMs, formatNumber, formatQuantile, formatShortNumber } from '../protocol/format';
 import { formatMoment, type Moment, nonFiniteSummary, nonFiniteWord } from '../protocol/moment';
 import {
   type Args,
@@ -269,7 +269,7 @@ function describeDistribution(model: string, d: DistributionResult, run: RunSumm
     lines.push(
       ...table(
         ['p', 'value'],
-        d.quantiles.map((q) => [formatNumber(q.p), formatNumber(q.value)]),
+        d.quantiles.map((q) => [formatNumber(q.p), formatQuantile(q)]),
       ).map((l) => `  ${l}`),
     );
   }

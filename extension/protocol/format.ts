@@ -30,6 +30,25 @@ export function underflowMessage(text: string): string {
   return `'${text.trim()}' is too small for a double (the least is 4.9e-324): it would read as 0; write 0 if 0 is meant`;
 }
 
+/**
+ * A quantile to the figures its interval [low, high] fixes (the CDF is known to within
+ * epsilon, so near 0 and 1, where the density is small, a quantile may be known to
+ * a few figures only): as `formatNumber` when the interval is within 1e-8 of the value
+ * (the tenth figure may then be off by a unit or two: the bisection stops at 1e-9),
+ * else rounded to its half-width, which follows ("17.6 ± 0.3"). Ten figures of such a
+ * quantile were printed, most of them wrong.
+ */
+export function formatQuantile(q: { value: number; low: number; high: number }): string {
+  const half = Math.max(q.high - q.value, q.value - q.low);
+  if (!(half > 1e-8 * q.value)) return formatNumber(q.value);
+  // One figure, rounded up: 0.27 → 0.3, 0.23 → 0.3.
+  let bound = Number(half.toPrecision(1));
+  if (bound < half) bound = Number((bound + 10 ** Math.floor(Math.log10(half))).toPrecision(1));
+  const step = 10 ** Math.floor(Math.log10(bound));
+  const figures = Math.floor(Math.log10(Math.max(q.value, step))) - Math.log10(step) + 1;
+  return `${Number((Math.round(q.value / step) * step).toPrecision(Math.max(1, Math.round(figures))))} ± ${formatShortNumber(bound)}`;
+}
+
 /** Bytes in binary units: "812 B", "5.0 MB", "412 MB" (three figures from 100 up). */
 export function formatBytes(bytes: number): string {
   const abs = Math.abs(bytes);

@@ -114,6 +114,14 @@ function assertMatches(d: PublicDistribution, exact: { cdf(t: number): number; p
     const expected = quantile(exact.cdf, q.p);
     const slack = bound / exact.pdf(expected) + 1e-9 * expected;
     assert.ok(Math.abs(q.value - expected) <= slack, `q${q.p} = ${q.value}, exact ${expected}`);
+    // The interval the CDF's bound leaves holds the exact quantile, and is no wider than that
+    // bound makes it. (At an atom the bisection above halves towards 0 to 2^-200: that is 0.)
+    const exactValue = expected < 1e-50 ? 0 : expected;
+    assert.ok(
+      q.low <= exactValue * (1 + 1e-9) && exactValue <= q.high * (1 + 1e-9),
+      `q${q.p} = ${exactValue} in [${q.low}, ${q.high}]`,
+    );
+    assert.ok(q.high - q.low <= 2 * slack + 2e-9 * expected, `q${q.p}: [${q.low}, ${q.high}] wider than the bound`);
   }
 }
 
@@ -135,6 +143,32 @@ describe('phasic-trace dist: closed forms', () => {
     assertClose(d.quantiles[1].value, Math.log(10) / lambda, 1e-8, 'q0.9');
     assert.equal(d.epsilon, 1e-10);
     assert.equal(d.method.name, 'uniformization');
+  });
+
+  it("a quantile where the density is small is given with the interval the CDF's bound leaves, and printed to its figures", () => {
+    // Erlang(50, λ = 2) at p = 2e-10, ε = 1e-10: the density there is ≈ 7.5e-10, so the
+    // CDF's error leaves it anywhere in about 8.61 to 8.90. It came out 8.79205769 (exact 8.78183),
+    // printed to ten figures beside "error bound: 1e-10 on every CDF and density value".
+    const erlang = erlangModel(50);
+    // P(T ≤ t) = Σ_{k ≥ 50} e^{−x} x^k / k!, x = λt: the tail itself, nothing cancels.
+    const cdf = (t: number) => {
+      const x = 2 * t;
+      let logTerm = -x + 50 * Math.log(x);
+      for (let k = 2; k <= 50; k++) logTerm -= Math.log(k);
+      let sum = 0;
+      for (let k = 50; k < 400; k++, logTerm += Math.log(x) - Math.log(k)) sum += Math.exp(logTerm);
+      return sum;
+    };
+    const d = dist([erlang, '--quantiles', '2e-10,0.5', '--times', '1']);
+    const [tail, median] = d.quantiles;
+    const exact = quantile(cdf, 2e-10);
+    assert.ok(tail.low <= exact && exact <= tail.high, `${exact} in [${tail.low}, ${tail.high}]`);
+    assert.ok(tail.high - tail.low > 0.05 && tail.high - tail.low < 1, `[${tail.low}, ${tail.high}]`);
+    assert.ok(median.high - median.low < 1e-8 * median.value, `[${median.low}, ${median.high}]`);
+    const text = cli(['dist', erlang, '--quantiles', '2e-10,0.5', '--times', '1', '--cache-dir', cacheDir]).stdout;
+    const row = (p: string) => text.split('\n').find((l) => l.trim().startsWith(p)) ?? '';
+    assert.match(row('2.000000000e-10'), /^ +2\.000000000e-10 +8\.\d{1,2} ± 0\.\d$/);
+    assert.match(row('0.5'), /^ +0\.5 +24\.8335323\d$/);
   });
 
   it('quantiles of p near 0 and 1 that --epsilon can still tell apart: the CDF reaches p there', () => {

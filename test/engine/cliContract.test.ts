@@ -116,6 +116,8 @@ const DIST = [
   'quantiles',
   'quantiles[].p',
   'quantiles[].value',
+  'quantiles[].low',
+  'quantiles[].high',
   'epsilon',
   'method',
   'method.name',

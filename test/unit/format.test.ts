@@ -15,6 +15,7 @@ import {
   formatMs,
   formatNumber,
   formatShortNumber,
+  formatQuantile,
   readDecimal,
   underflowsToZero,
 } from '../../extension/protocol/format';
@@ -126,6 +127,14 @@ describe('readDecimal: numbers as the user types them', () => {
   it('refuses what Number would read but nobody means as a rate', () => {
     for (const text of ['', ' ', '0x10', '0b1', '0o7', 'Infinity', '-Infinity', 'NaN', '1_0', '1e', '1.5.2', '2x', '.'])
       assert.equal(readDecimal(text), undefined, text);
+  });
+  it('gives a quantile to the figures its interval fixes', () => {
+    assert.equal(formatQuantile({ value: 49.66706464, low: 49.66706463, high: 49.66706465 }), '49.66706464');
+    assert.equal(formatQuantile({ value: 17.58411538, low: 17.3, high: 17.83 }), '17.6 ± 0.3');
+    assert.equal(formatQuantile({ value: 1234.5678, low: 1230, high: 1240 }), '1235 ± 6');
+    assert.equal(formatQuantile({ value: 0.0513, low: 0.05, high: 0.0531 }), '0.051 ± 0.002');
+    assert.equal(formatQuantile({ value: 0, low: 0, high: 0 }), '0');
+    assert.equal(formatQuantile({ value: 0, low: 0, high: 3e-5 }), '0 ± 0.00003');
   });
   it('says which decimals are not 0 as written but read as 0', () => {
     for (const text of ['1e-400', '-1e-400', '2e-324', ' 1e-324 ', '000.0001e-330'])

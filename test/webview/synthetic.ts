@@ -223,7 +223,12 @@ export function syntheticDistribution(
     cdf: times.map((t) => atom + (1 - atom) * (1 - Math.exp(-rate * t))),
     pdf: times.map((t) => (1 - atom) * rate * Math.exp(-rate * t)),
     atom,
-    quantiles: [0.05, 0.25, 0.5, 0.75, 0.95, 0.99].map((p) => ({ p, value: quantile(p) })),
+    quantiles: [0.05, 0.25, 0.5, 0.75, 0.95, 0.99].map((p) => ({
+      p,
+      value: quantile(p),
+      low: quantile(p - 1e-10),
+      high: quantile(p + 1e-10),
+    })),
     epsilon: 1e-10,
     method: { name: 'uniformization', rate: 2 * rate, steps: 57, states: 12, eliminated: 3 },
     timingsMs: { transform: 0.05, uniformize: 0.8, quantiles: 0.1, total: 0.95 },

@@ -6,7 +6,7 @@
 // the host again, debounced, and the reply redraws. Only the newest request's reply
 // is drawn, and a failed one shows its error instead of any chart.
 import { entry } from '../../extension/protocol/check';
-import { formatMs, formatNumber } from '../../extension/protocol/format';
+import { formatMs, formatNumber, formatQuantile } from '../../extension/protocol/format';
 import { formatMoment, type Moment } from '../../extension/protocol/moment';
 import type { DistributionResult, PanelRun } from '../../extension/protocol/webview';
 import { el, table } from '../dom';
@@ -287,7 +287,7 @@ export class DistributionView {
       percent(p),
       ...results.map((r) => {
         const q = r.quantiles.find((x) => x.p === p);
-        return q ? formatNumber(q.value) : '—';
+        return q ? formatQuantile(q) : '—';
       }),
     ]);
     if (results.some((r) => r.atom > 0)) rows.push(['P(Y = 0)', ...results.map((r) => formatNumber(r.atom))]);

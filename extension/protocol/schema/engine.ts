@@ -227,8 +227,11 @@ export const distributionResult = v.pipe(
     pdf: list(nonNeg),
     /** P(Y = 0). */
     atom: probability,
-    /** value: the smallest t with CDF(t) ≥ p (0 when p ≤ atom). */
-    quantiles: list(obj({ p: probability, value: nonNeg })),
+    /**
+     * value: the smallest t with CDF(t) ≥ p (0 when p ≤ atom); the true quantile lies in
+     * [low, high], the computed CDF's quantiles of p − epsilon and p + epsilon.
+     */
+    quantiles: list(obj({ p: probability, value: nonNeg, low: nonNeg, high: nonNeg })),
     epsilon: nonNeg,
     method: obj({
       name: oneOf(['uniformization'] as const),
