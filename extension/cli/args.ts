@@ -343,6 +343,8 @@ export function parseArgs(argv: string[]): Args {
 
   const needsModel = command !== 'clear-caches';
   if (needsModel && positional.length !== 1) throw new UsageError(`${command} needs exactly one MODEL`);
+  // As an empty --cache-dir (decision 65): `run ''` was "cannot read : there is no such file".
+  if (needsModel && positional[0] === '') throw new UsageError(`${command}: the MODEL path is empty`);
   if (!needsModel && positional.length !== 0) throw new UsageError(`${command} takes no MODEL`);
   const json = flags.has('--json');
   if (flags.has('--no-cache') && values['--cache-dir'] !== undefined)

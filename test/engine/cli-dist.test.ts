@@ -416,6 +416,7 @@ describe('phasic-trace dist: bad input', () => {
   it('rejects bad options with a usage error, status 2', () => {
     const cases: Array<[string[], RegExp]> = [
       [[], /dist needs exactly one MODEL/],
+      [[''], /dist: the MODEL path is empty/],
       [[exponential, '--moments', '2'], /dist: unknown option --moments/],
       [[exponential, '--times'], /--times needs a value/],
       [[exponential, '--times', '1,-2'], /--times: '-2' is negative; times are ≥ 0/],
