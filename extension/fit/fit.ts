@@ -12,7 +12,9 @@
 // expected proportions from the observed (so its tolerance means the same for 100
 // and 10⁷ sites, and for counts of 1e-100). Standard errors come from the observed
 // information on the natural scale, by central differences of exact gradients
-// (information.ts).
+// (information.ts). A gradient the engine does not trust even after recomputing it
+// (EvaluateResult.impreciseGradient, decision 82) is never read silently: at the
+// estimate it gets a warning, near it it withholds the standard errors.
 import { type Engine, EngineFailure } from '../engine/engine';
 import type { EvaluateResult, Progress } from '../protocol/engine';
 import type { FitOutcome } from '../protocol/fit';
