@@ -615,12 +615,12 @@ describe('derivatives at the rounding of their terms', () => {
   });
 
   it('keeps the double derivatives where quadruple precision rounds worse: two_deme_sfs at mig = 1e150', () => {
-    // As mig → ∞, E[xi[0]] = 4 + c/mig + …: the quadruple-precision value at mig = 1e20
-    // (−7.7778e-41, within double's bound of the double one) gives c ≈ −0.78, so the true
-    // dE[xi[0]]/dmig at 1e150 is about −7.8e-301. The process jumps along mig some 1e150
+    // As mig → ∞, E[xi[0]] = 4 + c/mig + …: the moment itself at mig = 1e6, 4.000000777776231
+    // (a double evaluation with no cancellation; (E − 4)·mig = 0.78), gives c ≈ 0.78, so the
+    // true dE[xi[0]]/dmig = −c/mig² at 1e150 is about −7.8e-301. The process jumps along mig some 1e150
     // times, and GTH's differences x_v − x_w keep quadruple precision's rounding of x (≈ 1e-34),
-    // not of E/mig: it gave −1.97e-68, printed with no warning; double's 1.06e-165 is within
-    // its bound of the truth, and is kept with its warning.
+    // not of E/mig: it gave −1.97e-68, printed with no warning; double's 1.06e-165 is off by
+    // about its stated rounding (8.9e-166), and is kept with its warning.
     const r = twoDeme('1e150');
     const mig = accuracy(r).filter((m) => m.includes('by mig'));
     assert.equal(mig.length, 1, accuracy(r).join('\n'));
