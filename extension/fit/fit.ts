@@ -12,7 +12,9 @@
 // expected proportions from the observed (so its tolerance means the same for 100
 // and 10⁷ sites, and for counts of 1e-100). Standard errors come from the observed
 // information on the natural scale, by central differences of exact gradients
-// (information.ts).
+// (information.ts). A gradient the engine does not trust even after recomputing it
+// (EvaluateResult.impreciseGradient, decision 82) is never read silently: at the
+// estimate it gets a warning, near it it withholds the standard errors.
 import { type Engine, EngineFailure } from '../engine/engine';
 import type { EvaluateResult, Progress } from '../protocol/engine';
 import type { FitOutcome } from '../protocol/fit';
@@ -179,20 +181,30 @@ export async function fitSfs(engine: FitEngine, request: FitRequest): Promise<Fi
   const branchGradient = (r: EvaluateResult) =>
     fit.map((name) => numbers(family.map((m) => r.gradient?.[m]?.[name]?.[0] ?? Number.NaN)));
   const atTheta = (r: EvaluateResult): SfsValue => likelihood.evaluate(branches(r), branchGradient(r));
+  /**
+   * The fitted parameters whose derivatives the engine could not give with trusted digits
+   * at this θ, even in quadruple precision (decision 82), with its reason.
+   */
+  const doubtsOf = (r: EvaluateResult): Doubt[] =>
+    fit.flatMap((name) => {
+      const message = r.impreciseGradient?.[name];
+      return message === undefined ? [] : [{ name, message }];
+    });
 
   // The last values of the objective, so the result needs no evaluation of its own.
-  const seen = new Map<string, SfsValue>();
+  const seen = new Map<string, { value: SfsValue; doubts: Doubt[] }>();
   const objective = async (x: readonly number[]) => {
     const theta = x.map(Math.exp);
-    const v = atTheta(await cached((key) => engine.evaluate(key, paramsAt(theta), 1, [], true)));
-    seen.set(x.join(','), v);
+    const r = await cached((key) => engine.evaluate(key, paramsAt(theta), 1, [], true));
+    const v = atTheta(r);
+    seen.set(x.join(','), { value: v, doubts: doubtsOf(r) });
     const gradient = (v.gradient ?? []).map((g, j) => (-g * theta[j]) / sites);
     return { value: v.divergence, gradient };
   };
 
   const first = await objective(start);
   if (!Number.isFinite(first.value)) {
-    const why = notFiniteAtStart(seen.get(start.join(',')), likelihood);
+    const why = notFiniteAtStart(seen.get(start.join(','))?.value, likelihood);
     throw new FitError(why.message, why.about);
   }
   // The optimizer cannot take a first step: without this, the start itself would be
@@ -217,7 +229,7 @@ export async function fitSfs(engine: FitEngine, request: FitRequest): Promise<Fi
           start: k + 1,
           starts,
           iteration,
-          loglik: seen.get(x.join(','))?.loglik ?? Number.NaN,
+          loglik: seen.get(x.join(','))?.value.loglik ?? Number.NaN,
           estimates: Object.fromEntries(fit.map((name, j) => [name, Math.exp(x[j])])),
         }),
     });
@@ -238,8 +250,18 @@ export async function fitSfs(engine: FitEngine, request: FitRequest): Promise<Fi
     );
 
   const theta = best.x.map(Math.exp);
-  const value =
-    seen.get(best.x.join(',')) ?? atTheta(await cached((key) => engine.evaluate(key, paramsAt(theta), 1, [], true)));
+  const estimated = async () => {
+    const r = await cached((key) => engine.evaluate(key, paramsAt(theta), 1, [], true));
+    return { value: atTheta(r), doubts: doubtsOf(r) };
+  };
+  const atEstimate = seen.get(best.x.join(',')) ?? (await estimated());
+  const value = atEstimate.value;
+  // The convergence test read the gradient at the estimate: say when it rests on digits
+  // the engine does not trust.
+  for (const { name, message } of atEstimate.doubts)
+    warnings.push(
+      `the gradient by ${name} at the estimate is not trusted, and neither is the convergence test that reads it: ${message}`,
+    );
 
   // Observed information by central differences of the exact gradient, all 2P points in one batch.
   const informationStarted = performance.now();
@@ -247,16 +269,24 @@ export async function fitSfs(engine: FitEngine, request: FitRequest): Promise<Fi
   for (let j = 0; j < fit.length; j++)
     for (const sign of [1, -1]) shifted.push(theta.map((t, i) => (i === j ? t * (1 + sign * INFORMATION_STEP) : t)));
   signal?.throwIfAborted();
-  const gradients = (await cached((key) => engine.evaluateMany(key, shifted.map(paramsAt), 1, [], true))).map(
-    (r) => atTheta(r).gradient ?? [],
-  );
+  const shiftedResults = await cached((key) => engine.evaluateMany(key, shifted.map(paramsAt), 1, [], true));
+  const gradients = shiftedResults.map((r) => atTheta(r).gradient ?? []);
   const information = fit.map((_, i) =>
     fit.map((_, j) => -(gradients[2 * j][i] - gradients[2 * j + 1][i]) / (2 * INFORMATION_STEP * theta[j])),
   );
-  const errors = informationIsFinite(information)
-    ? standardErrors(information, theta, sites)
-    : { stderr: theta.map(() => Number.NaN), flat: [], notMaximum: false };
-  if (!informationIsFinite(information))
+  // A central difference divides the gradients' error by 2·INFORMATION_STEP: an
+  // untrusted derivative at any of the points leaves the information nothing to
+  // trust, and every standard error reads all of it (J⁻¹), so none is given.
+  const informationDoubt = shiftedResults.flatMap(doubtsOf)[0];
+  const errors =
+    informationDoubt === undefined && informationIsFinite(information)
+      ? standardErrors(information, theta, sites)
+      : { stderr: theta.map(() => Number.NaN), flat: [], notMaximum: false };
+  if (informationDoubt !== undefined)
+    warnings.push(
+      `no standard errors: the information matrix comes from derivatives by ${informationDoubt.name} near the estimate that are not trusted: ${informationDoubt.message}`,
+    );
+  else if (!informationIsFinite(information))
     warnings.push('the information matrix is not finite at the estimate: no standard errors');
   const bestStart = points[results.indexOf(best)];
   /**
@@ -334,6 +364,20 @@ export async function fitSfs(engine: FitEngine, request: FitRequest): Promise<Fi
           : `${name} is not identifiable from the spectrum: the log-likelihood is flat in it (the expected proportions do not depend on it), so its estimate is just where the optimizer stopped and its standard error is infinite`,
     );
   }
+  // Without a trusted information there is no flat direction to read, but an optimizer
+  // that stopped near its start on untrusted derivatives may sit on a plateau all the
+  // same (mig = 1e150): the log-likelihood's own values decide, as for a flat parameter.
+  const doubted = new Set([...atEstimate.doubts, ...shiftedResults.flatMap(doubtsOf)].map((d) => d.name));
+  for (const name of doubted) {
+    const j = fit.indexOf(name);
+    if (Math.abs(best.x[j] - bestStart[j]) > BOUNDARY_LOG_DISTANCE) continue;
+    const higher = await higherAlongAxis(j);
+    if (higher !== undefined)
+      throw new FitError(
+        `the log-likelihood is flat in ${name} around ${name}=${short(theta[j])} (as far as its derivatives there, which are not trusted, tell) but higher at ${name}=${short(higher)}: the optimizer stopped on that plateau, so there is no estimate; start nearer the data with --start, or try --starts`,
+        'model',
+      );
+  }
   fit.forEach((name, j) => {
     const outside = outsideBounds(theta[j], declared(name));
     if (outside)
@@ -362,6 +406,12 @@ export async function fitSfs(engine: FitEngine, request: FitRequest): Promise<Fi
     warnings,
     timingsMs: { run: runMs, optimize: optimizeMs, information: informationMs, total: performance.now() - started },
   };
+}
+
+/** A fitted parameter whose derivatives the engine does not trust at some θ, and why. */
+interface Doubt {
+  name: string;
+  message: string;
 }
 
 /** A value for a message: six significant digits, without trailing zeros. */

@@ -15,6 +15,7 @@
 #include "base/error.hpp"
 #include "check.hpp"
 #include "distribution/parametric_graph.hpp"
+#include "engine/gradient_accuracy.hpp"
 #include "engine/gradient_refinement.hpp"
 #include "engine/load.hpp"
 #include "trace/block.hpp"
@@ -546,6 +547,36 @@ TEST(quadruple_precision_derivatives_are_the_double_ones_where_double_keeps_its_
   CHECK_THROWS(refine_gradient(g, theta, recomputed, pairs, refused, &cancel));
   CHECK(same(refused, d));
   CHECK_EQ(ledger().bytes(Category::Evaluation), before.evaluation);
+}
+
+// Decision 82: a recomputed derivative is used only within kRefinementAgreement of
+// double's rounding ε·|E|/θ of the double one; beyond, the worst is named.
+TEST(a_refinement_far_from_double_is_named) {
+  Moments m;
+  m.reward_count = 1;
+  m.moment_count = 1;
+  m.raw = {4};
+  Gradient before;
+  before.reward_count = 1;
+  before.moment_count = 1;
+  before.param_count = 2;
+  before.moment = {1.06e-165, -4};
+  const std::vector<double> theta = {1e150, 1};
+  const std::vector<std::string> params = {"mig", "coal"}, rewards = {"xi[0]"};
+  const std::vector<std::uint32_t> flagged = {0};
+  const double rounding = kDoubleRounding * 4 / 1e150;
+  Gradient near = before;
+  near.moment[0] = before.moment[0] + 900 * rounding;
+  CHECK(refinement_disagreement(before, near, m, theta, params, rewards, flagged).empty());
+  Gradient far = before;
+  far.moment[0] = -1.97e-68;
+  const std::string why = refinement_disagreement(before, far, m, theta, params, rewards, flagged);
+  CHECK(why.find("there it gives dE[xi[0]]/dmig = -1.97e-68, far outside double's 1.06e-165 ± 8.9e-166") == 0);
+  // A parameter not flagged is not compared, nor a value that is not finite.
+  near.moment[1] = 1e300;
+  CHECK(refinement_disagreement(before, near, m, theta, params, rewards, flagged).empty());
+  near.moment[0] = std::nan("");
+  CHECK(refinement_disagreement(before, near, m, theta, params, rewards, flagged).empty());
 }
 
 TEST(traces_out_of_the_order_the_gradient_needs_are_refused) {

@@ -1053,6 +1053,38 @@ describe('phasic-trace fit', () => {
     }
   });
 
+  it('never prints a standard error or a convergence claim on derivatives it does not trust (decision 82)', () => {
+    // The example's fit keeps every digit it printed before its evaluations were judged.
+    const ordinary = cliFit(twoDemeFitArgs());
+    assert.equal(ordinary.estimates.mig, 0.3129297349990737);
+    assert.equal(ordinary.stderr.mig, 0.02320991115668498);
+    // Every site in entry 5 (the two demes' last lineages): the likelihood rises as mig → 0,
+    // and from mig = 1e-30 the log-scale gradient per site (≈ 1e-31) is below the tolerance at
+    // once. There terms of size E/mig = 1e30 cancel to dE[xi[0]]/dmig ≈ −5/12 (its limit as
+    // mig → 0; −0.4166666666666667 at 1e-20 in gradient.test.ts's TWO_DEME_REFERENCE, from
+    // mpmath at 120 digits): double gave −7e13 with no warning, and the information from such
+    // gradients came out "not finite"; quadruple precision keeps 3 digits, too few for a
+    // central difference, so the fit says so and gives no standard error.
+    const data = fsFile('entry5', fsText([0, 0, 0, 0, 0, 1000, 0, 0, 0, 0, 0]));
+    const r = cliFit(twoDemeFitArgs('--data', data, '--start', 'mig=1e-30'));
+    assert.equal(r.estimates.mig, 1.0000000000000024e-30);
+    assert.equal(r.stderr.mig, 'NaN');
+    const warnings = r.warnings ?? [];
+    const claim = warnings.find((w) => w.startsWith('the gradient by mig at the estimate is not trusted'));
+    assert.ok(claim, warnings.join('\n'));
+    const named = /the least dE\[xi\[0\]\]\/dmig = ([^,]+), known only to about ±([^:]+):/.exec(claim);
+    assert.ok(named, claim);
+    assert.ok(Math.abs(Number(named[1]) + 5 / 12) <= Number(named[2]), claim);
+    assert.ok(
+      warnings.some((w) =>
+        /^no standard errors: the information matrix comes from derivatives by mig near the estimate that are not trusted: /.test(
+          w,
+        ),
+      ),
+      warnings.join('\n'),
+    );
+  });
+
   it('says what is wrong with bad data, pointing at the file and line', () => {
     const fails = (args: string[], status: number, message: RegExp) => {
       const r = cli(['fit', ...args, '--no-cache']);

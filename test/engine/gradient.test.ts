@@ -6,11 +6,12 @@
 // several parameters (seeded), and the example models whose moments have closed forms.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Engine } from '../../extension/engine/engine';
 import type { EvaluateResult, Moment } from '../../extension/protocol/engine';
+import { compileModel } from '../../extension/language';
 import { random } from '../random';
 import { type PhasicGraph, solve } from './dense';
 import { assertOnlyCachesHoldMemory, CLI, compiledModel, ROOT, tempDir } from './helpers';
@@ -613,6 +614,23 @@ describe('derivatives at the rounding of their terms', () => {
     assert.ok(bound > 1 && bound < 1e4 && Math.abs(tiny.gradient['xi[1]'].mig[0] + 1.126) <= bound, mig[0]);
   });
 
+  it('keeps the double derivatives where quadruple precision rounds worse: two_deme_sfs at mig = 1e150', () => {
+    // As mig → ∞, E[xi[0]] = 4 + c/mig + …: the moment itself at mig = 1e6, 4.000000777776231
+    // (a double evaluation with no cancellation; (E − 4)·mig = 0.78), gives c ≈ 0.78, so the
+    // true dE[xi[0]]/dmig = −c/mig² at 1e150 is about −7.8e-301. The process jumps along mig some 1e150
+    // times, and GTH's differences x_v − x_w keep quadruple precision's rounding of x (≈ 1e-34),
+    // not of E/mig: it gave −1.97e-68, printed with no warning; double's 1.06e-165 is off by
+    // about its stated rounding (8.9e-166), and is kept with its warning.
+    const r = twoDeme('1e150');
+    const mig = accuracy(r).filter((m) => m.includes('by mig'));
+    assert.equal(mig.length, 1, accuracy(r).join('\n'));
+    assert.match(
+      mig[0],
+      /each rounded by about 2\.2e-16 of itself; not recomputed in quadruple precision: there it gives dE\[xi\[\d\](\^2)?\]\/dmig = -?[\d.e-]+, far outside double's [\d.e-]+ ± [\d.e-]+: the process jumps along mig's rates so often here that quadruple precision rounds worse than double/,
+    );
+    assert.ok(Math.abs(r.gradient['xi[0]'].mig[0]) < 1e-164, `dE[xi[0]]/dmig = ${r.gradient['xi[0]'].mig[0]}`);
+  });
+
   it('keeps the double derivatives and their warning past the size limit: structured n = 10, d = 5', () => {
     // A component of 1001 states: its dense elimination alone is 3.3e8 multiply-adds, past the 1e8 allowed.
     const r = cliJson([
@@ -685,6 +703,51 @@ describe('derivatives at the rounding of their terms', () => {
     assert.equal(again.reused, true);
     assert.deepEqual(again.gradient, r.gradient);
     assert.deepEqual(again.gradientVariance, r.gradientVariance);
+    assertOnlyCachesHoldMemory(engine);
+  });
+
+  it('judges and recomputes an evaluation as a run, per θ of a batch (decision 82)', async () => {
+    // phasic/evaluate and a fit's batches used to give the double derivatives unchecked: at
+    // mig = 1e-20, dE[xi[1]]/dmig = −8192 and dE[xi[0]]/dmig = 0 (references −1.126… and
+    // −0.41666…, TWO_DEME_REFERENCE); at 1e-30, −7e13 for dE[xi[0]]/dmig.
+    const { model } = compileModel(readFileSync(join(ROOT, 'examples', 'two_deme_sfs.phasic'), 'utf8'), 'm.phasic');
+    const text = JSON.stringify(model);
+    const asked = { moments: 2, gradient: true, covariances: [['xi[1]', 'xi[2]']] as Array<[string, string]> };
+    const run = await engine.run(text, { ...asked, params: { coal: 1, mig: 0.5 } });
+    const batch = await engine.evaluateMany(
+      run.traceKey,
+      ['0.5', '1e-20', '1e-12', '1e-35'].map((mig) => ({ coal: 1, mig: Number(mig) })),
+      2,
+      [['xi[1]', 'xi[2]']],
+      true,
+    );
+    // Where every derivative keeps its digits, the run's bits and nothing more.
+    assert.equal(batch[0].impreciseGradient, undefined);
+    assert.deepEqual(batch[0].gradient, run.gradient);
+    assert.deepEqual(batch[0].gradientVariance, run.gradientVariance);
+    assert.deepEqual(batch[0].gradientCovariance, run.gradientCovariance);
+    for (const [i, mig] of [
+      [1, '1e-20'],
+      [2, '1e-12'],
+    ] as const) {
+      const r = batch[i];
+      assert.equal(r.impreciseGradient, undefined, `mig = ${mig}`);
+      for (const [reward, byParam] of Object.entries(TWO_DEME_REFERENCE[mig])) {
+        if (reward.includes(',')) continue;
+        for (const [p, want] of Object.entries(byParam)) {
+          const got = r.gradient?.[reward][p][0] as number;
+          assert.ok(Math.abs(got - want[0]) <= 1e-12 * Math.abs(want[0]), `mig = ${mig}: dE[${reward}]/d${p} = ${got}`);
+        }
+      }
+      // The same numbers as the run with --gradient at that θ.
+      const alone = await engine.run(text, { ...asked, params: { coal: 1, mig: Number(mig) } });
+      assert.deepEqual(r.gradient, alone.gradient);
+      assert.deepEqual(r.gradientCovariance, alone.gradientCovariance);
+    }
+    // Where even quadruple precision keeps too few digits, the run's warning, by parameter.
+    const doubt = batch[3].impreciseGradient?.mig ?? '';
+    assert.match(doubt, /^\d+ derivatives by mig keep fewer than 6 digits at mig = 1e-35, /);
+    assert.match(doubt, /each rounded by about 1\.9e-34 of itself; these are recomputed in quadruple precision/);
     assertOnlyCachesHoldMemory(engine);
   });
 });

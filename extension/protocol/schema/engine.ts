@@ -145,7 +145,18 @@ const runEntries = {
 export const runSummary = obj(runEntries);
 export const runResult = obj({ ...runEntries, decomposition });
 
-export const evaluateResult = obj({ ...momentsEntries, evaluateMs: nonNeg, gradientMs: v.optional(nonNeg) });
+export const evaluateResult = obj({
+  ...momentsEntries,
+  evaluateMs: nonNeg,
+  gradientMs: v.optional(nonNeg),
+  /**
+   * With the gradient option, per parameter whose derivatives keep fewer than 6 trusted
+   * digits even after the engine recomputed them in quadruple precision (or could not):
+   * the warning a run with --gradient shows for it (docs/engine.md, "Gradients"; decision 82).
+   * Absent when every derivative keeps its digits.
+   */
+  impreciseGradient: v.optional(nameRecord(str())),
+});
 
 export const memorySnapshot = obj({
   timeMs: nonNeg, // since the engine process started
@@ -304,7 +315,7 @@ export const fitStep = obj({
 export const fitResult = obj({
   model: str(),
   estimates: nameRecord(num),
-  /** "Infinity": not identified; "NaN": the information matrix was not finite (a warning says which). */
+  /** "Infinity": not identified; "NaN": not computed, the information matrix was not finite or rests on derivatives the engine does not trust (a warning says which). */
   stderr: nameRecord(standardError),
   loglik: num,
   /** Entry k+1 of the spectrum expects scale · E[NAME[k]] sites (the profiled mutation scale). */

@@ -168,11 +168,19 @@ std::string Engine::evaluate(const std::string& trace_key, const std::vector<Nam
     w.field("evaluateMs", ms);
     if (gradient) {
       const auto gradient_start = std::chrono::steady_clock::now();
-      write_gradient(w, cached.labels,
-                     evaluate_gradient(*cached.trace, theta, results[i].moment_count, results[i], pairs, cancel),
-                     moments, covariances);
+      Gradient g = evaluate_gradient(*cached.trace, theta, results[i].moment_count, results[i], pairs, cancel);
+      // Judged and refined per θ as a run's (decision 82): the cached parametric graph
+      // is the run's, so a fit's steps and standard errors rest on the same digits.
+      const std::vector<ImpreciseDerivatives> doubts = settle_gradient_accuracy(g, results[i], theta, cached.labels,
+                                                                                pairs, cached.graph.get(), cancel);
+      write_gradient(w, cached.labels, g, moments, covariances);
       w.field("gradientMs",
               std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - gradient_start).count());
+      if (!doubts.empty()) {
+        w.key("impreciseGradient").begin_object();
+        for (const ImpreciseDerivatives& d : doubts) w.field(cached.labels.params[d.param], d.message);
+        w.end_object();
+      }
     }
     w.end_object();
   }

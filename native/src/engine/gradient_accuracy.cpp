@@ -107,4 +107,49 @@ std::string gradient_accuracy_warning(const Gradient& gradient, const Moments& m
   return m;
 }
 
+std::string refinement_disagreement(const Gradient& original, const Gradient& refined, const Moments& moments,
+                                    std::span<const double> theta, std::span<const std::string> params,
+                                    std::span<const std::string> rewards, std::span<const std::uint32_t> flagged) {
+  double worst = kRefinementAgreement;
+  std::uint32_t worst_j = 0, worst_r = 0, worst_k = 0;
+  for (const std::uint32_t j : flagged) {
+    if (!(theta[j] > 0)) continue;
+    for (std::uint32_t r = 0; r < original.reward_count; ++r)
+      for (std::uint32_t k = 1; k <= original.moment_count; ++k) {
+        const double before = original.of_moment(r, k, j), after = refined.of_moment(r, k, j);
+        const double rounding = kDoubleRounding * std::fabs(moments.moment(r, k)) / theta[j];
+        if (!std::isfinite(before) || !std::isfinite(after) || !std::isfinite(rounding)) continue;
+        const double apart = std::fabs(after - before) / rounding;
+        if (apart > worst) {
+          worst = apart;
+          worst_j = j;
+          worst_r = r;
+          worst_k = k;
+        }
+      }
+  }
+  if (worst == kRefinementAgreement) return {};
+  const double rounding = kDoubleRounding * std::fabs(moments.moment(worst_r, worst_k)) / theta[worst_j];
+  char bound[32];
+  std::snprintf(bound, sizeof bound, "%.2g", rounding);
+  std::string m = "there it gives dE[";
+  m += rewards[worst_r];
+  if (worst_k > 1) {
+    m += "^";
+    m += std::to_string(worst_k);
+  }
+  m += "]/d";
+  m += params[worst_j];
+  m += " = ";
+  m += shortest_text(refined.of_moment(worst_r, worst_k, worst_j));
+  m += ", far outside double's ";
+  m += shortest_text(original.of_moment(worst_r, worst_k, worst_j));
+  m += " ± ";
+  m += bound;
+  m += ": the process jumps along ";
+  m += params[worst_j];
+  m += "'s rates so often here that quadruple precision rounds worse than double";
+  return m;
+}
+
 }  // namespace phasic

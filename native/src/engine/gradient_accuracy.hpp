@@ -44,4 +44,20 @@ std::string gradient_accuracy_warning(const Gradient& gradient, const Moments& m
                                       std::span<const std::string> params, std::span<const std::string> rewards,
                                       std::uint32_t param, double epsilon, std::string_view how);
 
+// How far, in units of double's rounding ε·|E|/θ, a quadruple-precision derivative may
+// lie from the double one it replaces. Measured on two_deme_sfs from mig = 1e-35 to 1e40:
+// at most 8.7 where quadruple precision is right; at mig = 1e100 and 1e150, where the
+// process jumps along mig's rates some 1e100 times and the GTH differences x_v − x_w
+// keep quadruple precision's rounding of x instead of E/θ's, 1e48 and 1e98.
+inline constexpr double kRefinementAgreement = 1e3;
+
+// "" when every moment derivative by a parameter in `params` of `refined` lies within
+// kRefinementAgreement times double's rounding of the same derivative in `original`
+// (the double gradient it was refined from); else the worst, in words that follow
+// "not recomputed in quadruple precision: ". A value that is not finite in either is
+// not compared.
+std::string refinement_disagreement(const Gradient& original, const Gradient& refined, const Moments& moments,
+                                    std::span<const double> theta, std::span<const std::string> params,
+                                    std::span<const std::string> rewards, std::span<const std::uint32_t> flagged);
+
 }  // namespace phasic

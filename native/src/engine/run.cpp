@@ -434,6 +434,45 @@ Key model_trace_key(const ParametricGraph& g, const ModelLabels& labels, std::ui
   return model_trace_key_of(g, labels, min_block_size);
 }
 
+std::vector<ImpreciseDerivatives> settle_gradient_accuracy(Gradient& gradient, const Moments& moments,
+                                                           std::span<const double> theta, const ModelLabels& labels,
+                                                           std::span<const RewardPair> pairs,
+                                                           const ParametricGraph* graph,
+                                                           const std::atomic<bool>* cancel) {
+  const std::vector<std::uint32_t> flagged = imprecise_parameters(gradient, moments, theta, kDoubleRounding);
+  if (flagged.empty()) return {};
+  std::string why_not;
+  if (!graph || graph->vertex_count == 0)
+    why_not = "the model's graph is not at hand";
+  else if (!moments.absorption_certain || any_non_finite(moments, moments.moment_count))
+    why_not = "a moment is not finite here";
+  else {
+    const Gradient original = gradient;
+    try {
+      why_not = refine_gradient(*graph, theta, flagged, pairs, gradient, cancel);
+    } catch (const BudgetExceeded&) {
+      why_not = "it does not fit in the memory budget";
+    }
+    // Quadruple precision's differences x_v − x_w keep its rounding of x, not of E/θ:
+    // where the process jumps along θ's rates very often that is worse than double.
+    if (why_not.empty()) {
+      why_not = refinement_disagreement(original, gradient, moments, theta, labels.params, labels.rewards, flagged);
+      if (!why_not.empty()) gradient = original;
+    }
+  }
+  std::vector<ImpreciseDerivatives> doubts;
+  for (const std::uint32_t j : flagged) {
+    std::string message = why_not.empty()
+                              ? gradient_accuracy_warning(gradient, moments, theta, labels.params, labels.rewards, j,
+                                                          kQuadRounding, "these are recomputed in quadruple precision")
+                              : gradient_accuracy_warning(gradient, moments, theta, labels.params, labels.rewards, j,
+                                                          kDoubleRounding,
+                                                          "not recomputed in quadruple precision: " + why_not);
+    if (!message.empty()) doubts.push_back({j, std::move(message)});
+  }
+  return doubts;
+}
+
 namespace {
 
 std::optional<Gradient> gradient_if_asked(const ModelTrace& trace, const ModelLabels& labels,
@@ -448,41 +487,15 @@ std::optional<Gradient> gradient_if_asked(const ModelTrace& trace, const ModelLa
   return g;
 }
 
-// The gradient's derivatives at the rounding of their terms in double: recomputed in
-// quadruple precision on the run's graph (engine/gradient_refinement.hpp), and named
-// in siteless warnings where even that leaves too few digits or it could not be done
-// (engine/gradient_accuracy.hpp). A run whose derivatives all keep their digits is
-// not touched. No graph (a cache entry put without one) keeps the double derivatives
-// and their warning rather than exploring the model again (decision 74).
-void settle_gradient_accuracy(Gradient& gradient, const Moments& moments, std::span<const double> theta,
-                              const ModelLabels& labels, std::span<const RewardPair> pairs,
-                              const ParametricGraph* graph, const std::atomic<bool>* cancel,
-                              std::vector<ExploreWarning>& warnings, RunTimings& timings) {
-  const std::vector<std::uint32_t> flagged = imprecise_parameters(gradient, moments, theta, kDoubleRounding);
-  if (flagged.empty()) return;
+// A run's gradient settled as every gradient is (settle_gradient_accuracy), its
+// remaining doubts among the run's siteless warnings.
+void settle_run_gradient(Gradient& gradient, const Moments& moments, std::span<const double> theta,
+                         const ModelLabels& labels, std::span<const RewardPair> pairs, const ParametricGraph* graph,
+                         const std::atomic<bool>* cancel, std::vector<ExploreWarning>& warnings, RunTimings& timings) {
   const auto start = Clock::now();
-  std::string why_not;
-  if (!graph || graph->vertex_count == 0)
-    why_not = "the run's graph is not at hand";
-  else if (!moments.absorption_certain || any_non_finite(moments, moments.moment_count))
-    why_not = "a moment is not finite here";
-  else {
-    try {
-      why_not = refine_gradient(*graph, theta, flagged, pairs, gradient, cancel);
-    } catch (const BudgetExceeded&) {
-      why_not = "it does not fit in the memory budget";
-    }
-  }
+  for (ImpreciseDerivatives& doubt : settle_gradient_accuracy(gradient, moments, theta, labels, pairs, graph, cancel))
+    warnings.push_back({std::move(doubt.message), -1, {}});
   timings.gradient += ms_since(start);
-  for (const std::uint32_t j : flagged) {
-    std::string message = why_not.empty()
-                              ? gradient_accuracy_warning(gradient, moments, theta, labels.params, labels.rewards, j,
-                                                          kQuadRounding, "these are recomputed in quadruple precision")
-                              : gradient_accuracy_warning(gradient, moments, theta, labels.params, labels.rewards, j,
-                                                          kDoubleRounding,
-                                                          "not recomputed in quadruple precision: " + why_not);
-    if (!message.empty()) warnings.push_back({std::move(message), -1, {}});
-  }
 }
 
 // What a run entry gave besides what it put into the memory cache: its summary, decoded
@@ -596,8 +609,8 @@ std::optional<std::string> reuse_run(std::string_view model_text, const RunOptio
   if (source == TraceSource::Disk) caches.disk.prune_if_changed();
   std::vector<ExploreWarning> warnings = summary.warnings;
   if (gradient)
-    settle_gradient_accuracy(*gradient, moments, theta, labels, pairs, model.graph.get(), observer.cancel, warnings,
-                             timings);
+    settle_run_gradient(*gradient, moments, theta, labels, pairs, model.graph.get(), observer.cancel, warnings,
+                        timings);
   return result_json(summary, true, model.totals, labels, theta, moments, options, timings, run_start, {}, warnings,
                      gradient ? &*gradient : nullptr, decomposition.get());
 }
@@ -730,7 +743,7 @@ std::string run_model(std::string_view model_text, const RunOptions& options, co
   std::vector<ExploreWarning> warnings = summary.warnings;
   if (!caches.disk.warning().empty()) warnings.push_back({caches.disk.warning(), -1, {}});
   if (gradient)
-    settle_gradient_accuracy(*gradient, moments, theta, labels, pairs, graph_held.get(), cancel, warnings, timings);
+    settle_run_gradient(*gradient, moments, theta, labels, pairs, graph_held.get(), cancel, warnings, timings);
   return result_json(summary, false, totals_of(*trace), labels, theta, moments, options, timings, run_start, lifetimes,
                      warnings, gradient ? &*gradient : nullptr);
 }

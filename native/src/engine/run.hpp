@@ -13,8 +13,12 @@
 //   the disk format round-trips bit for bit and a hit requires equal block input.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "cache/disk_cache.hpp"
 #include "cache/memory_cache.hpp"
@@ -54,6 +58,27 @@ void write_evaluation(JsonWriter& w, const ModelLabels& labels, std::span<const 
 // requested pair ("A,B", as the covariance member), per parameter, of the covariance.
 void write_gradient(JsonWriter& w, const ModelLabels& labels, const Gradient& g, std::uint32_t moments,
                     const std::vector<RewardNames>& covariances);
+
+// A parameter whose derivatives keep fewer than kTrustedDigits digits
+// (engine/gradient_accuracy.hpp), and the siteless warning that says so.
+struct ImpreciseDerivatives {
+  std::uint32_t param;
+  std::string message;
+};
+
+// Settles the accuracy of a gradient evaluate_gradient computed at θ, for a run and an
+// evaluation alike (decisions 74 and 82): the parameters whose derivatives are at the
+// rounding of their terms in double are recomputed in quadruple precision on `graph`
+// (engine/gradient_refinement.hpp); those that even so keep too few digits, or could
+// not be recomputed (no graph: a cache entry put without one keeps the double
+// derivatives rather than exploring the model again), are returned with their
+// warning, ascending. A gradient whose derivatives all keep their digits is not
+// touched and nothing is returned: the check reads each derivative once.
+std::vector<ImpreciseDerivatives> settle_gradient_accuracy(Gradient& gradient, const Moments& moments,
+                                                           std::span<const double> theta, const ModelLabels& labels,
+                                                           std::span<const RewardPair> pairs,
+                                                           const ParametricGraph* graph,
+                                                           const std::atomic<bool>* cancel);
 
 // The key of a composed model trace: the graph's structure and rewards (never its
 // state labels), the block size threshold that shaped the composition, and the
