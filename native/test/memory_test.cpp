@@ -13,6 +13,7 @@
 
 #include "check.hpp"
 #include "memory/accounting.hpp"
+#include "memory/kept.hpp"
 #include "trace/condensation.hpp"
 #include "trace/evaluate.hpp"
 #include "trace/model_trace.hpp"
@@ -350,6 +351,68 @@ TEST(an_evaluations_scratch_is_kept_as_workspace_between_calls) {
   CHECK_EQ(ledger().bytes(Category::Evaluation), before);
   for (std::size_t i = 0; i < 8; ++i)
     CHECK(std::memcmp(first[i].raw.data(), second[i].raw.data(), first[i].raw.size() * sizeof(double)) == 0);
+  release_free_heap();
+  CHECK_EQ(ledger().bytes(Category::Workspace), std::size_t(0));
+}
+
+// A working storage's bytes are the ledger's own: its tally counts whatever its vectors
+// allocate under it, so a storage of any shape is kept as workspace for exactly what it
+// holds, taken back whole (contents and all) by the next Reused of its type, and freed
+// by release_free_heap(), also from inside another storage's open tally, which it
+// leaves untouched. A storage above kMaxKeptStorageBytes is not kept.
+namespace {
+struct Shelves {
+  CountedVector<double, Category::Subgraphs> numbers;
+  std::vector<CountedVector<std::uint32_t, Category::Subgraphs>> rows;  // rows of their own: not listed anywhere
+};
+}  // namespace
+
+TEST(a_working_storage_is_kept_as_workspace_for_exactly_what_it_holds) {
+  release_free_heap();
+  CHECK_EQ(ledger().bytes(Category::Workspace), std::size_t(0));
+  const std::size_t subgraphs = ledger().bytes(Category::Subgraphs);
+  const double* kept_numbers = nullptr;
+  std::size_t held = 0;
+  {
+    const Reused<Shelves, Category::Subgraphs> storage;
+    const Tally::Scope open(storage.tally());
+    (*storage).numbers.assign(1000, 2.5);
+    kept_numbers = (*storage).numbers.data();
+    for (std::uint32_t i = 1; i <= 20; ++i) (*storage).rows.emplace_back(i * 7, i);
+    (*storage).rows.erase((*storage).rows.begin() + 3);  // a free under the tally
+    held = ledger().bytes(Category::Subgraphs) - subgraphs;
+    CHECK_EQ(storage.tally().bytes(), held);
+  }
+  CHECK_EQ(ledger().bytes(Category::Subgraphs), subgraphs);
+  CHECK_EQ(ledger().bytes(Category::Workspace), held);
+  {
+    const Reused<Shelves, Category::Subgraphs> again;
+    CHECK((*again).numbers.data() == kept_numbers);
+    CHECK_EQ((*again).rows.size(), std::size_t(19));
+    CHECK_EQ(ledger().bytes(Category::Subgraphs), subgraphs + held);
+    CHECK_EQ(ledger().bytes(Category::Workspace), std::size_t(0));
+  }
+  CHECK_EQ(ledger().bytes(Category::Workspace), held);
+  {
+    // Given back while another storage's tally is open on this thread.
+    Tally outer(Category::Subgraphs);
+    const Tally::Scope open(outer);
+    CountedVector<double, Category::Subgraphs> mine(10);
+    release_free_heap();
+    CHECK_EQ(outer.bytes(), 10 * sizeof(double));
+  }
+  CHECK_EQ(ledger().bytes(Category::Workspace), std::size_t(0));
+  CHECK_EQ(ledger().bytes(Category::Subgraphs), subgraphs);
+  {
+    const Reused<Shelves, Category::Subgraphs> large;
+    const Tally::Scope open(large.tally());
+    (*large).numbers.resize(kMaxKeptStorageBytes / sizeof(double) + 1);
+  }
+  CHECK_EQ(ledger().bytes(Category::Subgraphs), subgraphs);
+  {
+    const Reused<Shelves, Category::Subgraphs> fresh;  // not the large one
+    CHECK((*fresh).numbers.empty());
+  }
   release_free_heap();
   CHECK_EQ(ledger().bytes(Category::Workspace), std::size_t(0));
 }

@@ -937,7 +937,7 @@ TEST(a_compositions_working_storage_is_kept_as_workspace_for_the_next) {
     // Taken back while a composition records: its bytes move to Category::Subgraphs.
     const RecordingScratch scratch;
     const std::size_t kept = ledger().bytes(Category::Subgraphs);
-    CHECK(kept > 0 && kept <= RecordingScratch::kKeptScratchBytes);
+    CHECK(kept > 0 && kept <= kMaxKeptStorageBytes);
     CHECK_EQ(ledger().bytes(Category::Workspace), workspace - kept);
   }
   CHECK_EQ(ledger().bytes(Category::Workspace), workspace);

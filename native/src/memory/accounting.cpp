@@ -1,5 +1,7 @@
 #include "memory/accounting.hpp"
 
+#include "memory/kept.hpp"
+
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -46,8 +48,12 @@ BudgetExceeded::BudgetExceeded(std::size_t budget_, std::size_t wanted_)
       wanted(wanted_) {}
 
 namespace {
-void drop_retained() noexcept;
-}
+// The innermost open tally on this thread.
+thread_local Tally* open_tally = nullptr;
+}  // namespace
+
+Tally::Scope::Scope(Tally& t) noexcept : previous_(open_tally) { open_tally = &t; }
+Tally::Scope::~Scope() { open_tally = previous_; }
 
 void MemoryLedger::add(Category c, std::size_t bytes) {
   const auto b = static_cast<std::int64_t>(bytes);
@@ -58,13 +64,14 @@ void MemoryLedger::add(Category c, std::size_t bytes) {
     // Kept workspace is a convenience, never a reason to refuse: it goes first.
     const bool kept = this == &ledger() && this->bytes(Category::Workspace) > 0;
     if (kept) {
-      drop_retained();
+      release_kept();
       total = total_.fetch_add(b, std::memory_order_relaxed) + b;
       if (total > budget) total_.fetch_sub(b, std::memory_order_relaxed);
     }
     if (total > budget) throw BudgetExceeded(static_cast<std::size_t>(budget), static_cast<std::size_t>(total));
   }
   bytes_[static_cast<int>(c)].fetch_add(b, std::memory_order_relaxed);
+  if (Tally* t = open_tally; t != nullptr && t->category_ == c && this == &ledger()) t->bytes_ += b;
   std::int64_t peak = peak_.load(std::memory_order_relaxed);
   while (total > peak && !peak_.compare_exchange_weak(peak, total, std::memory_order_relaxed)) {
   }
@@ -83,6 +90,13 @@ void MemoryLedger::remove(Category c, std::size_t bytes) noexcept {
   const auto b = static_cast<std::int64_t>(bytes);
   bytes_[static_cast<int>(c)].fetch_sub(b, std::memory_order_relaxed);
   total_.fetch_sub(b, std::memory_order_relaxed);
+  if (Tally* t = open_tally; t != nullptr && t->category_ == c && this == &ledger()) t->bytes_ -= b;
+}
+
+void MemoryLedger::move(Category from, Category to, std::size_t bytes) noexcept {
+  const auto b = static_cast<std::int64_t>(bytes);
+  bytes_[static_cast<int>(from)].fetch_sub(b, std::memory_order_relaxed);
+  bytes_[static_cast<int>(to)].fetch_add(b, std::memory_order_relaxed);
 }
 
 std::size_t MemoryLedger::bytes(Category c) const noexcept {
@@ -176,117 +190,6 @@ void drop_reference(ArenaScope::Arena* a) {
   delete a;
 }
 
-struct KeptRegion {
-  void* p;
-  std::size_t mapped;
-};
-
-// Mappings kept after their last use, oldest first, on the ledger as
-// Category::Workspace: at most `max_count` of them and `max_bytes` together, the oldest
-// given back first. Two pools: the retained regions (RetainedRegion) and the freed
-// counted blocks (allocate_block / free_block), each with its own bounds.
-class KeptMappings {
- public:
-  KeptMappings(std::size_t max_count, std::size_t max_bytes) : max_count_(max_count), max_bytes_(max_bytes) {}
-
-  // Keeps a released mapping (it becomes workspace), then gives back the oldest beyond
-  // the bounds.
-  void keep(void* p, std::size_t mapped) noexcept {
-    if (mapped > max_bytes_) {
-      ::munmap(p, mapped);
-      return;
-    }
-    std::vector<KeptRegion> dropped;
-    {
-      std::lock_guard lock(mutex_);
-      try {
-        kept_.reserve(max_count_ + 1);
-        dropped.reserve(max_count_ + 1);
-      } catch (...) {
-        ::munmap(p, mapped);  // no room to keep it: it goes
-        return;
-      }
-      kept_.push_back({p, mapped});
-      bytes_ += mapped;
-      ledger().add_kept(Category::Workspace, mapped);
-      std::size_t oldest = 0;
-      while (kept_.size() - oldest > max_count_ || bytes_ > max_bytes_) {
-        bytes_ -= kept_[oldest].mapped;
-        ledger().remove(Category::Workspace, kept_[oldest].mapped);
-        dropped.push_back(kept_[oldest++]);
-      }
-      kept_.erase(kept_.begin(), kept_.begin() + std::ptrdiff_t(oldest));
-    }
-    for (const KeptRegion& k : dropped) ::munmap(k.p, k.mapped);
-  }
-
-  // The most recently kept mapping of exactly `length` bytes, off the workspace
-  // ({nullptr, 0}: none).
-  KeptRegion take_exact(std::size_t length) {
-    std::lock_guard lock(mutex_);
-    for (auto it = kept_.rbegin(); it != kept_.rend(); ++it)
-      if (it->mapped == length) return take(std::next(it).base());
-    return {nullptr, 0};
-  }
-
-  // The smallest kept mapping of at least `length` bytes, off the workspace ({nullptr,
-  // 0}: none).
-  KeptRegion take_smallest(std::size_t length) {
-    std::lock_guard lock(mutex_);
-    auto best = kept_.end();
-    for (auto it = kept_.begin(); it != kept_.end(); ++it)
-      if (it->mapped >= length && (best == kept_.end() || it->mapped < best->mapped)) best = it;
-    return best == kept_.end() ? KeptRegion{nullptr, 0} : take(best);
-  }
-
-  // Gives every kept mapping back.
-  void drop_all() noexcept {
-    std::vector<KeptRegion> dropped;
-    {
-      std::lock_guard lock(mutex_);
-      dropped.swap(kept_);
-      ledger().remove(Category::Workspace, bytes_);
-      bytes_ = 0;
-    }
-    for (const KeptRegion& k : dropped) ::munmap(k.p, k.mapped);
-  }
-
- private:
-  KeptRegion take(std::vector<KeptRegion>::iterator it) {
-    const KeptRegion k = *it;
-    kept_.erase(it);
-    bytes_ -= k.mapped;
-    ledger().remove(Category::Workspace, k.mapped);
-    return k;
-  }
-
-  const std::size_t max_count_, max_bytes_;
-  std::mutex mutex_;
-  std::vector<KeptRegion> kept_;
-  std::size_t bytes_ = 0;  // Σ mapped
-};
-
-KeptMappings& retained() {
-  static KeptMappings instance(RetainedRegion::kMaxKeptRegions, RetainedRegion::kMaxRetainedBytes);
-  return instance;
-}
-
-// A counted block's mapped length follows from its size (block_length), so a request
-// takes only a block of exactly its length and a free knows what to unmap.
-KeptMappings& kept_blocks() {
-  static KeptMappings instance(kMaxKeptBlocks, kMaxKeptBlockBytes);
-  return instance;
-}
-
-std::atomic<void (*)() noexcept> kept_release{nullptr};
-
-void drop_retained() noexcept {
-  // The hook first: what it frees may leave counted blocks kept, dropped next.
-  if (void (*release)() noexcept = kept_release.load(std::memory_order_acquire)) release();
-  retained().drop_all();
-  kept_blocks().drop_all();
-}
-
 constexpr std::size_t kSmallPage = 4096;
 
 std::size_t block_length(std::size_t bytes) {
@@ -295,7 +198,7 @@ std::size_t block_length(std::size_t bytes) {
 
 void* allocate_block(std::size_t bytes) {
   const std::size_t length = block_length(bytes);
-  if (const KeptRegion kept = kept_blocks().take_exact(length); kept.p) return kept.p;
+  if (const KeptMapping kept = take_block(length); kept.p) return kept.p;
   if (bytes >= kLargeAllocationBytes) return allocate_large(bytes);
   void* const p = ::mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) throw std::bad_alloc();
@@ -303,7 +206,7 @@ void* allocate_block(std::size_t bytes) {
 }
 
 // Keeps a freed block for the next of its length.
-void free_block(void* p, std::size_t bytes) noexcept { kept_blocks().keep(p, block_length(bytes)); }
+void free_block(void* p, std::size_t bytes) noexcept { keep_block(p, block_length(bytes)); }
 
 }  // namespace
 
@@ -320,7 +223,7 @@ RetainedRegion::RetainedRegion(std::size_t bytes, Category c) : bytes_(bytes), m
   }
   const std::size_t wanted = huge_pages_for(bytes);
   // The smallest kept region that holds the request leaves the workspace.
-  if (const KeptRegion kept = retained().take_smallest(wanted); kept.p) p_ = kept.p, mapped_ = kept.mapped;
+  if (const KeptMapping kept = take_region(wanted); kept.p) p_ = kept.p, mapped_ = kept.mapped;
   try {
     ledger().add(c, bytes);
   } catch (...) {
@@ -343,7 +246,7 @@ RetainedRegion::~RetainedRegion() {
     ::operator delete(p_);
     return;
   }
-  retained().keep(p_, mapped_);
+  keep_region(p_, mapped_);
 }
 
 ArenaScope::ArenaScope(std::size_t expected_bytes) : arena_(nullptr), previous_(current_arena) {
@@ -427,10 +330,8 @@ void* allocate_large(std::size_t bytes) {
 
 void free_large(void* p, std::size_t bytes) noexcept { ::munmap(p, huge_pages_for(bytes)); }
 
-void set_kept_release(void (*release)() noexcept) noexcept { kept_release.store(release, std::memory_order_release); }
-
 void release_free_heap() {
-  drop_retained();
+  release_kept();
 #if defined(__GLIBC__)
   malloc_trim(0);
 #endif

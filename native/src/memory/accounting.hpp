@@ -7,12 +7,12 @@
 //   CountedAllocator<_, c>. After a run, subgraph and evaluation bytes are 0, graph
 //   bytes are those of the parametric graphs the memory cache keeps beside its
 //   traces, and graph + traces + cache bytes equal what the memory cache holds.
-// - Workspace bytes are exactly the memory kept between uses: the mappings
-//   RetainedRegion keeps (at most kMaxRetainedBytes), the freed counted blocks (at most
-//   kMaxKeptBlockBytes, below) and what a set_kept_release hook gives back (the
-//   recording scratch kept between compositions, trace/block_trace.hpp);
-//   release_free_heap() brings them to 0, and so does an allocation that would
+// - Workspace bytes are exactly the memory kept between uses (memory/kept.hpp: the
+//   mappings RetainedRegion keeps, the freed counted blocks, the working storages kept
+//   whole); release_free_heap() brings them to 0, and so does an allocation that would
 //   otherwise exceed the budget.
+// - An open Tally (below) counts exactly the allocations and frees of its category
+//   its thread makes through the ledger while it is the innermost one open.
 // - Where the bytes live does not change what is counted. A counted allocation comes,
 //   while an ArenaScope lives on the allocating thread, from that scope's arena
 //   (below); otherwise, at kKeptBlockFrom or more, from a mapping of its own (a kept
@@ -57,6 +57,9 @@ class MemoryLedger {
   // refused by the budget, which limits what is allocated.
   void add_kept(Category c, std::size_t bytes) noexcept;
   void remove(Category c, std::size_t bytes) noexcept;
+  // Bytes that stay allocated and change category (kept, then taken back): the total
+  // and the peak do not move, no budget is checked, no tally counts them.
+  void move(Category from, Category to, std::size_t bytes) noexcept;
   std::size_t bytes(Category c) const noexcept;
   std::size_t total() const noexcept;
   std::size_t peak() const noexcept;
@@ -83,17 +86,39 @@ struct BudgetScope {
   BudgetScope& operator=(const BudgetScope&) = delete;
 };
 
-// Workspace kept by a layer above this one, counted in Category::Workspace while it is
-// kept: `release` frees all of it (moving its bytes back to the category it is freed
-// in first). It is called before the kept mappings are dropped, from any thread, also
-// from inside an allocation that would exceed the budget: so that layer allocates
-// nothing counted while it holds a lock `release` takes. One hook; the latest set is used.
-void set_kept_release(void (*release)() noexcept) noexcept;
+// The bytes one owner's counted allocations hold, from the ledger's own figures: while
+// a Scope of it is open (the innermost on its thread), every allocation and free of its
+// category on that thread through the process ledger is added to it. An owner that
+// allocates and frees only under its tally (a working storage, memory/kept.hpp) knows
+// what it holds without listing its parts. Moves between categories are not counted.
+class Tally {
+ public:
+  explicit Tally(Category c) noexcept : category_(c) {}
+  Tally(const Tally&) = delete;
+  Tally& operator=(const Tally&) = delete;
+  std::size_t bytes() const noexcept { return static_cast<std::size_t>(bytes_); }
+
+  class Scope {
+   public:
+    explicit Scope(Tally& t) noexcept;
+    ~Scope();
+    Scope(const Scope&) = delete;
+    Scope& operator=(const Scope&) = delete;
+
+   private:
+    Tally* previous_;
+  };
+
+ private:
+  friend class MemoryLedger;
+  Category category_;
+  std::int64_t bytes_ = 0;
+};
 
 // Resident set size of this process, from /proc/self/statm (0 where unavailable).
 std::size_t resident_bytes();
-// Returns freed heap pages to the system (malloc_trim on glibc) and unmaps the regions
-// RetainedRegion keeps and the kept counted blocks (Category::Workspace goes to 0).
+// Returns freed heap pages to the system (malloc_trim on glibc) and gives back all kept
+// memory (release_kept, memory/kept.hpp: Category::Workspace goes to 0).
 void release_free_heap();
 
 // Blocks this large are mapped in 2 MB pages where the kernel allows it (THP
@@ -104,16 +129,14 @@ void release_free_heap();
 constexpr std::size_t kLargeAllocationBytes = std::size_t(2) << 20;
 // Counted blocks this large are mappings of their own, and a freed one is kept mapped
 // (Category::Workspace) for the next allocation of the same mapped length, the most
-// recently freed first, up to kMaxKeptBlocks and kMaxKeptBlockBytes (the oldest go
-// first). glibc hands blocks of this size pages that it trims or unmaps when they are
+// recently freed first, up to kMaxKeptBlocks and kMaxKeptBlockBytes (memory/kept.hpp;
+// the oldest go first). glibc hands blocks of this size pages that it trims or unmaps when they are
 // freed, so composing a model again faulted its trace's and scratch's pages in afresh
 // every time (structured n = 6 d = 4: ≈ 100 faults a composition, SFS n = 30 ≈ 940,
 // structured n = 8 d = 5 tens of MB of huge pages zeroed again: docs/performance.md,
 // issue 15, target 4; decision 57). Below this size glibc's heap reuses freed memory
 // itself.
 constexpr std::size_t kKeptBlockFrom = std::size_t(64) << 10;
-constexpr std::size_t kMaxKeptBlocks = 256;
-constexpr std::size_t kMaxKeptBlockBytes = std::size_t(256) << 20;
 // A fresh mapping of `bytes` >= kLargeAllocationBytes, never a kept one; throws
 // std::bad_alloc.
 void* allocate_large(std::size_t bytes);

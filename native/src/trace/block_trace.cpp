@@ -7,10 +7,8 @@
 #include "trace/block_trace.hpp"
 
 #include <algorithm>
-#include <array>
 #include <cstring>
 #include <exception>
-#include <mutex>
 #include <string>
 
 #include "base/error.hpp"
@@ -160,10 +158,6 @@ class Program {
   }
 
   const SubgraphVector<RawOp>& raw() const { return raw_; }
-  std::size_t bytes() const {
-    return held_bytes(exact_table_) + held_bytes(raw_) + held_bytes(dot_coeffs_) + held_bytes(dot_slots_) +
-           held_bytes(dot_table_) + held_bytes(constant_form_) + held_bytes(table_);
-  }
   const double* coeffs(std::uint32_t ordinal) const { return dot_coeffs_.data() + std::size_t(ordinal) * stride_; }
 
  private:
@@ -293,87 +287,15 @@ struct RecordingScratch::Storage {
     if (in.size() > kKeepRows) SubgraphVector<Parents>().swap(in);
     queue.trim(kKeepValues);
   }
-
-  // What its vectors hold: exactly what they have on the ledger (Category::Subgraphs).
-  std::size_t bytes() const {
-    std::size_t n = program.bytes() + queue.bytes() + dense.bytes();
-    for (const auto* v : {&partial, &leave, &renumber, &level, &level_begin, &schedule, &acyclic, &acyclic_parents,
-                          &acyclic_ready, &in_degree, &dense_index})
-      n += held_bytes(*v);
-    n += held_bytes(forward) + held_bytes(solves) + held_bytes(terms) + held_bytes(internal) +
-         held_bytes(internal_end) + held_bytes(merged) + held_bytes(out) + held_bytes(in);
-    for (const Row& row : out) n += held_bytes(row);
-    for (const Parents& parents : in) n += held_bytes(parents);
-    return n;
-  }
 };
 
 namespace {
-thread_local RecordingScratch::Storage* active_scratch = nullptr;
-
-// Scratch kept between compositions (RecordingScratch), with the bytes each holds.
-struct KeptScratch {
-  RecordingScratch::Storage* storage = nullptr;
-  std::size_t bytes = 0;
-};
-std::mutex kept_scratch_mutex;
-std::array<KeptScratch, RecordingScratch::kKeptScratches> kept_scratch;
-
-void release_kept_scratch() noexcept {
-  std::array<KeptScratch, RecordingScratch::kKeptScratches> taken;
-  {
-    const std::lock_guard lock(kept_scratch_mutex);
-    taken.swap(kept_scratch);
-  }
-  for (const KeptScratch& k : taken) {
-    if (k.storage == nullptr) continue;
-    // Freed in the category its vectors were allocated in.
-    ledger().remove(Category::Workspace, k.bytes);
-    ledger().add_kept(Category::Subgraphs, k.bytes);
-    delete k.storage;
-  }
-}
-
-std::unique_ptr<RecordingScratch::Storage> take_kept_scratch() {
-  KeptScratch k;
-  {
-    const std::lock_guard lock(kept_scratch_mutex);
-    for (KeptScratch& slot : kept_scratch)
-      if (slot.storage != nullptr) {
-        std::swap(k, slot);
-        break;
-      }
-  }
-  if (k.storage == nullptr) return std::make_unique<RecordingScratch::Storage>();
-  ledger().remove(Category::Workspace, k.bytes);
-  ledger().add_kept(Category::Subgraphs, k.bytes);
-  return std::unique_ptr<RecordingScratch::Storage>(k.storage);
-}
-
-void keep_scratch(std::unique_ptr<RecordingScratch::Storage> storage) {
-  const std::size_t bytes = storage->bytes();
-  if (bytes > RecordingScratch::kKeptScratchBytes) return;
-  set_kept_release(release_kept_scratch);
-  const std::lock_guard lock(kept_scratch_mutex);
-  for (KeptScratch& slot : kept_scratch)
-    if (slot.storage == nullptr) {
-      ledger().remove(Category::Subgraphs, bytes);
-      ledger().add_kept(Category::Workspace, bytes);
-      slot = {storage.release(), bytes};
-      return;
-    }
-}
+thread_local Reused<RecordingScratch::Storage, Category::Subgraphs>* active_scratch = nullptr;
 }  // namespace
 
-RecordingScratch::RecordingScratch()
-    : storage_(take_kept_scratch()), previous_(active_scratch), exceptions_(std::uncaught_exceptions()) {
-  active_scratch = storage_.get();
-}
+RecordingScratch::RecordingScratch() : previous_(active_scratch) { active_scratch = &storage_; }
 
-RecordingScratch::~RecordingScratch() {
-  active_scratch = previous_;
-  if (std::uncaught_exceptions() == exceptions_) keep_scratch(std::move(storage_));
-}
+RecordingScratch::~RecordingScratch() { active_scratch = previous_; }
 
 OpList::OpList(TraceVector<Op>&& ops, std::uint32_t dot_count) {
   const bool fits = std::uint64_t(dot_count) + ops.size() <= kNarrowValues &&
@@ -423,17 +345,20 @@ BlockTrace record_in(const BlockInput& b, RecordingScratch::Storage& scratch, co
 
 BlockTrace record_block(const BlockInput& b, const std::atomic<bool>* cancel) {
   if (active_scratch) {
-    RecordingScratch::Storage& scratch = *active_scratch;
+    Reused<RecordingScratch::Storage, Category::Subgraphs>& scratch = *active_scratch;
     // The scratch is lent to this block only (a provider could record from inside).
     active_scratch = nullptr;
     struct Restore {
-      RecordingScratch::Storage* s;
+      Reused<RecordingScratch::Storage, Category::Subgraphs>* s;
       ~Restore() { active_scratch = s; }
     } restore{&scratch};
-    BlockTrace t = record_in(b, scratch, cancel);
-    scratch.trim_after_block();
+    const Tally::Scope open(scratch.tally());
+    BlockTrace t = record_in(b, *scratch, cancel);
+    (*scratch).trim_after_block();
     return t;
   }
+  Tally local_tally(Category::Subgraphs);
+  const Tally::Scope open(local_tally);
   RecordingScratch::Storage local;
   return record_in(b, local, cancel);
 }

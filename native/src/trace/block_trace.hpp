@@ -51,6 +51,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "memory/kept.hpp"
 #include "trace/block.hpp"
 
 namespace phasic {
@@ -254,19 +255,12 @@ std::shared_ptr<const BlockTrace> share(BlockTrace&& trace);
 // it lives (compose holds one): a block reuses the tables and rows the last one left
 // instead of allocating and zeroing its own. It changes nothing in what is recorded.
 // While it lives its memory is counted in Category::Subgraphs; storage beyond what
-// typical blocks need is given back after each block. When it ends (not by an
-// exception) and holds at most kKeptScratchBytes, its storage is kept for the next
-// scratch made on any thread, up to kKeptScratches of them, counted in
-// Category::Workspace meanwhile; release_free_heap() and an allocation that would
-// exceed the budget free them (set_kept_release). Otherwise it is freed with it.
-// Scopes nest (the innermost is used); not copyable, and only the thread that made it
-// may use it.
+// typical blocks need is given back after each block. It is kept between compositions
+// as a working storage of the memory layer (memory/kept.hpp: Reused), in
+// Category::Workspace while kept. Scopes nest (the innermost is used); not copyable,
+// and only the thread that made it may use it.
 class RecordingScratch {
  public:
-  // Made afresh, a composition's scratch cost ≈ 45 allocations and frees, 16 % of
-  // the instructions composing two-locus n = 3 (decision 75).
-  static constexpr std::size_t kKeptScratchBytes = std::size_t(1) << 20;
-  static constexpr std::size_t kKeptScratches = 4;
   RecordingScratch();
   ~RecordingScratch();
   RecordingScratch(const RecordingScratch&) = delete;
@@ -274,9 +268,10 @@ class RecordingScratch {
   struct Storage;
 
  private:
-  std::unique_ptr<Storage> storage_;
-  Storage* previous_;
-  int exceptions_;  // std::uncaught_exceptions() when made: a scratch left by a throw is not kept
+  // Made afresh, a composition's scratch cost ≈ 45 allocations and frees, 16 % of
+  // the instructions composing two-locus n = 3 (decision 75).
+  Reused<Storage, Category::Subgraphs> storage_;
+  Reused<Storage, Category::Subgraphs>* previous_;
 };
 
 // Eliminates the block in elimination_order(block)'s order (the same rule, driven by

@@ -73,12 +73,6 @@ struct DenseBlock {
 
   // Makes an r × r block with every weight and leave weight absent.
   void reset(std::uint32_t r);
-  // The bytes its storage holds (all counted in Category::Subgraphs).
-  std::size_t bytes() const {
-    return held_bytes(vertex) + held_bytes(weight) + held_bytes(leave) + held_bytes(in_count) + held_bytes(out_count) +
-           held_bytes(children) + held_bytes(partial) + held_bytes(pivots) + held_bytes(pattern) +
-           held_bytes(pattern_leave) + held_bytes(done);
-  }
   std::uint32_t& at(std::uint32_t u, std::uint32_t z) { return weight[std::size_t(u) * size + z]; }
 };
 

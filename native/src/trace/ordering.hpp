@@ -56,8 +56,6 @@ class EliminationQueue {
   void reset(std::uint32_t vertex_count);
   // Gives the storage back when it exceeds keep entries.
   void trim(std::size_t keep);
-  // The bytes its storage holds (all counted in Category::Subgraphs).
-  std::size_t bytes() const { return held_bytes(heap_) + held_bytes(done_) + held_bytes(newest_); }
   void push(std::uint32_t vertex, std::uint64_t count);
   // The next vertex (marked done), or kEmpty. current(v) is v's count now.
   template <class Count>
