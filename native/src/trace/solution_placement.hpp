@@ -28,20 +28,26 @@
 
 namespace phasic {
 
-struct SolutionPlacement {
-  template <class T>
-  using Vector = CountedVector<T, Category::Evaluation>;
-
+class SolutionPlacement {
+ public:
   explicit SolutionPlacement(const ModelTrace& m);
 
-  std::uint32_t kept_count() const { return std::uint32_t(kept_local.size()); }
-  std::uint32_t zero() const { return kept_count(); }  // entries: kept_count() + 1
+  std::uint32_t kept_count() const { return kept_count_; }
+  std::uint32_t zero() const { return kept_count_; }                          // entries: kept_count() + 1
+  std::uint32_t entry(VertexId v) const { return data_[v]; }                  // of a kept vertex
+  std::uint32_t kept_local(std::uint32_t e) const { return kept_local_[e]; }  // entry e's local index
+  std::uint32_t first_kept(std::size_t b) const { return first_kept_[b]; }    // b ≤ blocks
+  // Where block b's vertices start in block order (b ≤ blocks: the last is the total).
+  std::uint32_t first_vertex(std::size_t b) const { return first_vertex_[b]; }
+  std::uint32_t start_entry(std::size_t e) const { return start_entry_[e]; }  // of S's e-th target
 
-  UninitializedVector<std::uint32_t, Category::Evaluation> entry;  // of a kept vertex, by global id
-  Vector<std::uint32_t> kept_local;                                // entry → local index in its block
-  Vector<std::uint32_t> first_kept;                                // per block, and one past the last
-  Vector<std::uint64_t> first_vertex;                              // per block, where its vertices start in block order
-  Vector<std::uint32_t> start_entry;                               // per start target
+ private:
+  // One allocation per call (a batch of a small model is a few µs, and six arrays were
+  // six allocations): entry by vertex id, then first_kept_, first_vertex_ (blocks + 1
+  // each), start_entry_, kept_local_.
+  UninitializedVector<std::uint32_t, Category::Evaluation> data_;
+  std::uint32_t kept_count_ = 0;
+  std::uint32_t *first_kept_, *first_vertex_, *start_entry_, *kept_local_;
 };
 
 }  // namespace phasic
