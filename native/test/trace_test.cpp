@@ -25,6 +25,7 @@
 #include "trace/gradient.hpp"
 #include "trace/model_trace.hpp"
 #include "trace/ordering.hpp"
+#include "trace/solution_placement.hpp"
 #include "trace/trace_format.hpp"
 #include "trace_fixtures.hpp"
 
@@ -186,6 +187,63 @@ TEST(blocks_replayed_in_pairs_give_the_lanes_bits) {
       CHECK(std::memcmp(&lanes[i].covariance[0], &one.covariance[0], sizeof(double)) == 0);
     }
     std::printf("  rabbits N = %d: %zu blocks\n", N, t.blocks.size());
+  }
+  CHECK_EQ(ledger().bytes(Category::Evaluation), 0u);
+}
+
+// A batch keeps x only at the vertices a later block exits into and at S's targets,
+// numbered block by block (solution_placement.hpp); rabbits exit into few of theirs.
+// An absorbing start target reads the zero entry: the batch's moments are then bit
+// for bit the single evaluation's, and half those of a start in the chain.
+TEST(a_batch_keeps_solutions_only_where_another_block_reads_them) {
+  const Graph g = fixtures::rabbits(12);
+  const ModelTrace t = compose(g, condense(g), {});
+  {
+    const SolutionPlacement placement(t);
+    std::vector<std::uint8_t> read(t.vertex_count, 0);
+    for (const ComposedBlock& b : t.blocks)
+      for (VertexId v : b.exits) read[v] = 1;
+    for (VertexId z : t.start_target) read[z] = 1;
+    std::uint32_t kept = 0, local = 0;
+    for (std::size_t bi = 0; bi < t.blocks.size(); ++bi) {
+      const ComposedBlock& b = t.blocks[bi];
+      CHECK_EQ(placement.first_kept(bi), kept);
+      CHECK_EQ(placement.first_vertex(bi), local);
+      for (std::uint32_t i = 0; i < b.vertices.size(); ++i)
+        if (read[b.vertices[i]]) {
+          CHECK_EQ(placement.entry(b.vertices[i]), kept);
+          CHECK_EQ(placement.kept_local(kept), i);
+          ++kept;
+        }
+      local += std::uint32_t(b.vertices.size());
+    }
+    CHECK_EQ(placement.kept_count(), kept);
+    CHECK_EQ(placement.first_kept(t.blocks.size()), kept);
+    CHECK_EQ(placement.first_vertex(t.blocks.size()), local);
+    CHECK_EQ(placement.start_entry(0), placement.entry(t.start_target[0]));
+    CHECK(kept > 0 && 2 * kept < local);
+    std::printf("  rabbits N = 12: %u of %u vertices kept\n", kept, local);
+  }
+
+  // Kingman n = 4 entered at k = 4 or absorbed at once, half and half.
+  const Graph split = make_graph(1, 5,
+                                 {{0, 1, {0.5, 0}}, {0, 4, {0.5, 0}}, {1, 2, {0, 6}}, {2, 3, {0, 3}}, {3, 4, {0, 1}}},
+                                 {{0, 1, 1, 1, 0}, {0, 4, 3, 2, 0}});
+  const ModelTrace s = compose(split, condense(split), {});
+  CHECK_EQ(SolutionPlacement(s).start_entry(1), SolutionPlacement(s).zero());
+  const ModelTrace whole = compose(kingman4(), condense(kingman4()), {});
+  std::vector<double> thetas;
+  for (int i = 0; i < 8; ++i) thetas.push_back(0.5 + 0.25 * i);
+  const RewardPair pairs[] = {{0, 1}};
+  const std::vector<Moments> lanes = evaluate_batch(s, thetas, 8, 3, pairs);
+  for (std::uint32_t i = 0; i < 8; ++i) {
+    const std::span<const double> theta(thetas.data() + i, 1);
+    const Moments one = evaluate(s, theta, 3, pairs), chain = evaluate(whole, theta, 3, pairs);
+    for (std::size_t k = 0; k < one.raw.size(); ++k) {
+      CHECK(std::memcmp(&lanes[i].raw[k], &one.raw[k], sizeof(double)) == 0);
+      CHECK_CLOSE(one.raw[k], 0.5 * chain.raw[k], 1e-15);
+    }
+    CHECK(std::memcmp(&lanes[i].covariance[0], &one.covariance[0], sizeof(double)) == 0);
   }
   CHECK_EQ(ledger().bytes(Category::Evaluation), 0u);
 }

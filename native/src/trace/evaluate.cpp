@@ -25,6 +25,7 @@
 #include "base/simd.hpp"
 #include "memory/accounting.hpp"
 #include "trace/dense_block_evaluation.hpp"
+#include "trace/solution_placement.hpp"
 
 namespace phasic {
 namespace {

@@ -6,7 +6,8 @@
 // moments E[R_a R_b] = α U(r_a ∘ U r_b) + α U(r_b ∘ U r_a). All solves advance block by
 // block together: a block's program is replayed once for θ and then used by every
 // solve while its values are in cache, so scratch holds one block's values plus one x
-// vector per solve ((rewards × moments + 2 × pairs) × vertices doubles per lane).
+// vector per solve ((rewards × moments + 2 × pairs) × vertices doubles per lane; a
+// batch's x only at the vertices other blocks read, solution_placement.hpp).
 // For one θ, up to four solves that do not depend on each other (different rewards, the
 // sides of covariance pairs) run side by side so that their dependency chains overlap;
 // each performs the same operations in the same order as alone.
