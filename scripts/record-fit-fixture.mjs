@@ -70,10 +70,11 @@ export async function record(root: string): Promise<string> {
     (m) => messages.push(JSON.parse(JSON.stringify(m))),
   );
   // As the command runs it: the model's run (moments 2, as Run does), then the data.
-  session.runResult(panelModel, await engine.run(engineText, { moments: 2, covariances: [] }));
+  const run = await engine.run(engineText, { moments: 2, covariances: [] });
+  session.runResult(panelModel, run);
   const data = readFileSync(dataPath, 'utf8');
   session.showFit({
-    data: { name: 'two_deme_sfs.fs', path: 'examples/two_deme_sfs.fs', modelUri: panelModel.uri, spectrum: wireSpectrum(parseSfs(data)) },
+    data: { name: 'two_deme_sfs.fs', path: 'examples/two_deme_sfs.fs', modelUri: panelModel.uri, traceKey: run.traceKey, spectrum: wireSpectrum(parseSfs(data)) },
     text: data,
     overrides: {},
   });

@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { StudioBuffer } from '../../extension/host/panel/buffer';
-import { PanelSession } from '../../extension/host/panel/session';
+import { PanelSession, STALE_RUN } from '../../extension/host/panel/session';
 import type { FitStep } from '../../extension/protocol/engine';
 import { formatNumber } from '../../extension/protocol/format';
 import type { FitData, FitResult, StudioSnapshot, WebviewMessage } from '../../extension/protocol/webview';
@@ -23,6 +23,7 @@ const DATA: FitData = {
   name: 'sample.fs',
   path: 'data/sample.fs',
   modelUri: TWO_LOCUS_MODEL.uri,
+  traceKey: syntheticRun(syntheticDecomposition(6)).traceKey,
   spectrum: {
     n: 5,
     folded: false,
@@ -250,6 +251,32 @@ test('without data the tab says how to get some', async () => {
   assert.match(await studio.page.locator('.fit-status').innerText(), /another model/);
   assert.deepEqual(studio.problems(), []);
   await studio.page.close();
+});
+
+test('a run not made for the data hides the controls and says why; the fit under way ends with the reason', async () => {
+  const studio = await open('dark');
+  const page = studio.page;
+  const dataRun = snapshot().run!;
+  await page.locator('.fit vscode-checkbox[data-fit-param="rec"]').click();
+  const asked = await startFit(studio);
+  // The same run again (same trace key): the controls stay, the fit goes on.
+  await studio.send({ type: 'run', run: { ...dataRun } });
+  assert.equal(await page.locator('.fit-controls').isVisible(), true);
+  // The model run again with other constants: the fit's constants are not this run's.
+  await studio.send({ type: 'run', run: { ...dataRun, result: { ...dataRun.result, traceKey: 'feedbeef00000001' } } });
+  assert.equal(await page.locator('.fit-controls').isVisible(), false);
+  assert.match(
+    await page.locator('.fit-status').innerText(),
+    /another run of this model .*other constants or an edited model.*run the fit command again/,
+  );
+  // The host stops the fit and says why (session.ts); the page shows it.
+  await studio.send({ type: 'fitResult', fitId: asked.fitId, error: STALE_RUN });
+  assert.equal(await page.locator('.fit-error').innerText(), `Fit failed: ${STALE_RUN}`);
+  // The data's run shown again: the controls are back.
+  await studio.send({ type: 'run', run: { ...dataRun } });
+  assert.equal(await page.locator('.fit-controls').isVisible(), true);
+  assert.deepEqual(studio.problems(), []);
+  await page.close();
 });
 
 test('a page reloaded mid-fit gets the fit back from the host session: running, its steps, Cancel, then an outcome', async () => {

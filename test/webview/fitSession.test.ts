@@ -5,7 +5,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { StudioBuffer } from '../../extension/host/panel/buffer';
-import { type FitRequest, type FitSource, type PanelHost, PanelSession } from '../../extension/host/panel/session';
+import {
+  type FitRequest,
+  type FitSource,
+  type PanelHost,
+  PanelSession,
+  STALE_RUN,
+} from '../../extension/host/panel/session';
 import type { FitResult, FitStep } from '../../extension/protocol/engine';
 import { type HostMessage, MAX_ERROR_CHARS, parseHostMessage } from '../../extension/protocol/webview';
 import { syntheticDecomposition, syntheticRun, TWO_LOCUS_MODEL } from './synthetic';
@@ -15,6 +21,8 @@ const SOURCE: FitSource = {
     name: 'sample.fs',
     path: 'sample.fs',
     modelUri: TWO_LOCUS_MODEL.uri,
+    // The synthetic run's: the data were chosen with that run.
+    traceKey: syntheticRun(syntheticDecomposition(6)).traceKey,
     spectrum: { n: 3, folded: false, labels: [], counts: [0, 7, 3, 0], mask: [true, false, false, true] },
   },
   text: '4 unfolded\n0 7 3 0\n1 0 0 1\n',
@@ -68,7 +76,7 @@ function setup(fit?: PanelHost['fit']) {
     },
   );
   session.runResult(TWO_LOCUS_MODEL, run);
-  return { session, sent, sentUntil, logs };
+  return { session, sent, sentUntil, logs, run };
 }
 
 const fitMessage = (over: Record<string, unknown> = {}) => ({
@@ -299,4 +307,55 @@ test('a fit that ends while the page is away is replayed as ended: cancelled, fa
   await session.receive({ type: 'ready' });
   assert.equal(lastSnapshot().fit, null);
   assert.equal(lastSnapshot().fitData?.name, 'other.fs');
+});
+
+test('a run not made for the data stops the fit under way as failed, with why, and refuses a new one; the same run keeps it', async () => {
+  const fits: Array<{ finish: (r: FitResult) => void; signal: AbortSignal }> = [];
+  // The engine's fit here ignores the abort and ends with a result: that result must not reach the page.
+  const { session, sent, run } = setup(
+    (_request, onStep, signal) =>
+      new Promise<FitResult>((finish) => {
+        fits.push({ finish, signal });
+        onStep(step(1));
+      }),
+  );
+  const results = () => sent.filter((m) => m.type === 'fitResult');
+  session.showFit(SOURCE);
+  await session.receive({ type: 'ready' });
+
+  // The same run again (the same trace key: same model text, same constants) keeps the fit.
+  const kept = session.receive(fitMessage({ fitId: 21 }));
+  session.runResult(TWO_LOCUS_MODEL, { ...run });
+  assert.equal(fits[0].signal.aborted, false);
+  fits[0].finish(RESULT);
+  await kept;
+  assert.deepEqual(results(), [{ type: 'fitResult', fitId: 21, result: RESULT }]);
+
+  // The model run again with other constants (or edited): another trace key.
+  const stale = session.receive(fitMessage({ fitId: 22 }));
+  session.runResult(TWO_LOCUS_MODEL, { ...run, traceKey: 'feedbeef00000001' });
+  assert.equal(fits[1].signal.aborted, true);
+  fits[1].finish(RESULT);
+  await stale;
+  assert.deepEqual(results().slice(1), [{ type: 'fitResult', fitId: 22, error: STALE_RUN }]);
+  assert.match(STALE_RUN, /another run of the model .*other constants or an edited model.*run the fit command again/);
+  // A page loaded now is told the same.
+  session.detach();
+  await session.receive({ type: 'ready' });
+  const last = sent.at(-1);
+  const replayed = last?.type === 'snapshot' ? last.snapshot.fit : assert.fail('no snapshot');
+  assert.deepEqual([replayed?.status, replayed?.error], ['failed', STALE_RUN]);
+
+  // A fit asked for now would use the old constants while the panel shows the new run: refused.
+  await session.receive(fitMessage({ fitId: 23 }));
+  assert.deepEqual(results().at(-1), { type: 'fitResult', fitId: 23, error: STALE_RUN });
+  assert.equal(fits.length, 2);
+
+  // The data's run shown again: fits are asked for again.
+  session.runResult(TWO_LOCUS_MODEL, { ...run });
+  const again = session.receive(fitMessage({ fitId: 24 }));
+  assert.equal(fits.length, 3);
+  fits[2].finish(RESULT);
+  await again;
+  assert.deepEqual(results().at(-1), { type: 'fitResult', fitId: 24, result: RESULT });
 });

@@ -271,6 +271,13 @@ export class FitView {
         'The panel shows another model than the one chosen for this data; run the fit command again.';
       return;
     }
+    // A fit uses the constants of the run made for the data: on another run its result would be this one's.
+    if (run.result.traceKey !== data.traceKey) {
+      this.controls.hidden = true;
+      this.status.textContent =
+        'The panel shows another run of this model than the one made for this data (other constants or an edited model); run the fit command again.';
+      return;
+    }
     this.controls.hidden = false;
     this.status.textContent = '';
     const families = rewardFamilies(Object.keys(run.result.moments));

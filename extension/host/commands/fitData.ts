@@ -72,7 +72,13 @@ export async function fitData(ctx: HostContext, arg?: unknown): Promise<boolean>
     const run = await runTrace(ctx, { uri: modelUri, overrides });
     if (!run) return false;
     ctx.views.showFit({
-      data: { name, path: vscode.workspace.asRelativePath(dataUri), modelUri: modelUri.toString(), spectrum },
+      data: {
+        name,
+        path: vscode.workspace.asRelativePath(dataUri),
+        modelUri: modelUri.toString(),
+        traceKey: run.traceKey,
+        spectrum,
+      },
       text,
       overrides,
     });

@@ -76,6 +76,10 @@ export interface FitSource {
   overrides: Record<string, number>;
 }
 
+/** Why a fit may not start, or ends: the panel's run is not the one made for the data. */
+export const STALE_RUN =
+  'The panel shows another run of the model than the one made for this data (other constants or an edited model); run the fit command again.';
+
 /** Why the page may not start this fit: data and the model's run are there, the names and values are the model's. */
 export function fitError(
   run: PanelRun | null,
@@ -85,6 +89,8 @@ export function fitError(
   if (!source) return 'Choose a data file first (Phasic: Fit Parameters to Data).';
   if (!run || run.model.uri !== source.data.modelUri)
     return 'The panel no longer shows the model this data was chosen for; run the fit command again.';
+  // The fit runs the model with the constants of the run made for the data, whatever the panel shows now.
+  if (run.result.traceKey !== source.data.traceKey) return STALE_RUN;
   const refused = evaluationError(run, run.result.traceKey, m.params);
   if (refused) return refused;
   for (const name of m.fit) if (!run.model.params.some((p) => p.name === name)) return `Unknown parameter '${name}'.`;
@@ -136,6 +142,13 @@ export function pngBytes(dataUrl: string): Uint8Array | string {
   return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
 }
 
+/** A fit under way; `failure` when a run not its data's stopped it (it ends failed, not cancelled). */
+interface FitInFlight {
+  fitId: number;
+  controller: AbortController;
+  failure?: string;
+}
+
 const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
 export class PanelSession {
@@ -145,7 +158,7 @@ export class PanelSession {
   /** The distribution request the page is waiting for, cancelled by a newer one. */
   private distributionInFlight: AbortController | undefined;
   /** The fit under way, cancelled by the page's Cancel, a newer fit or new data. */
-  private fitInFlight: { fitId: number; controller: AbortController } | undefined;
+  private fitInFlight: FitInFlight | undefined;
   private fitSource: FitSource | null = null;
   /** The newest fit of `fitSource`, kept whether or not the page is there to see it. */
   private fitRecord: FitRecord | null = null;
@@ -209,6 +222,12 @@ export class PanelSession {
   }
 
   runResult(model: PanelModel, r: RunResult): void {
+    // A fit of another run's data would end with a result the panel shows on this run.
+    const inFlight = this.fitInFlight;
+    if (inFlight && this.fitSource?.data.traceKey !== r.traceKey) {
+      inFlight.failure = STALE_RUN;
+      inFlight.controller.abort();
+    }
     this.post({ type: 'run', run: this.buffer.setRun(model, r) });
   }
 
@@ -346,9 +365,11 @@ export class PanelSession {
     this.fitInFlight?.controller.abort();
     const record: FitRecord = { fitId, request, status: 'running', steps: [] };
     this.fitRecord = record;
-    const inFlight = { fitId, controller: new AbortController() };
+    const inFlight: FitInFlight = { fitId, controller: new AbortController() };
     this.fitInFlight = inFlight;
     const { signal } = inFlight.controller;
+    const stopped = () =>
+      inFlight.failure ? { status: 'failed' as const, error: inFlight.failure } : { status: 'cancelled' as const };
     try {
       const result = await this.host.fit(
         { uri: source.data.modelUri, overrides: source.overrides, data: source.text, ...request },
@@ -359,9 +380,9 @@ export class PanelSession {
         },
         signal,
       );
-      this.fitEnded(record, signal.aborted ? { status: 'cancelled' } : { status: 'done', result });
+      this.fitEnded(record, signal.aborted ? stopped() : { status: 'done', result });
     } catch (e) {
-      this.fitEnded(record, signal.aborted ? { status: 'cancelled' } : { status: 'failed', error: message(e) });
+      this.fitEnded(record, signal.aborted ? stopped() : { status: 'failed', error: message(e) });
     } finally {
       if (this.fitInFlight === inFlight) this.fitInFlight = undefined;
     }

@@ -88,6 +88,8 @@ export const fitData = obj({
   path: str(4096),
   /** The model to fit (its run is the panel's current run when the fit starts). */
   modelUri: str(4096),
+  /** The run made for the data (`RunResult.traceKey`): the fit's constants are that run's. */
+  traceKey: str(200),
   spectrum,
 });
 
