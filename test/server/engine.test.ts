@@ -344,7 +344,11 @@ rule leave
     // A rate that divides by zero at k = 2: the error's range is that rate's, in this text.
     const text = fixture('kingman.phasic').replace('rate theta * k * (k - 1) / 2', 'rate theta / (k - 2)');
     const uri = model('kingman_zero.phasic', text);
+    // The opening's own publication is let through first: debounced, on a loaded machine
+    // it could otherwise arrive after the run and pass for the edit's below.
+    const opened = lsp.diagnosticsFor(uri);
     await lsp.open(uri, text);
+    await opened;
     const found = (p: Published) => p.diagnostics.find((d) => d.code === 'exploration');
     const shown = lsp.diagnosticsFor(uri, (p) => found(p) !== undefined);
     await assert.rejects(request('phasic/run', run(uri)));
@@ -381,12 +385,16 @@ rule leave
     });
     const answer = await running;
     assert.ok(answer.result.warnings.length > 0, 'the run warned');
-    // The run's publication came before its answer; the edit's follows within 200 ms.
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    const after = lsp.published.filter((p) => p.uri === slowUri);
-    assert.ok(after.length > 0);
+    // The run's publication came before its answer, the edit's may come before or after
+    // it: the same edited text sent again publishes what the document shows now, with no
+    // fixed wait a loaded machine could outlast.
+    const settled = lsp.diagnosticsFor(slowUri);
+    await lsp.rpc.sendNotification('textDocument/didChange', {
+      textDocument: { uri: slowUri, version: 3 },
+      contentChanges: [{ text: `// edited\n${slow}` }],
+    });
     assert.deepEqual(
-      after[after.length - 1].diagnostics.filter((d) => d.code.startsWith('exploration')),
+      (await settled).diagnostics.filter((d) => d.code.startsWith('exploration')),
       [],
     );
   });
