@@ -84,6 +84,11 @@ const PLATEAU_RISE = 1;
  * plateau rises by a share of the sites (56 of 1996 in the example's), far above it.
  */
 const PLATEAU_ROUNDING = 1e-12;
+/**
+ * Sites above which a gradient that is not finite is put down to the data's size: per
+ * site the gradient is a few units or less, so only such sums carry it past 1.8e308.
+ */
+const HUGE_SITES = 1e300;
 const PRIMES = [2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47];
 
 /** Element `index` of the van der Corput sequence in `base`, in [0, 1). */
@@ -209,11 +214,19 @@ export async function fitSfs(engine: FitEngine, request: FitRequest): Promise<Fi
   }
   // The optimizer cannot take a first step: without this, the start itself would be
   // reported as an estimate that "did not converge".
-  if (!first.gradient.every(Number.isFinite))
+  if (!first.gradient.every(Number.isFinite)) {
+    // The gradient is the sites times its value per site: near a double's top it is the
+    // data's size that overflows it, not the start (4.5e307 sites blamed mig = 0.5).
+    if (sites > HUGE_SITES)
+      throw new FitError(
+        `the unmasked counts add up to ${sites.toPrecision(3)}: the log-likelihood's gradient (the sites times its value per site) passes the largest number a double holds; a common factor changes no estimate, so divide the counts by one`,
+        'data',
+      );
     throw new FitError(
       `the log-likelihood has no finite gradient at the start values (${fit.map((name, j) => `${name}=${startValues[j]}`).join(', ')}): the expected spectrum there is beyond what double precision resolves; start nearer the data with --start`,
       'model',
     );
+  }
 
   const optimizeStarted = performance.now();
   const points = startingPoints(start, starts);

@@ -1097,6 +1097,13 @@ describe('phasic-trace fit', () => {
       1,
       /short\.fs: the spectrum has 5 entries \(n = 4 samples\)/,
     );
+    // 4.5e307 sites: the gradient (sites × its value per site) overflows, and the data's
+    // size was blamed on the start values.
+    fails(
+      twoDemeFitArgs('--data', fsFile('huge', fsText([0, ...Array(9).fill(5e306), 0]))),
+      1,
+      /huge\.fs: the unmasked counts add up to 4\.50e\+307: the log-likelihood's gradient .* divide the counts by one/,
+    );
     fails(
       twoDemeFitArgs('--data', fsFile('neg', '11 unfolded\n0 1 2 -3 4 5 6 7 8 9 0\n')),
       1,
