@@ -23,14 +23,16 @@ std::vector<std::string> cell_names(const ModelInfo& info, std::uint32_t state_l
       std::uint64_t stride = cells;
       for (std::uint32_t d : v.dims) {
         stride /= d;
-        name += "[" + std::to_string((cell / stride) % d) + "]";
+        name += '[';
+        name += std::to_string((cell / stride) % d);
+        name += ']';
       }
       names.push_back(std::move(name));
     }
   }
   if (names.size() == state_length) return names;
   names.clear();
-  for (std::uint32_t i = 0; i < state_length; ++i) names.push_back("s" + std::to_string(i));
+  for (std::uint32_t i = 0; i < state_length; ++i) names.push_back(std::string("s").append(std::to_string(i)));
   return names;
 }
 

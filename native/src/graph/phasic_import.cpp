@@ -235,7 +235,7 @@ class Importer {
     out_.info.reward_names.push_back("time");
     for (VertexId u = 1; u < n_; ++u) g.rewards[u] = 1.0;
     for (std::size_t r = 0; r < cells.size(); ++r) {
-      out_.info.reward_names.push_back("s" + std::to_string(cells[r]));
+      out_.info.reward_names.push_back(std::string("s").append(std::to_string(cells[r])));
       for (VertexId u = 1; u < n_; ++u) g.rewards[(r + 1) * n_ + u] = g.state(u)[cells[r]];
     }
   }
@@ -244,7 +244,7 @@ class Importer {
     ModelInfo& info = out_.info;
     info.name = "phasic graph";
     for (std::uint32_t k = 1; k <= P_; ++k) {
-      info.param_names.push_back("p" + std::to_string(k));
+      info.param_names.push_back(std::string("p").append(std::to_string(k)));
       info.param_defaults.push_back(1.0);
     }
     if (L_ > 0) info.variables.push_back(StateVariable{"s", 0, {L_}});
