@@ -319,7 +319,7 @@ TEST(freed_counted_blocks_are_kept_as_workspace_for_the_same_length) {
 
 // An evaluation's scratch is one workspace per session; from kRetainedFrom on it stays
 // mapped between calls as workspace. A batch of 8 θ on rabbits N = 200 (20,301
-// states) with 16 rewards (its two, eight times: a batch keeps the rewards in block
+// states) with 16 rewards (its own, repeated: a batch keeps the rewards in block
 // order, 2.6 MB, and x only where other blocks read it) leaves it kept, and the next
 // batch takes the same pages: it faults in none of them (as separate heap arrays its
 // first two calls each faulted in every 4 KB page), and gives the same bits.
@@ -327,9 +327,10 @@ TEST(an_evaluations_scratch_is_kept_as_workspace_between_calls) {
   const Graph g = fixtures::rabbits(200);
   ModelTrace t = compose(g, condense(g), {});
   const std::size_t V = t.vertex_count;
-  const std::vector<double> two(t.rewards.begin(), t.rewards.end());
-  for (std::uint32_t r = t.reward_count; r < 16; ++r)
-    t.rewards.insert(t.rewards.end(), two.begin() + (r % 2) * V, two.begin() + (r % 2 + 1) * V);
+  const std::vector<double> own(t.rewards.begin(), t.rewards.end());
+  const std::uint32_t R = t.reward_count;
+  for (std::uint32_t r = R; r < 16; ++r)
+    t.rewards.insert(t.rewards.end(), own.begin() + (r % R) * V, own.begin() + (r % R + 1) * V);
   t.reward_count = 16;
   release_free_heap();  // composing leaves freed blocks kept as workspace (decision 57)
   std::vector<double> thetas;
