@@ -337,7 +337,7 @@ async function dist(args: DistArgs, engine: Engine): Promise<number> {
   return 0;
 }
 
-/** The .fs file, or a CliError at its line. */
+/** The .fs file, or a CliError at its line and column. */
 function loadSpectrum(file: string): Spectrum {
   let text: string;
   try {
@@ -348,7 +348,7 @@ function loadSpectrum(file: string): Spectrum {
   try {
     return parseSfs(text);
   } catch (error) {
-    if (error instanceof SfsFileError) throw new CliError(error.message, file, error.line);
+    if (error instanceof SfsFileError) throw new CliError(error.message, file, error.line, error.column);
     throw error;
   }
 }

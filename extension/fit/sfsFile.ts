@@ -9,11 +9,13 @@
 // A first line without `folded`/`unfolded` is dadi's older format (unfolded, no
 // labels). Counts may be fractional (projected spectra are); a masked entry may hold
 // `nan` or `inf`, as numpy writes them, but every unmasked count must be a finite
-// number ≥ 0. Nothing here knows the model: the fit checks the length against the
-// model's sample size (likelihood.ts). Pure text in, a Spectrum or an SfsFileError
-// with its line out.
+// number ≥ 0. A count is read as a number is typed anywhere else (decision 86,
+// decision 96): a decimal that is not 0 as written but reads as 0 (1e-400), or that
+// reads as Infinity (1e400), is refused, not taken as 0 or inf. Nothing here knows the
+// model: the fit checks the length against the model's sample size (likelihood.ts).
+// Pure text in, a Spectrum or an SfsFileError with its line (and column) out.
 
-import { readDecimal } from '../protocol/format';
+import { readDecimal, underflowMessage, underflowsToZero } from '../protocol/format';
 
 export interface Spectrum {
   /** Sample size: the file has n + 1 entries, for 0..n derived alleles. */
@@ -29,10 +31,11 @@ export interface Spectrum {
 }
 
 export class SfsFileError extends Error {
-  /** `line` is 1-based; absent when the problem is the file as a whole. */
+  /** `line` and `column` are 1-based; `line` is absent when the problem is the file as a whole, `column` when it is the line's. */
   constructor(
     message: string,
     readonly line?: number,
+    readonly column?: number,
   ) {
     super(message);
     this.name = 'SfsFileError';
@@ -41,7 +44,14 @@ export class SfsFileError extends Error {
 
 interface Line {
   number: number;
+  /** The line as written, untrimmed, so that a word's column is its column in the file. */
   text: string;
+}
+
+interface Word {
+  text: string;
+  /** 1-based. */
+  column: number;
 }
 
 /** Non-comment, non-blank lines with their 1-based numbers. */
@@ -49,9 +59,29 @@ function dataLines(text: string): Line[] {
   const lines: Line[] = [];
   text.split(/\r\n|\n|\r/).forEach((raw, i) => {
     const t = raw.trim();
-    if (t !== '' && !t.startsWith('#')) lines.push({ number: i + 1, text: t });
+    if (t !== '' && !t.startsWith('#')) lines.push({ number: i + 1, text: raw });
   });
   return lines;
+}
+
+function words(line: Line): Word[] {
+  return [...line.text.matchAll(/\S+/g)].map((m) => ({ text: m[0], column: (m.index ?? 0) + 1 }));
+}
+
+/**
+ * A NUL is in no text dadi writes, and a line of them reads as one word (NUL is no
+ * blank): a UTF-16 file read as UTF-8 has one after every letter. Said once, where it
+ * is, rather than as "'4\0' is not a number".
+ */
+function refuseNul(text: string): void {
+  const at = text.indexOf('\0');
+  if (at < 0) return;
+  const before = text.slice(0, at).split(/\r\n|\n|\r/);
+  throw new SfsFileError(
+    'the file holds a NUL character, which no .fs text has: if it was saved as UTF-16, save it as UTF-8 (or ASCII)',
+    before.length,
+    before[before.length - 1].length + 1,
+  );
 }
 
 /** Splits the first line into words and quoted labels; a label may contain spaces. */
@@ -73,7 +103,7 @@ function headerTokens(line: Line): { words: string[]; labels: string[] } {
 }
 
 function header(line: Line): { entries: number; folded: boolean; labels: string[] } {
-  const { words, labels } = headerTokens(line);
+  const { words, labels } = headerTokens({ number: line.number, text: line.text.trim() });
   const keyword = words.findIndex((w) => w === 'folded' || w === 'unfolded');
   const dims = keyword < 0 ? words : words.slice(0, keyword);
   if (keyword >= 0 && keyword !== words.length - 1)
@@ -101,40 +131,60 @@ function header(line: Line): { entries: number; folded: boolean; labels: string[
   return { entries, folded: keyword >= 0 && words[keyword] === 'folded', labels };
 }
 
-/** A count as dadi's numpy reads it: a decimal number, or nan/inf (only allowed masked). */
-function count(word: string, index: number, line: Line): number {
-  const lower = word.toLowerCase();
+/** Why a word that is not a decimal is not one, when a usual slip explains it. */
+function notDecimalHint(word: string): string {
+  if (word.includes(',')) return " (the decimal point is '.', and entries are separated by blanks)";
+  if (word.includes('_')) return ' (digits are written without separators)';
+  return '';
+}
+
+/**
+ * A count as dadi's numpy reads it: a decimal number, or nan/inf (only allowed masked);
+ * but a decimal written as more than 0 that reads as 0 or as Infinity is refused.
+ */
+function count(word: Word, index: number, line: Line): number {
+  const fail = (why: string) => new SfsFileError(`entry ${index}: ${why}`, line.number, word.column);
+  const lower = word.text.toLowerCase();
   if (lower === 'nan') return Number.NaN;
   if (/^[+-]?inf(inity)?$/.test(lower)) return lower.startsWith('-') ? -Infinity : Infinity;
-  const value = readDecimal(word);
-  if (value === undefined) throw new SfsFileError(`entry ${index}: '${word}' is not a number`, line.number);
+  const value = readDecimal(word.text);
+  if (value === undefined) throw fail(`'${word.text}' is not a number${notDecimalHint(word.text)}`);
+  if (!Number.isFinite(value))
+    throw fail(`'${word.text}' is too large for a double (the largest is 1.8e308); write inf if inf is meant`);
+  if (underflowsToZero(word.text)) throw fail(underflowMessage(word.text));
   return value;
 }
 
-function row(line: Line, entries: number, what: string): string[] {
-  const words = line.text.split(/\s+/);
-  if (words.length !== entries)
+function row(line: Line, entries: number, what: string): Word[] {
+  const found = words(line);
+  if (found.length !== entries)
     throw new SfsFileError(
-      `the ${what} line has ${words.length} entries, but the first line says ${entries} (n + 1)`,
+      `the ${what} line has ${found.length} entries, but the first line says ${entries} (n + 1)${found.some((w) => w.text.includes(',')) ? '; entries are separated by blanks, not commas' : ''}`,
       line.number,
     );
-  return words;
+  return found;
 }
 
 export function parseSfs(text: string): Spectrum {
+  refuseNul(text);
   const lines = dataLines(text.replace(/^\uFEFF/, ''));
   if (lines.length === 0) throw new SfsFileError('the file is empty: expected a dadi .fs spectrum');
   const { entries, folded, labels } = header(lines[0]);
   if (lines.length < 2) throw new SfsFileError('the counts line is missing', lines[0].number);
   const countLine = lines[1];
-  const counts = row(countLine, entries, 'counts').map((w, i) => count(w, i, countLine));
+  const countWords = row(countLine, entries, 'counts');
+  const counts = countWords.map((w, i) => count(w, i, countLine));
   let mask = counts.map(() => false);
   if (lines.length >= 3) {
     const maskLine = lines[2];
     mask = row(maskLine, entries, 'mask').map((w, i) => {
-      if (w !== '0' && w !== '1')
-        throw new SfsFileError(`mask entry ${i}: '${w}' is neither 0 (used) nor 1 (masked)`, maskLine.number);
-      return w === '1';
+      if (w.text !== '0' && w.text !== '1')
+        throw new SfsFileError(
+          `mask entry ${i}: '${w.text}' is neither 0 (used) nor 1 (masked)`,
+          maskLine.number,
+          w.column,
+        );
+      return w.text === '1';
     });
   }
   if (lines.length > 3)
@@ -144,14 +194,13 @@ export function parseSfs(text: string): Spectrum {
     );
   counts.forEach((c, i) => {
     if (mask[i]) return;
-    if (!Number.isFinite(c))
-      throw new SfsFileError(`entry ${i}: ${c} is not a finite count (only masked entries may be)`, countLine.number);
-    if (c < 0) throw new SfsFileError(`entry ${i}: the count ${c} is negative`, countLine.number);
+    const at = (message: string) => new SfsFileError(message, countLine.number, countWords[i].column);
+    if (!Number.isFinite(c)) throw at(`entry ${i}: ${c} is not a finite count (only masked entries may be)`);
+    if (c < 0) throw at(`entry ${i}: the count ${c} is negative`);
     // dadi masks the upper half of a folded spectrum; a count there is a mislabelled file.
     if (folded && i > (entries - 1) / 2 && c !== 0)
-      throw new SfsFileError(
+      throw at(
         `entry ${i}: a folded spectrum counts minor alleles, 0..${Math.floor((entries - 1) / 2)}, but entry ${i} holds ${c} unmasked (is the file unfolded?)`,
-        countLine.number,
       );
   });
   return { n: entries - 1, folded, labels, counts, mask };

@@ -202,7 +202,7 @@ export class EngineSession {
       return wireSpectrum(parseSfs(data));
     } catch (error) {
       if (error instanceof SfsFileError)
-        throw new ResponseError(4, `${error.line ? `line ${error.line}: ` : ''}${error.message}`, {
+        throw new ResponseError(4, `${sfsPlace(error)}${error.message}`, {
           kind: 'argument',
         } satisfies EngineErrorData);
       throw this.toResponseError(error);
@@ -253,7 +253,7 @@ export class EngineSession {
       if (cancel.signal.aborted && !(error instanceof Superseded))
         throw new ResponseError(-32800, 'the fit was cancelled', { kind: 'cancelled' } satisfies EngineErrorData);
       if (error instanceof SfsFileError)
-        throw new ResponseError(4, `the data: ${error.line ? `line ${error.line}: ` : ''}${error.message}`, {
+        throw new ResponseError(4, `the data: ${sfsPlace(error)}${error.message}`, {
           kind: 'argument',
         } satisfies EngineErrorData);
       if (error instanceof FitError)
@@ -322,6 +322,12 @@ export class EngineSession {
 }
 
 /** The source range of a compiled-model site, when the model has one there. */
+/** "line 2, column 7: " before a `.fs` file's fault, as much of it as the fault has. */
+function sfsPlace(error: SfsFileError): string {
+  if (!error.line) return '';
+  return error.column ? `line ${error.line}, column ${error.column}: ` : `line ${error.line}: `;
+}
+
 function siteRange(prepared: PreparedModel | undefined, site: number | undefined): Diagnostic['range'] | undefined {
   const s = site !== undefined && site >= 0 ? prepared?.sites[site] : undefined;
   return s ? { start: { line: s[0], character: s[1] }, end: { line: s[2], character: s[3] } } : undefined;

@@ -198,6 +198,78 @@ describe('the .fs reader', () => {
         },
       );
     });
+
+  // Decision 96: a count is read as a typed number is (decision 86). 1e-400 read as 0 and
+  // 1e400 as Infinity (masked: taken; unmasked: "Infinity is not a finite count"), with
+  // no word of what was written; a UTF-16 file's first line read as '\ufffd\ufffd4\0'.
+  const misread: Array<[string, string, RegExp, number, number]> = [
+    [
+      'a count that reads as 0',
+      '4 unfolded\n1 2 1e-400 4\n',
+      /^entry 2: '1e-400' is too small for a double .* write 0 if 0 is meant$/,
+      2,
+      5,
+    ],
+    [
+      'a masked count that reads as 0',
+      '4 unfolded\n  1e-400 2 3 4\n1 0 0 1\n',
+      /^entry 0: '1e-400' is too small/,
+      2,
+      3,
+    ],
+    [
+      'a count that reads as Infinity',
+      '4 unfolded\n1\t1e400 3 4\n',
+      /^entry 1: '1e400' is too large for a double/,
+      2,
+      3,
+    ],
+    [
+      'a masked count that reads as Infinity',
+      '4 unfolded\n1 2 3 -1e999\n0 0 0 1\n',
+      /^entry 3: '-1e999' is too large/,
+      2,
+      7,
+    ],
+    ['a hexadecimal count', '4 unfolded\n1 0x10 3 4\n', /^entry 1: '0x10' is not a number$/, 2, 3],
+    [
+      'digits with separators',
+      '4 unfolded\n1 1_000 3 4\n',
+      /^entry 1: '1_000' is not a number \(digits are written without separators\)$/,
+      2,
+      3,
+    ],
+    ['a decimal comma', '4 unfolded\n1 2,5 3 4\n', /^entry 1: '2,5' is not a number \(the decimal point is '\.'/, 2, 3],
+    ['a NUL in a count', '4 unfolded\n1 2\u0000 3 4\n', /NUL character.*save it as UTF-8/, 2, 4],
+    [
+      'a UTF-16 file',
+      Buffer.from('\ufeff4 unfolded\n1 2 3 4\n', 'utf16le').toString('utf8'),
+      /NUL character.*UTF-16/,
+      1,
+      4,
+    ],
+    ['a negative count', '4 unfolded\n1 2  -3 4\n', /^entry 2: the count -3 is negative$/, 2, 6],
+    ['a mask value that is not 0 or 1', '4 unfolded\n1 2 3 4\n1 0 0 x\n', /^mask entry 3: 'x'/, 3, 7],
+  ];
+  for (const [what, text, message, line, column] of misread)
+    it(`refuses ${what}, naming its line and column`, () => {
+      assert.throws(
+        () => parseSfs(text),
+        (e: unknown) => {
+          assert.ok(e instanceof SfsFileError, String(e));
+          assert.match(e.message, message);
+          assert.deepEqual([e.line, e.column], [line, column]);
+          return true;
+        },
+      );
+    });
+
+  it('reads a count as numpy does where it reads as written: a sign, a bare point, a zero of any exponent', () => {
+    assert.deepEqual(parseSfs('4 unfolded\n+5 5. .5 0e-400\n').counts, [5, 5, 0.5, 0]);
+    assert.deepEqual(parseSfs('3 unfolded\n4.9e-324 1e308 0.000e-999\n').counts, [5e-324, 1e308, 0]);
+    // Commas between entries make one word; the count's message says so.
+    assert.throws(() => parseSfs('4 unfolded\n1,2,3,4\n'), /has 1 entries, .*separated by blanks, not commas/);
+  });
 });
 
 // ---- the likelihood against the closed form ----
@@ -865,6 +937,16 @@ describe('phasic-trace fit', () => {
     assert.equal(JSON.parse(r.stdout).error.message, 'the run took longer than --timeout 0.5 s and was stopped');
   });
 
+  it('refuses a count written as more than 0 that reads as 0, at its file, line and column', () => {
+    const data = fsFile('underflow', '# one count too small for a double\n4 unfolded\n0 5 1e-400 0\n1 0 0 1\n');
+    const r = cli(['fit', KINGMAN_SFS, '--data', data, '--sfs-reward', 'xi', '--fit', 'theta', '--set', 'n=3']);
+    assert.equal(r.status, 1, r.stdout + r.stderr);
+    assert.equal(
+      r.stderr,
+      `phasic-trace: ${data}:3:5: entry 2: '1e-400' is too small for a double (the least is 4.9e-324): it would read as 0; write 0 if 0 is meant\n`,
+    );
+  });
+
   it('refuses a data or model file that is a FIFO or a directory at once, naming what it is', () => {
     const fifo = join(dir, 'pipe.fs');
     assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
@@ -1107,12 +1189,12 @@ describe('phasic-trace fit', () => {
     fails(
       twoDemeFitArgs('--data', fsFile('neg', '11 unfolded\n0 1 2 -3 4 5 6 7 8 9 0\n')),
       1,
-      /neg\.fs:2: entry 3: the count -3 is negative/,
+      /neg\.fs:2:7: entry 3: the count -3 is negative/,
     );
     fails(
       twoDemeFitArgs('--data', fsFile('word', '11 unfolded\n0 1 2 three 4 5 6 7 8 9 0\n')),
       1,
-      /word\.fs:2: entry 3: 'three' is not a number/,
+      /word\.fs:2:7: entry 3: 'three' is not a number/,
     );
     fails(
       twoDemeFitArgs(

@@ -177,6 +177,92 @@ rule r
     assert.ok(cli.stdout.includes(`warning: ${message}`), cli.stdout);
   });
 
+  it('warns, beside unchanged numbers, when a model with absorb conditions reaches states where no rule fires and none holds', async () => {
+    // Decision 95. k = 4 → 3 → 2 → 1 at rate mu, and no rule fires at k = 1, where the
+    // declared `absorb when k == 0` does not hold: E[t] = 3/mu all the same, said so.
+    const TRAP = `model trap
+param mu = 1.0
+state k in 0..4 = 4
+absorb when k == 0
+rule down
+  when k >= 2
+  rate mu
+  do k -= 1
+reward t = 1
+`;
+    const one = await engine.run(compiled(TRAP), { moments: 2 });
+    assert.deepEqual(
+      [Number(one.moments.t[0]), Number(one.moments.t[1])],
+      [3, 12], // Erlang(3, 1): E[t] = 3, E[t²] = 3 · 4
+    );
+    assert.deepEqual(
+      one.warnings.map((w) => w.message),
+      [
+        '1 reached state absorbs only because no rule fires there, though the model declares absorb conditions ' +
+          'and none holds in it: state (k=1). If it is meant to absorb, say so in an absorb condition; otherwise ' +
+          "a rule's guard or rate misses it (the moments count the time until such a state is reached)",
+      ],
+    );
+    // Two such states from one start: counted, the first found named.
+    const two = TRAP.replace(
+      'rule down\n  when k >= 2\n  rate mu\n  do k -= 1',
+      'rule one\n  when k == 4\n  rate mu\n  do k -= 1\nrule two\n  when k == 4\n  rate mu\n  do k -= 2',
+    );
+    const both = await engine.run(compiled(two));
+    assert.equal(Number(both.moments.t[0]), 0.5);
+    assert.match(
+      both.warnings[0].message,
+      /^2 reached states absorb only .* in them \(the first: state \(k=3\)\)\. If they are/,
+    );
+    // Without absorb conditions, ending where no rule fires is the language's way: no warning.
+    const implicit = await engine.run(compiled(TRAP.replace('absorb when k == 0\n', '')), { moments: 2 });
+    assert.deepEqual([Number(implicit.moments.t[0]), Number(implicit.moments.t[1])], [3, 12]);
+    assert.deepEqual(implicit.warnings, []);
+    // A state where the condition holds is absorbing as declared: no warning either.
+    const declared = await engine.run(compiled(TRAP.replace('when k >= 2', 'when k >= 1')));
+    assert.equal(Number(declared.moments.t[0]), 4);
+    assert.deepEqual(declared.warnings, []);
+    // The command line prints it after the answer.
+    const file = join(dir, 'trap.phasic');
+    writeFileSync(file, TRAP);
+    const cli = spawnSync(process.execPath, [CLI, 'run', file, '--no-cache'], { encoding: 'utf8' });
+    assert.equal(cli.status, 0, cli.stderr);
+    assert.match(cli.stdout, /^t: E\[R\^1\]=3 E\[R\^2\]=12 /m);
+    assert.match(
+      cli.stdout,
+      /^warning: 1 reached state absorbs only because no rule fires there, .*: state \(k=1\)\./m,
+    );
+  });
+
+  it('refuses a phasic graph whose rate is not 0 as written but reads as 0, at its line and column', () => {
+    // Decision 96: 1e-400 was read as 0, a state never left, and the run answered
+    // E[time] = 0 with status 0. As 1e400 is, it is refused where it is written.
+    const graph = (weight: string) =>
+      phasicGraph({
+        start_edges: [[1, 1]],
+        edges: [
+          [1, 2, 0.125],
+          [2, 3, 1],
+        ],
+      }).replace('0.125', weight);
+    const file = join(dir, 'tiny-rate.json');
+    writeFileSync(file, graph('1e-400'));
+    const column = graph('1e-400').indexOf('1e-400') + 1;
+    const refused = spawnSync(process.execPath, [CLI, 'run', file, '--no-cache'], { encoding: 'utf8' });
+    assert.equal(refused.status, 1, refused.stdout);
+    assert.equal(
+      refused.stderr,
+      `phasic-trace: ${file}: invalid JSON at line 1, column ${column} (byte ${column - 1}): number too small for a double (the least is 4.9e-324): it would read as 0; write 0 if 0 is meant\n`,
+    );
+    // A subnormal rate is what was written: E[time] = 1/1e-310 + 1 is beyond a double, and said so.
+    writeFileSync(file, graph('1e-310'));
+    const subnormal = spawnSync(process.execPath, [CLI, 'run', file, '--no-cache', '--moments', '1'], {
+      encoding: 'utf8',
+    });
+    assert.equal(subnormal.status, 0, subnormal.stderr);
+    assert.match(subnormal.stdout, /^time: E\[R\^1\]=out of range /m);
+  });
+
   it("keeps the run's warnings in dist and fit, which used to drop them", () => {
     const stuckFile = join(dir, 'stuck.phasic');
     writeFileSync(stuckFile, KINGMAN.replace('state k in 1..n = n', 'state k in 1..n = 1'));

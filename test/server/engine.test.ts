@@ -327,6 +327,17 @@ rule leave
     assert.deepEqual(absorbed.range.start, { line: 0, character: 0 });
     assert.equal(absorbed.severity, 2);
 
+    // A model that declares where it absorbs and reaches a state where no rule fires and
+    // none of its conditions holds (decision 95): the warning goes on the absorb condition.
+    const trap =
+      'model trap\nparam mu = 1.0\nstate k in 0..4 = 4\nabsorb when k == 0\nrule down\n  when k >= 2\n  rate mu\n  do k -= 1\nreward t = 1\n';
+    const trapUri = model('trap.phasic', trap);
+    await lsp.open(trapUri, trap);
+    await request('phasic/run', run(trapUri));
+    const trapped = await publishedDiagnostic(trapUri, (d) => /no rule fires there/.test(d.message));
+    assert.equal(trapped.range.start.line, 3);
+    assert.equal(trapped.severity, 2);
+
     const negative = fixture('kingman.phasic').replace('rate theta * k * (k - 1) / 2', 'rate theta * (3 - k)');
     const bad = model('kingman_negative.phasic', negative);
     await assert.rejects(

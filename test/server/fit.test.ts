@@ -175,6 +175,11 @@ describe('phasic/fit over stdio', () => {
     };
     await refusal({ ...base, data: '7 unfolded\n0 5 4 3 2 1 0\n' }, /sample|length|entries|n = /i);
     await refusal({ ...base, data: '5 unfolded\n0 5 -4 3 0\n' }, /line 2/);
+    // A count that reads as 0 but is not 0 as written (decision 96), at its line and column.
+    await refusal(
+      { ...base, data: '5 unfolded\n0 5 1e-400 3 0\n' },
+      /^the data: line 2, column 5: entry 2: '1e-400' is too small for a double/,
+    );
     await refusal({ ...base, data: '5 unfolded\n0 5 4 3 0\n', sfsReward: 'eta' }, /eta/);
     await refusal({ ...base, data: '5 unfolded\n0 5 4 3 0\n', fit: ['nope'] }, /no parameter nope/);
     // Refused by the request schema before anything runs.

@@ -119,6 +119,10 @@ struct Batch {
   GraphVector<std::int32_t> changes;
   GraphVector<double> coeffs;  // per edge: P + 1 rate coefficients
   std::vector<SelfTransition> self_transitions;
+  // States where no rule fires though none of the model's absorb conditions holds
+  // (counted only in a model that declares some), and the first of them.
+  std::uint64_t traps = 0;
+  VertexId first_trap = 0;
   std::exception_ptr error;  // thrown by expanding state `expanded`
 
   void reset(VertexId from, VertexId to, const std::int32_t* from_row) {
@@ -132,6 +136,7 @@ struct Batch {
     changes.clear();
     coeffs.clear();
     self_transitions.clear();
+    traps = 0;
     error = nullptr;
   }
 };
@@ -218,6 +223,9 @@ class Expander {
                             rule.name + ")",
                         rule.site, rule.name);
     }
+    // Absorbing by the language, but a model that says where it absorbs did not say so
+    // here: reported after exploration (Explorer::report_traps).
+    if (batch_->edges.back() == 0 && !m_.absorb.empty() && batch_->traps++ == 0) batch_->first_trap = batch_->expanded;
   }
 
   // Runs a program on the pre-state outside any rule (absorb conditions, rewards).
@@ -662,6 +670,7 @@ class Explorer {
     GraphVector<std::int32_t>().swap(round_rows_);
     if (options_.progress) options_.progress(g_.vertex_count - 1);
     rewards();
+    report_traps();
   }
 
  private:
@@ -784,6 +793,8 @@ class Explorer {
       }
       if (options_.progress && u % 4096 == 0) options_.progress(u);
     }
+    if (batch.traps > 0 && traps_ == 0) first_trap_ = batch.first_trap;
+    traps_ += batch.traps;
     if (batch.error) std::rethrow_exception(batch.error);
   }
 
@@ -823,6 +834,25 @@ class Explorer {
     g_.coeffs.insert(g_.coeffs.end(), coeff, coeff + stride);
   }
 
+  // The language absorbs where no rule fires (model-language.md, "Exploration
+  // semantics"), so a model without absorb conditions ends that way by design. One that
+  // declares them says where it ends: a state neither absorbs by them nor leaves is
+  // almost always a rule whose guard misses a case (decision 95). The numbers stand;
+  // the run says so.
+  void report_traps() {
+    if (traps_ == 0) return;
+    const bool one = traps_ == 1;
+    out_.warnings.push_back(
+        {std::to_string(traps_) + (one ? " reached state absorbs" : " reached states absorb") +
+             " only because no rule fires there, though the model declares absorb conditions and none holds " +
+             (one ? "in it: " : "in them (the first: ") + describe_vertex(out_, first_trap_) + (one ? "" : ")") +
+             ". If " + (one ? "it is" : "they are") + " meant to absorb, say so in an absorb condition; " +
+             "otherwise a rule's guard or rate misses " + (one ? "it" : "them") +
+             " (the moments count the time until such a state is reached)",
+         m_.absorb.front().site,
+         {}});
+  }
+
   void rewards() {
     const std::uint32_t V = g_.vertex_count;
     g_.reward_count = std::uint32_t(m_.rewards.size());
@@ -857,6 +887,8 @@ class Explorer {
   std::vector<double> coeff_;      // S's edges
   std::vector<std::int32_t> row_;  // an edge's target, rebuilt from its source and changes
   std::vector<bool> warned_;       // rules whose self-transition was reported
+  std::uint64_t traps_ = 0;        // as Batch::traps, over the whole graph
+  VertexId first_trap_ = 0;
 
   Expander expander_;                        // this thread's
   std::optional<Expander> helper_expander_;  // the second thread's, from the first parallel round

@@ -425,9 +425,13 @@ class Parser {
     }
     double v = 0;
     const auto [ptr, ec] = std::from_chars(start, p_, v);
-    if (ec == std::errc::result_out_of_range) {
-      if (significant && magnitude + exponent > 0) error(start, "number too large for a double");
-      return negative ? -0.0 : 0.0;
+    // A literal with a non-zero digit that reads as 0 is refused as one that reads as
+    // infinity is: a phasic graph's rate of 1e-400 became a rate of 0 (a state never
+    // left) with nothing said (decision 96, as decision 86 for typed numbers).
+    if (ec == std::errc::result_out_of_range || (ec == std::errc() && significant && v == 0)) {
+      if (!significant) return negative ? -0.0 : 0.0;
+      if (magnitude + exponent > 0) error(start, "number too large for a double");
+      error(start, "number too small for a double (the least is 4.9e-324): it would read as 0; write 0 if 0 is meant");
     }
     if (ec != std::errc() || ptr != p_ || !std::isfinite(v)) error(start, "invalid number");
     return v;

@@ -8,8 +8,9 @@
 //   and column of the first offending byte. No byte string causes undefined
 //   behaviour: nesting deeper than kMaxDepth is rejected before the parser's
 //   recursion (and the DOM's recursive destruction) could grow beyond it.
-// - Numbers are doubles; a literal too large for a double is an error, one too
-//   small becomes ±0.
+// - Numbers are doubles; a literal too large for a double is an error, and so is one
+//   with a non-zero digit too small for one (it would read as ±0); a subnormal is
+//   read as such, and a literal whose digits are all 0 is ±0 whatever its exponent.
 // - A Value is 16 bytes (a tag and a payload) so that large graph files stay small
 //   in memory; values are move-only.
 #pragma once
