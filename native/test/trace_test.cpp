@@ -245,6 +245,18 @@ TEST(a_batch_keeps_solutions_only_where_another_block_reads_them) {
     }
     CHECK(std::memcmp(&lanes[i].covariance[0], &one.covariance[0], sizeof(double)) == 0);
   }
+  // Another trace's placement would index out of bounds: refused before any solve,
+  // and the placement is asked for only when lane groups run (8 θ or more).
+  const SolutionPlacement of_rabbits(t);
+  std::uint32_t asked = 0;
+  const PlacementSource wrong = [&](const ModelTrace&) -> const SolutionPlacement& {
+    ++asked;
+    return of_rabbits;
+  };
+  CHECK_THROWS(evaluate_batch(s, wrong, thetas, 8, 3, pairs));
+  CHECK_EQ(asked, 1u);
+  CHECK_EQ(evaluate_batch(s, wrong, std::span<const double>(thetas.data(), 7), 7, 3, pairs).size(), 7u);
+  CHECK_EQ(asked, 1u);
   CHECK_EQ(ledger().bytes(Category::Evaluation), 0u);
 }
 
