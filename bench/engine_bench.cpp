@@ -717,6 +717,13 @@ int run(const Options& o) {
   const double trace_time = evaluate(*trace, theta, kMoments).moment(0, 1);
   const double min_seconds = 0.05;
   Sample single_ns, batch8_ns, batch64_ns;
+  // The batch's placement built at its first ask and kept beside the trace, as the
+  // engine's memory cache keeps it (decision 97): the untimed first call below builds it.
+  std::optional<SolutionPlacement> placement;
+  const PlacementSource kept = [&](const ModelTrace& t) -> const SolutionPlacement& {
+    if (!placement) placement.emplace(t);
+    return *placement;
+  };
   for (int rep = 0; rep < o.reps; ++rep)
     single_ns.add(1e9 *
                   seconds_per_call([&] { observe(evaluate(*trace, theta, kMoments).moment(0, 1)); }, min_seconds));
@@ -728,10 +735,10 @@ int run(const Options& o) {
     // batch's workspace. Else a call longer than min_seconds (rabbits N = 1000 at 8 θ,
     // one repetition) reports the kernel's zeroing of 130 MB of fresh pages (≈ 0.35 s
     // on this VM) as the batch's cost per vector.
-    observe(evaluate_batch(*trace, thetas, count, kMoments)[0].moment(0, 1));
+    observe(evaluate_batch(*trace, kept, thetas, count, kMoments)[0].moment(0, 1));
     for (int rep = 0; rep < o.reps; ++rep)
       out.add(1e9 *
-              seconds_per_call([&] { observe(evaluate_batch(*trace, thetas, count, kMoments)[0].moment(0, 1)); },
+              seconds_per_call([&] { observe(evaluate_batch(*trace, kept, thetas, count, kMoments)[0].moment(0, 1)); },
                                min_seconds) /
               count);
   };

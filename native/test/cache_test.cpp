@@ -902,6 +902,57 @@ TEST(a_run_leaves_only_what_the_caches_hold_and_clear_returns_to_zero) {
   CHECK_EQ(e.disk_cache()->usage().files, 0u);
 }
 
+// A batch's solution placement depends only on its trace, so the engine builds it once
+// per cached model trace, at the first batch that runs lane groups (8 θ or more), and
+// keeps it in the trace's cache entry: counted there (Category::Traces, and so in what
+// the cache holds), never rebuilt by a later batch, and freed by Clear Caches, which
+// says so in its freed trace bytes (decision 97).
+TEST(a_batchs_placement_is_built_once_kept_with_its_trace_and_freed_by_clear) {
+  TempDir dir;
+  Engine e;
+  e.configure({dir.path.string(), 1 << 26, 1 << 26, 0});
+  RunOptions options;
+  options.moments = 2;
+  const json::Value run = json::parse(e.run(fixture("rabbits.json"), options, {}));
+  const std::string key = run.find("traceKey")->as_string();
+  check_only_caches_hold_memory(e);
+  const std::size_t traces = ledger().bytes(Category::Traces);
+  // The placement an evaluation of this trace needs, built here on its own.
+  std::size_t placement_bytes = 0;
+  {
+    Key parsed;
+    CHECK(Key::parse(key, parsed));
+    const CachedModel cached = e.memory_cache().find_model(parsed);
+    CHECK(cached.trace != nullptr);
+    placement_bytes = SolutionPlacement(*cached.trace).bytes();
+  }
+  CHECK(placement_bytes > 0);
+
+  std::vector<NamedValues> seven, eight;
+  for (int i = 0; i < 8; ++i) (i < 7 ? seven : eight).push_back({{"jump", 1.0 + 0.125 * i}});
+  eight.insert(eight.begin(), seven.begin(), seven.end());
+  // Seven θ run one at a time: no placement is built.
+  const json::Value one_by_one = json::parse(e.evaluate(key, seven, 2, {}));
+  CHECK_EQ(ledger().bytes(Category::Traces), traces);
+  const json::Value first = json::parse(e.evaluate(key, eight, 2, {}));
+  check_only_caches_hold_memory(e);
+  CHECK_EQ(ledger().bytes(Category::Traces), traces + placement_bytes);
+  const json::Value second = json::parse(e.evaluate(key, eight, 2, {}));
+  check_only_caches_hold_memory(e);
+  CHECK_EQ(ledger().bytes(Category::Traces), traces + placement_bytes);
+  // The lanes answer what one θ at a time answers, bit for bit, with the placement
+  // built or kept.
+  for (std::size_t i = 0; i < 8; ++i) {
+    const json::Value& a = first.as_array()[i];
+    CHECK(equal(*a.find("moments"), *second.as_array()[i].find("moments")));
+    if (i < 7) CHECK(equal(*a.find("moments"), *one_by_one.as_array()[i].find("moments")));
+  }
+
+  const json::Value cleared = json::parse(e.clear_caches());
+  CHECK_EQ(std::size_t(cleared.find("freedBytes")->find("traces")->as_number()), traces + placement_bytes);
+  for (int c = 0; c < kCategoryCount; ++c) CHECK_EQ(ledger().bytes(static_cast<Category>(c)), 0u);
+}
+
 TEST(a_cancelled_or_over_budget_run_frees_what_it_built) {
   Engine e;
   e.configure({"", 0, 1 << 26, 0});

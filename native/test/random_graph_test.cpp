@@ -357,7 +357,7 @@ TEST(blocks_that_fill_in_match_a_dense_solve_with_their_gradients) {
     std::vector<double> thetas;
     for (int i = 0; i < 10; ++i)
       for (std::uint32_t p = 0; p < g.param_count; ++p) thetas.push_back(uniform(rng, 0.3, 2.5));
-    const std::vector<Moments> batch = evaluate_batch(t, thetas, 10, K, pair);
+    const std::vector<Moments> batch = evaluate_batch(t, fixtures::placed(), thetas, 10, K, pair);
     for (int i = 0; i < 10; ++i)
       CHECK(bitwise_equal(batch[i], evaluate(t, std::span(thetas).subspan(i * g.param_count, g.param_count), K, pair)));
     ModelTrace reloaded = t;
@@ -614,7 +614,7 @@ TEST(random_graphs_match_a_dense_solve) {
         std::vector<double> thetas;
         for (int i = 0; i < 11; ++i)
           for (std::uint32_t p = 0; p < g.param_count; ++p) thetas.push_back(uniform(rng, 0.3, 2.5));
-        const std::vector<Moments> batch = evaluate_batch(t, thetas, 11, 3, pairs);
+        const std::vector<Moments> batch = evaluate_batch(t, fixtures::placed(), thetas, 11, 3, pairs);
         for (int i = 0; i < 11; ++i) {
           const std::span<const double> theta(thetas.data() + i * g.param_count, g.param_count);
           CHECK(bitwise_equal(batch[i], evaluate(t, theta, 3, pairs)));

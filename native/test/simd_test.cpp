@@ -150,13 +150,13 @@ TEST(evaluations_give_the_same_bits_at_every_width) {
       for (std::uint32_t p = 0; p < P; ++p) thetas.push_back(i % 3 == 1 && p == i % P ? 0.0 : uniform(rng, 0.3, 2.5));
     const RewardPair pairs[] = {{0, 1}};
     limit_simd_level(SimdLevel::sse2);
-    const std::vector<Moments> base = evaluate_batch(t, thetas, count, 2, pairs);
+    const std::vector<Moments> base = evaluate_batch(t, fixtures::placed(), thetas, count, 2, pairs);
     std::vector<Moments> base_single;
     for (std::uint32_t i = 0; i < count; ++i)
       base_single.push_back(evaluate(t, std::span(thetas).subspan(i * P, P), 2, pairs));
     for (SimdLevel level : wide_levels()) {
       AtLevel at(level);
-      const std::vector<Moments> batch = evaluate_batch(t, thetas, count, 2, pairs);
+      const std::vector<Moments> batch = evaluate_batch(t, fixtures::placed(), thetas, count, 2, pairs);
       for (std::uint32_t i = 0; i < count; ++i) {
         CHECK(same_bits(batch[i], base[i]));
         CHECK(same_bits(evaluate(t, std::span(thetas).subspan(i * P, P), 2, pairs), base_single[i]));

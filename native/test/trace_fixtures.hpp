@@ -5,12 +5,14 @@
 #include <algorithm>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <random>
 #include <utility>
 #include <vector>
 
 #include "graph/graph.hpp"
 #include "trace/block_trace.hpp"
+#include "trace/evaluate.hpp"
 
 namespace fixtures {
 
@@ -91,6 +93,17 @@ inline phasic::Graph rabbits(int N) {
   time[0] = 0;
   time[id[{0, 0}]] = 0;
   return make_graph(3, V, edges, {time});
+}
+
+// A batch's placement (trace/solution_placement.hpp) built when the batch asks, for the
+// one call: a test's traces are evaluated a batch at a time, where the engine keeps one
+// placement per cached trace.
+inline phasic::PlacementSource placed() {
+  auto kept = std::make_shared<std::unique_ptr<const phasic::SolutionPlacement>>();
+  return [kept](const phasic::ModelTrace& t) -> const phasic::SolutionPlacement& {
+    *kept = std::make_unique<const phasic::SolutionPlacement>(t);
+    return **kept;
+  };
 }
 
 }  // namespace fixtures

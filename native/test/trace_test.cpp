@@ -156,7 +156,7 @@ TEST(a_rate_set_to_zero_drops_unreached_states_and_reports_infinite_and_undefine
   // A batch (8 lanes and a remainder) gives what single evaluations give.
   std::vector<double> thetas;
   for (int i = 0; i < 11; ++i) thetas.insert(thetas.end(), {i % 3 == 2 ? 0.0 : 1.0, i % 2 ? 0.25 * i : 0.0});
-  const std::vector<Moments> batch = evaluate_batch(t, thetas, 11, 3, pairs);
+  const std::vector<Moments> batch = evaluate_batch(t, fixtures::placed(), thetas, 11, 3, pairs);
   for (std::uint32_t i = 0; i < 11; ++i) {
     const Moments one = evaluate(t, std::span<const double>(thetas.data() + 2 * i, 2), 3, pairs);
     CHECK_EQ(batch[i].absorption_certain, one.absorption_certain);
@@ -178,7 +178,7 @@ TEST(blocks_replayed_in_pairs_give_the_lanes_bits) {
     std::vector<double> thetas;
     for (int i = 0; i < 8; ++i) thetas.insert(thetas.end(), {0.5 + 0.3 * i, i == 3 ? 0.0 : 2.0 + i, 4.0 / (1 + i)});
     const RewardPair pairs[] = {{0, 0}};
-    const std::vector<Moments> lanes = evaluate_batch(t, thetas, 8, 3, pairs);
+    const std::vector<Moments> lanes = evaluate_batch(t, fixtures::placed(), thetas, 8, 3, pairs);
     for (std::uint32_t i = 0; i < 8; ++i) {
       const Moments one = evaluate(t, std::span<const double>(thetas.data() + 3 * i, 3), 3, pairs);
       CHECK_EQ(one.raw.size(), lanes[i].raw.size());
@@ -235,7 +235,7 @@ TEST(a_batch_keeps_solutions_only_where_another_block_reads_them) {
   std::vector<double> thetas;
   for (int i = 0; i < 8; ++i) thetas.push_back(0.5 + 0.25 * i);
   const RewardPair pairs[] = {{0, 1}};
-  const std::vector<Moments> lanes = evaluate_batch(s, thetas, 8, 3, pairs);
+  const std::vector<Moments> lanes = evaluate_batch(s, fixtures::placed(), thetas, 8, 3, pairs);
   for (std::uint32_t i = 0; i < 8; ++i) {
     const std::span<const double> theta(thetas.data() + i, 1);
     const Moments one = evaluate(s, theta, 3, pairs), chain = evaluate(whole, theta, 3, pairs);
@@ -245,6 +245,18 @@ TEST(a_batch_keeps_solutions_only_where_another_block_reads_them) {
     }
     CHECK(std::memcmp(&lanes[i].covariance[0], &one.covariance[0], sizeof(double)) == 0);
   }
+  // Another trace's placement would index out of bounds: refused before any solve,
+  // and the placement is asked for only when lane groups run (8 θ or more).
+  const SolutionPlacement of_rabbits(t);
+  std::uint32_t asked = 0;
+  const PlacementSource wrong = [&](const ModelTrace&) -> const SolutionPlacement& {
+    ++asked;
+    return of_rabbits;
+  };
+  CHECK_THROWS(evaluate_batch(s, wrong, thetas, 8, 3, pairs));
+  CHECK_EQ(asked, 1u);
+  CHECK_EQ(evaluate_batch(s, wrong, std::span<const double>(thetas.data(), 7), 7, 3, pairs).size(), 7u);
+  CHECK_EQ(asked, 1u);
   CHECK_EQ(ledger().bytes(Category::Evaluation), 0u);
 }
 
@@ -335,8 +347,8 @@ TEST(a_programs_independent_ops_in_any_order_give_the_same_bits) {
       CHECK(std::memcmp(a.raw.data(), b.raw.data(), a.raw.size() * sizeof(double)) == 0);
       CHECK(std::memcmp(a.covariance.data(), b.covariance.data(), a.covariance.size() * sizeof(double)) == 0);
     };
-    const std::vector<Moments> lanes = evaluate_batch(t, thetas, 8, 3, pairs);
-    const std::vector<Moments> reordered_lanes = evaluate_batch(u, thetas, 8, 3, pairs);
+    const std::vector<Moments> lanes = evaluate_batch(t, fixtures::placed(), thetas, 8, 3, pairs);
+    const std::vector<Moments> reordered_lanes = evaluate_batch(u, fixtures::placed(), thetas, 8, 3, pairs);
     for (std::uint32_t i = 0; i < 8; ++i) {
       const std::span<const double> theta(thetas.data() + 3 * i, 3);
       same(evaluate(u, theta, 3, pairs), evaluate(t, theta, 3, pairs));
@@ -414,7 +426,7 @@ TEST(blocks_at_the_narrow_limit_replay_and_round_trip_with_the_chains_bits) {
       m.blocks[at].trace = share(BlockTrace(*form));
       std::vector<double> thetas;
       for (int i = 0; i < 8; ++i) thetas.push_back(0.25 + 0.5 * i);
-      const std::vector<Moments> lanes = evaluate_batch(m, thetas, 8, 2, {});
+      const std::vector<Moments> lanes = evaluate_batch(m, fixtures::placed(), thetas, 8, 2, {});
       for (std::uint32_t i = 0; i < 8; ++i) {
         double x = thetas[i];
         for (std::uint32_t k = 0; k < chain; ++k) x = x + x * step;
@@ -1047,8 +1059,8 @@ TEST(narrow_and_wide_commands_give_the_same_bits) {
     const std::span<const double> theta(thetas.data(), P);
     const Moments one = evaluate(narrow, theta, 3), one_wide = evaluate(wide, theta, 3);
     CHECK(same(one.raw, one_wide.raw));
-    const std::vector<Moments> lanes = evaluate_batch(narrow, thetas, 8, 3);
-    const std::vector<Moments> lanes_wide = evaluate_batch(wide, thetas, 8, 3);
+    const std::vector<Moments> lanes = evaluate_batch(narrow, fixtures::placed(), thetas, 8, 3);
+    const std::vector<Moments> lanes_wide = evaluate_batch(wide, fixtures::placed(), thetas, 8, 3);
     for (std::size_t i = 0; i < lanes.size(); ++i) CHECK(same(lanes[i].raw, lanes_wide[i].raw));
     const Gradient d = evaluate_gradient(narrow, theta, 3, one), d_wide = evaluate_gradient(wide, theta, 3, one);
     CHECK(same(d.moment, d_wide.moment));
@@ -1336,7 +1348,7 @@ TEST(everything_built_is_released) {
     const ModelTrace t = compose(g, c, {});
     const ModelTrace flat = compose_flat(g, c);
     const double thetas[] = {1, 2, 4, 1, 1, 1};
-    CHECK_EQ(evaluate_batch(t, thetas, 2, 2).size(), std::size_t(2));
+    CHECK_EQ(evaluate_batch(t, fixtures::placed(), thetas, 2, 2).size(), std::size_t(2));
     // Everything a model trace reports as its size is accounted (plus the shared
     // pointers' control blocks).
     CHECK(ledger().bytes(Category::Traces) >= before.traces + t.bytes() + flat.bytes());

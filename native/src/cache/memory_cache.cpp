@@ -113,7 +113,8 @@ struct MemoryCache::Entry {
 
   std::shared_ptr<const BlockTrace> block;
   std::shared_ptr<const ModelTrace> model;
-  std::shared_ptr<const ParametricGraph> graph;  // a model's, for distributions
+  std::shared_ptr<const SolutionPlacement> placement;  // a model's, once a batch asked for it
+  std::shared_ptr<const ParametricGraph> graph;        // a model's, for distributions
   bool run = false;
   Bytes canonical;  // a block's input or a run's model text (compared on every hit); a model's labels
   Bytes summary;    // a run's summary
@@ -240,6 +241,22 @@ std::shared_ptr<const ModelTrace> MemoryCache::put_model(const Key& key, ModelTr
   return cached;
 }
 
+std::shared_ptr<const SolutionPlacement> MemoryCache::placement(const Key& key, const ModelTrace& trace) {
+  std::lock_guard lock(mutex_);
+  auto it = entries_->find(key);
+  if (it == entries_->end() || it->second.model.get() != &trace)
+    return std::allocate_shared<const SolutionPlacement>(CountedAllocator<SolutionPlacement, Category::Evaluation>(),
+                                                         trace);
+  Entry& e = it->second;
+  if (!e.placement) {
+    e.placement = std::allocate_shared<const SolutionPlacement>(CacheAllocator<SolutionPlacement>(bookkeeping_), trace);
+    e.trace_bytes += e.placement->bytes();
+    trace_bytes_ += e.placement->bytes();
+    trim_locked(&key);
+  }
+  return e.placement;
+}
+
 CachedRun MemoryCache::find_run(const Key& key, std::string_view model_text) {
   std::lock_guard lock(mutex_);
   auto it = entries_->find(key);
@@ -302,6 +319,10 @@ void MemoryCache::erase(typename Map::iterator it, CacheClearStats& stats) {
 
 void MemoryCache::trim() {
   std::lock_guard lock(mutex_);
+  trim_locked(nullptr);
+}
+
+void MemoryCache::trim_locked(const Key* keep) {
   CacheClearStats ignored;
   // Each pass evicts from the least recent end whatever may go; evicting a model
   // unpins its blocks, which a later pass may then evict.
@@ -313,7 +334,7 @@ void MemoryCache::trim() {
       auto it = entries_->find(*k);
       const Entry& e = it->second;
       const bool protected_model = e.model && has_latest_model_ && it->first == latest_model_;
-      if (protected_model || e.pinned_by > 0) continue;
+      if (protected_model || e.pinned_by > 0 || (keep && it->first == *keep)) continue;
       const Key victim = *k;
       ++k;  // erase invalidates the victim's list node only
       erase(entries_->find(victim), ignored);

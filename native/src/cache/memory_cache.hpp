@@ -5,7 +5,8 @@
 // Invariants:
 // - held_bytes() is exactly what the cache keeps alive: the bytes of the traces it
 //   holds, counted in Category::Traces (their vectors; for a model trace also its
-//   block list and the share()d traces of the blocks composition recorded itself),
+//   block list, the share()d traces of the blocks composition recorded itself and,
+//   once a batch has asked for it, its solution placement),
 //   the vectors of the parametric graphs kept beside model traces, counted in
 //   Category::Graph, plus its bookkeeping (maps, LRU links, stored inputs, labels and
 //   runs' decomposition texts, the objects and control blocks of the traces and graphs
@@ -30,7 +31,10 @@
 //   blocks), and neither summary nor evaluation ever answers with another's labels.
 // - Eviction happens in trim(), which a run calls once it has stored its model trace,
 //   so nothing a run is using disappears under it. trim() never evicts the most
-//   recently stored model trace: the latest run can always be re-evaluated.
+//   recently stored model trace: the latest run can always be re-evaluated. A
+//   placement built into an entry trims the others to the budget, never that entry.
+// - A model trace entry's solution placement (trace/solution_placement.hpp) is built
+//   at most once, at the first batch that asks, and leaves with the entry.
 // - All methods are thread-safe.
 #pragma once
 
@@ -49,6 +53,7 @@
 #include "distribution/parametric_graph.hpp"
 #include "trace/block_trace.hpp"
 #include "trace/model_trace.hpp"
+#include "trace/solution_placement.hpp"
 
 namespace phasic {
 
@@ -154,6 +159,11 @@ class MemoryCache {
                                               const std::vector<Key>& block_keys, std::string_view model_text,
                                               ParametricGraph&& graph = {});
 
+  // The solution placement of `trace`, the model trace cached under `key`: built at the
+  // first ask and kept with the entry, counted as its trace bytes. When the entry no
+  // longer holds `trace` (evicted since it was found), one built for the caller alone.
+  std::shared_ptr<const SolutionPlacement> placement(const Key& key, const ModelTrace& trace);
+
   // The summary stored for exactly this model text, with its model trace.
   CachedRun find_run(const Key& key, std::string_view model_text);
   // `model_key` names a cached model trace, which the summary pins; `decomposition` is
@@ -176,6 +186,9 @@ class MemoryCache {
   void touch(Entry& e);
   Entry& insert(const Key& key, Entry&& entry);
   void erase(typename Map::iterator it, CacheClearStats& stats);
+  // Evicts least recent entries until within the budget, except the latest model and
+  // `keep` (when not null).
+  void trim_locked(const Key* keep);
   std::uint64_t held_locked() const;
 
   mutable std::mutex mutex_;

@@ -152,8 +152,15 @@ std::string Engine::evaluate(const std::string& trace_key, const std::vector<Nam
     thetas.insert(thetas.end(), theta.begin(), theta.end());
   }
   const std::vector<RewardPair> pairs = pairs_of(cached.labels, covariances);
+  // The batch's placement is built once per cached trace and kept in its entry (counted
+  // there; Clear Caches frees it), so a fit's many calls pay for it once (decision 97).
+  std::shared_ptr<const SolutionPlacement> placement;
+  const PlacementSource kept = [&](const ModelTrace& trace) -> const SolutionPlacement& {
+    placement = memory_->placement(key, trace);
+    return *placement;
+  };
   const auto start = std::chrono::steady_clock::now();
-  std::vector<Moments> results = evaluate_batch(*cached.trace, thetas, static_cast<std::uint32_t>(params.size()),
+  std::vector<Moments> results = evaluate_batch(*cached.trace, kept, thetas, static_cast<std::uint32_t>(params.size()),
                                                 std::max<std::uint32_t>(moments, 2), pairs, cancel);
   // The batch is timed as a whole; each result reports its share.
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count() /

@@ -126,10 +126,10 @@ using sse2::MomentSession;
 
 // Lane groups of 8 θ of a batch through `Session`; returns how many θ it evaluated.
 template <class Session>
-std::uint32_t run_lane_groups(const ModelTrace& m, const double* thetas, std::uint32_t count,
-                              std::uint32_t moment_count, std::span<const RewardPair> pairs,
+std::uint32_t run_lane_groups(const ModelTrace& m, const SolutionPlacement& placement, const double* thetas,
+                              std::uint32_t count, std::uint32_t moment_count, std::span<const RewardPair> pairs,
                               const std::atomic<bool>* cancel, Moments* out) {
-  Session lanes(m, moment_count, pairs, cancel);
+  Session lanes(m, &placement, moment_count, pairs, cancel);
   const std::size_t P = m.param_count;
   std::uint32_t done = 0;
   for (; done + kBatchLanes <= count; done += kBatchLanes) lanes.run(thetas + done * P, out + done);
@@ -137,21 +137,22 @@ std::uint32_t run_lane_groups(const ModelTrace& m, const double* thetas, std::ui
 }
 
 // run_lane_groups at AVX2 when the CPU has it.
-std::uint32_t run_lane_groups(const ModelTrace& m, const double* thetas, std::uint32_t count,
-                              std::uint32_t moment_count, std::span<const RewardPair> pairs,
+std::uint32_t run_lane_groups(const ModelTrace& m, const SolutionPlacement& placement, const double* thetas,
+                              std::uint32_t count, std::uint32_t moment_count, std::span<const RewardPair> pairs,
                               const std::atomic<bool>* cancel, Moments* out) {
 #if PHASIC_SIMD_DISPATCH
   if (simd_level() >= SimdLevel::avx2)
-    return run_lane_groups<avx2::MomentSession<kBatchLanes>>(m, thetas, count, moment_count, pairs, cancel, out);
+    return run_lane_groups<avx2::MomentSession<kBatchLanes>>(m, placement, thetas, count, moment_count, pairs, cancel,
+                                                             out);
 #endif
-  return run_lane_groups<MomentSession<kBatchLanes>>(m, thetas, count, moment_count, pairs, cancel, out);
+  return run_lane_groups<MomentSession<kBatchLanes>>(m, placement, thetas, count, moment_count, pairs, cancel, out);
 }
 
 // `count` θ one at a time through `Session`.
 template <class Session>
 void run_one_by_one(const ModelTrace& m, const double* thetas, std::uint32_t count, std::uint32_t moment_count,
                     std::span<const RewardPair> pairs, const std::atomic<bool>* cancel, Moments* out) {
-  Session single(m, moment_count, pairs, cancel);
+  Session single(m, nullptr, moment_count, pairs, cancel);
   for (std::uint32_t i = 0; i < count; ++i) single.run(thetas + std::size_t(i) * m.param_count, out + i);
 }
 
@@ -238,15 +239,15 @@ Moments evaluate(const ModelTrace& m, std::span<const double> theta, std::uint32
   Moments out;
   run_one_by_one(m, theta.data(), 1, moment_count, pairs, cancel, &out);
   if (!in_range(out, pairs)) {
-    MomentSession<1, true> exact(m, moment_count, pairs, cancel);
+    MomentSession<1, true> exact(m, nullptr, moment_count, pairs, cancel);
     evaluate_exactly(exact, m, theta.data(), pairs, out);
   }
   return out;
 }
 
-std::vector<Moments> evaluate_batch(const ModelTrace& m, std::span<const double> thetas, std::uint32_t count,
-                                    std::uint32_t moment_count, std::span<const RewardPair> pairs,
-                                    const std::atomic<bool>* cancel) {
+std::vector<Moments> evaluate_batch(const ModelTrace& m, const PlacementSource& placement,
+                                    std::span<const double> thetas, std::uint32_t count, std::uint32_t moment_count,
+                                    std::span<const RewardPair> pairs, const std::atomic<bool>* cancel) {
   const std::size_t P = m.param_count;
   if (thetas.size() != count * P)
     throw EngineError("expected " + std::to_string(count) + " × " + std::to_string(P) + " parameter values, got " +
@@ -261,7 +262,9 @@ std::vector<Moments> evaluate_batch(const ModelTrace& m, std::span<const double>
   const std::uint64_t lane_bytes = (std::uint64_t(m.reward_count) * moment_count + 2 * pairs.size()) * m.vertex_count *
                                    kBatchLanes * sizeof(double);
   if (count >= kBatchLanes && lane_bytes <= kMaxLaneScratch) {
-    done = run_lane_groups(m, thetas.data(), count, moment_count, pairs, cancel, out.data());
+    const SolutionPlacement& placed = placement(m);
+    if (!placed.fits(m)) throw InternalError("a batch was given the solution placement of another trace");
+    done = run_lane_groups(m, placed, thetas.data(), count, moment_count, pairs, cancel, out.data());
   }
   if (done < count)
     run_one_by_one(m, thetas.data() + done * P, count - done, moment_count, pairs, cancel, out.data() + done);
@@ -270,7 +273,7 @@ std::vector<Moments> evaluate_batch(const ModelTrace& m, std::span<const double>
   std::uint32_t first_unfinished = 0;
   while (first_unfinished < count && in_range(out[first_unfinished], pairs)) ++first_unfinished;
   if (first_unfinished < count) {
-    MomentSession<1, true> safe(m, moment_count, pairs, cancel);
+    MomentSession<1, true> safe(m, nullptr, moment_count, pairs, cancel);
     for (std::uint32_t i = first_unfinished; i < count; ++i)
       if (!in_range(out[i], pairs)) evaluate_exactly(safe, m, thetas.data() + i * P, pairs, out[i]);
   }

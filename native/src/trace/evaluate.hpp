@@ -7,7 +7,8 @@
 // block together: a block's program is replayed once for θ and then used by every
 // solve while its values are in cache, so scratch holds one block's values plus one x
 // vector per solve ((rewards × moments + 2 × pairs) × vertices doubles per lane; a
-// batch's x only at the vertices other blocks read, solution_placement.hpp).
+// batch's x only at the vertices other blocks read, solution_placement.hpp: the
+// trace's placement, which the caller keeps beside the trace and is not scratch).
 // For one θ, up to four solves that do not depend on each other (different rewards, the
 // sides of covariance pairs) run side by side so that their dependency chains overlap;
 // each performs the same operations in the same order as alone.
@@ -42,10 +43,12 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <vector>
 
 #include "trace/model_trace.hpp"
+#include "trace/solution_placement.hpp"
 
 namespace phasic {
 
@@ -70,11 +73,17 @@ struct Moments {
 Moments evaluate(const ModelTrace& trace, std::span<const double> theta, std::uint32_t moment_count,
                  std::span<const RewardPair> pairs = {}, const std::atomic<bool>* cancel = nullptr);
 
+// The trace's solution placement (solution_placement.hpp), asked for only when a batch
+// runs lane groups, at most once per call: whoever keeps the trace builds it at the
+// first ask and keeps it beside the trace (the engine: MemoryCache::placement).
+using PlacementSource = std::function<const SolutionPlacement&(const ModelTrace&)>;
+
 // thetas holds `count` vectors of param_count values, row-major; one Moments per vector.
 // Runs lane groups of 8 unless their x vectors would exceed 256 MiB (then one θ at a
-// time); results are the same either way.
-std::vector<Moments> evaluate_batch(const ModelTrace& trace, std::span<const double> thetas, std::uint32_t count,
-                                    std::uint32_t moment_count, std::span<const RewardPair> pairs = {},
-                                    const std::atomic<bool>* cancel = nullptr);
+// time); results are the same either way. A placement that does not fit the trace is
+// refused (InternalError).
+std::vector<Moments> evaluate_batch(const ModelTrace& trace, const PlacementSource& placement,
+                                    std::span<const double> thetas, std::uint32_t count, std::uint32_t moment_count,
+                                    std::span<const RewardPair> pairs = {}, const std::atomic<bool>* cancel = nullptr);
 
 }  // namespace phasic

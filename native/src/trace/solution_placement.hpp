@@ -12,13 +12,21 @@
 // numbered block by block, so a block's stores are one run.
 //
 // Block order also numbers every block's vertices one after another (first_vertex):
-// a batch reads its rewards in that order, gathered once per call.
+// a batch reads its rewards in that order (block_rewards), so that it reads them as
+// one run per block instead of at scattered global ids.
+//
+// A placement depends only on the model trace, so whoever keeps the trace builds it
+// once and keeps it beside (the memory cache, at the first batch that runs lane
+// groups: cache/memory_cache.hpp); it is the trace's data, counted in
+// Category::Traces. Built per call, it and the reward gather were 8–14 % of a batch
+// of 8 on rabbits (decision 97).
 //
 // Invariant: every vertex some block exits into has an entry (entry[v]; entry is
 // undefined at other vertices), every start target too: one local to no block
 // (absorbing) has the entry `zero()`, which no block writes;
 // block b's kept vertices have the entries [first_kept[b], first_kept[b + 1]), in
-// local order, and kept_local[e] is entry e's local index in its block.
+// local order, and kept_local[e] is entry e's local index in its block;
+// block_rewards(r)[first_vertex(b) + i] is reward r at block b's local vertex i.
 #pragma once
 
 #include <cstdint>
@@ -40,13 +48,22 @@ class SolutionPlacement {
   // Where block b's vertices start in block order (b ≤ blocks: the last is the total).
   std::uint32_t first_vertex(std::size_t b) const { return first_vertex_[b]; }
   std::uint32_t start_entry(std::size_t e) const { return start_entry_[e]; }  // of S's e-th target
+  // Reward r at every local vertex, in block order (first_vertex).
+  const double* block_rewards(std::size_t r) const { return rewards_.data() + r * first_vertex_[block_count_]; }
+
+  // Whether this is the placement of a trace of m's shape: its vertex, reward and block
+  // counts, and each block's size (a placement of another trace would index out of
+  // bounds). A pass over the blocks.
+  bool fits(const ModelTrace& m) const;
+  std::size_t bytes() const { return held_bytes(data_) + held_bytes(rewards_); }
 
  private:
-  // One allocation per call (a batch of a small model is a few µs, and six arrays were
-  // six allocations): entry by vertex id, then first_kept_, first_vertex_ (blocks + 1
-  // each), start_entry_, kept_local_.
-  UninitializedVector<std::uint32_t, Category::Evaluation> data_;
-  std::uint32_t kept_count_ = 0;
+  // Entry by vertex id, then first_kept_, first_vertex_ (blocks + 1 each), start_entry_,
+  // kept_local_: one allocation (a small model's batch is a few µs).
+  UninitializedVector<std::uint32_t, Category::Traces> data_;
+  UninitializedVector<double, Category::Traces> rewards_;  // reward-major, then block order
+  std::uint32_t vertex_count_ = 0, reward_count_ = 0, kept_count_ = 0;
+  std::size_t block_count_ = 0;
   std::uint32_t *first_kept_, *first_vertex_, *start_entry_, *kept_local_;
 };
 
