@@ -1154,9 +1154,21 @@ describe('phasic-trace fit', () => {
     const warnings = r.warnings ?? [];
     const claim = warnings.find((w) => w.startsWith('the gradient by mig at the estimate is not trusted'));
     assert.ok(claim, warnings.join('\n'));
-    const named = /the least dE\[xi\[0\]\]\/dmig = ([^,]+), known only to about ±([^:]+):/.exec(claim);
-    assert.ok(named, claim);
-    assert.ok(Math.abs(Number(named[1]) + 5 / 12) <= Number(named[2]), claim);
+    // Which derivative is the least depends on the bound (decision 93): each one's limit as
+    // mig → 0, from mpmath at 130 digits at mig = 1e-35 (xi[4] and the time grow as 1/mig).
+    const limits: Record<string, number> = {
+      'xi[0]': -5 / 12,
+      'xi[1]': -1.126262626262626,
+      'xi[2]': -2.858585858585859,
+      'xi[3]': -10.10606060606061,
+      'xi[5]': -7.560606060606061,
+      'xi[6]': -1.585858585858586,
+      'xi[7]': -0.4292929292929293,
+      'xi[8]': -1 / 12,
+    };
+    const named = /the least dE\[(xi\[\d\])\]\/dmig = ([^,]+), known only to about ±([^:]+):/.exec(claim);
+    assert.ok(named && named[1] in limits, claim);
+    assert.ok(Math.abs(Number(named[2]) - limits[named[1]]) <= Number(named[3]), claim);
     assert.ok(
       warnings.some((w) =>
         /^no standard errors: the information matrix comes from derivatives by mig near the estimate that are not trusted: /.test(

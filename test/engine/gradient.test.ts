@@ -611,7 +611,7 @@ describe('derivatives at the rounding of their terms', () => {
     assert.match(mig[0], /each rounded by about 1\.9e-34 of itself; these are recomputed in quadruple precision/);
     // Terms of 1e35 cancel to about −1.126 (its limit as mig → 0), within the bound given.
     const bound = Number(/known only to about ±([^:]+):/.exec(mig[0])?.[1]);
-    assert.ok(bound > 1 && bound < 1e4 && Math.abs(tiny.gradient['xi[1]'].mig[0] + 1.126) <= bound, mig[0]);
+    assert.ok(bound > 1 && bound < 1e5 && Math.abs(tiny.gradient['xi[1]'].mig[0] + 1.126) <= bound, mig[0]);
   });
 
   it('keeps the double derivatives where quadruple precision rounds worse: two_deme_sfs at mig = 1e150', () => {
@@ -629,6 +629,55 @@ describe('derivatives at the rounding of their terms', () => {
       /each rounded by about 2\.2e-16 of itself; not recomputed in quadruple precision: there it gives dE\[xi\[\d\](\^2)?\]\/dmig = -?[\d.e-]+, far outside double's [\d.e-]+ ± [\d.e-]+: the process jumps along mig's rates so often here that quadruple precision rounds worse than double/,
     );
     assert.ok(Math.abs(r.gradient['xi[0]'].mig[0]) < 1e-164, `dE[xi[0]]/dmig = ${r.gradient['xi[0]'].mig[0]}`);
+  });
+
+  it('states for the derivative it names an accuracy that holds: two_deme_sfs at mig = 1e40 and 1e150 (decision 93)', () => {
+    // References: dE[R]/dmig, dE[R²]/dmig, dVar[R]/dmig from mpmath at 140 and 370 digits (the
+    // adjoint formula on the exported graph, component by component). At 1e40 the named
+    // dE[xi[4]^2]/dmig came out −3.9e-69 for −1.19e-80, stated ±9.2e-74 before the bound.
+    const references: Record<string, Record<string, number[]>> = {
+      '1e40': {
+        time: [-4.777777777777778e-81, -4.598141849332325e-80, -1.1581418493323255e-80],
+        tmrca: [-4.777777777777778e-81, -4.598141849332325e-80, -1.1581418493323255e-80],
+        'xi[0]': [-7.777777777777778e-81, -7.365520282186949e-80, -1.1432980599647266e-80],
+        'xi[1]': [-2.5e-81, -1.8985260770975057e-80, -8.985260770975055e-81],
+        'xi[2]': [-1.6666666666666665e-81, -1.1980347694633407e-80, -7.535903250188964e-81],
+        'xi[3]': [-1.25e-81, -9.05026455026455e-81, -6.55026455026455e-81],
+        'xi[4]': [-1e-81, -1.1930158730158729e-80, -1.0330158730158729e-80],
+        'xi[5]': [-8.333333333333333e-82, -5.825396825396825e-81, -4.714285714285714e-81],
+        'xi[6]': [-7.142857142857142e-82, -5.264550264550264e-81, -4.448223733938019e-81],
+        'xi[7]': [-6.25e-82, -4.814814814814815e-81, -4.189814814814815e-81],
+        'xi[8]': [-5.555555555555555e-82, -4.444444444444444e-81, -3.950617283950617e-81],
+      },
+      '1e150': {
+        time: [-4.7777777777777776e-301, -4.598141849332326e-300, -1.1581418493323256e-300],
+        tmrca: [-4.7777777777777776e-301, -4.598141849332326e-300, -1.1581418493323256e-300],
+        'xi[0]': [-7.777777777777778e-301, -7.36552028218695e-300, -1.1432980599647266e-300],
+        'xi[1]': [-2.5e-301, -1.8985260770975058e-300, -8.985260770975056e-301],
+        'xi[2]': [-1.6666666666666667e-301, -1.198034769463341e-300, -7.535903250188965e-301],
+        'xi[3]': [-1.25e-301, -9.05026455026455e-301, -6.5502645502645505e-301],
+        'xi[4]': [-1e-301, -1.193015873015873e-300, -1.033015873015873e-300],
+        'xi[5]': [-8.333333333333334e-302, -5.8253968253968255e-301, -4.714285714285714e-301],
+        'xi[6]': [-7.142857142857143e-302, -5.264550264550265e-301, -4.44822373393802e-301],
+        'xi[7]': [-6.25e-302, -4.814814814814815e-301, -4.189814814814815e-301],
+        'xi[8]': [-5.555555555555556e-302, -4.4444444444444446e-301, -3.950617283950617e-301],
+      },
+    };
+    for (const [mig, reference] of Object.entries(references)) {
+      const r = twoDeme(mig, ['--moments', '2']);
+      const named = accuracy(r).filter((m) => m.includes('by mig'));
+      assert.equal(named.length, 1, accuracy(r).join('\n'));
+      const claim = /the least d(E|Var)\[(.+?)(\^2)?\]\/dmig = ([^,]+), known only to about ±([^:]+):/.exec(named[0]);
+      assert.ok(claim, named[0]);
+      const [, kind, reward, square, value, bound] = claim;
+      const truth = reference[reward][kind === 'Var' ? 2 : square ? 1 : 0];
+      const printed = kind === 'Var' ? r.gradient_variance[reward].mig : r.gradient[reward].mig[square ? 1 : 0];
+      assert.equal(Number(value), printed, named[0]);
+      assert.ok(
+        Math.abs(printed - truth) <= Number(bound),
+        `mig = ${mig}: ${printed} is ${Math.abs(printed - truth)} from ${truth}, stated ±${bound}`,
+      );
+    }
   });
 
   it('keeps the double derivatives and their warning past the size limit: structured n = 10, d = 5', () => {

@@ -1,5 +1,6 @@
 #include "engine/gradient_accuracy.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <limits>
@@ -27,27 +28,45 @@ struct Judgement {
   double worst_value = 0;
 };
 
+// The decimal digits of `derivative` above its error `bound`; +∞ for an exact 0 or a
+// value that is not finite, −∞ for a bound that is not finite (nothing is known).
+double digits_above_bound(double derivative, double bound) {
+  if (derivative == 0 || !std::isfinite(derivative)) return std::numeric_limits<double>::infinity();
+  if (!std::isfinite(bound)) return -std::numeric_limits<double>::infinity();
+  return std::log10(std::fabs(derivative) / bound);
+}
+
 Judgement judge(const Gradient& gradient, const Moments& moments, std::span<const double> theta, std::uint32_t j,
                 double epsilon) {
   Judgement out;
-  // k = 0 judges the variance, whose terms are those of E[R²].
-  const auto one = [&](double derivative, double scale, std::uint32_t r, std::uint32_t k) {
-    const double digits = digits_above_rounding(derivative, scale, theta[j], epsilon);
+  // k = 0 judges the variance, whose terms are those of E[R²]. `bound` > 0 where the
+  // refinement bounded the derivative, which then replaces the estimate from E/θ.
+  const auto one = [&](double derivative, double scale, double bound, std::uint32_t r, std::uint32_t k) {
+    const bool bounded = bound > 0;
+    const double digits = bounded ? digits_above_bound(derivative, bound)
+                                  : digits_above_rounding(derivative, scale, theta[j], epsilon);
     if (!(digits < kTrustedDigits)) return;
     ++out.count;
     if (digits < out.worst_digits) {
       out.worst_digits = digits;
-      out.worst_uncertainty = epsilon * std::fabs(scale) / theta[j];
+      out.worst_uncertainty = bounded ? bound : epsilon * std::fabs(scale) / theta[j];
       out.worst_reward = r;
       out.worst_k = k;
       out.worst_value = derivative;
     }
   };
+  const std::size_t P = gradient.param_count;
   for (std::uint32_t r = 0; r < gradient.reward_count; ++r) {
-    for (std::uint32_t k = 1; k <= gradient.moment_count; ++k)
-      one(gradient.of_moment(r, k, j), moments.moment(r, k), r, k);
-    if (!gradient.variance.empty())
-      one(gradient.variance[std::size_t(r) * gradient.param_count + j], moments.moment(r, 2), r, 0);
+    for (std::uint32_t k = 1; k <= gradient.moment_count; ++k) {
+      const std::size_t at = (std::size_t(r) * gradient.moment_count + k - 1) * P + j;
+      one(gradient.moment[at], moments.moment(r, k), gradient.moment_bound.empty() ? 0 : gradient.moment_bound[at], r,
+          k);
+    }
+    if (!gradient.variance.empty()) {
+      const std::size_t at = std::size_t(r) * P + j;
+      one(gradient.variance[at], moments.moment(r, 2),
+          gradient.variance_bound.empty() ? 0 : gradient.variance_bound[at], r, 0);
+    }
   }
   return out;
 }
@@ -150,6 +169,29 @@ std::string refinement_disagreement(const Gradient& original, const Gradient& re
   m += params[worst_j];
   m += "'s rates so often here that quadruple precision rounds worse than double";
   return m;
+}
+
+}  // namespace phasic
+
+namespace phasic {
+
+Gradient kept_double(const Gradient& original, const Gradient& refined, std::span<const std::uint32_t> flagged) {
+  Gradient kept = original;
+  if (refined.moment_bound.empty()) return kept;
+  kept.moment_bound.assign(kept.moment.size(), 0);
+  kept.variance_bound.assign(kept.variance.size(), 0);
+  // The double is within |double − quadruple| + the quadruple's bound of the truth.
+  const auto apart = [](double dbl, double quad, double bound) { return std::fabs(dbl - quad) + bound; };
+  const std::size_t P = original.param_count;
+  for (const std::uint32_t j : flagged) {
+    for (std::size_t o = 0; o < std::size_t(original.reward_count) * original.moment_count; ++o)
+      kept.moment_bound[o * P + j] = apart(original.moment[o * P + j], refined.moment[o * P + j],
+                                           refined.moment_bound[o * P + j]);
+    for (std::size_t r = 0; r < original.variance.size() / std::max<std::size_t>(P, 1); ++r)
+      kept.variance_bound[r * P + j] = apart(original.variance[r * P + j], refined.variance[r * P + j],
+                                             refined.variance_bound[r * P + j]);
+  }
+  return kept;
 }
 
 }  // namespace phasic

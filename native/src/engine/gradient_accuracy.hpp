@@ -1,17 +1,24 @@
-// Which derivatives of a run's gradient are at the rounding of their own terms.
+// Which derivatives of a run's gradient keep fewer than kTrustedDigits digits, and how
+// far each may be off.
 //
 // A derivative of a moment E by a parameter θ is a sum over the process's jumps of
-// terms of size about E/θ (for a rate c·θ, ∂rate/∂θ = rate/θ): the expected time in a
-// state is 1/its total rate, and where θ's rates are small next to the others those
-// terms are large and cancel (two_deme_sfs at mig = 1e-20: terms of 1e20 leave
-// dE[xi[1]]/dmig ≈ −1.126, computed in double as −8192). What is left is right only to about
-//   digits = log10(|θ · dE/dθ| / (ε · |E|)),
-// ε the unit roundoff of the arithmetic the derivative was computed in (2⁻⁵² in double,
-// 2⁻¹¹² where engine/gradient_refinement.hpp recomputed it in quadruple precision),
-// more when the process jumps along θ's rates many times (each jump adds a term).
-// A parameter with a derivative of fewer than kTrustedDigits such digits is named in
-// one warning, so that no such number is printed as if it were whole. An exact 0 is not
-// named: a parameter that does not reach a reward gives one without any rounding.
+// terms of size about E/θ (for a rate c·θ, ∂rate/∂θ = rate/θ) that cancel where θ's
+// rates are small next to the others (two_deme_sfs at mig = 1e-20: terms of 1e20 leave
+// dE[xi[1]]/dmig ≈ −1.126, computed in double as −8192). The double gradient
+// (trace/gradient.hpp) is screened by the estimate
+//   digits = log10(|θ · dE/dθ| / (ε · |E|)),   ε = 2⁻⁵²;
+// a parameter with a derivative below kTrustedDigits is recomputed in quadruple
+// precision (engine/gradient_refinement.hpp), which bounds each derivative it
+// recomputes (that header states the bound and its assumptions). Where it did, the
+// bound replaces the estimate: digits = log10(|dE/dθ| / bound), and the ± printed is
+// the bound. Where the double derivatives are kept after a recomputation
+// (refinement_disagreement), their bound is |double − quadruple| + the quadruple's
+// bound. Only where nothing was recomputed (no graph at hand, too large, a moment that
+// is not finite) is the ± the estimate ε·|E|/θ, which is not a bound: on two_deme_sfs
+// at mig = 1e100 and 1e150 double's error was up to 3.5× and 1.4× it (decision 93).
+// A parameter with a derivative below kTrustedDigits is named in one warning, so that
+// no such number is printed as if it were whole. An exact 0 is not named: a parameter
+// that does not reach a reward gives one without any rounding.
 //
 // Invariant: reads the gradient and the moments it was computed from; changes neither.
 #pragma once
@@ -46,9 +53,11 @@ std::string gradient_accuracy_warning(const Gradient& gradient, const Moments& m
 
 // How far, in units of double's rounding ε·|E|/θ, a quadruple-precision derivative may
 // lie from the double one it replaces. Measured on two_deme_sfs from mig = 1e-35 to 1e40:
-// at most 8.7 where quadruple precision is right; at mig = 1e100 and 1e150, where the
-// process jumps along mig's rates some 1e100 times and the GTH differences x_v − x_w
-// keep quadruple precision's rounding of x instead of E/θ's, 1e48 and 1e98.
+// at most 8.7 where quadruple precision is right; at mig = 1e100 and 1e150, 1e48 and
+// 1e98. It no longer guards what is printed (both values lie within the quadruple's
+// bound of the truth there, decision 93); it stays to choose which value is printed:
+// the double one, far closer to the truth there (1e-165 against −2e-68 for about
+// −7.8e-301), which no bound the refinement can give shows.
 inline constexpr double kRefinementAgreement = 1e3;
 
 // "" when every moment derivative by a parameter in `params` of `refined` lies within
@@ -56,6 +65,10 @@ inline constexpr double kRefinementAgreement = 1e3;
 // (the double gradient it was refined from); else the worst, in words that follow
 // "not recomputed in quadruple precision: ". A value that is not finite in either is
 // not compared.
+// `original` (the double gradient) with the bounds a disagreeing `refined` one gives
+// it for the `flagged` parameters: |double − quadruple| + the quadruple's bound.
+Gradient kept_double(const Gradient& original, const Gradient& refined, std::span<const std::uint32_t> flagged);
+
 std::string refinement_disagreement(const Gradient& original, const Gradient& refined, const Moments& moments,
                                     std::span<const double> theta, std::span<const std::string> params,
                                     std::span<const std::string> rewards, std::span<const std::uint32_t> flagged);

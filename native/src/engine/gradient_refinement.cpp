@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "base/error.hpp"
+#include "engine/gradient_accuracy.hpp"
 #include "memory/accounting.hpp"
 #include "trace/condensation.hpp"
 
@@ -173,6 +174,36 @@ class FactoredRates {
   Scratch<Quad> buffer_;   // one component's working vector
 };
 
+Quad absolute(Quad x) { return x < 0 ? -x : x; }
+
+// The most rates out of one state: the longest sum of a row of M.
+std::uint64_t longest_row(const ParametricGraph& graph) {
+  std::uint64_t longest = 0;
+  for (VertexId v = 0; v < graph.vertex_count; ++v)
+    longest = std::max(longest, graph.edge_begin[v + 1] - graph.edge_begin[v]);
+  return longest;
+}
+
+// The most transient components on one path of the condensation: how many solves
+// x̂'s rounding passes through, at most.
+std::uint32_t component_depth(const ParametricGraph& graph, const Condensation& cond) {
+  Scratch<std::uint32_t> depth(cond.component_count, 0);
+  std::uint32_t deepest = 1;
+  // An edge between components leads to a higher number: successors come first here.
+  for (std::uint32_t c = cond.component_count; c-- > 1;) {
+    if (graph.absorbing(cond.members_of(c)[0])) continue;
+    std::uint32_t below = 0;
+    for (const VertexId v : cond.members_of(c))
+      for (std::uint64_t e = graph.edge_begin[v]; e < graph.edge_begin[v + 1]; ++e) {
+        const std::uint32_t t = cond.component_of[graph.edge_target[e]];
+        if (t != c) below = std::max(below, depth[t]);
+      }
+    depth[c] = below + 1;
+    deepest = std::max(deepest, depth[c]);
+  }
+  return deepest;
+}
+
 std::string number(double x) {
   char text[32];
   std::snprintf(text, sizeof text, "%.3g", x);
@@ -238,6 +269,11 @@ std::string refine_gradient(const ParametricGraph& graph, std::span<const double
       }
   }
   const auto x_of = [&](std::uint32_t r, std::uint32_t k) -> const VertexVector& { return x[r * K + k - 1]; };
+  // The bound's constants (header): κ, the componentwise accuracy of x̂ and ȳ in
+  // roundings, and the roundings a contraction's sums take.
+  const Quad kappa = Quad(2.0 * largest + double(longest_row(graph)) + 4) * double(component_depth(graph, cond));
+  const Quad first_order = kappa * kQuadRounding, second_order = first_order * first_order * 2;
+  const Quad summing = Quad(double(longest_row(graph)) + V + 2) * kQuadRounding;
   // ȳ_0 = α M⁻¹ for every reward; ybar[r·orders + i−1] = ȳ_i of reward r.
   VertexVector alpha(V, 0), ybar0(V, 0);
   for (std::uint64_t e = graph.edge_begin[0]; e < graph.edge_begin[1]; ++e) alpha[graph.edge_target[e]] = rate[e];
@@ -273,24 +309,43 @@ std::string refine_gradient(const ParametricGraph& graph, std::span<const double
       }
   }
 
-  // ȳ·(∂M/∂θ_j)·x, and ∂α/∂θ_j·x.
-  const auto contract = [&](const VertexVector& y, std::uint32_t j, const VertexVector& xv) {
-    Quad sum = 0;
+  // ȳ·(∂M/∂θ_j)·x, and ∂α/∂θ_j·x; each adds its part of the header's bound to
+  // `bound`. column[v] = (ȳ ∂M)_v, taken on the way: what x̂_v's error reaches the sum by.
+  VertexVector column(V, 0);
+  const auto contract = [&](const VertexVector& y, std::uint32_t j, const VertexVector& xv, Quad& bound) {
+    std::fill(column.begin(), column.end(), Quad(0));
+    Quad sum = 0, rows = 0, rounding = 0, both = 0;
     for (VertexId v = 1; v < V; ++v) {
       if (y[v] == 0) continue;
-      Quad row = 0;
+      Quad row = 0, row_size = 0, magnitude = 0;
       for (std::uint64_t e = graph.edge_begin[v]; e < graph.edge_begin[v + 1]; ++e) {
         const double c = graph.coeffs[e * stride + 1 + j];
-        if (c != 0) row += Quad(c) * (xv[v] - xv[graph.edge_target[e]]);
+        if (c == 0) continue;
+        const VertexId t = graph.edge_target[e];
+        const Quad term = Quad(c) * (xv[v] - xv[t]);
+        row += term;
+        row_size += absolute(term);
+        magnitude += Quad(std::fabs(c)) * (absolute(xv[v]) + absolute(xv[t]));
+        column[v] += y[v] * Quad(c);
+        column[t] -= y[v] * Quad(c);
       }
       sum += y[v] * row;
+      rows += absolute(y[v] * row);
+      rounding += absolute(y[v]) * row_size;
+      both += absolute(y[v]) * magnitude;
     }
+    Quad columns = 0;
+    for (VertexId v = 1; v < V; ++v) columns += absolute(column[v] * xv[v]);
+    bound += first_order * (columns + rows) + second_order * both + summing * rounding;
     return sum;
   };
-  const auto initial = [&](std::uint32_t j, const VertexVector& xv) {
+  const auto initial = [&](std::uint32_t j, const VertexVector& xv, Quad& bound) {
     Quad sum = 0;
-    for (std::uint64_t e = graph.edge_begin[0]; e < graph.edge_begin[1]; ++e)
-      sum += Quad(graph.coeffs[e * stride + 1 + j]) * xv[graph.edge_target[e]];
+    for (std::uint64_t e = graph.edge_begin[0]; e < graph.edge_begin[1]; ++e) {
+      const Quad c = graph.coeffs[e * stride + 1 + j];
+      sum += c * xv[graph.edge_target[e]];
+      bound += (first_order + summing) * absolute(c * xv[graph.edge_target[e]]);
+    }
     return sum;
   };
   const auto dot = [&](const VertexVector& a, const VertexVector& b) {
@@ -300,7 +355,7 @@ std::string refine_gradient(const ParametricGraph& graph, std::span<const double
   };
 
   // Every derivative first, then written: a Cancelled leaves the gradient as it was.
-  Scratch<Quad> mean(R), d_moment(std::size_t(params.size()) * R * K);
+  Scratch<Quad> mean(R), d_moment(std::size_t(params.size()) * R * K), error_of(d_moment.size());
   for (std::uint32_t r = 0; r < R; ++r) mean[r] = dot(alpha, x_of(r, 1));
   for (std::size_t n = 0; n < params.size(); ++n) {
     check_cancel(cancel);
@@ -309,9 +364,11 @@ std::string refine_gradient(const ParametricGraph& graph, std::span<const double
       Quad factorial = 1;
       for (std::uint32_t k = 1; k <= K; ++k) {
         factorial *= k;
-        Quad sum = initial(j, x_of(r, k));
-        for (std::uint32_t i = 1; i <= k; ++i) sum -= contract(ybar_of(r, k - i), j, x_of(r, i));
+        Quad bound = 0;
+        Quad sum = initial(j, x_of(r, k), bound);
+        for (std::uint32_t i = 1; i <= k; ++i) sum -= contract(ybar_of(r, k - i), j, x_of(r, i), bound);
         d_moment[(n * R + r) * K + k - 1] = factorial * sum;
+        error_of[(n * R + r) * K + k - 1] = factorial * bound;
       }
     }
   }
@@ -321,14 +378,24 @@ std::string refine_gradient(const ParametricGraph& graph, std::span<const double
     for (std::size_t p = 0; p < pairs.size(); ++p) {
       check_cancel(cancel);
       const std::uint32_t a = pairs[p].first, b = pairs[p].second;
-      const Quad cross = initial(j, z[2 * p]) + initial(j, z[2 * p + 1]) - contract(ybar0, j, z[2 * p]) -
-                         contract(ybar_of(a, 1), j, x_of(b, 1)) - contract(ybar0, j, z[2 * p + 1]) -
-                         contract(ybar_of(b, 1), j, x_of(a, 1));
+      Quad unused = 0;  // covariances are not judged (gradient_accuracy.hpp)
+      const Quad cross = initial(j, z[2 * p], unused) + initial(j, z[2 * p + 1], unused) -
+                         contract(ybar0, j, z[2 * p], unused) - contract(ybar_of(a, 1), j, x_of(b, 1), unused) -
+                         contract(ybar0, j, z[2 * p + 1], unused) - contract(ybar_of(b, 1), j, x_of(a, 1), unused);
       d_covariance[n * pairs.size() + p] = cross - mean[b] * d_moment[(n * R + a) * K] -
                                            mean[a] * d_moment[(n * R + b) * K];
     }
   }
 
+  // The bound of the header: the first-order rounding of the sums, plus the final
+  // rounding to double.
+  const auto bound_of = [&](Quad bound, double value) {
+    return double(bound) * (1 + 0x1p-50) + 0x1p-53 * std::fabs(value);
+  };
+  if (gradient.moment_bound.empty()) {
+    gradient.moment_bound.assign(gradient.moment.size(), 0);
+    gradient.variance_bound.assign(gradient.variance.size(), 0);
+  }
   // Only finite values are replaced: a NaN says the derivative is not defined.
   const auto put = [](double& to, Quad value) {
     if (std::isfinite(to)) to = double(value);
@@ -336,11 +403,19 @@ std::string refine_gradient(const ParametricGraph& graph, std::span<const double
   for (std::size_t n = 0; n < params.size(); ++n) {
     const std::uint32_t j = params[n];
     for (std::uint32_t r = 0; r < R; ++r) {
-      for (std::uint32_t k = 1; k <= K; ++k)
-        put(gradient.moment[(std::size_t(r) * K + k - 1) * P + j], d_moment[(n * R + r) * K + k - 1]);
-      if (!gradient.variance.empty() && K >= 2)
-        put(gradient.variance[std::size_t(r) * P + j],
-            d_moment[(n * R + r) * K + 1] - 2 * mean[r] * d_moment[(n * R + r) * K]);
+      for (std::uint32_t k = 1; k <= K; ++k) {
+        const std::size_t at = (std::size_t(r) * K + k - 1) * P + j, from = (n * R + r) * K + k - 1;
+        put(gradient.moment[at], d_moment[from]);
+        gradient.moment_bound[at] = bound_of(error_of[from], gradient.moment[at]);
+      }
+      if (!gradient.variance.empty() && K >= 2) {
+        const std::size_t at = std::size_t(r) * P + j, first = (n * R + r) * K;
+        put(gradient.variance[at], d_moment[first + 1] - 2 * mean[r] * d_moment[first]);
+        // dVar = dE[R²] − 2E·dE[R]: the two bounds, the second scaled by 2|E|.
+        gradient.variance_bound[at] = bound_of(error_of[first + 1] + 2 * absolute(mean[r]) * error_of[first] +
+                                                   (first_order + summing) * 2 * absolute(mean[r] * d_moment[first]),
+                                               gradient.variance[at]);
+      }
     }
     for (std::size_t p = 0; p < pairs.size() && !gradient.covariance.empty(); ++p)
       put(gradient.covariance[p * P + j], d_covariance[n * pairs.size() + p]);

@@ -23,6 +23,26 @@
 // diagonal minus updates), so the factors are sums and products of positive numbers
 // and their accuracy does not depend on the conditioning of M.
 //
+// Bound (decision 93). For each recomputed dE[R^k]/dθ (and dVar) it writes a bound on
+// its error into gradient.moment_bound (variance_bound). With x̂, ȳ the computed
+// vectors, x̂ = x + δx, ȳ' = ȳ + δy, the error of ȳ'·∂M·x̂ is ȳ∂Mδx + δy∂Mx + δy∂Mδx
+// plus the rounding of the contraction, so per term ȳ·∂M·x_i
+//   |error| ≤ κε·(Σ_v |(ȳ∂M)_v|·|x̂_v| + Σ_v |ȳ_v·(∂M x̂)_v|)
+//           + 2κ²ε²·Σ_v |ȳ_v| Σ_w |∂w_vw/∂θ|·(|x̂_v| + |x̂_w|)
+//           + (L + V + 2)ε·Σ_v |ȳ_v| Σ_w |∂w_vw/∂θ·(x̂_v − x̂_w)|,
+// summed over the terms and times k!, plus the rounding to double (2⁻⁵³ of the value);
+// dVar's is dE[R²]'s + 2|E|·dE[R]'s. ε = 2⁻¹¹², L the most rates out of a state, V the
+// states. Assumption: x̂ and ȳ are componentwise accurate to κε, κ = (2·s + L + 4)·d,
+// s the largest component and d the most components on a path: GTH and the solves
+// add, multiply and divide nonnegative numbers only (rewards ≥ 0), each step adding at
+// most one rounding to a value's relative error. The first line is first order; the
+// balance that makes (ȳ∂M)_v tiny where θ's rates are fast (ȳ is nearly balanced along
+// them) is what keeps it far below the brief's ε·Σ|ȳ||∂w|(|x_v| + |x_w|), which is the
+// second line's sum and is only paid at ε². Measured against mpmath on two_deme_sfs
+// (docs/decisions.md, 93): it holds from mig = 1e-35 to 1e150, 3e4 above the real
+// error at 1e-35, 1e8 above at 1e40, where the derivatives keep no digit either way.
+// Covariances are not bounded (they are not judged).
+//
 // Invariants:
 // - Writes only the flagged parameters' derivatives in `gradient`, and only those that
 //   were finite; every other value keeps its bits. The moments are not touched.
@@ -54,7 +74,7 @@ struct RefinementLimits {
 
 // Recomputes every derivative `gradient` holds for the parameters `params` (moments,
 // variances, the covariances of `pairs`, as evaluate_gradient computed them for
-// `graph` at θ) and writes them over the double ones. Returns "" when it did, else why
+// `graph` at θ) and writes them, with their bounds, over the double ones. Returns "" when it did, else why
 // it did not (then `gradient` is unchanged), in words that follow "not recomputed in
 // quadruple precision: ".
 std::string refine_gradient(const ParametricGraph& graph, std::span<const double> theta,

@@ -457,7 +457,7 @@ std::vector<ImpreciseDerivatives> settle_gradient_accuracy(Gradient& gradient, c
     // where the process jumps along θ's rates very often that is worse than double.
     if (why_not.empty()) {
       why_not = refinement_disagreement(original, gradient, moments, theta, labels.params, labels.rewards, flagged);
-      if (!why_not.empty()) gradient = original;
+      if (!why_not.empty()) gradient = kept_double(original, gradient, flagged);
     }
   }
   std::vector<ImpreciseDerivatives> doubts;
