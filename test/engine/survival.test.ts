@@ -7,10 +7,13 @@
 // Quantiles near 1 come from the survival; a survival below the floor is said to be
 // below it (null), never printed as 0.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Engine } from '../../extension/engine/engine';
 import { compileModel } from '../../extension/language';
 import type { DistributionResult } from '../../extension/protocol/engine';
+import { ROOT } from './helpers';
 
 const engine = new Engine();
 
@@ -23,16 +26,8 @@ rule step
   do k -= 1
 `;
 
-const KINGMAN4 = `model kingman
-const n = 4
-param theta = 1.0
-state k in 1..n = n
-rule coalesce
-  when k >= 2
-  rate theta * k * (k - 1) / 2
-  do k -= 1
-reward tmrca = 1
-`;
+/** Kingman's coalescent, n = 4, theta = 1: T_MRCA is hypoexponential with rates 6, 3, 1. */
+const KINGMAN4 = readFileSync(join(ROOT, 'examples', 'kingman.phasic'), 'utf8');
 
 /** Two states that pass the process back and forth: A → B at 2, B → A at 1, out of A at 0.1, of B at 0.5. */
 const CYCLE = `model cycle
@@ -77,6 +72,22 @@ function assertTail(result: DistributionResult, expected: Array<[number, number,
   });
 }
 
+/** The model's S and f at the expected times, within `relative` of the references. */
+async function assertTailOf(
+  text: string,
+  expected: Array<[number, number, number]>,
+  relative: number,
+  extra: { reward?: string; epsilon?: number } = {},
+): Promise<DistributionResult> {
+  const d = await distribution(
+    text,
+    expected.map(([t]) => t),
+    extra,
+  );
+  assertTail(d, expected, relative);
+  return d;
+}
+
 describe('survival and density far in the tail, within epsilon relative', () => {
   it('an exponential: S(t) = e^(−λt) is the k = 0 term alone, which an absolute window drops', async () => {
     const expected: Array<[number, number, number]> = [
@@ -84,11 +95,7 @@ describe('survival and density far in the tail, within epsilon relative', () => 
       [57.5, 1.1379798735078682e-50, 2.2759597470157363e-50],
       [230, 1.6770203186015345e-200, 3.354040637203069e-200],
     ];
-    const d = await distribution(
-      ERLANG(1, 2),
-      expected.map(([t]) => t),
-    );
-    assertTail(d, expected, 1e-10);
+    await assertTailOf(ERLANG(1, 2), expected, 1e-10);
   });
 
   it('an Erlang(5, 3): S(t) = e^(−λt) Σ_{i<5} (λt)^i / i!, and its density near 0', async () => {
@@ -102,11 +109,7 @@ describe('survival and density far in the tail, within epsilon relative', () => 
       [160, 7.709550262022112e-200, 2.293631523812786e-199],
       [200, 1.4408034326399303e-251, 4.293642415866983e-251],
     ];
-    const d = await distribution(
-      ERLANG(5, 3),
-      expected.map(([t]) => t),
-    );
-    assertTail(d, expected, 1e-10);
+    await assertTailOf(ERLANG(5, 3), expected, 1e-10);
   });
 
   it('an Erlang(20, 1) near 0: a density of 3e-18 lies beyond the Poisson window of t', async () => {
@@ -116,11 +119,7 @@ describe('survival and density far in the tail, within epsilon relative', () => 
       [1, 1.0, 3.02420270060242e-18],
       [2, 0.9999999999999356, 5.832924198269276e-13],
     ];
-    const d = await distribution(
-      ERLANG(20, 1),
-      expected.map(([t]) => t),
-    );
-    assertTail(d, expected, 1e-10);
+    await assertTailOf(ERLANG(20, 1), expected, 1e-10);
   });
 
   it("Kingman's T_MRCA (n = 4), a hypoexponential of rates 6, 3, 1", async () => {
@@ -129,12 +128,7 @@ describe('survival and density far in the tail, within epsilon relative', () => 
       [118, 1.019820271744609e-51, 1.019820271744609e-51],
       [463, 1.5028906546172083e-201, 1.5028906546172083e-201],
     ];
-    const d = await distribution(
-      KINGMAN4,
-      expected.map(([t]) => t),
-      { reward: 'tmrca' },
-    );
-    assertTail(d, expected, 1e-10);
+    await assertTailOf(KINGMAN4, expected, 1e-10, { reward: 'tmrca' });
   });
 
   it('a chain with a cycle, against mpmath expm at 50 digits', async () => {
@@ -143,18 +137,13 @@ describe('survival and density far in the tail, within epsilon relative', () => 
       [325, 1.062480349249777e-50, 3.764546060870407e-51],
       [1300, 9.895735551993197e-201, 3.506225062701229e-201],
     ];
-    const d = await distribution(
-      CYCLE,
-      expected.map(([t]) => t),
-    );
-    assertTail(d, expected, 1e-10);
+    const d = await assertTailOf(CYCLE, expected, 1e-10);
     // The CDF keeps its absolute bound: 1 there, to within epsilon.
     assert.ok(d.cdf.every((c) => Math.abs(c - 1) <= d.epsilon));
   });
 
   it('keeps the bound at a tight epsilon', async () => {
-    const d = await distribution(CYCLE, [325], { epsilon: 1e-13 });
-    assertTail(d, [[325, 1.062480349249777e-50, 3.764546060870407e-51]], 1e-12);
+    await assertTailOf(CYCLE, [[325, 1.062480349249777e-50, 3.764546060870407e-51]], 1e-12, { epsilon: 1e-13 });
   });
 
   it('says a survival below the floor is below it (null), never 0, and keeps S(0) exact', async () => {
