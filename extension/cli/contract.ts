@@ -50,9 +50,12 @@ export interface PublicDistribution {
   params: Record<string, number>;
   times: number[];
   cdf: number[];
+  /** P(Y > t) within epsilon × itself; null: below survival_floor (it underflows the method). */
+  survival: Array<number | null>;
+  survival_floor: number;
   pdf: number[];
   atom: number;
-  /** The true quantile lies in [low, high]: the CDF is known to within epsilon. */
+  /** The true quantile lies in [low, high]: the CDF is known to within epsilon (above the median: the survival, within epsilon × itself). */
   quantiles: Array<{ p: number; value: number; low: number; high: number }>;
   epsilon: number;
   method: { name: string; rate: number; steps: number; states: number; eliminated: number };
@@ -152,6 +155,8 @@ export function publicDistribution(
     params: d.params,
     times: d.times,
     cdf: d.cdf,
+    survival: d.survival,
+    survival_floor: d.survivalFloor,
     pdf: d.pdf,
     atom: d.atom,
     quantiles: d.quantiles.map((q) => ({ p: q.p, value: q.value, low: q.low, high: q.high })),

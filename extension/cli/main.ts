@@ -269,13 +269,14 @@ function describeDistribution(model: string, d: DistributionResult, run: RunSumm
     lines.push(
       ...table(
         ['p', 'value'],
-        d.quantiles.map((q) => [formatNumber(q.p), formatQuantile(q)]),
+        // A p within 5e-11 of 1 reads as 1 in ten figures: shown as given.
+        d.quantiles.map((q) => [formatNumber(q.p) === '1' ? String(q.p) : formatNumber(q.p), formatQuantile(q)]),
       ).map((l) => `  ${l}`),
     );
   }
   const m = d.method;
   lines.push(
-    `error bound: ${d.epsilon} on every CDF and density value (${m.name}: rate ${formatNumber(m.rate)}, ${m.steps} steps, ${m.states} states, ${m.eliminated} eliminated)`,
+    `error bound: ${d.epsilon} on every CDF value, ${d.epsilon} × itself on every survival and density value (${m.name}: rate ${formatNumber(m.rate)}, ${m.steps} steps, ${m.states} states, ${m.eliminated} eliminated)`,
   );
   const t = d.timingsMs;
   lines.push(
@@ -292,8 +293,19 @@ function describeDistribution(model: string, d: DistributionResult, run: RunSumm
   lines.push(
     '',
     ...table(
-      ['t', 'CDF', 'density'],
-      shown.map((i) => [formatNumber(d.times[i]), formatNumber(d.cdf[i]), formatNumber(d.pdf[i])]),
+      ['t', 'CDF', 'survival', 'density'],
+      shown.map((i) => {
+        const survival = d.survival[i];
+        // Below the floor neither is resolved: say so, never print 0 as if exact.
+        if (survival === null)
+          return [
+            formatNumber(d.times[i]),
+            formatNumber(d.cdf[i]),
+            `< ${formatNumber(d.survivalFloor)}`,
+            `< ${formatNumber(d.method.rate * d.survivalFloor)}`,
+          ];
+        return [formatNumber(d.times[i]), formatNumber(d.cdf[i]), formatNumber(survival), formatNumber(d.pdf[i])];
+      }),
     ),
   );
   const repeats = distinct.length < n ? ` (${distinct.length} distinct)` : '';

@@ -86,14 +86,16 @@ describe("the README's command-line examples", () => {
         const rows = r.stdout
           .split('\n')
           .map((l) => l.trim().split(/ +/).map(Number))
-          .filter((row) => row.length === 3 && row.every(Number.isFinite));
+          .filter((row) => row.length === 4 && row.every(Number.isFinite));
         assert.deepEqual(
           rows.map(([t]) => t),
           Array.from({ length: 13 }, (_, i) => i / 2),
         );
-        for (const [t, cdf, density] of rows) {
+        for (const [t, cdf, survival, density] of rows) {
           const exact = hypoexponential([6, 3, 1], t);
           assert.ok(Math.abs(cdf - exact.cdf) < 1e-9, `CDF(${t}) = ${cdf}, exact ${exact.cdf}`);
+          const tail = 1 - exact.cdf;
+          assert.ok(Math.abs(survival - tail) <= 1e-9 * tail, `survival(${t}) = ${survival}, exact ${tail}`);
           assert.ok(Math.abs(density - exact.pdf) < 1e-9, `density(${t}) = ${density}, exact ${exact.pdf}`);
         }
         distChecked = true;

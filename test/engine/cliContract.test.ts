@@ -111,6 +111,8 @@ const DIST = [
   'params',
   'times',
   'cdf',
+  'survival',
+  'survival_floor',
   'pdf',
   'atom',
   'quantiles',

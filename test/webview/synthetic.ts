@@ -221,6 +221,8 @@ export function syntheticDistribution(
     params,
     times,
     cdf: times.map((t) => atom + (1 - atom) * (1 - Math.exp(-rate * t))),
+    survival: times.map((t) => (1 - atom) * Math.exp(-rate * t)),
+    survivalFloor: 1e-289,
     pdf: times.map((t) => (1 - atom) * rate * Math.exp(-rate * t)),
     atom,
     quantiles: [0.05, 0.25, 0.5, 0.75, 0.95, 0.99].map((p) => ({

@@ -220,8 +220,9 @@ const probability = v.pipe(num, v.minValue(0, 'a probability in [0, 1]'), v.maxV
 
 /**
  * The distribution of the time to absorption or of one reward at one parameter
- * vector (docs/protocol.md, "phasic/distribution"): CDF and density at `times`, the
- * atom P(Y = 0) and quantiles, each CDF and density value within `epsilon`.
+ * vector (docs/protocol.md, "phasic/distribution"): CDF, survival and density at
+ * `times`, the atom P(Y = 0) and quantiles; each CDF value within `epsilon`, each
+ * survival and density value within `epsilon` relative to itself.
  */
 export const distributionResult = v.pipe(
   obj({
@@ -232,15 +233,27 @@ export const distributionResult = v.pipe(
     params: nameRecord(num),
     /** Ascending. */
     times: list(nonNeg),
-    /** P(Y ≤ t), one per time. */
+    /** P(Y ≤ t), one per time, within epsilon. */
     cdf: list(probability),
-    /** Density of Y's continuous part, one per time. */
+    /**
+     * P(Y > t), one per time, within epsilon × itself; null where it is below
+     * `survivalFloor` (not resolved: it underflows the method, never 0 as if exact).
+     */
+    survival: list(v.nullable(probability)),
+    /** The smallest survival resolved (1e-289). */
+    survivalFloor: nonNeg,
+    /**
+     * Density of Y's continuous part, one per time, within epsilon × itself; where the
+     * survival is null it is below rate × survivalFloor and given as 0.
+     */
     pdf: list(nonNeg),
     /** P(Y = 0). */
     atom: probability,
     /**
      * value: the smallest t with CDF(t) ≥ p (0 when p ≤ atom); the true quantile lies in
-     * [low, high], the computed CDF's quantiles of p − epsilon and p + epsilon.
+     * [low, high], the computed CDF's quantiles of p − epsilon and p + epsilon. For
+     * p > 0.5: the smallest t with survival(t) ≤ 1 − p, in [low, high] the computed
+     * survival's quantiles of (1 − p)(1 + epsilon) and (1 − p)(1 − epsilon).
      */
     quantiles: list(obj({ p: probability, value: nonNeg, low: nonNeg, high: nonNeg })),
     epsilon: nonNeg,
@@ -259,8 +272,10 @@ export const distributionResult = v.pipe(
   }),
   v.rawCheck(({ dataset, addIssue }) => {
     if (!dataset.typed) return;
-    const { times, cdf, pdf } = dataset.value;
+    const { times, cdf, survival, pdf } = dataset.value;
     if (cdf.length !== times.length) return issueAt(addIssue, ['cdf'], `one value per time (${times.length})`);
+    if (survival.length !== times.length)
+      return issueAt(addIssue, ['survival'], `one value per time (${times.length})`);
     if (pdf.length !== times.length) return issueAt(addIssue, ['pdf'], `one value per time (${times.length})`);
     const unordered = times.findIndex((t, i) => i > 0 && t < times[i - 1]);
     if (unordered >= 0) issueAt(addIssue, ['times', unordered], 'times in ascending order');

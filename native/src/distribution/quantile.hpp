@@ -22,6 +22,12 @@ namespace phasic {
 // quantile beyond the largest double (or an infinite scale: 1/rate overflowed), or
 // below the smallest normal one (where it keeps only some of its digits), is an
 // InvalidArgument that says so, never +∞, NaN or a truncated number presented as a time.
-double quantile_by_bisection(const std::function<double(double)>& cdf, double p, double scale, double relative);
+// `named` is the probability the messages name (p unless the search is on another
+// function, such as −S(t) ≥ −(1 − p) for an upper quantile).
+double quantile_by_bisection(const std::function<double(double)>& cdf, double p, double scale, double relative,
+                             double named);
+inline double quantile_by_bisection(const std::function<double(double)>& cdf, double p, double scale, double relative) {
+  return quantile_by_bisection(cdf, p, scale, relative, p);
+}
 
 }  // namespace phasic

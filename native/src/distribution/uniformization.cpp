@@ -25,6 +25,7 @@ UniformizedSeries::UniformizedSeries(const TransientChain& chain, double epsilon
                                      std::function<void(std::uint64_t, std::uint64_t)> progress)
     : chain_(chain), cancel_(cancel), progress_(std::move(progress)) {
   for (const double r : chain.exit_rate) rate_ = std::max(rate_, r);
+  epsilon_ = epsilon;
   const double scale = std::max(1.0, rate_);
   tail_ = epsilon / (5 * scale);
   stop_mass_ = epsilon / (2 * scale);
@@ -35,10 +36,9 @@ UniformizedSeries::UniformizedSeries(const TransientChain& chain, double epsilon
   }
   mass_.push_back(m0);
   density_.push_back(d0);
-  if (!(rate_ > 0) || m0 <= stop_mass_) {
-    exhausted_ = true;
-    return;
-  }
+  absolute_stop_ = !(rate_ > 0) || m0 <= stop_mass_;
+  vanished_ = !(rate_ > 0) || m0 == 0;
+  if (vanished_) return;
   const std::uint32_t n = chain.states;
   stay_.resize(n);
   for (std::uint32_t i = 0; i < n; ++i) stay_[i] = 1.0 - chain.exit_rate[i] / rate_;
@@ -60,8 +60,8 @@ UniformizedSeries::UniformizedSeries(const TransientChain& chain, double epsilon
   next_.resize(chain.states);
 }
 
-void UniformizedSeries::extend_to(std::uint64_t k) {
-  if (exhausted_ || steps() >= k) return;
+void UniformizedSeries::extend_to(std::uint64_t k, bool absolute) {
+  if (vanished_ || (absolute && absolute_stop_) || steps() >= k) return;
   const auto start = std::chrono::steady_clock::now();
   const std::uint32_t n = chain_.states;
   const std::uint64_t* __restrict begin = into_begin_.data();
@@ -85,13 +85,18 @@ void UniformizedSeries::extend_to(std::uint64_t k) {
     v_.swap(next_);
     mass_.push_back(m);
     density_.push_back(d);
-    if (m <= stop_mass_) {
-      exhausted_ = true;
+    if (!absolute_stop_ && m <= stop_mass_) {
+      absolute_stop_ = true;
+      absolute_stop_steps_ = steps();
+      if (absolute) break;
+    }
+    if (m == 0) {
+      vanished_ = true;
       break;
     }
   }
   extend_ms_ += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-  if (!exhausted_ && steps() < k) throw StepLimitExceeded(too_stiff(rate_));
+  if (!vanished_ && !(absolute && absolute_stop_) && steps() < k) throw StepLimitExceeded(too_stiff(rate_));
   if (progress_) progress_(steps(), std::max(steps(), k));
 }
 
@@ -113,17 +118,92 @@ SeriesValue UniformizedSeries::at(double t) {
   // when μ − 20√μ > K, and its weights (tens of thousands at μ near kMaxSteps) need not
   // be computed. Only where the bound holds (tails ≥ 1e−80), so the value is the one
   // the sum gives: 0 and 0.
-  if (exhausted_ && tail_ >= 1e-80 && mu - 20 * std::sqrt(mu) > double(steps())) return {};
+  if (absolute_stop_ && tail_ >= 1e-80 && mu - 20 * std::sqrt(mu) > double(absolute_steps())) return {};
   poisson_window(mu, tail_, window_);
   extend_to(window_.right());
   SeriesValue value;
-  const std::uint64_t last = std::min<std::uint64_t>(window_.right(), steps());
+  const std::uint64_t last = std::min<std::uint64_t>(window_.right(), absolute_steps());
   for (std::uint64_t k = window_.left; k <= last; ++k) {
     const double w = window_.weights[k - window_.left];
     value.survival += w * mass_[k];
     value.density += w * density_[k];
   }
   return value;
+}
+
+TailValue UniformizedSeries::tail_at(double t) {
+  if (cancel_ && cancel_->load(std::memory_order_relaxed)) throw Cancelled();
+  const double m0 = mass_[0];
+  if (m0 == 0) return {};  // all of Y's mass is the atom: S = f = 0, exactly
+  const double mu = rate_ * t;
+  if (mu == 0) return {m0, density_[0], false};
+  const double tau = epsilon_ / 8;
+  if (!std::isfinite(mu) || mu - 20 * std::sqrt(mu) > double(kMaxSteps) + 1) return beyond_step_limit(mu);
+  poisson_window(mu, tau, window_);
+  double total = 0;
+  for (const double w : window_.weights) total += w;
+  // The window upwards, then beyond it by the same recurrence as far as needed: the
+  // series goes on past the absolute stop while the rest could still matter relative to
+  // the sums so far (header: "right"). The window's own right tail (≤ 2τ of Poisson
+  // mass) can matter to f where f ≪ Λ·S, so it is not taken as negligible.
+  double s = 0, f = 0, seen = 0;
+  const std::uint64_t right = window_.right();
+  double w = 0;
+  for (std::uint64_t k = window_.left;; ++k) {
+    if (k > steps()) {
+      extend_to(k <= right ? std::min<std::uint64_t>(right, k + 255) : k + 15, false);
+      if (k > steps()) break;  // the mass vanished: every later term is 0
+    }
+    w = k <= right ? window_.weights[k - window_.left] : w * mu / double(k);
+    s += w * mass_[k];
+    f += w * density_[k];
+    seen += w;
+    // Σ_{j>k} of the weights: the window's rest and its tail, or beyond the window (and
+    // the mode) w_(k+1)/(1 − μ/(k+2)).
+    const double beyond = k < right ? std::max(0.0, total - seen) + 2 * tau
+                                    : w * mu / double(k + 1) / (1 - mu / double(k + 2));
+    const double rest = mass_[k] * beyond;
+    if (rest <= tau * s && rate_ * rest <= tau * f) break;
+    // What is left lies below the floor's resolution (the header's "below").
+    if (rest < tau * kSurvivalFloor) break;
+  }
+  // Below the window, downwards, in units of 2^e so that no weight underflows (header:
+  // "left"). The sums stay below m_0·B/τ while the loop runs, so no unit overflows.
+  double sl = 0, fl = 0;
+  int e = 0;
+  w = window_.weights[0];
+  for (std::uint64_t k = window_.left; k-- > 0;) {
+    w *= double(k + 1) / mu;
+    if (w < 0x1p-500) {
+      w = std::ldexp(w, 500);
+      sl = std::ldexp(sl, 500);
+      fl = std::ldexp(fl, 500);
+      e -= 500;
+    }
+    const double below = m0 * w / (1 - double(k) / mu);  // ≥ Σ_{j ≤ k} Pois(j)·m_j
+    if (below <= tau * (std::ldexp(s, -e) + sl) && rate_ * below <= tau * (std::ldexp(f, -e) + fl)) break;
+    if (k <= steps()) {
+      sl += w * mass_[k];
+      fl += w * density_[k];
+    }
+    if ((k & 4095) == 0 && cancel_ && cancel_->load(std::memory_order_relaxed)) throw Cancelled();
+  }
+  const double survival = s + std::ldexp(sl, e);
+  if (!(survival >= kSurvivalFloor)) return {0, 0, true};
+  return {survival, f + std::ldexp(fl, e), false};
+}
+
+TailValue UniformizedSeries::beyond_step_limit(double mu) {
+  // Every k ≤ K = steps() lies far below the window: S(t) ≤ m_0·P(N ≤ K) + m_K, with
+  // log P(N ≤ K) ≤ log Pois(K; μ) − log(1 − K/μ) (the ratios below K are at most K/μ).
+  // The series goes on until m_K is below the floor (or the step limit says so).
+  while (!vanished_ && mass_.back() >= kSurvivalFloor / 2) extend_to(steps() + 4096, false);
+  const double k = double(steps());
+  const double poisson_below = std::isfinite(mu)
+                                   ? std::exp(-mu + k * std::log(mu) - std::lgamma(k + 1) - std::log1p(-k / mu))
+                                   : 0.0;
+  if (mass_[0] * poisson_below + mass_.back() < kSurvivalFloor) return {0, 0, true};
+  throw StepLimitExceeded(too_stiff(rate_));
 }
 
 }  // namespace phasic

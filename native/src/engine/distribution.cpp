@@ -48,13 +48,13 @@ void check_request(const DistributionRequest& r) {
     const std::string where = " (quantiles[" + std::to_string(i) + "])";
     if (!(p > 0 && p < 1))
       throw InvalidArgument("quantile p must be strictly between 0 and 1, got " + shortest_text(p) + where);
-    // The CDF is known only to within epsilon: within epsilon of 0 or 1 the time found
-    // would be set by that error, not by the distribution.
-    if (!(p > r.epsilon && p < 1 - r.epsilon))
+    // The CDF is known only to within epsilon: within epsilon of 0 the time found would
+    // be set by that error, not by the distribution. Near 1 the survival, known to
+    // within epsilon relative, decides (upper_quantile).
+    if (!(p > r.epsilon))
       throw InvalidArgument("quantile p = " + shortest_text(p) + " is within epsilon (" + shortest_text(r.epsilon) +
-                            ") of " + (p <= r.epsilon ? "0" : "1") +
-                            ": the CDF is known only to within epsilon there; ask for a p further from 0 and 1 or "
-                            "a smaller epsilon" +
+                            ") of 0: the CDF is known only to within epsilon there; ask for a larger p or a smaller "
+                            "epsilon" +
                             where);
   }
 }
@@ -81,6 +81,13 @@ std::string distribution_json(const ParametricGraph& graph, const ModelLabels& l
   auto quantile = [&](double p) {
     return p <= chain.atom ? 0.0 : quantile_by_bisection(cdf, p, scale, kQuantileRelative);
   };
+  // Above the median, the smallest t with S(t) ≤ q = 1 − p (exact for p ≥ 1/2), S known
+  // within epsilon relative: the same bisection on −S. A survival below the floor is 0 to
+  // it (q ≥ 2^−53 is far above the floor).
+  auto negative_survival = [&](double t) { return -series.tail_at(t).survival; };
+  auto upper_quantile = [&](double q) {
+    return q >= 1 - chain.atom ? 0.0 : quantile_by_bisection(negative_survival, -q, scale, kQuantileRelative, 1 - q);
+  };
 
   double quantile_ms = 0, uniformize_ms = 0;
   std::vector<double> times;
@@ -105,11 +112,17 @@ std::string distribution_json(const ParametricGraph& graph, const ModelLabels& l
     for (std::uint32_t i = 0; i < n; ++i) times[i] = top * double(i) / double(n - 1);
   }
   phase = Clock::now();
-  std::vector<double> cdf_values(times.size()), pdf_values(times.size());
+  // The CDF to epsilon absolute (at); the survival and the density to epsilon relative
+  // (tail_at), the survival null where it is below the floor.
+  std::vector<double> cdf_values(times.size()), pdf_values(times.size()), survival_values(times.size());
+  std::vector<bool> below_floor(times.size());
   for (std::size_t i = 0; i < times.size(); ++i) {
     const SeriesValue v = series.at(times[i]);
     cdf_values[i] = std::clamp(1.0 - v.survival, 0.0, 1.0);
-    pdf_values[i] = std::max(0.0, v.density);
+    const TailValue tail = series.tail_at(times[i]);
+    survival_values[i] = std::clamp(tail.survival, 0.0, 1.0);
+    pdf_values[i] = std::max(0.0, tail.density);
+    below_floor[i] = tail.below_floor;
   }
   uniformize_ms += ms_since(phase);
 
@@ -118,9 +131,18 @@ std::string distribution_json(const ParametricGraph& graph, const ModelLabels& l
   // The CDF is within epsilon of the true one, so a quantile is known only between the
   // computed CDF's quantiles of p − ε and p + ε (both inside (0, 1): check_request).
   // Where the density is small that interval is wide: Erlang(50)'s p = 2e-10 at ε =
-  // 1e-10 came out 17.58411538, its true value 17.5637, and nothing said so.
+  // 1e-10 came out 17.58411538, its true value 17.5637, and nothing said so. Above the
+  // median the survival is within ε·S, so the quantile lies between the computed
+  // survival's quantiles of q·(1 + ε) and q·(1 − ε), q = 1 − p.
   std::vector<double> values, lows, highs;
   for (const double p : request.quantiles) {
+    if (p > 0.5) {
+      const double q = 1 - p;
+      values.push_back(upper_quantile(q));
+      lows.push_back(upper_quantile(q * (1 + request.epsilon)) * (1 - kQuantileRelative));
+      highs.push_back(upper_quantile(q * (1 - request.epsilon)));
+      continue;
+    }
     values.push_back(quantile(p));
     lows.push_back(quantile(p - request.epsilon) * (1 - kQuantileRelative));
     highs.push_back(quantile(p + request.epsilon));
@@ -138,7 +160,10 @@ std::string distribution_json(const ParametricGraph& graph, const ModelLabels& l
   for (const double t : times) w.value(t);
   w.end_array().key("cdf").begin_array();
   for (const double x : cdf_values) w.value(x);
-  w.end_array().key("pdf").begin_array();
+  w.end_array().key("survival").begin_array();
+  for (std::size_t i = 0; i < survival_values.size(); ++i) below_floor[i] ? w.null() : w.value(survival_values[i]);
+  w.end_array().field("survivalFloor", kSurvivalFloor);
+  w.key("pdf").begin_array();
   for (const double x : pdf_values) w.value(x);
   w.end_array().field("atom", std::clamp(chain.atom, 0.0, 1.0));
   w.key("quantiles").begin_array();
