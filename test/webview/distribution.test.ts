@@ -299,11 +299,12 @@ test('table view, CSV and PNG export', async () => {
   await page.getByRole('button', { name: 'Show as table' }).click();
   const tables = page.locator('#distribution-tables table');
   assert.equal(await tables.count(), 2);
-  assert.deepEqual(await tables.nth(0).locator('thead th').allInnerTexts(), ['t', 'CDF', 'Density']);
+  assert.deepEqual(await tables.nth(0).locator('thead th').allInnerTexts(), ['t', 'CDF', 'Survival', 'Density']);
   assert.equal(await tables.nth(1).locator('tbody tr').count(), 200);
   assert.deepEqual(await tables.nth(1).locator('tbody tr').nth(10).locator('th, td').allInnerTexts(), [
     formatNumber(tmrca.times[10]),
     formatNumber(0.3 + 0.7 * (1 - Math.exp(-2 * tmrca.times[10]))),
+    formatNumber(0.7 * Math.exp(-2 * tmrca.times[10])),
     formatNumber(1.4 * Math.exp(-2 * tmrca.times[10])),
   ]);
 
@@ -354,7 +355,7 @@ test('keyboard: every control in reading order, charts labelled', async () => {
   });
   await page.getByRole('button', { name: 'Show as table' }).focus();
   const order: string[] = [];
-  for (let i = 0; i < 9; i++) {
+  for (let i = 0; i < 10; i++) {
     order.push(
       await page.evaluate(() => {
         const e = document.activeElement as HTMLElement;
@@ -377,6 +378,7 @@ test('keyboard: every control in reading order, charts labelled', async () => {
     'time',
     'tmrca',
     'Logarithmic density axis',
+    'Survival P(Y > t), logarithmic axis',
     'Export the charts as PNG',
     'Export the curves as CSV',
   ]);
@@ -389,5 +391,57 @@ test('keyboard: every control in reading order, charts labelled', async () => {
     assert.equal(await page.locator(`.dist-${curve}`).getAttribute('role'), 'img');
     assert.match((await page.locator(`.dist-${curve}`).getAttribute('aria-label'))!, /of time from t = 0 to/);
   }
+  await page.close();
+});
+
+test('the survival choice: P(Y > t) on a log axis, below its floor a gap and a note, not 0', async () => {
+  const studio = await open();
+  const page = studio.page;
+  const [sent] = await requests(studio);
+  // Exponential with rate 0.625: S(t) = e^(−0.625 t); the last 50 points as if below 1e-289.
+  const time = syntheticDistribution('time', 0.625);
+  const cut = 150;
+  time.survival = time.survival.map((s, i) => (i >= cut ? null : s));
+  await studio.send({ type: 'distribution', requestId: sent.requestId, results: [time] });
+  assert.equal(await page.locator('.dist-survival canvas').count(), 0, 'off until chosen');
+  await page.locator('vscode-checkbox.survival-axis').click();
+  await page.locator('.dist-survival[data-y-scale="log"]').waitFor();
+  assert.equal(await page.locator('.dist-survival canvas').count(), 1);
+  assert.match(
+    (await page.locator('.dist-survival').getAttribute('aria-label'))!,
+    /^Survival P\(Y > t\) of time .*logarithmic axis$/,
+  );
+  const ticks = ((await page.locator('.dist-survival').getAttribute('data-y-ticks')) ?? '').split(' ').map(Number);
+  assert.ok(
+    ticks.every((t) => Math.abs(Math.log10(t) - Math.round(Math.log10(t))) < 1e-9),
+    `powers of ten: ${ticks}`,
+  );
+  // The drawn values span e^(−0.625 t) down to t = times[149] (≈ 5.7e-3): the lowest tick is
+  // within a decade of it, not at 1e-289 (a floor marker) or below (a 0).
+  const lowest = Math.exp(-0.625 * time.times[cut - 1]);
+  assert.ok(ticks[0] <= lowest * 10 && ticks[0] > lowest / 100, `axis ends near ${lowest}: ${ticks}`);
+  assert.ok((await pixelsOf(studio, '.dist-survival', '#3794ff')) > 100, 'drawn in the theme colour');
+  // Hover past the floor: the readout says below the floor, not 0 and not "—".
+  const over = page.locator('.dist-survival .u-over');
+  const box = (await over.boundingBox())!;
+  await page.mouse.move(box.x + box.width * 0.97, box.y + box.height / 2);
+  await page.waitForFunction(() =>
+    document.querySelectorAll('.dist-survival .u-legend .u-series .u-value')[1]?.textContent?.startsWith('<'),
+  );
+  assert.deepEqual((await page.locator('.dist-survival .u-legend .u-series .u-value').allInnerTexts())[1], '< 1e-289');
+  // The table: the survival with its figures, and the floor where it is null.
+  await page.getByRole('button', { name: 'Show as table' }).click();
+  const table = page.locator('#distribution-tables table').first();
+  assert.deepEqual(await table.locator('thead th').allInnerTexts(), ['t', 'CDF', 'Survival', 'Density']);
+  assert.equal(
+    (await table.locator('tbody tr').nth(10).locator('td').allInnerTexts())[1],
+    formatNumber(Math.exp(-0.625 * time.times[10])),
+  );
+  assert.equal((await table.locator('tbody tr').nth(cut).locator('td').allInnerTexts())[1], '< 1e-289');
+  // Unchecked, the chart goes; the density and CDF are untouched.
+  await page.locator('vscode-checkbox.survival-axis').click();
+  assert.equal(await page.locator('.dist-survival canvas').count(), 0);
+  assert.equal(await page.locator('.dist-pdf canvas').count(), 1);
+  assert.deepEqual(studio.problems(), []);
   await page.close();
 });

@@ -157,6 +157,30 @@ test('distribution: the engine curves of every reward drawn, the quantile table 
   const i = time.times.findIndex((x) => formatNumber(x) === t);
   assert.ok(i > 0, `the readout's t (${t}) is a point of the engine's grid`);
   assert.equal(density, formatNumber(time.pdf[i]));
+  // The survival chart: the engine's P(Y > t) (decision 94) on a log axis, its readout the
+  // engine's value at the same grid point (the cursor is shared).
+  await page.locator('vscode-checkbox.survival-axis').click();
+  await page.locator('.dist-survival[data-y-scale="log"]').waitFor();
+  await page.locator('.dist-survival .u-over').scrollIntoViewIfNeeded();
+  const sBox = (await page.locator('.dist-survival .u-over').boundingBox())!;
+  await page.mouse.move(sBox.x + sBox.width * 0.3, sBox.y + sBox.height / 2);
+  await page.waitForFunction(() =>
+    Array.from(document.querySelectorAll('.dist-survival .u-legend .u-series .u-value'))
+      .slice(0, 2)
+      .every((e) => e.textContent && e.textContent !== '—'),
+  );
+  const [st, survival] = await page.locator('.dist-survival .u-legend .u-series .u-value').allInnerTexts();
+  const j = time.times.findIndex((x) => formatNumber(x) === st);
+  assert.ok(j > 0 && time.survival[j] !== null, `the survival readout's t (${st}) is a grid point`);
+  assert.equal(survival, formatNumber(time.survival[j]!));
+  // 1 − CDF and the survival agree where 1 − CDF has digits left (the engine computes them apart).
+  assert.ok(Math.abs(1 - time.cdf[j] - time.survival[j]!) < 1e-9);
+  const sTicks = ((await page.locator('.dist-survival').getAttribute('data-y-ticks')) ?? '').split(' ').map(Number);
+  assert.ok(
+    sTicks.every((x) => Math.abs(Math.log10(x) - Math.round(Math.log10(x))) < 1e-9),
+    `${sTicks}`,
+  );
+  assert.ok(sTicks[0] <= 1e-2 && sTicks[0] >= 1e-4, `the tail to ~1e-3 (the 0.999 quantile): ${sTicks}`);
   await page.screenshot({ path: screenshotPath('real-distribution'), fullPage: true });
   assert.deepEqual(studio.problems(), []);
   await page.close();

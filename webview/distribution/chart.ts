@@ -11,16 +11,33 @@ import { el } from '../dom';
 import { readout, themedAxis, tickLabels } from '../chart/uplotTheme';
 import type { Palette } from '../theme';
 
-export type Curve = 'pdf' | 'cdf';
+export type Curve = 'pdf' | 'cdf' | 'survival';
 
-export const CURVE_TITLES: Record<Curve, string> = { pdf: 'Density', cdf: 'CDF' };
+export const CURVE_TITLES: Record<Curve, string> = { pdf: 'Density', cdf: 'CDF', survival: 'Survival P(Y > t)' };
 
-/** The results' curves on the union of their time grids (uPlot's aligned data). */
+/**
+ * The results' curves on the union of their time grids (uPlot's aligned data). A null
+ * stays null (a value not drawn: ≤ 0 on a log axis, or a survival below its floor),
+ * while a time off a curve's own grid is undefined: the readout tells the two apart.
+ */
 export function alignedCurves(results: DistributionResult[], curve: Curve, log: boolean): uPlot.AlignedData {
   const tables = results.map(
-    (r) => [r.times, r[curve].map((y) => (log && y <= 0 ? null : y))] as unknown as uPlot.AlignedData,
+    (r) =>
+      [
+        r.times,
+        (r[curve] as Array<number | null>).map((y) => (y === null || (log && y <= 0) ? null : y)),
+      ] as unknown as uPlot.AlignedData,
   );
-  return uPlot.join(tables);
+  return uPlot.join(
+    tables,
+    tables.map(() => [1]),
+  );
+}
+
+/** The first time of each result whose survival is below its floor (null), if any. */
+export function belowFloorFrom(r: DistributionResult): number | undefined {
+  const i = r.survival.findIndex((s) => s === null);
+  return i < 0 ? undefined : r.times[i];
 }
 
 export interface ChartSpec {
@@ -34,7 +51,9 @@ export interface ChartSpec {
 }
 
 export function drawChart(target: HTMLElement, spec: ChartSpec): uPlot {
-  const { palette, results, curve, log } = spec;
+  const { palette, results, curve } = spec;
+  // The survival is read on a log axis only: its tail is what it is for.
+  const log = spec.log || curve === 'survival';
   let yTicks: number[] = [];
   const axis = (label: string) => themedAxis(palette, label);
   const opts: uPlot.Options = {
@@ -53,7 +72,9 @@ export function drawChart(target: HTMLElement, spec: ChartSpec): uPlot {
     axes: [
       { ...axis('t'), values: tickLabels },
       {
-        ...axis(curve === 'cdf' ? 'P(Y ≤ t)' : log ? 'density (log)' : 'density'),
+        ...axis(
+          curve === 'cdf' ? 'P(Y ≤ t)' : curve === 'survival' ? 'P(Y > t) (log)' : log ? 'density (log)' : 'density',
+        ),
         size: 70,
         values: (_u, splits) => {
           // uPlot leaves out some splits of a log axis as nulls (too dense to label).
@@ -70,7 +91,12 @@ export function drawChart(target: HTMLElement, spec: ChartSpec): uPlot {
         width: palette.highContrast ? 2.5 : 1.5,
         spanGaps: true,
         points: { show: false },
-        value: readout,
+        // A survival's null is a value below its floor, not a time off its grid.
+        value:
+          curve === 'survival'
+            ? (u: uPlot, v: number | null | undefined) =>
+                v === null ? `< ${r.survivalFloor.toExponential(0)}` : readout(u, v ?? null)
+            : readout,
       })),
     ],
     // One cursor for both charts: hovering either reads density and CDF at the same t.
@@ -79,7 +105,8 @@ export function drawChart(target: HTMLElement, spec: ChartSpec): uPlot {
     hooks: {
       draw: [
         (u) => {
-          drawAtoms(u, results, curve, palette);
+          if (curve === 'survival') drawFloorNotes(u, results, palette);
+          else drawAtoms(u, results, curve, palette);
           spec.onDraw(u, yTicks);
         },
       ],
@@ -130,6 +157,41 @@ function drawAtoms(u: uPlot, results: DistributionResult[], curve: Curve, palett
         top,
       );
     }
+    ctx.restore();
+  });
+}
+
+/**
+ * Where a survival falls below its floor (1e-289, decision 94) the line ends: a log
+ * axis has no 0 to draw it at, and a marker at the floor would claim a value the engine
+ * did not resolve and stretch the axis over ~289 decades. The gap is labelled instead,
+ * with a tick on the axis at the first time below the floor.
+ */
+function drawFloorNotes(u: uPlot, results: DistributionResult[], palette: Palette): void {
+  const ctx = u.ctx;
+  const dpr = devicePixelRatio || 1;
+  results.forEach((r, i) => {
+    const from = belowFloorFrom(r);
+    if (from === undefined) return;
+    const color = palette.series[i % palette.series.length];
+    const x = u.valToPos(from, 'x', true);
+    const bottom = u.bbox.top + u.bbox.height;
+    ctx.save();
+    ctx.strokeStyle = color;
+    ctx.fillStyle = color;
+    ctx.lineWidth = 2 * dpr;
+    ctx.beginPath();
+    ctx.moveTo(x, bottom);
+    ctx.lineTo(x, bottom - 10 * dpr);
+    ctx.stroke();
+    ctx.font = `${12 * dpr}px sans-serif`;
+    ctx.textBaseline = 'bottom';
+    ctx.textAlign = 'right';
+    ctx.fillText(
+      `P(${r.reward} > t) below ${r.survivalFloor.toExponential(0)} from t = ${formatNumber(from)}`,
+      u.bbox.left + u.bbox.width - 8 * dpr,
+      bottom - (14 + 18 * i) * dpr,
+    );
     ctx.restore();
   });
 }

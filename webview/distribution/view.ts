@@ -20,7 +20,7 @@ import type uPlot from 'uplot';
 import { CURVE_TITLES, chartsPng, drawChart, type Curve } from './chart';
 
 const DEBOUNCE_MS = 250;
-const CURVES: Curve[] = ['pdf', 'cdf'];
+const CURVES: Curve[] = ['pdf', 'cdf', 'survival'];
 
 /** "5%", "99.9%": a probability as the table's column of levels reads it. */
 export const percent = (p: number) => `${Number((p * 100).toPrecision(6))}%`;
@@ -58,6 +58,9 @@ export class DistributionView {
   private readonly form: ParamForm;
   private readonly rewardsBox = el('div', { class: 'rewards', role: 'group', 'aria-label': 'Rewards to plot' });
   private readonly logAxis: Checkbox;
+  /** Shows the survival P(Y > t) on its own log-axis chart (the tail the CDF flattens). */
+  private readonly survivalBox: Checkbox;
+  private readonly survivalGroup = el('div', { class: 'dist-survival-group' });
   private readonly status = el('p', { class: 'dist-status', role: 'status', 'aria-live': 'polite' });
   private readonly exportStatus = el('span', { class: 'muted', role: 'status' });
   private readonly errorBox = el('p', { class: 'dist-error', role: 'alert' });
@@ -85,16 +88,22 @@ export class DistributionView {
     this.form = new ParamForm(store, () => this.changed());
     this.logAxis = checkbox('Logarithmic density axis', false, () => this.draw());
     this.logAxis.element.classList.add('log-axis');
+    this.survivalBox = checkbox('Survival P(Y > t), logarithmic axis', false, () => this.draw());
+    this.survivalBox.element.classList.add('survival-axis');
     for (const curve of CURVES) {
       const frame = el('div', { class: `dist-chart dist-${curve}`, role: 'img', 'data-curve': curve });
       this.chartFrames.set(curve, frame);
-      this.charts.append(el('h3', {}, CURVE_TITLES[curve]), frame);
+      const title = el('h3', {}, CURVE_TITLES[curve]);
+      if (curve === 'survival') this.charts.append(this.survivalGroup);
+      (curve === 'survival' ? this.survivalGroup : this.charts).append(title, frame);
     }
+    this.survivalGroup.hidden = true;
     const toggle = tableToggle(this.tables, () => this.renderTables());
     const toolbar = el(
       'div',
       { class: 'toolbar', role: 'toolbar', 'aria-label': 'Distribution controls' },
       this.logAxis.element,
+      this.survivalBox.element,
       button('Export PNG…', () => this.exportPng(), { ariaLabel: 'Export the charts as PNG' }),
       button('Export CSV…', () => this.exportCsv(), { ariaLabel: 'Export the curves as CSV' }),
       this.exportStatus,
@@ -233,21 +242,25 @@ export class DistributionView {
     this.drawn.clear();
     const results = this.results;
     this.charts.hidden = results.length === 0;
+    const curves = this.shownCurves();
+    this.survivalGroup.hidden = !curves.includes('survival');
+    this.chartFrames.get('survival')!.replaceChildren();
     if (results.length) {
       const width = this.chartWidth();
       const log = this.logAxis.checked;
       const names = results.map((r) => r.reward).join(', ');
-      for (const curve of CURVES) {
+      for (const curve of curves) {
         const frame = this.chartFrames.get(curve)!;
         frame.replaceChildren();
         const onDraw = (plot: uPlot, yTicks: number[]) => {
           const end = formatNumber(plot.scales.x.max ?? 0);
-          const axis = curve === 'pdf' ? (log ? ', logarithmic axis' : ', linear axis') : '';
+          const logY = curve === 'survival' || (curve === 'pdf' && log);
+          const axis = curve === 'cdf' ? '' : logY ? ', logarithmic axis' : ', linear axis';
           frame.setAttribute('aria-label', `${CURVE_TITLES[curve]} of ${names} from t = 0 to ${end}${axis}`);
-          frame.setAttribute('data-y-scale', curve === 'pdf' && log ? 'log' : 'linear');
+          frame.setAttribute('data-y-scale', logY ? 'log' : 'linear');
           frame.setAttribute('data-y-ticks', yTicks.join(' '));
           const pending = this.pendingStatus;
-          if (pending && curve === CURVES[CURVES.length - 1]) {
+          if (pending && curve === curves[curves.length - 1]) {
             this.pendingStatus = null;
             this.status.textContent = `${pending.text}, drawn in ${formatMs(performance.now() - pending.started)}.`;
           }
@@ -262,6 +275,10 @@ export class DistributionView {
     }
     this.renderQuantiles();
     this.renderTables();
+  }
+
+  private shownCurves(): Curve[] {
+    return CURVES.filter((c) => c !== 'survival' || this.survivalBox.checked);
   }
 
   private chartWidth(): number {
@@ -312,8 +329,12 @@ export class DistributionView {
       ...this.results.map((r) =>
         table({
           caption: `${r.reward}: ${r.times.length} points (error ≤ ${r.epsilon})`,
-          headers: ['t', 'CDF', 'Density'],
-          rows: r.times.map((t, i) => [formatNumber(t), formatNumber(r.cdf[i]), formatNumber(r.pdf[i])]),
+          headers: ['t', 'CDF', 'Survival', 'Density'],
+          rows: r.times.map((t, i) => {
+            const s = r.survival[i];
+            const survival = s === null ? `< ${r.survivalFloor.toExponential(0)}` : formatNumber(s);
+            return [formatNumber(t), formatNumber(r.cdf[i]), survival, formatNumber(r.pdf[i])];
+          }),
         }),
       ),
     );
@@ -326,7 +347,7 @@ export class DistributionView {
       return;
     }
     this.exportStatus.textContent = 'Exporting…';
-    const charts = CURVES.map((c) => ({ title: CURVE_TITLES[c], plot: this.drawn.get(c)! }));
+    const charts = this.shownCurves().map((c) => ({ title: CURVE_TITLES[c], plot: this.drawn.get(c)! }));
     post({
       type: 'exportPng',
       png: chartsPng(
