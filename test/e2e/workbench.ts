@@ -140,21 +140,38 @@ async function focusWorkbench(page: Page): Promise<void> {
 /**
  * Opens Quick Open with `shortcut`, types `text` and accepts the first match.
  * Early in a session the workbench may still move focus (a restored editor,
- * a notification), which closes the widget under the typed text; then the
- * whole gesture is repeated rather than waiting on a list that is gone.
+ * a notification, a webview shown a moment ago taking the focus it was shown
+ * with once its page is ready), which closes the widget under the typed text or
+ * makes another editor the active one; then the whole gesture is repeated
+ * rather than accepting a match for the wrong editor.
  */
 async function pickInQuickInput(page: Page, shortcut: string, text: string): Promise<void> {
   const widget = page.locator('.quick-input-widget');
-  const firstRow = widget.locator('.monaco-list-row').first();
   let lastError: unknown;
-  for (let attempt = 0; attempt < 3; attempt++) {
+  for (let attempt = 0; attempt < 4; attempt++) {
     try {
       await focusWorkbench(page);
+      const editor = await activeEditorTab(page);
       await page.keyboard.press(shortcut);
       await widget.waitFor({ state: 'visible', timeout: 10_000 });
       await widget.locator('.quick-input-box input').fill(text);
-      // Enter accepts the first match; wait until the list shows one.
-      await firstRow.waitFor({ state: 'visible', timeout: 10_000 });
+      // Enter accepts the first row. The palette lists recently used commands first
+      // and filters a moment later, so a visible row is not yet a match: wait until
+      // the first row names what was typed (a leading ">" only selects commands).
+      await page.waitForFunction(
+        (wanted) => {
+          const row = document.querySelector('.quick-input-widget .monaco-list-row');
+          return `${row?.getAttribute('aria-label') ?? ''} ${row?.textContent ?? ''}`.includes(wanted);
+        },
+        text.replace(/^>/, ''),
+        { timeout: 10_000 },
+      );
+      // A command runs on the active editor: accept only while the typed text still
+      // has the focus and the editor the gesture began in is still the active one.
+      const focused = await page.evaluate(() => document.activeElement?.closest('.quick-input-widget') != null);
+      if (!focused || (await activeEditorTab(page)) !== editor) {
+        throw new Error(`the focus moved while "${text}" was typed (active editor: ${await activeEditorTab(page)})`);
+      }
     } catch (error) {
       lastError = error;
       await page.keyboard.press('Escape');
@@ -178,10 +195,20 @@ async function pickInQuickInput(page: Page, shortcut: string, text: string): Pro
   throw lastError;
 }
 
-/** Opens a workspace file by name through Quick Open (Ctrl+P) and waits for its tab. */
+/** The label of the active editor group's active tab ("" when the group is empty). */
+function activeEditorTab(page: Page): Promise<string> {
+  return page.evaluate(
+    () => document.querySelector('.editor-group-container.active .tab.active')?.getAttribute('aria-label') ?? '',
+  );
+}
+
+/** Opens a workspace file by name through Quick Open (Ctrl+P) and waits for it to be the active editor. */
 export async function openFile(page: Page, fileName: string): Promise<void> {
   await pickInQuickInput(page, 'Control+P', fileName);
-  await page.locator(`.tabs-container .tab[aria-label^="${fileName}"]`).first().waitFor({ timeout: 20_000 });
+  // Active, not only open: a command run next acts on the active editor.
+  await page
+    .locator(`.editor-group-container.active .tab.active[aria-label^="${fileName}"]`)
+    .waitFor({ timeout: 20_000 });
 }
 
 /** Runs a command by its palette title, e.g. "Phasic: Show Memory Panel". */
