@@ -235,8 +235,15 @@ async function run(args: RunArgs, engine: Engine): Promise<number> {
 /** The times of `--grid FROM:TO:N`: N equally spaced, both ends exact. */
 export function gridTimes(grid: Grid): number[] {
   const { from, to, points } = grid;
-  // One rounding per point: 0:6:13 gives exactly 0, 0.5, ..., 6.
-  return Array.from({ length: points }, (_, i) => (i === points - 1 ? to : from + ((to - from) * i) / (points - 1)));
+  const span = to - from;
+  // One rounding per point: 0:6:13 gives exactly 0, 0.5, ..., 6. Where span·i passes
+  // the largest double (TO near 1.8e308) the step is divided first, two roundings: the
+  // product was Infinity, which the engine refused as "times[2]", a time never typed.
+  return Array.from({ length: points }, (_, i) => {
+    if (i === points - 1) return to;
+    const scaled = span * i;
+    return from + (Number.isFinite(scaled) ? scaled / (points - 1) : (span / (points - 1)) * i);
+  });
 }
 
 /** The human form prints every point up to this many, else every k-th. */

@@ -102,7 +102,7 @@ function headerTokens(line: Line): { words: string[]; labels: string[] } {
   return { words, labels };
 }
 
-function header(line: Line): { entries: number; folded: boolean; labels: string[] } {
+function header(line: Line): { entries: number; written: string; folded: boolean; labels: string[] } {
   const { words, labels } = headerTokens({ number: line.number, text: line.text.trim() });
   const keyword = words.findIndex((w) => w === 'folded' || w === 'unfolded');
   const dims = keyword < 0 ? words : words.slice(0, keyword);
@@ -125,10 +125,15 @@ function header(line: Line): { entries: number; folded: boolean; labels: string[
       line.number,
     );
   const entries = Number(dims[0]);
+  // Messages quote the size as written: 0 entries is no n (it read "n = -1"), and 10²³
+  // digits read back as 1e+23.
   if (entries < 3)
-    throw new SfsFileError(`${entries} entries is n = ${entries - 1}; a spectrum needs n ≥ 2 samples`, line.number);
+    throw new SfsFileError(
+      `the first line says ${dims[0]} entries; a spectrum of n samples has n + 1 entries and needs n ≥ 2, so 3 or more`,
+      line.number,
+    );
   if (labels.length > 1) throw new SfsFileError(`${labels.length} population labels for one population`, line.number);
-  return { entries, folded: keyword >= 0 && words[keyword] === 'folded', labels };
+  return { entries, written: dims[0], folded: keyword >= 0 && words[keyword] === 'folded', labels };
 }
 
 /** Why a word that is not a decimal is not one, when a usual slip explains it. */
@@ -155,11 +160,11 @@ function count(word: Word, index: number, line: Line): number {
   return value;
 }
 
-function row(line: Line, entries: number, what: string): Word[] {
+function row(line: Line, entries: number, written: string, what: string): Word[] {
   const found = words(line);
   if (found.length !== entries)
     throw new SfsFileError(
-      `the ${what} line has ${found.length} entries, but the first line says ${entries} (n + 1)${found.some((w) => w.text.includes(',')) ? '; entries are separated by blanks, not commas' : ''}`,
+      `the ${what} line has ${found.length} entries, but the first line says ${written} (n + 1)${found.some((w) => w.text.includes(',')) ? '; entries are separated by blanks, not commas' : ''}`,
       line.number,
     );
   return found;
@@ -169,15 +174,15 @@ export function parseSfs(text: string): Spectrum {
   refuseNul(text);
   const lines = dataLines(text.replace(/^\uFEFF/, ''));
   if (lines.length === 0) throw new SfsFileError('the file is empty: expected a dadi .fs spectrum');
-  const { entries, folded, labels } = header(lines[0]);
+  const { entries, written, folded, labels } = header(lines[0]);
   if (lines.length < 2) throw new SfsFileError('the counts line is missing', lines[0].number);
   const countLine = lines[1];
-  const countWords = row(countLine, entries, 'counts');
+  const countWords = row(countLine, entries, written, 'counts');
   const counts = countWords.map((w, i) => count(w, i, countLine));
   let mask = counts.map(() => false);
   if (lines.length >= 3) {
     const maskLine = lines[2];
-    mask = row(maskLine, entries, 'mask').map((w, i) => {
+    mask = row(maskLine, entries, written, 'mask').map((w, i) => {
       if (w.text !== '0' && w.text !== '1')
         throw new SfsFileError(
           `mask entry ${i}: '${w.text}' is neither 0 (used) nor 1 (masked)`,

@@ -36,8 +36,16 @@ import {
   excerptText,
 } from './syntax';
 
-/** Deepest expression nesting accepted; far beyond any real model, far below the stack. */
+/** Deepest nesting (parentheses, calls, indices, `if`, unary operators) accepted; far beyond any real model. */
 export const MAX_NESTING = 200;
+
+/**
+ * Highest expression tree accepted. A chain `a + b + c` is a tree one level higher per
+ * operator, without nesting in the text, and every pass over the tree (checker,
+ * folding, linear form, compiler) recurses along it: the checker overflows Node's
+ * default stack at about 1,500 levels, so 200 keeps a margin of seven.
+ */
+export const MAX_HEIGHT = 200;
 
 /** An expression node's own fields, without the span and depth the parser adds. */
 type ExprFields = Expr extends infer E
@@ -47,7 +55,11 @@ type ExprFields = Expr extends infer E
   : never;
 
 class TooDeep {
-  constructor(readonly at: Span) {}
+  constructor(
+    readonly at: Span,
+    /** Which limit: the text's nesting, or the tree's height (a long chain of operators). */
+    readonly limit: 'nesting' | 'height',
+  ) {}
 }
 
 const COMPARISONS = new Set(['==', '!=', '<', '<=', '>', '>=']);
@@ -431,7 +443,7 @@ class Parser {
 
   /** Counts one level of recursion; callers leave it in a `finally`, so unwinding restores the count. */
   private enter(): void {
-    if (this.nesting >= MAX_NESTING) throw new TooDeep(this.tok);
+    if (this.nesting >= MAX_NESTING) throw new TooDeep(this.tok, 'nesting');
     this.nesting++;
   }
 
@@ -440,7 +452,8 @@ class Parser {
     let depth = 0;
     for (const c of children) if (c.depth > depth) depth = c.depth;
     depth += 1;
-    if (depth > MAX_NESTING) throw new TooDeep(span);
+    // An operator is where a chain passes the limit; quoting the whole chain says nothing.
+    if (depth > MAX_HEIGHT) throw new TooDeep(fields.kind === 'binary' ? fields.opSpan : span, 'height');
     const { start, end, range } = span;
     // One literal per kind (no spread, no properties added later) keeps node shapes
     // stable, which matters on megabyte inputs.
@@ -503,11 +516,18 @@ class Parser {
       return this.nested();
     } catch (e) {
       if (!(e instanceof TooDeep)) throw e;
-      this.error(
-        e.at,
-        'nesting-too-deep',
-        `This expression is nested more than ${MAX_NESTING} levels deep; split it with \`let\` or constants.`,
-      );
+      if (e.limit === 'nesting')
+        this.error(
+          e.at,
+          'nesting-too-deep',
+          `This expression is nested more than ${MAX_NESTING} levels deep; split it with \`let\` or constants.`,
+        );
+      else
+        this.error(
+          e.at,
+          'expression-too-long',
+          `This expression is more than ${MAX_HEIGHT} levels high: each operator of a chain such as \`a + b + c\` adds a level, though nothing is nested; split it with \`let\` or constants, write it with \`sum(…)\`, or group its terms in parentheses.`,
+        );
       this.abandoned = true;
       this.skipToTopLevel();
       return { kind: 'error', depth: 1, start: e.at.start, end: e.at.end, range: e.at.range };

@@ -204,6 +204,17 @@ describe('phasic-trace dist: closed forms', () => {
     assertMatches(d, erlang(4, 0.5));
   });
 
+  it('a --grid up to the largest double: every point a time, none Infinity', () => {
+    // (TO − FROM)·i passed the largest double at i = 2: the engine refused "times[2]".
+    const max = Number.MAX_VALUE;
+    const d = dist([erlangModel(1), '--grid', `0:${max}:4`]);
+    assert.equal(d.times.length, 4);
+    d.times.forEach((t, i) => assertClose(t, (max / 3) * i, 1e-15, `grid point ${i}`));
+    assert.equal(d.times[3], max);
+    // e^{−2t} at t ≥ 6e307: the CDF is 1, the survival below the floor (null).
+    assert.deepEqual(d.cdf, [0, 1, 1, 1]);
+    assert.deepEqual(d.survival, [1, null, null, null]);
+  });
   it("Kingman's T_MRCA (n = 4): the hypoexponential of rates C(k, 2), and the default grid and quantiles", () => {
     const d = dist([join(ROOT, 'examples', 'kingman.phasic'), '--reward', 'tmrca']);
     const exact = hypoexponential(kingmanRates(4, 1));

@@ -174,6 +174,18 @@ describe('the .fs reader', () => {
     ['a short mask', '4 unfolded\n1 2 3 4\n1 0 1\n', /mask line has 3 entries/, 3],
     ['a two-population spectrum', '3 4 unfolded "a" "b"\n1 2 3\n', /2-population spectrum \(3 × 4\)/, 1],
     ['one sample', '2 unfolded\n1 2\n', /n ≥ 2/, 1],
+    [
+      'no entries, without inventing an n',
+      '0 unfolded\n\n',
+      /^the first line says 0 entries; a spectrum of n samples has n \+ 1 entries and needs n ≥ 2, so 3 or more$/,
+      1,
+    ],
+    [
+      'a size past 2^53, quoted as written',
+      '99999999999999999999999 unfolded\n1 2 3\n',
+      /^the counts line has 3 entries, but the first line says 99999999999999999999999 \(n \+ 1\)$/,
+      2,
+    ],
     ['a size that is not a number', 'ten unfolded\n1 2\n', /'ten' is not a number of entries/, 1],
     ['two labels', '4 unfolded "a" "b"\n1 2 3 4\n', /2 population labels for one population/, 1],
     ['an unclosed label', '4 unfolded "pop\n1 2 3 4\n', /label is not closed/, 1],

@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import { analyze, compileModel, type Diagnostic } from '../../extension/language';
 import { MAX_REWARDS } from '../../extension/language/checker';
 import { MAX_NAME_LENGTH } from '../../extension/language/lexer';
-import { MAX_NESTING } from '../../extension/language/parser';
+import { MAX_HEIGHT, MAX_NESTING } from '../../extension/language/parser';
 import { marked } from './marked';
 
 function expectOnly(
@@ -185,12 +185,17 @@ describe('syntax diagnostics', () => {
       ['nesting-too-deep'],
     );
   });
-  it('a long left-leaning chain is bounded too', () => {
-    const text = `const n = ${Array(1000).fill('1').join(' + ')}\nreward r = n`;
-    const d = analyze(text, 't.phasic').diagnostics;
-    assert.deepEqual(
-      d.map((x) => x.code),
-      ['nesting-too-deep'],
+  it('a long flat chain is bounded too, and said to be long, not nested, on the operator past the limit', () => {
+    // 200 terms are a tree 200 high; the 201st term's `+` passes the limit.
+    const ok = `const n = ${Array(MAX_HEIGHT).fill('1').join(' + ')}\nreward r = n`;
+    assert.deepEqual(analyze(ok, 't.phasic').diagnostics, []);
+    const terms = Array(1000).fill('1');
+    const before = `const n = ${terms.slice(0, MAX_HEIGHT).join(' + ')} `;
+    const source = `${before}⟦+⟧ ${terms.slice(MAX_HEIGHT).join(' + ')}\nreward r = n`;
+    check(
+      source,
+      'expression-too-long',
+      `This expression is more than ${MAX_HEIGHT} levels high: each operator of a chain such as \`a + b + c\` adds a level, though nothing is nested; split it with \`let\` or constants, write it with \`sum(…)\`, or group its terms in parentheses.`,
     );
   });
   it('one missing token does not hide errors in later declarations', () => {

@@ -12,9 +12,12 @@
 //   - a read-only cache directory (root ignores permission bits: chattr +i, or a
 //     read-only bind mount)
 //   - a cache path that is a regular file, or does not exist
+//   - a directory its permissions keep the user from writing, as a user they stop
+//     (the sessions run as root, whom they do not: there the CLI runs as nobody)
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import {
+  chmodSync,
   lstatSync,
   readdirSync,
   rmSync,
@@ -478,3 +481,99 @@ describe('clear-caches that cannot clear', () => {
     assert.throws(() => statSync(dir), /ENOENT/);
   });
 });
+
+/**
+ * The CLI as a user whom permission bits stop: as itself unless it is root, else as
+ * nobody (uid 65534) through setpriv. Null where neither can run the CLI here.
+ */
+function asUnprivileged(): ((args: string[]) => Cli) | null {
+  const root = process.getuid?.() === 0;
+  const command = root ? 'setpriv' : process.execPath;
+  const prefix = root ? ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath] : [];
+  const cliAs = (args: string[]): Cli => {
+    const r = spawnSync(command, [...prefix, CLI, ...args], { encoding: 'utf8', timeout: HANG_GUARD_MS });
+    return { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '', peakKiB: NaN };
+  };
+  const probe = cliAs(['--help']);
+  return probe.status === 0 ? cliAs : null;
+}
+
+describe('a cache directory its permissions keep the user from writing', () => {
+  const rabbitsEt = (r: PublicRun) => Number(r.moments.time_to_extinction[0]);
+  const WARNING =
+    /^the trace cache directory .* cannot be written \(Permission denied\); traces are kept in memory only$/;
+
+  it('a run there answers, caches nothing and says so once; one filled before is read, not written', (t) => {
+    const cliAs = asUnprivileged();
+    if (!cliAs) return t.skip('no unprivileged user can run the CLI here');
+    const dir = tempDir('cachefiles-perm');
+    chmodSync(dir, 0o555);
+    const runAs = (cacheDir: string, json = true) =>
+      cliAs(['run', RABBITS, '--moments', '1', '--cache-dir', cacheDir, ...(json ? ['--json'] : [])]);
+
+    const r = runAs(dir);
+    assert.equal(r.status, 0, r.stderr);
+    const run = JSON.parse(r.stdout) as PublicRun;
+    assert.ok(Math.abs(rabbitsEt(run) - RABBITS_ET) <= 1e-9 * RABBITS_ET, `E[T] = ${rabbitsEt(run)}`);
+    assert.equal(
+      run.warnings.length,
+      1,
+      `one warning, however many blocks were not written: ${JSON.stringify(run.warnings)}`,
+    );
+    assert.match(run.warnings[0].message, WARNING);
+    assert.deepEqual(readdirSync(dir), [], 'nothing was written');
+    const text = runAs(dir, false);
+    assert.equal(text.status, 0, text.stderr);
+    assert.equal(text.stdout.split('\n').filter((l) => l.startsWith('warning: ')).length, 1, text.stdout);
+    assert.match(text.stdout, /\nwarning: the trace cache directory .* cannot be written \(Permission denied\)/);
+
+    // A cache directory to be made inside one the user may not write.
+    const inside = join(dir, 'sub', 'cache');
+    const nested = runAs(inside);
+    assert.equal(nested.status, 0, nested.stderr);
+    assert.match((JSON.parse(nested.stdout) as PublicRun).warnings[0]?.message ?? '', WARNING);
+    assert.deepEqual(readdirSync(dir), [], 'no directory was made');
+
+    // Filled by a user who may write it, then read by one who may not.
+    chmodSync(dir, 0o755);
+    assert.equal(runAsSelf(dir).reused, false);
+    chmodSync(dir, 0o555);
+    const before = readdirSync(dir)
+      .sort()
+      .map((f) => [f, statSync(join(dir, f)).size, statSync(join(dir, f)).mtimeMs]);
+    const again = runAs(dir);
+    assert.equal(again.status, 0, again.stderr);
+    const reused = JSON.parse(again.stdout) as PublicRun;
+    assert.equal(reused.reused, true, 'answered from the entry on disk');
+    assert.equal(rabbitsEt(reused), rabbitsEt(run), 'the same E[T], bit for bit');
+    assert.deepEqual(reused.warnings, [], 'nothing needed writing');
+    const after = readdirSync(dir)
+      .sort()
+      .map((f) => [f, statSync(join(dir, f)).size, statSync(join(dir, f)).mtimeMs]);
+    assert.deepEqual(after, before, 'nothing was changed');
+
+    // Clearing it fails, says why, and removes nothing.
+    const clear = cliAs(['clear-caches', '--cache-dir', dir]);
+    assert.equal(clear.status, 1);
+    assert.equal(clear.stdout, '');
+    assert.match(
+      clear.stderr,
+      /^phasic-trace: the cache was not cleared: \d+ cache files could not be removed: cannot remove .*: Permission denied/,
+    );
+    assert.deepEqual(
+      readdirSync(dir).sort(),
+      before.map(([f]) => f),
+    );
+    chmodSync(dir, 0o755);
+  });
+});
+
+/** A run by this process's own user, who may write `dir`. */
+function runAsSelf(dir: string): PublicRun {
+  const r = spawnSync(process.execPath, [CLI, 'run', RABBITS, '--moments', '1', '--json', '--cache-dir', dir], {
+    encoding: 'utf8',
+    timeout: HANG_GUARD_MS,
+  });
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout) as PublicRun;
+}

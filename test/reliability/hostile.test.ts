@@ -58,6 +58,15 @@ const CASES: Case[] = [
     error: /nested more than 200 levels deep/,
   },
   {
+    name: 'a flat sum of 201 terms, nothing nested',
+    file: 'flat.phasic',
+    text: `model flat\nparam r = 1.0\nstate x\nrule go when x < 1 rate r * ${Array(201).fill('1').join(' + ')} do x += 1\n`,
+    diagnostic:
+      /more than 200 levels high: each operator of a chain such as `a \+ b \+ c` adds a level, though nothing is nested/,
+    error:
+      /more than 200 levels high: each operator of a chain such as `a \+ b \+ c` adds a level, though nothing is nested/,
+  },
+  {
     name: 'JSON nested 1,000,000 levels deep',
     file: 'deep.json',
     text: `${'['.repeat(1_000_000)}${']'.repeat(1_000_000)}`,
