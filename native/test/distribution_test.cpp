@@ -1,8 +1,10 @@
 // The distribution kernels on their own (native/src/distribution/): Poisson windows
 // against directly summed probabilities, the reward transformation on a hand-built
-// graph, and uniformization against closed forms, with the ledger back to its start.
+// graph, and uniformization (absolute and relative: at and tail_at) against closed
+// forms into the far tail and below the floor, with the ledger back to its start.
 #include <atomic>
 #include <cmath>
+#include <initializer_list>
 
 #include "base/error.hpp"
 #include "check.hpp"
@@ -33,6 +35,45 @@ ParametricGraph small_graph(double start) {
   g.coeffs = {start, 0, 1, 0, 0, 1, 2, 0};
   g.rewards = {0, 1, 1, 1, 0, 0, 1, 0};
   return g;
+}
+
+// Phases in series: S → 1 → 2 → … → n → absorbed, phase i left at rates[i]; the time
+// to absorption is hypoexponential (Erlang when the rates are equal).
+ParametricGraph phases(std::initializer_list<double> rates) {
+  const auto n = static_cast<std::uint32_t>(rates.size());
+  ParametricGraph g;
+  g.param_count = 0;
+  g.vertex_count = n + 2;
+  g.reward_count = 1;
+  for (std::uint32_t v = 0; v <= n; ++v) {
+    g.edge_begin.push_back(v);
+    g.edge_target.push_back(v + 1);
+  }
+  g.edge_begin.push_back(n + 1);
+  g.edge_begin.push_back(n + 1);
+  g.coeffs.push_back(1);
+  for (const double r : rates) g.coeffs.push_back(r);
+  g.rewards.assign(n + 2, 1);
+  g.rewards.front() = 0;
+  g.rewards.back() = 0;
+  return g;
+}
+
+// Erlang(k, λ) at x = λt, in long double (its exponent reaches the 1e-4900s, its
+// arguments are exact here): S = Σ_{j<k} e^(−x) x^j / j!, f = λ e^(−x) x^(k−1) / (k−1)!.
+long double erlang_survival(int k, long double x) {
+  long double s = 0;
+  for (int j = 0; j < k; ++j) s += std::exp(-x + j * std::log(x) - std::lgamma((long double)(j + 1)));
+  return s;
+}
+long double erlang_density(int k, long double rate, long double x) {
+  return rate * std::exp(-x + (k - 1) * std::log(x) - std::lgamma((long double)k));
+}
+
+// |value − exact| ≤ ε·exact, the relative bound tail_at states, with the reference's
+// own rounding (long double: 1e-16 relative here) well inside it.
+bool within(double value, long double exact, double eps) {
+  return std::fabs((long double)value - exact) <= (long double)eps * exact;
 }
 
 }  // namespace
@@ -158,6 +199,87 @@ TEST(a_cancel_stops_every_point_even_after_the_series_has_stopped_early) {
     CHECK(cancelled);
   }
   CHECK_EQ(series.steps(), steps);
+}
+
+TEST(tail_at_matches_exponential_and_erlang_survival_and_density_to_epsilon_relative_into_the_far_tail) {
+  const std::size_t before = ledger().bytes(Category::Evaluation);
+  {
+    const double eps = 1e-10;
+    // Exp(2): S is the k = 0 term alone, which an absolute window drops once e^(−λt) < ε.
+    // λt from 0 to 664 (S = 4.3e-289, just above the floor); λt exact, so the reference is.
+    const ParametricGraph exp_graph = phases({2.0});
+    const TransientChain exp_chain = transform_reward(exp_graph, {}, 0, "time", nullptr);
+    UniformizedSeries exp_series(exp_chain, eps, nullptr, nullptr);
+    const TailValue zero = exp_series.tail_at(0);
+    CHECK_EQ(zero.survival, 1.0);
+    CHECK_EQ(zero.density, 2.0);
+    for (const double t : {0.25, 1.0, 10.0, 17.5, 50.0, 115.0, 200.0, 300.0, 332.0}) {
+      const TailValue v = exp_series.tail_at(t);
+      const long double s = std::exp(-2.0L * t);
+      CHECK(!v.below_floor);
+      CHECK(within(v.survival, s, eps));
+      CHECK(within(v.density, 2 * s, eps));
+      // The CDF taken as 1 − S is within ε·S ≤ ε (uniformization.hpp), as at()'s.
+      CHECK(std::fabs((1.0L - v.survival) - (1.0L - s)) <= eps * s + 0x1p-53L);
+    }
+    // Erlang(5, 3): near 0 the density (2.2e-15 at t = 2^−13) is below ε, and the window
+    // of t alone gives it 0; in the tail S = 1.4e-251 at t = 200.
+    const ParametricGraph erlang_graph = phases({3.0, 3.0, 3.0, 3.0, 3.0});
+    const TransientChain erlang_chain = transform_reward(erlang_graph, {}, 0, "time", nullptr);
+    UniformizedSeries erlang(erlang_chain, eps, nullptr, nullptr);
+    for (const double t : {0x1p-13, 0.0625, 0.5, 1.0, 2.5, 10.0, 50.0, 125.0, 200.0}) {
+      const TailValue v = erlang.tail_at(t);
+      const long double x = 3.0L * t;
+      CHECK(!v.below_floor);
+      CHECK(within(v.survival, erlang_survival(5, x), eps));
+      CHECK(within(v.density, erlang_density(5, 3, x), eps));
+    }
+    CHECK(erlang_density(5, 3, 3.0L * 0x1p-13L) < 1e-14L);
+    // Rates 1 and 3 (Λ = 3, P keeps 2/3 of the slow phase each step): the far tail is
+    // carried by k ≈ 2μ/3, below t's window, and needs the series well past the absolute
+    // stop. S = (3e^(−t) − e^(−3t))/2, f = 3(e^(−t) − e^(−3t))/2.
+    const ParametricGraph hypo_graph = phases({1.0, 3.0});
+    const TransientChain hypo_chain = transform_reward(hypo_graph, {}, 0, "time", nullptr);
+    UniformizedSeries hypo(hypo_chain, eps, nullptr, nullptr);
+    for (const double t : {0.5, 5.0, 50.0, 300.0, 600.0}) {
+      const TailValue v = hypo.tail_at(t);
+      const long double a = std::exp(-(long double)t), b = std::exp(-3.0L * t);
+      CHECK(!v.below_floor);
+      CHECK(within(v.survival, (3 * a - b) / 2, eps));
+      CHECK(within(v.density, 3 * (a - b) / 2, eps));
+    }
+    // at() is unchanged by what tail_at computed beyond the absolute stop.
+    CHECK(hypo.steps() > hypo.absolute_steps());
+    const long double s5 = (3 * std::exp(-5.0L) - std::exp(-15.0L)) / 2;
+    CHECK(std::fabs((long double)hypo.at(5.0).survival - s5) <= eps);
+  }
+  CHECK_EQ(ledger().bytes(Category::Evaluation), before);
+}
+
+TEST(tail_at_reports_a_survival_below_the_floor_as_below_never_as_a_value) {
+  const double eps = 1e-10;
+  const ParametricGraph exp_graph = phases({2.0});
+  const TransientChain exp_chain = transform_reward(exp_graph, {}, 0, "time", nullptr);
+  UniformizedSeries series(exp_chain, eps, nullptr, nullptr);
+  // e^(−2t) at λt = 664 is 4.3e-289, resolved; at 666 it is 5.8e-290, below 1e-289; at 745
+  // subnormal; at 1e300 the window lies beyond the step limit.
+  const TailValue above = series.tail_at(332);
+  CHECK(!above.below_floor);
+  CHECK(above.survival >= kSurvivalFloor);
+  for (const double t : {333.0, 345.0, 372.5, 1e6, 1e300}) {
+    const TailValue v = series.tail_at(t);
+    CHECK(v.below_floor);
+    CHECK_EQ(v.survival, 0.0);
+    CHECK_EQ(v.density, 0.0);
+  }
+  // Erlang(5, 3): S(t = 229) = 4.1e-289 is resolved, S(t = 230) = 2.1e-290 is below.
+  const ParametricGraph erlang_graph = phases({3.0, 3.0, 3.0, 3.0, 3.0});
+  const TransientChain erlang_chain = transform_reward(erlang_graph, {}, 0, "time", nullptr);
+  UniformizedSeries erlang(erlang_chain, eps, nullptr, nullptr);
+  const TailValue last = erlang.tail_at(229);
+  CHECK(!last.below_floor);
+  CHECK(within(last.survival, erlang_survival(5, 3.0L * 229), eps));
+  CHECK(erlang.tail_at(230).below_floor);
 }
 
 TEST_MAIN()

@@ -142,6 +142,34 @@ describe('survival and density far in the tail, within epsilon relative', () => 
     assert.ok(d.cdf.every((c) => Math.abs(c - 1) <= d.epsilon));
   });
 
+  it('gives the CDF at each time as 1 − S from the same sum: within epsilon·S + rounding, and 1 below the floor', async () => {
+    // Erlang(5, 3): S(t) = e^(−x) Σ_{i<5} x^i / i! (x = 3t), the CDF 1 − S, on the default
+    // grid (0 to the 99.9% quantile) and at times into the far tail and below the floor.
+    // One Poisson window per time serves the CDF, the survival and the density (decision
+    // 102), so the CDF and the survival agree to the rounding of 1 − S.
+    const survival = (t: number) => {
+      let term = 1;
+      let sum = 1;
+      for (let i = 1; i < 5; i++) sum += term *= (3 * t) / i;
+      return Math.exp(-3 * t) * sum;
+    };
+    const { model } = compileModel(ERLANG(5, 3), 'survival.phasic');
+    const run = await engine.run(JSON.stringify(model), { params: {} });
+    const grid = await engine.distribution(run.traceKey, { reward: 'time', params: {}, quantiles: [] });
+    assert.equal(grid.times.length, 200);
+    const far = await distribution(ERLANG(5, 3), [0, 0.5, 2, 10, 40, 200, 240]);
+    for (const d of [grid, far]) {
+      d.times.forEach((t, i) => {
+        const s = d.survival[i];
+        const exact = survival(t);
+        assert.ok(Math.abs(d.cdf[i] - (1 - exact)) <= d.epsilon * exact + 2 ** -52, `CDF(${t}) = ${d.cdf[i]}`);
+        assert.equal(d.cdf[i], s === null ? 1 : Math.min(1, Math.max(0, 1 - s)), `CDF(${t}) is 1 − S(${t})`);
+      });
+    }
+    assert.deepEqual(far.cdf.slice(-3), [1, 1, 1]);
+    assert.equal(far.survival[6], null);
+  });
+
   it('keeps the bound at a tight epsilon', async () => {
     await assertTailOf(CYCLE, [[325, 1.062480349249777e-50, 3.764546060870407e-51]], 1e-12, { epsilon: 1e-13 });
   });

@@ -311,12 +311,18 @@ test('table view, CSV and PNG export', async () => {
   await page.getByRole('button', { name: 'Export the curves as CSV' }).click();
   const [csv] = (await studio.waitForPosted('exportCsv')) as Array<Extract<WebviewMessage, { type: 'exportCsv' }>>;
   const lines = csv.csv.trimEnd().split('\n');
-  assert.equal(lines[0], 'reward,t,cdf,density');
+  // The survival appended last: the first four columns are where and what they were.
+  assert.equal(lines[0], 'reward,t,cdf,density,survival');
   assert.equal(lines.length, 1 + 400);
-  assert.equal(lines[1], `time,0,${time.cdf[0]},${time.pdf[0]}`);
+  assert.equal(lines[1], `time,0,${time.cdf[0]},${time.pdf[0]},1`);
   const row = lines[201].split(',');
   assert.equal(row[0], 'tmrca');
-  assert.deepEqual(row.slice(1).map(Number), [tmrca.times[0], 0.3, 1.4]);
+  assert.deepEqual(row.slice(1).map(Number), [tmrca.times[0], 0.3, 1.4, 0.7]);
+  // tmrca: an atom 0.3 at 0, then Exp(2): S(t) = 0.7·e^(−2t), to its last bit as sent.
+  for (const line of lines.slice(202)) {
+    const [, t, , , survival] = line.split(',').map(Number);
+    assert.ok(Math.abs(survival - 0.7 * Math.exp(-2 * t)) <= 1e-15 * survival, `S(${t}) = ${survival}`);
+  }
   await studio.send({ type: 'exported', format: 'csv', path: '/tmp/two_locus-distribution.csv' });
   assert.equal(
     await page.locator('.distribution .toolbar [role="status"]').innerText(),
@@ -438,6 +444,22 @@ test('the survival choice: P(Y > t) on a log axis, below its floor a gap and a n
     formatNumber(Math.exp(-0.625 * time.times[10])),
   );
   assert.equal((await table.locator('tbody tr').nth(cut).locator('td').allInnerTexts())[1], '< 1e-289');
+  // The CSV: the survival last, its cell empty where it is null (CSV's missing value, as
+  // --json's null), never 0 nor text; the other columns of those rows as they were.
+  await page.getByRole('button', { name: 'Export the curves as CSV' }).click();
+  const [csv] = (await studio.waitForPosted('exportCsv')) as Array<Extract<WebviewMessage, { type: 'exportCsv' }>>;
+  const lines = csv.csv.trimEnd().split('\n');
+  assert.equal(lines[0], 'reward,t,cdf,density,survival');
+  assert.equal(lines.length, 1 + 200);
+  lines.slice(1).forEach((line, i) => {
+    const cells = line.split(',');
+    assert.equal(cells.length, 5, line);
+    const t = Number(cells[1]);
+    assert.equal(t, time.times[i]);
+    assert.ok(Math.abs(Number(cells[3]) - 0.625 * Math.exp(-0.625 * t)) <= 1e-15, `density(${t})`);
+    if (i >= cut) assert.equal(cells[4], '', `no survival at t = ${t}`);
+    else assert.ok(Math.abs(Number(cells[4]) - Math.exp(-0.625 * t)) <= 1e-15 * Math.exp(-0.625 * t), line);
+  });
   // Unchecked, the chart goes; the density and CDF are untouched.
   await page.locator('vscode-checkbox.survival-axis').click();
   assert.equal(await page.locator('.dist-survival canvas').count(), 0);

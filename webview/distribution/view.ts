@@ -25,13 +25,20 @@ const CURVES: Curve[] = ['pdf', 'cdf', 'survival'];
 /** "5%", "99.9%": a probability as the table's column of levels reads it. */
 export const percent = (p: number) => `${Number((p * 100).toPrecision(6))}%`;
 
-/** The curves as CSV, one row per reward and time (each reward has its own grid). */
+/**
+ * The curves as CSV, one row per reward and time (each reward has its own grid). The
+ * survival is the last column, so a script that reads the first four by name or by
+ * place reads what it did. Where the engine gives no survival (below survivalFloor)
+ * its cell is empty, CSV's missing value, as the CLI's --json writes null: a text such
+ * as `< 1e-289` would turn the whole column into strings for pandas or R, and a 0
+ * would claim a value the engine did not resolve (decision 102).
+ */
 export function curvesCsv(results: DistributionResult[]): string {
   const quote = (s: string) => (/[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
-  const rows = ['reward,t,cdf,density'];
+  const rows = ['reward,t,cdf,density,survival'];
   for (const r of results) {
     const name = quote(r.reward);
-    r.times.forEach((t, i) => rows.push(`${name},${t},${r.cdf[i]},${r.pdf[i]}`));
+    r.times.forEach((t, i) => rows.push(`${name},${t},${r.cdf[i]},${r.pdf[i]},${r.survival[i] ?? ''}`));
   }
   return `${rows.join('\n')}\n`;
 }

@@ -44,6 +44,17 @@
 // add about u per term: well below ε for the step counts that fit in memory at
 // ε ≥ 1e−14 except on extreme chains; docs/engine.md, "Distributions".
 //
+// The CDF from tail_at. 1 − S is the CDF and S ≤ m_0 ≤ 1, so tail_at's
+// |Ŝ − S| ≤ ε·S gives |(1 − Ŝ) − (1 − S)| ≤ ε·S ≤ ε: at()'s absolute bound, at
+// every t, and tighter where S is small. Below the floor Ŝ is taken as 0, and 1 is
+// off by S < 1e-289 ≤ ε. Rounding: Ŝ carries the relative rounding of the m_k and
+// of its sum (above), that times S ≤ 1 absolute, and forming 1 − Ŝ adds u/2: what
+// at()'s 1 − S carries. So a time whose survival is asked for needs no at() window
+// of its own (engine/distribution.cpp takes its CDF as 1 − Ŝ). at() remains for
+// the searches on the CDF alone (quantiles up to the median, the default grid's
+// end): they need no relative bound, and their results, the grid's times among
+// them, stay those of the absolute path.
+//
 // Invariants: all scratch (v_k, v_(k+1), m, d, the window) is counted in
 // Category::Evaluation; cancellation is checked every step and every point; at most kMaxSteps steps
 // are taken (StepLimitExceeded, kind limit, beyond: 64 MB of scalars and, for a chain

@@ -112,14 +112,15 @@ std::string distribution_json(const ParametricGraph& graph, const ModelLabels& l
     for (std::uint32_t i = 0; i < n; ++i) times[i] = top * double(i) / double(n - 1);
   }
   phase = Clock::now();
-  // The CDF to epsilon absolute (at); the survival and the density to epsilon relative
-  // (tail_at), the survival null where it is below the floor.
+  // One window per point: the survival and the density to epsilon relative (tail_at),
+  // the survival null where it is below the floor, and the CDF as 1 − S, which that
+  // bound keeps within epsilon·S ≤ epsilon absolute, the CDF's own bound
+  // (uniformization.hpp, "The CDF from tail_at"). Below the floor S is taken as 0.
   std::vector<double> cdf_values(times.size()), pdf_values(times.size()), survival_values(times.size());
   std::vector<bool> below_floor(times.size());
   for (std::size_t i = 0; i < times.size(); ++i) {
-    const SeriesValue v = series.at(times[i]);
-    cdf_values[i] = std::clamp(1.0 - v.survival, 0.0, 1.0);
     const TailValue tail = series.tail_at(times[i]);
+    cdf_values[i] = std::clamp(1.0 - tail.survival, 0.0, 1.0);
     survival_values[i] = std::clamp(tail.survival, 0.0, 1.0);
     pdf_values[i] = std::max(0.0, tail.density);
     below_floor[i] = tail.below_floor;
