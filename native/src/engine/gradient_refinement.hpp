@@ -47,13 +47,13 @@
 // Everything else in the bound is a sum of nonnegative magnitudes, summed in x87
 // extended precision (64-bit significand, u = 2⁻⁶⁴, __float128's exponent range): each
 // sum and product of nonnegative numbers rounds by at most u of its result, so a
-// computed magnitude, after at most N ≤ V + 2L + 64 < 2³⁴ roundings on any path, is at
+// computed magnitude, after at most N ≤ V + 2L + K + 16 < 2³⁴ roundings on any path, is at
 // least (1 − u)^N ≥ 1 − 2⁻³⁰ of the exact one; ×(1 + 2⁻²⁸) before the rounding to
 // double restores the upper bound with room to spare. Those magnitudes are taken once
 // per vector and θ (|x̂_v|, |(∂M x̂)_v| and the row sums; |ȳ_v| and the column), not per
 // contraction. Measured against mpmath on two_deme_sfs (docs/decisions.md, 93 and 104):
 // it holds from mig = 1e-35 to 1e150, far above the real error where the derivatives
-// keep no digit either way (1e8 at 1e40).
+// keep no digit either way (3e4 at 1e-35, 1.6e9 at 1e40).
 // Covariances are not bounded (they are not judged; decision 104 says why).
 //
 // Invariants:
