@@ -641,7 +641,11 @@ TEST(a_refinement_far_from_double_is_named) {
   Gradient far = before;
   far.moment[0] = -1.97e-68;
   const std::string why = refinement_disagreement(before, far, m, theta, params, rewards, flagged);
-  CHECK(why.find("there it gives dE[xi[0]]/dmig = -1.97e-68, far outside double's 1.06e-165 ± 8.9e-166") == 0);
+  // ε·|E|/θ is quoted as the unit the two lie apart in, never as double's ± (decision 104).
+  CHECK(why.find("there it gives dE[xi[0]]/dmig = -1.97e-68, 2.2e+97 times double's rounding estimate ε·|E|/mig = "
+                 "8.9e-166 from double's 1.06e-165: ") == 0);
+  CHECK(why.find("1.06e-165 ±") == std::string::npos);
+  CHECK(why.find("the double is kept, and its ± is |double − quadruple| + the quadruple's bound") != std::string::npos);
   // A parameter not flagged is not compared, nor a value that is not finite.
   near.moment[1] = 1e300;
   CHECK(refinement_disagreement(before, near, m, theta, params, rewards, flagged).empty());

@@ -626,8 +626,11 @@ describe('derivatives at the rounding of their terms', () => {
     assert.equal(mig.length, 1, accuracy(r).join('\n'));
     assert.match(
       mig[0],
-      /each rounded by about 2\.2e-16 of itself; not recomputed in quadruple precision: there it gives dE\[xi\[\d\](\^2)?\]\/dmig = -?[\d.e-]+, far outside double's [\d.e-]+ ± [\d.e-]+: the process jumps along mig's rates so often here that quadruple precision rounds worse than double/,
+      /each rounded by about 2\.2e-16 of itself; not recomputed in quadruple precision: there it gives dE\[xi\[\d\](\^2)?\]\/dmig = -?[\d.e-]+, [\d.e+]+ times double's rounding estimate ε·\|E\|\/mig = [\d.e-]+ from double's -?[\d.e-]+: the process jumps along mig's rates so often here that quadruple precision rounds worse than double; the double is kept, and its ± is \|double − quadruple\| \+ the quadruple's bound/,
     );
+    // Two ±: the bound stated, and the words saying what it is; the estimate ε·|E|/mig is never quoted as a ± (decision 104).
+    assert.equal(mig[0].split('±').length, 3, mig[0]);
+    assert.doesNotMatch(mig[0], /double's -?[\d.e-]+ ±/);
     assert.ok(Math.abs(r.gradient['xi[0]'].mig[0]) < 1e-164, `dE[xi[0]]/dmig = ${r.gradient['xi[0]'].mig[0]}`);
   });
 

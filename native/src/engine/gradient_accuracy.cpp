@@ -148,9 +148,12 @@ std::string refinement_disagreement(const Gradient& original, const Gradient& re
       }
   }
   if (worst == kRefinementAgreement) return {};
+  // ε·|E|/θ is an estimate of double's rounding, not a bound: it is quoted as the unit
+  // the two values lie apart in; the ± the warning prints is kept_double's bound.
   const double rounding = kDoubleRounding * std::fabs(moments.moment(worst_r, worst_k)) / theta[worst_j];
-  char bound[32];
-  std::snprintf(bound, sizeof bound, "%.2g", rounding);
+  char times[32], unit[32];
+  std::snprintf(times, sizeof times, "%.2g", worst);
+  std::snprintf(unit, sizeof unit, "%.2g", rounding);
   std::string m = "there it gives dE[";
   m += rewards[worst_r];
   if (worst_k > 1) {
@@ -161,13 +164,18 @@ std::string refinement_disagreement(const Gradient& original, const Gradient& re
   m += params[worst_j];
   m += " = ";
   m += shortest_text(refined.of_moment(worst_r, worst_k, worst_j));
-  m += ", far outside double's ";
+  m += ", ";
+  m += times;
+  m += " times double's rounding estimate ε·|E|/";
+  m += params[worst_j];
+  m += " = ";
+  m += unit;
+  m += " from double's ";
   m += shortest_text(original.of_moment(worst_r, worst_k, worst_j));
-  m += " ± ";
-  m += bound;
   m += ": the process jumps along ";
   m += params[worst_j];
-  m += "'s rates so often here that quadruple precision rounds worse than double";
+  m += "'s rates so often here that quadruple precision rounds worse than double; the double is kept, and its ± is"
+       " |double − quadruple| + the quadruple's bound";
   return m;
 }
 
@@ -180,8 +188,11 @@ Gradient kept_double(const Gradient& original, const Gradient& refined, std::spa
   if (refined.moment_bound.empty()) return kept;
   kept.moment_bound.assign(kept.moment.size(), 0);
   kept.variance_bound.assign(kept.variance.size(), 0);
-  // The double is within |double − quadruple| + the quadruple's bound of the truth.
-  const auto apart = [](double dbl, double quad, double bound) { return std::fabs(dbl - quad) + bound; };
+  // The double is within |double − quadruple| + the quadruple's bound of the truth;
+  // ×(1 + 2⁻⁵⁰) for the two roundings of that sum in double.
+  const auto apart = [](double dbl, double quad, double bound) {
+    return (std::fabs(dbl - quad) + bound) * (1 + 0x1p-50);
+  };
   const std::size_t P = original.param_count;
   for (const std::uint32_t j : flagged) {
     for (std::size_t o = 0; o < std::size_t(original.reward_count) * original.moment_count; ++o)

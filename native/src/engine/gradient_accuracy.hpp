@@ -60,15 +60,16 @@ std::string gradient_accuracy_warning(const Gradient& gradient, const Moments& m
 // −7.8e-301), which no bound the refinement can give shows.
 inline constexpr double kRefinementAgreement = 1e3;
 
-// "" when every moment derivative by a parameter in `params` of `refined` lies within
-// kRefinementAgreement times double's rounding of the same derivative in `original`
-// (the double gradient it was refined from); else the worst, in words that follow
-// "not recomputed in quadruple precision: ". A value that is not finite in either is
-// not compared.
 // `original` (the double gradient) with the bounds a disagreeing `refined` one gives
 // it for the `flagged` parameters: |double − quadruple| + the quadruple's bound.
 Gradient kept_double(const Gradient& original, const Gradient& refined, std::span<const std::uint32_t> flagged);
 
+// "" when every moment derivative by a parameter in `flagged` of `refined` lies within
+// kRefinementAgreement times double's rounding estimate ε·|E|/θ of the same derivative
+// in `original` (the double gradient it was refined from); else the worst, how far
+// apart in that unit (an estimate, not a bound: the warning's ± is kept_double's), in
+// words that follow "not recomputed in quadruple precision: ". A value that is not
+// finite in either is not compared.
 std::string refinement_disagreement(const Gradient& original, const Gradient& refined, const Moments& moments,
                                     std::span<const double> theta, std::span<const std::string> params,
                                     std::span<const std::string> rewards, std::span<const std::uint32_t> flagged);

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
+#include <limits>
 
 #include "base/error.hpp"
 #include "engine/gradient_accuracy.hpp"
@@ -174,7 +176,25 @@ class FactoredRates {
   Scratch<Quad> buffer_;   // one component's working vector
 };
 
-Quad absolute(Quad x) { return x < 0 ? -x : x; }
+// The bound's magnitudes are summed in x87 extended precision, not __float128: a bound
+// needs about one digit, and they are sums of nonnegative terms, which need no
+// cancellation. Its exponent range is __float128's, so a magnitude overflows or
+// underflows only where the value's own terms would; its 64-bit significand rounds each
+// operation by at most 2⁻⁶⁴ of the result (kMagnitudeSlack, header).
+using Magnitude = long double;
+static_assert(std::numeric_limits<Magnitude>::digits >= 64 && std::numeric_limits<Magnitude>::max_exponent >= 16384 &&
+                  std::numeric_limits<Magnitude>::min_exponent <= -16381,
+              "the bound's magnitudes need __float128's exponent range");
+constexpr Magnitude kMagnitudeSlack = 1 + 0x1p-28L;
+
+Quad absolute(Quad x) { return __builtin_fabsq(x); }
+Magnitude magnitude(Quad x) { return Magnitude(absolute(x)); }
+// Without a call into the soft-float library: 0 and −0 alike.
+bool is_zero(Quad x) {
+  unsigned __int128 bits;
+  std::memcpy(&bits, &x, sizeof bits);
+  return (bits << 1) == 0;
+}
 
 // The most rates out of one state: the longest sum of a row of M.
 std::uint64_t longest_row(const ParametricGraph& graph) {
@@ -182,6 +202,16 @@ std::uint64_t longest_row(const ParametricGraph& graph) {
   for (VertexId v = 0; v < graph.vertex_count; ++v)
     longest = std::max(longest, graph.edge_begin[v + 1] - graph.edge_begin[v]);
   return longest;
+}
+
+// The most flows into one column (ȳ∂M)_v: the rates out of v and into v.
+std::uint64_t widest_column(const ParametricGraph& graph) {
+  Scratch<std::uint64_t> flows(graph.vertex_count, 0);
+  for (VertexId v = 0; v < graph.vertex_count; ++v) {
+    flows[v] += graph.edge_begin[v + 1] - graph.edge_begin[v];
+    for (std::uint64_t e = graph.edge_begin[v]; e < graph.edge_begin[v + 1]; ++e) ++flows[graph.edge_target[e]];
+  }
+  return flows.empty() ? 0 : *std::max_element(flows.begin(), flows.end());
 }
 
 // The most transient components on one path of the condensation: how many solves
@@ -269,11 +299,13 @@ std::string refine_gradient(const ParametricGraph& graph, std::span<const double
       }
   }
   const auto x_of = [&](std::uint32_t r, std::uint32_t k) -> const VertexVector& { return x[r * K + k - 1]; };
-  // The bound's constants (header): κ, the componentwise accuracy of x̂ and ȳ in
-  // roundings, and the roundings a contraction's sums take.
-  const Quad kappa = Quad(2.0 * largest + double(longest_row(graph)) + 4) * double(component_depth(graph, cond));
-  const Quad first_order = kappa * kQuadRounding, second_order = first_order * first_order * 2;
-  const Quad summing = Quad(double(longest_row(graph)) + V + 2) * kQuadRounding;
+  // The bound's constants (header), as magnitudes: κε, the componentwise accuracy of
+  // one solve (a vector that has passed through n solves is accurate to n·κε), the
+  // roundings a contraction's sums take, and those of a column (ȳ∂M)_v.
+  const Magnitude solve_rounding = Magnitude(2.0 * largest + double(longest_row(graph)) + 4) *
+                                   double(component_depth(graph, cond)) * kQuadRounding;
+  const Magnitude summing = Magnitude(double(longest_row(graph)) + V + 2) * kQuadRounding;
+  const Magnitude column_rounding = Magnitude(double(widest_column(graph)) + 2) * kQuadRounding;
   // ȳ_0 = α M⁻¹ for every reward; ybar[r·orders + i−1] = ȳ_i of reward r.
   VertexVector alpha(V, 0), ybar0(V, 0);
   for (std::uint64_t e = graph.edge_begin[0]; e < graph.edge_begin[1]; ++e) alpha[graph.edge_target[e]] = rate[e];
@@ -309,42 +341,94 @@ std::string refine_gradient(const ParametricGraph& graph, std::span<const double
       }
   }
 
-  // ȳ·(∂M/∂θ_j)·x, and ∂α/∂θ_j·x; each adds its part of the header's bound to
-  // `bound`. column[v] = (ȳ ∂M)_v, taken on the way: what x̂_v's error reaches the sum by.
-  VertexVector column(V, 0);
-  const auto contract = [&](const VertexVector& y, std::uint32_t j, const VertexVector& xv, Quad& bound) {
-    std::fill(column.begin(), column.end(), Quad(0));
-    Quad sum = 0, rows = 0, rounding = 0, both = 0;
+  // ȳ·(∂M/∂θ_j)·x as Σ_v ȳ_v·(∂M x)_v, and ∂α/∂θ_j·x. A vector's side of the product is
+  // taken once per θ_j, whatever it is contracted with: x's rows (∂M x̂)_v in
+  // __float128 for the value, the magnitudes of the bound (header) beside them.
+  struct XSide {
+    explicit XSide(std::uint32_t n) : row(n, 0), size(n, 0), spread(n, 0), row_magnitude(n, 0), magnitude(n, 0) {}
+    VertexVector row;                 // (∂M x̂)_v
+    Scratch<Magnitude> size, spread;  // Σ_w |∂w_vw·(x̂_v − x̂_w)|, Σ_w |∂w_vw|·(|x̂_v| + |x̂_w|)
+    Scratch<Magnitude> row_magnitude, magnitude;  // |(∂M x̂)_v|, |x̂_v|
+    Magnitude order = 1;                          // the solves x̂ has passed through
+  };
+  // ȳ's side: its column (ȳ∂M)_v in __float128 (it balances where θ's rates are fast,
+  // so only that precision keeps the first-order term small there), kept as |column|
+  // plus what rounding it may have taken.
+  struct YSide {
+    explicit YSide(std::uint32_t n) : column(n, 0), magnitude(n, 0), zero(n, 0) {}
+    Scratch<Magnitude> column, magnitude;  // ≥ |(ȳ∂M)_v|, |ȳ_v|
+    Scratch<std::uint8_t> zero;            // ȳ_v == 0: no row of v enters the value
+    Magnitude order = 1;
+  };
+  const auto x_side = [&](std::uint32_t j, const VertexVector& xv, Magnitude order, XSide& out) {
+    out.order = order;
+    for (VertexId v = 0; v < V; ++v) out.magnitude[v] = magnitude(xv[v]);
     for (VertexId v = 1; v < V; ++v) {
-      if (y[v] == 0) continue;
-      Quad row = 0, row_size = 0, magnitude = 0;
+      Quad row = 0;
+      Magnitude size = 0, spread = 0;
       for (std::uint64_t e = graph.edge_begin[v]; e < graph.edge_begin[v + 1]; ++e) {
         const double c = graph.coeffs[e * stride + 1 + j];
         if (c == 0) continue;
         const VertexId t = graph.edge_target[e];
         const Quad term = Quad(c) * (xv[v] - xv[t]);
         row += term;
-        row_size += absolute(term);
-        magnitude += Quad(std::fabs(c)) * (absolute(xv[v]) + absolute(xv[t]));
-        column[v] += y[v] * Quad(c);
-        column[t] -= y[v] * Quad(c);
+        size += magnitude(term);
+        spread += Magnitude(std::fabs(c)) * (out.magnitude[v] + out.magnitude[t]);
       }
-      sum += y[v] * row;
-      rows += absolute(y[v] * row);
-      rounding += absolute(y[v]) * row_size;
-      both += absolute(y[v]) * magnitude;
+      out.row[v] = row;
+      out.size[v] = size;
+      out.spread[v] = spread;
+      out.row_magnitude[v] = magnitude(row);
     }
-    Quad columns = 0;
-    for (VertexId v = 1; v < V; ++v) columns += absolute(column[v] * xv[v]);
-    bound += first_order * (columns + rows) + second_order * both + summing * rounding;
+  };
+  VertexVector column(V, 0);
+  Scratch<Magnitude> column_size(V, 0);
+  const auto y_side = [&](std::uint32_t j, const VertexVector& y, Magnitude order, YSide& out) {
+    out.order = order;
+    std::fill(column.begin(), column.end(), Quad(0));
+    std::fill(column_size.begin(), column_size.end(), Magnitude(0));
+    for (VertexId v = 0; v < V; ++v) {
+      out.magnitude[v] = magnitude(y[v]);
+      out.zero[v] = is_zero(y[v]);
+    }
+    for (VertexId v = 1; v < V; ++v) {
+      if (out.zero[v]) continue;
+      for (std::uint64_t e = graph.edge_begin[v]; e < graph.edge_begin[v + 1]; ++e) {
+        const double c = graph.coeffs[e * stride + 1 + j];
+        if (c == 0) continue;
+        const VertexId t = graph.edge_target[e];
+        const Quad flow = y[v] * Quad(c);
+        column[v] += flow;
+        column[t] -= flow;
+        const Magnitude size = out.magnitude[v] * Magnitude(std::fabs(c));
+        column_size[v] += size;
+        column_size[t] += size;
+      }
+    }
+    for (VertexId v = 0; v < V; ++v) out.column[v] = magnitude(column[v]) + column_rounding * column_size[v];
+  };
+  // Adds to `bound` the header's bound on the error of the returned ȳ·∂M·x̂.
+  const auto contract = [&](const VertexVector& y, const YSide& ys, const XSide& xs, Magnitude& bound) {
+    Quad sum = 0;
+    Magnitude columns = 0, rows = 0, rounding = 0, both = 0;
+    for (VertexId v = 1; v < V; ++v) {
+      columns += ys.column[v] * xs.magnitude[v];
+      if (ys.zero[v]) continue;
+      sum += y[v] * xs.row[v];
+      rows += ys.magnitude[v] * xs.row_magnitude[v];
+      rounding += ys.magnitude[v] * xs.size[v];
+      both += ys.magnitude[v] * xs.spread[v];
+    }
+    bound += solve_rounding * (xs.order * columns + ys.order * rows) +
+             2 * solve_rounding * solve_rounding * xs.order * ys.order * both + summing * rounding;
     return sum;
   };
-  const auto initial = [&](std::uint32_t j, const VertexVector& xv, Quad& bound) {
+  const auto initial = [&](std::uint32_t j, const VertexVector& xv, Magnitude order, Magnitude& bound) {
     Quad sum = 0;
     for (std::uint64_t e = graph.edge_begin[0]; e < graph.edge_begin[1]; ++e) {
       const Quad c = graph.coeffs[e * stride + 1 + j];
       sum += c * xv[graph.edge_target[e]];
-      bound += (first_order + summing) * absolute(c * xv[graph.edge_target[e]]);
+      bound += (solve_rounding * order + summing) * magnitude(c * xv[graph.edge_target[e]]);
     }
     return sum;
   };
@@ -355,42 +439,67 @@ std::string refine_gradient(const ParametricGraph& graph, std::span<const double
   };
 
   // Every derivative first, then written: a Cancelled leaves the gradient as it was.
-  Scratch<Quad> mean(R), d_moment(std::size_t(params.size()) * R * K), error_of(d_moment.size());
+  // ȳ_0 is every reward's: its side is taken once per θ_j; ȳ_m^r (m ≥ 1) and x_i^r
+  // once per reward, x_i^r contracted with each ȳ_(k−i) for k = i..K, each sum of
+  // dE[R^k]/dθ subtracting its terms in the order of i.
+  Scratch<Quad> mean(R), d_moment(std::size_t(params.size()) * R * K);
+  Scratch<Magnitude> error_of(d_moment.size());
   for (std::uint32_t r = 0; r < R; ++r) mean[r] = dot(alpha, x_of(r, 1));
+  XSide xs(V), xs_other(V);
+  Scratch<YSide> ys(std::max<std::uint32_t>(K, 2), YSide(V));
+  Scratch<Quad> sums(K);
+  Scratch<Magnitude> bounds(K);
   for (std::size_t n = 0; n < params.size(); ++n) {
     check_cancel(cancel);
     const std::uint32_t j = params[n];
+    y_side(j, ybar0, 1, ys[0]);
     for (std::uint32_t r = 0; r < R; ++r) {
+      for (std::uint32_t m = 1; m < K; ++m) y_side(j, ybar_of(r, m), m + 1, ys[m]);
+      for (std::uint32_t k = 1; k <= K; ++k) {
+        bounds[k - 1] = 0;
+        sums[k - 1] = initial(j, x_of(r, k), k, bounds[k - 1]);
+      }
+      for (std::uint32_t i = 1; i <= K; ++i) {
+        x_side(j, x_of(r, i), i, xs);
+        for (std::uint32_t k = i; k <= K; ++k) sums[k - 1] -= contract(ybar_of(r, k - i), ys[k - i], xs, bounds[k - 1]);
+      }
       Quad factorial = 1;
       for (std::uint32_t k = 1; k <= K; ++k) {
         factorial *= k;
-        Quad bound = 0;
-        Quad sum = initial(j, x_of(r, k), bound);
-        for (std::uint32_t i = 1; i <= k; ++i) sum -= contract(ybar_of(r, k - i), j, x_of(r, i), bound);
-        d_moment[(n * R + r) * K + k - 1] = factorial * sum;
-        error_of[(n * R + r) * K + k - 1] = factorial * bound;
+        d_moment[(n * R + r) * K + k - 1] = factorial * sums[k - 1];
+        error_of[(n * R + r) * K + k - 1] = Magnitude(factorial) * bounds[k - 1];
       }
     }
   }
   Scratch<Quad> d_covariance(params.size() * pairs.size());
   for (std::size_t n = 0; n < params.size(); ++n) {
     const std::uint32_t j = params[n];
+    if (!pairs.empty()) y_side(j, ybar0, 1, ys[0]);
     for (std::size_t p = 0; p < pairs.size(); ++p) {
       check_cancel(cancel);
       const std::uint32_t a = pairs[p].first, b = pairs[p].second;
-      Quad unused = 0;  // covariances are not judged (gradient_accuracy.hpp)
-      const Quad cross = initial(j, z[2 * p], unused) + initial(j, z[2 * p + 1], unused) -
-                         contract(ybar0, j, z[2 * p], unused) - contract(ybar_of(a, 1), j, x_of(b, 1), unused) -
-                         contract(ybar0, j, z[2 * p + 1], unused) - contract(ybar_of(b, 1), j, x_of(a, 1), unused);
+      Magnitude unused = 0;  // covariances are not judged (gradient_accuracy.hpp)
+      // The terms in the order they were always summed: the bits of dCov stay.
+      Quad cross = initial(j, z[2 * p], 2, unused) + initial(j, z[2 * p + 1], 2, unused);
+      x_side(j, z[2 * p], 2, xs);
+      cross -= contract(ybar0, ys[0], xs, unused);
+      y_side(j, ybar_of(a, 1), 2, ys[1]);
+      x_side(j, x_of(b, 1), 1, xs_other);
+      cross -= contract(ybar_of(a, 1), ys[1], xs_other, unused);
+      x_side(j, z[2 * p + 1], 2, xs);
+      cross -= contract(ybar0, ys[0], xs, unused);
+      y_side(j, ybar_of(b, 1), 2, ys[1]);
+      x_side(j, x_of(a, 1), 1, xs_other);
+      cross -= contract(ybar_of(b, 1), ys[1], xs_other, unused);
       d_covariance[n * pairs.size() + p] = cross - mean[b] * d_moment[(n * R + a) * K] -
                                            mean[a] * d_moment[(n * R + b) * K];
     }
   }
 
-  // The bound of the header: the first-order rounding of the sums, plus the final
-  // rounding to double.
-  const auto bound_of = [&](Quad bound, double value) {
-    return double(bound) * (1 + 0x1p-50) + 0x1p-53 * std::fabs(value);
+  // The bound of the header: its magnitudes' own rounding (kMagnitudeSlack), then the
+  // rounding to double of the bound and of the value.
+  const auto bound_of = [&](Magnitude bound, double value) {
+    return double(bound * kMagnitudeSlack) * (1 + 0x1p-50) + 0x1p-53 * std::fabs(value);
   };
   if (gradient.moment_bound.empty()) {
     gradient.moment_bound.assign(gradient.moment.size(), 0);
@@ -411,10 +520,13 @@ std::string refine_gradient(const ParametricGraph& graph, std::span<const double
       if (!gradient.variance.empty() && K >= 2) {
         const std::size_t at = std::size_t(r) * P + j, first = (n * R + r) * K;
         put(gradient.variance[at], d_moment[first + 1] - 2 * mean[r] * d_moment[first]);
-        // dVar = dE[R²] − 2E·dE[R]: the two bounds, the second scaled by 2|E|.
-        gradient.variance_bound[at] = bound_of(error_of[first + 1] + 2 * absolute(mean[r]) * error_of[first] +
-                                                   (first_order + summing) * 2 * absolute(mean[r] * d_moment[first]),
-                                               gradient.variance[at]);
+        // dVar = dE[R²] − 2E·dE[R]: the two bounds, the second scaled by 2|E|, and E's
+        // own error (x_1's, one solve, and the dot's sum) against 2|dE[R]|.
+        const Magnitude mean_size = magnitude(mean[r]);
+        gradient.variance_bound[at] = bound_of(
+            error_of[first + 1] + 2 * mean_size * error_of[first] +
+                (solve_rounding + summing) * 2 * mean_size * magnitude(d_moment[first]),
+            gradient.variance[at]);
       }
     }
     for (std::size_t p = 0; p < pairs.size() && !gradient.covariance.empty(); ++p)

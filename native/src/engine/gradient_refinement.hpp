@@ -23,25 +23,38 @@
 // diagonal minus updates), so the factors are sums and products of positive numbers
 // and their accuracy does not depend on the conditioning of M.
 //
-// Bound (decision 93). For each recomputed dE[R^k]/dθ (and dVar) it writes a bound on
-// its error into gradient.moment_bound (variance_bound). With x̂, ȳ the computed
-// vectors, x̂ = x + δx, ȳ' = ȳ + δy, the error of ȳ'·∂M·x̂ is ȳ∂Mδx + δy∂Mx + δy∂Mδx
-// plus the rounding of the contraction, so per term ȳ·∂M·x_i
-//   |error| ≤ κε·(Σ_v |(ȳ∂M)_v|·|x̂_v| + Σ_v |ȳ_v·(∂M x̂)_v|)
-//           + 2κ²ε²·Σ_v |ȳ_v| Σ_w |∂w_vw/∂θ|·(|x̂_v| + |x̂_w|)
+// Bound (decisions 93, 104). For each recomputed dE[R^k]/dθ (and dVar) it writes a
+// bound on its error into gradient.moment_bound (variance_bound). With x̂, ȳ the computed
+// vectors, x̂ = x + δx, ȳ' = ȳ + δy, the error of ȳ'·∂M·x̂ is ȳ'∂Mδx + δy∂Mx̂ − δy∂Mδx
+// plus the rounding of the contraction, so per term ȳ_(k−i)·∂M·x_i, with x̂_i accurate
+// to κ_x = i·κ and ȳ_(k−i) to κ_y = (k−i+1)·κ roundings (below),
+//   |error| ≤ ε·(κ_x·Σ_v |(ȳ∂M)_v|·|x̂_v| + κ_y·Σ_v |ȳ_v·(∂M x̂)_v|)
+//           + 2κ_xκ_yε²·Σ_v |ȳ_v| Σ_w |∂w_vw/∂θ|·(|x̂_v| + |x̂_w|)
 //           + (L + V + 2)ε·Σ_v |ȳ_v| Σ_w |∂w_vw/∂θ·(x̂_v − x̂_w)|,
 // summed over the terms and times k!, plus the rounding to double (2⁻⁵³ of the value);
-// dVar's is dE[R²]'s + 2|E|·dE[R]'s. ε = 2⁻¹¹², L the most rates out of a state, V the
-// states. Assumption: x̂ and ȳ are componentwise accurate to κε, κ = (2·s + L + 4)·d,
-// s the largest component and d the most components on a path: GTH and the solves
-// add, multiply and divide nonnegative numbers only (rewards ≥ 0), each step adding at
-// most one rounding to a value's relative error. The first line is first order; the
-// balance that makes (ȳ∂M)_v tiny where θ's rates are fast (ȳ is nearly balanced along
-// them) is what keeps it far below the brief's ε·Σ|ȳ||∂w|(|x_v| + |x_w|), which is the
-// second line's sum and is only paid at ε². Measured against mpmath on two_deme_sfs
-// (docs/decisions.md, 93): it holds from mig = 1e-35 to 1e150, 3e4 above the real
-// error at 1e-35, 1e8 above at 1e40, where the derivatives keep no digit either way.
-// Covariances are not bounded (they are not judged).
+// dVar's is dE[R²]'s + 2|E|·dE[R]'s + (κ + L + V + 2)ε·2|E·dE[R]| (E's own error).
+// ε = 2⁻¹¹², L the most rates out of a state, V the states. Assumption: one solve
+// leaves a vector componentwise accurate to κε relative, κ = (2·s + L + 4)·d, s the
+// largest component and d the most components on a path: GTH and the solves add,
+// multiply and divide nonnegative numbers only (rewards ≥ 0), each step adding at most
+// one rounding to a value's relative error; M⁻¹ ≥ 0 carries the relative error of its
+// right-hand side r∘x̂_(i−1) over unchanged, so x̂_i, after i solves, is accurate to
+// i·κε, and ȳ_m to (m+1)·κε. The first line is first order; the balance that makes
+// (ȳ∂M)_v tiny where θ's rates are fast (ȳ is nearly balanced along them) is what keeps
+// it far below ε·Σ|ȳ||∂w|(|x_v| + |x_w|), the second line's sum, paid only at ε².
+// (ȳ∂M)_v is therefore summed in __float128; its own rounding, at most (F + 2)ε of
+// Σ|ȳ_u·∂w_uv| over the F rates into and out of v, is added to |(ȳ∂M)_v|.
+// Everything else in the bound is a sum of nonnegative magnitudes, summed in x87
+// extended precision (64-bit significand, u = 2⁻⁶⁴, __float128's exponent range): each
+// sum and product of nonnegative numbers rounds by at most u of its result, so a
+// computed magnitude, after at most N ≤ V + 2L + K + 16 < 2³⁴ roundings on any path, is at
+// least (1 − u)^N ≥ 1 − 2⁻³⁰ of the exact one; ×(1 + 2⁻²⁸) before the rounding to
+// double restores the upper bound with room to spare. Those magnitudes are taken once
+// per vector and θ (|x̂_v|, |(∂M x̂)_v| and the row sums; |ȳ_v| and the column), not per
+// contraction. Measured against mpmath on two_deme_sfs (docs/decisions.md, 93 and 104):
+// it holds from mig = 1e-35 to 1e150, far above the real error where the derivatives
+// keep no digit either way (3e4 at 1e-35, 1.6e9 at 1e40).
+// Covariances are not bounded (they are not judged; decision 104 says why).
 //
 // Invariants:
 // - Writes only the flagged parameters' derivatives in `gradient`, and only those that
