@@ -47,12 +47,13 @@ class Program {
   // exact: share every repeated value through a table sized by the values recorded
   // (see record_in: for acyclic blocks) instead of the direct-mapped table.
   void reset(std::uint32_t stride, std::size_t expected_values, bool exact) {
-    // Every entry the last block filled sits at the index of a value it appended, so
-    // clearing those is clearing the table, at the cost of the values rather than of
-    // the table's size.
-    if (!exact_)
-      for (const RawOp& r : raw_)
-        if (r.code != kDot) table_[hash(r) & mask_] = Entry{};
+    // Entries of earlier blocks are told apart by their block number, so the table is
+    // never cleared between blocks (clearing it cost a hash of every value the last
+    // block appended); it is when the 16-bit number comes round again.
+    if (++block_ == 0) {
+      std::fill(table_.begin(), table_.end(), Entry{});
+      block_ = 1;
+    }
     exact_ = exact;
     stride_ = stride;
     zero_ = one_ = kNone;
@@ -77,9 +78,6 @@ class Program {
   void trim(std::size_t keep_values) {
     if (exact_table_.capacity() > 2 * keep_values) SubgraphVector<std::uint32_t>().swap(exact_table_);
     if (raw_.capacity() <= keep_values) return;
-    if (!exact_)
-      for (const RawOp& r : raw_)
-        if (r.code != kDot) table_[hash(r) & mask_] = Entry{};
     SubgraphVector<RawOp>().swap(raw_);
     if (table_.size() > 2 * keep_values) SubgraphVector<Entry>().swap(table_), mask_ = 0;
   }
@@ -115,10 +113,10 @@ class Program {
     const RawOp want{static_cast<std::uint8_t>(code), a, b, c};
     if (exact_) return exact(want);
     Entry& entry = table_[hash(want) & mask_];
-    if (entry.slot != 0 && entry.key.code == want.code && entry.key.a == a && entry.key.b == b && entry.key.c == c)
-      return entry.slot - 1;
+    if (entry.block == block_ && entry.code == want.code && entry.a == a && entry.b == b && entry.c == c)
+      return entry.slot;
     const std::uint32_t slot = append(want);
-    entry = {want, slot + 1};
+    entry = {want.code, block_, a, b, c, slot};
     return slot;
   }
 
@@ -208,18 +206,24 @@ class Program {
   bool exact_ = false;
   std::size_t exact_count_ = 0;
   SubgraphVector<std::uint32_t> exact_table_;
-  std::size_t mask_ = 0;  // the block's table is table_[0 .. mask_]; entries beyond are empty
+  std::size_t mask_ = 0;     // the block's table is table_[0 .. mask_]
+  std::uint16_t block_ = 0;  // the current block's number in table_
   std::uint32_t zero_ = kNone, one_ = kNone;
   SubgraphVector<RawOp> raw_;
   SubgraphVector<double> dot_coeffs_;
   SubgraphVector<std::uint32_t> dot_slots_;  // by DOT ordinal
   SubgraphVector<std::uint32_t> dot_table_;  // open addressing over DOTs: slot + 1, 0 = empty
   SubgraphVector<double> constant_form_;     // the form constant() looks up
-  // Direct-mapped; each entry holds its key, so a probe reads no other memory.
+  // Direct-mapped; each entry holds its key, so a probe reads no other memory, and the
+  // number of the block that wrote it (in RawOp's padding: 20 bytes, as without it).
+  // An entry of another block number is empty.
   struct Entry {
-    RawOp key{};
-    std::uint32_t slot = 0;  // raw slot + 1, 0 = empty
+    std::uint8_t code = 0;
+    std::uint16_t block = 0;
+    std::uint32_t a = 0, b = 0, c = 0;
+    std::uint32_t slot = 0;
   };
+  static_assert(sizeof(Entry) == 20);
   SubgraphVector<Entry> table_;
 };
 
