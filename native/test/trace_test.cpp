@@ -1137,6 +1137,109 @@ TEST(a_run_of_every_component_holds_every_state_in_ascending_order) {
   }
 }
 
+namespace {
+
+// The block of components first..last as block.hpp defines it, computed the plain way
+// (membership by component number, absorption by the graph, a sort per row): what the
+// cutter's shortcuts must reproduce.
+BlockInput reference_cut(const Graph& g, const Condensation& c, std::uint32_t first, std::uint32_t last) {
+  BlockInput b;
+  b.param_count = g.param_count;
+  const std::uint32_t stride = g.stride();
+  auto inside = [&](VertexId v) { return c.component_of[v] >= first && c.component_of[v] <= last; };
+  for (VertexId v = 0; v < g.vertex_count; ++v)
+    if (inside(v) && !g.absorbing(v)) b.vertices.push_back(v);
+  std::vector<VertexId> exits;
+  for (const VertexId u : b.vertices)
+    for (std::uint64_t e = g.edge_begin[u]; e < g.edge_begin[u + 1]; ++e)
+      if (!g.absorbing(g.edge_target[e]) && !inside(g.edge_target[e])) exits.push_back(g.edge_target[e]);
+  std::sort(exits.begin(), exits.end());
+  exits.erase(std::unique(exits.begin(), exits.end()), exits.end());
+  b.exits.assign(exits.begin(), exits.end());
+  b.vertex_count = static_cast<std::uint32_t>(b.vertices.size());
+  b.exit_count = static_cast<std::uint32_t>(b.exits.size());
+  auto local = [&](VertexId t) -> std::uint32_t {
+    if (g.absorbing(t)) return b.absorb_target();
+    if (inside(t))
+      return static_cast<std::uint32_t>(std::lower_bound(b.vertices.begin(), b.vertices.end(), t) - b.vertices.begin());
+    return b.vertex_count + static_cast<std::uint32_t>(std::lower_bound(exits.begin(), exits.end(), t) - exits.begin());
+  };
+  std::vector<std::uint32_t> targets;
+  std::vector<double> coeffs;
+  b.edge_begin.push_back(0);
+  for (const VertexId u : b.vertices) {
+    std::vector<std::pair<std::uint32_t, std::uint64_t>> row;  // (local target, edge): absorbing edges in edge order
+    for (std::uint64_t e = g.edge_begin[u]; e < g.edge_begin[u + 1]; ++e) row.push_back({local(g.edge_target[e]), e});
+    std::sort(row.begin(), row.end());
+    for (const auto& [t, e] : row) {
+      if (!targets.empty() && targets.size() > b.edge_begin.back() && targets.back() == t) {
+        for (std::uint32_t i = 0; i < stride; ++i) coeffs[coeffs.size() - stride + i] += g.form(e)[i];
+        continue;
+      }
+      targets.push_back(t);
+      coeffs.insert(coeffs.end(), g.form(e), g.form(e) + stride);
+    }
+    b.edge_begin.push_back(targets.size());
+  }
+  b.edge_target.assign(targets.begin(), targets.end());
+  b.coeffs.assign(coeffs.begin(), coeffs.end());
+  return b;
+}
+
+void check_same_cut(const BlockInput& cut, const BlockInput& want) {
+  CHECK(cut.vertices == want.vertices);
+  CHECK(cut.exits == want.exits);
+  CHECK(cut.edge_begin == want.edge_begin);
+  CHECK(cut.edge_target == want.edge_target);
+  CHECK(cut.coeffs.size() == want.coeffs.size() &&
+        (want.coeffs.empty() ||
+         std::memcmp(cut.coeffs.data(), want.coeffs.data(), want.coeffs.size() * sizeof(double)) == 0));
+}
+
+}  // namespace
+
+TEST(one_cutter_cuts_any_ranges_in_any_order_as_the_plain_definition) {
+  // The cutter classifies a target by one mark per vertex (in this cut, absorbing, or
+  // neither) that it keeps from cut to cut; ranges are cut here in any order and again,
+  // not only sink-first as composition does. A vertex with three edges into absorbing
+  // states sums them in edge order: (2^53 + 1) + 1 is 2^53, 1 + 1 + 2^53 is not.
+  const double big = 9007199254740992.0;
+  const Graph absorbing = make_graph(1, 7,
+                                     {{0, 1, {1}},
+                                      {1, 5, {0, big}},
+                                      {1, 2, {0, 1}},
+                                      {1, 3, {0, 1}},
+                                      {1, 4, {0, 1}},
+                                      {1, 6, {0, 2}},
+                                      {2, 1, {0, 1}},
+                                      {6, 3, {1, 0}}},
+                                     {{0, 1, 1, 0, 0, 0, 1}});
+  std::vector<Graph> graphs{absorbing};
+  for (const char* name : {"two_locus.json", "kingman_sfs.json", "structured_n8_d3.json", "rabbits.json"})
+    graphs.push_back(load_model_file(read_fixture(name), ExploreOptions{}).graph);
+  fixtures::Rng rng(101);
+  for (const Graph& g : graphs) {
+    const Condensation c = condense(g);
+    BlockCutter cutter(g, c);
+    BlockInput reused;
+    const std::uint32_t k = c.component_count - 1;
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> ranges{{1, k}};
+    for (std::uint32_t first = 1; first <= k; ++first)
+      ranges.push_back({first, first}), ranges.push_back({first, std::min(k, first + fixtures::below(rng, 4))});
+    std::shuffle(ranges.begin() + 1, ranges.end(), rng);
+    ranges.push_back({1, k});
+    for (const auto& [first, last] : ranges) {
+      cutter.cut_into(first, last, reused);
+      check_same_cut(reused, reference_cut(g, c, first, last));
+    }
+  }
+  const Condensation c = condense(absorbing);
+  const BlockInput b = extract_block(absorbing, c, c.component_of[1]);
+  CHECK_EQ(b.edge_begin[1], 3u);  // 1 → 2 inside, 1 → 6 an exit, the absorption
+  CHECK_EQ(b.edge_target[2], b.absorb_target());
+  CHECK_EQ(b.form(2)[1], big);
+}
+
 TEST(provider_sees_large_blocks_only_and_shares_traces) {
   const Graph g = rabbits2();
   const Condensation c = condense(g);

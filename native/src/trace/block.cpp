@@ -55,8 +55,10 @@ BlockInput extract_components(const Graph& g, const Condensation& cond, std::uin
   return BlockCutter(g, cond).cut(first, last);
 }
 
-BlockCutter::BlockCutter(const Graph& g, const Condensation& cond)
-    : graph_(g), cond_(cond), local_of_(g.vertex_count), exit_seen_(g.vertex_count) {}
+BlockCutter::BlockCutter(const Graph& g, const Condensation& cond) : graph_(g), cond_(cond), place_(g.vertex_count) {
+  for (VertexId v = 0; v < g.vertex_count; ++v)
+    if (g.absorbing(v)) place_[v] = {kAbsorbing, kAbsorbing};
+}
 
 BlockInput BlockCutter::cut(std::uint32_t first, std::uint32_t last) {
   BlockInput b;
@@ -101,29 +103,31 @@ void BlockCutter::cut_into(std::uint32_t first, std::uint32_t last, BlockInput& 
   }
   b.vertex_count = static_cast<std::uint32_t>(b.vertices.size());
 
-  auto inside = [&](VertexId t) {
-    const std::uint32_t c = cond.component_of[t];
-    return c >= first && c <= last;
-  };
+  // The block's vertices are exactly the non-absorbing members of its components, so a
+  // target stamped by this cut is inside the block or an exit already listed. Each exit
+  // is listed once, when first seen (a stamp per cut, so the marks are never cleared):
+  // most edges out of a block share their targets, and sorting every occurrence to drop
+  // the repeats cost more than the cut's other work.
+  if (++cuts_ == kAbsorbing) {
+    for (Place& p : place_)
+      if (p.stamp != kAbsorbing) p.stamp = 0;
+    cuts_ = 1;
+  }
+  for (std::uint32_t i = 0; i < b.vertex_count; ++i) place_[b.vertices[i]] = {cuts_, i};
   std::uint64_t edges = 0;  // an upper bound: absorbing edges may merge
-  // Each exit is listed once, when first seen (a stamp per cut, so the marks are never
-  // cleared): most edges out of a block share their targets, and sorting every
-  // occurrence to drop the repeats cost more than the cut's other work.
-  if (++cuts_ == 0) std::fill(exit_seen_.begin(), exit_seen_.end(), 0), cuts_ = 1;
   for (VertexId u : b.vertices) {
     edges += g.edge_begin[u + 1] - g.edge_begin[u];
     for (std::uint64_t e = g.edge_begin[u]; e < g.edge_begin[u + 1]; ++e) {
       const VertexId t = g.edge_target[e];
-      if (!g.absorbing(t) && !inside(t) && exit_seen_[t] != cuts_) {
-        exit_seen_[t] = cuts_;
+      if (const std::uint32_t stamp = place_[t].stamp; stamp != cuts_ && stamp != kAbsorbing) {
+        place_[t].stamp = cuts_;
         b.exits.push_back(t);
       }
     }
   }
   std::sort(b.exits.begin(), b.exits.end());
   b.exit_count = static_cast<std::uint32_t>(b.exits.size());
-  for (std::uint32_t i = 0; i < b.vertex_count; ++i) local_of_[b.vertices[i]] = i;
-  for (std::uint32_t s = 0; s < b.exit_count; ++s) local_of_[b.exits[s]] = b.vertex_count + s;
+  for (std::uint32_t s = 0; s < b.exit_count; ++s) place_[b.exits[s]].local = b.vertex_count + s;
 
   const std::uint32_t absorb = b.absorb_target();
   // Sized by the bound and trimmed to what was written below; a reused vector keeps its
@@ -140,8 +144,8 @@ void BlockCutter::cut_into(std::uint32_t first, std::uint32_t last, BlockInput& 
     row.resize(length);
     // Rows are short: insertion sort (shifting, not swapping) beats std::sort's setup.
     for (std::uint32_t i = 0; i < length; ++i) {
-      const VertexId t = g.edge_target[first_edge + i];
-      const std::uint64_t key = std::uint64_t(g.absorbing(t) ? absorb : local_of_[t]) << 32 | i;
+      const std::uint32_t local = place_[g.edge_target[first_edge + i]].local;
+      const std::uint64_t key = std::uint64_t(local == kAbsorbing ? absorb : local) << 32 | i;
       std::uint32_t j = i;
       for (; j > 0 && row[j - 1] > key; --j) row[j] = row[j - 1];
       row[j] = key;

@@ -72,10 +72,18 @@ class BlockCutter {
  private:
   const Graph& graph_;
   const Condensation& cond_;
-  SubgraphVector<std::uint32_t> local_of_;  // valid for the current block's vertices and exits only
-  // exit_seen_[t] == cuts_: t is already among the current block's exits.
-  SubgraphVector<std::uint32_t> exit_seen_;
-  std::uint32_t cuts_ = 0;
+  // What the cut knows of each graph vertex, in one entry, so that an edge's target is
+  // classified by one load in each pass over the edges (each edge is read twice, and
+  // asking the graph whether a target absorbs and the condensation whether it is in
+  // the block were three more loads). stamp == cuts_: a vertex or an exit already
+  // listed of the current block, with local its local index (for exits once they are
+  // numbered); an absorbing vertex has kAbsorbing in both, set once.
+  struct Place {
+    std::uint32_t stamp = 0, local = 0;
+  };
+  static constexpr std::uint32_t kAbsorbing = 0xffffffffu;
+  SubgraphVector<Place> place_;
+  std::uint32_t cuts_ = 0;  // never kAbsorbing
   // One source's edges as (local target << 32 | edge offset in the row): sorting the
   // keys orders by target, then by edge, as one integer comparison.
   SubgraphVector<std::uint64_t> row_;

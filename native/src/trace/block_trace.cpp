@@ -47,12 +47,13 @@ class Program {
   // exact: share every repeated value through a table sized by the values recorded
   // (see record_in: for acyclic blocks) instead of the direct-mapped table.
   void reset(std::uint32_t stride, std::size_t expected_values, bool exact) {
-    // Every entry the last block filled sits at the index of a value it appended, so
-    // clearing those is clearing the table, at the cost of the values rather than of
-    // the table's size.
-    if (!exact_)
-      for (const RawOp& r : raw_)
-        if (r.code != kDot) table_[hash(r) & mask_] = Entry{};
+    // Entries of earlier blocks are told apart by their block number, so the table is
+    // never cleared between blocks (clearing it cost a hash of every value the last
+    // block appended); it is when the 16-bit number comes round again.
+    if (++block_ == 0) {
+      std::fill(table_.begin(), table_.end(), Entry{});
+      block_ = 1;
+    }
     exact_ = exact;
     stride_ = stride;
     zero_ = one_ = kNone;
@@ -77,19 +78,34 @@ class Program {
   void trim(std::size_t keep_values) {
     if (exact_table_.capacity() > 2 * keep_values) SubgraphVector<std::uint32_t>().swap(exact_table_);
     if (raw_.capacity() <= keep_values) return;
-    if (!exact_)
-      for (const RawOp& r : raw_)
-        if (r.code != kDot) table_[hash(r) & mask_] = Entry{};
     SubgraphVector<RawOp>().swap(raw_);
     if (table_.size() > 2 * keep_values) SubgraphVector<Entry>().swap(table_), mask_ = 0;
   }
 
-  std::uint32_t dot(const double* form) {
-    std::size_t i = form_hash(form) & (dot_table_.size() - 1);
-    for (; dot_table_[i] != 0; i = (i + 1) & (dot_table_.size() - 1)) {
-      const std::uint32_t slot = dot_table_[i] - 1;
-      if (same_form(coeffs(raw_[slot].a), form, stride_)) return slot;
+  std::uint32_t dot(const double* form) { return dot_of<0>(form); }
+
+  // dot() for forms of N coefficients, N = stride, known when compiled (0: read at run
+  // time). A block looks up one form per edge, and most are already DOTs: compiled for
+  // N and inlined, a found DOT is a few loads and compares, where the call, the hash's
+  // loop over a run-time length and the comparison's dispatch on it were ≈ 90
+  // instructions (2/3 of them overhead) on SFS.
+  template <std::uint32_t N>
+  [[gnu::always_inline]] std::uint32_t dot_of(const double* form) {
+    const std::size_t mask = dot_table_.size() - 1;
+    const std::uint32_t* table = dot_table_.data();
+    std::size_t i = form_hash<N>(form) & mask;
+    for (std::uint32_t entry; (entry = table[i]) != 0; i = (i + 1) & mask) {
+      if constexpr (N == 0) {
+        if (same_form(coeffs(raw_[entry - 1].a), form, stride_)) return entry - 1;
+      } else if (same_bits<N>(dot_coeffs_.data() + std::size_t(raw_[entry - 1].a) * N, form)) {
+        return entry - 1;
+      }
     }
+    return new_dot(form, i);
+  }
+
+  // A form that is not a DOT yet, at its free place i in the table.
+  [[gnu::noinline]] std::uint32_t new_dot(const double* form, std::size_t i) {
     const auto ordinal = static_cast<std::uint32_t>(dot_slots_.size());
     const std::uint32_t slot = append(RawOp{kDot, ordinal, 0, 0});
     dot_coeffs_.insert(dot_coeffs_.end(), form, form + stride_);
@@ -115,10 +131,10 @@ class Program {
     const RawOp want{static_cast<std::uint8_t>(code), a, b, c};
     if (exact_) return exact(want);
     Entry& entry = table_[hash(want) & mask_];
-    if (entry.slot != 0 && entry.key.code == want.code && entry.key.a == a && entry.key.b == b && entry.key.c == c)
-      return entry.slot - 1;
+    if (entry.block == block_ && entry.code == want.code && entry.a == a && entry.b == b && entry.c == c)
+      return entry.slot;
     const std::uint32_t slot = append(want);
-    entry = {want, slot + 1};
+    entry = {want.code, block_, a, b, c, slot};
     return slot;
   }
 
@@ -161,13 +177,14 @@ class Program {
   const double* coeffs(std::uint32_t ordinal) const { return dot_coeffs_.data() + std::size_t(ordinal) * stride_; }
 
  private:
+  template <std::uint32_t N = 0>
   std::uint64_t form_hash(const double* form) const {
     // Each coefficient's bits go through a 64 × 64 → 128-bit product whose halves are
     // folded together, so its high bits (where coefficients such as 3.0 and 28.0
     // differ) reach the low bits the table indexes by. Which DOT a form gets does not
     // depend on this hash, only how far a lookup probes: the table compares whole forms.
     std::uint64_t h = 0x9e3779b97f4a7c15ULL;
-    for (std::uint32_t i = 0; i < stride_; ++i) {
+    for (std::uint32_t i = 0; i < (N ? N : stride_); ++i) {
       std::uint64_t bits;
       std::memcpy(&bits, form + i, sizeof bits);
       const unsigned __int128 p = static_cast<unsigned __int128>(bits ^ h) * 0xff51afd7ed558ccdULL;
@@ -208,18 +225,24 @@ class Program {
   bool exact_ = false;
   std::size_t exact_count_ = 0;
   SubgraphVector<std::uint32_t> exact_table_;
-  std::size_t mask_ = 0;  // the block's table is table_[0 .. mask_]; entries beyond are empty
+  std::size_t mask_ = 0;     // the block's table is table_[0 .. mask_]
+  std::uint16_t block_ = 0;  // the current block's number in table_
   std::uint32_t zero_ = kNone, one_ = kNone;
   SubgraphVector<RawOp> raw_;
   SubgraphVector<double> dot_coeffs_;
   SubgraphVector<std::uint32_t> dot_slots_;  // by DOT ordinal
   SubgraphVector<std::uint32_t> dot_table_;  // open addressing over DOTs: slot + 1, 0 = empty
   SubgraphVector<double> constant_form_;     // the form constant() looks up
-  // Direct-mapped; each entry holds its key, so a probe reads no other memory.
+  // Direct-mapped; each entry holds its key, so a probe reads no other memory, and the
+  // number of the block that wrote it (in RawOp's padding: 20 bytes, as without it).
+  // An entry of another block number is empty.
   struct Entry {
-    RawOp key{};
-    std::uint32_t slot = 0;  // raw slot + 1, 0 = empty
+    std::uint8_t code = 0;
+    std::uint16_t block = 0;
+    std::uint32_t a = 0, b = 0, c = 0;
+    std::uint32_t slot = 0;
   };
+  static_assert(sizeof(Entry) == 20);
   SubgraphVector<Entry> table_;
 };
 
@@ -439,22 +462,32 @@ BlockTrace record_in(const BlockInput& b, RecordingScratch::Storage& scratch, co
   internal.resize(b.edge_count());
   SubgraphVector<std::uint64_t>& internal_end = scratch.internal_end;
   internal_end.resize(n);
-  for (std::uint32_t u = 0; u < n; ++u) {
-    partial.clear();
-    std::uint64_t k = b.edge_begin[u];
-    for (std::uint64_t e = b.edge_begin[u]; e < b.edge_begin[u + 1]; ++e) {
-      const std::uint32_t t = b.edge_target[e];
-      const std::uint32_t w = program.dot(b.form(e));
-      if (t < n) {
-        internal[k++] = {t, w};
-        continue;
+  // Compiled for the common strides, so each edge's DOT lookup is inlined (Program::dot_of).
+  auto read_edges = [&]<std::uint32_t N>() {
+    for (std::uint32_t u = 0; u < n; ++u) {
+      partial.clear();
+      std::uint64_t k = b.edge_begin[u];
+      for (std::uint64_t e = b.edge_begin[u]; e < b.edge_begin[u + 1]; ++e) {
+        const std::uint32_t t = b.edge_target[e];
+        const std::uint32_t w = program.dot_of<N>(b.form(e));
+        if (t < n) {
+          internal[k++] = {t, w};
+          continue;
+        }
+        partial.push_back(w);
+        // Inflow from an exit, whose x is final: r_u += w_ue · x_e before elimination.
+        if (t != absorb) forward.push_back({u, t, w});
       }
-      partial.push_back(w);
-      // Inflow from an exit, whose x is final: r_u += w_ue · x_e before elimination.
-      if (t != absorb) forward.push_back({u, t, w});
+      internal_end[u] = k;
+      if (!partial.empty()) leave[u] = pairwise_sum();
     }
-    internal_end[u] = k;
-    if (!partial.empty()) leave[u] = pairwise_sum();
+  };
+  switch (b.stride()) {
+    case 1: read_edges.operator()<1>(); break;
+    case 2: read_edges.operator()<2>(); break;
+    case 3: read_edges.operator()<3>(); break;
+    case 4: read_edges.operator()<4>(); break;
+    default: read_edges.operator()<0>();
   }
 
   // An acyclic block: each vertex is eliminated when it has no parents left, so no
