@@ -323,10 +323,11 @@ TEST(blocks_that_fill_in_match_a_dense_solve_with_their_gradients) {
     dense_from_start += dense_enough(b.vertex_count, internal);
     // The dense kernel keeps the sparse recorder's order.
     const BlockTrace bt = record_block(b);
-    // Its ops are stored narrow exactly when its values fit 16-bit slots, whichever of
-    // the sparse recorder and the dense kernel wrote them, in a list of their count.
-    CHECK_EQ(bt.ops.narrow(), bt.value_count() <= kNarrowValues);
-    CHECK_EQ(bt.ops.bytes(), bt.ops.size() * (bt.ops.narrow() ? sizeof(NarrowOp) : sizeof(Op)));
+    // Its ops are stored narrow exactly when its values fit 16-bit slots, else compact,
+    // whichever of the sparse recorder and the dense kernel wrote them, in a list of
+    // their count.
+    CHECK(bt.ops.form() == (bt.value_count() <= kNarrowValues ? OpForm::Narrow : OpForm::Compact));
+    CHECK_EQ(bt.ops.bytes(), bt.ops.size() * (bt.ops.narrow() ? sizeof(NarrowOp) : sizeof(CompactOp)));
     const SubgraphVector<std::uint32_t> order = elimination_order(b);
     CHECK_EQ(bt.solve.size(), order.size());
     for (std::size_t i = 0; i < order.size() && i < bt.solve.size(); ++i)

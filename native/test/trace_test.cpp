@@ -404,9 +404,9 @@ TEST(blocks_at_the_narrow_limit_replay_and_round_trip_with_the_chains_bits) {
     solve[0].inverse_rate = std::uint32_t(values - 1);
     t.set_commands({}, std::move(solve), {});
     CHECK_EQ(t.value_count(), values);
-    CHECK_EQ(t.ops.narrow(), values <= kNarrowValues);
+    CHECK(t.ops.form() == (values <= kNarrowValues ? OpForm::Narrow : OpForm::Compact));
     CHECK(t.commands_narrow());  // values ≤ kNarrowCommandSlots
-    CHECK_EQ(t.ops.bytes(), wide.size() * (t.ops.narrow() ? sizeof(NarrowOp) : sizeof(Op)));
+    CHECK_EQ(t.ops.bytes(), wide.size() * (t.ops.narrow() ? sizeof(NarrowOp) : sizeof(CompactOp)));
     bool same_ops = t.ops.size() == wide.size();
     for (std::size_t i = 0; same_ops && i < wide.size(); ++i) {
       const Op x = t.ops[i];
@@ -417,10 +417,16 @@ TEST(blocks_at_the_narrow_limit_replay_and_round_trip_with_the_chains_bits) {
     const std::vector<std::uint8_t> bytes = serialize(t);
     const BlockTrace back = deserialize(bytes.data(), bytes.size());
     CHECK(serialize(back) == bytes);
-    CHECK_EQ(back.ops.narrow(), t.ops.narrow());
+    CHECK(back.ops.form() == t.ops.form());
     CHECK(back.commands_narrow());
+    // The same ops kept wide (16 bytes, as before decision 100) replay to the same bits;
+    // the reader refuses them, since they fit a smaller form.
+    BlockTrace kept_wide = t;
+    kept_wide.ops = OpList::kept_wide(TraceVector<Op>(wide));
+    const std::vector<std::uint8_t> wide_bytes = serialize(kept_wide);
+    CHECK_THROWS(deserialize(wide_bytes.data(), wide_bytes.size()));
 
-    const BlockTrace* const forms[] = {&t, &back};
+    const BlockTrace* const forms[] = {&t, &back, &kept_wide};
     for (const BlockTrace* form : forms) {
       ModelTrace m = compose(g, c, {});
       m.blocks[at].trace = share(BlockTrace(*form));
@@ -440,6 +446,95 @@ TEST(blocks_at_the_narrow_limit_replay_and_round_trip_with_the_chains_bits) {
         CHECK_CLOSE(d.moment[0], -mean / thetas[i], 1e-12);
       }
     }
+  }
+}
+
+// A block past 16-bit slots (a complete graph of 64 states, all recorded by the dense
+// kernel: ≈ 90 k values) keeps its ops compact (CompactOp, 12 bytes: decision 100). The
+// same ops kept wide replay to the same bits in one evaluation, a batch of 8 and the
+// gradient, with the dense part factored (as recorded) and replayed (the dense tail
+// dropped); the mean matches a Gaussian elimination of the generator in long double.
+TEST(a_block_past_16_bit_slots_is_compact_and_replays_as_its_wide_form) {
+  constexpr std::uint32_t r = 64, absorbed = r + 1;
+  std::vector<fixtures::EdgeSpec> edges{{0, 1, {1}}};
+  auto rate = [](std::uint32_t i, std::uint32_t j, const double* theta) {
+    return (double((i * 5 + j * 3) % 7 + 1) / 8) * theta[0] + (double((i + 2 * j) % 3) / 4) * theta[1];
+  };
+  const double unit[2][2] = {{1, 0}, {0, 1}};
+  for (std::uint32_t i = 1; i <= r; ++i) {
+    for (std::uint32_t j = 1; j <= r; ++j)
+      if (i != j) edges.push_back({i, j, {0, rate(i, j, unit[0]), rate(i, j, unit[1])}});
+    edges.push_back({i, absorbed, {0, 0.5, double(i % 4) / 4 + 0.25}});
+  }
+  std::vector<double> time(r + 2, 1.0);
+  time[0] = time[absorbed] = 0;
+  const Graph g = make_graph(2, r + 2, edges, {time});
+  const Condensation c = condense(g);
+  const ModelTrace compact = compose(g, c, {});
+  std::size_t compact_blocks = 0;
+  for (const ComposedBlock& b : compact.blocks)
+    if (b.trace->ops.form() == OpForm::Compact) {
+      ++compact_blocks;
+      CHECK(b.trace->value_count() > kNarrowValues);
+      CHECK_EQ(b.trace->ops.bytes(), b.trace->ops.size() * sizeof(CompactOp));
+      const std::vector<std::uint8_t> bytes = serialize(*b.trace);
+      CHECK(serialize(deserialize(bytes.data(), bytes.size())) == bytes);
+    }
+  CHECK_EQ(compact_blocks, std::size_t(1));
+
+  // E[T]: long double Gaussian elimination of λ_i x_i − Σ_j w_ij x_j = 1 over the block.
+  auto mean = [&](const double* theta) {
+    std::vector<std::vector<long double>> m(r, std::vector<long double>(r + 1, 0.0L));
+    for (std::uint32_t i = 1; i <= r; ++i) {
+      long double lambda = 0.5L * theta[0] + (double(i % 4) / 4 + 0.25) * theta[1];
+      for (std::uint32_t j = 1; j <= r; ++j)
+        if (i != j) lambda += rate(i, j, theta), m[i - 1][j - 1] = -rate(i, j, theta);
+      m[i - 1][i - 1] = lambda, m[i - 1][r] = 1;
+    }
+    for (std::uint32_t k = 0; k < r; ++k)
+      for (std::uint32_t i = k + 1; i < r; ++i) {
+        const long double f = m[i][k] / m[k][k];
+        for (std::uint32_t j = k; j <= r; ++j) m[i][j] -= f * m[k][j];
+      }
+    std::vector<long double> x(r);
+    for (std::uint32_t k = r; k-- > 0;) {
+      long double sum = m[k][r];
+      for (std::uint32_t j = k + 1; j < r; ++j) sum -= m[k][j] * x[j];
+      x[k] = sum / m[k][k];
+    }
+    return double(x[0]);
+  };
+
+  std::vector<double> thetas;
+  for (int i = 0; i < 8; ++i) thetas.push_back(0.5 + 0.25 * i), thetas.push_back(1.5 - 0.125 * i);
+  auto same = [](const std::vector<double>& a, const std::vector<double>& b) {
+    return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0;
+  };
+  for (const bool dense_tail : {true, false}) {
+    ModelTrace stored = compose(g, c, {}), wide = compose(g, c, {});
+    for (std::size_t i = 0; i < stored.blocks.size(); ++i) {
+      BlockTrace t = *stored.blocks[i].trace;
+      if (!dense_tail) t.dense = DenseTail{};
+      BlockTrace w = t;
+      if (t.ops.form() == OpForm::Compact) {
+        TraceVector<Op> ops(t.ops.size());
+        for (std::size_t k = 0; k < ops.size(); ++k) ops[k] = t.ops[k];
+        w.ops = OpList::kept_wide(std::move(ops));
+      }
+      stored.blocks[i].trace = share(std::move(t));
+      wide.blocks[i].trace = share(std::move(w));
+    }
+    for (int i = 0; i < 8; ++i) {
+      const std::span<const double> theta(thetas.data() + 2 * i, 2);
+      const Moments one = evaluate(stored, theta, 2), one_wide = evaluate(wide, theta, 2);
+      CHECK(same(one.raw, one_wide.raw));
+      CHECK_CLOSE(one.raw[0], mean(theta.data()), 1e-12);
+      const Gradient d = evaluate_gradient(stored, theta, 2, one), d_wide = evaluate_gradient(wide, theta, 2, one);
+      CHECK(same(d.moment, d_wide.moment));
+    }
+    const std::vector<Moments> lanes = evaluate_batch(stored, fixtures::placed(), thetas, 8, 2);
+    const std::vector<Moments> lanes_wide = evaluate_batch(wide, fixtures::placed(), thetas, 8, 2);
+    for (std::size_t i = 0; i < lanes.size(); ++i) CHECK(same(lanes[i].raw, lanes_wide[i].raw));
   }
 }
 

@@ -321,20 +321,21 @@ RecordingScratch::RecordingScratch() : previous_(active_scratch) { active_scratc
 RecordingScratch::~RecordingScratch() { active_scratch = previous_; }
 
 OpList::OpList(TraceVector<Op>&& ops, std::uint32_t dot_count) {
-  const bool fits = std::uint64_t(dot_count) + ops.size() <= kNarrowValues &&
-                    std::all_of(ops.begin(), ops.end(),
-                                [](const Op& op) { return op.code == OpCode::MulAdd || op.code == OpCode::Inv; });
-  if (!fits) {
+  const bool recordable = std::all_of(ops.begin(), ops.end(),
+                                      [](const Op& op) { return op.code == OpCode::MulAdd || op.code == OpCode::Inv; });
+  if (!recordable) {
     wide_ = std::move(ops);
     return;
   }
-  narrow_.resize(ops.size());
-  for (std::size_t i = 0; i < ops.size(); ++i) {
-    const Op& op = ops[i];
-    narrow_[i] = op.code == OpCode::Inv ? NarrowOp{std::uint16_t(op.a), kNarrowInv, 0}
-                                        : NarrowOp{std::uint16_t(op.a), std::uint16_t(op.b), std::uint16_t(op.c)};
+  if (std::uint64_t(dot_count) + ops.size() <= kNarrowValues) {
+    narrow_.resize(ops.size());
+    for (std::size_t i = 0; i < ops.size(); ++i) narrow_[i] = narrow_op(ops[i].code, ops[i].a, ops[i].b, ops[i].c);
+    form_ = OpForm::Narrow;
+  } else {
+    compact_.resize(ops.size());
+    for (std::size_t i = 0; i < ops.size(); ++i) compact_[i] = compact_op(ops[i].code, ops[i].a, ops[i].b, ops[i].c);
+    form_ = OpForm::Compact;
   }
-  is_narrow_ = true;
 }
 
 std::size_t BlockTrace::bytes() const {
@@ -391,7 +392,7 @@ namespace {
 // for a constant the dense kernel was given but did not read, which a block that fills
 // in practically never leaves: correctness, not speed.
 // The ops are in one of the two vectors (the other is empty).
-void drop_dot(BlockTrace& t, TraceVector<Op>& ops, TraceVector<NarrowOp>& narrow_ops,
+void drop_dot(BlockTrace& t, TraceVector<CompactOp>& compact_ops, TraceVector<NarrowOp>& narrow_ops,
               TraceVector<ForwardCommand>& forward, TraceVector<SolveCommand>& solve, TraceVector<Term>& terms,
               std::uint32_t slot) {
   auto move = [&](auto& s) { s -= s > slot; };
@@ -399,10 +400,9 @@ void drop_dot(BlockTrace& t, TraceVector<Op>& ops, TraceVector<NarrowOp>& narrow
   t.dot_coeffs.erase(t.dot_coeffs.begin() + std::ptrdiff_t(slot) * stride,
                      t.dot_coeffs.begin() + std::ptrdiff_t(slot + 1) * stride);
   --t.dot_count;
-  for (Op& op : ops) {
+  for (CompactOp& op : compact_ops) {
     move(op.a);
-    if (op.code != OpCode::Inv) move(op.b);
-    if (op.code == OpCode::MulAdd) move(op.c);
+    if (op.b != kCompactInv) move(op.b), move(op.c);
   }
   for (NarrowOp& op : narrow_ops) {
     move(op.a);
@@ -721,10 +721,10 @@ BlockTrace record_in(const BlockInput& b, RecordingScratch::Storage& scratch, co
   // or ops of a lower level, numbered before it. A block the dense kernel does not
   // continue knows its value count here, and one that fits 16-bit slots is written
   // narrow at once (the program is MulAdd and Inv only), not written wide and copied.
-  // Otherwise the ops are wide until the dense kernel has counted its own, and it moves
-  // them to narrow_ops if the block fits (DenseOutput); a wide list is narrowed at the
-  // end if it fits after all.
-  TraceVector<Op> ops;
+  // Otherwise the ops are compact until the dense kernel has counted its own, and it
+  // moves them to narrow_ops if the block fits (DenseOutput); a compact list is
+  // narrowed at the end if it fits after all (a constant dropped).
+  TraceVector<CompactOp> compact_ops;
   TraceVector<NarrowOp> narrow_ops;
   bool narrow = !dense && std::uint64_t(t.dot_count) + schedule.size() <= kNarrowValues;
   if (narrow) {
@@ -732,22 +732,18 @@ BlockTrace record_in(const BlockInput& b, RecordingScratch::Storage& scratch, co
     for (const std::uint32_t s : schedule) {
       renumber[s] = ++next;
       const RawOp& r = raw[s];
-      const auto a = static_cast<std::uint16_t>(renumber[r.a] - 1);
-      narrow_ops.push_back(r.code == static_cast<std::uint8_t>(OpCode::Inv)
-                               ? NarrowOp{a, kNarrowInv, 0}
-                               : NarrowOp{a, static_cast<std::uint16_t>(renumber[r.b] - 1),
-                                          static_cast<std::uint16_t>(renumber[r.c] - 1)});
+      const auto code = static_cast<OpCode>(r.code);
+      narrow_ops.push_back(narrow_op(code, renumber[r.a] - 1, code == OpCode::Inv ? 0 : renumber[r.b] - 1,
+                                     code == OpCode::Inv ? 0 : renumber[r.c] - 1));
     }
   } else {
-    ops.reserve(schedule.size());
+    compact_ops.reserve(schedule.size());
     for (const std::uint32_t s : schedule) {
       renumber[s] = ++next;
       const RawOp& r = raw[s];
       const auto code = static_cast<OpCode>(r.code);
-      const std::uint32_t a = renumber[r.a] - 1;
-      const std::uint32_t bb = code == OpCode::Inv ? 0 : renumber[r.b] - 1;
-      const std::uint32_t c = code == OpCode::MulAdd ? renumber[r.c] - 1 : 0;
-      ops.push_back({code, a, bb, c});
+      compact_ops.push_back(compact_op(code, renumber[r.a] - 1, code == OpCode::Inv ? 0 : renumber[r.b] - 1,
+                                       code == OpCode::Inv ? 0 : renumber[r.c] - 1));
     }
   }
   // Commands recorded from here on (by the dense kernel) hold final slots already.
@@ -758,9 +754,9 @@ BlockTrace record_in(const BlockInput& b, RecordingScratch::Storage& scratch, co
       if (w != DenseBlock::kAbsent) w = renumber[w] - 1;
     for (std::uint32_t& w : dense_block.leave)
       if (w != DenseBlock::kAbsent) w = renumber[w] - 1;
-    const auto first_dense_op = static_cast<std::uint32_t>(ops.size());
-    DenseOutput o{ops,    narrow_ops, t.dot_count, renumber[zero] - 1, renumber[one] - 1, forward,
-                  solves, terms,      &t.dense};
+    const auto first_dense_op = static_cast<std::uint32_t>(compact_ops.size());
+    DenseOutput o{compact_ops, narrow_ops, t.dot_count, renumber[zero] - 1, renumber[one] - 1, forward,
+                  solves,      terms,      &t.dense};
     eliminate_dense(dense_block, o, b.vertices.data(), cancel);
     narrow = o.narrow;
     if (t.dense.size > 0) t.dense.first_op = first_dense_op, t.dense.first_forward = sparse_forward;
@@ -795,7 +791,7 @@ BlockTrace record_in(const BlockInput& b, RecordingScratch::Storage& scratch, co
     TraceVector<NarrowSolve> final_solve;
     TraceVector<NarrowTerm> final_terms;
     write_commands(final_forward, final_solve, final_terms, [](const auto& c) { return narrowed(c); });
-    t.ops = narrow ? OpList(std::move(narrow_ops)) : OpList(std::move(ops), t.dot_count);
+    t.ops = narrow ? OpList(std::move(narrow_ops)) : OpList(std::move(compact_ops));
     t.set_commands(std::move(final_forward), std::move(final_solve), std::move(final_terms));
     return t;
   }
@@ -805,8 +801,14 @@ BlockTrace record_in(const BlockInput& b, RecordingScratch::Storage& scratch, co
   write_commands(final_forward, final_solve, final_terms, [](const auto& c) { return c; });
   std::sort(unused.begin(), unused.end());
   for (std::size_t i = unused.size(); i-- > 0;)
-    drop_dot(t, ops, narrow_ops, final_forward, final_solve, final_terms, unused[i]);
-  t.ops = narrow ? OpList(std::move(narrow_ops)) : OpList(std::move(ops), t.dot_count);
+    drop_dot(t, compact_ops, narrow_ops, final_forward, final_solve, final_terms, unused[i]);
+  if (!narrow && std::uint64_t(t.dot_count) + compact_ops.size() <= kNarrowValues) {
+    narrow_ops.reserve(compact_ops.size());
+    for (const CompactOp& op : compact_ops) narrow_ops.push_back(narrow_op(code_of(op), op.a, op.b, op.c));
+    TraceVector<CompactOp>().swap(compact_ops);
+    narrow = true;
+  }
+  t.ops = narrow ? OpList(std::move(narrow_ops)) : OpList(std::move(compact_ops));
   t.set_commands(std::move(final_forward), std::move(final_solve), std::move(final_terms));
   return t;
 }

@@ -9,8 +9,9 @@
 // Operands are slots < the op's own slot (single assignment, evaluated in order).
 // The recorder emits only MulAdd and Inv (a sum is a + b·1, a product 0 + a·b, with
 // the constants 0 and 1 as DOTs), so replay runs without a data-dependent branch; Add
-// and Mul stay valid in the format. A block of at most kNarrowValues values whose ops
-// are all MulAdd or Inv keeps them narrow (NarrowOp, 16-bit slots), any other wide.
+// and Mul stay valid in the format. A block whose ops are all MulAdd or Inv keeps them
+// narrow (NarrowOp, 16-bit slots) when it has at most kNarrowValues values, else
+// compact (CompactOp, 32-bit slots); only a block with an Add or a Mul keeps them wide.
 // Its commands (below) are narrow, all three kinds in one form (NarrowForward,
 // NarrowSolve, NarrowTerm: 16-bit indices), exactly when its vertices + exits and its
 // values each number at most kNarrowCommandSlots (and its terms fewer than 2^32); this
@@ -75,41 +76,78 @@ struct NarrowOp {
 };
 constexpr std::uint16_t kNarrowInv = 0xffff;
 constexpr std::uint64_t kNarrowValues = kNarrowInv;  // most values of a narrow block: slots < kNarrowInv
+// An op of a block too large for NarrowOp whose ops are all MulAdd or Inv: 12 bytes
+// instead of 16 (no code byte and no padding). An Inv has b = kCompactInv and c = 0;
+// no value has that slot, since a block holds fewer than 2^32 − 1 values (the recorder
+// and the reader refuse more). The dense kernel writes such blocks' ops (structured
+// n = 8 d = 4: 93.5 k in its largest block), so its stores and every replay's stream
+// shrink by a quarter (docs/performance.md, "Target 4", s16 round).
+struct CompactOp {
+  std::uint32_t a, b, c;
+};
+constexpr std::uint32_t kCompactInv = 0xffffffffu;
 
 inline OpCode code_of(const Op& op) { return op.code; }
 inline OpCode code_of(const NarrowOp& op) { return op.b == kNarrowInv ? OpCode::Inv : OpCode::MulAdd; }
+inline OpCode code_of(const CompactOp& op) { return op.b == kCompactInv ? OpCode::Inv : OpCode::MulAdd; }
+// The stored forms of a MulAdd or an Inv (slots that fit the form).
+inline NarrowOp narrow_op(OpCode code, std::uint32_t a, std::uint32_t b, std::uint32_t c) {
+  return code == OpCode::Inv ? NarrowOp{std::uint16_t(a), kNarrowInv, 0}
+                             : NarrowOp{std::uint16_t(a), std::uint16_t(b), std::uint16_t(c)};
+}
+inline CompactOp compact_op(OpCode code, std::uint32_t a, std::uint32_t b, std::uint32_t c) {
+  return code == OpCode::Inv ? CompactOp{a, kCompactInv, 0} : CompactOp{a, b, c};
+}
 
-// A block's ops, stored narrow whenever they fit (see NarrowOp), wide otherwise: one
-// form at a time, fixed when the list is made. Loops that replay ops take the stored
-// form through visit() and are compiled for each; others read ops one at a time as
-// wide ops.
+enum class OpForm : std::uint8_t { Wide, Narrow, Compact };
+
+// A block's ops in the smallest form they fit (see NarrowOp and CompactOp): one form
+// at a time, fixed when the list is made. Loops that replay ops take the stored form
+// through visit() and are compiled for each; others read ops one at a time as wide ops.
 class OpList {
  public:
   OpList() = default;
-  // The ops of a block with dot_count DOTs (op i writes slot dot_count + i).
+  // The ops of a block with dot_count DOTs (op i writes slot dot_count + i), in the
+  // smallest form they fit.
   OpList(TraceVector<Op>&& ops, std::uint32_t dot_count);
-  // Ops already narrow (as read from disk); the caller has checked they fit.
-  explicit OpList(TraceVector<NarrowOp>&& ops) : narrow_(std::move(ops)), is_narrow_(true) {}
-
-  std::size_t size() const { return is_narrow_ ? narrow_.size() : wide_.size(); }
-  bool narrow() const { return is_narrow_; }
-  Op operator[](std::size_t i) const {
-    if (!is_narrow_) return wide_[i];
-    const NarrowOp& op = narrow_[i];
-    return op.b == kNarrowInv ? Op{OpCode::Inv, op.a, 0, 0} : Op{OpCode::MulAdd, op.a, op.b, op.c};
+  // Ops already narrow or compact (as recorded, or read from disk); the caller has
+  // checked that they fit and that no smaller form would.
+  explicit OpList(TraceVector<NarrowOp>&& ops) : narrow_(std::move(ops)), form_(OpForm::Narrow) {}
+  explicit OpList(TraceVector<CompactOp>&& ops) : compact_(std::move(ops)), form_(OpForm::Compact) {}
+  // Ops kept wide whatever they fit: for tests that compare a block's forms.
+  static OpList kept_wide(TraceVector<Op>&& ops) {
+    OpList list;
+    list.wide_ = std::move(ops);
+    return list;
   }
-  // f(const Op*) or f(const NarrowOp*): the ops in their stored form, size() of them.
+
+  std::size_t size() const {
+    return form_ == OpForm::Narrow ? narrow_.size() : form_ == OpForm::Compact ? compact_.size() : wide_.size();
+  }
+  OpForm form() const { return form_; }
+  bool narrow() const { return form_ == OpForm::Narrow; }
+  Op operator[](std::size_t i) const {
+    if (form_ == OpForm::Wide) return wide_[i];
+    const Op op = form_ == OpForm::Narrow ? Op{code_of(narrow_[i]), narrow_[i].a, narrow_[i].b, narrow_[i].c}
+                                          : Op{code_of(compact_[i]), compact_[i].a, compact_[i].b, compact_[i].c};
+    return op.code == OpCode::Inv ? Op{OpCode::Inv, op.a, 0, 0} : op;
+  }
+  // f(const Op*), f(const NarrowOp*) or f(const CompactOp*): the ops in their stored
+  // form, size() of them.
   template <class F>
   decltype(auto) visit(F&& f) const {
-    return is_narrow_ ? f(narrow_.data()) : f(wide_.data());
+    return form_ == OpForm::Narrow    ? f(narrow_.data())
+           : form_ == OpForm::Compact ? f(compact_.data())
+                                      : f(wide_.data());
   }
-  std::size_t bytes() const { return held_bytes(wide_) + held_bytes(narrow_); }
-  void shrink_to_fit() { wide_.shrink_to_fit(), narrow_.shrink_to_fit(); }
+  std::size_t bytes() const { return held_bytes(wide_) + held_bytes(narrow_) + held_bytes(compact_); }
+  void shrink_to_fit() { wide_.shrink_to_fit(), narrow_.shrink_to_fit(), compact_.shrink_to_fit(); }
 
  private:
   TraceVector<Op> wide_;
   TraceVector<NarrowOp> narrow_;
-  bool is_narrow_ = false;
+  TraceVector<CompactOp> compact_;
+  OpForm form_ = OpForm::Wide;
 };
 
 struct ForwardCommand {

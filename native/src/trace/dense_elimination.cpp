@@ -125,9 +125,9 @@ std::uint64_t count_ops(DenseBlock& block, const VertexId* global, const std::at
 // keeps them in locals instead: the next slot, the constants, which of them were read,
 // and pointers to the matrix and the counts. The ops are the same.
 //
-// The ops are written in their stored form: wide, or narrow (16-bit slots, an Inv as
-// b = kNarrowInv) when the whole block fits, so a narrow block's ops are not written
-// wide and copied afterwards.
+// The ops are written in their stored form: compact (32-bit slots, an Inv as b =
+// kCompactInv), or narrow (16-bit slots, an Inv as b = kNarrowInv) when the whole block
+// fits, so a narrow block's ops are not written compact and copied afterwards.
 template <class StoredOp>
 void record(DenseBlock& block, TraceVector<StoredOp>& ops, DenseOutput& out, const VertexId* global,
             const std::atomic<bool>* cancel) {
@@ -139,11 +139,9 @@ void record(DenseBlock& block, TraceVector<StoredOp>& ops, DenseOutput& out, con
   bool used_zero = false, used_one = false;
   auto emit = [&](OpCode code, std::uint32_t a, std::uint32_t b, std::uint32_t c) -> std::uint32_t {
     if constexpr (std::is_same_v<StoredOp, NarrowOp>)
-      ops.push_back(code == OpCode::Inv ? NarrowOp{static_cast<std::uint16_t>(a), kNarrowInv, 0}
-                                        : NarrowOp{static_cast<std::uint16_t>(a), static_cast<std::uint16_t>(b),
-                                                   static_cast<std::uint16_t>(c)});
+      ops.push_back(narrow_op(code, a, b, c));
     else
-      ops.push_back({code, a, b, c});
+      ops.push_back(compact_op(code, a, b, c));
     return next++;
   };
   // The sparse recorder's canonical forms: a·b as 0 + min·max, a + b as a + b·1 with
@@ -283,12 +281,8 @@ void eliminate_dense(DenseBlock& block, DenseOutput& out, const VertexId* global
   out.narrow = values <= kNarrowValues;
   if (out.narrow) {
     out.narrow_ops.reserve(out.ops.size() + count);
-    for (const Op& op : out.ops)
-      out.narrow_ops.push_back(op.code == OpCode::Inv
-                                   ? NarrowOp{static_cast<std::uint16_t>(op.a), kNarrowInv, 0}
-                                   : NarrowOp{static_cast<std::uint16_t>(op.a), static_cast<std::uint16_t>(op.b),
-                                              static_cast<std::uint16_t>(op.c)});
-    TraceVector<Op>().swap(out.ops);
+    for (const CompactOp& op : out.ops) out.narrow_ops.push_back(narrow_op(code_of(op), op.a, op.b, op.c));
+    TraceVector<CompactOp>().swap(out.ops);
     record(block, out.narrow_ops, out, global, cancel);
   } else {
     // A buffer of 2 MB or more is a mapping of its own in huge pages (allocate_large,

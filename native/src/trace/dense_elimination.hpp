@@ -77,7 +77,7 @@ struct DenseBlock {
 };
 
 struct DenseOutput {
-  TraceVector<Op>& ops;  // op i has slot dot_count + i
+  TraceVector<CompactOp>& ops;  // op i has slot dot_count + i
   // Where the ops go instead when every value of the block will fit a 16-bit slot
   // (known once the kernel has counted its ops): the ops recorded before it are moved
   // here in narrow form, `ops` is left empty, and `narrow` is set.
@@ -94,8 +94,8 @@ struct DenseOutput {
   bool narrow = false;
 };
 
-// Eliminates every vertex of `block` (which it consumes), appending ops (wide, or narrow
-// when they fit, above), forward
+// Eliminates every vertex of `block` (which it consumes), appending ops (compact, or
+// narrow when they fit, above), forward
 // commands, steps and terms to `out`. Throws NeverAbsorbed(global[v]) for a vertex
 // with no way out (as the sparse recorder would, for the same vertex), Cancelled when
 // *cancel becomes true.

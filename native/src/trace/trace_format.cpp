@@ -12,13 +12,17 @@
 namespace phasic {
 namespace {
 
-constexpr std::uint32_t kVersion = 5;
+constexpr std::uint32_t kVersion = 6;
 constexpr std::size_t kHeaderBytes = 8 + 4 * 4 + 4 * 8 + 1 + 4 * 2 + 8 * 2;
-constexpr std::size_t kNarrowOpBytes = 6, kWideOpBytes = 13;
+constexpr std::size_t kNarrowOpBytes = 6, kCompactOpBytes = 12, kWideOpBytes = 13;
 // Bytes of a forward command, a solve command and a term, wide and narrow.
 constexpr std::size_t kForwardBytes[2] = {12, 6}, kSolveBytes[2] = {16, 8}, kTermBytes[2] = {8, 4};
 // Bits of the header's form byte.
-constexpr std::uint8_t kOpsNarrow = 1, kCommandsNarrow = 2;
+constexpr std::uint8_t kOpsNarrow = 1, kCommandsNarrow = 2, kOpsCompact = 4;
+
+std::size_t op_bytes(OpForm form) {
+  return form == OpForm::Narrow ? kNarrowOpBytes : form == OpForm::Compact ? kCompactOpBytes : kWideOpBytes;
+}
 
 class Writer {
  public:
@@ -95,10 +99,10 @@ std::vector<std::uint8_t> serialize(const BlockTrace& t) {
 void serialize_into(const BlockTrace& t, std::vector<std::uint8_t>& out) {
   const std::size_t start = out.size();
   Writer w(out);
-  w.bytes.reserve(
-      start + kHeaderBytes + t.dot_coeffs.size() * 8 + t.ops.size() * (t.ops.narrow() ? kNarrowOpBytes : kWideOpBytes) +
-      t.forward.size() * kForwardBytes[t.commands_narrow()] + t.solve.size() * kSolveBytes[t.commands_narrow()] +
-      t.terms.size() * kTermBytes[t.commands_narrow()] + t.dense.order.size() * 4 + t.dense.entries.size() * 12 + 8);
+  w.bytes.reserve(start + kHeaderBytes + t.dot_coeffs.size() * 8 + t.ops.size() * op_bytes(t.ops.form()) +
+                  t.forward.size() * kForwardBytes[t.commands_narrow()] +
+                  t.solve.size() * kSolveBytes[t.commands_narrow()] + t.terms.size() * kTermBytes[t.commands_narrow()] +
+                  t.dense.order.size() * 4 + t.dense.entries.size() * 12 + 8);
   w.put<std::uint32_t>(0x52545450);  // "PTTR"
   w.put(kVersion);
   w.put(t.param_count);
@@ -109,7 +113,8 @@ void serialize_into(const BlockTrace& t, std::vector<std::uint8_t>& out) {
   w.put<std::uint64_t>(t.forward.size());
   w.put<std::uint64_t>(t.solve.size());
   w.put<std::uint64_t>(t.terms.size());
-  w.put<std::uint8_t>((t.ops.narrow() ? kOpsNarrow : 0) | (t.commands_narrow() ? kCommandsNarrow : 0));
+  w.put<std::uint8_t>((t.ops.narrow() ? kOpsNarrow : 0) | (t.ops.form() == OpForm::Compact ? kOpsCompact : 0) |
+                      (t.commands_narrow() ? kCommandsNarrow : 0));
   w.put(t.dense.size);
   w.put(t.dense.first_op);
   w.put(t.dense.first_forward);
@@ -272,8 +277,9 @@ BlockTrace deserialize(const std::uint8_t* data, std::size_t size, bool verify_c
   const auto solve_count = r.get<std::uint64_t>();
   const auto term_count = r.get<std::uint64_t>();
   const auto form = r.get<std::uint8_t>();
-  if (form > (kOpsNarrow | kCommandsNarrow)) corrupt("unknown op or command form");
-  const bool narrow = form & kOpsNarrow, narrow_commands = form & kCommandsNarrow;
+  if (form > (kOpsNarrow | kCommandsNarrow | kOpsCompact) || ((form & kOpsNarrow) && (form & kOpsCompact)))
+    corrupt("unknown op or command form");
+  const bool narrow = form & kOpsNarrow, compact = form & kOpsCompact, narrow_commands = form & kCommandsNarrow;
   t.dense.size = r.get<std::uint32_t>();
   t.dense.first_op = r.get<std::uint32_t>();
   t.dense.first_forward = r.get<std::uint64_t>();
@@ -290,7 +296,7 @@ BlockTrace deserialize(const std::uint8_t* data, std::size_t size, bool verify_c
   };
   if (t.dot_count > r.remaining() / 8) corrupt("dot count larger than the data");
   add_section(coeff_count, 8);
-  add_section(op_count, narrow ? kNarrowOpBytes : kWideOpBytes);
+  add_section(op_count, narrow ? kNarrowOpBytes : compact ? kCompactOpBytes : kWideOpBytes);
   add_section(forward_count, kForwardBytes[narrow_commands]);
   add_section(solve_count, kSolveBytes[narrow_commands]);
   add_section(term_count, kTermBytes[narrow_commands]);
@@ -301,6 +307,7 @@ BlockTrace deserialize(const std::uint8_t* data, std::size_t size, bool verify_c
   const std::uint64_t values = std::uint64_t(t.dot_count) + op_count;
   if (values >= 0xffffffffULL) corrupt("too many values");
   if (narrow && values > kNarrowValues) corrupt("narrow ops in a block of too many values");
+  if (compact && values <= kNarrowValues) corrupt("compact ops that fit the narrow form");
   if (solve_count != t.vertex_count) corrupt("solve commands do not cover the block's vertices");
   const std::uint64_t y_size = std::uint64_t(t.vertex_count) + t.exit_count;
   if (narrow_commands != BlockTrace::commands_fit_narrow(y_size, values, term_count))
@@ -324,6 +331,18 @@ BlockTrace deserialize(const std::uint8_t* data, std::size_t size, bool verify_c
         corrupt("op " + std::to_string(i) + " reads a value not yet computed");
     }
     t.ops = OpList(std::move(ops));
+  } else if (compact) {
+    TraceVector<CompactOp> ops(op_count);
+    for (std::uint64_t i = 0; i < op_count; ++i) {
+      const std::uint64_t slot = t.dot_count + i;
+      CompactOp& op = ops[i];
+      op.a = r.field<std::uint32_t>();
+      op.b = r.field<std::uint32_t>();
+      op.c = r.field<std::uint32_t>();
+      if (op.a >= slot || (op.b == kCompactInv ? op.c != 0 : op.b >= slot || op.c >= slot))
+        corrupt("op " + std::to_string(i) + " reads a value not yet computed");
+    }
+    t.ops = OpList(std::move(ops));
   } else {
     TraceVector<Op> ops(op_count);
     for (std::uint64_t i = 0; i < op_count; ++i) {
@@ -340,7 +359,7 @@ BlockTrace deserialize(const std::uint8_t* data, std::size_t size, bool verify_c
         corrupt("op " + std::to_string(i) + " reads a value not yet computed");
     }
     t.ops = OpList(std::move(ops), t.dot_count);
-    if (t.ops.narrow()) corrupt("ops stored wide that fit the narrow form");
+    if (t.ops.form() != OpForm::Wide) corrupt("ops stored wide that fit a smaller form");
   }
   if (narrow_commands)
     read_commands<NarrowForward, NarrowSolve, NarrowTerm>(r, t, forward_count, solve_count, term_count, values);

@@ -1,14 +1,16 @@
 // The serialized form of a BlockTrace: what the disk cache stores.
 //
 // Layout, little-endian, no padding:
-//   "PTTR"  u32 version (5)
+//   "PTTR"  u32 version (6)
 //   u32 param_count, u32 vertex_count, u32 exit_count, u32 dot_count
 //   u64 op_count, u64 forward_count, u64 solve_count, u64 term_count
 //   u8 form            bit 0: the ops are narrow (block_trace.hpp, NarrowOp); bit 1: the
-//                      commands are narrow (NarrowForward; version 5)
+//                      commands are narrow (NarrowForward; version 5); bit 2: the ops
+//                      are compact (CompactOp; version 6; never with bit 0)
 //   u32 dense size, u32 dense first_op, u64 dense first_forward, u64 dense entry_count
 //   dot coefficients   dot_count × (P+1) × u64 (IEEE-754 bit patterns)
 //   ops                op_count × (u16 a, u16 b, u16 c) when narrow (version 4),
+//                      op_count × (u32 a, u32 b, u32 c) when compact (version 6),
 //                      else op_count × (u8 code, u32 a, u32 b, u32 c)
 //   forward commands   forward_count × (u32 target, u32 source, u32 multiplier)
 //   solve commands     solve_count × (u32 vertex, u32 inverse_rate, u64 term_end)
@@ -27,12 +29,12 @@
 //
 // Invariant: deserialize accepts exactly the byte strings serialize can produce for a
 // well-formed trace (every count consistent with the length, every index in range,
-// single assignment, ops and commands narrow exactly when they fit the narrow form, no forward command from a vertex to
-// itself, each vertex solved once, terms reading only exits or vertices solved before, no forward command writing a
-// vertex an earlier one read, coefficients finite and ≥ 0, a dense part whose order is its solve commands' and whose
-// values no other command reads, checksum matching) and throws EngineError on anything else, without reading out of
-// bounds or allocating more than the input's size justifies. serialize∘deserialize is the identity on bytes, so a
-// reloaded trace evaluates bit-identically.
+// single assignment, ops in the smallest form they fit and commands narrow exactly when they fit, no forward command
+// from a vertex to itself, each vertex solved once, terms reading only exits or vertices solved before, no forward
+// command writing a vertex an earlier one read, coefficients finite and ≥ 0, a dense part whose order is its solve
+// commands' and whose values no other command reads, checksum matching) and throws EngineError on anything else,
+// without reading out of bounds or allocating more than the input's size justifies. serialize∘deserialize is the
+// identity on bytes, so a reloaded trace evaluates bit-identically.
 #pragma once
 
 #include <cstddef>
