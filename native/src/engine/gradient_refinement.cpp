@@ -187,7 +187,14 @@ static_assert(std::numeric_limits<Magnitude>::digits >= 64 && std::numeric_limit
               "the bound's magnitudes need __float128's exponent range");
 constexpr Magnitude kMagnitudeSlack = 1 + 0x1p-28L;
 
-Quad absolute(Quad x) { return __builtin_fabsq(x); }
+// The sign bit cleared by hand: clang has no __builtin_fabsq, and a comparison would call into soft-float.
+Quad absolute(Quad x) {
+  unsigned __int128 bits;
+  std::memcpy(&bits, &x, sizeof bits);
+  bits &= ~(static_cast<unsigned __int128>(1) << 127);
+  std::memcpy(&x, &bits, sizeof bits);
+  return x;
+}
 Magnitude magnitude(Quad x) { return Magnitude(absolute(x)); }
 // Without a call into the soft-float library: 0 and −0 alike.
 bool is_zero(Quad x) {
