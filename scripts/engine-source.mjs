@@ -1,11 +1,12 @@
 // The engine's source identity (native/src/cache/engine_identity.hpp): a SHA-256 of
 // every file under native/src, by path and contents, so that any edit of the code
 // that computes answers gives the disk cache a new identity and nothing an older
-// engine wrote is served. One definition for every build:
-//   node scripts/engine-source.mjs            prints it as a C string literal (binding.gyp's -D)
-//   writeEngineSourceHeader(dir)              writes dir/phasic_engine_source.h (the benchmark,
-//                                             native tests and fuzzers), only when it changed,
-//                                             so make-like builds recompile one file.
+// engine wrote is served. One definition for every build, a header written only when
+// its hash changed, so make-like builds recompile one file and an incremental build
+// never keeps an older identity:
+//   node scripts/engine-source.mjs --header DIR   binding.gyp's action, run on every build
+//                                                 whose native/src changed
+//   writeEngineSourceHeader(dir)                  the benchmark, native tests and fuzzers
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
@@ -46,5 +47,10 @@ export function writeEngineSourceHeader(dir) {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  process.stdout.write(JSON.stringify(engineSourceHash()));
+  const [flag, dir] = process.argv.slice(2);
+  if (flag !== '--header' || !dir) {
+    process.stderr.write('usage: node scripts/engine-source.mjs --header DIR\n');
+    process.exit(2);
+  }
+  writeEngineSourceHeader(dir);
 }
