@@ -1089,6 +1089,101 @@ TEST(the_working_storage_of_a_composition_does_not_change_any_trace) {
   CHECK_EQ(ledger().bytes(Category::Subgraphs), 0u);
 }
 
+// The recorder's direct-mapped value table is never cleared between blocks: an entry
+// carries the 16-bit number of the block that wrote it, and the whole table is zeroed
+// only when the number comes round (decision 101). A chain of 65,540 components, one
+// block each: two 16-state rings 65,535 blocks apart (so the second gets the first's
+// number, whatever number the composition starts at, and exactly one wrap lies between
+// them) and 2-cycles elsewhere. The 2-cycles' tables have 64 entries; the ring's has
+// 256, so about three quarters of the first ring's entries are still there, carrying its
+// number and keys that the second ring asks for again: without the wrap's zeroing the
+// second ring takes the first one's slots. Every block must be the block recorded
+// alone with fresh storage, and E[T] the sum of each component's mean sojourn
+// (closed form for a 2-cycle, long double elimination for a ring).
+TEST(the_value_tables_block_number_comes_round_without_changing_any_trace) {
+  constexpr std::uint32_t components = 65540, period = 65535, ring = 16;
+  const std::uint32_t ring_at[] = {components, components - period};  // recorded first, and period blocks later
+  auto is_ring = [&](std::uint32_t i) { return i == ring_at[0] || i == ring_at[1]; };
+  // Component i (1-based, S → C_1 → … → C_m → absorbed) starts at vertex entry[i].
+  std::vector<VertexId> entry(components + 2);
+  entry[1] = 1;
+  for (std::uint32_t i = 1; i <= components; ++i) entry[i + 1] = entry[i] + (is_ring(i) ? ring : 2);
+  const VertexId absorbed = entry[components + 1];
+  std::vector<fixtures::EdgeSpec> edges{{0, 1, {1}}};
+  auto ring_rates = [](std::uint32_t j, double& next, double& skip, double& out) {
+    next = 1.5, skip = 0.5 + j / 4.0, out = 0.25 + (j % 4) / 8.0;
+  };
+  auto cycle_rates = [](std::uint32_t i, double& ab, double& ba, double& a_out, double& b_out) {
+    ab = 1 + (i % 7) / 8.0, ba = 0.5 + (i % 5) / 4.0, a_out = 2 + (i % 3) / 2.0, b_out = 1 + (i % 11) / 16.0;
+  };
+  long double mean = 0;
+  for (std::uint32_t i = 1; i <= components; ++i) {
+    const VertexId v = entry[i], next = entry[i + 1];
+    if (is_ring(i)) {
+      // E over the ring from its entry: λ_j x_j − Σ w_jk x_k = 1, by Gaussian elimination.
+      std::vector<std::vector<long double>> m(ring, std::vector<long double>(ring + 1, 0.0L));
+      for (std::uint32_t j = 0; j < ring; ++j) {
+        double to_next, to_skip, out;
+        ring_rates(j, to_next, to_skip, out);
+        edges.push_back({v + j, v + (j + 1) % ring, {to_next}});
+        edges.push_back({v + j, v + (j + 2) % ring, {to_skip}});
+        edges.push_back({v + j, next, {out}});
+        m[j][j] = (long double)to_next + to_skip + out;
+        m[j][(j + 1) % ring] -= to_next;
+        m[j][(j + 2) % ring] -= to_skip;
+        m[j][ring] = 1;
+      }
+      for (std::uint32_t k = 0; k < ring; ++k)
+        for (std::uint32_t r = k + 1; r < ring; ++r) {
+          const long double f = m[r][k] / m[k][k];
+          for (std::uint32_t q = k; q <= ring; ++q) m[r][q] -= f * m[k][q];
+        }
+      std::vector<long double> x(ring);
+      for (std::uint32_t k = ring; k-- > 0;) {
+        long double sum = m[k][ring];
+        for (std::uint32_t q = k + 1; q < ring; ++q) sum -= m[k][q] * x[q];
+        x[k] = sum / m[k][k];
+      }
+      mean += x[0];
+      continue;
+    }
+    double ab, ba, a_out, b_out;
+    cycle_rates(i, ab, ba, a_out, b_out);
+    edges.push_back({v, v + 1, {ab}});
+    edges.push_back({v, next, {a_out}});
+    edges.push_back({v + 1, v, {ba}});
+    edges.push_back({v + 1, next, {b_out}});
+    // x_a = (1 + ab·x_b)/(ab + a_out), x_b = (1 + ba·x_a)/(ba + b_out), solved for x_a.
+    const long double b_rate = (long double)ba + b_out;
+    mean += (b_rate + ab) / (((long double)ab + a_out) * b_rate - (long double)ab * ba);
+  }
+  std::vector<double> time(absorbed + 1, 1.0);
+  time[0] = time[absorbed] = 0;
+  const Graph g = make_graph(0, absorbed + 1, edges, {time});
+  const Condensation c = condense(g);
+  CHECK_EQ(c.component_count, components + 2);
+
+  const ModelTrace m = compose(g, c, {});
+  CHECK_EQ(m.blocks.size(), std::size_t(components));
+  // Recorded sink-first: block k holds component components − k.
+  CHECK_EQ(m.blocks[0].vertices.size(), std::size_t(ring));
+  CHECK_EQ(m.blocks[period].vertices.size(), std::size_t(ring));
+  BlockCutter cutter(g, c);
+  for (const ComposedBlock& block : m.blocks)
+    check_same_trace(*block.trace, record_block(cutter.cut(block.first_component, block.last_component)));
+  // The rings' exits differ (absorption, then a 2-cycle) but their programs are one:
+  // the second asked the table for every key the first wrote.
+  const OpList &first = m.blocks[0].trace->ops, &second = m.blocks[period].trace->ops;
+  CHECK_EQ(first.size(), second.size());
+  bool same_program = first.size() == second.size();
+  for (std::size_t i = 0; same_program && i < first.size(); ++i)
+    same_program = first[i].code == second[i].code && first[i].a == second[i].a && first[i].b == second[i].b &&
+                   first[i].c == second[i].c;
+  CHECK(same_program);
+  // Σ of 65,540 positive means summed block by block in double: n·ε ≈ 1e-11 at worst.
+  CHECK_CLOSE(evaluate(m, {}, 1).moment(0, 1), double(mean), 1e-10);
+}
+
 // A composition's working storage is kept for the next one, as workspace: the ledger
 // moves its bytes out of Category::Subgraphs, a later composition takes them back and
 // records the same trace, and release_free_heap() frees them. A composition ended by an
