@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <random>
 #include <sstream>
@@ -449,26 +450,40 @@ TEST(blocks_at_the_narrow_limit_replay_and_round_trip_with_the_chains_bits) {
   }
 }
 
+namespace {
+
+// A complete graph of 64 states, θ = (θ1, θ2): S → 1, i → j at complete_rate(i, j, θ),
+// i → absorbed at 0.5·θ1 + ((i mod 4)/4 + 1/4)·θ2; one reward, time. Its one block is
+// recorded by the dense kernel into ≈ 90 k values: past 16-bit slots.
+constexpr std::uint32_t kCompleteStates = 64;
+double complete_rate(std::uint32_t i, std::uint32_t j, const double* theta) {
+  return (double((i * 5 + j * 3) % 7 + 1) / 8) * theta[0] + (double((i + 2 * j) % 3) / 4) * theta[1];
+}
+Graph complete_graph() {
+  constexpr std::uint32_t r = kCompleteStates, absorbed = r + 1;
+  std::vector<fixtures::EdgeSpec> edges{{0, 1, {1}}};
+  const double unit[2][2] = {{1, 0}, {0, 1}};
+  for (std::uint32_t i = 1; i <= r; ++i) {
+    for (std::uint32_t j = 1; j <= r; ++j)
+      if (i != j) edges.push_back({i, j, {0, complete_rate(i, j, unit[0]), complete_rate(i, j, unit[1])}});
+    edges.push_back({i, absorbed, {0, 0.5, double(i % 4) / 4 + 0.25}});
+  }
+  std::vector<double> time(r + 2, 1.0);
+  time[0] = time[absorbed] = 0;
+  return make_graph(2, r + 2, edges, {time});
+}
+
+}  // namespace
+
 // A block past 16-bit slots (a complete graph of 64 states, all recorded by the dense
 // kernel: ≈ 90 k values) keeps its ops compact (CompactOp, 12 bytes: decision 100). The
 // same ops kept wide replay to the same bits in one evaluation, a batch of 8 and the
 // gradient, with the dense part factored (as recorded) and replayed (the dense tail
 // dropped); the mean matches a Gaussian elimination of the generator in long double.
 TEST(a_block_past_16_bit_slots_is_compact_and_replays_as_its_wide_form) {
-  constexpr std::uint32_t r = 64, absorbed = r + 1;
-  std::vector<fixtures::EdgeSpec> edges{{0, 1, {1}}};
-  auto rate = [](std::uint32_t i, std::uint32_t j, const double* theta) {
-    return (double((i * 5 + j * 3) % 7 + 1) / 8) * theta[0] + (double((i + 2 * j) % 3) / 4) * theta[1];
-  };
-  const double unit[2][2] = {{1, 0}, {0, 1}};
-  for (std::uint32_t i = 1; i <= r; ++i) {
-    for (std::uint32_t j = 1; j <= r; ++j)
-      if (i != j) edges.push_back({i, j, {0, rate(i, j, unit[0]), rate(i, j, unit[1])}});
-    edges.push_back({i, absorbed, {0, 0.5, double(i % 4) / 4 + 0.25}});
-  }
-  std::vector<double> time(r + 2, 1.0);
-  time[0] = time[absorbed] = 0;
-  const Graph g = make_graph(2, r + 2, edges, {time});
+  constexpr std::uint32_t r = kCompleteStates;
+  const auto rate = complete_rate;
+  const Graph g = complete_graph();
   const Condensation c = condense(g);
   const ModelTrace compact = compose(g, c, {});
   std::size_t compact_blocks = 0;
@@ -1089,6 +1104,111 @@ TEST(the_working_storage_of_a_composition_does_not_change_any_trace) {
   CHECK_EQ(ledger().bytes(Category::Subgraphs), 0u);
 }
 
+// The recorder's direct-mapped value table is never cleared between blocks: an entry
+// carries the 16-bit number of the block that wrote it, and the whole table is zeroed
+// only when the number comes round (decision 101). A chain of 65,540 components, one
+// block each: two 16-state rings 65,535 blocks apart (so the second gets the first's
+// number, whatever number the composition starts at, and exactly one wrap lies between
+// them) and 2-cycles elsewhere. The 2-cycles' tables have 64 entries; the ring's has
+// 256, so about three quarters of the first ring's entries are still there, carrying its
+// number and keys that the second ring asks for again: without the wrap's zeroing the
+// second ring takes the first one's slots. Every block must be the block recorded
+// alone with fresh storage, and E[T] the sum of each component's mean sojourn
+// (closed form for a 2-cycle, long double elimination for a ring).
+TEST(the_value_tables_block_number_comes_round_without_changing_any_trace) {
+  constexpr std::uint32_t components = 65540, period = 65535, ring = 16;
+  const std::uint32_t ring_at[] = {components, components - period};  // recorded first, and period blocks later
+  auto is_ring = [&](std::uint32_t i) { return i == ring_at[0] || i == ring_at[1]; };
+  // Component i (1-based, S → C_1 → … → C_m → absorbed) starts at vertex entry[i].
+  std::vector<VertexId> entry(components + 2);
+  entry[1] = 1;
+  for (std::uint32_t i = 1; i <= components; ++i) entry[i + 1] = entry[i] + (is_ring(i) ? ring : 2);
+  const VertexId absorbed = entry[components + 1];
+  std::vector<fixtures::EdgeSpec> edges{{0, 1, {1}}};
+  auto ring_rates = [](std::uint32_t j, double& next, double& skip, double& out) {
+    next = 1.5, skip = 0.5 + j / 4.0, out = 0.25 + (j % 4) / 8.0;
+  };
+  auto cycle_rates = [](std::uint32_t i, double& ab, double& ba, double& a_out, double& b_out) {
+    ab = 1 + (i % 7) / 8.0, ba = 0.5 + (i % 5) / 4.0, a_out = 2 + (i % 3) / 2.0, b_out = 1 + (i % 11) / 16.0;
+  };
+  long double mean = 0;
+  for (std::uint32_t i = 1; i <= components; ++i) {
+    const VertexId v = entry[i], next = entry[i + 1];
+    if (is_ring(i)) {
+      // E over the ring from its entry: λ_j x_j − Σ w_jk x_k = 1, by Gaussian elimination.
+      std::vector<std::vector<long double>> m(ring, std::vector<long double>(ring + 1, 0.0L));
+      for (std::uint32_t j = 0; j < ring; ++j) {
+        double to_next, to_skip, out;
+        ring_rates(j, to_next, to_skip, out);
+        edges.push_back({v + j, v + (j + 1) % ring, {to_next}});
+        edges.push_back({v + j, v + (j + 2) % ring, {to_skip}});
+        edges.push_back({v + j, next, {out}});
+        m[j][j] = (long double)to_next + to_skip + out;
+        m[j][(j + 1) % ring] -= to_next;
+        m[j][(j + 2) % ring] -= to_skip;
+        m[j][ring] = 1;
+      }
+      for (std::uint32_t k = 0; k < ring; ++k)
+        for (std::uint32_t r = k + 1; r < ring; ++r) {
+          const long double f = m[r][k] / m[k][k];
+          for (std::uint32_t q = k; q <= ring; ++q) m[r][q] -= f * m[k][q];
+        }
+      std::vector<long double> x(ring);
+      for (std::uint32_t k = ring; k-- > 0;) {
+        long double sum = m[k][ring];
+        for (std::uint32_t q = k + 1; q < ring; ++q) sum -= m[k][q] * x[q];
+        x[k] = sum / m[k][k];
+      }
+      mean += x[0];
+      continue;
+    }
+    double ab, ba, a_out, b_out;
+    cycle_rates(i, ab, ba, a_out, b_out);
+    edges.push_back({v, v + 1, {ab}});
+    edges.push_back({v, next, {a_out}});
+    edges.push_back({v + 1, v, {ba}});
+    edges.push_back({v + 1, next, {b_out}});
+    // x_a = (1 + ab·x_b)/(ab + a_out), x_b = (1 + ba·x_a)/(ba + b_out), solved for x_a.
+    const long double b_rate = (long double)ba + b_out;
+    mean += (b_rate + ab) / (((long double)ab + a_out) * b_rate - (long double)ab * ba);
+  }
+  std::vector<double> time(absorbed + 1, 1.0);
+  time[0] = time[absorbed] = 0;
+  const Graph g = make_graph(0, absorbed + 1, edges, {time});
+  const Condensation c = condense(g);
+  CHECK_EQ(c.component_count, components + 2);
+
+  const ModelTrace m = compose(g, c, {});
+  CHECK_EQ(m.blocks.size(), std::size_t(components));
+  // Recorded sink-first: block k holds component components − k.
+  CHECK_EQ(m.blocks[0].vertices.size(), std::size_t(ring));
+  CHECK_EQ(m.blocks[period].vertices.size(), std::size_t(ring));
+  // A block recorded alone is a function of its input's canonical bytes (block.hpp), so
+  // each distinct input (1,155 rate patterns of 2-cycles, two rings) is recorded once.
+  BlockCutter cutter(g, c);
+  BlockInput input;
+  std::map<std::string, BlockTrace> alone;
+  for (const ComposedBlock& block : m.blocks) {
+    cutter.cut_into(block.first_component, block.last_component, input);
+    const SubgraphVector<std::uint8_t> key = input.canonical_bytes();
+    auto [it, fresh] = alone.try_emplace(std::string(key.begin(), key.end()));
+    if (fresh) it->second = record_block(input);
+    check_same_trace(*block.trace, it->second);
+  }
+  CHECK_EQ(alone.size(), std::size_t(3 * 5 * 7 * 11 + 2));
+  // The rings' exits differ (absorption, then a 2-cycle) but their programs are one:
+  // the second asked the table for every key the first wrote.
+  const OpList &first = m.blocks[0].trace->ops, &second = m.blocks[period].trace->ops;
+  CHECK_EQ(first.size(), second.size());
+  bool same_program = first.size() == second.size();
+  for (std::size_t i = 0; same_program && i < first.size(); ++i)
+    same_program = first[i].code == second[i].code && first[i].a == second[i].a && first[i].b == second[i].b &&
+                   first[i].c == second[i].c;
+  CHECK(same_program);
+  // Σ of 65,540 positive means summed block by block in double: n·ε ≈ 1e-11 at worst.
+  CHECK_CLOSE(evaluate(m, {}, 1).moment(0, 1), double(mean), 1e-10);
+}
+
 // A composition's working storage is kept for the next one, as workspace: the ledger
 // moves its bytes out of Category::Subgraphs, a later composition takes them back and
 // records the same trace, and release_free_heap() frees them. A composition ended by an
@@ -1492,6 +1612,209 @@ TEST(randomly_mutated_resealed_traces_never_misbehave) {
   CHECK_EQ(evaluated + refused_at_evaluation, accepted);
   // Most random edits change a length or an index: the reader must catch them.
   CHECK(accepted < 4000 / 2);
+}
+
+// No fuzz seed can hold a compact block: it has more than kNarrowValues values, each
+// at least 8 bytes on disk (a DOT of no parameter; an op is 12), so its trace is over
+// 512 KiB, past the seeds' 64 KiB. The compact reader is tested here instead, on the
+// complete graph's recorded block (≈ 90 k values, a dense part), each corruption read
+// as a run entry reads its traces (verify_checksum = false: the container checked a
+// checksum of its own), so that only the structural checks can refuse it:
+// truncations, ops reading a value not yet computed, a marked Inv with an operand, slots
+// out of range in the commands and the dense part, form bits that disagree with the
+// counts, a block that fits narrow stored compact, and random edits of the op section,
+// whatever is accepted being the very bytes serialize writes and evaluating without
+// undefined behaviour (the sanitized build) to a number or an EngineError.
+TEST(corrupt_compact_traces_are_refused_by_the_structural_checks) {
+  const Graph g = complete_graph();
+  const Condensation c = condense(g);
+  const ModelTrace recorded = compose(g, c, {});
+  std::size_t at = recorded.blocks.size();
+  for (std::size_t i = 0; i < recorded.blocks.size(); ++i)
+    if (recorded.blocks[i].trace->ops.form() == OpForm::Compact) at = i;
+  CHECK(at < recorded.blocks.size());
+  if (at == recorded.blocks.size()) return;
+  const BlockTrace& t = *recorded.blocks[at].trace;
+  CHECK(!t.commands_narrow() && t.dense.size > 0);
+  const std::vector<std::uint8_t> good = serialize(t);
+  CHECK(serialize(deserialize(good.data(), good.size())) == good);
+  std::printf("  a compact block of %llu values, %zu bytes serialized\n", (unsigned long long)t.value_count(),
+              good.size());
+
+  // Refused, by the check whose message contains `why`.
+  auto refused = [](const std::vector<std::uint8_t>& b, const char* why) {
+    try {
+      deserialize(b.data(), b.size(), false);
+    } catch (const EngineError& e) {
+      if (std::string(e.what()).find(why) != std::string::npos) return true;
+      std::printf("  refused for another reason: %s (expected: %s)\n", e.what(), why);
+      return false;
+    }
+    return false;
+  };
+  auto put32 = [](std::vector<std::uint8_t>& b, std::size_t offset, std::uint32_t v) {
+    std::memcpy(b.data() + offset, &v, 4);
+  };
+  // Offsets of trace_format.hpp's sections.
+  constexpr std::size_t header = 81, form_byte = 56, op_count_at = 24;
+  const std::uint64_t values = t.value_count();
+  const std::size_t ops_at = header + t.dot_coeffs.size() * 8, op_bytes = 12;
+  const std::size_t forward_at = ops_at + t.ops.size() * op_bytes;
+  const std::size_t solve_at = forward_at + t.forward.size() * 12, terms_at = solve_at + t.solve.size() * 16;
+  const std::size_t entries_at = terms_at + t.terms.size() * 8 + t.dense.size * 4;
+  CHECK_EQ(entries_at + t.dense.entries.size() * 12 + 8, good.size());
+  CHECK_EQ(good[form_byte], 4);  // compact ops, wide commands
+
+  // Truncated anywhere (header, coefficients, between and inside ops, commands, the
+  // dense part): the counts no longer fit the length.
+  std::vector<std::size_t> cuts;
+  for (std::size_t n = 0; n <= header + 16; ++n) cuts.push_back(n);
+  for (const std::size_t op :
+       {std::size_t(0), std::size_t(1), t.ops.size() / 2, std::size_t(t.dense.first_op), t.ops.size() - 1})
+    for (std::size_t k = 0; k < op_bytes; ++k) cuts.push_back(ops_at + op * op_bytes + k);
+  for (const std::size_t s : {forward_at, solve_at, terms_at, entries_at}) cuts.push_back(s), cuts.push_back(s + 3);
+  for (std::size_t k = 1; k <= 24; ++k) cuts.push_back(good.size() - k);
+  std::size_t truncations_refused = 0;
+  for (const std::size_t n : cuts) {
+    const std::vector<std::uint8_t> cut(good.begin(), good.begin() + std::ptrdiff_t(n));
+    truncations_refused += refused(cut, "corrupt serialized trace");
+  }
+  CHECK_EQ(truncations_refused, cuts.size());
+  {
+    // The last op dropped with its count: the length fits, but some command or op read it.
+    std::vector<std::uint8_t> shorter = good;
+    shorter.erase(shorter.begin() + std::ptrdiff_t(forward_at - op_bytes),
+                  shorter.begin() + std::ptrdiff_t(forward_at));
+    const std::uint64_t fewer = t.ops.size() - 1;
+    std::memcpy(shorter.data() + op_count_at, &fewer, 8);
+    CHECK_THROWS(deserialize(shorter.data(), shorter.size(), false));
+  }
+
+  // An op reading its own slot or one past, in each operand; an Inv (b = kCompactInv)
+  // with c ≠ 0; operands at the top of the 32-bit range.
+  std::size_t muladds = 0, invs = 0;
+  for (const std::size_t i : {std::size_t(0), std::size_t(1), t.ops.size() / 3, std::size_t(t.dense.first_op),
+                              std::size_t(t.dense.first_op) + 1, t.ops.size() - 1}) {
+    const std::uint32_t slot = t.dot_count + std::uint32_t(i);
+    const std::size_t op = ops_at + i * op_bytes;
+    const bool inv = t.ops[i].code == OpCode::Inv;
+    (inv ? invs : muladds) += 1;
+    const std::size_t operands = inv ? 1 : 3;
+    for (std::size_t k = 0; k < operands; ++k)
+      for (const std::uint32_t bad : {slot, slot + 1, std::uint32_t(values), 0xfffffffeu}) {
+        std::vector<std::uint8_t> b = good;
+        put32(b, op + 4 * k, bad);
+        CHECK(refused(b, "reads a value not yet computed"));
+      }
+    std::vector<std::uint8_t> b = good;
+    put32(b, op + 4, kCompactInv);
+    put32(b, op + 8, 1);
+    CHECK(refused(b, "reads a value not yet computed"));
+    if (!inv) {
+      // A MulAdd's c may not be the Inv mark.
+      std::vector<std::uint8_t> marked = good;
+      put32(marked, op + 8, kCompactInv);
+      CHECK(refused(marked, "reads a value not yet computed"));
+    }
+  }
+  CHECK(muladds > 0 && invs > 0);
+
+  // Value slots out of range where commands and the dense part read them.
+  auto slot_refused = [&](std::size_t offset, std::uint32_t slot, const char* why) {
+    std::vector<std::uint8_t> b = good;
+    put32(b, offset, slot);
+    return refused(b, why);
+  };
+  CHECK(slot_refused(forward_at + 8, std::uint32_t(values), "forward command index out of range"));
+  CHECK(slot_refused(forward_at + (t.forward.size() - 1) * 12 + 8, kCompactInv, "forward command index out of range"));
+  CHECK(slot_refused(solve_at + 4, std::uint32_t(values), "solve command value out of range"));
+  CHECK(slot_refused(solve_at + (t.solve.size() - 1) * 16 + 4, std::uint32_t(values),
+                     "solve command value out of range"));
+  CHECK(slot_refused(terms_at + 4, std::uint32_t(values), "term index out of range"));
+  CHECK(!t.dense.entries.empty());
+  CHECK(slot_refused(entries_at + 8, t.dot_count + t.dense.first_op, "dense entry out of range"));
+
+  // Form bits that disagree with the counts: wide ops (13 bytes each), narrow ops,
+  // narrow commands; both op bits, or a bit no form has.
+  const std::pair<std::uint8_t, const char*> forms[] = {{0, "larger than the data"},
+                                                        {1, "length does not match the counts"},
+                                                        {6, "length does not match the counts"},
+                                                        {5, "unknown op or command form"},
+                                                        {7, "unknown op or command form"},
+                                                        {8, "unknown op or command form"}};
+  for (const auto& [form, why] : forms) {
+    std::vector<std::uint8_t> b = good;
+    b[form_byte] = form;
+    CHECK(refused(b, why));
+  }
+
+  {
+    // A block that fits 16-bit slots, its narrow ops rewritten as compact ones: a form
+    // serialize never writes, so the reader refuses it (the identity on bytes).
+    const BlockTrace small = record_block(extract_block(structured2(), condense(structured2()), 1));
+    CHECK(small.ops.narrow());
+    const std::vector<std::uint8_t> narrow = serialize(small);
+    const std::size_t small_ops = header + small.dot_coeffs.size() * 8;
+    std::vector<std::uint8_t> b(narrow.begin(), narrow.begin() + std::ptrdiff_t(small_ops));
+    b[form_byte] = std::uint8_t((b[form_byte] & ~1) | 4);
+    for (std::size_t i = 0; i < small.ops.size(); ++i)
+      for (std::size_t k = 0; k < 3; ++k) {
+        std::uint16_t v;
+        std::memcpy(&v, narrow.data() + small_ops + 6 * i + 2 * k, 2);
+        const std::uint32_t wide = v == kNarrowInv ? kCompactInv : v;
+        b.insert(b.end(), reinterpret_cast<const std::uint8_t*>(&wide),
+                 reinterpret_cast<const std::uint8_t*>(&wide) + 4);
+      }
+    b.insert(b.end(), narrow.begin() + std::ptrdiff_t(small_ops + 6 * small.ops.size()), narrow.end());
+    CHECK(refused(b, "compact ops that fit the narrow form"));
+  }
+
+  // Random edits in place in the op section (a byte set or a bit flipped: an edit that
+  // moves the sections is a truncation, above).
+  const double theta[] = {0.75, 1.25};
+  std::mt19937_64 rng(1729);
+  std::size_t accepted = 0, not_canonical = 0, evaluated = 0, refused_at_evaluation = 0;
+  constexpr int rounds = 120;
+  for (int round = 0; round < rounds; ++round) {
+    std::vector<std::uint8_t> bad = good;
+    const int edits = 1 + int(rng() % 3);
+    for (int e = 0; e < edits; ++e) {
+      const std::size_t where = ops_at + rng() % (t.ops.size() * op_bytes);
+      if (rng() % 2)
+        bad[where] = std::uint8_t(rng());
+      else
+        bad[where] ^= std::uint8_t(1u << (rng() % 8));
+    }
+    std::shared_ptr<const BlockTrace> read;
+    try {
+      read = share(deserialize(bad.data(), bad.size(), false));
+    } catch (const EngineError&) {
+      continue;
+    }
+    ++accepted;
+    // The same bytes but the checksum, which was not read.
+    const std::vector<std::uint8_t> again = serialize(*read);
+    if (again.size() != bad.size() || !std::equal(bad.begin(), bad.end() - 8, again.begin())) ++not_canonical;
+    ModelTrace m = recorded;
+    m.blocks[at].trace = read;
+    // Replayed, not factored: the dense part's ops are what the edits reached.
+    BlockTrace replayed = *read;
+    replayed.dense = DenseTail{};
+    ModelTrace r = recorded;
+    r.blocks[at].trace = share(std::move(replayed));
+    for (const ModelTrace* model : {&m, &r}) try {
+        const Moments moments = evaluate(*model, theta, 2);
+        (void)evaluate_gradient(*model, theta, 2, moments);
+        ++evaluated;
+      } catch (const EngineError&) {
+        ++refused_at_evaluation;
+      }
+  }
+  std::printf("  %zu of %d edited compact traces were well-formed: %zu evaluations, %zu refused at evaluation\n",
+              accepted, rounds, evaluated, refused_at_evaluation);
+  CHECK_EQ(not_canonical, std::size_t(0));
+  CHECK_EQ(evaluated + refused_at_evaluation, 2 * accepted);
+  CHECK(accepted > 0);
 }
 
 TEST(cancellation_leaves_the_ledger_where_it_was) {
