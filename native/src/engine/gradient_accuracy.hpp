@@ -14,7 +14,7 @@
 // small, as a moment's does, and also where A and B are nearly independent, Cov far
 // below E[A]·E[B], though every moment's derivative keeps its digits (decision 105: a
 // mixture whose B barely depends on the branch, Cov/(E[A]·E[B]) ≈ 4e-15, printed
-// dCov/dθ 4 % off with no warning before covariances were judged).
+// dCov/dθ 9 % off with no warning before covariances were judged).
 // A parameter with a derivative below kTrustedDigits is recomputed in quadruple
 // precision (engine/gradient_refinement.hpp), which bounds each derivative it
 // recomputes (that header states the bound and its assumptions). Where it did, the
