@@ -729,6 +729,56 @@ TEST(quadruple_precision_derivatives_are_the_double_ones_where_double_keeps_its_
   CHECK_EQ(ledger().bytes(Category::Evaluation), before.evaluation);
 }
 
+// Decision 105: a covariance's derivative cancels where A and B are nearly independent,
+// though every moment's derivative keeps its digits. Start to state 1 (A, rate θ, then B
+// at rate θ) with probability 1/4, to state 2 (A, rate 3θ, then B at rate s·θ) with 3/4,
+// s = 1 + 2⁻⁴⁶: Cov = (1/4)(3/4)(1/θ − 1/(3θ))(1/θ − 1/(sθ)) = δ/(8θ²), δ = (s − 1)/s, so
+// dCov/dθ = −δ/(4θ³), about 4e-15 of E[A]·E[B]/θ. The double screen names θ by its
+// covariance, the quadruple recomputation gets it with a bound that holds, and where
+// nothing is recomputed the warning names the covariance.
+TEST(a_covariance_derivative_of_nearly_independent_rewards_is_judged_and_bounded) {
+  const double s = 1 + 0x1p-46;
+  const Graph mixture = make_graph(
+      1, 6, {{0, 1, {0.25}}, {0, 2, {0.75}}, {1, 3, {0, 1}}, {2, 4, {0, 3}}, {3, 5, {0, 1}}, {4, 5, {0, s}}},
+      {{0, 1, 1, 0, 0, 0}, {0, 0, 0, 1, 1, 0}});
+  const ModelTrace t = compose(mixture, condense(mixture), {});
+  const ParametricGraph g = parametric_graph_of(mixture);
+  const std::vector<double> theta = {0.37};
+  const RewardPair pairs[] = {{0, 1}};
+  const Moments m = evaluate(t, theta, 2, pairs);
+  const Gradient d = evaluate_gradient(t, theta, 2, m, pairs);
+  const double truth = -((s - 1) / s) / (4 * theta[0] * theta[0] * theta[0]);
+  // Every moment's derivative keeps its digits: only the covariance flags θ.
+  Gradient no_pairs = d;
+  no_pairs.pair_count = 0;
+  no_pairs.covariance.clear();
+  CHECK(imprecise_parameters(no_pairs, m, theta, {}, kDoubleRounding).empty());
+  CHECK(imprecise_parameters(d, m, theta, pairs, kDoubleRounding) == std::vector<std::uint32_t>{0});
+  const std::vector<std::string> params = {"theta"}, rewards = {"A", "B"};
+  const std::string doubt = gradient_accuracy_warning(d, m, theta, pairs, params, rewards, 0, kDoubleRounding,
+                                                      "not recomputed");
+  CHECK(doubt.find("1 derivative by theta keep fewer than 6 digits at theta = 0.37, the least dCov[A, B]/dtheta = ") ==
+        0);
+  CHECK(doubt.find("a derivative of Cov[A, B] by theta is dE[A·B] − E[B]·dE[A] − E[A]·dE[B], terms of size "
+                   "E[A·B]/theta and E[A]·E[B]/theta that cancel") != std::string::npos);
+  // The double's stated ± (an estimate) is about its real error here.
+  const double estimate = std::stod(doubt.substr(doubt.find("±") + std::strlen("±")));
+  CHECK(std::fabs(d.covariance[0] - truth) <= 10 * estimate);
+  Gradient q = d;
+  const std::uint32_t recomputed[] = {0};
+  CHECK(refine_gradient(g, theta, recomputed, pairs, q).empty());
+  CHECK_EQ(q.covariance_bound.size(), 1u);
+  CHECK(std::fabs(q.covariance[0] - truth) <= q.covariance_bound[0] + 0x1p-52 * std::fabs(truth));
+  CHECK(q.covariance_bound[0] < 1e-12 * std::fabs(truth));
+  CHECK_CLOSE(q.covariance[0], truth, 1e-15);
+  CHECK(imprecise_parameters(q, m, theta, pairs, kQuadRounding).empty());
+  CHECK(refinement_disagreement(d, q, m, theta, pairs, params, rewards, recomputed).empty());
+  // Kept double (a disagreement elsewhere): |double − quadruple| + the quadruple's bound.
+  const Gradient kept = kept_double(d, q, recomputed);
+  CHECK(kept.covariance[0] == d.covariance[0]);
+  CHECK(kept.covariance_bound[0] >= std::fabs(d.covariance[0] - q.covariance[0]) + q.covariance_bound[0]);
+}
+
 // Decision 82: a recomputed derivative is used only within kRefinementAgreement of
 // double's rounding ε·|E|/θ of the double one; beyond, the worst is named.
 TEST(a_refinement_far_from_double_is_named) {
@@ -747,10 +797,10 @@ TEST(a_refinement_far_from_double_is_named) {
   const double rounding = kDoubleRounding * 4 / 1e150;
   Gradient near = before;
   near.moment[0] = before.moment[0] + 900 * rounding;
-  CHECK(refinement_disagreement(before, near, m, theta, params, rewards, flagged).empty());
+  CHECK(refinement_disagreement(before, near, m, theta, {}, params, rewards, flagged).empty());
   Gradient far = before;
   far.moment[0] = -1.97e-68;
-  const std::string why = refinement_disagreement(before, far, m, theta, params, rewards, flagged);
+  const std::string why = refinement_disagreement(before, far, m, theta, {}, params, rewards, flagged);
   // ε·|E|/θ is quoted as the unit the two lie apart in, never as double's ± (decision 104).
   CHECK(why.find("there it gives dE[xi[0]]/dmig = -1.97e-68, 2.2e+97 times double's rounding estimate ε·|E|/mig = "
                  "8.9e-166 from double's 1.06e-165: ") == 0);
@@ -758,9 +808,9 @@ TEST(a_refinement_far_from_double_is_named) {
   CHECK(why.find("the double is kept, and its ± is |double − quadruple| + the quadruple's bound") != std::string::npos);
   // A parameter not flagged is not compared, nor a value that is not finite.
   near.moment[1] = 1e300;
-  CHECK(refinement_disagreement(before, near, m, theta, params, rewards, flagged).empty());
+  CHECK(refinement_disagreement(before, near, m, theta, {}, params, rewards, flagged).empty());
   near.moment[0] = std::nan("");
-  CHECK(refinement_disagreement(before, near, m, theta, params, rewards, flagged).empty());
+  CHECK(refinement_disagreement(before, near, m, theta, {}, params, rewards, flagged).empty());
 }
 
 TEST(traces_out_of_the_order_the_gradient_needs_are_refused) {

@@ -683,6 +683,63 @@ describe('derivatives at the rounding of their terms', () => {
     }
   });
 
+  it('judges a covariance derivative that cancels where every moment keeps its digits (decision 105)', () => {
+    // Start to state 1 (A, rate t, then B at rate t) with probability 1/4, to state 2 (A, rate
+    // 3t, then B at rate s·t) with 3/4, s = 1 + 2⁻⁴⁶. Closed form: Cov[A, B] = (1/4)(3/4)(1/t −
+    // 1/(3t))(1/t − 1/(st)) = δ/(8t²), δ = (s − 1)/s (s − 1 is exact in double), so dCov/dt =
+    // −δ/(4t³) ≈ −7.0e-14 at t = 0.37, where its terms E[A]·E[B]/t are 10. Every moment is a
+    // multiple of t^−k, its derivative −k·E/t: they keep their digits, and the covariance's went
+    // unjudged: −7.64e-14 (9 % off) was printed with no warning. Recomputed in quadruple precision.
+    const s = 1 + 2 ** -46;
+    const graph: PhasicGraph = {
+      states: [
+        [0, 0],
+        [1, 0],
+        [1, 0],
+        [0, 1],
+        [0, 1],
+        [0, 0],
+      ],
+      n_vertices: 6,
+      state_length: 2,
+      param_length: 1,
+      edges: [],
+      start_edges: [
+        [1, 0.25],
+        [2, 0.75],
+      ],
+      param_edges: [
+        [1, 3, 1],
+        [2, 4, 3],
+        [3, 5, 1],
+        [4, 5, s],
+      ],
+    };
+    const file = join(tempDir('gradient-mixture'), 'mixture.json');
+    writeFileSync(file, JSON.stringify(graph));
+    const t = 0.37;
+    const r = cliJson([
+      'run',
+      file,
+      '--param',
+      `p1=${t}`,
+      '--no-cache',
+      '--gradient',
+      '--covariance',
+      's0,s1',
+    ]) as RunJson;
+    assert.deepEqual(accuracy(r), []);
+    const truth = -((s - 1) / s) / (4 * t ** 3);
+    const got = r.gradient_covariance['s0,s1'].p1;
+    assert.ok(Math.abs(got - truth) <= 1e-14 * Math.abs(truth), `dCov[s0, s1]/dp1 = ${got}, closed form ${truth}`);
+    // The moments' derivatives, −k·E[R^k]/t, keep theirs (recomputed alike).
+    const means: Record<string, number> = { s0: 0.25 / t + 0.75 / (3 * t), s1: 0.25 / t + 0.75 / (s * t) };
+    for (const [reward, mean] of Object.entries(means)) {
+      const d = r.gradient[reward].p1[0];
+      assert.ok(Math.abs(d + mean / t) <= 1e-14 * (mean / t), `dE[${reward}]/dp1 = ${d}, closed form ${-mean / t}`);
+    }
+  });
+
   it('keeps the double derivatives and their warning past the size limit: structured n = 10, d = 5', () => {
     // A component of 1001 states: its dense elimination alone is 3.3e8 multiply-adds, past the 1e8 allowed.
     const r = cliJson([

@@ -19,12 +19,40 @@ double digits_above_rounding(double derivative, double scale, double theta, doub
   return std::log10(std::fabs(theta * derivative) / (epsilon * std::fabs(scale)));
 }
 
+// What a derivative is of: moment k of a reward, its variance, or a covariance pair.
+enum class Of : std::uint8_t { Moment, Variance, Covariance };
+
+// The scale of the terms a covariance's derivative sums (header): |E[AB]| + 2|E[A]·E[B]|.
+double covariance_scale(const Moments& moments, std::span<const RewardPair> pairs, std::size_t p) {
+  const double product = moments.moment(pairs[p].first, 1) * moments.moment(pairs[p].second, 1);
+  return std::fabs(moments.covariance[p] + product) + 2 * std::fabs(product);
+}
+
+// "dE[R^k]/dθ", "dVar[R]/dθ" or "dCov[A, B]/dθ"; `index` is the reward's or the pair's.
+std::string derivative_name(Of of, std::uint32_t index, std::uint32_t k, std::span<const RewardPair> pairs,
+                            std::span<const std::string> rewards, const std::string& param) {
+  std::string m;
+  if (of == Of::Covariance) {
+    m = "dCov[" + rewards[pairs[index].first] + ", " + rewards[pairs[index].second] + "]";
+  } else {
+    m = of == Of::Variance ? "dVar[" : "dE[";
+    m += rewards[index];
+    if (k > 1) {
+      m += "^";
+      m += std::to_string(k);
+    }
+    m += "]";
+  }
+  return m + "/d" + param;
+}
+
 // One parameter's derivatives below kTrustedDigits, and the worst of them.
 struct Judgement {
   std::uint32_t count = 0;
   double worst_digits = std::numeric_limits<double>::infinity();
   double worst_uncertainty = 0;
-  std::uint32_t worst_reward = 0, worst_k = 0;  // k = 0: the variance
+  Of worst_of = Of::Moment;
+  std::uint32_t worst_index = 0, worst_k = 0;
   double worst_value = 0;
 };
 
@@ -36,12 +64,12 @@ double digits_above_bound(double derivative, double bound) {
   return std::log10(std::fabs(derivative) / bound);
 }
 
-Judgement judge(const Gradient& gradient, const Moments& moments, std::span<const double> theta, std::uint32_t j,
-                double epsilon) {
+Judgement judge(const Gradient& gradient, const Moments& moments, std::span<const double> theta,
+                std::span<const RewardPair> pairs, std::uint32_t j, double epsilon) {
   Judgement out;
-  // k = 0 judges the variance, whose terms are those of E[R²]. `bound` > 0 where the
-  // refinement bounded the derivative, which then replaces the estimate from E/θ.
-  const auto one = [&](double derivative, double scale, double bound, std::uint32_t r, std::uint32_t k) {
+  // The variance's terms are those of E[R²]. `bound` > 0 where the refinement bounded
+  // the derivative, which then replaces the estimate from scale/θ.
+  const auto one = [&](double derivative, double scale, double bound, Of of, std::uint32_t index, std::uint32_t k) {
     const bool bounded = bound > 0;
     const double digits = bounded ? digits_above_bound(derivative, bound)
                                   : digits_above_rounding(derivative, scale, theta[j], epsilon);
@@ -50,23 +78,30 @@ Judgement judge(const Gradient& gradient, const Moments& moments, std::span<cons
     if (digits < out.worst_digits) {
       out.worst_digits = digits;
       out.worst_uncertainty = bounded ? bound : epsilon * std::fabs(scale) / theta[j];
-      out.worst_reward = r;
+      out.worst_of = of;
+      out.worst_index = index;
       out.worst_k = k;
       out.worst_value = derivative;
     }
+  };
+  const auto bound_of = [](const std::vector<double>& bounds, std::size_t at) {
+    return bounds.empty() ? 0 : bounds[at];
   };
   const std::size_t P = gradient.param_count;
   for (std::uint32_t r = 0; r < gradient.reward_count; ++r) {
     for (std::uint32_t k = 1; k <= gradient.moment_count; ++k) {
       const std::size_t at = (std::size_t(r) * gradient.moment_count + k - 1) * P + j;
-      one(gradient.moment[at], moments.moment(r, k), gradient.moment_bound.empty() ? 0 : gradient.moment_bound[at], r,
-          k);
+      one(gradient.moment[at], moments.moment(r, k), bound_of(gradient.moment_bound, at), Of::Moment, r, k);
     }
     if (!gradient.variance.empty()) {
       const std::size_t at = std::size_t(r) * P + j;
-      one(gradient.variance[at], moments.moment(r, 2),
-          gradient.variance_bound.empty() ? 0 : gradient.variance_bound[at], r, 0);
+      one(gradient.variance[at], moments.moment(r, 2), bound_of(gradient.variance_bound, at), Of::Variance, r, 0);
     }
+  }
+  for (std::uint32_t p = 0; p < gradient.pair_count && !gradient.covariance.empty(); ++p) {
+    const std::size_t at = std::size_t(p) * P + j;
+    one(gradient.covariance[at], covariance_scale(moments, pairs, p), bound_of(gradient.covariance_bound, at),
+        Of::Covariance, p, 0);
   }
   return out;
 }
@@ -74,17 +109,19 @@ Judgement judge(const Gradient& gradient, const Moments& moments, std::span<cons
 }  // namespace
 
 std::vector<std::uint32_t> imprecise_parameters(const Gradient& gradient, const Moments& moments,
-                                                std::span<const double> theta, double epsilon) {
+                                                std::span<const double> theta, std::span<const RewardPair> pairs,
+                                                double epsilon) {
   std::vector<std::uint32_t> out;
   for (std::uint32_t j = 0; j < gradient.param_count; ++j)
-    if (judge(gradient, moments, theta, j, epsilon).count > 0) out.push_back(j);
+    if (judge(gradient, moments, theta, pairs, j, epsilon).count > 0) out.push_back(j);
   return out;
 }
 
 std::string gradient_accuracy_warning(const Gradient& gradient, const Moments& moments, std::span<const double> theta,
-                                      std::span<const std::string> params, std::span<const std::string> rewards,
-                                      std::uint32_t param, double epsilon, std::string_view how) {
-  const Judgement j = judge(gradient, moments, theta, param, epsilon);
+                                      std::span<const RewardPair> pairs, std::span<const std::string> params,
+                                      std::span<const std::string> rewards, std::uint32_t param, double epsilon,
+                                      std::string_view how) {
+  const Judgement j = judge(gradient, moments, theta, pairs, param, epsilon);
   if (j.count == 0) return {};
   const std::string& name = params[param];
   char uncertainty[32], rounding[32];
@@ -99,23 +136,25 @@ std::string gradient_accuracy_warning(const Gradient& gradient, const Moments& m
   m += name;
   m += " = ";
   m += shortest_text(theta[param]);
-  m += j.worst_k == 0 ? ", the least dVar[" : ", the least dE[";
-  m += rewards[j.worst_reward];
-  if (j.worst_k > 1) {
-    m += "^";
-    m += std::to_string(j.worst_k);
-  }
-  m += "]/d";
-  m += name;
+  m += ", the least ";
+  m += derivative_name(j.worst_of, j.worst_index, j.worst_k, pairs, rewards, name);
   m += " = ";
   m += shortest_text(j.worst_value);
   m += ", known only to about ±";
   m += uncertainty;
-  m += ": a derivative of E by ";
-  m += name;
-  m += " sums terms of size E/";
-  m += name;
-  m += " that cancel, each rounded by about ";
+  if (j.worst_of == Of::Covariance) {
+    const std::string& a = rewards[pairs[j.worst_index].first];
+    const std::string& b = rewards[pairs[j.worst_index].second];
+    m += ": a derivative of Cov[" + a + ", " + b + "] by " + name + " is dE[" + a + "·" + b + "] − E[" + b + "]·dE[" +
+         a + "] − E[" + a + "]·dE[" + b + "], terms of size E[" + a + "·" + b + "]/" + name + " and E[" + a + "]·E[" +
+         b + "]/" + name + " that cancel, each rounded by about ";
+  } else {
+    m += ": a derivative of E by ";
+    m += name;
+    m += " sums terms of size E/";
+    m += name;
+    m += " that cancel, each rounded by about ";
+  }
   m += rounding;
   m += " of itself";
   if (!how.empty()) {
@@ -127,53 +166,61 @@ std::string gradient_accuracy_warning(const Gradient& gradient, const Moments& m
 }
 
 std::string refinement_disagreement(const Gradient& original, const Gradient& refined, const Moments& moments,
-                                    std::span<const double> theta, std::span<const std::string> params,
-                                    std::span<const std::string> rewards, std::span<const std::uint32_t> flagged) {
+                                    std::span<const double> theta, std::span<const RewardPair> pairs,
+                                    std::span<const std::string> params, std::span<const std::string> rewards,
+                                    std::span<const std::uint32_t> flagged) {
   double worst = kRefinementAgreement;
-  std::uint32_t worst_j = 0, worst_r = 0, worst_k = 0;
+  std::uint32_t worst_j = 0, worst_index = 0, worst_k = 0;
+  Of worst_of = Of::Moment;
+  double worst_unit = 0, worst_before = 0, worst_after = 0;
+  const auto compare = [&](double before, double after, double scale, std::uint32_t j, Of of, std::uint32_t index,
+                           std::uint32_t k) {
+    const double rounding = kDoubleRounding * std::fabs(scale) / theta[j];
+    if (!std::isfinite(before) || !std::isfinite(after) || !std::isfinite(rounding)) return;
+    const double apart = std::fabs(after - before) / rounding;
+    if (apart > worst) {
+      worst = apart;
+      worst_j = j;
+      worst_of = of;
+      worst_index = index;
+      worst_k = k;
+      worst_unit = rounding;
+      worst_before = before;
+      worst_after = after;
+    }
+  };
+  const std::size_t P = original.param_count;
   for (const std::uint32_t j : flagged) {
     if (!(theta[j] > 0)) continue;
     for (std::uint32_t r = 0; r < original.reward_count; ++r)
-      for (std::uint32_t k = 1; k <= original.moment_count; ++k) {
-        const double before = original.of_moment(r, k, j), after = refined.of_moment(r, k, j);
-        const double rounding = kDoubleRounding * std::fabs(moments.moment(r, k)) / theta[j];
-        if (!std::isfinite(before) || !std::isfinite(after) || !std::isfinite(rounding)) continue;
-        const double apart = std::fabs(after - before) / rounding;
-        if (apart > worst) {
-          worst = apart;
-          worst_j = j;
-          worst_r = r;
-          worst_k = k;
-        }
-      }
+      for (std::uint32_t k = 1; k <= original.moment_count; ++k)
+        compare(original.of_moment(r, k, j), refined.of_moment(r, k, j), moments.moment(r, k), j, Of::Moment, r, k);
+    for (std::uint32_t p = 0; p < original.pair_count && !original.covariance.empty(); ++p)
+      compare(original.covariance[p * P + j], refined.covariance[p * P + j], covariance_scale(moments, pairs, p), j,
+              Of::Covariance, p, 0);
   }
   if (worst == kRefinementAgreement) return {};
-  // ε·|E|/θ is an estimate of double's rounding, not a bound: it is quoted as the unit
-  // the two values lie apart in; the ± the warning prints is kept_double's bound.
-  const double rounding = kDoubleRounding * std::fabs(moments.moment(worst_r, worst_k)) / theta[worst_j];
+  // The rounding estimate is quoted as the unit the two values lie apart in, not as a
+  // bound: the ± the warning prints is kept_double's bound.
   char times[32], unit[32];
   std::snprintf(times, sizeof times, "%.2g", worst);
-  std::snprintf(unit, sizeof unit, "%.2g", rounding);
-  std::string m = "there it gives dE[";
-  m += rewards[worst_r];
-  if (worst_k > 1) {
-    m += "^";
-    m += std::to_string(worst_k);
-  }
-  m += "]/d";
-  m += params[worst_j];
+  std::snprintf(unit, sizeof unit, "%.2g", worst_unit);
+  const std::string& name = params[worst_j];
+  std::string m = "there it gives ";
+  m += derivative_name(worst_of, worst_index, worst_k, pairs, rewards, name);
   m += " = ";
-  m += shortest_text(refined.of_moment(worst_r, worst_k, worst_j));
+  m += shortest_text(worst_after);
   m += ", ";
   m += times;
-  m += " times double's rounding estimate ε·|E|/";
-  m += params[worst_j];
+  m += worst_of == Of::Covariance ? " times double's rounding estimate ε·(|E[AB]| + 2|E[A]·E[B]|)/"
+                                  : " times double's rounding estimate ε·|E|/";
+  m += name;
   m += " = ";
   m += unit;
   m += " from double's ";
-  m += shortest_text(original.of_moment(worst_r, worst_k, worst_j));
+  m += shortest_text(worst_before);
   m += ": the process jumps along ";
-  m += params[worst_j];
+  m += name;
   m += "'s rates so often here that quadruple precision rounds worse than double; the double is kept, and its ± is"
        " |double − quadruple| + the quadruple's bound";
   return m;
@@ -188,6 +235,7 @@ Gradient kept_double(const Gradient& original, const Gradient& refined, std::spa
   if (refined.moment_bound.empty()) return kept;
   kept.moment_bound.assign(kept.moment.size(), 0);
   kept.variance_bound.assign(kept.variance.size(), 0);
+  kept.covariance_bound.assign(kept.covariance.size(), 0);
   // The double is within |double − quadruple| + the quadruple's bound of the truth;
   // ×(1 + 2⁻⁵⁰) for the two roundings of that sum in double.
   const auto apart = [](double dbl, double quad, double bound) {
@@ -201,6 +249,9 @@ Gradient kept_double(const Gradient& original, const Gradient& refined, std::spa
     for (std::size_t r = 0; r < original.variance.size() / std::max<std::size_t>(P, 1); ++r)
       kept.variance_bound[r * P + j] = apart(original.variance[r * P + j], refined.variance[r * P + j],
                                              refined.variance_bound[r * P + j]);
+    for (std::size_t p = 0; p < original.covariance.size() / std::max<std::size_t>(P, 1); ++p)
+      kept.covariance_bound[p * P + j] = apart(original.covariance[p * P + j], refined.covariance[p * P + j],
+                                               refined.covariance_bound[p * P + j]);
   }
   return kept;
 }

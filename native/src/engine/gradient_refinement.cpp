@@ -478,28 +478,41 @@ std::string refine_gradient(const ParametricGraph& graph, std::span<const double
       }
     }
   }
+  // E's own error: x_1's (one solve) and the dot's sum, relative to E (header).
+  const Magnitude mean_rounding = solve_rounding + summing;
   Scratch<Quad> d_covariance(params.size() * pairs.size());
+  Scratch<Magnitude> covariance_error(d_covariance.size());
   for (std::size_t n = 0; n < params.size(); ++n) {
     const std::uint32_t j = params[n];
     if (!pairs.empty()) y_side(j, ybar0, 1, ys[0]);
     for (std::size_t p = 0; p < pairs.size(); ++p) {
       check_cancel(cancel);
       const std::uint32_t a = pairs[p].first, b = pairs[p].second;
-      Magnitude unused = 0;  // covariances are not judged (gradient_accuracy.hpp)
+      Magnitude cross_error = 0;
       // The terms in the order they were always summed: the bits of dCov stay.
-      Quad cross = initial(j, z[2 * p], 2, unused) + initial(j, z[2 * p + 1], 2, unused);
+      Quad cross = initial(j, z[2 * p], 2, cross_error) + initial(j, z[2 * p + 1], 2, cross_error);
       x_side(j, z[2 * p], 2, xs);
-      cross -= contract(ybar0, ys[0], xs, unused);
+      cross -= contract(ybar0, ys[0], xs, cross_error);
       y_side(j, ybar_of(a, 1), 2, ys[1]);
       x_side(j, x_of(b, 1), 1, xs_other);
-      cross -= contract(ybar_of(a, 1), ys[1], xs_other, unused);
+      cross -= contract(ybar_of(a, 1), ys[1], xs_other, cross_error);
       x_side(j, z[2 * p + 1], 2, xs);
-      cross -= contract(ybar0, ys[0], xs, unused);
+      cross -= contract(ybar0, ys[0], xs, cross_error);
       y_side(j, ybar_of(b, 1), 2, ys[1]);
       x_side(j, x_of(a, 1), 1, xs_other);
-      cross -= contract(ybar_of(b, 1), ys[1], xs_other, unused);
-      d_covariance[n * pairs.size() + p] = cross - mean[b] * d_moment[(n * R + a) * K] -
-                                           mean[a] * d_moment[(n * R + b) * K];
+      cross -= contract(ybar_of(b, 1), ys[1], xs_other, cross_error);
+      const Quad d_a = d_moment[(n * R + a) * K], d_b = d_moment[(n * R + b) * K];
+      const Quad first = mean[b] * d_a, second = mean[a] * d_b;
+      d_covariance[n * pairs.size() + p] = cross - first - second;
+      // dCov = cross − E_b·dE_a − E_a·dE_b (header): cross's bound, each product's, and
+      // the products' and differences' own roundings.
+      const Magnitude mean_a = magnitude(mean[a]), mean_b = magnitude(mean[b]);
+      const Magnitude error_a = error_of[(n * R + a) * K], error_b = error_of[(n * R + b) * K];
+      covariance_error[n * pairs.size() + p] = cross_error +
+                                               (1 + 2 * mean_rounding) * (mean_b * error_a + mean_a * error_b) +
+                                               2 * mean_rounding * (mean_b * magnitude(d_a) + mean_a * magnitude(d_b)) +
+                                               3 * kQuadRounding *
+                                                   (magnitude(cross) + magnitude(first) + magnitude(second));
     }
   }
 
@@ -511,6 +524,7 @@ std::string refine_gradient(const ParametricGraph& graph, std::span<const double
   if (gradient.moment_bound.empty()) {
     gradient.moment_bound.assign(gradient.moment.size(), 0);
     gradient.variance_bound.assign(gradient.variance.size(), 0);
+    gradient.covariance_bound.assign(gradient.covariance.size(), 0);
   }
   // Only finite values are replaced: a NaN says the derivative is not defined.
   const auto put = [](double& to, Quad value) {
@@ -536,8 +550,11 @@ std::string refine_gradient(const ParametricGraph& graph, std::span<const double
             gradient.variance[at]);
       }
     }
-    for (std::size_t p = 0; p < pairs.size() && !gradient.covariance.empty(); ++p)
-      put(gradient.covariance[p * P + j], d_covariance[n * pairs.size() + p]);
+    for (std::size_t p = 0; p < pairs.size() && !gradient.covariance.empty(); ++p) {
+      const std::size_t at = p * P + j, from = n * pairs.size() + p;
+      put(gradient.covariance[at], d_covariance[from]);
+      gradient.covariance_bound[at] = bound_of(covariance_error[from], gradient.covariance[at]);
+    }
   }
   return {};
 }

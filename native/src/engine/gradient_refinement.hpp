@@ -23,8 +23,9 @@
 // diagonal minus updates), so the factors are sums and products of positive numbers
 // and their accuracy does not depend on the conditioning of M.
 //
-// Bound (decisions 93, 104). For each recomputed dE[R^k]/dθ (and dVar) it writes a
-// bound on its error into gradient.moment_bound (variance_bound). With x̂, ȳ the computed
+// Bound (decisions 93, 104, 105). For each recomputed dE[R^k]/dθ (and dVar, dCov) it
+// writes a bound on its error into gradient.moment_bound (variance_bound,
+// covariance_bound). With x̂, ȳ the computed
 // vectors, x̂ = x + δx, ȳ' = ȳ + δy, the error of ȳ'·∂M·x̂ is ȳ'∂Mδx + δy∂Mx̂ − δy∂Mδx
 // plus the rounding of the contraction, so per term ȳ_(k−i)·∂M·x_i, with x̂_i accurate
 // to κ_x = i·κ and ȳ_(k−i) to κ_y = (k−i+1)·κ roundings (below),
@@ -54,7 +55,16 @@
 // contraction. Measured against mpmath on two_deme_sfs (docs/decisions.md, 93 and 104):
 // it holds from mig = 1e-35 to 1e150, far above the real error where the derivatives
 // keep no digit either way (3e4 at 1e-35, 1.6e9 at 1e40).
-// Covariances are not bounded (they are not judged; decision 104 says why).
+// A covariance's derivative (decision 105): its cross moment's four contractions and two
+// ∂α terms are bounded as above (ȳ_0 one solve, ȳ_1^a two, x_1^b one, z_ab two), giving
+// B_× on the computed Ĉ; then dCov = Ĉ − Ê_b·d̂_a − Ê_a·d̂_b with d̂_a, d̂_b the recomputed
+// dE[R_a], dE[R_b] (bounds B_a, B_b) and Ê = α·x̂_1, accurate to e_E = (κ + L + V + 2)ε of
+// E (one solve, then a sum of V nonnegative products). From |Ê − E| ≤ e_E|E| follow
+// |Ê − E| ≤ 2e_E|Ê| and |E| ≤ (1 + 2e_E)|Ê| (e_E ≤ 1/2), so
+//   |Ê_b·d̂_a − E_b·d_a| ≤ |Ê_b − E_b|·|d̂_a| + |E_b|·|d̂_a − d_a| ≤ 2e_E|Ê_b d̂_a| + (1 + 2e_E)|Ê_b|·B_a,
+// and alike for Ê_a·d̂_b; the two products and two differences in __float128 add at
+// most 3ε·(|Ĉ| + |Ê_b d̂_a| + |Ê_a d̂_b|). Their sum is the bound, into
+// gradient.covariance_bound, with the same magnitude slack and rounding to double.
 //
 // Invariants:
 // - Writes only the flagged parameters' derivatives in `gradient`, and only those that

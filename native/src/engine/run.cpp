@@ -439,7 +439,7 @@ std::vector<ImpreciseDerivatives> settle_gradient_accuracy(Gradient& gradient, c
                                                            std::span<const RewardPair> pairs,
                                                            const ParametricGraph* graph,
                                                            const std::atomic<bool>* cancel) {
-  const std::vector<std::uint32_t> flagged = imprecise_parameters(gradient, moments, theta, kDoubleRounding);
+  const std::vector<std::uint32_t> flagged = imprecise_parameters(gradient, moments, theta, pairs, kDoubleRounding);
   if (flagged.empty()) return {};
   std::string why_not;
   if (!graph || graph->vertex_count == 0)
@@ -456,18 +456,19 @@ std::vector<ImpreciseDerivatives> settle_gradient_accuracy(Gradient& gradient, c
     // Quadruple precision's differences x_v − x_w keep its rounding of x, not of E/θ:
     // where the process jumps along θ's rates very often that is worse than double.
     if (why_not.empty()) {
-      why_not = refinement_disagreement(original, gradient, moments, theta, labels.params, labels.rewards, flagged);
+      why_not = refinement_disagreement(original, gradient, moments, theta, pairs, labels.params, labels.rewards,
+                                        flagged);
       if (!why_not.empty()) gradient = kept_double(original, gradient, flagged);
     }
   }
   std::vector<ImpreciseDerivatives> doubts;
   for (const std::uint32_t j : flagged) {
-    std::string message = why_not.empty()
-                              ? gradient_accuracy_warning(gradient, moments, theta, labels.params, labels.rewards, j,
-                                                          kQuadRounding, "these are recomputed in quadruple precision")
-                              : gradient_accuracy_warning(gradient, moments, theta, labels.params, labels.rewards, j,
-                                                          kDoubleRounding,
-                                                          "not recomputed in quadruple precision: " + why_not);
+    std::string message = why_not.empty() ? gradient_accuracy_warning(gradient, moments, theta, pairs, labels.params,
+                                                                      labels.rewards, j, kQuadRounding,
+                                                                      "these are recomputed in quadruple precision")
+                                          : gradient_accuracy_warning(
+                                                gradient, moments, theta, pairs, labels.params, labels.rewards, j,
+                                                kDoubleRounding, "not recomputed in quadruple precision: " + why_not);
     if (!message.empty()) doubts.push_back({j, std::move(message)});
   }
   return doubts;

@@ -69,10 +69,10 @@ struct Gradient {
   std::uint32_t pair_count = 0;
   // covariance[p·param_count + j] = dCov[R_a, R_b]/dθ_j of requested pair p
   std::vector<double> covariance;
-  // Where engine/gradient_refinement.hpp bounded a parameter's derivatives (decision
-  // 93): the bound on each one's error, laid out as moment and variance, 0 for a
-  // parameter it did not recompute; both empty when it recomputed none.
-  std::vector<double> moment_bound, variance_bound;
+  // Where engine/gradient_refinement.hpp bounded a parameter's derivatives (decisions
+  // 93, 105): the bound on each one's error, laid out as moment, variance and
+  // covariance, 0 for a parameter it did not recompute; all empty when it recomputed none.
+  std::vector<double> moment_bound, variance_bound, covariance_bound;
 
   double of_moment(std::uint32_t reward, std::uint32_t k, std::uint32_t param) const {
     return moment[(std::size_t(reward) * moment_count + k - 1) * param_count + param];
