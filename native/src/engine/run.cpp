@@ -15,6 +15,7 @@
 #include "engine/gradient_refinement.hpp"
 #include "engine/json_writer.hpp"
 #include "engine/load.hpp"
+#include "engine/moment_accuracy.hpp"
 #include "engine/run_entry.hpp"
 #include "engine/run_summary.hpp"
 #include "graph/explore.hpp"
@@ -488,6 +489,14 @@ std::optional<Gradient> gradient_if_asked(const ModelTrace& trace, const ModelLa
   return g;
 }
 
+// A run's variances and covariances that lost their digits to cancellation
+// (moment_accuracy.hpp), named in one siteless warning.
+void judge_run_moments(const Moments& moments, const ModelLabels& labels, std::span<const RewardPair> pairs,
+                       std::vector<ExploreWarning>& warnings) {
+  std::string message = moment_accuracy_warning(moments, pairs, labels.rewards, kDoubleRounding);
+  if (!message.empty()) warnings.push_back({std::move(message), -1, {}});
+}
+
 // A run's gradient settled as every gradient is (settle_gradient_accuracy), its
 // remaining doubts among the run's siteless warnings.
 void settle_run_gradient(Gradient& gradient, const Moments& moments, std::span<const double> theta,
@@ -609,6 +618,7 @@ std::optional<std::string> reuse_run(std::string_view model_text, const RunOptio
   // directory as the last prune left it (cache/disk_cache.hpp).
   if (source == TraceSource::Disk) caches.disk.prune_if_changed();
   std::vector<ExploreWarning> warnings = summary.warnings;
+  judge_run_moments(moments, labels, pairs, warnings);
   if (gradient)
     settle_run_gradient(*gradient, moments, theta, labels, pairs, model.graph.get(), observer.cancel, warnings,
                         timings);
@@ -743,6 +753,7 @@ std::string run_model(std::string_view model_text, const RunOptions& options, co
   caches.disk.prune();
   std::vector<ExploreWarning> warnings = summary.warnings;
   if (!caches.disk.warning().empty()) warnings.push_back({caches.disk.warning(), -1, {}});
+  judge_run_moments(moments, labels, pairs, warnings);
   if (gradient)
     settle_run_gradient(*gradient, moments, theta, labels, pairs, graph_held.get(), cancel, warnings, timings);
   return result_json(summary, false, totals_of(*trace), labels, theta, moments, options, timings, run_start, lifetimes,
