@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <memory>
 #include <random>
@@ -19,6 +20,7 @@
 #include "engine/gradient_accuracy.hpp"
 #include "engine/gradient_refinement.hpp"
 #include "engine/load.hpp"
+#include "engine/moment_accuracy.hpp"
 #include "trace/block.hpp"
 #include "trace/block_trace.hpp"
 #include "trace/condensation.hpp"
@@ -777,6 +779,77 @@ TEST(a_covariance_derivative_of_nearly_independent_rewards_is_judged_and_bounded
   const Gradient kept = kept_double(d, q, recomputed);
   CHECK(kept.covariance[0] == d.covariance[0]);
   CHECK(kept.covariance_bound[0] >= std::fabs(d.covariance[0] - q.covariance[0]) + q.covariance_bound[0]);
+}
+
+// Decision 110: a covariance that is the difference of two nearly equal moments is
+// named with its estimated digits and ±; one that keeps its digits is not. The mixture
+// of a_covariance_derivative_of_nearly_independent_rewards_is_judged_and_bounded:
+// Cov[A, B] = (1/4)(3/4)(2/(3t))((s − 1)/(s·t)) = (s − 1)/(8·s·t²) in closed form.
+TEST(a_covariance_of_nearly_independent_rewards_is_named) {
+  const auto mixture_moments = [](double s) {
+    const Graph g = make_graph(
+        1, 6, {{0, 1, {0.25}}, {0, 2, {0.75}}, {1, 3, {0, 1}}, {2, 4, {0, 3}}, {3, 5, {0, 1}}, {4, 5, {0, s}}},
+        {{0, 1, 1, 0, 0, 0}, {0, 0, 0, 1, 1, 0}});
+    const ModelTrace t = compose(g, condense(g), {});
+    const std::vector<double> theta = {0.37};
+    const RewardPair pairs[] = {{0, 1}};
+    return evaluate(t, theta, 2, pairs);
+  };
+  const RewardPair pairs[] = {{0, 1}};
+  const std::vector<std::string> rewards = {"A", "B"};
+  const double t = 0.37;
+  const double near = 1 + 0x1p-46;
+  const Moments m = mixture_moments(near);
+  const double truth = (near - 1) / (8 * near * t * t);
+  const std::vector<ImpreciseMoment> doubts = imprecise_moments(m, pairs, kDoubleRounding);
+  CHECK_EQ(doubts.size(), 1u);  // the variances keep theirs
+  CHECK(doubts[0].covariance && doubts[0].index == 0);
+  // Terms E[A·B] ≈ E[A]·E[B] = (1/(2t))·(1/t) ≈ 3.65: 2·3.65·2⁻⁵² ≈ 1.6e-15 against 1.3e-14.
+  CHECK(doubts[0].digits > 0.5 && doubts[0].digits < 1.5);
+  CHECK_CLOSE(doubts[0].uncertainty, 0x1p-52 * 2 * (1 / (2 * t)) * (1 / t), 1e-6);
+  // The stated ± is about the real error (6 % of the value here).
+  CHECK(std::fabs(m.covariance[0] - truth) <= 10 * doubts[0].uncertainty);
+  const std::string message = moment_accuracy_warning(m, pairs, rewards, kDoubleRounding);
+  CHECK(message.find("1 value keeps fewer than 6 digits: Cov(A, B) = ") == 0);
+  CHECK(message.find("(about 0.") != std::string::npos || message.find("(about 1.") != std::string::npos);
+  CHECK(message.find("the difference of two nearly equal moments (Cov(A, B) = E[A·B] − E[A]·E[B])") !=
+        std::string::npos);
+  // Closer still, the difference rounds to 0 (the truth is 2.0e-16): named, no digit left.
+  const double nearer = 1 + 0x1p-52;
+  const Moments zero = mixture_moments(nearer);
+  const std::vector<ImpreciseMoment> none_left = imprecise_moments(zero, pairs, kDoubleRounding);
+  CHECK_EQ(none_left.size(), 1u);
+  CHECK(std::fabs(zero.covariance[0] - (nearer - 1) / (8 * nearer * t * t)) <= 10 * none_left[0].uncertainty);
+  if (zero.covariance[0] == 0)
+    CHECK(moment_accuracy_warning(zero, pairs, rewards, kDoubleRounding).find("(no digit left, ±") !=
+          std::string::npos);
+  // Far apart (s = 2: Cov = 1/(16t²)), every value keeps its digits.
+  const Moments apart = mixture_moments(2);
+  CHECK_CLOSE(apart.covariance[0], 1 / (16 * t * t), 1e-14);
+  CHECK(imprecise_moments(apart, pairs, kDoubleRounding).empty());
+  CHECK(moment_accuracy_warning(apart, pairs, rewards, kDoubleRounding).empty());
+}
+
+// The variance's terms are E[R²] and E[R]²; a reward 0 everywhere (terms 0) and values
+// that are not finite are not judged.
+TEST(a_variance_that_cancels_is_named_and_zero_rewards_are_not) {
+  Moments m;
+  m.reward_count = 4;
+  m.moment_count = 2;
+  // A nearly deterministic reward: E[R] = 1e8, E[R²] = 1e16 + 2 (exact in double), Var = 2.
+  m.raw = {1e8, 1e16 + 2, 0, 0, std::numeric_limits<double>::infinity(), std::numeric_limits<double>::infinity(), 2, 6};
+  m.variance = {2, 0, std::numeric_limits<double>::infinity(), 2};
+  const RewardPair pairs[] = {{1, 3}, {2, 3}};
+  m.covariance = {0, std::numeric_limits<double>::quiet_NaN()};
+  const std::vector<ImpreciseMoment> doubts = imprecise_moments(m, pairs, kDoubleRounding);
+  CHECK_EQ(doubts.size(), 1u);
+  CHECK(!doubts[0].covariance && doubts[0].index == 0);
+  CHECK_CLOSE(doubts[0].digits, std::log10(2 / (0x1p-52 * (2e16 + 2))), 1e-12);
+  CHECK_CLOSE(doubts[0].uncertainty, 0x1p-52 * (2e16 + 2), 1e-12);
+  const std::vector<std::string> rewards = {"x", "zero", "forever", "y"};
+  const std::string message = moment_accuracy_warning(m, pairs, rewards, kDoubleRounding);
+  CHECK(message.find("1 value keeps fewer than 6 digits: Var(x) = 2 (no digit left, ±4.4") == 0);
+  CHECK(message.find("(Var(R) = E[R²] − E[R]²)") != std::string::npos);
 }
 
 // Decision 82: a recomputed derivative is used only within kRefinementAgreement of
