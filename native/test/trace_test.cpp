@@ -1,6 +1,7 @@
 // The trace engine on hand-built models with known moments, plus the properties of
 // its parts: condensation order, block keys, serialized traces, cancellation and
 // memory accounting.
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdio>
@@ -10,8 +11,10 @@
 #include <map>
 #include <memory>
 #include <random>
+#include <set>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "base/error.hpp"
@@ -1458,6 +1461,86 @@ TEST(a_block_cut_over_another_blocks_storage_is_the_block_cut_afresh) {
       // What the block holds, however much storage the reused input kept.
       CHECK_EQ(reused.bytes(), fresh.bytes());
     }
+}
+
+// An acyclic block records sums and inverses only, each shared exactly (Program's exact
+// mode: sums keyed by their two operands, inverses by their operand). A layered DAG whose
+// rows draw their rates from 40 values, so the same sums recur thousands of vertices
+// apart and there are enough distinct ones to grow the sum table many times over: the
+// trace holds each sum and inverse once, as many as the plain definition below counts
+// (terms in target order, then the absorption; summed in adjacent pairs, level by
+// level), and E[T] is a long-double recursion's; composed with other blocks before it
+// (the table and the inverses kept from block to block), each block is the one
+// recorded alone.
+TEST(an_acyclic_block_records_each_distinct_sum_and_inverse_once) {
+  std::mt19937 rng(106);
+  const std::uint32_t states = 3000, absorbing = states + 1;
+  std::vector<fixtures::EdgeSpec> edges{{0, 1, {1, 0}}};
+  std::vector<std::vector<std::pair<VertexId, double>>> out(states + 1);  // per state, its targets ascending
+  for (VertexId u = 1; u <= states; ++u) {
+    const std::uint32_t width = std::min<std::uint32_t>(1 + rng() % 8, states - u);
+    std::vector<VertexId> targets;
+    while (targets.size() < width) {
+      const VertexId t = u + 1 + rng() % std::min<std::uint32_t>(60, states - u);
+      if (std::find(targets.begin(), targets.end(), t) == targets.end()) targets.push_back(t);
+    }
+    std::sort(targets.begin(), targets.end());
+    for (const VertexId t : targets) out[u].push_back({t, double(1 + rng() % 40)});
+    if (targets.empty() || rng() % 3 == 0) out[u].push_back({absorbing, double(1 + rng() % 40)});
+    for (const auto& [t, rate] : out[u]) edges.push_back({u, t, {0, rate}});
+  }
+  const Graph g = make_graph(1, states + 2, edges, {std::vector<double>(states + 2, 1.0)});
+  const Condensation c = condense(g);
+
+  // The plain definition: a value is its rate, or a sum of two values (unordered), or
+  // an inverse; each distinct one is a value of the trace.
+  std::map<double, int> dots;
+  std::map<std::pair<int, int>, int> sums;
+  std::map<int, int> inverses;
+  int next = 0;
+  for (VertexId u = 1; u <= states; ++u) {
+    std::vector<int> terms;
+    for (const auto& [t, rate] : out[u]) terms.push_back(dots.emplace(rate, next).second ? next++ : dots[rate]);
+    while (terms.size() > 1) {
+      std::vector<int> kept;
+      for (std::size_t i = 0; i + 1 < terms.size(); i += 2) {
+        const std::pair<int, int> key{std::min(terms[i], terms[i + 1]), std::max(terms[i], terms[i + 1])};
+        kept.push_back(sums.emplace(key, next).second ? next++ : sums[key]);
+      }
+      if (terms.size() % 2) kept.push_back(terms.back());
+      terms = kept;
+    }
+    if (inverses.emplace(terms[0], next).second) ++next;
+  }
+  CHECK(sums.size() > 4096);  // the table (64 entries at first) grows at least seven times
+
+  const double theta[] = {0.7};
+  std::vector<long double> time(states + 2, 0.0L);  // E[T] from each state
+  for (VertexId u = states; u >= 1; --u) {
+    long double rate = 0, ahead = 1;
+    for (const auto& [t, r] : out[u]) rate += r * theta[0], ahead += r * theta[0] * time[t];
+    time[u] = ahead / rate;
+  }
+
+  const BlockInput b = extract_components(g, c, 1, c.component_count - 1);
+  CHECK_EQ(b.vertex_count, states);
+  CHECK(!acyclic_order(b).empty());
+  const BlockTrace t = record_block(b);
+  CHECK_EQ(t.ops.size(), sums.size() + inverses.size());
+  CHECK_EQ(t.dot_count, dots.size() + 1);  // and the constant 1 of a + b·1
+  std::set<std::tuple<int, std::uint32_t, std::uint32_t, std::uint32_t>> seen;
+  for (std::size_t i = 0; i < t.ops.size(); ++i) {
+    const Op op = t.ops[i];
+    CHECK(seen.insert({int(op.code), op.a, op.b, op.c}).second);
+  }
+  const ModelTrace whole = compose(g, c, {}, states + 2);
+  CHECK_EQ(whole.blocks.size(), 1u);
+  check_same_trace(*whole.blocks[0].trace, t);
+  CHECK_CLOSE(evaluate(whole, theta, 1).moment(0, 1), double(time[1]), 1e-12);
+  // Runs of two and eight components: many acyclic blocks in a row on one scratch.
+  check_composition_matches_fresh_blocks(g, c, 2);
+  check_composition_matches_fresh_blocks(g, c, 8);
+  CHECK_CLOSE(evaluate(compose(g, c, {}, 8), theta, 1).moment(0, 1), double(time[1]), 1e-12);
 }
 
 TEST(a_run_of_every_component_holds_every_state_in_ascending_order) {
