@@ -417,6 +417,75 @@ TEST(blocks_that_fill_in_match_a_dense_solve_with_their_gradients) {
   CHECK_EQ(dense_parts, 12);
 }
 
+// The Markowitz rule with fill, evaluated from scratch at every step on a boolean
+// pattern (no queue): count = remaining parents × (children + 1 if the vertex can
+// leave), ties to the smaller index; eliminating v joins each parent to each child.
+std::vector<std::uint32_t> markowitz_with_fill_by_brute_force(const BlockInput& b) {
+  const std::uint32_t n = b.vertex_count;
+  std::vector<std::vector<std::uint8_t>> edge(n, std::vector<std::uint8_t>(n, 0));
+  std::vector<std::uint8_t> leaves(n, 0), done(n, 0);
+  for (std::uint32_t u = 0; u < n; ++u)
+    for (std::uint64_t e = b.edge_begin[u]; e < b.edge_begin[u + 1]; ++e)
+      (b.edge_target[e] < n ? edge[u][b.edge_target[e]] : leaves[u]) = 1;
+  std::vector<std::uint32_t> order;
+  for (std::uint32_t step = 0; step < n; ++step) {
+    std::uint64_t best_count = ~std::uint64_t(0);
+    std::uint32_t best = n;
+    for (std::uint32_t v = 0; v < n; ++v) {
+      if (done[v]) continue;
+      std::uint64_t parents = 0, children = 0;
+      for (std::uint32_t u = 0; u < n; ++u) parents += !done[u] && edge[u][v];
+      for (std::uint32_t z = 0; z < n; ++z) children += !done[z] && edge[v][z];
+      const std::uint64_t count = parents * (children + leaves[v]);
+      if (count < best_count) best_count = count, best = v;
+    }
+    for (std::uint32_t u = 0; u < n; ++u) {
+      if (done[u] || !edge[u][best]) continue;
+      edge[u][best] = 0;
+      for (std::uint32_t z = 0; z < n; ++z)
+        if (z != u && !done[z] && edge[best][z]) edge[u][z] = 1;
+      leaves[u] |= leaves[best];
+    }
+    done[best] = 1;
+    order.push_back(best);
+  }
+  return order;
+}
+
+// Small blocks find the least count by a scan (EliminationQueue, decision 107), larger
+// ones by the heap: both give the rule's order, on either side of the switch and in a
+// composition whose recorder reuses one queue for blocks of every size.
+TEST(cyclic_blocks_are_eliminated_in_the_markowitz_order_on_both_sides_of_the_scan) {
+  Rng rng(20261204);
+  for (int trial = 0; trial < 40; ++trial) {
+    const std::uint32_t states = 2 + below(rng, 47);
+    const RandomModel model = random_block_model(rng, states, uniform(rng, 0.02, 0.3));
+    const Graph& g = model.graph;
+    const Condensation c = condense(g);
+    const BlockInput b = extract_block(g, c, c.component_of[1]);
+    CHECK_EQ(b.vertex_count, states);
+    const std::vector<std::uint32_t> expect = markowitz_with_fill_by_brute_force(b);
+    const SubgraphVector<std::uint32_t> order = elimination_order(b);
+    CHECK(std::equal(order.begin(), order.end(), expect.begin(), expect.end()));
+    const BlockTrace bt = record_block(b);
+    CHECK_EQ(bt.solve.size(), expect.size());
+    for (std::size_t i = 0; i < expect.size() && i < bt.solve.size(); ++i)
+      CHECK_EQ(bt.solve[bt.solve.size() - 1 - i].vertex, expect[i]);
+  }
+  for (int trial = 0; trial < 6; ++trial) {
+    const RandomModel model = random_model(rng, 120);
+    const Condensation c = condense(model.graph);
+    const ModelTrace t = compose(model.graph, c, {});
+    for (const ComposedBlock& block : t.blocks) {
+      const BlockInput b = extract_components(model.graph, c, block.first_component, block.last_component);
+      const std::vector<std::uint32_t> expect = markowitz_with_fill_by_brute_force(b);
+      CHECK_EQ(block.trace->solve.size(), expect.size());
+      for (std::size_t i = 0; i < expect.size() && i < block.trace->solve.size(); ++i)
+        CHECK_EQ(block.trace->solve[block.trace->solve.size() - 1 - i].vertex, expect[i]);
+    }
+  }
+}
+
 // The gradient takes a dense part through its LU (dense_block_gradient.hpp): against
 // the adjoint of its recorded ops (the same trace with the part forgotten), both ways
 // a block can go, and against central differences of the long-double solve, on blocks

@@ -24,15 +24,16 @@ struct Later {
 }  // namespace
 
 EliminationQueue::EliminationQueue(std::uint32_t vertex_count)
-    : done_(vertex_count, 0), newest_(vertex_count, ~std::uint64_t(0)) {
-  heap_.reserve(vertex_count);
+    : scanned_(vertex_count <= kScanned), done_(vertex_count, 0), newest_(vertex_count, ~std::uint64_t(0)) {
+  if (!scanned_) heap_.reserve(vertex_count);
 }
 
 void EliminationQueue::reset(std::uint32_t vertex_count) {
+  scanned_ = vertex_count <= kScanned;
   heap_.clear();
   done_.assign(vertex_count, 0);
   newest_.assign(vertex_count, ~std::uint64_t(0));
-  heap_.reserve(vertex_count);
+  if (!scanned_) heap_.reserve(vertex_count);
 }
 
 void EliminationQueue::trim(std::size_t keep) {
@@ -44,8 +45,17 @@ void EliminationQueue::trim(std::size_t keep) {
 void EliminationQueue::push(std::uint32_t vertex, std::uint64_t count) {
   if (newest_[vertex] == count) return;
   newest_[vertex] = count;
+  if (scanned_) return;
   heap_.push_back({count, vertex});
   std::push_heap(heap_.begin(), heap_.end(), Later());
+}
+
+std::uint32_t EliminationQueue::pop_scanned() {
+  std::uint32_t best = kEmpty;
+  for (std::uint32_t v = 0; v < done_.size(); ++v)
+    if (!done_[v] && (best == kEmpty || newest_[v] < newest_[best])) best = v;
+  if (best != kEmpty) done_[best] = 1;
+  return best;
 }
 
 EliminationQueue::Entry EliminationQueue::take() {
