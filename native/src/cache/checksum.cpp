@@ -19,15 +19,6 @@ std::uint64_t word(const unsigned char* p) {
 
 std::uint64_t step(std::uint64_t lane, std::uint64_t w) { return std::rotl(lane ^ w, 29) * kPrime; }
 
-std::uint64_t fmix(std::uint64_t k) {
-  k ^= k >> 33;
-  k *= 0xff51afd7ed558ccdULL;
-  k ^= k >> 33;
-  k *= 0xc4ceb9fe1a85ec53ULL;
-  k ^= k >> 33;
-  return k;
-}
-
 }  // namespace
 
 void ContentChecksum::stripe(const unsigned char* p) {
@@ -54,10 +45,10 @@ Key ContentChecksum::finish() const {
   }
   std::uint64_t h1 = bytes_.length(), h2 = ~bytes_.length();
   for (int j = 0; j < 8; ++j) {
-    h1 = fmix(h1 ^ lane[j]) + lane[(j + 3) & 7];
-    h2 = fmix(h2 + lane[j]) ^ std::rotl(lane[(j + 5) & 7], 17);
+    h1 = murmur_fmix(h1 ^ lane[j]) + lane[(j + 3) & 7];
+    h2 = murmur_fmix(h2 + lane[j]) ^ std::rotl(lane[(j + 5) & 7], 17);
   }
-  return Key{fmix(h1 + h2), fmix(h2 ^ (h1 * kPrime))};
+  return Key{murmur_fmix(h1 + h2), murmur_fmix(h2 ^ (h1 * kPrime))};
 }
 
 Key content_checksum(const void* data, std::size_t length) {

@@ -13,15 +13,6 @@ namespace {
 constexpr std::uint64_t kC1 = 0x87c37b91114253d5ULL;
 constexpr std::uint64_t kC2 = 0x4cf5ad432745937fULL;
 
-std::uint64_t fmix(std::uint64_t k) {
-  k ^= k >> 33;
-  k *= 0xff51afd7ed558ccdULL;
-  k ^= k >> 33;
-  k *= 0xc4ceb9fe1a85ec53ULL;
-  k ^= k >> 33;
-  return k;
-}
-
 std::uint64_t load64(const unsigned char* p) {
   std::uint64_t v;
   std::memcpy(&v, p, 8);
@@ -88,8 +79,8 @@ Key Hasher::finish() const {
   h2 ^= bytes_.length();
   h1 += h2;
   h2 += h1;
-  h1 = fmix(h1);
-  h2 = fmix(h2);
+  h1 = murmur_fmix(h1);
+  h2 = murmur_fmix(h2);
   h1 += h2;
   h2 += h1;
   return Key{h1, h2};

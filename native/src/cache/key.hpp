@@ -24,6 +24,18 @@ struct Key {
   friend bool operator==(const Key&, const Key&) = default;
 };
 
+// MurmurHash3's 64-bit finalizer: every input bit reaches every output bit. The key's
+// two halves end with it, and the disk cache's checksum (checksum.hpp) mixes its lanes
+// with it.
+constexpr std::uint64_t murmur_fmix(std::uint64_t k) {
+  k ^= k >> 33;
+  k *= 0xff51afd7ed558ccdULL;
+  k ^= k >> 33;
+  k *= 0xc4ceb9fe1a85ec53ULL;
+  k ^= k >> 33;
+  return k;
+}
+
 struct KeyHash {
   std::size_t operator()(const Key& k) const noexcept {
     return static_cast<std::size_t>(k.h1 ^ (k.h2 * 0x9e3779b97f4a7c15ULL));
