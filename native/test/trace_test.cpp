@@ -745,11 +745,9 @@ TEST(quadruple_precision_derivatives_are_the_double_ones_where_double_keeps_its_
 // nothing is recomputed the warning names the covariance.
 TEST(a_covariance_derivative_of_nearly_independent_rewards_is_judged_and_bounded) {
   const double s = 1 + 0x1p-46;
-  const Graph mixture = make_graph(
-      1, 6, {{0, 1, {0.25}}, {0, 2, {0.75}}, {1, 3, {0, 1}}, {2, 4, {0, 3}}, {3, 5, {0, 1}}, {4, 5, {0, s}}},
-      {{0, 1, 1, 0, 0, 0}, {0, 0, 0, 1, 1, 0}});
-  const ModelTrace t = compose(mixture, condense(mixture), {});
-  const ParametricGraph g = parametric_graph_of(mixture);
+  const Graph graph = fixtures::mixture(s);
+  const ModelTrace t = compose(graph, condense(graph), {});
+  const ParametricGraph g = parametric_graph_of(graph);
   const std::vector<double> theta = {0.37};
   const RewardPair pairs[] = {{0, 1}};
   const Moments m = evaluate(t, theta, 2, pairs);
@@ -792,9 +790,7 @@ TEST(a_covariance_derivative_of_nearly_independent_rewards_is_judged_and_bounded
 // Cov[A, B] = (1/4)(3/4)(2/(3t))((s − 1)/(s·t)) = (s − 1)/(8·s·t²) in closed form.
 TEST(a_covariance_of_nearly_independent_rewards_is_named) {
   const auto mixture_moments = [](double s) {
-    const Graph g = make_graph(
-        1, 6, {{0, 1, {0.25}}, {0, 2, {0.75}}, {1, 3, {0, 1}}, {2, 4, {0, 3}}, {3, 5, {0, 1}}, {4, 5, {0, s}}},
-        {{0, 1, 1, 0, 0, 0}, {0, 0, 0, 1, 1, 0}});
+    const Graph g = fixtures::mixture(s);
     const ModelTrace t = compose(g, condense(g), {});
     const std::vector<double> theta = {0.37};
     const RewardPair pairs[] = {{0, 1}};
@@ -864,16 +860,6 @@ TEST(a_variance_that_cancels_is_named_and_zero_rewards_are_not) {
 // mpmath's at 60 digits with t the double 0.37, both by this closed form and by
 // αU(D_A U D_B + D_B U D_A)1 − E[A]·E[B] (they agree to 25 digits), rounded to double.
 TEST(a_covariance_that_cancels_is_recomputed_within_its_bound) {
-  const auto mixture = [](double s, double delta) {
-    return make_graph(2, 6,
-                      {{0, 1, {0.25}},
-                       {0, 2, {0.75}},
-                       {1, 3, {0, 1}},
-                       {2, 4, {0, 3}},
-                       {3, 5, {0, 1}},
-                       {4, 5, {0, s, delta == 0 ? 0.0 : 1.0}}},
-                      {{0, 1, 1, 0, 0, 0}, {0, 0, 0, 1, 1, 0}});
-  };
   const double t = 0.37;
   const RewardPair pairs[] = {{0, 1}};
   const std::vector<std::string> rewards = {"A", "B"};
@@ -888,7 +874,7 @@ TEST(a_covariance_that_cancels_is_recomputed_within_its_bound) {
       {1, 1e-40, 2.4677709118907075e-40, false},       // beyond 2⁻¹¹² of the terms (≈ 3.65) too
   };
   for (const Case& c : cases) {
-    const Graph graph = mixture(c.s, c.delta);
+    const Graph graph = fixtures::mixture(c.s, true);
     const ModelTrace trace = compose(graph, condense(graph), {});
     const ParametricGraph g = parametric_graph_of(graph);
     const std::vector<double> theta = {t, c.delta};
@@ -924,7 +910,7 @@ TEST(a_covariance_that_cancels_is_recomputed_within_its_bound) {
   // A variance, asked for although it keeps its digits: Var[A] = E[A²] − E[A]² with
   // E[A] = 1/(2t), E[A²] = (1/4)·2/t² + (3/4)·2/(9t²); mpmath 3.043584124665205819…
   {
-    const Graph graph = mixture(2, 0);
+    const Graph graph = fixtures::mixture(2, true);
     const ModelTrace trace = compose(graph, condense(graph), {});
     const ParametricGraph g = parametric_graph_of(graph);
     const std::vector<double> theta = {t, 0};
@@ -937,7 +923,7 @@ TEST(a_covariance_that_cancels_is_recomputed_within_its_bound) {
   }
   // Refusals say why and change nothing; no graph is named as such; Cancelled propagates.
   {
-    const Graph graph = mixture(1 + 0x1p-46, 0);
+    const Graph graph = fixtures::mixture(1 + 0x1p-46, true);
     const ModelTrace trace = compose(graph, condense(graph), {});
     const ParametricGraph g = parametric_graph_of(graph);
     const std::vector<double> theta = {t, 0};
