@@ -25,8 +25,8 @@
 // Invariants:
 // - The condensation is counted in Category::Graph, every other vector in
 //   Category::Evaluation; all is released with the solver.
-// - Nothing is factored before refusal() has said the work fits; a refusal computes
-//   nothing. Cancelled propagates from every loop long enough to matter.
+// - Its users ask refusal() before factor(): a refused recomputation has built only the
+//   condensation. Cancelled propagates from every loop long enough to matter.
 #pragma once
 
 #include <atomic>
