@@ -63,6 +63,21 @@ inline phasic::Graph make_graph(std::uint32_t params, std::uint32_t vertices, st
   return g;
 }
 
+// The two-branch mixture whose covariance cancels (decisions 105, 110, 111; the TS
+// tests' test/engine/mixture.ts): S to state 1 (A at rate θ₀, then B at rate θ₀) with
+// probability 1/4, to state 2 (A at rate 3θ₀, then B at rate s·θ₀, + θ₁ with `offset`)
+// with 3/4; rewards A (states 1, 2) and B (states 3, 4).
+inline phasic::Graph mixture(double s, bool offset = false) {
+  return make_graph(offset ? 2 : 1, 6,
+                    {{0, 1, {0.25}},
+                     {0, 2, {0.75}},
+                     {1, 3, {0, 1}},
+                     {2, 4, {0, 3}},
+                     {3, 5, {0, 1}},
+                     {4, 5, {0, s, offset ? 1.0 : 0.0}}},
+                    {{0, 1, 1, 0, 0, 0}, {0, 0, 0, 1, 1, 0}});
+}
+
 // rabbits.phasic by hand: states (left, right) reachable from (N, 0), numbered
 // breadth-first after S; θ = (jump, flood_l, flood_r); one reward, time.
 inline phasic::Graph rabbits(int N) {

@@ -24,6 +24,8 @@
 #include "engine/gradient_refinement.hpp"
 #include "engine/load.hpp"
 #include "engine/moment_accuracy.hpp"
+#include "engine/moment_refinement.hpp"
+#include "engine/run.hpp"
 #include "trace/block.hpp"
 #include "trace/block_trace.hpp"
 #include "trace/condensation.hpp"
@@ -743,11 +745,9 @@ TEST(quadruple_precision_derivatives_are_the_double_ones_where_double_keeps_its_
 // nothing is recomputed the warning names the covariance.
 TEST(a_covariance_derivative_of_nearly_independent_rewards_is_judged_and_bounded) {
   const double s = 1 + 0x1p-46;
-  const Graph mixture = make_graph(
-      1, 6, {{0, 1, {0.25}}, {0, 2, {0.75}}, {1, 3, {0, 1}}, {2, 4, {0, 3}}, {3, 5, {0, 1}}, {4, 5, {0, s}}},
-      {{0, 1, 1, 0, 0, 0}, {0, 0, 0, 1, 1, 0}});
-  const ModelTrace t = compose(mixture, condense(mixture), {});
-  const ParametricGraph g = parametric_graph_of(mixture);
+  const Graph graph = fixtures::mixture(s);
+  const ModelTrace t = compose(graph, condense(graph), {});
+  const ParametricGraph g = parametric_graph_of(graph);
   const std::vector<double> theta = {0.37};
   const RewardPair pairs[] = {{0, 1}};
   const Moments m = evaluate(t, theta, 2, pairs);
@@ -790,9 +790,7 @@ TEST(a_covariance_derivative_of_nearly_independent_rewards_is_judged_and_bounded
 // Cov[A, B] = (1/4)(3/4)(2/(3t))((s − 1)/(s·t)) = (s − 1)/(8·s·t²) in closed form.
 TEST(a_covariance_of_nearly_independent_rewards_is_named) {
   const auto mixture_moments = [](double s) {
-    const Graph g = make_graph(
-        1, 6, {{0, 1, {0.25}}, {0, 2, {0.75}}, {1, 3, {0, 1}}, {2, 4, {0, 3}}, {3, 5, {0, 1}}, {4, 5, {0, s}}},
-        {{0, 1, 1, 0, 0, 0}, {0, 0, 0, 1, 1, 0}});
+    const Graph g = fixtures::mixture(s);
     const ModelTrace t = compose(g, condense(g), {});
     const std::vector<double> theta = {0.37};
     const RewardPair pairs[] = {{0, 1}};
@@ -853,6 +851,101 @@ TEST(a_variance_that_cancels_is_named_and_zero_rewards_are_not) {
   const std::string message = moment_accuracy_warning(m, pairs, rewards, kDoubleRounding);
   CHECK(message.find("1 value keeps fewer than 6 digits: Var(x) = 2 (no digit left, ±4.4") == 0);
   CHECK(message.find("(Var(R) = E[R²] − E[R]²)") != std::string::npos);
+}
+
+// Decision 111: the variances and covariances the screen names are recomputed in
+// quadruple precision on the parametric graph, within a bound that holds. The mixture of
+// a_covariance_of_nearly_independent_rewards_is_named, B's second rate t + δ (θ = (t, δ)):
+// Cov[A, B] = (1/4)(3/4)(1/t − 1/(3t))(1/t − 1/(t + δ)) = δ/(8t(t + δ)). The truths are
+// mpmath's at 60 digits with t the double 0.37, both by this closed form and by
+// αU(D_A U D_B + D_B U D_A)1 − E[A]·E[B] (they agree to 25 digits), rounded to double.
+TEST(a_covariance_that_cancels_is_recomputed_within_its_bound) {
+  const double t = 0.37;
+  const RewardPair pairs[] = {{0, 1}};
+  const std::vector<std::string> rewards = {"A", "B"};
+  struct Case {
+    double s, delta, truth;
+    bool keeps;  // digits ≥ 6 after recomputation
+  };
+  const Case cases[] = {
+      {1 + 0x1p-46, 0, 1.2975579542733567e-14, true},  // double printed 1.3767e-14
+      {1 + 0x1p-52, 0, 2.027434303552148e-16, true},   // double printed 0
+      {1, 1e-20, 2.4677709118907074e-20, true},        // t + δ = t in double
+      {1, 1e-40, 2.4677709118907075e-40, false},       // beyond 2⁻¹¹² of the terms (≈ 3.65) too
+  };
+  for (const Case& c : cases) {
+    const Graph graph = fixtures::mixture(c.s, true);
+    const ModelTrace trace = compose(graph, condense(graph), {});
+    const ParametricGraph g = parametric_graph_of(graph);
+    const std::vector<double> theta = {t, c.delta};
+    const Moments m = evaluate(trace, theta, 2, pairs);
+    const std::vector<ImpreciseMoment> flagged = imprecise_moments(m, pairs, kDoubleRounding);
+    CHECK_EQ(flagged.size(), 1u);
+    CHECK(flagged[0].covariance);
+    Moments q = m;
+    std::vector<double> bounds;
+    const std::size_t evaluation = ledger().bytes(Category::Evaluation);
+    CHECK(refine_moments(g, theta, pairs, flagged, q, bounds).empty());
+    CHECK_EQ(ledger().bytes(Category::Evaluation), evaluation);
+    CHECK_EQ(bounds.size(), 1u);
+    // Within the bound of the truth (itself within half an ulp of the real one).
+    CHECK(std::fabs(q.covariance[0] - c.truth) <= bounds[0] + 0x1p-53 * std::fabs(c.truth));
+    // The bound ≈ (2κ + S)·2⁻¹¹²·(E[AB] + E[A]·E[B]) plus the rounding to double.
+    CHECK(bounds[0] < 1e-30 + 0x1p-52 * std::fabs(c.truth));
+    CHECK((std::fabs(q.covariance[0]) / bounds[0] >= 1e6) == c.keeps);
+    // Nothing else moved.
+    CHECK(q.raw == m.raw && q.variance == m.variance);
+    // The settle function writes the same bits, and names only what keeps too few digits.
+    Moments settled = m;
+    const std::string message = settle_moment_accuracy(settled, theta, pairs, rewards, &g, nullptr);
+    CHECK(settled.covariance[0] == q.covariance[0]);
+    if (c.keeps) {
+      CHECK(message.empty());
+    } else {
+      CHECK(message.find("1 value keeps fewer than 6 digits: Cov(A, B) = ") == 0);
+      CHECK(message.find("recomputed in quadruple precision") != std::string::npos);
+      CHECK(message.find("(no digit left, ±") != std::string::npos || message.find("(about -") != std::string::npos);
+    }
+  }
+  // A variance, asked for although it keeps its digits: Var[A] = E[A²] − E[A]² with
+  // E[A] = 1/(2t), E[A²] = (1/4)·2/t² + (3/4)·2/(9t²); mpmath 3.043584124665205819…
+  {
+    const Graph graph = fixtures::mixture(2, true);
+    const ModelTrace trace = compose(graph, condense(graph), {});
+    const ParametricGraph g = parametric_graph_of(graph);
+    const std::vector<double> theta = {t, 0};
+    Moments m = evaluate(trace, theta, 2, pairs);
+    const ImpreciseMoment variance[] = {{false, 0, m.variance[0], 0, 0}};
+    std::vector<double> bounds;
+    CHECK(refine_moments(g, theta, pairs, variance, m, bounds).empty());
+    CHECK(std::fabs(m.variance[0] - 3.043584124665206) <= bounds[0] + 0x1p-53 * 3.05);
+    CHECK(bounds[0] < 0x1p-52 * 3.05);
+  }
+  // Refusals say why and change nothing; no graph is named as such; Cancelled propagates.
+  {
+    const Graph graph = fixtures::mixture(1 + 0x1p-46, true);
+    const ModelTrace trace = compose(graph, condense(graph), {});
+    const ParametricGraph g = parametric_graph_of(graph);
+    const std::vector<double> theta = {t, 0};
+    const Moments m = evaluate(trace, theta, 2, pairs);
+    const std::vector<ImpreciseMoment> flagged = imprecise_moments(m, pairs, kDoubleRounding);
+    Moments q = m;
+    std::vector<double> bounds;
+    CHECK(refine_moments(g, theta, pairs, flagged, q, bounds, nullptr, {0, 1e8}) ==
+          "its largest strongly connected component has 1 states, more than the 0 it eliminates densely");
+    CHECK(refine_moments(g, theta, pairs, flagged, q, bounds, nullptr, {1024, 10}).find("multiply-adds") !=
+          std::string::npos);
+    CHECK(q.covariance == m.covariance);
+    const std::string no_graph = settle_moment_accuracy(q, theta, pairs, rewards, nullptr, nullptr);
+    CHECK(no_graph.find("1 value keeps fewer than 6 digits: Cov(A, B) = ") == 0);
+    CHECK(no_graph.find("the value is printed as computed, not recomputed in quadruple precision: the model's "
+                        "graph is not at hand") != std::string::npos);
+    CHECK(q.covariance == m.covariance);
+    std::atomic<bool> cancel{true};
+    CHECK_THROWS(refine_moments(g, theta, pairs, flagged, q, bounds, &cancel));
+    CHECK(q.covariance == m.covariance);
+    CHECK_EQ(ledger().bytes(Category::Evaluation), 0u);
+  }
 }
 
 // Decision 82: a recomputed derivative is used only within kRefinementAgreement of

@@ -15,6 +15,7 @@ import { compileModel } from '../../extension/language';
 import { random } from '../random';
 import { type PhasicGraph, solve } from './dense';
 import { assertOnlyCachesHoldMemory, CLI, compiledModel, ROOT, tempDir } from './helpers';
+import { mixture } from './mixture';
 
 const REL = 1e-6;
 const K = 3;
@@ -691,30 +692,7 @@ describe('derivatives at the rounding of their terms', () => {
     // multiple of t^−k, its derivative −k·E/t: they keep their digits, and the covariance's went
     // unjudged: −7.64e-14 (9 % off) was printed with no warning. Recomputed in quadruple precision.
     const s = 1 + 2 ** -46;
-    const graph: PhasicGraph = {
-      states: [
-        [0, 0],
-        [1, 0],
-        [1, 0],
-        [0, 1],
-        [0, 1],
-        [0, 0],
-      ],
-      n_vertices: 6,
-      state_length: 2,
-      param_length: 1,
-      edges: [],
-      start_edges: [
-        [1, 0.25],
-        [2, 0.75],
-      ],
-      param_edges: [
-        [1, 3, 1],
-        [2, 4, 3],
-        [3, 5, 1],
-        [4, 5, s],
-      ],
-    };
+    const graph = mixture(s);
     const file = join(tempDir('gradient-mixture'), 'mixture.json');
     writeFileSync(file, JSON.stringify(graph));
     const t = 0.37;

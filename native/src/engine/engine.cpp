@@ -171,7 +171,10 @@ std::string Engine::evaluate(const std::string& trace_key, const std::vector<Nam
     w.begin_object();
     const std::span<const double> theta(thetas.data() + i * p, p);
     settle_absorption(results[i], cached.graph.get(), theta);
+    const std::string moment_doubts = settle_moment_accuracy(results[i], theta, pairs, cached.labels.rewards,
+                                                             cached.graph.get(), cancel);
     write_evaluation(w, cached.labels, theta, results[i], moments, covariances);
+    if (!moment_doubts.empty()) w.field("impreciseMoments", moment_doubts);
     w.field("evaluateMs", ms);
     if (gradient) {
       const auto gradient_start = std::chrono::steady_clock::now();

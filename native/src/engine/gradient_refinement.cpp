@@ -2,213 +2,20 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
-#include <cstring>
-#include <limits>
 
 #include "base/error.hpp"
 #include "engine/gradient_accuracy.hpp"
+#include "engine/quad_solve.hpp"
 #include "memory/accounting.hpp"
-#include "trace/condensation.hpp"
 
 namespace phasic {
 namespace {
-
-using Quad = __float128;
 
 template <class T>
 using Scratch = CountedVector<T, Category::Evaluation>;
 
 void check_cancel(const std::atomic<bool>* cancel) {
   if (cancel && cancel->load(std::memory_order_relaxed)) throw Cancelled();
-}
-
-// A vector over all vertices; entries of S and of absorbing states stay 0.
-using VertexVector = Scratch<Quad>;
-
-// M = diag(λ) − W on the transient states, factored component by component as
-// M_C = L U: L unit lower with −factors[i][p] below the diagonal (the multipliers
-// w_ip/d_p), U with the pivots d_p on the diagonal and −factors[p][j] above it (the
-// rates left after eliminating the earlier rows). Rows are eliminated in the
-// component's member order.
-class FactoredRates {
- public:
-  FactoredRates(const ParametricGraph& graph, const Condensation& cond, const Scratch<Quad>& rate)
-      : graph_(graph), cond_(cond), rate_(rate), local_(graph.vertex_count, 0), pivot_(graph.vertex_count, 0) {
-    block_begin_.assign(cond.component_count + 1, 0);
-    for (std::uint32_t c = 0; c < cond.component_count; ++c) {
-      const std::uint64_t s = cond.size(c);
-      block_begin_[c + 1] = block_begin_[c] + (transient(c) ? s * s : 0);
-      std::uint32_t i = 0;
-      for (const VertexId v : cond.members_of(c)) local_[v] = i++;
-    }
-    factors_.assign(block_begin_.back(), 0);
-    buffer_.assign(largest_transient(), 0);
-  }
-
-  // False when a state has no rate out at θ (M is singular there).
-  bool factor(const std::atomic<bool>* cancel) {
-    for (std::uint32_t c = 1; c < cond_.component_count; ++c) {
-      check_cancel(cancel);
-      if (transient(c) && !factor_component(c, cancel)) return false;
-    }
-    return true;
-  }
-
-  // x = M⁻¹ g, components sinks first: a component's right-hand side takes the rates
-  // into the components below it, already solved.
-  void solve(const VertexVector& g, VertexVector& x, const std::atomic<bool>* cancel) {
-    for (std::uint32_t c = cond_.component_count; c-- > 1;) {
-      if (!transient(c)) continue;
-      if ((c & 0xff) == 0) check_cancel(cancel);
-      const auto members = cond_.members_of(c);
-      const std::uint32_t s = std::uint32_t(members.size());
-      const Quad* a = factors_.data() + block_begin_[c];
-      Quad* b = buffer_.data();
-      for (std::uint32_t i = 0; i < s; ++i) {
-        const VertexId v = members[i];
-        Quad sum = g[v];
-        for (std::uint64_t e = graph_.edge_begin[v]; e < graph_.edge_begin[v + 1]; ++e) {
-          const VertexId t = graph_.edge_target[e];
-          if (cond_.component_of[t] != c) sum += rate_[e] * x[t];
-        }
-        b[i] = sum;
-      }
-      for (std::uint32_t p = 0; p < s; ++p)
-        for (std::uint32_t i = p + 1; i < s; ++i) b[i] += a[std::size_t(i) * s + p] * b[p];
-      for (std::uint32_t p = s; p-- > 0;) {
-        Quad sum = b[p];
-        const Quad* row = a + std::size_t(p) * s;
-        for (std::uint32_t j = p + 1; j < s; ++j) sum += row[j] * b[j];
-        b[p] = sum / pivot_[members[p]];
-      }
-      for (std::uint32_t i = 0; i < s; ++i) x[members[i]] = b[i];
-    }
-  }
-
-  // y = h M⁻¹ (row vectors), components sources first: what flows into a component
-  // comes from the components above it, already solved. `h` is consumed.
-  void solve_transposed(VertexVector& h, VertexVector& y, const std::atomic<bool>* cancel) {
-    for (std::uint32_t c = 1; c < cond_.component_count; ++c) {
-      if (!transient(c)) continue;
-      if ((c & 0xff) == 0) check_cancel(cancel);
-      const auto members = cond_.members_of(c);
-      const std::uint32_t s = std::uint32_t(members.size());
-      const Quad* a = factors_.data() + block_begin_[c];
-      Quad* t = buffer_.data();
-      for (std::uint32_t i = 0; i < s; ++i) t[i] = h[members[i]];
-      for (std::uint32_t p = 0; p < s; ++p) {
-        t[p] /= pivot_[members[p]];
-        const Quad* row = a + std::size_t(p) * s;
-        for (std::uint32_t j = p + 1; j < s; ++j) t[j] += row[j] * t[p];
-      }
-      for (std::uint32_t p = s; p-- > 0;) {
-        Quad sum = t[p];
-        for (std::uint32_t i = p + 1; i < s; ++i) sum += a[std::size_t(i) * s + p] * t[i];
-        t[p] = sum;
-      }
-      for (std::uint32_t i = 0; i < s; ++i) {
-        const VertexId v = members[i];
-        y[v] = t[i];
-        for (std::uint64_t e = graph_.edge_begin[v]; e < graph_.edge_begin[v + 1]; ++e) {
-          const VertexId w = graph_.edge_target[e];
-          if (cond_.component_of[w] != c) h[w] += t[i] * rate_[e];
-        }
-      }
-    }
-  }
-
- private:
-  bool transient(std::uint32_t c) const { return c > 0 && !graph_.absorbing(cond_.members_of(c)[0]); }
-  std::uint32_t largest_transient() const {
-    std::uint32_t largest = 0;
-    for (std::uint32_t c = 1; c < cond_.component_count; ++c)
-      if (transient(c)) largest = std::max(largest, cond_.size(c));
-    return largest;
-  }
-
-  // GTH elimination: each pivot is the sum of its row's remaining rates and its rate
-  // out of the rows remaining, which the elimination carries along (`exit`), instead
-  // of the diagonal less the updates: no subtraction anywhere.
-  bool factor_component(std::uint32_t c, const std::atomic<bool>* cancel) {
-    const auto members = cond_.members_of(c);
-    const std::uint32_t s = std::uint32_t(members.size());
-    Quad* a = factors_.data() + block_begin_[c];
-    Quad* exit = buffer_.data();
-    for (std::uint32_t i = 0; i < s; ++i) {
-      const VertexId v = members[i];
-      exit[i] = 0;
-      for (std::uint64_t e = graph_.edge_begin[v]; e < graph_.edge_begin[v + 1]; ++e) {
-        const VertexId t = graph_.edge_target[e];
-        if (cond_.component_of[t] == c)
-          a[std::size_t(i) * s + local_[t]] = rate_[e];
-        else
-          exit[i] += rate_[e];
-      }
-    }
-    for (std::uint32_t p = 0; p < s; ++p) {
-      if ((p & 0x3f) == 0x3f) check_cancel(cancel);
-      const Quad* row_p = a + std::size_t(p) * s;
-      Quad d = exit[p];
-      for (std::uint32_t j = p + 1; j < s; ++j) d += row_p[j];
-      if (!(d > 0)) return false;
-      pivot_[members[p]] = d;
-      for (std::uint32_t i = p + 1; i < s; ++i) {
-        Quad* row_i = a + std::size_t(i) * s;
-        if (row_i[p] == 0) continue;  // no path i → p left: nothing to add (sparse components stay cheap)
-        const Quad m = row_i[p] / d;
-        row_i[p] = m;
-        for (std::uint32_t j = p + 1; j < s; ++j)
-          if (j != i) row_i[j] += m * row_p[j];
-        exit[i] += m * exit[p];
-      }
-    }
-    return true;
-  }
-
-  const ParametricGraph& graph_;
-  const Condensation& cond_;
-  const Scratch<Quad>& rate_;
-  Scratch<std::uint32_t> local_;  // a vertex's position among its component's members
-  Scratch<Quad> pivot_;           // by vertex
-  Scratch<std::uint64_t> block_begin_;
-  Scratch<Quad> factors_;  // per transient component, its s×s factors row-major
-  Scratch<Quad> buffer_;   // one component's working vector
-};
-
-// The bound's magnitudes are summed in x87 extended precision, not __float128: a bound
-// needs about one digit, and they are sums of nonnegative terms, which need no
-// cancellation. Its exponent range is __float128's, so a magnitude overflows or
-// underflows only where the value's own terms would; its 64-bit significand rounds each
-// operation by at most 2⁻⁶⁴ of the result (kMagnitudeSlack, header).
-using Magnitude = long double;
-static_assert(std::numeric_limits<Magnitude>::digits >= 64 && std::numeric_limits<Magnitude>::max_exponent >= 16384 &&
-                  std::numeric_limits<Magnitude>::min_exponent <= -16381,
-              "the bound's magnitudes need __float128's exponent range");
-constexpr Magnitude kMagnitudeSlack = 1 + 0x1p-28L;
-
-// The sign bit cleared by hand: clang has no __builtin_fabsq, and a comparison would call into soft-float.
-Quad absolute(Quad x) {
-  unsigned __int128 bits;
-  std::memcpy(&bits, &x, sizeof bits);
-  bits &= ~(static_cast<unsigned __int128>(1) << 127);
-  std::memcpy(&x, &bits, sizeof bits);
-  return x;
-}
-Magnitude magnitude(Quad x) { return Magnitude(absolute(x)); }
-// Without a call into the soft-float library: 0 and −0 alike.
-bool is_zero(Quad x) {
-  unsigned __int128 bits;
-  std::memcpy(&bits, &x, sizeof bits);
-  return (bits << 1) == 0;
-}
-
-// The most rates out of one state: the longest sum of a row of M.
-std::uint64_t longest_row(const ParametricGraph& graph) {
-  std::uint64_t longest = 0;
-  for (VertexId v = 0; v < graph.vertex_count; ++v)
-    longest = std::max(longest, graph.edge_begin[v + 1] - graph.edge_begin[v]);
-  return longest;
 }
 
 // The most flows into one column (ȳ∂M)_v: the rates out of v and into v.
@@ -219,32 +26,6 @@ std::uint64_t widest_column(const ParametricGraph& graph) {
     for (std::uint64_t e = graph.edge_begin[v]; e < graph.edge_begin[v + 1]; ++e) ++flows[graph.edge_target[e]];
   }
   return flows.empty() ? 0 : *std::max_element(flows.begin(), flows.end());
-}
-
-// The most transient components on one path of the condensation: how many solves
-// x̂'s rounding passes through, at most.
-std::uint32_t component_depth(const ParametricGraph& graph, const Condensation& cond) {
-  Scratch<std::uint32_t> depth(cond.component_count, 0);
-  std::uint32_t deepest = 1;
-  // An edge between components leads to a higher number: successors come first here.
-  for (std::uint32_t c = cond.component_count; c-- > 1;) {
-    if (graph.absorbing(cond.members_of(c)[0])) continue;
-    std::uint32_t below = 0;
-    for (const VertexId v : cond.members_of(c))
-      for (std::uint64_t e = graph.edge_begin[v]; e < graph.edge_begin[v + 1]; ++e) {
-        const std::uint32_t t = cond.component_of[graph.edge_target[e]];
-        if (t != c) below = std::max(below, depth[t]);
-      }
-    depth[c] = below + 1;
-    deepest = std::max(deepest, depth[c]);
-  }
-  return deepest;
-}
-
-std::string number(double x) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.3g", x);
-  return text;
 }
 
 }  // namespace
@@ -258,42 +39,18 @@ std::string refine_gradient(const ParametricGraph& graph, std::span<const double
     return "the run's graph does not match its gradient";
   const std::uint32_t V = graph.vertex_count, R = graph.reward_count, K = gradient.moment_count;
   const std::uint32_t P = graph.param_count, stride = graph.stride();
-  const Condensation cond = condense({graph.vertex_count, stride, graph.edge_begin, graph.edge_target, graph.coeffs},
-                                     cancel);
+  QuadSolver m(graph, cancel);
 
-  // The work, counted before any of it is done: dense eliminations (n³/3 each), then
-  // every solve (n² per component, one per edge) and contraction (one per edge).
-  std::uint32_t largest = 0;
-  double factor_work = 0, solve_work = double(graph.edge_count());
-  for (std::uint32_t c = 1; c < cond.component_count; ++c) {
-    if (graph.absorbing(cond.members_of(c)[0])) continue;
-    const double s = cond.size(c);
-    largest = std::max(largest, cond.size(c));
-    factor_work += s * s * s / 3;
-    solve_work += s * s;
-  }
+  // The work, counted before any of it is done: the solver's eliminations and solves,
+  // then the contractions (one multiply-add per edge).
   const std::uint32_t adjoint_orders = std::max<std::uint32_t>(K - 1, pairs.empty() ? 0 : 1);
   const double solves = double(R) * K + 2.0 * pairs.size() + 1 + double(R) * adjoint_orders;
   const double contractions = double(params.size()) * (double(R) * K * (K + 1) / 2 + 4.0 * pairs.size());
-  const double work = factor_work + solves * solve_work + contractions * double(graph.edge_count());
-  if (largest > limits.largest_component)
-    return "its largest strongly connected component has " + std::to_string(largest) + " states, more than the " +
-           std::to_string(limits.largest_component) + " it eliminates densely";
-  if (work > limits.multiply_adds)
-    return "it would take about " + number(work) + " multiply-adds, more than the " + number(limits.multiply_adds) +
-           " allowed";
+  if (std::string why_not = m.refusal(solves, contractions * double(graph.edge_count()), limits); !why_not.empty())
+    return why_not;
+  if (!m.factor(theta, cancel)) return "a state has no rate out at these parameters";
 
-  Scratch<Quad> rate(graph.edge_count());
-  for (std::uint64_t e = 0; e < graph.edge_count(); ++e) {
-    const double* form = graph.coeffs.data() + e * stride;
-    Quad x = form[0];
-    for (std::uint32_t k = 0; k < P; ++k) x += Quad(form[k + 1]) * Quad(theta[k]);
-    rate[e] = x;
-  }
-  FactoredRates m(graph, cond, rate);
-  if (!m.factor(cancel)) return "a state has no rate out at these parameters";
-
-  const auto transient = [&](VertexId v) { return v > 0 && !graph.absorbing(v); };
+  const auto transient = [&](VertexId v) { return m.transient(v); };
   // x[r·K + k−1] = x_k of reward r.
   Scratch<VertexVector> x(std::size_t(R) * K, VertexVector(V, 0));
   {
@@ -309,15 +66,12 @@ std::string refine_gradient(const ParametricGraph& graph, std::span<const double
   // The bound's constants (header), as magnitudes: κε, the componentwise accuracy of
   // one solve (a vector that has passed through n solves is accurate to n·κε), the
   // roundings a contraction's sums take, and those of a column (ȳ∂M)_v.
-  const Magnitude solve_rounding = Magnitude(2.0 * largest + double(longest_row(graph)) + 4) *
-                                   double(component_depth(graph, cond)) * kQuadRounding;
-  const Magnitude summing = Magnitude(double(longest_row(graph)) + V + 2) * kQuadRounding;
+  const Magnitude solve_rounding = m.solve_accuracy();
+  const Magnitude summing = Magnitude(double(m.longest_row()) + V + 2) * kQuadRounding;
   const Magnitude column_rounding = Magnitude(double(widest_column(graph)) + 2) * kQuadRounding;
   // ȳ_0 = α M⁻¹ for every reward; ybar[r·orders + i−1] = ȳ_i of reward r.
-  VertexVector alpha(V, 0), ybar0(V, 0);
-  for (std::uint64_t e = graph.edge_begin[0]; e < graph.edge_begin[1]; ++e) alpha[graph.edge_target[e]] = rate[e];
-  for (VertexId v = 1; v < V; ++v)
-    if (!transient(v)) alpha[v] = 0;
+  const VertexVector alpha = m.initial();
+  VertexVector ybar0(V, 0);
   {
     VertexVector h = alpha;
     m.solve_transposed(h, ybar0, cancel);

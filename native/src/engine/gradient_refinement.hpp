@@ -17,11 +17,9 @@
 //   dVar = dE[R²] − 2E·dE,
 //   dE[R_a R_b]/dθ = −ȳ_0 ∂M z_ab − ȳ_1^a ∂M x_1^b + (a ↔ b),  z_ab = M⁻¹(r_a ∘ x_1^b),
 //   dCov = dE[R_a R_b] − E_b·dE_a − E_a·dE_b.
-// M is solved per strongly connected component, sinks first for x and sources first
-// for ȳ, each component eliminated densely in GTH form: the pivot of a row is the sum
-// of its remaining off-diagonal rates and its rates out of what remains (not the
-// diagonal minus updates), so the factors are sums and products of positive numbers
-// and their accuracy does not depend on the conditioning of M.
+// M is solved by the quadruple-precision solver (quad_solve.hpp: per strongly
+// connected component, each eliminated densely in GTH form, with no subtraction), so
+// the accuracy of x and ȳ does not depend on the conditioning of M.
 //
 // Bound (decisions 93, 104, 105). For each recomputed dE[R^k]/dθ (and dVar, dCov) it
 // writes a bound on its error into gradient.moment_bound (variance_bound,
@@ -34,13 +32,11 @@
 //           + (L + V + 2)ε·Σ_v |ȳ_v| Σ_w |∂w_vw/∂θ·(x̂_v − x̂_w)|,
 // summed over the terms and times k!, plus the rounding to double (2⁻⁵³ of the value);
 // dVar's is dE[R²]'s + 2|E|·dE[R]'s + (κ + L + V + 2)ε·2|E·dE[R]| (E's own error).
-// ε = 2⁻¹¹², L the most rates out of a state, V the states. Assumption: one solve
-// leaves a vector componentwise accurate to κε relative, κ = (2·s + L + 4)·d, s the
-// largest component and d the most components on a path: GTH and the solves add,
-// multiply and divide nonnegative numbers only (rewards ≥ 0), each step adding at most
-// one rounding to a value's relative error; M⁻¹ ≥ 0 carries the relative error of its
-// right-hand side r∘x̂_(i−1) over unchanged, so x̂_i, after i solves, is accurate to
-// i·κε, and ȳ_m to (m+1)·κε. The first line is first order; the balance that makes
+// ε = 2⁻¹¹², L the most rates out of a state, V the states. Assumption (quad_solve.hpp,
+// where it is argued): one solve leaves a vector componentwise accurate to κε relative,
+// κ = (2·s + L + 4)·d, and M⁻¹ ≥ 0 carries the relative error of its right-hand side
+// r∘x̂_(i−1) over unchanged, so x̂_i, after i solves, is accurate to i·κε, and ȳ_m to
+// (m+1)·κε. The first line is first order; the balance that makes
 // (ȳ∂M)_v tiny where θ's rates are fast (ȳ is nearly balanced along them) is what keeps
 // it far below ε·Σ|ȳ||∂w|(|x_v| + |x_w|), the second line's sum, paid only at ε².
 // (ȳ∂M)_v is therefore summed in __float128; its own rounding, at most (F + 2)ε of
@@ -82,18 +78,11 @@
 #include <string>
 
 #include "distribution/parametric_graph.hpp"
+#include "engine/quad_solve.hpp"
 #include "trace/evaluate.hpp"
 #include "trace/gradient.hpp"
 
 namespace phasic {
-
-// What one recomputation may take: the largest component eliminated densely (its
-// factors take 16·n² bytes) and the multiply-adds of eliminations and solves together
-// (≈ 50 ns each: the default is a few seconds at most).
-struct RefinementLimits {
-  std::uint32_t largest_component = 1024;
-  double multiply_adds = 1e8;
-};
 
 // Recomputes every derivative `gradient` holds for the parameters `params` (moments,
 // variances, the covariances of `pairs`, as evaluate_gradient computed them for

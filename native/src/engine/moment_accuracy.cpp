@@ -54,9 +54,8 @@ std::vector<ImpreciseMoment> imprecise_moments(const Moments& moments, std::span
   return out;
 }
 
-std::string moment_accuracy_warning(const Moments& moments, std::span<const RewardPair> pairs,
-                                    std::span<const std::string> rewards, double epsilon) {
-  const std::vector<ImpreciseMoment> doubts = imprecise_moments(moments, pairs, epsilon);
+std::string moment_accuracy_warning(std::span<const ImpreciseMoment> doubts, std::span<const RewardPair> pairs,
+                                    std::span<const std::string> rewards, const std::string& how) {
   if (doubts.empty()) return {};
   bool any_variance = false, any_covariance = false;
   std::string list;
@@ -74,8 +73,6 @@ std::string moment_accuracy_warning(const Moments& moments, std::span<const Rewa
       std::snprintf(text, sizeof text, " (about %.1f digits, ±%.2g)", d.digits, d.uncertainty);
     list += text;
   }
-  char rounding[32];
-  std::snprintf(rounding, sizeof rounding, "%.2g", epsilon);
   std::string m = doubts.size() == 1 ? "1 value keeps" : std::to_string(doubts.size()) + " values keep";
   m += " fewer than ";
   m += std::to_string(int(kTrustedDigits));
@@ -87,10 +84,22 @@ std::string moment_accuracy_warning(const Moments& moments, std::span<const Rewa
   if (any_variance) m += "Var(R) = E[R²] − E[R]²";
   if (any_variance && any_covariance) m += ", ";
   if (any_covariance) m += "Cov(A, B) = E[A·B] − E[A]·E[B]";
-  m += "), each rounded by about ";
-  m += rounding;
-  m += " of itself; the value is printed as computed (docs/engine.md, \"Variances and covariances\")";
+  m += "), ";
+  m += how;
+  m += " (docs/engine.md, \"Variances and covariances\")";
   return m;
+}
+
+std::string as_computed_in_double(double epsilon) {
+  char rounding[32];
+  std::snprintf(rounding, sizeof rounding, "%.2g", epsilon);
+  return std::string("each rounded by about ") + rounding + " of itself; the value is printed as computed";
+}
+
+std::string moment_accuracy_warning(const Moments& moments, std::span<const RewardPair> pairs,
+                                    std::span<const std::string> rewards, double epsilon) {
+  return moment_accuracy_warning(imprecise_moments(moments, pairs, epsilon), pairs, rewards,
+                                 as_computed_in_double(epsilon));
 }
 
 }  // namespace phasic

@@ -13,9 +13,11 @@
 // and like the gradient screen (gradient_accuracy.hpp) it judges where cancellation
 // leaves a value, not whether the model's terms were right. On a mixture whose B
 // barely depends on the branch (Cov/(E[A]·E[B]) ≈ 4e-15) Cov printed 1.3767e-14 for
-// 1.2976e-14 and, closer still, 0 for 2.0e-16 (decision 110). The value is still
-// printed (it is the best double there is); those below kTrustedDigits are named in
-// one warning. A value that is not finite is not judged (it has its own message), nor
+// 1.2976e-14 and, closer still, 0 for 2.0e-16 (decision 110). Those below
+// kTrustedDigits are recomputed in quadruple precision where the run's graph is at
+// hand (moment_refinement.hpp, decision 111, settled by run.hpp's
+// settle_moment_accuracy); what even so keeps too few digits, or could not be
+// recomputed, is named in one warning. A value that is not finite is not judged (it has its own message), nor
 // an exact 0 whose terms are 0 (a reward that is 0 everywhere); an exact 0 with
 // nonzero terms is named (no digit is left).
 //
@@ -46,8 +48,17 @@ struct ImpreciseMoment {
 std::vector<ImpreciseMoment> imprecise_moments(const Moments& moments, std::span<const RewardPair> pairs,
                                                double epsilon);
 
-// The one warning naming every value imprecise_moments finds, "" when there is none;
-// rewards name the moments' entries.
+// The one warning naming `doubts`, "" when there are none; rewards name the moments'
+// entries, pairs the covariances'; `how` says how the values were computed, after
+// "it is the difference of two nearly equal moments (…), ".
+std::string moment_accuracy_warning(std::span<const ImpreciseMoment> doubts, std::span<const RewardPair> pairs,
+                                    std::span<const std::string> rewards, const std::string& how);
+
+// `how` for values computed in double, rounding `epsilon`: "each rounded by about
+// 2.2e-16 of itself; the value is printed as computed".
+std::string as_computed_in_double(double epsilon);
+
+// The one warning naming every value imprecise_moments finds, as computed in double.
 std::string moment_accuracy_warning(const Moments& moments, std::span<const RewardPair> pairs,
                                     std::span<const std::string> rewards, double epsilon);
 

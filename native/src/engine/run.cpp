@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <optional>
 
 #include "base/error.hpp"
@@ -16,6 +17,7 @@
 #include "engine/json_writer.hpp"
 #include "engine/load.hpp"
 #include "engine/moment_accuracy.hpp"
+#include "engine/moment_refinement.hpp"
 #include "engine/run_entry.hpp"
 #include "engine/run_summary.hpp"
 #include "graph/explore.hpp"
@@ -475,6 +477,40 @@ std::vector<ImpreciseDerivatives> settle_gradient_accuracy(Gradient& gradient, c
   return doubts;
 }
 
+std::string settle_moment_accuracy(Moments& moments, std::span<const double> theta, std::span<const RewardPair> pairs,
+                                   std::span<const std::string> rewards, const ParametricGraph* graph,
+                                   const std::atomic<bool>* cancel) {
+  const std::vector<ImpreciseMoment> flagged = imprecise_moments(moments, pairs, kDoubleRounding);
+  if (flagged.empty()) return {};
+  std::string why_not;
+  std::vector<double> bounds;
+  if (!graph || graph->vertex_count == 0) {
+    why_not = "the model's graph is not at hand";
+  } else {
+    try {
+      why_not = refine_moments(*graph, theta, pairs, flagged, moments, bounds, cancel);
+    } catch (const BudgetExceeded&) {
+      why_not = "it does not fit in the memory budget";
+    }
+  }
+  if (!why_not.empty())
+    return moment_accuracy_warning(
+        flagged, pairs, rewards,
+        as_computed_in_double(kDoubleRounding) + ", not recomputed in quadruple precision: " + why_not);
+  // What the recomputed values keep above their bounds.
+  std::vector<ImpreciseMoment> doubts;
+  for (std::size_t i = 0; i < flagged.size(); ++i) {
+    ImpreciseMoment d = flagged[i];
+    d.value = d.covariance ? moments.covariance[d.index] : moments.variance[d.index];
+    d.uncertainty = bounds[i];
+    d.digits = d.value == 0 ? -std::numeric_limits<double>::infinity() : std::log10(std::fabs(d.value) / bounds[i]);
+    if (d.digits < kTrustedDigits) doubts.push_back(d);
+  }
+  return moment_accuracy_warning(doubts, pairs, rewards,
+                                 "recomputed in quadruple precision, and its terms agree even beyond that "
+                                 "rounding; ± is the recomputation's bound");
+}
+
 namespace {
 
 std::optional<Gradient> gradient_if_asked(const ModelTrace& trace, const ModelLabels& labels,
@@ -489,11 +525,12 @@ std::optional<Gradient> gradient_if_asked(const ModelTrace& trace, const ModelLa
   return g;
 }
 
-// A run's variances and covariances that lost their digits to cancellation
-// (moment_accuracy.hpp), named in one siteless warning.
-void judge_run_moments(const Moments& moments, const ModelLabels& labels, std::span<const RewardPair> pairs,
+// A run's variances and covariances settled as every evaluation's are
+// (settle_moment_accuracy), what remains named in one siteless warning.
+void judge_run_moments(Moments& moments, std::span<const double> theta, const ModelLabels& labels,
+                       std::span<const RewardPair> pairs, const ParametricGraph* graph, const std::atomic<bool>* cancel,
                        std::vector<ExploreWarning>& warnings) {
-  std::string message = moment_accuracy_warning(moments, pairs, labels.rewards, kDoubleRounding);
+  std::string message = settle_moment_accuracy(moments, theta, pairs, labels.rewards, graph, cancel);
   if (!message.empty()) warnings.push_back({std::move(message), -1, {}});
 }
 
@@ -618,7 +655,7 @@ std::optional<std::string> reuse_run(std::string_view model_text, const RunOptio
   // directory as the last prune left it (cache/disk_cache.hpp).
   if (source == TraceSource::Disk) caches.disk.prune_if_changed();
   std::vector<ExploreWarning> warnings = summary.warnings;
-  judge_run_moments(moments, labels, pairs, warnings);
+  judge_run_moments(moments, theta, labels, pairs, model.graph.get(), observer.cancel, warnings);
   if (gradient)
     settle_run_gradient(*gradient, moments, theta, labels, pairs, model.graph.get(), observer.cancel, warnings,
                         timings);
@@ -753,7 +790,7 @@ std::string run_model(std::string_view model_text, const RunOptions& options, co
   caches.disk.prune();
   std::vector<ExploreWarning> warnings = summary.warnings;
   if (!caches.disk.warning().empty()) warnings.push_back({caches.disk.warning(), -1, {}});
-  judge_run_moments(moments, labels, pairs, warnings);
+  judge_run_moments(moments, theta, labels, pairs, graph_held.get(), cancel, warnings);
   if (gradient)
     settle_run_gradient(*gradient, moments, theta, labels, pairs, graph_held.get(), cancel, warnings, timings);
   return result_json(summary, false, totals_of(*trace), labels, theta, moments, options, timings, run_start, lifetimes,

@@ -80,6 +80,17 @@ std::vector<ImpreciseDerivatives> settle_gradient_accuracy(Gradient& gradient, c
                                                            const ParametricGraph* graph,
                                                            const std::atomic<bool>* cancel);
 
+// Settles the accuracy of a run's or an evaluation's variances and covariances (of
+// `pairs`) at θ alike (decisions 110 and 111): those that double leaves fewer than
+// kTrustedDigits digits (engine/moment_accuracy.hpp) are recomputed in quadruple
+// precision on `graph` (engine/moment_refinement.hpp) and written over the double ones;
+// returns the one warning naming those that even so keep too few digits, or could not
+// be recomputed (saying why), "" when none. Values that keep their digits are not
+// touched: the screen reads each once.
+std::string settle_moment_accuracy(Moments& moments, std::span<const double> theta, std::span<const RewardPair> pairs,
+                                   std::span<const std::string> rewards, const ParametricGraph* graph,
+                                   const std::atomic<bool>* cancel);
+
 // The key of a composed model trace: the graph's structure and rewards (never its
 // state labels), the block size threshold that shaped the composition, and the
 // model's labels (parameter names and defaults, reward names), which evaluation by
