@@ -1,12 +1,14 @@
 // A variance or covariance that is the difference of two nearly equal moments is named
-// in the run's warnings (decision 110, engine/moment_accuracy.hpp), through the real
-// CLI and the real addon, against its closed form (no number from the engine).
+// in the run's warnings (decision 110, engine/moment_accuracy.hpp) and in an evaluation's
+// impreciseMoments at the θ where it cancels (decision 112), through the real CLI and the
+// real addon, against its closed form (no number from the engine).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Engine } from '../../extension/engine/engine';
+import { momentDoubt, runMomentWarning } from '../../extension/protocol/moment';
 import type { PhasicGraph } from './dense';
 import { CLI, tempDir } from './helpers';
 
@@ -120,6 +122,91 @@ describe('variances and covariances that cancel (decision 110)', () => {
           'a warning about the run as a whole has no site',
         );
       }
+    } finally {
+      await engine.clearCaches();
+      rmSync(cacheDir, { recursive: true, force: true });
+    }
+  });
+});
+
+/**
+ * The mixture with B's rate in the second branch a parameter of its own (p2 = u, p1 = t):
+ * Cov[A, B] = (1/4)(3/4)·(2/(3t))·(1/t − 1/u) = (u − t)/(8·t²·u), which cancels as u → t
+ * while E[A]·E[B] stays ≈ 1/(2t²): one cached trace, ordinary at one θ, cancelling at another.
+ */
+function mixtureOfTwo(): PhasicGraph {
+  return {
+    ...mixture(1),
+    param_length: 2,
+    param_edges: [
+      [1, 3, 1, 0],
+      [2, 4, 3, 0],
+      [3, 5, 1, 0],
+      [4, 5, 0, 1],
+    ],
+  };
+}
+const covarianceAt = (u: number) => (u - t) / (8 * t * t * u);
+
+describe("an evaluation's variances and covariances that cancel (decision 112)", () => {
+  const near = t * NEAR; // u − t is exact (Sterbenz), so the closed form is exact too
+  const pairs: Array<[string, string]> = [['s0', 's1']];
+
+  it('names Cov(s0, s1) in impreciseMoments at the θ where it cancels, not at an ordinary θ', async () => {
+    const cacheDir = tempDir('moment-accuracy-evaluate');
+    const engine = new Engine();
+    engine.configure({ cacheDir });
+    try {
+      const run = await engine.run(JSON.stringify(mixtureOfTwo()), {
+        params: { p1: t, p2: 2 * t },
+        covariances: pairs,
+      });
+      assert.equal(runMomentWarning(run.warnings), undefined, JSON.stringify(run.warnings));
+      const [ordinary, cancelling, unasked] = [
+        ...(await engine.evaluateMany(
+          run.traceKey,
+          [
+            { p1: t, p2: 2 * t },
+            { p1: t, p2: near },
+          ],
+          2,
+          pairs,
+        )),
+        await engine.evaluate(run.traceKey, { p1: t, p2: near }, 2),
+      ];
+      assert.ok(
+        Math.abs((ordinary.covariance['s0,s1'] as number) - covarianceAt(2 * t)) <= 1e-14 * covarianceAt(2 * t),
+      );
+      assert.equal(ordinary.impreciseMoments, undefined);
+      // Only the asked covariance can cancel here; the variances keep their digits.
+      assert.equal(unasked.impreciseMoments, undefined);
+
+      const doubt = cancelling.impreciseMoments ?? '';
+      assert.match(doubt, /^1 value keeps fewer than 6 digits: Cov\(s0, s1\) = [0-9.e-]+ \(about [01]\.\d digits, ±/);
+      assert.doesNotMatch(doubt, /Var\(/);
+      const clause = momentDoubt(doubt, 'Cov(s0, s1)') ?? '';
+      assert.match(clause, /^Cov\(s0, s1\) = \S+ \(about [01]\.\d digits, ±[0-9.e+-]+\)$/);
+      assert.equal(momentDoubt(doubt, 'Var(s0)'), undefined);
+      const bound = stated(doubt, 'Cov(s0, s1)');
+      assert.ok(Math.abs(bound - 2 ** -52 * 2 * (1 / (2 * t)) * (1 / t)) <= 0.05 * bound, `± ${bound}`);
+      const got = cancelling.covariance['s0,s1'] as number;
+      assert.ok(Math.abs(got - covarianceAt(near)) <= 10 * bound, `Cov = ${got}, closed form ${covarianceAt(near)}`);
+    } finally {
+      await engine.clearCaches();
+      rmSync(cacheDir, { recursive: true, force: true });
+    }
+  });
+
+  it("is the run's own moment warning at the run's θ, found among its warnings", async () => {
+    const cacheDir = tempDir('moment-accuracy-same');
+    const engine = new Engine();
+    engine.configure({ cacheDir });
+    try {
+      const run = await engine.run(JSON.stringify(mixtureOfTwo()), { params: { p1: t, p2: near }, covariances: pairs });
+      const fromRun = runMomentWarning(run.warnings);
+      assert.match(fromRun ?? '', /Cov\(s0, s1\) = /);
+      const evaluated = await engine.evaluate(run.traceKey, { p1: t, p2: near }, 2, pairs);
+      assert.equal(evaluated.impreciseMoments, fromRun);
     } finally {
       await engine.clearCaches();
       rmSync(cacheDir, { recursive: true, force: true });
