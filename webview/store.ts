@@ -5,7 +5,7 @@
 // length of session.
 import { entry } from '../extension/protocol/check';
 import { MEMORY_CATEGORIES, type MemoryCategory, totalBytes } from '../extension/protocol/memory';
-import type { MomentsBlock } from '../extension/protocol/moment';
+import { type MomentsBlock, runMomentWarning } from '../extension/protocol/moment';
 import { MAX_PANEL_BLOCKS, MAX_PANEL_MARKERS } from '../extension/protocol/panelBounds';
 import { groupSizeAt, keepMinMax, thinIndices } from '../extension/protocol/thinning';
 import type {
@@ -123,6 +123,8 @@ export type Change = 'engine' | 'samples' | 'blocks' | 'markers' | 'run' | 'para
 /** The newest moments the engine gave for the current run, and the parameters they are at. */
 export interface MomentsAt extends MomentsBlock {
   params: Record<string, number>;
+  /** The engine's warning naming those of its variances and covariances that cancelled (decision 112). */
+  impreciseMoments?: string | undefined;
 }
 
 export class StudioStore {
@@ -220,7 +222,7 @@ export class StudioStore {
     const run = this.run;
     if (!run) return;
     for (const p of run.model.params) this.paramText[p.name] = String(entry(run.result.params, p.name) ?? p.default);
-    this.moments = run.result;
+    this.moments = { ...run.result, impreciseMoments: runMomentWarning(run.result.warnings) };
   }
 
   /** The newest time anything happened: "now" for live data. */

@@ -15,6 +15,9 @@
 // (information.ts). A gradient the engine does not trust even after recomputing it
 // (EvaluateResult.impreciseGradient, decision 82) is never read silently: at the
 // estimate it gets a warning, near it it withholds the standard errors.
+// EvaluateResult.impreciseMoments is not read: it names variances and covariances, and
+// the fit reads only first moments, which cannot cancel (sums of nonnegative terms,
+// decision 112).
 import { type Engine, EngineFailure } from '../engine/engine';
 import type { EvaluateResult, Progress } from '../protocol/engine';
 import type { FitOutcome } from '../protocol/fit';

@@ -64,3 +64,29 @@ export function nonFiniteSummary(r: MomentsBlock): string[] {
     return `${list} ${names.length === 1 ? 'is' : 'are'} ${word}`;
   });
 }
+
+/**
+ * The run's warning from the engine's moment screen (engine/moment_accuracy.hpp: "N value(s)
+ * keep(s) fewer than 6 digits: Var(x) = … (about d digits, ±u), …"), the one an
+ * evaluation at the run's parameters carries as `impreciseMoments` (decision 112); undefined
+ * when the run has none. A run has no member for it (its warnings are one list), so it is
+ * the siteless warning in that form.
+ */
+export function runMomentWarning(warnings: ReadonlyArray<{ message: string; site: number }>): string | undefined {
+  return warnings.find(
+    (w) => w.site === -1 && /^\d+ values? keeps? fewer than \d+ digits: (?:Var|Cov)\(/.test(w.message),
+  )?.message;
+}
+
+/**
+ * What a moment warning (`impreciseMoments` or runMomentWarning) says about one value,
+ * `name` as it names it ("Var(x)", "Cov(a, b)"): e.g. "Var(x) = 1e-14 (about 0.9 digits,
+ * ±1.6e-15)"; undefined when it does not name that value.
+ */
+export function momentDoubt(warning: string | undefined, name: string): string | undefined {
+  if (!warning) return undefined;
+  const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`(?:: |, )(${escaped} = \\S+ \\((?:about [0-9.]+ digits|no digit left), ±[^)]*\\))`).exec(
+    warning,
+  )?.[1];
+}

@@ -1,7 +1,8 @@
 // A variance or covariance that is the difference of two nearly equal moments is
 // recomputed in quadruple precision (decision 111, engine/moment_refinement.hpp) and
 // named only where even that leaves it too few digits (decision 110,
-// engine/moment_accuracy.hpp), through the real CLI and the real addon, against
+// engine/moment_accuracy.hpp), in a run's warnings and in an evaluation's
+// impreciseMoments (decision 112), through the real CLI and the real addon, against
 // mpmath's value at 60 digits (no number from the engine).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -9,7 +10,8 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Engine } from '../../extension/engine/engine';
-import type { EvaluateResult, Moment } from '../../extension/protocol/engine';
+import type { Moment } from '../../extension/protocol/engine';
+import { momentDoubt, runMomentWarning } from '../../extension/protocol/moment';
 import { CLI, tempDir } from './helpers';
 import { mixture } from './mixture';
 
@@ -151,8 +153,7 @@ describe('variances and covariances that cancel (decisions 110, 111)', () => {
         covariances: [['s0', 's1']],
       });
       assert.deepEqual(cancelling(run.warnings.map((w) => w.message)), []);
-      type Judged = EvaluateResult & { impreciseMoments?: string };
-      const [kept, lost] = (await engine.evaluateMany(
+      const [kept, lost] = await engine.evaluateMany(
         run.traceKey,
         [
           { p1: t, p2: 1e-20 },
@@ -160,13 +161,68 @@ describe('variances and covariances that cancel (decisions 110, 111)', () => {
         ],
         2,
         [['s0', 's1']],
-      )) as Judged[];
+      );
       near(kept.covariance['s0,s1'], TRUTH.offset20, 'evaluated Cov at δ = 1e-20');
       assert.equal(kept.impreciseMoments, undefined);
       assert.match(
         lost.impreciseMoments ?? '',
         /^1 value keeps fewer than 6 digits: Cov\(s0, s1\) = .*recomputed in quadruple precision/,
       );
+    } finally {
+      await engine.clearCaches();
+      rmSync(cacheDir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("an evaluation's moment warning (decision 112)", () => {
+  const pairs: Array<[string, string]> = [['s0', 's1']];
+  // B's rate on the second branch is t + δ with δ = p2; at δ = t, u = 2t and nothing cancels.
+  const covarianceAt = (u: number) => (u - t) / (8 * t * t * u);
+
+  it('names only the asked value that keeps no digit, and nothing at an ordinary θ', async () => {
+    const cacheDir = tempDir('moment-accuracy-named');
+    const engine = new Engine();
+    engine.configure({ cacheDir });
+    try {
+      const run = await engine.run(JSON.stringify(mixture(1, true)), { params: { p1: t, p2: t }, covariances: pairs });
+      assert.equal(runMomentWarning(run.warnings), undefined, JSON.stringify(run.warnings));
+      const [ordinary, lost] = await engine.evaluateMany(
+        run.traceKey,
+        [
+          { p1: t, p2: t },
+          { p1: t, p2: 1e-40 },
+        ],
+        2,
+        pairs,
+      );
+      const unasked = await engine.evaluate(run.traceKey, { p1: t, p2: 1e-40 }, 2);
+      const cov = ordinary.covariance['s0,s1'] as number;
+      assert.ok(Math.abs(cov - covarianceAt(2 * t)) <= 1e-14 * covarianceAt(2 * t), `Cov = ${cov}`);
+      assert.equal(ordinary.impreciseMoments, undefined);
+      // Only the asked covariance cancels here; the variances keep their digits.
+      assert.equal(unasked.impreciseMoments, undefined);
+      const clause = momentDoubt(lost.impreciseMoments, 'Cov(s0, s1)') ?? '';
+      assert.match(clause, /^Cov\(s0, s1\) = \S+ \((no digit left|about [0-9.]+ digits), ±[0-9.e+-]+\)$/);
+      assert.equal(momentDoubt(lost.impreciseMoments, 'Var(s0)'), undefined);
+      assert.equal(momentDoubt(lost.impreciseMoments, 'Var(s1)'), undefined);
+    } finally {
+      await engine.clearCaches();
+      rmSync(cacheDir, { recursive: true, force: true });
+    }
+  });
+
+  it("is the run's own moment warning at the run's θ, found among its warnings", async () => {
+    const cacheDir = tempDir('moment-accuracy-same');
+    const engine = new Engine();
+    engine.configure({ cacheDir });
+    try {
+      const theta = { p1: t, p2: 1e-40 };
+      const run = await engine.run(JSON.stringify(mixture(1, true)), { params: theta, covariances: pairs });
+      const fromRun = runMomentWarning(run.warnings);
+      assert.match(fromRun ?? '', /Cov\(s0, s1\) = /);
+      const evaluated = await engine.evaluate(run.traceKey, theta, 2, pairs);
+      assert.equal(evaluated.impreciseMoments, fromRun);
     } finally {
       await engine.clearCaches();
       rmSync(cacheDir, { recursive: true, force: true });

@@ -146,6 +146,60 @@ describe('engine requests over stdio', () => {
     );
   });
 
+  it('names a covariance that cancelled in the evaluation at that θ and in the run diagnostic there (decision 112)', async () => {
+    // The mixture of test/engine/moment_accuracy.test.ts in the language: A then B at rate
+    // t on one branch (probability 1/4), A at 3t then B at u = t + d on the other, so
+    // Cov[a, b] = d/(8·t²·u), against E[a]·E[b] ≈ 1/(2t²): it cancels as d → 0. Down to
+    // d ≈ 1e-30·t the engine recomputes it in quadruple precision (decision 111); at
+    // d = 1e-40 no digit is left even there, and it is named.
+    const t = 0.37;
+    const text = [
+      'model mixture',
+      `param t = ${t}`,
+      `param d = ${t}`,
+      'state branch in 0..2 = 0',
+      'state stage in 0..3 = 0',
+      'absorb when stage == 3',
+      'rule pick_slow when stage == 0 rate 0.25 do branch = 1; stage = 1',
+      'rule pick_fast when stage == 0 rate 0.75 do branch = 2; stage = 1',
+      'rule a_slow when stage == 1 and branch == 1 rate t do stage = 2',
+      'rule a_fast when stage == 1 and branch == 2 rate 3 * t do stage = 2',
+      'rule b_slow when stage == 2 and branch == 1 rate t do stage = 3',
+      'rule b_fast when stage == 2 and branch == 2 rate t + d do stage = 3',
+      'reward a = if stage == 1 then 1 else 0',
+      'reward b = if stage == 2 then 1 else 0',
+      '',
+    ].join('\n');
+    const uri = model('mixture.phasic', text);
+    // Diagnostics are published for open documents, as the editor has them.
+    await lsp.open(uri, text);
+    const covariances: Array<[string, string]> = [['a', 'b']];
+    const { result } = await request('phasic/run', run(uri, {}, { covariances }));
+    const closed = (d: number) => d / (8 * t * t * (t + d));
+    assert.ok(Math.abs(Number(result.covariance['a,b']) - closed(t)) <= 1e-14 * closed(t));
+    assert.ok(!result.warnings.some((w) => /nearly equal moments/.test(w.message)), JSON.stringify(result.warnings));
+    const evaluate = (d: number) =>
+      request('phasic/evaluate', { traceKey: result.traceKey, params: { t, d }, moments: 2, covariances });
+    const ordinary = await evaluate(t);
+    assert.equal(ordinary.impreciseMoments, undefined);
+    const recomputed = await evaluate(t * 2 ** -46);
+    assert.equal(recomputed.impreciseMoments, undefined);
+    const cov = Number(recomputed.covariance['a,b']);
+    assert.ok(Math.abs(cov - closed(t * 2 ** -46)) <= 1e-13 * closed(t * 2 ** -46), `Cov = ${cov}`);
+    const cancelling = await evaluate(1e-40);
+    assert.equal(parseEngineReply('phasic/evaluate', cancelling).ok, true);
+    assert.match(
+      cancelling.impreciseMoments ?? '',
+      /^1 value keeps fewer than 6 digits: Cov\(a, b\) = \S+ \((no digit left|about [0-9.]+ digits), ±/,
+    );
+
+    // A run at that θ says the same, as a diagnostic on the model's first line.
+    const there = await request('phasic/run', run(uri, {}, { covariances, params: { t, d: 1e-40 } }));
+    assert.ok(there.result.warnings.some((w) => w.message === cancelling.impreciseMoments));
+    const diagnostic = await publishedDiagnostic(uri, (d) => d.message === cancelling.impreciseMoments);
+    assert.equal(diagnostic.range.start.line, 0);
+  });
+
   it("answers every run and evaluation with the edited model's own labels: edit, run, undo, run", async () => {
     // One file edited in place, as in daily use: the graph stays the same, the labels change.
     const original = fixture('kingman.phasic');

@@ -7,7 +7,7 @@
 // is drawn, and a failed one shows its error instead of any chart.
 import { entry } from '../../extension/protocol/check';
 import { formatMs, formatNumber, formatQuantile } from '../../extension/protocol/format';
-import { formatMoment, type Moment } from '../../extension/protocol/moment';
+import { formatMoment, momentDoubt } from '../../extension/protocol/moment';
 import type { DistributionResult, PanelRun } from '../../extension/protocol/webview';
 import { el, table } from '../dom';
 import { ParamForm } from '../params';
@@ -16,6 +16,7 @@ import { tableToggle } from '../tableToggle';
 import type { Palette } from '../theme';
 import { button, checkbox, type Checkbox } from '../toolkit';
 import { nextRequestId, post } from '../vscode';
+import { markDoubt } from '../warnings';
 import type uPlot from 'uplot';
 import { CURVE_TITLES, chartsPng, drawChart, type Curve } from './chart';
 
@@ -307,7 +308,7 @@ export class DistributionView {
       return;
     }
     const levels = results[0].quantiles.map((q) => q.p);
-    const rows: string[][] = levels.map((p) => [
+    const rows: Array<Array<string | Node>> = levels.map((p) => [
       percent(p),
       ...results.map((r) => {
         const q = r.quantiles.find((x) => x.p === p);
@@ -375,14 +376,30 @@ export class DistributionView {
   }
 }
 
-/** The mean ± sd of a reward from the moments, when they are at the result's parameters. */
-function meanSd(moments: MomentsAt | null, r: DistributionResult): string {
+/**
+ * The mean ± sd of a reward from the moments, when they are at the result's parameters;
+ * an sd whose variance the engine judged imprecise is marked (its digits are the
+ * variance's: √ halves the relative error, decision 112).
+ */
+function meanSd(moments: MomentsAt | null, r: DistributionResult): string | Node {
   if (!moments || !sameParams(moments.params, r.params)) return '…';
   const mean = entry(moments.moments, r.reward)?.[0];
   const variance = entry(moments.variance, r.reward);
   if (mean === undefined) return '—';
-  const sd: Moment | undefined =
-    variance === undefined ? undefined : typeof variance === 'number' ? Math.sqrt(Math.max(0, variance)) : variance;
   const cause = moments.nonFiniteCause;
-  return `${formatMoment(mean, formatNumber, cause)} ± ${sd === undefined ? '—' : formatMoment(sd, formatNumber, cause)}`;
+  const shownMean = `${formatMoment(mean, formatNumber, cause)} ± `;
+  if (variance === undefined) return `${shownMean}—`;
+  const sd = formatMoment(
+    typeof variance === 'number' ? Math.sqrt(Math.max(0, variance)) : variance,
+    formatNumber,
+    cause,
+  );
+  const doubt = momentDoubt(moments.impreciseMoments, `Var(${r.reward})`);
+  if (doubt === undefined) return shownMean + sd;
+  return el(
+    'span',
+    {},
+    shownMean,
+    markDoubt(sd, `sd = √Var(${r.reward}), and ${doubt}: the difference of two nearly equal moments (see Moments)`),
+  );
 }

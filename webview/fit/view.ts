@@ -13,6 +13,7 @@ import { tableToggle } from '../tableToggle';
 import type { Palette } from '../theme';
 import { button, checkbox, type Checkbox, type NumberField, numberField } from '../toolkit';
 import { nextRequestId, post, reserveRequestIds } from '../vscode';
+import { WarningList } from '../warnings';
 import type uPlot from 'uplot';
 import { drawLoglik, drawSpectrum } from './chart';
 
@@ -74,7 +75,7 @@ export class FitView {
   private readonly useButton: HTMLElement;
   private readonly status = el('p', { class: 'fit-status', role: 'status', 'aria-live': 'polite' });
   private readonly errorBox = el('p', { class: 'fit-error', role: 'alert' });
-  private readonly warnings = el('ul', { class: 'fit-warnings', role: 'alert', 'aria-label': 'Fit warnings' });
+  private readonly warnings = new WarningList('fit-warnings', 'Fit warnings');
   private readonly loglikFrame = el('div', { class: 'fit-chart fit-loglik', role: 'img' });
   private readonly spectrumFrame = el('div', { class: 'fit-chart fit-spectrum', role: 'img' });
   private readonly charts = el('div', { class: 'fit-charts' });
@@ -105,7 +106,6 @@ export class FitView {
     this.cancelButton.setAttribute('disabled', '');
     this.useButton.setAttribute('disabled', '');
     this.errorBox.hidden = true;
-    this.warnings.hidden = true;
     this.charts.hidden = true;
     this.charts.append(
       el('h3', {}, 'Log-likelihood by iteration'),
@@ -136,7 +136,7 @@ export class FitView {
       this.controls,
       this.status,
       this.errorBox,
-      this.warnings,
+      this.warnings.element,
       this.results,
       this.charts,
       this.tables,
@@ -233,7 +233,7 @@ export class FitView {
     this.steps = result.steps;
     this.status.textContent = `${result.converged ? 'Converged' : 'Did not converge'} after ${result.iterations} iterations: log-likelihood ${formatNumber(result.loglik)}, scale ${formatNumber(result.scale)} (expected sites per unit branch length), ${formatNumber(result.sites)} segregating sites.`;
     this.useButton.removeAttribute('disabled');
-    this.renderWarnings(result.warnings);
+    this.warnings.show(result.warnings);
     this.renderResults();
     this.draw();
   }
@@ -249,7 +249,7 @@ export class FitView {
     this.paramsBox.replaceChildren();
     this.rewardSelect.replaceChildren();
     this.results.replaceChildren();
-    this.renderWarnings([]);
+    this.warnings.show([]);
     this.showError(null);
     this.useButton.setAttribute('disabled', '');
     this.draw();
@@ -349,7 +349,7 @@ export class FitView {
       return;
     }
     this.showError(null);
-    this.renderWarnings([]);
+    this.warnings.show([]);
     this.results.replaceChildren();
     this.result = null;
     this.steps = [];
@@ -390,11 +390,6 @@ export class FitView {
   private showError(message: string | null): void {
     this.errorBox.hidden = message === null;
     this.errorBox.textContent = message ?? '';
-  }
-
-  private renderWarnings(warnings: string[]): void {
-    this.warnings.hidden = warnings.length === 0;
-    this.warnings.replaceChildren(...warnings.map((w) => el('li', {}, `⚠ ${w}`)));
   }
 
   private renderResults(): void {

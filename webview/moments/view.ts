@@ -1,16 +1,18 @@
 // The Moments tab: moments, variances and covariances of each reward, and one input
 // per parameter (shared with the Distribution view: webview/params.ts). Editing a
 // value re-evaluates the run's cached composed trace in the engine (debounced; never
-// a re-recording) and shows how long that took.
+// a re-recording) and shows how long that took. A variance or covariance the engine
+// judged imprecise at the shown parameters is marked, and its warning listed (decision 112).
 import { entry } from '../../extension/protocol/check';
 import type { EvaluateResult } from '../../extension/protocol/engine';
-import { formatMoment, nonFiniteSummary } from '../../extension/protocol/moment';
+import { formatMoment, momentDoubt, nonFiniteSummary, runMomentWarning } from '../../extension/protocol/moment';
 import type { PanelRun } from '../../extension/protocol/webview';
 import { el, table } from '../dom';
 import { formatMs, formatNumber } from '../../extension/protocol/format';
 import type { StudioStore } from '../store';
 import { ParamForm } from '../params';
 import { nextRequestId, post } from '../vscode';
+import { markDoubt, WarningList } from '../warnings';
 
 const DEBOUNCE_MS = 250;
 
@@ -19,6 +21,7 @@ export class MomentsView {
   private readonly intro = el('p', { class: 'muted' }, 'Run a model to see its moments.');
   private readonly form: ParamForm;
   private readonly status = el('p', { class: 'eval-status', role: 'status', 'aria-live': 'polite' });
+  private readonly warnings = new WarningList('moment-warnings', 'Warnings about these moments');
   private readonly results = el('div', { class: 'results' });
   private run: PanelRun | null = null;
   private timer: ReturnType<typeof setTimeout> | undefined;
@@ -31,6 +34,7 @@ export class MomentsView {
       this.intro,
       this.form.element,
       this.status,
+      this.warnings.element,
       this.results,
     );
     store.subscribe((c) => {
@@ -41,12 +45,13 @@ export class MomentsView {
   private setRun(run: PanelRun | null): void {
     this.run = run;
     this.results.replaceChildren();
+    this.warnings.show([]);
     this.status.textContent = '';
     if (!run) return;
     const r = run.result;
     this.intro.textContent = `${run.model.name}: ${r.vertices.toLocaleString('en-US')} vertices. Changing a parameter re-evaluates the cached trace (${r.traceKey.slice(0, 12)}…); nothing is re-recorded.`;
     this.status.textContent = `Evaluated with the run in ${formatMs(r.timingsMs.evaluate)}.`;
-    this.show(r);
+    this.show({ ...r, impreciseMoments: runMomentWarning(r.warnings) });
   }
 
   private changed(): void {
@@ -85,7 +90,10 @@ export class MomentsView {
   }
 
   private show(
-    r: Pick<EvaluateResult, 'params' | 'moments' | 'variance' | 'covariance' | 'nonFinite' | 'nonFiniteCause'>,
+    r: Pick<
+      EvaluateResult,
+      'params' | 'moments' | 'variance' | 'covariance' | 'nonFinite' | 'nonFiniteCause' | 'impreciseMoments'
+    >,
   ): void {
     // Infinite values read ∞, undefined ones "undefined" and those beyond a double "out of
     // range", never "null" or "NaN"; a note under the table says which and why (the engine's reason).
@@ -94,8 +102,9 @@ export class MomentsView {
     const order = Math.max(0, ...rewards.map((k) => r.moments[k].length));
     const variance = (reward: string) => {
       const v = entry(r.variance, reward);
-      return v === undefined ? '—' : value(v);
+      return v === undefined ? '—' : markDoubt(value(v), momentDoubt(r.impreciseMoments, `Var(${reward})`));
     };
+    this.warnings.show(r.impreciseMoments ? [r.impreciseMoments] : []);
     const power = (k: number) => (k === 1 ? 'E[X]' : `E[X${String(k).replace(/\d/g, (d) => '⁰¹²³⁴⁵⁶⁷⁸⁹'[Number(d)])}]`);
     const moments = table({
       caption: `Moments at ${
@@ -118,7 +127,10 @@ export class MomentsView {
         table({
           caption: 'Covariances',
           headers: ['Rewards', 'Covariance'],
-          rows: cov.map(([k, v]) => [k.replace(',', ', '), value(v)]),
+          rows: cov.map(([k, v]) => {
+            const pair = k.replace(',', ', ');
+            return [pair, markDoubt(value(v), momentDoubt(r.impreciseMoments, `Cov(${pair})`))];
+          }),
         }),
       );
     }

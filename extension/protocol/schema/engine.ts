@@ -148,6 +148,13 @@ export const runResult = obj({ ...runEntries, decomposition });
 export const evaluateResult = obj({
   ...momentsEntries,
   evaluateMs: nonNeg,
+  /**
+   * The variances and requested covariances at these parameters that keep fewer than 6
+   * digits because they are the difference of two nearly equal moments: the warning a
+   * run at these parameters shows for them (docs/engine.md, "Variances and covariances";
+   * decisions 110, 112). Absent when every one keeps its digits.
+   */
+  impreciseMoments: v.optional(str()),
   gradientMs: v.optional(nonNeg),
   /**
    * With the gradient option, per parameter whose derivatives keep fewer than 6 trusted

@@ -9,6 +9,7 @@
 #include "engine/distribution.hpp"
 #include "engine/export.hpp"
 #include "engine/json_writer.hpp"
+#include "engine/moment_accuracy.hpp"
 #include "engine/run.hpp"
 #include "engine/scc_detail.hpp"
 
@@ -171,6 +172,9 @@ std::string Engine::evaluate(const std::string& trace_key, const std::vector<Nam
     w.begin_object();
     const std::span<const double> theta(thetas.data() + i * p, p);
     settle_absorption(results[i], cached.graph.get(), theta);
+    // Judged per θ as a run's are, a flagged value recomputed in quadruple precision
+    // (decisions 110, 111): a panel's slider or a fit's step shows no variance or
+    // covariance whose digits cancelled without saying so (decision 112).
     const std::string moment_doubts = settle_moment_accuracy(results[i], theta, pairs, cached.labels.rewards,
                                                              cached.graph.get(), cancel);
     write_evaluation(w, cached.labels, theta, results[i], moments, covariances);
