@@ -419,6 +419,13 @@ describe('the SFS likelihood', () => {
       5,
       /has 6 entries \(n = 5 samples\).*xi\[0\.\.4\], which is n = 6.*needs 7 entries/,
     );
+    // Decision 115: the sample size's constant is the model's to name; "--set n=5" was given
+    // as the thing to do, whatever the model called it.
+    refuses(
+      spectrum([0, 1, 2, 3, 4, 0]),
+      5,
+      /\(or give the model's sample size as 5: the constant that sets it, e\.g\. --set n=5 where it is called n\)$/,
+    );
     refuses(spectrum(counts, { mask: counts.map(() => true) }), 5, /every polymorphic entry of the spectrum is masked/);
     refuses(spectrum(counts, { mask: counts.map((_, i) => i !== 2) }), 5, /only entry 2 .* is unmasked/);
     refuses(spectrum([5, 0, 0, 0, 0, 0, 9]), 5, /all 0: no segregating sites/);
