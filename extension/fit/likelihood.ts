@@ -146,7 +146,7 @@ export class SfsLikelihood {
       throw new FitError(
         `the spectrum has ${n + 1} entries (n = ${n} samples) but the model's reward family ${family} has ` +
           `${familySize} members, ${family}[0..${familySize - 1}], which is n = ${familySize + 1}: ` +
-          `the .fs file needs ${familySize + 2} entries (or give the model's sample size as ${n}, e.g. --set n=${n})`,
+          `the .fs file needs ${familySize + 2} entries (or give the model's sample size as ${n}: the constant that sets it, e.g. --set n=${n} where it is called n)`,
         'data',
       );
     const last = spectrum.folded ? Math.floor(n / 2) : n - 1;

@@ -54,14 +54,75 @@ interface Word {
   column: number;
 }
 
-/** Non-comment, non-blank lines with their 1-based numbers. */
+/**
+ * The most entries a spectrum may have: a reward family has fewer than 2^20 members
+ * (a model has at most 2^20 rewards, decision 80; a phasic graph's rewards are its
+ * state's cells, at most 2^20), so no model can be fitted to a longer one. The bound
+ * is checked before a row is split into words: a 100 MB line of 50 million counts,
+ * split whole, filled Node's heap and crashed after six minutes.
+ */
+export const MAX_ENTRIES = 2 ** 20 + 2;
+
+/** A file has one header, one counts line and one mask line; a fourth data line is refused, so the scan stops there. */
+const MOST_DATA_LINES = 4;
+
+/**
+ * The first non-comment, non-blank lines with their 1-based numbers, up to the one
+ * past the mask. Scanned line by line: splitting a file of 10⁸ blank lines whole took
+ * 43 s and 2.9 GB.
+ */
 function dataLines(text: string): Line[] {
   const lines: Line[] = [];
-  text.split(/\r\n|\n|\r/).forEach((raw, i) => {
-    const t = raw.trim();
-    if (t !== '' && !t.startsWith('#')) lines.push({ number: i + 1, text: raw });
-  });
+  // The next '\n' and '\r' at or after `start` (text.length when none), each searched
+  // again only once passed: searching both at every line is quadratic in a file
+  // without '\r'.
+  let lf = -1;
+  let cr = -1;
+  let start = 0;
+  for (let number = 1; lines.length < MOST_DATA_LINES; number++) {
+    if (lf < start) lf = indexOrEnd(text, '\n', start);
+    if (cr < start) cr = indexOrEnd(text, '\r', start);
+    const end = Math.min(lf, cr);
+    if (end > start) {
+      const raw = text.slice(start, end);
+      const t = raw.trim();
+      if (t !== '' && !t.startsWith('#')) lines.push({ number, text: raw });
+    }
+    if (end === text.length) break;
+    start = end === cr && lf === cr + 1 ? end + 2 : end + 1;
+  }
   return lines;
+}
+
+function indexOrEnd(text: string, what: string, from: number): number {
+  const at = text.indexOf(what, from);
+  return at < 0 ? text.length : at;
+}
+
+/** A blank as `\s` has it: ASCII's six, else whatever Unicode calls a space. */
+function isBlank(code: number): boolean {
+  if (code < 128) return code === 32 || (code >= 9 && code <= 13);
+  return /\s/.test(String.fromCharCode(code));
+}
+
+/** How many blank-separated words the line holds, counted without building them. */
+function wordCount(line: Line): number {
+  let n = 0;
+  let inWord = false;
+  for (let i = 0; i < line.text.length; i++) {
+    const blank = isBlank(line.text.charCodeAt(i));
+    if (!blank && !inWord) n++;
+    inWord = !blank;
+  }
+  return n;
+}
+
+/**
+ * A word as a message quotes it: a long one by its start and length, so a
+ * megabyte-long count is not printed back whole.
+ */
+function shown(text: string): string {
+  return text.length <= 60 ? text : `${text.slice(0, 30)}… (${text.length} characters)`;
 }
 
 function words(line: Line): Word[] {
@@ -84,18 +145,30 @@ function refuseNul(text: string): void {
   );
 }
 
+/**
+ * The most words and labels a first line may hold: dadi writes one size per population,
+ * the fold and one label per population. Counted as they are read, so a first line of a
+ * million words is refused without building them.
+ */
+const MAX_HEADER_TOKENS = 16;
+
 /** Splits the first line into words and quoted labels; a label may contain spaces. */
 function headerTokens(line: Line): { words: string[]; labels: string[] } {
   const words: string[] = [];
   const labels: string[] = [];
   const re = /"([^"]*)"|(\S+)/g;
   for (let m = re.exec(line.text); m !== null; m = re.exec(line.text)) {
+    if (words.length + labels.length === MAX_HEADER_TOKENS)
+      throw new SfsFileError(
+        `the first line has more than ${MAX_HEADER_TOKENS} words; it is: n + 1, folded or unfolded, optional quoted labels`,
+        line.number,
+      );
     if (m[1] !== undefined) labels.push(m[1]);
     else if (m[2].includes('"'))
-      throw new SfsFileError(`a population label is not closed: ${JSON.stringify(m[2])}`, line.number);
+      throw new SfsFileError(`a population label is not closed: ${JSON.stringify(shown(m[2]))}`, line.number);
     else {
       if (labels.length > 0)
-        throw new SfsFileError(`'${m[2]}' follows the population labels; labels come last`, line.number);
+        throw new SfsFileError(`'${shown(m[2])}' follows the population labels; labels come last`, line.number);
       words.push(m[2]);
     }
   }
@@ -116,24 +189,30 @@ function header(line: Line): { entries: number; written: string; folded: boolean
   for (const d of dims)
     if (!/^\d+$/.test(d))
       throw new SfsFileError(
-        `'${d}' is not a number of entries; the first line is: n + 1, folded or unfolded, optional quoted labels`,
+        `'${shown(d)}' is not a number of entries; the first line is: n + 1, folded or unfolded, optional quoted labels`,
         line.number,
       );
   if (dims.length > 1)
     throw new SfsFileError(
-      `this is a ${dims.length}-population spectrum (${dims.join(' × ')}); only one population is supported`,
+      `this is a ${dims.length}-population spectrum (${dims.map(shown).join(' × ')}); only one population is supported`,
       line.number,
     );
   const entries = Number(dims[0]);
+  const written = shown(dims[0]);
   // Messages quote the size as written: 0 entries is no n (it read "n = -1"), and 10²³
   // digits read back as 1e+23.
   if (entries < 3)
     throw new SfsFileError(
-      `the first line says ${dims[0]} entries; a spectrum of n samples has n + 1 entries and needs n ≥ 2, so 3 or more`,
+      `the first line says ${written} entries; a spectrum of n samples has n + 1 entries and needs n ≥ 2, so 3 or more`,
+      line.number,
+    );
+  if (entries > MAX_ENTRIES)
+    throw new SfsFileError(
+      `the first line says ${written} entries, more than the ${MAX_ENTRIES} a spectrum may have: no model has a reward family of more than ${MAX_ENTRIES - 2} members to fit it`,
       line.number,
     );
   if (labels.length > 1) throw new SfsFileError(`${labels.length} population labels for one population`, line.number);
-  return { entries, written: dims[0], folded: keyword >= 0 && words[keyword] === 'folded', labels };
+  return { entries, written, folded: keyword >= 0 && words[keyword] === 'folded', labels };
 }
 
 /** Why a word that is not a decimal is not one, when a usual slip explains it. */
@@ -153,21 +232,21 @@ function count(word: Word, index: number, line: Line): number {
   if (lower === 'nan') return Number.NaN;
   if (/^[+-]?inf(inity)?$/.test(lower)) return lower.startsWith('-') ? -Infinity : Infinity;
   const value = readDecimal(word.text);
-  if (value === undefined) throw fail(`'${word.text}' is not a number${notDecimalHint(word.text)}`);
+  if (value === undefined) throw fail(`'${shown(word.text)}' is not a number${notDecimalHint(word.text)}`);
   if (!Number.isFinite(value))
-    throw fail(`'${word.text}' is too large for a double (the largest is 1.8e308); write inf if inf is meant`);
-  if (underflowsToZero(word.text)) throw fail(underflowMessage(word.text));
+    throw fail(`'${shown(word.text)}' is too large for a double (the largest is 1.8e308); write inf if inf is meant`);
+  if (underflowsToZero(word.text)) throw fail(underflowMessage(shown(word.text)));
   return value;
 }
 
 function row(line: Line, entries: number, written: string, what: string): Word[] {
-  const found = words(line);
-  if (found.length !== entries)
+  const found = wordCount(line);
+  if (found !== entries)
     throw new SfsFileError(
-      `the ${what} line has ${found.length} entries, but the first line says ${written} (n + 1)${found.some((w) => w.text.includes(',')) ? '; entries are separated by blanks, not commas' : ''}`,
+      `the ${what} line has ${found} entries, but the first line says ${written} (n + 1)${line.text.includes(',') ? '; entries are separated by blanks, not commas' : ''}`,
       line.number,
     );
-  return found;
+  return words(line);
 }
 
 export function parseSfs(text: string): Spectrum {
@@ -185,7 +264,7 @@ export function parseSfs(text: string): Spectrum {
     mask = row(maskLine, entries, written, 'mask').map((w, i) => {
       if (w.text !== '0' && w.text !== '1')
         throw new SfsFileError(
-          `mask entry ${i}: '${w.text}' is neither 0 (used) nor 1 (masked)`,
+          `mask entry ${i}: '${shown(w.text)}' is neither 0 (used) nor 1 (masked)`,
           maskLine.number,
           w.column,
         );

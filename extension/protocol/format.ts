@@ -9,10 +9,13 @@
  * sign and exponent ("0.3", "-2", ".5", "1e-4"); surrounding blanks are ignored.
  * Undefined for anything else. `Number` alone would also take "0x10" as 16, "0b1" as 1
  * and "Infinity", which nobody types as a rate, and read them as if they were meant.
+ * The pattern has one way to match each text: `\d+\.?\d*` split a run of digits
+ * between its two `\d`s in every way before failing, so 10⁵ digits and a letter took
+ * 20 s to refuse and a megabyte-long `.fs` count hung the engine process.
  */
 export function readDecimal(text: string): number | undefined {
   const t = text.trim();
-  return /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(t) ? Number(t) : undefined;
+  return /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/.test(t) ? Number(t) : undefined;
 }
 
 /**

@@ -784,6 +784,34 @@ TEST(a_covariance_derivative_of_nearly_independent_rewards_is_judged_and_bounded
   CHECK(kept.covariance_bound[0] >= std::fabs(d.covariance[0] - q.covariance[0]) + q.covariance_bound[0]);
 }
 
+// Decision 115: a derivative that is not finite where every moment is finite is named,
+// by parameter, with the first of them; the digits screen skips it (nothing to count).
+// Where a moment is not finite, or absorption is not certain, the run's nonFinite
+// explains every NaN and nothing is named here.
+TEST(derivatives_that_are_not_finite_beside_finite_moments_are_named) {
+  const Graph mixture = make_graph(
+      1, 6, {{0, 1, {0.25}}, {0, 2, {0.75}}, {1, 3, {0, 1}}, {2, 4, {0, 3}}, {3, 5, {0, 1}}, {4, 5, {0, 2}}},
+      {{0, 1, 1, 0, 0, 0}, {0, 0, 0, 1, 1, 0}});
+  const ModelTrace t = compose(mixture, condense(mixture), {});
+  const std::vector<double> theta = {0.37};
+  const RewardPair pairs[] = {{0, 1}};
+  const Moments m = evaluate(t, theta, 2, pairs);
+  const Gradient d = evaluate_gradient(t, theta, 2, m, pairs);
+  const std::vector<std::string> params = {"theta"}, rewards = {"A", "B"};
+  CHECK(non_finite_derivatives_warning(d, m, theta, pairs, params, rewards, 0).empty());
+  Gradient broken = d;
+  broken.moment[0] = std::numeric_limits<double>::infinity();  // dE[A]/dθ
+  broken.covariance[0] = std::numeric_limits<double>::quiet_NaN();
+  const std::string named = non_finite_derivatives_warning(broken, m, theta, pairs, params, rewards, 0);
+  CHECK(named.find("2 derivatives by theta are not finite at theta = 0.37 (the first: dE[A]/dtheta, +infinite) "
+                   "though every moment is: ") == 0);
+  CHECK(named.find("rescale the parameter") != std::string::npos);
+  CHECK(imprecise_parameters(broken, m, theta, pairs, kDoubleRounding).empty());
+  Moments not_absorbed = m;
+  not_absorbed.absorption_certain = false;
+  CHECK(non_finite_derivatives_warning(broken, not_absorbed, theta, pairs, params, rewards, 0).empty());
+}
+
 // Decision 110: a covariance that is the difference of two nearly equal moments is
 // named with its estimated digits and ±; one that keeps its digits is not. The mixture
 // of a_covariance_derivative_of_nearly_independent_rewards_is_judged_and_bounded:

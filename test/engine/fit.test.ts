@@ -166,6 +166,19 @@ describe('the .fs reader', () => {
     ['no counts line', '4 unfolded\n', /counts line is missing/, 1],
     ['too few counts', '4 unfolded\n1 2 3\n', /counts line has 3 entries, but the first line says 4/, 2],
     ['too many counts', '4 unfolded\n1 2 3 4 5\n', /has 5 entries/, 2],
+    // Decision 115: no model has a family this large; the counts line is then never split.
+    [
+      'more entries than any reward family can have',
+      `${2 ** 20 + 3} unfolded\n1 2 3\n`,
+      /^the first line says 1048579 entries, more than the 1048578 a spectrum may have/,
+      1,
+    ],
+    [
+      'a first line of many words',
+      `4 unfolded ${'"p" '.repeat(15)}\n1 2 3 4\n`,
+      /^the first line has more than 16 words/,
+      1,
+    ],
     ['a non-numeric count', '4 unfolded\n1 2 x 4\n', /entry 2: 'x' is not a number/, 2],
     ['a count with trailing text', '4 unfolded\n1 2 3abc 4\n', /'3abc' is not a number/, 2],
     ['a negative count', '4 unfolded\n1 -2 3 4\n', /entry 1: the count -2 is negative/, 2],
@@ -183,8 +196,9 @@ describe('the .fs reader', () => {
     [
       'a size past 2^53, quoted as written',
       '99999999999999999999999 unfolded\n1 2 3\n',
-      /^the counts line has 3 entries, but the first line says 99999999999999999999999 \(n \+ 1\)$/,
-      2,
+      // Past every family's length since decision 115: refused on its own line, still as written.
+      /^the first line says 99999999999999999999999 entries, more than the 1048578 a spectrum may have/,
+      1,
     ],
     ['a size that is not a number', 'ten unfolded\n1 2\n', /'ten' is not a number of entries/, 1],
     ['two labels', '4 unfolded "a" "b"\n1 2 3 4\n', /2 population labels for one population/, 1],
@@ -405,6 +419,13 @@ describe('the SFS likelihood', () => {
       spectrum([0, 1, 2, 3, 4, 0]),
       5,
       /has 6 entries \(n = 5 samples\).*xi\[0\.\.4\], which is n = 6.*needs 7 entries/,
+    );
+    // Decision 115: the sample size's constant is the model's to name; "--set n=5" was given
+    // as the thing to do, whatever the model called it.
+    refuses(
+      spectrum([0, 1, 2, 3, 4, 0]),
+      5,
+      /\(or give the model's sample size as 5: the constant that sets it, e\.g\. --set n=5 where it is called n\)$/,
     );
     refuses(spectrum(counts, { mask: counts.map(() => true) }), 5, /every polymorphic entry of the spectrum is masked/);
     refuses(spectrum(counts, { mask: counts.map((_, i) => i !== 2) }), 5, /only entry 2 .* is unmasked/);
@@ -983,6 +1004,34 @@ describe('phasic-trace fit', () => {
     const r = guarded(['run', a, '--no-cache']);
     assert.equal(r.status, 1, r.stderr);
     assert.match(r.stderr, /cannot read .*loop-a\.phasic: its symbolic links form a loop \(ELOOP\)/);
+  });
+
+  // Decision 115. A counts line of 10⁷ words was split whole into 10⁷ objects before its
+  // length was compared: a 100 MB line filled Node's 4 GB heap and crashed after six
+  // minutes (here, with a 256 MB heap, at once). And a count of a million digits and a
+  // letter was matched against a pattern that tried every split of the digits: it took
+  // half an hour to refuse (the guard turns that hang into a failure).
+  it('refuses a counts line of ten million words or a count of a million digits at once, quoting it short', () => {
+    const guarded = (data: string) =>
+      spawnSync(
+        process.execPath,
+        ['--max-old-space-size=256', CLI, 'fit', ...twoDemeFitArgs('--data', data), '--no-cache'],
+        {
+          encoding: 'utf8',
+          timeout: 120_000,
+        },
+      );
+    const long = guarded(fsFile('long-line', `11 unfolded\n${'1 '.repeat(10_000_000)}\n`));
+    assert.equal(long.signal, null, long.stderr);
+    assert.equal(long.status, 1, long.stderr);
+    assert.match(
+      long.stderr,
+      /long-line\.fs:2: the counts line has 10000000 entries, but the first line says 11 \(n \+ 1\)\n$/,
+    );
+    const digits = guarded(fsFile('long-count', `11 unfolded\n0 1 ${'1'.repeat(1_000_000)}x 1 1 1 1 1 1 1 0\n`));
+    assert.equal(digits.signal, null, 'a million digits and a letter did not end');
+    assert.equal(digits.status, 1, digits.stderr);
+    assert.match(digits.stderr, /long-count\.fs:2:5: entry 2: '1{30}… \(1000001 characters\)' is not a number\n$/);
   });
 
   it('keeps to the bounds a model declares: a start or --param outside is refused, an estimate outside is said', () => {

@@ -839,6 +839,42 @@ describe('derivatives at the rounding of their terms', () => {
   });
 });
 
+describe('derivatives beyond a double where the moments are not (decision 115)', () => {
+  it('names the derivatives that are not finite though every moment is, in a run and an evaluation', async () => {
+    // two_deme_sfs at mig = 1e300: migration mixes the demes at once, so a pair of lineages
+    // shares a deme half the time and coalesces at rate coal/2: E[tmrca] = 2·2·(1 − 1/10) = 3.6
+    // and dE[tmrca]/dcoal = −E/coal = −3.6. dE/dmig ≈ −c/mig² lies below a double; its
+    // computation overflowed (products of rates of 1e300) and gave NaN, printed "undefined"
+    // with no word and exit status 0.
+    const { model } = compileModel(readFileSync(join(ROOT, 'examples', 'two_deme_sfs.phasic'), 'utf8'), 'm.phasic');
+    const text = JSON.stringify(model);
+    const run = await engine.run(text, { moments: 2, gradient: true, params: { coal: 1, mig: 1e300 } });
+    const e = run.moments.tmrca[0] as number;
+    assert.ok(Math.abs(e - 3.6) <= 1e-12 * 3.6, `E[tmrca] = ${e}`);
+    const dCoal = run.gradient?.tmrca.coal[0] as number;
+    assert.ok(Math.abs(dCoal + 3.6) <= 1e-12 * 3.6, `dE[tmrca]/dcoal = ${dCoal}`);
+    assert.deepEqual(run.gradient?.tmrca.mig, ['NaN', 'NaN']);
+    const named = run.warnings.filter((w) => /not finite/.test(w.message));
+    assert.equal(named.length, 1, run.warnings.map((w) => w.message).join('\n'));
+    assert.match(
+      named[0].message,
+      /^\d+ derivatives by mig are not finite at mig = 1e\+?300 \(the first: dE\[time\]\/dmig, not a number\) though every moment is: .* rescale the parameter/,
+    );
+    assert.doesNotMatch(named[0].message, /by coal/);
+    const [evaluated] = await engine.evaluateMany(run.traceKey, [{ coal: 1, mig: 1e300 }], 2, [], true);
+    assert.equal(evaluated.impreciseGradient?.mig, named[0].message);
+    assert.equal(evaluated.impreciseGradient?.coal, undefined);
+    // The CLI prints it among its warnings.
+    const cli = spawnSync(
+      process.execPath,
+      [CLI, 'run', join(ROOT, 'examples', 'two_deme_sfs.phasic'), '--param', 'mig=1e300', '--gradient', '--no-cache'],
+      { encoding: 'utf8' },
+    );
+    assert.equal(cli.status, 0, cli.stderr);
+    assert.match(cli.stdout, /\nwarning: \d+ derivatives by mig are not finite at mig = 1e\+?300 /);
+  });
+});
+
 describe('non-finite moments and batches', () => {
   it('reports the derivatives of infinite or undefined moments as "NaN", never as numbers', async () => {
     // coal = 0: the lineages never coalesce, E[T] is infinite.

@@ -165,6 +165,43 @@ std::string gradient_accuracy_warning(const Gradient& gradient, const Moments& m
   return m;
 }
 
+std::string non_finite_derivatives_warning(const Gradient& gradient, const Moments& moments,
+                                           std::span<const double> theta, std::span<const RewardPair> pairs,
+                                           std::span<const std::string> params, std::span<const std::string> rewards,
+                                           std::uint32_t param) {
+  if (!moments.absorption_certain) return {};
+  for (std::uint32_t r = 0; r < moments.reward_count; ++r)
+    for (std::uint32_t k = 1; k <= gradient.moment_count; ++k)
+      if (!std::isfinite(moments.moment(r, k))) return {};
+  const std::string& name = params[param];
+  const std::size_t P = gradient.param_count;
+  std::uint32_t count = 0;
+  std::string first;
+  const auto one = [&](double derivative, Of of, std::uint32_t index, std::uint32_t k) {
+    if (std::isfinite(derivative)) return;
+    if (count++ == 0)
+      first = derivative_name(of, index, k, pairs, rewards, name) + (std::isnan(derivative) ? ", not a number"
+                                                                     : derivative > 0       ? ", +infinite"
+                                                                                            : ", -infinite");
+  };
+  for (std::uint32_t r = 0; r < gradient.reward_count; ++r) {
+    for (std::uint32_t k = 1; k <= gradient.moment_count; ++k) one(gradient.of_moment(r, k, param), Of::Moment, r, k);
+    if (!gradient.variance.empty()) one(gradient.variance[std::size_t(r) * P + param], Of::Variance, r, 0);
+  }
+  for (std::uint32_t p = 0; p < gradient.pair_count && !gradient.covariance.empty(); ++p)
+    one(gradient.covariance[std::size_t(p) * P + param], Of::Covariance, p, 0);
+  if (count == 0) return {};
+  std::string m = std::to_string(count);
+  m += count == 1 ? " derivative by " : " derivatives by ";
+  m += name + (count == 1 ? " is" : " are") + " not finite at " + name + " = " + shortest_text(theta[param]);
+  m += count == 1 ? " (" + first + ")" : " (the first: " + first + ")";
+  m += " though every moment is: an intermediate value of the derivative's computation left a double's range "
+       "(a parameter far from the others' scale: products of rates overflow or underflow), so they are no value, "
+       "not a derivative that is undefined; rescale the parameter (a time unit) to bring them into range "
+       "(docs/engine.md, \"Gradients\")";
+  return m;
+}
+
 std::string refinement_disagreement(const Gradient& original, const Gradient& refined, const Moments& moments,
                                     std::span<const double> theta, std::span<const RewardPair> pairs,
                                     std::span<const std::string> params, std::span<const std::string> rewards,

@@ -28,6 +28,11 @@
 // no such number is printed as if it were whole. An exact 0 is not named: a parameter
 // that does not reach a reward gives one without any rounding.
 //
+// A derivative that is not finite where every moment is (absorption certain) is not
+// judged by digits: it is no value at all, named in its own warning (decision 115:
+// two_deme_sfs at mig = 1e300 printed dE/dmig "undefined" with no word, its products
+// of rates past a double's range, the derivative ≈ −1e-600).
+//
 // Invariant: reads the gradient and the moments it was computed from; changes neither.
 #pragma once
 
@@ -56,6 +61,14 @@ std::vector<std::uint32_t> imprecise_parameters(const Gradient& gradient, const 
 // rounding `epsilon`, empty when there are none; `how` says how they were computed
 // and is put after the worst one's bound. params and rewards name θ's and the
 // moments' entries, pairs the covariances'.
+// The message naming parameter `param`'s derivatives that are not finite though every
+// moment is finite and absorption certain, empty when there are none (or when a moment
+// is not finite: the run's nonFinite says why then).
+std::string non_finite_derivatives_warning(const Gradient& gradient, const Moments& moments,
+                                           std::span<const double> theta, std::span<const RewardPair> pairs,
+                                           std::span<const std::string> params, std::span<const std::string> rewards,
+                                           std::uint32_t param);
+
 std::string gradient_accuracy_warning(const Gradient& gradient, const Moments& moments, std::span<const double> theta,
                                       std::span<const RewardPair> pairs, std::span<const std::string> params,
                                       std::span<const std::string> rewards, std::uint32_t param, double epsilon,

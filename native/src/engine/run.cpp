@@ -437,44 +437,66 @@ Key model_trace_key(const ParametricGraph& g, const ModelLabels& labels, std::ui
   return model_trace_key_of(g, labels, min_block_size);
 }
 
+// Doubts in ascending order of their parameter, one per parameter (an evaluation's
+// impreciseGradient is keyed by it): a parameter with derivatives that are not finite
+// and others short of digits gets both sentences in one.
+static std::vector<ImpreciseDerivatives> by_parameter(std::vector<ImpreciseDerivatives> doubts) {
+  std::stable_sort(doubts.begin(), doubts.end(), [](const auto& a, const auto& b) { return a.param < b.param; });
+  std::vector<ImpreciseDerivatives> out;
+  for (ImpreciseDerivatives& d : doubts) {
+    if (!out.empty() && out.back().param == d.param)
+      out.back().message += "; " + d.message;
+    else
+      out.push_back(std::move(d));
+  }
+  return out;
+}
+
 std::vector<ImpreciseDerivatives> settle_gradient_accuracy(Gradient& gradient, const Moments& moments,
                                                            std::span<const double> theta, const ModelLabels& labels,
                                                            std::span<const RewardPair> pairs,
                                                            const ParametricGraph* graph,
                                                            const std::atomic<bool>* cancel) {
+  std::vector<ImpreciseDerivatives> doubts;
   const std::vector<std::uint32_t> flagged = imprecise_parameters(gradient, moments, theta, pairs, kDoubleRounding);
-  if (flagged.empty()) return {};
-  std::string why_not;
-  if (!graph || graph->vertex_count == 0)
-    why_not = "the model's graph is not at hand";
-  else if (!moments.absorption_certain || any_non_finite(moments, moments.moment_count))
-    why_not = "a moment is not finite here";
-  else {
-    const Gradient original = gradient;
-    try {
-      why_not = refine_gradient(*graph, theta, flagged, pairs, gradient, cancel);
-    } catch (const BudgetExceeded&) {
-      why_not = "it does not fit in the memory budget";
+  if (!flagged.empty()) {
+    std::string why_not;
+    if (!graph || graph->vertex_count == 0)
+      why_not = "the model's graph is not at hand";
+    else if (!moments.absorption_certain || any_non_finite(moments, moments.moment_count))
+      why_not = "a moment is not finite here";
+    else {
+      const Gradient original = gradient;
+      try {
+        why_not = refine_gradient(*graph, theta, flagged, pairs, gradient, cancel);
+      } catch (const BudgetExceeded&) {
+        why_not = "it does not fit in the memory budget";
+      }
+      // Quadruple precision's differences x_v − x_w keep its rounding of x, not of E/θ:
+      // where the process jumps along θ's rates very often that is worse than double.
+      if (why_not.empty()) {
+        why_not = refinement_disagreement(original, gradient, moments, theta, pairs, labels.params, labels.rewards,
+                                          flagged);
+        if (!why_not.empty()) gradient = kept_double(original, gradient, flagged);
+      }
     }
-    // Quadruple precision's differences x_v − x_w keep its rounding of x, not of E/θ:
-    // where the process jumps along θ's rates very often that is worse than double.
-    if (why_not.empty()) {
-      why_not = refinement_disagreement(original, gradient, moments, theta, pairs, labels.params, labels.rewards,
-                                        flagged);
-      if (!why_not.empty()) gradient = kept_double(original, gradient, flagged);
+    for (const std::uint32_t j : flagged) {
+      std::string message = why_not.empty() ? gradient_accuracy_warning(gradient, moments, theta, pairs, labels.params,
+                                                                        labels.rewards, j, kQuadRounding,
+                                                                        "these are recomputed in quadruple precision")
+                                            : gradient_accuracy_warning(
+                                                  gradient, moments, theta, pairs, labels.params, labels.rewards, j,
+                                                  kDoubleRounding, "not recomputed in quadruple precision: " + why_not);
+      if (!message.empty()) doubts.push_back({j, std::move(message)});
     }
   }
-  std::vector<ImpreciseDerivatives> doubts;
-  for (const std::uint32_t j : flagged) {
-    std::string message = why_not.empty() ? gradient_accuracy_warning(gradient, moments, theta, pairs, labels.params,
-                                                                      labels.rewards, j, kQuadRounding,
-                                                                      "these are recomputed in quadruple precision")
-                                          : gradient_accuracy_warning(
-                                                gradient, moments, theta, pairs, labels.params, labels.rewards, j,
-                                                kDoubleRounding, "not recomputed in quadruple precision: " + why_not);
+  // Judged on the gradient as returned, after any recomputation.
+  for (std::uint32_t j = 0; j < gradient.param_count; ++j) {
+    std::string message = non_finite_derivatives_warning(gradient, moments, theta, pairs, labels.params, labels.rewards,
+                                                         j);
     if (!message.empty()) doubts.push_back({j, std::move(message)});
   }
-  return doubts;
+  return by_parameter(std::move(doubts));
 }
 
 std::string settle_moment_accuracy(Moments& moments, std::span<const double> theta, std::span<const RewardPair> pairs,

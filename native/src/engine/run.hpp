@@ -72,7 +72,9 @@ struct ImpreciseDerivatives {
 // (engine/gradient_refinement.hpp); those that even so keep too few digits, or could
 // not be recomputed (no graph: a cache entry put without one keeps the double
 // derivatives rather than exploring the model again), are returned with their
-// warning, ascending. A gradient whose derivatives all keep their digits is not
+// warning, ascending, one per parameter. So is a parameter with derivatives that are
+// not finite though every moment is (gradient_accuracy.hpp, decision 115), judged on
+// the gradient as returned. A gradient whose derivatives all keep their digits is not
 // touched and nothing is returned: the check reads each derivative once.
 std::vector<ImpreciseDerivatives> settle_gradient_accuracy(Gradient& gradient, const Moments& moments,
                                                            std::span<const double> theta, const ModelLabels& labels,
