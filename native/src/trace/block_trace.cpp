@@ -379,7 +379,7 @@ struct RecordingScratch::Storage {
     trim(internal_end, kKeepValues);
     trim(merged, kKeepValues);
     for (auto* v : {&dense.vertex, &dense.weight, &dense.leave, &dense.in_count, &dense.out_count, &dense.children,
-                    &dense.partial, &dense.pivots, &dense_index})
+                    &dense.partial, &dense.pivots, &dense.parents, &dense_index})
       trim(*v, kKeepValues);
     trim(dense.pattern, kKeepValues);
     trim(dense.pattern_leave, kKeepValues);

@@ -66,8 +66,9 @@ struct DenseBlock {
   // Working counts, kept here so a composition reuses their storage. pattern: the
   // weights' presence as r rows of ⌈r/64⌉ bit words (for counting the ops and choosing
   // the order); pattern_leave: whether each leave weight is present; pivots: the
-  // vertex eliminated at each step.
-  SubgraphVector<std::uint32_t> in_count, out_count, children, partial, pivots;
+  // vertex eliminated at each step; parents: each step's parents (ascending, then
+  // kAbsent), so recording does not scan a column for them.
+  SubgraphVector<std::uint32_t> in_count, out_count, children, partial, pivots, parents;
   SubgraphVector<std::uint64_t> pattern;
   SubgraphVector<std::uint8_t> pattern_leave, done;
 
