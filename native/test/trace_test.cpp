@@ -2192,6 +2192,38 @@ TEST(cancellation_leaves_the_ledger_where_it_was) {
   CHECK(before.subgraphs == after.subgraphs);
 }
 
+// A cancel stops a block in whichever step eliminates it (eliminate_acyclic or
+// eliminate_cyclic, decision 114) with Cancelled, and the working storage it leaves
+// mid-block records the next blocks as fresh storage does.
+TEST(a_cancel_stops_acyclic_and_cyclic_blocks_and_the_storage_records_on) {
+  const Graph chain = make_graph(1, 5, {{0, 1, {1}}, {1, 2, {0, 2}}, {2, 3, {0, 3}}, {3, 4, {0, 5}}},
+                                 {std::vector<double>(5, 1.0)});
+  const Condensation chain_components = condense(chain);
+  const BlockInput acyclic = extract_components(chain, chain_components, 1, chain_components.component_count - 1);
+  CHECK_EQ(acyclic.vertex_count, 3u);
+  CHECK(!acyclic_order(acyclic).empty());
+  const Graph g = rabbits2();
+  const Condensation c = condense(g);
+  const BlockInput cyclic = extract_block(g, c, 1);
+  CHECK(cyclic.vertex_count > 1);
+  CHECK(acyclic_order(cyclic).empty());
+  const BlockTrace fresh_acyclic = record_block(acyclic), fresh_cyclic = record_block(cyclic);
+
+  const RecordingScratch scratch;
+  std::atomic<bool> cancel{true};
+  for (const BlockInput* b : {&acyclic, &cyclic, &acyclic}) {
+    bool cancelled = false;
+    try {
+      record_block(*b, &cancel);
+    } catch (const Cancelled&) {
+      cancelled = true;
+    }
+    CHECK(cancelled);
+  }
+  check_same_trace(record_block(cyclic), fresh_cyclic);
+  check_same_trace(record_block(acyclic), fresh_acyclic);
+}
+
 TEST(everything_built_is_released) {
   const LedgerSnapshot before;
   {

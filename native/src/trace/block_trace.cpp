@@ -217,14 +217,17 @@ class Program {
     return inverse;
   }
 
+  // The DOT of a constant, 0 or 1 (a product is 0 + a·b, a sum a + b·1): looked up once
+  // per block, inline after that.
   std::uint32_t constant(double value) {
-    std::uint32_t& slot = value == 0.0 ? zero_ : one_;
-    if (slot == kNone) {
-      constant_form_.assign(stride_, 0.0);
-      constant_form_[0] = value;
-      slot = dot(constant_form_.data());
-    }
-    return slot;
+    const std::uint32_t slot = value == 0.0 ? zero_ : one_;
+    return slot != kNone ? slot : new_constant(value);
+  }
+
+  [[gnu::noinline]] std::uint32_t new_constant(double value) {
+    constant_form_.assign(stride_, 0.0);
+    constant_form_[0] = value;
+    return (value == 0.0 ? zero_ : one_) = dot(constant_form_.data());
   }
 
   const SubgraphVector<RawOp>& raw() const { return raw_; }
@@ -492,231 +495,234 @@ void drop_dot(BlockTrace& t, TraceVector<CompactOp>& compact_ops, TraceVector<Na
   for (DenseEntry& e : t.dense.entries) move(e.slot);
 }
 
-BlockTrace record_in(const BlockInput& b, RecordingScratch::Storage& scratch, const std::atomic<bool>* cancel) {
+// record_in's steps (reading the edges, then eliminate_acyclic or eliminate_cyclic, then
+// write_trace) are separate functions kept out of line: in one function of their joint
+// size GCC called the scratch vectors' push_back out of line, and which calls it inlined
+// moved with unrelated edits; each step on its own gets them inlined (decision 114).
+// Each edge's DOT (forms of N coefficients; 0: the block's stride), internal edges into
+// scratch.internal, each vertex's leave weight, and a forward command per exit inflow.
+template <std::uint32_t N>
+[[gnu::noinline]] void read_edges(const BlockInput& b, RecordingScratch::Storage& scratch) {
   const std::uint32_t n = b.vertex_count;
   const std::uint32_t absorb = b.absorb_target();
-  auto check_cancel = [&] {
-    if (cancel && cancel->load(std::memory_order_relaxed)) throw Cancelled();
-  };
-
-  // Values: a DOT per edge, and per elimination step roughly λ's sum, the multipliers
-  // and one update per child; twice the edges and vertices is the usual total.
-  // An acyclic block records only sums of its DOTs and their inverses, which repeat
-  // anywhere in the block (the same rates recur on many states), so it shares them
-  // exactly; elimination's fill repeats within a short distance, which the bounded
-  // direct-mapped table catches without a table of every value.
-  SubgraphVector<std::uint32_t>& acyclic = scratch.acyclic;
-  acyclic_order(b, acyclic, scratch.acyclic_parents, scratch.acyclic_ready);
   Program& program = scratch.program;
-  program.reset(b.stride(), 2 * (b.edge_count() + n), !acyclic.empty());
   SubgraphVector<std::uint32_t>& partial = scratch.partial;
-  // λ_v and leave weights are summed pairwise (Program::pairwise_sum); partial is left
-  // spent: each caller clears it before filling it.
-  auto pairwise_sum = [&]() { return program.pairwise_sum(partial.data(), partial.size()); };
-
-  SubgraphVector<std::uint32_t>& leave = scratch.leave;  // Σ of v's current weights out of the block
-  leave.assign(n, kNoSlot);
-  SubgraphVector<ForwardCommand>& forward = scratch.forward;  // raw slots
-  forward.clear();
-  forward.reserve(b.edge_count());
-  SubgraphVector<RawSolve>& solves = scratch.solves;  // in elimination order
-  SubgraphVector<Term>& terms = scratch.terms;
-  solves.clear();
-  terms.clear();
-  solves.reserve(n);
-  terms.reserve(b.edge_count());
-  // DOTs, exit inflows and leave weights, in vertex order; internal edges go to
-  // internal[edge_begin[u] .. internal_end[u]) (targets ascend, internal ones first).
+  SubgraphVector<std::uint32_t>& leave = scratch.leave;
+  SubgraphVector<ForwardCommand>& forward = scratch.forward;
   SubgraphVector<Edge>& internal = scratch.internal;
-  internal.resize(b.edge_count());
   SubgraphVector<std::uint64_t>& internal_end = scratch.internal_end;
-  internal_end.resize(n);
-  // Compiled for the common strides, so each edge's DOT lookup is inlined (Program::dot_of).
-  auto read_edges = [&]<std::uint32_t N>() {
-    for (std::uint32_t u = 0; u < n; ++u) {
-      partial.clear();
-      std::uint64_t k = b.edge_begin[u];
-      for (std::uint64_t e = b.edge_begin[u]; e < b.edge_begin[u + 1]; ++e) {
-        const std::uint32_t t = b.edge_target[e];
-        const std::uint32_t w = program.dot_of<N>(b.form(e));
-        if (t < n) {
-          internal[k++] = {t, w};
-          continue;
-        }
-        partial.push_back(w);
-        // Inflow from an exit, whose x is final: r_u += w_ue · x_e before elimination.
-        if (t != absorb) forward.push_back({u, t, w});
+  for (std::uint32_t u = 0; u < n; ++u) {
+    partial.clear();
+    std::uint64_t k = b.edge_begin[u];
+    for (std::uint64_t e = b.edge_begin[u]; e < b.edge_begin[u + 1]; ++e) {
+      const std::uint32_t t = b.edge_target[e];
+      const std::uint32_t w = program.dot_of<N>(b.form(e));
+      if (t < n) {
+        internal[k++] = {t, w};
+        continue;
       }
-      internal_end[u] = k;
-      if (!partial.empty()) leave[u] = pairwise_sum();
+      partial.push_back(w);
+      // Inflow from an exit, whose x is final: r_u += w_ue · x_e before elimination.
+      if (t != absorb) forward.push_back({u, t, w});
     }
-  };
-  switch (b.stride()) {
-    case 1: read_edges.operator()<1>(); break;
-    case 2: read_edges.operator()<2>(); break;
-    case 3: read_edges.operator()<3>(); break;
-    case 4: read_edges.operator()<4>(); break;
-    default: read_edges.operator()<0>();
+    internal_end[u] = k;
+    if (!partial.empty()) leave[u] = program.pairwise_sum(partial.data(), partial.size());
   }
+}
 
-  // An acyclic block: each vertex is eliminated when it has no parents left, so no
-  // step updates another vertex and each is λ, its inverse and its terms.
+// An acyclic block, in scratch.acyclic's order from the rows record_in read: each vertex
+// is eliminated when it has no parents left, so no step updates another vertex and each
+// is λ, its inverse and its terms.
+[[gnu::noinline]] void eliminate_acyclic(const BlockInput& b, RecordingScratch::Storage& scratch,
+                                         const std::atomic<bool>* cancel) {
+  Program& program = scratch.program;
+  SubgraphVector<std::uint32_t>& partial = scratch.partial;
+  const SubgraphVector<std::uint32_t>& acyclic = scratch.acyclic;
+  const SubgraphVector<std::uint32_t>& leave = scratch.leave;
+  const SubgraphVector<Edge>& internal = scratch.internal;
+  const SubgraphVector<std::uint64_t>& internal_end = scratch.internal_end;
+  SubgraphVector<RawSolve>& solves = scratch.solves;
+  SubgraphVector<Term>& terms = scratch.terms;
   for (std::uint32_t i = 0; i < acyclic.size(); ++i) {
-    if ((i & 1023) == 0) check_cancel();
+    if ((i & 1023) == 0 && cancel && cancel->load(std::memory_order_relaxed)) throw Cancelled();
     const std::uint32_t v = acyclic[i];
     partial.clear();
     for (std::uint64_t k = b.edge_begin[v]; k < internal_end[v]; ++k) partial.push_back(internal[k].slot);
     if (leave[v] != kNoSlot) partial.push_back(leave[v]);
-    const std::uint32_t inverse = program.op(OpCode::Inv, pairwise_sum());
+    const std::uint32_t inverse = program.op(OpCode::Inv, program.pairwise_sum(partial.data(), partial.size()));
     RawSolve s{v, inverse, terms.size(), 0};
     for (std::uint64_t k = b.edge_begin[v]; k < internal_end[v]; ++k)
       terms.push_back({internal[k].target, internal[k].slot});
     s.term_end = terms.size();
     solves.push_back(s);
   }
+}
 
-  // Set when the rest of a filled-in block goes to the dense kernel (dense_elimination.hpp),
-  // with the raw slots of the constants it uses.
+// A block with a cycle, eliminated in the Markowitz order (ordering.hpp) from the rows
+// record_in read; true when the vertices left fill in enough for the dense kernel, whose
+// block (scratch.dense) then holds them in raw slots.
+[[gnu::noinline]] bool eliminate_cyclic(const BlockInput& b, RecordingScratch::Storage& scratch,
+                                        const std::atomic<bool>* cancel) {
+  const std::uint32_t n = b.vertex_count;
+  auto check_cancel = [&] {
+    if (cancel && cancel->load(std::memory_order_relaxed)) throw Cancelled();
+  };
+  Program& program = scratch.program;
+  SubgraphVector<std::uint32_t>& partial = scratch.partial;
+  auto pairwise_sum = [&]() { return program.pairwise_sum(partial.data(), partial.size()); };
+  SubgraphVector<std::uint32_t>& leave = scratch.leave;
+  SubgraphVector<ForwardCommand>& forward = scratch.forward;
+  SubgraphVector<RawSolve>& solves = scratch.solves;
+  SubgraphVector<Term>& terms = scratch.terms;
+  const SubgraphVector<Edge>& internal = scratch.internal;
+  const SubgraphVector<std::uint64_t>& internal_end = scratch.internal_end;
   bool dense = false;
-  std::uint32_t zero = kNoSlot, one = kNoSlot;
-  if (acyclic.empty() && n > 0) {
-    SubgraphVector<Row>& out = scratch.out;
-    SubgraphVector<Parents>& in = scratch.in;
-    if (out.size() < n) out.resize(n);
-    if (in.size() < n) in.resize(n);
-    // In-lists reserved at their initial length: grown by push_back, each cost a chain of
-    // allocations on the first blocks of a composition (the rows are kept between blocks).
-    SubgraphVector<std::uint32_t>& in_degree = scratch.in_degree;
-    in_degree.assign(n, 0);
-    for (std::uint32_t u = 0; u < n; ++u)
-      for (std::uint64_t k = b.edge_begin[u]; k < internal_end[u]; ++k) ++in_degree[internal[k].target];
-    for (std::uint32_t u = 0; u < n; ++u) {
-      in[u].clear();
-      in[u].reserve(in_degree[u]);
+  SubgraphVector<Row>& out = scratch.out;
+  SubgraphVector<Parents>& in = scratch.in;
+  if (out.size() < n) out.resize(n);
+  if (in.size() < n) in.resize(n);
+  // In-lists reserved at their initial length: grown by push_back, each cost a chain of
+  // allocations on the first blocks of a composition (the rows are kept between blocks).
+  SubgraphVector<std::uint32_t>& in_degree = scratch.in_degree;
+  in_degree.assign(n, 0);
+  for (std::uint32_t u = 0; u < n; ++u)
+    for (std::uint64_t k = b.edge_begin[u]; k < internal_end[u]; ++k) ++in_degree[internal[k].target];
+  for (std::uint32_t u = 0; u < n; ++u) {
+    in[u].clear();
+    in[u].reserve(in_degree[u]);
+  }
+  for (std::uint32_t u = 0; u < n; ++u) {
+    out[u].assign(internal.begin() + std::ptrdiff_t(b.edge_begin[u]),
+                  internal.begin() + std::ptrdiff_t(internal_end[u]));
+    for (const Edge& e : out[u]) in[e.target].push_back(u);  // u ascending: in-lists come out sorted
+  }
+  Row& merged = scratch.merged;
+  std::uint64_t work = 0;
+  auto markowitz = [&](std::uint32_t v) {
+    return std::uint64_t(in[v].size()) * (out[v].size() + (leave[v] != kNoSlot));
+  };
+  EliminationQueue& queue = scratch.queue;
+  queue.reset(n);
+  for (std::uint32_t v = 0; v < n; ++v) queue.push(v, markowitz(v));
+  std::uint64_t active = 0;  // internal edges among the vertices not yet eliminated
+  for (std::uint32_t u = 0; u < n; ++u) active += out[u].size();
+
+  for (std::uint32_t eliminated = 0;; ++eliminated) {
+    if (dense_enough(n - eliminated, active)) {
+      dense = true;
+      break;
     }
-    for (std::uint32_t u = 0; u < n; ++u) {
-      out[u].assign(internal.begin() + std::ptrdiff_t(b.edge_begin[u]),
-                    internal.begin() + std::ptrdiff_t(internal_end[u]));
-      for (const Edge& e : out[u]) in[e.target].push_back(u);  // u ascending: in-lists come out sorted
-    }
-    Row& merged = scratch.merged;
-    std::uint64_t work = 0;
-    auto markowitz = [&](std::uint32_t v) {
-      return std::uint64_t(in[v].size()) * (out[v].size() + (leave[v] != kNoSlot));
-    };
-    EliminationQueue& queue = scratch.queue;
-    queue.reset(n);
-    for (std::uint32_t v = 0; v < n; ++v) queue.push(v, markowitz(v));
-    std::uint64_t active = 0;  // internal edges among the vertices not yet eliminated
-    for (std::uint32_t u = 0; u < n; ++u) active += out[u].size();
+    const std::uint32_t v = queue.pop(markowitz);
+    if (v == EliminationQueue::kEmpty) break;
+    check_cancel();
+    const Row& row = out[v];
+    if (row.empty() && leave[v] == kNoSlot) throw NeverAbsorbed(b.vertices[v]);
+    // λ_v: the sum of v's current out-weights, its leave weight included.
+    partial.clear();
+    for (const Edge& e : row) partial.push_back(e.slot);
+    if (leave[v] != kNoSlot) partial.push_back(leave[v]);
+    const std::uint32_t inverse = program.op(OpCode::Inv, pairwise_sum());
 
-    for (std::uint32_t eliminated = 0;; ++eliminated) {
-      if (dense_enough(n - eliminated, active)) {
-        dense = true;
-        break;
-      }
-      const std::uint32_t v = queue.pop(markowitz);
-      if (v == EliminationQueue::kEmpty) break;
-      check_cancel();
-      const Row& row = out[v];
-      if (row.empty() && leave[v] == kNoSlot) throw NeverAbsorbed(b.vertices[v]);
-      // λ_v: the sum of v's current out-weights, its leave weight included.
-      partial.clear();
-      for (const Edge& e : row) partial.push_back(e.slot);
-      if (leave[v] != kNoSlot) partial.push_back(leave[v]);
-      const std::uint32_t inverse = program.op(OpCode::Inv, pairwise_sum());
+    RawSolve s{v, inverse, terms.size(), 0};
+    for (const Edge& e : row) terms.push_back({e.target, e.slot});
+    s.term_end = terms.size();
+    solves.push_back(s);
 
-      RawSolve s{v, inverse, terms.size(), 0};
-      for (const Edge& e : row) terms.push_back({e.target, e.slot});
-      s.term_end = terms.size();
-      solves.push_back(s);
-
-      for (const std::uint32_t u : in[v]) {
-        Row& urow = out[u];
-        const auto uv = std::lower_bound(urow.begin(), urow.end(), v,
-                                         [](const Edge& e, std::uint32_t t) { return e.target < t; });
-        const std::uint32_t m = program.op(OpCode::Mul, uv->slot, inverse);
-        forward.push_back({u, v, m});
-        // out[u] := (out[u] \ {v}) ∪ (out[v] \ {u}), w_uz += m·w_vz; the loop m·w_vu is dropped.
-        merged.clear();
-        // Grown geometrically and kept (see the copy below): reserving the exact size
-        // cost an allocation at nearly every update of a row.
-        if (const std::size_t need = urow.size() + row.size(); merged.capacity() < need)
-          merged.reserve(std::max(need, 2 * merged.capacity()));
-        std::size_t i = 0, j = 0;
-        while (i < urow.size() || j < row.size()) {
-          if (j == row.size() || (i < urow.size() && urow[i].target < row[j].target)) {
-            if (urow[i].target != v) merged.push_back(urow[i]);
-            ++i;
-          } else if (i == urow.size() || row[j].target < urow[i].target) {
-            const std::uint32_t z = row[j].target;
-            if (z != u) {
-              merged.push_back({z, program.op(OpCode::Mul, m, row[j].slot)});
-              Parents& parents = in[z];
-              parents.insert(std::lower_bound(parents.begin(), parents.end(), u), u);
-            }
-            ++j;
-          } else {
-            merged.push_back({urow[i].target, program.op(OpCode::MulAdd, urow[i].slot, m, row[j].slot)});
-            ++i, ++j;
+    for (const std::uint32_t u : in[v]) {
+      Row& urow = out[u];
+      const auto uv = std::lower_bound(urow.begin(), urow.end(), v,
+                                       [](const Edge& e, std::uint32_t t) { return e.target < t; });
+      const std::uint32_t m = program.op(OpCode::Mul, uv->slot, inverse);
+      forward.push_back({u, v, m});
+      // out[u] := (out[u] \ {v}) ∪ (out[v] \ {u}), w_uz += m·w_vz; the loop m·w_vu is dropped.
+      merged.clear();
+      // Grown geometrically and kept (see the copy below): reserving the exact size
+      // cost an allocation at nearly every update of a row.
+      if (const std::size_t need = urow.size() + row.size(); merged.capacity() < need)
+        merged.reserve(std::max(need, 2 * merged.capacity()));
+      std::size_t i = 0, j = 0;
+      while (i < urow.size() || j < row.size()) {
+        if (j == row.size() || (i < urow.size() && urow[i].target < row[j].target)) {
+          if (urow[i].target != v) merged.push_back(urow[i]);
+          ++i;
+        } else if (i == urow.size() || row[j].target < urow[i].target) {
+          const std::uint32_t z = row[j].target;
+          if (z != u) {
+            merged.push_back({z, program.op(OpCode::Mul, m, row[j].slot)});
+            Parents& parents = in[z];
+            parents.insert(std::lower_bound(parents.begin(), parents.end(), u), u);
           }
+          ++j;
+        } else {
+          merged.push_back({urow[i].target, program.op(OpCode::MulAdd, urow[i].slot, m, row[j].slot)});
+          ++i, ++j;
         }
-        work += merged.size();
-        active += merged.size();
-        active -= urow.size();
-        // A row that outgrows its storage takes the merge buffer; otherwise it is copied
-        // back, so the buffer's capacity stays for the next merge.
-        if (merged.size() > urow.capacity())
-          urow.swap(merged);
-        else
-          urow.assign(merged.begin(), merged.end());
-        // Every way out of the block is one weight: its parts are never read separately.
-        if (leave[v] != kNoSlot)
-          leave[u] = leave[u] == kNoSlot ? program.op(OpCode::Mul, m, leave[v])
-                                         : program.op(OpCode::MulAdd, leave[u], m, leave[v]);
       }
-      active -= row.size();
-      for (const Edge& e : row) {
-        Parents& parents = in[e.target];
-        parents.erase(std::lower_bound(parents.begin(), parents.end(), v));
-      }
-      for (const std::uint32_t u : in[v]) queue.push(u, markowitz(u));
-      for (const Edge& e : row)
-        if (!queue.done(e.target)) queue.push(e.target, markowitz(e.target));
-      // Eliminated rows are emptied; long ones give their memory back at once.
-      out[v].clear();
-      in[v].clear();
-      trim(out[v], kKeepRowEntries);
-      trim(in[v], kKeepRowEntries);
-      if (work > (1u << 16)) {
-        work = 0;
-        check_cancel();
-      }
+      work += merged.size();
+      active += merged.size();
+      active -= urow.size();
+      // A row that outgrows its storage takes the merge buffer; otherwise it is copied
+      // back, so the buffer's capacity stays for the next merge.
+      if (merged.size() > urow.capacity())
+        urow.swap(merged);
+      else
+        urow.assign(merged.begin(), merged.end());
+      // Every way out of the block is one weight: its parts are never read separately.
+      if (leave[v] != kNoSlot)
+        leave[u] = leave[u] == kNoSlot ? program.op(OpCode::Mul, m, leave[v])
+                                       : program.op(OpCode::MulAdd, leave[u], m, leave[v]);
     }
-    if (dense) {
-      // The remaining vertices' rows, in raw slots until the program is numbered below.
-      DenseBlock& d = scratch.dense;
-      SubgraphVector<std::uint32_t>& index = scratch.dense_index;
-      index.resize(n);
-      std::uint32_t r = 0;
-      for (std::uint32_t u = 0; u < n; ++u)
-        if (!queue.done(u)) index[u] = r++;
-      d.reset(r);
-      for (std::uint32_t u = 0; u < n; ++u) {
-        if (queue.done(u)) continue;
-        d.vertex[index[u]] = u;
-        for (const Edge& e : out[u]) d.at(index[u], index[e.target]) = e.slot;
-        d.leave[index[u]] = leave[u];
-        out[u].clear();
-        in[u].clear();
-        trim(out[u], kKeepRowEntries);
-        trim(in[u], kKeepRowEntries);
-      }
-      zero = program.constant(0.0);
-      one = program.constant(1.0);
+    active -= row.size();
+    for (const Edge& e : row) {
+      Parents& parents = in[e.target];
+      parents.erase(std::lower_bound(parents.begin(), parents.end(), v));
+    }
+    for (const std::uint32_t u : in[v]) queue.push(u, markowitz(u));
+    for (const Edge& e : row)
+      if (!queue.done(e.target)) queue.push(e.target, markowitz(e.target));
+    // Eliminated rows are emptied; long ones give their memory back at once.
+    out[v].clear();
+    in[v].clear();
+    trim(out[v], kKeepRowEntries);
+    trim(in[v], kKeepRowEntries);
+    if (work > (1u << 16)) {
+      work = 0;
+      check_cancel();
     }
   }
+  if (dense) {
+    // The remaining vertices' rows, in raw slots until the program is numbered below.
+    DenseBlock& d = scratch.dense;
+    SubgraphVector<std::uint32_t>& index = scratch.dense_index;
+    index.resize(n);
+    std::uint32_t r = 0;
+    for (std::uint32_t u = 0; u < n; ++u)
+      if (!queue.done(u)) index[u] = r++;
+    d.reset(r);
+    for (std::uint32_t u = 0; u < n; ++u) {
+      if (queue.done(u)) continue;
+      d.vertex[index[u]] = u;
+      for (const Edge& e : out[u]) d.at(index[u], index[e.target]) = e.slot;
+      d.leave[index[u]] = leave[u];
+      out[u].clear();
+      in[u].clear();
+      trim(out[u], kKeepRowEntries);
+      trim(in[u], kKeepRowEntries);
+    }
+  }
+  return dense;
+}
 
+// The trace of the block record_in and eliminate_cyclic eliminated (the dense kernel
+// continuing when `dense`, with the constants' raw slots zero and one): dead values
+// dropped, DOTs first, ops by level, commands in final slots.
+[[gnu::noinline]] BlockTrace write_trace(const BlockInput& b, RecordingScratch::Storage& scratch, bool dense,
+                                         std::uint32_t zero, std::uint32_t one, const std::atomic<bool>* cancel) {
+  const std::uint32_t n = b.vertex_count;
+  Program& program = scratch.program;
+  SubgraphVector<ForwardCommand>& forward = scratch.forward;
+  SubgraphVector<RawSolve>& solves = scratch.solves;
+  SubgraphVector<Term>& terms = scratch.terms;
   // Liveness: commands read slots; ops read earlier slots, so one backward pass suffices.
   // A DOT's readers all come after it, so it is known live when the pass reaches it.
   const SubgraphVector<RawOp>& raw = program.raw();
@@ -732,13 +738,14 @@ BlockTrace record_in(const BlockInput& b, RecordingScratch::Storage& scratch, co
     for (const std::uint32_t w : dense_block.leave)
       if (w != DenseBlock::kAbsent) renumber[w] = 1;
   }
-  std::size_t live_dots = 0;
+  std::size_t live_dots = 0, live_ops = 0;
   for (std::size_t s = raw.size(); s-- > 0;) {
     if (!renumber[s]) continue;
     if (raw[s].code == kDot) {
       ++live_dots;
       continue;
     }
+    ++live_ops;
     renumber[raw[s].a] = 1;
     if (raw[s].code != static_cast<std::uint8_t>(OpCode::Inv)) renumber[raw[s].b] = 1;
     if (raw[s].code == static_cast<std::uint8_t>(OpCode::MulAdd)) renumber[raw[s].c] = 1;
@@ -758,11 +765,14 @@ BlockTrace record_in(const BlockInput& b, RecordingScratch::Storage& scratch, co
   // One forward pass over the live values: DOTs take the first slots in order, and
   // arithmetic ops are counted by level (longest operand path from the DOTs, which
   // are level 0) to be sorted by it below: ops of one level are independent, so replay
-  // keeps several dependency chains in flight. level_begin[l + 1] counts level l.
+  // keeps several dependency chains in flight. level_begin[l + 1] counts level l; no
+  // level is deeper than the live ops are many, so it is sized once (grown level by
+  // level, its out-of-line resize was 1.7 % of two-locus n = 6's composition).
   SubgraphVector<std::uint32_t>& level = scratch.level;
   level.assign(raw.size(), 0);
   SubgraphVector<std::uint32_t>& level_begin = scratch.level_begin;
-  level_begin.assign(2, 0);
+  level_begin.assign(live_ops + 2, 0);
+  std::uint32_t deepest = 0;
   for (std::size_t s = 0; s < raw.size(); ++s) {
     if (!renumber[s]) continue;
     const RawOp& r = raw[s];
@@ -776,14 +786,13 @@ BlockTrace record_in(const BlockInput& b, RecordingScratch::Storage& scratch, co
     if (r.code != static_cast<std::uint8_t>(OpCode::Inv)) l = std::max(l, level[r.b]);
     if (r.code == static_cast<std::uint8_t>(OpCode::MulAdd)) l = std::max(l, level[r.c]);
     level[s] = l + 1;
-    if (level_begin.size() < std::size_t(l) + 3) level_begin.resize(std::size_t(l) + 3, 0);
+    deepest = std::max(deepest, l + 1);
     ++level_begin[l + 2];
   }
   t.dot_count = next;
-  const auto deepest = static_cast<std::uint32_t>(level_begin.size() - 2);
   for (std::uint32_t l = 0; l <= deepest; ++l) level_begin[l + 1] += level_begin[l];
   SubgraphVector<std::uint32_t>& schedule = scratch.schedule;
-  schedule.resize(level_begin.back());
+  schedule.resize(level_begin[deepest + 1]);
   for (std::size_t s = 0; s < raw.size(); ++s)
     if (renumber[s] && raw[s].code != kDot) schedule[level_begin[level[s]]++] = static_cast<std::uint32_t>(s);
   // Ops are numbered in schedule order as they are written: an op's operands are DOTs
@@ -880,6 +889,62 @@ BlockTrace record_in(const BlockInput& b, RecordingScratch::Storage& scratch, co
   t.ops = narrow ? OpList(std::move(narrow_ops)) : OpList(std::move(compact_ops));
   t.set_commands(std::move(final_forward), std::move(final_solve), std::move(final_terms));
   return t;
+}
+
+BlockTrace record_in(const BlockInput& b, RecordingScratch::Storage& scratch, const std::atomic<bool>* cancel) {
+  const std::uint32_t n = b.vertex_count;
+
+  // Values: a DOT per edge, and per elimination step roughly λ's sum, the multipliers
+  // and one update per child; twice the edges and vertices is the usual total.
+  // An acyclic block records only sums of its DOTs and their inverses, which repeat
+  // anywhere in the block (the same rates recur on many states), so it shares them
+  // exactly; elimination's fill repeats within a short distance, which the bounded
+  // direct-mapped table catches without a table of every value.
+  SubgraphVector<std::uint32_t>& acyclic = scratch.acyclic;
+  acyclic_order(b, acyclic, scratch.acyclic_parents, scratch.acyclic_ready);
+  Program& program = scratch.program;
+  program.reset(b.stride(), 2 * (b.edge_count() + n), !acyclic.empty());
+  // λ_v and leave weights are summed pairwise (Program::pairwise_sum) from
+  // scratch.partial, which is left spent: each step clears it before filling it.
+
+  SubgraphVector<std::uint32_t>& leave = scratch.leave;  // Σ of v's current weights out of the block
+  leave.assign(n, kNoSlot);
+  SubgraphVector<ForwardCommand>& forward = scratch.forward;  // raw slots
+  forward.clear();
+  forward.reserve(b.edge_count());
+  SubgraphVector<RawSolve>& solves = scratch.solves;  // in elimination order
+  SubgraphVector<Term>& terms = scratch.terms;
+  solves.clear();
+  terms.clear();
+  solves.reserve(n);
+  terms.reserve(b.edge_count());
+  // DOTs, exit inflows and leave weights, in vertex order; internal edges go to
+  // internal[edge_begin[u] .. internal_end[u]) (targets ascend, internal ones first).
+  SubgraphVector<Edge>& internal = scratch.internal;
+  internal.resize(b.edge_count());
+  SubgraphVector<std::uint64_t>& internal_end = scratch.internal_end;
+  internal_end.resize(n);
+  // Compiled for the common strides, so each edge's DOT lookup is inlined (Program::dot_of).
+  switch (b.stride()) {
+    case 1: read_edges<1>(b, scratch); break;
+    case 2: read_edges<2>(b, scratch); break;
+    case 3: read_edges<3>(b, scratch); break;
+    case 4: read_edges<4>(b, scratch); break;
+    default: read_edges<0>(b, scratch);
+  }
+
+  if (!acyclic.empty()) eliminate_acyclic(b, scratch, cancel);
+
+  // Set when the rest of a filled-in block goes to the dense kernel (dense_elimination.hpp),
+  // with the raw slots of the constants it uses.
+  bool dense = false;
+  std::uint32_t zero = kNoSlot, one = kNoSlot;
+  if (acyclic.empty() && n > 0 && eliminate_cyclic(b, scratch, cancel)) {
+    dense = true;
+    zero = program.constant(0.0);
+    one = program.constant(1.0);
+  }
+  return write_trace(b, scratch, dense, zero, one, cancel);
 }
 }  // namespace
 
